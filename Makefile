@@ -1,0 +1,167 @@
+# rpcrest: build, run and test.
+#
+#   make            build everything into build/
+#   make run        install missing packages, build, run the supervisor on conf/rpcrest.ini
+#   make test       install missing packages, build, run every test suite
+#   make clean
+#
+# Adding a service is adding a folder: services/NAME/NAME.proto plus its .c
+# files become build/services/NAME.so and build/services/NAME.pb.
+
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+B   := build
+G   := $(B)/gen
+O   := $(B)/obj
+CONF ?= conf/rpcrest.ini
+
+PROTOC   ?= protoc
+PROTOC_C ?= protoc-c
+PKG_CONFIG ?= pkg-config
+PROTO_INCLUDE ?= /usr/include
+
+# Recursively expanded on purpose: pkg-config runs when a recipe needs the
+# flags, after scripts/deps.sh has had its chance to install the packages.
+PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd inih jansson)
+LIBS_COMMON = $(shell $(PKG_CONFIG) --libs inih)
+LIBS_HOST   = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c inih) -ldl -lpthread
+LIBS_GW     = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c libmicrohttpd inih jansson) -lpthread
+LIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka)
+
+OPT ?= -O2
+ifeq ($(SAN),1)
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Werror=implicit-function-declaration -Werror=int-conversion
+CFLAGS ?= -g $(OPT)
+ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SANFLAGS) -fPIC -D_GNU_SOURCE \
+             -Iinclude -Icommon -I$(G) $(PKGS_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+# ---- generated code ---------------------------------------------------------
+# google/api/*.proto and descriptor.proto, compiled once with protoc-c.
+API_PROTOS := google/api/http.proto google/api/annotations.proto
+GEN_API_C  := $(G)/google/api/http.pb-c.c $(G)/google/api/annotations.pb-c.c \
+              $(G)/google/protobuf/descriptor.pb-c.c
+GEN_API_H  := $(GEN_API_C:.c=.h)
+
+$(G)/google/api/%.pb-c.c $(G)/google/api/%.pb-c.h: proto/google/api/%.proto
+	@mkdir -p $(G)
+	$(PROTOC_C) --c_out=$(G) -Iproto -I$(PROTO_INCLUDE) $<
+
+$(G)/google/protobuf/descriptor.pb-c.c $(G)/google/protobuf/descriptor.pb-c.h &: \
+		$(PROTO_INCLUDE)/google/protobuf/descriptor.proto
+	@mkdir -p $(G)
+	$(PROTOC_C) --c_out=$(G) -I$(PROTO_INCLUDE) google/protobuf/descriptor.proto
+
+# ---- objects ----------------------------------------------------------------
+COMMON_SRC := $(wildcard common/*.c)
+SUP_SRC    := $(wildcard supervisor/*.c)
+HOST_SRC   := $(wildcard host/*.c)
+GW_SRC     := $(wildcard gateway/*.c)
+
+obj = $(patsubst %.c,$(O)/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+SUP_OBJ    := $(call obj,$(SUP_SRC))
+HOST_OBJ   := $(call obj,$(HOST_SRC))
+GW_OBJ     := $(call obj,$(GW_SRC))
+GEN_API_OBJ := $(patsubst $(G)/%.c,$(O)/gen/%.o,$(GEN_API_C))
+
+$(O)/%.o: %.c | $(GEN_API_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/gen/%.o: $(G)/%.c $(GEN_API_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Wno-missing-prototypes -c $< -o $@
+
+# ---- programs ---------------------------------------------------------------
+# The host exports the rpcrest_call_* functions that plugins call.
+$(B)/rpcrestd: $(SUP_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS_COMMON) -o $@
+
+$(B)/rpcrest-host: $(HOST_OBJ) $(COMMON_OBJ) host/exports.list
+	$(CC) $(ALL_LDFLAGS) -Wl,--dynamic-list=host/exports.list \
+	    $(HOST_OBJ) $(COMMON_OBJ) $(LIBS_HOST) -o $@
+
+$(B)/rpcrest-gateway: $(GW_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
+
+PROGRAMS := $(B)/rpcrestd $(B)/rpcrest-host $(B)/rpcrest-gateway
+
+# ---- services: one folder each ------------------------------------------------
+SERVICES := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/*.proto))))
+SERVICE_SO := $(SERVICES:%=$(B)/services/%.so)
+SERVICE_PB := $(SERVICES:%=$(B)/services/%.pb)
+
+define service_rules
+$(G)/services/$(1)/$(1).pb-c.c $(G)/services/$(1)/$(1).pb-c.h &: services/$(1)/$(1).proto $(GEN_API_H)
+	@mkdir -p $(G)/services/$(1)
+	$$(PROTOC_C) --c_out=$(G)/services/$(1) -Iservices/$(1) -Iproto -I$$(PROTO_INCLUDE) $(1).proto
+
+$(B)/services/$(1).pb: services/$(1)/$(1).proto $(wildcard proto/google/api/*.proto)
+	@mkdir -p $(B)/services
+	$$(PROTOC) --include_imports --include_source_info --descriptor_set_out=$$@ \
+	    -Iservices/$(1) -Iproto -I$$(PROTO_INCLUDE) $(1).proto
+
+$(O)/services/$(1)/%.o: services/$(1)/%.c $(G)/services/$(1)/$(1).pb-c.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -I$(G)/services/$(1) -MMD -MP -c $$< -o $$@
+
+$(O)/services/$(1)/$(1).pb-c.o: $(G)/services/$(1)/$(1).pb-c.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -I$(G)/services/$(1) -Wno-unused-parameter -Wno-missing-prototypes \
+	    -c $$< -o $$@
+
+$(B)/services/$(1).so: $(patsubst services/$(1)/%.c,$(O)/services/$(1)/%.o,$(wildcard services/$(1)/*.c)) \
+		$(O)/services/$(1)/$(1).pb-c.o
+	@mkdir -p $(B)/services
+	$$(CC) $$(ALL_LDFLAGS) -shared $$^ $$(shell $$(PKG_CONFIG) --libs libprotobuf-c) -o $$@
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
+
+all: $(PROGRAMS) $(SERVICE_SO) $(SERVICE_PB)
+
+# ---- tests ------------------------------------------------------------------
+# tests/unit/test_X.c links against the objects of the modules it tests.
+TEST_SRC  := $(wildcard tests/unit/test_*.c)
+TEST_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
+LIB_OBJ   := $(COMMON_OBJ) $(filter-out $(O)/gateway/gw_main.o,$(GW_OBJ)) $(GEN_API_OBJ)
+
+$(B)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) $(LIBS_CMOCKA) -o $@
+
+# Special-purpose plugins for the host's tests (broken on purpose, or slow).
+TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(TEST_PLUGIN_SRC))
+
+$(B)/tests/plugins/%.so: tests/plugins/%.c $(O)/services/echo/echo.pb-c.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -I$(G)/services/echo -shared $^ \
+	    $(shell $(PKG_CONFIG) --libs libprotobuf-c) -o $@
+
+tests: all $(TEST_BIN) $(TEST_PLUGINS)
+
+deps:
+	@scripts/deps.sh
+
+run:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	exec $(B)/rpcrestd -c $(CONF)
+
+test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory tests
+	@/usr/bin/python3 tests/run.py $(TEST_BIN)
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all tests deps run test clean
+.SECONDARY:
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

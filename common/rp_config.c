@@ -1,0 +1,530 @@
+/*
+ * rp_config.c -- conf/rpcrest.ini parsing, defaults and validation.
+ *
+ * inih does the tokenizing; this file counts lines (through its own line
+ * reader, so every message can say FILE:LINE), knows every section and key,
+ * converts and range-checks values and resolves paths against the INI's
+ * folder.  Nothing here starts or opens anything but the INI file itself.
+ */
+#include "rp_config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SERVICE_PREFIX "service."
+
+typedef struct parse_ctx {
+    rp_config *cfg;
+    FILE *file;
+    int line;               /* line the reader returned last */
+    int section_line;       /* line of the last section header */
+    int in_service;         /* index into cfg->services, or -1 */
+    char *err;
+    size_t errlen;
+    int failed;
+    /* which fixed sections and keys were already seen (duplicates) */
+    char seen_sections[3];
+    char seen_keys[64][48];
+    int n_seen_keys;
+} parse_ctx;
+
+static void fail(parse_ctx *ctx, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(parse_ctx *ctx, int line, const char *fmt, ...)
+{
+    if (ctx->failed)
+        return; /* the first error is the one worth reading */
+    ctx->failed = 1;
+    int n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->cfg->path, line);
+    if (n < 0 || (size_t)n >= ctx->errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err + n, ctx->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- value conversion -------------------------------------------------- */
+
+static int parse_int(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_seconds(const char *s, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !(v >= min && v <= max))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "4194304", "64k", "4M", "1G" (powers of 1024). */
+static int parse_size(const char *s, size_t min, size_t max, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return -1;
+    unsigned long long mul = 1;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': mul = 1ull << 10; end++; break;
+    case 'm': case 'M': mul = 1ull << 20; end++; break;
+    case 'g': case 'G': mul = 1ull << 30; end++; break;
+    default: return -1;
+    }
+    if (*end != '\0' || v > max / mul || v * mul < min || v * mul > max)
+        return -1;
+    *out = (size_t)(v * mul);
+    return 0;
+}
+
+int rp_config_split_hostport(const char *addr, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    const char *hstart = addr;
+    size_t hlen;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        hstart = addr + 1;
+        hlen = (size_t)(close - hstart);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon)
+            return -1;
+        hlen = (size_t)(colon - addr);
+    }
+    if (hlen == 0 || hlen >= hostlen)
+        return -1;
+    long p;
+    if (parse_int(colon + 1, 1, 65535, &p) < 0)
+        return -1;
+    memcpy(host, hstart, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+/* A TCP listen address: an IP literal (or "localhost") and a port 1-65535. */
+static int valid_tcp_listen(const char *addr)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    int port;
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (rp_config_split_hostport(addr, host, sizeof(host), &port) < 0)
+        return 0;
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (addr[0] == '[')
+        return inet_pton(AF_INET6, host, buf) == 1;
+    return inet_pton(AF_INET, host, buf) == 1;
+}
+
+void rp_config_grpc_target(const char *listen, char *out, size_t outlen)
+{
+    if (strncmp(listen, "unix:", 5) == 0)
+        snprintf(out, outlen, "%s", listen);
+    else if (strncmp(listen, "localhost:", 10) == 0)
+        snprintf(out, outlen, "ipv4:127.0.0.1:%s", listen + 10);
+    else if (listen[0] == '[')
+        snprintf(out, outlen, "ipv6:%s", listen);
+    else
+        snprintf(out, outlen, "ipv4:%s", listen);
+}
+
+/* Absolute path for `value` relative to the INI's folder; NULL on ENOMEM. */
+static char *resolve_path(const rp_config *cfg, const char *value)
+{
+    char *joined;
+    if (value[0] == '/')
+        joined = strdup(value);
+    else if (asprintf(&joined, "%s/%s", cfg->dir, value) < 0)
+        joined = NULL;
+    if (!joined)
+        return NULL;
+    char *real = realpath(joined, NULL);
+    if (real) {
+        free(joined);
+        return real;
+    }
+    return joined; /* does not exist (yet): the caller reports it */
+}
+
+/* Sets *slot to the resolved path of `value`, which must name a readable
+ * regular file. */
+static void set_file_path(parse_ctx *ctx, const char *key, const char *value, char **slot)
+{
+    char *path = resolve_path(ctx->cfg, value);
+    if (!path) {
+        fail(ctx, ctx->line, "%s: out of memory", key);
+        return;
+    }
+    free(*slot);
+    *slot = path;
+    struct stat st;
+    if (stat(path, &st) < 0)
+        fail(ctx, ctx->line, "%s: %s: %s", key, path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        fail(ctx, ctx->line, "%s: %s: not a regular file", key, path);
+}
+
+static void set_string(parse_ctx *ctx, char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy) {
+        fail(ctx, ctx->line, "out of memory");
+        return;
+    }
+    free(*slot);
+    *slot = copy;
+}
+
+/* ---- sections ----------------------------------------------------------- */
+
+static void key_supervisor(parse_ctx *ctx, const char *key, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    if (strcmp(key, "stop_timeout") == 0) {
+        if (parse_seconds(value, 0.01, 3600, &cfg->supervisor.stop_timeout) < 0)
+            fail(ctx, ctx->line, "stop_timeout: '%s' is not a number of seconds in 0.01..3600",
+                 value);
+    } else {
+        fail(ctx, ctx->line, "unknown key '%s' in [supervisor] (known: stop_timeout)", key);
+    }
+}
+
+static void key_host(parse_ctx *ctx, const char *key, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    long n;
+    if (strcmp(key, "listen") == 0) {
+        if (strncmp(value, "unix:", 5) == 0) {
+            if (value[5] == '\0') {
+                fail(ctx, ctx->line, "listen: 'unix:' needs a socket path");
+                return;
+            }
+            char *path = resolve_path(cfg, value + 5);
+            char *addr = NULL;
+            if (!path || asprintf(&addr, "unix:%s", path) < 0)
+                addr = NULL;
+            free(path);
+            if (!addr) {
+                fail(ctx, ctx->line, "out of memory");
+                return;
+            }
+            free(cfg->host.listen);
+            cfg->host.listen = addr;
+        } else if (valid_tcp_listen(value)) {
+            set_string(ctx, &cfg->host.listen, value);
+        } else {
+            fail(ctx, ctx->line,
+                 "listen: '%s' is not HOST:PORT, [IPV6]:PORT or unix:PATH "
+                 "(HOST an IP address or localhost, PORT 1-65535)", value);
+        }
+    } else if (strcmp(key, "threads") == 0) {
+        if (parse_int(value, 0, 256, &n) < 0)
+            fail(ctx, ctx->line, "threads: '%s' is not a whole number in 0..256", value);
+        else
+            cfg->host.threads = (int)n;
+    } else {
+        fail(ctx, ctx->line, "unknown key '%s' in [host] (known: listen, threads)", key);
+    }
+}
+
+static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    long n;
+    if (strcmp(key, "listen") == 0) {
+        if (valid_tcp_listen(value))
+            set_string(ctx, &cfg->gateway.listen, value);
+        else
+            fail(ctx, ctx->line,
+                 "listen: '%s' is not HOST:PORT or [IPV6]:PORT "
+                 "(HOST an IP address or localhost, PORT 1-65535)", value);
+    } else if (strcmp(key, "timeout") == 0) {
+        if (parse_seconds(value, 0.001, 3600, &cfg->gateway.timeout) < 0)
+            fail(ctx, ctx->line, "timeout: '%s' is not a number of seconds in 0.001..3600",
+                 value);
+    } else if (strcmp(key, "max_body_bytes") == 0) {
+        if (parse_size(value, 1, (size_t)1 << 30, &cfg->gateway.max_body_bytes) < 0)
+            fail(ctx, ctx->line,
+                 "max_body_bytes: '%s' is not a size in 1..1G (a number, optionally "
+                 "followed by k, M or G)", value);
+    } else if (strcmp(key, "threads") == 0) {
+        if (parse_int(value, 0, 256, &n) < 0)
+            fail(ctx, ctx->line, "threads: '%s' is not a whole number in 0..256", value);
+        else
+            cfg->gateway.threads = (int)n;
+    } else {
+        fail(ctx, ctx->line,
+             "unknown key '%s' in [gateway] (known: listen, timeout, max_body_bytes, threads)",
+             key);
+    }
+}
+
+static void key_service(parse_ctx *ctx, rp_service_conf *svc, const char *key,
+                        const char *value)
+{
+    if (strcmp(key, "plugin") == 0) {
+        svc->plugin_line = ctx->line;
+        set_file_path(ctx, "plugin", value, &svc->plugin);
+    } else if (strcmp(key, "descriptors") == 0) {
+        svc->descriptors_line = ctx->line;
+        set_file_path(ctx, "descriptors", value, &svc->descriptors);
+    } else {
+        /* the plugin's own setting, handed to its init() */
+        rp_setting *grown = realloc(svc->settings, (svc->n_settings + 1) * sizeof(*grown));
+        if (!grown) {
+            fail(ctx, ctx->line, "out of memory");
+            return;
+        }
+        svc->settings = grown;
+        rp_setting *s = &svc->settings[svc->n_settings];
+        s->key = strdup(key);
+        s->value = strdup(value);
+        s->line = ctx->line;
+        svc->n_settings++;
+        if (!s->key || !s->value)
+            fail(ctx, ctx->line, "out of memory");
+    }
+}
+
+static int valid_service_name(const char *name)
+{
+    if (!*name)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return 0;
+    return 1;
+}
+
+/* Called by the line reader for each "[name]" line. */
+static void begin_section(parse_ctx *ctx, const char *name)
+{
+    static const char *const fixed[] = {"supervisor", "host", "gateway"};
+    rp_config *cfg = ctx->cfg;
+    ctx->section_line = ctx->line;
+    ctx->in_service = -1;
+    ctx->n_seen_keys = 0;
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(name, fixed[i]) == 0) {
+            if (ctx->seen_sections[i]++)
+                fail(ctx, ctx->line, "section [%s] appears twice", name);
+            return;
+        }
+    }
+    if (strncmp(name, SERVICE_PREFIX, strlen(SERVICE_PREFIX)) != 0) {
+        fail(ctx, ctx->line,
+             "unknown section [%s] (known: [supervisor], [host], [gateway], [service.NAME])",
+             name);
+        return;
+    }
+    const char *svc_name = name + strlen(SERVICE_PREFIX);
+    if (!valid_service_name(svc_name)) {
+        fail(ctx, ctx->line, "[%s]: a service name is letters, digits, '_' and '-'", name);
+        return;
+    }
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        if (strcmp(cfg->services[i].name, svc_name) == 0) {
+            fail(ctx, ctx->line, "section [%s] appears twice (first at line %d)", name,
+                 cfg->services[i].line);
+            return;
+        }
+    }
+    rp_service_conf *grown = realloc(cfg->services, (cfg->n_services + 1) * sizeof(*grown));
+    if (!grown) {
+        fail(ctx, ctx->line, "out of memory");
+        return;
+    }
+    cfg->services = grown;
+    rp_service_conf *svc = &cfg->services[cfg->n_services];
+    memset(svc, 0, sizeof(*svc));
+    svc->name = strdup(svc_name);
+    svc->line = ctx->line;
+    if (!svc->name) {
+        fail(ctx, ctx->line, "out of memory");
+        return;
+    }
+    ctx->in_service = (int)cfg->n_services++;
+}
+
+/* inih line reader: fgets that counts lines and spots section headers. */
+static char *read_line(char *buf, int size, void *stream)
+{
+    parse_ctx *ctx = stream;
+    if (!fgets(buf, size, ctx->file))
+        return NULL;
+    ctx->line++;
+    size_t len = strlen(buf);
+    if (len == (size_t)size - 1 && buf[len - 1] != '\n' && !feof(ctx->file)) {
+        fail(ctx, ctx->line, "line longer than %d characters", size - 2);
+        int c;
+        while ((c = fgetc(ctx->file)) != EOF && c != '\n')
+            ; /* skip the rest of the line */
+        buf[0] = '\0';
+        return buf;
+    }
+    const char *p = buf;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '[') {
+        const char *end = strchr(p, ']');
+        if (end) {
+            char name[256];
+            size_t n = (size_t)(end - p - 1);
+            if (n >= sizeof(name))
+                n = sizeof(name) - 1;
+            memcpy(name, p + 1, n);
+            name[n] = '\0';
+            begin_section(ctx, name);
+        }
+    }
+    return buf;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+    parse_ctx *ctx = user;
+    if (ctx->failed)
+        return 1; /* keep inih going quietly; the first error is reported */
+    if (section[0] == '\0') {
+        fail(ctx, ctx->line, "'%s' is outside any section", key);
+        return 1;
+    }
+    for (int i = 0; i < ctx->n_seen_keys; i++) {
+        if (strcmp(ctx->seen_keys[i], key) == 0) {
+            fail(ctx, ctx->line, "key '%s' appears twice in [%s]", key, section);
+            return 1;
+        }
+    }
+    if (ctx->n_seen_keys < 64 && strlen(key) < sizeof(ctx->seen_keys[0]))
+        strcpy(ctx->seen_keys[ctx->n_seen_keys++], key);
+
+    if (ctx->in_service >= 0)
+        key_service(ctx, &ctx->cfg->services[ctx->in_service], key, value);
+    else if (strcmp(section, "supervisor") == 0)
+        key_supervisor(ctx, key, value);
+    else if (strcmp(section, "host") == 0)
+        key_host(ctx, key, value);
+    else if (strcmp(section, "gateway") == 0)
+        key_gateway(ctx, key, value);
+    return 1;
+}
+
+/* Checks that need the whole file. */
+static void validate(parse_ctx *ctx)
+{
+    rp_config *cfg = ctx->cfg;
+    for (size_t i = 0; i < cfg->n_services && !ctx->failed; i++) {
+        if (!cfg->services[i].plugin)
+            fail(ctx, cfg->services[i].line, "[service.%s] has no 'plugin = PATH.so'",
+                 cfg->services[i].name);
+    }
+    if (!ctx->failed && strcmp(cfg->host.listen, cfg->gateway.listen) == 0)
+        fail(ctx, 1, "[host] and [gateway] both listen on %s", cfg->host.listen);
+}
+
+static int set_defaults(rp_config *cfg)
+{
+    cfg->supervisor.stop_timeout = 5.0;
+    cfg->host.listen = strdup("127.0.0.1:5505");
+    cfg->gateway.listen = strdup("127.0.0.1:8080");
+    cfg->gateway.timeout = 10.0;
+    cfg->gateway.max_body_bytes = (size_t)4 << 20;
+    return cfg->host.listen && cfg->gateway.listen ? 0 : -1;
+}
+
+/* Absolute path of the INI and of its folder. */
+static int set_paths(rp_config *cfg, const char *path)
+{
+    cfg->path = realpath(path, NULL);
+    if (!cfg->path)
+        return -1;
+    cfg->dir = strdup(cfg->path);
+    if (!cfg->dir)
+        return -1;
+    char *slash = strrchr(cfg->dir, '/');
+    if (slash == cfg->dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return 0;
+}
+
+rp_config *rp_config_load(const char *path, char *err, size_t errlen)
+{
+    rp_config *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg || set_defaults(cfg) < 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        rp_config_free(cfg);
+        return NULL;
+    }
+    FILE *file = NULL;
+    if (set_paths(cfg, path) < 0 || !(file = fopen(cfg->path, "r"))) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rp_config_free(cfg);
+        return NULL;
+    }
+    parse_ctx ctx = {.cfg = cfg, .file = file, .in_service = -1, .err = err, .errlen = errlen};
+    int rc = ini_parse_stream(read_line, &ctx, on_key, &ctx);
+    fclose(file);
+    if (!ctx.failed && rc > 0)
+        fail(&ctx, rc, "syntax error: expected [section], key = value, or a ; comment");
+    else if (!ctx.failed && rc < 0)
+        fail(&ctx, ctx.line, "out of memory");
+    if (!ctx.failed)
+        validate(&ctx);
+    if (ctx.failed) {
+        rp_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+void rp_config_free(rp_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        rp_service_conf *svc = &cfg->services[i];
+        for (size_t j = 0; j < svc->n_settings; j++) {
+            free(svc->settings[j].key);
+            free(svc->settings[j].value);
+        }
+        free(svc->settings);
+        free(svc->name);
+        free(svc->plugin);
+        free(svc->descriptors);
+    }
+    free(cfg->services);
+    free(cfg->host.listen);
+    free(cfg->gateway.listen);
+    free(cfg->path);
+    free(cfg->dir);
+    free(cfg);
+}

@@ -1,0 +1,232 @@
+"""End-to-end test harness: starts the real rpcrest programs on free loopback
+ports with a temporary INI, talks to them over HTTP and gRPC, and cleans up
+every process it started (by PID).
+
+Only 127.0.0.1 / ::1 / unix sockets are ever used.
+"""
+import http.client
+import importlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+PYTHON = "/usr/bin/python3"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, interval=0.02):
+    """Polls predicate() until it is truthy or timeout seconds pass; returns
+    its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def children_of(pid):
+    """{comm: pid} of the live direct children of pid."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found[comm] = int(entry)
+    return found
+
+
+class Rpcrest:
+    """One rpcrestd (and its children) with its own INI in a temp folder.
+
+    ini_sections: extra text appended to the INI (e.g. more [service.x]).
+    host/gateway/supervisor: dicts of extra keys for those sections.
+    """
+
+    def __init__(self, services=("echo",), host=None, gateway=None, supervisor=None,
+                 ini_extra=""):
+        self.dir = tempfile.mkdtemp(prefix="rpcrest-test-")
+        self.host_port = free_port()
+        self.http_port = free_port()
+        while self.http_port == self.host_port:
+            self.http_port = free_port()
+        self.ini = os.path.join(self.dir, "rpcrest.ini")
+        self.log_path = os.path.join(self.dir, "rpcrestd.log")
+        self.proc = None
+        self._log = None
+        sup = {"stop_timeout": "3"}
+        sup.update(supervisor or {})
+        hst = {"listen": "127.0.0.1:%d" % self.host_port, "threads": "2"}
+        hst.update(host or {})
+        gw = {"listen": "127.0.0.1:%d" % self.http_port, "timeout": "2"}
+        gw.update(gateway or {})
+        lines = []
+        for name, keys in (("supervisor", sup), ("host", hst), ("gateway", gw)):
+            lines.append("[%s]" % name)
+            lines += ["%s = %s" % kv for kv in keys.items()]
+            lines.append("")
+        for svc in services:
+            lines += ["[service.%s]" % svc,
+                      "plugin = %s/services/%s.so" % (BUILD, svc),
+                      "descriptors = %s/services/%s.pb" % (BUILD, svc), ""]
+        with open(self.ini, "w") as f:
+            f.write("\n".join(lines) + ini_extra)
+
+    # ---- lifecycle -------------------------------------------------------
+    def start(self, wait=True, timeout=10):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([os.path.join(BUILD, "rpcrestd"), "-c", self.ini],
+                                     stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+        if wait and not self.wait_ready(timeout):
+            raise AssertionError("rpcrest did not become ready in %ss; log:\n%s"
+                                 % (timeout, self.log()))
+        return self
+
+    def wait_ready(self, timeout=10):
+        """Both ports accept connections and the echo round trip works."""
+        def ready():
+            if self.proc.poll() is not None:
+                return False
+            if not (port_open(self.host_port) and port_open(self.http_port)):
+                return False
+            try:
+                status, _, _ = self.http("POST", "/v1/example/echo", b'{"value":"ping"}')
+                return status == 200
+            except OSError:
+                return False
+        return wait_until(ready, timeout, 0.05)
+
+    def children(self):
+        """{"rpcrest-host": pid, "rpcrest-gateway": pid} as seen in /proc."""
+        return children_of(self.proc.pid) if self.proc else {}
+
+    def stop(self):
+        """SIGTERM rpcrestd, wait; then make sure every process it started is
+        gone (SIGKILL by PID as a last resort)."""
+        if not self.proc:
+            return
+        kids = list(self.children().values())
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for pid in kids:
+            if pid_alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    # ---- talking to it ---------------------------------------------------
+    def http(self, method, path, body=None, headers=None, timeout=10):
+        """(status, {lower-case header: value}, body bytes)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        try:
+            hdrs = {"Content-Type": "application/json"} if body is not None else {}
+            hdrs.update(headers or {})
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        finally:
+            conn.close()
+
+    def http_json(self, method, path, obj=None, **kw):
+        body = None if obj is None else json.dumps(obj).encode()
+        status, headers, data = self.http(method, path, body, **kw)
+        return status, (json.loads(data) if data else None)
+
+    def grpc_target(self):
+        return "127.0.0.1:%d" % self.host_port
+
+
+_stub_cache = {}
+
+
+def grpc_modules(proto_name, proto_dir):
+    """Generates Python message and gRPC stub modules for proto_dir/proto_name
+    with grpc_tools (at test time, into a temp folder) and imports them.
+    Returns (pb2, pb2_grpc)."""
+    key = (proto_name, proto_dir)
+    if key in _stub_cache:
+        return _stub_cache[key]
+    out = tempfile.mkdtemp(prefix="rpcrest-stubs-")
+    import grpc_tools
+    well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    cmd = [PYTHON, "-m", "grpc_tools.protoc", "-I" + proto_dir,
+           "-I" + os.path.join(ROOT, "proto"), "-I/usr/include", "-I" + well_known,
+           "--python_out=" + out, "--grpc_python_out=" + out, proto_name]
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    # annotations/http are imported by the generated module
+    for dep in ("google/api/http.proto", "google/api/annotations.proto"):
+        subprocess.run([PYTHON, "-m", "grpc_tools.protoc", "-I" + os.path.join(ROOT, "proto"),
+                        "-I/usr/include", "-I" + well_known, "--python_out=" + out, dep],
+                       check=True, cwd=ROOT)
+    sys.path.insert(0, out)
+    base = proto_name[:-len(".proto")].replace("/", ".")
+    mods = (importlib.import_module(base + "_pb2"), importlib.import_module(base + "_pb2_grpc"))
+    _stub_cache[key] = mods
+    return mods
