@@ -1,0 +1,243 @@
+/*
+ * gw_bind.c -- HTTP request parts -> the JSON form of the request message.
+ *
+ * Path variables and query parameters arrive as text; each is converted by
+ * the type of the field it names (bool, enum number, string…) and stored at
+ * its dotted field path, so the JSON codec sees one ordinary object.  Path
+ * variables override body fields of the same name, as in grpc-gateway.
+ */
+#include "gw_bind.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gw_buf.h"
+
+/* Text -> JSON value for field f (a path variable or query parameter). */
+static json_t *text_value(const gw_field *f, const char *text, size_t len, char *err,
+                          size_t errlen)
+{
+    json_t *v = NULL;
+    switch (f->type) {
+    case GW_TYPE_BOOL:
+        if (len == 4 && strncasecmp(text, "true", 4) == 0) v = json_true();
+        else if (len == 5 && strncasecmp(text, "false", 5) == 0) v = json_false();
+        else if (len == 1 && (text[0] == '1' || text[0] == 't' || text[0] == 'T')) v = json_true();
+        else if (len == 1 && (text[0] == '0' || text[0] == 'f' || text[0] == 'F')) v = json_false();
+        else snprintf(err, errlen, "field '%s': '%.*s' is not true or false", f->name,
+                      (int)(len > 64 ? 64 : len), text);
+        return v;
+    case GW_TYPE_ENUM: {
+        size_t i = text[0] == '-' ? 1 : 0;
+        while (i < len && text[i] >= '0' && text[i] <= '9')
+            i++;
+        if (len > (text[0] == '-' ? 1u : 0u) && i == len && len < 12)
+            return json_integer(strtoll(text, NULL, 10));
+        break;
+    }
+    case GW_TYPE_MESSAGE:
+    case GW_TYPE_GROUP:
+        snprintf(err, errlen, "field '%s' is a message and cannot be set from text", f->name);
+        return NULL;
+    default:
+        break;
+    }
+    v = json_stringn(text, len);
+    if (!v)
+        snprintf(err, errlen, "field '%s': value is not valid UTF-8", f->name);
+    return v;
+}
+
+/* The key under which `obj` holds field f, preferring what is there. */
+static const char *field_key(const json_t *obj, const gw_field *f)
+{
+    if (strcmp(f->name, f->json_name) != 0 && json_object_get(obj, f->name))
+        return f->name;
+    return f->json_name;
+}
+
+/*
+ * Stores text at dotted field path `fpath` below obj (of type m), creating
+ * the objects on the way.  Repeated fields collect values in an array.
+ */
+static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const char *text,
+                     size_t len, char *err, size_t errlen)
+{
+    const char *comp = fpath;
+    for (;;) {
+        const char *dot = strchr(comp, '.');
+        size_t clen = dot ? (size_t)(dot - comp) : strlen(comp);
+        const gw_field *f = gw_message_field_by_name(m, comp, clen);
+        if (!f) {
+            snprintf(err, errlen, "'%s': %s has no field '%.*s'", fpath, m->full_name,
+                     (int)clen, comp);
+            return -1;
+        }
+        const char *key = field_key(obj, f);
+        if (!dot) {
+            json_t *v = text_value(f, text, len, err, errlen);
+            if (!v)
+                return -1;
+            if (!f->repeated)
+                return json_object_set_new(obj, key, v);
+            json_t *arr = json_object_get(obj, key);
+            if (!json_is_array(arr)) {
+                arr = json_array();
+                json_object_set_new(obj, key, arr);
+            }
+            return json_array_append_new(arr, v);
+        }
+        if (f->type != GW_TYPE_MESSAGE || f->repeated) {
+            snprintf(err, errlen, "'%s': '%s' is not a singular message field", fpath, f->name);
+            return -1;
+        }
+        json_t *sub = json_object_get(obj, key);
+        if (!json_is_object(sub)) {
+            sub = json_object();
+            if (!sub || json_object_set_new(obj, key, sub) < 0) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+        }
+        obj = sub;
+        m = f->message;
+        comp = dot + 1;
+    }
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Query-string decoding: %XX escapes and '+' for space. */
+static int decode_query(const char *s, gw_buf *out)
+{
+    for (; *s; s++) {
+        if (*s == '+') {
+            gw_buf_putc(out, ' ');
+        } else if (*s == '%') {
+            int hi = hex_value(s[1]), lo = hi >= 0 ? hex_value(s[2]) : -1;
+            if (lo < 0)
+                return -1;
+            gw_buf_putc(out, (uint8_t)(hi << 4 | lo));
+            s += 2;
+        } else {
+            gw_buf_putc(out, (uint8_t)*s);
+        }
+    }
+    gw_buf_putc(out, '\0');
+    return out->oom ? -1 : 0;
+}
+
+static json_t *parse_body(const gw_route *route, const char *body, size_t len, char *err,
+                          size_t errlen)
+{
+    json_error_t jerr;
+    json_t *json = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!json) {
+        snprintf(err, errlen, "malformed JSON body: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
+        return NULL;
+    }
+    if (strcmp(route->binding->body, "*") == 0 && !json_is_object(json)) {
+        json_decref(json);
+        snprintf(err, errlen, "the body must be a JSON object (%s)",
+                 route->method->input->full_name);
+        return NULL;
+    }
+    return json;
+}
+
+static int bind_path(json_t *obj, const gw_route *route, const char *path,
+                     const gw_path_span *spans, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < route->tmpl.n_vars; i++) {
+        gw_buf text = GW_BUF_INIT;
+        const char *fpath = route->tmpl.vars[i].field_path;
+        int rc = gw_route_decode_var(&route->tmpl, i, path + spans[i].start, spans[i].len,
+                                     &text);
+        if (rc < 0)
+            snprintf(err, errlen, "path variable '%s': malformed percent-encoding", fpath);
+        else
+            rc = bind_text(obj, route->method->input, fpath, text.data ? (char *)text.data : "",
+                           text.len, err, errlen);
+        gw_buf_free(&text);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int is_path_variable(const gw_route *route, const char *key)
+{
+    for (size_t i = 0; i < route->tmpl.n_vars; i++)
+        if (strcmp(route->tmpl.vars[i].field_path, key) == 0)
+            return 1;
+    return 0;
+}
+
+static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *query,
+                      size_t n_query, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n_query; i++) {
+        gw_buf key = GW_BUF_INIT, value = GW_BUF_INIT;
+        int rc = 0;
+        if (decode_query(query[i].key, &key) < 0 ||
+            decode_query(query[i].value ? query[i].value : "", &value) < 0) {
+            snprintf(err, errlen, "query parameter '%s': malformed percent-encoding",
+                     query[i].key);
+            rc = -1;
+        } else if (!is_path_variable(route, (char *)key.data)) {
+            rc = bind_text(obj, route->method->input, (char *)key.data, (char *)value.data,
+                           value.len - 1, err, errlen);
+            if (rc < 0) {
+                char why[256];
+                snprintf(why, sizeof(why), "%s", err);
+                snprintf(err, errlen, "query parameter %s", why);
+            }
+        }
+        gw_buf_free(&key);
+        gw_buf_free(&value);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
+                        const char *body, size_t body_len, const gw_query_param *query,
+                        size_t n_query, char *err, size_t errlen)
+{
+    const char *body_field = route->binding->body;
+    json_t *parsed = NULL;
+    if (*body_field && body_len > 0 && !(parsed = parse_body(route, body, body_len, err, errlen)))
+        return NULL;
+    json_t *obj;
+    if (strcmp(body_field, "*") == 0) {
+        obj = parsed ? parsed : json_object();
+    } else {
+        obj = json_object();
+        if (obj && parsed) {
+            const gw_field *f = gw_message_field_by_name(route->method->input, body_field,
+                                                         strlen(body_field));
+            json_object_set_new(obj, f ? f->json_name : body_field, parsed);
+        }
+    }
+    if (!obj) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (bind_path(obj, route, path, spans, err, errlen) < 0 ||
+        (strcmp(body_field, "*") != 0 &&
+         bind_query(obj, route, query, n_query, err, errlen) < 0)) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}

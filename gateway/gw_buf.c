@@ -1,0 +1,103 @@
+/*
+ * gw_buf.c -- growable byte buffer and protobuf wire primitives.
+ */
+#include "gw_buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int gw_buf_reserve(gw_buf *b, size_t extra)
+{
+    if (b->oom)
+        return -1;
+    if (b->cap - b->len >= extra)
+        return 0;
+    size_t need = b->len + extra;
+    if (need < b->len) { /* overflow */
+        b->oom = 1;
+        return -1;
+    }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap * 2 > cap ? cap * 2 : need;
+    uint8_t *data = realloc(b->data, cap);
+    if (!data) {
+        b->oom = 1;
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+void gw_buf_printf(gw_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || gw_buf_reserve(b, (size_t)n + 1) < 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static size_t varint_encode(uint8_t out[10], uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+void gw_buf_varint(gw_buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    gw_buf_append(b, tmp, varint_encode(tmp, v));
+}
+
+void gw_buf_fixed32(gw_buf *b, uint32_t v)
+{
+    uint8_t tmp[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    gw_buf_append(b, tmp, 4);
+}
+
+void gw_buf_fixed64(gw_buf *b, uint64_t v)
+{
+    gw_buf_fixed32(b, (uint32_t)v);
+    gw_buf_fixed32(b, (uint32_t)(v >> 32));
+}
+
+void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = varint_encode(tmp, v);
+    if (gw_buf_reserve(b, n) < 0)
+        return;
+    memmove(b->data + at + n, b->data + at, b->len - at);
+    memcpy(b->data + at, tmp, n);
+    b->len += n;
+}
+
+uint8_t *gw_buf_steal(gw_buf *b, size_t *len)
+{
+    uint8_t *data = b->data;
+    *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return data;
+}
+
+void gw_buf_free(gw_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * gw_buf.h -- a growable byte buffer, the one output type of the gateway's
+ * encoders (protobuf wire bytes, JSON text).  A buffer owns its memory;
+ * gw_buf_free releases it, gw_buf_steal hands it to the caller.
+ */
+#ifndef GW_BUF_H
+#define GW_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct gw_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    int oom; /* set once an allocation failed; later appends are dropped */
+} gw_buf;
+
+#define GW_BUF_INIT {NULL, 0, 0, 0}
+
+/* Makes room for `extra` more bytes; returns 0, or -1 (and sets oom). */
+int gw_buf_reserve(gw_buf *b, size_t extra);
+
+static inline void gw_buf_append(gw_buf *b, const void *data, size_t len)
+{
+    if (len == 0 || gw_buf_reserve(b, len) < 0)
+        return;
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+}
+
+static inline void gw_buf_putc(gw_buf *b, uint8_t c)
+{
+    if (b->len < b->cap || gw_buf_reserve(b, 1) == 0)
+        b->data[b->len++] = c;
+}
+
+static inline void gw_buf_puts(gw_buf *b, const char *s)
+{
+    gw_buf_append(b, s, strlen(s));
+}
+
+void gw_buf_printf(gw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Protobuf wire primitives. */
+void gw_buf_varint(gw_buf *b, uint64_t v);
+void gw_buf_fixed32(gw_buf *b, uint32_t v);
+void gw_buf_fixed64(gw_buf *b, uint64_t v);
+
+/* Inserts the varint `v` at offset `at`, shifting what follows. */
+void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v);
+
+/* Returns the data (caller frees with free()) and empties the buffer. */
+uint8_t *gw_buf_steal(gw_buf *b, size_t *len);
+
+void gw_buf_free(gw_buf *b);
+
+#endif /* GW_BUF_H */

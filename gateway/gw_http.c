@@ -1,0 +1,409 @@
+/*
+ * gw_http.c -- libmicrohttpd front end of the gateway.
+ *
+ * Per request (see the access handler's state machine below): route on the
+ * headers, collect the body, bind + encode the request, suspend the
+ * connection and start the gRPC call; the upstream thread stores the result
+ * and resumes; the next handler call writes the JSON answer.  The request
+ * record is freed only in the completion callback.
+ */
+#include "gw_http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw_bind.h"
+#include "rp_config.h"
+
+#define MAX_QUERY_PARAMS 256
+#define CONNECTION_TIMEOUT_S 60u
+
+struct gw_http {
+    struct MHD_Daemon *mhd;
+    gw_http_config cfg;
+    const gw_router *router;
+    gw_upstream *upstream;
+    atomic_long in_flight; /* requests created and not yet completed */
+    atomic_int stopping;
+};
+
+typedef enum req_state {
+    REQ_READING,  /* collecting the body */
+    REQ_WAITING,  /* suspended: the gRPC call runs */
+    REQ_DONE      /* result stored, connection resumed */
+} req_state;
+
+typedef struct gw_request {
+    gw_http *http;
+    struct MHD_Connection *conn;
+    _Atomic req_state state;
+    int early_status;        /* 404/405/413 known before the body: answer after it */
+    const gw_route *route;
+    gw_path_span spans[GW_ROUTE_MAX_VARS];
+    const char *path;        /* MHD's copy of the raw path, valid for the request */
+    gw_buf body;
+    gw_upstream_result *result;
+} gw_request;
+
+/* ---- responses ------------------------------------------------------------------ */
+
+int gw_http_status_for(int code)
+{
+    static const int table[] = {
+        [GRPC_STATUS_OK] = 200,
+        [GRPC_STATUS_CANCELLED] = 499,
+        [GRPC_STATUS_UNKNOWN] = 500,
+        [GRPC_STATUS_INVALID_ARGUMENT] = 400,
+        [GRPC_STATUS_DEADLINE_EXCEEDED] = 504,
+        [GRPC_STATUS_NOT_FOUND] = 404,
+        [GRPC_STATUS_ALREADY_EXISTS] = 409,
+        [GRPC_STATUS_PERMISSION_DENIED] = 403,
+        [GRPC_STATUS_RESOURCE_EXHAUSTED] = 429,
+        [GRPC_STATUS_FAILED_PRECONDITION] = 400,
+        [GRPC_STATUS_ABORTED] = 409,
+        [GRPC_STATUS_OUT_OF_RANGE] = 400,
+        [GRPC_STATUS_UNIMPLEMENTED] = 501,
+        [GRPC_STATUS_INTERNAL] = 500,
+        [GRPC_STATUS_UNAVAILABLE] = 503,
+        [GRPC_STATUS_DATA_LOSS] = 500,
+        [GRPC_STATUS_UNAUTHENTICATED] = 401,
+    };
+    if (code < 0 || (size_t)code >= sizeof(table) / sizeof(table[0]))
+        return 500;
+    return table[code];
+}
+
+static enum MHD_Result send_json(gw_request *req, unsigned status, gw_buf *body)
+{
+    size_t len;
+    uint8_t *data = gw_buf_steal(body, &len);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (atomic_load(&req->http->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* {"code":N,"message":"…","details":[]}, grpc-gateway's error body. */
+static enum MHD_Result send_error(gw_request *req, unsigned status, int code, const char *msg)
+{
+    gw_buf body = GW_BUF_INIT;
+    gw_buf_printf(&body, "{\"code\":%d,\"message\":", code);
+    gw_json_write_string(&body, msg, strlen(msg));
+    gw_buf_puts(&body, ",\"details\":[]}");
+    if (body.oom) {
+        gw_buf_free(&body);
+        return MHD_NO;
+    }
+    return send_json(req, status, &body);
+}
+
+static enum MHD_Result send_result(gw_request *req)
+{
+    gw_upstream_result *r = req->result;
+    if (!r)
+        return send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+    if (r->status != GRPC_STATUS_OK)
+        return send_error(req, (unsigned)gw_http_status_for(r->status), r->status,
+                          r->message ? r->message : "");
+    const gw_method *m = req->route->method;
+    const char *rb = req->route->binding->response_body;
+    gw_buf body = GW_BUF_INIT;
+    char err[256];
+    int rc;
+    if (*rb)
+        rc = gw_proto_field_to_json(m->output, gw_message_field_by_name(m->output, rb, strlen(rb)),
+                                    r->reply, r->reply_len, &req->http->cfg.json, &body, err,
+                                    sizeof(err));
+    else
+        rc = gw_proto_to_json(m->output, r->reply, r->reply_len, &req->http->cfg.json, &body,
+                              err, sizeof(err));
+    if (rc < 0) {
+        gw_buf_free(&body);
+        char msg[320];
+        snprintf(msg, sizeof(msg), "cannot convert the reply of %s to JSON: %s", m->path, err);
+        return send_error(req, 500, GRPC_STATUS_INTERNAL, msg);
+    }
+    return send_json(req, 200, &body);
+}
+
+/* ---- the gRPC call ---------------------------------------------------------------- */
+
+static void on_upstream_done(void *arg, gw_upstream_result *result)
+{
+    gw_request *req = arg;
+    req->result = result;
+    atomic_store(&req->state, REQ_DONE);
+    MHD_resume_connection(req->conn);
+}
+
+typedef struct query_list {
+    gw_query_param params[MAX_QUERY_PARAMS];
+    size_t n;
+    int overflow;
+} query_list;
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    query_list *q = cls;
+    if (q->n == MAX_QUERY_PARAMS) {
+        q->overflow = 1;
+        return MHD_NO;
+    }
+    q->params[q->n++] = (gw_query_param){key, value};
+    return MHD_YES;
+}
+
+/* Body complete: transcode and start the call, or answer an error. */
+static enum MHD_Result start_call(gw_request *req)
+{
+    gw_http *h = req->http;
+    query_list *q = calloc(1, sizeof(*q));
+    if (!q)
+        return send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, q);
+    char err[400];
+    json_t *json = NULL;
+    if (q->overflow)
+        snprintf(err, sizeof(err), "more than %d query parameters", MAX_QUERY_PARAMS);
+    else
+        json = gw_bind_request(req->route, req->path, req->spans, (const char *)req->body.data,
+                               req->body.len, q->params, q->n, err, sizeof(err));
+    free(q);
+    if (!json)
+        return send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+    gw_buf wire = GW_BUF_INIT;
+    int rc = gw_json_to_proto(req->route->method->input, json, &h->cfg.json, &wire, err,
+                              sizeof(err));
+    json_decref(json);
+    gw_buf_free(&req->body); /* no longer needed */
+    if (rc < 0) {
+        gw_buf_free(&wire);
+        return send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+    }
+    if (atomic_load(&h->stopping)) {
+        gw_buf_free(&wire);
+        return send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "the gateway is shutting down");
+    }
+    atomic_store(&req->state, REQ_WAITING);
+    MHD_suspend_connection(req->conn);
+    rc = gw_upstream_unary(h->upstream, req->route->method, wire.data, wire.len,
+                           h->cfg.timeout_ms, on_upstream_done, req);
+    gw_buf_free(&wire);
+    if (rc < 0) {
+        req->result = NULL;
+        atomic_store(&req->state, REQ_DONE);
+        MHD_resume_connection(req->conn);
+    }
+    return MHD_YES;
+}
+
+/* ---- the access handler --------------------------------------------------------------- */
+
+static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const char *url,
+                               const char *method)
+{
+    gw_request *req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->http = h;
+    req->conn = conn;
+    req->path = url;
+    atomic_init(&req->state, REQ_READING);
+    atomic_fetch_add(&h->in_flight, 1);
+    switch (gw_router_match(h->router, method, url, &req->route, req->spans)) {
+    case GW_ROUTE_FOUND: break;
+    case GW_ROUTE_NOT_FOUND: req->early_status = 404; break;
+    case GW_ROUTE_BAD_METHOD: req->early_status = 405; break;
+    }
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!req->early_status && cl && strtoull(cl, NULL, 10) > h->cfg.max_body_bytes)
+        req->early_status = 413;
+    return req;
+}
+
+static enum MHD_Result send_early_error(gw_request *req, const char *method, const char *url)
+{
+    char msg[300];
+    switch (req->early_status) {
+    case 404:
+        snprintf(msg, sizeof(msg), "no route for %s %.200s", method, url);
+        return send_error(req, 404, GRPC_STATUS_NOT_FOUND, msg);
+    case 405:
+        snprintf(msg, sizeof(msg), "method %s is not allowed for %.200s", method, url);
+        return send_error(req, 405, GRPC_STATUS_UNIMPLEMENTED, msg);
+    default:
+        snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
+                 req->http->cfg.max_body_bytes);
+        return send_error(req, 413, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    gw_http *h = cls;
+    gw_request *req = *con_cls;
+    if (!req) { /* 1: headers are in */
+        req = new_request(h, conn, url, method);
+        if (!req)
+            return MHD_NO;
+        *con_cls = req;
+        /* A body known to be too large is refused before it is read. */
+        return req->early_status == 413 ? send_early_error(req, method, url) : MHD_YES;
+    }
+    if (*upload_data_size) { /* 2: a piece of the body */
+        if (!req->early_status) {
+            if (req->body.len + *upload_data_size > h->cfg.max_body_bytes)
+                req->early_status = 413;
+            else
+                gw_buf_append(&req->body, upload_data, *upload_data_size);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    switch (atomic_load(&req->state)) {
+    case REQ_READING: /* 3: the body is complete */
+        if (req->early_status)
+            return send_early_error(req, method, url);
+        if (req->body.oom)
+            return send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+        return start_call(req);
+    case REQ_DONE: /* 4: resumed with the result */
+        return send_result(req);
+    default:
+        return MHD_YES;
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    gw_http *h = cls;
+    gw_request *req = *con_cls;
+    if (!req)
+        return;
+    gw_upstream_result_free(req->result);
+    gw_buf_free(&req->body);
+    free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&h->in_flight, 1);
+}
+
+/* Keeps the path and query escaped: decoding depends on where a value goes
+ * (path variables and query parameters have different rules). */
+static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
+}
+
+/* ---- start / stop ------------------------------------------------------------------------ */
+
+static int listen_address(const char *listen, struct sockaddr_storage *ss, int *v6)
+{
+    char host[64];
+    int port;
+    if (rp_config_split_hostport(listen, host, sizeof(host), &port) < 0)
+        return -1;
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        *v6 = 0;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        *v6 = 1;
+        return 0;
+    }
+    return -1;
+}
+
+gw_http *gw_http_start(const gw_http_config *cfg, const gw_router *router, gw_upstream *up,
+                       char *err, size_t errlen)
+{
+    struct sockaddr_storage addr;
+    int v6;
+    if (listen_address(cfg->listen, &addr, &v6) < 0) {
+        snprintf(err, errlen, "listen %s: not an IP address and port", cfg->listen);
+        return NULL;
+    }
+    gw_http *h = calloc(1, sizeof(*h));
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->cfg = *cfg;
+    h->router = router;
+    h->upstream = up;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    h->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        0u, MHD_OPTION_END);
+    if (!h->mhd) {
+        snprintf(err, errlen, "listen %s: cannot start the HTTP server (address in use?)",
+                 cfg->listen);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void gw_http_stop(gw_http *h, int64_t grace_ms)
+{
+    if (!h)
+        return;
+    atomic_store(&h->stopping, 1);
+    MHD_socket listener = MHD_quiesce_daemon(h->mhd);
+    for (int64_t waited = 0; atomic_load(&h->in_flight) > 0 && waited < grace_ms; waited += 10)
+        sleep_ms(10);
+    /* MHD must not be stopped with suspended connections: cancel what is
+     * still running, so every call completes and resumes its connection. */
+    gw_upstream_cancel_all(h->upstream);
+    for (int i = 0; i < 200 && atomic_load(&h->in_flight) > 0; i++)
+        sleep_ms(10);
+    MHD_stop_daemon(h->mhd);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    free(h);
+}

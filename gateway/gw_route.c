@@ -1,0 +1,407 @@
+/*
+ * gw_route.c -- path template compilation and matching, and the route table
+ * built from every method's HTTP bindings.
+ */
+#include "gw_route.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- template parsing --------------------------------------------------------- */
+
+typedef struct parser {
+    const char *p;
+    const char *end; /* where the segments end: the verb's ':' or the NUL */
+    gw_template *t;
+    char *err;
+    size_t errlen;
+} parser;
+
+static int perr(parser *ps, const char *what)
+{
+    snprintf(ps->err, ps->errlen, "%s at '%s'", what, ps->p);
+    return -1;
+}
+
+static int add_segment(parser *ps, gw_seg_kind kind, const char *lit, size_t len)
+{
+    gw_template *t = ps->t;
+    gw_segment *grown = realloc(t->segs, (t->n_segs + 1) * sizeof(*grown));
+    if (!grown)
+        return perr(ps, "out of memory");
+    t->segs = grown;
+    gw_segment *s = &t->segs[t->n_segs];
+    s->kind = kind;
+    s->literal = NULL;
+    if (kind == GW_SEG_LITERAL && !(s->literal = strndup(lit, len)))
+        return perr(ps, "out of memory");
+    t->n_segs++;
+    return 0;
+}
+
+static int at_literal_char(const parser *ps)
+{
+    char c = *ps->p;
+    return ps->p < ps->end && c != '/' && c != '{' && c != '}' && c != '*' && c != '=' &&
+           c != '?' && c != '#';
+}
+
+/* Segment = "*" | "**" | LITERAL  (variables are handled by the caller) */
+static int parse_plain_segment(parser *ps)
+{
+    if (ps->p[0] == '*' && ps->p[1] == '*') {
+        ps->p += 2;
+        return add_segment(ps, GW_SEG_STARSTAR, NULL, 0);
+    }
+    if (ps->p[0] == '*') {
+        ps->p++;
+        return add_segment(ps, GW_SEG_STAR, NULL, 0);
+    }
+    const char *start = ps->p;
+    while (at_literal_char(ps))
+        ps->p++;
+    if (ps->p == start)
+        return perr(ps, "expected a path segment");
+    return add_segment(ps, GW_SEG_LITERAL, start, (size_t)(ps->p - start));
+}
+
+static int parse_field_path(parser *ps, char **out)
+{
+    const char *start = ps->p;
+    for (;;) {
+        if (!((*ps->p >= 'a' && *ps->p <= 'z') || (*ps->p >= 'A' && *ps->p <= 'Z') ||
+              *ps->p == '_'))
+            return perr(ps, "expected a field name");
+        while ((*ps->p >= 'a' && *ps->p <= 'z') || (*ps->p >= 'A' && *ps->p <= 'Z') ||
+               (*ps->p >= '0' && *ps->p <= '9') || *ps->p == '_')
+            ps->p++;
+        if (*ps->p != '.')
+            break;
+        ps->p++;
+    }
+    if (!(*out = strndup(start, (size_t)(ps->p - start))))
+        return perr(ps, "out of memory");
+    return 0;
+}
+
+/* Variable = "{" FieldPath [ "=" Segments ] "}" */
+static int parse_variable(parser *ps)
+{
+    gw_template *t = ps->t;
+    ps->p++; /* '{' */
+    gw_template_var var = {NULL, t->n_segs, 0};
+    if (parse_field_path(ps, &var.field_path) < 0)
+        return -1;
+    int rc = 0;
+    if (*ps->p == '=') {
+        ps->p++;
+        do {
+            if (*ps->p == '/')
+                ps->p++;
+            if (*ps->p == '{')
+                rc = perr(ps, "variables cannot nest");
+            else
+                rc = parse_plain_segment(ps);
+        } while (rc == 0 && *ps->p == '/');
+    } else {
+        rc = add_segment(ps, GW_SEG_STAR, NULL, 0);
+    }
+    if (rc == 0 && *ps->p != '}')
+        rc = perr(ps, "expected '}'");
+    if (rc < 0) {
+        free(var.field_path);
+        return -1;
+    }
+    ps->p++;
+    var.end = t->n_segs;
+    gw_template_var *grown = realloc(t->vars, (t->n_vars + 1) * sizeof(*grown));
+    if (!grown) {
+        free(var.field_path);
+        return perr(ps, "out of memory");
+    }
+    t->vars = grown;
+    t->vars[t->n_vars++] = var;
+    return 0;
+}
+
+static int check_template(parser *ps)
+{
+    gw_template *t = ps->t;
+    for (size_t i = 0; i + 1 < t->n_segs; i++)
+        if (t->segs[i].kind == GW_SEG_STARSTAR) {
+            snprintf(ps->err, ps->errlen, "'**' must be the last segment");
+            return -1;
+        }
+    if (t->n_vars > GW_ROUTE_MAX_VARS) {
+        snprintf(ps->err, ps->errlen, "more than %d variables", GW_ROUTE_MAX_VARS);
+        return -1;
+    }
+    for (size_t i = 0; i < t->n_vars; i++)
+        for (size_t j = i + 1; j < t->n_vars; j++)
+            if (strcmp(t->vars[i].field_path, t->vars[j].field_path) == 0) {
+                snprintf(ps->err, ps->errlen, "field '%s' is bound twice", t->vars[i].field_path);
+                return -1;
+            }
+    return 0;
+}
+
+/* The verb's ':' is the last ':' when nothing but the verb follows it. */
+static const char *find_verb(const char *text)
+{
+    const char *colon = strrchr(text, ':');
+    const char *slash = strrchr(text, '/');
+    const char *brace = strrchr(text, '}');
+    if (!colon || (slash && slash > colon) || (brace && brace > colon))
+        return NULL;
+    return colon;
+}
+
+int gw_template_parse(const char *text, gw_template *t, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof(*t));
+    const char *verb = find_verb(text);
+    parser ps = {text, verb ? verb : text + strlen(text), t, err, errlen};
+    if (*ps.p != '/') {
+        snprintf(err, errlen, "a path template starts with '/'");
+        return -1;
+    }
+    int rc = 0;
+    while (rc == 0 && ps.p < ps.end && *ps.p == '/') {
+        ps.p++;
+        rc = *ps.p == '{' ? parse_variable(&ps) : parse_plain_segment(&ps);
+    }
+    if (rc == 0 && ps.p != ps.end)
+        rc = perr(&ps, "unexpected character");
+    if (rc == 0 && verb) {
+        const char *v = verb + 1;
+        if (!*v || strpbrk(v, "{}*=?#"))
+            rc = perr(&ps, "bad verb");
+        else if (!(t->verb = strdup(v)))
+            rc = perr(&ps, "out of memory");
+    }
+    if (rc == 0)
+        rc = check_template(&ps);
+    if (rc < 0)
+        gw_template_free(t);
+    return rc;
+}
+
+void gw_template_free(gw_template *t)
+{
+    for (size_t i = 0; i < t->n_segs; i++)
+        free(t->segs[i].literal);
+    for (size_t i = 0; i < t->n_vars; i++)
+        free(t->vars[i].field_path);
+    free(t->segs);
+    free(t->vars);
+    free(t->verb);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---- matching ------------------------------------------------------------------- */
+
+#define MAX_PATH_SEGMENTS 128
+
+int gw_template_match(const gw_template *t, const char *path, gw_path_span *spans)
+{
+    if (path[0] != '/')
+        return 0;
+    size_t len = strlen(path);
+    if (t->verb) {
+        size_t vlen = strlen(t->verb);
+        if (len < vlen + 2 || path[len - vlen - 1] != ':' ||
+            memcmp(path + len - vlen, t->verb, vlen) != 0)
+            return 0;
+        len -= vlen + 1;
+    }
+    /* segment boundaries: seg i is path[start[i] .. start[i+1]-1) */
+    size_t start[MAX_PATH_SEGMENTS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (path[i] == '/') {
+            if (n == MAX_PATH_SEGMENTS)
+                return 0;
+            start[n++] = i + 1;
+        }
+    }
+    start[n] = len + 1;
+    int tail = t->n_segs && t->segs[t->n_segs - 1].kind == GW_SEG_STARSTAR;
+    if (tail ? n + 1 < t->n_segs : n != t->n_segs)
+        return 0;
+    for (size_t i = 0; i < t->n_segs; i++) {
+        const gw_segment *s = &t->segs[i];
+        size_t slen = start[i + 1] - 1 - start[i];
+        if (s->kind == GW_SEG_LITERAL &&
+            (strlen(s->literal) != slen || memcmp(s->literal, path + start[i], slen) != 0))
+            return 0;
+        if (s->kind == GW_SEG_STAR && slen == 0)
+            return 0;
+    }
+    for (size_t v = 0; v < t->n_vars; v++) {
+        const gw_template_var *var = &t->vars[v];
+        size_t last = var->end;
+        if (var->end == t->n_segs && tail)
+            last = n; /* '**' takes the rest */
+        if (var->first >= n) {
+            spans[v].start = len;
+            spans[v].len = 0;
+            continue;
+        }
+        spans[v].start = start[var->first];
+        spans[v].len = last > var->first ? start[last] - 1 - start[var->first] : 0;
+    }
+    return 1;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size_t len,
+                        gw_buf *out)
+{
+    const gw_template_var *v = &t->vars[var];
+    int multi = v->end - v->first > 1 || t->segs[v->first].kind == GW_SEG_STARSTAR;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] != '%') {
+            gw_buf_putc(out, (uint8_t)text[i]);
+            continue;
+        }
+        if (i + 2 >= len)
+            return -1;
+        int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        int c = hi << 4 | lo;
+        if (multi && c == '/')
+            gw_buf_append(out, text + i, 3);
+        else
+            gw_buf_putc(out, (uint8_t)c);
+        i += 2;
+    }
+    return 0;
+}
+
+/* ---- the route table --------------------------------------------------------------- */
+
+/* A path variable's field path must lead through singular messages to a
+ * field that text can set. */
+static int check_field_path(const gw_message *m, const char *fpath, char *why, size_t n)
+{
+    const char *comp = fpath;
+    for (;;) {
+        const char *dot = strchr(comp, '.');
+        size_t clen = dot ? (size_t)(dot - comp) : strlen(comp);
+        const gw_field *f = gw_message_field_by_name(m, comp, clen);
+        if (!f) {
+            snprintf(why, n, "%s has no field '%.*s' (in '%s')", m->full_name, (int)clen, comp,
+                     fpath);
+            return -1;
+        }
+        if (!dot) {
+            if (f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP) {
+                snprintf(why, n, "path variable '%s' names a message field", fpath);
+                return -1;
+            }
+            return 0;
+        }
+        if (f->type != GW_TYPE_MESSAGE || f->repeated) {
+            snprintf(why, n, "'%s' in '%s' is not a singular message field", f->name, fpath);
+            return -1;
+        }
+        m = f->message;
+        comp = dot + 1;
+    }
+}
+
+static int check_binding(const gw_method *m, const gw_http_binding *b, const gw_template *t,
+                         char *why, size_t n)
+{
+    if (*b->body && (strcmp(b->verb, "GET") == 0 || strcmp(b->verb, "DELETE") == 0)) {
+        snprintf(why, n, "a %s binding cannot have a body", b->verb);
+        return -1;
+    }
+    if (*b->body && strcmp(b->body, "*") != 0 &&
+        !gw_message_field_by_name(m->input, b->body, strlen(b->body))) {
+        snprintf(why, n, "body: %s has no field '%s'", m->input->full_name, b->body);
+        return -1;
+    }
+    if (*b->response_body &&
+        !gw_message_field_by_name(m->output, b->response_body, strlen(b->response_body))) {
+        snprintf(why, n, "response_body: %s has no field '%s'", m->output->full_name,
+                 b->response_body);
+        return -1;
+    }
+    for (size_t i = 0; i < t->n_vars; i++)
+        if (check_field_path(m->input, t->vars[i].field_path, why, n) < 0)
+            return -1;
+    return 0;
+}
+
+int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof(*r));
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += methods[i].n_bindings;
+    r->routes = calloc(total ? total : 1, sizeof(*r->routes));
+    if (!r->routes) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (methods[i].client_streaming || methods[i].server_streaming)
+            continue; /* this version transcodes unary methods only */
+        for (size_t j = 0; j < methods[i].n_bindings; j++) {
+            const gw_http_binding *b = &methods[i].bindings[j];
+            gw_route *route = &r->routes[r->n_routes];
+            char why[200];
+            if (gw_template_parse(b->path_template, &route->tmpl, why, sizeof(why)) < 0) {
+                snprintf(err, errlen, "%s %s (%s): %s", b->verb, b->path_template,
+                         methods[i].path, why);
+                gw_router_free(r);
+                return -1;
+            }
+            route->method = &methods[i];
+            route->binding = b;
+            r->n_routes++;
+            if (check_binding(&methods[i], b, &route->tmpl, why, sizeof(why)) < 0) {
+                snprintf(err, errlen, "%s %s (%s): %s", b->verb, b->path_template,
+                         methods[i].path, why);
+                gw_router_free(r);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void gw_router_free(gw_router *r)
+{
+    for (size_t i = 0; i < r->n_routes; i++)
+        gw_template_free(&r->routes[i].tmpl);
+    free(r->routes);
+    memset(r, 0, sizeof(*r));
+}
+
+gw_route_result gw_router_match(const gw_router *r, const char *verb, const char *path,
+                                const gw_route **route, gw_path_span *spans)
+{
+    int path_matched = 0;
+    for (size_t i = 0; i < r->n_routes; i++) {
+        const gw_route *rt = &r->routes[i];
+        if (!gw_template_match(&rt->tmpl, path, spans))
+            continue;
+        if (strcmp(rt->binding->verb, verb) == 0) {
+            *route = rt;
+            return GW_ROUTE_FOUND;
+        }
+        path_matched = 1;
+    }
+    return path_matched ? GW_ROUTE_BAD_METHOD : GW_ROUTE_NOT_FOUND;
+}

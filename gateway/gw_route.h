@@ -1,0 +1,94 @@
+/*
+ * gw_route.h -- google.api.http path templates and the route table.
+ *
+ * Template grammar (from google/api/http.proto):
+ *   Template = "/" Segments [ ":" Verb ] ;
+ *   Segments = Segment { "/" Segment } ;
+ *   Segment  = "*" | "**" | LITERAL | Variable ;
+ *   Variable = "{" FieldPath [ "=" Segments ] "}" ;
+ * "**" must be the last segment.  Templates are compiled once at start;
+ * matching works on the raw (still percent-encoded) request path and reports
+ * where each variable's text lies, so that decoding follows the variable's
+ * own rules (see gw_route_decode_var).
+ */
+#ifndef GW_ROUTE_H
+#define GW_ROUTE_H
+
+#include <stddef.h>
+
+#include "gw_buf.h"
+#include "gw_schema.h"
+
+#define GW_ROUTE_MAX_VARS 16
+
+typedef enum gw_seg_kind { GW_SEG_LITERAL, GW_SEG_STAR, GW_SEG_STARSTAR } gw_seg_kind;
+
+typedef struct gw_segment {
+    gw_seg_kind kind;
+    char *literal;
+} gw_segment;
+
+typedef struct gw_template_var {
+    char *field_path; /* "book.name" */
+    size_t first;     /* first segment it covers */
+    size_t end;       /* one past its last segment */
+} gw_template_var;
+
+typedef struct gw_template {
+    gw_segment *segs;
+    size_t n_segs;
+    gw_template_var *vars;
+    size_t n_vars;
+    char *verb; /* NULL, or the text after the final ':' */
+} gw_template;
+
+/* Compiles `text`; returns 0, or -1 with the reason in err[errlen]. */
+int gw_template_parse(const char *text, gw_template *out, char *err, size_t errlen);
+void gw_template_free(gw_template *t);
+
+/* Where one variable's raw text lies in the request path. */
+typedef struct gw_path_span {
+    size_t start;
+    size_t len;
+} gw_path_span;
+
+/* Matches the raw path (no query string); on success fills spans[0..n_vars)
+ * and returns 1, else 0. */
+int gw_template_match(const gw_template *t, const char *path, gw_path_span *spans);
+
+/*
+ * Percent-decodes one variable's text into out: a single-segment variable
+ * decodes every escape; a multi-segment one keeps "%2F"/"%2f" as they are
+ * (as http.proto specifies).  Returns 0, or -1 for a malformed escape.
+ */
+int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size_t len,
+                        gw_buf *out);
+
+typedef struct gw_route {
+    const gw_method *method;
+    const gw_http_binding *binding;
+    gw_template tmpl;
+} gw_route;
+
+typedef struct gw_router {
+    gw_route *routes;
+    size_t n_routes;
+} gw_router;
+
+/* Compiles every HTTP binding of every unary method (streaming methods are
+ * left out: this version does not transcode them).  Returns 0, or -1 with
+ * "VERB TEMPLATE (/pkg.Service/Method): reason" in err[errlen]. */
+int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err, size_t errlen);
+void gw_router_free(gw_router *r);
+
+typedef enum gw_route_result {
+    GW_ROUTE_FOUND,
+    GW_ROUTE_NOT_FOUND,     /* no template matches the path: 404 */
+    GW_ROUTE_BAD_METHOD     /* a template matches, but not with this verb: 405 */
+} gw_route_result;
+
+/* Finds the route for (verb, raw path); spans receives its variables. */
+gw_route_result gw_router_match(const gw_router *r, const char *verb, const char *path,
+                                const gw_route **route, gw_path_span *spans);
+
+#endif /* GW_ROUTE_H */

@@ -1,0 +1,624 @@
+/*
+ * gw_schema.c -- loads FileDescriptorSets into gw_message / gw_enum /
+ * gw_method objects with resolved references and extracted HTTP rules.
+ *
+ * The unpacked descriptor sets are kept alive for the schema's lifetime:
+ * names and rule strings point into them.  Only load time allocates.
+ */
+#include "gw_schema.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "google/api/http.pb-c.h"
+#include "google/protobuf/descriptor.pb-c.h"
+
+#define HTTP_RULE_EXTENSION 72295728u /* google.api.http on MethodOptions */
+
+typedef Google__Protobuf__FileDescriptorProto FileProto;
+typedef Google__Protobuf__DescriptorProto MessageProto;
+typedef Google__Protobuf__EnumDescriptorProto EnumProto;
+typedef Google__Protobuf__FieldDescriptorProto FieldProto;
+
+typedef struct type_entry {
+    const char *name; /* full name, no leading dot */
+    gw_message *message;
+    gw_enum *enumeration;
+    const MessageProto *proto;  /* for messages */
+    const FileProto *file;
+} type_entry;
+
+struct gw_schema {
+    Google__Protobuf__FileDescriptorSet **sets;
+    size_t n_sets;
+    const FileProto **files; /* deduplicated by name */
+    size_t n_files;
+    type_entry *types;       /* sorted by name once loaded */
+    size_t n_types;
+    size_t cap_types;
+    gw_method *methods;
+    size_t n_methods;
+    Google__Api__HttpRule **rules; /* unpacked rules, owned */
+    size_t n_rules;
+    char *err;
+    size_t errlen;
+};
+
+static int fail(gw_schema *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(gw_schema *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err, s->errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static char *join_name(const char *prefix, const char *name)
+{
+    char *out;
+    if (!prefix || !*prefix)
+        return strdup(name);
+    if (asprintf(&out, "%s.%s", prefix, name) < 0)
+        return NULL;
+    return out;
+}
+
+/* ---- pass 1: declare every message and enum -------------------------------- */
+
+static int add_type(gw_schema *s, type_entry entry)
+{
+    if (s->n_types == s->cap_types) {
+        size_t cap = s->cap_types ? s->cap_types * 2 : 64;
+        type_entry *grown = realloc(s->types, cap * sizeof(*grown));
+        if (!grown)
+            return fail(s, "out of memory");
+        s->types = grown;
+        s->cap_types = cap;
+    }
+    s->types[s->n_types++] = entry;
+    return 0;
+}
+
+static int declare_enum(gw_schema *s, const FileProto *file, const char *scope,
+                        const EnumProto *ep)
+{
+    gw_enum *e = calloc(1, sizeof(*e));
+    if (!e || !(e->full_name = join_name(scope, ep->name))) {
+        free(e);
+        return fail(s, "out of memory");
+    }
+    e->values = calloc(ep->n_value ? ep->n_value : 1, sizeof(*e->values));
+    if (!e->values) {
+        free(e->full_name);
+        free(e);
+        return fail(s, "out of memory");
+    }
+    for (size_t i = 0; i < ep->n_value; i++) {
+        e->values[i].name = ep->value[i]->name;
+        e->values[i].number = ep->value[i]->number;
+    }
+    e->n_values = ep->n_value;
+    return add_type(s, (type_entry){e->full_name, NULL, e, NULL, file});
+}
+
+static int declare_message(gw_schema *s, const FileProto *file, const char *scope,
+                           const MessageProto *mp)
+{
+    gw_message *m = calloc(1, sizeof(*m));
+    if (!m || !(m->full_name = join_name(scope, mp->name))) {
+        free(m);
+        return fail(s, "out of memory");
+    }
+    m->map_entry = mp->options && mp->options->has_map_entry && mp->options->map_entry;
+    if (add_type(s, (type_entry){m->full_name, m, NULL, mp, file}) < 0) {
+        free(m->full_name);
+        free(m);
+        return -1;
+    }
+    for (size_t i = 0; i < mp->n_enum_type; i++)
+        if (declare_enum(s, file, m->full_name, mp->enum_type[i]) < 0)
+            return -1;
+    for (size_t i = 0; i < mp->n_nested_type; i++)
+        if (declare_message(s, file, m->full_name, mp->nested_type[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int compare_types(const void *a, const void *b)
+{
+    return strcmp(((const type_entry *)a)->name, ((const type_entry *)b)->name);
+}
+
+static type_entry *find_type(const gw_schema *s, const char *name)
+{
+    if (name[0] == '.')
+        name++;
+    type_entry key = {.name = name};
+    return bsearch(&key, s->types, s->n_types, sizeof(key), compare_types);
+}
+
+/* ---- pass 2: fields -------------------------------------------------------- */
+
+/* lowerCamelCase of a proto field name, as protoc computes json_name. */
+static char *camel_case(const char *name)
+{
+    char *out = malloc(strlen(name) + 1);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    int upper = 0;
+    for (const char *p = name; *p; p++) {
+        if (*p == '_') {
+            upper = 1;
+        } else {
+            out[n++] = upper && *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+            upper = 0;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static int is_packable(int type)
+{
+    return type != GW_TYPE_STRING && type != GW_TYPE_BYTES && type != GW_TYPE_MESSAGE &&
+           type != GW_TYPE_GROUP;
+}
+
+static int compare_fields(const void *a, const void *b)
+{
+    uint32_t x = ((const gw_field *)a)->number, y = ((const gw_field *)b)->number;
+    return x < y ? -1 : x > y;
+}
+
+static int fill_field(gw_schema *s, const type_entry *owner, const FieldProto *fp, gw_field *f)
+{
+    int proto3 = owner->file->syntax && strcmp(owner->file->syntax, "proto3") == 0;
+    f->name = fp->name;
+    f->json_name = fp->json_name;
+    f->number = (uint32_t)fp->number;
+    f->type = (uint8_t)fp->type;
+    f->repeated = fp->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
+    f->oneof_index = fp->has_oneof_index ? fp->oneof_index : -1;
+    f->presence = !f->repeated && (!proto3 || f->oneof_index >= 0 || fp->proto3_optional ||
+                                   f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP);
+    if (f->repeated && is_packable(f->type)) {
+        int explicit_packed = fp->options && fp->options->has_packed;
+        f->packed = explicit_packed ? fp->options->packed : proto3;
+    }
+    if (f->type < GW_TYPE_DOUBLE || f->type > GW_TYPE_SINT64)
+        return fail(s, "%s.%s: unknown field type %d", owner->name, fp->name, f->type);
+    if (f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP || f->type == GW_TYPE_ENUM) {
+        type_entry *t = fp->type_name ? find_type(s, fp->type_name) : NULL;
+        if (!t || (f->type == GW_TYPE_ENUM ? !t->enumeration : !t->message))
+            return fail(s, "%s.%s: type %s is not in the descriptor set", owner->name,
+                        fp->name, fp->type_name ? fp->type_name : "(none)");
+        f->message = t->message;
+        f->enumeration = t->enumeration;
+    }
+    return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The by-name index: each field under its json_name and, if different, its
+ * proto name.  names[i] and by_name[i] are kept in step. */
+static int index_names(gw_message *m)
+{
+    size_t cap = m->n_fields * 2;
+    const char **pairs = calloc(cap ? cap * 2 : 2, sizeof(*pairs));
+    if (!pairs)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_fields; i++) {
+        pairs[2 * n] = m->fields[i].json_name;
+        pairs[2 * n + 1] = (const char *)&m->fields[i];
+        n++;
+        if (strcmp(m->fields[i].name, m->fields[i].json_name) != 0) {
+            pairs[2 * n] = m->fields[i].name;
+            pairs[2 * n + 1] = (const char *)&m->fields[i];
+            n++;
+        }
+    }
+    qsort(pairs, n, 2 * sizeof(*pairs), compare_names);
+    m->names = malloc((n ? n : 1) * sizeof(*m->names));
+    m->by_name = malloc((n ? n : 1) * sizeof(*m->by_name));
+    if (!m->names || !m->by_name) {
+        free(pairs);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        m->names[i] = pairs[2 * i];
+        m->by_name[i] = (const gw_field *)pairs[2 * i + 1];
+    }
+    m->n_names = n;
+    free(pairs);
+    return 0;
+}
+
+static int fill_message(gw_schema *s, type_entry *t)
+{
+    gw_message *m = t->message;
+    const MessageProto *mp = t->proto;
+    m->fields = calloc(mp->n_field ? mp->n_field : 1, sizeof(*m->fields));
+    if (!m->fields)
+        return fail(s, "out of memory");
+    m->n_fields = mp->n_field;
+    for (size_t i = 0; i < mp->n_field; i++) {
+        gw_field *f = &m->fields[i];
+        if (fill_field(s, t, mp->field[i], f) < 0)
+            return -1;
+        if (!f->json_name) {
+            /* protoc always sets json_name; other producers may not. */
+            char *camel = camel_case(f->name);
+            if (!camel)
+                return fail(s, "out of memory");
+            mp->field[i]->json_name = camel; /* freed with the descriptor set */
+            f->json_name = camel;
+        }
+    }
+    qsort(m->fields, m->n_fields, sizeof(*m->fields), compare_fields);
+    if (index_names(m) < 0)
+        return fail(s, "out of memory");
+    return 0;
+}
+
+/* ---- services and HTTP rules ------------------------------------------------ */
+
+static const char *rule_verb(const Google__Api__HttpRule *r, const char **path)
+{
+    switch (r->pattern_case) {
+    case GOOGLE__API__HTTP_RULE__PATTERN_GET: *path = r->get; return "GET";
+    case GOOGLE__API__HTTP_RULE__PATTERN_PUT: *path = r->put; return "PUT";
+    case GOOGLE__API__HTTP_RULE__PATTERN_POST: *path = r->post; return "POST";
+    case GOOGLE__API__HTTP_RULE__PATTERN_DELETE: *path = r->delete_; return "DELETE";
+    case GOOGLE__API__HTTP_RULE__PATTERN_PATCH: *path = r->patch; return "PATCH";
+    case GOOGLE__API__HTTP_RULE__PATTERN_CUSTOM:
+        *path = r->custom ? r->custom->path : NULL;
+        return r->custom ? r->custom->kind : NULL;
+    default: return NULL;
+    }
+}
+
+static int add_binding(gw_schema *s, gw_method *m, const Google__Api__HttpRule *r)
+{
+    const char *path = NULL;
+    const char *verb = rule_verb(r, &path);
+    if (!verb || !*verb || !path || !*path)
+        return fail(s, "%s: google.api.http rule has no verb and path", m->path);
+    gw_http_binding *grown = realloc(m->bindings, (m->n_bindings + 1) * sizeof(*grown));
+    if (!grown)
+        return fail(s, "out of memory");
+    m->bindings = grown;
+    m->bindings[m->n_bindings++] = (gw_http_binding){verb, path, r->body ? r->body : "",
+                                                     r->response_body ? r->response_body : ""};
+    return 0;
+}
+
+/* Reads the base-128 varint at *p (bounded by end); 0 on success. */
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t byte = *(*p)++;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* protobuf-c keeps the google.api.http extension among MethodOptions'
+ * unknown fields, length prefix included. */
+static int extract_http_rules(gw_schema *s, gw_method *m,
+                              const Google__Protobuf__MethodOptions *opts)
+{
+    if (!opts)
+        return 0;
+    for (unsigned i = 0; i < opts->base.n_unknown_fields; i++) {
+        const ProtobufCMessageUnknownField *u = &opts->base.unknown_fields[i];
+        if (u->tag != HTTP_RULE_EXTENSION || u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+            continue;
+        const uint8_t *p = u->data, *end = u->data + u->len;
+        uint64_t len;
+        if (read_varint(&p, end, &len) < 0 || len != (uint64_t)(end - p))
+            return fail(s, "%s: malformed google.api.http option", m->path);
+        Google__Api__HttpRule *rule = google__api__http_rule__unpack(NULL, len, p);
+        if (!rule)
+            return fail(s, "%s: malformed google.api.http option", m->path);
+        Google__Api__HttpRule **grown = realloc(s->rules, (s->n_rules + 1) * sizeof(*grown));
+        if (!grown) {
+            google__api__http_rule__free_unpacked(rule, NULL);
+            return fail(s, "out of memory");
+        }
+        s->rules = grown;
+        s->rules[s->n_rules++] = rule;
+        if (add_binding(s, m, rule) < 0)
+            return -1;
+        for (size_t j = 0; j < rule->n_additional_bindings; j++)
+            if (add_binding(s, m, rule->additional_bindings[j]) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+static int add_method(gw_schema *s, const FileProto *file,
+                      const Google__Protobuf__ServiceDescriptorProto *svc,
+                      const Google__Protobuf__MethodDescriptorProto *md)
+{
+    gw_method *grown = realloc(s->methods, (s->n_methods + 1) * sizeof(*grown));
+    if (!grown)
+        return fail(s, "out of memory");
+    s->methods = grown;
+    gw_method *m = &s->methods[s->n_methods];
+    memset(m, 0, sizeof(*m));
+    const char *pkg = file->package ? file->package : "";
+    if (asprintf(&m->path, "/%s%s%s/%s", pkg, *pkg ? "." : "", svc->name, md->name) < 0)
+        return fail(s, "out of memory");
+    s->n_methods++;
+    type_entry *in = md->input_type ? find_type(s, md->input_type) : NULL;
+    type_entry *out = md->output_type ? find_type(s, md->output_type) : NULL;
+    if (!in || !in->message || !out || !out->message)
+        return fail(s, "%s: input or output type is not in the descriptor set", m->path);
+    m->input = in->message;
+    m->output = out->message;
+    m->client_streaming = md->has_client_streaming && md->client_streaming;
+    m->server_streaming = md->has_server_streaming && md->server_streaming;
+    return extract_http_rules(s, m, md->options);
+}
+
+/* ---- loading ---------------------------------------------------------------- */
+
+static int add_set(gw_schema *s, const uint8_t *data, size_t len, const char *origin)
+{
+    Google__Protobuf__FileDescriptorSet *set =
+        google__protobuf__file_descriptor_set__unpack(NULL, len, data);
+    if (!set)
+        return fail(s, "%s: not a FileDescriptorSet (make it with protoc "
+                       "--include_imports --descriptor_set_out)", origin);
+    Google__Protobuf__FileDescriptorSet **grown =
+        realloc(s->sets, (s->n_sets + 1) * sizeof(*grown));
+    if (!grown) {
+        google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
+        return fail(s, "out of memory");
+    }
+    s->sets = grown;
+    s->sets[s->n_sets++] = set;
+    for (size_t i = 0; i < set->n_file; i++) {
+        const FileProto *f = set->file[i];
+        int seen = 0;
+        for (size_t j = 0; j < s->n_files && !seen; j++)
+            seen = strcmp(s->files[j]->name, f->name) == 0;
+        if (seen)
+            continue;
+        const FileProto **files = realloc(s->files, (s->n_files + 1) * sizeof(*files));
+        if (!files)
+            return fail(s, "out of memory");
+        s->files = files;
+        s->files[s->n_files++] = f;
+    }
+    return 0;
+}
+
+static int build(gw_schema *s)
+{
+    for (size_t i = 0; i < s->n_files; i++) {
+        const FileProto *f = s->files[i];
+        for (size_t j = 0; j < f->n_enum_type; j++)
+            if (declare_enum(s, f, f->package, f->enum_type[j]) < 0)
+                return -1;
+        for (size_t j = 0; j < f->n_message_type; j++)
+            if (declare_message(s, f, f->package, f->message_type[j]) < 0)
+                return -1;
+    }
+    qsort(s->types, s->n_types, sizeof(*s->types), compare_types);
+    for (size_t i = 1; i < s->n_types; i++)
+        if (strcmp(s->types[i - 1].name, s->types[i].name) == 0)
+            return fail(s, "type %s is defined twice", s->types[i].name);
+    for (size_t i = 0; i < s->n_types; i++)
+        if (s->types[i].message && fill_message(s, &s->types[i]) < 0)
+            return -1;
+    for (size_t i = 0; i < s->n_files; i++) {
+        const FileProto *f = s->files[i];
+        for (size_t j = 0; j < f->n_service; j++)
+            for (size_t k = 0; k < f->service[j]->n_method; k++)
+                if (add_method(s, f, f->service[j], f->service[j]->method[k]) < 0)
+                    return -1;
+    }
+    return 0;
+}
+
+gw_schema *gw_schema_load_buffers(const uint8_t *const *bufs, const size_t *lens, size_t n,
+                                  const char *origin, char *err, size_t errlen)
+{
+    gw_schema *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->err = err;
+    s->errlen = errlen;
+    for (size_t i = 0; i < n; i++) {
+        if (add_set(s, bufs[i], lens[i], origin) < 0) {
+            gw_schema_free(s);
+            return NULL;
+        }
+    }
+    if (build(s) < 0) {
+        gw_schema_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Reads a whole file; returns malloc'd bytes or NULL with errno set. */
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    uint8_t *data = NULL;
+    size_t cap = 0, n = 0, got;
+    do {
+        if (cap - n < 65536) {
+            cap = cap ? cap * 2 : 65536;
+            uint8_t *grown = realloc(data, cap);
+            if (!grown) {
+                free(data);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            data = grown;
+        }
+        got = fread(data + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(data);
+        errno = EIO;
+        return NULL;
+    }
+    *len = n;
+    return data;
+}
+
+gw_schema *gw_schema_load(const char *const *paths, size_t n, char *err, size_t errlen)
+{
+    gw_schema *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->err = err;
+    s->errlen = errlen;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        uint8_t *data = read_file(paths[i], &len);
+        if (!data) {
+            fail(s, "%s: %s", paths[i], strerror(errno));
+            gw_schema_free(s);
+            return NULL;
+        }
+        int rc = add_set(s, data, len, paths[i]);
+        free(data); /* protobuf-c copied what it keeps */
+        if (rc < 0) {
+            gw_schema_free(s);
+            return NULL;
+        }
+    }
+    if (build(s) < 0) {
+        gw_schema_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void gw_schema_free(gw_schema *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_types; i++) {
+        type_entry *t = &s->types[i];
+        if (t->message) {
+            free(t->message->fields);
+            free(t->message->by_name);
+            free(t->message->names);
+            free(t->message->full_name);
+            free(t->message);
+        } else {
+            free(t->enumeration->values);
+            free(t->enumeration->full_name);
+            free(t->enumeration);
+        }
+    }
+    free(s->types);
+    for (size_t i = 0; i < s->n_methods; i++) {
+        free(s->methods[i].path);
+        free(s->methods[i].bindings);
+    }
+    free(s->methods);
+    for (size_t i = 0; i < s->n_rules; i++)
+        google__api__http_rule__free_unpacked(s->rules[i], NULL);
+    free(s->rules);
+    /* json_name strings computed by fill_message were malloc'd into the
+     * descriptors; protobuf-c frees every string field with free(). */
+    for (size_t i = 0; i < s->n_sets; i++)
+        google__protobuf__file_descriptor_set__free_unpacked(s->sets[i], NULL);
+    free(s->sets);
+    free(s->files);
+    free(s);
+}
+
+const gw_method *gw_schema_methods(const gw_schema *s, size_t *n)
+{
+    *n = s->n_methods;
+    return s->methods;
+}
+
+const gw_message *gw_schema_message(const gw_schema *s, const char *full_name)
+{
+    type_entry *t = find_type(s, full_name);
+    return t ? t->message : NULL;
+}
+
+const gw_field *gw_message_field_by_number(const gw_message *m, uint32_t number)
+{
+    size_t lo = 0, hi = m->n_fields;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->fields[mid].number == number)
+            return &m->fields[mid];
+        if (m->fields[mid].number < number)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const gw_field *gw_message_field_by_name(const gw_message *m, const char *name, size_t len)
+{
+    size_t lo = 0, hi = m->n_names;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strncmp(m->names[mid], name, len);
+        if (c == 0 && m->names[mid][len] != '\0')
+            c = 1; /* the stored name is longer */
+        if (c == 0)
+            return m->by_name[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const gw_enum_value *gw_enum_by_name(const gw_enum *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_values; i++)
+        if (strcmp(e->values[i].name, name) == 0)
+            return &e->values[i];
+    return NULL;
+}
+
+const gw_enum_value *gw_enum_by_number(const gw_enum *e, int32_t number)
+{
+    for (size_t i = 0; i < e->n_values; i++)
+        if (e->values[i].number == number)
+            return &e->values[i];
+    return NULL;
+}

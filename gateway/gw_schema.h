@@ -1,0 +1,124 @@
+/*
+ * gw_schema.h -- the gateway's view of the protobuf schema: messages, enums
+ * and service methods loaded from FileDescriptorSet files, with every type
+ * reference resolved to a pointer and the google.api.http rule of each
+ * method extracted.  Built once at start; read-only afterwards, so any
+ * thread may read it.  The schema owns every object it hands out.
+ */
+#ifndef GW_SCHEMA_H
+#define GW_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Field types, numbered as in google.protobuf.FieldDescriptorProto.Type. */
+enum gw_type {
+    GW_TYPE_DOUBLE = 1,
+    GW_TYPE_FLOAT = 2,
+    GW_TYPE_INT64 = 3,
+    GW_TYPE_UINT64 = 4,
+    GW_TYPE_INT32 = 5,
+    GW_TYPE_FIXED64 = 6,
+    GW_TYPE_FIXED32 = 7,
+    GW_TYPE_BOOL = 8,
+    GW_TYPE_STRING = 9,
+    GW_TYPE_GROUP = 10,
+    GW_TYPE_MESSAGE = 11,
+    GW_TYPE_BYTES = 12,
+    GW_TYPE_UINT32 = 13,
+    GW_TYPE_ENUM = 14,
+    GW_TYPE_SFIXED32 = 15,
+    GW_TYPE_SFIXED64 = 16,
+    GW_TYPE_SINT32 = 17,
+    GW_TYPE_SINT64 = 18
+};
+
+typedef struct gw_message gw_message;
+
+typedef struct gw_enum_value {
+    const char *name;
+    int32_t number;
+} gw_enum_value;
+
+typedef struct gw_enum {
+    char *full_name;
+    gw_enum_value *values; /* declaration order */
+    size_t n_values;
+} gw_enum;
+
+typedef struct gw_field {
+    const char *name;      /* as in the .proto: "user_id" */
+    const char *json_name; /* lowerCamelCase: "userId" */
+    uint32_t number;
+    uint8_t type;          /* enum gw_type */
+    uint8_t repeated;
+    uint8_t packed;        /* encode repeated scalars packed */
+    uint8_t presence;      /* explicit presence: emitted even when default */
+    int32_t oneof_index;   /* -1 if not in a oneof */
+    const gw_message *message; /* GW_TYPE_MESSAGE / GW_TYPE_GROUP */
+    const gw_enum *enumeration; /* GW_TYPE_ENUM */
+} gw_field;
+
+struct gw_message {
+    char *full_name;       /* "example.StringMessage" */
+    gw_field *fields;      /* sorted by number */
+    size_t n_fields;
+    const gw_field **by_name; /* sorted by name; holds json_name and name */
+    const char **names;       /* the key of each by_name entry */
+    size_t n_names;
+    int map_entry;         /* a synthesized map<K,V> entry: key = 1, value = 2 */
+};
+
+/* An HTTP binding of a method (from google.api.http, including each of its
+ * additional_bindings). */
+typedef struct gw_http_binding {
+    const char *verb;          /* "GET", "POST", … or a custom verb */
+    const char *path_template; /* the template text: "/v1/{name}" */
+    const char *body;          /* "", "*" or a field name */
+    const char *response_body; /* "" or a field name */
+} gw_http_binding;
+
+typedef struct gw_method {
+    char *path;                /* "/example.MyService/Echo" */
+    const gw_message *input;
+    const gw_message *output;
+    int client_streaming;
+    int server_streaming;
+    gw_http_binding *bindings;
+    size_t n_bindings;
+} gw_method;
+
+typedef struct gw_schema gw_schema;
+
+/*
+ * Loads the FileDescriptorSet files in paths[0..n) (files that appear in
+ * several sets are read once).  Returns a schema the caller frees with
+ * gw_schema_free, or NULL after writing "PATH: what is wrong" into err.
+ */
+gw_schema *gw_schema_load(const char *const *paths, size_t n, char *err, size_t errlen);
+
+/* The same from FileDescriptorSet bytes already in memory; `origin` names
+ * them in error messages. */
+gw_schema *gw_schema_load_buffers(const uint8_t *const *bufs, const size_t *lens, size_t n,
+                                  const char *origin, char *err, size_t errlen);
+
+void gw_schema_free(gw_schema *schema);
+
+/* Every method of every service, in file order. */
+const gw_method *gw_schema_methods(const gw_schema *schema, size_t *n);
+
+/* A message type by full name ("pkg.Msg", no leading dot), or NULL. */
+const gw_message *gw_schema_message(const gw_schema *schema, const char *full_name);
+
+/* Field lookup by number (binary search), or NULL. */
+const gw_field *gw_message_field_by_number(const gw_message *m, uint32_t number);
+
+/* Field lookup by JSON name or proto name (len bytes, not NUL-terminated),
+ * or NULL. */
+const gw_field *gw_message_field_by_name(const gw_message *m, const char *name, size_t len);
+
+/* Enum value by name, or NULL; by number, or NULL. */
+const gw_enum_value *gw_enum_by_name(const gw_enum *e, const char *name);
+const gw_enum_value *gw_enum_by_number(const gw_enum *e, int32_t number);
+
+#endif /* GW_SCHEMA_H */

@@ -1,0 +1,59 @@
+/*
+ * gw_upstream.h -- the gateway's gRPC client: one channel to the upstream
+ * (the rpcrest-host, or any gRPC server), a registered-call handle per
+ * method prepared at start, and completion-queue threads that report each
+ * finished call through a callback.  Nothing blocks per request.
+ */
+#ifndef GW_UPSTREAM_H
+#define GW_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <grpc/grpc.h>
+
+#include "gw_schema.h"
+
+typedef struct gw_upstream gw_upstream;
+
+/* What came back from one unary call.  Owned by the callback's receiver,
+ * released with gw_upstream_result_free. */
+typedef struct gw_upstream_result {
+    grpc_status_code status;
+    char *message;        /* status details, NUL-terminated (maybe empty) */
+    const uint8_t *reply; /* the response message (status OK), or NULL */
+    size_t reply_len;
+    grpc_slice reply_slice; /* backs `reply` */
+} gw_upstream_result;
+
+/* Called once per call on an upstream thread.  Must not block. */
+typedef void (*gw_upstream_done)(void *arg, gw_upstream_result *result);
+
+/*
+ * Creates the channel to `target` (a gRPC target: "ipv4:127.0.0.1:5505",
+ * "unix:/path", …), registers every method of methods[0..n) and starts
+ * `threads` completion-queue threads.  The methods array must outlive the
+ * upstream.  Returns NULL with a reason in err[errlen].
+ */
+gw_upstream *gw_upstream_start(const char *target, const gw_method *methods, size_t n,
+                               int threads, char *err, size_t errlen);
+
+/*
+ * Starts a unary call of `method` (an element of the start array) with the
+ * serialized request req[0..len) (copied) and a deadline `timeout_ms` from
+ * now.  `done` is called exactly once, unless this returns -1 (the call could
+ * not be started).
+ */
+int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *req, size_t len,
+                      int64_t timeout_ms, gw_upstream_done done, void *arg);
+
+/* Cancels every call in flight; each callback still runs, with CANCELLED. */
+void gw_upstream_cancel_all(gw_upstream *up);
+
+/* Cancels what is in flight, waits for the callbacks, then destroys the
+ * channel and joins the threads. */
+void gw_upstream_stop(gw_upstream *up);
+
+void gw_upstream_result_free(gw_upstream_result *result);
+
+#endif /* GW_UPSTREAM_H */
