@@ -143,7 +143,16 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c $(O)/services/echo/echo.pb-c.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -I$(G)/services/echo -shared $^ \
 	    $(shell $(PKG_CONFIG) --libs libprotobuf-c) -o $@
 
-tests: all $(TEST_BIN) $(TEST_PLUGINS)
+# Descriptor sets for unit tests: tests/unit/NAME.proto -> build/tests/NAME.pb
+TEST_PROTO := $(wildcard tests/unit/*.proto)
+TEST_PB := $(patsubst tests/unit/%.proto,$(B)/tests/%.pb,$(TEST_PROTO))
+
+$(B)/tests/%.pb: tests/unit/%.proto
+	@mkdir -p $(dir $@)
+	$(PROTOC) --include_imports --descriptor_set_out=$@ -Itests/unit -Iproto \
+	    -I$(PROTO_INCLUDE) $*.proto
+
+tests: all $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB)
 
 deps:
 	@scripts/deps.sh
