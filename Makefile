@@ -21,6 +21,15 @@ PROTOC_C ?= protoc-c
 PKG_CONFIG ?= pkg-config
 PROTO_INCLUDE ?= /usr/include
 
+# Quiet by default; `make V=1` prints every command.
+ifeq ($(V),1)
+  Q :=
+  say = @:
+else
+  Q := @
+  say = @printf '  %-8s %s\n' $(1) $(2)
+endif
+
 # Recursively expanded on purpose: pkg-config runs when a recipe needs the
 # flags, after scripts/deps.sh has had its chance to install the packages.
 PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd inih jansson)
@@ -49,12 +58,14 @@ GEN_API_H  := $(GEN_API_C:.c=.h)
 
 $(G)/google/api/%.pb-c.c $(G)/google/api/%.pb-c.h: proto/google/api/%.proto
 	@mkdir -p $(G)
-	$(PROTOC_C) --c_out=$(G) -Iproto -I$(PROTO_INCLUDE) $<
+	$(call say,PROTOC-C,$<)
+	$(Q)$(PROTOC_C) --c_out=$(G) -Iproto -I$(PROTO_INCLUDE) $<
 
 $(G)/google/protobuf/descriptor.pb-c.c $(G)/google/protobuf/descriptor.pb-c.h &: \
 		$(PROTO_INCLUDE)/google/protobuf/descriptor.proto
 	@mkdir -p $(G)
-	$(PROTOC_C) --c_out=$(G) -I$(PROTO_INCLUDE) google/protobuf/descriptor.proto
+	$(call say,PROTOC-C,descriptor.proto)
+	$(Q)$(PROTOC_C) --c_out=$(G) -I$(PROTO_INCLUDE) google/protobuf/descriptor.proto
 
 # ---- objects ----------------------------------------------------------------
 COMMON_SRC := $(wildcard common/*.c)
@@ -71,23 +82,28 @@ GEN_API_OBJ := $(patsubst $(G)/%.c,$(O)/gen/%.o,$(GEN_API_C))
 
 $(O)/%.o: %.c | $(GEN_API_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(O)/gen/%.o: $(G)/%.c $(GEN_API_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Wno-missing-prototypes -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Wno-missing-prototypes -c $< -o $@
 
 # ---- programs ---------------------------------------------------------------
 # The host exports the rpcrest_call_* functions that plugins call.
 $(B)/rpcrestd: $(SUP_OBJ) $(COMMON_OBJ)
-	$(CC) $(ALL_LDFLAGS) $^ $(LIBS_COMMON) -o $@
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_COMMON) -o $@
 
 $(B)/rpcrest-host: $(HOST_OBJ) $(COMMON_OBJ) host/exports.list
-	$(CC) $(ALL_LDFLAGS) -Wl,--dynamic-list=host/exports.list \
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--dynamic-list=host/exports.list \
 	    $(HOST_OBJ) $(COMMON_OBJ) $(LIBS_HOST) -o $@
 
 $(B)/rpcrest-gateway: $(GW_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ)
-	$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
 
 PROGRAMS := $(B)/rpcrestd $(B)/rpcrest-host $(B)/rpcrest-gateway
 
@@ -99,26 +115,31 @@ SERVICE_PB := $(SERVICES:%=$(B)/services/%.pb)
 define service_rules
 $(G)/services/$(1)/$(1).pb-c.c $(G)/services/$(1)/$(1).pb-c.h &: services/$(1)/$(1).proto $(GEN_API_H)
 	@mkdir -p $(G)/services/$(1)
-	$$(PROTOC_C) --c_out=$(G)/services/$(1) -Iservices/$(1) -Iproto -I$$(PROTO_INCLUDE) $(1).proto
+	$$(call say,PROTOC-C,$$<)
+	$(Q)$$(PROTOC_C) --c_out=$(G)/services/$(1) -Iservices/$(1) -Iproto -I$$(PROTO_INCLUDE) $(1).proto
 
 $(B)/services/$(1).pb: services/$(1)/$(1).proto $(wildcard proto/google/api/*.proto)
 	@mkdir -p $(B)/services
-	$$(PROTOC) --include_imports --include_source_info --descriptor_set_out=$$@ \
+	$$(call say,PROTOC,$$@)
+	$(Q)$$(PROTOC) --include_imports --include_source_info --descriptor_set_out=$$@ \
 	    -Iservices/$(1) -Iproto -I$$(PROTO_INCLUDE) $(1).proto
 
 $(O)/services/$(1)/%.o: services/$(1)/%.c $(G)/services/$(1)/$(1).pb-c.h
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CFLAGS) -I$(G)/services/$(1) -MMD -MP -c $$< -o $$@
+	$$(call say,CC,$$<)
+	$(Q)$$(CC) $$(ALL_CFLAGS) -I$(G)/services/$(1) -MMD -MP -c $$< -o $$@
 
 $(O)/services/$(1)/$(1).pb-c.o: $(G)/services/$(1)/$(1).pb-c.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CFLAGS) -I$(G)/services/$(1) -Wno-unused-parameter -Wno-missing-prototypes \
+	$$(call say,CC,$$<)
+	$(Q)$$(CC) $$(ALL_CFLAGS) -I$(G)/services/$(1) -Wno-unused-parameter -Wno-missing-prototypes \
 	    -c $$< -o $$@
 
 $(B)/services/$(1).so: $(patsubst services/$(1)/%.c,$(O)/services/$(1)/%.o,$(wildcard services/$(1)/*.c)) \
 		$(O)/services/$(1)/$(1).pb-c.o
 	@mkdir -p $(B)/services
-	$$(CC) $$(ALL_LDFLAGS) -shared $$^ $$(shell $$(PKG_CONFIG) --libs libprotobuf-c) -o $$@
+	$$(call say,LINK,$$@)
+	$(Q)$$(CC) $$(ALL_LDFLAGS) -shared $$^ $$(shell $$(PKG_CONFIG) --libs libprotobuf-c) -o $$@
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
 
@@ -132,7 +153,8 @@ LIB_OBJ   := $(COMMON_OBJ) $(filter-out $(O)/gateway/gw_main.o,$(GW_OBJ)) $(GEN_
 
 $(B)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) $(LIBS_CMOCKA) -o $@
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) $(LIBS_CMOCKA) -o $@
 
 # Special-purpose plugins for the host's tests (broken on purpose, or slow).
 TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)
@@ -140,7 +162,8 @@ TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(TEST_PLUG
 
 $(B)/tests/plugins/%.so: tests/plugins/%.c $(O)/services/echo/echo.pb-c.o
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -I$(G)/services/echo -shared $^ \
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -I$(G)/services/echo -shared $^ \
 	    $(shell $(PKG_CONFIG) --libs libprotobuf-c) -o $@
 
 # Descriptor sets for unit tests: tests/unit/NAME.proto -> build/tests/NAME.pb
@@ -149,7 +172,8 @@ TEST_PB := $(patsubst tests/unit/%.proto,$(B)/tests/%.pb,$(TEST_PROTO))
 
 $(B)/tests/%.pb: tests/unit/%.proto
 	@mkdir -p $(dir $@)
-	$(PROTOC) --include_imports --descriptor_set_out=$@ -Itests/unit -Iproto \
+	$(call say,PROTOC,$@)
+	$(Q)$(PROTOC) --include_imports --descriptor_set_out=$@ -Itests/unit -Iproto \
 	    -I$(PROTO_INCLUDE) $*.proto
 
 tests: all $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB)

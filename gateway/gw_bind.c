@@ -107,14 +107,6 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
     }
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Query-string decoding: %XX escapes and '+' for space. */
 static int decode_query(const char *s, gw_buf *out)
 {
@@ -122,7 +114,7 @@ static int decode_query(const char *s, gw_buf *out)
         if (*s == '+') {
             gw_buf_putc(out, ' ');
         } else if (*s == '%') {
-            int hi = hex_value(s[1]), lo = hi >= 0 ? hex_value(s[2]) : -1;
+            int hi = gw_hex_digit(s[1]), lo = hi >= 0 ? gw_hex_digit(s[2]) : -1;
             if (lo < 0)
                 return -1;
             gw_buf_putc(out, (uint8_t)(hi << 4 | lo));

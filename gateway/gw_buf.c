@@ -74,6 +74,20 @@ void gw_buf_fixed64(gw_buf *b, uint64_t v)
     gw_buf_fixed32(b, (uint32_t)(v >> 32));
 }
 
+int gw_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t byte = *(*p)++;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v)
 {
     uint8_t tmp[10];

@@ -48,6 +48,19 @@ void gw_buf_varint(gw_buf *b, uint64_t v);
 void gw_buf_fixed32(gw_buf *b, uint32_t v);
 void gw_buf_fixed64(gw_buf *b, uint64_t v);
 
+/* Reads the varint at *p (not past end) into *out and advances *p.
+ * Returns 0, or -1 if it is truncated or longer than 10 bytes. */
+int gw_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out);
+
+/* The value of a hex digit, or -1. */
+static inline int gw_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 /* Inserts the varint `v` at offset `at`, shifting what follows. */
 void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v);
 

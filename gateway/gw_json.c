@@ -487,20 +487,6 @@ typedef struct occurrence {
     size_t len;
 } occurrence;
 
-static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t byte = *(*p)++;
-        v |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static int read_fixed(const uint8_t **p, const uint8_t *end, int size, uint64_t *out)
 {
     if (end - *p < size)
@@ -520,14 +506,14 @@ static int skip_group(const uint8_t **p, const uint8_t *end, uint32_t number, in
         return -1;
     while (*p < end) {
         uint64_t tag, v;
-        if (read_varint(p, end, &tag) < 0)
+        if (gw_read_varint(p, end, &tag) < 0)
             return -1;
         switch (tag & 7) {
-        case WIRE_VARINT: if (read_varint(p, end, &v) < 0) return -1; break;
+        case WIRE_VARINT: if (gw_read_varint(p, end, &v) < 0) return -1; break;
         case WIRE_FIXED64: if (read_fixed(p, end, 8, &v) < 0) return -1; break;
         case WIRE_FIXED32: if (read_fixed(p, end, 4, &v) < 0) return -1; break;
         case WIRE_LEN:
-            if (read_varint(p, end, &v) < 0 || v > (uint64_t)(end - *p)) return -1;
+            if (gw_read_varint(p, end, &v) < 0 || v > (uint64_t)(end - *p)) return -1;
             *p += v;
             break;
         case WIRE_SGROUP: if (skip_group(p, end, (uint32_t)(tag >> 3), depth + 1) < 0) return -1; break;
@@ -543,17 +529,17 @@ static int scan_one(conv *c, const gw_message *m, const uint8_t **p, const uint8
                     occurrence *occ)
 {
     uint64_t tag;
-    if (read_varint(p, end, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
+    if (gw_read_varint(p, end, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
         return conv_fail(c, "malformed %s message (bad tag)", m->full_name);
     uint32_t number = (uint32_t)(tag >> 3);
     occ->wire = (uint8_t)(tag & 7);
     int bad = 0;
     switch (occ->wire) {
-    case WIRE_VARINT: bad = read_varint(p, end, &occ->value); break;
+    case WIRE_VARINT: bad = gw_read_varint(p, end, &occ->value); break;
     case WIRE_FIXED64: bad = read_fixed(p, end, 8, &occ->value); break;
     case WIRE_FIXED32: bad = read_fixed(p, end, 4, &occ->value); break;
     case WIRE_LEN:
-        bad = read_varint(p, end, &occ->value) || occ->value > (uint64_t)(end - *p);
+        bad = gw_read_varint(p, end, &occ->value) || occ->value > (uint64_t)(end - *p);
         if (!bad) {
             occ->data = *p;
             occ->len = (size_t)occ->value;
@@ -786,7 +772,7 @@ static int write_packed(conv *c, const gw_field *f, const occurrence *o, gw_buf 
     int wire = wire_type_of(f->type);
     while (p < end) {
         uint64_t v;
-        int bad = wire == WIRE_VARINT ? read_varint(&p, end, &v)
+        int bad = wire == WIRE_VARINT ? gw_read_varint(&p, end, &v)
                   : read_fixed(&p, end, wire == WIRE_FIXED32 ? 4 : 8, &v);
         if (bad)
             return conv_fail(c, "malformed packed field");

@@ -254,14 +254,6 @@ int gw_template_match(const gw_template *t, const char *path, gw_path_span *span
     return 1;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size_t len,
                         gw_buf *out)
 {
@@ -274,7 +266,7 @@ int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size
         }
         if (i + 2 >= len)
             return -1;
-        int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+        int hi = gw_hex_digit(text[i + 1]), lo = gw_hex_digit(text[i + 2]);
         if (hi < 0 || lo < 0)
             return -1;
         int c = hi << 4 | lo;

@@ -7,6 +7,8 @@
  */
 #include "gw_schema.h"
 
+#include "gw_buf.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -303,21 +305,6 @@ static int add_binding(gw_schema *s, gw_method *m, const Google__Api__HttpRule *
     return 0;
 }
 
-/* Reads the base-128 varint at *p (bounded by end); 0 on success. */
-static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t byte = *(*p)++;
-        v |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* protobuf-c keeps the google.api.http extension among MethodOptions'
  * unknown fields, length prefix included. */
 static int extract_http_rules(gw_schema *s, gw_method *m,
@@ -331,7 +318,7 @@ static int extract_http_rules(gw_schema *s, gw_method *m,
             continue;
         const uint8_t *p = u->data, *end = u->data + u->len;
         uint64_t len;
-        if (read_varint(&p, end, &len) < 0 || len != (uint64_t)(end - p))
+        if (gw_read_varint(&p, end, &len) < 0 || len != (uint64_t)(end - p))
             return fail(s, "%s: malformed google.api.http option", m->path);
         Google__Api__HttpRule *rule = google__api__http_rule__unpack(NULL, len, p);
         if (!rule)
