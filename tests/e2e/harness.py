@@ -4,6 +4,7 @@ every process it started (by PID).
 
 Only 127.0.0.1 / ::1 / unix sockets are ever used.
 """
+import atexit
 import http.client
 import importlib
 import json
@@ -214,6 +215,7 @@ def grpc_modules(proto_name, proto_dir):
     if key in _stub_cache:
         return _stub_cache[key]
     out = tempfile.mkdtemp(prefix="rpcrest-stubs-")
+    atexit.register(shutil.rmtree, out, True)
     import grpc_tools
     well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
     cmd = [PYTHON, "-m", "grpc_tools.protoc", "-I" + proto_dir,

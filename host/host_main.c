@@ -1,0 +1,169 @@
+/*
+ * host_main.c -- rpcrest-host: the command line, the configuration, and the
+ * order of startup and shutdown (signals, plugins, gRPC, server, plugins).
+ *
+ * Serving is host_server's, plugins are host_plugin's; this file only says
+ * what happens when, and with which exit status.
+ */
+#include <getopt.h>
+#include <grpc/grpc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host_log.h"
+#include "host_plugin.h"
+#include "host_server.h"
+#include "rp_config.h"
+
+#define EX_USAGE 64
+#define EX_FAILURE 1
+
+static void usage(FILE *out)
+{
+    fputs("usage: rpcrest-host -c FILE\n"
+          "\n"
+          "Serves the gRPC services of the plugins named in FILE's [service.NAME]\n"
+          "sections on [host] listen, until SIGTERM or SIGINT.\n"
+          "\n"
+          "  -c FILE   the rpcrest INI file (conf/rpcrest.ini)\n"
+          "  -h        this help\n",
+          out);
+}
+
+/* The INI path from the command line, or NULL with *status set. */
+static const char *parse_args(int argc, char **argv, int *status)
+{
+    const char *conf = NULL;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+        switch (opt) {
+        case 'c':
+            conf = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            *status = 0;
+            return NULL;
+        default:
+            usage(stderr);
+            *status = EX_USAGE;
+            return NULL;
+        }
+    }
+    if (!conf || optind != argc) {
+        usage(stderr);
+        *status = EX_USAGE;
+        return NULL;
+    }
+    return conf;
+}
+
+/* The signals main waits for; blocked in every thread (gRPC's too, since
+ * they inherit the mask).  SIGPIPE stays blocked for good. */
+static int block_signals(sigset_t *wait_set)
+{
+    sigset_t all;
+    sigemptyset(&all);
+    sigaddset(&all, SIGTERM);
+    sigaddset(&all, SIGINT);
+    sigaddset(&all, SIGHUP);
+    sigaddset(&all, SIGPIPE);
+    int rc = pthread_sigmask(SIG_BLOCK, &all, NULL);
+    if (rc) {
+        host_log("pthread_sigmask: %s", strerror(rc));
+        return -1;
+    }
+    sigemptyset(wait_set);
+    sigaddset(wait_set, SIGTERM);
+    sigaddset(wait_set, SIGINT);
+    sigaddset(wait_set, SIGHUP);
+    return 0;
+}
+
+/* Returns the signal that asks us to stop. */
+static int wait_for_stop(const sigset_t *set)
+{
+    for (;;) {
+        int sig;
+        int rc = sigwait(set, &sig);
+        if (rc) {
+            host_log("sigwait: %s", strerror(rc));
+            return SIGTERM;
+        }
+        if (sig == SIGTERM || sig == SIGINT)
+            return sig;
+        /* SIGHUP: nothing to reload yet */
+    }
+}
+
+static size_t thread_count(const rp_config *cfg)
+{
+    if (cfg->host.threads > 0)
+        return (size_t)cfg->host.threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
+/* "serving a.S (/p/a.so), b.T (/p/b.so) on ADDR with N threads" */
+static void log_serving(const host_plugins *ps, const char *listen, size_t threads)
+{
+    char list[1536] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < ps->n_plugins; i++) {
+        const host_plugin *p = &ps->plugins[i];
+        for (size_t j = 0; j < p->entry->n_services && n < sizeof(list); j++) {
+            int m = snprintf(list + n, sizeof(list) - n, "%s%s (%s)", n ? ", " : "",
+                             p->entry->services[j].descriptor->name, p->path);
+            n += m > 0 ? (size_t)m : 0;
+        }
+    }
+    host_log("serving %s on %s with %zu thread%s", list, listen, threads,
+             threads == 1 ? "" : "s");
+}
+
+/* Loads the plugins, serves until a stop signal, and unwinds. */
+static int serve(const rp_config *cfg, const sigset_t *stop_set)
+{
+    host_plugins ps;
+    if (host_plugins_load(&ps, cfg) < 0)
+        return RP_EX_CONFIG;
+    grpc_init();
+    size_t threads = thread_count(cfg);
+    host_server *srv = host_server_start(&ps, cfg->host.listen, threads);
+    if (!srv) {
+        host_plugins_unload(&ps);
+        grpc_shutdown();
+        return EX_FAILURE;
+    }
+    log_serving(&ps, cfg->host.listen, threads);
+    int sig = wait_for_stop(stop_set);
+    host_log("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    host_server_stop(srv);
+    host_plugins_unload(&ps);
+    grpc_shutdown();
+    host_log("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    sigset_t stop_set;
+    if (block_signals(&stop_set) < 0)
+        return EX_FAILURE;
+    int status = 0;
+    const char *conf = parse_args(argc, argv, &status);
+    if (!conf)
+        return status;
+    host_log_route_grpc();
+    char err[1024];
+    rp_config *cfg = rp_config_load(conf, err, sizeof(err));
+    if (!cfg) {
+        host_log("%s", err);
+        return RP_EX_CONFIG;
+    }
+    status = serve(cfg, &stop_set);
+    rp_config_free(cfg);
+    return status;
+}

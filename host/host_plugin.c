@@ -1,0 +1,299 @@
+/*
+ * host_plugin.c -- service plugins: dlopen, the ABI check, validation
+ * against the protoc-c service descriptors, init and fini.
+ *
+ * Every error is logged here, once, with the plugin's path: this is where
+ * the context is known.  The caller only learns that loading failed.
+ */
+#include "host_plugin.h"
+
+#include <ctype.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_log.h"
+
+#define INIT_ERR_MAX 512
+
+static const char *kind_name(rpcrest_method_kind kind)
+{
+    switch (kind) {
+    case RPCREST_UNARY: return "unary";
+    case RPCREST_SERVER_STREAMING: return "server-streaming";
+    case RPCREST_CLIENT_STREAMING: return "client-streaming";
+    case RPCREST_BIDI_STREAMING: return "bidirectional-streaming";
+    }
+    return "of an unknown kind";
+}
+
+/* The found magic as a printable C string literal body, in out[outlen]. */
+static void describe_magic(const char *magic, char *out, size_t outlen)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < RPCREST_MAGIC_SIZE && n + 5 < outlen; i++) {
+        unsigned char c = (unsigned char)magic[i];
+        if (c == '\0' && i == RPCREST_MAGIC_SIZE - 1)
+            break; /* the terminator a well-formed magic ends with */
+        if (isprint(c) && c != '"' && c != '\\')
+            out[n++] = (char)c;
+        else
+            n += (size_t)snprintf(out + n, outlen - n, "\\x%02x", c);
+        out[n] = '\0';
+    }
+}
+
+/* The magic, the ABI version and the struct size, in that order, before
+ * anything else of the plugin is read. */
+static int check_entry(const host_plugin *p, const rpcrest_plugin *e)
+{
+    if (memcmp(e->magic, RPCREST_MAGIC, RPCREST_MAGIC_SIZE) != 0) {
+        char found[4 * RPCREST_MAGIC_SIZE + 1];
+        describe_magic(e->magic, found, sizeof(found));
+        host_log("%s: not an rpcrest plugin: %s has magic \"%s\", expected \"%s\"", p->path,
+                 RPCREST_ENTRY_NAME, found, RPCREST_MAGIC);
+        return -1;
+    }
+    if (e->abi_version != RPCREST_ABI_VERSION) {
+        host_log("%s: plugin ABI version mismatch: expected %u, found %u", p->path,
+                 RPCREST_ABI_VERSION, e->abi_version);
+        return -1;
+    }
+    if (e->struct_size < sizeof(rpcrest_plugin)) {
+        host_log("%s: plugin struct size mismatch: expected at least %zu, found %u (ABI %u)",
+                 p->path, sizeof(rpcrest_plugin), e->struct_size, RPCREST_ABI_VERSION);
+        return -1;
+    }
+    if (e->n_services == 0 || !e->services) {
+        host_log("%s: plugin '%s' provides no services", p->path, e->name ? e->name : "?");
+        return -1;
+    }
+    return 0;
+}
+
+static int plugin_open(host_plugin *p)
+{
+    dlerror(); /* clear any earlier error */
+    p->dl = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
+    if (!p->dl) {
+        host_log("%s: cannot load plugin: %s", p->path, dlerror());
+        return -1;
+    }
+    const rpcrest_plugin *e = dlsym(p->dl, RPCREST_ENTRY_NAME);
+    if (!e) {
+        const char *why = dlerror();
+        host_log("%s: not an rpcrest plugin: no %s symbol: %s", p->path, RPCREST_ENTRY_NAME,
+                 why ? why : "the symbol is NULL");
+        return -1;
+    }
+    if (check_entry(p, e) < 0)
+        return -1;
+    p->entry = e;
+    return 0;
+}
+
+/* Refuses a service full name that an earlier service (of this plugin or of
+ * an earlier one) already provides. */
+static int check_service_unique(const host_plugins *ps, size_t pi, size_t si)
+{
+    const host_plugin *p = &ps->plugins[pi];
+    const char *name = p->entry->services[si].descriptor->name;
+    for (size_t i = 0; i <= pi; i++) {
+        const host_plugin *q = &ps->plugins[i];
+        size_t n = i == pi ? si : q->entry->n_services;
+        for (size_t j = 0; j < n; j++) {
+            if (strcmp(q->entry->services[j].descriptor->name, name) != 0)
+                continue;
+            host_log("%s ([service.%s]): service %s is already provided by %s ([service.%s])",
+                     p->path, p->section, name, q->path, q->section);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One rpcrest_method entry against the descriptor; counts its handler. */
+static int check_method(const host_plugin *p, const rpcrest_service *svc, size_t i,
+                        unsigned *handlers)
+{
+    const ProtobufCServiceDescriptor *d = svc->descriptor;
+    const rpcrest_method *m = &svc->methods[i];
+    if (!m->name || !m->handler) {
+        host_log("%s: service %s: method entry %zu has no %s", p->path, d->name, i,
+                 m->name ? "handler" : "name");
+        return -1;
+    }
+    const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(d,
+                                                                                  m->name);
+    if (!md) {
+        host_log("%s: service %s has no method '%s'", p->path, d->name, m->name);
+        return -1;
+    }
+    if (m->kind != RPCREST_UNARY) {
+        host_log("%s: method /%s/%s is %s; this host serves unary methods only", p->path,
+                 d->name, m->name, kind_name(m->kind));
+        return -1;
+    }
+    if (handlers[md - d->methods]++) {
+        host_log("%s: method /%s/%s has more than one handler", p->path, d->name, m->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every entry names a unary method of the descriptor, and every method of
+ * the descriptor has exactly one handler. */
+static int check_service(const host_plugin *p, const rpcrest_service *svc)
+{
+    const ProtobufCServiceDescriptor *d = svc->descriptor;
+    if (!d || d->magic != PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC) {
+        host_log("%s: a service has no valid protoc-c service descriptor", p->path);
+        return -1;
+    }
+    if (svc->n_methods > 0 && !svc->methods) {
+        host_log("%s: service %s: methods is NULL", p->path, d->name);
+        return -1;
+    }
+    unsigned *handlers = calloc(d->n_methods + 1, sizeof(*handlers));
+    if (!handlers) {
+        host_log("%s: out of memory", p->path);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < svc->n_methods && rc == 0; i++)
+        rc = check_method(p, svc, i, handlers);
+    for (unsigned i = 0; i < d->n_methods && rc == 0; i++) {
+        if (handlers[i] == 0) {
+            host_log("%s: method /%s/%s has no handler", p->path, d->name,
+                     d->methods[i].name);
+            rc = -1;
+        }
+    }
+    free(handlers);
+    return rc;
+}
+
+/* Appends the methods of a checked service to the table. */
+static int add_methods(host_plugins *ps, const host_plugin *p, const rpcrest_service *svc)
+{
+    const ProtobufCServiceDescriptor *d = svc->descriptor;
+    host_method *grown = realloc(ps->methods, (ps->n_methods + svc->n_methods) * sizeof(*grown));
+    if (!grown) {
+        host_log("%s: out of memory", p->path);
+        return -1;
+    }
+    ps->methods = grown;
+    for (size_t i = 0; i < svc->n_methods; i++) {
+        const ProtobufCMethodDescriptor *md =
+            protobuf_c_service_descriptor_get_method_by_name(d, svc->methods[i].name);
+        host_method *m = &ps->methods[ps->n_methods];
+        if (asprintf(&m->path, "/%s/%s", d->name, md->name) < 0) {
+            host_log("%s: out of memory", p->path);
+            return -1;
+        }
+        m->input = md->input;
+        m->output = md->output;
+        m->handler = svc->methods[i].handler;
+        m->plugin = p;
+        ps->n_methods++;
+    }
+    return 0;
+}
+
+/* Opens and validates plugin pi, and adds its methods to the table. */
+static int plugin_load(host_plugins *ps, size_t pi)
+{
+    host_plugin *p = &ps->plugins[pi];
+    if (plugin_open(p) < 0)
+        return -1;
+    for (size_t si = 0; si < p->entry->n_services; si++) {
+        const rpcrest_service *svc = &p->entry->services[si];
+        if (check_service(p, svc) < 0 || check_service_unique(ps, pi, si) < 0 ||
+            add_methods(ps, p, svc) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Calls the plugin's init() with the other keys of its section. */
+static int plugin_init(host_plugin *p, const rp_service_conf *conf)
+{
+    if (!p->entry->init) {
+        p->inited = 1;
+        return 0;
+    }
+    rpcrest_setting *settings = calloc(conf->n_settings + 1, sizeof(*settings));
+    if (!settings) {
+        host_log("%s: out of memory", p->path);
+        return -1;
+    }
+    for (size_t i = 0; i < conf->n_settings; i++) {
+        settings[i].key = conf->settings[i].key;
+        settings[i].value = conf->settings[i].value;
+    }
+    char err[INIT_ERR_MAX] = "";
+    int rc = p->entry->init(settings, conf->n_settings, &p->service_data, err, sizeof(err));
+    free(settings);
+    if (rc != 0) {
+        err[sizeof(err) - 1] = '\0';
+        host_log("%s ([service.%s]): init failed: %s", p->path, p->section,
+                 err[0] ? err : "(no reason given)");
+        return -1;
+    }
+    p->inited = 1;
+    return 0;
+}
+
+int host_plugins_load(host_plugins *ps, const rp_config *cfg)
+{
+    memset(ps, 0, sizeof(*ps));
+    if (cfg->n_services == 0) {
+        host_log("%s: no [service.NAME] section: nothing to serve", cfg->path);
+        return -1;
+    }
+    ps->plugins = calloc(cfg->n_services, sizeof(*ps->plugins));
+    if (!ps->plugins) {
+        host_log("out of memory");
+        return -1;
+    }
+    ps->n_plugins = cfg->n_services;
+    for (size_t i = 0; i < ps->n_plugins; i++) {
+        ps->plugins[i].path = cfg->services[i].plugin;
+        ps->plugins[i].section = cfg->services[i].name;
+    }
+    for (size_t i = 0; i < ps->n_plugins; i++) {
+        if (plugin_load(ps, i) < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < ps->n_plugins; i++) {
+        if (plugin_init(&ps->plugins[i], &cfg->services[i]) < 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    host_plugins_unload(ps);
+    return -1;
+}
+
+void host_plugins_unload(host_plugins *ps)
+{
+    for (size_t i = ps->n_plugins; i-- > 0;) {
+        host_plugin *p = &ps->plugins[i];
+        if (p->inited && p->entry->fini)
+            p->entry->fini(p->service_data);
+        p->inited = 0;
+    }
+    for (size_t i = ps->n_plugins; i-- > 0;) {
+        host_plugin *p = &ps->plugins[i];
+        if (p->dl && dlclose(p->dl) != 0)
+            host_log("%s: dlclose: %s", p->path, dlerror());
+        p->dl = NULL;
+    }
+    for (size_t i = 0; i < ps->n_methods; i++)
+        free(ps->methods[i].path);
+    free(ps->methods);
+    free(ps->plugins);
+    memset(ps, 0, sizeof(*ps));
+}

@@ -1,0 +1,55 @@
+/*
+ * host_plugin.h -- service plugins: loading, ABI check, validation, init and
+ * fini, and the table of methods they provide.
+ *
+ * Owns the dlopen handles and the method table; knows nothing of gRPC.
+ */
+#ifndef HOST_PLUGIN_H
+#define HOST_PLUGIN_H
+
+#include <rpcrest/rpcrest.h>
+#include <stddef.h>
+
+#include "rp_config.h"
+
+/* One [service.NAME] section's plugin. */
+typedef struct host_plugin {
+    const char *path;            /* absolute path of the .so (the config's) */
+    const char *section;         /* NAME of [service.NAME] (the config's) */
+    void *dl;                    /* dlopen handle, or NULL */
+    const rpcrest_plugin *entry; /* its RPCREST_ENTRY, once checked */
+    void *service_data;          /* what init() stored */
+    int inited;                  /* init() succeeded: fini() is due */
+} host_plugin;
+
+/* One method the host serves. */
+typedef struct host_method {
+    char *path; /* "/package.Service/Method", owned by the table */
+    const ProtobufCMessageDescriptor *input;
+    const ProtobufCMessageDescriptor *output;
+    rpcrest_handler handler;
+    const host_plugin *plugin; /* for its service_data */
+} host_method;
+
+typedef struct host_plugins {
+    host_plugin *plugins; /* one per cfg->services[i], in order */
+    size_t n_plugins;
+    host_method *methods; /* every method of every service */
+    size_t n_methods;
+} host_plugins;
+
+/*
+ * Opens, checks and validates the plugin of every [service.NAME] of cfg in
+ * order, then calls each init().  Returns 0, or -1 after logging one line
+ * that names the plugin file and the reason; on -1 every plugin is already
+ * finalized and closed.  cfg must outlive ps.
+ */
+int host_plugins_load(host_plugins *ps, const rp_config *cfg);
+
+/*
+ * Calls fini() of every initialized plugin (last first), dlcloses every
+ * plugin and frees the table.  Call it only after the last call finished.
+ */
+void host_plugins_unload(host_plugins *ps);
+
+#endif /* HOST_PLUGIN_H */

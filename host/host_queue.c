@@ -1,0 +1,47 @@
+/*
+ * host_queue.c -- the count of live records that shutdown waits for.
+ *
+ * The count only drops to zero once the server is shut down (until then
+ * each worker always has requests posted), so the mutex is taken only then.
+ */
+#include "host_queue.h"
+
+int host_live_init(host_live *live)
+{
+    atomic_init(&live->n, 0);
+    int rc = pthread_mutex_init(&live->lock, NULL);
+    if (rc)
+        return rc;
+    rc = pthread_cond_init(&live->idle, NULL);
+    if (rc)
+        pthread_mutex_destroy(&live->lock);
+    return rc;
+}
+
+void host_live_destroy(host_live *live)
+{
+    pthread_cond_destroy(&live->idle);
+    pthread_mutex_destroy(&live->lock);
+}
+
+void host_live_hold(host_live *live)
+{
+    atomic_fetch_add_explicit(&live->n, 1, memory_order_relaxed);
+}
+
+void host_live_release(host_live *live)
+{
+    if (atomic_fetch_sub_explicit(&live->n, 1, memory_order_acq_rel) != 1)
+        return;
+    pthread_mutex_lock(&live->lock);
+    pthread_cond_broadcast(&live->idle);
+    pthread_mutex_unlock(&live->lock);
+}
+
+void host_live_wait_idle(host_live *live)
+{
+    pthread_mutex_lock(&live->lock);
+    while (atomic_load_explicit(&live->n, memory_order_acquire) > 0)
+        pthread_cond_wait(&live->idle, &live->lock);
+    pthread_mutex_unlock(&live->lock);
+}

@@ -1,0 +1,468 @@
+"""End-to-end tests of rpcrest-host, started directly (not through rpcrestd)
+with its own INI on a free 127.0.0.1 port, called with Python grpcio.
+
+Covers the echo round trip, unknown methods, undecodable requests,
+concurrency, what a plugin sees through the rpcrest_call_* functions
+(tests/plugins/inspect.c), signals, and every way a plugin can be refused
+(tests/plugins/*.c broken on purpose).
+"""
+import concurrent.futures
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import grpc
+
+import harness
+
+HOST_BIN = os.path.join(harness.BUILD, "rpcrest-host")
+ECHO_SO = os.path.join(harness.BUILD, "services", "echo.so")
+TEST_PLUGINS = os.path.join(harness.BUILD, "tests", "plugins")
+EX_CONFIG = 78
+ECHO_METHOD = "/example.MyService/Echo"
+
+
+def plugin(name):
+    return os.path.join(TEST_PLUGINS, name + ".so")
+
+
+def echo_modules():
+    return harness.grpc_modules("echo.proto", os.path.join(harness.ROOT, "services/echo"))
+
+
+class Host:
+    """One rpcrest-host with its own INI in a temp folder.
+
+    services: [(section name, plugin path, {setting: value})], in order.
+    listen: the [host] listen value (default 127.0.0.1 on a free port).
+    """
+
+    def __init__(self, services=(("echo", ECHO_SO, {}),), threads=2, listen=None):
+        self.dir = tempfile.mkdtemp(prefix="rpcrest-host-test-")
+        self.port = harness.free_port()
+        self.listen = listen or "127.0.0.1:%d" % self.port
+        self.ini = os.path.join(self.dir, "rpcrest.ini")
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        self.proc = None
+        lines = ["[host]", "listen = %s" % self.listen, "threads = %d" % threads, ""]
+        for name, path, settings in services:
+            lines += ["[service.%s]" % name, "plugin = %s" % path]
+            lines += ["%s = %s" % kv for kv in settings.items()]
+            lines.append("")
+        with open(self.ini, "w") as f:
+            f.write("\n".join(lines))
+
+    def start(self, wait=True, timeout=10):
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen([HOST_BIN, "-c", self.ini], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err)
+        if wait and not harness.wait_until(self.ready, timeout, 0.02):
+            raise AssertionError("rpcrest-host did not start in %ss; stderr:\n%s"
+                                 % (timeout, self.stderr()))
+        return self
+
+    def ready(self):
+        return self.proc.poll() is None and "rpcrest-host: serving " in self.stderr()
+
+    def target(self):
+        return self.listen
+
+    def channel(self):
+        return grpc.insecure_channel(self.target(), options=[
+            ("grpc.max_receive_message_length", 16 << 20),
+            ("grpc.max_send_message_length", 16 << 20)])
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_exit(self, timeout):
+        """The exit status, or None if it is still running after timeout."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def cleanup(self):
+        """Kills the process by PID if it is still running; removes the folder."""
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class HostCase(unittest.TestCase):
+    """Starts hosts that tearDown cleans up, whatever happened."""
+
+    def setUp(self):
+        self.hosts = []
+
+    def tearDown(self):
+        for h in self.hosts:
+            h.cleanup()
+
+    def host(self, *args, **kw):
+        h = Host(*args, **kw)
+        self.hosts.append(h)
+        return h
+
+    def refused(self, h, timeout=5):
+        """Starts h, expects exit 78 within timeout; returns its stderr."""
+        h.start(wait=False)
+        t0 = time.monotonic()
+        code = h.wait_exit(timeout)
+        self.assertEqual(code, EX_CONFIG, "exit status; stderr:\n" + h.stderr())
+        self.assertLess(time.monotonic() - t0, timeout)
+        return h.stderr()
+
+
+class EchoTest(unittest.TestCase):
+    """The echo plugin served by one host with 4 threads."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pb2, cls.pb2_grpc = echo_modules()
+        cls.h = Host(threads=4)
+        try:
+            cls.h.start()
+        except Exception:
+            cls.h.cleanup()
+            raise
+        cls.ch = cls.h.channel()
+        cls.stub = cls.pb2_grpc.MyServiceStub(cls.ch)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ch.close()
+        cls.h.cleanup()
+
+    def echo(self, value):
+        return self.stub.Echo(self.pb2.StringMessage(value=value), timeout=10).value
+
+    def test_start_log_line(self):
+        self.assertIn("rpcrest-host: serving example.MyService (%s) on %s with 4 threads\n"
+                      % (ECHO_SO, self.h.listen), self.h.stderr())
+
+    def test_echo_ascii(self):
+        self.assertEqual(self.echo("hello"), "hello")
+
+    def test_echo_utf8(self):
+        self.assertEqual(self.echo("héllo wörld ✓ 日本"), "héllo wörld ✓ 日本")
+
+    def test_echo_empty(self):
+        self.assertEqual(self.echo(""), "")
+
+    def test_echo_one_mib(self):
+        big = "0123456789abcdef" * (1 << 16)
+        self.assertEqual(len(big), 1 << 20)
+        self.assertEqual(self.echo(big), big)
+
+    def test_unknown_method_is_unimplemented(self):
+        for method in ("/x.Y/Z", "/example.MyService/Nope"):
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.ch.unary_unary(method)(b"", timeout=5)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+            self.assertEqual(cm.exception.details(), "unknown method " + method)
+
+    def test_undecodable_request_is_invalid_argument(self):
+        raw = self.ch.unary_unary(ECHO_METHOD, request_serializer=None,
+                                  response_deserializer=None)
+        with self.assertRaises(grpc.RpcError) as cm:
+            raw(b"\xff\xff\xff", timeout=5)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(cm.exception.details(),
+                         "cannot decode request as example.StringMessage")
+
+    def test_raw_bytes_round_trip(self):
+        raw = self.ch.unary_unary(ECHO_METHOD)
+        self.assertEqual(raw(b"\x0a\x02hi", timeout=5), b"\x0a\x02hi")
+
+    def test_concurrent_calls(self):
+        """8 client threads, each with 200 calls in flight at once."""
+        def batch(t):
+            futs = [self.stub.Echo.future(self.pb2.StringMessage(value="%d-%d" % (t, i)),
+                                          timeout=30) for i in range(200)]
+            return sum(f.result().value == "%d-%d" % (t, i) for i, f in enumerate(futs))
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            ok = list(pool.map(batch, range(8)))
+        self.assertEqual(ok, [200] * 8)
+
+    def test_no_per_call_logging(self):
+        before = self.h.stderr()
+        for i in range(20):
+            self.echo("quiet %d" % i)
+        self.assertEqual(self.h.stderr(), before)
+
+
+class InspectTest(unittest.TestCase):
+    """What a plugin sees through rpcrest_call_* (tests/plugins/inspect.c)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pb2, cls.pb2_grpc = echo_modules()
+        cls.h = Host(services=[("inspect", plugin("inspect"),
+                                {"greeting": "hello there", "mode": "x=y"})])
+        try:
+            cls.h.start()
+        except Exception:
+            cls.h.cleanup()
+            raise
+        cls.ch = cls.h.channel()
+        cls.stub = cls.pb2_grpc.MyServiceStub(cls.ch)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ch.close()
+        cls.h.cleanup()
+
+    def cmd(self, value, timeout=10, metadata=None):
+        return self.stub.Echo(self.pb2.StringMessage(value=value), timeout=timeout,
+                              metadata=metadata).value
+
+    def info(self, **kw):
+        return dict(f.split("=", 1) for f in self.cmd("info", **kw).split(" "))
+
+    def test_method_and_peer(self):
+        info = self.info()
+        self.assertEqual(info["method"], ECHO_METHOD)
+        self.assertTrue(info["peer"].startswith("ipv4:127.0.0.1:"), info["peer"])
+        self.assertEqual(info["cancelled"], "0")
+
+    def test_deadline(self):
+        ms = int(self.info(timeout=5)["deadline"])
+        self.assertTrue(4000 <= ms <= 5100, ms)
+        self.assertEqual(self.info(timeout=None)["deadline"], "-1")
+
+    def test_metadata(self):
+        self.assertEqual(self.info(metadata=[("x-test", "v1"), ("x-test", "v2")])["md"], "v1")
+        self.assertEqual(self.info(metadata=[("x-test", "")])["md"], "")
+        self.assertEqual(self.info()["md"], "-")
+
+    def test_settings_reach_init(self):
+        self.assertEqual(self.cmd("settings"), "greeting=hello there;mode=x=y")
+
+    def test_reply_from_another_thread(self):
+        self.assertEqual(self.cmd("async"), "async done")
+
+    def test_fail(self):
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.cmd("fail")
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(cm.exception.details(), "nothing here")
+
+    def test_second_finish_returns_minus_one(self):
+        self.assertEqual(self.cmd("twice"), "first")
+        stats = dict(f.split("=") for f in self.cmd("stats").split(" "))
+        self.assertEqual((stats["second"], stats["third"]), ("-1", "-1"))
+
+    def test_cancelled_after_deadline(self):
+        before = int(dict(f.split("=") for f in self.cmd("stats").split(" "))["cancels"])
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.cmd("hold", timeout=0.3)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+
+        def seen():
+            stats = dict(f.split("=") for f in self.cmd("stats").split(" "))
+            return int(stats["cancels"]) > before
+        self.assertTrue(harness.wait_until(seen, 5, 0.05))
+
+    def test_other_values_echo(self):
+        self.assertEqual(self.cmd("plain"), "plain")
+
+
+class SignalTest(HostCase):
+
+    def test_sigterm_exits_0_quickly(self):
+        pb2, pb2_grpc = echo_modules()
+        h = self.host().start()
+        with h.channel() as ch:
+            stub = pb2_grpc.MyServiceStub(ch)
+            self.assertEqual(stub.Echo(pb2.StringMessage(value="x"), timeout=5).value, "x")
+        t0 = time.monotonic()
+        h.signal(signal.SIGTERM)
+        self.assertEqual(h.wait_exit(5), 0, h.stderr())
+        self.assertLess(time.monotonic() - t0, 2)
+        self.assertIn("rpcrest-host: stopped\n", h.stderr())
+
+    def test_sigint_exits_0(self):
+        h = self.host().start()
+        h.signal(signal.SIGINT)
+        self.assertEqual(h.wait_exit(5), 0, h.stderr())
+
+    def test_sighup_is_ignored(self):
+        pb2, pb2_grpc = echo_modules()
+        h = self.host().start()
+        h.signal(signal.SIGHUP)
+        time.sleep(0.2)
+        self.assertIsNone(h.proc.poll())
+        with h.channel() as ch:
+            stub = pb2_grpc.MyServiceStub(ch)
+            self.assertEqual(stub.Echo(pb2.StringMessage(value="y"), timeout=5).value, "y")
+        h.signal(signal.SIGTERM)
+        self.assertEqual(h.wait_exit(5), 0, h.stderr())
+
+    def test_sigterm_with_a_call_held_by_the_plugin(self):
+        """The held call is cancelled, the plugin finishes it, fini runs, exit 0."""
+        pb2, pb2_grpc = echo_modules()
+        h = self.host(services=[("inspect", plugin("inspect"), {})])
+        fini_file = os.path.join(h.dir, "fini")
+        with open(h.ini, "a") as f:
+            f.write("fini_file = %s\n" % fini_file)
+        h.start()
+        ch = h.channel()
+        self.addCleanup(ch.close)
+        stub = pb2_grpc.MyServiceStub(ch)
+        result = {}
+
+        def call():
+            try:
+                stub.Echo(pb2.StringMessage(value="hold"), timeout=30)
+            except grpc.RpcError as e:
+                result["code"] = e.code()
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        h.signal(signal.SIGTERM)
+        self.assertEqual(h.wait_exit(5), 0, h.stderr())
+        self.assertLess(time.monotonic() - t0, 3)
+        t.join(5)
+        self.assertIn(result.get("code"), (grpc.StatusCode.UNAVAILABLE,
+                                           grpc.StatusCode.CANCELLED))
+        with open(fini_file) as f:
+            self.assertEqual(f.read(), "fini\n")
+
+    def test_port_in_use_exits_1(self):
+        first = self.host().start()
+        second = self.host(listen=first.listen)
+        second.start(wait=False)
+        self.assertEqual(second.wait_exit(5), 1, second.stderr())
+        self.assertIn("rpcrest-host: listen %s: cannot bind\n" % first.listen, second.stderr())
+        self.assertIsNone(first.proc.poll())
+
+    def test_unix_socket(self):
+        pb2, pb2_grpc = echo_modules()
+        d = tempfile.mkdtemp(prefix="rpcrest-sock-")
+        self.addCleanup(shutil.rmtree, d, True)
+        h = self.host(listen="unix:%s/host.sock" % d).start()
+        with h.channel() as ch:
+            stub = pb2_grpc.MyServiceStub(ch)
+            self.assertEqual(stub.Echo(pb2.StringMessage(value="u"), timeout=5).value, "u")
+        h.signal(signal.SIGTERM)
+        self.assertEqual(h.wait_exit(5), 0, h.stderr())
+
+
+class PluginRefusedTest(HostCase):
+    """Every refusal: exit 78 within seconds, one stderr line naming the file."""
+
+    def refuse_one(self, path, settings=None):
+        h = self.host(services=[("x", path, settings or {})])
+        return self.refused(h)
+
+    def test_missing_file(self):
+        path = os.path.join(TEST_PLUGINS, "does_not_exist.so")
+        err = self.refuse_one(path)
+        self.assertIn(path, err)
+        self.assertIn("No such file or directory", err)
+
+    def test_not_a_shared_object(self):
+        d = tempfile.mkdtemp(prefix="rpcrest-garbage-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "garbage.so")
+        with open(path, "w") as f:
+            f.write("this is not an ELF file\n" * 10)
+        err = self.refuse_one(path)
+        self.assertIn("rpcrest-host: %s: cannot load plugin: " % path, err)
+
+    def test_no_entry_symbol(self):
+        path = plugin("no_entry")
+        err = self.refuse_one(path)
+        self.assertIn("rpcrest-host: %s: not an rpcrest plugin: no rpcrest_plugin_entry symbol"
+                      % path, err)
+        self.assertIn("undefined symbol", err)  # dlerror()'s text
+
+    def test_wrong_magic(self):
+        path = plugin("bad_magic")
+        err = self.refuse_one(path)
+        self.assertIn('rpcrest-host: %s: not an rpcrest plugin: rpcrest_plugin_entry has magic '
+                      '"NOTRPC!", expected "RPCREST"\n' % path, err)
+
+    def test_wrong_abi_version(self):
+        path = plugin("bad_abi")
+        err = self.refuse_one(path)
+        self.assertIn("rpcrest-host: %s: plugin ABI version mismatch: expected 1, found 999\n"
+                      % path, err)
+
+    def test_streaming_method(self):
+        path = plugin("streaming")
+        err = self.refuse_one(path)
+        self.assertIn("rpcrest-host: %s: method /example.MyService/Echo is server-streaming; "
+                      "this host serves unary methods only\n" % path, err)
+
+    def test_init_failure(self):
+        path = plugin("bad_init")
+        err = self.refuse_one(path, {"reason": "the disk is full"})
+        self.assertIn("rpcrest-host: %s ([service.x]): init failed: refusing to start: "
+                      "the disk is full\n" % path, err)
+
+    def test_same_service_twice(self):
+        h = self.host(services=[("one", ECHO_SO, {}), ("two", ECHO_SO, {})])
+        err = self.refused(h)
+        self.assertIn("rpcrest-host: %s ([service.two]): service example.MyService is already "
+                      "provided by %s ([service.one])\n" % (ECHO_SO, ECHO_SO), err)
+
+    def test_later_failure_finalizes_earlier_plugins(self):
+        """init ran for the first plugin; the second fails: fini runs, exit 78."""
+        h = self.host(services=[("inspect", plugin("inspect"), {}),
+                                ("bad", plugin("bad_init"), {"reason": "no"})])
+        fini_file = os.path.join(h.dir, "fini")
+        with open(h.ini) as f:
+            text = f.read()
+        with open(h.ini, "w") as f:
+            f.write(text.replace("[service.bad]", "fini_file = %s\n\n[service.bad]" % fini_file))
+        err = self.refused(h)
+        self.assertIn("init failed: refusing to start: no", err)
+        with open(fini_file) as f:
+            self.assertEqual(f.read(), "fini\n")
+
+    def test_config_error(self):
+        h = self.host()
+        with open(h.ini, "a") as f:
+            f.write("[host]\nlisten = 127.0.0.1:1\n")
+        err = self.refused(h)
+        self.assertRegex(err, r"rpcrest-host: %s:\d+: " % h.ini)
+
+    def test_one_line_per_refusal(self):
+        err = self.refuse_one(plugin("bad_abi"))
+        self.assertEqual(len(err.splitlines()), 1, err)
+
+
+class UsageTest(unittest.TestCase):
+
+    def test_help(self):
+        out = subprocess.run([HOST_BIN, "-h"], capture_output=True, timeout=5)
+        self.assertEqual(out.returncode, 0)
+        self.assertIn(b"usage: rpcrest-host -c FILE", out.stdout)
+
+    def test_no_config_is_usage_error(self):
+        out = subprocess.run([HOST_BIN], capture_output=True, timeout=5)
+        self.assertEqual(out.returncode, 64)
+        self.assertIn(b"usage:", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
