@@ -67,6 +67,19 @@ $(G)/google/protobuf/descriptor.pb-c.c $(G)/google/protobuf/descriptor.pb-c.h &:
 	$(call say,PROTOC-C,descriptor.proto)
 	$(Q)$(PROTOC_C) --c_out=$(G) -I$(PROTO_INCLUDE) google/protobuf/descriptor.proto
 
+# gRPC's own service definitions (Debian grpc-proto): reflection and health,
+# served by the host.
+GRPC_PROTO_DIR ?= /usr/share/grpc-proto
+GRPC_PROTOS := grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto \
+               grpc/health/v1/health.proto
+GEN_GRPC_C := $(GRPC_PROTOS:%.proto=$(G)/%.pb-c.c)
+GEN_GRPC_H := $(GEN_GRPC_C:.c=.h)
+
+$(G)/grpc/%.pb-c.c $(G)/grpc/%.pb-c.h: $(GRPC_PROTO_DIR)/grpc/%.proto
+	@mkdir -p $(G)
+	$(call say,PROTOC-C,$<)
+	$(Q)$(PROTOC_C) --c_out=$(G) -I$(GRPC_PROTO_DIR) -I$(PROTO_INCLUDE) $<
+
 # ---- objects ----------------------------------------------------------------
 COMMON_SRC := $(wildcard common/*.c)
 SUP_SRC    := $(wildcard supervisor/*.c)
@@ -79,13 +92,14 @@ SUP_OBJ    := $(call obj,$(SUP_SRC))
 HOST_OBJ   := $(call obj,$(HOST_SRC))
 GW_OBJ     := $(call obj,$(GW_SRC))
 GEN_API_OBJ := $(patsubst $(G)/%.c,$(O)/gen/%.o,$(GEN_API_C))
+GEN_GRPC_OBJ := $(patsubst $(G)/%.c,$(O)/gen/%.o,$(GEN_GRPC_C))
 
-$(O)/%.o: %.c | $(GEN_API_H)
+$(O)/%.o: %.c | $(GEN_API_H) $(GEN_GRPC_H)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(O)/gen/%.o: $(G)/%.c $(GEN_API_H)
+$(O)/gen/%.o: $(G)/%.c $(GEN_API_H) $(GEN_GRPC_H)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Wno-missing-prototypes -c $< -o $@
@@ -96,10 +110,10 @@ $(B)/rpcrestd: $(SUP_OBJ) $(COMMON_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_COMMON) -o $@
 
-$(B)/rpcrest-host: $(HOST_OBJ) $(COMMON_OBJ) host/exports.list
+$(B)/rpcrest-host: $(HOST_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) host/exports.list
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--dynamic-list=host/exports.list \
-	    $(HOST_OBJ) $(COMMON_OBJ) $(LIBS_HOST) -o $@
+	    $(HOST_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(LIBS_HOST) -o $@
 
 $(B)/rpcrest-gateway: $(GW_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ)
 	$(call say,LINK,$@)
@@ -135,8 +149,22 @@ $(O)/services/$(1)/$(1).pb-c.o: $(G)/services/$(1)/$(1).pb-c.c
 	$(Q)$$(CC) $$(ALL_CFLAGS) -I$(G)/services/$(1) -Wno-unused-parameter -Wno-missing-prototypes \
 	    -c $$< -o $$@
 
+# The descriptor set is embedded in the .so (rpcrest_descriptor_set_start/_end).
+$(G)/services/$(1)/$(1).desc.S: | $(B)/services/$(1).pb
+	@mkdir -p $$(dir $$@)
+	@printf '%s\n' '.section .rodata' '.balign 8' \
+	    '.global rpcrest_descriptor_set_start' '.hidden rpcrest_descriptor_set_start' \
+	    'rpcrest_descriptor_set_start:' '.incbin "$(CURDIR)/$(B)/services/$(1).pb"' \
+	    '.global rpcrest_descriptor_set_end' '.hidden rpcrest_descriptor_set_end' \
+	    'rpcrest_descriptor_set_end:' '.section .note.GNU-stack,"",@progbits' > $$@
+
+$(O)/services/$(1)/$(1).desc.o: $(G)/services/$(1)/$(1).desc.S $(B)/services/$(1).pb
+	@mkdir -p $$(dir $$@)
+	$$(call say,AS,$$<)
+	$(Q)$$(CC) -c $$< -o $$@
+
 $(B)/services/$(1).so: $(patsubst services/$(1)/%.c,$(O)/services/$(1)/%.o,$(wildcard services/$(1)/*.c)) \
-		$(O)/services/$(1)/$(1).pb-c.o
+		$(O)/services/$(1)/$(1).pb-c.o $(O)/services/$(1)/$(1).desc.o
 	@mkdir -p $(B)/services
 	$$(call say,LINK,$$@)
 	$(Q)$$(CC) $$(ALL_LDFLAGS) -shared $$^ $$(shell $$(PKG_CONFIG) --libs libprotobuf-c) -o $$@

@@ -124,13 +124,25 @@ typedef struct rpcrest_plugin {
     int (*init)(const rpcrest_setting *settings, size_t n_settings, void **service_data,
                 char *err, size_t errlen);
     void (*fini)(void *service_data);
+    /* The serialized FileDescriptorSet of the plugin's .proto files and
+     * everything they import ([descriptor_set, descriptor_set_end)), or two
+     * NULLs.  The build embeds it (see RPCREST_PLUGIN), which makes a plugin
+     * one self-describing file: the host serves it through reflection. */
+    const uint8_t *descriptor_set;
+    const uint8_t *descriptor_set_end;
 } rpcrest_plugin;
+
+/* Defined by the build when it embeds the descriptor set into the plugin
+ * (rpcrest's Makefile does for every services/NAME/); NULL otherwise. */
+extern const uint8_t rpcrest_descriptor_set_start[] __attribute__((weak));
+extern const uint8_t rpcrest_descriptor_set_end[] __attribute__((weak));
 
 /* Declares the entry symbol: RPCREST_PLUGIN("echo", services, n, init, fini); */
 #define RPCREST_PLUGIN(NAME, SERVICES, N_SERVICES, INIT, FINI)                        \
     __attribute__((visibility("default"))) const rpcrest_plugin RPCREST_ENTRY = {     \
         RPCREST_MAGIC, RPCREST_ABI_VERSION, sizeof(rpcrest_plugin), (NAME), (SERVICES),   \
-        (N_SERVICES), (INIT), (FINI)}
+        (N_SERVICES), (INIT), (FINI), rpcrest_descriptor_set_start,                      \
+        rpcrest_descriptor_set_end}
 
 /* ---- functions the host provides ------------------------------------- */
 

@@ -16,4 +16,4 @@ static const rpcrest_method methods[] = {{"Echo", RPCREST_UNARY, echo}};
 static const rpcrest_service services[] = {{&example__my_service__descriptor, methods, 1}};
 
 __attribute__((visibility("default"))) const rpcrest_plugin RPCREST_ENTRY = {
-    RPCREST_MAGIC, 999, sizeof(rpcrest_plugin), "bad_abi", services, 1, NULL, NULL};
+    RPCREST_MAGIC, 999, sizeof(rpcrest_plugin), "bad_abi", services, 1, NULL, NULL, NULL, NULL};

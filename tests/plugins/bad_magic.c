@@ -18,4 +18,4 @@ static const rpcrest_service services[] = {{&example__my_service__descriptor, me
 
 __attribute__((visibility("default"))) const rpcrest_plugin RPCREST_ENTRY = {
     "NOTRPC!", RPCREST_ABI_VERSION, sizeof(rpcrest_plugin), "bad_magic", services, 1, NULL,
-    NULL};
+    NULL, NULL, NULL};
