@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define SERVICE_PREFIX "service."
@@ -74,6 +75,20 @@ static int parse_seconds(const char *s, double min, double max, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* on/off, true/false, yes/no, 1/0 */
+static int parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"on", "true", "yes", "1"};
+    static const char *const no[] = {"off", "false", "no", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(s, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
 }
 
 /* "4194304", "64k", "4M", "1G" (powers of 1024). */
@@ -140,6 +155,14 @@ static int valid_tcp_listen(const char *addr)
     if (addr[0] == '[')
         return inet_pton(AF_INET6, host, buf) == 1;
     return inet_pton(AF_INET, host, buf) == 1;
+}
+
+void rp_config_gateway_target(const rp_config *cfg, char *out, size_t outlen)
+{
+    if (cfg->gateway.upstream)
+        snprintf(out, outlen, "%s", cfg->gateway.upstream);
+    else
+        rp_config_grpc_target(cfg->host.listen, out, outlen);
 }
 
 void rp_config_grpc_target(const char *listen, char *out, size_t outlen)
@@ -253,10 +276,25 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
     }
 }
 
+/* The [gateway] keys that are on/off switches. */
+static int *gateway_switch(rp_config *cfg, const char *key)
+{
+    if (strcmp(key, "ignore_unknown_query_parameters") == 0)
+        return &cfg->gateway.ignore_unknown_query_parameters;
+    if (strcmp(key, "json_ignore_unknown_fields") == 0)
+        return &cfg->gateway.json_ignore_unknown_fields;
+    if (strcmp(key, "json_emit_defaults") == 0)
+        return &cfg->gateway.json_emit_defaults;
+    if (strcmp(key, "json_proto_names") == 0)
+        return &cfg->gateway.json_proto_names;
+    return NULL;
+}
+
 static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
 {
     rp_config *cfg = ctx->cfg;
     long n;
+    int *sw = gateway_switch(cfg, key);
     if (strcmp(key, "listen") == 0) {
         if (valid_tcp_listen(value))
             set_string(ctx, &cfg->gateway.listen, value);
@@ -264,9 +302,16 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
             fail(ctx, ctx->line,
                  "listen: '%s' is not HOST:PORT or [IPV6]:PORT "
                  "(HOST an IP address or localhost, PORT 1-65535)", value);
-    } else if (strcmp(key, "timeout") == 0) {
-        if (parse_seconds(value, 0.001, 3600, &cfg->gateway.timeout) < 0)
-            fail(ctx, ctx->line, "timeout: '%s' is not a number of seconds in 0.001..3600",
+    } else if (strcmp(key, "upstream") == 0) {
+        if (value[0] == '\0' || strchr(value, ' '))
+            fail(ctx, ctx->line, "upstream: '%s' is not a gRPC target (ipv4:ADDR:PORT, "
+                                 "unix:PATH, dns:///NAME:PORT, …)", value);
+        else
+            set_string(ctx, &cfg->gateway.upstream, value);
+    } else if (strcmp(key, "timeout") == 0 || strcmp(key, "max_timeout") == 0) {
+        double *slot = key[0] == 't' ? &cfg->gateway.timeout : &cfg->gateway.max_timeout;
+        if (parse_seconds(value, 0.001, 3600, slot) < 0)
+            fail(ctx, ctx->line, "%s: '%s' is not a number of seconds in 0.001..3600", key,
                  value);
     } else if (strcmp(key, "max_body_bytes") == 0) {
         if (parse_size(value, 1, (size_t)1 << 30, &cfg->gateway.max_body_bytes) < 0)
@@ -278,10 +323,14 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
             fail(ctx, ctx->line, "threads: '%s' is not a whole number in 0..256", value);
         else
             cfg->gateway.threads = (int)n;
+    } else if (sw) {
+        if (parse_bool(value, sw) < 0)
+            fail(ctx, ctx->line, "%s: '%s' is not on or off", key, value);
     } else {
         fail(ctx, ctx->line,
-             "unknown key '%s' in [gateway] (known: listen, timeout, max_body_bytes, threads)",
-             key);
+             "unknown key '%s' in [gateway] (known: listen, upstream, timeout, max_timeout, "
+             "max_body_bytes, threads, ignore_unknown_query_parameters, "
+             "json_ignore_unknown_fields, json_emit_defaults, json_proto_names)", key);
     }
 }
 
@@ -447,6 +496,9 @@ static void validate(parse_ctx *ctx)
     }
     if (!ctx->failed && strcmp(cfg->host.listen, cfg->gateway.listen) == 0)
         fail(ctx, 1, "[host] and [gateway] both listen on %s", cfg->host.listen);
+    if (!ctx->failed && cfg->gateway.timeout > cfg->gateway.max_timeout)
+        fail(ctx, 1, "[gateway] timeout (%g s) is above max_timeout (%g s)",
+             cfg->gateway.timeout, cfg->gateway.max_timeout);
 }
 
 static int set_defaults(rp_config *cfg)
@@ -455,6 +507,7 @@ static int set_defaults(rp_config *cfg)
     cfg->host.listen = strdup("127.0.0.1:5505");
     cfg->gateway.listen = strdup("127.0.0.1:8080");
     cfg->gateway.timeout = 10.0;
+    cfg->gateway.max_timeout = 300.0;
     cfg->gateway.max_body_bytes = (size_t)4 << 20;
     return cfg->host.listen && cfg->gateway.listen ? 0 : -1;
 }
@@ -524,6 +577,7 @@ void rp_config_free(rp_config *cfg)
     free(cfg->services);
     free(cfg->host.listen);
     free(cfg->gateway.listen);
+    free(cfg->gateway.upstream);
     free(cfg->path);
     free(cfg->dir);
     free(cfg);

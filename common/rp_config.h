@@ -46,9 +46,15 @@ typedef struct rp_config {
 
     struct {
         char *listen;          /* "127.0.0.1:8080" or "[::1]:8080" */
-        double timeout;        /* seconds: deadline of each upstream call */
+        char *upstream;        /* gRPC target; NULL: the [host] listen address */
+        double timeout;        /* seconds: deadline of a call without Grpc-Timeout */
+        double max_timeout;    /* seconds: the most a Grpc-Timeout header may ask */
         size_t max_body_bytes; /* larger request bodies get 413 */
         int threads;           /* HTTP threads; 0 = one per CPU */
+        int ignore_unknown_query_parameters;
+        int json_ignore_unknown_fields;
+        int json_emit_defaults;
+        int json_proto_names;
     } gateway;
 
     rp_service_conf *services;
@@ -70,6 +76,10 @@ void rp_config_free(rp_config *cfg);
  * *port.  Returns 0, or -1 if the address has no valid port.
  */
 int rp_config_split_hostport(const char *addr, char *host, size_t hostlen, int *port);
+
+/* The gRPC target the gateway calls: [gateway] upstream, else the [host]
+ * listen address, in out[outlen]. */
+void rp_config_gateway_target(const rp_config *cfg, char *out, size_t outlen);
 
 /* The gRPC target string for a [host] listen address ("ipv4:…", "ipv6:…",
  * "unix:…"), in out[outlen]. */
