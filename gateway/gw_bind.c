@@ -174,8 +174,26 @@ static int is_path_variable(const gw_route *route, const char *key)
     return 0;
 }
 
+/* 1 if the dotted field path names no field of m. */
+static int names_no_field(const gw_message *m, const char *fpath)
+{
+    for (;;) {
+        const char *dot = strchr(fpath, '.');
+        size_t len = dot ? (size_t)(dot - fpath) : strlen(fpath);
+        const gw_field *f = gw_message_field_by_name(m, fpath, len);
+        if (!f)
+            return 1;
+        if (!dot)
+            return 0;
+        if (!f->message)
+            return 1;
+        m = f->message;
+        fpath = dot + 1;
+    }
+}
+
 static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *query,
-                      size_t n_query, char *err, size_t errlen)
+                      size_t n_query, int ignore_unknown, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n_query; i++) {
         gw_buf key = GW_BUF_INIT, value = GW_BUF_INIT;
@@ -185,6 +203,8 @@ static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *
             snprintf(err, errlen, "query parameter '%s': malformed percent-encoding",
                      query[i].key);
             rc = -1;
+        } else if (ignore_unknown && names_no_field(route->method->input, (char *)key.data)) {
+            rc = 0;
         } else if (!is_path_variable(route, (char *)key.data)) {
             rc = bind_text(obj, route->method->input, (char *)key.data, (char *)value.data,
                            value.len - 1, err, errlen);
@@ -204,7 +224,7 @@ static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *
 
 json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
                         const char *body, size_t body_len, const gw_query_param *query,
-                        size_t n_query, char *err, size_t errlen)
+                        size_t n_query, int ignore_unknown_query, char *err, size_t errlen)
 {
     const char *body_field = route->binding->body;
     json_t *parsed = NULL;
@@ -227,7 +247,7 @@ json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_s
     }
     if (bind_path(obj, route, path, spans, err, errlen) < 0 ||
         (strcmp(body_field, "*") != 0 &&
-         bind_query(obj, route, query, n_query, err, errlen) < 0)) {
+         bind_query(obj, route, query, n_query, ignore_unknown_query, err, errlen) < 0)) {
         json_decref(obj);
         return NULL;
     }

@@ -20,11 +20,12 @@ typedef struct gw_query_param {
 
 /*
  * Returns a new JSON object (caller json_decref's it), or NULL after writing
- * a one-line reason for a 400 into err[errlen].  `path` is the raw request
+ * a one-line reason for a 400 into err[errlen].  With ignore_unknown_query,
+ * query parameters that name no field are dropped instead of refused.  `path` is the raw request
  * path that matched `route` with variable spans `spans`.
  */
 json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
                         const char *body, size_t body_len, const gw_query_param *query,
-                        size_t n_query, char *err, size_t errlen);
+                        size_t n_query, int ignore_unknown_query, char *err, size_t errlen);
 
 #endif /* GW_BIND_H */

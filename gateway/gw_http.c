@@ -20,14 +20,18 @@
 #include <unistd.h>
 
 #include "gw_bind.h"
+#include "gw_headers.h"
+#include "gw_status.h"
 #include "rp_config.h"
 
 #define MAX_QUERY_PARAMS 256
+#define MAX_HEADERS 256
 #define CONNECTION_TIMEOUT_S 60u
 
 struct gw_http {
     struct MHD_Daemon *mhd;
     gw_http_config cfg;
+    const gw_schema *schema;
     const gw_router *router;
     gw_upstream *upstream;
     atomic_long in_flight; /* requests created and not yet completed */
@@ -49,66 +53,109 @@ typedef struct gw_request {
     gw_path_span spans[GW_ROUTE_MAX_VARS];
     const char *path;        /* MHD's copy of the raw path, valid for the request */
     gw_buf body;
+    int wants_trailers;      /* TE: trailers */
     gw_upstream_result *result;
 } gw_request;
 
 /* ---- responses ------------------------------------------------------------------ */
 
-int gw_http_status_for(int code)
+/* Serves a finished body from memory as a chunked response, which is what
+ * lets MHD send trailers (footers) after it. */
+static ssize_t read_buffer(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    static const int table[] = {
-        [GRPC_STATUS_OK] = 200,
-        [GRPC_STATUS_CANCELLED] = 499,
-        [GRPC_STATUS_UNKNOWN] = 500,
-        [GRPC_STATUS_INVALID_ARGUMENT] = 400,
-        [GRPC_STATUS_DEADLINE_EXCEEDED] = 504,
-        [GRPC_STATUS_NOT_FOUND] = 404,
-        [GRPC_STATUS_ALREADY_EXISTS] = 409,
-        [GRPC_STATUS_PERMISSION_DENIED] = 403,
-        [GRPC_STATUS_RESOURCE_EXHAUSTED] = 429,
-        [GRPC_STATUS_FAILED_PRECONDITION] = 400,
-        [GRPC_STATUS_ABORTED] = 409,
-        [GRPC_STATUS_OUT_OF_RANGE] = 400,
-        [GRPC_STATUS_UNIMPLEMENTED] = 501,
-        [GRPC_STATUS_INTERNAL] = 500,
-        [GRPC_STATUS_UNAVAILABLE] = 503,
-        [GRPC_STATUS_DATA_LOSS] = 500,
-        [GRPC_STATUS_UNAUTHENTICATED] = 401,
-    };
-    if (code < 0 || (size_t)code >= sizeof(table) / sizeof(table[0]))
-        return 500;
-    return table[code];
+    gw_buf *body = cls;
+    if (pos >= body->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = body->len - (size_t)pos < max ? body->len - (size_t)pos : max;
+    memcpy(buf, body->data + pos, n);
+    return (ssize_t)n;
+}
+
+static void free_buffer(void *cls)
+{
+    gw_buf_free(cls);
+    free(cls);
+}
+
+static struct MHD_Response *make_response(gw_request *req, gw_buf *body, int chunked)
+{
+    if (!chunked) {
+        size_t len;
+        uint8_t *data = gw_buf_steal(body, &len);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            free(data);
+        return resp;
+    }
+    (void)req;
+    gw_buf *owned = malloc(sizeof(*owned));
+    if (!owned)
+        return NULL;
+    *owned = *body;
+    memset(body, 0, sizeof(*body));
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, 64 * 1024, read_buffer, owned, free_buffer);
+    if (!resp)
+        free_buffer(owned);
+    return resp;
+}
+
+/* Response metadata as Grpc-Metadata-* headers; trailers as Grpc-Trailer-*
+ * footers when the client asked for them (TE: trailers). */
+static void add_metadata(gw_request *req, struct MHD_Response *resp)
+{
+    gw_upstream_result *r = req->result;
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_initial; i++) {
+        gw_buf name = GW_BUF_INIT, value = GW_BUF_INIT;
+        gw_headers_from_metadata("Grpc-Metadata-", &r->initial[i], &name, &value);
+        if (!name.oom && !value.oom)
+            MHD_add_response_header(resp, (char *)name.data, (char *)value.data);
+        gw_buf_free(&name);
+        gw_buf_free(&value);
+    }
+    if (!req->wants_trailers)
+        return;
+    for (size_t i = 0; i < r->n_trailing; i++) {
+        gw_buf name = GW_BUF_INIT, value = GW_BUF_INIT;
+        gw_headers_from_metadata("Grpc-Trailer-", &r->trailing[i], &name, &value);
+        if (!name.oom && !value.oom) {
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_TRAILER, (char *)name.data);
+            MHD_add_response_footer(resp, (char *)name.data, (char *)value.data);
+        }
+        gw_buf_free(&name);
+        gw_buf_free(&value);
+    }
 }
 
 static enum MHD_Result send_json(gw_request *req, unsigned status, gw_buf *body)
 {
-    size_t len;
-    uint8_t *data = gw_buf_steal(body, &len);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(data);
+    if (body->oom) {
+        gw_buf_free(body);
         return MHD_NO;
     }
+    int chunked = req->wants_trailers && req->result && req->result->n_trailing > 0;
+    struct MHD_Response *resp = make_response(req, body, chunked);
+    if (!resp)
+        return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (atomic_load(&req->http->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    add_metadata(req, resp);
+    if (status == MHD_HTTP_UNAUTHORIZED && req->result && req->result->message)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->result->message);
     enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
 
-/* {"code":N,"message":"…","details":[]}, grpc-gateway's error body. */
+/* An error the gateway itself decided (no upstream details). */
 static enum MHD_Result send_error(gw_request *req, unsigned status, int code, const char *msg)
 {
     gw_buf body = GW_BUF_INIT;
-    gw_buf_printf(&body, "{\"code\":%d,\"message\":", code);
-    gw_json_write_string(&body, msg, strlen(msg));
-    gw_buf_puts(&body, ",\"details\":[]}");
-    if (body.oom) {
-        gw_buf_free(&body);
-        return MHD_NO;
-    }
+    gw_status_error_body(&body, code, msg, NULL, 0, NULL);
     return send_json(req, status, &body);
 }
 
@@ -116,10 +163,13 @@ static enum MHD_Result send_result(gw_request *req)
 {
     gw_upstream_result *r = req->result;
     if (!r)
-        return send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
-    if (r->status != GRPC_STATUS_OK)
-        return send_error(req, (unsigned)gw_http_status_for(r->status), r->status,
-                          r->message ? r->message : "");
+        return send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "cannot start the upstream call");
+    if (r->status != GRPC_STATUS_OK) {
+        gw_buf body = GW_BUF_INIT;
+        gw_status_error_body(&body, r->status, r->message ? r->message : "", r->trailing,
+                             r->n_trailing, req->http->schema);
+        return send_json(req, (unsigned)gw_status_http_code(r->status), &body);
+    }
     const gw_method *m = req->route->method;
     const char *rb = req->route->binding->response_body;
     gw_buf body = GW_BUF_INIT;
@@ -170,6 +220,54 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
+typedef struct header_list {
+    gw_header items[MAX_HEADERS];
+    size_t n;
+} header_list;
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    header_list *h = cls;
+    if (h->n == MAX_HEADERS)
+        return MHD_NO;
+    h->items[h->n++] = (gw_header){key, value ? value : ""};
+    return MHD_YES;
+}
+
+static const char *peer_address(struct MHD_Connection *conn, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr)
+        return NULL;
+    const struct sockaddr *sa = info->client_addr;
+    const void *addr = sa->sa_family == AF_INET6
+                           ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                           : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    return inet_ntop(sa->sa_family, addr, buf, (socklen_t)len);
+}
+
+/* Request headers -> metadata and deadline; 0, or -1 with err for a 400. */
+static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *timeout_ms,
+                            char *err, size_t errlen)
+{
+    header_list *h = malloc(sizeof(*h));
+    if (!h)
+        return snprintf(err, errlen, "out of memory"), -1;
+    h->n = 0;
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, h);
+    char peer[64];
+    *timeout_ms = req->http->cfg.timeout_ms;
+    int rc = gw_headers_to_metadata(h->items, h->n, peer_address(req->conn, peer, sizeof(peer)),
+                                    md, timeout_ms, err, errlen);
+    free(h);
+    if (*timeout_ms > req->http->cfg.max_timeout_ms)
+        *timeout_ms = req->http->cfg.max_timeout_ms;
+    return rc;
+}
+
 /* Body complete: transcode and start the call, or answer an error. */
 static enum MHD_Result start_call(gw_request *req)
 {
@@ -184,7 +282,8 @@ static enum MHD_Result start_call(gw_request *req)
         snprintf(err, sizeof(err), "more than %d query parameters", MAX_QUERY_PARAMS);
     else
         json = gw_bind_request(req->route, req->path, req->spans, (const char *)req->body.data,
-                               req->body.len, q->params, q->n, err, sizeof(err));
+                               req->body.len, q->params, q->n,
+                               h->cfg.ignore_unknown_query_parameters, err, sizeof(err));
     free(q);
     if (!json)
         return send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
@@ -201,11 +300,19 @@ static enum MHD_Result start_call(gw_request *req)
         gw_buf_free(&wire);
         return send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "the gateway is shutting down");
     }
+    gw_metadata_list md = {0};
+    int64_t timeout_ms;
+    if (request_metadata(req, &md, &timeout_ms, err, sizeof(err)) < 0) {
+        gw_buf_free(&wire);
+        gw_metadata_list_free(&md);
+        return send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+    }
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
-    rc = gw_upstream_unary(h->upstream, req->route->method, wire.data, wire.len,
-                           h->cfg.timeout_ms, on_upstream_done, req);
+    rc = gw_upstream_unary(h->upstream, req->route->method, wire.data, wire.len, md.items, md.n,
+                           timeout_ms, on_upstream_done, req);
     gw_buf_free(&wire);
+    gw_metadata_list_free(&md);
     if (rc < 0) {
         req->result = NULL;
         atomic_store(&req->state, REQ_DONE);
@@ -232,6 +339,8 @@ static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const ch
     case GW_ROUTE_NOT_FOUND: req->early_status = 404; break;
     case GW_ROUTE_BAD_METHOD: req->early_status = 405; break;
     }
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TE);
+    req->wants_trailers = te && strcasestr(te, "trailers") != NULL;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!req->early_status && cl && strtoull(cl, NULL, 10) > h->cfg.max_body_bytes)
@@ -349,8 +458,8 @@ static int listen_address(const char *listen, struct sockaddr_storage *ss, int *
     return -1;
 }
 
-gw_http *gw_http_start(const gw_http_config *cfg, const gw_router *router, gw_upstream *up,
-                       char *err, size_t errlen)
+gw_http *gw_http_start(const gw_http_config *cfg, const gw_schema *schema,
+                       const gw_router *router, gw_upstream *up, char *err, size_t errlen)
 {
     struct sockaddr_storage addr;
     int v6;
@@ -364,6 +473,7 @@ gw_http *gw_http_start(const gw_http_config *cfg, const gw_router *router, gw_up
         return NULL;
     }
     h->cfg = *cfg;
+    h->schema = schema;
     h->router = router;
     h->upstream = up;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |

@@ -2,7 +2,7 @@
  * gw_http.h -- the gateway's HTTP/1.1 front end (libmicrohttpd): reads a
  * request, routes it, transcodes it, suspends the connection while the gRPC
  * call runs, resumes and answers from the call's result.  Owns the MHD
- * daemon and every per-request record; the router and upstream are
+ * daemon and every per-request record; the schema, router and upstream are
  * borrowed and must outlive it.
  */
 #ifndef GW_HTTP_H
@@ -19,21 +19,20 @@ typedef struct gw_http_config {
     const char *listen;     /* "127.0.0.1:8080", "[::1]:8080", "localhost:8080" */
     int threads;            /* MHD thread pool size, >= 1 */
     size_t max_body_bytes;  /* larger bodies get 413 */
-    int64_t timeout_ms;     /* deadline of each upstream call */
+    int64_t timeout_ms;     /* deadline of a call without Grpc-Timeout */
+    int64_t max_timeout_ms; /* the most a Grpc-Timeout header may ask */
+    int ignore_unknown_query_parameters;
     gw_json_options json;
 } gw_http_config;
 
 typedef struct gw_http gw_http;
 
 /* Starts listening.  Returns NULL with a reason in err[errlen]. */
-gw_http *gw_http_start(const gw_http_config *cfg, const gw_router *router, gw_upstream *up,
-                       char *err, size_t errlen);
+gw_http *gw_http_start(const gw_http_config *cfg, const gw_schema *schema,
+                       const gw_router *router, gw_upstream *up, char *err, size_t errlen);
 
 /* Stops accepting, lets requests in flight finish for up to grace_ms, then
  * stops the daemon and frees everything. */
 void gw_http_stop(gw_http *h, int64_t grace_ms);
-
-/* The HTTP status grpc-gateway uses for a gRPC status code. */
-int gw_http_status_for(int grpc_code);
 
 #endif /* GW_HTTP_H */

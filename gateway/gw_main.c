@@ -92,11 +92,11 @@ static int wait_for_stop_signal(void)
 }
 
 /* Runs the gateway; returns the process exit status. */
-static int serve(const rp_config *cfg, const gw_router *router, const gw_method *methods,
-                 size_t n_methods)
+static int serve(const rp_config *cfg, const gw_schema *schema, const gw_router *router,
+                 const gw_method *methods, size_t n_methods)
 {
     char target[600], err[512];
-    rp_config_grpc_target(cfg->host.listen, target, sizeof(target));
+    rp_config_gateway_target(cfg, target, sizeof(target));
     int threads = cpu_count(cfg->gateway.threads);
     gw_upstream *up = gw_upstream_start(target, methods, n_methods, threads, err, sizeof(err));
     if (!up) {
@@ -108,8 +108,15 @@ static int serve(const rp_config *cfg, const gw_router *router, const gw_method 
         .threads = threads,
         .max_body_bytes = cfg->gateway.max_body_bytes,
         .timeout_ms = (int64_t)(cfg->gateway.timeout * 1000),
+        .max_timeout_ms = (int64_t)(cfg->gateway.max_timeout * 1000),
+        .ignore_unknown_query_parameters = cfg->gateway.ignore_unknown_query_parameters,
+        .json = {
+            .ignore_unknown_fields = cfg->gateway.json_ignore_unknown_fields,
+            .emit_defaults = cfg->gateway.json_emit_defaults,
+            .proto_names = cfg->gateway.json_proto_names,
+        },
     };
-    gw_http *http = gw_http_start(&hc, router, up, err, sizeof(err));
+    gw_http *http = gw_http_start(&hc, schema, router, up, err, sizeof(err));
     if (!http) {
         fprintf(stderr, PROG ": %s\n", err);
         gw_upstream_stop(up);
@@ -167,7 +174,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     grpc_init();
-    status = serve(cfg, &router, methods, n_methods);
+    status = serve(cfg, schema, &router, methods, n_methods);
     grpc_shutdown();
 out:
     gw_router_free(&router);

@@ -23,6 +23,8 @@
 typedef struct up_call {
     grpc_call *call;
     grpc_op ops[6];
+    grpc_metadata *send_md; /* request metadata; slices owned here */
+    size_t n_send_md;
     grpc_metadata_array initial_md;
     grpc_metadata_array trailing_md;
     grpc_byte_buffer *send;
@@ -72,6 +74,11 @@ static void untrack(gw_upstream *up, up_call *c)
 
 static void call_free(up_call *c)
 {
+    for (size_t i = 0; i < c->n_send_md; i++) {
+        grpc_slice_unref(c->send_md[i].key);
+        grpc_slice_unref(c->send_md[i].value);
+    }
+    free(c->send_md);
     grpc_metadata_array_destroy(&c->initial_md);
     grpc_metadata_array_destroy(&c->trailing_md);
     if (c->send)
@@ -85,12 +92,42 @@ static void call_free(up_call *c)
     free(c);
 }
 
+/* Copies received metadata into gw_metadata entries (NULL on ENOMEM). */
+static gw_metadata *copy_metadata(const grpc_metadata_array *arr, size_t *n)
+{
+    *n = 0;
+    gw_metadata *out = calloc(arr->count ? arr->count : 1, sizeof(*out));
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < arr->count; i++) {
+        const grpc_metadata *m = &arr->metadata[i];
+        out[i].key = grpc_slice_to_c_string(m->key);
+        out[i].value_len = GRPC_SLICE_LENGTH(m->value);
+        out[i].value = gpr_malloc(out[i].value_len + 1);
+        memcpy(out[i].value, GRPC_SLICE_START_PTR(m->value), out[i].value_len);
+        out[i].value[out[i].value_len] = '\0';
+        (*n)++;
+    }
+    return out;
+}
+
+static void free_metadata(gw_metadata *md, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        gpr_free(md[i].key);
+        gpr_free(md[i].value);
+    }
+    free(md);
+}
+
 /* Turns a finished call into a result the receiver owns. */
 static gw_upstream_result *make_result(up_call *c)
 {
     gw_upstream_result *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
+    r->initial = copy_metadata(&c->initial_md, &r->n_initial);
+    r->trailing = copy_metadata(&c->trailing_md, &r->n_trailing);
     r->status = c->status;
     r->message = grpc_slice_to_c_string(c->details);
     r->reply_slice = grpc_empty_slice();
@@ -116,6 +153,8 @@ void gw_upstream_result_free(gw_upstream_result *r)
         return;
     grpc_slice_unref(r->reply_slice);
     gpr_free(r->message);
+    free_metadata(r->initial, r->n_initial);
+    free_metadata(r->trailing, r->n_trailing);
     free(r);
 }
 
@@ -153,6 +192,9 @@ static grpc_channel *create_channel(const char *target)
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = MAX_RECEIVE_BYTES}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = -1}},
+        /* every address the target resolves to takes calls in turn */
+        {GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG,
+         {.string = "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}"}},
     };
     grpc_channel_args channel_args = {sizeof(args) / sizeof(args[0]), args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
@@ -201,8 +243,25 @@ fail_alloc:
     return NULL;
 }
 
+/* Copies the request metadata into slices the call owns. */
+static int set_send_metadata(up_call *c, const gw_metadata *md, size_t n)
+{
+    if (n == 0)
+        return 0;
+    c->send_md = calloc(n, sizeof(*c->send_md));
+    if (!c->send_md)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        c->send_md[i].key = grpc_slice_from_copied_string(md[i].key);
+        c->send_md[i].value = grpc_slice_from_copied_buffer(md[i].value, md[i].value_len);
+        c->n_send_md++;
+    }
+    return 0;
+}
+
 int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *req, size_t len,
-                      int64_t timeout_ms, gw_upstream_done done, void *arg)
+                      const gw_metadata *md, size_t n_md, int64_t timeout_ms,
+                      gw_upstream_done done, void *arg)
 {
     size_t index = (size_t)(method - up->methods);
     if (index >= up->n_methods)
@@ -222,13 +281,15 @@ int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *r
     grpc_slice payload = grpc_slice_from_copied_buffer((const char *)req, len);
     c->send = grpc_raw_byte_buffer_create(&payload, 1);
     grpc_slice_unref(payload);
-    if (!c->call || !c->send) {
+    if (!c->call || !c->send || set_send_metadata(c, md, n_md) < 0) {
         call_free(c);
         return -1;
     }
     grpc_op *op = c->ops;
     memset(c->ops, 0, sizeof(c->ops));
     op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    op->data.send_initial_metadata.count = c->n_send_md;
+    op->data.send_initial_metadata.metadata = c->send_md;
     op++;
     op->op = GRPC_OP_SEND_MESSAGE;
     op->data.send_message.send_message = c->send;

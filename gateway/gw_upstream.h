@@ -16,6 +16,14 @@
 
 typedef struct gw_upstream gw_upstream;
 
+/* One metadata entry: a lower-case key and a value of value_len bytes
+ * (binary for keys ending in "-bin"). */
+typedef struct gw_metadata {
+    char *key;
+    char *value;
+    size_t value_len;
+} gw_metadata;
+
 /* What came back from one unary call.  Owned by the callback's receiver,
  * released with gw_upstream_result_free. */
 typedef struct gw_upstream_result {
@@ -24,6 +32,10 @@ typedef struct gw_upstream_result {
     const uint8_t *reply; /* the response message (status OK), or NULL */
     size_t reply_len;
     grpc_slice reply_slice; /* backs `reply` */
+    gw_metadata *initial; /* response headers */
+    size_t n_initial;
+    gw_metadata *trailing; /* response trailers (grpc-status-details-bin among them) */
+    size_t n_trailing;
 } gw_upstream_result;
 
 /* Called once per call on an upstream thread.  Must not block. */
@@ -40,12 +52,13 @@ gw_upstream *gw_upstream_start(const char *target, const gw_method *methods, siz
 
 /*
  * Starts a unary call of `method` (an element of the start array) with the
- * serialized request req[0..len) (copied) and a deadline `timeout_ms` from
- * now.  `done` is called exactly once, unless this returns -1 (the call could
+ * serialized request req[0..len) and request metadata md[0..n_md) (both
+ * copied) and a deadline `timeout_ms` from now.  `done` is called exactly once, unless this returns -1 (the call could
  * not be started).
  */
 int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *req, size_t len,
-                      int64_t timeout_ms, gw_upstream_done done, void *arg);
+                      const gw_metadata *md, size_t n_md, int64_t timeout_ms,
+                      gw_upstream_done done, void *arg);
 
 /* Cancels every call in flight; each callback still runs, with CANCELLED. */
 void gw_upstream_cancel_all(gw_upstream *up);

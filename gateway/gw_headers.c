@@ -1,0 +1,198 @@
+/*
+ * gw_headers.c -- request headers to gRPC metadata and back.
+ */
+#include "gw_headers.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <stdio.h>
+
+#include "gw_base64.h"
+
+#define METADATA_PREFIX "grpc-metadata-"
+#define PERMANENT_PREFIX "grpcgateway-"
+#define MAX_GRPC_TIMEOUT_DIGITS 8
+
+/* HTTP headers with a meaning of their own, forwarded as grpcgateway-NAME
+ * (grpc-gateway's list). */
+static const char *const permanent_headers[] = {
+    "accept", "accept-charset", "accept-language", "accept-ranges", "authorization",
+    "cache-control", "content-type", "cookie", "date", "expect", "from", "host",
+    "if-match", "if-modified-since", "if-none-match", "if-schedule-tag-match",
+    "if-unmodified-since", "max-forwards", "origin", "pragma", "referer", "user-agent",
+    "via", "warning",
+};
+
+static int is_permanent(const char *name)
+{
+    for (size_t i = 0; i < sizeof(permanent_headers) / sizeof(permanent_headers[0]); i++)
+        if (strcasecmp(name, permanent_headers[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* gRPC allows [0-9a-z-_.] in keys and printable ASCII in text values. */
+static int valid_metadata(const char *key, const char *value, int binary)
+{
+    for (const char *p = key; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+              *p == '.'))
+            return 0;
+    if (!binary)
+        for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+            if (*p < 0x20 || *p > 0x7e)
+                return 0;
+    return *key != '\0';
+}
+
+/* Appends (prefix + lower-cased name, value); -bin values are base64-decoded. */
+static int add(gw_metadata_list *out, const char *prefix, const char *name, const char *value,
+               char *err, size_t errlen)
+{
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 8;
+        gw_metadata *grown = realloc(out->items, cap * sizeof(*grown));
+        if (!grown)
+            return snprintf(err, errlen, "out of memory"), -1;
+        out->items = grown;
+        out->cap = cap;
+    }
+    size_t plen = strlen(prefix), nlen = strlen(name);
+    char *key = malloc(plen + nlen + 1);
+    if (!key)
+        return snprintf(err, errlen, "out of memory"), -1;
+    memcpy(key, prefix, plen);
+    for (size_t i = 0; i <= nlen; i++)
+        key[plen + i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+    gw_buf v = GW_BUF_INIT;
+    size_t klen = plen + nlen;
+    int binary = klen > 4 && strcmp(key + klen - 4, "-bin") == 0;
+    if (!valid_metadata(key, value, binary)) {
+        snprintf(err, errlen, "header %s cannot be sent as gRPC metadata (key characters "
+                              "[0-9a-z-_.], printable ASCII values)", name);
+        free(key);
+        return -1;
+    }
+    if (binary) {
+        if (gw_base64_decode(&v, value, strlen(value)) < 0) {
+            snprintf(err, errlen, "header %s: not base64", name);
+            free(key);
+            gw_buf_free(&v);
+            return -1;
+        }
+    } else {
+        gw_buf_puts(&v, value);
+    }
+    gw_buf_putc(&v, '\0');
+    if (v.oom) {
+        free(key);
+        gw_buf_free(&v);
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    size_t vlen;
+    out->items[out->n].key = key;
+    out->items[out->n].value = (char *)gw_buf_steal(&v, &vlen);
+    out->items[out->n].value_len = vlen - 1;
+    out->n++;
+    return 0;
+}
+
+int64_t gw_headers_parse_grpc_timeout(const char *text)
+{
+    size_t n = 0;
+    int64_t v = 0;
+    while (text[n] >= '0' && text[n] <= '9') {
+        v = v * 10 + (text[n] - '0');
+        if (++n > MAX_GRPC_TIMEOUT_DIGITS)
+            return -1;
+    }
+    if (n == 0 || text[n + 1] != '\0')
+        return -1;
+    switch (text[n]) {
+    case 'H': return v * 3600 * 1000;
+    case 'M': return v * 60 * 1000;
+    case 'S': return v * 1000;
+    case 'm': return v;
+    case 'u': return (v + 999) / 1000;
+    case 'n': return (v + 999999) / 1000000;
+    default: return -1;
+    }
+}
+
+static const char *find_header(const gw_header *headers, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(headers[i].name, name) == 0)
+            return headers[i].value;
+    return NULL;
+}
+
+/* X-Forwarded-Host from Host, X-Forwarded-For extended with the peer. */
+static int add_forwarded(const gw_header *headers, size_t n, const char *peer,
+                         gw_metadata_list *out, char *err, size_t errlen)
+{
+    const char *host = find_header(headers, n, "host");
+    if (host && !find_header(headers, n, "x-forwarded-host") &&
+        add(out, "", "x-forwarded-host", host, err, errlen) < 0)
+        return -1;
+    if (!peer)
+        return 0;
+    const char *xff = find_header(headers, n, "x-forwarded-for");
+    char value[1024];
+    if (xff)
+        snprintf(value, sizeof(value), "%s, %s", xff, peer);
+    else
+        snprintf(value, sizeof(value), "%s", peer);
+    return add(out, "", "x-forwarded-for", value, err, errlen);
+}
+
+int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
+                           gw_metadata_list *out, int64_t *timeout_ms, char *err,
+                           size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *name = headers[i].name, *value = headers[i].value;
+        int rc = 0;
+        if (strcasecmp(name, "grpc-timeout") == 0) {
+            int64_t ms = gw_headers_parse_grpc_timeout(value);
+            if (ms < 0)
+                return snprintf(err, errlen, "Grpc-Timeout '%.40s' is not a gRPC timeout "
+                                             "(e.g. 500m, 10S)", value), -1;
+            *timeout_ms = ms;
+        } else if (strncasecmp(name, METADATA_PREFIX, strlen(METADATA_PREFIX)) == 0) {
+            rc = add(out, "", name + strlen(METADATA_PREFIX), value, err, errlen);
+        } else if (is_permanent(name)) {
+            rc = add(out, PERMANENT_PREFIX, name, value, err, errlen);
+            if (rc == 0 && strcasecmp(name, "authorization") == 0)
+                rc = add(out, "", "authorization", value, err, errlen);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return add_forwarded(headers, n, peer, out, err, errlen);
+}
+
+void gw_metadata_list_free(gw_metadata_list *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        free(list->items[i].key);
+        free(list->items[i].value);
+    }
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}
+
+void gw_headers_from_metadata(const char *prefix, const gw_metadata *md, gw_buf *name,
+                              gw_buf *value)
+{
+    gw_buf_puts(name, prefix);
+    gw_buf_puts(name, md->key);
+    gw_buf_putc(name, '\0');
+    size_t klen = strlen(md->key);
+    if (klen > 4 && strcmp(md->key + klen - 4, "-bin") == 0)
+        gw_base64_encode(value, (const uint8_t *)md->value, md->value_len);
+    else
+        gw_buf_append(value, md->value, md->value_len);
+    gw_buf_putc(value, '\0');
+}

@@ -1,0 +1,52 @@
+/*
+ * gw_headers.h -- HTTP headers <-> gRPC metadata, the way grpc-gateway maps
+ * them: request headers become metadata ("Grpc-Metadata-" prefix stripped,
+ * permanent HTTP headers as "grpcgateway-NAME", Authorization also as is,
+ * X-Forwarded-For / X-Forwarded-Host added) and Grpc-Timeout becomes the
+ * deadline; response metadata comes back as "Grpc-Metadata-" headers and
+ * trailers as "Grpc-Trailer-" fields.
+ */
+#ifndef GW_HEADERS_H
+#define GW_HEADERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_buf.h"
+#include "gw_upstream.h"
+
+/* One request header as received. */
+typedef struct gw_header {
+    const char *name;
+    const char *value;
+} gw_header;
+
+/* Outgoing metadata built from a request; owns its entries. */
+typedef struct gw_metadata_list {
+    gw_metadata *items;
+    size_t n;
+    size_t cap;
+} gw_metadata_list;
+
+/*
+ * Maps headers[0..n) of a request from client address `peer` (an IP
+ * address, or NULL) into `out`, and a Grpc-Timeout header into *timeout_ms
+ * (left alone when absent).  Returns 0, or -1 with a reason for a 400 in
+ * err[errlen] (a malformed Grpc-Timeout or -bin value).
+ */
+int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
+                           gw_metadata_list *out, int64_t *timeout_ms, char *err,
+                           size_t errlen);
+
+void gw_metadata_list_free(gw_metadata_list *list);
+
+/* Parses a gRPC timeout ("100m", "5S", "1H"); returns milliseconds or -1. */
+int64_t gw_headers_parse_grpc_timeout(const char *text);
+
+/* The HTTP header name for response metadata `key` with `prefix`
+ * ("Grpc-Metadata-" or "Grpc-Trailer-") into out; the value, base64 for
+ * "-bin" keys, into value.  Both are NUL-terminated. */
+void gw_headers_from_metadata(const char *prefix, const gw_metadata *md, gw_buf *name,
+                              gw_buf *value);
+
+#endif /* GW_HEADERS_H */

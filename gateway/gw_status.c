@@ -1,0 +1,139 @@
+/*
+ * gw_status.c -- error bodies and the gRPC -> HTTP status table.
+ *
+ * google.rpc.Status is small and fixed (code = 1, message = 2, repeated Any
+ * details = 3; Any: type_url = 1, value = 2), so it is read straight off the
+ * wire here rather than through a descriptor the schema may not hold.
+ */
+#include "gw_status.h"
+
+#include <string.h>
+
+#include "gw_base64.h"
+#include "gw_json.h"
+
+int gw_status_http_code(int code)
+{
+    static const int table[] = {
+        200, /* OK */
+        499, /* CANCELLED */
+        500, /* UNKNOWN */
+        400, /* INVALID_ARGUMENT */
+        504, /* DEADLINE_EXCEEDED */
+        404, /* NOT_FOUND */
+        409, /* ALREADY_EXISTS */
+        403, /* PERMISSION_DENIED */
+        429, /* RESOURCE_EXHAUSTED */
+        400, /* FAILED_PRECONDITION */
+        409, /* ABORTED */
+        400, /* OUT_OF_RANGE */
+        501, /* UNIMPLEMENTED */
+        500, /* INTERNAL */
+        503, /* UNAVAILABLE */
+        500, /* DATA_LOSS */
+        401, /* UNAUTHENTICATED */
+    };
+    if (code < 0 || (size_t)code >= sizeof(table) / sizeof(table[0]))
+        return 500;
+    return table[code];
+}
+
+/* One length-delimited field (number `want`) of a wire message, each call
+ * returning the next; 1 if found, 0 at the end, -1 if malformed. */
+static int next_bytes_field(const uint8_t **p, const uint8_t *end, uint32_t want,
+                            const uint8_t **data, size_t *len)
+{
+    while (*p < end) {
+        uint64_t tag, v;
+        if (gw_read_varint(p, end, &tag) < 0)
+            return -1;
+        switch (tag & 7) {
+        case 0: if (gw_read_varint(p, end, &v) < 0) return -1; break;
+        case 1: if (end - *p < 8) return -1; *p += 8; break;
+        case 5: if (end - *p < 4) return -1; *p += 4; break;
+        case 2:
+            if (gw_read_varint(p, end, &v) < 0 || v > (uint64_t)(end - *p))
+                return -1;
+            if ((tag >> 3) == want) {
+                *data = *p;
+                *len = (size_t)v;
+                *p += v;
+                return 1;
+            }
+            *p += v;
+            break;
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+static void write_any(gw_buf *out, const uint8_t *any, size_t len, const gw_schema *schema)
+{
+    const uint8_t *p = any, *end = any + len, *url = NULL, *value = NULL;
+    size_t url_len = 0, value_len = 0;
+    if (next_bytes_field(&p, end, 1, &url, &url_len) < 0)
+        url = NULL;
+    p = any;
+    if (next_bytes_field(&p, end, 2, &value, &value_len) < 0)
+        value = NULL;
+    gw_buf_puts(out, "{\"@type\":");
+    gw_json_write_string(out, url ? (const char *)url : "", url_len);
+    char name[256] = "";
+    const uint8_t *slash = url ? memrchr(url, '/', url_len) : NULL;
+    size_t nlen = slash ? url_len - (size_t)(slash + 1 - url) : 0;
+    if (slash && nlen < sizeof(name)) {
+        memcpy(name, slash + 1, nlen);
+        name[nlen] = '\0';
+    }
+    const gw_message *m = schema && name[0] ? gw_schema_message(schema, name) : NULL;
+    gw_buf fields = GW_BUF_INIT;
+    char err[128];
+    if (m && gw_proto_to_json(m, value ? value : (const uint8_t *)"", value_len, NULL, &fields,
+                              err, sizeof(err)) == 0) {
+        if (fields.len > 2) { /* "{…}" without its braces */
+            gw_buf_putc(out, ',');
+            gw_buf_append(out, fields.data + 1, fields.len - 2);
+        }
+    } else {
+        gw_buf_puts(out, ",\"value\":\"");
+        gw_base64_encode(out, value ? value : (const uint8_t *)"", value_len);
+        gw_buf_putc(out, '"');
+    }
+    gw_buf_free(&fields);
+    gw_buf_putc(out, '}');
+}
+
+static void write_details(gw_buf *out, const gw_metadata *trailing, size_t n,
+                          const gw_schema *schema)
+{
+    const gw_metadata *status = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(trailing[i].key, "grpc-status-details-bin") == 0)
+            status = &trailing[i];
+    gw_buf_putc(out, '[');
+    if (status) {
+        const uint8_t *p = (const uint8_t *)status->value, *end = p + status->value_len;
+        const uint8_t *any;
+        size_t len;
+        int first = 1;
+        while (next_bytes_field(&p, end, 3, &any, &len) == 1) {
+            if (!first)
+                gw_buf_putc(out, ',');
+            first = 0;
+            write_any(out, any, len, schema);
+        }
+    }
+    gw_buf_putc(out, ']');
+}
+
+void gw_status_error_body(gw_buf *out, int code, const char *message,
+                          const gw_metadata *trailing, size_t n_trailing,
+                          const gw_schema *schema)
+{
+    gw_buf_printf(out, "{\"code\":%d,\"message\":", code);
+    gw_json_write_string(out, message, strlen(message));
+    gw_buf_puts(out, ",\"details\":");
+    write_details(out, trailing, n_trailing, schema);
+    gw_buf_putc(out, '}');
+}
