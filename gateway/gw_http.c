@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "gw_bind.h"
+#include "gw_http_int.h"
 #include "gw_headers.h"
 #include "gw_status.h"
 #include "rp_config.h"
@@ -27,35 +28,6 @@
 #define MAX_QUERY_PARAMS 256
 #define MAX_HEADERS 256
 #define CONNECTION_TIMEOUT_S 60u
-
-struct gw_http {
-    struct MHD_Daemon *mhd;
-    gw_http_config cfg;
-    const gw_schema *schema;
-    const gw_router *router;
-    gw_upstream *upstream;
-    atomic_long in_flight; /* requests created and not yet completed */
-    atomic_int stopping;
-};
-
-typedef enum req_state {
-    REQ_READING,  /* collecting the body */
-    REQ_WAITING,  /* suspended: the gRPC call runs */
-    REQ_DONE      /* result stored, connection resumed */
-} req_state;
-
-typedef struct gw_request {
-    gw_http *http;
-    struct MHD_Connection *conn;
-    _Atomic req_state state;
-    int early_status;        /* 404/405/413 known before the body: answer after it */
-    const gw_route *route;
-    gw_path_span spans[GW_ROUTE_MAX_VARS];
-    const char *path;        /* MHD's copy of the raw path, valid for the request */
-    gw_buf body;
-    int wants_trailers;      /* TE: trailers */
-    gw_upstream_result *result;
-} gw_request;
 
 /* ---- responses ------------------------------------------------------------------ */
 
@@ -130,7 +102,7 @@ static void add_metadata(gw_request *req, struct MHD_Response *resp)
     }
 }
 
-static enum MHD_Result send_json(gw_request *req, unsigned status, gw_buf *body)
+enum MHD_Result gw_http_send_json(gw_request *req, unsigned status, gw_buf *body)
 {
     if (body->oom) {
         gw_buf_free(body);
@@ -152,24 +124,28 @@ static enum MHD_Result send_json(gw_request *req, unsigned status, gw_buf *body)
 }
 
 /* An error the gateway itself decided (no upstream details). */
-static enum MHD_Result send_error(gw_request *req, unsigned status, int code, const char *msg)
+enum MHD_Result gw_http_send_error(gw_request *req, unsigned status, int code, const char *msg)
 {
     gw_buf body = GW_BUF_INIT;
     gw_status_error_body(&body, code, msg, NULL, 0, NULL);
-    return send_json(req, status, &body);
+    return gw_http_send_json(req, status, &body);
+}
+
+enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r)
+{
+    gw_buf body = GW_BUF_INIT;
+    gw_status_error_body(&body, r->status, r->message ? r->message : "", r->trailing,
+                         r->n_trailing, req->http->schema);
+    return gw_http_send_json(req, (unsigned)gw_status_http_code(r->status), &body);
 }
 
 static enum MHD_Result send_result(gw_request *req)
 {
     gw_upstream_result *r = req->result;
     if (!r)
-        return send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "cannot start the upstream call");
-    if (r->status != GRPC_STATUS_OK) {
-        gw_buf body = GW_BUF_INIT;
-        gw_status_error_body(&body, r->status, r->message ? r->message : "", r->trailing,
-                             r->n_trailing, req->http->schema);
-        return send_json(req, (unsigned)gw_status_http_code(r->status), &body);
-    }
+        return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "cannot start the upstream call");
+    if (r->status != GRPC_STATUS_OK)
+        return gw_http_send_status(req, r);
     const gw_method *m = req->route->method;
     const char *rb = req->route->binding->response_body;
     gw_buf body = GW_BUF_INIT;
@@ -186,9 +162,9 @@ static enum MHD_Result send_result(gw_request *req)
         gw_buf_free(&body);
         char msg[320];
         snprintf(msg, sizeof(msg), "cannot convert the reply of %s to JSON: %s", m->path, err);
-        return send_error(req, 500, GRPC_STATUS_INTERNAL, msg);
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, msg);
     }
-    return send_json(req, 200, &body);
+    return gw_http_send_json(req, 200, &body);
 }
 
 /* ---- the gRPC call ---------------------------------------------------------------- */
@@ -259,7 +235,9 @@ static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *time
     h->n = 0;
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, h);
     char peer[64];
-    *timeout_ms = req->http->cfg.timeout_ms;
+    /* a stream may run long: without Grpc-Timeout it gets the cap */
+    *timeout_ms = req->route->method->server_streaming ? req->http->cfg.max_timeout_ms
+                                                       : req->http->cfg.timeout_ms;
     int rc = gw_headers_to_metadata(h->items, h->n, peer_address(req->conn, peer, sizeof(peer)),
                                     md, timeout_ms, err, errlen);
     free(h);
@@ -274,7 +252,7 @@ static enum MHD_Result start_call(gw_request *req)
     gw_http *h = req->http;
     query_list *q = calloc(1, sizeof(*q));
     if (!q)
-        return send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, q);
     char err[400];
     json_t *json = NULL;
@@ -286,7 +264,7 @@ static enum MHD_Result start_call(gw_request *req)
                                h->cfg.ignore_unknown_query_parameters, err, sizeof(err));
     free(q);
     if (!json)
-        return send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+        return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
     gw_buf wire = GW_BUF_INIT;
     int rc = gw_json_to_proto(req->route->method->input, json, &h->cfg.json, &wire, err,
                               sizeof(err));
@@ -294,18 +272,25 @@ static enum MHD_Result start_call(gw_request *req)
     gw_buf_free(&req->body); /* no longer needed */
     if (rc < 0) {
         gw_buf_free(&wire);
-        return send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+        return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
     }
     if (atomic_load(&h->stopping)) {
         gw_buf_free(&wire);
-        return send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "the gateway is shutting down");
+        return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "the gateway is shutting down");
     }
     gw_metadata_list md = {0};
     int64_t timeout_ms;
     if (request_metadata(req, &md, &timeout_ms, err, sizeof(err)) < 0) {
         gw_buf_free(&wire);
         gw_metadata_list_free(&md);
-        return send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+        return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+    }
+    if (req->route->method->server_streaming) {
+        enum MHD_Result res = gw_http_stream_start(req, wire.data, wire.len, md.items, md.n,
+                                                   timeout_ms);
+        gw_buf_free(&wire);
+        gw_metadata_list_free(&md);
+        return res;
     }
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
@@ -354,14 +339,14 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
     switch (req->early_status) {
     case 404:
         snprintf(msg, sizeof(msg), "no route for %s %.200s", method, url);
-        return send_error(req, 404, GRPC_STATUS_NOT_FOUND, msg);
+        return gw_http_send_error(req, 404, GRPC_STATUS_NOT_FOUND, msg);
     case 405:
         snprintf(msg, sizeof(msg), "method %s is not allowed for %.200s", method, url);
-        return send_error(req, 405, GRPC_STATUS_UNIMPLEMENTED, msg);
+        return gw_http_send_error(req, 405, GRPC_STATUS_UNIMPLEMENTED, msg);
     default:
         snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
                  req->http->cfg.max_body_bytes);
-        return send_error(req, 413, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
+        return gw_http_send_error(req, 413, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
     }
 }
 
@@ -396,10 +381,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (req->early_status)
             return send_early_error(req, method, url);
         if (req->body.oom)
-            return send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
         return start_call(req);
-    case REQ_DONE: /* 4: resumed with the result */
-        return send_result(req);
+    case REQ_DONE: /* 4: resumed with the result (or a stream's first event) */
+        return req->stream ? gw_http_stream_respond(req) : send_result(req);
     default:
         return MHD_YES;
     }
@@ -414,6 +399,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     gw_request *req = *con_cls;
     if (!req)
         return;
+    if (req->stream)
+        gw_http_stream_free(req);
     gw_upstream_result_free(req->result);
     gw_buf_free(&req->body);
     free(req);

@@ -67,9 +67,10 @@ static void log_routes(const gw_router *router, const gw_method *methods, size_t
         fprintf(stderr, PROG ": route %s %s -> %s\n", router->routes[i].binding->verb,
                 router->routes[i].binding->path_template, router->routes[i].method->path);
     for (size_t i = 0; i < n; i++)
-        if (methods[i].n_bindings && (methods[i].client_streaming || methods[i].server_streaming))
-            fprintf(stderr, PROG ": not routed: %s is a streaming method, and this version "
-                            "transcodes unary methods only\n", methods[i].path);
+        if (methods[i].n_bindings && methods[i].client_streaming)
+            fprintf(stderr, PROG ": not routed: %s streams from the client, and this version "
+                            "transcodes unary and server-streaming methods only\n",
+                    methods[i].path);
 }
 
 static int wait_for_stop_signal(void)

@@ -347,8 +347,8 @@ int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err,
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (methods[i].client_streaming || methods[i].server_streaming)
-            continue; /* this version transcodes unary methods only */
+        if (methods[i].client_streaming)
+            continue; /* client and bidi streaming are not transcoded (yet) */
         for (size_t j = 0; j < methods[i].n_bindings; j++) {
             const gw_http_binding *b = &methods[i].bindings[j];
             gw_route *route = &r->routes[r->n_routes];

@@ -75,8 +75,8 @@ typedef struct gw_router {
     size_t n_routes;
 } gw_router;
 
-/* Compiles every HTTP binding of every unary method (streaming methods are
- * left out: this version does not transcode them).  Returns 0, or -1 with
+/* Compiles every HTTP binding of every unary and server-streaming method
+ * (client- and bidi-streaming methods are left out: not transcoded).  Returns 0, or -1 with
  * "VERB TEMPLATE (/pkg.Service/Method): reason" in err[errlen]. */
 int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err, size_t errlen);
 void gw_router_free(gw_router *r);

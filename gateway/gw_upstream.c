@@ -7,6 +7,7 @@
  * that sees the tag turns it into a gw_upstream_result and hands it over.
  */
 #include "gw_upstream.h"
+#include "gw_upstream_int.h"
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc_security.h>
@@ -21,6 +22,8 @@
 #define MAX_RECEIVE_BYTES (64 << 20)
 
 typedef struct up_call {
+    gw_up_tag tag;            /* first: the CQ thread dispatches on it */
+    gw_upstream *up;
     grpc_call *call;
     grpc_op ops[6];
     grpc_metadata *send_md; /* request metadata; slices owned here */
@@ -34,51 +37,36 @@ typedef struct up_call {
     const char *error_string;
     gw_upstream_done done;
     void *arg;
-    struct up_call *prev, *next; /* in-flight list */
+    gw_up_flight flight;
 } up_call;
 
-struct gw_upstream {
-    grpc_channel *channel;
-    grpc_completion_queue *cq;
-    const gw_method *methods;
-    void **handles; /* registered call per method */
-    size_t n_methods;
-    pthread_t *threads;
-    int n_threads;
-    pthread_mutex_t lock; /* guards the in-flight list */
-    up_call *in_flight;
-};
-
-static void track(gw_upstream *up, up_call *c)
+void gw_up_track(gw_upstream *up, gw_up_flight *f, grpc_call *call)
 {
+    f->call = call;
     pthread_mutex_lock(&up->lock);
-    c->prev = NULL;
-    c->next = up->in_flight;
+    f->prev = NULL;
+    f->next = up->in_flight;
     if (up->in_flight)
-        up->in_flight->prev = c;
-    up->in_flight = c;
+        up->in_flight->prev = f;
+    up->in_flight = f;
     pthread_mutex_unlock(&up->lock);
 }
 
-static void untrack(gw_upstream *up, up_call *c)
+void gw_up_untrack(gw_upstream *up, gw_up_flight *f)
 {
     pthread_mutex_lock(&up->lock);
-    if (c->prev)
-        c->prev->next = c->next;
+    if (f->prev)
+        f->prev->next = f->next;
     else
-        up->in_flight = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+        up->in_flight = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
     pthread_mutex_unlock(&up->lock);
 }
 
 static void call_free(up_call *c)
 {
-    for (size_t i = 0; i < c->n_send_md; i++) {
-        grpc_slice_unref(c->send_md[i].key);
-        grpc_slice_unref(c->send_md[i].value);
-    }
-    free(c->send_md);
+    gw_up_free_send_metadata(c->send_md, c->n_send_md);
     grpc_metadata_array_destroy(&c->initial_md);
     grpc_metadata_array_destroy(&c->trailing_md);
     if (c->send)
@@ -93,7 +81,7 @@ static void call_free(up_call *c)
 }
 
 /* Copies received metadata into gw_metadata entries (NULL on ENOMEM). */
-static gw_metadata *copy_metadata(const grpc_metadata_array *arr, size_t *n)
+gw_metadata *gw_up_copy_metadata(const grpc_metadata_array *arr, size_t *n)
 {
     *n = 0;
     gw_metadata *out = calloc(arr->count ? arr->count : 1, sizeof(*out));
@@ -111,7 +99,7 @@ static gw_metadata *copy_metadata(const grpc_metadata_array *arr, size_t *n)
     return out;
 }
 
-static void free_metadata(gw_metadata *md, size_t n)
+void gw_up_free_metadata(gw_metadata *md, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         gpr_free(md[i].key);
@@ -126,8 +114,8 @@ static gw_upstream_result *make_result(up_call *c)
     gw_upstream_result *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    r->initial = copy_metadata(&c->initial_md, &r->n_initial);
-    r->trailing = copy_metadata(&c->trailing_md, &r->n_trailing);
+    r->initial = gw_up_copy_metadata(&c->initial_md, &r->n_initial);
+    r->trailing = gw_up_copy_metadata(&c->trailing_md, &r->n_trailing);
     r->status = c->status;
     r->message = grpc_slice_to_c_string(c->details);
     r->reply_slice = grpc_empty_slice();
@@ -153,9 +141,26 @@ void gw_upstream_result_free(gw_upstream_result *r)
         return;
     grpc_slice_unref(r->reply_slice);
     gpr_free(r->message);
-    free_metadata(r->initial, r->n_initial);
-    free_metadata(r->trailing, r->n_trailing);
+    gw_up_free_metadata(r->initial, r->n_initial);
+    gw_up_free_metadata(r->trailing, r->n_trailing);
     free(r);
+}
+
+/* The unary call's single batch is complete. */
+static void unary_complete(gw_up_tag *tag, int success)
+{
+    up_call *c = (up_call *)tag;
+    gw_up_untrack(c->up, &c->flight);
+    if (!success) { /* the batch itself failed: no status was received */
+        c->status = GRPC_STATUS_UNAVAILABLE;
+        grpc_slice_unref(c->details);
+        c->details = grpc_slice_from_static_string("the call to the upstream failed");
+    }
+    gw_upstream_result *r = make_result(c);
+    gw_upstream_done done = c->done;
+    void *done_arg = c->arg;
+    call_free(c);
+    done(done_arg, r); /* r == NULL only when out of memory */
 }
 
 static void *cq_thread(void *arg)
@@ -166,20 +171,10 @@ static void *cq_thread(void *arg)
                                                    NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
-        if (ev.type != GRPC_OP_COMPLETE)
-            continue;
-        up_call *c = ev.tag;
-        untrack(up, c);
-        if (!ev.success) { /* the batch itself failed: no status was received */
-            c->status = GRPC_STATUS_UNAVAILABLE;
-            grpc_slice_unref(c->details);
-            c->details = grpc_slice_from_static_string("the call to the upstream failed");
+        if (ev.type == GRPC_OP_COMPLETE) {
+            gw_up_tag *tag = ev.tag;
+            tag->complete(tag, ev.success);
         }
-        gw_upstream_result *r = make_result(c);
-        gw_upstream_done done = c->done;
-        void *done_arg = c->arg;
-        call_free(c);
-        done(done_arg, r); /* r == NULL only when out of memory */
     }
     return NULL;
 }
@@ -243,45 +238,65 @@ fail_alloc:
     return NULL;
 }
 
-/* Copies the request metadata into slices the call owns. */
-static int set_send_metadata(up_call *c, const gw_metadata *md, size_t n)
+grpc_metadata *gw_up_send_metadata(const gw_metadata *md, size_t n)
 {
-    if (n == 0)
-        return 0;
-    c->send_md = calloc(n, sizeof(*c->send_md));
-    if (!c->send_md)
-        return -1;
+    grpc_metadata *out = calloc(n ? n : 1, sizeof(*out));
+    if (!out)
+        return NULL;
     for (size_t i = 0; i < n; i++) {
-        c->send_md[i].key = grpc_slice_from_copied_string(md[i].key);
-        c->send_md[i].value = grpc_slice_from_copied_buffer(md[i].value, md[i].value_len);
-        c->n_send_md++;
+        out[i].key = grpc_slice_from_copied_string(md[i].key);
+        out[i].value = grpc_slice_from_copied_buffer(md[i].value, md[i].value_len);
     }
-    return 0;
+    return out;
+}
+
+void gw_up_free_send_metadata(grpc_metadata *md, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        grpc_slice_unref(md[i].key);
+        grpc_slice_unref(md[i].value);
+    }
+    free(md);
+}
+
+grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t timeout_ms)
+{
+    size_t index = (size_t)(method - up->methods);
+    if (index >= up->n_methods)
+        return NULL;
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    return grpc_channel_create_registered_call(up->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
+                                               up->cq, up->handles[index], deadline, NULL);
+}
+
+grpc_byte_buffer *gw_up_byte_buffer(const uint8_t *data, size_t len)
+{
+    grpc_slice payload = grpc_slice_from_copied_buffer((const char *)data, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&payload, 1);
+    grpc_slice_unref(payload);
+    return bb;
 }
 
 int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *req, size_t len,
                       const gw_metadata *md, size_t n_md, int64_t timeout_ms,
                       gw_upstream_done done, void *arg)
 {
-    size_t index = (size_t)(method - up->methods);
-    if (index >= up->n_methods)
-        return -1;
     up_call *c = calloc(1, sizeof(*c));
     if (!c)
         return -1;
+    c->tag.complete = unary_complete;
+    c->up = up;
     c->done = done;
     c->arg = arg;
     c->details = grpc_empty_slice();
     grpc_metadata_array_init(&c->initial_md);
     grpc_metadata_array_init(&c->trailing_md);
-    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                         gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
-    c->call = grpc_channel_create_registered_call(up->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
-                                                  up->cq, up->handles[index], deadline, NULL);
-    grpc_slice payload = grpc_slice_from_copied_buffer((const char *)req, len);
-    c->send = grpc_raw_byte_buffer_create(&payload, 1);
-    grpc_slice_unref(payload);
-    if (!c->call || !c->send || set_send_metadata(c, md, n_md) < 0) {
+    c->call = gw_up_create_call(up, method, timeout_ms);
+    c->send = gw_up_byte_buffer(req, len);
+    c->send_md = gw_up_send_metadata(md, n_md);
+    c->n_send_md = c->send_md ? n_md : 0;
+    if (!c->call || !c->send || !c->send_md) {
         call_free(c);
         return -1;
     }
@@ -308,9 +323,10 @@ int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *r
     op->data.recv_status_on_client.error_string = &c->error_string;
     op->data.recv_status_on_client.trailing_metadata = &c->trailing_md;
     op++;
-    track(up, c);
-    if (grpc_call_start_batch(c->call, c->ops, (size_t)(op - c->ops), c, NULL) != GRPC_CALL_OK) {
-        untrack(up, c);
+    gw_up_track(up, &c->flight, c->call);
+    if (grpc_call_start_batch(c->call, c->ops, (size_t)(op - c->ops), &c->tag, NULL) !=
+        GRPC_CALL_OK) {
+        gw_up_untrack(up, &c->flight);
         call_free(c);
         return -1;
     }
@@ -320,8 +336,8 @@ int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *r
 void gw_upstream_cancel_all(gw_upstream *up)
 {
     pthread_mutex_lock(&up->lock);
-    for (up_call *c = up->in_flight; c; c = c->next)
-        grpc_call_cancel(c->call, NULL);
+    for (gw_up_flight *f = up->in_flight; f; f = f->next)
+        grpc_call_cancel(f->call, NULL);
     pthread_mutex_unlock(&up->lock);
 }
 

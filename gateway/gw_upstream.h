@@ -60,6 +60,40 @@ int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *r
                       const gw_metadata *md, size_t n_md, int64_t timeout_ms,
                       gw_upstream_done done, void *arg);
 
+/* ---- server streaming ------------------------------------------------------ */
+
+typedef struct gw_stream gw_stream;
+
+/*
+ * Events of one server-streaming call, delivered on upstream threads, one at
+ * a time, in order: zero or more messages, then done.  The first event's
+ * result carries the response headers (initial metadata).  Each result is
+ * the receiver's, to free with gw_upstream_result_free.
+ * Flow control: after a message, no further event arrives until the
+ * receiver calls gw_stream_next.
+ */
+typedef struct gw_stream_handler {
+    void (*on_message)(void *arg, gw_upstream_result *message);
+    void (*on_done)(void *arg, gw_upstream_result *status);
+} gw_stream_handler;
+
+/* Starts a server-streaming call (arguments as for gw_upstream_unary).
+ * Returns the stream, or NULL if it could not be started (no event then). */
+gw_stream *gw_upstream_server_stream(gw_upstream *up, const gw_method *method,
+                                     const uint8_t *req, size_t len, const gw_metadata *md,
+                                     size_t n_md, int64_t timeout_ms,
+                                     const gw_stream_handler *handler, void *arg);
+
+/* Asks for the event after the last message delivered. */
+void gw_stream_next(gw_stream *s);
+
+/* Cancels the call (the client went away); done still arrives. */
+void gw_stream_cancel(gw_stream *s);
+
+/* The receiver is finished with the stream: after done, or to abandon it
+ * (which cancels it).  No event arrives after this returns. */
+void gw_stream_release(gw_stream *s);
+
 /* Cancels every call in flight; each callback still runs, with CANCELLED. */
 void gw_upstream_cancel_all(gw_upstream *up);
 

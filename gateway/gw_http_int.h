@@ -1,0 +1,66 @@
+/*
+ * gw_http_int.h -- the HTTP front end's request record and the helpers
+ * gw_http.c (unary calls) shares with gw_http_stream.c (server streaming).
+ * Not for other modules.
+ */
+#ifndef GW_HTTP_INT_H
+#define GW_HTTP_INT_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "gw_http.h"
+
+struct gw_http {
+    struct MHD_Daemon *mhd;
+    gw_http_config cfg;
+    const gw_schema *schema;
+    const gw_router *router;
+    gw_upstream *upstream;
+    atomic_long in_flight; /* requests created and not yet completed */
+    atomic_int stopping;
+};
+
+typedef enum req_state {
+    REQ_READING,  /* collecting the body */
+    REQ_WAITING,  /* suspended: the gRPC call runs */
+    REQ_DONE      /* result stored, connection resumed */
+} req_state;
+
+typedef struct gw_request {
+    gw_http *http;
+    struct MHD_Connection *conn;
+    _Atomic req_state state;
+    int early_status;        /* 404/405/413 known before the body: answer after it */
+    const gw_route *route;
+    gw_path_span spans[GW_ROUTE_MAX_VARS];
+    const char *path;        /* MHD's copy of the raw path, valid for the request */
+    gw_buf body;
+    int wants_trailers;      /* TE: trailers */
+    gw_upstream_result *result; /* unary: the answer; stream: its first event */
+    struct gw_http_stream *stream; /* server streaming only */
+} gw_request;
+
+/* Queues a JSON response with the result's metadata as headers; takes body. */
+enum MHD_Result gw_http_send_json(gw_request *req, unsigned status, gw_buf *body);
+
+/* Queues the error body for a status the gateway decided itself. */
+enum MHD_Result gw_http_send_error(gw_request *req, unsigned status, int code, const char *msg);
+
+/* Queues the error response for a failed upstream result. */
+enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r);
+
+/* Server streaming (gw_http_stream.c): starts the call with the encoded
+ * request; the connection is suspended until its first event. */
+enum MHD_Result gw_http_stream_start(gw_request *req, const uint8_t *wire, size_t len,
+                                     const gw_metadata *md, size_t n_md, int64_t timeout_ms);
+
+/* Called when resumed by the first event: queues the streaming response (or
+ * an error response if the call failed before any message). */
+enum MHD_Result gw_http_stream_respond(gw_request *req);
+
+/* The HTTP request is over (completed or broken): lets go of the call. */
+void gw_http_stream_free(gw_request *req);
+
+#endif /* GW_HTTP_INT_H */

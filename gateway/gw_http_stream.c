@@ -1,0 +1,219 @@
+/*
+ * gw_http_stream.c -- server-streaming methods over HTTP/1.1.
+ *
+ * The response is chunked: one JSON object per line, {"result":…} for each
+ * message and {"error":{…}} if the stream fails midway, or Server-Sent
+ * Events (data: … frames) when the client accepts text/event-stream.  Each
+ * message is written before the next one is asked for (gw_stream_next), so
+ * a slow client slows the upstream instead of filling memory.  The content
+ * reader suspends the connection when it has nothing to send; the upstream
+ * thread resumes it.  Lock order: the stream's lock, then this one.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gw_headers.h"
+#include "gw_http_int.h"
+#include "gw_json.h"
+#include "gw_status.h"
+
+typedef struct gw_http_stream {
+    gw_stream *call;
+    pthread_mutex_t lock;       /* guards everything below */
+    gw_upstream_result *pending; /* a message not yet written */
+    gw_upstream_result *final;   /* the end of the stream */
+    int suspended;              /* the connection waits for an event */
+    int final_written;
+    int sse;                    /* text/event-stream framing */
+    gw_buf chunk;               /* text being written */
+    size_t chunk_off;
+} gw_http_stream;
+
+/* An upstream event arrived: store it and wake the connection. */
+static void deliver(gw_request *req, gw_upstream_result *r, int is_final)
+{
+    gw_http_stream *st = req->stream;
+    pthread_mutex_lock(&st->lock);
+    if (is_final)
+        st->final = r;
+    else
+        st->pending = r;
+    int wake = st->suspended;
+    st->suspended = 0;
+    if (atomic_load(&req->state) == REQ_WAITING) {
+        req->result = NULL; /* the first event stays in pending/final */
+        atomic_store(&req->state, REQ_DONE);
+    }
+    if (wake)
+        MHD_resume_connection(req->conn);
+    pthread_mutex_unlock(&st->lock);
+}
+
+static void on_message(void *arg, gw_upstream_result *message)
+{
+    deliver(arg, message, 0);
+}
+
+static void on_done(void *arg, gw_upstream_result *status)
+{
+    deliver(arg, status, 1);
+}
+
+enum MHD_Result gw_http_stream_start(gw_request *req, const uint8_t *wire, size_t len,
+                                     const gw_metadata *md, size_t n_md, int64_t timeout_ms)
+{
+    gw_http_stream *st = calloc(1, sizeof(*st));
+    if (!st)
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+    pthread_mutex_init(&st->lock, NULL);
+    const char *accept = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_ACCEPT);
+    st->sse = accept && strcasestr(accept, "text/event-stream") != NULL;
+    req->stream = st;
+    static const gw_stream_handler handler = {on_message, on_done};
+    atomic_store(&req->state, REQ_WAITING);
+    st->suspended = 1;
+    MHD_suspend_connection(req->conn);
+    /* Events may arrive before this returns; they need only st and req. */
+    gw_stream *call = gw_upstream_server_stream(req->http->upstream, req->route->method, wire,
+                                                len, md, n_md, timeout_ms, &handler, req);
+    pthread_mutex_lock(&st->lock);
+    st->call = call;
+    pthread_mutex_unlock(&st->lock);
+    if (!call) {
+        st->suspended = 0;
+        atomic_store(&req->state, REQ_DONE);
+        MHD_resume_connection(req->conn);
+    }
+    return MHD_YES;
+}
+
+/* One message as a line (or an SSE frame) into st->chunk. */
+static void format_message(gw_request *req, gw_http_stream *st, const gw_upstream_result *r)
+{
+    const gw_message *out = req->route->method->output;
+    gw_buf json = GW_BUF_INIT;
+    char err[256];
+    if (gw_proto_to_json(out, r->reply, r->reply_len, &req->http->cfg.json, &json, err,
+                         sizeof(err)) < 0) {
+        gw_buf_free(&json);
+        gw_status_error_body(&json, GRPC_STATUS_INTERNAL, err, NULL, 0, NULL);
+        gw_buf_puts(&st->chunk, st->sse ? "event: error\ndata: " : "{\"error\":");
+        gw_buf_append(&st->chunk, json.data, json.len);
+        gw_buf_puts(&st->chunk, st->sse ? "\n\n" : "}\n");
+    } else {
+        gw_buf_puts(&st->chunk, st->sse ? "data: " : "{\"result\":");
+        gw_buf_append(&st->chunk, json.data, json.len);
+        gw_buf_puts(&st->chunk, st->sse ? "\n\n" : "}\n");
+    }
+    gw_buf_free(&json);
+}
+
+/* The end of the stream: nothing for OK, an error line otherwise. */
+static void format_final(gw_request *req, gw_http_stream *st, const gw_upstream_result *r)
+{
+    if (r && r->status == GRPC_STATUS_OK)
+        return;
+    gw_buf json = GW_BUF_INIT;
+    if (r)
+        gw_status_error_body(&json, r->status, r->message ? r->message : "", r->trailing,
+                             r->n_trailing, req->http->schema);
+    else
+        gw_status_error_body(&json, GRPC_STATUS_INTERNAL, "out of memory", NULL, 0, NULL);
+    gw_buf_puts(&st->chunk, st->sse ? "event: error\ndata: " : "{\"error\":");
+    gw_buf_append(&st->chunk, json.data, json.len);
+    gw_buf_puts(&st->chunk, st->sse ? "\n\n" : "}\n");
+    gw_buf_free(&json);
+}
+
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    gw_request *req = cls;
+    gw_http_stream *st = req->stream;
+    for (;;) {
+        pthread_mutex_lock(&st->lock);
+        if (st->chunk_off < st->chunk.len) {
+            size_t n = st->chunk.len - st->chunk_off < max ? st->chunk.len - st->chunk_off : max;
+            memcpy(buf, st->chunk.data + st->chunk_off, n);
+            st->chunk_off += n;
+            pthread_mutex_unlock(&st->lock);
+            return (ssize_t)n;
+        }
+        st->chunk.len = st->chunk_off = 0;
+        gw_upstream_result *msg = st->pending, *fin = NULL;
+        st->pending = NULL;
+        if (!msg && st->final && !st->final_written) {
+            fin = st->final;
+            st->final_written = 1;
+        } else if (!msg && st->final_written) {
+            pthread_mutex_unlock(&st->lock);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        } else if (!msg) {
+            st->suspended = 1;
+            MHD_suspend_connection(req->conn);
+            pthread_mutex_unlock(&st->lock);
+            return 0;
+        }
+        pthread_mutex_unlock(&st->lock);
+        if (msg) {
+            format_message(req, st, msg);
+            gw_upstream_result_free(msg);
+            gw_stream_next(st->call); /* may deliver the final event right here */
+        } else {
+            format_final(req, st, fin);
+        }
+        if (st->chunk.oom)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+}
+
+enum MHD_Result gw_http_stream_respond(gw_request *req)
+{
+    gw_http_stream *st = req->stream;
+    pthread_mutex_lock(&st->lock);
+    gw_upstream_result *first = st->pending ? st->pending : st->final;
+    int failed_early = !st->pending && (!st->final || st->final->status != GRPC_STATUS_OK);
+    pthread_mutex_unlock(&st->lock);
+    if (!st->call)
+        return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,
+                                  "cannot start the upstream call");
+    if (failed_early) { /* nothing streamed yet: answer like a unary call */
+        if (!first)
+            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+        return gw_http_send_status(req, first);
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_stream, req, NULL);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            st->sse ? "text/event-stream" : "application/json");
+    if (st->sse)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    for (size_t i = 0; first && i < first->n_initial; i++) {
+        gw_buf name = GW_BUF_INIT, value = GW_BUF_INIT;
+        gw_headers_from_metadata("Grpc-Metadata-", &first->initial[i], &name, &value);
+        if (!name.oom && !value.oom)
+            MHD_add_response_header(resp, (char *)name.data, (char *)value.data);
+        gw_buf_free(&name);
+        gw_buf_free(&value);
+    }
+    enum MHD_Result rc = MHD_queue_response(req->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+void gw_http_stream_free(gw_request *req)
+{
+    gw_http_stream *st = req->stream;
+    if (st->call)
+        gw_stream_release(st->call); /* cancels it if it is still running */
+    gw_upstream_result_free(st->pending);
+    gw_upstream_result_free(st->final);
+    gw_buf_free(&st->chunk);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+    req->stream = NULL;
+}

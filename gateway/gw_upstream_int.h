@@ -1,0 +1,55 @@
+/*
+ * gw_upstream_int.h -- what gw_upstream.c (channel, threads, unary calls)
+ * shares with gw_stream.c (server-streaming calls).  Not for other modules.
+ */
+#ifndef GW_UPSTREAM_INT_H
+#define GW_UPSTREAM_INT_H
+
+#include <grpc/grpc.h>
+#include <pthread.h>
+
+#include "gw_upstream.h"
+
+/* Every tag handed to grpc_call_start_batch starts with one of these; the
+ * completion-queue threads call `complete` with the event's success bit. */
+typedef struct gw_up_tag {
+    void (*complete)(struct gw_up_tag *tag, int success);
+} gw_up_tag;
+
+/* A call in flight, listed so that shutdown can cancel it. */
+typedef struct gw_up_flight {
+    grpc_call *call;
+    struct gw_up_flight *prev, *next;
+} gw_up_flight;
+
+struct gw_upstream {
+    grpc_channel *channel;
+    grpc_completion_queue *cq;
+    const gw_method *methods;
+    void **handles; /* registered call per method */
+    size_t n_methods;
+    pthread_t *threads;
+    int n_threads;
+    pthread_mutex_t lock; /* guards the in-flight list */
+    gw_up_flight *in_flight;
+};
+
+void gw_up_track(gw_upstream *up, gw_up_flight *f, grpc_call *call);
+void gw_up_untrack(gw_upstream *up, gw_up_flight *f);
+
+/* A call of `method` (from the start array) with a deadline; NULL if the
+ * method is not the upstream's. */
+grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t timeout_ms);
+
+/* A byte buffer holding a copy of data[0..len). */
+grpc_byte_buffer *gw_up_byte_buffer(const uint8_t *data, size_t len);
+
+/* Request metadata as gRPC slices (copied); free with gw_up_free_send_metadata. */
+grpc_metadata *gw_up_send_metadata(const gw_metadata *md, size_t n);
+void gw_up_free_send_metadata(grpc_metadata *md, size_t n);
+
+/* Received metadata copied out of the call; free with gw_up_free_metadata. */
+gw_metadata *gw_up_copy_metadata(const grpc_metadata_array *arr, size_t *n);
+void gw_up_free_metadata(gw_metadata *md, size_t n);
+
+#endif /* GW_UPSTREAM_INT_H */
