@@ -107,26 +107,6 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
     }
 }
 
-/* Query-string decoding: %XX escapes and '+' for space. */
-static int decode_query(const char *s, gw_buf *out)
-{
-    for (; *s; s++) {
-        if (*s == '+') {
-            gw_buf_putc(out, ' ');
-        } else if (*s == '%') {
-            int hi = gw_hex_digit(s[1]), lo = hi >= 0 ? gw_hex_digit(s[2]) : -1;
-            if (lo < 0)
-                return -1;
-            gw_buf_putc(out, (uint8_t)(hi << 4 | lo));
-            s += 2;
-        } else {
-            gw_buf_putc(out, (uint8_t)*s);
-        }
-    }
-    gw_buf_putc(out, '\0');
-    return out->oom ? -1 : 0;
-}
-
 static json_t *parse_body(const gw_route *route, const char *body, size_t len, char *err,
                           size_t errlen)
 {
@@ -198,8 +178,8 @@ static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *
     for (size_t i = 0; i < n_query; i++) {
         gw_buf key = GW_BUF_INIT, value = GW_BUF_INIT;
         int rc = 0;
-        if (decode_query(query[i].key, &key) < 0 ||
-            decode_query(query[i].value ? query[i].value : "", &value) < 0) {
+        if (gw_query_decode(query[i].key, &key) < 0 ||
+            gw_query_decode(query[i].value ? query[i].value : "", &value) < 0) {
             snprintf(err, errlen, "query parameter '%s': malformed percent-encoding",
                      query[i].key);
             rc = -1;

@@ -88,6 +88,25 @@ int gw_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
     return -1;
 }
 
+int gw_query_decode(const char *s, gw_buf *out)
+{
+    for (; *s; s++) {
+        if (*s == '+') {
+            gw_buf_putc(out, ' ');
+        } else if (*s == '%') {
+            int hi = gw_hex_digit(s[1]), lo = hi >= 0 ? gw_hex_digit(s[2]) : -1;
+            if (lo < 0)
+                return -1;
+            gw_buf_putc(out, (uint8_t)(hi << 4 | lo));
+            s += 2;
+        } else {
+            gw_buf_putc(out, (uint8_t)*s);
+        }
+    }
+    gw_buf_putc(out, '\0');
+    return out->oom ? -1 : 0;
+}
+
 void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v)
 {
     uint8_t tmp[10];

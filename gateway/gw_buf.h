@@ -61,6 +61,10 @@ static inline int gw_hex_digit(char c)
     return -1;
 }
 
+/* Appends the query-string decoding of s (%XX escapes, '+' for space) and
+ * a NUL; returns 0, or -1 for a malformed escape. */
+int gw_query_decode(const char *s, gw_buf *out);
+
 /* Inserts the varint `v` at offset `at`, shifting what follows. */
 void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v);
 

@@ -22,6 +22,7 @@
 #include "gw_bind.h"
 #include "gw_http_int.h"
 #include "gw_headers.h"
+#include "gw_health.h"
 #include "gw_status.h"
 #include "rp_config.h"
 
@@ -142,6 +143,11 @@ enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r
 static enum MHD_Result send_result(gw_request *req)
 {
     gw_upstream_result *r = req->result;
+    if (req->health_service) {
+        gw_buf body = GW_BUF_INIT;
+        unsigned status = gw_health_response(r, req->health_service, &body);
+        return gw_http_send_json(req, status, &body);
+    }
     if (!r)
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "cannot start the upstream call");
     if (r->status != GRPC_STATUS_OK)
@@ -306,6 +312,32 @@ static enum MHD_Result start_call(gw_request *req)
     return MHD_YES;
 }
 
+/* GET /healthz[?service=NAME]: ask the upstream's health service. */
+static enum MHD_Result start_health_check(gw_request *req)
+{
+    const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "service");
+    gw_buf name = GW_BUF_INIT, msg = GW_BUF_INIT;
+    if (gw_query_decode(raw ? raw : "", &name) < 0) {
+        gw_buf_free(&name);
+        return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT,
+                                  "service: malformed percent-encoding");
+    }
+    size_t len;
+    req->health_service = (char *)gw_buf_steal(&name, &len);
+    gw_health_request(req->health_service, &msg);
+    atomic_store(&req->state, REQ_WAITING);
+    MHD_suspend_connection(req->conn);
+    int64_t timeout = req->http->cfg.timeout_ms < 5000 ? req->http->cfg.timeout_ms : 5000;
+    int rc = gw_upstream_unary_path(req->http->upstream, GW_HEALTH_METHOD, msg.data, msg.len,
+                                    timeout, on_upstream_done, req);
+    gw_buf_free(&msg);
+    if (rc < 0) {
+        atomic_store(&req->state, REQ_DONE);
+        MHD_resume_connection(req->conn);
+    }
+    return MHD_YES;
+}
+
 /* ---- the access handler --------------------------------------------------------------- */
 
 static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const char *url,
@@ -319,6 +351,12 @@ static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const ch
     req->path = url;
     atomic_init(&req->state, REQ_READING);
     atomic_fetch_add(&h->in_flight, 1);
+    if (strcmp(url, GW_HEALTH_PATH) == 0) {
+        req->early_status = strcmp(method, "GET") == 0 ? 0 : 405;
+        req->health_service = NULL;
+        req->route = NULL;
+        return req;
+    }
     switch (gw_router_match(h->router, method, url, &req->route, req->spans)) {
     case GW_ROUTE_FOUND: break;
     case GW_ROUTE_NOT_FOUND: req->early_status = 404; break;
@@ -382,6 +420,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return send_early_error(req, method, url);
         if (req->body.oom)
             return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+        if (!req->route)
+            return start_health_check(req);
         return start_call(req);
     case REQ_DONE: /* 4: resumed with the result (or a stream's first event) */
         return req->stream ? gw_http_stream_respond(req) : send_result(req);
@@ -403,6 +443,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         gw_http_stream_free(req);
     gw_upstream_result_free(req->result);
     gw_buf_free(&req->body);
+    free(req->health_service);
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&h->in_flight, 1);

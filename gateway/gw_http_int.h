@@ -40,6 +40,7 @@ typedef struct gw_request {
     int wants_trailers;      /* TE: trailers */
     gw_upstream_result *result; /* unary: the answer; stream: its first event */
     struct gw_http_stream *stream; /* server streaming only */
+    char *health_service;    /* GET /healthz: the service asked about */
 } gw_request;
 
 /* Queues a JSON response with the result's metadata as headers; takes body. */

@@ -278,13 +278,16 @@ grpc_byte_buffer *gw_up_byte_buffer(const uint8_t *data, size_t len)
     return bb;
 }
 
-int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *req, size_t len,
-                      const gw_metadata *md, size_t n_md, int64_t timeout_ms,
-                      gw_upstream_done done, void *arg)
+/* Starts the single batch of a unary call on `call` (taken over). */
+static int start_unary(gw_upstream *up, grpc_call *call, const uint8_t *req, size_t len,
+                       const gw_metadata *md, size_t n_md, gw_upstream_done done, void *arg)
 {
     up_call *c = calloc(1, sizeof(*c));
-    if (!c)
+    if (!c) {
+        if (call)
+            grpc_call_unref(call);
         return -1;
+    }
     c->tag.complete = unary_complete;
     c->up = up;
     c->done = done;
@@ -292,7 +295,7 @@ int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *r
     c->details = grpc_empty_slice();
     grpc_metadata_array_init(&c->initial_md);
     grpc_metadata_array_init(&c->trailing_md);
-    c->call = gw_up_create_call(up, method, timeout_ms);
+    c->call = call;
     c->send = gw_up_byte_buffer(req, len);
     c->send_md = gw_up_send_metadata(md, n_md);
     c->n_send_md = c->send_md ? n_md : 0;
@@ -331,6 +334,26 @@ int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *r
         return -1;
     }
     return 0;
+}
+
+int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *req, size_t len,
+                      const gw_metadata *md, size_t n_md, int64_t timeout_ms,
+                      gw_upstream_done done, void *arg)
+{
+    return start_unary(up, gw_up_create_call(up, method, timeout_ms), req, len, md, n_md, done,
+                       arg);
+}
+
+int gw_upstream_unary_path(gw_upstream *up, const char *path, const uint8_t *req, size_t len,
+                           int64_t timeout_ms, gw_upstream_done done, void *arg)
+{
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    grpc_slice method = grpc_slice_from_copied_string(path);
+    grpc_call *call = grpc_channel_create_call(up->channel, NULL, GRPC_PROPAGATE_DEFAULTS, up->cq,
+                                               method, NULL, deadline, NULL);
+    grpc_slice_unref(method); /* needed only during the call above */
+    return start_unary(up, call, req, len, NULL, 0, done, arg);
 }
 
 void gw_upstream_cancel_all(gw_upstream *up)

@@ -60,6 +60,11 @@ int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *r
                       const gw_metadata *md, size_t n_md, int64_t timeout_ms,
                       gw_upstream_done done, void *arg);
 
+/* The same for a method outside the schema, named by its path
+ * ("/grpc.health.v1.Health/Check"). */
+int gw_upstream_unary_path(gw_upstream *up, const char *path, const uint8_t *req, size_t len,
+                           int64_t timeout_ms, gw_upstream_done done, void *arg);
+
 /* ---- server streaming ------------------------------------------------------ */
 
 typedef struct gw_stream gw_stream;

@@ -1,0 +1,69 @@
+/*
+ * gw_health.c -- the health check request and the mapping of its answer.
+ * HealthCheckRequest { string service = 1; } and HealthCheckResponse
+ * { ServingStatus status = 1; } are written and read off the wire here.
+ */
+#include "gw_health.h"
+
+#include <string.h>
+
+#include "gw_json.h"
+#include "gw_status.h"
+
+static const char *const status_names[] = {"UNKNOWN", "SERVING", "NOT_SERVING",
+                                           "SERVICE_UNKNOWN"};
+
+void gw_health_request(const char *service, gw_buf *out)
+{
+    size_t len = strlen(service);
+    if (len == 0)
+        return;
+    gw_buf_varint(out, 1 << 3 | 2);
+    gw_buf_varint(out, len);
+    gw_buf_append(out, service, len);
+}
+
+/* The status field of a HealthCheckResponse (0 when absent). */
+static uint64_t serving_status(const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+    uint64_t status = 0;
+    while (p < end) {
+        uint64_t tag, v;
+        if (gw_read_varint(&p, end, &tag) < 0)
+            return 0;
+        if ((tag & 7) == 0) {
+            if (gw_read_varint(&p, end, &v) < 0)
+                return 0;
+            if (tag >> 3 == 1)
+                status = v;
+        } else if ((tag & 7) == 2) {
+            if (gw_read_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+                return 0;
+            p += v;
+        } else {
+            return 0;
+        }
+    }
+    return status;
+}
+
+unsigned gw_health_response(const gw_upstream_result *r, const char *service, gw_buf *body)
+{
+    if (!r) {
+        gw_status_error_body(body, 13, "out of memory", NULL, 0, NULL);
+        return 500;
+    }
+    if (r->status != 0) {
+        unsigned http = r->status == 5 ? 404 : 503;
+        gw_status_error_body(body, r->status, r->message ? r->message : "", NULL, 0, NULL);
+        return http;
+    }
+    uint64_t status = serving_status(r->reply, r->reply_len);
+    gw_buf_puts(body, "{\"service\":");
+    gw_json_write_string(body, service, strlen(service));
+    gw_buf_puts(body, ",\"status\":\"");
+    gw_buf_puts(body, status < 4 ? status_names[status] : "UNKNOWN");
+    gw_buf_puts(body, "\"}");
+    return status == 1 ? 200 : status == 3 ? 404 : 503;
+}
