@@ -335,6 +335,53 @@ static int check_binding(const gw_method *m, const gw_http_binding *b, const gw_
     return 0;
 }
 
+/* Orders routes so that the first match is the most specific: a custom
+ * verb first, then segment by segment literal before '*' before '**', then
+ * longer templates first. */
+static int compare_specificity(const void *pa, const void *pb)
+{
+    const gw_template *a = &((const gw_route *)pa)->tmpl, *b = &((const gw_route *)pb)->tmpl;
+    if (!a->verb != !b->verb)
+        return a->verb ? -1 : 1;
+    for (size_t i = 0; i < a->n_segs && i < b->n_segs; i++)
+        if (a->segs[i].kind != b->segs[i].kind)
+            return (int)a->segs[i].kind - (int)b->segs[i].kind;
+    return a->n_segs > b->n_segs ? -1 : a->n_segs < b->n_segs;
+}
+
+/* Two templates match exactly the same requests when they have the same
+ * verb and the same segments (variable names aside). */
+static int same_shape(const gw_route *x, const gw_route *y)
+{
+    const gw_template *a = &x->tmpl, *b = &y->tmpl;
+    if (strcmp(x->binding->verb, y->binding->verb) != 0 || a->n_segs != b->n_segs ||
+        !a->verb != !b->verb || (a->verb && strcmp(a->verb, b->verb) != 0))
+        return 0;
+    for (size_t i = 0; i < a->n_segs; i++) {
+        if (a->segs[i].kind != b->segs[i].kind)
+            return 0;
+        if (a->segs[i].kind == GW_SEG_LITERAL && strcmp(a->segs[i].literal, b->segs[i].literal))
+            return 0;
+    }
+    return 1;
+}
+
+static int check_conflicts(const gw_router *r, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < r->n_routes; i++) {
+        for (size_t j = i + 1; j < r->n_routes; j++) {
+            const gw_route *a = &r->routes[i], *b = &r->routes[j];
+            if (!same_shape(a, b))
+                continue;
+            snprintf(err, errlen, "%s %s (%s) and %s %s (%s) match the same requests",
+                     a->binding->verb, a->binding->path_template, a->method->path,
+                     b->binding->verb, b->binding->path_template, b->method->path);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err, size_t errlen)
 {
     memset(r, 0, sizeof(*r));
@@ -370,6 +417,11 @@ int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err,
             }
         }
     }
+    if (check_conflicts(r, err, errlen) < 0) {
+        gw_router_free(r);
+        return -1;
+    }
+    qsort(r->routes, r->n_routes, sizeof(*r->routes), compare_specificity);
     return 0;
 }
 

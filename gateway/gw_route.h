@@ -76,7 +76,10 @@ typedef struct gw_router {
 } gw_router;
 
 /* Compiles every HTTP binding of every unary and server-streaming method
- * (client- and bidi-streaming methods are left out: not transcoded).  Returns 0, or -1 with
+ * (client- and bidi-streaming methods are left out: not transcoded), and
+ * orders them most specific first (literal segments before variables).
+ * Two bindings with the same verb and the same template shape are an error
+ * naming both methods.  Returns 0, or -1 with
  * "VERB TEMPLATE (/pkg.Service/Method): reason" in err[errlen]. */
 int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err, size_t errlen);
 void gw_router_free(gw_router *r);
