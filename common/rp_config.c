@@ -25,7 +25,10 @@ typedef struct parse_ctx {
     rp_config *cfg;
     FILE *file;
     int line;               /* line the reader returned last */
+    int err_line;           /* line of the reported error */
     int section_line;       /* line of the last section header */
+    int listen_line[2];     /* lines of [host] and [gateway] listen, or 0 */
+    int timeout_line;       /* line of [gateway] timeout or max_timeout, or 0 */
     int in_service;         /* index into cfg->services, or -1 */
     char *err;
     size_t errlen;
@@ -44,6 +47,7 @@ static void fail(parse_ctx *ctx, int line, const char *fmt, ...)
     if (ctx->failed)
         return; /* the first error is the one worth reading */
     ctx->failed = 1;
+    ctx->err_line = line;
     int n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->cfg->path, line);
     if (n < 0 || (size_t)n >= ctx->errlen)
         return;
@@ -243,6 +247,7 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
     rp_config *cfg = ctx->cfg;
     long n;
     if (strcmp(key, "listen") == 0) {
+        ctx->listen_line[0] = ctx->line;
         if (strncmp(value, "unix:", 5) == 0) {
             if (value[5] == '\0') {
                 fail(ctx, ctx->line, "listen: 'unix:' needs a socket path");
@@ -271,8 +276,25 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
             fail(ctx, ctx->line, "threads: '%s' is not a whole number in 0..256", value);
         else
             cfg->host.threads = (int)n;
+    } else if (strcmp(key, "max_message_bytes") == 0) {
+        if (parse_size(value, 1024, (size_t)1 << 30, &cfg->host.max_message_bytes) < 0)
+            fail(ctx, ctx->line,
+                 "max_message_bytes: '%s' is not a size in 1k..1G (a number, optionally "
+                 "followed by k, M or G)", value);
+    } else if (strcmp(key, "max_concurrent_streams") == 0) {
+        if (parse_int(value, 1, 65536, &n) < 0)
+            fail(ctx, ctx->line,
+                 "max_concurrent_streams: '%s' is not a whole number in 1..65536", value);
+        else
+            cfg->host.max_concurrent_streams = (int)n;
+    } else if (strcmp(key, "drain_timeout") == 0) {
+        if (parse_seconds(value, 0, 3600, &cfg->host.drain_timeout) < 0)
+            fail(ctx, ctx->line, "drain_timeout: '%s' is not a number of seconds in 0..3600",
+                 value);
     } else {
-        fail(ctx, ctx->line, "unknown key '%s' in [host] (known: listen, threads)", key);
+        fail(ctx, ctx->line,
+             "unknown key '%s' in [host] (known: listen, threads, max_message_bytes, "
+             "max_concurrent_streams, drain_timeout)", key);
     }
 }
 
@@ -296,6 +318,7 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
     long n;
     int *sw = gateway_switch(cfg, key);
     if (strcmp(key, "listen") == 0) {
+        ctx->listen_line[1] = ctx->line;
         if (valid_tcp_listen(value))
             set_string(ctx, &cfg->gateway.listen, value);
         else
@@ -310,6 +333,7 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
             set_string(ctx, &cfg->gateway.upstream, value);
     } else if (strcmp(key, "timeout") == 0 || strcmp(key, "max_timeout") == 0) {
         double *slot = key[0] == 't' ? &cfg->gateway.timeout : &cfg->gateway.max_timeout;
+        ctx->timeout_line = ctx->line;
         if (parse_seconds(value, 0.001, 3600, slot) < 0)
             fail(ctx, ctx->line, "%s: '%s' is not a number of seconds in 0.001..3600", key,
                  value);
@@ -422,12 +446,18 @@ static void begin_section(parse_ctx *ctx, const char *name)
     ctx->in_service = (int)cfg->n_services++;
 }
 
-/* inih line reader: fgets that counts lines and spots section headers. */
+/* inih line reader: fgets that counts lines, spots section headers and
+ * hands every line to inih flush left (inih would read an indented line as
+ * the continuation of the previous value, and a section header after a
+ * UTF-8 BOM would go unseen here). */
 static char *read_line(char *buf, int size, void *stream)
 {
     parse_ctx *ctx = stream;
-    if (!fgets(buf, size, ctx->file))
+    if (!fgets(buf, size, ctx->file)) {
+        if (ferror(ctx->file))
+            fail(ctx, ctx->line + 1, "read error: %s", strerror(errno));
         return NULL;
+    }
     ctx->line++;
     size_t len = strlen(buf);
     if (len == (size_t)size - 1 && buf[len - 1] != '\n' && !feof(ctx->file)) {
@@ -438,9 +468,15 @@ static char *read_line(char *buf, int size, void *stream)
         buf[0] = '\0';
         return buf;
     }
-    const char *p = buf;
+    char *p = buf;
+    if (ctx->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
     while (*p == ' ' || *p == '\t')
         p++;
+    if (p != buf) {
+        memmove(buf, p, strlen(p) + 1);
+        p = buf;
+    }
     if (*p == '[') {
         const char *end = strchr(p, ']');
         if (end) {
@@ -461,6 +497,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
     parse_ctx *ctx = user;
     if (ctx->failed)
         return 1; /* keep inih going quietly; the first error is reported */
+    if (key[0] == '\0') {
+        fail(ctx, ctx->line, "a key name is missing before '='");
+        return 1;
+    }
     if (section[0] == '\0') {
         fail(ctx, ctx->line, "'%s' is outside any section", key);
         return 1;
@@ -494,10 +534,17 @@ static void validate(parse_ctx *ctx)
             fail(ctx, cfg->services[i].line, "[service.%s] has no 'plugin = PATH.so'",
                  cfg->services[i].name);
     }
-    if (!ctx->failed && strcmp(cfg->host.listen, cfg->gateway.listen) == 0)
-        fail(ctx, 1, "[host] and [gateway] both listen on %s", cfg->host.listen);
+    /* compared as gRPC targets, so localhost:P is 127.0.0.1:P; reported at
+     * the later of the two listen lines, the one that made the clash */
+    char host[PATH_MAX + 16], gateway[PATH_MAX + 16];
+    rp_config_grpc_target(cfg->host.listen, host, sizeof(host));
+    rp_config_grpc_target(cfg->gateway.listen, gateway, sizeof(gateway));
+    int listen_line = ctx->listen_line[0] > ctx->listen_line[1] ? ctx->listen_line[0]
+                                                                : ctx->listen_line[1];
+    if (!ctx->failed && strcmp(host, gateway) == 0)
+        fail(ctx, listen_line, "[host] and [gateway] both listen on %s", cfg->gateway.listen);
     if (!ctx->failed && cfg->gateway.timeout > cfg->gateway.max_timeout)
-        fail(ctx, 1, "[gateway] timeout (%g s) is above max_timeout (%g s)",
+        fail(ctx, ctx->timeout_line, "[gateway] timeout (%g s) is above max_timeout (%g s)",
              cfg->gateway.timeout, cfg->gateway.max_timeout);
 }
 
@@ -505,6 +552,9 @@ static int set_defaults(rp_config *cfg)
 {
     cfg->supervisor.stop_timeout = 5.0;
     cfg->host.listen = strdup("127.0.0.1:5505");
+    cfg->host.max_message_bytes = (size_t)4 << 20;
+    cfg->host.max_concurrent_streams = 100;
+    cfg->host.drain_timeout = 5.0;
     cfg->gateway.listen = strdup("127.0.0.1:8080");
     cfg->gateway.timeout = 10.0;
     cfg->gateway.max_timeout = 300.0;
@@ -543,13 +593,29 @@ rp_config *rp_config_load(const char *path, char *err, size_t errlen)
         rp_config_free(cfg);
         return NULL;
     }
+    /* fopen() opens a folder too, and fgets() then fails as if at the end of
+     * an empty file: that would be a config of defaults */
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(fileno(file), &st) < 0)
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    if (why) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        fclose(file);
+        rp_config_free(cfg);
+        return NULL;
+    }
     parse_ctx ctx = {.cfg = cfg, .file = file, .in_service = -1, .err = err, .errlen = errlen};
     int rc = ini_parse_stream(read_line, &ctx, on_key, &ctx);
     fclose(file);
-    if (!ctx.failed && rc > 0)
+    if (rc > 0 && (!ctx.failed || rc < ctx.err_line)) {
+        ctx.failed = 0; /* inih reports its first syntax error only at the end */
         fail(&ctx, rc, "syntax error: expected [section], key = value, or a ; comment");
-    else if (!ctx.failed && rc < 0)
+    } else if (!ctx.failed && rc < 0) {
         fail(&ctx, ctx.line, "out of memory");
+    }
     if (!ctx.failed)
         validate(&ctx);
     if (ctx.failed) {

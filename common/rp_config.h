@@ -42,6 +42,9 @@ typedef struct rp_config {
     struct {
         char *listen; /* "127.0.0.1:5505", "[::1]:5505" or "unix:/abs/path" */
         int threads;  /* completion-queue threads; 0 = one per CPU */
+        size_t max_message_bytes;   /* larger requests get RESOURCE_EXHAUSTED */
+        int max_concurrent_streams; /* per HTTP/2 connection */
+        double drain_timeout;       /* seconds in-flight calls get after SIGTERM */
     } host;
 
     struct {

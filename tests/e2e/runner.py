@@ -16,9 +16,15 @@ def main():
     spec.loader.exec_module(module)
     suite = unittest.defaultTestLoader.loadTestsFromModule(module)
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped
+    # A failing subTest is reported once per subtest but run as one test:
+    # count each test method once.
+    def test_id(test):
+        return getattr(test, "test_case", test).id()
+    failed_ids = {test_id(t) for t, _ in result.failures + result.errors}
+    failed_ids |= {test_id(t) for t in result.unexpectedSuccesses}
+    failed = len(failed_ids)
+    skipped = len({test_id(t) for t, _ in result.skipped} - failed_ids)
+    passed = max(result.testsRun - failed - skipped, 0)
     print("RESULT passed=%d failed=%d skipped=%d" % (passed, failed, skipped), flush=True)
     return 0 if failed == 0 else 1
 

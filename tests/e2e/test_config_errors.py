@@ -1,0 +1,69 @@
+"""A bad INI stops each of rpcrestd, rpcrest-host and rpcrest-gateway at once
+with exit status 78 and the same "FILE:LINE: what is wrong" on stderr: all
+three read the file through common/rp_config.c."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import BUILD
+
+PROGRAMS = ("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+EX_CONFIG = 78
+
+# (INI text, line of the error or None for "any", what the message says)
+CASES = [
+    ("; settings\n[bogus]\nkey = 1\n", 2, "unknown section [bogus]"),
+    ("[host]\nlisten = 127.0.0.1:0\n", 2, "listen: '127.0.0.1:0' is not HOST:PORT"),
+    ("[gateway]\nlisten = 127.0.0.1:8080\nstop_timeout = 5\n", 3,
+     "unknown key 'stop_timeout' in [gateway]"),
+    ("[supervisor]\nstop_timeout = 1\nstop_timeout = 2\n", 3,
+     "key 'stop_timeout' appears twice in [supervisor]"),
+    ("[service.x]\nplugin = nope.so\n", 2, "plugin: {dir}/nope.so: No such file or directory"),
+    ("[host]\n\n[service.x]\ncolor = red\n", 3, "[service.x] has no 'plugin = PATH.so'"),
+    ("[service.no good]\n", 1, "[service.no good]: a service name is letters, digits"),
+    ("[host]\nthreads\n", 2, "syntax error"),
+    ("[host]\nlisten = 127.0.0.1:8080\n", None, "[host] and [gateway] both listen on"),
+]
+
+
+class ConfigErrors(unittest.TestCase):
+    def setUp(self):
+        self.dir = os.path.realpath(tempfile.mkdtemp(prefix="rpcrest-config-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.ini = os.path.join(self.dir, "rpcrest.ini")
+
+    def run_program(self, program, ini):
+        """(exit status, stderr text); a program that does not stop is killed
+        by subprocess.run's timeout and fails the test."""
+        proc = subprocess.run([os.path.join(BUILD, program), "-c", ini],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+        return proc.returncode, proc.stderr.decode("utf-8", "replace")
+
+    # Every case runs on every program; the failures are listed together.
+    def test_each_program_reports_file_and_line(self):
+        problems = []
+        for text, line, what in CASES:
+            with open(self.ini, "w") as f:
+                f.write(text)
+            expected = re.escape(self.ini) + ":" + (str(line) if line else r"\d+") + ": " \
+                + re.escape(what.format(dir=self.dir))
+            for program in PROGRAMS:
+                status, err = self.run_program(program, self.ini)
+                if status != EX_CONFIG or not re.search(expected, err):
+                    problems.append("%s on %r: exit %s, stderr %r (expected /%s/)"
+                                    % (program, text, status, err, expected))
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_each_program_reports_a_missing_file(self):
+        missing = os.path.join(self.dir, "nope.ini")
+        for program in PROGRAMS:
+            status, err = self.run_program(program, missing)
+            self.assertEqual(status, EX_CONFIG, "%s: %s" % (program, err))
+            self.assertIn("%s: No such file or directory" % missing, err, program)
+
+
+if __name__ == "__main__":
+    unittest.main()

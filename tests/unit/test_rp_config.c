@@ -1,0 +1,1060 @@
+/*
+ * test_rp_config.c -- common/rp_config.c: defaults, a full file, path
+ * resolution, and the "FILE:LINE: what is wrong" of every error it knows.
+ *
+ * Each test gets its own mkdtemp folder holding the INI and the files it
+ * names; the folder is removed and the working directory restored after.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rp_config.h"
+
+typedef struct fixture {
+    char dir[PATH_MAX]; /* the test's folder, a real (symlink-free) path */
+    char ini[PATH_MAX]; /* dir/rpcrest.ini */
+    char cwd[PATH_MAX]; /* restored by the teardown */
+    char err[512];
+} fixture;
+
+/* snprintf into a buffer that must be big enough: fails the test if not. */
+static void bprintf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void bprintf(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= size)
+        fail_msg("bprintf: %d bytes do not fit in %zu", n, size);
+}
+
+/* ---- fixture ---------------------------------------------------------- */
+
+/* Writes text into dir/rel, creating or truncating it. */
+static void put_file(const fixture *f, const char *rel, const char *text)
+{
+    char path[PATH_MAX];
+    bprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+    FILE *file = fopen(path, "w");
+    if (!file)
+        fail_msg("fopen %s: %s", path, strerror(errno));
+    if (fputs(text, file) == EOF || fclose(file) != 0)
+        fail_msg("write %s: %s", path, strerror(errno));
+}
+
+static void make_dir(const fixture *f, const char *rel)
+{
+    char path[PATH_MAX];
+    bprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+    if (mkdir(path, 0755) < 0)
+        fail_msg("mkdir %s: %s", path, strerror(errno));
+}
+
+/* "dir/rel" in a static buffer: for one assertion at a time. */
+static const char *in_dir(const fixture *f, const char *rel)
+{
+    static char path[PATH_MAX];
+    bprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+    return path;
+}
+
+/* The folder has svc.so, svc.pb (empty regular files: the loader only checks
+ * that they exist) and an empty sub-folder "folder". */
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    char tmpl[] = "/tmp/test_rp_config-XXXXXX";
+    if (!f || !getcwd(f->cwd, sizeof(f->cwd)) || !mkdtemp(tmpl) || !realpath(tmpl, f->dir)) {
+        fprintf(stderr, "setup: %s\n", strerror(errno));
+        free(f);
+        return -1;
+    }
+    bprintf(f->ini, sizeof(f->ini), "%s/rpcrest.ini", f->dir);
+    put_file(f, "svc.so", "");
+    put_file(f, "svc.pb", "");
+    make_dir(f, "folder");
+    *state = f;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    if (remove(path) < 0)
+        fprintf(stderr, "teardown: remove %s: %s\n", path, strerror(errno));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    int rc = 0;
+    if (chdir(f->cwd) < 0) {
+        fprintf(stderr, "teardown: chdir %s: %s\n", f->cwd, strerror(errno));
+        rc = -1;
+    }
+    if (nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0) {
+        fprintf(stderr, "teardown: nftw %s: %s\n", f->dir, strerror(errno));
+        rc = -1;
+    }
+    free(f);
+    return rc;
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* Writes text as the fixture's INI and loads it; err lands in f->err. */
+static rp_config *load(fixture *f, const char *text)
+{
+    put_file(f, "rpcrest.ini", text);
+    f->err[0] = '\0';
+    return rp_config_load(f->ini, f->err, sizeof(f->err));
+}
+
+static rp_config *load_ok(fixture *f, const char *text)
+{
+    rp_config *cfg = load(f, text);
+    if (!cfg)
+        fail_msg("expected the config to load, got: %s\n--- INI ---\n%s", f->err, text);
+    return cfg;
+}
+
+/* Asserts that text is refused with "INI:line: ..." containing `what`. */
+static void expect_error_at(fixture *f, const char *text, int line, const char *what)
+{
+    rp_config *cfg = load(f, text);
+    if (cfg) {
+        rp_config_free(cfg);
+        fail_msg("expected an error at line %d (%s), but it loaded:\n%s", line, what, text);
+    }
+    char prefix[PATH_MAX + 32];
+    bprintf(prefix, sizeof(prefix), "%s:%d: ", f->ini, line);
+    if (strncmp(f->err, prefix, strlen(prefix)) != 0)
+        fail_msg("expected the error to start with '%s', got '%s'", prefix, f->err);
+    if (!strstr(f->err + strlen(prefix), what))
+        fail_msg("expected the error to mention '%s', got '%s'", what, f->err);
+}
+
+/* The same for an INI that has one [section] and `key = value` at line 2. */
+static void expect_value_error(fixture *f, const char *section, const char *key,
+                               const char *value, const char *what)
+{
+    char text[512];
+    bprintf(text, sizeof(text), "[%s]\n%s = %s\n", section, key, value);
+    expect_error_at(f, text, 2, what);
+}
+
+/* Loads "[section]\nkey = value\n" and returns the config (caller frees). */
+static rp_config *load_value(fixture *f, const char *section, const char *key,
+                             const char *value)
+{
+    char text[512];
+    bprintf(text, sizeof(text), "[%s]\n%s = %s\n", section, key, value);
+    return load_ok(f, text);
+}
+
+/* ---- valid files ---------------------------------------------------------- */
+
+static void test_defaults_for_an_empty_file(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f, "");
+    assert_string_equal(cfg->path, f->ini);
+    assert_string_equal(cfg->dir, f->dir);
+    assert_true(cfg->supervisor.stop_timeout == 5.0);
+    assert_string_equal(cfg->host.listen, "127.0.0.1:5505");
+    assert_int_equal(cfg->host.threads, 0);
+    assert_int_equal(cfg->host.max_message_bytes, 4 * 1024 * 1024);
+    assert_int_equal(cfg->host.max_concurrent_streams, 100);
+    assert_true(cfg->host.drain_timeout == 5.0);
+    assert_string_equal(cfg->gateway.listen, "127.0.0.1:8080");
+    assert_null(cfg->gateway.upstream);
+    assert_true(cfg->gateway.timeout == 10.0);
+    assert_true(cfg->gateway.max_timeout == 300.0);
+    assert_int_equal(cfg->gateway.max_body_bytes, 4 * 1024 * 1024);
+    assert_int_equal(cfg->gateway.threads, 0);
+    assert_int_equal(cfg->gateway.ignore_unknown_query_parameters, 0);
+    assert_int_equal(cfg->gateway.json_ignore_unknown_fields, 0);
+    assert_int_equal(cfg->gateway.json_emit_defaults, 0);
+    assert_int_equal(cfg->gateway.json_proto_names, 0);
+    assert_int_equal(cfg->n_services, 0);
+    assert_null(cfg->services);
+    rp_config_free(cfg);
+}
+
+static void test_defaults_for_empty_sections_and_comments(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f, "; comment\n# another\n\n[supervisor]\n[host]\n  \n[gateway]\n");
+    assert_true(cfg->supervisor.stop_timeout == 5.0);
+    assert_string_equal(cfg->host.listen, "127.0.0.1:5505");
+    assert_string_equal(cfg->gateway.listen, "127.0.0.1:8080");
+    assert_true(cfg->gateway.timeout == 10.0);
+    assert_int_equal(cfg->gateway.max_body_bytes, 4 * 1024 * 1024);
+    rp_config_free(cfg);
+}
+
+static void test_full_file(void **state)
+{
+    fixture *f = *state;
+    char text[2048];
+    bprintf(text, sizeof(text),
+            "; rpcrest configuration\n"                /* 1 */
+            "[supervisor]\n"                           /* 2 */
+            "stop_timeout = 2.5\n"                     /* 3 */
+            "\n"                                       /* 4 */
+            "[host]\n"                                 /* 5 */
+            "listen = [::1]:6000\n"                    /* 6 */
+            "threads = 4\n"                            /* 7 */
+            "\n"                                       /* 8 */
+            "[gateway]\n"                              /* 9 */
+            "listen = localhost:9090\n"                /* 10 */
+            "upstream = dns:///localhost:6000\n"       /* 11 */
+            "timeout = 0.25\n"                         /* 12 */
+            "max_timeout = 60\n"                       /* 13 */
+            "max_body_bytes = 64k\n"                   /* 14 */
+            "threads = 8\n"                            /* 15 */
+            "ignore_unknown_query_parameters = on\n"   /* 16 */
+            "json_ignore_unknown_fields = yes\n"       /* 17 */
+            "json_emit_defaults = TRUE\n"              /* 18 */
+            "json_proto_names = 1\n"                   /* 19 */
+            "\n"                                       /* 20 */
+            "[service.echo]\n"                         /* 21 */
+            "plugin = svc.so\n"                        /* 22 */
+            "descriptors = svc.pb\n"                   /* 23 */
+            "greeting = hello world  ; a comment\n"    /* 24 */
+            "# a comment line\n"                       /* 25 */
+            "max_items = 10\n"                         /* 26 */
+            "\n"                                       /* 27 */
+            "[service.other_2-B]\n"                    /* 28 */
+            "plugin = %s/svc.so\n",                    /* 29 */
+            f->dir);
+    rp_config *cfg = load_ok(f, text);
+    assert_true(cfg->supervisor.stop_timeout == 2.5);
+    assert_string_equal(cfg->host.listen, "[::1]:6000");
+    assert_int_equal(cfg->host.threads, 4);
+    assert_string_equal(cfg->gateway.listen, "localhost:9090");
+    assert_string_equal(cfg->gateway.upstream, "dns:///localhost:6000");
+    assert_true(cfg->gateway.timeout == 0.25);
+    assert_true(cfg->gateway.max_timeout == 60);
+    assert_int_equal(cfg->gateway.max_body_bytes, 64 * 1024);
+    assert_int_equal(cfg->gateway.threads, 8);
+    assert_int_equal(cfg->gateway.ignore_unknown_query_parameters, 1);
+    assert_int_equal(cfg->gateway.json_ignore_unknown_fields, 1);
+    assert_int_equal(cfg->gateway.json_emit_defaults, 1);
+    assert_int_equal(cfg->gateway.json_proto_names, 1);
+
+    assert_int_equal(cfg->n_services, 2);
+    const rp_service_conf *echo = &cfg->services[0];
+    assert_string_equal(echo->name, "echo");
+    assert_int_equal(echo->line, 21);
+    assert_string_equal(echo->plugin, in_dir(f, "svc.so"));
+    assert_int_equal(echo->plugin_line, 22);
+    assert_string_equal(echo->descriptors, in_dir(f, "svc.pb"));
+    assert_int_equal(echo->descriptors_line, 23);
+    assert_int_equal(echo->n_settings, 2);
+    assert_string_equal(echo->settings[0].key, "greeting");
+    assert_string_equal(echo->settings[0].value, "hello world");
+    assert_int_equal(echo->settings[0].line, 24);
+    assert_string_equal(echo->settings[1].key, "max_items");
+    assert_string_equal(echo->settings[1].value, "10");
+    assert_int_equal(echo->settings[1].line, 26);
+
+    const rp_service_conf *other = &cfg->services[1];
+    assert_string_equal(other->name, "other_2-B");
+    assert_int_equal(other->line, 28);
+    assert_string_equal(other->plugin, in_dir(f, "svc.so"));
+    assert_int_equal(other->plugin_line, 29);
+    assert_null(other->descriptors);
+    assert_int_equal(other->n_settings, 0);
+    rp_config_free(cfg);
+}
+
+/* Plugin keys are the plugin's business: any name, each service its own. */
+static void test_plugin_settings_keep_their_lines(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f,
+                             "[service.a]\n"           /* 1 */
+                             "color = red\n"           /* 2 */
+                             "plugin = svc.so\n"       /* 3 */
+                             "threads = 3\n"           /* 4 */
+                             "listen = anything\n"     /* 5 */
+                             "[service.b]\n"           /* 6 */
+                             "plugin = svc.so\n"       /* 7 */
+                             "color = blue\n"          /* 8 */
+                             "empty =\n");             /* 9 */
+    assert_int_equal(cfg->n_services, 2);
+    const rp_service_conf *a = &cfg->services[0];
+    assert_int_equal(a->n_settings, 3);
+    assert_string_equal(a->settings[0].key, "color");
+    assert_string_equal(a->settings[0].value, "red");
+    assert_int_equal(a->settings[0].line, 2);
+    assert_string_equal(a->settings[1].key, "threads");
+    assert_string_equal(a->settings[1].value, "3");
+    assert_int_equal(a->settings[1].line, 4);
+    assert_string_equal(a->settings[2].key, "listen");
+    assert_string_equal(a->settings[2].value, "anything");
+    assert_int_equal(a->settings[2].line, 5);
+    assert_int_equal(a->plugin_line, 3);
+    const rp_service_conf *b = &cfg->services[1];
+    assert_int_equal(b->n_settings, 2);
+    assert_string_equal(b->settings[0].key, "color");
+    assert_string_equal(b->settings[0].value, "blue");
+    assert_int_equal(b->settings[0].line, 8);
+    assert_string_equal(b->settings[1].key, "empty");
+    assert_string_equal(b->settings[1].value, "");
+    assert_int_equal(b->settings[1].line, 9);
+    rp_config_free(cfg);
+}
+
+/* The same key in two sections is not a duplicate. */
+static void test_same_key_in_different_sections(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f, "[host]\nthreads = 1\n[gateway]\nthreads = 2\n");
+    assert_int_equal(cfg->host.threads, 1);
+    assert_int_equal(cfg->gateway.threads, 2);
+    rp_config_free(cfg);
+}
+
+static void test_crlf_line_ends(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f, "[host]\r\nthreads = 3\r\n[gateway]\r\ntimeout = 7\r\n");
+    assert_int_equal(cfg->host.threads, 3);
+    assert_true(cfg->gateway.timeout == 7.0);
+    rp_config_free(cfg);
+}
+
+/* ---- paths ---------------------------------------------------------------- */
+
+/* conf/rpcrest.ini names ../plugins/p.so: that is DIR/plugins/p.so whatever
+ * the working directory, and the config's own path comes back absolute. */
+static void test_relative_paths_resolve_against_the_ini_folder(void **state)
+{
+    fixture *f = *state;
+    make_dir(f, "conf");
+    make_dir(f, "plugins");
+    make_dir(f, "elsewhere");
+    put_file(f, "plugins/p.so", "");
+    put_file(f, "plugins/p.pb", "");
+    put_file(f, "conf/rpcrest.ini",
+             "[service.p]\nplugin = ../plugins/p.so\ndescriptors = ../plugins/./p.pb\n");
+    char ini[PATH_MAX];
+    bprintf(ini, sizeof(ini), "%s/conf/rpcrest.ini", f->dir);
+    char plugin[PATH_MAX], descriptors[PATH_MAX], conf_dir[PATH_MAX];
+    bprintf(plugin, sizeof(plugin), "%s/plugins/p.so", f->dir);
+    bprintf(descriptors, sizeof(descriptors), "%s/plugins/p.pb", f->dir);
+    bprintf(conf_dir, sizeof(conf_dir), "%s/conf", f->dir);
+
+    /* from an unrelated folder, by absolute path */
+    assert_int_equal(chdir(in_dir(f, "elsewhere")), 0);
+    rp_config *cfg = rp_config_load(ini, f->err, sizeof(f->err));
+    if (!cfg)
+        fail_msg("load %s: %s", ini, f->err);
+    assert_string_equal(cfg->services[0].plugin, plugin);
+    assert_string_equal(cfg->services[0].descriptors, descriptors);
+    assert_string_equal(cfg->path, ini);
+    assert_string_equal(cfg->dir, conf_dir);
+    rp_config_free(cfg);
+
+    /* by a path relative to the working directory */
+    assert_int_equal(chdir(f->dir), 0);
+    cfg = rp_config_load("conf/rpcrest.ini", f->err, sizeof(f->err));
+    if (!cfg)
+        fail_msg("load conf/rpcrest.ini: %s", f->err);
+    assert_string_equal(cfg->path, ini);
+    assert_string_equal(cfg->dir, conf_dir);
+    assert_string_equal(cfg->services[0].plugin, plugin);
+    rp_config_free(cfg);
+
+    /* a missing relative plugin is reported by its resolved path */
+    assert_int_equal(chdir("/"), 0);
+    put_file(f, "conf/rpcrest.ini", "[service.p]\nplugin = nope.so\n");
+    assert_null(rp_config_load(ini, f->err, sizeof(f->err)));
+    char expected[PATH_MAX * 2 + 64];
+    bprintf(expected, sizeof(expected), "%s:2: plugin: %s/nope.so: No such file or directory",
+            ini, conf_dir);
+    assert_string_equal(f->err, expected);
+}
+
+static void test_unix_listen(void **state)
+{
+    fixture *f = *state;
+    char text[PATH_MAX + 64], expected[PATH_MAX + 16];
+
+    bprintf(text, sizeof(text), "[host]\nlisten = unix:%s/host.sock\n", f->dir);
+    rp_config *cfg = load_ok(f, text);
+    bprintf(expected, sizeof(expected), "unix:%s/host.sock", f->dir);
+    assert_string_equal(cfg->host.listen, expected);
+    rp_config_free(cfg);
+
+    /* relative: against the INI's folder, and need not exist yet */
+    assert_int_equal(chdir("/"), 0);
+    cfg = load_ok(f, "[host]\nlisten = unix:run/host.sock\n");
+    bprintf(expected, sizeof(expected), "unix:%s/run/host.sock", f->dir);
+    assert_string_equal(cfg->host.listen, expected);
+    rp_config_free(cfg);
+
+    expect_value_error(f, "host", "listen", "unix:", "'unix:' needs a socket path");
+    /* the gateway speaks HTTP over TCP only */
+    expect_value_error(f, "gateway", "listen", "unix:/tmp/gw.sock",
+                       "listen: 'unix:/tmp/gw.sock' is not HOST:PORT");
+}
+
+static void test_tcp_listen_accepted(void **state)
+{
+    fixture *f = *state;
+    static const char *const good[] = {"127.0.0.1:1", "localhost:65535", "[::1]:8080",
+                                       "0.0.0.0:80", "[::]:9000", "10.1.2.3:5505"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        rp_config *cfg = load_value(f, "host", "listen", good[i]);
+        assert_string_equal(cfg->host.listen, good[i]);
+        rp_config_free(cfg);
+        cfg = load_value(f, "gateway", "listen", good[i]);
+        assert_string_equal(cfg->gateway.listen, good[i]);
+        rp_config_free(cfg);
+    }
+}
+
+static void test_bad_listen(void **state)
+{
+    fixture *f = *state;
+    static const char *const bad[] = {
+        "127.0.0.1",       /* no port */
+        "127.0.0.1:",      /* empty port */
+        "127.0.0.1:0",     /* port 0 */
+        "127.0.0.1:70000", /* port out of range */
+        "127.0.0.1:-1",    /* negative port */
+        "127.0.0.1:80x",   /* junk after the port */
+        "example.com:80",  /* a host name other than localhost */
+        "localhost.localdomain:80",
+        ":8080",           /* no host */
+        "::1:8080",        /* IPv6 without brackets */
+        "[::1]8080",       /* no colon after the bracket */
+        "[::1]:0",
+        "[127.0.0.1]:80",  /* IPv4 in brackets */
+        "[::1",            /* unclosed bracket */
+        "999.1.1.1:80",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char what[128];
+        bprintf(what, sizeof(what), "listen: '%s' is not HOST:PORT", bad[i]);
+        expect_value_error(f, "host", "listen", bad[i], what);
+        expect_value_error(f, "gateway", "listen", bad[i], what);
+    }
+    /* the text says what would be right */
+    expect_value_error(f, "host", "listen", "127.0.0.1:0", "PORT 1-65535");
+}
+
+/* ---- numbers -------------------------------------------------------------- */
+
+static void test_threads(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f, "[host]\nthreads = 0\n[gateway]\nthreads = 256\n");
+    assert_int_equal(cfg->host.threads, 0);
+    assert_int_equal(cfg->gateway.threads, 256);
+    rp_config_free(cfg);
+
+    static const char *const bad[] = {"-1", "257", "two", "1.5", "4 cores", "0x10", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char what[128];
+        bprintf(what, sizeof(what), "threads: '%s' is not a whole number in 0..256", bad[i]);
+        expect_value_error(f, "host", "threads", bad[i], what);
+        expect_value_error(f, "gateway", "threads", bad[i], what);
+    }
+}
+
+static void test_timeout(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *text;
+        double value;
+    } good[] = {{"0.001", 0.001}, {"3600", 3600}, {"1e1", 10}, {"2", 2}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char text[128];
+        bprintf(text, sizeof(text), "[gateway]\nmax_timeout = 3600\ntimeout = %s\n",
+                good[i].text);
+        rp_config *cfg = load_ok(f, text);
+        assert_true(cfg->gateway.timeout == good[i].value);
+        rp_config_free(cfg);
+        bprintf(text, sizeof(text), "[gateway]\nmax_timeout = %s\ntimeout = 0.001\n",
+                good[i].text);
+        cfg = load_ok(f, text);
+        assert_true(cfg->gateway.max_timeout == good[i].value);
+        rp_config_free(cfg);
+    }
+    static const char *const bad[] = {"0", "0.0009", "-1", "3601", "abc", "10s", "nan",
+                                      "inf", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char what[128];
+        bprintf(what, sizeof(what), "timeout: '%s' is not a number of seconds in 0.001..3600",
+                bad[i]);
+        expect_value_error(f, "gateway", "timeout", bad[i], what);
+        bprintf(what, sizeof(what),
+                "max_timeout: '%s' is not a number of seconds in 0.001..3600", bad[i]);
+        expect_value_error(f, "gateway", "max_timeout", bad[i], what);
+    }
+}
+
+/* timeout may not exceed max_timeout: reported at the later of the two. */
+static void test_timeout_above_max_timeout(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f, "[gateway]\ntimeout = 300\n");
+    assert_true(cfg->gateway.timeout == 300);
+    rp_config_free(cfg);
+    expect_error_at(f, "[gateway]\nthreads = 1\ntimeout = 301\n", 3,
+                    "[gateway] timeout (301 s) is above max_timeout (300 s)");
+    expect_error_at(f, "[gateway]\nmax_timeout = 5\n", 2,
+                    "[gateway] timeout (10 s) is above max_timeout (5 s)");
+    expect_error_at(f, "[gateway]\nmax_timeout = 1\ntimeout = 1.5\n", 3,
+                    "[gateway] timeout (1.5 s) is above max_timeout (1 s)");
+}
+
+static void test_stop_timeout(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_value(f, "supervisor", "stop_timeout", "0.01");
+    assert_true(cfg->supervisor.stop_timeout == 0.01);
+    rp_config_free(cfg);
+    static const char *const bad[] = {"0", "0.001", "-5", "3601", "soon", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char what[128];
+        bprintf(what, sizeof(what),
+                "stop_timeout: '%s' is not a number of seconds in 0.01..3600", bad[i]);
+        expect_value_error(f, "supervisor", "stop_timeout", bad[i], what);
+    }
+}
+
+static void test_max_body_bytes(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *text;
+        size_t value;
+    } good[] = {{"1", 1},
+                {"1024", 1024},
+                {"64k", 64 << 10},
+                {"64K", 64 << 10},
+                {"4M", 4 << 20},
+                {"4m", 4 << 20},
+                {"1G", 1 << 30},
+                {"1073741824", 1 << 30}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        rp_config *cfg = load_value(f, "gateway", "max_body_bytes", good[i].text);
+        assert_int_equal(cfg->gateway.max_body_bytes, good[i].value);
+        rp_config_free(cfg);
+    }
+    static const char *const bad[] = {"0", "0k", "-1", "2G", "1025M", "1073741825", "4X",
+                                      "4MB", "k", "1.5M", "99999999999999999999999", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char what[128];
+        bprintf(what, sizeof(what), "max_body_bytes: '%s' is not a size in 1..1G", bad[i]);
+        expect_value_error(f, "gateway", "max_body_bytes", bad[i], what);
+    }
+}
+
+static void test_host_limits(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f, "[host]\nmax_message_bytes = 16M\nmax_concurrent_streams = 1\n"
+                                "drain_timeout = 0\n");
+    assert_int_equal(cfg->host.max_message_bytes, 16 << 20);
+    assert_int_equal(cfg->host.max_concurrent_streams, 1);
+    assert_true(cfg->host.drain_timeout == 0);
+    rp_config_free(cfg);
+    cfg = load_ok(f, "[host]\nmax_message_bytes = 1k\nmax_concurrent_streams = 65536\n"
+                     "drain_timeout = 3600\n");
+    assert_int_equal(cfg->host.max_message_bytes, 1024);
+    assert_int_equal(cfg->host.max_concurrent_streams, 65536);
+    assert_true(cfg->host.drain_timeout == 3600);
+    rp_config_free(cfg);
+
+    static const char *const bad_size[] = {"1023", "0", "2G", "-1k", "16MB", ""};
+    for (size_t i = 0; i < sizeof(bad_size) / sizeof(bad_size[0]); i++) {
+        char what[128];
+        bprintf(what, sizeof(what), "max_message_bytes: '%s' is not a size in 1k..1G",
+                bad_size[i]);
+        expect_value_error(f, "host", "max_message_bytes", bad_size[i], what);
+    }
+    static const char *const bad_streams[] = {"0", "65537", "-1", "many", ""};
+    for (size_t i = 0; i < sizeof(bad_streams) / sizeof(bad_streams[0]); i++) {
+        char what[128];
+        bprintf(what, sizeof(what),
+                "max_concurrent_streams: '%s' is not a whole number in 1..65536",
+                bad_streams[i]);
+        expect_value_error(f, "host", "max_concurrent_streams", bad_streams[i], what);
+    }
+    static const char *const bad_drain[] = {"-1", "3601", "soon", ""};
+    for (size_t i = 0; i < sizeof(bad_drain) / sizeof(bad_drain[0]); i++) {
+        char what[128];
+        bprintf(what, sizeof(what),
+                "drain_timeout: '%s' is not a number of seconds in 0..3600", bad_drain[i]);
+        expect_value_error(f, "host", "drain_timeout", bad_drain[i], what);
+    }
+}
+
+static void test_gateway_switches(void **state)
+{
+    fixture *f = *state;
+    static const char *const keys[] = {"ignore_unknown_query_parameters",
+                                       "json_ignore_unknown_fields", "json_emit_defaults",
+                                       "json_proto_names"};
+    static const struct {
+        const char *text;
+        int value;
+    } values[] = {{"on", 1},  {"true", 1},  {"yes", 1}, {"1", 1},   {"ON", 1},  {"Yes", 1},
+                  {"off", 0}, {"false", 0}, {"no", 0},  {"0", 0},   {"OFF", 0}, {"False", 0}};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+            rp_config *cfg = load_value(f, "gateway", keys[k], values[v].text);
+            int got = k == 0   ? cfg->gateway.ignore_unknown_query_parameters
+                      : k == 1 ? cfg->gateway.json_ignore_unknown_fields
+                      : k == 2 ? cfg->gateway.json_emit_defaults
+                               : cfg->gateway.json_proto_names;
+            if (got != values[v].value)
+                fail_msg("%s = %s gave %d", keys[k], values[v].text, got);
+            rp_config_free(cfg);
+        }
+        static const char *const bad[] = {"maybe", "2", "onn", "y", ""};
+        for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+            char what[128];
+            bprintf(what, sizeof(what), "%s: '%s' is not on or off", keys[k], bad[b]);
+            expect_value_error(f, "gateway", keys[k], bad[b], what);
+        }
+        /* these belong to the gateway only */
+        char what[128];
+        bprintf(what, sizeof(what), "unknown key '%s' in [host]", keys[k]);
+        expect_value_error(f, "host", keys[k], "on", what);
+    }
+}
+
+static void test_upstream(void **state)
+{
+    fixture *f = *state;
+    static const char *const good[] = {"dns:///rpc.internal:5505", "ipv4:127.0.0.1:6000",
+                                       "unix:/run/rpcrest/host.sock", "localhost:5505"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        rp_config *cfg = load_value(f, "gateway", "upstream", good[i]);
+        assert_string_equal(cfg->gateway.upstream, good[i]);
+        char target[256];
+        rp_config_gateway_target(cfg, target, sizeof(target));
+        assert_string_equal(target, good[i]);
+        rp_config_free(cfg);
+    }
+    expect_value_error(f, "gateway", "upstream", "", "upstream: '' is not a gRPC target");
+    expect_value_error(f, "gateway", "upstream", "ipv4:1.2.3.4:5 ipv4:1.2.3.4:6",
+                       "upstream: 'ipv4:1.2.3.4:5 ipv4:1.2.3.4:6' is not a gRPC target");
+}
+
+/* Without upstream the gateway calls the host's listen address. */
+static void test_gateway_target_defaults_to_the_host(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *listen;
+        const char *target;
+    } cases[] = {{"127.0.0.1:5505", "ipv4:127.0.0.1:5505"},
+                 {"localhost:7000", "ipv4:127.0.0.1:7000"},
+                 {"[::1]:7001", "ipv6:[::1]:7001"},
+                 {"unix:/tmp/rpcrest-host.sock", "unix:/tmp/rpcrest-host.sock"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rp_config *cfg = load_value(f, "host", "listen", cases[i].listen);
+        char target[256];
+        rp_config_gateway_target(cfg, target, sizeof(target));
+        assert_string_equal(target, cases[i].target);
+        rp_config_free(cfg);
+    }
+}
+
+/* ---- structure errors ----------------------------------------------------- */
+
+static void test_unknown_section(void **state)
+{
+    fixture *f = *state;
+    expect_error_at(f, "[host]\nthreads = 1\n\n[hosts]\nthreads = 2\n", 4,
+                    "unknown section [hosts]");
+    expect_error_at(f, "[services.echo]\nplugin = svc.so\n", 1,
+                    "unknown section [services.echo]");
+    expect_error_at(f, "[ host ]\n", 1, "unknown section [ host ]");
+    expect_error_at(f, "[]\n", 1, "unknown section []");
+}
+
+static void test_unknown_key_in_each_fixed_section(void **state)
+{
+    fixture *f = *state;
+    expect_error_at(f, "[supervisor]\nstop_timeout = 1\ntimeout = 2\n", 3,
+                    "unknown key 'timeout' in [supervisor] (known: stop_timeout)");
+    expect_error_at(f, "[host]\nlisten = 127.0.0.1:1\n\nmax_body_bytes = 1\n", 4,
+                    "unknown key 'max_body_bytes' in [host] (known: listen, threads");
+    expect_error_at(f, "[gateway]\nstop_timeout = 1\n", 2,
+                    "unknown key 'stop_timeout' in [gateway] (known: listen, ");
+    /* keys are case-sensitive */
+    expect_error_at(f, "[host]\nListen = 127.0.0.1:1\n", 2, "unknown key 'Listen' in [host]");
+}
+
+static void test_key_outside_any_section(void **state)
+{
+    fixture *f = *state;
+    expect_error_at(f, "; top\nlisten = 127.0.0.1:1\n[host]\n", 2,
+                    "'listen' is outside any section");
+}
+
+static void test_syntax_errors(void **state)
+{
+    fixture *f = *state;
+    const char *what = "syntax error: expected [section], key = value, or a ; comment";
+    expect_error_at(f, "[host]\nthreads = 1\nthreads 2\n", 3, what);
+    expect_error_at(f, "[host]\nthreads\n", 2, what);
+    expect_error_at(f, "; ok\n[host\n", 2, what);
+    expect_error_at(f, "[gateway]\ntimeout = 1\njust some words\n", 3, what);
+}
+
+static void test_over_long_line(void **state)
+{
+    fixture *f = *state;
+    char text[1024];
+    /* 198 characters is the longest line there is room for */
+    char fits[200], too_long[300];
+    memset(fits, 'x', sizeof(fits));
+    fits[0] = ';';
+    fits[198] = '\0';
+    memset(too_long, 'x', sizeof(too_long));
+    too_long[0] = ';';
+    too_long[199] = '\0';
+
+    bprintf(text, sizeof(text), "[host]\n%s\nthreads = 2\n", fits);
+    rp_config *cfg = load_ok(f, text);
+    assert_int_equal(cfg->host.threads, 2);
+    rp_config_free(cfg);
+
+    bprintf(text, sizeof(text), "[host]\nthreads = 2\n%s\nthreads = 3\n", too_long);
+    expect_error_at(f, text, 3, "line longer than 198 characters");
+
+    /* a value is not cut short to something that would pass */
+    char value[260];
+    memset(value, ' ', sizeof(value));
+    memcpy(value, "threads = 1", 11);
+    value[sizeof(value) - 2] = '2';
+    value[sizeof(value) - 1] = '\0';
+    bprintf(text, sizeof(text), "[host]\n%s\n", value);
+    expect_error_at(f, text, 2, "line longer than 198 characters");
+}
+
+static void test_duplicate_sections(void **state)
+{
+    fixture *f = *state;
+    expect_error_at(f, "[host]\nthreads = 1\n[gateway]\n[host]\n", 4,
+                    "section [host] appears twice");
+    expect_error_at(f, "[supervisor]\n[supervisor]\n", 2, "section [supervisor] appears twice");
+    expect_error_at(f, "[gateway]\n\n\n[gateway]\n", 4, "section [gateway] appears twice");
+    expect_error_at(f,
+                    "[service.a]\nplugin = svc.so\n\n[service.b]\nplugin = svc.so\n"
+                    "[service.a]\nplugin = svc.so\n",
+                    6, "section [service.a] appears twice (first at line 1)");
+}
+
+static void test_duplicate_keys(void **state)
+{
+    fixture *f = *state;
+    expect_error_at(f, "[gateway]\ntimeout = 1\nthreads = 2\ntimeout = 2\n", 4,
+                    "key 'timeout' appears twice in [gateway]");
+    expect_error_at(f, "[host]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:1\n", 3,
+                    "key 'listen' appears twice in [host]");
+    expect_error_at(f, "[supervisor]\nstop_timeout = 1\nstop_timeout = 1\n", 3,
+                    "key 'stop_timeout' appears twice in [supervisor]");
+    expect_error_at(f, "[service.a]\nplugin = svc.so\ncolor = red\ncolor = blue\n", 4,
+                    "key 'color' appears twice in [service.a]");
+    expect_error_at(f, "[service.a]\nplugin = svc.so\nplugin = svc.so\n", 3,
+                    "key 'plugin' appears twice in [service.a]");
+}
+
+/* ---- services ------------------------------------------------------------- */
+
+static void test_missing_plugin_file(void **state)
+{
+    fixture *f = *state;
+    char what[PATH_MAX + 64];
+    bprintf(what, sizeof(what), "plugin: %s/nope.so: No such file or directory", f->dir);
+    expect_error_at(f, "[service.a]\n; the plugin\nplugin = nope.so\n", 3, what);
+    bprintf(what, sizeof(what), "descriptors: %s/nope.pb: No such file or directory", f->dir);
+    expect_error_at(f, "[service.a]\nplugin = svc.so\ndescriptors = nope.pb\n", 3, what);
+}
+
+static void test_plugin_path_is_a_folder(void **state)
+{
+    fixture *f = *state;
+    char what[PATH_MAX + 64];
+    bprintf(what, sizeof(what), "plugin: %s/folder: not a regular file", f->dir);
+    expect_error_at(f, "[service.a]\nplugin = folder\n", 2, what);
+    bprintf(what, sizeof(what), "descriptors: %s/folder: not a regular file", f->dir);
+    expect_error_at(f, "[service.a]\nplugin = svc.so\ndescriptors = folder/\n", 3, what);
+    /* an empty value names the INI's own folder */
+    bprintf(what, sizeof(what), "plugin: %s: not a regular file", f->dir);
+    expect_error_at(f, "[service.a]\nplugin =\n", 2, what);
+}
+
+static void test_service_without_plugin(void **state)
+{
+    fixture *f = *state;
+    /* reported at the section header, after the whole file was read */
+    expect_error_at(f,
+                    "[service.a]\n"           /* 1 */
+                    "plugin = svc.so\n"       /* 2 */
+                    "\n"                      /* 3 */
+                    "[service.b]\n"           /* 4 */
+                    "descriptors = svc.pb\n"  /* 5 */
+                    "color = red\n"           /* 6 */
+                    "[host]\n"                /* 7 */
+                    "threads = 1\n",          /* 8 */
+                    4, "[service.b] has no 'plugin = PATH.so'");
+    expect_error_at(f, "[host]\n[service.empty]\n", 2,
+                    "[service.empty] has no 'plugin = PATH.so'");
+}
+
+static void test_invalid_service_names(void **state)
+{
+    fixture *f = *state;
+    const char *what = "a service name is letters, digits, '_' and '-'";
+    expect_error_at(f, "[host]\n[service.]\nplugin = svc.so\n", 2, what);
+    expect_error_at(f, "[service.a b]\nplugin = svc.so\n", 1, what);
+    expect_error_at(f, "[service.a.b]\nplugin = svc.so\n", 1, "[service.a.b]: a service name");
+    expect_error_at(f, "[service.a/b]\n", 1, what);
+    expect_error_at(f, "[service.caf\xc3\xa9]\n", 1, what);
+}
+
+/* ---- whole-file checks ---------------------------------------------------- */
+
+/* Reported at the listen line that made the clash; localhost is 127.0.0.1. */
+static void test_host_and_gateway_on_the_same_address(void **state)
+{
+    fixture *f = *state;
+    const char *what = "[host] and [gateway] both listen on 127.0.0.1:8080";
+    expect_error_at(f, "; c\n[host]\nlisten = 127.0.0.1:8080\n", 3, what);
+    expect_error_at(f, "[gateway]\nlisten = 127.0.0.1:5505\n", 2,
+                    "[host] and [gateway] both listen on 127.0.0.1:5505");
+    expect_error_at(f,
+                    "[gateway]\nlisten = 127.0.0.1:8080\n[host]\nthreads = 1\n"
+                    "listen = 127.0.0.1:8080\n",
+                    5, what);
+    expect_error_at(f, "[host]\nlisten = localhost:8080\n", 2, what);
+}
+
+/* inih reports a syntax error only once the whole file is read; it still
+ * comes before an error on a later line. */
+static void test_syntax_error_before_a_later_error(void **state)
+{
+    fixture *f = *state;
+    const char *what = "syntax error";
+    expect_error_at(f, "; ok\n[host\nthreads = 1\n", 2, what);
+    expect_error_at(f, "[host]\nthreads 2\n[gateway]\ntimeout = never\n", 2, what);
+    expect_error_at(f, "[host]\nthreads = x\nthreads 2\n", 2, "threads: 'x'");
+}
+
+static void test_empty_key(void **state)
+{
+    fixture *f = *state;
+    expect_error_at(f, "[service.a]\nplugin = svc.so\n= 1\n", 3,
+                    "a key name is missing before '='");
+}
+
+/* Keys may be indented: an indented line is not a continuation. */
+static void test_indented_lines(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f,
+                             "  [host]\n"
+                             "  listen = 127.0.0.1:7000\n"
+                             "  threads = 3\n"
+                             "\t[gateway]\n"
+                             "\ttimeout = 2\n"
+                             "\tthreads = 4\n");
+    assert_string_equal(cfg->host.listen, "127.0.0.1:7000");
+    assert_int_equal(cfg->host.threads, 3);
+    assert_true(cfg->gateway.timeout == 2.0);
+    assert_int_equal(cfg->gateway.threads, 4);
+    rp_config_free(cfg);
+    expect_error_at(f, "[host]\n  threads = 1\n  bogus = 2\n", 3, "unknown key 'bogus'");
+}
+
+/* A UTF-8 byte order mark does not hide the first section header. */
+static void test_utf8_bom(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f, "\xEF\xBB\xBF[host]\nthreads = 3\n");
+    assert_int_equal(cfg->host.threads, 3);
+    rp_config_free(cfg);
+    expect_error_at(f, "\xEF\xBB\xBF[hots]\nlisten = 1\n", 1, "unknown section [hots]");
+    expect_error_at(f, "\xEF\xBB\xBF[service.a]\nplugin = nope.so\n", 2, "nope.so");
+    expect_error_at(f, "\xEF\xBB\xBF[service.a]\ncolor = red\n", 1,
+                    "[service.a] has no 'plugin = PATH.so'");
+}
+
+static void test_first_error_wins(void **state)
+{
+    fixture *f = *state;
+    expect_error_at(f, "[host]\nthreads = many\n[gateway]\ntimeout = never\n[bogus]\n", 2,
+                    "threads: 'many'");
+    /* an error in the file comes before the whole-file checks */
+    expect_error_at(f, "[service.a]\n[host]\nlisten = 127.0.0.1:8080\nthreads = -1\n", 4,
+                    "threads: '-1'");
+}
+
+static void test_file_that_does_not_exist(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX], expected[PATH_MAX + 64];
+    bprintf(path, sizeof(path), "%s/nope.ini", f->dir);
+    bprintf(expected, sizeof(expected), "%s: No such file or directory", path);
+    assert_null(rp_config_load(path, f->err, sizeof(f->err)));
+    assert_string_equal(f->err, expected); /* no line number */
+
+    bprintf(path, sizeof(path), "%s/no/such/folder/rpcrest.ini", f->dir);
+    bprintf(expected, sizeof(expected), "%s: No such file or directory", path);
+    assert_null(rp_config_load(path, f->err, sizeof(f->err)));
+    assert_string_equal(f->err, expected);
+
+    /* relative paths are reported as given */
+    assert_int_equal(chdir(f->dir), 0);
+    assert_null(rp_config_load("missing.ini", f->err, sizeof(f->err)));
+    assert_string_equal(f->err, "missing.ini: No such file or directory");
+}
+
+static void test_config_path_is_a_folder(void **state)
+{
+    fixture *f = *state;
+    char expected[PATH_MAX + 64];
+    bprintf(expected, sizeof(expected), "%s: not a regular file", f->dir);
+    assert_null(rp_config_load(f->dir, f->err, sizeof(f->err)));
+    assert_string_equal(f->err, expected);
+}
+
+/* A small err buffer truncates the message but never overflows. */
+static void test_small_error_buffer(void **state)
+{
+    fixture *f = *state;
+    put_file(f, "rpcrest.ini", "[bogus]\n");
+    char err[8];
+    memset(err, '#', sizeof(err));
+    assert_null(rp_config_load(f->ini, err, sizeof(err)));
+    assert_int_equal(strlen(err), sizeof(err) - 1);
+    assert_int_equal(strncmp(err, f->ini, sizeof(err) - 1), 0);
+}
+
+/* ---- helpers exported with the loader ------------------------------------ */
+
+static void test_split_hostport(void **state)
+{
+    (void)state;
+    char host[64];
+    int port = 0;
+    assert_int_equal(rp_config_split_hostport("127.0.0.1:5505", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 5505);
+    assert_int_equal(rp_config_split_hostport("[::1]:443", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 443);
+    assert_int_equal(rp_config_split_hostport("localhost:65535", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "localhost");
+    assert_int_equal(port, 65535);
+
+    static const char *const bad[] = {"noport", "[::1]", "[::1]:", ":80", "h:0", "h:65536",
+                                      "h:1x", "[::1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        port = -7;
+        if (rp_config_split_hostport(bad[i], host, sizeof(host), &port) != -1)
+            fail_msg("'%s' was accepted", bad[i]);
+        assert_int_equal(port, -7); /* untouched */
+    }
+    /* a host that does not fit the buffer */
+    char small[4];
+    assert_int_equal(rp_config_split_hostport("1.2.3.4:80", small, sizeof(small), &port), -1);
+    assert_int_equal(rp_config_split_hostport("1.2:80", small, sizeof(small), &port), 0);
+    assert_string_equal(small, "1.2");
+}
+
+static void test_grpc_target(void **state)
+{
+    (void)state;
+    char out[128];
+    rp_config_grpc_target("127.0.0.1:5505", out, sizeof(out));
+    assert_string_equal(out, "ipv4:127.0.0.1:5505");
+    rp_config_grpc_target("localhost:5505", out, sizeof(out));
+    assert_string_equal(out, "ipv4:127.0.0.1:5505");
+    rp_config_grpc_target("[::1]:5505", out, sizeof(out));
+    assert_string_equal(out, "ipv6:[::1]:5505");
+    rp_config_grpc_target("unix:/run/rpcrest/host.sock", out, sizeof(out));
+    assert_string_equal(out, "unix:/run/rpcrest/host.sock");
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_defaults_for_an_empty_file),
+        T(test_defaults_for_empty_sections_and_comments),
+        T(test_full_file),
+        T(test_plugin_settings_keep_their_lines),
+        T(test_same_key_in_different_sections),
+        T(test_crlf_line_ends),
+        T(test_relative_paths_resolve_against_the_ini_folder),
+        T(test_unix_listen),
+        T(test_tcp_listen_accepted),
+        T(test_bad_listen),
+        T(test_threads),
+        T(test_timeout),
+        T(test_timeout_above_max_timeout),
+        T(test_stop_timeout),
+        T(test_max_body_bytes),
+        T(test_host_limits),
+        T(test_gateway_switches),
+        T(test_upstream),
+        T(test_gateway_target_defaults_to_the_host),
+        T(test_unknown_section),
+        T(test_unknown_key_in_each_fixed_section),
+        T(test_key_outside_any_section),
+        T(test_syntax_errors),
+        T(test_over_long_line),
+        T(test_duplicate_sections),
+        T(test_duplicate_keys),
+        T(test_missing_plugin_file),
+        T(test_plugin_path_is_a_folder),
+        T(test_service_without_plugin),
+        T(test_invalid_service_names),
+        T(test_host_and_gateway_on_the_same_address),
+        T(test_syntax_error_before_a_later_error),
+        T(test_empty_key),
+        T(test_indented_lines),
+        T(test_utf8_bom),
+        T(test_first_error_wins),
+        T(test_file_that_does_not_exist),
+        T(test_config_path_is_a_folder),
+        T(test_small_error_buffer),
+        T(test_split_hostport),
+        T(test_grpc_target),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
