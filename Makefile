@@ -67,6 +67,24 @@ $(G)/google/protobuf/descriptor.pb-c.c $(G)/google/protobuf/descriptor.pb-c.h &:
 	$(call say,PROTOC-C,descriptor.proto)
 	$(Q)$(PROTOC_C) --c_out=$(G) -I$(PROTO_INCLUDE) google/protobuf/descriptor.proto
 
+# The well-known types (google/protobuf/*.proto) a service may import, and
+# one archive of every generated type a service can use (these, google/api,
+# descriptor.proto); each service .so links it and gets just what it uses.
+WKT_PROTOS := any api duration empty field_mask source_context struct timestamp type wrappers
+GEN_WKT_C := $(WKT_PROTOS:%=$(G)/google/protobuf/%.pb-c.c)
+GEN_WKT_H := $(GEN_WKT_C:.c=.h)
+SERVICE_LIB := $(B)/lib/librpcrest_types.a
+
+$(G)/google/protobuf/%.pb-c.c $(G)/google/protobuf/%.pb-c.h: $(PROTO_INCLUDE)/google/protobuf/%.proto
+	@mkdir -p $(G)
+	$(call say,PROTOC-C,$*.proto)
+	$(Q)$(PROTOC_C) --c_out=$(G) -I$(PROTO_INCLUDE) google/protobuf/$*.proto
+
+$(SERVICE_LIB): $(patsubst $(G)/%.c,$(O)/gen/%.o,$(GEN_WKT_C) $(GEN_API_C))
+	@mkdir -p $(dir $@)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
 # gRPC's own service definitions (Debian grpc-proto): reflection and health,
 # served by the host.
 GRPC_PROTO_DIR ?= /usr/share/grpc-proto
@@ -79,6 +97,16 @@ $(G)/grpc/%.pb-c.c $(G)/grpc/%.pb-c.h: $(GRPC_PROTO_DIR)/grpc/%.proto
 	@mkdir -p $(G)
 	$(call say,PROTOC-C,$<)
 	$(Q)$(PROTOC_C) --c_out=$(G) -I$(GRPC_PROTO_DIR) -I$(PROTO_INCLUDE) $<
+
+# Their descriptor set, embedded by host/host_protos.c (.incbin) so that the
+# host's reflection service also describes reflection and health.
+$(G)/grpc/builtin.pb: $(GRPC_PROTOS:%=$(GRPC_PROTO_DIR)/%)
+	@mkdir -p $(dir $@)
+	$(call say,PROTOC,$@)
+	$(Q)$(PROTOC) --include_source_info --descriptor_set_out=$@ -I$(GRPC_PROTO_DIR) \
+	    -I$(PROTO_INCLUDE) $(GRPC_PROTOS)
+$(O)/host/host_protos.o: $(G)/grpc/builtin.pb
+$(O)/host/host_protos.o: private ALL_CFLAGS += -Wa,-I$(G)
 
 # ---- objects ----------------------------------------------------------------
 COMMON_SRC := $(wildcard common/*.c)
@@ -99,7 +127,7 @@ $(O)/%.o: %.c | $(GEN_API_H) $(GEN_GRPC_H)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(O)/gen/%.o: $(G)/%.c $(GEN_API_H) $(GEN_GRPC_H)
+$(O)/gen/%.o: $(G)/%.c $(GEN_API_H) $(GEN_GRPC_H) $(GEN_WKT_H)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Wno-missing-prototypes -c $< -o $@
@@ -115,7 +143,7 @@ $(B)/rpcrest-host: $(HOST_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) host
 	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--dynamic-list=host/exports.list \
 	    $(HOST_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(LIBS_HOST) -o $@
 
-$(B)/rpcrest-gateway: $(GW_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ)
+$(B)/rpcrest-gateway: $(GW_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
 
@@ -127,7 +155,7 @@ SERVICE_SO := $(SERVICES:%=$(B)/services/%.so)
 SERVICE_PB := $(SERVICES:%=$(B)/services/%.pb)
 
 define service_rules
-$(G)/services/$(1)/$(1).pb-c.c $(G)/services/$(1)/$(1).pb-c.h &: services/$(1)/$(1).proto $(GEN_API_H)
+$(G)/services/$(1)/$(1).pb-c.c $(G)/services/$(1)/$(1).pb-c.h &: services/$(1)/$(1).proto $(GEN_API_H) $(GEN_WKT_H)
 	@mkdir -p $(G)/services/$(1)
 	$$(call say,PROTOC-C,$$<)
 	$(Q)$$(PROTOC_C) --c_out=$(G)/services/$(1) -Iservices/$(1) -Iproto -I$$(PROTO_INCLUDE) $(1).proto
@@ -164,7 +192,7 @@ $(O)/services/$(1)/$(1).desc.o: $(G)/services/$(1)/$(1).desc.S $(B)/services/$(1
 	$(Q)$$(CC) -c $$< -o $$@
 
 $(B)/services/$(1).so: $(patsubst services/$(1)/%.c,$(O)/services/$(1)/%.o,$(wildcard services/$(1)/*.c)) \
-		$(O)/services/$(1)/$(1).pb-c.o $(O)/services/$(1)/$(1).desc.o
+		$(O)/services/$(1)/$(1).pb-c.o $(O)/services/$(1)/$(1).desc.o $(SERVICE_LIB)
 	@mkdir -p $(B)/services
 	$$(call say,LINK,$$@)
 	$(Q)$$(CC) $$(ALL_LDFLAGS) -shared $$^ $$(shell $$(PKG_CONFIG) --libs libprotobuf-c) -o $$@
@@ -177,7 +205,8 @@ all: $(PROGRAMS) $(SERVICE_SO) $(SERVICE_PB)
 # tests/unit/test_X.c links against the objects of the modules it tests.
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TEST_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
-LIB_OBJ   := $(COMMON_OBJ) $(filter-out $(O)/gateway/gw_main.o,$(GW_OBJ)) $(GEN_API_OBJ)
+LIB_OBJ   := $(COMMON_OBJ) $(filter-out $(O)/gateway/gw_main.o,$(GW_OBJ)) $(GEN_API_OBJ) \
+             $(GEN_GRPC_OBJ)
 
 $(B)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -194,6 +223,9 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c $(O)/services/echo/echo.pb-c.o
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -I$(G)/services/echo -shared $^ \
 	    $(shell $(PKG_CONFIG) --libs libprotobuf-c) -o $@
 
+# This one embeds echo.proto's descriptor set, which contradicts it.
+$(B)/tests/plugins/kind_mismatch.so: $(O)/services/echo/echo.desc.o
+
 # Descriptor sets for unit tests: tests/unit/NAME.proto -> build/tests/NAME.pb
 TEST_PROTO := $(wildcard tests/unit/*.proto)
 TEST_PB := $(patsubst tests/unit/%.proto,$(B)/tests/%.pb,$(TEST_PROTO))
@@ -204,7 +236,14 @@ $(B)/tests/%.pb: tests/unit/%.proto
 	$(Q)$(PROTOC) --include_imports --descriptor_set_out=$@ -Itests/unit -Iproto \
 	    -I$(PROTO_INCLUDE) $*.proto
 
-tests: all $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB)
+# A command-line driver of gateway/gw_discovery.c for the end-to-end tests
+# (not a cmocka suite, so not in TEST_BIN).
+$(B)/tests/discovery_tool: $(O)/tests/unit/discovery_tool.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
+
+tests: all $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB) $(B)/tests/discovery_tool
 
 deps:
 	@scripts/deps.sh

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "gw_buf.h"
+#include "gw_json.h"
 
 /* Text -> JSON value for field f (a path variable or query parameter). */
 static json_t *text_value(const gw_field *f, const char *text, size_t len, char *err,
@@ -33,8 +34,12 @@ static json_t *text_value(const gw_field *f, const char *text, size_t len, char 
         size_t i = text[0] == '-' ? 1 : 0;
         while (i < len && text[i] >= '0' && text[i] <= '9')
             i++;
-        if (len > (text[0] == '-' ? 1u : 0u) && i == len && len < 12)
-            return json_integer(strtoll(text, NULL, 10));
+        if (len > (text[0] == '-' ? 1u : 0u) && i == len && len < 12) {
+            char number[12]; /* text is not NUL-terminated */
+            memcpy(number, text, len);
+            number[len] = '\0';
+            return json_integer(strtoll(number, NULL, 10));
+        }
         break;
     }
     case GW_TYPE_MESSAGE:
@@ -94,6 +99,11 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
             return -1;
         }
         json_t *sub = json_object_get(obj, key);
+        if (sub && !json_is_object(sub) && !json_is_null(sub)) {
+            snprintf(err, errlen, "field '%s': expected an object (%s)", key,
+                     f->message->full_name);
+            return -1;
+        }
         if (!json_is_object(sub)) {
             sub = json_object();
             if (!sub || json_object_set_new(obj, key, sub) < 0) {
@@ -111,7 +121,8 @@ static json_t *parse_body(const gw_route *route, const char *body, size_t len, c
                           size_t errlen)
 {
     json_error_t jerr;
-    json_t *json = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_t *json = gw_json_loadb(body, len,
+                                 JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!json) {
         snprintf(err, errlen, "malformed JSON body: %s (line %d, column %d)", jerr.text,
                  jerr.line, jerr.column);
@@ -146,10 +157,32 @@ static int bind_path(json_t *obj, const gw_route *route, const char *path,
     return 0;
 }
 
+/* Whether dotted field paths a and b name the same field of m, each
+ * component by its proto or JSON name. */
+static int same_field_path(const gw_message *m, const char *a, const char *b)
+{
+    for (;;) {
+        const char *da = strchr(a, '.'), *db = strchr(b, '.');
+        const gw_field *fa = gw_message_field_by_name(m, a, da ? (size_t)(da - a) : strlen(a));
+        const gw_field *fb = gw_message_field_by_name(m, b, db ? (size_t)(db - b) : strlen(b));
+        if (!fa || fa != fb)
+            return 0;
+        if (!da || !db)
+            return !da && !db;
+        if (!fa->message)
+            return 0;
+        m = fa->message;
+        a = da + 1;
+        b = db + 1;
+    }
+}
+
+/* Whether query key `key` names the field of one of the route's path
+ * variables, by whichever names: the path wins over the query. */
 static int is_path_variable(const gw_route *route, const char *key)
 {
     for (size_t i = 0; i < route->tmpl.n_vars; i++)
-        if (strcmp(route->tmpl.vars[i].field_path, key) == 0)
+        if (same_field_path(route->method->input, route->tmpl.vars[i].field_path, key))
             return 1;
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -401,8 +402,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req)
             return MHD_NO;
         *con_cls = req;
-        /* A body known to be too large is refused before it is read. */
-        return req->early_status == 413 ? send_early_error(req, method, url) : MHD_YES;
+        /* A body known to be too large is refused before it is read only
+         * when the client waits for that answer (Expect: 100-continue).
+         * Otherwise it is read and dropped (see below): answering first
+         * would close the connection on a client still sending, which then
+         * sees a reset instead of the 413. */
+        const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_EXPECT);
+        return req->early_status == 413 && expect && strcasecmp(expect, "100-continue") == 0
+                   ? send_early_error(req, method, url)
+                   : MHD_YES;
     }
     if (*upload_data_size) { /* 2: a piece of the body */
         if (!req->early_status) {

@@ -1,0 +1,623 @@
+"""End-to-end tests of rpcrest-gateway.
+
+Most cases go through the whole system (harness.Rpcrest: rpcrestd starting
+rpcrest-host and rpcrest-gateway on free 127.0.0.1 ports) and the echo
+service: the quick start's request, UTF-8, escapes, a 1 MiB value, the
+error bodies for malformed JSON, wrong types, unknown paths and methods,
+the body size limit, and a host killed under the gateway.
+
+The upstream-failure cases need an upstream the test controls, so they
+start rpcrest-gateway alone (-c INI written here) in front of a stand-in
+gRPC server in Python: nothing listening (503, code 14, at once, then a
+reconnect when the server appears), a reply slower than the deadline (504),
+an error status, and reply bytes that are not the declared message.
+Every process is stopped by PID in tearDown.
+"""
+import concurrent.futures
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import grpc
+
+import harness
+
+GATEWAY_BIN = os.path.join(harness.BUILD, "rpcrest-gateway")
+ECHO_SO = os.path.join(harness.BUILD, "services", "echo.so")
+ECHO_PB = os.path.join(harness.BUILD, "services", "echo.pb")
+ECHO_PATH = "/v1/example/echo"
+ECHO_METHOD = "/example.MyService/Echo"
+
+OK, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND = 0, 3, 4, 5
+RESOURCE_EXHAUSTED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE = 8, 12, 13, 14
+
+
+def need_programs(*names):
+    missing = [n for n in names if not os.access(os.path.join(harness.BUILD, n), os.X_OK)]
+    if missing:
+        raise AssertionError("not built: %s (run make first)"
+                             % ", ".join(os.path.join(harness.BUILD, n) for n in missing))
+
+
+def json_body(value):
+    """The JSON request body {"value": value}, as bytes."""
+    return json.dumps({"value": value}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class GatewayAssertions(unittest.TestCase):
+    """Checks shared by the test classes; self.http(...) is theirs."""
+
+    def assert_json_type(self, headers):
+        ctype = headers.get("content-type", "")
+        self.assertEqual(ctype.split(";")[0].strip(), "application/json", headers)
+
+    def assert_error(self, status, headers, data, want_status, want_code, message_part=None):
+        """An error answer: HTTP status, and {"code":N,"message":"...","details":[]}."""
+        self.assertEqual(status, want_status, data[:500])
+        self.assert_json_type(headers)
+        body = json.loads(data)
+        self.assertEqual(sorted(body), ["code", "details", "message"], body)
+        self.assertEqual(body["code"], want_code, body)
+        self.assertIsInstance(body["message"], str)
+        self.assertEqual(body["details"], [])
+        if message_part is not None:
+            self.assertIn(message_part, body["message"])
+        return body
+
+    def assert_echo(self, value, raw_body=None):
+        """POSTs {"value": value} (or raw_body) and expects it back, byte for byte."""
+        body = raw_body if raw_body is not None else json_body(value)
+        status, headers, data = self.http("POST", ECHO_PATH, body)
+        self.assertEqual(status, 200, data[:500])
+        self.assert_json_type(headers)
+        want = b"{}" if value == "" else (
+            b'{"value":' + json.dumps(value, ensure_ascii=False).encode("utf-8") + b"}")
+        self.assertEqual(data, want)
+        return data
+
+
+# ---- the whole system ------------------------------------------------------------
+
+
+class EchoThroughTheSystem(GatewayAssertions):
+    """One rpcrestd (host + gateway) for all the echo cases."""
+
+    @classmethod
+    def setUpClass(cls):
+        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+        cls.system = harness.Rpcrest()
+        try:
+            cls.system.start()
+        except BaseException:
+            cls.system.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.system.cleanup()
+
+    def http(self, method, path, body=None, headers=None):
+        return self.system.http(method, path, body, headers)
+
+    def test_seed_scenario(self):
+        status, headers, data = self.http("POST", ECHO_PATH, b'{"value":"this is vlaue"}')
+        self.assertEqual(status, 200, data)
+        self.assertEqual(headers.get("content-type"), "application/json")
+        self.assertEqual(data, b'{"value":"this is vlaue"}')
+        self.assertEqual(int(headers["content-length"]), len(data))
+
+    def test_utf8(self):
+        self.assert_echo("h\u00e9llo \u4e16\u754c \U0001F600")
+        # \u escapes (a surrogate pair too) come back as raw UTF-8
+        data = self.assert_echo("\u00e9\U0001F600",
+                                raw_body=b'{"value":"\\u00e9\\ud83d\\ude00"}')
+        self.assertEqual(data, '{"value":"\u00e9\U0001F600"}'.encode("utf-8"))
+
+    def test_empty_value(self):
+        self.assert_echo("")
+        for body in (b"{}", b" { } ", b""):
+            status, _, data = self.http("POST", ECHO_PATH, body)
+            self.assertEqual((status, data), (200, b"{}"), body)
+
+    def test_escapes(self):
+        value = 'q"b\\s/\b\f\n\r\t\x01\x1f\x7f end'
+        status, headers, data = self.http("POST", ECHO_PATH, json_body(value))
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data, b'{"value":"q\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\x7f end"}')
+        self.assertEqual(json.loads(data), {"value": value})
+
+    def test_one_mebibyte_value(self):
+        value = "".join(chr(ord("a") + i % 26) for i in range(1 << 20))
+        self.assert_echo(value)
+        # and one that needs escaping all the way through
+        value = ('\u00e9"\\' * (1 << 18))[: 1 << 20]
+        status, _, data = self.http("POST", ECHO_PATH, json_body(value))
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(data), {"value": value})
+
+    def test_malformed_json(self):
+        for body in (b'{"value": ', b'{"value":"x"', b"{'value':'x'}", b'{"value":"x"} tail',
+                     b"\xff", b'{"value":"\xc3\x28"}', b'{"value":"a","value":"b"}'):
+            status, headers, data = self.http("POST", ECHO_PATH, body)
+            self.assert_error(status, headers, data, 400, INVALID_ARGUMENT, "malformed JSON body")
+        status, headers, data = self.http("POST", ECHO_PATH, b'{\n "value":\n}')
+        self.assert_error(status, headers, data, 400, INVALID_ARGUMENT, "line 3")
+
+    def test_not_an_object(self):
+        for body in (b"[]", b'"value"', b"42", b"null"):
+            status, headers, data = self.http("POST", ECHO_PATH, body)
+            self.assert_error(status, headers, data, 400, INVALID_ARGUMENT,
+                              "the body must be a JSON object")
+
+    def test_wrong_field_type(self):
+        cases = [(b'{"value":5}', "field 'value': expected a string, got an integer"),
+                 (b'{"value":true}', "field 'value': expected a string, got a boolean"),
+                 (b'{"value":{}}', "field 'value': expected a string, got an object"),
+                 (b'{"value":["x"]}', "field 'value': expected a string, got an array")]
+        for body, message in cases:
+            status, headers, data = self.http("POST", ECHO_PATH, body)
+            got = self.assert_error(status, headers, data, 400, INVALID_ARGUMENT)
+            self.assertEqual(got["message"], message)
+
+    def test_unknown_field(self):
+        status, headers, data = self.http("POST", ECHO_PATH, b'{"value":"x","nope":1}')
+        self.assert_error(status, headers, data, 400, INVALID_ARGUMENT,
+                          "field 'nope': no such field in example.StringMessage")
+
+    def test_null_value_is_default(self):
+        status, _, data = self.http("POST", ECHO_PATH, b'{"value":null}')
+        self.assertEqual((status, data), (200, b"{}"))
+
+    def test_unknown_path(self):
+        for method, path in (("POST", "/v1/example/echoes"), ("GET", "/"), ("POST", "/v1"),
+                             ("POST", "/v1/example/echo/x"), ("POST", "/v1/example/"),
+                             ("GET", "/nope?x=1")):
+            status, headers, data = self.http(method, path, b"{}" if method == "POST" else None)
+            self.assert_error(status, headers, data, 404, NOT_FOUND)
+
+    def test_wrong_method(self):
+        for method in ("GET", "PUT", "DELETE", "PATCH"):
+            status, headers, data = self.http(method, ECHO_PATH,
+                                              None if method in ("GET", "DELETE") else b"{}")
+            self.assert_error(status, headers, data, 405, UNIMPLEMENTED)
+
+    def test_query_string_is_not_the_body(self):
+        # body "*": the query string takes no part
+        status, _, data = self.http("POST", ECHO_PATH + "?value=fromquery",
+                                    b'{"value":"frombody"}')
+        self.assertEqual((status, data), (200, b'{"value":"frombody"}'))
+
+    def test_keep_alive(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.system.http_port, timeout=10)
+        try:
+            for i in range(50):
+                conn.request("POST", ECHO_PATH, json_body("n%d" % i),
+                             {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                self.assertEqual((resp.status, resp.read()), (200, json_body("n%d" % i)))
+            conn.request("GET", ECHO_PATH)  # an error answer keeps the connection usable
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 405)
+            resp.read()
+            conn.request("POST", ECHO_PATH, b'{"value":"after"}')
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, resp.read()), (200, b'{"value":"after"}'))
+        finally:
+            conn.close()
+
+    def test_concurrent_requests(self):
+        def one(i):
+            value = "request %d " % i + "x" * (i * 97 % 5000)
+            status, _, data = self.http("POST", ECHO_PATH, json_body(value))
+            return status, data, value
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            for status, data, value in pool.map(one, range(200)):
+                self.assertEqual(status, 200)
+                self.assertEqual(json.loads(data), {"value": value})
+
+
+class BodyLimit(GatewayAssertions):
+    """[gateway] max_body_bytes = 1k."""
+
+    @classmethod
+    def setUpClass(cls):
+        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+        cls.system = harness.Rpcrest(gateway={"max_body_bytes": "1k"})
+        try:
+            cls.system.start()
+        except BaseException:
+            cls.system.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.system.cleanup()
+
+    def http(self, method, path, body=None, headers=None):
+        return self.system.http(method, path, body, headers)
+
+    def test_at_the_limit(self):
+        body = b'{"value":"' + b"a" * (1024 - 12) + b'"}'
+        self.assertEqual(len(body), 1024)
+        status, _, data = self.http("POST", ECHO_PATH, body)
+        self.assertEqual((status, data), (200, body))
+
+    def test_over_the_limit(self):
+        for size in (1025, 4096, 1 << 20, 16 << 20):
+            body = b'{"value":"' + b"a" * (size - 12) + b'"}'
+            try:
+                status, headers, data = self.http("POST", ECHO_PATH, body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.fail("the gateway dropped the connection instead of answering 413 "
+                          "(%d bytes)" % size)
+            self.assert_error(status, headers, data, 413, RESOURCE_EXHAUSTED, "1024")
+
+    def test_over_the_limit_chunked(self):
+        # no Content-Length: the limit applies while the body arrives
+        conn = http.client.HTTPConnection("127.0.0.1", self.system.http_port, timeout=10)
+        try:
+            chunks = [b'{"value":"'] + [b"a" * 300] * 5 + [b'"}']
+            conn.request("POST", ECHO_PATH, body=iter(chunks), encode_chunked=True,
+                         headers={"Content-Type": "application/json",
+                                  "Transfer-Encoding": "chunked"})
+            resp = conn.getresponse()
+            data = resp.read()
+            headers = {k.lower(): v for k, v in resp.getheaders()}
+            self.assert_error(resp.status, headers, data, 413, RESOURCE_EXHAUSTED)
+        finally:
+            conn.close()
+
+    def test_over_the_limit_expect_continue(self):
+        # a client that waits for "100 Continue" gets the 413 instead, at once
+        with socket.create_connection(("127.0.0.1", self.system.http_port), timeout=10) as s:
+            s.sendall(b"POST " + ECHO_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 1048576\r\n"
+                      b"Expect: 100-continue\r\n\r\n")
+            resp = http.client.HTTPResponse(s)
+            resp.begin()
+            data = resp.read()
+            headers = {k.lower(): v for k, v in resp.getheaders()}
+            self.assert_error(resp.status, headers, data, 413, RESOURCE_EXHAUSTED)
+
+    def test_small_chunked_body(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.system.http_port, timeout=10)
+        try:
+            conn.request("POST", ECHO_PATH, body=iter([b'{"val', b'ue":"chu', b'nked"}']),
+                         encode_chunked=True, headers={"Content-Type": "application/json",
+                                                       "Transfer-Encoding": "chunked"})
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, resp.read()), (200, b'{"value":"chunked"}'))
+        finally:
+            conn.close()
+
+
+class HostRestart(GatewayAssertions):
+    """The host dies under a running gateway; the supervisor restarts it and
+    the gateway finds it again by itself."""
+
+    def setUp(self):
+        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+        self.system = harness.Rpcrest()
+        self.addCleanup(self.system.cleanup)  # runs even if start() fails
+        self.system.start()
+
+    def http(self, method, path, body=None, headers=None):
+        return self.system.http(method, path, body, headers)
+
+    def test_host_killed(self):
+        kids = self.system.children()
+        host_pid, gateway_pid = kids["rpcrest-host"], kids["rpcrest-gateway"]
+        os.kill(host_pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        answers = []
+
+        def echoed():
+            status, headers, data = self.http("POST", ECHO_PATH, b'{"value":"again"}')
+            answers.append((status, data))
+            if status != 200:  # meanwhile: a clean 503, nothing else
+                self.assert_error(status, headers, data, 503, UNAVAILABLE)
+            return status == 200
+
+        self.assertTrue(harness.wait_until(echoed, 5, 0.05),
+                        "no 200 within 5 s of killing the host; answers %s; log:\n%s"
+                        % (answers[-3:], self.system.log()))
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertEqual(answers[-1], (200, b'{"value":"again"}'))
+        kids = self.system.children()
+        self.assertNotEqual(kids.get("rpcrest-host"), host_pid)
+        self.assertEqual(kids.get("rpcrest-gateway"), gateway_pid)  # the gateway stayed up
+
+
+# ---- the gateway alone, in front of an upstream the test controls ------------------
+
+
+class StandIn:
+    """A Python gRPC server on 127.0.0.1:port that answers
+    example.MyService/Echo with `handler(request_bytes, context)`."""
+
+    def __init__(self, port, handler):
+        self.port = port
+        self.calls = 0
+        stand_in = self
+
+        class Generic(grpc.GenericRpcHandler):
+            def service(self, details):
+                if details.method != ECHO_METHOD:
+                    return None
+
+                def call(request, context):
+                    stand_in.calls += 1
+                    return handler(request, context)
+                return grpc.unary_unary_rpc_method_handler(call)
+
+        self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(4))
+        self.server.add_generic_rpc_handlers((Generic(),))
+        if self.server.add_insecure_port("127.0.0.1:%d" % port) != port:
+            raise AssertionError("stand-in: cannot listen on 127.0.0.1:%d" % port)
+        self.server.start()
+
+    def stop(self):
+        self.server.stop(0).wait(5)
+
+
+def echo_handler(request, context):
+    return request
+
+
+class Gateway:
+    """rpcrest-gateway alone, with an INI of its own in a temp folder: its
+    upstream is 127.0.0.1:host_port, where the test may or may not run
+    something."""
+
+    def __init__(self, timeout="2"):
+        self.dir = tempfile.mkdtemp(prefix="rpcrest-gw-test-")
+        self.host_port = harness.free_port()
+        self.http_port = harness.free_port()
+        while self.http_port == self.host_port:
+            self.http_port = harness.free_port()
+        self.timeout = float(timeout)
+        self.ini = os.path.join(self.dir, "rpcrest.ini")
+        self.log_path = os.path.join(self.dir, "gateway.log")
+        self.proc = None
+        with open(self.ini, "w") as f:
+            f.write("[host]\nlisten = 127.0.0.1:%d\n\n"
+                    "[gateway]\nlisten = 127.0.0.1:%d\ntimeout = %s\nthreads = 2\n\n"
+                    "[service.echo]\nplugin = %s\ndescriptors = %s\n"
+                    % (self.host_port, self.http_port, timeout, ECHO_SO, ECHO_PB))
+
+    def start(self):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([GATEWAY_BIN, "-c", self.ini], stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        if not harness.wait_until(
+                lambda: self.proc.poll() is None and harness.port_open(self.http_port), 10):
+            raise AssertionError("rpcrest-gateway did not start; log:\n" + self.log())
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def http(self, method, path, body=None, headers=None, timeout=15):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        try:
+            hdrs = {"Content-Type": "application/json"} if body is not None else {}
+            hdrs.update(headers or {})
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def cleanup(self):
+        """SIGTERM, then SIGKILL by PID if it lingers; removes the folder."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class GatewayAlone(GatewayAssertions):
+    def setUp(self):
+        need_programs("rpcrest-gateway")
+        self.gateway = None
+        self.stand_ins = []
+
+    def tearDown(self):
+        for s in self.stand_ins:
+            s.stop()
+        if self.gateway:
+            self.gateway.cleanup()
+
+    def start(self, timeout="2"):
+        self.gateway = Gateway(timeout)  # tearDown cleans up even if start() fails
+        return self.gateway.start()
+
+    def stand_in(self, handler):
+        s = StandIn(self.gateway.host_port, handler)
+        self.stand_ins.append(s)
+        return s
+
+    def http(self, method, path, body=None, headers=None):
+        return self.gateway.http(method, path, body, headers)
+
+    def timed_echo(self, value="x"):
+        t0 = time.monotonic()
+        status, headers, data = self.http("POST", ECHO_PATH, json_body(value))
+        return status, headers, data, time.monotonic() - t0
+
+    def test_host_down_then_up(self):
+        gw = self.start(timeout="2")
+        # nothing listens on the upstream port: 503 / UNAVAILABLE, within the
+        # deadline, every time
+        for _ in range(3):
+            status, headers, data, took = self.timed_echo()
+            self.assert_error(status, headers, data, 503, UNAVAILABLE)
+            self.assertLess(took, gw.timeout, "503 took %.2f s" % took)
+        # the upstream appears: the gateway reconnects by itself
+        self.stand_in(echo_handler)
+        t0 = time.monotonic()
+        answers = []
+
+        def echoed():
+            status, _, data, _ = self.timed_echo("back")
+            answers.append((status, data))
+            return status == 200
+
+        self.assertTrue(harness.wait_until(echoed, 3, 0.05),
+                        "no 200 within 3 s of the upstream starting; last answers %s; log:\n%s"
+                        % (answers[-3:], gw.log()))
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertEqual(answers[-1], (200, b'{"value":"back"}'))
+
+    def test_upstream_goes_away(self):
+        gw = self.start(timeout="2")
+        s = self.stand_in(echo_handler)
+        self.assertTrue(harness.wait_until(lambda: self.timed_echo()[0] == 200, 5, 0.05),
+                        gw.log())
+        s.stop()
+        self.stand_ins.remove(s)
+        # once the connection is gone, calls fail fast with 503
+        self.assertTrue(harness.wait_until(lambda: self.timed_echo()[0] == 503, 3, 0.05),
+                        gw.log())
+        status, headers, data, took = self.timed_echo()
+        self.assert_error(status, headers, data, 503, UNAVAILABLE)
+        self.assertLess(took, gw.timeout)
+
+    def test_deadline(self):
+        gw = self.start(timeout="0.5")
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def slow(request, context):
+            release.wait(5)
+            return request
+
+        self.stand_in(slow)
+        status, headers, data, took = self.timed_echo()
+        self.assert_error(status, headers, data, 504, DEADLINE_EXCEEDED)
+        self.assertGreaterEqual(took, 0.4)
+        self.assertLess(took, 2.5, "the 504 came %.2f s after a 0.5 s deadline" % took)
+        release.set()
+        self.assertIn("rpcrest-gateway", gw.log())
+
+    def test_upstream_error_status(self):
+        self.start()
+        cases = [(grpc.StatusCode.NOT_FOUND, 404, NOT_FOUND),
+                 (grpc.StatusCode.INVALID_ARGUMENT, 400, INVALID_ARGUMENT),
+                 (grpc.StatusCode.PERMISSION_DENIED, 403, 7),
+                 (grpc.StatusCode.UNAUTHENTICATED, 401, 16),
+                 (grpc.StatusCode.ALREADY_EXISTS, 409, 6),
+                 (grpc.StatusCode.RESOURCE_EXHAUSTED, 429, RESOURCE_EXHAUSTED),
+                 (grpc.StatusCode.FAILED_PRECONDITION, 400, 9),
+                 (grpc.StatusCode.UNIMPLEMENTED, 501, UNIMPLEMENTED),
+                 (grpc.StatusCode.INTERNAL, 500, INTERNAL),
+                 (grpc.StatusCode.UNAVAILABLE, 503, UNAVAILABLE)]
+        current = {}
+
+        def failing(request, context):
+            context.abort(current["code"], "stand-in says \u00e9 \"no\"")
+
+        self.stand_in(failing)
+        for code, http_status, grpc_code in cases:
+            current["code"] = code
+            status, headers, data = self.http("POST", ECHO_PATH, b'{"value":"x"}')
+            body = self.assert_error(status, headers, data, http_status, grpc_code)
+            self.assertEqual(body["message"], "stand-in says \u00e9 \"no\"")
+
+    def test_reply_not_the_declared_message(self):
+        self.start()
+        replies = {"bytes": b"\x0a\x05ab"}  # field 1 says 5 bytes, 2 follow
+
+        self.stand_in(lambda request, context: replies["bytes"])
+        status, headers, data = self.http("POST", ECHO_PATH, b'{"value":"x"}')
+        body = self.assert_error(status, headers, data, 500, INTERNAL)
+        self.assertIn(ECHO_METHOD, body["message"])
+        replies["bytes"] = b"\x0a\x02\xc3\x28"  # a string that is not UTF-8
+        status, headers, data = self.http("POST", ECHO_PATH, b'{"value":"x"}')
+        body = self.assert_error(status, headers, data, 500, INTERNAL, "UTF-8")
+        # unknown fields in a reply are skipped
+        replies["bytes"] = b"\x0a\x01y\x10\x07"
+        status, _, data = self.http("POST", ECHO_PATH, b'{"value":"x"}')
+        self.assertEqual((status, data), (200, b'{"value":"y"}'))
+
+    def test_nul_character(self):
+        # U+0000 is a valid character of JSON strings and of proto3 strings.
+        # (The stand-in echoes bytes; the echo plugin's protobuf-c strings
+        # are NUL-terminated, so this is tested against the stand-in.)
+        self.start()
+        seen = []
+
+        def record(request, context):
+            seen.append(request)
+            return request
+
+        self.stand_in(record)
+        status, _, data = self.http("POST", ECHO_PATH, b'{"value":"a\\u0000b"}')
+        self.assertEqual(status, 200, data)
+        self.assertEqual(seen, [b"\x0a\x03a\x00b"])
+        self.assertEqual(data, b'{"value":"a\\u0000b"}')
+
+    def test_sigterm_lets_a_call_finish(self):
+        gw = self.start(timeout="3")
+        started = threading.Event()
+
+        def slow(request, context):
+            started.set()
+            time.sleep(0.5)
+            return request
+
+        self.stand_in(slow)
+        result = {}
+
+        def call():
+            result["answer"] = self.http("POST", ECHO_PATH, b'{"value":"last"}')
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        self.assertTrue(started.wait(5), gw.log())
+        gw.proc.send_signal(signal.SIGTERM)
+        caller.join(10)
+        self.assertFalse(caller.is_alive())
+        status, _, data = result["answer"]
+        self.assertEqual((status, data), (200, b'{"value":"last"}'), gw.log())
+        self.assertEqual(gw.proc.wait(5), 0, gw.log())
+        self.assertFalse(harness.port_open(gw.http_port))
+
+    def test_request_reaches_upstream_as_wire_bytes(self):
+        self.start()
+        seen = []
+
+        def record(request, context):
+            seen.append(request)
+            return request
+
+        self.stand_in(record)
+        status, _, _ = self.http("POST", ECHO_PATH, b'{"value":"this is vlaue"}')
+        self.assertEqual(status, 200)
+        self.assertEqual(seen, [b"\x0a\x0dthis is vlaue"])
+        # invalid requests never reach the upstream
+        self.http("POST", ECHO_PATH, b'{"value":5}')
+        self.http("GET", ECHO_PATH)
+        self.http("POST", "/nope", b"{}")
+        self.assertEqual(len(seen), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

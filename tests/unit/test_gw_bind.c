@@ -1,0 +1,614 @@
+/*
+ * test_gw_bind.c -- gateway/gw_bind.c: building the JSON form of a request
+ * message from the body, the path variables and the query string, for the
+ * bindings of unit.ThingService in build/tests/types.pb.
+ *
+ * Requests are written "VERB /path?query"; the query is split on '&' and
+ * the first '=' and handed over still percent-encoded, as the HTTP layer
+ * does.  Expected JSON uses single quotes (q() makes them double) and is
+ * compared with sorted keys.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../gateway/gw_bind.h"
+#include "../../gateway/gw_json.h"
+#include "../../gateway/gw_route.h"
+#include "../../gateway/gw_schema.h"
+
+#define TYPES_PB "build/tests/types.pb"
+#define MAX_PARAMS 32
+
+static gw_schema *schema;
+static gw_router router;
+static int ignore_unknown_query; /* passed to gw_bind_request; set by one test */
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static char *q(const char *s)
+{
+    char *out = strdup(s);
+    assert_non_null(out);
+    for (char *p = out; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    return out;
+}
+
+/* A request split the way the HTTP layer splits it. */
+typedef struct request {
+    char verb[16];
+    char path[1024];
+    char query[1024];
+    gw_query_param params[MAX_PARAMS];
+    size_t n_params;
+} request;
+
+static void split_request(const char *line_text, request *r)
+{
+    memset(r, 0, sizeof(*r));
+    const char *sp = strchr(line_text, ' ');
+    assert_non_null(sp);
+    snprintf(r->verb, sizeof(r->verb), "%.*s", (int)(sp - line_text), line_text);
+    const char *target = sp + 1;
+    const char *qm = strchr(target, '?');
+    snprintf(r->path, sizeof(r->path), "%.*s", (int)(qm ? qm - target : (long)strlen(target)),
+             target);
+    if (!qm)
+        return;
+    snprintf(r->query, sizeof(r->query), "%s", qm + 1);
+    for (char *p = r->query; p && *p;) {
+        char *amp = strchr(p, '&');
+        if (amp)
+            *amp = '\0';
+        char *eq = strchr(p, '=');
+        if (eq)
+            *eq = '\0';
+        assert_true(r->n_params < MAX_PARAMS);
+        r->params[r->n_params++] = (gw_query_param){p, eq ? eq + 1 : NULL};
+        p = amp ? amp + 1 : NULL;
+    }
+}
+
+/* Routes and binds; returns the object or NULL with err set. */
+static json_t *bind(const char *line_text, const char *body, size_t body_len, char *err,
+                    size_t errlen, int line)
+{
+    request r;
+    split_request(line_text, &r);
+    const gw_route *route = NULL;
+    gw_path_span spans[GW_ROUTE_MAX_VARS];
+    if (gw_router_match(&router, r.verb, r.path, &route, spans) != GW_ROUTE_FOUND)
+        fail_msg("line %d: no route for %s", line, line_text);
+    /* the body in a buffer of exactly body_len bytes: no terminating NUL */
+    char *copy = malloc(body_len ? body_len : 1);
+    assert_non_null(copy);
+    memcpy(copy, body ? body : "", body_len);
+    err[0] = '\0';
+    json_t *json = gw_bind_request(route, r.path, spans, copy, body_len, r.params, r.n_params,
+                                   ignore_unknown_query, err, errlen);
+    free(copy);
+    return json;
+}
+
+/* A check's failure report.  Helpers write it, free what they hold, then
+ * settle(): so a failing test does not show up as a leak under valgrind. */
+static char why[4096];
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void note(const char *fmt, ...)
+{
+    if (why[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+}
+
+static void settle(void)
+{
+    if (why[0])
+        fail_msg("%s", why);
+}
+
+static const gw_route *route_of(const char *line_text)
+{
+    request r;
+    split_request(line_text, &r);
+    const gw_route *route = NULL;
+    gw_path_span spans[GW_ROUTE_MAX_VARS];
+    gw_router_match(&router, r.verb, r.path, &route, spans);
+    return route;
+}
+
+/* The binder's object, printed compactly with sorted keys, must be `want`. */
+static void binds_to(const char *line_text, const char *body, const char *want, int line)
+{
+    char err[512];
+    why[0] = '\0';
+    json_t *json = bind(line_text, body, body ? strlen(body) : 0, err, sizeof(err), line);
+    if (!json)
+        fail_msg("line %d: %s: gw_bind_request failed: %s", line, line_text, err);
+    char *got = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *expected = q(want);
+    json_decref(json);
+    if (strcmp(got, expected) != 0)
+        note("line %d: %s (body %s)\n   got: %s\n  want: %s", line, line_text,
+             body ? body : "none", got, expected);
+    free(got);
+    free(expected);
+    settle();
+}
+
+#define BIND(req, body, want) binds_to(req, body, want, __LINE__)
+
+/* The whole request path: bind, encode as the method's input, print back
+ * as canonical proto3 JSON. */
+static void transcodes_to(const char *line_text, const char *body, const char *want, int line)
+{
+    char err[512];
+    why[0] = '\0';
+    json_t *json = bind(line_text, body, body ? strlen(body) : 0, err, sizeof(err), line);
+    if (!json)
+        fail_msg("line %d: %s: gw_bind_request failed: %s", line, line_text, err);
+    const gw_message *input = route_of(line_text)->method->input;
+    gw_buf wire = GW_BUF_INIT, text = GW_BUF_INIT;
+    char *expected = q(want);
+    if (gw_json_to_proto(input, json, NULL, &wire, err, sizeof(err)) != 0)
+        note("line %d: %s: gw_json_to_proto failed: %s", line, line_text, err);
+    else if (gw_proto_to_json(input, wire.data, wire.len, NULL, &text, err, sizeof(err)) != 0)
+        note("line %d: %s: gw_proto_to_json failed: %s", line, line_text, err);
+    else if (text.len != strlen(expected) || memcmp(text.data, expected, text.len) != 0)
+        note("line %d: %s\n   got: %.*s\n  want: %s", line, line_text, (int)text.len,
+             (char *)text.data, expected);
+    json_decref(json);
+    free(expected);
+    gw_buf_free(&wire);
+    gw_buf_free(&text);
+    settle();
+}
+
+#define TRANSCODE(req, body, want) transcodes_to(req, body, want, __LINE__)
+
+/* Binding must fail with a reason containing `want`. */
+static void bind_fails(const char *line_text, const char *body, const char *want, int line)
+{
+    char err[512];
+    why[0] = '\0';
+    json_t *json = bind(line_text, body, body ? strlen(body) : 0, err, sizeof(err), line);
+    if (json) {
+        char *got = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
+        note("line %d: %s: bound to %s; want an error (%s)", line, line_text, got, want);
+        free(got);
+        json_decref(json);
+    } else if (!strstr(err, want)) {
+        note("line %d: %s\n   error: %s\n  want: %s", line, line_text, err, want);
+    }
+    settle();
+}
+
+#define BIND_ERR(req, body, want) bind_fails(req, body, want, __LINE__)
+
+/* Binding succeeds, but the request is not a valid message: the codec
+ * refuses it with a reason containing `want` (or the binder already did). */
+static void transcode_fails(const char *line_text, const char *body, const char *want, int line)
+{
+    char err[512];
+    why[0] = '\0';
+    json_t *json = bind(line_text, body, body ? strlen(body) : 0, err, sizeof(err), line);
+    if (!json) {
+        if (!strstr(err, want))
+            note("line %d: %s\n   bind error: %s\n  want: %s", line, line_text, err, want);
+        settle();
+        return;
+    }
+    gw_buf wire = GW_BUF_INIT;
+    err[0] = '\0';
+    int rc = gw_json_to_proto(route_of(line_text)->method->input, json, NULL, &wire, err,
+                              sizeof(err));
+    char *got = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
+    if (rc != -1)
+        note("line %d: %s: transcoded (as %s); want an error (%s)", line, line_text, got, want);
+    else if (!strstr(err, want))
+        note("line %d: %s\n   error: %s\n  want: %s", line, line_text, err, want);
+    free(got);
+    json_decref(json);
+    gw_buf_free(&wire);
+    settle();
+}
+
+#define TRANSCODE_ERR(req, body, want) transcode_fails(req, body, want, __LINE__)
+
+/* ---- fixture -------------------------------------------------------------- */
+
+static int load(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *paths[] = {TYPES_PB};
+    schema = gw_schema_load(paths, 1, err, sizeof(err));
+    if (!schema) {
+        fprintf(stderr, "cannot load %s (run from the repository root after make tests): %s\n",
+                TYPES_PB, err);
+        return -1;
+    }
+    size_t n;
+    const gw_method *methods = gw_schema_methods(schema, &n);
+    if (gw_router_build(&router, methods, n, err, sizeof(err)) != 0) {
+        fprintf(stderr, "gw_router_build: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int unload(void **state)
+{
+    (void)state;
+    gw_router_free(&router);
+    gw_schema_free(schema);
+    return 0;
+}
+
+/* ---- body "*" ----------------------------------------------------------------- */
+
+static void test_body_star(void **state)
+{
+    (void)state;
+    BIND("POST /v1/things", "{\"id\":\"a\",\"name\":\"n\"}", "{'id':'a','name':'n'}");
+    BIND("POST /v1/things", "{\"thing\":{\"tags\":[\"x\"]},\"nums\":[1,2]}",
+         "{'nums':[1,2],'thing':{'tags':['x']}}");
+    BIND("POST /v1/things", "  {}\n", "{}");
+    BIND("POST /v1/things", NULL, "{}"); /* no body: the empty message */
+    BIND("POST /v1/things", "", "{}");
+    /* with body "*", the query string does not take part */
+    BIND("POST /v1/things?name=fromquery&nope=1", "{\"id\":\"a\"}", "{'id':'a'}");
+    TRANSCODE("POST /v1/things", "{\"user_id\":5,\"page_size\":\"7\",\"color\":\"RED\"}",
+              "{'color':'RED','pageSize':7,'userId':'5'}");
+}
+
+static void test_body_star_path_overrides(void **state)
+{
+    (void)state;
+    BIND("POST /v1/things/abc:activate", "{\"id\":\"body\",\"name\":\"n\"}",
+         "{'id':'abc','name':'n'}");
+    BIND("POST /v1/things/abc:activate", NULL, "{'id':'abc'}");
+    BIND("POST /v1/things/a%2Fb:activate", "{}", "{'id':'a/b'}");
+    TRANSCODE("POST /v1/things/abc:activate", "{\"id\":\"body\",\"flag\":true}",
+              "{'id':'abc','flag':true}");
+}
+
+static void test_body_field(void **state)
+{
+    (void)state;
+    /* body "thing": the body is that field; the path variable goes inside it */
+    BIND("PATCH /v1/things/t1", "{\"name\":\"x\",\"id\":\"other\"}",
+         "{'thing':{'id':'t1','name':'x'}}");
+    BIND("PATCH /v1/things/t1", NULL, "{'thing':{'id':'t1'}}");
+    /* other fields come from the query string */
+    BIND("PATCH /v1/things/t1?flag=true&tags=a&tags=b", "{\"name\":\"x\"}",
+         "{'flag':true,'tags':['a','b'],'thing':{'id':'t1','name':'x'}}");
+    TRANSCODE("PATCH /v1/things/t1?pageSize=3", "{\"count\":2,\"color\":2}",
+              "{'thing':{'id':'t1','count':2,'color':'GREEN'},'pageSize':3}");
+    /* body "name": a string field; any JSON value is taken as the field's */
+    BIND("PUT /v1/things/x/name", "\"new name\"", "{'id':'x','name':'new name'}");
+    BIND("PUT /v1/things/x/name?flag=1", "\"n\"", "{'flag':true,'id':'x','name':'n'}");
+    TRANSCODE_ERR("PUT /v1/things/x/name", "5", "field 'name': expected a string, got an integer");
+    TRANSCODE_ERR("PATCH /v1/things/t1", "{\"count\":\"many\"}",
+                  "field 'thing.count': 'many' is not a valid integer");
+}
+
+/* A body that is not an object for a message field must not vanish when a
+ * path variable is bound inside that field: the request is refused. */
+static void test_body_field_not_object(void **state)
+{
+    (void)state;
+    TRANSCODE_ERR("PATCH /v1/things/t1", "[1,2]", "field 'thing': expected an object");
+    TRANSCODE_ERR("PATCH /v1/things/t1", "\"text\"", "field 'thing': expected an object");
+    TRANSCODE_ERR("PATCH /v1/things/t1", "7", "field 'thing': expected an object");
+}
+
+/* ---- no body: path variables and query parameters ------------------------------- */
+
+static void test_path_variables(void **state)
+{
+    (void)state;
+    BIND("GET /v1/things/t1", NULL, "{'id':'t1'}");
+    BIND("GET /v1/things/a%2Fb", NULL, "{'id':'a/b'}");       /* one segment: %2F decoded */
+    BIND("GET /v1/things/a%20b+c", NULL, "{'id':'a b+c'}");   /* '+' is not a space here */
+    BIND("GET /v1/things/%C3%A9", NULL, "{'id':'\xc3\xa9'}");
+    BIND("GET /v1/shelves/s1/books/b%201", NULL, "{'name':'shelves/s1/books/b 1'}");
+    BIND("GET /v1/shelves/s%2F1/books/b", NULL, "{'name':'shelves/s%2F1/books/b'}"); /* kept */
+    BIND("GET /v1/files/a/b%2Fc/d.txt", NULL, "{'path':'a/b%2Fc/d.txt'}");
+    BIND("GET /v1/files", NULL, "{'path':''}");
+    BIND("GET /v1/users/42/things", NULL, "{'userId':'42'}");
+    BIND("GET /v1/colors/GREEN", NULL, "{'color':'GREEN'}");
+    BIND("GET /v1/flags/true", NULL, "{'flag':true}");
+    BIND("GET /v1/flags/F", NULL, "{'flag':false}");
+    TRANSCODE("GET /v1/users/42/things", NULL, "{'userId':'42'}");
+    TRANSCODE("GET /v1/colors/BLUE", NULL, "{'color':'BLUE'}");
+    BIND_ERR("GET /v1/things/a%G1", NULL, "path variable 'id': malformed percent-encoding");
+    BIND_ERR("GET /v1/things/abc%", NULL, "path variable 'id': malformed percent-encoding");
+    BIND_ERR("GET /v1/files/a/%zz", NULL, "path variable 'path': malformed percent-encoding");
+    BIND_ERR("GET /v1/things/%FF", NULL, "field 'id': value is not valid UTF-8");
+    BIND_ERR("GET /v1/flags/yes", NULL, "field 'flag': 'yes' is not true or false");
+    TRANSCODE_ERR("GET /v1/colors/PURPLE", NULL, "'PURPLE' is not a value of enum unit.Color");
+    TRANSCODE_ERR("GET /v1/users/x1/things", NULL, "field 'userId': 'x1' is not a valid integer");
+}
+
+/* A numeric enum in a path variable is read from the variable's text alone.
+ * (Run under valgrind, this also shows any read past the decoded text.) */
+static void test_enum_path_number(void **state)
+{
+    (void)state;
+    BIND("GET /v1/colors/2", NULL, "{'color':2}");
+    BIND("GET /v1/colors/-2", NULL, "{'color':-2}");
+    BIND("GET /v1/colors/12345678901", NULL, "{'color':12345678901}");
+    TRANSCODE("GET /v1/colors/2", NULL, "{'color':'GREEN'}");
+}
+
+/* The same, in a child process whose malloc fills new memory with '7' and
+ * has no thread cache (glibc tunables), so that bytes after the decoded
+ * text are digits: the value must still be 2.  Deterministic where the
+ * in-process test depends on what the heap held before. */
+#define PERTURB_CHILD_ENV "GW_BIND_TEST_PERTURB_CHILD"
+
+/* This program, to run again as the child.  From argv[0]: under valgrind,
+ * /proc/self/exe is valgrind's own tool. */
+static char self_path[4096] = "/proc/self/exe";
+
+static int perturb_child(void)
+{
+    if (load(NULL) != 0)
+        return 2;
+    char err[512];
+    json_t *json = bind("GET /v1/colors/2", NULL, 0, err, sizeof(err), __LINE__);
+    if (!json) {
+        printf("error: %s\n", err);
+        return 1;
+    }
+    char *text = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
+    printf("%s\n", text);
+    free(text);
+    json_decref(json);
+    unload(NULL);
+    return 0;
+}
+
+static void test_enum_path_number_poisoned_heap(void **state)
+{
+    (void)state;
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+        setenv(PERTURB_CHILD_ENV, "1", 1);
+        setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0:glibc.malloc.perturb=200", 1);
+        execl(self_path, "test_gw_bind", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char buf[512];
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < sizeof(buf) && (r = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+    close(out[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("child exited with status %d: %s", status, buf);
+    assert_string_equal(buf, "{\"color\":2}\n");
+}
+
+static void test_query_parameters(void **state)
+{
+    (void)state;
+    BIND("GET /v1/things/t1?name=n&flag=true", NULL, "{'flag':true,'id':'t1','name':'n'}");
+    /* dotted paths into nested messages; proto or JSON names */
+    BIND("GET /v1/things/t1?filter.id=5&filter.name=f", NULL,
+         "{'filter':{'id':'5','name':'f'},'id':'t1'}");
+    BIND("GET /v1/things/t1?thing.nested.name=deep&thing.count=3", NULL,
+         "{'id':'t1','thing':{'count':'3','nested':{'name':'deep'}}}");
+    BIND("GET /v1/things/t1?page_size=10", NULL, "{'id':'t1','pageSize':'10'}");
+    BIND("GET /v1/things/t1?pageSize=10", NULL, "{'id':'t1','pageSize':'10'}");
+    /* repeated fields collect repeated keys */
+    BIND("GET /v1/things/t1?tags=a&tags=b&tags=c", NULL, "{'id':'t1','tags':['a','b','c']}");
+    BIND("GET /v1/things/t1?nums=1&nums=-2", NULL, "{'id':'t1','nums':['1','-2']}");
+    BIND("GET /v1/things/t1?thing.tags=x&thing.tags=y", NULL,
+         "{'id':'t1','thing':{'tags':['x','y']}}");
+    /* singular fields: the last value wins */
+    BIND("GET /v1/things/t1?name=a&name=b", NULL, "{'id':'t1','name':'b'}");
+    /* a key without '=' is an empty value */
+    BIND("GET /v1/things/t1?name", NULL, "{'id':'t1','name':''}");
+    TRANSCODE("GET /v1/things/t1?filter.id=5&pageSize=10&nums=1&nums=-2&ratio=0.5&user_id=9"
+              "&blob=AQ%3D%3D",
+              NULL,
+              "{'id':'t1','filter':{'id':5},'pageSize':10,'nums':[1,-2],'ratio':0.5,"
+              "'userId':'9','blob':'AQ=='}");
+    TRANSCODE("GET /v1/things/t1?ratio=NaN", NULL, "{'id':'t1','ratio':'NaN'}");
+}
+
+static void test_query_bool_and_enum(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int value;
+    } bools[] = {{"true", 1}, {"True", 1}, {"TRUE", 1}, {"1", 1}, {"t", 1}, {"T", 1},
+                 {"false", 0}, {"False", 0}, {"FALSE", 0}, {"0", 0}, {"f", 0}, {"F", 0}};
+    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+        char req[128];
+        snprintf(req, sizeof(req), "GET /v1/things/t1?flag=%s", bools[i].text);
+        binds_to(req, NULL, bools[i].value ? "{'flag':true,'id':'t1'}" : "{'flag':false,'id':'t1'}",
+                 __LINE__);
+    }
+    BIND_ERR("GET /v1/things/t1?flag=yes", NULL, "field 'flag': 'yes' is not true or false");
+    BIND_ERR("GET /v1/things/t1?flag=", NULL, "field 'flag': '' is not true or false");
+    BIND_ERR("GET /v1/things/t1?flag=2", NULL, "'2' is not true or false");
+    BIND_ERR("GET /v1/things/t1?flag=truex", NULL, "'truex' is not true or false");
+    /* enums by name or number */
+    BIND("GET /v1/things/t1?color=BLUE", NULL, "{'color':'BLUE','id':'t1'}");
+    BIND("GET /v1/things/t1?color=2", NULL, "{'color':2,'id':'t1'}");
+    BIND("GET /v1/things/t1?color=-2", NULL, "{'color':-2,'id':'t1'}");
+    BIND("GET /v1/things/t1?colors=RED&colors=1", NULL, "{'colors':['RED',1],'id':'t1'}");
+    TRANSCODE("GET /v1/things/t1?color=2&colors=RED&colors=3&colors=9", NULL,
+              "{'id':'t1','color':'GREEN','colors':['RED','BLUE',9]}");
+    TRANSCODE_ERR("GET /v1/things/t1?color=PURPLE", NULL,
+                  "field 'color': 'PURPLE' is not a value of enum unit.Color");
+    TRANSCODE_ERR("GET /v1/things/t1?color=-", NULL, "'-' is not a value of enum unit.Color");
+}
+
+static void test_query_decoding(void **state)
+{
+    (void)state;
+    BIND("GET /v1/things/t1?name=a+b%2Bc%26d%3De", NULL, "{'id':'t1','name':'a b+c&d=e'}");
+    BIND("GET /v1/things/t1?name=%C3%A9t%C3%A9", NULL, "{'id':'t1','name':'\xc3\xa9t\xc3\xa9'}");
+    BIND("GET /v1/things/t1?name=x%2fy", NULL, "{'id':'t1','name':'x/y'}");
+    BIND("GET /v1/things/t1?na%6De=k", NULL, "{'id':'t1','name':'k'}"); /* keys decode too */
+    BIND("GET /v1/things/t1?filter%2Eid=5", NULL, "{'filter':{'id':'5'},'id':'t1'}");
+    BIND("GET /v1/things/t1?name=a=b", NULL, "{'id':'t1','name':'a=b'}");
+    BIND_ERR("GET /v1/things/t1?name=%G1", NULL,
+             "query parameter 'name': malformed percent-encoding");
+    BIND_ERR("GET /v1/things/t1?name=abc%", NULL,
+             "query parameter 'name': malformed percent-encoding");
+    BIND_ERR("GET /v1/things/t1?name=abc%4", NULL, "malformed percent-encoding");
+    BIND_ERR("GET /v1/things/t1?na%G1me=x", NULL,
+             "query parameter 'na%G1me': malformed percent-encoding");
+    BIND_ERR("GET /v1/things/t1?name=%FF", NULL, "field 'name': value is not valid UTF-8");
+}
+
+static void test_query_errors(void **state)
+{
+    (void)state;
+    BIND_ERR("GET /v1/things/t1?nope=1", NULL,
+             "query parameter 'nope': unit.ThingRequest has no field 'nope'");
+    BIND_ERR("GET /v1/things/t1?name=x&bogus=1", NULL, "query parameter 'bogus'");
+    BIND_ERR("GET /v1/things/t1?filter.nope=1", NULL,
+             "query parameter 'filter.nope': unit.Nested has no field 'nope'");
+    BIND_ERR("GET /v1/things/t1?Name=x", NULL, "query parameter 'Name'"); /* case matters */
+    BIND_ERR("GET /v1/things/t1?thing=x", NULL,
+             "field 'thing' is a message and cannot be set from text");
+    BIND_ERR("GET /v1/things/t1?name.x=1", NULL, "'name' is not a singular message field");
+    BIND_ERR("GET /v1/things/t1?tags.x=1", NULL, "'tags' is not a singular message field");
+}
+
+static int ignore_query_on(void **state)
+{
+    (void)state;
+    ignore_unknown_query = 1;
+    return 0;
+}
+
+static int ignore_query_off(void **state)
+{
+    (void)state;
+    ignore_unknown_query = 0;
+    return 0;
+}
+
+/* With ignore_unknown_query, parameters that name no field are dropped;
+ * the others are bound and checked as usual. */
+static void test_query_ignore_unknown(void **state)
+{
+    (void)state;
+    BIND("GET /v1/things/t1?nope=1&name=n", NULL, "{'id':'t1','name':'n'}");
+    BIND("GET /v1/things/t1?filter.nope=1&filter.id=2", NULL, "{'filter':{'id':'2'},'id':'t1'}");
+    BIND("GET /v1/things/t1?Name=x&name.x=1&utm_source=mail", NULL, "{'id':'t1'}");
+    BIND_ERR("GET /v1/things/t1?nope=1&flag=maybe", NULL,
+             "field 'flag': 'maybe' is not true or false");
+    BIND_ERR("GET /v1/things/t1?nope=%G1", NULL,
+             "query parameter 'nope': malformed percent-encoding");
+    BIND_ERR("GET /v1/things/t1?thing=x", NULL,
+             "field 'thing' is a message and cannot be set from text");
+}
+
+/* A query parameter that names a path variable is ignored: the path wins. */
+static void test_query_cannot_override_path(void **state)
+{
+    (void)state;
+    BIND("GET /v1/things/t1?id=other", NULL, "{'id':'t1'}");
+    BIND("GET /v1/users/42/things?user_id=7", NULL, "{'userId':'42'}");
+    BIND("PATCH /v1/things/t1?thing.id=t2", "{}", "{'thing':{'id':'t1'}}");
+    /* the same field by its JSON name */
+    BIND("GET /v1/users/42/things?userId=7", NULL, "{'userId':'42'}");
+}
+
+/* ---- the body's own errors -------------------------------------------------------- */
+
+static void test_malformed_body(void **state)
+{
+    (void)state;
+    BIND_ERR("POST /v1/things", "{\"id\": }", "malformed JSON body: ");
+    BIND_ERR("POST /v1/things", "{\"id\": }", "(line 1, column 8)");
+    BIND_ERR("POST /v1/things", "{\n  \"id\": \"a\",\n  oops\n}", "(line 3, column ");
+    BIND_ERR("POST /v1/things", "{\"id\":\"a\"", "malformed JSON body: ");
+    BIND_ERR("POST /v1/things", "{\"id\":\"a\"} trailing", "malformed JSON body: ");
+    BIND_ERR("POST /v1/things", "{'id':'a'}", "malformed JSON body: ");
+    BIND_ERR("POST /v1/things", "{\"id\":\"a\",\"id\":\"b\"}", "malformed JSON body: duplicate");
+    BIND_ERR("POST /v1/things", "\xff", "malformed JSON body: ");
+    BIND_ERR("POST /v1/things", "{\"id\":\"\xc3\x28\"}", "malformed JSON body: ");
+    BIND_ERR("POST /v1/things", " ", "malformed JSON body: ");
+    BIND_ERR("PATCH /v1/things/t1", "{", "malformed JSON body: ");
+    BIND_ERR("PUT /v1/things/x/name", "\"unterminated", "malformed JSON body: ");
+    /* body "*" takes an object and nothing else */
+    BIND_ERR("POST /v1/things", "[1,2]", "the body must be a JSON object (unit.ThingRequest)");
+    BIND_ERR("POST /v1/things", "\"str\"", "the body must be a JSON object (unit.ThingRequest)");
+    BIND_ERR("POST /v1/things", "42", "the body must be a JSON object");
+    BIND_ERR("POST /v1/things", "null", "the body must be a JSON object");
+    BIND_ERR("POST /v1/things/abc:activate", "[]", "the body must be a JSON object");
+    /* a body cut short after a valid prefix is not taken as that prefix */
+    char err[256];
+    assert_null(bind("POST /v1/things", "{\"id\":\"a\"}", 5, err, sizeof(err), __LINE__));
+}
+
+/* JSON strings may hold U+0000 (RFC 8259), and so may proto3 strings. */
+static void test_body_with_nul_escape(void **state)
+{
+    (void)state;
+    TRANSCODE("POST /v1/things", "{\"name\":\"a\\u0000b\"}", "{'name':'a\\u0000b'}");
+}
+
+int main(int argc, char **argv)
+{
+    if (getenv(PERTURB_CHILD_ENV))
+        return perturb_child();
+    if (argc > 0 && strchr(argv[0], '/') && !realpath(argv[0], self_path))
+        snprintf(self_path, sizeof(self_path), "/proc/self/exe");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_body_star),
+        cmocka_unit_test(test_body_star_path_overrides),
+        cmocka_unit_test(test_body_field),
+        cmocka_unit_test(test_body_field_not_object),
+        cmocka_unit_test(test_path_variables),
+        cmocka_unit_test(test_enum_path_number),
+        cmocka_unit_test(test_enum_path_number_poisoned_heap),
+        cmocka_unit_test(test_query_parameters),
+        cmocka_unit_test(test_query_bool_and_enum),
+        cmocka_unit_test(test_query_decoding),
+        cmocka_unit_test(test_query_errors),
+        cmocka_unit_test_setup_teardown(test_query_ignore_unknown, ignore_query_on,
+                                        ignore_query_off),
+        cmocka_unit_test(test_query_cannot_override_path),
+        cmocka_unit_test(test_malformed_body),
+        cmocka_unit_test(test_body_with_nul_escape),
+    };
+    return cmocka_run_group_tests_name("gw_bind", tests, load, unload);
+}

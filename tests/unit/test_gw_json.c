@@ -1,0 +1,1192 @@
+/*
+ * test_gw_json.c -- gateway/gw_json.c: the proto3 JSON mapping over a
+ * gw_schema, both ways, on build/tests/types.pb (every field kind) and
+ * build/services/echo.pb (the echo service's StringMessage).
+ *
+ * JSON in these tests is written with single quotes for readability: q()
+ * turns every ' into " before use (a real apostrophe is \u0027).  Error
+ * checks match a substring of the one-line reason, usually all of it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../gateway/gw_buf.h"
+#include "../../gateway/gw_json.h"
+#include "../../gateway/gw_schema.h"
+
+#define TYPES_PB "build/tests/types.pb"
+#define ECHO_PB "build/services/echo.pb"
+
+static gw_schema *types_schema;
+static gw_schema *echo_schema;
+static const gw_message *ALL;    /* unit.AllTypes */
+static const gw_message *NODE;   /* unit.Node (recursive) */
+static const gw_message *NESTED; /* unit.Nested */
+static const gw_message *THING;  /* unit.Thing */
+static const gw_message *STRMSG; /* example.StringMessage */
+
+static const gw_json_options IGNORE_UNKNOWN = {.ignore_unknown_fields = 1};
+static const gw_json_options EMIT_DEFAULTS = {.emit_defaults = 1};
+static const gw_json_options PROTO_NAMES = {.proto_names = 1};
+static const gw_json_options PROTO_NAMES_DEFAULTS = {.proto_names = 1, .emit_defaults = 1};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* A malloc'd copy of s with every ' replaced by ". */
+static char *q(const char *s)
+{
+    char *out = strdup(s);
+    assert_non_null(out);
+    for (char *p = out; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    return out;
+}
+
+static json_t *parse_json(const char *text, int line)
+{
+    json_error_t jerr;
+    json_t *json = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!json)
+        fail_msg("line %d: the test's input is not JSON (%s): %.300s", line, jerr.text, text);
+    return json;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out, size_t outlen)
+{
+    size_t w = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && w + 4 < outlen; i++)
+        w += (size_t)snprintf(out + w, outlen - w, "%02x ", p[i]);
+}
+
+/* A check's failure report.  Helpers write it, free what they hold, then
+ * settle(): so a failing test does not show up as a leak under valgrind. */
+static char why[4096];
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void note(const char *fmt, ...)
+{
+    if (why[0])
+        return; /* the first failure is the one to read */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+}
+
+static void settle(void)
+{
+    if (why[0])
+        fail_msg("%s", why);
+}
+
+/* JSON text -> wire; returns gw_json_to_proto's result. */
+static int encode_text(const gw_message *m, const char *sq_json, const gw_json_options *opt,
+                       gw_buf *wire, char *err, size_t errlen, int line)
+{
+    char *text = q(sq_json);
+    json_t *json = parse_json(text, line);
+    free(text);
+    int rc = gw_json_to_proto(m, json, opt, wire, err, errlen);
+    json_decref(json);
+    return rc;
+}
+
+static void expect_text(const gw_buf *got, const char *want, const char *what, int line)
+{
+    if (got->len != strlen(want) || memcmp(got->data, want, got->len) != 0)
+        note("line %d: %s\n   got: %.*s\n  want: %.400s", line, what,
+             (int)(got->len > 400 ? 400 : got->len), got->data ? (char *)got->data : "", want);
+}
+
+/* JSON -> wire -> JSON must print `want` (both in single-quote form). */
+static void roundtrip(const gw_message *m, const char *in, const gw_json_options *in_opt,
+                      const gw_json_options *out_opt, const char *want, int line)
+{
+    char err[512] = "";
+    gw_buf wire = GW_BUF_INIT, text = GW_BUF_INIT;
+    char *expected = q(want);
+    why[0] = '\0';
+    if (encode_text(m, in, in_opt, &wire, err, sizeof(err), line) != 0)
+        note("line %d: gw_json_to_proto(%s) failed: %s", line, in, err);
+    else if (gw_proto_to_json(m, wire.data, wire.len, out_opt, &text, err, sizeof(err)) != 0)
+        note("line %d: gw_proto_to_json failed after encoding %s: %s", line, in, err);
+    else
+        expect_text(&text, expected, in, line);
+    free(expected);
+    gw_buf_free(&wire);
+    gw_buf_free(&text);
+    settle();
+}
+
+#define RT(m, in, want) roundtrip(m, in, NULL, NULL, want, __LINE__)
+#define RT_SAME(m, in) roundtrip(m, in, NULL, NULL, in, __LINE__)
+#define RT_OPT(m, in, ein, eout, want) roundtrip(m, in, ein, eout, want, __LINE__)
+
+/* JSON -> wire must fail with a reason containing `want`. */
+static void encode_fails(const gw_message *m, const char *in, const gw_json_options *opt,
+                         const char *want, int line)
+{
+    char err[512] = "";
+    gw_buf wire = GW_BUF_INIT;
+    int rc = encode_text(m, in, opt, &wire, err, sizeof(err), line);
+    gw_buf_free(&wire);
+    if (rc != -1)
+        fail_msg("line %d: gw_json_to_proto(%s) returned %d, want -1 (\"%s\")", line, in, rc,
+                 want);
+    if (!strstr(err, want))
+        fail_msg("line %d: gw_json_to_proto(%s)\n   error: %s\n  want: %s", line, in, err, want);
+}
+
+#define ENC_ERR(m, in, want) encode_fails(m, in, NULL, want, __LINE__)
+
+/* JSON -> wire must give exactly the bytes want[0..n). */
+static void wire_is(const gw_message *m, const char *in, const char *want, size_t n, int line)
+{
+    char err[512] = "";
+    gw_buf wire = GW_BUF_INIT;
+    why[0] = '\0';
+    if (encode_text(m, in, NULL, &wire, err, sizeof(err), line) != 0) {
+        note("line %d: gw_json_to_proto(%s) failed: %s", line, in, err);
+    } else if (wire.len != n || memcmp(wire.data, want, n) != 0) {
+        char got_hex[512], want_hex[512];
+        hex(wire.data, wire.len, got_hex, sizeof(got_hex));
+        hex((const uint8_t *)want, n, want_hex, sizeof(want_hex));
+        note("line %d: wire bytes of %s\n   got: %s\n  want: %s", line, in, got_hex, want_hex);
+    }
+    gw_buf_free(&wire);
+    settle();
+}
+
+#define WIRE(m, in, bytes) wire_is(m, in, bytes, sizeof(bytes) - 1, __LINE__)
+
+/* A malloc'd copy of the bytes, so that valgrind sees reads past the end. */
+static uint8_t *dup_bytes(const void *p, size_t n)
+{
+    uint8_t *copy = malloc(n ? n : 1);
+    assert_non_null(copy);
+    memcpy(copy, p, n);
+    return copy;
+}
+
+/* wire -> JSON must print `want` (single-quote form). */
+static void decodes_to(const gw_message *m, const char *bytes, size_t n,
+                       const gw_json_options *opt, const char *want, int line)
+{
+    char err[512] = "";
+    gw_buf text = GW_BUF_INIT;
+    uint8_t *data = dup_bytes(bytes, n);
+    char *expected = q(want);
+    why[0] = '\0';
+    if (gw_proto_to_json(m, data, n, opt, &text, err, sizeof(err)) != 0)
+        note("line %d: gw_proto_to_json failed: %s", line, err);
+    else
+        expect_text(&text, expected, "gw_proto_to_json", line);
+    free(expected);
+    free(data);
+    gw_buf_free(&text);
+    settle();
+}
+
+#define DEC(m, bytes, want) decodes_to(m, bytes, sizeof(bytes) - 1, NULL, want, __LINE__)
+#define DEC_OPT(m, bytes, opt, want) decodes_to(m, bytes, sizeof(bytes) - 1, opt, want, __LINE__)
+
+/* wire -> JSON must fail with a reason containing `want`. */
+static void decode_fails(const gw_message *m, const char *bytes, size_t n, const char *want,
+                         int line)
+{
+    char err[512] = "";
+    gw_buf text = GW_BUF_INIT;
+    uint8_t *data = dup_bytes(bytes, n);
+    int rc = gw_proto_to_json(m, data, n, NULL, &text, err, sizeof(err));
+    free(data);
+    gw_buf_free(&text);
+    if (rc != -1)
+        fail_msg("line %d: gw_proto_to_json returned %d, want -1 (\"%s\")", line, rc, want);
+    if (!strstr(err, want))
+        fail_msg("line %d: gw_proto_to_json\n   error: %s\n  want: %s", line, err, want);
+}
+
+#define DEC_ERR(m, bytes, want) decode_fails(m, bytes, sizeof(bytes) - 1, want, __LINE__)
+
+/* ---- fixture ------------------------------------------------------------ */
+
+static int load_schemas(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *types[] = {TYPES_PB};
+    const char *echo[] = {ECHO_PB};
+    types_schema = gw_schema_load(types, 1, err, sizeof(err));
+    if (!types_schema) {
+        fprintf(stderr, "cannot load %s (run from the repository root after make tests): %s\n",
+                TYPES_PB, err);
+        return -1;
+    }
+    echo_schema = gw_schema_load(echo, 1, err, sizeof(err));
+    if (!echo_schema) {
+        fprintf(stderr, "cannot load %s: %s\n", ECHO_PB, err);
+        return -1;
+    }
+    ALL = gw_schema_message(types_schema, "unit.AllTypes");
+    NODE = gw_schema_message(types_schema, "unit.Node");
+    NESTED = gw_schema_message(types_schema, "unit.Nested");
+    THING = gw_schema_message(types_schema, "unit.Thing");
+    STRMSG = gw_schema_message(echo_schema, "example.StringMessage");
+    return ALL && NODE && NESTED && THING && STRMSG ? 0 : -1;
+}
+
+static int free_schemas(void **state)
+{
+    (void)state;
+    gw_schema_free(types_schema);
+    gw_schema_free(echo_schema);
+    return 0;
+}
+
+/* ---- the schema as the codec sees it -------------------------------------- */
+
+static void test_schema_names(void **state)
+{
+    (void)state;
+    const gw_field *f = gw_message_field_by_name(ALL, "user_id", 7);
+    assert_non_null(f);
+    assert_int_equal(f->number, 30);
+    assert_string_equal(f->json_name, "userId");
+    assert_ptr_equal(gw_message_field_by_name(ALL, "userId", 6), f);
+    f = gw_message_field_by_name(ALL, "customName", 10);
+    assert_non_null(f);
+    assert_string_equal(f->name, "custom");
+    assert_ptr_equal(gw_message_field_by_name(ALL, "custom", 6), f);
+    assert_null(gw_message_field_by_name(ALL, "userI", 5));
+    assert_null(gw_message_field_by_name(ALL, "userIdx", 7));
+    /* len bounds the name: "fInt32xyz" with len 6 is "fInt32" */
+    f = gw_message_field_by_name(ALL, "fInt32xyz", 6);
+    assert_non_null(f);
+    assert_int_equal(f->number, 3);
+    f = gw_message_field_by_number(ALL, 28);
+    assert_non_null(f);
+    assert_string_equal(f->name, "opt_int32");
+    assert_true(f->presence);
+    assert_true(gw_message_field_by_number(ALL, 18)->packed);
+    assert_false(gw_message_field_by_number(ALL, 31)->packed);
+    assert_true(gw_message_field_by_number(ALL, 23)->message->map_entry);
+    assert_null(gw_message_field_by_number(ALL, 33));
+
+    char err[256];
+    const char *missing[] = {"build/tests/no-such-file.pb"};
+    assert_null(gw_schema_load(missing, 1, err, sizeof(err)));
+    assert_string_equal(err, "build/tests/no-such-file.pb: No such file or directory");
+    const uint8_t junk[] = {0xff, 0xff, 0xff};
+    const uint8_t *bufs[] = {junk};
+    size_t lens[] = {sizeof(junk)};
+    assert_null(gw_schema_load_buffers(bufs, lens, 1, "junk", err, sizeof(err)));
+    assert_non_null(strstr(err, "junk: not a FileDescriptorSet"));
+}
+
+/* ---- scalars ------------------------------------------------------------ */
+
+static void test_every_scalar_roundtrip(void **state)
+{
+    (void)state;
+    RT_SAME(ALL, "{'fDouble':1.5,'fFloat':-2.25,'fInt32':-42,'fInt64':'123','fUint32':4294967295,"
+                 "'fUint64':'18446744073709551615','fSint32':-2147483648,"
+                 "'fSint64':'-9223372036854775808','fFixed32':4294967295,"
+                 "'fFixed64':'18446744073709551615','fSfixed32':-2147483648,"
+                 "'fSfixed64':'-9223372036854775808','fBool':true,'fString':'hi',"
+                 "'fBytes':'AAEC/w==','color':'GREEN','nested':{'id':7,'name':'n'}}");
+    RT_SAME(ALL, "{'fInt32':2147483647,'fInt64':'9223372036854775807','fSint32':2147483647,"
+                 "'fSint64':'9223372036854775807','fSfixed32':2147483647,"
+                 "'fSfixed64':'9223372036854775807'}");
+}
+
+static void test_integers(void **state)
+{
+    (void)state;
+    /* 64-bit integers print as strings, whatever form they came in */
+    RT(ALL, "{'fInt64':123}", "{'fInt64':'123'}");
+    RT(ALL, "{'fInt64':'-123'}", "{'fInt64':'-123'}");
+    RT(ALL, "{'fUint64':5}", "{'fUint64':'5'}");
+    RT(ALL, "{'fUint64':'18446744073709551615'}", "{'fUint64':'18446744073709551615'}");
+    RT(ALL, "{'fFixed64':'1'}", "{'fFixed64':'1'}");
+    RT(ALL, "{'fSfixed64':-1}", "{'fSfixed64':'-1'}");
+    /* 32-bit integers print as numbers, and may come as strings */
+    RT(ALL, "{'fUint32':'7'}", "{'fUint32':7}");
+    RT(ALL, "{'fInt32':'-7'}", "{'fInt32':-7}");
+    RT(ALL, "{'fInt32':'+7'}", "{'fInt32':7}");
+    RT(ALL, "{'fFixed32':'4294967295'}", "{'fFixed32':4294967295}");
+    /* zigzag */
+    RT_SAME(ALL, "{'fSint32':-1}");
+    RT_SAME(ALL, "{'fSint32':1}");
+    RT_SAME(ALL, "{'fSint64':'-1'}");
+    RT(ALL, "{'fSint64':-2}", "{'fSint64':'-2'}");
+    RT_SAME(ALL, "{'fSfixed32':-1}");
+    /* a number with an integral value is an integer */
+    RT(ALL, "{'fInt32':1.0}", "{'fInt32':1}");
+    RT(ALL, "{'fInt64':1e2}", "{'fInt64':'100'}");
+    RT(ALL, "{'fUint32':-0.0}", "{}");
+    RT_SAME(ALL, "{'fBool':true}");
+    RT(ALL, "{'fBool':false}", "{}");
+}
+
+static void test_integer_errors(void **state)
+{
+    (void)state;
+    ENC_ERR(ALL, "{'fInt32':2147483648}",
+            "field 'fInt32': 2147483648 is out of range for a 32-bit integer");
+    ENC_ERR(ALL, "{'fInt32':-2147483649}", "-2147483649 is out of range for a 32-bit integer");
+    ENC_ERR(ALL, "{'fSint32':'2147483648'}", "out of range for a 32-bit integer");
+    ENC_ERR(ALL, "{'fSfixed32':3000000000}", "out of range for a 32-bit integer");
+    ENC_ERR(ALL, "{'fUint32':4294967296}",
+            "field 'fUint32': 4294967296 is out of range for a 32-bit unsigned integer");
+    ENC_ERR(ALL, "{'fFixed32':'4294967296'}", "out of range for a 32-bit unsigned integer");
+    ENC_ERR(ALL, "{'fUint32':-1}", "field 'fUint32': -1 is out of range for an unsigned integer");
+    ENC_ERR(ALL, "{'fUint64':-1}", "-1 is out of range for an unsigned integer");
+    ENC_ERR(ALL, "{'fUint64':'-1'}", "field 'fUint64': '-1' is not a valid integer");
+    ENC_ERR(ALL, "{'fUint64':'18446744073709551616'}",
+            "'18446744073709551616' is not a valid integer");
+    ENC_ERR(ALL, "{'fInt64':'9223372036854775808'}",
+            "'9223372036854775808' is not a valid integer");
+    ENC_ERR(ALL, "{'fInt64':'-9223372036854775809'}", "is not a valid integer");
+    ENC_ERR(ALL, "{'fInt64':1e19}", "is out of range");
+    /* not integers */
+    ENC_ERR(ALL, "{'fInt32':1.5}", "field 'fInt32': 1.5 is not an integer");
+    ENC_ERR(ALL, "{'fInt64':-0.5}", "field 'fInt64': -0.5 is not an integer");
+    ENC_ERR(ALL, "{'fUint64':2.5}", "2.5 is not an integer");
+    ENC_ERR(ALL, "{'fInt32':'1.5'}", "field 'fInt32': '1.5' is not a valid integer");
+    ENC_ERR(ALL, "{'fInt32':''}", "'' is not a valid integer");
+    ENC_ERR(ALL, "{'fInt32':' 1'}", "' 1' is not a valid integer");
+    ENC_ERR(ALL, "{'fInt32':'0x10'}", "'0x10' is not a valid integer");
+    ENC_ERR(ALL, "{'fInt64':'12a'}", "'12a' is not a valid integer");
+}
+
+static void test_float_double(void **state)
+{
+    (void)state;
+    RT_SAME(ALL, "{'fDouble':0.1}");
+    RT_SAME(ALL, "{'fFloat':0.1}");
+    RT_SAME(ALL, "{'fDouble':'NaN'}");
+    RT_SAME(ALL, "{'fDouble':'Infinity'}");
+    RT_SAME(ALL, "{'fDouble':'-Infinity'}");
+    RT_SAME(ALL, "{'fFloat':'NaN'}");
+    RT_SAME(ALL, "{'fFloat':'Infinity'}");
+    RT_SAME(ALL, "{'fFloat':'-Infinity'}");
+    RT_SAME(ALL, "{'fDouble':3.141592653589793}");
+    RT_SAME(ALL, "{'fFloat':3.14159}");
+    RT_SAME(ALL, "{'fDouble':-2.5}");
+    RT(ALL, "{'fDouble':1e300}", "{'fDouble':1e+300}");
+    RT(ALL, "{'fDouble':1e21}", "{'fDouble':1e+21}");
+    RT(ALL, "{'fDouble':'2.5'}", "{'fDouble':2.5}");
+    RT(ALL, "{'fDouble':'-1e3'}", "{'fDouble':-1000}");
+    RT(ALL, "{'fDouble':7}", "{'fDouble':7}");
+    RT(ALL, "{'fDouble':0}", "{}");
+    RT(ALL, "{'fDouble':-0.0}", "{'fDouble':-0}"); /* -0 is not the default */
+    /* a float prints as the shortest text that reads back as that float */
+    RT(ALL, "{'fFloat':16777217}", "{'fFloat':16777216}");
+    RT(ALL, "{'fFloat':3.4028234663852886e38}", "{'fFloat':3.4028235e+38}");
+    /* errors */
+    ENC_ERR(ALL, "{'fFloat':1e39}", "field 'fFloat': 1e+39 is out of range for a float");
+    ENC_ERR(ALL, "{'fFloat':'-1e39'}", "out of range for a float");
+    ENC_ERR(ALL, "{'fDouble':'abc'}", "field 'fDouble': 'abc' is not a number");
+    ENC_ERR(ALL, "{'fDouble':'nan'}", "'nan' is not a number");
+    ENC_ERR(ALL, "{'fDouble':'inf'}", "'inf' is not a number");
+    ENC_ERR(ALL, "{'fDouble':'infinity'}", "'infinity' is not a number");
+    ENC_ERR(ALL, "{'fDouble':'0x10'}", "'0x10' is not a number");
+    ENC_ERR(ALL, "{'fDouble':' 1'}", "' 1' is not a number");
+    ENC_ERR(ALL, "{'fDouble':'1 '}", "'1 ' is not a number");
+    ENC_ERR(ALL, "{'fDouble':''}", "'' is not a number");
+    ENC_ERR(ALL, "{'fDouble':true}", "field 'fDouble': expected a number, got a boolean");
+    ENC_ERR(ALL, "{'fFloat':[1]}", "field 'fFloat': expected a number, got an array");
+}
+
+/* A numeric string is held to the same rules as a JSON number: jansson
+ * refuses the number 1e400 ("real number overflow"), so "1e400" must not
+ * quietly become Infinity, and whitespace is not part of a number. */
+static void test_double_string_overflow_and_space(void **state)
+{
+    (void)state;
+    ENC_ERR(ALL, "{'fDouble':'1e400'}", "field 'fDouble': '1e400' is not a number");
+    ENC_ERR(ALL, "{'fDouble':'-1e400'}", "'-1e400' is not a number");
+    ENC_ERR(ALL, "{'fFloat':'1e400'}", "'1e400' is not a number");
+    ENC_ERR(ALL, "{'fDouble':'\\n1'}", "is not a number");
+    ENC_ERR(ALL, "{'fDouble':'\\r1'}", "is not a number");
+}
+
+static void test_bytes(void **state)
+{
+    (void)state;
+    RT_SAME(ALL, "{'fBytes':'AAEC/w=='}");
+    RT(ALL, "{'fBytes':'AAEC_w'}", "{'fBytes':'AAEC/w=='}");   /* URL-safe, unpadded */
+    RT(ALL, "{'fBytes':'AAEC_w=='}", "{'fBytes':'AAEC/w=='}"); /* URL-safe, padded */
+    RT(ALL, "{'fBytes':'-_8'}", "{'fBytes':'+/8='}");
+    RT(ALL, "{'fBytes':'QQ'}", "{'fBytes':'QQ=='}");
+    RT_SAME(ALL, "{'fBytes':'QUI='}");
+    RT_SAME(ALL, "{'fBytes':'QUJD'}");
+    RT_SAME(ALL, "{'fBytes':'AA=='}"); /* one zero byte is not the default */
+    RT(ALL, "{'fBytes':''}", "{}");
+    WIRE(ALL, "{'fBytes':'AAEC/w=='}", "\x7a\x04\x00\x01\x02\xff");
+    ENC_ERR(ALL, "{'fBytes':'A'}", "field 'fBytes': not valid base64");
+    ENC_ERR(ALL, "{'fBytes':'AAAAA'}", "not valid base64");
+    ENC_ERR(ALL, "{'fBytes':'AA*A'}", "not valid base64");
+    ENC_ERR(ALL, "{'fBytes':'AA==AA'}", "not valid base64");
+    ENC_ERR(ALL, "{'fBytes':'AA AA'}", "not valid base64");
+    ENC_ERR(ALL, "{'fBytes':'QQ==\\n'}", "not valid base64");
+    ENC_ERR(ALL, "{'fBytes':5}", "field 'fBytes': expected a base64 string, got an integer");
+    ENC_ERR(ALL, "{'rBytes':['AQ==','!']}", "field 'rBytes[1]': not valid base64");
+}
+
+static void test_enums(void **state)
+{
+    (void)state;
+    RT_SAME(ALL, "{'color':'GREEN'}");
+    RT(ALL, "{'color':2}", "{'color':'GREEN'}");
+    RT(ALL, "{'color':-2}", "{'color':'INFRARED'}");
+    RT_SAME(ALL, "{'color':99}");  /* unknown numbers are kept, printed as numbers */
+    RT_SAME(ALL, "{'color':-7}");
+    RT(ALL, "{'color':'COLOR_UNSPECIFIED'}", "{}");
+    RT(ALL, "{'color':0}", "{}");
+    RT(ALL, "{'rColor':['RED',2,7,0]}", "{'rColor':['RED','GREEN',7,'COLOR_UNSPECIFIED']}");
+    WIRE(ALL, "{'color':-2}", "\x80\x01\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01");
+    WIRE(ALL, "{'color':'BLUE'}", "\x80\x01\x03");
+    ENC_ERR(ALL, "{'color':'PURPLE'}", "field 'color': 'PURPLE' is not a value of enum unit.Color");
+    ENC_ERR(ALL, "{'color':'green'}", "'green' is not a value of enum unit.Color");
+    ENC_ERR(ALL, "{'color':true}", "field 'color': expected an enum name or number, got a boolean");
+    ENC_ERR(ALL, "{'color':{}}", "expected an enum name or number, got an object");
+    ENC_ERR(ALL, "{'color':1.5}", "1.5 is not an integer");
+    ENC_ERR(ALL, "{'color':2147483648}", "out of range for a 32-bit integer");
+    ENC_ERR(ALL, "{'rColor':['RED','PURPLE']}", "field 'rColor[1]': 'PURPLE' is not a value");
+    /* ignore_unknown_fields drops unknown enum names too */
+    RT_OPT(ALL, "{'color':'PURPLE'}", &IGNORE_UNKNOWN, NULL, "{}");
+    RT_OPT(ALL, "{'color':'PURPLE','fInt32':1}", &IGNORE_UNKNOWN, NULL, "{'fInt32':1}");
+    RT_OPT(ALL, "{'rColor':['RED','PURPLE',3]}", &IGNORE_UNKNOWN, NULL,
+           "{'rColor':['RED','BLUE']}");
+}
+
+/* ---- messages, repeated, maps, oneofs ------------------------------------ */
+
+static void test_nested_and_repeated(void **state)
+{
+    (void)state;
+    RT_SAME(ALL, "{'nested':{}}"); /* present but empty is not absent */
+    RT_SAME(ALL, "{'nested':{'id':1,'name':'x'}}");
+    RT(ALL, "{'nested':null}", "{}");
+    RT(ALL, "{'nested':{'id':0}}", "{'nested':{}}");
+    RT_SAME(ALL, "{'rInt32':[1,-1,2147483647]}");
+    RT_SAME(ALL, "{'rDouble':[0.5,'NaN','-Infinity',0]}");
+    RT_SAME(ALL, "{'rString':['a','','c']}");
+    RT_SAME(ALL, "{'rNested':[{'id':1},{},{'name':'z'}]}");
+    RT_SAME(ALL, "{'rUnpacked':[1,2,0]}");
+    RT_SAME(ALL, "{'rBytes':['AQ==','']}");
+    RT(ALL, "{'rInt32':[]}", "{}");
+    RT(ALL, "{'rInt32':null}", "{}");
+    RT(ALL, "{'rInt32':['5','-6']}", "{'rInt32':[5,-6]}");
+    ENC_ERR(ALL, "{'rInt32':5}", "field 'rInt32': expected an array, got an integer");
+    ENC_ERR(ALL, "{'rNested':{}}", "field 'rNested': expected an array, got an object");
+    ENC_ERR(ALL, "{'rInt32':['x']}", "field 'rInt32[0]': 'x' is not a valid integer");
+    ENC_ERR(ALL, "{'rNested':[{},{'id':'q'}]}",
+            "field 'rNested[1].id': 'q' is not a valid integer");
+    ENC_ERR(ALL, "{'nested':5}",
+            "field 'nested': expected an object (unit.Nested), got an integer");
+    ENC_ERR(ALL, "{'nested':[]}", "expected an object (unit.Nested), got an array");
+    ENC_ERR(ALL, "{'nested':{'bad':1}}", "field 'nested.bad': no such field in unit.Nested");
+    ENC_ERR(ALL, "{'nested':{'name':1}}", "field 'nested.name': expected a string, got an integer");
+}
+
+static void test_null_in_repeated(void **state)
+{
+    (void)state;
+    /* packed, unpacked, string and message elements go different ways */
+    ENC_ERR(ALL, "{'rInt32':[1,null]}",
+            "field 'rInt32[1]': null is not allowed in a repeated field");
+    ENC_ERR(ALL, "{'rUnpacked':[null]}",
+            "field 'rUnpacked[0]': null is not allowed in a repeated field");
+    ENC_ERR(ALL, "{'rString':['a',null]}",
+            "field 'rString[1]': null is not allowed in a repeated field");
+    ENC_ERR(ALL, "{'rNested':[null]}",
+            "field 'rNested[0]': null is not allowed in a repeated field");
+    ENC_ERR(ALL, "{'rColor':[null]}", "null is not allowed in a repeated field");
+}
+
+static void test_maps(void **state)
+{
+    (void)state;
+    RT_SAME(ALL, "{'mStrInt':{'a':1,'b':-2}}");
+    RT_SAME(ALL, "{'mStrInt':{'':0}}");
+    RT_SAME(ALL, "{'mInt64Nested':{'-5':{'id':1},'9223372036854775807':{}}}");
+    RT_SAME(ALL, "{'mBoolStr':{'true':'yes','false':''}}");
+    RT_SAME(ALL, "{'mInt32':{'-1':'a','2147483647':'b'}}");
+    RT_SAME(ALL, "{'mUint32':{'4294967295':'b'}}");
+    RT_SAME(ALL, "{'mUint64':{'18446744073709551615':'c'}}");
+    RT_SAME(ALL, "{'mSint32':{'-3':'d','3':'e'}}");
+    RT_SAME(ALL, "{'mSint64':{'-9223372036854775808':'e'}}");
+    RT_SAME(ALL, "{'mFixed32':{'5':'f'}}");
+    RT_SAME(ALL, "{'mFixed64':{'18446744073709551615':'g'}}");
+    RT_SAME(ALL, "{'mSfixed32':{'-7':'h'}}");
+    RT_SAME(ALL, "{'mSfixed64':{'-8':'i'}}");
+    RT(ALL, "{'mStrColor':{'x':'BLUE','y':0,'z':42}}",
+       "{'mStrColor':{'x':'BLUE','y':'COLOR_UNSPECIFIED','z':42}}");
+    RT_SAME(ALL, "{'mStrBytes':{'k':'AQ==','e':''}}");
+    RT(ALL, "{'mStrInt':{}}", "{}");
+    RT(ALL, "{'mInt32':{'+4':'x'}}", "{'mInt32':{'4':'x'}}");
+    ENC_ERR(ALL, "{'mBoolStr':{'yes':'x'}}",
+            "field 'mBoolStr.yes': map key 'yes' is not true or false");
+    ENC_ERR(ALL, "{'mBoolStr':{'True':'x'}}", "map key 'True' is not true or false");
+    ENC_ERR(ALL, "{'mInt32':{'abc':'x'}}", "field 'mInt32.abc': 'abc' is not a valid integer");
+    ENC_ERR(ALL, "{'mInt32':{'2147483648':'x'}}", "out of range for a 32-bit integer");
+    ENC_ERR(ALL, "{'mUint32':{'-1':'x'}}", "'-1' is not a valid integer");
+    ENC_ERR(ALL, "{'mInt64Nested':{'1.5':{}}}", "'1.5' is not a valid integer");
+    ENC_ERR(ALL, "{'mStrInt':{'a':null}}", "field 'mStrInt.a': null is not allowed as a map value");
+    ENC_ERR(ALL, "{'mStrInt':[]}", "field 'mStrInt': expected an object (a map), got an array");
+    ENC_ERR(ALL, "{'mStrInt':{'a':'x'}}", "field 'mStrInt.a': 'x' is not a valid integer");
+    ENC_ERR(ALL, "{'mInt64Nested':{'1':5}}", "expected an object (unit.Nested), got an integer");
+    ENC_ERR(ALL, "{'mStrColor':{'x':'PURPLE'}}", "'PURPLE' is not a value of enum unit.Color");
+}
+
+static void test_oneof_and_optional(void **state)
+{
+    (void)state;
+    RT_SAME(ALL, "{'oString':'x'}");
+    RT_SAME(ALL, "{'oString':''}"); /* a set oneof member prints even when default */
+    RT_SAME(ALL, "{'oNested':{}}");
+    RT_SAME(ALL, "{'oNested':{'id':2}}");
+    RT(ALL, "{'oString':null,'oNested':{'id':1}}", "{'oNested':{'id':1}}");
+    RT(ALL, "{'oNested':{'id':1},'oString':null}", "{'oNested':{'id':1}}");
+    ENC_ERR(ALL, "{'oString':'x','oNested':{}}",
+            "field 'oNested': 'oString' of the same oneof is already set");
+    ENC_ERR(ALL, "{'oNested':{},'o_string':''}", "'oNested' of the same oneof is already set");
+    /* proto3 optional: explicit zero is kept and printed */
+    RT_SAME(ALL, "{'optInt32':0}");
+    RT_SAME(ALL, "{'optInt32':-1}");
+    RT(ALL, "{'opt_int32':0}", "{'optInt32':0}");
+    RT(ALL, "{'optInt32':null}", "{}");
+    WIRE(ALL, "{'optInt32':0}", "\xe0\x01\x00");
+    WIRE(ALL, "{'oString':''}", "\xd2\x01\x00");
+    /* absent optional and oneof fields stay absent with emit_defaults */
+    char err[256];
+    gw_buf text = GW_BUF_INIT;
+    assert_int_equal(gw_proto_to_json(ALL, NULL, 0, &EMIT_DEFAULTS, &text, err, sizeof(err)), 0);
+    char *s = strndup((const char *)text.data, text.len);
+    assert_null(strstr(s, "optInt32"));
+    assert_null(strstr(s, "oString"));
+    assert_null(strstr(s, "oNested"));
+    assert_null(strstr(s, "\"nested\""));
+    free(s);
+    gw_buf_free(&text);
+}
+
+static void test_json_names(void **state)
+{
+    (void)state;
+    RT_SAME(ALL, "{'customName':'c'}");
+    RT(ALL, "{'custom':'c'}", "{'customName':'c'}");
+    RT_OPT(ALL, "{'customName':'c'}", NULL, &PROTO_NAMES, "{'custom':'c'}");
+    RT(ALL, "{'user_id':'5'}", "{'userId':'5'}");
+    RT(ALL, "{'userId':5}", "{'userId':'5'}");
+    RT_OPT(ALL, "{'userId':'5'}", NULL, &PROTO_NAMES, "{'user_id':'5'}");
+    RT(ALL, "{'f_int32':1,'r_nested':[{'id':1}],'m_str_int':{'k':1}}",
+       "{'fInt32':1,'rNested':[{'id':1}],'mStrInt':{'k':1}}");
+    RT_OPT(ALL, "{'fInt32':1,'oNested':{'id':1},'mInt64Nested':{'1':{'name':'x'}}}", NULL,
+           &PROTO_NAMES, "{'f_int32':1,'m_int64_nested':{'1':{'name':'x'}},'o_nested':{'id':1}}");
+    ENC_ERR(ALL, "{'userId':'1','user_id':'2'}",
+            "field 'user_id': set twice (by its JSON name and its proto name)");
+    ENC_ERR(ALL, "{'custom':'a','customName':'b'}", "field 'customName': set twice");
+    ENC_ERR(ALL, "{'fInt32':null,'f_int32':1}", "set twice");
+    /* a JSON name matches exactly: no case folding, no lowerCamel of custom */
+    ENC_ERR(ALL, "{'FInt32':1}", "field 'FInt32': no such field in unit.AllTypes");
+    ENC_ERR(ALL, "{'customname':1}", "no such field in unit.AllTypes");
+}
+
+static void test_unknown_fields(void **state)
+{
+    (void)state;
+    ENC_ERR(ALL, "{'nope':1}", "field 'nope': no such field in unit.AllTypes");
+    ENC_ERR(ALL, "{'fInt32':1,'nope':null}", "field 'nope': no such field in unit.AllTypes");
+    RT_OPT(ALL, "{'nope':1}", &IGNORE_UNKNOWN, NULL, "{}");
+    RT_OPT(ALL, "{'nope':{'deep':[1,{}]},'fInt32':3}", &IGNORE_UNKNOWN, NULL, "{'fInt32':3}");
+    RT_OPT(ALL, "{'nested':{'x':1,'id':2}}", &IGNORE_UNKNOWN, NULL, "{'nested':{'id':2}}");
+    RT_OPT(ALL, "{'rNested':[{'x':1},{'id':2}]}", &IGNORE_UNKNOWN, NULL,
+           "{'rNested':[{},{'id':2}]}");
+    /* ignoring unknown keys does not excuse bad values of known ones */
+    encode_fails(ALL, "{'nope':1,'fInt32':'x'}", &IGNORE_UNKNOWN, "'x' is not a valid integer",
+                 __LINE__);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    RT(ALL, "{'fInt32':0,'fInt64':'0','fUint64':0,'fSint32':0,'fFixed64':'0','fString':'',"
+            "'fBool':false,'fDouble':0,'fFloat':0,'color':'COLOR_UNSPECIFIED','fBytes':'',"
+            "'rInt32':[],'mStrInt':{},'customName':'','userId':0}",
+       "{}");
+    DEC_OPT(ALL, "", &EMIT_DEFAULTS,
+            "{'fDouble':0,'fFloat':0,'fInt32':0,'fInt64':'0','fUint32':0,'fUint64':'0',"
+            "'fSint32':0,'fSint64':'0','fFixed32':0,'fFixed64':'0','fSfixed32':0,"
+            "'fSfixed64':'0','fBool':false,'fString':'','fBytes':'','color':'COLOR_UNSPECIFIED',"
+            "'rInt32':[],'rDouble':[],'rString':[],'rNested':[],'rColor':[],'mStrInt':{},"
+            "'mInt64Nested':{},'mBoolStr':{},'customName':'','userId':'0','rUnpacked':[],"
+            "'rBytes':[],'mInt32':{},'mUint32':{},'mUint64':{},'mSint32':{},'mSint64':{},"
+            "'mFixed32':{},'mFixed64':{},'mSfixed32':{},'mSfixed64':{},'mStrColor':{},"
+            "'mStrBytes':{}}");
+    DEC_OPT(NESTED, "", &PROTO_NAMES_DEFAULTS, "{'id':0,'name':''}");
+    DEC_OPT(NESTED, "\x12\x01x", &EMIT_DEFAULTS, "{'id':0,'name':'x'}");
+    RT_OPT(THING, "{'nested':{}}", NULL, &PROTO_NAMES_DEFAULTS,
+           "{'id':'','name':'','count':0,'active':false,'color':'COLOR_UNSPECIFIED','tags':[],"
+           "'nested':{'id':0,'name':''}}");
+    RT_OPT(ALL, "{'userId':'0'}", NULL, &PROTO_NAMES, "{}");
+}
+
+static void test_top_level(void **state)
+{
+    (void)state;
+    char err[256];
+    gw_buf wire = GW_BUF_INIT;
+    /* null is the empty message */
+    assert_int_equal(gw_json_to_proto(ALL, json_null(), NULL, &wire, err, sizeof(err)), 0);
+    assert_int_equal(wire.len, 0);
+    gw_buf_free(&wire);
+    RT(ALL, "{}", "{}");
+    ENC_ERR(ALL, "[]", "expected an object (unit.AllTypes), got an array");
+    ENC_ERR(ALL, "'x'", "expected an object (unit.AllTypes), got a string");
+    ENC_ERR(ALL, "3", "expected an object (unit.AllTypes), got an integer");
+    ENC_ERR(ALL, "true", "expected an object (unit.AllTypes), got a boolean");
+}
+
+/* Wrong JSON types, one per kind of field. */
+static void test_wrong_types(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *err;
+    } cases[] = {
+        {"{'fInt32':true}", "field 'fInt32': expected an integer, got a boolean"},
+        {"{'fInt64':{}}", "field 'fInt64': expected an integer, got an object"},
+        {"{'fUint32':[]}", "field 'fUint32': expected an integer, got an array"},
+        {"{'fUint64':false}", "field 'fUint64': expected an integer, got a boolean"},
+        {"{'fSint32':true}", "field 'fSint32': expected an integer, got a boolean"},
+        {"{'fSint64':[]}", "field 'fSint64': expected an integer, got an array"},
+        {"{'fFixed32':{}}", "field 'fFixed32': expected an integer, got an object"},
+        {"{'fFixed64':true}", "field 'fFixed64': expected an integer, got a boolean"},
+        {"{'fSfixed32':[]}", "field 'fSfixed32': expected an integer, got an array"},
+        {"{'fSfixed64':{}}", "field 'fSfixed64': expected an integer, got an object"},
+        {"{'fDouble':{}}", "field 'fDouble': expected a number, got an object"},
+        {"{'fFloat':false}", "field 'fFloat': expected a number, got a boolean"},
+        {"{'fBool':'true'}", "field 'fBool': expected true or false, got a string"},
+        {"{'fBool':1}", "field 'fBool': expected true or false, got an integer"},
+        {"{'fString':5}", "field 'fString': expected a string, got an integer"},
+        {"{'fString':1.5}", "field 'fString': expected a string, got a number"},
+        {"{'fString':{}}", "field 'fString': expected a string, got an object"},
+        {"{'fBytes':[]}", "field 'fBytes': expected a base64 string, got an array"},
+        {"{'color':[]}", "field 'color': expected an enum name or number, got an array"},
+        {"{'nested':'x'}", "field 'nested': expected an object (unit.Nested), got a string"},
+        {"{'rString':'x'}", "field 'rString': expected an array, got a string"},
+        {"{'rString':[1]}", "field 'rString[0]': expected a string, got an integer"},
+        {"{'mBoolStr':'x'}", "field 'mBoolStr': expected an object (a map), got a string"},
+        {"{'mBoolStr':{'true':1}}", "field 'mBoolStr.true': expected a string, got an integer"},
+        {"{'oNested':1}", "field 'oNested': expected an object (unit.Nested), got an integer"},
+        {"{'optInt32':'x'}", "field 'optInt32': 'x' is not a valid integer"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        encode_fails(ALL, cases[i].in, NULL, cases[i].err, __LINE__);
+}
+
+/* ---- depth ------------------------------------------------------------------ */
+
+/* {"child":{"child":…{"value":1}…}}: `levels` objects in all. */
+static json_t *nested_json(int levels)
+{
+    json_t *obj = json_pack("{s:i}", "value", 1);
+    for (int i = 1; i < levels; i++)
+        obj = json_pack("{s:o}", "child", obj);
+    assert_non_null(obj);
+    return obj;
+}
+
+/* The wire form of the same: Node{child: Node{… Node{value: 1}}}. */
+static void nested_wire(int levels, gw_buf *out)
+{
+    gw_buf_free(out);
+    gw_buf_append(out, "\x10\x01", 2);
+    for (int i = 1; i < levels; i++) {
+        gw_buf_insert_varint(out, 0, out->len);
+        gw_buf_insert_varint(out, 0, 0x0a); /* tag 1, length-delimited */
+    }
+    assert_false(out->oom);
+}
+
+static void test_depth_limit(void **state)
+{
+    (void)state;
+    char err[512] = ""; /* the reason follows a 255-byte field path */
+    gw_buf wire = GW_BUF_INIT, text = GW_BUF_INIT;
+
+    /* 100 levels: the limit, accepted both ways */
+    json_t *ok = nested_json(100);
+    assert_int_equal(gw_json_to_proto(NODE, ok, NULL, &wire, err, sizeof(err)), 0);
+    json_decref(ok);
+    gw_buf expect = GW_BUF_INIT;
+    nested_wire(100, &expect);
+    assert_int_equal(wire.len, expect.len);
+    assert_memory_equal(wire.data, expect.data, wire.len);
+    assert_int_equal(gw_proto_to_json(NODE, wire.data, wire.len, NULL, &text, err, sizeof(err)), 0);
+    gw_buf want = GW_BUF_INIT;
+    for (int i = 1; i < 100; i++)
+        gw_buf_puts(&want, "{\"child\":");
+    gw_buf_puts(&want, "{\"value\":1}");
+    for (int i = 1; i < 100; i++)
+        gw_buf_putc(&want, '}');
+    assert_int_equal(text.len, want.len);
+    assert_memory_equal(text.data, want.data, want.len);
+    gw_buf_free(&want);
+    gw_buf_free(&wire);
+    gw_buf_free(&text);
+
+    /* 101 levels: refused both ways, cleanly */
+    json_t *deep = nested_json(101);
+    assert_int_equal(gw_json_to_proto(NODE, deep, NULL, &wire, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "messages nested more than 100 deep"));
+    json_decref(deep);
+    gw_buf_free(&wire);
+    nested_wire(101, &expect);
+    err[0] = '\0';
+    assert_int_equal(gw_proto_to_json(NODE, expect.data, expect.len, NULL, &text, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "messages nested more than 100 deep"));
+    gw_buf_free(&text);
+
+    /* far deeper: no stack trouble either way */
+    deep = nested_json(5000);
+    assert_int_equal(gw_json_to_proto(NODE, deep, NULL, &wire, err, sizeof(err)), -1);
+    json_decref(deep);
+    gw_buf_free(&wire);
+    nested_wire(5000, &expect);
+    assert_int_equal(gw_proto_to_json(NODE, expect.data, expect.len, NULL, &text, err, sizeof(err)),
+                     -1);
+    gw_buf_free(&text);
+    gw_buf_free(&expect);
+}
+
+/* ---- wire bytes, hand-computed -------------------------------------------------- */
+
+static void test_wire_bytes(void **state)
+{
+    (void)state;
+    WIRE(ALL, "{}", "");
+    WIRE(ALL, "{'fInt32':150}", "\x18\x96\x01");
+    WIRE(ALL, "{'fInt32':-1}", "\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01");
+    WIRE(ALL, "{'fInt64':'300'}", "\x20\xac\x02");
+    WIRE(ALL, "{'fUint32':1}", "\x28\x01");
+    WIRE(ALL, "{'fUint64':'18446744073709551615'}",
+         "\x30\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01");
+    WIRE(ALL, "{'fSint32':-1}", "\x38\x01");
+    WIRE(ALL, "{'fSint32':1}", "\x38\x02");
+    WIRE(ALL, "{'fSint32':-64}", "\x38\x7f");
+    WIRE(ALL, "{'fSint64':'-9223372036854775808'}",
+         "\x40\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01");
+    WIRE(ALL, "{'fFixed32':1}", "\x4d\x01\x00\x00\x00");
+    WIRE(ALL, "{'fFixed64':'258'}", "\x51\x02\x01\x00\x00\x00\x00\x00\x00");
+    WIRE(ALL, "{'fSfixed32':-2}", "\x5d\xfe\xff\xff\xff");
+    WIRE(ALL, "{'fSfixed64':'-1'}", "\x61\xff\xff\xff\xff\xff\xff\xff\xff");
+    WIRE(ALL, "{'fDouble':1}", "\x09\x00\x00\x00\x00\x00\x00\xf0\x3f");
+    WIRE(ALL, "{'fFloat':1}", "\x15\x00\x00\x80\x3f");
+    WIRE(ALL, "{'fFloat':'-Infinity'}", "\x15\x00\x00\x80\xff");
+    WIRE(ALL, "{'fBool':true}", "\x68\x01");
+    WIRE(ALL, "{'fString':'testing'}", "\x72\x07testing");
+    WIRE(ALL, "{'nested':{'id':1}}", "\x8a\x01\x02\x08\x01");
+    WIRE(ALL, "{'nested':{}}", "\x8a\x01\x00");
+    WIRE(ALL, "{'rInt32':[1,2,3]}", "\x92\x01\x03\x01\x02\x03");
+    WIRE(ALL, "{'rInt32':[]}", "");
+    WIRE(ALL, "{'rDouble':[1]}", "\x9a\x01\x08\x00\x00\x00\x00\x00\x00\xf0\x3f");
+    WIRE(ALL, "{'rString':['a','b']}", "\xa2\x01\x01\x61\xa2\x01\x01\x62");
+    WIRE(ALL, "{'rNested':[{},{'id':1}]}", "\xaa\x01\x00\xaa\x01\x02\x08\x01");
+    WIRE(ALL, "{'rUnpacked':[1,2]}", "\xf8\x01\x01\xf8\x01\x02");
+    WIRE(ALL, "{'mStrInt':{'a':1}}", "\xba\x01\x05\x0a\x01\x61\x10\x01");
+    WIRE(ALL, "{'mBoolStr':{'true':'x'}}", "\xca\x01\x05\x08\x01\x12\x01\x78");
+    WIRE(ALL, "{'mInt64Nested':{'-1':{}}}",
+         "\xc2\x01\x0d\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x12\x00");
+    WIRE(ALL, "{'userId':'1','customName':'c'}", "\xf0\x01\x01\xea\x01\x01\x63");
+    /* a nested message longer than 127 bytes: two-byte length prefix */
+    WIRE(NESTED, "{'name':'0123456789012345678901234567890123456789012345678901234567890123"
+                 "456789012345678901234567890123456789012345678901234567890123456789'}",
+         "\x12\x82\x01"
+         "0123456789012345678901234567890123456789012345678901234567890123"
+         "456789012345678901234567890123456789012345678901234567890123456789");
+    WIRE(THING, "{'nested':{'name':'0123456789012345678901234567890123456789012345678901234567890"
+                "123456789012345678901234567890123456789012345678901234567890123456789'}}",
+         "\x3a\x85\x01\x12\x82\x01"
+         "0123456789012345678901234567890123456789012345678901234567890123"
+         "456789012345678901234567890123456789012345678901234567890123456789");
+}
+
+/* ---- wire -> JSON: what parsers must accept, and what they must refuse ------- */
+
+static void test_wire_tolerance(void **state)
+{
+    (void)state;
+    DEC(ALL, "", "{}");
+    /* unknown fields of every wire type are skipped */
+    DEC(ALL, "\xf8\x06\x01", "{}");                                /* 111: varint */
+    DEC(ALL, "\xf9\x06\x01\x02\x03\x04\x05\x06\x07\x08", "{}");    /* 111: fixed64 */
+    DEC(ALL, "\xfa\x06\x02hi\x18\x05", "{'fInt32':5}");            /* 111: bytes */
+    DEC(ALL, "\xfd\x06\x01\x02\x03\x04", "{}");                    /* 111: fixed32 */
+    DEC(ALL, "\x9b\x06\x08\x01\x9c\x06", "{}");                    /* 99: a group */
+    /* nested groups */
+    DEC(ALL, "\x9b\x06\xa3\x06\x08\x01\xa4\x06\x9c\x06\x18\x01", "{'fInt32':1}");
+    /* singular: the last occurrence wins */
+    DEC(ALL, "\x18\x01\x18\x02", "{'fInt32':2}");
+    DEC(ALL, "\x72\x01\x61\x72\x01\x62", "{'fString':'b'}");
+    /* a message seen twice merges */
+    DEC(ALL, "\x8a\x01\x02\x08\x01\x8a\x01\x03\x12\x01x", "{'nested':{'id':1,'name':'x'}}");
+    /* packed and unpacked forms are interchangeable on input */
+    DEC(ALL, "\x90\x01\x05\x90\x01\x06", "{'rInt32':[5,6]}");
+    DEC(ALL, "\x92\x01\x01\x07\x90\x01\x08\x92\x01\x00", "{'rInt32':[7,8]}");
+    DEC(ALL, "\xfa\x01\x02\x07\x08", "{'rUnpacked':[7,8]}");
+    DEC(ALL, "\x9a\x01\x08\x00\x00\x00\x00\x00\x00\xf0\x3f", "{'rDouble':[1]}");
+    DEC(ALL, "\x99\x01\x00\x00\x00\x00\x00\x00\xf0\x3f", "{'rDouble':[1]}");
+}
+
+static void test_wire_tolerance_more(void **state)
+{
+    (void)state;
+    /* fields print in field-number order, whatever the wire order */
+    DEC(ALL, "\x72\x01z\x18\x03\x09\x00\x00\x00\x00\x00\x00\xe0\x3f",
+        "{'fDouble':0.5,'fInt32':3,'fString':'z'}");
+    /* zero values sent explicitly are still defaults */
+    DEC(ALL, "\x18\x00\x72\x00\x68\x00", "{}");
+    /* map entries missing their key or value get the defaults */
+    DEC(ALL, "\xba\x01\x02\x10\x05", "{'mStrInt':{'':5}}");
+    DEC(ALL, "\xba\x01\x03\x0a\x01\x61", "{'mStrInt':{'a':0}}");
+    DEC(ALL, "\xba\x01\x00", "{'mStrInt':{'':0}}");
+    DEC(ALL, "\xca\x01\x00", "{'mBoolStr':{'false':''}}");
+    DEC(ALL, "\xc2\x01\x02\x08\x07", "{'mInt64Nested':{'7':{}}}");
+    DEC(ALL, "\xc2\x01\x00", "{'mInt64Nested':{'0':{}}}");
+    /* int32 sent as a 5-byte (non-sign-extended) varint still reads back */
+    DEC(ALL, "\x18\xff\xff\xff\xff\x0f", "{'fInt32':-1}");
+    /* bool: any non-zero varint is true */
+    DEC(ALL, "\x68\x02", "{'fBool':true}");
+    /* enum number with no name */
+    DEC(ALL, "\x80\x01\x09", "{'color':9}");
+}
+
+/* The same key twice in a map: the last entry wins, as protobuf parsers do,
+ * and the JSON object has each key once. */
+static void test_map_duplicate_key_last_wins(void **state)
+{
+    (void)state;
+    DEC(ALL, "\xba\x01\x05\x0a\x01\x61\x10\x01\xba\x01\x05\x0a\x01\x61\x10\x02",
+        "{'mStrInt':{'a':2}}");
+    DEC(ALL, "\xba\x01\x05\x0a\x01\x61\x10\x01\xba\x01\x05\x0a\x01\x62\x10\x02"
+             "\xba\x01\x05\x0a\x01\x61\x10\x03",
+        "{'mStrInt':{'b':2,'a':3}}");
+}
+
+/* Two members of one oneof on the wire: the last one wins (protobuf
+ * parsers keep only it), so the JSON names one member -- the gateway's own
+ * encoder refuses JSON that names two. */
+static void test_oneof_last_member_wins(void **state)
+{
+    (void)state;
+    DEC(ALL, "\xd2\x01\x01\x61\xda\x01\x00", "{'oNested':{}}");
+    DEC(ALL, "\xda\x01\x02\x08\x01\xd2\x01\x01\x61", "{'oString':'a'}");
+}
+
+static void test_malformed_wire(void **state)
+{
+    (void)state;
+    DEC_ERR(ALL, "\x18\x80",
+            "malformed unit.AllTypes message (field 3 truncated or bad wire type)");
+    /* an 11-byte varint */
+    DEC_ERR(ALL, "\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "field 3 truncated");
+    DEC_ERR(ALL, "\x72\x05\x61\x62", "malformed unit.AllTypes message (field 14 truncated");
+    DEC_ERR(ALL, "\x72\xff\xff\xff\xff\xff\xff\xff\xff\x7f", "field 14 truncated");
+    DEC_ERR(ALL, "\x72", "field 14 truncated");
+    DEC_ERR(ALL, "\x09\x01\x02\x03", "field 1 truncated");
+    DEC_ERR(ALL, "\x15\x01\x02\x03", "field 2 truncated");
+    DEC_ERR(ALL, "\x75\x00\x00\x00\x00",
+            "malformed unit.AllTypes message (field f_string has wire type 5)");
+    DEC_ERR(ALL, "\x19\x00\x00\x00\x00\x00\x00\x00\x00", "field f_int32 has wire type 1");
+    DEC_ERR(ALL, "\x0a\x00", "field f_double has wire type 2");
+    DEC_ERR(ALL, "\x88\x01\x01", "field nested has wire type 0");
+    DEC_ERR(ALL, "\x80", "malformed unit.AllTypes message (bad tag)");
+    DEC_ERR(ALL, "\x00\x01", "(bad tag)");
+    DEC_ERR(ALL, "\x1e\x01", "field 3 truncated or bad wire type");  /* wire type 6 */
+    DEC_ERR(ALL, "\x1f\x01", "field 3 truncated or bad wire type");  /* wire type 7 */
+    DEC_ERR(ALL, "\x1c", "field 3 truncated or bad wire type");      /* stray end-group */
+    DEC_ERR(ALL, "\x9b\x06\x08\x01", "field 99 truncated or bad wire type"); /* open group */
+    DEC_ERR(ALL, "\x9b\x06\xa4\x06", "field 99 truncated or bad wire type"); /* wrong end */
+    /* inside a nested message, a packed field, a map entry */
+    DEC_ERR(ALL, "\x8a\x01\x02\x08\x80", "field 'nested': malformed unit.Nested message");
+    DEC_ERR(ALL, "\x92\x01\x02\x01\x80", "field 'rInt32': malformed packed field");
+    DEC_ERR(ALL, "\x9a\x01\x03\x00\x00\x00", "malformed packed field");
+    DEC_ERR(ALL, "\xba\x01\x02\x0a\x05", "malformed unit.AllTypes.MStrIntEntry message");
+    DEC_ERR(ALL, "\xaa\x01\x02\x08\x80", "field 'rNested': malformed unit.Nested message");
+    DEC_ERR(ALL, "\xc2\x01\x04\x08\x01\x12\x80", "mInt64Nested");
+    /* strings must be UTF-8, also in map keys and values */
+    DEC_ERR(ALL, "\x72\x01\xff", "field 'fString': string is not valid UTF-8");
+    DEC_ERR(ALL, "\xba\x01\x03\x0a\x01\xc3", "field 'mStrInt': string is not valid UTF-8");
+    DEC_ERR(ALL, "\xca\x01\x05\x08\x01\x12\x01\x80", "string is not valid UTF-8");
+    DEC_ERR(ALL, "\xa2\x01\x01\x61\xa2\x01\x01\xfe", "field 'rString': string is not valid UTF-8");
+}
+
+/* Every prefix and many corruptions of a real message: each must either
+ * convert or fail with a reason -- never crash or read out of bounds (run
+ * under valgrind to see the latter). */
+static void test_corrupt_wire_fails_cleanly(void **state)
+{
+    (void)state;
+    char err[512];
+    gw_buf wire = GW_BUF_INIT;
+    if (encode_text(ALL,
+                    "{'fDouble':1.5,'fInt32':-42,'fInt64':'-123456789','fSint64':'-5',"
+                    "'fFixed32':7,'fString':'h\\u00e9llo','fBytes':'AAEC','color':'INFRARED',"
+                    "'nested':{'id':7,'name':'n'},'rInt32':[1,300,-1],'rDouble':[0.5],"
+                    "'rString':['a','b'],'rNested':[{'id':1},{}],'mStrInt':{'k':1},"
+                    "'mInt64Nested':{'-9':{'name':'v'}},'mBoolStr':{'true':'t'},"
+                    "'oNested':{'id':3},'optInt32':0,'customName':'c','rUnpacked':[4,5],"
+                    "'mStrBytes':{'b':'AQ=='}}",
+                    NULL, &wire, err, sizeof(err), __LINE__) != 0)
+        fail_msg("encode: %s", err);
+    size_t ok = 0, failed = 0;
+    for (size_t n = 0; n <= wire.len; n++) {
+        uint8_t *prefix = dup_bytes(wire.data, n);
+        gw_buf text = GW_BUF_INIT;
+        err[0] = '\0';
+        int rc = gw_proto_to_json(ALL, prefix, n, NULL, &text, err, sizeof(err));
+        assert_true(rc == 0 || (rc == -1 && err[0] != '\0'));
+        rc == 0 ? ok++ : failed++;
+        gw_buf_free(&text);
+        free(prefix);
+    }
+    assert_true(ok > 1 && failed > 1);
+    static const uint8_t flips[] = {0x01, 0x07, 0x40, 0x80, 0xff};
+    for (size_t i = 0; i < wire.len; i++) {
+        for (size_t k = 0; k < sizeof(flips); k++) {
+            uint8_t *bad = dup_bytes(wire.data, wire.len);
+            bad[i] ^= flips[k];
+            gw_buf text = GW_BUF_INIT;
+            err[0] = '\0';
+            int rc = gw_proto_to_json(ALL, bad, wire.len, &EMIT_DEFAULTS, &text, err,
+                                      sizeof(err));
+            assert_true(rc == 0 || (rc == -1 && err[0] != '\0'));
+            gw_buf_free(&text);
+            free(bad);
+        }
+    }
+    gw_buf_free(&wire);
+}
+
+/* ---- example.StringMessage, the echo service's message ----------------------------- */
+
+static void test_echo_string_message(void **state)
+{
+    (void)state;
+    RT_SAME(STRMSG, "{'value':'this is vlaue'}");
+    WIRE(STRMSG, "{'value':'this is vlaue'}", "\x0a\x0dthis is vlaue");
+    RT(STRMSG, "{'value':''}", "{}");
+    RT(STRMSG, "{}", "{}");
+    /* escapes: JSON's short ones, \u00XX for other control characters; '/'
+     * and DEL go out as they are */
+    roundtrip(STRMSG,
+              "{\"value\":\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f\\u0000end\"}", NULL,
+              NULL, "{\"value\":\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\\u0000end\"}",
+              __LINE__);
+    WIRE(STRMSG, "{'value':'\\u0000'}", "\x0a\x01\x00");
+    /* UTF-8 goes out unescaped, from \u escapes (surrogate pairs too) or raw */
+    RT(STRMSG, "{'value':'h\\u00e9llo \\u4e16\\u754c \\ud83d\\ude00'}",
+       "{'value':'h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c \xf0\x9f\x98\x80'}");
+    RT_SAME(STRMSG, "{'value':'h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c \xf0\x9f\x98\x80'}");
+    RT_SAME(STRMSG, "{'value':'\xf4\x8f\xbf\xbf\xef\xbf\xbf\xe2\x80\xa8'}");
+}
+
+static void test_echo_invalid_utf8(void **state)
+{
+    (void)state;
+    DEC_ERR(STRMSG, "\x0a\x02\xc3\x28", "field 'value': string is not valid UTF-8");
+    DEC_ERR(STRMSG, "\x0a\x02\xc0\x80", "not valid UTF-8");         /* overlong NUL */
+    DEC_ERR(STRMSG, "\x0a\x03\xe0\x80\xaf", "not valid UTF-8");     /* overlong '/' */
+    DEC_ERR(STRMSG, "\x0a\x03\xed\xa0\x80", "not valid UTF-8");     /* a surrogate */
+    DEC_ERR(STRMSG, "\x0a\x04\xf4\x90\x80\x80", "not valid UTF-8"); /* past U+10FFFF */
+    DEC_ERR(STRMSG, "\x0a\x02\xe2\x82", "not valid UTF-8");         /* truncated */
+    DEC_ERR(STRMSG, "\x0a\x01\x80", "not valid UTF-8");             /* lone continuation */
+    DEC_ERR(STRMSG, "\x0a\x01\xff", "not valid UTF-8");
+    DEC_ERR(STRMSG, "\x0a\x05\xf8\x88\x80\x80\x80", "not valid UTF-8"); /* 5-byte form */
+    DEC(STRMSG, "\x0a\x02\xc3\xa9", "{'value':'\xc3\xa9'}");
+    /* JSON that is not UTF-8 never gets as far: jansson refuses it */
+    json_error_t jerr;
+    assert_null(json_loads("{\"value\":\"\xc3\x28\"}", 0, &jerr));
+}
+
+static void test_echo_one_mebibyte(void **state)
+{
+    (void)state;
+    const size_t n = 1u << 20;
+    char *value = malloc(n + 1);
+    assert_non_null(value);
+    for (size_t i = 0; i < n; i++)
+        value[i] = (char)('a' + i % 26);
+    value[n] = '\0';
+    json_t *json = json_pack("{s:s}", "value", value);
+    assert_non_null(json);
+    char err[256];
+    gw_buf wire = GW_BUF_INIT, text = GW_BUF_INIT;
+    assert_int_equal(gw_json_to_proto(STRMSG, json, NULL, &wire, err, sizeof(err)), 0);
+    assert_int_equal(wire.len, 1 + 3 + n);
+    assert_memory_equal(wire.data, "\x0a\x80\x80\x40", 4);
+    assert_memory_equal(wire.data + 4, value, n);
+    assert_int_equal(gw_proto_to_json(STRMSG, wire.data, wire.len, NULL, &text, err, sizeof(err)),
+                     0);
+    assert_int_equal(text.len, n + strlen("{\"value\":\"\"}"));
+    assert_memory_equal(text.data, "{\"value\":\"", 10);
+    assert_memory_equal(text.data + 10, value, n);
+    assert_memory_equal(text.data + 10 + n, "\"}", 2);
+    json_decref(json);
+    gw_buf_free(&wire);
+    gw_buf_free(&text);
+
+    /* 1 MiB of two-byte characters and quotes, escaped on the way out */
+    for (size_t i = 0; i + 1 < n; i += 2)
+        memcpy(value + i, i % 1024 == 0 ? "\"\\" : "\xc3\xa9", 2);
+    json = json_pack("{s:s}", "value", value);
+    assert_non_null(json);
+    assert_int_equal(gw_json_to_proto(STRMSG, json, NULL, &wire, err, sizeof(err)), 0);
+    assert_int_equal(gw_proto_to_json(STRMSG, wire.data, wire.len, NULL, &text, err, sizeof(err)),
+                     0);
+    json_error_t jerr;
+    json_t *back = json_loadb((const char *)text.data, text.len, 0, &jerr);
+    assert_non_null(back);
+    assert_true(json_equal(back, json));
+    assert_int_equal(text.len, strlen("{\"value\":\"\"}") + n + n / 1024 * 2);
+    json_decref(back);
+    json_decref(json);
+    gw_buf_free(&wire);
+    gw_buf_free(&text);
+    free(value);
+}
+
+/* ---- response_body and the string writer --------------------------------------- */
+
+static void field_json_is(const gw_message *m, const char *field, const char *bytes, size_t n,
+                          const gw_json_options *opt, const char *want, int line)
+{
+    const gw_field *f = gw_message_field_by_name(m, field, strlen(field));
+    if (!f)
+        fail_msg("line %d: no field %s", line, field);
+    char err[256] = "";
+    gw_buf text = GW_BUF_INIT;
+    uint8_t *data = dup_bytes(bytes, n);
+    char *expected = q(want);
+    why[0] = '\0';
+    if (gw_proto_field_to_json(m, f, data, n, opt, &text, err, sizeof(err)) != 0)
+        note("line %d: gw_proto_field_to_json(%s) failed: %s", line, field, err);
+    else
+        expect_text(&text, expected, field, line);
+    free(expected);
+    free(data);
+    gw_buf_free(&text);
+    settle();
+}
+
+#define FIELD_JSON(m, field, bytes, want) \
+    field_json_is(m, field, bytes, sizeof(bytes) - 1, NULL, want, __LINE__)
+
+static void test_response_body_field(void **state)
+{
+    (void)state;
+    FIELD_JSON(THING, "name", "\x12\x03\x61\x62\x63", "'abc'");
+    FIELD_JSON(THING, "name", "", "''");
+    FIELD_JSON(THING, "count", "\x18\x05", "5");
+    FIELD_JSON(THING, "count", "", "0");
+    FIELD_JSON(THING, "color", "", "'COLOR_UNSPECIFIED'");
+    FIELD_JSON(THING, "tags", "\x32\x01x\x32\x01y", "['x','y']");
+    FIELD_JSON(THING, "tags", "", "[]");
+    FIELD_JSON(THING, "nested", "\x3a\x02\x08\x01", "{'id':1}");
+    FIELD_JSON(THING, "nested", "", "{}");
+    FIELD_JSON(ALL, "mStrInt", "", "{}");
+    FIELD_JSON(ALL, "userId", "\xf0\x01\x07", "'7'");
+    FIELD_JSON(ALL, "fBytes", "\x7a\x01\xff", "'/w=='");
+    char err[256] = "";
+    gw_buf text = GW_BUF_INIT;
+    const gw_field *f = gw_message_field_by_name(THING, "name", 4);
+    assert_int_equal(gw_proto_field_to_json(THING, f, (const uint8_t *)"\x12\x05x", 3, NULL, &text,
+                                            err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "malformed unit.Thing message"));
+    gw_buf_free(&text);
+    assert_int_equal(gw_proto_field_to_json(THING, f, (const uint8_t *)"\x12\x01\xff", 3, NULL,
+                                            &text, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "not valid UTF-8"));
+    gw_buf_free(&text);
+}
+
+static void test_write_string(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *out;
+    } cases[] = {
+        {"", 0, "\"\""},
+        {"plain", 5, "\"plain\""},
+        {"a\"b\\c/d", 7, "\"a\\\"b\\\\c/d\""},
+        {"\b\f\n\r\t", 5, "\"\\b\\f\\n\\r\\t\""},
+        {"\x01\x1f\x7f", 3, "\"\\u0001\\u001f\x7f\""},
+        {"a\0b", 3, "\"a\\u0000b\""},
+        {"\xc3\xa9", 2, "\"\xc3\xa9\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        gw_buf out = GW_BUF_INIT;
+        why[0] = '\0';
+        gw_json_write_string(&out, cases[i].in, cases[i].len);
+        expect_text(&out, cases[i].out, "gw_json_write_string", __LINE__);
+        gw_buf_free(&out);
+        settle();
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schema_names),
+        cmocka_unit_test(test_every_scalar_roundtrip),
+        cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_integer_errors),
+        cmocka_unit_test(test_float_double),
+        cmocka_unit_test(test_double_string_overflow_and_space),
+        cmocka_unit_test(test_bytes),
+        cmocka_unit_test(test_enums),
+        cmocka_unit_test(test_nested_and_repeated),
+        cmocka_unit_test(test_null_in_repeated),
+        cmocka_unit_test(test_maps),
+        cmocka_unit_test(test_oneof_and_optional),
+        cmocka_unit_test(test_json_names),
+        cmocka_unit_test(test_unknown_fields),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_top_level),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_wire_bytes),
+        cmocka_unit_test(test_wire_tolerance),
+        cmocka_unit_test(test_wire_tolerance_more),
+        cmocka_unit_test(test_map_duplicate_key_last_wins),
+        cmocka_unit_test(test_oneof_last_member_wins),
+        cmocka_unit_test(test_malformed_wire),
+        cmocka_unit_test(test_corrupt_wire_fails_cleanly),
+        cmocka_unit_test(test_echo_string_message),
+        cmocka_unit_test(test_echo_invalid_utf8),
+        cmocka_unit_test(test_echo_one_mebibyte),
+        cmocka_unit_test(test_response_body_field),
+        cmocka_unit_test(test_write_string),
+    };
+    return cmocka_run_group_tests_name("gw_json", tests, load_schemas, free_schemas);
+}
