@@ -137,7 +137,7 @@ enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r
 {
     gw_buf body = GW_BUF_INIT;
     gw_status_error_body(&body, r->status, r->message ? r->message : "", r->trailing,
-                         r->n_trailing, req->http->schema);
+                         r->n_trailing, req->gen ? req->gen->schema : NULL);
     return gw_http_send_json(req, (unsigned)gw_status_http_code(r->status), &body);
 }
 
@@ -358,7 +358,14 @@ static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const ch
         req->route = NULL;
         return req;
     }
-    switch (gw_router_match(h->router, method, url, &req->route, req->spans)) {
+    pthread_mutex_lock(&h->gen_lock);
+    req->gen = gw_gen_ref(h->gen);
+    pthread_mutex_unlock(&h->gen_lock);
+    if (!req->gen) {
+        req->early_status = 503;
+        return req;
+    }
+    switch (gw_router_match(&req->gen->router, method, url, &req->route, req->spans)) {
     case GW_ROUTE_FOUND: break;
     case GW_ROUTE_NOT_FOUND: req->early_status = 404; break;
     case GW_ROUTE_BAD_METHOD: req->early_status = 405; break;
@@ -382,6 +389,9 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
     case 405:
         snprintf(msg, sizeof(msg), "method %s is not allowed for %.200s", method, url);
         return gw_http_send_error(req, 405, GRPC_STATUS_UNIMPLEMENTED, msg);
+    case 503:
+        return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,
+                                  "the gateway has not loaded the upstream's API yet");
     default:
         snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
                  req->http->cfg.max_body_bytes);
@@ -453,6 +463,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     gw_upstream_result_free(req->result);
     gw_buf_free(&req->body);
     free(req->health_service);
+    gw_gen_unref(req->gen);
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&h->in_flight, 1);
@@ -495,8 +506,16 @@ static int listen_address(const char *listen, struct sockaddr_storage *ss, int *
     return -1;
 }
 
-gw_http *gw_http_start(const gw_http_config *cfg, const gw_schema *schema,
-                       const gw_router *router, gw_upstream *up, char *err, size_t errlen)
+void gw_http_publish(gw_http *h, gw_gen *gen)
+{
+    pthread_mutex_lock(&h->gen_lock);
+    gw_gen *old = h->gen;
+    h->gen = gen;
+    pthread_mutex_unlock(&h->gen_lock);
+    gw_gen_unref(old);
+}
+
+gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen)
 {
     struct sockaddr_storage addr;
     int v6;
@@ -510,8 +529,7 @@ gw_http *gw_http_start(const gw_http_config *cfg, const gw_schema *schema,
         return NULL;
     }
     h->cfg = *cfg;
-    h->schema = schema;
-    h->router = router;
+    pthread_mutex_init(&h->gen_lock, NULL);
     h->upstream = up;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
@@ -552,5 +570,7 @@ void gw_http_stop(gw_http *h, int64_t grace_ms)
     MHD_stop_daemon(h->mhd);
     if (listener != MHD_INVALID_SOCKET)
         close(listener);
+    gw_gen_unref(h->gen);
+    pthread_mutex_destroy(&h->gen_lock);
     free(h);
 }

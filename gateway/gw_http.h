@@ -2,8 +2,9 @@
  * gw_http.h -- the gateway's HTTP/1.1 front end (libmicrohttpd): reads a
  * request, routes it, transcodes it, suspends the connection while the gRPC
  * call runs, resumes and answers from the call's result.  Owns the MHD
- * daemon and every per-request record; the schema, router and upstream are
- * borrowed and must outlive it.
+ * daemon and every per-request record; the upstream is borrowed and must
+ * outlive it.  The API it serves is a gw_gen, replaced at run time with
+ * gw_http_publish.
  */
 #ifndef GW_HTTP_H
 #define GW_HTTP_H
@@ -11,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw_gen.h"
 #include "gw_json.h"
-#include "gw_route.h"
 #include "gw_upstream.h"
 
 typedef struct gw_http_config {
@@ -28,11 +29,14 @@ typedef struct gw_http_config {
 typedef struct gw_http gw_http;
 
 /* Starts listening.  Returns NULL with a reason in err[errlen]. */
-gw_http *gw_http_start(const gw_http_config *cfg, const gw_schema *schema,
-                       const gw_router *router, gw_upstream *up, char *err, size_t errlen);
+gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen);
+
+/* Serves `gen` from now on (takes the caller's reference); requests already
+ * routed keep the generation they started with. */
+void gw_http_publish(gw_http *h, gw_gen *gen);
 
 /* Stops accepting, lets requests in flight finish for up to grace_ms, then
- * stops the daemon and frees everything. */
+ * stops the daemon and frees everything, the current generation included. */
 void gw_http_stop(gw_http *h, int64_t grace_ms);
 
 #endif /* GW_HTTP_H */

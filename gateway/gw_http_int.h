@@ -10,14 +10,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "gw_gen.h"
 #include "gw_http.h"
 
 struct gw_http {
     struct MHD_Daemon *mhd;
     gw_http_config cfg;
-    const gw_schema *schema;
-    const gw_router *router;
     gw_upstream *upstream;
+    pthread_mutex_t gen_lock; /* guards gen: published by another thread */
+    gw_gen *gen;              /* the API served now, or NULL before the first */
     atomic_long in_flight; /* requests created and not yet completed */
     atomic_int stopping;
 };
@@ -30,6 +31,7 @@ typedef enum req_state {
 
 typedef struct gw_request {
     gw_http *http;
+    gw_gen *gen;             /* the API generation this request was routed in */
     struct MHD_Connection *conn;
     _Atomic req_state state;
     int early_status;        /* 404/405/413 known before the body: answer after it */

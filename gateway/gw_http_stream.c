@@ -118,7 +118,7 @@ static void format_final(gw_request *req, gw_http_stream *st, const gw_upstream_
     gw_buf json = GW_BUF_INIT;
     if (r)
         gw_status_error_body(&json, r->status, r->message ? r->message : "", r->trailing,
-                             r->n_trailing, req->http->schema);
+                             r->n_trailing, req->gen ? req->gen->schema : NULL);
     else
         gw_status_error_body(&json, GRPC_STATUS_INTERNAL, "out of memory", NULL, 0, NULL);
     gw_buf_puts(&st->chunk, st->sse ? "event: error\ndata: " : "{\"error\":");

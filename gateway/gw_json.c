@@ -5,7 +5,9 @@
  * gw_buf (a nested message is written in place and its length prefix
  * inserted afterwards).  Wire -> JSON scans a message once into a list of
  * field occurrences, groups them by field (last one wins for singular
- * fields, as protobuf parsers do) and prints fields in field-number order.
+ * fields, maps and oneofs, as protobuf parsers do) and prints fields in
+ * field-number order.  Well-known types have JSON forms of their own, in
+ * gw_wkt.c; this file also reads JSON text (gw_json_loadb).
  */
 #include "gw_json.h"
 
@@ -18,26 +20,19 @@
 #include <string.h>
 
 #include "gw_base64.h"
+#include "gw_wkt.h"
 
 #define MAX_DEPTH 100 /* nested messages, as protobuf's own parsers allow */
 
-enum { WIRE_VARINT = 0, WIRE_FIXED64 = 1, WIRE_LEN = 2, WIRE_SGROUP = 3, WIRE_EGROUP = 4,
-       WIRE_FIXED32 = 5 };
+/* The smallest magnitude that rounds to infinity as a float:
+ * FLT_MAX plus half a unit in the last place. */
+#define FLOAT_OVERFLOW 0x1.ffffffp+127
 
-/* A conversion in progress: options, error text and the JSON path of the
- * value being converted ("items[2].name"), for error messages. */
-typedef struct conv {
-    const gw_json_options *opt;
-    char *err;
-    size_t errlen;
-    int depth;
-    char path[256];
-    size_t path_len;
-} conv;
+typedef gw_conv conv;
 
-static int conv_fail(conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ======================= conversion state ================================= */
 
-static int conv_fail(conv *c, const char *fmt, ...)
+int gw_conv_fail(gw_conv *c, const char *fmt, ...)
 {
     char what[200];
     va_list ap;
@@ -51,7 +46,7 @@ static int conv_fail(conv *c, const char *fmt, ...)
     return -1;
 }
 
-static size_t path_push(conv *c, const char *name, long index)
+size_t gw_conv_push(gw_conv *c, const char *name, long index)
 {
     size_t saved = c->path_len;
     int n;
@@ -65,14 +60,239 @@ static size_t path_push(conv *c, const char *name, long index)
     return saved;
 }
 
-static void path_pop(conv *c, size_t saved)
+void gw_conv_pop(gw_conv *c, size_t saved)
 {
     c->path_len = saved;
     c->path[saved] = '\0';
 }
 
-static const char *json_kind(const json_t *v)
+static void conv_init(conv *c, const gw_json_options *opt, char *err, size_t errlen)
 {
+    static const gw_json_options defaults = {0, 0, 0};
+    memset(c, 0, sizeof(*c));
+    c->opt = opt ? opt : &defaults;
+    c->err = err;
+    c->errlen = errlen;
+}
+
+/* ======================= reading JSON text ================================ */
+
+/*
+ * Integer literals jansson cannot hold.  jansson keeps integers in an
+ * int64 and refuses a literal outside that range ("too big integer"), yet
+ * uint64 fields need 9223372036854775808..18446744073709551615 exactly.
+ * JSON_DECODE_INT_AS_REAL would round every such integer through a double,
+ * and quoting the literal before parsing would make a number a string (a
+ * google.protobuf.Value would become string_value, a string field would
+ * take a number).  So gw_json_loadb keeps them as text:
+ *
+ *   1. a scan of the text finds each integer literal out of int64 range
+ *      (and "-0", which jansson would read as the integer 0, losing the
+ *      sign a double field keeps) and blanks it to "0" padded with spaces,
+ *      so the text keeps its length and error columns stay right;
+ *   2. jansson parses the blanked copy;
+ *   3. a walk of the tree in document order replaces the n-th number node
+ *      for each blanked n-th literal by a "kept literal": a string node
+ *      holding the byte 0xFF and then the literal's text.
+ *
+ * The n-th number node is the n-th number literal because jansson keeps
+ * object members in insertion order and duplicate keys are refused.  0xFF
+ * never occurs in UTF-8 and jansson validates every string it reads, so no
+ * JSON text can forge a kept literal; the codec reads one as a number.
+ */
+#define LITERAL_MARK 0xff
+
+typedef struct kept_literal {
+    size_t at, len; /* where in the text */
+    size_t ordinal; /* how many number literals come before it */
+} kept_literal;
+
+typedef struct literal_list {
+    kept_literal *items;
+    size_t n, cap;
+} literal_list;
+
+static int is_number_char(char ch)
+{
+    return (ch >= '0' && ch <= '9') || ch == '-' || ch == '+' || ch == '.' || ch == 'e' ||
+           ch == 'E';
+}
+
+/* 1 if s[0..len) is an integer literal jansson would not hold exactly. */
+static int needs_keeping(const char *s, size_t len)
+{
+    static const char max[] = "9223372036854775807", min[] = "9223372036854775808";
+    int neg = s[0] == '-';
+    const char *d = s + neg;
+    size_t n = len - (size_t)neg;
+    for (size_t i = 0; i < n; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return 0; /* a real, or not a number at all */
+    if (n == 0 || (n > 1 && d[0] == '0'))
+        return 0; /* not JSON: jansson reports it */
+    if (neg && n == 1 && d[0] == '0')
+        return 1;
+    if (n != 19)
+        return n > 19;
+    return memcmp(d, neg ? min : max, 19) > 0;
+}
+
+static int add_literal(literal_list *list, size_t at, size_t len, size_t ordinal)
+{
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 8;
+        kept_literal *grown = realloc(list->items, cap * sizeof(*grown));
+        if (!grown)
+            return -1;
+        list->items = grown;
+        list->cap = cap;
+    }
+    list->items[list->n++] = (kept_literal){at, len, ordinal};
+    return 0;
+}
+
+/* Step 1: the literals of text[0..len) to keep.  Returns 0, or -1 when out
+ * of memory. */
+static int find_kept_literals(const char *text, size_t len, literal_list *list)
+{
+    size_t ordinal = 0, i = 0;
+    while (i < len) {
+        if (text[i] == '"') {
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++;
+            i++;
+        } else if (text[i] == '-' || (text[i] >= '0' && text[i] <= '9')) {
+            size_t start = i;
+            while (i < len && is_number_char(text[i]))
+                i++;
+            if (needs_keeping(text + start, i - start) &&
+                add_literal(list, start, i - start, ordinal) < 0)
+                return -1;
+            ordinal++;
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+typedef struct literal_walk {
+    const char *text;
+    const literal_list *list;
+    size_t next;    /* the next list item to place */
+    size_t ordinal; /* number nodes seen so far */
+    int oom;
+} literal_walk;
+
+/* For the number node just reached: its kept literal (a new reference),
+ * or NULL if it is an ordinary number. */
+static json_t *kept_node(literal_walk *w)
+{
+    size_t ordinal = w->ordinal++;
+    if (w->next >= w->list->n || w->list->items[w->next].ordinal != ordinal)
+        return NULL;
+    const kept_literal *k = &w->list->items[w->next++];
+    char *s = malloc(k->len + 1);
+    json_t *node = NULL;
+    if (s) {
+        s[0] = (char)LITERAL_MARK;
+        memcpy(s + 1, w->text + k->at, k->len);
+        node = json_stringn_nocheck(s, k->len + 1);
+        free(s);
+    }
+    w->oom |= !node;
+    return node;
+}
+
+/* Step 3 below v (arrays and objects only; the root is the caller's). */
+static void restore_literals(json_t *v, literal_walk *w)
+{
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v) && !w->oom; i++) {
+            json_t *elem = json_array_get(v, i), *kept;
+            if (json_is_number(elem) && (kept = kept_node(w)))
+                json_array_set_new(v, i, kept);
+            else
+                restore_literals(elem, w);
+        }
+    } else if (json_is_object(v)) {
+        for (void *it = json_object_iter(v); it && !w->oom; it = json_object_iter_next(v, it)) {
+            json_t *member = json_object_iter_value(it), *kept;
+            if (json_is_number(member) && (kept = kept_node(w)))
+                json_object_iter_set_new(v, it, kept);
+            else
+                restore_literals(member, w);
+        }
+    }
+}
+
+/* Steps 2 and 3, for a text with literals to keep. */
+static json_t *load_keeping(const char *text, size_t len, const literal_list *list,
+                            size_t flags, json_error_t *error)
+{
+    char *blanked = malloc(len ? len : 1);
+    if (!blanked) {
+        snprintf(error->text, sizeof(error->text), "out of memory");
+        return NULL;
+    }
+    memcpy(blanked, text, len);
+    for (size_t i = 0; i < list->n; i++) {
+        memset(blanked + list->items[i].at, ' ', list->items[i].len);
+        blanked[list->items[i].at] = '0';
+    }
+    json_t *root = json_loadb(blanked, len, flags, error);
+    free(blanked);
+    literal_walk w = {text, list, 0, 0, 0};
+    json_t *kept;
+    if (root && json_is_number(root) && (kept = kept_node(&w))) {
+        json_decref(root);
+        root = kept;
+    } else if (root) {
+        restore_literals(root, &w);
+    }
+    if (w.oom) {
+        json_decref(root);
+        snprintf(error->text, sizeof(error->text), "out of memory");
+        return NULL;
+    }
+    return root;
+}
+
+json_t *gw_json_loadb(const char *text, size_t len, size_t flags, json_error_t *error)
+{
+    flags |= JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
+    literal_list list = {NULL, 0, 0};
+    if (find_kept_literals(text, len, &list) < 0) {
+        free(list.items);
+        snprintf(error->text, sizeof(error->text), "out of memory");
+        return NULL;
+    }
+    json_t *root = list.n ? load_keeping(text, len, &list, flags, error)
+                          : json_loadb(text, len, flags, error);
+    free(list.items);
+    return root;
+}
+
+/* ======================= JSON values ====================================== */
+
+const char *gw_json_literal(const json_t *v)
+{
+    if (!json_is_string(v))
+        return NULL;
+    const char *s = json_string_value(v);
+    return (unsigned char)s[0] == LITERAL_MARK ? s + 1 : NULL;
+}
+
+int gw_json_is_text(const json_t *v)
+{
+    return json_is_string(v) && !gw_json_literal(v);
+}
+
+const char *gw_json_kind(const json_t *v)
+{
+    if (gw_json_literal(v))
+        return "an integer";
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
     case JSON_ARRAY: return "an array";
@@ -84,196 +304,346 @@ static const char *json_kind(const json_t *v)
     }
 }
 
-static int wire_type_of(int type)
+/* A JSON string's text if it has no NUL byte inside (names, numbers and
+ * timestamps never do), else NULL. */
+static const char *plain_text(const json_t *v)
 {
-    switch (type) {
-    case GW_TYPE_DOUBLE: case GW_TYPE_FIXED64: case GW_TYPE_SFIXED64: return WIRE_FIXED64;
-    case GW_TYPE_FLOAT: case GW_TYPE_FIXED32: case GW_TYPE_SFIXED32: return WIRE_FIXED32;
-    case GW_TYPE_STRING: case GW_TYPE_BYTES: case GW_TYPE_MESSAGE: return WIRE_LEN;
-    case GW_TYPE_GROUP: return WIRE_SGROUP;
-    default: return WIRE_VARINT;
-    }
+    const char *s = json_string_value(v);
+    return s && strlen(s) == json_string_length(v) ? s : NULL;
 }
 
-/* ======================= JSON -> wire ======================================= */
-
-/* Integer text: optional sign, then digits only. */
-static int parse_int_text(const char *s, int is_signed, int64_t *sv, uint64_t *uv)
+/* v as shown in error messages: 12, 1.5, '12a'. */
+static void value_text(const json_t *v, char *buf, size_t n)
 {
-    const char *p = s;
+    if (json_is_integer(v))
+        snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, n, "%g", json_real_value(v));
+    else if (gw_json_literal(v))
+        snprintf(buf, n, "%.100s", gw_json_literal(v));
+    else if (json_is_string(v))
+        snprintf(buf, n, "'%.100s'", json_string_value(v));
+    else
+        snprintf(buf, n, "%s", gw_json_kind(v));
+}
+
+/* ======================= numbers from JSON ================================ */
+
+/* A decimal number's text, split: [sign] digits [. digits] [e [sign] digits]. */
+typedef struct decimal {
+    int neg;
+    const char *int_digits;
+    size_t n_int;
+    const char *frac_digits;
+    size_t n_frac;
+    long exp; /* saturates at +-1000000 */
+} decimal;
+
+static int is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+static size_t skip_digits(const char *s, size_t i, size_t len)
+{
+    while (i < len && is_digit(s[i]))
+        i++;
+    return i;
+}
+
+/* Reads "e[sign]digits" at s[*i]; returns 0, or -1 if malformed. */
+static int scan_exponent(const char *s, size_t len, size_t *i, long *exp)
+{
     int neg = 0;
-    if (*p == '-' || *p == '+')
-        neg = *p++ == '-';
-    if (*p < '0' || *p > '9')
+    if (*i < len && (s[*i] == '-' || s[*i] == '+'))
+        neg = s[(*i)++] == '-';
+    size_t start = *i;
+    for (; *i < len && is_digit(s[*i]); (*i)++)
+        if (*exp < 1000000)
+            *exp = *exp * 10 + (s[*i] - '0');
+    if (neg)
+        *exp = -*exp;
+    return *i > start ? 0 : -1;
+}
+
+/* Splits s[0..len); at least one digit must come before or after the
+ * point.  Returns 0, or -1 if s is not such a number (hex, "inf", spaces…). */
+static int scan_decimal(const char *s, size_t len, decimal *d)
+{
+    size_t i = 0;
+    memset(d, 0, sizeof(*d));
+    if (i < len && (s[i] == '-' || s[i] == '+'))
+        d->neg = s[i++] == '-';
+    d->int_digits = s + i;
+    i = skip_digits(s, i, len);
+    d->n_int = (size_t)(s + i - d->int_digits);
+    if (i < len && s[i] == '.') {
+        d->frac_digits = s + ++i;
+        i = skip_digits(s, i, len);
+        d->n_frac = (size_t)(s + i - d->frac_digits);
+    }
+    if (d->n_int + d->n_frac == 0)
         return -1;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (scan_exponent(s, len, &i, &d->exp) < 0)
+            return -1;
+    }
+    return i == len ? 0 : -1;
+}
+
+static unsigned digit_at(const decimal *d, size_t k)
+{
+    return (unsigned)((k < d->n_int ? d->int_digits[k] : d->frac_digits[k - d->n_int]) - '0');
+}
+
+/* |value| of d, exactly.  Returns 0, -1 if d has a fractional part, or -2
+ * if it is 2^64 or more. */
+static int decimal_magnitude(const decimal *d, uint64_t *mag)
+{
+    size_t n = d->n_int + d->n_frac, keep = n;
+    long shift = d->exp - (long)d->n_frac; /* value = (all digits) * 10^shift */
+    if (shift < 0) {
+        keep = (size_t)-shift < n ? n - (size_t)-shift : 0;
+        for (size_t k = keep; k < n; k++)
+            if (digit_at(d, k) != 0)
+                return -1;
+    }
     uint64_t v = 0;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-            return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
+    for (size_t k = 0; k < keep; k++) {
+        unsigned digit = digit_at(d, k);
+        if (v > (UINT64_MAX - digit) / 10)
+            return -2;
+        v = v * 10 + digit;
     }
-    if (*p)
-        return -1;
-    if (!is_signed) {
-        if (neg && v != 0)
-            return -1;
-        *uv = v;
-        return 0;
+    for (long i = 0; i < shift && v != 0; i++) {
+        if (v > UINT64_MAX / 10)
+            return -2;
+        v *= 10;
     }
-    if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX)
-        return -1;
-    *sv = neg ? (int64_t)(0 - v) : (int64_t)v;
+    *mag = v;
     return 0;
 }
 
-/* The integer value of a JSON number or numeric string, range-checked for
- * field type `type`.  Signed results go to *sv, unsigned to *uv. */
-static int integer_value(conv *c, int type, const json_t *v, int64_t *sv, uint64_t *uv)
+/* An integer as read from JSON, before range checks. */
+typedef struct intval {
+    int neg;
+    int huge; /* |value| >= 2^64 */
+    uint64_t mag;
+    int from_text; /* came as a JSON string */
+} intval;
+
+/* Integer text: "12", "-3", "+7", and integral exponent forms "1e3",
+ * "1.5e1", exact however many digits. */
+static int integer_text(const char *s, size_t len, intval *iv)
 {
-    int is_signed = type == GW_TYPE_INT32 || type == GW_TYPE_INT64 || type == GW_TYPE_SINT32 ||
-                    type == GW_TYPE_SINT64 || type == GW_TYPE_SFIXED32 ||
-                    type == GW_TYPE_SFIXED64 || type == GW_TYPE_ENUM;
-    int is_32 = type == GW_TYPE_INT32 || type == GW_TYPE_SINT32 || type == GW_TYPE_SFIXED32 ||
-                type == GW_TYPE_UINT32 || type == GW_TYPE_FIXED32 || type == GW_TYPE_ENUM;
+    decimal d;
+    if (scan_decimal(s, len, &d) < 0)
+        return -1;
+    int rc = decimal_magnitude(&d, &iv->mag);
+    if (rc == -1)
+        return -1;
+    iv->neg = d.neg && (rc == -2 || iv->mag != 0);
+    iv->huge = rc == -2;
+    return 0;
+}
+
+/* The integer held by v: a JSON integer, an integral number, a kept
+ * literal or a numeric string. */
+static int integer_parts(conv *c, const json_t *v, intval *iv)
+{
+    const char *lit = gw_json_literal(v);
+    memset(iv, 0, sizeof(*iv));
     if (json_is_integer(v)) {
         json_int_t i = json_integer_value(v);
-        if (is_signed)
-            *sv = i;
-        else if (i < 0)
-            return conv_fail(c, "%lld is out of range for an unsigned integer", (long long)i);
-        else
-            *uv = (uint64_t)i;
+        iv->neg = i < 0;
+        iv->mag = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
     } else if (json_is_real(v)) {
         double d = json_real_value(v);
-        if (d != floor(d) || !(d >= -9223372036854775808.0 && d < 18446744073709551616.0))
-            return conv_fail(c, "%g is not an integer", d);
-        if (is_signed) {
-            if (d >= 9223372036854775808.0)
-                return conv_fail(c, "%g is out of range", d);
-            *sv = (int64_t)d;
-        } else {
-            if (d < 0)
-                return conv_fail(c, "%g is out of range for an unsigned integer", d);
-            *uv = (uint64_t)d;
-        }
+        if (d != floor(d))
+            return gw_conv_fail(c, "%g is not an integer", d);
+        iv->neg = d < 0;
+        iv->huge = fabs(d) >= 18446744073709551616.0;
+        iv->mag = iv->huge ? 0 : (uint64_t)fabs(d);
+    } else if (lit) {
+        integer_text(lit, strlen(lit), iv);
     } else if (json_is_string(v)) {
-        if (parse_int_text(json_string_value(v), is_signed, sv, uv) < 0)
-            return conv_fail(c, "'%s' is not a valid integer", json_string_value(v));
+        const char *s = plain_text(v);
+        if (!s || integer_text(s, strlen(s), iv) < 0)
+            return gw_conv_fail(c, "'%.100s' is not a valid integer", json_string_value(v));
+        iv->from_text = 1;
     } else {
-        return conv_fail(c, "expected an integer, got %s", json_kind(v));
+        return gw_conv_fail(c, "expected an integer, got %s", gw_json_kind(v));
     }
-    if (is_32 && is_signed && (*sv < INT32_MIN || *sv > INT32_MAX))
-        return conv_fail(c, "%" PRId64 " is out of range for a 32-bit integer", *sv);
-    if (is_32 && !is_signed && *uv > UINT32_MAX)
-        return conv_fail(c, "%" PRIu64 " is out of range for a 32-bit unsigned integer", *uv);
     return 0;
 }
 
-static int json_float_value(conv *c, int type, const json_t *v, double *out)
+static int is_signed_type(int type)
 {
+    return type == GW_TYPE_INT32 || type == GW_TYPE_INT64 || type == GW_TYPE_SINT32 ||
+           type == GW_TYPE_SINT64 || type == GW_TYPE_SFIXED32 || type == GW_TYPE_SFIXED64 ||
+           type == GW_TYPE_ENUM;
+}
+
+static int is_32bit_type(int type)
+{
+    return type == GW_TYPE_INT32 || type == GW_TYPE_SINT32 || type == GW_TYPE_SFIXED32 ||
+           type == GW_TYPE_UINT32 || type == GW_TYPE_FIXED32 || type == GW_TYPE_ENUM;
+}
+
+static int fits(const intval *iv, int is_signed, int is_32)
+{
+    uint64_t max = is_32 ? (is_signed ? INT32_MAX : UINT32_MAX)
+                         : (is_signed ? INT64_MAX : UINT64_MAX);
+    if (iv->huge)
+        return 0;
+    if (!iv->neg)
+        return iv->mag <= max;
+    return is_signed && iv->mag <= max + 1;
+}
+
+/* Why iv does not fit field type `type`. */
+static int range_error(conv *c, int type, const json_t *v, const intval *iv)
+{
+    int is_signed = is_signed_type(type), is_32 = is_32bit_type(type);
+    char shown[128];
+    value_text(v, shown, sizeof(shown));
+    if (iv->from_text && !fits(iv, is_signed, 0))
+        return gw_conv_fail(c, "%s is not a valid integer", shown);
+    if (iv->neg && !is_signed)
+        return gw_conv_fail(c, "%s is out of range for an unsigned integer", shown);
+    return gw_conv_fail(c, "%s is out of range for a %s%s integer", shown, is_32 ? "32-bit" : "64-bit",
+                        is_signed ? "" : " unsigned");
+}
+
+/* The integer value of v, range-checked for field type `type`.  Signed
+ * results go to *sv, unsigned to *uv. */
+static int integer_value(conv *c, int type, const json_t *v, int64_t *sv, uint64_t *uv)
+{
+    intval iv;
+    if (integer_parts(c, v, &iv) < 0)
+        return -1;
+    if (!fits(&iv, is_signed_type(type), is_32bit_type(type)))
+        return range_error(c, type, v, &iv);
+    *uv = iv.mag;
+    *sv = iv.neg ? (int64_t)(0 - iv.mag) : (int64_t)iv.mag;
+    return 0;
+}
+
+/* A floating-point string: "NaN", "Infinity", "-Infinity" or a decimal
+ * number that does not overflow.  Returns 0, or -1. */
+static int float_text(const json_t *v, double *out)
+{
+    const char *s = plain_text(v);
+    decimal d;
+    if (!s)
+        return -1;
+    if (strcmp(s, "NaN") == 0)
+        *out = NAN;
+    else if (strcmp(s, "Infinity") == 0)
+        *out = INFINITY;
+    else if (strcmp(s, "-Infinity") == 0)
+        *out = -INFINITY;
+    else if (scan_decimal(s, strlen(s), &d) < 0 || isinf(*out = strtod(s, NULL)))
+        return -1;
+    return 0;
+}
+
+static int float_value(conv *c, int type, const json_t *v, double *out)
+{
+    const char *lit = gw_json_literal(v);
     if (json_is_number(v)) {
         *out = json_number_value(v);
+    } else if (lit) {
+        if (isinf(*out = strtod(lit, NULL)))
+            return gw_conv_fail(c, "%.100s is out of range for a double", lit);
     } else if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        char *end = NULL;
-        if (strcmp(s, "NaN") == 0)
-            *out = NAN;
-        else if (strcmp(s, "Infinity") == 0)
-            *out = INFINITY;
-        else if (strcmp(s, "-Infinity") == 0)
-            *out = -INFINITY;
-        else if (*s && !strpbrk(s, "nNiIxX \t") && (*out = strtod(s, &end), *end == '\0'))
-            ; /* a plain numeric string */
-        else
-            return conv_fail(c, "'%s' is not a number", s);
+        if (float_text(v, out) < 0)
+            return gw_conv_fail(c, "'%.100s' is not a number", json_string_value(v));
     } else {
-        return conv_fail(c, "expected a number, got %s", json_kind(v));
+        return gw_conv_fail(c, "expected a number, got %s", gw_json_kind(v));
     }
-    if (type == GW_TYPE_FLOAT && isfinite(*out) && fabs(*out) > FLT_MAX)
-        return conv_fail(c, "%g is out of range for a float", *out);
+    if (type == GW_TYPE_FLOAT && isfinite(*out) && fabs(*out) >= FLOAT_OVERFLOW)
+        return gw_conv_fail(c, "%g is out of range for a float", *out);
     return 0;
 }
 
-static int encode_message(conv *c, const gw_message *m, const json_t *obj, gw_buf *out);
+/* ======================= JSON -> wire ===================================== */
 
-static void put_tag(gw_buf *out, uint32_t number, int wire)
+void gw_wire_tag(gw_buf *out, uint32_t number, int wire)
 {
     gw_buf_varint(out, (uint64_t)number << 3 | (uint64_t)wire);
 }
 
+static int wire_type_of(int type)
+{
+    switch (type) {
+    case GW_TYPE_DOUBLE: case GW_TYPE_FIXED64: case GW_TYPE_SFIXED64: return GW_WIRE_FIXED64;
+    case GW_TYPE_FLOAT: case GW_TYPE_FIXED32: case GW_TYPE_SFIXED32: return GW_WIRE_FIXED32;
+    case GW_TYPE_STRING: case GW_TYPE_BYTES: case GW_TYPE_MESSAGE: return GW_WIRE_LEN;
+    case GW_TYPE_GROUP: return GW_WIRE_SGROUP;
+    default: return GW_WIRE_VARINT;
+    }
+}
+
+/* An enum value by name: the name as text, or its number as text or as a
+ * JSON number (proto3 enums are open).  *skip is set when an unknown name
+ * is ignored (ignore_unknown_fields). */
 static int encode_enum(conv *c, const gw_field *f, const json_t *v, gw_buf *out, int *skip)
 {
-    if (json_is_string(v)) {
-        const gw_enum_value *ev = gw_enum_by_name(f->enumeration, json_string_value(v));
+    int64_t sv = 0;
+    uint64_t uv = 0;
+    intval iv;
+    if (json_is_null(v) && f->enumeration->null_value) {
+        gw_buf_varint(out, 0);
+        return 0;
+    }
+    if (gw_json_is_text(v)) {
+        const char *name = plain_text(v);
+        const gw_enum_value *ev = name ? gw_enum_by_name(f->enumeration, name) : NULL;
         if (ev) {
             gw_buf_varint(out, (uint64_t)(int64_t)ev->number);
             return 0;
         }
-        if (c->opt->ignore_unknown_fields) {
-            *skip = 1;
-            return 0;
+        if (!name || integer_text(name, strlen(name), &iv) < 0) {
+            if (c->opt->ignore_unknown_fields) {
+                *skip = 1;
+                return 0;
+            }
+            return gw_conv_fail(c, "'%.100s' is not a value of enum %s", json_string_value(v),
+                                f->enumeration->full_name);
         }
-        return conv_fail(c, "'%s' is not a value of enum %s", json_string_value(v),
-                         f->enumeration->full_name);
+    } else if (!json_is_number(v) && !gw_json_literal(v)) {
+        return gw_conv_fail(c, "expected an enum name or number, got %s", gw_json_kind(v));
     }
-    int64_t sv = 0;
-    uint64_t uv = 0;
-    if (!json_is_number(v))
-        return conv_fail(c, "expected an enum name or number, got %s", json_kind(v));
     if (integer_value(c, GW_TYPE_ENUM, v, &sv, &uv) < 0)
         return -1;
     gw_buf_varint(out, (uint64_t)sv);
     return 0;
 }
 
-/* Writes the value of one scalar (non-message) field, without its tag.
- * *skip is set when the value is to be dropped (unknown enum name ignored). */
-static int encode_scalar(conv *c, const gw_field *f, const json_t *v, gw_buf *out, int *skip)
+static int encode_floating(conv *c, const gw_field *f, const json_t *v, gw_buf *out)
+{
+    double d = 0;
+    if (float_value(c, f->type, v, &d) < 0)
+        return -1;
+    if (f->type == GW_TYPE_DOUBLE) {
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        gw_buf_fixed64(out, bits);
+    } else {
+        float fl = (float)d;
+        uint32_t bits;
+        memcpy(&bits, &fl, 4);
+        gw_buf_fixed32(out, bits);
+    }
+    return 0;
+}
+
+static int encode_integer(conv *c, const gw_field *f, const json_t *v, gw_buf *out)
 {
     int64_t sv = 0;
     uint64_t uv = 0;
-    double d = 0;
-    switch (f->type) {
-    case GW_TYPE_DOUBLE:
-    case GW_TYPE_FLOAT:
-        if (json_float_value(c, f->type, v, &d) < 0)
-            return -1;
-        if (f->type == GW_TYPE_DOUBLE) {
-            uint64_t bits;
-            memcpy(&bits, &d, 8);
-            gw_buf_fixed64(out, bits);
-        } else {
-            float fl = (float)d;
-            uint32_t bits;
-            memcpy(&bits, &fl, 4);
-            gw_buf_fixed32(out, bits);
-        }
-        return 0;
-    case GW_TYPE_BOOL:
-        if (!json_is_boolean(v))
-            return conv_fail(c, "expected true or false, got %s", json_kind(v));
-        gw_buf_varint(out, json_is_true(v));
-        return 0;
-    case GW_TYPE_STRING:
-        if (!json_is_string(v))
-            return conv_fail(c, "expected a string, got %s", json_kind(v));
-        gw_buf_varint(out, json_string_length(v));
-        gw_buf_append(out, json_string_value(v), json_string_length(v));
-        return 0;
-    case GW_TYPE_BYTES: {
-        if (!json_is_string(v))
-            return conv_fail(c, "expected a base64 string, got %s", json_kind(v));
-        size_t at = out->len;
-        if (gw_base64_decode(out, json_string_value(v), json_string_length(v)) < 0)
-            return conv_fail(c, "not valid base64");
-        gw_buf_insert_varint(out, at, out->len - at);
-        return 0;
-    }
-    case GW_TYPE_ENUM:
-        return encode_enum(c, f, v, out, skip);
-    default:
-        break;
-    }
     if (integer_value(c, f->type, v, &sv, &uv) < 0)
         return -1;
     switch (f->type) {
@@ -286,32 +656,74 @@ static int encode_scalar(conv *c, const gw_field *f, const json_t *v, gw_buf *ou
     case GW_TYPE_SFIXED32: gw_buf_fixed32(out, (uint32_t)(int32_t)sv); break;
     case GW_TYPE_FIXED64: gw_buf_fixed64(out, uv); break;
     case GW_TYPE_SFIXED64: gw_buf_fixed64(out, (uint64_t)sv); break;
-    default: return conv_fail(c, "unsupported field type %d", f->type);
+    default: return gw_conv_fail(c, "unsupported field type %d", f->type);
     }
     return 0;
 }
 
-/* One value of field f (a singular field, or one element of a repeated
- * one), tag included. */
-static int encode_one(conv *c, const gw_field *f, const json_t *v, gw_buf *out)
+/* Writes the value of one scalar (non-message) field, without its tag.
+ * *skip is set when the value is to be dropped (unknown enum name ignored). */
+static int encode_scalar(conv *c, const gw_field *f, const json_t *v, gw_buf *out, int *skip)
 {
-    if (f->type == GW_TYPE_MESSAGE) {
-        put_tag(out, f->number, WIRE_LEN);
+    switch (f->type) {
+    case GW_TYPE_DOUBLE:
+    case GW_TYPE_FLOAT:
+        return encode_floating(c, f, v, out);
+    case GW_TYPE_BOOL:
+        if (!json_is_boolean(v))
+            return gw_conv_fail(c, "expected true or false, got %s", gw_json_kind(v));
+        gw_buf_varint(out, json_is_true(v));
+        return 0;
+    case GW_TYPE_STRING:
+        if (!gw_json_is_text(v))
+            return gw_conv_fail(c, "expected a string, got %s", gw_json_kind(v));
+        gw_buf_varint(out, json_string_length(v));
+        gw_buf_append(out, json_string_value(v), json_string_length(v));
+        return 0;
+    case GW_TYPE_BYTES: {
+        if (!gw_json_is_text(v))
+            return gw_conv_fail(c, "expected a base64 string, got %s", gw_json_kind(v));
         size_t at = out->len;
-        if (encode_message(c, f->message, v, out) < 0)
-            return -1;
+        if (gw_base64_decode(out, json_string_value(v), json_string_length(v)) < 0)
+            return gw_conv_fail(c, "not valid base64");
         gw_buf_insert_varint(out, at, out->len - at);
         return 0;
     }
-    if (f->type == GW_TYPE_GROUP)
-        return conv_fail(c, "proto2 groups are not supported");
+    case GW_TYPE_ENUM:
+        return encode_enum(c, f, v, out, skip);
+    default:
+        return encode_integer(c, f, v, out);
+    }
+}
+
+/* One value of field f (a singular field, or one element of a repeated
+ * one), tag included; nothing when *skip comes back set. */
+static int encode_one(conv *c, const gw_field *f, const json_t *v, gw_buf *out, int *skip)
+{
     size_t at = out->len;
-    int skip = 0;
-    put_tag(out, f->number, wire_type_of(f->type));
-    if (encode_scalar(c, f, v, out, &skip) < 0)
+    if (f->type == GW_TYPE_GROUP)
+        return gw_conv_fail(c, "proto2 groups are not supported");
+    gw_wire_tag(out, f->number, wire_type_of(f->type));
+    if (f->type == GW_TYPE_MESSAGE) {
+        size_t body = out->len;
+        if (gw_json_encode_message(c, f->message, v, out) < 0)
+            return -1;
+        gw_buf_insert_varint(out, body, out->len - body);
+        return 0;
+    }
+    if (encode_scalar(c, f, v, out, skip) < 0)
         return -1;
-    if (skip)
+    if (*skip)
         out->len = at;
+    return 0;
+}
+
+/* null as an element of a repeated field or a map value: refused unless
+ * null is a value of the field's type. */
+static int refuse_null(conv *c, const gw_field *f, const json_t *v, const char *where)
+{
+    if (json_is_null(v) && !gw_wkt_null_is_value(f))
+        return gw_conv_fail(c, "null is not allowed %s", where);
     return 0;
 }
 
@@ -319,29 +731,45 @@ static int encode_packed(conv *c, const gw_field *f, const json_t *arr, gw_buf *
 {
     if (json_array_size(arr) == 0)
         return 0;
-    put_tag(out, f->number, WIRE_LEN);
+    gw_wire_tag(out, f->number, GW_WIRE_LEN);
     size_t at = out->len;
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v) {
-        size_t saved = path_push(c, NULL, (long)i);
+        size_t saved = gw_conv_push(c, NULL, (long)i);
         int skip = 0;
-        if (json_is_null(v)) {
-            path_pop(c, saved);
-            return conv_fail(c, "null is not allowed in a repeated field");
-        }
-        if (encode_scalar(c, f, v, out, &skip) < 0)
+        if (refuse_null(c, f, v, "in a repeated field") < 0 ||
+            encode_scalar(c, f, v, out, &skip) < 0)
             return -1;
-        path_pop(c, saved);
+        gw_conv_pop(c, saved);
     }
     gw_buf_insert_varint(out, at, out->len - at);
+    return 0;
+}
+
+static int encode_repeated(conv *c, const gw_field *f, const json_t *arr, gw_buf *out)
+{
+    if (!json_is_array(arr))
+        return gw_conv_fail(c, "expected an array, got %s", gw_json_kind(arr));
+    if (f->packed)
+        return encode_packed(c, f, arr, out);
+    size_t i;
+    json_t *elem;
+    json_array_foreach(arr, i, elem) {
+        size_t saved = gw_conv_push(c, NULL, (long)i);
+        int skip = 0;
+        if (refuse_null(c, f, elem, "in a repeated field") < 0 ||
+            encode_one(c, f, elem, out, &skip) < 0)
+            return -1;
+        gw_conv_pop(c, saved);
+    }
     return 0;
 }
 
 /* A map<K,V> entry key: JSON object keys are strings; convert to K. */
 static int encode_map_key(conv *c, const gw_field *kf, const char *key, gw_buf *out)
 {
-    put_tag(out, kf->number, wire_type_of(kf->type));
+    gw_wire_tag(out, kf->number, wire_type_of(kf->type));
     if (kf->type == GW_TYPE_STRING) {
         size_t len = strlen(key);
         gw_buf_varint(out, len);
@@ -350,142 +778,153 @@ static int encode_map_key(conv *c, const gw_field *kf, const char *key, gw_buf *
     }
     if (kf->type == GW_TYPE_BOOL) {
         if (strcmp(key, "true") != 0 && strcmp(key, "false") != 0)
-            return conv_fail(c, "map key '%s' is not true or false", key);
+            return gw_conv_fail(c, "map key '%s' is not true or false", key);
         gw_buf_varint(out, key[0] == 't');
         return 0;
     }
     json_t *text = json_string(key);
     if (!text)
-        return conv_fail(c, "map key is not valid UTF-8");
+        return gw_conv_fail(c, "map key is not valid UTF-8");
     int skip = 0;
     int rc = encode_scalar(c, kf, text, out, &skip);
     json_decref(text);
     return rc;
 }
 
-static int encode_map(conv *c, const gw_field *f, const json_t *obj, gw_buf *out)
+/* One entry, tag included; nothing if its value is an ignored enum name. */
+static int encode_map_entry(conv *c, const gw_field *f, const char *key, const json_t *v,
+                            gw_buf *out)
 {
-    if (!json_is_object(obj))
-        return conv_fail(c, "expected an object (a map), got %s", json_kind(obj));
     const gw_field *kf = gw_message_field_by_number(f->message, 1);
     const gw_field *vf = gw_message_field_by_number(f->message, 2);
     if (!kf || !vf)
-        return conv_fail(c, "map entry type %s has no key or value", f->message->full_name);
+        return gw_conv_fail(c, "map entry type %s has no key or value", f->message->full_name);
+    size_t start = out->len;
+    gw_wire_tag(out, f->number, GW_WIRE_LEN);
+    size_t at = out->len;
+    int skip = 0;
+    if (refuse_null(c, vf, v, "as a map value") < 0 || encode_map_key(c, kf, key, out) < 0 ||
+        encode_one(c, vf, v, out, &skip) < 0)
+        return -1;
+    if (skip)
+        out->len = start;
+    else
+        gw_buf_insert_varint(out, at, out->len - at);
+    return 0;
+}
+
+static int encode_map(conv *c, const gw_field *f, const json_t *obj, gw_buf *out)
+{
+    if (!json_is_object(obj))
+        return gw_conv_fail(c, "expected an object (a map), got %s", gw_json_kind(obj));
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)obj, key, v) {
-        size_t saved = path_push(c, key, -1);
-        if (json_is_null(v))
-            return conv_fail(c, "null is not allowed as a map value");
-        put_tag(out, f->number, WIRE_LEN);
-        size_t at = out->len;
-        if (encode_map_key(c, kf, key, out) < 0 || encode_one(c, vf, v, out) < 0)
+        size_t saved = gw_conv_push(c, key, -1);
+        if (encode_map_entry(c, f, key, v, out) < 0)
             return -1;
-        gw_buf_insert_varint(out, at, out->len - at);
-        path_pop(c, saved);
+        gw_conv_pop(c, saved);
     }
     return 0;
 }
 
-static int encode_field(conv *c, const gw_field *f, const json_t *v, gw_buf *out)
+int gw_json_encode_field(gw_conv *c, const gw_field *f, const json_t *v, gw_buf *out)
 {
-    if (json_is_null(v))
-        return 0; /* null means "default": nothing on the wire */
+    int skip = 0;
     if (f->repeated && f->message && f->message->map_entry)
-        return encode_map(c, f, v, out);
-    if (f->repeated) {
-        if (!json_is_array(v))
-            return conv_fail(c, "expected an array, got %s", json_kind(v));
-        if (f->packed)
-            return encode_packed(c, f, v, out);
-        size_t i;
-        json_t *elem;
-        json_array_foreach(v, i, elem) {
-            size_t saved = path_push(c, NULL, (long)i);
-            if (json_is_null(elem))
-                return conv_fail(c, "null is not allowed in a repeated field");
-            if (encode_one(c, f, elem, out) < 0)
-                return -1;
-            path_pop(c, saved);
-        }
-        return 0;
-    }
-    return encode_one(c, f, v, out);
+        return json_is_null(v) ? 0 : encode_map(c, f, v, out);
+    if (f->repeated)
+        return json_is_null(v) ? 0 : encode_repeated(c, f, v, out);
+    if (json_is_null(v) && !gw_wkt_null_is_value(f))
+        return 0; /* null means "default": nothing on the wire */
+    return encode_one(c, f, v, out, &skip);
 }
 
-static int encode_message(conv *c, const gw_message *m, const json_t *obj, gw_buf *out)
+/* Tracks which fields a JSON object set, to refuse duplicates and oneof
+ * clashes.  seen[i]: 0 not named, 1 named with null, 2 holds a value. */
+static int check_member(conv *c, const gw_message *m, unsigned char *seen, size_t idx,
+                        const json_t *v)
 {
-    if (json_is_null(obj))
+    const gw_field *f = &m->fields[idx];
+    if (seen[idx])
+        return gw_conv_fail(c, "set twice (by its JSON name and its proto name)");
+    seen[idx] = json_is_null(v) ? 1 : 2;
+    if (seen[idx] != 2 || f->oneof_index < 0)
         return 0;
-    if (!json_is_object(obj))
-        return conv_fail(c, "expected an object (%s), got %s", m->full_name, json_kind(obj));
-    if (++c->depth > MAX_DEPTH)
-        return conv_fail(c, "messages nested more than %d deep", MAX_DEPTH);
-    /* which fields were already set, to refuse duplicates and oneof clashes */
+    for (size_t j = 0; j < m->n_fields; j++)
+        if (j != idx && seen[j] == 2 && m->fields[j].oneof_index == f->oneof_index)
+            return gw_conv_fail(c, "'%s' of the same oneof is already set",
+                                m->fields[j].json_name);
+    return 0;
+}
+
+/* One member of a message object: its field, or unknown. */
+static int encode_member(conv *c, const gw_message *m, unsigned char *seen, const char *key,
+                         const json_t *v, gw_buf *out)
+{
+    const gw_field *f = gw_message_field_by_name(m, key, strlen(key));
+    if (!f)
+        return c->opt->ignore_unknown_fields ? 0
+                                             : gw_conv_fail(c, "no such field in %s", m->full_name);
+    if (check_member(c, m, seen, (size_t)(f - m->fields), v) < 0)
+        return -1;
+    return gw_json_encode_field(c, f, v, out);
+}
+
+int gw_json_encode_fields(gw_conv *c, const gw_message *m, const json_t *obj, const char *skip,
+                          gw_buf *out)
+{
     unsigned char seen_small[256];
     unsigned char *seen = m->n_fields <= sizeof(seen_small) ? seen_small
                                                             : calloc(m->n_fields, 1);
     if (!seen)
-        return conv_fail(c, "out of memory");
+        return gw_conv_fail(c, "out of memory");
     memset(seen, 0, m->n_fields <= sizeof(seen_small) ? m->n_fields : 0);
     int rc = 0;
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)obj, key, v) {
-        const gw_field *f = gw_message_field_by_name(m, key, strlen(key));
-        size_t saved = path_push(c, key, -1);
-        if (!f) {
-            if (c->opt->ignore_unknown_fields) {
-                path_pop(c, saved);
-                continue;
-            }
-            rc = conv_fail(c, "no such field in %s", m->full_name);
+        if (skip && strcmp(key, skip) == 0)
+            continue;
+        size_t saved = gw_conv_push(c, key, -1);
+        if ((rc = encode_member(c, m, seen, key, v, out)) < 0)
             break;
-        }
-        size_t idx = (size_t)(f - m->fields);
-        if (seen[idx]) {
-            rc = conv_fail(c, "set twice (by its JSON name and its proto name)");
-            break;
-        }
-        seen[idx] = json_is_null(v) ? 1 : 2; /* 2: holds a value */
-        if (seen[idx] == 2 && f->oneof_index >= 0) {
-            for (size_t j = 0; j < m->n_fields && rc == 0; j++)
-                if (j != idx && seen[j] == 2 && m->fields[j].oneof_index == f->oneof_index)
-                    rc = conv_fail(c, "'%s' of the same oneof is already set",
-                                   m->fields[j].json_name);
-            if (rc < 0)
-                break;
-        }
-        if ((rc = encode_field(c, f, v, out)) < 0)
-            break;
-        path_pop(c, saved);
+        gw_conv_pop(c, saved);
     }
     if (seen != seen_small)
         free(seen);
+    return rc;
+}
+
+int gw_json_encode_message(gw_conv *c, const gw_message *m, const json_t *v, gw_buf *out)
+{
+    if (c->depth >= MAX_DEPTH)
+        return gw_conv_fail(c, "messages nested more than %d deep", MAX_DEPTH);
+    c->depth++;
+    int rc;
+    if (m->wkt)
+        rc = gw_wkt_encode(c, m, v, out);
+    else if (json_is_null(v))
+        rc = 0;
+    else if (!json_is_object(v))
+        rc = gw_conv_fail(c, "expected an object (%s), got %s", m->full_name, gw_json_kind(v));
+    else
+        rc = gw_json_encode_fields(c, m, v, NULL, out);
     c->depth--;
     if (rc == 0 && out->oom)
-        return conv_fail(c, "out of memory");
+        return gw_conv_fail(c, "out of memory");
     return rc;
 }
 
 int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_options *opt,
                      gw_buf *out, char *err, size_t errlen)
 {
-    static const gw_json_options defaults = {0, 0, 0};
-    conv c = {.opt = opt ? opt : &defaults, .err = err, .errlen = errlen};
-    c.path[0] = '\0';
-    return encode_message(&c, m, json, out);
+    conv c;
+    conv_init(&c, opt, err, errlen);
+    return gw_json_encode_message(&c, m, json, out);
 }
 
-/* ======================= wire -> JSON ======================================= */
-
-typedef struct occurrence {
-    uint32_t field;  /* index into m->fields */
-    uint8_t wire;
-    uint64_t value;  /* varint / fixed value */
-    const uint8_t *data; /* WIRE_LEN payload */
-    size_t len;
-} occurrence;
+/* ======================= reading the wire ================================= */
 
 static int read_fixed(const uint8_t **p, const uint8_t *end, int size, uint64_t *out)
 {
@@ -505,118 +944,190 @@ static int skip_group(const uint8_t **p, const uint8_t *end, uint32_t number, in
     if (depth > MAX_DEPTH)
         return -1;
     while (*p < end) {
-        uint64_t tag, v;
+        gw_wire_field f;
+        uint64_t tag;
+        const uint8_t *at = *p;
         if (gw_read_varint(p, end, &tag) < 0)
             return -1;
-        switch (tag & 7) {
-        case WIRE_VARINT: if (gw_read_varint(p, end, &v) < 0) return -1; break;
-        case WIRE_FIXED64: if (read_fixed(p, end, 8, &v) < 0) return -1; break;
-        case WIRE_FIXED32: if (read_fixed(p, end, 4, &v) < 0) return -1; break;
-        case WIRE_LEN:
-            if (gw_read_varint(p, end, &v) < 0 || v > (uint64_t)(end - *p)) return -1;
-            *p += v;
-            break;
-        case WIRE_SGROUP: if (skip_group(p, end, (uint32_t)(tag >> 3), depth + 1) < 0) return -1; break;
-        case WIRE_EGROUP: return (tag >> 3) == number ? 0 : -1;
-        default: return -1;
-        }
+        if ((tag & 7) == GW_WIRE_EGROUP)
+            return (tag >> 3) == number ? 0 : -1;
+        *p = at;
+        if (gw_wire_next(p, end, &f, depth + 1) < 0)
+            return -1;
     }
     return -1;
 }
 
-/* Reads one field occurrence.  *occ->field is UINT32_MAX for unknown fields. */
-static int scan_one(conv *c, const gw_message *m, const uint8_t **p, const uint8_t *end,
-                    occurrence *occ)
+int gw_wire_next(const uint8_t **p, const uint8_t *end, gw_wire_field *f, int depth)
 {
     uint64_t tag;
     if (gw_read_varint(p, end, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
-        return conv_fail(c, "malformed %s message (bad tag)", m->full_name);
-    uint32_t number = (uint32_t)(tag >> 3);
-    occ->wire = (uint8_t)(tag & 7);
-    int bad = 0;
-    switch (occ->wire) {
-    case WIRE_VARINT: bad = gw_read_varint(p, end, &occ->value); break;
-    case WIRE_FIXED64: bad = read_fixed(p, end, 8, &occ->value); break;
-    case WIRE_FIXED32: bad = read_fixed(p, end, 4, &occ->value); break;
-    case WIRE_LEN:
-        bad = gw_read_varint(p, end, &occ->value) || occ->value > (uint64_t)(end - *p);
-        if (!bad) {
-            occ->data = *p;
-            occ->len = (size_t)occ->value;
-            *p += occ->len;
-        }
-        break;
-    case WIRE_SGROUP: bad = skip_group(p, end, number, c->depth); break;
-    default: bad = 1;
+        return -1;
+    f->number = (uint32_t)(tag >> 3);
+    f->wire = (uint8_t)(tag & 7);
+    f->data = NULL;
+    f->len = 0;
+    switch (f->wire) {
+    case GW_WIRE_VARINT: return gw_read_varint(p, end, &f->value) < 0 ? -2 : 0;
+    case GW_WIRE_FIXED64: return read_fixed(p, end, 8, &f->value) < 0 ? -2 : 0;
+    case GW_WIRE_FIXED32: return read_fixed(p, end, 4, &f->value) < 0 ? -2 : 0;
+    case GW_WIRE_LEN:
+        if (gw_read_varint(p, end, &f->value) < 0 || f->value > (uint64_t)(end - *p))
+            return -2;
+        f->data = *p;
+        f->len = (size_t)f->value;
+        *p += f->len;
+        return 0;
+    case GW_WIRE_SGROUP: return skip_group(p, end, f->number, depth) < 0 ? -2 : 0;
+    default: return -2;
     }
-    if (bad)
-        return conv_fail(c, "malformed %s message (field %u truncated or bad wire type)",
-                         m->full_name, number);
-    const gw_field *f = gw_message_field_by_number(m, number);
-    occ->field = f && occ->wire != WIRE_SGROUP ? (uint32_t)(f - m->fields) : UINT32_MAX;
-    if (f && occ->field != UINT32_MAX) {
-        int want = wire_type_of(f->type);
-        int packed_ok = f->repeated && occ->wire == WIRE_LEN && want != WIRE_LEN;
-        if (occ->wire != want && !packed_ok)
-            return conv_fail(c, "malformed %s message (field %s has wire type %d)",
-                             m->full_name, f->name, occ->wire);
-    }
+}
+
+/* A field occurrence in a scanned message. */
+typedef struct occurrence {
+    uint32_t field; /* index into m->fields */
+    uint8_t wire;
+    size_t seq;     /* position among the message's occurrences */
+    uint64_t value; /* varint / fixed value */
+    const uint8_t *data; /* GW_WIRE_LEN payload */
+    size_t len;
+} occurrence;
+
+/* A message's occurrences grouped by field: those of field i, in wire
+ * order, are occ[lo[i] .. hi[i]).  Groups are contiguous and in field
+ * order, so hi[i - 1] is where field i's group began before oneof
+ * resolution moved lo[i]. */
+typedef struct scanned {
+    occurrence *occ;
+    size_t *lo, *hi;
+} scanned;
+
+static void scanned_free(scanned *s)
+{
+    free(s->occ);
+    free(s->lo);
+    s->occ = NULL;
+    s->lo = s->hi = NULL;
+}
+
+/* Reads one occurrence.  occ->field is UINT32_MAX for unknown fields. */
+static int scan_one(conv *c, const gw_message *m, const uint8_t **p, const uint8_t *end,
+                    occurrence *occ)
+{
+    gw_wire_field wf;
+    int rc = gw_wire_next(p, end, &wf, c->depth);
+    if (rc == -1)
+        return gw_conv_fail(c, "malformed %s message (bad tag)", m->full_name);
+    if (rc < 0)
+        return gw_conv_fail(c, "malformed %s message (field %u truncated or bad wire type)",
+                            m->full_name, wf.number);
+    occ->wire = wf.wire;
+    occ->value = wf.value;
+    occ->data = wf.data;
+    occ->len = wf.len;
+    const gw_field *f = gw_message_field_by_number(m, wf.number);
+    occ->field = f && wf.wire != GW_WIRE_SGROUP ? (uint32_t)(f - m->fields) : UINT32_MAX;
+    if (occ->field == UINT32_MAX)
+        return 0;
+    int want = wire_type_of(f->type);
+    int packed_ok = f->repeated && wf.wire == GW_WIRE_LEN && want != GW_WIRE_LEN;
+    if (wf.wire != want && !packed_ok)
+        return gw_conv_fail(c, "malformed %s message (field %s has wire type %d)", m->full_name,
+                            f->name, wf.wire);
     return 0;
 }
 
-/* Scans the whole message; returns occurrences grouped by field index
- * (stable), with first[i]..first[i+1] the range of field i. */
-static occurrence *scan_message(conv *c, const gw_message *m, const uint8_t *data, size_t len,
-                                size_t **first_out, size_t *n_out)
+/* Reads every occurrence of known fields, in wire order.  Returns the
+ * array (caller frees) and its length, or NULL after an error. */
+static occurrence *scan_all(conv *c, const gw_message *m, const uint8_t *data, size_t len,
+                            size_t *n_out)
 {
     size_t cap = 16, n = 0;
     occurrence *all = malloc(cap * sizeof(*all));
-    size_t *first = calloc(m->n_fields + 1, sizeof(*first));
-    if (!all || !first)
-        goto oom;
     const uint8_t *p = data, *end = data + len;
-    while (p < end) {
+    while (all && p < end) {
         if (n == cap) {
             occurrence *grown = realloc(all, (cap *= 2) * sizeof(*all));
             if (!grown)
-                goto oom;
+                break;
             all = grown;
         }
-        if (scan_one(c, m, &p, end, &all[n]) < 0)
-            goto fail;
+        if (scan_one(c, m, &p, end, &all[n]) < 0) {
+            free(all);
+            return NULL;
+        }
+        all[n].seq = n;
         if (all[n].field != UINT32_MAX)
             n++;
     }
-    /* counting sort by field index */
-    occurrence *sorted = malloc((n ? n : 1) * sizeof(*sorted));
-    if (!sorted)
-        goto oom;
-    for (size_t i = 0; i < n; i++)
-        first[all[i].field + 1]++;
-    for (size_t i = 0; i < m->n_fields; i++)
-        first[i + 1] += first[i];
-    size_t *next = calloc(m->n_fields + 1, sizeof(*next));
-    if (!next) {
-        free(sorted);
-        goto oom;
+    if (!all || p < end) {
+        free(all);
+        gw_conv_fail(c, "out of memory");
+        return NULL;
     }
-    memcpy(next, first, (m->n_fields + 1) * sizeof(*next));
-    for (size_t i = 0; i < n; i++)
-        sorted[next[all[i].field]++] = all[i];
-    free(next);
-    free(all);
-    *first_out = first;
     *n_out = n;
-    return sorted;
-oom:
-    conv_fail(c, "out of memory");
-fail:
-    free(all);
-    free(first);
-    return NULL;
+    return all;
 }
 
-static int valid_utf8(const uint8_t *s, size_t len)
+/* The latest occurrence of another member of f's oneof, or 0 if none. */
+static size_t oneof_cutoff(const gw_message *m, const scanned *s, size_t i)
+{
+    size_t cutoff = 0;
+    for (size_t j = 0; j < m->n_fields; j++) {
+        size_t began = j ? s->hi[j - 1] : 0;
+        if (j == i || m->fields[j].oneof_index != m->fields[i].oneof_index || s->hi[j] == began)
+            continue;
+        size_t last = s->occ[s->hi[j] - 1].seq + 1;
+        if (last > cutoff)
+            cutoff = last;
+    }
+    return cutoff;
+}
+
+/* Setting a oneof member clears the others: keep only the occurrences of
+ * each member that come after every occurrence of the other members. */
+static void resolve_oneofs(const gw_message *m, scanned *s)
+{
+    for (size_t i = 0; i < m->n_fields; i++) {
+        if (m->fields[i].oneof_index < 0 || s->lo[i] == s->hi[i])
+            continue;
+        size_t cutoff = oneof_cutoff(m, s, i);
+        while (s->lo[i] < s->hi[i] && s->occ[s->lo[i]].seq < cutoff)
+            s->lo[i]++;
+    }
+}
+
+/* Scans message m into s (groups by a counting sort on field index). */
+static int scan_message(conv *c, const gw_message *m, const uint8_t *data, size_t len,
+                        scanned *s)
+{
+    size_t n = 0;
+    occurrence *all = scan_all(c, m, data, len, &n);
+    if (!all)
+        return -1;
+    s->occ = malloc((n ? n : 1) * sizeof(*s->occ));
+    s->lo = calloc(2 * (m->n_fields + 1), sizeof(*s->lo));
+    if (!s->occ || !s->lo) {
+        free(all);
+        scanned_free(s);
+        return gw_conv_fail(c, "out of memory");
+    }
+    s->hi = s->lo + m->n_fields + 1;
+    for (size_t i = 0; i < n; i++)
+        s->hi[all[i].field]++;
+    for (size_t i = 0, sum = 0; i < m->n_fields; i++) {
+        s->lo[i] = sum;
+        sum += s->hi[i];
+        s->hi[i] = s->lo[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        s->occ[s->hi[all[i].field]++] = all[i];
+    free(all);
+    resolve_oneofs(m, s);
+    return 0;
+}
+
+int gw_utf8_valid(const uint8_t *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -644,6 +1155,8 @@ static int valid_utf8(const uint8_t *s, size_t len)
     }
     return 1;
 }
+
+/* ======================= wire -> JSON ===================================== */
 
 void gw_json_write_string(gw_buf *out, const char *s, size_t len)
 {
@@ -675,7 +1188,8 @@ void gw_json_write_string(gw_buf *out, const char *s, size_t len)
     gw_buf_putc(out, '"');
 }
 
-/* Shortest text that reads back as the same double (or float). */
+/* Shortest text that reads back as the same double (or float); NaN and
+ * the infinities as the strings the mapping names them by. */
 static void write_float(gw_buf *out, double d, int is_float)
 {
     if (isnan(d)) {
@@ -705,15 +1219,27 @@ static int64_t zigzag64(uint64_t v)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
-static int decode_message(conv *c, const gw_message *m, const uint8_t *data, size_t len,
-                          gw_buf *out);
+static void write_enum(const gw_field *f, uint64_t v, gw_buf *out)
+{
+    const gw_enum_value *ev = gw_enum_by_number(f->enumeration, (int32_t)v);
+    if (f->enumeration->null_value)
+        gw_buf_puts(out, "null");
+    else if (ev)
+        gw_json_write_string(out, ev->name, strlen(ev->name));
+    else
+        gw_buf_printf(out, "%" PRId32, (int32_t)v); /* open enum: a number */
+}
 
-/* Prints one scalar value of field f held in v (varint / fixed bits) or
- * data[0..len) (string, bytes). */
-static int write_scalar(conv *c, const gw_field *f, uint64_t v, const uint8_t *data, size_t len,
-                        gw_buf *out)
+static void write_number(const gw_field *f, uint64_t v, gw_buf *out)
 {
     switch (f->type) {
+    case GW_TYPE_INT64: case GW_TYPE_SFIXED64: gw_buf_printf(out, "\"%" PRId64 "\"", (int64_t)v); break;
+    case GW_TYPE_UINT64: case GW_TYPE_FIXED64: gw_buf_printf(out, "\"%" PRIu64 "\"", v); break;
+    case GW_TYPE_SINT64: gw_buf_printf(out, "\"%" PRId64 "\"", zigzag64(v)); break;
+    case GW_TYPE_INT32: case GW_TYPE_SFIXED32: gw_buf_printf(out, "%" PRId32, (int32_t)v); break;
+    case GW_TYPE_UINT32: case GW_TYPE_FIXED32: gw_buf_printf(out, "%" PRIu32, (uint32_t)v); break;
+    case GW_TYPE_SINT32: gw_buf_printf(out, "%" PRId32, zigzag32(v)); break;
+    case GW_TYPE_BOOL: gw_buf_puts(out, v ? "true" : "false"); break;
     case GW_TYPE_DOUBLE: { double d; memcpy(&d, &v, 8); write_float(out, d, 0); break; }
     case GW_TYPE_FLOAT: {
         uint32_t bits = (uint32_t)v;
@@ -722,37 +1248,34 @@ static int write_scalar(conv *c, const gw_field *f, uint64_t v, const uint8_t *d
         write_float(out, fl, 1);
         break;
     }
-    case GW_TYPE_INT64: case GW_TYPE_SFIXED64: gw_buf_printf(out, "\"%" PRId64 "\"", (int64_t)v); break;
-    case GW_TYPE_UINT64: case GW_TYPE_FIXED64: gw_buf_printf(out, "\"%" PRIu64 "\"", v); break;
-    case GW_TYPE_SINT64: gw_buf_printf(out, "\"%" PRId64 "\"", zigzag64(v)); break;
-    case GW_TYPE_INT32: case GW_TYPE_SFIXED32: gw_buf_printf(out, "%" PRId32, (int32_t)v); break;
-    case GW_TYPE_UINT32: case GW_TYPE_FIXED32: gw_buf_printf(out, "%" PRIu32, (uint32_t)v); break;
-    case GW_TYPE_SINT32: gw_buf_printf(out, "%" PRId32, zigzag32(v)); break;
-    case GW_TYPE_BOOL: gw_buf_puts(out, v ? "true" : "false"); break;
-    case GW_TYPE_ENUM: {
-        const gw_enum_value *ev = gw_enum_by_number(f->enumeration, (int32_t)v);
-        if (ev)
-            gw_json_write_string(out, ev->name, strlen(ev->name));
-        else
-            gw_buf_printf(out, "%" PRId32, (int32_t)v);
-        break;
+    default: write_enum(f, v, out); break;
     }
+}
+
+/* Prints one value of field f held in v (varint / fixed bits) or
+ * data[0..len) (string, bytes, message). */
+static int write_scalar(conv *c, const gw_field *f, uint64_t v, const uint8_t *data, size_t len,
+                        gw_buf *out)
+{
+    switch (f->type) {
     case GW_TYPE_STRING:
-        if (!valid_utf8(data, len))
-            return conv_fail(c, "string is not valid UTF-8");
+        if (!gw_utf8_valid(data, len))
+            return gw_conv_fail(c, "string is not valid UTF-8");
         gw_json_write_string(out, (const char *)data, len);
-        break;
+        return 0;
     case GW_TYPE_BYTES:
         gw_buf_putc(out, '"');
         gw_base64_encode(out, data, len);
         gw_buf_putc(out, '"');
-        break;
+        return 0;
     case GW_TYPE_MESSAGE:
-        return decode_message(c, f->message, data, len, out);
+        return gw_json_decode_message(c, f->message, data, len, out);
+    case GW_TYPE_GROUP:
+        return gw_conv_fail(c, "unsupported field type %d", f->type);
     default:
-        return conv_fail(c, "unsupported field type %d", f->type);
+        write_number(f, v, out);
+        return 0;
     }
-    return 0;
 }
 
 static int is_default(const gw_field *f, const occurrence *o)
@@ -764,7 +1287,7 @@ static int is_default(const gw_field *f, const occurrence *o)
     }
 }
 
-/* The packed values inside one WIRE_LEN occurrence of a packable field. */
+/* The packed values inside one GW_WIRE_LEN occurrence of a packable field. */
 static int write_packed(conv *c, const gw_field *f, const occurrence *o, gw_buf *out,
                         int *first)
 {
@@ -772,15 +1295,14 @@ static int write_packed(conv *c, const gw_field *f, const occurrence *o, gw_buf 
     int wire = wire_type_of(f->type);
     while (p < end) {
         uint64_t v;
-        int bad = wire == WIRE_VARINT ? gw_read_varint(&p, end, &v)
-                  : read_fixed(&p, end, wire == WIRE_FIXED32 ? 4 : 8, &v);
+        int bad = wire == GW_WIRE_VARINT ? gw_read_varint(&p, end, &v)
+                  : read_fixed(&p, end, wire == GW_WIRE_FIXED32 ? 4 : 8, &v);
         if (bad)
-            return conv_fail(c, "malformed packed field");
+            return gw_conv_fail(c, "malformed packed field");
         if (!*first)
             gw_buf_putc(out, ',');
         *first = 0;
-        if (write_scalar(c, f, v, NULL, 0, out) < 0)
-            return -1;
+        write_number(f, v, out);
     }
     return 0;
 }
@@ -791,7 +1313,7 @@ static int write_repeated(conv *c, const gw_field *f, const occurrence *o, size_
     gw_buf_putc(out, '[');
     int first = 1;
     for (size_t i = 0; i < n; i++) {
-        if (o[i].wire == WIRE_LEN && wire_type_of(f->type) != WIRE_LEN) {
+        if (o[i].wire == GW_WIRE_LEN && wire_type_of(f->type) != GW_WIRE_LEN) {
             if (write_packed(c, f, &o[i], out, &first) < 0)
                 return -1;
             continue;
@@ -818,8 +1340,7 @@ static int write_map_key(conv *c, const gw_field *kf, const occurrence *k, gw_bu
         return write_scalar(c, kf, k->value, k->data, k->len, out);
     gw_buf_putc(out, '"');
     size_t at = out->len;
-    if (write_scalar(c, kf, k->value, k->data, k->len, out) < 0)
-        return -1;
+    write_number(kf, k->value, out);
     /* 64-bit values print quoted already: drop the inner quotes */
     if (out->len > at && out->data[at] == '"') {
         memmove(out->data + at, out->data + at + 1, out->len - at - 2);
@@ -829,39 +1350,115 @@ static int write_map_key(conv *c, const gw_field *kf, const occurrence *k, gw_bu
     return 0;
 }
 
-static int write_map(conv *c, const gw_field *f, const occurrence *o, size_t n, gw_buf *out)
+static int write_field(conv *c, const gw_field *f, const occurrence *o, size_t n, gw_buf *out);
+
+/* The last occurrence of field f in a scanned message, or NULL. */
+static const occurrence *last_of(const gw_message *m, const scanned *s, const gw_field *f)
 {
-    const gw_message *entry = f->message;
+    size_t i = (size_t)(f - m->fields);
+    return s->hi[i] > s->lo[i] ? &s->occ[s->hi[i] - 1] : NULL;
+}
+
+/* The printed key of one map entry (quotes included), appended to keys. */
+static int entry_key(conv *c, const gw_message *entry, const occurrence *o, gw_buf *keys)
+{
+    scanned s;
+    if (scan_message(c, entry, o->data, o->len, &s) < 0)
+        return -1;
     const gw_field *kf = gw_message_field_by_number(entry, 1);
+    int rc = write_map_key(c, kf, last_of(entry, &s, kf), keys);
+    scanned_free(&s);
+    return rc;
+}
+
+/* The value of one map entry. */
+static int entry_value(conv *c, const gw_message *entry, const occurrence *o, gw_buf *out)
+{
+    scanned s;
+    if (scan_message(c, entry, o->data, o->len, &s) < 0)
+        return -1;
     const gw_field *vf = gw_message_field_by_number(entry, 2);
-    if (!kf || !vf)
-        return conv_fail(c, "map entry type %s has no key or value", entry->full_name);
+    size_t i = (size_t)(vf - entry->fields);
+    int rc = write_field(c, vf, s.occ + s.lo[i], s.hi[i] - s.lo[i], out);
+    scanned_free(&s);
+    return rc;
+}
+
+/* A printed map key: keys->data[at .. at + len), entry number `index`. */
+typedef struct map_key {
+    size_t at, len, index;
+} map_key;
+
+static int compare_map_keys(const void *a, const void *b, void *keys)
+{
+    const map_key *x = a, *y = b;
+    const uint8_t *base = ((const gw_buf *)keys)->data;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int cmp = memcmp(base + x->at, base + y->at, n);
+    if (cmp == 0)
+        cmp = x->len < y->len ? -1 : x->len > y->len;
+    if (cmp == 0)
+        cmp = x->index < y->index ? -1 : x->index > y->index;
+    return cmp;
+}
+
+/* Marks shadowed[i] for each entry a later entry with the same key
+ * replaces (protobuf keeps the last). */
+static void find_shadowed(map_key *mk, size_t n, gw_buf *keys, unsigned char *shadowed)
+{
+    qsort_r(mk, n, sizeof(*mk), compare_map_keys, keys);
+    for (size_t i = 0; i + 1 < n; i++)
+        if (mk[i].len == mk[i + 1].len &&
+            memcmp(keys->data + mk[i].at, keys->data + mk[i + 1].at, mk[i].len) == 0)
+            shadowed[mk[i].index] = 1;
+}
+
+static int write_map_entries(conv *c, const gw_field *f, const occurrence *o, size_t n,
+                             const gw_buf *keys, const map_key *by_index,
+                             const unsigned char *shadowed, gw_buf *out)
+{
+    int first = 1;
     gw_buf_putc(out, '{');
     for (size_t i = 0; i < n; i++) {
-        size_t *first = NULL, count = 0;
-        occurrence *eo = scan_message(c, entry, o[i].data, o[i].len, &first, &count);
-        if (!eo)
-            return -1;
-        size_t ki = (size_t)(kf - entry->fields), vi = (size_t)(vf - entry->fields);
-        const occurrence *k = first[ki + 1] > first[ki] ? &eo[first[ki + 1] - 1] : NULL;
-        const occurrence *v = first[vi + 1] > first[vi] ? &eo[first[vi + 1] - 1] : NULL;
-        if (i)
+        if (shadowed[i])
+            continue;
+        if (!first)
             gw_buf_putc(out, ',');
-        int rc = write_map_key(c, kf, k, out);
+        first = 0;
+        gw_buf_append(out, keys->data + by_index[i].at, by_index[i].len);
         gw_buf_putc(out, ':');
-        if (rc == 0 && v)
-            rc = write_scalar(c, vf, v->value, v->data, v->len, out);
-        else if (rc == 0 && vf->type == GW_TYPE_MESSAGE)
-            gw_buf_puts(out, "{}");
-        else if (rc == 0)
-            rc = write_scalar(c, vf, 0, (const uint8_t *)"", 0, out);
-        free(eo);
-        free(first);
-        if (rc < 0)
+        if (entry_value(c, f->message, &o[i], out) < 0)
             return -1;
     }
     gw_buf_putc(out, '}');
     return 0;
+}
+
+static int write_map(conv *c, const gw_field *f, const occurrence *o, size_t n, gw_buf *out)
+{
+    const gw_message *entry = f->message;
+    if (!gw_message_field_by_number(entry, 1) || !gw_message_field_by_number(entry, 2))
+        return gw_conv_fail(c, "map entry type %s has no key or value", entry->full_name);
+    gw_buf keys = GW_BUF_INIT;
+    map_key *mk = malloc(2 * (n ? n : 1) * sizeof(*mk));
+    unsigned char *shadowed = calloc(n ? n : 1, 1);
+    int rc = mk && shadowed ? 0 : gw_conv_fail(c, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        mk[i] = (map_key){keys.len, 0, i};
+        rc = entry_key(c, entry, &o[i], &keys);
+        mk[i].len = keys.len - mk[i].at;
+        mk[n + i] = mk[i]; /* kept in entry order for printing */
+    }
+    if (rc == 0 && keys.oom)
+        rc = gw_conv_fail(c, "out of memory");
+    if (rc == 0) {
+        find_shadowed(mk, n, &keys, shadowed);
+        rc = write_map_entries(c, f, o, n, &keys, mk + n, shadowed, out);
+    }
+    gw_buf_free(&keys);
+    free(mk);
+    free(shadowed);
+    return rc;
 }
 
 /* A singular message field seen several times: the occurrences merge, which
@@ -872,12 +1469,13 @@ static int write_merged_message(conv *c, const gw_field *f, const occurrence *o,
     gw_buf joined = GW_BUF_INIT;
     for (size_t i = 0; i < n; i++)
         gw_buf_append(&joined, o[i].data, o[i].len);
-    int rc = joined.oom ? conv_fail(c, "out of memory")
-                        : decode_message(c, f->message, joined.data, joined.len, out);
+    int rc = joined.oom ? gw_conv_fail(c, "out of memory")
+                        : gw_json_decode_message(c, f->message, joined.data, joined.len, out);
     gw_buf_free(&joined);
     return rc;
 }
 
+/* The JSON value of field f from its n occurrences; its default if n is 0. */
 static int write_field(conv *c, const gw_field *f, const occurrence *o, size_t n, gw_buf *out)
 {
     if (f->repeated)
@@ -885,13 +1483,8 @@ static int write_field(conv *c, const gw_field *f, const occurrence *o, size_t n
                                                    : write_repeated(c, f, o, n, out);
     if (f->type == GW_TYPE_MESSAGE && n > 1)
         return write_merged_message(c, f, o, n, out);
-    if (n == 0) { /* only when emitting defaults */
-        if (f->type == GW_TYPE_MESSAGE) {
-            gw_buf_puts(out, "null");
-            return 0;
-        }
+    if (n == 0)
         return write_scalar(c, f, 0, (const uint8_t *)"", 0, out);
-    }
     const occurrence *last = &o[n - 1];
     return write_scalar(c, f, last->value, last->data, last->len, out);
 }
@@ -907,72 +1500,87 @@ static int field_is_emitted(const conv *c, const gw_field *f, const occurrence *
     return !is_default(f, &o[n - 1]);
 }
 
-static int decode_message(conv *c, const gw_message *m, const uint8_t *data, size_t len,
-                          gw_buf *out)
+static int write_fields(conv *c, const gw_message *m, const scanned *s, gw_buf *out,
+                        int *n_written)
 {
-    if (++c->depth > MAX_DEPTH)
-        return conv_fail(c, "messages nested more than %d deep", MAX_DEPTH);
-    size_t *first = NULL, n = 0;
-    occurrence *occ = scan_message(c, m, data, len, &first, &n);
-    if (!occ)
-        return -1;
-    int rc = 0, any = 0;
-    gw_buf_putc(out, '{');
-    for (size_t i = 0; i < m->n_fields && rc == 0; i++) {
+    for (size_t i = 0; i < m->n_fields; i++) {
         const gw_field *f = &m->fields[i];
-        size_t count = first[i + 1] - first[i];
-        const occurrence *o = occ + first[i];
+        size_t count = s->hi[i] - s->lo[i];
+        const occurrence *o = s->occ + s->lo[i];
         if (!field_is_emitted(c, f, o, count))
             continue;
-        if (any++)
+        if ((*n_written)++)
             gw_buf_putc(out, ',');
         const char *name = c->opt->proto_names ? f->name : f->json_name;
         gw_json_write_string(out, name, strlen(name));
         gw_buf_putc(out, ':');
-        size_t saved = path_push(c, name, -1);
-        rc = write_field(c, f, o, count, out);
-        if (rc == 0)
-            path_pop(c, saved);
+        size_t saved = gw_conv_push(c, name, -1);
+        if (write_field(c, f, o, count, out) < 0)
+            return -1;
+        gw_conv_pop(c, saved);
     }
-    gw_buf_putc(out, '}');
-    free(occ);
-    free(first);
+    return 0;
+}
+
+int gw_json_decode_fields(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,
+                          gw_buf *out, int *n_written)
+{
+    scanned s;
+    if (scan_message(c, m, data, len, &s) < 0)
+        return -1;
+    int rc = write_fields(c, m, &s, out, n_written);
+    scanned_free(&s);
+    return rc;
+}
+
+int gw_json_decode_message(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,
+                           gw_buf *out)
+{
+    if (c->depth >= MAX_DEPTH)
+        return gw_conv_fail(c, "messages nested more than %d deep", MAX_DEPTH);
+    c->depth++;
+    int rc, n = 0;
+    if (m->wkt) {
+        rc = gw_wkt_decode(c, m, data, len, out);
+    } else {
+        gw_buf_putc(out, '{');
+        rc = gw_json_decode_fields(c, m, data, len, out, &n);
+        gw_buf_putc(out, '}');
+    }
     c->depth--;
     if (rc == 0 && out->oom)
-        return conv_fail(c, "out of memory");
+        return gw_conv_fail(c, "out of memory");
+    return rc;
+}
+
+int gw_json_decode_field(gw_conv *c, const gw_message *m, const gw_field *f,
+                         const uint8_t *data, size_t len, gw_buf *out)
+{
+    scanned s;
+    if (scan_message(c, m, data, len, &s) < 0)
+        return -1;
+    size_t i = (size_t)(f - m->fields);
+    int rc = write_field(c, f, s.occ + s.lo[i], s.hi[i] - s.lo[i], out);
+    scanned_free(&s);
     return rc;
 }
 
 int gw_proto_to_json(const gw_message *m, const uint8_t *data, size_t len,
                      const gw_json_options *opt, gw_buf *out, char *err, size_t errlen)
 {
-    static const gw_json_options defaults = {0, 0, 0};
-    conv c = {.opt = opt ? opt : &defaults, .err = err, .errlen = errlen};
-    c.path[0] = '\0';
-    return decode_message(&c, m, data, len, out);
+    conv c;
+    conv_init(&c, opt, err, errlen);
+    return gw_json_decode_message(&c, m, data, len, out);
 }
 
 int gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t *data,
                            size_t len, const gw_json_options *opt, gw_buf *out, char *err,
                            size_t errlen)
 {
-    static const gw_json_options defaults = {0, 0, 0};
-    conv c = {.opt = opt ? opt : &defaults, .err = err, .errlen = errlen};
-    c.path[0] = '\0';
-    size_t *first = NULL, n = 0;
-    occurrence *occ = scan_message(&c, m, data, len, &first, &n);
-    if (!occ)
-        return -1;
-    size_t i = (size_t)(f - m->fields);
-    size_t count = first[i + 1] - first[i];
-    int rc;
-    if (count == 0 && f->repeated)
-        rc = (gw_buf_puts(out, f->message && f->message->map_entry ? "{}" : "[]"), 0);
-    else if (count == 0 && f->type == GW_TYPE_MESSAGE)
-        rc = (gw_buf_puts(out, "{}"), 0);
-    else
-        rc = write_field(&c, f, occ + first[i], count, out);
-    free(occ);
-    free(first);
+    conv c;
+    conv_init(&c, opt, err, errlen);
+    int rc = gw_json_decode_field(&c, m, f, data, len, out);
+    if (rc == 0 && out->oom)
+        return gw_conv_fail(&c, "out of memory");
     return rc;
 }

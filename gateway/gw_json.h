@@ -21,9 +21,24 @@ typedef struct gw_json_options {
 } gw_json_options;
 
 /*
- * Appends the wire encoding of `json` (an object, or null for an empty
- * message) as message type `m` to `out`.  Returns 0, or -1 after writing a
- * one-line reason that names the offending field into err[errlen].
+ * Parses JSON text for gw_json_to_proto: json_loadb(text, len, flags) with
+ * JSON_REJECT_DUPLICATES and JSON_ALLOW_NUL added (as protobuf's parsers:
+ * a key twice is an error, "\u0000" is a character), and with integer
+ * literals jansson cannot hold exactly -- beyond the int64 range, or "-0"
+ * -- kept as their text, so that a uint64 field gets 18446744073709551615
+ * exactly.  A kept literal is a string node that starts with the byte 0xFF
+ * (never valid UTF-8, so no JSON text can forge one); only the codec reads
+ * such trees, and json_dumps must not be used on them.  Returns a new
+ * reference, or NULL with *error set.
+ */
+json_t *gw_json_loadb(const char *text, size_t len, size_t flags, json_error_t *error);
+
+/*
+ * Appends the wire encoding of `json` as message type `m` to `out`: an
+ * object, or null for an empty message; for the well-known types their own
+ * JSON forms (a string for a Timestamp, any value for a Value…).  Returns
+ * 0, or -1 after writing a one-line reason that names the offending field
+ * into err[errlen].
  */
 int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_options *opt,
                      gw_buf *out, char *err, size_t errlen);
@@ -39,7 +54,8 @@ int gw_proto_to_json(const gw_message *m, const uint8_t *data, size_t len,
 /*
  * Like gw_proto_to_json, but prints only the value of field `f` of `m` (for
  * an HTTP rule's response_body): its JSON value, or the field's default when
- * it is absent.
+ * it is absent ("{}" for an ordinary message, "1970-01-01T00:00:00Z" for a
+ * Timestamp…).
  */
 int gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t *data,
                            size_t len, const gw_json_options *opt, gw_buf *out, char *err,

@@ -1,9 +1,9 @@
 /*
- * gw_main.c -- rpcrest-gateway: reads the INI, loads the services'
- * descriptor sets, builds the route table, starts the gRPC client and the
- * HTTP server, and runs until SIGTERM/SIGINT.
+ * gw_main.c -- rpcrest-gateway: reads the INI, starts the gRPC client and
+ * the HTTP server, loads the API (descriptor files named in the INI, and
+ * the upstream's server reflection for services without one), keeps it in
+ * step with the upstream, and runs until SIGTERM/SIGINT.
  */
-#include <errno.h>
 #include <grpc/grpc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,9 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gw_discovery.h"
+#include "gw_gen.h"
 #include "gw_http.h"
-#include "gw_route.h"
-#include "gw_schema.h"
+#include "gw_refresh.h"
 #include "gw_upstream.h"
 #include "rp_config.h"
 
@@ -23,7 +24,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: " PROG " -c FILE\n"
                  "  Serves REST/JSON on [gateway] listen and transcodes each request to\n"
-                 "  a gRPC call on the [host] listen address.\n");
+                 "  a gRPC call on the upstream ([gateway] upstream, else [host] listen).\n");
 }
 
 static int cpu_count(int configured)
@@ -34,38 +35,33 @@ static int cpu_count(int configured)
     return n > 0 ? (int)n : 1;
 }
 
-/* The descriptor sets named by the [service.*] sections. */
-static gw_schema *load_schema(const rp_config *cfg)
+/* Descriptor files from the INI; reflection when some service has none
+ * (or there are no services: the upstream says what it serves). */
+static const char **api_source(const rp_config *cfg, gw_gen_source *src)
 {
-    const char **paths = calloc(cfg->n_services ? cfg->n_services : 1, sizeof(*paths));
-    if (!paths) {
-        fprintf(stderr, PROG ": out of memory\n");
+    const char **files = calloc(cfg->n_services ? cfg->n_services : 1, sizeof(*files));
+    if (!files)
         return NULL;
-    }
+    memset(src, 0, sizeof(*src));
+    src->files = files;
+    src->use_reflection = cfg->n_services == 0;
     for (size_t i = 0; i < cfg->n_services; i++) {
-        const rp_service_conf *svc = &cfg->services[i];
-        if (!svc->descriptors) {
-            fprintf(stderr, "%s:%d: [service.%s] has no 'descriptors = FILE.pb'; the gateway "
-                            "needs the service's descriptor set\n",
-                    cfg->path, svc->line, svc->name);
-            free(paths);
-            return NULL;
-        }
-        paths[i] = svc->descriptors;
+        if (cfg->services[i].descriptors)
+            files[src->n_files++] = cfg->services[i].descriptors;
+        else
+            src->use_reflection = 1;
     }
-    char err[512];
-    gw_schema *schema = gw_schema_load(paths, cfg->n_services, err, sizeof(err));
-    free(paths);
-    if (!schema)
-        fprintf(stderr, PROG ": %s\n", err);
-    return schema;
+    src->reflection_timeout_ms = (int64_t)(cfg->gateway.timeout * 1000);
+    return files;
 }
 
-static void log_routes(const gw_router *router, const gw_method *methods, size_t n)
+static void log_routes(const gw_gen *g)
 {
-    for (size_t i = 0; i < router->n_routes; i++)
-        fprintf(stderr, PROG ": route %s %s -> %s\n", router->routes[i].binding->verb,
-                router->routes[i].binding->path_template, router->routes[i].method->path);
+    for (size_t i = 0; i < g->router.n_routes; i++)
+        fprintf(stderr, PROG ": route %s %s -> %s\n", g->router.routes[i].binding->verb,
+                g->router.routes[i].binding->path_template, g->router.routes[i].method->path);
+    size_t n;
+    const gw_method *methods = gw_schema_methods(g->schema, &n);
     for (size_t i = 0; i < n; i++)
         if (methods[i].n_bindings && methods[i].client_streaming)
             fprintf(stderr, PROG ": not routed: %s streams from the client, and this version "
@@ -92,18 +88,8 @@ static int wait_for_stop_signal(void)
     }
 }
 
-/* Runs the gateway; returns the process exit status. */
-static int serve(const rp_config *cfg, const gw_schema *schema, const gw_router *router,
-                 const gw_method *methods, size_t n_methods)
+static gw_http_config http_config(const rp_config *cfg, int threads)
 {
-    char target[600], err[512];
-    rp_config_gateway_target(cfg, target, sizeof(target));
-    int threads = cpu_count(cfg->gateway.threads);
-    gw_upstream *up = gw_upstream_start(target, methods, n_methods, threads, err, sizeof(err));
-    if (!up) {
-        fprintf(stderr, PROG ": %s\n", err);
-        return 1;
-    }
     gw_http_config hc = {
         .listen = cfg->gateway.listen,
         .threads = threads,
@@ -117,19 +103,72 @@ static int serve(const rp_config *cfg, const gw_schema *schema, const gw_router 
             .proto_names = cfg->gateway.json_proto_names,
         },
     };
-    gw_http *http = gw_http_start(&hc, schema, router, up, err, sizeof(err));
+    return hc;
+}
+
+/*
+ * The first API: files are required to load; reflection is waited for up
+ * to the call timeout (the upstream may be starting too), and if it does not
+ * answer the gateway starts with what it has and the watcher retries.
+ * Returns 0 (*have_api: reflection answered or was not needed), or -1 when
+ * the configured files are wrong (a configuration error).
+ */
+static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_http *http, int *have_api)
+{
+    char err[512];
+    src->reflection_flags = GW_DISCOVERY_WAIT_FOR_READY;
+    gw_gen *g = gw_gen_build(src, up, err, sizeof(err));
+    src->reflection_flags = 0;
+    *have_api = g != NULL;
+    if (!g && src->use_reflection) {
+        fprintf(stderr, PROG ": %s; will retry when the upstream is reachable\n", err);
+        src->use_reflection = 0;
+        g = gw_gen_build(src, up, err, sizeof(err));
+        src->use_reflection = 1;
+    }
+    if (!g) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return -1;
+    }
+    log_routes(g);
+    fprintf(stderr, PROG ": serving %zu routes from %s\n", g->router.n_routes, g->origin);
+    gw_http_publish(http, g);
+    return 0;
+}
+
+/* Runs the gateway; returns the process exit status. */
+static int serve(const rp_config *cfg, gw_gen_source *src)
+{
+    char target[600], err[512];
+    rp_config_gateway_target(cfg, target, sizeof(target));
+    int threads = cpu_count(cfg->gateway.threads);
+    gw_upstream *up = gw_upstream_start(target, threads, err, sizeof(err));
+    if (!up) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    gw_http_config hc = http_config(cfg, threads);
+    gw_http *http = gw_http_start(&hc, up, err, sizeof(err));
     if (!http) {
         fprintf(stderr, PROG ": %s\n", err);
         gw_upstream_stop(up);
         return 1;
     }
-    fprintf(stderr, PROG ": listening on http://%s with %d threads, %zu routes, upstream %s\n",
-            cfg->gateway.listen, threads, router->n_routes, target);
-    int sig = wait_for_stop_signal();
-    fprintf(stderr, PROG ": %s: stopping\n", sig > 0 ? strsignal(sig) : "sigwait failed");
+    int have_api, status = RP_EX_CONFIG;
+    gw_refresh *refresh = NULL;
+    if (load_first_api(src, up, http, &have_api) == 0) {
+        if (src->use_reflection)
+            refresh = gw_refresh_start(src, up, http, have_api);
+        fprintf(stderr, PROG ": listening on http://%s with %d threads, upstream %s\n",
+                cfg->gateway.listen, threads, target);
+        int sig = wait_for_stop_signal();
+        fprintf(stderr, PROG ": %s: stopping\n", sig > 0 ? strsignal(sig) : "sigwait failed");
+        status = 0;
+    }
+    gw_refresh_stop(refresh);
     gw_http_stop(http, hc.timeout_ms);
     gw_upstream_stop(up);
-    return 0;
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -153,19 +192,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return RP_EX_CONFIG;
     }
-    int status = RP_EX_CONFIG;
-    gw_router router = {0};
-    gw_schema *schema = load_schema(cfg);
-    if (!schema)
-        goto out;
-    size_t n_methods;
-    const gw_method *methods = gw_schema_methods(schema, &n_methods);
-    if (gw_router_build(&router, methods, n_methods, err, sizeof(err)) < 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto out;
+    gw_gen_source src;
+    const char **files = api_source(cfg, &src);
+    if (!files) {
+        fprintf(stderr, PROG ": out of memory\n");
+        rp_config_free(cfg);
+        return 1;
     }
-    log_routes(&router, methods, n_methods);
-
     /* gRPC's threads inherit this mask; the main thread takes the signals. */
     sigset_t set;
     sigemptyset(&set);
@@ -175,11 +208,9 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     grpc_init();
-    status = serve(cfg, schema, &router, methods, n_methods);
+    int status = serve(cfg, &src);
     grpc_shutdown();
-out:
-    gw_router_free(&router);
-    gw_schema_free(schema);
+    free(files);
     rp_config_free(cfg);
     return status;
 }

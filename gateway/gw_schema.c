@@ -105,6 +105,7 @@ static int declare_enum(gw_schema *s, const FileProto *file, const char *scope,
         e->values[i].number = ep->value[i]->number;
     }
     e->n_values = ep->n_value;
+    e->null_value = strcmp(e->full_name, "google.protobuf.NullValue") == 0;
     return add_type(s, (type_entry){e->full_name, NULL, e, NULL, file});
 }
 
@@ -117,6 +118,7 @@ static int declare_message(gw_schema *s, const FileProto *file, const char *scop
         return fail(s, "out of memory");
     }
     m->map_entry = mp->options && mp->options->has_map_entry && mp->options->map_entry;
+    m->schema = s;
     if (add_type(s, (type_entry){m->full_name, m, NULL, mp, file}) < 0) {
         free(m->full_name);
         free(m);
@@ -273,6 +275,59 @@ static int fill_message(gw_schema *s, type_entry *t)
     return 0;
 }
 
+/* ---- well-known types ------------------------------------------------------ */
+
+typedef struct wkt_field {
+    uint32_t number; /* 0 ends the list */
+    uint8_t type;
+    uint8_t repeated;
+} wkt_field;
+
+/* The fields each well-known type must have for its JSON form to apply. */
+static const struct {
+    const char *name;
+    uint8_t wkt;
+    wkt_field fields[7];
+} WELL_KNOWN[] = {
+    {"google.protobuf.Any", GW_WKT_ANY, {{1, GW_TYPE_STRING, 0}, {2, GW_TYPE_BYTES, 0}}},
+    {"google.protobuf.Timestamp", GW_WKT_TIMESTAMP, {{1, GW_TYPE_INT64, 0}, {2, GW_TYPE_INT32, 0}}},
+    {"google.protobuf.Duration", GW_WKT_DURATION, {{1, GW_TYPE_INT64, 0}, {2, GW_TYPE_INT32, 0}}},
+    {"google.protobuf.FieldMask", GW_WKT_FIELD_MASK, {{1, GW_TYPE_STRING, 1}}},
+    {"google.protobuf.Struct", GW_WKT_STRUCT, {{1, GW_TYPE_MESSAGE, 1}}},
+    {"google.protobuf.Value", GW_WKT_VALUE,
+     {{1, GW_TYPE_ENUM, 0}, {2, GW_TYPE_DOUBLE, 0}, {3, GW_TYPE_STRING, 0}, {4, GW_TYPE_BOOL, 0},
+      {5, GW_TYPE_MESSAGE, 0}, {6, GW_TYPE_MESSAGE, 0}}},
+    {"google.protobuf.ListValue", GW_WKT_LIST_VALUE, {{1, GW_TYPE_MESSAGE, 1}}},
+    {"google.protobuf.DoubleValue", GW_WKT_WRAPPER, {{1, GW_TYPE_DOUBLE, 0}}},
+    {"google.protobuf.FloatValue", GW_WKT_WRAPPER, {{1, GW_TYPE_FLOAT, 0}}},
+    {"google.protobuf.Int64Value", GW_WKT_WRAPPER, {{1, GW_TYPE_INT64, 0}}},
+    {"google.protobuf.UInt64Value", GW_WKT_WRAPPER, {{1, GW_TYPE_UINT64, 0}}},
+    {"google.protobuf.Int32Value", GW_WKT_WRAPPER, {{1, GW_TYPE_INT32, 0}}},
+    {"google.protobuf.UInt32Value", GW_WKT_WRAPPER, {{1, GW_TYPE_UINT32, 0}}},
+    {"google.protobuf.BoolValue", GW_WKT_WRAPPER, {{1, GW_TYPE_BOOL, 0}}},
+    {"google.protobuf.StringValue", GW_WKT_WRAPPER, {{1, GW_TYPE_STRING, 0}}},
+    {"google.protobuf.BytesValue", GW_WKT_WRAPPER, {{1, GW_TYPE_BYTES, 0}}},
+};
+
+static int has_fields(const gw_message *m, const wkt_field *want)
+{
+    for (; want->number; want++) {
+        const gw_field *f = gw_message_field_by_number(m, want->number);
+        if (!f || f->type != want->type || f->repeated != want->repeated)
+            return 0;
+    }
+    return 1;
+}
+
+/* Sets m->wkt when m is a well-known type with the expected fields; a
+ * look-alike keeps the ordinary mapping. */
+static void tag_well_known(gw_message *m)
+{
+    for (size_t i = 0; i < sizeof(WELL_KNOWN) / sizeof(WELL_KNOWN[0]); i++)
+        if (strcmp(m->full_name, WELL_KNOWN[i].name) == 0 && has_fields(m, WELL_KNOWN[i].fields))
+            m->wkt = WELL_KNOWN[i].wkt;
+}
+
 /* ---- services and HTTP rules ------------------------------------------------ */
 
 static const char *rule_verb(const Google__Api__HttpRule *r, const char **path)
@@ -415,6 +470,9 @@ static int build(gw_schema *s)
     for (size_t i = 0; i < s->n_types; i++)
         if (s->types[i].message && fill_message(s, &s->types[i]) < 0)
             return -1;
+    for (size_t i = 0; i < s->n_types; i++)
+        if (s->types[i].message)
+            tag_well_known(s->types[i].message);
     for (size_t i = 0; i < s->n_files; i++) {
         const FileProto *f = s->files[i];
         for (size_t j = 0; j < f->n_service; j++)

@@ -34,6 +34,22 @@ enum gw_type {
 };
 
 typedef struct gw_message gw_message;
+struct gw_schema;
+
+/* The well-known types whose proto3 JSON form is not an object of fields
+ * (gw_wkt.c); tagged at load by full name when the fields have the
+ * expected numbers and types. */
+enum gw_wkt {
+    GW_WKT_NONE = 0,
+    GW_WKT_ANY,        /* google.protobuf.Any */
+    GW_WKT_TIMESTAMP,  /* google.protobuf.Timestamp */
+    GW_WKT_DURATION,   /* google.protobuf.Duration */
+    GW_WKT_FIELD_MASK, /* google.protobuf.FieldMask */
+    GW_WKT_STRUCT,     /* google.protobuf.Struct */
+    GW_WKT_VALUE,      /* google.protobuf.Value */
+    GW_WKT_LIST_VALUE, /* google.protobuf.ListValue */
+    GW_WKT_WRAPPER     /* google.protobuf.DoubleValue … BytesValue: field 1 "value" */
+};
 
 typedef struct gw_enum_value {
     const char *name;
@@ -44,6 +60,7 @@ typedef struct gw_enum {
     char *full_name;
     gw_enum_value *values; /* declaration order */
     size_t n_values;
+    int null_value;        /* google.protobuf.NullValue: JSON null */
 } gw_enum;
 
 typedef struct gw_field {
@@ -67,6 +84,8 @@ struct gw_message {
     const char **names;       /* the key of each by_name entry */
     size_t n_names;
     int map_entry;         /* a synthesized map<K,V> entry: key = 1, value = 2 */
+    uint8_t wkt;           /* enum gw_wkt */
+    const struct gw_schema *schema; /* the schema it belongs to (to resolve Any types) */
 };
 
 /* An HTTP binding of a method (from google.api.http, including each of its
@@ -86,6 +105,7 @@ typedef struct gw_method {
     int server_streaming;
     gw_http_binding *bindings;
     size_t n_bindings;
+    void *call_handle;         /* the upstream's registered call (gw_upstream_prepare) */
 } gw_method;
 
 typedef struct gw_schema gw_schema;

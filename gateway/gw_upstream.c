@@ -197,25 +197,16 @@ static grpc_channel *create_channel(const char *target)
     return ch;
 }
 
-gw_upstream *gw_upstream_start(const char *target, const gw_method *methods, size_t n,
-                               int threads, char *err, size_t errlen)
+gw_upstream *gw_upstream_start(const char *target, int threads, char *err, size_t errlen)
 {
     gw_upstream *up = calloc(1, sizeof(*up));
-    if (!up || !(up->handles = calloc(n ? n : 1, sizeof(*up->handles))) ||
-        !(up->threads = calloc((size_t)threads, sizeof(*up->threads)))) {
+    if (!up || !(up->threads = calloc((size_t)threads, sizeof(*up->threads)))) {
         snprintf(err, errlen, "out of memory");
-        goto fail_alloc;
+        free(up);
+        return NULL;
     }
     pthread_mutex_init(&up->lock, NULL);
-    up->methods = methods;
-    up->n_methods = n;
     up->channel = create_channel(target);
-    if (!up->channel) {
-        snprintf(err, errlen, "upstream %s: cannot create a gRPC channel", target);
-        goto fail_channel;
-    }
-    for (size_t i = 0; i < n; i++)
-        up->handles[i] = grpc_channel_register_call(up->channel, methods[i].path, NULL, NULL);
     up->cq = grpc_completion_queue_create_for_next(NULL);
     for (; up->n_threads < threads; up->n_threads++) {
         if (pthread_create(&up->threads[up->n_threads], NULL, cq_thread, up) != 0) {
@@ -225,16 +216,18 @@ gw_upstream *gw_upstream_start(const char *target, const gw_method *methods, siz
         }
     }
     return up;
+}
 
-fail_channel:
-    pthread_mutex_destroy(&up->lock);
-fail_alloc:
-    if (up) {
-        free(up->handles);
-        free(up->threads);
-    }
-    free(up);
-    return NULL;
+void gw_upstream_prepare(gw_upstream *up, const gw_method *methods, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ((gw_method *)methods)[i].call_handle =
+            grpc_channel_register_call(up->channel, methods[i].path, NULL, NULL);
+}
+
+grpc_channel *gw_upstream_channel(gw_upstream *up)
+{
+    return up->channel;
 }
 
 grpc_metadata *gw_up_send_metadata(const gw_metadata *md, size_t n)
@@ -258,15 +251,25 @@ void gw_up_free_send_metadata(grpc_metadata *md, size_t n)
     free(md);
 }
 
+static grpc_call *create_call_by_path(gw_upstream *up, const char *path, int64_t timeout_ms)
+{
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    grpc_slice method = grpc_slice_from_copied_string(path);
+    grpc_call *call = grpc_channel_create_call(up->channel, NULL, GRPC_PROPAGATE_DEFAULTS, up->cq,
+                                               method, NULL, deadline, NULL);
+    grpc_slice_unref(method); /* needed only during the call above */
+    return call;
+}
+
 grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t timeout_ms)
 {
-    size_t index = (size_t)(method - up->methods);
-    if (index >= up->n_methods)
-        return NULL;
+    if (!method->call_handle)
+        return create_call_by_path(up, method->path, timeout_ms);
     gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                          gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
     return grpc_channel_create_registered_call(up->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
-                                               up->cq, up->handles[index], deadline, NULL);
+                                               up->cq, method->call_handle, deadline, NULL);
 }
 
 grpc_byte_buffer *gw_up_byte_buffer(const uint8_t *data, size_t len)
@@ -346,13 +349,8 @@ int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *r
 int gw_upstream_unary_path(gw_upstream *up, const char *path, const uint8_t *req, size_t len,
                            int64_t timeout_ms, gw_upstream_done done, void *arg)
 {
-    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                         gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
-    grpc_slice method = grpc_slice_from_copied_string(path);
-    grpc_call *call = grpc_channel_create_call(up->channel, NULL, GRPC_PROPAGATE_DEFAULTS, up->cq,
-                                               method, NULL, deadline, NULL);
-    grpc_slice_unref(method); /* needed only during the call above */
-    return start_unary(up, call, req, len, NULL, 0, done, arg);
+    return start_unary(up, create_call_by_path(up, path, timeout_ms), req, len, NULL, 0, done,
+                       arg);
 }
 
 void gw_upstream_cancel_all(gw_upstream *up)
@@ -386,6 +384,5 @@ void gw_upstream_stop(gw_upstream *up)
     grpc_completion_queue_destroy(up->cq);
     pthread_mutex_destroy(&up->lock);
     free(up->threads);
-    free(up->handles);
     free(up);
 }

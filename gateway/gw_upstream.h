@@ -43,15 +43,21 @@ typedef void (*gw_upstream_done)(void *arg, gw_upstream_result *result);
 
 /*
  * Creates the channel to `target` (a gRPC target: "ipv4:127.0.0.1:5505",
- * "unix:/path", …), registers every method of methods[0..n) and starts
- * `threads` completion-queue threads.  The methods array must outlive the
- * upstream.  Returns NULL with a reason in err[errlen].
+ * "unix:/path", …) and starts `threads` completion-queue threads.  Returns
+ * NULL with a reason in err[errlen].
  */
-gw_upstream *gw_upstream_start(const char *target, const gw_method *methods, size_t n,
-                               int threads, char *err, size_t errlen);
+gw_upstream *gw_upstream_start(const char *target, int threads, char *err, size_t errlen);
+
+/* Registers each method's path with the channel once (method->call_handle),
+ * so that no call looks a method up by name.  Done on a fresh schema before
+ * any request can see it: the one write into a schema after it is loaded. */
+void gw_upstream_prepare(gw_upstream *up, const gw_method *methods, size_t n);
+
+/* The channel, for watching its connectivity. */
+grpc_channel *gw_upstream_channel(gw_upstream *up);
 
 /*
- * Starts a unary call of `method` (an element of the start array) with the
+ * Starts a unary call of `method` with the
  * serialized request req[0..len) and request metadata md[0..n_md) (both
  * copied) and a deadline `timeout_ms` from now.  `done` is called exactly once, unless this returns -1 (the call could
  * not be started).

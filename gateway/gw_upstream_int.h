@@ -25,9 +25,6 @@ typedef struct gw_up_flight {
 struct gw_upstream {
     grpc_channel *channel;
     grpc_completion_queue *cq;
-    const gw_method *methods;
-    void **handles; /* registered call per method */
-    size_t n_methods;
     pthread_t *threads;
     int n_threads;
     pthread_mutex_t lock; /* guards the in-flight list */
@@ -37,8 +34,8 @@ struct gw_upstream {
 void gw_up_track(gw_upstream *up, gw_up_flight *f, grpc_call *call);
 void gw_up_untrack(gw_upstream *up, gw_up_flight *f);
 
-/* A call of `method` (from the start array) with a deadline; NULL if the
- * method is not the upstream's. */
+/* A call of `method` with a deadline: its registered call when prepared,
+ * else one made from its path. */
 grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t timeout_ms);
 
 /* A byte buffer holding a copy of data[0..len). */

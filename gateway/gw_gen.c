@@ -1,0 +1,123 @@
+/*
+ * gw_gen.c -- building and reference-counting API generations.
+ */
+#include "gw_gen.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_discovery.h"
+
+/* Reads a whole file into out; 0, or -1 with errno. */
+static int read_file(const char *path, gw_buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        gw_buf_append(out, chunk, n);
+    int failed = ferror(f) || out->oom;
+    fclose(f);
+    if (failed)
+        errno = out->oom ? ENOMEM : EIO;
+    return failed ? -1 : 0;
+}
+
+/* Every descriptor set the source names, as buffers (files, then reflection). */
+static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
+                        char *origin, size_t origin_len, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < src->n_files; i++) {
+        if (read_file(src->files[i], &sets[i]) < 0)
+            return snprintf(err, errlen, "%s: %s", src->files[i], strerror(errno)), -1;
+    }
+    snprintf(origin, origin_len, "%zu descriptor file%s", src->n_files,
+             src->n_files == 1 ? "" : "s");
+    if (!src->use_reflection)
+        return 0;
+    gw_discovery_result res = {0};
+    if (gw_discovery_fetch(gw_upstream_channel(up), src->reflection_timeout_ms,
+                           src->reflection_flags, &res, err, errlen) < 0)
+        return -1;
+    size_t len;
+    sets[src->n_files].data = gw_buf_steal(&res.set, &len);
+    sets[src->n_files].len = len;
+    snprintf(origin + strlen(origin), origin_len - strlen(origin),
+             " + %s (%zu services, %zu files)", res.protocol, res.n_services, res.n_files);
+    gw_discovery_result_free(&res);
+    return 0;
+}
+
+static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin, gw_upstream *up,
+                               char *err, size_t errlen)
+{
+    const uint8_t **bufs = calloc(n ? n : 1, sizeof(*bufs));
+    size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+    gw_gen *g = calloc(1, sizeof(*g));
+    if (!bufs || !lens || !g) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bufs[i] = sets[i].data ? sets[i].data : (const uint8_t *)"";
+        lens[i] = sets[i].len;
+    }
+    g->schema = gw_schema_load_buffers(bufs, lens, n, origin, err, errlen);
+    if (!g->schema)
+        goto fail;
+    size_t n_methods;
+    const gw_method *methods = gw_schema_methods(g->schema, &n_methods);
+    if (gw_router_build(&g->router, methods, n_methods, err, errlen) < 0)
+        goto fail;
+    gw_upstream_prepare(up, methods, n_methods);
+    snprintf(g->origin, sizeof(g->origin), "%s", origin);
+    atomic_init(&g->refs, 1);
+    free(bufs);
+    free(lens);
+    return g;
+fail:
+    if (g)
+        gw_schema_free(g->schema);
+    free(g);
+    free(bufs);
+    free(lens);
+    return NULL;
+}
+
+gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, char *err, size_t errlen)
+{
+    size_t n = src->n_files + (src->use_reflection ? 1 : 0);
+    gw_buf *sets = calloc(n ? n : 1, sizeof(*sets));
+    if (!sets) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    char origin[256];
+    gw_gen *g = NULL;
+    if (collect_sets(src, up, sets, origin, sizeof(origin), err, errlen) == 0)
+        g = build_from_sets(sets, n, origin, up, err, errlen);
+    for (size_t i = 0; i < n; i++)
+        gw_buf_free(&sets[i]);
+    free(sets);
+    return g;
+}
+
+gw_gen *gw_gen_ref(gw_gen *g)
+{
+    if (g)
+        atomic_fetch_add(&g->refs, 1);
+    return g;
+}
+
+void gw_gen_unref(gw_gen *g)
+{
+    if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
+        return;
+    gw_router_free(&g->router);
+    gw_schema_free(g->schema);
+    free(g);
+}

@@ -1,0 +1,45 @@
+/*
+ * gw_gen.h -- a generation of the gateway's API: one schema (descriptor
+ * files given in the INI and/or what the upstream's server reflection
+ * describes), its route table, and the upstream call handles of its
+ * methods.  A generation is immutable once built; requests hold a
+ * reference, so a new generation can replace it while they finish.
+ */
+#ifndef GW_GEN_H
+#define GW_GEN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_route.h"
+#include "gw_schema.h"
+#include "gw_upstream.h"
+
+typedef struct gw_gen {
+    gw_schema *schema;
+    gw_router router;
+    char origin[256];  /* where the schema came from, for logs */
+    atomic_int refs;
+} gw_gen;
+
+/* What to build a generation from. */
+typedef struct gw_gen_source {
+    const char *const *files;  /* FileDescriptorSet files */
+    size_t n_files;
+    int use_reflection;        /* also ask the upstream */
+    int64_t reflection_timeout_ms;
+    unsigned reflection_flags; /* GW_DISCOVERY_* */
+} gw_gen_source;
+
+/*
+ * Loads the schema, builds the routes and prepares the upstream calls.
+ * Returns a generation with one reference, or NULL with a reason in
+ * err[errlen] ("FILE: …", "reflection: …" or a route error).
+ */
+gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, char *err, size_t errlen);
+
+gw_gen *gw_gen_ref(gw_gen *g);
+void gw_gen_unref(gw_gen *g);
+
+#endif /* GW_GEN_H */

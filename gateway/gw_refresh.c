@@ -1,0 +1,97 @@
+/*
+ * gw_refresh.c -- the reflection watcher: connectivity changes on the
+ * upstream channel, observed on a private completion queue.
+ */
+#include "gw_refresh.h"
+
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define WATCH_SLICE_MS 500 /* how often the thread looks at its stop flag */
+
+struct gw_refresh {
+    const gw_gen_source *src;
+    gw_upstream *up;
+    gw_http *http;
+    grpc_completion_queue *cq;
+    pthread_t thread;
+    int have_api;
+    atomic_int stop;
+};
+
+static void rebuild(gw_refresh *r)
+{
+    char err[512];
+    gw_gen *g = gw_gen_build(r->src, r->up, err, sizeof(err));
+    if (!g) {
+        fprintf(stderr, "rpcrest-gateway: keeping the current API: %s\n", err);
+        return;
+    }
+    fprintf(stderr, "rpcrest-gateway: serving %zu routes from %s\n", g->router.n_routes,
+            g->origin);
+    gw_http_publish(r->http, g);
+}
+
+/* Waits up to WATCH_SLICE_MS for the channel to leave `state`. */
+static grpc_connectivity_state wait_change(gw_refresh *r, grpc_connectivity_state state)
+{
+    grpc_channel *ch = gw_upstream_channel(r->up);
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_millis(WATCH_SLICE_MS, GPR_TIMESPAN));
+    grpc_channel_watch_connectivity_state(ch, state, deadline, r->cq, r);
+    grpc_completion_queue_pluck(r->cq, r, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    return grpc_channel_check_connectivity_state(ch, 1);
+}
+
+static void *watch(void *arg)
+{
+    gw_refresh *r = arg;
+    grpc_channel *ch = gw_upstream_channel(r->up);
+    grpc_connectivity_state state = grpc_channel_check_connectivity_state(ch, 1);
+    int need_rebuild = !r->have_api; /* until a READY channel gave us an API */
+    while (!atomic_load(&r->stop)) {
+        if (state == GRPC_CHANNEL_READY && need_rebuild) {
+            rebuild(r);
+            need_rebuild = 0;
+        }
+        grpc_connectivity_state next = wait_change(r, state);
+        if (next != GRPC_CHANNEL_READY && state == GRPC_CHANNEL_READY)
+            need_rebuild = 1; /* the upstream went away: it may come back different */
+        state = next;
+    }
+    return NULL;
+}
+
+gw_refresh *gw_refresh_start(const gw_gen_source *src, gw_upstream *up, gw_http *http,
+                             int have_api)
+{
+    gw_refresh *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->src = src;
+    r->up = up;
+    r->http = http;
+    r->have_api = have_api;
+    r->cq = grpc_completion_queue_create_for_pluck(NULL);
+    if (pthread_create(&r->thread, NULL, watch, r) != 0) {
+        grpc_completion_queue_shutdown(r->cq);
+        grpc_completion_queue_destroy(r->cq);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void gw_refresh_stop(gw_refresh *r)
+{
+    if (!r)
+        return;
+    atomic_store(&r->stop, 1);
+    pthread_join(r->thread, NULL);
+    grpc_completion_queue_shutdown(r->cq);
+    grpc_completion_queue_destroy(r->cq);
+    free(r);
+}

@@ -1,0 +1,110 @@
+/*
+ * gw_wkt.h -- internal to the JSON codec: the JSON forms of protobuf's
+ * well-known types (gw_wkt.c) and the parts of the general codec
+ * (gw_json.c) they are built from.  The rest of the gateway uses gw_json.h
+ * only; nothing here is a stable interface.
+ */
+#ifndef GW_WKT_H
+#define GW_WKT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_buf.h"
+#include "gw_json.h"
+#include "gw_schema.h"
+
+/* ---- a conversion in progress (gw_json.c) -------------------------------- */
+
+/* Options, error text and the JSON path of the value being converted
+ * ("items[2].name"), which every error message starts with. */
+typedef struct gw_conv {
+    const gw_json_options *opt;
+    char *err;
+    size_t errlen;
+    int depth;
+    char path[256];
+    size_t path_len;
+} gw_conv;
+
+/* Writes "field 'PATH': WHAT" into the error text; returns -1. */
+int gw_conv_fail(gw_conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends ".name" (index < 0) or "[index]" to the path; returns the length
+ * to give back to gw_conv_pop. */
+size_t gw_conv_push(gw_conv *c, const char *name, long index);
+void gw_conv_pop(gw_conv *c, size_t saved);
+
+/* ---- JSON values (gw_json.c) ---------------------------------------------- */
+
+/* The text of an integer literal gw_json_loadb kept exactly (see there),
+ * or NULL if v is anything else. */
+const char *gw_json_literal(const json_t *v);
+
+/* 1 if v is a JSON string proper (not a kept literal). */
+int gw_json_is_text(const json_t *v);
+
+/* "an object", "a string", "an integer", … for error messages. */
+const char *gw_json_kind(const json_t *v);
+
+/* ---- wire format (gw_json.c) ---------------------------------------------- */
+
+enum { GW_WIRE_VARINT = 0, GW_WIRE_FIXED64 = 1, GW_WIRE_LEN = 2, GW_WIRE_SGROUP = 3,
+       GW_WIRE_EGROUP = 4, GW_WIRE_FIXED32 = 5 };
+
+/* One field occurrence as read off the wire. */
+typedef struct gw_wire_field {
+    uint32_t number;
+    uint8_t wire;
+    uint64_t value;       /* varint / fixed bits; the length for GW_WIRE_LEN */
+    const uint8_t *data;  /* GW_WIRE_LEN payload */
+    size_t len;
+} gw_wire_field;
+
+/* Reads the field at *p (a group is skipped whole) and advances *p.
+ * Returns 0, -1 for a bad tag, -2 for a truncated value or bad wire type. */
+int gw_wire_next(const uint8_t **p, const uint8_t *end, gw_wire_field *f, int depth);
+
+void gw_wire_tag(gw_buf *out, uint32_t number, int wire);
+
+/* 1 if s[0..len) is well-formed UTF-8 (no surrogates, no overlongs). */
+int gw_utf8_valid(const uint8_t *s, size_t len);
+
+/* ---- the general codec, for values nested in well-known types ------------- */
+
+/* JSON -> wire of a whole message (any type, well-known or not). */
+int gw_json_encode_message(gw_conv *c, const gw_message *m, const json_t *v, gw_buf *out);
+
+/* The fields of object obj as message m, leaving out the key `skip` (an
+ * Any's "@type"). */
+int gw_json_encode_fields(gw_conv *c, const gw_message *m, const json_t *obj, const char *skip,
+                          gw_buf *out);
+
+/* Field f set from v, tags included (v may be a map's object or an array). */
+int gw_json_encode_field(gw_conv *c, const gw_field *f, const json_t *v, gw_buf *out);
+
+/* Wire -> JSON of a whole message. */
+int gw_json_decode_message(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,
+                           gw_buf *out);
+
+/* The "name":value members of message m, each preceded by a comma when
+ * *n_written (counted up) is not zero. */
+int gw_json_decode_fields(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,
+                          gw_buf *out, int *n_written);
+
+/* The JSON value of field f of message m (its default when absent). */
+int gw_json_decode_field(gw_conv *c, const gw_message *m, const gw_field *f,
+                         const uint8_t *data, size_t len, gw_buf *out);
+
+/* ---- well-known types (gw_wkt.c) ------------------------------------------ */
+
+/* JSON -> wire and wire -> JSON of message m, whose m->wkt is set. */
+int gw_wkt_encode(gw_conv *c, const gw_message *m, const json_t *v, gw_buf *out);
+int gw_wkt_decode(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len, gw_buf *out);
+
+/* 1 if JSON null is a value of field f (a google.protobuf.Value or a
+ * NullValue) rather than "not set". */
+int gw_wkt_null_is_value(const gw_field *f);
+
+#endif /* GW_WKT_H */
