@@ -1,10 +1,18 @@
 /*
  * host_call.c -- the call record and the rpcrest_call_* functions.
  *
- * A record is freed when three things are done, counted in `refs`: the
- * handler returned, the final send batch completed, and the
- * RECV_CLOSE_ON_SERVER batch completed.  `finished` makes the reply or the
- * failure happen exactly once, from whichever thread comes first.
+ * Batches of one call: RECV_CLOSE_ON_SERVER (started when the call arrives),
+ * then sends, one at a time: for a server-streaming call each queued message
+ * ([initial metadata +] message, tag on_message), and last the final batch
+ * ([initial metadata] [+ unary reply] + status, tag on_sent), started only
+ * once no message is in flight.  A record is freed when three things are
+ * done, counted in `refs`: the handler returned, the final batch completed,
+ * and RECV_CLOSE_ON_SERVER completed.  Whoever may start the final batch
+ * (finish, on_message) and a running writable callback hold an extra
+ * reference meanwhile, since the batch can complete and drop the last one on
+ * another thread before they unlock.  `lock` guards the send side and
+ * serializes grpc_call_start_batch, since plugins call in from any thread.
+ * It is never held while plugin code runs, nor when a reference is dropped.
  */
 #include "host_call.h"
 
@@ -12,6 +20,7 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,43 +29,139 @@
 
 #include "host_log.h"
 
+/* The per-call send queue of a server-streaming call: messages waiting plus
+ * the one in flight.  The writable callback runs at half of both. */
+#define QUEUE_MAX_MESSAGES 64
+#define QUEUE_MAX_BYTES ((size_t)1 << 20)
+
+#define DETAILS_KEY "grpc-status-details-bin"
+#define ANY_URL_PREFIX "type.googleapis.com/"
+
 enum { REF_HANDLER, REF_CLOSE, REF_SEND, N_REFS };
 
+/* Response metadata the plugin added; key and value slices are ours. */
+typedef struct md_list {
+    grpc_metadata *v;
+    size_t n, cap;
+} md_list;
+
+/* One streamed message, serialized. */
+typedef struct send_item {
+    struct send_item *next;
+    grpc_byte_buffer *bb;
+    size_t bytes;
+} send_item;
+
 struct rpcrest_call {
-    host_tag on_new;    /* the request matched a call */
-    host_tag on_closed; /* RECV_CLOSE_ON_SERVER completed */
-    host_tag on_sent;   /* the final send batch completed */
+    host_tag on_new;     /* the request matched a call */
+    host_tag on_closed;  /* RECV_CLOSE_ON_SERVER completed */
+    host_tag on_sent;    /* the final batch completed */
+    host_tag on_message; /* a streamed message's batch completed */
     const host_queue *q;
     const host_method *method;
     void *registered;
     atomic_int refs;      /* N_REFS once the call arrived */
-    atomic_int finished;  /* 1 once reply or fail claimed the call */
-    atomic_int cancelled; /* backs rpcrest_call_is_cancelled */
+    atomic_int cancelled; /* RECV_CLOSE_ON_SERVER said so, or a send failed */
     int close_cancelled;  /* written by gRPC; read when on_closed fires */
+    int arrived;          /* counted in q->live's calls */
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array md;
     grpc_byte_buffer *payload;
     ProtobufCMessage *request;
-    grpc_byte_buffer *reply;
     _Atomic(char *) peer; /* grpc_call_get_peer, on first use */
+
+    pthread_mutex_t lock; /* guards everything below */
+    int finished;         /* reply, fail or finish claimed the call */
+    int initial_sent;     /* the initial metadata went out (or is going) */
+    md_list initial, trailing;
+    send_item *head, *tail; /* streamed messages not yet started */
+    send_item *in_flight;   /* the streamed message being sent */
+    size_t queued_n, queued_bytes; /* waiting + in flight */
+    int want_writable;      /* rpcrest_call_send returned RPCREST_EAGAIN */
+    rpcrest_writable_cb writable_cb;
+    void *writable_arg;
+    int final_pending;       /* finished; the final batch waits for the queue */
+    grpc_status_code status; /* of the final batch */
+    char *status_message;    /* of the final batch, or NULL */
+    grpc_byte_buffer *reply; /* the unary reply of the final batch, or NULL */
 };
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static void md_free(md_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        grpc_slice_unref(l->v[i].key);
+        grpc_slice_unref(l->v[i].value);
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Appends a copy of key[klen] = value[vlen].  0 or RPCREST_ENOMEM. */
+static int md_add(md_list *l, const char *key, size_t klen, const void *value, size_t vlen)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        grpc_metadata *grown = realloc(l->v, cap * sizeof(*grown));
+        if (!grown)
+            return RPCREST_ENOMEM;
+        l->v = grown;
+        l->cap = cap;
+    }
+    grpc_metadata *m = &l->v[l->n++];
+    memset(m, 0, sizeof(*m));
+    m->key = grpc_slice_from_copied_buffer(key, klen);
+    m->value = grpc_slice_from_copied_buffer(value, vlen);
+    return 0;
+}
+
+static void drop_waiting(rpcrest_call *c)
+{
+    while (c->head) {
+        send_item *it = c->head;
+        c->head = it->next;
+        c->queued_n--;
+        c->queued_bytes -= it->bytes;
+        grpc_byte_buffer_destroy(it->bb);
+        free(it);
+    }
+    c->tail = NULL;
+}
 
 static void call_free(rpcrest_call *c)
 {
     host_live *live = c->q->live;
+    int arrived = c->arrived;
     if (c->request)
         protobuf_c_message_free_unpacked(c->request, NULL);
     if (c->payload)
         grpc_byte_buffer_destroy(c->payload);
     if (c->reply)
         grpc_byte_buffer_destroy(c->reply);
+    drop_waiting(c);
+    if (c->in_flight) {
+        grpc_byte_buffer_destroy(c->in_flight->bb);
+        free(c->in_flight);
+    }
+    md_free(&c->initial);
+    md_free(&c->trailing);
+    free(c->status_message);
     grpc_metadata_array_destroy(&c->md);
     gpr_free(atomic_load(&c->peer));
     if (c->call)
         grpc_call_unref(c->call);
+    pthread_mutex_destroy(&c->lock);
     free(c);
+    if (arrived)
+        host_live_call_end(live);
     host_live_release(live);
+}
+
+static void call_hold(rpcrest_call *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
 
 static void call_release(rpcrest_call *c)
@@ -72,9 +177,16 @@ int host_call_request(const host_queue *q, const host_method *m, void *registere
         host_log("%s: cannot request calls: out of memory", m->path);
         return -1;
     }
+    int rc = pthread_mutex_init(&c->lock, NULL);
+    if (rc) {
+        host_log("%s: pthread_mutex_init: %s", m->path, strerror(rc));
+        free(c);
+        return -1;
+    }
     c->on_new.kind = HOST_TAG_CALL_NEW;
     c->on_closed.kind = HOST_TAG_CALL_CLOSED;
     c->on_sent.kind = HOST_TAG_CALL_SENT;
+    c->on_message.kind = HOST_TAG_CALL_MESSAGE;
     c->q = q;
     c->method = m;
     c->registered = registered;
@@ -91,56 +203,18 @@ int host_call_request(const host_queue *q, const host_method *m, void *registere
     return 0;
 }
 
-/* ---- finishing a call --------------------------------------------------- */
-
-/* Starts the final send batch; the REF_SEND reference goes with it. */
-static int send_final(rpcrest_call *c, grpc_op *ops, size_t n)
+/* One serialized message in a byte buffer; NULL if it cannot be packed. */
+static grpc_byte_buffer *pack(const ProtobufCMessage *msg, size_t size)
 {
-    grpc_call_error err = grpc_call_start_batch(c->call, ops, n, &c->on_sent, NULL);
-    if (err == GRPC_CALL_OK)
-        return 0; /* c may be freed already: don't touch it */
-    host_log("%s: cannot send the reply: grpc_call_start_batch: error %d", c->method->path,
-             (int)err);
-    call_release(c);
-    return -1;
-}
-
-/* Sends initial metadata and a non-OK status.  The caller claimed c. */
-static int send_status(rpcrest_call *c, rpcrest_code code, const char *message)
-{
-    grpc_slice details = grpc_empty_slice();
-    grpc_op ops[2];
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[1].data.send_status_from_server.status = (grpc_status_code)code;
-    if (message) {
-        details = grpc_slice_from_copied_string(message);
-        ops[1].data.send_status_from_server.status_details = &details;
-    }
-    int rc = send_final(c, ops, 2);
-    grpc_slice_unref(details); /* the call took its own reference */
-    return rc;
-}
-
-static int claim(rpcrest_call *c)
-{
-    return atomic_exchange_explicit(&c->finished, 1, memory_order_acq_rel) == 0;
-}
-
-/* The reply as one slice in a byte buffer in c->reply; 0 or -1. */
-static int pack_reply(rpcrest_call *c, const ProtobufCMessage *reply)
-{
-    size_t size = protobuf_c_message_get_packed_size(reply);
     grpc_slice slice = grpc_slice_malloc(size);
-    size_t packed = protobuf_c_message_pack(reply, GRPC_SLICE_START_PTR(slice));
+    size_t packed = protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
     if (packed != size) {
         grpc_slice_unref(slice);
-        return -1;
+        return NULL;
     }
-    c->reply = grpc_raw_byte_buffer_create(&slice, 1);
-    grpc_slice_unref(slice);
-    return 0;
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice); /* the buffer took its own reference */
+    return bb;
 }
 
 static int same_type(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d)
@@ -149,44 +223,515 @@ static int same_type(const ProtobufCMessage *m, const ProtobufCMessageDescriptor
            (m->descriptor == d || strcmp(m->descriptor->name, d->name) == 0);
 }
 
+static int no_deadline(gpr_timespec dl)
+{
+    return dl.tv_sec == INT64_MAX || gpr_time_cmp(dl, gpr_inf_future(dl.clock_type)) == 0;
+}
+
+int rpcrest_call_is_cancelled(const rpcrest_call *c)
+{
+    if (atomic_load(&c->cancelled))
+        return 1;
+    if (no_deadline(c->deadline))
+        return 0;
+    return gpr_time_cmp(gpr_now(c->deadline.clock_type), c->deadline) >= 0;
+}
+
+/* ---- batches (lock held) ------------------------------------------------------ */
+
+/* The call cannot send any more: fail what waits, let RECV_CLOSE_ON_SERVER
+ * complete.  Lock held. */
+static void break_call(rpcrest_call *c)
+{
+    atomic_store(&c->cancelled, 1);
+    drop_waiting(c);
+    grpc_call_cancel(c->call, NULL);
+}
+
+/* Fills ops[0] with the initial metadata if it has not gone out yet; returns
+ * the number of ops used.  Lock held. */
+static size_t initial_op(rpcrest_call *c, grpc_op *ops)
+{
+    if (c->initial_sent)
+        return 0;
+    c->initial_sent = 1;
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = c->initial.n;
+    ops[0].data.send_initial_metadata.metadata = c->initial.v;
+    return 1;
+}
+
+/* Starts the next waiting message.  Lock held; nothing in flight. */
+static void start_message(rpcrest_call *c)
+{
+    send_item *it = c->head;
+    c->head = it->next;
+    if (!c->head)
+        c->tail = NULL;
+    c->in_flight = it;
+    grpc_op ops[2];
+    memset(ops, 0, sizeof(ops));
+    size_t n = initial_op(c, ops);
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = it->bb;
+    grpc_call_error err = grpc_call_start_batch(c->call, ops, n, &c->on_message, NULL);
+    if (err == GRPC_CALL_OK)
+        return;
+    host_log("%s: grpc_call_start_batch(SEND_MESSAGE): error %d", c->method->path, (int)err);
+    c->in_flight = NULL;
+    c->queued_n--;
+    c->queued_bytes -= it->bytes;
+    grpc_byte_buffer_destroy(it->bb);
+    free(it);
+    break_call(c);
+}
+
+/* Starts the final batch.  Lock held; nothing in flight.  Returns 0, or -1
+ * after logging: the caller then drops REF_SEND, after unlocking. */
+static int start_final(rpcrest_call *c)
+{
+    grpc_op ops[3];
+    memset(ops, 0, sizeof(ops));
+    size_t n = initial_op(c, ops);
+    if (c->reply) {
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = c->reply;
+    }
+    grpc_slice details = grpc_empty_slice();
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = c->status;
+    ops[n].data.send_status_from_server.trailing_metadata_count = c->trailing.n;
+    ops[n].data.send_status_from_server.trailing_metadata = c->trailing.v;
+    if (c->status_message) {
+        details = grpc_slice_from_copied_string(c->status_message);
+        ops[n].data.send_status_from_server.status_details = &details;
+    }
+    n++;
+    grpc_call_error err = grpc_call_start_batch(c->call, ops, n, &c->on_sent, NULL);
+    grpc_slice_unref(details); /* the call took its own reference */
+    if (err == GRPC_CALL_OK)
+        return 0;
+    host_log("%s: cannot send the reply: grpc_call_start_batch: error %d", c->method->path,
+             (int)err);
+    break_call(c);
+    return -1;
+}
+
+/* After a streamed message went out or the call was cancelled: start what
+ * comes next.  Lock held.  Returns 1 if REF_SEND must be dropped (after
+ * unlocking). */
+static int advance(rpcrest_call *c)
+{
+    if (c->in_flight)
+        return 0;
+    if (c->head) {
+        start_message(c);
+        if (c->in_flight)
+            return 0;
+    }
+    if (c->final_pending && !c->head) {
+        c->final_pending = 0;
+        return start_final(c) < 0;
+    }
+    return 0;
+}
+
+/* 1 if the writable callback is due now (and disarms it).  Lock held. */
+static int take_writable(rpcrest_call *c)
+{
+    if (!c->want_writable || c->finished || !c->writable_cb)
+        return 0;
+    int room = c->queued_n <= QUEUE_MAX_MESSAGES / 2 && c->queued_bytes <= QUEUE_MAX_BYTES / 2;
+    if (!room && !atomic_load(&c->cancelled))
+        return 0;
+    c->want_writable = 0;
+    return 1;
+}
+
+/* Unlocks c, then runs the writable callback if `fire` (holding a reference
+ * meanwhile) and drops REF_SEND if `release`. */
+static void unlock_and_notify(rpcrest_call *c, int fire, int release)
+{
+    rpcrest_writable_cb cb = c->writable_cb;
+    void *arg = c->writable_arg;
+    if (fire)
+        call_hold(c);
+    pthread_mutex_unlock(&c->lock);
+    if (fire) {
+        cb(c, arg);
+        call_release(c);
+    }
+    if (release)
+        call_release(c); /* REF_SEND */
+}
+
+/* ---- finishing a call ------------------------------------------------------ */
+
+/*
+ * Claims c and finishes it with `code` / `message` (copied), after `last`
+ * (a serialized message, taken; may be NULL) and what is queued.  Returns 0
+ * or RPCREST_EFINISHED (then `last` is destroyed).
+ */
+static int finish(rpcrest_call *c, grpc_status_code code, const char *message,
+                  grpc_byte_buffer *last, size_t last_bytes)
+{
+    char *copy = message ? strdup(message) : NULL; /* NULL on ENOMEM: no message */
+    call_hold(c);
+    pthread_mutex_lock(&c->lock);
+    if (c->finished) {
+        pthread_mutex_unlock(&c->lock);
+        call_release(c);
+        free(copy);
+        if (last)
+            grpc_byte_buffer_destroy(last);
+        return RPCREST_EFINISHED;
+    }
+    c->finished = 1;
+    c->want_writable = 0;
+    c->status = code;
+    c->status_message = copy;
+    if (last && c->method->kind == RPCREST_UNARY) {
+        c->reply = last;
+    } else if (last) {
+        send_item *it = malloc(sizeof(*it));
+        if (it) {
+            it->next = NULL;
+            it->bb = last;
+            it->bytes = last_bytes;
+            if (c->tail)
+                c->tail->next = it;
+            else
+                c->head = it;
+            c->tail = it;
+            c->queued_n++;
+            c->queued_bytes += last_bytes;
+        } else {
+            grpc_byte_buffer_destroy(last);
+            c->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+            free(c->status_message);
+            c->status_message = strdup("out of memory");
+        }
+    }
+    if (atomic_load(&c->cancelled))
+        drop_waiting(c);
+    c->final_pending = 1;
+    int release = advance(c);
+    unlock_and_notify(c, 0, release);
+    call_release(c);
+    return 0;
+}
+
+/* Fails c with INTERNAL `why` because of the plugin's mistake; returns `rc`
+ * (or RPCREST_EFINISHED if c was already finished). */
+static int failed_instead(rpcrest_call *c, const char *why, int rc)
+{
+    return finish(c, GRPC_STATUS_INTERNAL, why, NULL, 0) == 0 ? rc : RPCREST_EFINISHED;
+}
+
 int rpcrest_call_reply(rpcrest_call *c, const ProtobufCMessage *reply)
 {
-    if (!claim(c))
-        return -1;
     const ProtobufCMessageDescriptor *out = c->method->output;
     if (!same_type(reply, out)) {
         char why[512];
         snprintf(why, sizeof(why), "%s: the handler replied with %s instead of %s",
                  c->method->path, reply && reply->descriptor ? reply->descriptor->name : "NULL",
                  out->name);
-        send_status(c, RPCREST_INTERNAL, why);
-        return -1;
+        return failed_instead(c, why, RPCREST_ETYPE);
     }
-    if (pack_reply(c, reply) < 0) {
-        send_status(c, RPCREST_INTERNAL, "cannot serialize the reply");
-        return -1;
-    }
-    grpc_op ops[3];
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = c->reply;
-    ops[2].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[2].data.send_status_from_server.status = GRPC_STATUS_OK;
-    return send_final(c, ops, 3);
+    size_t size = protobuf_c_message_get_packed_size(reply);
+    grpc_byte_buffer *bb = pack(reply, size);
+    if (!bb)
+        return failed_instead(c, "cannot serialize the reply", RPCREST_ETYPE);
+    return finish(c, GRPC_STATUS_OK, NULL, bb, size);
+}
+
+static grpc_status_code failure_code(rpcrest_code code)
+{
+    if (code <= RPCREST_OK || code > RPCREST_UNAUTHENTICATED)
+        return GRPC_STATUS_UNKNOWN; /* not a failure code: still fail the call */
+    return (grpc_status_code)code;
 }
 
 int rpcrest_call_fail(rpcrest_call *c, rpcrest_code code, const char *message)
 {
-    if (!claim(c))
-        return -1;
-    if (code <= RPCREST_OK || code > RPCREST_UNAUTHENTICATED)
-        code = RPCREST_UNKNOWN; /* not a failure code: still fail the call */
-    send_status(c, code, message);
+    return finish(c, failure_code(code), message, NULL, 0);
+}
+
+int rpcrest_call_finish(rpcrest_call *c)
+{
+    if (c->method->kind == RPCREST_UNARY)
+        return failed_instead(c, "the handler finished without a reply", RPCREST_ESTATE);
+    return finish(c, GRPC_STATUS_OK, NULL, NULL, 0);
+}
+
+/* ---- google.rpc.Status ---------------------------------------------------- */
+
+static size_t varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* A length-delimited field's size on the wire (one-byte tag). */
+static size_t ld_size(size_t len)
+{
+    return 1 + varint_size(len) + len;
+}
+
+static uint8_t *put_ld(uint8_t *p, unsigned field, const void *data, size_t len)
+{
+    *p++ = (uint8_t)(field << 3 | 2);
+    p = put_varint(p, len);
+    if (len)
+        memcpy(p, data, len);
+    return p + len;
+}
+
+/* One detail's type URL and packed value size; 0 or an RPCREST_E* code. */
+static int detail_sizes(const rpcrest_detail *d, size_t *url_len, size_t *value_len)
+{
+    if (d->message) {
+        if (!d->message->descriptor)
+            return RPCREST_ETYPE;
+        *url_len = strlen(ANY_URL_PREFIX) + strlen(d->message->descriptor->name);
+        *value_len = protobuf_c_message_get_packed_size(d->message);
+        return 0;
+    }
+    if (!d->type_url || (!d->value && d->value_len))
+        return RPCREST_EINVAL;
+    *url_len = strlen(d->type_url);
+    *value_len = d->value_len;
     return 0;
 }
 
-/* ---- a call arrives ------------------------------------------------------ */
+/* One google.protobuf.Any { type_url = 1; value = 2; } at p; returns the end. */
+static uint8_t *put_any(uint8_t *p, const rpcrest_detail *d, size_t url_len, size_t value_len)
+{
+    *p++ = 3 << 3 | 2; /* Status.details */
+    p = put_varint(p, ld_size(url_len) + ld_size(value_len));
+    *p++ = 1 << 3 | 2;
+    p = put_varint(p, url_len);
+    if (d->message) {
+        size_t prefix = strlen(ANY_URL_PREFIX);
+        memcpy(p, ANY_URL_PREFIX, prefix);
+        memcpy(p + prefix, d->message->descriptor->name, url_len - prefix);
+        p += url_len;
+        *p++ = 2 << 3 | 2;
+        p = put_varint(p, value_len);
+        return p + protobuf_c_message_pack(d->message, p);
+    }
+    memcpy(p, d->type_url, url_len);
+    return put_ld(p + url_len, 2, d->value, value_len);
+}
+
+/*
+ * google.rpc.Status { int32 code = 1; string message = 2;
+ * repeated google.protobuf.Any details = 3; } serialized into a malloc'ed
+ * *out[*out_len].  Returns 0 or an RPCREST_E* code.
+ */
+static int pack_status(grpc_status_code code, const char *message, const rpcrest_detail *details,
+                       size_t n, uint8_t **out, size_t *out_len)
+{
+    size_t mlen = message ? strlen(message) : 0;
+    size_t total = (code ? 1 + varint_size((uint64_t)code) : 0) + (mlen ? ld_size(mlen) : 0);
+    for (size_t i = 0; i < n; i++) {
+        size_t url_len, value_len;
+        int rc = detail_sizes(&details[i], &url_len, &value_len);
+        if (rc)
+            return rc;
+        total += ld_size(ld_size(url_len) + ld_size(value_len));
+    }
+    uint8_t *buf = malloc(total ? total : 1);
+    if (!buf)
+        return RPCREST_ENOMEM;
+    uint8_t *p = buf;
+    if (code) {
+        *p++ = 1 << 3 | 0;
+        p = put_varint(p, (uint64_t)code);
+    }
+    if (mlen)
+        p = put_ld(p, 2, message, mlen);
+    for (size_t i = 0; i < n; i++) {
+        size_t url_len, value_len;
+        detail_sizes(&details[i], &url_len, &value_len);
+        p = put_any(p, &details[i], url_len, value_len);
+    }
+    if ((size_t)(p - buf) != total) { /* a message packed to another size */
+        free(buf);
+        return RPCREST_ETYPE;
+    }
+    *out = buf;
+    *out_len = total;
+    return 0;
+}
+
+int rpcrest_call_fail_details(rpcrest_call *c, rpcrest_code code, const char *message,
+                              const rpcrest_detail *details, size_t n_details)
+{
+    grpc_status_code status = failure_code(code);
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    int rc = n_details && !details ? RPCREST_EINVAL
+                                   : pack_status(status, message, details, n_details, &blob,
+                                                 &len);
+    if (rc == 0) {
+        pthread_mutex_lock(&c->lock);
+        if (!c->finished)
+            rc = md_add(&c->trailing, DETAILS_KEY, strlen(DETAILS_KEY), blob, len);
+        pthread_mutex_unlock(&c->lock);
+        free(blob);
+    }
+    int frc = finish(c, status, message, NULL, 0);
+    return frc ? frc : rc;
+}
+
+/* ---- server streaming -------------------------------------------------------- */
+
+int rpcrest_call_send(rpcrest_call *c, const ProtobufCMessage *msg)
+{
+    if (c->method->kind != RPCREST_SERVER_STREAMING)
+        return RPCREST_ESTATE;
+    if (!same_type(msg, c->method->output))
+        return RPCREST_ETYPE;
+    size_t size = protobuf_c_message_get_packed_size(msg);
+    pthread_mutex_lock(&c->lock);
+    int rc = 0;
+    if (c->finished) {
+        rc = RPCREST_EFINISHED;
+    } else if (rpcrest_call_is_cancelled(c)) {
+        rc = RPCREST_ECANCELLED;
+    } else if (c->queued_n > 0 && (c->queued_n >= QUEUE_MAX_MESSAGES ||
+                                   c->queued_bytes + size > QUEUE_MAX_BYTES)) {
+        c->want_writable = 1;
+        rc = RPCREST_EAGAIN;
+    }
+    if (rc) {
+        pthread_mutex_unlock(&c->lock);
+        return rc;
+    }
+    send_item *it = malloc(sizeof(*it));
+    grpc_byte_buffer *bb = it ? pack(msg, size) : NULL;
+    if (!bb) {
+        pthread_mutex_unlock(&c->lock);
+        free(it);
+        return it ? RPCREST_ETYPE : RPCREST_ENOMEM;
+    }
+    it->next = NULL;
+    it->bb = bb;
+    it->bytes = size;
+    if (c->tail)
+        c->tail->next = it;
+    else
+        c->head = it;
+    c->tail = it;
+    c->queued_n++;
+    c->queued_bytes += size;
+    if (!c->in_flight)
+        start_message(c);
+    rc = c->in_flight || c->queued_n ? 0 : RPCREST_ECANCELLED;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int rpcrest_call_on_writable(rpcrest_call *c, rpcrest_writable_cb cb, void *arg)
+{
+    if (c->method->kind != RPCREST_SERVER_STREAMING)
+        return RPCREST_ESTATE;
+    pthread_mutex_lock(&c->lock);
+    int rc = c->finished ? RPCREST_EFINISHED : 0;
+    if (rc == 0) {
+        c->writable_cb = cb;
+        c->writable_arg = arg;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+/* ---- response metadata ------------------------------------------------------- */
+
+static int reserved_key(const char *key)
+{
+    static const char *const reserved[] = {
+        "content-type", "te", "user-agent", "host", "connection", "keep-alive",
+        "proxy-connection", "transfer-encoding", "upgrade",
+    };
+    if (strncmp(key, "grpc-", 5) == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        if (strcmp(key, reserved[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* 0 if key = value[len] may be sent, else RPCREST_EINVAL. */
+static int check_metadata(const char *key, const void *value, size_t len)
+{
+    if (!key || (!value && len))
+        return RPCREST_EINVAL;
+    size_t klen = strlen(key);
+    if (klen == 0 || klen > 255 || reserved_key(key))
+        return RPCREST_EINVAL;
+    for (size_t i = 0; i < klen; i++) {
+        char ch = key[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+              ch == '.'))
+            return RPCREST_EINVAL;
+    }
+    if (klen > 4 && strcmp(key + klen - 4, "-bin") == 0)
+        return 0;
+    const unsigned char *v = value;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < 0x20 || v[i] > 0x7e)
+            return RPCREST_EINVAL;
+    }
+    return 0;
+}
+
+static int add_metadata(rpcrest_call *c, int initial, const char *key, const void *value,
+                        size_t len)
+{
+    int rc = check_metadata(key, value, len);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&c->lock);
+    if (c->finished)
+        rc = RPCREST_EFINISHED;
+    else if (initial && c->initial_sent)
+        rc = RPCREST_ESTATE;
+    else
+        rc = md_add(initial ? &c->initial : &c->trailing, key, strlen(key), value, len);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int rpcrest_call_add_initial_metadata(rpcrest_call *c, const char *key, const void *value,
+                                      size_t value_len)
+{
+    return add_metadata(c, 1, key, value, value_len);
+}
+
+int rpcrest_call_add_trailing_metadata(rpcrest_call *c, const char *key, const void *value,
+                                       size_t value_len)
+{
+    return add_metadata(c, 0, key, value, value_len);
+}
+
+/* ---- a call arrives, events ------------------------------------------------- */
 
 /* The request message from the payload into c->request; 0 or -1. */
 static int decode(rpcrest_call *c)
@@ -225,30 +770,70 @@ static void on_new(rpcrest_call *c, int ok)
         call_free(c);
         return;
     }
+    c->arrived = 1;
+    host_live_call_begin(c->q->live);
     host_call_request(c->q, c->method, c->registered); /* failure is logged */
     atomic_init(&c->refs, N_REFS);
     start_recv_close(c);
     if (decode(c) == 0) {
         c->method->handler(c, c->request, c->method->plugin->service_data);
-    } else if (claim(c)) {
+    } else {
         char why[512];
         snprintf(why, sizeof(why), "cannot decode request as %s", c->method->input->name);
-        send_status(c, RPCREST_INVALID_ARGUMENT, why);
+        finish(c, GRPC_STATUS_INVALID_ARGUMENT, why, NULL, 0);
     }
     call_release(c); /* REF_HANDLER */
 }
 
+/* A streamed message's batch completed.  REF_SEND is held while a message
+ * is in flight, so c is alive on entry. */
+static void on_message(rpcrest_call *c, int ok)
+{
+    call_hold(c);
+    pthread_mutex_lock(&c->lock);
+    send_item *it = c->in_flight;
+    c->in_flight = NULL;
+    if (it) {
+        c->queued_n--;
+        c->queued_bytes -= it->bytes;
+        grpc_byte_buffer_destroy(it->bb);
+        free(it);
+    }
+    if (!ok) { /* the client is gone: nothing more will go out */
+        atomic_store(&c->cancelled, 1);
+        drop_waiting(c);
+    }
+    int release = advance(c);
+    int fire = take_writable(c);
+    unlock_and_notify(c, fire, release);
+    call_release(c);
+}
+
+static void on_closed(rpcrest_call *c, int ok)
+{
+    int cancelled = !ok || c->close_cancelled;
+    if (cancelled) {
+        atomic_store(&c->cancelled, 1);
+        pthread_mutex_lock(&c->lock);
+        drop_waiting(c);
+        int release = advance(c);
+        int fire = take_writable(c);
+        unlock_and_notify(c, fire, release);
+    }
+    call_release(c); /* REF_CLOSE */
+}
+
 void host_call_on_event(host_tag *tag, int ok)
 {
-    rpcrest_call *c;
     switch (tag->kind) {
     case HOST_TAG_CALL_NEW:
         on_new(HOST_RECORD_OF(tag, rpcrest_call, on_new), ok);
         break;
     case HOST_TAG_CALL_CLOSED:
-        c = HOST_RECORD_OF(tag, rpcrest_call, on_closed);
-        atomic_store(&c->cancelled, !ok || c->close_cancelled);
-        call_release(c); /* REF_CLOSE */
+        on_closed(HOST_RECORD_OF(tag, rpcrest_call, on_closed), ok);
+        break;
+    case HOST_TAG_CALL_MESSAGE:
+        on_message(HOST_RECORD_OF(tag, rpcrest_call, on_message), ok);
         break;
     case HOST_TAG_CALL_SENT: /* !ok: the client is gone; nothing to tell anyone */
         call_release(HOST_RECORD_OF(tag, rpcrest_call, on_sent)); /* REF_SEND */
@@ -279,11 +864,6 @@ const char *rpcrest_call_peer(const rpcrest_call *call)
     return peer;
 }
 
-static int no_deadline(gpr_timespec dl)
-{
-    return dl.tv_sec == INT64_MAX || gpr_time_cmp(dl, gpr_inf_future(dl.clock_type)) == 0;
-}
-
 int64_t rpcrest_call_deadline_ms(const rpcrest_call *c)
 {
     if (no_deadline(c->deadline))
@@ -296,13 +876,21 @@ int64_t rpcrest_call_deadline_ms(const rpcrest_call *c)
     return left.tv_sec * 1000 + left.tv_nsec / 1000000;
 }
 
-int rpcrest_call_is_cancelled(const rpcrest_call *c)
+size_t rpcrest_call_metadata_count(const rpcrest_call *c)
 {
-    if (atomic_load(&c->cancelled))
-        return 1;
-    if (no_deadline(c->deadline))
-        return 0;
-    return gpr_time_cmp(gpr_now(c->deadline.clock_type), c->deadline) >= 0;
+    return c->md.count;
+}
+
+int rpcrest_call_metadata_at(const rpcrest_call *c, size_t i, rpcrest_metadata *out)
+{
+    if (!out || i >= c->md.count)
+        return RPCREST_EINVAL;
+    const grpc_metadata *m = &c->md.metadata[i];
+    out->key = (const char *)GRPC_SLICE_START_PTR(m->key);
+    out->key_len = GRPC_SLICE_LENGTH(m->key);
+    out->value = (const char *)GRPC_SLICE_START_PTR(m->value);
+    out->value_len = GRPC_SLICE_LENGTH(m->value);
+    return 0;
 }
 
 const char *rpcrest_call_metadata(const rpcrest_call *c, const char *key, size_t *len)
@@ -320,4 +908,20 @@ const char *rpcrest_call_metadata(const rpcrest_call *c, const char *key, size_t
     if (len)
         *len = 0;
     return NULL;
+}
+
+const char *rpcrest_call_strerror(int rc)
+{
+    switch (rc) {
+    case 0: return "success";
+    case RPCREST_EFINISHED: return "the call was already finished";
+    case RPCREST_EAGAIN: return "the send queue is full";
+    case RPCREST_ECANCELLED: return "the call was cancelled";
+    case RPCREST_EINVAL: return "invalid argument";
+    case RPCREST_ESTATE: return "not allowed in the call's present state or for its method";
+    case RPCREST_ETYPE: return "the message is not of the method's output type or cannot be "
+                               "serialized";
+    case RPCREST_ENOMEM: return "out of memory";
+    }
+    return "unknown rpcrest error";
 }

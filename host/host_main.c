@@ -131,7 +131,13 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         return RP_EX_CONFIG;
     grpc_init();
     size_t threads = thread_count(cfg);
-    host_server *srv = host_server_start(&ps, cfg->host.listen, threads);
+    host_server_conf conf = {
+        .listen = cfg->host.listen,
+        .threads = threads,
+        .max_message_bytes = cfg->host.max_message_bytes,
+        .max_concurrent_streams = cfg->host.max_concurrent_streams,
+    };
+    host_server *srv = host_server_start(&ps, &conf);
     if (!srv) {
         host_plugins_unload(&ps);
         grpc_shutdown();
@@ -139,8 +145,10 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
     }
     log_serving(&ps, cfg->host.listen, threads);
     int sig = wait_for_stop(stop_set);
-    host_log("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    host_server_stop(srv);
+    host_log("%s: stopping (draining calls for up to %g s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+             cfg->host.drain_timeout);
+    host_server_drain(srv, cfg->host.drain_timeout); /* health NOT_SERVING, no new calls */
+    host_server_stop(srv);                           /* cancels what is left */
     host_plugins_unload(&ps);
     grpc_shutdown();
     host_log("stopped");

@@ -1,6 +1,7 @@
 /*
  * host_plugin.c -- service plugins: dlopen, the ABI check, validation
- * against the protoc-c service descriptors, init and fini.
+ * against the protoc-c service descriptors and the embedded descriptor set
+ * (method streaming kinds), init and fini.
  *
  * Every error is logged here, once, with the plugin's path: this is where
  * the context is known.  The caller only learns that loading failed.
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "google/protobuf/descriptor.pb-c.h"
 #include "host_log.h"
 
 #define INIT_ERR_MAX 512
@@ -70,6 +72,12 @@ static int check_entry(const host_plugin *p, const rpcrest_plugin *e)
         host_log("%s: plugin '%s' provides no services", p->path, e->name ? e->name : "?");
         return -1;
     }
+    if (!e->descriptor_set != !e->descriptor_set_end ||
+        e->descriptor_set_end < e->descriptor_set) {
+        host_log("%s: plugin '%s' has a malformed descriptor set range", p->path,
+                 e->name ? e->name : "?");
+        return -1;
+    }
     return 0;
 }
 
@@ -91,6 +99,8 @@ static int plugin_open(host_plugin *p)
     if (check_entry(p, e) < 0)
         return -1;
     p->entry = e;
+    p->descriptor_set = e->descriptor_set;
+    p->descriptor_set_len = (size_t)(e->descriptor_set_end - e->descriptor_set);
     return 0;
 }
 
@@ -131,9 +141,9 @@ static int check_method(const host_plugin *p, const rpcrest_service *svc, size_t
         host_log("%s: service %s has no method '%s'", p->path, d->name, m->name);
         return -1;
     }
-    if (m->kind != RPCREST_UNARY) {
-        host_log("%s: method /%s/%s is %s; this host serves unary methods only", p->path,
-                 d->name, m->name, kind_name(m->kind));
+    if (m->kind != RPCREST_UNARY && m->kind != RPCREST_SERVER_STREAMING) {
+        host_log("%s: method /%s/%s is %s; this host serves unary and server-streaming "
+                 "methods only", p->path, d->name, m->name, kind_name(m->kind));
         return -1;
     }
     if (handlers[md - d->methods]++) {
@@ -143,8 +153,8 @@ static int check_method(const host_plugin *p, const rpcrest_service *svc, size_t
     return 0;
 }
 
-/* Every entry names a unary method of the descriptor, and every method of
- * the descriptor has exactly one handler. */
+/* Every entry names a method of the descriptor with a kind the host serves,
+ * and every method of the descriptor has exactly one handler. */
 static int check_service(const host_plugin *p, const rpcrest_service *svc)
 {
     const ProtobufCServiceDescriptor *d = svc->descriptor;
@@ -196,10 +206,85 @@ static int add_methods(host_plugins *ps, const host_plugin *p, const rpcrest_ser
         m->input = md->input;
         m->output = md->output;
         m->handler = svc->methods[i].handler;
+        m->kind = svc->methods[i].kind;
         m->plugin = p;
         ps->n_methods++;
     }
     return 0;
+}
+
+/* ---- the embedded descriptor set ---------------------------------------- */
+
+typedef Google__Protobuf__FileDescriptorSet file_set;
+typedef Google__Protobuf__ServiceDescriptorProto service_proto;
+typedef Google__Protobuf__MethodDescriptorProto method_proto;
+
+/* The service called `full` ("package.Service") in the set, or NULL. */
+static const service_proto *find_service(const file_set *set, const char *full)
+{
+    for (size_t f = 0; f < set->n_file; f++) {
+        const Google__Protobuf__FileDescriptorProto *file = set->file[f];
+        const char *pkg = file->package ? file->package : "";
+        size_t plen = strlen(pkg);
+        const char *name = full;
+        if (plen) {
+            if (strncmp(full, pkg, plen) != 0 || full[plen] != '.')
+                continue;
+            name = full + plen + 1;
+        }
+        for (size_t s = 0; s < file->n_service; s++) {
+            if (file->service[s]->name && strcmp(file->service[s]->name, name) == 0)
+                return file->service[s];
+        }
+    }
+    return NULL;
+}
+
+static rpcrest_method_kind proto_kind(const method_proto *m)
+{
+    if (m->client_streaming)
+        return m->server_streaming ? RPCREST_BIDI_STREAMING : RPCREST_CLIENT_STREAMING;
+    return m->server_streaming ? RPCREST_SERVER_STREAMING : RPCREST_UNARY;
+}
+
+/* Each method's declared kind against the .proto's, as the embedded set
+ * says.  A plugin built without a set (two NULLs) is taken at its word. */
+static int check_kinds(const host_plugin *p)
+{
+    if (!p->descriptor_set)
+        return 0;
+    file_set *set = google__protobuf__file_descriptor_set__unpack(
+        NULL, p->descriptor_set_len, p->descriptor_set);
+    if (!set) {
+        host_log("%s: the embedded descriptor set is not a valid FileDescriptorSet", p->path);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t si = 0; si < p->entry->n_services && rc == 0; si++) {
+        const rpcrest_service *svc = &p->entry->services[si];
+        const service_proto *sp = find_service(set, svc->descriptor->name);
+        if (!sp) {
+            host_log("%s: service %s is not in the plugin's embedded descriptor set", p->path,
+                     svc->descriptor->name);
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < svc->n_methods && rc == 0; i++) {
+            const rpcrest_method *m = &svc->methods[i];
+            for (size_t j = 0; j < sp->n_method; j++) {
+                const method_proto *mp = sp->method[j];
+                if (!mp->name || strcmp(mp->name, m->name) != 0 || proto_kind(mp) == m->kind)
+                    continue;
+                host_log("%s: method /%s/%s is %s in its .proto, but the plugin declares "
+                         "it %s", p->path, svc->descriptor->name, m->name,
+                         kind_name(proto_kind(mp)), kind_name(m->kind));
+                rc = -1;
+                break;
+            }
+        }
+    }
+    google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
+    return rc;
 }
 
 /* Opens and validates plugin pi, and adds its methods to the table. */
@@ -210,11 +295,42 @@ static int plugin_load(host_plugins *ps, size_t pi)
         return -1;
     for (size_t si = 0; si < p->entry->n_services; si++) {
         const rpcrest_service *svc = &p->entry->services[si];
-        if (check_service(p, svc) < 0 || check_service_unique(ps, pi, si) < 0 ||
-            add_methods(ps, p, svc) < 0)
+        if (check_service(p, svc) < 0 || check_service_unique(ps, pi, si) < 0)
+            return -1;
+    }
+    if (check_kinds(p) < 0)
+        return -1;
+    for (size_t si = 0; si < p->entry->n_services; si++) {
+        if (add_methods(ps, p, &p->entry->services[si]) < 0)
             return -1;
     }
     return 0;
+}
+
+/* The table behind host_plugins_descriptor_sets. */
+static int collect_sets(host_plugins *ps)
+{
+    ps->sets = calloc(ps->n_plugins + 1, sizeof(*ps->sets));
+    if (!ps->sets) {
+        host_log("out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < ps->n_plugins; i++) {
+        const host_plugin *p = &ps->plugins[i];
+        if (!p->descriptor_set)
+            continue;
+        host_descriptor_set *d = &ps->sets[ps->n_sets++];
+        d->plugin = p->path;
+        d->data = p->descriptor_set;
+        d->len = p->descriptor_set_len;
+    }
+    return 0;
+}
+
+const host_descriptor_set *host_plugins_descriptor_sets(const host_plugins *ps, size_t *n)
+{
+    *n = ps->n_sets;
+    return ps->sets;
 }
 
 /* Calls the plugin's init() with the other keys of its section. */
@@ -267,6 +383,8 @@ int host_plugins_load(host_plugins *ps, const rp_config *cfg)
         if (plugin_load(ps, i) < 0)
             goto fail;
     }
+    if (collect_sets(ps) < 0)
+        goto fail;
     for (size_t i = 0; i < ps->n_plugins; i++) {
         if (plugin_init(&ps->plugins[i], &cfg->services[i]) < 0)
             goto fail;
@@ -294,6 +412,7 @@ void host_plugins_unload(host_plugins *ps)
     for (size_t i = 0; i < ps->n_methods; i++)
         free(ps->methods[i].path);
     free(ps->methods);
+    free(ps->sets);
     free(ps->plugins);
     memset(ps, 0, sizeof(*ps));
 }

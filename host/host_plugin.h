@@ -1,6 +1,7 @@
 /*
  * host_plugin.h -- service plugins: loading, ABI check, validation, init and
- * fini, and the table of methods they provide.
+ * fini, the table of methods they provide, and their embedded descriptor
+ * sets (for the reflection service).
  *
  * Owns the dlopen handles and the method table; knows nothing of gRPC.
  */
@@ -9,6 +10,7 @@
 
 #include <rpcrest/rpcrest.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rp_config.h"
 
@@ -20,6 +22,8 @@ typedef struct host_plugin {
     const rpcrest_plugin *entry; /* its RPCREST_ENTRY, once checked */
     void *service_data;          /* what init() stored */
     int inited;                  /* init() succeeded: fini() is due */
+    const uint8_t *descriptor_set; /* embedded FileDescriptorSet, or NULL */
+    size_t descriptor_set_len;
 } host_plugin;
 
 /* One method the host serves. */
@@ -28,14 +32,25 @@ typedef struct host_method {
     const ProtobufCMessageDescriptor *input;
     const ProtobufCMessageDescriptor *output;
     rpcrest_handler handler;
+    rpcrest_method_kind kind;  /* RPCREST_UNARY or RPCREST_SERVER_STREAMING */
     const host_plugin *plugin; /* for its service_data */
 } host_method;
+
+/* One plugin's embedded FileDescriptorSet: the serialized bytes of its
+ * .proto files and everything they import (google/api, well-known types). */
+typedef struct host_descriptor_set {
+    const char *plugin;  /* path of the .so, for logs */
+    const uint8_t *data; /* in the plugin's memory: valid until unload */
+    size_t len;
+} host_descriptor_set;
 
 typedef struct host_plugins {
     host_plugin *plugins; /* one per cfg->services[i], in order */
     size_t n_plugins;
     host_method *methods; /* every method of every service */
     size_t n_methods;
+    host_descriptor_set *sets; /* see host_plugins_descriptor_sets */
+    size_t n_sets;
 } host_plugins;
 
 /*
@@ -51,5 +66,15 @@ int host_plugins_load(host_plugins *ps, const rp_config *cfg);
  * plugin and frees the table.  Call it only after the last call finished.
  */
 void host_plugins_unload(host_plugins *ps);
+
+/*
+ * The embedded descriptor sets of the loaded plugins, in [service.NAME]
+ * order, one per plugin that has one (every plugin built by rpcrest's
+ * Makefile has); *n gets their number.  The array and the bytes belong to ps
+ * and stay valid until host_plugins_unload.  Each set was parsed once at
+ * load time (the method kinds were checked against it), so it is a valid
+ * FileDescriptorSet that names every service of its plugin.
+ */
+const host_descriptor_set *host_plugins_descriptor_sets(const host_plugins *ps, size_t *n);
 
 #endif /* HOST_PLUGIN_H */

@@ -1,5 +1,6 @@
 /*
- * host_queue.c -- the count of live records that shutdown waits for.
+ * host_queue.c -- the count of live records that shutdown waits for, and
+ * of the plugin calls among them.
  *
  * The count only drops to zero once the server is shut down (until then
  * each worker always has requests posted), so the mutex is taken only then.
@@ -9,6 +10,7 @@
 int host_live_init(host_live *live)
 {
     atomic_init(&live->n, 0);
+    atomic_init(&live->calls, 0);
     int rc = pthread_mutex_init(&live->lock, NULL);
     if (rc)
         return rc;
@@ -44,4 +46,19 @@ void host_live_wait_idle(host_live *live)
     while (atomic_load_explicit(&live->n, memory_order_acquire) > 0)
         pthread_cond_wait(&live->idle, &live->lock);
     pthread_mutex_unlock(&live->lock);
+}
+
+void host_live_call_begin(host_live *live)
+{
+    atomic_fetch_add_explicit(&live->calls, 1, memory_order_relaxed);
+}
+
+void host_live_call_end(host_live *live)
+{
+    atomic_fetch_sub_explicit(&live->calls, 1, memory_order_relaxed);
+}
+
+size_t host_live_calls(host_live *live)
+{
+    return atomic_load_explicit(&live->calls, memory_order_relaxed);
 }

@@ -18,8 +18,13 @@ typedef enum host_tag_kind {
     HOST_TAG_CALL_NEW,       /* a registered method's request matched a call */
     HOST_TAG_CALL_CLOSED,    /* RECV_CLOSE_ON_SERVER of a call completed */
     HOST_TAG_CALL_SENT,      /* the final send batch of a call completed */
+    HOST_TAG_CALL_MESSAGE,   /* a streamed message's send batch completed */
     HOST_TAG_UNKNOWN_NEW,    /* a call to a method nobody registered */
     HOST_TAG_UNKNOWN_DONE,   /* its UNIMPLEMENTED answer completed */
+    HOST_TAG_BIDI_NEW,       /* a call to a built-in service (host_bidi) */
+    HOST_TAG_BIDI_READ,      /* its RECV_MESSAGE completed */
+    HOST_TAG_BIDI_SENT,      /* one of its send batches completed */
+    HOST_TAG_BIDI_CLOSED,    /* its RECV_CLOSE_ON_SERVER completed */
     HOST_TAG_SERVER_SHUTDOWN /* grpc_server_shutdown_and_notify completed */
 } host_tag_kind;
 
@@ -32,9 +37,12 @@ typedef struct host_tag {
     ((type *)(void *)((char *)(tag) - offsetof(type, member)))
 
 /* Live records of one server: every posted request and every call not yet
- * freed.  Shutdown waits until it reaches zero before the queues close. */
+ * freed.  Shutdown waits until it reaches zero before the queues close.
+ * `calls` counts the plugin calls among them that arrived (for the drain's
+ * log line). */
 typedef struct host_live {
     atomic_size_t n;
+    atomic_size_t calls;
     pthread_mutex_t lock;
     pthread_cond_t idle;
 } host_live;
@@ -56,5 +64,11 @@ void host_live_release(host_live *live);
 
 /* Blocks until no record is live. */
 void host_live_wait_idle(host_live *live);
+
+/* A plugin call arrived (begin) or its record was freed (end); the number
+ * in between.  Thread-safe. */
+void host_live_call_begin(host_live *live);
+void host_live_call_end(host_live *live);
+size_t host_live_calls(host_live *live);
 
 #endif /* HOST_QUEUE_H */

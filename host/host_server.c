@@ -2,23 +2,31 @@
  * host_server.c -- the gRPC server and its worker threads.
  *
  * Each worker drains its own completion queue and hands every event to the
- * module that owns the tag (host_call, host_unknown).  Shutdown follows the
- * order gRPC needs: shutdown_and_notify + cancel_all_calls, wait for the
- * tag, wait for the last record, destroy the server, then close the queues.
+ * module that owns the tag (host_call, host_unknown, host_bidi for the
+ * built-in reflection and health services).  Shutdown follows the order
+ * gRPC needs: drain (health NOT_SERVING, shutdown_and_notify, wait for the
+ * tag up to drain_timeout), then cancel_all_calls, wait for the tag, wait
+ * for the last record, destroy the server, then close the queues.
  */
 #include "host_server.h"
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "host_bidi.h"
 #include "host_call.h"
+#include "host_health.h"
 #include "host_log.h"
 #include "host_queue.h"
+#include "host_reflection.h"
 #include "host_unknown.h"
+
+#define MAX_BUILTIN 8 /* methods of the built-in services */
 
 typedef struct host_worker {
     host_queue q;
@@ -35,6 +43,13 @@ struct host_server {
     size_t n_workers;
     host_live live;
     int started;
+    host_tag shutdown_tag;  /* HOST_TAG_SERVER_SHUTDOWN, on shutdown_cq */
+    int shutdown_started;   /* grpc_server_shutdown_and_notify was called */
+    int shutdown_done;      /* and its tag came back */
+    host_reflection *reflection;
+    host_health *health;
+    host_bidi_method *builtin[MAX_BUILTIN]; /* their methods */
+    size_t n_builtin;
 };
 
 /* ---- workers -------------------------------------------------------------- */
@@ -45,11 +60,18 @@ static void dispatch(host_tag *tag, int ok)
     case HOST_TAG_CALL_NEW:
     case HOST_TAG_CALL_CLOSED:
     case HOST_TAG_CALL_SENT:
+    case HOST_TAG_CALL_MESSAGE:
         host_call_on_event(tag, ok);
         break;
     case HOST_TAG_UNKNOWN_NEW:
     case HOST_TAG_UNKNOWN_DONE:
         host_unknown_on_event(tag, ok);
+        break;
+    case HOST_TAG_BIDI_NEW:
+    case HOST_TAG_BIDI_READ:
+    case HOST_TAG_BIDI_SENT:
+    case HOST_TAG_BIDI_CLOSED:
+        host_bidi_on_event(tag, ok);
         break;
     case HOST_TAG_SERVER_SHUTDOWN:
         host_log("dispatch: shutdown tag on a worker queue");
@@ -75,6 +97,10 @@ static int post_requests(host_server *s, host_worker *w)
 {
     for (size_t i = 0; i < s->ps->n_methods; i++) {
         if (host_call_request(&w->q, &s->ps->methods[i], s->registered[i]) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < s->n_builtin; i++) {
+        if (host_bidi_request(&w->q, s->builtin[i]) < 0)
             return -1;
     }
     return host_unknown_request(&w->q);
@@ -119,6 +145,31 @@ static int register_methods(host_server *s)
     return 0;
 }
 
+static void add_builtin(host_server *s, host_bidi_method *m, size_t n)
+{
+    for (size_t i = 0; i < n && s->n_builtin < MAX_BUILTIN; i++)
+        s->builtin[s->n_builtin++] = &m[i];
+}
+
+/* Reflection and health: their state, and their methods registered. */
+static int register_builtin(host_server *s)
+{
+    size_t n;
+    s->reflection = host_reflection_create(s->ps);
+    s->health = host_health_create(s->ps);
+    if (!s->reflection || !s->health)
+        return -1;
+    host_bidi_method *m = host_reflection_methods(s->reflection, &n);
+    add_builtin(s, m, n);
+    m = host_health_methods(s->health, &n);
+    add_builtin(s, m, n);
+    for (size_t i = 0; i < s->n_builtin; i++) {
+        if (host_bidi_register(s->builtin[i], s->server) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int create_queues(host_server *s)
 {
     s->workers = calloc(s->n_workers, sizeof(*s->workers));
@@ -150,19 +201,32 @@ static int bind_listen(host_server *s, const char *listen)
     return 0;
 }
 
-/* The server, with SO_REUSEPORT off so that a taken port is an error. */
-static grpc_server *create_grpc_server(void)
+static grpc_arg int_arg(const char *key, int value)
 {
     grpc_arg arg;
     memset(&arg, 0, sizeof(arg));
     arg.type = GRPC_ARG_INTEGER;
-    arg.key = GRPC_ARG_ALLOW_REUSEPORT;
-    arg.value.integer = 0;
-    grpc_channel_args args = {1, &arg};
-    return grpc_server_create(&args, NULL);
+    arg.key = (char *)key;
+    arg.value.integer = value;
+    return arg;
 }
 
-host_server *host_server_start(const host_plugins *ps, const char *listen, size_t threads)
+/* The server, with SO_REUSEPORT off so that a taken port is an error, and
+ * the configured limits: a larger request gets RESOURCE_EXHAUSTED from gRPC
+ * before any plugin sees it. */
+static grpc_server *create_grpc_server(const host_server_conf *conf)
+{
+    grpc_arg args[3];
+    args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    args[1] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+                      conf->max_message_bytes > INT_MAX ? INT_MAX
+                                                        : (int)conf->max_message_bytes);
+    args[2] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, conf->max_concurrent_streams);
+    grpc_channel_args list = {3, args};
+    return grpc_server_create(&list, NULL);
+}
+
+host_server *host_server_start(const host_plugins *ps, const host_server_conf *conf)
 {
     host_server *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -176,13 +240,15 @@ host_server *host_server_start(const host_plugins *ps, const char *listen, size_
         return NULL;
     }
     s->ps = ps;
-    s->n_workers = threads;
-    s->server = create_grpc_server();
+    s->n_workers = conf->threads;
+    s->shutdown_tag.kind = HOST_TAG_SERVER_SHUTDOWN;
+    s->server = create_grpc_server(conf);
     if (!s->server) {
         host_log("grpc_server_create failed");
         goto fail;
     }
-    if (register_methods(s) < 0 || create_queues(s) < 0 || bind_listen(s, listen) < 0)
+    if (register_methods(s) < 0 || register_builtin(s) < 0 || create_queues(s) < 0 ||
+        bind_listen(s, conf->listen) < 0)
         goto fail;
     grpc_server_start(s->server);
     s->started = 1;
@@ -208,6 +274,41 @@ static void wait_for_tag(grpc_completion_queue *cq, const void *tag)
     }
 }
 
+/* Waits for the shutdown tag until `deadline`; 1 if it came. */
+static int wait_shutdown_until(host_server *s, gpr_timespec deadline)
+{
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(s->shutdown_cq, deadline, NULL);
+        if (ev.type == GRPC_QUEUE_TIMEOUT || ev.type == GRPC_QUEUE_SHUTDOWN)
+            return 0;
+        if (ev.type == GRPC_OP_COMPLETE && ev.tag == &s->shutdown_tag)
+            return 1;
+    }
+}
+
+void host_server_drain(host_server *s, double seconds)
+{
+    if (!s->started || s->shutdown_started)
+        return;
+    /* Health first, so that health checkers hear NOT_SERVING while the
+     * calls in flight finish. */
+    host_health_set_draining(s->health);
+    s->shutdown_started = 1;
+    grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
+    if (seconds <= 0)
+        return;
+    gpr_timespec deadline = gpr_time_add(
+        gpr_now(GPR_CLOCK_MONOTONIC),
+        gpr_time_from_millis((int64_t)(seconds * 1000.0 + 0.5), GPR_TIMESPAN));
+    if (wait_shutdown_until(s, deadline)) {
+        s->shutdown_done = 1;
+        return;
+    }
+    size_t left = host_live_calls(&s->live);
+    host_log("drain: %zu call%s still running after %g s: cancelling %s", left,
+             left == 1 ? "" : "s", seconds, left == 1 ? "it" : "them");
+}
+
 /* Shuts cq down, waits until it is drained (by its worker, or here), and
  * destroys it. */
 static void close_queue(grpc_completion_queue *cq, host_worker *w)
@@ -228,10 +329,18 @@ static void close_queue(grpc_completion_queue *cq, host_worker *w)
 void host_server_stop(host_server *s)
 {
     if (s->started) {
-        host_tag done = {HOST_TAG_SERVER_SHUTDOWN};
-        grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &done);
-        grpc_server_cancel_all_calls(s->server);
-        wait_for_tag(s->shutdown_cq, &done);
+        /* Health Watch calls hear NOT_SERVING and end before the rest is
+         * cancelled (a no-op if host_server_drain did it already) */
+        host_health_set_draining(s->health);
+        host_health_flush(s->health, 1000);
+        if (!s->shutdown_started) {
+            s->shutdown_started = 1;
+            grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
+        }
+        if (!s->shutdown_done) {
+            grpc_server_cancel_all_calls(s->server);
+            wait_for_tag(s->shutdown_cq, &s->shutdown_tag);
+        }
         host_live_wait_idle(&s->live);
     }
     if (s->server)
@@ -240,6 +349,8 @@ void host_server_stop(host_server *s)
         close_queue(s->workers[i].q.cq, &s->workers[i]);
     close_queue(s->shutdown_cq, NULL);
     host_live_destroy(&s->live);
+    host_reflection_destroy(s->reflection);
+    host_health_destroy(s->health);
     free(s->workers);
     free(s->registered);
     free(s);

@@ -14,19 +14,38 @@
 
 typedef struct host_server host_server;
 
-/*
- * Creates the server on `listen` ("host:port", "[v6]:port", "unix:/path"),
- * registers every method of ps, starts it, starts `threads` workers (one
- * completion queue each) and posts their first requests.  Returns the
- * server, or NULL after logging why ("listen ADDRESS: cannot bind" when the
- * address is taken).  Call after grpc_init; ps must outlive the server.
- */
-host_server *host_server_start(const host_plugins *ps, const char *listen, size_t threads);
+/* What the server is told by [host]. */
+typedef struct host_server_conf {
+    const char *listen;       /* "host:port", "[v6]:port", "unix:/path" */
+    size_t threads;           /* workers, one completion queue each; >= 1 */
+    size_t max_message_bytes; /* larger requests get RESOURCE_EXHAUSTED */
+    int max_concurrent_streams; /* per HTTP/2 connection */
+} host_server_conf;
 
 /*
- * Stops accepting calls, cancels those in flight, waits until every call
- * record is freed (so every handler has returned and every call was
- * finished), then closes the queues, joins the workers and frees s.
+ * Creates the server on conf->listen, registers every method of ps, starts
+ * it, starts conf->threads workers and posts their first requests.  Returns
+ * the server, or NULL after logging why ("listen ADDRESS: cannot bind" when
+ * the address is taken).  Call after grpc_init; ps must outlive the server;
+ * conf is read during the call only.
+ */
+host_server *host_server_start(const host_plugins *ps, const host_server_conf *conf);
+
+/*
+ * Starts draining: the health service goes NOT_SERVING, the server stops
+ * accepting calls (clients get GOAWAY; new calls go elsewhere or fail with
+ * UNAVAILABLE), and the calls in flight get up to `seconds` to finish.
+ * Returns once they all have, or when the time is up (then logs how many
+ * are left); host_server_stop cancels those.  seconds <= 0: don't wait.
+ * Call once, from the thread that will call host_server_stop.
+ */
+void host_server_drain(host_server *s, double seconds);
+
+/*
+ * Stops accepting calls (if draining did not already), cancels those in
+ * flight, waits until every call record is freed (so every handler has
+ * returned and every call was finished), then closes the queues, joins the
+ * workers and frees s.
  */
 void host_server_stop(host_server *s);
 

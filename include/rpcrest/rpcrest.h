@@ -7,22 +7,38 @@
  * init() once, registers every method of every service, and calls the
  * handlers from its completion-queue threads.  The rpcrest_call_* functions
  * below are provided by the host process; a plugin calls them, never defines
- * them.
+ * them.  docs/writing-a-service.md is the guide; this header is the contract.
+ *
+ * Methods: unary and server-streaming.  Client-streaming and bidirectional
+ * methods are refused when the plugin is loaded (the host names the method).
  *
  * Ownership, in one place:
  *  - The request message passed to a handler belongs to the host.  It stays
- *    valid until the handler has returned AND the call has been finished
- *    (rpcrest_call_reply or rpcrest_call_fail), whichever is later.
- *  - The reply given to rpcrest_call_reply stays the caller's: the host
- *    serializes it before returning, so it may live on the stack.
- *  - Strings returned by rpcrest_call_* accessors belong to the call and are
- *    valid until the call is finished.
- *  - The rpcrest_call itself belongs to the host; after finishing it, the
- *    plugin must not touch it again.
+ *    valid until the handler has returned AND the call has been finished,
+ *    whichever is later.  Don't free it; don't keep pointers into it after.
+ *  - Messages given to rpcrest_call_reply and rpcrest_call_send stay the
+ *    caller's: the host serializes them before returning, so they may live
+ *    on the stack and may be reused or freed at once.
+ *  - Metadata keys and values given to rpcrest_call_add_*_metadata, and the
+ *    message and details given to rpcrest_call_fail*, are copied before the
+ *    function returns.
+ *  - Strings and metadata returned by rpcrest_call_* accessors belong to the
+ *    call: valid until the call is finished (and, inside the handler, until
+ *    it returns).
+ *  - The rpcrest_call itself belongs to the host; once the plugin has
+ *    finished it, the plugin must not pass it to any function again.
+ *
+ * Finishing: every call must be finished exactly once, with
+ * rpcrest_call_reply, rpcrest_call_fail, rpcrest_call_fail_details or
+ * rpcrest_call_finish -- also after the client cancelled (the host frees the
+ * call only then, and waits for it when stopping).  A second finish returns
+ * RPCREST_EFINISHED and does nothing.
  *
  * Threads: handlers run on host threads and must not block for long; a
- * handler that waits on I/O or another service returns at once and finishes
- * the call later, from any thread.  Every call must be finished exactly once.
+ * handler that waits on I/O, a timer or another service returns at once and
+ * finishes the call later, from any thread.  Every rpcrest_call_* function is
+ * thread-safe, but a call's messages go out in the order the calls to
+ * rpcrest_call_send return, so send from one thread at a time.
  */
 #ifndef RPCREST_RPCREST_H
 #define RPCREST_RPCREST_H
@@ -62,9 +78,29 @@ typedef enum rpcrest_code {
     RPCREST_UNAUTHENTICATED = 16
 } rpcrest_code;
 
-/* How a method streams.  ABI v1 hosts serve RPCREST_UNARY; a plugin that
- * declares any other kind is refused at load time with a message naming the
- * method. */
+/*
+ * What the rpcrest_call_* functions that return int return: 0 on success,
+ * or one of these.  rpcrest_call_strerror names them.
+ */
+enum {
+    RPCREST_EFINISHED = -1,  /* the call was already finished: nothing done */
+    RPCREST_EAGAIN = -2,     /* the send queue is full: nothing was queued;
+                              * see rpcrest_call_on_writable */
+    RPCREST_ECANCELLED = -3, /* the client cancelled, the deadline passed or the
+                              * host is stopping: stop sending, finish the call */
+    RPCREST_EINVAL = -4,     /* a bad argument: NULL, a reserved or malformed
+                              * metadata key, a text value with control bytes */
+    RPCREST_ESTATE = -5,     /* not now, or not for this method: initial metadata
+                              * after the first message, send on a unary method,
+                              * finish without a reply on a unary method */
+    RPCREST_ETYPE = -6,      /* not the method's output type, or not serializable */
+    RPCREST_ENOMEM = -7      /* out of memory */
+};
+
+/* How a method streams.  The host serves RPCREST_UNARY and
+ * RPCREST_SERVER_STREAMING; a plugin that declares another kind, or a kind
+ * that its embedded descriptor set contradicts, is refused at load time with
+ * a message naming the method. */
 typedef enum rpcrest_method_kind {
     RPCREST_UNARY = 0,
     RPCREST_SERVER_STREAMING = 1,
@@ -77,15 +113,16 @@ typedef struct rpcrest_call rpcrest_call;
 
 /*
  * A method handler.  `request` has the method's input type (cast it to the
- * protoc-c generated struct).  `service_data` is what init() stored.  The
- * handler finishes the call now or later with rpcrest_call_reply or
- * rpcrest_call_fail.
+ * protoc-c generated struct).  `service_data` is what init() stored.  A
+ * unary handler finishes the call now or later with rpcrest_call_reply or
+ * rpcrest_call_fail*; a server-streaming handler sends messages with
+ * rpcrest_call_send and ends with rpcrest_call_finish or rpcrest_call_fail*.
  */
 typedef void (*rpcrest_handler)(rpcrest_call *call, const ProtobufCMessage *request,
                                 void *service_data);
 
 /* A method: `name` as written in the .proto ("Echo"), matched against the
- * service descriptor, and its handler. */
+ * service descriptor, how it streams, and its handler. */
 typedef struct rpcrest_method {
     const char *name;
     rpcrest_method_kind kind;
@@ -111,7 +148,8 @@ typedef struct rpcrest_setting {
  * keys of the plugin's [service.NAME] section other than `plugin` and
  * `descriptors` (valid during the call only).  Returns 0, or non-zero after
  * writing a one-line reason into err[errlen]; the host then refuses to start.
- * fini: called once at shutdown after the last handler has returned.
+ * fini: called once at shutdown after the last call was finished and the
+ * last handler and callback returned: join your threads here.
  * Both may be NULL.
  */
 typedef struct rpcrest_plugin {
@@ -127,7 +165,8 @@ typedef struct rpcrest_plugin {
     /* The serialized FileDescriptorSet of the plugin's .proto files and
      * everything they import ([descriptor_set, descriptor_set_end)), or two
      * NULLs.  The build embeds it (see RPCREST_PLUGIN), which makes a plugin
-     * one self-describing file: the host serves it through reflection. */
+     * one self-describing file: the host checks each method's streaming
+     * kind against it and serves it through reflection. */
     const uint8_t *descriptor_set;
     const uint8_t *descriptor_set_end;
 } rpcrest_plugin;
@@ -144,16 +183,165 @@ extern const uint8_t rpcrest_descriptor_set_end[] __attribute__((weak));
         (N_SERVICES), (INIT), (FINI), rpcrest_descriptor_set_start,                      \
         rpcrest_descriptor_set_end}
 
-/* ---- functions the host provides ------------------------------------- */
+/* ==== functions the host provides ====================================== */
 
-/* Finish with status OK and one reply message (serialized before return).
- * Returns 0, or -1 if the call was already finished or the reply cannot be
- * serialized (the call is then failed with INTERNAL). */
+/* ---- finishing a call ---------------------------------------------------- */
+
+/*
+ * Unary: finishes with status OK and `reply` as the one reply message.
+ * Server-streaming: queues `reply` as the last message (even when the queue
+ * is full) and finishes with OK once every message is out.
+ * Returns 0; RPCREST_EFINISHED; or RPCREST_ETYPE if reply is NULL, not of
+ * the method's output type, or cannot be serialized -- the call is then
+ * failed with INTERNAL.
+ */
 int rpcrest_call_reply(rpcrest_call *call, const ProtobufCMessage *reply);
 
-/* Finish with a non-OK status and a message (may be NULL).  Returns 0, or -1
- * if the call was already finished. */
+/*
+ * Finishes with a non-OK status and a message (may be NULL).  A code that
+ * is not a failure (RPCREST_OK, out of range) becomes RPCREST_UNKNOWN.  On a
+ * server-streaming call the messages already queued go out first.  Returns
+ * 0 or RPCREST_EFINISHED.
+ */
 int rpcrest_call_fail(rpcrest_call *call, rpcrest_code code, const char *message);
+
+/*
+ * One entry of google.rpc.Status.details (a google.protobuf.Any).  Either
+ * `message` (the host packs it; the type URL is
+ * "type.googleapis.com/" + its full type name), or, with message NULL,
+ * `type_url` and the already serialized `value[value_len]`.
+ */
+typedef struct rpcrest_detail {
+    const ProtobufCMessage *message;
+    const char *type_url;
+    const void *value;
+    size_t value_len;
+} rpcrest_detail;
+
+/*
+ * rpcrest_call_fail, plus rich error details: the host builds a
+ * google.rpc.Status { code, message, details } from the same code and
+ * message and the n_details entries, and sends it serialized in the
+ * `grpc-status-details-bin` trailer, where gRPC clients
+ * (grpc-status / status.FromError / StatusProto) and rpcrest-gateway's JSON
+ * error body find it.  Everything is copied before return.  Returns 0,
+ * RPCREST_EFINISHED, or RPCREST_EINVAL / RPCREST_ETYPE / RPCREST_ENOMEM if a
+ * detail is malformed (NULL type_url with NULL message) or cannot be
+ * packed: the call is then failed with the code and message, without
+ * details.
+ */
+int rpcrest_call_fail_details(rpcrest_call *call, rpcrest_code code, const char *message,
+                              const rpcrest_detail *details, size_t n_details);
+
+/*
+ * Server-streaming: finishes with status OK after every queued message went
+ * out.  Returns 0 or RPCREST_EFINISHED.  On a unary call (which needs a
+ * reply) it fails the call with INTERNAL and returns RPCREST_ESTATE.
+ */
+int rpcrest_call_finish(rpcrest_call *call);
+
+/* ---- server streaming, with flow control ------------------------------- */
+
+/*
+ * Queues one message of a server-streaming call.  The host sends one
+ * message at a time, as fast as the client reads; messages wait in a
+ * per-call queue of at most 64 messages and 1 MiB (a single message larger
+ * than that is taken when the queue is empty).  The first message also
+ * sends the response initial metadata.
+ * Returns:
+ *   0                   queued (and serialized: `msg` is the caller's again)
+ *   RPCREST_EAGAIN      the queue is full; nothing was queued.  Try again
+ *                       when the writable callback runs (below).
+ *   RPCREST_ECANCELLED  the client is gone or the deadline passed: stop and
+ *                       finish the call (its status will not be delivered).
+ *   RPCREST_EFINISHED   the call was already finished.
+ *   RPCREST_ESTATE      the method is not server-streaming.
+ *   RPCREST_ETYPE       msg is NULL, not of the output type, or unserializable.
+ *   RPCREST_ENOMEM
+ * So a slow client never makes the host buffer without bound: the plugin
+ * produces the next message only when there is room for it.
+ */
+int rpcrest_call_send(rpcrest_call *call, const ProtobufCMessage *msg);
+
+/* The writable callback: `arg` is what rpcrest_call_on_writable was given. */
+typedef void (*rpcrest_writable_cb)(rpcrest_call *call, void *arg);
+
+/*
+ * Sets the call's writable callback (replacing an earlier one; NULL
+ * removes it).  After each RPCREST_EAGAIN from rpcrest_call_send, the host
+ * calls cb(call, arg) exactly once, on a host thread, when the queue is at
+ * most half full again -- or when the call is cancelled (then the next send
+ * returns RPCREST_ECANCELLED).  Never after the call was finished, never from
+ * inside rpcrest_call_send.  It may run on another thread before the send
+ * that returned RPCREST_EAGAIN has returned: after RPCREST_EAGAIN, just
+ * return.  The callback must not block.  The usual pattern is one "pump"
+ * function that is both the callback and called from the handler:
+ *
+ *     static void pump(rpcrest_call *call, void *arg) {
+ *         struct job *j = arg;
+ *         while (j->next < j->count) {
+ *             ... fill msg for j->next ...
+ *             int rc = rpcrest_call_send(call, &msg.base);
+ *             if (rc == RPCREST_EAGAIN) return;       // called again later
+ *             if (rc != 0) { rpcrest_call_fail(call, RPCREST_CANCELLED, NULL);
+ *                            free(j); return; }
+ *             j->next++;
+ *         }
+ *         rpcrest_call_finish(call);
+ *         free(j);
+ *     }
+ *     handler: rpcrest_call_on_writable(call, pump, j); pump(call, j);
+ *
+ * Returns 0, RPCREST_EFINISHED, or RPCREST_ESTATE on a unary call.
+ */
+int rpcrest_call_on_writable(rpcrest_call *call, rpcrest_writable_cb cb, void *arg);
+
+/* ---- metadata ------------------------------------------------------------- */
+
+/* One request metadata entry.  Neither key nor value is NUL-terminated.
+ * Keys are lower case.  For keys ending in "-bin" the value is the raw bytes
+ * (gRPC has already base64-decoded them); other values are printable ASCII. */
+typedef struct rpcrest_metadata {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+} rpcrest_metadata;
+
+/* The number of request metadata entries: the client's own entries, in the
+ * order sent (a key may repeat), plus "user-agent".  Pseudo-headers,
+ * content-type, te and grpc-timeout are not entries (see
+ * rpcrest_call_deadline_ms). */
+size_t rpcrest_call_metadata_count(const rpcrest_call *call);
+
+/* Entry i (0 <= i < count) into *out.  Returns 0, or RPCREST_EINVAL if i is
+ * out of range or out is NULL. */
+int rpcrest_call_metadata_at(const rpcrest_call *call, size_t i, rpcrest_metadata *out);
+
+/* The first request metadata value for `key` (lower case), or NULL; its
+ * length in *len (which may be NULL). */
+const char *rpcrest_call_metadata(const rpcrest_call *call, const char *key, size_t *len);
+
+/*
+ * Adds one entry to the response initial metadata (sent before the first
+ * message, or with the status when there is none) or to the trailing
+ * metadata (sent with the status).  `key`: NUL-terminated, 1-255 characters
+ * of a-z 0-9 - _ . ; not "grpc-..." (reserved by gRPC), nor content-type, te,
+ * user-agent, host, connection, keep-alive, proxy-connection,
+ * transfer-encoding, upgrade.  `value[value_len]`: any bytes when the key
+ * ends in "-bin" (gRPC base64-encodes them on the wire), else printable
+ * ASCII (0x20-0x7e).  Both are copied.  A key may be added more than once.
+ * gRPC clients refuse metadata blocks larger than their limit (8 KiB by
+ * default): keep them small.
+ * Returns 0, RPCREST_EINVAL, RPCREST_EFINISHED, RPCREST_ENOMEM, or (initial
+ * only) RPCREST_ESTATE once the initial metadata was sent.
+ */
+int rpcrest_call_add_initial_metadata(rpcrest_call *call, const char *key, const void *value,
+                                      size_t value_len);
+int rpcrest_call_add_trailing_metadata(rpcrest_call *call, const char *key,
+                                       const void *value, size_t value_len);
+
+/* ---- about the call ------------------------------------------------------- */
 
 /* The full method path, "/package.Service/Method". */
 const char *rpcrest_call_method(const rpcrest_call *call);
@@ -165,12 +353,13 @@ const char *rpcrest_call_peer(const rpcrest_call *call);
  * -1 when the client set none. */
 int64_t rpcrest_call_deadline_ms(const rpcrest_call *call);
 
-/* 1 once the client cancelled the call or its deadline passed. */
+/* 1 once the client cancelled the call, its deadline passed, or the host
+ * cancelled it while stopping; 0 before.  Cheap: poll it in long work. */
 int rpcrest_call_is_cancelled(const rpcrest_call *call);
 
-/* The first request metadata value for `key` (lower case), or NULL.  Values
- * are not NUL-terminated in gRPC: the length is stored in *len. */
-const char *rpcrest_call_metadata(const rpcrest_call *call, const char *key, size_t *len);
+/* A short English name for a value the functions above return
+ * ("the send queue is full"), for logs.  Never NULL. */
+const char *rpcrest_call_strerror(int rc);
 
 #ifdef __cplusplus
 }

@@ -40,16 +40,20 @@ class Host:
 
     services: [(section name, plugin path, {setting: value})], in order.
     listen: the [host] listen value (default 127.0.0.1 on a free port).
+    host_keys: more [host] keys ({"drain_timeout": "1"}).
     """
 
-    def __init__(self, services=(("echo", ECHO_SO, {}),), threads=2, listen=None):
+    def __init__(self, services=(("echo", ECHO_SO, {}),), threads=2, listen=None,
+                 host_keys=None):
         self.dir = tempfile.mkdtemp(prefix="rpcrest-host-test-")
         self.port = harness.free_port()
         self.listen = listen or "127.0.0.1:%d" % self.port
         self.ini = os.path.join(self.dir, "rpcrest.ini")
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self.proc = None
-        lines = ["[host]", "listen = %s" % self.listen, "threads = %d" % threads, ""]
+        lines = ["[host]", "listen = %s" % self.listen, "threads = %d" % threads]
+        lines += ["%s = %s" % kv for kv in (host_keys or {}).items()]
+        lines.append("")
         for name, path, settings in services:
             lines += ["[service.%s]" % name, "plugin = %s" % path]
             lines += ["%s = %s" % kv for kv in settings.items()]
@@ -316,9 +320,11 @@ class SignalTest(HostCase):
         self.assertEqual(h.wait_exit(5), 0, h.stderr())
 
     def test_sigterm_with_a_call_held_by_the_plugin(self):
-        """The held call is cancelled, the plugin finishes it, fini runs, exit 0."""
+        """The held call outlives the drain (1 s), is cancelled, the plugin
+        finishes it, fini runs, exit 0."""
         pb2, pb2_grpc = echo_modules()
-        h = self.host(services=[("inspect", plugin("inspect"), {})])
+        h = self.host(services=[("inspect", plugin("inspect"), {})],
+                      host_keys={"drain_timeout": "1"})
         fini_file = os.path.join(h.dir, "fini")
         with open(h.ini, "a") as f:
             f.write("fini_file = %s\n" % fini_file)
@@ -340,6 +346,8 @@ class SignalTest(HostCase):
         h.signal(signal.SIGTERM)
         self.assertEqual(h.wait_exit(5), 0, h.stderr())
         self.assertLess(time.monotonic() - t0, 3)
+        self.assertIn("rpcrest-host: drain: 1 call still running after 1 s: cancelling it\n",
+                      h.stderr())
         t.join(5)
         self.assertIn(result.get("code"), (grpc.StatusCode.UNAVAILABLE,
                                            grpc.StatusCode.CANCELLED))
@@ -407,11 +415,18 @@ class PluginRefusedTest(HostCase):
         self.assertIn("rpcrest-host: %s: plugin ABI version mismatch: expected 1, found 999\n"
                       % path, err)
 
-    def test_streaming_method(self):
+    def test_bidi_streaming_method(self):
         path = plugin("streaming")
         err = self.refuse_one(path)
-        self.assertIn("rpcrest-host: %s: method /example.MyService/Echo is server-streaming; "
-                      "this host serves unary methods only\n" % path, err)
+        self.assertIn("rpcrest-host: %s: method /example.MyService/Echo is "
+                      "bidirectional-streaming; this host serves unary and server-streaming "
+                      "methods only\n" % path, err)
+
+    def test_kind_contradicts_descriptor_set(self):
+        path = plugin("kind_mismatch")
+        err = self.refuse_one(path)
+        self.assertIn("rpcrest-host: %s: method /example.MyService/Echo is unary in its "
+                      ".proto, but the plugin declares it server-streaming\n" % path, err)
 
     def test_init_failure(self):
         path = plugin("bad_init")

@@ -1,7 +1,7 @@
 /*
  * streaming.c -- test plugin: declares example.MyService/Echo as
- * server-streaming.  ABI v1 hosts serve unary methods only and must refuse
- * it, naming the method.
+ * bidirectional-streaming.  Plugins may serve unary and server-streaming
+ * methods only: the host must refuse it, naming the method.
  */
 #include <rpcrest/rpcrest.h>
 
@@ -13,7 +13,7 @@ static void echo(rpcrest_call *call, const ProtobufCMessage *request, void *serv
     rpcrest_call_reply(call, request);
 }
 
-static const rpcrest_method methods[] = {{"Echo", RPCREST_SERVER_STREAMING, echo}};
+static const rpcrest_method methods[] = {{"Echo", RPCREST_BIDI_STREAMING, echo}};
 static const rpcrest_service services[] = {{&example__my_service__descriptor, methods, 1}};
 
 RPCREST_PLUGIN("streaming", services, 1, NULL, NULL);
