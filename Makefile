@@ -116,6 +116,8 @@ GW_SRC     := $(wildcard gateway/*.c)
 
 obj = $(patsubst %.c,$(O)/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
+# An archive, so each program links only the common modules it uses.
+COMMON_LIB := $(B)/lib/librpcrest_common.a
 SUP_OBJ    := $(call obj,$(SUP_SRC))
 HOST_OBJ   := $(call obj,$(HOST_SRC))
 GW_OBJ     := $(call obj,$(GW_SRC))
@@ -134,16 +136,21 @@ $(O)/gen/%.o: $(G)/%.c $(GEN_API_H) $(GEN_GRPC_H) $(GEN_WKT_H)
 
 # ---- programs ---------------------------------------------------------------
 # The host exports the rpcrest_call_* functions that plugins call.
-$(B)/rpcrestd: $(SUP_OBJ) $(COMMON_OBJ)
+$(COMMON_LIB): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/rpcrestd: $(SUP_OBJ) $(COMMON_LIB)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_COMMON) -o $@
 
-$(B)/rpcrest-host: $(HOST_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) host/exports.list
+$(B)/rpcrest-host: $(HOST_OBJ) $(COMMON_LIB) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) host/exports.list
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--dynamic-list=host/exports.list \
-	    $(HOST_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(LIBS_HOST) -o $@
+	    $(HOST_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB) $(LIBS_HOST) -o $@
 
-$(B)/rpcrest-gateway: $(GW_OBJ) $(COMMON_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ)
+$(B)/rpcrest-gateway: $(GW_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
 
@@ -205,8 +212,8 @@ all: $(PROGRAMS) $(SERVICE_SO) $(SERVICE_PB)
 # tests/unit/test_X.c links against the objects of the modules it tests.
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TEST_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
-LIB_OBJ   := $(COMMON_OBJ) $(filter-out $(O)/gateway/gw_main.o,$(GW_OBJ)) $(GEN_API_OBJ) \
-             $(GEN_GRPC_OBJ)
+LIB_OBJ   := $(filter-out $(O)/gateway/gw_main.o,$(GW_OBJ)) $(GEN_API_OBJ) \
+             $(GEN_GRPC_OBJ) $(COMMON_LIB)
 
 $(B)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)

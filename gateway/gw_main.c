@@ -17,6 +17,7 @@
 #include "gw_refresh.h"
 #include "gw_upstream.h"
 #include "rp_config.h"
+#include "rp_log.h"
 
 #define PROG "rpcrest-gateway"
 
@@ -58,15 +59,14 @@ static const char **api_source(const rp_config *cfg, gw_gen_source *src)
 static void log_routes(const gw_gen *g)
 {
     for (size_t i = 0; i < g->router.n_routes; i++)
-        fprintf(stderr, PROG ": route %s %s -> %s\n", g->router.routes[i].binding->verb,
+        rp_log("route %s %s -> %s", g->router.routes[i].binding->verb,
                 g->router.routes[i].binding->path_template, g->router.routes[i].method->path);
     size_t n;
     const gw_method *methods = gw_schema_methods(g->schema, &n);
     for (size_t i = 0; i < n; i++)
         if (methods[i].n_bindings && methods[i].client_streaming)
-            fprintf(stderr, PROG ": not routed: %s streams from the client, and this version "
-                            "transcodes unary and server-streaming methods only\n",
-                    methods[i].path);
+            rp_log("not routed: %s streams from the client, and this version transcodes "
+                   "unary and server-streaming methods only", methods[i].path);
 }
 
 static int wait_for_stop_signal(void)
@@ -81,7 +81,7 @@ static int wait_for_stop_signal(void)
         if (sigwait(&set, &sig) != 0)
             return -1;
         if (sig == SIGHUP) {
-            fprintf(stderr, PROG ": SIGHUP ignored: this version does not reload\n");
+            rp_log("SIGHUP ignored: this version does not reload");
             continue;
         }
         return sig;
@@ -121,17 +121,17 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_http *http, in
     src->reflection_flags = 0;
     *have_api = g != NULL;
     if (!g && src->use_reflection) {
-        fprintf(stderr, PROG ": %s; will retry when the upstream is reachable\n", err);
+        rp_log("%s; will retry when the upstream is reachable", err);
         src->use_reflection = 0;
         g = gw_gen_build(src, up, err, sizeof(err));
         src->use_reflection = 1;
     }
     if (!g) {
-        fprintf(stderr, PROG ": %s\n", err);
+        rp_log("%s", err);
         return -1;
     }
     log_routes(g);
-    fprintf(stderr, PROG ": serving %zu routes from %s\n", g->router.n_routes, g->origin);
+    rp_log("serving %zu routes from %s", g->router.n_routes, g->origin);
     gw_http_publish(http, g);
     return 0;
 }
@@ -144,13 +144,13 @@ static int serve(const rp_config *cfg, gw_gen_source *src)
     int threads = cpu_count(cfg->gateway.threads);
     gw_upstream *up = gw_upstream_start(target, threads, err, sizeof(err));
     if (!up) {
-        fprintf(stderr, PROG ": %s\n", err);
+        rp_log("%s", err);
         return 1;
     }
     gw_http_config hc = http_config(cfg, threads);
     gw_http *http = gw_http_start(&hc, up, err, sizeof(err));
     if (!http) {
-        fprintf(stderr, PROG ": %s\n", err);
+        rp_log("%s", err);
         gw_upstream_stop(up);
         return 1;
     }
@@ -159,10 +159,10 @@ static int serve(const rp_config *cfg, gw_gen_source *src)
     if (load_first_api(src, up, http, &have_api) == 0) {
         if (src->use_reflection)
             refresh = gw_refresh_start(src, up, http, have_api);
-        fprintf(stderr, PROG ": listening on http://%s with %d threads, upstream %s\n",
+        rp_log("listening on http://%s with %d threads, upstream %s",
                 cfg->gateway.listen, threads, target);
         int sig = wait_for_stop_signal();
-        fprintf(stderr, PROG ": %s: stopping\n", sig > 0 ? strsignal(sig) : "sigwait failed");
+        rp_log("%s: stopping", sig > 0 ? strsignal(sig) : "sigwait failed");
         status = 0;
     }
     gw_refresh_stop(refresh);
@@ -195,7 +195,7 @@ int main(int argc, char **argv)
     gw_gen_source src;
     const char **files = api_source(cfg, &src);
     if (!files) {
-        fprintf(stderr, PROG ": out of memory\n");
+        rp_log("out of memory");
         rp_config_free(cfg);
         return 1;
     }
@@ -208,6 +208,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     grpc_init();
+    rp_log_route_grpc();
     int status = serve(cfg, &src);
     grpc_shutdown();
     free(files);

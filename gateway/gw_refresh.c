@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "rp_log.h"
+
 #define WATCH_SLICE_MS 500 /* how often the thread looks at its stop flag */
 
 struct gw_refresh {
@@ -27,10 +29,10 @@ static void rebuild(gw_refresh *r)
     char err[512];
     gw_gen *g = gw_gen_build(r->src, r->up, err, sizeof(err));
     if (!g) {
-        fprintf(stderr, "rpcrest-gateway: keeping the current API: %s\n", err);
+        rp_log("keeping the current API: %s", err);
         return;
     }
-    fprintf(stderr, "rpcrest-gateway: serving %zu routes from %s\n", g->router.n_routes,
+    rp_log("serving %zu routes from %s", g->router.n_routes,
             g->origin);
     gw_http_publish(r->http, g);
 }

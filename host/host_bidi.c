@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host_log.h"
+#include "rp_log.h"
 
 typedef struct bidi_msg {
     struct bidi_msg *next;
@@ -98,7 +98,7 @@ int host_bidi_register(host_bidi_method *m, grpc_server *server)
 {
     m->registered = grpc_server_register_method(server, m->path, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     if (!m->registered) {
-        host_log("%s: grpc_server_register_method failed", m->path);
+        rp_log("%s: grpc_server_register_method failed", m->path);
         return -1;
     }
     return 0;
@@ -108,12 +108,12 @@ int host_bidi_request(const host_queue *q, host_bidi_method *m)
 {
     host_bidi *b = calloc(1, sizeof(*b));
     if (!b) {
-        host_log("%s: cannot request calls: out of memory", m->path);
+        rp_log("%s: cannot request calls: out of memory", m->path);
         return -1;
     }
     int rc = pthread_mutex_init(&b->lock, NULL);
     if (rc) {
-        host_log("%s: pthread_mutex_init: %s", m->path, strerror(rc));
+        rp_log("%s: pthread_mutex_init: %s", m->path, strerror(rc));
         free(b);
         return -1;
     }
@@ -129,7 +129,7 @@ int host_bidi_request(const host_queue *q, host_bidi_method *m)
         q->server, m->registered, &b->call, &b->deadline, &b->md, NULL, q->cq, q->cq,
         &b->on_new);
     if (err != GRPC_CALL_OK) {
-        host_log("%s: grpc_server_request_registered_call: error %d", m->path, (int)err);
+        rp_log("%s: grpc_server_request_registered_call: error %d", m->path, (int)err);
         bidi_free(b, 0);
         return -1;
     }
@@ -144,7 +144,7 @@ static int start_locked(host_bidi *b, grpc_op *ops, size_t n, host_tag *tag, con
 {
     grpc_call_error err = grpc_call_start_batch(b->call, ops, n, tag, NULL);
     if (err != GRPC_CALL_OK) {
-        host_log("%s: grpc_call_start_batch(%s): error %d", b->m->path, what, (int)err);
+        rp_log("%s: grpc_call_start_batch(%s): error %d", b->m->path, what, (int)err);
         b->over = 1;
         grpc_call_cancel(b->call, NULL); /* so that RECV_CLOSE_ON_SERVER completes */
         return -1;
@@ -215,7 +215,7 @@ int host_bidi_send(host_bidi *b, const uint8_t *msg, size_t len)
 {
     bidi_msg *node = malloc(sizeof(*node));
     if (!node) {
-        host_log("%s: cannot send a reply: out of memory", b->m->path);
+        rp_log("%s: cannot send a reply: out of memory", b->m->path);
         return -1;
     }
     grpc_slice slice = grpc_slice_from_copied_buffer((const char *)msg, len);
@@ -385,7 +385,7 @@ void host_bidi_on_event(host_tag *tag, int ok)
         on_closed(HOST_RECORD_OF(tag, host_bidi, on_closed));
         break;
     default:
-        host_log("host_bidi_on_event: unexpected tag kind %d", (int)tag->kind);
+        rp_log("host_bidi_on_event: unexpected tag kind %d", (int)tag->kind);
         break;
     }
 }

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host_log.h"
+#include "rp_log.h"
 
 /* The per-call send queue of a server-streaming call: messages waiting plus
  * the one in flight.  The writable callback runs at half of both. */
@@ -174,12 +174,12 @@ int host_call_request(const host_queue *q, const host_method *m, void *registere
 {
     rpcrest_call *c = calloc(1, sizeof(*c));
     if (!c) {
-        host_log("%s: cannot request calls: out of memory", m->path);
+        rp_log("%s: cannot request calls: out of memory", m->path);
         return -1;
     }
     int rc = pthread_mutex_init(&c->lock, NULL);
     if (rc) {
-        host_log("%s: pthread_mutex_init: %s", m->path, strerror(rc));
+        rp_log("%s: pthread_mutex_init: %s", m->path, strerror(rc));
         free(c);
         return -1;
     }
@@ -196,7 +196,7 @@ int host_call_request(const host_queue *q, const host_method *m, void *registere
         q->server, registered, &c->call, &c->deadline, &c->md, &c->payload, q->cq, q->cq,
         &c->on_new);
     if (err != GRPC_CALL_OK) {
-        host_log("%s: grpc_server_request_registered_call: error %d", m->path, (int)err);
+        rp_log("%s: grpc_server_request_registered_call: error %d", m->path, (int)err);
         call_free(c);
         return -1;
     }
@@ -277,7 +277,7 @@ static void start_message(rpcrest_call *c)
     grpc_call_error err = grpc_call_start_batch(c->call, ops, n, &c->on_message, NULL);
     if (err == GRPC_CALL_OK)
         return;
-    host_log("%s: grpc_call_start_batch(SEND_MESSAGE): error %d", c->method->path, (int)err);
+    rp_log("%s: grpc_call_start_batch(SEND_MESSAGE): error %d", c->method->path, (int)err);
     c->in_flight = NULL;
     c->queued_n--;
     c->queued_bytes -= it->bytes;
@@ -311,7 +311,7 @@ static int start_final(rpcrest_call *c)
     grpc_slice_unref(details); /* the call took its own reference */
     if (err == GRPC_CALL_OK)
         return 0;
-    host_log("%s: cannot send the reply: grpc_call_start_batch: error %d", c->method->path,
+    rp_log("%s: cannot send the reply: grpc_call_start_batch: error %d", c->method->path,
              (int)err);
     break_call(c);
     return -1;
@@ -757,7 +757,7 @@ static void start_recv_close(rpcrest_call *c)
     op.data.recv_close_on_server.cancelled = &c->close_cancelled;
     grpc_call_error err = grpc_call_start_batch(c->call, &op, 1, &c->on_closed, NULL);
     if (err != GRPC_CALL_OK) {
-        host_log("%s: grpc_call_start_batch(RECV_CLOSE_ON_SERVER): error %d",
+        rp_log("%s: grpc_call_start_batch(RECV_CLOSE_ON_SERVER): error %d",
                  c->method->path, (int)err);
         atomic_store(&c->cancelled, 1);
         call_release(c);
@@ -839,7 +839,7 @@ void host_call_on_event(host_tag *tag, int ok)
         call_release(HOST_RECORD_OF(tag, rpcrest_call, on_sent)); /* REF_SEND */
         break;
     default:
-        host_log("host_call_on_event: unexpected tag kind %d", (int)tag->kind);
+        rp_log("host_call_on_event: unexpected tag kind %d", (int)tag->kind);
         break;
     }
 }

@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "grpc/health/v1/health.pb-c.h"
-#include "host_log.h"
+#include "rp_log.h"
 #include "host_reflection.h"
 
 typedef Grpc__Health__V1__HealthCheckResponse__ServingStatus health_status;
@@ -253,12 +253,12 @@ static int init_sync(host_health *h)
         pthread_condattr_destroy(&attr);
     }
     if (rc) {
-        host_log("health: pthread_cond_init: %s", strerror(rc));
+        rp_log("health: pthread_cond_init: %s", strerror(rc));
         return -1;
     }
     rc = pthread_mutex_init(&h->lock, NULL);
     if (rc) {
-        host_log("health: pthread_mutex_init: %s", strerror(rc));
+        rp_log("health: pthread_mutex_init: %s", strerror(rc));
         pthread_cond_destroy(&h->changed);
         return -1;
     }
@@ -269,7 +269,7 @@ host_health *host_health_create(const host_plugins *ps)
 {
     host_health *h = calloc(1, sizeof(*h));
     if (!h) {
-        host_log("health: out of memory");
+        rp_log("health: out of memory");
         return NULL;
     }
     if (init_sync(h) < 0) {
@@ -301,7 +301,7 @@ host_health *host_health_create(const host_plugins *ps)
     };
     return h;
 oom:
-    host_log("health: out of memory");
+    rp_log("health: out of memory");
     host_health_destroy(h);
     return NULL;
 }
@@ -311,7 +311,7 @@ void host_health_destroy(host_health *h)
     if (!h)
         return;
     if (h->watches)
-        host_log("health: destroyed with Watch calls still open");
+        rp_log("health: destroyed with Watch calls still open");
     for (size_t i = 0; i < h->n_names; i++)
         free(h->names[i]);
     free(h->names);

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host_log.h"
+#include "rp_log.h"
 #include "host_plugin.h"
 #include "host_server.h"
 #include "rp_config.h"
@@ -72,7 +72,7 @@ static int block_signals(sigset_t *wait_set)
     sigaddset(&all, SIGPIPE);
     int rc = pthread_sigmask(SIG_BLOCK, &all, NULL);
     if (rc) {
-        host_log("pthread_sigmask: %s", strerror(rc));
+        rp_log("pthread_sigmask: %s", strerror(rc));
         return -1;
     }
     sigemptyset(wait_set);
@@ -89,7 +89,7 @@ static int wait_for_stop(const sigset_t *set)
         int sig;
         int rc = sigwait(set, &sig);
         if (rc) {
-            host_log("sigwait: %s", strerror(rc));
+            rp_log("sigwait: %s", strerror(rc));
             return SIGTERM;
         }
         if (sig == SIGTERM || sig == SIGINT)
@@ -119,7 +119,7 @@ static void log_serving(const host_plugins *ps, const char *listen, size_t threa
             n += m > 0 ? (size_t)m : 0;
         }
     }
-    host_log("serving %s on %s with %zu thread%s", list, listen, threads,
+    rp_log("serving %s on %s with %zu thread%s", list, listen, threads,
              threads == 1 ? "" : "s");
 }
 
@@ -145,13 +145,13 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
     }
     log_serving(&ps, cfg->host.listen, threads);
     int sig = wait_for_stop(stop_set);
-    host_log("%s: stopping (draining calls for up to %g s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+    rp_log("%s: stopping (draining calls for up to %g s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
              cfg->host.drain_timeout);
     host_server_drain(srv, cfg->host.drain_timeout); /* health NOT_SERVING, no new calls */
     host_server_stop(srv);                           /* cancels what is left */
     host_plugins_unload(&ps);
     grpc_shutdown();
-    host_log("stopped");
+    rp_log("stopped");
     return 0;
 }
 
@@ -164,11 +164,11 @@ int main(int argc, char **argv)
     const char *conf = parse_args(argc, argv, &status);
     if (!conf)
         return status;
-    host_log_route_grpc();
+    rp_log_route_grpc();
     char err[1024];
     rp_config *cfg = rp_config_load(conf, err, sizeof(err));
     if (!cfg) {
-        host_log("%s", err);
+        rp_log("%s", err);
         return RP_EX_CONFIG;
     }
     status = serve(cfg, &stop_set);

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "google/protobuf/descriptor.pb-c.h"
-#include "host_log.h"
+#include "rp_log.h"
 
 #define INIT_ERR_MAX 512
 
@@ -54,27 +54,27 @@ static int check_entry(const host_plugin *p, const rpcrest_plugin *e)
     if (memcmp(e->magic, RPCREST_MAGIC, RPCREST_MAGIC_SIZE) != 0) {
         char found[4 * RPCREST_MAGIC_SIZE + 1];
         describe_magic(e->magic, found, sizeof(found));
-        host_log("%s: not an rpcrest plugin: %s has magic \"%s\", expected \"%s\"", p->path,
+        rp_log("%s: not an rpcrest plugin: %s has magic \"%s\", expected \"%s\"", p->path,
                  RPCREST_ENTRY_NAME, found, RPCREST_MAGIC);
         return -1;
     }
     if (e->abi_version != RPCREST_ABI_VERSION) {
-        host_log("%s: plugin ABI version mismatch: expected %u, found %u", p->path,
+        rp_log("%s: plugin ABI version mismatch: expected %u, found %u", p->path,
                  RPCREST_ABI_VERSION, e->abi_version);
         return -1;
     }
     if (e->struct_size < sizeof(rpcrest_plugin)) {
-        host_log("%s: plugin struct size mismatch: expected at least %zu, found %u (ABI %u)",
+        rp_log("%s: plugin struct size mismatch: expected at least %zu, found %u (ABI %u)",
                  p->path, sizeof(rpcrest_plugin), e->struct_size, RPCREST_ABI_VERSION);
         return -1;
     }
     if (e->n_services == 0 || !e->services) {
-        host_log("%s: plugin '%s' provides no services", p->path, e->name ? e->name : "?");
+        rp_log("%s: plugin '%s' provides no services", p->path, e->name ? e->name : "?");
         return -1;
     }
     if (!e->descriptor_set != !e->descriptor_set_end ||
         e->descriptor_set_end < e->descriptor_set) {
-        host_log("%s: plugin '%s' has a malformed descriptor set range", p->path,
+        rp_log("%s: plugin '%s' has a malformed descriptor set range", p->path,
                  e->name ? e->name : "?");
         return -1;
     }
@@ -86,13 +86,13 @@ static int plugin_open(host_plugin *p)
     dlerror(); /* clear any earlier error */
     p->dl = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
     if (!p->dl) {
-        host_log("%s: cannot load plugin: %s", p->path, dlerror());
+        rp_log("%s: cannot load plugin: %s", p->path, dlerror());
         return -1;
     }
     const rpcrest_plugin *e = dlsym(p->dl, RPCREST_ENTRY_NAME);
     if (!e) {
         const char *why = dlerror();
-        host_log("%s: not an rpcrest plugin: no %s symbol: %s", p->path, RPCREST_ENTRY_NAME,
+        rp_log("%s: not an rpcrest plugin: no %s symbol: %s", p->path, RPCREST_ENTRY_NAME,
                  why ? why : "the symbol is NULL");
         return -1;
     }
@@ -116,7 +116,7 @@ static int check_service_unique(const host_plugins *ps, size_t pi, size_t si)
         for (size_t j = 0; j < n; j++) {
             if (strcmp(q->entry->services[j].descriptor->name, name) != 0)
                 continue;
-            host_log("%s ([service.%s]): service %s is already provided by %s ([service.%s])",
+            rp_log("%s ([service.%s]): service %s is already provided by %s ([service.%s])",
                      p->path, p->section, name, q->path, q->section);
             return -1;
         }
@@ -131,23 +131,23 @@ static int check_method(const host_plugin *p, const rpcrest_service *svc, size_t
     const ProtobufCServiceDescriptor *d = svc->descriptor;
     const rpcrest_method *m = &svc->methods[i];
     if (!m->name || !m->handler) {
-        host_log("%s: service %s: method entry %zu has no %s", p->path, d->name, i,
+        rp_log("%s: service %s: method entry %zu has no %s", p->path, d->name, i,
                  m->name ? "handler" : "name");
         return -1;
     }
     const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(d,
                                                                                   m->name);
     if (!md) {
-        host_log("%s: service %s has no method '%s'", p->path, d->name, m->name);
+        rp_log("%s: service %s has no method '%s'", p->path, d->name, m->name);
         return -1;
     }
     if (m->kind != RPCREST_UNARY && m->kind != RPCREST_SERVER_STREAMING) {
-        host_log("%s: method /%s/%s is %s; this host serves unary and server-streaming "
+        rp_log("%s: method /%s/%s is %s; this host serves unary and server-streaming "
                  "methods only", p->path, d->name, m->name, kind_name(m->kind));
         return -1;
     }
     if (handlers[md - d->methods]++) {
-        host_log("%s: method /%s/%s has more than one handler", p->path, d->name, m->name);
+        rp_log("%s: method /%s/%s has more than one handler", p->path, d->name, m->name);
         return -1;
     }
     return 0;
@@ -159,16 +159,16 @@ static int check_service(const host_plugin *p, const rpcrest_service *svc)
 {
     const ProtobufCServiceDescriptor *d = svc->descriptor;
     if (!d || d->magic != PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC) {
-        host_log("%s: a service has no valid protoc-c service descriptor", p->path);
+        rp_log("%s: a service has no valid protoc-c service descriptor", p->path);
         return -1;
     }
     if (svc->n_methods > 0 && !svc->methods) {
-        host_log("%s: service %s: methods is NULL", p->path, d->name);
+        rp_log("%s: service %s: methods is NULL", p->path, d->name);
         return -1;
     }
     unsigned *handlers = calloc(d->n_methods + 1, sizeof(*handlers));
     if (!handlers) {
-        host_log("%s: out of memory", p->path);
+        rp_log("%s: out of memory", p->path);
         return -1;
     }
     int rc = 0;
@@ -176,7 +176,7 @@ static int check_service(const host_plugin *p, const rpcrest_service *svc)
         rc = check_method(p, svc, i, handlers);
     for (unsigned i = 0; i < d->n_methods && rc == 0; i++) {
         if (handlers[i] == 0) {
-            host_log("%s: method /%s/%s has no handler", p->path, d->name,
+            rp_log("%s: method /%s/%s has no handler", p->path, d->name,
                      d->methods[i].name);
             rc = -1;
         }
@@ -191,7 +191,7 @@ static int add_methods(host_plugins *ps, const host_plugin *p, const rpcrest_ser
     const ProtobufCServiceDescriptor *d = svc->descriptor;
     host_method *grown = realloc(ps->methods, (ps->n_methods + svc->n_methods) * sizeof(*grown));
     if (!grown) {
-        host_log("%s: out of memory", p->path);
+        rp_log("%s: out of memory", p->path);
         return -1;
     }
     ps->methods = grown;
@@ -200,7 +200,7 @@ static int add_methods(host_plugins *ps, const host_plugin *p, const rpcrest_ser
             protobuf_c_service_descriptor_get_method_by_name(d, svc->methods[i].name);
         host_method *m = &ps->methods[ps->n_methods];
         if (asprintf(&m->path, "/%s/%s", d->name, md->name) < 0) {
-            host_log("%s: out of memory", p->path);
+            rp_log("%s: out of memory", p->path);
             return -1;
         }
         m->input = md->input;
@@ -256,7 +256,7 @@ static int check_kinds(const host_plugin *p)
     file_set *set = google__protobuf__file_descriptor_set__unpack(
         NULL, p->descriptor_set_len, p->descriptor_set);
     if (!set) {
-        host_log("%s: the embedded descriptor set is not a valid FileDescriptorSet", p->path);
+        rp_log("%s: the embedded descriptor set is not a valid FileDescriptorSet", p->path);
         return -1;
     }
     int rc = 0;
@@ -264,7 +264,7 @@ static int check_kinds(const host_plugin *p)
         const rpcrest_service *svc = &p->entry->services[si];
         const service_proto *sp = find_service(set, svc->descriptor->name);
         if (!sp) {
-            host_log("%s: service %s is not in the plugin's embedded descriptor set", p->path,
+            rp_log("%s: service %s is not in the plugin's embedded descriptor set", p->path,
                      svc->descriptor->name);
             rc = -1;
             break;
@@ -275,7 +275,7 @@ static int check_kinds(const host_plugin *p)
                 const method_proto *mp = sp->method[j];
                 if (!mp->name || strcmp(mp->name, m->name) != 0 || proto_kind(mp) == m->kind)
                     continue;
-                host_log("%s: method /%s/%s is %s in its .proto, but the plugin declares "
+                rp_log("%s: method /%s/%s is %s in its .proto, but the plugin declares "
                          "it %s", p->path, svc->descriptor->name, m->name,
                          kind_name(proto_kind(mp)), kind_name(m->kind));
                 rc = -1;
@@ -312,7 +312,7 @@ static int collect_sets(host_plugins *ps)
 {
     ps->sets = calloc(ps->n_plugins + 1, sizeof(*ps->sets));
     if (!ps->sets) {
-        host_log("out of memory");
+        rp_log("out of memory");
         return -1;
     }
     for (size_t i = 0; i < ps->n_plugins; i++) {
@@ -342,7 +342,7 @@ static int plugin_init(host_plugin *p, const rp_service_conf *conf)
     }
     rpcrest_setting *settings = calloc(conf->n_settings + 1, sizeof(*settings));
     if (!settings) {
-        host_log("%s: out of memory", p->path);
+        rp_log("%s: out of memory", p->path);
         return -1;
     }
     for (size_t i = 0; i < conf->n_settings; i++) {
@@ -354,7 +354,7 @@ static int plugin_init(host_plugin *p, const rp_service_conf *conf)
     free(settings);
     if (rc != 0) {
         err[sizeof(err) - 1] = '\0';
-        host_log("%s ([service.%s]): init failed: %s", p->path, p->section,
+        rp_log("%s ([service.%s]): init failed: %s", p->path, p->section,
                  err[0] ? err : "(no reason given)");
         return -1;
     }
@@ -366,12 +366,12 @@ int host_plugins_load(host_plugins *ps, const rp_config *cfg)
 {
     memset(ps, 0, sizeof(*ps));
     if (cfg->n_services == 0) {
-        host_log("%s: no [service.NAME] section: nothing to serve", cfg->path);
+        rp_log("%s: no [service.NAME] section: nothing to serve", cfg->path);
         return -1;
     }
     ps->plugins = calloc(cfg->n_services, sizeof(*ps->plugins));
     if (!ps->plugins) {
-        host_log("out of memory");
+        rp_log("out of memory");
         return -1;
     }
     ps->n_plugins = cfg->n_services;
@@ -406,7 +406,7 @@ void host_plugins_unload(host_plugins *ps)
     for (size_t i = ps->n_plugins; i-- > 0;) {
         host_plugin *p = &ps->plugins[i];
         if (p->dl && dlclose(p->dl) != 0)
-            host_log("%s: dlclose: %s", p->path, dlerror());
+            rp_log("%s: dlclose: %s", p->path, dlerror());
         p->dl = NULL;
     }
     for (size_t i = 0; i < ps->n_methods; i++)

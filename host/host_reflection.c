@@ -23,7 +23,7 @@
 #include "google/protobuf/descriptor.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "host_health.h"
-#include "host_log.h"
+#include "rp_log.h"
 #include "host_protos.h"
 
 typedef Grpc__Reflection__V1__ServerReflectionRequest refl_request;
@@ -305,7 +305,7 @@ static int add_set(host_reflection *r, const uint8_t *data, size_t len, const ch
     Google__Protobuf__FileDescriptorSet *set =
         google__protobuf__file_descriptor_set__unpack(NULL, len, blob);
     if (!set) {
-        host_log("%s: its embedded descriptor set does not parse; reflection ignores it",
+        rp_log("%s: its embedded descriptor set does not parse; reflection ignores it",
                  origin);
         return 0;
     }
@@ -315,7 +315,7 @@ static int add_set(host_reflection *r, const uint8_t *data, size_t len, const ch
     if (!spans || !lens) {
         rc = -1;
     } else if (scan_set(blob, len, spans, lens, set->n_file) != (ssize_t)set->n_file) {
-        host_log("%s: its embedded descriptor set does not parse; reflection ignores it",
+        rp_log("%s: its embedded descriptor set does not parse; reflection ignores it",
                  origin);
     } else {
         for (size_t i = 0; i < set->n_file && rc == 0; i++) {
@@ -344,7 +344,7 @@ static int resolve_deps(host_reflection *r)
         for (size_t j = 0; j < f->n_dep_names; j++) {
             ssize_t d = find_file(r, f->dep_names[j]);
             if (d < 0)
-                host_log("reflection: %s imports %s, which no descriptor set has", f->name,
+                rp_log("reflection: %s imports %s, which no descriptor set has", f->name,
                          f->dep_names[j]);
             else
                 f->deps[f->n_deps++] = (size_t)d;
@@ -412,7 +412,7 @@ static int index_plugins(host_reflection *r, const host_plugins *ps)
                 set = &sets[k];
         }
         if (!set || set->len == 0) {
-            host_log("%s: no embedded descriptor set; reflection does not describe its "
+            rp_log("%s: no embedded descriptor set; reflection does not describe its "
                      "services", p->path);
             continue;
         }
@@ -674,7 +674,7 @@ host_reflection *host_reflection_create(const host_plugins *ps)
     }
     return r;
 oom:
-    host_log("reflection: out of memory");
+    rp_log("reflection: out of memory");
     host_reflection_destroy(r);
     return NULL;
 }

@@ -21,7 +21,7 @@
 #include "host_bidi.h"
 #include "host_call.h"
 #include "host_health.h"
-#include "host_log.h"
+#include "rp_log.h"
 #include "host_queue.h"
 #include "host_reflection.h"
 #include "host_unknown.h"
@@ -74,7 +74,7 @@ static void dispatch(host_tag *tag, int ok)
         host_bidi_on_event(tag, ok);
         break;
     case HOST_TAG_SERVER_SHUTDOWN:
-        host_log("dispatch: shutdown tag on a worker queue");
+        rp_log("dispatch: shutdown tag on a worker queue");
         break;
     }
 }
@@ -112,7 +112,7 @@ static int start_workers(host_server *s)
         host_worker *w = &s->workers[i];
         int rc = pthread_create(&w->thread, NULL, worker_main, w);
         if (rc) {
-            host_log("pthread_create: %s", strerror(rc));
+            rp_log("pthread_create: %s", strerror(rc));
             return -1;
         }
         w->running = 1;
@@ -130,7 +130,7 @@ static int register_methods(host_server *s)
 {
     s->registered = calloc(s->ps->n_methods + 1, sizeof(*s->registered));
     if (!s->registered) {
-        host_log("out of memory");
+        rp_log("out of memory");
         return -1;
     }
     for (size_t i = 0; i < s->ps->n_methods; i++) {
@@ -138,7 +138,7 @@ static int register_methods(host_server *s)
         s->registered[i] = grpc_server_register_method(
             s->server, m->path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
         if (!s->registered[i]) {
-            host_log("%s: grpc_server_register_method failed", m->path);
+            rp_log("%s: grpc_server_register_method failed", m->path);
             return -1;
         }
     }
@@ -174,7 +174,7 @@ static int create_queues(host_server *s)
 {
     s->workers = calloc(s->n_workers, sizeof(*s->workers));
     if (!s->workers) {
-        host_log("out of memory");
+        rp_log("out of memory");
         return -1;
     }
     for (size_t i = 0; i < s->n_workers; i++) {
@@ -195,7 +195,7 @@ static int bind_listen(host_server *s, const char *listen)
     int port = grpc_server_add_http2_port(s->server, listen, creds);
     grpc_server_credentials_release(creds);
     if (port == 0) {
-        host_log("listen %s: cannot bind", listen);
+        rp_log("listen %s: cannot bind", listen);
         return -1;
     }
     return 0;
@@ -230,12 +230,12 @@ host_server *host_server_start(const host_plugins *ps, const host_server_conf *c
 {
     host_server *s = calloc(1, sizeof(*s));
     if (!s) {
-        host_log("out of memory");
+        rp_log("out of memory");
         return NULL;
     }
     int rc = host_live_init(&s->live);
     if (rc) {
-        host_log("pthread_mutex_init: %s", strerror(rc));
+        rp_log("pthread_mutex_init: %s", strerror(rc));
         free(s);
         return NULL;
     }
@@ -244,7 +244,7 @@ host_server *host_server_start(const host_plugins *ps, const host_server_conf *c
     s->shutdown_tag.kind = HOST_TAG_SERVER_SHUTDOWN;
     s->server = create_grpc_server(conf);
     if (!s->server) {
-        host_log("grpc_server_create failed");
+        rp_log("grpc_server_create failed");
         goto fail;
     }
     if (register_methods(s) < 0 || register_builtin(s) < 0 || create_queues(s) < 0 ||
@@ -305,7 +305,7 @@ void host_server_drain(host_server *s, double seconds)
         return;
     }
     size_t left = host_live_calls(&s->live);
-    host_log("drain: %zu call%s still running after %g s: cancelling %s", left,
+    rp_log("drain: %zu call%s still running after %g s: cancelling %s", left,
              left == 1 ? "" : "s", seconds, left == 1 ? "it" : "them");
 }
 
@@ -319,7 +319,7 @@ static void close_queue(grpc_completion_queue *cq, host_worker *w)
     if (w && w->running) {
         int rc = pthread_join(w->thread, NULL);
         if (rc)
-            host_log("pthread_join: %s", strerror(rc));
+            rp_log("pthread_join: %s", strerror(rc));
     } else {
         wait_for_tag(cq, NULL);
     }

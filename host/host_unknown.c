@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host_log.h"
+#include "rp_log.h"
 
 typedef struct host_unknown {
     host_tag on_new;
@@ -38,7 +38,7 @@ int host_unknown_request(const host_queue *q)
 {
     host_unknown *u = calloc(1, sizeof(*u));
     if (!u) {
-        host_log("cannot request calls to unknown methods: out of memory");
+        rp_log("cannot request calls to unknown methods: out of memory");
         return -1;
     }
     u->on_new.kind = HOST_TAG_UNKNOWN_NEW;
@@ -50,7 +50,7 @@ int host_unknown_request(const host_queue *q)
     grpc_call_error err = grpc_server_request_call(q->server, &u->call, &u->details, &u->md,
                                                    q->cq, q->cq, &u->on_new);
     if (err != GRPC_CALL_OK) {
-        host_log("grpc_server_request_call: error %d", (int)err);
+        rp_log("grpc_server_request_call: error %d", (int)err);
         unknown_free(u);
         return -1;
     }
@@ -74,7 +74,7 @@ static void answer(host_unknown *u)
     grpc_call_error err = grpc_call_start_batch(u->call, ops, 3, &u->on_done, NULL);
     grpc_slice_unref(details); /* the call took its own reference */
     if (err != GRPC_CALL_OK) {
-        host_log("%s: grpc_call_start_batch: error %d", why, (int)err);
+        rp_log("%s: grpc_call_start_batch: error %d", why, (int)err);
         unknown_free(u);
     }
 }
@@ -96,7 +96,7 @@ void host_unknown_on_event(host_tag *tag, int ok)
         unknown_free(HOST_RECORD_OF(tag, host_unknown, on_done));
         break;
     default:
-        host_log("host_unknown_on_event: unexpected tag kind %d", (int)tag->kind);
+        rp_log("host_unknown_on_event: unexpected tag kind %d", (int)tag->kind);
         break;
     }
 }

@@ -1,0 +1,46 @@
+/*
+ * rp_log.c -- one log line, one write(2).
+ */
+#include "rp_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* nowhere left to report it */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void rp_vlog(const char *fmt, va_list ap)
+{
+    char line[RP_LOG_LINE_MAX];
+    int m = snprintf(line, sizeof(line), "%s: ", program_invocation_short_name);
+    size_t n = m > 0 ? (size_t)m : 0;
+    m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    n += m > 0 ? (size_t)m : 0;
+    if (n > sizeof(line) - 2) /* cut: keep room for the newline */
+        n = sizeof(line) - 2;
+    for (size_t i = 0; i < n; i++)
+        if (line[i] == '\n' || line[i] == '\r')
+            line[i] = ' ';
+    line[n++] = '\n';
+    write_all(line, n);
+}
+
+void rp_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rp_vlog(fmt, ap);
+    va_end(ap);
+}
