@@ -250,7 +250,7 @@ $(B)/tests/discovery_tool: $(O)/tests/unit/discovery_tool.o $(LIB_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
 
-tests: all $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB) $(B)/tests/discovery_tool
+tests: all $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB) $(B)/tests/discovery_tool $(B)/tests/json_tool
 
 deps:
 	@scripts/deps.sh

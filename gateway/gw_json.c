@@ -512,8 +512,8 @@ static int range_error(conv *c, int type, const json_t *v, const intval *iv)
         return gw_conv_fail(c, "%s is not a valid integer", shown);
     if (iv->neg && !is_signed)
         return gw_conv_fail(c, "%s is out of range for an unsigned integer", shown);
-    return gw_conv_fail(c, "%s is out of range for a %s%s integer", shown, is_32 ? "32-bit" : "64-bit",
-                        is_signed ? "" : " unsigned");
+    return gw_conv_fail(c, "%s is out of range for a %s%s integer", shown,
+                        is_32 ? "32-bit" : "64-bit", is_signed ? "" : " unsigned");
 }
 
 /* The integer value of v, range-checked for field type `type`.  Signed
@@ -727,10 +727,11 @@ static int refuse_null(conv *c, const gw_field *f, const json_t *v, const char *
     return 0;
 }
 
+/* Packed elements; nothing at all if none remain (unknown enum names
+ * ignored). */
 static int encode_packed(conv *c, const gw_field *f, const json_t *arr, gw_buf *out)
 {
-    if (json_array_size(arr) == 0)
-        return 0;
+    size_t tag_at = out->len;
     gw_wire_tag(out, f->number, GW_WIRE_LEN);
     size_t at = out->len;
     size_t i;
@@ -743,7 +744,10 @@ static int encode_packed(conv *c, const gw_field *f, const json_t *arr, gw_buf *
             return -1;
         gw_conv_pop(c, saved);
     }
-    gw_buf_insert_varint(out, at, out->len - at);
+    if (out->len == at)
+        out->len = tag_at;
+    else
+        gw_buf_insert_varint(out, at, out->len - at);
     return 0;
 }
 
@@ -1233,7 +1237,9 @@ static void write_enum(const gw_field *f, uint64_t v, gw_buf *out)
 static void write_number(const gw_field *f, uint64_t v, gw_buf *out)
 {
     switch (f->type) {
-    case GW_TYPE_INT64: case GW_TYPE_SFIXED64: gw_buf_printf(out, "\"%" PRId64 "\"", (int64_t)v); break;
+    case GW_TYPE_INT64: case GW_TYPE_SFIXED64:
+        gw_buf_printf(out, "\"%" PRId64 "\"", (int64_t)v);
+        break;
     case GW_TYPE_UINT64: case GW_TYPE_FIXED64: gw_buf_printf(out, "\"%" PRIu64 "\"", v); break;
     case GW_TYPE_SINT64: gw_buf_printf(out, "\"%" PRId64 "\"", zigzag64(v)); break;
     case GW_TYPE_INT32: case GW_TYPE_SFIXED32: gw_buf_printf(out, "%" PRId32, (int32_t)v); break;
@@ -1434,29 +1440,43 @@ static int write_map_entries(conv *c, const gw_field *f, const occurrence *o, si
     return 0;
 }
 
+/* The printed key of each of the n entries, into keys and in_order[]. */
+static int collect_keys(conv *c, const gw_message *entry, const occurrence *o, size_t n,
+                        gw_buf *keys, map_key *in_order)
+{
+    for (size_t i = 0; i < n; i++) {
+        in_order[i] = (map_key){keys->len, 0, i};
+        if (entry_key(c, entry, &o[i], keys) < 0)
+            return -1;
+        in_order[i].len = keys->len - in_order[i].at;
+    }
+    return keys->oom ? gw_conv_fail(c, "out of memory") : 0;
+}
+
+/* A map: its entries in wire order, each key once (the last entry wins). */
 static int write_map(conv *c, const gw_field *f, const occurrence *o, size_t n, gw_buf *out)
 {
     const gw_message *entry = f->message;
     if (!gw_message_field_by_number(entry, 1) || !gw_message_field_by_number(entry, 2))
         return gw_conv_fail(c, "map entry type %s has no key or value", entry->full_name);
-    gw_buf keys = GW_BUF_INIT;
-    map_key *mk = malloc(2 * (n ? n : 1) * sizeof(*mk));
-    unsigned char *shadowed = calloc(n ? n : 1, 1);
-    int rc = mk && shadowed ? 0 : gw_conv_fail(c, "out of memory");
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        mk[i] = (map_key){keys.len, 0, i};
-        rc = entry_key(c, entry, &o[i], &keys);
-        mk[i].len = keys.len - mk[i].at;
-        mk[n + i] = mk[i]; /* kept in entry order for printing */
+    if (n == 0) {
+        gw_buf_puts(out, "{}");
+        return 0;
     }
-    if (rc == 0 && keys.oom)
-        rc = gw_conv_fail(c, "out of memory");
+    gw_buf keys = GW_BUF_INIT;
+    map_key *in_order = malloc(n * sizeof(*in_order)), *sorted = malloc(n * sizeof(*sorted));
+    unsigned char *shadowed = calloc(n, 1);
+    int rc = in_order && sorted && shadowed ? 0 : gw_conv_fail(c, "out of memory");
+    if (rc == 0)
+        rc = collect_keys(c, entry, o, n, &keys, in_order);
     if (rc == 0) {
-        find_shadowed(mk, n, &keys, shadowed);
-        rc = write_map_entries(c, f, o, n, &keys, mk + n, shadowed, out);
+        memcpy(sorted, in_order, n * sizeof(*sorted));
+        find_shadowed(sorted, n, &keys, shadowed);
+        rc = write_map_entries(c, f, o, n, &keys, in_order, shadowed, out);
     }
     gw_buf_free(&keys);
-    free(mk);
+    free(in_order);
+    free(sorted);
     free(shadowed);
     return rc;
 }
@@ -1489,13 +1509,24 @@ static int write_field(conv *c, const gw_field *f, const occurrence *o, size_t n
     return write_scalar(c, f, last->value, last->data, last->len, out);
 }
 
+/* 1 unless every occurrence is an empty packed run. */
+static int has_elements(const gw_field *f, const occurrence *o, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (o[i].len > 0 || o[i].wire != GW_WIRE_LEN || wire_type_of(f->type) == GW_WIRE_LEN)
+            return 1;
+    return 0;
+}
+
 static int field_is_emitted(const conv *c, const gw_field *f, const occurrence *o, size_t n)
 {
     if (c->opt->emit_defaults)
         return n > 0 || !(f->presence || f->oneof_index >= 0);
     if (n == 0)
         return 0;
-    if (f->repeated || f->presence)
+    if (f->repeated)
+        return has_elements(f, o, n);
+    if (f->presence)
         return 1;
     return !is_default(f, &o[n - 1]);
 }
