@@ -43,9 +43,25 @@ static json_t *text_value(const gw_field *f, const char *text, size_t len, char 
         break;
     }
     case GW_TYPE_MESSAGE:
-    case GW_TYPE_GROUP:
+    case GW_TYPE_GROUP: {
+        /* the well-known types whose JSON form is a scalar: a wrapper
+         * takes its value's text, Timestamp, Duration and FieldMask a
+         * string */
+        const gw_message *m = f->message;
+        const gw_field *inner = m && m->wkt == GW_WKT_WRAPPER ? gw_message_field_by_number(m, 1)
+                                                              : NULL;
+        if (inner) {
+            gw_field as_outer = *inner;
+            as_outer.name = f->name;
+            as_outer.json_name = f->json_name;
+            return text_value(&as_outer, text, len, err, errlen);
+        }
+        if (m && (m->wkt == GW_WKT_TIMESTAMP || m->wkt == GW_WKT_DURATION ||
+                  m->wkt == GW_WKT_FIELD_MASK))
+            break;
         snprintf(err, errlen, "field '%s' is a message and cannot be set from text", f->name);
         return NULL;
+    }
     default:
         break;
     }
@@ -187,6 +203,20 @@ static int is_path_variable(const gw_route *route, const char *key)
     return 0;
 }
 
+/* Whether query key `key` names the body field (body: "field") or a field
+ * inside it: the body wins, and such parameters are ignored, as
+ * grpc-gateway does. */
+static int in_body_field(const gw_route *route, const char *key)
+{
+    const char *body = route->binding->body;
+    if (!*body || strcmp(body, "*") == 0)
+        return 0;
+    const char *dot = strchr(key, '.');
+    const gw_field *f = gw_message_field_by_name(route->method->input, key,
+                                                 dot ? (size_t)(dot - key) : strlen(key));
+    return f && f == gw_message_field_by_name(route->method->input, body, strlen(body));
+}
+
 /* 1 if the dotted field path names no field of m. */
 static int names_no_field(const gw_message *m, const char *fpath)
 {
@@ -218,7 +248,8 @@ static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *
             rc = -1;
         } else if (ignore_unknown && names_no_field(route->method->input, (char *)key.data)) {
             rc = 0;
-        } else if (!is_path_variable(route, (char *)key.data)) {
+        } else if (!is_path_variable(route, (char *)key.data) &&
+                   !in_body_field(route, (char *)key.data)) {
             rc = bind_text(obj, route->method->input, (char *)key.data, (char *)value.data,
                            value.len - 1, err, errlen);
             if (rc < 0) {

@@ -107,7 +107,7 @@ int64_t gw_headers_parse_grpc_timeout(const char *text)
         if (++n > MAX_GRPC_TIMEOUT_DIGITS)
             return -1;
     }
-    if (n == 0 || text[n + 1] != '\0')
+    if (n == 0 || text[n] == '\0' || text[n + 1] != '\0')
         return -1;
     switch (text[n]) {
     case 'H': return v * 3600 * 1000;
@@ -128,13 +128,15 @@ static const char *find_header(const gw_header *headers, size_t n, const char *n
     return NULL;
 }
 
-/* X-Forwarded-Host from Host, X-Forwarded-For extended with the peer. */
+/* X-Forwarded-Host as the client sent it, else from Host; X-Forwarded-For
+ * extended with the peer. */
 static int add_forwarded(const gw_header *headers, size_t n, const char *peer,
                          gw_metadata_list *out, char *err, size_t errlen)
 {
-    const char *host = find_header(headers, n, "host");
-    if (host && !find_header(headers, n, "x-forwarded-host") &&
-        add(out, "", "x-forwarded-host", host, err, errlen) < 0)
+    const char *host = find_header(headers, n, "x-forwarded-host");
+    if (!host)
+        host = find_header(headers, n, "host");
+    if (host && add(out, "", "x-forwarded-host", host, err, errlen) < 0)
         return -1;
     if (!peer)
         return 0;

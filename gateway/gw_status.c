@@ -91,7 +91,10 @@ static void write_any(gw_buf *out, const uint8_t *any, size_t len, const gw_sche
     char err[128];
     if (m && gw_proto_to_json(m, value ? value : (const uint8_t *)"", value_len, NULL, &fields,
                               err, sizeof(err)) == 0) {
-        if (fields.len > 2) { /* "{…}" without its braces */
+        if (m->wkt != GW_WKT_NONE) { /* a JSON form of its own: under "value" */
+            gw_buf_puts(out, ",\"value\":");
+            gw_buf_append(out, fields.data, fields.len);
+        } else if (fields.len > 2) { /* "{…}" without its braces */
             gw_buf_putc(out, ',');
             gw_buf_append(out, fields.data + 1, fields.len - 2);
         }

@@ -18,7 +18,12 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, "build")
+# The build folder under test: build/, or what RPCREST_BUILD names (make
+# SAN=1 builds into build-san/ and sets it), relative to the repository.
+BUILD = os.path.join(ROOT, os.environ.get("RPCREST_BUILD") or "build")
+# Set by `make test SAN=1`: the programs are built with ASan+UBSan (tests
+# that cannot run them that way, such as valgrind ones, skip).
+SANITIZED = os.environ.get("RPCREST_SAN") == "1"
 PYTHON = "/usr/bin/python3"
 
 
@@ -81,10 +86,12 @@ class Rpcrest:
 
     ini_sections: extra text appended to the INI (e.g. more [service.x]).
     host/gateway/supervisor: dicts of extra keys for those sections.
+    descriptors: write each service's `descriptors = …` key (False: leave
+    it out, so that the gateway discovers the API through reflection).
     """
 
     def __init__(self, services=("echo",), host=None, gateway=None, supervisor=None,
-                 ini_extra=""):
+                 ini_extra="", descriptors=True):
         self.dir = tempfile.mkdtemp(prefix="rpcrest-test-")
         self.host_port = free_port()
         self.http_port = free_port()
@@ -106,9 +113,10 @@ class Rpcrest:
             lines += ["%s = %s" % kv for kv in keys.items()]
             lines.append("")
         for svc in services:
-            lines += ["[service.%s]" % svc,
-                      "plugin = %s/services/%s.so" % (BUILD, svc),
-                      "descriptors = %s/services/%s.pb" % (BUILD, svc), ""]
+            lines += ["[service.%s]" % svc, "plugin = %s/services/%s.so" % (BUILD, svc)]
+            if descriptors:
+                lines.append("descriptors = %s/services/%s.pb" % (BUILD, svc))
+            lines.append("")
         with open(self.ini, "w") as f:
             f.write("\n".join(lines) + ini_extra)
 

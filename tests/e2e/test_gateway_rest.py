@@ -1,0 +1,871 @@
+"""End-to-end tests of rpcrest-gateway's REST transcoding (issue 5), on the
+real programs.
+
+Most classes start one rpcrestd (harness.Rpcrest: rpcrest-host with the
+echo, testkit and bindings services, and rpcrest-gateway) for all of their
+tests and talk to it over HTTP/1.1 on 127.0.0.1:
+
+  Bindings     every google.api.http binding style of services/bindings
+               (path variables, nested field, multi-segment and '**'
+               variables, custom verb, body "*" / "field" / none, PUT, PATCH,
+               DELETE, a custom method, response_body, additional_bindings),
+               query parameters onto nested, repeated, enum, int64 and
+               wrapper fields, and the percent-decoding rules
+  Errors       gRPC codes 1-16 -> HTTP status and {"code","message","details"}
+               (details rendered as Any JSON), WWW-Authenticate on 401
+  Metadata     request headers -> metadata, response metadata -> headers,
+               trailers with TE: trailers (read off a raw socket)
+  Deadlines    Grpc-Timeout: shorter than the call, malformed, the default
+  Streaming    NDJSON, Server-Sent Events, errors before and after the first
+               message, a client that leaves cancels the call
+  Health       GET /healthz[?service=]
+  Options      [gateway] ignore_unknown_query_parameters and max_timeout
+
+and some need processes of their own:
+
+  Discovery    no `descriptors` key: the API comes from server reflection,
+               and a service added to the INI appears after a host restart
+               with no gateway restart
+  HostDown     /healthz is 503 while the host is gone
+  ScaleOut     [gateway] upstream with two hosts: round robin, and calls keep
+               answering when one host is killed
+  Conflicts    two bindings that match the same requests: exit 78 at start
+
+Only 127.0.0.1; every process is stopped by PID.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+
+BUILD = harness.BUILD
+BINDINGS = "/rpcrest.bindings.Bindings/"
+
+# A deadline the host sees may exceed the one asked for by this much: gRPC
+# rounds the grpc-timeout it sends up to a coarser unit.
+SLACK_MS = 100
+
+# grpc-gateway's HTTP status for each gRPC code
+HTTP_STATUS = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400,
+               10: 409, 11: 400, 12: 501, 13: 500, 14: 503, 15: 500, 16: 401}
+
+
+def need_programs(*names):
+    missing = [os.path.join(BUILD, n) for n in names
+               if not os.access(os.path.join(BUILD, n), os.X_OK)]
+    missing += [os.path.join(BUILD, "services", s + ".so") for s in ("echo", "testkit", "bindings")
+                if not os.path.exists(os.path.join(BUILD, "services", s + ".so"))]
+    if missing:
+        raise AssertionError("not built: %s (run make first)" % ", ".join(missing))
+
+
+def echoed(method, **request):
+    """What a bindings method answers: its name and the request it got."""
+    return {"method": BINDINGS + method, "request": request}
+
+
+def raw_exchange(port, request, timeout=10):
+    """Sends raw request bytes, reads until the server closes; returns
+    (status, [(lower-case name, value)], body bytes as sent)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = [(k.strip().lower(), v.strip())
+               for k, _, v in (l.partition(":") for l in lines[1:])]
+    return int(lines[0].split()[1]), headers, body
+
+
+def parse_chunked(body):
+    """(payload bytes, [(lower-case trailer name, value)]) of a chunked body."""
+    payload, rest = b"", body
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        payload += rest[:size]
+        if rest[size:size + 2] != b"\r\n":
+            raise AssertionError("malformed chunk: %r" % rest[:size + 2])
+        rest = rest[size + 2:]
+    trailers = []
+    for line in rest.split(b"\r\n"):
+        if not line:
+            break
+        k, _, v = line.decode("latin-1").partition(":")
+        trailers.append((k.strip().lower(), v.strip()))
+    return payload, trailers
+
+
+class Program:
+    """One build/NAME -c INI started by a test, output in a log file,
+    stopped by PID."""
+
+    def __init__(self, name, ini, log_path):
+        self.name, self.ini, self.log_path = name, ini, log_path
+        self.proc = None
+
+    def start(self):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([os.path.join(BUILD, self.name), "-c", self.ini],
+                                         stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT)
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        if not self.proc or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def write_ini(path, host_port, http_port, services, gateway_extra=""):
+    """An INI for programs started without rpcrestd."""
+    text = ("[host]\nlisten = 127.0.0.1:%d\nthreads = 2\n\n"
+            "[gateway]\nlisten = 127.0.0.1:%d\ntimeout = 2\nthreads = 2\n%s\n"
+            % (host_port, http_port, gateway_extra))
+    for name, descriptors in services:
+        text += "[service.%s]\nplugin = %s/services/%s.so\n" % (name, BUILD, name)
+        if descriptors:
+            text += "descriptors = %s\n" % descriptors
+        text += "\n"
+    with open(path, "w") as f:
+        f.write(text)
+
+
+# ---- shared checks ------------------------------------------------------------------
+
+
+class RestCase(unittest.TestCase):
+    """self.port is the gateway's HTTP port."""
+
+    def http(self, method, path, body=None, headers=None, timeout=10):
+        """(status, {lower-case header: value}, body bytes)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            hdrs = {"Content-Type": "application/json"} if body is not None else {}
+            hdrs.update(headers or {})
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body).encode()
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        finally:
+            conn.close()
+
+    def ok(self, method, path, body=None, headers=None):
+        """A 200 application/json answer, parsed."""
+        status, hdrs, data = self.http(method, path, body, headers)
+        self.assertEqual(status, 200, "%s %s: %s" % (method, path, data[:500]))
+        self.assertEqual(hdrs.get("content-type"), "application/json")
+        return json.loads(data)
+
+    def error(self, method, path, body=None, headers=None, status=None, code=None,
+              message=None):
+        """An error answer {"code","message","details"}; returns it parsed."""
+        got_status, hdrs, data = self.http(method, path, body, headers)
+        self.assertEqual(got_status, status, "%s %s: %s" % (method, path, data[:500]))
+        self.assertEqual(hdrs.get("content-type"), "application/json")
+        body = json.loads(data)
+        self.assertEqual(sorted(body), ["code", "details", "message"], body)
+        self.assertEqual(body["code"], code, body)
+        if message is not None:
+            self.assertEqual(body["message"], message)
+        return body
+
+    def stats(self):
+        """testkit's counters, as ints."""
+        return {k: int(v) for k, v in self.ok("GET", "/v1/testkit/stats").items()}
+
+    def wait_stat(self, key, at_least, timeout=5):
+        return harness.wait_until(lambda: self.stats().get(key, 0) >= at_least, timeout, 0.05)
+
+
+class SystemCase(RestCase):
+    """One rpcrestd with echo, testkit and bindings for the whole class."""
+    gateway_keys = None
+
+    @classmethod
+    def setUpClass(cls):
+        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+        cls.system = harness.Rpcrest(services=("echo", "testkit", "bindings"),
+                                     gateway=cls.gateway_keys)
+        try:
+            cls.system.start()
+        except BaseException:
+            cls.system.cleanup()
+            raise
+        cls.port = cls.system.http_port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.system.cleanup()
+
+
+# ---- binding styles -------------------------------------------------------------------
+
+
+class Bindings(SystemCase):
+
+    def test_path_variables_and_nested_field(self):
+        self.assertEqual(self.ok("GET", "/v1/shelves/s1/books/b1"),
+                         echoed("GetBook", shelf="s1", book={"id": "b1"}))
+
+    def test_multi_segment_variable(self):
+        self.assertEqual(self.ok("GET", "/v1/publishers/p1/books/b1"),
+                         echoed("GetByName", name="publishers/p1/books/b1"))
+        # the pattern's literals must be there, and every segment
+        self.error("GET", "/v1/publishers/p1/shelves/b1", status=404, code=5)
+        self.error("GET", "/v1/publishers/p1/books/b1/", status=404, code=5)
+        self.error("GET", "/v1/publishers/p1/books", status=404, code=5)
+
+    def test_double_star(self):
+        self.assertEqual(self.ok("GET", "/v1/files/a/b/c.txt"),
+                         echoed("GetFile", path="a/b/c.txt"))
+        self.assertEqual(self.ok("GET", "/v1/files/one"), echoed("GetFile", path="one"))
+
+    def test_custom_verb(self):
+        self.assertEqual(self.ok("POST", "/v1/shelves/s1/books/b1:undelete"),
+                         echoed("Undelete", name="shelves/s1/books/b1"))
+        self.assertEqual(self.ok("POST", "/v1/shelves/s1/books/b1:undelete?force=true"),
+                         echoed("Undelete", name="shelves/s1/books/b1", force=True))
+        self.error("POST", "/v1/shelves/s1/books/b1:delete", status=405, code=12)
+
+    def test_body_star(self):
+        body = {"shelf": "from-body", "book": {"id": "i", "title": "T", "genre": "NOVEL"},
+                "tags": ["a", "b"], "offset": "12", "limit": 7}
+        # the path variable wins over the body; with body "*" the query string
+        # takes no part
+        self.assertEqual(self.ok("POST", "/v1/echo/s1?tags=ignored&nope=1", body),
+                         echoed("Echo", shelf="s1",
+                                book={"id": "i", "title": "T", "genre": "NOVEL"},
+                                tags=["a", "b"], offset="12", limit=7))
+        self.assertEqual(self.ok("POST", "/v1/echo/s1", b""), echoed("Echo", shelf="s1"))
+
+    def test_body_field(self):
+        got = self.ok("POST", "/v1/shelves/s1/books?force=true&tags=x&tags=y",
+                      {"id": "b9", "title": "Dune", "genre": "NOVEL"})
+        self.assertEqual(got, echoed("CreateBook", shelf="s1",
+                                     book={"id": "b9", "title": "Dune", "genre": "NOVEL"},
+                                     tags=["x", "y"], force=True))
+        # the body is the field, not the request
+        self.error("POST", "/v1/shelves/s1/books", {"book": {"id": "x"}}, status=400, code=3)
+        # query parameters inside the body field are not bound: the body wins
+        got = self.ok("POST", "/v1/shelves/s1/books?book.title=Q&book.id=q&book=1&force=1",
+                      {"title": "T"})
+        self.assertEqual(got, echoed("CreateBook", shelf="s1", book={"title": "T"}, force=True))
+
+    def test_put(self):
+        got = self.ok("PUT", "/v1/shelves/s1/books/b1",
+                      {"book": {"id": "ignored", "title": "T"}, "force": True})
+        self.assertEqual(got, echoed("UpdateBook", shelf="s1", book={"id": "b1", "title": "T"},
+                                     force=True))
+
+    def test_patch(self):
+        got = self.ok("PATCH", "/v1/shelves/s1/books/b1?update_mask=title,genre",
+                      {"title": "T2", "genre": 3})
+        self.assertEqual(got, echoed("PatchBook", shelf="s1",
+                                     book={"id": "b1", "title": "T2", "genre": "POETRY"},
+                                     updateMask="title,genre"))
+
+    def test_delete(self):
+        self.assertEqual(self.ok("DELETE", "/v1/shelves/s1/books/b1"),
+                         echoed("DeleteBook", shelf="s1", book={"id": "b1"}))
+        self.assertEqual(self.ok("DELETE", "/v1/shelves/s1/books/b1?force=1"),
+                         echoed("DeleteBook", shelf="s1", book={"id": "b1"}, force=True))
+
+    def test_custom_method(self):
+        self.assertEqual(self.ok("PURGE", "/v1/shelves/s1"), echoed("PurgeShelf", shelf="s1"))
+        self.error("PURGE", "/v1/shelves/s1/books", status=405, code=12)
+        # and with curl, as a user would call it
+        if shutil.which("curl"):
+            out = subprocess.run(["curl", "-s", "-X", "PURGE",
+                                  "http://127.0.0.1:%d/v1/shelves/s2" % self.port],
+                                 capture_output=True, timeout=10)
+            self.assertEqual(json.loads(out.stdout), echoed("PurgeShelf", shelf="s2"))
+
+    def test_response_body(self):
+        status, _, data = self.http("GET", "/v1/shelves/s1/request?tags=a&genre=ESSAY")
+        self.assertEqual((status, data), (200, b'{"shelf":"s1","tags":["a"],"genre":"ESSAY"}'))
+
+    def test_additional_bindings(self):
+        self.assertEqual(self.ok("GET", "/v1/search?tags=a"), echoed("Search", tags=["a"]))
+        self.assertEqual(self.ok("GET", "/v1/shelves/s9/search?tags=b"),
+                         echoed("Search", shelf="s9", tags=["b"]))
+        self.assertEqual(self.ok("POST", "/v1/search", {"tags": ["c"], "genre": "POETRY"}),
+                         echoed("Search", tags=["c"], genre="POETRY"))
+
+    def test_query_parameters(self):
+        got = self.ok("GET", "/v1/search?filter.author=Le%20Guin&filter.year=1969&tags=x&tags=y"
+                             "&genre=ESSAY&offset=9007199254740993&ids=1&ids=-2&limit=3"
+                             "&force=true&book.genre=NOVEL&book.title=T")
+        self.assertEqual(got, echoed("Search", filter={"author": "Le Guin", "year": 1969},
+                                     tags=["x", "y"], genre="ESSAY", offset="9007199254740993",
+                                     ids=["1", "-2"], limit=3, force=True,
+                                     book={"title": "T", "genre": "NOVEL"}))
+        # enums by number; a wrapper set to its default is still set
+        self.assertEqual(self.ok("GET", "/v1/search?genre=2&limit=0"),
+                         echoed("Search", genre="ESSAY", limit=0))
+        # a field by its proto name or its JSON name
+        self.assertEqual(self.ok("GET", "/v1/search?page_size=10"), echoed("Search", pageSize=10))
+        self.assertEqual(self.ok("GET", "/v1/search?pageSize=11"), echoed("Search", pageSize=11))
+        # the path wins over the query for the same field
+        self.assertEqual(self.ok("GET", "/v1/shelves/s1/books/b1?shelf=x&book.id=y&book.title=T"),
+                         echoed("GetBook", shelf="s1", book={"id": "b1", "title": "T"}))
+
+    def test_query_decoding(self):
+        got = self.ok("GET", "/v1/search?tags=a%20b&tags=c+d&tags=e%2Ff&tags=%E2%82%AC&tags=")
+        self.assertEqual(got, echoed("Search", tags=["a b", "c d", "e/f", "\u20ac", ""]))
+
+    def test_bad_query_values(self):
+        for query in ("genre=BOGUS", "offset=1.5", "ids=x", "limit=x", "force=yes",
+                      "filter.year=y", "filter=x", "tags=%zz"):
+            self.error("GET", "/v1/search?" + query, status=400, code=3)
+
+    def test_unknown_query_parameter(self):
+        body = self.error("GET", "/v1/search?tags=a&nope=1", status=400, code=3)
+        self.assertIn("nope", body["message"])
+        body = self.error("GET", "/v1/search?filter.nope=1", status=400, code=3)
+        self.assertIn("nope", body["message"])
+        self.error("DELETE", "/v1/shelves/s1/books/b1?forse=true", status=400, code=3)
+
+    def test_single_segment_variable_decodes_everything(self):
+        self.assertEqual(self.ok("GET", "/v1/shelves/a%2Fb/books/b%20c%3A%25"),
+                         echoed("GetBook", shelf="a/b", book={"id": "b c:%"}))
+
+    def test_multi_segment_variable_keeps_escaped_slash(self):
+        self.assertEqual(self.ok("GET", "/v1/publishers/p%2Fq/books/b%20c"),
+                         echoed("GetByName", name="publishers/p%2Fq/books/b c"))
+        self.assertEqual(self.ok("GET", "/v1/files/a/b%2fc/d%20e.txt"),
+                         echoed("GetFile", path="a/b%2fc/d e.txt"))
+
+    def test_malformed_percent_encoding(self):
+        for path in ("/v1/shelves/a%zz/books/b", "/v1/shelves/s/books/b%2", "/v1/files/x%g0"):
+            self.error("GET", path, status=400, code=3)
+
+    def test_whoami(self):
+        pid = int(self.ok("GET", "/v1/whoami")["pid"])
+        self.assertEqual(pid, self.system.children()["rpcrest-host"])
+
+
+# ---- errors ------------------------------------------------------------------------------
+
+
+class Errors(SystemCase):
+
+    def test_every_code(self):
+        for code in range(1, 17):
+            with self.subTest(code=code):
+                message = "failure %d: \u00e9 \"quoted\"" % code
+                status, headers, data = self.http("POST", "/v1/testkit/fail",
+                                                  {"code": code, "message": message})
+                self.assertEqual(status, HTTP_STATUS[code], data)
+                self.assertEqual(headers.get("content-type"), "application/json")
+                self.assertEqual(json.loads(data),
+                                 {"code": code, "message": message, "details": []})
+
+    def test_details(self):
+        details = [{"@type": "type.googleapis.com/google.protobuf.StringValue", "value": "hello"},
+                   {"@type": "type.googleapis.com/google.protobuf.Duration", "value": "1.5s"},
+                   {"@type": "type.googleapis.com/rpcrest.testkit.Nested", "name": "n",
+                    "value": 3, "colors": ["RED", "BLUE"]}]
+        body = self.error("POST", "/v1/testkit/fail",
+                          {"code": 9, "message": "no", "details": details, "withInfo": True},
+                          status=400, code=9, message="no")
+        self.assertEqual(body["details"], [
+            {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": "hello"},
+            {"@type": "type.googleapis.com/google.protobuf.Duration", "value": "1.500s"},
+            {"@type": "type.googleapis.com/rpcrest.testkit.Nested", "name": "n", "value": 3,
+             "colors": ["RED", "BLUE"]},
+            {"@type": "type.googleapis.com/rpcrest.testkit.FailInfo", "reason": "TESTKIT_FAIL",
+             "domain": "rpcrest.testkit", "metadata": {"code": "9"}}])
+
+    def test_unauthenticated(self):
+        status, headers, data = self.http("POST", "/v1/testkit/fail",
+                                          {"code": 16, "message": "Bearer realm=\"rpcrest\""})
+        self.assertEqual(status, 401, data)
+        self.assertEqual(headers.get("www-authenticate"), "Bearer realm=\"rpcrest\"")
+        status, headers, _ = self.http("POST", "/v1/testkit/fail", {"code": 7, "message": "x"})
+        self.assertEqual(status, 403)
+        self.assertNotIn("www-authenticate", headers)
+
+
+# ---- metadata ------------------------------------------------------------------------------
+
+
+def metadata_pairs(reply):
+    """EchoMetadata's list as sorted (key, value) pairs; user-agent left out
+    (it is the gateway's own gRPC client's)."""
+    pairs = []
+    for e in reply["metadata"]:
+        if e["key"] != "user-agent":
+            pairs.append((e["key"], e["text"] if "text" in e else "bin:" + e.get("binary", "")))
+    return sorted(pairs)
+
+
+class Metadata(SystemCase):
+    PATH = "/v1/testkit/metadata"
+
+    def test_request_headers(self):
+        host = "127.0.0.1:%d" % self.port
+        reply = self.ok("POST", self.PATH, {"noEcho": True}, {
+            "Grpc-Metadata-X-Request-Id": "r-1",
+            "Grpc-Metadata-X-Data-Bin": "AAH/",
+            "Authorization": "Bearer t0k",
+            "User-Agent": "rest-test/1",
+            "Cookie": "a=b",
+            "Accept": "application/json",
+            "X-Other": "not forwarded",
+        })
+        self.assertEqual(metadata_pairs(reply), sorted([
+            ("x-request-id", "r-1"),
+            ("x-data-bin", "bin:AAH/"),
+            ("authorization", "Bearer t0k"),
+            ("grpcgateway-authorization", "Bearer t0k"),
+            ("grpcgateway-user-agent", "rest-test/1"),
+            ("grpcgateway-cookie", "a=b"),
+            ("grpcgateway-accept", "application/json"),
+            ("grpcgateway-content-type", "application/json"),
+            ("grpcgateway-host", host),
+            ("x-forwarded-host", host),
+            ("x-forwarded-for", "127.0.0.1"),
+        ]))
+        self.assertEqual(reply["method"], "/rpcrest.testkit.TestKit/EchoMetadata")
+        self.assertTrue([e for e in reply["metadata"] if e["key"] == "user-agent"], reply)
+
+    def test_forwarded_headers(self):
+        reply = self.ok("POST", self.PATH, {"noEcho": True}, {
+            "X-Forwarded-For": "10.1.2.3", "X-Forwarded-Host": "api.example.com"})
+        pairs = dict(metadata_pairs(reply))
+        self.assertEqual(pairs.get("x-forwarded-for"), "10.1.2.3, 127.0.0.1", reply)
+        self.assertEqual(pairs.get("x-forwarded-host"), "api.example.com", reply)
+
+    def test_response_headers(self):
+        status, headers, data = self.http("POST", self.PATH, {
+            "addInitial": [{"key": "x-init", "text": "i1"},
+                           {"key": "x-init-bin", "binary": "AAH/"}],
+        }, {"Grpc-Metadata-X-Request-Id": "r-2"})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(json.loads(data)["addResults"], [0, 0])
+        self.assertEqual(headers.get("grpc-metadata-x-init"), "i1")
+        self.assertEqual(headers.get("grpc-metadata-x-init-bin"), "AAH/")
+        self.assertEqual(headers.get("grpc-metadata-x-request-id"), "r-2")  # echoed back
+        # trailers only with TE: trailers
+        self.assertFalse([h for h in headers if h.startswith("grpc-trailer-")], headers)
+        self.assertNotIn("trailer", headers)
+        self.assertEqual(int(headers["content-length"]), len(data))
+
+    def test_trailers(self):
+        body = json.dumps({"noEcho": True, "addTrailing": [
+            {"key": "x-cost", "text": "12"}, {"key": "x-sig-bin", "binary": "AAH/"}]}).encode()
+        request = (b"POST " + self.PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"TE: trailers\r\nConnection: TE, close\r\n"
+                   b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+                   + body)
+        status, headers, raw = raw_exchange(self.port, request)
+        self.assertEqual(status, 200, raw)
+        self.assertIn(("transfer-encoding", "chunked"), headers)
+        self.assertEqual(sorted(v for k, v in headers if k == "trailer"),
+                         ["Grpc-Trailer-x-cost", "Grpc-Trailer-x-sig-bin"])
+        payload, trailers = parse_chunked(raw)
+        self.assertEqual(json.loads(payload)["addResults"], [0, 0])
+        self.assertEqual(sorted(trailers), [("grpc-trailer-x-cost", "12"),
+                                            ("grpc-trailer-x-sig-bin", "AAH/")])
+
+    def test_bad_metadata_header(self):
+        self.error("POST", self.PATH, {}, {"Grpc-Metadata-X-Data-Bin": "not base64!"},
+                   status=400, code=3)
+
+
+# ---- deadlines ---------------------------------------------------------------------------------
+
+
+class Deadlines(SystemCase):
+
+    def deadline_ms(self, headers):
+        return int(self.ok("POST", "/v1/testkit/metadata", {"noEcho": True},
+                           headers)["deadlineMs"])
+
+    def test_shorter_than_the_call(self):
+        before = self.stats().get("sleepsCancelled", 0)
+        t0 = time.monotonic()
+        self.error("POST", "/v1/testkit/sleep", {"duration": "5s"}, {"Grpc-Timeout": "200m"},
+                   status=504, code=4)
+        took = time.monotonic() - t0
+        # well before both the 5 s sleep and the 2 s default timeout
+        self.assertLess(took, 1.5, "the 504 took %.2f s" % took)
+        self.assertTrue(self.wait_stat("sleepsCancelled", before + 1, 3),
+                        "the host did not see the deadline: %s" % self.stats())
+
+    def test_header_sets_the_deadline(self):
+        # (gRPC rounds a deadline up when it sends it: allow SLACK_MS over)
+        for value, low, high in (("1S", 500, 1000), ("1500m", 1000, 1500),
+                                 ("1200000u", 700, 1200), ("95000000n", 20, 95)):
+            with self.subTest(value=value):
+                ms = self.deadline_ms({"Grpc-Timeout": value})
+                self.assertTrue(low < ms <= high + SLACK_MS,
+                                "Grpc-Timeout %s: %d ms left" % (value, ms))
+
+    def test_default_timeout(self):
+        ms = self.deadline_ms({})  # [gateway] timeout = 2 (harness)
+        self.assertTrue(1000 < ms <= 2000 + SLACK_MS, ms)
+
+    def test_malformed(self):
+        for value in ("2x", "-1S", "1.5S", "S", "123456789S", "1 S", "10"):
+            with self.subTest(value=value):
+                body = self.error("POST", "/v1/testkit/sleep", {}, {"Grpc-Timeout": value},
+                                  status=400, code=3)
+                self.assertIn("Grpc-Timeout", body["message"])
+
+
+# ---- server streaming ----------------------------------------------------------------------------
+
+
+class Streaming(SystemCase):
+
+    def test_ndjson(self):
+        status, headers, data = self.http("GET", "/v1/testkit/stream?count=3&size=2")
+        self.assertEqual(status, 200, data)
+        self.assertEqual(headers.get("content-type"), "application/json")
+        self.assertEqual(headers.get("transfer-encoding"), "chunked")
+        self.assertEqual(data, b'{"result":{"payload":"YWI="}}\n'
+                               b'{"result":{"index":1,"payload":"YWI="}}\n'
+                               b'{"result":{"index":2,"payload":"YWI="}}\n')
+
+    def test_many_messages(self):
+        status, _, data = self.http("GET", "/v1/testkit/stream?count=500&size=100")
+        self.assertEqual(status, 200)
+        lines = data.split(b"\n")
+        self.assertEqual(lines[-1], b"")
+        self.assertEqual([json.loads(l)["result"].get("index", 0) for l in lines[:-1]],
+                         list(range(500)))
+
+    def test_empty_stream(self):
+        status, headers, data = self.http("GET", "/v1/testkit/stream?count=0")
+        self.assertEqual((status, data), (200, b""))
+        self.assertEqual(headers.get("content-type"), "application/json")
+
+    def test_sse(self):
+        status, headers, data = self.http("GET", "/v1/testkit/stream?count=2&size=1",
+                                          headers={"Accept": "text/event-stream"})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(headers.get("content-type"), "text/event-stream")
+        self.assertEqual(data, b'data: {"payload":"YQ=="}\n\n'
+                               b'data: {"index":1,"payload":"YQ=="}\n\n')
+
+    def test_error_midway(self):
+        status, _, data = self.http("GET", "/v1/testkit/stream?count=2&size=1&failCode=9")
+        self.assertEqual(status, 200, data)
+        lines = data.split(b"\n")
+        self.assertEqual(lines[:2], [b'{"result":{"payload":"YQ=="}}',
+                                     b'{"result":{"index":1,"payload":"YQ=="}}'])
+        self.assertEqual(lines[3:], [b""])
+        self.assertEqual(json.loads(lines[2]), {"error": {
+            "code": 9, "message": "failed after 2 messages", "details": []}})
+
+    def test_error_midway_sse(self):
+        status, _, data = self.http("GET", "/v1/testkit/stream?count=1&failCode=10",
+                                    headers={"Accept": "text/event-stream"})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data, b'data: {}\n\nevent: error\n'
+                               b'data: {"code":10,"message":"failed after 1 messages",'
+                               b'"details":[]}\n\n')
+
+    def test_error_before_the_first_message(self):
+        status, headers, data = self.http("GET", "/v1/testkit/stream?count=0&failCode=5")
+        self.assertEqual(status, 404, data)
+        self.assertNotEqual(headers.get("transfer-encoding"), "chunked")
+        self.assertEqual(json.loads(data),
+                         {"code": 5, "message": "failed after 0 messages", "details": []})
+        self.error("GET", "/v1/testkit/stream?count=-1", status=400, code=3,
+                   message="count >= 0, size 0 to 16 MiB")
+
+    def test_client_leaving_cancels_the_call(self):
+        before = self.stats()
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(b"GET /v1/testkit/stream?count=1000000&size=1000 HTTP/1.1\r\n"
+                      b"Host: 127.0.0.1\r\n\r\n")
+            got = b""
+            while len(got) < 64 * 1024:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, "the stream ended early: %r" % got[:300])
+                got += chunk
+            self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got[:300])
+            # "abcdefghij…" in base64
+            self.assertIn(b'\r\n{"result":{"payload":"YWJjZGVmZ2hpamts', got[:300])
+        cancelled = before.get("streamsCancelled", 0) + 1
+        self.assertTrue(self.wait_stat("streamsCancelled", cancelled, 5),
+                        "the stream was not cancelled: before %s, now %s"
+                        % (before, self.stats()))
+        after = self.stats()
+        self.assertEqual(after.get("streamsCompleted", 0), before.get("streamsCompleted", 0))
+        self.assertLess(after["messagesSent"] - before.get("messagesSent", 0), 1000000)
+
+
+# ---- health ---------------------------------------------------------------------------------------
+
+
+class Health(SystemCase):
+
+    def test_overall(self):
+        self.assertEqual(self.ok("GET", "/healthz"), {"service": "", "status": "SERVING"})
+
+    def test_service(self):
+        for name in ("example.MyService", "rpcrest.testkit.TestKit", "rpcrest.bindings.Bindings"):
+            self.assertEqual(self.ok("GET", "/healthz?service=" + name),
+                             {"service": name, "status": "SERVING"})
+
+    def test_unknown_service(self):
+        body = self.error("GET", "/healthz?service=no.Such", status=404, code=5)
+        self.assertIn("no.Such", body["message"])
+
+    def test_not_get(self):
+        self.error("POST", "/healthz", b"{}", status=405, code=12)
+
+
+# ---- [gateway] options ----------------------------------------------------------------------
+
+
+class Options(SystemCase):
+    gateway_keys = {"ignore_unknown_query_parameters": "on", "max_timeout": "3"}
+
+    def test_unknown_query_parameters_ignored(self):
+        self.assertEqual(self.ok("GET", "/v1/search?nope=1&tags=a&filter.nope=2&x.y.z=3"),
+                         echoed("Search", tags=["a"]))
+        self.assertEqual(self.ok("DELETE", "/v1/shelves/s1/books/b1?forse=true"),
+                         echoed("DeleteBook", shelf="s1", book={"id": "b1"}))
+        # known fields are still checked
+        self.error("GET", "/v1/search?nope=1&genre=BOGUS", status=400, code=3)
+
+    def test_max_timeout_caps_grpc_timeout(self):
+        for value in ("99999999H", "60S"):
+            with self.subTest(value=value):
+                ms = int(self.ok("POST", "/v1/testkit/metadata", {"noEcho": True},
+                                 {"Grpc-Timeout": value})["deadlineMs"])
+                self.assertTrue(2000 < ms <= 3000 + SLACK_MS,
+                                "Grpc-Timeout %s: %d ms left" % (value, ms))
+        # below the cap it is used as given
+        ms = int(self.ok("POST", "/v1/testkit/metadata", {"noEcho": True},
+                         {"Grpc-Timeout": "1S"})["deadlineMs"])
+        self.assertTrue(500 < ms <= 1000 + SLACK_MS, ms)
+
+
+# ---- discovery through reflection ---------------------------------------------------------------
+
+
+class Discovery(RestCase):
+    """No `descriptors` key: the gateway asks the host's reflection service."""
+
+    def setUp(self):
+        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+        self.system = harness.Rpcrest(services=("echo",), descriptors=False)
+        self.addCleanup(self.system.cleanup)
+        self.system.start()
+        self.port = self.system.http_port
+
+    def test_service_added_by_host_restart(self):
+        with open(self.system.ini) as f:
+            self.assertNotIn("descriptors", f.read())
+        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "via reflection"}),
+                         {"value": "via reflection"})
+        self.error("GET", "/v1/whoami", status=404, code=5)
+        kids = self.system.children()
+        host_pid, gateway_pid = kids["rpcrest-host"], kids["rpcrest-gateway"]
+        with open(self.system.ini, "a") as f:
+            f.write("\n[service.bindings]\nplugin = %s/services/bindings.so\n" % BUILD)
+        os.kill(host_pid, signal.SIGKILL)  # rpcrestd starts it again with the new INI
+        answers = []
+
+        def routed():
+            status, _, data = self.http("GET", "/v1/whoami")
+            answers.append((status, data))
+            return status == 200
+        self.assertTrue(harness.wait_until(routed, 5, 0.05),
+                        "no /v1/whoami route within 5 s; last answers %s; log:\n%s"
+                        % (answers[-3:], self.system.log()))
+        kids = self.system.children()
+        self.assertEqual(kids.get("rpcrest-gateway"), gateway_pid, "the gateway restarted")
+        self.assertNotEqual(kids.get("rpcrest-host"), host_pid)
+        self.assertEqual(int(json.loads(answers[-1][1])["pid"]), kids["rpcrest-host"])
+        self.assertEqual(self.ok("GET", "/v1/shelves/s1/books/b1?limit=2"),
+                         echoed("GetBook", shelf="s1", book={"id": "b1"}, limit=2))
+        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "still"}),
+                         {"value": "still"})
+
+
+# ---- processes started here ---------------------------------------------------------------------
+
+
+class ProcessCase(RestCase):
+    """Programs started one by one, without rpcrestd."""
+
+    def setUp(self):
+        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+        self.dir = tempfile.mkdtemp(prefix="rpcrest-rest-test-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.programs = []
+        self.addCleanup(self.stop_programs)  # also when setUp fails later on
+
+    def stop_programs(self):
+        for p in reversed(self.programs):
+            p.stop()
+
+    def program(self, name, ini, log_name):
+        p = Program(name, ini, os.path.join(self.dir, log_name))
+        self.programs.append(p)
+        return p.start()
+
+    def logs(self):
+        return "\n".join("--- %s:\n%s" % (p.log_path, p.log()) for p in self.programs)
+
+
+class HostDown(ProcessCase):
+
+    def test_health_while_the_host_is_gone(self):
+        host_port, self.port = harness.free_port(), harness.free_port()
+        ini = os.path.join(self.dir, "rpcrest.ini")
+        write_ini(ini, host_port, self.port,
+                  [("echo", os.path.join(BUILD, "services", "echo.pb"))])
+        host = self.program("rpcrest-host", ini, "host.log")
+        self.program("rpcrest-gateway", ini, "gateway.log")
+        self.assertTrue(harness.wait_until(
+            lambda: harness.port_open(self.port) and self.http("GET", "/healthz")[0] == 200,
+            10, 0.05), self.logs())
+        host.kill()
+        self.assertTrue(harness.wait_until(lambda: self.http("GET", "/healthz")[0] == 503, 3,
+                                           0.05), self.logs())
+        self.error("GET", "/healthz", status=503, code=14)
+        self.error("GET", "/healthz?service=example.MyService", status=503, code=14)
+        self.error("POST", "/v1/example/echo", {"value": "x"}, status=503, code=14)
+
+
+class ScaleOut(ProcessCase):
+    """A supervised system and a standalone rpcrest-host behind one gateway."""
+
+    def setUp(self):
+        super().setUp()
+        self.other_port = harness.free_port()
+        ini = os.path.join(self.dir, "other.ini")
+        write_ini(ini, self.other_port, harness.free_port(), [("bindings", None)])
+        self.other = self.program("rpcrest-host", ini, "other-host.log")
+        self.assertTrue(harness.wait_until(lambda: harness.port_open(self.other_port), 10),
+                        self.logs())
+        self.system = harness.Rpcrest(services=("echo", "bindings"))
+        self.addCleanup(self.system.cleanup)
+        with open(self.system.ini) as f:
+            text = f.read()
+        with open(self.system.ini, "w") as f:
+            f.write(text.replace("[gateway]\n", "[gateway]\nupstream = ipv4:127.0.0.1:%d,"
+                                 "127.0.0.1:%d\n" % (self.system.host_port, self.other_port), 1))
+        self.system.start()
+        self.port = self.system.http_port
+
+    def whoami(self):
+        status, _, data = self.http("GET", "/v1/whoami")
+        return status, (int(json.loads(data)["pid"]) if status == 200 else json.loads(data))
+
+    def test_round_robin_and_failover(self):
+        supervised = self.system.children()["rpcrest-host"]
+        standalone = self.other.proc.pid
+        # both connections may take a moment to come up
+        seen = set()
+        harness.wait_until(lambda: seen.add(self.whoami()[1]) or
+                           {supervised, standalone} <= seen, 5, 0.02)
+        answers = [self.whoami() for _ in range(40)]
+        self.assertEqual({s for s, _ in answers}, {200}, answers)
+        pids = [p for _, p in answers]
+        self.assertEqual(set(pids), {supervised, standalone}, self.system.log())
+        self.assertGreaterEqual(min(pids.count(supervised), pids.count(standalone)), 10, pids)
+
+        self.other.kill()
+        t0 = time.monotonic()
+        timeline = []  # (seconds after the kill, status, pid or error body)
+        while time.monotonic() - t0 < 3:
+            status, what = self.whoami()
+            timeline.append((time.monotonic() - t0, status, what))
+            time.sleep(0.005)
+        failures = [t for t in timeline if t[1] != 200]
+        for _, status, what in failures:  # meanwhile, only a clean 503
+            self.assertEqual((status, what["code"]), (503, 14), timeline)
+        if failures:
+            self.assertLess(failures[-1][0], 2.0, "still failing %.2f s after the kill: %s"
+                            % (failures[-1][0], failures))
+        settled = [what for t, status, what in timeline if t >= 2.0]
+        self.assertTrue(settled)
+        self.assertEqual(set(settled), {supervised}, timeline[-5:])
+        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "x"}), {"value": "x"})
+
+
+CONFLICT_PROTO = """\
+syntax = "proto3";
+package conflict;
+import "google/api/annotations.proto";
+message Thing { string id = 1; string name = 2; }
+service Clash {
+  rpc GetById(Thing) returns (Thing) {
+    option (google.api.http) = { get: "/v1/things/{id}" };
+  }
+  rpc GetByName(Thing) returns (Thing) {
+    option (google.api.http) = { get: "/v1/things/{name}" };
+  }
+}
+"""
+
+
+class Conflicts(ProcessCase):
+
+    def test_two_bindings_for_the_same_requests(self):
+        import grpc_tools
+        well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+        with open(os.path.join(self.dir, "clash.proto"), "w") as f:
+            f.write(CONFLICT_PROTO)
+        pb = os.path.join(self.dir, "clash.pb")
+        subprocess.run([harness.PYTHON, "-m", "grpc_tools.protoc", "-I" + self.dir,
+                        "-I" + os.path.join(harness.ROOT, "proto"), "-I/usr/include",
+                        "-I" + well_known, "--include_imports", "--descriptor_set_out=" + pb,
+                        "clash.proto"], check=True, cwd=self.dir)
+        ini = os.path.join(self.dir, "rpcrest.ini")
+        write_ini(ini, harness.free_port(), harness.free_port(), [("echo", pb)])
+        gateway = self.program("rpcrest-gateway", ini, "gateway.log")
+        try:
+            code = gateway.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.fail("the gateway started with conflicting bindings:\n" + gateway.log())
+        log = gateway.log()
+        self.assertEqual(code, 78, log)
+        self.assertIn("/conflict.Clash/GetById", log)
+        self.assertIn("/conflict.Clash/GetByName", log)
+
+
+if __name__ == "__main__":
+    unittest.main()
