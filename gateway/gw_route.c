@@ -254,11 +254,8 @@ int gw_template_match(const gw_template *t, const char *path, gw_path_span *span
     return 1;
 }
 
-int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size_t len,
-                        gw_buf *out)
+int gw_route_decode_var(const char *text, size_t len, gw_buf *out)
 {
-    const gw_template_var *v = &t->vars[var];
-    int multi = v->end - v->first > 1 || t->segs[v->first].kind == GW_SEG_STARSTAR;
     for (size_t i = 0; i < len; i++) {
         if (text[i] != '%') {
             gw_buf_putc(out, (uint8_t)text[i]);
@@ -270,8 +267,8 @@ int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size
         if (hi < 0 || lo < 0)
             return -1;
         int c = hi << 4 | lo;
-        if (multi && c == '/')
-            gw_buf_append(out, text + i, 3);
+        if (c == '/')
+            gw_buf_append(out, text + i, 3); /* a '/' inside a value stays escaped */
         else
             gw_buf_putc(out, (uint8_t)c);
         i += 2;

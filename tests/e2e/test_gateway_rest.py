@@ -359,9 +359,9 @@ class Bindings(SystemCase):
         self.assertIn("nope", body["message"])
         self.error("DELETE", "/v1/shelves/s1/books/b1?forse=true", status=400, code=3)
 
-    def test_single_segment_variable_decodes_everything(self):
+    def test_single_segment_variable_keeps_escaped_slash(self):
         self.assertEqual(self.ok("GET", "/v1/shelves/a%2Fb/books/b%20c%3A%25"),
-                         echoed("GetBook", shelf="a/b", book={"id": "b c:%"}))
+                         echoed("GetBook", shelf="a%2Fb", book={"id": "b c:%"}))
 
     def test_multi_segment_variable_keeps_escaped_slash(self):
         self.assertEqual(self.ok("GET", "/v1/publishers/p%2Fq/books/b%20c"),
