@@ -3,6 +3,11 @@
 #   make            build everything into build/
 #   make run        install missing packages, build, run the supervisor on conf/rpcrest.ini
 #   make test       install missing packages, build, run every test suite
+#   make test SAN=1 the same with ASan+UBSan+LSan, built into build-san/
+#   make memcheck   the end-to-end memcheck suite (valgrind over host and gateway)
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (clang, into build-fuzz/)
+#   make chaos      kill -9 the host, then the gateway, under wrk load (CHAOS_SECONDS)
+#   make bench      rpcrest against the grpc-gateway peer (../shared/bench); writes docs/benchmarks.md
 #   make clean
 #
 # Adding a service is adding a folder: services/NAME/NAME.proto plus its .c
@@ -11,7 +16,16 @@
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 
-B   := build
+# One build folder per kind of build, so that objects never mix: build/,
+# build-san/ (SAN=1: ASan+UBSan), build-fuzz/ (FUZZ=1: clang + libFuzzer).
+# B=FOLDER on the command line overrides it.
+ifeq ($(FUZZ),1)
+  B := build-fuzz
+else ifeq ($(SAN),1)
+  B := build-san
+else
+  B := build
+endif
 G   := $(B)/gen
 O   := $(B)/obj
 CONF ?= conf/rpcrest.ini
@@ -34,8 +48,10 @@ endif
 # flags, after scripts/deps.sh has had its chance to install the packages.
 PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd inih jansson)
 LIBS_COMMON = $(shell $(PKG_CONFIG) --libs inih)
-LIBS_HOST   = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c inih) -ldl -lpthread
-LIBS_GW     = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c libmicrohttpd inih jansson) -lpthread
+# grpc_unsecure: the same API without TLS, so neither program maps libssl,
+# libcrypto or re2 (7 MB less RSS for the pair; see docs/benchmarks.md).
+LIBS_HOST   = $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c inih) -ldl -lpthread
+LIBS_GW     = $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c libmicrohttpd inih jansson) -lpthread
 LIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka)
 
 OPT ?= -O2
@@ -44,6 +60,13 @@ ifeq ($(SAN),1)
 endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Werror=implicit-function-declaration -Werror=int-conversion
+ifeq ($(FUZZ),1)
+  # Everything instrumented for libFuzzer; the fuzz targets link -fsanitize=fuzzer.
+  CC := clang
+  SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+  WARN := $(filter-out -Werror,$(WARN))
+endif
 CFLAGS ?= -g $(OPT)
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SANFLAGS) -fPIC -D_GNU_SOURCE \
              -Iinclude -Icommon -I$(G) $(PKGS_CFLAGS)
@@ -154,7 +177,13 @@ $(B)/rpcrest-gateway: $(GW_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
 
-PROGRAMS := $(B)/rpcrestd $(B)/rpcrest-host $(B)/rpcrest-gateway
+# rpcrestctl: rpcrestd's control client (supervisor/ctl/).
+CTL_OBJ := $(call obj,$(wildcard supervisor/ctl/*.c))
+$(B)/rpcrestctl: $(CTL_OBJ) $(COMMON_LIB)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_COMMON) -o $@
+
+PROGRAMS := $(B)/rpcrestd $(B)/rpcrest-host $(B)/rpcrest-gateway $(B)/rpcrestctl
 
 # ---- services: one folder each ------------------------------------------------
 SERVICES := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/*.proto))))
@@ -250,7 +279,33 @@ $(B)/tests/discovery_tool: $(O)/tests/unit/discovery_tool.o $(LIB_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
 
-tests: all $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB) $(B)/tests/discovery_tool $(B)/tests/json_tool
+# Tests find the build folder's files (descriptor sets…) under BUILD_DIR.
+$(O)/tests/%.o: private ALL_CFLAGS += -DBUILD_DIR='"$(B)"'
+
+# ---- fuzzing ------------------------------------------------------------------
+# tests/fuzz/fuzz_NAME.c is one libFuzzer target (LLVMFuzzerTestOneInput).
+# In every build $(B)/tests/fuzz/NAME replays tests/fuzz/corpus/NAME/ and
+# tests/fuzz/regress/NAME/ once (a suite of make test); with FUZZ=1,
+# $(B)/fuzz/NAME is the fuzzer itself (make fuzz).
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(FUZZ_NAMES:%=$(B)/tests/fuzz/%)
+FUZZERS     := $(FUZZ_NAMES:%=$(B)/fuzz/%)
+FUZZ_SECONDS ?= 60
+
+$(B)/tests/fuzz/%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
+
+$(B)/fuzz/%: $(O)/tests/fuzz/fuzz_%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(LIBS_GW) -o $@
+
+fuzzers: $(FUZZERS) $(TEST_PB) $(SERVICE_PB)
+
+tests: all $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB) $(B)/tests/discovery_tool $(B)/tests/json_tool \
+       $(FUZZ_REPLAY)
 
 deps:
 	@scripts/deps.sh
@@ -260,15 +315,47 @@ run:
 	@$(MAKE) --no-print-directory all
 	exec $(B)/rpcrestd -c $(CONF)
 
+# RPCREST_BUILD tells the test runner and harness which build folder to
+# run; RPCREST_SAN=1 makes them run it with sanitizer options and fail a
+# suite on any sanitizer report (tests/run.py).
 test:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory tests
-	@/usr/bin/python3 tests/run.py $(TEST_BIN)
+	@RPCREST_BUILD=$(B) RPCREST_SAN=$(SAN) /usr/bin/python3 tests/run.py $(TEST_BIN) $(FUZZ_REPLAY)
+
+# The gateway and the host under valgrind memcheck through a representative
+# workload (tests/e2e/test_memcheck.py, skipped by make test).  Slow.
+memcheck:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory tests
+	@RPCREST_BUILD=$(B) RPCREST_MEMCHECK=1 TESTS=test_memcheck /usr/bin/python3 tests/run.py
+
+# Each fuzz target for FUZZ_SECONDS seconds (tests/fuzz/run.sh).
+fuzz:
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory FUZZ=1 fuzzers
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# Under wrk load, kill -9 the host every few seconds, then the gateway
+# (tests/chaos/chaos.py); make test runs a short version (test_chaos.py).
+CHAOS_SECONDS ?= 60
+chaos:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@RPCREST_BUILD=$(B) /usr/bin/python3 tests/chaos/chaos.py --seconds $(CHAOS_SECONDS)
+
+# rpcrest against the grpc-gateway peer and a bare libmicrohttpd ceiling
+# (bench/run.sh, the scripts in $(BENCH_DIR)): an -O2 build into
+# build/bench, about 12 minutes, writes docs/benchmarks.md.  Not part of
+# make test.  ROUNDS=, DUR= or QUICK=1 change its length.
+BENCH_DIR ?= $(CURDIR)/../shared/bench
+bench:
+	@BENCH_DIR="$(BENCH_DIR)" bench/run.sh
 
 clean:
 	rm -rf $(B)
 
-.PHONY: all tests deps run test clean
+.PHONY: all tests deps run test clean memcheck fuzz fuzzers chaos bench
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

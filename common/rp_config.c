@@ -13,11 +13,13 @@
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #define SERVICE_PREFIX "service."
 
@@ -37,6 +39,11 @@ typedef struct parse_ctx {
     char seen_sections[3];
     char seen_keys[64][48];
     int n_seen_keys;
+    /* restart-policy keys of [supervisor], [host], [gateway] (in that
+     * order): values, which were set, and on which line */
+    rp_child_policy policy[3];
+    unsigned policy_set[3];
+    int policy_line[3][16];
 } parse_ctx;
 
 static void fail(parse_ctx *ctx, int line, const char *fmt, ...)
@@ -230,15 +237,141 @@ static void set_string(parse_ctx *ctx, char **slot, const char *value)
 
 /* ---- sections ----------------------------------------------------------- */
 
+/* The restart-policy keys: [supervisor] defaults, [host]/[gateway] overrides. */
+typedef enum { PK_RESTART, PK_SECONDS, PK_NUMBER, PK_COUNT } policy_kind;
+static const struct policy_key {
+    const char *name;
+    policy_kind kind;
+    size_t offset; /* in rp_child_policy */
+    double min, max;
+} policy_keys[] = {
+    {"restart", PK_RESTART, offsetof(rp_child_policy, restart), 0, 0},
+    {"backoff_initial", PK_SECONDS, offsetof(rp_child_policy, backoff_initial), 0, 3600},
+    {"backoff_max", PK_SECONDS, offsetof(rp_child_policy, backoff_max), 0, 3600},
+    {"backoff_multiplier", PK_NUMBER, offsetof(rp_child_policy, backoff_multiplier), 1, 100},
+    {"backoff_jitter", PK_NUMBER, offsetof(rp_child_policy, backoff_jitter), 0, 1},
+    {"start_seconds", PK_SECONDS, offsetof(rp_child_policy, start_seconds), 0, 86400},
+    {"start_retries", PK_COUNT, offsetof(rp_child_policy, start_retries), 0, 100000},
+    {"ready_timeout", PK_SECONDS, offsetof(rp_child_policy, ready_timeout), 0.01, 3600},
+    {"stop_timeout", PK_SECONDS, offsetof(rp_child_policy, stop_timeout), 0.01, 3600},
+};
+#define N_POLICY_KEYS (sizeof(policy_keys) / sizeof(policy_keys[0]))
+enum { PK_BACKOFF_INITIAL = 1, PK_BACKOFF_MAX = 2 }; /* indexes into policy_keys */
+
+static const char *const restart_names[] = {
+    [RP_RESTART_ALWAYS] = "always",
+    [RP_RESTART_ON_FAILURE] = "on-failure",
+    [RP_RESTART_NEVER] = "never",
+};
+
+const char *rp_config_restart_name(rp_restart restart)
+{
+    return (unsigned)restart < 3 ? restart_names[restart] : "?";
+}
+
+static void policy_defaults(rp_child_policy *p)
+{
+    p->restart = RP_RESTART_ALWAYS;
+    p->backoff_initial = 0.1;
+    p->backoff_max = 5.0;
+    p->backoff_multiplier = 2.0;
+    p->backoff_jitter = 0.1;
+    p->start_seconds = 10.0;
+    p->start_retries = 5;
+    p->ready_timeout = 30.0;
+    p->stop_timeout = 5.0;
+}
+
+static int policy_index(const char *key)
+{
+    for (size_t i = 0; i < N_POLICY_KEYS; i++)
+        if (strcmp(key, policy_keys[i].name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int rp_config_is_policy_key(const char *key)
+{
+    return policy_index(key) >= 0;
+}
+
+/* Handles `key` if it is a restart-policy key, for ctx->policy[which]
+ * (0 [supervisor], 1 [host], 2 [gateway]).  Returns 1 if it was one (set or
+ * reported), 0 if not. */
+static int policy_key(parse_ctx *ctx, int which, const char *key, const char *value)
+{
+    int i = policy_index(key);
+    if (i < 0)
+        return 0;
+    const struct policy_key *k = &policy_keys[i];
+    char *field = (char *)&ctx->policy[which] + k->offset;
+    long n;
+    double d;
+    switch (k->kind) {
+    case PK_RESTART:
+        for (int r = 0; r < 3; r++) {
+            if (strcmp(value, restart_names[r]) == 0) {
+                *(rp_restart *)(void *)field = (rp_restart)r;
+                goto set;
+            }
+        }
+        fail(ctx, ctx->line, "restart: '%s' is not always, on-failure or never", value);
+        return 1;
+    case PK_COUNT:
+        if (parse_int(value, (long)k->min, (long)k->max, &n) < 0) {
+            fail(ctx, ctx->line, "%s: '%s' is not a whole number in %g..%g", key, value,
+                 k->min, k->max);
+            return 1;
+        }
+        *(int *)(void *)field = (int)n;
+        goto set;
+    case PK_SECONDS:
+    case PK_NUMBER:
+        if (parse_seconds(value, k->min, k->max, &d) < 0) {
+            fail(ctx, ctx->line, "%s: '%s' is not a number%s in %g..%g", key, value,
+                 k->kind == PK_SECONDS ? " of seconds" : "", k->min, k->max);
+            return 1;
+        }
+        *(double *)(void *)field = d;
+        goto set;
+    }
+    return 1;
+set:
+    ctx->policy_set[which] |= 1u << i;
+    ctx->policy_line[which][i] = ctx->line;
+    return 1;
+}
+
 static void key_supervisor(parse_ctx *ctx, const char *key, const char *value)
 {
     rp_config *cfg = ctx->cfg;
-    if (strcmp(key, "stop_timeout") == 0) {
-        if (parse_seconds(value, 0.01, 3600, &cfg->supervisor.stop_timeout) < 0)
-            fail(ctx, ctx->line, "stop_timeout: '%s' is not a number of seconds in 0.01..3600",
-                 value);
+    if (policy_key(ctx, 0, key, value))
+        return;
+    if (strcmp(key, "control_socket") == 0) {
+        char *path = value[0] ? resolve_path(cfg, value) : NULL;
+        if (!path) {
+            fail(ctx, ctx->line, value[0] ? "out of memory" : "control_socket: a path is needed");
+            return;
+        }
+        free(cfg->supervisor.control_socket);
+        cfg->supervisor.control_socket = path;
+        cfg->supervisor.control_socket_line = ctx->line;
+        if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+            fail(ctx, ctx->line, "control_socket: '%s' is longer than a unix socket path may be "
+                 "(%zu bytes)", path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+    } else if (strcmp(key, "log_file") == 0) {
+        free(cfg->supervisor.log_file);
+        cfg->supervisor.log_file = NULL;
+        if (value[0] == '\0')
+            return; /* empty: stderr */
+        cfg->supervisor.log_file = resolve_path(cfg, value);
+        if (!cfg->supervisor.log_file)
+            fail(ctx, ctx->line, "out of memory");
     } else {
-        fail(ctx, ctx->line, "unknown key '%s' in [supervisor] (known: stop_timeout)", key);
+        fail(ctx, ctx->line,
+             "unknown key '%s' in [supervisor] (known: stop_timeout, restart, backoff_initial, "
+             "backoff_max, backoff_multiplier, backoff_jitter, start_seconds, start_retries, "
+             "ready_timeout, control_socket, log_file)", key);
     }
 }
 
@@ -291,10 +424,29 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
         if (parse_seconds(value, 0, 3600, &cfg->host.drain_timeout) < 0)
             fail(ctx, ctx->line, "drain_timeout: '%s' is not a number of seconds in 0..3600",
                  value);
-    } else {
+    } else if (strcmp(key, "private_listen") == 0) {
+        char *addr = NULL;
+        if (strcmp(value, "off") == 0) {
+            addr = strdup("off");
+        } else if (strncmp(value, "unix:", 5) == 0 && value[5] != '\0') {
+            /* joined, not resolved: PATH is a symlink the host re-points */
+            if (asprintf(&addr, "unix:%s%s%s", value[5] == '/' ? "" : cfg->dir,
+                         value[5] == '/' ? "" : "/", value + 5) < 0)
+                addr = NULL;
+        } else {
+            fail(ctx, ctx->line, "private_listen: '%s' is not off or unix:PATH", value);
+            return;
+        }
+        if (!addr) {
+            fail(ctx, ctx->line, "out of memory");
+            return;
+        }
+        free(cfg->host.private_listen);
+        cfg->host.private_listen = addr;
+    } else if (!policy_key(ctx, 1, key, value)) {
         fail(ctx, ctx->line,
              "unknown key '%s' in [host] (known: listen, threads, max_message_bytes, "
-             "max_concurrent_streams, drain_timeout)", key);
+             "max_concurrent_streams, drain_timeout, private_listen)", key);
     }
 }
 
@@ -309,7 +461,64 @@ static int *gateway_switch(rp_config *cfg, const char *key)
         return &cfg->gateway.json_emit_defaults;
     if (strcmp(key, "json_proto_names") == 0)
         return &cfg->gateway.json_proto_names;
+    if (strcmp(key, "auto_map") == 0)
+        return &cfg->gateway.auto_map;
     return NULL;
+}
+
+/* Splits a comma-separated list into trimmed, non-empty items (*items is
+ * NULL-free and freed with free_list).  Returns the count, or -1. */
+static long split_list(const char *value, char ***items)
+{
+    char *copy = strdup(value);
+    long n = 0;
+    *items = NULL;
+    if (!copy)
+        return -1;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ' || *tok == '\t')
+            tok++;
+        size_t len = strlen(tok);
+        while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+            tok[--len] = '\0';
+        if (!len)
+            continue;
+        char **grown = realloc(*items, (size_t)(n + 1) * sizeof(*grown));
+        if (!grown || !(grown[n] = strdup(tok))) {
+            *items = grown ? grown : *items;
+            free(copy);
+            return n; /* what was kept is freed by the caller */
+        }
+        *items = grown;
+        n++;
+    }
+    free(copy);
+    return n;
+}
+
+static void free_list(char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}
+
+/* [gateway] descriptors = FILE[, FILE…]: each resolved and checked. */
+static void gateway_descriptors(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    char **items;
+    long n = split_list(value, &items);
+    free_list(cfg->gateway.descriptors, cfg->gateway.n_descriptors);
+    cfg->gateway.descriptors = calloc(n > 0 ? (size_t)n : 1, sizeof(char *));
+    cfg->gateway.n_descriptors = 0;
+    for (long i = 0; i < n && cfg->gateway.descriptors && !ctx->failed; i++)
+        set_file_path(ctx, "descriptors", items[i],
+                      &cfg->gateway.descriptors[cfg->gateway.n_descriptors++]);
+    if (n <= 0 && !ctx->failed)
+        fail(ctx, ctx->line, "descriptors: expected FILE[, FILE…]");
+    free_list(items, n > 0 ? (size_t)n : 0);
 }
 
 static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
@@ -347,14 +556,36 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
             fail(ctx, ctx->line, "threads: '%s' is not a whole number in 0..256", value);
         else
             cfg->gateway.threads = (int)n;
+    } else if (strcmp(key, "connection_timeout") == 0) {
+        if (parse_int(value, 1, 86400, &n) < 0)
+            fail(ctx, ctx->line,
+                 "connection_timeout: '%s' is not a whole number of seconds in 1..86400", value);
+        else
+            cfg->gateway.connection_timeout = (int)n;
+    } else if (strcmp(key, "max_connections") == 0) {
+        if (parse_int(value, 1, 1000000, &n) < 0)
+            fail(ctx, ctx->line, "max_connections: '%s' is not a whole number in 1..1000000",
+                 value);
+        else
+            cfg->gateway.max_connections = (int)n;
     } else if (sw) {
         if (parse_bool(value, sw) < 0)
             fail(ctx, ctx->line, "%s: '%s' is not on or off", key, value);
-    } else {
+    } else if (strcmp(key, "descriptors") == 0) {
+        gateway_descriptors(ctx, value);
+    } else if (strcmp(key, "services") == 0) {
+        free_list(cfg->gateway.services, cfg->gateway.n_services);
+        long count = split_list(value, &cfg->gateway.services);
+        cfg->gateway.n_services = count > 0 ? (size_t)count : 0;
+        cfg->gateway.services_line = ctx->line;
+        if (count <= 0)
+            fail(ctx, ctx->line, "services: expected NAME[, NAME…] (package.Service)");
+    } else if (!policy_key(ctx, 2, key, value)) {
         fail(ctx, ctx->line,
-             "unknown key '%s' in [gateway] (known: listen, upstream, timeout, max_timeout, "
-             "max_body_bytes, threads, ignore_unknown_query_parameters, "
-             "json_ignore_unknown_fields, json_emit_defaults, json_proto_names)", key);
+             "unknown key '%s' in [gateway] (known: listen, upstream, descriptors, services, "
+             "auto_map, timeout, max_timeout, max_body_bytes, threads, connection_timeout, "
+             "max_connections, ignore_unknown_query_parameters, json_ignore_unknown_fields, "
+             "json_emit_defaults, json_proto_names)", key);
     }
 }
 
@@ -492,6 +723,25 @@ static char *read_line(char *buf, int size, void *stream)
     return buf;
 }
 
+/* Keeps the line in cfg->raw (rp_raw_key). */
+static void record_raw(parse_ctx *ctx, const char *section, const char *key, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    rp_raw_key *grown = realloc(cfg->raw, (cfg->n_raw + 1) * sizeof(*grown));
+    if (!grown) {
+        fail(ctx, ctx->line, "out of memory");
+        return;
+    }
+    cfg->raw = grown;
+    rp_raw_key *r = &cfg->raw[cfg->n_raw++];
+    r->section = strdup(section);
+    r->key = strdup(key);
+    r->value = strdup(value);
+    r->line = ctx->line;
+    if (!r->section || !r->key || !r->value)
+        fail(ctx, ctx->line, "out of memory");
+}
+
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
     parse_ctx *ctx = user;
@@ -513,6 +763,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
     }
     if (ctx->n_seen_keys < 64 && strlen(key) < sizeof(ctx->seen_keys[0]))
         strcpy(ctx->seen_keys[ctx->n_seen_keys++], key);
+    record_raw(ctx, section, key, value);
 
     if (ctx->in_service >= 0)
         key_service(ctx, &ctx->cfg->services[ctx->in_service], key, value);
@@ -525,10 +776,49 @@ static int on_key(void *user, const char *section, const char *key, const char *
     return 1;
 }
 
+/* The effective policy of each child ([supervisor] overridden by its own
+ * section), checked; and the supervisor's defaults. */
+static void resolve_policies(parse_ctx *ctx)
+{
+    rp_config *cfg = ctx->cfg;
+    static const char *const section[3] = {"supervisor", "host", "gateway"};
+    cfg->supervisor.stop_timeout = ctx->policy[0].stop_timeout;
+    for (int c = 0; c < RP_N_CHILDREN && !ctx->failed; c++) {
+        rp_child_policy *eff = &cfg->supervisor.child[c];
+        int from[N_POLICY_KEYS]; /* which section each value came from */
+        *eff = ctx->policy[0];
+        for (size_t i = 0; i < N_POLICY_KEYS; i++) {
+            from[i] = 0;
+            if (ctx->policy_set[c + 1] & (1u << i)) {
+                const struct policy_key *k = &policy_keys[i];
+                size_t size = k->kind == PK_RESTART ? sizeof(rp_restart)
+                              : k->kind == PK_COUNT ? sizeof(int) : sizeof(double);
+                memcpy((char *)eff + k->offset, (const char *)&ctx->policy[c + 1] + k->offset,
+                       size);
+                from[i] = c + 1;
+            }
+        }
+        if (eff->backoff_initial > eff->backoff_max) {
+            int a = ctx->policy_line[from[PK_BACKOFF_INITIAL]][PK_BACKOFF_INITIAL];
+            int b = ctx->policy_line[from[PK_BACKOFF_MAX]][PK_BACKOFF_MAX];
+            int in = a > b ? from[PK_BACKOFF_INITIAL] : from[PK_BACKOFF_MAX];
+            fail(ctx, a > b ? a : b, "[%s] backoff_initial (%g s) is above backoff_max (%g s)",
+                 section[in], eff->backoff_initial, eff->backoff_max);
+        }
+    }
+    if (!cfg->supervisor.control_socket &&
+        asprintf(&cfg->supervisor.control_socket, "%s/rpcrestd.sock",
+                 strcmp(cfg->dir, "/") == 0 ? "" : cfg->dir) < 0) {
+        cfg->supervisor.control_socket = NULL;
+        fail(ctx, 0, "out of memory");
+    }
+}
+
 /* Checks that need the whole file. */
 static void validate(parse_ctx *ctx)
 {
     rp_config *cfg = ctx->cfg;
+    resolve_policies(ctx);
     for (size_t i = 0; i < cfg->n_services && !ctx->failed; i++) {
         if (!cfg->services[i].plugin)
             fail(ctx, cfg->services[i].line, "[service.%s] has no 'plugin = PATH.so'",
@@ -559,6 +849,8 @@ static int set_defaults(rp_config *cfg)
     cfg->gateway.timeout = 10.0;
     cfg->gateway.max_timeout = 300.0;
     cfg->gateway.max_body_bytes = (size_t)4 << 20;
+    cfg->gateway.connection_timeout = 30;
+    cfg->gateway.max_connections = 2048;
     return cfg->host.listen && cfg->gateway.listen ? 0 : -1;
 }
 
@@ -608,6 +900,8 @@ rp_config *rp_config_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     parse_ctx ctx = {.cfg = cfg, .file = file, .in_service = -1, .err = err, .errlen = errlen};
+    for (int i = 0; i < 3; i++)
+        policy_defaults(&ctx.policy[i]);
     int rc = ini_parse_stream(read_line, &ctx, on_key, &ctx);
     fclose(file);
     if (rc > 0 && (!ctx.failed || rc < ctx.err_line)) {
@@ -641,9 +935,20 @@ void rp_config_free(rp_config *cfg)
         free(svc->descriptors);
     }
     free(cfg->services);
+    for (size_t i = 0; i < cfg->n_raw; i++) {
+        free(cfg->raw[i].section);
+        free(cfg->raw[i].key);
+        free(cfg->raw[i].value);
+    }
+    free(cfg->raw);
+    free(cfg->supervisor.control_socket);
+    free(cfg->supervisor.log_file);
     free(cfg->host.listen);
+    free(cfg->host.private_listen);
     free(cfg->gateway.listen);
     free(cfg->gateway.upstream);
+    free_list(cfg->gateway.descriptors, cfg->gateway.n_descriptors);
+    free_list(cfg->gateway.services, cfg->gateway.n_services);
     free(cfg->path);
     free(cfg->dir);
     free(cfg);

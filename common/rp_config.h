@@ -31,12 +31,48 @@ typedef struct rp_service_conf {
     size_t n_settings;
 } rp_service_conf;
 
+/* When rpcrestd starts a child again after its process ended. */
+typedef enum rp_restart {
+    RP_RESTART_ALWAYS,     /* whatever the exit */
+    RP_RESTART_ON_FAILURE, /* unless it exited with status 0 */
+    RP_RESTART_NEVER,
+} rp_restart;
+
+/* The children rpcrestd runs, in start order. */
+enum { RP_CHILD_HOST, RP_CHILD_GATEWAY, RP_N_CHILDREN };
+
+/* How rpcrestd runs one child: the [supervisor] values, each overridable in
+ * [host] or [gateway] (rp_config_is_policy_key). */
+typedef struct rp_child_policy {
+    rp_restart restart;
+    double backoff_initial;    /* seconds before the first restart after a fast failure */
+    double backoff_max;        /* seconds: the cap of the growing delay */
+    double backoff_multiplier; /* each fast failure multiplies the delay by this */
+    double backoff_jitter;     /* 0..1: each delay is scaled by a random factor in [1-j, 1+j] */
+    double start_seconds;      /* ready and up this long: a good start (backoff starts over) */
+    int start_retries;         /* this many fast failures in a row: FATAL; 0 = no limit */
+    double ready_timeout;      /* seconds from start to READY, else it is restarted */
+    double stop_timeout;       /* seconds: SIGTERM to SIGKILL */
+} rp_child_policy;
+
+/* One "key = value" line as read, for comparing two versions of the file. */
+typedef struct rp_raw_key {
+    char *section;
+    char *key;
+    char *value;
+    int line;
+} rp_raw_key;
+
 typedef struct rp_config {
     char *path; /* the INI file, absolute */
     char *dir;  /* its folder, absolute */
 
     struct {
-        double stop_timeout; /* seconds: SIGTERM to SIGKILL */
+        double stop_timeout; /* seconds: SIGTERM to SIGKILL ([supervisor]'s own value) */
+        rp_child_policy child[RP_N_CHILDREN]; /* effective, by RP_CHILD_* */
+        char *control_socket; /* absolute path of rpcrestctl's unix socket */
+        int control_socket_line; /* 0 when it is the default */
+        char *log_file;       /* absolute path, or NULL: stderr */
     } supervisor;
 
     struct {
@@ -45,6 +81,8 @@ typedef struct rp_config {
         size_t max_message_bytes;   /* larger requests get RESOURCE_EXHAUSTED */
         int max_concurrent_streams; /* per HTTP/2 connection */
         double drain_timeout;       /* seconds in-flight calls get after SIGTERM */
+        char *private_listen; /* the gateway's own unix socket: NULL = the default path
+                               * (rp_private.h), "off", or "unix:/abs/path" */
     } host;
 
     struct {
@@ -54,14 +92,25 @@ typedef struct rp_config {
         double max_timeout;    /* seconds: the most a Grpc-Timeout header may ask */
         size_t max_body_bytes; /* larger request bodies get 413 */
         int threads;           /* HTTP threads; 0 = one per CPU */
+        int connection_timeout; /* seconds: a connection idle or stalled this long is closed */
+        int max_connections;   /* HTTP connections at once; more are closed at accept */
         int ignore_unknown_query_parameters;
         int json_ignore_unknown_fields;
         int json_emit_defaults;
         int json_proto_names;
+        int auto_map;          /* POST /pkg.Service/Method for unannotated methods */
+        char **descriptors;    /* FileDescriptorSet files, absolute */
+        size_t n_descriptors;
+        char **services;       /* expose only these services (NULL: all) */
+        size_t n_services;
+        int services_line;
     } gateway;
 
     rp_service_conf *services;
     size_t n_services;
+
+    rp_raw_key *raw; /* every key as read, in file order */
+    size_t n_raw;
 } rp_config;
 
 /*
@@ -79,6 +128,14 @@ void rp_config_free(rp_config *cfg);
  * *port.  Returns 0, or -1 if the address has no valid port.
  */
 int rp_config_split_hostport(const char *addr, char *host, size_t hostlen, int *port);
+
+/* 1 if `key` is one of rp_child_policy's keys (restart, backoff_*,
+ * start_seconds, start_retries, ready_timeout, stop_timeout), which [host]
+ * and [gateway] may set to override [supervisor]. */
+int rp_config_is_policy_key(const char *key);
+
+/* "always", "on-failure", "never". */
+const char *rp_config_restart_name(rp_restart restart);
 
 /* The gRPC target the gateway calls: [gateway] upstream, else the [host]
  * listen address, in out[outlen]. */

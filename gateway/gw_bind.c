@@ -266,6 +266,80 @@ static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *
     return 0;
 }
 
+/* A field's proto name in lowerCamelCase ("display_name" -> "displayName"):
+ * the JSON form of a FieldMask path, which the codec turns back into the
+ * proto name.  Not f->json_name, which a [json_name = "…"] option may set
+ * to anything. */
+static void put_camel_name(gw_buf *b, const char *name)
+{
+    for (const char *p = name; *p; p++) {
+        if (*p != '_')
+            gw_buf_putc(b, (uint8_t)*p);
+        else if (p[1] >= 'a' && p[1] <= 'z')
+            gw_buf_putc(b, (uint8_t)(*++p - 'a' + 'A'));
+    }
+}
+
+/* Appends the lowerCamel paths of every leaf of body (of type m) to mask,
+ * comma-separated: nested messages give dotted paths; maps, repeated fields
+ * and well-known types are leaves. */
+static void collect_paths(const json_t *body, const gw_message *m, const char *prefix,
+                          gw_buf *mask)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)body, key, v) {
+        const gw_field *f = gw_message_field_by_name(m, key, strlen(key));
+        if (!f)
+            continue; /* the codec reports it */
+        gw_buf path = GW_BUF_INIT;
+        if (*prefix) {
+            gw_buf_puts(&path, prefix);
+            gw_buf_putc(&path, '.');
+        }
+        put_camel_name(&path, f->name);
+        gw_buf_putc(&path, '\0');
+        if (json_is_object(v) && f->type == GW_TYPE_MESSAGE && !f->repeated &&
+            f->message->wkt == GW_WKT_NONE && json_object_size(v) > 0) {
+            collect_paths(v, f->message, (char *)path.data, mask);
+        } else {
+            if (mask->len)
+                gw_buf_putc(mask, ',');
+            gw_buf_puts(mask, (char *)path.data);
+        }
+        gw_buf_free(&path);
+    }
+}
+
+/* The request's FieldMask field that a PATCH with body: "field" (a
+ * message) fills from the body (grpc-gateway's allow_patch_feature), or
+ * NULL when the binding is not such a PATCH. */
+static const gw_field *patch_mask_field(const gw_route *route)
+{
+    const gw_message *in = route->method->input;
+    const char *body_field = route->binding->body;
+    const gw_field *bf = gw_message_field_by_name(in, body_field, strlen(body_field));
+    if (strcmp(route->binding->verb, "PATCH") != 0 || !bf || bf->type != GW_TYPE_MESSAGE ||
+        bf->repeated)
+        return NULL;
+    for (size_t i = 0; i < in->n_fields; i++) {
+        const gw_field *f = &in->fields[i];
+        if (f->type == GW_TYPE_MESSAGE && !f->repeated && f->message->wkt == GW_WKT_FIELD_MASK)
+            return f;
+    }
+    return NULL;
+}
+
+/* Sets the mask field to `paths` unless the client set it. */
+static int set_patch_mask(json_t *obj, const gw_field *f, const char *paths)
+{
+    const json_t *given = json_object_get(obj, field_key(obj, f));
+    if (given && !json_is_null(given) &&
+        !(json_is_string(given) && json_string_length(given) == 0))
+        return 0; /* the client said which fields */
+    return json_object_set_new(obj, f->json_name, json_string(paths));
+}
+
 json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
                         const char *body, size_t body_len, const gw_query_param *query,
                         size_t n_query, int ignore_unknown_query, char *err, size_t errlen)
@@ -274,6 +348,15 @@ json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_s
     json_t *parsed = NULL;
     if (*body_field && body_len > 0 && !(parsed = parse_body(route, body, body_len, err, errlen)))
         return NULL;
+    /* the mask lists what the body holds before path variables join it */
+    const gw_field *mask_field = json_is_object(parsed) ? patch_mask_field(route) : NULL;
+    gw_buf mask = GW_BUF_INIT;
+    if (mask_field) {
+        const gw_field *bf = gw_message_field_by_name(route->method->input, body_field,
+                                                      strlen(body_field));
+        collect_paths(parsed, bf->message, "", &mask);
+        gw_buf_putc(&mask, '\0');
+    }
     json_t *obj;
     if (strcmp(body_field, "*") == 0) {
         obj = parsed ? parsed : json_object();
@@ -285,15 +368,24 @@ json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_s
             json_object_set_new(obj, f ? f->json_name : body_field, parsed);
         }
     }
-    if (!obj) {
+    if (!obj || mask.oom) {
         snprintf(err, errlen, "out of memory");
+        json_decref(obj);
+        gw_buf_free(&mask);
         return NULL;
     }
     if (bind_path(obj, route, path, spans, err, errlen) < 0 ||
         (strcmp(body_field, "*") != 0 &&
          bind_query(obj, route, query, n_query, ignore_unknown_query, err, errlen) < 0)) {
         json_decref(obj);
+        gw_buf_free(&mask);
         return NULL;
     }
+    if (mask_field && set_patch_mask(obj, mask_field, (char *)mask.data) < 0) {
+        snprintf(err, errlen, "out of memory");
+        json_decref(obj);
+        obj = NULL;
+    }
+    gw_buf_free(&mask);
     return obj;
 }

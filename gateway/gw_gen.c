@@ -52,8 +52,9 @@ static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
     return 0;
 }
 
-static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin, gw_upstream *up,
-                               char *err, size_t errlen)
+static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin,
+                               const gw_router_options *routes, gw_upstream *up, char *err,
+                               size_t errlen)
 {
     const uint8_t **bufs = calloc(n ? n : 1, sizeof(*bufs));
     size_t *lens = calloc(n ? n : 1, sizeof(*lens));
@@ -71,7 +72,7 @@ static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin, gw_up
         goto fail;
     size_t n_methods;
     const gw_method *methods = gw_schema_methods(g->schema, &n_methods);
-    if (gw_router_build(&g->router, methods, n_methods, err, errlen) < 0)
+    if (gw_router_build_with(&g->router, methods, n_methods, routes, err, errlen) < 0)
         goto fail;
     gw_upstream_prepare(up, methods, n_methods);
     snprintf(g->origin, sizeof(g->origin), "%s", origin);
@@ -99,7 +100,7 @@ gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, char *err, size_
     char origin[256];
     gw_gen *g = NULL;
     if (collect_sets(src, up, sets, origin, sizeof(origin), err, errlen) == 0)
-        g = build_from_sets(sets, n, origin, up, err, errlen);
+        g = build_from_sets(sets, n, origin, &src->routes, up, err, errlen);
     for (size_t i = 0; i < n; i++)
         gw_buf_free(&sets[i]);
     free(sets);

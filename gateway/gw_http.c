@@ -26,10 +26,19 @@
 #include "gw_health.h"
 #include "gw_status.h"
 #include "rp_config.h"
+#include "rp_log.h"
 
 #define MAX_QUERY_PARAMS 256
 #define MAX_HEADERS 256
-#define CONNECTION_TIMEOUT_S 60u
+#define CONNECTION_TIMEOUT_S 30u /* [gateway] connection_timeout's default */
+#define MAX_CONNECTIONS 2048u    /* [gateway] max_connections' default */
+#define CONNECTION_SLACK 64u     /* MHD's own limit: max_connections + this (accept_policy decides) */
+/* Memory per connection (request line and headers, MHD's bookkeeping).
+ * Above 32 KiB MHD maps each connection's pool with mmap and unmaps it when
+ * the connection closes, so a burst of connections gives its memory back
+ * (malloc'ed pools stay in the heap): 8 MB less RSS after 256 connections. */
+#define CONNECTION_MEMORY ((size_t)36 * 1024)
+#define DRAIN_LINGER_MS 1000 /* stopping: how long idle keep-alive connections get to close */
 
 /* ---- responses ------------------------------------------------------------------ */
 
@@ -141,7 +150,7 @@ enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r
     return gw_http_send_json(req, (unsigned)gw_status_http_code(r->status), &body);
 }
 
-static enum MHD_Result send_result(gw_request *req)
+enum MHD_Result gw_http_send_result(gw_request *req)
 {
     gw_upstream_result *r = req->result;
     if (req->health_service) {
@@ -236,9 +245,8 @@ static const char *peer_address(struct MHD_Connection *conn, char *buf, size_t l
 static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *timeout_ms,
                             char *err, size_t errlen)
 {
-    header_list *h = malloc(sizeof(*h));
-    if (!h)
-        return snprintf(err, errlen, "out of memory"), -1;
+    header_list headers; /* on the stack and not zeroed: no malloc per request */
+    header_list *h = &headers;
     h->n = 0;
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, h);
     char peer[64];
@@ -247,63 +255,87 @@ static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *time
                                                        : req->http->cfg.timeout_ms;
     int rc = gw_headers_to_metadata(h->items, h->n, peer_address(req->conn, peer, sizeof(peer)),
                                     md, timeout_ms, err, errlen);
-    free(h);
     if (*timeout_ms > req->http->cfg.max_timeout_ms)
         *timeout_ms = req->http->cfg.max_timeout_ms;
     return rc;
+}
+
+/* The request message in wire form, from the body, path and query. */
+static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errlen)
+{
+    gw_http *h = req->http;
+    query_list query; /* on the stack and not zeroed: no malloc per request */
+    query_list *q = &query;
+    q->n = 0;
+    q->overflow = 0;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, q);
+    json_t *json = NULL;
+    if (q->overflow)
+        snprintf(err, errlen, "more than %d query parameters", MAX_QUERY_PARAMS);
+    else
+        json = gw_bind_request(req->route, req->path, req->spans, (const char *)req->body.data,
+                               req->body.len, q->params, q->n,
+                               h->cfg.ignore_unknown_query_parameters, err, errlen);
+    if (!json)
+        return -1;
+    int rc = gw_json_to_proto(req->route->method->input, json, &h->cfg.json, wire, err, errlen);
+    json_decref(json);
+    return rc;
+}
+
+static void free_wires(gw_buf *wires, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        gw_buf_free(&wires[i]);
+    free(wires);
 }
 
 /* Body complete: transcode and start the call, or answer an error. */
 static enum MHD_Result start_call(gw_request *req)
 {
     gw_http *h = req->http;
-    query_list *q = calloc(1, sizeof(*q));
-    if (!q)
-        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, q);
+    const gw_method *m = req->route->method;
     char err[400];
-    json_t *json = NULL;
-    if (q->overflow)
-        snprintf(err, sizeof(err), "more than %d query parameters", MAX_QUERY_PARAMS);
-    else
-        json = gw_bind_request(req->route, req->path, req->spans, (const char *)req->body.data,
-                               req->body.len, q->params, q->n,
-                               h->cfg.ignore_unknown_query_parameters, err, sizeof(err));
-    free(q);
-    if (!json)
-        return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
-    gw_buf wire = GW_BUF_INIT;
-    int rc = gw_json_to_proto(req->route->method->input, json, &h->cfg.json, &wire, err,
-                              sizeof(err));
-    json_decref(json);
+    gw_buf *wires = NULL;
+    size_t n_wires = 0;
+    int rc;
+    if (m->client_streaming) { /* newline-delimited JSON, one message a line */
+        rc = gw_http_stream_encode_lines(req, &wires, &n_wires, err, sizeof(err));
+    } else if (!(wires = calloc(1, sizeof(*wires)))) {
+        snprintf(err, sizeof(err), "out of memory");
+        rc = -1;
+    } else {
+        n_wires = 1;
+        rc = encode_request(req, &wires[0], err, sizeof(err));
+    }
     gw_buf_free(&req->body); /* no longer needed */
     if (rc < 0) {
-        gw_buf_free(&wire);
+        free_wires(wires, n_wires);
         return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
     }
-    if (atomic_load(&h->stopping)) {
-        gw_buf_free(&wire);
+    if (atomic_load(&h->stopping) > 1) { /* 1: draining, still served (Connection: close) */
+        free_wires(wires, n_wires);
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "the gateway is shutting down");
     }
     gw_metadata_list md = {0};
     int64_t timeout_ms;
     if (request_metadata(req, &md, &timeout_ms, err, sizeof(err)) < 0) {
-        gw_buf_free(&wire);
+        free_wires(wires, n_wires);
         gw_metadata_list_free(&md);
         return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
     }
-    if (req->route->method->server_streaming) {
-        enum MHD_Result res = gw_http_stream_start(req, wire.data, wire.len, md.items, md.n,
+    if (m->server_streaming || m->client_streaming) {
+        enum MHD_Result res = gw_http_stream_start(req, wires, n_wires, md.items, md.n,
                                                    timeout_ms);
-        gw_buf_free(&wire);
+        free_wires(wires, n_wires);
         gw_metadata_list_free(&md);
         return res;
     }
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
-    rc = gw_upstream_unary(h->upstream, req->route->method, wire.data, wire.len, md.items, md.n,
+    rc = gw_upstream_unary(h->upstream, m, wires[0].data, wires[0].len, md.items, md.n,
                            timeout_ms, on_upstream_done, req);
-    gw_buf_free(&wire);
+    free_wires(wires, n_wires);
     gw_metadata_list_free(&md);
     if (rc < 0) {
         req->result = NULL;
@@ -352,6 +384,10 @@ static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const ch
     req->path = url;
     atomic_init(&req->state, REQ_READING);
     atomic_fetch_add(&h->in_flight, 1);
+    if (MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL) > MAX_HEADERS) {
+        req->early_status = 431; /* rather than forward some and drop the rest */
+        return req;
+    }
     if (strcmp(url, GW_HEALTH_PATH) == 0) {
         req->early_status = strcmp(method, "GET") == 0 ? 0 : 405;
         req->health_service = NULL;
@@ -392,6 +428,9 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
     case 503:
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,
                                   "the gateway has not loaded the upstream's API yet");
+    case 431:
+        snprintf(msg, sizeof(msg), "more than %d request header fields", MAX_HEADERS);
+        return gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
     default:
         snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
                  req->http->cfg.max_body_bytes);
@@ -408,6 +447,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     gw_http *h = cls;
     gw_request *req = *con_cls;
     if (!req) { /* 1: headers are in */
+        gw_conns_header_done(conn);
         req = new_request(h, conn, url, method);
         if (!req)
             return MHD_NO;
@@ -443,7 +483,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return start_health_check(req);
         return start_call(req);
     case REQ_DONE: /* 4: resumed with the result (or a stream's first event) */
-        return req->stream ? gw_http_stream_respond(req) : send_result(req);
+        return req->stream ? gw_http_stream_respond(req) : gw_http_send_result(req);
     default:
         return MHD_YES;
     }
@@ -452,10 +492,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     gw_http *h = cls;
     gw_request *req = *con_cls;
+    gw_conns_request_done(conn); /* the next request's header deadline starts */
     if (!req)
         return;
     if (req->stream)
@@ -467,6 +507,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&h->in_flight, 1);
+}
+
+/* Connections opened and closed: counted, and given a header deadline
+ * (gw_conns.c). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    gw_http *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        gw_conns_opened(h->conns, conn, socket_context);
+    else
+        gw_conns_closed(h->conns, socket_context);
+}
+
+/* [gateway] max_connections: a connection beyond it is closed as soon as it
+ * is accepted (the client sees it closed at once, rather than waiting in the
+ * listen queue for a slot), and the process goes on serving the others. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    gw_http *h = cls;
+    return gw_conns_admit(h->conns);
 }
 
 /* Keeps the path and query escaped: decoding depends on where a value goes
@@ -529,19 +592,34 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
         return NULL;
     }
     h->cfg = *cfg;
+    if (!h->cfg.connection_timeout_s)
+        h->cfg.connection_timeout_s = CONNECTION_TIMEOUT_S;
+    if (!h->cfg.max_connections)
+        h->cfg.max_connections = MAX_CONNECTIONS;
+    h->conns = gw_conns_new(h->cfg.max_connections, h->cfg.connection_timeout_s);
+    if (!h->conns) {
+        snprintf(err, errlen, "cannot start the connection deadline thread");
+        free(h);
+        return NULL;
+    }
     pthread_mutex_init(&h->gen_lock, NULL);
     h->upstream = up;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     h->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        flags, 0, accept_policy, h, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.connection_timeout_s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_CONNECTION_LIMIT,
+        h->cfg.max_connections + CONNECTION_SLACK,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        0u, MHD_OPTION_END);
+        0u, MHD_OPTION_LISTEN_SOCKET,
+        (MHD_socket)(cfg->listen_fd > 0 ? cfg->listen_fd : MHD_INVALID_SOCKET), MHD_OPTION_END);
     if (!h->mhd) {
         snprintf(err, errlen, "listen %s: cannot start the HTTP server (address in use?)",
                  cfg->listen);
+        gw_conns_free(h->conns);
         free(h);
         return NULL;
     }
@@ -560,14 +638,29 @@ void gw_http_stop(gw_http *h, int64_t grace_ms)
         return;
     atomic_store(&h->stopping, 1);
     MHD_socket listener = MHD_quiesce_daemon(h->mhd);
-    for (int64_t waited = 0; atomic_load(&h->in_flight) > 0 && waited < grace_ms; waited += 10)
+    /* Serve what is in flight and what comes on connections already open
+     * (answered with Connection: close, so clients reconnect to whoever
+     * accepts now) until they have closed, idle ones for DRAIN_LINGER_MS. */
+    for (int64_t waited = 0, idle_at = -1; waited < grace_ms; waited += 10) {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        int lingered = idle_at >= 0 && waited - idle_at >= DRAIN_LINGER_MS;
+        if (atomic_load(&h->in_flight) > 0)
+            idle_at = -1;
+        else if (!di || di->num_connections == 0 || lingered)
+            break;
+        else if (idle_at < 0)
+            idle_at = waited;
         sleep_ms(10);
+    }
+    atomic_store(&h->stopping, 2);
     /* MHD must not be stopped with suspended connections: cancel what is
      * still running, so every call completes and resumes its connection. */
     gw_upstream_cancel_all(h->upstream);
     for (int i = 0; i < 200 && atomic_load(&h->in_flight) > 0; i++)
         sleep_ms(10);
     MHD_stop_daemon(h->mhd);
+    gw_conns_free(h->conns);
     if (listener != MHD_INVALID_SOCKET)
         close(listener);
     gw_gen_unref(h->gen);

@@ -18,7 +18,10 @@
 
 typedef struct gw_http_config {
     const char *listen;     /* "127.0.0.1:8080", "[::1]:8080", "localhost:8080" */
+    int listen_fd;          /* > 0: an inherited socket listening on `listen`, used as is */
     int threads;            /* MHD thread pool size, >= 1 */
+    unsigned connection_timeout_s; /* an idle or stalled connection is closed after this */
+    unsigned max_connections; /* connections at once; more are closed when accepted */
     size_t max_body_bytes;  /* larger bodies get 413 */
     int64_t timeout_ms;     /* deadline of a call without Grpc-Timeout */
     int64_t max_timeout_ms; /* the most a Grpc-Timeout header may ask */

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "gw_conns.h"
 #include "gw_gen.h"
 #include "gw_http.h"
 
@@ -20,6 +21,7 @@ struct gw_http {
     pthread_mutex_t gen_lock; /* guards gen: published by another thread */
     gw_gen *gen;              /* the API served now, or NULL before the first */
     atomic_long in_flight; /* requests created and not yet completed */
+    gw_conns *conns;       /* max_connections and the request-header deadline */
     atomic_int stopping;
 };
 
@@ -51,13 +53,24 @@ enum MHD_Result gw_http_send_json(gw_request *req, unsigned status, gw_buf *body
 /* Queues the error body for a status the gateway decided itself. */
 enum MHD_Result gw_http_send_error(gw_request *req, unsigned status, int code, const char *msg);
 
+/* Queues the answer of a call with one reply (req->result): the reply as
+ * JSON, or the error. */
+enum MHD_Result gw_http_send_result(gw_request *req);
+
 /* Queues the error response for a failed upstream result. */
 enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r);
 
-/* Server streaming (gw_http_stream.c): starts the call with the encoded
- * request; the connection is suspended until its first event. */
-enum MHD_Result gw_http_stream_start(gw_request *req, const uint8_t *wire, size_t len,
+/* Streaming methods (gw_http_stream.c): starts the call with the encoded
+ * request messages; the connection is suspended until its first event (for
+ * a method that answers one message: until the call ends). */
+enum MHD_Result gw_http_stream_start(gw_request *req, const gw_buf *wires, size_t n_wires,
                                      const gw_metadata *md, size_t n_md, int64_t timeout_ms);
+
+/* A client-streaming request body: one JSON object per line (blank lines
+ * skipped), each encoded into (*wires)[i].  0, or -1 with a reason naming
+ * the line. */
+int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char *err,
+                                size_t errlen);
 
 /* Called when resumed by the first event: queues the streaming response (or
  * an error response if the call failed before any message). */

@@ -39,6 +39,10 @@ static void deliver(gw_request *req, gw_upstream_result *r, int is_final)
         st->final = r;
     else
         st->pending = r;
+    if (!is_final && !req->route->method->server_streaming) {
+        pthread_mutex_unlock(&st->lock); /* one reply: answered when the call ends */
+        return;
+    }
     int wake = st->suspended;
     st->suspended = 0;
     if (atomic_load(&req->state) == REQ_WAITING) {
@@ -60,7 +64,48 @@ static void on_done(void *arg, gw_upstream_result *status)
     deliver(arg, status, 1);
 }
 
-enum MHD_Result gw_http_stream_start(gw_request *req, const uint8_t *wire, size_t len,
+int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char *err,
+                                size_t errlen)
+{
+    const char *p = (const char *)req->body.data, *end = p + req->body.len;
+    size_t cap = 0, line = 0;
+    *wires = NULL;
+    *n = 0;
+    for (const char *next; p && p < end; p = next) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        next = nl ? nl + 1 : end;
+        line++;
+        size_t len = (size_t)((nl ? nl : end) - p);
+        if (strspn(p, " \t\r") >= len)
+            continue; /* a blank line */
+        json_error_t jerr;
+        json_t *json = gw_json_loadb(p, len, 0, &jerr);
+        if (!json || !json_is_object(json)) {
+            snprintf(err, errlen, "line %zu: %s", line,
+                     json ? "each line must be a JSON object" : jerr.text);
+            json_decref(json);
+            return -1;
+        }
+        if (*n == cap) {
+            gw_buf *grown = realloc(*wires, (cap = cap ? cap * 2 : 8) * sizeof(*grown));
+            if (!grown) {
+                json_decref(json);
+                return snprintf(err, errlen, "out of memory"), -1;
+            }
+            *wires = grown;
+        }
+        (*wires)[*n] = (gw_buf)GW_BUF_INIT;
+        char why[300];
+        int rc = gw_json_to_proto(req->route->method->input, json, &req->http->cfg.json,
+                                  &(*wires)[(*n)++], why, sizeof(why));
+        json_decref(json);
+        if (rc < 0)
+            return snprintf(err, errlen, "line %zu: %s", line, why), -1;
+    }
+    return 0;
+}
+
+enum MHD_Result gw_http_stream_start(gw_request *req, const gw_buf *wires, size_t n_wires,
                                      const gw_metadata *md, size_t n_md, int64_t timeout_ms)
 {
     gw_http_stream *st = calloc(1, sizeof(*st));
@@ -71,13 +116,23 @@ enum MHD_Result gw_http_stream_start(gw_request *req, const uint8_t *wire, size_
                                                      MHD_HTTP_HEADER_ACCEPT);
     st->sse = accept && strcasestr(accept, "text/event-stream") != NULL;
     req->stream = st;
-    static const gw_stream_handler handler = {on_message, on_done};
+    static const gw_stream_handler streamed = {on_message, on_done, 0};
+    static const gw_stream_handler one_reply = {on_message, on_done, 1};
+    const gw_stream_handler *handler = req->route->method->server_streaming ? &streamed
+                                                                            : &one_reply;
+    gw_wire_msg *msgs = calloc(n_wires ? n_wires : 1, sizeof(*msgs));
+    if (!msgs)
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+    for (size_t i = 0; i < n_wires; i++)
+        msgs[i] = (gw_wire_msg){wires[i].data ? wires[i].data : (const uint8_t *)"",
+                                wires[i].len};
     atomic_store(&req->state, REQ_WAITING);
     st->suspended = 1;
     MHD_suspend_connection(req->conn);
     /* Events may arrive before this returns; they need only st and req. */
-    gw_stream *call = gw_upstream_server_stream(req->http->upstream, req->route->method, wire,
-                                                len, md, n_md, timeout_ms, &handler, req);
+    gw_stream *call = gw_upstream_stream(req->http->upstream, req->route->method, msgs, n_wires,
+                                         md, n_md, timeout_ms, handler, req);
+    free(msgs); /* copied */
     pthread_mutex_lock(&st->lock);
     st->call = call;
     pthread_mutex_unlock(&st->lock);
@@ -182,7 +237,28 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
     if (failed_early) { /* nothing streamed yet: answer like a unary call */
         if (!first)
             return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
-        return gw_http_send_status(req, first);
+        /* as req->result, its headers, trailers and WWW-Authenticate go out too */
+        pthread_mutex_lock(&st->lock);
+        req->result = st->final;
+        st->final = NULL;
+        pthread_mutex_unlock(&st->lock);
+        return gw_http_send_status(req, req->result);
+    }
+    if (!req->route->method->server_streaming) { /* client streaming: one reply */
+        pthread_mutex_lock(&st->lock);
+        req->result = st->pending;
+        st->pending = NULL;
+        if (req->result && st->final) { /* the trailers came with the status */
+            req->result->trailing = st->final->trailing;
+            req->result->n_trailing = st->final->n_trailing;
+            st->final->trailing = NULL;
+            st->final->n_trailing = 0;
+        }
+        pthread_mutex_unlock(&st->lock);
+        if (!req->result)
+            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL,
+                                      "the upstream answered OK without a message");
+        return gw_http_send_result(req);
     }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_stream, req, NULL);

@@ -1048,6 +1048,8 @@ static occurrence *scan_all(conv *c, const gw_message *m, const uint8_t *data, s
 {
     size_t cap = 16, n = 0;
     occurrence *all = malloc(cap * sizeof(*all));
+    if (!data) /* no bytes (len 0) may come as NULL: data + 0 would be UB */
+        data = (const uint8_t *)"";
     const uint8_t *p = data, *end = data + len;
     while (all && p < end) {
         if (n == cap) {
@@ -1165,6 +1167,8 @@ int gw_utf8_valid(const uint8_t *s, size_t len)
 void gw_json_write_string(gw_buf *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
+    if (!s) /* an empty string or bytes field may come as NULL: s + 0 would be UB */
+        s = "";
     gw_buf_reserve(out, len + 2);
     gw_buf_putc(out, '"');
     size_t run = 0; /* bytes copied verbatim in one go */

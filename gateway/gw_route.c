@@ -379,42 +379,101 @@ static int check_conflicts(const gw_router *r, char *err, size_t errlen)
     return 0;
 }
 
-int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err, size_t errlen)
+/* 1 if the method's service ("/pkg.Svc/M" -> "pkg.Svc") is `name`. */
+static int method_in_service(const gw_method *m, const char *name)
+{
+    const char *slash = strrchr(m->path, '/');
+    size_t len = slash ? (size_t)(slash - m->path - 1) : 0;
+    return strlen(name) == len && strncmp(m->path + 1, name, len) == 0;
+}
+
+static int exposed(const gw_method *m, const gw_router_options *opt)
+{
+    if (!opt->services)
+        return 1;
+    for (size_t i = 0; i < opt->n_services; i++)
+        if (method_in_service(m, opt->services[i]))
+            return 1;
+    return 0;
+}
+
+static int check_services(const gw_method *methods, size_t n, const gw_router_options *opt,
+                          char *err, size_t errlen)
+{
+    for (size_t i = 0; opt->services && !opt->allow_missing && i < opt->n_services; i++) {
+        size_t j = 0;
+        while (j < n && !method_in_service(&methods[j], opt->services[i]))
+            j++;
+        if (j == n) {
+            snprintf(err, errlen, "[gateway] services: %s is not a service of the API",
+                     opt->services[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Compiles binding b of method m into the next route. */
+static int add_route(gw_router *r, const gw_method *m, const gw_http_binding *b, char *err,
+                     size_t errlen)
+{
+    gw_route *route = &r->routes[r->n_routes];
+    char why[200];
+    if (gw_template_parse(b->path_template, &route->tmpl, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s %s (%s): %s", b->verb, b->path_template, m->path, why);
+        return -1;
+    }
+    route->method = m;
+    route->binding = b;
+    r->n_routes++;
+    if (check_binding(m, b, &route->tmpl, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s %s (%s): %s", b->verb, b->path_template, m->path, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* POST /pkg.Service/Method with the whole request as the body. */
+static int add_auto_route(gw_router *r, const gw_method *m, char *err, size_t errlen)
+{
+    gw_http_binding *b = &r->auto_bindings[r->n_auto];
+    if (!(r->auto_paths[r->n_auto] = strdup(m->path))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *b = (gw_http_binding){"POST", r->auto_paths[r->n_auto], "*", ""};
+    r->n_auto++;
+    return add_route(r, m, b, err, errlen);
+}
+
+int gw_router_build_with(gw_router *r, const gw_method *methods, size_t n,
+                         const gw_router_options *opt, char *err, size_t errlen)
 {
     memset(r, 0, sizeof(*r));
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
-        total += methods[i].n_bindings;
+        total += methods[i].n_bindings ? methods[i].n_bindings : 1;
     r->routes = calloc(total ? total : 1, sizeof(*r->routes));
-    if (!r->routes) {
+    r->auto_bindings = calloc(n ? n : 1, sizeof(*r->auto_bindings));
+    r->auto_paths = calloc(n ? n : 1, sizeof(*r->auto_paths));
+    if (!r->routes || !r->auto_bindings || !r->auto_paths) {
         snprintf(err, errlen, "out of memory");
+        gw_router_free(r);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (methods[i].client_streaming)
-            continue; /* client and bidi streaming are not transcoded (yet) */
-        for (size_t j = 0; j < methods[i].n_bindings; j++) {
-            const gw_http_binding *b = &methods[i].bindings[j];
-            gw_route *route = &r->routes[r->n_routes];
-            char why[200];
-            if (gw_template_parse(b->path_template, &route->tmpl, why, sizeof(why)) < 0) {
-                snprintf(err, errlen, "%s %s (%s): %s", b->verb, b->path_template,
-                         methods[i].path, why);
-                gw_router_free(r);
-                return -1;
-            }
-            route->method = &methods[i];
-            route->binding = b;
-            r->n_routes++;
-            if (check_binding(&methods[i], b, &route->tmpl, why, sizeof(why)) < 0) {
-                snprintf(err, errlen, "%s %s (%s): %s", b->verb, b->path_template,
-                         methods[i].path, why);
-                gw_router_free(r);
-                return -1;
-            }
-        }
+    int rc = check_services(methods, n, opt, err, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const gw_method *m = &methods[i];
+        if (!exposed(m, opt))
+            continue;
+        for (size_t j = 0; j < m->n_bindings && rc == 0; j++)
+            rc = add_route(r, m, &m->bindings[j], err, errlen);
+        if (rc == 0 && m->n_bindings == 0 && opt->auto_map)
+            rc = add_auto_route(r, m, err, errlen);
     }
-    if (check_conflicts(r, err, errlen) < 0) {
+    if (rc == 0)
+        rc = check_conflicts(r, err, errlen);
+    if (rc < 0) {
         gw_router_free(r);
         return -1;
     }
@@ -422,10 +481,20 @@ int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err,
     return 0;
 }
 
+int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err, size_t errlen)
+{
+    static const gw_router_options all = {NULL, 0, 0, 0};
+    return gw_router_build_with(r, methods, n, &all, err, errlen);
+}
+
 void gw_router_free(gw_router *r)
 {
     for (size_t i = 0; i < r->n_routes; i++)
         gw_template_free(&r->routes[i].tmpl);
+    for (size_t i = 0; i < r->n_auto; i++)
+        free(r->auto_paths[i]);
+    free(r->auto_paths);
+    free(r->auto_bindings);
     free(r->routes);
     memset(r, 0, sizeof(*r));
 }

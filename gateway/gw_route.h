@@ -74,11 +74,26 @@ typedef struct gw_route {
 typedef struct gw_router {
     gw_route *routes;
     size_t n_routes;
+    gw_http_binding *auto_bindings; /* owned: the auto-mapped POST bindings */
+    char **auto_paths;
+    size_t n_auto;
 } gw_router;
 
-/* Compiles every HTTP binding of every unary and server-streaming method
- * (client- and bidi-streaming methods are left out: not transcoded), and
- * orders them most specific first (literal segments before variables).
+/* Which methods get routes. */
+typedef struct gw_router_options {
+    const char *const *services; /* only these services ("pkg.Service"); NULL: all */
+    size_t n_services;
+    int auto_map;                /* unannotated methods: POST /pkg.Service/Method, body "*" */
+    int allow_missing;           /* a listed service may be absent (API not complete yet) */
+} gw_router_options;
+
+/* gw_router_build with options; a listed service that no method belongs to
+ * is an error naming it. */
+int gw_router_build_with(gw_router *r, const gw_method *methods, size_t n,
+                         const gw_router_options *opt, char *err, size_t errlen);
+
+/* Compiles every HTTP binding of every method, and orders them most
+ * specific first (literal segments before variables).
  * Two bindings with the same verb and the same template shape are an error
  * naming both methods.  Returns 0, or -1 with
  * "VERB TEMPLATE (/pkg.Service/Method): reason" in err[errlen]. */

@@ -142,6 +142,8 @@ static type_entry *find_type(const gw_schema *s, const char *name)
 {
     if (name[0] == '.')
         name++;
+    if (!s->n_types) /* types is NULL: bsearch must not get it */
+        return NULL;
     type_entry key = {.name = name};
     return bsearch(&key, s->types, s->n_types, sizeof(key), compare_types);
 }
@@ -197,6 +199,9 @@ static int fill_field(gw_schema *s, const type_entry *owner, const FieldProto *f
     }
     if (f->type < GW_TYPE_DOUBLE || f->type > GW_TYPE_SINT64)
         return fail(s, "%s.%s: unknown field type %d", owner->name, fp->name, f->type);
+    if (fp->number < 1 || fp->number > 536870911)
+        return fail(s, "%s.%s: field number %d is not in 1..536870911", owner->name, fp->name,
+                    fp->number);
     if (f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP || f->type == GW_TYPE_ENUM) {
         type_entry *t = fp->type_name ? find_type(s, fp->type_name) : NULL;
         if (!t || (f->type == GW_TYPE_ENUM ? !t->enumeration : !t->message))
@@ -270,8 +275,29 @@ static int fill_message(gw_schema *s, type_entry *t)
         }
     }
     qsort(m->fields, m->n_fields, sizeof(*m->fields), compare_fields);
+    /* protoc refuses this; a set from elsewhere may not, and the codec
+     * finds a field by its number */
+    for (size_t i = 1; i < m->n_fields; i++)
+        if (m->fields[i].number == m->fields[i - 1].number)
+            return fail(s, "%s: fields %s and %s have the same number %u", t->name,
+                        m->fields[i - 1].name, m->fields[i].name, m->fields[i].number);
     if (index_names(m) < 0)
         return fail(s, "out of memory");
+    return 0;
+}
+
+/* A map entry (the message protoc makes of map<K, V>) must be what protoc
+ * makes, for the codec to read it as a map: key = 1 of an integer, bool or
+ * string type, value = 2, nothing else.  Returns 0, or -1 with the reason. */
+static int check_map_entry(gw_schema *s, const gw_message *m)
+{
+    const gw_field *k = gw_message_field_by_number(m, 1), *v = gw_message_field_by_number(m, 2);
+    int key_ok = k && !k->repeated && k->type != GW_TYPE_DOUBLE && k->type != GW_TYPE_FLOAT &&
+                 k->type != GW_TYPE_BYTES && k->type != GW_TYPE_ENUM &&
+                 k->type != GW_TYPE_MESSAGE && k->type != GW_TYPE_GROUP;
+    if (m->n_fields != 2 || !key_ok || !v || v->repeated)
+        return fail(s, "%s: a map entry must have a scalar key = 1 and a value = 2, and nothing "
+                       "else", m->full_name);
     return 0;
 }
 
@@ -421,6 +447,57 @@ static int add_method(gw_schema *s, const FileProto *file,
 
 /* ---- loading ---------------------------------------------------------------- */
 
+/* The first thing in a message (and its nested types) that has no name, as
+ * "a field of M" (protoc always names everything; a hostile or broken
+ * reflection answer may not), or NULL. */
+static const char *unnamed_in_message(const MessageProto *mp)
+{
+    if (!mp->name)
+        return "a message";
+    for (size_t i = 0; i < mp->n_field; i++)
+        if (!mp->field[i]->name)
+            return "a field";
+    for (size_t i = 0; i < mp->n_enum_type; i++) {
+        if (!mp->enum_type[i]->name)
+            return "an enum";
+        for (size_t j = 0; j < mp->enum_type[i]->n_value; j++)
+            if (!mp->enum_type[i]->value[j]->name)
+                return "an enum value";
+    }
+    for (size_t i = 0; i < mp->n_nested_type; i++) {
+        const char *what = unnamed_in_message(mp->nested_type[i]);
+        if (what)
+            return what;
+    }
+    return NULL;
+}
+
+static const char *unnamed_in_file(const FileProto *f)
+{
+    if (!f->name)
+        return "a file";
+    for (size_t i = 0; i < f->n_message_type; i++) {
+        const char *what = unnamed_in_message(f->message_type[i]);
+        if (what)
+            return what;
+    }
+    for (size_t i = 0; i < f->n_enum_type; i++) {
+        if (!f->enum_type[i]->name)
+            return "an enum";
+        for (size_t j = 0; j < f->enum_type[i]->n_value; j++)
+            if (!f->enum_type[i]->value[j]->name)
+                return "an enum value";
+    }
+    for (size_t i = 0; i < f->n_service; i++) {
+        if (!f->service[i]->name)
+            return "a service";
+        for (size_t j = 0; j < f->service[i]->n_method; j++)
+            if (!f->service[i]->method[j]->name)
+                return "a method";
+    }
+    return NULL;
+}
+
 static int add_set(gw_schema *s, const uint8_t *data, size_t len, const char *origin)
 {
     Google__Protobuf__FileDescriptorSet *set =
@@ -438,6 +515,10 @@ static int add_set(gw_schema *s, const uint8_t *data, size_t len, const char *or
     s->sets[s->n_sets++] = set;
     for (size_t i = 0; i < set->n_file; i++) {
         const FileProto *f = set->file[i];
+        const char *unnamed = unnamed_in_file(f);
+        if (unnamed)
+            return fail(s, "%s: %s without a name in %s", origin, unnamed,
+                        f->name ? f->name : "a file");
         int seen = 0;
         for (size_t j = 0; j < s->n_files && !seen; j++)
             seen = strcmp(s->files[j]->name, f->name) == 0;
@@ -463,12 +544,17 @@ static int build(gw_schema *s)
             if (declare_message(s, f, f->package, f->message_type[j]) < 0)
                 return -1;
     }
-    qsort(s->types, s->n_types, sizeof(*s->types), compare_types);
+    if (s->n_types) /* types is NULL for none, which qsort must not get */
+        qsort(s->types, s->n_types, sizeof(*s->types), compare_types);
     for (size_t i = 1; i < s->n_types; i++)
         if (strcmp(s->types[i - 1].name, s->types[i].name) == 0)
             return fail(s, "type %s is defined twice", s->types[i].name);
     for (size_t i = 0; i < s->n_types; i++)
         if (s->types[i].message && fill_message(s, &s->types[i]) < 0)
+            return -1;
+    for (size_t i = 0; i < s->n_types; i++)
+        if (s->types[i].message && s->types[i].message->map_entry &&
+            check_map_entry(s, s->types[i].message) < 0)
             return -1;
     for (size_t i = 0; i < s->n_types; i++)
         if (s->types[i].message)

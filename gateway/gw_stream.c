@@ -1,8 +1,10 @@
 /*
- * gw_stream.c -- server-streaming calls to the upstream.
+ * gw_stream.c -- streaming calls to the upstream (server, client and bidi
+ * streaming).
  *
- * Batches: one "start" batch (send metadata + message + half-close, receive
- * initial metadata), one RECV_STATUS_ON_CLIENT batch, and at most one
+ * Batches: one "start" batch (send metadata, receive initial metadata), a
+ * chain of send batches (one request message each, the last one with the
+ * half-close), one RECV_STATUS_ON_CLIENT batch, and at most one
  * RECV_MESSAGE batch at a time, started only when the receiver asks for the
  * next message: the receiver's pace is the stream's pace, so nothing piles
  * up here.  A mutex orders events; a reference count (one per outstanding
@@ -18,7 +20,7 @@
 #include "gw_upstream_int.h"
 
 struct gw_stream {
-    gw_up_tag start_tag, message_tag, status_tag;
+    gw_up_tag start_tag, message_tag, status_tag, send_tag;
     gw_upstream *up;
     grpc_call *call;
     gw_up_flight flight;
@@ -34,7 +36,9 @@ struct gw_stream {
     int done_sent;
     grpc_metadata *send_md;
     size_t n_send_md;
-    grpc_byte_buffer *send;
+    grpc_byte_buffer **sends;   /* the request messages; each freed once sent */
+    size_t n_sends;
+    size_t next_send;
     grpc_byte_buffer *recv;
     grpc_metadata_array initial_md, trailing_md;
     grpc_status_code status;
@@ -45,8 +49,10 @@ struct gw_stream {
 static void stream_free(gw_stream *s)
 {
     gw_up_free_send_metadata(s->send_md, s->n_send_md);
-    if (s->send)
-        grpc_byte_buffer_destroy(s->send);
+    for (size_t i = 0; i < s->n_sends; i++)
+        if (s->sends[i])
+            grpc_byte_buffer_destroy(s->sends[i]);
+    free(s->sends);
     if (s->recv)
         grpc_byte_buffer_destroy(s->recv);
     grpc_metadata_array_destroy(&s->initial_md);
@@ -136,6 +142,8 @@ static void message_complete(gw_up_tag *tag, int success)
             r->reply_len = GRPC_SLICE_LENGTH(r->reply_slice);
         }
         s->handler.on_message(s->arg, r);
+        if (s->handler.read_ahead)
+            start_read(s); /* a single reply: no pacing to do */
     }
     if (bb)
         grpc_byte_buffer_destroy(bb);
@@ -169,19 +177,50 @@ static void start_complete(gw_up_tag *tag, int success)
     unref_unlock(s);
 }
 
+/* Sends the next request message (the last one with the half-close).
+ * Called with the lock held. */
+static void send_next(gw_stream *s)
+{
+    grpc_op ops[2];
+    memset(ops, 0, sizeof(ops));
+    size_t n = 0;
+    if (s->next_send < s->n_sends) {
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = s->sends[s->next_send++];
+    }
+    if (s->next_send == s->n_sends)
+        ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    s->refs++;
+    if (grpc_call_start_batch(s->call, ops, n, &s->send_tag, NULL) != GRPC_CALL_OK) {
+        s->refs--;
+        grpc_call_cancel(s->call, NULL);
+    }
+}
+
+static void send_complete(gw_up_tag *tag, int success)
+{
+    gw_stream *s = (gw_stream *)((char *)tag - offsetof(gw_stream, send_tag));
+    pthread_mutex_lock(&s->lock);
+    size_t sent = s->next_send;
+    if (sent > 0 && s->sends[sent - 1]) { /* free what is on the wire now */
+        grpc_byte_buffer_destroy(s->sends[sent - 1]);
+        s->sends[sent - 1] = NULL;
+    }
+    if (success && sent < s->n_sends)
+        send_next(s); /* the half-close travels with the last message */
+    unref_unlock(s);
+}
+
 static int start_batches(gw_stream *s)
 {
-    grpc_op ops[4];
+    grpc_op ops[2];
     memset(ops, 0, sizeof(ops));
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
     ops[0].data.send_initial_metadata.count = s->n_send_md;
     ops[0].data.send_initial_metadata.metadata = s->send_md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = s->send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
-    if (grpc_call_start_batch(s->call, ops, 4, &s->start_tag, NULL) != GRPC_CALL_OK)
+    ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[1].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+    if (grpc_call_start_batch(s->call, ops, 2, &s->start_tag, NULL) != GRPC_CALL_OK)
         return -1;
     s->refs++;
     grpc_op st;
@@ -198,13 +237,26 @@ static int start_batches(gw_stream *s)
         return -1;
     }
     s->refs++;
+    send_next(s); /* the request messages follow the metadata */
     return 0;
 }
 
-gw_stream *gw_upstream_server_stream(gw_upstream *up, const gw_method *method,
-                                     const uint8_t *req, size_t len, const gw_metadata *md,
-                                     size_t n_md, int64_t timeout_ms,
-                                     const gw_stream_handler *handler, void *arg)
+/* Copies the request messages into byte buffers; 0, or -1. */
+static int copy_requests(gw_stream *s, const gw_wire_msg *msgs, size_t n)
+{
+    s->sends = calloc(n ? n : 1, sizeof(*s->sends));
+    if (!s->sends)
+        return -1;
+    s->n_sends = n;
+    for (size_t i = 0; i < n; i++)
+        if (!(s->sends[i] = gw_up_byte_buffer(msgs[i].data, msgs[i].len)))
+            return -1;
+    return 0;
+}
+
+gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, const gw_wire_msg *msgs,
+                              size_t n_msgs, const gw_metadata *md, size_t n_md,
+                              int64_t timeout_ms, const gw_stream_handler *handler, void *arg)
 {
     gw_stream *s = calloc(1, sizeof(*s));
     if (!s)
@@ -212,6 +264,7 @@ gw_stream *gw_upstream_server_stream(gw_upstream *up, const gw_method *method,
     s->start_tag.complete = start_complete;
     s->message_tag.complete = message_complete;
     s->status_tag.complete = status_complete;
+    s->send_tag.complete = send_complete;
     s->up = up;
     s->handler = *handler;
     s->arg = arg;
@@ -220,12 +273,12 @@ gw_stream *gw_upstream_server_stream(gw_upstream *up, const gw_method *method,
     grpc_metadata_array_init(&s->initial_md);
     grpc_metadata_array_init(&s->trailing_md);
     s->call = gw_up_create_call(up, method, timeout_ms);
-    s->send = gw_up_byte_buffer(req, len);
+    int copied = copy_requests(s, msgs, n_msgs);
     s->send_md = gw_up_send_metadata(md, n_md);
     s->n_send_md = s->send_md ? n_md : 0;
     s->refs = 1; /* the receiver's */
     pthread_mutex_lock(&s->lock);
-    if (!s->call || !s->send || !s->send_md || start_batches(s) < 0) {
+    if (!s->call || copied < 0 || !s->send_md || start_batches(s) < 0) {
         s->released = 1; /* nobody is told anything */
         unref_unlock(s);
         return NULL;

@@ -86,14 +86,22 @@ typedef struct gw_stream gw_stream;
 typedef struct gw_stream_handler {
     void (*on_message)(void *arg, gw_upstream_result *message);
     void (*on_done)(void *arg, gw_upstream_result *status);
+    int read_ahead; /* read on without gw_stream_next (a method with one reply) */
 } gw_stream_handler;
 
-/* Starts a server-streaming call (arguments as for gw_upstream_unary).
- * Returns the stream, or NULL if it could not be started (no event then). */
-gw_stream *gw_upstream_server_stream(gw_upstream *up, const gw_method *method,
-                                     const uint8_t *req, size_t len, const gw_metadata *md,
-                                     size_t n_md, int64_t timeout_ms,
-                                     const gw_stream_handler *handler, void *arg);
+/* One serialized request message. */
+typedef struct gw_wire_msg {
+    const uint8_t *data;
+    size_t len;
+} gw_wire_msg;
+
+/* Starts a streaming call of any kind: sends msgs[0..n_msgs) (copied) one
+ * after another, then half-closes, while the replies arrive as events.
+ * Other arguments as for gw_upstream_unary.  Returns the stream, or NULL
+ * if it could not be started (no event then). */
+gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, const gw_wire_msg *msgs,
+                              size_t n_msgs, const gw_metadata *md, size_t n_md,
+                              int64_t timeout_ms, const gw_stream_handler *handler, void *arg);
 
 /* Asks for the event after the last message delivered. */
 void gw_stream_next(gw_stream *s);

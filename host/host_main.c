@@ -16,6 +16,8 @@
 #include "host_plugin.h"
 #include "host_server.h"
 #include "rp_config.h"
+#include "rp_notify.h"
+#include "rp_private.h"
 
 #define EX_USAGE 64
 #define EX_FAILURE 1
@@ -123,6 +125,25 @@ static void log_serving(const host_plugins *ps, const char *listen, size_t threa
              threads == 1 ? "" : "s");
 }
 
+/* The private unix socket for the gateway (rp_private.h): its stable path
+ * into path[256] and this process's own address into addr[300].  Returns 1,
+ * or 0 when there is none (off, or not usable: logged). */
+static int private_socket(const rp_config *cfg, char *path, char *addr)
+{
+    char err[512];
+    int rc = rp_private_path(cfg, path, 256);
+    if (rc < 0)
+        rp_log("private_listen: the path for %s is too long for a unix socket; set [host] "
+               "private_listen", cfg->host.listen);
+    if (rc <= 0)
+        return 0;
+    if (rp_private_prepare(path, getpid(), addr, 300, err, sizeof(err)) < 0) {
+        rp_log("private_listen: %s; the gateway will use %s", err, cfg->host.listen);
+        return 0;
+    }
+    return 1;
+}
+
 /* Loads the plugins, serves until a stop signal, and unwinds. */
 static int serve(const rp_config *cfg, const sigset_t *stop_set)
 {
@@ -131,11 +152,15 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         return RP_EX_CONFIG;
     grpc_init();
     size_t threads = thread_count(cfg);
+    char private_path[256], private_addr[300];
+    int have_private = private_socket(cfg, private_path, private_addr);
     host_server_conf conf = {
         .listen = cfg->host.listen,
         .threads = threads,
         .max_message_bytes = cfg->host.max_message_bytes,
         .max_concurrent_streams = cfg->host.max_concurrent_streams,
+        .reuseport = rp_notify_handover(), /* rpcrestd runs two during a hand-over */
+        .private_listen = have_private ? private_addr : NULL,
     };
     host_server *srv = host_server_start(&ps, &conf);
     if (!srv) {
@@ -144,11 +169,21 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         return EX_FAILURE;
     }
     log_serving(&ps, cfg->host.listen, threads);
+    char err[512];
+    if (have_private && rp_private_publish(private_path, private_addr, err, sizeof(err)) < 0)
+        rp_log("private_listen: %s; the gateway will use %s", err, cfg->host.listen);
+    if (conf.reuseport && rp_notify_steer_to_newest(cfg->host.listen) <= 0)
+        rp_log("cannot steer new connections on %s to the newest host", cfg->host.listen);
+    int ready = rp_notify_ready(); /* to rpcrestd: listening, plugins loaded */
+    if (ready < 0)
+        rp_log("cannot tell rpcrestd it is ready: %s", strerror(-ready));
     int sig = wait_for_stop(stop_set);
     rp_log("%s: stopping (draining calls for up to %g s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
              cfg->host.drain_timeout);
     host_server_drain(srv, cfg->host.drain_timeout); /* health NOT_SERVING, no new calls */
     host_server_stop(srv);                           /* cancels what is left */
+    if (have_private)
+        rp_private_withdraw(private_path, private_addr);
     host_plugins_unload(&ps);
     grpc_shutdown();
     rp_log("stopped");

@@ -211,13 +211,14 @@ static grpc_arg int_arg(const char *key, int value)
     return arg;
 }
 
-/* The server, with SO_REUSEPORT off so that a taken port is an error, and
+/* The server, with SO_REUSEPORT off so that a taken port is an error
+ * (unless rpcrestd hands the port over between two hosts, and guards it), and
  * the configured limits: a larger request gets RESOURCE_EXHAUSTED from gRPC
  * before any plugin sees it. */
 static grpc_server *create_grpc_server(const host_server_conf *conf)
 {
     grpc_arg args[3];
-    args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, conf->reuseport);
     args[1] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                       conf->max_message_bytes > INT_MAX ? INT_MAX
                                                         : (int)conf->max_message_bytes);
@@ -250,6 +251,9 @@ host_server *host_server_start(const host_plugins *ps, const host_server_conf *c
     if (register_methods(s) < 0 || register_builtin(s) < 0 || create_queues(s) < 0 ||
         bind_listen(s, conf->listen) < 0)
         goto fail;
+    /* the gateway's way in; without it the gateway uses conf->listen */
+    if (conf->private_listen && bind_listen(s, conf->private_listen) < 0)
+        rp_log("%s: serving on %s only", conf->private_listen, conf->listen);
     grpc_server_start(s->server);
     s->started = 1;
     if (start_workers(s) < 0)

@@ -20,10 +20,13 @@ typedef struct host_server_conf {
     size_t threads;           /* workers, one completion queue each; >= 1 */
     size_t max_message_bytes; /* larger requests get RESOURCE_EXHAUSTED */
     int max_concurrent_streams; /* per HTTP/2 connection */
+    int reuseport;            /* SO_REUSEPORT: a second host may bind the port (hand-over) */
+    const char *private_listen; /* "unix:/path" for the gateway too, or NULL (rp_private.h) */
 } host_server_conf;
 
 /*
- * Creates the server on conf->listen, registers every method of ps, starts
+ * Creates the server on conf->listen (and conf->private_listen, if given
+ * and it can be bound: else it is logged and left out), registers every method of ps, starts
  * it, starts conf->threads workers and posts their first requests.  Returns
  * the server, or NULL after logging why ("listen ADDRESS: cannot bind" when
  * the address is taken).  Call after grpc_init; ps must outlive the server;

@@ -22,7 +22,13 @@ python3-grpc-tools
 python3-protobuf
 grpc-proto
 curl
+wrk
+valgrind
 "
+# `scripts/deps.sh fuzz` (make fuzz): clang and its libFuzzer runtime too.
+if [ "${1:-}" = fuzz ]; then
+    PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+fi
 
 missing=""
 for pkg in $PACKAGES; do

@@ -1,9 +1,15 @@
 /*
- * sup_child.h -- one supervised program: its record, how it is started, and
- * what happens when it ends (the restart delay).
+ * sup_child.h -- one supervised program (rpcrest-host or rpcrest-gateway):
+ * its processes, its state, and its restart policy.
  *
- * Does not wait for processes or read signals: the loop in sup_main.c reaps
- * and hands each exit status to sup_child_exited.
+ * A child has at most one current process (starting or serving), at most
+ * one next process (a replacement getting ready during a hand-over) and any
+ * number of retiring ones (told to stop, draining).  This module starts
+ * processes (fork/exec with the notification fd, the log pipe and the
+ * inherited listener), reads what they say, decides what an exit means
+ * (restart after a backoff, FATAL, or nothing) and enforces the ready and
+ * stop deadlines.  It does not reap, read signals, or order the two
+ * children: sup_main.c does.
  */
 #ifndef SUP_CHILD_H
 #define SUP_CHILD_H
@@ -11,45 +17,128 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SUP_BACKOFF_MIN_MS 100     /* delay after the first quick exit */
-#define SUP_BACKOFF_MAX_MS 5000    /* cap; also the delay after an exit 78 */
-#define SUP_BACKOFF_RESET_MS 10000 /* up this long: the backoff starts over */
+#include "rp_config.h"
+#include "sup_guard.h"
+#include "sup_log.h"
+
+typedef enum sup_phase {
+    SUP_STOPPED,
+    SUP_STARTING,
+    SUP_RUNNING,
+    SUP_BACKOFF,
+    SUP_STOPPING,
+    SUP_FATAL,
+} sup_phase;
+
+typedef enum sup_role {
+    SUP_ROLE_CURRENT,  /* the child's process: starting or serving */
+    SUP_ROLE_NEXT,     /* a replacement that is not ready yet */
+    SUP_ROLE_RETIRING, /* replaced or abandoned: told to stop */
+} sup_role;
+
+typedef struct sup_proc {
+    struct sup_proc *next_retiring;
+    pid_t pid;          /* also its process group */
+    sup_role role;
+    int64_t started_ms; /* monotonic */
+    int64_t ready_ms;   /* when it said READY, or -1 */
+    int64_t term_ms;    /* when SIGTERM was sent, or -1 */
+    int64_t kill_ms;    /* when SIGKILL is due (term_ms + stop_timeout), or -1 */
+    int killed;         /* SIGKILL sent */
+    int failed;         /* stopped by rpcrestd for not being ready in time */
+    int notify_fd;      /* read end of its notification pipe, or -1 */
+    int log_fd;         /* read end of its stdout+stderr pipe, or -1 */
+    size_t log_len;     /* bytes of an unfinished line in log_line */
+    char log_line[SUP_LOG_LINE_MAX];
+} sup_proc;
+
+/* What starting a process needs from rpcrestd. */
+typedef struct sup_ctx {
+    sup_logger *log;
+    sup_guard *guard;
+    const char *cfg_path; /* given to the child as -c */
+    uint64_t *rng;        /* jitter */
+} sup_ctx;
 
 typedef struct sup_child {
-    const char *name;      /* "rpcrest-host"; a string constant, not owned */
-    char *path;            /* absolute path of the program; owned */
-    pid_t pid;             /* the running process, or 0 */
-    pid_t pgid;            /* its process group (== pid), or 0 */
-    int64_t started_ms;    /* monotonic ms of the last start */
-    int64_t backoff_ms;    /* delay after the next quick exit */
-    int64_t next_start_ms; /* when pid == 0: monotonic ms the next start is
-                              due, or -1 for "do not start again" */
+    const char *name;       /* "rpcrest-host"; a string constant */
+    char *path;             /* the program; owned */
+    rp_child_policy policy;
+    int wanted;             /* 0: stopped on purpose (rpcrestctl stop, restart = never) */
+    int fatal;              /* gave up after start_retries fast failures */
+    int handover_pending;   /* a reload or restart asked for a new process */
+    int start_after_retired; /* start only once no retiring process is left */
+    int64_t next_start_ms;  /* no current process: when the next start is due, or -1 */
+    int64_t delay_ms;       /* the next backoff delay, before jitter */
+    int fast_failures;      /* failures in a row, each before a good start */
+    unsigned starts;        /* processes started */
+    int last_status;        /* wait status of the last process that ended, or -1 */
+    int listen_fd;          /* given to new processes as fd 3 (LISTEN_FDS=1), or -1 */
+    int handover;           /* tell new processes RPCREST_HANDOVER=1 */
+    sup_proc *cur;
+    sup_proc *next;
+    sup_proc *retiring;     /* list */
+    char note[256];         /* for status: why it is in its state */
 } sup_child;
 
-/* Sets up c for the program `name` in folder `dir`, due to start at `now`.
- * Returns 0, or -ENOMEM (reported).  Free with sup_child_free. */
-int sup_child_init(sup_child *c, const char *name, const char *dir, int64_t now);
+/* Sets up c for the program `name` in folder `dir`, wanted and due now.
+ * Returns 0, or -ENOMEM (logged).  Free with sup_child_free. */
+int sup_child_init(sup_child *c, const char *name, const char *dir,
+                   const rp_child_policy *policy, sup_logger *lg, int64_t now);
 
+/* Frees c's records (its processes must be gone: this does not signal). */
 void sup_child_free(sup_child *c);
 
-/* Starts `c->path -c cfg_path` in its own process group.  Returns 0, or a
- * negative errno if fork failed; the failure is logged and a retry scheduled
- * after the backoff.  A failing exec shows up later as an exit with status
- * 127. */
-int sup_child_start(sup_child *c, const char *cfg_path, int64_t now);
+sup_phase sup_child_state(const sup_child *c, int64_t now);
+const char *sup_phase_name(sup_phase st);
 
-/* Records that c's process ended with wait status `status` at `now` and logs
- * it.  With `restart`, also picks the delay before the next start (the
- * backoff, or the cap after exit 78) and logs it; without, c will not be
- * started again. */
-void sup_child_exited(sup_child *c, int status, int64_t now, int restart);
+/* Starts a process in `role` (CURRENT or NEXT).  Returns 0, or a negative
+ * errno; a failed CURRENT start counts as a failure (backoff, FATAL). */
+int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now);
 
-/* Milliseconds until c is due to start: 0 when due, -1 when no start is
- * pending (running, or not to be started again). */
-int64_t sup_child_due_in(const sup_child *c, int64_t now);
+/* The process of c with this pid, or NULL. */
+sup_proc *sup_child_find(sup_child *c, pid_t pid);
 
-/* Sends sig to c's process group if c is running.  Returns 0 or a negative
- * errno (reported; a group that is already gone is not an error). */
-int sup_child_signal(const sup_child *c, int sig);
+/* Reads p's notification pipe.  Returns 1 if p just became ready. */
+int sup_child_read_notify(sup_child *c, sup_proc *p, sup_logger *lg, int64_t now);
+
+/* Reads what p wrote and logs each whole line. */
+void sup_child_read_log(sup_child *c, sup_proc *p, sup_logger *lg);
+
+/* SIGTERM to p's group (once) and SIGKILL due after stop_timeout.  A
+ * CURRENT or NEXT process stays in its role until it ends; see retire. */
+void sup_child_terminate(sup_child *c, sup_proc *p, int64_t now);
+
+/* Moves p (c's current or next process) to the retiring list and
+ * terminates it.  Its end is then just logged. */
+void sup_child_retire(sup_child *c, sup_proc *p, int64_t now);
+
+/* p (c->next) is ready: it becomes the current process and the old one
+ * retires: told to stop now, or with `park`, only at sup_child_release
+ * (the old host serves the old gateway until that one has gone).  Logs the
+ * hand-over. */
+void sup_child_take_over(sup_child *c, sup_proc *p, int park, sup_logger *lg, int64_t now);
+
+/* Tells the parked retiring processes to stop.  Returns how many. */
+int sup_child_release(sup_child *c, sup_logger *lg, int64_t now);
+
+/* SIGTERM to every process of c (stopping rpcrestd). */
+void sup_child_terminate_all(sup_child *c, int64_t now);
+
+/* Records that p ended with wait status `status`, logs it, and decides
+ * what happens next (nothing when `stopping`).  Frees p. */
+void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64_t now,
+                      int stopping);
+
+/* Enforces ready_timeout and stop_timeout.  Returns ms until the next
+ * deadline, or -1 if none. */
+int64_t sup_child_deadlines(sup_child *c, sup_logger *lg, int64_t now);
+
+/* Clears FATAL and the failure count: the next failure starts the backoff
+ * over.  Used by rpcrestctl start/restart and by a reload that changes c. */
+void sup_child_forgive(sup_child *c, int64_t now);
+
+/* "exited with status 1", "killed by signal SIGKILL (Killed)". */
+void sup_describe_status(int status, char *buf, size_t size);
 
 #endif /* SUP_CHILD_H */

@@ -1,18 +1,27 @@
 /*
- * sup_log.c -- rpcrestd's log lines on stderr.
+ * sup_log.c -- rpcrestd's log: timestamped whole lines, queued in front of
+ * stderr or the log file and written without ever blocking the supervisor.
  *
- * Formats the ISO-8601 UTC timestamp with milliseconds and the program
- * prefix; nothing else.  Not async-signal-safe: call it from the loop only.
+ * A pipe or terminal is written PIPE_BUF bytes at a time, and only when poll
+ * says it has room, so each write is whole and quick; a regular file takes
+ * everything at once.  Not async-signal-safe: call it from the loop only.
  */
 #include "sup_log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define SUP_LOG_LINE_MAX 8192 /* room for a PATH_MAX path or two */
+#define OWN_QUEUE_MAX (2 * SUP_LOG_QUEUE_MAX) /* rpcrestd's own lines may go further */
+#define STAMP_MAX 32
 
 /* "2026-11-25T20:50:55.123Z" into buf; returns its length. */
 static size_t format_timestamp(char *buf, size_t size)
@@ -26,29 +35,223 @@ static size_t format_timestamp(char *buf, size_t size)
     return m > 0 ? n + (size_t)m : n;
 }
 
-void sup_log(const char *fmt, ...)
+static int output_is_file(int fd)
 {
-    char line[SUP_LOG_LINE_MAX];
-    size_t n = format_timestamp(line, sizeof(line));
-    n += (size_t)snprintf(line + n, sizeof(line) - n, " rpcrestd: ");
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
 
+void sup_log_init(sup_logger *lg)
+{
+    memset(lg, 0, sizeof(*lg));
+    lg->fd = STDERR_FILENO;
+    lg->is_file = output_is_file(lg->fd);
+}
+
+static size_t queued(const sup_logger *lg)
+{
+    return lg->len - lg->off;
+}
+
+/* Room for n more bytes; 0 or -1 (out of memory: the caller drops). */
+static int reserve(sup_logger *lg, size_t n)
+{
+    if (lg->off > 0 && (lg->off == lg->len || lg->len + n > lg->cap)) {
+        memmove(lg->buf, lg->buf + lg->off, queued(lg));
+        lg->len -= lg->off;
+        lg->off = 0;
+    }
+    if (lg->len + n <= lg->cap)
+        return 0;
+    size_t cap = lg->cap ? lg->cap : 8192;
+    while (cap < lg->len + n)
+        cap *= 2;
+    char *grown = realloc(lg->buf, cap);
+    if (!grown)
+        return -1;
+    lg->buf = grown;
+    lg->cap = cap;
+    return 0;
+}
+
+/* Queues "STAMP who: text\n" unless the queue is past `limit`. */
+static void enqueue(sup_logger *lg, size_t limit, const char *who, const char *text, size_t len)
+{
+    char stamp[STAMP_MAX];
+    size_t slen = format_timestamp(stamp, sizeof(stamp));
+    size_t wlen = strlen(who);
+    size_t total = slen + 1 + wlen + 2 + len + 1;
+    if (queued(lg) + total > limit || reserve(lg, total) < 0) {
+        lg->dropped++;
+        return;
+    }
+    char *p = lg->buf + lg->len;
+    memcpy(p, stamp, slen);
+    p += slen;
+    *p++ = ' ';
+    memcpy(p, who, wlen);
+    p += wlen;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, text, len);
+    p += len;
+    *p++ = '\n';
+    lg->len += total;
+}
+
+static void vlog_own(sup_logger *lg, const char *fmt, va_list ap)
+{
+    char text[SUP_LOG_LINE_MAX];
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof(text))
+        n = (int)sizeof(text) - 1;
+    enqueue(lg, OWN_QUEUE_MAX, "rpcrestd", text, (size_t)n);
+}
+
+static void log_own(sup_logger *lg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_own(sup_logger *lg, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    vlog_own(lg, fmt, ap);
     va_end(ap);
-    if (m < 0)
-        m = 0;
-    n += (size_t)m;
-    if (n > sizeof(line) - 2) /* truncated: keep room for the newline */
-        n = sizeof(line) - 2;
-    line[n++] = '\n';
+}
 
-    const char *p = line;
-    while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, p, n);
-        if (w < 0)
-            return;
-        p += w;
-        n -= (size_t)w;
+void sup_log(sup_logger *lg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog_own(lg, fmt, ap);
+    va_end(ap);
+    sup_log_flush(lg);
+}
+
+void sup_log_child(sup_logger *lg, const char *name, pid_t pid, const char *line, size_t len)
+{
+    size_t nlen = strlen(name);
+    if (len > nlen + 1 && memcmp(line, name, nlen) == 0 && line[nlen] == ':') {
+        line += nlen + 1;
+        len -= nlen + 1;
+        if (len > 0 && line[0] == ' ') {
+            line++;
+            len--;
+        }
     }
+    char who[64];
+    snprintf(who, sizeof(who), "%s[%d]", name, (int)pid);
+    enqueue(lg, SUP_LOG_QUEUE_MAX, who, line, len);
+    sup_log_flush(lg);
+}
+
+int sup_log_pending(const sup_logger *lg)
+{
+    return queued(lg) > 0;
+}
+
+/* After the output has caught up: says what could not be logged. */
+static void report_losses(sup_logger *lg)
+{
+    if (lg->dropped && queued(lg) < SUP_LOG_QUEUE_MAX / 2) {
+        unsigned long n = lg->dropped;
+        lg->dropped = 0;
+        log_own(lg, "log output too slow: dropped %lu line%s", n, n == 1 ? "" : "s");
+    }
+    if (lg->write_lost && lg->write_errno == 0) {
+        unsigned long n = lg->write_lost;
+        lg->write_lost = 0;
+        log_own(lg, "%lu bytes of log could not be written", n);
+    }
+}
+
+void sup_log_flush(sup_logger *lg)
+{
+    int wrote = 0;
+    while (queued(lg) > 0) {
+        size_t n = queued(lg);
+        if (!lg->is_file) {
+            struct pollfd p = {.fd = lg->fd, .events = POLLOUT};
+            if (poll(&p, 1, 0) <= 0)
+                break;
+            if (!(p.revents & POLLOUT) && !(p.revents & (POLLERR | POLLHUP | POLLNVAL)))
+                break;
+            if (n > PIPE_BUF)
+                n = PIPE_BUF; /* whole, and within the room poll promised */
+        }
+        ssize_t w = write(lg->fd, lg->buf + lg->off, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (w <= 0) {
+            /* a broken output: lose what is queued, say so when it works again */
+            lg->write_lost += queued(lg);
+            lg->write_errno = w < 0 ? errno : EIO;
+            lg->off = lg->len = 0;
+            return;
+        }
+        lg->off += (size_t)w;
+        wrote = 1;
+    }
+    if (queued(lg) == 0)
+        lg->off = lg->len = 0;
+    if (wrote && lg->write_errno)
+        lg->write_errno = 0;
+    if (lg->dropped || (lg->write_lost && !lg->write_errno)) {
+        size_t before = queued(lg);
+        report_losses(lg);
+        if (queued(lg) != before)
+            sup_log_flush(lg);
+    }
+}
+
+void sup_log_drain(sup_logger *lg, int timeout_ms)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (queued(lg) > 0) {
+        sup_log_flush(lg);
+        if (queued(lg) == 0)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (spent >= timeout_ms)
+            break;
+        struct pollfd p = {.fd = lg->fd, .events = POLLOUT};
+        (void)poll(&p, 1, (int)(timeout_ms - spent));
+    }
+}
+
+int sup_log_set_file(sup_logger *lg, const char *path)
+{
+    int fd = STDERR_FILENO;
+    if (path) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd < 0)
+            return -errno;
+    }
+    char *copy = NULL;
+    if (path && !(copy = strdup(path))) {
+        close(fd);
+        return -ENOMEM;
+    }
+    sup_log_flush(lg); /* what is queued belongs to the old output */
+    if (lg->fd != STDERR_FILENO)
+        close(lg->fd);
+    free(lg->path);
+    lg->fd = fd;
+    lg->path = copy;
+    lg->is_file = output_is_file(fd);
+    return 0;
+}
+
+void sup_log_free(sup_logger *lg)
+{
+    if (lg->fd != STDERR_FILENO)
+        close(lg->fd);
+    free(lg->path);
+    free(lg->buf);
+    memset(lg, 0, sizeof(*lg));
+    lg->fd = STDERR_FILENO;
 }

@@ -1,16 +1,60 @@
 /*
- * sup_log.h -- rpcrestd's log lines on stderr.
+ * sup_log.h -- rpcrestd's log: its own lines and its children's, one whole
+ * line at a time, to stderr or [supervisor] log_file.
  *
- * Owns the line format only: "2026-11-25T20:50:55.123Z rpcrestd: text".
- * Where the lines end up (a terminal, a file, a log pipe) is the caller's.
+ * Owns the line format ("2026-11-25T20:50:55.123Z rpcrestd: text",
+ * "2026-11-25T20:50:55.123Z rpcrest-host[1234]: text"), a bounded queue in
+ * front of the output, and the output fd (reopened for logrotate).  Reading
+ * the children's pipes is sup_child.c's; this file gets whole lines.
  */
 #ifndef SUP_LOG_H
 #define SUP_LOG_H
 
-/* Writes one timestamped line to stderr with a single write(2), so lines
- * from rpcrestd and its children do not interleave.  A trailing newline is
- * added; errors writing the log are ignored (there is nowhere to report
- * them). */
-void sup_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SUP_LOG_LINE_MAX 16384      /* a longer child line is split */
+#define SUP_LOG_QUEUE_MAX (1u << 20) /* queued bytes beyond which child lines are dropped */
+
+typedef struct sup_logger {
+    int fd;             /* where lines go: STDERR_FILENO or the log file */
+    char *path;         /* the log file, or NULL for stderr; owned */
+    int is_file;        /* fd is a regular file: writes never wait */
+    char *buf;          /* queued output: buf[off..len) */
+    size_t off, len, cap;
+    unsigned long dropped;     /* lines dropped since the last report */
+    unsigned long write_lost;  /* bytes that could not be written (EIO, ENOSPC …) */
+    int write_errno;
+} sup_logger;
+
+/* Logs to stderr until sup_log_set_file.  Cannot fail. */
+void sup_log_init(sup_logger *lg);
+
+/* Sends the log to `path` (appended, created 0640), or to stderr for NULL.
+ * Also how SIGUSR1 reopens the same path.  Returns 0, or a negative errno
+ * with the old output kept (the caller logs it). */
+int sup_log_set_file(sup_logger *lg, const char *path);
+
+/* One line of rpcrestd's own, timestamped; a newline is added.  Queued and
+ * written as soon as the output takes it; never blocks. */
+void sup_log(sup_logger *lg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One line (without its newline) that child `name` (pid) wrote, with the
+ * timestamp, "name[pid]: " and a newline added; a leading "name: " the child
+ * put there itself is left out.  Dropped, and counted, while the queue is
+ * over SUP_LOG_QUEUE_MAX; the count is logged once the output catches up. */
+void sup_log_child(sup_logger *lg, const char *name, pid_t pid, const char *line, size_t len);
+
+/* 1 while lines wait for the output (poll it for POLLOUT). */
+int sup_log_pending(const sup_logger *lg);
+
+/* Writes what the output takes now without blocking. */
+void sup_log_flush(sup_logger *lg);
+
+/* At exit: writes what is queued, waiting up to timeout_ms for a slow
+ * output. */
+void sup_log_drain(sup_logger *lg, int timeout_ms);
+
+void sup_log_free(sup_logger *lg);
 
 #endif /* SUP_LOG_H */

@@ -1,12 +1,15 @@
 /*
- * sup_main.c -- rpcrestd: reads the config, starts rpcrest-host and then
- * rpcrest-gateway, restarts whichever ends, and stops both on SIGTERM/SIGINT.
+ * sup_main.c -- rpcrestd: reads the config, starts rpcrest-host and, once
+ * the host is ready, rpcrest-gateway; restarts whichever ends (restart
+ * policy, backoff, FATAL), hands each over to a new process on reload
+ * (SIGHUP, rpcrestctl) and stops both, gateway first, on SIGTERM/SIGINT.
  *
  * Owns the command line, the signals (blocked, read from one signalfd),
- * reaping and the event loop.  How a child is started and when it is due to
- * restart belongs to sup_child.c.
+ * reaping, the order of the two children and the event loop.  What happens
+ * to one child is sup_child.c's; requests and reload are sup_cmd.c's.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,37 +18,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "rp_config.h"
-#include "sup_child.h"
-#include "sup_log.h"
+#include "rp_notify.h"
+#include "sup.h"
+#include "sup_reload.h"
 
 #define SUP_DEFAULT_CONFIG "conf/rpcrest.ini"
 #define SUP_EX_USAGE 64 /* sysexits.h EX_USAGE */
-
-enum { SUP_HOST, SUP_GATEWAY, SUP_N_CHILDREN };
+#define MAX_POLL 64
 
 /* Started in this order, stopped in the reverse one. */
-static const char *const sup_child_names[SUP_N_CHILDREN] = {
-    [SUP_HOST] = "rpcrest-host",
-    [SUP_GATEWAY] = "rpcrest-gateway",
+static const char *const child_names[RP_N_CHILDREN] = {
+    [RP_CHILD_HOST] = "rpcrest-host",
+    [RP_CHILD_GATEWAY] = "rpcrest-gateway",
 };
 
-typedef struct sup_state {
-    rp_config *cfg;                     /* owned */
-    sup_child children[SUP_N_CHILDREN]; /* owned */
-    int sigfd;                          /* signalfd: CHLD, TERM, INT, HUP */
-    int stop_signal;                    /* 0, or the signal that asked us to stop */
-} sup_state;
-
-static int64_t now_ms(void)
+int64_t sup_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
 }
 
 static void usage(FILE *out)
@@ -53,7 +58,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: rpcrestd [-c FILE]\n"
             "  -c FILE  the configuration (default: " SUP_DEFAULT_CONFIG ")\n"
-            "  -h       print this help\n");
+            "  -h       print this help\n"
+            "Signals: TERM/INT stop, HUP reloads FILE, USR1 reopens [supervisor] log_file.\n"
+            "rpcrestctl talks to it over [supervisor] control_socket.\n");
 }
 
 /* Returns -1 to go on with *cfg_path set, or the status to exit with. */
@@ -84,21 +91,21 @@ static int parse_args(int argc, char **argv, const char **cfg_path)
 
 /* The folder of the running rpcrestd, into dir[size].  Returns 0 or -1
  * (reported). */
-static int exe_dir(char *dir, size_t size)
+static int exe_dir(sup_logger *lg, char *dir, size_t size)
 {
     ssize_t n = readlink("/proc/self/exe", dir, size - 1);
     if (n < 0) {
-        sup_log("readlink /proc/self/exe: %s", strerror(errno));
+        sup_log(lg, "readlink /proc/self/exe: %s", strerror(errno));
         return -1;
     }
     if ((size_t)n == size - 1) {
-        sup_log("readlink /proc/self/exe: path longer than %zu bytes", size - 2);
+        sup_log(lg, "readlink /proc/self/exe: path longer than %zu bytes", size - 2);
         return -1;
     }
     dir[n] = '\0';
     char *slash = strrchr(dir, '/');
     if (!slash) {
-        sup_log("readlink /proc/self/exe: '%s' is not an absolute path", dir);
+        sup_log(lg, "readlink /proc/self/exe: '%s' is not an absolute path", dir);
         return -1;
     }
     if (slash == dir)
@@ -111,54 +118,37 @@ static int exe_dir(char *dir, size_t size)
 /* Blocks the signals the loop handles and returns a signalfd for them, or
  * -1 (reported).  Their dispositions go back to the default: a SIGCHLD
  * ignored by whoever started rpcrestd would have the kernel reap the
- * children behind our back.  SIGPIPE is ignored so a closed log pipe is an
- * EPIPE, not the end of rpcrestd. */
-static int open_signals(void)
+ * children behind our back.  SIGPIPE is ignored so a closed log pipe or
+ * control connection is an EPIPE, not the end of rpcrestd. */
+static int open_signals(sup_logger *lg)
 {
-    static const int handled[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+    static const int handled[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
     sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
         sigaddset(&set, handled[i]);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
-        sup_log("sigprocmask: %s", strerror(errno));
+        sup_log(lg, "sigprocmask: %s", strerror(errno));
         return -1;
     }
     for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++) {
         if (signal(handled[i], SIG_DFL) == SIG_ERR) {
-            sup_log("signal(SIG%s): %s", sigabbrev_np(handled[i]), strerror(errno));
+            sup_log(lg, "signal(SIG%s): %s", sigabbrev_np(handled[i]), strerror(errno));
             return -1;
         }
     }
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-        sup_log("signal(SIGPIPE): %s", strerror(errno));
+        sup_log(lg, "signal(SIGPIPE): %s", strerror(errno));
         return -1;
     }
     int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0)
-        sup_log("signalfd: %s", strerror(errno));
+        sup_log(lg, "signalfd: %s", strerror(errno));
     return fd;
 }
 
-/* ---- the loop ----------------------------------------------------------- */
+/* ---- reaping and signals -------------------------------------------------- */
 
-static sup_child *find_child(sup_state *s, pid_t pid)
-{
-    for (int i = 0; i < SUP_N_CHILDREN; i++)
-        if (s->children[i].pid == pid)
-            return &s->children[i];
-    return NULL;
-}
-
-static int any_running(const sup_state *s)
-{
-    for (int i = 0; i < SUP_N_CHILDREN; i++)
-        if (s->children[i].pid != 0)
-            return 1;
-    return 0;
-}
-
-/* Collects every child that has ended; restarts them unless stopping. */
 static void reap(sup_state *s)
 {
     for (;;) {
@@ -168,19 +158,32 @@ static void reap(sup_state *s)
             return;
         if (pid < 0) {
             if (errno != ECHILD)
-                sup_log("waitpid: %s", strerror(errno));
+                sup_log(&s->log, "waitpid: %s", strerror(errno));
             return;
         }
-        sup_child *c = find_child(s, pid);
-        if (c)
-            sup_child_exited(c, status, now_ms(), s->stop_signal == 0);
+        int64_t now = sup_now_ms();
+        if (pid == s->guard.pid) {
+            char how[128];
+            sup_describe_status(status, how, sizeof(how));
+            sup_log(&s->log, "guard pid %d %s", (int)pid, how);
+            s->guard.pid = 0;
+            sup_guard_restart(&s->guard, &s->log);
+            continue;
+        }
+        sup_proc *p = NULL;
+        int i;
+        for (i = 0; i < RP_N_CHILDREN && !p; i++)
+            p = sup_child_find(&s->children[i], pid);
+        if (p)
+            sup_child_exited(&s->children[i - 1], p, status, &s->ctx, now, s->stop_signal != 0);
         else
-            sup_log("reaped pid %d, which is not one of ours", (int)pid);
+            sup_log(&s->log, "reaped pid %d, which is not one of ours", (int)pid);
     }
 }
 
 static void on_signal(sup_state *s, int sig)
 {
+    sup_text reply = {0};
     switch (sig) {
     case SIGCHLD:
         reap(s);
@@ -188,19 +191,43 @@ static void on_signal(sup_state *s, int sig)
     case SIGTERM:
     case SIGINT:
         if (s->stop_signal) {
-            sup_log("received SIG%s; already stopping", sigabbrev_np(sig));
+            sup_log(&s->log, "received SIG%s; already stopping", sigabbrev_np(sig));
             break;
         }
-        sup_log("received SIG%s; stopping", sigabbrev_np(sig));
+        sup_log(&s->log, "received SIG%s; stopping", sigabbrev_np(sig));
         s->stop_signal = sig;
+        if (s->told_systemd)
+            (void)rp_notify_systemd("STOPPING=1");
         break;
     case SIGHUP:
-        sup_log("received SIGHUP; reload is not supported by this version, carrying on");
+        if (s->stop_signal) {
+            sup_log(&s->log, "received SIGHUP while stopping; not reloading");
+            break;
+        }
+        sup_log(&s->log, "received SIGHUP; reloading %s", s->cfg_arg);
+        sup_reload(s, &reply);
+        break;
+    case SIGUSR1:
+        if (!s->log.path) {
+            sup_log(&s->log, "received SIGUSR1; logging to stderr, nothing to reopen");
+            break;
+        }
+        {
+            char *path = strdup(s->log.path);
+            int rc = path ? sup_log_set_file(&s->log, path) : -ENOMEM;
+            if (rc < 0)
+                sup_log(&s->log, "received SIGUSR1; cannot reopen %s: %s; still writing the old "
+                        "file", s->log.path, strerror(-rc));
+            else
+                sup_log(&s->log, "received SIGUSR1; reopened %s", path);
+            free(path);
+        }
         break;
     default:
-        sup_log("received unexpected signal %d", sig);
+        sup_log(&s->log, "received unexpected signal %d", sig);
         break;
     }
+    sup_text_free(&reply);
 }
 
 /* Handles every signal queued on the signalfd.  Returns 0, or -1 if the
@@ -210,130 +237,343 @@ static int read_signals(sup_state *s)
     for (;;) {
         struct signalfd_siginfo si;
         ssize_t n = read(s->sigfd, &si, sizeof(si));
-        if (n < 0 && errno == EAGAIN)
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return 0;
         if (n < 0) {
-            sup_log("read signalfd: %s", strerror(errno));
+            sup_log(&s->log, "read signalfd: %s", strerror(errno));
             return -1;
         }
         if ((size_t)n != sizeof(si)) {
-            sup_log("read signalfd: short read of %zd bytes", n);
+            sup_log(&s->log, "read signalfd: short read of %zd bytes", n);
             return -1;
         }
         on_signal(s, (int)si.ssi_signo);
     }
 }
 
-/* Waits up to timeout ms (-1: no limit) for signals and handles them.
- * Returns 0, or -1 on an error (reported). */
-static int wait_signals(sup_state *s, int64_t timeout)
+/* ---- what is due ------------------------------------------------------------ */
+
+static int host_ready(const sup_state *s)
 {
-    struct pollfd pfd = {.fd = s->sigfd, .events = POLLIN};
-    int ms = timeout > INT_MAX ? INT_MAX : (int)timeout;
-    int rc = poll(&pfd, 1, ms);
-    if (rc < 0) {
-        sup_log("poll: %s", strerror(errno));
-        return -1;
-    }
-    return rc > 0 ? read_signals(s) : 0;
+    const sup_proc *p = s->children[RP_CHILD_HOST].cur;
+    return p && p->ready_ms >= 0 && p->term_ms < 0;
 }
 
-/* Starts every child that is due; returns the ms until the next one is due,
- * or -1 if none is pending. */
-static int64_t start_due(sup_state *s)
+/* A hand-over of child c may begin: c serves, no other is under way, and
+ * the gateway goes only after the host has finished its own. */
+static int handover_may_begin(const sup_state *s, int which)
+{
+    const sup_child *c = &s->children[which];
+    if (!c->handover_pending || c->next || !c->cur || c->cur->ready_ms < 0 ||
+        c->cur->term_ms >= 0)
+        return 0;
+    if (which == RP_CHILD_GATEWAY) {
+        const sup_child *h = &s->children[RP_CHILD_HOST];
+        return host_ready(s) && !h->next && !h->handover_pending;
+    }
+    return 1;
+}
+
+/* Starts what is due: first starts, restarts after a backoff, hand-overs.
+ * The gateway starts only while the host is ready.  Returns ms until the
+ * next start is due, or -1. */
+static int64_t start_due(sup_state *s, int64_t now)
 {
     int64_t next = -1;
-    for (int i = 0; i < SUP_N_CHILDREN; i++) {
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
         sup_child *c = &s->children[i];
-        int64_t now = now_ms();
-        int64_t due = sup_child_due_in(c, now);
-        if (due == 0) {
-            sup_child_start(c, s->cfg->path, now);
-            due = sup_child_due_in(c, now); /* a failed fork retries later */
+        if (!c->cur)
+            c->handover_pending = 0; /* its next start reads the new configuration anyway */
+        if (handover_may_begin(s, i)) {
+            c->handover_pending = 0;
+            if (sup_can_handover(s, i)) {
+                sup_child_spawn(c, SUP_ROLE_NEXT, &s->ctx, now);
+            } else {
+                sup_log(&s->log, "%s listens on a unix socket: stopping pid %d before starting "
+                        "its replacement", c->name, (int)c->cur->pid);
+                sup_child_retire(c, c->cur, now);
+                c->next_start_ms = now;
+                c->start_after_retired = 1;
+            }
         }
-        if (due >= 0 && (next < 0 || due < next))
-            next = due;
+        if (c->cur || !c->wanted || c->fatal || c->next_start_ms < 0)
+            continue;
+        if (i == RP_CHILD_GATEWAY && !host_ready(s))
+            continue; /* started once the host says it is ready */
+        if (c->start_after_retired && c->retiring)
+            continue;
+        if (now < c->next_start_ms) {
+            next = earliest(next, c->next_start_ms - now);
+            continue;
+        }
+        c->start_after_retired = 0;
+        sup_child_spawn(c, SUP_ROLE_CURRENT, &s->ctx, now);
+        if (!c->cur && c->next_start_ms >= 0) /* a failed fork retries later */
+            next = earliest(next, c->next_start_ms > now ? c->next_start_ms - now : 0);
     }
     return next;
 }
 
-/* Runs until SIGTERM/SIGINT.  Returns 0, or -1 on an error (reported). */
-static int run(sup_state *s)
+static int has_processes(const sup_child *c)
 {
-    while (!s->stop_signal) {
-        if (wait_signals(s, start_due(s)) < 0)
-            return -1;
-    }
-    return 0;
+    return c->cur || c->next || c->retiring;
 }
 
-/* SIGTERM to every child's process group, SIGKILL to those still there
- * after stop_timeout, and reaps them all. */
-static void stop_children(sup_state *s)
+/* One step of stopping: the gateway's processes first, then the host's.
+ * Returns 1 once nothing is left. */
+static int stop_step(sup_state *s, int64_t now)
 {
-    if (!s->stop_signal)
-        s->stop_signal = SIGTERM; /* no restarts from here on */
-    for (int i = SUP_N_CHILDREN - 1; i >= 0; i--) {
-        s->children[i].next_start_ms = -1;
-        sup_child_signal(&s->children[i], SIGTERM);
-    }
-    int64_t deadline = now_ms() + (int64_t)(s->cfg->supervisor.stop_timeout * 1000);
-    while (any_running(s)) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0 || wait_signals(s, left) < 0)
-            break;
-    }
-    for (int i = SUP_N_CHILDREN - 1; i >= 0; i--) {
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
         sup_child *c = &s->children[i];
-        if (c->pid == 0)
-            continue;
-        sup_log("%s pid %d did not stop within %g s; sending SIGKILL", c->name, (int)c->pid,
-                s->cfg->supervisor.stop_timeout);
-        sup_child_signal(c, SIGKILL);
+        c->wanted = 0;
+        c->handover_pending = 0;
+        c->next_start_ms = -1;
     }
-    for (int i = 0; i < SUP_N_CHILDREN; i++) {
+    for (int i = RP_N_CHILDREN - 1; i >= 0; i--) {
         sup_child *c = &s->children[i];
-        int status;
-        if (c->pid == 0)
+        if (!has_processes(c))
             continue;
-        if (waitpid(c->pid, &status, 0) == c->pid) {
-            sup_child_exited(c, status, now_ms(), 0);
+        sup_child_terminate_all(c, now);
+        return 0;
+    }
+    return 1;
+}
+
+/* A new host is ready (hand-over): it becomes the host.  The old one keeps
+ * serving the old gateway, which is handed over too (its new generation
+ * connects to the new host: rp_notify_steer_to_newest), and is told to stop
+ * once the old gateway has gone, so no call of ours meets its shutdown. */
+static void host_took_over(sup_state *s, sup_proc *p, int64_t now)
+{
+    sup_child *h = &s->children[RP_CHILD_HOST];
+    sup_child *gw = &s->children[RP_CHILD_GATEWAY];
+    int gw_serving = gw->wanted && gw->cur && gw->cur->ready_ms >= 0 && gw->cur->term_ms < 0;
+    sup_child_take_over(h, p, gw_serving, &s->log, now);
+    if (gw_serving && !gw->handover_pending && !gw->next) {
+        sup_log(&s->log, "%s: handing over too, so that it talks to the new %s", gw->name,
+                h->name);
+        gw->handover_pending = 1;
+    }
+}
+
+/* Parked old hosts stop once no gateway hand-over is under way. */
+static void release_parked_hosts(sup_state *s, int64_t now)
+{
+    const sup_child *gw = &s->children[RP_CHILD_GATEWAY];
+    int gw_serving = gw->cur && gw->cur->ready_ms >= 0 && gw->cur->term_ms < 0;
+    if (gw->next || gw->retiring || (gw->handover_pending && gw_serving))
+        return;
+    sup_child_release(&s->children[RP_CHILD_HOST], &s->log, now);
+}
+
+/* READY=1 to systemd once both children first run. */
+static void tell_systemd(sup_state *s, int64_t now)
+{
+    if (s->told_systemd)
+        return;
+    for (int i = 0; i < RP_N_CHILDREN; i++)
+        if (sup_child_state(&s->children[i], now) != SUP_RUNNING)
+            return;
+    s->told_systemd = 1;
+    int rc = rp_notify_systemd("READY=1\nSTATUS=rpcrest-host and rpcrest-gateway are running");
+    if (rc > 0)
+        sup_log(&s->log, "both children are ready; told systemd READY=1");
+    else if (rc < 0)
+        sup_log(&s->log, "NOTIFY_SOCKET %s: %s", getenv("NOTIFY_SOCKET"), strerror(-rc));
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+typedef struct watch {
+    sup_child *child;
+    sup_proc *proc;
+    int is_log; /* else the notification fd */
+} watch;
+
+static void add_proc_fds(sup_child *c, sup_proc *p, struct pollfd *pfd, watch *w, size_t *n)
+{
+    if (!p)
+        return;
+    if (p->log_fd >= 0 && *n < MAX_POLL) { /* first: what it said before it was ready */
+        pfd[*n] = (struct pollfd){.fd = p->log_fd, .events = POLLIN};
+        w[(*n)++] = (watch){c, p, 1};
+    }
+    if (p->notify_fd >= 0 && *n < MAX_POLL) {
+        pfd[*n] = (struct pollfd){.fd = p->notify_fd, .events = POLLIN};
+        w[(*n)++] = (watch){c, p, 0};
+    }
+}
+
+/* A reload's new control socket takes over once the old one has answered. */
+static void swap_control_socket(sup_state *s)
+{
+    if (s->ctl_next.fd < 0)
+        return;
+    if (s->ctl.fd >= 0) {
+        close(s->ctl.fd);
+        (void)unlink(s->ctl.path);
+    }
+    free(s->ctl.path);
+    s->ctl.fd = s->ctl_next.fd;
+    s->ctl.path = s->ctl_next.path;
+    sup_ctl_init(&s->ctl_next);
+    sup_log(&s->log, "control socket now %s", s->ctl.path);
+}
+
+/* Runs until stopped and every process is gone.  Returns 0, or -1 on an
+ * error (reported). */
+static int run(sup_state *s)
+{
+    for (;;) {
+        int64_t now = sup_now_ms();
+        int64_t timeout = -1;
+        swap_control_socket(s);
+        if (s->stop_signal) {
+            if (stop_step(s, now))
+                return 0;
         } else {
-            sup_log("waitpid %s pid %d: %s", c->name, (int)c->pid, strerror(errno));
-            c->pid = c->pgid = 0;
+            timeout = start_due(s, now);
+            release_parked_hosts(s, now);
         }
+        for (int i = 0; i < RP_N_CHILDREN; i++)
+            timeout = earliest(timeout, sup_child_deadlines(&s->children[i], &s->log, now));
+        timeout = earliest(timeout, sup_ctl_deadlines(&s->ctl, now));
+        tell_systemd(s, now);
+
+        struct pollfd pfd[MAX_POLL];
+        watch w[MAX_POLL];
+        size_t n = 0;
+        pfd[n++] = (struct pollfd){.fd = s->sigfd, .events = POLLIN};
+        pfd[n++] = (struct pollfd){.fd = sup_log_pending(&s->log) ? s->log.fd : -1,
+                                   .events = POLLOUT};
+        size_t ctl_at = n;
+        n += sup_ctl_pollfds(&s->ctl, pfd + n);
+        size_t procs_at = n;
+        for (int i = 0; i < RP_N_CHILDREN; i++) {
+            sup_child *c = &s->children[i];
+            add_proc_fds(c, c->cur, pfd, w, &n);
+            add_proc_fds(c, c->next, pfd, w, &n);
+            for (sup_proc *p = c->retiring; p; p = p->next_retiring)
+                add_proc_fds(c, p, pfd, w, &n);
+        }
+        int ms = timeout > INT_MAX ? INT_MAX : (int)timeout;
+        if (sup_log_pending(&s->log) && (ms < 0 || ms > 100))
+            ms = 100; /* a slow log output is retried even if poll cannot tell */
+        if (poll(pfd, (nfds_t)n, ms) < 0) {
+            if (errno == EINTR)
+                continue;
+            sup_log(&s->log, "poll: %s", strerror(errno));
+            return -1;
+        }
+        now = sup_now_ms();
+        /* children's words first, so that their last lines come before the
+         * news of their end; reaping (which frees them) last */
+        for (size_t i = procs_at; i < n; i++) {
+            if (!pfd[i].revents)
+                continue;
+            if (w[i].is_log)
+                sup_child_read_log(w[i].child, w[i].proc, &s->log);
+            else if (sup_child_read_notify(w[i].child, w[i].proc, &s->log, now) &&
+                     w[i].proc->role == SUP_ROLE_NEXT) {
+                if (w[i].child == &s->children[RP_CHILD_HOST])
+                    host_took_over(s, w[i].proc, now);
+                else
+                    sup_child_take_over(w[i].child, w[i].proc, 0, &s->log, now);
+            }
+        }
+        sup_log_flush(&s->log);
+        sup_ctl_serve(&s->ctl, pfd + ctl_at, procs_at - ctl_at, sup_command, s, &s->log, now);
+        if (pfd[0].revents && read_signals(s) < 0)
+            return -1;
     }
 }
 
 /* ---- setup ---------------------------------------------------------------- */
 
+/* fds 0-2 open (on /dev/null if need be), so that no pipe or socket of ours
+ * lands on them and is mistaken for stdio. */
+static void ensure_stdio(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0 && null != fd) {
+                dup2(null, fd);
+                close(null);
+            }
+        }
+    }
+}
+
+/* The -c path made absolute without resolving symlinks, so that a reload
+ * follows a symlink that was re-pointed. */
+static char *absolute(const char *path)
+{
+    char cwd[PATH_MAX];
+    char *out;
+    if (path[0] == '/')
+        return strdup(path);
+    if (!getcwd(cwd, sizeof(cwd)) || asprintf(&out, "%s/%s", cwd, path) < 0)
+        return NULL;
+    return out;
+}
+
 /* Everything but the config, which the caller has loaded into s->cfg.
  * Returns 0 or -1 (reported); sup_free undoes a partial setup too. */
 static int sup_init(sup_state *s)
 {
-    char dir[PATH_MAX];
-    if (exe_dir(dir, sizeof(dir)) < 0)
+    char dir[PATH_MAX], err[PATH_MAX + 512];
+    if (exe_dir(&s->log, dir, sizeof(dir)) < 0)
         return -1;
-    int64_t now = now_ms();
-    for (int i = 0; i < SUP_N_CHILDREN; i++) {
-        if (sup_child_init(&s->children[i], sup_child_names[i], dir, now) < 0)
+    int64_t now = sup_now_ms();
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
+        sup_child *c = &s->children[i];
+        if (sup_child_init(c, child_names[i], dir, &s->cfg->supervisor.child[i], &s->log, now) <
+            0)
             return -1;
-        if (access(s->children[i].path, X_OK) < 0) {
-            sup_log("%s: %s", s->children[i].path, strerror(errno));
+        if (access(c->path, X_OK) < 0) {
+            sup_log(&s->log, "%s: %s", c->path, strerror(errno));
             return -1;
         }
     }
-    s->sigfd = open_signals();
-    return s->sigfd < 0 ? -1 : 0;
+    s->children[RP_CHILD_HOST].handover = sup_can_handover(s, RP_CHILD_HOST);
+    if (sup_lock_take(&s->host_lock, s->cfg->host.listen, err, sizeof(err)) < 0) {
+        sup_log(&s->log, "[host] listen %s: %s", s->cfg->host.listen, err);
+        return -1;
+    }
+    int fd = sup_listen_tcp(s->cfg->gateway.listen, err, sizeof(err));
+    if (fd < 0) {
+        sup_log(&s->log, "%s:%d: [gateway] listen: %s", s->cfg->path,
+                sup_reload_line(s->cfg, "gateway", "listen"), err);
+        return -1;
+    }
+    s->children[RP_CHILD_GATEWAY].listen_fd = fd;
+    if (sup_ctl_open(&s->ctl, s->cfg->supervisor.control_socket, err, sizeof(err)) < 0) {
+        if (s->cfg->supervisor.control_socket_line || !strstr(err, "longer than")) {
+            sup_log(&s->log, "%s", err);
+            return -1;
+        }
+        sup_log(&s->log, "%s; running without a control socket", err); /* the default */
+    }
+    s->sigfd = open_signals(&s->log);
+    if (s->sigfd < 0)
+        return -1;
+    sup_guard_start(&s->guard, &s->log);
+    return 0;
 }
 
 static void sup_free(sup_state *s)
 {
+    sup_guard_stop(&s->guard);
     if (s->sigfd >= 0)
         close(s->sigfd);
-    for (int i = 0; i < SUP_N_CHILDREN; i++)
+    sup_ctl_close(&s->ctl);
+    sup_ctl_close(&s->ctl_next);
+    sup_lock_release(&s->host_lock);
+    for (int i = 0; i < RP_N_CHILDREN; i++)
         sup_child_free(&s->children[i]);
     rp_config_free(s->cfg);
+    free(s->cfg_arg);
 }
 
 int main(int argc, char **argv)
@@ -342,22 +582,58 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &cfg_path);
     if (rc >= 0)
         return rc;
+    ensure_stdio();
 
-    char err[2 * PATH_MAX];
-    sup_state s = {.sigfd = -1};
-    s.cfg = rp_config_load(cfg_path, err, sizeof(err));
+    char err[2 * PATH_MAX + 512];
+    sup_state s;
+    memset(&s, 0, sizeof(s));
+    s.sigfd = -1;
+    s.host_lock.fd = -1;
+    s.guard.fd = -1;
+    sup_log_init(&s.log);
+    sup_ctl_init(&s.ctl);
+    sup_ctl_init(&s.ctl_next);
+    for (int i = 0; i < RP_N_CHILDREN; i++)
+        s.children[i].listen_fd = -1;
+    s.rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
+    s.cfg_arg = absolute(cfg_path);
+    s.cfg = s.cfg_arg ? rp_config_load(s.cfg_arg, err, sizeof(err)) : NULL;
     if (!s.cfg) {
-        sup_log("%s", err);
+        sup_log(&s.log, "%s", s.cfg_arg ? err : "out of memory");
+        sup_log_drain(&s.log, 1000);
+        sup_log_free(&s.log);
+        free(s.cfg_arg);
         return RP_EX_CONFIG;
     }
-    if (sup_init(&s) < 0) {
-        sup_free(&s);
-        return EXIT_FAILURE;
+    s.ctx = (sup_ctx){.log = &s.log, .guard = &s.guard, .cfg_path = s.cfg->path, .rng = &s.rng};
+    if (s.cfg->supervisor.log_file) {
+        int lrc = sup_log_set_file(&s.log, s.cfg->supervisor.log_file);
+        if (lrc < 0) {
+            sup_log(&s.log, "log_file %s: %s", s.cfg->supervisor.log_file, strerror(-lrc));
+            rc = EXIT_FAILURE;
+            goto out;
+        }
     }
-    sup_log("starting with %s", s.cfg->path);
-    rc = run(&s);
-    stop_children(&s);
-    sup_log("stopped");
+    if (sup_init(&s) < 0) {
+        rc = EXIT_FAILURE;
+        goto out;
+    }
+    sup_log(&s.log, "starting with %s", s.cfg->path);
+    rc = run(&s) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    if (rc != EXIT_SUCCESS) { /* the loop broke: still take the children down */
+        s.stop_signal = SIGTERM;
+        for (int64_t now = sup_now_ms(); !stop_step(&s, now); now = sup_now_ms()) {
+            for (int i = 0; i < RP_N_CHILDREN; i++)
+                (void)sup_child_deadlines(&s.children[i], &s.log, now);
+            struct timespec ts = {0, 10 * 1000000};
+            nanosleep(&ts, NULL);
+            reap(&s);
+        }
+    }
+    sup_log(&s.log, "stopped");
+out:
+    sup_log_drain(&s.log, 2000);
     sup_free(&s);
-    return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    sup_log_free(&s.log);
+    return rc;
 }

@@ -2,20 +2,57 @@
 """Runs every test suite of rpcrest and ends with one line:
 "N passed, N failed" over all of them.  Exit status 0 only if none failed.
 
-Arguments: the cmocka unit-test binaries.  The end-to-end suites are the
-tests/e2e/test_*.py modules; each runs in its own process with a time limit.
+Arguments: the cmocka unit-test binaries (and anything else that prints TAP
+lines).  The end-to-end suites are the tests/e2e/test_*.py modules; each
+runs in its own process with a time limit.
+
+Environment: RPCREST_BUILD, the build folder under test (default build/;
+read by tests/e2e/harness.py).  RPCREST_SAN=1 (make test SAN=1): every
+program a suite starts, however deep, gets ASAN_OPTIONS, LSAN_OPTIONS and
+UBSAN_OPTIONS that write any report to a file in a folder of that suite's
+own; a suite that leaves a report there fails, and the report is printed.
 """
 import glob
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITE_TIMEOUT = 900  # seconds for one suite, a safety net only
 
 TAP_LINE = re.compile(r"^(not ok|ok)\s+\d+")
+SANITIZED = os.environ.get("RPCREST_SAN") == "1"
+LSAN_SUPPRESSIONS = os.path.join(ROOT, "tests", "lsan.supp")
+
+
+def sanitizer_env(report_dir):
+    """The environment for one suite of a sanitized build: a report of any
+    process goes to report_dir/{asan,ubsan}.PID and ends that process."""
+    san = os.path.join(report_dir, "asan")
+    ub = os.path.join(report_dir, "ubsan")
+    return dict(
+        os.environ,
+        # gcc's UBSan ignores log_path next to ASan: it prints to stderr
+        # and, with abort_on_error, aborts, which ASan then reports (with
+        # the __ubsan_handle_* frame and the line) in its log file.
+        ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:print_stacktrace=1:handle_abort=1:"
+                     "log_path=" + san,
+        LSAN_OPTIONS="suppressions=%s:print_suppressions=0:log_path=%s"
+                     % (LSAN_SUPPRESSIONS, san),
+        UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=" + ub)
+
+
+def sanitizer_reports(report_dir):
+    """The text of every report left in report_dir."""
+    text = ""
+    for path in sorted(glob.glob(os.path.join(report_dir, "*"))):
+        with open(path, "rb") as f:
+            text += "==== %s\n%s\n" % (os.path.basename(path), f.read().decode("utf-8", "replace"))
+    return text
 
 
 def run(cmd, env=None):
@@ -32,8 +69,8 @@ def run(cmd, env=None):
         return -1, out.decode("utf-8", "replace") + "\n*** suite timed out\n"
 
 
-def run_cmocka(binary):
-    env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP")
+def run_cmocka(binary, env=None):
+    env = dict(env or os.environ, CMOCKA_MESSAGE_OUTPUT="TAP")
     code, out = run([binary], env)
     passed = failed = 0
     for line in out.splitlines():
@@ -48,9 +85,9 @@ def run_cmocka(binary):
     return passed, failed, out
 
 
-def run_e2e(module_path):
+def run_e2e(module_path, env=None):
     code, out = run(["/usr/bin/python3", os.path.join(ROOT, "tests", "e2e", "runner.py"),
-                     module_path])
+                     module_path], env)
     m = re.search(r"^RESULT passed=(\d+) failed=(\d+) skipped=(\d+)$", out, re.M)
     if not m:
         return 0, 1, out
@@ -69,7 +106,15 @@ def main():
         suites = [s for s in suites if only in os.path.basename(s[1])]
     for kind, path in suites:
         name = os.path.basename(path)
-        passed, failed, out = run_cmocka(path) if kind == "unit" else run_e2e(path)
+        report_dir = tempfile.mkdtemp(prefix="rpcrest-san-") if SANITIZED else None
+        env = sanitizer_env(report_dir) if SANITIZED else None
+        passed, failed, out = run_cmocka(path, env) if kind == "unit" else run_e2e(path, env)
+        if SANITIZED:
+            reports = sanitizer_reports(report_dir)
+            shutil.rmtree(report_dir, ignore_errors=True)
+            if reports:
+                failed += 1
+                out += "\n*** sanitizer reports:\n" + reports
         total_passed += passed
         total_failed += failed
         print("%-28s %4d passed, %d failed" % (name, passed, failed), flush=True)

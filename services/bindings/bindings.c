@@ -44,6 +44,7 @@ static const rpcrest_method bindings_methods[] = {
     {"GetRequest", RPCREST_UNARY, echo_request},
     {"Search", RPCREST_UNARY, echo_request},
     {"Whoami", RPCREST_UNARY, whoami},
+    {"Unannotated", RPCREST_UNARY, echo_request},
 };
 
 static const rpcrest_service bindings_services[] = {

@@ -17,8 +17,8 @@ EX_CONFIG = 78
 CASES = [
     ("; settings\n[bogus]\nkey = 1\n", 2, "unknown section [bogus]"),
     ("[host]\nlisten = 127.0.0.1:0\n", 2, "listen: '127.0.0.1:0' is not HOST:PORT"),
-    ("[gateway]\nlisten = 127.0.0.1:8080\nstop_timeout = 5\n", 3,
-     "unknown key 'stop_timeout' in [gateway]"),
+    ("[gateway]\nlisten = 127.0.0.1:8080\ndrain_timeout = 5\n", 3,
+     "unknown key 'drain_timeout' in [gateway]"),
     ("[supervisor]\nstop_timeout = 1\nstop_timeout = 2\n", 3,
      "key 'stop_timeout' appears twice in [supervisor]"),
     ("[service.x]\nplugin = nope.so\n", 2, "plugin: {dir}/nope.so: No such file or directory"),

@@ -4,14 +4,15 @@ a server's schema over reflection, loads it with gw_schema_load_buffers and
 prints the methods and their HTTP bindings.
 
 The upstream is a gRPC server in this process (Python grpcio) with an Echo
-handler and a ServerReflection servicer written here, on stubs that
-grpc_tools generates at test time from /usr/share/grpc-proto (v1 and
-v1alpha).  It serves descriptor sets made at test time with grpc_tools.protoc
---include_imports: services/echo/echo.proto, a second proto importing it,
-and gRPC's own reflection and health protos.  Its behaviour is set per test:
-which reflection versions it speaks, whether it sends a file's imports with
-it (as the C++ and Go servers do) or only the file asked for, extra listed
-services it cannot describe, and an answer that never comes.
+handler and the ServerReflection servicer of pyupstream.py
+(ReflectionService), on stubs that grpc_tools generates at test time from
+/usr/share/grpc-proto (v1 and v1alpha).  It serves descriptor sets made at
+test time with grpc_tools.protoc --include_imports: services/echo/echo.proto,
+a second proto importing it, and gRPC's own reflection and health protos.
+Its behaviour is set per test: which reflection versions it speaks, whether
+it sends a file's imports with it (as the C++ and Go servers do) or only the
+file asked for, extra listed services it cannot describe, and an answer that
+never comes.
 
 Also: a server without reflection (UNIMPLEMENTED, exit 1, no hang), nothing
 listening (UNAVAILABLE at once; with wait-for-ready, DEADLINE_EXCEEDED at the
@@ -35,6 +36,7 @@ import grpc
 from google.protobuf import descriptor_pb2
 
 import harness
+import pyupstream
 
 TOOL = os.path.join(harness.BUILD, "tests", "discovery_tool")
 GRPC_PROTO = "/usr/share/grpc-proto"
@@ -68,10 +70,11 @@ def protoc(args, cwd=None):
 class Fixtures:
     """Made once per run: descriptor sets and reflection stubs."""
     dir = None
-    files = {}        # file name -> serialized FileDescriptorProto
-    protos = {}       # file name -> FileDescriptorProto
-    symbols = {}      # full symbol name -> file name
-    stubs = {}        # "grpc.reflection.v1" -> (pb2, pb2_grpc)
+    db = pyupstream.DescriptorDB()
+    files = db.files      # file name -> serialized FileDescriptorProto
+    protos = db.protos    # file name -> FileDescriptorProto
+    symbols = db.symbols  # full symbol name -> file name
+    stubs = {}            # "grpc.reflection.v1" -> (pb2, pb2_grpc)
 
     @classmethod
     def make(cls):
@@ -94,12 +97,7 @@ class Fixtures:
         for i, (includes, protos) in enumerate(sets):
             out = os.path.join(cls.dir, "set%d.pb" % i)
             protoc(includes + ["--include_imports", "--descriptor_set_out=" + out] + protos)
-            with open(out, "rb") as f:
-                fds = descriptor_pb2.FileDescriptorSet.FromString(f.read())
-            for fp in fds.file:
-                cls.files[fp.name] = fp.SerializeToString()
-                cls.protos[fp.name] = fp
-                cls.index(fp)
+            cls.db.add_set_file(out)
         # Stubs from copies under names of their own, so that the generated
         # modules do not collide with the installed "grpc" package.
         for version, sub in ((V1, "v1"), (V1ALPHA, "v1alpha")):
@@ -109,37 +107,9 @@ class Fixtures:
             cls.stubs[version] = harness.grpc_modules(name, cls.dir)
 
     @classmethod
-    def index(cls, fp):
-        prefix = fp.package + "." if fp.package else ""
-
-        def messages(scope, types):
-            for m in types:
-                cls.symbols[scope + m.name] = fp.name
-                messages(scope + m.name + ".", m.nested_type)
-                for e in m.enum_type:
-                    cls.symbols[scope + m.name + "." + e.name] = fp.name
-        messages(prefix, fp.message_type)
-        for e in fp.enum_type:
-            cls.symbols[prefix + e.name] = fp.name
-        for s in fp.service:
-            cls.symbols[prefix + s.name] = fp.name
-            for m in s.method:
-                cls.symbols[prefix + s.name + "." + m.name] = fp.name
-
-    @classmethod
     def closure(cls, name):
         """name and its transitive imports, imports first."""
-        order, seen = [], set()
-
-        def visit(n):
-            if n in seen:
-                return
-            seen.add(n)
-            for dep in cls.protos[n].dependency:
-                visit(dep)
-            order.append(n)
-        visit(name)
-        return order
+        return cls.db.closure(name)
 
 
 class ReflectionServer:
@@ -160,13 +130,11 @@ class ReflectionServer:
     def __init__(self, versions=(V1,), listed=("example.MyService",), send_imports=True,
                  hang=False, port=0, misbehave=None):
         self.versions = versions
-        self.listed = list(listed)
-        self.send_imports = send_imports
-        self.hang = hang
         self.misbehave = misbehave
         self.release = threading.Event()
-        self.requests = []  # (version, kind, value), in arrival order
-        self.lock = threading.Lock()
+        self.reflection = pyupstream.ReflectionService(
+            Fixtures.db, listed, send_imports=send_imports,
+            hang=self.release if hang else None, misbehave=misbehave)
         self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=4))
         self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
             "example.MyService",
@@ -176,10 +144,7 @@ class ReflectionServer:
                 V1 + ".ServerReflection",
                 {"ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
                     lambda requests, ctx: (b"\xff\xff\xff" for _ in requests))}),))
-        for version in versions:
-            pb2, pb2_grpc = Fixtures.stubs[version]
-            pb2_grpc.add_ServerReflectionServicer_to_server(self.servicer(version, pb2, pb2_grpc),
-                                                            self.server)
+        self.reflection.add_to_server(self.server, Fixtures.stubs, versions)
         self.port = self.server.add_insecure_port("127.0.0.1:%d" % port)
         if not self.port:
             raise AssertionError("cannot bind 127.0.0.1:%d" % port)
@@ -195,59 +160,13 @@ class ReflectionServer:
     def target(self):
         return "127.0.0.1:%d" % self.port
 
+    @property
+    def requests(self):
+        """(version, kind, value) of every reflection request, in arrival order."""
+        return self.reflection.requests
+
     def kinds(self, kind):
-        with self.lock:
-            return [r[2] for r in self.requests if r[1] == kind]
-
-    def answer(self, pb2, req, sent):
-        kind = req.WhichOneof("message_request")
-        value = getattr(req, kind) if kind else None
-        resp = pb2.ServerReflectionResponse(valid_host=req.host, original_request=req)
-        if kind == "list_services":
-            if self.hang:
-                self.release.wait(60)
-            for name in self.listed:
-                resp.list_services_response.service.add(name=name)
-            return resp
-        if kind == "file_containing_symbol":
-            name = Fixtures.symbols.get(value)
-            if self.misbehave == "undeclared":
-                name = "google/api/http.proto"
-        elif kind == "file_by_filename":
-            name = value if value in Fixtures.files else None
-            if self.misbehave == "wrong_file":
-                name = "echo.proto"
-        else:
-            resp.error_response.error_code = grpc.StatusCode.UNIMPLEMENTED.value[0]
-            resp.error_response.error_message = "not implemented here: %s" % kind
-            return resp
-        if name is None:
-            resp.error_response.error_code = grpc.StatusCode.NOT_FOUND.value[0]
-            resp.error_response.error_message = "not found: %s" % value
-            return resp
-        files = [name]
-        if self.send_imports:
-            files += [f for f in Fixtures.closure(name) if f != name and f not in sent]
-        for f in files:
-            resp.file_descriptor_response.file_descriptor_proto.append(Fixtures.files[f])
-            sent.add(f)
-        return resp
-
-    def servicer(self, version, pb2, pb2_grpc):
-        server = self
-
-        class Servicer(pb2_grpc.ServerReflectionServicer):
-            def ServerReflectionInfo(self, request_iterator, context):
-                sent = set()
-                for req in request_iterator:
-                    kind = req.WhichOneof("message_request")
-                    with server.lock:
-                        server.requests.append((version, kind,
-                                                getattr(req, kind) if kind else None))
-                    yield server.answer(pb2, req, sent)
-                    if kind == "list_services" and server.misbehave == "abort":
-                        context.abort(grpc.StatusCode.INTERNAL, "broken on purpose")
-        return Servicer()
+        return self.reflection.kinds(kind)
 
 
 class Result:
@@ -476,6 +395,7 @@ VALGRIND = ["valgrind", "-q", "--leak-check=full", "--show-leak-kinds=definite,i
 
 
 @unittest.skipUnless(shutil.which("valgrind"), "valgrind is not installed")
+@unittest.skipIf(harness.SANITIZED, "an ASan build cannot run under valgrind")
 class ValgrindTest(DiscoveryCase):
     """Every outcome, success and each error path, under valgrind: no
     invalid access, nothing definitely or indirectly lost.  ("Possibly
@@ -612,6 +532,7 @@ class HostTest(DiscoveryCase):
         self.assert_set_well_formed(r)
 
     @unittest.skipUnless(shutil.which("valgrind"), "valgrind is not installed")
+    @unittest.skipIf(harness.SANITIZED, "an ASan build cannot run under valgrind")
     def test_under_valgrind(self):
         proc = subprocess.run(VALGRIND + [TOOL, "-i", "127.0.0.1:%d" % self.port],
                               capture_output=True, stdin=subprocess.DEVNULL, timeout=120)

@@ -298,6 +298,18 @@ class Bindings(SystemCase):
                                      book={"id": "b1", "title": "T2", "genre": "POETRY"},
                                      updateMask="title,genre"))
 
+    def test_patch_without_mask_fills_it_from_the_body(self):
+        got = self.ok("PATCH", "/v1/shelves/s1/books/b1",
+                      {"title": "T2", "genre": 3, "origin": {"author": "N"}})
+        self.assertEqual(got["request"]["book"], {"id": "b1", "title": "T2", "genre": "POETRY",
+                                                  "origin": {"author": "N"}})
+        # the paths of the body's keys (not of the path variable book.id)
+        self.assertEqual(sorted(got["request"]["updateMask"].split(",")),
+                         ["genre", "origin.author", "title"])
+
+    def test_unannotated_method_is_not_routed_by_default(self):
+        self.error("POST", "/rpcrest.bindings.Bindings/Unannotated", {}, status=404, code=5)
+
     def test_delete(self):
         self.assertEqual(self.ok("DELETE", "/v1/shelves/s1/books/b1"),
                          echoed("DeleteBook", shelf="s1", book={"id": "b1"}))
@@ -657,7 +669,15 @@ class Health(SystemCase):
 
 
 class Options(SystemCase):
-    gateway_keys = {"ignore_unknown_query_parameters": "on", "max_timeout": "3"}
+    gateway_keys = {"ignore_unknown_query_parameters": "on", "max_timeout": "3",
+                    "auto_map": "on"}
+
+    def test_auto_map_routes_unannotated_methods(self):
+        self.assertEqual(self.ok("POST", "/rpcrest.bindings.Bindings/Unannotated",
+                                 {"shelf": "s9", "book": {"id": "b"}}),
+                         echoed("Unannotated", shelf="s9", book={"id": "b"}))
+        # annotated methods keep only their own bindings
+        self.error("POST", "/rpcrest.bindings.Bindings/GetBook", {}, status=404, code=5)
 
     def test_unknown_query_parameters_ignored(self):
         self.assertEqual(self.ok("GET", "/v1/search?nope=1&tags=a&filter.nope=2&x.y.z=3"),

@@ -43,8 +43,9 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format, symbol
 from google.protobuf.descriptor import FieldDescriptor as FD
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.path.join(ROOT, "build", "tests", "json_tool")
-SCHEMA = os.path.join(ROOT, "build", "tests", "wkt.pb")
+BUILD = os.path.join(ROOT, os.environ.get("RPCREST_BUILD") or "build")
+TOOL = os.path.join(BUILD, "tests", "json_tool")
+SCHEMA = os.path.join(BUILD, "tests", "wkt.pb")
 SEED = 20240611
 N_RANDOM = 600
 

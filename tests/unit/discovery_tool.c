@@ -39,7 +39,7 @@ static int usage(void)
 static int write_file(const char *path, const gw_buf *b)
 {
     FILE *f = fopen(path, "wb");
-    if (!f || fwrite(b->data, 1, b->len, f) != b->len) {
+    if (!f || (b->len && fwrite(b->data, 1, b->len, f) != b->len)) {
         perror(path);
         if (f)
             fclose(f);

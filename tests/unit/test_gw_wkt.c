@@ -25,7 +25,10 @@
 #include "../../gateway/gw_json.h"
 #include "../../gateway/gw_schema.h"
 
-#define WKT_PB "build/tests/wkt.pb"
+#ifndef BUILD_DIR /* the Makefile passes its build folder */
+#define BUILD_DIR "build"
+#endif
+#define WKT_PB BUILD_DIR "/tests/wkt.pb"
 
 static gw_schema *schema;
 static const gw_message *EV;     /* wkt.Everything */

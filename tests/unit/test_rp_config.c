@@ -706,11 +706,11 @@ static void test_unknown_key_in_each_fixed_section(void **state)
 {
     fixture *f = *state;
     expect_error_at(f, "[supervisor]\nstop_timeout = 1\ntimeout = 2\n", 3,
-                    "unknown key 'timeout' in [supervisor] (known: stop_timeout)");
+                    "unknown key 'timeout' in [supervisor] (known: stop_timeout, restart");
     expect_error_at(f, "[host]\nlisten = 127.0.0.1:1\n\nmax_body_bytes = 1\n", 4,
                     "unknown key 'max_body_bytes' in [host] (known: listen, threads");
-    expect_error_at(f, "[gateway]\nstop_timeout = 1\n", 2,
-                    "unknown key 'stop_timeout' in [gateway] (known: listen, ");
+    expect_error_at(f, "[gateway]\ndrain_timeout = 1\n", 2,
+                    "unknown key 'drain_timeout' in [gateway] (known: listen, ");
     /* keys are case-sensitive */
     expect_error_at(f, "[host]\nListen = 127.0.0.1:1\n", 2, "unknown key 'Listen' in [host]");
 }

@@ -1,0 +1,135 @@
+/*
+ * rp_private.c -- where the host's private unix socket is, publishing it
+ * (a symlink to the newest host's own socket) and probing it.  See
+ * rp_private.h.
+ */
+#include "rp_private.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define PID_SUFFIX_MAX 12 /* ".4194304" and room to spare */
+
+/* $XDG_RUNTIME_DIR when it is a folder, else /tmp/rpcrest-UID. */
+static void runtime_dir(char *out, size_t outlen)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    if (xdg && xdg[0] == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(out, outlen, "%s", xdg);
+    else
+        snprintf(out, outlen, "/tmp/rpcrest-%u", (unsigned)geteuid());
+}
+
+int rp_private_path(const rp_config *cfg, char *out, size_t outlen)
+{
+    const char *conf = cfg->host.private_listen;
+    if ((conf && strcmp(conf, "off") == 0) || strncmp(cfg->host.listen, "unix:", 5) == 0)
+        return 0;
+    int n;
+    if (conf) {
+        n = snprintf(out, outlen, "%s", conf + 5); /* "unix:PATH", absolute */
+    } else {
+        uint64_t h = 1469598103934665603ull; /* FNV-1a of the public address */
+        for (const char *p = cfg->host.listen; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        char dir[256];
+        runtime_dir(dir, sizeof(dir));
+        n = snprintf(out, outlen, "%s/host-%016llx.sock", dir, (unsigned long long)h);
+    }
+    if (n < 0 || (size_t)n >= outlen || (size_t)n + PID_SUFFIX_MAX > SUN_PATH_MAX)
+        return -1;
+    return 1;
+}
+
+/* The folder of `path` into dir[dirlen]. */
+static void parent_of(const char *path, char *dir, size_t dirlen)
+{
+    snprintf(dir, dirlen, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir)
+        *slash = '\0';
+    else
+        snprintf(dir, dirlen, "/");
+}
+
+int rp_private_prepare(const char *path, pid_t pid, char *addr, size_t addrlen, char *err,
+                       size_t errlen)
+{
+    char dir[256], def[256];
+    parent_of(path, dir, sizeof(dir));
+    snprintf(def, sizeof(def), "/tmp/rpcrest-%u", (unsigned)geteuid());
+    if (strcmp(dir, def) == 0) { /* ours to make, and to keep closed to others */
+        struct stat st;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+            return -1;
+        }
+        if (lstat(dir, &st) < 0) {
+            snprintf(err, errlen, "lstat %s: %s", dir, strerror(errno));
+            return -1;
+        }
+        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+            snprintf(err, errlen, "%s: not a folder of our own closed to others", dir);
+            return -1;
+        }
+    }
+    int n = snprintf(addr, addrlen, "unix:%s.%ld", path, (long)pid);
+    if (n < 0 || (size_t)n >= addrlen || (size_t)n - 5 > SUN_PATH_MAX) {
+        snprintf(err, errlen, "%s: too long for a unix socket", path);
+        return -1;
+    }
+    return 0;
+}
+
+int rp_private_publish(const char *path, const char *addr, char *err, size_t errlen)
+{
+    char tmp[300];
+    snprintf(tmp, sizeof(tmp), "%s.new.%ld", path, (long)getpid());
+    unlink(tmp);
+    if (symlink(addr + 5, tmp) < 0) {
+        snprintf(err, errlen, "symlink %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (rename(tmp, path) < 0) {
+        snprintf(err, errlen, "rename %s to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void rp_private_withdraw(const char *path, const char *addr)
+{
+    char target[300];
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0)
+        return;
+    target[n] = '\0';
+    if (strcmp(target, addr + 5) == 0)
+        unlink(path);
+}
+
+int rp_private_reachable(const char *path)
+{
+    struct sockaddr_un sun;
+    if (strlen(path) > SUN_PATH_MAX)
+        return 0;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, path, strlen(path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    close(fd);
+    return ok;
+}

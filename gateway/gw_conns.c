@@ -1,0 +1,212 @@
+/*
+ * gw_conns.c -- connection limits of the HTTP front end (see gw_conns.h).
+ *
+ * Every open connection has a record (MHD's socket context) on one list.
+ * A record's header deadline is set when the connection opens and when a
+ * request on it ends, and cleared when a request's header is complete; a
+ * thread walks the list a few times a second and shuts down (shutdown(2),
+ * not close: the fd stays MHD's) each connection whose deadline passed.
+ * MHD then sees the connection end and closes it in its own thread.  A
+ * record leaves the list in MHD's CLOSED notification, which MHD sends
+ * before it closes the fd, under the list's lock: the thread never shuts
+ * down an fd that has been closed (and maybe reused).
+ */
+#include "gw_conns.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "rp_log.h"
+
+#define SWEEP_MS 200 /* how often deadlines are checked */
+
+typedef struct conn_rec {
+    struct conn_rec *prev, *next;
+    gw_conns *owner;
+    int fd;
+    atomic_llong deadline_ms; /* CLOCK_MONOTONIC; 0 = none (a request is in) */
+    int shut;                 /* shut down already */
+} conn_rec;
+
+struct gw_conns {
+    unsigned max;
+    int64_t header_timeout_ms;
+    atomic_uint open;        /* connections now */
+    atomic_ulong refused;    /* closed at accept: max reached */
+    unsigned long timed_out; /* shut down by the deadline (under lock) */
+    pthread_mutex_t lock;    /* the list, timed_out, stop */
+    pthread_cond_t wake;
+    conn_rec *head;
+    int stop;
+    pthread_t thread;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sweep(gw_conns *c)
+{
+    int64_t now = now_ms();
+    for (conn_rec *r = c->head; r; r = r->next) {
+        int64_t deadline = atomic_load(&r->deadline_ms);
+        if (r->shut || !deadline || now < deadline || r->fd < 0)
+            continue;
+        r->shut = 1;
+        (void)shutdown(r->fd, SHUT_RDWR);
+        if (++c->timed_out % 1000 == 1)
+            rp_log("closed a connection that sent no complete request header within "
+                   "connection_timeout (%lld s) (%lu so far)",
+                   (long long)(c->header_timeout_ms / 1000), c->timed_out);
+    }
+}
+
+static void *deadline_main(void *arg)
+{
+    gw_conns *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += SWEEP_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&c->wake, &c->lock, &until);
+        if (!c->stop)
+            sweep(c);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+gw_conns *gw_conns_new(unsigned max_connections, unsigned header_timeout_s)
+{
+    gw_conns *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->max = max_connections;
+    c->header_timeout_ms = (int64_t)header_timeout_s * 1000;
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        goto fail_attr;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (pthread_cond_init(&c->wake, &attr) != 0)
+        goto fail_cond;
+    if (pthread_mutex_init(&c->lock, NULL) != 0)
+        goto fail_mutex;
+    int rc = pthread_create(&c->thread, NULL, deadline_main, c);
+    if (rc) {
+        rp_log("pthread_create: %s", strerror(rc));
+        goto fail_thread;
+    }
+    pthread_condattr_destroy(&attr);
+    return c;
+fail_thread:
+    pthread_mutex_destroy(&c->lock);
+fail_mutex:
+    pthread_cond_destroy(&c->wake);
+fail_cond:
+    pthread_condattr_destroy(&attr);
+fail_attr:
+    free(c);
+    return NULL;
+}
+
+void gw_conns_free(gw_conns *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stop = 1;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    while (c->head) { /* only if MHD did not report every close */
+        conn_rec *r = c->head;
+        c->head = r->next;
+        free(r);
+    }
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->wake);
+    free(c);
+}
+
+enum MHD_Result gw_conns_admit(gw_conns *c)
+{
+    if (atomic_load(&c->open) < c->max)
+        return MHD_YES;
+    unsigned long n = atomic_fetch_add(&c->refused, 1) + 1;
+    if (n % 1000 == 1)
+        rp_log("max_connections (%u) reached: closed a new connection (%lu so far)", c->max, n);
+    return MHD_NO;
+}
+
+void gw_conns_opened(gw_conns *c, struct MHD_Connection *conn, void **socket_context)
+{
+    atomic_fetch_add(&c->open, 1);
+    conn_rec *r = calloc(1, sizeof(*r));
+    *socket_context = r;
+    if (!r)
+        return; /* no deadline for this one */
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    r->owner = c;
+    r->fd = info ? info->connect_fd : -1;
+    atomic_init(&r->deadline_ms, now_ms() + c->header_timeout_ms);
+    pthread_mutex_lock(&c->lock);
+    r->next = c->head;
+    if (c->head)
+        c->head->prev = r;
+    c->head = r;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void gw_conns_closed(gw_conns *c, void **socket_context)
+{
+    atomic_fetch_sub(&c->open, 1);
+    conn_rec *r = *socket_context;
+    if (!r)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        c->head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    pthread_mutex_unlock(&c->lock);
+    free(r);
+    *socket_context = NULL;
+}
+
+static conn_rec *record_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+void gw_conns_header_done(struct MHD_Connection *conn)
+{
+    conn_rec *r = record_of(conn);
+    if (r)
+        atomic_store(&r->deadline_ms, 0);
+}
+
+void gw_conns_request_done(struct MHD_Connection *conn)
+{
+    conn_rec *r = record_of(conn);
+    if (r)
+        atomic_store(&r->deadline_ms, now_ms() + r->owner->header_timeout_ms);
+}

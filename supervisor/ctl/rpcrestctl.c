@@ -1,0 +1,228 @@
+/*
+ * rpcrestctl.c -- asks a running rpcrestd to report or act:
+ *
+ *   rpcrestctl [-c FILE] status [--json] | start NAME | stop NAME |
+ *              restart NAME | reload
+ *
+ * Finds rpcrestd's control socket through FILE's [supervisor]
+ * control_socket, sends the request as one line and prints the answer.
+ * Owns nothing but the command line; what a request does is rpcrestd's.
+ */
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rp_config.h"
+
+#define DEFAULT_CONFIG "conf/rpcrest.ini"
+#define EX_USAGE 64
+#define EX_FAILURE 1
+#define ANSWER_TIMEOUT_S 10
+
+static void usage(FILE *out)
+{
+    fputs("usage: rpcrestctl [-c FILE] COMMAND\n"
+          "\n"
+          "Asks the rpcrestd running with FILE (default " DEFAULT_CONFIG ") to:\n"
+          "  status [--json]  show each child: state, pid, uptime, restarts, last exit\n"
+          "                   (exit status 3 if one is not RUNNING)\n"
+          "  start NAME       start a stopped or FATAL child\n"
+          "  stop NAME        stop a child and keep it down\n"
+          "  restart NAME     replace a child (a hand-over when it is serving)\n"
+          "  reload           re-read FILE and restart what it changes (like SIGHUP)\n"
+          "NAME: rpcrest-host (host) or rpcrest-gateway (gateway).\n",
+          out);
+}
+
+/* [supervisor] control_socket, read leniently: for when FILE has an error
+ * that rpcrestd's running configuration does not have. */
+static int find_socket(void *user, const char *section, const char *key, const char *value)
+{
+    char **out = user;
+    if (strcmp(section, "supervisor") == 0 && strcmp(key, "control_socket") == 0 && value[0]) {
+        free(*out);
+        *out = strdup(value);
+    }
+    return 1;
+}
+
+/* The control socket path of the INI at `path`, or NULL (reported). */
+static char *socket_path(const char *path)
+{
+    char err[PATH_MAX + 256];
+    rp_config *cfg = rp_config_load(path, err, sizeof(err));
+    if (cfg) {
+        char *out = strdup(cfg->supervisor.control_socket);
+        rp_config_free(cfg);
+        return out;
+    }
+    char *real = realpath(path, NULL);
+    if (!real) {
+        fprintf(stderr, "rpcrestctl: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    char *value = NULL;
+    (void)ini_parse(real, find_socket, &value);
+    char *slash = strrchr(real, '/');
+    *slash = '\0';
+    char *out = NULL;
+    if (value && value[0] == '/')
+        out = strdup(value);
+    else if (asprintf(&out, "%s/%s", real, value ? value : "rpcrestd.sock") < 0)
+        out = NULL;
+    free(value);
+    free(real);
+    return out;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Sends `request` and prints the answer; returns the exit status. */
+static int ask(const char *path, const char *request)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        fprintf(stderr, "rpcrestctl: %s: path too long for a unix socket\n", path);
+        return EX_FAILURE;
+    }
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fprintf(stderr, "rpcrestctl: socket: %s\n", strerror(errno));
+        return EX_FAILURE;
+    }
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        int e = errno;
+        fprintf(stderr, "rpcrestctl: cannot connect to %s: %s%s\n", path, strerror(e),
+                e == ENOENT || e == ECONNREFUSED ? " (is rpcrestd running?)" : "");
+        close(fd);
+        return EX_FAILURE;
+    }
+    struct timeval tv = {.tv_sec = ANSWER_TIMEOUT_S};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (send_all(fd, request, strlen(request)) < 0 || send_all(fd, "\n", 1) < 0) {
+        fprintf(stderr, "rpcrestctl: %s: %s\n", path, strerror(errno));
+        close(fd);
+        return EX_FAILURE;
+    }
+    char *answer = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *grown = realloc(answer, cap);
+            if (!grown) {
+                fprintf(stderr, "rpcrestctl: out of memory\n");
+                free(answer);
+                close(fd);
+                return EX_FAILURE;
+            }
+            answer = grown;
+        }
+        ssize_t n = read(fd, answer + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fprintf(stderr, "rpcrestctl: no answer from %s: %s\n", path,
+                    errno == EAGAIN ? "timed out" : strerror(errno));
+            free(answer);
+            close(fd);
+            return EX_FAILURE;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    answer = answer ? answer : calloc(1, 1);
+    if (!answer)
+        return EX_FAILURE;
+    answer[len] = '\0';
+    char *body = strchr(answer, '\n');
+    char *end;
+    long status = strtol(answer, &end, 10);
+    if (!body || end != body || status < 0 || status > 125) {
+        fprintf(stderr, "rpcrestctl: %s answered something that is not an rpcrestd answer\n",
+                path);
+        free(answer);
+        return EX_FAILURE;
+    }
+    body++;
+    fputs(body, status == 0 || status == 3 ? stdout : stderr);
+    free(answer);
+    return (int)status;
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = DEFAULT_CONFIG;
+    int json = 0;
+    for (int i = 1; i < argc; i++) { /* --json may come anywhere */
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+            argc--;
+            i--;
+        }
+    }
+    int opt;
+    while ((opt = getopt(argc, argv, "+c:h")) != -1) {
+        switch (opt) {
+        case 'c':
+            conf = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EX_USAGE;
+        }
+    }
+    int n = argc - optind;
+    char **args = argv + optind;
+    const char *cmd = n > 0 ? args[0] : "";
+    int named = strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+                strcmp(cmd, "restart") == 0;
+    int ok = (strcmp(cmd, "status") == 0 && n == 1) || (strcmp(cmd, "reload") == 0 && n == 1 &&
+                                                          !json) ||
+             (named && n == 2 && !json);
+    if (!ok) {
+        if (n > 0)
+            fprintf(stderr, "rpcrestctl: unknown or incomplete command\n");
+        usage(stderr);
+        return EX_USAGE;
+    }
+    char request[512];
+    snprintf(request, sizeof(request), "%s%s%s%s", cmd, n == 2 ? " " : "", n == 2 ? args[1] : "",
+             json ? " --json" : "");
+    if (strchr(request, '\n')) {
+        fprintf(stderr, "rpcrestctl: a name has no newline\n");
+        return EX_USAGE;
+    }
+    char *path = socket_path(conf);
+    if (!path)
+        return EX_FAILURE;
+    int status = ask(path, request);
+    free(path);
+    return status;
+}

@@ -1,0 +1,51 @@
+/*
+ * sup.h -- rpcrestd's state, shared by the loop (sup_main.c) and the
+ * commands it obeys (sup_cmd.c: rpcrestctl's requests and reload).
+ */
+#ifndef SUP_H
+#define SUP_H
+
+#include <stdint.h>
+
+#include "rp_config.h"
+#include "sup_child.h"
+#include "sup_ctl.h"
+#include "sup_guard.h"
+#include "sup_listen.h"
+#include "sup_log.h"
+
+typedef struct sup_state {
+    rp_config *cfg;     /* the running configuration; owned */
+    char *cfg_arg;      /* -c as given, made absolute (what a reload reads); owned */
+    sup_logger log;
+    sup_guard guard;
+    sup_ctl ctl;
+    sup_ctl ctl_next;   /* a reload's new control socket, swapped in by the loop */
+    sup_lock host_lock; /* this rpcrestd serves [host] listen */
+    sup_child children[RP_N_CHILDREN];
+    sup_ctx ctx;
+    uint64_t rng;
+    int sigfd;          /* signalfd: CHLD, TERM, INT, HUP, USR1 */
+    int stop_signal;    /* 0, or the signal that asked us to stop */
+    int told_systemd;   /* READY=1 sent (or there is no systemd to tell) */
+} sup_state;
+
+int64_t sup_now_ms(void);
+
+/* 1 if c may hand over (run two generations side by side): the gateway
+ * always (its listener is inherited), the host unless it listens on a unix
+ * socket (gRPC removes the socket file when the old one stops). */
+int sup_can_handover(const sup_state *s, int which);
+
+/* Replaces child `which` with a new process: a hand-over if it is serving,
+ * a fresh start otherwise (also out of FATAL). */
+void sup_restart_child(sup_state *s, int which, int64_t now);
+
+/* Re-reads and applies the INI.  Returns 0, or 1 if it was refused (the
+ * running configuration stays); what happened goes to the log and reply. */
+int sup_reload(sup_state *s, sup_text *reply);
+
+/* rpcrestctl's requests (a sup_ctl_handler; arg is the sup_state). */
+int sup_command(void *arg, const char *request, sup_text *reply);
+
+#endif /* SUP_H */

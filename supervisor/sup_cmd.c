@@ -1,0 +1,404 @@
+/*
+ * sup_cmd.c -- what rpcrestd does when asked: rpcrestctl's status, start,
+ * stop, restart and reload, and the reload itself (SIGHUP too).
+ *
+ * Decides and records; the loop in sup_main.c carries hand-overs out and
+ * reaps.  Every request is answered at once: a hand-over in progress shows
+ * in `status`.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sup.h"
+#include "sup_reload.h"
+
+#define MAX_WORDS 4
+
+/* ---- restarts ----------------------------------------------------------- */
+
+int sup_can_handover(const sup_state *s, int which)
+{
+    return which == RP_CHILD_GATEWAY || strncmp(s->cfg->host.listen, "unix:", 5) != 0;
+}
+
+void sup_restart_child(sup_state *s, int which, int64_t now)
+{
+    sup_child *c = &s->children[which];
+    sup_proc *cur = c->cur;
+    if (cur && cur->ready_ms >= 0 && cur->term_ms < 0) {
+        if (c->next) /* a replacement for an older version: start over */
+            sup_child_retire(c, c->next, now);
+        c->handover_pending = 1;
+        c->wanted = 1;
+        return;
+    }
+    if (c->next)
+        sup_child_retire(c, c->next, now);
+    if (cur)
+        sup_child_retire(c, cur, now); /* not serving yet: no hand-over to wait for */
+    sup_child_forgive(c, now);
+    c->start_after_retired = !sup_can_handover(s, which);
+}
+
+/* ---- reload ----------------------------------------------------------------- */
+
+static int same_path(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The resources a new configuration needs before it may take effect. */
+typedef struct reload_prep {
+    int listen_fd;
+    sup_lock lock;
+    sup_ctl ctl;
+} reload_prep;
+
+static int prepare(sup_state *s, const rp_config *n, reload_prep *prep, char *err, size_t errlen)
+{
+    const rp_config *o = s->cfg;
+    char why[1024];
+    prep->listen_fd = -1;
+    prep->lock.fd = -1;
+    prep->lock.path = NULL;
+    sup_ctl_init(&prep->ctl);
+    if (strcmp(o->gateway.listen, n->gateway.listen) != 0) {
+        prep->listen_fd = sup_listen_tcp(n->gateway.listen, why, sizeof(why));
+        if (prep->listen_fd < 0) {
+            snprintf(err, errlen, "%s:%d: [gateway] listen: %s", n->path,
+                     sup_reload_line(n, "gateway", "listen"), why);
+            return -1;
+        }
+    }
+    if (strcmp(o->host.listen, n->host.listen) != 0 &&
+        sup_lock_take(&prep->lock, n->host.listen, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s:%d: [host] listen: %s", n->path,
+                 sup_reload_line(n, "host", "listen"), why);
+        return -1;
+    }
+    if (!same_path(o->supervisor.control_socket, n->supervisor.control_socket) &&
+        sup_ctl_open(&prep->ctl, n->supervisor.control_socket, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s:%d: %s", n->path, n->supervisor.control_socket_line, why);
+        return -1;
+    }
+    return 0;
+}
+
+static void unprepare(reload_prep *prep)
+{
+    if (prep->listen_fd >= 0)
+        close(prep->listen_fd);
+    sup_lock_release(&prep->lock);
+    sup_ctl_close(&prep->ctl);
+}
+
+int sup_reload(sup_state *s, sup_text *reply)
+{
+    char err[2 * PATH_MAX + 512];
+    rp_config *n = rp_config_load(s->cfg_arg, err, sizeof(err));
+    reload_prep prep = {.listen_fd = -1, .lock = {.fd = -1, .path = NULL}};
+    if (n && prepare(s, n, &prep, err, sizeof(err)) < 0) {
+        unprepare(&prep);
+        rp_config_free(n);
+        n = NULL;
+    }
+    if (!n) {
+        sup_log(&s->log, "reload refused: %s; carrying on with the running configuration", err);
+        sup_text_printf(reply, "reload refused: %s\n", err);
+        return 1;
+    }
+
+    int64_t now = sup_now_ms();
+    rp_config *o = s->cfg;
+    char why[RP_N_CHILDREN][512];
+    int changed[RP_N_CHILDREN];
+    for (int i = 0; i < RP_N_CHILDREN; i++)
+        changed[i] = sup_reload_changed(o, n, i, why[i], sizeof(why[i]));
+
+    s->cfg = n;
+    s->ctx.cfg_path = n->path;
+    for (int i = 0; i < RP_N_CHILDREN; i++)
+        s->children[i].policy = n->supervisor.child[i];
+    s->children[RP_CHILD_HOST].handover = sup_can_handover(s, RP_CHILD_HOST);
+    if (prep.listen_fd >= 0) {
+        sup_child *gw = &s->children[RP_CHILD_GATEWAY];
+        if (gw->listen_fd >= 0)
+            close(gw->listen_fd); /* serving gateways keep their own copies */
+        gw->listen_fd = prep.listen_fd;
+    }
+    if (prep.lock.fd >= 0) {
+        sup_lock_release(&s->host_lock);
+        s->host_lock = prep.lock;
+    }
+    if (prep.ctl.fd >= 0) {
+        sup_ctl_close(&s->ctl_next);
+        s->ctl_next = prep.ctl; /* swapped in by the loop, after this request is answered */
+    }
+    if (!same_path(o->supervisor.log_file, n->supervisor.log_file)) {
+        int rc = sup_log_set_file(&s->log, n->supervisor.log_file);
+        if (rc < 0)
+            sup_log(&s->log, "reload: log_file %s: %s; logging where it did before",
+                    n->supervisor.log_file, strerror(-rc));
+    }
+
+    int any = 0;
+    sup_log(&s->log, "reloaded %s", n->path);
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
+        sup_child *c = &s->children[i];
+        if (!changed[i])
+            continue;
+        any = 1;
+        if (!c->wanted && !c->fatal) {
+            sup_log(&s->log, "reload: %s: %s; it is stopped, so it will run the new "
+                    "configuration when started", c->name, why[i]);
+            sup_text_printf(reply, "%s: %s; stopped, not started\n", c->name, why[i]);
+            continue;
+        }
+        sup_log(&s->log, "reload: %s: %s; %s", c->name, why[i],
+                c->cur && c->cur->ready_ms >= 0 && sup_can_handover(s, i)
+                    ? "handing over to a new process"
+                    : "restarting it");
+        sup_text_printf(reply, "%s: %s; restarting\n", c->name, why[i]);
+        sup_restart_child(s, i, now);
+    }
+    if (!any) {
+        sup_log(&s->log, "reload: no child is affected");
+        sup_text_printf(reply, "reloaded; no child is affected\n");
+    }
+    rp_config_free(o);
+    return 0;
+}
+
+/* ---- status ------------------------------------------------------------------ */
+
+/* "1:02:03", "3d 1:02:03" */
+static void format_uptime(int64_t ms, char *buf, size_t size)
+{
+    long long s = ms / 1000;
+    if (s >= 86400)
+        snprintf(buf, size, "%lldd %lld:%02lld:%02lld", s / 86400, s % 86400 / 3600,
+                 s % 3600 / 60, s % 60);
+    else
+        snprintf(buf, size, "%lld:%02lld:%02lld", s / 3600, s % 3600 / 60, s % 60);
+}
+
+static void format_exit(int status, char *buf, size_t size)
+{
+    if (status < 0)
+        snprintf(buf, size, "-");
+    else if (WIFEXITED(status))
+        snprintf(buf, size, "status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status) && sigabbrev_np(WTERMSIG(status)))
+        snprintf(buf, size, "SIG%s", sigabbrev_np(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "wait status 0x%x", (unsigned)status);
+}
+
+/* The note shown after a child's line: a hand-over, a delay, a reason. */
+static void child_note(const sup_state *s, const sup_child *c, sup_phase st, int64_t now,
+                       char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+#define NOTE(...)                                                                     \
+    do {                                                                              \
+        if (n < size) {                                                               \
+            int m_ = snprintf(buf + n, size - n, "%s", n ? "; " : "");                \
+            if (m_ > 0)                                                               \
+                n += (size_t)m_;                                                      \
+            if (n < size && (m_ = snprintf(buf + n, size - n, __VA_ARGS__)) > 0)      \
+                n += (size_t)m_;                                                      \
+        }                                                                             \
+    } while (0)
+    if (c->next)
+        NOTE("pid %d getting ready to take over", (int)c->next->pid);
+    for (const sup_proc *p = c->retiring; p; p = p->next_retiring)
+        NOTE(p->term_ms >= 0 ? "pid %d stopping" : "pid %d serving until the gateway has moved",
+             (int)p->pid);
+    if (st == SUP_BACKOFF)
+        NOTE("restarting in %.1f s", (double)(c->next_start_ms - now) / 1000.0);
+    if (st == SUP_STARTING && !c->cur && c != &s->children[RP_CHILD_HOST])
+        NOTE("waiting for rpcrest-host to be ready");
+    if (c->note[0])
+        NOTE("%s", c->note);
+#undef NOTE
+}
+
+static void json_string(sup_text *t, const char *s)
+{
+    sup_text_printf(t, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            sup_text_printf(t, "\\%c", ch);
+        else if (ch < 0x20)
+            sup_text_printf(t, "\\u%04x", ch);
+        else
+            sup_text_printf(t, "%c", ch);
+    }
+    sup_text_printf(t, "\"");
+}
+
+static int status(sup_state *s, int json, sup_text *reply)
+{
+    int64_t now = sup_now_ms();
+    int all_running = 1;
+    if (json)
+        sup_text_printf(reply, "{\"pid\":%d,\"config\":", (int)getpid());
+    if (json)
+        json_string(reply, s->cfg->path);
+    if (json)
+        sup_text_printf(reply, ",\"children\":[");
+    else
+        sup_text_printf(reply, "%-16s %-9s %-8s %-10s %-8s %s\n", "NAME", "STATE", "PID",
+                        "UPTIME", "RESTARTS", "LAST EXIT");
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
+        const sup_child *c = &s->children[i];
+        sup_phase st = sup_child_state(c, now);
+        all_running &= st == SUP_RUNNING;
+        unsigned restarts = c->starts > 0 ? c->starts - 1 : 0;
+        char note[512], last[64], pid[16] = "-", uptime[32] = "-";
+        child_note(s, c, st, now, note, sizeof(note));
+        format_exit(c->last_status, last, sizeof(last));
+        if (c->cur) {
+            snprintf(pid, sizeof(pid), "%d", (int)c->cur->pid);
+            format_uptime(now - c->cur->started_ms, uptime, sizeof(uptime));
+        }
+        if (!json) {
+            sup_text_printf(reply, "%-16s %-9s %-8s %-10s %-8u %s%s%s\n", c->name,
+                            sup_phase_name(st), pid, uptime, restarts, last,
+                            note[0] ? "  " : "", note);
+            continue;
+        }
+        sup_text_printf(reply, "%s{\"name\":\"%s\",\"state\":\"%s\",", i ? "," : "", c->name,
+                        sup_phase_name(st));
+        if (c->cur)
+            sup_text_printf(reply, "\"pid\":%d,\"uptime_seconds\":%.3f,", (int)c->cur->pid,
+                            (double)(now - c->cur->started_ms) / 1000.0);
+        else
+            sup_text_printf(reply, "\"pid\":null,\"uptime_seconds\":null,");
+        sup_text_printf(reply, "\"restarts\":%u,\"last_exit\":", restarts);
+        if (c->last_status < 0)
+            sup_text_printf(reply, "null");
+        else if (WIFEXITED(c->last_status))
+            sup_text_printf(reply, "{\"code\":%d}", WEXITSTATUS(c->last_status));
+        else
+            sup_text_printf(reply, "{\"signal\":\"SIG%s\",\"signal_number\":%d}",
+                            sigabbrev_np(WTERMSIG(c->last_status))
+                                ? sigabbrev_np(WTERMSIG(c->last_status))
+                                : "?",
+                            WTERMSIG(c->last_status));
+        sup_text_printf(reply, ",\"fast_failures\":%d,\"note\":", c->fast_failures);
+        json_string(reply, note);
+        sup_text_printf(reply, "}");
+    }
+    if (json)
+        sup_text_printf(reply, "]}\n");
+    return all_running ? 0 : 3; /* LSB: "program is not running" */
+}
+
+/* ---- requests ------------------------------------------------------------------- */
+
+static int child_index(const char *name)
+{
+    static const char *const short_names[RP_N_CHILDREN] = {"host", "gateway"};
+    static const char *const long_names[RP_N_CHILDREN] = {"rpcrest-host", "rpcrest-gateway"};
+    for (int i = 0; i < RP_N_CHILDREN; i++)
+        if (strcmp(name, short_names[i]) == 0 || strcmp(name, long_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int start_child(sup_state *s, sup_child *c, sup_text *reply)
+{
+    if (c->cur) {
+        sup_text_printf(reply, "%s is already %s (pid %d)\n", c->name,
+                        sup_phase_name(sup_child_state(c, sup_now_ms())), (int)c->cur->pid);
+        return 0;
+    }
+    sup_log(&s->log, "rpcrestctl: starting %s", c->name);
+    sup_child_forgive(c, sup_now_ms());
+    c->start_after_retired = 0;
+    sup_text_printf(reply, "starting %s\n", c->name);
+    return 0;
+}
+
+static int stop_child(sup_state *s, sup_child *c, sup_text *reply)
+{
+    int64_t now = sup_now_ms();
+    c->wanted = 0;
+    c->fatal = 0;
+    c->handover_pending = 0;
+    c->next_start_ms = -1;
+    c->note[0] = '\0';
+    if (c->next)
+        sup_child_retire(c, c->next, now);
+    if (!c->cur) {
+        sup_text_printf(reply, "%s is not running\n", c->name);
+        return 0;
+    }
+    sup_log(&s->log, "rpcrestctl: stopping %s pid %d", c->name, (int)c->cur->pid);
+    sup_text_printf(reply, "stopping %s (pid %d)\n", c->name, (int)c->cur->pid);
+    sup_child_terminate(c, c->cur, now);
+    return 0;
+}
+
+int sup_command(void *arg, const char *request, sup_text *reply)
+{
+    sup_state *s = arg;
+    char copy[SUP_CTL_REQUEST_MAX];
+    char *words[MAX_WORDS + 1];
+    int n = 0;
+    snprintf(copy, sizeof(copy), "%s", request);
+    for (char *save, *w = strtok_r(copy, " \t\r", &save); w; w = strtok_r(NULL, " \t\r", &save)) {
+        if (n == MAX_WORDS) {
+            sup_text_printf(reply, "rpcrestd: too many words in '%s'\n", request);
+            return 1;
+        }
+        words[n++] = w;
+    }
+    if (n == 0) {
+        sup_text_printf(reply, "rpcrestd: empty request\n");
+        return 1;
+    }
+    const char *cmd = words[0];
+    if (strcmp(cmd, "status") == 0 && (n == 1 || (n == 2 && strcmp(words[1], "--json") == 0)))
+        return status(s, n == 2, reply);
+    if (strcmp(cmd, "reload") == 0 && n == 1) {
+        sup_log(&s->log, "rpcrestctl: reload");
+        return sup_reload(s, reply);
+    }
+    int which = n == 2 ? child_index(words[1]) : -1;
+    int named = strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+                strcmp(cmd, "restart") == 0;
+    if (named && which < 0) {
+        sup_text_printf(reply,
+                        "rpcrestd: %s needs a child: rpcrest-host or rpcrest-gateway%s%s%s\n",
+                        cmd, n == 2 ? " (not '" : "", n == 2 ? words[1] : "", n == 2 ? "')" : "");
+        return 1;
+    }
+    if (s->stop_signal && named) {
+        sup_text_printf(reply, "rpcrestd is stopping\n");
+        return 1;
+    }
+    sup_child *c = which >= 0 ? &s->children[which] : NULL;
+    if (strcmp(cmd, "start") == 0)
+        return start_child(s, c, reply);
+    if (strcmp(cmd, "stop") == 0)
+        return stop_child(s, c, reply);
+    if (strcmp(cmd, "restart") == 0) {
+        sup_log(&s->log, "rpcrestctl: restarting %s", c->name);
+        sup_restart_child(s, which, sup_now_ms());
+        sup_text_printf(reply, "restarting %s\n", c->name);
+        return 0;
+    }
+    sup_text_printf(reply, "rpcrestd: unknown request '%s' (known: status [--json], start NAME, "
+                    "stop NAME, restart NAME, reload)\n", request);
+    return 1;
+}

@@ -1,0 +1,321 @@
+/*
+ * sup_ctl.c -- the control socket: accept, read one request line, answer,
+ * close; never blocking the supervisor's loop.
+ */
+#include "sup_ctl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+void sup_text_printf(sup_text *t, const char *fmt, ...)
+{
+    if (t->oom)
+        return;
+    for (;;) {
+        size_t room = t->cap - t->len;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = t->s ? vsnprintf(t->s + t->len, room, fmt, ap) : -2;
+        va_end(ap);
+        if (n == -1) {
+            t->oom = 1;
+            return;
+        }
+        if (n >= 0 && (size_t)n < room) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        while (n >= 0 && cap - t->len <= (size_t)n)
+            cap *= 2;
+        char *grown = realloc(t->s, cap);
+        if (!grown) {
+            t->oom = 1;
+            return;
+        }
+        t->s = grown;
+        t->cap = cap;
+    }
+}
+
+void sup_text_free(sup_text *t)
+{
+    free(t->s);
+    memset(t, 0, sizeof(*t));
+}
+
+void sup_ctl_init(sup_ctl *ctl)
+{
+    memset(ctl, 0, sizeof(*ctl));
+    ctl->fd = -1;
+    for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++)
+        ctl->clients[i].fd = -1;
+}
+
+static int fill_address(struct sockaddr_un *sun, const char *path)
+{
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun->sun_path))
+        return -1;
+    strcpy(sun->sun_path, path);
+    return 0;
+}
+
+/* A socket file already at path: 0 if it is stale (removed), -1 if it is
+ * in use or not a socket (err set). */
+static int clear_stale(const char *path, const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "control socket %s: exists and is not a socket", path);
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+    int e = errno;
+    close(fd);
+    if (rc == 0) {
+        snprintf(err, errlen, "control socket %s: another rpcrestd answers on it", path);
+        return -1;
+    }
+    if (e != ECONNREFUSED) {
+        snprintf(err, errlen, "control socket %s: %s", path, strerror(e));
+        return -1;
+    }
+    (void)unlink(path); /* left by an rpcrestd that was killed */
+    return 0;
+}
+
+int sup_ctl_open(sup_ctl *ctl, const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sun;
+    if (fill_address(&sun, path) < 0) {
+        snprintf(err, errlen, "control socket %s: longer than a unix socket path may be (%zu "
+                 "bytes); set [supervisor] control_socket", path, sizeof(sun.sun_path) - 1);
+        return -1;
+    }
+    if (clear_stale(path, &sun, err, errlen) < 0)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    mode_t old = umask(077); /* never reachable by others, not even for a moment */
+    int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    int e = errno;
+    umask(old);
+    const char *step = "bind";
+    if (rc == 0) {
+        step = "chmod";
+        rc = chmod(path, 0600);
+        e = errno;
+    }
+    if (rc == 0) {
+        step = "listen";
+        rc = listen(fd, SUP_CTL_MAX_CLIENTS);
+        e = errno;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "control socket %s: %s: %s", path, step, strerror(e));
+        if (strcmp(step, "bind") != 0)
+            (void)unlink(path);
+        close(fd);
+        return -1;
+    }
+    char *copy = strdup(path);
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        (void)unlink(path);
+        close(fd);
+        return -1;
+    }
+    ctl->fd = fd;
+    ctl->path = copy;
+    return 0;
+}
+
+static void drop(sup_ctl_client *cl)
+{
+    if (cl->fd >= 0)
+        close(cl->fd);
+    sup_text_free(&cl->out);
+    cl->fd = -1;
+    cl->in_len = 0;
+    cl->out_off = 0;
+}
+
+void sup_ctl_close(sup_ctl *ctl)
+{
+    for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++)
+        drop(&ctl->clients[i]);
+    if (ctl->fd >= 0) {
+        close(ctl->fd);
+        (void)unlink(ctl->path);
+    }
+    free(ctl->path);
+    sup_ctl_init(ctl);
+}
+
+size_t sup_ctl_pollfds(const sup_ctl *ctl, struct pollfd *pfd)
+{
+    size_t n = 0;
+    if (ctl->fd < 0)
+        return 0;
+    pfd[n++] = (struct pollfd){.fd = ctl->fd, .events = POLLIN};
+    for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++) {
+        const sup_ctl_client *cl = &ctl->clients[i];
+        if (cl->fd >= 0)
+            pfd[n++] = (struct pollfd){.fd = cl->fd, .events = cl->out.s ? POLLOUT : POLLIN};
+    }
+    return n;
+}
+
+static void accept_clients(sup_ctl *ctl, sup_logger *lg, int64_t now)
+{
+    for (;;) {
+        int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED)
+                sup_log(lg, "control socket: accept: %s", strerror(errno));
+            return;
+        }
+        struct ucred cred = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
+        socklen_t len = sizeof(cred);
+        int denied = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+                     (cred.uid != geteuid() && cred.uid != 0);
+        if (denied)
+            sup_log(lg, "control socket: refused a connection from uid %d", (int)cred.uid);
+        sup_ctl_client *slot = NULL;
+        for (int i = 0; i < SUP_CTL_MAX_CLIENTS && !slot; i++)
+            if (ctl->clients[i].fd < 0)
+                slot = &ctl->clients[i];
+        if (!slot) {
+            static const char busy[] = "1\nrpcrestd: too many control connections\n";
+            (void)!write(fd, busy, sizeof(busy) - 1);
+            close(fd);
+            continue;
+        }
+        slot->fd = fd;
+        slot->in_len = 0;
+        slot->out_off = 0;
+        slot->deadline_ms = now + SUP_CTL_TIMEOUT_MS;
+        slot->denied = denied;
+    }
+}
+
+/* Reads the request; once it is whole, builds the answer. */
+static void read_request(sup_ctl_client *cl, sup_ctl_handler handler, void *arg)
+{
+    for (;;) {
+        size_t room = sizeof(cl->in) - 1 - cl->in_len;
+        ssize_t n = room ? read(cl->fd, cl->in + cl->in_len, room) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n < 0) {
+            drop(cl);
+            return;
+        }
+        cl->in_len += (size_t)n;
+        cl->in[cl->in_len] = '\0';
+        char *nl = strchr(cl->in, '\n');
+        if (!nl && n > 0)
+            continue;
+        sup_text body = {0};
+        int status;
+        if (nl && cl->denied) {
+            sup_text_printf(&body, "rpcrestd: permission denied\n");
+            status = 1;
+        } else if (nl) {
+            *nl = '\0';
+            status = handler(arg, cl->in, &body);
+        } else if (room == 0) {
+            sup_text_printf(&body, "rpcrestd: request longer than %d bytes\n",
+                            SUP_CTL_REQUEST_MAX - 1);
+            status = 1;
+        } else {
+            drop(cl); /* hung up without asking anything */
+            return;
+        }
+        sup_text_printf(&cl->out, "%d\n%.*s", status, (int)body.len, body.s ? body.s : "");
+        if (body.oom || cl->out.oom) {
+            sup_text_free(&cl->out);
+            sup_text_printf(&cl->out, "1\nrpcrestd: out of memory\n");
+        }
+        sup_text_free(&body);
+        return;
+    }
+}
+
+static void write_answer(sup_ctl_client *cl)
+{
+    while (cl->out_off < cl->out.len) {
+        ssize_t n = write(cl->fd, cl->out.s + cl->out_off, cl->out.len - cl->out_off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n < 0)
+            break;
+        cl->out_off += (size_t)n;
+    }
+    drop(cl);
+}
+
+void sup_ctl_serve(sup_ctl *ctl, const struct pollfd *pfd, size_t n, sup_ctl_handler handler,
+                   void *arg, sup_logger *lg, int64_t now)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!pfd[i].revents)
+            continue;
+        if (pfd[i].fd == ctl->fd) {
+            accept_clients(ctl, lg, now);
+            continue;
+        }
+        for (int j = 0; j < SUP_CTL_MAX_CLIENTS; j++) {
+            sup_ctl_client *cl = &ctl->clients[j];
+            if (cl->fd != pfd[i].fd)
+                continue;
+            if (!cl->out.s)
+                read_request(cl, handler, arg);
+            if (cl->fd >= 0 && cl->out.s)
+                write_answer(cl);
+            break;
+        }
+    }
+}
+
+int64_t sup_ctl_deadlines(sup_ctl *ctl, int64_t now)
+{
+    int64_t next = -1;
+    for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++) {
+        sup_ctl_client *cl = &ctl->clients[i];
+        if (cl->fd < 0)
+            continue;
+        if (now >= cl->deadline_ms) {
+            drop(cl);
+            continue;
+        }
+        int64_t left = cl->deadline_ms - now;
+        if (next < 0 || left < next)
+            next = left;
+    }
+    return next;
+}

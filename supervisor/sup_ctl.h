@@ -1,0 +1,75 @@
+/*
+ * sup_ctl.h -- rpcrestd's control socket, the server side of rpcrestctl.
+ *
+ * A unix stream socket (mode 0600; peers other than our own user and root
+ * are refused) taking one request line per connection and answering with
+ * "STATUS\n" followed by text, then closing.  Owns the socket, its file and
+ * the connections, all non-blocking; what a request means is the handler's
+ * (sup_main.c).
+ */
+#ifndef SUP_CTL_H
+#define SUP_CTL_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sup_log.h"
+
+#define SUP_CTL_MAX_CLIENTS 8
+#define SUP_CTL_REQUEST_MAX 512
+#define SUP_CTL_TIMEOUT_MS 5000 /* a client that neither asks nor reads is dropped */
+
+/* A growing text buffer. */
+typedef struct sup_text {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sup_text;
+
+void sup_text_printf(sup_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sup_text_free(sup_text *t);
+
+/* Answers `request` (the line, without its newline) in *reply and returns
+ * the exit status rpcrestctl is to end with. */
+typedef int (*sup_ctl_handler)(void *arg, const char *request, sup_text *reply);
+
+typedef struct sup_ctl_client {
+    int fd; /* -1: a free slot */
+    char in[SUP_CTL_REQUEST_MAX];
+    size_t in_len;
+    sup_text out;
+    size_t out_off;
+    int64_t deadline_ms;
+    int denied; /* another user: its request is read, then refused */
+} sup_ctl_client;
+
+typedef struct sup_ctl {
+    int fd;     /* the listening socket, or -1 */
+    char *path; /* its file; owned */
+    sup_ctl_client clients[SUP_CTL_MAX_CLIENTS];
+} sup_ctl;
+
+/* A closed control socket (sup_ctl_close is then a no-op). */
+void sup_ctl_init(sup_ctl *ctl);
+
+/* Listens on `path`.  A stale socket file left by a killed rpcrestd is
+ * replaced; one that another rpcrestd answers on, or a file that is not a
+ * socket, is an error.  Returns 0, or -1 with the reason in err[errlen]. */
+int sup_ctl_open(sup_ctl *ctl, const char *path, char *err, size_t errlen);
+
+/* Closes the socket and its connections and removes the file. */
+void sup_ctl_close(sup_ctl *ctl);
+
+/* Fills pfd[0..) with what to poll (at most 1 + SUP_CTL_MAX_CLIENTS);
+ * returns how many. */
+size_t sup_ctl_pollfds(const sup_ctl *ctl, struct pollfd *pfd);
+
+/* Serves what poll reported for the n entries sup_ctl_pollfds filled. */
+void sup_ctl_serve(sup_ctl *ctl, const struct pollfd *pfd, size_t n, sup_ctl_handler handler,
+                   void *arg, sup_logger *lg, int64_t now);
+
+/* Drops clients past their deadline; returns ms until the next one, or -1. */
+int64_t sup_ctl_deadlines(sup_ctl *ctl, int64_t now);
+
+#endif /* SUP_CTL_H */

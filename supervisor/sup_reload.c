@@ -1,0 +1,175 @@
+/*
+ * sup_reload.c -- which child a new version of the INI changes.
+ *
+ * Each child's view of a configuration is a sorted list of
+ * "[section] key" = value entries (the keys it depends on, policy keys left
+ * out) plus "[service.NAME] plugin file" = dev:inode:size:mtime for the
+ * files it loads.  Two views differ if the lists do.
+ */
+#include "sup_reload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct entry {
+    char *label; /* "[section] key" */
+    char *value;
+} entry;
+
+typedef struct view {
+    entry *items;
+    size_t n;
+    int oom;
+} view;
+
+static void add(view *v, const char *section, const char *key, const char *value)
+{
+    entry *grown = realloc(v->items, (v->n + 1) * sizeof(*grown));
+    if (!grown) {
+        v->oom = 1;
+        return;
+    }
+    v->items = grown;
+    entry *e = &v->items[v->n];
+    if (asprintf(&e->label, "[%s] %s", section, key) < 0) {
+        v->oom = 1;
+        return;
+    }
+    e->value = strdup(value);
+    if (!e->value) {
+        free(e->label);
+        v->oom = 1;
+        return;
+    }
+    v->n++;
+}
+
+/* A file by identity, so that a rebuilt .so or .pb counts as a change. */
+static void add_file(view *v, const char *service, const char *what, const char *path)
+{
+    if (!path)
+        return;
+    char section[300], key[64], id[160];
+    struct stat st;
+    snprintf(section, sizeof(section), "service.%s", service);
+    snprintf(key, sizeof(key), "%s file", what);
+    if (stat(path, &st) < 0)
+        snprintf(id, sizeof(id), "%s (missing)", path);
+    else
+        snprintf(id, sizeof(id), "%lu:%lu:%lld:%lld.%09ld", (unsigned long)st.st_dev,
+                 (unsigned long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec);
+    add(v, section, key, id);
+}
+
+static int by_label(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    int d = strcmp(x->label, y->label);
+    return d ? d : strcmp(x->value, y->value);
+}
+
+static int is_service(const char *section)
+{
+    return strncmp(section, "service.", 8) == 0;
+}
+
+static void build(const rp_config *cfg, int which, view *v)
+{
+    const char *own = which == RP_CHILD_HOST ? "host" : "gateway";
+    for (size_t i = 0; i < cfg->n_raw; i++) {
+        const rp_raw_key *r = &cfg->raw[i];
+        int take = is_service(r->section) ||
+                   (strcmp(r->section, own) == 0 && !rp_config_is_policy_key(r->key)) ||
+                   (which == RP_CHILD_GATEWAY && strcmp(r->section, "host") == 0 &&
+                    strcmp(r->key, "listen") == 0);
+        if (take)
+            add(v, r->section, r->key, r->value);
+    }
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        const rp_service_conf *svc = &cfg->services[i];
+        if (which == RP_CHILD_HOST)
+            add_file(v, svc->name, "plugin", svc->plugin);
+        add_file(v, svc->name, "descriptors", svc->descriptors);
+    }
+    if (v->items)
+        qsort(v->items, v->n, sizeof(*v->items), by_label);
+}
+
+static void free_view(view *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        free(v->items[i].label);
+        free(v->items[i].value);
+    }
+    free(v->items);
+}
+
+/* 1 if any entry of v is in section "[name]". */
+static int has_section(const view *v, const char *label)
+{
+    size_t n = strcspn(label, "]") + 1;
+    for (size_t i = 0; i < v->n; i++)
+        if (strncmp(v->items[i].label, label, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* "[service.b] added" or "[gateway] listen added" for an entry only in one. */
+static void describe_lonely(const entry *e, const view *other, const char *verb, char *why,
+                            size_t whylen)
+{
+    if (has_section(other, e->label))
+        snprintf(why, whylen, "%s %s", e->label, verb);
+    else
+        snprintf(why, whylen, "%.*s %s", (int)(strcspn(e->label, "]") + 1), e->label, verb);
+}
+
+int sup_reload_changed(const rp_config *before, const rp_config *after, int which, char *why,
+                       size_t whylen)
+{
+    view a = {0}, b = {0};
+    build(before, which, &a);
+    build(after, which, &b);
+    int changed = 0;
+    if (a.oom || b.oom) {
+        snprintf(why, whylen, "out of memory comparing the configurations");
+        changed = 1;
+        goto out;
+    }
+    size_t i = 0, j = 0;
+    while (i < a.n || j < b.n) {
+        int d = i == a.n ? 1 : j == b.n ? -1 : strcmp(a.items[i].label, b.items[j].label);
+        if (d < 0) {
+            describe_lonely(&a.items[i], &b, "removed", why, whylen);
+            changed = 1;
+            break;
+        }
+        if (d > 0) {
+            describe_lonely(&b.items[j], &a, "added", why, whylen);
+            changed = 1;
+            break;
+        }
+        if (strcmp(a.items[i].value, b.items[j].value) != 0) {
+            snprintf(why, whylen, "%s changed", a.items[i].label);
+            changed = 1;
+            break;
+        }
+        i++;
+        j++;
+    }
+out:
+    free_view(&a);
+    free_view(&b);
+    return changed;
+}
+
+int sup_reload_line(const rp_config *cfg, const char *section, const char *key)
+{
+    for (size_t i = 0; i < cfg->n_raw; i++)
+        if (strcmp(cfg->raw[i].section, section) == 0 && strcmp(cfg->raw[i].key, key) == 0)
+            return cfg->raw[i].line;
+    return 0;
+}

@@ -1,0 +1,504 @@
+"""Hostile input, each with the answer rpcrest gives it.
+
+The gateway (one rpcrestd with the echo and testkit services; [gateway]
+max_body_bytes 1 MiB, connection_timeout 2 s, max_connections 16):
+
+  input                                   answer
+  truncated / malformed JSON              400, code 3, "malformed JSON body: … (line L, column C)"
+  a body that is not an object            400, code 3, "the body must be a JSON object (Type)"
+  wrong types                             400, code 3, naming the field and what it expected
+  invalid UTF-8 (body, path, query)       400, code 3 (bytes, overlong forms, surrogates)
+  nesting 100,000 deep                    400 at once: jansson stops at depth 2048; messages
+                                          (and Value/Struct) nested deeper than 100: 400
+  huge numbers                            400 naming the field and its range (1e400: overflow)
+  duplicate keys (also in maps), two      400: duplicate object key / set twice / the same
+  members of a oneof, name + JSON name    oneof is already set
+  a body over max_body_bytes              413, code 8, by Content-Length or chunked
+  a header over the connection's memory   431 (libmicrohttpd's own, HTML, connection closed)
+  more than 256 header fields             431, code 8, JSON
+  malformed percent-encoding              400, code 3 (path variable, query key or value, /healthz)
+  slowloris (bytes trickled, never a      the connection is shut down connection_timeout after it
+  complete header; or nothing at all)     opened; an idle keep-alive one too
+  more than max_connections at once       the extra connection is closed as soon as accepted;
+                                          the others are served, and new ones once some close
+
+After each test the gateway answers /healthz and an echo, with the same pid.
+
+The host (gRPC, [host] max_message_bytes 64 KiB):
+
+  garbage bytes, HTTP/1.1, broken HTTP/2  the connection is closed (GOAWAY first when the
+  frames (bad preface, bad SETTINGS,      preface was right); nothing else is disturbed.  DATA
+  oversized frame, bad HPACK, …)          or RST_STREAM on stream 0 and HEADERS on an even
+                                          stream are ignored by gRPC core 1.51 (no crash)
+  a message over max_message_bytes       RESOURCE_EXHAUSTED
+  grpc-encoding: gzip, but not gzip data  INTERNAL (the stream is reset)
+  grpc-encoding: an unknown algorithm     gRPC core 1.51 drops the header as invalid and reads
+                                          the message as uncompressed: the plugin refuses the
+                                          bytes (INVALID_ARGUMENT, cannot decode); no crash
+  a client that never reads a stream      HTTP/2 flow control stops the stream (the plugin's
+                                          sends are refused, messages stay few); other calls go
+                                          on; when the client leaves the stream is cancelled
+
+After each test the host serves an echo call with the same pid.
+"""
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import grpc
+
+import h2raw
+import harness
+
+ECHO = "/v1/example/echo"
+TK_ECHO = "/v1/testkit/echo"
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class GatewayHostile(unittest.TestCase):
+    """One rpcrestd for the whole class (each test leaves it healthy)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.r = harness.Rpcrest(services=("echo", "testkit"), gateway={
+            "max_body_bytes": "1048576", "connection_timeout": "2", "max_connections": "16",
+            "threads": "2"})
+        cls.r.start()
+        cls.gateway_pid = cls.r.children()["rpcrest-gateway"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.r.cleanup()
+
+    def tearDown(self):
+        self.assert_healthy()
+
+    # ---- helpers ---------------------------------------------------------
+    def assert_healthy(self):
+        self.assertEqual(self.r.children().get("rpcrest-gateway"), self.gateway_pid,
+                         "the gateway restarted; log:\n" + self.r.log())
+        status, _, _ = self.r.http("GET", "/healthz", timeout=5)
+        self.assertEqual(status, 200)
+        status, _, body = self.r.http("POST", ECHO, b'{"value":"still here"}', timeout=5)
+        self.assertEqual((status, body), (200, b'{"value":"still here"}'))
+
+    def post(self, path, body, headers=None):
+        status, hdrs, data = self.r.http("POST", path, body, headers=headers, timeout=10)
+        return status, hdrs, data
+
+    def assert_error(self, status, code, message_part, path, body, headers=None):
+        got, hdrs, data = self.post(path, body, headers)
+        self.assertEqual(got, status, "%r -> %s %r" % (body[:80], got, data[:300]))
+        self.assertEqual(hdrs.get("content-type"), "application/json")
+        err = harness.json.loads(data)
+        self.assertEqual(err["code"], code, err)
+        self.assertIn(message_part, err["message"], err)
+        return err
+
+    def raw(self, data, timeout=10):
+        """Sends data on a new connection; returns what came back until EOF."""
+        with socket.create_connection(("127.0.0.1", self.r.http_port), timeout=timeout) as s:
+            s.sendall(data)
+            out = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except (ConnectionResetError, socket.timeout):
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            return out
+
+    # ---- JSON ------------------------------------------------------------
+    def test_truncated_json(self):
+        for body in (b'{"value":"abc', b'{"value":', b'{"value"', b'{', b'{"value":"x"',
+                     b'{"value":"\\u12'):
+            with self.subTest(body=body):
+                self.assert_error(400, 3, "malformed JSON body: ", ECHO, body)
+
+    def test_malformed_json(self):
+        for body, why in ((b'{value:"x"}', "string or '}' expected"),
+                          (b'{"value":"x",}', "string or '}' expected"),
+                          (b"'x'", "invalid token"),
+                          (b'{"value":"x"}garbage', "end of file expected"),
+                          (b'{"value":"x"}{"value":"y"}', "end of file expected"),
+                          (b"   ", "unexpected token"),
+                          (b'{"value":NaN}', "invalid token"),
+                          (b'\xef\xbb\xbf{"value":"bom"}', "")):
+            with self.subTest(body=body):
+                self.assert_error(400, 3, "malformed JSON body: " + why, ECHO, body)
+        for body in (b"null", b"[]", b'"str"', b"42"):
+            with self.subTest(body=body):
+                self.assert_error(400, 3, "the body must be a JSON object (example.StringMessage)",
+                                  ECHO, body)
+        # no body at all is the empty message, as in grpc-gateway
+        self.assertEqual(self.post(ECHO, b"")[::2], (200, b"{}"))
+
+    def test_wrong_types(self):
+        for body, why in ((b'{"stringValue":123}', "field 'stringValue': expected a string"),
+                          (b'{"int32Value":"abc"}', "field 'int32Value': 'abc' is not a valid integer"),
+                          (b'{"int32Value":1.5}', "field 'int32Value': 1.5 is not an integer"),
+                          (b'{"boolValue":"yes"}', "field 'boolValue': expected true or false"),
+                          (b'{"repeatedInt32":1}', "field 'repeatedInt32': expected an array"),
+                          (b'{"nested":[1]}', "field 'nested': expected an object"),
+                          (b'{"color":"PURPLE"}', "'PURPLE' is not a value of enum"),
+                          (b'{"timestamp":"yesterday"}', "is not an RFC 3339 timestamp"),
+                          (b'{"duration":5}', "field 'duration'"),
+                          (b'{"bytesValue":"!!"}', "field 'bytesValue': not valid base64"),
+                          (b'{"stringMap":[]}', "field 'stringMap': expected an object (a map)"),
+                          (b'{"nestedMap":{"x":{}}}', "field 'nestedMap.x'"),
+                          (b'{"noSuchField":1}', "noSuchField")):
+            with self.subTest(body=body):
+                self.assert_error(400, 3, why, TK_ECHO, body)
+
+    def test_invalid_utf8(self):
+        for body in (b'{"stringValue":"\xff\xfe"}', b'{"stringValue":"\xc0\xaf"}',
+                     b'{"stringValue":"\xed\xa0\x80"}', b'{"stringValue":"\xf4\x90\x80\x80"}',
+                     b'{"\xff":1}', b'{"stringValue":"a\xe2\x82"}'):
+            with self.subTest(body=body):
+                self.assert_error(400, 3, "malformed JSON body: unable to decode byte", TK_ECHO, body)
+        self.assert_error(400, 3, "invalid Unicode", TK_ECHO, b'{"stringValue":"\\ud800"}')
+        # in a path variable and a query parameter (percent-encoded bytes)
+        status, _, data = self.r.http("GET", TK_ECHO + "/%FF%FE")
+        self.assertEqual(status, 400, data)
+        self.assertIn(b"not valid UTF-8", data)
+        status, _, data = self.r.http("GET", TK_ECHO + "/x?nested.name=%C0%AF")
+        self.assertEqual(status, 400, data)
+        self.assertIn(b"not valid UTF-8", data)
+
+    def test_nesting_100000_deep(self):
+        start = time.monotonic()
+        for body in (b"[" * 100000 + b"]" * 100000,
+                     b'{"a":' * 100000 + b"1" + b"}" * 100000,
+                     b'{"stringValue":' + b"[" * 100000):
+            with self.subTest(body=body[:20]):
+                self.assert_error(400, 3, "maximum parsing depth reached", TK_ECHO, body)
+        self.assertLess(time.monotonic() - start, 5)
+        # valid JSON, but messages nested deeper than protobuf's 100
+        deep_nested = b'{"nested":' + b'{"child":' * 150 + b"{}" + b"}" * 150 + b"}"
+        deep_value = b'{"value":' + b"[" * 1000 + b"]" * 1000 + b"}"
+        deep_struct = b'{"structValue":' + b'{"a":' * 500 + b"1" + b"}" * 500 + b"}"
+        for body in (deep_nested, deep_value, deep_struct):
+            with self.subTest(body=body[:20]):
+                self.assert_error(400, 3, "messages nested more than 100 deep", TK_ECHO, body)
+        ok = b'{"nested":' + b'{"child":' * 50 + b"{}" + b"}" * 50 + b"}"
+        self.assertEqual(self.post(TK_ECHO, ok)[0], 200)
+
+    def test_huge_numbers(self):
+        for body, why in ((b'{"int32Value":1e400}', "real number overflow"),
+                          (b'{"doubleValue":1e309}', "real number overflow"),
+                          (b'{"int32Value":2147483648}', "out of range for a 32-bit integer"),
+                          (b'{"int32Value":-2147483649}', "out of range for a 32-bit integer"),
+                          (b'{"uint32Value":-1}', "out of range"),
+                          (b'{"int64Value":"99999999999999999999"}', "is not a valid integer"),
+                          (b'{"int64Value":' + b"9" * 10000 + b"}", "out of range for a 64-bit integer"),
+                          (b'{"uint64Value":18446744073709551616}', "out of range for a 64-bit unsigned"),
+                          (b'{"floatValue":1e39}', "out of range for a float"),
+                          (b'{"doubleValue":' + b"1" * 5000 + b"}", "out of range for a double")):
+            with self.subTest(body=body[:40]):
+                self.assert_error(400, 3, why, TK_ECHO, body)
+        for body, want in ((b'{"uint64Value":18446744073709551615}',
+                            b'{"uint64Value":"18446744073709551615"}'),
+                           (b'{"int64Value":-9223372036854775808}',
+                            b'{"int64Value":"-9223372036854775808"}'),
+                           (b'{"doubleValue":1e308}', b'{"doubleValue":1e+308}')):
+            with self.subTest(body=body):
+                self.assertEqual(self.post(TK_ECHO, body)[::2], (200, want))
+
+    def test_duplicate_keys(self):
+        for body, why in ((b'{"stringValue":"a","stringValue":"b"}', "duplicate object key"),
+                          (b'{"stringMap":{"a":"1","a":"2"}}', "duplicate object key"),
+                          (b'{"string_value":"a","stringValue":"b"}', "set twice"),
+                          (b'{"choiceString":"a","choiceInt64":1}', "of the same oneof is already set")):
+            with self.subTest(body=body):
+                self.assert_error(400, 3, why, TK_ECHO, body)
+
+    # ---- HTTP ------------------------------------------------------------
+    def test_body_over_max_body_bytes(self):
+        body = b'{"value":"' + b"x" * (1 << 20) + b'"}'
+        self.assert_error(413, 8, "request body is larger than 1048576 bytes", ECHO, body)
+        # chunked, with no Content-Length to go by
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536])
+                          for i in range(0, len(body), 65536)) + b"0\r\n\r\n"
+        out = self.raw(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                       b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                       b"Connection: close\r\n\r\n" + chunks)
+        self.assertTrue(out.startswith(b"HTTP/1.1 413"), out[:200])
+        self.assertIn(b'"code":8', out)
+
+    def test_oversized_header(self):
+        out = self.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 431"), out[:200])
+        # many header fields that fit in memory, but more than the gateway
+        # forwards: refused rather than some of them silently dropped
+        many = [("X-H%d" % i, "v") for i in range(300)]
+        head = "".join("%s: %s\r\n" % kv for kv in many).encode()
+        out = self.raw(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       b"Content-Type: application/json\r\nContent-Length: 2\r\n" + head + b"\r\n{}")
+        self.assertTrue(out.startswith(b"HTTP/1.1 431"), out[:200])
+        self.assertIn(b'{"code":8,"message":"more than 256 request header fields"', out)
+        # gRPC metadata larger than the host takes: RESOURCE_EXHAUSTED
+        self.assert_error(429, 8, "metadata", ECHO, b"{}",
+                          headers={"Grpc-Metadata-Big": "a" * 20000})
+
+    def test_invalid_percent_encoding(self):
+        for path in (TK_ECHO + "/%zz", TK_ECHO + "/a%2", TK_ECHO + "/x?int32Value=%4",
+                     TK_ECHO + "/x?%G1=1", "/healthz?service=%"):
+            with self.subTest(path=path):
+                status, hdrs, data = self.r.http("GET", path)
+                self.assertEqual(status, 400, data)
+                self.assertIn(b"malformed percent-encoding", data)
+
+    def test_slowloris(self):
+        start = time.monotonic()
+        s = socket.create_connection(("127.0.0.1", self.r.http_port), timeout=10)
+        s.settimeout(0.05)
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+        closed_at = None
+        for byte in request:  # one byte every 0.3 s: never idle for 2 s
+            try:
+                s.send(bytes([byte]))
+                if s.recv(100) == b"":
+                    closed_at = time.monotonic() - start
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                closed_at = time.monotonic() - start
+                break
+            time.sleep(0.3)
+        s.close()
+        self.assertIsNotNone(closed_at, "a trickling client was never closed")
+        self.assertGreater(closed_at, 1.5)
+        self.assertLess(closed_at, 4.0)
+        # a connection that sends nothing, and one idle after its request
+        idle = socket.create_connection(("127.0.0.1", self.r.http_port), timeout=10)
+        kept = socket.create_connection(("127.0.0.1", self.r.http_port), timeout=10)
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"}"):  # the whole answer, then nothing
+            answer += kept.recv(1000)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer)
+        start = time.monotonic()
+        self.assertEqual(idle.recv(100), b"")
+        self.assertEqual(kept.recv(100), b"")
+        self.assertLess(time.monotonic() - start, 4.0)
+        idle.close()
+        kept.close()
+        self.assertIn("sent no complete request header within connection_timeout (2 s)",
+                      self.r.log())
+
+    def test_more_connections_than_max_connections(self):
+        held = []
+        try:
+            for _ in range(16):
+                held.append(socket.create_connection(("127.0.0.1", self.r.http_port), timeout=5))
+            time.sleep(0.3)  # all accepted
+            extra = socket.create_connection(("127.0.0.1", self.r.http_port), timeout=5)
+            start = time.monotonic()
+            try:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                got = extra.recv(100)
+            except (ConnectionResetError, BrokenPipeError):
+                got = b""
+            extra.close()
+            self.assertEqual(got, b"")
+            self.assertLess(time.monotonic() - start, 1.0, "refused, not left waiting")
+            # the connections inside the limit are served
+            held[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(held[0].recv(100).startswith(b"HTTP/1.1 200"))
+        finally:
+            for s in held:
+                s.close()
+        self.assertIn("max_connections (16) reached: closed a new connection", self.r.log())
+        # slots free again once the gateway has seen them close: served
+        def served():
+            try:
+                return self.r.http("GET", "/healthz", timeout=2)[0] == 200
+            except OSError:
+                return False
+        self.assertTrue(harness.wait_until(served, 5, 0.1))
+
+
+class HostHostile(unittest.TestCase):
+    """The host's gRPC port, with the gateway next to it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.r = harness.Rpcrest(services=("echo", "testkit"),
+                                host={"max_message_bytes": "65536"})
+        cls.r.start()
+        cls.host_pid = cls.r.children()["rpcrest-host"]
+        cls.pb2, cls.pb2_grpc = harness.grpc_modules(
+            "testkit.proto", os.path.join(harness.ROOT, "services/testkit"))
+        cls.channel = grpc.insecure_channel(cls.r.grpc_target())
+        cls.stub = cls.pb2_grpc.TestKitStub(cls.channel)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        cls.r.cleanup()
+
+    def tearDown(self):
+        self.assertEqual(self.r.children().get("rpcrest-host"), self.host_pid,
+                         "the host restarted; log:\n" + self.r.log())
+        m = self.pb2.AllTypes(string_value="still here")
+        self.assertEqual(self.stub.Echo(m, timeout=5), m)
+
+    def closed_soon(self, s, timeout=5.0):
+        s.settimeout(timeout)
+        frames, closed = h2raw.read_frames(s)
+        s.close()
+        return frames, closed
+
+    def test_garbage_bytes(self):
+        rnd = random.Random(7)
+        port = self.r.host_port
+        cases = [
+            bytes(rnd.getrandbits(8) for _ in range(4096)),
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n" + b"\x00" * 100,  # a wrong preface
+        ]
+        for data in cases:
+            with self.subTest(data=data[:24]):
+                s = h2raw.connect(port)
+                try:
+                    s.sendall(data)
+                except OSError:
+                    pass
+                _, closed = self.closed_soon(s)
+                self.assertTrue(closed, "the host kept a garbage connection open")
+        # a right preface, then frames that break the protocol: GOAWAY, close
+        bad_frames = [
+            h2raw.frame(h2raw.SETTINGS, 0, 0, b"\x00\x04\xff\xff\xff\xff"),  # window > 2^31-1
+            h2raw.frame(h2raw.SETTINGS, 0, 0, b"\x00"),                     # length not 6n
+            h2raw.frame(h2raw.PING, 0, 0, b"short"),
+            h2raw.frame(h2raw.WINDOW_UPDATE, 0, 0, b"\x00\x00\x00\x00"),    # increment 0
+            h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1, b"\xff\xff\xff\xff\xff"),  # bad HPACK
+            h2raw.frame(h2raw.CONTINUATION, h2raw.END_HEADERS, 1, b"\x00"),
+            h2raw.frame(0xFF, 0, 0, b"", length=1 << 23),                   # over max frame size
+        ]
+        for data in bad_frames:
+            with self.subTest(frame=data[:9].hex()):
+                s = h2raw.start(port)
+                try:
+                    s.sendall(data + b"\x00" * 64)
+                except OSError:
+                    pass
+                frames, closed = self.closed_soon(s)
+                self.assertTrue(closed or h2raw.goaway_error(frames) is not None,
+                                "no GOAWAY and not closed: %r" % frames[:5])
+        # frames gRPC core 1.51 lets pass although RFC 9113 calls them
+        # connection errors: ignored, and nothing else is disturbed
+        tolerated = [
+            h2raw.frame(h2raw.DATA, 0, 0, b"data on stream 0"),
+            h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 2, h2raw.grpc_request_headers("/x")),
+            h2raw.frame(h2raw.RST_STREAM, 0, 0, b"\x00\x00\x00\x08"),
+        ]
+        for data in tolerated:
+            with self.subTest(frame=data[:9].hex()):
+                s = h2raw.start(port)
+                s.sendall(data)
+                self.closed_soon(s, timeout=0.5)
+
+    def test_message_over_max_message_bytes(self):
+        big = self.pb2.AllTypes(bytes_value=b"x" * 70000)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.stub.Echo(big, timeout=5)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        fits = self.pb2.AllTypes(bytes_value=b"x" * 60000)
+        self.assertEqual(self.stub.Echo(fits, timeout=5), fits)
+
+    def curl_grpc(self, method, message, encoding):
+        """A gRPC call made with curl (HTTP/2 without TLS) so that the
+        grpc-encoding header and the compressed flag are ours.  Returns
+        (grpc-status or None, curl's exit code, its verbose output)."""
+        d = tempfile.mkdtemp(prefix="rpcrest-curl-")
+        try:
+            path = os.path.join(d, "msg")
+            with open(path, "wb") as f:
+                f.write(h2raw.grpc_message(message, compressed=True))
+            proc = subprocess.run(
+                ["curl", "-sS", "-v", "--http2-prior-knowledge", "--max-time", "10",
+                 "-H", "content-type: application/grpc", "-H", "te: trailers",
+                 "-H", "grpc-encoding: " + encoding, "--data-binary", "@" + path,
+                 "-o", os.path.join(d, "out"),
+                 "http://127.0.0.1:%d%s" % (self.r.host_port, method)],
+                capture_output=True, timeout=30)
+            err = proc.stderr.decode("utf-8", "replace")
+            status = None
+            for line in err.splitlines():
+                if line.lower().startswith("< grpc-status:"):
+                    status = int(line.split(":", 1)[1])
+            return status, proc.returncode, err
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
+    def test_unknown_compression(self):
+        import gzip
+        message = self.pb2.AllTypes(string_value="compressed").SerializeToString()
+        packed = gzip.compress(message)
+        # an algorithm gRPC does not know: the plugin gets the gzip bytes
+        # as they are, and cannot decode them
+        status, code, err = self.curl_grpc("/rpcrest.testkit.TestKit/Echo", packed, "snappy-x")
+        self.assertEqual(status, grpc.StatusCode.INVALID_ARGUMENT.value[0], err)
+        self.assertIn("cannot decode request", err)
+        # a known one, with bytes that are not what it says: INTERNAL
+        status, code, err = self.curl_grpc("/rpcrest.testkit.TestKit/Echo", b"not gzip", "gzip")
+        self.assertTrue(status == grpc.StatusCode.INTERNAL.value[0] or
+                        (code == 92 and "INTERNAL_ERROR" in err), err)
+        # and the real thing works
+        status, code, err = self.curl_grpc("/rpcrest.testkit.TestKit/Echo", packed, "gzip")
+        self.assertEqual((status, code), (0, 0), err)
+
+    def stats(self):
+        from google.protobuf import empty_pb2
+        return self.stub.Stats(empty_pb2.Empty(), timeout=5)
+
+    def test_client_never_reads_a_stream(self):
+        before = self.stats()
+        rss_before = rss_kib(self.host_pid)
+        s = h2raw.start(self.r.host_port, window=65535)
+        request = self.pb2.StreamRequest(count=100000, size=1000).SerializeToString()
+        s.sendall(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1,
+                              h2raw.grpc_request_headers("/rpcrest.testkit.TestKit/Stream")) +
+                  h2raw.frame(h2raw.DATA, h2raw.END_STREAM, 1, h2raw.grpc_message(request)))
+        try:
+            # the client never reads; the host must stop at the flow-control window
+            self.assertTrue(harness.wait_until(
+                lambda: self.stats().streams_started > before.streams_started, 5, 0.05))
+            time.sleep(1.5)
+            mid = self.stats()
+            sent = mid.messages_sent - before.messages_sent
+            self.assertLess(sent, 1000, "the host kept sending to a client that does not read")
+            self.assertGreater(mid.sends_refused, before.sends_refused)
+            # others are served meanwhile, and the host's memory stays put
+            m = self.pb2.AllTypes(string_value="meanwhile")
+            self.assertEqual(self.stub.Echo(m, timeout=5), m)
+            self.assertLess(rss_kib(self.host_pid) - rss_before, 32 * 1024)
+            time.sleep(1)
+            self.assertLess(self.stats().messages_sent - mid.messages_sent, 100)
+        finally:
+            s.close()
+        # the client left: the stream is cancelled, not left hanging
+        self.assertTrue(harness.wait_until(
+            lambda: self.stats().streams_cancelled > before.streams_cancelled, 5, 0.05),
+            self.stats())
+
+
+if __name__ == "__main__":
+    unittest.main()

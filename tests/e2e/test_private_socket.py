@@ -1,0 +1,75 @@
+"""End-to-end tests of the host's private unix socket ([host] private_listen,
+common/rp_private.c): by default the gateway reaches the host over it; the
+host publishes it as a symlink to its own socket and removes both on a
+clean stop; `off`, or a [gateway] upstream, keeps the gateway on TCP.
+"""
+import os
+import shutil
+import socket
+import tempfile
+import unittest
+
+import harness
+
+
+def upstream_of(log):
+    """The upstream the gateway said it uses ("listening on ... upstream X")."""
+    for line in log.splitlines():
+        if "rpcrest-gateway" in line and " upstream " in line:
+            return line.rsplit(" upstream ", 1)[1].strip()
+    return None
+
+
+class PrivateSocket(unittest.TestCase):
+    def test_gateway_uses_the_private_socket_by_default(self):
+        path_dir = tempfile.mkdtemp(prefix="rpcrest-private-")
+        self.addCleanup(shutil.rmtree, path_dir, True)
+        path = os.path.join(path_dir, "host.sock")
+        with harness.Rpcrest(host={"private_listen": "unix:" + path}) as r:
+            status, _, body = r.http("POST", "/v1/example/echo", b'{"value":"over unix"}')
+            self.assertEqual((status, body), (200, b'{"value":"over unix"}'))
+            self.assertTrue(harness.wait_until(lambda: upstream_of(r.log()), 5), r.log())
+            self.assertEqual(upstream_of(r.log()), "unix:" + path)
+            # PATH is a symlink to the host's own socket PATH.PID
+            target = os.readlink(path)
+            host_pid = r.children()["rpcrest-host"]
+            self.assertEqual(target, "%s.%d" % (path, host_pid))
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            s.close()
+            # the public address still serves gRPC clients
+            self.assertTrue(harness.port_open(r.host_port))
+        # a clean stop leaves nothing behind
+        self.assertFalse(os.path.lexists(path), os.listdir(path_dir))
+        self.assertFalse(os.path.lexists(target))
+
+    def test_off_keeps_the_gateway_on_tcp(self):
+        with harness.Rpcrest(host={"private_listen": "off"}) as r:
+            status, _, _ = r.http("POST", "/v1/example/echo", b'{"value":"tcp"}')
+            self.assertEqual(status, 200)
+            self.assertTrue(harness.wait_until(lambda: upstream_of(r.log()), 5), r.log())
+            self.assertEqual(upstream_of(r.log()), "ipv4:127.0.0.1:%d" % r.host_port)
+
+    def test_upstream_wins(self):
+        r = harness.Rpcrest()
+        self.addCleanup(r.cleanup)
+        target = "ipv4:127.0.0.1:%d" % r.host_port
+        with open(r.ini) as f:
+            text = f.read()
+        with open(r.ini, "w") as f:
+            f.write(text.replace("[gateway]\n", "[gateway]\nupstream = %s\n" % target, 1))
+        r.start()
+        self.assertTrue(harness.wait_until(lambda: upstream_of(r.log()), 5), r.log())
+        self.assertEqual(upstream_of(r.log()), target)
+
+    def test_bad_value_is_a_config_error(self):
+        r = harness.Rpcrest(host={"private_listen": "tcp:1"})
+        self.addCleanup(r.cleanup)
+        r.start(wait=False)
+        r.proc.wait(10)
+        self.assertEqual(r.proc.returncode, 78, r.log())
+        self.assertIn("private_listen: 'tcp:1' is not off or unix:PATH", r.log())
+
+
+if __name__ == "__main__":
+    unittest.main()

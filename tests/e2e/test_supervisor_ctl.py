@@ -1,0 +1,206 @@
+"""rpcrestctl: status (text and --json), start, stop, restart and reload
+over rpcrestd's control socket, which only its owner (and root) may use.
+"""
+import json
+import os
+import pwd
+import re
+import socket
+import stat
+import subprocess
+import time
+import unittest
+
+from harness import Rpcrest, pid_alive, wait_until
+from test_supervisor import (GATEWAY, HOST, IDLE, RPCRESTCTL, SupervisorCase, children,
+                             starts)
+
+UPTIME = r"\d+:\d\d:\d\d"
+
+
+class CtlTest(SupervisorCase):
+    def test_status_text_and_json(self):
+        r = self.rpcrest()
+        kids = children(r)
+        st = self.ctl(r, "status")
+        self.assertEqual(st.returncode, 0, st)
+        lines = st.stdout.splitlines()
+        self.assertRegex(lines[0], r"^NAME\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+LAST EXIT$")
+        self.assertRegex(lines[1], r"^%s\s+RUNNING\s+%d\s+%s\s+0\s+-$" % (HOST, kids[HOST], UPTIME))
+        self.assertRegex(lines[2], r"^%s\s+RUNNING\s+%d\s+%s\s+0\s+-$"
+                         % (GATEWAY, kids[GATEWAY], UPTIME))
+        self.assertEqual(len(lines), 3)
+
+        js = self.ctl(r, "status", "--json")
+        self.assertEqual(js.returncode, 0, js)
+        doc = json.loads(js.stdout)
+        self.assertEqual(json.loads(self.ctl(r, "--json", "status").stdout).keys(), doc.keys())
+        self.assertEqual(doc["pid"], r.proc.pid)
+        self.assertEqual(doc["config"], os.path.realpath(r.ini))
+        by_name = {c["name"]: c for c in doc["children"]}
+        self.assertEqual(sorted(by_name), [GATEWAY, HOST])
+        for name, c in by_name.items():
+            self.assertEqual(c["state"], "RUNNING")
+            self.assertEqual(c["pid"], kids[name])
+            self.assertGreater(c["uptime_seconds"], 0)
+            self.assertEqual(c["restarts"], 0)
+            self.assertIsNone(c["last_exit"])
+        # after a crash: restarts and the last exit, by signal
+        os.kill(kids[GATEWAY], 9)
+        self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 5))
+        c = {c["name"]: c for c in json.loads(self.ctl(r, "status", "--json").stdout)["children"]}
+        self.assertEqual(c[GATEWAY]["restarts"], 1)
+        self.assertEqual(c[GATEWAY]["last_exit"], {"signal": "SIGKILL", "signal_number": 9})
+        self.assertRegex(self.ctl(r, "status").stdout,
+                         r"%s\s+RUNNING\s+\d+\s+%s\s+1\s+SIGKILL" % (GATEWAY, UPTIME))
+
+    def test_stop_start_restart(self):
+        r = self.rpcrest()
+        kids = children(r)
+        stop = self.ctl(r, "stop", GATEWAY)
+        self.assertEqual((stop.returncode, stop.stdout),
+                         (0, "stopping %s (pid %d)\n" % (GATEWAY, kids[GATEWAY])))
+        self.assertTrue(wait_until(lambda: not pid_alive(kids[GATEWAY]), 5), r.log())
+        time.sleep(0.5)  # and it stays down
+        self.assertNotIn(GATEWAY, children(r))
+        st = self.ctl(r, "status")
+        self.assertEqual(st.returncode, 3, st)
+        self.assertRegex(st.stdout, r"%s\s+STOPPED\s+-\s+-\s+0\s+status 0" % GATEWAY)
+        self.assertRegex(st.stdout, r"%s\s+RUNNING\s+%d" % (HOST, kids[HOST]))
+        again = self.ctl(r, "stop", "gateway")
+        self.assertEqual(again.stdout, "%s is not running\n" % GATEWAY)
+
+        start = self.ctl(r, "start", "gateway")
+        self.assertEqual((start.returncode, start.stdout), (0, "starting %s\n" % GATEWAY))
+        gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 5), r.log())
+        self.assertEqual(self.ctl(r, "start", GATEWAY).stdout,
+                         "%s is already RUNNING (pid %d)\n" % (GATEWAY, gateway))
+
+        restart = self.ctl(r, "restart", HOST)
+        self.assertEqual((restart.returncode, restart.stdout), (0, "restarting %s\n" % HOST))
+        host = self.wait_for_child(r, HOST, kids[HOST])
+        self.assertTrue(wait_until(lambda: not pid_alive(kids[HOST]), 10), r.log())
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 5), r.log())
+        self.assertRegex(r.log(), r"%s pid %d took over from pid %d" % (HOST, host, kids[HOST]))
+        c = {c["name"]: c for c in json.loads(self.ctl(r, "status", "--json").stdout)["children"]}
+        self.assertEqual(c[HOST]["restarts"], 1)
+        self.assertEqual(c[HOST]["pid"], host)
+
+    def test_reload_reports_what_it_does(self):
+        r = self.rpcrest()
+        rl = self.ctl(r, "reload")
+        self.assertEqual((rl.returncode, rl.stdout), (0, "reloaded; no child is affected\n"))
+        with open(r.ini) as f:
+            text = f.read()
+        with open(r.ini, "w") as f:
+            f.write(text.replace("timeout = 2", "timeout = 3"))
+        rl = self.ctl(r, "reload")
+        self.assertEqual(rl.returncode, 0, rl)
+        self.assertEqual(rl.stdout, "%s: [gateway] timeout changed; restarting\n" % GATEWAY)
+        self.wait_for_log(r, r"rpcrestctl: reload")
+
+    def test_usage_and_bad_requests(self):
+        r = self.rpcrest()
+        for args in ([], ["frobnicate"], ["stop"], ["status", "extra"], ["reload", "--json"],
+                     ["start", "a", "b"]):
+            proc = self.ctl(r, *args)
+            self.assertEqual(proc.returncode, 64, (args, proc))
+            self.assertIn("usage: rpcrestctl", proc.stderr)
+        bad = self.ctl(r, "stop", "nonesuch")
+        self.assertEqual(bad.returncode, 1, bad)
+        self.assertIn("stop needs a child: rpcrest-host or rpcrest-gateway (not 'nonesuch')",
+                      bad.stderr)
+        helped = subprocess.run([RPCRESTCTL, "-h"], capture_output=True, text=True, timeout=5)
+        self.assertEqual(helped.returncode, 0)
+        self.assertIn("status [--json]", helped.stdout)
+
+    def test_no_rpcrestd(self):
+        r = Rpcrest()
+        self.addCleanup(r.cleanup)
+        proc = self.ctl(r, "status")
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn("cannot connect to %s/rpcrestd.sock: No such file or directory (is "
+                      "rpcrestd running?)" % os.path.realpath(r.dir), proc.stderr)
+
+    def test_socket_from_the_ini_and_a_stale_one_is_replaced(self):
+        r = Rpcrest(supervisor={"control_socket": "ctl/control.sock"})
+        self.addCleanup(r.cleanup)
+        os.mkdir(os.path.join(r.dir, "ctl"))
+        path = os.path.join(os.path.realpath(r.dir), "ctl", "control.sock")
+        stale = socket.socket(socket.AF_UNIX)
+        stale.bind(path)
+        stale.close()  # a socket file nobody answers on, as after kill -9
+        r.start()
+        st = os.stat(path)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertEqual(st.st_uid, os.geteuid())
+        self.assertEqual(self.ctl(r, "status").returncode, 0)
+        r.proc.send_signal(15)
+        self.assertEqual(r.proc.wait(10), 0)
+        self.assertFalse(os.path.exists(path), "the socket file outlived rpcrestd")
+
+    def test_a_second_rpcrestd_does_not_take_a_live_control_socket(self):
+        first = self.rpcrest()
+        second = Rpcrest(supervisor={"control_socket": os.path.join(first.dir, "rpcrestd.sock")})
+        self.addCleanup(second.cleanup)
+        second.start(wait=False)
+        self.assertEqual(second.proc.wait(5), 1, second.log())
+        self.assertIn("control socket %s/rpcrestd.sock: another rpcrestd answers on it"
+                      % first.dir, second.log())
+        self.assertEqual(self.ctl(first, "status").returncode, 0)
+
+    def test_refused_for_a_caller_who_may_not_open_the_socket(self):
+        """The socket is 0600: another user cannot connect.  (As root, the
+        test runs rpcrestctl as nobody; otherwise it takes its own rights
+        away from the socket.)"""
+        r = self.rpcrest()
+        kids = children(r)
+        path = os.path.join(os.path.realpath(r.dir), "rpcrestd.sock")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            os.chmod(r.dir, 0o755)  # the INI is readable, the socket is not
+            os.chmod(r.ini, 0o644)
+
+            def as_nobody():
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+            proc = self.ctl(r, "status", preexec_fn=as_nobody)
+            self.assertEqual(proc.returncode, 1, proc)
+            self.assertIn("cannot connect to %s: Permission denied" % path, proc.stderr)
+            # and rpcrestd checks who is asking, even if the file were opened up
+            os.chmod(path, 0o666)
+            proc = self.ctl(r, "stop", HOST, preexec_fn=as_nobody)
+            self.assertEqual(proc.returncode, 1, proc)
+            self.assertIn("rpcrestd: permission denied", proc.stderr)
+            self.wait_for_log(r, r"control socket: refused a connection from uid %d"
+                              % nobody.pw_uid)
+        else:
+            os.chmod(path, 0)
+            proc = self.ctl(r, "status")
+            self.assertEqual(proc.returncode, 1, proc)
+            self.assertIn("cannot connect to %s: Permission denied" % path, proc.stderr)
+        self.assertEqual(children(r), kids, "a refused request acted; log:\n" + r.log())
+
+    def test_fatal_child_in_status_and_start(self):
+        sup = {"backoff_initial": "0.05", "backoff_jitter": "0", "start_retries": "2"}
+        r = self.stand_ins(IDLE, "exit 4\n", supervisor=sup).start()
+        self.wait_for_log(r, r"%s is FATAL" % GATEWAY)
+        doc = json.loads(self.ctl(r, "status", "--json").stdout)
+        c = {c["name"]: c for c in doc["children"]}
+        self.assertEqual(c[GATEWAY]["state"], "FATAL")
+        self.assertIsNone(c[GATEWAY]["pid"])
+        self.assertEqual(c[GATEWAY]["last_exit"], {"code": 4})
+        self.assertEqual(c[GATEWAY]["fast_failures"], 2)
+        self.assertEqual(c[HOST]["state"], "RUNNING")
+        self.assertEqual(self.ctl(r, "restart", GATEWAY).returncode, 0)
+        self.assertTrue(wait_until(lambda: starts(r.log(), GATEWAY) == 3, 3), r.log())
+        self.wait_for_log(r, r"(?s)rpcrestctl: restarting %s.*%s is FATAL" % (GATEWAY, GATEWAY))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,289 @@
+"""rpcrestd reloads (SIGHUP, rpcrestctl reload) and tells systemd it is
+ready: a broken INI changes nothing; only the children whose configuration
+changed are replaced; a replacement is a hand-over, so a reload that adds a
+service under a steady wrk load fails no request; READY=1 reaches a
+NOTIFY_SOCKET once both children are ready.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import BUILD, Rpcrest, free_port, pid_alive, port_open, wait_until
+from test_supervisor import (GATEWAY, HOST, IDLE, STAMP, SupervisorCase, children,
+                             starts)
+
+WRK_SECONDS = 4
+# wrk's own counts, on one line at the end (non-2xx, and socket errors).
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"value":"under load"}'
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT requests=%d non2xx=%d connect=%d read=%d write=%d timeout=%d\\n",
+    summary.requests, e.status, e.connect, e.read, e.write, e.timeout))
+end
+"""
+
+
+def rewrite(r, old, new):
+    """Replaces old by new in r's INI (once, which must be there)."""
+    with open(r.ini) as f:
+        text = f.read()
+    assert text.count(old) == 1, (old, text)
+    with open(r.ini + ".tmp", "w") as f:
+        f.write(text.replace(old, new))
+    os.rename(r.ini + ".tmp", r.ini)
+
+
+def append(r, text):
+    with open(r.ini, "a") as f:
+        f.write(text)
+
+
+class ReloadTest(SupervisorCase):
+    def wait_handed_over(self, r, name, old_pid, timeout=10):
+        """The new pid of `name`, once the old one is gone."""
+        pid = self.wait_for_child(r, name, old_pid, timeout)
+        self.assertTrue(wait_until(lambda: not pid_alive(old_pid), timeout),
+                        "%s pid %d still runs; log:\n%s" % (name, old_pid, r.log()))
+        return pid
+
+    # ---- a broken INI -----------------------------------------------------------
+    def test_sighup_with_a_broken_ini_changes_nothing(self):
+        r = self.rpcrest()
+        kids = children(r)
+        with open(r.ini) as f:
+            good = f.read()
+        lines = good.split("\n")
+        at = lines.index("[gateway]") + 1
+        lines.insert(at, "listen = not-an-address")
+        with open(r.ini, "w") as f:
+            f.write("\n".join(lines))
+        r.proc.send_signal(signal.SIGHUP)
+        self.wait_for_log(r, r"reload refused: %s:%d: listen: 'not-an-address' is not "
+                          % (re.escape(os.path.realpath(r.ini)), at + 1))
+        self.assertRegex(r.log(), r"carrying on with the running configuration")
+        time.sleep(0.5)
+        self.assertIsNone(r.proc.poll(), r.log())
+        self.assertEqual(children(r), kids, r.log())
+        self.assertTrue(self.echo_works(r, 5))
+        # the same through rpcrestctl: its exit status and message say so
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("reload refused: %s:%d: listen: 'not-an-address'"
+                      % (os.path.realpath(r.ini), at + 1), ctl.stderr)
+        self.assertEqual(children(r), kids)
+        # mended: a reload that affects nobody
+        with open(r.ini, "w") as f:
+            f.write(good)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual((ctl.returncode, ctl.stdout), (0, "reloaded; no child is affected\n"))
+        time.sleep(0.3)
+        self.assertEqual(children(r), kids, r.log())
+
+    def test_reload_that_cannot_bind_the_new_gateway_port_changes_nothing(self):
+        r = self.rpcrest()
+        kids = children(r)
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        self.addCleanup(taken.close)
+        port = taken.getsockname()[1]
+        rewrite(r, "listen = 127.0.0.1:%d" % r.http_port, "listen = 127.0.0.1:%d" % port)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertRegex(ctl.stderr, r"reload refused: %s:\d+: \[gateway\] listen: bind "
+                         r"127.0.0.1:%d: Address already in use"
+                         % (re.escape(os.path.realpath(r.ini)), port))
+        time.sleep(0.3)
+        self.assertEqual(children(r), kids)
+        self.assertTrue(self.echo_works(r, 5))
+
+    # ---- what a reload replaces ----------------------------------------------------
+    def test_sighup_changing_only_the_gateway_port_moves_the_gateway(self):
+        r = self.rpcrest()
+        kids = children(r)
+        old_port, new_port = r.http_port, free_port()
+        rewrite(r, "listen = 127.0.0.1:%d" % old_port, "listen = 127.0.0.1:%d" % new_port)
+        r.proc.send_signal(signal.SIGHUP)
+        gateway = self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
+        self.assertEqual(children(r).get(HOST), kids[HOST], "the host was replaced:\n" + r.log())
+        self.assertTrue(self.echo_works(r, 5, port=new_port), r.log())
+        self.assertTrue(wait_until(lambda: not port_open(old_port), 3),
+                        "the old port still accepts connections")
+        log = r.log()
+        self.assertRegex(log, r"reload: %s: \[gateway\] listen changed; handing over" % GATEWAY)
+        self.assertRegex(log, r"%s pid %d took over from pid %d" % (GATEWAY, gateway,
+                                                                    kids[GATEWAY]))
+        self.assertNotRegex(log, r"reload: %s" % HOST)
+        self.assertEqual(starts(log, HOST), 1, log)
+
+    def test_new_process_is_ready_before_the_old_one_is_told_to_stop(self):
+        r = self.rpcrest()
+        kids = children(r)
+        rewrite(r, "timeout = 2", "timeout = 3")
+        self.assertEqual(self.ctl(r, "reload").returncode, 0)
+        gateway = self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
+        log = r.log()
+        ready = re.search(r"%s pid %d is ready" % (GATEWAY, gateway), log)
+        old_stops = re.search(r"%s\[%d\]: Terminated: stopping" % (GATEWAY, kids[GATEWAY]), log)
+        self.assertTrue(ready and old_stops, log)
+        self.assertLess(ready.start(), old_stops.start(), log)
+        self.assertEqual(children(r).get(HOST), kids[HOST])
+
+    def test_host_change_hands_over_the_host_and_then_the_gateway(self):
+        """A [host] change replaces the host, and the gateway too (its new
+        generation talks to the new host); the old host stops only once the
+        old gateway has gone."""
+        r = self.rpcrest()
+        kids = children(r)
+        rewrite(r, "threads = 2", "threads = 1")
+        r.proc.send_signal(signal.SIGHUP)
+        host = self.wait_handed_over(r, HOST, kids[HOST])
+        gateway = self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
+        self.assertTrue(self.echo_works(r, 5))
+        log = r.log()
+        self.assertRegex(log, r"reload: %s: \[host\] threads changed; handing over" % HOST)
+        self.assertRegex(log, r"%s: handing over too, so that it talks to the new %s"
+                         % (GATEWAY, HOST))
+        old_gw_gone = log.index("%s pid %d exited" % (GATEWAY, kids[GATEWAY]))
+        old_host_told = log.index("stopping %s pid %d" % (HOST, kids[HOST]))
+        self.assertLess(log.index("%s pid %d is ready" % (GATEWAY, gateway)), old_gw_gone)
+        self.assertLess(old_gw_gone, old_host_told, log)
+        self.assertLess(log.index("%s pid %d is ready" % (HOST, host)), old_host_told)
+
+    def test_reload_with_a_unix_socket_host_restarts_it(self):
+        """gRPC removes a unix socket's file when it stops, so a host on a
+        unix socket is not run twice: the old one stops, then the new one
+        starts."""
+        r = Rpcrest(host={"listen": "unix:host.sock"})
+        self.addCleanup(r.cleanup)
+        r.start(wait=False)
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+        kids = children(r)
+        rewrite(r, "threads = 2", "threads = 1")
+        r.proc.send_signal(signal.SIGHUP)
+        host = self.wait_for_child(r, HOST, kids[HOST], 10)
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+        log = r.log()
+        self.assertRegex(log, r"%s listens on a unix socket: stopping pid %d before starting "
+                         r"its replacement" % (HOST, kids[HOST]))
+        self.assertLess(log.index("%s pid %d exited" % (HOST, kids[HOST])),
+                        log.index("started %s pid %d" % (HOST, host)), log)
+
+    # ---- under load ------------------------------------------------------------------
+    def test_reload_adding_a_service_under_load_fails_no_request(self):
+        """wrk posts to /v1/example/echo for a few seconds over 16
+        connections; a second in, a reload adds [service.testkit]: wrk counts
+        no non-2xx answer and no socket error, and the new service's routes
+        answer afterwards."""
+        self.check_reload_under_load(descriptors=True)
+
+    def test_reload_under_load_with_the_api_from_reflection(self):
+        """The same when the gateway learns the API from the host's server
+        reflection (no descriptors files): the new gateway asks the new
+        host."""
+        self.check_reload_under_load(descriptors=False)
+
+    def check_reload_under_load(self, descriptors):
+        wrk = shutil.which("wrk")
+        self.assertTrue(wrk, "wrk is not installed (scripts/deps.sh installs it)")
+        testkit = os.path.join(BUILD, "services", "testkit.so")
+        self.assertTrue(os.path.exists(testkit), testkit)
+        r = self.rpcrest(descriptors=descriptors)
+        kids = children(r)
+        self.assertEqual(r.http("POST", "/v1/testkit/echo", b"{}")[0], 404)
+        script = os.path.join(r.dir, "post.lua")
+        with open(script, "w") as f:
+            f.write(WRK_SCRIPT)
+        load = subprocess.Popen([wrk, "-t2", "-c16", "-d%ds" % WRK_SECONDS, "--timeout", "5s",
+                                 "-s", script, "http://127.0.0.1:%d/v1/example/echo" % r.http_port],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        self.addCleanup(lambda: load.poll() is None and load.kill())
+        time.sleep(1.2)
+        append(r, "\n[service.testkit]\nplugin = %s\n%s\n" % (
+            testkit, "descriptors = " + os.path.join(BUILD, "services", "testkit.pb")
+            if descriptors else ""))
+        r.proc.send_signal(signal.SIGHUP)
+        out, _ = load.communicate(timeout=WRK_SECONDS + 20)
+        out = out.decode()
+        m = re.search(r"^RESULT requests=(\d+) non2xx=(\d+) connect=(\d+) read=(\d+) "
+                      r"write=(\d+) timeout=(\d+)$", out, re.M)
+        self.assertTrue(m, out)
+        requests, non2xx, *socket_errors = map(int, m.groups())
+        print("\nreload under load (%s): %d requests, %d non-2xx, %d socket errors"
+              % ("descriptor files" if descriptors else "reflection", requests, non2xx,
+                 sum(socket_errors)))
+        log = r.log()
+        self.assertRegex(log, r"%s pid \d+ took over from pid %d" % (HOST, kids[HOST]), log)
+        self.assertRegex(log, r"%s pid \d+ took over from pid %d" % (GATEWAY, kids[GATEWAY]))
+        self.assertGreater(requests, 1000, out)
+        self.assertEqual(non2xx, 0, out + log)
+        self.assertEqual(sum(socket_errors), 0, out + log)
+        # the new service answers, through the new gateway and host
+        status, body = r.http_json("POST", "/v1/testkit/echo", {})
+        self.assertEqual(status, 200, (body, log))
+        self.assertTrue(self.echo_works(r, 5))
+        self.assertTrue(wait_until(lambda: not pid_alive(kids[HOST]), 10), log)
+        self.assertNotIn(kids[GATEWAY], children(r).values())
+
+    # ---- systemd ---------------------------------------------------------------------
+    def test_ready_1_reaches_notify_socket_once_both_are_ready(self):
+        r = Rpcrest()
+        self.addCleanup(r.cleanup)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(listener.close)
+        path = os.path.join(r.dir, "notify.sock")
+        listener.bind(path)
+        listener.settimeout(15)
+        env = dict(os.environ, NOTIFY_SOCKET=path)
+        r._log = open(r.log_path, "ab")
+        r.proc = subprocess.Popen([os.path.join(BUILD, "rpcrestd"), "-c", r.ini],
+                                  stdin=subprocess.DEVNULL, stdout=r._log,
+                                  stderr=subprocess.STDOUT, env=env)
+        message = listener.recv(4096).decode()
+        self.assertIn("READY=1", message.split("\n"), message)
+        # by now both are serving
+        self.assertTrue(self.echo_works(r, 5), r.log())
+        st = self.ctl(r, "status")
+        self.assertEqual(st.returncode, 0, st)
+        log = r.log()
+        told = log.index("told systemd READY=1")
+        self.assertLess(re.search(r"%s pid \d+ is ready" % GATEWAY, log).start(), told, log)
+        self.assertLess(re.search(r"%s pid \d+ is ready" % HOST, log).start(), told, log)
+        # the children do not see NOTIFY_SOCKET
+        for pid in children(r).values():
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                self.assertNotIn(b"NOTIFY_SOCKET=", f.read())
+        # once, not again after a restart
+        os.kill(children(r)[GATEWAY], signal.SIGKILL)
+        self.wait_for_log(r, r"started %s pid" % GATEWAY, 5)
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 5))
+        listener.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            listener.recv(4096)
+        r.proc.send_signal(signal.SIGTERM)
+        listener.settimeout(5)
+        self.assertEqual(listener.recv(4096), b"STOPPING=1")
+        self.assertEqual(r.proc.wait(10), 0)
+
+    def test_unit_file_is_shipped(self):
+        unit = os.path.join(os.path.dirname(BUILD), "contrib", "systemd", "rpcrest.service")
+        with open(unit) as f:
+            text = f.read()
+        for line in ("Type=notify", "NotifyAccess=main", "KillMode=mixed"):
+            self.assertIn(line + "\n", text)
+        self.assertRegex(text, r"\nExecStart=\S+/rpcrestd -c \S+\n")
+        self.assertRegex(text, r"\nExecReload=\S+/rpcrestctl -c \S+ reload\n")
+
+
+if __name__ == "__main__":
+    unittest.main()

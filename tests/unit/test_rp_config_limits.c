@@ -1,0 +1,181 @@
+/*
+ * test_rp_config_limits.c -- common/rp_config.c: the gateway's connection
+ * limits, [gateway] connection_timeout and max_connections: their
+ * defaults, the values they take, and the "FILE:LINE: what is wrong" of
+ * every value they refuse.
+ *
+ * Each test writes its INI into its own mkdtemp folder, removed after.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rp_config.h"
+
+typedef struct fixture {
+    char dir[PATH_MAX];
+    char ini[PATH_MAX + 16];
+    char err[512];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    char tmpl[] = "/tmp/test_rp_config_limits-XXXXXX";
+    if (!f || !mkdtemp(tmpl) || !realpath(tmpl, f->dir)) {
+        fprintf(stderr, "setup: %s\n", strerror(errno));
+        free(f);
+        return -1;
+    }
+    snprintf(f->ini, sizeof(f->ini), "%s/rpcrest.ini", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    unlink(f->ini);
+    int rc = rmdir(f->dir);
+    if (rc < 0)
+        fprintf(stderr, "teardown: rmdir %s: %s\n", f->dir, strerror(errno));
+    free(f);
+    return rc;
+}
+
+/* Writes text as the INI and loads it; NULL with f->err on an error. */
+static rp_config *load(fixture *f, const char *text)
+{
+    FILE *file = fopen(f->ini, "w");
+    if (!file || fputs(text, file) == EOF || fclose(file) != 0)
+        fail_msg("write %s: %s", f->ini, strerror(errno));
+    f->err[0] = '\0';
+    return rp_config_load(f->ini, f->err, sizeof(f->err));
+}
+
+/* [gateway] with one "key = value" on line 2: must be refused with
+ * "INI:2: <want>". */
+static void refused(fixture *f, const char *key, const char *value, const char *want)
+{
+    char text[256], expected[PATH_MAX + 300];
+    snprintf(text, sizeof(text), "[gateway]\n%s = %s\n", key, value);
+    rp_config *cfg = load(f, text);
+    if (cfg) {
+        rp_config_free(cfg);
+        fail_msg("%s = %s was accepted", key, value);
+    }
+    snprintf(expected, sizeof(expected), "%s:2: %s", f->ini, want);
+    if (strcmp(f->err, expected) != 0)
+        fail_msg("%s = '%s':\n  got:  %s\n  want: %s", key, value, f->err, expected);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_defaults(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load(f, "; nothing set\n[gateway]\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.connection_timeout, 30);
+    assert_int_equal(cfg->gateway.max_connections, 2048);
+    rp_config_free(cfg);
+}
+
+static void test_values_taken(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load(f, "[gateway]\nconnection_timeout = 5\nmax_connections = 10\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.connection_timeout, 5);
+    assert_int_equal(cfg->gateway.max_connections, 10);
+    rp_config_free(cfg);
+
+    /* the bounds themselves, and spaces around the value (inih strips them) */
+    cfg = load(f, "[gateway]\nconnection_timeout =   1  \nmax_connections = 1\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.connection_timeout, 1);
+    assert_int_equal(cfg->gateway.max_connections, 1);
+    rp_config_free(cfg);
+    cfg = load(f, "[gateway]\nconnection_timeout = 86400\nmax_connections = 1000000\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.connection_timeout, 86400);
+    assert_int_equal(cfg->gateway.max_connections, 1000000);
+    rp_config_free(cfg);
+}
+
+static void test_connection_timeout_refused(void **state)
+{
+    fixture *f = *state;
+    static const char *const bad[] = {"0", "-1", "86401", "1.5", "30s", "", "ten", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[200];
+        snprintf(want, sizeof(want),
+                 "connection_timeout: '%s' is not a whole number of seconds in 1..86400", bad[i]);
+        refused(f, "connection_timeout", bad[i], want);
+    }
+}
+
+static void test_max_connections_refused(void **state)
+{
+    fixture *f = *state;
+    static const char *const bad[] = {"0", "-5", "1000001", "2.0", "1k", "", "lots", "0x10"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[200];
+        snprintf(want, sizeof(want), "max_connections: '%s' is not a whole number in 1..1000000",
+                 bad[i]);
+        refused(f, "max_connections", bad[i], want);
+    }
+}
+
+static void test_set_twice_is_an_error(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load(f, "[gateway]\nmax_connections = 5\nmax_connections = 6\n");
+    assert_null(cfg);
+    char want[PATH_MAX + 100];
+    snprintf(want, sizeof(want), "%s:3: key 'max_connections' appears twice in [gateway]", f->ini);
+    assert_string_equal(f->err, want);
+}
+
+static void test_only_in_gateway(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load(f, "[host]\nmax_connections = 5\n");
+    assert_null(cfg);
+    char want[PATH_MAX + 100];
+    snprintf(want, sizeof(want), "%s:2: unknown key 'max_connections' in [host]", f->ini);
+    assert_true(strncmp(f->err, want, strlen(want)) == 0);
+}
+
+static void test_unknown_key_lists_them(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load(f, "[gateway]\nconnection_timout = 5\n");
+    assert_null(cfg);
+    assert_non_null(strstr(f->err, ":2: unknown key 'connection_timout' in [gateway]"));
+    assert_non_null(strstr(f->err, "connection_timeout"));
+    assert_non_null(strstr(f->err, "max_connections"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_values_taken, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_timeout_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_connections_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_twice_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_in_gateway, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_key_lists_them, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
