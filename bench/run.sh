@@ -45,6 +45,7 @@ command -v h2load >/dev/null || need+=(nghttp2-client)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 command -v curl >/dev/null || need+=(curl)
 command -v ss >/dev/null || need+=(iproute2)
+command -v valgrind >/dev/null || need+=(valgrind)
 if ((${#need[@]})); then
   say "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -184,6 +185,8 @@ hz=$(getconf CLK_TCK)
 idle_ms() { echo $(( ($(cpu_ticks "$1") - ${t0[$1]}) * 1000 / hz )); }
 idle_gw=$(idle_ms "$gw_pid") idle_host=$(idle_ms "$host_pid")
 idle_pgw=$(idle_ms "$peer_gw_pid") idle_psrv=$(idle_ms "$peer_srv_pid")
+say "profiles: both programs under callgrind through a short load (bench/profile.sh)"
+"$repo/bench/profile.sh" 10 > "$raw/profile.md" 2>&1 || echo "(bench/profile.sh failed)" >> "$raw/profile.md"
 t_end=$(date +%s)
 
 # ---- summary -------------------------------------------------------------------------
@@ -360,7 +363,15 @@ mode="$ROUNDS rounds × ${DUR} s per side and setting"
   echo "post-SIZE.lua is shared/bench/post-echo.lua with a body \`{\"value\":\"aaa…\"}\` of SIZE bytes."
   echo "Raw outputs of this run: \`$raw\` (not kept in the repository)."
   echo
-  if [[ -f "$repo/bench/analysis.md" ]]; then cat "$repo/bench/analysis.md"; fi
+  if [[ -f "$repo/bench/analysis.md" ]]; then cat "$repo/bench/analysis.md"; echo; fi
+  echo "## Profiles (callgrind, bench/profile.sh; inclusive instructions, top 40)"
+  echo
+  echo "Instructions, not time: \`rep stosb\` (the memset by which libmicrohttpd clears a"
+  echo "connection's memory pool for each request) counts one per byte, and system calls count"
+  echo "nothing. Unnamed addresses are inside libmicrohttpd (the first ones: its worker loop),"
+  echo "gRPC core and libgpr, which ship without symbols."
+  echo
+  cat "$raw/profile.md"
 } > "$DOC"
 
 # ---- print --------------------------------------------------------------------------

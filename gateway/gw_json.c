@@ -1034,7 +1034,10 @@ static int scan_one(conv *c, const gw_message *m, const uint8_t **p, const uint8
     if (occ->field == UINT32_MAX)
         return 0;
     int want = wire_type_of(f->type);
-    int packed_ok = f->repeated && wf.wire == GW_WIRE_LEN && want != GW_WIRE_LEN;
+    /* packed: repeated scalars only (a group is not one, and has no number
+     * to print) */
+    int packed_ok = f->repeated && wf.wire == GW_WIRE_LEN && want != GW_WIRE_LEN &&
+                    want != GW_WIRE_SGROUP;
     if (wf.wire != want && !packed_ok)
         return gw_conv_fail(c, "malformed %s message (field %s has wire type %d)", m->full_name,
                             f->name, wf.wire);

@@ -16,6 +16,7 @@
 #include "gw_http.h"
 #include "gw_refresh.h"
 #include "gw_upstream.h"
+#include "rp_absl.h"
 #include "rp_config.h"
 #include "rp_log.h"
 #include "rp_notify.h"
@@ -237,6 +238,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
     rp_log_route_grpc();
     int status = serve(cfg, &src);

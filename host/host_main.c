@@ -15,6 +15,7 @@
 #include "rp_log.h"
 #include "host_plugin.h"
 #include "host_server.h"
+#include "rp_absl.h"
 #include "rp_config.h"
 #include "rp_notify.h"
 #include "rp_private.h"
@@ -150,6 +151,7 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
     host_plugins ps;
     if (host_plugins_load(&ps, cfg) < 0)
         return RP_EX_CONFIG;
+    rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
     size_t threads = thread_count(cfg);
     char private_path[256], private_addr[300];

@@ -32,6 +32,13 @@ typedef struct sup_state {
 
 int64_t sup_now_ms(void);
 
+/* A configuration with [gateway] upstream and no [service.*] section runs
+ * the gateway alone, in front of that upstream: there is no host to start. */
+static inline int sup_gateway_only(const rp_config *cfg)
+{
+    return cfg->n_services == 0 && cfg->gateway.upstream != NULL;
+}
+
 /* 1 if c may hand over (run two generations side by side): the gateway
  * always (its listener is inherited), the host unless it listens on a unix
  * socket (gRPC removes the socket file when the old one stops). */

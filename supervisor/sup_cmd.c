@@ -102,6 +102,14 @@ int sup_reload(sup_state *s, sup_text *reply)
 {
     char err[2 * PATH_MAX + 512];
     rp_config *n = rp_config_load(s->cfg_arg, err, sizeof(err));
+    if (n && sup_gateway_only(s->cfg) != sup_gateway_only(n)) {
+        snprintf(err, sizeof(err), "%s: %s; restart rpcrestd for that", n->path,
+                 sup_gateway_only(n) ? "it makes the gateway run alone (upstream, no "
+                                       "[service.*])"
+                                     : "it ends a gateway-only configuration");
+        rp_config_free(n);
+        n = NULL;
+    }
     reload_prep prep = {.listen_fd = -1, .lock = {.fd = -1, .path = NULL}};
     if (n && prepare(s, n, &prep, err, sizeof(err)) < 0) {
         unprepare(&prep);
@@ -388,6 +396,12 @@ int sup_command(void *arg, const char *request, sup_text *reply)
         return 1;
     }
     sup_child *c = which >= 0 ? &s->children[which] : NULL;
+    if (named && which == RP_CHILD_HOST && sup_gateway_only(s->cfg)) {
+        sup_text_printf(reply, "rpcrestd: the configuration has [gateway] upstream and no "
+                               "[service.*] section: the gateway runs alone, there is no "
+                               "rpcrest-host\n");
+        return 1;
+    }
     if (strcmp(cmd, "start") == 0)
         return start_child(s, c, reply);
     if (strcmp(cmd, "stop") == 0)

@@ -256,7 +256,7 @@ static int read_signals(sup_state *s)
 static int host_ready(const sup_state *s)
 {
     const sup_proc *p = s->children[RP_CHILD_HOST].cur;
-    return p && p->ready_ms >= 0 && p->term_ms < 0;
+    return sup_gateway_only(s->cfg) || (p && p->ready_ms >= 0 && p->term_ms < 0);
 }
 
 /* A hand-over of child c may begin: c serves, no other is under way, and
@@ -372,7 +372,8 @@ static void tell_systemd(sup_state *s, int64_t now)
     if (s->told_systemd)
         return;
     for (int i = 0; i < RP_N_CHILDREN; i++)
-        if (sup_child_state(&s->children[i], now) != SUP_RUNNING)
+        if (sup_child_state(&s->children[i], now) != SUP_RUNNING &&
+            !(i == RP_CHILD_HOST && sup_gateway_only(s->cfg)))
             return;
     s->told_systemd = 1;
     int rc = rp_notify_systemd("READY=1\nSTATUS=rpcrest-host and rpcrest-gateway are running");
@@ -537,6 +538,14 @@ static int sup_init(sup_state *s)
         }
     }
     s->children[RP_CHILD_HOST].handover = sup_can_handover(s, RP_CHILD_HOST);
+    if (sup_gateway_only(s->cfg)) {
+        char target[PATH_MAX + 64];
+        rp_config_gateway_target(s->cfg, target, sizeof(target));
+        sup_log(&s->log, "[gateway] upstream and no [service.*]: running %s alone, in front of %s",
+                s->children[RP_CHILD_GATEWAY].name, target);
+        s->children[RP_CHILD_HOST].wanted = 0;
+        s->children[RP_CHILD_HOST].next_start_ms = -1;
+    }
     if (sup_lock_take(&s->host_lock, s->cfg->host.listen, err, sizeof(err)) < 0) {
         sup_log(&s->log, "[host] listen %s: %s", s->cfg->host.listen, err);
         return -1;
