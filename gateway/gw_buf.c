@@ -3,6 +3,7 @@
  */
 #include "gw_buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,22 @@ void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v)
     memmove(b->data + at + n, b->data + at, b->len - at);
     memcpy(b->data + at, tmp, n);
     b->len += n;
+}
+
+int gw_buf_read_file(gw_buf *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        gw_buf_append(b, chunk, n);
+    int failed = ferror(f) || b->oom;
+    fclose(f);
+    if (failed)
+        errno = b->oom ? ENOMEM : EIO;
+    return failed ? -1 : 0;
 }
 
 uint8_t *gw_buf_steal(gw_buf *b, size_t *len)

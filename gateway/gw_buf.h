@@ -68,6 +68,9 @@ int gw_query_decode(const char *s, gw_buf *out);
 /* Inserts the varint `v` at offset `at`, shifting what follows. */
 void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v);
 
+/* Appends the whole file at path; 0, or -1 with errno set. */
+int gw_buf_read_file(gw_buf *b, const char *path);
+
 /* Returns the data (caller frees with free()) and empties the buffer. */
 uint8_t *gw_buf_steal(gw_buf *b, size_t *len);
 

@@ -10,29 +10,12 @@
 
 #include "gw_discovery.h"
 
-/* Reads a whole file into out; 0, or -1 with errno. */
-static int read_file(const char *path, gw_buf *out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        gw_buf_append(out, chunk, n);
-    int failed = ferror(f) || out->oom;
-    fclose(f);
-    if (failed)
-        errno = out->oom ? ENOMEM : EIO;
-    return failed ? -1 : 0;
-}
-
 /* Every descriptor set the source names, as buffers (files, then reflection). */
 static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
                         char *origin, size_t origin_len, char *err, size_t errlen)
 {
     for (size_t i = 0; i < src->n_files; i++) {
-        if (read_file(src->files[i], &sets[i]) < 0)
+        if (gw_buf_read_file(&sets[i], src->files[i]) < 0)
             return snprintf(err, errlen, "%s: %s", src->files[i], strerror(errno)), -1;
     }
     snprintf(origin, origin_len, "%zu descriptor file%s", src->n_files,

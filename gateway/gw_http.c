@@ -27,6 +27,7 @@
 #include "gw_status.h"
 #include "rp_config.h"
 #include "rp_log.h"
+#include "rp_notify.h"
 
 #define MAX_QUERY_PARAMS 256
 #define MAX_HEADERS 256
@@ -543,32 +544,6 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
 
 /* ---- start / stop ------------------------------------------------------------------------ */
 
-static int listen_address(const char *listen, struct sockaddr_storage *ss, int *v6)
-{
-    char host[64];
-    int port;
-    if (rp_config_split_hostport(listen, host, sizeof(host), &port) < 0)
-        return -1;
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        *v6 = 0;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        *v6 = 1;
-        return 0;
-    }
-    return -1;
-}
-
 void gw_http_publish(gw_http *h, gw_gen *gen)
 {
     pthread_mutex_lock(&h->gen_lock);
@@ -581,8 +556,8 @@ void gw_http_publish(gw_http *h, gw_gen *gen)
 gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen)
 {
     struct sockaddr_storage addr;
-    int v6;
-    if (listen_address(cfg->listen, &addr, &v6) < 0) {
+    socklen_t addr_len;
+    if (rp_notify_tcp_address(cfg->listen, &addr, &addr_len) < 0) {
         snprintf(err, errlen, "listen %s: not an IP address and port", cfg->listen);
         return NULL;
     }
@@ -605,7 +580,7 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
     pthread_mutex_init(&h->gen_lock, NULL);
     h->upstream = up;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     h->mhd = MHD_start_daemon(
         flags, 0, accept_policy, h, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,

@@ -592,40 +592,6 @@ gw_schema *gw_schema_load_buffers(const uint8_t *const *bufs, const size_t *lens
     return s;
 }
 
-/* Reads a whole file; returns malloc'd bytes or NULL with errno set. */
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *data = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (cap - n < 65536) {
-            cap = cap ? cap * 2 : 65536;
-            uint8_t *grown = realloc(data, cap);
-            if (!grown) {
-                free(data);
-                fclose(f);
-                errno = ENOMEM;
-                return NULL;
-            }
-            data = grown;
-        }
-        got = fread(data + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(data);
-        errno = EIO;
-        return NULL;
-    }
-    *len = n;
-    return data;
-}
-
 gw_schema *gw_schema_load(const char *const *paths, size_t n, char *err, size_t errlen)
 {
     gw_schema *s = calloc(1, sizeof(*s));
@@ -636,15 +602,15 @@ gw_schema *gw_schema_load(const char *const *paths, size_t n, char *err, size_t 
     s->err = err;
     s->errlen = errlen;
     for (size_t i = 0; i < n; i++) {
-        size_t len;
-        uint8_t *data = read_file(paths[i], &len);
-        if (!data) {
+        gw_buf data = GW_BUF_INIT;
+        if (gw_buf_read_file(&data, paths[i]) < 0) {
             fail(s, "%s: %s", paths[i], strerror(errno));
+            gw_buf_free(&data);
             gw_schema_free(s);
             return NULL;
         }
-        int rc = add_set(s, data, len, paths[i]);
-        free(data); /* protobuf-c copied what it keeps */
+        int rc = add_set(s, data.data ? data.data : (const uint8_t *)"", data.len, paths[i]);
+        gw_buf_free(&data); /* protobuf-c copied what it keeps */
         if (rc < 0) {
             gw_schema_free(s);
             return NULL;
