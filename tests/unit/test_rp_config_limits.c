@@ -21,46 +21,7 @@
 
 #include "rp_config.h"
 
-typedef struct fixture {
-    char dir[PATH_MAX];
-    char ini[PATH_MAX + 16];
-    char err[512];
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    char tmpl[] = "/tmp/test_rp_config_limits-XXXXXX";
-    if (!f || !mkdtemp(tmpl) || !realpath(tmpl, f->dir)) {
-        fprintf(stderr, "setup: %s\n", strerror(errno));
-        free(f);
-        return -1;
-    }
-    snprintf(f->ini, sizeof(f->ini), "%s/rpcrest.ini", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    unlink(f->ini);
-    int rc = rmdir(f->dir);
-    if (rc < 0)
-        fprintf(stderr, "teardown: rmdir %s: %s\n", f->dir, strerror(errno));
-    free(f);
-    return rc;
-}
-
-/* Writes text as the INI and loads it; NULL with f->err on an error. */
-static rp_config *load(fixture *f, const char *text)
-{
-    FILE *file = fopen(f->ini, "w");
-    if (!file || fputs(text, file) == EOF || fclose(file) != 0)
-        fail_msg("write %s: %s", f->ini, strerror(errno));
-    f->err[0] = '\0';
-    return rp_config_load(f->ini, f->err, sizeof(f->err));
-}
+#include "ini_fixture.h"
 
 /* [gateway] with one "key = value" on line 2: must be refused with
  * "INI:2: <want>". */
