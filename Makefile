@@ -346,7 +346,7 @@ chaos:
 
 # rpcrest against the grpc-gateway peer and a bare libmicrohttpd ceiling
 # (bench/run.sh, the scripts in $(BENCH_DIR)): an -O2 build into
-# build/bench, about 12 minutes, writes docs/benchmarks.md.  Not part of
+# build/bench, about 8-10 minutes, writes docs/benchmarks.md.  Not part of
 # make test.  ROUNDS=, DUR= or QUICK=1 change its length.
 BENCH_DIR ?= $(CURDIR)/../shared/bench
 bench:

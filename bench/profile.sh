@@ -46,7 +46,7 @@ for _ in $(seq 150); do curl -sf -X POST -d '{"value":"x"}' "$url" >/dev/null &&
 # Dump the start-up counts now: the file written at exit covers the load only.
 for p in "${pids[@]}"; do callgrind_control -d "$p" >/dev/null 2>&1 || true; done
 line=$(wrk -t1 -c16 -d"${secs}s" -s "$lua" "$url" | grep '^RESULT')
-echo "# load: wrk -t1 -c16 -d${secs}s, 16 B echo, both programs under callgrind: $line"
+echo "Load: wrk -t1 -c16 -d${secs}s, 16 B echo, both programs under callgrind: $line"
 reqs=$(sed 's/.* reqs=\([0-9]*\).*/\1/' <<<"$line")
 for p in "${pids[@]}"; do kill "$p"; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -55,7 +55,7 @@ for prog in gateway host; do
   f=$(ls -t "$out/$prog.callgrind"* | head -1)
   total=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
   echo
-  echo "## rpcrest-$prog: $(awk -v t="$total" -v n="$reqs" 'BEGIN { printf "%.0f", t / n }') instructions per request (the load and the stop, not start-up)"
+  echo "### rpcrest-$prog: $(awk -v t="$total" -v n="$reqs" 'BEGIN { printf "%.0f", t / n }') instructions per request (the load and the stop, not start-up)"
   echo
   echo '```'
   # the whole listing goes through awk (no early exit: pipefail would see SIGPIPE)
