@@ -328,7 +328,8 @@ test:
 memcheck:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory tests
-	@RPCREST_BUILD=$(B) RPCREST_MEMCHECK=1 TESTS=test_memcheck /usr/bin/python3 tests/run.py
+	@RPCREST_BUILD=$(B) RPCREST_SAN=$(SAN) RPCREST_MEMCHECK=1 TESTS=test_memcheck \
+	    /usr/bin/python3 tests/run.py
 
 # Each fuzz target for FUZZ_SECONDS seconds (tests/fuzz/run.sh).
 fuzz:
@@ -342,7 +343,8 @@ CHAOS_SECONDS ?= 60
 chaos:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory all
-	@RPCREST_BUILD=$(B) /usr/bin/python3 tests/chaos/chaos.py --seconds $(CHAOS_SECONDS)
+	@RPCREST_BUILD=$(B) RPCREST_SAN=$(SAN) /usr/bin/python3 tests/chaos/chaos.py \
+	    --seconds $(CHAOS_SECONDS)
 
 # rpcrest against the grpc-gateway peer and a bare libmicrohttpd ceiling
 # (bench/run.sh, the scripts in $(BENCH_DIR)): an -O2 build into

@@ -207,6 +207,10 @@ static int fill_field(gw_schema *s, const type_entry *owner, const FieldProto *f
         if (!t || (f->type == GW_TYPE_ENUM ? !t->enumeration : !t->message))
             return fail(s, "%s.%s: type %s is not in the descriptor set", owner->name,
                         fp->name, fp->type_name ? fp->type_name : "(none)");
+        if (t->message && t->message->map_entry &&
+            (f->type != GW_TYPE_MESSAGE || !f->repeated))
+            return fail(s, "%s.%s: map entry %s is the type of a field that is not a map "
+                           "(repeated message)", owner->name, fp->name, t->name);
         f->message = t->message;
         f->enumeration = t->enumeration;
     }

@@ -19,6 +19,7 @@ max_body_bytes 1 MiB, connection_timeout 2 s, max_connections 16):
   malformed percent-encoding              400, code 3 (path variable, query key or value, /healthz)
   slowloris (bytes trickled, never a      the connection is shut down connection_timeout after it
   complete header; or nothing at all)     opened; an idle keep-alive one too
+  garbage instead of HTTP                 libmicrohttpd answers 400 (or 505) or closes
   more than max_connections at once       the extra connection is closed as soon as accepted;
                                           the others are served, and new ones once some close
 
@@ -253,6 +254,16 @@ class GatewayHostile(unittest.TestCase):
         # gRPC metadata larger than the host takes: RESOURCE_EXHAUSTED
         self.assert_error(429, 8, "metadata", ECHO, b"{}",
                           headers={"Grpc-Metadata-Big": "a" * 20000})
+
+    def test_garbage_instead_of_http(self):
+        rnd = random.Random(11)
+        for data in (bytes(rnd.getrandbits(8) for _ in range(5000)),
+                     b"GARBAGE\r\n\r\n", b"GET /healthz HTTP/9.9\r\n\r\n",
+                     b"POST /v1/example/echo HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+                     b"POST /v1/example/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"):
+            with self.subTest(data=data[:30]):
+                out = self.raw(data)  # answered (400 and the like) or closed; never a hang
+                self.assertFalse(out.startswith(b"HTTP/1.1 2"), out[:200])
 
     def test_invalid_percent_encoding(self):
         for path in (TK_ECHO + "/%zz", TK_ECHO + "/a%2", TK_ECHO + "/x?int32Value=%4",
