@@ -1,12 +1,14 @@
 /*
  * gw_conns.h -- the HTTP front end's connection limits: [gateway]
  * max_connections (a connection beyond it is closed as soon as it is
- * accepted) and the request-header deadline of [gateway] connection_timeout
- * (a connection that has not sent a complete request header within that
- * many seconds of opening, or of its previous request's end, is shut down:
- * slowloris clients that trickle bytes to dodge an idle timeout).  Idle and
- * stalled connections are libmicrohttpd's own connection timeout, set to the
- * same value by gw_http.c.  Knows nothing of requests beyond those points.
+ * accepted; exact to within the number of HTTP threads, which may each admit
+ * one at the same moment) and the request-header deadline of [gateway]
+ * connection_timeout (a connection that has not sent a complete request
+ * header within that many seconds of opening, or of its previous request's
+ * end, is shut down: slowloris clients that trickle bytes to dodge an idle
+ * timeout).  Idle and stalled connections are libmicrohttpd's own connection
+ * timeout, set to the same value by gw_http.c.  Knows nothing of requests
+ * beyond those points.
  */
 #ifndef GW_CONNS_H
 #define GW_CONNS_H

@@ -26,7 +26,6 @@
 #include "gw_health.h"
 #include "gw_status.h"
 #include "rp_config.h"
-#include "rp_log.h"
 #include "rp_notify.h"
 
 #define MAX_QUERY_PARAMS 256
@@ -242,7 +241,28 @@ static const char *peer_address(struct MHD_Connection *conn, char *buf, size_t l
     return inet_ntop(sa->sa_family, addr, buf, (socklen_t)len);
 }
 
-/* Request headers -> metadata and deadline; 0, or -1 with err for a 400. */
+/* What a gRPC server takes in a request's metadata by default
+ * (grpc.max_metadata_size: 8 KiB, counted as HPACK counts, name + value +
+ * 32 per entry), less room for what gRPC adds (:path, :authority, te,
+ * content-type, user-agent, grpc-timeout).  gRPC core answers a larger block
+ * by closing the whole connection, failing every other call on it, so the
+ * gateway refuses such a request itself. */
+#define MAX_METADATA_BYTES (8192 - 1024)
+
+static size_t metadata_size(const gw_metadata_list *md)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < md->n; i++) {
+        size_t klen = strlen(md->items[i].key), vlen = md->items[i].value_len;
+        if (klen > 4 && strcmp(md->items[i].key + klen - 4, "-bin") == 0)
+            vlen = (vlen + 2) / 3 * 4; /* sent as base64 */
+        size += klen + vlen + 32;
+    }
+    return size;
+}
+
+/* Request headers -> metadata and deadline; 0, or -1 with err for a 400, or
+ * -2 with err for a 431 (more metadata than the upstream takes). */
 static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *timeout_ms,
                             char *err, size_t errlen)
 {
@@ -258,6 +278,12 @@ static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *time
                                     md, timeout_ms, err, errlen);
     if (*timeout_ms > req->http->cfg.max_timeout_ms)
         *timeout_ms = req->http->cfg.max_timeout_ms;
+    size_t size = rc == 0 ? metadata_size(md) : 0;
+    if (size > MAX_METADATA_BYTES) {
+        snprintf(err, errlen, "the headers sent on as gRPC metadata take %zu bytes, more than %d",
+                 size, MAX_METADATA_BYTES);
+        return -2;
+    }
     return rc;
 }
 
@@ -320,10 +346,12 @@ static enum MHD_Result start_call(gw_request *req)
     }
     gw_metadata_list md = {0};
     int64_t timeout_ms;
-    if (request_metadata(req, &md, &timeout_ms, err, sizeof(err)) < 0) {
+    int mrc = request_metadata(req, &md, &timeout_ms, err, sizeof(err));
+    if (mrc < 0) {
         free_wires(wires, n_wires);
         gw_metadata_list_free(&md);
-        return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+        return mrc == -2 ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
+                         : gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
     }
     if (m->server_streaming || m->client_streaming) {
         enum MHD_Result res = gw_http_stream_start(req, wires, n_wires, md.items, md.n,

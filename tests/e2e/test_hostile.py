@@ -16,6 +16,8 @@ max_body_bytes 1 MiB, connection_timeout 2 s, max_connections 16):
   a body over max_body_bytes              413, code 8, by Content-Length or chunked
   a header over the connection's memory   431 (libmicrohttpd's own, HTML, connection closed)
   more than 256 header fields             431, code 8, JSON
+  more Grpc-Metadata-* than gRPC takes    431, code 8, JSON (gRPC core would drop the whole
+  (over 7 KiB as HPACK counts it)         connection to the host, failing others' calls)
   malformed percent-encoding              400, code 3 (path variable, query key or value, /healthz)
   slowloris (bytes trickled, never a      the connection is shut down connection_timeout after it
   complete header; or nothing at all)     opened; an idle keep-alive one too
@@ -251,9 +253,18 @@ class GatewayHostile(unittest.TestCase):
                        b"Content-Type: application/json\r\nContent-Length: 2\r\n" + head + b"\r\n{}")
         self.assertTrue(out.startswith(b"HTTP/1.1 431"), out[:200])
         self.assertIn(b'{"code":8,"message":"more than 256 request header fields"', out)
-        # gRPC metadata larger than the host takes: RESOURCE_EXHAUSTED
-        self.assert_error(429, 8, "metadata", ECHO, b"{}",
-                          headers={"Grpc-Metadata-Big": "a" * 20000})
+        # more gRPC metadata than a gRPC server takes (8 KiB): refused by the
+        # gateway, because gRPC core would close the whole connection to the
+        # host over it and fail every other call on it (seen: 503 "Broken
+        # pipe" for a /healthz right after)
+        for _ in range(30):
+            self.assert_error(431, 8, "the headers sent on as gRPC metadata take", ECHO, b"{}",
+                              headers={"Grpc-Metadata-Big": "a" * 20000})
+            self.assertEqual(self.r.http("GET", "/healthz")[0], 200)
+        self.assert_error(431, 8, "more than 7168", ECHO, b"{}",
+                          headers={"Grpc-Metadata-Big-Bin": "YWJj" * 2000})
+        status, _, data = self.post(ECHO, b'{"value":"m"}', headers={"Grpc-Metadata-Fits": "a" * 6000})
+        self.assertEqual(status, 200, data)
 
     def test_garbage_instead_of_http(self):
         rnd = random.Random(11)
@@ -315,9 +326,13 @@ class GatewayHostile(unittest.TestCase):
     def test_more_connections_than_max_connections(self):
         held = []
         try:
-            for _ in range(16):
-                held.append(socket.create_connection(("127.0.0.1", self.r.http_port), timeout=5))
-            time.sleep(0.3)  # all accepted
+            for _ in range(16):  # each answered once, so surely accepted and counted
+                s = socket.create_connection(("127.0.0.1", self.r.http_port), timeout=5)
+                held.append(s)
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = b""
+                while not answer.endswith(b"}"):
+                    answer += s.recv(1000)
             extra = socket.create_connection(("127.0.0.1", self.r.http_port), timeout=5)
             start = time.monotonic()
             try:
