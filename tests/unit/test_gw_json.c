@@ -18,9 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/gw_buf.h"
-#include "../../gateway/gw_json.h"
-#include "../../gateway/gw_schema.h"
+#include "json_check.h"
 
 #ifndef BUILD_DIR /* the Makefile passes its build folder */
 #define BUILD_DIR "build"
@@ -40,187 +38,6 @@ static const gw_json_options IGNORE_UNKNOWN = {.ignore_unknown_fields = 1};
 static const gw_json_options EMIT_DEFAULTS = {.emit_defaults = 1};
 static const gw_json_options PROTO_NAMES = {.proto_names = 1};
 static const gw_json_options PROTO_NAMES_DEFAULTS = {.proto_names = 1, .emit_defaults = 1};
-
-/* ---- helpers ------------------------------------------------------------- */
-
-/* A malloc'd copy of s with every ' replaced by ". */
-static char *q(const char *s)
-{
-    char *out = strdup(s);
-    assert_non_null(out);
-    for (char *p = out; *p; p++)
-        if (*p == '\'')
-            *p = '"';
-    return out;
-}
-
-static json_t *parse_json(const char *text, int line)
-{
-    json_error_t jerr;
-    json_t *json = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!json)
-        fail_msg("line %d: the test's input is not JSON (%s): %.300s", line, jerr.text, text);
-    return json;
-}
-
-static void hex(const uint8_t *p, size_t n, char *out, size_t outlen)
-{
-    size_t w = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < n && w + 4 < outlen; i++)
-        w += (size_t)snprintf(out + w, outlen - w, "%02x ", p[i]);
-}
-
-/* A check's failure report.  Helpers write it, free what they hold, then
- * settle(): so a failing test does not show up as a leak under valgrind. */
-static char why[4096];
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void note(const char *fmt, ...)
-{
-    if (why[0])
-        return; /* the first failure is the one to read */
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-}
-
-static void settle(void)
-{
-    if (why[0])
-        fail_msg("%s", why);
-}
-
-/* JSON text -> wire; returns gw_json_to_proto's result. */
-static int encode_text(const gw_message *m, const char *sq_json, const gw_json_options *opt,
-                       gw_buf *wire, char *err, size_t errlen, int line)
-{
-    char *text = q(sq_json);
-    json_t *json = parse_json(text, line);
-    free(text);
-    int rc = gw_json_to_proto(m, json, opt, wire, err, errlen);
-    json_decref(json);
-    return rc;
-}
-
-static void expect_text(const gw_buf *got, const char *want, const char *what, int line)
-{
-    if (got->len != strlen(want) || memcmp(got->data, want, got->len) != 0)
-        note("line %d: %s\n   got: %.*s\n  want: %.400s", line, what,
-             (int)(got->len > 400 ? 400 : got->len), got->data ? (char *)got->data : "", want);
-}
-
-/* JSON -> wire -> JSON must print `want` (both in single-quote form). */
-static void roundtrip(const gw_message *m, const char *in, const gw_json_options *in_opt,
-                      const gw_json_options *out_opt, const char *want, int line)
-{
-    char err[512] = "";
-    gw_buf wire = GW_BUF_INIT, text = GW_BUF_INIT;
-    char *expected = q(want);
-    why[0] = '\0';
-    if (encode_text(m, in, in_opt, &wire, err, sizeof(err), line) != 0)
-        note("line %d: gw_json_to_proto(%s) failed: %s", line, in, err);
-    else if (gw_proto_to_json(m, wire.data, wire.len, out_opt, &text, err, sizeof(err)) != 0)
-        note("line %d: gw_proto_to_json failed after encoding %s: %s", line, in, err);
-    else
-        expect_text(&text, expected, in, line);
-    free(expected);
-    gw_buf_free(&wire);
-    gw_buf_free(&text);
-    settle();
-}
-
-#define RT(m, in, want) roundtrip(m, in, NULL, NULL, want, __LINE__)
-#define RT_SAME(m, in) roundtrip(m, in, NULL, NULL, in, __LINE__)
-#define RT_OPT(m, in, ein, eout, want) roundtrip(m, in, ein, eout, want, __LINE__)
-
-/* JSON -> wire must fail with a reason containing `want`. */
-static void encode_fails(const gw_message *m, const char *in, const gw_json_options *opt,
-                         const char *want, int line)
-{
-    char err[512] = "";
-    gw_buf wire = GW_BUF_INIT;
-    int rc = encode_text(m, in, opt, &wire, err, sizeof(err), line);
-    gw_buf_free(&wire);
-    if (rc != -1)
-        fail_msg("line %d: gw_json_to_proto(%s) returned %d, want -1 (\"%s\")", line, in, rc,
-                 want);
-    if (!strstr(err, want))
-        fail_msg("line %d: gw_json_to_proto(%s)\n   error: %s\n  want: %s", line, in, err, want);
-}
-
-#define ENC_ERR(m, in, want) encode_fails(m, in, NULL, want, __LINE__)
-
-/* JSON -> wire must give exactly the bytes want[0..n). */
-static void wire_is(const gw_message *m, const char *in, const char *want, size_t n, int line)
-{
-    char err[512] = "";
-    gw_buf wire = GW_BUF_INIT;
-    why[0] = '\0';
-    if (encode_text(m, in, NULL, &wire, err, sizeof(err), line) != 0) {
-        note("line %d: gw_json_to_proto(%s) failed: %s", line, in, err);
-    } else if (wire.len != n || (n && memcmp(wire.data, want, n) != 0)) {
-        char got_hex[512], want_hex[512];
-        hex(wire.data, wire.len, got_hex, sizeof(got_hex));
-        hex((const uint8_t *)want, n, want_hex, sizeof(want_hex));
-        note("line %d: wire bytes of %s\n   got: %s\n  want: %s", line, in, got_hex, want_hex);
-    }
-    gw_buf_free(&wire);
-    settle();
-}
-
-#define WIRE(m, in, bytes) wire_is(m, in, bytes, sizeof(bytes) - 1, __LINE__)
-
-/* A malloc'd copy of the bytes, so that valgrind sees reads past the end. */
-static uint8_t *dup_bytes(const void *p, size_t n)
-{
-    uint8_t *copy = malloc(n ? n : 1);
-    assert_non_null(copy);
-    memcpy(copy, p, n);
-    return copy;
-}
-
-/* wire -> JSON must print `want` (single-quote form). */
-static void decodes_to(const gw_message *m, const char *bytes, size_t n,
-                       const gw_json_options *opt, const char *want, int line)
-{
-    char err[512] = "";
-    gw_buf text = GW_BUF_INIT;
-    uint8_t *data = dup_bytes(bytes, n);
-    char *expected = q(want);
-    why[0] = '\0';
-    if (gw_proto_to_json(m, data, n, opt, &text, err, sizeof(err)) != 0)
-        note("line %d: gw_proto_to_json failed: %s", line, err);
-    else
-        expect_text(&text, expected, "gw_proto_to_json", line);
-    free(expected);
-    free(data);
-    gw_buf_free(&text);
-    settle();
-}
-
-#define DEC(m, bytes, want) decodes_to(m, bytes, sizeof(bytes) - 1, NULL, want, __LINE__)
-#define DEC_OPT(m, bytes, opt, want) decodes_to(m, bytes, sizeof(bytes) - 1, opt, want, __LINE__)
-
-/* wire -> JSON must fail with a reason containing `want`. */
-static void decode_fails(const gw_message *m, const char *bytes, size_t n, const char *want,
-                         int line)
-{
-    char err[512] = "";
-    gw_buf text = GW_BUF_INIT;
-    uint8_t *data = dup_bytes(bytes, n);
-    int rc = gw_proto_to_json(m, data, n, NULL, &text, err, sizeof(err));
-    free(data);
-    gw_buf_free(&text);
-    if (rc != -1)
-        fail_msg("line %d: gw_proto_to_json returned %d, want -1 (\"%s\")", line, rc, want);
-    if (!strstr(err, want))
-        fail_msg("line %d: gw_proto_to_json\n   error: %s\n  want: %s", line, err, want);
-}
-
-#define DEC_ERR(m, bytes, want) decode_fails(m, bytes, sizeof(bytes) - 1, want, __LINE__)
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -948,7 +765,7 @@ static void test_corrupt_wire_fails_cleanly(void **state)
     (void)state;
     char err[512];
     gw_buf wire = GW_BUF_INIT;
-    if (encode_text(ALL,
+    if (encode(ALL,
                     "{'fDouble':1.5,'fInt32':-42,'fInt64':'-123456789','fSint64':'-5',"
                     "'fFixed32':7,'fString':'h\\u00e9llo','fBytes':'AAEC','color':'INFRARED',"
                     "'nested':{'id':7,'name':'n'},'rInt32':[1,300,-1],'rDouble':[0.5],"
@@ -956,7 +773,7 @@ static void test_corrupt_wire_fails_cleanly(void **state)
                     "'mInt64Nested':{'-9':{'name':'v'}},'mBoolStr':{'true':'t'},"
                     "'oNested':{'id':3},'optInt32':0,'customName':'c','rUnpacked':[4,5],"
                     "'mStrBytes':{'b':'AQ=='}}",
-                    NULL, &wire, err, sizeof(err), __LINE__) != 0)
+                    NULL, &wire, err, sizeof(err)) != 0)
         fail_msg("encode: %s", err);
     size_t ok = 0, failed = 0;
     for (size_t n = 0; n <= wire.len; n++) {
@@ -1086,13 +903,10 @@ static void field_json_is(const gw_message *m, const char *field, const char *by
     char err[256] = "";
     gw_buf text = GW_BUF_INIT;
     uint8_t *data = dup_bytes(bytes, n);
-    char *expected = q(want);
-    why[0] = '\0';
     if (gw_proto_field_to_json(m, f, data, n, opt, &text, err, sizeof(err)) != 0)
         note("line %d: gw_proto_field_to_json(%s) failed: %s", line, field, err);
     else
-        expect_text(&text, expected, field, line);
-    free(expected);
+        text_is(&text, want, field, line);
     free(data);
     gw_buf_free(&text);
     settle();
@@ -1149,9 +963,8 @@ static void test_write_string(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         gw_buf out = GW_BUF_INIT;
-        why[0] = '\0';
         gw_json_write_string(&out, cases[i].in, cases[i].len);
-        expect_text(&out, cases[i].out, "gw_json_write_string", __LINE__);
+        text_is(&out, cases[i].out, "gw_json_write_string", __LINE__);
         gw_buf_free(&out);
         settle();
     }
