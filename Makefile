@@ -295,7 +295,7 @@ TEST_PB := $(patsubst tests/unit/%.proto,$(B)/tests/%.pb,$(TEST_PROTO))
 $(B)/tests/%.pb: tests/unit/%.proto
 	@mkdir -p $(dir $@)
 	$(call say,PROTOC,$@)
-	$(Q)$(PROTOC) --include_imports --descriptor_set_out=$@ -Itests/unit -Iproto \
+	$(Q)$(PROTOC) --include_imports --include_source_info --descriptor_set_out=$@ -Itests/unit -Iproto \
 	    -I$(PROTO_INCLUDE) $*.proto
 
 # A command-line driver of gateway/gw_discovery.c for the end-to-end tests
