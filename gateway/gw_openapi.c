@@ -20,6 +20,7 @@
 #define MAX_QUERY_DEPTH 8    /* nested messages a query parameter goes through */
 #define MAX_QUERY_PARAMS 256 /* per operation */
 #define MAX_NAME 512         /* component and parameter names longer are cut */
+#define MAX_SUMMARY 240      /* bytes of an operation's summary */
 
 typedef struct oa_ctx {
     const gw_openapi_options *opt;
@@ -533,7 +534,7 @@ static void split_method_path(const char *path, char *service, size_t len, const
 }
 
 /* The summary: the first sentence of the comment's first paragraph (its
- * lines joined, at most 160 bytes), else the method's name. */
+ * lines joined, at most MAX_SUMMARY bytes), else the method's name. */
 static json_t *summary(const gw_method *m, const char *method_name)
 {
     char *doc = clean_doc(m->doc);
@@ -547,10 +548,14 @@ static json_t *summary(const gw_method *m, const char *method_name)
             *p = ' ';
     char *stop = strstr(doc, ". ");
     size_t n = stop ? (size_t)(stop - doc + 1) : strlen(doc);
-    if (n > 160) { /* cut at a character boundary */
-        n = 160;
-        while (n && ((unsigned char)doc[n] & 0xC0) == 0x80)
-            n--;
+    if (n > MAX_SUMMARY) { /* cut at a space, else at a character boundary */
+        size_t cut = MAX_SUMMARY;
+        while (cut > MAX_SUMMARY / 2 && doc[cut] != ' ')
+            cut--;
+        if (doc[cut] != ' ')
+            for (cut = MAX_SUMMARY; cut && ((unsigned char)doc[cut] & 0xC0) == 0x80;)
+                cut--;
+        n = cut;
     }
     json_t *s = json_stringn(doc, n);
     free(doc);
