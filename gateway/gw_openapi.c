@@ -19,6 +19,7 @@
 #define ERROR_SCHEMA "google.rpc.Status" /* the error body's shape, whatever the API */
 #define MAX_QUERY_DEPTH 8    /* nested messages a query parameter goes through */
 #define MAX_QUERY_PARAMS 256 /* per operation */
+#define MAX_QUERY_VISITS 4096 /* fields looked at for one operation's query parameters */
 #define MAX_NAME 512         /* component and parameter names longer are cut */
 #define MAX_SUMMARY 240      /* bytes of an operation's summary */
 
@@ -416,6 +417,7 @@ typedef struct query_walk {
     const gw_route *route;
     json_t *params;
     const gw_message *stack[MAX_QUERY_DEPTH];
+    size_t visits; /* wide messages nested deep would otherwise take forever */
     char prefix[MAX_NAME];
 } query_walk;
 
@@ -428,7 +430,7 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth)
     q->stack[depth] = m;
     size_t plen = strlen(q->prefix);
     for (size_t i = 0; i < m->n_fields; i++) {
-        if (json_array_size(q->params) >= MAX_QUERY_PARAMS)
+        if (json_array_size(q->params) >= MAX_QUERY_PARAMS || ++q->visits > MAX_QUERY_VISITS)
             return;
         const gw_field *f = &m->fields[i];
         int n = snprintf(q->prefix + plen, sizeof(q->prefix) - plen, "%s%s", plen ? "." : "",
