@@ -7,7 +7,7 @@
 "use strict";
 const { chromium } = require("playwright-core");
 
-const STEP_TIMEOUT = 15000; // ms for each element to appear
+const STEP_TIMEOUT = 60000; // ms for each element to appear (a bound, not a measure)
 
 async function main() {
   const [base, screenshot, value] = process.argv.slice(2);

@@ -30,7 +30,7 @@ SCREENSHOT = os.path.join(BUILD, "tests", "console.png")
 SCHEMAS = "#/components/schemas/"
 
 
-def node(script, *args, timeout=120):
+def node(script, *args, timeout=300):
     """Runs a tests/browser script with the npm packages make installed."""
     env = dict(os.environ, NODE_PATH=NODE_MODULES)
     return subprocess.run([NODE, script] + list(args), capture_output=True, text=True,
