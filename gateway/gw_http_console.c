@@ -6,7 +6,6 @@
  * read from there; nothing is fetched at run time).  Answered before route
  * matching; never calls the upstream.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,7 +116,6 @@ static enum MHD_Result send_file(gw_request *req)
     if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
         close(fd);
         fd = -1;
-        errno = ENOENT;
     }
     if (fd < 0) {
         if (strcmp(name, CONSOLE_INDEX) == 0)

@@ -461,9 +461,10 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth)
 }
 
 /* The OpenAPI path of route r ("/v1/{name}"), its path parameters appended
- * to params.  A variable over several segments with literals in it
- * ({name=shelves/NAME}) is written out (/shelves/{name-1}): a client then
- * sends the slashes as they are, as the route needs. */
+ * to params.  A variable over several segments, or with literals in it
+ * (name = "shelves/" then a wildcard), is written out segment by segment
+ * (/shelves/{name-1}): a client then sends its slashes as they are, as the
+ * route needs, instead of escaping them inside one parameter. */
 static int openapi_path(oa_ctx *c, const gw_route *r, gw_buf *path, json_t *params)
 {
     const gw_template *t = &r->tmpl;
