@@ -235,7 +235,33 @@ $(B)/services/$(1).so: $(patsubst services/$(1)/%.c,$(O)/services/$(1)/%.o,$(wil
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
 
-all: $(PROGRAMS) $(SERVICE_SO) $(SERVICE_PB)
+# ---- the API console ([gateway] docs) ------------------------------------------
+# Swagger UI from npm (gateway/console/package-lock.json pins it), installed
+# at build time into $(B)/npm/console; its files and rpcrest's own index page
+# are copied to $(B)/console, the folder the gateway serves /docs from (its
+# path is compiled in: `make CONSOLE_DIR=/usr/share/rpcrest/console` for an
+# install that copies the folder there).
+CONSOLE_DIR ?= $(CURDIR)/$(B)/console
+CONSOLE_NPM := $(B)/npm/console
+CONSOLE_FILES := index.html swagger-ui.css swagger-ui-bundle.js favicon-16x16.png favicon-32x32.png
+CONSOLE := $(CONSOLE_FILES:%=$(B)/console/%)
+
+$(CONSOLE_NPM)/.installed: gateway/console/package.json gateway/console/package-lock.json \
+		scripts/npm-ci.sh
+	$(call say,NPM,$(CONSOLE_NPM))
+	$(Q)scripts/npm-ci.sh gateway/console $(CONSOLE_NPM)
+
+$(B)/console/index.html: gateway/console/index.html
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@
+
+$(B)/console/%: $(CONSOLE_NPM)/.installed
+	@mkdir -p $(dir $@)
+	$(Q)cp $(CONSOLE_NPM)/node_modules/swagger-ui-dist/$* $@
+
+$(O)/gateway/gw_main.o: private ALL_CFLAGS += -DRPCREST_CONSOLE_DIR='"$(CONSOLE_DIR)"'
+
+all: $(PROGRAMS) $(SERVICE_SO) $(SERVICE_PB) $(CONSOLE)
 
 # ---- tests ------------------------------------------------------------------
 # tests/unit/test_X.c links against the objects of the modules it tests.
@@ -269,7 +295,7 @@ TEST_PB := $(patsubst tests/unit/%.proto,$(B)/tests/%.pb,$(TEST_PROTO))
 $(B)/tests/%.pb: tests/unit/%.proto
 	@mkdir -p $(dir $@)
 	$(call say,PROTOC,$@)
-	$(Q)$(PROTOC) --include_imports --descriptor_set_out=$@ -Itests/unit -Iproto \
+	$(Q)$(PROTOC) --include_imports --include_source_info --descriptor_set_out=$@ -Itests/unit -Iproto \
 	    -I$(PROTO_INCLUDE) $*.proto
 
 # A command-line driver of gateway/gw_discovery.c for the end-to-end tests
@@ -304,7 +330,15 @@ $(B)/fuzz/%: $(O)/tests/fuzz/fuzz_%.o $(LIB_OBJ)
 
 fuzzers: $(FUZZERS) $(TEST_PB) $(SERVICE_PB)
 
-tests: all $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB) $(B)/tests/discovery_tool $(B)/tests/json_tool \
+# The browser tests' tools from npm (tests/browser/package-lock.json): an
+# OpenAPI validator and playwright-core, which drives Debian's chromium.
+BROWSER_NPM := $(B)/npm/browser
+$(BROWSER_NPM)/.installed: tests/browser/package.json tests/browser/package-lock.json \
+		scripts/npm-ci.sh
+	$(call say,NPM,$(BROWSER_NPM))
+	$(Q)scripts/npm-ci.sh tests/browser $(BROWSER_NPM)
+
+tests: all $(BROWSER_NPM)/.installed $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB) $(B)/tests/discovery_tool $(B)/tests/json_tool \
        $(FUZZ_REPLAY)
 
 deps:

@@ -168,6 +168,21 @@ static int valid_tcp_listen(const char *addr)
     return inet_pton(AF_INET, host, buf) == 1;
 }
 
+int rp_config_is_loopback(const char *listen)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    int port;
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (rp_config_split_hostport(listen, host, sizeof(host), &port) < 0)
+        return 0;
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (listen[0] == '[')
+        return inet_pton(AF_INET6, host, buf) == 1 &&
+               IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)buf);
+    return inet_pton(AF_INET, host, buf) == 1 && buf[0] == 127;
+}
+
 void rp_config_gateway_target(const rp_config *cfg, char *out, size_t outlen)
 {
     if (cfg->gateway.upstream)
@@ -463,6 +478,8 @@ static int *gateway_switch(rp_config *cfg, const char *key)
         return &cfg->gateway.json_proto_names;
     if (strcmp(key, "auto_map") == 0)
         return &cfg->gateway.auto_map;
+    if (strcmp(key, "docs") == 0)
+        return &cfg->gateway.docs;
     return NULL;
 }
 
@@ -583,7 +600,7 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
     } else if (!policy_key(ctx, 2, key, value)) {
         fail(ctx, ctx->line,
              "unknown key '%s' in [gateway] (known: listen, upstream, descriptors, services, "
-             "auto_map, timeout, max_timeout, max_body_bytes, threads, connection_timeout, "
+             "auto_map, docs, timeout, max_timeout, max_body_bytes, threads, connection_timeout, "
              "max_connections, ignore_unknown_query_parameters, json_ignore_unknown_fields, "
              "json_emit_defaults, json_proto_names)", key);
     }
@@ -833,6 +850,8 @@ static void validate(parse_ctx *ctx)
                                                                 : ctx->listen_line[1];
     if (!ctx->failed && strcmp(host, gateway) == 0)
         fail(ctx, listen_line, "[host] and [gateway] both listen on %s", cfg->gateway.listen);
+    if (cfg->gateway.docs < 0) /* not set: on where only this machine can reach it */
+        cfg->gateway.docs = rp_config_is_loopback(cfg->gateway.listen);
     if (!ctx->failed && cfg->gateway.timeout > cfg->gateway.max_timeout)
         fail(ctx, ctx->timeout_line, "[gateway] timeout (%g s) is above max_timeout (%g s)",
              cfg->gateway.timeout, cfg->gateway.max_timeout);
@@ -851,6 +870,7 @@ static int set_defaults(rp_config *cfg)
     cfg->gateway.max_body_bytes = (size_t)4 << 20;
     cfg->gateway.connection_timeout = 30;
     cfg->gateway.max_connections = 2048;
+    cfg->gateway.docs = -1; /* decided by validate() from listen */
     return cfg->host.listen && cfg->gateway.listen ? 0 : -1;
 }
 

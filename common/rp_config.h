@@ -99,6 +99,8 @@ typedef struct rp_config {
         int json_emit_defaults;
         int json_proto_names;
         int auto_map;          /* POST /pkg.Service/Method for unannotated methods */
+        int docs;              /* GET /openapi.json and the console at /docs; by default
+                                * on for a loopback listen address, off otherwise */
         char **descriptors;    /* FileDescriptorSet files, absolute */
         size_t n_descriptors;
         char **services;       /* expose only these services (NULL: all) */
@@ -128,6 +130,10 @@ void rp_config_free(rp_config *cfg);
  * *port.  Returns 0, or -1 if the address has no valid port.
  */
 int rp_config_split_hostport(const char *addr, char *host, size_t hostlen, int *port);
+
+/* 1 if a TCP listen address is on the loopback interface (127.0.0.0/8,
+ * ::1, localhost), else 0. */
+int rp_config_is_loopback(const char *listen);
 
 /* 1 if `key` is one of rp_child_policy's keys (restart, backoff_*,
  * start_seconds, start_retries, ready_timeout, stop_timeout), which [host]

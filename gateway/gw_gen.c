@@ -60,6 +60,7 @@ static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin,
     gw_upstream_prepare(up, methods, n_methods);
     snprintf(g->origin, sizeof(g->origin), "%s", origin);
     atomic_init(&g->refs, 1);
+    pthread_mutex_init(&g->openapi_lock, NULL);
     free(bufs);
     free(lens);
     return g;
@@ -103,5 +104,7 @@ void gw_gen_unref(gw_gen *g)
         return;
     gw_router_free(&g->router);
     gw_schema_free(g->schema);
+    pthread_mutex_destroy(&g->openapi_lock);
+    free(g->openapi);
     free(g);
 }

@@ -8,6 +8,7 @@
 #ifndef GW_GEN_H
 #define GW_GEN_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,9 @@ typedef struct gw_gen {
     gw_router router;
     char origin[256];  /* where the schema came from, for logs */
     atomic_int refs;
+    pthread_mutex_t openapi_lock; /* guards the two below (gw_openapi_get) */
+    uint8_t *openapi;             /* its OpenAPI document, once asked for */
+    size_t openapi_len;
 } gw_gen;
 
 /* What to build a generation from. */

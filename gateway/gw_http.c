@@ -426,6 +426,12 @@ static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const ch
     pthread_mutex_lock(&h->gen_lock);
     req->gen = gw_gen_ref(h->gen);
     pthread_mutex_unlock(&h->gen_lock);
+    if (h->cfg.docs && gw_http_console_owns(url)) { /* before the API's own routes */
+        req->console = 1;
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            req->early_status = 405;
+        return req;
+    }
     if (!req->gen) {
         req->early_status = 503;
         return req;
@@ -508,6 +514,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return send_early_error(req, method, url);
         if (req->body.oom)
             return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+        if (req->console)
+            return gw_http_console_respond(req);
         if (!req->route)
             return start_health_check(req);
         return start_call(req);

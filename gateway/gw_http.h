@@ -27,6 +27,8 @@ typedef struct gw_http_config {
     int64_t max_timeout_ms; /* the most a Grpc-Timeout header may ask */
     int ignore_unknown_query_parameters;
     gw_json_options json;
+    int docs;               /* serve /openapi.json and the console at /docs */
+    const char *docs_dir;   /* the console's files (Swagger UI and its index page) */
 } gw_http_config;
 
 typedef struct gw_http gw_http;

@@ -45,6 +45,7 @@ typedef struct gw_request {
     gw_upstream_result *result; /* unary: the answer; stream: its first event */
     struct gw_http_stream *stream; /* server streaming only */
     char *health_service;    /* GET /healthz: the service asked about */
+    int console;             /* GET /openapi.json or /docs… (gw_http_console.c) */
 } gw_request;
 
 /* Queues a JSON response with the result's metadata as headers; takes body. */
@@ -78,5 +79,14 @@ enum MHD_Result gw_http_stream_respond(gw_request *req);
 
 /* The HTTP request is over (completed or broken): lets go of the call. */
 void gw_http_stream_free(gw_request *req);
+
+/* The console ([gateway] docs = on, gw_http_console.c): 1 if the raw path
+ * is /openapi.json, /docs, or under /docs/. */
+int gw_http_console_owns(const char *path);
+
+/* Answers a console request (GET or HEAD): the OpenAPI document of
+ * req->gen (503 before the first API), or a file of the console's folder
+ * (404 for any other name, or when it is not installed). */
+enum MHD_Result gw_http_console_respond(gw_request *req);
 
 #endif /* GW_HTTP_INT_H */

@@ -4,6 +4,7 @@
  * the upstream's server reflection for services without one), keeps it in
  * step with the upstream, and runs until SIGTERM/SIGINT.
  */
+#include <errno.h>
 #include <grpc/grpc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,12 @@
 #include "rp_private.h"
 
 #define PROG "rpcrest-gateway"
+
+/* The API console's files ([gateway] docs): Swagger UI and rpcrest's index
+ * page, which make installs into the build folder (CONSOLE_DIR). */
+#ifndef RPCREST_CONSOLE_DIR
+#define RPCREST_CONSOLE_DIR "/usr/share/rpcrest/console"
+#endif
 
 static void usage(FILE *out)
 {
@@ -110,8 +117,24 @@ static gw_http_config http_config(const rp_config *cfg, int threads)
             .emit_defaults = cfg->gateway.json_emit_defaults,
             .proto_names = cfg->gateway.json_proto_names,
         },
+        .docs = cfg->gateway.docs,
+        .docs_dir = RPCREST_CONSOLE_DIR,
     };
     return hc;
+}
+
+/* [gateway] docs: says where the console is, or why it is missing. */
+static void log_docs(const gw_http_config *hc)
+{
+    if (!hc->docs)
+        return;
+    char index[4096];
+    snprintf(index, sizeof(index), "%s/index.html", hc->docs_dir);
+    if (access(index, R_OK) == 0)
+        rp_log("API console on http://%s/docs, OpenAPI document on /openapi.json", hc->listen);
+    else
+        rp_log("OpenAPI document on http://%s/openapi.json; no API console: %s: %s",
+               hc->listen, index, strerror(errno));
 }
 
 /*
@@ -189,6 +212,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src)
             refresh = gw_refresh_start(src, up, http, have_api);
         rp_log("listening on http://%s with %d threads, upstream %s",
                 cfg->gateway.listen, threads, target);
+        log_docs(&hc);
         int ready = rp_notify_ready(); /* to rpcrestd: listening, API loaded */
         if (ready < 0)
             rp_log("cannot tell rpcrestd it is ready: %s", strerror(-ready));

@@ -449,6 +449,144 @@ static int add_method(gw_schema *s, const FileProto *file,
     return extract_http_rules(s, m, md->options);
 }
 
+/* ---- comments (SourceCodeInfo) ---------------------------------------------- */
+
+typedef Google__Protobuf__SourceCodeInfo__Location Location;
+
+/* Field numbers of the descriptor messages, as they appear in a
+ * SourceCodeInfo location's path. */
+enum {
+    PATH_FILE_MESSAGE = 4, PATH_FILE_ENUM = 5, PATH_FILE_SERVICE = 6,
+    PATH_MESSAGE_FIELD = 2, PATH_MESSAGE_NESTED = 3, PATH_MESSAGE_ENUM = 4,
+    PATH_ENUM_VALUE = 2, PATH_SERVICE_METHOD = 2,
+    MAX_DOC_DEPTH = 64 /* nesting deeper than this gets no comments */
+};
+
+/* One file's locations, sorted by path, and the path being walked. */
+typedef struct doc_walk {
+    const Location **locs;
+    size_t n_locs;
+    int32_t path[MAX_DOC_DEPTH * 2 + 4];
+    size_t depth;
+} doc_walk;
+
+static int compare_paths(const int32_t *a, size_t na, const int32_t *b, size_t nb)
+{
+    for (size_t i = 0; i < na && i < nb; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return na < nb ? -1 : na > nb;
+}
+
+static int compare_locations(const void *a, const void *b)
+{
+    const Location *x = *(const Location *const *)a, *y = *(const Location *const *)b;
+    return compare_paths(x->path, x->n_path, y->path, y->n_path);
+}
+
+/* The comment of the element at w->path extended by (kind, index): leading,
+ * else trailing, else NULL. */
+static const char *doc_at(doc_walk *w, int32_t kind, size_t index)
+{
+    if (w->depth + 2 > sizeof(w->path) / sizeof(w->path[0]) || index > INT32_MAX)
+        return NULL;
+    w->path[w->depth] = kind;
+    w->path[w->depth + 1] = (int32_t)index;
+    size_t n = w->depth + 2, lo = 0, hi = w->n_locs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const Location *l = w->locs[mid];
+        int c = compare_paths(l->path, l->n_path, w->path, n);
+        if (c == 0) {
+            const char *doc = l->leading_comments && *l->leading_comments
+                                  ? l->leading_comments : l->trailing_comments;
+            return doc && *doc ? doc : NULL;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void doc_enum(gw_schema *s, doc_walk *w, const char *scope, const EnumProto *ep,
+                     int32_t kind, size_t index)
+{
+    char *name = join_name(scope, ep->name);
+    type_entry *t = name ? find_type(s, name) : NULL;
+    free(name);
+    if (!t || !t->enumeration)
+        return;
+    t->enumeration->doc = doc_at(w, kind, index);
+    w->depth += 2;
+    for (size_t i = 0; i < ep->n_value && i < t->enumeration->n_values; i++)
+        t->enumeration->values[i].doc = doc_at(w, PATH_ENUM_VALUE, i);
+    w->depth -= 2;
+}
+
+static void doc_message(gw_schema *s, doc_walk *w, const char *scope, const MessageProto *mp,
+                        int32_t kind, size_t index)
+{
+    char *name = join_name(scope, mp->name);
+    type_entry *t = name ? find_type(s, name) : NULL;
+    if (!t || !t->message || w->depth / 2 >= MAX_DOC_DEPTH) {
+        free(name);
+        return;
+    }
+    gw_message *m = t->message;
+    m->doc = doc_at(w, kind, index);
+    w->depth += 2;
+    for (size_t i = 0; i < mp->n_field; i++) {
+        gw_field *f = (gw_field *)gw_message_field_by_number(m, (uint32_t)mp->field[i]->number);
+        if (f)
+            f->doc = doc_at(w, PATH_MESSAGE_FIELD, i);
+    }
+    for (size_t i = 0; i < mp->n_enum_type; i++)
+        doc_enum(s, w, name, mp->enum_type[i], PATH_MESSAGE_ENUM, i);
+    for (size_t i = 0; i < mp->n_nested_type; i++)
+        doc_message(s, w, name, mp->nested_type[i], PATH_MESSAGE_NESTED, i);
+    w->depth -= 2;
+    free(name);
+}
+
+/* Gives every element of file f its comment; *method is the index in
+ * s->methods of the file's first method (they were added in file order). */
+static void doc_file(gw_schema *s, const FileProto *f, size_t *method)
+{
+    size_t n_methods = 0;
+    for (size_t i = 0; i < f->n_service; i++)
+        n_methods += f->service[i]->n_method;
+    const Google__Protobuf__SourceCodeInfo *info = f->source_code_info;
+    doc_walk w = {0};
+    if (info && info->n_location)
+        w.locs = malloc(info->n_location * sizeof(*w.locs));
+    if (!w.locs) { /* no source info (or no memory for it): no comments */
+        *method += n_methods;
+        return;
+    }
+    for (size_t i = 0; i < info->n_location; i++)
+        w.locs[w.n_locs++] = info->location[i];
+    qsort(w.locs, w.n_locs, sizeof(*w.locs), compare_locations);
+    for (size_t i = 0; i < f->n_enum_type; i++)
+        doc_enum(s, &w, f->package, f->enum_type[i], PATH_FILE_ENUM, i);
+    for (size_t i = 0; i < f->n_message_type; i++)
+        doc_message(s, &w, f->package, f->message_type[i], PATH_FILE_MESSAGE, i);
+    for (size_t i = 0; i < f->n_service; i++) {
+        const char *service_doc = doc_at(&w, PATH_FILE_SERVICE, i);
+        w.path[0] = PATH_FILE_SERVICE;
+        w.path[1] = (int32_t)i;
+        w.depth = 2;
+        for (size_t j = 0; j < f->service[i]->n_method && *method < s->n_methods; j++) {
+            s->methods[*method].doc = doc_at(&w, PATH_SERVICE_METHOD, j);
+            s->methods[*method].service_doc = service_doc;
+            ++*method;
+        }
+        w.depth = 0;
+    }
+    free(w.locs);
+}
+
 /* ---- loading ---------------------------------------------------------------- */
 
 /* The first thing in a message (and its nested types) that has no name, as
@@ -570,6 +708,8 @@ static int build(gw_schema *s)
                 if (add_method(s, f, f->service[j], f->service[j]->method[k]) < 0)
                     return -1;
     }
+    for (size_t i = 0, method = 0; i < s->n_files; i++)
+        doc_file(s, s->files[i], &method);
     return 0;
 }
 

@@ -51,9 +51,15 @@ enum gw_wkt {
     GW_WKT_WRAPPER     /* google.protobuf.DoubleValue … BytesValue: field 1 "value" */
 };
 
+/* `doc` members hold the comment written above (else after) the element in
+ * its .proto, when the descriptor set has source info
+ * (protoc --include_source_info), else NULL; the text is protoc's, one
+ * leading space per line included. */
+
 typedef struct gw_enum_value {
     const char *name;
     int32_t number;
+    const char *doc;
 } gw_enum_value;
 
 typedef struct gw_enum {
@@ -61,6 +67,7 @@ typedef struct gw_enum {
     gw_enum_value *values; /* declaration order */
     size_t n_values;
     int null_value;        /* google.protobuf.NullValue: JSON null */
+    const char *doc;
 } gw_enum;
 
 typedef struct gw_field {
@@ -74,6 +81,7 @@ typedef struct gw_field {
     int32_t oneof_index;   /* -1 if not in a oneof */
     const gw_message *message; /* GW_TYPE_MESSAGE / GW_TYPE_GROUP */
     const gw_enum *enumeration; /* GW_TYPE_ENUM */
+    const char *doc;
 } gw_field;
 
 struct gw_message {
@@ -86,6 +94,7 @@ struct gw_message {
     int map_entry;         /* a synthesized map<K,V> entry: key = 1, value = 2 */
     uint8_t wkt;           /* enum gw_wkt */
     const struct gw_schema *schema; /* the schema it belongs to (to resolve Any types) */
+    const char *doc;
 };
 
 /* An HTTP binding of a method (from google.api.http, including each of its
@@ -106,6 +115,8 @@ typedef struct gw_method {
     gw_http_binding *bindings;
     size_t n_bindings;
     void *call_handle;         /* the upstream's registered call (gw_upstream_prepare) */
+    const char *doc;
+    const char *service_doc;   /* the comment of its service */
 } gw_method;
 
 typedef struct gw_schema gw_schema;

@@ -24,7 +24,11 @@ grpc-proto
 curl
 wrk
 valgrind
+chromium
 "
+# npm installs the API console (Swagger UI) and the browser tests' tools at
+# build time; Node.js and npm from Debian only where npm is missing.
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 # `scripts/deps.sh fuzz` (make fuzz): clang and its libFuzzer runtime too.
 if [ "${1:-}" = fuzz ]; then
     PACKAGES="$PACKAGES clang libclang-rt-14-dev"

@@ -221,6 +221,12 @@ class Memcheck(unittest.TestCase):
         ok(self.http("GET", "/healthz?service=rpcrest.testkit.TestKit"))
         self.assertEqual(self.http("GET", "/healthz?service=no.Such")[0], 404)
         ok(self.http("GET", "/v1/testkit/stats"))
+        # the OpenAPI document (built once per API generation) and a console file
+        status, body = self.http("GET", "/openapi.json")
+        self.assertEqual(status, 200)
+        self.assertIn("/v1/testkit/echo", json.loads(body)["paths"])
+        ok(self.http("GET", "/openapi.json"))
+        ok(self.http("GET", "/docs/swagger-ui.css"))
 
     def rest_bad_inputs(self):
         post = lambda path, body: self.http("POST", path, body)[0]  # noqa: E731

@@ -1,0 +1,842 @@
+/*
+ * gw_openapi.c -- builds the OpenAPI 3.0 document of an API generation
+ * (jansson tree, then text) and keeps it with the generation.
+ *
+ * Every message the routes use becomes one schema under
+ * components/schemas, named by its full proto name, and fields refer to it
+ * with $ref: a recursive message is a component that refers to itself, so
+ * nothing is expanded inline and nothing recurses on the schema.  Only the
+ * query parameters walk into nested messages, bounded in depth and count.
+ */
+#include "gw_openapi.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERROR_SCHEMA "google.rpc.Status" /* the error body's shape, whatever the API */
+#define MAX_QUERY_DEPTH 8    /* nested messages a query parameter goes through */
+#define MAX_QUERY_PARAMS 256 /* per operation */
+#define MAX_QUERY_VISITS 4096 /* fields looked at for one operation's query parameters */
+#define MAX_NAME 512         /* component and parameter names longer are cut */
+#define MAX_SUMMARY 240      /* bytes of an operation's summary */
+
+typedef struct oa_ctx {
+    const gw_openapi_options *opt;
+    json_t *schemas;           /* components/schemas: also the set of messages seen */
+    const gw_message **todo;   /* messages referred to and not yet described */
+    size_t n_todo, cap_todo;
+    int oom;
+} oa_ctx;
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+/* Sets obj[key] = v (a new reference); a NULL v (bad UTF-8 in a hostile
+ * descriptor) leaves the key out. */
+static void put(json_t *obj, const char *key, json_t *v)
+{
+    if (v)
+        json_object_set_new(obj, key, v);
+}
+
+static void put_str(json_t *obj, const char *key, const char *s)
+{
+    if (s)
+        put(obj, key, json_string(s));
+}
+
+/* A .proto comment as a description: one leading space per line dropped
+ * (protoc keeps what follows "//"), trailing blank space dropped.  Returns
+ * a new string (caller frees) or NULL. */
+static char *clean_doc(const char *doc)
+{
+    if (!doc)
+        return NULL;
+    size_t len = strlen(doc);
+    char *out = malloc(len + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = doc; *p;) {
+        if (*p == ' ')
+            p++;
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+        memcpy(o, p, n);
+        o += n;
+        p += n;
+    }
+    while (o > out && (o[-1] == '\n' || o[-1] == ' ' || o[-1] == '\t' || o[-1] == '\r'))
+        o--;
+    *o = '\0';
+    if (!*out) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void put_doc(json_t *obj, const char *key, const char *doc)
+{
+    char *text = clean_doc(doc);
+    put_str(obj, key, text);
+    free(text);
+}
+
+/* A component name: the full name, with any byte OpenAPI does not allow in
+ * one ([A-Za-z0-9._-]) made '_'. */
+static void component_name(const char *full_name, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (const char *p = full_name; *p && n + 1 < outlen; p++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        out[n++] = ok ? c : '_';
+    }
+    out[n] = '\0';
+    if (!n)
+        snprintf(out, outlen, "_");
+}
+
+static json_t *ref_to(const char *name)
+{
+    char ref[MAX_NAME + 32];
+    snprintf(ref, sizeof(ref), "#/components/schemas/%s", name);
+    return json_pack("{s:s}", "$ref", ref);
+}
+
+/* A $ref to message m's component, queued to be described. */
+static json_t *message_ref(oa_ctx *c, const gw_message *m)
+{
+    char name[MAX_NAME];
+    component_name(m->full_name, name, sizeof(name));
+    if (!json_object_get(c->schemas, name)) {
+        if (c->n_todo == c->cap_todo) {
+            size_t cap = c->cap_todo ? c->cap_todo * 2 : 32;
+            const gw_message **grown = realloc(c->todo, cap * sizeof(*grown));
+            if (!grown) {
+                c->oom = 1;
+                return NULL;
+            }
+            c->todo = grown;
+            c->cap_todo = cap;
+        }
+        if (json_object_set_new(c->schemas, name, json_object()) < 0) {
+            c->oom = 1;
+            return NULL;
+        }
+        c->todo[c->n_todo++] = m;
+    }
+    return ref_to(name);
+}
+
+static json_t *enum_ref(oa_ctx *c, const gw_enum *e)
+{
+    char name[MAX_NAME];
+    component_name(e->full_name, name, sizeof(name));
+    if (!json_object_get(c->schemas, name)) {
+        json_t *s = json_object(), *values = json_array();
+        put_str(s, "type", "string");
+        for (size_t i = 0; i < e->n_values; i++)
+            json_array_append_new(values, json_string(e->values[i].name));
+        if (json_array_size(values))
+            put(s, "enum", values);
+        else
+            json_decref(values);
+        /* the description: the enum's comment, then each commented value */
+        gw_buf text = GW_BUF_INIT;
+        char *doc = clean_doc(e->doc);
+        if (doc)
+            gw_buf_puts(&text, doc);
+        free(doc);
+        for (size_t i = 0; i < e->n_values; i++) {
+            char *vdoc = clean_doc(e->values[i].doc);
+            if (vdoc)
+                gw_buf_printf(&text, "%s- %s: %s", text.len ? "\n" : "", e->values[i].name,
+                              vdoc);
+            free(vdoc);
+        }
+        if (text.len) {
+            gw_buf_putc(&text, '\0');
+            if (!text.oom)
+                put_str(s, "description", (const char *)text.data);
+        }
+        gw_buf_free(&text);
+        if (json_object_set_new(c->schemas, name, s) < 0)
+            c->oom = 1;
+    }
+    return ref_to(name);
+}
+
+/* ---- schemas ------------------------------------------------------------------- */
+
+/* The JSON schema of one value of field f (not the array of a repeated
+ * field, not the object of a map). */
+static json_t *value_schema(oa_ctx *c, const gw_field *f)
+{
+    switch (f->type) {
+    case GW_TYPE_DOUBLE: return json_pack("{s:s,s:s}", "type", "number", "format", "double");
+    case GW_TYPE_FLOAT: return json_pack("{s:s,s:s}", "type", "number", "format", "float");
+    case GW_TYPE_INT32:
+    case GW_TYPE_SINT32:
+    case GW_TYPE_SFIXED32: return json_pack("{s:s,s:s}", "type", "integer", "format", "int32");
+    case GW_TYPE_UINT32:
+    case GW_TYPE_FIXED32:
+        return json_pack("{s:s,s:s,s:i,s:I}", "type", "integer", "format", "int64", "minimum", 0,
+                         "maximum", (json_int_t)4294967295u);
+    case GW_TYPE_INT64:
+    case GW_TYPE_SINT64:
+    case GW_TYPE_SFIXED64: return json_pack("{s:s,s:s}", "type", "string", "format", "int64");
+    case GW_TYPE_UINT64:
+    case GW_TYPE_FIXED64: return json_pack("{s:s,s:s}", "type", "string", "format", "uint64");
+    case GW_TYPE_BOOL: return json_pack("{s:s}", "type", "boolean");
+    case GW_TYPE_STRING: return json_pack("{s:s}", "type", "string");
+    case GW_TYPE_BYTES: return json_pack("{s:s,s:s}", "type", "string", "format", "byte");
+    case GW_TYPE_ENUM:
+        if (f->enumeration->null_value)
+            return json_pack("{s:b,s:s}", "nullable", 1, "description", "null");
+        return enum_ref(c, f->enumeration);
+    default: return message_ref(c, f->message);
+    }
+}
+
+/* The schema of field f as it appears in its message's JSON: arrays for
+ * repeated fields, objects for maps. */
+static json_t *field_schema(oa_ctx *c, const gw_field *f)
+{
+    if (f->repeated && f->message && f->message->map_entry) {
+        const gw_field *key = gw_message_field_by_number(f->message, 1);
+        const gw_field *value = gw_message_field_by_number(f->message, 2);
+        json_t *s = json_pack("{s:s}", "type", "object");
+        put(s, "additionalProperties", value ? value_schema(c, value) : json_object());
+        if (key && key->type != GW_TYPE_STRING)
+            put_str(s, "x-map-key-type", key->type == GW_TYPE_BOOL ? "boolean" : "integer");
+        return s;
+    }
+    json_t *v = value_schema(c, f);
+    if (!f->repeated)
+        return v;
+    json_t *s = json_pack("{s:s}", "type", "array");
+    put(s, "items", v);
+    return s;
+}
+
+/* Field f's schema with its comment: a $ref takes no sibling keys in
+ * OpenAPI 3.0, so a commented reference is wrapped in allOf. */
+static json_t *documented(json_t *schema, const char *doc, const char *extra)
+{
+    char *text = clean_doc(doc);
+    if (!schema || (!text && !extra)) {
+        free(text);
+        return schema;
+    }
+    if (json_object_get(schema, "$ref")) {
+        json_t *wrapped = json_object();
+        json_t *all = json_array();
+        json_array_append_new(all, schema);
+        put(wrapped, "allOf", all);
+        schema = wrapped;
+    }
+    gw_buf d = GW_BUF_INIT;
+    if (text)
+        gw_buf_puts(&d, text);
+    if (extra)
+        gw_buf_printf(&d, "%s%s", text ? "\n\n" : "", extra);
+    gw_buf_putc(&d, '\0');
+    if (!d.oom)
+        put_str(schema, "description", (const char *)d.data);
+    gw_buf_free(&d);
+    free(text);
+    return schema;
+}
+
+/* "Only one of a, b, c is set (a oneof)." for a field in a oneof, in
+ * out[outlen]; NULL otherwise. */
+static const char *oneof_note(const gw_message *m, const gw_field *f, const gw_openapi_options *o,
+                              char *out, size_t outlen)
+{
+    if (f->oneof_index < 0)
+        return NULL;
+    gw_buf b = GW_BUF_INIT;
+    gw_buf_puts(&b, "Only one of ");
+    int n = 0;
+    for (size_t i = 0; i < m->n_fields; i++) {
+        if (m->fields[i].oneof_index != f->oneof_index)
+            continue;
+        gw_buf_printf(&b, "%s%s", n++ ? ", " : "",
+                      o->proto_names ? m->fields[i].name : m->fields[i].json_name);
+    }
+    gw_buf_puts(&b, " can be set (a oneof).");
+    gw_buf_putc(&b, '\0');
+    if (b.oom || n < 2) {
+        gw_buf_free(&b);
+        return NULL;
+    }
+    snprintf(out, outlen, "%s", (const char *)b.data);
+    gw_buf_free(&b);
+    return out;
+}
+
+/* The component of a well-known type whose JSON form is not an object of
+ * its fields; NULL for any other message. */
+static json_t *well_known_schema(oa_ctx *c, const gw_message *m)
+{
+    switch (m->wkt) {
+    case GW_WKT_ANY:
+        return json_pack("{s:s,s:{s:{s:s,s:s}},s:b,s:s}", "type", "object", "properties", "@type",
+                         "type", "string", "description",
+                         "the type of the message, as type.googleapis.com/package.Message",
+                         "additionalProperties", 1, "description",
+                         "Any message: \"@type\" names its type, the other keys are its "
+                         "fields (or \"value\" for a well-known type).");
+    case GW_WKT_TIMESTAMP:
+        return json_pack("{s:s,s:s,s:s}", "type", "string", "format", "date-time", "description",
+                         "RFC 3339, UTC: 1972-01-01T10:00:20.021Z");
+    case GW_WKT_DURATION:
+        return json_pack("{s:s,s:s,s:s}", "type", "string", "pattern",
+                         "^-?[0-9]+(\\.[0-9]{1,9})?s$", "description",
+                         "seconds with up to 9 decimals and an 's': 1.5s");
+    case GW_WKT_FIELD_MASK:
+        return json_pack("{s:s,s:s}", "type", "string", "description",
+                         "comma-separated field paths in lowerCamelCase: user.displayName,photo");
+    case GW_WKT_STRUCT:
+        return json_pack("{s:s,s:b,s:s}", "type", "object", "additionalProperties", 1,
+                         "description", "any JSON object");
+    case GW_WKT_VALUE:
+        return json_pack("{s:b,s:s}", "nullable", 1, "description", "any JSON value");
+    case GW_WKT_LIST_VALUE:
+        return json_pack("{s:s,s:{},s:s}", "type", "array", "items", "description",
+                         "any JSON array");
+    case GW_WKT_WRAPPER: {
+        const gw_field *inner = gw_message_field_by_number(m, 1);
+        json_t *s = inner ? value_schema(c, inner) : json_object();
+        put(s, "nullable", json_true());
+        return s;
+    }
+    default: return NULL;
+    }
+}
+
+/* Fills the component of message m (queued by message_ref). */
+static void describe_message(oa_ctx *c, const gw_message *m)
+{
+    char name[MAX_NAME];
+    component_name(m->full_name, name, sizeof(name));
+    json_t *s = json_object_get(c->schemas, name);
+    if (!s || json_object_size(s)) /* a name taken by another (sanitised) type */
+        return;
+    json_t *wk = well_known_schema(c, m);
+    if (wk) {
+        json_object_update(s, wk);
+        json_decref(wk);
+        return;
+    }
+    put_str(s, "type", "object");
+    put_doc(s, "description", m->doc);
+    json_t *props = json_object();
+    for (size_t i = 0; i < m->n_fields; i++) {
+        const gw_field *f = &m->fields[i];
+        char note[1024];
+        json_t *fs = documented(field_schema(c, f), f->doc,
+                                oneof_note(m, f, c->opt, note, sizeof(note)));
+        put(props, c->opt->proto_names ? f->name : f->json_name, fs);
+    }
+    put(s, "properties", props);
+}
+
+static json_t *error_schema(void)
+{
+    return json_pack(
+        "{s:s,s:s,s:{s:{s:s,s:s,s:s},s:{s:s,s:s},s:{s:s,s:{s:s}}}}", "type", "object",
+        "description", "An error: the gRPC status code, its message and details "
+                       "(from the grpc-status-details-bin trailer).",
+        "properties", "code", "type", "integer", "format", "int32", "description",
+        "the gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, 14 UNAVAILABLE, ...)",
+        "message", "type", "string", "description", "what went wrong", "details", "type",
+        "array", "items", "$ref", "#/components/schemas/google.protobuf.Any");
+}
+
+/* ---- operations --------------------------------------------------------------- */
+
+/* The field at dotted path `fpath` of m, or NULL. */
+static const gw_field *field_at(const gw_message *m, const char *fpath)
+{
+    const gw_field *f = NULL;
+    for (const char *p = fpath; m;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        f = gw_message_field_by_name(m, p, len);
+        if (!f || !dot)
+            return f;
+        m = f->type == GW_TYPE_MESSAGE && !f->repeated ? f->message : NULL;
+        p = dot + 1;
+    }
+    return NULL;
+}
+
+/* The schema of a value given as text (a path or query parameter) for
+ * field f: its scalar type, or the scalar a well-known type takes. */
+static json_t *text_schema(oa_ctx *c, const gw_field *f)
+{
+    if (f->type == GW_TYPE_MESSAGE && f->message && f->message->wkt == GW_WKT_WRAPPER) {
+        const gw_field *inner = gw_message_field_by_number(f->message, 1);
+        return inner ? value_schema(c, inner) : json_pack("{s:s}", "type", "string");
+    }
+    return value_schema(c, f); /* Timestamp, Duration, FieldMask: their string components */
+}
+
+static int is_text_field(const gw_field *f)
+{
+    if (f->type != GW_TYPE_MESSAGE && f->type != GW_TYPE_GROUP)
+        return 1;
+    int wkt = f->message ? f->message->wkt : GW_WKT_NONE;
+    return !f->message->map_entry &&
+           (wkt == GW_WKT_WRAPPER || wkt == GW_WKT_TIMESTAMP || wkt == GW_WKT_DURATION ||
+            wkt == GW_WKT_FIELD_MASK);
+}
+
+/* Whether dotted path `fpath` (by JSON or proto names) is the path of a
+ * path variable or the body field, or lies below one of them. */
+static int bound_elsewhere(const gw_route *r, const gw_message *in, const char *fpath)
+{
+    const gw_field *f = field_at(in, fpath);
+    for (size_t i = 0; i <= r->tmpl.n_vars; i++) {
+        const char *bound = i < r->tmpl.n_vars ? r->tmpl.vars[i].field_path : r->binding->body;
+        if (!*bound || strcmp(bound, "*") == 0)
+            continue;
+        if (field_at(in, bound) == f)
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct query_walk {
+    oa_ctx *c;
+    const gw_route *route;
+    json_t *params;
+    const gw_message *stack[MAX_QUERY_DEPTH];
+    size_t visits; /* wide messages nested deep would otherwise take forever */
+    char prefix[MAX_NAME];
+} query_walk;
+
+/* The query parameters of message m's fields below `prefix`. */
+static void query_params(query_walk *q, const gw_message *m, size_t depth)
+{
+    for (size_t i = 0; i < depth; i++)
+        if (q->stack[i] == m) /* a recursive message: once is enough */
+            return;
+    q->stack[depth] = m;
+    size_t plen = strlen(q->prefix);
+    for (size_t i = 0; i < m->n_fields; i++) {
+        if (json_array_size(q->params) >= MAX_QUERY_PARAMS || ++q->visits > MAX_QUERY_VISITS)
+            return;
+        const gw_field *f = &m->fields[i];
+        int n = snprintf(q->prefix + plen, sizeof(q->prefix) - plen, "%s%s", plen ? "." : "",
+                         f->json_name);
+        if (n < 0 || (size_t)n >= sizeof(q->prefix) - plen)
+            continue;
+        if (bound_elsewhere(q->route, q->route->method->input, q->prefix)) {
+            q->prefix[plen] = '\0';
+            continue;
+        }
+        if (is_text_field(f)) {
+            json_t *schema = text_schema(q->c, f);
+            if (f->repeated) {
+                json_t *arr = json_pack("{s:s}", "type", "array");
+                put(arr, "items", schema);
+                schema = arr;
+            }
+            json_t *p = json_pack("{s:s,s:s}", "name", q->prefix, "in", "query");
+            put_doc(p, "description", f->doc);
+            put(p, "schema", schema);
+            json_array_append_new(q->params, p);
+        } else if (f->type == GW_TYPE_MESSAGE && !f->repeated && f->message &&
+                   !f->message->wkt && depth + 1 < MAX_QUERY_DEPTH) {
+            query_params(q, f->message, depth + 1);
+        }
+        q->prefix[plen] = '\0';
+    }
+}
+
+/* The OpenAPI path of route r ("/v1/{name}"), its path parameters appended
+ * to params.  A variable over several segments, or with literals in it
+ * (name = "shelves/" then a wildcard), is written out segment by segment
+ * (/shelves/{name-1}): a client then sends its slashes as they are, as the
+ * route needs, instead of escaping them inside one parameter. */
+static int openapi_path(oa_ctx *c, const gw_route *r, gw_buf *path, json_t *params)
+{
+    const gw_template *t = &r->tmpl;
+    const gw_message *in = r->method->input;
+    for (size_t i = 0; i < t->n_segs;) {
+        const gw_template_var *var = NULL;
+        for (size_t v = 0; v < t->n_vars && !var; v++)
+            if (t->vars[v].first == i && t->vars[v].end > i)
+                var = &t->vars[v];
+        if (!var) {
+            const gw_segment *s = &t->segs[i++];
+            gw_buf_printf(path, "/%s", s->kind == GW_SEG_LITERAL ? s->literal
+                                       : s->kind == GW_SEG_STAR ? "*" : "**");
+            continue;
+        }
+        const gw_field *f = field_at(in, var->field_path);
+        int single = var->end - var->first == 1 && t->segs[i].kind != GW_SEG_LITERAL;
+        for (size_t k = var->first, wild = 0; k < var->end; k++) {
+            const gw_segment *s = &t->segs[k];
+            if (s->kind == GW_SEG_LITERAL) {
+                gw_buf_printf(path, "/%s", s->literal);
+                continue;
+            }
+            char name[MAX_NAME];
+            if (single)
+                snprintf(name, sizeof(name), "%s", var->field_path);
+            else
+                snprintf(name, sizeof(name), "%s-%zu", var->field_path, ++wild);
+            gw_buf_printf(path, "/{%s}", name);
+            json_t *p = json_pack("{s:s,s:s,s:b}", "name", name, "in", "path", "required", 1);
+            put(p, "schema", single && f ? text_schema(c, f) : json_pack("{s:s}", "type",
+                                                                         "string"));
+            if (single && f) {
+                put_doc(p, "description", f->doc);
+            } else {
+                gw_buf d = GW_BUF_INIT;
+                gw_buf_printf(&d, "segment %zu of %s (", wild, var->field_path);
+                for (size_t j = var->first; j < var->end; j++)
+                    gw_buf_printf(&d, "%s%s", j > var->first ? "/" : "",
+                                  t->segs[j].kind == GW_SEG_LITERAL ? t->segs[j].literal
+                                  : t->segs[j].kind == GW_SEG_STAR ? "*" : "**");
+                gw_buf_printf(&d, ")%s", s->kind == GW_SEG_STARSTAR
+                                             ? "; '/' may be sent as is" : "");
+                gw_buf_putc(&d, '\0');
+                if (!d.oom)
+                    put_str(p, "description", (const char *)d.data);
+                gw_buf_free(&d);
+            }
+            json_array_append_new(params, p);
+        }
+        i = var->end;
+    }
+    if (!t->n_segs)
+        gw_buf_putc(path, '/');
+    if (t->verb)
+        gw_buf_printf(path, ":%s", t->verb);
+    gw_buf_putc(path, '\0');
+    return path->oom ? -1 : 0;
+}
+
+/* "MyService" for "/example.MyService/Echo" in out[outlen]; the method
+ * name's start in *method. */
+static void split_method_path(const char *path, char *service, size_t len, const char **method)
+{
+    const char *start = path[0] == '/' ? path + 1 : path;
+    const char *slash = strchr(start, '/');
+    size_t n = slash ? (size_t)(slash - start) : strlen(start);
+    snprintf(service, len, "%.*s", (int)n, start);
+    *method = slash ? slash + 1 : start;
+}
+
+/* The summary: the first sentence of the comment's first paragraph (its
+ * lines joined, at most MAX_SUMMARY bytes), else the method's name. */
+static json_t *summary(const gw_method *m, const char *method_name)
+{
+    char *doc = clean_doc(m->doc);
+    if (!doc)
+        return json_string(method_name);
+    char *para_end = strstr(doc, "\n\n");
+    if (para_end)
+        *para_end = '\0';
+    for (char *p = doc; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    char *stop = strstr(doc, ". ");
+    size_t n = stop ? (size_t)(stop - doc + 1) : strlen(doc);
+    if (n > MAX_SUMMARY) { /* cut at a space, else at a character boundary */
+        size_t cut = MAX_SUMMARY;
+        while (cut > MAX_SUMMARY / 2 && doc[cut] != ' ')
+            cut--;
+        if (doc[cut] != ' ')
+            for (cut = MAX_SUMMARY; cut && ((unsigned char)doc[cut] & 0xC0) == 0x80;)
+                cut--;
+        n = cut;
+    }
+    json_t *s = json_stringn(doc, n);
+    free(doc);
+    return s ? s : json_string(method_name);
+}
+
+static json_t *content(json_t *schema)
+{
+    json_t *c = json_object(), *media = json_object();
+    put(media, "schema", schema);
+    put(c, "application/json", media);
+    return c;
+}
+
+/* The reply part of an operation: 200 (one message, or a stream of them)
+ * and the error body. */
+static json_t *responses(oa_ctx *c, const gw_route *r)
+{
+    const gw_method *m = r->method;
+    const char *rb = r->binding->response_body;
+    json_t *reply;
+    const gw_field *rf = *rb ? gw_message_field_by_name(m->output, rb, strlen(rb)) : NULL;
+    reply = rf ? field_schema(c, rf) : message_ref(c, m->output);
+    json_t *ok = json_object();
+    if (m->server_streaming) {
+        json_t *line = json_pack("{s:s,s:s}", "type", "object", "description",
+                                 "one line of the stream: a reply, or the error that ended it");
+        json_t *props = json_object();
+        put(props, "result", reply);
+        put(props, "error", ref_to(ERROR_SCHEMA));
+        put(line, "properties", props);
+        json_t *cont = content(line);
+        json_t *sse = json_object();
+        put(sse, "schema", json_pack("{s:s,s:s}", "type", "string", "description",
+                                     "Server-Sent Events: one data: frame a line"));
+        put(cont, "text/event-stream", sse);
+        put_str(ok, "description", "a stream: one JSON object a line (chunked), or "
+                                   "Server-Sent Events with Accept: text/event-stream");
+        put(ok, "content", cont);
+    } else {
+        put_str(ok, "description", "the reply");
+        put(ok, "content", content(reply));
+    }
+    json_t *err = json_object();
+    put_str(err, "description", "an error: the HTTP status follows the gRPC code "
+                                "(400 INVALID_ARGUMENT, 404 NOT_FOUND, 503 UNAVAILABLE, ...)");
+    put(err, "content", content(ref_to(ERROR_SCHEMA)));
+    json_t *res = json_object();
+    put(res, "200", ok);
+    put(res, "default", err);
+    return res;
+}
+
+static json_t *request_body(oa_ctx *c, const gw_route *r)
+{
+    const char *body = r->binding->body;
+    const gw_method *m = r->method;
+    json_t *schema;
+    if (strcmp(body, "*") == 0) {
+        schema = message_ref(c, m->input);
+    } else {
+        const gw_field *f = gw_message_field_by_name(m->input, body, strlen(body));
+        if (!f)
+            return NULL;
+        schema = documented(field_schema(c, f), f->doc, NULL);
+    }
+    json_t *rb = json_object();
+    if (m->client_streaming)
+        put_str(rb, "description", "newline-delimited JSON: one request message a line");
+    else if (strcmp(body, "*") != 0)
+        put_str(rb, "description", body); /* the field the body is */
+    put(rb, "content", content(schema));
+    put(rb, "required", json_boolean(m->client_streaming));
+    return rb;
+}
+
+static const char *openapi_method(const char *verb)
+{
+    static const char *const known[] = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD",
+                                        "OPTIONS", "TRACE"};
+    static const char *const lower[] = {"get", "put", "post", "delete", "patch", "head",
+                                        "options", "trace"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(verb, known[i]) == 0)
+            return lower[i];
+    return NULL; /* a custom verb OpenAPI cannot describe */
+}
+
+/* The tag of a service: its name, or its full name when a service of
+ * another package took that name first.  Adds it to tags (name -> tag
+ * object) with the service's comment. */
+static void service_tag(json_t *tags, const gw_method *m, const char *full, char *out,
+                        size_t outlen)
+{
+    const char *dot = strrchr(full, '.');
+    snprintf(out, outlen, "%s", dot ? dot + 1 : full);
+    json_t *t = json_object_get(tags, out);
+    const char *owner = json_string_value(json_object_get(t, "x-grpc-service"));
+    if (t && (!owner || strcmp(owner, full) != 0)) {
+        snprintf(out, outlen, "%s", full);
+        t = json_object_get(tags, out);
+    }
+    if (t)
+        return;
+    t = json_pack("{s:s,s:s}", "name", out, "x-grpc-service", full);
+    gw_buf d = GW_BUF_INIT;
+    char *doc = clean_doc(m->service_doc);
+    gw_buf_printf(&d, "%s%sgRPC service %s", doc ? doc : "", doc ? "\n\n" : "", full);
+    free(doc);
+    gw_buf_putc(&d, '\0');
+    if (!d.oom)
+        put_str(t, "description", (const char *)d.data);
+    gw_buf_free(&d);
+    if (t)
+        json_object_set_new(tags, out, t);
+}
+
+static void add_operation(oa_ctx *c, const gw_route *r, json_t *paths,
+                          json_t *tags, json_t *op_ids)
+{
+    const char *verb = openapi_method(r->binding->verb);
+    if (!verb)
+        return;
+    json_t *params = json_array();
+    gw_buf path = GW_BUF_INIT;
+    if (openapi_path(c, r, &path, params) < 0) {
+        c->oom = 1;
+        json_decref(params);
+        gw_buf_free(&path);
+        return;
+    }
+    json_t *item = json_object_get(paths, (const char *)path.data);
+    if (!item) {
+        item = json_object();
+        if (json_object_set_new(paths, (const char *)path.data, item) < 0)
+            item = NULL;
+    }
+    if (!item || json_object_get(item, verb)) { /* bad text, or described already */
+        json_decref(params);
+        gw_buf_free(&path);
+        return;
+    }
+    gw_buf_free(&path);
+
+    const gw_method *m = r->method;
+    char service[MAX_NAME], tag[MAX_NAME];
+    const char *method_name;
+    split_method_path(m->path, service, sizeof(service), &method_name);
+    service_tag(tags, m, service, tag, sizeof(tag));
+    json_t *op = json_object();
+    put(op, "tags", json_pack("[s]", tag));
+    put(op, "summary", summary(m, method_name));
+    gw_buf d = GW_BUF_INIT;
+    char *doc = clean_doc(m->doc);
+    gw_buf_printf(&d, "%s%sgRPC method %s%s", doc ? doc : "", doc ? "\n\n" : "", m->path,
+                  m->client_streaming && m->server_streaming ? " (bidirectional streaming)"
+                  : m->client_streaming ? " (client streaming)"
+                  : m->server_streaming ? " (server streaming)" : "");
+    free(doc);
+    gw_buf_putc(&d, '\0');
+    if (!d.oom)
+        put_str(op, "description", (const char *)d.data);
+    gw_buf_free(&d);
+
+    /* operationId: Service_Method, numbered when taken (additional bindings) */
+    char id[MAX_NAME * 2 + 16];
+    const char *sdot = strrchr(service, '.');
+    snprintf(id, sizeof(id), "%s_%s", sdot ? sdot + 1 : service, method_name);
+    size_t idlen = strlen(id);
+    for (int n = 2; json_object_get(op_ids, id) && n < 100000; n++)
+        snprintf(id + idlen, sizeof(id) - idlen, "%d", n);
+    json_object_set_new(op_ids, id, json_true());
+    put_str(op, "operationId", id);
+
+    if (strcmp(r->binding->body, "*") != 0 && !m->client_streaming) {
+        query_walk q = {.c = c, .route = r, .params = params};
+        query_params(&q, m->input, 0);
+    }
+    if (json_array_size(params))
+        put(op, "parameters", params);
+    else
+        json_decref(params);
+    if (*r->binding->body)
+        put(op, "requestBody", request_body(c, r));
+    put(op, "responses", responses(c, r));
+    json_object_set_new(item, verb, op);
+}
+
+/* ---- the document ----------------------------------------------------------------- */
+
+/* Routes in method order (the schema's methods are one array), then in the
+ * order of the method's bindings (one array too; auto-mapped bindings are
+ * one per method). */
+static int compare_routes(const void *a, const void *b)
+{
+    const gw_route *x = *(const gw_route *const *)a, *y = *(const gw_route *const *)b;
+    if (x->method != y->method)
+        return x->method < y->method ? -1 : 1;
+    return x->binding < y->binding ? -1 : x->binding > y->binding;
+}
+
+static json_t *document(const gw_gen *g, const gw_openapi_options *opt, oa_ctx *c)
+{
+    json_t *doc = json_object(), *paths = json_object(), *tags = json_object();
+    json_t *op_ids = json_object();
+    c->schemas = json_object();
+    c->opt = opt;
+    put_str(doc, "openapi", "3.0.3");
+    json_t *info = json_pack("{s:s,s:s}", "title", "rpcrest", "version", "1");
+    gw_buf d = GW_BUF_INIT;
+    gw_buf_printf(&d, "The REST/JSON API that rpcrest-gateway serves now, described from the "
+                      "API it loaded (%s).  Errors answer with an HTTP status that follows the "
+                      "gRPC code and a " ERROR_SCHEMA " body; int64 values are strings.",
+                  g->origin);
+    gw_buf_putc(&d, '\0');
+    if (!d.oom)
+        put_str(info, "description", (const char *)d.data);
+    gw_buf_free(&d);
+    put(doc, "info", info);
+    json_object_set_new(c->schemas, ERROR_SCHEMA, error_schema());
+    /* the error's details are Any: described even if no route uses Any */
+    gw_message any = {.full_name = "google.protobuf.Any", .wkt = GW_WKT_ANY};
+    json_object_set_new(c->schemas, "google.protobuf.Any", well_known_schema(c, &any));
+    /* in the order of the descriptors (the router's is most specific first) */
+    size_t n = g->router.n_routes;
+    const gw_route **order = malloc((n ? n : 1) * sizeof(*order));
+    if (!order)
+        c->oom = 1;
+    for (size_t i = 0; order && i < n; i++)
+        order[i] = &g->router.routes[i];
+    if (order && n)
+        qsort(order, n, sizeof(*order), compare_routes);
+    for (size_t i = 0; order && i < n && !c->oom; i++)
+        add_operation(c, order[i], paths, tags, op_ids);
+    free(order);
+    for (size_t i = 0; i < c->n_todo && !c->oom; i++) /* grows as it goes */
+        describe_message(c, c->todo[i]);
+    json_t *tag_list = json_array();
+    const char *key;
+    json_t *value;
+    json_object_foreach(tags, key, value)
+        json_array_append(tag_list, value);
+    put(doc, "tags", tag_list);
+    put(doc, "paths", paths);
+    json_t *components = json_object();
+    put(components, "schemas", c->schemas);
+    put(doc, "components", components);
+    json_decref(tags);
+    json_decref(op_ids);
+    return doc;
+}
+
+int gw_openapi_build(const gw_gen *g, const gw_openapi_options *opt, gw_buf *out)
+{
+    oa_ctx c = {0};
+    json_t *doc = document(g, opt, &c);
+    free(c.todo);
+    char *text = c.oom ? NULL : json_dumps(doc, JSON_INDENT(1));
+    json_decref(doc);
+    if (!text)
+        return -1;
+    gw_buf_puts(out, text);
+    gw_buf_putc(out, '\n');
+    free(text);
+    return out->oom ? -1 : 0;
+}
+
+int gw_openapi_get(gw_gen *g, const gw_openapi_options *opt, const uint8_t **data, size_t *len)
+{
+    pthread_mutex_lock(&g->openapi_lock);
+    if (!g->openapi) {
+        gw_buf b = GW_BUF_INIT;
+        if (gw_openapi_build(g, opt, &b) == 0)
+            g->openapi = gw_buf_steal(&b, &g->openapi_len);
+        gw_buf_free(&b);
+    }
+    pthread_mutex_unlock(&g->openapi_lock);
+    *data = g->openapi;
+    *len = g->openapi_len;
+    return g->openapi ? 0 : -1;
+}

@@ -1,0 +1,237 @@
+/*
+ * test_gw_openapi.c -- gateway/gw_openapi.c on tests/unit/openapi.proto: a
+ * message that refers to itself (directly, through a map, a oneof and a
+ * nested message), an enum, comments, multi-segment path variables, a body
+ * field, a response_body and a server stream.  Checks the document's
+ * structure; tests/e2e/test_openapi.py checks it with an OpenAPI validator.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../gateway/gw_gen.h"
+#include "../../gateway/gw_openapi.h"
+
+#ifndef BUILD_DIR /* the Makefile passes its build folder */
+#define BUILD_DIR "build"
+#endif
+#define OPENAPI_PB BUILD_DIR "/tests/openapi.pb"
+
+static gw_gen gen;
+static json_t *doc;
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *paths[] = {OPENAPI_PB};
+    gen.schema = gw_schema_load(paths, 1, err, sizeof(err));
+    if (!gen.schema) {
+        fprintf(stderr, "gw_schema_load: %s\n", err);
+        return -1;
+    }
+    size_t n;
+    const gw_method *methods = gw_schema_methods(gen.schema, &n);
+    if (gw_router_build(&gen.router, methods, n, err, sizeof(err)) != 0) {
+        fprintf(stderr, "gw_router_build: %s\n", err);
+        return -1;
+    }
+    snprintf(gen.origin, sizeof(gen.origin), "openapi.pb");
+    pthread_mutex_init(&gen.openapi_lock, NULL);
+    gw_openapi_options opt = {0};
+    const uint8_t *text;
+    size_t len;
+    if (gw_openapi_get(&gen, &opt, &text, &len) != 0)
+        return -1;
+    json_error_t error;
+    doc = json_loadb((const char *)text, len, 0, &error);
+    if (!doc)
+        fprintf(stderr, "not JSON: %s\n", error.text);
+    return doc ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    json_decref(doc);
+    gw_router_free(&gen.router);
+    gw_schema_free(gen.schema);
+    free(gen.openapi);
+    pthread_mutex_destroy(&gen.openapi_lock);
+    return 0;
+}
+
+/* The value at a path of object keys and array indexes ("paths",
+ * "/v1/nodes", "post", NULL); fails the test if it is not there. */
+static json_t *at(json_t *v, ...)
+{
+    va_list ap;
+    va_start(ap, v);
+    char where[1024] = "";
+    for (const char *key; (key = va_arg(ap, const char *));) {
+        size_t n = strlen(where);
+        snprintf(where + n, sizeof(where) - n, "/%s", key);
+        char *end;
+        long index = strtol(key, &end, 10);
+        v = json_is_array(v) && !*end ? json_array_get(v, (size_t)index) : json_object_get(v, key);
+        if (!v) {
+            va_end(ap);
+            fail_msg("no %s in the document", where);
+        }
+    }
+    va_end(ap);
+    return v;
+}
+
+static const char *str(json_t *v)
+{
+    if (!json_is_string(v))
+        fail_msg("not a string");
+    return json_string_value(v);
+}
+
+#define NODE_REF "#/components/schemas/oa.Node"
+
+static void test_header(void **state)
+{
+    (void)state;
+    assert_string_equal(str(at(doc, "openapi", NULL)), "3.0.3");
+    assert_non_null(strstr(str(at(doc, "info", "description", NULL)), "openapi.pb"));
+    json_t *tag = at(doc, "tags", "0", NULL);
+    assert_string_equal(str(at(tag, "name", NULL)), "Trees");
+    assert_string_equal(str(at(tag, "description", NULL)),
+                        "The tree service.\n\ngRPC service oa.Trees");
+}
+
+static void test_recursive_message_is_one_component(void **state)
+{
+    (void)state;
+    json_t *props = at(doc, "components", "schemas", "oa.Node", "properties", NULL);
+    assert_string_equal(str(at(props, "children", "items", "$ref", NULL)), NODE_REF);
+    assert_string_equal(str(at(props, "parent", "$ref", NULL)), NODE_REF);
+    assert_string_equal(str(at(props, "byId", "type", NULL)), "object");
+    assert_string_equal(str(at(props, "byId", "additionalProperties", "$ref", NULL)), NODE_REF);
+    assert_string_equal(str(at(props, "byId", "x-map-key-type", NULL)), "integer");
+    assert_string_equal(str(at(props, "inner", "$ref", NULL)),
+                        "#/components/schemas/oa.Node.Inner");
+    assert_string_equal(str(at(doc, "components", "schemas", "oa.Node.Inner", "properties",
+                               "back", "$ref", NULL)), NODE_REF);
+    /* a map entry is no component of its own */
+    assert_null(json_object_get(at(doc, "components", "schemas", NULL), "oa.Node.ByIdEntry"));
+}
+
+static void test_field_types_and_comments(void **state)
+{
+    (void)state;
+    json_t *props = at(doc, "components", "schemas", "oa.Node", "properties", NULL);
+    assert_string_equal(str(at(props, "name", "description", NULL)), "the node's name");
+    assert_string_equal(str(at(props, "weight", "type", NULL)), "string");
+    assert_string_equal(str(at(props, "weight", "format", NULL)), "int64");
+    assert_non_null(strstr(str(at(props, "weight", "description", NULL)),
+                           "Only one of weight, twin can be set"));
+    /* a commented $ref is wrapped, since $ref takes no siblings */
+    assert_string_equal(str(at(props, "twin", "allOf", "0", "$ref", NULL)), NODE_REF);
+    assert_string_equal(str(at(doc, "components", "schemas", "oa.Node.Inner", "properties", "big",
+                               "items", "format", NULL)), "uint64");
+    assert_string_equal(str(at(doc, "components", "schemas", "oa.Node", "description", NULL)),
+                        "A tree node: refers to itself.");
+    json_t *kind = at(doc, "components", "schemas", "oa.Kind", NULL);
+    assert_string_equal(str(at(kind, "type", NULL)), "string");
+    assert_int_equal(json_array_size(at(kind, "enum", NULL)), 3);
+    assert_string_equal(str(at(kind, "enum", "1", NULL)), "LEAF");
+    assert_string_equal(str(at(kind, "description", NULL)), "The kind of a node.\n- LEAF: A leaf.");
+}
+
+static void test_multi_segment_variable_and_query(void **state)
+{
+    (void)state;
+    json_t *op = at(doc, "paths", "/v1/trees/{name-1}/nodes/{name-2}", "get", NULL);
+    assert_string_equal(str(at(op, "operationId", NULL)), "Trees_Get");
+    assert_string_equal(str(at(op, "summary", NULL)), "Gets a node.");
+    assert_non_null(strstr(str(at(op, "description", NULL)), "Its children come with it."));
+    assert_non_null(strstr(str(at(op, "description", NULL)), "gRPC method /oa.Trees/Get"));
+    const char *want[] = {"name-1", "name-2", "kind", "weight", "inner.big"};
+    json_t *params = at(op, "parameters", NULL);
+    assert_int_equal(json_array_size(params), 5);
+    for (size_t i = 0; i < 5; i++) {
+        char index[8];
+        snprintf(index, sizeof(index), "%zu", i);
+        assert_string_equal(str(at(params, index, "name", NULL)), want[i]);
+    }
+    assert_string_equal(str(at(params, "0", "in", NULL)), "path");
+    assert_true(json_is_true(at(params, "0", "required", NULL)));
+    assert_string_equal(str(at(params, "4", "in", NULL)), "query");
+    assert_string_equal(str(at(params, "4", "schema", "type", NULL)), "array");
+    assert_null(json_object_get(op, "requestBody"));
+}
+
+static void test_bodies_and_replies(void **state)
+{
+    (void)state;
+    json_t *post = at(doc, "paths", "/v1/nodes", "post", NULL);
+    assert_string_equal(str(at(post, "operationId", NULL)), "Trees_Get2");
+    assert_string_equal(str(at(post, "requestBody", "content", "application/json", "schema",
+                               "$ref", NULL)), NODE_REF);
+    assert_null(json_object_get(post, "parameters"));
+    assert_string_equal(str(at(post, "responses", "default", "content", "application/json",
+                               "schema", "$ref", NULL)),
+                        "#/components/schemas/google.rpc.Status");
+    json_t *put = at(doc, "paths", "/v1/nodes/{inner.back.name}", "put", NULL);
+    assert_string_equal(str(at(put, "requestBody", "content", "application/json", "schema",
+                               "$ref", NULL)), "#/components/schemas/oa.Node.Inner");
+    assert_string_equal(str(at(put, "responses", "200", "content", "application/json", "schema",
+                               "items", "$ref", NULL)), NODE_REF);
+    /* the stream: one {result} or {error} object a line */
+    json_t *walk = at(doc, "paths", "/v1/walk/{name}:walk", "get", NULL);
+    json_t *line = at(walk, "responses", "200", "content", "application/json", "schema",
+                      "properties", NULL);
+    assert_string_equal(str(at(line, "result", "$ref", NULL)), NODE_REF);
+    assert_string_equal(str(at(line, "error", "$ref", NULL)),
+                        "#/components/schemas/google.rpc.Status");
+    assert_non_null(at(walk, "responses", "200", "content", "text/event-stream", NULL));
+    json_t *error = at(doc, "components", "schemas", "google.rpc.Status", "properties", NULL);
+    assert_string_equal(str(at(error, "code", "type", NULL)), "integer");
+    assert_string_equal(str(at(error, "details", "items", "$ref", NULL)),
+                        "#/components/schemas/google.protobuf.Any");
+}
+
+static void test_kept_with_the_generation(void **state)
+{
+    (void)state;
+    gw_openapi_options opt = {0};
+    const uint8_t *a, *b;
+    size_t la, lb;
+    assert_int_equal(gw_openapi_get(&gen, &opt, &a, &la), 0);
+    assert_int_equal(gw_openapi_get(&gen, &opt, &b, &lb), 0);
+    assert_ptr_equal(a, b);
+    assert_int_equal(la, lb);
+    /* with json_proto_names, properties are proto names */
+    gw_openapi_options proto = {.proto_names = 1};
+    gw_buf text = GW_BUF_INIT;
+    assert_int_equal(gw_openapi_build(&gen, &proto, &text), 0);
+    json_t *d = json_loadb((const char *)text.data, text.len, 0, NULL);
+    assert_non_null(d);
+    assert_non_null(at(d, "components", "schemas", "oa.Node", "properties", "by_id", NULL));
+    json_decref(d);
+    gw_buf_free(&text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_header),
+        cmocka_unit_test(test_recursive_message_is_one_component),
+        cmocka_unit_test(test_field_types_and_comments),
+        cmocka_unit_test(test_multi_segment_variable_and_query),
+        cmocka_unit_test(test_bodies_and_replies),
+        cmocka_unit_test(test_kept_with_the_generation),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
