@@ -38,17 +38,62 @@ int rp_priv_check(const rp_config *cfg, char *err, size_t errlen)
     return -1;
 }
 
-int rp_priv_drop(const rp_config *cfg, char *err, size_t errlen)
+int rp_priv_lower(const rp_config *cfg, char *err, size_t errlen)
 {
     if (!cfg->supervisor.user || already(cfg))
         return 0;
     if (rp_priv_check(cfg, err, errlen) < 0)
         return -1;
     const char *user = cfg->supervisor.user;
+    const char *step;
+    int pdeath = 0; /* a change of ids clears it: read it first */
+    (void)prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
+    if ((step = "initgroups", initgroups(user, (gid_t)cfg->supervisor.gid) < 0) ||
+        (step = "setegid", setegid((gid_t)cfg->supervisor.gid) < 0) ||
+        (step = "seteuid", seteuid((uid_t)cfg->supervisor.uid) < 0) ||
+        (step = "prctl(PR_SET_PDEATHSIG)", pdeath && prctl(PR_SET_PDEATHSIG, pdeath, 0, 0, 0) < 0)) {
+        snprintf(err, errlen, "%s(%s): %s", step, user, strerror(errno));
+        return -1;
+    }
+    unsetenv("XDG_RUNTIME_DIR");
+    return 1;
+}
+
+int rp_priv_raise(char *err, size_t errlen)
+{
+    uid_t ru, eu, su;
+    gid_t rg, eg, sg;
+    if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0) {
+        snprintf(err, errlen, "getresuid: %s", strerror(errno));
+        return -1;
+    }
+    if (eu == 0 || (ru != 0 && su != 0))
+        return 0; /* not lowered */
+    int pdeath = 0; /* a change of ids clears it: read it first */
+    (void)prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
+    const char *step;
+    if ((step = "seteuid(0)", seteuid(0) < 0) || (step = "setegid", setegid(rg) < 0) ||
+        (step = "prctl(PR_SET_PDEATHSIG)", pdeath && prctl(PR_SET_PDEATHSIG, pdeath, 0, 0, 0) < 0)) {
+        snprintf(err, errlen, "%s: %s", step, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int rp_priv_drop(const rp_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->supervisor.user || already(cfg))
+        return 0;
+    if (rp_priv_raise(err, errlen) < 0)
+        return -1;
+    int pdeath = 0; /* every change of ids clears it: read it first */
+    (void)prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
+    uid_t ru, eu, su;
+    if (rp_priv_check(cfg, err, errlen) < 0)
+        return -1;
+    const char *user = cfg->supervisor.user;
     uid_t uid = (uid_t)cfg->supervisor.uid;
     gid_t gid = (gid_t)cfg->supervisor.gid;
-    int pdeath = 0;
-    (void)prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
     const char *step;
     if ((step = "initgroups", initgroups(user, gid) < 0) ||
         (step = "setresgid", setresgid(gid, gid, gid) < 0) ||
@@ -56,7 +101,6 @@ int rp_priv_drop(const rp_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "%s(%s): %s", step, user, strerror(errno));
         return -1;
     }
-    uid_t ru, eu, su;
     gid_t rg, eg, sg;
     if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != uid ||
         eu != uid || su != uid || rg != gid || eg != gid || sg != gid) {

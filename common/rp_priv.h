@@ -22,9 +22,25 @@
 int rp_priv_check(const rp_config *cfg, char *err, size_t errlen);
 
 /*
+ * Takes on cfg's user and group as effective ids only (and the user's
+ * supplementary groups), keeping root as the saved user, so that what the
+ * process opens and creates from now on is checked and owned as that user,
+ * until rp_priv_drop.  For what must still happen as root afterwards (the
+ * host: gRPC binds more sockets on its port when the server starts).  Not a
+ * security boundary by itself: code running now could switch back.  Unsets
+ * XDG_RUNTIME_DIR (root's).  A no-op (0) when no user is set or the process
+ * runs as that user already; 1 when it switched; -1 with err[errlen].
+ */
+int rp_priv_lower(const rp_config *cfg, char *err, size_t errlen);
+
+/* Undoes rp_priv_lower (root's effective ids again).  Returns 0 (also when
+ * nothing was lowered), or -1 with err[errlen]. */
+int rp_priv_raise(char *err, size_t errlen);
+
+/*
  * Switches this process for good to cfg's user and group: supplementary
  * groups (initgroups), then the group, then the user (real, effective and
- * saved), then checks that root cannot be regained.  Re-arms the
+ * saved; after rp_priv_lower it becomes root again first), then checks that root cannot be regained.  Re-arms the
  * parent-death signal (a change of user clears it) and unsets
  * XDG_RUNTIME_DIR (the previous user's).  A no-op when no user is set or
  * the process runs as that user already.  Returns 1 when it switched, 0 for

@@ -147,11 +147,11 @@ static int private_socket(const rp_config *cfg, char *path, char *addr)
     return 1;
 }
 
-/* Binds the public port, becomes the service user, loads the plugins,
- * serves until a stop signal, and unwinds. */
+/* Binds the public port, loads the plugins as the service user, becomes
+ * it for good, serves until a stop signal, and unwinds. */
 static int serve(const rp_config *cfg, const sigset_t *stop_set)
 {
-    char err[1024];
+    char err[1024] = "";
     rp_tls_pem pem;
     if (rp_priv_check(cfg, err, sizeof(err)) < 0 || rp_tls_check(cfg, err, sizeof(err)) < 0 ||
         rp_tls_pem_load(cfg, &cfg->host.tls, &pem, err, sizeof(err)) < 0) {
@@ -171,9 +171,7 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         .key = pem.key,
         .client_ca = pem.ca,
     };
-    /* Bound as whoever started us (a port below 1024 needs root), then
-     * never root again: plugins are loaded and calls served as the
-     * [supervisor] user. */
+    /* bound as whoever started us: a port below 1024 needs root */
     host_server *srv = host_server_create(&conf);
     rp_tls_pem_free(&pem); /* gRPC keeps its own copies */
     conf.cert = conf.key = conf.client_ca = NULL;
@@ -181,16 +179,16 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         grpc_shutdown();
         return EX_FAILURE;
     }
-    int dropped = rp_priv_drop(cfg, err, sizeof(err));
-    if (dropped < 0) {
+    /* Plugins are checked, loaded and initialised, and unix sockets made,
+     * as the [supervisor] user (effective ids only: gRPC needs root once
+     * more to start the server); then that user for good, before any call
+     * reaches a plugin. */
+    if (rp_priv_lower(cfg, err, sizeof(err)) < 0) {
         rp_log("%s", err);
         host_server_stop(srv);
         grpc_shutdown();
         return EX_FAILURE;
     }
-    if (dropped)
-        rp_log("running as user %s (uid %u, gid %u)", cfg->supervisor.user, cfg->supervisor.uid,
-               cfg->supervisor.gid);
     host_plugins ps;
     if (host_plugins_load(&ps, cfg) < 0) {
         host_server_stop(srv);
@@ -199,12 +197,23 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
     }
     char private_path[256], private_addr[300];
     int have_private = private_socket(cfg, private_path, private_addr);
-    if (host_server_start(srv, &ps, &conf, have_private ? private_addr : NULL) < 0) {
+    int rc = host_server_prepare(srv, &ps, &conf, have_private ? private_addr : NULL);
+    int dropped = 0;
+    if (rc == 0 && (rc = rp_priv_raise(err, sizeof(err))) == 0) {
+        host_server_start(srv);
+        dropped = rc = rp_priv_drop(cfg, err, sizeof(err));
+    }
+    if (rc < 0 && err[0])
+        rp_log("%s", err);
+    if (rc < 0 || host_server_serve(srv) < 0) {
         host_server_stop(srv);
         host_plugins_unload(&ps);
         grpc_shutdown();
         return EX_FAILURE;
     }
+    if (dropped)
+        rp_log("running as user %s (uid %u, gid %u)", cfg->supervisor.user, cfg->supervisor.uid,
+               cfg->supervisor.gid);
     log_serving(&ps, cfg->host.listen, threads);
     if (have_private && rp_private_publish(private_path, private_addr, err, sizeof(err)) < 0)
         rp_log("private_listen: %s; the gateway will use %s", err, cfg->host.listen);

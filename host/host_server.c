@@ -285,8 +285,8 @@ fail:
     return NULL;
 }
 
-int host_server_start(host_server *s, const host_plugins *ps, const host_server_conf *conf,
-                      const char *private_listen)
+int host_server_prepare(host_server *s, const host_plugins *ps, const host_server_conf *conf,
+                        const char *private_listen)
 {
     s->ps = ps;
     if (register_methods(s) < 0 || register_builtin(s) < 0 || create_queues(s) < 0)
@@ -303,8 +303,17 @@ int host_server_start(host_server *s, const host_plugins *ps, const host_server_
         rp_log("%s: serving on %s only", private_listen, conf->listen);
     else if (private_listen && chmod(private_listen + 5, 0600) < 0)
         rp_log("chmod %s: %s", private_listen + 5, strerror(errno));
+    return 0;
+}
+
+void host_server_start(host_server *s)
+{
     grpc_server_start(s->server);
     s->started = 1;
+}
+
+int host_server_serve(host_server *s)
+{
     return start_workers(s);
 }
 

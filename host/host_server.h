@@ -37,14 +37,25 @@ host_server *host_server_create(const host_server_conf *conf);
 
 /*
  * Binds a unix conf->listen and `private_listen` ("unix:/path" for the
- * gateway, plaintext; NULL for none; if it cannot be bound that is logged
- * and it is left out), registers every method of ps, starts the server,
- * starts conf->threads workers and posts their first requests.  Returns 0,
- * or -1 after logging why; either way host_server_stop frees s.  ps must
- * outlive the server.
+ * gateway, plaintext, made mode 0600; NULL for none; if it cannot be bound
+ * that is logged and it is left out) as the current effective user, and
+ * registers every method of ps.  Returns 0, or -1 after logging why;
+ * either way host_server_stop frees s.  ps must outlive the server.
  */
-int host_server_start(host_server *s, const host_plugins *ps, const host_server_conf *conf,
-                      const char *private_listen);
+int host_server_prepare(host_server *s, const host_plugins *ps, const host_server_conf *conf,
+                        const char *private_listen);
+
+/*
+ * Starts the server: it accepts connections from now on.  gRPC binds one
+ * more socket on a TCP port per completion queue here (SO_REUSEPORT), so
+ * this runs as the user that bound the port.  Calls reach no plugin until
+ * host_server_serve.
+ */
+void host_server_start(host_server *s);
+
+/* Starts the workers and posts their first requests: calls are served.
+ * Returns 0, or -1 after logging why. */
+int host_server_serve(host_server *s);
 
 /*
  * Starts draining: the health service goes NOT_SERVING, the server stops
