@@ -13,6 +13,7 @@ Privilege: [supervisor] user = nobody (the children's uids and groups from
 socket's folder and mode), the errors for an unknown user and for a user
 that is not root, and plugins other users could replace (StrictModes).
 """
+import atexit
 import http.client
 import os
 import shutil
@@ -45,21 +46,21 @@ def string_message(value):
     return b"\x0a" + bytes([len(data)]) + data
 
 
-CERTS = None  # the folder of certificates made by setUpModule
+_certs = []  # the folder of certificates, made once on first use
 
 
-def setUpModule():
-    global CERTS
-    CERTS = tempfile.mkdtemp(prefix="rpcrest-certs-")
+def make_certs():
+    folder = tempfile.mkdtemp(prefix="rpcrest-certs-")
+    atexit.register(shutil.rmtree, folder, True)
 
     def run(*args):
-        subprocess.run(args, cwd=CERTS, check=True, stdout=subprocess.DEVNULL,
+        subprocess.run(args, cwd=folder, check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
 
     def signed(name, ca, ext):
         run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
             "-out", name + ".csr", "-subj", "/CN=" + name)
-        with open(os.path.join(CERTS, name + ".ext"), "w") as f:
+        with open(os.path.join(folder, name + ".ext"), "w") as f:
             f.write(ext + "\n")
         run("openssl", "x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey",
             ca + ".key", "-CAcreateserial", "-days", "2", "-extfile", name + ".ext",
@@ -72,16 +73,18 @@ def setUpModule():
                            "extendedKeyUsage=serverAuth")
     signed("client", "ca", "extendedKeyUsage=clientAuth")
     signed("rogue", "rogue-ca", "extendedKeyUsage=clientAuth")
-    with open(os.path.join(CERTS, "junk.pem"), "w") as f:
+    with open(os.path.join(folder, "junk.pem"), "w") as f:
         f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
-
-
-def tearDownModule():
-    shutil.rmtree(CERTS, ignore_errors=True)
+    return folder
 
 
 def cert(name):
-    return os.path.join(CERTS, name)
+    """The path of a file made by make_certs: ca.pem, server.pem/.key,
+    client.pem/.key, rogue-ca.pem, rogue.pem/.key (signed by rogue-ca),
+    junk.pem."""
+    if not _certs:
+        _certs.append(make_certs())
+    return os.path.join(_certs[0], name)
 
 
 def read(name):
@@ -409,10 +412,15 @@ class RunAsNobody(Case):
         with open(r.ini, "a") as f:
             f.write("\n[service.testkit]\nplugin = %s/services/testkit.so\n" % harness.BUILD)
         os.kill(r.proc.pid, signal.SIGHUP)
-        self.assertTrue(harness.wait_until(
-            lambda: r.children().get("rpcrest-host") not in (None, kids["rpcrest-host"]), 15),
-            r.log())
-        self.assertEqual(proc_ids(r.children()["rpcrest-host"])[0], [NOBODY] * 4)
+        def new_host_serving():
+            pid = r.children().get("rpcrest-host")
+            if pid in (None, kids["rpcrest-host"]):
+                return None
+            return "rpcrest-host[%d]: serving " % pid in r.log() and pid
+        pid = harness.wait_until(new_host_serving, 15)
+        self.assertTrue(pid, r.log())
+        self.assertEqual(proc_ids(pid)[0], [NOBODY] * 4)
+        self.assertIn("rpcrest-host[%d]: running as user nobody" % pid, r.log())
 
     def test_unknown_user_is_a_config_error(self):
         r = self.rpcrest(supervisor={"user": "rpcrest-no-such-user"})
