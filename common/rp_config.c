@@ -677,6 +677,12 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         cfg->gateway.services_line = ctx->line;
         if (count <= 0)
             fail(ctx, ctx->line, "services: expected NAME[, NAME…] (package.Service)");
+    } else if (strcmp(key, "upstream_name") == 0) {
+        cfg->gateway.upstream_name_line = ctx->line;
+        if (value[0] == '\0' || strpbrk(value, " \t/:,"))
+            fail(ctx, ctx->line, "upstream_name: '%s' is not a host name or IP address", value);
+        else
+            set_string(ctx, &cfg->gateway.upstream_name, value);
     } else if (tls_key(ctx, &cfg->gateway.tls, "cert", "key", NULL, key, value) ||
                tls_key(ctx, &cfg->gateway.upstream_tls, "upstream_cert", "upstream_key",
                        "upstream_ca", key, value)) {
@@ -687,7 +693,7 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
              "auto_map, timeout, max_timeout, max_body_bytes, threads, connection_timeout, "
              "max_connections, ignore_unknown_query_parameters, json_ignore_unknown_fields, "
              "json_emit_defaults, json_proto_names, cert, key, upstream_ca, upstream_cert, "
-             "upstream_key)", key);
+             "upstream_key, upstream_name)", key);
     }
 }
 
@@ -941,6 +947,9 @@ static void validate(parse_ctx *ctx)
     check_tls(ctx, "gateway", &cfg->gateway.tls, "cert", "key", "(none)", 1);
     check_tls(ctx, "gateway", &cfg->gateway.upstream_tls, "upstream_cert", "upstream_key",
               "upstream_ca", 0);
+    if (!ctx->failed && cfg->gateway.upstream_name && !cfg->gateway.upstream_tls.ca)
+        fail(ctx, cfg->gateway.upstream_name_line, "[gateway] upstream_name needs upstream_ca "
+             "(it is the name checked in the upstream's certificate)");
     if (!ctx->failed && cfg->host.tls.cert && strncmp(cfg->host.listen, "unix:", 5) == 0)
         fail(ctx, cfg->host.tls.cert_line, "[host] cert: TLS is for a TCP listen address, "
              "and listen is %s", cfg->host.listen);
@@ -1070,6 +1079,7 @@ void rp_config_free(rp_config *cfg)
     free(cfg->host.private_listen);
     free(cfg->gateway.listen);
     free(cfg->gateway.upstream);
+    free(cfg->gateway.upstream_name);
     free_list(cfg->gateway.descriptors, cfg->gateway.n_descriptors);
     free_list(cfg->gateway.services, cfg->gateway.n_services);
     free(cfg->path);

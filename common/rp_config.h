@@ -125,6 +125,9 @@ typedef struct rp_config {
         rp_tls_conf tls;      /* HTTPS on listen: cert and key (ca unused) */
         rp_tls_conf upstream_tls; /* to the upstream: ca = upstream_ca, and the client
                                    * cert = upstream_cert, key = upstream_key (mTLS) */
+        char *upstream_name;  /* the name the upstream's certificate must carry, instead
+                               * of the target's host; NULL: the target's */
+        int upstream_name_line;
     } gateway;
 
     rp_service_conf *services;

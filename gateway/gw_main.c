@@ -185,7 +185,8 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
      * resumes the connection; the HTTP threads do the JSON.  One per four
      * HTTP threads: on 2 CPUs one instead of two gave 14% more requests/s
      * at 64 connections and 21% at 1 (docs/benchmarks.md). */
-    gw_upstream *up = gw_upstream_start(target, (threads + 3) / 4, tls, err, sizeof(err));
+    gw_upstream *up = gw_upstream_start(target, (threads + 3) / 4, tls,
+                                        cfg->gateway.upstream_name, err, sizeof(err));
     if (!up) {
         rp_log("%s", err);
         return 1;

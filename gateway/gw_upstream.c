@@ -189,7 +189,8 @@ static grpc_channel_credentials *channel_credentials(const rp_tls_pem *tls)
     return grpc_ssl_credentials_create(tls->ca, tls->cert ? &pair : NULL, NULL, NULL);
 }
 
-static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls)
+static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
+                                    const char *tls_name)
 {
     grpc_arg args[] = {
         {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
@@ -199,8 +200,15 @@ static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls)
         /* every address the target resolves to takes calls in turn */
         {GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG,
          {.string = "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}"}},
+        {GRPC_ARG_STRING, NULL, {.string = NULL}}, /* the TLS name, if any */
     };
-    grpc_channel_args channel_args = {sizeof(args) / sizeof(args[0]), args};
+    size_t n_args = sizeof(args) / sizeof(args[0]);
+    if (tls && tls->ca && tls_name) /* the last slot */
+        args[n_args - 1] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
+                                      {.string = (char *)tls_name}};
+    else
+        n_args--;
+    grpc_channel_args channel_args = {n_args, args};
     grpc_channel_credentials *creds = channel_credentials(tls);
     if (!creds)
         return NULL;
@@ -210,7 +218,7 @@ static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls)
 }
 
 gw_upstream *gw_upstream_start(const char *target, int threads, const rp_tls_pem *tls,
-                               char *err, size_t errlen)
+                               const char *tls_name, char *err, size_t errlen)
 {
     gw_upstream *up = calloc(1, sizeof(*up));
     if (!up || !(up->threads = calloc((size_t)threads, sizeof(*up->threads)))) {
@@ -219,7 +227,7 @@ gw_upstream *gw_upstream_start(const char *target, int threads, const rp_tls_pem
         return NULL;
     }
     pthread_mutex_init(&up->lock, NULL);
-    up->channel = create_channel(target, tls);
+    up->channel = create_channel(target, tls, tls_name);
     if (!up->channel) {
         snprintf(err, errlen, "upstream %s: cannot create the TLS credentials", target);
         pthread_mutex_destroy(&up->lock);

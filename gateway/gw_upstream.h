@@ -49,12 +49,14 @@ typedef void (*gw_upstream_done)(void *arg, gw_upstream_result *result);
  * `tls` (its ca set), the channel is TLS: the upstream's certificate must
  * be signed by tls->ca and name the target's host (an IP address SAN for
  * "ipv4:…", "localhost" for "unix:…"), and tls->cert/key, if set, are the
- * client certificate (mutual TLS); NULL: plaintext.  Calls, discovery and
+ * client certificate (mutual TLS), and tls_name, if not NULL, is the name
+ * checked in the upstream's certificate instead of the target's host (and
+ * sent as SNI); NULL: plaintext.  Calls, discovery and
  * health checks all use this one channel.  tls is read during the call only.
  * Returns NULL with a reason in err[errlen].
  */
 gw_upstream *gw_upstream_start(const char *target, int threads, const rp_tls_pem *tls,
-                               char *err, size_t errlen);
+                               const char *tls_name, char *err, size_t errlen);
 
 /* Registers each method's path with the channel once (method->call_handle),
  * so that no call looks a method up by name.  Done on a fresh schema before

@@ -300,6 +300,21 @@ class GatewayToHostMutualTls(Case):
         self.assertIn(b'"status":"SERVING"', body)
         conn.close()
 
+    def test_upstream_name_is_the_name_checked(self):
+        r = self.host()
+        mtls = {"upstream_ca": cert("ca.pem"), "upstream_cert": cert("client.pem"),
+                "upstream_key": cert("client.key"), "descriptors": ECHO_PB}
+        for name, want in (("localhost", 200), ("elsewhere.example", 503)):
+            port, p = self.gateway(r, dict(mtls, upstream_name=name))
+            self.assertTrue(harness.wait_until(lambda: "listening on http://" in p.log(), 10),
+                            p.log())
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("POST", "/v1/example/echo", body=b'{"value":"named"}')
+            resp = conn.getresponse()
+            body = resp.read()
+            conn.close()
+            self.assertEqual(resp.status, want, (name, body))
+
     def test_without_a_client_certificate_the_host_refuses(self):
         r = self.host()
         port, p = self.gateway(r, {"upstream_ca": cert("ca.pem"), "descriptors": ECHO_PB})

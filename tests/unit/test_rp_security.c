@@ -165,6 +165,13 @@ static void test_tls_keys_need_their_pair(void **state)
                     "cert: ");
     assert_non_null(strstr(f->err, "missing.pem: No such file or directory"));
     expect_error_at(f, "[gateway]\ncert =\n", 2, "cert: a PEM file is needed");
+    expect_error_at(f, "[gateway]\nupstream_name = localhost\n", 2,
+                    "[gateway] upstream_name needs upstream_ca");
+    expect_error_at(f, "[gateway]\nupstream_ca = ca.pem\nupstream_name = a:1\n", 3,
+                    "upstream_name: 'a:1' is not a host name or IP address");
+    rp_config *cfg = load_ok(f, "[gateway]\nupstream_ca = ca.pem\nupstream_name = localhost\n");
+    assert_string_equal(cfg->gateway.upstream_name, "localhost");
+    rp_config_free(cfg);
 }
 
 static void test_tls_keys_load_as_absolute_paths(void **state)
