@@ -950,6 +950,11 @@ static void validate(parse_ctx *ctx)
     if (!ctx->failed && cfg->gateway.upstream_name && !cfg->gateway.upstream_tls.ca)
         fail(ctx, cfg->gateway.upstream_name_line, "[gateway] upstream_name needs upstream_ca "
              "(it is the name checked in the upstream's certificate)");
+    if (!ctx->failed && cfg->host.tls.cert && cfg->n_services && !cfg->gateway.upstream &&
+        cfg->host.private_listen && strcmp(cfg->host.private_listen, "off") == 0 &&
+        !cfg->gateway.upstream_tls.ca)
+        fail(ctx, cfg->host.tls.cert_line, "[host] cert with private_listen = off: the gateway "
+             "would call the host's TLS port without TLS; set [gateway] upstream_ca");
     if (!ctx->failed && cfg->host.tls.cert && strncmp(cfg->host.listen, "unix:", 5) == 0)
         fail(ctx, cfg->host.tls.cert_line, "[host] cert: TLS is for a TCP listen address, "
              "and listen is %s", cfg->host.listen);

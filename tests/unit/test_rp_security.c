@@ -169,6 +169,10 @@ static void test_tls_keys_need_their_pair(void **state)
                     "[gateway] upstream_name needs upstream_ca");
     expect_error_at(f, "[gateway]\nupstream_ca = ca.pem\nupstream_name = a:1\n", 3,
                     "upstream_name: 'a:1' is not a host name or IP address");
+    expect_error_at(f, "[host]\nprivate_listen = off\ncert = srv.pem\nkey = srv.key\n"
+                       "[service.x]\nplugin = srv.pem\n", 3,
+                    "the gateway would call the host's TLS port without TLS; set [gateway] "
+                    "upstream_ca");
     rp_config *cfg = load_ok(f, "[gateway]\nupstream_ca = ca.pem\nupstream_name = localhost\n");
     assert_string_equal(cfg->gateway.upstream_name, "localhost");
     rp_config_free(cfg);
