@@ -46,12 +46,17 @@ endif
 
 # Recursively expanded on purpose: pkg-config runs when a recipe needs the
 # flags, after scripts/deps.sh has had its chance to install the packages.
-PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd inih jansson)
+PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd inih jansson gnutls)
 LIBS_COMMON = $(shell $(PKG_CONFIG) --libs inih)
-# grpc_unsecure: the same API without TLS, so neither program maps libssl,
-# libcrypto or re2 (7 MB less RSS for the pair; see docs/benchmarks.md).
-LIBS_HOST   = $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c inih) -ldl -lpthread
-LIBS_GW     = $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c libmicrohttpd inih jansson) -lpthread
+# rpcrestd checks the TLS files of a new configuration (common/rp_tls.c).
+LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih gnutls)
+# grpc, not grpc_unsecure: TLS on the host's port and to the gateway's
+# upstream needs gRPC's SSL credentials.  The price is libssl, libcrypto and
+# re2 mapped in both programs, about 7 MB more RSS for the pair when
+# measured with grpc_unsecure (docs/benchmarks.md).  GnuTLS (already loaded
+# by libmicrohttpd) checks the PEM files at start.
+LIBS_HOST   = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c inih gnutls) -ldl -lpthread
+LIBS_GW     = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c libmicrohttpd inih jansson gnutls) -lpthread
 LIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka)
 
 OPT ?= -O2
@@ -166,7 +171,7 @@ $(COMMON_LIB): $(COMMON_OBJ)
 
 $(B)/rpcrestd: $(SUP_OBJ) $(COMMON_LIB)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_COMMON) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_SUP) -o $@
 
 $(B)/rpcrest-host: $(HOST_OBJ) $(COMMON_LIB) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) host/exports.list
 	$(call say,LINK,$@)

@@ -10,8 +10,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -357,6 +359,94 @@ set:
     return 1;
 }
 
+/* [supervisor] user = NAME (or a uid that has a passwd entry: initgroups
+ * needs the name).  The user must exist when the file is read. */
+static void set_user(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    long n;
+    int rc = getpwnam_r(value, &pw, buf, sizeof(buf), &found);
+    if (!found && parse_int(value, 0, INT_MAX, &n) == 0)
+        rc = getpwuid_r((uid_t)n, &pw, buf, sizeof(buf), &found);
+    if (!found) {
+        if (rc && rc != ENOENT && rc != ESRCH)
+            fail(ctx, ctx->line, "user: cannot look up '%s': %s", value, strerror(rc));
+        else
+            fail(ctx, ctx->line, "user: no such user '%s'", value);
+        return;
+    }
+    set_string(ctx, &cfg->supervisor.user, pw.pw_name);
+    cfg->supervisor.user_line = ctx->line;
+    cfg->supervisor.uid = (unsigned)pw.pw_uid;
+    if (!cfg->supervisor.group)
+        cfg->supervisor.gid = (unsigned)pw.pw_gid;
+}
+
+/* [supervisor] group = NAME or GID: instead of the user's primary group. */
+static void set_group(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    struct group gr, *found = NULL;
+    char buf[8192];
+    long n;
+    int rc = getgrnam_r(value, &gr, buf, sizeof(buf), &found);
+    if (!found && parse_int(value, 0, INT_MAX, &n) == 0)
+        rc = getgrgid_r((gid_t)n, &gr, buf, sizeof(buf), &found);
+    if (!found) {
+        if (rc && rc != ENOENT && rc != ESRCH)
+            fail(ctx, ctx->line, "group: cannot look up '%s': %s", value, strerror(rc));
+        else
+            fail(ctx, ctx->line, "group: no such group '%s'", value);
+        return;
+    }
+    set_string(ctx, &cfg->supervisor.group, gr.gr_name);
+    cfg->supervisor.group_line = ctx->line;
+    cfg->supervisor.gid = (unsigned)gr.gr_gid;
+}
+
+/* The TLS file keys: "cert", "key", "ca" of `tls` under the names given
+ * (NULL: not a key of this section).  Returns 1 if `key` was one. */
+static int tls_key(parse_ctx *ctx, rp_tls_conf *tls, const char *cert, const char *keyname,
+                   const char *ca, const char *key, const char *value)
+{
+    char **slot = NULL;
+    int *line = NULL;
+    if (cert && strcmp(key, cert) == 0)
+        slot = &tls->cert, line = &tls->cert_line;
+    else if (keyname && strcmp(key, keyname) == 0)
+        slot = &tls->key, line = &tls->key_line;
+    else if (ca && strcmp(key, ca) == 0)
+        slot = &tls->ca, line = &tls->ca_line;
+    else
+        return 0;
+    *line = ctx->line;
+    if (value[0] == '\0')
+        fail(ctx, ctx->line, "%s: a PEM file is needed", key);
+    else
+        set_file_path(ctx, key, value, slot);
+    return 1;
+}
+
+/* A key without its certificate (or the reverse), and the like. */
+static void check_tls(parse_ctx *ctx, const char *section, const rp_tls_conf *tls,
+                      const char *cert, const char *key, const char *ca, int ca_needs_cert)
+{
+    if (ctx->failed)
+        return;
+    if (tls->cert && !tls->key)
+        fail(ctx, tls->cert_line, "[%s] %s is set but %s is not", section, cert, key);
+    else if (tls->key && !tls->cert)
+        fail(ctx, tls->key_line, "[%s] %s is set but %s is not", section, key, cert);
+    else if (ca_needs_cert && tls->ca && !tls->cert)
+        fail(ctx, tls->ca_line, "[%s] %s needs %s and %s (TLS on the port)", section, ca, cert,
+             key);
+    else if (!ca_needs_cert && tls->cert && !tls->ca)
+        fail(ctx, tls->cert_line, "[%s] %s needs %s (the CA that signed the upstream's "
+             "certificate)", section, cert, ca);
+}
+
 static void key_supervisor(parse_ctx *ctx, const char *key, const char *value)
 {
     rp_config *cfg = ctx->cfg;
@@ -382,11 +472,15 @@ static void key_supervisor(parse_ctx *ctx, const char *key, const char *value)
         cfg->supervisor.log_file = resolve_path(cfg, value);
         if (!cfg->supervisor.log_file)
             fail(ctx, ctx->line, "out of memory");
+    } else if (strcmp(key, "user") == 0) {
+        set_user(ctx, value);
+    } else if (strcmp(key, "group") == 0) {
+        set_group(ctx, value);
     } else {
         fail(ctx, ctx->line,
              "unknown key '%s' in [supervisor] (known: stop_timeout, restart, backoff_initial, "
              "backoff_max, backoff_multiplier, backoff_jitter, start_seconds, start_retries, "
-             "ready_timeout, control_socket, log_file)", key);
+             "ready_timeout, control_socket, log_file, user, group)", key);
     }
 }
 
@@ -458,10 +552,13 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
         }
         free(cfg->host.private_listen);
         cfg->host.private_listen = addr;
+    } else if (tls_key(ctx, &cfg->host.tls, "cert", "key", "client_ca", key, value)) {
+        return;
     } else if (!policy_key(ctx, 1, key, value)) {
         fail(ctx, ctx->line,
              "unknown key '%s' in [host] (known: listen, threads, max_message_bytes, "
-             "max_concurrent_streams, drain_timeout, private_listen)", key);
+             "max_concurrent_streams, drain_timeout, private_listen, cert, key, client_ca)",
+             key);
     }
 }
 
@@ -597,12 +694,23 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         cfg->gateway.services_line = ctx->line;
         if (count <= 0)
             fail(ctx, ctx->line, "services: expected NAME[, NAME…] (package.Service)");
+    } else if (strcmp(key, "upstream_name") == 0) {
+        cfg->gateway.upstream_name_line = ctx->line;
+        if (value[0] == '\0' || strpbrk(value, " \t/:,"))
+            fail(ctx, ctx->line, "upstream_name: '%s' is not a host name or IP address", value);
+        else
+            set_string(ctx, &cfg->gateway.upstream_name, value);
+    } else if (tls_key(ctx, &cfg->gateway.tls, "cert", "key", NULL, key, value) ||
+               tls_key(ctx, &cfg->gateway.upstream_tls, "upstream_cert", "upstream_key",
+                       "upstream_ca", key, value)) {
+        return;
     } else if (!policy_key(ctx, 2, key, value)) {
         fail(ctx, ctx->line,
              "unknown key '%s' in [gateway] (known: listen, upstream, descriptors, services, "
              "auto_map, docs, timeout, max_timeout, max_body_bytes, threads, connection_timeout, "
              "max_connections, ignore_unknown_query_parameters, json_ignore_unknown_fields, "
-             "json_emit_defaults, json_proto_names)", key);
+             "json_emit_defaults, json_proto_names, cert, key, upstream_ca, upstream_cert, "
+             "upstream_key, upstream_name)", key);
     }
 }
 
@@ -852,6 +960,23 @@ static void validate(parse_ctx *ctx)
         fail(ctx, listen_line, "[host] and [gateway] both listen on %s", cfg->gateway.listen);
     if (cfg->gateway.docs < 0) /* not set: on where only this machine can reach it */
         cfg->gateway.docs = rp_config_is_loopback(cfg->gateway.listen);
+    if (!ctx->failed && cfg->supervisor.group && !cfg->supervisor.user)
+        fail(ctx, cfg->supervisor.group_line, "[supervisor] group needs user");
+    check_tls(ctx, "host", &cfg->host.tls, "cert", "key", "client_ca", 1);
+    check_tls(ctx, "gateway", &cfg->gateway.tls, "cert", "key", "(none)", 1);
+    check_tls(ctx, "gateway", &cfg->gateway.upstream_tls, "upstream_cert", "upstream_key",
+              "upstream_ca", 0);
+    if (!ctx->failed && cfg->gateway.upstream_name && !cfg->gateway.upstream_tls.ca)
+        fail(ctx, cfg->gateway.upstream_name_line, "[gateway] upstream_name needs upstream_ca "
+             "(it is the name checked in the upstream's certificate)");
+    if (!ctx->failed && cfg->host.tls.cert && cfg->n_services && !cfg->gateway.upstream &&
+        cfg->host.private_listen && strcmp(cfg->host.private_listen, "off") == 0 &&
+        !cfg->gateway.upstream_tls.ca)
+        fail(ctx, cfg->host.tls.cert_line, "[host] cert with private_listen = off: the gateway "
+             "would call the host's TLS port without TLS; set [gateway] upstream_ca");
+    if (!ctx->failed && cfg->host.tls.cert && strncmp(cfg->host.listen, "unix:", 5) == 0)
+        fail(ctx, cfg->host.tls.cert_line, "[host] cert: TLS is for a TCP listen address, "
+             "and listen is %s", cfg->host.listen);
     if (!ctx->failed && cfg->gateway.timeout > cfg->gateway.max_timeout)
         fail(ctx, ctx->timeout_line, "[gateway] timeout (%g s) is above max_timeout (%g s)",
              cfg->gateway.timeout, cfg->gateway.max_timeout);
@@ -939,6 +1064,13 @@ rp_config *rp_config_load(const char *path, char *err, size_t errlen)
     return cfg;
 }
 
+static void tls_free(rp_tls_conf *tls)
+{
+    free(tls->cert);
+    free(tls->key);
+    free(tls->ca);
+}
+
 void rp_config_free(rp_config *cfg)
 {
     if (!cfg)
@@ -963,10 +1095,16 @@ void rp_config_free(rp_config *cfg)
     free(cfg->raw);
     free(cfg->supervisor.control_socket);
     free(cfg->supervisor.log_file);
+    free(cfg->supervisor.user);
+    free(cfg->supervisor.group);
+    tls_free(&cfg->host.tls);
+    tls_free(&cfg->gateway.tls);
+    tls_free(&cfg->gateway.upstream_tls);
     free(cfg->host.listen);
     free(cfg->host.private_listen);
     free(cfg->gateway.listen);
     free(cfg->gateway.upstream);
+    free(cfg->gateway.upstream_name);
     free_list(cfg->gateway.descriptors, cfg->gateway.n_descriptors);
     free_list(cfg->gateway.services, cfg->gateway.n_services);
     free(cfg->path);

@@ -31,6 +31,17 @@ typedef struct rp_service_conf {
     size_t n_settings;
 } rp_service_conf;
 
+/* PEM files for one TLS endpoint (absolute paths, NULL when not set) and
+ * the lines that set them (for rp_tls's FILE:LINE messages). */
+typedef struct rp_tls_conf {
+    char *cert;
+    int cert_line;
+    char *key;
+    int key_line;
+    char *ca;
+    int ca_line;
+} rp_tls_conf;
+
 /* When rpcrestd starts a child again after its process ended. */
 typedef enum rp_restart {
     RP_RESTART_ALWAYS,     /* whatever the exit */
@@ -73,6 +84,12 @@ typedef struct rp_config {
         char *control_socket; /* absolute path of rpcrestctl's unix socket */
         int control_socket_line; /* 0 when it is the default */
         char *log_file;       /* absolute path, or NULL: stderr */
+        char *user;           /* the children run as this user (rp_priv.h), or NULL */
+        int user_line;
+        unsigned uid;         /* user's */
+        char *group;          /* ... and this group: NULL = the user's own */
+        int group_line;
+        unsigned gid;         /* group's, else user's primary group */
     } supervisor;
 
     struct {
@@ -83,6 +100,7 @@ typedef struct rp_config {
         double drain_timeout;       /* seconds in-flight calls get after SIGTERM */
         char *private_listen; /* the gateway's own unix socket: NULL = the default path
                                * (rp_private.h), "off", or "unix:/abs/path" */
+        rp_tls_conf tls;      /* TLS on listen: cert, key, and ca = client_ca (mTLS) */
     } host;
 
     struct {
@@ -106,6 +124,12 @@ typedef struct rp_config {
         char **services;       /* expose only these services (NULL: all) */
         size_t n_services;
         int services_line;
+        rp_tls_conf tls;      /* HTTPS on listen: cert and key (ca unused) */
+        rp_tls_conf upstream_tls; /* to the upstream: ca = upstream_ca, and the client
+                                   * cert = upstream_cert, key = upstream_key (mTLS) */
+        char *upstream_name;  /* the name the upstream's certificate must carry, instead
+                               * of the target's host; NULL: the target's */
+        int upstream_name_line;
     } gateway;
 
     rp_service_conf *services;

@@ -46,6 +46,14 @@ int rp_notify_listener(const char *listen);
  */
 int rp_notify_tcp_address(const char *listen, struct sockaddr_storage *ss, socklen_t *len);
 
+/*
+ * A listening TCP socket on `addr` ("127.0.0.1:8080", "[::1]:8080",
+ * "localhost:8080"), SO_REUSEADDR, close-on-exec: what rpcrestd passes to
+ * the gateway, and what a gateway started by hand binds before it gives up
+ * root.  Returns the fd, or -1 with the reason in err[errlen].
+ */
+int rp_notify_listen_tcp(const char *addr, char *err, size_t errlen);
+
 /* 1 if $RPCREST_HANDOVER is "1" (see RP_HANDOVER_ENV), else 0. */
 int rp_notify_handover(void);
 

@@ -67,20 +67,22 @@ int rp_private_prepare(const char *path, pid_t pid, char *addr, size_t addrlen, 
     char dir[256], def[256];
     parent_of(path, dir, sizeof(dir));
     snprintf(def, sizeof(def), "/tmp/rpcrest-%u", (unsigned)geteuid());
-    if (strcmp(dir, def) == 0) { /* ours to make, and to keep closed to others */
-        struct stat st;
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-            snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-            return -1;
-        }
-        if (lstat(dir, &st) < 0) {
-            snprintf(err, errlen, "lstat %s: %s", dir, strerror(errno));
-            return -1;
-        }
-        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
-            snprintf(err, errlen, "%s: not a folder of our own closed to others", dir);
-            return -1;
-        }
+    struct stat st;
+    if (strcmp(dir, def) == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        /* the default folder is ours to make */
+        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    /* whatever folder it is, only this user may enter it: the socket is
+     * plaintext and takes calls without asking who calls */
+    if (lstat(dir, &st) < 0) {
+        snprintf(err, errlen, "lstat %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+        snprintf(err, errlen, "%s: not a folder of uid %u closed to others (mode 0700)", dir,
+                 (unsigned)geteuid());
+        return -1;
     }
     int n = snprintf(addr, addrlen, "unix:%s.%ld", path, (long)pid);
     if (n < 0 || (size_t)n >= addrlen || (size_t)n - 5 > SUN_PATH_MAX) {

@@ -27,8 +27,9 @@
 int rp_private_path(const rp_config *cfg, char *out, size_t outlen);
 
 /*
- * Host: creates the default runtime folder if needed (mode 0700, ours)
- * and writes the path this process binds ("unix:PATH.PID") into
+ * Host: creates the default runtime folder if needed (mode 0700, ours),
+ * checks that the socket's folder, whichever it is, is this user's own and
+ * closed to everyone else (a symlink is refused), and writes the path this process binds ("unix:PATH.PID") into
  * addr[addrlen].  Returns 0, or -1 with the reason in err[errlen].
  */
 int rp_private_prepare(const char *path, pid_t pid, char *addr, size_t addrlen, char *err,

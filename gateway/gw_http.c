@@ -597,6 +597,10 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
         snprintf(err, errlen, "listen %s: not an IP address and port", cfg->listen);
         return NULL;
     }
+    if (cfg->cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(err, errlen, "[gateway] cert: this libmicrohttpd was built without TLS");
+        return NULL;
+    }
     gw_http *h = calloc(1, sizeof(*h));
     if (!h) {
         snprintf(err, errlen, "out of memory");
@@ -615,8 +619,16 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
     }
     pthread_mutex_init(&h->gen_lock, NULL);
     h->upstream = up;
+    /* HTTPS: the key and certificate are handed over in memory (read before
+     * the process gave up root); MHD sets up GnuTLS with them at start */
+    struct MHD_OptionItem tls_opts[] = {
+        {cfg->cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+                     (cfg->cert ? MHD_USE_TLS : 0);
     h->mhd = MHD_start_daemon(
         flags, 0, accept_policy, h, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
@@ -626,10 +638,15 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         0u, MHD_OPTION_LISTEN_SOCKET,
-        (MHD_socket)(cfg->listen_fd > 0 ? cfg->listen_fd : MHD_INVALID_SOCKET), MHD_OPTION_END);
+        (MHD_socket)(cfg->listen_fd > 0 ? cfg->listen_fd : MHD_INVALID_SOCKET),
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!h->mhd) {
-        snprintf(err, errlen, "listen %s: cannot start the HTTP server (address in use?)",
-                 cfg->listen);
+        if (cfg->cert)
+            snprintf(err, errlen, "listen %s: cannot start the HTTPS server (the certificate "
+                     "and key were refused by GnuTLS, or the address is in use)", cfg->listen);
+        else
+            snprintf(err, errlen, "listen %s: cannot start the HTTP server (address in use?)",
+                     cfg->listen);
         gw_conns_free(h->conns);
         free(h);
         return NULL;

@@ -21,7 +21,9 @@
 #include "rp_config.h"
 #include "rp_log.h"
 #include "rp_notify.h"
+#include "rp_priv.h"
 #include "rp_private.h"
+#include "rp_tls.h"
 
 #define PROG "rpcrest-gateway"
 
@@ -100,11 +102,20 @@ static int wait_for_stop_signal(void)
     }
 }
 
-static gw_http_config http_config(const rp_config *cfg, int threads)
+/* What the gateway holds from before it gave up root. */
+typedef struct gw_start {
+    int listen_fd;         /* rpcrestd's socket, or one bound here */
+    rp_tls_pem https;      /* [gateway] cert, key */
+    rp_tls_pem upstream;   /* [gateway] upstream_ca, upstream_cert, upstream_key */
+} gw_start;
+
+static gw_http_config http_config(const rp_config *cfg, int threads, const gw_start *st)
 {
     gw_http_config hc = {
         .listen = cfg->gateway.listen,
-        .listen_fd = rp_notify_listener(cfg->gateway.listen), /* rpcrestd's, if it passed one */
+        .listen_fd = st->listen_fd,
+        .cert = st->https.cert,
+        .key = st->https.key,
         .threads = threads,
         .connection_timeout_s = (unsigned)cfg->gateway.connection_timeout,
         .max_connections = (unsigned)cfg->gateway.max_connections,
@@ -130,10 +141,12 @@ static void log_docs(const gw_http_config *hc)
         return;
     char index[4096];
     snprintf(index, sizeof(index), "%s/index.html", hc->docs_dir);
+    const char *scheme = hc->cert ? "https" : "http";
     if (access(index, R_OK) == 0)
-        rp_log("API console on http://%s/docs, OpenAPI document on /openapi.json", hc->listen);
+        rp_log("API console on %s://%s/docs, OpenAPI document on /openapi.json", scheme,
+               hc->listen);
     else
-        rp_log("OpenAPI document on http://%s/openapi.json; no API console: %s: %s",
+        rp_log("OpenAPI document on %s://%s/openapi.json; no API console: %s: %s", scheme,
                hc->listen, index, strerror(errno));
 }
 
@@ -172,46 +185,52 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_http *http, in
 
 /* The gRPC target: [gateway] upstream; else the host's private unix socket
  * when it answers (rp_private.h: cheaper per call than TCP), else
- * [host] listen. */
-static void upstream_target(const rp_config *cfg, char *out, size_t outlen)
+ * [host] listen.  Returns 1 for the private socket (plaintext: it is mode
+ * 0600 in a folder only the service user enters), else 0. */
+static int upstream_target(const rp_config *cfg, char *out, size_t outlen)
 {
     char path[256];
     if (!cfg->gateway.upstream && rp_private_path(cfg, path, sizeof(path)) == 1 &&
-        rp_private_reachable(path))
+        rp_private_reachable(path)) {
         snprintf(out, outlen, "unix:%s", path);
-    else
-        rp_config_gateway_target(cfg, out, outlen);
+        return 1;
+    }
+    rp_config_gateway_target(cfg, out, outlen);
+    return 0;
 }
 
 /* Runs the gateway; returns the process exit status. */
-static int serve(const rp_config *cfg, gw_gen_source *src)
+static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
 {
     char target[600], err[512];
-    upstream_target(cfg, target, sizeof(target));
+    int private = upstream_target(cfg, target, sizeof(target));
+    const rp_tls_pem *tls = !private && st->upstream.ca ? &st->upstream : NULL;
     int threads = cpu_count(cfg->gateway.threads);
     /* A completion-queue thread only turns a finished call into a result and
      * resumes the connection; the HTTP threads do the JSON.  One per four
      * HTTP threads: on 2 CPUs one instead of two gave 14% more requests/s
      * at 64 connections and 21% at 1 (docs/benchmarks.md). */
-    gw_upstream *up = gw_upstream_start(target, (threads + 3) / 4, err, sizeof(err));
+    gw_upstream *up = gw_upstream_start(target, (threads + 3) / 4, tls,
+                                        cfg->gateway.upstream_name, err, sizeof(err));
     if (!up) {
         rp_log("%s", err);
         return 1;
     }
-    gw_http_config hc = http_config(cfg, threads);
+    gw_http_config hc = http_config(cfg, threads, st);
     gw_http *http = gw_http_start(&hc, up, err, sizeof(err));
     if (!http) {
         rp_log("%s", err);
         gw_upstream_stop(up);
         return 1;
     }
+    st->listen_fd = -1; /* the HTTP server's now */
     int have_api, status = RP_EX_CONFIG;
     gw_refresh *refresh = NULL;
     if (load_first_api(src, up, http, &have_api) == 0) {
         if (src->use_reflection)
             refresh = gw_refresh_start(src, up, http, have_api);
-        rp_log("listening on http://%s with %d threads, upstream %s",
-                cfg->gateway.listen, threads, target);
+        rp_log("listening on %s://%s with %d threads, upstream %s%s", hc.cert ? "https" : "http",
+               cfg->gateway.listen, threads, target, tls ? " (TLS)" : "");
         log_docs(&hc);
         int ready = rp_notify_ready(); /* to rpcrestd: listening, API loaded */
         if (ready < 0)
@@ -224,6 +243,39 @@ static int serve(const rp_config *cfg, gw_gen_source *src)
     gw_http_stop(http, hc.timeout_ms);
     gw_upstream_stop(up);
     return status;
+}
+
+/*
+ * What needs root, if any: the TLS files (often readable by root only) and
+ * the listening socket (rpcrestd's, else bound here: a port below 1024
+ * needs root).  Then the [supervisor] user for good.  Returns 0, or the
+ * exit status after logging why.
+ */
+static int prepare(const rp_config *cfg, gw_start *st)
+{
+    char err[1024];
+    st->listen_fd = -1;
+    if (rp_priv_check(cfg, err, sizeof(err)) < 0 || rp_tls_check(cfg, err, sizeof(err)) < 0 ||
+        rp_tls_pem_load(cfg, &cfg->gateway.tls, &st->https, err, sizeof(err)) < 0 ||
+        rp_tls_pem_load(cfg, &cfg->gateway.upstream_tls, &st->upstream, err, sizeof(err)) < 0) {
+        rp_log("%s", err);
+        return RP_EX_CONFIG;
+    }
+    st->listen_fd = rp_notify_listener(cfg->gateway.listen);
+    if (st->listen_fd < 0 &&
+        (st->listen_fd = rp_notify_listen_tcp(cfg->gateway.listen, err, sizeof(err))) < 0) {
+        rp_log("listen %s: %s", cfg->gateway.listen, err);
+        return 1;
+    }
+    int dropped = rp_priv_drop(cfg, err, sizeof(err));
+    if (dropped < 0) {
+        rp_log("%s", err);
+        return 1;
+    }
+    if (dropped)
+        rp_log("running as user %s (uid %u, gid %u)", cfg->supervisor.user, cfg->supervisor.uid,
+               cfg->supervisor.gid);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -247,6 +299,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return RP_EX_CONFIG;
     }
+    gw_start st;
+    memset(&st, 0, sizeof(st));
+    int status = prepare(cfg, &st);
+    if (status) {
+        if (st.listen_fd >= 0)
+            close(st.listen_fd);
+        rp_tls_pem_free(&st.https);
+        rp_tls_pem_free(&st.upstream);
+        rp_config_free(cfg);
+        return status;
+    }
     gw_gen_source src;
     const char **files = api_source(cfg, &src);
     if (!files) {
@@ -265,8 +328,12 @@ int main(int argc, char **argv)
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
     rp_log_route_grpc();
-    int status = serve(cfg, &src);
+    status = serve(cfg, &src, &st);
     grpc_shutdown();
+    if (st.listen_fd >= 0)
+        close(st.listen_fd);
+    rp_tls_pem_free(&st.https);
+    rp_tls_pem_free(&st.upstream);
     free(files);
     rp_config_free(cfg);
     return status;

@@ -179,7 +179,18 @@ static void *cq_thread(void *arg)
     return NULL;
 }
 
-static grpc_channel *create_channel(const char *target)
+/* TLS credentials from tls (ca, and an optional client certificate), or
+ * plaintext ones. */
+static grpc_channel_credentials *channel_credentials(const rp_tls_pem *tls)
+{
+    if (!tls || !tls->ca)
+        return grpc_insecure_credentials_create();
+    grpc_ssl_pem_key_cert_pair pair = {tls->key, tls->cert};
+    return grpc_ssl_credentials_create(tls->ca, tls->cert ? &pair : NULL, NULL, NULL);
+}
+
+static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
+                                    const char *tls_name)
 {
     grpc_arg args[] = {
         {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
@@ -189,15 +200,25 @@ static grpc_channel *create_channel(const char *target)
         /* every address the target resolves to takes calls in turn */
         {GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG,
          {.string = "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}"}},
+        {GRPC_ARG_STRING, NULL, {.string = NULL}}, /* the TLS name, if any */
     };
-    grpc_channel_args channel_args = {sizeof(args) / sizeof(args[0]), args};
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    size_t n_args = sizeof(args) / sizeof(args[0]);
+    if (tls && tls->ca && tls_name) /* the last slot */
+        args[n_args - 1] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
+                                      {.string = (char *)tls_name}};
+    else
+        n_args--;
+    grpc_channel_args channel_args = {n_args, args};
+    grpc_channel_credentials *creds = channel_credentials(tls);
+    if (!creds)
+        return NULL;
     grpc_channel *ch = grpc_channel_create(target, creds, &channel_args);
     grpc_channel_credentials_release(creds);
     return ch;
 }
 
-gw_upstream *gw_upstream_start(const char *target, int threads, char *err, size_t errlen)
+gw_upstream *gw_upstream_start(const char *target, int threads, const rp_tls_pem *tls,
+                               const char *tls_name, char *err, size_t errlen)
 {
     gw_upstream *up = calloc(1, sizeof(*up));
     if (!up || !(up->threads = calloc((size_t)threads, sizeof(*up->threads)))) {
@@ -206,7 +227,14 @@ gw_upstream *gw_upstream_start(const char *target, int threads, char *err, size_
         return NULL;
     }
     pthread_mutex_init(&up->lock, NULL);
-    up->channel = create_channel(target);
+    up->channel = create_channel(target, tls, tls_name);
+    if (!up->channel) {
+        snprintf(err, errlen, "upstream %s: cannot create the TLS credentials", target);
+        pthread_mutex_destroy(&up->lock);
+        free(up->threads);
+        free(up);
+        return NULL;
+    }
     up->cq = grpc_completion_queue_create_for_next(NULL);
     for (; up->n_threads < threads; up->n_threads++) {
         if (pthread_create(&up->threads[up->n_threads], NULL, cq_thread, up) != 0) {

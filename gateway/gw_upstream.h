@@ -12,6 +12,8 @@
 
 #include <grpc/grpc.h>
 
+#include "rp_tls.h"
+
 #include "gw_schema.h"
 
 typedef struct gw_upstream gw_upstream;
@@ -43,10 +45,18 @@ typedef void (*gw_upstream_done)(void *arg, gw_upstream_result *result);
 
 /*
  * Creates the channel to `target` (a gRPC target: "ipv4:127.0.0.1:5505",
- * "unix:/path", …) and starts `threads` completion-queue threads.  Returns
- * NULL with a reason in err[errlen].
+ * "unix:/path", …) and starts `threads` completion-queue threads.  With
+ * `tls` (its ca set), the channel is TLS: the upstream's certificate must
+ * be signed by tls->ca and name the target's host (an IP address SAN for
+ * "ipv4:…", "localhost" for "unix:…"), and tls->cert/key, if set, are the
+ * client certificate (mutual TLS), and tls_name, if not NULL, is the name
+ * checked in the upstream's certificate instead of the target's host (and
+ * sent as SNI); NULL: plaintext.  Calls, discovery and
+ * health checks all use this one channel.  tls is read during the call only.
+ * Returns NULL with a reason in err[errlen].
  */
-gw_upstream *gw_upstream_start(const char *target, int threads, char *err, size_t errlen);
+gw_upstream *gw_upstream_start(const char *target, int threads, const rp_tls_pem *tls,
+                               const char *tls_name, char *err, size_t errlen);
 
 /* Registers each method's path with the channel once (method->call_handle),
  * so that no call looks a method up by name.  Done on a fresh schema before

@@ -18,7 +18,9 @@
 #include "rp_absl.h"
 #include "rp_config.h"
 #include "rp_notify.h"
+#include "rp_priv.h"
 #include "rp_private.h"
+#include "rp_tls.h"
 
 #define EX_USAGE 64
 #define EX_FAILURE 1
@@ -145,33 +147,74 @@ static int private_socket(const rp_config *cfg, char *path, char *addr)
     return 1;
 }
 
-/* Loads the plugins, serves until a stop signal, and unwinds. */
+/* Binds the public port, loads the plugins as the service user, becomes
+ * it for good, serves until a stop signal, and unwinds. */
 static int serve(const rp_config *cfg, const sigset_t *stop_set)
 {
-    host_plugins ps;
-    if (host_plugins_load(&ps, cfg) < 0)
+    char err[1024] = "";
+    rp_tls_pem pem;
+    if (rp_priv_check(cfg, err, sizeof(err)) < 0 || rp_tls_check(cfg, err, sizeof(err)) < 0 ||
+        rp_tls_pem_load(cfg, &cfg->host.tls, &pem, err, sizeof(err)) < 0) {
+        rp_log("%s", err);
         return RP_EX_CONFIG;
+    }
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
     size_t threads = thread_count(cfg);
-    char private_path[256], private_addr[300];
-    int have_private = private_socket(cfg, private_path, private_addr);
     host_server_conf conf = {
         .listen = cfg->host.listen,
         .threads = threads,
         .max_message_bytes = cfg->host.max_message_bytes,
         .max_concurrent_streams = cfg->host.max_concurrent_streams,
         .reuseport = rp_notify_handover(), /* rpcrestd runs two during a hand-over */
-        .private_listen = have_private ? private_addr : NULL,
+        .cert = pem.cert,
+        .key = pem.key,
+        .client_ca = pem.ca,
     };
-    host_server *srv = host_server_start(&ps, &conf);
+    /* bound as whoever started us: a port below 1024 needs root */
+    host_server *srv = host_server_create(&conf);
+    rp_tls_pem_free(&pem); /* gRPC keeps its own copies */
+    conf.cert = conf.key = conf.client_ca = NULL;
     if (!srv) {
+        grpc_shutdown();
+        return EX_FAILURE;
+    }
+    /* Plugins are checked, loaded and initialised, and unix sockets made,
+     * as the [supervisor] user (effective ids only: gRPC needs root once
+     * more to start the server); then that user for good, before any call
+     * reaches a plugin. */
+    if (rp_priv_lower(cfg, err, sizeof(err)) < 0) {
+        rp_log("%s", err);
+        host_server_stop(srv);
+        grpc_shutdown();
+        return EX_FAILURE;
+    }
+    host_plugins ps;
+    if (host_plugins_load(&ps, cfg) < 0) {
+        host_server_stop(srv);
+        grpc_shutdown();
+        return RP_EX_CONFIG;
+    }
+    char private_path[256], private_addr[300];
+    int have_private = private_socket(cfg, private_path, private_addr);
+    int rc = host_server_prepare(srv, &ps, &conf, have_private ? private_addr : NULL);
+    int dropped = 0;
+    if (rc == 0 && (rc = rp_priv_raise(err, sizeof(err))) == 0) {
+        host_server_start(srv);
+        dropped = rc = rp_priv_drop(cfg, err, sizeof(err));
+    }
+    if (rc < 0 && err[0])
+        rp_log("%s", err);
+    if (rc < 0 || host_server_serve(srv) < 0) {
+        host_server_stop(srv);
         host_plugins_unload(&ps);
         grpc_shutdown();
         return EX_FAILURE;
     }
+    if (dropped)
+        rp_log("running as user %s (uid %u, gid %u)", cfg->supervisor.user, cfg->supervisor.uid,
+               cfg->supervisor.gid);
     log_serving(&ps, cfg->host.listen, threads);
-    char err[512];
     if (have_private && rp_private_publish(private_path, private_addr, err, sizeof(err)) < 0)
         rp_log("private_listen: %s; the gateway will use %s", err, cfg->host.listen);
     if (conf.reuseport && rp_notify_steer_to_newest(cfg->host.listen) <= 0)

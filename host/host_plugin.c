@@ -10,12 +10,14 @@
 
 #include <ctype.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "google/protobuf/descriptor.pb-c.h"
 #include "rp_log.h"
+#include "rp_priv.h"
 
 #define INIT_ERR_MAX 512
 
@@ -378,6 +380,17 @@ int host_plugins_load(host_plugins *ps, const rp_config *cfg)
     for (size_t i = 0; i < ps->n_plugins; i++) {
         ps->plugins[i].path = cfg->services[i].plugin;
         ps->plugins[i].section = cfg->services[i].name;
+    }
+    /* code that runs in this process: only root and this user may have
+     * written it or be able to replace it (sshd's StrictModes) */
+    for (size_t i = 0; i < ps->n_plugins; i++) {
+        char why[PATH_MAX + 200];
+        if (rp_priv_check_path(cfg->services[i].plugin, why, sizeof(why)) < 0) {
+            rp_log("%s:%d: [service.%s] plugin %s refused: %s", cfg->path,
+                   cfg->services[i].plugin_line, cfg->services[i].name,
+                   cfg->services[i].plugin, why);
+            goto fail;
+        }
     }
     for (size_t i = 0; i < ps->n_plugins; i++) {
         if (plugin_load(ps, i) < 0)

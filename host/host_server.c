@@ -13,10 +13,12 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "host_bidi.h"
 #include "host_call.h"
@@ -42,6 +44,7 @@ struct host_server {
     host_worker *workers;
     size_t n_workers;
     host_live live;
+    int bound;              /* a port was added: gRPC wants a shutdown before destroy */
     int started;
     host_tag shutdown_tag;  /* HOST_TAG_SERVER_SHUTDOWN, on shutdown_cq */
     int shutdown_started;   /* grpc_server_shutdown_and_notify was called */
@@ -184,14 +187,28 @@ static int create_queues(host_server *s)
         w->q.cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(s->server, w->q.cq, NULL);
     }
-    s->shutdown_cq = grpc_completion_queue_create_for_next(NULL);
-    grpc_server_register_completion_queue(s->server, s->shutdown_cq, NULL);
     return 0;
 }
 
-static int bind_listen(host_server *s, const char *listen)
+/* Binds `listen`: TLS when conf gives a certificate and this is the public
+ * address, plaintext otherwise (the private unix socket). */
+static int bind_listen(host_server *s, const char *listen, const host_server_conf *tls)
 {
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds;
+    if (tls && tls->cert) {
+        grpc_ssl_pem_key_cert_pair pair = {tls->key, tls->cert};
+        creds = grpc_ssl_server_credentials_create_ex(
+            tls->client_ca, &pair, 1,
+            tls->client_ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                           : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+            NULL);
+    } else {
+        creds = grpc_insecure_server_credentials_create();
+    }
+    if (!creds) {
+        rp_log("listen %s: cannot create the TLS credentials", listen);
+        return -1;
+    }
     int port = grpc_server_add_http2_port(s->server, listen, creds);
     grpc_server_credentials_release(creds);
     if (port == 0) {
@@ -227,7 +244,12 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
     return grpc_server_create(&list, NULL);
 }
 
-host_server *host_server_start(const host_plugins *ps, const host_server_conf *conf)
+static int is_unix(const char *listen)
+{
+    return strncmp(listen, "unix:", 5) == 0;
+}
+
+host_server *host_server_create(const host_server_conf *conf)
 {
     host_server *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -240,7 +262,6 @@ host_server *host_server_start(const host_plugins *ps, const host_server_conf *c
         free(s);
         return NULL;
     }
-    s->ps = ps;
     s->n_workers = conf->threads;
     s->shutdown_tag.kind = HOST_TAG_SERVER_SHUTDOWN;
     s->server = create_grpc_server(conf);
@@ -248,20 +269,52 @@ host_server *host_server_start(const host_plugins *ps, const host_server_conf *c
         rp_log("grpc_server_create failed");
         goto fail;
     }
-    if (register_methods(s) < 0 || register_builtin(s) < 0 || create_queues(s) < 0 ||
-        bind_listen(s, conf->listen) < 0)
-        goto fail;
-    /* the gateway's way in; without it the gateway uses conf->listen */
-    if (conf->private_listen && bind_listen(s, conf->private_listen) < 0)
-        rp_log("%s: serving on %s only", conf->private_listen, conf->listen);
-    grpc_server_start(s->server);
-    s->started = 1;
-    if (start_workers(s) < 0)
-        goto fail;
+    /* the queue for the shutdown tag, which a server that has bound a port
+     * needs even if it never starts */
+    s->shutdown_cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(s->server, s->shutdown_cq, NULL);
+    /* gRPC binds (and listens) here; accepting waits for grpc_server_start */
+    if (!is_unix(conf->listen)) {
+        if (bind_listen(s, conf->listen, conf) < 0)
+            goto fail;
+        s->bound = 1;
+    }
     return s;
 fail:
     host_server_stop(s);
     return NULL;
+}
+
+int host_server_prepare(host_server *s, const host_plugins *ps, const host_server_conf *conf,
+                        const char *private_listen)
+{
+    s->ps = ps;
+    if (register_methods(s) < 0 || register_builtin(s) < 0 || create_queues(s) < 0)
+        return -1;
+    /* unix sockets are bound by the user that serves them, so that they are
+     * its own (a gateway running as that user can connect) */
+    if (is_unix(conf->listen)) {
+        if (bind_listen(s, conf->listen, NULL) < 0)
+            return -1;
+        s->bound = 1;
+    }
+    /* the gateway's way in; without it the gateway uses conf->listen */
+    if (private_listen && bind_listen(s, private_listen, NULL) < 0)
+        rp_log("%s: serving on %s only", private_listen, conf->listen);
+    else if (private_listen && chmod(private_listen + 5, 0600) < 0)
+        rp_log("chmod %s: %s", private_listen + 5, strerror(errno));
+    return 0;
+}
+
+void host_server_start(host_server *s)
+{
+    grpc_server_start(s->server);
+    s->started = 1;
+}
+
+int host_server_serve(host_server *s)
+{
+    return start_workers(s);
 }
 
 /* ---- shutdown ------------------------------------------------------------- */
@@ -332,11 +385,13 @@ static void close_queue(grpc_completion_queue *cq, host_worker *w)
 
 void host_server_stop(host_server *s)
 {
-    if (s->started) {
+    if (s->started || s->bound) {
         /* Health Watch calls hear NOT_SERVING and end before the rest is
          * cancelled (a no-op if host_server_drain did it already) */
-        host_health_set_draining(s->health);
-        host_health_flush(s->health, 1000);
+        if (s->started) {
+            host_health_set_draining(s->health);
+            host_health_flush(s->health, 1000);
+        }
         if (!s->shutdown_started) {
             s->shutdown_started = 1;
             grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);

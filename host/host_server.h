@@ -21,18 +21,41 @@ typedef struct host_server_conf {
     size_t max_message_bytes; /* larger requests get RESOURCE_EXHAUSTED */
     int max_concurrent_streams; /* per HTTP/2 connection */
     int reuseport;            /* SO_REUSEPORT: a second host may bind the port (hand-over) */
-    const char *private_listen; /* "unix:/path" for the gateway too, or NULL (rp_private.h) */
+    const char *cert;         /* PEM certificate chain for TLS on listen, or NULL */
+    const char *key;          /* its PEM private key (with cert) */
+    const char *client_ca;    /* PEM CAs: clients must show a certificate they signed */
 } host_server_conf;
 
 /*
- * Creates the server on conf->listen (and conf->private_listen, if given
- * and it can be bound: else it is logged and left out), registers every method of ps, starts
- * it, starts conf->threads workers and posts their first requests.  Returns
- * the server, or NULL after logging why ("listen ADDRESS: cannot bind" when
- * the address is taken).  Call after grpc_init; ps must outlive the server;
- * conf is read during the call only.
+ * Creates the server and, when conf->listen is a TCP address, binds it
+ * (with TLS when conf->cert is set): the part that may need root, for a
+ * port below 1024.  Returns the server, or NULL after logging why ("listen
+ * ADDRESS: cannot bind" when the address is taken).  Call after grpc_init;
+ * conf is read during the call only (the PEM texts are copied by gRPC).
  */
-host_server *host_server_start(const host_plugins *ps, const host_server_conf *conf);
+host_server *host_server_create(const host_server_conf *conf);
+
+/*
+ * Binds a unix conf->listen and `private_listen` ("unix:/path" for the
+ * gateway, plaintext, made mode 0600; NULL for none; if it cannot be bound
+ * that is logged and it is left out) as the current effective user, and
+ * registers every method of ps.  Returns 0, or -1 after logging why;
+ * either way host_server_stop frees s.  ps must outlive the server.
+ */
+int host_server_prepare(host_server *s, const host_plugins *ps, const host_server_conf *conf,
+                        const char *private_listen);
+
+/*
+ * Starts the server: it accepts connections from now on.  gRPC binds one
+ * more socket on a TCP port per completion queue here (SO_REUSEPORT), so
+ * this runs as the user that bound the port.  Calls reach no plugin until
+ * host_server_serve.
+ */
+void host_server_start(host_server *s);
+
+/* Starts the workers and posts their first requests: calls are served.
+ * Returns 0, or -1 after logging why. */
+int host_server_serve(host_server *s);
 
 /*
  * Starts draining: the health service goes NOT_SERVING, the server stops

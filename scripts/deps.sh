@@ -13,6 +13,7 @@ protobuf-c-compiler
 protobuf-compiler
 libprotobuf-dev
 libmicrohttpd-dev
+libgnutls28-dev
 libinih-dev
 libjansson-dev
 libcmocka-dev
@@ -22,6 +23,7 @@ python3-grpc-tools
 python3-protobuf
 grpc-proto
 curl
+openssl
 wrk
 valgrind
 chromium

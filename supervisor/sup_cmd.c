@@ -15,6 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rp_notify.h"
+#include "rp_priv.h"
+#include "rp_tls.h"
 #include "sup.h"
 #include "sup_reload.h"
 
@@ -69,7 +72,7 @@ static int prepare(sup_state *s, const rp_config *n, reload_prep *prep, char *er
     prep->lock.path = NULL;
     sup_ctl_init(&prep->ctl);
     if (strcmp(o->gateway.listen, n->gateway.listen) != 0) {
-        prep->listen_fd = sup_listen_tcp(n->gateway.listen, why, sizeof(why));
+        prep->listen_fd = rp_notify_listen_tcp(n->gateway.listen, why, sizeof(why));
         if (prep->listen_fd < 0) {
             snprintf(err, errlen, "%s:%d: [gateway] listen: %s", n->path,
                      sup_reload_line(n, "gateway", "listen"), why);
@@ -102,6 +105,10 @@ int sup_reload(sup_state *s, sup_text *reply)
 {
     char err[2 * PATH_MAX + 512];
     rp_config *n = rp_config_load(s->cfg_arg, err, sizeof(err));
+    if (n && (rp_priv_check(n, err, sizeof(err)) < 0 || rp_tls_check(n, err, sizeof(err)) < 0)) {
+        rp_config_free(n);
+        n = NULL;
+    }
     if (n && sup_gateway_only(s->cfg) != sup_gateway_only(n)) {
         snprintf(err, sizeof(err), "%s: %s; restart rpcrestd for that", n->path,
                  sup_gateway_only(n) ? "it makes the gateway run alone (upstream, no "

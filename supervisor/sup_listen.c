@@ -19,36 +19,6 @@
 
 #include "rp_notify.h"
 
-int sup_listen_tcp(const char *addr, char *err, size_t errlen)
-{
-    struct sockaddr_storage ss;
-    socklen_t len;
-    if (rp_notify_tcp_address(addr, &ss, &len) < 0) {
-        snprintf(err, errlen, "'%s' is not IP:PORT, [IPV6]:PORT or localhost:PORT", addr);
-        return -1;
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    const char *step = "setsockopt(SO_REUSEADDR)";
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-        goto fail;
-    step = "bind";
-    if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-        goto fail;
-    step = "listen";
-    if (listen(fd, SOMAXCONN) < 0)
-        goto fail;
-    return fd;
-fail:
-    snprintf(err, errlen, "%s %s: %s", step, addr, strerror(errno));
-    close(fd);
-    return -1;
-}
-
 /* ---- the host address lock ------------------------------------------------ */
 
 /* The folder for lock files into dir[size]: $XDG_RUNTIME_DIR, or

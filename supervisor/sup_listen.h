@@ -11,11 +11,6 @@
 
 #include <stddef.h>
 
-/* A listening TCP socket on `addr` ("127.0.0.1:8080", "[::1]:8080",
- * "localhost:8080"), close-on-exec.  Returns the fd, or -1 with the reason
- * in err[errlen]. */
-int sup_listen_tcp(const char *addr, char *err, size_t errlen);
-
 typedef struct sup_lock {
     int fd;     /* the locked file, or -1 */
     char *path; /* owned */

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "rp_notify.h"
+#include "rp_priv.h"
+#include "rp_tls.h"
 #include "sup.h"
 #include "sup_reload.h"
 
@@ -550,7 +552,7 @@ static int sup_init(sup_state *s)
         sup_log(&s->log, "[host] listen %s: %s", s->cfg->host.listen, err);
         return -1;
     }
-    int fd = sup_listen_tcp(s->cfg->gateway.listen, err, sizeof(err));
+    int fd = rp_notify_listen_tcp(s->cfg->gateway.listen, err, sizeof(err));
     if (fd < 0) {
         sup_log(&s->log, "%s:%d: [gateway] listen: %s", s->cfg->path,
                 sup_reload_line(s->cfg, "gateway", "listen"), err);
@@ -607,6 +609,11 @@ int main(int argc, char **argv)
     s.rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
     s.cfg_arg = absolute(cfg_path);
     s.cfg = s.cfg_arg ? rp_config_load(s.cfg_arg, err, sizeof(err)) : NULL;
+    if (s.cfg && (rp_priv_check(s.cfg, err, sizeof(err)) < 0 ||
+                  rp_tls_check(s.cfg, err, sizeof(err)) < 0)) {
+        rp_config_free(s.cfg); /* what the children would refuse, refused at once */
+        s.cfg = NULL;
+    }
     if (!s.cfg) {
         sup_log(&s.log, "%s", s.cfg_arg ? err : "out of memory");
         sup_log_drain(&s.log, 1000);

@@ -47,13 +47,12 @@ static void add(view *v, const char *section, const char *key, const char *value
 }
 
 /* A file by identity, so that a rebuilt .so or .pb counts as a change. */
-static void add_file(view *v, const char *service, const char *what, const char *path)
+static void add_file(view *v, const char *section, const char *what, const char *path)
 {
     if (!path)
         return;
-    char section[300], key[64], id[160];
+    char key[64], id[160];
     struct stat st;
-    snprintf(section, sizeof(section), "service.%s", service);
     snprintf(key, sizeof(key), "%s file", what);
     if (stat(path, &st) < 0)
         snprintf(id, sizeof(id), "%s (missing)", path);
@@ -83,16 +82,30 @@ static void build(const rp_config *cfg, int which, view *v)
         const rp_raw_key *r = &cfg->raw[i];
         int take = is_service(r->section) ||
                    (strcmp(r->section, own) == 0 && !rp_config_is_policy_key(r->key)) ||
+                   (strcmp(r->section, "supervisor") == 0 &&
+                    (strcmp(r->key, "user") == 0 || strcmp(r->key, "group") == 0)) ||
                    (which == RP_CHILD_GATEWAY && strcmp(r->section, "host") == 0 &&
                     strcmp(r->key, "listen") == 0);
         if (take)
             add(v, r->section, r->key, r->value);
     }
+    /* renewed certificates (same paths, new files) replace the child too */
+    const rp_tls_conf *tls[2] = {which == RP_CHILD_HOST ? &cfg->host.tls : &cfg->gateway.tls,
+                                 which == RP_CHILD_HOST ? NULL : &cfg->gateway.upstream_tls};
+    for (int t = 0; t < 2; t++) {
+        if (!tls[t])
+            continue;
+        add_file(v, own, t ? "upstream cert" : "cert", tls[t]->cert);
+        add_file(v, own, t ? "upstream key" : "key", tls[t]->key);
+        add_file(v, own, t ? "upstream ca" : "ca", tls[t]->ca);
+    }
     for (size_t i = 0; i < cfg->n_services; i++) {
         const rp_service_conf *svc = &cfg->services[i];
+        char section[300];
+        snprintf(section, sizeof(section), "service.%s", svc->name);
         if (which == RP_CHILD_HOST)
-            add_file(v, svc->name, "plugin", svc->plugin);
-        add_file(v, svc->name, "descriptors", svc->descriptors);
+            add_file(v, section, "plugin", svc->plugin);
+        add_file(v, section, "descriptors", svc->descriptors);
     }
     if (v->items)
         qsort(v->items, v->n, sizeof(*v->items), by_label);

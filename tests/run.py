@@ -107,6 +107,8 @@ def main():
     for kind, path in suites:
         name = os.path.basename(path)
         report_dir = tempfile.mkdtemp(prefix="rpcrest-san-") if SANITIZED else None
+        if report_dir:  # programs that switched to another user report here too
+            os.chmod(report_dir, 0o1777)
         env = sanitizer_env(report_dir) if SANITIZED else None
         passed, failed, out = run_cmocka(path, env) if kind == "unit" else run_e2e(path, env)
         if SANITIZED:

@@ -204,7 +204,8 @@ static void test_unknown_supervisor_key_lists_the_known(void **state)
     expect_error_at(f, "[supervisor]\nrestarts = always\n", 2,
                     "unknown key 'restarts' in [supervisor] (known: stop_timeout, restart, "
                     "backoff_initial, backoff_max, backoff_multiplier, backoff_jitter, "
-                    "start_seconds, start_retries, ready_timeout, control_socket, log_file)");
+                    "start_seconds, start_retries, ready_timeout, control_socket, log_file, user, "
+                    "group)");
     /* supervisor-only keys are not per-child */
     expect_error_at(f, "[host]\ncontrol_socket = x.sock\n", 2,
                     "unknown key 'control_socket' in [host]");

@@ -194,11 +194,37 @@ static void test_publish_points_at_the_newest_and_withdraw_only_ours(void **stat
 static void test_prepare_makes_no_folder_it_was_not_asked_for(void **state)
 {
     fixture *f = *state;
-    char path[PATH_MAX + 32], addr[PATH_MAX + 64];
+    char path[PATH_MAX + 32], addr[PATH_MAX + 64], dir[PATH_MAX + 32];
     snprintf(path, sizeof(path), "%s/missing/host.sock", f->dir);
-    assert_int_equal(rp_private_prepare(path, 1, addr, sizeof(addr), f->err, sizeof(f->err)), 0);
+    snprintf(dir, sizeof(dir), "%s/missing", f->dir);
+    assert_int_equal(rp_private_prepare(path, 1, addr, sizeof(addr), f->err, sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, dir));
     struct stat st;
-    assert_int_equal(stat(path, &st), -1); /* the host's bind reports it, not this */
+    assert_int_equal(stat(dir, &st), -1);
+}
+
+/* The socket is plaintext and asks no one who calls: its folder must be
+ * this user's own and closed to everyone else. */
+static void test_prepare_refuses_a_folder_others_can_enter(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 80], addr[PATH_MAX + 128], dir[PATH_MAX + 32], want[PATH_MAX + 128];
+    snprintf(dir, sizeof(dir), "%s/open", f->dir);
+    snprintf(path, sizeof(path), "%s/host.sock", dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(chmod(dir, 0711), 0);
+    assert_int_equal(rp_private_prepare(path, 1, addr, sizeof(addr), f->err, sizeof(f->err)), -1);
+    snprintf(want, sizeof(want), "%s: not a folder of uid %u closed to others (mode 0700)", dir,
+             (unsigned)geteuid());
+    assert_string_equal(f->err, want);
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(rp_private_prepare(path, 1, addr, sizeof(addr), f->err, sizeof(f->err)), 0);
+    /* a symlink to a good folder is not the folder */
+    char link[PATH_MAX + 40];
+    snprintf(link, sizeof(link), "%s/link", f->dir);
+    assert_int_equal(symlink(dir, link), 0);
+    snprintf(path, sizeof(path), "%s/host.sock", link);
+    assert_int_equal(rp_private_prepare(path, 1, addr, sizeof(addr), f->err, sizeof(f->err)), -1);
 }
 
 int main(void)
@@ -214,6 +240,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_publish_points_at_the_newest_and_withdraw_only_ours,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_makes_no_folder_it_was_not_asked_for, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_refuses_a_folder_others_can_enter, setup,
                                         teardown),
     };
     return cmocka_run_group_tests_name("rp_private", tests, NULL, NULL);

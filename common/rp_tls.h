@@ -1,0 +1,48 @@
+/*
+ * rp_tls.h -- the PEM files of the TLS keys ([host] cert/key/client_ca,
+ * [gateway] cert/key/upstream_ca/upstream_cert/upstream_key): reading them
+ * and checking, before anything listens, that each is what its key says
+ * (a certificate, a private key that matches it, a CA bundle).
+ *
+ * Uses GnuTLS for the checks only; the programs hand the PEM text to
+ * libmicrohttpd and gRPC, which do the TLS.  Owns no state.
+ */
+#ifndef RP_TLS_H
+#define RP_TLS_H
+
+#include <stddef.h>
+
+#include "rp_config.h"
+
+#define RP_TLS_MAX_FILE (1 << 20) /* a PEM file larger than 1 MiB is refused */
+
+/*
+ * Reads `path` (at most RP_TLS_MAX_FILE bytes) into a NUL-terminated
+ * buffer the caller frees.  Returns NULL with "PATH: why" in err[errlen].
+ */
+char *rp_tls_read(const char *path, char *err, size_t errlen);
+
+/*
+ * Checks every TLS file of cfg ([host] and [gateway] alike): readable,
+ * PEM, of the right kind, each key matching its certificate.  Returns 0, or
+ * -1 with "FILE:LINE: KEY: PATH: what is wrong" in err[errlen].
+ */
+int rp_tls_check(const rp_config *cfg, char *err, size_t errlen);
+
+/* The PEM text of one endpoint's files (NULL where not set); free with
+ * rp_tls_pem_free. */
+typedef struct rp_tls_pem {
+    char *cert;
+    char *key;
+    char *ca;
+} rp_tls_pem;
+
+/* Reads conf's files into pem.  Returns 0, or -1 with "FILE:LINE: ..." in
+ * err[errlen] (cfg names the INI). */
+int rp_tls_pem_load(const rp_config *cfg, const rp_tls_conf *conf, rp_tls_pem *pem, char *err,
+                    size_t errlen);
+
+/* Frees the texts (the key is wiped first). */
+void rp_tls_pem_free(rp_tls_pem *pem);
+
+#endif /* RP_TLS_H */
