@@ -31,6 +31,7 @@ typedef struct parse_ctx {
     int section_line;       /* line of the last section header */
     int listen_line[2];     /* lines of [host] and [gateway] listen, or 0 */
     int timeout_line;       /* line of [gateway] timeout or max_timeout, or 0 */
+    int metrics_line;       /* line of [host] metrics_listen, or 0 */
     int in_service;         /* index into cfg->services, or -1 */
     char *err;
     size_t errlen;
@@ -443,10 +444,22 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
         }
         free(cfg->host.private_listen);
         cfg->host.private_listen = addr;
+    } else if (strcmp(key, "metrics_listen") == 0) {
+        ctx->metrics_line = ctx->line;
+        free(cfg->host.metrics_listen);
+        cfg->host.metrics_listen = NULL;
+        if (strcmp(value, "off") == 0)
+            return;
+        if (!valid_tcp_listen(value))
+            fail(ctx, ctx->line,
+                 "metrics_listen: '%s' is not off, HOST:PORT or [IPV6]:PORT "
+                 "(HOST an IP address or localhost, PORT 1-65535)", value);
+        else
+            set_string(ctx, &cfg->host.metrics_listen, value);
     } else if (!policy_key(ctx, 1, key, value)) {
         fail(ctx, ctx->line,
              "unknown key '%s' in [host] (known: listen, threads, max_message_bytes, "
-             "max_concurrent_streams, drain_timeout, private_listen)", key);
+             "max_concurrent_streams, drain_timeout, private_listen, metrics_listen)", key);
     }
 }
 
@@ -463,6 +476,8 @@ static int *gateway_switch(rp_config *cfg, const char *key)
         return &cfg->gateway.json_proto_names;
     if (strcmp(key, "auto_map") == 0)
         return &cfg->gateway.auto_map;
+    if (strcmp(key, "metrics") == 0)
+        return &cfg->gateway.metrics;
     return NULL;
 }
 
@@ -580,12 +595,31 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         cfg->gateway.services_line = ctx->line;
         if (count <= 0)
             fail(ctx, ctx->line, "services: expected NAME[, NAME…] (package.Service)");
+    } else if (strcmp(key, "access_log") == 0) {
+        free(cfg->gateway.access_log);
+        cfg->gateway.access_log = NULL;
+        if (strcmp(value, "off") == 0)
+            return;
+        if (value[0] == '\0') {
+            fail(ctx, ctx->line, "access_log: expected off, stderr or a file path");
+            return;
+        }
+        cfg->gateway.access_log = strcmp(value, "stderr") == 0 ? strdup("-")
+                                                               : resolve_path(cfg, value);
+        if (!cfg->gateway.access_log)
+            fail(ctx, ctx->line, "out of memory");
+    } else if (strcmp(key, "access_log_format") == 0) {
+        if (strcmp(value, "text") == 0 || strcmp(value, "json") == 0)
+            cfg->gateway.access_log_json = value[0] == 'j';
+        else
+            fail(ctx, ctx->line, "access_log_format: '%s' is not text or json", value);
     } else if (!policy_key(ctx, 2, key, value)) {
         fail(ctx, ctx->line,
              "unknown key '%s' in [gateway] (known: listen, upstream, descriptors, services, "
              "auto_map, timeout, max_timeout, max_body_bytes, threads, connection_timeout, "
              "max_connections, ignore_unknown_query_parameters, json_ignore_unknown_fields, "
-             "json_emit_defaults, json_proto_names)", key);
+             "json_emit_defaults, json_proto_names, metrics, access_log, access_log_format)",
+             key);
     }
 }
 
@@ -833,6 +867,14 @@ static void validate(parse_ctx *ctx)
                                                                 : ctx->listen_line[1];
     if (!ctx->failed && strcmp(host, gateway) == 0)
         fail(ctx, listen_line, "[host] and [gateway] both listen on %s", cfg->gateway.listen);
+    if (!ctx->failed && cfg->host.metrics_listen) {
+        char metrics[PATH_MAX + 16];
+        rp_config_grpc_target(cfg->host.metrics_listen, metrics, sizeof(metrics));
+        if (strcmp(metrics, host) == 0 || strcmp(metrics, gateway) == 0)
+            fail(ctx, ctx->metrics_line, "[host] metrics_listen %s is also %s listen address",
+                 cfg->host.metrics_listen, strcmp(metrics, host) == 0 ? "the host's"
+                                                                     : "the gateway's");
+    }
     if (!ctx->failed && cfg->gateway.timeout > cfg->gateway.max_timeout)
         fail(ctx, ctx->timeout_line, "[gateway] timeout (%g s) is above max_timeout (%g s)",
              cfg->gateway.timeout, cfg->gateway.max_timeout);
@@ -851,6 +893,7 @@ static int set_defaults(rp_config *cfg)
     cfg->gateway.max_body_bytes = (size_t)4 << 20;
     cfg->gateway.connection_timeout = 30;
     cfg->gateway.max_connections = 2048;
+    cfg->gateway.metrics = 1;
     return cfg->host.listen && cfg->gateway.listen ? 0 : -1;
 }
 
@@ -945,6 +988,8 @@ void rp_config_free(rp_config *cfg)
     free(cfg->supervisor.log_file);
     free(cfg->host.listen);
     free(cfg->host.private_listen);
+    free(cfg->host.metrics_listen);
+    free(cfg->gateway.access_log);
     free(cfg->gateway.listen);
     free(cfg->gateway.upstream);
     free_list(cfg->gateway.descriptors, cfg->gateway.n_descriptors);

@@ -83,6 +83,7 @@ typedef struct rp_config {
         double drain_timeout;       /* seconds in-flight calls get after SIGTERM */
         char *private_listen; /* the gateway's own unix socket: NULL = the default path
                                * (rp_private.h), "off", or "unix:/abs/path" */
+        char *metrics_listen; /* GET /metrics on "IP:PORT", or NULL: none */
     } host;
 
     struct {
@@ -104,6 +105,9 @@ typedef struct rp_config {
         char **services;       /* expose only these services (NULL: all) */
         size_t n_services;
         int services_line;
+        int metrics;           /* GET /metrics on the HTTP listener */
+        char *access_log;      /* NULL: off; "-": stderr; else an absolute path */
+        int access_log_json;   /* access_log_format = json */
     } gateway;
 
     rp_service_conf *services;

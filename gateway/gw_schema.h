@@ -106,6 +106,7 @@ typedef struct gw_method {
     gw_http_binding *bindings;
     size_t n_bindings;
     void *call_handle;         /* the upstream's registered call (gw_upstream_prepare) */
+    struct gw_method_stats *stats; /* its metrics (gw_http_publish), or NULL */
 } gw_method;
 
 typedef struct gw_schema gw_schema;

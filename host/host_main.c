@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "rp_log.h"
+#include "host_metrics.h"
 #include "host_plugin.h"
 #include "host_server.h"
+#include "rp_metrics_http.h"
 #include "rp_absl.h"
 #include "rp_config.h"
 #include "rp_notify.h"
@@ -151,6 +153,13 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
     host_plugins ps;
     if (host_plugins_load(&ps, cfg) < 0)
         return RP_EX_CONFIG;
+    host_metrics *metrics = host_metrics_new();
+    if (!metrics || host_metrics_prepare(metrics, &ps) < 0) {
+        rp_log("out of memory");
+        host_metrics_free(metrics);
+        host_plugins_unload(&ps);
+        return EX_FAILURE;
+    }
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
     size_t threads = thread_count(cfg);
@@ -164,14 +173,30 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         .reuseport = rp_notify_handover(), /* rpcrestd runs two during a hand-over */
         .private_listen = have_private ? private_addr : NULL,
     };
+    char err[512];
+    rp_metrics_http *metrics_http = NULL;
+    if (cfg->host.metrics_listen &&
+        /* SO_REUSEPORT always: the next host binds it too during a hand-over */
+        !(metrics_http = rp_metrics_http_start(cfg->host.metrics_listen,
+                                               host_metrics_registry(metrics), 1,
+                                               err, sizeof(err)))) {
+        rp_log("%s", err);
+        host_metrics_free(metrics);
+        host_plugins_unload(&ps);
+        grpc_shutdown();
+        return EX_FAILURE;
+    }
     host_server *srv = host_server_start(&ps, &conf);
     if (!srv) {
+        rp_metrics_http_stop(metrics_http);
+        host_metrics_free(metrics);
         host_plugins_unload(&ps);
         grpc_shutdown();
         return EX_FAILURE;
     }
     log_serving(&ps, cfg->host.listen, threads);
-    char err[512];
+    if (metrics_http)
+        rp_log("metrics on http://%s/metrics", cfg->host.metrics_listen);
     if (have_private && rp_private_publish(private_path, private_addr, err, sizeof(err)) < 0)
         rp_log("private_listen: %s; the gateway will use %s", err, cfg->host.listen);
     if (conf.reuseport && rp_notify_steer_to_newest(cfg->host.listen) <= 0)
@@ -186,6 +211,8 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
     host_server_stop(srv);                           /* cancels what is left */
     if (have_private)
         rp_private_withdraw(private_path, private_addr);
+    rp_metrics_http_stop(metrics_http);
+    host_metrics_free(metrics);
     host_plugins_unload(&ps);
     grpc_shutdown();
     rp_log("stopped");
