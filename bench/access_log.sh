@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# bench/access_log.sh -- what the gateway's access log costs: REST echo (16 B
+# bodies) at 64 connections, alternating rounds against two rpcrest
+# instances that differ only in [gateway] access_log: A writes to a file
+# (text format), B has it off.  Prints compare.sh's output, then one line:
+#   access_log: FILE/off rps ratio R (cost C %), p99 ratio P, rounds N x S s
+# `make bench` runs it (bench/run.sh) after its own measurements; it also
+# runs alone, on build/bench (built here when missing).
+#
+# Environment (all optional): BENCH_DIR (../shared/bench), ROUNDS (5), DUR (5),
+# BUILD (build/bench), FORMAT (text or json), OUT (a file for the summary line).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+BENCH_DIR="${BENCH_DIR:-$repo/../shared/bench}"
+BENCH_DIR="$(cd "$BENCH_DIR" && pwd)" || { echo "access_log.sh: no shared bench folder" >&2; exit 1; }
+ROUNDS=${ROUNDS:-5} DUR=${DUR:-5} FORMAT=${FORMAT:-text}
+BUILD="${BUILD:-$repo/build/bench}"
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+if [[ ! -x "$BUILD/rpcrestd" || ! -f "$BUILD/services/echo.so" ]]; then
+  say "building rpcrest (-O2) into $BUILD"
+  make --no-print-directory -j"$(nproc)" B="${BUILD#"$repo"/}" CFLAGS="-O2 -g -DNDEBUG" all >/dev/null
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+run="$(mktemp -d /tmp/rpcrest-bench-access.XXXXXX)"
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || continue
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  rm -rf "$run"
+}
+trap cleanup EXIT
+
+# start NAME ACCESS_LOG -> "HTTP_PORT GATEWAY_PID HOST_PID"
+start() {
+  local dir="$run/$1" host_port http_port sup p gw="" host=""
+  mkdir -p "$dir"
+  host_port=$(free_port) http_port=$(free_port)
+  cat > "$dir/rpcrest.ini" <<EOF
+[supervisor]
+stop_timeout = 5
+[host]
+listen = 127.0.0.1:$host_port
+private_listen = unix:$dir/host.sock
+drain_timeout = 1
+[gateway]
+listen = 127.0.0.1:$http_port
+access_log = $2
+access_log_format = $FORMAT
+[service.echo]
+plugin = $BUILD/services/echo.so
+descriptors = $BUILD/services/echo.pb
+EOF
+  "$BUILD/rpcrestd" -c "$dir/rpcrest.ini" > "$dir/rpcrestd.log" 2>&1 &
+  sup=$!
+  pids+=("$sup")
+  for _ in $(seq 200); do
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"value":"ping"}' \
+          "http://127.0.0.1:$http_port/v1/example/echo" 2>/dev/null)" == 200 ]] && break
+    sleep 0.05
+  done
+  for p in $(cat /proc/"$sup"/task/*/children 2>/dev/null); do
+    case "$(cat /proc/"$p"/comm)" in rpcrest-host) host=$p ;; rpcrest-gatewa*) gw=$p ;; esac
+  done
+  [[ -n "$gw" && -n "$host" ]] || { cat "$dir/rpcrestd.log" >&2; say "rpcrest ($1) did not start"; exit 1; }
+  echo "$http_port $gw $host"
+}
+
+read -r port_a gw_a host_a <<<"$(start file "$run/file/access.log")"
+read -r port_b gw_b host_b <<<"$(start off off)"
+say "access log cost: A = access_log FILE ($FORMAT), B = off; c=64, $ROUNDS x ${DUR}s per side"
+out="$run/compare.txt"
+"$BENCH_DIR/compare.sh" -r "$ROUNDS" -d "$DUR" -c 64 -a "$gw_a $host_a" -b "$gw_b $host_b" \
+  "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b" | tee "$out"
+lines=$(wc -l < "$run/file/access.log")
+ratio=$(awk '$1 == "c=64" && $2 == "rps" { for (i = 1; i <= NF; i++) if ($i ~ /^A\/B=/) { sub(/A\/B=/, "", $i); print $i } }' "$out")
+p99=$(awk '$1 == "c=64" && $2 == "p99" { for (i = 1; i <= NF; i++) if ($i ~ /^A\/B=/) { sub(/A\/B=/, "", $i); print $i } }' "$out")
+spread=$(awk '$1 == "c=64" && $2 == "rps" { print "FILE " $4 " " $5 ", off " $7 " " $8 }' "$out")
+cost=$(awk -v r="$ratio" 'BEGIN { printf "%.1f", (1 - r) * 100 }')
+line="access_log: FILE/off rps ratio $ratio (cost $cost %), p99 ratio $p99, $ROUNDS rounds x ${DUR} s, c=64; rps median [min..max] $spread; $lines lines written"
+echo "$line"
+[[ -n "${OUT:-}" ]] && echo "$line" > "$OUT"
+exit 0
