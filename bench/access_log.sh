@@ -5,7 +5,7 @@
 # (text format), B has it off.  Prints compare.sh's output, then one line:
 #   access_log: FILE/off rps ratio R (cost C %), p99 ratio P, rounds N x S s
 # `make bench` runs it (bench/run.sh) after its own measurements; it also
-# runs alone, on build/bench (built here when missing).
+# runs alone, on build/bench (brought up to date here).
 #
 # Environment (all optional): BENCH_DIR (../shared/bench), ROUNDS (5), DUR (5),
 # BUILD (build/bench), FORMAT (text or json), OUT (a file for the summary line).
@@ -19,10 +19,8 @@ ROUNDS=${ROUNDS:-5} DUR=${DUR:-5} FORMAT=${FORMAT:-text}
 BUILD="${BUILD:-$repo/build/bench}"
 say() { printf 'bench: %s\n' "$*" >&2; }
 
-if [[ ! -x "$BUILD/rpcrestd" || ! -f "$BUILD/services/echo.so" ]]; then
-  say "building rpcrest (-O2) into $BUILD"
-  make --no-print-directory -j"$(nproc)" B="${BUILD#"$repo"/}" CFLAGS="-O2 -g -DNDEBUG" all >/dev/null
-fi
+say "building rpcrest (-O2) into $BUILD (when out of date)"
+make --no-print-directory -j"$(nproc)" B="${BUILD#"$repo"/}" CFLAGS="-O2 -g -DNDEBUG" all >/dev/null
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 run="$(mktemp -d /tmp/rpcrest-bench-access.XXXXXX)"

@@ -24,16 +24,26 @@
 #define BATCH_BYTES (16 * 1024)   /* the thread that queues past this writes the batch */
 #define FLUSH_MS 200              /* the longest a line waits for the flusher */
 
+/*
+ * Two buffers: lines are appended to `buf` under `lock`; a batch is written
+ * by taking `buf` and putting `spare` in its place, so that the write(2)
+ * happens outside `lock` and the request threads never wait on the disk.
+ * While a batch is out (spare == NULL) nobody else takes one, which keeps
+ * the lines in order; `write_lock` serializes the writes and the fd.
+ */
 struct gw_access {
-    pthread_mutex_t lock; /* guards everything below */
-    pthread_cond_t wake;
-    int fd;
-    char *path; /* NULL: stderr */
-    int json;
-    int pipe_like; /* not a regular file: write at most PIPE_BUF at a time, at line ends */
+    pthread_mutex_t lock;  /* guards buf, len, spare, stopping */
+    pthread_cond_t wake;     /* the flusher's timer; stop */
+    pthread_cond_t returned; /* the spare is back */
     char *buf;
     size_t len;
+    char *spare;           /* NULL while a batch is being written */
     int stopping;
+    pthread_mutex_t write_lock; /* guards fd and pipe_like */
+    int fd;
+    int pipe_like; /* not a regular file: write at most PIPE_BUF at a time, at line ends */
+    char *path;    /* NULL: stderr */
+    int json;
     pthread_t flusher;
 };
 
@@ -68,6 +78,25 @@ static const char hex[] = "0123456789abcdef";
 
 /* Text: printable ASCII but '"' and '\' kept, those two backslashed,
  * anything else as \xHH: a hostile path cannot end the line or the field. */
+static int plain_text(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+static int plain_json(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* The longest run of plain bytes at p, up to `room` bytes. */
+static size_t plain_run(const unsigned char *p, size_t room, int (*plain)(unsigned char))
+{
+    size_t n = 0;
+    while (n < room && p[n] && plain(p[n]))
+        n++;
+    return n;
+}
+
 static void put_text(line *l, const char *s, size_t max)
 {
     size_t start = l->len;
@@ -76,6 +105,12 @@ static void put_text(line *l, const char *s, size_t max)
         if (l->len - start >= max) {
             put(l, "...", 3);
             return;
+        }
+        size_t run = plain_run(p, max - (l->len - start), plain_text);
+        if (run) {
+            put(l, (const char *)p, run);
+            p += run - 1;
+            continue;
         }
         if (*p == '"' || *p == '\\') {
             esc[0] = '\\';
@@ -103,6 +138,12 @@ static void put_json(line *l, const char *s, size_t max)
         if (l->len - start >= max) {
             put(l, "...", 3);
             return;
+        }
+        size_t run = plain_run(p, max - (l->len - start), plain_json);
+        if (run) {
+            put(l, (const char *)p, run);
+            p += run - 1;
+            continue;
         }
         if (*p == '"' || *p == '\\') {
             esc[0] = '\\';
@@ -227,23 +268,45 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
-/* Writes the queued lines.  Lock held.  To a pipe or terminal, in pieces
- * of at most PIPE_BUF ending at a newline, so that other writers' lines
- * (the gateway's own log on stderr) never land inside one. */
-static void flush_locked(gw_access *a)
+/* Writes a batch of whole lines.  To a pipe or terminal, in pieces of at
+ * most PIPE_BUF ending at a newline, so that other writers' lines (the
+ * gateway's own log on stderr) never land inside one. */
+static void write_batch(gw_access *a, const char *p, size_t len)
 {
+    pthread_mutex_lock(&a->write_lock);
     size_t off = 0;
-    while (a->pipe_like && a->len - off > PIPE_BUF) {
+    while (a->pipe_like && len - off > PIPE_BUF) {
         size_t n = PIPE_BUF;
-        while (n > 0 && a->buf[off + n - 1] != '\n')
+        while (n > 0 && p[off + n - 1] != '\n')
             n--;
         if (n == 0)
             n = PIPE_BUF; /* one line longer than PIPE_BUF: written as it is */
-        write_all(a->fd, a->buf + off, n);
+        write_all(a->fd, p + off, n);
         off += n;
     }
-    write_all(a->fd, a->buf + off, a->len - off);
+    write_all(a->fd, p + off, len - off);
+    pthread_mutex_unlock(&a->write_lock);
+}
+
+/* Writes what is queued.  Called and returns with `lock` held; drops it
+ * during the write.  With `wait`, waits for a batch out to come back first
+ * (else leaves the lines for later when one is out). */
+static void flush_queued(gw_access *a, int wait)
+{
+    while (wait && !a->spare)
+        pthread_cond_wait(&a->returned, &a->lock);
+    if (!a->spare || !a->len)
+        return;
+    char *out = a->buf;
+    size_t len = a->len;
+    a->buf = a->spare;
+    a->spare = NULL;
     a->len = 0;
+    pthread_mutex_unlock(&a->lock);
+    write_batch(a, out, len);
+    pthread_mutex_lock(&a->lock);
+    a->spare = out;
+    pthread_cond_broadcast(&a->returned);
 }
 
 static void *flusher(void *arg)
@@ -259,8 +322,7 @@ static void *flusher(void *arg)
             until.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&a->wake, &a->lock, &until);
-        if (a->len)
-            flush_locked(a);
+        flush_queued(a, 0);
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
@@ -276,11 +338,20 @@ static int open_file(const char *path, int *pipe_like)
     return fd;
 }
 
+static void access_free(gw_access *a)
+{
+    free(a->path);
+    free(a->buf);
+    free(a->spare);
+    free(a);
+}
+
 gw_access *gw_access_open(const char *target, int json, char *err, size_t errlen)
 {
     gw_access *a = calloc(1, sizeof(*a));
-    if (!a || !(a->buf = malloc(BUFFER_BYTES))) {
-        free(a);
+    if (!a || !(a->buf = malloc(BUFFER_BYTES)) || !(a->spare = malloc(BUFFER_BYTES))) {
+        if (a)
+            access_free(a);
         snprintf(err, errlen, "access_log: out of memory");
         return NULL;
     }
@@ -294,13 +365,13 @@ gw_access *gw_access_open(const char *target, int json, char *err, size_t errlen
         a->fd = a->path ? open_file(target, &a->pipe_like) : -ENOMEM;
         if (a->fd < 0) {
             snprintf(err, errlen, "access_log %s: %s", target, strerror(-a->fd));
-            free(a->path);
-            free(a->buf);
-            free(a);
+            access_free(a);
             return NULL;
         }
     }
     pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->write_lock, NULL);
+    pthread_cond_init(&a->returned, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -312,10 +383,10 @@ gw_access *gw_access_open(const char *target, int json, char *err, size_t errlen
         if (a->path)
             close(a->fd);
         pthread_cond_destroy(&a->wake);
+        pthread_cond_destroy(&a->returned);
+        pthread_mutex_destroy(&a->write_lock);
         pthread_mutex_destroy(&a->lock);
-        free(a->path);
-        free(a->buf);
-        free(a);
+        access_free(a);
         return NULL;
     }
     return a;
@@ -326,12 +397,12 @@ void gw_access_log(gw_access *a, const gw_access_entry *e)
     char text[LINE_MAX_BYTES];
     size_t n = gw_access_format(e, a->json, text, sizeof(text));
     pthread_mutex_lock(&a->lock);
-    if (a->len + n > BUFFER_BYTES)
-        flush_locked(a);
+    while (a->len + n > BUFFER_BYTES) /* full while a batch is out: rare */
+        flush_queued(a, 1);
     memcpy(a->buf + a->len, text, n);
     a->len += n;
     if (a->len >= BATCH_BYTES)
-        flush_locked(a);
+        flush_queued(a, 0);
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -340,7 +411,8 @@ int gw_access_reopen(gw_access *a)
     if (!a || !a->path)
         return 0;
     pthread_mutex_lock(&a->lock);
-    flush_locked(a);
+    flush_queued(a, 1); /* what was logged before goes to the old file */
+    pthread_mutex_lock(&a->write_lock);
     int pipe_like;
     int fd = open_file(a->path, &pipe_like);
     if (fd >= 0) {
@@ -348,6 +420,7 @@ int gw_access_reopen(gw_access *a)
         a->fd = fd;
         a->pipe_like = pipe_like;
     }
+    pthread_mutex_unlock(&a->write_lock);
     pthread_mutex_unlock(&a->lock);
     return fd < 0 ? fd : 0;
 }
@@ -361,12 +434,14 @@ void gw_access_close(gw_access *a)
     pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->flusher, NULL);
-    flush_locked(a);
+    pthread_mutex_lock(&a->lock);
+    flush_queued(a, 1);
+    pthread_mutex_unlock(&a->lock);
     if (a->path)
         close(a->fd);
     pthread_cond_destroy(&a->wake);
+    pthread_cond_destroy(&a->returned);
+    pthread_mutex_destroy(&a->write_lock);
     pthread_mutex_destroy(&a->lock);
-    free(a->path);
-    free(a->buf);
-    free(a);
+    access_free(a);
 }

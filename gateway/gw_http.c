@@ -4,7 +4,9 @@
  * Per request (see the access handler's state machine below): route on the
  * headers, collect the body, bind + encode the request, suspend the
  * connection and start the gRPC call; the upstream thread stores the result
- * and resumes; the next handler call writes the JSON answer.  The request
+ * and resumes; the next handler call writes the JSON answer.  Every request
+ * gets a request id, is counted (gw_metrics.h) and logged (gw_access.h) when
+ * it completes; GET /metrics is answered here, before routing.  The request
  * record is freed only in the completion callback.
  */
 #include "gw_http.h"
@@ -417,9 +419,7 @@ static enum MHD_Result start_health_check(gw_request *req)
     return MHD_YES;
 }
 
-/* ---- the access handler --------------------------------------------------------------- */
-
-/* ---- request ids, time ------------------------------------------------------------------- */
+/* ---- request ids, time, /metrics -------------------------------------------------------- */
 
 /* A per-thread xorshift128+ generator seeded from getrandom: ids are unique
  * in practice and cost no syscall or lock per request. */
@@ -483,6 +483,8 @@ static enum MHD_Result send_metrics(gw_request *req)
     }
     return send_body(req, 200, &body, RP_METRICS_CONTENT_TYPE);
 }
+
+/* ---- the access handler --------------------------------------------------------------- */
 
 static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const char *url,
                                const char *method)

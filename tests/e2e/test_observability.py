@@ -417,6 +417,15 @@ class SupervisorMetricsTest(unittest.TestCase):
             self.assertRegex(log, r"rpcrestd: event=reload result=refused error=\"[^\"]*"
                                   r"unknown section \[nonsense\][^\"]*\"\n")
 
+    def test_metrics_takes_no_arguments(self):
+        with Rpcrest() as r:
+            for args in (["metrics", "extra"], ["metrics", "--json"]):
+                out = self.ctl(r, *args)
+                self.assertEqual(out.returncode, 64, out)
+                self.assertIn("usage: rpcrestctl", out.stderr)
+            self.assertIn("  metrics  ", subprocess.run([RPCRESTCTL, "-h"], capture_output=True,
+                                                        text=True, timeout=5).stdout)
+
     def test_fatal_counted(self):
         with Rpcrest(gateway={"start_retries": "2", "backoff_initial": "0.05",
                               "backoff_max": "0.05"}) as r:
