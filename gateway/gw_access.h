@@ -4,9 +4,9 @@
  * JSON, to stderr or a file.
  *
  * Lines are formatted on the request's thread into a shared buffer and
- * written in batches: by the thread that fills the buffer past a threshold,
- * or by a flusher thread within FLUSH_MS.  A line is never split between
- * two writes.  The file is reopened by gw_access_reopen (SIGUSR1, for
+ * written in batches, outside the buffer's lock: by the thread that fills
+ * the buffer past 16 KiB, or by a flusher thread within 200 ms.  A line is
+ * never split between two writes.  The file is reopened by gw_access_reopen (SIGUSR1, for
  * logrotate).  Owns its fd, buffer and thread; knows nothing of HTTP.
  */
 #ifndef GW_ACCESS_H

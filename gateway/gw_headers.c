@@ -163,7 +163,8 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
                                              "(e.g. 500m, 10S)", value), -1;
             *timeout_ms = ms;
         } else if (strncasecmp(name, METADATA_PREFIX, strlen(METADATA_PREFIX)) == 0) {
-            /* x-request-id is the gateway's (gw_http.c sends the request's id) */
+            /* x-request-id: gw_http.c sends the request's id, which this
+             * header gave when there was no valid X-Request-Id */
             if (strcasecmp(name + strlen(METADATA_PREFIX), "x-request-id") != 0)
                 rc = add(out, "", name + strlen(METADATA_PREFIX), value, err, errlen);
         } else if (is_permanent(name)) {

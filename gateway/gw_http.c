@@ -500,7 +500,11 @@ static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const ch
     if (h->access)
         clock_gettime(CLOCK_REALTIME, &req->start_real);
     snprintf(req->verb, sizeof(req->verb), "%s", method);
+    /* X-Request-Id, else the same as grpc-gateway clients send metadata */
     const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, GW_REQUEST_ID_HEADER);
+    if (!id || !valid_request_id(id))
+        id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                         "Grpc-Metadata-" GW_REQUEST_ID_HEADER);
     if (id && valid_request_id(id))
         memcpy(req->request_id, id, strlen(id) + 1);
     else

@@ -244,10 +244,20 @@ class RequestIdTest(unittest.TestCase):
         hdrs, _, _ = self.metadata_call({"X-Request-Id": "y" * 128})
         self.assertEqual(hdrs["x-request-id"], "y" * 128)
 
-    def test_metadata_header_cannot_add_a_second_id(self):
+    def test_metadata_header_gives_the_id_when_there_is_no_other(self):
+        # grpc-gateway clients send metadata as Grpc-Metadata-*: taken as the id
+        hdrs, reply, md = self.metadata_call({"Grpc-Metadata-X-Request-Id": "gm-1"})
+        self.assertEqual((hdrs["x-request-id"], md, reply["requestId"]), ("gm-1", ["gm-1"], "gm-1"))
+        # X-Request-Id wins, and there is never a second x-request-id upstream
         hdrs, reply, md = self.metadata_call({"X-Request-Id": "mine",
                                               "Grpc-Metadata-X-Request-Id": "other"})
-        self.assertEqual(md, ["mine"])
+        self.assertEqual((hdrs["x-request-id"], md), ("mine", ["mine"]))
+        hdrs, reply, md = self.metadata_call({"X-Request-Id": "bad id",
+                                              "Grpc-Metadata-X-Request-Id": "other"})
+        self.assertEqual((hdrs["x-request-id"], md), ("other", ["other"]))
+        hdrs, reply, md = self.metadata_call({"Grpc-Metadata-X-Request-Id": "bad id"})
+        self.assertRegex(hdrs["x-request-id"], HEX32)
+        self.assertEqual(md, [hdrs["x-request-id"]])
 
     def test_returned_on_errors_and_streams(self):
         for method, path, body in (("GET", "/no/such/path", None),
