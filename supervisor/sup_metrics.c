@@ -1,7 +1,8 @@
 /*
  * sup_metrics.c -- rpcrestd's figures for `rpcrestctl metrics`, in the
  * Prometheus text format: rendered from the state on each request (the
- * supervisor is one thread; nothing is counted twice).
+ * counters live in sup_child and sup_state, updated by the one thread that
+ * runs the supervisor).
  */
 #include <stdio.h>
 
