@@ -36,9 +36,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start NAME ACCESS_LOG -> "HTTP_PORT GATEWAY_PID HOST_PID"
+# start NAME ACCESS_LOG: sets port, gw, host (not in a subshell: pids must
+# keep the rpcrestd it starts, for cleanup)
 start() {
-  local dir="$run/$1" host_port http_port sup p gw="" host=""
+  local dir="$run/$1" host_port http_port sup p
+  gw="" host=""
   mkdir -p "$dir"
   host_port=$(free_port) http_port=$(free_port)
   cat > "$dir/rpcrest.ini" <<EOF
@@ -68,11 +70,13 @@ EOF
     case "$(cat /proc/"$p"/comm)" in rpcrest-host) host=$p ;; rpcrest-gatewa*) gw=$p ;; esac
   done
   [[ -n "$gw" && -n "$host" ]] || { cat "$dir/rpcrestd.log" >&2; say "rpcrest ($1) did not start"; exit 1; }
-  echo "$http_port $gw $host"
+  port=$http_port
 }
 
-read -r port_a gw_a host_a <<<"$(start file "$run/file/access.log")"
-read -r port_b gw_b host_b <<<"$(start off off)"
+start file "$run/file/access.log"
+port_a=$port gw_a=$gw host_a=$host
+start off off
+port_b=$port gw_b=$gw host_b=$host
 say "access log cost: A = access_log FILE ($FORMAT), B = off; c=64, $ROUNDS x ${DUR}s per side"
 out="$run/compare.txt"
 "$BENCH_DIR/compare.sh" -r "$ROUNDS" -d "$DUR" -c 64 -a "$gw_a $host_a" -b "$gw_b $host_b" \
