@@ -79,14 +79,27 @@ start off off
 port_b=$port gw_b=$gw host_b=$host
 say "access log cost: A = access_log FILE ($FORMAT), B = off; c=64, $ROUNDS x ${DUR}s per side"
 out="$run/compare.txt"
+ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
+cpu_a0=$(ticks "$gw_a") cpu_b0=$(ticks "$gw_b")
 "$BENCH_DIR/compare.sh" -r "$ROUNDS" -d "$DUR" -c 64 -a "$gw_a $host_a" -b "$gw_b $host_b" \
   "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b" | tee "$out"
+cpu_a1=$(ticks "$gw_a") cpu_b1=$(ticks "$gw_b")
 lines=$(wc -l < "$run/file/access.log")
+# The gateway's CPU per request on each side: less noisy than throughput on
+# a machine shared with other work.  Requests: the sum of rps x DUR over the
+# rounds, plus the 1 s warm-up at about the first round's rate.
+cpu_per_req() {  # SIDE TICKS -> µs of gateway CPU per request
+  awk -v side="$1" -v t="$2" -v d="$DUR" -v hz="$(getconf CLK_TCK)" '
+    $1 == "c=64" && $3 == side && $2 ~ /^round=/ { sub(/rps=/, "", $4); v = $4; if (v == "") v = $5
+                                                  n += v * d; if (!w) w = v }
+    END { n += w; printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0 }' "$out"
+}
+us_a=$(cpu_per_req A $((cpu_a1 - cpu_a0))) us_b=$(cpu_per_req B $((cpu_b1 - cpu_b0)))
 ratio=$(awk '$1 == "c=64" && $2 == "rps" { for (i = 1; i <= NF; i++) if ($i ~ /^A\/B=/) { sub(/A\/B=/, "", $i); print $i } }' "$out")
 p99=$(awk '$1 == "c=64" && $2 == "p99" { for (i = 1; i <= NF; i++) if ($i ~ /^A\/B=/) { sub(/A\/B=/, "", $i); print $i } }' "$out")
 spread=$(awk '$1 == "c=64" && $2 == "rps" { print "FILE " $4 " " $5 ", off " $7 " " $8 }' "$out")
 cost=$(awk -v r="$ratio" 'BEGIN { printf "%.1f", (1 - r) * 100 }')
-line="access_log: FILE/off rps ratio $ratio (cost $cost %), p99 ratio $p99, $ROUNDS rounds x ${DUR} s, c=64; rps median [min..max] $spread; $lines lines written"
+line="access_log: FILE/off rps ratio $ratio (cost $cost %), p99 ratio $p99, $ROUNDS rounds x ${DUR} s, c=64; rps median [min..max] $spread; gateway CPU per request FILE $us_a µs, off $us_b µs; $lines lines written"
 echo "$line"
 [[ -n "${OUT:-}" ]] && echo "$line" > "$OUT"
 exit 0
