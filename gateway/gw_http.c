@@ -245,17 +245,21 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-static const char *peer_address(struct MHD_Connection *conn, char *buf, size_t len)
+/* The client's IP address as text, or NULL; worked out once per request
+ * (the metadata and the access log both want it). */
+static const char *peer_address(gw_request *req)
 {
+    if (req->peer[0])
+        return req->peer;
     const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (!info || !info->client_addr)
         return NULL;
     const struct sockaddr *sa = info->client_addr;
     const void *addr = sa->sa_family == AF_INET6
                            ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
                            : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-    return inet_ntop(sa->sa_family, addr, buf, (socklen_t)len);
+    return inet_ntop(sa->sa_family, addr, req->peer, sizeof(req->peer));
 }
 
 /* What a gRPC server takes in a request's metadata by default
@@ -287,12 +291,11 @@ static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *time
     header_list *h = &headers;
     h->n = 0;
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, h);
-    char peer[64];
     /* a stream may run long: without Grpc-Timeout it gets the cap */
     *timeout_ms = req->route->method->server_streaming ? req->http->cfg.max_timeout_ms
                                                        : req->http->cfg.timeout_ms;
-    int rc = gw_headers_to_metadata(h->items, h->n, peer_address(req->conn, peer, sizeof(peer)),
-                                    md, timeout_ms, err, errlen);
+    int rc = gw_headers_to_metadata(h->items, h->n, peer_address(req), md, timeout_ms, err,
+                                    errlen);
     if (rc == 0)
         rc = gw_metadata_list_add(md, "x-request-id", req->request_id, err, errlen);
     if (*timeout_ms > req->http->cfg.max_timeout_ms)
@@ -645,10 +648,9 @@ static void account(gw_http *h, gw_request *req, enum MHD_RequestTerminationCode
         gw_metrics_request(st, req->http_status, req->grpc_code, duration);
     }
     if (h->access) {
-        char peer[64];
         gw_access_entry e = {
             .start = req->start_real,
-            .client = peer_address(req->conn, peer, sizeof(peer)),
+            .client = peer_address(req),
             .method = req->verb,
             .path = req->path,
             .grpc_method = m ? m->path : req->health_service ? GW_HEALTH_METHOD : NULL,
