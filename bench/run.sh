@@ -191,6 +191,7 @@ BUILD="$BUILD" ROUNDS="$ROUNDS" DUR="$DUR" OUT="$raw/access-log.txt" "$repo/benc
   > "$raw/access-log-compare.txt" || echo "access_log: bench/access_log.sh failed" > "$raw/access-log.txt"
 access_line=$(cat "$raw/access-log.txt")
 access_ratio=$(sed -n 's/.*rps ratio \([0-9.]*\).*/\1/p' "$raw/access-log.txt")
+access_instr=$(sed -n 's/.*callgrind) FILE [0-9]*, off [0-9]*: +\([0-9.-]*\) %.*/\1/p' "$raw/access-log.txt")
 say "profiles: both programs under callgrind through a short load (bench/profile.sh)"
 "$repo/bench/profile.sh" 10 > "$raw/profile.md" 2>&1 || echo "(bench/profile.sh failed)" >> "$raw/profile.md"
 t_end=$(date +%s)
@@ -280,6 +281,7 @@ targets="$run/targets.md"
   echo "| body cost linear: MB/s of body does not fall with size (c=64: 64 KiB ≥ 1 KiB; 1 MiB at c=8 ≥ half of 64 KiB) | 16 B $(mbps "$r16" 16), 1 KiB $(mbps "$r1k" 1024), 64 KiB $(mbps "$r64k" 65536), 1 MiB (c=8) $(mbps "$m_a" 1048576) MB/s; peer 1 MiB $(mbps "$m_b" 1048576) MB/s | $lin_ok |"
   echo "| idle CPU = 0 (5 s, gateway / host) | ${idle_gw} ms / ${idle_host} ms (peer: ${idle_pgw} ms / ${idle_psrv} ms) | $idle_ok |"
   echo "| access log to a file costs ≤ 5 % of rps (64 conns, 16 B; FILE/off ≥ 0.95) | ${access_ratio:-?} | $(check "${access_ratio:-0}" ">=" 0.95) |"
+  echo "| (same, as the gateway's instructions per request under callgrind: ≤ +5 %) | +${access_instr:-?} % | $(check "${access_instr:-100}" "<=" 5) |"
 } > "$targets"
 
 # ---- plot ----------------------------------------------------------------------------
@@ -353,7 +355,8 @@ mode="$ROUNDS rounds × ${DUR} s per side and setting"
   echo "## Access log"
   echo
   echo "\`bench/access_log.sh\`: two rpcrest instances, one with \`[gateway] access_log = FILE\`"
-  echo "(text format), one with it off, in alternating rounds at 64 connections (16 B bodies):"
+  echo "(text format), one with it off, in alternating rounds at 64 connections (16 B bodies), and"
+  echo "the gateway's instructions per request under callgrind with the log on and off:"
   echo
   echo "    $access_line"
   echo
