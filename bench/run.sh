@@ -9,7 +9,8 @@
 #     16 B, 1 KiB, 64 KiB JSON bodies; the ceiling for the plot;
 #   - 1,024 concurrent connections, 1 MiB bodies;
 #   - gRPC echo straight at rpcrest-host and at the peer's server (h2load);
-#   - RSS of both sides after the load, idle CPU over a few seconds.
+#   - RSS of both sides after the load, idle CPU over a few seconds;
+#   - the access log's cost at 64 connections (bench/access_log.sh).
 # Prints a summary table and writes docs/benchmarks.md (+ docs/benchmarks.png).
 #
 # Environment (all optional):
@@ -185,6 +186,12 @@ hz=$(getconf CLK_TCK)
 idle_ms() { echo $(( ($(cpu_ticks "$1") - ${t0[$1]}) * 1000 / hz )); }
 idle_gw=$(idle_ms "$gw_pid") idle_host=$(idle_ms "$host_pid")
 idle_pgw=$(idle_ms "$peer_gw_pid") idle_psrv=$(idle_ms "$peer_srv_pid")
+say "access log cost at 64 connections (bench/access_log.sh)"
+BUILD="$BUILD" ROUNDS="$ROUNDS" DUR="$DUR" OUT="$raw/access-log.txt" "$repo/bench/access_log.sh" \
+  > "$raw/access-log-compare.txt" || echo "access_log: bench/access_log.sh failed" > "$raw/access-log.txt"
+access_line=$(cat "$raw/access-log.txt")
+access_ratio=$(sed -n 's/.*rps ratio \([0-9.]*\).*/\1/p' "$raw/access-log.txt")
+access_instr=$(sed -n 's/.*callgrind) FILE [0-9]*, off [0-9]*: +\([0-9.-]*\) %.*/\1/p' "$raw/access-log.txt")
 say "profiles: both programs under callgrind through a short load (bench/profile.sh)"
 "$repo/bench/profile.sh" 10 > "$raw/profile.md" 2>&1 || echo "(bench/profile.sh failed)" >> "$raw/profile.md"
 t_end=$(date +%s)
@@ -273,6 +280,8 @@ targets="$run/targets.md"
   echo "| 1,024 connections: 0 errors, rps ≥ 0.75 × the 64-connection rps | errors $k_err_a, $(printf '%.0f' "$k_a") rps = $k_rel × $(printf '%.0f' "$c64_a") | $k_ok |"
   echo "| body cost linear: MB/s of body does not fall with size (c=64: 64 KiB ≥ 1 KiB; 1 MiB at c=8 ≥ half of 64 KiB) | 16 B $(mbps "$r16" 16), 1 KiB $(mbps "$r1k" 1024), 64 KiB $(mbps "$r64k" 65536), 1 MiB (c=8) $(mbps "$m_a" 1048576) MB/s; peer 1 MiB $(mbps "$m_b" 1048576) MB/s | $lin_ok |"
   echo "| idle CPU = 0 (5 s, gateway / host) | ${idle_gw} ms / ${idle_host} ms (peer: ${idle_pgw} ms / ${idle_psrv} ms) | $idle_ok |"
+  echo "| access log to a file costs ≤ 5 % of rps (64 conns, 16 B; FILE/off ≥ 0.95) | ${access_ratio:-?} | $(check "${access_ratio:-0}" ">=" 0.95) |"
+  echo "| (same, as the gateway's instructions per request under callgrind: ≤ +5 %) | +${access_instr:-?} % | $(check "${access_instr:-100}" "<=" 5) |"
 } > "$targets"
 
 # ---- plot ----------------------------------------------------------------------------
@@ -343,6 +352,14 @@ mode="$ROUNDS rounds × ${DUR} s per side and setting"
   echo "| 64 × 1 | $h2a_64_1 | $h2b_64_1 | $h2_r2 |"
   echo "| 4 × 16 | $h2a_4_16 | $h2b_4_16 | $h2_r3 |"
   echo
+  echo "## Access log"
+  echo
+  echo "\`bench/access_log.sh\`: two rpcrest instances, one with \`[gateway] access_log = FILE\`"
+  echo "(text format), one with it off, in alternating rounds at 64 connections (16 B bodies), and"
+  echo "the gateway's instructions per request under callgrind with the log on and off:"
+  echo
+  echo "    $access_line"
+  echo
   echo "## Memory and idle CPU"
   echo
   echo "| | rpcrest (gateway + host) | peer (gateway + server) |"
@@ -384,4 +401,5 @@ echo
 cat "$table"
 echo
 echo "h2load req/s (host vs peer): 1x64 $h2a_1_64 vs $h2b_1_64; 64x1 $h2a_64_1 vs $h2b_64_1; 4x16 $h2a_4_16 vs $h2b_4_16"
+echo "$access_line"
 echo "written: $DOC, $png; raw outputs in $raw; $(( t_end - t_start )) s"

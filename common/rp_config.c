@@ -33,6 +33,7 @@ typedef struct parse_ctx {
     int section_line;       /* line of the last section header */
     int listen_line[2];     /* lines of [host] and [gateway] listen, or 0 */
     int timeout_line;       /* line of [gateway] timeout or max_timeout, or 0 */
+    int metrics_line;       /* line of [host] metrics_listen, or 0 */
     int in_service;         /* index into cfg->services, or -1 */
     char *err;
     size_t errlen;
@@ -554,11 +555,23 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
         cfg->host.private_listen = addr;
     } else if (tls_key(ctx, &cfg->host.tls, "cert", "key", "client_ca", key, value)) {
         return;
+    } else if (strcmp(key, "metrics_listen") == 0) {
+        ctx->metrics_line = ctx->line;
+        free(cfg->host.metrics_listen);
+        cfg->host.metrics_listen = NULL;
+        if (strcmp(value, "off") == 0)
+            return;
+        if (!valid_tcp_listen(value))
+            fail(ctx, ctx->line,
+                 "metrics_listen: '%s' is not off, HOST:PORT or [IPV6]:PORT "
+                 "(HOST an IP address or localhost, PORT 1-65535)", value);
+        else
+            set_string(ctx, &cfg->host.metrics_listen, value);
     } else if (!policy_key(ctx, 1, key, value)) {
         fail(ctx, ctx->line,
              "unknown key '%s' in [host] (known: listen, threads, max_message_bytes, "
-             "max_concurrent_streams, drain_timeout, private_listen, cert, key, client_ca)",
-             key);
+             "max_concurrent_streams, drain_timeout, private_listen, metrics_listen, cert, key, "
+             "client_ca)", key);
     }
 }
 
@@ -577,6 +590,8 @@ static int *gateway_switch(rp_config *cfg, const char *key)
         return &cfg->gateway.auto_map;
     if (strcmp(key, "docs") == 0)
         return &cfg->gateway.docs;
+    if (strcmp(key, "metrics") == 0)
+        return &cfg->gateway.metrics;
     return NULL;
 }
 
@@ -704,13 +719,31 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
                tls_key(ctx, &cfg->gateway.upstream_tls, "upstream_cert", "upstream_key",
                        "upstream_ca", key, value)) {
         return;
+    } else if (strcmp(key, "access_log") == 0) {
+        free(cfg->gateway.access_log);
+        cfg->gateway.access_log = NULL;
+        if (strcmp(value, "off") == 0)
+            return;
+        if (value[0] == '\0') {
+            fail(ctx, ctx->line, "access_log: expected off, stderr or a file path");
+            return;
+        }
+        cfg->gateway.access_log = strcmp(value, "stderr") == 0 ? strdup("-")
+                                                               : resolve_path(cfg, value);
+        if (!cfg->gateway.access_log)
+            fail(ctx, ctx->line, "out of memory");
+    } else if (strcmp(key, "access_log_format") == 0) {
+        if (strcmp(value, "text") == 0 || strcmp(value, "json") == 0)
+            cfg->gateway.access_log_json = value[0] == 'j';
+        else
+            fail(ctx, ctx->line, "access_log_format: '%s' is not text or json", value);
     } else if (!policy_key(ctx, 2, key, value)) {
         fail(ctx, ctx->line,
              "unknown key '%s' in [gateway] (known: listen, upstream, descriptors, services, "
              "auto_map, docs, timeout, max_timeout, max_body_bytes, threads, connection_timeout, "
              "max_connections, ignore_unknown_query_parameters, json_ignore_unknown_fields, "
-             "json_emit_defaults, json_proto_names, cert, key, upstream_ca, upstream_cert, "
-             "upstream_key, upstream_name)", key);
+             "json_emit_defaults, json_proto_names, metrics, access_log, access_log_format, "
+             "cert, key, upstream_ca, upstream_cert, upstream_key, upstream_name)", key);
     }
 }
 
@@ -977,6 +1010,14 @@ static void validate(parse_ctx *ctx)
     if (!ctx->failed && cfg->host.tls.cert && strncmp(cfg->host.listen, "unix:", 5) == 0)
         fail(ctx, cfg->host.tls.cert_line, "[host] cert: TLS is for a TCP listen address, "
              "and listen is %s", cfg->host.listen);
+    if (!ctx->failed && cfg->host.metrics_listen) {
+        char metrics[PATH_MAX + 16];
+        rp_config_grpc_target(cfg->host.metrics_listen, metrics, sizeof(metrics));
+        if (strcmp(metrics, host) == 0 || strcmp(metrics, gateway) == 0)
+            fail(ctx, ctx->metrics_line, "[host] metrics_listen %s is also %s listen address",
+                 cfg->host.metrics_listen, strcmp(metrics, host) == 0 ? "the host's"
+                                                                     : "the gateway's");
+    }
     if (!ctx->failed && cfg->gateway.timeout > cfg->gateway.max_timeout)
         fail(ctx, ctx->timeout_line, "[gateway] timeout (%g s) is above max_timeout (%g s)",
              cfg->gateway.timeout, cfg->gateway.max_timeout);
@@ -996,6 +1037,7 @@ static int set_defaults(rp_config *cfg)
     cfg->gateway.connection_timeout = 30;
     cfg->gateway.max_connections = 2048;
     cfg->gateway.docs = -1; /* decided by validate() from listen */
+    cfg->gateway.metrics = 1;
     return cfg->host.listen && cfg->gateway.listen ? 0 : -1;
 }
 
@@ -1102,6 +1144,8 @@ void rp_config_free(rp_config *cfg)
     tls_free(&cfg->gateway.upstream_tls);
     free(cfg->host.listen);
     free(cfg->host.private_listen);
+    free(cfg->host.metrics_listen);
+    free(cfg->gateway.access_log);
     free(cfg->gateway.listen);
     free(cfg->gateway.upstream);
     free(cfg->gateway.upstream_name);

@@ -101,6 +101,7 @@ typedef struct rp_config {
         char *private_listen; /* the gateway's own unix socket: NULL = the default path
                                * (rp_private.h), "off", or "unix:/abs/path" */
         rp_tls_conf tls;      /* TLS on listen: cert, key, and ca = client_ca (mTLS) */
+        char *metrics_listen; /* GET /metrics on "IP:PORT", or NULL: none */
     } host;
 
     struct {
@@ -130,6 +131,9 @@ typedef struct rp_config {
         char *upstream_name;  /* the name the upstream's certificate must carry, instead
                                * of the target's host; NULL: the target's */
         int upstream_name_line;
+        int metrics;           /* GET /metrics on the HTTP listener */
+        char *access_log;      /* NULL: off; "-": stderr; else an absolute path */
+        int access_log_json;   /* access_log_format = json */
     } gateway;
 
     rp_service_conf *services;

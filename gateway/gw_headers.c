@@ -163,7 +163,10 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
                                              "(e.g. 500m, 10S)", value), -1;
             *timeout_ms = ms;
         } else if (strncasecmp(name, METADATA_PREFIX, strlen(METADATA_PREFIX)) == 0) {
-            rc = add(out, "", name + strlen(METADATA_PREFIX), value, err, errlen);
+            /* x-request-id: gw_http.c sends the request's id, which this
+             * header gave when there was no valid X-Request-Id */
+            if (strcasecmp(name + strlen(METADATA_PREFIX), "x-request-id") != 0)
+                rc = add(out, "", name + strlen(METADATA_PREFIX), value, err, errlen);
         } else if (is_permanent(name)) {
             rc = add(out, PERMANENT_PREFIX, name, value, err, errlen);
             if (rc == 0 && strcasecmp(name, "authorization") == 0)
@@ -173,6 +176,12 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
             return -1;
     }
     return add_forwarded(headers, n, peer, out, err, errlen);
+}
+
+int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *value,
+                         char *err, size_t errlen)
+{
+    return add(list, "", key, value, err, errlen);
 }
 
 void gw_metadata_list_free(gw_metadata_list *list)

@@ -38,6 +38,11 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
                            gw_metadata_list *out, int64_t *timeout_ms, char *err,
                            size_t errlen);
 
+/* Appends key (lower case, [0-9a-z-_.]) = value (printable ASCII).  0, or
+ * -1 with a reason in err[errlen]. */
+int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *value,
+                         char *err, size_t errlen);
+
 void gw_metadata_list_free(gw_metadata_list *list);
 
 /* Parses a gRPC timeout ("100m", "5S", "1H"); returns milliseconds or -1. */

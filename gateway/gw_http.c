@@ -4,7 +4,9 @@
  * Per request (see the access handler's state machine below): route on the
  * headers, collect the body, bind + encode the request, suspend the
  * connection and start the gRPC call; the upstream thread stores the result
- * and resumes; the next handler call writes the JSON answer.  The request
+ * and resumes; the next handler call writes the JSON answer.  Every request
+ * gets a request id, is counted (gw_metrics.h) and logged (gw_access.h) when
+ * it completes; GET /metrics is answered here, before routing.  The request
  * record is freed only in the completion callback.
  */
 #include "gw_http.h"
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +42,7 @@
  * (malloc'ed pools stay in the heap): 8 MB less RSS after 256 connections. */
 #define CONNECTION_MEMORY ((size_t)36 * 1024)
 #define DRAIN_LINGER_MS 1000 /* stopping: how long idle keep-alive connections get to close */
+#define METRICS_PATH "/metrics"
 
 /* ---- responses ------------------------------------------------------------------ */
 
@@ -113,17 +117,21 @@ static void add_metadata(gw_request *req, struct MHD_Response *resp)
     }
 }
 
-enum MHD_Result gw_http_send_json(gw_request *req, unsigned status, gw_buf *body)
+static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
+                                  const char *content_type)
 {
     if (body->oom) {
         gw_buf_free(body);
         return MHD_NO;
     }
     int chunked = req->wants_trailers && req->result && req->result->n_trailing > 0;
+    req->http_status = status;
+    req->bytes_out = body->len;
     struct MHD_Response *resp = make_response(req, body, chunked);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, GW_REQUEST_ID_HEADER, req->request_id);
     if (atomic_load(&req->http->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     add_metadata(req, resp);
@@ -134,9 +142,15 @@ enum MHD_Result gw_http_send_json(gw_request *req, unsigned status, gw_buf *body
     return rc;
 }
 
+enum MHD_Result gw_http_send_json(gw_request *req, unsigned status, gw_buf *body)
+{
+    return send_body(req, status, body, "application/json");
+}
+
 /* An error the gateway itself decided (no upstream details). */
 enum MHD_Result gw_http_send_error(gw_request *req, unsigned status, int code, const char *msg)
 {
+    req->grpc_code = code;
     gw_buf body = GW_BUF_INIT;
     gw_status_error_body(&body, code, msg, NULL, 0, NULL);
     return gw_http_send_json(req, status, &body);
@@ -145,6 +159,7 @@ enum MHD_Result gw_http_send_error(gw_request *req, unsigned status, int code, c
 enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r)
 {
     gw_buf body = GW_BUF_INIT;
+    req->grpc_code = (int)r->status;
     gw_status_error_body(&body, r->status, r->message ? r->message : "", r->trailing,
                          r->n_trailing, req->gen ? req->gen->schema : NULL);
     return gw_http_send_json(req, (unsigned)gw_status_http_code(r->status), &body);
@@ -155,6 +170,7 @@ enum MHD_Result gw_http_send_result(gw_request *req)
     gw_upstream_result *r = req->result;
     if (req->health_service) {
         gw_buf body = GW_BUF_INIT;
+        req->grpc_code = r ? (int)r->status : GRPC_STATUS_UNAVAILABLE;
         unsigned status = gw_health_response(r, req->health_service, &body);
         return gw_http_send_json(req, status, &body);
     }
@@ -180,6 +196,7 @@ enum MHD_Result gw_http_send_result(gw_request *req)
         snprintf(msg, sizeof(msg), "cannot convert the reply of %s to JSON: %s", m->path, err);
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, msg);
     }
+    req->grpc_code = GRPC_STATUS_OK;
     return gw_http_send_json(req, 200, &body);
 }
 
@@ -228,17 +245,21 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-static const char *peer_address(struct MHD_Connection *conn, char *buf, size_t len)
+/* The client's IP address as text, or NULL; worked out once per request
+ * (the metadata and the access log both want it). */
+static const char *peer_address(gw_request *req)
 {
+    if (req->peer[0])
+        return req->peer;
     const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (!info || !info->client_addr)
         return NULL;
     const struct sockaddr *sa = info->client_addr;
     const void *addr = sa->sa_family == AF_INET6
                            ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
                            : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-    return inet_ntop(sa->sa_family, addr, buf, (socklen_t)len);
+    return inet_ntop(sa->sa_family, addr, req->peer, sizeof(req->peer));
 }
 
 /* What a gRPC server takes in a request's metadata by default
@@ -270,12 +291,13 @@ static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *time
     header_list *h = &headers;
     h->n = 0;
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, h);
-    char peer[64];
     /* a stream may run long: without Grpc-Timeout it gets the cap */
     *timeout_ms = req->route->method->server_streaming ? req->http->cfg.max_timeout_ms
                                                        : req->http->cfg.timeout_ms;
-    int rc = gw_headers_to_metadata(h->items, h->n, peer_address(req->conn, peer, sizeof(peer)),
-                                    md, timeout_ms, err, errlen);
+    int rc = gw_headers_to_metadata(h->items, h->n, peer_address(req), md, timeout_ms, err,
+                                    errlen);
+    if (rc == 0)
+        rc = gw_metadata_list_add(md, "x-request-id", req->request_id, err, errlen);
     if (*timeout_ms > req->http->cfg.max_timeout_ms)
         *timeout_ms = req->http->cfg.max_timeout_ms;
     size_t size = rc == 0 ? metadata_size(md) : 0;
@@ -400,6 +422,71 @@ static enum MHD_Result start_health_check(gw_request *req)
     return MHD_YES;
 }
 
+/* ---- request ids, time, /metrics -------------------------------------------------------- */
+
+/* A per-thread xorshift128+ generator seeded from getrandom: ids are unique
+ * in practice and cost no syscall or lock per request. */
+static void new_request_id(char out[33])
+{
+    static __thread uint64_t s[2];
+    static const char hex[] = "0123456789abcdef";
+    if (!s[0] && !s[1]) {
+        if (getrandom(s, sizeof(s), 0) != (ssize_t)sizeof(s)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            s[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)pthread_self();
+            s[1] = (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32);
+        }
+        s[1] |= 1;
+    }
+    for (int half = 0; half < 2; half++) {
+        uint64_t x = s[0], y = s[1];
+        s[0] = y;
+        x ^= x << 23;
+        s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+        uint64_t v = s[1] + y;
+        for (int i = 0; i < 16; i++)
+            out[half * 16 + i] = hex[(v >> (60 - 4 * i)) & 15];
+    }
+    out[32] = '\0';
+}
+
+/* An incoming X-Request-Id is kept when it is 1..GW_REQUEST_ID_MAX bytes of
+ * printable ASCII without space, '"' or '\\' (it goes into log lines and
+ * metadata as it is). */
+static int valid_request_id(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++)
+        if (n == GW_REQUEST_ID_MAX || id[n] <= 0x20 || id[n] >= 0x7f || id[n] == '"' ||
+            id[n] == '\\')
+            return 0;
+    return n > 0;
+}
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* GET /metrics: the exposition, rendered now. */
+static enum MHD_Result send_metrics(gw_request *req)
+{
+    rp_mtext text = {0};
+    gw_metrics_render(req->http->metrics, &text);
+    gw_buf body = GW_BUF_INIT;
+    if (!text.oom)
+        gw_buf_append(&body, text.s, text.len);
+    rp_mtext_free(&text);
+    if (body.oom || !body.len) {
+        gw_buf_free(&body);
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+    }
+    return send_body(req, 200, &body, RP_METRICS_CONTENT_TYPE);
+}
+
 /* ---- the access handler --------------------------------------------------------------- */
 
 static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const char *url,
@@ -411,10 +498,30 @@ static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const ch
     req->http = h;
     req->conn = conn;
     req->path = url;
+    req->grpc_code = -1;
+    req->start_us = monotonic_us();
+    if (h->access)
+        clock_gettime(CLOCK_REALTIME, &req->start_real);
+    snprintf(req->verb, sizeof(req->verb), "%s", method);
+    /* X-Request-Id, else the same as grpc-gateway clients send metadata */
+    const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, GW_REQUEST_ID_HEADER);
+    if (!id || !valid_request_id(id))
+        id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                         "Grpc-Metadata-" GW_REQUEST_ID_HEADER);
+    if (id && valid_request_id(id))
+        memcpy(req->request_id, id, strlen(id) + 1);
+    else
+        new_request_id(req->request_id);
     atomic_init(&req->state, REQ_READING);
     atomic_fetch_add(&h->in_flight, 1);
+    gw_metrics_in_flight(h->metrics, 1);
     if (MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL) > MAX_HEADERS) {
         req->early_status = 431; /* rather than forward some and drop the rest */
+        return req;
+    }
+    if (h->metrics && strcmp(url, METRICS_PATH) == 0) {
+        req->is_metrics = 1;
+        req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
         return req;
     }
     if (strcmp(url, GW_HEALTH_PATH) == 0) {
@@ -499,6 +606,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                    : MHD_YES;
     }
     if (*upload_data_size) { /* 2: a piece of the body */
+        req->bytes_in += *upload_data_size;
         if (!req->early_status) {
             if (req->body.len + *upload_data_size > h->cfg.max_body_bytes)
                 req->early_status = 413;
@@ -516,6 +624,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
         if (req->console)
             return gw_http_console_respond(req);
+        if (req->is_metrics)
+            return send_metrics(req);
         if (!req->route)
             return start_health_check(req);
         return start_call(req);
@@ -526,15 +636,52 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
 }
 
+/* The request's access log line and metrics.  A request that ends
+ * without a response (the client went away) is logged as 499, CANCELLED. */
+static void account(gw_http *h, gw_request *req, enum MHD_RequestTerminationCode toe)
+{
+    if (!h->metrics && !h->access)
+        return;
+    if (!req->http_status) {
+        req->http_status = 499;
+        req->grpc_code = GRPC_STATUS_CANCELLED;
+    } else if (req->grpc_code < 0 && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        req->grpc_code = GRPC_STATUS_CANCELLED;
+    }
+    uint64_t duration = monotonic_us() - req->start_us;
+    const gw_method *m = req->route ? req->route->method : NULL;
+    if (h->metrics && !req->is_metrics) {
+        gw_method_stats *st = m ? m->stats : req->health_service ? h->health_stats
+                                                                : h->no_method_stats;
+        gw_metrics_request(st, req->http_status, req->grpc_code, duration);
+    }
+    if (h->access) {
+        gw_access_entry e = {
+            .start = req->start_real,
+            .client = peer_address(req),
+            .method = req->verb,
+            .path = req->path,
+            .grpc_method = m ? m->path : req->health_service ? GW_HEALTH_METHOD : NULL,
+            .status = req->http_status,
+            .grpc_code = req->grpc_code,
+            .bytes_in = req->bytes_in,
+            .bytes_out = req->bytes_out,
+            .duration_us = duration,
+            .request_id = req->request_id,
+        };
+        gw_access_log(h->access, &e);
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)toe;
     gw_http *h = cls;
     gw_request *req = *con_cls;
     gw_conns_request_done(conn); /* the next request's header deadline starts */
     if (!req)
         return;
+    account(h, req, toe);
     if (req->stream)
         gw_http_stream_free(req);
     gw_upstream_result_free(req->result);
@@ -543,6 +690,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     gw_gen_unref(req->gen);
     free(req);
     *con_cls = NULL;
+    gw_metrics_in_flight(h->metrics, -1);
     atomic_fetch_sub(&h->in_flight, 1);
 }
 
@@ -582,11 +730,23 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
 
 void gw_http_publish(gw_http *h, gw_gen *gen)
 {
+    if (h->metrics && gen) { /* before any request can see gen */
+        size_t n;
+        const gw_method *methods = gw_schema_methods(gen->schema, &n);
+        for (size_t i = 0; i < n; i++)
+            ((gw_method *)methods)[i].stats = gw_metrics_method(h->metrics, methods[i].path);
+        gw_metrics_api_loaded(h->metrics, 1, gen->router.n_routes);
+    }
     pthread_mutex_lock(&h->gen_lock);
     gw_gen *old = h->gen;
     h->gen = gen;
     pthread_mutex_unlock(&h->gen_lock);
     gw_gen_unref(old);
+}
+
+void gw_http_api_failed(gw_http *h)
+{
+    gw_metrics_api_loaded(h->metrics, 0, 0);
 }
 
 gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen)
@@ -626,6 +786,10 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
         {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->cert},
         {MHD_OPTION_END, 0, NULL},
     };
+    h->metrics = cfg->metrics;
+    h->access = cfg->access;
+    h->no_method_stats = gw_metrics_method(h->metrics, GW_METRICS_NO_METHOD);
+    h->health_stats = gw_metrics_method(h->metrics, "healthz");
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
                      (cfg->cert ? MHD_USE_TLS : 0);

@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw_access.h"
 #include "gw_gen.h"
 #include "gw_json.h"
+#include "gw_metrics.h"
 #include "gw_upstream.h"
 
 typedef struct gw_http_config {
@@ -32,6 +34,8 @@ typedef struct gw_http_config {
     gw_json_options json;
     int docs;               /* serve /openapi.json and the console at /docs */
     const char *docs_dir;   /* the console's files (Swagger UI and its index page) */
+    gw_metrics *metrics;    /* borrowed: counts requests and answers GET /metrics; NULL: off */
+    gw_access *access;      /* borrowed: the access log, or NULL */
 } gw_http_config;
 
 typedef struct gw_http gw_http;
@@ -40,8 +44,11 @@ typedef struct gw_http gw_http;
 gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen);
 
 /* Serves `gen` from now on (takes the caller's reference); requests already
- * routed keep the generation they started with. */
+ * routed keep the generation they started with.  Counted in the metrics. */
 void gw_http_publish(gw_http *h, gw_gen *gen);
+
+/* An API reload failed and the current one is kept: counted. */
+void gw_http_api_failed(gw_http *h);
 
 /* Stops accepting, lets requests in flight finish for up to grace_ms, then
  * stops the daemon and frees everything, the current generation included. */

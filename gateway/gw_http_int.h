@@ -10,9 +10,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "gw_access.h"
 #include "gw_conns.h"
 #include "gw_gen.h"
 #include "gw_http.h"
+#include "gw_metrics.h"
+
+#define GW_REQUEST_ID_HEADER "X-Request-Id"
+#define GW_REQUEST_ID_MAX 128 /* a longer (or unprintable) incoming id is replaced */
 
 struct gw_http {
     struct MHD_Daemon *mhd;
@@ -23,6 +28,9 @@ struct gw_http {
     atomic_long in_flight; /* requests created and not yet completed */
     gw_conns *conns;       /* max_connections and the request-header deadline */
     atomic_int stopping;
+    gw_metrics *metrics;   /* cfg.metrics: GET /metrics and the counting, or NULL */
+    gw_access *access;     /* cfg.access: the access log, or NULL */
+    gw_method_stats *no_method_stats, *health_stats;
 };
 
 typedef enum req_state {
@@ -46,6 +54,16 @@ typedef struct gw_request {
     struct gw_http_stream *stream; /* server streaming only */
     char *health_service;    /* GET /healthz: the service asked about */
     int console;             /* GET /openapi.json or /docs… (gw_http_console.c) */
+    int is_metrics;          /* GET /metrics */
+    /* for the access log and the metrics */
+    struct timespec start_real; /* CLOCK_REALTIME at the headers */
+    uint64_t start_us;          /* CLOCK_MONOTONIC at the headers */
+    uint64_t bytes_in, bytes_out;
+    unsigned http_status;    /* of the response queued, 0 before */
+    int grpc_code;           /* of the call or the error body, -1 before */
+    char verb[16];           /* the HTTP method (cut) */
+    char peer[48];           /* the client's address as text, once known (INET6_ADDRSTRLEN) */
+    char request_id[GW_REQUEST_ID_MAX + 1];
 } gw_request;
 
 /* Queues a JSON response with the result's metadata as headers; takes body. */

@@ -168,6 +168,7 @@ static void format_message(gw_request *req, gw_http_stream *st, const gw_upstrea
 /* The end of the stream: nothing for OK, an error line otherwise. */
 static void format_final(gw_request *req, gw_http_stream *st, const gw_upstream_result *r)
 {
+    req->grpc_code = r ? (int)r->status : GRPC_STATUS_INTERNAL; /* for the access log */
     if (r && r->status == GRPC_STATUS_OK)
         return;
     gw_buf json = GW_BUF_INIT;
@@ -193,6 +194,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
             size_t n = st->chunk.len - st->chunk_off < max ? st->chunk.len - st->chunk_off : max;
             memcpy(buf, st->chunk.data + st->chunk_off, n);
             st->chunk_off += n;
+            req->bytes_out += n;
             pthread_mutex_unlock(&st->lock);
             return (ssize_t)n;
         }
@@ -268,6 +270,9 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
                             st->sse ? "text/event-stream" : "application/json");
     if (st->sse)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, GW_REQUEST_ID_HEADER, req->request_id);
+    req->http_status = MHD_HTTP_OK;
+    req->grpc_code = GRPC_STATUS_CANCELLED; /* until the stream's end says otherwise */
     for (size_t i = 0; first && i < first->n_initial; i++) {
         gw_buf name = GW_BUF_INIT, value = GW_BUF_INIT;
         gw_headers_from_metadata("Grpc-Metadata-", &first->initial[i], &name, &value);

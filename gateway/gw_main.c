@@ -12,9 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gw_access.h"
 #include "gw_discovery.h"
 #include "gw_gen.h"
 #include "gw_http.h"
+#include "gw_metrics.h"
 #include "gw_refresh.h"
 #include "gw_upstream.h"
 #include "rp_absl.h"
@@ -83,19 +85,29 @@ static void log_routes(const gw_gen *g)
                 g->router.routes[i].binding->path_template, g->router.routes[i].method->path);
 }
 
-static int wait_for_stop_signal(void)
+/* Waits for SIGTERM or SIGINT; SIGUSR1 reopens the access log file
+ * (logrotate), SIGHUP is ignored (rpcrestd replaces the process instead). */
+static int wait_for_stop_signal(gw_access *access)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     for (;;) {
         int sig;
         if (sigwait(&set, &sig) != 0)
             return -1;
         if (sig == SIGHUP) {
             rp_log("SIGHUP ignored: this version does not reload");
+            continue;
+        }
+        if (sig == SIGUSR1) {
+            int rc = gw_access_reopen(access);
+            if (rc < 0)
+                rp_log("SIGUSR1: cannot reopen the access log: %s; still writing the old file",
+                       strerror(-rc));
             continue;
         }
         return sig;
@@ -109,7 +121,8 @@ typedef struct gw_start {
     rp_tls_pem upstream;   /* [gateway] upstream_ca, upstream_cert, upstream_key */
 } gw_start;
 
-static gw_http_config http_config(const rp_config *cfg, int threads, const gw_start *st)
+static gw_http_config http_config(const rp_config *cfg, int threads, const gw_start *st,
+                                  gw_metrics *metrics, gw_access *access)
 {
     gw_http_config hc = {
         .listen = cfg->gateway.listen,
@@ -130,6 +143,8 @@ static gw_http_config http_config(const rp_config *cfg, int threads, const gw_st
         },
         .docs = cfg->gateway.docs,
         .docs_dir = RPCREST_CONSOLE_DIR,
+        .metrics = metrics,
+        .access = access,
     };
     return hc;
 }
@@ -175,6 +190,7 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_http *http, in
     }
     if (!g) {
         rp_log("%s", err);
+        gw_http_api_failed(http);
         return -1;
     }
     log_routes(g);
@@ -216,10 +232,27 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
         rp_log("%s", err);
         return 1;
     }
-    gw_http_config hc = http_config(cfg, threads, st);
+    gw_metrics *metrics = NULL;
+    gw_access *access = NULL;
+    if (cfg->gateway.metrics && !(metrics = gw_metrics_new(up))) {
+        rp_log("out of memory");
+        gw_upstream_stop(up);
+        return 1;
+    }
+    if (cfg->gateway.access_log &&
+        !(access = gw_access_open(cfg->gateway.access_log, cfg->gateway.access_log_json, err,
+                                  sizeof(err)))) {
+        rp_log("%s", err);
+        gw_metrics_free(metrics);
+        gw_upstream_stop(up);
+        return RP_EX_CONFIG;
+    }
+    gw_http_config hc = http_config(cfg, threads, st, metrics, access);
     gw_http *http = gw_http_start(&hc, up, err, sizeof(err));
     if (!http) {
         rp_log("%s", err);
+        gw_access_close(access);
+        gw_metrics_free(metrics);
         gw_upstream_stop(up);
         return 1;
     }
@@ -235,12 +268,14 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
         int ready = rp_notify_ready(); /* to rpcrestd: listening, API loaded */
         if (ready < 0)
             rp_log("cannot tell rpcrestd it is ready: %s", strerror(-ready));
-        int sig = wait_for_stop_signal();
+        int sig = wait_for_stop_signal(access);
         rp_log("%s: stopping", sig > 0 ? strsignal(sig) : "sigwait failed");
         status = 0;
     }
     gw_refresh_stop(refresh);
     gw_http_stop(http, hc.timeout_ms);
+    gw_access_close(access); /* after the last request's line */
+    gw_metrics_free(metrics);
     gw_upstream_stop(up);
     return status;
 }
@@ -323,6 +358,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */

@@ -30,6 +30,7 @@ static void rebuild(gw_refresh *r)
     gw_gen *g = gw_gen_build(r->src, r->up, err, sizeof(err));
     if (!g) {
         rp_log("keeping the current API: %s", err);
+        gw_http_api_failed(r->http);
         return;
     }
     rp_log("serving %zu routes from %s", g->router.n_routes,

@@ -117,6 +117,7 @@ typedef struct gw_method {
     void *call_handle;         /* the upstream's registered call (gw_upstream_prepare) */
     const char *doc;
     const char *service_doc;   /* the comment of its service */
+    struct gw_method_stats *stats; /* its metrics (gw_http_publish), or NULL */
 } gw_method;
 
 typedef struct gw_schema gw_schema;

@@ -26,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "host_metrics.h"
 #include "rp_log.h"
 
 /* The per-call send queue of a server-streaming call: messages waiting plus
@@ -64,12 +66,14 @@ struct rpcrest_call {
     atomic_int cancelled; /* RECV_CLOSE_ON_SERVER said so, or a send failed */
     int close_cancelled;  /* written by gRPC; read when on_closed fires */
     int arrived;          /* counted in q->live's calls */
+    uint64_t start_us;    /* CLOCK_MONOTONIC when it arrived */
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array md;
     grpc_byte_buffer *payload;
     ProtobufCMessage *request;
     _Atomic(char *) peer; /* grpc_call_get_peer, on first use */
+    _Atomic(char *) request_id; /* rpcrest_call_request_id, on first use ("" for none) */
 
     pthread_mutex_t lock; /* guards everything below */
     int finished;         /* reply, fail or finish claimed the call */
@@ -130,10 +134,22 @@ static void drop_waiting(rpcrest_call *c)
     c->tail = NULL;
 }
 
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void call_free(rpcrest_call *c)
 {
     host_live *live = c->q->live;
     int arrived = c->arrived;
+    if (arrived) /* no lock: this is the last reference */
+        host_metrics_call_end(c->method->stats,
+                              atomic_load(&c->cancelled) || !c->finished ? GRPC_STATUS_CANCELLED
+                                                                         : (int)c->status,
+                              monotonic_us() - c->start_us);
     if (c->request)
         protobuf_c_message_free_unpacked(c->request, NULL);
     if (c->payload)
@@ -150,6 +166,7 @@ static void call_free(rpcrest_call *c)
     free(c->status_message);
     grpc_metadata_array_destroy(&c->md);
     gpr_free(atomic_load(&c->peer));
+    free(atomic_load(&c->request_id));
     if (c->call)
         grpc_call_unref(c->call);
     pthread_mutex_destroy(&c->lock);
@@ -157,6 +174,14 @@ static void call_free(rpcrest_call *c)
     if (arrived)
         host_live_call_end(live);
     host_live_release(live);
+}
+
+/* The call's x-request-id (set by the gateway, or by any client), for log
+ * lines; "-" without one. */
+static const char *request_id_or_dash(const rpcrest_call *c)
+{
+    const char *id = rpcrest_call_request_id(c);
+    return id ? id : "-";
 }
 
 static void call_hold(rpcrest_call *c)
@@ -277,7 +302,8 @@ static void start_message(rpcrest_call *c)
     grpc_call_error err = grpc_call_start_batch(c->call, ops, n, &c->on_message, NULL);
     if (err == GRPC_CALL_OK)
         return;
-    rp_log("%s: grpc_call_start_batch(SEND_MESSAGE): error %d", c->method->path, (int)err);
+    rp_log("%s request_id=%s: grpc_call_start_batch(SEND_MESSAGE): error %d", c->method->path,
+           request_id_or_dash(c), (int)err);
     c->in_flight = NULL;
     c->queued_n--;
     c->queued_bytes -= it->bytes;
@@ -311,8 +337,8 @@ static int start_final(rpcrest_call *c)
     grpc_slice_unref(details); /* the call took its own reference */
     if (err == GRPC_CALL_OK)
         return 0;
-    rp_log("%s: cannot send the reply: grpc_call_start_batch: error %d", c->method->path,
-             (int)err);
+    rp_log("%s request_id=%s: cannot send the reply: grpc_call_start_batch: error %d",
+           c->method->path, request_id_or_dash(c), (int)err);
     break_call(c);
     return -1;
 }
@@ -757,8 +783,8 @@ static void start_recv_close(rpcrest_call *c)
     op.data.recv_close_on_server.cancelled = &c->close_cancelled;
     grpc_call_error err = grpc_call_start_batch(c->call, &op, 1, &c->on_closed, NULL);
     if (err != GRPC_CALL_OK) {
-        rp_log("%s: grpc_call_start_batch(RECV_CLOSE_ON_SERVER): error %d",
-                 c->method->path, (int)err);
+        rp_log("%s request_id=%s: grpc_call_start_batch(RECV_CLOSE_ON_SERVER): error %d",
+               c->method->path, request_id_or_dash(c), (int)err);
         atomic_store(&c->cancelled, 1);
         call_release(c);
     }
@@ -771,6 +797,8 @@ static void on_new(rpcrest_call *c, int ok)
         return;
     }
     c->arrived = 1;
+    c->start_us = monotonic_us();
+    host_metrics_call_begin(c->method->stats);
     host_live_call_begin(c->q->live);
     host_call_request(c->q, c->method, c->registered); /* failure is logged */
     atomic_init(&c->refs, N_REFS);
@@ -908,6 +936,29 @@ const char *rpcrest_call_metadata(const rpcrest_call *c, const char *key, size_t
     if (len)
         *len = 0;
     return NULL;
+}
+
+const char *rpcrest_call_request_id(const rpcrest_call *c)
+{
+    /* the metadata values are not NUL-terminated: the first id that fits,
+     * copied once into the call (printable, as gRPC checks text values) */
+    char *id = atomic_load_explicit(&((rpcrest_call *)c)->request_id, memory_order_acquire);
+    if (id)
+        return *id ? id : NULL;
+    size_t len = 0;
+    const char *v = rpcrest_call_metadata(c, "x-request-id", &len);
+    char *mine = malloc(v && len <= 256 ? len + 1 : 1);
+    if (!mine)
+        return NULL;
+    if (v && len <= 256)
+        memcpy(mine, v, len);
+    mine[v && len <= 256 ? len : 0] = '\0';
+    char *expected = NULL;
+    if (!atomic_compare_exchange_strong(&((rpcrest_call *)c)->request_id, &expected, mine)) {
+        free(mine);
+        mine = expected;
+    }
+    return *mine ? mine : NULL;
 }
 
 const char *rpcrest_call_strerror(int rc)

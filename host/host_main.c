@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "rp_log.h"
+#include "host_metrics.h"
 #include "host_plugin.h"
 #include "host_server.h"
+#include "rp_metrics_http.h"
 #include "rp_absl.h"
 #include "rp_config.h"
 #include "rp_notify.h"
@@ -195,18 +197,39 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         grpc_shutdown();
         return RP_EX_CONFIG;
     }
+    host_metrics *metrics = host_metrics_new();
+    if (!metrics || host_metrics_prepare(metrics, &ps) < 0) {
+        rp_log("out of memory");
+        host_metrics_free(metrics);
+        host_server_stop(srv);
+        host_plugins_unload(&ps);
+        grpc_shutdown();
+        return EX_FAILURE;
+    }
     char private_path[256], private_addr[300];
     int have_private = private_socket(cfg, private_path, private_addr);
     int rc = host_server_prepare(srv, &ps, &conf, have_private ? private_addr : NULL);
     int dropped = 0;
+    rp_metrics_http *metrics_http = NULL;
     if (rc == 0 && (rc = rp_priv_raise(err, sizeof(err))) == 0) {
-        host_server_start(srv);
-        dropped = rc = rp_priv_drop(cfg, err, sizeof(err));
+        /* [host] metrics_listen is bound as root too; SO_REUSEPORT always:
+         * the next host binds it as well during a hand-over */
+        if (cfg->host.metrics_listen &&
+            !(metrics_http = rp_metrics_http_start(cfg->host.metrics_listen,
+                                                   host_metrics_registry(metrics), 1, err,
+                                                   sizeof(err))))
+            rc = -1;
+        if (rc == 0) {
+            host_server_start(srv);
+            dropped = rc = rp_priv_drop(cfg, err, sizeof(err));
+        }
     }
     if (rc < 0 && err[0])
         rp_log("%s", err);
     if (rc < 0 || host_server_serve(srv) < 0) {
         host_server_stop(srv);
+        rp_metrics_http_stop(metrics_http);
+        host_metrics_free(metrics);
         host_plugins_unload(&ps);
         grpc_shutdown();
         return EX_FAILURE;
@@ -215,6 +238,8 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         rp_log("running as user %s (uid %u, gid %u)", cfg->supervisor.user, cfg->supervisor.uid,
                cfg->supervisor.gid);
     log_serving(&ps, cfg->host.listen, threads);
+    if (metrics_http)
+        rp_log("metrics on http://%s/metrics", cfg->host.metrics_listen);
     if (have_private && rp_private_publish(private_path, private_addr, err, sizeof(err)) < 0)
         rp_log("private_listen: %s; the gateway will use %s", err, cfg->host.listen);
     if (conf.reuseport && rp_notify_steer_to_newest(cfg->host.listen) <= 0)
@@ -229,6 +254,8 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
     host_server_stop(srv);                           /* cancels what is left */
     if (have_private)
         rp_private_withdraw(private_path, private_addr);
+    rp_metrics_http_stop(metrics_http);
+    host_metrics_free(metrics);
     host_plugins_unload(&ps);
     grpc_shutdown();
     rp_log("stopped");

@@ -34,6 +34,7 @@ typedef struct host_method {
     rpcrest_handler handler;
     rpcrest_method_kind kind;  /* RPCREST_UNARY or RPCREST_SERVER_STREAMING */
     const host_plugin *plugin; /* for its service_data */
+    struct host_method_stats *stats; /* its metrics (host_metrics.h), or NULL */
 } host_method;
 
 /* One plugin's embedded FileDescriptorSet: the serialized bytes of its

@@ -21,6 +21,7 @@ python3
 python3-grpcio
 python3-grpc-tools
 python3-protobuf
+python3-prometheus-client
 grpc-proto
 curl
 openssl

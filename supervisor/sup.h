@@ -28,6 +28,7 @@ typedef struct sup_state {
     int sigfd;          /* signalfd: CHLD, TERM, INT, HUP, USR1 */
     int stop_signal;    /* 0, or the signal that asked us to stop */
     int told_systemd;   /* READY=1 sent (or there is no systemd to tell) */
+    unsigned reloads_ok, reloads_refused;
 } sup_state;
 
 int64_t sup_now_ms(void);
@@ -51,6 +52,10 @@ void sup_restart_child(sup_state *s, int which, int64_t now);
 /* Re-reads and applies the INI.  Returns 0, or 1 if it was refused (the
  * running configuration stays); what happened goes to the log and reply. */
 int sup_reload(sup_state *s, sup_text *reply);
+
+/* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format
+ * (sup_metrics.c). */
+void sup_metrics(const sup_state *s, sup_text *reply);
 
 /* rpcrestctl's requests (a sup_ctl_handler; arg is the sup_state). */
 int sup_command(void *arg, const char *request, sup_text *reply);

@@ -29,6 +29,32 @@ static const char *const state_names[] = {
     [SUP_BACKOFF] = "BACKOFF", [SUP_STOPPING] = "STOPPING", [SUP_FATAL] = "FATAL",
 };
 
+const char *const sup_exit_kind_names[SUP_N_EXITS] = {
+    [SUP_EXIT_OK] = "ok", [SUP_EXIT_ERROR] = "error", [SUP_EXIT_CONFIG_ERROR] = "config_error",
+    [SUP_EXIT_SIGNAL] = "signal"};
+
+/* "status=N" or "signal=NAME" of a wait status, for event lines. */
+static void status_fields(int status, char *buf, size_t size)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, size, "status=%d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status) && sigabbrev_np(WTERMSIG(status)))
+        snprintf(buf, size, "signal=SIG%s", sigabbrev_np(WTERMSIG(status)));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, size, "signal=%d", WTERMSIG(status));
+    else
+        snprintf(buf, size, "wait_status=0x%x", (unsigned)status);
+}
+
+static sup_exit_kind exit_kind(int status)
+{
+    if (!WIFEXITED(status))
+        return SUP_EXIT_SIGNAL;
+    if (WEXITSTATUS(status) == 0)
+        return SUP_EXIT_OK;
+    return WEXITSTATUS(status) == RP_EX_CONFIG ? SUP_EXIT_CONFIG_ERROR : SUP_EXIT_ERROR;
+}
+
 const char *sup_phase_name(sup_phase st)
 {
     return state_names[st];
@@ -308,10 +334,13 @@ int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now)
         c->next = p;
         sup_log(ctx->log, "started %s pid %d to take over from pid %d", c->name, (int)pid,
                 c->cur ? (int)c->cur->pid : 0);
+        sup_log(ctx->log, "event=start child=%s pid=%d takes_over=%d", c->name, (int)pid,
+                c->cur ? (int)c->cur->pid : 0);
     } else {
         c->cur = p;
         c->next_start_ms = -1;
         sup_log(ctx->log, "started %s pid %d", c->name, (int)pid);
+        sup_log(ctx->log, "event=start child=%s pid=%d", c->name, (int)pid);
     }
     return 0;
 
@@ -349,6 +378,8 @@ int sup_child_read_notify(sup_child *c, sup_proc *p, sup_logger *lg, int64_t now
         p->notify_fd = -1;
         if (n > 0 && p->ready_ms < 0 && p->term_ms < 0) {
             p->ready_ms = now;
+            sup_log(lg, "event=ready child=%s pid=%d after_ms=%lld", c->name, (int)p->pid,
+                    (long long)(now - p->started_ms));
             sup_log(lg, "%s pid %d is ready after %lld ms", c->name, (int)p->pid,
                     (long long)(now - p->started_ms));
             return 1;
@@ -505,6 +536,7 @@ static void after_failure(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, i
     }
     if (pol->start_retries > 0 && c->fast_failures >= pol->start_retries) {
         c->fatal = 1;
+        c->fatals++;
         c->next_start_ms = -1;
         sup_log(ctx->log, "%s pid %d %s after %lld ms", c->name, (int)p->pid, how,
                 (long long)uptime);
@@ -513,6 +545,8 @@ static void after_failure(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, i
                 "(%g s) of starting (start_retries = %d); leaving it down. "
                 "`rpcrestctl start %s` tries again",
                 c->name, c->fast_failures, pol->start_seconds, pol->start_retries, c->name);
+        sup_log(ctx->log, "event=fatal child=%s failures=%d start_retries=%d", c->name,
+                c->fast_failures, pol->start_retries);
         snprintf(c->note, sizeof(c->note), "%d fast failures in a row (start_retries = %d)",
                  c->fast_failures, pol->start_retries);
         return;
@@ -520,9 +554,12 @@ static void after_failure(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, i
     int config_error = WIFEXITED(status) && WEXITSTATUS(status) == RP_EX_CONFIG;
     int64_t delay = take_backoff(c, ctx, config_error);
     c->next_start_ms = now + delay;
+    c->restarts++;
     sup_log(ctx->log, "%s pid %d %s after %lld ms; restarting in %lld ms%s", c->name,
             (int)p->pid, how, (long long)uptime, (long long)delay,
             config_error ? " (configuration error)" : "");
+    sup_log(ctx->log, "event=restart child=%s delay_ms=%lld failures=%d reason=%s", c->name,
+            (long long)delay, c->fast_failures, config_error ? "config_error" : "exit");
 }
 
 void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64_t now,
@@ -534,9 +571,14 @@ void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64
     sup_guard_remove(ctx->guard, ctx->log, p->pid);
     c->last_status = status;
 
-    char how[128];
+    char how[128], fields[64];
     sup_describe_status(status, how, sizeof(how));
     long long uptime = (long long)(now - p->started_ms);
+    status_fields(status, fields, sizeof(fields));
+    c->exits[exit_kind(status)]++;
+    sup_log(ctx->log, "event=exit child=%s pid=%d %s uptime_ms=%lld ready=%d expected=%d",
+            c->name, (int)p->pid, fields, uptime, p->ready_ms >= 0,
+            stopping || !c->wanted || p->term_ms >= 0);
     if (p->role == SUP_ROLE_RETIRING) {
         for (sup_proc **pp = &c->retiring; *pp; pp = &(*pp)->next_retiring) {
             if (*pp == p) {

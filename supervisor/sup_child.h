@@ -60,6 +60,17 @@ typedef struct sup_ctx {
     uint64_t *rng;        /* jitter */
 } sup_ctx;
 
+/* How a process ended, for rpcrest_supervisor_child_exits_total. */
+typedef enum sup_exit_kind {
+    SUP_EXIT_OK,           /* status 0 */
+    SUP_EXIT_ERROR,        /* another status */
+    SUP_EXIT_CONFIG_ERROR, /* status 78: configuration refused, or a plugin not loaded */
+    SUP_EXIT_SIGNAL,       /* killed by a signal */
+    SUP_N_EXITS
+} sup_exit_kind;
+
+extern const char *const sup_exit_kind_names[SUP_N_EXITS];
+
 typedef struct sup_child {
     const char *name;       /* "rpcrest-host"; a string constant */
     char *path;             /* the program; owned */
@@ -72,6 +83,9 @@ typedef struct sup_child {
     int64_t delay_ms;       /* the next backoff delay, before jitter */
     int fast_failures;      /* failures in a row, each before a good start */
     unsigned starts;        /* processes started */
+    unsigned restarts;      /* restarts scheduled after a process ended on its own */
+    unsigned fatals;        /* times it was declared FATAL */
+    unsigned exits[SUP_N_EXITS]; /* processes that ended, by sup_exit_kind */
     int last_status;        /* wait status of the last process that ended, or -1 */
     int listen_fd;          /* given to new processes as fd 3 (LISTEN_FDS=1), or -1 */
     int handover;           /* tell new processes RPCREST_HANDOVER=1 */

@@ -125,6 +125,11 @@ int sup_reload(sup_state *s, sup_text *reply)
     }
     if (!n) {
         sup_log(&s->log, "reload refused: %s; carrying on with the running configuration", err);
+        for (char *q = err; *q; q++)
+            if (*q == '"' || *q == '\\')
+                *q = '\'';
+        sup_log(&s->log, "event=reload result=refused error=\"%s\"", err);
+        s->reloads_refused++;
         sup_text_printf(reply, "reload refused: %s\n", err);
         return 1;
     }
@@ -186,6 +191,13 @@ int sup_reload(sup_state *s, sup_text *reply)
         sup_log(&s->log, "reload: no child is affected");
         sup_text_printf(reply, "reloaded; no child is affected\n");
     }
+    s->reloads_ok++;
+    char names[64] = "none";
+    for (int i = 0, len = 0; i < RP_N_CHILDREN; i++)
+        if (changed[i])
+            len += snprintf(names + len, sizeof(names) - (size_t)len, "%s%s", len ? "," : "",
+                            s->children[i].name);
+    sup_log(&s->log, "event=reload result=ok changed=%s", names);
     rp_config_free(o);
     return 0;
 }
@@ -385,6 +397,10 @@ int sup_command(void *arg, const char *request, sup_text *reply)
     const char *cmd = words[0];
     if (strcmp(cmd, "status") == 0 && (n == 1 || (n == 2 && strcmp(words[1], "--json") == 0)))
         return status(s, n == 2, reply);
+    if (strcmp(cmd, "metrics") == 0 && n == 1) {
+        sup_metrics(s, reply);
+        return 0;
+    }
     if (strcmp(cmd, "reload") == 0 && n == 1) {
         sup_log(&s->log, "rpcrestctl: reload");
         return sup_reload(s, reply);
@@ -420,6 +436,6 @@ int sup_command(void *arg, const char *request, sup_text *reply)
         return 0;
     }
     sup_text_printf(reply, "rpcrestd: unknown request '%s' (known: status [--json], start NAME, "
-                    "stop NAME, restart NAME, reload)\n", request);
+                    "stop NAME, restart NAME, reload, metrics)\n", request);
     return 1;
 }

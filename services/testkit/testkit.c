@@ -259,6 +259,8 @@ static void do_echo_metadata(rpcrest_call *call, const ProtobufCMessage *request
     out.method = (char *)rpcrest_call_method(call);
     out.peer = (char *)rpcrest_call_peer(call);
     out.deadline_ms = rpcrest_call_deadline_ms(call);
+    const char *request_id = rpcrest_call_request_id(call);
+    out.request_id = (char *)(request_id ? request_id : "");
     out.n_add_results = n_adds;
     out.add_results = results;
     rpcrest_call_reply(call, &out.base);

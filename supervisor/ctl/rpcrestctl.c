@@ -1,7 +1,7 @@
 /*
  * rpcrestctl.c -- asks a running rpcrestd to report or act:
  *
- *   rpcrestctl [-c FILE] status [--json] | start NAME | stop NAME |
+ *   rpcrestctl [-c FILE] status [--json] | metrics | start NAME | stop NAME |
  *              restart NAME | reload
  *
  * Finds rpcrestd's control socket through FILE's [supervisor]
@@ -37,6 +37,8 @@ static void usage(FILE *out)
           "  stop NAME        stop a child and keep it down\n"
           "  restart NAME     replace a child (a hand-over when it is serving)\n"
           "  reload           re-read FILE and restart what it changes (like SIGHUP)\n"
+          "  metrics          rpcrestd's counters (starts, restarts, exits, FATAL, reloads)\n"
+          "                   and each child's state, in the Prometheus text format\n"
           "NAME: rpcrest-host (host) or rpcrest-gateway (gateway).\n",
           out);
 }
@@ -203,8 +205,8 @@ int main(int argc, char **argv)
     const char *cmd = n > 0 ? args[0] : "";
     int named = strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
                 strcmp(cmd, "restart") == 0;
-    int ok = (strcmp(cmd, "status") == 0 && n == 1) || (strcmp(cmd, "reload") == 0 && n == 1 &&
-                                                          !json) ||
+    int bare = n == 1 && !json && (strcmp(cmd, "reload") == 0 || strcmp(cmd, "metrics") == 0);
+    int ok = (strcmp(cmd, "status") == 0 && n == 1) || bare ||
              (named && n == 2 && !json);
     if (!ok) {
         if (n > 0)

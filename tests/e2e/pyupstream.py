@@ -458,6 +458,8 @@ class Server:
         out.deadline_ms = -1 if remaining is None or remaining > 1e8 else int(remaining * 1000)
         initial, trailing = [], []
         for key, value in ctx.invocation_metadata():
+            if key == "x-request-id" and not out.request_id:
+                out.request_id = value  # as the testkit plugin's rpcrest_call_request_id()
             if key.endswith("-bin"):
                 out.metadata.add(key=key, binary=value)
             else:

@@ -1,0 +1,467 @@
+/*
+ * rp_metrics.c -- the metric registry and its Prometheus text rendering.
+ * Series are linked lists appended under the family's lock; their values
+ * are atomics, updated without it.
+ */
+#include "rp_metrics.h"
+
+#include <dirent.h>
+#include <math.h> /* isnan, isinf: macros, no libm */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct rp_family {
+    struct rp_family *next;
+    rp_metric_type type;
+    const char *name, *help;
+    const char *labels[RP_METRICS_MAX_LABELS];
+    size_t n_labels;
+    uint64_t bounds[RP_METRICS_MAX_BUCKETS];
+    size_t n_bounds;
+    double scale;
+    pthread_mutex_t lock; /* guards the list; values are atomics */
+    rp_series *head, *tail;
+};
+
+typedef struct collector {
+    struct collector *next;
+    rp_metrics_collector fn;
+    void *arg;
+} collector;
+
+struct rp_metrics {
+    pthread_mutex_t lock; /* guards the lists of families and collectors */
+    rp_family *head, *tail;
+    collector *collectors, *collectors_tail;
+};
+
+/* ---- text --------------------------------------------------------------------------- */
+
+static int reserve(rp_mtext *t, size_t more)
+{
+    if (t->oom)
+        return -1;
+    if (t->len + more + 1 <= t->cap)
+        return 0;
+    size_t cap = t->cap ? t->cap : 1024;
+    while (cap < t->len + more + 1)
+        cap *= 2;
+    char *grown = realloc(t->s, cap);
+    if (!grown) {
+        t->oom = 1;
+        return -1;
+    }
+    t->s = grown;
+    t->cap = cap;
+    return 0;
+}
+
+void rp_mtext_printf(rp_mtext *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || reserve(t, (size_t)n) < 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+void rp_mtext_puts(rp_mtext *t, const char *s)
+{
+    size_t n = strlen(s);
+    if (reserve(t, n) < 0)
+        return;
+    memcpy(t->s + t->len, s, n + 1);
+    t->len += n;
+}
+
+void rp_mtext_free(rp_mtext *t)
+{
+    free(t->s);
+    memset(t, 0, sizeof(*t));
+}
+
+void rp_mtext_label_value(rp_mtext *out, const char *value)
+{
+    for (const char *p = value; *p; p++) {
+        if (reserve(out, 2) < 0)
+            return;
+        char c = *p;
+        if (c == '\\' || c == '"') {
+            out->s[out->len++] = '\\';
+            out->s[out->len++] = c;
+        } else if (c == '\n') {
+            out->s[out->len++] = '\\';
+            out->s[out->len++] = 'n';
+        } else {
+            out->s[out->len++] = c;
+        }
+        out->s[out->len] = '\0';
+    }
+}
+
+/* HELP text: \\ and \n escaped. */
+static void help_text(rp_mtext *out, const char *help)
+{
+    for (const char *p = help; *p; p++) {
+        if (*p == '\\')
+            rp_mtext_puts(out, "\\\\");
+        else if (*p == '\n')
+            rp_mtext_puts(out, "\\n");
+        else
+            rp_mtext_printf(out, "%c", *p);
+    }
+}
+
+void rp_mtext_header(rp_mtext *out, const char *name, const char *help, const char *type)
+{
+    rp_mtext_printf(out, "# HELP %s ", name);
+    help_text(out, help);
+    rp_mtext_printf(out, "\n# TYPE %s %s\n", name, type);
+}
+
+/* A number as the format writes it: integers plainly, others with enough
+ * digits to read back; NaN and the infinities by name. */
+static void number(rp_mtext *out, double v)
+{
+    if (isnan(v))
+        rp_mtext_puts(out, "NaN");
+    else if (isinf(v))
+        rp_mtext_puts(out, v > 0 ? "+Inf" : "-Inf");
+    else if (v == (double)(int64_t)v && (v < 0 ? -v : v) < 9e15)
+        rp_mtext_printf(out, "%lld", (long long)v);
+    else
+        rp_mtext_printf(out, "%.15g", v);
+}
+
+/* "{a="x",b="y"[,extra="v"]}" or nothing. */
+static void label_set(rp_mtext *out, const char *const *labels, const char *const *values,
+                      size_t n, const char *extra, const char *extra_value)
+{
+    if (n == 0 && !extra)
+        return;
+    rp_mtext_puts(out, "{");
+    for (size_t i = 0; i < n; i++) {
+        rp_mtext_printf(out, "%s%s=\"", i ? "," : "", labels[i]);
+        rp_mtext_label_value(out, values[i] ? values[i] : "");
+        rp_mtext_puts(out, "\"");
+    }
+    if (extra) {
+        rp_mtext_printf(out, "%s%s=\"", n ? "," : "", extra);
+        rp_mtext_label_value(out, extra_value);
+        rp_mtext_puts(out, "\"");
+    }
+    rp_mtext_puts(out, "}");
+}
+
+void rp_mtext_sample(rp_mtext *out, const char *name, const char *const *labels,
+                     const char *const *values, double value)
+{
+    size_t n = 0;
+    while (labels && labels[n])
+        n++;
+    rp_mtext_puts(out, name);
+    label_set(out, labels, values, n, NULL, NULL);
+    rp_mtext_puts(out, " ");
+    number(out, value);
+    rp_mtext_puts(out, "\n");
+}
+
+/* ---- the registry ------------------------------------------------------------------- */
+
+rp_metrics *rp_metrics_new(void)
+{
+    rp_metrics *m = calloc(1, sizeof(*m));
+    if (m)
+        pthread_mutex_init(&m->lock, NULL);
+    return m;
+}
+
+static void series_free(rp_series *s)
+{
+    for (size_t i = 0; i < RP_METRICS_MAX_LABELS; i++)
+        free((char *)s->values[i]);
+    free(s->buckets);
+    free(s);
+}
+
+void rp_metrics_free(rp_metrics *m)
+{
+    if (!m)
+        return;
+    for (rp_family *f = m->head, *next; f; f = next) {
+        next = f->next;
+        for (rp_series *s = f->head, *snext; s; s = snext) {
+            snext = s->next;
+            series_free(s);
+        }
+        pthread_mutex_destroy(&f->lock);
+        free(f);
+    }
+    for (collector *c = m->collectors, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+rp_family *rp_metrics_family(rp_metrics *m, rp_metric_type type, const char *name,
+                             const char *help, const char *const *labels,
+                             const uint64_t *bounds, size_t n_bounds, double scale)
+{
+    if (!m || (type == RP_HISTOGRAM && (n_bounds == 0 || n_bounds > RP_METRICS_MAX_BUCKETS)))
+        return NULL;
+    rp_family *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->type = type;
+    f->name = name;
+    f->help = help;
+    for (; labels && labels[f->n_labels]; f->n_labels++) {
+        if (f->n_labels == RP_METRICS_MAX_LABELS) {
+            free(f);
+            return NULL;
+        }
+        f->labels[f->n_labels] = labels[f->n_labels];
+    }
+    if (type == RP_HISTOGRAM) {
+        for (size_t i = 0; i < n_bounds; i++) {
+            if (i && bounds[i] <= bounds[i - 1]) {
+                free(f);
+                return NULL;
+            }
+            f->bounds[i] = bounds[i];
+        }
+        f->n_bounds = n_bounds;
+    }
+    f->scale = scale > 0 ? scale : 1;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_mutex_lock(&m->lock);
+    if (m->tail)
+        m->tail->next = f;
+    else
+        m->head = f;
+    m->tail = f;
+    pthread_mutex_unlock(&m->lock);
+    return f;
+}
+
+static int same_values(const rp_series *s, const char *const *values, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s->values[i], values[i] ? values[i] : "") != 0)
+            return 0;
+    return 1;
+}
+
+rp_series *rp_family_series(rp_family *f, const char *const *values)
+{
+    if (!f)
+        return NULL;
+    pthread_mutex_lock(&f->lock);
+    rp_series *s;
+    for (s = f->head; s; s = s->next)
+        if (same_values(s, values, f->n_labels))
+            goto out;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        goto out;
+    s->family = f;
+    int ok = 1;
+    for (size_t i = 0; i < f->n_labels; i++)
+        ok &= (s->values[i] = strdup(values[i] ? values[i] : "")) != NULL;
+    if (f->type == RP_HISTOGRAM)
+        ok &= (s->buckets = calloc(f->n_bounds + 1, sizeof(*s->buckets))) != NULL;
+    if (!ok) {
+        series_free(s);
+        s = NULL;
+        goto out;
+    }
+    if (f->tail)
+        f->tail->next = s;
+    else
+        f->head = s;
+    f->tail = s;
+out:
+    pthread_mutex_unlock(&f->lock);
+    return s;
+}
+
+void rp_series_observe(rp_series *s, uint64_t v)
+{
+    if (!s || !s->buckets)
+        return;
+    const rp_family *f = s->family;
+    size_t i = 0;
+    while (i < f->n_bounds && v > f->bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&s->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->value, (int64_t)v, memory_order_relaxed);
+}
+
+int64_t rp_series_value(const rp_series *s)
+{
+    return s ? atomic_load_explicit(&s->value, memory_order_relaxed) : 0;
+}
+
+int rp_metrics_add_collector(rp_metrics *m, rp_metrics_collector fn, void *arg)
+{
+    collector *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -1;
+    c->fn = fn;
+    c->arg = arg;
+    pthread_mutex_lock(&m->lock);
+    if (m->collectors_tail)
+        m->collectors_tail->next = c;
+    else
+        m->collectors = c;
+    m->collectors_tail = c;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+/* _bucket lines (cumulative), _sum and _count of one histogram series.
+ * _count is the +Inf bucket, so the two always agree. */
+static void render_histogram(rp_mtext *out, const rp_family *f, const rp_series *s)
+{
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= f->n_bounds; i++) {
+        cumulative += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
+        char le[64];
+        if (i < f->n_bounds)
+            snprintf(le, sizeof(le), "%.9g", (double)f->bounds[i] * f->scale);
+        else
+            snprintf(le, sizeof(le), "+Inf");
+        rp_mtext_printf(out, "%s_bucket", f->name);
+        label_set(out, f->labels, s->values, f->n_labels, "le", le);
+        rp_mtext_printf(out, " %llu\n", (unsigned long long)cumulative);
+    }
+    rp_mtext_printf(out, "%s_sum", f->name);
+    label_set(out, f->labels, s->values, f->n_labels, NULL, NULL);
+    rp_mtext_puts(out, " ");
+    number(out, (double)rp_series_value(s) * f->scale);
+    rp_mtext_printf(out, "\n%s_count", f->name);
+    label_set(out, f->labels, s->values, f->n_labels, NULL, NULL);
+    rp_mtext_printf(out, " %llu\n", (unsigned long long)cumulative);
+}
+
+void rp_metrics_render(rp_metrics *m, rp_mtext *out)
+{
+    static const char *const type_names[] = {"counter", "gauge", "histogram"};
+    pthread_mutex_lock(&m->lock);
+    rp_family *families = m->head;
+    collector *collectors = m->collectors;
+    pthread_mutex_unlock(&m->lock); /* both lists only grow: what was read stays valid */
+    for (rp_family *f = families; f; f = f->next) {
+        rp_mtext_header(out, f->name, f->help, type_names[f->type]);
+        pthread_mutex_lock(&f->lock);
+        for (const rp_series *s = f->head; s; s = s->next) {
+            if (f->type == RP_HISTOGRAM) {
+                render_histogram(out, f, s);
+                continue;
+            }
+            rp_mtext_puts(out, f->name);
+            label_set(out, f->labels, s->values, f->n_labels, NULL, NULL);
+            rp_mtext_printf(out, " %lld\n", (long long)rp_series_value(s));
+        }
+        pthread_mutex_unlock(&f->lock);
+    }
+    for (collector *c = collectors; c; c = c->next)
+        c->fn(c->arg, out);
+}
+
+/* ---- process figures ----------------------------------------------------------------- */
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own fd */
+}
+
+static double boot_time(void)
+{
+    FILE *f = fopen("/proc/stat", "re");
+    if (!f)
+        return -1;
+    char line[256];
+    double btime = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "btime %lf", &btime) == 1)
+            break;
+    fclose(f);
+    return btime;
+}
+
+static void process_collector(void *arg, rp_mtext *out)
+{
+    (void)arg;
+    FILE *f = fopen("/proc/self/stat", "re");
+    char buf[1024];
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold anything */
+    unsigned long long utime, stime, start, rss;
+    long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    /* fields 3.. after ") ": state is 3, utime 14, stime 15, starttime 22, rss 24 */
+    if (!p || tck <= 0 || page <= 0 ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+                      "%*d %*d %llu %*u %llu", &utime, &stime, &start, &rss) != 4)
+        return;
+    rp_mtext_header(out, "process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
+                    "counter");
+    rp_mtext_sample(out, "process_cpu_seconds_total", NULL, NULL,
+                    (double)(utime + stime) / (double)tck);
+    rp_mtext_header(out, "process_resident_memory_bytes", "Resident memory size in bytes.",
+                    "gauge");
+    rp_mtext_sample(out, "process_resident_memory_bytes", NULL, NULL, (double)rss * (double)page);
+    int fds = open_fds();
+    if (fds >= 0) {
+        rp_mtext_header(out, "process_open_fds", "Number of open file descriptors.", "gauge");
+        rp_mtext_sample(out, "process_open_fds", NULL, NULL, fds);
+    }
+    double btime = boot_time();
+    if (btime > 0) {
+        rp_mtext_header(out, "process_start_time_seconds",
+                        "Start time of the process since the Unix epoch, in seconds.", "gauge");
+        rp_mtext_sample(out, "process_start_time_seconds", NULL, NULL,
+                        btime + (double)start / (double)tck);
+    }
+}
+
+void rp_metrics_render_process(rp_mtext *out)
+{
+    process_collector(NULL, out);
+}
+
+int rp_metrics_add_process(rp_metrics *m)
+{
+    return rp_metrics_add_collector(m, process_collector, NULL);
+}
+
+const char *rp_grpc_code_name(int code)
+{
+    static const char *const names[] = {
+        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+        "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+        "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+        "UNAUTHENTICATED"};
+    return code >= 0 && code <= 16 ? names[code] : "UNKNOWN";
+}

@@ -1,0 +1,201 @@
+/*
+ * gw_metrics.c -- the gateway's metric families and per-method slots.
+ */
+#include "gw_metrics.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The HTTP statuses the gateway answers with, each with a slot of its own;
+ * another status takes the slow path (a lookup under a lock). */
+static const unsigned known_status[] = {200, 400, 401, 403, 404, 405, 408, 409, 412, 413,
+                                        415, 429, 431, 499, 500, 501, 502, 503, 504};
+#define N_STATUS (sizeof(known_status) / sizeof(known_status[0]))
+#define N_GRPC 18 /* 0..16, and 17 for none */
+
+struct gw_method_stats {
+    struct gw_method_stats *next;
+    gw_metrics *metrics;
+    char *label;
+    rp_series *duration;
+    _Atomic(rp_series *) by_code[N_STATUS][N_GRPC]; /* filled on first use */
+};
+
+struct gw_metrics {
+    rp_metrics *reg;
+    gw_upstream *up;
+    rp_family *requests, *duration, *reloads;
+    rp_series *in_flight, *reloads_ok, *reloads_error, *routes;
+    pthread_mutex_t lock; /* guards the list of stats */
+    gw_method_stats *stats;
+};
+
+/* Seconds, observed in microseconds: 0.5 ms to 10 s. */
+static const uint64_t duration_bounds_us[] = {500,    1000,   2500,   5000,    10000,
+                                              25000,  50000,  100000, 250000,  500000,
+                                              1000000, 2500000, 5000000, 10000000};
+
+static const char *const connectivity_names[] = {"idle", "connecting", "ready",
+                                                 "transient_failure", "shutdown"};
+
+static void upstream_collector(void *arg, rp_mtext *out)
+{
+    gw_metrics *m = arg;
+    grpc_connectivity_state st =
+        grpc_channel_check_connectivity_state(gw_upstream_channel(m->up), 0);
+    static const char *const state_label[] = {"state", NULL};
+    rp_mtext_header(out, "rpcrest_gateway_upstream_state",
+                    "Connectivity state of the channel to the upstream: 1 for the current "
+                    "state, 0 for the others.", "gauge");
+    for (int i = 0; i < 5; i++) {
+        const char *v[] = {connectivity_names[i]};
+        rp_mtext_sample(out, "rpcrest_gateway_upstream_state", state_label, v,
+                        (int)st == i ? 1 : 0);
+    }
+    rp_mtext_header(out, "rpcrest_gateway_upstream_ready",
+                    "1 while the channel to the upstream is READY, else 0.", "gauge");
+    rp_mtext_sample(out, "rpcrest_gateway_upstream_ready", NULL, NULL,
+                    st == GRPC_CHANNEL_READY ? 1 : 0);
+}
+
+gw_metrics *gw_metrics_new(gw_upstream *up)
+{
+    gw_metrics *m = calloc(1, sizeof(*m));
+    if (!m || !(m->reg = rp_metrics_new())) {
+        free(m);
+        return NULL;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    m->up = up;
+    static const char *const req_labels[] = {"method", "code", "grpc_code", NULL};
+    static const char *const method_label[] = {"method", NULL};
+    static const char *const result_label[] = {"result", NULL};
+    m->requests = rp_metrics_family(m->reg, RP_COUNTER, "rpcrest_gateway_requests_total",
+                                    "HTTP requests answered, by gRPC method (none: no route), "
+                                    "HTTP status code and gRPC status.",
+                                    req_labels, NULL, 0, 1);
+    m->duration = rp_metrics_family(
+        m->reg, RP_HISTOGRAM, "rpcrest_gateway_request_duration_seconds",
+        "Time from a request's headers to the end of its response, by gRPC method.",
+        method_label, duration_bounds_us,
+        sizeof(duration_bounds_us) / sizeof(duration_bounds_us[0]), 1e-6);
+    rp_family *in_flight = rp_metrics_family(m->reg, RP_GAUGE,
+                                             "rpcrest_gateway_requests_in_flight",
+                                             "HTTP requests being served now.", NULL, NULL, 0, 1);
+    m->reloads = rp_metrics_family(m->reg, RP_COUNTER, "rpcrest_gateway_schema_reloads_total",
+                                   "API (schema and routes) loads, the first one included, "
+                                   "by result: ok (now served) or error (the previous API kept).",
+                                   result_label, NULL, 0, 1);
+    rp_family *routes = rp_metrics_family(m->reg, RP_GAUGE, "rpcrest_gateway_routes",
+                                          "Routes of the API served now.", NULL, NULL, 0, 1);
+    m->in_flight = rp_family_series(in_flight, NULL);
+    const char *ok[] = {"ok"}, *error[] = {"error"};
+    m->reloads_ok = rp_family_series(m->reloads, ok);
+    m->reloads_error = rp_family_series(m->reloads, error);
+    m->routes = rp_family_series(routes, NULL);
+    if (!m->requests || !m->duration || !m->in_flight || !m->reloads_ok || !m->reloads_error ||
+        !m->routes || rp_metrics_add_collector(m->reg, upstream_collector, m) < 0 ||
+        rp_metrics_add_process(m->reg) < 0) {
+        gw_metrics_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void gw_metrics_free(gw_metrics *m)
+{
+    if (!m)
+        return;
+    for (gw_method_stats *s = m->stats, *next; s; s = next) {
+        next = s->next;
+        free(s->label);
+        free(s);
+    }
+    rp_metrics_free(m->reg);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+gw_method_stats *gw_metrics_method(gw_metrics *m, const char *method)
+{
+    if (!m)
+        return NULL;
+    pthread_mutex_lock(&m->lock);
+    gw_method_stats *s;
+    for (s = m->stats; s; s = s->next)
+        if (strcmp(s->label, method) == 0)
+            goto out;
+    s = calloc(1, sizeof(*s));
+    const char *v[] = {method};
+    if (!s || !(s->label = strdup(method)) || !(s->duration = rp_family_series(m->duration, v))) {
+        if (s)
+            free(s->label);
+        free(s);
+        s = NULL;
+        goto out;
+    }
+    s->metrics = m;
+    s->next = m->stats;
+    m->stats = s;
+out:
+    pthread_mutex_unlock(&m->lock);
+    return s;
+}
+
+static int status_index(unsigned status)
+{
+    for (size_t i = 0; i < N_STATUS; i++)
+        if (known_status[i] == status)
+            return (int)i;
+    return -1;
+}
+
+static rp_series *lookup(gw_method_stats *st, unsigned status, int grpc_code)
+{
+    char code[16];
+    snprintf(code, sizeof(code), "%u", status);
+    const char *v[] = {st->label, code, grpc_code >= 0 ? rp_grpc_code_name(grpc_code) : "none"};
+    return rp_family_series(st->metrics->requests, v);
+}
+
+void gw_metrics_request(gw_method_stats *st, unsigned status, int grpc_code,
+                        uint64_t duration_us)
+{
+    if (!st)
+        return;
+    rp_series_observe(st->duration, duration_us);
+    int si = status_index(status);
+    int gi = grpc_code >= 0 && grpc_code <= 16 ? grpc_code : N_GRPC - 1;
+    if (si < 0 || (grpc_code > 16)) {
+        rp_series_add(lookup(st, status, grpc_code), 1); /* rare: not cached */
+        return;
+    }
+    rp_series *s = atomic_load_explicit(&st->by_code[si][gi], memory_order_acquire);
+    if (!s) {
+        s = lookup(st, status, grpc_code); /* the same series whoever races here */
+        atomic_store_explicit(&st->by_code[si][gi], s, memory_order_release);
+    }
+    rp_series_add(s, 1);
+}
+
+void gw_metrics_in_flight(gw_metrics *m, int delta)
+{
+    if (m)
+        rp_series_add(m->in_flight, delta);
+}
+
+void gw_metrics_api_loaded(gw_metrics *m, int ok, size_t n_routes)
+{
+    if (!m)
+        return;
+    rp_series_add(ok ? m->reloads_ok : m->reloads_error, 1);
+    if (ok)
+        rp_series_set(m->routes, (int64_t)n_routes);
+}
+
+void gw_metrics_render(gw_metrics *m, rp_mtext *out)
+{
+    rp_metrics_render(m->reg, out);
+}

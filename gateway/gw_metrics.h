@@ -1,0 +1,47 @@
+/*
+ * gw_metrics.h -- what the gateway counts for GET /metrics: requests by gRPC
+ * method, HTTP status and gRPC status; their duration; requests in flight;
+ * the upstream channel's connectivity state; API loads.  Per-method
+ * figures live in a gw_method_stats found once per method when an API
+ * generation is published and reached from then on through the method
+ * (gw_method.stats), so a request touches only atomics.  Stats outlive
+ * generations: a method keeps its counters across API reloads.
+ */
+#ifndef GW_METRICS_H
+#define GW_METRICS_H
+
+#include <stdint.h>
+
+#include "gw_upstream.h"
+#include "rp_metrics.h"
+
+typedef struct gw_metrics gw_metrics;
+typedef struct gw_method_stats gw_method_stats;
+
+/* The label of requests no method answers (no route, bad method, …). */
+#define GW_METRICS_NO_METHOD "none"
+
+/* NULL on ENOMEM.  `up` is read at render time and must outlive it. */
+gw_metrics *gw_metrics_new(gw_upstream *up);
+void gw_metrics_free(gw_metrics *m);
+
+/* The stats of method label `method` ("/pkg.Service/Method",
+ * GW_METRICS_NO_METHOD, "healthz"), created on first use; NULL on ENOMEM.
+ * Takes a lock and compares strings: for publishing, not per request. */
+gw_method_stats *gw_metrics_method(gw_metrics *m, const char *method);
+
+/* One request done: its HTTP status, its gRPC status (-1: none) and how
+ * long it took.  st may be NULL (metrics off). */
+void gw_metrics_request(gw_method_stats *st, unsigned status, int grpc_code,
+                        uint64_t duration_us);
+
+/* A request started (+1) or ended (-1). m may be NULL. */
+void gw_metrics_in_flight(gw_metrics *m, int delta);
+
+/* An API load (the first or a reload) succeeded with n_routes, or failed. */
+void gw_metrics_api_loaded(gw_metrics *m, int ok, size_t n_routes);
+
+/* The whole exposition. */
+void gw_metrics_render(gw_metrics *m, rp_mtext *out);
+
+#endif /* GW_METRICS_H */

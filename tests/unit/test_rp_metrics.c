@@ -1,0 +1,206 @@
+/*
+ * test_rp_metrics.c -- common/rp_metrics.c: the Prometheus text exposition
+ * of counters, gauges and histograms (HELP/TYPE lines, label escaping,
+ * cumulative buckets, _sum and _count), series identity, bad families, and
+ * counting from several threads at once.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rp_metrics.h"
+
+static char *render(rp_metrics *m)
+{
+    static rp_mtext out;
+    rp_mtext_free(&out);
+    rp_metrics_render(m, &out);
+    assert_false(out.oom);
+    return out.s ? out.s : "";
+}
+
+static void assert_contains(const char *text, const char *part)
+{
+    if (!strstr(text, part))
+        fail_msg("expected\n%s\nin\n%s", part, text);
+}
+
+static void test_counter_and_gauge(void **state)
+{
+    (void)state;
+    rp_metrics *m = rp_metrics_new();
+    static const char *const labels[] = {"method", "code", NULL};
+    rp_family *c = rp_metrics_family(m, RP_COUNTER, "x_requests_total", "Requests.", labels,
+                                     NULL, 0, 1);
+    rp_family *g = rp_metrics_family(m, RP_GAUGE, "x_in_flight", "Now.", NULL, NULL, 0, 1);
+    const char *v1[] = {"/a.B/C", "200"}, *v2[] = {"/a.B/C", "404"};
+    rp_series *s1 = rp_family_series(c, v1);
+    assert_ptr_equal(rp_family_series(c, v1), s1); /* the same series, not a new one */
+    rp_series *s2 = rp_family_series(c, v2);
+    assert_ptr_not_equal(s1, s2);
+    rp_series_add(s1, 3);
+    rp_series_add(s2, 1);
+    rp_series *gs = rp_family_series(g, NULL);
+    rp_series_add(gs, 5);
+    rp_series_add(gs, -7);
+    assert_int_equal(rp_series_value(gs), -2);
+    char *text = render(m);
+    assert_string_equal(text,
+                        "# HELP x_requests_total Requests.\n"
+                        "# TYPE x_requests_total counter\n"
+                        "x_requests_total{method=\"/a.B/C\",code=\"200\"} 3\n"
+                        "x_requests_total{method=\"/a.B/C\",code=\"404\"} 1\n"
+                        "# HELP x_in_flight Now.\n"
+                        "# TYPE x_in_flight gauge\n"
+                        "x_in_flight -2\n");
+    rp_series_set(gs, 9);
+    assert_contains(render(m), "\nx_in_flight 9\n");
+    rp_metrics_free(m);
+}
+
+static void test_escaping(void **state)
+{
+    (void)state;
+    rp_metrics *m = rp_metrics_new();
+    static const char *const labels[] = {"v", NULL};
+    rp_family *c = rp_metrics_family(m, RP_COUNTER, "x_total", "Help with \\ and\nnewline.",
+                                     labels, NULL, 0, 1);
+    const char *v[] = {"a\"b\\c\nd"};
+    rp_series_add(rp_family_series(c, v), 1);
+    char *text = render(m);
+    assert_contains(text, "# HELP x_total Help with \\\\ and\\nnewline.\n");
+    assert_contains(text, "x_total{v=\"a\\\"b\\\\c\\nd\"} 1\n");
+    rp_metrics_free(m);
+}
+
+static void test_histogram(void **state)
+{
+    (void)state;
+    rp_metrics *m = rp_metrics_new();
+    static const char *const labels[] = {"method", NULL};
+    static const uint64_t bounds[] = {1000, 10000, 100000}; /* µs: 1 ms, 10 ms, 100 ms */
+    rp_family *h = rp_metrics_family(m, RP_HISTOGRAM, "x_seconds", "Durations.", labels,
+                                     bounds, 3, 1e-6);
+    const char *v[] = {"m"};
+    rp_series *s = rp_family_series(h, v);
+    rp_series_observe(s, 500);     /* <= 1 ms */
+    rp_series_observe(s, 1000);    /* le is inclusive */
+    rp_series_observe(s, 5000);    /* <= 10 ms */
+    rp_series_observe(s, 2000000); /* +Inf */
+    char *text = render(m);
+    assert_string_equal(text,
+                        "# HELP x_seconds Durations.\n"
+                        "# TYPE x_seconds histogram\n"
+                        "x_seconds_bucket{method=\"m\",le=\"0.001\"} 2\n"
+                        "x_seconds_bucket{method=\"m\",le=\"0.01\"} 3\n"
+                        "x_seconds_bucket{method=\"m\",le=\"0.1\"} 3\n"
+                        "x_seconds_bucket{method=\"m\",le=\"+Inf\"} 4\n"
+                        "x_seconds_sum{method=\"m\"} 2.0065\n"
+                        "x_seconds_count{method=\"m\"} 4\n");
+    rp_metrics_free(m);
+}
+
+static void test_bad_families(void **state)
+{
+    (void)state;
+    rp_metrics *m = rp_metrics_new();
+    static const uint64_t unordered[] = {10, 5};
+    static const char *const five[] = {"a", "b", "c", "d", "e", NULL};
+    assert_null(rp_metrics_family(m, RP_HISTOGRAM, "h", "", NULL, unordered, 2, 1));
+    assert_null(rp_metrics_family(m, RP_HISTOGRAM, "h", "", NULL, NULL, 0, 1));
+    assert_null(rp_metrics_family(m, RP_COUNTER, "c", "", five, NULL, 0, 1));
+    assert_null(rp_family_series(NULL, NULL));
+    rp_series_add(NULL, 1); /* updates of a missing series are no-ops */
+    rp_series_observe(NULL, 1);
+    assert_string_equal(render(m), "");
+    rp_metrics_free(m);
+}
+
+static void collect(void *arg, rp_mtext *out)
+{
+    rp_mtext_header(out, "x_state", "A state set.", "gauge");
+    static const char *const labels[] = {"state", NULL};
+    const char *v[] = {(const char *)arg};
+    rp_mtext_sample(out, "x_state", labels, v, 1);
+    rp_mtext_sample(out, "x_ratio", NULL, NULL, 0.25);
+}
+
+static void test_collector_and_process(void **state)
+{
+    (void)state;
+    rp_metrics *m = rp_metrics_new();
+    assert_int_equal(rp_metrics_add_collector(m, collect, "ready"), 0);
+    assert_int_equal(rp_metrics_add_process(m), 0);
+    char *text = render(m);
+    assert_contains(text, "# TYPE x_state gauge\nx_state{state=\"ready\"} 1\nx_ratio 0.25\n");
+    assert_contains(text, "# TYPE process_cpu_seconds_total counter\n");
+    assert_contains(text, "# TYPE process_resident_memory_bytes gauge\n");
+    assert_contains(text, "# TYPE process_open_fds gauge\n");
+    assert_contains(text, "# TYPE process_start_time_seconds gauge\n");
+    rp_metrics_free(m);
+}
+
+typedef struct worker {
+    rp_series *counter, *hist;
+} worker;
+
+static void *count(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < 100000; i++) {
+        rp_series_add(w->counter, 1);
+        rp_series_observe(w->hist, (uint64_t)(i % 3));
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    rp_metrics *m = rp_metrics_new();
+    static const uint64_t bounds[] = {1};
+    worker w = {
+        rp_family_series(rp_metrics_family(m, RP_COUNTER, "c_total", "", NULL, NULL, 0, 1), NULL),
+        rp_family_series(rp_metrics_family(m, RP_HISTOGRAM, "h", "", NULL, bounds, 1, 1), NULL),
+    };
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, count, &w);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(rp_series_value(w.counter), 400000);
+    char *text = render(m);
+    assert_contains(text, "h_count 400000\n");
+    assert_contains(text, "h_bucket{le=\"+Inf\"} 400000\n");
+    rp_metrics_free(m);
+}
+
+static void test_grpc_code_names(void **state)
+{
+    (void)state;
+    assert_string_equal(rp_grpc_code_name(0), "OK");
+    assert_string_equal(rp_grpc_code_name(5), "NOT_FOUND");
+    assert_string_equal(rp_grpc_code_name(16), "UNAUTHENTICATED");
+    assert_string_equal(rp_grpc_code_name(17), "UNKNOWN");
+    assert_string_equal(rp_grpc_code_name(-1), "UNKNOWN");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counter_and_gauge),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_bad_families),
+        cmocka_unit_test(test_collector_and_process),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_grpc_code_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
