@@ -71,11 +71,16 @@ static const char *content_type(const char *name)
     return "application/octet-stream";
 }
 
-static enum MHD_Result queue(gw_request *req, struct MHD_Response *resp, const char *type)
+/* Queues a 200 with `len` bytes; recorded for the access log and metrics. */
+static enum MHD_Result queue(gw_request *req, struct MHD_Response *resp, size_t len,
+                             const char *type)
 {
     if (!resp)
         return MHD_NO;
+    req->http_status = MHD_HTTP_OK;
+    req->bytes_out = len;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, GW_REQUEST_ID_HEADER, req->request_id);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (atomic_load(&req->http->stopping))
@@ -98,7 +103,7 @@ static enum MHD_Result send_openapi(gw_request *req)
                                   "out of memory building the OpenAPI document");
     /* MHD keeps its own copy: nothing depends on when it sends it */
     return queue(req, MHD_create_response_from_buffer(len, (void *)doc, MHD_RESPMEM_MUST_COPY),
-                 "application/json");
+                 len, "application/json");
 }
 
 static enum MHD_Result send_file(gw_request *req)
@@ -129,7 +134,7 @@ static enum MHD_Result send_file(gw_request *req)
     struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
     if (!resp)
         close(fd);
-    return queue(req, resp, content_type(name));
+    return queue(req, resp, (size_t)st.st_size, content_type(name));
 }
 
 enum MHD_Result gw_http_console_respond(gw_request *req)

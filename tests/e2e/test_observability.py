@@ -266,7 +266,9 @@ class RequestIdTest(unittest.TestCase):
                                    ("POST", "/v1/testkit/fail", b'{"code":7}'),
                                    ("GET", "/v1/testkit/stream?count=2", None),
                                    ("GET", "/healthz", None),
-                                   ("GET", "/metrics", None)):
+                                   ("GET", "/metrics", None),
+                                   ("GET", "/openapi.json", None),
+                                   ("GET", "/docs/", None)):
             status, hdrs, _ = self.r.http(method, path, body, headers={"X-Request-Id": "e-1"})
             self.assertEqual(hdrs.get("x-request-id"), "e-1", (method, path, status))
 
@@ -277,6 +279,7 @@ class AccessLogTest(unittest.TestCase):
         r.http("GET", '/no/such"path%20x?q=1', headers={"X-Request-Id": "al-2"})
         r.http("GET", "/v1/testkit/stream?count=3&size=5", headers={"X-Request-Id": "al-3"})
         r.http_json("POST", "/v1/testkit/fail", {"code": 5}, headers={"X-Request-Id": "al-4"})
+        r.http("GET", "/openapi.json", headers={"X-Request-Id": "al-6"})
 
     def wait_lines(self, read, n):
         self.assertTrue(wait_until(lambda: len(read()) >= n, 5), read())
@@ -294,7 +297,7 @@ class AccessLogTest(unittest.TestCase):
                 except FileNotFoundError:
                     return []
             self.requests(r)
-            lines = self.wait_lines(read, 4)
+            lines = self.wait_lines(read, 5)
             pattern = re.compile(r'^(%s) client=(\S+) method=(\S+) path="((?:[^"\\]|\\.)*)" '
                                  r'grpc_method=(\S+) status=(\d+) grpc_status=(\S+) '
                                  r'bytes_in=(\d+) bytes_out=(\d+) duration_us=(\d+) '
@@ -318,6 +321,9 @@ class AccessLogTest(unittest.TestCase):
             self.assertGreater(int(bo), 3 * 5)  # the whole stream, logged at its end
             _, _, _, _, gm, st, gs, _, _, _, _ = parsed["al-4"]
             self.assertEqual((gm, st, gs), (TK + "Fail", "404", "NOT_FOUND"))
+            _, _, method, p, gm, st, gs, _, bo, _, _ = parsed["al-6"]
+            self.assertEqual((method, p, gm, st, gs), ("GET", "/openapi.json", "-", "200", "-"))
+            self.assertGreater(int(bo), 1000)  # the document
 
             # logrotate: rename, SIGUSR1 to the gateway, the next line lands in a new file
             os.rename(path, path + ".1")
