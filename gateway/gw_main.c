@@ -116,7 +116,7 @@ static int wait_for_stop_signal(gw_access *access)
 
 /* What the gateway holds from before it gave up root. */
 typedef struct gw_start {
-    int listen_fd;         /* rpcrestd's socket, or one bound here */
+    int listen_fd;         /* rpcrestd's socket, one bound here, or -1 */
     rp_tls_pem https;      /* [gateway] cert, key */
     rp_tls_pem upstream;   /* [gateway] upstream_ca, upstream_cert, upstream_key */
 } gw_start;
@@ -256,7 +256,8 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
         gw_upstream_stop(up);
         return 1;
     }
-    st->listen_fd = -1; /* the HTTP server's now */
+    if (st->listen_fd >= 0)
+        st->listen_fd = -1; /* the HTTP server's now */
     int have_api, status = RP_EX_CONFIG;
     gw_refresh *refresh = NULL;
     if (load_first_api(src, up, http, &have_api) == 0) {
@@ -297,7 +298,11 @@ static int prepare(const rp_config *cfg, gw_start *st)
         return RP_EX_CONFIG;
     }
     st->listen_fd = rp_notify_listener(cfg->gateway.listen);
-    if (st->listen_fd < 0 &&
+    /* Started by hand and about to give up root: bind now (a port below
+     * 1024 needs root).  Otherwise libmicrohttpd binds it when the gateway
+     * is about to serve, so that the port opens when it is nearly ready. */
+    int switching = cfg->supervisor.user && geteuid() == 0 && cfg->supervisor.uid != 0;
+    if (st->listen_fd < 0 && switching &&
         (st->listen_fd = rp_notify_listen_tcp(cfg->gateway.listen, err, sizeof(err))) < 0) {
         rp_log("listen %s: %s", cfg->gateway.listen, err);
         return 1;

@@ -437,6 +437,22 @@ class RunAsNobody(Case):
         self.assertEqual(proc_ids(pid)[0], [NOBODY] * 4)
         self.assertIn("rpcrest-host[%d]: running as user nobody" % pid, r.log())
 
+    def test_a_gateway_started_by_hand_binds_then_switches(self):
+        r = self.rpcrest()
+        r.start()
+        port = free_low_port()
+        p = self.process(GATEWAY_BIN, "[supervisor]\nuser = nobody\n[gateway]\n"
+                         "listen = 127.0.0.1:%d\nupstream = %s\ndescriptors = %s\n"
+                         % (port, r.grpc_target(), ECHO_PB)).start()
+        self.assertTrue(harness.wait_until(lambda: "listening on http://" in p.log(), 10),
+                        p.log())
+        self.assertEqual(proc_ids(p.proc.pid)[0], [NOBODY] * 4)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/v1/example/echo", body=b'{"value":"low port"}')
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, resp.read()), (200, b'{"value":"low port"}'))
+        conn.close()
+
     def test_unknown_user_is_a_config_error(self):
         r = self.rpcrest(supervisor={"user": "rpcrest-no-such-user"})
         r.start(wait=False)
