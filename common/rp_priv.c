@@ -38,6 +38,35 @@ int rp_priv_check(const rp_config *cfg, char *err, size_t errlen)
     return -1;
 }
 
+/* A change of ids clears the parent-death signal: keep_parent_death reads
+ * it (and who the parent is) first, rearm_parent_death sets it again and
+ * fails if the parent died in between (its signal would have been lost). */
+typedef struct parent_death {
+    int sig;
+    pid_t parent;
+} parent_death;
+
+static parent_death keep_parent_death(void)
+{
+    parent_death pd = {0, getppid()};
+    (void)prctl(PR_GET_PDEATHSIG, &pd.sig, 0, 0, 0);
+    return pd;
+}
+
+static int rearm_parent_death(parent_death pd, char *err, size_t errlen)
+{
+    if (pd.sig && prctl(PR_SET_PDEATHSIG, pd.sig, 0, 0, 0) < 0) {
+        snprintf(err, errlen, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+        return -1;
+    }
+    if (pd.sig && getppid() != pd.parent) {
+        snprintf(err, errlen, "the parent process (pid %d) ended while the user was switched",
+                 (int)pd.parent);
+        return -1;
+    }
+    return 0;
+}
+
 int rp_priv_lower(const rp_config *cfg, char *err, size_t errlen)
 {
     if (!cfg->supervisor.user || already(cfg))
@@ -45,16 +74,14 @@ int rp_priv_lower(const rp_config *cfg, char *err, size_t errlen)
     if (rp_priv_check(cfg, err, errlen) < 0)
         return -1;
     const char *user = cfg->supervisor.user;
-    const char *step;
-    int pdeath = 0; /* a change of ids clears it: read it first */
-    (void)prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
-    if ((step = "initgroups", initgroups(user, (gid_t)cfg->supervisor.gid) < 0) ||
-        (step = "setegid", setegid((gid_t)cfg->supervisor.gid) < 0) ||
-        (step = "seteuid", seteuid((uid_t)cfg->supervisor.uid) < 0) ||
-        (step = "prctl(PR_SET_PDEATHSIG)", pdeath && prctl(PR_SET_PDEATHSIG, pdeath, 0, 0, 0) < 0)) {
-        snprintf(err, errlen, "%s(%s): %s", step, user, strerror(errno));
+    parent_death pd = keep_parent_death();
+    if (initgroups(user, (gid_t)cfg->supervisor.gid) < 0 ||
+        setegid((gid_t)cfg->supervisor.gid) < 0 || seteuid((uid_t)cfg->supervisor.uid) < 0) {
+        snprintf(err, errlen, "switching to %s: %s", user, strerror(errno));
         return -1;
     }
+    if (rearm_parent_death(pd, err, errlen) < 0)
+        return -1;
     unsetenv("XDG_RUNTIME_DIR");
     return 1;
 }
@@ -69,41 +96,30 @@ int rp_priv_raise(char *err, size_t errlen)
     }
     if (eu == 0 || (ru != 0 && su != 0))
         return 0; /* not lowered */
-    int pdeath = 0; /* a change of ids clears it: read it first */
-    (void)prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
-    const char *step;
-    if ((step = "seteuid(0)", seteuid(0) < 0) || (step = "setegid", setegid(rg) < 0) ||
-        (step = "prctl(PR_SET_PDEATHSIG)", pdeath && prctl(PR_SET_PDEATHSIG, pdeath, 0, 0, 0) < 0)) {
-        snprintf(err, errlen, "%s: %s", step, strerror(errno));
+    parent_death pd = keep_parent_death();
+    if (seteuid(0) < 0 || setegid(rg) < 0) {
+        snprintf(err, errlen, "back to root: %s", strerror(errno));
         return -1;
     }
-    return 0;
+    return rearm_parent_death(pd, err, errlen);
 }
 
 int rp_priv_drop(const rp_config *cfg, char *err, size_t errlen)
 {
     if (!cfg->supervisor.user || already(cfg))
         return 0;
-    if (rp_priv_raise(err, errlen) < 0)
-        return -1;
-    int pdeath = 0; /* every change of ids clears it: read it first */
-    (void)prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
-    uid_t ru, eu, su;
-    if (rp_priv_check(cfg, err, errlen) < 0)
+    if (rp_priv_raise(err, errlen) < 0 || rp_priv_check(cfg, err, errlen) < 0)
         return -1;
     const char *user = cfg->supervisor.user;
     uid_t uid = (uid_t)cfg->supervisor.uid;
     gid_t gid = (gid_t)cfg->supervisor.gid;
-    const char *step;
-    if ((step = "initgroups", initgroups(user, gid) < 0) ||
-        (step = "setresgid", setresgid(gid, gid, gid) < 0) ||
-        (step = "setresuid", setresuid(uid, uid, uid) < 0)) {
-        snprintf(err, errlen, "%s(%s): %s", step, user, strerror(errno));
+    parent_death pd = keep_parent_death();
+    if (initgroups(user, gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+        setresuid(uid, uid, uid) < 0) {
+        snprintf(err, errlen, "switching to %s: %s", user, strerror(errno));
         return -1;
     }
-    gid_t rg, eg, sg;
-    if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != uid ||
-        eu != uid || su != uid || rg != gid || eg != gid || sg != gid) {
+    if (!already(cfg)) {
         snprintf(err, errlen, "switching to %s: the ids did not all change", user);
         return -1;
     }
@@ -111,10 +127,8 @@ int rp_priv_drop(const rp_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "switching to %s: root could be regained", user);
         return -1;
     }
-    if (pdeath && prctl(PR_SET_PDEATHSIG, pdeath, 0, 0, 0) < 0) {
-        snprintf(err, errlen, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+    if (rearm_parent_death(pd, err, errlen) < 0)
         return -1;
-    }
     unsetenv("XDG_RUNTIME_DIR");
     return 1;
 }

@@ -3,8 +3,10 @@
  * refusing files that other users could have changed (sshd's StrictModes).
  *
  * rpcrestd stays root (it binds the gateway's port again on a reload); the
- * host and the gateway switch to the service user themselves, once their
- * TCP ports are bound and before they load plugins or accept anything.
+ * host and the gateway switch to the service user themselves once their
+ * TCP ports are bound, before they accept anything.  The host loads its
+ * plugins with the service user's effective ids (rp_priv_lower), is root
+ * again only to start gRPC's server, then switches for good.
  * Owns no state.
  */
 #ifndef RP_PRIV_H
@@ -40,7 +42,8 @@ int rp_priv_raise(char *err, size_t errlen);
 /*
  * Switches this process for good to cfg's user and group: supplementary
  * groups (initgroups), then the group, then the user (real, effective and
- * saved; after rp_priv_lower it becomes root again first), then checks that root cannot be regained.  Re-arms the
+ * saved; after rp_priv_lower it becomes root again first), then checks
+ * that root cannot be regained.  Re-arms the
  * parent-death signal (a change of user clears it) and unsets
  * XDG_RUNTIME_DIR (the previous user's).  A no-op when no user is set or
  * the process runs as that user already.  Returns 1 when it switched, 0 for

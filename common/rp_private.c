@@ -61,20 +61,11 @@ static void parent_of(const char *path, char *dir, size_t dirlen)
         snprintf(dir, dirlen, "/");
 }
 
-int rp_private_prepare(const char *path, pid_t pid, char *addr, size_t addrlen, char *err,
-                       size_t errlen)
+/* 0 if `dir` is a folder (not a symlink) of this process's effective user
+ * that nobody else may enter, else -1 with the reason in err[errlen]. */
+static int check_folder(const char *dir, char *err, size_t errlen)
 {
-    char dir[256], def[256];
-    parent_of(path, dir, sizeof(dir));
-    snprintf(def, sizeof(def), "/tmp/rpcrest-%u", (unsigned)geteuid());
     struct stat st;
-    if (strcmp(dir, def) == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        /* the default folder is ours to make */
-        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    /* whatever folder it is, only this user may enter it: the socket is
-     * plaintext and takes calls without asking who calls */
     if (lstat(dir, &st) < 0) {
         snprintf(err, errlen, "lstat %s: %s", dir, strerror(errno));
         return -1;
@@ -84,6 +75,24 @@ int rp_private_prepare(const char *path, pid_t pid, char *addr, size_t addrlen, 
                  (unsigned)geteuid());
         return -1;
     }
+    return 0;
+}
+
+int rp_private_prepare(const char *path, pid_t pid, char *addr, size_t addrlen, char *err,
+                       size_t errlen)
+{
+    char dir[256], def[256];
+    parent_of(path, dir, sizeof(dir));
+    snprintf(def, sizeof(def), "/tmp/rpcrest-%u", (unsigned)geteuid());
+    if (strcmp(dir, def) == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        /* the default folder is ours to make */
+        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    /* whatever folder it is, only this user may enter it: the socket is
+     * plaintext and takes calls without asking who calls */
+    if (check_folder(dir, err, errlen) < 0)
+        return -1;
     int n = snprintf(addr, addrlen, "unix:%s.%ld", path, (long)pid);
     if (n < 0 || (size_t)n >= addrlen || (size_t)n - 5 > SUN_PATH_MAX) {
         snprintf(err, errlen, "%s: too long for a unix socket", path);
@@ -120,18 +129,34 @@ void rp_private_withdraw(const char *path, const char *addr)
         unlink(path);
 }
 
-int rp_private_reachable(const char *path)
+int rp_private_reachable(const char *path, char *why, size_t whylen)
 {
+    why[0] = '\0';
     struct sockaddr_un sun;
     if (strlen(path) > SUN_PATH_MAX)
+        return 0;
+    char dir[256];
+    parent_of(path, dir, sizeof(dir));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
         return 0;
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     memcpy(sun.sun_path, path, strlen(path));
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
     int ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    /* plaintext and trusted: only a host of this user, in a folder nobody
+     * else can enter (else another local user could plant the socket) */
+    struct ucred peer;
+    socklen_t len = sizeof(peer);
+    if (ok && check_folder(dir, why, whylen) < 0)
+        ok = 0;
+    else if (ok && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+        ok = 0;
+    else if (ok && peer.uid != geteuid() && peer.uid != 0) {
+        snprintf(why, whylen, "%s: served by uid %u, not by uid %u", path, (unsigned)peer.uid,
+                 (unsigned)geteuid());
+        ok = 0;
+    }
     close(fd);
     return ok;
 }

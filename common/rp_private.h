@@ -42,7 +42,12 @@ int rp_private_publish(const char *path, const char *addr, char *err, size_t err
 /* Host, at exit: removes `path` if it still points at addr's socket. */
 void rp_private_withdraw(const char *path, const char *addr);
 
-/* Gateway: 1 if something accepts connections on `path` now, else 0. */
-int rp_private_reachable(const char *path);
+/*
+ * Gateway: 1 if a host of this user (or root) accepts connections on
+ * `path` now, in a folder of this user that nobody else may enter; else 0,
+ * with why[whylen] saying what is wrong when something answers but is not
+ * trusted (empty when nothing answers).
+ */
+int rp_private_reachable(const char *path, char *why, size_t whylen);
 
 #endif /* RP_PRIVATE_H */

@@ -205,11 +205,14 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_http *http, in
  * 0600 in a folder only the service user enters), else 0. */
 static int upstream_target(const rp_config *cfg, char *out, size_t outlen)
 {
-    char path[256];
-    if (!cfg->gateway.upstream && rp_private_path(cfg, path, sizeof(path)) == 1 &&
-        rp_private_reachable(path)) {
-        snprintf(out, outlen, "unix:%s", path);
-        return 1;
+    char path[256], why[400];
+    if (!cfg->gateway.upstream && rp_private_path(cfg, path, sizeof(path)) == 1) {
+        if (rp_private_reachable(path, why, sizeof(why))) {
+            snprintf(out, outlen, "unix:%s", path);
+            return 1;
+        }
+        if (why[0])
+            rp_log("private socket not used: %s", why);
     }
     rp_config_gateway_target(cfg, out, outlen);
     return 0;
@@ -291,7 +294,8 @@ static int prepare(const rp_config *cfg, gw_start *st)
 {
     char err[1024];
     st->listen_fd = -1;
-    if (rp_priv_check(cfg, err, sizeof(err)) < 0 || rp_tls_check(cfg, err, sizeof(err)) < 0 ||
+    if (rp_priv_check(cfg, err, sizeof(err)) < 0 ||
+        rp_tls_check(cfg, RP_TLS_GATEWAY, err, sizeof(err)) < 0 ||
         rp_tls_pem_load(cfg, &cfg->gateway.tls, &st->https, err, sizeof(err)) < 0 ||
         rp_tls_pem_load(cfg, &cfg->gateway.upstream_tls, &st->upstream, err, sizeof(err)) < 0) {
         rp_log("%s", err);
@@ -333,6 +337,17 @@ int main(int argc, char **argv)
         usage(stderr);
         return 64;
     }
+    /* Blocked from the start (a SIGUSR1 for the access log must not kill a
+     * gateway still starting); gRPC's threads inherit this mask, and the
+     * main thread takes the signals when it serves. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
     char err[1024];
     rp_config *cfg = rp_config_load(conf, err, sizeof(err));
     if (!cfg) {
@@ -357,15 +372,6 @@ int main(int argc, char **argv)
         rp_config_free(cfg);
         return 1;
     }
-    /* gRPC's threads inherit this mask; the main thread takes the signals. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
     rp_log_route_grpc();

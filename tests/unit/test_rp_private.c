@@ -162,16 +162,17 @@ static void test_publish_points_at_the_newest_and_withdraw_only_ours(void **stat
 {
     fixture *f = *state;
     char path[PATH_MAX + 32], old[PATH_MAX + 64], new[PATH_MAX + 64], link[PATH_MAX + 64];
+    char why[512];
     snprintf(path, sizeof(path), "%s/host.sock", f->dir);
     assert_int_equal(rp_private_prepare(path, 100, old, sizeof(old), f->err, sizeof(f->err)), 0);
     assert_int_equal(rp_private_prepare(path, 200, new, sizeof(new), f->err, sizeof(f->err)), 0);
     assert_int_equal(strncmp(old, "unix:", 5), 0);
     assert_string_equal(old + strlen(old) - 4, ".100");
-    assert_int_equal(rp_private_reachable(path), 0); /* nothing there yet */
+    assert_int_equal(rp_private_reachable(path, why, sizeof(why)), 0); /* nothing there yet */
 
     int fd_old = listen_unix(old + 5);
     assert_int_equal(rp_private_publish(path, old, f->err, sizeof(f->err)), 0);
-    assert_int_equal(rp_private_reachable(path), 1);
+    assert_int_equal(rp_private_reachable(path, why, sizeof(why)), 1);
     /* a second host takes over: the link follows it */
     int fd_new = listen_unix(new + 5);
     assert_int_equal(rp_private_publish(path, new, f->err, sizeof(f->err)), 0);
@@ -181,14 +182,34 @@ static void test_publish_points_at_the_newest_and_withdraw_only_ours(void **stat
     assert_string_equal(link, new + 5);
     /* the old one leaving removes nothing of the new one's */
     rp_private_withdraw(path, old);
-    assert_int_equal(rp_private_reachable(path), 1);
+    assert_int_equal(rp_private_reachable(path, why, sizeof(why)), 1);
     close(fd_old);
     /* the new one leaving removes the link */
     rp_private_withdraw(path, new);
     struct stat st;
     assert_int_equal(lstat(path, &st), -1);
-    assert_int_equal(rp_private_reachable(path), 0);
+    assert_int_equal(rp_private_reachable(path, why, sizeof(why)), 0);
     close(fd_new);
+}
+
+/* A socket that answers in a folder others may enter is not the host's to
+ * trust: another local user could have put it there. */
+static void test_reachable_refuses_an_open_folder(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 32], addr[PATH_MAX + 64], why[512];
+    snprintf(path, sizeof(path), "%s/host.sock", f->dir);
+    assert_int_equal(rp_private_prepare(path, 300, addr, sizeof(addr), f->err, sizeof(f->err)), 0);
+    int fd = listen_unix(addr + 5);
+    assert_int_equal(rp_private_publish(path, addr, f->err, sizeof(f->err)), 0);
+    assert_int_equal(rp_private_reachable(path, why, sizeof(why)), 1);
+    assert_string_equal(why, "");
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    assert_int_equal(rp_private_reachable(path, why, sizeof(why)), 0);
+    assert_non_null(strstr(why, "closed to others"));
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    rp_private_withdraw(path, addr);
+    close(fd);
 }
 
 static void test_prepare_makes_no_folder_it_was_not_asked_for(void **state)
@@ -239,6 +260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_long_a_path_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_points_at_the_newest_and_withdraw_only_ours,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reachable_refuses_an_open_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_makes_no_folder_it_was_not_asked_for, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_prepare_refuses_a_folder_others_can_enter, setup,
