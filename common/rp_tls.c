@@ -171,12 +171,15 @@ static int check_one(const rp_config *cfg, const rp_tls_conf *conf, const char *
     return -1;
 }
 
-int rp_tls_check(const rp_config *cfg, char *err, size_t errlen)
+int rp_tls_check(const rp_config *cfg, int which, char *err, size_t errlen)
 {
-    if (check_one(cfg, &cfg->host.tls, "cert", "key", "client_ca", err, errlen) < 0 ||
-        check_one(cfg, &cfg->gateway.tls, "cert", "key", "", err, errlen) < 0 ||
-        check_one(cfg, &cfg->gateway.upstream_tls, "upstream_cert", "upstream_key",
-                  "upstream_ca", err, errlen) < 0)
+    if ((which & RP_TLS_HOST) &&
+        check_one(cfg, &cfg->host.tls, "cert", "key", "client_ca", err, errlen) < 0)
+        return -1;
+    if ((which & RP_TLS_GATEWAY) &&
+        (check_one(cfg, &cfg->gateway.tls, "cert", "key", "", err, errlen) < 0 ||
+         check_one(cfg, &cfg->gateway.upstream_tls, "upstream_cert", "upstream_key",
+                   "upstream_ca", err, errlen) < 0))
         return -1;
     return 0;
 }

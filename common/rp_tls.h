@@ -22,12 +22,16 @@
  */
 char *rp_tls_read(const char *path, char *err, size_t errlen);
 
+/* Whose TLS files rp_tls_check reads: each program only its own keys. */
+enum { RP_TLS_HOST = 1, RP_TLS_GATEWAY = 2, RP_TLS_ALL = 3 };
+
 /*
- * Checks every TLS file of cfg ([host] and [gateway] alike): readable,
- * PEM, of the right kind, each key matching its certificate.  Returns 0, or
- * -1 with "FILE:LINE: KEY: PATH: what is wrong" in err[errlen].
+ * Checks the TLS files of cfg's [host] (RP_TLS_HOST), [gateway]
+ * (RP_TLS_GATEWAY: HTTPS and upstream) or both (rpcrestd): readable, PEM,
+ * of the right kind, each key matching its certificate.  Returns 0, or -1
+ * with "FILE:LINE: KEY: PATH: what is wrong" in err[errlen].
  */
-int rp_tls_check(const rp_config *cfg, char *err, size_t errlen);
+int rp_tls_check(const rp_config *cfg, int which, char *err, size_t errlen);
 
 /* The PEM text of one endpoint's files (NULL where not set); free with
  * rp_tls_pem_free. */

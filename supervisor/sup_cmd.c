@@ -105,7 +105,8 @@ int sup_reload(sup_state *s, sup_text *reply)
 {
     char err[2 * PATH_MAX + 512];
     rp_config *n = rp_config_load(s->cfg_arg, err, sizeof(err));
-    if (n && (rp_priv_check(n, err, sizeof(err)) < 0 || rp_tls_check(n, err, sizeof(err)) < 0)) {
+    if (n && (rp_priv_check(n, err, sizeof(err)) < 0 ||
+              rp_tls_check(n, RP_TLS_ALL, err, sizeof(err)) < 0)) {
         rp_config_free(n);
         n = NULL;
     }

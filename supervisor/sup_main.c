@@ -610,7 +610,7 @@ int main(int argc, char **argv)
     s.cfg_arg = absolute(cfg_path);
     s.cfg = s.cfg_arg ? rp_config_load(s.cfg_arg, err, sizeof(err)) : NULL;
     if (s.cfg && (rp_priv_check(s.cfg, err, sizeof(err)) < 0 ||
-                  rp_tls_check(s.cfg, err, sizeof(err)) < 0)) {
+                  rp_tls_check(s.cfg, RP_TLS_ALL, err, sizeof(err)) < 0)) {
         rp_config_free(s.cfg); /* what the children would refuse, refused at once */
         s.cfg = NULL;
     }

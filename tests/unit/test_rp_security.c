@@ -196,7 +196,7 @@ static void test_tls_keys_load_as_absolute_paths(void **state)
     assert_string_equal(cfg->gateway.upstream_tls.ca, want);
     assert_int_equal(cfg->host.tls.key_line, 3);
     assert_null(cfg->gateway.tls.ca);
-    assert_int_equal(rp_tls_check(cfg, f->err, sizeof(f->err)), 0);
+    assert_int_equal(rp_tls_check(cfg, RP_TLS_ALL, f->err, sizeof(f->err)), 0);
     rp_tls_pem pem;
     assert_int_equal(rp_tls_pem_load(cfg, &cfg->host.tls, &pem, f->err, sizeof(f->err)), 0);
     assert_non_null(strstr(pem.cert, "-----BEGIN CERTIFICATE-----"));
@@ -212,7 +212,7 @@ static void test_tls_keys_load_as_absolute_paths(void **state)
 static void expect_tls_error(fixture *f, const char *text, int line, const char *what)
 {
     rp_config *cfg = load_ok(f, text);
-    int rc = rp_tls_check(cfg, f->err, sizeof(f->err));
+    int rc = rp_tls_check(cfg, RP_TLS_ALL, f->err, sizeof(f->err));
     rp_config_free(cfg);
     if (rc == 0)
         fail_msg("expected rp_tls_check to refuse:\n%s", text);
