@@ -125,18 +125,25 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
         return MHD_NO;
     }
     int chunked = req->wants_trailers && req->result && req->result->n_trailing > 0;
-    req->http_status = status;
-    req->bytes_out = body->len;
+    size_t len = body->len;
     struct MHD_Response *resp = make_response(req, body, chunked);
     if (!resp)
         return MHD_NO;
+    add_metadata(req, resp);
+    if (status == MHD_HTTP_UNAUTHORIZED && req->result && req->result->message)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->result->message);
+    return gw_http_queue(req, resp, status, content_type, len);
+}
+
+enum MHD_Result gw_http_queue(gw_request *req, struct MHD_Response *resp, unsigned status,
+                              const char *content_type, size_t len)
+{
+    req->http_status = status;
+    req->bytes_out = len;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, GW_REQUEST_ID_HEADER, req->request_id);
     if (atomic_load(&req->http->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    add_metadata(req, resp);
-    if (status == MHD_HTTP_UNAUTHORIZED && req->result && req->result->message)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->result->message);
     enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -802,7 +809,7 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         0u, MHD_OPTION_LISTEN_SOCKET,
-        (MHD_socket)(cfg->listen_fd > 0 ? cfg->listen_fd : MHD_INVALID_SOCKET),
+        (MHD_socket)(cfg->listen_fd >= 0 ? cfg->listen_fd : MHD_INVALID_SOCKET),
         MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!h->mhd) {
         if (cfg->cert)

@@ -20,7 +20,7 @@
 
 typedef struct gw_http_config {
     const char *listen;     /* "127.0.0.1:8080", "[::1]:8080", "localhost:8080" */
-    int listen_fd;          /* > 0: a socket listening on `listen` (inherited from rpcrestd,
+    int listen_fd;          /* >= 0: a socket listening on `listen` (inherited from rpcrestd,
                              * or bound before giving up root), used as is; else
                              * libmicrohttpd binds `listen` */
     const char *cert;       /* PEM certificate chain: HTTPS (GnuTLS); NULL: HTTP */

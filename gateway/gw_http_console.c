@@ -71,23 +71,15 @@ static const char *content_type(const char *name)
     return "application/octet-stream";
 }
 
-/* Queues a 200 with `len` bytes; recorded for the access log and metrics. */
+/* Queues a 200 with `len` bytes of the given type (NULL resp: no memory). */
 static enum MHD_Result queue(gw_request *req, struct MHD_Response *resp, size_t len,
                              const char *type)
 {
     if (!resp)
         return MHD_NO;
-    req->http_status = MHD_HTTP_OK;
-    req->bytes_out = len;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, GW_REQUEST_ID_HEADER, req->request_id);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (atomic_load(&req->http->stopping))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result rc = MHD_queue_response(req->conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return rc;
+    return gw_http_queue(req, resp, MHD_HTTP_OK, type, len);
 }
 
 static enum MHD_Result send_openapi(gw_request *req)

@@ -69,6 +69,12 @@ typedef struct gw_request {
 /* Queues a JSON response with the result's metadata as headers; takes body. */
 enum MHD_Result gw_http_send_json(gw_request *req, unsigned status, gw_buf *body);
 
+/* Queues resp (len bytes of content_type) with the request id and, while
+ * stopping, Connection: close; records status and length for the access
+ * log and metrics, and drops the caller's reference to resp. */
+enum MHD_Result gw_http_queue(gw_request *req, struct MHD_Response *resp, unsigned status,
+                              const char *content_type, size_t len);
+
 /* Queues the error body for a status the gateway decided itself. */
 enum MHD_Result gw_http_send_error(gw_request *req, unsigned status, int code, const char *msg);
 

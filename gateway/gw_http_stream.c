@@ -266,12 +266,8 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_stream, req, NULL);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            st->sse ? "text/event-stream" : "application/json");
     if (st->sse)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(resp, GW_REQUEST_ID_HEADER, req->request_id);
-    req->http_status = MHD_HTTP_OK;
     req->grpc_code = GRPC_STATUS_CANCELLED; /* until the stream's end says otherwise */
     for (size_t i = 0; first && i < first->n_initial; i++) {
         gw_buf name = GW_BUF_INIT, value = GW_BUF_INIT;
@@ -281,9 +277,9 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
         gw_buf_free(&name);
         gw_buf_free(&value);
     }
-    enum MHD_Result rc = MHD_queue_response(req->conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return rc;
+    /* the length is counted as the stream is read */
+    return gw_http_queue(req, resp, MHD_HTTP_OK,
+                         st->sse ? "text/event-stream" : "application/json", 0);
 }
 
 void gw_http_stream_free(gw_request *req)
