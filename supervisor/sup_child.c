@@ -578,7 +578,7 @@ void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64
     c->exits[exit_kind(status)]++;
     sup_log(ctx->log, "event=exit child=%s pid=%d %s uptime_ms=%lld ready=%d expected=%d",
             c->name, (int)p->pid, fields, uptime, p->ready_ms >= 0,
-            stopping || !c->wanted || p->term_ms >= 0);
+            stopping || !c->wanted || (p->term_ms >= 0 && !p->failed));
     if (p->role == SUP_ROLE_RETIRING) {
         for (sup_proc **pp = &c->retiring; *pp; pp = &(*pp)->next_retiring) {
             if (*pp == p) {
