@@ -587,11 +587,18 @@ class GatewayAlone(GatewayAssertions):
         result = {}
 
         def call():
-            result["answer"] = self.http("POST", ECHO_PATH, b'{"value":"last"}')
+            # the stand-in came up after the gateway, which may still be in
+            # its reconnect backoff: 503 until it has reconnected
+            deadline = time.monotonic() + 10
+            while True:
+                result["answer"] = self.http("POST", ECHO_PATH, b'{"value":"last"}')
+                if result["answer"][0] != 503 or time.monotonic() > deadline:
+                    return
+                time.sleep(0.1)
 
         caller = threading.Thread(target=call)
         caller.start()
-        self.assertTrue(started.wait(5), gw.log())
+        self.assertTrue(started.wait(12), gw.log())
         gw.proc.send_signal(signal.SIGTERM)
         caller.join(10)
         self.assertFalse(caller.is_alive())
