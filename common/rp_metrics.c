@@ -135,7 +135,7 @@ static void number(rp_mtext *out, double v)
         rp_mtext_puts(out, "NaN");
     else if (isinf(v))
         rp_mtext_puts(out, v > 0 ? "+Inf" : "-Inf");
-    else if (v == (double)(int64_t)v && (v < 0 ? -v : v) < 9e15)
+    else if ((v < 0 ? -v : v) < 9e15 && v == (double)(int64_t)v) /* in range, then cast */
         rp_mtext_printf(out, "%lld", (long long)v);
     else
         rp_mtext_printf(out, "%.15g", v);

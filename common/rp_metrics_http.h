@@ -4,9 +4,9 @@
  * own (rpcrest-host's [host] metrics_listen).
  *
  * One thread accepts and answers one connection at a time, each with
- * "Connection: close" and a short receive timeout, so a slow or silent
- * client cannot hold it long.  Scrapes are rare; nothing here is on a
- * call's path.
+ * "Connection: close" and one deadline for the whole exchange, so a slow
+ * or silent client cannot hold it long.  Scrapes are rare; nothing here is
+ * on a call's path.
  */
 #ifndef RP_METRICS_HTTP_H
 #define RP_METRICS_HTTP_H
@@ -18,15 +18,25 @@
 typedef struct rp_metrics_http rp_metrics_http;
 
 /*
- * Listens on `listen` ("IP:PORT", "[IPV6]:PORT", "localhost:PORT";
- * SO_REUSEPORT when `reuseport`, for two processes during a hand-over) and
- * starts the thread.  `m` must outlive the endpoint.  Returns NULL with a
- * reason in err[errlen].
+ * Listens on `addr` ("IP:PORT", "[IPV6]:PORT", "localhost:PORT";
+ * SO_REUSEADDR always, SO_REUSEPORT when `reuseport`, for two processes
+ * during a hand-over) but serves nothing yet: call rp_metrics_http_start,
+ * e.g. once root privileges (a port below 1024) are gone.  `m` must
+ * outlive the endpoint.  Returns NULL with a reason in err[errlen]; the
+ * caller frees what it returns with rp_metrics_http_stop, started or not.
  */
-rp_metrics_http *rp_metrics_http_start(const char *addr, rp_metrics *m, int reuseport,
-                                       char *err, size_t errlen);
+rp_metrics_http *rp_metrics_http_bind(const char *addr, rp_metrics *m, int reuseport,
+                                      char *err, size_t errlen);
 
-/* Stops the thread, closes the socket, frees. NULL is a no-op. */
+/*
+ * Starts the thread that serves h's socket.  Returns 0, or a negative
+ * errno with a reason in err[errlen] (h stays bound and still needs
+ * rp_metrics_http_stop).  Call it once.
+ */
+int rp_metrics_http_start(rp_metrics_http *h, char *err, size_t errlen);
+
+/* Stops the thread if it was started (promptly: a connection being
+ * served is dropped), closes the socket, frees.  NULL is a no-op. */
 void rp_metrics_http_stop(rp_metrics_http *h);
 
 #endif /* RP_METRICS_HTTP_H */

@@ -149,115 +149,150 @@ static int private_socket(const rp_config *cfg, char *path, char *addr)
     return 1;
 }
 
-/* Binds the public port, loads the plugins as the service user, becomes
- * it for good, serves until a stop signal, and unwinds. */
-static int serve(const rp_config *cfg, const sigset_t *stop_set)
+/* What a running host holds, released by host_run_free in reverse order of
+ * acquisition; a zeroed host_run holds nothing. */
+typedef struct host_run {
+    host_server *srv;
+    host_plugins ps;
+    host_metrics *metrics;
+    rp_metrics_http *metrics_http; /* [host] metrics_listen, or NULL */
+    int have_private;              /* the private unix socket is served */
+    char private_path[256], private_addr[300];
+    int dropped;                   /* switched to the [supervisor] user */
+} host_run;
+
+static void host_run_free(host_run *run)
 {
-    char err[1024] = "";
+    if (run->srv)
+        host_server_stop(run->srv); /* cancels what is left */
+    if (run->have_private)
+        rp_private_withdraw(run->private_path, run->private_addr);
+    rp_metrics_http_stop(run->metrics_http);
+    host_metrics_free(run->metrics);
+    host_plugins_unload(&run->ps);
+    grpc_shutdown();
+}
+
+/* Binds the public port as whoever started us (a port below 1024 needs
+ * root).  Returns 0, or an exit status after logging why. */
+static int bind_port(const rp_config *cfg, host_server_conf *conf, host_run *run)
+{
+    char err[1024];
     rp_tls_pem pem;
-    if (rp_priv_check(cfg, err, sizeof(err)) < 0 || rp_tls_check(cfg, err, sizeof(err)) < 0 ||
+    if (rp_priv_check(cfg, err, sizeof(err)) < 0 ||
+        rp_tls_check(cfg, RP_TLS_HOST, err, sizeof(err)) < 0 ||
         rp_tls_pem_load(cfg, &cfg->host.tls, &pem, err, sizeof(err)) < 0) {
         rp_log("%s", err);
         return RP_EX_CONFIG;
     }
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
-    size_t threads = thread_count(cfg);
-    host_server_conf conf = {
-        .listen = cfg->host.listen,
-        .threads = threads,
-        .max_message_bytes = cfg->host.max_message_bytes,
-        .max_concurrent_streams = cfg->host.max_concurrent_streams,
-        .reuseport = rp_notify_handover(), /* rpcrestd runs two during a hand-over */
-        .cert = pem.cert,
-        .key = pem.key,
-        .client_ca = pem.ca,
-    };
-    /* bound as whoever started us: a port below 1024 needs root */
-    host_server *srv = host_server_create(&conf);
+    conf->cert = pem.cert;
+    conf->key = pem.key;
+    conf->client_ca = pem.ca;
+    run->srv = host_server_create(conf);
     rp_tls_pem_free(&pem); /* gRPC keeps its own copies */
-    conf.cert = conf.key = conf.client_ca = NULL;
-    if (!srv) {
-        grpc_shutdown();
-        return EX_FAILURE;
-    }
-    /* Plugins are checked, loaded and initialised, and unix sockets made,
-     * as the [supervisor] user (effective ids only: gRPC needs root once
-     * more to start the server); then that user for good, before any call
-     * reaches a plugin. */
+    conf->cert = conf->key = conf->client_ca = NULL;
+    return run->srv ? 0 : EX_FAILURE;
+}
+
+/*
+ * Plugins are checked, loaded and initialised, their metrics prepared and
+ * the unix sockets made as the [supervisor] user (effective ids only: gRPC
+ * needs root once more to start the server, and metrics_listen is bound
+ * then too); then that user for good, before any call reaches a plugin.
+ * Returns 0, or an exit status after logging why.
+ */
+static int load_and_start(const rp_config *cfg, const host_server_conf *conf, host_run *run)
+{
+    char err[1024] = "";
     if (rp_priv_lower(cfg, err, sizeof(err)) < 0) {
         rp_log("%s", err);
-        host_server_stop(srv);
-        grpc_shutdown();
         return EX_FAILURE;
     }
-    host_plugins ps;
-    if (host_plugins_load(&ps, cfg) < 0) {
-        host_server_stop(srv);
-        grpc_shutdown();
+    if (host_plugins_load(&run->ps, cfg) < 0)
         return RP_EX_CONFIG;
-    }
-    host_metrics *metrics = host_metrics_new();
-    if (!metrics || host_metrics_prepare(metrics, &ps) < 0) {
+    run->metrics = host_metrics_new();
+    if (!run->metrics || host_metrics_prepare(run->metrics, &run->ps) < 0) {
         rp_log("out of memory");
-        host_metrics_free(metrics);
-        host_server_stop(srv);
-        host_plugins_unload(&ps);
-        grpc_shutdown();
         return EX_FAILURE;
     }
-    char private_path[256], private_addr[300];
-    int have_private = private_socket(cfg, private_path, private_addr);
-    int rc = host_server_prepare(srv, &ps, &conf, have_private ? private_addr : NULL);
-    int dropped = 0;
-    rp_metrics_http *metrics_http = NULL;
-    if (rc == 0 && (rc = rp_priv_raise(err, sizeof(err))) == 0) {
-        /* [host] metrics_listen is bound as root too; SO_REUSEPORT always:
-         * the next host binds it as well during a hand-over */
-        if (cfg->host.metrics_listen &&
-            !(metrics_http = rp_metrics_http_start(cfg->host.metrics_listen,
-                                                   host_metrics_registry(metrics), 1, err,
-                                                   sizeof(err))))
-            rc = -1;
-        if (rc == 0) {
-            host_server_start(srv);
-            dropped = rc = rp_priv_drop(cfg, err, sizeof(err));
-        }
+    run->have_private = private_socket(cfg, run->private_path, run->private_addr);
+    int rc = host_server_prepare(run->srv, &run->ps, conf,
+                                 run->have_private ? run->private_addr : NULL);
+    run->have_private = rc == 1; /* never publish a socket that is not bound */
+    if (rc >= 0)
+        rc = rp_priv_raise(err, sizeof(err));
+    /* metrics_listen is bound as root (a port below 1024) but served only
+     * once root is gone for good; SO_REUSEPORT always: the next host binds
+     * it beside this one during a hand-over, even one after a reload that
+     * moved listen from unix: (no hand-over flag) to TCP */
+    if (rc == 0 && cfg->host.metrics_listen &&
+        !(run->metrics_http = rp_metrics_http_bind(cfg->host.metrics_listen,
+                                                   host_metrics_registry(run->metrics), 1,
+                                                   err, sizeof(err))))
+        rc = -1;
+    if (rc == 0) {
+        host_server_start(run->srv);
+        rc = run->dropped = rp_priv_drop(cfg, err, sizeof(err));
     }
+    if (rc >= 0 && run->metrics_http)
+        rc = rp_metrics_http_start(run->metrics_http, err, sizeof(err));
     if (rc < 0 && err[0])
         rp_log("%s", err);
-    if (rc < 0 || host_server_serve(srv) < 0) {
-        host_server_stop(srv);
-        rp_metrics_http_stop(metrics_http);
-        host_metrics_free(metrics);
-        host_plugins_unload(&ps);
-        grpc_shutdown();
-        return EX_FAILURE;
-    }
-    if (dropped)
+    return rc < 0 || host_server_serve(run->srv) < 0 ? EX_FAILURE : 0;
+}
+
+/* Says what is served, publishes the private socket, steers new
+ * connections here and tells rpcrestd the host is ready. */
+static void announce(const rp_config *cfg, const host_server_conf *conf, host_run *run)
+{
+    char err[512];
+    if (run->dropped)
         rp_log("running as user %s (uid %u, gid %u)", cfg->supervisor.user, cfg->supervisor.uid,
                cfg->supervisor.gid);
-    log_serving(&ps, cfg->host.listen, threads);
-    if (metrics_http)
+    log_serving(&run->ps, cfg->host.listen, conf->threads);
+    if (run->metrics_http)
         rp_log("metrics on http://%s/metrics", cfg->host.metrics_listen);
-    if (have_private && rp_private_publish(private_path, private_addr, err, sizeof(err)) < 0)
+    if (run->have_private &&
+        rp_private_publish(run->private_path, run->private_addr, err, sizeof(err)) < 0)
         rp_log("private_listen: %s; the gateway will use %s", err, cfg->host.listen);
-    if (conf.reuseport && rp_notify_steer_to_newest(cfg->host.listen) <= 0)
+    if (conf->reuseport && rp_notify_steer_to_newest(cfg->host.listen) <= 0)
         rp_log("cannot steer new connections on %s to the newest host", cfg->host.listen);
     int ready = rp_notify_ready(); /* to rpcrestd: listening, plugins loaded */
     if (ready < 0)
         rp_log("cannot tell rpcrestd it is ready: %s", strerror(-ready));
+}
+
+/* Serves until a stop signal, drains, and unwinds; returns the exit status. */
+static int serve(const rp_config *cfg, const sigset_t *stop_set)
+{
+    host_server_conf conf = {
+        .listen = cfg->host.listen,
+        .threads = thread_count(cfg),
+        .max_message_bytes = cfg->host.max_message_bytes,
+        .max_concurrent_streams = cfg->host.max_concurrent_streams,
+        .reuseport = rp_notify_handover(), /* rpcrestd runs two during a hand-over */
+    };
+    host_run run;
+    memset(&run, 0, sizeof(run));
+    int status = bind_port(cfg, &conf, &run);
+    if (status) {
+        if (status != RP_EX_CONFIG) /* grpc_init ran */
+            host_run_free(&run);
+        return status;
+    }
+    status = load_and_start(cfg, &conf, &run);
+    if (status) {
+        host_run_free(&run);
+        return status;
+    }
+    announce(cfg, &conf, &run);
     int sig = wait_for_stop(stop_set);
     rp_log("%s: stopping (draining calls for up to %g s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
              cfg->host.drain_timeout);
-    host_server_drain(srv, cfg->host.drain_timeout); /* health NOT_SERVING, no new calls */
-    host_server_stop(srv);                           /* cancels what is left */
-    if (have_private)
-        rp_private_withdraw(private_path, private_addr);
-    rp_metrics_http_stop(metrics_http);
-    host_metrics_free(metrics);
-    host_plugins_unload(&ps);
-    grpc_shutdown();
+    host_server_drain(run.srv, cfg->host.drain_timeout); /* health NOT_SERVING, no new calls */
+    host_run_free(&run);
     rp_log("stopped");
     return 0;
 }

@@ -299,11 +299,15 @@ int host_server_prepare(host_server *s, const host_plugins *ps, const host_serve
         s->bound = 1;
     }
     /* the gateway's way in; without it the gateway uses conf->listen */
-    if (private_listen && bind_listen(s, private_listen, NULL) < 0)
+    if (!private_listen)
+        return 0;
+    if (bind_listen(s, private_listen, NULL) < 0) {
         rp_log("%s: serving on %s only", private_listen, conf->listen);
-    else if (private_listen && chmod(private_listen + 5, 0600) < 0)
+        return 0;
+    }
+    if (chmod(private_listen + 5, 0600) < 0)
         rp_log("chmod %s: %s", private_listen + 5, strerror(errno));
-    return 0;
+    return 1;
 }
 
 void host_server_start(host_server *s)

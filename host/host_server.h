@@ -39,8 +39,9 @@ host_server *host_server_create(const host_server_conf *conf);
  * Binds a unix conf->listen and `private_listen` ("unix:/path" for the
  * gateway, plaintext, made mode 0600; NULL for none; if it cannot be bound
  * that is logged and it is left out) as the current effective user, and
- * registers every method of ps.  Returns 0, or -1 after logging why;
- * either way host_server_stop frees s.  ps must outlive the server.
+ * registers every method of ps.  Returns 1 when private_listen is bound, 0
+ * when it is not, or -1 after logging why; either way host_server_stop
+ * frees s.  ps must outlive the server.
  */
 int host_server_prepare(host_server *s, const host_plugins *ps, const host_server_conf *conf,
                         const char *private_listen);

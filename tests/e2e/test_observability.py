@@ -9,13 +9,16 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import threading
+import time
 import unittest
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import BUILD, Rpcrest, free_port, wait_until
+from harness import BUILD, Rpcrest, free_port, pid_alive, wait_until
 
 RPCRESTCTL = os.path.join(BUILD, "rpcrestctl")
 ECHO = "/example.MyService/Echo"
@@ -185,6 +188,88 @@ class HostMetricsTest(unittest.TestCase):
             with self.assertRaises(urllib.error.HTTPError) as cm:
                 urllib.request.urlopen("http://127.0.0.1:%d/other" % port, timeout=5)
             self.assertEqual(cm.exception.code, 404)
+
+    def test_slow_clients_neither_block_scrapes_nor_stop(self):
+        """A client that sends nothing, or a byte now and then, is dropped
+        after the endpoint's 2 s per connection; one connected while the
+        host stops does not delay its exit."""
+        port = free_port()
+        r = Rpcrest(host={"metrics_listen": "127.0.0.1:%d" % port})
+        self.addCleanup(r.cleanup)
+        r.start()
+        url = "http://127.0.0.1:%d/metrics" % port
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+
+        def trickle():
+            """Connects and sends a request one byte at a time, forever."""
+            while not stop.is_set():
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                        for b in b"GET /metrics HTTP/1.1\r\nX-Slow: " + b"a" * 8000:
+                            if stop.wait(0.2):
+                                return
+                            c.sendall(bytes([b]))
+                except OSError:
+                    pass
+        silent = socket.create_connection(("127.0.0.1", port))
+        self.addCleanup(silent.close)
+        threading.Thread(target=trickle, daemon=True).start()
+        time.sleep(0.3)
+        for _ in range(2):
+            started = time.monotonic()
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                self.assertIn("rpcrest_host_calls_in_flight", resp.read().decode())
+            self.assertLess(time.monotonic() - started, 6)
+
+        # HEAD: GET's head (Content-Length too), no body
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+            c.sendall(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw = b""
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                raw += chunk
+        head, _, body = raw.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), raw)
+        self.assertEqual(body, b"")
+        length = int(re.search(rb"\r\ncontent-length: *(\d+)", head, re.I).group(1))
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            self.assertAlmostEqual(length, len(resp.read()), delta=1000)
+
+        host = r.children()["rpcrest-host"]
+        late = socket.create_connection(("127.0.0.1", port))
+        self.addCleanup(late.close)
+        time.sleep(0.1)
+        started = time.monotonic()
+        os.kill(host, signal.SIGTERM)
+        self.assertTrue(wait_until(lambda: not pid_alive(host), 10), r.log())
+        self.assertLess(time.monotonic() - started, 1.5, r.log())
+
+    def test_hand_over_binds_metrics_listen_again(self):
+        """During a hand-over both hosts hold metrics_listen (SO_REUSEPORT);
+        the new one serves it once the old one has gone."""
+        port = free_port()
+        r = Rpcrest(host={"metrics_listen": "127.0.0.1:%d" % port})
+        self.addCleanup(r.cleanup)
+        r.start()
+        old = r.children()["rpcrest-host"]
+        with open(r.ini) as f:
+            text = f.read()
+        with open(r.ini, "w") as f:
+            f.write(text.replace("threads = 2", "threads = 1", 1))
+        r.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: r.children().get("rpcrest-host", old) != old, 10),
+                        r.log())
+        new = r.children()["rpcrest-host"]
+        self.assertTrue(wait_until(lambda: not pid_alive(old), 15), r.log())
+        self.assertTrue(pid_alive(new), r.log())
+        self.assertRegex(r.log(), r"rpcrest-host\[%d\]: metrics on http://127\.0\.0\.1:%d/metrics"
+                         % (new, port))
+        self.assertNotIn("Address already in use", r.log())
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as resp:
+            self.assertIn("rpcrest_host_plugins_loaded 1", resp.read().decode())
 
     def test_metrics_listen_in_use_fails_the_host(self):
         import socket
