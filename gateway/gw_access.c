@@ -27,7 +27,8 @@
 /*
  * Two buffers: lines are appended to `buf` under `lock`; a batch is written
  * by taking `buf` and putting `spare` in its place, so that the write(2)
- * happens outside `lock` and the request threads never wait on the disk.
+ * happens outside `lock`: a request thread waits on the disk only when
+ * its line takes the queue past BATCH_BYTES and it writes the batch.
  * While a batch is out (spare == NULL) nobody else takes one, which keeps
  * the lines in order; `write_lock` serializes the writes and the fd.
  */
@@ -101,65 +102,40 @@ static size_t plain_run(const unsigned char *p, size_t room, int (*plain)(unsign
     return n;
 }
 
-static void put_text(line *l, const char *s, size_t max)
+/*
+ * A quoted field's body, at most `max` bytes of it (then "..."): '"' and
+ * '\\' escaped with a backslash; other bytes that are not printable ASCII
+ * as \xXX in text (a space too, so a field never splits a line's words)
+ * or \u00XX in JSON, so that the line is well-formed whatever the client
+ * sent.
+ */
+static void put_escaped(line *l, const char *s, size_t max, int json)
 {
+    int (*plain)(unsigned char) = json ? plain_json : plain_text;
+    unsigned char lowest = json ? 0x20 : 0x21;
     size_t start = l->len;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[4];
         if (l->len - start >= max) {
             put(l, "...", 3);
             return;
         }
-        size_t run = plain_run(p, max - (l->len - start), plain_text);
+        size_t run = plain_run(p, max - (l->len - start), plain);
         if (run) {
             put(l, (const char *)p, run);
             p += run - 1;
             continue;
         }
+        char esc[6] = {'\\', (char)*p};
         if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
             put(l, esc, 2);
-        } else if (*p > 0x20 && *p < 0x7f) {
+        } else if (*p >= lowest && *p < 0x7f) {
             put(l, (const char *)p, 1);
         } else {
-            esc[0] = '\\';
-            esc[1] = 'x';
-            esc[2] = hex[*p >> 4];
-            esc[3] = hex[*p & 15];
-            put(l, esc, 4);
-        }
-    }
-}
-
-/* A JSON string body: bytes that are not printable ASCII as \u00XX, so the
- * line is valid JSON whatever the client sent. */
-static void put_json(line *l, const char *s, size_t max)
-{
-    size_t start = l->len;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[6];
-        if (l->len - start >= max) {
-            put(l, "...", 3);
-            return;
-        }
-        size_t run = plain_run(p, max - (l->len - start), plain_json);
-        if (run) {
-            put(l, (const char *)p, run);
-            p += run - 1;
-            continue;
-        }
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            put(l, esc, 2);
-        } else if (*p >= 0x20 && *p < 0x7f) {
-            put(l, (const char *)p, 1);
-        } else {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[*p >> 4];
-            esc[5] = hex[*p & 15];
-            put(l, esc, 6);
+            size_t n = json ? 4 : 2;
+            memcpy(esc, json ? "\\u00" : "\\x", n);
+            esc[n] = hex[*p >> 4];
+            esc[n + 1] = hex[*p & 15];
+            put(l, esc, n + 2);
         }
     }
 }
@@ -197,15 +173,15 @@ size_t gw_access_format(const gw_access_entry *e, int json, char *out, size_t ou
         puts_(&l, "{\"time\":\"");
         put_time(&l, &e->start);
         puts_(&l, "\",\"client\":\"");
-        put_json(&l, or_dash(e->client), 64);
+        put_escaped(&l, or_dash(e->client), 64, 1);
         puts_(&l, "\",\"method\":\"");
-        put_json(&l, or_dash(e->method), 32);
+        put_escaped(&l, or_dash(e->method), 32, 1);
         puts_(&l, "\",\"path\":\"");
-        put_json(&l, or_dash(e->path), PATH_FIELD_MAX);
+        put_escaped(&l, or_dash(e->path), PATH_FIELD_MAX, 1);
         puts_(&l, "\",\"grpc_method\":");
         if (e->grpc_method) {
             puts_(&l, "\"");
-            put_json(&l, e->grpc_method, 256);
+            put_escaped(&l, e->grpc_method, 256, 1);
             puts_(&l, "\"");
         } else {
             puts_(&l, "null");
@@ -228,18 +204,18 @@ size_t gw_access_format(const gw_access_entry *e, int json, char *out, size_t ou
         puts_(&l, ",\"duration_us\":");
         putu(&l, e->duration_us);
         puts_(&l, ",\"request_id\":\"");
-        put_json(&l, or_dash(e->request_id), 128);
+        put_escaped(&l, or_dash(e->request_id), 128, 1);
         puts_(&l, "\"}");
     } else {
         put_time(&l, &e->start);
         puts_(&l, " client=");
-        put_text(&l, or_dash(e->client), 64);
+        put_escaped(&l, or_dash(e->client), 64, 0);
         puts_(&l, " method=");
-        put_text(&l, or_dash(e->method), 32);
+        put_escaped(&l, or_dash(e->method), 32, 0);
         puts_(&l, " path=\"");
-        put_text(&l, or_dash(e->path), PATH_FIELD_MAX);
+        put_escaped(&l, or_dash(e->path), PATH_FIELD_MAX, 0);
         puts_(&l, "\" grpc_method=");
-        put_text(&l, or_dash(e->grpc_method), 256);
+        put_escaped(&l, or_dash(e->grpc_method), 256, 0);
         puts_(&l, " status=");
         putu(&l, e->status);
         puts_(&l, " grpc_status=");
@@ -251,7 +227,7 @@ size_t gw_access_format(const gw_access_entry *e, int json, char *out, size_t ou
         puts_(&l, " duration_us=");
         putu(&l, e->duration_us);
         puts_(&l, " request_id=");
-        put_text(&l, or_dash(e->request_id), 128);
+        put_escaped(&l, or_dash(e->request_id), 128, 0);
     }
     l.p[l.len++] = '\n';
     l.p[l.len] = '\0';
