@@ -295,6 +295,15 @@ out:
     return s;
 }
 
+rp_series *rp_series_cached(_Atomic(rp_series *) *slot, rp_family *f,
+                            const char *const *values)
+{
+    rp_series *s = atomic_load_explicit(slot, memory_order_acquire);
+    if (!s && (s = rp_family_series(f, values)))
+        atomic_store_explicit(slot, s, memory_order_release);
+    return s;
+}
+
 void rp_series_observe(rp_series *s, uint64_t v)
 {
     if (!s || !s->buckets)

@@ -66,6 +66,16 @@ rp_family *rp_metrics_family(rp_metrics *m, rp_metric_type type, const char *nam
  * event. */
 rp_series *rp_family_series(rp_family *f, const char *const *values);
 
+/*
+ * The series of `f` with these label values, kept in *slot: looked up
+ * (rp_family_series) the first time and read with one atomic load after.
+ * Threads that race on an empty slot find the same series.  For label
+ * sets known only when they first occur (a status code per method).
+ * Returns NULL on ENOMEM (and tries again next time).
+ */
+rp_series *rp_series_cached(_Atomic(rp_series *) *slot, rp_family *f,
+                            const char *const *values);
+
 /* Counter or gauge: adds n (a gauge may go down: n < 0). */
 static inline void rp_series_add(rp_series *s, int64_t n);
 /* Gauge: sets the value. */

@@ -152,14 +152,6 @@ static int status_index(unsigned status)
     return -1;
 }
 
-static rp_series *lookup(gw_method_stats *st, unsigned status, int grpc_code)
-{
-    char code[16];
-    snprintf(code, sizeof(code), "%u", status);
-    const char *v[] = {st->label, code, grpc_code >= 0 ? rp_grpc_code_name(grpc_code) : "none"};
-    return rp_family_series(st->metrics->requests, v);
-}
-
 void gw_metrics_request(gw_method_stats *st, unsigned status, int grpc_code,
                         uint64_t duration_us)
 {
@@ -168,14 +160,15 @@ void gw_metrics_request(gw_method_stats *st, unsigned status, int grpc_code,
     rp_series_observe(st->duration, duration_us);
     int si = status_index(status);
     int gi = grpc_code >= 0 && grpc_code <= 16 ? grpc_code : N_GRPC - 1;
-    if (si < 0 || (grpc_code > 16)) {
-        rp_series_add(lookup(st, status, grpc_code), 1); /* rare: not cached */
-        return;
-    }
-    rp_series *s = atomic_load_explicit(&st->by_code[si][gi], memory_order_acquire);
-    if (!s) {
-        s = lookup(st, status, grpc_code); /* the same series whoever races here */
-        atomic_store_explicit(&st->by_code[si][gi], s, memory_order_release);
+    _Atomic(rp_series *) *slot = si >= 0 && grpc_code <= 16 ? &st->by_code[si][gi] : NULL;
+    rp_series *s = slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
+    if (!s) { /* the first of its kind, or a rare one (not cached) */
+        char code[16];
+        snprintf(code, sizeof(code), "%u", status);
+        const char *v[] = {st->label, code,
+                           grpc_code >= 0 ? rp_grpc_code_name(grpc_code) : "none"};
+        s = slot ? rp_series_cached(slot, st->metrics->requests, v)
+                 : rp_family_series(st->metrics->requests, v);
     }
     rp_series_add(s, 1);
 }

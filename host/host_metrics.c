@@ -108,11 +108,6 @@ void host_metrics_call_end(struct host_method_stats *st, int code, uint64_t dura
     rp_series_observe(st->duration, duration_us);
     if (code < 0 || code >= N_CODES)
         code = 2; /* UNKNOWN */
-    rp_series *s = atomic_load_explicit(&st->calls[code], memory_order_acquire);
-    if (!s) {
-        const char *v[] = {st->method, rp_grpc_code_name(code)};
-        s = rp_family_series(st->metrics->calls, v); /* the same series whoever races here */
-        atomic_store_explicit(&st->calls[code], s, memory_order_release);
-    }
-    rp_series_add(s, 1);
+    const char *v[] = {st->method, rp_grpc_code_name(code)};
+    rp_series_add(rp_series_cached(&st->calls[code], st->metrics->calls, v), 1);
 }
