@@ -295,7 +295,7 @@ int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now)
     int notify[2] = {-1, -1}, logp[2] = {-1, -1};
     sup_proc *p = calloc(1, sizeof(*p));
     int err = ENOMEM;
-    const char *step = "out of memory";
+    const char *step = "malloc";
     if (!p)
         goto fail;
     step = "pipe";
@@ -360,6 +360,9 @@ fail:
         sup_log(ctx->log, "cannot start a new %s: %s: %s; pid %d keeps serving", c->name, step,
                 strerror(err), c->cur ? (int)c->cur->pid : 0);
     }
+    sup_log(ctx->log, "event=start_failed child=%s step=%s errno=%d retry_ms=%lld", c->name,
+            step, err,
+            role == SUP_ROLE_CURRENT ? (long long)(c->next_start_ms - now) : -1LL);
     return -err;
 }
 
