@@ -22,135 +22,24 @@
 
 #include "rp_config.h"
 
-typedef struct fixture {
-    char dir[PATH_MAX]; /* the test's folder, a real (symlink-free) path */
-    char ini[PATH_MAX]; /* dir/rpcrest.ini */
-    char cwd[PATH_MAX]; /* restored by the teardown */
-    char err[512];
-} fixture;
+#include "ini_fixture.h"
 
-/* snprintf into a buffer that must be big enough: fails the test if not. */
-static void bprintf(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* ---- fixture ------------------------------------------------------------ */
 
-static void bprintf(char *buf, size_t size, const char *fmt, ...)
+/* ini_fixture.h's folder, with svc.so and svc.pb (empty regular files: the
+ * loader only checks that they exist) and an empty sub-folder "folder". */
+static int setup_files(void **state)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= size)
-        fail_msg("bprintf: %d bytes do not fit in %zu", n, size);
-}
-
-/* ---- fixture ---------------------------------------------------------- */
-
-/* Writes text into dir/rel, creating or truncating it. */
-static void put_file(const fixture *f, const char *rel, const char *text)
-{
-    char path[PATH_MAX];
-    bprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-    FILE *file = fopen(path, "w");
-    if (!file)
-        fail_msg("fopen %s: %s", path, strerror(errno));
-    if (fputs(text, file) == EOF || fclose(file) != 0)
-        fail_msg("write %s: %s", path, strerror(errno));
-}
-
-static void make_dir(const fixture *f, const char *rel)
-{
-    char path[PATH_MAX];
-    bprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-    if (mkdir(path, 0755) < 0)
-        fail_msg("mkdir %s: %s", path, strerror(errno));
-}
-
-/* "dir/rel" in a static buffer: for one assertion at a time. */
-static const char *in_dir(const fixture *f, const char *rel)
-{
-    static char path[PATH_MAX];
-    bprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-    return path;
-}
-
-/* The folder has svc.so, svc.pb (empty regular files: the loader only checks
- * that they exist) and an empty sub-folder "folder". */
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    char tmpl[] = "/tmp/test_rp_config-XXXXXX";
-    if (!f || !getcwd(f->cwd, sizeof(f->cwd)) || !mkdtemp(tmpl) || !realpath(tmpl, f->dir)) {
-        fprintf(stderr, "setup: %s\n", strerror(errno));
-        free(f);
+    if (setup(state) < 0)
         return -1;
-    }
-    bprintf(f->ini, sizeof(f->ini), "%s/rpcrest.ini", f->dir);
+    fixture *f = *state;
     put_file(f, "svc.so", "");
     put_file(f, "svc.pb", "");
     make_dir(f, "folder");
-    *state = f;
     return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    if (remove(path) < 0)
-        fprintf(stderr, "teardown: remove %s: %s\n", path, strerror(errno));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    int rc = 0;
-    if (chdir(f->cwd) < 0) {
-        fprintf(stderr, "teardown: chdir %s: %s\n", f->cwd, strerror(errno));
-        rc = -1;
-    }
-    if (nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0) {
-        fprintf(stderr, "teardown: nftw %s: %s\n", f->dir, strerror(errno));
-        rc = -1;
-    }
-    free(f);
-    return rc;
 }
 
 /* ---- loading ------------------------------------------------------------ */
-
-/* Writes text as the fixture's INI and loads it; err lands in f->err. */
-static rp_config *load(fixture *f, const char *text)
-{
-    put_file(f, "rpcrest.ini", text);
-    f->err[0] = '\0';
-    return rp_config_load(f->ini, f->err, sizeof(f->err));
-}
-
-static rp_config *load_ok(fixture *f, const char *text)
-{
-    rp_config *cfg = load(f, text);
-    if (!cfg)
-        fail_msg("expected the config to load, got: %s\n--- INI ---\n%s", f->err, text);
-    return cfg;
-}
-
-/* Asserts that text is refused with "INI:line: ..." containing `what`. */
-static void expect_error_at(fixture *f, const char *text, int line, const char *what)
-{
-    rp_config *cfg = load(f, text);
-    if (cfg) {
-        rp_config_free(cfg);
-        fail_msg("expected an error at line %d (%s), but it loaded:\n%s", line, what, text);
-    }
-    char prefix[PATH_MAX + 32];
-    bprintf(prefix, sizeof(prefix), "%s:%d: ", f->ini, line);
-    if (strncmp(f->err, prefix, strlen(prefix)) != 0)
-        fail_msg("expected the error to start with '%s', got '%s'", prefix, f->err);
-    if (!strstr(f->err + strlen(prefix), what))
-        fail_msg("expected the error to mention '%s', got '%s'", what, f->err);
-}
 
 /* The same for an INI that has one [section] and `key = value` at line 2. */
 static void expect_value_error(fixture *f, const char *section, const char *key,
@@ -1011,7 +900,7 @@ static void test_grpc_target(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup_files, teardown)
     const struct CMUnitTest tests[] = {
         T(test_defaults_for_an_empty_file),
         T(test_defaults_for_empty_sections_and_comments),

@@ -23,30 +23,6 @@
 
 #include "ini_fixture.h"
 
-static rp_config *load_ok(fixture *f, const char *text)
-{
-    rp_config *cfg = load(f, text);
-    if (!cfg)
-        fail_msg("expected the config to load, got: %s\n--- INI ---\n%s", f->err, text);
-    return cfg;
-}
-
-/* Asserts that text is refused with "INI:line: ..." containing `what`. */
-static void expect_error_at(fixture *f, const char *text, int line, const char *what)
-{
-    rp_config *cfg = load(f, text);
-    if (cfg) {
-        rp_config_free(cfg);
-        fail_msg("expected an error at line %d (%s), but it loaded:\n%s", line, what, text);
-    }
-    char prefix[PATH_MAX + 32];
-    snprintf(prefix, sizeof(prefix), "%s:%d: ", f->ini, line);
-    if (strncmp(f->err, prefix, strlen(prefix)) != 0)
-        fail_msg("expected the error to start with '%s', got '%s'", prefix, f->err);
-    if (!strstr(f->err + strlen(prefix), what))
-        fail_msg("expected the error to mention '%s', got '%s'", what, f->err);
-}
-
 static void expect_policy_defaults(const rp_child_policy *p)
 {
     assert_int_equal(p->restart, RP_RESTART_ALWAYS);

@@ -53,30 +53,6 @@ static int teardown_security(void **state)
     return teardown(state);
 }
 
-static rp_config *load_ok(fixture *f, const char *text)
-{
-    rp_config *cfg = load(f, text);
-    if (!cfg)
-        fail_msg("expected the config to load, got: %s\n--- INI ---\n%s", f->err, text);
-    return cfg;
-}
-
-/* Asserts that text is refused with "INI:line: ..." containing `what`. */
-static void expect_error_at(fixture *f, const char *text, int line, const char *what)
-{
-    rp_config *cfg = load(f, text);
-    if (cfg) {
-        rp_config_free(cfg);
-        fail_msg("expected an error at line %d (%s), but it loaded:\n%s", line, what, text);
-    }
-    char prefix[PATH_MAX + 32];
-    snprintf(prefix, sizeof(prefix), "%s:%d: ", f->ini, line);
-    if (strncmp(f->err, prefix, strlen(prefix)) != 0)
-        fail_msg("expected the error to start with '%s', got '%s'", prefix, f->err);
-    if (!strstr(f->err + strlen(prefix), what))
-        fail_msg("expected the error to mention '%s', got '%s'", what, f->err);
-}
-
 /* Runs a shell command in f->dir; fails the test if it fails. */
 static void sh(fixture *f, const char *cmd)
 {
