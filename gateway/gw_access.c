@@ -164,71 +164,82 @@ static const char *or_dash(const char *s)
     return s && *s ? s : "-";
 }
 
+/* {"time":…,"client":…,…,"request_id":…} */
+static void format_json(line *l, const gw_access_entry *e)
+{
+    puts_(l, "{\"time\":\"");
+    put_time(l, &e->start);
+    puts_(l, "\",\"client\":\"");
+    put_escaped(l, or_dash(e->client), 64, 1);
+    puts_(l, "\",\"method\":\"");
+    put_escaped(l, or_dash(e->method), 32, 1);
+    puts_(l, "\",\"path\":\"");
+    put_escaped(l, or_dash(e->path), PATH_FIELD_MAX, 1);
+    puts_(l, "\",\"grpc_method\":");
+    if (e->grpc_method) {
+        puts_(l, "\"");
+        put_escaped(l, e->grpc_method, 256, 1);
+        puts_(l, "\"");
+    } else {
+        puts_(l, "null");
+    }
+    puts_(l, ",\"status\":");
+    putu(l, e->status);
+    puts_(l, ",\"grpc_status\":");
+    if (e->grpc_code >= 0) {
+        puts_(l, "\"");
+        puts_(l, rp_grpc_code_name(e->grpc_code));
+        puts_(l, "\",\"grpc_code\":");
+        putu(l, (unsigned)e->grpc_code);
+    } else {
+        puts_(l, "null,\"grpc_code\":null");
+    }
+    puts_(l, ",\"bytes_in\":");
+    putu(l, e->bytes_in);
+    puts_(l, ",\"bytes_out\":");
+    putu(l, e->bytes_out);
+    puts_(l, ",\"duration_us\":");
+    putu(l, e->duration_us);
+    puts_(l, ",\"request_id\":\"");
+    put_escaped(l, or_dash(e->request_id), 128, 1);
+    puts_(l, "\"}");
+}
+
+/* TIME client=… method=… path="…" grpc_method=… status=… … request_id=… */
+static void format_text(line *l, const gw_access_entry *e)
+{
+    put_time(l, &e->start);
+    puts_(l, " client=");
+    put_escaped(l, or_dash(e->client), 64, 0);
+    puts_(l, " method=");
+    put_escaped(l, or_dash(e->method), 32, 0);
+    puts_(l, " path=\"");
+    put_escaped(l, or_dash(e->path), PATH_FIELD_MAX, 0);
+    puts_(l, "\" grpc_method=");
+    put_escaped(l, or_dash(e->grpc_method), 256, 0);
+    puts_(l, " status=");
+    putu(l, e->status);
+    puts_(l, " grpc_status=");
+    puts_(l, e->grpc_code >= 0 ? rp_grpc_code_name(e->grpc_code) : "-");
+    puts_(l, " bytes_in=");
+    putu(l, e->bytes_in);
+    puts_(l, " bytes_out=");
+    putu(l, e->bytes_out);
+    puts_(l, " duration_us=");
+    putu(l, e->duration_us);
+    puts_(l, " request_id=");
+    put_escaped(l, or_dash(e->request_id), 128, 0);
+}
+
 size_t gw_access_format(const gw_access_entry *e, int json, char *out, size_t outlen)
 {
     if (outlen < 2)
         return 0;
     line l = {.p = out, .cap = outlen - 2};
-    if (json) {
-        puts_(&l, "{\"time\":\"");
-        put_time(&l, &e->start);
-        puts_(&l, "\",\"client\":\"");
-        put_escaped(&l, or_dash(e->client), 64, 1);
-        puts_(&l, "\",\"method\":\"");
-        put_escaped(&l, or_dash(e->method), 32, 1);
-        puts_(&l, "\",\"path\":\"");
-        put_escaped(&l, or_dash(e->path), PATH_FIELD_MAX, 1);
-        puts_(&l, "\",\"grpc_method\":");
-        if (e->grpc_method) {
-            puts_(&l, "\"");
-            put_escaped(&l, e->grpc_method, 256, 1);
-            puts_(&l, "\"");
-        } else {
-            puts_(&l, "null");
-        }
-        puts_(&l, ",\"status\":");
-        putu(&l, e->status);
-        puts_(&l, ",\"grpc_status\":");
-        if (e->grpc_code >= 0) {
-            puts_(&l, "\"");
-            puts_(&l, rp_grpc_code_name(e->grpc_code));
-            puts_(&l, "\",\"grpc_code\":");
-            putu(&l, (unsigned)e->grpc_code);
-        } else {
-            puts_(&l, "null,\"grpc_code\":null");
-        }
-        puts_(&l, ",\"bytes_in\":");
-        putu(&l, e->bytes_in);
-        puts_(&l, ",\"bytes_out\":");
-        putu(&l, e->bytes_out);
-        puts_(&l, ",\"duration_us\":");
-        putu(&l, e->duration_us);
-        puts_(&l, ",\"request_id\":\"");
-        put_escaped(&l, or_dash(e->request_id), 128, 1);
-        puts_(&l, "\"}");
-    } else {
-        put_time(&l, &e->start);
-        puts_(&l, " client=");
-        put_escaped(&l, or_dash(e->client), 64, 0);
-        puts_(&l, " method=");
-        put_escaped(&l, or_dash(e->method), 32, 0);
-        puts_(&l, " path=\"");
-        put_escaped(&l, or_dash(e->path), PATH_FIELD_MAX, 0);
-        puts_(&l, "\" grpc_method=");
-        put_escaped(&l, or_dash(e->grpc_method), 256, 0);
-        puts_(&l, " status=");
-        putu(&l, e->status);
-        puts_(&l, " grpc_status=");
-        puts_(&l, e->grpc_code >= 0 ? rp_grpc_code_name(e->grpc_code) : "-");
-        puts_(&l, " bytes_in=");
-        putu(&l, e->bytes_in);
-        puts_(&l, " bytes_out=");
-        putu(&l, e->bytes_out);
-        puts_(&l, " duration_us=");
-        putu(&l, e->duration_us);
-        puts_(&l, " request_id=");
-        put_escaped(&l, or_dash(e->request_id), 128, 0);
-    }
+    if (json)
+        format_json(&l, e);
+    else
+        format_text(&l, e);
     l.p[l.len++] = '\n';
     l.p[l.len] = '\0';
     return l.len;
