@@ -5,11 +5,14 @@
  * Serving is host_server's, plugins are host_plugin's; this file only says
  * what happens when, and with which exit status.
  */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <grpc/grpc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "rp_log.h"
@@ -158,7 +161,6 @@ typedef struct host_run {
     rp_metrics_http *metrics_http; /* [host] metrics_listen, or NULL */
     int have_private;              /* the private unix socket is served */
     char private_path[256], private_addr[300];
-    int dropped;                   /* switched to the [supervisor] user */
 } host_run;
 
 static void host_run_free(host_run *run)
@@ -173,8 +175,24 @@ static void host_run_free(host_run *run)
     grpc_shutdown();
 }
 
+/* 1 if `listen` is a TCP address with a port below 1024 (binding it, and
+ * the sockets gRPC adds to it at start, needs root). */
+static int privileged_port(const char *listen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!listen || rp_notify_tcp_address(listen, &ss, &len) < 0)
+        return 0;
+    in_port_t port = ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port;
+    return ntohs(port) < 1024;
+}
+
 /* Binds the public port as whoever started us (a port below 1024 needs
- * root).  Returns 0, or an exit status after logging why. */
+ * root).  With no port below 1024 to bind, root has no further use: the
+ * [supervisor] user is taken for good first, so that no plugin ever runs
+ * where it could take root back.  Returns 0, or an exit status after
+ * logging why. */
 static int bind_port(const rp_config *cfg, host_server_conf *conf, host_run *run)
 {
     char err[1024];
@@ -187,6 +205,16 @@ static int bind_port(const rp_config *cfg, host_server_conf *conf, host_run *run
     }
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
+    int dropped = 0;
+    if (!privileged_port(cfg->host.listen) && !privileged_port(cfg->host.metrics_listen) &&
+        (dropped = rp_priv_drop(cfg, err, sizeof(err))) < 0) {
+        rp_log("%s", err);
+        rp_tls_pem_free(&pem);
+        return EX_FAILURE;
+    }
+    if (dropped)
+        rp_log("running as user %s (uid %u, gid %u) from before loading plugins",
+               cfg->supervisor.user, cfg->supervisor.uid, cfg->supervisor.gid);
     conf->cert = pem.cert;
     conf->key = pem.key;
     conf->client_ca = pem.ca;
@@ -198,9 +226,11 @@ static int bind_port(const rp_config *cfg, host_server_conf *conf, host_run *run
 
 /*
  * Plugins are checked, loaded and initialised, their metrics prepared and
- * the unix sockets made as the [supervisor] user (effective ids only: gRPC
- * needs root once more to start the server, and metrics_listen is bound
- * then too); then that user for good, before any call reaches a plugin.
+ * the unix sockets made as the [supervisor] user: for good already when no
+ * port below 1024 is involved (bind_port), else with its effective ids
+ * only (gRPC needs root once more to start the server on such a port, and
+ * metrics_listen is bound then too), and then for good, before any call
+ * reaches a plugin.
  * Returns 0, or an exit status after logging why.
  */
 static int load_and_start(const rp_config *cfg, const host_server_conf *conf, host_run *run)
@@ -234,7 +264,11 @@ static int load_and_start(const rp_config *cfg, const host_server_conf *conf, ho
         rc = -1;
     if (rc == 0) {
         host_server_start(run->srv);
-        rc = run->dropped = rp_priv_drop(cfg, err, sizeof(err));
+        rc = rp_priv_drop(cfg, err, sizeof(err)); /* 0: switched already (bind_port) */
+        if (rc > 0)
+            rp_log("running as user %s (uid %u, gid %u) from after starting the server "
+                   "(a port below 1024)", cfg->supervisor.user, cfg->supervisor.uid,
+                   cfg->supervisor.gid);
     }
     if (rc >= 0 && run->metrics_http)
         rc = rp_metrics_http_start(run->metrics_http, err, sizeof(err));
@@ -248,9 +282,6 @@ static int load_and_start(const rp_config *cfg, const host_server_conf *conf, ho
 static void announce(const rp_config *cfg, const host_server_conf *conf, host_run *run)
 {
     char err[512];
-    if (run->dropped)
-        rp_log("running as user %s (uid %u, gid %u)", cfg->supervisor.user, cfg->supervisor.uid,
-               cfg->supervisor.gid);
     log_serving(&run->ps, cfg->host.listen, conf->threads);
     if (run->metrics_http)
         rp_log("metrics on http://%s/metrics", cfg->host.metrics_listen);

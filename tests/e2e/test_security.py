@@ -435,7 +435,18 @@ class RunAsNobody(Case):
         pid = harness.wait_until(new_host_serving, 15)
         self.assertTrue(pid, r.log())
         self.assertEqual(proc_ids(pid)[0], [NOBODY] * 4)
-        self.assertIn("rpcrest-host[%d]: running as user nobody" % pid, r.log())
+        self.assertIn("rpcrest-host[%d]: running as user nobody (uid 65534, gid 65534) from "
+                      "after starting the server (a port below 1024)" % pid, r.log())
+
+    def test_with_ports_above_1023_the_host_switches_before_loading_plugins(self):
+        r = self.rpcrest(supervisor={"user": "nobody", "group": "nogroup"})
+        r.start(timeout=15)
+        pid = r.children()["rpcrest-host"]
+        self.assertEqual(proc_ids(pid)[0], [NOBODY] * 4)
+        self.assertIn("rpcrest-host[%d]: running as user nobody (uid 65534, gid 65534) from "
+                      "before loading plugins" % pid, r.log())
+        with grpc.insecure_channel("127.0.0.1:%d" % r.host_port) as ch:
+            self.assertEqual(echo_call(ch, "early"), string_message("early"))
 
     def test_a_gateway_started_by_hand_binds_then_switches(self):
         r = self.rpcrest()
