@@ -447,6 +447,21 @@ class RunAsNobody(Case):
                       "before loading plugins" % pid, r.log())
         with grpc.insecure_channel("127.0.0.1:%d" % r.host_port) as ch:
             self.assertEqual(echo_call(ch, "early"), string_message("early"))
+        # a hand-over: the new host binds the same port beside the old one,
+        # both as nobody, and new connections are steered to it
+        with open(r.ini, "a") as f:
+            f.write("\n[service.testkit]\nplugin = %s/services/testkit.so\n" % harness.BUILD)
+        os.kill(r.proc.pid, signal.SIGHUP)
+
+        def new_host_serving():
+            new = r.children().get("rpcrest-host")
+            return new not in (None, pid) and "rpcrest-host[%d]: serving " % new in r.log() and new
+        new = harness.wait_until(new_host_serving, 15)
+        self.assertTrue(new, r.log())
+        self.assertEqual(proc_ids(new)[0], [NOBODY] * 4)
+        self.assertNotIn("cannot steer", r.log())
+        with grpc.insecure_channel("127.0.0.1:%d" % r.host_port) as ch:
+            self.assertEqual(echo_call(ch, "after"), string_message("after"))
 
     def test_a_gateway_started_by_hand_binds_then_switches(self):
         r = self.rpcrest()
