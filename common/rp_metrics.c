@@ -40,58 +40,10 @@ struct rp_metrics {
 
 /* ---- text --------------------------------------------------------------------------- */
 
-static int reserve(rp_mtext *t, size_t more)
-{
-    if (t->oom)
-        return -1;
-    if (t->len + more + 1 <= t->cap)
-        return 0;
-    size_t cap = t->cap ? t->cap : 1024;
-    while (cap < t->len + more + 1)
-        cap *= 2;
-    char *grown = realloc(t->s, cap);
-    if (!grown) {
-        t->oom = 1;
-        return -1;
-    }
-    t->s = grown;
-    t->cap = cap;
-    return 0;
-}
-
-void rp_mtext_printf(rp_mtext *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || reserve(t, (size_t)n) < 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
-void rp_mtext_puts(rp_mtext *t, const char *s)
-{
-    size_t n = strlen(s);
-    if (reserve(t, n) < 0)
-        return;
-    memcpy(t->s + t->len, s, n + 1);
-    t->len += n;
-}
-
-void rp_mtext_free(rp_mtext *t)
-{
-    free(t->s);
-    memset(t, 0, sizeof(*t));
-}
-
-void rp_mtext_label_value(rp_mtext *out, const char *value)
+void rp_metrics_label_value(rp_text *out, const char *value)
 {
     for (const char *p = value; *p; p++) {
-        if (reserve(out, 2) < 0)
+        if (rp_text_reserve(out, 2) < 0)
             return;
         char c = *p;
         if (c == '\\' || c == '"') {
@@ -108,70 +60,70 @@ void rp_mtext_label_value(rp_mtext *out, const char *value)
 }
 
 /* HELP text: \\ and \n escaped. */
-static void help_text(rp_mtext *out, const char *help)
+static void help_text(rp_text *out, const char *help)
 {
     for (const char *p = help; *p; p++) {
         if (*p == '\\')
-            rp_mtext_puts(out, "\\\\");
+            rp_text_puts(out, "\\\\");
         else if (*p == '\n')
-            rp_mtext_puts(out, "\\n");
+            rp_text_puts(out, "\\n");
         else
-            rp_mtext_printf(out, "%c", *p);
+            rp_text_printf(out, "%c", *p);
     }
 }
 
-void rp_mtext_header(rp_mtext *out, const char *name, const char *help, const char *type)
+void rp_metrics_header(rp_text *out, const char *name, const char *help, const char *type)
 {
-    rp_mtext_printf(out, "# HELP %s ", name);
+    rp_text_printf(out, "# HELP %s ", name);
     help_text(out, help);
-    rp_mtext_printf(out, "\n# TYPE %s %s\n", name, type);
+    rp_text_printf(out, "\n# TYPE %s %s\n", name, type);
 }
 
 /* A number as the format writes it: integers plainly, others with enough
  * digits to read back; NaN and the infinities by name. */
-static void number(rp_mtext *out, double v)
+static void number(rp_text *out, double v)
 {
     if (isnan(v))
-        rp_mtext_puts(out, "NaN");
+        rp_text_puts(out, "NaN");
     else if (isinf(v))
-        rp_mtext_puts(out, v > 0 ? "+Inf" : "-Inf");
+        rp_text_puts(out, v > 0 ? "+Inf" : "-Inf");
     else if ((v < 0 ? -v : v) < 9e15 && v == (double)(int64_t)v) /* in range, then cast */
-        rp_mtext_printf(out, "%lld", (long long)v);
+        rp_text_printf(out, "%lld", (long long)v);
     else
-        rp_mtext_printf(out, "%.15g", v);
+        rp_text_printf(out, "%.15g", v);
 }
 
 /* "{a="x",b="y"[,extra="v"]}" or nothing. */
-static void label_set(rp_mtext *out, const char *const *labels, const char *const *values,
+static void label_set(rp_text *out, const char *const *labels, const char *const *values,
                       size_t n, const char *extra, const char *extra_value)
 {
     if (n == 0 && !extra)
         return;
-    rp_mtext_puts(out, "{");
+    rp_text_puts(out, "{");
     for (size_t i = 0; i < n; i++) {
-        rp_mtext_printf(out, "%s%s=\"", i ? "," : "", labels[i]);
-        rp_mtext_label_value(out, values[i] ? values[i] : "");
-        rp_mtext_puts(out, "\"");
+        rp_text_printf(out, "%s%s=\"", i ? "," : "", labels[i]);
+        rp_metrics_label_value(out, values[i] ? values[i] : "");
+        rp_text_puts(out, "\"");
     }
     if (extra) {
-        rp_mtext_printf(out, "%s%s=\"", n ? "," : "", extra);
-        rp_mtext_label_value(out, extra_value);
-        rp_mtext_puts(out, "\"");
+        rp_text_printf(out, "%s%s=\"", n ? "," : "", extra);
+        rp_metrics_label_value(out, extra_value);
+        rp_text_puts(out, "\"");
     }
-    rp_mtext_puts(out, "}");
+    rp_text_puts(out, "}");
 }
 
-void rp_mtext_sample(rp_mtext *out, const char *name, const char *const *labels,
-                     const char *const *values, double value)
+void rp_metrics_sample(rp_text *out, const char *name, const char *const *labels,
+                      const char *const *values, double value)
 {
     size_t n = 0;
     while (labels && labels[n])
         n++;
-    rp_mtext_puts(out, name);
+    rp_text_puts(out, name);
     label_set(out, labels, values, n, NULL, NULL);
-    rp_mtext_puts(out, " ");
+    rp_text_puts(out, " ");
     number(out, value);
-    rp_mtext_puts(out, "\n");
+    rp_text_puts(out, "\n");
 }
 
 /* ---- the registry ------------------------------------------------------------------- */
@@ -340,7 +292,7 @@ int rp_metrics_add_collector(rp_metrics *m, rp_metrics_collector fn, void *arg)
 
 /* _bucket lines (cumulative), _sum and _count of one histogram series.
  * _count is the +Inf bucket, so the two always agree. */
-static void render_histogram(rp_mtext *out, const rp_family *f, const rp_series *s)
+static void render_histogram(rp_text *out, const rp_family *f, const rp_series *s)
 {
     uint64_t cumulative = 0;
     for (size_t i = 0; i <= f->n_bounds; i++) {
@@ -350,20 +302,20 @@ static void render_histogram(rp_mtext *out, const rp_family *f, const rp_series 
             snprintf(le, sizeof(le), "%.9g", (double)f->bounds[i] * f->scale);
         else
             snprintf(le, sizeof(le), "+Inf");
-        rp_mtext_printf(out, "%s_bucket", f->name);
+        rp_text_printf(out, "%s_bucket", f->name);
         label_set(out, f->labels, s->values, f->n_labels, "le", le);
-        rp_mtext_printf(out, " %llu\n", (unsigned long long)cumulative);
+        rp_text_printf(out, " %llu\n", (unsigned long long)cumulative);
     }
-    rp_mtext_printf(out, "%s_sum", f->name);
+    rp_text_printf(out, "%s_sum", f->name);
     label_set(out, f->labels, s->values, f->n_labels, NULL, NULL);
-    rp_mtext_puts(out, " ");
+    rp_text_puts(out, " ");
     number(out, (double)rp_series_value(s) * f->scale);
-    rp_mtext_printf(out, "\n%s_count", f->name);
+    rp_text_printf(out, "\n%s_count", f->name);
     label_set(out, f->labels, s->values, f->n_labels, NULL, NULL);
-    rp_mtext_printf(out, " %llu\n", (unsigned long long)cumulative);
+    rp_text_printf(out, " %llu\n", (unsigned long long)cumulative);
 }
 
-void rp_metrics_render(rp_metrics *m, rp_mtext *out)
+void rp_metrics_render(rp_metrics *m, rp_text *out)
 {
     static const char *const type_names[] = {"counter", "gauge", "histogram"};
     pthread_mutex_lock(&m->lock);
@@ -371,16 +323,16 @@ void rp_metrics_render(rp_metrics *m, rp_mtext *out)
     collector *collectors = m->collectors;
     pthread_mutex_unlock(&m->lock); /* both lists only grow: what was read stays valid */
     for (rp_family *f = families; f; f = f->next) {
-        rp_mtext_header(out, f->name, f->help, type_names[f->type]);
+        rp_metrics_header(out, f->name, f->help, type_names[f->type]);
         pthread_mutex_lock(&f->lock);
         for (const rp_series *s = f->head; s; s = s->next) {
             if (f->type == RP_HISTOGRAM) {
                 render_histogram(out, f, s);
                 continue;
             }
-            rp_mtext_puts(out, f->name);
+            rp_text_puts(out, f->name);
             label_set(out, f->labels, s->values, f->n_labels, NULL, NULL);
-            rp_mtext_printf(out, " %lld\n", (long long)rp_series_value(s));
+            rp_text_printf(out, " %lld\n", (long long)rp_series_value(s));
         }
         pthread_mutex_unlock(&f->lock);
     }
@@ -417,7 +369,7 @@ static double boot_time(void)
     return btime;
 }
 
-static void process_collector(void *arg, rp_mtext *out)
+static void process_collector(void *arg, rp_text *out)
 {
     (void)arg;
     FILE *f = fopen("/proc/self/stat", "re");
@@ -434,28 +386,28 @@ static void process_collector(void *arg, rp_mtext *out)
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
                       "%*d %*d %llu %*u %llu", &utime, &stime, &start, &rss) != 4)
         return;
-    rp_mtext_header(out, "process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
-                    "counter");
-    rp_mtext_sample(out, "process_cpu_seconds_total", NULL, NULL,
-                    (double)(utime + stime) / (double)tck);
-    rp_mtext_header(out, "process_resident_memory_bytes", "Resident memory size in bytes.",
-                    "gauge");
-    rp_mtext_sample(out, "process_resident_memory_bytes", NULL, NULL, (double)rss * (double)page);
+    rp_metrics_header(out, "process_cpu_seconds_total",
+                      "User and system CPU time spent, in seconds.", "counter");
+    rp_metrics_sample(out, "process_cpu_seconds_total", NULL, NULL,
+                      (double)(utime + stime) / (double)tck);
+    rp_metrics_header(out, "process_resident_memory_bytes", "Resident memory size in bytes.",
+                      "gauge");
+    rp_metrics_sample(out, "process_resident_memory_bytes", NULL, NULL, (double)rss * (double)page);
     int fds = open_fds();
     if (fds >= 0) {
-        rp_mtext_header(out, "process_open_fds", "Number of open file descriptors.", "gauge");
-        rp_mtext_sample(out, "process_open_fds", NULL, NULL, fds);
+        rp_metrics_header(out, "process_open_fds", "Number of open file descriptors.", "gauge");
+        rp_metrics_sample(out, "process_open_fds", NULL, NULL, fds);
     }
     double btime = boot_time();
     if (btime > 0) {
-        rp_mtext_header(out, "process_start_time_seconds",
-                        "Start time of the process since the Unix epoch, in seconds.", "gauge");
-        rp_mtext_sample(out, "process_start_time_seconds", NULL, NULL,
-                        btime + (double)start / (double)tck);
+        rp_metrics_header(out, "process_start_time_seconds",
+                          "Start time of the process since the Unix epoch, in seconds.", "gauge");
+        rp_metrics_sample(out, "process_start_time_seconds", NULL, NULL,
+                          btime + (double)start / (double)tck);
     }
 }
 
-void rp_metrics_render_process(rp_mtext *out)
+void rp_metrics_render_process(rp_text *out)
 {
     process_collector(NULL, out);
 }

@@ -18,20 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rp_text.h"
+
 #define RP_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define RP_METRICS_MAX_LABELS 4
 #define RP_METRICS_MAX_BUCKETS 24
-
-/* A growing text buffer; oom is set (and text dropped) when malloc fails. */
-typedef struct rp_mtext {
-    char *s;
-    size_t len, cap;
-    int oom;
-} rp_mtext;
-
-void rp_mtext_printf(rp_mtext *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void rp_mtext_puts(rp_mtext *t, const char *s);
-void rp_mtext_free(rp_mtext *t);
 
 typedef enum rp_metric_type { RP_COUNTER, RP_GAUGE, RP_HISTOGRAM } rp_metric_type;
 
@@ -41,7 +32,7 @@ typedef struct rp_series rp_series;
 
 /* A collector appends text of its own (values read at render time: a
  * connectivity state, /proc figures) after the registered families. */
-typedef void (*rp_metrics_collector)(void *arg, rp_mtext *out);
+typedef void (*rp_metrics_collector)(void *arg, rp_text *out);
 
 /* NULL on ENOMEM. */
 rp_metrics *rp_metrics_new(void);
@@ -89,16 +80,16 @@ int64_t rp_series_value(const rp_series *s);
 int rp_metrics_add_collector(rp_metrics *m, rp_metrics_collector fn, void *arg);
 
 /* Appends every family and collector to out. */
-void rp_metrics_render(rp_metrics *m, rp_mtext *out);
+void rp_metrics_render(rp_metrics *m, rp_text *out);
 
 /* Helpers for collectors: the # HELP and # TYPE lines; one sample line
  * ("name{l1="v1",…} value"), label values escaped. */
-void rp_mtext_header(rp_mtext *out, const char *name, const char *help, const char *type);
-void rp_mtext_sample(rp_mtext *out, const char *name, const char *const *labels,
-                     const char *const *values, double value);
+void rp_metrics_header(rp_text *out, const char *name, const char *help, const char *type);
+void rp_metrics_sample(rp_text *out, const char *name, const char *const *labels,
+                      const char *const *values, double value);
 
 /* A label value escaped as the format wants (\\, \", \n). */
-void rp_mtext_label_value(rp_mtext *out, const char *value);
+void rp_metrics_label_value(rp_text *out, const char *value);
 
 /* process_cpu_seconds_total, process_resident_memory_bytes,
  * process_open_fds, process_start_time_seconds (from /proc/self), added as
@@ -106,7 +97,7 @@ void rp_mtext_label_value(rp_mtext *out, const char *value);
 int rp_metrics_add_process(rp_metrics *m);
 
 /* The same figures, appended to out now. */
-void rp_metrics_render_process(rp_mtext *out);
+void rp_metrics_render_process(rp_text *out);
 
 /* The name of gRPC status code `code` ("OK", "NOT_FOUND", …), "UNKNOWN"
  * outside 0..16. */

@@ -135,14 +135,14 @@ static void serve_one(rp_metrics_http *h, int fd)
         respond(h, fd, deadline, "404 Not Found", "", text, "GET /metrics\n", 13, head);
         return;
     }
-    rp_mtext out = {0};
+    rp_text out = {0};
     rp_metrics_render(h->metrics, &out); /* for HEAD too: its Content-Length is GET's */
     if (out.oom)
         respond(h, fd, deadline, "500 Internal Server Error", "", text, "out of memory\n", 14,
                 head);
     else
         respond(h, fd, deadline, "200 OK", "", RP_METRICS_CONTENT_TYPE, out.s, out.len, head);
-    rp_mtext_free(&out);
+    rp_text_free(&out);
 }
 
 /* After accept4 ran out of fds or memory: the listening socket stays

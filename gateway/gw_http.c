@@ -481,12 +481,12 @@ static uint64_t monotonic_us(void)
 /* GET /metrics: the exposition, rendered now. */
 static enum MHD_Result send_metrics(gw_request *req)
 {
-    rp_mtext text = {0};
+    rp_text text = {0};
     gw_metrics_render(req->http->metrics, &text);
     gw_buf body = GW_BUF_INIT;
     if (!text.oom)
         gw_buf_append(&body, text.s, text.len);
-    rp_mtext_free(&text);
+    rp_text_free(&text);
     if (body.oom || !body.len) {
         gw_buf_free(&body);
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");

@@ -40,24 +40,24 @@ static const uint64_t duration_bounds_us[] = {500,    1000,   2500,   5000,    1
 static const char *const connectivity_names[] = {"idle", "connecting", "ready",
                                                  "transient_failure", "shutdown"};
 
-static void upstream_collector(void *arg, rp_mtext *out)
+static void upstream_collector(void *arg, rp_text *out)
 {
     gw_metrics *m = arg;
     grpc_connectivity_state st =
         grpc_channel_check_connectivity_state(gw_upstream_channel(m->up), 0);
     static const char *const state_label[] = {"state", NULL};
-    rp_mtext_header(out, "rpcrest_gateway_upstream_state",
-                    "Connectivity state of the channel to the upstream: 1 for the current "
-                    "state, 0 for the others.", "gauge");
+    rp_metrics_header(out, "rpcrest_gateway_upstream_state",
+                      "Connectivity state of the channel to the upstream: 1 for the current "
+                      "state, 0 for the others.", "gauge");
     for (int i = 0; i < 5; i++) {
         const char *v[] = {connectivity_names[i]};
-        rp_mtext_sample(out, "rpcrest_gateway_upstream_state", state_label, v,
-                        (int)st == i ? 1 : 0);
+        rp_metrics_sample(out, "rpcrest_gateway_upstream_state", state_label, v,
+                          (int)st == i ? 1 : 0);
     }
-    rp_mtext_header(out, "rpcrest_gateway_upstream_ready",
-                    "1 while the channel to the upstream is READY, else 0.", "gauge");
-    rp_mtext_sample(out, "rpcrest_gateway_upstream_ready", NULL, NULL,
-                    st == GRPC_CHANNEL_READY ? 1 : 0);
+    rp_metrics_header(out, "rpcrest_gateway_upstream_ready",
+                      "1 while the channel to the upstream is READY, else 0.", "gauge");
+    rp_metrics_sample(out, "rpcrest_gateway_upstream_ready", NULL, NULL,
+                      st == GRPC_CHANNEL_READY ? 1 : 0);
 }
 
 gw_metrics *gw_metrics_new(gw_upstream *up)
@@ -188,7 +188,7 @@ void gw_metrics_api_loaded(gw_metrics *m, int ok, size_t n_routes)
         rp_series_set(m->routes, (int64_t)n_routes);
 }
 
-void gw_metrics_render(gw_metrics *m, rp_mtext *out)
+void gw_metrics_render(gw_metrics *m, rp_text *out)
 {
     rp_metrics_render(m->reg, out);
 }

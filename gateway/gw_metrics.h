@@ -42,6 +42,6 @@ void gw_metrics_in_flight(gw_metrics *m, int delta);
 void gw_metrics_api_loaded(gw_metrics *m, int ok, size_t n_routes);
 
 /* The whole exposition. */
-void gw_metrics_render(gw_metrics *m, rp_mtext *out);
+void gw_metrics_render(gw_metrics *m, rp_text *out);
 
 #endif /* GW_METRICS_H */

@@ -51,13 +51,13 @@ void sup_restart_child(sup_state *s, int which, int64_t now);
 
 /* Re-reads and applies the INI.  Returns 0, or 1 if it was refused (the
  * running configuration stays); what happened goes to the log and reply. */
-int sup_reload(sup_state *s, sup_text *reply);
+int sup_reload(sup_state *s, rp_text *reply);
 
 /* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format
  * (sup_metrics.c). */
-void sup_metrics(const sup_state *s, sup_text *reply);
+void sup_metrics(const sup_state *s, rp_text *reply);
 
 /* rpcrestctl's requests (a sup_ctl_handler; arg is the sup_state). */
-int sup_command(void *arg, const char *request, sup_text *reply);
+int sup_command(void *arg, const char *request, rp_text *reply);
 
 #endif /* SUP_H */

@@ -101,7 +101,7 @@ static void unprepare(reload_prep *prep)
     sup_ctl_close(&prep->ctl);
 }
 
-int sup_reload(sup_state *s, sup_text *reply)
+int sup_reload(sup_state *s, rp_text *reply)
 {
     char err[2 * PATH_MAX + 512];
     rp_config *n = rp_config_load(s->cfg_arg, err, sizeof(err));
@@ -131,7 +131,7 @@ int sup_reload(sup_state *s, sup_text *reply)
                 *q = '\'';
         sup_log(&s->log, "event=reload result=refused error=\"%s\"", err);
         s->reloads_refused++;
-        sup_text_printf(reply, "reload refused: %s\n", err);
+        rp_text_printf(reply, "reload refused: %s\n", err);
         return 1;
     }
 
@@ -178,19 +178,19 @@ int sup_reload(sup_state *s, sup_text *reply)
         if (!c->wanted && !c->fatal) {
             sup_log(&s->log, "reload: %s: %s; it is stopped, so it will run the new "
                     "configuration when started", c->name, why[i]);
-            sup_text_printf(reply, "%s: %s; stopped, not started\n", c->name, why[i]);
+            rp_text_printf(reply, "%s: %s; stopped, not started\n", c->name, why[i]);
             continue;
         }
         sup_log(&s->log, "reload: %s: %s; %s", c->name, why[i],
                 c->cur && c->cur->ready_ms >= 0 && sup_can_handover(s, i)
                     ? "handing over to a new process"
                     : "restarting it");
-        sup_text_printf(reply, "%s: %s; restarting\n", c->name, why[i]);
+        rp_text_printf(reply, "%s: %s; restarting\n", c->name, why[i]);
         sup_restart_child(s, i, now);
     }
     if (!any) {
         sup_log(&s->log, "reload: no child is affected");
-        sup_text_printf(reply, "reloaded; no child is affected\n");
+        rp_text_printf(reply, "reloaded; no child is affected\n");
     }
     s->reloads_ok++;
     char names[64] = "none";
@@ -258,34 +258,34 @@ static void child_note(const sup_state *s, const sup_child *c, sup_phase st, int
 #undef NOTE
 }
 
-static void json_string(sup_text *t, const char *s)
+static void json_string(rp_text *t, const char *s)
 {
-    sup_text_printf(t, "\"");
+    rp_text_printf(t, "\"");
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\')
-            sup_text_printf(t, "\\%c", ch);
+            rp_text_printf(t, "\\%c", ch);
         else if (ch < 0x20)
-            sup_text_printf(t, "\\u%04x", ch);
+            rp_text_printf(t, "\\u%04x", ch);
         else
-            sup_text_printf(t, "%c", ch);
+            rp_text_printf(t, "%c", ch);
     }
-    sup_text_printf(t, "\"");
+    rp_text_printf(t, "\"");
 }
 
-static int status(sup_state *s, int json, sup_text *reply)
+static int status(sup_state *s, int json, rp_text *reply)
 {
     int64_t now = sup_now_ms();
     int all_running = 1;
     if (json)
-        sup_text_printf(reply, "{\"pid\":%d,\"config\":", (int)getpid());
+        rp_text_printf(reply, "{\"pid\":%d,\"config\":", (int)getpid());
     if (json)
         json_string(reply, s->cfg->path);
     if (json)
-        sup_text_printf(reply, ",\"children\":[");
+        rp_text_printf(reply, ",\"children\":[");
     else
-        sup_text_printf(reply, "%-16s %-9s %-8s %-10s %-8s %s\n", "NAME", "STATE", "PID",
-                        "UPTIME", "RESTARTS", "LAST EXIT");
+        rp_text_printf(reply, "%-16s %-9s %-8s %-10s %-8s %s\n", "NAME", "STATE", "PID",
+                       "UPTIME", "RESTARTS", "LAST EXIT");
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         const sup_child *c = &s->children[i];
         sup_phase st = sup_child_state(c, now);
@@ -299,35 +299,35 @@ static int status(sup_state *s, int json, sup_text *reply)
             format_uptime(now - c->cur->started_ms, uptime, sizeof(uptime));
         }
         if (!json) {
-            sup_text_printf(reply, "%-16s %-9s %-8s %-10s %-8u %s%s%s\n", c->name,
-                            sup_phase_name(st), pid, uptime, restarts, last,
-                            note[0] ? "  " : "", note);
+            rp_text_printf(reply, "%-16s %-9s %-8s %-10s %-8u %s%s%s\n", c->name,
+                           sup_phase_name(st), pid, uptime, restarts, last,
+                           note[0] ? "  " : "", note);
             continue;
         }
-        sup_text_printf(reply, "%s{\"name\":\"%s\",\"state\":\"%s\",", i ? "," : "", c->name,
-                        sup_phase_name(st));
+        rp_text_printf(reply, "%s{\"name\":\"%s\",\"state\":\"%s\",", i ? "," : "", c->name,
+                       sup_phase_name(st));
         if (c->cur)
-            sup_text_printf(reply, "\"pid\":%d,\"uptime_seconds\":%.3f,", (int)c->cur->pid,
-                            (double)(now - c->cur->started_ms) / 1000.0);
+            rp_text_printf(reply, "\"pid\":%d,\"uptime_seconds\":%.3f,", (int)c->cur->pid,
+                           (double)(now - c->cur->started_ms) / 1000.0);
         else
-            sup_text_printf(reply, "\"pid\":null,\"uptime_seconds\":null,");
-        sup_text_printf(reply, "\"restarts\":%u,\"last_exit\":", restarts);
+            rp_text_printf(reply, "\"pid\":null,\"uptime_seconds\":null,");
+        rp_text_printf(reply, "\"restarts\":%u,\"last_exit\":", restarts);
         if (c->last_status < 0)
-            sup_text_printf(reply, "null");
+            rp_text_printf(reply, "null");
         else if (WIFEXITED(c->last_status))
-            sup_text_printf(reply, "{\"code\":%d}", WEXITSTATUS(c->last_status));
+            rp_text_printf(reply, "{\"code\":%d}", WEXITSTATUS(c->last_status));
         else
-            sup_text_printf(reply, "{\"signal\":\"SIG%s\",\"signal_number\":%d}",
-                            sigabbrev_np(WTERMSIG(c->last_status))
-                                ? sigabbrev_np(WTERMSIG(c->last_status))
-                                : "?",
-                            WTERMSIG(c->last_status));
-        sup_text_printf(reply, ",\"fast_failures\":%d,\"note\":", c->fast_failures);
+            rp_text_printf(reply, "{\"signal\":\"SIG%s\",\"signal_number\":%d}",
+                           sigabbrev_np(WTERMSIG(c->last_status))
+                               ? sigabbrev_np(WTERMSIG(c->last_status))
+                               : "?",
+                           WTERMSIG(c->last_status));
+        rp_text_printf(reply, ",\"fast_failures\":%d,\"note\":", c->fast_failures);
         json_string(reply, note);
-        sup_text_printf(reply, "}");
+        rp_text_printf(reply, "}");
     }
     if (json)
-        sup_text_printf(reply, "]}\n");
+        rp_text_printf(reply, "]}\n");
     return all_running ? 0 : 3; /* LSB: "program is not running" */
 }
 
@@ -343,21 +343,21 @@ static int child_index(const char *name)
     return -1;
 }
 
-static int start_child(sup_state *s, sup_child *c, sup_text *reply)
+static int start_child(sup_state *s, sup_child *c, rp_text *reply)
 {
     if (c->cur) {
-        sup_text_printf(reply, "%s is already %s (pid %d)\n", c->name,
-                        sup_phase_name(sup_child_state(c, sup_now_ms())), (int)c->cur->pid);
+        rp_text_printf(reply, "%s is already %s (pid %d)\n", c->name,
+                       sup_phase_name(sup_child_state(c, sup_now_ms())), (int)c->cur->pid);
         return 0;
     }
     sup_log(&s->log, "rpcrestctl: starting %s", c->name);
     sup_child_forgive(c, sup_now_ms());
     c->start_after_retired = 0;
-    sup_text_printf(reply, "starting %s\n", c->name);
+    rp_text_printf(reply, "starting %s\n", c->name);
     return 0;
 }
 
-static int stop_child(sup_state *s, sup_child *c, sup_text *reply)
+static int stop_child(sup_state *s, sup_child *c, rp_text *reply)
 {
     int64_t now = sup_now_ms();
     c->wanted = 0;
@@ -368,16 +368,16 @@ static int stop_child(sup_state *s, sup_child *c, sup_text *reply)
     if (c->next)
         sup_child_retire(c, c->next, now);
     if (!c->cur) {
-        sup_text_printf(reply, "%s is not running\n", c->name);
+        rp_text_printf(reply, "%s is not running\n", c->name);
         return 0;
     }
     sup_log(&s->log, "rpcrestctl: stopping %s pid %d", c->name, (int)c->cur->pid);
-    sup_text_printf(reply, "stopping %s (pid %d)\n", c->name, (int)c->cur->pid);
+    rp_text_printf(reply, "stopping %s (pid %d)\n", c->name, (int)c->cur->pid);
     sup_child_terminate(c, c->cur, now);
     return 0;
 }
 
-int sup_command(void *arg, const char *request, sup_text *reply)
+int sup_command(void *arg, const char *request, rp_text *reply)
 {
     sup_state *s = arg;
     char copy[SUP_CTL_REQUEST_MAX];
@@ -386,13 +386,13 @@ int sup_command(void *arg, const char *request, sup_text *reply)
     snprintf(copy, sizeof(copy), "%s", request);
     for (char *save, *w = strtok_r(copy, " \t\r", &save); w; w = strtok_r(NULL, " \t\r", &save)) {
         if (n == MAX_WORDS) {
-            sup_text_printf(reply, "rpcrestd: too many words in '%s'\n", request);
+            rp_text_printf(reply, "rpcrestd: too many words in '%s'\n", request);
             return 1;
         }
         words[n++] = w;
     }
     if (n == 0) {
-        sup_text_printf(reply, "rpcrestd: empty request\n");
+        rp_text_printf(reply, "rpcrestd: empty request\n");
         return 1;
     }
     const char *cmd = words[0];
@@ -410,18 +410,18 @@ int sup_command(void *arg, const char *request, sup_text *reply)
     int named = strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
                 strcmp(cmd, "restart") == 0;
     if (named && which < 0) {
-        sup_text_printf(reply,
-                        "rpcrestd: %s needs a child: rpcrest-host or rpcrest-gateway%s%s%s\n",
-                        cmd, n == 2 ? " (not '" : "", n == 2 ? words[1] : "", n == 2 ? "')" : "");
+        rp_text_printf(reply,
+                       "rpcrestd: %s needs a child: rpcrest-host or rpcrest-gateway%s%s%s\n",
+                       cmd, n == 2 ? " (not '" : "", n == 2 ? words[1] : "", n == 2 ? "')" : "");
         return 1;
     }
     if (s->stop_signal && named) {
-        sup_text_printf(reply, "rpcrestd is stopping\n");
+        rp_text_printf(reply, "rpcrestd is stopping\n");
         return 1;
     }
     sup_child *c = which >= 0 ? &s->children[which] : NULL;
     if (named && which == RP_CHILD_HOST && sup_gateway_only(s->cfg)) {
-        sup_text_printf(reply, "rpcrestd: the configuration has [gateway] upstream and no "
+        rp_text_printf(reply, "rpcrestd: the configuration has [gateway] upstream and no "
                                "[service.*] section: the gateway runs alone, there is no "
                                "rpcrest-host\n");
         return 1;
@@ -433,10 +433,10 @@ int sup_command(void *arg, const char *request, sup_text *reply)
     if (strcmp(cmd, "restart") == 0) {
         sup_log(&s->log, "rpcrestctl: restarting %s", c->name);
         sup_restart_child(s, which, sup_now_ms());
-        sup_text_printf(reply, "restarting %s\n", c->name);
+        rp_text_printf(reply, "restarting %s\n", c->name);
         return 0;
     }
-    sup_text_printf(reply, "rpcrestd: unknown request '%s' (known: status [--json], start NAME, "
+    rp_text_printf(reply, "rpcrestd: unknown request '%s' (known: status [--json], start NAME, "
                     "stop NAME, restart NAME, reload, metrics)\n", request);
     return 1;
 }

@@ -14,43 +14,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-void sup_text_printf(sup_text *t, const char *fmt, ...)
-{
-    if (t->oom)
-        return;
-    for (;;) {
-        size_t room = t->cap - t->len;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = t->s ? vsnprintf(t->s + t->len, room, fmt, ap) : -2;
-        va_end(ap);
-        if (n == -1) {
-            t->oom = 1;
-            return;
-        }
-        if (n >= 0 && (size_t)n < room) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        while (n >= 0 && cap - t->len <= (size_t)n)
-            cap *= 2;
-        char *grown = realloc(t->s, cap);
-        if (!grown) {
-            t->oom = 1;
-            return;
-        }
-        t->s = grown;
-        t->cap = cap;
-    }
-}
-
-void sup_text_free(sup_text *t)
-{
-    free(t->s);
-    memset(t, 0, sizeof(*t));
-}
-
 void sup_ctl_init(sup_ctl *ctl)
 {
     memset(ctl, 0, sizeof(*ctl));
@@ -153,7 +116,7 @@ static void drop(sup_ctl_client *cl)
 {
     if (cl->fd >= 0)
         close(cl->fd);
-    sup_text_free(&cl->out);
+    rp_text_free(&cl->out);
     cl->fd = -1;
     cl->in_len = 0;
     cl->out_off = 0;
@@ -238,28 +201,28 @@ static void read_request(sup_ctl_client *cl, sup_ctl_handler handler, void *arg)
         char *nl = strchr(cl->in, '\n');
         if (!nl && n > 0)
             continue;
-        sup_text body = {0};
+        rp_text body = {0};
         int status;
         if (nl && cl->denied) {
-            sup_text_printf(&body, "rpcrestd: permission denied\n");
+            rp_text_printf(&body, "rpcrestd: permission denied\n");
             status = 1;
         } else if (nl) {
             *nl = '\0';
             status = handler(arg, cl->in, &body);
         } else if (room == 0) {
-            sup_text_printf(&body, "rpcrestd: request longer than %d bytes\n",
-                            SUP_CTL_REQUEST_MAX - 1);
+            rp_text_printf(&body, "rpcrestd: request longer than %d bytes\n",
+                           SUP_CTL_REQUEST_MAX - 1);
             status = 1;
         } else {
             drop(cl); /* hung up without asking anything */
             return;
         }
-        sup_text_printf(&cl->out, "%d\n%.*s", status, (int)body.len, body.s ? body.s : "");
+        rp_text_printf(&cl->out, "%d\n%.*s", status, (int)body.len, body.s ? body.s : "");
         if (body.oom || cl->out.oom) {
-            sup_text_free(&cl->out);
-            sup_text_printf(&cl->out, "1\nrpcrestd: out of memory\n");
+            rp_text_free(&cl->out);
+            rp_text_printf(&cl->out, "1\nrpcrestd: out of memory\n");
         }
-        sup_text_free(&body);
+        rp_text_free(&body);
         return;
     }
 }

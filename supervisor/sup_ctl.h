@@ -14,31 +14,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rp_text.h"
 #include "sup_log.h"
 
 #define SUP_CTL_MAX_CLIENTS 8
 #define SUP_CTL_REQUEST_MAX 512
 #define SUP_CTL_TIMEOUT_MS 5000 /* a client that neither asks nor reads is dropped */
 
-/* A growing text buffer. */
-typedef struct sup_text {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sup_text;
-
-void sup_text_printf(sup_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sup_text_free(sup_text *t);
-
 /* Answers `request` (the line, without its newline) in *reply and returns
  * the exit status rpcrestctl is to end with. */
-typedef int (*sup_ctl_handler)(void *arg, const char *request, sup_text *reply);
+typedef int (*sup_ctl_handler)(void *arg, const char *request, rp_text *reply);
 
 typedef struct sup_ctl_client {
     int fd; /* -1: a free slot */
     char in[SUP_CTL_REQUEST_MAX];
     size_t in_len;
-    sup_text out;
+    rp_text out;
     size_t out_off;
     int64_t deadline_ms;
     int denied; /* another user: its request is read, then refused */

@@ -185,7 +185,7 @@ static void reap(sup_state *s)
 
 static void on_signal(sup_state *s, int sig)
 {
-    sup_text reply = {0};
+    rp_text reply = {0};
     switch (sig) {
     case SIGCHLD:
         reap(s);
@@ -229,7 +229,7 @@ static void on_signal(sup_state *s, int sig)
         sup_log(&s->log, "received unexpected signal %d", sig);
         break;
     }
-    sup_text_free(&reply);
+    rp_text_free(&reply);
 }
 
 /* Handles every signal queued on the signalfd.  Returns 0, or -1 if the

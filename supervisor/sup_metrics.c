@@ -9,14 +9,14 @@
 #include "rp_metrics.h"
 #include "sup.h"
 
-static void per_child(rp_mtext *out, const sup_state *s, const char *name, const char *help,
+static void per_child(rp_text *out, const sup_state *s, const char *name, const char *help,
                       const char *type, unsigned (*value)(const sup_child *))
 {
     static const char *const labels[] = {"child", NULL};
-    rp_mtext_header(out, name, help, type);
+    rp_metrics_header(out, name, help, type);
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         const char *v[] = {s->children[i].name};
-        rp_mtext_sample(out, name, labels, v, value(&s->children[i]));
+        rp_metrics_sample(out, name, labels, v, value(&s->children[i]));
     }
 }
 
@@ -24,64 +24,58 @@ static unsigned starts(const sup_child *c) { return c->starts; }
 static unsigned restarts(const sup_child *c) { return c->restarts; }
 static unsigned fatals(const sup_child *c) { return c->fatals; }
 
-void sup_metrics(const sup_state *s, sup_text *reply)
+void sup_metrics(const sup_state *s, rp_text *reply)
 {
     static const char *const exit_labels[] = {"child", "outcome", NULL};
     static const char *const state_labels[] = {"child", "state", NULL};
     static const char *const result_label[] = {"result", NULL};
     static const sup_phase phases[] = {SUP_STOPPED, SUP_STARTING, SUP_RUNNING, SUP_BACKOFF,
                                        SUP_STOPPING, SUP_FATAL};
-    rp_mtext out = {0};
     int64_t now = sup_now_ms();
-    per_child(&out, s, "rpcrest_supervisor_starts_total",
+    per_child(reply, s, "rpcrest_supervisor_starts_total",
               "Processes started for each child (first start, restarts and hand-overs).",
               "counter", starts);
-    per_child(&out, s, "rpcrest_supervisor_restarts_total",
+    per_child(reply, s, "rpcrest_supervisor_restarts_total",
               "Restarts after a child's process ended on its own (crash, exit, kill), each "
               "after its backoff delay.", "counter", restarts);
-    per_child(&out, s, "rpcrest_supervisor_fatal_total",
+    per_child(reply, s, "rpcrest_supervisor_fatal_total",
               "Times a child was given up on (FATAL) after start_retries fast failures.",
               "counter", fatals);
-    rp_mtext_header(&out, "rpcrest_supervisor_child_exits_total",
-                    "Processes of each child that ended, by outcome: ok (status 0), error "
-                    "(another status), config_error (status 78: the configuration was refused, "
-                    "or for the host a plugin did not load), signal.", "counter");
+    rp_metrics_header(reply, "rpcrest_supervisor_child_exits_total",
+                      "Processes of each child that ended, by outcome: ok (status 0), error "
+                      "(another status), config_error (status 78: the configuration was refused, "
+                      "or for the host a plugin did not load), signal.", "counter");
     for (int i = 0; i < RP_N_CHILDREN; i++)
         for (int k = 0; k < SUP_N_EXITS; k++) {
             const char *v[] = {s->children[i].name, sup_exit_kind_names[k]};
-            rp_mtext_sample(&out, "rpcrest_supervisor_child_exits_total", exit_labels, v,
-                            s->children[i].exits[k]);
+            rp_metrics_sample(reply, "rpcrest_supervisor_child_exits_total", exit_labels, v,
+                              s->children[i].exits[k]);
         }
-    rp_mtext_header(&out, "rpcrest_supervisor_child_state",
-                    "State of each child as rpcrestctl status shows it: 1 for the current "
-                    "state, 0 for the others.", "gauge");
+    rp_metrics_header(reply, "rpcrest_supervisor_child_state",
+                      "State of each child as rpcrestctl status shows it: 1 for the current "
+                      "state, 0 for the others.", "gauge");
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         sup_phase st = sup_child_state(&s->children[i], now);
         for (size_t k = 0; k < sizeof(phases) / sizeof(phases[0]); k++) {
             const char *v[] = {s->children[i].name, sup_phase_name(phases[k])};
-            rp_mtext_sample(&out, "rpcrest_supervisor_child_state", state_labels, v,
-                            st == phases[k]);
+            rp_metrics_sample(reply, "rpcrest_supervisor_child_state", state_labels, v,
+                              st == phases[k]);
         }
     }
-    rp_mtext_header(&out, "rpcrest_supervisor_child_up",
-                    "1 while a child is RUNNING (started and ready), else 0.", "gauge");
+    rp_metrics_header(reply, "rpcrest_supervisor_child_up",
+                      "1 while a child is RUNNING (started and ready), else 0.", "gauge");
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         static const char *const labels[] = {"child", NULL};
         const char *v[] = {s->children[i].name};
-        rp_mtext_sample(&out, "rpcrest_supervisor_child_up", labels, v,
-                        sup_child_state(&s->children[i], now) == SUP_RUNNING);
+        rp_metrics_sample(reply, "rpcrest_supervisor_child_up", labels, v,
+                          sup_child_state(&s->children[i], now) == SUP_RUNNING);
     }
-    rp_mtext_header(&out, "rpcrest_supervisor_reloads_total",
-                    "Reloads (SIGHUP, rpcrestctl reload), by result: ok (applied) or refused "
-                    "(an error in the file; the running configuration stays).", "counter");
+    rp_metrics_header(reply, "rpcrest_supervisor_reloads_total",
+                      "Reloads (SIGHUP, rpcrestctl reload), by result: ok (applied) or refused "
+                      "(an error in the file; the running configuration stays).", "counter");
     const char *ok[] = {"ok"}, *refused[] = {"refused"};
-    rp_mtext_sample(&out, "rpcrest_supervisor_reloads_total", result_label, ok, s->reloads_ok);
-    rp_mtext_sample(&out, "rpcrest_supervisor_reloads_total", result_label, refused,
-                    s->reloads_refused);
-    rp_metrics_render_process(&out);
-    if (out.oom)
-        sup_text_printf(reply, "# out of memory\n");
-    else
-        sup_text_printf(reply, "%s", out.s);
-    rp_mtext_free(&out);
+    rp_metrics_sample(reply, "rpcrest_supervisor_reloads_total", result_label, ok, s->reloads_ok);
+    rp_metrics_sample(reply, "rpcrest_supervisor_reloads_total", result_label, refused,
+                      s->reloads_refused);
+    rp_metrics_render_process(reply);
 }

@@ -18,8 +18,8 @@
 
 static char *render(rp_metrics *m)
 {
-    static rp_mtext out;
-    rp_mtext_free(&out);
+    static rp_text out;
+    rp_text_free(&out);
     rp_metrics_render(m, &out);
     assert_false(out.oom);
     return out.s ? out.s : "";
@@ -122,13 +122,13 @@ static void test_bad_families(void **state)
     rp_metrics_free(m);
 }
 
-static void collect(void *arg, rp_mtext *out)
+static void collect(void *arg, rp_text *out)
 {
-    rp_mtext_header(out, "x_state", "A state set.", "gauge");
+    rp_metrics_header(out, "x_state", "A state set.", "gauge");
     static const char *const labels[] = {"state", NULL};
     const char *v[] = {(const char *)arg};
-    rp_mtext_sample(out, "x_state", labels, v, 1);
-    rp_mtext_sample(out, "x_ratio", NULL, NULL, 0.25);
+    rp_metrics_sample(out, "x_state", labels, v, 1);
+    rp_metrics_sample(out, "x_ratio", NULL, NULL, 0.25);
 }
 
 static void test_collector_and_process(void **state)
