@@ -46,55 +46,58 @@ static int valid_metadata(const char *key, const char *value, int binary)
     return *key != '\0';
 }
 
-/* Appends (prefix + lower-cased name, value); -bin values are base64-decoded. */
+static int out_of_memory(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+/* Appends (prefix + lower-cased name, value) in out's arena; -bin values
+ * are base64-decoded. */
 static int add(gw_metadata_list *out, const char *prefix, const char *name, const char *value,
                char *err, size_t errlen)
 {
-    if (out->n == out->cap) {
+    if (out->n == out->cap) { /* the old array stays in the arena until the request ends */
         size_t cap = out->cap ? out->cap * 2 : 8;
-        gw_metadata *grown = realloc(out->items, cap * sizeof(*grown));
+        gw_metadata *grown = gw_arena_alloc(out->arena, cap * sizeof(*grown));
         if (!grown)
-            return snprintf(err, errlen, "out of memory"), -1;
+            return out_of_memory(err, errlen);
+        if (out->n)
+            memcpy(grown, out->items, out->n * sizeof(*grown));
         out->items = grown;
         out->cap = cap;
     }
-    size_t plen = strlen(prefix), nlen = strlen(name);
-    char *key = malloc(plen + nlen + 1);
+    size_t plen = strlen(prefix), nlen = strlen(name), klen = plen + nlen;
+    char *key = gw_arena_alloc(out->arena, klen + 1);
     if (!key)
-        return snprintf(err, errlen, "out of memory"), -1;
+        return out_of_memory(err, errlen);
     memcpy(key, prefix, plen);
     for (size_t i = 0; i <= nlen; i++)
         key[plen + i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
-    gw_buf v = GW_BUF_INIT;
-    size_t klen = plen + nlen;
     int binary = klen > 4 && strcmp(key + klen - 4, "-bin") == 0;
     if (!valid_metadata(key, value, binary)) {
         snprintf(err, errlen, "header %s cannot be sent as gRPC metadata (key characters "
                               "[0-9a-z-_.], printable ASCII values)", name);
-        free(key);
         return -1;
     }
-    if (binary) {
-        if (gw_base64_decode(&v, value, strlen(value)) < 0) {
-            snprintf(err, errlen, "header %s: not base64", name);
-            free(key);
-            gw_buf_free(&v);
-            return -1;
-        }
-    } else {
-        gw_buf_puts(&v, value);
-    }
-    gw_buf_putc(&v, '\0');
-    if (v.oom) {
-        free(key);
-        gw_buf_free(&v);
-        return snprintf(err, errlen, "out of memory"), -1;
-    }
+    char *copy;
     size_t vlen;
-    out->items[out->n].key = key;
-    out->items[out->n].value = (char *)gw_buf_steal(&v, &vlen);
-    out->items[out->n].value_len = vlen - 1;
-    out->n++;
+    if (binary) {
+        gw_buf v = GW_BUF_INIT;
+        if (gw_base64_decode(&v, value, strlen(value)) < 0) {
+            gw_buf_free(&v);
+            return snprintf(err, errlen, "header %s: not base64", name), -1;
+        }
+        vlen = v.len;
+        copy = v.oom ? NULL : gw_arena_strndup(out->arena, v.data ? (char *)v.data : "", vlen);
+        gw_buf_free(&v);
+    } else {
+        vlen = strlen(value);
+        copy = gw_arena_strndup(out->arena, value, vlen);
+    }
+    if (!copy)
+        return out_of_memory(err, errlen);
+    out->items[out->n++] = (gw_metadata){key, copy, vlen};
     return 0;
 }
 
@@ -184,26 +187,24 @@ int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *va
     return add(list, "", key, value, err, errlen);
 }
 
-void gw_metadata_list_free(gw_metadata_list *list)
+int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metadata *md,
+                             char **name, char **value)
 {
-    for (size_t i = 0; i < list->n; i++) {
-        free(list->items[i].key);
-        free(list->items[i].value);
+    size_t plen = strlen(prefix), klen = strlen(md->key);
+    *name = gw_arena_alloc(arena, plen + klen + 1);
+    if (!*name)
+        return -1;
+    memcpy(*name, prefix, plen);
+    memcpy(*name + plen, md->key, klen + 1);
+    if (!(klen > 4 && strcmp(md->key + klen - 4, "-bin") == 0)) {
+        *value = gw_arena_strndup(arena, md->value, md->value_len);
+        return *value ? 0 : -1;
     }
-    free(list->items);
-    memset(list, 0, sizeof(*list));
-}
-
-void gw_headers_from_metadata(const char *prefix, const gw_metadata *md, gw_buf *name,
-                              gw_buf *value)
-{
-    gw_buf_puts(name, prefix);
-    gw_buf_puts(name, md->key);
-    gw_buf_putc(name, '\0');
-    size_t klen = strlen(md->key);
-    if (klen > 4 && strcmp(md->key + klen - 4, "-bin") == 0)
-        gw_base64_encode(value, (const uint8_t *)md->value, md->value_len);
-    else
-        gw_buf_append(value, md->value, md->value_len);
-    gw_buf_putc(value, '\0');
+    gw_buf encoded = GW_BUF_INIT;
+    gw_base64_encode(&encoded, (const uint8_t *)md->value, md->value_len);
+    *value = encoded.oom ? NULL
+                         : gw_arena_strndup(arena, encoded.data ? (char *)encoded.data : "",
+                                            encoded.len);
+    gw_buf_free(&encoded);
+    return *value ? 0 : -1;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw_arena.h"
 #include "gw_buf.h"
 #include "gw_upstream.h"
 
@@ -21,8 +22,10 @@ typedef struct gw_header {
     const char *value;
 } gw_header;
 
-/* Outgoing metadata built from a request; owns its entries. */
+/* Outgoing metadata built from a request.  The items and their strings
+ * live in `arena` (the request's): nothing to free one by one. */
 typedef struct gw_metadata_list {
+    gw_arena *arena;
     gw_metadata *items;
     size_t n;
     size_t cap;
@@ -43,15 +46,14 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
 int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *value,
                          char *err, size_t errlen);
 
-void gw_metadata_list_free(gw_metadata_list *list);
-
 /* Parses a gRPC timeout ("100m", "5S", "1H"); returns milliseconds or -1. */
 int64_t gw_headers_parse_grpc_timeout(const char *text);
 
-/* The HTTP header name for response metadata `key` with `prefix`
- * ("Grpc-Metadata-" or "Grpc-Trailer-") into out; the value, base64 for
- * "-bin" keys, into value.  Both are NUL-terminated. */
-void gw_headers_from_metadata(const char *prefix, const gw_metadata *md, gw_buf *name,
-                              gw_buf *value);
+/* The HTTP header for response metadata md: *name is `prefix`
+ * ("Grpc-Metadata-" or "Grpc-Trailer-") + the key, *value the value
+ * (base64 for "-bin" keys), both NUL-terminated strings in arena.
+ * 0, or -1 when out of memory. */
+int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metadata *md,
+                             char **name, char **value);
 
 #endif /* GW_HEADERS_H */

@@ -88,6 +88,16 @@ static struct MHD_Response *make_response(gw_request *req, gw_buf *body, int chu
     return resp;
 }
 
+void gw_http_add_metadata_headers(gw_request *req, struct MHD_Response *resp,
+                                  const char *prefix, const gw_metadata *md, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *name, *value;
+        if (gw_headers_from_metadata(&req->arena, prefix, &md[i], &name, &value) == 0)
+            MHD_add_response_header(resp, name, value);
+    }
+}
+
 /* Response metadata as Grpc-Metadata-* headers; trailers as Grpc-Trailer-*
  * footers when the client asked for them (TE: trailers). */
 static void add_metadata(gw_request *req, struct MHD_Response *resp)
@@ -95,25 +105,16 @@ static void add_metadata(gw_request *req, struct MHD_Response *resp)
     gw_upstream_result *r = req->result;
     if (!r)
         return;
-    for (size_t i = 0; i < r->n_initial; i++) {
-        gw_buf name = GW_BUF_INIT, value = GW_BUF_INIT;
-        gw_headers_from_metadata("Grpc-Metadata-", &r->initial[i], &name, &value);
-        if (!name.oom && !value.oom)
-            MHD_add_response_header(resp, (char *)name.data, (char *)value.data);
-        gw_buf_free(&name);
-        gw_buf_free(&value);
-    }
+    gw_http_add_metadata_headers(req, resp, "Grpc-Metadata-", r->initial, r->n_initial);
     if (!req->wants_trailers)
         return;
     for (size_t i = 0; i < r->n_trailing; i++) {
-        gw_buf name = GW_BUF_INIT, value = GW_BUF_INIT;
-        gw_headers_from_metadata("Grpc-Trailer-", &r->trailing[i], &name, &value);
-        if (!name.oom && !value.oom) {
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_TRAILER, (char *)name.data);
-            MHD_add_response_footer(resp, (char *)name.data, (char *)value.data);
+        char *name, *value;
+        if (gw_headers_from_metadata(&req->arena, "Grpc-Trailer-", &r->trailing[i], &name,
+                                     &value) == 0) {
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_TRAILER, name);
+            MHD_add_response_footer(resp, name, value);
         }
-        gw_buf_free(&name);
-        gw_buf_free(&value);
     }
 }
 
@@ -339,11 +340,11 @@ static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errle
     return rc;
 }
 
+/* The buffers' memory; the array is in the request's arena. */
 static void free_wires(gw_buf *wires, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         gw_buf_free(&wires[i]);
-    free(wires);
 }
 
 /* Body complete: transcode and start the call, or answer an error. */
@@ -357,11 +358,12 @@ static enum MHD_Result start_call(gw_request *req)
     int rc;
     if (m->client_streaming) { /* newline-delimited JSON, one message a line */
         rc = gw_http_stream_encode_lines(req, &wires, &n_wires, err, sizeof(err));
-    } else if (!(wires = calloc(1, sizeof(*wires)))) {
+    } else if (!(wires = gw_arena_alloc(&req->arena, sizeof(*wires)))) {
         snprintf(err, sizeof(err), "out of memory");
         rc = -1;
     } else {
         n_wires = 1;
+        wires[0] = (gw_buf)GW_BUF_INIT;
         rc = encode_request(req, &wires[0], err, sizeof(err));
     }
     gw_buf_free(&req->body); /* no longer needed */
@@ -373,28 +375,21 @@ static enum MHD_Result start_call(gw_request *req)
         free_wires(wires, n_wires);
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "the gateway is shutting down");
     }
-    gw_metadata_list md = {0};
+    gw_metadata_list md = {.arena = &req->arena};
     int64_t timeout_ms;
     int mrc = request_metadata(req, &md, &timeout_ms, err, sizeof(err));
     if (mrc < 0) {
         free_wires(wires, n_wires);
-        gw_metadata_list_free(&md);
         return mrc == -2 ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
                          : gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
     }
     if (m->server_streaming || m->client_streaming) {
-        enum MHD_Result res = gw_http_stream_start(req, wires, n_wires, md.items, md.n,
-                                                   timeout_ms);
-        free_wires(wires, n_wires);
-        gw_metadata_list_free(&md);
-        return res;
+        return gw_http_stream_start(req, wires, n_wires, md.items, md.n, timeout_ms);
     }
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
-    rc = gw_upstream_unary(h->upstream, m, wires[0].data, wires[0].len, md.items, md.n,
-                           timeout_ms, on_upstream_done, req);
-    free_wires(wires, n_wires);
-    gw_metadata_list_free(&md);
+    rc = gw_upstream_unary(h->upstream, m, &wires[0], md.items, md.n, timeout_ms,
+                           on_upstream_done, req);
     if (rc < 0) {
         req->result = NULL;
         atomic_store(&req->state, REQ_DONE);
@@ -419,9 +414,8 @@ static enum MHD_Result start_health_check(gw_request *req)
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
     int64_t timeout = req->http->cfg.timeout_ms < 5000 ? req->http->cfg.timeout_ms : 5000;
-    int rc = gw_upstream_unary_path(req->http->upstream, GW_HEALTH_METHOD, msg.data, msg.len,
-                                    timeout, on_upstream_done, req);
-    gw_buf_free(&msg);
+    int rc = gw_upstream_unary_path(req->http->upstream, GW_HEALTH_METHOD, &msg, timeout,
+                                    on_upstream_done, req);
     if (rc < 0) {
         atomic_store(&req->state, REQ_DONE);
         MHD_resume_connection(req->conn);
@@ -499,9 +493,11 @@ static enum MHD_Result send_metrics(gw_request *req)
 static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const char *url,
                                const char *method)
 {
-    gw_request *req = calloc(1, sizeof(*req));
+    gw_request *req = malloc(sizeof(*req));
     if (!req)
         return NULL;
+    memset(req, 0, offsetof(gw_request, arena_first));
+    gw_arena_init(&req->arena, req->arena_first, sizeof(req->arena_first));
     req->http = h;
     req->conn = conn;
     req->path = url;
@@ -695,6 +691,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     gw_buf_free(&req->body);
     free(req->health_service);
     gw_gen_unref(req->gen);
+    gw_arena_release(&req->arena);
     free(req);
     *con_cls = NULL;
     gw_metrics_in_flight(h->metrics, -1);

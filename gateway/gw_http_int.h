@@ -8,9 +8,12 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "gw_access.h"
+#include "gw_arena.h"
 #include "gw_conns.h"
 #include "gw_gen.h"
 #include "gw_http.h"
@@ -18,6 +21,9 @@
 
 #define GW_REQUEST_ID_HEADER "X-Request-Id"
 #define GW_REQUEST_ID_MAX 128 /* a longer (or unprintable) incoming id is replaced */
+/* The request arena's first block, inside the record: a unary call with a
+ * dozen headers and a few response metadata entries fits. */
+#define GW_REQUEST_ARENA_BYTES 1536
 
 struct gw_http {
     struct MHD_Daemon *mhd;
@@ -64,6 +70,11 @@ typedef struct gw_request {
     char verb[16];           /* the HTTP method (cut) */
     char peer[48];           /* the client's address as text, once known (INET6_ADDRSTRLEN) */
     char request_id[GW_REQUEST_ID_MAX + 1];
+    /* what the request allocates for its own lifetime (metadata, header
+     * strings, message arrays); released with the record */
+    gw_arena arena;
+    /* last, so that a new record zeroes only what comes before it */
+    alignas(max_align_t) unsigned char arena_first[GW_REQUEST_ARENA_BYTES];
 } gw_request;
 
 /* Queues a JSON response with the result's metadata as headers; takes body. */
@@ -85,15 +96,22 @@ enum MHD_Result gw_http_send_result(gw_request *req);
 /* Queues the error response for a failed upstream result. */
 enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r);
 
+/* Adds resp's headers for response metadata md[0..n) with `prefix`
+ * (names and values made in the request's arena). */
+void gw_http_add_metadata_headers(gw_request *req, struct MHD_Response *resp,
+                                  const char *prefix, const gw_metadata *md, size_t n);
+
 /* Streaming methods (gw_http_stream.c): starts the call with the encoded
- * request messages; the connection is suspended until its first event (for
- * a method that answers one message: until the call ends). */
-enum MHD_Result gw_http_stream_start(gw_request *req, const gw_buf *wires, size_t n_wires,
+ * request messages (their memory taken over, wires[] emptied); the
+ * connection is suspended until its first event (for a method that answers
+ * one message: until the call ends). */
+enum MHD_Result gw_http_stream_start(gw_request *req, gw_buf *wires, size_t n_wires,
                                      const gw_metadata *md, size_t n_md, int64_t timeout_ms);
 
 /* A client-streaming request body: one JSON object per line (blank lines
- * skipped), each encoded into (*wires)[i].  0, or -1 with a reason naming
- * the line. */
+ * skipped), each encoded into (*wires)[i]; the array is in the request's
+ * arena, each buffer's memory the caller's to free (also after an error).
+ * 0, or -1 with a reason naming the line. */
 int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char *err,
                                 size_t errlen);
 

@@ -86,12 +86,14 @@ int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char
             json_decref(json);
             return -1;
         }
-        if (*n == cap) {
-            gw_buf *grown = realloc(*wires, (cap = cap ? cap * 2 : 8) * sizeof(*grown));
+        if (*n == cap) { /* the old array stays in the arena until the request ends */
+            gw_buf *grown = gw_arena_alloc(&req->arena, (cap = cap ? cap * 2 : 8) * sizeof(*grown));
             if (!grown) {
                 json_decref(json);
                 return snprintf(err, errlen, "out of memory"), -1;
             }
+            if (*n)
+                memcpy(grown, *wires, *n * sizeof(*grown));
             *wires = grown;
         }
         (*wires)[*n] = (gw_buf)GW_BUF_INIT;
@@ -105,12 +107,15 @@ int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char
     return 0;
 }
 
-enum MHD_Result gw_http_stream_start(gw_request *req, const gw_buf *wires, size_t n_wires,
+enum MHD_Result gw_http_stream_start(gw_request *req, gw_buf *wires, size_t n_wires,
                                      const gw_metadata *md, size_t n_md, int64_t timeout_ms)
 {
     gw_http_stream *st = calloc(1, sizeof(*st));
-    if (!st)
+    if (!st) {
+        for (size_t i = 0; i < n_wires; i++)
+            gw_buf_free(&wires[i]);
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+    }
     pthread_mutex_init(&st->lock, NULL);
     const char *accept = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_ACCEPT);
@@ -120,19 +125,12 @@ enum MHD_Result gw_http_stream_start(gw_request *req, const gw_buf *wires, size_
     static const gw_stream_handler one_reply = {on_message, on_done, 1};
     const gw_stream_handler *handler = req->route->method->server_streaming ? &streamed
                                                                             : &one_reply;
-    gw_wire_msg *msgs = calloc(n_wires ? n_wires : 1, sizeof(*msgs));
-    if (!msgs)
-        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
-    for (size_t i = 0; i < n_wires; i++)
-        msgs[i] = (gw_wire_msg){wires[i].data ? wires[i].data : (const uint8_t *)"",
-                                wires[i].len};
     atomic_store(&req->state, REQ_WAITING);
     st->suspended = 1;
     MHD_suspend_connection(req->conn);
     /* Events may arrive before this returns; they need only st and req. */
-    gw_stream *call = gw_upstream_stream(req->http->upstream, req->route->method, msgs, n_wires,
-                                         md, n_md, timeout_ms, handler, req);
-    free(msgs); /* copied */
+    gw_stream *call = gw_upstream_stream(req->http->upstream, req->route->method, wires,
+                                         n_wires, md, n_md, timeout_ms, handler, req);
     pthread_mutex_lock(&st->lock);
     st->call = call;
     pthread_mutex_unlock(&st->lock);
@@ -269,14 +267,9 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
     if (st->sse)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     req->grpc_code = GRPC_STATUS_CANCELLED; /* until the stream's end says otherwise */
-    for (size_t i = 0; first && i < first->n_initial; i++) {
-        gw_buf name = GW_BUF_INIT, value = GW_BUF_INIT;
-        gw_headers_from_metadata("Grpc-Metadata-", &first->initial[i], &name, &value);
-        if (!name.oom && !value.oom)
-            MHD_add_response_header(resp, (char *)name.data, (char *)value.data);
-        gw_buf_free(&name);
-        gw_buf_free(&value);
-    }
+    if (first)
+        gw_http_add_metadata_headers(req, resp, "Grpc-Metadata-", first->initial,
+                                     first->n_initial);
     /* the length is counted as the stream is read */
     return gw_http_queue(req, resp, MHD_HTTP_OK,
                          st->sse ? "text/event-stream" : "application/json", 0);

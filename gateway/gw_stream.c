@@ -241,26 +241,32 @@ static int start_batches(gw_stream *s)
     return 0;
 }
 
-/* Copies the request messages into byte buffers; 0, or -1. */
-static int copy_requests(gw_stream *s, const gw_wire_msg *msgs, size_t n)
+/* Moves the request messages into byte buffers (every wires[i] is left
+ * empty); 0, or -1. */
+static int take_requests(gw_stream *s, gw_buf *wires, size_t n)
 {
     s->sends = calloc(n ? n : 1, sizeof(*s->sends));
-    if (!s->sends)
-        return -1;
-    s->n_sends = n;
-    for (size_t i = 0; i < n; i++)
-        if (!(s->sends[i] = gw_up_byte_buffer(msgs[i].data, msgs[i].len)))
-            return -1;
-    return 0;
+    int rc = s->sends ? 0 : -1;
+    if (s->sends)
+        s->n_sends = n;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && !(s->sends[i] = gw_up_byte_buffer_take(&wires[i])))
+            rc = -1;
+        gw_buf_free(&wires[i]);
+    }
+    return rc;
 }
 
-gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, const gw_wire_msg *msgs,
-                              size_t n_msgs, const gw_metadata *md, size_t n_md,
+gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, gw_buf *wires,
+                              size_t n_wires, const gw_metadata *md, size_t n_md,
                               int64_t timeout_ms, const gw_stream_handler *handler, void *arg)
 {
     gw_stream *s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s) {
+        for (size_t i = 0; i < n_wires; i++)
+            gw_buf_free(&wires[i]);
         return NULL;
+    }
     s->start_tag.complete = start_complete;
     s->message_tag.complete = message_complete;
     s->status_tag.complete = status_complete;
@@ -273,12 +279,12 @@ gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, const gw
     grpc_metadata_array_init(&s->initial_md);
     grpc_metadata_array_init(&s->trailing_md);
     s->call = gw_up_create_call(up, method, timeout_ms);
-    int copied = copy_requests(s, msgs, n_msgs);
+    int taken = take_requests(s, wires, n_wires);
     s->send_md = gw_up_send_metadata(md, n_md);
     s->n_send_md = s->send_md ? n_md : 0;
     s->refs = 1; /* the receiver's */
     pthread_mutex_lock(&s->lock);
-    if (!s->call || copied < 0 || !s->send_md || start_batches(s) < 0) {
+    if (!s->call || taken < 0 || !s->send_md || start_batches(s) < 0) {
         s->released = 1; /* nobody is told anything */
         unref_unlock(s);
         return NULL;

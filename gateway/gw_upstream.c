@@ -300,20 +300,38 @@ grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t t
                                                up->cq, method->call_handle, deadline, NULL);
 }
 
-grpc_byte_buffer *gw_up_byte_buffer(const uint8_t *data, size_t len)
+/* Up to this many bytes, copying into an inlined slice costs less than the
+ * slice's refcount allocation that moving the buffer needs. */
+#define INLINE_COPY_BYTES 64
+
+static void free_wire(void *data)
 {
-    grpc_slice payload = grpc_slice_from_copied_buffer((const char *)data, len);
+    free(data);
+}
+
+grpc_byte_buffer *gw_up_byte_buffer_take(gw_buf *wire)
+{
+    grpc_slice payload;
+    if (wire->len <= INLINE_COPY_BYTES) {
+        payload = grpc_slice_from_copied_buffer((const char *)wire->data, wire->len);
+        gw_buf_free(wire);
+    } else {
+        size_t len;
+        uint8_t *data = gw_buf_steal(wire, &len);
+        payload = grpc_slice_new(data, len, free_wire); /* frees data when gRPC is done */
+    }
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&payload, 1);
     grpc_slice_unref(payload);
     return bb;
 }
 
 /* Starts the single batch of a unary call on `call` (taken over). */
-static int start_unary(gw_upstream *up, grpc_call *call, const uint8_t *req, size_t len,
-                       const gw_metadata *md, size_t n_md, gw_upstream_done done, void *arg)
+static int start_unary(gw_upstream *up, grpc_call *call, gw_buf *wire, const gw_metadata *md,
+                       size_t n_md, gw_upstream_done done, void *arg)
 {
     up_call *c = calloc(1, sizeof(*c));
     if (!c) {
+        gw_buf_free(wire);
         if (call)
             grpc_call_unref(call);
         return -1;
@@ -326,7 +344,7 @@ static int start_unary(gw_upstream *up, grpc_call *call, const uint8_t *req, siz
     grpc_metadata_array_init(&c->initial_md);
     grpc_metadata_array_init(&c->trailing_md);
     c->call = call;
-    c->send = gw_up_byte_buffer(req, len);
+    c->send = gw_up_byte_buffer_take(wire);
     c->send_md = gw_up_send_metadata(md, n_md);
     c->n_send_md = c->send_md ? n_md : 0;
     if (!c->call || !c->send || !c->send_md) {
@@ -366,19 +384,17 @@ static int start_unary(gw_upstream *up, grpc_call *call, const uint8_t *req, siz
     return 0;
 }
 
-int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *req, size_t len,
+int gw_upstream_unary(gw_upstream *up, const gw_method *method, gw_buf *wire,
                       const gw_metadata *md, size_t n_md, int64_t timeout_ms,
                       gw_upstream_done done, void *arg)
 {
-    return start_unary(up, gw_up_create_call(up, method, timeout_ms), req, len, md, n_md, done,
-                       arg);
+    return start_unary(up, gw_up_create_call(up, method, timeout_ms), wire, md, n_md, done, arg);
 }
 
-int gw_upstream_unary_path(gw_upstream *up, const char *path, const uint8_t *req, size_t len,
-                           int64_t timeout_ms, gw_upstream_done done, void *arg)
+int gw_upstream_unary_path(gw_upstream *up, const char *path, gw_buf *wire, int64_t timeout_ms,
+                           gw_upstream_done done, void *arg)
 {
-    return start_unary(up, create_call_by_path(up, path, timeout_ms), req, len, NULL, 0, done,
-                       arg);
+    return start_unary(up, create_call_by_path(up, path, timeout_ms), wire, NULL, 0, done, arg);
 }
 
 void gw_upstream_cancel_all(gw_upstream *up)

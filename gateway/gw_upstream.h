@@ -14,6 +14,7 @@
 
 #include "rp_tls.h"
 
+#include "gw_buf.h"
 #include "gw_schema.h"
 
 typedef struct gw_upstream gw_upstream;
@@ -67,19 +68,20 @@ void gw_upstream_prepare(gw_upstream *up, const gw_method *methods, size_t n);
 grpc_channel *gw_upstream_channel(gw_upstream *up);
 
 /*
- * Starts a unary call of `method` with the
- * serialized request req[0..len) and request metadata md[0..n_md) (both
- * copied) and a deadline `timeout_ms` from now.  `done` is called exactly once, unless this returns -1 (the call could
- * not be started).
+ * Starts a unary call of `method` with the serialized request in `wire`,
+ * request metadata md[0..n_md) (copied) and a deadline `timeout_ms` from
+ * now.  The wire bytes are moved, not copied, into the gRPC message (wire
+ * is left empty, whatever happens).  `done` is called exactly once,
+ * unless this returns -1 (the call could not be started).
  */
-int gw_upstream_unary(gw_upstream *up, const gw_method *method, const uint8_t *req, size_t len,
+int gw_upstream_unary(gw_upstream *up, const gw_method *method, gw_buf *wire,
                       const gw_metadata *md, size_t n_md, int64_t timeout_ms,
                       gw_upstream_done done, void *arg);
 
 /* The same for a method outside the schema, named by its path
  * ("/grpc.health.v1.Health/Check"). */
-int gw_upstream_unary_path(gw_upstream *up, const char *path, const uint8_t *req, size_t len,
-                           int64_t timeout_ms, gw_upstream_done done, void *arg);
+int gw_upstream_unary_path(gw_upstream *up, const char *path, gw_buf *wire, int64_t timeout_ms,
+                           gw_upstream_done done, void *arg);
 
 /* ---- server streaming ------------------------------------------------------ */
 
@@ -99,18 +101,13 @@ typedef struct gw_stream_handler {
     int read_ahead; /* read on without gw_stream_next (a method with one reply) */
 } gw_stream_handler;
 
-/* One serialized request message. */
-typedef struct gw_wire_msg {
-    const uint8_t *data;
-    size_t len;
-} gw_wire_msg;
-
-/* Starts a streaming call of any kind: sends msgs[0..n_msgs) (copied) one
- * after another, then half-closes, while the replies arrive as events.
- * Other arguments as for gw_upstream_unary.  Returns the stream, or NULL
- * if it could not be started (no event then). */
-gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, const gw_wire_msg *msgs,
-                              size_t n_msgs, const gw_metadata *md, size_t n_md,
+/* Starts a streaming call of any kind: sends the serialized messages
+ * wires[0..n_wires) one after another, then half-closes, while the replies
+ * arrive as events.  Each message's bytes are moved into the call (every
+ * wires[i] is left empty).  Other arguments as for gw_upstream_unary.
+ * Returns the stream, or NULL if it could not be started (no event then). */
+gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, gw_buf *wires,
+                              size_t n_wires, const gw_metadata *md, size_t n_md,
                               int64_t timeout_ms, const gw_stream_handler *handler, void *arg);
 
 /* Asks for the event after the last message delivered. */

@@ -38,8 +38,10 @@ void gw_up_untrack(gw_upstream *up, gw_up_flight *f);
  * else one made from its path. */
 grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t timeout_ms);
 
-/* A byte buffer holding a copy of data[0..len). */
-grpc_byte_buffer *gw_up_byte_buffer(const uint8_t *data, size_t len);
+/* A byte buffer holding wire's bytes, moved (not copied) into a slice
+ * unless they are few enough to sit inside it; wire is left empty.  NULL
+ * when out of memory. */
+grpc_byte_buffer *gw_up_byte_buffer_take(gw_buf *wire);
 
 /* Request metadata as gRPC slices (copied); free with gw_up_free_send_metadata. */
 grpc_metadata *gw_up_send_metadata(const gw_metadata *md, size_t n);
