@@ -37,6 +37,11 @@ static int env_int(const char *name)
     return (int)v;
 }
 
+int rp_notify_supervised(void)
+{
+    return env_int(RP_NOTIFY_FD_ENV) >= 0;
+}
+
 int rp_notify_ready(void)
 {
     int fd = env_int(RP_NOTIFY_FD_ENV);

@@ -22,6 +22,10 @@
 /* The first inherited listening socket (sd_listen_fds: SD_LISTEN_FDS_START). */
 #define RP_LISTEN_FDS_START 3
 
+/* 1 if rpcrestd started this process (its readiness fd is in the
+ * environment, not yet used by rp_notify_ready), else 0. */
+int rp_notify_supervised(void);
+
 /*
  * Tells whoever started this process that it is ready: writes "READY\n" to
  * the fd named by $RPCREST_NOTIFY_FD, closes it and unsets the variable, so

@@ -108,12 +108,25 @@ static int wait_for_stop(const sigset_t *set)
     }
 }
 
+/*
+ * [host] threads = 0: one completion-queue thread per CPU when the host runs
+ * alone; under rpcrestd, which runs the gateway on the same CPUs, half of
+ * them (rounded up).  Every extra thread waiting in the completion queue
+ * costs a wake-up per burst of events (gRPC core hands polling over to a
+ * waiting thread each time the polling one takes events), and the gateway
+ * keeps the other CPUs busy: on 2 CPUs one thread gave 9-14% more REST
+ * requests/s at 1 connection and 2-7% at 64 and 256 (docs/benchmarks.md).
+ */
 static size_t thread_count(const rp_config *cfg)
 {
     if (cfg->host.threads > 0)
         return (size_t)cfg->host.threads;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (size_t)n : 1;
+    if (n < 1)
+        n = 1;
+    if (rp_notify_supervised())
+        n = (n + 1) / 2;
+    return (size_t)n;
 }
 
 /* "serving a.S (/p/a.so), b.T (/p/b.so) on ADDR with N threads" */
