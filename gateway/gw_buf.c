@@ -151,3 +151,9 @@ void gw_buf_free(gw_buf *b)
     b->len = b->cap = 0;
     b->oom = 0;
 }
+
+void gw_buf_free_all(gw_buf *bufs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        gw_buf_free(&bufs[i]);
+}

@@ -76,4 +76,7 @@ uint8_t *gw_buf_steal(gw_buf *b, size_t *len);
 
 void gw_buf_free(gw_buf *b);
 
+/* gw_buf_free on each of bufs[0..n) (the array itself is the caller's). */
+void gw_buf_free_all(gw_buf *bufs, size_t n);
+
 #endif /* GW_BUF_H */

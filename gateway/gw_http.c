@@ -340,13 +340,6 @@ static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errle
     return rc;
 }
 
-/* The buffers' memory; the array is in the request's arena. */
-static void free_wires(gw_buf *wires, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        gw_buf_free(&wires[i]);
-}
-
 /* Body complete: transcode and start the call, or answer an error. */
 static enum MHD_Result start_call(gw_request *req)
 {
@@ -368,18 +361,18 @@ static enum MHD_Result start_call(gw_request *req)
     }
     gw_buf_free(&req->body); /* no longer needed */
     if (rc < 0) {
-        free_wires(wires, n_wires);
+        gw_buf_free_all(wires, n_wires); /* the array is in the arena */
         return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
     }
     if (atomic_load(&h->stopping) > 1) { /* 1: draining, still served (Connection: close) */
-        free_wires(wires, n_wires);
+        gw_buf_free_all(wires, n_wires);
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "the gateway is shutting down");
     }
     gw_metadata_list md = {.arena = &req->arena};
     int64_t timeout_ms;
     int mrc = request_metadata(req, &md, &timeout_ms, err, sizeof(err));
     if (mrc < 0) {
-        free_wires(wires, n_wires);
+        gw_buf_free_all(wires, n_wires);
         return mrc == -2 ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
                          : gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
     }

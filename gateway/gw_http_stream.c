@@ -112,8 +112,7 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_buf *wires, size_t n_wi
 {
     gw_http_stream *st = calloc(1, sizeof(*st));
     if (!st) {
-        for (size_t i = 0; i < n_wires; i++)
-            gw_buf_free(&wires[i]);
+        gw_buf_free_all(wires, n_wires);
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
     }
     pthread_mutex_init(&st->lock, NULL);

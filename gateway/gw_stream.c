@@ -249,11 +249,10 @@ static int take_requests(gw_stream *s, gw_buf *wires, size_t n)
     int rc = s->sends ? 0 : -1;
     if (s->sends)
         s->n_sends = n;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && !(s->sends[i] = gw_up_byte_buffer_take(&wires[i])))
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (!(s->sends[i] = gw_up_byte_buffer_take(&wires[i])))
             rc = -1;
-        gw_buf_free(&wires[i]);
-    }
+    gw_buf_free_all(wires, n); /* what was not taken */
     return rc;
 }
 
@@ -263,8 +262,7 @@ gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, gw_buf *
 {
     gw_stream *s = calloc(1, sizeof(*s));
     if (!s) {
-        for (size_t i = 0; i < n_wires; i++)
-            gw_buf_free(&wires[i]);
+        gw_buf_free_all(wires, n_wires);
         return NULL;
     }
     s->start_tag.complete = start_complete;

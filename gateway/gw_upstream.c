@@ -304,11 +304,6 @@ grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t t
  * slice's refcount allocation that moving the buffer needs. */
 #define INLINE_COPY_BYTES 64
 
-static void free_wire(void *data)
-{
-    free(data);
-}
-
 grpc_byte_buffer *gw_up_byte_buffer_take(gw_buf *wire)
 {
     grpc_slice payload;
@@ -318,7 +313,7 @@ grpc_byte_buffer *gw_up_byte_buffer_take(gw_buf *wire)
     } else {
         size_t len;
         uint8_t *data = gw_buf_steal(wire, &len);
-        payload = grpc_slice_new(data, len, free_wire); /* frees data when gRPC is done */
+        payload = grpc_slice_new(data, len, free); /* gRPC frees data when done with it */
     }
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&payload, 1);
     grpc_slice_unref(payload);
