@@ -374,6 +374,41 @@ class SignalTest(HostCase):
         self.assertEqual(h.wait_exit(5), 0, h.stderr())
 
 
+class DefaultThreadsTest(HostCase):
+    """[host] threads = 0: one per CPU alone; half (rounded up) under rpcrestd,
+    which runs the gateway on the same CPUs."""
+
+    def serving_line(self, h):
+        return [l for l in h.stderr().splitlines() if "rpcrest-host: serving " in l][0]
+
+    def test_alone_one_per_cpu(self):
+        h = self.host(threads=0).start()
+        n = os.cpu_count()
+        self.assertTrue(self.serving_line(h).endswith(
+            " with %d thread%s" % (n, "" if n == 1 else "s")), h.stderr())
+
+    def test_under_rpcrestd_half(self):
+        # what rpcrestd hands its children: the readiness pipe's fd
+        h = self.host(threads=0)
+        r, w = os.pipe()
+        try:
+            env = dict(os.environ, RPCREST_NOTIFY_FD=str(w))
+            with open(h.stderr_path, "ab") as err:
+                h.proc = subprocess.Popen([HOST_BIN, "-c", h.ini], env=env,
+                                          pass_fds=(w,), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=err)
+            os.close(w)
+            w = -1
+            self.assertEqual(os.read(r, 64), b"READY\n", h.stderr())
+            n = (os.cpu_count() + 1) // 2
+            self.assertTrue(self.serving_line(h).endswith(
+                " with %d thread%s" % (n, "" if n == 1 else "s")), h.stderr())
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+
+
 class PluginRefusedTest(HostCase):
     """Every refusal: exit 78 within seconds, one stderr line naming the file."""
 
