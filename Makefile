@@ -293,6 +293,14 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c $(O)/services/echo/echo.pb-c.o
 # This one embeds echo.proto's descriptor set, which contradicts it.
 $(B)/tests/plugins/kind_mismatch.so: $(O)/services/echo/echo.desc.o
 
+# The out-of-memory tests' LD_PRELOAD library (tests/faults/failmalloc.c).
+# Never sanitized: it replaces malloc, which a sanitizer runtime must own;
+# the tests that use it skip themselves under SAN=1 and memcheck.
+$(B)/tests/failmalloc.so: tests/faults/failmalloc.c
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -std=gnu11 $(CFLAGS) $(WARN) -fPIC -D_GNU_SOURCE -shared $< -o $@
+
 # Descriptor sets for unit tests: tests/unit/NAME.proto -> build/tests/NAME.pb
 TEST_PROTO := $(wildcard tests/unit/*.proto)
 TEST_PB := $(patsubst tests/unit/%.proto,$(B)/tests/%.pb,$(TEST_PROTO))
@@ -344,7 +352,7 @@ $(BROWSER_NPM)/.installed: tests/browser/package.json tests/browser/package-lock
 	$(Q)scripts/npm-ci.sh tests/browser $(BROWSER_NPM)
 
 tests: all $(BROWSER_NPM)/.installed $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB) $(B)/tests/discovery_tool $(B)/tests/json_tool \
-       $(FUZZ_REPLAY)
+       $(B)/tests/failmalloc.so $(FUZZ_REPLAY)
 
 deps:
 	@scripts/deps.sh

@@ -46,7 +46,7 @@ int gw_base64_decode(gw_buf *out, const char *text, size_t len)
     if (len % 4 == 1)
         return -1;
     if (gw_buf_reserve(out, len / 4 * 3 + 3) < 0)
-        return -1;
+        return -2;
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {

@@ -14,8 +14,8 @@
 /* Appends the padded standard-alphabet encoding of data[0..len). */
 void gw_base64_encode(gw_buf *out, const uint8_t *data, size_t len);
 
-/* Appends the decoding of text[0..len); returns 0, or -1 if it is not
- * base64 (either alphabet, padding optional). */
+/* Appends the decoding of text[0..len); returns 0, -1 if it is not
+ * base64 (either alphabet, padding optional), -2 when out of memory. */
 int gw_base64_decode(gw_buf *out, const char *text, size_t len);
 
 #endif /* GW_BASE64_H */

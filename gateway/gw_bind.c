@@ -123,7 +123,7 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
         if (!json_is_object(sub)) {
             sub = json_object();
             if (!sub || json_object_set_new(obj, key, sub) < 0) {
-                snprintf(err, errlen, "out of memory");
+                snprintf(err, errlen, "%s", GW_ERR_OOM);
                 return -1;
             }
         }
@@ -139,6 +139,10 @@ static json_t *parse_body(const gw_route *route, const char *body, size_t len, c
     json_error_t jerr;
     json_t *json = gw_json_loadb(body, len,
                                  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!json && gw_json_error_is_oom(&jerr)) {
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
+        return NULL;
+    }
     if (!json) {
         snprintf(err, errlen, "malformed JSON body: %s (line %d, column %d)", jerr.text,
                  jerr.line, jerr.column);
@@ -162,7 +166,8 @@ static int bind_path(json_t *obj, const gw_route *route, const char *path,
         int rc = gw_route_decode_var(path + spans[i].start, spans[i].len,
                                      &text);
         if (rc < 0)
-            snprintf(err, errlen, "path variable '%s': malformed percent-encoding", fpath);
+            snprintf(err, errlen, "path variable '%s': %s", fpath,
+                     rc == -2 ? GW_ERR_OOM : "malformed percent-encoding");
         else
             rc = bind_text(obj, route->method->input, fpath, text.data ? (char *)text.data : "",
                            text.len, err, errlen);
@@ -241,10 +246,12 @@ static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *
     for (size_t i = 0; i < n_query; i++) {
         gw_buf key = GW_BUF_INIT, value = GW_BUF_INIT;
         int rc = 0;
-        if (gw_query_decode(query[i].key, &key) < 0 ||
-            gw_query_decode(query[i].value ? query[i].value : "", &value) < 0) {
-            snprintf(err, errlen, "query parameter '%s': malformed percent-encoding",
-                     query[i].key);
+        int decoded = gw_query_decode(query[i].key, &key);
+        if (decoded == 0)
+            decoded = gw_query_decode(query[i].value ? query[i].value : "", &value);
+        if (decoded < 0) {
+            snprintf(err, errlen, "query parameter '%s': %s", query[i].key,
+                     decoded == -2 ? GW_ERR_OOM : "malformed percent-encoding");
             rc = -1;
         } else if (ignore_unknown && names_no_field(route->method->input, (char *)key.data)) {
             rc = 0;
@@ -369,7 +376,7 @@ json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_s
         }
     }
     if (!obj || mask.oom) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
         json_decref(obj);
         gw_buf_free(&mask);
         return NULL;
@@ -382,7 +389,7 @@ json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_s
         return NULL;
     }
     if (mask_field && set_patch_mask(obj, mask_field, (char *)mask.data) < 0) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
         json_decref(obj);
         obj = NULL;
     }

@@ -89,6 +89,12 @@ int gw_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
     return -1;
 }
 
+int gw_error_is_oom(const char *err)
+{
+    size_t len = strlen(err), tail = sizeof(GW_ERR_OOM) - 1;
+    return len >= tail && memcmp(err + len - tail, GW_ERR_OOM, tail) == 0;
+}
+
 int gw_query_decode(const char *s, gw_buf *out)
 {
     for (; *s; s++) {
@@ -105,7 +111,7 @@ int gw_query_decode(const char *s, gw_buf *out)
         }
     }
     gw_buf_putc(out, '\0');
-    return out->oom ? -1 : 0;
+    return out->oom ? -2 : 0;
 }
 
 void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v)

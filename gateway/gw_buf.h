@@ -52,6 +52,16 @@ void gw_buf_fixed64(gw_buf *b, uint64_t v);
  * Returns 0, or -1 if it is truncated or longer than 10 bytes. */
 int gw_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out);
 
+/*
+ * Every step of a request that fails to allocate ends its error message
+ * with GW_ERR_OOM ("field 'x': out of memory"), so that the HTTP layer can
+ * tell the gateway's own failure (500) from a request it must refuse (4xx).
+ */
+#define GW_ERR_OOM "out of memory"
+
+/* Whether an error message says the gateway ran out of memory. */
+int gw_error_is_oom(const char *err);
+
 /* The value of a hex digit, or -1. */
 static inline int gw_hex_digit(char c)
 {
@@ -62,7 +72,7 @@ static inline int gw_hex_digit(char c)
 }
 
 /* Appends the query-string decoding of s (%XX escapes, '+' for space) and
- * a NUL; returns 0, or -1 for a malformed escape. */
+ * a NUL; returns 0, -1 for a malformed escape, -2 when out of memory. */
 int gw_query_decode(const char *s, gw_buf *out);
 
 /* Inserts the varint `v` at offset `at`, shifting what follows. */

@@ -48,7 +48,7 @@ static int valid_metadata(const char *key, const char *value, int binary)
 
 static int out_of_memory(char *err, size_t errlen)
 {
-    snprintf(err, errlen, "out of memory");
+    snprintf(err, errlen, "%s", GW_ERR_OOM);
     return -1;
 }
 
@@ -84,9 +84,11 @@ static int add(gw_metadata_list *out, const char *prefix, const char *name, cons
     size_t vlen;
     if (binary) {
         gw_buf v = GW_BUF_INIT;
-        if (gw_base64_decode(&v, value, strlen(value)) < 0) {
+        int decoded = gw_base64_decode(&v, value, strlen(value));
+        if (decoded < 0) {
             gw_buf_free(&v);
-            return snprintf(err, errlen, "header %s: not base64", name), -1;
+            return snprintf(err, errlen, "header %s: %s", name,
+                            decoded == -2 ? GW_ERR_OOM : "not base64"), -1;
         }
         vlen = v.len;
         copy = v.oom ? NULL : gw_arena_strndup(out->arena, v.data ? (char *)v.data : "", vlen);

@@ -40,6 +40,7 @@
  * Above 32 KiB MHD maps each connection's pool with mmap and unmaps it when
  * the connection closes, so a burst of connections gives its memory back
  * (malloc'ed pools stay in the heap): 8 MB less RSS after 256 connections. */
+#define OOM_BODY "{\"code\":13,\"message\":\"" GW_ERR_OOM "\",\"details\":[]}"
 #define CONNECTION_MEMORY ((size_t)36 * 1024)
 #define DRAIN_LINGER_MS 1000 /* stopping: how long idle keep-alive connections get to close */
 #define METRICS_PATH "/metrics"
@@ -118,12 +119,23 @@ static void add_metadata(gw_request *req, struct MHD_Response *resp)
     }
 }
 
+/* The prepared out-of-memory answer (no per-request headers: it is shared). */
+static enum MHD_Result send_out_of_memory(gw_http *h, gw_request *req, struct MHD_Connection *conn)
+{
+    if (req) {
+        req->grpc_code = GRPC_STATUS_INTERNAL;
+        req->http_status = 500;
+        req->bytes_out = sizeof(OOM_BODY) - 1;
+    }
+    return MHD_queue_response(conn, 500, h->oom_response);
+}
+
 static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
                                   const char *content_type)
 {
     if (body->oom) {
         gw_buf_free(body);
-        return MHD_NO;
+        return send_out_of_memory(req->http, req, req->conn);
     }
     int chunked = req->wants_trailers && req->result && req->result->n_trailing > 0;
     size_t len = body->len;
@@ -340,6 +352,15 @@ static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errle
     return rc;
 }
 
+/* A request that could not be transcoded: the client's fault (400), unless
+ * the gateway ran out of memory on the way (500). */
+static enum MHD_Result send_transcode_error(gw_request *req, const char *err)
+{
+    if (gw_error_is_oom(err))
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, err);
+    return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+}
+
 /* Body complete: transcode and start the call, or answer an error. */
 static enum MHD_Result start_call(gw_request *req)
 {
@@ -352,7 +373,7 @@ static enum MHD_Result start_call(gw_request *req)
     if (m->client_streaming) { /* newline-delimited JSON, one message a line */
         rc = gw_http_stream_encode_lines(req, &wires, &n_wires, err, sizeof(err));
     } else if (!(wires = gw_arena_alloc(&req->arena, sizeof(*wires)))) {
-        snprintf(err, sizeof(err), "out of memory");
+        snprintf(err, sizeof(err), "%s", GW_ERR_OOM);
         rc = -1;
     } else {
         n_wires = 1;
@@ -362,7 +383,7 @@ static enum MHD_Result start_call(gw_request *req)
     gw_buf_free(&req->body); /* no longer needed */
     if (rc < 0) {
         gw_buf_free_all(wires, n_wires); /* the array is in the arena */
-        return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+        return send_transcode_error(req, err);
     }
     if (atomic_load(&h->stopping) > 1) { /* 1: draining, still served (Connection: close) */
         gw_buf_free_all(wires, n_wires);
@@ -374,7 +395,7 @@ static enum MHD_Result start_call(gw_request *req)
     if (mrc < 0) {
         gw_buf_free_all(wires, n_wires);
         return mrc == -2 ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
-                         : gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
+                         : send_transcode_error(req, err);
     }
     if (m->server_streaming || m->client_streaming) {
         return gw_http_stream_start(req, wires, n_wires, md.items, md.n, timeout_ms);
@@ -396,10 +417,12 @@ static enum MHD_Result start_health_check(gw_request *req)
 {
     const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "service");
     gw_buf name = GW_BUF_INIT, msg = GW_BUF_INIT;
-    if (gw_query_decode(raw ? raw : "", &name) < 0) {
+    int decoded = gw_query_decode(raw ? raw : "", &name);
+    if (decoded < 0) {
         gw_buf_free(&name);
-        return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT,
-                                  "service: malformed percent-encoding");
+        return decoded == -2 ? gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM)
+                             : gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT,
+                                                  "service: malformed percent-encoding");
     }
     size_t len;
     req->health_service = (char *)gw_buf_steal(&name, &len);
@@ -476,7 +499,7 @@ static enum MHD_Result send_metrics(gw_request *req)
     rp_text_free(&text);
     if (body.oom || !body.len) {
         gw_buf_free(&body);
-        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
     }
     return send_body(req, 200, &body, RP_METRICS_CONTENT_TYPE);
 }
@@ -588,7 +611,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         gw_conns_header_done(conn);
         req = new_request(h, conn, url, method);
         if (!req)
-            return MHD_NO;
+            return send_out_of_memory(h, NULL, conn);
         *con_cls = req;
         /* A body known to be too large is refused before it is read only
          * when the client waits for that answer (Expect: 100-continue).
@@ -617,7 +640,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (req->early_status)
             return send_early_error(req, method, url);
         if (req->body.oom)
-            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
         if (req->console)
             return gw_http_console_respond(req);
         if (req->is_metrics)
@@ -760,7 +783,7 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
     }
     gw_http *h = calloc(1, sizeof(*h));
     if (!h) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
         return NULL;
     }
     h->cfg = *cfg;
@@ -787,6 +810,18 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
     h->access = cfg->access;
     h->no_method_stats = gw_metrics_method(h->metrics, GW_METRICS_NO_METHOD);
     h->health_stats = gw_metrics_method(h->metrics, "healthz");
+    h->oom_response = MHD_create_response_from_buffer(sizeof(OOM_BODY) - 1, (void *)OOM_BODY,
+                                                      MHD_RESPMEM_PERSISTENT);
+    if (!h->oom_response ||
+        MHD_add_response_header(h->oom_response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json") != MHD_YES) {
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
+        if (h->oom_response)
+            MHD_destroy_response(h->oom_response);
+        gw_conns_free(h->conns);
+        free(h);
+        return NULL;
+    }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
                      (cfg->cert ? MHD_USE_TLS : 0);
@@ -808,6 +843,7 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
         else
             snprintf(err, errlen, "listen %s: cannot start the HTTP server (address in use?)",
                      cfg->listen);
+        MHD_destroy_response(h->oom_response);
         gw_conns_free(h->conns);
         free(h);
         return NULL;
@@ -849,6 +885,7 @@ void gw_http_stop(gw_http *h, int64_t grace_ms)
     for (int i = 0; i < 200 && atomic_load(&h->in_flight) > 0; i++)
         sleep_ms(10);
     MHD_stop_daemon(h->mhd);
+    MHD_destroy_response(h->oom_response);
     gw_conns_free(h->conns);
     if (listener != MHD_INVALID_SOCKET)
         close(listener);

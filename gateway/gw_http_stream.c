@@ -82,7 +82,9 @@ int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char
         json_t *json = gw_json_loadb(p, len, 0, &jerr);
         if (!json || !json_is_object(json)) {
             snprintf(err, errlen, "line %zu: %s", line,
-                     json ? "each line must be a JSON object" : jerr.text);
+                     json                          ? "each line must be a JSON object"
+                     : gw_json_error_is_oom(&jerr) ? GW_ERR_OOM
+                                                   : jerr.text);
             json_decref(json);
             return -1;
         }
@@ -90,7 +92,7 @@ int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char
             gw_buf *grown = gw_arena_alloc(&req->arena, (cap = cap ? cap * 2 : 8) * sizeof(*grown));
             if (!grown) {
                 json_decref(json);
-                return snprintf(err, errlen, "out of memory"), -1;
+                return snprintf(err, errlen, "%s", GW_ERR_OOM), -1;
             }
             if (*n)
                 memcpy(grown, *wires, *n * sizeof(*grown));
@@ -113,7 +115,7 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_buf *wires, size_t n_wi
     gw_http_stream *st = calloc(1, sizeof(*st));
     if (!st) {
         gw_buf_free_all(wires, n_wires);
-        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
     }
     pthread_mutex_init(&st->lock, NULL);
     const char *accept = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
@@ -173,7 +175,7 @@ static void format_final(gw_request *req, gw_http_stream *st, const gw_upstream_
         gw_status_error_body(&json, r->status, r->message ? r->message : "", r->trailing,
                              r->n_trailing, req->gen ? req->gen->schema : NULL);
     else
-        gw_status_error_body(&json, GRPC_STATUS_INTERNAL, "out of memory", NULL, 0, NULL);
+        gw_status_error_body(&json, GRPC_STATUS_INTERNAL, GW_ERR_OOM, NULL, 0, NULL);
     gw_buf_puts(&st->chunk, st->sse ? "event: error\ndata: " : "{\"error\":");
     gw_buf_append(&st->chunk, json.data, json.len);
     gw_buf_puts(&st->chunk, st->sse ? "\n\n" : "}\n");
@@ -235,7 +237,7 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
                                   "cannot start the upstream call");
     if (failed_early) { /* nothing streamed yet: answer like a unary call */
         if (!first)
-            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, "out of memory");
+            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
         /* as req->result, its headers, trailers and WWW-Authenticate go out too */
         pthread_mutex_lock(&st->lock);
         req->result = st->final;

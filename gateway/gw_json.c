@@ -233,7 +233,7 @@ static json_t *load_keeping(const char *text, size_t len, const literal_list *li
 {
     char *blanked = malloc(len ? len : 1);
     if (!blanked) {
-        snprintf(error->text, sizeof(error->text), "out of memory");
+        snprintf(error->text, sizeof(error->text), "%s", GW_ERR_OOM);
         return NULL;
     }
     memcpy(blanked, text, len);
@@ -253,10 +253,16 @@ static json_t *load_keeping(const char *text, size_t len, const literal_list *li
     }
     if (w.oom) {
         json_decref(root);
-        snprintf(error->text, sizeof(error->text), "out of memory");
+        snprintf(error->text, sizeof(error->text), "%s", GW_ERR_OOM);
         return NULL;
     }
     return root;
+}
+
+int gw_json_error_is_oom(const json_error_t *error)
+{
+    return json_error_code(error) == json_error_out_of_memory ||
+           strcmp(error->text, GW_ERR_OOM) == 0;
 }
 
 json_t *gw_json_loadb(const char *text, size_t len, size_t flags, json_error_t *error)
@@ -265,7 +271,7 @@ json_t *gw_json_loadb(const char *text, size_t len, size_t flags, json_error_t *
     literal_list list = {NULL, 0, 0};
     if (find_kept_literals(text, len, &list) < 0) {
         free(list.items);
-        snprintf(error->text, sizeof(error->text), "out of memory");
+        snprintf(error->text, sizeof(error->text), "%s", GW_ERR_OOM);
         return NULL;
     }
     json_t *root = list.n ? load_keeping(text, len, &list, flags, error)
@@ -684,8 +690,9 @@ static int encode_scalar(conv *c, const gw_field *f, const json_t *v, gw_buf *ou
         if (!gw_json_is_text(v))
             return gw_conv_fail(c, "expected a base64 string, got %s", gw_json_kind(v));
         size_t at = out->len;
-        if (gw_base64_decode(out, json_string_value(v), json_string_length(v)) < 0)
-            return gw_conv_fail(c, "not valid base64");
+        int decoded = gw_base64_decode(out, json_string_value(v), json_string_length(v));
+        if (decoded < 0)
+            return gw_conv_fail(c, "%s", decoded == -2 ? GW_ERR_OOM : "not valid base64");
         gw_buf_insert_varint(out, at, out->len - at);
         return 0;
     }
@@ -882,7 +889,7 @@ int gw_json_encode_fields(gw_conv *c, const gw_message *m, const json_t *obj, co
     unsigned char *seen = m->n_fields <= sizeof(seen_small) ? seen_small
                                                             : calloc(m->n_fields, 1);
     if (!seen)
-        return gw_conv_fail(c, "out of memory");
+        return gw_conv_fail(c, "%s", GW_ERR_OOM);
     memset(seen, 0, m->n_fields <= sizeof(seen_small) ? m->n_fields : 0);
     int rc = 0;
     const char *key;
@@ -916,7 +923,7 @@ int gw_json_encode_message(gw_conv *c, const gw_message *m, const json_t *v, gw_
         rc = gw_json_encode_fields(c, m, v, NULL, out);
     c->depth--;
     if (rc == 0 && out->oom)
-        return gw_conv_fail(c, "out of memory");
+        return gw_conv_fail(c, "%s", GW_ERR_OOM);
     return rc;
 }
 
@@ -1071,7 +1078,7 @@ static occurrence *scan_all(conv *c, const gw_message *m, const uint8_t *data, s
     }
     if (!all || p < end) {
         free(all);
-        gw_conv_fail(c, "out of memory");
+        gw_conv_fail(c, "%s", GW_ERR_OOM);
         return NULL;
     }
     *n_out = n;
@@ -1119,7 +1126,7 @@ static int scan_message(conv *c, const gw_message *m, const uint8_t *data, size_
     if (!s->occ || !s->lo) {
         free(all);
         scanned_free(s);
-        return gw_conv_fail(c, "out of memory");
+        return gw_conv_fail(c, "%s", GW_ERR_OOM);
     }
     s->hi = s->lo + m->n_fields + 1;
     for (size_t i = 0; i < n; i++)
@@ -1457,7 +1464,7 @@ static int collect_keys(conv *c, const gw_message *entry, const occurrence *o, s
             return -1;
         in_order[i].len = keys->len - in_order[i].at;
     }
-    return keys->oom ? gw_conv_fail(c, "out of memory") : 0;
+    return keys->oom ? gw_conv_fail(c, "%s", GW_ERR_OOM) : 0;
 }
 
 /* A map: its entries in wire order, each key once (the last entry wins). */
@@ -1473,7 +1480,7 @@ static int write_map(conv *c, const gw_field *f, const occurrence *o, size_t n, 
     gw_buf keys = GW_BUF_INIT;
     map_key *in_order = malloc(n * sizeof(*in_order)), *sorted = malloc(n * sizeof(*sorted));
     unsigned char *shadowed = calloc(n, 1);
-    int rc = in_order && sorted && shadowed ? 0 : gw_conv_fail(c, "out of memory");
+    int rc = in_order && sorted && shadowed ? 0 : gw_conv_fail(c, "%s", GW_ERR_OOM);
     if (rc == 0)
         rc = collect_keys(c, entry, o, n, &keys, in_order);
     if (rc == 0) {
@@ -1496,7 +1503,7 @@ static int write_merged_message(conv *c, const gw_field *f, const occurrence *o,
     gw_buf joined = GW_BUF_INIT;
     for (size_t i = 0; i < n; i++)
         gw_buf_append(&joined, o[i].data, o[i].len);
-    int rc = joined.oom ? gw_conv_fail(c, "out of memory")
+    int rc = joined.oom ? gw_conv_fail(c, "%s", GW_ERR_OOM)
                         : gw_json_decode_message(c, f->message, joined.data, joined.len, out);
     gw_buf_free(&joined);
     return rc;
@@ -1587,7 +1594,7 @@ int gw_json_decode_message(gw_conv *c, const gw_message *m, const uint8_t *data,
     }
     c->depth--;
     if (rc == 0 && out->oom)
-        return gw_conv_fail(c, "out of memory");
+        return gw_conv_fail(c, "%s", GW_ERR_OOM);
     return rc;
 }
 
@@ -1619,6 +1626,6 @@ int gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t
     conv_init(&c, opt, err, errlen);
     int rc = gw_json_decode_field(&c, m, f, data, len, out);
     if (rc == 0 && out->oom)
-        return gw_conv_fail(&c, "out of memory");
+        return gw_conv_fail(&c, "%s", GW_ERR_OOM);
     return rc;
 }

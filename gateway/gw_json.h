@@ -33,6 +33,9 @@ typedef struct gw_json_options {
  */
 json_t *gw_json_loadb(const char *text, size_t len, size_t flags, json_error_t *error);
 
+/* Whether gw_json_loadb failed for want of memory (jansson's or its own). */
+int gw_json_error_is_oom(const json_error_t *error);
+
 /*
  * Appends the wire encoding of `json` as message type `m` to `out`: an
  * object, or null for an empty message; for the well-known types their own

@@ -273,7 +273,7 @@ int gw_route_decode_var(const char *text, size_t len, gw_buf *out)
             gw_buf_putc(out, (uint8_t)c);
         i += 2;
     }
-    return 0;
+    return out->oom ? -2 : 0;
 }
 
 /* ---- the route table --------------------------------------------------------------- */

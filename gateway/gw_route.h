@@ -61,7 +61,8 @@ int gw_template_match(const gw_template *t, const char *path, gw_path_span *span
  * stay as they are whether the variable spans one segment or several, so a
  * value can hold an escaped '/' that is not a segment boundary (http.proto
  * asks this of multi-segment variables; grpc-gateway and Envoy do it for
- * every variable by default).  Returns 0, or -1 for a malformed escape.
+ * every variable by default).  Returns 0, -1 for a malformed escape, or -2
+ * when out of memory.
  */
 int gw_route_decode_var(const char *text, size_t len, gw_buf *out);
 

@@ -605,7 +605,7 @@ static int decode_any(gw_conv *c, const gw_message *m, const uint8_t *data, size
         return gw_conv_fail(c, "an Any's type URL is not valid UTF-8");
     char *url = strndup((const char *)got[1].data, got[1].len);
     if (!url)
-        return gw_conv_fail(c, "out of memory");
+        return gw_conv_fail(c, "%s", GW_ERR_OOM);
     const gw_message *packed = any_type(m, url);
     int rc = packed ? 0 : gw_conv_fail(c, "unknown type '%.100s' in an Any (no such message "
                                           "in the descriptor sets)", url);

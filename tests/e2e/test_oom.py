@@ -1,0 +1,138 @@
+"""The gateway out of memory: every Nth allocation made by rpcrest-gateway's
+own code fails (tests/faults/failmalloc.c, preloaded into the gateway only;
+allocations inside gRPC core, jansson and libmicrohttpd are theirs to
+handle and are left alone).  Meanwhile each request still gets an answer
+within its timeout: the same answer as with memory to spare, or 500 with
+{"code": 13, "message": "... out of memory"} (503 with code 14 when the
+upstream call could not be started).  Never a 4xx that blames a
+valid request, a hang or a crash; and once allocations succeed again every
+request is answered as before, by the same process.
+
+Skipped under SAN=1 and memcheck, whose runtimes own malloc.
+"""
+import http.client
+import json
+import os
+import shutil
+import tempfile
+import unittest
+
+import harness
+
+SHIM = os.path.join(harness.BUILD, "tests", "failmalloc.so")
+
+# (method, path, body, extra headers): valid requests along every path of
+# the gateway that allocates: JSON and query binding, path variables with
+# escapes, metadata headers, errors from the service, a server stream,
+# health checks, the OpenAPI document, an unknown route.
+REQUESTS = [
+    ("POST", "/v1/example/echo", b'{"value":"this is vlaue"}', {}),
+    ("POST", "/v1/example/echo", json.dumps({"value": "x" * 3000}).encode(), {}),
+    ("POST", "/v1/testkit/echo",
+     b'{"stringValue":"s","int64Value":"-9007199254740993","doubleValue":1.5,'
+     b'"repeatedInt32":[1,2,3],"bytesValue":"AAEC"}', {}),
+    ("GET", "/v1/testkit/echo/a%20b%2Fc?int32Value=7&repeatedInt32=1&repeatedInt32=2", None, {}),
+    ("POST", "/v1/testkit/metadata", b'{}', {"Grpc-Metadata-Color": "blue",
+                                             "Grpc-Metadata-Blob-Bin": "AAEC",
+                                             "X-Request-Id": "oom-test"}),
+    ("POST", "/v1/testkit/fail", b'{"code":5,"message":"no such thing"}', {}),
+    ("GET", "/v1/testkit/stream?count=3&size=8", None, {}),
+    ("GET", "/healthz", None, {}),
+    ("GET", "/healthz?service=rpcrest.testkit.TestKit", None, {}),
+    ("GET", "/openapi.json", None, {}),
+    ("GET", "/v1/no/such/route", None, {}),
+]
+
+FAIL_EVERY = (1, 2, 3, 5, 7, 11, 17, 31)
+
+
+@unittest.skipIf(os.environ.get("RPCREST_SAN") == "1" or os.environ.get("RPCREST_MEMCHECK"),
+                 "a sanitizer or valgrind owns malloc")
+class GatewayOutOfMemory(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="rpcrest-oom-")
+        cls.switch = os.path.join(cls.dir, "fail-now")
+        saved = dict(os.environ)
+        os.environ.update({"LD_PRELOAD": SHIM, "RPCREST_FAILMALLOC_PROGRAM": "rpcrest-gateway",
+                           "RPCREST_FAILMALLOC_SWITCH": cls.switch})
+        try:  # rpcrestd passes its environment on to its children
+            cls.r = harness.Rpcrest(services=("echo", "testkit"), gateway={"timeout": "5"})
+            cls.r.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        cls.gateway_pid = cls.r.children()["rpcrest-gateway"]
+        cls.baseline = [cls.ask(req) for req in REQUESTS]
+
+    @classmethod
+    def tearDownClass(cls):
+        if os.path.exists(cls.switch):
+            os.unlink(cls.switch)
+        cls.r.cleanup()
+        shutil.rmtree(cls.dir, True)
+
+    @classmethod
+    def ask(cls, req):
+        """(status, content-type, body) for one request on a new connection."""
+        method, path, body, headers = req
+        status, hdrs, data = cls.r.http(method, path, body, headers=headers, timeout=10)
+        return status, hdrs.get("content-type"), data
+
+    def set_failing(self, every):
+        with open(self.switch, "w") as f:  # its size is the shim's N
+            f.write("x" * every)
+
+    def assert_out_of_memory_answer(self, req, got):
+        status, ctype, data = got
+        self.assertIn((status, ctype), ((500, "application/json"), (503, "application/json")),
+                      (req[:2], got))
+        err = json.loads(data)
+        if status == 500:
+            self.assertEqual(err["code"], 13, err)
+            self.assertTrue(err["message"].endswith("out of memory"), err)
+        else:
+            self.assertEqual(err, {"code": 14, "message": "cannot start the upstream call",
+                                   "details": []})
+
+    def check_answer(self, req, want, got):
+        """Whether got is an out-of-memory answer (else it equals want)."""
+        if got == want:
+            return False
+        if want[0] == 200 and got[0] == 200 and req[1].startswith("/v1/testkit/stream"):
+            # a stream cut short: its messages so far, then an error object
+            lines = got[2].decode().strip().split("\n")
+            self.assertTrue(want[2].decode().startswith("\n".join(lines[:-1])), got)
+            self.assertIn("out of memory", json.loads(lines[-1])["error"]["message"], got)
+            return True
+        self.assert_out_of_memory_answer(req, got)
+        return True
+
+    def test_every_request_is_answered_while_allocations_fail(self):
+        for every in FAIL_EVERY:
+            with self.subTest(fail_every=every):
+                self.set_failing(every)
+                failed = 0
+                try:
+                    for _ in range(3):
+                        for req, want in zip(REQUESTS, self.baseline):
+                            try:
+                                got = self.ask(req)
+                            except (http.client.HTTPException, ConnectionError) as e:
+                                self.fail("%s %s: no answer (%r)" % (req[0], req[1], e))
+                            failed += self.check_answer(req, want, got)
+                finally:
+                    os.unlink(self.switch)
+                if every == 1:  # the shim is at work: nothing that allocates gets through
+                    self.assertGreater(failed, len(REQUESTS) * 3 // 2)
+                self.assert_recovered()
+
+    def assert_recovered(self):
+        self.assertEqual(self.r.children().get("rpcrest-gateway"), self.gateway_pid,
+                         "the gateway restarted; log:\n" + self.r.log())
+        for req, want in zip(REQUESTS, self.baseline):
+            self.assertEqual(self.ask(req), want, req[:2])
+
+
+if __name__ == "__main__":
+    unittest.main()
