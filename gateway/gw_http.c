@@ -40,10 +40,11 @@
  * Above 32 KiB MHD maps each connection's pool with mmap and unmaps it when
  * the connection closes, so a burst of connections gives its memory back
  * (malloc'ed pools stay in the heap): 8 MB less RSS after 256 connections. */
-#define OOM_BODY "{\"code\":13,\"message\":\"" GW_ERR_OOM "\",\"details\":[]}"
 #define CONNECTION_MEMORY ((size_t)36 * 1024)
 #define DRAIN_LINGER_MS 1000 /* stopping: how long idle keep-alive connections get to close */
 #define METRICS_PATH "/metrics"
+/* the body of the answer prepared for when no memory is left (oom_response) */
+#define OOM_BODY "{\"code\":13,\"message\":\"" GW_ERR_OOM "\",\"details\":[]}"
 
 /* ---- responses ------------------------------------------------------------------ */
 
