@@ -46,7 +46,7 @@ endif
 
 # Recursively expanded on purpose: pkg-config runs when a recipe needs the
 # flags, after scripts/deps.sh has had its chance to install the packages.
-PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd inih jansson gnutls)
+PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd inih jansson gnutls libnghttp2)
 LIBS_COMMON = $(shell $(PKG_CONFIG) --libs inih)
 # rpcrestd checks the TLS files of a new configuration (common/rp_tls.c).
 LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih gnutls)
@@ -56,7 +56,7 @@ LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih gnutls)
 # measured with grpc_unsecure (docs/benchmarks.md).  GnuTLS (already loaded
 # by libmicrohttpd) checks the PEM files at start.
 LIBS_HOST   = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c inih gnutls) -ldl -lpthread
-LIBS_GW     = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c libmicrohttpd inih jansson gnutls) -lpthread
+LIBS_GW     = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c libmicrohttpd inih jansson gnutls libnghttp2) -lpthread
 LIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka)
 
 OPT ?= -O2

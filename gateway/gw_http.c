@@ -25,7 +25,9 @@
 
 #include "gw_bind.h"
 #include "gw_http_int.h"
+#include "gw_h2.h"
 #include "gw_headers.h"
+#include "gw_loop.h"
 #include "gw_health.h"
 #include "gw_status.h"
 #include "rp_config.h"
@@ -149,6 +151,13 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
     return gw_http_queue(req, resp, status, content_type, len);
 }
 
+void gw_http_resume(gw_request *req)
+{
+    struct gw_loop *loop = req->thread->loop; /* req may be gone once resumed */
+    MHD_resume_connection(req->conn);
+    gw_loop_wake(loop);
+}
+
 enum MHD_Result gw_http_queue(gw_request *req, struct MHD_Response *resp, unsigned status,
                               const char *content_type, size_t len)
 {
@@ -228,7 +237,7 @@ static void on_upstream_done(void *arg, gw_upstream_result *result)
     gw_request *req = arg;
     req->result = result;
     atomic_store(&req->state, REQ_DONE);
-    MHD_resume_connection(req->conn);
+    gw_http_resume(req);
 }
 
 typedef struct query_list {
@@ -403,12 +412,16 @@ static enum MHD_Result start_call(gw_request *req)
     }
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
-    rc = gw_upstream_unary(h->upstream, m, &wires[0], md.items, md.n, timeout_ms,
-                           on_upstream_done, req);
+    if (req->thread->h2)
+        rc = gw_h2_unary(req->thread->h2, m->path, &wires[0], md.items, md.n, timeout_ms,
+                         on_upstream_done, req);
+    else
+        rc = gw_upstream_unary(h->upstream, m, &wires[0], md.items, md.n, timeout_ms,
+                               on_upstream_done, req);
     if (rc < 0) {
         req->result = NULL;
         atomic_store(&req->state, REQ_DONE);
-        MHD_resume_connection(req->conn);
+        gw_http_resume(req);
     }
     return MHD_YES;
 }
@@ -435,7 +448,7 @@ static enum MHD_Result start_health_check(gw_request *req)
                                     on_upstream_done, req);
     if (rc < 0) {
         atomic_store(&req->state, REQ_DONE);
-        MHD_resume_connection(req->conn);
+        gw_http_resume(req);
     }
     return MHD_YES;
 }
@@ -507,6 +520,17 @@ static enum MHD_Result send_metrics(gw_request *req)
 
 /* ---- the access handler --------------------------------------------------------------- */
 
+/* The HTTP thread whose daemon took conn. */
+static gw_http_thread *thread_of(gw_http *h, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+    for (int i = 0; ci && i < h->n_threads; i++)
+        if (h->threads[i].mhd == ci->daemon)
+            return &h->threads[i];
+    return &h->threads[0];
+}
+
 static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const char *url,
                                const char *method)
 {
@@ -517,6 +541,7 @@ static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const ch
     gw_arena_init(&req->arena, req->arena_first, sizeof(req->arena_first));
     req->http = h;
     req->conn = conn;
+    req->thread = thread_of(h, conn);
     req->path = url;
     req->grpc_code = -1;
     req->start_us = monotonic_us();
@@ -770,6 +795,90 @@ void gw_http_api_failed(gw_http *h)
     gw_metrics_api_loaded(h->metrics, 0, 0);
 }
 
+/* One HTTP thread's daemon, in external-epoll mode for its gw_loop; the
+ * first binds the address (or takes the supervisor's socket), the others
+ * share that socket. */
+static struct MHD_Daemon *start_daemon(gw_http *h, const struct sockaddr_storage *addr,
+                                       MHD_socket listen_fd)
+{
+    const gw_http_config *cfg = &h->cfg;
+    /* HTTPS: the key and certificate are handed over in memory (read before
+     * the process gave up root); MHD sets up GnuTLS with them at start */
+    struct MHD_OptionItem tls_opts[] = {
+        {cfg->cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     (addr->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+                     (cfg->cert ? MHD_USE_TLS : 0);
+    return MHD_start_daemon(
+        flags, 0, accept_policy, h, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->connection_timeout_s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + CONNECTION_SLACK,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, MHD_OPTION_UNESCAPE_CALLBACK,
+        keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 0u, MHD_OPTION_LISTEN_SOCKET,
+        listen_fd, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+}
+
+/* Every daemon stops accepting; returns the listening socket they shared
+ * (MHD_stop_daemon would otherwise close it under the others). */
+static MHD_socket quiesce_all(gw_http *h)
+{
+    MHD_socket listener = MHD_INVALID_SOCKET;
+    for (int i = 0; i < h->n_threads; i++) {
+        MHD_socket s = h->threads[i].mhd ? MHD_quiesce_daemon(h->threads[i].mhd)
+                                         : MHD_INVALID_SOCKET;
+        if (s != MHD_INVALID_SOCKET)
+            listener = s;
+    }
+    return listener;
+}
+
+static void close_listener(MHD_socket listener)
+{
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+}
+
+/* Ends the loops, then stops their daemons. */
+static void stop_threads(gw_http *h)
+{
+    for (int i = 0; i < h->n_threads; i++) {
+        gw_loop_stop(h->threads[i].loop);
+        h->threads[i].loop = NULL;
+        gw_h2_free(h->threads[i].h2);
+        h->threads[i].h2 = NULL;
+    }
+    for (int i = 0; i < h->n_threads; i++) {
+        if (h->threads[i].mhd)
+            MHD_stop_daemon(h->threads[i].mhd);
+        h->threads[i].mhd = NULL;
+    }
+}
+
+static void free_http(gw_http *h)
+{
+    if (h->oom_response)
+        MHD_destroy_response(h->oom_response);
+    gw_conns_free(h->conns);
+    pthread_mutex_destroy(&h->gen_lock);
+    free(h->threads);
+    free(h);
+}
+
+static unsigned current_connections(gw_http *h)
+{
+    unsigned n = 0;
+    for (int i = 0; i < h->n_threads; i++) {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(h->threads[i].mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        n += di ? di->num_connections : 0;
+    }
+    return n;
+}
+
 gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen)
 {
     struct sockaddr_storage addr;
@@ -800,53 +909,49 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
     }
     pthread_mutex_init(&h->gen_lock, NULL);
     h->upstream = up;
-    /* HTTPS: the key and certificate are handed over in memory (read before
-     * the process gave up root); MHD sets up GnuTLS with them at start */
-    struct MHD_OptionItem tls_opts[] = {
-        {cfg->cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->key},
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->cert},
-        {MHD_OPTION_END, 0, NULL},
-    };
     h->metrics = cfg->metrics;
     h->access = cfg->access;
     h->no_method_stats = gw_metrics_method(h->metrics, GW_METRICS_NO_METHOD);
     h->health_stats = gw_metrics_method(h->metrics, "healthz");
     h->oom_response = MHD_create_response_from_buffer(sizeof(OOM_BODY) - 1, (void *)OOM_BODY,
                                                       MHD_RESPMEM_PERSISTENT);
-    if (!h->oom_response ||
+    h->threads = calloc((size_t)cfg->threads, sizeof(*h->threads));
+    if (!h->oom_response || !h->threads ||
         MHD_add_response_header(h->oom_response, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 "application/json") != MHD_YES) {
         snprintf(err, errlen, "%s", GW_ERR_OOM);
-        if (h->oom_response)
-            MHD_destroy_response(h->oom_response);
-        gw_conns_free(h->conns);
-        free(h);
+        free_http(h);
         return NULL;
     }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
-                     (cfg->cert ? MHD_USE_TLS : 0);
-    h->mhd = MHD_start_daemon(
-        flags, 0, accept_policy, h, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.connection_timeout_s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_CONNECTION_LIMIT,
-        h->cfg.max_connections + CONNECTION_SLACK,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY,
-        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        0u, MHD_OPTION_LISTEN_SOCKET,
-        (MHD_socket)(cfg->listen_fd >= 0 ? cfg->listen_fd : MHD_INVALID_SOCKET),
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
-    if (!h->mhd) {
-        if (cfg->cert)
-            snprintf(err, errlen, "listen %s: cannot start the HTTPS server (the certificate "
-                     "and key were refused by GnuTLS, or the address is in use)", cfg->listen);
-        else
-            snprintf(err, errlen, "listen %s: cannot start the HTTP server (address in use?)",
-                     cfg->listen);
-        MHD_destroy_response(h->oom_response);
-        gw_conns_free(h->conns);
-        free(h);
+    MHD_socket listen_fd = cfg->listen_fd >= 0 ? (MHD_socket)cfg->listen_fd : MHD_INVALID_SOCKET;
+    for (; h->n_threads < cfg->threads; h->n_threads++) {
+        gw_http_thread *t = &h->threads[h->n_threads];
+        if (!(t->mhd = start_daemon(h, &addr, listen_fd))) {
+            if (cfg->cert)
+                snprintf(err, errlen, "listen %s: cannot start the HTTPS server (the certificate "
+                         "and key were refused by GnuTLS, or the address is in use)", cfg->listen);
+            else
+                snprintf(err, errlen, "listen %s: cannot start the HTTP server (address in use?)",
+                         cfg->listen);
+            break;
+        }
+        if (listen_fd == MHD_INVALID_SOCKET) /* the others share the first one's socket */
+            listen_fd = MHD_get_daemon_info(t->mhd, MHD_DAEMON_INFO_LISTEN_FD)->listen_fd;
+        if (cfg->loop_upstream && !(t->h2 = gw_h2_new(cfg->loop_upstream))) {
+            snprintf(err, errlen, "%s", GW_ERR_OOM);
+            h->n_threads++;
+            break;
+        }
+        if (!(t->loop = gw_loop_start(t->mhd, t->h2 ? gw_h2_source(t->h2) : NULL, err,
+                                      errlen))) {
+            h->n_threads++; /* its daemon is stopped with the others */
+            break;
+        }
+    }
+    if (h->n_threads < cfg->threads || !h->threads[h->n_threads - 1].loop) {
+        close_listener(quiesce_all(h));
+        stop_threads(h);
+        free_http(h);
         return NULL;
     }
     return h;
@@ -863,17 +968,15 @@ void gw_http_stop(gw_http *h, int64_t grace_ms)
     if (!h)
         return;
     atomic_store(&h->stopping, 1);
-    MHD_socket listener = MHD_quiesce_daemon(h->mhd);
+    MHD_socket listener = quiesce_all(h);
     /* Serve what is in flight and what comes on connections already open
      * (answered with Connection: close, so clients reconnect to whoever
      * accepts now) until they have closed, idle ones for DRAIN_LINGER_MS. */
     for (int64_t waited = 0, idle_at = -1; waited < grace_ms; waited += 10) {
-        const union MHD_DaemonInfo *di =
-            MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         int lingered = idle_at >= 0 && waited - idle_at >= DRAIN_LINGER_MS;
         if (atomic_load(&h->in_flight) > 0)
             idle_at = -1;
-        else if (!di || di->num_connections == 0 || lingered)
+        else if (current_connections(h) == 0 || lingered)
             break;
         else if (idle_at < 0)
             idle_at = waited;
@@ -883,14 +986,13 @@ void gw_http_stop(gw_http *h, int64_t grace_ms)
     /* MHD must not be stopped with suspended connections: cancel what is
      * still running, so every call completes and resumes its connection. */
     gw_upstream_cancel_all(h->upstream);
+    for (int i = 0; i < h->n_threads; i++)
+        if (h->threads[i].h2)
+            gw_h2_cancel_all(h->threads[i].h2);
     for (int i = 0; i < 200 && atomic_load(&h->in_flight) > 0; i++)
         sleep_ms(10);
-    MHD_stop_daemon(h->mhd);
-    MHD_destroy_response(h->oom_response);
-    gw_conns_free(h->conns);
-    if (listener != MHD_INVALID_SOCKET)
-        close(listener);
+    stop_threads(h);
+    close_listener(listener);
     gw_gen_unref(h->gen);
-    pthread_mutex_destroy(&h->gen_lock);
-    free(h);
+    free_http(h);
 }

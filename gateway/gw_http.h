@@ -25,7 +25,7 @@ typedef struct gw_http_config {
                              * libmicrohttpd binds `listen` */
     const char *cert;       /* PEM certificate chain: HTTPS (GnuTLS); NULL: HTTP */
     const char *key;        /* its PEM private key; both must live until gw_http_stop */
-    int threads;            /* MHD thread pool size, >= 1 */
+    int threads;            /* HTTP threads (one event loop and daemon each), >= 1 */
     unsigned connection_timeout_s; /* an idle or stalled connection is closed after this */
     unsigned max_connections; /* connections at once; more are closed when accepted */
     size_t max_body_bytes;  /* larger bodies get 413 */
@@ -37,6 +37,9 @@ typedef struct gw_http_config {
     const char *docs_dir;   /* the console's files (Swagger UI and its index page) */
     gw_metrics *metrics;    /* borrowed: counts requests and answers GET /metrics; NULL: off */
     gw_access *access;      /* borrowed: the access log, or NULL */
+    const char *loop_upstream; /* "unix:PATH": each HTTP thread also makes the unary calls
+                             * itself, on its own connection to it (gw_h2); NULL: all
+                             * calls go through the gw_upstream given to gw_http_start */
 } gw_http_config;
 
 typedef struct gw_http gw_http;

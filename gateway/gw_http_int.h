@@ -25,8 +25,17 @@
  * dozen headers and a few response metadata entries fits. */
 #define GW_REQUEST_ARENA_BYTES 1536
 
-struct gw_http {
+/* One HTTP thread: its daemon, the loop that drives it, and the loop's own
+ * upstream connection for unary calls (NULL: gw_upstream makes them). */
+typedef struct gw_http_thread {
     struct MHD_Daemon *mhd;
+    struct gw_loop *loop;
+    struct gw_h2 *h2;
+} gw_http_thread;
+
+struct gw_http {
+    gw_http_thread *threads; /* cfg.threads of them */
+    int n_threads;           /* started */
     gw_http_config cfg;
     gw_upstream *upstream;
     pthread_mutex_t gen_lock; /* guards gen: published by another thread */
@@ -52,6 +61,7 @@ typedef struct gw_request {
     gw_http *http;
     gw_gen *gen;             /* the API generation this request was routed in */
     struct MHD_Connection *conn;
+    gw_http_thread *thread;  /* the HTTP thread serving conn */
     _Atomic req_state state;
     int early_status;        /* 404/405/413 known before the body: answer after it */
     const gw_route *route;
@@ -82,6 +92,9 @@ typedef struct gw_request {
 
 /* Queues a JSON response with the result's metadata as headers; takes body. */
 enum MHD_Result gw_http_send_json(gw_request *req, unsigned status, gw_buf *body);
+
+/* Resumes req's suspended connection and wakes its HTTP thread (any thread). */
+void gw_http_resume(gw_request *req);
 
 /* Queues resp (len bytes of content_type) with the request id and, while
  * stopping, Connection: close; records status and length for the access

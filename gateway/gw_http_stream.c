@@ -50,7 +50,7 @@ static void deliver(gw_request *req, gw_upstream_result *r, int is_final)
         atomic_store(&req->state, REQ_DONE);
     }
     if (wake)
-        MHD_resume_connection(req->conn);
+        gw_http_resume(req);
     pthread_mutex_unlock(&st->lock);
 }
 
@@ -138,7 +138,7 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_buf *wires, size_t n_wi
     if (!call) {
         st->suspended = 0;
         atomic_store(&req->state, REQ_DONE);
-        MHD_resume_connection(req->conn);
+        gw_http_resume(req);
     }
     return MHD_YES;
 }

@@ -15,6 +15,7 @@
 #include "gw_access.h"
 #include "gw_discovery.h"
 #include "gw_gen.h"
+#include "gw_h2.h"
 #include "gw_http.h"
 #include "gw_metrics.h"
 #include "gw_refresh.h"
@@ -251,6 +252,13 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
         return RP_EX_CONFIG;
     }
     gw_http_config hc = http_config(cfg, threads, st, metrics, access);
+    if (gw_h2_supports(target, tls != NULL)) {
+        /* unary calls go over the HTTP threads' own connections; the channel
+         * still carries the rest, and connects now so that its state (the
+         * metrics' upstream_ready) says whether the upstream is there */
+        hc.loop_upstream = target;
+        grpc_channel_check_connectivity_state(gw_upstream_channel(up), 1);
+    }
     gw_http *http = gw_http_start(&hc, up, err, sizeof(err));
     if (!http) {
         rp_log("%s", err);

@@ -14,6 +14,7 @@ protobuf-compiler
 libprotobuf-dev
 libmicrohttpd-dev
 libgnutls28-dev
+libnghttp2-dev
 libinih-dev
 libjansson-dev
 libcmocka-dev

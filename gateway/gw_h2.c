@@ -1,0 +1,778 @@
+/*
+ * gw_h2.c -- unary gRPC calls over one HTTP/2 connection (nghttp2) driven
+ * by a gw_loop: connection state and reconnection, the calls' lives
+ * (queued, sent, answered, expired), and the gRPC mapping of a reply
+ * (length-prefixed message, grpc-status / grpc-message, Trailers-Only,
+ * -bin metadata) into a gw_upstream_result.
+ *
+ * A call is queued until the connection can take it, then submitted;
+ * nghttp2 itself holds back streams beyond the upstream's
+ * MAX_CONCURRENT_STREAMS.  After a GOAWAY the connection takes no new call:
+ * new ones queue until it has finished its streams and a new connection
+ * (to whichever host listens on the path now) takes them; streams the
+ * upstream refused are queued again.  Every call is in `live`, ordered by
+ * deadline, whatever its state.
+ */
+#include "gw_h2.h"
+
+#include <errno.h>
+#include <grpc/slice.h>
+#include <grpc/status.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/string_util.h>
+#include <nghttp2/nghttp2.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "gw_base64.h"
+#include "rp_log.h"
+
+#define MAX_REPLY_BYTES (64u << 20) /* as gw_upstream's channel */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 1000
+#define READ_CHUNK 65536
+
+typedef struct h2_call {
+    struct gw_h2 *c;
+    int32_t stream_id;       /* 0: not submitted */
+    nghttp2_nv *nv;          /* request headers, built at the start (strings in nv_text) */
+    size_t n_nv;
+    gw_buf nv_text;
+    size_t timeout_slot;     /* index in nv of grpc-timeout, filled at submit */
+    char timeout_text[24];
+    gw_buf body;             /* the length-prefixed message */
+    size_t sent;
+    gw_buf reply;            /* DATA bytes received */
+    int http_status;
+    int grpc_status;         /* -1 until received */
+    char *grpc_message;      /* gpr_malloc'ed, or NULL */
+    gw_metadata *md[2];      /* [0] initial, [1] trailing (gpr_malloc'ed strings) */
+    size_t n_md[2], cap_md[2];
+    int in_trailers;         /* headers after the first block */
+    int failed_alloc;
+    int64_t deadline_ms;
+    gw_upstream_done done;
+    void *arg;
+    struct h2_call *prev, *next;   /* `live`, by deadline */
+    struct h2_call *queue_next;    /* `queue` */
+    int queued;
+} h2_call;
+
+typedef enum h2_state { H2_DOWN, H2_UP, H2_FAILED } h2_state;
+
+struct gw_h2 {
+    gw_loop_source src;      /* first: the loop hands it back to tick */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    h2_state state;
+    int fd;
+    nghttp2_session *session;
+    int goaway;              /* the upstream said GOAWAY: no new streams here */
+    size_t n_streams;        /* calls submitted on the connection and not finished */
+    int64_t retry_at_ms;     /* H2_FAILED: calls fail fast until then */
+    int64_t backoff_ms;
+    h2_call *live_head, *live_tail;
+    h2_call *queue_head, *queue_tail;
+    atomic_int cancel_all;
+    uint8_t read_buf[READ_CHUNK];
+};
+
+/* ---- call bookkeeping ------------------------------------------------------ */
+
+static void live_insert(gw_h2 *c, h2_call *k)
+{ /* deadlines mostly come in order: walk back from the tail */
+    h2_call *after = c->live_tail;
+    while (after && after->deadline_ms > k->deadline_ms)
+        after = after->prev;
+    k->prev = after;
+    k->next = after ? after->next : c->live_head;
+    if (k->next)
+        k->next->prev = k;
+    else
+        c->live_tail = k;
+    if (after)
+        after->next = k;
+    else
+        c->live_head = k;
+}
+
+static void live_remove(gw_h2 *c, h2_call *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        c->live_head = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    else
+        c->live_tail = k->prev;
+    k->prev = k->next = NULL;
+}
+
+static void queue_push(gw_h2 *c, h2_call *k)
+{
+    k->queued = 1;
+    k->queue_next = NULL;
+    if (c->queue_tail)
+        c->queue_tail->queue_next = k;
+    else
+        c->queue_head = k;
+    c->queue_tail = k;
+}
+
+static h2_call *queue_pop(gw_h2 *c)
+{
+    h2_call *k = c->queue_head;
+    if (k) {
+        c->queue_head = k->queue_next;
+        if (!c->queue_head)
+            c->queue_tail = NULL;
+        k->queued = 0;
+    }
+    return k;
+}
+
+static void queue_remove(gw_h2 *c, h2_call *k)
+{
+    h2_call **p = &c->queue_head, *last = NULL;
+    while (*p && *p != k)
+        last = *p, p = &(*p)->queue_next;
+    if (!*p)
+        return;
+    *p = k->queue_next;
+    if (c->queue_tail == k)
+        c->queue_tail = last;
+    k->queued = 0;
+}
+
+static void free_md(gw_metadata *md, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        gpr_free(md[i].key);
+        gpr_free(md[i].value);
+    }
+    free(md);
+}
+
+static void call_free(h2_call *k)
+{
+    free(k->nv);
+    gw_buf_free(&k->nv_text);
+    gw_buf_free(&k->body);
+    gw_buf_free(&k->reply);
+    gpr_free(k->grpc_message);
+    free_md(k->md[0], k->n_md[0]);
+    free_md(k->md[1], k->n_md[1]);
+    free(k);
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+/* The reply's one message as a slice (the buffer moves into it). */
+static int take_message(h2_call *k, gw_upstream_result *r)
+{
+    const uint8_t *p = k->reply.data;
+    if (k->reply.len < 5)
+        return -1;
+    if (p[0] != 0)
+        return -2; /* compressed: this client accepts identity only */
+    size_t len = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+    if (len != k->reply.len - 5)
+        return -1;
+    size_t total;
+    uint8_t *data = gw_buf_steal(&k->reply, &total);
+    r->reply_slice = grpc_slice_new_with_user_data(data + 5, len, free, data);
+    r->reply = GRPC_SLICE_START_PTR(r->reply_slice);
+    r->reply_len = len;
+    return 0;
+}
+
+/* The HTTP status of a reply without grpc-status, as gRPC maps it. */
+static grpc_status_code status_from_http(int http)
+{
+    switch (http) {
+    case 400: return GRPC_STATUS_INTERNAL;
+    case 401: return GRPC_STATUS_UNAUTHENTICATED;
+    case 403: return GRPC_STATUS_PERMISSION_DENIED;
+    case 404: return GRPC_STATUS_UNIMPLEMENTED;
+    case 429: case 502: case 503: case 504: return GRPC_STATUS_UNAVAILABLE;
+    default: return GRPC_STATUS_UNKNOWN;
+    }
+}
+
+static void set_status(gw_upstream_result *r, grpc_status_code code, const char *message)
+{
+    r->status = code;
+    gpr_free(r->message);
+    r->message = gpr_strdup(message);
+}
+
+/* Builds k's result, removes k everywhere and hands the result over. */
+static void call_finish(h2_call *k, grpc_status_code code, const char *message)
+{
+    gw_h2 *c = k->c;
+    live_remove(c, k);
+    if (k->queued)
+        queue_remove(c, k);
+    if (k->stream_id > 0) {
+        c->n_streams--;
+        if (c->session)
+            nghttp2_session_set_stream_user_data(c->session, k->stream_id, NULL);
+    }
+    gw_upstream_result *r = calloc(1, sizeof(*r));
+    if (r) {
+        r->reply_slice = grpc_empty_slice();
+        r->initial = k->md[0], r->n_initial = k->n_md[0];
+        r->trailing = k->md[1], r->n_trailing = k->n_md[1];
+        k->md[0] = k->md[1] = NULL, k->n_md[0] = k->n_md[1] = 0;
+        if (!r->initial)
+            r->initial = calloc(1, sizeof(*r->initial));
+        if (!r->trailing)
+            r->trailing = calloc(1, sizeof(*r->trailing));
+        if ((int)code >= 0) {
+            set_status(r, code, message);
+        } else if (k->failed_alloc) {
+            set_status(r, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
+        } else if (k->grpc_status < 0) {
+            char text[80];
+            snprintf(text, sizeof(text), "the upstream answered HTTP %d without a gRPC status",
+                     k->http_status);
+            set_status(r, k->http_status == 200 ? GRPC_STATUS_INTERNAL
+                                                : status_from_http(k->http_status), text);
+        } else {
+            r->status = (grpc_status_code)k->grpc_status;
+            r->message = k->grpc_message ? k->grpc_message : gpr_strdup("");
+            k->grpc_message = NULL;
+            if (r->status == GRPC_STATUS_OK) {
+                int rc = take_message(k, r);
+                if (rc == -2)
+                    set_status(r, GRPC_STATUS_INTERNAL, "the upstream sent a compressed message "
+                                                        "without the encoding being agreed");
+                else if (rc < 0)
+                    set_status(r, GRPC_STATUS_INTERNAL,
+                               "the upstream answered OK without exactly one message");
+            }
+        }
+        if (!r->message || !r->initial || !r->trailing) {
+            gw_upstream_result_free(r);
+            r = NULL;
+        }
+    }
+    gw_upstream_done done = k->done;
+    void *arg = k->arg;
+    call_free(k);
+    done(arg, r); /* NULL only when out of memory */
+}
+
+/* ---- nghttp2 callbacks ------------------------------------------------------ */
+
+static h2_call *stream_call(nghttp2_session *s, int32_t stream_id)
+{
+    return nghttp2_session_get_stream_user_data(s, stream_id);
+}
+
+static ssize_t read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t max,
+                         uint32_t *flags, nghttp2_data_source *src, void *user)
+{
+    (void)s, (void)stream_id, (void)user;
+    h2_call *k = src->ptr;
+    size_t n = k->body.len - k->sent < max ? k->body.len - k->sent : max;
+    memcpy(buf, k->body.data + k->sent, n);
+    k->sent += n;
+    if (k->sent == k->body.len)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const uint8_t *data,
+                   size_t len, void *user)
+{
+    (void)flags, (void)user;
+    h2_call *k = stream_call(s, stream_id);
+    if (!k)
+        return 0;
+    if (k->reply.len + len > MAX_REPLY_BYTES + 5) {
+        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+        call_finish(k, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                    "the upstream's reply is larger than 64 MiB");
+        return 0;
+    }
+    gw_buf_append(&k->reply, data, len);
+    k->failed_alloc |= k->reply.oom;
+    return 0;
+}
+
+static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *user)
+{
+    (void)user;
+    h2_call *k = stream_call(s, frame->hd.stream_id);
+    if (k && frame->headers.cat == NGHTTP2_HCAT_HEADERS)
+        k->in_trailers = 1;
+    return 0;
+}
+
+static int add_metadata(h2_call *k, int which, const uint8_t *name, size_t name_len,
+                        const uint8_t *value, size_t value_len)
+{
+    if (k->n_md[which] == k->cap_md[which]) {
+        size_t cap = k->cap_md[which] ? k->cap_md[which] * 2 : 4;
+        gw_metadata *grown = realloc(k->md[which], cap * sizeof(*grown));
+        if (!grown)
+            return -1;
+        k->md[which] = grown, k->cap_md[which] = cap;
+    }
+    gw_metadata *m = &k->md[which][k->n_md[which]];
+    m->key = gpr_malloc(name_len + 1);
+    memcpy(m->key, name, name_len);
+    m->key[name_len] = '\0';
+    if (name_len > 4 && memcmp(name + name_len - 4, "-bin", 4) == 0) {
+        gw_buf decoded = GW_BUF_INIT;
+        if (gw_base64_decode(&decoded, (const char *)value, value_len) < 0 || decoded.oom) {
+            gw_buf_free(&decoded);
+            gpr_free(m->key);
+            return 0; /* not base64: dropped, as gRPC core does */
+        }
+        m->value_len = decoded.len;
+        m->value = gpr_malloc(decoded.len + 1);
+        if (decoded.len)
+            memcpy(m->value, decoded.data, decoded.len);
+        gw_buf_free(&decoded);
+    } else {
+        m->value_len = value_len;
+        m->value = gpr_malloc(value_len + 1);
+        memcpy(m->value, value, value_len);
+    }
+    m->value[m->value_len] = '\0';
+    k->n_md[which]++;
+    return 0;
+}
+
+static int hex_value(uint8_t ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    return -1;
+}
+
+/* grpc-message is percent-encoded; a malformed escape stays as it is. */
+static char *percent_decode(const uint8_t *s, size_t len)
+{
+    char *out = gpr_malloc(len + 1), *o = out;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
+            (lo = hex_value(s[i + 2])) >= 0) {
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            *o++ = (char)s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int name_is(const uint8_t *name, size_t len, const char *want)
+{
+    return len == strlen(want) && memcmp(name, want, len) == 0;
+}
+
+static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t name_len, const uint8_t *value, size_t value_len, uint8_t flags,
+                     void *user)
+{
+    (void)flags, (void)user;
+    h2_call *k = stream_call(s, frame->hd.stream_id);
+    if (!k)
+        return 0;
+    /* Trailers-Only: the first block ends the stream and carries the status */
+    int trailing = k->in_trailers || (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+    if (name_is(name, name_len, ":status")) {
+        k->http_status = atoi((const char *)value);
+    } else if (name_is(name, name_len, "grpc-status")) {
+        k->grpc_status = atoi((const char *)value);
+    } else if (name_is(name, name_len, "grpc-message")) {
+        gpr_free(k->grpc_message);
+        k->grpc_message = percent_decode(value, value_len);
+    } else if (name[0] == ':' || name_is(name, name_len, "content-type") ||
+               name_is(name, name_len, "grpc-encoding") ||
+               name_is(name, name_len, "grpc-accept-encoding")) {
+        /* the transport's, not the application's */
+    } else if (add_metadata(k, trailing, name, name_len, value, value_len) < 0) {
+        k->failed_alloc = 1;
+    }
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error, void *user)
+{
+    gw_h2 *c = user;
+    h2_call *k = stream_call(s, stream_id);
+    if (!k)
+        return 0;
+    if (error == NGHTTP2_REFUSED_STREAM) { /* never processed: send it again */
+        k->stream_id = 0;
+        c->n_streams--;
+        k->sent = 0;
+        gw_buf_free(&k->reply);
+        queue_push(c, k);
+        return 0;
+    }
+    if (error != NGHTTP2_NO_ERROR && k->grpc_status < 0) {
+        char text[80];
+        snprintf(text, sizeof(text), "the upstream reset the stream (%s)",
+                 nghttp2_http2_strerror(error));
+        call_finish(k, error == NGHTTP2_CANCEL ? GRPC_STATUS_CANCELLED : GRPC_STATUS_UNAVAILABLE,
+                    text);
+        return 0;
+    }
+    call_finish(k, (grpc_status_code)-1, NULL);
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *user)
+{
+    (void)s;
+    gw_h2 *c = user;
+    if (frame->hd.type == NGHTTP2_GOAWAY)
+        c->goaway = 1;
+    return 0;
+}
+
+static ssize_t send_bytes(nghttp2_session *s, const uint8_t *data, size_t len, int flags,
+                          void *user)
+{
+    (void)s, (void)flags;
+    gw_h2 *c = user;
+    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+    if (n >= 0)
+        return n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    if (errno == EINTR)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+/* ---- the connection ----------------------------------------------------------- */
+
+static void fail_calls(gw_h2 *c, int only_sent, grpc_status_code code, const char *message)
+{
+    for (h2_call *k = c->live_head, *next; k; k = next) {
+        next = k->next;
+        if (!only_sent || k->stream_id > 0)
+            call_finish(k, code, message);
+    }
+}
+
+static void close_connection(gw_h2 *c)
+{
+    if (c->fd >= 0 && c->src.loop) { /* out of the loop's epoll set before the number is reused */
+        c->src.fd = -1;
+        gw_loop_update(c->src.loop);
+    }
+    if (c->session) {
+        nghttp2_session *s = c->session;
+        /* streams it had: never answered now */
+        fail_calls(c, 1, GRPC_STATUS_UNAVAILABLE, "the connection to the upstream closed");
+        c->session = NULL;
+        nghttp2_session_del(s);
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->goaway = 0;
+    c->state = H2_DOWN;
+}
+
+static int open_connection(gw_h2 *c)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, c->path, sizeof(sa.sun_path));
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        if (c->fd >= 0)
+            close(c->fd);
+        c->fd = -1;
+        errno = e;
+        return -1;
+    }
+    nghttp2_session_callbacks *cb;
+    if (nghttp2_session_callbacks_new(&cb) != 0) {
+        close(c->fd);
+        c->fd = -1;
+        errno = ENOMEM;
+        return -1;
+    }
+    nghttp2_session_callbacks_set_send_callback(cb, send_bytes);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    int rc = nghttp2_session_client_new(&c->session, cb, c);
+    nghttp2_session_callbacks_del(cb);
+    if (rc != 0) {
+        close(c->fd);
+        c->fd = -1;
+        errno = ENOMEM;
+        return -1;
+    }
+    nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4 << 20},
+    };
+    nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings, 2);
+    nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, 16 << 20);
+    c->state = H2_UP;
+    c->backoff_ms = 0;
+    return 0;
+}
+
+/* Submits k on the connection (which is up and not going away). */
+static void submit(gw_h2 *c, h2_call *k)
+{
+    int64_t left = k->deadline_ms - gw_loop_now_ms();
+    if (left < 1)
+        left = 1;
+    if (left <= 99999999)
+        snprintf(k->timeout_text, sizeof(k->timeout_text), "%lldm", (long long)left);
+    else
+        snprintf(k->timeout_text, sizeof(k->timeout_text), "%lldS", (long long)(left / 1000));
+    k->nv[k->timeout_slot].value = (uint8_t *)k->timeout_text;
+    k->nv[k->timeout_slot].valuelen = strlen(k->timeout_text);
+    nghttp2_data_provider body = {.source.ptr = k, .read_callback = read_body};
+    int32_t id = nghttp2_submit_request(c->session, NULL, k->nv, k->n_nv, &body, k);
+    if (id < 0) {
+        call_finish(k, GRPC_STATUS_UNAVAILABLE, "the call to the upstream could not start");
+        return;
+    }
+    k->stream_id = id;
+    c->n_streams++;
+}
+
+/* Queued calls go out when the connection can take them; connects when
+ * needed; a failed connect fails them (fail fast, as gRPC's channels do). */
+static void start_queued(gw_h2 *c)
+{
+    if (!c->queue_head || c->goaway)
+        return;
+    int64_t now = gw_loop_now_ms();
+    if (c->state == H2_FAILED && now < c->retry_at_ms) {
+        fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, "the upstream is not reachable");
+        return;
+    }
+    if (c->state != H2_UP && open_connection(c) < 0) {
+        char text[300];
+        snprintf(text, sizeof(text), "cannot connect to the upstream unix:%s: %s", c->path,
+                 strerror(errno));
+        c->state = H2_FAILED;
+        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+        if (c->backoff_ms > BACKOFF_MAX_MS)
+            c->backoff_ms = BACKOFF_MAX_MS;
+        c->retry_at_ms = now + c->backoff_ms;
+        fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, text);
+        return;
+    }
+    for (h2_call *k; (k = queue_pop(c));)
+        submit(c, k);
+}
+
+static void read_available(gw_h2 *c)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, c->read_buf, sizeof(c->read_buf), 0);
+        if (n > 0) {
+            if (nghttp2_session_mem_recv(c->session, c->read_buf, (size_t)n) < 0) {
+                close_connection(c);
+                return;
+            }
+            if ((size_t)n < sizeof(c->read_buf))
+                return;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n < 0 && errno == EINTR)
+            continue;
+        close_connection(c); /* closed or broken */
+        return;
+    }
+}
+
+static void expire(gw_h2 *c, int64_t now)
+{
+    while (c->live_head && c->live_head->deadline_ms <= now) {
+        h2_call *k = c->live_head;
+        if (k->stream_id > 0 && c->session)
+            nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, k->stream_id,
+                                      NGHTTP2_CANCEL);
+        call_finish(k, GRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
+    }
+}
+
+static void tick(gw_loop_source *src, uint32_t events)
+{
+    gw_h2 *c = (gw_h2 *)src;
+    if (atomic_exchange(&c->cancel_all, 0)) {
+        for (h2_call *k = c->live_head; k; k = k->next)
+            if (k->stream_id > 0 && c->session)
+                nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, k->stream_id,
+                                          NGHTTP2_CANCEL);
+        fail_calls(c, 0, GRPC_STATUS_CANCELLED, "cancelled: the gateway is stopping");
+    }
+    if (c->session && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        read_available(c);
+    expire(c, gw_loop_now_ms());
+    if (c->session && c->goaway && c->n_streams == 0)
+        close_connection(c); /* drained: the queue goes to a new connection */
+    start_queued(c);
+    if (c->session && nghttp2_session_send(c->session) != 0)
+        close_connection(c);
+    if (c->session && !nghttp2_session_want_read(c->session) &&
+        !nghttp2_session_want_write(c->session))
+        close_connection(c);
+    src->fd = c->fd;
+    src->events = EPOLLIN | (c->session && nghttp2_session_want_write(c->session) ? EPOLLOUT : 0);
+    src->deadline_ms = c->live_head ? c->live_head->deadline_ms : -1;
+    gw_loop_update(src->loop);
+}
+
+/* ---- the API ------------------------------------------------------------------ */
+
+int gw_h2_supports(const char *target, int tls)
+{
+    return !tls && strncmp(target, "unix:", 5) == 0 &&
+           strlen(target + 5) < sizeof(((struct sockaddr_un *)0)->sun_path) &&
+           target[5] == '/';
+}
+
+gw_h2 *gw_h2_new(const char *target)
+{
+    gw_h2 *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    snprintf(c->path, sizeof(c->path), "%s", target + 5);
+    c->fd = -1;
+    c->src.fd = -1;
+    c->src.deadline_ms = -1;
+    c->src.tick = tick;
+    return c;
+}
+
+gw_loop_source *gw_h2_source(gw_h2 *c)
+{
+    return &c->src;
+}
+
+/* The request headers, pointing into k->nv_text (grpc-timeout filled at
+ * submit). */
+static int build_headers(h2_call *k, const char *path, const gw_metadata *md, size_t n_md)
+{
+    static const char *const fixed[][2] = {
+        {":method", "POST"},         {":scheme", "http"},
+        {":authority", "localhost"}, {"content-type", "application/grpc"},
+        {"te", "trailers"},          {"grpc-accept-encoding", "identity"},
+        {"user-agent", "rpcrest-gateway"},
+    };
+    size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
+    k->n_nv = n_fixed + 2 + n_md; /* + :path, grpc-timeout */
+    k->nv = calloc(k->n_nv, sizeof(*k->nv));
+    size_t *offsets = calloc(k->n_nv * 2, sizeof(*offsets));
+    if (!k->nv || !offsets) {
+        free(offsets);
+        return -1;
+    }
+    gw_buf *t = &k->nv_text;
+    size_t i = 0;
+#define ADD_TEXT(slot, s, n) (offsets[slot] = t->len, gw_buf_append(t, s, n))
+    for (; i < n_fixed; i++) {
+        k->nv[i].namelen = strlen(fixed[i][0]);
+        k->nv[i].valuelen = strlen(fixed[i][1]);
+        ADD_TEXT(2 * i, fixed[i][0], k->nv[i].namelen);
+        ADD_TEXT(2 * i + 1, fixed[i][1], k->nv[i].valuelen);
+    }
+    k->nv[i].namelen = 5, k->nv[i].valuelen = strlen(path);
+    ADD_TEXT(2 * i, ":path", 5);
+    ADD_TEXT(2 * i + 1, path, k->nv[i].valuelen);
+    i++;
+    k->timeout_slot = i;
+    k->nv[i].namelen = 12;
+    ADD_TEXT(2 * i, "grpc-timeout", 12);
+    i++;
+    for (size_t m = 0; m < n_md; m++, i++) {
+        size_t klen = strlen(md[m].key);
+        k->nv[i].namelen = klen;
+        ADD_TEXT(2 * i, md[m].key, klen);
+        offsets[2 * i + 1] = t->len;
+        if (klen > 4 && strcmp(md[m].key + klen - 4, "-bin") == 0)
+            gw_base64_encode(t, (const uint8_t *)md[m].value, md[m].value_len);
+        else
+            gw_buf_append(t, md[m].value, md[m].value_len);
+        k->nv[i].valuelen = t->len - offsets[2 * i + 1];
+    }
+#undef ADD_TEXT
+    if (t->oom) {
+        free(offsets);
+        return -1;
+    }
+    for (i = 0; i < k->n_nv; i++) {
+        k->nv[i].name = t->data + offsets[2 * i];
+        if (i != k->timeout_slot)
+            k->nv[i].value = t->data + offsets[2 * i + 1];
+        k->nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+    }
+    free(offsets);
+    return 0;
+}
+
+int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md, size_t n_md,
+                int64_t timeout_ms, gw_upstream_done done, void *arg)
+{
+    h2_call *k = calloc(1, sizeof(*k));
+    if (!k) {
+        gw_buf_free(wire);
+        return -1;
+    }
+    k->c = c;
+    k->grpc_status = -1;
+    k->done = done;
+    k->arg = arg;
+    k->deadline_ms = gw_loop_now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+    uint8_t prefix[5] = {0, (uint8_t)(wire->len >> 24), (uint8_t)(wire->len >> 16),
+                         (uint8_t)(wire->len >> 8), (uint8_t)wire->len};
+    gw_buf_append(&k->body, prefix, 5);
+    gw_buf_append(&k->body, wire->data, wire->len);
+    gw_buf_free(wire);
+    if (k->body.oom || build_headers(k, path, md, n_md) < 0) {
+        call_free(k);
+        return -1;
+    }
+    live_insert(c, k);
+    queue_push(c, k); /* submitted by the loop's next tick, with the others of this round */
+    gw_loop_wake(c->src.loop);
+    return 0;
+}
+
+void gw_h2_cancel_all(gw_h2 *c)
+{
+    atomic_store(&c->cancel_all, 1);
+    gw_loop_wake(c->src.loop);
+}
+
+void gw_h2_free(gw_h2 *c)
+{
+    if (!c)
+        return;
+    c->src.loop = NULL; /* ended */
+    fail_calls(c, 0, GRPC_STATUS_CANCELLED, "cancelled: the gateway is stopping");
+    close_connection(c);
+    free(c);
+}

@@ -1,0 +1,44 @@
+/*
+ * gw_h2.h -- unary gRPC calls on an HTTP thread's own loop: one HTTP/2
+ * connection (nghttp2) per gw_loop to a unix-socket upstream, so a request's
+ * call is sent, its reply read and the request answered on one thread,
+ * without gRPC core.  Everything else (TLS or TCP upstreams, streaming,
+ * health checks, discovery) stays on gw_upstream.
+ *
+ * Not thread-safe: a gw_h2 belongs to its loop; every function but
+ * gw_h2_cancel_all runs on that loop's thread.
+ */
+#ifndef GW_H2_H
+#define GW_H2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_buf.h"
+#include "gw_loop.h"
+#include "gw_upstream.h"
+
+typedef struct gw_h2 gw_h2;
+
+/* Whether gw_h2 can serve `target` ("unix:PATH") with `tls` off. */
+int gw_h2_supports(const char *target, int tls);
+
+/* A client for `target`, to be given to its loop as the source
+ * (gw_h2_source) when the loop starts; connects on the first call. */
+gw_h2 *gw_h2_new(const char *target);
+gw_loop_source *gw_h2_source(gw_h2 *c);
+
+/* Starts a unary call of `path` as gw_upstream_unary does (wire moved in,
+ * md copied, done called exactly once on this thread unless -1). */
+int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md, size_t n_md,
+                int64_t timeout_ms, gw_upstream_done done, void *arg);
+
+/* From any thread: every call in flight ends with CANCELLED (on the loop,
+ * soon after). */
+void gw_h2_cancel_all(gw_h2 *c);
+
+/* Closes the connection and frees the client; the loop has ended and no
+ * call is in flight. */
+void gw_h2_free(gw_h2 *c);
+
+#endif /* GW_H2_H */

@@ -1,0 +1,180 @@
+/*
+ * gw_loop.c -- one HTTP thread: epoll_wait on the daemon's epoll set, the
+ * source's fd and an eventfd for wake-ups, then the source's tick and
+ * MHD_run, for as long as the loop lives.  The wait ends at the earlier of
+ * libmicrohttpd's next connection deadline and the source's, so an idle
+ * gateway sleeps.
+ */
+#include "gw_loop.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rp_log.h"
+
+struct gw_loop {
+    struct MHD_Daemon *daemon;
+    gw_loop_source *source;
+    int epoll_fd;
+    int wake_fd;      /* readable: run the daemon now (or end, with `ending`) */
+    atomic_int ending;
+    int run_again;    /* woken from its own thread: run the daemon before sleeping */
+    pthread_t thread;
+};
+
+int64_t gw_loop_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How long the loop may sleep: until libmicrohttpd's or the source's next
+ * deadline. */
+static int wait_ms(const gw_loop *l)
+{
+    if (l->run_again)
+        return 0;
+    MHD_UNSIGNED_LONG_LONG timeout;
+    int64_t ms = MHD_get_timeout(l->daemon, &timeout) == MHD_YES
+                     ? (timeout > INT_MAX ? INT_MAX : (int64_t)timeout)
+                     : -1;
+    if (l->source && l->source->deadline_ms >= 0) {
+        int64_t left = l->source->deadline_ms - gw_loop_now_ms();
+        left = left < 0 ? 0 : left > INT_MAX ? INT_MAX : left;
+        ms = ms < 0 || left < ms ? left : ms;
+    }
+    return (int)ms;
+}
+
+#define SOURCE_TAG 1 /* epoll data of the source's fd (the others carry their fd) */
+
+void gw_loop_update(gw_loop *l)
+{
+    gw_loop_source *s = l->source;
+    if (s->registered_fd >= 0 && s->registered_fd != s->fd) {
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, s->registered_fd, NULL); /* may be closed */
+        s->registered_fd = -1;
+    }
+    if (s->fd < 0)
+        return;
+    struct epoll_event ev = {.events = s->events, .data.u64 = SOURCE_TAG};
+    if (s->registered_fd < 0) {
+        if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, s->fd, &ev) == 0)
+            s->registered_fd = s->fd, s->registered_events = s->events;
+        else
+            rp_log("epoll_ctl ADD: %s", strerror(errno));
+    } else if (s->registered_events != s->events) {
+        if (epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+            s->registered_events = s->events;
+        else
+            rp_log("epoll_ctl MOD: %s", strerror(errno));
+    }
+}
+
+static void *loop_main(void *arg)
+{
+    gw_loop *l = arg;
+    while (!atomic_load(&l->ending)) {
+        struct epoll_event events[3];
+        int n = epoll_wait(l->epoll_fd, events, 3, wait_ms(l));
+        if (n < 0 && errno != EINTR) {
+            rp_log("epoll_wait: %s", strerror(errno));
+            break;
+        }
+        uint32_t source_events = 0;
+        for (int i = 0; i < n; i++) {
+            uint64_t count;
+            if (events[i].data.u64 == SOURCE_TAG)
+                source_events = events[i].events;
+            else if (events[i].data.u64 == (uint64_t)l->wake_fd &&
+                     read(l->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+                rp_log("eventfd read: %s", strerror(errno));
+        }
+        l->run_again = 0;
+        if (l->source)
+            l->source->tick(l->source, source_events);
+        if (MHD_run(l->daemon) != MHD_YES && !atomic_load(&l->ending))
+            rp_log("MHD_run failed");
+        if (l->source) /* what the requests just started want sent */
+            l->source->tick(l->source, 0);
+    }
+    return NULL;
+}
+
+static int watch(int epoll_fd, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)fd};
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *source, char *err,
+                       size_t errlen)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    gw_loop *l = calloc(1, sizeof(*l));
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->daemon = daemon;
+    l->source = source;
+    if (source) {
+        source->loop = l;
+        source->registered_fd = -1;
+    }
+    l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!info || l->epoll_fd < 0 || l->wake_fd < 0 || watch(l->epoll_fd, info->epoll_fd) < 0 ||
+        watch(l->epoll_fd, l->wake_fd) < 0) {
+        snprintf(err, errlen, "cannot set up an HTTP thread's event loop: %s", strerror(errno));
+        goto fail;
+    }
+    int rc = pthread_create(&l->thread, NULL, loop_main, l);
+    if (rc) {
+        snprintf(err, errlen, "cannot start an HTTP thread: %s", strerror(rc));
+        goto fail;
+    }
+    return l;
+fail:
+    if (l->epoll_fd >= 0)
+        close(l->epoll_fd);
+    if (l->wake_fd >= 0)
+        close(l->wake_fd);
+    free(l);
+    return NULL;
+}
+
+void gw_loop_wake(gw_loop *l)
+{
+    if (pthread_equal(pthread_self(), l->thread)) {
+        l->run_again = 1; /* no need to write: the loop looks before it sleeps */
+        return;
+    }
+    uint64_t one = 1;
+    if (write(l->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        rp_log("gw_loop_wake: eventfd write: %s", strerror(errno));
+}
+
+void gw_loop_stop(gw_loop *l)
+{
+    if (!l)
+        return;
+    atomic_store(&l->ending, 1);
+    gw_loop_wake(l);
+    pthread_join(l->thread, NULL);
+    close(l->epoll_fd);
+    close(l->wake_fd);
+    free(l);
+}

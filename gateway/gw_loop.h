@@ -1,0 +1,56 @@
+/*
+ * gw_loop.h -- one HTTP thread of the gateway: a thread running an event
+ * loop (epoll) around one libmicrohttpd daemon in external-epoll mode, and
+ * at most one other source on the same thread (the upstream connection of
+ * gw_h2), so that a request and its upstream call never change threads.
+ *
+ * A connection resumed from another thread needs its loop woken
+ * (gw_loop_wake) to be served: libmicrohttpd's own wake-up does not reach
+ * an external loop.
+ */
+#ifndef GW_LOOP_H
+#define GW_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct MHD_Daemon;
+typedef struct gw_loop gw_loop;
+
+/* Something else the loop watches.  Every callback runs on the loop's
+ * thread; the source changes its own fields from there only and then
+ * calls gw_loop_update. */
+typedef struct gw_loop_source {
+    int fd;              /* -1: none now */
+    uint32_t events;     /* EPOLLIN / EPOLLOUT wanted on fd */
+    int64_t deadline_ms; /* CLOCK_MONOTONIC ms for `tick`, or -1 */
+    /* fd is ready (events as epoll gave them), or the deadline passed, or
+     * the loop was woken (gw_loop_wake): the source looks at what it
+     * needs, each time the loop wakes up */
+    void (*tick)(struct gw_loop_source *s, uint32_t events);
+    struct gw_loop *loop; /* set by gw_loop_start */
+    int registered_fd;   /* the loop's own record of what epoll watches */
+    uint32_t registered_events;
+} gw_loop_source;
+
+/* Starts a thread that serves `daemon` (external-epoll mode, MHD_USE_ITC)
+ * and `source` (may be NULL; lives as long as the loop) until gw_loop_stop.
+ * NULL with a reason in err[errlen]. */
+gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *source, char *err,
+                       size_t errlen);
+
+/* The source's fd or events changed (on the loop's thread). */
+void gw_loop_update(gw_loop *loop);
+
+/* Makes the loop run its daemon and tick its source now (any thread; from
+ * the loop's own thread, before it next sleeps, at no cost). */
+void gw_loop_wake(gw_loop *loop);
+
+/* Milliseconds on CLOCK_MONOTONIC, the clock of deadline_ms. */
+int64_t gw_loop_now_ms(void);
+
+/* Ends the loop and joins its thread; the daemon is the caller's to stop
+ * afterwards.  NULL is ignored. */
+void gw_loop_stop(gw_loop *loop);
+
+#endif /* GW_LOOP_H */
