@@ -8,7 +8,6 @@
 # quoted in docs/benchmarks.md.
 #   usage: bench/probe.sh            (needs `make bench`'s build/bench, or builds it)
 # Environment: ROUNDS, DUR (default 3 and 5), BENCH_DIR, BENCH_OUT as for make bench.
-# Installs libnghttp2-dev (root) when missing.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH_DIR="$(cd "${BENCH_DIR:-$repo/../shared/bench}" && pwd)"
@@ -17,11 +16,7 @@ ROUNDS=${ROUNDS:-3} DUR=${DUR:-5}
 BUILD="$repo/build/bench"
 say() { printf 'probe: %s\n' "$*" >&2; }
 
-if ! dpkg -s libnghttp2-dev >/dev/null 2>&1; then
-  say "installing libnghttp2-dev"
-  apt-get install -y libnghttp2-dev >/dev/null 2>&1 ||
-    { apt-get update >/dev/null && apt-get install -y libnghttp2-dev >/dev/null; }
-fi
+"$repo/scripts/deps.sh"
 make -C "$repo" --no-print-directory -j"$(nproc)" B=build/bench CFLAGS="-O2 -g -DNDEBUG" \
   build/bench/rpcrest-host build/bench/rpcrest-gateway build/bench/services/echo.so \
   build/bench/services/echo.pb >/dev/null

@@ -1,7 +1,8 @@
 /*
  * loop_h2.c -- a measurement probe, not part of rpcrest: the gateway's
- * request path rebuilt on one event loop per thread, to measure what that
- * design would give before the gateway is rewritten for it.
+ * request path on one event loop per thread, with nothing else, which
+ * measured that design before the gateway was rebuilt on it (gw_loop.c,
+ * gw_h2.c); kept to compare the gateway with the leanest form of it.
  *
  * Each thread owns a libmicrohttpd daemon in external-epoll mode (all of
  * them on one port, SO_REUSEPORT) and one HTTP/2 connection, made with
