@@ -1,0 +1,269 @@
+"""The gateway's own HTTP/2 client (gateway/gw_h2.c: unary calls on the HTTP
+threads' loops, to a unix-socket upstream) against an upstream that answers
+with frames written here, as no gRPC library would send all of them:
+
+  upstream answers                          the gateway's answer
+  headers, message, trailers, with         200 and the JSON; metadata as Grpc-Metadata-*
+    text and -bin metadata                   (-bin decoded from base64 and encoded again)
+  Trailers-Only, grpc-message percent-     404, code 5, the message decoded
+    encoded (UTF-8 too)
+  HTTP 503 and no grpc-status              503, code 14
+  a compressed message (none agreed)       500, code 13
+  nothing (the call hangs)                 504, code 4 at the deadline; the stream is reset
+  closes the connection                    503, code 14; the next call reconnects and works
+  GOAWAY before the call is processed      the call is sent again on a new connection: 200
+  no upstream listening                    503, code 14, at once
+
+rpcrest-gateway runs alone ([gateway] upstream = unix:PATH, the echo
+descriptors); the upstream is a thread of this test on a unix socket.
+"""
+import base64
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+import h2raw
+import harness
+
+GATEWAY = os.path.join(harness.BUILD, "rpcrest-gateway")
+ECHO = "/v1/example/echo"
+
+
+def string_message(text):
+    """example.StringMessage{value: text}, serialized."""
+    data = text.encode()
+    return b"\x0a" + bytes([len(data)]) + data
+
+
+def headers_frame(stream, fields, end_stream=False):
+    block = b"".join(h2raw.hpack_literal(n, v) for n, v in fields)
+    flags = h2raw.END_HEADERS | (h2raw.END_STREAM if end_stream else 0)
+    return h2raw.frame(h2raw.HEADERS, flags, stream, block)
+
+
+RESPONSE_HEADERS = [(":status", "200"), ("content-type", "application/grpc")]
+
+
+class FakeUpstream:
+    """Accepts connections on a unix socket; answers each call (a request's
+    END_STREAM) with behave(connection_number, stream_id) -> bytes to send,
+    or None to close the connection.  Connections are numbered 1, 2, … in
+    the order of their first call (the gateway's gRPC channel also connects,
+    and makes none here).  Records the frame types it got."""
+
+    def __init__(self, path, behave):
+        self.path, self.behave = path, behave
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.received = []  # (connection, frame type, stream)
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def handle(self, conn):
+        conn.settimeout(10)
+        number = 0
+        try:
+            if self.read_exact(conn, len(h2raw.PREFACE)) != h2raw.PREFACE:
+                return
+            conn.sendall(h2raw.frame(h2raw.SETTINGS, 0, 0))
+            while True:
+                head = self.read_exact(conn, 9)
+                length = struct.unpack(">I", b"\0" + head[:3])[0]
+                ftype, flags = head[3], head[4]
+                stream = struct.unpack(">I", head[5:9])[0] & 0x7FFFFFFF
+                payload = self.read_exact(conn, length)
+                self.received.append((number, ftype, stream))
+                if ftype == h2raw.SETTINGS and not flags & 1:
+                    conn.sendall(h2raw.frame(h2raw.SETTINGS, 1, 0))
+                elif ftype == h2raw.PING and not flags & 1:
+                    conn.sendall(h2raw.frame(h2raw.PING, 1, 0, payload))
+                elif ftype in (h2raw.HEADERS, h2raw.DATA) and flags & h2raw.END_STREAM:
+                    if not number:
+                        with self.lock:
+                            self.connections += 1
+                            number = self.connections
+                    out = self.behave(number, stream)
+                    if out is None:
+                        return
+                    conn.sendall(out)
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+
+    @staticmethod
+    def read_exact(conn, n):
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise ValueError("closed")
+            data += chunk
+        return data
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+class GatewayH2Client(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="rpcrest-h2-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.path = os.path.join(self.dir, "upstream.sock")
+        self.port = harness.free_port()
+        self.ini = os.path.join(self.dir, "gateway.ini")
+        with open(self.ini, "w") as f:
+            f.write("[gateway]\nlisten = 127.0.0.1:%d\nupstream = unix:%s\ntimeout = 2\n"
+                    "threads = 1\ndescriptors = %s/services/echo.pb\n"
+                    % (self.port, self.path, harness.BUILD))
+        self.upstream = None
+        self.gateway = None
+
+    def tearDown(self):
+        if self.gateway and self.gateway.poll() is None:
+            self.gateway.send_signal(signal.SIGTERM)
+            try:
+                self.gateway.wait(10)
+            except subprocess.TimeoutExpired:
+                self.gateway.kill()
+                self.gateway.wait()
+        if self.gateway:
+            self.gateway_log.close()
+        if self.upstream:
+            self.upstream.stop()
+
+    def start(self, behave):
+        if behave:
+            self.upstream = FakeUpstream(self.path, behave)
+        self.gateway_log = open(os.path.join(self.dir, "gateway.log"), "ab")
+        self.gateway = subprocess.Popen([GATEWAY, "-c", self.ini], stdin=subprocess.DEVNULL,
+                                        stdout=self.gateway_log, stderr=subprocess.STDOUT)
+        self.assertTrue(harness.wait_until(lambda: harness.port_open(self.port), 10),
+                        self.log())
+        self.assertTrue(harness.wait_until(lambda: "unary calls: on each HTTP thread's own "
+                                           "HTTP/2 connection to unix:" in self.log(), 5),
+                        self.log())
+
+    def log(self):
+        with open(os.path.join(self.dir, "gateway.log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def echo(self, value="hi"):
+        """(status, {lower-case header: value}, body) of POST /v1/example/echo."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("POST", ECHO, body=json.dumps({"value": value}).encode(),
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def assert_error(self, got, status, code, message=None):
+        self.assertEqual(got[0], status, (got, self.log()))
+        err = json.loads(got[2])
+        self.assertEqual(err["code"], code, err)
+        if message is not None:
+            self.assertEqual(err["message"], message)
+
+    def test_reply_with_metadata(self):
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS + [
+                        ("x-color", "blue"),
+                        ("x-blob-bin", base64.b64encode(b"\x00\x01\x02").decode())]) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("hi"))) +
+                    headers_frame(stream, [("grpc-status", "0"), ("x-trail", "t")], True))
+        self.start(behave)
+        status, headers, body = self.echo()
+        self.assertEqual((status, json.loads(body)), (200, {"value": "hi"}), self.log())
+        self.assertEqual(headers.get("grpc-metadata-x-color"), "blue")
+        self.assertEqual(headers.get("grpc-metadata-x-blob-bin"), "AAEC")
+
+    def test_trailers_only_with_an_encoded_message(self):
+        message = "no such thing: \u2713"
+        def behave(_, stream):
+            return headers_frame(stream, RESPONSE_HEADERS + [
+                ("grpc-status", "5"), ("grpc-message", urllib.parse.quote(message))], True)
+        self.start(behave)
+        self.assert_error(self.echo(), 404, 5, message)
+
+    def test_http_error_without_grpc_status(self):
+        self.start(lambda _, stream: headers_frame(stream, [(":status", "503")], True))
+        self.assert_error(self.echo(), 503, 14)
+
+    def test_compressed_message_refused(self):
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream,
+                                h2raw.grpc_message(string_message("hi"), compressed=True)) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+        self.start(behave)
+        self.assert_error(self.echo(), 500, 13)
+
+    def test_deadline_resets_the_stream(self):
+        self.start(lambda _, stream: b"")  # never answers
+        started = time.monotonic()
+        self.assert_error(self.echo(), 504, 4)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertTrue(harness.wait_until(lambda: any(
+            t == h2raw.RST_STREAM for _, t, _ in self.upstream.received), 2), self.upstream.received)
+
+    def test_closed_connection_then_reconnect(self):
+        def behave(number, stream):
+            if number == 1:
+                return None  # close the first connection on its first call
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("hi"))) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+        self.start(behave)
+        self.assert_error(self.echo(), 503, 14)
+        status, _, body = self.echo()
+        self.assertEqual((status, json.loads(body)), (200, {"value": "hi"}), self.log())
+        self.assertEqual(self.upstream.connections, 2)
+
+    def test_goaway_sends_the_call_again(self):
+        def behave(number, stream):
+            if number == 1:  # refuse everything: the call was never processed
+                return h2raw.frame(h2raw.GOAWAY, 0, 0, struct.pack(">II", 0, 0))
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("again"))) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+        self.start(behave)
+        status, _, body = self.echo("again")
+        self.assertEqual((status, json.loads(body)), (200, {"value": "again"}), self.log())
+        self.assertEqual(self.upstream.connections, 2)
+
+    def test_no_upstream(self):
+        self.start(None)
+        started = time.monotonic()
+        self.assert_error(self.echo(), 503, 14)
+        self.assertLess(time.monotonic() - started, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
