@@ -46,7 +46,7 @@ trap cleanup EXIT
 start() {
   local dir="$run/$1" host_port http_port sup p
   gw="" host=""
-  mkdir -p "$dir"
+  mkdir -p -m 700 "$dir" # the host's private socket needs a folder closed to others
   host_port=$(free_port) http_port=$(free_port)
   cat > "$dir/rpcrest.ini" <<EOF
 [supervisor]

@@ -18,7 +18,7 @@ secs=${1:-15}
 lua="${BENCH_DIR:-$repo/../shared/bench}/post-echo.lua"
 for t in valgrind wrk curl; do command -v $t >/dev/null || { echo "profile: needs $t" >&2; exit 1; }; done
 [[ -x "$BUILD/rpcrest-gateway" ]] || { echo "profile: build/bench is missing: run make bench" >&2; exit 1; }
-mkdir -p "$out"
+mkdir -p "$out" && chmod 700 "$out" # the host's private socket needs a folder closed to others
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 hp=$(port) gp=$(port)
 cat > "$out/profile.ini" <<EOF

@@ -407,8 +407,8 @@ mode="$ROUNDS rounds × ${DUR} s per side and setting"
   echo
   echo "Instructions, not time: \`rep stosb\` (the memset by which libmicrohttpd clears a"
   echo "connection's memory pool for each request) counts one per byte, and system calls count"
-  echo "nothing. Unnamed addresses are inside libmicrohttpd (the first ones: its worker loop),"
-  echo "gRPC core and libgpr, which ship without symbols."
+  echo "nothing. Unnamed addresses are inside libmicrohttpd, gRPC core and libgpr, which ship"
+  echo "without symbols."
   echo
   cat "$raw/profile.md"
 } > "$DOC"
