@@ -37,6 +37,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000
 #define READ_CHUNK 65536
+#define FROM_REPLY ((grpc_status_code)-1) /* call_finish: the status the upstream sent */
 
 typedef struct h2_call {
     struct gw_h2 *c;
@@ -150,15 +151,6 @@ static void queue_remove(gw_h2 *c, h2_call *k)
     k->queued = 0;
 }
 
-static void free_md(gw_metadata *md, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        gpr_free(md[i].key);
-        gpr_free(md[i].value);
-    }
-    free(md);
-}
-
 static void call_free(h2_call *k)
 {
     free(k->nv);
@@ -166,8 +158,8 @@ static void call_free(h2_call *k)
     gw_buf_free(&k->body);
     gw_buf_free(&k->reply);
     gpr_free(k->grpc_message);
-    free_md(k->md[0], k->n_md[0]);
-    free_md(k->md[1], k->n_md[1]);
+    gw_metadata_free(k->md[0], k->n_md[0]);
+    gw_metadata_free(k->md[1], k->n_md[1]);
     free(k);
 }
 
@@ -212,7 +204,8 @@ static void set_status(gw_upstream_result *r, grpc_status_code code, const char 
     r->message = gpr_strdup(message);
 }
 
-/* Builds k's result, removes k everywhere and hands the result over. */
+/* Builds k's result (with `code` and `message`, or FROM_REPLY), removes k
+ * everywhere and hands the result over. */
 static void call_finish(h2_call *k, grpc_status_code code, const char *message)
 {
     gw_h2 *c = k->c;
@@ -234,7 +227,7 @@ static void call_finish(h2_call *k, grpc_status_code code, const char *message)
             r->initial = calloc(1, sizeof(*r->initial));
         if (!r->trailing)
             r->trailing = calloc(1, sizeof(*r->trailing));
-        if ((int)code >= 0) {
+        if (code != FROM_REPLY) {
             set_status(r, code, message);
         } else if (k->failed_alloc) {
             set_status(r, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
@@ -432,7 +425,7 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
                     text);
         return 0;
     }
-    call_finish(k, (grpc_status_code)-1, NULL);
+    call_finish(k, FROM_REPLY, NULL);
     return 0;
 }
 

@@ -158,6 +158,8 @@ fail:
 
 void gw_loop_wake(gw_loop *l)
 {
+    if (!l)
+        return; /* the loop has ended (a call failed while stopping) */
     if (pthread_equal(pthread_self(), l->thread)) {
         l->run_again = 1; /* no need to write: the loop looks before it sleeps */
         return;

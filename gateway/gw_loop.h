@@ -43,7 +43,8 @@ gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *source, char *
 void gw_loop_update(gw_loop *loop);
 
 /* Makes the loop run its daemon and tick its source now (any thread; from
- * the loop's own thread, before it next sleeps, at no cost). */
+ * the loop's own thread, before it next sleeps, at no cost).  NULL (a loop
+ * already ended) is ignored. */
 void gw_loop_wake(gw_loop *loop);
 
 /* Milliseconds on CLOCK_MONOTONIC, the clock of deadline_ms. */

@@ -99,7 +99,7 @@ gw_metadata *gw_up_copy_metadata(const grpc_metadata_array *arr, size_t *n)
     return out;
 }
 
-void gw_up_free_metadata(gw_metadata *md, size_t n)
+void gw_metadata_free(gw_metadata *md, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         gpr_free(md[i].key);
@@ -141,8 +141,8 @@ void gw_upstream_result_free(gw_upstream_result *r)
         return;
     grpc_slice_unref(r->reply_slice);
     gpr_free(r->message);
-    gw_up_free_metadata(r->initial, r->n_initial);
-    gw_up_free_metadata(r->trailing, r->n_trailing);
+    gw_metadata_free(r->initial, r->n_initial);
+    gw_metadata_free(r->trailing, r->n_trailing);
     free(r);
 }
 

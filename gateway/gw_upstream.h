@@ -41,6 +41,10 @@ typedef struct gw_upstream_result {
     size_t n_trailing;
 } gw_upstream_result;
 
+/* Frees md[0..n) and the array: strings from gpr_malloc, the array from
+ * malloc (as results hold them). */
+void gw_metadata_free(gw_metadata *md, size_t n);
+
 /* Called once per call on an upstream thread.  Must not block. */
 typedef void (*gw_upstream_done)(void *arg, gw_upstream_result *result);
 

@@ -47,8 +47,7 @@ grpc_byte_buffer *gw_up_byte_buffer_take(gw_buf *wire);
 grpc_metadata *gw_up_send_metadata(const gw_metadata *md, size_t n);
 void gw_up_free_send_metadata(grpc_metadata *md, size_t n);
 
-/* Received metadata copied out of the call; free with gw_up_free_metadata. */
+/* Received metadata copied out of the call; free with gw_metadata_free. */
 gw_metadata *gw_up_copy_metadata(const grpc_metadata_array *arr, size_t *n);
-void gw_up_free_metadata(gw_metadata *md, size_t n);
 
 #endif /* GW_UPSTREAM_INT_H */
