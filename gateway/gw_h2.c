@@ -26,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -65,11 +68,14 @@ typedef struct h2_call {
     int queued;
 } h2_call;
 
-typedef enum h2_state { H2_DOWN, H2_UP, H2_FAILED } h2_state;
+typedef enum h2_state { H2_DOWN, H2_CONNECTING, H2_UP, H2_FAILED } h2_state;
 
 struct gw_h2 {
     gw_loop_source src;      /* first: the loop hands it back to tick */
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char target[160];        /* for messages */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char authority[80];      /* host:port, or "localhost" for a unix socket */
     h2_state state;
     int fd;
     nghttp2_session *session;
@@ -484,18 +490,27 @@ static void close_connection(gw_h2 *c)
     c->state = H2_DOWN;
 }
 
+/* Starts connecting (a TCP connect may finish later: H2_CONNECTING until
+ * the socket is writable); the session exists from the start, so calls can
+ * be submitted at once and go out once connected. */
 static int open_connection(gw_h2 *c)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    memcpy(sa.sun_path, c->path, sizeof(sa.sun_path));
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        if (c->fd >= 0)
-            close(c->fd);
-        c->fd = -1;
-        errno = e;
+    c->fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->fd < 0)
         return -1;
+    int one = 1;
+    if (c->addr.ss_family != AF_UNIX)
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int pending = 0;
+    if (connect(c->fd, (struct sockaddr *)&c->addr, c->addr_len) < 0) {
+        if (errno != EINPROGRESS) {
+            int e = errno;
+            close(c->fd);
+            c->fd = -1;
+            errno = e;
+            return -1;
+        }
+        pending = 1;
     }
     nghttp2_session_callbacks *cb;
     if (nghttp2_session_callbacks_new(&cb) != 0) {
@@ -524,9 +539,41 @@ static int open_connection(gw_h2 *c)
     };
     nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings, 2);
     nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, 16 << 20);
+    c->state = pending ? H2_CONNECTING : H2_UP;
+    if (!pending)
+        c->backoff_ms = 0;
+    return 0;
+}
+
+/* The connection could not be made: calls fail fast until the backoff
+ * passes (as a gRPC channel in TRANSIENT_FAILURE does). */
+static void connect_failed(gw_h2 *c, int error)
+{
+    char text[300];
+    snprintf(text, sizeof(text), "cannot connect to the upstream %s: %s", c->target,
+             strerror(error));
+    close_connection(c);
+    c->state = H2_FAILED;
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (c->backoff_ms > BACKOFF_MAX_MS)
+        c->backoff_ms = BACKOFF_MAX_MS;
+    c->retry_at_ms = gw_loop_now_ms() + c->backoff_ms;
+    fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, text);
+}
+
+/* H2_CONNECTING and the socket says how it went. */
+static void connect_finished(gw_h2 *c)
+{
+    int error = 0;
+    socklen_t len = sizeof(error);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+        error = errno;
+    if (error) {
+        connect_failed(c, error);
+        return;
+    }
     c->state = H2_UP;
     c->backoff_ms = 0;
-    return 0;
 }
 
 /* Submits k on the connection (which is up and not going away). */
@@ -562,16 +609,8 @@ static void start_queued(gw_h2 *c)
         fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, "the upstream is not reachable");
         return;
     }
-    if (c->state != H2_UP && open_connection(c) < 0) {
-        char text[300];
-        snprintf(text, sizeof(text), "cannot connect to the upstream unix:%s: %s", c->path,
-                 strerror(errno));
-        c->state = H2_FAILED;
-        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
-        if (c->backoff_ms > BACKOFF_MAX_MS)
-            c->backoff_ms = BACKOFF_MAX_MS;
-        c->retry_at_ms = now + c->backoff_ms;
-        fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, text);
+    if ((c->state == H2_DOWN || c->state == H2_FAILED) && open_connection(c) < 0) {
+        connect_failed(c, errno);
         return;
     }
     for (h2_call *k; (k = queue_pop(c));)
@@ -621,30 +660,83 @@ static void tick(gw_loop_source *src, uint32_t events)
                                           NGHTTP2_CANCEL);
         fail_calls(c, 0, GRPC_STATUS_CANCELLED, "cancelled: the gateway is stopping");
     }
-    if (c->session && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+    if (c->state == H2_CONNECTING && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+        connect_finished(c);
+    if (c->state == H2_UP && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         read_available(c);
     expire(c, gw_loop_now_ms());
     if (c->session && c->goaway && c->n_streams == 0)
         close_connection(c); /* drained: the queue goes to a new connection */
     start_queued(c);
-    if (c->session && nghttp2_session_send(c->session) != 0)
+    if (c->state == H2_UP && nghttp2_session_send(c->session) != 0)
         close_connection(c);
-    if (c->session && !nghttp2_session_want_read(c->session) &&
+    if (c->state == H2_UP && !nghttp2_session_want_read(c->session) &&
         !nghttp2_session_want_write(c->session))
         close_connection(c);
     src->fd = c->fd;
-    src->events = EPOLLIN | (c->session && nghttp2_session_want_write(c->session) ? EPOLLOUT : 0);
+    src->events = c->state == H2_CONNECTING ? EPOLLOUT
+                  : EPOLLIN | (c->state == H2_UP && nghttp2_session_want_write(c->session)
+                                   ? EPOLLOUT : 0);
     src->deadline_ms = c->live_head ? c->live_head->deadline_ms : -1;
     gw_loop_update(src->loop);
 }
 
 /* ---- the API ------------------------------------------------------------------ */
 
+/* The address of "unix:/PATH", "ipv4:A.B.C.D:PORT", "A.B.C.D:PORT" or
+ * "ipv6:[ADDR]:PORT", and the :authority to send; -1 for any other target
+ * (names to resolve, lists of addresses: gRPC core's client takes those). */
+static int parse_target(const char *target, struct sockaddr_storage *addr, socklen_t *len,
+                        char *authority, size_t authority_len)
+{
+    memset(addr, 0, sizeof(*addr));
+    if (strncmp(target, "unix:/", 6) == 0) {
+        struct sockaddr_un *un = (struct sockaddr_un *)addr;
+        if (strlen(target + 5) >= sizeof(un->sun_path))
+            return -1;
+        un->sun_family = AF_UNIX;
+        strcpy(un->sun_path, target + 5);
+        *len = sizeof(*un);
+        snprintf(authority, authority_len, "localhost");
+        return 0;
+    }
+    const char *host = strncmp(target, "ipv4:", 5) == 0 || strncmp(target, "ipv6:", 5) == 0
+                           ? target + 5 : target;
+    char text[64];
+    const char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
+    if (!colon || strchr(host, ','))
+        return -1;
+    size_t n = (size_t)(colon - host) - (host[0] == '[');
+    const char *port_text = colon + (host[0] == '[' ? 2 : 1);
+    char *end;
+    long port = strtol(port_text, &end, 10);
+    if (n == 0 || n >= sizeof(text) || *end || port < 1 || port > 65535)
+        return -1;
+    memcpy(text, host + (host[0] == '['), n);
+    text[n] = '\0';
+    struct sockaddr_in *in4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
+    if (host[0] != '[' && inet_pton(AF_INET, text, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*in4);
+    } else if (host[0] == '[' && inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*in6);
+    } else {
+        return -1;
+    }
+    snprintf(authority, authority_len, "%s", host);
+    return 0;
+}
+
 int gw_h2_supports(const char *target, int tls)
 {
-    return !tls && strncmp(target, "unix:", 5) == 0 &&
-           strlen(target + 5) < sizeof(((struct sockaddr_un *)0)->sun_path) &&
-           target[5] == '/';
+    struct sockaddr_storage addr;
+    socklen_t len;
+    char authority[80];
+    return !tls && parse_target(target, &addr, &len, authority, sizeof(authority)) == 0;
 }
 
 gw_h2 *gw_h2_new(const char *target)
@@ -652,7 +744,11 @@ gw_h2 *gw_h2_new(const char *target)
     gw_h2 *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    snprintf(c->path, sizeof(c->path), "%s", target + 5);
+    if (parse_target(target, &c->addr, &c->addr_len, c->authority, sizeof(c->authority)) < 0) {
+        free(c);
+        return NULL;
+    }
+    snprintf(c->target, sizeof(c->target), "%s", target);
     c->fd = -1;
     c->src.fd = -1;
     c->src.deadline_ms = -1;
@@ -671,12 +767,12 @@ static int build_headers(h2_call *k, const char *path, const gw_metadata *md, si
 {
     static const char *const fixed[][2] = {
         {":method", "POST"},         {":scheme", "http"},
-        {":authority", "localhost"}, {"content-type", "application/grpc"},
+        {"content-type", "application/grpc"},
         {"te", "trailers"},          {"grpc-accept-encoding", "identity"},
         {"user-agent", "rpcrest-gateway"},
     };
     size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
-    k->n_nv = n_fixed + 2 + n_md; /* + :path, grpc-timeout */
+    k->n_nv = n_fixed + 3 + n_md; /* + :authority, :path, grpc-timeout */
     k->nv = calloc(k->n_nv, sizeof(*k->nv));
     size_t *offsets = calloc(k->n_nv * 2, sizeof(*offsets));
     if (!k->nv || !offsets) {
@@ -692,6 +788,10 @@ static int build_headers(h2_call *k, const char *path, const gw_metadata *md, si
         ADD_TEXT(2 * i, fixed[i][0], k->nv[i].namelen);
         ADD_TEXT(2 * i + 1, fixed[i][1], k->nv[i].valuelen);
     }
+    k->nv[i].namelen = 10, k->nv[i].valuelen = strlen(k->c->authority);
+    ADD_TEXT(2 * i, ":authority", 10);
+    ADD_TEXT(2 * i + 1, k->c->authority, k->nv[i].valuelen);
+    i++;
     k->nv[i].namelen = 5, k->nv[i].valuelen = strlen(path);
     ADD_TEXT(2 * i, ":path", 5);
     ADD_TEXT(2 * i + 1, path, k->nv[i].valuelen);

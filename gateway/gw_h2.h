@@ -1,8 +1,9 @@
 /*
  * gw_h2.h -- unary gRPC calls on an HTTP thread's own loop: one HTTP/2
- * connection (nghttp2) per gw_loop to a unix-socket upstream, so a request's
- * call is sent, its reply read and the request answered on one thread,
- * without gRPC core.  Everything else (TLS or TCP upstreams, streaming,
+ * connection (nghttp2) per gw_loop to a plaintext upstream at one address
+ * (a unix socket, or an IP address and port), so a request's call is sent,
+ * its reply read and the request answered on one thread, without gRPC
+ * core.  Everything else (TLS upstreams, names to resolve, streaming,
  * health checks, discovery) stays on gw_upstream.
  *
  * Not thread-safe: a gw_h2 belongs to its loop; every function but
@@ -20,7 +21,8 @@
 
 typedef struct gw_h2 gw_h2;
 
-/* Whether gw_h2 can serve `target` ("unix:PATH") with `tls` off. */
+/* Whether gw_h2 can serve `target` with `tls` off: "unix:/PATH", or one IP
+ * address and port ("ipv4:A.B.C.D:PORT", "A.B.C.D:PORT", "ipv6:[ADDR]:PORT"). */
 int gw_h2_supports(const char *target, int tls);
 
 /* A client for `target`, to be given to its loop as the source

@@ -37,8 +37,8 @@ typedef struct gw_http_config {
     const char *docs_dir;   /* the console's files (Swagger UI and its index page) */
     gw_metrics *metrics;    /* borrowed: counts requests and answers GET /metrics; NULL: off */
     gw_access *access;      /* borrowed: the access log, or NULL */
-    const char *loop_upstream; /* "unix:PATH": each HTTP thread also makes the unary calls
-                             * itself, on its own connection to it (gw_h2); NULL: all
+    const char *loop_upstream; /* a target gw_h2 serves: each HTTP thread also makes the
+                             * unary calls itself, on its own connection to it; NULL: all
                              * calls go through the gw_upstream given to gw_http_start */
 } gw_http_config;
 
