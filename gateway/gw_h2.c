@@ -86,6 +86,8 @@ struct gw_h2 {
     h2_call *live_head, *live_tail;
     h2_call *queue_head, *queue_tail;
     atomic_int cancel_all;
+    gw_buf out;              /* frames to write, gathered so that one send takes them all */
+    size_t out_off;          /* written of out */
     uint8_t read_buf[READ_CHUNK];
 };
 
@@ -444,21 +446,6 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     return 0;
 }
 
-static ssize_t send_bytes(nghttp2_session *s, const uint8_t *data, size_t len, int flags,
-                          void *user)
-{
-    (void)s, (void)flags;
-    gw_h2 *c = user;
-    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-    if (n >= 0)
-        return n;
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return NGHTTP2_ERR_WOULDBLOCK;
-    if (errno == EINTR)
-        return NGHTTP2_ERR_WOULDBLOCK;
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
-}
-
 /* ---- the connection ----------------------------------------------------------- */
 
 static void fail_calls(gw_h2 *c, int only_sent, grpc_status_code code, const char *message)
@@ -488,6 +475,7 @@ static void close_connection(gw_h2 *c)
     c->fd = -1;
     c->goaway = 0;
     c->state = H2_DOWN;
+    c->out.len = c->out_off = 0;
 }
 
 /* Starts connecting (a TCP connect may finish later: H2_CONNECTING until
@@ -519,7 +507,6 @@ static int open_connection(gw_h2 *c)
         errno = ENOMEM;
         return -1;
     }
-    nghttp2_session_callbacks_set_send_callback(cb, send_bytes);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -650,6 +637,38 @@ static void expire(gw_h2 *c, int64_t now)
     }
 }
 
+/* Writes what nghttp2 has to send, gathered first (the HEADERS and DATA of
+ * the calls started in one round go out in one send, and the host wakes
+ * once for them).  0, or -1 when the connection is broken. */
+static int flush(gw_h2 *c)
+{
+    for (;;) {
+        const uint8_t *data;
+        ssize_t n;
+        while (c->out.len - c->out_off < READ_CHUNK &&
+               (n = nghttp2_session_mem_send(c->session, &data)) != 0) {
+            if (n < 0)
+                return -1;
+            gw_buf_append(&c->out, data, (size_t)n);
+        }
+        if (c->out.oom)
+            return -1;
+        if (c->out_off == c->out.len)
+            return 0;
+        ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (w < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        c->out_off += (size_t)w;
+        if (c->out_off == c->out.len)
+            c->out.len = c->out_off = 0;
+    }
+}
+
+static int want_write(const gw_h2 *c)
+{
+    return c->out_off < c->out.len || nghttp2_session_want_write(c->session);
+}
+
 static void tick(gw_loop_source *src, uint32_t events)
 {
     gw_h2 *c = (gw_h2 *)src;
@@ -668,15 +687,13 @@ static void tick(gw_loop_source *src, uint32_t events)
     if (c->session && c->goaway && c->n_streams == 0)
         close_connection(c); /* drained: the queue goes to a new connection */
     start_queued(c);
-    if (c->state == H2_UP && nghttp2_session_send(c->session) != 0)
+    if (c->state == H2_UP && flush(c) < 0)
         close_connection(c);
-    if (c->state == H2_UP && !nghttp2_session_want_read(c->session) &&
-        !nghttp2_session_want_write(c->session))
+    if (c->state == H2_UP && !nghttp2_session_want_read(c->session) && !want_write(c))
         close_connection(c);
     src->fd = c->fd;
     src->events = c->state == H2_CONNECTING ? EPOLLOUT
-                  : EPOLLIN | (c->state == H2_UP && nghttp2_session_want_write(c->session)
-                                   ? EPOLLOUT : 0);
+                  : EPOLLIN | (c->state == H2_UP && want_write(c) ? EPOLLOUT : 0);
     src->deadline_ms = c->live_head ? c->live_head->deadline_ms : -1;
     gw_loop_update(src->loop);
 }
@@ -867,5 +884,6 @@ void gw_h2_free(gw_h2 *c)
     c->src.loop = NULL; /* ended */
     fail_calls(c, 0, GRPC_STATUS_CANCELLED, "cancelled: the gateway is stopping");
     close_connection(c);
+    gw_buf_free(&c->out);
     free(c);
 }
