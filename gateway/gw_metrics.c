@@ -43,8 +43,11 @@ static const char *const connectivity_names[] = {"idle", "connecting", "ready",
 static void upstream_collector(void *arg, rp_text *out)
 {
     gw_metrics *m = arg;
+    /* The REST routes' unary calls may go over the HTTP threads' own
+     * connections, leaving this channel without traffic: a scrape asks an
+     * idle one to connect, so that it says whether the upstream is there. */
     grpc_connectivity_state st =
-        grpc_channel_check_connectivity_state(gw_upstream_channel(m->up), 0);
+        grpc_channel_check_connectivity_state(gw_upstream_channel(m->up), 1);
     static const char *const state_label[] = {"state", NULL};
     rp_metrics_header(out, "rpcrest_gateway_upstream_state",
                       "Connectivity state of the channel to the upstream: 1 for the current "
