@@ -398,8 +398,11 @@ class Gateway:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([GATEWAY_BIN, "-c", self.ini], stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT)
+        # the port opens before the API is loaded (503 until then); "listening
+        # on" is logged once it is
         if not harness.wait_until(
-                lambda: self.proc.poll() is None and harness.port_open(self.http_port), 10):
+                lambda: self.proc.poll() is None and harness.port_open(self.http_port)
+                and "listening on http://" in self.log(), 10):
             raise AssertionError("rpcrest-gateway did not start; log:\n" + self.log())
         return self
 
