@@ -1581,6 +1581,9 @@ int gw_json_decode_fields(gw_conv *c, const gw_message *m, const uint8_t *data, 
 int gw_json_decode_message(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,
                            gw_buf *out)
 {
+    static const uint8_t no_bytes[1];
+    if (!data) /* an empty buffer (a merged message of empty parts): data + len must be valid */
+        data = no_bytes;
     if (c->depth >= MAX_DEPTH)
         return gw_conv_fail(c, "messages nested more than %d deep", MAX_DEPTH);
     c->depth++;
