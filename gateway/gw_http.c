@@ -520,20 +520,10 @@ static enum MHD_Result send_metrics(gw_request *req)
 
 /* ---- the access handler --------------------------------------------------------------- */
 
-/* The HTTP thread whose daemon took conn. */
-static gw_http_thread *thread_of(gw_http *h, struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
-    for (int i = 0; ci && i < h->n_threads; i++)
-        if (h->threads[i].mhd == ci->daemon)
-            return &h->threads[i];
-    return &h->threads[0];
-}
-
-static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const char *url,
+static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, const char *url,
                                const char *method)
 {
+    gw_http *h = t->http;
     gw_request *req = malloc(sizeof(*req));
     if (!req)
         return NULL;
@@ -541,7 +531,7 @@ static gw_request *new_request(gw_http *h, struct MHD_Connection *conn, const ch
     gw_arena_init(&req->arena, req->arena_first, sizeof(req->arena_first));
     req->http = h;
     req->conn = conn;
-    req->thread = thread_of(h, conn);
+    req->thread = t;
     req->path = url;
     req->grpc_code = -1;
     req->start_us = monotonic_us();
@@ -631,11 +621,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
     (void)version;
-    gw_http *h = cls;
+    gw_http_thread *t = cls; /* the thread whose daemon took conn */
+    gw_http *h = t->http;
     gw_request *req = *con_cls;
     if (!req) { /* 1: headers are in */
         gw_conns_header_done(conn);
-        req = new_request(h, conn, url, method);
+        req = new_request(t, conn, url, method);
         if (!req)
             return send_out_of_memory(h, NULL, conn);
         *con_cls = req;
@@ -798,7 +789,8 @@ void gw_http_api_failed(gw_http *h)
 /* One HTTP thread's daemon, in external-epoll mode for its gw_loop; the
  * first binds the address (or takes the supervisor's socket), the others
  * share that socket. */
-static struct MHD_Daemon *start_daemon(gw_http *h, const struct sockaddr_storage *addr,
+static struct MHD_Daemon *start_daemon(gw_http *h, gw_http_thread *t,
+                                       const struct sockaddr_storage *addr,
                                        MHD_socket listen_fd)
 {
     const gw_http_config *cfg = &h->cfg;
@@ -813,7 +805,7 @@ static struct MHD_Daemon *start_daemon(gw_http *h, const struct sockaddr_storage
                      (addr->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
                      (cfg->cert ? MHD_USE_TLS : 0);
     return MHD_start_daemon(
-        flags, 0, accept_policy, h, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
+        flags, 0, accept_policy, h, on_request, t, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->connection_timeout_s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + CONNECTION_SLACK,
@@ -926,7 +918,8 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
     MHD_socket listen_fd = cfg->listen_fd >= 0 ? (MHD_socket)cfg->listen_fd : MHD_INVALID_SOCKET;
     for (; h->n_threads < cfg->threads; h->n_threads++) {
         gw_http_thread *t = &h->threads[h->n_threads];
-        if (!(t->mhd = start_daemon(h, &addr, listen_fd))) {
+        t->http = h;
+        if (!(t->mhd = start_daemon(h, t, &addr, listen_fd))) {
             if (cfg->cert)
                 snprintf(err, errlen, "listen %s: cannot start the HTTPS server (the certificate "
                          "and key were refused by GnuTLS, or the address is in use)", cfg->listen);

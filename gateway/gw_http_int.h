@@ -28,6 +28,7 @@
 /* One HTTP thread: its daemon, the loop that drives it, and the loop's own
  * upstream connection for unary calls (NULL: gw_upstream makes them). */
 typedef struct gw_http_thread {
+    struct gw_http *http;
     struct MHD_Daemon *mhd;
     struct gw_loop *loop;
     struct gw_h2 *h2;
