@@ -1,16 +1,23 @@
 /*
  * host_call.c -- the call record and the rpcrest_call_* functions.
  *
- * Batches of one call: RECV_CLOSE_ON_SERVER (started when the call arrives),
- * then sends, one at a time: for a server-streaming call each queued message
- * ([initial metadata +] message, tag on_message), and last the final batch
- * ([initial metadata] [+ unary reply] + status, tag on_sent), started only
- * once no message is in flight.  A record is freed when three things are
- * done, counted in `refs`: the handler returned, the final batch completed,
- * and RECV_CLOSE_ON_SERVER completed.  Whoever may start the final batch
- * (finish, on_message) and a running writable callback hold an extra
- * reference meanwhile, since the batch can complete and drop the last one on
- * another thread before they unlock.  `lock` guards the send side and
+ * Batches of one call: sends, one at a time: for a server-streaming call
+ * each queued message ([initial metadata +] message, tag on_message), and
+ * last the final batch ([initial metadata] [+ unary reply] + status, tag
+ * on_sent), started only once no message is in flight; and
+ * RECV_CLOSE_ON_SERVER, which tells of a client's cancel.  A unary call
+ * finished before its handler returns (the common case) sends its final
+ * batch when the handler returns, with RECV_CLOSE_ON_SERVER in it: one batch
+ * and one completion per call instead of two.  Otherwise
+ * RECV_CLOSE_ON_SERVER goes alone (tag on_closed): when a server-streaming
+ * call arrives, or when a unary handler returns without having finished the
+ * call.  (A handler runs on its queue's only thread, so a cancel could not
+ * reach it before it returns anyway.)  A record is freed when three things
+ * are done, counted in `refs`: the handler returned, the final batch
+ * completed, and RECV_CLOSE_ON_SERVER completed.  Whoever may start the
+ * final batch (finish, on_message) and a running writable callback hold an
+ * extra reference meanwhile, since the batch can complete and drop the last
+ * one on another thread before they unlock.  `lock` guards the send side and
  * serializes grpc_call_start_batch, since plugins call in from any thread.
  * It is never held while plugin code runs, nor when a reference is dropped.
  */
@@ -85,7 +92,12 @@ struct rpcrest_call {
     int want_writable;      /* rpcrest_call_send returned RPCREST_EAGAIN */
     rpcrest_writable_cb writable_cb;
     void *writable_arg;
-    int final_pending;       /* finished; the final batch waits for the queue */
+    int final_pending;       /* finished; the final batch waits for the queue
+                                (or for the handler to return) */
+    int in_handler;          /* on_new is running the handler */
+    int close_started;       /* RECV_CLOSE_ON_SERVER was started (alone or in
+                                the final batch) */
+    int close_in_final;      /* ... in the final batch: on_sent is on_closed too */
     grpc_status_code status; /* of the final batch */
     char *status_message;    /* of the final batch, or NULL */
     grpc_byte_buffer *reply; /* the unary reply of the final batch, or NULL */
@@ -253,6 +265,25 @@ static int no_deadline(gpr_timespec dl)
     return dl.tv_sec == INT64_MAX || gpr_time_cmp(dl, gpr_inf_future(dl.clock_type)) == 0;
 }
 
+/* Starts RECV_CLOSE_ON_SERVER alone.  Lock held (or c not yet shared with
+ * anyone).  Returns 0, or -1 after logging: the caller then drops
+ * REF_CLOSE, after unlocking. */
+static int start_recv_close(rpcrest_call *c)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &c->close_cancelled;
+    c->close_started = 1;
+    grpc_call_error err = grpc_call_start_batch(c->call, &op, 1, &c->on_closed, NULL);
+    if (err == GRPC_CALL_OK)
+        return 0;
+    rp_log("%s request_id=%s: grpc_call_start_batch(RECV_CLOSE_ON_SERVER): error %d",
+           c->method->path, request_id_or_dash(c), (int)err);
+    atomic_store(&c->cancelled, 1);
+    return -1;
+}
+
 int rpcrest_call_is_cancelled(const rpcrest_call *c)
 {
     if (atomic_load(&c->cancelled))
@@ -316,9 +347,14 @@ static void start_message(rpcrest_call *c)
  * after logging: the caller then drops REF_SEND, after unlocking. */
 static int start_final(rpcrest_call *c)
 {
-    grpc_op ops[3];
+    grpc_op ops[4];
     memset(ops, 0, sizeof(ops));
     size_t n = initial_op(c, ops);
+    int with_close = !c->close_started; /* it rides along (see the top) */
+    if (with_close) {
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n++].data.recv_close_on_server.cancelled = &c->close_cancelled;
+    }
     if (c->reply) {
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = c->reply;
@@ -335,8 +371,11 @@ static int start_final(rpcrest_call *c)
     n++;
     grpc_call_error err = grpc_call_start_batch(c->call, ops, n, &c->on_sent, NULL);
     grpc_slice_unref(details); /* the call took its own reference */
-    if (err == GRPC_CALL_OK)
+    if (err == GRPC_CALL_OK) {
+        c->close_in_final = with_close;
+        c->close_started = 1;
         return 0;
+    }
     rp_log("%s request_id=%s: cannot send the reply: grpc_call_start_batch: error %d",
            c->method->path, request_id_or_dash(c), (int)err);
     break_call(c);
@@ -355,7 +394,7 @@ static int advance(rpcrest_call *c)
         if (c->in_flight)
             return 0;
     }
-    if (c->final_pending && !c->head) {
+    if (c->final_pending && !c->head && !c->in_handler) {
         c->final_pending = 0;
         return start_final(c) < 0;
     }
@@ -775,19 +814,31 @@ static int decode(rpcrest_call *c)
     return c->request ? 0 : -1;
 }
 
-static void start_recv_close(rpcrest_call *c)
+/* The handler returned: the final batch it left waiting (finished in the
+ * handler or, meanwhile, on another thread) goes out now, with
+ * RECV_CLOSE_ON_SERVER in it; otherwise RECV_CLOSE_ON_SERVER starts alone
+ * (unless it went when the stream arrived). */
+static void handler_returned(rpcrest_call *c)
 {
-    grpc_op op;
-    memset(&op, 0, sizeof(op));
-    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    op.data.recv_close_on_server.cancelled = &c->close_cancelled;
-    grpc_call_error err = grpc_call_start_batch(c->call, &op, 1, &c->on_closed, NULL);
-    if (err != GRPC_CALL_OK) {
-        rp_log("%s request_id=%s: grpc_call_start_batch(RECV_CLOSE_ON_SERVER): error %d",
-               c->method->path, request_id_or_dash(c), (int)err);
-        atomic_store(&c->cancelled, 1);
-        call_release(c);
+    int drop_send = 0, drop_close = 0;
+    pthread_mutex_lock(&c->lock);
+    c->in_handler = 0;
+    if (c->final_pending && !c->head && !c->in_flight) {
+        c->final_pending = 0;
+        int with_close = !c->close_started;
+        if (start_final(c) < 0) {
+            drop_send = 1;
+            if (with_close) /* break_call cancelled the call; nothing will complete */
+                drop_close = 1;
+        }
+    } else if (!c->close_started) {
+        drop_close = start_recv_close(c) < 0;
     }
+    pthread_mutex_unlock(&c->lock);
+    if (drop_send)
+        call_release(c); /* REF_SEND */
+    if (drop_close)
+        call_release(c); /* REF_CLOSE */
 }
 
 static void on_new(rpcrest_call *c, int ok)
@@ -802,7 +853,9 @@ static void on_new(rpcrest_call *c, int ok)
     host_live_call_begin(c->q->live);
     host_call_request(c->q, c->method, c->registered); /* failure is logged */
     atomic_init(&c->refs, N_REFS);
-    start_recv_close(c);
+    c->in_handler = 1; /* before anyone else can see c */
+    if (c->method->kind == RPCREST_SERVER_STREAMING && start_recv_close(c) < 0)
+        call_release(c); /* REF_CLOSE; a stream cannot fold it into one batch */
     if (decode(c) == 0) {
         c->method->handler(c, c->request, c->method->plugin->service_data);
     } else {
@@ -810,6 +863,7 @@ static void on_new(rpcrest_call *c, int ok)
         snprintf(why, sizeof(why), "cannot decode request as %s", c->method->input->name);
         finish(c, GRPC_STATUS_INVALID_ARGUMENT, why, NULL, 0);
     }
+    handler_returned(c);
     call_release(c); /* REF_HANDLER */
 }
 
@@ -851,6 +905,19 @@ static void on_closed(rpcrest_call *c, int ok)
     call_release(c); /* REF_CLOSE */
 }
 
+/* The final batch completed.  With RECV_CLOSE_ON_SERVER in it, it also
+ * says whether the client cancelled (for the call's metrics); nothing is
+ * left to send then. */
+static void on_sent(rpcrest_call *c, int ok)
+{
+    if (c->close_in_final) {
+        if (!ok || c->close_cancelled)
+            atomic_store(&c->cancelled, 1);
+        call_release(c); /* REF_CLOSE */
+    }
+    call_release(c); /* REF_SEND */
+}
+
 void host_call_on_event(host_tag *tag, int ok)
 {
     switch (tag->kind) {
@@ -864,7 +931,7 @@ void host_call_on_event(host_tag *tag, int ok)
         on_message(HOST_RECORD_OF(tag, rpcrest_call, on_message), ok);
         break;
     case HOST_TAG_CALL_SENT: /* !ok: the client is gone; nothing to tell anyone */
-        call_release(HOST_RECORD_OF(tag, rpcrest_call, on_sent)); /* REF_SEND */
+        on_sent(HOST_RECORD_OF(tag, rpcrest_call, on_sent), ok);
         break;
     default:
         rp_log("host_call_on_event: unexpected tag kind %d", (int)tag->kind);
