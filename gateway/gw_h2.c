@@ -173,6 +173,13 @@ static void call_free(h2_call *k)
 
 /* ---- results ---------------------------------------------------------------- */
 
+/* The length in the gRPC message prefix at the start of buf (5 bytes or more). */
+static size_t declared_length(const gw_buf *buf)
+{
+    const uint8_t *p = buf->data;
+    return (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+}
+
 /* The reply's one message as a slice (the buffer moves into it). */
 static int take_message(h2_call *k, gw_upstream_result *r)
 {
@@ -181,7 +188,7 @@ static int take_message(h2_call *k, gw_upstream_result *r)
         return -1;
     if (p[0] != 0)
         return -2; /* compressed: this client accepts identity only */
-    size_t len = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+    size_t len = declared_length(&k->reply);
     if (len != k->reply.len - 5)
         return -1;
     size_t total;
@@ -290,6 +297,13 @@ static ssize_t read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
     return (ssize_t)n;
 }
 
+/* A reply over the limit: the stream is reset and the call fails. */
+static void refuse_large_reply(nghttp2_session *s, h2_call *k)
+{
+    nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, k->stream_id, NGHTTP2_CANCEL);
+    call_finish(k, GRPC_STATUS_RESOURCE_EXHAUSTED, "the upstream's reply is larger than 64 MiB");
+}
+
 static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const uint8_t *data,
                    size_t len, void *user)
 {
@@ -298,13 +312,14 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const u
     if (!k)
         return 0;
     if (k->reply.len + len > MAX_REPLY_BYTES + 5) {
-        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
-        call_finish(k, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                    "the upstream's reply is larger than 64 MiB");
+        refuse_large_reply(s, k);
         return 0;
     }
     gw_buf_append(&k->reply, data, len);
     k->failed_alloc |= k->reply.oom;
+    int prefix_complete = !k->reply.oom && k->reply.len >= 5 && k->reply.len - len < 5;
+    if (prefix_complete && declared_length(&k->reply) > MAX_REPLY_BYTES)
+        refuse_large_reply(s, k); /* its prefix says so: no need to wait for it all */
     return 0;
 }
 

@@ -12,7 +12,9 @@ with frames written here, as no gRPC library would send all of them:
   nothing (the call hangs)                 504, code 4 at the deadline; the stream is reset
   closes the connection                    503, code 14; the next call reconnects and works
   GOAWAY before the call is processed      the call is sent again on a new connection: 200
-  no upstream listening                    503, code 14, at once
+  no upstream listening                    503, code 14, at once; once it listens,
+                                             calls work again within the backoff (1 s)
+  a message whose prefix says 64 MiB + 1   429, code 8 at once; the stream is reset
 
 rpcrest-gateway runs alone ([gateway] upstream = unix:PATH, the echo
 descriptors); the upstream is a thread of this test on a unix socket.
@@ -263,6 +265,36 @@ class GatewayH2Client(unittest.TestCase):
         started = time.monotonic()
         self.assert_error(self.echo(), 503, 14)
         self.assertLess(time.monotonic() - started, 1)
+
+    def test_upstream_appears_later(self):
+        """Calls fail fast while nothing listens; once the upstream does, the
+        client's next connection attempt (at most 1 s of backoff later) works."""
+        self.start(None)
+        for _ in range(5):
+            started = time.monotonic()
+            self.assert_error(self.echo(), 503, 14)
+            self.assertLess(time.monotonic() - started, 1)
+        self.upstream = FakeUpstream(self.path, lambda _, stream: (
+            headers_frame(stream, RESPONSE_HEADERS) +
+            h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("back"))) +
+            headers_frame(stream, [("grpc-status", "0")], True)))
+        listening = time.monotonic()
+        self.assertTrue(harness.wait_until(lambda: self.echo("back")[0] == 200, 5, 0.05),
+                        self.log())
+        self.assertLess(time.monotonic() - listening, 2.5)
+        self.assertEqual(self.upstream.connections, 1)
+
+    def test_reply_over_the_limit_is_refused_at_its_prefix(self):
+        def behave(_, stream):  # says 64 MiB + 1, sends 100 bytes, then waits
+            prefix = b"\x00" + struct.pack(">I", (64 << 20) + 1)
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, prefix + b"x" * 100))
+        self.start(behave)
+        started = time.monotonic()
+        self.assert_error(self.echo(), 429, 8, "the upstream's reply is larger than 64 MiB")
+        self.assertLess(time.monotonic() - started, 1.5)
+        self.assertTrue(harness.wait_until(lambda: any(
+            t == h2raw.RST_STREAM for _, t, _ in self.upstream.received), 2), self.upstream.received)
 
 
 if __name__ == "__main__":
