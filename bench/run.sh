@@ -9,7 +9,8 @@
 #     16 B, 1 KiB, 64 KiB JSON bodies; the ceiling for the plot;
 #   - 1,024 concurrent connections, 1 MiB bodies;
 #   - gRPC echo straight at rpcrest-host and at the peer's server (h2load);
-#   - RSS of both sides after the load, idle CPU over a few seconds;
+#   - RSS of both sides after the load and again 2 s later (idle), idle CPU
+#     over a few seconds;
 #   - the access log's cost at 64 connections (bench/access_log.sh).
 # Prints a summary table and writes docs/benchmarks.md (+ docs/benchmarks.png).
 #
@@ -157,6 +158,8 @@ for sz in "${sizes[@]}"; do
     -a "$gw_pid $host_pid" -b "$peer_gw_pid $peer_srv_pid" "$A" "$B" > "$raw/rest-$sz.txt"
   if [[ $sz == 16 ]]; then
     rss_load_a=$(rss_kb "$gw_pid" "$host_pid") rss_load_b=$(rss_kb "$peer_gw_pid" "$peer_srv_pid")
+    sleep 2 # and once both sides have been idle for a moment (rpcrest trims after 1 s)
+    rss_idle2_a=$(rss_kb "$gw_pid" "$host_pid") rss_idle2_b=$(rss_kb "$peer_gw_pid" "$peer_srv_pid")
   fi
 done
 
@@ -189,6 +192,7 @@ rss_end_a=$(rss_kb "$gw_pid" "$host_pid") rss_end_b=$(rss_kb "$peer_gw_pid" "$pe
 say "idle CPU over 5 s"
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 sleep 2
+rss_end2_a=$(rss_kb "$gw_pid" "$host_pid") rss_end2_b=$(rss_kb "$peer_gw_pid" "$peer_srv_pid")
 declare -A t0
 for p in "$gw_pid" "$host_pid" "$peer_gw_pid" "$peer_srv_pid"; do t0[$p]=$(cpu_ticks "$p"); done
 sleep 5
@@ -267,6 +271,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
 check() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "met" : "**not met**" }'; }
 rss_r=$(ratio "$rss_load_a" "$rss_load_b")
 rss_end_r=$(ratio "$rss_end_a" "$rss_end_b")
+rss_idle2_r=$(ratio "$rss_idle2_a" "$rss_idle2_b")
+rss_end2_r=$(ratio "$rss_end2_a" "$rss_end2_b")
 # median over rounds of (rps at 1,024) / (rps at 64), and the rounds' figures
 read -r k_rel k_round_1024 k_round_64 <<<"$(awk '
   { r = $1; sub(/round=/, "", r); c = $2; v = $4; sub(/rps=/, "", v); rps[r, c] = v; n = (r > n) ? r : n }
@@ -294,7 +300,9 @@ targets="$run/targets.md"
   echo "| gRPC h2load 64×1: host/peer ≥ 1.5 | $h2_r2 (${h2a_64_1} vs ${h2b_64_1} req/s) | $(check "$h2_r2" ">=" 1.5) |"
   echo "| gRPC h2load 4×16: host/peer ≥ 1.5 | $h2_r3 (${h2a_4_16} vs ${h2b_4_16} req/s) | $(check "$h2_r3" ">=" 1.5) |"
   echo "| RSS gateway+host after the 16 B load ≤ 0.5 × peer | $rss_r ($rss_load_a kB vs $rss_load_b kB) | $(check "$rss_r" "<=" 0.5) |"
+  echo "| (same, 2 s later, both sides idle) | $rss_idle2_r ($rss_idle2_a kB vs $rss_idle2_b kB) | $(check "$rss_idle2_r" "<=" 0.5) |"
   echo "| (same, after every load incl. 1 MiB bodies and h2load) | $rss_end_r ($rss_end_a kB vs $rss_end_b kB) | $(check "$rss_end_r" "<=" 0.5) |"
+  echo "| (same, 2 s later, both sides idle) | $rss_end2_r ($rss_end2_a kB vs $rss_end2_b kB) | $(check "$rss_end2_r" "<=" 0.5) |"
   echo "| 1,024 connections: 0 errors, rps ≥ 0.75 × the 64-connection rps (median of $ROUNDS alternating 64 / 1,024 rounds) | errors $k_err_a (runs with errors in the alternating rounds: $k_err_own), $k_round_1024 rps = $k_rel × $k_round_64 | $k_ok |"
   echo "| body cost linear: MB/s of body does not fall with size (c=64: 64 KiB ≥ 1 KiB; 1 MiB at c=8 ≥ half of 64 KiB) | 16 B $(mbps "$r16" 16), 1 KiB $(mbps "$r1k" 1024), 64 KiB $(mbps "$r64k" 65536), 1 MiB (c=8) $(mbps "$m_a" 1048576) MB/s; peer 1 MiB $(mbps "$m_b" 1048576) MB/s | $lin_ok |"
   echo "| idle CPU = 0 (5 s, gateway / host) | ${idle_gw} ms / ${idle_host} ms (peer: ${idle_pgw} ms / ${idle_psrv} ms) | $idle_ok |"
@@ -384,7 +392,9 @@ mode="$ROUNDS rounds × ${DUR} s per side and setting"
   echo "| --- | --- | --- |"
   echo "| VmRSS idle, before any load | $rss_idle_a kB | $rss_idle_b kB |"
   echo "| VmRSS after the 16 B REST runs | $rss_load_a kB | $rss_load_b kB |"
+  echo "| VmRSS 2 s later (idle) | $rss_idle2_a kB | $rss_idle2_b kB |"
   echo "| VmRSS after everything (64 KiB, 1 MiB, h2load) | $rss_end_a kB | $rss_end_b kB |"
+  echo "| VmRSS 2 s later (idle) | $rss_end2_a kB | $rss_end2_b kB |"
   echo "| CPU used in 5 s idle (utime+stime) | ${idle_gw} ms + ${idle_host} ms | ${idle_pgw} ms + ${idle_psrv} ms |"
   echo
   echo "## Commands"

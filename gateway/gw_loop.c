@@ -2,8 +2,9 @@
  * gw_loop.c -- one HTTP thread: epoll_wait on the daemon's epoll set, the
  * source's fd and an eventfd for wake-ups, then the source's tick and
  * MHD_run, for as long as the loop lives.  The wait ends at the earlier of
- * libmicrohttpd's next connection deadline and the source's, so an idle
- * gateway sleeps.
+ * libmicrohttpd's next connection deadline and the source's (and, once,
+ * the rp_trim that gives memory back after a burst), so an idle gateway
+ * sleeps.
  */
 #include "gw_loop.h"
 
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "rp_log.h"
+#include "rp_trim.h"
 
 struct gw_loop {
     struct MHD_Daemon *daemon;
@@ -30,6 +32,7 @@ struct gw_loop {
     int wake_fd;      /* readable: run the daemon now (or end, with `ending`) */
     atomic_int ending;
     int run_again;    /* woken from its own thread: run the daemon before sleeping */
+    rp_trim trim;
     pthread_t thread;
 };
 
@@ -40,9 +43,15 @@ int64_t gw_loop_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The earlier of two waits in ms (-1: forever). */
+static int64_t earlier(int64_t a, int64_t b)
+{
+    return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
 /* How long the loop may sleep: until libmicrohttpd's or the source's next
- * deadline. */
-static int wait_ms(const gw_loop *l)
+ * deadline, or the trim's. */
+static int wait_ms(const gw_loop *l, int64_t now)
 {
     if (l->run_again)
         return 0;
@@ -51,11 +60,10 @@ static int wait_ms(const gw_loop *l)
                      ? (timeout > INT_MAX ? INT_MAX : (int64_t)timeout)
                      : -1;
     if (l->source && l->source->deadline_ms >= 0) {
-        int64_t left = l->source->deadline_ms - gw_loop_now_ms();
-        left = left < 0 ? 0 : left > INT_MAX ? INT_MAX : left;
-        ms = ms < 0 || left < ms ? left : ms;
+        int64_t left = l->source->deadline_ms - now;
+        ms = earlier(ms, left < 0 ? 0 : left > INT_MAX ? INT_MAX : left);
     }
-    return (int)ms;
+    return (int)earlier(ms, rp_trim_wait_ms(&l->trim, now));
 }
 
 #define SOURCE_TAG 1 /* epoll data of the source's fd (the others carry their fd) */
@@ -86,13 +94,19 @@ void gw_loop_update(gw_loop *l)
 static void *loop_main(void *arg)
 {
     gw_loop *l = arg;
+    int64_t now = gw_loop_now_ms();
     while (!atomic_load(&l->ending)) {
         struct epoll_event events[3];
-        int n = epoll_wait(l->epoll_fd, events, 3, wait_ms(l));
+        int n = epoll_wait(l->epoll_fd, events, 3, wait_ms(l, now));
         if (n < 0 && errno != EINTR) {
             rp_log("epoll_wait: %s", strerror(errno));
             break;
         }
+        now = gw_loop_now_ms();
+        if (n > 0 || l->run_again)
+            rp_trim_busy(&l->trim, now);
+        else /* a deadline: libmicrohttpd's, the source's, or the trim's */
+            rp_trim_idle(&l->trim, now);
         uint32_t source_events = 0;
         for (int i = 0; i < n; i++) {
             uint64_t count;
@@ -128,6 +142,7 @@ gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *source, char *
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    l->trim = (rp_trim)RP_TRIM_INIT;
     l->daemon = daemon;
     l->source = source;
     if (source) {

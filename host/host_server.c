@@ -24,6 +24,7 @@
 #include "host_call.h"
 #include "host_health.h"
 #include "rp_log.h"
+#include "rp_trim.h"
 #include "host_queue.h"
 #include "host_reflection.h"
 #include "host_unknown.h"
@@ -82,14 +83,32 @@ static void dispatch(host_tag *tag, int ok)
     }
 }
 
+static int64_t monotonic_ms(void)
+{
+    gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
+    return now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* One worker: its queue's events, and (rp_trim) the memory a burst of them
+ * left behind given back once the queue has been quiet for a while. */
 static void *worker_main(void *arg)
 {
     host_worker *w = arg;
+    rp_trim trim = RP_TRIM_INIT;
+    int64_t now = monotonic_ms();
     for (;;) {
-        grpc_event ev = grpc_completion_queue_next(w->q.cq, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                                   NULL);
+        int64_t wait = rp_trim_wait_ms(&trim, now); /* a relative deadline, or none */
+        gpr_timespec deadline = wait < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
+                                         : gpr_time_from_millis(wait, GPR_TIMESPAN);
+        grpc_event ev = grpc_completion_queue_next(w->q.cq, deadline, NULL);
+        now = monotonic_ms();
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             return NULL;
+        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+            rp_trim_idle(&trim, now);
+            continue;
+        }
+        rp_trim_busy(&trim, now);
         if (ev.type == GRPC_OP_COMPLETE)
             dispatch(ev.tag, ev.success);
     }

@@ -45,6 +45,15 @@ def wait_until(predicate, timeout, interval=0.02):
         time.sleep(interval)
 
 
+def rss_kib(pid):
+    """VmRSS of a running process, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.2):

@@ -37,14 +37,6 @@ def seconds(pb2, value):
     return req
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
 def read_varint(data, i):
     shift = value = 0
     while True:
@@ -383,13 +375,13 @@ class SlowReaderTest(unittest.TestCase):
         self.addCleanup(ch.close)
         stub = pb2_grpc.TestKitStub(ch)
         list(stub.Stream(pb2.StreamRequest(count=8, size=self.SIZE), timeout=30))  # warm up
-        base = rss_kib(h.proc.pid)
+        base = harness.rss_kib(h.proc.pid)
         peak = [base]
         done = threading.Event()
 
         def sample():
             while not done.is_set():
-                peak[0] = max(peak[0], rss_kib(h.proc.pid))
+                peak[0] = max(peak[0], harness.rss_kib(h.proc.pid))
                 time.sleep(0.01)
         sampler = threading.Thread(target=sample)
         sampler.start()

@@ -62,14 +62,6 @@ ECHO = "/v1/example/echo"
 TK_ECHO = "/v1/testkit/echo"
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 class GatewayHostile(unittest.TestCase):
     """One rpcrestd for the whole class (each test leaves it healthy)."""
 
@@ -497,7 +489,7 @@ class HostHostile(unittest.TestCase):
 
     def test_client_never_reads_a_stream(self):
         before = self.stats()
-        rss_before = rss_kib(self.host_pid)
+        rss_before = harness.rss_kib(self.host_pid)
         s = h2raw.start(self.r.host_port, window=65535)
         request = self.pb2.StreamRequest(count=100000, size=1000).SerializeToString()
         s.sendall(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1,
@@ -515,7 +507,7 @@ class HostHostile(unittest.TestCase):
             # others are served meanwhile, and the host's memory stays put
             m = self.pb2.AllTypes(string_value="meanwhile")
             self.assertEqual(self.stub.Echo(m, timeout=5), m)
-            self.assertLess(rss_kib(self.host_pid) - rss_before, 32 * 1024)
+            self.assertLess(harness.rss_kib(self.host_pid) - rss_before, 32 * 1024)
             time.sleep(1)
             self.assertLess(self.stats().messages_sent - mid.messages_sent, 100)
         finally:
