@@ -12,6 +12,8 @@
 #include "gw_http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -23,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gw_accept.h"
 #include "gw_bind.h"
 #include "gw_http_int.h"
 #include "gw_h2.h"
@@ -732,15 +735,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* Connections opened and closed: counted, and given a header deadline
- * (gw_conns.c). */
+ * (gw_conns.c); a closed one leaves its thread's share (gw_accept.c). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
-    gw_http *h = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    gw_http_thread *t = cls;
+    gw_http *h = t->http;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         gw_conns_opened(h->conns, conn, socket_context);
-    else
+    } else {
         gw_conns_closed(h->conns, socket_context);
+        gw_accept_closed(h->accept, t->index);
+    }
 }
 
 /* [gateway] max_connections: a connection beyond it is closed as soon as it
@@ -786,12 +792,9 @@ void gw_http_api_failed(gw_http *h)
     gw_metrics_api_loaded(h->metrics, 0, 0);
 }
 
-/* One HTTP thread's daemon, in external-epoll mode for its gw_loop; the
- * first binds the address (or takes the supervisor's socket), the others
- * share that socket. */
-static struct MHD_Daemon *start_daemon(gw_http *h, gw_http_thread *t,
-                                       const struct sockaddr_storage *addr,
-                                       MHD_socket listen_fd)
+/* One HTTP thread's daemon, in external-epoll mode for its gw_loop, with
+ * no listening socket: gw_accept gives it its connections. */
+static struct MHD_Daemon *start_daemon(gw_http *h, gw_http_thread *t)
 {
     const gw_http_config *cfg = &h->cfg;
     /* HTTPS: the key and certificate are handed over in memory (read before
@@ -802,35 +805,29 @@ static struct MHD_Daemon *start_daemon(gw_http *h, gw_http_thread *t,
         {MHD_OPTION_END, 0, NULL},
     };
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                     (addr->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
-                     (cfg->cert ? MHD_USE_TLS : 0);
+                     MHD_USE_NO_LISTEN_SOCKET | (cfg->cert ? MHD_USE_TLS : 0);
     return MHD_start_daemon(
-        flags, 0, accept_policy, h, on_request, t, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->connection_timeout_s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + CONNECTION_SLACK,
+        flags, 0, accept_policy, h, on_request, t, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, t, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + CONNECTION_SLACK,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, MHD_OPTION_UNESCAPE_CALLBACK,
-        keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 0u, MHD_OPTION_LISTEN_SOCKET,
-        listen_fd, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        keep_escaped, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 }
 
-/* Every daemon stops accepting; returns the listening socket they shared
- * (MHD_stop_daemon would otherwise close it under the others). */
-static MHD_socket quiesce_all(gw_http *h)
+/* No loop accepts any more (once each has woken); returns the listening
+ * socket, to close once the loops have stopped (closed earlier, it could
+ * stay in their epoll sets: rpcrestd holds the same socket). */
+static int stop_accepting(gw_http *h)
 {
-    MHD_socket listener = MHD_INVALID_SOCKET;
-    for (int i = 0; i < h->n_threads; i++) {
-        MHD_socket s = h->threads[i].mhd ? MHD_quiesce_daemon(h->threads[i].mhd)
-                                         : MHD_INVALID_SOCKET;
-        if (s != MHD_INVALID_SOCKET)
-            listener = s;
-    }
+    gw_accept_stop(h->accept);
+    int listener = h->listen_fd;
+    h->listen_fd = -1;
     return listener;
 }
 
-static void close_listener(MHD_socket listener)
+static void close_listener(int listener)
 {
-    if (listener != MHD_INVALID_SOCKET)
+    if (listener >= 0)
         close(listener);
 }
 
@@ -852,6 +849,7 @@ static void stop_threads(gw_http *h)
 
 static void free_http(gw_http *h)
 {
+    gw_accept_free(h->accept);
     if (h->oom_response)
         MHD_destroy_response(h->oom_response);
     gw_conns_free(h->conns);
@@ -869,6 +867,17 @@ static unsigned current_connections(gw_http *h)
         n += di ? di->num_connections : 0;
     }
     return n;
+}
+
+/* Undoes a start that failed after the listening socket was there: the
+ * socket is closed only if it was bound here (the caller's otherwise). */
+static void fail_start(gw_http *h, const gw_http_config *cfg)
+{
+    int listener = stop_accepting(h);
+    stop_threads(h);
+    if (listener != cfg->listen_fd)
+        close_listener(listener);
+    free_http(h);
 }
 
 gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen)
@@ -915,36 +924,56 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
         free_http(h);
         return NULL;
     }
-    MHD_socket listen_fd = cfg->listen_fd >= 0 ? (MHD_socket)cfg->listen_fd : MHD_INVALID_SOCKET;
+    /* rpcrestd's socket, or one bound by gw_main before it gave up root, or
+     * bound now; ours from here on if the start succeeds */
+    h->listen_fd = cfg->listen_fd;
+    char why[512];
+    if (h->listen_fd < 0 &&
+        (h->listen_fd = rp_notify_listen_tcp(cfg->listen, why, sizeof(why))) < 0) {
+        snprintf(err, errlen, "listen %s: cannot start the HTTP server: %s", cfg->listen, why);
+        free_http(h);
+        return NULL;
+    }
+    int flags = fcntl(h->listen_fd, F_GETFL);
+    if (flags < 0 || fcntl(h->listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        snprintf(err, errlen, "listen %s: fcntl(O_NONBLOCK): %s", cfg->listen, strerror(errno));
+        fail_start(h, cfg);
+        return NULL;
+    }
+    if (!(h->accept = gw_accept_new(h->listen_fd, (size_t)cfg->threads))) {
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
+        fail_start(h, cfg);
+        return NULL;
+    }
     for (; h->n_threads < cfg->threads; h->n_threads++) {
         gw_http_thread *t = &h->threads[h->n_threads];
         t->http = h;
-        if (!(t->mhd = start_daemon(h, t, &addr, listen_fd))) {
+        t->index = (size_t)h->n_threads;
+        if (!(t->mhd = start_daemon(h, t))) {
             if (cfg->cert)
                 snprintf(err, errlen, "listen %s: cannot start the HTTPS server (the certificate "
-                         "and key were refused by GnuTLS, or the address is in use)", cfg->listen);
+                         "and key were refused by GnuTLS)", cfg->listen);
             else
-                snprintf(err, errlen, "listen %s: cannot start the HTTP server (address in use?)",
-                         cfg->listen);
+                snprintf(err, errlen, "listen %s: cannot start the HTTP server", cfg->listen);
             break;
         }
-        if (listen_fd == MHD_INVALID_SOCKET) /* the others share the first one's socket */
-            listen_fd = MHD_get_daemon_info(t->mhd, MHD_DAEMON_INFO_LISTEN_FD)->listen_fd;
         if (cfg->loop_upstream && !(t->h2 = gw_h2_new(cfg->loop_upstream))) {
             snprintf(err, errlen, "%s", GW_ERR_OOM);
             h->n_threads++;
             break;
         }
-        if (!(t->loop = gw_loop_start(t->mhd, t->h2 ? gw_h2_source(t->h2) : NULL, err,
-                                      errlen))) {
+        gw_loop_source *sources[GW_LOOP_MAX_SOURCES];
+        size_t n_sources = 0;
+        sources[n_sources++] = gw_accept_source(h->accept, t->index, t->mhd);
+        if (t->h2)
+            sources[n_sources++] = gw_h2_source(t->h2);
+        if (!(t->loop = gw_loop_start(t->mhd, sources, n_sources, err, errlen))) {
             h->n_threads++; /* its daemon is stopped with the others */
             break;
         }
     }
     if (h->n_threads < cfg->threads || !h->threads[h->n_threads - 1].loop) {
-        close_listener(quiesce_all(h));
-        stop_threads(h);
-        free_http(h);
+        fail_start(h, cfg);
         return NULL;
     }
     return h;
@@ -961,7 +990,7 @@ void gw_http_stop(gw_http *h, int64_t grace_ms)
     if (!h)
         return;
     atomic_store(&h->stopping, 1);
-    MHD_socket listener = quiesce_all(h);
+    int listener = stop_accepting(h);
     /* Serve what is in flight and what comes on connections already open
      * (answered with Connection: close, so clients reconnect to whoever
      * accepts now) until they have closed, idle ones for DRAIN_LINGER_MS. */

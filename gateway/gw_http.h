@@ -21,8 +21,8 @@
 typedef struct gw_http_config {
     const char *listen;     /* "127.0.0.1:8080", "[::1]:8080", "localhost:8080" */
     int listen_fd;          /* >= 0: a socket listening on `listen` (inherited from rpcrestd,
-                             * or bound before giving up root), used as is; else
-                             * libmicrohttpd binds `listen` */
+                             * or bound before giving up root), used as is and the
+                             * HTTP server's once it started; else bound at start */
     const char *cert;       /* PEM certificate chain: HTTPS (GnuTLS); NULL: HTTP */
     const char *key;        /* its PEM private key; both must live until gw_http_stop */
     int threads;            /* HTTP threads (one event loop and daemon each), >= 1 */

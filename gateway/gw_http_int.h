@@ -29,6 +29,7 @@
  * upstream connection for unary calls (NULL: gw_upstream makes them). */
 typedef struct gw_http_thread {
     struct gw_http *http;
+    size_t index;            /* in http->threads */
     struct MHD_Daemon *mhd;
     struct gw_loop *loop;
     struct gw_h2 *h2;
@@ -38,6 +39,8 @@ struct gw_http {
     gw_http_thread *threads; /* cfg.threads of them */
     int n_threads;           /* started */
     gw_http_config cfg;
+    int listen_fd;           /* ours until stop_accepting hands it back */
+    struct gw_accept *accept; /* the loops' shares of listen_fd */
     gw_upstream *upstream;
     pthread_mutex_t gen_lock; /* guards gen: published by another thread */
     gw_gen *gen;              /* the API served now, or NULL before the first */

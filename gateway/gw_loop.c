@@ -1,8 +1,8 @@
 /*
  * gw_loop.c -- one HTTP thread: epoll_wait on the daemon's epoll set, the
- * source's fd and an eventfd for wake-ups, then the source's tick and
- * MHD_run, for as long as the loop lives.  The wait ends at the earlier of
- * libmicrohttpd's next connection deadline and the source's (and, once,
+ * sources' fds and an eventfd for wake-ups, then the sources' ticks and
+ * MHD_run, for as long as the loop lives.  The wait ends at the earliest of
+ * libmicrohttpd's next connection deadline and the sources' (and, once,
  * the rp_trim that gives memory back after a burst), so an idle gateway
  * sleeps.
  */
@@ -27,7 +27,8 @@
 
 struct gw_loop {
     struct MHD_Daemon *daemon;
-    gw_loop_source *source;
+    gw_loop_source *sources[GW_LOOP_MAX_SOURCES];
+    size_t n_sources;
     int epoll_fd;
     int wake_fd;      /* readable: run the daemon now (or end, with `ending`) */
     atomic_int ending;
@@ -59,25 +60,29 @@ static int wait_ms(const gw_loop *l, int64_t now)
     int64_t ms = MHD_get_timeout(l->daemon, &timeout) == MHD_YES
                      ? (timeout > INT_MAX ? INT_MAX : (int64_t)timeout)
                      : -1;
-    if (l->source && l->source->deadline_ms >= 0) {
-        int64_t left = l->source->deadline_ms - now;
-        ms = earlier(ms, left < 0 ? 0 : left > INT_MAX ? INT_MAX : left);
+    for (size_t i = 0; i < l->n_sources; i++) {
+        if (l->sources[i]->deadline_ms >= 0) {
+            int64_t left = l->sources[i]->deadline_ms - now;
+            ms = earlier(ms, left < 0 ? 0 : left > INT_MAX ? INT_MAX : left);
+        }
     }
     return (int)earlier(ms, rp_trim_wait_ms(&l->trim, now));
 }
 
-#define SOURCE_TAG 1 /* epoll data of the source's fd (the others carry their fd) */
+/* epoll data of source i's fd; the loop's own fds carry their fd number,
+ * which is below 2^31. */
+#define SOURCE_TAG(i) ((UINT64_C(1) << 32) + (uint64_t)(i))
 
-void gw_loop_update(gw_loop *l)
+static void update_source(gw_loop *l, size_t i)
 {
-    gw_loop_source *s = l->source;
+    gw_loop_source *s = l->sources[i];
     if (s->registered_fd >= 0 && s->registered_fd != s->fd) {
         epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, s->registered_fd, NULL); /* may be closed */
         s->registered_fd = -1;
     }
     if (s->fd < 0)
         return;
-    struct epoll_event ev = {.events = s->events, .data.u64 = SOURCE_TAG};
+    struct epoll_event ev = {.events = s->events, .data.u64 = SOURCE_TAG(i)};
     if (s->registered_fd < 0) {
         if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, s->fd, &ev) == 0)
             s->registered_fd = s->fd, s->registered_events = s->events;
@@ -91,13 +96,25 @@ void gw_loop_update(gw_loop *l)
     }
 }
 
+void gw_loop_update(gw_loop *l)
+{
+    for (size_t i = 0; i < l->n_sources; i++)
+        update_source(l, i);
+}
+
+static void tick_all(gw_loop *l, const uint32_t *events)
+{
+    for (size_t i = 0; i < l->n_sources; i++)
+        l->sources[i]->tick(l->sources[i], events ? events[i] : 0);
+}
+
 static void *loop_main(void *arg)
 {
     gw_loop *l = arg;
     int64_t now = gw_loop_now_ms();
     while (!atomic_load(&l->ending)) {
-        struct epoll_event events[3];
-        int n = epoll_wait(l->epoll_fd, events, 3, wait_ms(l, now));
+        struct epoll_event events[2 + GW_LOOP_MAX_SOURCES];
+        int n = epoll_wait(l->epoll_fd, events, 2 + GW_LOOP_MAX_SOURCES, wait_ms(l, now));
         if (n < 0 && errno != EINTR) {
             rp_log("epoll_wait: %s", strerror(errno));
             break;
@@ -107,22 +124,21 @@ static void *loop_main(void *arg)
             rp_trim_busy(&l->trim, now);
         else /* a deadline: libmicrohttpd's, the source's, or the trim's */
             rp_trim_idle(&l->trim, now);
-        uint32_t source_events = 0;
+        uint32_t source_events[GW_LOOP_MAX_SOURCES] = {0};
         for (int i = 0; i < n; i++) {
             uint64_t count;
-            if (events[i].data.u64 == SOURCE_TAG)
-                source_events = events[i].events;
+            uint64_t tag = events[i].data.u64;
+            if (tag >= SOURCE_TAG(0) && tag < SOURCE_TAG(l->n_sources))
+                source_events[tag - SOURCE_TAG(0)] = events[i].events;
             else if (events[i].data.u64 == (uint64_t)l->wake_fd &&
                      read(l->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
                 rp_log("eventfd read: %s", strerror(errno));
         }
         l->run_again = 0;
-        if (l->source)
-            l->source->tick(l->source, source_events);
+        tick_all(l, source_events);
         if (MHD_run(l->daemon) != MHD_YES && !atomic_load(&l->ending))
             rp_log("MHD_run failed");
-        if (l->source) /* what the requests just started want sent */
-            l->source->tick(l->source, 0);
+        tick_all(l, NULL); /* what the requests just started want sent */
     }
     return NULL;
 }
@@ -133,8 +149,8 @@ static int watch(int epoll_fd, int fd)
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *source, char *err,
-                       size_t errlen)
+gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
+                       size_t n_sources, char *err, size_t errlen)
 {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
     gw_loop *l = calloc(1, sizeof(*l));
@@ -144,10 +160,10 @@ gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *source, char *
     }
     l->trim = (rp_trim)RP_TRIM_INIT;
     l->daemon = daemon;
-    l->source = source;
-    if (source) {
-        source->loop = l;
-        source->registered_fd = -1;
+    for (size_t i = 0; i < n_sources && i < GW_LOOP_MAX_SOURCES; i++) {
+        l->sources[l->n_sources++] = sources[i];
+        sources[i]->loop = l;
+        sources[i]->registered_fd = -1;
     }
     l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -163,6 +179,8 @@ gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *source, char *
     }
     return l;
 fail:
+    for (size_t i = 0; i < l->n_sources; i++)
+        l->sources[i]->loop = NULL;
     if (l->epoll_fd >= 0)
         close(l->epoll_fd);
     if (l->wake_fd >= 0)

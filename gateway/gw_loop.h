@@ -1,8 +1,10 @@
 /*
  * gw_loop.h -- one HTTP thread of the gateway: a thread running an event
  * loop (epoll) around one libmicrohttpd daemon in external-epoll mode, and
- * at most one other source on the same thread (the upstream connection of
- * gw_h2), so that a request and its upstream call never change threads.
+ * up to GW_LOOP_MAX_SOURCES other sources on the same thread (the
+ * listening socket's share of gw_accept, the upstream connection of gw_h2),
+ * so that a connection, its requests and their upstream calls never change
+ * threads.
  *
  * A connection resumed from another thread needs its loop woken
  * (gw_loop_wake) to be served: libmicrohttpd's own wake-up does not reach
@@ -16,6 +18,8 @@
 
 struct MHD_Daemon;
 typedef struct gw_loop gw_loop;
+
+#define GW_LOOP_MAX_SOURCES 2
 
 /* Something else the loop watches.  Every callback runs on the loop's
  * thread; the source changes its own fields from there only and then
@@ -34,15 +38,16 @@ typedef struct gw_loop_source {
 } gw_loop_source;
 
 /* Starts a thread that serves `daemon` (external-epoll mode, MHD_USE_ITC)
- * and `source` (may be NULL; lives as long as the loop) until gw_loop_stop.
+ * and sources[0 .. n_sources) (at most GW_LOOP_MAX_SOURCES; they live as
+ * long as the loop, and are ticked in that order) until gw_loop_stop.
  * NULL with a reason in err[errlen]. */
-gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *source, char *err,
-                       size_t errlen);
+gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
+                       size_t n_sources, char *err, size_t errlen);
 
-/* The source's fd or events changed (on the loop's thread). */
+/* A source's fd or events changed (on the loop's thread). */
 void gw_loop_update(gw_loop *loop);
 
-/* Makes the loop run its daemon and tick its source now (any thread; from
+/* Makes the loop run its daemon and tick its sources now (any thread; from
  * the loop's own thread, before it next sleeps, at no cost).  NULL (a loop
  * already ended) is ignored. */
 void gw_loop_wake(gw_loop *loop);

@@ -313,7 +313,7 @@ static int prepare(const rp_config *cfg, gw_start *st)
     }
     st->listen_fd = rp_notify_listener(cfg->gateway.listen);
     /* Started by hand and about to give up root: bind now (a port below
-     * 1024 needs root).  Otherwise libmicrohttpd binds it when the gateway
+     * 1024 needs root).  Otherwise the HTTP server binds it when the gateway
      * is about to serve, so that the port opens when it is nearly ready. */
     int switching = cfg->supervisor.user && geteuid() == 0 && cfg->supervisor.uid != 0;
     if (st->listen_fd < 0 && switching &&

@@ -24,6 +24,9 @@ max_body_bytes 1 MiB, connection_timeout 2 s, max_connections 16):
   garbage instead of HTTP                 libmicrohttpd answers 400 (or 505) or closes
   more than max_connections at once       the extra connection is closed as soon as accepted;
                                           the others are served, and new ones once some close
+  more connections than the gateway has   it stops accepting for 100 ms at a time (one log
+  file descriptors for                    line, no spinning), serves the connections it has,
+                                          and accepts again once some close
 
 After each test the gateway answers /healthz and an echo, with the same pid.
 
@@ -46,6 +49,7 @@ After each test the host serves an echo call with the same pid.
 """
 import os
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -349,6 +353,60 @@ class GatewayHostile(unittest.TestCase):
             except OSError:
                 return False
         self.assertTrue(harness.wait_until(served, 5, 0.1))
+
+
+class GatewayOutOfDescriptors(unittest.TestCase):
+    """The gateway's open-file limit lowered (prlimit) to a few above what it
+    has open, then 40 connections held open: accept fails with EMFILE."""
+
+    THREADS = 2
+
+    def setUp(self):
+        self.r = harness.Rpcrest(services=("echo",), gateway={"threads": str(self.THREADS)})
+        self.addCleanup(self.r.cleanup)
+        self.r.start()
+        self.pid = self.r.children()["rpcrest-gateway"]
+
+    def cpu_ms(self):
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 // os.sysconf("SC_CLK_TCK")
+
+    def test_accepting_pauses_and_resumes(self):
+        echo = ("POST", ECHO, b'{"value":"x"}')
+        self.assertEqual(self.r.http(*echo)[0], 200)
+        kept = socket.create_connection(("127.0.0.1", self.r.http_port), timeout=5)
+        self.addCleanup(kept.close)
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(kept.recv(1000).startswith(b"HTTP/1.1 200"))
+        in_use = len(os.listdir("/proc/%d/fd" % self.pid))
+        limits = resource.prlimit(self.pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(self.pid, resource.RLIMIT_NOFILE, (in_use + 4, limits[1]))
+        held = []
+        try:
+            for _ in range(40):  # the kernel queues them; the gateway takes 4
+                held.append(socket.create_connection(("127.0.0.1", self.r.http_port),
+                                                     timeout=5))
+            self.assertTrue(harness.wait_until(
+                lambda: "accept: Too many open files" in self.r.log(), 5), self.r.log())
+            before = self.cpu_ms()
+            time.sleep(1)
+            self.assertLess(self.cpu_ms() - before, 200, "the gateway spins on accept")
+            self.assertLessEqual(self.r.log().count("accept: Too many open files"),
+                                 self.THREADS)  # once per loop and episode
+            kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(kept.recv(1000).startswith(b"HTTP/1.1 200"))
+        finally:
+            for s in held:
+                s.close()
+            resource.prlimit(self.pid, resource.RLIMIT_NOFILE, limits)
+
+        def served():
+            try:
+                return self.r.http(*echo, timeout=2)[0] == 200
+            except OSError:
+                return False
+        self.assertTrue(harness.wait_until(served, 10, 0.1), self.r.log())
 
 
 class HostHostile(unittest.TestCase):
