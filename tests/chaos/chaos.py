@@ -46,14 +46,6 @@ class ChaosError(AssertionError):
     pass
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise ChaosError("no VmRSS for pid %d" % pid)
-
-
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -126,7 +118,7 @@ def host_round(seconds, every, log=print):
         gw = kids["rpcrest-gateway"]
         wrk(r.http_port, 2)  # warm-up: connections, buffers, the allocator's arenas
         time.sleep(1)
-        rss0, fds0 = rss_kib(gw), fd_count(gw)
+        rss0, fds0 = harness.rss_kib(gw), fd_count(gw)
         killer = Killer(r, "rpcrest-host", every, seconds)
         killer.start()
         result = wrk(r.http_port, seconds)
@@ -137,7 +129,7 @@ def host_round(seconds, every, log=print):
         if not harness.wait_until(lambda: serving(r), 15, 0.1):
             raise ChaosError("the host did not come back after the round; log:\n" + r.log())
         time.sleep(2)  # connections closing, calls ending
-        rss1, fds1 = rss_kib(gw), fd_count(gw)
+        rss1, fds1 = harness.rss_kib(gw), fd_count(gw)
         log("host round: %d s, %d kills, %d requests %s, max latency %.0f ms; gateway RSS "
             "%d -> %d KiB, fds %d -> %d" % (seconds, len(killer.kills), result["requests"],
                                             result["statuses"], result["latency_max_us"] / 1000,
