@@ -111,15 +111,15 @@ static void tick_all(gw_loop *l, const uint32_t *events)
 static void *loop_main(void *arg)
 {
     gw_loop *l = arg;
-    int64_t now = gw_loop_now_ms();
     while (!atomic_load(&l->ending)) {
         struct epoll_event events[2 + GW_LOOP_MAX_SOURCES];
-        int n = epoll_wait(l->epoll_fd, events, 2 + GW_LOOP_MAX_SOURCES, wait_ms(l, now));
+        int n = epoll_wait(l->epoll_fd, events, 2 + GW_LOOP_MAX_SOURCES,
+                           wait_ms(l, gw_loop_now_ms()));
         if (n < 0 && errno != EINTR) {
             rp_log("epoll_wait: %s", strerror(errno));
             break;
         }
-        now = gw_loop_now_ms();
+        int64_t now = gw_loop_now_ms();
         if (n > 0 || l->run_again)
             rp_trim_busy(&l->trim, now);
         else /* a deadline: libmicrohttpd's, the source's, or the trim's */
