@@ -4,12 +4,27 @@
  */
 #include "rp_trim.h"
 
+#include <dlfcn.h>
 #include <malloc.h>
+
+/* 1 if malloc is glibc's own.  malloc_trim walks glibc's arenas, which
+ * are not set up when something else provides malloc (a sanitizer's
+ * runtime, an allocator preloaded with LD_PRELOAD): it would crash there. */
+static int glibc_malloc_in_use(void)
+{
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    if (!libc)
+        return 0;
+    int own = dlsym(libc, "malloc") == dlsym(RTLD_DEFAULT, "malloc");
+    dlclose(libc);
+    return own;
+}
 
 void rp_trim_idle(rp_trim *t, int64_t now_ms)
 {
     if (t->due_ms < 0 || now_ms < t->due_ms)
         return;
     t->due_ms = -1;
-    malloc_trim(0);
+    if (glibc_malloc_in_use())
+        malloc_trim(0);
 }
