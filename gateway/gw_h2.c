@@ -463,6 +463,35 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 
 /* ---- the connection ----------------------------------------------------------- */
 
+/* nghttp2's frames, gathered in c->out for flush (the HEADERS and DATA of
+ * the calls started in one round go out in one send, and the host wakes
+ * once for them).  When out cannot grow, nothing is lost: nghttp2 keeps a
+ * frame it was told would block, so out is written first, and then the
+ * frame straight from nghttp2's buffer. */
+static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags,
+                       void *user)
+{
+    (void)s, (void)flags;
+    gw_h2 *c = user;
+    size_t pending = c->out.len - c->out_off;
+    if (pending >= READ_CHUNK)
+        return NGHTTP2_ERR_WOULDBLOCK; /* enough for one send: flush writes it first */
+    if (gw_buf_reserve(&c->out, len) == 0) {
+        memcpy(c->out.data + c->out.len, data, len);
+        c->out.len += len;
+        return (ssize_t)len;
+    }
+    c->out.oom = 0; /* out of memory: out is intact, and may grow later */
+    if (pending)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    ssize_t w = send(c->fd, data, len, MSG_NOSIGNAL);
+    if (w >= 0)
+        return w; /* nghttp2 offers the rest again */
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+               ? NGHTTP2_ERR_WOULDBLOCK
+               : NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
 static void fail_calls(gw_h2 *c, int only_sent, grpc_status_code code, const char *message)
 {
     for (h2_call *k = c->live_head, *next; k; k = next) {
@@ -527,6 +556,7 @@ static int open_connection(gw_h2 *c)
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_send_callback(cb, on_send);
     int rc = nghttp2_session_client_new(&c->session, cb, c);
     nghttp2_session_callbacks_del(cb);
     if (rc != 0) {
@@ -652,24 +682,15 @@ static void expire(gw_h2 *c, int64_t now)
     }
 }
 
-/* Writes what nghttp2 has to send, gathered first (the HEADERS and DATA of
- * the calls started in one round go out in one send, and the host wakes
- * once for them).  0, or -1 when the connection is broken. */
+/* Writes what nghttp2 has to send (on_send gathers it).  0, or -1 when the
+ * connection is broken. */
 static int flush(gw_h2 *c)
 {
     for (;;) {
-        const uint8_t *data;
-        ssize_t n;
-        while (c->out.len - c->out_off < READ_CHUNK &&
-               (n = nghttp2_session_mem_send(c->session, &data)) != 0) {
-            if (n < 0)
-                return -1;
-            gw_buf_append(&c->out, data, (size_t)n);
-        }
-        if (c->out.oom)
+        if (nghttp2_session_send(c->session) != 0)
             return -1;
         if (c->out_off == c->out.len)
-            return 0;
+            return 0; /* all written, or waiting for the socket (want_write) */
         ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (w < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
