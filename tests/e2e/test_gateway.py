@@ -376,23 +376,26 @@ def echo_handler(request, context):
 class Gateway:
     """rpcrest-gateway alone, with an INI of its own in a temp folder: its
     upstream is 127.0.0.1:host_port, where the test may or may not run
-    something."""
+    something; it listens on `address` (127.0.0.1 or ::1), binding it
+    itself."""
 
-    def __init__(self, timeout="2"):
+    def __init__(self, timeout="2", address="127.0.0.1"):
         self.dir = tempfile.mkdtemp(prefix="rpcrest-gw-test-")
         self.host_port = harness.free_port()
         self.http_port = harness.free_port()
         while self.http_port == self.host_port:
             self.http_port = harness.free_port()
         self.timeout = float(timeout)
+        self.address = address
+        listen = ("[%s]:%d" if ":" in address else "%s:%d") % (address, self.http_port)
         self.ini = os.path.join(self.dir, "rpcrest.ini")
         self.log_path = os.path.join(self.dir, "gateway.log")
         self.proc = None
         with open(self.ini, "w") as f:
             f.write("[host]\nlisten = 127.0.0.1:%d\n\n"
-                    "[gateway]\nlisten = 127.0.0.1:%d\ntimeout = %s\nthreads = 2\n\n"
+                    "[gateway]\nlisten = %s\ntimeout = %s\nthreads = 2\n\n"
                     "[service.echo]\nplugin = %s\ndescriptors = %s\n"
-                    % (self.host_port, self.http_port, timeout, ECHO_SO, ECHO_PB))
+                    % (self.host_port, listen, timeout, ECHO_SO, ECHO_PB))
 
     def start(self):
         with open(self.log_path, "ab") as log:
@@ -401,7 +404,8 @@ class Gateway:
         # the port opens before the API is loaded (503 until then); "listening
         # on" is logged once it is
         if not harness.wait_until(
-                lambda: self.proc.poll() is None and harness.port_open(self.http_port)
+                lambda: self.proc.poll() is None
+                and harness.port_open(self.http_port, self.address)
                 and "listening on http://" in self.log(), 10):
             raise AssertionError("rpcrest-gateway did not start; log:\n" + self.log())
         return self
@@ -414,7 +418,7 @@ class Gateway:
             return ""
 
     def http(self, method, path, body=None, headers=None, timeout=15):
-        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.address, self.http_port, timeout=timeout)
         try:
             hdrs = {"Content-Type": "application/json"} if body is not None else {}
             hdrs.update(headers or {})
@@ -448,8 +452,8 @@ class GatewayAlone(GatewayAssertions):
         if self.gateway:
             self.gateway.cleanup()
 
-    def start(self, timeout="2"):
-        self.gateway = Gateway(timeout)  # tearDown cleans up even if start() fails
+    def start(self, timeout="2", address="127.0.0.1"):
+        self.gateway = Gateway(timeout, address)  # tearDown cleans up even if start() fails
         return self.gateway.start()
 
     def stand_in(self, handler):
@@ -464,6 +468,16 @@ class GatewayAlone(GatewayAssertions):
         t0 = time.monotonic()
         status, headers, data = self.http("POST", ECHO_PATH, json_body(value))
         return status, headers, data, time.monotonic() - t0
+
+    def test_listens_on_ipv6_loopback(self):
+        """[gateway] listen = [::1]:PORT: the gateway binds it itself and
+        serves there."""
+        self.start(address="::1")
+        self.stand_in(echo_handler)
+        self.assertTrue(harness.wait_until(lambda: self.timed_echo("six")[0] == 200, 10, 0.05),
+                        self.gateway.log())
+        status, _, data, _ = self.timed_echo("six")
+        self.assertEqual((status, json.loads(data)), (200, {"value": "six"}))
 
     def test_host_down_then_up(self):
         gw = self.start(timeout="2")
