@@ -46,17 +46,18 @@ endif
 
 # Recursively expanded on purpose: pkg-config runs when a recipe needs the
 # flags, after scripts/deps.sh has had its chance to install the packages.
-PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd inih jansson gnutls libnghttp2)
+PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd inih jansson libcrypto libnghttp2)
 LIBS_COMMON = $(shell $(PKG_CONFIG) --libs inih)
 # rpcrestd checks the TLS files of a new configuration (common/rp_tls.c).
-LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih gnutls)
+LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih libcrypto)
 # grpc, not grpc_unsecure: TLS on the host's port and to the gateway's
 # upstream needs gRPC's SSL credentials.  The price is libssl, libcrypto and
 # re2 mapped in both programs, about 7 MB more RSS for the pair when
-# measured with grpc_unsecure (docs/benchmarks.md).  GnuTLS (already loaded
-# by libmicrohttpd) checks the PEM files at start.
-LIBS_HOST   = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c inih gnutls) -ldl -lpthread
-LIBS_GW     = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c libmicrohttpd inih jansson gnutls libnghttp2) -lpthread
+# measured with grpc_unsecure (docs/benchmarks.md).  libcrypto (which gRPC
+# core loads anyway) checks the PEM files at start; the host does not map
+# GnuTLS, which only libmicrohttpd needs (2.4 MB less RSS).
+LIBS_HOST   = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c inih libcrypto) -ldl -lpthread
+LIBS_GW     = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c libmicrohttpd inih jansson libcrypto libnghttp2) -lpthread
 LIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka)
 
 OPT ?= -O2

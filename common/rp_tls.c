@@ -5,8 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,66 +55,116 @@ char *rp_tls_read(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-static gnutls_datum_t datum(const char *pem)
+/* The reason for OpenSSL's most recent error ("unknown" without one);
+ * empties its error queue. */
+static const char *openssl_reason(void)
 {
-    gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)};
-    return d;
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    ERR_clear_error();
+    return r ? r : "unknown";
 }
 
-/* 0 if pem holds at least one certificate; else -1 with the reason. */
+/* A memory BIO reading pem (not copied). */
+static BIO *pem_bio(const char *pem)
+{
+    return BIO_new_mem_buf(pem, (int)strlen(pem));
+}
+
+/* 0 if pem holds at least one certificate and nothing else that fails to
+ * parse; else -1 with the reason. */
 static int check_certs(const char *pem, char *why, size_t whylen)
 {
-    gnutls_datum_t d = datum(pem);
-    gnutls_x509_crt_t *crts = NULL;
-    unsigned n = 0;
-    int rc = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0);
-    if (rc < 0 || n == 0) {
-        snprintf(why, whylen, "not a PEM certificate (%s)",
-                 rc < 0 ? gnutls_strerror(rc) : "none found");
+    BIO *bio = pem_bio(pem);
+    if (!bio) {
+        snprintf(why, whylen, "out of memory");
         return -1;
     }
-    for (unsigned i = 0; i < n; i++)
-        gnutls_x509_crt_deinit(crts[i]);
-    gnutls_free(crts);
-    return 0;
+    ERR_clear_error();
+    int n = 0;
+    X509 *crt;
+    while ((crt = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        X509_free(crt);
+        n++;
+    }
+    /* the loop ends at the end of the text (no further PEM block) or at a
+     * block that is not a certificate */
+    unsigned long e = ERR_peek_last_error();
+    int at_end = n > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+    BIO_free(bio);
+    if (at_end) {
+        ERR_clear_error();
+        return 0;
+    }
+    int none = n == 0 && (!e || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+                                 ERR_GET_REASON(e) == PEM_R_NO_START_LINE));
+    snprintf(why, whylen, "not a PEM certificate (%s)",
+             none ? "no BEGIN CERTIFICATE block" : openssl_reason());
+    ERR_clear_error();
+    return -1;
+}
+
+/* Refuses to ask for a passphrase (an encrypted key cannot be used), and
+ * notes that one was asked for in *(int *)asked. */
+static int no_passphrase(char *buf, int size, int rwflag, void *asked)
+{
+    (void)buf, (void)size, (void)rwflag;
+    *(int *)asked = 1;
+    return -1;
+}
+
+/* The private key in pem (NULL with the reason in why). */
+static EVP_PKEY *read_key(const char *pem, char *why, size_t whylen)
+{
+    BIO *bio = pem_bio(pem);
+    if (!bio) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    ERR_clear_error();
+    int asked = 0;
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &asked);
+    BIO_free(bio);
+    if (!key)
+        snprintf(why, whylen, "not an unencrypted PEM private key (%s)",
+                 asked                              ? "it is encrypted"
+                 : !strstr(pem, "PRIVATE KEY-----") ? "no BEGIN PRIVATE KEY block"
+                                                    : openssl_reason());
+    ERR_clear_error();
+    return key;
 }
 
 /* 0 if pem is an unencrypted private key; else -1 with the reason. */
 static int check_key(const char *pem, char *why, size_t whylen)
 {
-    gnutls_datum_t d = datum(pem);
-    gnutls_x509_privkey_t key;
-    if (gnutls_x509_privkey_init(&key) < 0) {
-        snprintf(why, whylen, "out of memory");
-        return -1;
-    }
-    int rc = gnutls_x509_privkey_import2(key, &d, GNUTLS_X509_FMT_PEM, NULL, 0);
-    gnutls_x509_privkey_deinit(key);
-    if (rc < 0) {
-        snprintf(why, whylen, "not an unencrypted PEM private key (%s)", gnutls_strerror(rc));
-        return -1;
-    }
-    return 0;
+    EVP_PKEY *key = read_key(pem, why, whylen);
+    EVP_PKEY_free(key);
+    return key ? 0 : -1;
 }
 
 /* 0 if key is the private key of cert's first certificate. */
 static int check_pair(const char *cert, const char *key, char *why, size_t whylen)
 {
-    gnutls_certificate_credentials_t cred;
-    if (gnutls_certificate_allocate_credentials(&cred) < 0) {
+    BIO *bio = pem_bio(cert);
+    if (!bio) {
         snprintf(why, whylen, "out of memory");
         return -1;
     }
-    gnutls_datum_t c = datum(cert), k = datum(key);
-    int rc = gnutls_certificate_set_x509_key_mem2(cred, &c, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
-    gnutls_certificate_free_credentials(cred);
-    if (rc < 0) {
-        snprintf(why, whylen, "%s", rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH
-                                        ? "the key does not match the certificate"
-                                        : gnutls_strerror(rc));
-        return -1;
-    }
-    return 0;
+    ERR_clear_error();
+    X509 *crt = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    EVP_PKEY *pkey = crt ? read_key(key, why, whylen) : NULL;
+    int rc = -1;
+    if (!crt)
+        snprintf(why, whylen, "not a PEM certificate (%s)", openssl_reason());
+    else if (pkey && X509_check_private_key(crt, pkey) == 1)
+        rc = 0;
+    else if (pkey)
+        snprintf(why, whylen, "the key does not match the certificate");
+    ERR_clear_error();
+    EVP_PKEY_free(pkey);
+    X509_free(crt);
+    return rc;
 }
 
 int rp_tls_pem_load(const rp_config *cfg, const rp_tls_conf *conf, rp_tls_pem *pem, char *err,

@@ -4,8 +4,9 @@
  * and checking, before anything listens, that each is what its key says
  * (a certificate, a private key that matches it, a CA bundle).
  *
- * Uses GnuTLS for the checks only; the programs hand the PEM text to
- * libmicrohttpd and gRPC, which do the TLS.  Owns no state.
+ * Uses OpenSSL's libcrypto for the checks only (gRPC core, which the host
+ * and the gateway load anyway, is built on it); the programs hand the PEM
+ * text to libmicrohttpd and gRPC, which do the TLS.  Owns no state.
  */
 #ifndef RP_TLS_H
 #define RP_TLS_H

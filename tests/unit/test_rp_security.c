@@ -73,6 +73,7 @@ static void make_certs(fixture *f)
           "-extfile ext.cnf -out srv.pem && rm -f ext.cnf");
     sh(f, "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other.key");
     sh(f, "printf 'not a certificate\\n' > junk.pem");
+    sh(f, "openssl pkey -in srv.key -aes256 -passout pass:secret -out enc.key");
 }
 
 /* ---- [supervisor] user and group ------------------------------------------ */
@@ -206,6 +207,12 @@ static void test_tls_check_names_the_bad_file(void **state)
                      "junk.pem: not a PEM certificate");
     expect_tls_error(f, "[gateway]\ncert = srv.pem\nkey = junk.pem\n", 3,
                      "junk.pem: not an unencrypted PEM private key");
+    expect_tls_error(f, "[gateway]\ncert = srv.pem\nkey = enc.key\n", 3,
+                     "enc.key: not an unencrypted PEM private key (it is encrypted)");
+    expect_tls_error(f, "[gateway]\ncert = srv.pem\nkey = srv.pem\n", 3,
+                     "srv.pem: not an unencrypted PEM private key (no BEGIN PRIVATE KEY block)");
+    expect_tls_error(f, "[gateway]\ncert = srv.key\nkey = srv.key\n", 2,
+                     "srv.key: not a PEM certificate (no BEGIN CERTIFICATE block)");
     expect_tls_error(f, "[host]\ncert = srv.pem\nkey = other.key\n", 3,
                      "key: ");
     assert_non_null(strstr(f->err, "other.key: the key does not match the certificate"));
