@@ -281,6 +281,9 @@ $(B)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) $(LIBS_CMOCKA) -o $@
 
+# test_gw_h2 makes the gateway's reallocs fail on cue.
+$(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc
+
 # Special-purpose plugins for the host's tests (broken on purpose, or slow).
 TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(TEST_PLUGIN_SRC))

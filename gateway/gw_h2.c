@@ -815,17 +815,24 @@ gw_loop_source *gw_h2_source(gw_h2 *c)
 }
 
 /* The request headers, pointing into k->nv_text (grpc-timeout filled at
- * submit). */
+ * submit).  The pseudo-headers come first, as HTTP/2 requires (RFC 9113
+ * 8.3): gRPC core lets them follow others, but Go's and nghttp2's servers
+ * reset such a stream with PROTOCOL_ERROR. */
 static int build_headers(h2_call *k, const char *path, const gw_metadata *md, size_t n_md)
 {
-    static const char *const fixed[][2] = {
-        {":method", "POST"},         {":scheme", "http"},
+    const char *fixed[][2] = {
+        {":method", "POST"},
+        {":scheme", "http"},
+        {":authority", k->c->authority},
+        {":path", path},
         {"content-type", "application/grpc"},
-        {"te", "trailers"},          {"grpc-accept-encoding", "identity"},
+        {"te", "trailers"},
+        {"grpc-accept-encoding", "identity"},
         {"user-agent", "rpcrest-gateway"},
+        {"grpc-timeout", ""}, /* filled at submit */
     };
     size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
-    k->n_nv = n_fixed + 3 + n_md; /* + :authority, :path, grpc-timeout */
+    k->n_nv = n_fixed + n_md;
     k->nv = calloc(k->n_nv, sizeof(*k->nv));
     size_t *offsets = calloc(k->n_nv * 2, sizeof(*offsets));
     if (!k->nv || !offsets) {
@@ -841,18 +848,7 @@ static int build_headers(h2_call *k, const char *path, const gw_metadata *md, si
         ADD_TEXT(2 * i, fixed[i][0], k->nv[i].namelen);
         ADD_TEXT(2 * i + 1, fixed[i][1], k->nv[i].valuelen);
     }
-    k->nv[i].namelen = 10, k->nv[i].valuelen = strlen(k->c->authority);
-    ADD_TEXT(2 * i, ":authority", 10);
-    ADD_TEXT(2 * i + 1, k->c->authority, k->nv[i].valuelen);
-    i++;
-    k->nv[i].namelen = 5, k->nv[i].valuelen = strlen(path);
-    ADD_TEXT(2 * i, ":path", 5);
-    ADD_TEXT(2 * i + 1, path, k->nv[i].valuelen);
-    i++;
-    k->timeout_slot = i;
-    k->nv[i].namelen = 12;
-    ADD_TEXT(2 * i, "grpc-timeout", 12);
-    i++;
+    k->timeout_slot = n_fixed - 1;
     for (size_t m = 0; m < n_md; m++, i++) {
         size_t klen = strlen(md[m].key);
         k->nv[i].namelen = klen;

@@ -98,6 +98,8 @@ static void update_source(gw_loop *l, size_t i)
 
 void gw_loop_update(gw_loop *l)
 {
+    if (!l)
+        return; /* no loop (ended, or a source driven by hand) */
     for (size_t i = 0; i < l->n_sources; i++)
         update_source(l, i);
 }

@@ -44,7 +44,8 @@ typedef struct gw_loop_source {
 gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
                        size_t n_sources, char *err, size_t errlen);
 
-/* A source's fd or events changed (on the loop's thread). */
+/* A source's fd or events changed (on the loop's thread).  NULL is
+ * ignored. */
 void gw_loop_update(gw_loop *loop);
 
 /* Makes the loop run its daemon and tick its sources now (any thread; from

@@ -1,0 +1,309 @@
+/*
+ * test_gw_h2.c -- gateway/gw_h2.c when the buffer that gathers the outgoing
+ * HTTP/2 frames cannot grow: nothing is lost, the call goes through.
+ *
+ * The test is the loop: it polls the client's fd, ticks it, and plays the
+ * upstream with an nghttp2 server session on a unix socket, which answers
+ * each request with a small fixed message once its last DATA frame came.
+ * nghttp2 holds the request to HTTP/2's rules as Go's gRPC server does
+ * (pseudo-headers first, among others), which gRPC core does not.
+ * realloc is wrapped (-Wl,--wrap=realloc) so that the client's reallocs of
+ * at least `fail_from` bytes fail while the request is on its way; the reply
+ * arrives with them working again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <nghttp2/nghttp2.h>
+
+#include "../../gateway/gw_h2.h"
+
+/* ---- failing realloc -------------------------------------------------------------- */
+
+void *__real_realloc(void *p, size_t size);
+static int failing;           /* reallocs of >= fail_from bytes fail while set */
+static size_t fail_from;
+static unsigned failed_count; /* how many did */
+
+void *__wrap_realloc(void *p, size_t size);
+void *__wrap_realloc(void *p, size_t size)
+{
+    if (failing && size >= fail_from) {
+        failed_count++;
+        return NULL;
+    }
+    return __real_realloc(p, size);
+}
+
+/* ---- the upstream: one connection, one answer per request ------------------------ */
+
+static const uint8_t REPLY[] = {0, 0, 0, 0, 3, 0x0a, 0x01, 'k'}; /* field 1 = "k" */
+
+typedef struct upstream {
+    char dir[64];
+    char target[128];
+    int listen_fd, fd;
+    nghttp2_session *session;
+    uint8_t *got; /* the DATA bytes of the request */
+    size_t got_len, got_cap;
+    int request_ended;
+    size_t reply_off;
+} upstream;
+
+static ssize_t up_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *arg)
+{
+    (void)s, (void)flags;
+    upstream *u = arg;
+    ssize_t w = send(u->fd, data, len, MSG_NOSIGNAL);
+    if (w < 0)
+        return errno == EAGAIN ? NGHTTP2_ERR_WOULDBLOCK : NGHTTP2_ERR_CALLBACK_FAILURE;
+    return w;
+}
+
+static int up_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+                   void *arg)
+{
+    (void)s, (void)flags, (void)id;
+    upstream *u = arg;
+    if (u->got_len + len > u->got_cap) {
+        u->got_cap = (u->got_len + len) * 2;
+        u->got = __real_realloc(u->got, u->got_cap);
+        assert_non_null(u->got);
+    }
+    memcpy(u->got + u->got_len, data, len);
+    u->got_len += len;
+    return 0;
+}
+
+static ssize_t up_reply_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+                             uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+    (void)src;
+    upstream *u = arg;
+    size_t n = sizeof(REPLY) - u->reply_off;
+    if (n > len)
+        n = len;
+    memcpy(buf, REPLY + u->reply_off, n);
+    u->reply_off += n;
+    if (u->reply_off == sizeof(REPLY)) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        nghttp2_nv trailer[] = {{(uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1, 0}};
+        assert_int_equal(nghttp2_submit_trailer(s, id, trailer, 1), 0);
+    }
+    return (ssize_t)n;
+}
+
+static int up_frame(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
+{
+    upstream *u = arg;
+    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        u->request_ended = 1;
+        nghttp2_nv head[] = {{(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0},
+                             {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16, 0}};
+        nghttp2_data_provider body = {.read_callback = up_reply_body};
+        assert_int_equal(nghttp2_submit_response(s, frame->hd.stream_id, head, 2, &body), 0);
+    }
+    return 0;
+}
+
+static void upstream_start(upstream *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->fd = -1;
+    snprintf(u->dir, sizeof(u->dir), "/tmp/test_gw_h2.XXXXXX");
+    assert_non_null(mkdtemp(u->dir));
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s/up.sock", u->dir);
+    snprintf(u->target, sizeof(u->target), "unix:%s", a.sun_path);
+    u->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    assert_true(u->listen_fd >= 0);
+    assert_int_equal(bind(u->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(u->listen_fd, 4), 0);
+}
+
+/* What nghttp2 found wrong with what the client sent (the test then fails
+ * on the call's status; this says why). */
+static int up_error(nghttp2_session *s, int code, const char *msg, size_t len, void *arg)
+{
+    (void)s, (void)code, (void)arg;
+    fprintf(stderr, "upstream: %.*s\n", (int)len, msg);
+    return 0;
+}
+
+static void upstream_accept(upstream *u)
+{
+    u->fd = accept4(u->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (u->fd < 0)
+        return;
+    nghttp2_session_callbacks *cb;
+    assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+    nghttp2_session_callbacks_set_send_callback(cb, up_send);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, up_data);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, up_frame);
+    nghttp2_session_callbacks_set_error_callback2(cb, up_error);
+    assert_int_equal(nghttp2_session_server_new(&u->session, cb, u), 0);
+    nghttp2_session_callbacks_del(cb);
+    assert_int_equal(nghttp2_submit_settings(u->session, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+}
+
+/* Reads what the client sent and writes what the session has to send. */
+static void upstream_serve(upstream *u)
+{
+    uint8_t buf[65536];
+    ssize_t n;
+    while ((n = recv(u->fd, buf, sizeof(buf), 0)) > 0)
+        assert_int_equal(nghttp2_session_mem_recv(u->session, buf, (size_t)n), n);
+    assert_int_equal(nghttp2_session_send(u->session), 0);
+}
+
+static void upstream_stop(upstream *u)
+{
+    nghttp2_session_del(u->session);
+    if (u->fd >= 0)
+        close(u->fd);
+    close(u->listen_fd);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/up.sock", u->dir);
+    unlink(path);
+    rmdir(u->dir);
+    free(u->got);
+}
+
+/* ---- the client, driven by the test as its loop ------------------------------------- */
+
+typedef struct outcome {
+    int done;
+    grpc_status_code status;
+    char message[128];
+    uint8_t reply[16];
+    size_t reply_len;
+} outcome;
+
+static void on_done(void *arg, gw_upstream_result *r)
+{
+    outcome *o = arg;
+    o->done = 1;
+    o->status = r->status;
+    snprintf(o->message, sizeof(o->message), "%s", r->message ? r->message : "");
+    if (r->reply && r->reply_len <= sizeof(o->reply)) {
+        memcpy(o->reply, r->reply, r->reply_len);
+        o->reply_len = r->reply_len;
+    }
+    gw_upstream_result_free(r);
+}
+
+/* One round: wait up to 10 ms for the client's and the upstream's fds,
+ * then tick the client and serve the upstream. */
+static void round_trip(gw_h2 *c, upstream *u)
+{
+    gw_loop_source *src = gw_h2_source(c);
+    struct pollfd p[2] = {{.fd = src->fd, .events = 0}, {.fd = u->fd >= 0 ? u->fd : u->listen_fd,
+                                                          .events = POLLIN}};
+    if (src->events & EPOLLIN)
+        p[0].events |= POLLIN;
+    if (src->events & EPOLLOUT)
+        p[0].events |= POLLOUT;
+    if (u->session && nghttp2_session_want_write(u->session))
+        p[1].events |= POLLOUT;
+    assert_true(poll(p, 2, 10) >= 0);
+    uint32_t events = (p[0].revents & POLLIN ? EPOLLIN : 0) |
+                      (p[0].revents & POLLOUT ? EPOLLOUT : 0) |
+                      (p[0].revents & POLLERR ? EPOLLERR : 0) |
+                      (p[0].revents & POLLHUP ? EPOLLHUP : 0);
+    src->tick(src, src->fd >= 0 ? events : 0);
+    if (u->fd < 0)
+        upstream_accept(u);
+    if (u->fd >= 0)
+        upstream_serve(u);
+}
+
+/* A call with a message of msg_len bytes, sent while reallocs of at least
+ * fail_at bytes fail; returns how many failed. */
+static unsigned call_while_failing(size_t msg_len, size_t fail_at)
+{
+    upstream u;
+    upstream_start(&u);
+    gw_h2 *c = gw_h2_new(u.target);
+    assert_non_null(c);
+    gw_buf wire = {0};
+    assert_int_equal(gw_buf_reserve(&wire, msg_len), 0);
+    for (size_t i = 0; i < msg_len; i++)
+        wire.data[i] = (uint8_t)(i * 7 + i / 251);
+    wire.len = msg_len;
+    uint8_t *expect = malloc(msg_len);
+    assert_non_null(expect);
+    memcpy(expect, wire.data, msg_len);
+    outcome o = {0};
+    assert_int_equal(gw_h2_unary(c, "/t.S/M", &wire, NULL, 0, 5000, on_done, &o), 0);
+    failed_count = 0;
+    fail_from = fail_at;
+    failing = 1;
+    for (int i = 0; i < 500 && !o.done; i++) {
+        round_trip(c, &u);
+        if (u.request_ended)
+            failing = 0; /* the reply is read with memory to spare */
+    }
+    failing = 0;
+    assert_true(o.done);
+    if (o.status != GRPC_STATUS_OK)
+        fail_msg("status %d: %s", (int)o.status, o.message);
+    assert_int_equal(o.reply_len, 3);
+    assert_memory_equal(o.reply, REPLY + 5, 3);
+    /* the upstream got the message whole: prefix, then the bytes */
+    assert_int_equal(u.got_len, 5 + msg_len);
+    assert_int_equal(u.got[0], 0);
+    assert_int_equal(((size_t)u.got[1] << 24) | ((size_t)u.got[2] << 16) |
+                         ((size_t)u.got[3] << 8) | u.got[4],
+                     msg_len);
+    assert_memory_equal(u.got + 5, expect, msg_len);
+    free(expect);
+    gw_h2_free(c);
+    upstream_stop(&u);
+    return failed_count;
+}
+
+static void test_call_without_failures(void **state)
+{
+    (void)state;
+    assert_int_equal(call_while_failing(100, SIZE_MAX), 0);
+}
+
+/* Nothing can be gathered: every frame, the connection preface first, is
+ * written straight from nghttp2's buffer. */
+static void test_frames_written_from_nghttp2_when_nothing_can_be_gathered(void **state)
+{
+    (void)state;
+    assert_true(call_while_failing(100, 0) > 0);
+}
+
+/* The preface and HEADERS are gathered; the first DATA frame cannot be:
+ * what was gathered goes first, then DATA frames straight from nghttp2's
+ * buffer, with the socket full now and then (1 MiB through a unix socket). */
+static void test_gathered_frames_go_first_then_the_rest(void **state)
+{
+    (void)state;
+    assert_true(call_while_failing(1 << 20, 1024) > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_without_failures),
+        cmocka_unit_test(test_frames_written_from_nghttp2_when_nothing_can_be_gathered),
+        cmocka_unit_test(test_gathered_frames_go_first_then_the_rest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
