@@ -32,6 +32,25 @@ static int is_permanent(const char *name)
     return 0;
 }
 
+/* Keys a client may not set through Grpc-Metadata-*: HTTP/2 forbids the
+ * connection-specific ones (and any te but "trailers"), and the gRPC
+ * transport sets the others itself.  Sent on, they broke calls in
+ * different ways per server (gRPC core: "Bad :te header"; Go: a message
+ * read as gzip). */
+static const char *const transport_keys[] = {
+    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
+    "content-type", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "grpc-message",
+    "grpc-status", "grpc-status-details-bin", "grpc-message-type",
+};
+
+static int is_transport_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof(transport_keys) / sizeof(transport_keys[0]); i++)
+        if (strcmp(key, transport_keys[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* gRPC allows [0-9a-z-_.] in keys and printable ASCII in text values. */
 static int valid_metadata(const char *key, const char *value, int binary)
 {
@@ -78,6 +97,11 @@ static int add(gw_metadata_list *out, const char *prefix, const char *name, cons
     if (!valid_metadata(key, value, binary)) {
         snprintf(err, errlen, "header %s cannot be sent as gRPC metadata (key characters "
                               "[0-9a-z-_.], printable ASCII values)", name);
+        return -1;
+    }
+    if (is_transport_key(key)) {
+        snprintf(err, errlen, "header Grpc-Metadata-%s cannot be sent as gRPC metadata: "
+                              "%s belongs to HTTP/2 or the gRPC transport", name, key);
         return -1;
     }
     char *copy;

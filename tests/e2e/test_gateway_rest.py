@@ -518,6 +518,19 @@ class Metadata(SystemCase):
         self.error("POST", self.PATH, {}, {"Grpc-Metadata-X-Data-Bin": "not base64!"},
                    status=400, code=3)
 
+    def test_metadata_the_transport_owns_is_refused(self):
+        # sent on, te broke the call in gRPC core ("Bad :te header") and
+        # grpc-encoding made a Go server read the message as gzip
+        for name in ("Te", "Connection", "Transfer-Encoding", "Content-Type", "Grpc-Encoding",
+                     "Grpc-Status", "Grpc-Timeout"):
+            body = self.error("POST", self.PATH, {}, {"Grpc-Metadata-" + name: "x"},
+                              status=400, code=3)
+            self.assertEqual(body["message"],
+                             "header Grpc-Metadata-%s cannot be sent as gRPC metadata: %s belongs "
+                             "to HTTP/2 or the gRPC transport" % (name, name.lower()))
+        # other grpc- keys (tracing, for one) go through
+        self.ok("POST", self.PATH, {}, {"Grpc-Metadata-Grpc-Trace-Bin": "AAEC"})
+
 
 # ---- deadlines ---------------------------------------------------------------------------------
 
