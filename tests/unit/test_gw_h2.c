@@ -60,6 +60,7 @@ typedef struct upstream {
     size_t got_len, got_cap;
     int request_ended;
     size_t reply_off;
+    char headers[1024]; /* "name: value\n" of each request header, in order */
 } upstream;
 
 static ssize_t up_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *arg)
@@ -84,6 +85,18 @@ static int up_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
     }
     memcpy(u->got + u->got_len, data, len);
     u->got_len += len;
+    return 0;
+}
+
+static int up_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *arg)
+{
+    (void)s, (void)frame, (void)flags;
+    upstream *u = arg;
+    size_t used = strlen(u->headers);
+    snprintf(u->headers + used, sizeof(u->headers) - used, "%.*s: %.*s\n", (int)namelen,
+             (const char *)name, (int)valuelen, (const char *)value);
     return 0;
 }
 
@@ -153,6 +166,7 @@ static void upstream_accept(upstream *u)
     nghttp2_session_callbacks_set_send_callback(cb, up_send);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, up_data);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, up_frame);
+    nghttp2_session_callbacks_set_on_header_callback(cb, up_header);
     nghttp2_session_callbacks_set_error_callback2(cb, up_error);
     assert_int_equal(nghttp2_session_server_new(&u->session, cb, u), 0);
     nghttp2_session_callbacks_del(cb);
@@ -230,6 +244,15 @@ static void round_trip(gw_h2 *c, upstream *u)
         upstream_serve(u);
 }
 
+/* Metadata as the gateway sends it: what it adds to every call, a -bin
+ * value (base64 on the wire), a forwarded standard header. */
+static const gw_metadata METADATA[] = {
+    {(char *)"x-request-id", (char *)"0123456789abcdef0123456789abcdef", 32},
+    {(char *)"x-forwarded-for", (char *)"127.0.0.1", 9},
+    {(char *)"grpcgateway-user-agent", (char *)"curl/7.88.1", 11},
+    {(char *)"trace-bin", (char *)"\x00\x01\xff", 3},
+};
+
 /* A call with a message of msg_len bytes, sent while reallocs of at least
  * fail_at bytes fail; returns how many failed. */
 static unsigned call_while_failing(size_t msg_len, size_t fail_at)
@@ -247,7 +270,9 @@ static unsigned call_while_failing(size_t msg_len, size_t fail_at)
     assert_non_null(expect);
     memcpy(expect, wire.data, msg_len);
     outcome o = {0};
-    assert_int_equal(gw_h2_unary(c, "/t.S/M", &wire, NULL, 0, 5000, on_done, &o), 0);
+    assert_int_equal(gw_h2_unary(c, "/t.S/M", &wire, METADATA,
+                                 sizeof(METADATA) / sizeof(METADATA[0]), 5000, on_done, &o),
+                     0);
     failed_count = 0;
     fail_from = fail_at;
     failing = 1;
@@ -269,12 +294,19 @@ static unsigned call_while_failing(size_t msg_len, size_t fail_at)
                          ((size_t)u.got[3] << 8) | u.got[4],
                      msg_len);
     assert_memory_equal(u.got + 5, expect, msg_len);
+    const char *want = ":method: POST\n:scheme: http\n:authority: localhost\n:path: /t.S/M\n"
+                       "content-type: application/grpc\nte: trailers\n";
+    assert_memory_equal(u.headers, want, strlen(want));
+    assert_non_null(strstr(u.headers, "\ngrpc-timeout: "));
+    assert_non_null(strstr(u.headers, "\nx-request-id: 0123456789abcdef0123456789abcdef\n"));
+    assert_non_null(strstr(u.headers, "\ntrace-bin: AAH/\n"));
     free(expect);
     gw_h2_free(c);
     upstream_stop(&u);
     return failed_count;
 }
 
+/* Also: the headers pass nghttp2's checks, which are HTTP/2's. */
 static void test_call_without_failures(void **state)
 {
     (void)state;
