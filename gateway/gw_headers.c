@@ -43,10 +43,10 @@ static const char *const transport_keys[] = {
     "grpc-status", "grpc-status-details-bin", "grpc-message-type",
 };
 
-static int is_transport_key(const char *key)
+static int is_transport_key(const char *name)
 {
     for (size_t i = 0; i < sizeof(transport_keys) / sizeof(transport_keys[0]); i++)
-        if (strcmp(key, transport_keys[i]) == 0)
+        if (strcasecmp(name, transport_keys[i]) == 0)
             return 1;
     return 0;
 }
@@ -97,11 +97,6 @@ static int add(gw_metadata_list *out, const char *prefix, const char *name, cons
     if (!valid_metadata(key, value, binary)) {
         snprintf(err, errlen, "header %s cannot be sent as gRPC metadata (key characters "
                               "[0-9a-z-_.], printable ASCII values)", name);
-        return -1;
-    }
-    if (is_transport_key(key)) {
-        snprintf(err, errlen, "header Grpc-Metadata-%s cannot be sent as gRPC metadata: "
-                              "%s belongs to HTTP/2 or the gRPC transport", name, key);
         return -1;
     }
     char *copy;
@@ -192,10 +187,14 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
                                              "(e.g. 500m, 10S)", value), -1;
             *timeout_ms = ms;
         } else if (strncasecmp(name, METADATA_PREFIX, strlen(METADATA_PREFIX)) == 0) {
+            const char *key = name + strlen(METADATA_PREFIX);
+            if (is_transport_key(key))
+                return snprintf(err, errlen, "header %s cannot be sent as gRPC metadata: "
+                                             "HTTP/2 or the gRPC transport sets it", name), -1;
             /* x-request-id: gw_http.c sends the request's id, which this
              * header gave when there was no valid X-Request-Id */
-            if (strcasecmp(name + strlen(METADATA_PREFIX), "x-request-id") != 0)
-                rc = add(out, "", name + strlen(METADATA_PREFIX), value, err, errlen);
+            if (strcasecmp(key, "x-request-id") != 0)
+                rc = add(out, "", key, value, err, errlen);
         } else if (is_permanent(name)) {
             rc = add(out, PERMANENT_PREFIX, name, value, err, errlen);
             if (rc == 0 && strcasecmp(name, "authorization") == 0)
