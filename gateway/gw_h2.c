@@ -49,6 +49,7 @@ typedef struct h2_call {
     size_t n_nv;
     gw_buf nv_text;
     size_t timeout_slot;     /* index in nv of grpc-timeout, filled at submit */
+    size_t request_id_slot;  /* index in nv of x-request-id, or 0: none */
     char timeout_text[24];
     gw_buf body;             /* the length-prefixed message */
     size_t sent;
@@ -80,6 +81,7 @@ struct gw_h2 {
     int fd;
     nghttp2_session *session;
     int goaway;              /* the upstream said GOAWAY: no new streams here */
+    int request_id_indexed;  /* a call on this session sent x-request-id indexed */
     size_t n_streams;        /* calls submitted on the connection and not finished */
     int64_t retry_at_ms;     /* H2_FAILED: calls fail fast until then */
     int64_t backoff_ms;
@@ -557,6 +559,7 @@ static int open_connection(gw_h2 *c)
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
+    c->request_id_indexed = 0;
     int rc = nghttp2_session_client_new(&c->session, cb, c);
     nghttp2_session_callbacks_del(cb);
     if (rc != 0) {
@@ -620,6 +623,15 @@ static void submit(gw_h2 *c, h2_call *k)
         snprintf(k->timeout_text, sizeof(k->timeout_text), "%lldS", (long long)(left / 1000));
     k->nv[k->timeout_slot].value = (uint8_t *)k->timeout_text;
     k->nv[k->timeout_slot].valuelen = strlen(k->timeout_text);
+    /* x-request-id is new on every call: indexed each time, it would
+     * churn both HPACK tables and push out the headers that repeat.  The
+     * first call on a session puts it in the table; later ones use that
+     * name and send the value as a never-indexed literal. */
+    if (k->request_id_slot) {
+        k->nv[k->request_id_slot].flags =
+            c->request_id_indexed ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
+        c->request_id_indexed = 1;
+    }
     nghttp2_data_provider body = {.source.ptr = k, .read_callback = read_body};
     int32_t id = nghttp2_submit_request(c->session, NULL, k->nv, k->n_nv, &body, k);
     if (id < 0) {
@@ -851,6 +863,8 @@ static int build_headers(h2_call *k, const char *path, const gw_metadata *md, si
     k->timeout_slot = n_fixed - 1;
     for (size_t m = 0; m < n_md; m++, i++) {
         size_t klen = strlen(md[m].key);
+        if (klen == 12 && memcmp(md[m].key, "x-request-id", 12) == 0)
+            k->request_id_slot = i;
         k->nv[i].namelen = klen;
         ADD_TEXT(2 * i, md[m].key, klen);
         offsets[2 * i + 1] = t->len;

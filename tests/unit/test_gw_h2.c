@@ -60,7 +60,8 @@ typedef struct upstream {
     size_t got_len, got_cap;
     int request_ended;
     size_t reply_off;
-    char headers[1024]; /* "name: value\n" of each request header, in order */
+    char headers[1024]; /* "name: value\n" of each request header, in order
+                           (" (never indexed)" after the value, when sent so) */
 } upstream;
 
 static ssize_t up_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *arg)
@@ -95,8 +96,9 @@ static int up_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     (void)s, (void)frame, (void)flags;
     upstream *u = arg;
     size_t used = strlen(u->headers);
-    snprintf(u->headers + used, sizeof(u->headers) - used, "%.*s: %.*s\n", (int)namelen,
-             (const char *)name, (int)valuelen, (const char *)value);
+    snprintf(u->headers + used, sizeof(u->headers) - used, "%.*s: %.*s%s\n", (int)namelen,
+             (const char *)name, (int)valuelen, (const char *)value,
+             flags & NGHTTP2_NV_FLAG_NO_INDEX ? " (never indexed)" : "");
     return 0;
 }
 
@@ -253,14 +255,12 @@ static const gw_metadata METADATA[] = {
     {(char *)"trace-bin", (char *)"\x00\x01\xff", 3},
 };
 
-/* A call with a message of msg_len bytes, sent while reallocs of at least
- * fail_at bytes fail; returns how many failed. */
-static unsigned call_while_failing(size_t msg_len, size_t fail_at)
+/* One call on c with a message of msg_len bytes, sent while reallocs of at
+ * least fail_at bytes fail (SIZE_MAX: none); checks what the upstream got
+ * and the answer.  Returns how many reallocs failed. */
+static unsigned one_call(gw_h2 *c, upstream *u, size_t msg_len, size_t fail_at)
 {
-    upstream u;
-    upstream_start(&u);
-    gw_h2 *c = gw_h2_new(u.target);
-    assert_non_null(c);
+    u->got_len = 0, u->request_ended = 0, u->reply_off = 0, u->headers[0] = '\0';
     gw_buf wire = {0};
     assert_int_equal(gw_buf_reserve(&wire, msg_len), 0);
     for (size_t i = 0; i < msg_len; i++)
@@ -277,8 +277,8 @@ static unsigned call_while_failing(size_t msg_len, size_t fail_at)
     fail_from = fail_at;
     failing = 1;
     for (int i = 0; i < 500 && !o.done; i++) {
-        round_trip(c, &u);
-        if (u.request_ended)
+        round_trip(c, u);
+        if (u->request_ended)
             failing = 0; /* the reply is read with memory to spare */
     }
     failing = 0;
@@ -288,22 +288,32 @@ static unsigned call_while_failing(size_t msg_len, size_t fail_at)
     assert_int_equal(o.reply_len, 3);
     assert_memory_equal(o.reply, REPLY + 5, 3);
     /* the upstream got the message whole: prefix, then the bytes */
-    assert_int_equal(u.got_len, 5 + msg_len);
-    assert_int_equal(u.got[0], 0);
-    assert_int_equal(((size_t)u.got[1] << 24) | ((size_t)u.got[2] << 16) |
-                         ((size_t)u.got[3] << 8) | u.got[4],
+    assert_int_equal(u->got_len, 5 + msg_len);
+    assert_int_equal(u->got[0], 0);
+    assert_int_equal(((size_t)u->got[1] << 24) | ((size_t)u->got[2] << 16) |
+                         ((size_t)u->got[3] << 8) | u->got[4],
                      msg_len);
-    assert_memory_equal(u.got + 5, expect, msg_len);
+    assert_memory_equal(u->got + 5, expect, msg_len);
     const char *want = ":method: POST\n:scheme: http\n:authority: localhost\n:path: /t.S/M\n"
                        "content-type: application/grpc\nte: trailers\n";
-    assert_memory_equal(u.headers, want, strlen(want));
-    assert_non_null(strstr(u.headers, "\ngrpc-timeout: "));
-    assert_non_null(strstr(u.headers, "\nx-request-id: 0123456789abcdef0123456789abcdef\n"));
-    assert_non_null(strstr(u.headers, "\ntrace-bin: AAH/\n"));
+    assert_memory_equal(u->headers, want, strlen(want));
+    assert_non_null(strstr(u->headers, "\ngrpc-timeout: "));
+    assert_non_null(strstr(u->headers, "\ntrace-bin: AAH/\n"));
     free(expect);
+    return failed_count;
+}
+
+/* one_call on a connection of its own. */
+static unsigned call_while_failing(size_t msg_len, size_t fail_at)
+{
+    upstream u;
+    upstream_start(&u);
+    gw_h2 *c = gw_h2_new(u.target);
+    assert_non_null(c);
+    unsigned failed = one_call(c, &u, msg_len, fail_at);
     gw_h2_free(c);
     upstream_stop(&u);
-    return failed_count;
+    return failed;
 }
 
 /* Also: the headers pass nghttp2's checks, which are HTTP/2's. */
@@ -311,6 +321,30 @@ static void test_call_without_failures(void **state)
 {
     (void)state;
     assert_int_equal(call_while_failing(100, SIZE_MAX), 0);
+}
+
+/* x-request-id, new on every call, is indexed once per connection; later
+ * calls send their id as a never-indexed literal (so that the ids do not
+ * push the headers that repeat out of the HPACK tables). */
+static void test_request_id_indexed_once_per_connection(void **state)
+{
+    (void)state;
+    upstream u;
+    upstream_start(&u);
+    gw_h2 *c = gw_h2_new(u.target);
+    assert_non_null(c);
+    const char *id = "\nx-request-id: 0123456789abcdef0123456789abcdef";
+    char never[128];
+    snprintf(never, sizeof(never), "%s (never indexed)\n", id);
+    one_call(c, &u, 10, SIZE_MAX);
+    assert_non_null(strstr(u.headers, id));
+    assert_null(strstr(u.headers, never));
+    for (int i = 0; i < 3; i++) {
+        one_call(c, &u, 10, SIZE_MAX);
+        assert_non_null(strstr(u.headers, never));
+    }
+    gw_h2_free(c);
+    upstream_stop(&u);
 }
 
 /* Nothing can be gathered: every frame, the connection preface first, is
@@ -334,6 +368,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_without_failures),
+        cmocka_unit_test(test_request_id_indexed_once_per_connection),
         cmocka_unit_test(test_frames_written_from_nghttp2_when_nothing_can_be_gathered),
         cmocka_unit_test(test_gathered_frames_go_first_then_the_rest),
     };
