@@ -46,17 +46,36 @@ int gw_conv_fail(gw_conv *c, const char *fmt, ...)
     return -1;
 }
 
+/* Appends text[0..n) to the field path, cut at its end (the path only
+ * names the field in messages).  No printf: this runs for every field and
+ * every array element converted. */
+static void path_append(gw_conv *c, const char *text, size_t n)
+{
+    size_t room = sizeof(c->path) - 1 - c->path_len;
+    if (n > room)
+        n = room;
+    memcpy(c->path + c->path_len, text, n);
+    c->path_len += n;
+    c->path[c->path_len] = '\0';
+}
+
 size_t gw_conv_push(gw_conv *c, const char *name, long index)
 {
     size_t saved = c->path_len;
-    int n;
-    if (index >= 0)
-        n = snprintf(c->path + saved, sizeof(c->path) - saved, "[%ld]", index);
-    else
-        n = snprintf(c->path + saved, sizeof(c->path) - saved, "%s%s", saved ? "." : "", name);
-    if (n > 0)
-        c->path_len = saved + (size_t)n < sizeof(c->path) ? saved + (size_t)n
-                                                          : sizeof(c->path) - 1;
+    if (index >= 0) {
+        char text[24]; /* "[" digits "]", written from the end */
+        size_t at = sizeof(text);
+        text[--at] = ']';
+        do
+            text[--at] = (char)('0' + index % 10);
+        while ((index /= 10) > 0);
+        text[--at] = '[';
+        path_append(c, text + at, sizeof(text) - at);
+    } else {
+        if (saved)
+            path_append(c, ".", 1);
+        path_append(c, name, strlen(name));
+    }
     return saved;
 }
 

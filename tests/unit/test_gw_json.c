@@ -263,6 +263,8 @@ static void test_bytes(void **state)
     ENC_ERR(ALL, "{'fBytes':'QQ==\\n'}", "not valid base64");
     ENC_ERR(ALL, "{'fBytes':5}", "field 'fBytes': expected a base64 string, got an integer");
     ENC_ERR(ALL, "{'rBytes':['AQ==','!']}", "field 'rBytes[1]': not valid base64");
+    ENC_ERR(ALL, "{'rBytes':['','','','','','','','','','','','','!']}",
+            "field 'rBytes[12]': not valid base64");
 }
 
 static void test_enums(void **state)
