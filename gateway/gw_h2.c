@@ -611,18 +611,34 @@ static void connect_finished(gw_h2 *c)
     c->backoff_ms = 0;
 }
 
+/* grpc-timeout for ms (>= 1) into out[24]: milliseconds, or seconds past
+ * the 8 digits gRPC allows.  Returns its length.  (Every call formats one:
+ * no printf.) */
+static size_t format_timeout(char out[24], int64_t ms)
+{
+    char unit = 'm';
+    if (ms > 99999999)
+        ms /= 1000, unit = 'S';
+    char digits[20];
+    size_t n = 0;
+    do
+        digits[n++] = (char)('0' + ms % 10);
+    while ((ms /= 10) > 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    out[n] = unit;
+    out[n + 1] = '\0';
+    return n + 1;
+}
+
 /* Submits k on the connection (which is up and not going away). */
 static void submit(gw_h2 *c, h2_call *k)
 {
     int64_t left = k->deadline_ms - gw_loop_now_ms();
     if (left < 1)
         left = 1;
-    if (left <= 99999999)
-        snprintf(k->timeout_text, sizeof(k->timeout_text), "%lldm", (long long)left);
-    else
-        snprintf(k->timeout_text, sizeof(k->timeout_text), "%lldS", (long long)(left / 1000));
     k->nv[k->timeout_slot].value = (uint8_t *)k->timeout_text;
-    k->nv[k->timeout_slot].valuelen = strlen(k->timeout_text);
+    k->nv[k->timeout_slot].valuelen = format_timeout(k->timeout_text, left);
     /* x-request-id is new on every call: indexed each time, it would
      * churn both HPACK tables and push out the headers that repeat.  The
      * first call on a session puts it in the table; later ones use that

@@ -14,42 +14,46 @@
 #define PERMANENT_PREFIX "grpcgateway-"
 #define MAX_GRPC_TIMEOUT_DIGITS 8
 
-/* HTTP headers with a meaning of their own, forwarded as grpcgateway-NAME
- * (grpc-gateway's list). */
-static const char *const permanent_headers[] = {
-    "accept", "accept-charset", "accept-language", "accept-ranges", "authorization",
-    "cache-control", "content-type", "cookie", "date", "expect", "from", "host",
-    "if-match", "if-modified-since", "if-none-match", "if-schedule-tag-match",
-    "if-unmodified-since", "max-forwards", "origin", "pragma", "referer", "user-agent",
-    "via", "warning",
-};
+/* A header name and its length: the lists below are searched for every
+ * request header, and the length rules out most entries at once. */
+typedef struct header_name {
+    const char *name;
+    size_t len;
+} header_name;
+#define NAME(s) {s, sizeof(s) - 1}
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static int is_permanent(const char *name)
+static int in_list(const header_name *list, size_t n, const char *name, size_t len)
 {
-    for (size_t i = 0; i < sizeof(permanent_headers) / sizeof(permanent_headers[0]); i++)
-        if (strcasecmp(name, permanent_headers[i]) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (list[i].len == len && strcasecmp(name, list[i].name) == 0)
             return 1;
     return 0;
 }
+
+/* HTTP headers with a meaning of their own, forwarded as grpcgateway-NAME
+ * (grpc-gateway's list). */
+static const header_name permanent_headers[] = {
+    NAME("accept"), NAME("accept-charset"), NAME("accept-language"), NAME("accept-ranges"),
+    NAME("authorization"), NAME("cache-control"), NAME("content-type"), NAME("cookie"),
+    NAME("date"), NAME("expect"), NAME("from"), NAME("host"), NAME("if-match"),
+    NAME("if-modified-since"), NAME("if-none-match"), NAME("if-schedule-tag-match"),
+    NAME("if-unmodified-since"), NAME("max-forwards"), NAME("origin"), NAME("pragma"),
+    NAME("referer"), NAME("user-agent"), NAME("via"), NAME("warning"),
+};
 
 /* Keys a client may not set through Grpc-Metadata-*: HTTP/2 forbids the
  * connection-specific ones (and any te but "trailers"), and the gRPC
  * transport sets the others itself.  Sent on, they broke calls in
  * different ways per server (gRPC core: "Bad :te header"; Go: a message
  * read as gzip). */
-static const char *const transport_keys[] = {
-    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
-    "content-type", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "grpc-message",
-    "grpc-status", "grpc-status-details-bin", "grpc-message-type",
+static const header_name transport_keys[] = {
+    NAME("connection"), NAME("keep-alive"), NAME("proxy-connection"),
+    NAME("transfer-encoding"), NAME("upgrade"), NAME("te"), NAME("content-type"),
+    NAME("grpc-timeout"), NAME("grpc-encoding"), NAME("grpc-accept-encoding"),
+    NAME("grpc-message"), NAME("grpc-status"), NAME("grpc-status-details-bin"),
+    NAME("grpc-message-type"),
 };
-
-static int is_transport_key(const char *name)
-{
-    for (size_t i = 0; i < sizeof(transport_keys) / sizeof(transport_keys[0]); i++)
-        if (strcasecmp(name, transport_keys[i]) == 0)
-            return 1;
-    return 0;
-}
 
 /* gRPC allows [0-9a-z-_.] in keys and printable ASCII in text values. */
 static int valid_metadata(const char *key, const char *value, int binary)
@@ -144,32 +148,25 @@ int64_t gw_headers_parse_grpc_timeout(const char *text)
     }
 }
 
-static const char *find_header(const gw_header *headers, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcasecmp(headers[i].name, name) == 0)
-            return headers[i].value;
-    return NULL;
-}
+/* The request headers X-Forwarded-For builds on. */
+typedef struct forwarded {
+    const char *host, *x_host, *x_for;
+} forwarded;
 
 /* X-Forwarded-Host as the client sent it, else from Host; X-Forwarded-For
  * extended with the peer. */
-static int add_forwarded(const gw_header *headers, size_t n, const char *peer,
-                         gw_metadata_list *out, char *err, size_t errlen)
+static int add_forwarded(const forwarded *f, const char *peer, gw_metadata_list *out,
+                         char *err, size_t errlen)
 {
-    const char *host = find_header(headers, n, "x-forwarded-host");
-    if (!host)
-        host = find_header(headers, n, "host");
+    const char *host = f->x_host ? f->x_host : f->host;
     if (host && add(out, "", "x-forwarded-host", host, err, errlen) < 0)
         return -1;
     if (!peer)
         return 0;
-    const char *xff = find_header(headers, n, "x-forwarded-for");
+    if (!f->x_for)
+        return add(out, "", "x-forwarded-for", peer, err, errlen);
     char value[1024];
-    if (xff)
-        snprintf(value, sizeof(value), "%s, %s", xff, peer);
-    else
-        snprintf(value, sizeof(value), "%s", peer);
+    snprintf(value, sizeof(value), "%s, %s", f->x_for, peer);
     return add(out, "", "x-forwarded-for", value, err, errlen);
 }
 
@@ -177,33 +174,42 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
                            gw_metadata_list *out, int64_t *timeout_ms, char *err,
                            size_t errlen)
 {
+    const size_t prefix_len = strlen(METADATA_PREFIX);
+    forwarded f = {0};
     for (size_t i = 0; i < n; i++) {
         const char *name = headers[i].name, *value = headers[i].value;
+        size_t len = strlen(name);
         int rc = 0;
-        if (strcasecmp(name, "grpc-timeout") == 0) {
+        if (len == 12 && strcasecmp(name, "grpc-timeout") == 0) {
             int64_t ms = gw_headers_parse_grpc_timeout(value);
             if (ms < 0)
                 return snprintf(err, errlen, "Grpc-Timeout '%.40s' is not a gRPC timeout "
                                              "(e.g. 500m, 10S)", value), -1;
             *timeout_ms = ms;
-        } else if (strncasecmp(name, METADATA_PREFIX, strlen(METADATA_PREFIX)) == 0) {
-            const char *key = name + strlen(METADATA_PREFIX);
-            if (is_transport_key(key))
+        } else if (len >= prefix_len && strncasecmp(name, METADATA_PREFIX, prefix_len) == 0) {
+            const char *key = name + prefix_len;
+            if (in_list(transport_keys, COUNT(transport_keys), key, len - prefix_len))
                 return snprintf(err, errlen, "header %s cannot be sent as gRPC metadata: "
                                              "HTTP/2 or the gRPC transport sets it", name), -1;
             /* x-request-id: gw_http.c sends the request's id, which this
              * header gave when there was no valid X-Request-Id */
             if (strcasecmp(key, "x-request-id") != 0)
                 rc = add(out, "", key, value, err, errlen);
-        } else if (is_permanent(name)) {
+        } else if (in_list(permanent_headers, COUNT(permanent_headers), name, len)) {
             rc = add(out, PERMANENT_PREFIX, name, value, err, errlen);
-            if (rc == 0 && strcasecmp(name, "authorization") == 0)
+            if (rc == 0 && len == 13 && strcasecmp(name, "authorization") == 0)
                 rc = add(out, "", "authorization", value, err, errlen);
+            if (len == 4 && strcasecmp(name, "host") == 0 && !f.host)
+                f.host = value;
+        } else if (len == 16 && strcasecmp(name, "x-forwarded-host") == 0 && !f.x_host) {
+            f.x_host = value;
+        } else if (len == 15 && strcasecmp(name, "x-forwarded-for") == 0 && !f.x_for) {
+            f.x_for = value;
         }
         if (rc < 0)
             return -1;
     }
-    return add_forwarded(headers, n, peer, out, err, errlen);
+    return add_forwarded(&f, peer, out, err, errlen);
 }
 
 int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *value,

@@ -540,7 +540,9 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     req->start_us = monotonic_us();
     if (h->access)
         clock_gettime(CLOCK_REALTIME, &req->start_real);
-    snprintf(req->verb, sizeof(req->verb), "%s", method);
+    size_t verb_len = strnlen(method, sizeof(req->verb) - 1);
+    memcpy(req->verb, method, verb_len);
+    req->verb[verb_len] = '\0';
     /* X-Request-Id, else the same as grpc-gateway clients send metadata */
     const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, GW_REQUEST_ID_HEADER);
     if (!id || !valid_request_id(id))

@@ -297,7 +297,13 @@ static unsigned one_call(gw_h2 *c, upstream *u, size_t msg_len, size_t fail_at)
     const char *want = ":method: POST\n:scheme: http\n:authority: localhost\n:path: /t.S/M\n"
                        "content-type: application/grpc\nte: trailers\n";
     assert_memory_equal(u->headers, want, strlen(want));
-    assert_non_null(strstr(u->headers, "\ngrpc-timeout: "));
+    /* the call's 5 s, less what passed before it was sent, in ms */
+    const char *timeout = strstr(u->headers, "\ngrpc-timeout: ");
+    assert_non_null(timeout);
+    char unit = 0, end = 0;
+    int ms = 0;
+    assert_int_equal(sscanf(timeout, "\ngrpc-timeout: %d%c%c", &ms, &unit, &end), 3);
+    assert_true(ms > 4000 && ms <= 5000 && unit == 'm' && end == '\n');
     assert_non_null(strstr(u->headers, "\ntrace-bin: AAH/\n"));
     free(expect);
     return failed_count;
