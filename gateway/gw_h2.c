@@ -868,6 +868,12 @@ static int build_headers(h2_call *k, const char *path, const gw_metadata *md, si
         return -1;
     }
     gw_buf *t = &k->nv_text;
+    size_t text_len = 0; /* one allocation for all the text (base64 takes 4/3) */
+    for (size_t f = 0; f < n_fixed; f++)
+        text_len += strlen(fixed[f][0]) + strlen(fixed[f][1]);
+    for (size_t m = 0; m < n_md; m++)
+        text_len += strlen(md[m].key) + md[m].value_len / 3 * 4 + 4;
+    gw_buf_reserve(t, text_len);
     size_t i = 0;
 #define ADD_TEXT(slot, s, n) (offsets[slot] = t->len, gw_buf_append(t, s, n))
     for (; i < n_fixed; i++) {
@@ -920,6 +926,7 @@ int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md,
     k->deadline_ms = gw_loop_now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
     uint8_t prefix[5] = {0, (uint8_t)(wire->len >> 24), (uint8_t)(wire->len >> 16),
                          (uint8_t)(wire->len >> 8), (uint8_t)wire->len};
+    gw_buf_reserve(&k->body, 5 + wire->len);
     gw_buf_append(&k->body, prefix, 5);
     gw_buf_append(&k->body, wire->data, wire->len);
     gw_buf_free(wire);

@@ -46,6 +46,9 @@
  * the connection closes, so a burst of connections gives its memory back
  * (malloc'ed pools stay in the heap): 8 MB less RSS after 256 connections. */
 #define CONNECTION_MEMORY ((size_t)36 * 1024)
+/* The body buffer is sized by Content-Length up to this much before the
+ * body arrives (beyond it, it grows as the body comes) */
+#define BODY_PRESIZE_MAX ((size_t)64 * 1024)
 #define DRAIN_LINGER_MS 1000 /* stopping: how long idle keep-alive connections get to close */
 #define METRICS_PATH "/metrics"
 /* the body of the answer prepared for when no memory is left (oom_response) */
@@ -592,8 +595,11 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     req->wants_trailers = te && strcasestr(te, "trailers") != NULL;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (!req->early_status && cl && strtoull(cl, NULL, 10) > h->cfg.max_body_bytes)
+    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    if (!req->early_status && declared > h->cfg.max_body_bytes)
         req->early_status = 413;
+    else if (!req->early_status && declared) /* read into one buffer, not a doubling chain */
+        gw_buf_reserve(&req->body, declared < BODY_PRESIZE_MAX ? declared : BODY_PRESIZE_MAX);
     return req;
 }
 
