@@ -936,7 +936,7 @@ int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md,
     }
     live_insert(c, k);
     queue_push(c, k); /* submitted by the loop's next tick, with the others of this round */
-    gw_loop_wake(c->src.loop);
+    gw_loop_tick_soon(c->src.loop);
     return 0;
 }
 

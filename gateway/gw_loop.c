@@ -32,7 +32,12 @@ struct gw_loop {
     int epoll_fd;
     int wake_fd;      /* readable: run the daemon now (or end, with `ending`) */
     atomic_int ending;
-    int run_again;    /* woken from its own thread: run the daemon before sleeping */
+    /* woken from its own thread: run the daemon (run_again) or tick the
+     * sources (tick_again) before sleeping; each is cleared just before
+     * the step that serves it, so that a request that step serves costs no
+     * second round */
+    int run_again;
+    int tick_again;
     rp_trim trim;
     pthread_t thread;
 };
@@ -54,7 +59,7 @@ static int64_t earlier(int64_t a, int64_t b)
  * deadline, or the trim's. */
 static int wait_ms(const gw_loop *l, int64_t now)
 {
-    if (l->run_again)
+    if (l->run_again || l->tick_again)
         return 0;
     MHD_UNSIGNED_LONG_LONG timeout;
     int64_t ms = MHD_get_timeout(l->daemon, &timeout) == MHD_YES
@@ -122,7 +127,7 @@ static void *loop_main(void *arg)
             break;
         }
         int64_t now = gw_loop_now_ms();
-        if (n > 0 || l->run_again)
+        if (n > 0 || l->run_again || l->tick_again)
             rp_trim_busy(&l->trim, now);
         else /* a deadline: libmicrohttpd's, the source's, or the trim's */
             rp_trim_idle(&l->trim, now);
@@ -136,11 +141,13 @@ static void *loop_main(void *arg)
                      read(l->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
                 rp_log("eventfd read: %s", strerror(errno));
         }
-        l->run_again = 0;
+        l->tick_again = 0;
         tick_all(l, source_events);
+        l->run_again = 0; /* resumed by the ticks: this run serves them */
         if (MHD_run(l->daemon) != MHD_YES && !atomic_load(&l->ending))
             rp_log("MHD_run failed");
-        tick_all(l, NULL); /* what the requests just started want sent */
+        l->tick_again = 0; /* queued by the requests: this tick sends them */
+        tick_all(l, NULL);
     }
     return NULL;
 }
@@ -202,6 +209,12 @@ void gw_loop_wake(gw_loop *l)
     uint64_t one = 1;
     if (write(l->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         rp_log("gw_loop_wake: eventfd write: %s", strerror(errno));
+}
+
+void gw_loop_tick_soon(gw_loop *l)
+{
+    if (l)
+        l->tick_again = 1;
 }
 
 void gw_loop_stop(gw_loop *l)

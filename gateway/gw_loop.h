@@ -53,6 +53,12 @@ void gw_loop_update(gw_loop *loop);
  * already ended) is ignored. */
 void gw_loop_wake(gw_loop *loop);
 
+/* From the loop's own thread: tick the sources before it next sleeps (not
+ * the daemon: a source that queued work for its own tick).  A call made
+ * while the daemon runs is served by the tick that follows the daemon's
+ * run, with no second round. */
+void gw_loop_tick_soon(gw_loop *loop);
+
 /* Milliseconds on CLOCK_MONOTONIC, the clock of deadline_ms. */
 int64_t gw_loop_now_ms(void);
 
