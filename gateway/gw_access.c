@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gw_buf.h"
 #include "rp_metrics.h"
 
 /* Each free-form field is kept to a bounded number of output bytes (the
@@ -71,12 +72,8 @@ static void puts_(line *l, const char *s)
 /* Decimal digits by hand: snprintf's cost, five times a line, showed. */
 static void putu(line *l, unsigned long long v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    do
-        tmp[--i] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    put(l, tmp + i, sizeof(tmp) - i);
+    char digits[GW_DECIMAL_MAX];
+    put(l, digits, gw_decimal(digits, v));
 }
 
 static const char hex[] = "0123456789abcdef";

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int gw_buf_reserve(gw_buf *b, size_t extra)
 {
@@ -44,6 +45,17 @@ void gw_buf_printf(gw_buf *b, const char *fmt, ...)
     vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
+}
+
+size_t gw_decimal(char *out, uint64_t v)
+{
+    char tmp[GW_DECIMAL_MAX];
+    size_t at = sizeof(tmp);
+    do
+        tmp[--at] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    memcpy(out, tmp + at, sizeof(tmp) - at);
+    return sizeof(tmp) - at;
 }
 
 static size_t varint_encode(uint8_t out[10], uint64_t v)

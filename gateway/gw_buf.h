@@ -43,6 +43,11 @@ static inline void gw_buf_puts(gw_buf *b, const char *s)
 
 void gw_buf_printf(gw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* v in decimal into out (no NUL; at most GW_DECIMAL_MAX digits); returns
+ * how many digits.  For the request path, where printf's cost shows. */
+#define GW_DECIMAL_MAX 20
+size_t gw_decimal(char *out, uint64_t v);
+
 /* Protobuf wire primitives. */
 void gw_buf_varint(gw_buf *b, uint64_t v);
 void gw_buf_fixed32(gw_buf *b, uint32_t v);

@@ -619,13 +619,7 @@ static size_t format_timeout(char out[24], int64_t ms)
     char unit = 'm';
     if (ms > 99999999)
         ms /= 1000, unit = 'S';
-    char digits[20];
-    size_t n = 0;
-    do
-        digits[n++] = (char)('0' + ms % 10);
-    while ((ms /= 10) > 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = digits[n - 1 - i];
+    size_t n = gw_decimal(out, (uint64_t)ms);
     out[n] = unit;
     out[n + 1] = '\0';
     return n + 1;

@@ -63,14 +63,10 @@ size_t gw_conv_push(gw_conv *c, const char *name, long index)
 {
     size_t saved = c->path_len;
     if (index >= 0) {
-        char text[24]; /* "[" digits "]", written from the end */
-        size_t at = sizeof(text);
-        text[--at] = ']';
-        do
-            text[--at] = (char)('0' + index % 10);
-        while ((index /= 10) > 0);
-        text[--at] = '[';
-        path_append(c, text + at, sizeof(text) - at);
+        char text[GW_DECIMAL_MAX + 2] = "[";
+        size_t n = 1 + gw_decimal(text + 1, (uint64_t)index);
+        text[n++] = ']';
+        path_append(c, text, n);
     } else {
         if (saved)
             path_append(c, ".", 1);
