@@ -7,7 +7,10 @@
  * message is written before the next one is asked for (gw_stream_next), so
  * a slow client slows the upstream instead of filling memory.  The content
  * reader suspends the connection when it has nothing to send; the upstream
- * thread resumes it.  Lock order: the stream's lock, then this one.
+ * thread resumes it.  When a line cannot be made for want of memory, a
+ * static error line ends the stream, which still ends as HTTP says (the
+ * last chunk), not with the connection cut.  Lock order: the stream's
+ * lock, then this one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,15 @@ typedef struct gw_http_stream {
     int sse;                    /* text/event-stream framing */
     gw_buf chunk;               /* text being written */
     size_t chunk_off;
+    const char *oom_line;       /* no memory for a line: this one ends the stream */
+    size_t oom_off;
 } gw_http_stream;
+
+/* The line that ends a stream when a message's line cannot be made for
+ * want of memory: static, so that writing it needs none. */
+#define OOM_ERROR "{\"code\":13,\"message\":\"" GW_ERR_OOM "\",\"details\":[]}"
+static const char OOM_LINE[] = "{\"error\":" OOM_ERROR "}\n";
+static const char OOM_SSE[] = "event: error\ndata: " OOM_ERROR "\n\n";
 
 /* An upstream event arrived: store it and wake the connection. */
 static void deliver(gw_request *req, gw_upstream_result *r, int is_final)
@@ -189,6 +200,14 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
     gw_http_stream *st = req->stream;
     for (;;) {
         pthread_mutex_lock(&st->lock);
+        if (st->oom_line) {
+            size_t left = strlen(st->oom_line) - st->oom_off, n = left < max ? left : max;
+            memcpy(buf, st->oom_line + st->oom_off, n);
+            st->oom_off += n;
+            req->bytes_out += n;
+            pthread_mutex_unlock(&st->lock);
+            return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+        }
         if (st->chunk_off < st->chunk.len) {
             size_t n = st->chunk.len - st->chunk_off < max ? st->chunk.len - st->chunk_off : max;
             memcpy(buf, st->chunk.data + st->chunk_off, n);
@@ -220,8 +239,14 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
         } else {
             format_final(req, st, fin);
         }
-        if (st->chunk.oom)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (st->chunk.oom) { /* what was made of the line is dropped: none of it went out */
+            pthread_mutex_lock(&st->lock);
+            gw_buf_free(&st->chunk);
+            st->chunk_off = 0;
+            st->oom_line = st->sse ? OOM_SSE : OOM_LINE;
+            req->grpc_code = GRPC_STATUS_INTERNAL; /* for the access log */
+            pthread_mutex_unlock(&st->lock);
+        }
     }
 }
 

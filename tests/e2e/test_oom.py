@@ -143,5 +143,61 @@ class GatewayOutOfMemory(unittest.TestCase):
             self.assertEqual(self.ask(req), want, req[:2])
 
 
+# A stream whose second line needs the line buffer to grow past 64 KiB:
+# each message's JSON is 65,532 bytes (49,131 payload bytes in base64, with
+# "index"; the first message, index 0, goes without it and fits).
+LARGE_LINES = "/v1/testkit/stream?count=3&size=49131"
+
+
+@unittest.skipIf(os.environ.get("RPCREST_SAN") == "1" or os.environ.get("RPCREST_MEMCHECK"),
+                 "a sanitizer or valgrind owns malloc")
+class GatewayOutOfMemoryForLargeBuffers(unittest.TestCase):
+    """Only the gateway's allocations of 100,000 bytes or more fail: the
+    buffer a stream's line is made in cannot grow to 128 KiB, while the
+    message's JSON (64 KiB) and everything smaller is made."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="rpcrest-oom-")
+        cls.switch = os.path.join(cls.dir, "fail-now")
+        saved = dict(os.environ)
+        os.environ.update({"LD_PRELOAD": SHIM, "RPCREST_FAILMALLOC_PROGRAM": "rpcrest-gateway",
+                           "RPCREST_FAILMALLOC_SWITCH": cls.switch,
+                           "RPCREST_FAILMALLOC_MIN_BYTES": "100000"})
+        try:
+            cls.r = harness.Rpcrest(services=("echo", "testkit"), gateway={"timeout": "5"})
+            cls.r.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    @classmethod
+    def tearDownClass(cls):
+        if os.path.exists(cls.switch):
+            os.unlink(cls.switch)
+        cls.r.cleanup()
+        shutil.rmtree(cls.dir, True)
+
+    def lines(self):
+        status, _, data = self.r.http("GET", LARGE_LINES, timeout=10)
+        self.assertEqual(status, 200, data[:300])
+        return [json.loads(line) for line in data.decode().strip().split("\n")]
+
+    def test_a_line_without_memory_ends_the_stream_with_an_error_line(self):
+        whole = self.lines()
+        self.assertEqual([len(json.dumps(line["result"], separators=(",", ":")))
+                          for line in whole], [65522, 65532, 65532])
+        open(self.switch, "w").close()  # empty: every eligible allocation fails
+        try:
+            # the response still ends as chunked HTTP says (it was cut before)
+            got = self.lines()
+        finally:
+            os.unlink(self.switch)
+        self.assertEqual(got, [whole[0], {"error": {"code": 13, "message": "out of memory",
+                                                    "details": []}}])
+        self.assertEqual(self.lines(), whole)
+        self.assertEqual(self.r.http("GET", "/healthz")[0], 200)
+
+
 if __name__ == "__main__":
     unittest.main()

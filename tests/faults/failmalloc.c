@@ -11,6 +11,9 @@
  * RPCREST_FAILMALLOC_SWITCH=PATH   fail only while PATH exists: then every
  *                                  Nth eligible call fails, N being PATH's
  *                                  size in bytes (empty: every call)
+ * RPCREST_FAILMALLOC_MIN_BYTES=K   only calls for at least K bytes are
+ *                                  eligible (a large buffer fails, the small
+ *                                  allocations around it do not)
  *
  * The program's code is the executable segment of the main program, found
  * once at load; a call counts as the program's when its return address
@@ -31,6 +34,7 @@ extern void *__libc_realloc(void *p, size_t size);
 
 static uintptr_t program_text_start, program_text_end;
 static const char *switch_path;
+static size_t min_bytes;
 static atomic_ulong eligible_calls;
 
 static int find_program_text(struct dl_phdr_info *info, size_t size, void *arg)
@@ -53,13 +57,15 @@ __attribute__((constructor)) static void failmalloc_init(void)
     if (program && strcmp(program, program_invocation_short_name) != 0)
         return; /* not the program under test: never fail */
     switch_path = getenv("RPCREST_FAILMALLOC_SWITCH");
+    const char *min = getenv("RPCREST_FAILMALLOC_MIN_BYTES");
+    min_bytes = min ? (size_t)strtoull(min, NULL, 10) : 0;
     dl_iterate_phdr(find_program_text, NULL);
 }
 
-static int should_fail(const void *caller)
+static int should_fail(const void *caller, size_t size)
 {
     uintptr_t at = (uintptr_t)caller;
-    if (!switch_path || at < program_text_start || at >= program_text_end)
+    if (!switch_path || size < min_bytes || at < program_text_start || at >= program_text_end)
         return 0;
     struct stat st;
     if (stat(switch_path, &st) != 0)
@@ -73,33 +79,34 @@ static int should_fail(const void *caller)
 
 void *malloc(size_t size)
 {
-    return should_fail(__builtin_return_address(0)) ? NULL : __libc_malloc(size);
+    return should_fail(__builtin_return_address(0), size) ? NULL : __libc_malloc(size);
 }
 
 void *calloc(size_t n, size_t size)
 {
-    return should_fail(__builtin_return_address(0)) ? NULL : __libc_calloc(n, size);
+    size_t bytes = n && size > SIZE_MAX / n ? SIZE_MAX : n * size;
+    return should_fail(__builtin_return_address(0), bytes) ? NULL : __libc_calloc(n, size);
 }
 
 void *realloc(void *p, size_t size)
 {
-    return should_fail(__builtin_return_address(0)) ? NULL : __libc_realloc(p, size);
+    return should_fail(__builtin_return_address(0), size) ? NULL : __libc_realloc(p, size);
 }
 
 char *strdup(const char *s)
 {
-    if (should_fail(__builtin_return_address(0)))
-        return NULL;
     size_t n = strlen(s) + 1;
+    if (should_fail(__builtin_return_address(0), n))
+        return NULL;
     char *copy = __libc_malloc(n);
     return copy ? memcpy(copy, s, n) : NULL;
 }
 
 char *strndup(const char *s, size_t max)
 {
-    if (should_fail(__builtin_return_address(0)))
-        return NULL;
     size_t n = strnlen(s, max);
+    if (should_fail(__builtin_return_address(0), n + 1))
+        return NULL;
     char *copy = __libc_malloc(n + 1);
     if (!copy)
         return NULL;
