@@ -49,22 +49,24 @@ FAIL_EVERY = (1, 2, 3, 5, 7, 11, 17, 31)
 
 @unittest.skipIf(os.environ.get("RPCREST_SAN") == "1" or os.environ.get("RPCREST_MEMCHECK"),
                  "a sanitizer or valgrind owns malloc")
-class GatewayOutOfMemory(unittest.TestCase):
+class FailmallocGateway(unittest.TestCase):
+    """rpcrestd with echo and testkit, its gateway under the shim, which
+    fails allocations while cls.switch exists."""
+    shim_env = {}  # more RPCREST_FAILMALLOC_* settings
+
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="rpcrest-oom-")
         cls.switch = os.path.join(cls.dir, "fail-now")
         saved = dict(os.environ)
         os.environ.update({"LD_PRELOAD": SHIM, "RPCREST_FAILMALLOC_PROGRAM": "rpcrest-gateway",
-                           "RPCREST_FAILMALLOC_SWITCH": cls.switch})
+                           "RPCREST_FAILMALLOC_SWITCH": cls.switch, **cls.shim_env})
         try:  # rpcrestd passes its environment on to its children
             cls.r = harness.Rpcrest(services=("echo", "testkit"), gateway={"timeout": "5"})
             cls.r.start()
         finally:
             os.environ.clear()
             os.environ.update(saved)
-        cls.gateway_pid = cls.r.children()["rpcrest-gateway"]
-        cls.baseline = [cls.ask(req) for req in REQUESTS]
 
     @classmethod
     def tearDownClass(cls):
@@ -72,6 +74,14 @@ class GatewayOutOfMemory(unittest.TestCase):
             os.unlink(cls.switch)
         cls.r.cleanup()
         shutil.rmtree(cls.dir, True)
+
+
+class GatewayOutOfMemory(FailmallocGateway):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gateway_pid = cls.r.children()["rpcrest-gateway"]
+        cls.baseline = [cls.ask(req) for req in REQUESTS]
 
     @classmethod
     def ask(cls, req):
@@ -149,34 +159,11 @@ class GatewayOutOfMemory(unittest.TestCase):
 LARGE_LINES = "/v1/testkit/stream?count=3&size=49131"
 
 
-@unittest.skipIf(os.environ.get("RPCREST_SAN") == "1" or os.environ.get("RPCREST_MEMCHECK"),
-                 "a sanitizer or valgrind owns malloc")
-class GatewayOutOfMemoryForLargeBuffers(unittest.TestCase):
+class GatewayOutOfMemoryForLargeBuffers(FailmallocGateway):
     """Only the gateway's allocations of 100,000 bytes or more fail: the
     buffer a stream's line is made in cannot grow to 128 KiB, while the
     message's JSON (64 KiB) and everything smaller is made."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="rpcrest-oom-")
-        cls.switch = os.path.join(cls.dir, "fail-now")
-        saved = dict(os.environ)
-        os.environ.update({"LD_PRELOAD": SHIM, "RPCREST_FAILMALLOC_PROGRAM": "rpcrest-gateway",
-                           "RPCREST_FAILMALLOC_SWITCH": cls.switch,
-                           "RPCREST_FAILMALLOC_MIN_BYTES": "100000"})
-        try:
-            cls.r = harness.Rpcrest(services=("echo", "testkit"), gateway={"timeout": "5"})
-            cls.r.start()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-
-    @classmethod
-    def tearDownClass(cls):
-        if os.path.exists(cls.switch):
-            os.unlink(cls.switch)
-        cls.r.cleanup()
-        shutil.rmtree(cls.dir, True)
+    shim_env = {"RPCREST_FAILMALLOC_MIN_BYTES": "100000"}
 
     def lines(self):
         status, _, data = self.r.http("GET", LARGE_LINES, timeout=10)
