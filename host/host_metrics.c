@@ -104,10 +104,11 @@ void host_metrics_call_end(struct host_method_stats *st, int code, uint64_t dura
 {
     if (!st)
         return;
-    rp_series_add(st->metrics->in_flight, -1);
     rp_series_observe(st->duration, duration_us);
     if (code < 0 || code >= N_CODES)
         code = 2; /* UNKNOWN */
     const char *v[] = {st->method, rp_grpc_code_name(code)};
     rp_series_add(rp_series_cached(&st->calls[code], st->metrics->calls, v), 1);
+    /* last: a scrape that sees no call in flight sees every call counted */
+    rp_series_add(st->metrics->in_flight, -1);
 }

@@ -167,11 +167,21 @@ class HostMetricsTest(unittest.TestCase):
                     self.assertEqual(resp.headers["Content-Type"],
                                      "text/plain; version=0.0.4; charset=utf-8")
                     return parse(resp.read().decode())
-            before = scrape()
+
+            def settled():
+                """A scrape with no call in flight: the host counts a call
+                when it has freed it, a moment after the client has its
+                answer (start()'s own echo among them)."""
+                got = []
+                self.assertTrue(wait_until(
+                    lambda: got.append(scrape()) or
+                    sample(got[-1], "rpcrest_host_calls_in_flight") == 0, 5))
+                return got[-1]
+            before = settled()
             for _ in range(4):
                 r.http("POST", "/v1/example/echo", b'{"value":"x"}')
             r.http_json("POST", "/v1/testkit/fail", {"code": 5, "message": "gone"})
-            after = scrape()
+            after = settled()
             calls = "rpcrest_host_calls"
             for labels, n in ((dict(method=ECHO, grpc_code="OK"), 4),
                               (dict(method=TK + "Fail", grpc_code="NOT_FOUND"), 1)):
