@@ -51,8 +51,6 @@
 #define BODY_PRESIZE_MAX ((size_t)64 * 1024)
 #define DRAIN_LINGER_MS 1000 /* stopping: how long idle keep-alive connections get to close */
 #define METRICS_PATH "/metrics"
-/* the body of the answer prepared for when no memory is left (oom_response) */
-#define OOM_BODY "{\"code\":13,\"message\":\"" GW_ERR_OOM "\",\"details\":[]}"
 
 /* ---- responses ------------------------------------------------------------------ */
 
@@ -134,7 +132,7 @@ static enum MHD_Result send_out_of_memory(gw_http *h, gw_request *req, struct MH
     if (req) {
         req->grpc_code = GRPC_STATUS_INTERNAL;
         req->http_status = 500;
-        req->bytes_out = sizeof(OOM_BODY) - 1;
+        req->bytes_out = sizeof(GW_OOM_BODY) - 1;
     }
     return MHD_queue_response(conn, 500, h->oom_response);
 }
@@ -922,8 +920,8 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
     h->access = cfg->access;
     h->no_method_stats = gw_metrics_method(h->metrics, GW_METRICS_NO_METHOD);
     h->health_stats = gw_metrics_method(h->metrics, "healthz");
-    h->oom_response = MHD_create_response_from_buffer(sizeof(OOM_BODY) - 1, (void *)OOM_BODY,
-                                                      MHD_RESPMEM_PERSISTENT);
+    h->oom_response = MHD_create_response_from_buffer(
+        sizeof(GW_OOM_BODY) - 1, (void *)GW_OOM_BODY, MHD_RESPMEM_PERSISTENT);
     h->threads = calloc((size_t)cfg->threads, sizeof(*h->threads));
     if (!h->oom_response || !h->threads ||
         MHD_add_response_header(h->oom_response, MHD_HTTP_HEADER_CONTENT_TYPE,

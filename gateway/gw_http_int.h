@@ -21,6 +21,9 @@
 
 #define GW_REQUEST_ID_HEADER "X-Request-Id"
 #define GW_REQUEST_ID_MAX 128 /* a longer (or unprintable) incoming id is replaced */
+/* The error body for want of memory, static so that sending it needs none
+ * (the prepared 500 answer; the line that ends a stream) */
+#define GW_OOM_BODY "{\"code\":13,\"message\":\"" GW_ERR_OOM "\",\"details\":[]}"
 /* The request arena's first block, inside the record: a unary call with a
  * dozen headers and a few response metadata entries fits. */
 #define GW_REQUEST_ARENA_BYTES 1536

@@ -37,9 +37,8 @@ typedef struct gw_http_stream {
 
 /* The line that ends a stream when a message's line cannot be made for
  * want of memory: static, so that writing it needs none. */
-#define OOM_ERROR "{\"code\":13,\"message\":\"" GW_ERR_OOM "\",\"details\":[]}"
-static const char OOM_LINE[] = "{\"error\":" OOM_ERROR "}\n";
-static const char OOM_SSE[] = "event: error\ndata: " OOM_ERROR "\n\n";
+static const char OOM_LINE[] = "{\"error\":" GW_OOM_BODY "}\n";
+static const char OOM_SSE[] = "event: error\ndata: " GW_OOM_BODY "\n\n";
 
 /* An upstream event arrived: store it and wake the connection. */
 static void deliver(gw_request *req, gw_upstream_result *r, int is_final)
