@@ -137,6 +137,17 @@ say "rpcrest: gateway $gw_pid host $host_pid on :$http_port/:$host_port; peer ga
     "server $peer_srv_pid on :$peer_http/:$peer_grpc; ceiling $ceil_pid on :$ceil_port"
 
 rss_kb() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/^VmRSS/{print $2}' /proc/"$p"/status))); done; echo $s; }
+# PSS splits each shared page among the processes that map it (rpcrest's two
+# programs map the same gRPC core, libstdc++ and libcrypto pages, which RSS
+# counts in both); private is what only that process holds.  "PSS PRIVATE", kB.
+pss_private_kb() {
+  local pss=0 priv=0 p a b
+  for p in "$@"; do
+    read -r a b < <(awk '/^Pss:/ { s = $2 } /^Private_(Clean|Dirty):/ { v += $2 } END { print s, v }' /proc/"$p"/smaps_rollup)
+    pss=$((pss + a)) priv=$((priv + b))
+  done
+  echo "$pss $priv"
+}
 rss_idle_a=$(rss_kb "$gw_pid" "$host_pid") rss_idle_b=$(rss_kb "$peer_gw_pid" "$peer_srv_pid")
 
 # ---- REST echo: A/B alternating rounds ---------------------------------------------
@@ -158,6 +169,8 @@ for sz in "${sizes[@]}"; do
     -a "$gw_pid $host_pid" -b "$peer_gw_pid $peer_srv_pid" "$A" "$B" > "$raw/rest-$sz.txt"
   if [[ $sz == 16 ]]; then
     rss_load_a=$(rss_kb "$gw_pid" "$host_pid") rss_load_b=$(rss_kb "$peer_gw_pid" "$peer_srv_pid")
+    read -r pss_load_a priv_load_a < <(pss_private_kb "$gw_pid" "$host_pid")
+    read -r pss_load_b priv_load_b < <(pss_private_kb "$peer_gw_pid" "$peer_srv_pid")
     sleep 2 # and once both sides have been idle for a moment (rpcrest trims after 1 s)
     rss_idle2_a=$(rss_kb "$gw_pid" "$host_pid") rss_idle2_b=$(rss_kb "$peer_gw_pid" "$peer_srv_pid")
   fi
@@ -188,6 +201,8 @@ h2r=$ROUNDS; [[ $h2r -gt 3 ]] && h2r=3
 "$BENCH_DIR/h2load-grpc.sh" -u "http://127.0.0.1:$host_port" -d "$DUR" -r "$h2r" -x "1:64 64:1 4:16" > "$raw/h2load-host.txt"
 "$BENCH_DIR/h2load-grpc.sh" -u "http://127.0.0.1:$peer_grpc" -d "$DUR" -r "$h2r" -x "1:64 64:1 4:16" > "$raw/h2load-peer.txt"
 rss_end_a=$(rss_kb "$gw_pid" "$host_pid") rss_end_b=$(rss_kb "$peer_gw_pid" "$peer_srv_pid")
+read -r pss_end_a priv_end_a < <(pss_private_kb "$gw_pid" "$host_pid")
+read -r pss_end_b priv_end_b < <(pss_private_kb "$peer_gw_pid" "$peer_srv_pid")
 
 say "idle CPU over 5 s"
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
@@ -395,7 +410,17 @@ mode="$ROUNDS rounds × ${DUR} s per side and setting"
   echo "| VmRSS 2 s later (idle) | $rss_idle2_a kB | $rss_idle2_b kB |"
   echo "| VmRSS after everything (64 KiB, 1 MiB, h2load) | $rss_end_a kB | $rss_end_b kB |"
   echo "| VmRSS 2 s later (idle) | $rss_end2_a kB | $rss_end2_b kB |"
+  echo "| PSS after the 16 B REST runs (ratio $(ratio "$pss_load_a" "$pss_load_b")) | $pss_load_a kB | $pss_load_b kB |"
+  echo "| private (Private_Clean + Private_Dirty) after the 16 B REST runs | $priv_load_a kB | $priv_load_b kB |"
+  echo "| PSS after everything (ratio $(ratio "$pss_end_a" "$pss_end_b")) | $pss_end_a kB | $pss_end_b kB |"
+  echo "| private after everything | $priv_end_a kB | $priv_end_b kB |"
   echo "| CPU used in 5 s idle (utime+stime) | ${idle_gw} ms + ${idle_host} ms | ${idle_pgw} ms + ${idle_psrv} ms |"
+  echo
+  echo "VmRSS, the target's measure, counts every page a process has mapped, shared or not, so the"
+  echo "library pages both rpcrest programs map (gRPC core, libstdc++, libcrypto, libc) count"
+  echo "twice in rpcrest's sum; the peer's programs are static. PSS divides each shared page among"
+  echo "the processes that map it (\`/proc/PID/smaps_rollup\`); private counts only the pages no"
+  echo "other process maps."
   echo
   echo "## Commands"
   echo
