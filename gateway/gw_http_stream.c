@@ -74,6 +74,16 @@ static void on_done(void *arg, gw_upstream_result *status)
     deliver(arg, status, 1);
 }
 
+/* Whether text[0..len) holds nothing but spaces, tabs and CRs (the body is
+ * not NUL-terminated, so no strspn). */
+static int is_blank(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
+            return 0;
+    return 1;
+}
+
 int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char *err,
                                 size_t errlen)
 {
@@ -86,8 +96,8 @@ int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char
         next = nl ? nl + 1 : end;
         line++;
         size_t len = (size_t)((nl ? nl : end) - p);
-        if (strspn(p, " \t\r") >= len)
-            continue; /* a blank line */
+        if (is_blank(p, len))
+            continue;
         json_error_t jerr;
         json_t *json = gw_json_loadb(p, len, 0, &jerr);
         if (!json || !json_is_object(json)) {
@@ -153,24 +163,34 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_buf *wires, size_t n_wi
     return MHD_YES;
 }
 
-/* One message as a line (or an SSE frame) into st->chunk. */
-static void format_message(gw_request *req, gw_http_stream *st, const gw_upstream_result *r)
+/* One message as a line (or an SSE frame) into st->chunk; -1 with the
+ * reason in err if it cannot be turned into JSON (st->chunk unchanged). */
+static int format_message(gw_request *req, gw_http_stream *st, const gw_upstream_result *r,
+                          char *err, size_t errlen)
 {
     const gw_message *out = req->route->method->output;
     gw_buf json = GW_BUF_INIT;
-    char err[256];
-    if (gw_proto_to_json(out, r->reply, r->reply_len, &req->http->cfg.json, &json, err,
-                         sizeof(err)) < 0) {
-        gw_buf_free(&json);
-        gw_status_error_body(&json, GRPC_STATUS_INTERNAL, err, NULL, 0, NULL);
-        gw_buf_puts(&st->chunk, st->sse ? "event: error\ndata: " : "{\"error\":");
-        gw_buf_append(&st->chunk, json.data, json.len);
-        gw_buf_puts(&st->chunk, st->sse ? "\n\n" : "}\n");
-    } else {
+    int rc = gw_proto_to_json(out, r->reply, r->reply_len, &req->http->cfg.json, &json, err,
+                              errlen);
+    if (rc == 0) {
         gw_buf_puts(&st->chunk, st->sse ? "data: " : "{\"result\":");
         gw_buf_append(&st->chunk, json.data, json.len);
         gw_buf_puts(&st->chunk, st->sse ? "\n\n" : "}\n");
     }
+    gw_buf_free(&json);
+    return rc;
+}
+
+/* The error line that ends a stream. */
+static void format_error(gw_http_stream *st, int code, const char *message,
+                         const gw_metadata *trailing, size_t n_trailing,
+                         const gw_schema *schema)
+{
+    gw_buf json = GW_BUF_INIT;
+    gw_status_error_body(&json, code, message, trailing, n_trailing, schema);
+    gw_buf_puts(&st->chunk, st->sse ? "event: error\ndata: " : "{\"error\":");
+    gw_buf_append(&st->chunk, json.data, json.len);
+    gw_buf_puts(&st->chunk, st->sse ? "\n\n" : "}\n");
     gw_buf_free(&json);
 }
 
@@ -178,18 +198,23 @@ static void format_message(gw_request *req, gw_http_stream *st, const gw_upstrea
 static void format_final(gw_request *req, gw_http_stream *st, const gw_upstream_result *r)
 {
     req->grpc_code = r ? (int)r->status : GRPC_STATUS_INTERNAL; /* for the access log */
-    if (r && r->status == GRPC_STATUS_OK)
-        return;
-    gw_buf json = GW_BUF_INIT;
-    if (r)
-        gw_status_error_body(&json, r->status, r->message ? r->message : "", r->trailing,
-                             r->n_trailing, req->gen ? req->gen->schema : NULL);
-    else
-        gw_status_error_body(&json, GRPC_STATUS_INTERNAL, GW_ERR_OOM, NULL, 0, NULL);
-    gw_buf_puts(&st->chunk, st->sse ? "event: error\ndata: " : "{\"error\":");
-    gw_buf_append(&st->chunk, json.data, json.len);
-    gw_buf_puts(&st->chunk, st->sse ? "\n\n" : "}\n");
-    gw_buf_free(&json);
+    if (!r)
+        format_error(st, GRPC_STATUS_INTERNAL, GW_ERR_OOM, NULL, 0, NULL);
+    else if (r->status != GRPC_STATUS_OK)
+        format_error(st, r->status, r->message ? r->message : "", r->trailing, r->n_trailing,
+                     req->gen ? req->gen->schema : NULL);
+}
+
+/* A message that cannot be turned into JSON ends the stream with an error
+ * line; the call is not asked for more and is cancelled when the request
+ * ends, as grpc-gateway does. */
+static void end_with_bad_message(gw_request *req, gw_http_stream *st, const char *why)
+{
+    format_error(st, GRPC_STATUS_INTERNAL, why, NULL, 0, NULL);
+    req->grpc_code = GRPC_STATUS_INTERNAL; /* for the access log */
+    pthread_mutex_lock(&st->lock);
+    st->final_written = 1;
+    pthread_mutex_unlock(&st->lock);
 }
 
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
@@ -232,9 +257,13 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
         }
         pthread_mutex_unlock(&st->lock);
         if (msg) {
-            format_message(req, st, msg);
+            char why[256];
+            int rc = format_message(req, st, msg, why, sizeof(why));
             gw_upstream_result_free(msg);
-            gw_stream_next(st->call); /* may deliver the final event right here */
+            if (rc < 0)
+                end_with_bad_message(req, st, why);
+            else
+                gw_stream_next(st->call); /* may deliver the final event right here */
         } else {
             format_final(req, st, fin);
         }
@@ -285,16 +314,36 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
                                       "the upstream answered OK without a message");
         return gw_http_send_result(req);
     }
+    /* The first message is made into its line now: if it is not valid JSON,
+     * the answer is still an ordinary error instead of a stream. */
+    pthread_mutex_lock(&st->lock);
+    gw_upstream_result *msg = st->pending;
+    st->pending = NULL;
+    pthread_mutex_unlock(&st->lock);
+    char why[256];
+    if (msg && format_message(req, st, msg, why, sizeof(why)) < 0) {
+        gw_upstream_result_free(msg);
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, why);
+    }
+    if (st->chunk.oom) {
+        gw_upstream_result_free(msg);
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_stream, req, NULL);
-    if (!resp)
+    if (!resp) {
+        gw_upstream_result_free(msg);
         return MHD_NO;
+    }
     if (st->sse)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     req->grpc_code = GRPC_STATUS_CANCELLED; /* until the stream's end says otherwise */
     if (first)
         gw_http_add_metadata_headers(req, resp, "Grpc-Metadata-", first->initial,
                                      first->n_initial);
+    gw_upstream_result_free(msg); /* first, if it was a message: its headers are added */
+    if (msg)
+        gw_stream_next(st->call);
     /* the length is counted as the stream is read */
     return gw_http_queue(req, resp, MHD_HTTP_OK,
                          st->sse ? "text/event-stream" : "application/json", 0);

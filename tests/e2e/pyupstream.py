@@ -10,7 +10,8 @@ grpc_tools generates at test time, and it serves:
   rpcrest.testkit.TestKit    as services/testkit/testkit.c does: Echo,
                              EchoMetadata, Sleep, Fail (code, message and
                              details in grpc-status-details-bin), Async,
-                             Stream (server streaming, paced by the client)
+                             Stream (server streaming, paced by the client;
+                             x-bad-message-at: N makes message N unparsable)
                              and Stats
   calc.Calculator            tests/e2e/protos/calc.proto: client streaming,
                              bidi streaming, PATCH with a FieldMask and
@@ -401,8 +402,9 @@ class Server:
             self.handlers[path] = make(
                 (lambda fn, path: lambda req, ctx: fn(req, ctx, path))(fn, path),
                 request_deserializer=self.symbols.GetSymbol(m.input_type.full_name).FromString,
-                response_serializer=self.symbols.GetSymbol(
-                    m.output_type.full_name).SerializeToString)
+                response_serializer=(lambda ser: lambda msg: msg if isinstance(msg, bytes)
+                                     else ser(msg))(self.symbols.GetSymbol(
+                                         m.output_type.full_name).SerializeToString))
 
     def count_stat(self, key, n=1):
         with self.lock:
@@ -522,11 +524,14 @@ class Server:
             self.count_stat("streams_completed" if state["ended"] else "streams_cancelled")
         ctx.add_callback(terminated)
         self.count_stat("streams_started")
+        bad_at = self.int_metadata(ctx, "x-bad-message-at", -1)
         for i in range(req.count):
             if not ctx.is_active():
                 return
             self.count_stat("messages_sent")
-            yield pb2.StreamReply(index=i, payload=payload)
+            # x-bad-message-at: N sends message N as bytes that do not parse
+            # (a varint cut short)
+            yield b"\x08\x80" if i == bad_at else pb2.StreamReply(index=i, payload=payload)
         state["ended"] = True
         if req.fail_code:
             self.abort(ctx, req.fail_code, "failed after %d messages" % req.count)

@@ -341,6 +341,10 @@ class CalcChecks:
         self.assertEqual((status, json.loads(data)), (200, {}), data)
         self.assertEqual(headers.get("grpc-metadata-x-count"), "0")
         self.assertEqual(self.ok("POST", self.ADD, b"\n\n"), {})
+        # blanks only, no newline: the body buffer is exactly this long and
+        # not NUL-terminated (the sanitizer build caught a read past it)
+        self.assertEqual(self.ok("POST", self.ADD, b" " * 64), {})
+        self.assertEqual(self.ok("POST", self.ADD, b"\n \t\r"), {})
 
     def test_client_streaming_request_metadata(self):
         got = self.ok("POST", self.ADD, ndjson({"value": 1}, {"value": 2}),
@@ -483,6 +487,34 @@ class CalcChecks:
         got = self.error("POST", self.DOUBLE, b'{"value":1}\n{"value":true}\n', status=400,
                          code=3)
         self.assertTrue(got["message"].startswith("line 2: "), got)
+
+    def test_stream_ends_at_a_message_that_is_not_valid(self):
+        """A message the gateway cannot turn into JSON ends the stream with
+        an error line and the call is cancelled, as in grpc-gateway; as the
+        first message, it is an ordinary error answer."""
+        url = "/v1/testkit/stream?count=4&size=1"
+        for accept, sep, ok, bad in ((None, b"\n", b'{"result":', b'{"error":'),
+                                     ("text/event-stream", b"\n\n", b"data: ",
+                                      b"event: error\ndata: ")):
+            with self.subTest(accept=accept):
+                headers = {"Grpc-Metadata-X-Bad-Message-At": "1"}
+                if accept:
+                    headers["Accept"] = accept
+                status, _, data = self.http("GET", url, None, headers)
+                self.assertEqual(status, 200, data)
+                parts = data.split(sep)
+                self.assertEqual(len(parts), 3, data)
+                self.assertTrue(parts[0].startswith(ok), data)
+                self.assertTrue(parts[1].startswith(bad), data)
+                error = (json.loads(parts[1][len(bad):]) if accept
+                         else json.loads(parts[1])["error"])
+                self.assertEqual(error["code"], 13, data)
+                self.assertEqual(parts[2], b"")
+        status, headers, data = self.http("GET", url, None,
+                                          {"Grpc-Metadata-X-Bad-Message-At": "0"})
+        self.assertEqual(status, 500, data)
+        self.assertNotEqual(headers.get("transfer-encoding"), "chunked")
+        self.assertEqual(json.loads(data)["code"], 13)
 
     def test_streaming_routes_take_post_only(self):
         self.error("GET", self.ADD, status=405, code=12)
