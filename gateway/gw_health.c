@@ -61,7 +61,7 @@ unsigned gw_health_response(const gw_upstream_result *r, const char *service, gw
     }
     uint64_t status = serving_status(r->reply, r->reply_len);
     gw_buf_puts(body, "{\"service\":");
-    gw_json_write_string(body, service, strlen(service));
+    gw_json_write_text(body, service, strlen(service));
     gw_buf_puts(body, ",\"status\":\"");
     gw_buf_puts(body, status < 4 ? status_names[status] : "UNKNOWN");
     gw_buf_puts(body, "\"}");

@@ -64,7 +64,16 @@ int gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t
                            size_t len, const gw_json_options *opt, gw_buf *out, char *err,
                            size_t errlen);
 
-/* Appends `s` (len bytes) as a JSON string literal, quotes included. */
+/* Appends `s` (len bytes) as a JSON string literal, quotes included.  s
+ * must be valid UTF-8 (JSON text is). */
 void gw_json_write_string(gw_buf *out, const char *s, size_t len);
+
+/* 1 if s[0..len) is well-formed UTF-8 (no surrogates, no overlongs). */
+int gw_utf8_valid(const uint8_t *s, size_t len);
+
+/* gw_json_write_string for text from elsewhere (status messages, names
+ * from a request or an upstream): each byte that is not part of well-formed
+ * UTF-8 becomes U+FFFD, so that the JSON stays valid. */
+void gw_json_write_text(gw_buf *out, const char *s, size_t len);
 
 #endif /* GW_JSON_H */

@@ -78,7 +78,7 @@ static void write_any(gw_buf *out, const uint8_t *any, size_t len, const gw_sche
     if (next_bytes_field(&p, end, 2, &value, &value_len) < 0)
         value = NULL;
     gw_buf_puts(out, "{\"@type\":");
-    gw_json_write_string(out, url ? (const char *)url : "", url_len);
+    gw_json_write_text(out, url ? (const char *)url : "", url_len);
     char name[256] = "";
     const uint8_t *slash = url ? memrchr(url, '/', url_len) : NULL;
     size_t nlen = slash ? url_len - (size_t)(slash + 1 - url) : 0;
@@ -135,7 +135,7 @@ void gw_status_error_body(gw_buf *out, int code, const char *message,
                           const gw_schema *schema)
 {
     gw_buf_printf(out, "{\"code\":%d,\"message\":", code);
-    gw_json_write_string(out, message, strlen(message));
+    gw_json_write_text(out, message, strlen(message));
     gw_buf_puts(out, ",\"details\":");
     write_details(out, trailing, n_trailing, schema);
     gw_buf_putc(out, '}');

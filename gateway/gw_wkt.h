@@ -68,8 +68,6 @@ int gw_wire_next(const uint8_t **p, const uint8_t *end, gw_wire_field *f, int de
 
 void gw_wire_tag(gw_buf *out, uint32_t number, int wire);
 
-/* 1 if s[0..len) is well-formed UTF-8 (no surrogates, no overlongs). */
-int gw_utf8_valid(const uint8_t *s, size_t len);
 
 /* ---- the general codec, for values nested in well-known types ------------- */
 

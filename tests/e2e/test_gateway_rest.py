@@ -406,6 +406,25 @@ class Errors(SystemCase):
                 self.assertEqual(json.loads(data),
                                  {"code": code, "message": message, "details": []})
 
+    def test_error_bodies_are_valid_utf8(self):
+        """Bytes of a request that are not UTF-8 are echoed in error messages
+        as U+FFFD, and a message cut at its length limit in the middle of a
+        character ends with one, so that the body is always valid JSON."""
+        cases = [
+            (b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             404, "/\ufffd\ufffd"),
+            (b"GET /healthz?service=%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             404, "\ufffd"),
+            (b"GET /" + "\u00e9".encode() * 150 + b" HTTP/1.1\r\nHost: x\r\n"
+             b"Connection: close\r\n\r\n", 404, "\u00e9"),
+        ]
+        for request, status, part in cases:
+            with self.subTest(request=request[:40]):
+                got, _, body = raw_exchange(self.port, request)
+                self.assertEqual(got, status, body)
+                message = json.loads(body.decode("utf-8"))["message"]  # strict UTF-8
+                self.assertIn(part, message)
+
     def test_details(self):
         details = [{"@type": "type.googleapis.com/google.protobuf.StringValue", "value": "hello"},
                    {"@type": "type.googleapis.com/google.protobuf.Duration", "value": "1.5s"},

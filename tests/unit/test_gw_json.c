@@ -972,6 +972,39 @@ static void test_write_string(void **state)
     }
 }
 
+/* Text from outside (status messages, names from a request) keeps its
+ * well-formed UTF-8 and has every other byte replaced by U+FFFD. */
+static void test_write_text(void **state)
+{
+    (void)state;
+#define FFFD "\xef\xbf\xbd"
+#define IN(s) s, sizeof(s) - 1
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *out;
+    } cases[] = {
+        {IN("no route for GET /caf\xc3\xa9"), "\"no route for GET /caf\xc3\xa9\""},
+        {IN("/\xff\xfe"), "\"/" FFFD FFFD "\""},
+        {IN("cut \xc3"), "\"cut " FFFD "\""},           /* a character cut short */
+        {IN("\xe2\x82"), "\"" FFFD FFFD "\""},
+        {IN("\xc0\xaf"), "\"" FFFD FFFD "\""},           /* overlong '/' */
+        {IN("\xed\xa0\x80"), "\"" FFFD FFFD FFFD "\""}, /* a surrogate */
+        {IN("\xf4\x90\x80\x80"), "\"" FFFD FFFD FFFD FFFD "\""}, /* past U+10FFFF */
+        {IN("\xf0\x9f\x98\x80\"\xff"), "\"\xf0\x9f\x98\x80\\\"" FFFD "\""},
+    };
+#undef IN
+#undef FFFD
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        gw_buf out = GW_BUF_INIT;
+        gw_json_write_text(&out, cases[i].in, cases[i].len);
+        text_is(&out, cases[i].out, "gw_json_write_text", __LINE__);
+        assert_true(gw_utf8_valid(out.data, out.len));
+        gw_buf_free(&out);
+        settle();
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1005,6 +1038,7 @@ int main(void)
         cmocka_unit_test(test_echo_one_mebibyte),
         cmocka_unit_test(test_response_body_field),
         cmocka_unit_test(test_write_string),
+        cmocka_unit_test(test_write_text),
     };
     return cmocka_run_group_tests_name("gw_json", tests, load_schemas, free_schemas);
 }
