@@ -218,6 +218,11 @@ int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *va
     return add(list, "", key, value, err, errlen);
 }
 
+static int is_bin_key(const char *key, size_t len)
+{
+    return len > 4 && strcmp(key + len - 4, "-bin") == 0;
+}
+
 int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metadata *md,
                              char **name, char **value)
 {
@@ -227,7 +232,7 @@ int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metad
         return -1;
     memcpy(*name, prefix, plen);
     memcpy(*name + plen, md->key, klen + 1);
-    if (!(klen > 4 && strcmp(md->key + klen - 4, "-bin") == 0)) {
+    if (!is_bin_key(md->key, klen)) {
         *value = gw_arena_strndup(arena, md->value, md->value_len);
         return *value ? 0 : -1;
     }
@@ -238,4 +243,16 @@ int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metad
                                             encoded.len);
     gw_buf_free(&encoded);
     return *value ? 0 : -1;
+}
+
+size_t gw_headers_metadata_size(const char *prefix, const gw_metadata *md, size_t n)
+{
+    size_t bytes = 0, plen = strlen(prefix);
+    for (size_t i = 0; i < n; i++) {
+        size_t klen = strlen(md[i].key), vlen = md[i].value_len;
+        if (is_bin_key(md[i].key, klen))
+            vlen = (vlen + 2) / 3 * 4; /* base64 */
+        bytes += plen + klen + 2 + vlen + 2;
+    }
+    return bytes;
 }

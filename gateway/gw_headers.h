@@ -56,4 +56,8 @@ int64_t gw_headers_parse_grpc_timeout(const char *text);
 int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metadata *md,
                              char **name, char **value);
 
+/* Bytes md[0..n) take as "PREFIXkey: value\r\n" header lines, as
+ * gw_headers_from_metadata writes them. */
+size_t gw_headers_metadata_size(const char *prefix, const gw_metadata *md, size_t n);
+
 #endif /* GW_HEADERS_H */

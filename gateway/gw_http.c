@@ -46,6 +46,11 @@
  * the connection closes, so a burst of connections gives its memory back
  * (malloc'ed pools stay in the heap): 8 MB less RSS after 256 connections. */
 #define CONNECTION_MEMORY ((size_t)36 * 1024)
+/* Of that, what a request's line and headers may take (431 beyond; see
+ * gw_http_metadata_room), and what an answer needs besides its metadata:
+ * its other headers, and the buffer a chunked body is written through */
+#define REQUEST_HEAD_MAX ((size_t)28 * 1024)
+#define ANSWER_RESERVE ((size_t)4 * 1024)
 /* The body buffer is sized by Content-Length up to this much before the
  * body arrives (beyond it, it grows as the body comes) */
 #define BODY_PRESIZE_MAX ((size_t)64 * 1024)
@@ -137,12 +142,59 @@ static enum MHD_Result send_out_of_memory(gw_http *h, gw_request *req, struct MH
     return MHD_queue_response(conn, 500, h->oom_response);
 }
 
+/* Bytes the result's metadata takes in the answer's headers: trailers
+ * twice (named in Trailer:, then sent), and WWW-Authenticate on a 401. */
+static size_t response_metadata_size(const gw_request *req, unsigned status)
+{
+    const gw_upstream_result *r = req->result;
+    if (!r)
+        return 0;
+    size_t bytes = gw_headers_metadata_size("Grpc-Metadata-", r->initial, r->n_initial);
+    if (req->wants_trailers)
+        bytes += 2 * gw_headers_metadata_size("Grpc-Trailer-", r->trailing, r->n_trailing);
+    if (status == MHD_HTTP_UNAUTHORIZED && r->message)
+        bytes += sizeof(MHD_HTTP_HEADER_WWW_AUTHENTICATE ": \r\n") + strlen(r->message);
+    return bytes;
+}
+
+size_t gw_http_metadata_room(const gw_request *req)
+{
+    size_t free = CONNECTION_MEMORY - ANSWER_RESERVE;
+    return req->head_bytes < free ? free - req->head_bytes : 0;
+}
+
+enum MHD_Result gw_http_send_metadata_too_large(gw_request *req, size_t bytes)
+{
+    char msg[240];
+    snprintf(msg, sizeof(msg),
+             "the upstream's response metadata takes %zu bytes as HTTP headers; after this "
+             "request's own headers the gateway has room for %zu", bytes,
+             gw_http_metadata_room(req));
+    req->grpc_code = GRPC_STATUS_INTERNAL;
+    gw_buf body = GW_BUF_INIT;
+    gw_status_error_body(&body, GRPC_STATUS_INTERNAL, msg, NULL, 0, NULL);
+    if (body.oom) {
+        gw_buf_free(&body);
+        return send_out_of_memory(req->http, req, req->conn);
+    }
+    size_t len = body.len;
+    struct MHD_Response *resp = make_response(req, &body, 0);
+    if (!resp)
+        return MHD_NO;
+    return gw_http_queue(req, resp, MHD_HTTP_BAD_GATEWAY, "application/json", len);
+}
+
 static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
                                   const char *content_type)
 {
     if (body->oom) {
         gw_buf_free(body);
         return send_out_of_memory(req->http, req, req->conn);
+    }
+    size_t metadata_bytes = response_metadata_size(req, status);
+    if (metadata_bytes > gw_http_metadata_room(req)) {
+        gw_buf_free(body);
+        return gw_http_send_metadata_too_large(req, metadata_bytes);
     }
     int chunked = req->wants_trailers && req->result && req->result->n_trailing > 0;
     size_t len = body->len;
@@ -442,6 +494,12 @@ static enum MHD_Result start_health_check(gw_request *req)
                              : gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT,
                                                   "service: malformed percent-encoding");
     }
+    size_t n = name.len - 1; /* gw_query_decode ends it with a NUL */
+    if (memchr(name.data, '\0', n) || !gw_utf8_valid(name.data, n)) {
+        gw_buf_free(&name);
+        return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT,
+                                  "service: not a valid UTF-8 name");
+    }
     size_t len;
     req->health_service = (char *)gw_buf_steal(&name, &len);
     gw_health_request(req->health_service, &msg);
@@ -524,6 +582,27 @@ static enum MHD_Result send_metrics(gw_request *req)
 
 /* ---- the access handler --------------------------------------------------------------- */
 
+/* libmicrohttpd's record of each header, cookie and query argument, in the
+ * connection's pool next to the bytes (an estimate on the safe side) */
+#define POOL_ENTRY_BYTES 64
+
+static enum MHD_Result count_head_entry(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind, (void)key, (void)value;
+    *(size_t *)cls += key_size + 2 + value_size + 2 + POOL_ENTRY_BYTES;
+    return MHD_YES;
+}
+
+/* What the request line, headers, cookies and query take of the pool. */
+static size_t request_head_size(struct MHD_Connection *conn, const char *method, const char *url)
+{
+    size_t bytes = strlen(method) + 1 + strlen(url) + sizeof(" HTTP/1.1\r\n");
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND | MHD_COOKIE_KIND | MHD_GET_ARGUMENT_KIND,
+                                count_head_entry, &bytes);
+    return bytes;
+}
+
 static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, const char *url,
                                const char *method)
 {
@@ -556,7 +635,9 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     atomic_init(&req->state, REQ_READING);
     atomic_fetch_add(&h->in_flight, 1);
     gw_metrics_in_flight(h->metrics, 1);
-    if (MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL) > MAX_HEADERS) {
+    req->head_bytes = request_head_size(conn, method, url);
+    if (MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL) > MAX_HEADERS ||
+        req->head_bytes > REQUEST_HEAD_MAX) {
         req->early_status = 431; /* rather than forward some and drop the rest */
         return req;
     }
@@ -615,7 +696,12 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,
                                   "the gateway has not loaded the upstream's API yet");
     case 431:
-        snprintf(msg, sizeof(msg), "more than %d request header fields", MAX_HEADERS);
+        if (req->head_bytes > REQUEST_HEAD_MAX)
+            snprintf(msg, sizeof(msg),
+                     "the request line, headers and query take %zu bytes of the gateway's "
+                     "memory for the request; at most %zu", req->head_bytes, REQUEST_HEAD_MAX);
+        else
+            snprintf(msg, sizeof(msg), "more than %d request header fields", MAX_HEADERS);
         return gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
     default:
         snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",

@@ -70,7 +70,8 @@ typedef struct gw_request {
     struct MHD_Connection *conn;
     gw_http_thread *thread;  /* the HTTP thread serving conn */
     _Atomic req_state state;
-    int early_status;        /* 404/405/413 known before the body: answer after it */
+    int early_status;        /* 404/405/413/431 known before the body: answer after it */
+    size_t head_bytes;       /* of the pool the request line and headers take */
     const gw_route *route;
     gw_path_span spans[GW_ROUTE_MAX_VARS];
     const char *path;        /* MHD's copy of the raw path, valid for the request */
@@ -96,6 +97,18 @@ typedef struct gw_request {
     /* last, so that a new record zeroes only what comes before it */
     alignas(max_align_t) unsigned char arena_first[GW_REQUEST_ARENA_BYTES];
 } gw_request;
+
+/* A request's line, headers, cookies and query arguments share the
+ * connection's memory pool with its answer's headers, trailers included.
+ * A request may take so much of it that an error answer still fits (431
+ * beyond); an answer's metadata may take what the request left
+ * (gw_http_metadata_room; 502 beyond), so that an answer that does not fit
+ * is an error, not a connection closed after the call ran. */
+size_t gw_http_metadata_room(const gw_request *req);
+
+/* The 502 for an answer whose metadata takes `bytes` (more than
+ * gw_http_metadata_room) as headers: the error alone, no metadata. */
+enum MHD_Result gw_http_send_metadata_too_large(gw_request *req, size_t bytes);
 
 /* Queues a JSON response with the result's metadata as headers; takes body. */
 enum MHD_Result gw_http_send_json(gw_request *req, unsigned status, gw_buf *body);

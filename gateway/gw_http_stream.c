@@ -329,6 +329,12 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
         gw_upstream_result_free(msg);
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
     }
+    size_t metadata_bytes =
+        first ? gw_headers_metadata_size("Grpc-Metadata-", first->initial, first->n_initial) : 0;
+    if (metadata_bytes > gw_http_metadata_room(req)) {
+        gw_upstream_result_free(msg);
+        return gw_http_send_metadata_too_large(req, metadata_bytes);
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_stream, req, NULL);
     if (!resp) {

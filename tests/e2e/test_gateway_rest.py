@@ -414,7 +414,9 @@ class Errors(SystemCase):
             (b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
              404, "/\ufffd\ufffd"),
             (b"GET /healthz?service=%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-             404, "\ufffd"),
+             400, "not a valid UTF-8 name"),
+            (b"GET /healthz?service=a%00b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             400, "not a valid UTF-8 name"),
             (b"GET /" + "\u00e9".encode() * 150 + b" HTTP/1.1\r\nHost: x\r\n"
              b"Connection: close\r\n\r\n", 404, "\u00e9"),
         ]
@@ -549,6 +551,39 @@ class Metadata(SystemCase):
                              "the gRPC transport sets it" % name)
         # other grpc- keys (tracing, for one) go through
         self.ok("POST", self.PATH, {}, {"Grpc-Metadata-Grpc-Trace-Bin": "AAEC"})
+
+    def test_headers_and_answer_share_the_connection_memory(self):
+        """A request's headers and its answer's share libmicrohttpd's
+        per-connection memory: a request that leaves too little is refused
+        with 431 before its call starts, and an answer whose metadata does
+        not fit in what is left is a 502, never a connection closed with
+        no answer after the call ran."""
+        def raw(headers, body=b"{}"):
+            head = b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in headers)
+            return raw_exchange(self.port, b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                b"Content-Length: %d\r\n%s\r\n%s"
+                                % (self.PATH.encode(), len(body), head, body))
+        status, _, body = raw([("X-Junk", "j" * 30000)])
+        self.assertEqual(status, 431, body)
+        got = json.loads(body)
+        self.assertEqual(got["code"], 8)
+        self.assertIn("the request line, headers and query take", got["message"])
+        # metadata echoed back as headers and as trailers (Trailer: names them too)
+        md = [("Grpc-Metadata-K%d" % i, "v" * 900) for i in range(6)] + [("TE", "trailers")]
+        status, _, body = raw(md)
+        self.assertEqual(status, 200, body)
+        for junk in (12000, 18000, 24000):
+            with self.subTest(junk=junk):
+                status, _, body = raw(md + [("X-Junk", "j" * junk)])
+                self.assertIn(status, (431, 502), body)
+                got = json.loads(body)
+                self.assertEqual(got["code"], 8 if status == 431 else 13, got)
+        status, _, body = raw([("TE", "trailers")], json.dumps(
+            {"noEcho": True, "addTrailing": [{"key": "x-big", "text": "v" * 20000}]}).encode())
+        self.assertEqual(status, 502, body)
+        self.assertIn("the upstream's response metadata takes", json.loads(body)["message"])
+        self.ok("POST", self.PATH, {"noEcho": True,  # without TE: trailers, none is sent
+                                    "addTrailing": [{"key": "x-big", "text": "v" * 20000}]})
 
 
 # ---- deadlines ---------------------------------------------------------------------------------
