@@ -135,8 +135,8 @@ int64_t gw_headers_parse_grpc_timeout(const char *text)
         if (++n > MAX_GRPC_TIMEOUT_DIGITS)
             return -1;
     }
-    if (n == 0 || text[n] == '\0' || text[n + 1] != '\0')
-        return -1;
+    if (n == 0 || text[n] == '\0' || text[n + 1 + strspn(text + n + 1, " \t")] != '\0')
+        return -1; /* trailing blanks are the header's whitespace (libmicrohttpd keeps them) */
     switch (text[n]) {
     case 'H': return v * 3600 * 1000;
     case 'M': return v * 60 * 1000;
