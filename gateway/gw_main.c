@@ -170,10 +170,12 @@ static void log_docs(const gw_http_config *hc)
  * The first API: files are required to load; reflection is waited for up
  * to the call timeout (the upstream may be starting too), and if it does not
  * answer the gateway starts with what it has and the watcher retries.
- * Returns 0 (*have_api: reflection answered or was not needed), or -1 when
- * the configured files are wrong (a configuration error).
+ * Returns 0 with the generation in *gen (*have_api: reflection answered or
+ * was not needed), or -1 when the configured files are wrong (a
+ * configuration error).
  */
-static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_http *http, int *have_api)
+static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_metrics *metrics,
+                          gw_gen **gen, int *have_api)
 {
     char err[512];
     src->reflection_flags = GW_DISCOVERY_WAIT_FOR_READY;
@@ -191,12 +193,12 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_http *http, in
     }
     if (!g) {
         rp_log("%s", err);
-        gw_http_api_failed(http);
+        gw_metrics_api_loaded(metrics, 0, 0);
         return -1;
     }
     log_routes(g);
     rp_log("serving %zu routes from %s", g->router.n_routes, g->origin);
-    gw_http_publish(http, g);
+    *gen = g;
     return 0;
 }
 
@@ -259,9 +261,23 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
         hc.loop_upstream = target;
         grpc_channel_check_connectivity_state(gw_upstream_channel(up), 1);
     }
+    /* The API first, then the port: rpcrestd's socket is shared with the
+     * gateway being replaced (hand-over) and holds what came while no
+     * gateway ran, so this one takes connections only once it can answer
+     * them (after a wait for reflection that did not answer, with what it
+     * has). */
+    int have_api;
+    gw_gen *gen = NULL;
+    if (load_first_api(src, up, metrics, &gen, &have_api) < 0) {
+        gw_access_close(access);
+        gw_metrics_free(metrics);
+        gw_upstream_stop(up);
+        return RP_EX_CONFIG;
+    }
     gw_http *http = gw_http_start(&hc, up, err, sizeof(err));
     if (!http) {
         rp_log("%s", err);
+        gw_gen_unref(gen);
         gw_access_close(access);
         gw_metrics_free(metrics);
         gw_upstream_stop(up);
@@ -269,29 +285,26 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
     }
     if (st->listen_fd >= 0)
         st->listen_fd = -1; /* the HTTP server's now */
-    int have_api, status = RP_EX_CONFIG;
+    gw_http_publish(http, gen);
     gw_refresh *refresh = NULL;
-    if (load_first_api(src, up, http, &have_api) == 0) {
-        if (src->use_reflection)
-            refresh = gw_refresh_start(src, up, http, have_api);
-        rp_log("listening on %s://%s with %d threads, upstream %s%s", hc.cert ? "https" : "http",
-               cfg->gateway.listen, threads, target, tls ? " (TLS)" : "");
-        if (hc.loop_upstream)
-            rp_log("unary calls: on each HTTP thread's own HTTP/2 connection to %s", target);
-        log_docs(&hc);
-        int ready = rp_notify_ready(); /* to rpcrestd: listening, API loaded */
-        if (ready < 0)
-            rp_log("cannot tell rpcrestd it is ready: %s", strerror(-ready));
-        int sig = wait_for_stop_signal(access);
-        rp_log("%s: stopping", sig > 0 ? strsignal(sig) : "sigwait failed");
-        status = 0;
-    }
+    if (src->use_reflection)
+        refresh = gw_refresh_start(src, up, http, have_api);
+    rp_log("listening on %s://%s with %d threads, upstream %s%s", hc.cert ? "https" : "http",
+           cfg->gateway.listen, threads, target, tls ? " (TLS)" : "");
+    if (hc.loop_upstream)
+        rp_log("unary calls: on each HTTP thread's own HTTP/2 connection to %s", target);
+    log_docs(&hc);
+    int ready = rp_notify_ready(); /* to rpcrestd: listening, API loaded */
+    if (ready < 0)
+        rp_log("cannot tell rpcrestd it is ready: %s", strerror(-ready));
+    int sig = wait_for_stop_signal(access);
+    rp_log("%s: stopping", sig > 0 ? strsignal(sig) : "sigwait failed");
     gw_refresh_stop(refresh);
     gw_http_stop(http, hc.timeout_ms);
     gw_access_close(access); /* after the last request's line */
     gw_metrics_free(metrics);
     gw_upstream_stop(up);
-    return status;
+    return 0;
 }
 
 /*

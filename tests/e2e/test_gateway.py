@@ -401,8 +401,7 @@ class Gateway:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([GATEWAY_BIN, "-c", self.ini], stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT)
-        # the port opens before the API is loaded (503 until then); "listening
-        # on" is logged once it is
+        # the port opens once the API is loaded, and "listening on" is logged
         if not harness.wait_until(
                 lambda: self.proc.poll() is None
                 and harness.port_open(self.http_port, self.address)

@@ -8,6 +8,7 @@ import re
 import socket
 import stat
 import subprocess
+import threading
 import time
 import unittest
 
@@ -87,6 +88,36 @@ class CtlTest(SupervisorCase):
         c = {c["name"]: c for c in json.loads(self.ctl(r, "status", "--json").stdout)["children"]}
         self.assertEqual(c[HOST]["restarts"], 1)
         self.assertEqual(c[HOST]["pid"], host)
+
+    def test_requests_made_while_the_gateway_is_stopped_are_served_once_it_starts(self):
+        """Connections made while the gateway is stopped wait in rpcrestd's
+        listening socket; the gateway started again takes them only once it
+        has loaded its API, so each gets its answer, not a 503 (both ways
+        of learning the API: descriptor files and reflection)."""
+        for descriptors in (True, False):
+            with self.subTest(descriptors=descriptors):
+                r = self.rpcrest(descriptors=descriptors)
+                kids = children(r)
+                self.assertEqual(self.ctl(r, "stop", GATEWAY).returncode, 0)
+                self.assertTrue(wait_until(lambda: not pid_alive(kids[GATEWAY]), 5), r.log())
+                answers = []
+
+                def post():
+                    try:
+                        answers.append(r.http_json("POST", "/v1/example/echo", {"value": "x"},
+                                                   timeout=20))
+                    except OSError as e:
+                        answers.append(("error", repr(e)))
+
+                posts = [threading.Thread(target=post) for _ in range(4)]
+                for t in posts:
+                    t.start()
+                time.sleep(0.5)  # all four wait in the listen backlog
+                self.assertEqual(answers, [])
+                self.assertEqual(self.ctl(r, "start", GATEWAY).returncode, 0)
+                for t in posts:
+                    t.join(30)
+                self.assertEqual(answers, [(200, {"value": "x"})] * 4, r.log())
 
     def test_reload_reports_what_it_does(self):
         r = self.rpcrest()

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -191,6 +192,47 @@ class ReloadTest(SupervisorCase):
         reflection (no descriptors files): the new gateway asks the new
         host."""
         self.check_reload_under_load(descriptors=False)
+
+    def test_gateway_reloads_under_load_with_a_connection_per_request_fail_no_request(self):
+        """Three reloads that change a [gateway] key while four clients post
+        over a new connection each time: the new gateway takes connections
+        from the shared socket only once it has its API, so no request gets
+        the 503 of a gateway still starting (nor any other failure)."""
+        r = self.rpcrest(descriptors=False)
+        stop = threading.Event()
+        failures, counts = [], [0]
+
+        def client():
+            while not stop.is_set():
+                try:
+                    status, body = r.http_json("POST", "/v1/example/echo", {"value": "x"},
+                                               timeout=10)
+                except OSError as e:
+                    status, body = "error", repr(e)
+                if (status, body) != (200, {"value": "x"}):
+                    failures.append((status, body))
+                counts[0] += 1
+
+        clients = [threading.Thread(target=client) for _ in range(4)]
+        for t in clients:
+            t.start()
+        try:
+            for timeout in ("3", "2", "3"):
+                old = children(r)[GATEWAY]
+                with open(r.ini) as f:
+                    text = f.read()
+                rewrite(r, re.search(r"\ntimeout = \d+\n", text).group(0),
+                        "\ntimeout = %s\n" % timeout)
+                r.proc.send_signal(signal.SIGHUP)
+                self.wait_handed_over(r, GATEWAY, old)
+                time.sleep(0.3)
+        finally:
+            stop.set()
+            for t in clients:
+                t.join(15)
+        self.assertGreater(counts[0], 100)
+        self.assertEqual(failures, [], r.log())
+        self.assertEqual(len(re.findall(r"%s pid \d+ took over from pid" % GATEWAY, r.log())), 3)
 
     def check_reload_under_load(self, descriptors):
         wrk = shutil.which("wrk")
