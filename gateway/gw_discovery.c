@@ -33,6 +33,7 @@ typedef Google__Protobuf__FileDescriptorProto FileProto;
 #define REQUEST(x) GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_##x
 
 #define MAX_RECEIVE_BYTES (64 << 20)
+#define CANCEL_SLICE_MS 50 /* how often a cancellable fetch looks at its flag */
 #define FILE_SET_FILE_TAG 0x0a /* FileDescriptorSet.file: field 1, length-delimited */
 
 static const struct protocol {
@@ -64,6 +65,7 @@ typedef struct disc {
     gpr_timespec deadline;
     int64_t timeout_ms;
     unsigned flags;
+    const atomic_int *cancel; /* nonzero: give up at once; NULL: never */
     const struct protocol *protocol;
     /* the call in progress */
     grpc_call *call;
@@ -186,9 +188,26 @@ static int run_batch(disc *d, const grpc_op *ops, size_t n)
     if (rc != GRPC_CALL_OK)
         return fail(d, "%s: cannot start a batch (grpc_call_error %d)", d->protocol->method,
                     (int)rc);
-    grpc_event ev = grpc_completion_queue_pluck(d->cq, tag, d->deadline, NULL);
-    if (ev.type == GRPC_OP_COMPLETE)
-        return ev.success ? 1 : 0;
+    for (;;) {
+        gpr_timespec until = d->deadline;
+        if (d->cancel) { /* wait in slices, to look at the flag */
+            gpr_timespec slice = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                              gpr_time_from_millis(CANCEL_SLICE_MS, GPR_TIMESPAN));
+            if (gpr_time_cmp(slice, until) < 0)
+                until = slice;
+        }
+        grpc_event ev = grpc_completion_queue_pluck(d->cq, tag, until, NULL);
+        if (ev.type == GRPC_OP_COMPLETE)
+            return ev.success ? 1 : 0;
+        if (d->cancel && atomic_load(d->cancel)) {
+            grpc_call_cancel_with_status(d->call, GRPC_STATUS_CANCELLED, "cancelled", NULL);
+            (void)grpc_completion_queue_pluck(d->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                              NULL);
+            return fail(d, "cancelled while waiting for the upstream");
+        }
+        if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), d->deadline) >= 0)
+            break;
+    }
     /* The call's own deadline is the same, so this is a backstop: cancel,
      * which completes the batch at once, and collect it. */
     grpc_call_cancel_with_status(d->call, GRPC_STATUS_DEADLINE_EXCEEDED,
@@ -565,7 +584,8 @@ static int build_result(disc *d, gw_discovery_result *res)
 /* ---- entry points -------------------------------------------------------- */
 
 int gw_discovery_fetch(grpc_channel *channel, int64_t timeout_ms, unsigned flags,
-                       gw_discovery_result *res, char *err, size_t errlen)
+                       const atomic_int *cancel, gw_discovery_result *res, char *err,
+                       size_t errlen)
 {
     memset(res, 0, sizeof(*res));
     disc d;
@@ -573,6 +593,7 @@ int gw_discovery_fetch(grpc_channel *channel, int64_t timeout_ms, unsigned flags
     d.channel = channel;
     d.timeout_ms = timeout_ms;
     d.flags = flags;
+    d.cancel = cancel;
     d.err = err;
     d.errlen = errlen;
     d.protocol = &PROTOCOLS[0];
@@ -629,7 +650,7 @@ int gw_discovery_fetch_target(const char *target, int64_t timeout_ms, unsigned f
         snprintf(err, errlen, "reflection: %s: cannot create a gRPC channel", target);
         rc = -1;
     } else {
-        rc = gw_discovery_fetch(ch, timeout_ms, flags, res, err, errlen);
+        rc = gw_discovery_fetch(ch, timeout_ms, flags, NULL, res, err, errlen);
         grpc_channel_destroy(ch);
     }
     grpc_shutdown();

@@ -8,6 +8,7 @@
 #ifndef GW_DISCOVERY_H
 #define GW_DISCOVERY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,14 +50,17 @@ typedef struct gw_discovery_result {
  *
  * Uses one bidi call on `channel` (not consumed; grpc_init must have been
  * called) and a private completion queue, and blocks the calling thread
- * for about timeout_ms at most (timeout_ms <= 0: no limit).
+ * for about timeout_ms at most (timeout_ms <= 0: no limit).  When `cancel`
+ * (may be NULL) becomes nonzero, the call is cancelled within about 50 ms
+ * and the fetch fails ("reflection: cancelled …").
  *
  * Returns 0 with *res filled (an upstream with no service of its own gives
  * an empty set), or -1 with *res empty and "reflection: …" in err[errlen]
  * (the gRPC status name and the server's message included).
  */
 int gw_discovery_fetch(grpc_channel *channel, int64_t timeout_ms, unsigned flags,
-                       gw_discovery_result *res, char *err, size_t errlen);
+                       const atomic_int *cancel, gw_discovery_result *res, char *err,
+                       size_t errlen);
 
 /*
  * The same on a channel of its own to `target` (a gRPC target such as

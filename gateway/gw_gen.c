@@ -24,7 +24,7 @@ static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
         return 0;
     gw_discovery_result res = {0};
     if (gw_discovery_fetch(gw_upstream_channel(up), src->reflection_timeout_ms,
-                           src->reflection_flags, &res, err, errlen) < 0)
+                           src->reflection_flags, src->cancel, &res, err, errlen) < 0)
         return -1;
     size_t len;
     sets[src->n_files].data = gw_buf_steal(&res.set, &len);

@@ -34,6 +34,7 @@ typedef struct gw_gen_source {
     int use_reflection;        /* also ask the upstream */
     int64_t reflection_timeout_ms;
     unsigned reflection_flags; /* GW_DISCOVERY_* */
+    const atomic_int *cancel;  /* nonzero: stop waiting for reflection; may be NULL */
     gw_router_options routes;  /* which methods get routes */
 } gw_gen_source;
 

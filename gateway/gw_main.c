@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <grpc/grpc.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,33 +88,116 @@ static void log_routes(const gw_gen *g)
                 g->router.routes[i].binding->path_template, g->router.routes[i].method->path);
 }
 
-/* Waits for SIGTERM or SIGINT; SIGUSR1 reopens the access log file
- * (logrotate), SIGHUP is ignored (rpcrestd replaces the process instead). */
-static int wait_for_stop_signal(gw_access *access)
+/*
+ * The signals, taken by one thread from before gRPC starts (every thread
+ * blocks them: main()) until the first SIGTERM or SIGINT, so that a stop
+ * is seen at any point of the start too.  SIGUSR1 reopens the access log
+ * file (logrotate), SIGHUP is ignored (rpcrestd replaces the process
+ * instead).  A stop signal sets `stopping`, which cuts short the wait for
+ * the first API, and wakes gw_signals_wait.
+ */
+typedef struct gw_signals {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t stopped;
+    int sig;              /* under lock: the stop signal, -1 if sigwait failed, 0 before */
+    atomic_int stopping;  /* set with sig */
+    gw_access *access;    /* under lock: what SIGUSR1 reopens, or NULL */
+} gw_signals;
+
+static void handled_signals(sigset_t *set)
 {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+}
+
+static void *take_signals(void *arg)
+{
+    gw_signals *sg = arg;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
+    handled_signals(&set);
     for (;;) {
         int sig;
         if (sigwait(&set, &sig) != 0)
-            return -1;
+            sig = -1;
         if (sig == SIGHUP) {
             rp_log("SIGHUP ignored: this version does not reload");
             continue;
         }
         if (sig == SIGUSR1) {
-            int rc = gw_access_reopen(access);
+            pthread_mutex_lock(&sg->lock);
+            int rc = sg->access ? gw_access_reopen(sg->access) : 0;
+            pthread_mutex_unlock(&sg->lock);
             if (rc < 0)
                 rp_log("SIGUSR1: cannot reopen the access log: %s; still writing the old file",
                        strerror(-rc));
             continue;
         }
-        return sig;
+        pthread_mutex_lock(&sg->lock);
+        sg->sig = sig;
+        atomic_store(&sg->stopping, 1);
+        pthread_cond_broadcast(&sg->stopped);
+        pthread_mutex_unlock(&sg->lock);
+        return NULL;
     }
+}
+
+/* Starts the signal thread.  Returns 0 or a negative errno. */
+static int gw_signals_start(gw_signals *sg)
+{
+    memset(sg, 0, sizeof(*sg));
+    atomic_init(&sg->stopping, 0);
+    pthread_mutex_init(&sg->lock, NULL);
+    pthread_cond_init(&sg->stopped, NULL);
+    int rc = pthread_create(&sg->thread, NULL, take_signals, sg);
+    if (rc != 0) {
+        pthread_cond_destroy(&sg->stopped);
+        pthread_mutex_destroy(&sg->lock);
+        return -rc;
+    }
+    return 0;
+}
+
+/* SIGUSR1 reopens `access` from now on (NULL: nothing); the caller closes
+ * it only after setting NULL here. */
+static void gw_signals_set_access(gw_signals *sg, gw_access *access)
+{
+    pthread_mutex_lock(&sg->lock);
+    sg->access = access;
+    pthread_mutex_unlock(&sg->lock);
+}
+
+/* Waits for SIGTERM or SIGINT; returns it (-1 if sigwait failed). */
+static int gw_signals_wait(gw_signals *sg)
+{
+    pthread_mutex_lock(&sg->lock);
+    while (!sg->sig)
+        pthread_cond_wait(&sg->stopped, &sg->lock);
+    int sig = sg->sig;
+    pthread_mutex_unlock(&sg->lock);
+    return sig;
+}
+
+/* Ends the signal thread (a SIGTERM of its own if no stop signal came) and
+ * waits for it. */
+static void gw_signals_stop(gw_signals *sg)
+{
+    pthread_mutex_lock(&sg->lock);
+    int running = !sg->sig;
+    pthread_mutex_unlock(&sg->lock);
+    if (running)
+        pthread_kill(sg->thread, SIGTERM); /* taken by its sigwait: blocked everywhere */
+    pthread_join(sg->thread, NULL);
+    pthread_cond_destroy(&sg->stopped);
+    pthread_mutex_destroy(&sg->lock);
+}
+
+static void log_stop(int sig)
+{
+    rp_log("%s: stopping", sig > 0 ? strsignal(sig) : "sigwait failed");
 }
 
 /* What the gateway holds from before it gave up root. */
@@ -169,18 +254,25 @@ static void log_docs(const gw_http_config *hc)
 /*
  * The first API: files are required to load; reflection is waited for up
  * to the call timeout (the upstream may be starting too), and if it does not
- * answer the gateway starts with what it has and the watcher retries.
- * Returns 0 with the generation in *gen (*have_api: reflection answered or
- * was not needed), or -1 when the configured files are wrong (a
- * configuration error).
+ * answer the gateway starts with what it has and the watcher retries.  A
+ * stop signal (sg->stopping) ends the wait.  Returns 0 with the generation
+ * in *gen (*have_api: reflection answered or was not needed), 1 when a stop
+ * signal came, or -1 when the configured files are wrong (a configuration
+ * error).
  */
 static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_metrics *metrics,
-                          gw_gen **gen, int *have_api)
+                          gw_signals *sg, gw_gen **gen, int *have_api)
 {
     char err[512];
     src->reflection_flags = GW_DISCOVERY_WAIT_FOR_READY;
+    src->cancel = &sg->stopping;
     gw_gen *g = gw_gen_build(src, up, err, sizeof(err));
     src->reflection_flags = 0;
+    src->cancel = NULL;
+    if (atomic_load(&sg->stopping)) {
+        gw_gen_unref(g);
+        return 1;
+    }
     *have_api = g != NULL;
     if (!g && src->use_reflection && strncmp(err, "reflection:", 11) == 0) {
         /* start with the files alone (a listed service may not be there yet:
@@ -222,7 +314,7 @@ static int upstream_target(const rp_config *cfg, char *out, size_t outlen)
 }
 
 /* Runs the gateway; returns the process exit status. */
-static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
+static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_signals *sg)
 {
     char target[600], err[512];
     int private = upstream_target(cfg, target, sizeof(target));
@@ -253,6 +345,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
         gw_upstream_stop(up);
         return RP_EX_CONFIG;
     }
+    gw_signals_set_access(sg, access);
     gw_http_config hc = http_config(cfg, threads, st, metrics, access);
     if (gw_h2_supports(target, tls != NULL)) {
         /* unary calls go over the HTTP threads' own connections; the channel
@@ -268,20 +361,19 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
      * has). */
     int have_api;
     gw_gen *gen = NULL;
-    if (load_first_api(src, up, metrics, &gen, &have_api) < 0) {
-        gw_access_close(access);
-        gw_metrics_free(metrics);
-        gw_upstream_stop(up);
-        return RP_EX_CONFIG;
-    }
-    gw_http *http = gw_http_start(&hc, up, err, sizeof(err));
-    if (!http) {
+    int loaded = load_first_api(src, up, metrics, sg, &gen, &have_api);
+    gw_http *http = NULL;
+    if (loaded == 0 && !(http = gw_http_start(&hc, up, err, sizeof(err))))
         rp_log("%s", err);
+    if (!http) {
+        if (loaded > 0)
+            log_stop(gw_signals_wait(sg));
         gw_gen_unref(gen);
+        gw_signals_set_access(sg, NULL);
         gw_access_close(access);
         gw_metrics_free(metrics);
         gw_upstream_stop(up);
-        return 1;
+        return loaded > 0 ? 0 : loaded < 0 ? RP_EX_CONFIG : 1;
     }
     if (st->listen_fd >= 0)
         st->listen_fd = -1; /* the HTTP server's now */
@@ -297,10 +389,10 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st)
     int ready = rp_notify_ready(); /* to rpcrestd: listening, API loaded */
     if (ready < 0)
         rp_log("cannot tell rpcrestd it is ready: %s", strerror(-ready));
-    int sig = wait_for_stop_signal(access);
-    rp_log("%s: stopping", sig > 0 ? strsignal(sig) : "sigwait failed");
+    log_stop(gw_signals_wait(sg));
     gw_refresh_stop(refresh);
     gw_http_stop(http, hc.timeout_ms);
+    gw_signals_set_access(sg, NULL);
     gw_access_close(access); /* after the last request's line */
     gw_metrics_free(metrics);
     gw_upstream_stop(up);
@@ -361,14 +453,10 @@ int main(int argc, char **argv)
         return 64;
     }
     /* Blocked from the start (a SIGUSR1 for the access log must not kill a
-     * gateway still starting); gRPC's threads inherit this mask, and the
-     * main thread takes the signals when it serves. */
+     * gateway still starting); every thread inherits this mask, and the
+     * signal thread (gw_signals) takes them once it runs. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
+    handled_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     char err[1024];
@@ -390,15 +478,23 @@ int main(int argc, char **argv)
     }
     gw_gen_source src;
     const char **files = api_source(cfg, &src);
-    if (!files) {
-        rp_log("out of memory");
+    gw_signals sg;
+    int rc = files ? gw_signals_start(&sg) : -ENOMEM;
+    if (rc < 0) {
+        rp_log("cannot start: %s", strerror(-rc));
+        if (st.listen_fd >= 0)
+            close(st.listen_fd);
+        rp_tls_pem_free(&st.https);
+        rp_tls_pem_free(&st.upstream);
+        free(files);
         rp_config_free(cfg);
         return 1;
     }
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
     rp_log_route_grpc();
-    status = serve(cfg, &src, &st);
+    status = serve(cfg, &src, &st, &sg);
+    gw_signals_stop(&sg);
     grpc_shutdown();
     if (st.listen_fd >= 0)
         close(st.listen_fd);

@@ -642,5 +642,89 @@ class GatewayAlone(GatewayAssertions):
         self.assertEqual(len(seen), 1)
 
 
+class StopWhileStarting(unittest.TestCase):
+    """A stop signal is taken at any point of the start, also while the
+    gateway waits (up to [gateway] timeout) for the reflection of an
+    upstream that cannot be reached."""
+
+    def setUp(self):
+        need_programs("rpcrest-gateway", "rpcrestd", "rpcrestctl")
+        self.dir = tempfile.mkdtemp(prefix="rpcrest-gw-test-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.http_port = harness.free_port()
+        self.ini = os.path.join(self.dir, "gateway.ini")
+        self.log_path = os.path.join(self.dir, "log")
+        # nothing listens on port 1: reflection waits 10 s; [host] listen
+        # only names rpcrestd's lock file (no host runs), one of this test's own
+        with open(self.ini, "w") as f:
+            f.write("[supervisor]\nstop_timeout = 5\n\n[host]\nlisten = 127.0.0.1:%d\n\n"
+                    "[gateway]\nlisten = 127.0.0.1:%d\nupstream = 127.0.0.1:1\ntimeout = 10\n"
+                    % (harness.free_port(), self.http_port))
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def popen(self, *argv):
+        with open(self.log_path, "ab") as log:
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        return proc
+
+    def test_sigterm_while_waiting_for_reflection(self):
+        for delay in (0.1, 1.0):
+            with self.subTest(delay=delay):
+                gw = self.popen(GATEWAY_BIN, "-c", self.ini)
+                time.sleep(delay)
+                self.assertIsNone(gw.poll(), self.log())
+                t0 = time.monotonic()
+                gw.send_signal(signal.SIGTERM)
+                try:
+                    status = gw.wait(5)
+                except subprocess.TimeoutExpired:
+                    status = None
+                took = time.monotonic() - t0
+                self.assertEqual(status, 0, self.log())
+                self.assertLess(took, 0.5, self.log())
+                self.assertIn("Terminated: stopping", self.log())
+
+    def test_rpcrestctl_stop_of_a_gateway_still_starting(self):
+        """Under rpcrestd (the gateway alone): `rpcrestctl stop gateway`
+        and rpcrestd's own stop end it with its SIGTERM, never SIGKILL."""
+        sup = self.popen(os.path.join(harness.BUILD, "rpcrestd"), "-c", self.ini)
+        self.addCleanup(lambda: sup.poll() is None and sup.send_signal(signal.SIGTERM))
+
+        def gateway_pid():
+            return harness.children_of(sup.pid).get("rpcrest-gateway")
+
+        first = harness.wait_until(gateway_pid, 5)
+        self.assertTrue(first, self.log())
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        stop = subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c", self.ini, "stop",
+                               "gateway"], capture_output=True, text=True, timeout=15,
+                              stdin=subprocess.DEVNULL)
+        self.assertEqual(stop.returncode, 0, stop)
+        self.assertTrue(harness.wait_until(lambda: not harness.pid_alive(first), 5), self.log())
+        self.assertLess(time.monotonic() - t0, 1.0, self.log())
+        start = subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c", self.ini,
+                                "start", "gateway"], capture_output=True, text=True, timeout=15,
+                               stdin=subprocess.DEVNULL)
+        self.assertEqual(start.returncode, 0, start)
+        second = harness.wait_until(gateway_pid, 5)
+        self.assertTrue(second, self.log())
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        sup.send_signal(signal.SIGTERM)
+        self.assertEqual(sup.wait(10), 0, self.log())
+        self.assertLess(time.monotonic() - t0, 1.5, self.log())
+        self.assertFalse(harness.pid_alive(second))
+        log = self.log()
+        self.assertNotIn("SIGKILL", log)
+        self.assertRegex(log, r"rpcrest-gateway pid %d exited with status 0" % first)
+        self.assertRegex(log, r"rpcrest-gateway pid %d exited with status 0" % second)
+
+
 if __name__ == "__main__":
     unittest.main()

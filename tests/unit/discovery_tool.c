@@ -56,7 +56,7 @@ static int fetch_on_own_channel(const char *target, int64_t timeout_ms, unsigned
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     grpc_channel *ch = grpc_channel_create(target, creds, NULL);
     grpc_channel_credentials_release(creds);
-    int rc = gw_discovery_fetch(ch, timeout_ms, flags, res, err, errlen);
+    int rc = gw_discovery_fetch(ch, timeout_ms, flags, NULL, res, err, errlen);
     grpc_channel_destroy(ch);
     grpc_shutdown();
     return rc;
