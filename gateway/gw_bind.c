@@ -16,6 +16,61 @@
 #include "gw_buf.h"
 #include "gw_json.h"
 
+/*
+ * A FieldMask's text in a query parameter or path variable, as grpc-gateway
+ * takes it: comma-separated proto field paths ("page_size,origin.author"),
+ * to the JSON form the codec reads ("pageSize,origin.author").  A
+ * lowerCamelCase path is taken as it is (it already is the JSON form).  An
+ * empty path is refused, and so is a '_' not followed by a lowercase letter
+ * ("line_1"), which the JSON form cannot carry.  "" is a mask with no paths.
+ */
+static json_t *mask_value(const gw_field *f, const char *text, size_t len, char *err,
+                          size_t errlen)
+{
+    gw_buf b = GW_BUF_INIT;
+    for (size_t start = 0, i = 0; len > 0 && i <= len; i++) {
+        if (i < len && text[i] != ',')
+            continue;
+        const char *path = text + start;
+        int plen = (int)(i - start > 64 ? 64 : i - start);
+        if (i == start) {
+            snprintf(err, errlen, "field '%s': an empty path in the mask '%.*s'", f->name,
+                     (int)(len > 64 ? 64 : len), text);
+            gw_buf_free(&b);
+            return NULL;
+        }
+        for (size_t j = start; j < i; j++) {
+            if (text[j] == '\0') {
+                snprintf(err, errlen, "field '%s': path '%.*s' has a NUL byte", f->name, plen,
+                         path);
+                gw_buf_free(&b);
+                return NULL;
+            }
+            if (text[j] != '_') {
+                gw_buf_putc(&b, (uint8_t)text[j]);
+            } else if (j + 1 < i && text[j + 1] >= 'a' && text[j + 1] <= 'z') {
+                gw_buf_putc(&b, (uint8_t)(text[++j] - 'a' + 'A'));
+            } else {
+                snprintf(err, errlen, "field '%s': path '%.*s' has a '_' not followed by a "
+                         "lowercase letter, which the gateway cannot pass on", f->name, plen,
+                         path);
+                gw_buf_free(&b);
+                return NULL;
+            }
+        }
+        if (i < len)
+            gw_buf_putc(&b, ',');
+        start = i + 1;
+    }
+    json_t *v = b.oom ? NULL : json_stringn(b.data ? (char *)b.data : "", b.len);
+    if (!v && b.oom)
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
+    else if (!v)
+        snprintf(err, errlen, "field '%s': value is not valid UTF-8", f->name);
+    gw_buf_free(&b);
+    return v;
+}
+
 /* Text -> JSON value for field f (a path variable or query parameter). */
 static json_t *text_value(const gw_field *f, const char *text, size_t len, char *err,
                           size_t errlen)
@@ -45,8 +100,8 @@ static json_t *text_value(const gw_field *f, const char *text, size_t len, char 
     case GW_TYPE_MESSAGE:
     case GW_TYPE_GROUP: {
         /* the well-known types whose JSON form is a scalar: a wrapper
-         * takes its value's text, Timestamp, Duration and FieldMask a
-         * string */
+         * takes its value's text, Timestamp and Duration a string, and
+         * FieldMask proto paths (mask_value) */
         const gw_message *m = f->message;
         const gw_field *inner = m && m->wkt == GW_WKT_WRAPPER ? gw_message_field_by_number(m, 1)
                                                               : NULL;
@@ -56,8 +111,9 @@ static json_t *text_value(const gw_field *f, const char *text, size_t len, char 
             as_outer.json_name = f->json_name;
             return text_value(&as_outer, text, len, err, errlen);
         }
-        if (m && (m->wkt == GW_WKT_TIMESTAMP || m->wkt == GW_WKT_DURATION ||
-                  m->wkt == GW_WKT_FIELD_MASK))
+        if (m && m->wkt == GW_WKT_FIELD_MASK)
+            return mask_value(f, text, len, err, errlen);
+        if (m && (m->wkt == GW_WKT_TIMESTAMP || m->wkt == GW_WKT_DURATION))
             break;
         snprintf(err, errlen, "field '%s' is a message and cannot be set from text", f->name);
         return NULL;
@@ -82,9 +138,12 @@ static const char *field_key(const json_t *obj, const gw_field *f)
 /*
  * Stores text at dotted field path `fpath` below obj (of type m), creating
  * the objects on the way.  Repeated fields collect values in an array.
+ * once: a field that is not repeated and already has a value is refused (a
+ * query parameter given twice); else the value replaces it (a path
+ * variable over the body's field).
  */
 static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const char *text,
-                     size_t len, char *err, size_t errlen)
+                     size_t len, int once, char *err, size_t errlen)
 {
     const char *comp = fpath;
     for (;;) {
@@ -101,6 +160,12 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
             json_t *v = text_value(f, text, len, err, errlen);
             if (!v)
                 return -1;
+            if (!f->repeated && once && json_object_get(obj, key)) {
+                json_decref(v);
+                snprintf(err, errlen, "'%s': given more than once, and field '%s' is not "
+                         "repeated", fpath, f->name);
+                return -1;
+            }
             if (!f->repeated)
                 return json_object_set_new(obj, key, v);
             json_t *arr = json_object_get(obj, key);
@@ -170,7 +235,7 @@ static int bind_path(json_t *obj, const gw_route *route, const char *path,
                      rc == -2 ? GW_ERR_OOM : "malformed percent-encoding");
         else
             rc = bind_text(obj, route->method->input, fpath, text.data ? (char *)text.data : "",
-                           text.len, err, errlen);
+                           text.len, 0, err, errlen);
         gw_buf_free(&text);
         if (rc < 0)
             return -1;
@@ -244,21 +309,28 @@ static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *
                       size_t n_query, int ignore_unknown, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n_query; i++) {
+        if (!query[i].key[0] && (!query[i].value || !query[i].value[0]))
+            continue; /* "a=1&&b=2", "?&a=1": nothing, as Go's url.ParseQuery has it */
         gw_buf key = GW_BUF_INIT, value = GW_BUF_INIT;
         int rc = 0;
         int decoded = gw_query_decode(query[i].key, &key);
         if (decoded == 0)
             decoded = gw_query_decode(query[i].value ? query[i].value : "", &value);
         if (decoded < 0) {
-            snprintf(err, errlen, "query parameter '%s': %s", query[i].key,
+            snprintf(err, errlen, "query parameter '%.100s': %s", query[i].key,
                      decoded == -2 ? GW_ERR_OOM : "malformed percent-encoding");
+            rc = -1;
+        } else if (strlen((char *)key.data) != key.len - 1) {
+            /* field paths are C strings from here on: "tags%00x" is not "tags" */
+            snprintf(err, errlen, "query parameter '%.100s': the name has a NUL byte",
+                     query[i].key);
             rc = -1;
         } else if (ignore_unknown && names_no_field(route->method->input, (char *)key.data)) {
             rc = 0;
         } else if (!is_path_variable(route, (char *)key.data) &&
                    !in_body_field(route, (char *)key.data)) {
             rc = bind_text(obj, route->method->input, (char *)key.data, (char *)value.data,
-                           value.len - 1, err, errlen);
+                           value.len - 1, 1, err, errlen);
             if (rc < 0) {
                 char why[256];
                 snprintf(why, sizeof(why), "%s", err);

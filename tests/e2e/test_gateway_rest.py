@@ -371,6 +371,53 @@ class Bindings(SystemCase):
         self.assertIn("nope", body["message"])
         self.error("DELETE", "/v1/shelves/s1/books/b1?forse=true", status=400, code=3)
 
+    def test_query_empty_components(self):
+        """Empty components of the query string are skipped, as Go's
+        url.ParseQuery (and so grpc-gateway) skips them."""
+        self.assertEqual(self.ok("GET", "/v1/search?&tags=a"), echoed("Search", tags=["a"]))
+        self.assertEqual(self.ok("GET", "/v1/search?tags=a&&tags=b&"),
+                         echoed("Search", tags=["a", "b"]))
+        self.assertEqual(self.ok("GET", "/v1/search?&"), echoed("Search"))
+
+    def test_query_singular_field_given_twice(self):
+        for query, name in (("force=true&force=false", "force"), ("limit=1&limit=2", "limit"),
+                            ("page_size=1&pageSize=2", "pageSize"),
+                            ("filter.author=A&filter.author=B", "filter.author"),
+                            ("update_mask=title&update_mask=genre", "update_mask")):
+            body = self.error("GET", "/v1/search?" + query, status=400, code=3)
+            self.assertIn("query parameter '%s': given more than once" % name, body["message"])
+        # repeated fields take every value
+        self.assertEqual(self.ok("GET", "/v1/search?ids=1&ids=1"), echoed("Search", ids=["1", "1"]))
+
+    def test_query_nul_byte(self):
+        """%00 in a name is refused, not taken as the end of the name; in a
+        string's value it stays."""
+        body = self.error("GET", "/v1/search?tags%00junk=x", status=400, code=3)
+        self.assertIn("query parameter 'tags%00junk': the name has a NUL byte", body["message"])
+        # (the value itself is checked in test_gw_bind: protobuf-c, which
+        # the bindings plugin echoes with, ends a string at its NUL)
+        self.assertEqual(self.http("GET", "/v1/search?tags=a%00b")[0], 200)
+        self.error("GET", "/v1/search?offset=1%00", status=400, code=3)
+
+    def test_query_field_mask(self):
+        """A FieldMask in the query string holds proto field paths,
+        comma-separated (grpc-gateway); lowerCamelCase paths are taken too."""
+        self.assertEqual(self.ok("GET", "/v1/search?update_mask=page_size,filter.author"),
+                         echoed("Search", updateMask="pageSize,filter.author"))
+        self.assertEqual(self.ok("GET", "/v1/search?update_mask=pageSize%2Ctitle"),
+                         echoed("Search", updateMask="pageSize,title"))
+        self.assertEqual(self.ok("PATCH", "/v1/shelves/s1/books/b1?update_mask=page_size",
+                                 {"title": "T"}),
+                         echoed("PatchBook", shelf="s1", book={"id": "b1", "title": "T"},
+                                updateMask="pageSize"))
+        for mask in ("title,,genre", "title,", ",title"):
+            body = self.error("GET", "/v1/search?update_mask=" + mask, status=400, code=3)
+            self.assertIn("an empty path in the mask", body["message"])
+        # the JSON body keeps the proto3 JSON form: lowerCamelCase paths
+        self.assertEqual(self.ok("POST", "/v1/search", {"updateMask": "pageSize,filter.author"}),
+                         echoed("Search", updateMask="pageSize,filter.author"))
+        self.error("POST", "/v1/search", {"updateMask": "page_size"}, status=400, code=3)
+
     def test_single_segment_variable_keeps_escaped_slash(self):
         self.assertEqual(self.ok("GET", "/v1/shelves/a%2Fb/books/b%20c%3A%25"),
                          echoed("GetBook", shelf="a%2Fb", book={"id": "b c:%"}))

@@ -437,8 +437,9 @@ static void test_query_parameters(void **state)
     BIND("GET /v1/things/t1?nums=1&nums=-2", NULL, "{'id':'t1','nums':['1','-2']}");
     BIND("GET /v1/things/t1?thing.tags=x&thing.tags=y", NULL,
          "{'id':'t1','thing':{'tags':['x','y']}}");
-    /* singular fields: the last value wins */
-    BIND("GET /v1/things/t1?name=a&name=b", NULL, "{'id':'t1','name':'b'}");
+    /* a singular field given twice is refused (grpc-gateway does too) */
+    BIND_ERR("GET /v1/things/t1?name=a&name=b", NULL,
+             "query parameter 'name': given more than once, and field 'name' is not repeated");
     /* a key without '=' is an empty value */
     BIND("GET /v1/things/t1?name", NULL, "{'id':'t1','name':''}");
     TRANSCODE("GET /v1/things/t1?filter.id=5&pageSize=10&nums=1&nums=-2&ratio=0.5&user_id=9"
@@ -511,6 +512,86 @@ static void test_query_errors(void **state)
              "field 'thing' is a message and cannot be set from text");
     BIND_ERR("GET /v1/things/t1?name.x=1", NULL, "'name' is not a singular message field");
     BIND_ERR("GET /v1/things/t1?tags.x=1", NULL, "'tags' is not a singular message field");
+}
+
+/* Empty components of the query string are nothing (Go's url.ParseQuery);
+ * an empty name with a value still names no field. */
+static void test_query_empty_components(void **state)
+{
+    (void)state;
+    BIND("GET /v1/things/t1?&tags=a", NULL, "{'id':'t1','tags':['a']}");
+    BIND("GET /v1/things/t1?tags=a&&tags=b&", NULL, "{'id':'t1','tags':['a','b']}");
+    BIND("GET /v1/things/t1?&&", NULL, "{'id':'t1'}");
+    BIND("GET /v1/things/t1?=&name=n", NULL, "{'id':'t1','name':'n'}");
+    BIND_ERR("GET /v1/things/t1?=x", NULL,
+             "query parameter '': unit.ThingRequest has no field ''");
+}
+
+/* A field that is not repeated takes one value from the query string,
+ * whichever of its names the parameters use. */
+static void test_query_singular_field_twice(void **state)
+{
+    (void)state;
+    BIND_ERR("GET /v1/things/t1?flag=true&flag=false", NULL,
+             "query parameter 'flag': given more than once, and field 'flag' is not repeated");
+    BIND_ERR("GET /v1/things/t1?page_size=1&pageSize=2", NULL,
+             "query parameter 'pageSize': given more than once, and field 'page_size' is not "
+             "repeated");
+    BIND_ERR("GET /v1/things/t1?filter.id=1&filter.id=2", NULL,
+             "query parameter 'filter.id': given more than once");
+    BIND_ERR("GET /v1/things/t1?filter.mask=name&filter.mask=flag", NULL,
+             "query parameter 'filter.mask': given more than once");
+    BIND_ERR("GET /v1/things/t1?name=&name=b", NULL, "query parameter 'name': given more");
+    /* different fields of one message, and repeated fields, are fine */
+    BIND("GET /v1/things/t1?filter.id=1&filter.name=n&tags=a&tags=a", NULL,
+         "{'filter':{'id':'1','name':'n'},'id':'t1','tags':['a','a']}");
+    /* the path variable's field is still ignored, not counted */
+    BIND("GET /v1/things/t1?id=x&id=y", NULL, "{'id':'t1'}");
+}
+
+/* A NUL byte (%00) in a name is refused: the name is not cut short there.
+ * In a value it stays for a string, and does not pass for anything else. */
+static void test_query_nul_byte(void **state)
+{
+    (void)state;
+    BIND_ERR("GET /v1/things/t1?tags%00junk=x", NULL,
+             "query parameter 'tags%00junk': the name has a NUL byte");
+    BIND_ERR("GET /v1/things/t1?%00=x", NULL, "query parameter '%00': the name has a NUL byte");
+    BIND_ERR("GET /v1/things/t1?filter.id%00=x", NULL, "the name has a NUL byte");
+    TRANSCODE("GET /v1/things/t1?name=a%00b", NULL, "{'id':'t1','name':'a\\u0000b'}");
+    TRANSCODE_ERR("GET /v1/things/t1?page_size=1%00", NULL, "is not a valid integer");
+    TRANSCODE_ERR("GET /v1/things/t1?color=RED%00", NULL, "is not a value of enum unit.Color");
+    BIND_ERR("GET /v1/things/t1?flag=1%00", NULL, "is not true or false");
+    BIND_ERR("GET /v1/things/t1?filter.mask=name%00", NULL, "field 'mask': path 'name");
+}
+
+/* A FieldMask in the query string holds proto field paths, comma-separated
+ * (grpc-gateway); lowerCamelCase paths are taken too.  The JSON body keeps
+ * the proto3 JSON form (lowerCamelCase only). */
+static void test_query_field_mask(void **state)
+{
+    (void)state;
+    BIND("GET /v1/things/t1?filter.mask=page_size,thing.nested.name,user_id", NULL,
+         "{'filter':{'mask':'pageSize,thing.nested.name,userId'},'id':'t1'}");
+    TRANSCODE("GET /v1/things/t1?filter.mask=page_size", NULL,
+              "{'id':'t1','filter':{'mask':'pageSize'}}");
+    TRANSCODE("GET /v1/things/t1?filter.mask=pageSize,name", NULL,
+              "{'id':'t1','filter':{'mask':'pageSize,name'}}");
+    TRANSCODE("GET /v1/things/t1?filter.mask=filter.id%2Cuser_id", NULL,
+              "{'id':'t1','filter':{'mask':'filter.id,userId'}}");
+    TRANSCODE("GET /v1/things/t1?filter.mask=", NULL, "{'id':'t1','filter':{'mask':''}}");
+    BIND_ERR("GET /v1/things/t1?filter.mask=name,,flag", NULL,
+             "field 'mask': an empty path in the mask 'name,,flag'");
+    BIND_ERR("GET /v1/things/t1?filter.mask=name,", NULL, "an empty path in the mask");
+    BIND_ERR("GET /v1/things/t1?filter.mask=,name", NULL, "an empty path in the mask");
+    BIND_ERR("GET /v1/things/t1?filter.mask=line_1", NULL,
+             "field 'mask': path 'line_1' has a '_' not followed by a lowercase letter");
+    BIND_ERR("GET /v1/things/t1?filter.mask=a_", NULL, "path 'a_' has a '_'");
+    /* the proto3 JSON form in a body: lowerCamelCase, as before */
+    TRANSCODE("POST /v1/things", "{\"filter\":{\"mask\":\"pageSize,thing.nested.name\"}}",
+              "{'filter':{'mask':'pageSize,thing.nested.name'}}");
+    TRANSCODE_ERR("POST /v1/things", "{\"filter\":{\"mask\":\"page_size\"}}",
+                  "path 'page_size' has a '_' (JSON paths are lowerCamelCase)");
 }
 
 static int ignore_query_on(void **state)
@@ -607,6 +688,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_query_bool_and_enum),
         cmocka_unit_test(test_query_decoding),
         cmocka_unit_test(test_query_errors),
+        cmocka_unit_test(test_query_empty_components),
+        cmocka_unit_test(test_query_singular_field_twice),
+        cmocka_unit_test(test_query_nul_byte),
+        cmocka_unit_test(test_query_field_mask),
         cmocka_unit_test_setup_teardown(test_query_ignore_unknown, ignore_query_on,
                                         ignore_query_off),
         cmocka_unit_test(test_query_cannot_override_path),
