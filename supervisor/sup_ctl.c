@@ -198,13 +198,16 @@ static void read_request(sup_ctl_client *cl, sup_ctl_handler handler, void *arg)
         }
         cl->in_len += (size_t)n;
         cl->in[cl->in_len] = '\0';
-        char *nl = strchr(cl->in, '\n');
+        char *nl = memchr(cl->in, '\n', cl->in_len); /* not strchr: the line may hold a NUL */
         if (!nl && n > 0)
             continue;
         rp_text body = {0};
         int status;
         if (nl && cl->denied) {
             rp_text_printf(&body, "rpcrestd: permission denied\n");
+            status = 1;
+        } else if (nl && memchr(cl->in, '\0', (size_t)(nl - cl->in))) {
+            rp_text_printf(&body, "rpcrestd: a request line has no NUL byte\n");
             status = 1;
         } else if (nl) {
             *nl = '\0';

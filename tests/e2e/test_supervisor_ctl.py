@@ -147,6 +147,33 @@ class CtlTest(SupervisorCase):
         self.assertEqual(helped.returncode, 0)
         self.assertIn("status [--json]", helped.stdout)
 
+    def test_malformed_requests_get_an_error_answer(self):
+        """Sent by hand, not by rpcrestctl: each is answered with status 1
+        and a reason, and rpcrestd goes on serving."""
+        r = self.rpcrest()
+        kids = children(r)
+        path = os.path.join(os.path.realpath(r.dir), "rpcrestd.sock")
+
+        def ask(raw):
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(3)
+                s.connect(path)
+                s.sendall(raw)
+                answer = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return answer
+                    answer += chunk
+        self.assertEqual(ask(b"frobnicate\n"), b"1\nrpcrestd: unknown request 'frobnicate' "
+                         b"(known: status [--json], start NAME, stop NAME, restart NAME, "
+                         b"reload, metrics)\n")
+        for raw in (b"\0status\n", b"status\0\n", b"stop\0 rpcrest-host\n"):
+            self.assertEqual(ask(raw), b"1\nrpcrestd: a request line has no NUL byte\n", raw)
+        self.assertEqual(ask(b"\n"), b"1\nrpcrestd: empty request\n")
+        self.assertTrue(ask(b"status\n").startswith(b"0\nNAME"))
+        self.assertEqual(children(r), kids, r.log())
+
     def test_no_rpcrestd(self):
         r = Rpcrest()
         self.addCleanup(r.cleanup)
