@@ -61,15 +61,17 @@ typedef struct reload_prep {
     int listen_fd;
     sup_lock lock;
     sup_ctl ctl;
+    int log_fd; /* the new log_file, or -1 (unchanged, or stderr) */
 } reload_prep;
 
 static int prepare(sup_state *s, const rp_config *n, reload_prep *prep, char *err, size_t errlen)
 {
     const rp_config *o = s->cfg;
-    char why[1024];
+    char why[1024], where[PATH_MAX + 32];
     prep->listen_fd = -1;
     prep->lock.fd = -1;
     prep->lock.path = NULL;
+    prep->log_fd = -1;
     sup_ctl_init(&prep->ctl);
     if (strcmp(o->gateway.listen, n->gateway.listen) != 0) {
         prep->listen_fd = rp_notify_listen_tcp(n->gateway.listen, why, sizeof(why));
@@ -87,7 +89,16 @@ static int prepare(sup_state *s, const rp_config *n, reload_prep *prep, char *er
     }
     if (!same_path(o->supervisor.control_socket, n->supervisor.control_socket) &&
         sup_ctl_open(&prep->ctl, n->supervisor.control_socket, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "%s:%d: %s", n->path, n->supervisor.control_socket_line, why);
+        sup_reload_where(n, "supervisor", "control_socket", where, sizeof(where));
+        snprintf(err, errlen, "%s: [supervisor] control_socket: %s", where, why);
+        return -1;
+    }
+    if (n->supervisor.log_file && !same_path(o->supervisor.log_file, n->supervisor.log_file) &&
+        (prep->log_fd = sup_log_open(n->supervisor.log_file)) < 0) {
+        sup_reload_where(n, "supervisor", "log_file", where, sizeof(where));
+        snprintf(err, errlen, "%s: [supervisor] log_file: cannot open %s: %s", where,
+                 n->supervisor.log_file, strerror(-prep->log_fd));
+        prep->log_fd = -1;
         return -1;
     }
     return 0;
@@ -95,6 +106,8 @@ static int prepare(sup_state *s, const rp_config *n, reload_prep *prep, char *er
 
 static void unprepare(reload_prep *prep)
 {
+    if (prep->log_fd >= 0)
+        close(prep->log_fd);
     if (prep->listen_fd >= 0)
         close(prep->listen_fd);
     sup_lock_release(&prep->lock);
@@ -118,7 +131,7 @@ int sup_reload(sup_state *s, rp_text *reply)
         rp_config_free(n);
         n = NULL;
     }
-    reload_prep prep = {.listen_fd = -1, .lock = {.fd = -1, .path = NULL}};
+    reload_prep prep = {.listen_fd = -1, .lock = {.fd = -1, .path = NULL}, .log_fd = -1};
     if (n && prepare(s, n, &prep, err, sizeof(err)) < 0) {
         unprepare(&prep);
         rp_config_free(n);
@@ -161,12 +174,10 @@ int sup_reload(sup_state *s, rp_text *reply)
         sup_ctl_close(&s->ctl_next);
         s->ctl_next = prep.ctl; /* swapped in by the loop, after this request is answered */
     }
-    if (!same_path(o->supervisor.log_file, n->supervisor.log_file)) {
-        int rc = sup_log_set_file(&s->log, n->supervisor.log_file);
-        if (rc < 0)
-            sup_log(&s->log, "reload: log_file %s: %s; logging where it did before",
-                    n->supervisor.log_file, strerror(-rc));
-    }
+    if (!same_path(o->supervisor.log_file, n->supervisor.log_file) &&
+        sup_log_use(&s->log, prep.log_fd, n->supervisor.log_file) < 0)
+        sup_log(&s->log, "reload: log_file %s: out of memory; logging where it did before",
+                n->supervisor.log_file);
 
     int any = 0;
     sup_log(&s->log, "reloaded %s", n->path);

@@ -40,23 +40,23 @@ static int clear_stale(const char *path, const struct sockaddr_un *sun, char *er
     if (lstat(path, &st) < 0)
         return 0;
     if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "control socket %s: exists and is not a socket", path);
+        snprintf(err, errlen, "%s: exists and is not a socket", path);
         return -1;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
+        snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
         return -1;
     }
     int rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
     int e = errno;
     close(fd);
     if (rc == 0) {
-        snprintf(err, errlen, "control socket %s: another rpcrestd answers on it", path);
+        snprintf(err, errlen, "%s: another rpcrestd answers on it", path);
         return -1;
     }
     if (e != ECONNREFUSED) {
-        snprintf(err, errlen, "control socket %s: %s", path, strerror(e));
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
         return -1;
     }
     (void)unlink(path); /* left by an rpcrestd that was killed */
@@ -67,15 +67,15 @@ int sup_ctl_open(sup_ctl *ctl, const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un sun;
     if (fill_address(&sun, path) < 0) {
-        snprintf(err, errlen, "control socket %s: longer than a unix socket path may be (%zu "
-                 "bytes); set [supervisor] control_socket", path, sizeof(sun.sun_path) - 1);
+        snprintf(err, errlen, "%s: longer than a unix socket path may be (%zu bytes)", path,
+                 sizeof(sun.sun_path) - 1);
         return -1;
     }
     if (clear_stale(path, &sun, err, errlen) < 0)
         return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
+        snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
         return -1;
     }
     mode_t old = umask(077); /* never reachable by others, not even for a moment */
@@ -94,7 +94,7 @@ int sup_ctl_open(sup_ctl *ctl, const char *path, char *err, size_t errlen)
         e = errno;
     }
     if (rc < 0) {
-        snprintf(err, errlen, "control socket %s: %s: %s", path, step, strerror(e));
+        snprintf(err, errlen, "%s: %s: %s", path, step, strerror(e));
         if (strcmp(step, "bind") != 0)
             (void)unlink(path);
         close(fd);

@@ -223,16 +223,18 @@ void sup_log_drain(sup_logger *lg, int timeout_ms)
     }
 }
 
-int sup_log_set_file(sup_logger *lg, const char *path)
+int sup_log_open(const char *path)
 {
-    int fd = STDERR_FILENO;
-    if (path) {
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-        if (fd < 0)
-            return -errno;
-    }
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    return fd < 0 ? -errno : fd;
+}
+
+int sup_log_use(sup_logger *lg, int fd, const char *path)
+{
     char *copy = NULL;
-    if (path && !(copy = strdup(path))) {
+    if (fd < 0) {
+        fd = STDERR_FILENO;
+    } else if (!(copy = strdup(path))) {
         close(fd);
         return -ENOMEM;
     }
@@ -244,6 +246,14 @@ int sup_log_set_file(sup_logger *lg, const char *path)
     lg->path = copy;
     lg->is_file = output_is_file(fd);
     return 0;
+}
+
+int sup_log_set_file(sup_logger *lg, const char *path)
+{
+    int fd = -1;
+    if (path && (fd = sup_log_open(path)) < 0)
+        return fd;
+    return sup_log_use(lg, fd, path);
 }
 
 void sup_log_free(sup_logger *lg)

@@ -30,9 +30,18 @@ typedef struct sup_logger {
 /* Logs to stderr until sup_log_set_file.  Cannot fail. */
 void sup_log_init(sup_logger *lg);
 
-/* Sends the log to `path` (appended, created 0640), or to stderr for NULL.
- * Also how SIGUSR1 reopens the same path.  Returns 0, or a negative errno
- * with the old output kept (the caller logs it). */
+/* Opens `path` for sup_log_use (appended, created 0640).  Returns the fd,
+ * or a negative errno. */
+int sup_log_open(const char *path);
+
+/* Sends the log to fd, the file `path` opened by sup_log_open (fd is the
+ * logger's from now on, closed on failure too), or to stderr for -1 and
+ * NULL.  Returns 0, or -ENOMEM with the old output kept. */
+int sup_log_use(sup_logger *lg, int fd, const char *path);
+
+/* sup_log_open and sup_log_use: how SIGUSR1 reopens the same path.
+ * Returns 0, or a negative errno with the old output kept (the caller logs
+ * it). */
 int sup_log_set_file(sup_logger *lg, const char *path);
 
 /* One line of rpcrestd's own, timestamped; a newline is added.  Queued and

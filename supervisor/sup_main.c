@@ -521,22 +521,60 @@ static char *absolute(const char *path)
     return out;
 }
 
-/* Everything but the config, which the caller has loaded into s->cfg.
- * Returns 0 or -1 (reported); sup_free undoes a partial setup too. */
+/* [supervisor] log_file, opened before anything else is logged.  Returns 0,
+ * or RP_EX_CONFIG (reported). */
+static int open_log_file(sup_state *s)
+{
+    const char *path = s->cfg->supervisor.log_file;
+    if (!path)
+        return 0;
+    int fd = sup_log_open(path);
+    int rc = fd < 0 ? fd : sup_log_use(&s->log, fd, path);
+    if (rc < 0) {
+        char where[PATH_MAX + 32];
+        sup_reload_where(s->cfg, "supervisor", "log_file", where, sizeof(where));
+        sup_log(&s->log, "%s: [supervisor] log_file: cannot open %s: %s", where, path,
+                strerror(-rc));
+        return RP_EX_CONFIG;
+    }
+    return 0;
+}
+
+/* The control socket.  The default one (no control_socket key) may be too
+ * long a path, and rpcrestd then runs without it.  Returns 0, or
+ * RP_EX_CONFIG (reported). */
+static int open_control_socket(sup_state *s)
+{
+    char err[PATH_MAX + 512], where[PATH_MAX + 32];
+    if (sup_ctl_open(&s->ctl, s->cfg->supervisor.control_socket, err, sizeof(err)) == 0)
+        return 0;
+    if (!s->cfg->supervisor.control_socket_line && strstr(err, "longer than")) {
+        sup_log(&s->log, "control socket %s; set [supervisor] control_socket; running without "
+                "a control socket", err);
+        return 0;
+    }
+    sup_reload_where(s->cfg, "supervisor", "control_socket", where, sizeof(where));
+    sup_log(&s->log, "%s: [supervisor] control_socket: %s", where, err);
+    return RP_EX_CONFIG;
+}
+
+/* Everything but the config, which the caller has loaded into s->cfg, and
+ * the log file.  Returns 0, or the status to exit with (reported); sup_free
+ * undoes a partial setup too. */
 static int sup_init(sup_state *s)
 {
     char dir[PATH_MAX], err[PATH_MAX + 512];
     if (exe_dir(&s->log, dir, sizeof(dir)) < 0)
-        return -1;
+        return EXIT_FAILURE;
     int64_t now = sup_now_ms();
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         sup_child *c = &s->children[i];
         if (sup_child_init(c, child_names[i], dir, &s->cfg->supervisor.child[i], &s->log, now) <
             0)
-            return -1;
+            return EXIT_FAILURE;
         if (access(c->path, X_OK) < 0) {
             sup_log(&s->log, "%s: %s", c->path, strerror(errno));
-            return -1;
+            return EXIT_FAILURE;
         }
     }
     s->children[RP_CHILD_HOST].handover = sup_can_handover(s, RP_CHILD_HOST);
@@ -550,25 +588,21 @@ static int sup_init(sup_state *s)
     }
     if (sup_lock_take(&s->host_lock, s->cfg->host.listen, err, sizeof(err)) < 0) {
         sup_log(&s->log, "[host] listen %s: %s", s->cfg->host.listen, err);
-        return -1;
+        return EXIT_FAILURE;
     }
     int fd = rp_notify_listen_tcp(s->cfg->gateway.listen, err, sizeof(err));
     if (fd < 0) {
         sup_log(&s->log, "%s:%d: [gateway] listen: %s", s->cfg->path,
                 sup_reload_line(s->cfg, "gateway", "listen"), err);
-        return -1;
+        return EXIT_FAILURE;
     }
     s->children[RP_CHILD_GATEWAY].listen_fd = fd;
-    if (sup_ctl_open(&s->ctl, s->cfg->supervisor.control_socket, err, sizeof(err)) < 0) {
-        if (s->cfg->supervisor.control_socket_line || !strstr(err, "longer than")) {
-            sup_log(&s->log, "%s", err);
-            return -1;
-        }
-        sup_log(&s->log, "%s; running without a control socket", err); /* the default */
-    }
+    int rc = open_control_socket(s);
+    if (rc)
+        return rc;
     s->sigfd = open_signals(&s->log);
     if (s->sigfd < 0)
-        return -1;
+        return EXIT_FAILURE;
     sup_guard_start(&s->guard, &s->log);
     return 0;
 }
@@ -622,18 +656,11 @@ int main(int argc, char **argv)
         return RP_EX_CONFIG;
     }
     s.ctx = (sup_ctx){.log = &s.log, .guard = &s.guard, .cfg_path = s.cfg->path, .rng = &s.rng};
-    if (s.cfg->supervisor.log_file) {
-        int lrc = sup_log_set_file(&s.log, s.cfg->supervisor.log_file);
-        if (lrc < 0) {
-            sup_log(&s.log, "log_file %s: %s", s.cfg->supervisor.log_file, strerror(-lrc));
-            rc = EXIT_FAILURE;
-            goto out;
-        }
-    }
-    if (sup_init(&s) < 0) {
-        rc = EXIT_FAILURE;
+    rc = open_log_file(&s);
+    if (!rc)
+        rc = sup_init(&s);
+    if (rc)
         goto out;
-    }
     sup_log(&s.log, "starting with %s", s.cfg->path);
     rc = run(&s) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
     if (rc != EXIT_SUCCESS) { /* the loop broke: still take the children down */

@@ -186,3 +186,13 @@ int sup_reload_line(const rp_config *cfg, const char *section, const char *key)
             return cfg->raw[i].line;
     return 0;
 }
+
+void sup_reload_where(const rp_config *cfg, const char *section, const char *key, char *out,
+                      size_t outlen)
+{
+    int line = sup_reload_line(cfg, section, key);
+    if (line > 0)
+        snprintf(out, outlen, "%s:%d", cfg->path, line);
+    else
+        snprintf(out, outlen, "%s", cfg->path);
+}

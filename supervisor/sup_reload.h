@@ -26,4 +26,9 @@ int sup_reload_changed(const rp_config *before, const rp_config *after, int whic
 /* The line of [section] key in cfg, or 0 if the key is not in the file. */
 int sup_reload_line(const rp_config *cfg, const char *section, const char *key);
 
+/* Where an error about [section] key points, in out[outlen]: "FILE:LINE",
+ * or "FILE" for a key left at its default. */
+void sup_reload_where(const rp_config *cfg, const char *section, const char *key, char *out,
+                      size_t outlen);
+
 #endif /* SUP_RELOAD_H */

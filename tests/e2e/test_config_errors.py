@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BUILD
+from harness import BUILD, free_port
 
 PROGRAMS = ("rpcrestd", "rpcrest-host", "rpcrest-gateway")
 EX_CONFIG = 78
@@ -63,6 +63,32 @@ class ConfigErrors(unittest.TestCase):
             status, err = self.run_program(program, missing)
             self.assertEqual(status, EX_CONFIG, "%s: %s" % (program, err))
             self.assertIn("%s: No such file or directory" % missing, err, program)
+
+    def test_rpcrestd_reports_its_own_files_with_file_and_line(self):
+        """[supervisor] control_socket and log_file are rpcrestd's alone: a
+        path it cannot use is a configuration error like the others."""
+        with open(os.path.join(self.dir, "regular.txt"), "w") as f:
+            f.write("not a socket\n")
+        cases = [
+            ("control_socket = regular.txt",
+             "[supervisor] control_socket: %s/regular.txt: exists and is not a socket" % self.dir),
+            ("control_socket = /nonexistent/x.sock",
+             "[supervisor] control_socket: /nonexistent/x.sock: bind: No such file or directory"),
+            ("log_file = /nonexistent/x.log",
+             "[supervisor] log_file: cannot open /nonexistent/x.log: No such file or directory"),
+            ("log_file = /tmp", "[supervisor] log_file: cannot open /tmp: Is a directory"),
+        ]
+        problems = []
+        for key, what in cases:
+            with open(self.ini, "w") as f:
+                f.write("[host]\nlisten = 127.0.0.1:%d\n[gateway]\nlisten = 127.0.0.1:%d\n"
+                        "[supervisor]\n%s\n" % (free_port(), free_port(), key))
+            status, err = self.run_program("rpcrestd", self.ini)
+            expected = "%s:6: %s" % (self.ini, what)
+            if status != EX_CONFIG or expected not in err:
+                problems.append("%r: exit %s, stderr %r (expected %r)" % (key, status, err,
+                                                                          expected))
+        self.assertEqual(problems, [], "\n".join(problems))
 
 
 if __name__ == "__main__":

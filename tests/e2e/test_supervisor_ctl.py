@@ -205,9 +205,9 @@ class CtlTest(SupervisorCase):
         second = Rpcrest(supervisor={"control_socket": os.path.join(first.dir, "rpcrestd.sock")})
         self.addCleanup(second.cleanup)
         second.start(wait=False)
-        self.assertEqual(second.proc.wait(5), 1, second.log())
-        self.assertIn("control socket %s/rpcrestd.sock: another rpcrestd answers on it"
-                      % first.dir, second.log())
+        self.assertEqual(second.proc.wait(5), 78, second.log())
+        self.assertIn("%s:3: [supervisor] control_socket: %s/rpcrestd.sock: another rpcrestd "
+                      "answers on it" % (os.path.realpath(second.ini), first.dir), second.log())
         self.assertEqual(self.ctl(first, "status").returncode, 0)
 
     def test_refused_for_a_caller_who_may_not_open_the_socket(self):

@@ -107,6 +107,21 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(children(r), kids)
         self.assertTrue(self.echo_works(r, 5))
 
+    def test_reload_with_a_log_file_it_cannot_open_is_refused(self):
+        r = self.rpcrest()
+        kids = children(r)
+        rewrite(r, "[supervisor]\n", "[supervisor]\nlog_file = /nonexistent/x.log\n")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("reload refused: %s:2: [supervisor] log_file: cannot open "
+                      "/nonexistent/x.log: No such file or directory" % os.path.realpath(r.ini),
+                      ctl.stderr)
+        # still logging where it did, and the running configuration is kept
+        self.wait_for_log(r, r"event=reload result=refused error=\"[^\"]*log_file: cannot open")
+        self.assertNotIn("event=reload result=ok", r.log())
+        self.assertEqual(children(r), kids)
+        self.assertTrue(self.echo_works(r, 5))
+
     # ---- what a reload replaces ----------------------------------------------------
     def test_sighup_changing_only_the_gateway_port_moves_the_gateway(self):
         r = self.rpcrest()
