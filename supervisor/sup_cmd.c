@@ -81,12 +81,14 @@ static int prepare(sup_state *s, const rp_config *n, reload_prep *prep, char *er
             return -1;
         }
     }
-    if (strcmp(o->host.listen, n->host.listen) != 0 &&
+    if (!sup_same_address(o->host.listen, n->host.listen) &&
         sup_lock_take(&prep->lock, n->host.listen, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "%s:%d: [host] listen: %s", n->path,
-                 sup_reload_line(n, "host", "listen"), why);
+        sup_reload_where(n, "host", "listen", where, sizeof(where));
+        snprintf(err, errlen, "%s: [host] listen: %s", where, why);
         return -1;
     }
+    if (!sup_gateway_only(n) && sup_host_ports_free(n, o, err, errlen) < 0)
+        return -1;
     if (!same_path(o->supervisor.control_socket, n->supervisor.control_socket) &&
         sup_ctl_open(&prep->ctl, n->supervisor.control_socket, why, sizeof(why)) < 0) {
         sup_reload_where(n, "supervisor", "control_socket", where, sizeof(where));

@@ -1,13 +1,18 @@
 /*
- * sup_listen.c -- the gateway's listening socket and the host address lock.
+ * sup_listen.c -- the gateway's listening socket, the host address lock and
+ * the check that the host's ports are free.
  *
  * Opens sockets and lock files; never accepts a connection (the gateway
- * does) and never decides when to open or drop them (sup_main.c does).
+ * does) and never decides when to open or drop them (sup_main.c and
+ * sup_cmd.c do).
  */
 #include "sup_listen.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,38 @@
 #include <unistd.h>
 
 #include "rp_notify.h"
+#include "sup_reload.h"
+
+/* "127.0.0.1:5505", "[::1]:5505": a TCP listen address by its numbers into
+ * out[size].  Returns 0, or -1 if addr is not a TCP address. */
+static int numeric_address(const char *addr, char *out, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char ip[INET6_ADDRSTRLEN];
+    if (rp_notify_tcp_address(addr, &ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+        snprintf(out, size, "%s:%d", ip, ntohs(sin->sin_port));
+    } else {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+        snprintf(out, size, "[%s]:%d", ip, ntohs(sin6->sin6_port));
+    }
+    return 0;
+}
+
+int sup_same_address(const char *a, const char *b)
+{
+    char na[INET6_ADDRSTRLEN + 16], nb[INET6_ADDRSTRLEN + 16];
+    if (!a || !b)
+        return 0;
+    if (numeric_address(a, na, sizeof(na)) < 0 || numeric_address(b, nb, sizeof(nb)) < 0)
+        return strcmp(a, b) == 0;
+    return strcmp(na, nb) == 0;
+}
 
 /* ---- the host address lock ------------------------------------------------ */
 
@@ -33,23 +70,27 @@ static int lock_dir(char *dir, size_t size, char *err, size_t errlen)
     }
     snprintf(dir, size, "/tmp/rpcrest-%u", (unsigned)geteuid());
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(e));
+        return -e;
     }
     if (lstat(dir, &st) < 0) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", dir, strerror(e));
+        return -e;
     }
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
         snprintf(err, errlen, "%s: not a folder of our own closed to others", dir);
-        return -1;
+        return -EPERM;
     }
     return 0;
 }
 
 /* "host-127.0.0.1:5505.lock"; a long address (a unix path) by its hash. */
-static void lock_name(const char *listen, char *name, size_t size)
+static void lock_name(const char *addr, char *name, size_t size)
 {
+    char numeric[INET6_ADDRSTRLEN + 16];
+    const char *listen = numeric_address(addr, numeric, sizeof(numeric)) == 0 ? numeric : addr;
     size_t n = strlen(listen);
     if (n > 180) {
         uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -71,18 +112,21 @@ int sup_lock_take(sup_lock *lock, const char *addr, char *err, size_t errlen)
     char dir[4096], name[256];
     lock->fd = -1;
     lock->path = NULL;
-    if (lock_dir(dir, sizeof(dir), err, errlen) < 0)
-        return -1;
+    int rc = lock_dir(dir, sizeof(dir), err, errlen);
+    if (rc < 0)
+        return rc;
     lock_name(addr, name, sizeof(name));
     if (asprintf(&lock->path, "%s/%s", dir, name) < 0) {
         lock->path = NULL;
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return -ENOMEM;
     }
+    rc = -ESTALE;
     for (int attempt = 0; attempt < 5; attempt++) {
         int fd = open(lock->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) {
-            snprintf(err, errlen, "lock %s: %s", lock->path, strerror(errno));
+            rc = -errno;
+            snprintf(err, errlen, "lock %s: %s", lock->path, strerror(-rc));
             break;
         }
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -96,6 +140,7 @@ int sup_lock_take(sup_lock *lock, const char *addr, char *err, size_t errlen)
                          pid[0] ? " pid " : "", pid, addr, lock->path);
             else
                 snprintf(err, errlen, "flock %s: %s", lock->path, strerror(e));
+            rc = -e;
             close(fd);
             break;
         }
@@ -113,7 +158,7 @@ int sup_lock_take(sup_lock *lock, const char *addr, char *err, size_t errlen)
     }
     free(lock->path);
     lock->path = NULL;
-    return -1;
+    return rc;
 }
 
 void sup_lock_release(sup_lock *lock)
@@ -125,4 +170,53 @@ void sup_lock_release(sup_lock *lock)
     free(lock->path);
     lock->fd = -1;
     lock->path = NULL;
+}
+
+/* ---- the host's ports ------------------------------------------------------ */
+
+/* 1 if something listens on TCP address `addr`: a bind without
+ * SO_REUSEPORT fails with EADDRINUSE then, even when the listener has
+ * SO_REUSEPORT.  SO_REUSEADDR, so that connections of an earlier host in
+ * TIME_WAIT do not count. */
+static int port_taken(const char *addr)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (rp_notify_tcp_address(addr, &ss, &len) < 0)
+        return 0; /* unix: the lock alone */
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int one = 1;
+    int taken = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+                bind(fd, (struct sockaddr *)&ss, len) < 0 && errno == EADDRINUSE;
+    close(fd);
+    return taken;
+}
+
+/* The check for one address of cfg's host, [host] key. */
+static int host_port_free(const rp_config *cfg, const rp_config *running, const char *key,
+                          const char *addr, char *err, size_t errlen)
+{
+    if (!addr || (running && (sup_same_address(addr, running->host.listen) ||
+                              sup_same_address(addr, running->host.metrics_listen))))
+        return 0;
+    if (!port_taken(addr))
+        return 0;
+    char where[PATH_MAX + 32], numeric[INET6_ADDRSTRLEN + 16];
+    sup_reload_where(cfg, "host", key, where, sizeof(where));
+    if (numeric_address(addr, numeric, sizeof(numeric)) < 0)
+        snprintf(numeric, sizeof(numeric), "%s", addr);
+    snprintf(err, errlen, "%s: [host] %s: %s is in use by another process", where, key, numeric);
+    return -EADDRINUSE;
+}
+
+int sup_host_ports_free(const rp_config *cfg, const rp_config *running, char *err,
+                        size_t errlen)
+{
+    int rc = host_port_free(cfg, running, "listen", cfg->host.listen, err, errlen);
+    if (rc == 0)
+        rc = host_port_free(cfg, running, "metrics_listen", cfg->host.metrics_listen, err,
+                            errlen);
+    return rc;
 }

@@ -586,9 +586,17 @@ static int sup_init(sup_state *s)
         s->children[RP_CHILD_HOST].wanted = 0;
         s->children[RP_CHILD_HOST].next_start_ms = -1;
     }
-    if (sup_lock_take(&s->host_lock, s->cfg->host.listen, err, sizeof(err)) < 0) {
-        sup_log(&s->log, "[host] listen %s: %s", s->cfg->host.listen, err);
-        return EXIT_FAILURE;
+    int rc = sup_lock_take(&s->host_lock, s->cfg->host.listen, err, sizeof(err));
+    if (rc < 0) {
+        char where[PATH_MAX + 32];
+        sup_reload_where(s->cfg, "host", "listen", where, sizeof(where));
+        sup_log(&s->log, "%s: [host] listen: %s", where, err);
+        return rc == -EWOULDBLOCK ? RP_EX_CONFIG : EXIT_FAILURE;
+    }
+    /* no host of ours runs yet: whoever listens there is someone else */
+    if (!sup_gateway_only(s->cfg) && sup_host_ports_free(s->cfg, NULL, err, sizeof(err)) < 0) {
+        sup_log(&s->log, "%s", err);
+        return RP_EX_CONFIG;
     }
     int fd = rp_notify_listen_tcp(s->cfg->gateway.listen, err, sizeof(err));
     if (fd < 0) {
@@ -597,7 +605,7 @@ static int sup_init(sup_state *s)
         return EXIT_FAILURE;
     }
     s->children[RP_CHILD_GATEWAY].listen_fd = fd;
-    int rc = open_control_socket(s);
+    rc = open_control_socket(s);
     if (rc)
         return rc;
     s->sigfd = open_signals(&s->log);

@@ -130,11 +130,11 @@ class Rpcrest:
             f.write("\n".join(lines) + ini_extra)
 
     # ---- lifecycle -------------------------------------------------------
-    def start(self, wait=True, timeout=10):
+    def start(self, wait=True, timeout=10, env=None):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([os.path.join(BUILD, "rpcrestd"), "-c", self.ini],
                                      stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=env)
         if wait and not self.wait_ready(timeout):
             raise AssertionError("rpcrest did not become ready in %ss; log:\n%s"
                                  % (timeout, self.log()))

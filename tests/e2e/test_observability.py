@@ -282,6 +282,8 @@ class HostMetricsTest(unittest.TestCase):
             self.assertIn("rpcrest_host_plugins_loaded 1", resp.read().decode())
 
     def test_metrics_listen_in_use_fails_the_host(self):
+        """rpcrestd refuses it before it starts a host (exit 78); the host
+        alone says the bind failed."""
         import socket
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -290,9 +292,16 @@ class HostMetricsTest(unittest.TestCase):
         r = Rpcrest(host={"metrics_listen": "127.0.0.1:%d" % port})
         try:
             r.start(wait=False)
-            self.assertTrue(wait_until(lambda: re.search(
-                r"rpcrest-host\[\d+\]: metrics_listen 127\.0\.0\.1:%d: Address already in use"
-                % port, r.log()), 10), r.log())
+            self.assertEqual(r.proc.wait(10), 78, r.log())
+            self.assertRegex(r.log(), r"rpcrestd: %s:\d+: \[host\] metrics_listen: "
+                             r"127\.0\.0\.1:%d is in use by another process"
+                             % (re.escape(os.path.realpath(r.ini)), port))
+            host = subprocess.run([os.path.join(BUILD, "rpcrest-host"), "-c", r.ini],
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=10)
+            self.assertNotEqual(host.returncode, 0, host)
+            self.assertRegex(host.stderr, r"metrics_listen 127\.0\.0\.1:%d: Address already in "
+                             r"use" % port)
         finally:
             r.cleanup()
             s.close()

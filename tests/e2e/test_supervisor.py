@@ -21,7 +21,7 @@ import threading
 import time
 import unittest
 
-from harness import BUILD, Rpcrest, pid_alive, wait_until
+from harness import BUILD, Rpcrest, free_port, pid_alive, wait_until
 
 HOST = "rpcrest-host"
 GATEWAY = "rpcrest-gateway"
@@ -750,12 +750,57 @@ while True:
         second = Rpcrest(host={"listen": "127.0.0.1:%d" % first.host_port})
         self.addCleanup(second.cleanup)
         second.start(wait=False)
-        self.assertEqual(second.proc.wait(5), 1, second.log())
-        self.assertRegex(second.log(), r"\[host\] listen 127.0.0.1:%d: another rpcrestd pid %d "
-                         r"serves 127.0.0.1:%d" % (first.host_port, first.proc.pid,
-                                                   first.host_port))
+        self.assertEqual(second.proc.wait(5), EX_CONFIG, second.log())
+        self.assertRegex(second.log(), r"%s:\d+: \[host\] listen: another rpcrestd pid %d "
+                         r"serves 127.0.0.1:%d" % (re.escape(os.path.realpath(second.ini)),
+                                                   first.proc.pid, first.host_port))
         self.assertEqual(starts(second.log(), HOST), 0)
         self.assertTrue(self.echo_works(first, 5))
+
+    def check_second_rpcrestd_is_refused(self, first, second, key, what, env=None):
+        """second exits 78 with FILE:LINE: [host] KEY: WHAT before it starts
+        a host that would share first's port."""
+        self.addCleanup(second.cleanup)
+        with open(second.ini) as f:
+            lines = f.read().split("\n")
+        host = lines.index("[host]")
+        line = next(i for i, l in enumerate(lines) if i > host and l.startswith(key + " = ")) + 1
+        second.start(wait=False, env=env)
+        self.assertEqual(second.proc.wait(5), EX_CONFIG, second.log())
+        self.assertIn("%s:%d: [host] %s: %s" % (os.path.realpath(second.ini), line, key, what),
+                      second.log())
+        self.assertEqual(starts(second.log(), HOST), 0)
+        self.assertTrue(self.echo_works(first, 5))
+        log = first.log()
+        self.assertEqual(starts(log, HOST), 1, log)
+
+    def test_second_rpcrestd_spelling_the_host_address_otherwise_is_refused(self):
+        """localhost:P is 127.0.0.1:P (the lock is named by the numbers)."""
+        first = self.rpcrest()
+        second = Rpcrest(host={"listen": "localhost:%d" % first.host_port})
+        self.check_second_rpcrestd_is_refused(
+            first, second, "listen", "another rpcrestd pid %d serves localhost:%d"
+            % (first.proc.pid, first.host_port))
+
+    def test_second_rpcrestd_with_another_runtime_dir_is_refused(self):
+        """Its lock is elsewhere: it finds the port taken (first's host has
+        SO_REUSEPORT on, which a bind without it still meets)."""
+        first = self.rpcrest()
+        second = Rpcrest(host={"listen": "localhost:%d" % first.host_port})
+        runtime = os.path.join(second.dir, "runtime")
+        os.mkdir(runtime, 0o700)
+        env = dict(os.environ, XDG_RUNTIME_DIR=runtime)
+        self.check_second_rpcrestd_is_refused(
+            first, second, "listen", "127.0.0.1:%d is in use by another process"
+            % first.host_port, env)
+
+    def test_second_rpcrestd_on_the_same_host_metrics_address_is_refused(self):
+        metrics = free_port()
+        first = self.rpcrest(host={"metrics_listen": "127.0.0.1:%d" % metrics})
+        second = Rpcrest(host={"metrics_listen": "127.0.0.1:%d" % metrics})
+        self.check_second_rpcrestd_is_refused(
+            first, second, "metrics_listen", "127.0.0.1:%d is in use by another process"
+            % metrics)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,32 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(children(r), kids)
         self.assertTrue(self.echo_works(r, 5))
 
+    def test_reload_moving_the_host_to_a_port_another_process_listens_on_is_refused(self):
+        """The other listener has SO_REUSEPORT, as another rpcrestd's host
+        would: the new host could bind beside it, so rpcrestd checks first."""
+        r = self.rpcrest()
+        kids = children(r)
+        other = socket.socket()
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        self.addCleanup(other.close)
+        port = other.getsockname()[1]
+        rewrite(r, "listen = 127.0.0.1:%d" % r.host_port, "listen = localhost:%d" % port)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertRegex(ctl.stderr, r"reload refused: %s:\d+: \[host\] listen: 127.0.0.1:%d is "
+                         r"in use by another process" % (re.escape(os.path.realpath(r.ini)), port))
+        time.sleep(0.3)
+        self.assertEqual(children(r), kids, r.log())
+        self.assertTrue(self.echo_works(r, 5))
+        # the same address spelled otherwise is the running host's own: a hand-over
+        rewrite(r, "listen = localhost:%d" % port, "listen = localhost:%d" % r.host_port)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.wait_handed_over(r, HOST, kids[HOST])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+
     # ---- what a reload replaces ----------------------------------------------------
     def test_sighup_changing_only_the_gateway_port_moves_the_gateway(self):
         r = self.rpcrest()
