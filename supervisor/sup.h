@@ -27,11 +27,20 @@ typedef struct sup_state {
     uint64_t rng;
     int sigfd;          /* signalfd: CHLD, TERM, INT, HUP, USR1 */
     int stop_signal;    /* 0, or the signal that asked us to stop */
-    int told_systemd;   /* READY=1 sent (or there is no systemd to tell) */
+    int exit_status;    /* 0, or RP_EX_CONFIG: stopping because a child refused the
+                         * configuration at start */
+    int told_systemd;   /* both children have run: READY=1 sent (or there is no
+                         * systemd to tell) */
     unsigned reloads_ok, reloads_refused;
 } sup_state;
 
 int64_t sup_now_ms(void);
+
+/* 1 once rpcrestd is stopping: a signal asked it to, or start-up failed. */
+static inline int sup_stopping(const sup_state *s)
+{
+    return s->stop_signal || s->exit_status;
+}
 
 /* A configuration with [gateway] upstream and no [service.*] section runs
  * the gateway alone, in front of that upstream: there is no host to start. */

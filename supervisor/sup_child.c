@@ -499,6 +499,7 @@ void sup_child_terminate_all(sup_child *c, int64_t now)
 void sup_child_forgive(sup_child *c, int64_t now)
 {
     c->fatal = 0;
+    c->config_refused = 0;
     c->fast_failures = 0;
     c->delay_ms = seconds_ms(c->policy.backoff_initial);
     c->wanted = 1;
@@ -514,6 +515,24 @@ static void kill_leftovers(sup_child *c, sup_proc *p, sup_logger *lg)
                 (int)p->pid);
 }
 
+/* p exited 78 before it was ready: left down, as FATAL, until rpcrestctl
+ * start (or a reload that changes c). */
+static void refused_configuration(sup_child *c, sup_proc *p, sup_ctx *ctx, int64_t uptime)
+{
+    c->fatal = 1;
+    c->config_refused = 1;
+    c->fatals++;
+    c->next_start_ms = -1;
+    sup_log(ctx->log, "%s pid %d exited with status %d after %lld ms, before it was ready: it "
+            "refused the configuration, which a restart would not mend; leaving it down "
+            "(FATAL). `rpcrestctl start %s` tries again", c->name, (int)p->pid, RP_EX_CONFIG,
+            (long long)uptime, c->name);
+    sup_log(ctx->log, "event=fatal child=%s failures=%d start_retries=%d reason=config_error",
+            c->name, c->fast_failures, c->policy.start_retries);
+    snprintf(c->note, sizeof(c->note), "refused the configuration (exit status %d) before it "
+             "was ready", RP_EX_CONFIG);
+}
+
 /* The decision after c's current process p ended on its own. */
 static void after_failure(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64_t now,
                           const char *how)
@@ -522,11 +541,16 @@ static void after_failure(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, i
     int64_t uptime = now - p->started_ms;
     int good = p->ready_ms >= 0 && !p->failed && uptime >= seconds_ms(pol->start_seconds);
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0 && !p->failed;
+    int config_error = WIFEXITED(status) && WEXITSTATUS(status) == RP_EX_CONFIG;
     if (good) {
         c->fast_failures = 0;
         c->delay_ms = seconds_ms(pol->backoff_initial);
     } else {
         c->fast_failures++;
+    }
+    if (config_error && p->ready_ms < 0) {
+        refused_configuration(c, p, ctx, uptime);
+        return;
     }
     if (pol->restart == RP_RESTART_NEVER || (pol->restart == RP_RESTART_ON_FAILURE && clean)) {
         c->wanted = 0;
@@ -554,7 +578,6 @@ static void after_failure(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, i
                  c->fast_failures, pol->start_retries);
         return;
     }
-    int config_error = WIFEXITED(status) && WEXITSTATUS(status) == RP_EX_CONFIG;
     int64_t delay = take_backoff(c, ctx, config_error);
     c->next_start_ms = now + delay;
     c->restarts++;

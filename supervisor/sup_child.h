@@ -76,7 +76,8 @@ typedef struct sup_child {
     char *path;             /* the program; owned */
     rp_child_policy policy;
     int wanted;             /* 0: stopped on purpose (rpcrestctl stop, restart = never) */
-    int fatal;              /* gave up after start_retries fast failures */
+    int fatal;              /* gave up: start_retries fast failures, or config_refused */
+    int config_refused;     /* its last process exited 78 before it was ready */
     int handover_pending;   /* a reload or restart asked for a new process */
     int start_after_retired; /* start only once no retiring process is left */
     int64_t next_start_ms;  /* no current process: when the next start is due, or -1 */
@@ -140,7 +141,10 @@ int sup_child_release(sup_child *c, sup_logger *lg, int64_t now);
 void sup_child_terminate_all(sup_child *c, int64_t now);
 
 /* Records that p ended with wait status `status`, logs it, and decides
- * what happens next (nothing when `stopping`).  Frees p. */
+ * what happens next (nothing when `stopping`).  A current process that
+ * exits 78 (RP_EX_CONFIG) before it was ready refused the configuration: no
+ * restart would mend that, so c is FATAL with config_refused set; one that
+ * had been ready is restarted (after backoff_max).  Frees p. */
 void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64_t now,
                       int stopping);
 

@@ -428,7 +428,7 @@ int sup_command(void *arg, const char *request, rp_text *reply)
                        cmd, n == 2 ? " (not '" : "", n == 2 ? words[1] : "", n == 2 ? "')" : "");
         return 1;
     }
-    if (s->stop_signal && named) {
+    if (sup_stopping(s) && named) {
         rp_text_printf(reply, "rpcrestd is stopping\n");
         return 1;
     }

@@ -151,6 +151,18 @@ static int open_signals(sup_logger *lg)
 
 /* ---- reaping and signals -------------------------------------------------- */
 
+/* A child that refused the configuration (exit status 78 before it was
+ * ready) while rpcrestd starts: the configuration will not mend itself,
+ * so rpcrestd stops and exits 78 too.  The child has said why. */
+static void refused_at_start(sup_state *s, const sup_child *c)
+{
+    if (!c->config_refused || s->told_systemd || sup_stopping(s))
+        return;
+    sup_log(&s->log, "%s refused the configuration at start (exit status %d, the reason is "
+            "above); stopping with exit status %d", c->name, RP_EX_CONFIG, RP_EX_CONFIG);
+    s->exit_status = RP_EX_CONFIG;
+}
+
 static void reap(sup_state *s)
 {
     for (;;) {
@@ -176,10 +188,12 @@ static void reap(sup_state *s)
         int i;
         for (i = 0; i < RP_N_CHILDREN && !p; i++)
             p = sup_child_find(&s->children[i], pid);
-        if (p)
-            sup_child_exited(&s->children[i - 1], p, status, &s->ctx, now, s->stop_signal != 0);
-        else
+        if (p) {
+            sup_child_exited(&s->children[i - 1], p, status, &s->ctx, now, sup_stopping(s));
+            refused_at_start(s, &s->children[i - 1]);
+        } else {
             sup_log(&s->log, "reaped pid %d, which is not one of ours", (int)pid);
+        }
     }
 }
 
@@ -192,7 +206,7 @@ static void on_signal(sup_state *s, int sig)
         break;
     case SIGTERM:
     case SIGINT:
-        if (s->stop_signal) {
+        if (sup_stopping(s)) {
             sup_log(&s->log, "received SIG%s; already stopping", sigabbrev_np(sig));
             break;
         }
@@ -202,7 +216,7 @@ static void on_signal(sup_state *s, int sig)
             (void)rp_notify_systemd("STOPPING=1");
         break;
     case SIGHUP:
-        if (s->stop_signal) {
+        if (sup_stopping(s)) {
             sup_log(&s->log, "received SIGHUP while stopping; not reloading");
             break;
         }
@@ -431,7 +445,7 @@ static int run(sup_state *s)
         int64_t now = sup_now_ms();
         int64_t timeout = -1;
         swap_control_socket(s);
-        if (s->stop_signal) {
+        if (sup_stopping(s)) {
             if (stop_step(s, now))
                 return 0;
         } else {
@@ -670,8 +684,8 @@ int main(int argc, char **argv)
     if (rc)
         goto out;
     sup_log(&s.log, "starting with %s", s.cfg->path);
-    rc = run(&s) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-    if (rc != EXIT_SUCCESS) { /* the loop broke: still take the children down */
+    rc = run(&s) < 0 ? EXIT_FAILURE : s.exit_status;
+    if (rc == EXIT_FAILURE) { /* the loop broke: still take the children down */
         s.stop_signal = SIGTERM;
         for (int64_t now = sup_now_ms(); !stop_step(&s, now); now = sup_now_ms()) {
             for (int i = 0; i < RP_N_CHILDREN; i++)

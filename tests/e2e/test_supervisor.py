@@ -359,23 +359,82 @@ class SupervisorTest(SupervisorCase):
                          r"restarting in 100 ms" % GATEWAY)
         self.assertEqual(starts(log, HOST), 1, log)
 
-    def test_child_config_error_is_not_restarted_in_a_fast_loop(self):
-        # a plugin file that exists but is no plugin: the host exits 78
-        not_a_plugin = "[service.broken]\nplugin = not-a-plugin.so\n"
-        r = Rpcrest(ini_extra=not_a_plugin, supervisor={"backoff_jitter": "0"})
-        self.addCleanup(r.cleanup)
-        open(os.path.join(r.dir, "not-a-plugin.so"), "w").close()
-        started = time.monotonic()
-        r.start(wait=False)
-        self.wait_for_log(r, r"%s pid \d+ exited with status %d" % (HOST, EX_CONFIG))
-        time.sleep(max(0.0, 3.0 - (time.monotonic() - started)))
+    def test_child_refusing_the_configuration_at_start_stops_rpcrestd_with_78(self):
+        """Exit status 78 before the child was ever ready: the configuration
+        will not mend itself, so rpcrestd does not restart it but stops
+        everything and exits 78, after the child's own reason."""
+        plugins = os.path.join(BUILD, "tests", "plugins")
+        echo_so = os.path.join(BUILD, "services", "echo.so")
+        cases = [  # (INI additions, the child that refuses, what it says)
+            ({"ini_extra": "[service.broken]\nplugin = not-a-plugin.so\n"}, HOST,
+             "not-a-plugin.so"),
+            ({"ini_extra": "[service.noentry]\nplugin = %s/no_entry.so\n" % plugins}, HOST,
+             "no_entry.so"),
+            ({"ini_extra": "[service.again]\nplugin = %s\n" % echo_so}, HOST, "echo.so"),
+            ({"gateway": {"services": "nope.Nope"}}, GATEWAY, "nope.Nope"),
+            ({"gateway": {"descriptors": "/etc/hostname"}}, GATEWAY, "not a FileDescriptorSet"),
+            ({"gateway": {"access_log": "/nonexistent/dir/a.log"}}, GATEWAY,
+             "/nonexistent/dir/a.log"),
+        ]
+        for kw, child, says in cases:
+            with self.subTest(kw):
+                r = Rpcrest(supervisor={"backoff_jitter": "0"}, **kw)
+                self.addCleanup(r.cleanup)
+                open(os.path.join(r.dir, "not-a-plugin.so"), "w").close()
+                r.start(wait=False)
+                try:
+                    status = r.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    status = None
+                log = r.log()
+                self.assertEqual(status, EX_CONFIG, log)
+                self.assertEqual(starts(log, child), 1, log)
+                own = re.search(r"%s\[\d+\]: .*%s" % (child, re.escape(says)), log)
+                verdict = re.search(r"rpcrestd: %s pid \d+ exited with status 78 after \d+ ms, "
+                                    r"before it was ready: it refused the configuration" % child,
+                                    log)
+                self.assertTrue(own and verdict, log)
+                self.assertLess(own.start(), verdict.start(), log)
+                self.assertRegex(log, r"rpcrestd: %s refused the configuration at start "
+                                 r"\(exit status 78, the reason is above\); stopping with exit "
+                                 r"status 78" % child)
+                self.assertNotRegex(log, r"restarting in", log)
+                self.assertEqual(starts(log, GATEWAY), 0 if child == HOST else 1, log)
+                self.assertEqual(r.children(), {})
+
+    def test_child_refusing_the_configuration_later_is_left_down(self):
+        """After start-up, a process that exits 78 before it is ready is not
+        restarted either (FATAL until rpcrestctl start); rpcrestd and the
+        other child go on."""
+        host = ('mark="$(dirname "$0")/../host-ran"\n'
+                'if [ -e "$mark" ]; then echo "configuration refused" >&2; exit 78; fi\n'
+                ': > "$mark"\n' + IDLE)
+        r = self.stand_ins(host, IDLE, supervisor={"backoff_initial": "0.05"}).start()
+        gateway = self.wait_for_child(r, GATEWAY)
+        self.wait_for_log(r, r"%s pid %d is ready" % (GATEWAY, gateway))
+        os.kill(children(r)[HOST], signal.SIGKILL)
+        self.wait_for_log(r, r"%s pid \d+ exited with status 78 after \d+ ms, before it was "
+                          r"ready: it refused the configuration, which a restart would not mend; "
+                          r"leaving it down \(FATAL\)" % HOST)
+        time.sleep(0.5)
         log = r.log()
-        self.assertIsNone(r.proc.poll(), "rpcrestd ended; log:\n" + log)
-        self.assertLessEqual(starts(log, HOST), 2, log)
-        self.assertRegex(log, r"%s pid \d+ exited with status 78 after \d+ ms; "
-                         r"restarting in 5000 ms \(configuration error\)" % HOST)
-        # the host never got ready, so the gateway was never started
-        self.assertEqual(starts(log, GATEWAY), 0, log)
+        self.assertEqual(starts(log, HOST), 2, log)
+        self.assertRegex(log, r"event=fatal child=%s failures=\d+ start_retries=5 "
+                         r"reason=config_error" % HOST)
+        self.assertIsNone(r.proc.poll(), log)
+        self.assertEqual(children(r).get(GATEWAY), gateway, log)
+        st = self.ctl(r, "status")
+        self.assertRegex(st.stdout, r"%s\s+FATAL\s+-\s+-\s+1\s+status 78  refused the "
+                         r"configuration \(exit status 78\) before it was ready" % HOST)
+
+    def test_child_exiting_78_after_it_was_ready_is_restarted(self):
+        """Not a configuration error: a crash, restarted after backoff_max."""
+        r = self.stand_ins(NOTIFY + "sleep 0.2\nexit 78\n", IDLE,
+                           supervisor={"backoff_jitter": "0", "backoff_max": "0.5"}).start()
+        self.wait_for_log(r, r"%s pid \d+ exited with status 78 after \d+ ms; restarting in "
+                          r"500 ms \(configuration error\)" % HOST)
+        self.assertTrue(wait_until(lambda: starts(r.log(), HOST) >= 2, 3), r.log())
+        self.assertIsNone(r.proc.poll(), r.log())
 
     # ---- readiness -----------------------------------------------------------
     def test_gateway_starts_only_after_the_host_is_ready(self):
