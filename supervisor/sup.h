@@ -14,6 +14,27 @@
 #include "sup_listen.h"
 #include "sup_log.h"
 
+/* The resources a new configuration needs before it may take effect,
+ * acquired while the reload is prepared (sup_cmd.c). */
+typedef struct sup_reload_prep {
+    int listen_fd; /* the new [gateway] listen socket, or -1 */
+    sup_lock lock; /* the lock for a new [host] listen */
+    sup_ctl ctl;   /* a new control socket */
+    int log_fd;    /* the new log_file, or -1 (unchanged, or stderr) */
+} sup_reload_prep;
+
+/* A reload that replaces a serving host waits for the new host to be ready
+ * before it takes effect: until then the old configuration runs (the old
+ * host serves, the gateway is not handed over), and if the new host fails,
+ * the reload has failed and is undone. */
+typedef struct sup_reload_wait {
+    rp_config *cfg;       /* the new configuration, or NULL: no reload waits; owned */
+    sup_reload_prep prep; /* owned */
+    pid_t host_pid;       /* the new host, once started, or 0 */
+    int changed[RP_N_CHILDREN];
+    char why[RP_N_CHILDREN][512];
+} sup_reload_wait;
+
 typedef struct sup_state {
     rp_config *cfg;     /* the running configuration; owned */
     char *cfg_arg;      /* -c as given, made absolute (what a reload reads); owned */
@@ -21,6 +42,7 @@ typedef struct sup_state {
     sup_guard guard;
     sup_ctl ctl;
     sup_ctl ctl_next;   /* a reload's new control socket, swapped in by the loop */
+    sup_reload_wait reload; /* a reload waiting for its new host */
     sup_lock host_lock; /* this rpcrestd serves [host] listen */
     sup_child children[RP_N_CHILDREN];
     sup_ctx ctx;
@@ -31,7 +53,7 @@ typedef struct sup_state {
                          * configuration at start */
     int told_systemd;   /* both children have run: READY=1 sent (or there is no
                          * systemd to tell) */
-    unsigned reloads_ok, reloads_refused;
+    unsigned reloads_ok, reloads_refused, reloads_failed;
 } sup_state;
 
 int64_t sup_now_ms(void);
@@ -59,8 +81,20 @@ int sup_can_handover(const sup_state *s, int which);
 void sup_restart_child(sup_state *s, int which, int64_t now);
 
 /* Re-reads and applies the INI.  Returns 0, or 1 if it was refused (the
- * running configuration stays); what happened goes to the log and reply. */
+ * running configuration stays); what happened goes to the log and reply.
+ * Returns SUP_CTL_LATER when it replaces a serving host: the reload then
+ * takes effect once the new host is ready (sup_reload_progress). */
 int sup_reload(sup_state *s, rp_text *reply);
+
+/* Carries a waiting reload on: applies it once its new host has taken
+ * over, or undoes it (result=failed) if that host ended or was stopped
+ * before it was ready, or rpcrestd is stopping; waiting rpcrestctl clients
+ * get the answer.  A no-op while the hand-over is under way. */
+void sup_reload_progress(sup_state *s, int64_t now);
+
+/* The configuration file a new process of child `which` is to read: a
+ * waiting reload's for the host, else the running one's. */
+const char *sup_config_for(const sup_state *s, int which);
 
 /* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format
  * (sup_metrics.c). */

@@ -3,8 +3,9 @@
  * stop, restart and reload, and the reload itself (SIGHUP too).
  *
  * Decides and records; the loop in sup_main.c carries hand-overs out and
- * reaps.  Every request is answered at once: a hand-over in progress shows
- * in `status`.
+ * reaps.  Every request is answered at once (a hand-over in progress shows
+ * in `status`) but a reload that replaces a serving host: it takes effect,
+ * and is answered, once the new host is ready, or fails if it is not.
  */
 #include <errno.h>
 #include <limits.h>
@@ -56,15 +57,8 @@ static int same_path(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-/* The resources a new configuration needs before it may take effect. */
-typedef struct reload_prep {
-    int listen_fd;
-    sup_lock lock;
-    sup_ctl ctl;
-    int log_fd; /* the new log_file, or -1 (unchanged, or stderr) */
-} reload_prep;
-
-static int prepare(sup_state *s, const rp_config *n, reload_prep *prep, char *err, size_t errlen)
+static int prepare(sup_state *s, const rp_config *n, sup_reload_prep *prep, char *err,
+                   size_t errlen)
 {
     const rp_config *o = s->cfg;
     char why[1024], where[PATH_MAX + 32];
@@ -106,7 +100,7 @@ static int prepare(sup_state *s, const rp_config *n, reload_prep *prep, char *er
     return 0;
 }
 
-static void unprepare(reload_prep *prep)
+static void unprepare(sup_reload_prep *prep)
 {
     if (prep->log_fd >= 0)
         close(prep->log_fd);
@@ -116,68 +110,83 @@ static void unprepare(reload_prep *prep)
     sup_ctl_close(&prep->ctl);
 }
 
-int sup_reload(sup_state *s, rp_text *reply)
+/* Logs a refused or failed reload, with its event line, and says so in
+ * reply.  `result` is "refused" or "failed". */
+static void reload_not_done(sup_state *s, const char *result, char *err, rp_text *reply)
 {
-    char err[2 * PATH_MAX + 512];
-    rp_config *n = rp_config_load(s->cfg_arg, err, sizeof(err));
-    if (n && (rp_priv_check(n, err, sizeof(err)) < 0 ||
-              rp_tls_check(n, RP_TLS_ALL, err, sizeof(err)) < 0)) {
+    sup_log(&s->log, "reload %s: %s; carrying on with the running configuration", result, err);
+    for (char *q = err; *q; q++)
+        if (*q == '"' || *q == '\\')
+            *q = '\'';
+    sup_log(&s->log, "event=reload result=%s error=\"%s\"", result, err);
+    rp_text_printf(reply, "reload %s: %s\n", result, err);
+}
+
+/* Loads, checks and prepares the new configuration.  Returns it, or NULL
+ * with the reason in err[errlen]. */
+static rp_config *load_new(sup_state *s, sup_reload_prep *prep, char *err, size_t errlen)
+{
+    rp_config *n = rp_config_load(s->cfg_arg, err, errlen);
+    if (n && (rp_priv_check(n, err, errlen) < 0 || rp_tls_check(n, RP_TLS_ALL, err, errlen) < 0)) {
         rp_config_free(n);
-        n = NULL;
+        return NULL;
     }
     if (n && sup_gateway_only(s->cfg) != sup_gateway_only(n)) {
-        snprintf(err, sizeof(err), "%s: %s; restart rpcrestd for that", n->path,
+        snprintf(err, errlen, "%s: %s; restart rpcrestd for that", n->path,
                  sup_gateway_only(n) ? "it makes the gateway run alone (upstream, no "
                                        "[service.*])"
                                      : "it ends a gateway-only configuration");
         rp_config_free(n);
-        n = NULL;
+        return NULL;
     }
-    reload_prep prep = {.listen_fd = -1, .lock = {.fd = -1, .path = NULL}, .log_fd = -1};
-    if (n && prepare(s, n, &prep, err, sizeof(err)) < 0) {
-        unprepare(&prep);
+    if (n && prepare(s, n, prep, err, errlen) < 0) {
+        unprepare(prep);
         rp_config_free(n);
-        n = NULL;
+        return NULL;
     }
-    if (!n) {
-        sup_log(&s->log, "reload refused: %s; carrying on with the running configuration", err);
-        for (char *q = err; *q; q++)
-            if (*q == '"' || *q == '\\')
-                *q = '\'';
-        sup_log(&s->log, "event=reload result=refused error=\"%s\"", err);
-        s->reloads_refused++;
-        rp_text_printf(reply, "reload refused: %s\n", err);
-        return 1;
-    }
+    return n;
+}
 
+/* 1 if the host's replacement for `n` is a hand-over the reload can wait
+ * for: the host serves, and both configurations have it on TCP. */
+static int host_hands_over(const sup_state *s, const rp_config *n)
+{
+    const sup_child *h = &s->children[RP_CHILD_HOST];
+    return h->wanted && h->cur && h->cur->ready_ms >= 0 && h->cur->term_ms < 0 &&
+           strncmp(s->cfg->host.listen, "unix:", 5) != 0 &&
+           strncmp(n->host.listen, "unix:", 5) != 0;
+}
+
+/* Makes n the running configuration: the prepared resources, the policies,
+ * and the replacement of each changed child (but the host when host_done:
+ * its new process runs already).  Frees the old configuration. */
+static void apply(sup_state *s, rp_config *n, sup_reload_prep *prep,
+                  const int changed[RP_N_CHILDREN], char why[RP_N_CHILDREN][512], int host_done,
+                  rp_text *reply)
+{
     int64_t now = sup_now_ms();
     rp_config *o = s->cfg;
-    char why[RP_N_CHILDREN][512];
-    int changed[RP_N_CHILDREN];
-    for (int i = 0; i < RP_N_CHILDREN; i++)
-        changed[i] = sup_reload_changed(o, n, i, why[i], sizeof(why[i]));
-
     s->cfg = n;
     s->ctx.cfg_path = n->path;
     for (int i = 0; i < RP_N_CHILDREN; i++)
         s->children[i].policy = n->supervisor.child[i];
     s->children[RP_CHILD_HOST].handover = sup_can_handover(s, RP_CHILD_HOST);
-    if (prep.listen_fd >= 0) {
+    if (prep->listen_fd >= 0) {
         sup_child *gw = &s->children[RP_CHILD_GATEWAY];
         if (gw->listen_fd >= 0)
             close(gw->listen_fd); /* serving gateways keep their own copies */
-        gw->listen_fd = prep.listen_fd;
+        gw->listen_fd = prep->listen_fd;
     }
-    if (prep.lock.fd >= 0) {
+    if (prep->lock.fd >= 0) {
         sup_lock_release(&s->host_lock);
-        s->host_lock = prep.lock;
+        s->host_lock = prep->lock;
     }
-    if (prep.ctl.fd >= 0) {
+    if (prep->ctl.fd >= 0) {
         sup_ctl_close(&s->ctl_next);
-        s->ctl_next = prep.ctl; /* swapped in by the loop, after this request is answered */
+        s->ctl_next = prep->ctl; /* swapped in by the loop, after this request is answered */
     }
     if (!same_path(o->supervisor.log_file, n->supervisor.log_file) &&
-        sup_log_use(&s->log, prep.log_fd, n->supervisor.log_file) < 0)
+        sup_log_use(&s->log, prep->log_fd, n->supervisor.log_file) < 0)
         sup_log(&s->log, "reload: log_file %s: out of memory; logging where it did before",
                 n->supervisor.log_file);
 
@@ -188,6 +197,10 @@ int sup_reload(sup_state *s, rp_text *reply)
         if (!changed[i])
             continue;
         any = 1;
+        if (i == RP_CHILD_HOST && host_done) {
+            rp_text_printf(reply, "%s: %s; handed over\n", c->name, why[i]);
+            continue;
+        }
         if (!c->wanted && !c->fatal) {
             sup_log(&s->log, "reload: %s: %s; it is stopped, so it will run the new "
                     "configuration when started", c->name, why[i]);
@@ -213,7 +226,102 @@ int sup_reload(sup_state *s, rp_text *reply)
                             s->children[i].name);
     sup_log(&s->log, "event=reload result=ok changed=%s", names);
     rp_config_free(o);
-    return 0;
+}
+
+int sup_reload(sup_state *s, rp_text *reply)
+{
+    char err[2 * PATH_MAX + 512];
+    if (s->reload.cfg) {
+        snprintf(err, sizeof(err), "the previous reload is under way (its new %s is getting "
+                 "ready); try again once it is done", s->children[RP_CHILD_HOST].name);
+        s->reloads_refused++;
+        reload_not_done(s, "refused", err, reply);
+        return 1;
+    }
+    sup_reload_prep prep = {.listen_fd = -1, .lock = {.fd = -1, .path = NULL}, .log_fd = -1};
+    rp_config *n = load_new(s, &prep, err, sizeof(err));
+    if (!n) {
+        s->reloads_refused++;
+        reload_not_done(s, "refused", err, reply);
+        return 1;
+    }
+    char why[RP_N_CHILDREN][512];
+    int changed[RP_N_CHILDREN];
+    for (int i = 0; i < RP_N_CHILDREN; i++)
+        changed[i] = sup_reload_changed(s->cfg, n, i, why[i], sizeof(why[i]));
+    if (!changed[RP_CHILD_HOST] || !host_hands_over(s, n)) {
+        apply(s, n, &prep, changed, why, 0, reply);
+        return 0;
+    }
+    sup_reload_wait *w = &s->reload;
+    w->cfg = n;
+    w->prep = prep;
+    w->host_pid = 0;
+    memcpy(w->changed, changed, sizeof(changed));
+    memcpy(w->why, why, sizeof(why));
+    sup_child *h = &s->children[RP_CHILD_HOST];
+    sup_log(&s->log, "reload: %s: %s; handing over to a new process; the reload takes effect "
+            "once it is ready", h->name, why[RP_CHILD_HOST]);
+    sup_restart_child(s, RP_CHILD_HOST, sup_now_ms());
+    return SUP_CTL_LATER;
+}
+
+const char *sup_config_for(const sup_state *s, int which)
+{
+    if (which == RP_CHILD_HOST && s->reload.cfg)
+        return s->reload.cfg->path;
+    return s->cfg->path;
+}
+
+/* Why the waiting reload's host did not take over, into why[size]. */
+static void host_failure(const sup_state *s, char *why, size_t size)
+{
+    const sup_child *h = &s->children[RP_CHILD_HOST];
+    if (sup_stopping(s))
+        snprintf(why, size, "rpcrestd is stopping");
+    else if (strncmp(h->note, "hand-over", 9) == 0)
+        snprintf(why, size, "%s: %s", h->name, h->note);
+    else if (s->reload.host_pid)
+        snprintf(why, size, "%s: the new pid %d was stopped before it was ready", h->name,
+                 (int)s->reload.host_pid);
+    else
+        snprintf(why, size, "%s: the hand-over to a new process did not begin", h->name);
+}
+
+void sup_reload_progress(sup_state *s, int64_t now)
+{
+    sup_reload_wait *w = &s->reload;
+    sup_child *h = &s->children[RP_CHILD_HOST];
+    if (!w->cfg)
+        return;
+    if (h->next && !w->host_pid)
+        w->host_pid = h->next->pid;
+    int under_way = h->handover_pending || (h->next && h->next->pid == w->host_pid);
+    if (under_way && !sup_stopping(s))
+        return;
+    rp_config *n = w->cfg;
+    w->cfg = NULL;
+    rp_text reply = {0};
+    if (!under_way && h->cur && w->host_pid && h->cur->pid == w->host_pid) {
+        apply(s, n, &w->prep, w->changed, w->why, 1, &reply);
+        sup_ctl_answer_waiting(&s->ctl, 0, reply.s ? reply.s : "", now);
+        rp_text_free(&reply);
+        return;
+    }
+    char why[1024], err[2048];
+    host_failure(s, why, sizeof(why));
+    if (h->next && h->next->pid == w->host_pid)
+        sup_child_retire(h, h->next, now); /* stopping: it is not wanted any more */
+    h->handover_pending = 0;
+    snprintf(err, sizeof(err), "%s; %s pid %d keeps serving the running configuration, and "
+             "%s is not handed over", why, h->name, h->cur ? (int)h->cur->pid : 0,
+             s->children[RP_CHILD_GATEWAY].name);
+    unprepare(&w->prep);
+    rp_config_free(n);
+    s->reloads_failed++;
+    reload_not_done(s, "failed", err, &reply);
+    sup_ctl_answer_waiting(&s->ctl, 1, reply.s ? reply.s : "", now);
+    rp_text_free(&reply);
 }
 
 /* ---- status ------------------------------------------------------------------ */

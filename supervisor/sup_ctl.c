@@ -120,6 +120,7 @@ static void drop(sup_ctl_client *cl)
     cl->fd = -1;
     cl->in_len = 0;
     cl->out_off = 0;
+    cl->waiting = 0;
 }
 
 void sup_ctl_close(sup_ctl *ctl)
@@ -142,7 +143,7 @@ size_t sup_ctl_pollfds(const sup_ctl *ctl, struct pollfd *pfd)
     pfd[n++] = (struct pollfd){.fd = ctl->fd, .events = POLLIN};
     for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++) {
         const sup_ctl_client *cl = &ctl->clients[i];
-        if (cl->fd >= 0)
+        if (cl->fd >= 0 && !cl->waiting)
             pfd[n++] = (struct pollfd){.fd = cl->fd, .events = cl->out.s ? POLLOUT : POLLIN};
     }
     return n;
@@ -212,6 +213,11 @@ static void read_request(sup_ctl_client *cl, sup_ctl_handler handler, void *arg)
         } else if (nl) {
             *nl = '\0';
             status = handler(arg, cl->in, &body);
+            if (status == SUP_CTL_LATER) {
+                cl->waiting = 1;
+                rp_text_free(&body);
+                return;
+            }
         } else if (room == 0) {
             rp_text_printf(&body, "rpcrestd: request longer than %d bytes\n",
                            SUP_CTL_REQUEST_MAX - 1);
@@ -268,12 +274,29 @@ void sup_ctl_serve(sup_ctl *ctl, const struct pollfd *pfd, size_t n, sup_ctl_han
     }
 }
 
+void sup_ctl_answer_waiting(sup_ctl *ctl, int status, const char *text, int64_t now)
+{
+    for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++) {
+        sup_ctl_client *cl = &ctl->clients[i];
+        if (cl->fd < 0 || !cl->waiting)
+            continue;
+        cl->waiting = 0;
+        cl->deadline_ms = now + SUP_CTL_TIMEOUT_MS; /* for the answer's write */
+        rp_text_printf(&cl->out, "%d\n%s", status, text);
+        if (cl->out.oom) {
+            rp_text_free(&cl->out);
+            rp_text_printf(&cl->out, "1\nrpcrestd: out of memory\n");
+        }
+        write_answer(cl);
+    }
+}
+
 int64_t sup_ctl_deadlines(sup_ctl *ctl, int64_t now)
 {
     int64_t next = -1;
     for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++) {
         sup_ctl_client *cl = &ctl->clients[i];
-        if (cl->fd < 0)
+        if (cl->fd < 0 || cl->waiting)
             continue;
         if (now >= cl->deadline_ms) {
             drop(cl);

@@ -21,8 +21,12 @@
 #define SUP_CTL_REQUEST_MAX 512
 #define SUP_CTL_TIMEOUT_MS 5000 /* a client that neither asks nor reads is dropped */
 
+/* A handler's "the answer comes later" (sup_ctl_answer_waiting). */
+#define SUP_CTL_LATER (-1)
+
 /* Answers `request` (the line, without its newline) in *reply and returns
- * the exit status rpcrestctl is to end with. */
+ * the exit status rpcrestctl is to end with, or SUP_CTL_LATER: the client
+ * then waits, with no deadline, for sup_ctl_answer_waiting. */
 typedef int (*sup_ctl_handler)(void *arg, const char *request, rp_text *reply);
 
 typedef struct sup_ctl_client {
@@ -33,6 +37,7 @@ typedef struct sup_ctl_client {
     size_t out_off;
     int64_t deadline_ms;
     int denied; /* another user: its request is read, then refused */
+    int waiting; /* its handler said SUP_CTL_LATER */
 } sup_ctl_client;
 
 typedef struct sup_ctl {
@@ -60,6 +65,9 @@ size_t sup_ctl_pollfds(const sup_ctl *ctl, struct pollfd *pfd);
 /* Serves what poll reported for the n entries sup_ctl_pollfds filled. */
 void sup_ctl_serve(sup_ctl *ctl, const struct pollfd *pfd, size_t n, sup_ctl_handler handler,
                    void *arg, sup_logger *lg, int64_t now);
+
+/* Answers every waiting client with `status` and `text`. */
+void sup_ctl_answer_waiting(sup_ctl *ctl, int status, const char *text, int64_t now);
 
 /* Drops clients past their deadline; returns ms until the next one, or -1. */
 int64_t sup_ctl_deadlines(sup_ctl *ctl, int64_t now);

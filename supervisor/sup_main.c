@@ -303,7 +303,9 @@ static int64_t start_due(sup_state *s, int64_t now)
         if (handover_may_begin(s, i)) {
             c->handover_pending = 0;
             if (sup_can_handover(s, i)) {
-                sup_child_spawn(c, SUP_ROLE_NEXT, &s->ctx, now);
+                sup_ctx ctx = s->ctx;
+                ctx.cfg_path = sup_config_for(s, i); /* a waiting reload's, for the host */
+                sup_child_spawn(c, SUP_ROLE_NEXT, &ctx, now);
             } else {
                 sup_log(&s->log, "%s listens on a unix socket: stopping pid %d before starting "
                         "its replacement", c->name, (int)c->cur->pid);
@@ -444,6 +446,7 @@ static int run(sup_state *s)
     for (;;) {
         int64_t now = sup_now_ms();
         int64_t timeout = -1;
+        sup_reload_progress(s, now);
         swap_control_socket(s);
         if (sup_stopping(s)) {
             if (stop_step(s, now))

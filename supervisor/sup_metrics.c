@@ -71,11 +71,14 @@ void sup_metrics(const sup_state *s, rp_text *reply)
                           sup_child_state(&s->children[i], now) == SUP_RUNNING);
     }
     rp_metrics_header(reply, "rpcrest_supervisor_reloads_total",
-                      "Reloads (SIGHUP, rpcrestctl reload), by result: ok (applied) or refused "
-                      "(an error in the file; the running configuration stays).", "counter");
-    const char *ok[] = {"ok"}, *refused[] = {"refused"};
+                      "Reloads (SIGHUP, rpcrestctl reload), by result: ok (applied), refused "
+                      "(an error in the file) or failed (the new host was not ready); the "
+                      "running configuration stays unless ok.", "counter");
+    const char *ok[] = {"ok"}, *refused[] = {"refused"}, *failed[] = {"failed"};
     rp_metrics_sample(reply, "rpcrest_supervisor_reloads_total", result_label, ok, s->reloads_ok);
     rp_metrics_sample(reply, "rpcrest_supervisor_reloads_total", result_label, refused,
                       s->reloads_refused);
+    rp_metrics_sample(reply, "rpcrest_supervisor_reloads_total", result_label, failed,
+                      s->reloads_failed);
     rp_metrics_render_process(reply);
 }

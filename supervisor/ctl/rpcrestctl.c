@@ -25,6 +25,7 @@
 #define EX_USAGE 64
 #define EX_FAILURE 1
 #define ANSWER_TIMEOUT_S 10
+#define READY_TIMEOUT_MAX_S 3600 /* the most [host] ready_timeout may be */
 
 static void usage(FILE *out)
 {
@@ -36,7 +37,8 @@ static void usage(FILE *out)
           "  start NAME       start a stopped or FATAL child\n"
           "  stop NAME        stop a child and keep it down\n"
           "  restart NAME     replace a child (a hand-over when it is serving)\n"
-          "  reload           re-read FILE and restart what it changes (like SIGHUP)\n"
+          "  reload           re-read FILE and restart what it changes (like SIGHUP);\n"
+          "                   a new host must get ready for it to take effect\n"
           "  metrics          rpcrestd's counters (starts, restarts, exits, FATAL, reloads)\n"
           "                   and each child's state, in the Prometheus text format\n"
           "NAME: rpcrest-host (host) or rpcrest-gateway (gateway).\n",
@@ -55,13 +57,17 @@ static int find_socket(void *user, const char *section, const char *key, const c
     return 1;
 }
 
-/* The control socket path of the INI at `path`, or NULL (reported). */
-static char *socket_path(const char *path)
+/* The control socket path of the INI at `path`, or NULL (reported), and
+ * the host's ready_timeout in *ready_s (the longest a reload waits for its
+ * new host): the INI's, or the most it may be when the INI has an error. */
+static char *socket_path(const char *path, double *ready_s)
 {
     char err[PATH_MAX + 256];
+    *ready_s = READY_TIMEOUT_MAX_S;
     rp_config *cfg = rp_config_load(path, err, sizeof(err));
     if (cfg) {
         char *out = strdup(cfg->supervisor.control_socket);
+        *ready_s = cfg->supervisor.child[RP_CHILD_HOST].ready_timeout;
         rp_config_free(cfg);
         return out;
     }
@@ -98,8 +104,9 @@ static int send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Sends `request` and prints the answer; returns the exit status. */
-static int ask(const char *path, const char *request)
+/* Sends `request` and prints the answer, waiting up to timeout_s for it;
+ * returns the exit status. */
+static int ask(const char *path, const char *request, int timeout_s)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -119,7 +126,7 @@ static int ask(const char *path, const char *request)
         close(fd);
         return EX_FAILURE;
     }
-    struct timeval tv = {.tv_sec = ANSWER_TIMEOUT_S};
+    struct timeval tv = {.tv_sec = timeout_s};
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (send_all(fd, request, strlen(request)) < 0 || send_all(fd, "\n", 1) < 0) {
         fprintf(stderr, "rpcrestctl: %s: %s\n", path, strerror(errno));
@@ -221,10 +228,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "rpcrestctl: a name has no newline\n");
         return EX_USAGE;
     }
-    char *path = socket_path(conf);
+    double ready_s;
+    char *path = socket_path(conf, &ready_s);
     if (!path)
         return EX_FAILURE;
-    int status = ask(path, request);
+    /* a reload that replaces the host answers once the new host is ready */
+    int timeout_s = ANSWER_TIMEOUT_S + (strcmp(cmd, "reload") == 0 ? (int)ready_s + 1 : 0);
+    int status = ask(path, request, timeout_s);
     free(path);
     return status;
 }

@@ -148,6 +148,54 @@ class ReloadTest(SupervisorCase):
         self.wait_handed_over(r, HOST, kids[HOST])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
 
+    def test_reload_whose_new_host_fails_is_reported_and_undone(self):
+        """The new host refuses its configuration (a plugin whose init()
+        fails: exit 78) before it is ready: the reload has failed, the old
+        host keeps serving, and the gateway is not handed over either."""
+        r = self.rpcrest()
+        kids = children(r)
+        with open(r.ini) as f:
+            good = f.read()
+        append(r, "\n[service.refuses]\nplugin = %s/tests/plugins/bad_init.so\n"
+               "reason = not today\n" % BUILD)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertRegex(ctl.stderr, r"^reload failed: %s: hand-over to pid \d+ failed: exited "
+                         r"with status 78; %s pid %d keeps serving the running configuration, "
+                         r"and %s is not handed over\n$" % (HOST, HOST, kids[HOST], GATEWAY))
+        log = r.log()
+        self.assertRegex(log, r"%s\[\d+\]: .*refusing to start: not today" % HOST)
+        self.assertRegex(log, r"rpcrestd: event=reload result=failed error=\"%s: hand-over to "
+                         r"pid \d+ failed: exited with status 78; " % HOST)
+        self.assertNotIn("event=reload result=ok", log)
+        self.assertEqual(starts(log, GATEWAY), 1, log)
+        time.sleep(0.3)
+        self.assertEqual(children(r), kids, r.log())
+        self.assertTrue(self.echo_works(r, 5))
+        metrics = self.ctl(r, "metrics").stdout
+        self.assertIn('rpcrest_supervisor_reloads_total{result="failed"} 1', metrics)
+        # the running configuration is still the old one: the mended file changes nothing
+        with open(r.ini, "w") as f:
+            f.write(good)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual((ctl.returncode, ctl.stdout), (0, "reloaded; no child is affected\n"))
+        self.assertEqual(children(r), kids, r.log())
+
+    def test_reload_replacing_the_host_answers_once_it_has_taken_over(self):
+        r = self.rpcrest()
+        kids = children(r)
+        rewrite(r, "threads = 2", "threads = 1")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.assertEqual(ctl.stdout, "%s: [host] threads changed; handed over\n" % HOST)
+        log = r.log()
+        self.assertRegex(log, r"%s pid \d+ took over from pid %d" % (HOST, kids[HOST]))
+        self.assertIn("event=reload result=ok changed=%s" % HOST, log)
+        self.assertLess(log.index("took over from pid %d" % kids[HOST]),
+                        log.index("event=reload result=ok"), log)
+        self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+
     # ---- what a reload replaces ----------------------------------------------------
     def test_sighup_changing_only_the_gateway_port_moves_the_gateway(self):
         r = self.rpcrest()
