@@ -75,7 +75,7 @@ static int prepare(sup_state *s, const rp_config *n, sup_reload_prep *prep, char
             return -1;
         }
     }
-    if (!sup_same_address(o->host.listen, n->host.listen) &&
+    if (!sup_gateway_only(n) && !sup_same_address(o->host.listen, n->host.listen) &&
         sup_lock_take(&prep->lock, n->host.listen, why, sizeof(why)) < 0) {
         sup_reload_where(n, "host", "listen", where, sizeof(where));
         snprintf(err, errlen, "%s: [host] listen: %s", where, why);

@@ -603,7 +603,12 @@ static int sup_init(sup_state *s)
         s->children[RP_CHILD_HOST].wanted = 0;
         s->children[RP_CHILD_HOST].next_start_ms = -1;
     }
-    int rc = sup_lock_take(&s->host_lock, s->cfg->host.listen, err, sizeof(err));
+    /* the host's address is this rpcrestd's (a gateway alone has none: two
+     * of them in front of different upstreams must not collide on the
+     * default [host] listen) */
+    int rc = sup_gateway_only(s->cfg)
+                 ? 0
+                 : sup_lock_take(&s->host_lock, s->cfg->host.listen, err, sizeof(err));
     if (rc < 0) {
         char where[PATH_MAX + 32];
         sup_reload_where(s->cfg, "host", "listen", where, sizeof(where));

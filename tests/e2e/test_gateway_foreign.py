@@ -741,9 +741,10 @@ class Supervised(ForeignCase):
     no [service.*] supervises the gateway alone (no rpcrest-host)."""
     mode = "reflection"
 
-    def test_rpcrestd_runs_the_gateway_alone(self):
-        g = World.new_gateway(self.mode)
-        log_path = os.path.join(World.dir, "rpcrestd.log")
+    def supervise(self, g):
+        """Runs rpcrestd on gateway g's INI; returns (process, {name: pid}
+        of the children seen so far).  Everything is stopped at cleanup."""
+        log_path = os.path.join(World.dir, "rpcrestd-%d.log" % g.port)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen([os.path.join(harness.BUILD, "rpcrestd"), "-c", g.ini],
                                     stdin=subprocess.DEVNULL, stdout=log,
@@ -763,7 +764,6 @@ class Supervised(ForeignCase):
                 if harness.pid_alive(pid):
                     os.kill(pid, signal.SIGKILL)
         self.addCleanup(stop)
-        self.port = g.port
 
         def answers():
             seen.update(harness.children_of(proc.pid))
@@ -771,14 +771,32 @@ class Supervised(ForeignCase):
                 return harness.port_open(g.port) and self.http("GET", "/v1/whoami")[0] == 200
             except OSError:
                 return False
+        self.port = g.port
         with open(log_path, "rb") as f:
             ok = harness.wait_until(answers, 4, 0.05)
             self.assertTrue(ok, "no answer; rpcrestd log:\n" + f.read().decode("utf-8", "replace"))
+        return proc, seen
+
+    def test_rpcrestd_runs_the_gateway_alone(self):
+        proc, seen = self.supervise(World.new_gateway(self.mode))
         self.assertEqual(int(self.ok("GET", "/v1/whoami")["pid"]), self.upstream.pid)
         children = set(harness.children_of(proc.pid)) - {"rpcrestd-guard"}
         self.assertEqual(sorted(children), ["rpcrest-gateway"])
         self.assertNotIn("rpcrest-host", seen)
 
+    def test_two_gateways_alone_side_by_side(self):
+        """A gateway alone has no host address of its own: a second one
+        (same default [host] listen, its own port) was refused with
+        'another rpcrestd serves 127.0.0.1:5505'."""
+        first, _ = self.supervise(World.new_gateway(self.mode))
+        g = World.new_gateway(self.mode)
+        with open(g.ini, "a") as f:  # the INIs share a folder, where the default would be
+            f.write("\n[supervisor]\ncontrol_socket = %s\n"
+                    % os.path.join(World.dir, "rpcrestd-%d.sock" % g.port))
+        second, _ = self.supervise(g)
+        self.assertIsNone(first.poll())
+        self.assertIsNone(second.poll())
+        self.assertEqual(int(self.ok("GET", "/v1/whoami")["pid"]), self.upstream.pid)
 
 if __name__ == "__main__":
     unittest.main()
