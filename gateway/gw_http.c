@@ -159,8 +159,8 @@ static size_t response_metadata_size(const gw_request *req, unsigned status)
 
 size_t gw_http_metadata_room(const gw_request *req)
 {
-    size_t free = CONNECTION_MEMORY - ANSWER_RESERVE;
-    return req->head_bytes < free ? free - req->head_bytes : 0;
+    size_t avail = CONNECTION_MEMORY - ANSWER_RESERVE;
+    return req->head_bytes < avail ? avail - req->head_bytes : 0;
 }
 
 enum MHD_Result gw_http_send_metadata_too_large(gw_request *req, size_t bytes)
@@ -586,21 +586,30 @@ static enum MHD_Result send_metrics(gw_request *req)
  * connection's pool next to the bytes (an estimate on the safe side) */
 #define POOL_ENTRY_BYTES 64
 
+/* What a request's head takes: pool bytes, and its header fields. */
+typedef struct head_size {
+    size_t bytes;
+    size_t n_headers;
+} head_size;
+
 static enum MHD_Result count_head_entry(void *cls, enum MHD_ValueKind kind, const char *key,
                                         size_t key_size, const char *value, size_t value_size)
 {
-    (void)kind, (void)key, (void)value;
-    *(size_t *)cls += key_size + 2 + value_size + 2 + POOL_ENTRY_BYTES;
+    (void)key, (void)value;
+    head_size *hs = cls;
+    hs->bytes += key_size + 2 + value_size + 2 + POOL_ENTRY_BYTES;
+    hs->n_headers += kind == MHD_HEADER_KIND;
     return MHD_YES;
 }
 
 /* What the request line, headers, cookies and query take of the pool. */
-static size_t request_head_size(struct MHD_Connection *conn, const char *method, const char *url)
+static head_size request_head_size(struct MHD_Connection *conn, const char *method,
+                                   const char *url)
 {
-    size_t bytes = strlen(method) + 1 + strlen(url) + sizeof(" HTTP/1.1\r\n");
+    head_size hs = {strlen(method) + 1 + strlen(url) + sizeof(" HTTP/1.1\r\n"), 0};
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND | MHD_COOKIE_KIND | MHD_GET_ARGUMENT_KIND,
-                                count_head_entry, &bytes);
-    return bytes;
+                                count_head_entry, &hs);
+    return hs;
 }
 
 static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, const char *url,
@@ -635,9 +644,9 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     atomic_init(&req->state, REQ_READING);
     atomic_fetch_add(&h->in_flight, 1);
     gw_metrics_in_flight(h->metrics, 1);
-    req->head_bytes = request_head_size(conn, method, url);
-    if (MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL) > MAX_HEADERS ||
-        req->head_bytes > REQUEST_HEAD_MAX) {
+    head_size head = request_head_size(conn, method, url);
+    req->head_bytes = head.bytes;
+    if (head.n_headers > MAX_HEADERS || head.bytes > REQUEST_HEAD_MAX) {
         req->early_status = 431; /* rather than forward some and drop the rest */
         return req;
     }
@@ -941,6 +950,7 @@ static void stop_threads(gw_http *h)
 
 static void free_http(gw_http *h)
 {
+    gw_gen_unref(h->gen);
     gw_accept_free(h->accept);
     if (h->oom_response)
         MHD_destroy_response(h->oom_response);
@@ -972,21 +982,25 @@ static void fail_start(gw_http *h, const gw_http_config *cfg)
     free_http(h);
 }
 
-gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen)
+gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, char *err,
+                       size_t errlen)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     if (rp_notify_tcp_address(cfg->listen, &addr, &addr_len) < 0) {
         snprintf(err, errlen, "listen %s: not an IP address and port", cfg->listen);
+        gw_gen_unref(gen);
         return NULL;
     }
     if (cfg->cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
         snprintf(err, errlen, "[gateway] cert: this libmicrohttpd was built without TLS");
+        gw_gen_unref(gen);
         return NULL;
     }
     gw_http *h = calloc(1, sizeof(*h));
     if (!h) {
         snprintf(err, errlen, "%s", GW_ERR_OOM);
+        gw_gen_unref(gen);
         return NULL;
     }
     h->cfg = *cfg;
@@ -997,12 +1011,14 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, si
     h->conns = gw_conns_new(h->cfg.max_connections, h->cfg.connection_timeout_s);
     if (!h->conns) {
         snprintf(err, errlen, "cannot start the connection deadline thread");
+        gw_gen_unref(gen);
         free(h);
         return NULL;
     }
     pthread_mutex_init(&h->gen_lock, NULL);
     h->upstream = up;
     h->metrics = cfg->metrics;
+    gw_http_publish(h, gen); /* before the first connection is taken */
     h->access = cfg->access;
     h->no_method_stats = gw_metrics_method(h->metrics, GW_METRICS_NO_METHOD);
     h->health_stats = gw_metrics_method(h->metrics, "healthz");
@@ -1107,6 +1123,5 @@ void gw_http_stop(gw_http *h, int64_t grace_ms)
         sleep_ms(10);
     stop_threads(h);
     close_listener(listener);
-    gw_gen_unref(h->gen);
     free_http(h);
 }

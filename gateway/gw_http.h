@@ -44,8 +44,11 @@ typedef struct gw_http_config {
 
 typedef struct gw_http gw_http;
 
-/* Starts listening.  Returns NULL with a reason in err[errlen]. */
-gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen);
+/* Starts listening, serving `gen` (the caller's reference, taken also on
+ * failure; NULL: no API yet) from the first connection on.  Returns NULL
+ * with a reason in err[errlen]. */
+gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, char *err,
+                       size_t errlen);
 
 /* Serves `gen` from now on (takes the caller's reference); requests already
  * routed keep the generation they started with.  Counted in the metrics. */

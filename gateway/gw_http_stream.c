@@ -347,9 +347,10 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
     if (first)
         gw_http_add_metadata_headers(req, resp, "Grpc-Metadata-", first->initial,
                                      first->n_initial);
-    gw_upstream_result_free(msg); /* first, if it was a message: its headers are added */
-    if (msg)
+    if (msg) { /* first: its headers are added, its line is made; ask for the next */
+        gw_upstream_result_free(msg);
         gw_stream_next(st->call);
+    }
     /* the length is counted as the stream is read */
     return gw_http_queue(req, resp, MHD_HTTP_OK,
                          st->sse ? "text/event-stream" : "application/json", 0);

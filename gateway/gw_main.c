@@ -363,8 +363,12 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     gw_gen *gen = NULL;
     int loaded = load_first_api(src, up, metrics, sg, &gen, &have_api);
     gw_http *http = NULL;
-    if (loaded == 0 && !(http = gw_http_start(&hc, up, err, sizeof(err))))
-        rp_log("%s", err);
+    if (loaded == 0) {
+        http = gw_http_start(&hc, up, gen, err, sizeof(err)); /* serving gen from the start */
+        gen = NULL;
+        if (!http)
+            rp_log("%s", err);
+    }
     if (!http) {
         if (loaded > 0)
             log_stop(gw_signals_wait(sg));
@@ -377,7 +381,6 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     }
     if (st->listen_fd >= 0)
         st->listen_fd = -1; /* the HTTP server's now */
-    gw_http_publish(http, gen);
     gw_refresh *refresh = NULL;
     if (src->use_reflection)
         refresh = gw_refresh_start(src, up, http, have_api);
