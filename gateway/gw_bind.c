@@ -15,6 +15,7 @@
 
 #include "gw_buf.h"
 #include "gw_json.h"
+#include "gw_wkt.h"
 
 /*
  * A FieldMask's text in a query parameter or path variable, as grpc-gateway
@@ -39,24 +40,13 @@ static json_t *mask_value(const gw_field *f, const char *text, size_t len, char 
             gw_buf_free(&b);
             return NULL;
         }
-        for (size_t j = start; j < i; j++) {
-            if (text[j] == '\0') {
-                snprintf(err, errlen, "field '%s': path '%.*s' has a NUL byte", f->name, plen,
-                         path);
-                gw_buf_free(&b);
-                return NULL;
-            }
-            if (text[j] != '_') {
-                gw_buf_putc(&b, (uint8_t)text[j]);
-            } else if (j + 1 < i && text[j + 1] >= 'a' && text[j + 1] <= 'z') {
-                gw_buf_putc(&b, (uint8_t)(text[++j] - 'a' + 'A'));
-            } else {
-                snprintf(err, errlen, "field '%s': path '%.*s' has a '_' not followed by a "
-                         "lowercase letter, which the gateway cannot pass on", f->name, plen,
-                         path);
-                gw_buf_free(&b);
-                return NULL;
-            }
+        const char *why = memchr(path, '\0', i - start)
+                              ? "has a NUL byte"
+                              : gw_wkt_camel_path((const uint8_t *)path, i - start, 1, &b);
+        if (why) {
+            snprintf(err, errlen, "field '%s': path '%.*s' %s", f->name, plen, path, why);
+            gw_buf_free(&b);
+            return NULL;
         }
         if (i < len)
             gw_buf_putc(&b, ',');

@@ -362,22 +362,28 @@ static int is_lower(uint8_t ch)
     return ch >= 'a' && ch <= 'z';
 }
 
-/* A proto path ("foo_bar.baz") to its JSON form ("fooBar.baz"), appended. */
-static int camel_path(gw_conv *c, const uint8_t *s, size_t n, gw_buf *out)
+const char *gw_wkt_camel_path(const uint8_t *s, size_t n, int keep_upper, gw_buf *out)
 {
     for (size_t i = 0; i < n; i++) {
-        if (s[i] >= 'A' && s[i] <= 'Z')
-            return gw_conv_fail(c, "path '%.*s' has an uppercase letter, which its JSON "
-                                   "form cannot keep", (int)(n > 64 ? 64 : n), (const char *)s);
+        if (s[i] >= 'A' && s[i] <= 'Z' && !keep_upper)
+            return "has an uppercase letter, which its JSON form cannot keep";
         if (s[i] == '_' && (i + 1 == n || !is_lower(s[i + 1])))
-            return gw_conv_fail(c, "path '%.*s' has a '_' not followed by a lowercase letter",
-                                (int)(n > 64 ? 64 : n), (const char *)s);
+            return "has a '_' not followed by a lowercase letter, which its JSON form cannot "
+                   "keep";
         if (s[i] == '_')
             gw_buf_putc(out, (uint8_t)(s[++i] - 'a' + 'A'));
         else
             gw_buf_putc(out, s[i]);
     }
-    return 0;
+    return NULL;
+}
+
+/* A proto path ("foo_bar.baz") to its JSON form ("fooBar.baz"), appended. */
+static int camel_path(gw_conv *c, const uint8_t *s, size_t n, gw_buf *out)
+{
+    const char *why = gw_wkt_camel_path(s, n, 0, out);
+    return why ? gw_conv_fail(c, "path '%.*s' %s", (int)(n > 64 ? 64 : n), (const char *)s, why)
+               : 0;
 }
 
 static int decode_field_mask(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,

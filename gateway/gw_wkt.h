@@ -105,4 +105,10 @@ int gw_wkt_decode(gw_conv *c, const gw_message *m, const uint8_t *data, size_t l
  * NullValue) rather than "not set". */
 int gw_wkt_null_is_value(const gw_field *f);
 
+/* Appends the JSON form of the FieldMask path s[0..n) ("foo_bar.baz" ->
+ * "fooBar.baz").  Returns NULL, or what keeps the JSON form from carrying
+ * it ("has a '_' not followed by a lowercase letter…"); an uppercase letter
+ * is one too unless keep_upper (a path already in the JSON form). */
+const char *gw_wkt_camel_path(const uint8_t *s, size_t n, int keep_upper, gw_buf *out);
+
 #endif /* GW_WKT_H */
