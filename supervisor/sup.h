@@ -33,6 +33,7 @@ typedef struct sup_reload_wait {
     pid_t host_pid;       /* the new host, once started, or 0 */
     int changed[RP_N_CHILDREN];
     char why[RP_N_CHILDREN][512];
+    double ready_timeout; /* the host's running one, put back if the reload fails */
 } sup_reload_wait;
 
 typedef struct sup_state {

@@ -70,8 +70,8 @@ static int prepare(sup_state *s, const rp_config *n, sup_reload_prep *prep, char
     if (strcmp(o->gateway.listen, n->gateway.listen) != 0) {
         prep->listen_fd = rp_notify_listen_tcp(n->gateway.listen, why, sizeof(why));
         if (prep->listen_fd < 0) {
-            snprintf(err, errlen, "%s:%d: [gateway] listen: %s", n->path,
-                     sup_reload_line(n, "gateway", "listen"), why);
+            sup_reload_where(n, "gateway", "listen", where, sizeof(where));
+            snprintf(err, errlen, "%s: [gateway] listen: %s", where, why);
             return -1;
         }
     }
@@ -260,6 +260,9 @@ int sup_reload(sup_state *s, rp_text *reply)
     memcpy(w->changed, changed, sizeof(changed));
     memcpy(w->why, why, sizeof(why));
     sup_child *h = &s->children[RP_CHILD_HOST];
+    /* the new host gets the new ready_timeout, the one rpcrestctl waits for */
+    w->ready_timeout = h->policy.ready_timeout;
+    h->policy.ready_timeout = n->supervisor.child[RP_CHILD_HOST].ready_timeout;
     sup_log(&s->log, "reload: %s: %s; handing over to a new process; the reload takes effect "
             "once it is ready", h->name, why[RP_CHILD_HOST]);
     sup_restart_child(s, RP_CHILD_HOST, sup_now_ms());
@@ -313,6 +316,7 @@ void sup_reload_progress(sup_state *s, int64_t now)
     if (h->next && h->next->pid == w->host_pid)
         sup_child_retire(h, h->next, now); /* stopping: it is not wanted any more */
     h->handover_pending = 0;
+    h->policy.ready_timeout = w->ready_timeout;
     snprintf(err, sizeof(err), "%s; %s pid %d keeps serving the running configuration, and "
              "%s is not handed over", why, h->name, h->cur ? (int)h->cur->pid : 0,
              s->children[RP_CHILD_GATEWAY].name);
@@ -545,6 +549,12 @@ int sup_command(void *arg, const char *request, rp_text *reply)
         rp_text_printf(reply, "rpcrestd: the configuration has [gateway] upstream and no "
                                "[service.*] section: the gateway runs alone, there is no "
                                "rpcrest-host\n");
+        return 1;
+    }
+    if (named && which == RP_CHILD_HOST && s->reload.cfg) {
+        /* the reload's new host is starting: another would outrun it */
+        rp_text_printf(reply, "rpcrestd: a reload is waiting for its new %s to get ready; try "
+                              "again once it is done\n", c->name);
         return 1;
     }
     if (strcmp(cmd, "start") == 0)

@@ -208,7 +208,7 @@ static void read_request(sup_ctl_client *cl, sup_ctl_handler handler, void *arg)
             rp_text_printf(&body, "rpcrestd: permission denied\n");
             status = 1;
         } else if (nl && memchr(cl->in, '\0', (size_t)(nl - cl->in))) {
-            rp_text_printf(&body, "rpcrestd: a request line has no NUL byte\n");
+            rp_text_printf(&body, "rpcrestd: a request line may not hold a NUL byte\n");
             status = 1;
         } else if (nl) {
             *nl = '\0';

@@ -622,8 +622,9 @@ static int sup_init(sup_state *s)
     }
     int fd = rp_notify_listen_tcp(s->cfg->gateway.listen, err, sizeof(err));
     if (fd < 0) {
-        sup_log(&s->log, "%s:%d: [gateway] listen: %s", s->cfg->path,
-                sup_reload_line(s->cfg, "gateway", "listen"), err);
+        char where[PATH_MAX + 32];
+        sup_reload_where(s->cfg, "gateway", "listen", where, sizeof(where));
+        sup_log(&s->log, "%s: [gateway] listen: %s", where, err);
         return EXIT_FAILURE;
     }
     s->children[RP_CHILD_GATEWAY].listen_fd = fd;

@@ -169,7 +169,7 @@ class CtlTest(SupervisorCase):
                          b"(known: status [--json], start NAME, stop NAME, restart NAME, "
                          b"reload, metrics)\n")
         for raw in (b"\0status\n", b"status\0\n", b"stop\0 rpcrest-host\n"):
-            self.assertEqual(ask(raw), b"1\nrpcrestd: a request line has no NUL byte\n", raw)
+            self.assertEqual(ask(raw), b"1\nrpcrestd: a request line may not hold a NUL byte\n", raw)
         self.assertEqual(ask(b"\n"), b"1\nrpcrestd: empty request\n")
         self.assertTrue(ask(b"status\n").startswith(b"0\nNAME"))
         self.assertEqual(children(r), kids, r.log())

@@ -181,6 +181,32 @@ class ReloadTest(SupervisorCase):
         self.assertEqual((ctl.returncode, ctl.stdout), (0, "reloaded; no child is affected\n"))
         self.assertEqual(children(r), kids, r.log())
 
+    def test_while_a_reload_waits_the_host_is_left_to_it(self):
+        """While a reload waits for its new host, another reload and
+        start/stop/restart of the host are refused: a third host would
+        outrun the reload's and run the new file under the old state."""
+        r = self.rpcrest()
+        kids = children(r)
+        append(r, "\n[service.refuses]\nplugin = %s/tests/plugins/bad_init.so\n"
+               "reason = not today\ndelay_ms = 2000\n" % BUILD)
+        waiting = subprocess.Popen([os.path.join(BUILD, "rpcrestctl"), "-c", r.ini, "reload"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(waiting.wait)
+        self.assertTrue(wait_until(lambda: "handing over to a new process" in r.log(), 5),
+                        r.log())
+        for request in ("restart host", "stop host", "start host"):
+            ctl = self.ctl(r, *request.split())
+            self.assertEqual(ctl.returncode, 1, (request, ctl))
+            self.assertIn("a reload is waiting for its new %s" % HOST, ctl.stderr)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("the previous reload is under way", ctl.stderr)
+        out, err = waiting.communicate(timeout=30)
+        self.assertEqual(waiting.returncode, 1, (out, err))
+        self.assertIn("reload failed: ", err)
+        self.assertEqual(children(r), kids, r.log())
+        self.assertTrue(self.echo_works(r, 5))
+
     def test_reload_replacing_the_host_answers_once_it_has_taken_over(self):
         r = self.rpcrest()
         kids = children(r)

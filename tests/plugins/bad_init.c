@@ -7,7 +7,9 @@
  */
 #include <rpcrest/rpcrest.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "echo.pb-c.h"
 
@@ -30,9 +32,16 @@ static int refuse(const rpcrest_setting *settings, size_t n_settings, void **ser
 {
     (void)service_data;
     const char *reason = "no 'reason' setting";
-    for (size_t i = 0; i < n_settings; i++)
+    long delay_ms = 0;
+    for (size_t i = 0; i < n_settings; i++) {
         if (strcmp(settings[i].key, "reason") == 0)
             reason = settings[i].value;
+        else if (strcmp(settings[i].key, "delay_ms") == 0)
+            delay_ms = strtol(settings[i].value, NULL, 10);
+    }
+    struct timespec delay = {delay_ms / 1000, delay_ms % 1000 * 1000000};
+    if (delay_ms > 0)
+        nanosleep(&delay, NULL);
     snprintf(err, errlen, "refusing to start: %s", reason);
     return -1;
 }
