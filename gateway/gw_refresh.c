@@ -27,7 +27,11 @@ struct gw_refresh {
 static void rebuild(gw_refresh *r)
 {
     char err[512];
-    gw_gen *g = gw_gen_build(r->src, r->up, err, sizeof(err));
+    gw_gen_source src = *r->src;
+    src.cancel = &r->stop; /* a stop does not wait for a slow upstream's reflection */
+    gw_gen *g = gw_gen_build(&src, r->up, err, sizeof(err));
+    if (!g && atomic_load(&r->stop))
+        return;
     if (!g) {
         rp_log("keeping the current API: %s", err);
         gw_http_api_failed(r->http);
