@@ -89,14 +89,21 @@ class ReloadTest(SupervisorCase):
         time.sleep(0.3)
         self.assertEqual(children(r), kids, r.log())
 
+    def someone_listening(self, reuseport=False):
+        """A port another process listens on (this test's socket, closed at
+        cleanup), with SO_REUSEPORT if asked; returns the port."""
+        s = socket.socket()
+        self.addCleanup(s.close)
+        if reuseport:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        return s.getsockname()[1]
+
     def test_reload_that_cannot_bind_the_new_gateway_port_changes_nothing(self):
         r = self.rpcrest()
         kids = children(r)
-        taken = socket.socket()
-        taken.bind(("127.0.0.1", 0))
-        taken.listen(1)
-        self.addCleanup(taken.close)
-        port = taken.getsockname()[1]
+        port = self.someone_listening()
         rewrite(r, "listen = 127.0.0.1:%d" % r.http_port, "listen = 127.0.0.1:%d" % port)
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 1, ctl)
@@ -127,12 +134,7 @@ class ReloadTest(SupervisorCase):
         would: the new host could bind beside it, so rpcrestd checks first."""
         r = self.rpcrest()
         kids = children(r)
-        other = socket.socket()
-        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        other.bind(("127.0.0.1", 0))
-        other.listen(1)
-        self.addCleanup(other.close)
-        port = other.getsockname()[1]
+        port = self.someone_listening(reuseport=True)
         rewrite(r, "listen = 127.0.0.1:%d" % r.host_port, "listen = localhost:%d" % port)
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 1, ctl)
