@@ -11,7 +11,8 @@ grpc_tools generates at test time, and it serves:
                              EchoMetadata, Sleep, Fail (code, message and
                              details in grpc-status-details-bin), Async,
                              Stream (server streaming, paced by the client;
-                             x-bad-message-at: N makes message N unparsable)
+                             x-bad-message-at: N makes message N unparsable;
+                             x-initial-bytes: N sends that much metadata first)
                              and Stats
   calc.Calculator            tests/e2e/protos/calc.proto: client streaming,
                              bidi streaming, PATCH with a FieldMask and
@@ -525,6 +526,10 @@ class Server:
         ctx.add_callback(terminated)
         self.count_stat("streams_started")
         bad_at = self.int_metadata(ctx, "x-bad-message-at", -1)
+        initial_bytes = self.int_metadata(ctx, "x-initial-bytes", 0)
+        if initial_bytes:  # response metadata of about that many bytes, in 1,000-byte values
+            ctx.send_initial_metadata(tuple(("x-big-%d" % i, "v" * 1000)
+                                            for i in range((initial_bytes + 999) // 1000)))
         for i in range(req.count):
             if not ctx.is_active():
                 return

@@ -516,6 +516,23 @@ class CalcChecks:
         self.assertNotEqual(headers.get("transfer-encoding"), "chunked")
         self.assertEqual(json.loads(data)["code"], 13)
 
+    def test_stream_metadata_larger_than_the_room_for_headers(self):
+        """A stream's headers carry its first message's metadata: when it
+        does not fit in what the request left of the connection's memory,
+        the answer is a 502 instead of a stream (or a closed connection)."""
+        url = "/v1/testkit/stream?count=2&size=1"
+        # 7,000 bytes: under gRPC core's own limit for a stream's metadata (8 KiB)
+        md = {"Grpc-Metadata-X-Initial-Bytes": "7000"}
+        status, headers, data = self.http("GET", url, None, md)
+        self.assertEqual(status, 200, data)
+        self.assertEqual(headers.get("grpc-metadata-x-big-6"), "v" * 1000)
+        status, headers, data = self.http("GET", url, None, dict(md, **{"X-Junk": "j" * 26000}))
+        self.assertEqual(status, 502, data)
+        self.assertNotEqual(headers.get("transfer-encoding"), "chunked")
+        got = json.loads(data)
+        self.assertEqual(got["code"], 13)
+        self.assertIn("the upstream's response metadata takes", got["message"])
+
     def test_streaming_routes_take_post_only(self):
         self.error("GET", self.ADD, status=405, code=12)
         self.error("PUT", self.DOUBLE, b"", status=405, code=12)
