@@ -5,6 +5,7 @@
  */
 #include "rp_private.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -159,4 +160,75 @@ int rp_private_reachable(const char *path, char *why, size_t whylen)
     }
     close(fd);
     return ok;
+}
+
+/* ---- what killed hosts left behind ------------------------------------------- */
+
+/* 1 if name is a default stable path's name: "host-" 16 hex digits ".sock";
+ * *len_out is its length (its sockets are that followed by ".PID"). */
+static int default_name(const char *name, size_t *len_out)
+{
+    static const char prefix[] = "host-", suffix[] = ".sock";
+    size_t p = sizeof(prefix) - 1, h = 16, x = sizeof(suffix) - 1;
+    if (strncmp(name, prefix, p) != 0 || strspn(name + p, "0123456789abcdef") != h ||
+        strncmp(name + p + h, suffix, x) != 0)
+        return 0;
+    *len_out = p + h + x;
+    return 1;
+}
+
+/* 1 if name is stable_len bytes of a stable name, then ".DIGITS". */
+static int pid_suffixed(const char *name, size_t stable_len)
+{
+    const char *d = name + stable_len;
+    return d[0] == '.' && d[1] && strspn(d + 1, "0123456789") == strlen(d + 1);
+}
+
+/* 1 if the unix socket at dir/name exists and nobody accepts on it. */
+static int dead_socket(const char *dir, const char *name)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, name);
+    struct stat st;
+    if (n < 0 || (size_t)n > SUN_PATH_MAX || lstat(sun.sun_path, &st) < 0 ||
+        !S_ISSOCK(st.st_mode))
+        return 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return 0;
+    int dead = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 && errno == ECONNREFUSED;
+    close(fd);
+    return dead;
+}
+
+void rp_private_sweep(const char *path)
+{
+    char dir[256];
+    parent_of(path, dir, sizeof(dir));
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t base_len = strlen(base), stable_len;
+    int whole = default_name(base, &stable_len) && stable_len == base_len;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    /* sockets first, so that links to the ones removed are dangling below */
+    for (int links = 0; links < 2; links++) {
+        rewinddir(d);
+        for (struct dirent *e; (e = readdir(d));) {
+            char full[600];
+            struct stat st;
+            int ours = strncmp(e->d_name, base, base_len) == 0;
+            int family = ours || (whole && default_name(e->d_name, &stable_len));
+            size_t len = ours ? base_len : stable_len;
+            if (!family)
+                continue;
+            snprintf(full, sizeof(full), "%s/%s", dir, e->d_name);
+            if (!links && pid_suffixed(e->d_name, len) && dead_socket(dir, e->d_name))
+                unlink(full);
+            else if (links && !e->d_name[len] && lstat(full, &st) == 0 &&
+                     S_ISLNK(st.st_mode) && stat(full, &st) < 0 && errno == ENOENT)
+                unlink(full);
+        }
+    }
+    closedir(d);
 }

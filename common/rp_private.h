@@ -39,6 +39,12 @@ int rp_private_prepare(const char *path, pid_t pid, char *addr, size_t addrlen, 
  * new symlink).  Returns 0, or -1 with the reason in err[errlen]. */
 int rp_private_publish(const char *path, const char *addr, char *err, size_t errlen);
 
+/* Host, once published: removes what hosts that were killed left next to
+ * `path`, sockets (PATH.PID) that nobody accepts on and links to sockets
+ * that are gone; in the default runtime folder, those of every default
+ * path (host-HASH.sock), not only this one's. */
+void rp_private_sweep(const char *path);
+
 /* Host, at exit: removes `path` if it still points at addr's socket. */
 void rp_private_withdraw(const char *path, const char *addr);
 

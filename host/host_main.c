@@ -301,6 +301,8 @@ static void announce(const rp_config *cfg, const host_server_conf *conf, host_ru
     if (run->have_private &&
         rp_private_publish(run->private_path, run->private_addr, err, sizeof(err)) < 0)
         rp_log("private_listen: %s; the gateway will use %s", err, cfg->host.listen);
+    else if (run->have_private)
+        rp_private_sweep(run->private_path);
     if (conf->reuseport && rp_notify_steer_to_newest(cfg->host.listen) <= 0)
         rp_log("cannot steer new connections on %s to the newest host", cfg->host.listen);
     int ready = rp_notify_ready(); /* to rpcrestd: listening, plugins loaded */

@@ -43,6 +43,47 @@ class PrivateSocket(unittest.TestCase):
         self.assertFalse(os.path.lexists(path), os.listdir(path_dir))
         self.assertFalse(os.path.lexists(target))
 
+    def test_host_sweeps_what_killed_hosts_left(self):
+        """A host that was killed leaves its socket (PATH.PID) and maybe the
+        link to it.  A host that publishes its own in the default runtime
+        folder removes the sockets of that family nobody accepts on, and
+        links to sockets that are gone; what still answers, and anything
+        named otherwise, stays."""
+        runtime = tempfile.mkdtemp(prefix="rpcrest-runtime-")
+        self.addCleanup(shutil.rmtree, runtime, True)
+        os.chmod(runtime, 0o700)
+
+        def unix_socket(name, listening):
+            s = socket.socket(socket.AF_UNIX)
+            s.bind(os.path.join(runtime, name))
+            if listening:
+                s.listen(1)
+                self.addCleanup(s.close)
+            else:
+                s.close()  # the file stays, as a killed host leaves it
+
+        unix_socket("host-0123456789abcdef.sock.4242", False)
+        os.symlink(os.path.join(runtime, "host-0123456789abcdef.sock.4242"),
+                   os.path.join(runtime, "host-0123456789abcdef.sock"))
+        unix_socket("host-fedcba9876543210.sock.4343", True)
+        os.symlink(os.path.join(runtime, "host-fedcba9876543210.sock.4343"),
+                   os.path.join(runtime, "host-fedcba9876543210.sock"))
+        unix_socket("other.sock.4444", False)
+        open(os.path.join(runtime, "notes.txt"), "w").close()
+        r = harness.Rpcrest()
+        self.addCleanup(r.cleanup)
+        r.start(env=dict(os.environ, XDG_RUNTIME_DIR=runtime))
+        self.assertEqual(r.http("POST", "/v1/example/echo", b'{"value":"x"}')[0], 200)
+        left = set(os.listdir(runtime))
+        self.assertNotIn("host-0123456789abcdef.sock.4242", left)
+        self.assertNotIn("host-0123456789abcdef.sock", left)
+        for name in ("host-fedcba9876543210.sock.4343", "host-fedcba9876543210.sock",
+                     "other.sock.4444", "notes.txt"):
+            self.assertIn(name, left)
+        # and the host's own
+        host_pid = r.children()["rpcrest-host"]
+        self.assertTrue(any(n.endswith(".sock.%d" % host_pid) for n in left), left)
+
     def test_off_keeps_the_gateway_on_tcp(self):
         with harness.Rpcrest(host={"private_listen": "off"}) as r:
             status, _, _ = r.http("POST", "/v1/example/echo", b'{"value":"tcp"}')
