@@ -856,7 +856,10 @@ static void on_new(rpcrest_call *c, int ok)
     c->in_handler = 1; /* before anyone else can see c */
     if (c->method->kind == RPCREST_SERVER_STREAMING && start_recv_close(c) < 0)
         call_release(c); /* REF_CLOSE; a stream cannot fold it into one batch */
-    if (decode(c) == 0) {
+    if (!c->payload) { /* the client half-closed without sending one */
+        finish(c, GRPC_STATUS_INTERNAL,
+               "the call carried no request message (this method takes exactly one)", NULL, 0);
+    } else if (decode(c) == 0) {
         c->method->handler(c, c->request, c->method->plugin->service_data);
     } else {
         char why[512];

@@ -56,6 +56,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 import grpc
 
@@ -498,15 +499,16 @@ class HostHostile(unittest.TestCase):
         fits = self.pb2.AllTypes(bytes_value=b"x" * 60000)
         self.assertEqual(self.stub.Echo(fits, timeout=5), fits)
 
-    def curl_grpc(self, method, message, encoding):
+    def curl_grpc(self, method, message, encoding, body=None):
         """A gRPC call made with curl (HTTP/2 without TLS) so that the
-        grpc-encoding header and the compressed flag are ours.  Returns
-        (grpc-status or None, curl's exit code, its verbose output)."""
+        grpc-encoding header and the compressed flag are ours (or the whole
+        body, when given).  Returns (grpc-status or None, curl's exit code,
+        its verbose output)."""
         d = tempfile.mkdtemp(prefix="rpcrest-curl-")
         try:
             path = os.path.join(d, "msg")
             with open(path, "wb") as f:
-                f.write(h2raw.grpc_message(message, compressed=True))
+                f.write(h2raw.grpc_message(message, compressed=True) if body is None else body)
             proc = subprocess.run(
                 ["curl", "-sS", "-v", "--http2-prior-knowledge", "--max-time", "10",
                  "-H", "content-type: application/grpc", "-H", "te: trailers",
@@ -522,6 +524,16 @@ class HostHostile(unittest.TestCase):
             return status, proc.returncode, err
         finally:
             shutil.rmtree(d, ignore_errors=True)
+
+    @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
+    def test_unary_call_without_a_message(self):
+        # the client half-closes with no message at all: not "cannot decode"
+        status, code, err = self.curl_grpc("/rpcrest.testkit.TestKit/Echo", None, "identity",
+                                           body=b"")
+        self.assertEqual(status, grpc.StatusCode.INTERNAL.value[0], err)
+        self.assertIn("the call carried no request message", urllib.parse.unquote(err))
+        self.assertEqual(self.stub.Echo(self.pb2.AllTypes(string_value="x"), timeout=5).string_value,
+                         "x")
 
     @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
     def test_unknown_compression(self):
