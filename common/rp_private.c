@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -164,6 +165,8 @@ int rp_private_reachable(const char *path, char *why, size_t whylen)
 
 /* ---- what killed hosts left behind ------------------------------------------- */
 
+#define SWEEP_MIN_AGE_S 60 /* a socket bound more recently is left alone */
+
 /* 1 if name is a default stable path's name: "host-" 16 hex digits ".sock";
  * *len_out is its length (its sockets are that followed by ".PID"). */
 static int default_name(const char *name, size_t *len_out)
@@ -184,14 +187,16 @@ static int pid_suffixed(const char *name, size_t stable_len)
     return d[0] == '.' && d[1] && strspn(d + 1, "0123456789") == strlen(d + 1);
 }
 
-/* 1 if the unix socket at dir/name exists and nobody accepts on it. */
+/* 1 if the unix socket at dir/name exists, was bound a while ago (a host
+ * starting right now may be between its bind and its listen) and nobody
+ * accepts on it. */
 static int dead_socket(const char *dir, const char *name)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, name);
     struct stat st;
     if (n < 0 || (size_t)n > SUN_PATH_MAX || lstat(sun.sun_path, &st) < 0 ||
-        !S_ISSOCK(st.st_mode))
+        !S_ISSOCK(st.st_mode) || time(NULL) - st.st_mtime < SWEEP_MIN_AGE_S)
         return 0;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)

@@ -40,8 +40,8 @@ int rp_private_prepare(const char *path, pid_t pid, char *addr, size_t addrlen, 
 int rp_private_publish(const char *path, const char *addr, char *err, size_t errlen);
 
 /* Host, once published: removes what hosts that were killed left next to
- * `path`, sockets (PATH.PID) that nobody accepts on and links to sockets
- * that are gone; in the default runtime folder, those of every default
+ * `path`, sockets (PATH.PID) bound over a minute ago that nobody accepts
+ * on, and links to sockets that are gone; in the default runtime folder, those of every default
  * path (host-HASH.sock), not only this one's. */
 void rp_private_sweep(const char *path);
 

@@ -801,8 +801,8 @@ int rpcrest_call_add_trailing_metadata(rpcrest_call *c, const char *key, const v
 /* The request message from the payload into c->request; 0 or -1. */
 static int decode(rpcrest_call *c)
 {
-    grpc_byte_buffer_reader reader;
-    if (!c->payload || !grpc_byte_buffer_reader_init(&reader, c->payload))
+    grpc_byte_buffer_reader reader; /* c->payload is set: on_new answers a call without one */
+    if (!grpc_byte_buffer_reader_init(&reader, c->payload))
         return -1;
     grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
     c->request = protobuf_c_message_unpack(c->method->input, NULL, GRPC_SLICE_LENGTH(all),

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import unittest
 
 import harness
@@ -61,6 +62,8 @@ class PrivateSocket(unittest.TestCase):
                 self.addCleanup(s.close)
             else:
                 s.close()  # the file stays, as a killed host leaves it
+                old = time.time() - 120  # a host may be starting on a newer one
+                os.utime(os.path.join(runtime, name), (old, old))
 
         unix_socket("host-0123456789abcdef.sock.4242", False)
         os.symlink(os.path.join(runtime, "host-0123456789abcdef.sock.4242"),
@@ -69,6 +72,9 @@ class PrivateSocket(unittest.TestCase):
         os.symlink(os.path.join(runtime, "host-fedcba9876543210.sock.4343"),
                    os.path.join(runtime, "host-fedcba9876543210.sock"))
         unix_socket("other.sock.4444", False)
+        unix_socket("host-00112233445566aa.sock.4545", False)
+        fresh = os.path.join(runtime, "host-00112233445566aa.sock.4545")
+        os.utime(fresh, None)  # bound just now: maybe a host between bind and listen
         open(os.path.join(runtime, "notes.txt"), "w").close()
         r = harness.Rpcrest()
         self.addCleanup(r.cleanup)
@@ -78,7 +84,7 @@ class PrivateSocket(unittest.TestCase):
         self.assertNotIn("host-0123456789abcdef.sock.4242", left)
         self.assertNotIn("host-0123456789abcdef.sock", left)
         for name in ("host-fedcba9876543210.sock.4343", "host-fedcba9876543210.sock",
-                     "other.sock.4444", "notes.txt"):
+                     "other.sock.4444", "notes.txt", "host-00112233445566aa.sock.4545"):
             self.assertIn(name, left)
         # and the host's own
         host_pid = r.children()["rpcrest-host"]
