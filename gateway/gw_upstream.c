@@ -20,6 +20,11 @@
 #include <string.h>
 
 #define MAX_RECEIVE_BYTES (64 << 20)
+/* A reply's metadata, initial and trailing each: far above what an answer
+ * has room for (gw_http_metadata_room), so that the room decides (502), as
+ * it does for the unary calls on gw_h2, and not gRPC core's default of
+ * 8 KiB, which fails the call with RESOURCE_EXHAUSTED (429). */
+#define MAX_RECEIVE_METADATA_BYTES (1 << 20)
 
 typedef struct up_call {
     gw_up_tag tag;            /* first: the CQ thread dispatches on it */
@@ -197,6 +202,7 @@ static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = MAX_RECEIVE_BYTES}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = -1}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_METADATA_SIZE, {.integer = MAX_RECEIVE_METADATA_BYTES}},
         /* every address the target resolves to takes calls in turn */
         {GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG,
          {.string = "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}"}},

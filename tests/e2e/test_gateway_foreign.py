@@ -521,11 +521,22 @@ class CalcChecks:
         does not fit in what the request left of the connection's memory,
         the answer is a 502 instead of a stream (or a closed connection)."""
         url = "/v1/testkit/stream?count=2&size=1"
-        # 7,000 bytes: under gRPC core's own limit for a stream's metadata (8 KiB)
         md = {"Grpc-Metadata-X-Initial-Bytes": "7000"}
         status, headers, data = self.http("GET", url, None, md)
         self.assertEqual(status, 200, data)
         self.assertEqual(headers.get("grpc-metadata-x-big-6"), "v" * 1000)
+        # more than gRPC core's default limit (8 KiB) fits as well, as it does
+        # for a unary call; and more than the room is a 502, not a 429
+        status, headers, data = self.http("GET", url, None,
+                                          {"Grpc-Metadata-X-Initial-Bytes": "20000"})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(headers.get("grpc-metadata-x-big-19"), "v" * 1000)
+        for size in ("40000", "200000"):
+            with self.subTest(size=size):
+                status, _, data = self.http("GET", url, None,
+                                            {"Grpc-Metadata-X-Initial-Bytes": size})
+                self.assertEqual(status, 502, data)
+                self.assertEqual(json.loads(data)["code"], 13, data)
         status, headers, data = self.http("GET", url, None, dict(md, **{"X-Junk": "j" * 26000}))
         self.assertEqual(status, 502, data)
         self.assertNotEqual(headers.get("transfer-encoding"), "chunked")
