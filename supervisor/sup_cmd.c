@@ -528,6 +528,11 @@ int sup_command(void *arg, const char *request, rp_text *reply)
         return 0;
     }
     if (strcmp(cmd, "reload") == 0 && n == 1) {
+        if (sup_stopping(s)) { /* as for SIGHUP: the children are going away */
+            sup_log(&s->log, "rpcrestctl: reload while stopping; not reloading");
+            rp_text_printf(reply, "rpcrestd is stopping; not reloading\n");
+            return 1;
+        }
         sup_log(&s->log, "rpcrestctl: reload");
         return sup_reload(s, reply);
     }

@@ -209,6 +209,23 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(children(r), kids, r.log())
         self.assertTrue(self.echo_works(r, 5))
 
+    def test_reload_while_rpcrestd_stops_is_refused(self):
+        """rpcrestctl reload after SIGTERM, while a child that ignores it
+        holds the stop up: refused like SIGHUP, and nothing is reloaded."""
+        stubborn = "trap '' TERM\n" + IDLE
+        r = self.stand_ins(IDLE, stubborn, supervisor={"stop_timeout": "3"}).start()
+        self.wait_for_child(r, HOST)
+        self.wait_for_child(r, GATEWAY)
+        time.sleep(0.2)  # let the script set its trap
+        r.proc.send_signal(signal.SIGTERM)
+        self.wait_for_log(r, "received SIGTERM; stopping")
+        rewrite(r, "timeout = 2", "timeout = 7")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual((ctl.returncode, ctl.stdout, ctl.stderr),
+                         (1, "", "rpcrestd is stopping; not reloading\n"))
+        self.assertNotIn("event=reload", r.log())
+        self.assertEqual(r.proc.wait(10), 0, r.log())
+
     def test_reload_replacing_the_host_answers_once_it_has_taken_over(self):
         r = self.rpcrest()
         kids = children(r)
