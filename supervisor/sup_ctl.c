@@ -90,7 +90,7 @@ int sup_ctl_open(sup_ctl *ctl, const char *path, char *err, size_t errlen)
     }
     if (rc == 0) {
         step = "listen";
-        rc = listen(fd, SUP_CTL_MAX_CLIENTS);
+        rc = listen(fd, SUP_CTL_BACKLOG);
         e = errno;
     }
     if (rc < 0) {
@@ -135,12 +135,22 @@ void sup_ctl_close(sup_ctl *ctl)
     sup_ctl_init(ctl);
 }
 
+/* The index of a free client place, or -1. */
+static int free_slot(const sup_ctl *ctl)
+{
+    for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++)
+        if (ctl->clients[i].fd < 0)
+            return i;
+    return -1;
+}
+
 size_t sup_ctl_pollfds(const sup_ctl *ctl, struct pollfd *pfd)
 {
     size_t n = 0;
     if (ctl->fd < 0)
         return 0;
-    pfd[n++] = (struct pollfd){.fd = ctl->fd, .events = POLLIN};
+    /* with every place taken, new connections wait in the listen queue */
+    pfd[n++] = (struct pollfd){.fd = free_slot(ctl) >= 0 ? ctl->fd : -1, .events = POLLIN};
     for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++) {
         const sup_ctl_client *cl = &ctl->clients[i];
         if (cl->fd >= 0 && !cl->waiting)
@@ -151,7 +161,8 @@ size_t sup_ctl_pollfds(const sup_ctl *ctl, struct pollfd *pfd)
 
 static void accept_clients(sup_ctl *ctl, sup_logger *lg, int64_t now)
 {
-    for (;;) {
+    for (int i; (i = free_slot(ctl)) >= 0;) {
+        sup_ctl_client *slot = &ctl->clients[i];
         int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
@@ -165,16 +176,6 @@ static void accept_clients(sup_ctl *ctl, sup_logger *lg, int64_t now)
                      (cred.uid != geteuid() && cred.uid != 0);
         if (denied)
             sup_log(lg, "control socket: refused a connection from uid %d", (int)cred.uid);
-        sup_ctl_client *slot = NULL;
-        for (int i = 0; i < SUP_CTL_MAX_CLIENTS && !slot; i++)
-            if (ctl->clients[i].fd < 0)
-                slot = &ctl->clients[i];
-        if (!slot) {
-            static const char busy[] = "1\nrpcrestd: too many control connections\n";
-            (void)!write(fd, busy, sizeof(busy) - 1);
-            close(fd);
-            continue;
-        }
         slot->fd = fd;
         slot->in_len = 0;
         slot->out_off = 0;

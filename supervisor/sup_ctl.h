@@ -17,7 +17,8 @@
 #include "rp_text.h"
 #include "sup_log.h"
 
-#define SUP_CTL_MAX_CLIENTS 8
+#define SUP_CTL_MAX_CLIENTS 8 /* served at once; more wait in the listen queue */
+#define SUP_CTL_BACKLOG 64
 #define SUP_CTL_REQUEST_MAX 512
 #define SUP_CTL_TIMEOUT_MS 5000 /* a client that neither asks nor reads is dropped */
 

@@ -174,6 +174,30 @@ class CtlTest(SupervisorCase):
         self.assertTrue(ask(b"status\n").startswith(b"0\nNAME"))
         self.assertEqual(children(r), kids, r.log())
 
+    def test_clients_that_never_ask_do_not_lock_others_out(self):
+        """More idle connections than rpcrestd serves at once: a request
+        made meanwhile waits for a free place (the idle ones are dropped
+        after 5 s), and is answered, instead of failing."""
+        r = self.stand_ins(IDLE, IDLE).start()
+        self.wait_for_child(r, GATEWAY)
+        path = os.path.join(os.path.realpath(r.dir), "rpcrestd.sock")
+        idle = []
+        for _ in range(12):
+            s = socket.socket(socket.AF_UNIX)
+            self.addCleanup(s.close)
+            s.connect(path)
+            idle.append(s)
+        time.sleep(0.2)
+        started = time.monotonic()
+        ctl = self.ctl(r, "status")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.assertIn("%s RUNNING" % GATEWAY, re.sub(" +", " ", ctl.stdout))
+        self.assertLess(time.monotonic() - started, 8)
+        for s in idle:  # each was dropped without an answer
+            s.settimeout(10)
+            self.assertEqual(s.recv(100), b"")
+        self.assertIsNone(r.proc.poll(), r.log())
+
     def test_no_rpcrestd(self):
         r = Rpcrest()
         self.addCleanup(r.cleanup)
