@@ -121,6 +121,7 @@ static void drop(sup_ctl_client *cl)
     cl->in_len = 0;
     cl->out_off = 0;
     cl->waiting = 0;
+    cl->too_long = 0;
 }
 
 void sup_ctl_close(sup_ctl *ctl)
@@ -178,18 +179,26 @@ static void accept_clients(sup_ctl *ctl, sup_logger *lg, int64_t now)
             sup_log(lg, "control socket: refused a connection from uid %d", (int)cred.uid);
         slot->fd = fd;
         slot->in_len = 0;
+        slot->too_long = 0;
         slot->out_off = 0;
         slot->deadline_ms = now + SUP_CTL_TIMEOUT_MS;
         slot->denied = denied;
     }
 }
 
-/* Reads the request; once it is whole, builds the answer. */
+/* Reads the request; once it is whole, builds the answer.  A request too
+ * long for in[] is read to its newline (and dropped) before the answer, so
+ * that closing the connection does not reset it, answer unread. */
 static void read_request(sup_ctl_client *cl, sup_ctl_handler handler, void *arg)
 {
-    for (;;) {
+    for (size_t budget = 64 * 1024;;) { /* then the loop's turn: a flood does not hold it */
         size_t room = sizeof(cl->in) - 1 - cl->in_len;
-        ssize_t n = room ? read(cl->fd, cl->in + cl->in_len, room) : 0;
+        if (room == 0) {
+            cl->too_long = 1;
+            cl->in_len = 0;
+            room = sizeof(cl->in) - 1;
+        }
+        ssize_t n = read(cl->fd, cl->in + cl->in_len, room);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -201,17 +210,26 @@ static void read_request(sup_ctl_client *cl, sup_ctl_handler handler, void *arg)
         cl->in_len += (size_t)n;
         cl->in[cl->in_len] = '\0';
         char *nl = memchr(cl->in, '\n', cl->in_len); /* not strchr: the line may hold a NUL */
-        if (!nl && n > 0)
+        if (!nl && n > 0) {
+            budget -= (size_t)n < budget ? (size_t)n : budget;
+            if (budget == 0)
+                return;
             continue;
+        }
+        if (!nl && !cl->too_long) {
+            drop(cl); /* hung up without asking anything */
+            return;
+        }
         rp_text body = {0};
-        int status;
-        if (nl && cl->denied) {
+        int status = 1;
+        if (cl->denied) {
             rp_text_printf(&body, "rpcrestd: permission denied\n");
-            status = 1;
-        } else if (nl && memchr(cl->in, '\0', (size_t)(nl - cl->in))) {
+        } else if (cl->too_long) {
+            rp_text_printf(&body, "rpcrestd: request longer than %d bytes\n",
+                           SUP_CTL_REQUEST_MAX - 1);
+        } else if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) {
             rp_text_printf(&body, "rpcrestd: a request line may not hold a NUL byte\n");
-            status = 1;
-        } else if (nl) {
+        } else {
             *nl = '\0';
             status = handler(arg, cl->in, &body);
             if (status == SUP_CTL_LATER) {
@@ -219,13 +237,6 @@ static void read_request(sup_ctl_client *cl, sup_ctl_handler handler, void *arg)
                 rp_text_free(&body);
                 return;
             }
-        } else if (room == 0) {
-            rp_text_printf(&body, "rpcrestd: request longer than %d bytes\n",
-                           SUP_CTL_REQUEST_MAX - 1);
-            status = 1;
-        } else {
-            drop(cl); /* hung up without asking anything */
-            return;
         }
         rp_text_printf(&cl->out, "%d\n%.*s", status, (int)body.len, body.s ? body.s : "");
         if (body.oom || cl->out.oom) {

@@ -38,6 +38,7 @@ typedef struct sup_ctl_client {
     size_t out_off;
     int64_t deadline_ms;
     int denied; /* another user: its request is read, then refused */
+    int too_long; /* the request outgrew in[]: read on to its newline, then refused */
     int waiting; /* its handler said SUP_CTL_LATER */
 } sup_ctl_client;
 

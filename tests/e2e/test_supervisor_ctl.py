@@ -171,6 +171,9 @@ class CtlTest(SupervisorCase):
         for raw in (b"\0status\n", b"status\0\n", b"stop\0 rpcrest-host\n"):
             self.assertEqual(ask(raw), b"1\nrpcrestd: a request line may not hold a NUL byte\n", raw)
         self.assertEqual(ask(b"\n"), b"1\nrpcrestd: empty request\n")
+        # too long: read to its end, so that the answer is not cut off by a reset
+        for raw in (b"status" + b" " * 600 + b"\n", b"x" * 300000 + b"\n", b"s" * 511 + b"\n"):
+            self.assertEqual(ask(raw), b"1\nrpcrestd: request longer than 511 bytes\n", len(raw))
         self.assertTrue(ask(b"status\n").startswith(b"0\nNAME"))
         self.assertEqual(children(r), kids, r.log())
 
