@@ -470,6 +470,14 @@ static int child_index(const char *name)
 
 static int start_child(sup_state *s, sup_child *c, rp_text *reply)
 {
+    if (c->cur && c->cur->term_ms >= 0) { /* its end starts a new one */
+        sup_log(&s->log, "rpcrestctl: starting %s once pid %d has stopped", c->name,
+                (int)c->cur->pid);
+        sup_child_forgive(c, sup_now_ms());
+        rp_text_printf(reply, "starting %s once pid %d has stopped\n", c->name,
+                       (int)c->cur->pid);
+        return 0;
+    }
     if (c->cur) {
         rp_text_printf(reply, "%s is already %s (pid %d)\n", c->name,
                        sup_phase_name(sup_child_state(c, sup_now_ms())), (int)c->cur->pid);

@@ -89,6 +89,23 @@ class CtlTest(SupervisorCase):
         self.assertEqual(c[HOST]["restarts"], 1)
         self.assertEqual(c[HOST]["pid"], host)
 
+    def test_start_while_the_child_is_stopping_starts_it_once_it_has_stopped(self):
+        """stop, then start before the old process has finished stopping:
+        the start is not lost."""
+        slow = "trap 'sleep 1; exit 0' TERM\n" + IDLE
+        r = self.stand_ins(IDLE, slow).start()
+        old = self.wait_for_child(r, GATEWAY)
+        time.sleep(0.3)  # let the script set its trap
+        self.assertEqual(self.ctl(r, "stop", GATEWAY).returncode, 0)
+        start = self.ctl(r, "start", GATEWAY)
+        self.assertEqual((start.returncode, start.stdout),
+                         (0, "starting %s once pid %d has stopped\n" % (GATEWAY, old)))
+        self.assertTrue(pid_alive(old))
+        new = self.wait_for_child(r, GATEWAY, old, timeout=5)
+        self.assertFalse(pid_alive(old), r.log())
+        self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 5), r.log())
+        self.assertEqual(children(r)[GATEWAY], new)
+
     def test_requests_made_while_the_gateway_is_stopped_are_served_once_it_starts(self):
         """Connections made while the gateway is stopped wait in rpcrestd's
         listening socket; the gateway started again takes them only once it
