@@ -186,7 +186,8 @@ static void accept_clients(sup_ctl *ctl, sup_logger *lg, int64_t now)
     }
 }
 
-/* Reads the request; once it is whole, builds the answer.  A request too
+/* Reads the request; once it is whole (a newline, or the client's end of
+ * the connection after some bytes), builds the answer.  A request too
  * long for in[] is read to its newline (and dropped) before the answer, so
  * that closing the connection does not reset it, answer unread. */
 static void read_request(sup_ctl_client *cl, sup_ctl_handler handler, void *arg)
@@ -216,10 +217,12 @@ static void read_request(sup_ctl_client *cl, sup_ctl_handler handler, void *arg)
                 return;
             continue;
         }
-        if (!nl && !cl->too_long) {
+        if (!nl && !cl->too_long && cl->in_len == 0) {
             drop(cl); /* hung up without asking anything */
             return;
         }
+        if (!nl)
+            nl = cl->in + cl->in_len; /* the end of the connection ends the line */
         rp_text body = {0};
         int status = 1;
         if (cl->denied) {

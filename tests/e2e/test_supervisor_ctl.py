@@ -171,11 +171,13 @@ class CtlTest(SupervisorCase):
         kids = children(r)
         path = os.path.join(os.path.realpath(r.dir), "rpcrestd.sock")
 
-        def ask(raw):
+        def ask(raw, half_close=False):
             with socket.socket(socket.AF_UNIX) as s:
                 s.settimeout(3)
                 s.connect(path)
                 s.sendall(raw)
+                if half_close:
+                    s.shutdown(socket.SHUT_WR)
                 answer = b""
                 while True:
                     chunk = s.recv(4096)
@@ -192,6 +194,9 @@ class CtlTest(SupervisorCase):
         for raw in (b"status" + b" " * 600 + b"\n", b"x" * 300000 + b"\n", b"s" * 511 + b"\n"):
             self.assertEqual(ask(raw), b"1\nrpcrestd: request longer than 511 bytes\n", len(raw))
         self.assertTrue(ask(b"status\n").startswith(b"0\nNAME"))
+        # the end of the connection ends a line without a newline (printf status | nc -U)
+        self.assertTrue(ask(b"status", half_close=True).startswith(b"0\nNAME"))
+        self.assertEqual(ask(b"", half_close=True), b"")
         self.assertEqual(children(r), kids, r.log())
 
     def test_clients_that_never_ask_do_not_lock_others_out(self):
