@@ -17,7 +17,7 @@ import unittest
 
 from harness import BUILD, Rpcrest, free_port, pid_alive, port_open, wait_until
 from test_supervisor import (GATEWAY, HOST, IDLE, STAMP, SupervisorCase, children,
-                             starts)
+                             group_members, starts)
 
 WRK_SECONDS = 4
 # wrk's own counts, on one line at the end (non-2xx, and socket errors).
@@ -208,6 +208,29 @@ class ReloadTest(SupervisorCase):
         self.assertIn("reload failed: ", err)
         self.assertEqual(children(r), kids, r.log())
         self.assertTrue(self.echo_works(r, 5))
+
+    def test_sigterm_while_a_reload_waits_stops_everything(self):
+        """The waiting rpcrestctl is told the reload failed, and the new
+        host goes with the rest: rpcrestd exits 0, leaving no process."""
+        r = self.rpcrest()
+        pids = list(children(r).values())
+        append(r, "\n[service.refuses]\nplugin = %s/tests/plugins/bad_init.so\n"
+               "reason = not today\ndelay_ms = 2000\n" % BUILD)
+        waiting = subprocess.Popen([os.path.join(BUILD, "rpcrestctl"), "-c", r.ini, "reload"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(waiting.stdout.close)
+        self.addCleanup(waiting.stderr.close)
+        self.addCleanup(waiting.wait)
+        new = self.wait_for_log(r, r"started %s pid (\d+) to take over" % HOST)
+        pids.append(int(new.group(1)))
+        self.assertTrue(pid_alive(pids[-1]), r.log())
+        r.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(r.proc.wait(10), 0, r.log())
+        out, err = waiting.communicate(timeout=10)
+        self.assertEqual(waiting.returncode, 1, (out, err))
+        self.assertTrue(err.startswith("reload failed: rpcrestd is stopping; "), err)
+        for pid in pids:
+            self.assertEqual(group_members(pid), [], r.log())
 
     def test_reload_while_rpcrestd_stops_is_refused(self):
         """rpcrestctl reload after SIGTERM, while a child that ignores it
