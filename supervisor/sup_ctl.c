@@ -150,8 +150,10 @@ size_t sup_ctl_pollfds(const sup_ctl *ctl, struct pollfd *pfd)
     size_t n = 0;
     if (ctl->fd < 0)
         return 0;
-    /* with every place taken, new connections wait in the listen queue */
-    pfd[n++] = (struct pollfd){.fd = free_slot(ctl) >= 0 ? ctl->fd : -1, .events = POLLIN};
+    /* with every place taken, or accept failing, new connections wait in
+     * the listen queue */
+    int accepting = free_slot(ctl) >= 0 && ctl->accept_resume_ms == 0;
+    pfd[n++] = (struct pollfd){.fd = accepting ? ctl->fd : -1, .events = POLLIN};
     for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++) {
         const sup_ctl_client *cl = &ctl->clients[i];
         if (cl->fd >= 0 && !cl->waiting)
@@ -167,10 +169,18 @@ static void accept_clients(sup_ctl *ctl, sup_logger *lg, int64_t now)
         int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
-                sup_log(lg, "control socket: accept: %s", strerror(errno));
+                errno != ECONNABORTED) {
+                /* out of files or memory: the connection stays queued, and
+                 * polling for it again at once would spin */
+                if (!ctl->accept_failing)
+                    sup_log(lg, "control socket: accept: %s; trying again every %d ms",
+                            strerror(errno), SUP_CTL_ACCEPT_PAUSE_MS);
+                ctl->accept_failing = 1;
+                ctl->accept_resume_ms = now + SUP_CTL_ACCEPT_PAUSE_MS;
+            }
             return;
         }
+        ctl->accept_failing = 0;
         struct ucred cred = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
         socklen_t len = sizeof(cred);
         int denied = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
@@ -309,6 +319,10 @@ void sup_ctl_answer_waiting(sup_ctl *ctl, int status, const char *text, int64_t 
 int64_t sup_ctl_deadlines(sup_ctl *ctl, int64_t now)
 {
     int64_t next = -1;
+    if (ctl->accept_resume_ms > 0 && now >= ctl->accept_resume_ms)
+        ctl->accept_resume_ms = 0;
+    else if (ctl->accept_resume_ms > 0)
+        next = ctl->accept_resume_ms - now;
     for (int i = 0; i < SUP_CTL_MAX_CLIENTS; i++) {
         sup_ctl_client *cl = &ctl->clients[i];
         if (cl->fd < 0 || cl->waiting)

@@ -21,6 +21,7 @@
 #define SUP_CTL_BACKLOG 64
 #define SUP_CTL_REQUEST_MAX 512
 #define SUP_CTL_TIMEOUT_MS 5000 /* a client that neither asks nor reads is dropped */
+#define SUP_CTL_ACCEPT_PAUSE_MS 100 /* after accept failed for want of files or memory */
 
 /* A handler's "the answer comes later" (sup_ctl_answer_waiting). */
 #define SUP_CTL_LATER (-1)
@@ -46,6 +47,8 @@ typedef struct sup_ctl {
     int fd;     /* the listening socket, or -1 */
     char *path; /* its file; owned */
     sup_ctl_client clients[SUP_CTL_MAX_CLIENTS];
+    int64_t accept_resume_ms; /* > 0: accept failed (EMFILE, ...); not polled until then */
+    int accept_failing;       /* ... and that was logged; a connection accepted clears it */
 } sup_ctl;
 
 /* A closed control socket (sup_ctl_close is then a no-op). */
@@ -71,7 +74,8 @@ void sup_ctl_serve(sup_ctl *ctl, const struct pollfd *pfd, size_t n, sup_ctl_han
 /* Answers every waiting client with `status` and `text`. */
 void sup_ctl_answer_waiting(sup_ctl *ctl, int status, const char *text, int64_t now);
 
-/* Drops clients past their deadline; returns ms until the next one, or -1. */
+/* Drops clients past their deadline and ends a pause of accepting that is
+ * over; returns ms until the next of these, or -1. */
 int64_t sup_ctl_deadlines(sup_ctl *ctl, int64_t now);
 
 #endif /* SUP_CTL_H */

@@ -223,6 +223,51 @@ class CtlTest(SupervisorCase):
             self.assertEqual(s.recv(100), b"")
         self.assertIsNone(r.proc.poll(), r.log())
 
+    def test_out_of_files_pauses_accepting_instead_of_spinning(self):
+        """When accept fails for want of file descriptors, the connection
+        stays queued and rpcrestd tries again every 100 ms instead of
+        polling a socket it cannot accept from in a tight loop; once a
+        descriptor is free the waiting client is answered."""
+        import resource
+        r = self.stand_ins(IDLE, IDLE).start()
+        self.wait_for_child(r, GATEWAY)
+        pid = r.proc.pid
+        path = os.path.join(os.path.realpath(r.dir), "rpcrestd.sock")
+        before = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        in_use = {int(fd) for fd in os.listdir("/proc/%d/fd" % pid)}
+        lowest_free = min(set(range(len(in_use) + 1)) - in_use)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free, before[1]))
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            self.addCleanup(s.close)
+            s.connect(path)  # queued: accept4 cannot get it a descriptor
+            s.sendall(b"status\n")
+
+            def cpu_ticks():
+                with open("/proc/%d/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                return int(fields[11]) + int(fields[12])
+            time.sleep(0.3)
+            t0 = cpu_ticks()
+            time.sleep(1.5)
+            used = cpu_ticks() - t0
+            self.assertLess(used, 0.3 * os.sysconf("SC_CLK_TCK"),
+                            "rpcrestd used %d ticks in 1.5 s with accept failing" % used)
+            log = r.log()
+            self.assertEqual(log.count("control socket: accept: Too many open files"), 1, log)
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, before)
+        s.settimeout(5)
+        answer = b""
+        while not answer.endswith(b"\n") or GATEWAY.encode() not in answer:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        self.assertTrue(answer.startswith(b"0\n"), answer)
+        self.assertIn(b"%s RUNNING" % GATEWAY.encode(), re.sub(b" +", b" ", answer))
+        self.assertIsNone(r.proc.poll(), r.log())
+
     def test_no_rpcrestd(self):
         r = Rpcrest()
         self.addCleanup(r.cleanup)
