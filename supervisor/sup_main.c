@@ -31,7 +31,7 @@
 
 #define SUP_DEFAULT_CONFIG "conf/rpcrest.ini"
 #define SUP_EX_USAGE 64 /* sysexits.h EX_USAGE */
-#define MAX_POLL 64
+#define MAX_POLL 64 /* signals, log, control socket (1 + 8), then 2 per process */
 
 /* Started in this order, stopped in the reverse one. */
 static const char *const child_names[RP_N_CHILDREN] = {
@@ -469,13 +469,16 @@ static int run(sup_state *s)
         size_t ctl_at = n;
         n += sup_ctl_pollfds(&s->ctl, pfd + n);
         size_t procs_at = n;
+        /* the serving and starting processes first: they always fit; the
+         * retiring ones that do not (dozens of hand-overs within a stop
+         * timeout) are read once some of those before them have ended */
         for (int i = 0; i < RP_N_CHILDREN; i++) {
-            sup_child *c = &s->children[i];
-            add_proc_fds(c, c->cur, pfd, w, &n);
-            add_proc_fds(c, c->next, pfd, w, &n);
-            for (sup_proc *p = c->retiring; p; p = p->next_retiring)
-                add_proc_fds(c, p, pfd, w, &n);
+            add_proc_fds(&s->children[i], s->children[i].cur, pfd, w, &n);
+            add_proc_fds(&s->children[i], s->children[i].next, pfd, w, &n);
         }
+        for (int i = 0; i < RP_N_CHILDREN; i++)
+            for (sup_proc *p = s->children[i].retiring; p; p = p->next_retiring)
+                add_proc_fds(&s->children[i], p, pfd, w, &n);
         int ms = timeout > INT_MAX ? INT_MAX : (int)timeout;
         if (sup_log_pending(&s->log) && (ms < 0 || ms > 100))
             ms = 100; /* a slow log output is retried even if poll cannot tell */

@@ -13,8 +13,8 @@ import time
 import unittest
 
 from harness import Rpcrest, pid_alive, wait_until
-from test_supervisor import (GATEWAY, HOST, IDLE, RPCRESTCTL, SupervisorCase, children,
-                             starts)
+from test_supervisor import (GATEWAY, HOST, IDLE, LOOP, NOTIFY, RPCRESTCTL, SupervisorCase,
+                             children, starts)
 
 UPTIME = r"\d+:\d\d:\d\d"
 
@@ -88,6 +88,28 @@ class CtlTest(SupervisorCase):
         c = {c["name"]: c for c in json.loads(self.ctl(r, "status", "--json").stdout)["children"]}
         self.assertEqual(c[HOST]["restarts"], 1)
         self.assertEqual(c[HOST]["pid"], host)
+
+    def test_many_draining_hosts_do_not_hide_the_gateway(self):
+        """Seventy host hand-overs in a row whose old hosts take their time
+        to stop: rpcrestd still reads the gateway's readiness and output,
+        so restarting the gateway works meanwhile."""
+        stubborn = "trap 'sleep 20; exit 0' TERM\n" + IDLE
+        gateway = NOTIFY + 'echo "gateway $$ says hello"\n' + LOOP
+        r = self.stand_ins(stubborn, gateway, supervisor={"stop_timeout": "30"}).start()
+        old_gateway = self.wait_for_child(r, GATEWAY)
+        host = self.wait_for_child(r, HOST)
+        for _ in range(70):
+            time.sleep(0.1)  # let the new host's script set its trap
+            self.assertEqual(self.ctl(r, "restart", HOST).returncode, 0, r.log())
+            host = self.wait_for_child(r, HOST, host)
+        restart = self.ctl(r, "restart", GATEWAY)
+        self.assertEqual(restart.returncode, 0, restart)
+        new_gateway = self.wait_for_child(r, GATEWAY, old_gateway)
+        self.assertTrue(wait_until(lambda: "gateway %d says hello" % new_gateway in r.log(), 5),
+                        r.log())
+        self.assertTrue(wait_until(lambda: re.search(
+            r"%s\s+RUNNING\s+%d" % (GATEWAY, new_gateway), self.ctl(r, "status").stdout), 5),
+            r.log())
 
     def test_start_while_the_child_is_stopping_starts_it_once_it_has_stopped(self):
         """stop, then start before the old process has finished stopping:
