@@ -196,10 +196,16 @@ done > "$raw/rest-1024-vs-64.txt"
 "$BENCH_DIR/compare.sh" -r 1 -d "$DUR" -c 8 -s "$(lua_for 1048576)" \
   -a "$gw_pid $host_pid" -b "$peer_gw_pid $peer_srv_pid" "$A" "$B" > "$raw/rest-1m.txt"
 
-say "gRPC echo via h2load: rpcrest-host, then the peer's server"
+say "gRPC echo via h2load: rpcrest-host and the peer's server, alternating rounds"
 h2r=$ROUNDS; [[ $h2r -gt 3 ]] && h2r=3
-"$BENCH_DIR/h2load-grpc.sh" -u "http://127.0.0.1:$host_port" -d "$DUR" -r "$h2r" -x "1:64 64:1 4:16" > "$raw/h2load-host.txt"
-"$BENCH_DIR/h2load-grpc.sh" -u "http://127.0.0.1:$peer_grpc" -d "$DUR" -r "$h2r" -x "1:64 64:1 4:16" > "$raw/h2load-peer.txt"
+: > "$raw/h2load-host.txt"
+: > "$raw/h2load-peer.txt"
+for r in $(seq "$h2r"); do
+  for x in 1:64 64:1 4:16; do
+    "$BENCH_DIR/h2load-grpc.sh" -u "http://127.0.0.1:$host_port" -d "$DUR" -r 1 -x "$x" >> "$raw/h2load-host.txt"
+    "$BENCH_DIR/h2load-grpc.sh" -u "http://127.0.0.1:$peer_grpc" -d "$DUR" -r 1 -x "$x" >> "$raw/h2load-peer.txt"
+  done
+done
 rss_end_a=$(rss_kb "$gw_pid" "$host_pid") rss_end_b=$(rss_kb "$peer_gw_pid" "$peer_srv_pid")
 read -r pss_end_a priv_end_a < <(pss_private_kb "$gw_pid" "$host_pid")
 read -r pss_end_b priv_end_b < <(pss_private_kb "$peer_gw_pid" "$peer_srv_pid")
@@ -239,8 +245,16 @@ errors() {  # FILE C SIDE -> errors (non-2xx + socket) of that side over all rou
   awk -v c="c=$2" -v s="$3" '$1 == c && $3 == s { sub(/errors=/, "", $NF); e += $NF } END { print e + 0 }' "$1"
 }
 ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
-h2med() {  # FILE C M -> median req/s
+h2rounds() {  # FILE C M -> req/s of each round, in order, one per line
   awk -v c="c=$2" -v m="m=$3" '$1 == c && $2 == m && $3 == "median" { sub(/req\/s=/, "", $4); print $4 }' "$1"
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+h2med() {  # FILE C M -> median req/s over the rounds
+  h2rounds "$@" | median
+}
+h2ratio() {  # C M -> median over rounds of host/peer (same round)
+  paste <(h2rounds "$raw/h2load-host.txt" "$1" "$2") <(h2rounds "$raw/h2load-peer.txt" "$1" "$2") |
+    awk '{ printf "%.4f\n", ($2 > 0) ? $1 / $2 : 0 }' | median | awk '{ printf "%.2f", $1 }'
 }
 
 table="$run/table.md"
@@ -297,7 +311,7 @@ read -r k_rel k_round_1024 k_round_64 <<<"$(awk '
         for (i = 1; i <= n; i++) { below = 0; for (j = 1; j <= n; j++) if (q[j] < q[i] || (q[j] == q[i] && j < i)) below++
                                    if (below == int((n - 1) / 2)) m = i }
         printf "%.2f %.0f %.0f\n", q[m], a[m], b[m] }' "$raw/rest-1024-vs-64.txt")"
-h2_r1=$(ratio "$h2a_1_64" "$h2b_1_64") h2_r2=$(ratio "$h2a_64_1" "$h2b_64_1") h2_r3=$(ratio "$h2a_4_16" "$h2b_4_16")
+h2_r1=$(h2ratio 1 64) h2_r2=$(h2ratio 64 1) h2_r3=$(h2ratio 4 16)
 idle_ok=$([[ $idle_gw -le 20 && $idle_host -le 20 ]] && echo met || echo "**not met**")
 k_err_own=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(sockerr|non2xx)=/) { split($i, kv, "="); if (kv[2] != 0) e++ } } END { print e + 0 }' "$raw/rest-1024-vs-64.txt")
 k_ok=$([[ $k_err_a == 0 && $k_err_own == 0 ]] && awk -v r="$k_rel" 'BEGIN { exit !(r >= 0.75) }' && echo met || echo "**not met**")
@@ -385,7 +399,9 @@ mode="$ROUNDS rounds × ${DUR} s per side and setting"
   echo
   echo "![rps and p99 against connections](benchmarks.png)"
   echo
-  echo "## gRPC echo (h2load straight at the gRPC server, req/s, median of $h2r × ${DUR} s)"
+  echo "## gRPC echo (h2load straight at the gRPC server, req/s, median of $h2r alternating rounds × ${DUR} s)"
+  echo
+  echo "The ratio is the median of the rounds' own ratios, as for REST."
   echo
   echo "| clients × streams | rpcrest-host | peer (Go grpc) | ratio |"
   echo "| --- | --- | --- | --- |"
