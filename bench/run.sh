@@ -447,7 +447,7 @@ mode="$ROUNDS rounds × ${DUR} s per side and setting"
   echo "BENCH_DIR/compare.sh -r $ROUNDS -d $DUR -c \"1 64 256\" -s post-SIZE.lua -a \"GW HOST\" -b \"PEERGW PEERSRV\" http://127.0.0.1:GW http://127.0.0.1:PEER"
   echo "BENCH_DIR/compare.sh -r 1 -d $DUR -c 1024 …;  BENCH_DIR/compare.sh -r 1 -d $DUR -c 8 -s post-1048576.lua …"
   echo "wrk -t2 -c64 -d${DUR}s -s post-16.lua http://127.0.0.1:GW/v1/example/echo; wrk -t2 -c1024 …   # alternating, $ROUNDS rounds"
-  echo "BENCH_DIR/h2load-grpc.sh -u http://127.0.0.1:HOSTPORT -d $DUR -r $h2r -x \"1:64 64:1 4:16\"   # and the peer's server"
+  echo "BENCH_DIR/h2load-grpc.sh -u http://127.0.0.1:HOSTPORT -d $DUR -r 1 -x C:M   # then the peer's server; each of 1:64 64:1 4:16, $h2r rounds"
   echo '```'
   echo
   echo "post-SIZE.lua is shared/bench/post-echo.lua with a body \`{\"value\":\"aaa…\"}\` of SIZE bytes."
