@@ -10,7 +10,8 @@
  * MAX_CONCURRENT_STREAMS.  After a GOAWAY the connection takes no new call:
  * new ones queue until it has finished its streams and a new connection
  * (to whichever host listens on the path now) takes them; streams the
- * upstream refused are queued again.  Every call is in `live`, ordered by
+ * upstream refused are queued again, a call three times at most (then it
+ * fails with UNAVAILABLE).  Every call is in `live`, ordered by
  * deadline, whatever its state.
  */
 #include "gw_h2.h"
@@ -40,6 +41,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000
 #define READ_CHUNK 65536
+#define MAX_TRIES 3 /* a call refused (REFUSED_STREAM, GOAWAY) this often fails */
 #define FROM_REPLY ((grpc_status_code)-1) /* call_finish: the status the upstream sent */
 
 typedef struct h2_call {
@@ -61,6 +63,7 @@ typedef struct h2_call {
     size_t n_md[2], cap_md[2];
     int in_trailers;         /* headers after the first block */
     int failed_alloc;
+    int tries;               /* times submitted */
     int64_t deadline_ms;
     gw_upstream_done done;
     void *arg;
@@ -434,8 +437,8 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
     h2_call *k = stream_call(s, stream_id);
     if (!k)
         return 0;
-    if (error == NGHTTP2_REFUSED_STREAM) { /* never processed: send it again */
-        k->stream_id = 0;
+    if (error == NGHTTP2_REFUSED_STREAM && k->tries < MAX_TRIES) {
+        k->stream_id = 0; /* never processed: send it again */
         c->n_streams--;
         k->sent = 0;
         gw_buf_free(&k->reply);
@@ -444,8 +447,11 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
     }
     if (error != NGHTTP2_NO_ERROR && k->grpc_status < 0) {
         char text[80];
-        snprintf(text, sizeof(text), "the upstream reset the stream (%s)",
-                 nghttp2_http2_strerror(error));
+        if (error == NGHTTP2_REFUSED_STREAM)
+            snprintf(text, sizeof(text), "the upstream refused the call %d times", k->tries);
+        else
+            snprintf(text, sizeof(text), "the upstream reset the stream (%s)",
+                     nghttp2_http2_strerror(error));
         call_finish(k, error == NGHTTP2_CANCEL ? GRPC_STATUS_CANCELLED : GRPC_STATUS_UNAVAILABLE,
                     text);
         return 0;
@@ -649,6 +655,7 @@ static void submit(gw_h2 *c, h2_call *k)
         return;
     }
     k->stream_id = id;
+    k->tries++;
     c->n_streams++;
 }
 

@@ -12,6 +12,8 @@ with frames written here, as no gRPC library would send all of them:
   nothing (the call hangs)                 504, code 4 at the deadline; the stream is reset
   closes the connection                    503, code 14; the next call reconnects and works
   GOAWAY before the call is processed      the call is sent again on a new connection: 200
+  refuses every stream (RST_STREAM          503, code 14, after three tries
+    REFUSED_STREAM, or GOAWAY each time)
   no upstream listening                    503, code 14, at once; once it listens,
                                              calls work again within the backoff (1 s)
   a message whose prefix says 64 MiB + 1   429, code 8 at once; the stream is reset
@@ -259,6 +261,26 @@ class GatewayH2Client(unittest.TestCase):
         status, _, body = self.echo("again")
         self.assertEqual((status, json.loads(body)), (200, {"value": "again"}), self.log())
         self.assertEqual(self.upstream.connections, 2)
+
+    def assert_refused_a_few_times(self):
+        started = time.monotonic()
+        self.assert_error(self.echo(), 503, 14)
+        self.assertLess(time.monotonic() - started, 1.5)
+        calls = [f for f in self.upstream.received if f[1] == h2raw.HEADERS]
+        self.assertLessEqual(len(calls), 3, self.upstream.received[:20])
+
+    def test_stream_refused_every_time(self):
+        """An upstream that refuses every stream (RST_STREAM REFUSED_STREAM)
+        gets the call three times, not as often as it can until the
+        deadline: then 503, code 14."""
+        self.start(lambda _, stream: h2raw.frame(h2raw.RST_STREAM, 0, stream,
+                                                 struct.pack(">I", 7)))
+        self.assert_refused_a_few_times()
+
+    def test_goaway_every_time(self):
+        """The same when every connection says GOAWAY before the call."""
+        self.start(lambda _, stream: h2raw.frame(h2raw.GOAWAY, 0, 0, struct.pack(">II", 0, 0)))
+        self.assert_refused_a_few_times()
 
     def test_no_upstream(self):
         self.start(None)
