@@ -431,6 +431,19 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     return 0;
 }
 
+/* The status gRPC gives a stream its peer reset with `error` (gRPC's
+ * PROTOCOL-HTTP2 mapping, as gRPC core's transport applies it). */
+static grpc_status_code status_from_reset(uint32_t error)
+{
+    switch (error) {
+    case NGHTTP2_REFUSED_STREAM: return GRPC_STATUS_UNAVAILABLE;
+    case NGHTTP2_CANCEL: return GRPC_STATUS_CANCELLED;
+    case NGHTTP2_ENHANCE_YOUR_CALM: return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case NGHTTP2_INADEQUATE_SECURITY: return GRPC_STATUS_PERMISSION_DENIED;
+    default: return GRPC_STATUS_INTERNAL;
+    }
+}
+
 static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error, void *user)
 {
     gw_h2 *c = user;
@@ -452,8 +465,7 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
         else
             snprintf(text, sizeof(text), "the upstream reset the stream (%s)",
                      nghttp2_http2_strerror(error));
-        call_finish(k, error == NGHTTP2_CANCEL ? GRPC_STATUS_CANCELLED : GRPC_STATUS_UNAVAILABLE,
-                    text);
+        call_finish(k, status_from_reset(error), text);
         return 0;
     }
     call_finish(k, FROM_REPLY, NULL);

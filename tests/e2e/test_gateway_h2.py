@@ -14,6 +14,9 @@ with frames written here, as no gRPC library would send all of them:
   GOAWAY before the call is processed      the call is sent again on a new connection: 200
   refuses every stream (RST_STREAM          503, code 14, after three tries
     REFUSED_STREAM, or GOAWAY each time)
+  RST_STREAM with another error code       its gRPC status, as gRPC maps it (INTERNAL_ERROR
+                                             500 code 13, CANCEL 499 code 1,
+                                             ENHANCE_YOUR_CALM 429 code 8, …)
   no upstream listening                    503, code 14, at once; once it listens,
                                              calls work again within the backoff (1 s)
   a message whose prefix says 64 MiB + 1   429, code 8 at once; the stream is reset
@@ -281,6 +284,18 @@ class GatewayH2Client(unittest.TestCase):
         """The same when every connection says GOAWAY before the call."""
         self.start(lambda _, stream: h2raw.frame(h2raw.GOAWAY, 0, 0, struct.pack(">II", 0, 0)))
         self.assert_refused_a_few_times()
+
+    def test_reset_codes_as_grpc_maps_them(self):
+        """RST_STREAM's error code becomes the gRPC status gRPC's HTTP/2
+        transports give it (and the streaming routes, on gRPC core, give)."""
+        expected = {0x1: (500, 13), 0x2: (500, 13), 0x8: (499, 1), 0xb: (429, 8),
+                    0xc: (403, 7)}
+        self.start(lambda _, stream: h2raw.frame(
+            h2raw.RST_STREAM, 0, stream, struct.pack(">I", self.reset_code)))
+        for code, (status, grpc_code) in expected.items():
+            with self.subTest(code=code):
+                self.reset_code = code
+                self.assert_error(self.echo(), status, grpc_code)
 
     def test_no_upstream(self):
         self.start(None)
