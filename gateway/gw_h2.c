@@ -953,6 +953,19 @@ int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md,
     return 0;
 }
 
+void gw_h2_cancel(gw_h2 *c, void *arg)
+{
+    h2_call *k = c->live_head;
+    while (k && k->arg != arg)
+        k = k->next;
+    if (!k)
+        return;
+    if (k->stream_id > 0 && c->session)
+        nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, k->stream_id, NGHTTP2_CANCEL);
+    call_finish(k, GRPC_STATUS_CANCELLED, "cancelled: the client went away");
+    gw_loop_tick_soon(c->src.loop); /* the RST_STREAM goes out before the loop sleeps */
+}
+
 void gw_h2_cancel_all(gw_h2 *c)
 {
     atomic_store(&c->cancel_all, 1);

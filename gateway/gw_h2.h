@@ -35,6 +35,10 @@ gw_loop_source *gw_h2_source(gw_h2 *c);
 int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md, size_t n_md,
                 int64_t timeout_ms, gw_upstream_done done, void *arg);
 
+/* The call started with `arg` ends with CANCELLED now (done runs before
+ * this returns) and its stream is reset; nothing happens if it has ended. */
+void gw_h2_cancel(gw_h2 *c, void *arg);
+
 /* From any thread: every call in flight ends with CANCELLED (on the loop,
  * soon after). */
 void gw_h2_cancel_all(gw_h2 *c);

@@ -3,8 +3,10 @@
  *
  * Per request (see the access handler's state machine below): route on the
  * headers, collect the body, bind + encode the request, suspend the
- * connection and start the gRPC call; the upstream thread stores the result
- * and resumes; the next handler call writes the JSON answer.  Every request
+ * connection and start the gRPC call (the loop watches the suspended
+ * connection: a client that closes it cancels the call); the upstream
+ * thread stores the result and resumes; the next handler call writes the
+ * JSON answer.  Every request
  * gets a request id, is counted (gw_metrics.h) and logged (gw_access.h) when
  * it completes; GET /metrics is answered here, before routing.  The request
  * record is freed only in the completion callback.
@@ -296,6 +298,30 @@ static void on_upstream_done(void *arg, gw_upstream_result *result)
     gw_http_resume(req);
 }
 
+/* The client of a suspended unary call closed its connection: the call is
+ * cancelled (as grpc-gateway's request context is), and answers
+ * CANCELLED to nobody. */
+static void on_client_hangup(gw_loop_watch *w)
+{
+    gw_request *req = (gw_request *)((char *)w - offsetof(gw_request, hangup));
+    if (atomic_load(&req->state) != REQ_WAITING)
+        return; /* answered already */
+    if (req->route && req->thread->h2)
+        gw_h2_cancel(req->thread->h2, req);
+    else
+        gw_upstream_cancel_unary(req->http->upstream, req);
+}
+
+/* Watches the connection of a unary call that has started. */
+static void watch_client(gw_request *req)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    req->hangup.fd = info ? info->connect_fd : -1;
+    req->hangup.hangup = on_client_hangup;
+    gw_loop_watch_start(req->thread->loop, &req->hangup);
+}
+
 typedef struct query_list {
     gw_query_param params[MAX_QUERY_PARAMS];
     size_t n;
@@ -478,6 +504,8 @@ static enum MHD_Result start_call(gw_request *req)
         req->result = NULL;
         atomic_store(&req->state, REQ_DONE);
         gw_http_resume(req);
+    } else {
+        watch_client(req);
     }
     return MHD_YES;
 }
@@ -511,6 +539,8 @@ static enum MHD_Result start_health_check(gw_request *req)
     if (rc < 0) {
         atomic_store(&req->state, REQ_DONE);
         gw_http_resume(req);
+    } else {
+        watch_client(req);
     }
     return MHD_YES;
 }
@@ -770,6 +800,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return start_health_check(req);
         return start_call(req);
     case REQ_DONE: /* 4: resumed with the result (or a stream's first event) */
+        gw_loop_watch_stop(req->thread->loop, &req->hangup);
         return req->stream ? gw_http_stream_respond(req) : gw_http_send_result(req);
     default:
         return MHD_YES;
@@ -821,6 +852,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     gw_conns_request_done(conn); /* the next request's header deadline starts */
     if (!req)
         return;
+    gw_loop_watch_stop(req->thread->loop, &req->hangup);
     account(h, req, toe);
     if (req->stream)
         gw_http_stream_free(req);

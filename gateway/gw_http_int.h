@@ -17,6 +17,7 @@
 #include "gw_conns.h"
 #include "gw_gen.h"
 #include "gw_http.h"
+#include "gw_loop.h"
 #include "gw_metrics.h"
 
 #define GW_REQUEST_ID_HEADER "X-Request-Id"
@@ -80,6 +81,7 @@ typedef struct gw_request {
     gw_upstream_result *result; /* unary: the answer; stream: its first event */
     struct gw_http_stream *stream; /* server streaming only */
     char *health_service;    /* GET /healthz: the service asked about */
+    gw_loop_watch hangup;    /* a unary call's connection, watched while suspended */
     int console;             /* GET /openapi.json or /docs… (gw_http_console.c) */
     int is_metrics;          /* GET /metrics */
     /* for the access log and the metrics */

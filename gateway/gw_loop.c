@@ -4,7 +4,8 @@
  * MHD_run, for as long as the loop lives.  The wait ends at the earliest of
  * libmicrohttpd's next connection deadline and the sources' (and, once,
  * the rp_trim that gives memory back after a burst), so an idle gateway
- * sleeps.
+ * sleeps.  It also watches the connections of suspended requests for the
+ * client going away (gw_loop_watch), which libmicrohttpd does not.
  */
 #include "gw_loop.h"
 
@@ -109,6 +110,31 @@ void gw_loop_update(gw_loop *l)
         update_source(l, i);
 }
 
+/* epoll data of a gw_loop_watch: its address with the top bit set (above
+ * both the fds and SOURCE_TAG). */
+#define WATCH_BIT (UINT64_C(1) << 63)
+
+int gw_loop_watch_start(gw_loop *l, gw_loop_watch *w)
+{
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data.u64 = WATCH_BIT | (uintptr_t)w};
+    if (!l || w->fd < 0 || epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
+        if (l && w->fd >= 0)
+            rp_log("epoll_ctl ADD of a client connection: %s", strerror(errno));
+        return -1;
+    }
+    w->active = 1;
+    return 0;
+}
+
+void gw_loop_watch_stop(gw_loop *l, gw_loop_watch *w)
+{
+    if (!w->active)
+        return;
+    w->active = 0;
+    if (l)
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL); /* may be closed already */
+}
+
 static void tick_all(gw_loop *l, const uint32_t *events)
 {
     for (size_t i = 0; i < l->n_sources; i++)
@@ -119,8 +145,8 @@ static void *loop_main(void *arg)
 {
     gw_loop *l = arg;
     while (!atomic_load(&l->ending)) {
-        struct epoll_event events[2 + GW_LOOP_MAX_SOURCES];
-        int n = epoll_wait(l->epoll_fd, events, 2 + GW_LOOP_MAX_SOURCES,
+        struct epoll_event events[16];
+        int n = epoll_wait(l->epoll_fd, events, 16,
                            wait_ms(l, gw_loop_now_ms()));
         if (n < 0 && errno != EINTR) {
             rp_log("epoll_wait: %s", strerror(errno));
@@ -135,7 +161,11 @@ static void *loop_main(void *arg)
         for (int i = 0; i < n; i++) {
             uint64_t count;
             uint64_t tag = events[i].data.u64;
-            if (tag >= SOURCE_TAG(0) && tag < SOURCE_TAG(l->n_sources))
+            if (tag & WATCH_BIT) { /* at most once per wait: the hangup stops it */
+                gw_loop_watch *w = (gw_loop_watch *)(uintptr_t)(tag & ~WATCH_BIT);
+                gw_loop_watch_stop(l, w);
+                w->hangup(w);
+            } else if (tag >= SOURCE_TAG(0) && tag < SOURCE_TAG(l->n_sources))
                 source_events[tag - SOURCE_TAG(0)] = events[i].events;
             else if (events[i].data.u64 == (uint64_t)l->wake_fd &&
                      read(l->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)

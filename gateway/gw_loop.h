@@ -37,6 +37,21 @@ typedef struct gw_loop_source {
     uint32_t registered_events;
 } gw_loop_source;
 
+/* A client connection the loop watches while its request is suspended:
+ * `hangup` runs on the loop's thread when the peer closes or shuts down
+ * its side (or the socket fails).  The caller owns the record. */
+typedef struct gw_loop_watch {
+    int fd;
+    void (*hangup)(struct gw_loop_watch *w);
+    int active;          /* registered with the loop */
+} gw_loop_watch;
+
+/* Starts and stops watching w->fd (on the loop's thread; stopping one that
+ * is not active does nothing).  Start returns 0, or -1 (logged) when epoll
+ * refuses the fd: the request is then served unwatched. */
+int gw_loop_watch_start(struct gw_loop *loop, gw_loop_watch *w);
+void gw_loop_watch_stop(struct gw_loop *loop, gw_loop_watch *w);
+
 /* Starts a thread that serves `daemon` (external-epoll mode, MHD_USE_ITC)
  * and sources[0 .. n_sources) (at most GW_LOOP_MAX_SOURCES; they live as
  * long as the loop, and are ticked in that order) until gw_loop_stop.

@@ -375,6 +375,7 @@ static int start_unary(gw_upstream *up, grpc_call *call, gw_buf *wire, const gw_
     op->data.recv_status_on_client.error_string = &c->error_string;
     op->data.recv_status_on_client.trailing_metadata = &c->trailing_md;
     op++;
+    c->flight.arg = arg;
     gw_up_track(up, &c->flight, c->call);
     if (grpc_call_start_batch(c->call, c->ops, (size_t)(op - c->ops), &c->tag, NULL) !=
         GRPC_CALL_OK) {
@@ -396,6 +397,15 @@ int gw_upstream_unary_path(gw_upstream *up, const char *path, gw_buf *wire, int6
                            gw_upstream_done done, void *arg)
 {
     return start_unary(up, create_call_by_path(up, path, timeout_ms), wire, NULL, 0, done, arg);
+}
+
+void gw_upstream_cancel_unary(gw_upstream *up, void *arg)
+{
+    pthread_mutex_lock(&up->lock); /* a call listed here has not completed */
+    for (gw_up_flight *f = up->in_flight; f; f = f->next)
+        if (f->arg == arg)
+            grpc_call_cancel(f->call, NULL);
+    pthread_mutex_unlock(&up->lock);
 }
 
 void gw_upstream_cancel_all(gw_upstream *up)

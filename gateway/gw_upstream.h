@@ -87,6 +87,10 @@ int gw_upstream_unary(gw_upstream *up, const gw_method *method, gw_buf *wire,
 int gw_upstream_unary_path(gw_upstream *up, const char *path, gw_buf *wire, int64_t timeout_ms,
                            gw_upstream_done done, void *arg);
 
+/* Cancels the unary call started with `arg` (any thread); done still
+ * arrives, with CANCELLED.  Nothing happens if it has completed. */
+void gw_upstream_cancel_unary(gw_upstream *up, void *arg);
+
 /* ---- server streaming ------------------------------------------------------ */
 
 typedef struct gw_stream gw_stream;

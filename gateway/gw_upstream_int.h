@@ -16,9 +16,10 @@ typedef struct gw_up_tag {
     void (*complete)(struct gw_up_tag *tag, int success);
 } gw_up_tag;
 
-/* A call in flight, listed so that shutdown can cancel it. */
+/* A call in flight, listed so that shutdown (or its caller) can cancel it. */
 typedef struct gw_up_flight {
     grpc_call *call;
+    void *arg;               /* a unary call's done argument, else NULL */
     struct gw_up_flight *prev, *next;
 } gw_up_flight;
 

@@ -653,6 +653,20 @@ class Deadlines(SystemCase):
         self.assertTrue(self.wait_stat("sleepsCancelled", before + 1, 3),
                         "the host did not see the deadline: %s" % self.stats())
 
+    def test_client_leaving_cancels_the_call(self):
+        """A client that closes its connection while its unary call runs
+        cancels the call at once, not at the deadline (10 s here)."""
+        started = self.stats().get("sleepsStarted", 0)
+        cancelled = self.stats().get("sleepsCancelled", 0)
+        body = b'{"duration":"8s"}'
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(b"POST /v1/testkit/sleep HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Grpc-Timeout: 10S\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            self.assertTrue(self.wait_stat("sleepsStarted", started + 1, 3), self.stats())
+        self.assertTrue(self.wait_stat("sleepsCancelled", cancelled + 1, 2),
+                        "the call was not cancelled: %s" % self.stats())
+
     def test_header_sets_the_deadline(self):
         # (gRPC rounds a deadline up when it sends it: allow SLACK_MS over)
         for value, low, high in (("1S", 500, 1000), ("1500m", 1000, 1500),
