@@ -298,12 +298,15 @@ static void on_upstream_done(void *arg, gw_upstream_result *result)
     gw_http_resume(req);
 }
 
-/* The client of a suspended unary call closed its connection: the call is
- * cancelled (as grpc-gateway's request context is), and answers
- * CANCELLED to nobody. */
+/* The client of a call closed its connection: the call is cancelled (as
+ * grpc-gateway's request context is), and answers CANCELLED to nobody. */
 static void on_client_hangup(gw_loop_watch *w)
 {
     gw_request *req = (gw_request *)((char *)w - offsetof(gw_request, hangup));
+    if (req->stream) {
+        gw_http_stream_cancel(req);
+        return;
+    }
     if (atomic_load(&req->state) != REQ_WAITING)
         return; /* answered already */
     if (req->route && req->thread->h2)
@@ -312,8 +315,7 @@ static void on_client_hangup(gw_loop_watch *w)
         gw_upstream_cancel_unary(req->http->upstream, req);
 }
 
-/* Watches the connection of a unary call that has started. */
-static void watch_client(gw_request *req)
+void gw_http_watch_client(gw_request *req)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -505,7 +507,7 @@ static enum MHD_Result start_call(gw_request *req)
         atomic_store(&req->state, REQ_DONE);
         gw_http_resume(req);
     } else {
-        watch_client(req);
+        gw_http_watch_client(req);
     }
     return MHD_YES;
 }
@@ -540,7 +542,7 @@ static enum MHD_Result start_health_check(gw_request *req)
         atomic_store(&req->state, REQ_DONE);
         gw_http_resume(req);
     } else {
-        watch_client(req);
+        gw_http_watch_client(req);
     }
     return MHD_YES;
 }
@@ -800,7 +802,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return start_health_check(req);
         return start_call(req);
     case REQ_DONE: /* 4: resumed with the result (or a stream's first event) */
-        gw_loop_watch_stop(req->thread->loop, &req->hangup);
+        if (!req->stream) /* a stream's is watched until it completes */
+            gw_loop_watch_stop(req->thread->loop, &req->hangup);
         return req->stream ? gw_http_stream_respond(req) : gw_http_send_result(req);
     default:
         return MHD_YES;

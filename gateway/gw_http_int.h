@@ -157,8 +157,16 @@ int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char
  * an error response if the call failed before any message). */
 enum MHD_Result gw_http_stream_respond(gw_request *req);
 
+/* The client closed its connection: cancels the call (on the loop's thread;
+ * its last event still arrives). */
+void gw_http_stream_cancel(gw_request *req);
+
 /* The HTTP request is over (completed or broken): lets go of the call. */
 void gw_http_stream_free(gw_request *req);
+
+/* Watches the connection of a request whose call has started, until it
+ * completes: a client that closes it cancels the call (gw_http.c). */
+void gw_http_watch_client(gw_request *req);
 
 /* The console ([gateway] docs = on, gw_http_console.c): 1 if the raw path
  * is /openapi.json, /docs, or under /docs/. */

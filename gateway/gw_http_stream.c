@@ -7,7 +7,8 @@
  * message is written before the next one is asked for (gw_stream_next), so
  * a slow client slows the upstream instead of filling memory.  The content
  * reader suspends the connection when it has nothing to send; the upstream
- * thread resumes it.  When a line cannot be made for want of memory, a
+ * thread resumes it.  The loop watches the connection meanwhile, so that a
+ * client that leaves a quiet stream cancels it.  When a line cannot be made for want of memory, a
  * static error line ends the stream, which still ends as HTTP says (the
  * last chunk), not with the connection cut.  Lock order: the stream's
  * lock, then this one.
@@ -159,6 +160,8 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_buf *wires, size_t n_wi
         st->suspended = 0;
         atomic_store(&req->state, REQ_DONE);
         gw_http_resume(req);
+    } else {
+        gw_http_watch_client(req); /* suspended for as long as the upstream is quiet */
     }
     return MHD_YES;
 }
@@ -354,6 +357,14 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
     /* the length is counted as the stream is read */
     return gw_http_queue(req, resp, MHD_HTTP_OK,
                          st->sse ? "text/event-stream" : "application/json", 0);
+}
+
+void gw_http_stream_cancel(gw_request *req)
+{
+    /* st->call is set and released on this thread: no lock (and none may
+     * be held here: gw_stream's lock comes before st->lock) */
+    if (req->stream->call)
+        gw_stream_cancel(req->stream->call);
 }
 
 void gw_http_stream_free(gw_request *req)

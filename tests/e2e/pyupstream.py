@@ -12,7 +12,9 @@ grpc_tools generates at test time, and it serves:
                              details in grpc-status-details-bin), Async,
                              Stream (server streaming, paced by the client;
                              x-bad-message-at: N makes message N unparsable;
-                             x-initial-bytes: N sends that much metadata first)
+                             x-initial-bytes: N sends that much metadata first;
+                             x-interval-ms: N waits that long before each
+                             message after the first)
                              and Stats
   calc.Calculator            tests/e2e/protos/calc.proto: client streaming,
                              bidi streaming, PATCH with a FieldMask and
@@ -527,10 +529,14 @@ class Server:
         self.count_stat("streams_started")
         bad_at = self.int_metadata(ctx, "x-bad-message-at", -1)
         initial_bytes = self.int_metadata(ctx, "x-initial-bytes", 0)
+        interval = self.int_metadata(ctx, "x-interval-ms", 0) / 1000
         if initial_bytes:  # response metadata of about that many bytes, in 1,000-byte values
             ctx.send_initial_metadata(tuple(("x-big-%d" % i, "v" * 1000)
                                             for i in range((initial_bytes + 999) // 1000)))
         for i in range(req.count):
+            t0 = time.monotonic()
+            while i and ctx.is_active() and time.monotonic() - t0 < interval:
+                time.sleep(0.01)
             if not ctx.is_active():
                 return
             self.count_stat("messages_sent")

@@ -29,7 +29,9 @@ Each way runs the same checks:
   Calc           client streaming (NDJSON body -> one JSON object; a bad
                  line -> 400 naming it; an error from the server -> its
                  status and details; metadata both ways), bidi streaming
-                 (NDJSON in, {"result":…} lines out, {"error":…} midway, SSE)
+                 (NDJSON in, {"result":…} lines out, {"error":…} midway, SSE);
+                 a client leaving a server stream the upstream is quiet on
+                 cancels it
   Patch          the FieldMask of a PATCH with body "field" filled from the
                  body's keys, left alone when the client sends one, not made
                  up for body "*"
@@ -53,6 +55,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -543,6 +546,22 @@ class CalcChecks:
         got = json.loads(data)
         self.assertEqual(got["code"], 13)
         self.assertIn("the upstream's response metadata takes", got["message"])
+
+    def test_client_leaving_a_quiet_stream_cancels_it(self):
+        """A client that closes its connection while the upstream sends
+        nothing cancels the call then, not at the next message or at the
+        deadline."""
+        before = self.stats().get("streamsCancelled", 0)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(b"GET /v1/testkit/stream?count=3 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Grpc-Metadata-X-Interval-Ms: 8000\r\n\r\n")
+            got = b""
+            while b'{"result":{}}' not in got:
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, got)
+                got += chunk
+        self.assertTrue(self.wait_stat("streamsCancelled", before + 1, 2),
+                        "the stream was not cancelled: %s" % self.stats())
 
     def test_streaming_routes_take_post_only(self):
         self.error("GET", self.ADD, status=405, code=12)
