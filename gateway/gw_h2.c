@@ -399,6 +399,21 @@ static char *percent_decode(const uint8_t *s, size_t len)
     return out;
 }
 
+/* grpc-status as gRPC reads it: a decimal number (up to 2^31 - 1), else UNKNOWN
+ * (never 0, OK, as atoi would make of "abc"). */
+static int parse_status(const uint8_t *value, size_t len)
+{
+    uint64_t n = 0;
+    if (len == 0 || len > 10)
+        return GRPC_STATUS_UNKNOWN;
+    for (size_t i = 0; i < len; i++) {
+        if (value[i] < '0' || value[i] > '9')
+            return GRPC_STATUS_UNKNOWN;
+        n = n * 10 + (uint64_t)(value[i] - '0');
+    }
+    return n > INT32_MAX ? GRPC_STATUS_UNKNOWN : (int)n;
+}
+
 static int name_is(const uint8_t *name, size_t len, const char *want)
 {
     return len == strlen(want) && memcmp(name, want, len) == 0;
@@ -417,7 +432,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     if (name_is(name, name_len, ":status")) {
         k->http_status = atoi((const char *)value);
     } else if (name_is(name, name_len, "grpc-status")) {
-        k->grpc_status = atoi((const char *)value);
+        k->grpc_status = parse_status(value, value_len);
     } else if (name_is(name, name_len, "grpc-message")) {
         gpr_free(k->grpc_message);
         k->grpc_message = percent_decode(value, value_len);

@@ -8,6 +8,7 @@ with frames written here, as no gRPC library would send all of them:
   Trailers-Only, grpc-message percent-     404, code 5, the message decoded
     encoded (UTF-8 too)
   HTTP 503 and no grpc-status              503, code 14
+  a grpc-status that is not a number       500, code 2 (UNKNOWN), never 200
   a compressed message (none agreed)       500, code 13
   nothing (the call hangs)                 504, code 4 at the deadline; the stream is reset
   closes the connection                    503, code 14; the next call reconnects and works
@@ -296,6 +297,20 @@ class GatewayH2Client(unittest.TestCase):
             with self.subTest(code=code):
                 self.reset_code = code
                 self.assert_error(self.echo(), status, grpc_code)
+
+    def test_malformed_grpc_status(self):
+        """A grpc-status that is not a decimal number is UNKNOWN, as gRPC
+        reads it (and the streaming routes, on gRPC core, do): never OK."""
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("hi"))) +
+                    headers_frame(stream, [("grpc-status", self.status),
+                                           ("grpc-message", "broken")], True))
+        self.start(behave)
+        for status in ("abc", "", "0x5", "-1", "4294967296"):
+            with self.subTest(status=status):
+                self.status = status
+                self.assert_error(self.echo(), 500, 2, "broken")
 
     def test_no_upstream(self):
         self.start(None)
