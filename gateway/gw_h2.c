@@ -38,6 +38,8 @@
 #include "rp_log.h"
 
 #define MAX_REPLY_BYTES (64u << 20) /* as gw_upstream's channel */
+#define MAX_METADATA_BYTES (1u << 20) /* a header block, counted as HPACK does; as
+                                       * gw_upstream's channel */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000
 #define READ_CHUNK 65536
@@ -61,6 +63,7 @@ typedef struct h2_call {
     char *grpc_message;      /* gpr_malloc'ed, or NULL */
     gw_metadata *md[2];      /* [0] initial, [1] trailing (gpr_malloc'ed strings) */
     size_t n_md[2], cap_md[2];
+    size_t md_bytes[2];      /* of each header block, as HPACK counts them */
     int in_trailers;         /* headers after the first block */
     int failed_alloc;
     int tries;               /* times submitted */
@@ -419,6 +422,19 @@ static int name_is(const uint8_t *name, size_t len, const char *want)
     return len == strlen(want) && memcmp(name, want, len) == 0;
 }
 
+/* A header block over the limit (HPACK makes much of little: a byte can
+ * repeat a 4 KB field): the stream is reset and the call fails, with none
+ * of the metadata. */
+static void refuse_large_metadata(nghttp2_session *s, h2_call *k)
+{
+    nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, k->stream_id, NGHTTP2_CANCEL);
+    for (int i = 0; i < 2; i++) {
+        gw_metadata_free(k->md[i], k->n_md[i]);
+        k->md[i] = NULL, k->n_md[i] = k->cap_md[i] = 0;
+    }
+    call_finish(k, GRPC_STATUS_RESOURCE_EXHAUSTED, "the upstream's metadata is larger than 1 MiB");
+}
+
 static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
                      size_t name_len, const uint8_t *value, size_t value_len, uint8_t flags,
                      void *user)
@@ -429,6 +445,11 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
         return 0;
     /* Trailers-Only: the first block ends the stream and carries the status */
     int trailing = k->in_trailers || (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+    k->md_bytes[trailing] += name_len + value_len + 32;
+    if (k->md_bytes[trailing] > MAX_METADATA_BYTES) {
+        refuse_large_metadata(s, k);
+        return 0;
+    }
     if (name_is(name, name_len, ":status")) {
         k->http_status = atoi((const char *)value);
     } else if (name_is(name, name_len, "grpc-status")) {

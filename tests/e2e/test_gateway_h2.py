@@ -21,6 +21,8 @@ with frames written here, as no gRPC library would send all of them:
   no upstream listening                    503, code 14, at once; once it listens,
                                              calls work again within the backoff (1 s)
   a message whose prefix says 64 MiB + 1   429, code 8 at once; the stream is reset
+  a header block over 1 MiB (HPACK         429, code 8 at once; the stream is reset
+    references to a large value)
 
 rpcrest-gateway runs alone ([gateway] upstream = unix:PATH, the echo
 descriptors); the upstream is a thread of this test on a unix socket.
@@ -311,6 +313,21 @@ class GatewayH2Client(unittest.TestCase):
             with self.subTest(status=status):
                 self.status = status
                 self.assert_error(self.echo(), 500, 2, "broken")
+
+    def test_metadata_over_the_limit(self):
+        """A header block that HPACK makes large (one 4 KB value indexed
+        once, then referred to by one byte thousands of times: 45 MB from
+        a 16 KB frame) fails the call with RESOURCE_EXHAUSTED at 1 MiB, as
+        on the streaming routes, instead of being collected."""
+        big = b"\x40" + h2raw._hpack_int(5, 7) + b"x-big" + h2raw._hpack_int(4000, 7) + b"v" * 4000
+        block = (b"".join(h2raw.hpack_literal(n, v) for n, v in RESPONSE_HEADERS) + big +
+                 b"\xbe" * 11000)  # 0x80 | 62: the dynamic table's first entry
+        self.start(lambda _, stream: h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, stream, block))
+        started = time.monotonic()
+        self.assert_error(self.echo(), 429, 8)
+        self.assertLess(time.monotonic() - started, 1.5)
+        self.assertTrue(harness.wait_until(lambda: any(
+            t == h2raw.RST_STREAM for _, t, _ in self.upstream.received), 2), self.upstream.received)
 
     def test_no_upstream(self):
         self.start(None)
