@@ -39,6 +39,7 @@ struct gw_loop {
      * second round */
     int run_again;
     int tick_again;
+    gw_loop_watch *pending_head, *pending_tail; /* watches not begun yet, by due_ms */
     rp_trim trim;
     pthread_t thread;
 };
@@ -66,6 +67,10 @@ static int wait_ms(const gw_loop *l, int64_t now)
     int64_t ms = MHD_get_timeout(l->daemon, &timeout) == MHD_YES
                      ? (timeout > INT_MAX ? INT_MAX : (int64_t)timeout)
                      : -1;
+    if (l->pending_head) {
+        int64_t left = l->pending_head->due_ms - now;
+        ms = earlier(ms, left < 0 ? 0 : left);
+    }
     for (size_t i = 0; i < l->n_sources; i++) {
         if (l->sources[i]->deadline_ms >= 0) {
             int64_t left = l->sources[i]->deadline_ms - now;
@@ -116,23 +121,58 @@ void gw_loop_update(gw_loop *l)
 
 int gw_loop_watch_start(gw_loop *l, gw_loop_watch *w)
 {
-    struct epoll_event ev = {.events = EPOLLRDHUP, .data.u64 = WATCH_BIT | (uintptr_t)w};
-    if (!l || w->fd < 0 || epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
-        if (l && w->fd >= 0)
-            rp_log("epoll_ctl ADD of a client connection: %s", strerror(errno));
+    if (!l || w->fd < 0)
         return -1;
-    }
-    w->active = 1;
+    if (w->state != GW_WATCH_IDLE)
+        return 0;
+    w->state = GW_WATCH_PENDING;
+    w->due_ms = gw_loop_now_ms() + GW_LOOP_WATCH_DELAY_MS;
+    w->next = NULL;
+    w->prev = l->pending_tail; /* same delay for all: the list stays in due order */
+    if (l->pending_tail)
+        l->pending_tail->next = w;
+    else
+        l->pending_head = w;
+    l->pending_tail = w;
     return 0;
+}
+
+static void unlink_pending(gw_loop *l, gw_loop_watch *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        l->pending_head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        l->pending_tail = w->prev;
+    w->prev = w->next = NULL;
 }
 
 void gw_loop_watch_stop(gw_loop *l, gw_loop_watch *w)
 {
-    if (!w->active)
-        return;
-    w->active = 0;
-    if (l)
+    if (w->state == GW_WATCH_PENDING && l)
+        unlink_pending(l, w);
+    else if (w->state == GW_WATCH_ACTIVE && l)
         epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL); /* may be closed already */
+    w->state = GW_WATCH_IDLE;
+}
+
+/* The watches whose delay is over begin: their fds join the epoll set. */
+static void begin_due_watches(gw_loop *l, int64_t now)
+{
+    while (l->pending_head && l->pending_head->due_ms <= now) {
+        gw_loop_watch *w = l->pending_head;
+        unlink_pending(l, w);
+        struct epoll_event ev = {.events = EPOLLRDHUP, .data.u64 = WATCH_BIT | (uintptr_t)w};
+        if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, w->fd, &ev) == 0) {
+            w->state = GW_WATCH_ACTIVE;
+        } else {
+            rp_log("epoll_ctl ADD of a client connection: %s", strerror(errno));
+            w->state = GW_WATCH_IDLE; /* served unwatched */
+        }
+    }
 }
 
 static void tick_all(gw_loop *l, const uint32_t *events)
@@ -146,8 +186,9 @@ static void *loop_main(void *arg)
     gw_loop *l = arg;
     while (!atomic_load(&l->ending)) {
         struct epoll_event events[16];
-        int n = epoll_wait(l->epoll_fd, events, 16,
-                           wait_ms(l, gw_loop_now_ms()));
+        int64_t before = gw_loop_now_ms();
+        begin_due_watches(l, before);
+        int n = epoll_wait(l->epoll_fd, events, 16, wait_ms(l, before));
         if (n < 0 && errno != EINTR) {
             rp_log("epoll_wait: %s", strerror(errno));
             break;

@@ -39,16 +39,24 @@ typedef struct gw_loop_source {
 
 /* A client connection the loop watches while its request is suspended:
  * `hangup` runs on the loop's thread when the peer closes or shuts down
- * its side (or the socket fails).  The caller owns the record. */
+ * its side (or the socket fails).  The caller owns the record.  The watch
+ * begins GW_LOOP_WATCH_DELAY_MS after gw_loop_watch_start: most calls are
+ * over by then, and cost the loop no system call for it. */
+#define GW_LOOP_WATCH_DELAY_MS 20
+
 typedef struct gw_loop_watch {
     int fd;
     void (*hangup)(struct gw_loop_watch *w);
-    int active;          /* registered with the loop */
+    /* the loop's: */
+    enum { GW_WATCH_IDLE, GW_WATCH_PENDING, GW_WATCH_ACTIVE } state;
+    int64_t due_ms;                      /* PENDING: when it becomes ACTIVE */
+    struct gw_loop_watch *prev, *next;   /* PENDING: the loop's list, by due_ms */
 } gw_loop_watch;
 
-/* Starts and stops watching w->fd (on the loop's thread; stopping one that
- * is not active does nothing).  Start returns 0, or -1 (logged) when epoll
- * refuses the fd: the request is then served unwatched. */
+/* Starts and stops watching w->fd (on the loop's thread; starting one that
+ * is not idle, or stopping one that is, does nothing).  Start returns 0, or
+ * -1 when there is no loop or no fd: the request is then served unwatched
+ * (as it is, logged, if epoll refuses the fd when the watch begins). */
 int gw_loop_watch_start(struct gw_loop *loop, gw_loop_watch *w);
 void gw_loop_watch_stop(struct gw_loop *loop, gw_loop_watch *w);
 
