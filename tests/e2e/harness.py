@@ -9,6 +9,7 @@ import http.client
 import importlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,9 +28,38 @@ SANITIZED = os.environ.get("RPCREST_SAN") == "1"
 PYTHON = "/usr/bin/python3"
 
 
+_PORTS_GIVEN = set()
+
+
+def _outgoing_port_range():
+    """The ports the kernel gives outgoing connections (their source port)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(v) for v in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A TCP port on 127.0.0.1 that nothing is bound to right now, below the
+    ports the kernel gives outgoing connections (so that no client's
+    connection can take it as its source port before the server binds it),
+    and not handed out before by this process."""
+    low = _outgoing_port_range()[0]
+    first, last = 20000, min(low, 65536) - 1
+    for _ in range(200 if last - first >= 1000 else 0):
+        port = random.randint(first, last)
+        if port in _PORTS_GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # no such range here
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
