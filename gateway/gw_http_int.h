@@ -81,7 +81,7 @@ typedef struct gw_request {
     gw_upstream_result *result; /* unary: the answer; stream: its first event */
     struct gw_http_stream *stream; /* server streaming only */
     char *health_service;    /* GET /healthz: the service asked about */
-    gw_loop_watch hangup;    /* a unary call's connection, watched while suspended */
+    gw_loop_watch hangup;    /* its connection, watched while its call runs (gw_loop.h) */
     int console;             /* GET /openapi.json or /docs… (gw_http_console.c) */
     int is_metrics;          /* GET /metrics */
     /* for the access log and the metrics */

@@ -119,6 +119,9 @@ void gw_loop_update(gw_loop *l)
  * both the fds and SOURCE_TAG). */
 #define WATCH_BIT (UINT64_C(1) << 63)
 
+/* Events taken from one epoll_wait; more wait for the next round. */
+#define MAX_EVENTS 16
+
 int gw_loop_watch_start(gw_loop *l, gw_loop_watch *w)
 {
     if (!l || w->fd < 0)
@@ -185,10 +188,10 @@ static void *loop_main(void *arg)
 {
     gw_loop *l = arg;
     while (!atomic_load(&l->ending)) {
-        struct epoll_event events[16];
+        struct epoll_event events[MAX_EVENTS];
         int64_t before = gw_loop_now_ms();
         begin_due_watches(l, before);
-        int n = epoll_wait(l->epoll_fd, events, 16, wait_ms(l, before));
+        int n = epoll_wait(l->epoll_fd, events, MAX_EVENTS, wait_ms(l, before));
         if (n < 0 && errno != EINTR) {
             rp_log("epoll_wait: %s", strerror(errno));
             break;
