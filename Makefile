@@ -281,6 +281,9 @@ $(B)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) $(LIBS_CMOCKA) -o $@
 
+# test_sup_backoff tests a module of rpcrestd's, which LIB_OBJ leaves out.
+$(B)/tests/test_sup_backoff: $(O)/supervisor/sup_backoff.o
+
 # test_gw_h2 makes the gateway's reallocs fail on cue.
 $(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "rp_notify.h"
+#include "sup_backoff.h"
 
 #define SUP_EXEC_FAILED 127    /* the child's exit status when it cannot exec */
 #define READ_BUDGET (64 * 1024) /* log bytes read from one process per turn */
@@ -60,11 +61,6 @@ const char *sup_phase_name(sup_phase st)
     return state_names[st];
 }
 
-static int64_t seconds_ms(double s)
-{
-    return (int64_t)(s * 1000.0 + 0.5);
-}
-
 int sup_child_init(sup_child *c, const char *name, const char *dir,
                    const rp_child_policy *policy, sup_logger *lg, int64_t now)
 {
@@ -73,7 +69,7 @@ int sup_child_init(sup_child *c, const char *name, const char *dir,
     c->policy = *policy;
     c->wanted = 1;
     c->next_start_ms = now;
-    c->delay_ms = seconds_ms(policy->backoff_initial);
+    c->delay_ms = sup_backoff_first(policy);
     c->last_status = -1;
     c->listen_fd = -1;
     if (asprintf(&c->path, "%s/%s", dir, name) < 0) {
@@ -266,21 +262,12 @@ static uint64_t next_random(uint64_t *s)
     return x * 0x2545f4914f6cdd1dull;
 }
 
-/* The delay before the next start after a failure, and the one after it. */
+/* The delay before the next start after a failure; c->delay_ms becomes
+ * the one after it (sup_backoff.c). */
 static int64_t take_backoff(sup_child *c, sup_ctx *ctx, int config_error)
 {
-    const rp_child_policy *pol = &c->policy;
-    int64_t max = seconds_ms(pol->backoff_max);
-    int64_t base = config_error ? max : c->delay_ms;
-    if (base > max)
-        base = max;
-    double grown = (double)base * pol->backoff_multiplier;
-    c->delay_ms = grown > (double)max ? max : (int64_t)grown;
-    if (pol->backoff_jitter <= 0 || base == 0)
-        return base;
     double unit = (double)(next_random(ctx->rng) >> 11) / (double)(1ull << 53); /* [0, 1) */
-    double factor = 1.0 + pol->backoff_jitter * (2.0 * unit - 1.0);
-    return (int64_t)((double)base * factor + 0.5);
+    return sup_backoff_take(&c->policy, &c->delay_ms, config_error, unit);
 }
 
 /* A start that failed before there was a process: retry after the backoff. */
@@ -439,7 +426,7 @@ void sup_child_terminate(sup_child *c, sup_proc *p, int64_t now)
     if (kill(-p->pid, SIGTERM) < 0 && errno == ESRCH)
         (void)kill(p->pid, SIGTERM); /* it left its group */
     p->term_ms = now;
-    p->kill_ms = now + seconds_ms(c->policy.stop_timeout);
+    p->kill_ms = now + sup_seconds_ms(c->policy.stop_timeout);
 }
 
 void sup_child_retire(sup_child *c, sup_proc *p, int64_t now)
@@ -501,7 +488,7 @@ void sup_child_forgive(sup_child *c, int64_t now)
     c->fatal = 0;
     c->config_refused = 0;
     c->fast_failures = 0;
-    c->delay_ms = seconds_ms(c->policy.backoff_initial);
+    c->delay_ms = sup_backoff_first(&c->policy);
     c->wanted = 1;
     if (!c->cur)
         c->next_start_ms = now;
@@ -539,12 +526,12 @@ static void after_failure(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, i
 {
     const rp_child_policy *pol = &c->policy;
     int64_t uptime = now - p->started_ms;
-    int good = p->ready_ms >= 0 && !p->failed && uptime >= seconds_ms(pol->start_seconds);
+    int good = p->ready_ms >= 0 && !p->failed && uptime >= sup_seconds_ms(pol->start_seconds);
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0 && !p->failed;
     int config_error = WIFEXITED(status) && WEXITSTATUS(status) == RP_EX_CONFIG;
     if (good) {
         c->fast_failures = 0;
-        c->delay_ms = seconds_ms(pol->backoff_initial);
+        c->delay_ms = sup_backoff_first(pol);
     } else {
         c->fast_failures++;
     }
@@ -640,7 +627,7 @@ void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64
 static int64_t proc_deadlines(sup_child *c, sup_proc *p, sup_logger *lg, int64_t now)
 {
     if (p->ready_ms < 0 && p->term_ms < 0) {
-        int64_t due = p->started_ms + seconds_ms(c->policy.ready_timeout);
+        int64_t due = p->started_ms + sup_seconds_ms(c->policy.ready_timeout);
         if (now < due)
             return due - now;
         sup_log(lg, "%s pid %d was not ready within %g s (ready_timeout); stopping it", c->name,

@@ -274,6 +274,36 @@ class SupervisorTest(SupervisorCase):
             self.assertAlmostEqual(got, said / 1000.0, delta=0.25)
         self.assertEqual(restart_delays(log, GATEWAY), [], log)
 
+    def test_zero_initial_backoff_still_backs_off(self):
+        """backoff_initial = 0 and start_retries = 0, a gateway that exits at
+        once: the first restart is immediate, the later ones wait at least
+        100 ms (or backoff_max, if lower) and grow, so in two seconds there
+        are a handful of starts, not thousands.  The last cases are
+        [gateway] overrides: multiplier 1 keeps the delay at the floor, and
+        backoff_max below the floor caps it."""
+        zero = {"backoff_initial": "0", "start_retries": "0", "backoff_jitter": "0"}
+        cases = [  # ([supervisor], [gateway], the first delays, at most this many starts)
+            (zero, {}, [0, 100, 200, 400], 8),
+            (dict(zero, backoff_jitter="0.1"), {}, [0, (90, 110), (180, 220), (360, 440)], 8),
+            (zero, {"backoff_multiplier": "1"}, [0, 100, 100, 100, 100], 30),
+            (zero, {"backoff_max": "0.05"}, [0, 50, 50, 50, 50], 50),
+        ]
+        for sup, gw, want, most in cases:
+            with self.subTest(supervisor=sup, gateway=gw):
+                r = self.stand_ins(IDLE, "exit 1\n", supervisor=sup, gateway=gw).start()
+                self.wait_for_log(r, r"started %s pid" % GATEWAY)
+                time.sleep(2)
+                log = r.log()
+                tail = log[-4000:]  # a tight loop writes megabytes
+                n = starts(log, GATEWAY)
+                self.assertLessEqual(n, most, "%d starts in 2 s; log ends:\n%s" % (n, tail))
+                delays = restart_delays(log, GATEWAY)
+                self.assertGreaterEqual(len(delays), len(want), tail)
+                for got, expected in zip(delays, want):
+                    low, high = expected if isinstance(expected, tuple) else (expected, expected)
+                    self.assertTrue(low <= got <= high, (delays, want, tail))
+                r.cleanup()
+
     def test_fatal_after_start_retries_while_the_other_child_stays_up(self):
         sup = {"backoff_initial": "0.05", "backoff_jitter": "0", "start_retries": "3"}
         r = self.stand_ins(None, "exit 3\n", services=("echo",), supervisor=sup).start()
