@@ -274,7 +274,9 @@ static const struct policy_key {
     {"stop_timeout", PK_SECONDS, offsetof(rp_child_policy, stop_timeout), 0.01, 3600},
 };
 #define N_POLICY_KEYS (sizeof(policy_keys) / sizeof(policy_keys[0]))
-enum { PK_BACKOFF_INITIAL = 1, PK_BACKOFF_MAX = 2 }; /* indexes into policy_keys */
+enum { /* indexes into policy_keys */
+    PK_BACKOFF_INITIAL = 1, PK_BACKOFF_MAX = 2, PK_START_SECONDS = 5, PK_START_RETRIES = 6
+};
 
 static const char *const restart_names[] = {
     [RP_RESTART_ALWAYS] = "always",
@@ -934,12 +936,60 @@ static int on_key(void *user, const char *section, const char *key, const char *
     return 1;
 }
 
+static const char *const policy_section[3] = {"supervisor", "host", "gateway"};
+
+/* Of policy keys a and b, which clash in one child's policy, the one set
+ * later in the file (the line that made the clash): its line, and in *in
+ * (unless NULL) its section, an index into policy_section.  from[k]: the
+ * section key k's value came from. */
+static int later_key(const parse_ctx *ctx, const int *from, int a, int b, int *in)
+{
+    int line_a = ctx->policy_line[from[a]][a];
+    int line_b = ctx->policy_line[from[b]][b];
+    if (in)
+        *in = line_a > line_b ? from[a] : from[b];
+    return line_a > line_b ? line_a : line_b;
+}
+
+/* Refuses the policy of child c (RP_CHILD_*) if a child that keeps failing
+ * would be restarted at once, for ever: with no delay at all (backoff_max
+ * = 0) and no end (start_retries = 0); or with every start that got ready
+ * counted as good (start_seconds = 0), which takes the delay back to a
+ * backoff_initial of 0 after each of them.  Reported at the later of the
+ * two lines, naming both keys' sections. */
+static void check_restart_loop(parse_ctx *ctx, int c, const rp_child_policy *eff,
+                               const int *from)
+{
+    int a, b;
+    const char *meaning, *when;
+    if (eff->restart == RP_RESTART_NEVER)
+        return;
+    if (eff->backoff_max == 0 && eff->start_retries == 0) {
+        a = PK_BACKOFF_MAX, b = PK_START_RETRIES;
+        meaning = "never give up", when = "";
+    } else if (eff->backoff_initial == 0 && eff->start_seconds == 0) {
+        a = PK_BACKOFF_INITIAL, b = PK_START_SECONDS;
+        meaning = "any start that gets ready is a good one", when = " right after it is ready";
+    } else {
+        return;
+    }
+    char b_section[32] = ""; /* said only when it is not a's */
+    if (from[b] != from[a])
+        snprintf(b_section, sizeof(b_section), "[%s] ", policy_section[from[b]]);
+    const char *who = from[a] == 0 && from[b] == 0 ? "a child"
+                      : c == RP_CHILD_HOST         ? "the host"
+                                                   : "the gateway";
+    fail(ctx, later_key(ctx, from, a, b, NULL),
+         "[%s] %s = 0 with %s%s = 0 (%s) would restart %s at once, for ever, while it keeps "
+         "failing%s: set one of them above 0", policy_section[from[a]], policy_keys[a].name,
+         b_section, policy_keys[b].name, meaning, who, when);
+}
+
 /* The effective policy of each child ([supervisor] overridden by its own
  * section), checked; and the supervisor's defaults. */
 static void resolve_policies(parse_ctx *ctx)
 {
     rp_config *cfg = ctx->cfg;
-    static const char *const section[3] = {"supervisor", "host", "gateway"};
     cfg->supervisor.stop_timeout = ctx->policy[0].stop_timeout;
     for (int c = 0; c < RP_N_CHILDREN && !ctx->failed; c++) {
         rp_child_policy *eff = &cfg->supervisor.child[c];
@@ -957,12 +1007,12 @@ static void resolve_policies(parse_ctx *ctx)
             }
         }
         if (eff->backoff_initial > eff->backoff_max) {
-            int a = ctx->policy_line[from[PK_BACKOFF_INITIAL]][PK_BACKOFF_INITIAL];
-            int b = ctx->policy_line[from[PK_BACKOFF_MAX]][PK_BACKOFF_MAX];
-            int in = a > b ? from[PK_BACKOFF_INITIAL] : from[PK_BACKOFF_MAX];
-            fail(ctx, a > b ? a : b, "[%s] backoff_initial (%g s) is above backoff_max (%g s)",
-                 section[in], eff->backoff_initial, eff->backoff_max);
+            int in;
+            int line = later_key(ctx, from, PK_BACKOFF_INITIAL, PK_BACKOFF_MAX, &in);
+            fail(ctx, line, "[%s] backoff_initial (%g s) is above backoff_max (%g s)",
+                 policy_section[in], eff->backoff_initial, eff->backoff_max);
         }
+        check_restart_loop(ctx, c, eff, from);
     }
     if (!cfg->supervisor.control_socket &&
         asprintf(&cfg->supervisor.control_socket, "%s/rpcrestd.sock",

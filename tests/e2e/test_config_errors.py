@@ -26,6 +26,17 @@ CASES = [
     ("[service.no good]\n", 1, "[service.no good]: a service name is letters, digits"),
     ("[host]\nthreads\n", 2, "syntax error"),
     ("[host]\nlisten = 127.0.0.1:8080\n", None, "[host] and [gateway] both listen on"),
+    # restart policies that would restart a failing child at once, for ever
+    ("[supervisor]\nbackoff_initial = 0\nbackoff_max = 0\nstart_retries = 0\n", 4,
+     "[supervisor] backoff_max = 0 with start_retries = 0 (never give up) would restart a "
+     "child at once, for ever, while it keeps failing: set one of them above 0"),
+    ("[supervisor]\nstart_retries = 0\n[gateway]\nbackoff_initial = 0\nbackoff_max = 0\n", 5,
+     "[gateway] backoff_max = 0 with [supervisor] start_retries = 0 (never give up) would "
+     "restart the gateway at once"),
+    ("[host]\nbackoff_initial = 0\nstart_seconds = 0\n", 3,
+     "[host] backoff_initial = 0 with start_seconds = 0 (any start that gets ready is a good "
+     "one) would restart the host at once, for ever, while it keeps failing right after it is "
+     "ready"),
 ]
 
 

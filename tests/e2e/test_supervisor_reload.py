@@ -129,6 +129,37 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(children(r), kids)
         self.assertTrue(self.echo_works(r, 5))
 
+    def test_reload_that_would_restart_a_child_in_a_tight_loop_is_refused(self):
+        """[gateway] backoff_max = 0 with start_retries = 0: a reload is
+        refused like a start, and the running policy still backs off."""
+        r = self.rpcrest()
+        kids = children(r)
+        with open(r.ini) as f:
+            good = f.read()
+        rewrite(r, "[gateway]\n",
+                "[gateway]\nbackoff_initial = 0\nbackoff_max = 0\nstart_retries = 0\n")
+        with open(r.ini) as f:
+            line = f.read().split("\n").index("start_retries = 0") + 1
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("reload refused: %s:%d: [gateway] backoff_max = 0 with start_retries = 0 "
+                      "(never give up) would restart the gateway at once, for ever, while it "
+                      "keeps failing: set one of them above 0" % (os.path.realpath(r.ini), line),
+                      ctl.stderr)
+        self.wait_for_log(r, r"event=reload result=refused error=\"[^\"]*backoff_max = 0")
+        self.assertNotIn("event=reload result=ok", r.log())
+        self.assertEqual(children(r), kids)
+        self.assertTrue(self.echo_works(r, 5))
+        # the running policy (backoff_initial 0.1 s, jitter 0.1) still applies; the
+        # file is put back first, as a new gateway reads the one on disk
+        with open(r.ini, "w") as f:
+            f.write(good)
+        os.kill(kids[GATEWAY], signal.SIGKILL)
+        found = self.wait_for_log(r, r"%s pid %d killed by signal SIGKILL .*; restarting in "
+                                  r"(\d+) ms" % (GATEWAY, kids[GATEWAY]))
+        self.assertTrue(90 <= int(found.group(1)) <= 110, found.group(0))
+        self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+
     def test_reload_moving_the_host_to_a_port_another_process_listens_on_is_refused(self):
         """The other listener has SO_REUSEPORT, as another rpcrestd's host
         would: the new host could bind beside it, so rpcrestd checks first."""

@@ -174,6 +174,61 @@ static void test_backoff_initial_above_max(void **state)
     rp_config_free(cfg);
 }
 
+static void test_restart_loop_refused(void **state)
+{
+    fixture *f = *state;
+    /* no delay and no end: in one section, the later of the two lines */
+    expect_error_at(f, "[supervisor]\nbackoff_initial = 0\nbackoff_max = 0\nstart_retries = 0\n", 4,
+                    "[supervisor] backoff_max = 0 with start_retries = 0 (never give up) would "
+                    "restart a child at once, for ever, while it keeps failing: set one of them "
+                    "above 0");
+    /* an override and a [supervisor] value: both sections, the child named */
+    expect_error_at(f, "[supervisor]\nstart_retries = 0\n[gateway]\nbackoff_initial = 0\n"
+                       "backoff_max = 0\n", 5,
+                    "[gateway] backoff_max = 0 with [supervisor] start_retries = 0 (never give "
+                    "up) would restart the gateway at once, for ever, while it keeps failing");
+    expect_error_at(f, "[host]\nbackoff_initial = 0\nbackoff_max = 0\n[supervisor]\n"
+                       "start_retries = 0\n", 5,
+                    "[host] backoff_max = 0 with [supervisor] start_retries = 0 (never give up) "
+                    "would restart the host at once");
+    expect_error_at(f, "[gateway]\nstart_retries = 0\nbackoff_initial = 0\nbackoff_max = 0\n", 4,
+                    "[gateway] backoff_max = 0 with start_retries = 0 (never give up) would "
+                    "restart the gateway at once");
+    /* every ready start good, and each puts the delay back to 0 */
+    expect_error_at(f, "[supervisor]\nbackoff_initial = 0\nstart_seconds = 0\n", 3,
+                    "[supervisor] backoff_initial = 0 with start_seconds = 0 (any start that gets "
+                    "ready is a good one) would restart a child at once, for ever, while it keeps "
+                    "failing right after it is ready: set one of them above 0");
+    expect_error_at(f, "[host]\nstart_seconds = 0\n[supervisor]\nbackoff_initial = 0\n", 4,
+                    "[supervisor] backoff_initial = 0 with [host] start_seconds = 0 (any start "
+                    "that gets ready is a good one) would restart the host at once");
+}
+
+static void test_restart_loop_bounded_is_fine(void **state)
+{
+    fixture *f = *state;
+    static const char *const fine[] = {
+        /* no delay, but an end: FATAL after 3 */
+        "[supervisor]\nbackoff_initial = 0\nbackoff_max = 0\nstart_retries = 3\n",
+        /* never give up, but the delays grow from 0 (sup_backoff.c) */
+        "[supervisor]\nbackoff_initial = 0\nstart_retries = 0\n",
+        /* 0.1 ms is a delay (1 ms), however short */
+        "[supervisor]\nbackoff_initial = 0\nbackoff_max = 0.0001\nstart_retries = 0\n",
+        "[supervisor]\nbackoff_initial = 0\nstart_seconds = 0.5\n",
+        "[supervisor]\nbackoff_initial = 0.05\nstart_seconds = 0\n",
+        /* nothing is restarted */
+        "[supervisor]\nrestart = never\nbackoff_initial = 0\nbackoff_max = 0\nstart_retries = 0\n"
+        "start_seconds = 0\n",
+        /* each child's own section mends [supervisor]'s */
+        "[supervisor]\nbackoff_initial = 0\nbackoff_max = 0\nstart_retries = 0\n"
+        "[host]\nstart_retries = 1\n[gateway]\nbackoff_max = 1\n",
+        "[supervisor]\nbackoff_initial = 0\nbackoff_max = 0\nstart_retries = 0\n"
+        "[host]\nrestart = never\n[gateway]\nstart_retries = 2\n",
+    };
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+        rp_config_free(load_ok(f, fine[i]));
+}
+
 static void test_unknown_supervisor_key_lists_the_known(void **state)
 {
     fixture *f = *state;
@@ -259,6 +314,8 @@ int main(void)
         T(test_restart_names),
         T(test_bad_values_name_file_and_line),
         T(test_backoff_initial_above_max),
+        T(test_restart_loop_refused),
+        T(test_restart_loop_bounded_is_fine),
         T(test_unknown_supervisor_key_lists_the_known),
         T(test_paths_resolve_against_the_ini),
         T(test_control_socket_errors),
