@@ -36,3 +36,9 @@ int64_t sup_backoff_take(const rp_child_policy *pol, int64_t *next_ms, int at_ma
     double factor = 1.0 + pol->backoff_jitter * (2.0 * unit - 1.0);
     return (int64_t)((double)base * factor + 0.5);
 }
+
+int64_t sup_backoff_take_retry(const rp_child_policy *pol, int64_t *next_ms, double unit)
+{
+    int64_t delay = sup_backoff_take(pol, next_ms, 0, unit);
+    return delay < SUP_BACKOFF_FLOOR_MS ? SUP_BACKOFF_FLOOR_MS : delay;
+}

@@ -36,4 +36,13 @@ int64_t sup_backoff_first(const rp_child_policy *pol);
  */
 int64_t sup_backoff_take(const rp_child_policy *pol, int64_t *next_ms, int at_max, double unit);
 
+/*
+ * The same for retrying a start that failed before there was a process
+ * (no memory, descriptors or processes left for rpcrestd): never under
+ * SUP_BACKOFF_FLOOR_MS, not even with a lower backoff_max or jitter, as
+ * start_retries does not end these retries (the failure is not the
+ * child's).
+ */
+int64_t sup_backoff_take_retry(const rp_child_policy *pol, int64_t *next_ms, double unit);
+
 #endif /* SUP_BACKOFF_H */

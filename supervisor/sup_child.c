@@ -262,19 +262,25 @@ static uint64_t next_random(uint64_t *s)
     return x * 0x2545f4914f6cdd1dull;
 }
 
+/* A random number in [0, 1), for the jitter. */
+static double jitter_unit(sup_ctx *ctx)
+{
+    return (double)(next_random(ctx->rng) >> 11) / (double)(1ull << 53);
+}
+
 /* The delay before the next start after a failure; c->delay_ms becomes
  * the one after it (sup_backoff.c). */
 static int64_t take_backoff(sup_child *c, sup_ctx *ctx, int config_error)
 {
-    double unit = (double)(next_random(ctx->rng) >> 11) / (double)(1ull << 53); /* [0, 1) */
-    return sup_backoff_take(&c->policy, &c->delay_ms, config_error, unit);
+    return sup_backoff_take(&c->policy, &c->delay_ms, config_error, jitter_unit(ctx));
 }
 
-/* A start that failed before there was a process: retry after the backoff. */
+/* A start that failed before there was a process: retry after the backoff,
+ * and never in a tight loop (these retries have no end). */
 static void schedule_retry(sup_child *c, sup_ctx *ctx, int64_t now)
 {
     c->fast_failures++;
-    c->next_start_ms = now + take_backoff(c, ctx, 0);
+    c->next_start_ms = now + sup_backoff_take_retry(&c->policy, &c->delay_ms, jitter_unit(ctx));
 }
 
 int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now)

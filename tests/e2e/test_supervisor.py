@@ -389,6 +389,39 @@ class SupervisorTest(SupervisorCase):
                          r"restarting in 100 ms" % GATEWAY)
         self.assertEqual(starts(log, HOST), 1, log)
 
+    def test_start_that_fails_before_a_process_is_retried_at_most_every_100_ms(self):
+        """rpcrestd out of file descriptors cannot even make a new gateway's
+        pipes.  start_retries does not count such failures (they are not
+        the child's), so with backoff_max = 0 they must still wait the
+        100 ms floor instead of spinning; once descriptors are free, the
+        gateway starts."""
+        import resource
+        sup = {"backoff_initial": "0", "backoff_max": "0", "start_retries": "3"}
+        r = self.stand_ins(IDLE, IDLE, supervisor=sup).start()
+        gateway = self.wait_for_child(r, GATEWAY)
+        self.wait_for_log(r, r"%s pid %d is ready" % (GATEWAY, gateway))
+        pid = r.proc.pid
+        before = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        in_use = {int(fd) for fd in os.listdir("/proc/%d/fd" % pid)}
+        lowest_free = min(set(range(len(in_use) + 1)) - in_use)
+        # the gateway's two pipes close when it ends: one new pipe fits, not two
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free, before[1]))
+        try:
+            os.kill(gateway, signal.SIGKILL)
+            self.wait_for_log(r, r"cannot start %s: pipe: Too many open files" % GATEWAY)
+            time.sleep(1.5)
+            log = r.log()
+            failed = len(re.findall(r"cannot start %s: pipe: " % GATEWAY, log))
+            self.assertLessEqual(failed, 20, "%d failed starts in 1.5 s; log ends:\n%s"
+                                 % (failed, log[-3000:]))
+            self.assertRegex(log, r"cannot start %s: pipe: Too many open files; retrying in "
+                             r"100 ms" % GATEWAY)
+            self.assertNotRegex(log, r"retrying in 0 ms")
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, before)
+        self.wait_for_child(r, GATEWAY, gateway)
+        self.assertIsNone(r.proc.poll(), r.log()[-3000:])
+
     def test_child_refusing_the_configuration_at_start_stops_rpcrestd_with_78(self):
         """Exit status 78 before the child was ever ready: the configuration
         will not mend itself, so rpcrestd does not restart it but stops

@@ -163,6 +163,22 @@ static void test_a_long_run_stays_at_the_largest_max(void **state)
     assert_int_equal(next, 3600000);
 }
 
+static void test_a_failed_spawn_waits_the_floor_at_least(void **state)
+{
+    (void)state;
+    rp_child_policy p = defaults();
+    p.backoff_initial = 0;
+    p.backoff_max = 0; /* fine with start_retries > 0, which these retries ignore */
+    int64_t next = sup_backoff_first(&p);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sup_backoff_take_retry(&p, &next, NO_JITTER), SUP_BACKOFF_FLOOR_MS);
+    p = defaults();
+    p.backoff_jitter = 1;
+    next = sup_backoff_first(&p);
+    assert_int_equal(sup_backoff_take_retry(&p, &next, 0.0), SUP_BACKOFF_FLOOR_MS);
+    assert_int_equal(sup_backoff_take_retry(&p, &next, NO_JITTER), 200); /* above: unchanged */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_a_delay_above_a_lowered_max_is_capped),
         cmocka_unit_test(test_jitter_scales_the_delay_given_only),
         cmocka_unit_test(test_a_long_run_stays_at_the_largest_max),
+        cmocka_unit_test(test_a_failed_spawn_waits_the_floor_at_least),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
