@@ -12,11 +12,11 @@
 #include "host_bidi.h"
 
 #include <grpc/byte_buffer.h>
-#include <grpc/byte_buffer_reader.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "host_message.h"
 #include "rp_log.h"
 
 typedef struct bidi_msg {
@@ -297,19 +297,20 @@ static void on_new(host_bidi *b, int ok)
 
 /* Runs one callback of the call with in_callback set, then starts what it
  * queued.  The lock is held on entry and on return. */
-static void run_callback_locked(host_bidi *b, const grpc_byte_buffer *msg, int half_close)
+static void run_callback_locked(host_bidi *b, grpc_byte_buffer *msg, int half_close)
 {
     b->in_callback = 1;
     pthread_mutex_unlock(&b->lock);
     if (msg) {
-        grpc_byte_buffer_reader reader;
-        if (grpc_byte_buffer_reader_init(&reader, (grpc_byte_buffer *)msg)) {
-            grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+        grpc_slice all;
+        char why[256];
+        grpc_status_code st = host_message_read(msg, b->q->max_message_bytes, &all, why,
+                                                sizeof(why));
+        if (st == GRPC_STATUS_OK) {
             b->m->on_request(b, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
             grpc_slice_unref(all);
-            grpc_byte_buffer_reader_destroy(&reader);
         } else {
-            host_bidi_finish(b, GRPC_STATUS_INTERNAL, "cannot read the request message");
+            host_bidi_finish(b, st, why);
         }
     } else if (half_close && b->m->on_half_close) {
         b->m->on_half_close(b);

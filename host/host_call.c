@@ -24,7 +24,6 @@
 #include "host_call.h"
 
 #include <grpc/byte_buffer.h>
-#include <grpc/byte_buffer_reader.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
@@ -35,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "host_message.h"
 #include "host_metrics.h"
 #include "rp_log.h"
 
@@ -798,20 +798,25 @@ int rpcrest_call_add_trailing_metadata(rpcrest_call *c, const char *key, const v
 
 /* ---- a call arrives, events ------------------------------------------------- */
 
-/* The request message from the payload into c->request; 0 or -1. */
-static int decode(rpcrest_call *c)
+/* The request message from the payload (set: on_new answers a call without
+ * one) into c->request.  Returns GRPC_STATUS_OK, or the status to fail the
+ * call with after writing why into why[whylen]. */
+static grpc_status_code decode(rpcrest_call *c, char *why, size_t whylen)
 {
-    grpc_byte_buffer_reader reader; /* c->payload is set: on_new answers a call without one */
-    if (!grpc_byte_buffer_reader_init(&reader, c->payload))
-        return -1;
-    grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+    grpc_slice all;
+    grpc_status_code st = host_message_read(c->payload, c->q->max_message_bytes, &all, why,
+                                            whylen);
+    grpc_byte_buffer_destroy(c->payload); /* read: no need to hold it */
+    c->payload = NULL;
+    if (st != GRPC_STATUS_OK)
+        return st;
     c->request = protobuf_c_message_unpack(c->method->input, NULL, GRPC_SLICE_LENGTH(all),
                                            GRPC_SLICE_START_PTR(all));
     grpc_slice_unref(all);
-    grpc_byte_buffer_reader_destroy(&reader);
-    grpc_byte_buffer_destroy(c->payload); /* decoded: no need to hold it */
-    c->payload = NULL;
-    return c->request ? 0 : -1;
+    if (c->request)
+        return GRPC_STATUS_OK;
+    snprintf(why, whylen, "cannot decode request as %s", c->method->input->name);
+    return GRPC_STATUS_INVALID_ARGUMENT;
 }
 
 /* The handler returned: the final batch it left waiting (finished in the
@@ -856,15 +861,15 @@ static void on_new(rpcrest_call *c, int ok)
     c->in_handler = 1; /* before anyone else can see c */
     if (c->method->kind == RPCREST_SERVER_STREAMING && start_recv_close(c) < 0)
         call_release(c); /* REF_CLOSE; a stream cannot fold it into one batch */
+    char why[512];
+    grpc_status_code st;
     if (!c->payload) { /* the client half-closed without sending one */
         finish(c, GRPC_STATUS_INTERNAL,
                "the call carried no request message (this method takes exactly one)", NULL, 0);
-    } else if (decode(c) == 0) {
+    } else if ((st = decode(c, why, sizeof(why))) == GRPC_STATUS_OK) {
         c->method->handler(c, c->request, c->method->plugin->service_data);
     } else {
-        char why[512];
-        snprintf(why, sizeof(why), "cannot decode request as %s", c->method->input->name);
-        finish(c, GRPC_STATUS_INVALID_ARGUMENT, why, NULL, 0);
+        finish(c, st, why, NULL, 0);
     }
     handler_returned(c);
     call_release(c); /* REF_HANDLER */

@@ -52,6 +52,7 @@ typedef struct host_queue {
     grpc_server *server;
     grpc_completion_queue *cq; /* bound to the calls and notified of them */
     host_live *live;
+    size_t max_message_bytes;  /* [host] max_message_bytes, for host_message_read */
 } host_queue;
 
 /* 0, or a positive errno from pthread. */

@@ -45,6 +45,7 @@ struct host_server {
     host_worker *workers;
     size_t n_workers;
     host_live live;
+    size_t max_message_bytes;
     int bound;              /* a port was added: gRPC wants a shutdown before destroy */
     int started;
     host_tag shutdown_tag;  /* HOST_TAG_SERVER_SHUTDOWN, on shutdown_cq */
@@ -203,6 +204,7 @@ static int create_queues(host_server *s)
         host_worker *w = &s->workers[i];
         w->q.server = s->server;
         w->q.live = &s->live;
+        w->q.max_message_bytes = s->max_message_bytes;
         w->q.cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(s->server, w->q.cq, NULL);
     }
@@ -250,16 +252,20 @@ static grpc_arg int_arg(const char *key, int value)
 /* The server, with SO_REUSEPORT off so that a taken port is an error
  * (unless rpcrestd hands the port over between two hosts, and guards it), and
  * the configured limits: a larger request gets RESOURCE_EXHAUSTED from gRPC
- * before any plugin sees it. */
+ * before any plugin sees it.  Compressed requests reach the host as they
+ * were sent: gRPC core would inflate them whole, however large, before
+ * comparing them with the limit; host_message_read inflates them with a
+ * bound. */
 static grpc_server *create_grpc_server(const host_server_conf *conf)
 {
-    grpc_arg args[3];
+    grpc_arg args[4];
     args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, conf->reuseport);
     args[1] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                       conf->max_message_bytes > INT_MAX ? INT_MAX
                                                         : (int)conf->max_message_bytes);
     args[2] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, conf->max_concurrent_streams);
-    grpc_channel_args list = {3, args};
+    args[3] = int_arg(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
+    grpc_channel_args list = {4, args};
     return grpc_server_create(&list, NULL);
 }
 
@@ -282,6 +288,7 @@ host_server *host_server_create(const host_server_conf *conf)
         return NULL;
     }
     s->n_workers = conf->threads;
+    s->max_message_bytes = conf->max_message_bytes;
     s->shutdown_tag.kind = HOST_TAG_SERVER_SHUTDOWN;
     s->server = create_grpc_server(conf);
     if (!s->server) {

@@ -8,6 +8,7 @@ PACKAGES="
 build-essential
 pkg-config
 libgrpc-dev
+zlib1g-dev
 libprotobuf-c-dev
 protobuf-c-compiler
 protobuf-compiler

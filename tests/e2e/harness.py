@@ -84,6 +84,22 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
+def reset_peak_rss(pid):
+    """Sets VmHWM of a process (of this user) back to its VmRSS."""
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")
+
+
+def peak_rss_kib(pid):
+    """VmHWM (the most VmRSS has been since the start or reset_peak_rss)
+    of a running process, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.2):

@@ -37,6 +37,9 @@ The host (gRPC, [host] max_message_bytes 64 KiB):
   oversized frame, bad HPACK, …)          or RST_STREAM on stream 0 and HEADERS on an even
                                           stream are ignored by gRPC core 1.51 (no crash)
   a message over max_message_bytes       RESOURCE_EXHAUSTED
+  a compressed message over it once       RESOURCE_EXHAUSTED, for plugin calls, health and
+  inflated (48 KiB of gzip, 48 MiB of     reflection alike, without the host's memory growing
+  zeros)                                  (gRPC core 1.51 would inflate it whole first)
   grpc-encoding: gzip, but not gzip data  INTERNAL (the stream is reset)
   grpc-encoding: an unknown algorithm     gRPC core 1.51 drops the header as invalid and reads
                                           the message as uncompressed: the plugin refuses the
@@ -551,6 +554,70 @@ class HostHostile(unittest.TestCase):
                         (code == 92 and "INTERNAL_ERROR" in err), err)
         # and the real thing works
         status, code, err = self.curl_grpc("/rpcrest.testkit.TestKit/Echo", packed, "gzip")
+        self.assertEqual((status, code), (0, 0), err)
+
+    @staticmethod
+    def gzip_of_zeros(n, prefix=b""):
+        """prefix + n zero bytes, gzip-compressed at level 9 (about n / 1000
+        bytes: a decompression bomb when n is large)."""
+        import zlib
+        z = zlib.compressobj(9, zlib.DEFLATED, 31)
+        out = z.compress(prefix)
+        block = bytes(1 << 20)
+        for _ in range(n >> 20):
+            out += z.compress(block)
+        return out + z.compress(bytes(n & ((1 << 20) - 1))) + z.flush()
+
+    @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
+    def test_compressed_message_over_max_message_bytes(self):
+        def varint(n):
+            out = b""
+            while n >= 0x80:
+                out += bytes([n & 0x7F | 0x80])
+                n >>= 7
+            return out + bytes([n])
+
+        # AllTypes.bytes_value (field 15) of n bytes, so that what fits is
+        # also a message the plugin can decode
+        def bytes_field(n):
+            return b"\x7a" + varint(n)
+        cases = [
+            # 48 MiB of zeros in about 48 KiB: under max_message_bytes as
+            # sent, gRPC core 1.51 inflates all of it before it compares
+            ("/rpcrest.testkit.TestKit/Echo", bytes_field(48 << 20), 48 << 20),
+            ("/grpc.health.v1.Health/Check", b"\x0a" + varint(48 << 20), 48 << 20),
+            ("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+             b"\x1a" + varint(48 << 20), 48 << 20),
+            # just over the limit once inflated
+            ("/rpcrest.testkit.TestKit/Echo", bytes_field(65536), 65536),
+        ]
+        for method, prefix, n in cases:
+            with self.subTest(method=method, inflated=n):
+                bomb = self.gzip_of_zeros(n, prefix)
+                self.assertLess(len(bomb), 60000)
+                harness.reset_peak_rss(self.host_pid)
+                rss_before = harness.rss_kib(self.host_pid)
+                t0 = time.monotonic()
+                status, code, err = self.curl_grpc(method, bomb, "gzip")
+                self.assertEqual(status, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], err)
+                self.assertIn("larger than", urllib.parse.unquote(err))
+                self.assertLess(time.monotonic() - t0, 5)
+                grown = harness.peak_rss_kib(self.host_pid) - rss_before
+                self.assertLess(grown, 16 * 1024, "the host inflated the message (%d KiB)" % grown)
+        # what fits once inflated is served, compressed either way
+        for encoding in ("gzip", "deflate"):
+            with self.subTest(encoding=encoding):
+                import zlib
+                message = self.pb2.AllTypes(bytes_value=bytes(60000)).SerializeToString()
+                z = zlib.compressobj(9, zlib.DEFLATED, 31 if encoding == "gzip" else 15)
+                packed = z.compress(message) + z.flush()
+                status, code, err = self.curl_grpc("/rpcrest.testkit.TestKit/Echo", packed,
+                                                   encoding)
+                self.assertEqual((status, code), (0, 0), err)
+        health = b"\x0a\x00"  # HealthCheckRequest{service: ""}
+        import zlib
+        status, code, err = self.curl_grpc("/grpc.health.v1.Health/Check",
+                                           zlib.compress(health), "deflate")
         self.assertEqual((status, code), (0, 0), err)
 
     def stats(self):
