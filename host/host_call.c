@@ -36,6 +36,7 @@
 
 #include "host_message.h"
 #include "host_metrics.h"
+#include "host_status.h"
 #include "rp_log.h"
 
 /* The per-call send queue of a server-streaming call: messages waiting plus
@@ -433,14 +434,15 @@ static void unlock_and_notify(rpcrest_call *c, int fire, int release)
 /* ---- finishing a call ------------------------------------------------------ */
 
 /*
- * Claims c and finishes it with `code` / `message` (copied), after `last`
- * (a serialized message, taken; may be NULL) and what is queued.  Returns 0
- * or RPCREST_EFINISHED (then `last` is destroyed).
+ * Claims c and finishes it with `code` / `message` (copied as
+ * host_status_message makes it safe to send), after `last` (a serialized
+ * message, taken; may be NULL) and what is queued.  Returns 0 or
+ * RPCREST_EFINISHED (then `last` is destroyed).
  */
 static int finish(rpcrest_call *c, grpc_status_code code, const char *message,
                   grpc_byte_buffer *last, size_t last_bytes)
 {
-    char *copy = message ? strdup(message) : NULL; /* NULL on ENOMEM: no message */
+    char *copy = host_status_message(message); /* NULL on ENOMEM: no message */
     call_hold(c);
     pthread_mutex_lock(&c->lock);
     if (c->finished) {
@@ -644,15 +646,26 @@ static int pack_status(grpc_status_code code, const char *message, const rpcrest
     return 0;
 }
 
+/* The size of n bytes in base64, as gRPC sends a -bin metadata value. */
+static size_t base64_size(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
+
 int rpcrest_call_fail_details(rpcrest_call *c, rpcrest_code code, const char *message,
                               const rpcrest_detail *details, size_t n_details)
 {
     grpc_status_code status = failure_code(code);
+    /* the text finish() will send, so that google.rpc.Status says the same */
+    char *text = host_status_message(message);
     uint8_t *blob = NULL;
     size_t len = 0;
     int rc = n_details && !details ? RPCREST_EINVAL
-                                   : pack_status(status, message, details, n_details, &blob,
-                                                 &len);
+                                   : pack_status(status, text, details, n_details, &blob, &len);
+    if (rc == 0 && host_status_wire_len(text) + base64_size(len) > HOST_STATUS_BUDGET) {
+        free(blob); /* a client would refuse the whole status: send it without */
+        rc = RPCREST_EINVAL;
+    }
     if (rc == 0) {
         pthread_mutex_lock(&c->lock);
         if (!c->finished)
@@ -660,7 +673,8 @@ int rpcrest_call_fail_details(rpcrest_call *c, rpcrest_code code, const char *me
         pthread_mutex_unlock(&c->lock);
         free(blob);
     }
-    int frc = finish(c, status, message, NULL, 0);
+    int frc = finish(c, status, text, NULL, 0);
+    free(text);
     return frc ? frc : rc;
 }
 

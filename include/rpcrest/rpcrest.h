@@ -202,6 +202,11 @@ int rpcrest_call_reply(rpcrest_call *call, const ProtobufCMessage *reply);
  * is not a failure (RPCREST_OK, out of range) becomes RPCREST_UNKNOWN.  On a
  * server-streaming call the messages already queued go out first.  Returns
  * 0 or RPCREST_EFINISHED.
+ * The message goes out as UTF-8 (gRPC clients decode it so): each invalid
+ * sequence becomes U+FFFD.  gRPC clients refuse a status over 8 KiB, and
+ * gRPC sends each byte outside printable ASCII (and '%') as three, so a
+ * message that would take more than 2048 bytes that way is cut at a
+ * character boundary and ends with "...": the client still gets the code.
  */
 int rpcrest_call_fail(rpcrest_call *call, rpcrest_code code, const char *message);
 
@@ -221,14 +226,16 @@ typedef struct rpcrest_detail {
 /*
  * rpcrest_call_fail, plus rich error details: the host builds a
  * google.rpc.Status { code, message, details } from the same code and
- * message and the n_details entries, and sends it serialized in the
- * `grpc-status-details-bin` trailer, where gRPC clients
- * (grpc-status / status.FromError / StatusProto) and rpcrest-gateway's JSON
- * error body find it.  Everything is copied before return.  Returns 0,
- * RPCREST_EFINISHED, or RPCREST_EINVAL / RPCREST_ETYPE / RPCREST_ENOMEM if a
- * detail is malformed (NULL type_url with NULL message) or cannot be
- * packed: the call is then failed with the code and message, without
- * details.
+ * message (as rpcrest_call_fail sends it) and the n_details entries, and
+ * sends it serialized in the `grpc-status-details-bin` trailer, where gRPC
+ * clients (grpc-status / status.FromError / StatusProto) and
+ * rpcrest-gateway's JSON error body find it.  Everything is copied before
+ * return.  Returns 0, RPCREST_EFINISHED, or RPCREST_EINVAL / RPCREST_ETYPE /
+ * RPCREST_ENOMEM if a detail is malformed (NULL type_url with NULL message)
+ * or cannot be packed, or (RPCREST_EINVAL) if the serialized Status, in
+ * base64, and the message would take more than 6 KiB (gRPC clients would
+ * refuse the whole status): the call is then failed with the code and
+ * message, without details.
  */
 int rpcrest_call_fail_details(rpcrest_call *call, rpcrest_code code, const char *message,
                               const rpcrest_detail *details, size_t n_details);

@@ -43,7 +43,7 @@ typedef struct testkit {
     job *jobs;
     atomic_llong sleeps_started, sleeps_completed, sleeps_cancelled, async_completed;
     atomic_llong streams_started, streams_completed, streams_cancelled;
-    atomic_llong sends_refused, writable_callbacks, messages_sent;
+    atomic_llong sends_refused, writable_callbacks, messages_sent, fail_details_refused;
 } testkit;
 
 /* One Stream call in progress. */
@@ -320,7 +320,6 @@ static void do_async(rpcrest_call *call, const ProtobufCMessage *request, void *
 
 static void do_fail(rpcrest_call *call, const ProtobufCMessage *request, void *data)
 {
-    (void)data;
     const Rpcrest__Testkit__FailRequest *in = (const void *)request;
     size_t n = in->n_details + (in->with_info ? 1 : 0);
     if (n == 0) {
@@ -351,7 +350,8 @@ static void do_fail(rpcrest_call *call, const ProtobufCMessage *request, void *d
     info.metadata = entries;
     if (in->with_info)
         details[n - 1].message = &info.base;
-    rpcrest_call_fail_details(call, (rpcrest_code)in->code, in->message, details, n);
+    if (rpcrest_call_fail_details(call, (rpcrest_code)in->code, in->message, details, n) != 0)
+        atomic_fetch_add(&((testkit *)data)->fail_details_refused, 1);
     free(details);
 }
 
@@ -446,6 +446,7 @@ static void do_stats(rpcrest_call *call, const ProtobufCMessage *request, void *
     out.sends_refused = atomic_load(&tk->sends_refused);
     out.writable_callbacks = atomic_load(&tk->writable_callbacks);
     out.messages_sent = atomic_load(&tk->messages_sent);
+    out.fail_details_refused = atomic_load(&tk->fail_details_refused);
     rpcrest_call_reply(call, &out.base);
 }
 

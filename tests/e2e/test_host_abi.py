@@ -37,6 +37,14 @@ def seconds(pb2, value):
     return req
 
 
+def _varint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([n & 0x7F | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
 def read_varint(data, i):
     shift = value = 0
     while True:
@@ -269,6 +277,79 @@ class UnaryTest(TestkitCase):
         self.assertTrue(details[1].Unpack(info))
         self.assertEqual((info.reason, info.domain, dict(info.metadata)),
                          ("TESTKIT_FAIL", "rpcrest.testkit", {"code": "9"}))
+
+    def fail_raw(self, code, message, with_info=False):
+        """Calls Fail with a FailRequest serialized by hand, so that its
+        message may hold any bytes (protobuf-c does not check a string's
+        UTF-8, and testkit puts the request's message in its status, as a
+        plugin quoting its input would).  Returns the RpcError."""
+        fail = self.ch.unary_unary("/rpcrest.testkit.TestKit/Fail",
+                                   request_serializer=lambda b: b,
+                                   response_deserializer=lambda b: b)
+        raw = (b"\x08" + bytes([code]) + b"\x12" + _varint(len(message)) + message +
+               (b"\x20\x01" if with_info else b""))
+        with self.assertRaises(grpc.RpcError) as cm:
+            fail(raw, timeout=5)
+        return cm.exception
+
+    def test_status_message_is_sent_as_valid_utf8(self):
+        bad = b"caf\xe9 \xff\xfe \xc3( \xe2\x82 \xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf ok \xe2\x82"
+        expected = bad.decode("utf-8", "replace")  # each maximal invalid part: U+FFFD
+        for with_info in (False, True):
+            with self.subTest(with_info=with_info):
+                e = self.fail_raw(3, bad, with_info)
+                self.assertEqual(e.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                self.assertEqual(e.details(), expected)
+                blobs = [v for k, v in e.trailing_metadata() if k == DETAILS_KEY]
+                self.assertEqual(len(blobs), 1 if with_info else 0)
+                if with_info:
+                    # a proto3 string must be UTF-8: clients' parsers refuse the
+                    # google.rpc.Status otherwise, and lose the whole status
+                    code, message, details = parse_status(blobs[0])
+                    self.assertEqual((code, message, len(details)), (3, expected, 1))
+
+    def test_long_status_message_is_cut_to_what_clients_take(self):
+        # gRPC clients refuse a status header block over 8 KiB (and gRPC
+        # percent-encodes every byte outside printable ASCII into three):
+        # the plugin's code must still reach them
+        for text, with_info in (("x" * 9000, False), ("x" * 9000, True),
+                                ("\u00e9" * 4000, False), ("\u2603" * 3000, True),
+                                ("%" * 3000, False)):
+            with self.subTest(text=text[:3], length=len(text), with_info=with_info):
+                e = self.fail_raw(5, text.encode(), with_info)
+                self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND, e.details())
+                self.assertTrue(e.details().endswith("..."), e.details()[-20:])
+                kept = e.details()[:-3]
+                self.assertTrue(text.startswith(kept))
+                wire = sum(1 if 0x20 <= b <= 0x7e and b != 0x25 else 3 for b in kept.encode())
+                self.assertTrue(2000 < wire + 3 <= 2048, wire)
+                if with_info:
+                    blob = [v for k, v in e.trailing_metadata() if k == DETAILS_KEY][0]
+                    self.assertEqual(parse_status(blob)[:2], (5, e.details()))
+        fits = "y" * 2048
+        self.assertEqual(self.fail_raw(5, fits.encode()).details(), fits)
+
+    def test_details_too_large_to_deliver_are_left_out(self):
+        before = self.stats().fail_details_refused
+        for size in (5000, 100000):
+            with self.subTest(size=size):
+                big = any_pb2.Any(type_url="type.googleapis.com/x.Y", value=b"v" * size)
+                with self.assertRaises(grpc.RpcError) as cm:
+                    self.stub.Fail(self.pb2.FailRequest(code=5, message="gone", details=[big]),
+                                   timeout=5)
+                e = cm.exception
+                self.assertEqual((e.code(), e.details()), (grpc.StatusCode.NOT_FOUND, "gone"))
+                self.assertNotIn(DETAILS_KEY, [k for k, v in e.trailing_metadata()])
+        # the plugin was told (RPCREST_EINVAL), and details that fit still go
+        self.assertEqual(self.stats().fail_details_refused, before + 2)
+        fits = any_pb2.Any(type_url="type.googleapis.com/x.Y", value=b"v" * 3000)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.stub.Fail(self.pb2.FailRequest(code=5, message="gone", details=[fits]),
+                           timeout=5)
+        blob = [v for k, v in cm.exception.trailing_metadata() if k == DETAILS_KEY][0]
+        self.assertEqual([(d.type_url, d.value) for d in parse_status(blob)[2]],
+                         [(fits.type_url, fits.value)])
+        self.assertEqual(self.stats().fail_details_refused, before + 2)
 
     def test_fail_with_a_code_that_is_not_a_failure(self):
         with self.assertRaises(grpc.RpcError) as cm:
