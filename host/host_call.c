@@ -757,27 +757,42 @@ static int reserved_key(const char *key)
     return 0;
 }
 
+/* gRPC's rules for metadata: keys of [0-9a-z-_.], and text values (those
+ * of keys not ending in "-bin") of printable ASCII.  1 if key[klen] (and,
+ * value[vlen]) keep them; *why_key tells which part broke them. */
+static int metadata_valid(const unsigned char *key, size_t klen, const unsigned char *value,
+                          size_t vlen, int *why_key)
+{
+    *why_key = 1;
+    if (klen == 0)
+        return 0;
+    for (size_t i = 0; i < klen; i++) {
+        unsigned char ch = key[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+              ch == '.'))
+            return 0;
+    }
+    *why_key = 0;
+    if (klen > 4 && memcmp(key + klen - 4, "-bin", 4) == 0)
+        return 1;
+    for (size_t i = 0; i < vlen; i++) {
+        if (value[i] < 0x20 || value[i] > 0x7e)
+            return 0;
+    }
+    return 1;
+}
+
 /* 0 if key = value[len] may be sent, else RPCREST_EINVAL. */
 static int check_metadata(const char *key, const void *value, size_t len)
 {
     if (!key || (!value && len))
         return RPCREST_EINVAL;
     size_t klen = strlen(key);
-    if (klen == 0 || klen > 255 || reserved_key(key))
+    int why_key;
+    if (klen > 255 || reserved_key(key) ||
+        !metadata_valid((const unsigned char *)key, klen, value ? value : (const void *)"", len,
+                        &why_key))
         return RPCREST_EINVAL;
-    for (size_t i = 0; i < klen; i++) {
-        char ch = key[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
-              ch == '.'))
-            return RPCREST_EINVAL;
-    }
-    if (klen > 4 && strcmp(key + klen - 4, "-bin") == 0)
-        return 0;
-    const unsigned char *v = value;
-    for (size_t i = 0; i < len; i++) {
-        if (v[i] < 0x20 || v[i] > 0x7e)
-            return RPCREST_EINVAL;
-    }
     return 0;
 }
 
@@ -811,6 +826,38 @@ int rpcrest_call_add_trailing_metadata(rpcrest_call *c, const char *key, const v
 }
 
 /* ---- a call arrives, events ------------------------------------------------- */
+
+/*
+ * GRPC_STATUS_OK if the request metadata keeps gRPC's rules, which the ABI
+ * promises handlers; else INVALID_ARGUMENT, naming the entry in
+ * why[whylen].  gRPC core 1.51 lets any bytes through: a newline in
+ * x-request-id would have reached a plugin's log lines.
+ */
+static grpc_status_code check_request_metadata(const grpc_metadata_array *md, char *why,
+                                               size_t whylen)
+{
+    for (size_t i = 0; i < md->count; i++) {
+        const grpc_metadata *m = &md->metadata[i];
+        const unsigned char *key = GRPC_SLICE_START_PTR(m->key);
+        size_t klen = GRPC_SLICE_LENGTH(m->key);
+        int why_key;
+        if (metadata_valid(key, klen, GRPC_SLICE_START_PTR(m->value),
+                           GRPC_SLICE_LENGTH(m->value), &why_key))
+            continue;
+        char shown[160] = ""; /* the key, its bytes outside printable ASCII as \xNN */
+        size_t n = 0;
+        for (size_t k = 0; k < klen && n + 5 < sizeof(shown); k++)
+            n += (size_t)snprintf(shown + n, sizeof(shown) - n,
+                                  key[k] >= 0x20 && key[k] <= 0x7e && key[k] != '"' &&
+                                          key[k] != '\\' ? "%c" : "\\x%02x", key[k]);
+        snprintf(why, whylen, "request metadata \"%s\": %s", shown,
+                 why_key ? "a key takes only 0-9 a-z - _ ."
+                         : "a text value takes only printable ASCII (other bytes go in a key "
+                           "ending in -bin)");
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    }
+    return GRPC_STATUS_OK;
+}
 
 /* The request message from the payload (set: on_new answers a call without
  * one) into c->request.  Returns GRPC_STATUS_OK, or the status to fail the
@@ -880,7 +927,8 @@ static void on_new(rpcrest_call *c, int ok)
     if (!c->payload) { /* the client half-closed without sending one */
         finish(c, GRPC_STATUS_INTERNAL,
                "the call carried no request message (this method takes exactly one)", NULL, 0);
-    } else if ((st = decode(c, why, sizeof(why))) == GRPC_STATUS_OK) {
+    } else if ((st = check_request_metadata(&c->md, why, sizeof(why))) == GRPC_STATUS_OK &&
+               (st = decode(c, why, sizeof(why))) == GRPC_STATUS_OK) {
         c->method->handler(c, c->request, c->method->plugin->service_data);
     } else {
         finish(c, st, why, NULL, 0);

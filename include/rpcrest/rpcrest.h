@@ -306,8 +306,11 @@ int rpcrest_call_on_writable(rpcrest_call *call, rpcrest_writable_cb cb, void *a
 /* ---- metadata ------------------------------------------------------------- */
 
 /* One request metadata entry.  Neither key nor value is NUL-terminated.
- * Keys are lower case.  For keys ending in "-bin" the value is the raw bytes
- * (gRPC has already base64-decoded them); other values are printable ASCII. */
+ * Keys are lower case, of 0-9 a-z - _ . only.  For keys ending in "-bin" the
+ * value is the raw bytes (gRPC has already base64-decoded them); other
+ * values are printable ASCII (0x20-0x7e).  The host refuses a call whose
+ * metadata breaks these rules with INVALID_ARGUMENT before any handler runs
+ * (gRPC core 1.51 does not check them). */
 typedef struct rpcrest_metadata {
     const char *key;
     size_t key_len;

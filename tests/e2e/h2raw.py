@@ -65,10 +65,10 @@ def start(port, window=None, timeout=5.0):
     return s
 
 
-def read_frames(s, until_closed=True, limit=1 << 20):
+def read_frames(s, until_closed=True, limit=1 << 20, until=None):
     """Reads frames until the peer closes (or a GOAWAY when not until_closed,
-    or the socket's timeout).  Returns ([(type, flags, stream, payload)],
-    closed)."""
+    or until(frames) is true, or the socket's timeout).  Returns
+    ([(type, flags, stream, payload)], closed)."""
     buf, frames, closed = b"", [], False
     while len(buf) < limit:
         try:
@@ -90,6 +90,8 @@ def read_frames(s, until_closed=True, limit=1 << 20):
                            buf[9:9 + n]))
             buf = buf[9 + n:]
         if not until_closed and any(f[0] == GOAWAY for f in frames):
+            break
+        if until and until(frames):
             break
     return frames, closed
 

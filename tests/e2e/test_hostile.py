@@ -44,6 +44,9 @@ The host (gRPC, [host] max_message_bytes 64 KiB):
   grpc-encoding: an unknown algorithm     gRPC core 1.51 drops the header as invalid and reads
                                           the message as uncompressed: the plugin refuses the
                                           bytes (INVALID_ARGUMENT, cannot decode); no crash
+  metadata gRPC core 1.51 lets through:   INVALID_ARGUMENT 'request metadata "KEY": …' before
+  a key outside [0-9a-z-_.], a text       the plugin sees the call (the ABI promises it keys
+  value outside printable ASCII           and printable values, fit for a log line)
   a client that never reads a stream      HTTP/2 flow control stops the stream (the plugin's
                                           sends are refused, messages stay few); other calls go
                                           on; when the client leaves the stream is cancelled
@@ -555,6 +558,61 @@ class HostHostile(unittest.TestCase):
         # and the real thing works
         status, code, err = self.curl_grpc("/rpcrest.testkit.TestKit/Echo", packed, "gzip")
         self.assertEqual((status, code), (0, 0), err)
+
+    def grpc_exchange(self, method, message, extra=()):
+        """One call over a raw HTTP/2 connection with extra request headers
+        (any bytes: what no gRPC library sends).  Returns (grpc-status or
+        None, grpc-message, the reply message's bytes)."""
+        s = h2raw.start(self.r.host_port)
+        try:
+            s.sendall(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1,
+                                  h2raw.grpc_request_headers(method, extra=extra)) +
+                      h2raw.frame(h2raw.DATA, h2raw.END_STREAM, 1, h2raw.grpc_message(message)))
+            s.settimeout(5)
+            frames, _ = h2raw.read_frames(s, until=lambda frames: any(
+                t == h2raw.HEADERS and f & h2raw.END_STREAM for t, f, _, _ in frames))
+        finally:
+            s.close()
+        headers = b"".join(p for t, f, sid, p in frames if t == h2raw.HEADERS)
+        data = b"".join(p for t, f, sid, p in frames if t == h2raw.DATA)
+        status = None
+        i = headers.rfind(b"\x0bgrpc-status")
+        if i >= 0:
+            status = int(headers[i + 13:i + 13 + headers[i + 12]])
+        message = b""
+        i = headers.rfind(b"\x0cgrpc-message")
+        if i >= 0:
+            message = headers[i + 14:i + 14 + headers[i + 13]]
+        return status, urllib.parse.unquote(message.decode("ascii")), data[5:]
+
+    def test_metadata_that_breaks_grpc_rules(self):
+        # gRPC core 1.51 hands these to the application as they came; the
+        # plugin ABI promises lower-case keys of [0-9a-z-_.] and printable
+        # ASCII text values (so a request id can go into a log line)
+        method = "/rpcrest.testkit.TestKit/EchoMetadata"
+        request = self.pb2.MetadataRequest(no_echo=True).SerializeToString()
+        cases = [
+            (("x-request-id", "forged\nrpcrest-host: a line of the attacker's"), "x-request-id"),
+            (("x-request-id", "bell\x07"), "x-request-id"),
+            (("x-name", "caf\u00e9"), "x-name"),
+            (("x-Upper", "v"), "x-Upper"),
+            (("x\nkey", "v"), "x\\x0akey"),
+            (("x key", "v"), "x key"),
+        ]
+        for header, named in cases:
+            with self.subTest(header=header):
+                status, message, reply = self.grpc_exchange(method, request, (header,))
+                self.assertEqual(status, grpc.StatusCode.INVALID_ARGUMENT.value[0], message)
+                self.assertIn('request metadata "%s"' % named, message)
+                self.assertEqual(reply, b"")
+        # binary values may be any bytes; text values any printable ASCII
+        status, message, reply = self.grpc_exchange(
+            method, request, (("x-raw-bin", "AAEC/w=="), ("x-text", " ~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}")))
+        self.assertEqual(status, 0, message)
+        got = self.pb2.MetadataReply.FromString(reply)
+        entries = {e.key: e.binary or e.text for e in got.metadata}
+        self.assertEqual(entries["x-raw-bin"], b"\x00\x01\x02\xff")
+        self.assertEqual(entries["x-text"], " ~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}")
 
     @staticmethod
     def gzip_of_zeros(n, prefix=b""):
