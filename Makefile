@@ -285,6 +285,10 @@ $(B)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
 
 # test_sup_backoff tests a module of rpcrestd's, which LIB_OBJ leaves out.
 $(B)/tests/test_sup_backoff: $(O)/supervisor/sup_backoff.o
+# The host's modules that unit tests cover (the host is no library).
+$(B)/tests/test_host_status: $(O)/host/host_status.o
+$(B)/tests/test_host_message: $(O)/host/host_message.o
+$(B)/tests/test_host_message: LIBS_GW += $(shell $(PKG_CONFIG) --libs zlib)
 
 # test_gw_h2 makes the gateway's reallocs fail on cue.
 $(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc

@@ -97,12 +97,12 @@ static grpc_status_code inflate_message(grpc_byte_buffer *bb, size_t max, grpc_s
     size_t len = in.zs.total_out;
     const char *zmsg = in.zs.msg;
     inflateEnd(&in.zs);
-    if (r == Z_STREAM_END) {
+    if (r == Z_STREAM_END && len <= max) {
         *out = grpc_slice_new(in.out, len, free); /* the slice frees in.out */
         return GRPC_STATUS_OK;
     }
     free(in.out);
-    if (r == Z_BUF_ERROR && !nomem) {
+    if (r == Z_STREAM_END || (r == Z_BUF_ERROR && !nomem)) {
         snprintf(why, whylen,
                  "the request message is larger than max_message_bytes (%zu) once decompressed",
                  max);
