@@ -30,7 +30,7 @@ typedef struct sup_reload_prep {
 typedef struct sup_reload_wait {
     rp_config *cfg;       /* the new configuration, or NULL: no reload waits; owned */
     sup_reload_prep prep; /* owned */
-    pid_t host_pid;       /* the new host, once started, or 0 */
+    pid_t host_pid;       /* the new host, once started (start_due), or 0 */
     int changed[RP_N_CHILDREN];
     char why[RP_N_CHILDREN][512];
     double ready_timeout; /* the host's running one, put back if the reload fails */

@@ -297,8 +297,6 @@ void sup_reload_progress(sup_state *s, int64_t now)
     sup_child *h = &s->children[RP_CHILD_HOST];
     if (!w->cfg)
         return;
-    if (h->next && !w->host_pid)
-        w->host_pid = h->next->pid;
     int under_way = h->handover_pending || (h->next && h->next->pid == w->host_pid);
     if (under_way && !sup_stopping(s))
         return;

@@ -306,6 +306,10 @@ static int64_t start_due(sup_state *s, int64_t now)
                 sup_ctx ctx = s->ctx;
                 ctx.cfg_path = sup_config_for(s, i); /* a waiting reload's, for the host */
                 sup_child_spawn(c, SUP_ROLE_NEXT, &ctx, now);
+                /* known from the start: its READY may come before the loop
+                 * goes round again */
+                if (i == RP_CHILD_HOST && s->reload.cfg && c->next)
+                    s->reload.host_pid = c->next->pid;
             } else {
                 sup_log(&s->log, "%s listens on a unix socket: stopping pid %d before starting "
                         "its replacement", c->name, (int)c->cur->pid);

@@ -208,6 +208,12 @@ class SupervisorCase(unittest.TestCase):
         return subprocess.run([RPCRESTCTL, "-c", r.ini] + list(args), capture_output=True,
                               text=True, timeout=15, stdin=subprocess.DEVNULL, **kw)
 
+    def serving_stand_ins(self, host_script, gateway_script, **kw):
+        """Stand-ins, once both run; returns (r, {name: pid})."""
+        r = self.stand_ins(host_script, gateway_script, **kw).start()
+        self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 10), r.log())
+        return r, children(r)
+
 
 class SupervisorTest(SupervisorCase):
     # ---- restarts ----------------------------------------------------------

@@ -295,6 +295,22 @@ class ReloadTest(SupervisorCase):
         self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
 
+    # ---- interleavings with a reload that waits for its new host -------------------
+    def test_reload_whose_new_host_is_ready_at_once_takes_effect(self):
+        """A new host that says READY before rpcrestd's loop has gone round
+        once after starting it (a silent stand-in) takes over, and the
+        reload is applied, not reported failed."""
+        r, kids = self.serving_stand_ins(IDLE, IDLE)
+        rewrite(r, "threads = 2", "threads = 1")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual((ctl.returncode, ctl.stdout, ctl.stderr),
+                         (0, "%s: [host] threads changed; handed over\n" % HOST, ""), r.log())
+        log = r.log()
+        self.assertIn("event=reload result=ok changed=%s" % HOST, log)
+        self.assertNotIn("result=failed", log)
+        self.wait_handed_over(r, HOST, kids[HOST])
+        self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
+
     # ---- what a reload replaces ----------------------------------------------------
     def test_sighup_changing_only_the_gateway_port_moves_the_gateway(self):
         r = self.rpcrest()
