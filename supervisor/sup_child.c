@@ -611,8 +611,9 @@ void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64
         if (stopping || !c->wanted) {
             sup_log(ctx->log, "%s pid %d %s after %lld ms", c->name, (int)p->pid, how, uptime);
         } else {
-            sup_log(ctx->log, "%s pid %d %s after %lld ms, before it was ready: the hand-over "
+            sup_log(ctx->log, "%s pid %d %s after %lld ms, before it %s: the hand-over "
                     "failed; pid %d keeps serving", c->name, (int)p->pid, how, uptime,
+                    p->ready_ms >= 0 ? "took over" : "was ready",
                     c->cur ? (int)c->cur->pid : 0);
             snprintf(c->note, sizeof(c->note), "hand-over to pid %d failed: %s", (int)p->pid,
                      how);

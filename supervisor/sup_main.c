@@ -378,6 +378,36 @@ static void host_took_over(sup_state *s, sup_proc *p, int64_t now)
     }
 }
 
+/* 1 if pid, a child of ours, has ended but is not reaped yet (reap, later
+ * in this turn of the loop, collects it). */
+static int has_ended(sup_logger *lg, pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+        sup_log(lg, "waitid pid %d: %s", (int)pid, strerror(errno));
+        return 0;
+    }
+    return si.si_pid == pid;
+}
+
+/* p, c's next process, said it is ready: it takes over, unless it has
+ * ended already (READY and then its end, both seen in one turn of the
+ * loop).  Reaping it then fails the hand-over, and the current process,
+ * which nothing has told to stop, keeps serving. */
+static void take_over(sup_state *s, sup_child *c, sup_proc *p, int64_t now)
+{
+    if (has_ended(&s->log, p->pid)) {
+        sup_log(&s->log, "%s pid %d has ended since it said it is ready: it does not take over",
+                c->name, (int)p->pid);
+        return;
+    }
+    if (c == &s->children[RP_CHILD_HOST])
+        host_took_over(s, p, now);
+    else
+        sup_child_take_over(c, p, 0, &s->log, now);
+}
+
 /* Parked old hosts stop once no gateway hand-over is under way. */
 static void release_parked_hosts(sup_state *s, int64_t now)
 {
@@ -501,12 +531,8 @@ static int run(sup_state *s)
             if (w[i].is_log)
                 sup_child_read_log(w[i].child, w[i].proc, &s->log);
             else if (sup_child_read_notify(w[i].child, w[i].proc, &s->log, now) &&
-                     w[i].proc->role == SUP_ROLE_NEXT) {
-                if (w[i].child == &s->children[RP_CHILD_HOST])
-                    host_took_over(s, w[i].proc, now);
-                else
-                    sup_child_take_over(w[i].child, w[i].proc, 0, &s->log, now);
-            }
+                     w[i].proc->role == SUP_ROLE_NEXT)
+                take_over(s, w[i].child, w[i].proc, now);
         }
         sup_log_flush(&s->log);
         sup_ctl_serve(&s->ctl, pfd + ctl_at, procs_at - ctl_at, sup_command, s, &s->log, now);

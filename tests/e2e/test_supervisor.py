@@ -127,6 +127,20 @@ NOTIFY = 'echo READY >&"$RPCREST_NOTIFY_FD"\n'
 LOOP = "while :; do sleep 0.1; done\n"
 # Ready at once, then runs until it is killed.
 IDLE = NOTIFY + LOOP
+# Like IDLE, but a process started while the file ../hold exists (a
+# replacement: SupervisorCase.hold_next) takes that file and waits for
+# ../go (release_held), then does what the file said: "ready" (and runs
+# on), "exit N" (before it was ready) or "ready-exit N" (READY, then exits
+# at once).
+HELD = """dir="$(dirname "$0")/.."
+if mv "$dir/hold" "$dir/held.$$" 2>/dev/null; then
+    while [ ! -e "$dir/go" ]; do sleep 0.02; done
+    read then status < "$dir/held.$$"
+    case "$then" in ready*) echo READY >&"$RPCREST_NOTIFY_FD";; esac
+    [ "$then" = ready ] || exit "$status"
+    while :; do sleep 0.1; done
+fi
+""" + IDLE
 
 # Stand-ins that write what they inherited to ../report-NAME, then idle.
 SHELL_REPORT = (
@@ -213,6 +227,26 @@ class SupervisorCase(unittest.TestCase):
         r = self.stand_ins(host_script, gateway_script, **kw).start()
         self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 10), r.log())
         return r, children(r)
+
+    def hold_next(self, r, then):
+        """The next HELD stand-in process waits for release_held, then does
+        `then`."""
+        with open(os.path.join(r.dir, "hold"), "w") as f:
+            f.write(then + "\n")
+
+    def release_held(self, r):
+        open(os.path.join(r.dir, "go"), "w").close()
+
+    def release_held_while_stopped(self, r, pid):
+        """Releases the held process pid while rpcrestd is stopped, and
+        lets rpcrestd go on once pid has ended: whatever pid said and its
+        end reach rpcrestd in the same turn of its loop."""
+        os.kill(r.proc.pid, signal.SIGSTOP)
+        try:
+            self.release_held(r)
+            self.assertTrue(wait_until(lambda: not pid_alive(pid), 5))
+        finally:
+            os.kill(r.proc.pid, signal.SIGCONT)
 
 
 class SupervisorTest(SupervisorCase):

@@ -13,8 +13,8 @@ import time
 import unittest
 
 from harness import Rpcrest, pid_alive, wait_until
-from test_supervisor import (GATEWAY, HOST, IDLE, LOOP, NOTIFY, RPCRESTCTL, SupervisorCase,
-                             children, starts)
+from test_supervisor import (GATEWAY, HELD, HOST, IDLE, LOOP, NOTIFY, RPCRESTCTL,
+                             SupervisorCase, children, starts)
 
 UPTIME = r"\d+:\d\d:\d\d"
 
@@ -110,6 +110,33 @@ class CtlTest(SupervisorCase):
         self.assertTrue(wait_until(lambda: re.search(
             r"%s\s+RUNNING\s+%d" % (GATEWAY, new_gateway), self.ctl(r, "status").stdout), 5),
             r.log())
+
+    def test_restart_whose_new_process_ends_in_the_turn_of_its_ready_keeps_the_old_one(self):
+        """rpcrestctl restart gateway: the new gateway writes READY and
+        exits at once, and rpcrestd reads both in one turn of its loop (it
+        is stopped meanwhile): the hand-over has failed, the old gateway,
+        never told to stop, keeps serving, and nothing else is started."""
+        r, kids = self.serving_stand_ins(IDLE, HELD)
+        self.hold_next(r, "ready-exit 4")
+        restart = self.ctl(r, "restart", GATEWAY)
+        self.assertEqual((restart.returncode, restart.stdout), (0, "restarting %s\n" % GATEWAY))
+        new = int(self.wait_for_log(r, r"started %s pid (\d+) to take over from pid %d"
+                                    % (GATEWAY, kids[GATEWAY])).group(1))
+        self.release_held_while_stopped(r, new)
+        self.wait_for_log(r, r"event=exit child=%s pid=%d status=4 uptime_ms=\d+ ready=1 "
+                          r"expected=0" % (GATEWAY, new))
+        time.sleep(1)  # a restart would be 0.1 s away, its READY at once
+        log = r.log()
+        self.assertEqual(children(r), kids, log)
+        self.assertRegex(log, r"%s pid %d exited with status 4 after \d+ ms, before it took over: "
+                         r"the hand-over failed; pid %d keeps serving"
+                         % (GATEWAY, new, kids[GATEWAY]))
+        self.assertNotIn("took over from pid %d" % kids[GATEWAY], log)
+        self.assertEqual(starts(log, GATEWAY), 2, log)
+        st = self.ctl(r, "status")
+        self.assertEqual(st.returncode, 0, st)
+        self.assertRegex(st.stdout, r"\n%s\s+RUNNING\s+%d\s.*hand-over to pid %d failed: exited "
+                         r"with status 4\n" % (GATEWAY, kids[GATEWAY], new))
 
     def test_start_while_the_child_is_stopping_starts_it_once_it_has_stopped(self):
         """stop, then start before the old process has finished stopping:

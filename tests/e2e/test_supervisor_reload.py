@@ -16,7 +16,7 @@ import time
 import unittest
 
 from harness import BUILD, Rpcrest, free_port, pid_alive, port_open, wait_until
-from test_supervisor import (GATEWAY, HOST, IDLE, STAMP, SupervisorCase, children,
+from test_supervisor import (GATEWAY, HELD, HOST, IDLE, STAMP, SupervisorCase, children,
                              group_members, starts)
 
 WRK_SECONDS = 4
@@ -296,6 +296,24 @@ class ReloadTest(SupervisorCase):
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
 
     # ---- interleavings with a reload that waits for its new host -------------------
+    def reload_held_host(self, r, then):
+        """Changes [host] and starts `rpcrestctl reload`, whose new host
+        (HELD) waits for release_held, then does `then`; returns the
+        waiting rpcrestctl and the new host's pid."""
+        self.hold_next(r, then)
+        with open(r.ini) as f:
+            threads = re.search(r"\nthreads = (\d+)\n", f.read()).group(1)
+        rewrite(r, "threads = %s" % threads, "threads = %d" % (int(threads) % 4 + 1))
+        waiting = subprocess.Popen([os.path.join(BUILD, "rpcrestctl"), "-c", r.ini, "reload"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(waiting.stdout.close)
+        self.addCleanup(waiting.stderr.close)
+        self.addCleanup(waiting.wait)
+        # a failed test lets the host go before it waits for rpcrestctl
+        self.addCleanup(lambda: os.path.isdir(r.dir) and self.release_held(r))
+        started = self.wait_for_log(r, r"started %s pid (\d+) to take over" % HOST)
+        return waiting, int(started.group(1))
+
     def test_reload_whose_new_host_is_ready_at_once_takes_effect(self):
         """A new host that says READY before rpcrestd's loop has gone round
         once after starting it (a silent stand-in) takes over, and the
@@ -310,6 +328,39 @@ class ReloadTest(SupervisorCase):
         self.assertNotIn("result=failed", log)
         self.wait_handed_over(r, HOST, kids[HOST])
         self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
+
+    def test_new_host_ending_in_the_loop_turn_of_its_ready_fails_the_reload(self):
+        """The new host writes READY and exits at once, and rpcrestd reads
+        both in one turn of its loop (it is stopped meanwhile): the
+        hand-over has failed, with that pid and status; the old host is
+        neither told to stop nor replaced, and status and metrics say so."""
+        r, kids = self.serving_stand_ins(HELD, IDLE)
+        waiting, new = self.reload_held_host(r, "ready-exit 3")
+        self.release_held_while_stopped(r, new)
+        out, err = waiting.communicate(timeout=10)
+        self.assertEqual((waiting.returncode, out, err), (
+            1, "", "reload failed: %s: hand-over to pid %d failed: exited with status 3; %s pid "
+            "%d keeps serving the running configuration, and %s is not handed over\n"
+            % (HOST, new, HOST, kids[HOST], GATEWAY)), r.log())
+        time.sleep(1)  # a restart would be 0.1 s away, its READY at once
+        log = r.log()
+        self.assertEqual(children(r), kids, log)
+        self.assertRegex(log, r"event=exit child=%s pid=%d status=3 uptime_ms=\d+ ready=1 "
+                         r"expected=0" % (HOST, new))
+        self.assertNotIn("took over from pid %d" % kids[HOST], log)
+        self.assertNotIn("stopping %s pid %d" % (HOST, kids[HOST]), log)
+        self.assertEqual(starts(log, HOST), 2, log)
+        self.assertEqual(starts(log, GATEWAY), 1, log)
+        st = self.ctl(r, "status")
+        self.assertEqual(st.returncode, 0, st)
+        self.assertRegex(st.stdout, r"\n%s\s+RUNNING\s+%d\s.*hand-over to pid %d failed: exited "
+                         r"with status 3\n" % (HOST, kids[HOST], new))
+        metrics = self.ctl(r, "metrics").stdout
+        for sample in ('rpcrest_supervisor_reloads_total{result="failed"} 1',
+                       'rpcrest_supervisor_reloads_total{result="ok"} 0',
+                       'rpcrest_supervisor_child_up{child="%s"} 1' % HOST,
+                       'rpcrest_supervisor_restarts_total{child="%s"} 0' % HOST):
+            self.assertIn(sample + "\n", metrics)
 
     # ---- what a reload replaces ----------------------------------------------------
     def test_sighup_changing_only_the_gateway_port_moves_the_gateway(self):
