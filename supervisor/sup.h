@@ -25,8 +25,8 @@ typedef struct sup_reload_prep {
 
 /* A reload that replaces a serving host waits for the new host to be ready
  * before it takes effect: until then the old configuration runs (the old
- * host serves, the gateway is not handed over), and if the new host fails,
- * the reload has failed and is undone. */
+ * host serves, the gateway is neither handed over nor started), and if the
+ * new host fails, the reload has failed and is undone. */
 typedef struct sup_reload_wait {
     rp_config *cfg;       /* the new configuration, or NULL: no reload waits; owned */
     sup_reload_prep prep; /* owned */
@@ -94,7 +94,8 @@ int sup_reload(sup_state *s, rp_text *reply);
 void sup_reload_progress(sup_state *s, int64_t now);
 
 /* The configuration file a new process of child `which` is to read: a
- * waiting reload's for the host, else the running one's. */
+ * waiting reload's for the host, else the running one's (no gateway starts
+ * while a reload waits). */
 const char *sup_config_for(const sup_state *s, int which);
 
 /* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format

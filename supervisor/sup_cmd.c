@@ -375,7 +375,8 @@ static void child_note(const sup_state *s, const sup_child *c, sup_phase st, int
     if (st == SUP_BACKOFF)
         NOTE("restarting in %.1f s", (double)(c->next_start_ms - now) / 1000.0);
     if (st == SUP_STARTING && !c->cur && c != &s->children[RP_CHILD_HOST])
-        NOTE("waiting for rpcrest-host to be ready");
+        NOTE(s->reload.cfg ? "waiting for the reload under way"
+                           : "waiting for rpcrest-host to be ready");
     if (c->note[0])
         NOTE("%s", c->note);
 #undef NOTE
@@ -466,6 +467,13 @@ static int child_index(const char *name)
     return -1;
 }
 
+/* How a gateway start or restart is put off by a waiting reload (start_due),
+ * for the answer: "" when none waits. */
+static const char *after_reload(const sup_state *s)
+{
+    return s->reload.cfg ? " once the reload under way is done" : "";
+}
+
 static int start_child(sup_state *s, sup_child *c, rp_text *reply)
 {
     if (c->cur && c->cur->term_ms >= 0) { /* its end starts a new one */
@@ -481,10 +489,10 @@ static int start_child(sup_state *s, sup_child *c, rp_text *reply)
                        sup_phase_name(sup_child_state(c, sup_now_ms())), (int)c->cur->pid);
         return 0;
     }
-    sup_log(&s->log, "rpcrestctl: starting %s", c->name);
+    sup_log(&s->log, "rpcrestctl: starting %s%s", c->name, after_reload(s));
     sup_child_forgive(c, sup_now_ms());
     c->start_after_retired = 0;
-    rp_text_printf(reply, "starting %s\n", c->name);
+    rp_text_printf(reply, "starting %s%s\n", c->name, after_reload(s));
     return 0;
 }
 
@@ -573,9 +581,9 @@ int sup_command(void *arg, const char *request, rp_text *reply)
     if (strcmp(cmd, "stop") == 0)
         return stop_child(s, c, reply);
     if (strcmp(cmd, "restart") == 0) {
-        sup_log(&s->log, "rpcrestctl: restarting %s", c->name);
+        sup_log(&s->log, "rpcrestctl: restarting %s%s", c->name, after_reload(s));
         sup_restart_child(s, which, sup_now_ms());
-        rp_text_printf(reply, "restarting %s\n", c->name);
+        rp_text_printf(reply, "restarting %s%s\n", c->name, after_reload(s));
         return 0;
     }
     rp_text_printf(reply, "rpcrestd: unknown request '%s' (known: status [--json], start NAME, "

@@ -276,7 +276,8 @@ static int host_ready(const sup_state *s)
 }
 
 /* A hand-over of child c may begin: c serves, no other is under way, and
- * the gateway goes only after the host has finished its own. */
+ * the gateway goes only after the host has finished its own (and after a
+ * reload waiting for its new host is done: see start_due). */
 static int handover_may_begin(const sup_state *s, int which)
 {
     const sup_child *c = &s->children[which];
@@ -285,7 +286,7 @@ static int handover_may_begin(const sup_state *s, int which)
         return 0;
     if (which == RP_CHILD_GATEWAY) {
         const sup_child *h = &s->children[RP_CHILD_HOST];
-        return host_ready(s) && !h->next && !h->handover_pending;
+        return host_ready(s) && !h->next && !h->handover_pending && !s->reload.cfg;
     }
     return 1;
 }
@@ -322,6 +323,12 @@ static int64_t start_due(sup_state *s, int64_t now)
             continue;
         if (i == RP_CHILD_GATEWAY && !host_ready(s))
             continue; /* started once the host says it is ready */
+        /* A new gateway reads the file, which a waiting reload has changed
+         * but not applied yet (its new host may still fail): it starts once
+         * the reload is done, and meanwhile rpcrestd's socket holds its
+         * connections. */
+        if (i == RP_CHILD_GATEWAY && s->reload.cfg)
+            continue;
         if (c->start_after_retired && c->retiring)
             continue;
         if (now < c->next_start_ms) {

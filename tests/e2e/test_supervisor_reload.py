@@ -362,6 +362,53 @@ class ReloadTest(SupervisorCase):
                        'rpcrest_supervisor_restarts_total{child="%s"} 0' % HOST):
             self.assertIn(sample + "\n", metrics)
 
+    def test_gateway_started_while_a_reload_waits_starts_once_it_is_applied(self):
+        """rpcrestctl start gateway while the reload waits for its new host:
+        the gateway would read the new file before the reload is applied, so
+        it starts only once the reload is done."""
+        r, kids = self.serving_stand_ins(HELD, IDLE)
+        self.assertEqual(self.ctl(r, "stop", "gateway").returncode, 0)
+        self.assertTrue(wait_until(lambda: GATEWAY not in children(r), 5), r.log())
+        rewrite(r, "timeout = 2", "timeout = 7")
+        waiting, _ = self.reload_held_host(r, "ready")
+        ctl = self.ctl(r, "start", "gateway")
+        time.sleep(0.5)
+        self.assertNotIn(GATEWAY, children(r), r.log())
+        self.assertEqual((ctl.returncode, ctl.stdout),
+                         (0, "starting %s once the reload under way is done\n" % GATEWAY))
+        st = self.ctl(r, "status")
+        self.assertRegex(st.stdout, r"\n%s\s+STARTING\s+-\s.*waiting for the reload under way"
+                         % GATEWAY)
+        self.release_held(r)
+        out, err = waiting.communicate(timeout=10)
+        self.assertEqual(waiting.returncode, 0, (out, err, r.log()))
+        gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        log = r.log()
+        self.assertLess(log.index("event=reload result=ok"),
+                        log.index("started %s pid %d" % (GATEWAY, gateway)), log)
+        self.assertEqual(starts(log, GATEWAY), 2, log)
+
+    def test_gateway_restarted_while_a_reload_waits_starts_once_it_has_failed(self):
+        """The same with rpcrestctl restart, and a reload that fails: the
+        gateway starts once it has."""
+        r, kids = self.serving_stand_ins(HELD, IDLE)
+        self.assertEqual(self.ctl(r, "stop", "gateway").returncode, 0)
+        self.assertTrue(wait_until(lambda: GATEWAY not in children(r), 5), r.log())
+        waiting, _ = self.reload_held_host(r, "exit 3")
+        ctl = self.ctl(r, "restart", "gateway")
+        time.sleep(0.5)
+        self.assertNotIn(GATEWAY, children(r), r.log())
+        self.assertEqual((ctl.returncode, ctl.stdout),
+                         (0, "restarting %s once the reload under way is done\n" % GATEWAY))
+        self.release_held(r)
+        out, err = waiting.communicate(timeout=10)
+        self.assertEqual(waiting.returncode, 1, (out, err, r.log()))
+        gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        log = r.log()
+        self.assertLess(log.index("event=reload result=failed"),
+                        log.index("started %s pid %d" % (GATEWAY, gateway)), log)
+        self.assertEqual(children(r).get(HOST), kids[HOST], log)
+
     # ---- what a reload replaces ----------------------------------------------------
     def test_sighup_changing_only_the_gateway_port_moves_the_gateway(self):
         r = self.rpcrest()
