@@ -30,6 +30,7 @@ typedef struct sup_reload_prep {
 typedef struct sup_reload_wait {
     rp_config *cfg;       /* the new configuration, or NULL: no reload waits; owned */
     sup_reload_prep prep; /* owned */
+    pid_t old_pid;        /* the host serving when the reload began */
     pid_t host_pid;       /* the new host, once started (start_due), or 0 */
     int changed[RP_N_CHILDREN];
     char why[RP_N_CHILDREN][512];
@@ -88,9 +89,10 @@ void sup_restart_child(sup_state *s, int which, int64_t now);
 int sup_reload(sup_state *s, rp_text *reply);
 
 /* Carries a waiting reload on: applies it once its new host has taken
- * over, or undoes it (result=failed) if that host ended or was stopped
- * before it was ready, or rpcrestd is stopping; waiting rpcrestctl clients
- * get the answer.  A no-op while the hand-over is under way. */
+ * over (or taken the place of an old host that ended meanwhile) and is
+ * ready, or undoes it (result=failed) if that host ended or was stopped
+ * before, or rpcrestd is stopping; waiting rpcrestctl clients get the
+ * answer.  A no-op while the new host is getting ready. */
 void sup_reload_progress(sup_state *s, int64_t now);
 
 /* The configuration file a new process of child `which` is to read: a

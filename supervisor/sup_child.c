@@ -526,21 +526,29 @@ static void refused_configuration(sup_child *c, sup_proc *p, sup_ctx *ctx, int64
              "was ready", RP_EX_CONFIG);
 }
 
+/* c's current process p ended on its own: a good start (ready, and up for
+ * start_seconds) starts the backoff over, anything else is one more fast
+ * failure. */
+static void count_failure(sup_child *c, const sup_proc *p, int64_t now)
+{
+    int64_t uptime = now - p->started_ms;
+    if (p->ready_ms >= 0 && !p->failed && uptime >= sup_seconds_ms(c->policy.start_seconds)) {
+        c->fast_failures = 0;
+        c->delay_ms = sup_backoff_first(&c->policy);
+    } else {
+        c->fast_failures++;
+    }
+}
+
 /* The decision after c's current process p ended on its own. */
 static void after_failure(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64_t now,
                           const char *how)
 {
     const rp_child_policy *pol = &c->policy;
     int64_t uptime = now - p->started_ms;
-    int good = p->ready_ms >= 0 && !p->failed && uptime >= sup_seconds_ms(pol->start_seconds);
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0 && !p->failed;
     int config_error = WIFEXITED(status) && WEXITSTATUS(status) == RP_EX_CONFIG;
-    if (good) {
-        c->fast_failures = 0;
-        c->delay_ms = sup_backoff_first(pol);
-    } else {
-        c->fast_failures++;
-    }
+    count_failure(c, p, now);
     if (config_error && p->ready_ms < 0) {
         refused_configuration(c, p, ctx, uptime);
         return;
@@ -581,6 +589,24 @@ static void after_failure(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, i
             (long long)delay, c->fast_failures, config_error ? "config_error" : "exit");
 }
 
+/* c's current process p ended on its own while c->next was getting ready
+ * to take over from it: that one takes its place now.  Starting another
+ * process instead would race it (two starting at once, the new one reading
+ * a file a waiting reload has not applied yet), and declaring c FATAL would
+ * leave it so once the next one serves. */
+static void next_takes_the_place(sup_child *c, sup_proc *p, sup_ctx *ctx, int64_t now,
+                                 const char *how)
+{
+    sup_proc *n = c->next;
+    count_failure(c, p, now);
+    c->next = NULL;
+    c->cur = n;
+    n->role = SUP_ROLE_CURRENT;
+    sup_log(ctx->log, "%s pid %d %s after %lld ms, while pid %d was getting ready to take "
+            "over from it: pid %d takes its place now", c->name, (int)p->pid, how,
+            (long long)(now - p->started_ms), (int)n->pid, (int)n->pid);
+}
+
 void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64_t now,
                       int stopping)
 {
@@ -589,6 +615,7 @@ void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64
     kill_leftovers(c, p, ctx->log);
     sup_guard_remove(ctx->guard, ctx->log, p->pid);
     c->last_status = status;
+    c->last_pid = p->pid;
 
     char how[128], fields[64];
     sup_describe_status(status, how, sizeof(how));
@@ -623,6 +650,8 @@ void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64
         if (stopping || !c->wanted || (p->term_ms >= 0 && !p->failed)) {
             c->next_start_ms = stopping || !c->wanted ? -1 : now;
             sup_log(ctx->log, "%s pid %d %s after %lld ms", c->name, (int)p->pid, how, uptime);
+        } else if (c->next && c->next->term_ms < 0) {
+            next_takes_the_place(c, p, ctx, now, how);
         } else {
             after_failure(c, p, status, ctx, now, how);
         }

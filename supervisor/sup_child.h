@@ -88,6 +88,7 @@ typedef struct sup_child {
     unsigned fatals;        /* times it was declared FATAL */
     unsigned exits[SUP_N_EXITS]; /* processes that ended, by sup_exit_kind */
     int last_status;        /* wait status of the last process that ended, or -1 */
+    pid_t last_pid;         /* that process, or 0 */
     int listen_fd;          /* given to new processes as fd 3 (LISTEN_FDS=1), or -1 */
     int handover;           /* tell new processes RPCREST_HANDOVER=1 */
     sup_proc *cur;
@@ -144,7 +145,9 @@ void sup_child_terminate_all(sup_child *c, int64_t now);
  * what happens next (nothing when `stopping`).  A current process that
  * exits 78 (RP_EX_CONFIG) before it was ready refused the configuration: no
  * restart would mend that, so c is FATAL with config_refused set; one that
- * had been ready is restarted (after backoff_max).  Frees p. */
+ * had been ready is restarted (after backoff_max).  A current process that
+ * ends on its own while a next one gets ready to take over from it leaves
+ * its place to that one at once: nothing else is started.  Frees p. */
 void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64_t now,
                       int stopping);
 

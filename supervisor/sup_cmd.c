@@ -256,10 +256,11 @@ int sup_reload(sup_state *s, rp_text *reply)
     sup_reload_wait *w = &s->reload;
     w->cfg = n;
     w->prep = prep;
+    sup_child *h = &s->children[RP_CHILD_HOST];
+    w->old_pid = h->cur->pid; /* host_hands_over: there is one */
     w->host_pid = 0;
     memcpy(w->changed, changed, sizeof(changed));
     memcpy(w->why, why, sizeof(why));
-    sup_child *h = &s->children[RP_CHILD_HOST];
     /* the new host gets the new ready_timeout, the one rpcrestctl waits for */
     w->ready_timeout = h->policy.ready_timeout;
     h->policy.ready_timeout = n->supervisor.child[RP_CHILD_HOST].ready_timeout;
@@ -276,19 +277,69 @@ const char *sup_config_for(const sup_state *s, int which)
     return s->cfg->path;
 }
 
-/* Why the waiting reload's host did not take over, into why[size]. */
-static void host_failure(const sup_state *s, char *why, size_t size)
+/* Why the waiting reload's new host p (NULL once it has ended) did not
+ * take over, into why[size]. */
+static void host_failure(const sup_state *s, const sup_proc *p, char *why, size_t size)
 {
     const sup_child *h = &s->children[RP_CHILD_HOST];
-    if (sup_stopping(s))
+    const sup_reload_wait *w = &s->reload;
+    char how[128];
+    if (sup_stopping(s)) {
         snprintf(why, size, "rpcrestd is stopping");
-    else if (strncmp(h->note, "hand-over", 9) == 0)
-        snprintf(why, size, "%s: %s", h->name, h->note);
-    else if (s->reload.host_pid)
-        snprintf(why, size, "%s: the new pid %d was stopped before it was ready", h->name,
-                 (int)s->reload.host_pid);
-    else
+    } else if (!w->host_pid) {
         snprintf(why, size, "%s: the hand-over to a new process did not begin", h->name);
+    } else if (strncmp(h->note, "hand-over", 9) == 0) { /* it ended, or timed out, as next */
+        snprintf(why, size, "%s: %s", h->name, h->note);
+    } else if (p && p->failed) { /* it had taken an ended old host's place */
+        snprintf(why, size, "%s: the new pid %d was not ready within %g s (ready_timeout)",
+                 h->name, (int)w->host_pid, h->policy.ready_timeout);
+    } else if (!p && h->last_pid == w->host_pid) {
+        sup_describe_status(h->last_status, how, sizeof(how));
+        snprintf(why, size, "%s: the new pid %d %s before it was ready", h->name,
+                 (int)w->host_pid, how);
+    } else {
+        snprintf(why, size, "%s: the new pid %d was stopped before it was ready", h->name,
+                 (int)w->host_pid);
+    }
+}
+
+/* 1 while the waiting reload's new host p may still take over: it is
+ * about to start, it is the next process, or it has taken the place of an
+ * old host that ended and is not ready yet. */
+static int host_getting_ready(const sup_child *h, const sup_proc *p)
+{
+    if (h->handover_pending)
+        return 1;
+    if (!p)
+        return 0;
+    return p == h->next || (p == h->cur && p->ready_ms < 0 && p->term_ms < 0);
+}
+
+/* The waiting reload has failed: what failed, and what serves now. */
+static void reload_failed(sup_state *s, sup_proc *p, rp_config *n, int64_t now)
+{
+    sup_reload_wait *w = &s->reload;
+    sup_child *h = &s->children[RP_CHILD_HOST];
+    char why[1024], err[2048];
+    rp_text reply = {0};
+    host_failure(s, p, why, sizeof(why));
+    if (p && p == h->next)
+        sup_child_retire(h, p, now); /* stopping: it is not wanted any more */
+    h->handover_pending = 0;
+    h->policy.ready_timeout = w->ready_timeout;
+    if (h->cur && h->cur->pid == w->old_pid)
+        snprintf(err, sizeof(err), "%s; %s pid %d keeps serving the running configuration, "
+                 "and %s is not handed over", why, h->name, (int)w->old_pid,
+                 s->children[RP_CHILD_GATEWAY].name);
+    else
+        snprintf(err, sizeof(err), "%s; pid %d, which ran the running configuration, ended "
+                 "during the hand-over: no %s serves now", why, (int)w->old_pid, h->name);
+    unprepare(&w->prep);
+    rp_config_free(n);
+    s->reloads_failed++;
+    reload_not_done(s, "failed", err, &reply);
+    sup_ctl_answer_waiting(&s->ctl, 1, reply.s ? reply.s : "", now);
+    rp_text_free(&reply);
 }
 
 void sup_reload_progress(sup_state *s, int64_t now)
@@ -297,32 +348,19 @@ void sup_reload_progress(sup_state *s, int64_t now)
     sup_child *h = &s->children[RP_CHILD_HOST];
     if (!w->cfg)
         return;
-    int under_way = h->handover_pending || (h->next && h->next->pid == w->host_pid);
-    if (under_way && !sup_stopping(s))
+    sup_proc *p = w->host_pid ? sup_child_find(h, w->host_pid) : NULL;
+    int serving = p && p == h->cur && p->ready_ms >= 0 && p->term_ms < 0;
+    if (!serving && host_getting_ready(h, p) && !sup_stopping(s))
         return;
     rp_config *n = w->cfg;
     w->cfg = NULL;
-    rp_text reply = {0};
-    if (!under_way && h->cur && w->host_pid && h->cur->pid == w->host_pid) {
-        apply(s, n, &w->prep, w->changed, w->why, 1, &reply);
-        sup_ctl_answer_waiting(&s->ctl, 0, reply.s ? reply.s : "", now);
-        rp_text_free(&reply);
+    if (!serving) {
+        reload_failed(s, p, n, now);
         return;
     }
-    char why[1024], err[2048];
-    host_failure(s, why, sizeof(why));
-    if (h->next && h->next->pid == w->host_pid)
-        sup_child_retire(h, h->next, now); /* stopping: it is not wanted any more */
-    h->handover_pending = 0;
-    h->policy.ready_timeout = w->ready_timeout;
-    snprintf(err, sizeof(err), "%s; %s pid %d keeps serving the running configuration, and "
-             "%s is not handed over", why, h->name, h->cur ? (int)h->cur->pid : 0,
-             s->children[RP_CHILD_GATEWAY].name);
-    unprepare(&w->prep);
-    rp_config_free(n);
-    s->reloads_failed++;
-    reload_not_done(s, "failed", err, &reply);
-    sup_ctl_answer_waiting(&s->ctl, 1, reply.s ? reply.s : "", now);
+    rp_text reply = {0};
+    apply(s, n, &w->prep, w->changed, w->why, 1, &reply);
+    sup_ctl_answer_waiting(&s->ctl, 0, reply.s ? reply.s : "", now);
     rp_text_free(&reply);
 }
 

@@ -138,6 +138,27 @@ class CtlTest(SupervisorCase):
         self.assertRegex(st.stdout, r"\n%s\s+RUNNING\s+%d\s.*hand-over to pid %d failed: exited "
                          r"with status 4\n" % (GATEWAY, kids[GATEWAY], new))
 
+    def test_child_ending_during_its_hand_over_leaves_the_place_to_the_new_process(self):
+        """rpcrestctl restart gateway, and the old gateway is killed while
+        the new one gets ready: the new one takes its place at once, and no
+        third gateway is started to race it."""
+        r, kids = self.serving_stand_ins(IDLE, HELD)
+        self.hold_next(r, "ready")
+        self.assertEqual(self.ctl(r, "restart", GATEWAY).returncode, 0)
+        new = int(self.wait_for_log(r, r"started %s pid (\d+) to take over from pid %d"
+                                    % (GATEWAY, kids[GATEWAY])).group(1))
+        os.kill(kids[GATEWAY], 9)
+        self.wait_for_log(r, r"%s pid %d killed by signal SIGKILL \(Killed\) after \d+ ms, while "
+                          r"pid %d was getting ready to take over from it: pid %d takes its "
+                          r"place now" % (GATEWAY, kids[GATEWAY], new, new))
+        time.sleep(0.5)  # a restart would be 0.1 s away
+        self.assertEqual(starts(r.log(), GATEWAY), 2, r.log())
+        self.assertRegex(self.ctl(r, "status").stdout, r"\n%s\s+STARTING\s+%d\s" % (GATEWAY, new))
+        self.release_held(r)
+        self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 5), r.log())
+        self.assertEqual(children(r), {HOST: kids[HOST], GATEWAY: new}, r.log())
+        self.assertEqual(starts(r.log(), GATEWAY), 2, r.log())
+
     def test_start_while_the_child_is_stopping_starts_it_once_it_has_stopped(self):
         """stop, then start before the old process has finished stopping:
         the start is not lost."""

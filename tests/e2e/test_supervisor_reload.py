@@ -409,6 +409,51 @@ class ReloadTest(SupervisorCase):
                         log.index("started %s pid %d" % (GATEWAY, gateway)), log)
         self.assertEqual(children(r).get(HOST), kids[HOST], log)
 
+    def test_old_host_ending_while_a_reload_waits_leaves_the_place_to_the_new_one(self):
+        """The serving host is killed while the reload's new host gets
+        ready: that one becomes the host (no third process reading the new
+        file before the reload is applied, no FATAL while it starts), and
+        the reload is applied once it is ready."""
+        for policy in ({}, {"start_retries": "1"}):
+            with self.subTest(policy=policy):
+                r, kids = self.serving_stand_ins(HELD, IDLE, supervisor=policy)
+                waiting, new = self.reload_held_host(r, "ready")
+                os.kill(kids[HOST], signal.SIGKILL)
+                self.wait_for_log(r, r"event=exit child=%s pid=%d signal=SIGKILL" % (HOST,
+                                                                                   kids[HOST]))
+                time.sleep(0.5)  # a restart would be 0.1 s away
+                log = r.log()
+                self.assertEqual(starts(log, HOST), 2, log)
+                self.assertNotIn("event=fatal", log)
+                st = self.ctl(r, "status")
+                self.assertRegex(st.stdout, r"\n%s\s+STARTING\s+%d\s" % (HOST, new), log)
+                self.release_held(r)
+                out, err = waiting.communicate(timeout=10)
+                self.assertEqual((waiting.returncode, out, err),
+                                 (0, "%s: [host] threads changed; handed over\n" % HOST, ""),
+                                 r.log())
+                self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 5))
+                self.assertEqual(children(r), {HOST: new, GATEWAY: kids[GATEWAY]}, r.log())
+                r.cleanup()
+
+    def test_old_host_ending_while_the_new_one_fails_is_reported_and_restarted(self):
+        """The same when the new host then fails: the reload has failed,
+        the answer says that no host serves, and the host is restarted
+        under its restart policy."""
+        r, kids = self.serving_stand_ins(HELD, IDLE)
+        waiting, new = self.reload_held_host(r, "exit 3")
+        os.kill(kids[HOST], signal.SIGKILL)
+        self.wait_for_log(r, r"event=exit child=%s pid=%d signal=SIGKILL" % (HOST, kids[HOST]))
+        self.release_held(r)
+        out, err = waiting.communicate(timeout=10)
+        self.assertEqual((waiting.returncode, out, err), (
+            1, "", "reload failed: %s: the new pid %d exited with status 3 before it was ready; "
+            "pid %d, which ran the running configuration, ended during the hand-over: no %s "
+            "serves now\n" % (HOST, new, kids[HOST], HOST)), r.log())
+        self.wait_for_child(r, HOST, new)
+        self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 5), r.log())
+        self.assertEqual(starts(r.log(), HOST), 3, r.log())
+
     # ---- what a reload replaces ----------------------------------------------------
     def test_sighup_changing_only_the_gateway_port_moves_the_gateway(self):
         r = self.rpcrest()
