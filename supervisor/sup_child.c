@@ -489,6 +489,20 @@ void sup_child_terminate_all(sup_child *c, int64_t now)
         sup_child_terminate(c, p, now);
 }
 
+void sup_child_set_policy(sup_child *c, const rp_child_policy *policy, sup_logger *lg,
+                          int64_t now)
+{
+    c->policy = *policy;
+    int64_t max = sup_seconds_ms(policy->backoff_max);
+    if (c->delay_ms > max)
+        c->delay_ms = max;
+    if (c->cur || c->next_start_ms < 0 || c->next_start_ms <= now + max)
+        return; /* running, not to be started, or due within the new maximum */
+    sup_log(lg, "%s: the restart waiting %lld ms more now waits backoff_max (%lld ms)", c->name,
+            (long long)(c->next_start_ms - now), (long long)max);
+    c->next_start_ms = now + max;
+}
+
 void sup_child_forgive(sup_child *c, int64_t now)
 {
     c->fatal = 0;

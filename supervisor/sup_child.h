@@ -155,6 +155,12 @@ void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64
  * deadline, or -1 if none. */
 int64_t sup_child_deadlines(sup_child *c, sup_logger *lg, int64_t now);
 
+/* Gives c the policy of a reloaded configuration.  A restart that waits
+ * longer than the new backoff_max is brought forward to it (logged), so
+ * that lowering backoff_max takes effect for a child that is down now. */
+void sup_child_set_policy(sup_child *c, const rp_child_policy *policy, sup_logger *lg,
+                          int64_t now);
+
 /* Clears FATAL and the failure count: the next failure starts the backoff
  * over.  Used by rpcrestctl start/restart and by a reload that changes c. */
 void sup_child_forgive(sup_child *c, int64_t now);

@@ -169,7 +169,7 @@ static void apply(sup_state *s, rp_config *n, sup_reload_prep *prep,
     s->cfg = n;
     s->ctx.cfg_path = n->path;
     for (int i = 0; i < RP_N_CHILDREN; i++)
-        s->children[i].policy = n->supervisor.child[i];
+        sup_child_set_policy(&s->children[i], &n->supervisor.child[i], &s->log, now);
     s->children[RP_CHILD_HOST].handover = sup_can_handover(s, RP_CHILD_HOST);
     if (prep->listen_fd >= 0) {
         sup_child *gw = &s->children[RP_CHILD_GATEWAY];

@@ -160,6 +160,28 @@ class ReloadTest(SupervisorCase):
         self.assertTrue(90 <= int(found.group(1)) <= 110, found.group(0))
         self.wait_for_child(r, GATEWAY, kids[GATEWAY])
 
+    def test_reload_lowering_backoff_max_brings_a_waiting_restart_forward(self):
+        """A gateway waiting out a 30 s backoff when a reload lowers
+        backoff_max to 0.2 s starts within the new maximum, not 30 s later;
+        a reload that raises it leaves the waiting restart where it was."""
+        sup = {"backoff_initial": "30", "backoff_max": "60", "backoff_jitter": "0"}
+        r = self.stand_ins(IDLE, "exit 1\n", supervisor=sup).start()
+        self.wait_for_log(r, r"%s pid \d+ exited with status 1 .*; restarting in 30000 ms"
+                          % GATEWAY)
+        rewrite(r, "backoff_max = 60\n", "backoff_max = 90\n")
+        self.assertEqual(self.ctl(r, "reload").returncode, 0)
+        time.sleep(0.5)
+        self.assertEqual(starts(r.log(), GATEWAY), 1, r.log())
+        rewrite(r, "backoff_initial = 30\n", "backoff_initial = 0.1\n")
+        rewrite(r, "backoff_max = 90\n", "backoff_max = 0.2\n")
+        reloaded = time.monotonic()
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.assertTrue(wait_until(lambda: starts(r.log(), GATEWAY) >= 2, 3), r.log())
+        self.assertLess(time.monotonic() - reloaded, 3)
+        self.wait_for_log(r, r"%s: the restart waiting \d+ ms more now waits backoff_max "
+                          r"\(200 ms\)" % GATEWAY)
+
     def test_reload_moving_the_host_to_a_port_another_process_listens_on_is_refused(self):
         """The other listener has SO_REUSEPORT, as another rpcrestd's host
         would: the new host could bind beside it, so rpcrestd checks first."""
