@@ -73,6 +73,14 @@ static inline int sup_gateway_only(const rp_config *cfg)
     return cfg->n_services == 0 && cfg->gateway.upstream != NULL;
 }
 
+/* 1 if child `which` (RP_CHILD_*) is one this configuration runs: both,
+ * except the host when the gateway runs alone.  Status, metrics and
+ * readiness cover only these. */
+static inline int sup_child_runs(const sup_state *s, int which)
+{
+    return !(which == RP_CHILD_HOST && sup_gateway_only(s->cfg));
+}
+
 /* 1 if c may hand over (run two generations side by side): the gateway
  * always (its listener is inherited), the host unless it listens on a unix
  * socket (gRPC removes the socket file when the old one stops). */

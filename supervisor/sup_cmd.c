@@ -438,7 +438,7 @@ static void json_string(rp_text *t, const char *s)
 static int status(sup_state *s, int json, rp_text *reply)
 {
     int64_t now = sup_now_ms();
-    int all_running = 1;
+    int all_running = 1, listed = 0; /* listed: children written so far (JSON commas) */
     if (json)
         rp_text_printf(reply, "{\"pid\":%d,\"config\":", (int)getpid());
     if (json)
@@ -449,6 +449,8 @@ static int status(sup_state *s, int json, rp_text *reply)
         rp_text_printf(reply, "%-16s %-9s %-8s %-10s %-8s %s\n", "NAME", "STATE", "PID",
                        "UPTIME", "RESTARTS", "LAST EXIT");
     for (int i = 0; i < RP_N_CHILDREN; i++) {
+        if (!sup_child_runs(s, i))
+            continue;
         const sup_child *c = &s->children[i];
         sup_phase st = sup_child_state(c, now);
         all_running &= st == SUP_RUNNING;
@@ -466,8 +468,8 @@ static int status(sup_state *s, int json, rp_text *reply)
                            note[0] ? "  " : "", note);
             continue;
         }
-        rp_text_printf(reply, "%s{\"name\":\"%s\",\"state\":\"%s\",", i ? "," : "", c->name,
-                       sup_phase_name(st));
+        rp_text_printf(reply, "%s{\"name\":\"%s\",\"state\":\"%s\",", listed++ ? "," : "",
+                       c->name, sup_phase_name(st));
         if (c->cur)
             rp_text_printf(reply, "\"pid\":%d,\"uptime_seconds\":%.3f,", (int)c->cur->pid,
                            (double)(now - c->cur->started_ms) / 1000.0);

@@ -431,8 +431,7 @@ static void tell_systemd(sup_state *s, int64_t now)
     if (s->told_systemd)
         return;
     for (int i = 0; i < RP_N_CHILDREN; i++)
-        if (sup_child_state(&s->children[i], now) != SUP_RUNNING &&
-            !(i == RP_CHILD_HOST && sup_gateway_only(s->cfg)))
+        if (sup_child_runs(s, i) && sup_child_state(&s->children[i], now) != SUP_RUNNING)
             return;
     s->told_systemd = 1;
     int rc = rp_notify_systemd("READY=1\nSTATUS=rpcrest-host and rpcrest-gateway are running");

@@ -2,7 +2,8 @@
  * sup_metrics.c -- rpcrestd's figures for `rpcrestctl metrics`, in the
  * Prometheus text format: rendered from the state on each request (the
  * counters live in sup_child and sup_state, updated by the one thread that
- * runs the supervisor).
+ * runs the supervisor).  Only the children the configuration runs have
+ * series: no rpcrest-host when the gateway runs alone.
  */
 #include <stdio.h>
 
@@ -15,6 +16,8 @@ static void per_child(rp_text *out, const sup_state *s, const char *name, const 
     static const char *const labels[] = {"child", NULL};
     rp_metrics_header(out, name, help, type);
     for (int i = 0; i < RP_N_CHILDREN; i++) {
+        if (!sup_child_runs(s, i))
+            continue;
         const char *v[] = {s->children[i].name};
         rp_metrics_sample(out, name, labels, v, value(&s->children[i]));
     }
@@ -46,7 +49,7 @@ void sup_metrics(const sup_state *s, rp_text *reply)
                       "(another status), config_error (status 78: the configuration was refused, "
                       "or for the host a plugin did not load), signal.", "counter");
     for (int i = 0; i < RP_N_CHILDREN; i++)
-        for (int k = 0; k < SUP_N_EXITS; k++) {
+        for (int k = 0; k < SUP_N_EXITS && sup_child_runs(s, i); k++) {
             const char *v[] = {s->children[i].name, sup_exit_kind_names[k]};
             rp_metrics_sample(reply, "rpcrest_supervisor_child_exits_total", exit_labels, v,
                               s->children[i].exits[k]);
@@ -55,6 +58,8 @@ void sup_metrics(const sup_state *s, rp_text *reply)
                       "State of each child as rpcrestctl status shows it: 1 for the current "
                       "state, 0 for the others.", "gauge");
     for (int i = 0; i < RP_N_CHILDREN; i++) {
+        if (!sup_child_runs(s, i))
+            continue;
         sup_phase st = sup_child_state(&s->children[i], now);
         for (size_t k = 0; k < sizeof(phases) / sizeof(phases[0]); k++) {
             const char *v[] = {s->children[i].name, sup_phase_name(phases[k])};
@@ -66,6 +71,8 @@ void sup_metrics(const sup_state *s, rp_text *reply)
                       "1 while a child is RUNNING (started and ready), else 0.", "gauge");
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         static const char *const labels[] = {"child", NULL};
+        if (!sup_child_runs(s, i))
+            continue;
         const char *v[] = {s->children[i].name};
         rp_metrics_sample(reply, "rpcrest_supervisor_child_up", labels, v,
                           sup_child_state(&s->children[i], now) == SUP_RUNNING);

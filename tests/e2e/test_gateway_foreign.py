@@ -43,7 +43,8 @@ Each way runs the same checks:
   ShippedExample conf/gateway-only.ini works as shipped
 
 and, once: ReflectionFallback (an upstream with v1alpha reflection only) and
-Supervised (rpcrestd with a gateway-only INI runs the gateway alone).
+Supervised (rpcrestd with a gateway-only INI runs the gateway alone, and
+rpcrestctl reports only the gateway).
 
 Checks that fail because of a known bug are marked @known_bug: they run, and
 count as expected failures until the bug is fixed.
@@ -830,6 +831,33 @@ class Supervised(ForeignCase):
         children = set(harness.children_of(proc.pid)) - {"rpcrestd-guard"}
         self.assertEqual(sorted(children), ["rpcrest-gateway"])
         self.assertNotIn("rpcrest-host", seen)
+
+    def test_rpcrestctl_reports_the_gateway_alone(self):
+        """With the gateway alone there is no rpcrest-host to report: status
+        lists the gateway only and exits 0 while it runs, and metrics have no
+        rpcrest-host series (its child_up would stay 0, and page, for ever)."""
+        g = World.new_gateway(self.mode)
+        with open(g.ini, "a") as f:  # the INIs share a folder, where the default would be
+            f.write("\n[supervisor]\ncontrol_socket = %s\n"
+                    % os.path.join(World.dir, "rpcrestd-%d.sock" % g.port))
+        self.supervise(g)
+
+        def rpcrestctl(*args):
+            return subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c", g.ini]
+                                  + list(args), capture_output=True, text=True, timeout=15,
+                                  stdin=subprocess.DEVNULL)
+        status = rpcrestctl("status")
+        self.assertEqual(status.returncode, 0, status)
+        self.assertRegex(status.stdout, r"(?m)^rpcrest-gateway +RUNNING ")
+        self.assertNotIn("rpcrest-host", status.stdout)
+        as_json = rpcrestctl("status", "--json")
+        self.assertEqual(as_json.returncode, 0, as_json)
+        self.assertEqual([c["name"] for c in json.loads(as_json.stdout)["children"]],
+                         ["rpcrest-gateway"])
+        metrics = rpcrestctl("metrics")
+        self.assertEqual(metrics.returncode, 0, metrics)
+        self.assertIn('rpcrest_supervisor_child_up{child="rpcrest-gateway"} 1', metrics.stdout)
+        self.assertNotIn('child="rpcrest-host"', metrics.stdout)
 
     def test_two_gateways_alone_side_by_side(self):
         """A gateway alone has no host address of its own: a second one
