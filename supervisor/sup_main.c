@@ -434,9 +434,13 @@ static void tell_systemd(sup_state *s, int64_t now)
         if (sup_child_runs(s, i) && sup_child_state(&s->children[i], now) != SUP_RUNNING)
             return;
     s->told_systemd = 1;
-    int rc = rp_notify_systemd("READY=1\nSTATUS=rpcrest-host and rpcrest-gateway are running");
+    int alone = !sup_child_runs(s, RP_CHILD_HOST);
+    int rc = rp_notify_systemd(alone ? "READY=1\nSTATUS=rpcrest-gateway is running"
+                                     : "READY=1\nSTATUS=rpcrest-host and rpcrest-gateway are "
+                                       "running");
     if (rc > 0)
-        sup_log(&s->log, "both children are ready; told systemd READY=1");
+        sup_log(&s->log, "%s ready; told systemd READY=1",
+                alone ? "the gateway (alone) is" : "both children are");
     else if (rc < 0)
         sup_log(&s->log, "NOTIFY_SOCKET %s: %s", getenv("NOTIFY_SOCKET"), strerror(-rc));
 }

@@ -789,14 +789,15 @@ class Supervised(ForeignCase):
     no [service.*] supervises the gateway alone (no rpcrest-host)."""
     mode = "reflection"
 
-    def supervise(self, g):
-        """Runs rpcrestd on gateway g's INI; returns (process, {name: pid}
-        of the children seen so far).  Everything is stopped at cleanup."""
+    def supervise(self, g, env=None):
+        """Runs rpcrestd on gateway g's INI (with env, if given); returns
+        (process, {name: pid} of the children seen so far).  Everything is
+        stopped at cleanup."""
         log_path = os.path.join(World.dir, "rpcrestd-%d.log" % g.port)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen([os.path.join(harness.BUILD, "rpcrestd"), "-c", g.ini],
                                     stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT)
+                                    stderr=subprocess.STDOUT, env=env)
         seen = {}
 
         def stop():
@@ -840,7 +841,12 @@ class Supervised(ForeignCase):
         with open(g.ini, "a") as f:  # the INIs share a folder, where the default would be
             f.write("\n[supervisor]\ncontrol_socket = %s\n"
                     % os.path.join(World.dir, "rpcrestd-%d.sock" % g.port))
-        self.supervise(g)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(listener.close)
+        notify = os.path.join(World.dir, "notify-%d.sock" % g.port)
+        listener.bind(notify)
+        listener.settimeout(10)
+        self.supervise(g, env=dict(os.environ, NOTIFY_SOCKET=notify))
 
         def rpcrestctl(*args):
             return subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c", g.ini]
@@ -849,6 +855,10 @@ class Supervised(ForeignCase):
         status = rpcrestctl("status")
         self.assertEqual(status.returncode, 0, status)
         self.assertRegex(status.stdout, r"(?m)^rpcrest-gateway +RUNNING ")
+        # and systemd hears of the gateway alone
+        message = listener.recv(4096).decode()
+        self.assertIn("READY=1", message.split("\n"), message)
+        self.assertIn("STATUS=rpcrest-gateway is running", message.split("\n"), message)
         self.assertNotIn("rpcrest-host", status.stdout)
         as_json = rpcrestctl("status", "--json")
         self.assertEqual(as_json.returncode, 0, as_json)

@@ -662,6 +662,8 @@ class ReloadTest(SupervisorCase):
                                   stderr=subprocess.STDOUT, env=env)
         message = listener.recv(4096).decode()
         self.assertIn("READY=1", message.split("\n"), message)
+        self.assertIn("STATUS=rpcrest-host and rpcrest-gateway are running",
+                      message.split("\n"), message)
         # by now both are serving
         self.assertTrue(self.echo_works(r, 5), r.log())
         st = self.ctl(r, "status")
