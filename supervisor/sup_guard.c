@@ -1,6 +1,7 @@
 /*
- * sup_guard.c -- the guard process: kills the children's process groups
- * once rpcrestd is gone, however it went.
+ * sup_guard.c -- the guard process: kills the children's process groups,
+ * and the processes rpcrestd adopted, once rpcrestd is gone, however it
+ * went.
  *
  * The guard runs in a session of its own (so a signal to rpcrestd's process
  * group or terminal does not reach it), ignores the usual stop signals and
@@ -20,23 +21,48 @@
 
 /* ---- in the guard ---------------------------------------------------------- */
 
-static void guard_forget(pid_t *groups, int *n, pid_t pgid)
+static void guard_forget(pid_t *list, int *n, pid_t id)
 {
     for (int i = 0; i < *n; i++) {
-        if (groups[i] == pgid) {
-            groups[i] = groups[--*n];
+        if (list[i] == id) {
+            list[i] = list[--*n];
             return;
         }
     }
 }
 
-/* Reads "+PGID\n" / "-PGID\n" records until end of file, then kills what
- * is listed. */
-static void __attribute__((noreturn)) guard_main(int fd, const pid_t *known, int n_known)
-{
+/* What the guard kills: process groups, and adopted processes. */
+typedef struct guard_lists {
     pid_t groups[SUP_GUARD_MAX_GROUPS];
-    int n = n_known;
-    memcpy(groups, known, (size_t)n_known * sizeof(*groups));
+    int n_groups;
+    pid_t processes[SUP_GUARD_MAX_PROCESSES];
+    int n_processes;
+} guard_lists;
+
+/* One record, "+gPGID", "-gPGID", "+pPID" or "-pPID". */
+static void guard_record(guard_lists *l, const char *rec)
+{
+    int group = rec[1] == 'g';
+    pid_t *list = group ? l->groups : l->processes;
+    int *n = group ? &l->n_groups : &l->n_processes;
+    int max = group ? SUP_GUARD_MAX_GROUPS : SUP_GUARD_MAX_PROCESSES;
+    pid_t id = (pid_t)atoi(rec + 2);
+    if (id <= 1 || (rec[1] != 'g' && rec[1] != 'p'))
+        return;
+    if (rec[0] == '+' && *n < max)
+        list[(*n)++] = id;
+    else if (rec[0] == '-')
+        guard_forget(list, n, id);
+}
+
+/* Reads records until end of file, then kills what is listed. */
+static void __attribute__((noreturn)) guard_main(int fd, const sup_guard *known)
+{
+    guard_lists l;
+    memcpy(l.groups, known->groups, (size_t)known->n_groups * sizeof(*l.groups));
+    l.n_groups = known->n_groups;
+    memcpy(l.processes, known->processes, (size_t)known->n_processes * sizeof(*l.processes));
+    l.n_processes = known->n_processes;
     char buf[512];
     size_t len = 0;
     for (;;) {
@@ -49,11 +75,7 @@ static void __attribute__((noreturn)) guard_main(int fd, const pid_t *known, int
         char *start = buf, *nl;
         while ((nl = memchr(start, '\n', len - (size_t)(start - buf)))) {
             *nl = '\0';
-            pid_t pgid = (pid_t)atoi(start + 1);
-            if (pgid > 1 && start[0] == '+' && n < SUP_GUARD_MAX_GROUPS)
-                groups[n++] = pgid;
-            else if (pgid > 1 && start[0] == '-')
-                guard_forget(groups, &n, pgid);
+            guard_record(&l, start);
             start = nl + 1;
         }
         len -= (size_t)(start - buf);
@@ -61,12 +83,17 @@ static void __attribute__((noreturn)) guard_main(int fd, const pid_t *known, int
         if (len == sizeof(buf))
             len = 0; /* garbage: no record is this long */
     }
-    for (int i = 0; i < n; i++)
-        (void)kill(-groups[i], SIGKILL);
+    for (int i = 0; i < l.n_groups; i++)
+        (void)kill(-l.groups[i], SIGKILL);
+    /* a daemon that called setsid() leads a group of its own, its children in it */
+    for (int i = 0; i < l.n_processes; i++) {
+        pid_t pid = l.processes[i];
+        (void)kill(getpgid(pid) == pid ? -pid : pid, SIGKILL);
+    }
     _exit(0);
 }
 
-static void __attribute__((noreturn)) guard_child(int rfd, const pid_t *known, int n_known)
+static void __attribute__((noreturn)) guard_child(int rfd, const sup_guard *known)
 {
     (void)setsid();
     (void)prctl(PR_SET_NAME, "rpcrestd-guard");
@@ -89,7 +116,7 @@ static void __attribute__((noreturn)) guard_child(int rfd, const pid_t *known, i
         for (int i = fd + 1; i < 1024; i++)
             (void)close(i);
     }
-    guard_main(fd, known, n_known);
+    guard_main(fd, known);
 }
 
 /* ---- in rpcrestd ------------------------------------------------------------- */
@@ -114,7 +141,7 @@ int sup_guard_start(sup_guard *g, sup_logger *lg)
     }
     if (pid == 0) {
         close(p[1]);
-        guard_child(p[0], g->groups, g->n_groups);
+        guard_child(p[0], g);
     }
     close(p[0]);
     (void)fcntl(p[1], F_SETFL, O_NONBLOCK);
@@ -123,28 +150,52 @@ int sup_guard_start(sup_guard *g, sup_logger *lg)
     return 0;
 }
 
-static void tell(sup_guard *g, sup_logger *lg, char op, pid_t pgid)
+static void tell(sup_guard *g, sup_logger *lg, char op, char kind, pid_t id)
 {
     if (g->fd < 0)
         return;
     char rec[32];
-    int n = snprintf(rec, sizeof(rec), "%c%d\n", op, (int)pgid);
+    int n = snprintf(rec, sizeof(rec), "%c%c%d\n", op, kind, (int)id);
     if (write(g->fd, rec, (size_t)n) != n)
-        sup_log(lg, "guard pid %d: cannot tell it about group %d: %s", (int)g->pid, (int)pgid,
-                strerror(errno));
+        sup_log(lg, "guard pid %d: cannot tell it about %s %d: %s", (int)g->pid,
+                kind == 'g' ? "group" : "adopted process", (int)id, strerror(errno));
 }
 
 void sup_guard_add(sup_guard *g, sup_logger *lg, pid_t pgid)
 {
     if (g->n_groups < SUP_GUARD_MAX_GROUPS)
         g->groups[g->n_groups++] = pgid;
-    tell(g, lg, '+', pgid);
+    tell(g, lg, '+', 'g', pgid);
 }
 
 void sup_guard_remove(sup_guard *g, sup_logger *lg, pid_t pgid)
 {
     guard_forget(g->groups, &g->n_groups, pgid);
-    tell(g, lg, '-', pgid);
+    tell(g, lg, '-', 'g', pgid);
+}
+
+void sup_guard_add_process(sup_guard *g, sup_logger *lg, pid_t pid)
+{
+    if (g->n_processes == SUP_GUARD_MAX_PROCESSES) {
+        if (!g->processes_full)
+            sup_log(lg, "guard: it already knows %d adopted processes; pid %d and others beyond "
+                    "them are not killed if rpcrestd is", SUP_GUARD_MAX_PROCESSES, (int)pid);
+        g->processes_full = 1;
+        return;
+    }
+    g->processes[g->n_processes++] = pid;
+    tell(g, lg, '+', 'p', pid);
+}
+
+void sup_guard_remove_process(sup_guard *g, sup_logger *lg, pid_t pid)
+{
+    int before = g->n_processes;
+    guard_forget(g->processes, &g->n_processes, pid);
+    if (g->n_processes == before)
+        return; /* one that did not fit */
+    if (g->n_processes < SUP_GUARD_MAX_PROCESSES / 2)
+        g->processes_full = 0; /* room again: say so again when it runs out */
+    tell(g, lg, '-', 'p', pid);
 }
 
 void sup_guard_restart(sup_guard *g, sup_logger *lg)
