@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "rp_config.h"
+#include "sup_adopt.h"
 #include "sup_child.h"
 #include "sup_ctl.h"
 #include "sup_guard.h"
@@ -42,6 +43,7 @@ typedef struct sup_state {
     char *cfg_arg;      /* -c as given, made absolute (what a reload reads); owned */
     sup_logger log;
     sup_guard guard;
+    sup_adopted adopt;  /* orphans rpcrestd adopted as a child subreaper */
     sup_ctl ctl;
     sup_ctl ctl_next;   /* a reload's new control socket, swapped in by the loop */
     sup_reload_wait reload; /* a reload waiting for its new host */

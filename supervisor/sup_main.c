@@ -6,7 +6,8 @@
  *
  * Owns the command line, the signals (blocked, read from one signalfd),
  * reaping, the order of the two children and the event loop.  What happens
- * to one child is sup_child.c's; requests and reload are sup_cmd.c's.
+ * to one child is sup_child.c's; to the processes rpcrestd adopts,
+ * sup_adopt.c's; requests and reload are sup_cmd.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -163,38 +164,82 @@ static void refused_at_start(sup_state *s, const sup_child *c)
     s->exit_status = RP_EX_CONFIG;
 }
 
+/* 1 if pid is a process rpcrestd started: the guard, or a child's (a
+ * sup_is_ours_fn). */
+static int started_by_us(void *arg, pid_t pid)
+{
+    sup_state *s = arg;
+    if (pid == s->guard.pid)
+        return 1;
+    for (int i = 0; i < RP_N_CHILDREN; i++)
+        if (sup_child_find(&s->children[i], pid))
+            return 1;
+    return 0;
+}
+
+/* pid has been reaped: the guard is started again, a child's process goes
+ * to its child (and into endings), anything else is an adoptee. */
+static void reaped(sup_state *s, pid_t pid, int status, sup_endings *endings)
+{
+    int64_t now = sup_now_ms();
+    if (pid == s->guard.pid) {
+        char how[128];
+        sup_describe_status(status, how, sizeof(how));
+        sup_log(&s->log, "guard pid %d %s", (int)pid, how);
+        s->guard.pid = 0;
+        sup_guard_restart(&s->guard, &s->log);
+        return;
+    }
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
+        sup_child *c = &s->children[i];
+        sup_proc *p = sup_child_find(c, pid);
+        if (!p)
+            continue;
+        sup_endings_add(endings, c->name, pid);
+        sup_child_exited(c, p, status, &s->ctx, now, sup_stopping(s));
+        refused_at_start(s, c);
+        return;
+    }
+    sup_adopt_reaped(&s->adopt, pid, status, endings, now);
+}
+
+/* Reaps every child that has ended.  Returns how many. */
+static int reap_round(sup_state *s, sup_endings *endings)
+{
+    int n = 0;
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+            if (errno != ECHILD)
+                sup_log(&s->log, "waitid: %s", strerror(errno));
+            return n;
+        }
+        pid_t pid = si.si_pid;
+        if (pid == 0)
+            return n;
+        if (!started_by_us(s, pid))
+            sup_adopt_note(&s->adopt, pid); /* its name, before reaping takes it from /proc */
+        int status;
+        if (waitpid(pid, &status, WNOHANG) != pid) {
+            sup_log(&s->log, "waitpid %d: %s", (int)pid, strerror(errno));
+            return n;
+        }
+        reaped(s, pid, status, endings);
+        n++;
+    }
+}
+
+/* Reaps every child that has ended, then looks at what their ends left to
+ * rpcrestd: the orphans of processes of ours, killed with them.  The look
+ * is taken once no end is left to reap (see sup_adopt.c). */
 static void reap(sup_state *s)
 {
-    for (;;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid == 0)
-            return;
-        if (pid < 0) {
-            if (errno != ECHILD)
-                sup_log(&s->log, "waitpid: %s", strerror(errno));
-            return;
-        }
-        int64_t now = sup_now_ms();
-        if (pid == s->guard.pid) {
-            char how[128];
-            sup_describe_status(status, how, sizeof(how));
-            sup_log(&s->log, "guard pid %d %s", (int)pid, how);
-            s->guard.pid = 0;
-            sup_guard_restart(&s->guard, &s->log);
-            continue;
-        }
-        sup_proc *p = NULL;
-        int i;
-        for (i = 0; i < RP_N_CHILDREN && !p; i++)
-            p = sup_child_find(&s->children[i], pid);
-        if (p) {
-            sup_child_exited(&s->children[i - 1], p, status, &s->ctx, now, sup_stopping(s));
-            refused_at_start(s, &s->children[i - 1]);
-        } else {
-            sup_log(&s->log, "reaped pid %d, which is not one of ours", (int)pid);
-        }
-    }
+    sup_endings endings;
+    memset(&endings, 0, sizeof(endings));
+    while (reap_round(s, &endings) > 0 &&
+           sup_adopt_look(&s->adopt, &endings, sup_stopping(s), sup_now_ms()))
+        ;
 }
 
 static void on_signal(sup_state *s, int sig)
@@ -493,12 +538,15 @@ static int run(sup_state *s)
         sup_reload_progress(s, now);
         swap_control_socket(s);
         if (sup_stopping(s)) {
-            if (stop_step(s, now))
+            /* the children first: what rpcrestd adopted may be serving them */
+            if (stop_step(s, now) &&
+                sup_adopt_stop(&s->adopt, s->cfg->supervisor.stop_timeout, now))
                 return 0;
         } else {
             timeout = start_due(s, now);
             release_parked_hosts(s, now);
         }
+        timeout = earliest(timeout, sup_adopt_tick(&s->adopt, sup_stopping(s), now));
         for (int i = 0; i < RP_N_CHILDREN; i++)
             timeout = earliest(timeout, sup_child_deadlines(&s->children[i], &s->log, now));
         timeout = earliest(timeout, sup_ctl_deadlines(&s->ctl, now));
@@ -677,6 +725,9 @@ static int sup_init(sup_state *s)
     s->sigfd = open_signals(&s->log);
     if (s->sigfd < 0)
         return EXIT_FAILURE;
+    /* before the first fork: what rpcrestd has as children by then, it
+     * inherited */
+    sup_adopt_start(&s->adopt, &s->log, &s->guard, started_by_us, s, now);
     sup_guard_start(&s->guard, &s->log);
     return 0;
 }
@@ -684,6 +735,7 @@ static int sup_init(sup_state *s)
 static void sup_free(sup_state *s)
 {
     sup_guard_stop(&s->guard);
+    sup_adopt_free(&s->adopt);
     if (s->sigfd >= 0)
         close(s->sigfd);
     sup_ctl_close(&s->ctl);
@@ -712,6 +764,7 @@ int main(int argc, char **argv)
     sup_log_init(&s.log);
     sup_ctl_init(&s.ctl);
     sup_ctl_init(&s.ctl_next);
+    sup_adopt_init(&s.adopt);
     for (int i = 0; i < RP_N_CHILDREN; i++)
         s.children[i].listen_fd = -1;
     s.rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
@@ -739,9 +792,13 @@ int main(int argc, char **argv)
     rc = run(&s) < 0 ? EXIT_FAILURE : s.exit_status;
     if (rc == EXIT_FAILURE) { /* the loop broke: still take the children down */
         s.stop_signal = SIGTERM;
-        for (int64_t now = sup_now_ms(); !stop_step(&s, now); now = sup_now_ms()) {
+        for (int64_t now = sup_now_ms();
+             !(stop_step(&s, now) &&
+               sup_adopt_stop(&s.adopt, s.cfg->supervisor.stop_timeout, now));
+             now = sup_now_ms()) {
             for (int i = 0; i < RP_N_CHILDREN; i++)
                 (void)sup_child_deadlines(&s.children[i], &s.log, now);
+            (void)sup_adopt_tick(&s.adopt, 1, now);
             struct timespec ts = {0, 10 * 1000000};
             nanosleep(&ts, NULL);
             reap(&s);

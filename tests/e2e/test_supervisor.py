@@ -1,8 +1,9 @@
 """rpcrestd end to end: restart policy (backoff that grows and starts over,
 FATAL after start_retries, restart = never / on-failure), readiness (the
 gateway waits for the host; ready_timeout), stopping by process group
-(nothing survives, not even after kill -9 of rpcrestd), what a child
-inherits, the log (prefixed whole lines, never blocking a child, log_file
+(nothing survives, not even after kill -9 of rpcrestd), the processes
+rpcrestd adopts (orphans that left their group: killed with the process
+that left them, or stopped after the children), what a child inherits, the log (prefixed whole lines, never blocking a child, log_file
 reopened on SIGUSR1), and the command line.
 
 Most tests run the real rpcrestd, rpcrest-host and rpcrest-gateway.  Others
@@ -85,11 +86,51 @@ def describe(pids):
     return out
 
 
+def parent_of(pid):
+    """The parent pid of a process, or None once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError):
+        return None
+
+
+def child_pids(pid):
+    """The pids of pid's children, zombies included (pid: single-threaded)."""
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(p) for p in f.read().split()]
+
+
+# The stand-ins' folder, for spawn() lines.
+HERE = 'd="$(dirname "$0")/.."\n'
+
+
+def spawn(name, command="sleep 1000", daemon=False):
+    """A stand-in's shell line (after HERE) that starts `command` in a
+    session of its own (setsid), as a plugin's helper would: the stand-in's
+    own child, or with daemon, a daemon (started by a subshell that exits at
+    once, so it is orphaned, and adopted, there and then).  Its pid goes to
+    ../spawned.NAME.<the stand-in's pid>."""
+    line = ('setsid %s & echo $! > "$d/spawned.%s.$$.tmp" && '
+            'mv "$d/spawned.%s.$$.tmp" "$d/spawned.%s.$$"' % (command, name, name, name))
+    return "( %s )\n" % line if daemon else line + "\n"
+
+
+def spawned(r, name):
+    """{stand-in pid: pid} of what spawn(name) started so far."""
+    found = {}
+    for entry in os.listdir(r.dir):
+        m = re.fullmatch(r"spawned\.%s\.(\d+)" % re.escape(name), entry)
+        if m:
+            with open(os.path.join(r.dir, entry)) as f:
+                found[int(m.group(1))] = int(f.read())
+    return found
+
+
 def children(r):
-    """{name: pid} of rpcrestd's children, the guard left out."""
-    kids = r.children()
-    kids.pop(GUARD, None)
-    return kids
+    """{name: pid} of rpcrestd's children rpcrest-host and rpcrest-gateway
+    (not the guard, nor the processes rpcrestd adopted)."""
+    return {name: pid for name, pid in r.children().items() if name in (HOST, GATEWAY)}
 
 
 class StandIns(Rpcrest):
@@ -187,7 +228,21 @@ class SupervisorCase(unittest.TestCase):
     def stand_ins(self, host_script, gateway_script, **kw):
         r = StandIns(host_script, gateway_script, **kw)
         self.addCleanup(r.cleanup)
-        return r
+        self.addCleanup(self.kill_spawned, r)  # runs first: the test may fail before
+        return r                               # rpcrestd stops them
+
+    def kill_spawned(self, r):
+        """Kills what spawn() lines started that still runs."""
+        if not os.path.isdir(r.dir):
+            return  # the test cleaned up already
+        for pid in (pid for entry in os.listdir(r.dir) if entry.startswith("spawned.")
+                    for pid in spawned(r, entry.split(".")[1]).values()):
+            alive = [line for line in describe([pid]) if not line.endswith(" Z")]
+            if alive and alive[0].split()[1] in ("(sleep)", "(sh)"):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     def wait_for_child(self, r, name, old_pid=None, timeout=5):
         """The pid of `name` once one other than old_pid runs."""
@@ -227,6 +282,17 @@ class SupervisorCase(unittest.TestCase):
         r = self.stand_ins(host_script, gateway_script, **kw).start()
         self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 10), r.log())
         return r, children(r)
+
+    def wait_for_spawned(self, r, name, standin=None, timeout=5):
+        """The pid spawn(name) started in the stand-in `standin` (any one
+        if None)."""
+        def find():
+            found = spawned(r, name)
+            return found.get(standin) if standin else next(iter(found.values()), None)
+        pid = wait_until(find, timeout)
+        self.assertTrue(pid, "nothing spawned as %s by %s within %ss; log:\n%s"
+                        % (name, standin, timeout, r.log()))
+        return pid
 
     def hold_next(self, r, then):
         """The next HELD stand-in process waits for release_held, then does
@@ -673,6 +739,146 @@ class SupervisorTest(SupervisorCase):
         self.wait_for_log(r, r"%s pid \d+ left processes behind in its group; killed them"
                           % HOST)
         self.assertTrue(wait_until(lambda: not pid_alive(grandchild), 1), r.log())
+
+    # ---- processes that leave their group ------------------------------------
+    def test_orphans_become_rpcrestd_s_children_and_are_reaped(self):
+        """A process whose parent ended (a helper a plugin daemonized)
+        becomes rpcrestd's child (PR_SET_CHILD_SUBREAPER), not init's;
+        rpcrestd reaps it when it ends (no zombie) and says in one line what
+        it was and how it ended.  rpcrestd is single-threaded, so one
+        thread's list of children is all of them."""
+        host = HERE + spawn("daemon", "sleep 1", daemon=True) + IDLE
+        r = self.stand_ins(host, IDLE).start()
+        daemon = self.wait_for_spawned(r, "daemon")
+        self.assertEqual(parent_of(daemon), r.proc.pid, r.log())
+        with open("/proc/%d/status" % r.proc.pid) as f:
+            self.assertRegex(f.read(), r"\nThreads:\s+1\n")
+        self.wait_for_log(r, r" rpcrestd: adopted process pid %d \(sleep\) exited with status 0\n"
+                          % daemon)
+        self.assertNotIn(daemon, child_pids(r.proc.pid))  # reaped: not even a zombie
+        self.assertEqual(len(re.findall(r"pid %d\b" % daemon, r.log())), 1, r.log())
+        self.assertNotIn("not one of ours", r.log())
+
+    def test_orphans_of_a_child_that_ended_are_killed(self):
+        """A helper that left the child's process group (setsid) is
+        orphaned when the child ends, and killed then, like the leftovers
+        in its group."""
+        host = HERE + spawn("helper") + NOTIFY + "sleep 0.3\nexit 1\n"
+        r = self.stand_ins(host, IDLE, supervisor={"backoff_initial": "1"}).start()
+        first = self.wait_for_child(r, HOST)
+        helper = self.wait_for_spawned(r, "helper", first)
+        self.wait_for_log(r, r" rpcrestd: %s pid %d left 1 process behind outside its process "
+                          r"group: pid %d \(sleep\); killed it\n" % (HOST, first, helper))
+        self.assertTrue(wait_until(lambda: not pid_alive(helper), 1), r.log())
+        self.assertNotIn("adopted process pid %d" % helper, r.log())  # said once
+
+    def test_orphans_of_a_replaced_process_are_killed_and_nobody_else(self):
+        """rpcrestctl restart host: the old host's helper goes with it; the
+        new host's helper, the daemons each host left to rpcrestd (adopted
+        while their host ran: whose they are is unknown) and the gateway's
+        helper stay."""
+        script = HERE + spawn("helper") + spawn("daemon", daemon=True) + IDLE
+        r, kids = self.serving_stand_ins(script, script)
+        old = kids[HOST]
+        old_helper = self.wait_for_spawned(r, "helper", old)
+        old_daemon = self.wait_for_spawned(r, "daemon", old)
+        gw_helper = self.wait_for_spawned(r, "helper", kids[GATEWAY])
+        self.assertEqual(self.ctl(r, "restart", HOST).returncode, 0, r.log())
+        new = self.wait_for_child(r, HOST, old)
+        self.assertTrue(wait_until(lambda: not pid_alive(old), 10), r.log())
+        self.wait_for_log(r, r"%s pid %d left 1 process behind outside its process group: "
+                          r"pid %d \(sleep\); killed it" % (HOST, old, old_helper))
+        self.assertTrue(wait_until(lambda: not pid_alive(old_helper), 1), r.log())
+        new_helper = self.wait_for_spawned(r, "helper", new)
+        new_daemon = self.wait_for_spawned(r, "daemon", new)
+        gateway = children(r)[GATEWAY]  # the host's restart handed the gateway over too
+        self.assertTrue(wait_until(lambda: not pid_alive(kids[GATEWAY]), 10), r.log())
+        time.sleep(0.3)
+        for pid in (new_helper, new_daemon, old_daemon):
+            self.assertTrue(pid_alive(pid), "pid %d was killed; log:\n%s" % (pid, r.log()))
+        for pid in (new_daemon, old_daemon):
+            self.assertEqual(parent_of(pid), r.proc.pid)
+        self.assertEqual(parent_of(new_helper), new)
+        self.assertFalse(pid_alive(gw_helper), r.log())  # the old gateway's, gone with it
+        self.assertTrue(pid_alive(self.wait_for_spawned(r, "helper", gateway)), r.log())
+
+    def test_helpers_of_the_child_still_running_are_left_alone(self):
+        """The gateway is killed: its helper goes with it, while the host's
+        helper and daemon, and the gateway's daemon (adopted before it
+        ended, so not taken for its orphan), stay."""
+        script = HERE + spawn("helper") + spawn("daemon", daemon=True) + IDLE
+        r, kids = self.serving_stand_ins(script, script, supervisor={"backoff_initial": "1"})
+        helpers = {name: self.wait_for_spawned(r, "helper", kids[name]) for name in kids}
+        daemons = {name: self.wait_for_spawned(r, "daemon", kids[name]) for name in kids}
+        os.kill(kids[GATEWAY], signal.SIGKILL)
+        self.wait_for_log(r, r"%s pid %d left 1 process behind outside its process group: "
+                          r"pid %d \(sleep\); killed it" % (GATEWAY, kids[GATEWAY],
+                                                             helpers[GATEWAY]))
+        self.assertTrue(wait_until(lambda: not pid_alive(helpers[GATEWAY]), 1), r.log())
+        time.sleep(0.3)
+        for pid in (helpers[HOST], daemons[HOST], daemons[GATEWAY]):
+            self.assertTrue(pid_alive(pid), "pid %d was killed; log:\n%s" % (pid, r.log()))
+        self.assertEqual(parent_of(daemons[HOST]), r.proc.pid)
+
+    def test_stop_stops_adopted_processes_after_the_children(self):
+        """SIGTERM: once both children have stopped, every process rpcrestd
+        adopted gets SIGTERM (the host's helper too, orphaned as the host
+        stopped), SIGKILL after [supervisor] stop_timeout if it ignores
+        that, and rpcrestd waits for them before it exits."""
+        stubborn = "sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'"
+        host = (HERE + spawn("helper") + spawn("daemon", daemon=True) +
+                spawn("stubborn", stubborn, daemon=True) + IDLE)
+        r = self.stand_ins(host, IDLE, supervisor={"stop_timeout": "0.5"}).start()
+        self.wait_for_child(r, GATEWAY)
+        host_pid = self.wait_for_child(r, HOST)
+        pids = {name: self.wait_for_spawned(r, name) for name in ("helper", "daemon", "stubborn")}
+        time.sleep(0.2)  # let the stubborn one set its trap
+        r.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(r.proc.wait(5), 0, r.log())
+        for name, pid in pids.items():
+            self.assertFalse(pid_alive(pid), "%s pid %d outlived rpcrestd; log:\n%s"
+                             % (name, pid, r.log()))
+        log = r.log()
+        stopping = log.index("stopping 3 adopted processes (SIGTERM; SIGKILL after 0.5 s)")
+        self.assertLess(log.index("event=exit child=%s pid=%d " % (HOST, host_pid)), stopping, log)
+        for name in ("helper", "daemon"):
+            self.assertRegex(log, r"adopted process pid %d \(sleep\) killed by signal SIGTERM"
+                             % pids[name])
+        self.assertRegex(log, r"adopted process(es)? did not stop within 0.5 s; sending SIGKILL: "
+                         r"pid %d \(sh\)" % pids["stubborn"])
+        self.assertRegex(log, r"adopted process pid %d \(sh\) killed by signal SIGKILL"
+                         % pids["stubborn"])
+        self.assertRegex(log, r"rpcrestd: stopped\n$")
+
+    def test_killed_supervisor_takes_adopted_processes_along(self):
+        """kill -9 of rpcrestd: the guard kills what rpcrestd had adopted
+        too."""
+        host = HERE + spawn("daemon", daemon=True) + IDLE
+        r, kids = self.serving_stand_ins(host, IDLE)
+        daemon = self.wait_for_spawned(r, "daemon")
+        self.assertEqual(parent_of(daemon), r.proc.pid, r.log())
+        r.proc.kill()
+        r.proc.wait()
+        self.assertTrue(wait_until(lambda: not pid_alive(daemon), 1.0),
+                        "still running 1 s after rpcrestd was killed: %s"
+                        % describe([daemon]))
+
+    def test_ends_of_adopted_processes_are_not_logged_one_by_one_past_a_burst(self):
+        """Many short-lived orphans (a plugin that starts `cmd &` per
+        call): the first ten ends are logged one by one, the rest counted."""
+        host = HERE + "".join(spawn("short%d" % i, "sleep 0.2", daemon=True)
+                              for i in range(25)) + IDLE
+        r = self.stand_ins(host, IDLE).start()
+        pids = [self.wait_for_spawned(r, "short%d" % i) for i in range(25)]
+        self.assertTrue(wait_until(lambda: not set(pids) & set(child_pids(r.proc.pid)), 5),
+                        r.log())
+        r.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(r.proc.wait(5), 0, r.log())
+        log = r.log()
+        self.assertEqual(len(re.findall(r"adopted process pid \d+ \(sleep\) exited", log)), 10,
+                         log)
+        self.assertRegex(log, r"rpcrestd: 15 more adopted processes ended in the last \d+ s, "
+                         r"not logged one by one \(at most 10 a minute are\)\n")
 
     def test_signals_ignored_by_whoever_started_it_still_work(self):
         """Started with SIGCHLD, SIGHUP and SIGINT ignored (as by a shell's
