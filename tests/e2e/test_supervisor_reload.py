@@ -405,6 +405,8 @@ class ReloadTest(SupervisorCase):
         out, err = waiting.communicate(timeout=10)
         self.assertEqual(waiting.returncode, 0, (out, err, r.log()))
         gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        # the process can be seen before rpcrestd has logged its start
+        self.wait_for_log(r, "started %s pid %d" % (GATEWAY, gateway))
         log = r.log()
         self.assertLess(log.index("event=reload result=ok"),
                         log.index("started %s pid %d" % (GATEWAY, gateway)), log)
@@ -426,6 +428,7 @@ class ReloadTest(SupervisorCase):
         out, err = waiting.communicate(timeout=10)
         self.assertEqual(waiting.returncode, 1, (out, err, r.log()))
         gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        self.wait_for_log(r, "started %s pid %d" % (GATEWAY, gateway))
         log = r.log()
         self.assertLess(log.index("event=reload result=failed"),
                         log.index("started %s pid %d" % (GATEWAY, gateway)), log)
