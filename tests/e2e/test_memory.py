@@ -70,8 +70,20 @@ class IdleProcessesGiveMemoryBack(unittest.TestCase):
             now = self.rss()
             return all(now[name] <= after[name] - GIVEN_BACK_KIB for name in now)
         self.assertTrue(harness.wait_until(given_back, 10, 0.1),
-                        "RSS (KiB) before the burst %s, right after %s, 10 s later %s"
-                        % (before, after, self.rss()))
+                        "RSS (KiB) before the burst %s, right after %s, 10 s later %s; "
+                        "open fds %s" % (before, after, self.rss(), self.open_fds()))
+
+    def open_fds(self):
+        """What each process holds open (connections still open hold their
+        requests' memory), for the failure message."""
+        held = {}
+        for name, pid in self.pids.items():
+            try:
+                fds = os.listdir("/proc/%d/fd" % pid)
+                held[name] = sorted(os.readlink("/proc/%d/fd/%s" % (pid, fd)) for fd in fds)
+            except OSError as e:
+                held[name] = str(e)
+        return held
 
 if __name__ == "__main__":
     unittest.main()
