@@ -110,19 +110,23 @@ static int read_stat(pid_t pid, proc_stat *st)
 
 /* 1 if pid is on its way out: exiting, or SIGKILL pending (a member of a
  * group rpcrestd has just killed, handed to rpcrestd before it acted on
- * the signal).  Killing or stopping it again would only say so twice. */
+ * the signal).  Killing or stopping it again would only say so twice.
+ * When in doubt, 0: a process taken for a dying one is never stopped. */
 static int is_dying(pid_t pid, const proc_stat *st)
 {
-    if (st->flags & PF_EXITING)
-        return 1;
     char path[32], buf[4096];
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 1; /* gone already */
+        return errno == ENOENT || errno == ESRCH; /* gone already; else (EMFILE) who knows */
     ssize_t n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     buf[n > 0 ? n : 0] = '\0';
+    /* the flags are the main thread's: one that called pthread_exit() is
+     * exiting while the process runs on in its other threads */
+    const char *threads = strstr(buf, "\nThreads:");
+    if ((st->flags & PF_EXITING) && threads && strtol(threads + 9, NULL, 10) <= 1)
+        return 1;
     static const char *const masks[] = {"\nSigPnd:", "\nShdPnd:"};
     for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
         const char *at = strstr(buf, masks[i]);

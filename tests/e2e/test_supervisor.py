@@ -880,6 +880,49 @@ class SupervisorTest(SupervisorCase):
         self.assertRegex(log, r"rpcrestd: 15 more adopted processes ended in the last \d+ s, "
                          r"not logged one by one \(at most 10 a minute are\)\n")
 
+    def test_stop_stops_a_daemon_whose_main_thread_has_ended(self):
+        """A daemon whose main thread ended while another thread runs on
+        (pthread_exit in main) looks like a process on its way out in /proc
+        (PF_EXITING, state Z), yet it runs: adopted that way, it is still
+        kept, stopped after the children, and rpcrestd does not wait for it
+        for ever."""
+        r = self.stand_ins(HERE + 'setsid /usr/bin/python3 "$d/threads.py" "$d/threaded" &\n' +
+                           IDLE, IDLE, supervisor={"stop_timeout": "0.5"})
+        with open(os.path.join(r.dir, "threads.py"), "w") as f:
+            f.write("import ctypes, os, sys, threading, time\n"
+                    "pid = os.fork()\n"
+                    "if pid:\n"
+                    "    with open(sys.argv[1] + '.tmp', 'w') as f:\n"
+                    "        f.write(str(pid))\n"
+                    "    os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+                    "    time.sleep(0.5)  # its child's main thread ends first\n"
+                    "    sys.exit(0)\n"
+                    "threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()\n"
+                    "ctypes.CDLL(None).pthread_exit(None)\n")
+        r.start()
+        path = os.path.join(r.dir, "threaded")
+        self.assertTrue(wait_until(lambda: os.path.exists(path), 5), r.log())
+        with open(path) as f:
+            daemon = int(f.read())
+        def kill_daemon():
+            try:
+                os.kill(daemon, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.addCleanup(kill_daemon)
+        self.assertTrue(wait_until(lambda: parent_of(daemon) == r.proc.pid, 5), r.log())
+        time.sleep(0.3)  # a look or two
+        r.proc.send_signal(signal.SIGTERM)
+        try:
+            status = r.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            status = None
+        self.assertEqual(status, 0, "rpcrestd did not stop; %s; log:\n%s"
+                         % (describe([daemon]), r.log()))
+        self.assertFalse(os.path.exists("/proc/%d" % daemon), r.log())  # reaped, then
+        self.assertRegex(r.log(), r"adopted process pid %d \(python3\) killed by signal SIGTERM"
+                         % daemon)
+
     def test_signals_ignored_by_whoever_started_it_still_work(self):
         """Started with SIGCHLD, SIGHUP and SIGINT ignored (as by a shell's
         `&` or nohup), rpcrestd still reaps and restarts, reloads on SIGHUP
