@@ -98,6 +98,9 @@ static int read_stat(pid_t pid, proc_stat *st)
         len = sizeof(st->comm) - 1;
     memcpy(st->comm, open_paren + 1, len);
     st->comm[len] = '\0';
+    for (char *c = st->comm; *c; c++) /* a name is the process's to choose: no line breaks */
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     char state;
     int ppid, pgrp, session, tty, tpgid;
     if (sscanf(close_paren + 1, " %c %d %d %d %d %d %u", &state, &ppid, &pgrp, &session, &tty,

@@ -923,6 +923,19 @@ class SupervisorTest(SupervisorCase):
         self.assertRegex(r.log(), r"adopted process pid %d \(python3\) killed by signal SIGTERM"
                          % daemon)
 
+    def test_adoptee_names_cannot_forge_log_lines(self):
+        """A process's name may hold ")", spaces and a newline: the log
+        names it on one line, the newline made harmless."""
+        host = HERE + spawn("odd", '"$d"/odd*name 0.2', daemon=True) + IDLE
+        r = self.stand_ins(host, IDLE)
+        shutil.copy2(shutil.which("sleep"), os.path.join(r.dir, "odd) \nname"))
+        r.start()
+        pid = self.wait_for_spawned(r, "odd")
+        self.wait_for_log(r, r" rpcrestd: adopted process pid %d \(odd\) \?name\) exited with "
+                          r"status 0\n" % pid)
+        for line in r.log().splitlines():
+            self.assertRegex(line, "^" + STAMP + " ", r.log())
+
     def test_signals_ignored_by_whoever_started_it_still_work(self):
         """Started with SIGCHLD, SIGHUP and SIGINT ignored (as by a shell's
         `&` or nohup), rpcrestd still reaps and restarts, reloads on SIGHUP
