@@ -728,6 +728,9 @@ static int sup_init(sup_state *s)
     /* before the first fork: what rpcrestd has as children by then, it
      * inherited */
     sup_adopt_start(&s->adopt, &s->log, &s->guard, started_by_us, s, now);
+    /* an inherited child that had ended already sent its SIGCHLD to the
+     * program that exec'd rpcrestd: no signal will come for it */
+    reap(s);
     sup_guard_start(&s->guard, &s->log);
     return 0;
 }

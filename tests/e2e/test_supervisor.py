@@ -936,6 +936,21 @@ class SupervisorTest(SupervisorCase):
         for line in r.log().splitlines():
             self.assertRegex(line, "^" + STAMP + " ", r.log())
 
+    def test_children_that_ended_before_rpcrestd_started_are_reaped(self):
+        """A zombie rpcrestd inherits from the program that exec'd it (its
+        SIGCHLD went to that program) is reaped at once, not at the next
+        end of some other child."""
+        def leave_a_zombie():
+            if os.fork() == 0:
+                os._exit(7)
+            time.sleep(0.1)  # ended before the exec
+        r = self.stand_ins(IDLE, IDLE).start(preexec_fn=leave_a_zombie)
+        self.wait_for_child(r, GATEWAY)
+        self.wait_for_log(r, r" rpcrestd: inherited process pid \d+ \(python3\) exited with "
+                          r"status 7\n")
+        zombies = [line for line in describe(child_pids(r.proc.pid)) if line.endswith(" Z")]
+        self.assertEqual(zombies, [], r.log())
+
     def test_signals_ignored_by_whoever_started_it_still_work(self):
         """Started with SIGCHLD, SIGHUP and SIGINT ignored (as by a shell's
         `&` or nohup), rpcrestd still reaps and restarts, reloads on SIGHUP
