@@ -392,7 +392,9 @@ static void adopt(sup_adopted *a, pid_t pid, const sup_endings *endings, int sto
     else if (ended)
         rec->owner = endings->owners[0];
     rec->killed = 1;
-    if (in_group || dying || signal_adoptee(a, rec, SIGKILL) < 0)
+    /* one left in the owner's group was killed with it, unless that kill
+     * could not reach it (another user's): signalled again, to know which */
+    if (dying || signal_adoptee(a, rec, SIGKILL) < 0 || in_group)
         return;
     append(killed, size, "%spid %d (%s)", *n_killed ? ", " : "", (int)pid, rec->comm);
     ++*n_killed;

@@ -923,6 +923,56 @@ class SupervisorTest(SupervisorCase):
         self.assertRegex(r.log(), r"adopted process pid %d \(python3\) killed by signal SIGTERM"
                          % daemon)
 
+    @unittest.skipUnless(os.getuid() == 0, "needs root, to make a setuid program")
+    def test_stop_does_not_wait_for_a_leftover_it_may_not_signal(self):
+        """rpcrestd runs as nobody, and what a child left in its process
+        group runs as root (a setuid program): the group's SIGKILL does not
+        reach it.  rpcrestd says that it cannot signal it, leaves it alone,
+        and its stop does not wait for it for ever."""
+        host = (HERE + 'if [ ! -e "$d/rooted" ]; then\n'
+                '    "$d/asroot" sleep 1000 & echo $! > "$d/rooted.tmp" && '
+                'mv "$d/rooted.tmp" "$d/rooted"\n' + NOTIFY + '    sleep 0.3; exit 1\nfi\n' + IDLE)
+        r = self.stand_ins(host, IDLE, supervisor={"backoff_initial": "0.1",
+                                                   "stop_timeout": "0.5"})
+        with open(os.path.join(r.dir, "asroot.c"), "w") as f:
+            f.write("#include <unistd.h>\n"
+                    "int main(int argc, char **argv)\n{\n"
+                    "    (void)argc;\n"
+                    "    if (setuid(0) < 0)\n        return 1;\n"
+                    "    execvp(argv[1], argv + 1);\n    return 127;\n}\n")
+        asroot = os.path.join(r.dir, "asroot")
+        subprocess.run(["cc", "-o", asroot, asroot + ".c"], check=True)
+        os.chmod(asroot, 0o4755)
+        for folder, _, files in os.walk(r.dir):
+            os.chmod(folder, 0o777)
+        def as_nobody():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+        env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+        r.start(preexec_fn=as_nobody, env=env)
+        path = os.path.join(r.dir, "rooted")
+        self.assertTrue(wait_until(lambda: os.path.exists(path), 5), r.log())
+        with open(path) as f:
+            rooted = int(f.read())
+        def kill_rooted():
+            try:
+                os.kill(rooted, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.addCleanup(kill_rooted)
+        self.wait_for_log(r, r"event=exit child=%s " % HOST)
+        self.assertTrue(wait_until(lambda: parent_of(rooted) == r.proc.pid, 5), r.log())
+        self.wait_for_log(r, r"cannot send SIGKILL to adopted process pid %d \(sleep\): "
+                          r"Operation not permitted; leaving it alone" % rooted)
+        self.wait_for_child(r, HOST)
+        r.proc.send_signal(signal.SIGTERM)
+        try:
+            status = r.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            status = None
+        self.assertEqual(status, 0, "rpcrestd did not stop; log:\n%s" % r.log())
+
     def test_adoptee_names_cannot_forge_log_lines(self):
         """A process's name may hold ")", spaces and a newline: the log
         names it on one line, the newline made harmless."""
