@@ -119,8 +119,10 @@ def pid_alive(pid):
 
 
 def children_of(pid):
-    """{comm: pid} of the live direct children of pid."""
-    found = {}
+    """{comm: pid} of the live direct children of pid; of several with one
+    name (a host and the one it hands over to), the one started last, which
+    after pids wrap around need not have the highest pid."""
+    found, started = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -131,8 +133,11 @@ def children_of(pid):
             continue
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found[comm] = int(entry)
+        if int(fields[1]) != pid or fields[0] == "Z":
+            continue
+        start = int(fields[19])  # starttime, field 22 of /proc/PID/stat
+        if comm not in found or start >= started[comm]:
+            found[comm], started[comm] = int(entry), start
     return found
 
 
