@@ -42,7 +42,8 @@ void sup_metrics(const sup_state *s, rp_text *reply)
               "Restarts after a child's process ended on its own (crash, exit, kill), each "
               "after its backoff delay.", "counter", restarts);
     per_child(reply, s, "rpcrest_supervisor_fatal_total",
-              "Times a child was given up on (FATAL) after start_retries fast failures.",
+              "Times a child was given up on (FATAL): after start_retries fast failures, or "
+              "at once when it exited 78 before it was ready.",
               "counter", fatals);
     rp_metrics_header(reply, "rpcrest_supervisor_child_exits_total",
                       "Processes of each child that ended, by outcome: ok (status 0), error "
