@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "gw_base64.h"
+#include "rp_metadata.h"
 
 #define METADATA_PREFIX "grpc-metadata-"
 #define PERMANENT_PREFIX "grpcgateway-"
@@ -58,15 +59,8 @@ static const header_name transport_keys[] = {
 /* gRPC allows [0-9a-z-_.] in keys and printable ASCII in text values. */
 static int valid_metadata(const char *key, const char *value, int binary)
 {
-    for (const char *p = key; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-              *p == '.'))
-            return 0;
-    if (!binary)
-        for (const unsigned char *p = (const unsigned char *)value; *p; p++)
-            if (*p < 0x20 || *p > 0x7e)
-                return 0;
-    return *key != '\0';
+    return rp_metadata_key_valid(key, strlen(key)) &&
+           (binary || rp_metadata_text_valid(value, strlen(value)));
 }
 
 static int out_of_memory(char *err, size_t errlen)

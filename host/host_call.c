@@ -37,6 +37,7 @@
 #include "host_message.h"
 #include "host_metrics.h"
 #include "host_status.h"
+#include "rp_metadata.h"
 #include "rp_log.h"
 
 /* The per-call send queue of a server-streaming call: messages waiting plus
@@ -757,29 +758,15 @@ static int reserved_key(const char *key)
     return 0;
 }
 
-/* gRPC's rules for metadata: keys of [0-9a-z-_.], and text values (those
- * of keys not ending in "-bin") of printable ASCII.  1 if key[klen] (and,
- * value[vlen]) keep them; *why_key tells which part broke them. */
-static int metadata_valid(const unsigned char *key, size_t klen, const unsigned char *value,
-                          size_t vlen, int *why_key)
+/* 1 if key[klen] = value[vlen] keeps gRPC's rules for metadata
+ * (rp_metadata.h); *why_key tells whether the key broke them. */
+static int metadata_valid(const char *key, size_t klen, const void *value, size_t vlen,
+                          int *why_key)
 {
-    *why_key = 1;
-    if (klen == 0)
+    *why_key = !rp_metadata_key_valid(key, klen);
+    if (*why_key)
         return 0;
-    for (size_t i = 0; i < klen; i++) {
-        unsigned char ch = key[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
-              ch == '.'))
-            return 0;
-    }
-    *why_key = 0;
-    if (klen > 4 && memcmp(key + klen - 4, "-bin", 4) == 0)
-        return 1;
-    for (size_t i = 0; i < vlen; i++) {
-        if (value[i] < 0x20 || value[i] > 0x7e)
-            return 0;
-    }
-    return 1;
+    return rp_metadata_key_binary(key, klen) || rp_metadata_text_valid(value, vlen);
 }
 
 /* 0 if key = value[len] may be sent, else RPCREST_EINVAL. */
@@ -790,8 +777,7 @@ static int check_metadata(const char *key, const void *value, size_t len)
     size_t klen = strlen(key);
     int why_key;
     if (klen > 255 || reserved_key(key) ||
-        !metadata_valid((const unsigned char *)key, klen, value ? value : (const void *)"", len,
-                        &why_key))
+        !metadata_valid(key, klen, value ? value : (const void *)"", len, &why_key))
         return RPCREST_EINVAL;
     return 0;
 }
@@ -841,7 +827,7 @@ static grpc_status_code check_request_metadata(const grpc_metadata_array *md, ch
         const unsigned char *key = GRPC_SLICE_START_PTR(m->key);
         size_t klen = GRPC_SLICE_LENGTH(m->key);
         int why_key;
-        if (metadata_valid(key, klen, GRPC_SLICE_START_PTR(m->value),
+        if (metadata_valid((const char *)key, klen, GRPC_SLICE_START_PTR(m->value),
                            GRPC_SLICE_LENGTH(m->value), &why_key))
             continue;
         char shown[160] = ""; /* the key, its bytes outside printable ASCII as \xNN */

@@ -1,0 +1,21 @@
+/*
+ * rp_metadata.h -- gRPC's rules for metadata entries: which keys and which
+ * text values may be sent.  The gateway applies them to the headers it
+ * forwards, the host to the metadata it receives and to what plugins add.
+ */
+#ifndef RP_METADATA_H
+#define RP_METADATA_H
+
+#include <stddef.h>
+
+/* 1 if key[len] is a valid metadata key: not empty, and only [0-9a-z-_.]. */
+int rp_metadata_key_valid(const char *key, size_t len);
+
+/* 1 if key[len] names a binary entry (ends in "-bin"), whose value may
+ * hold any bytes. */
+int rp_metadata_key_binary(const char *key, size_t len);
+
+/* 1 if value[len] may be a text value: printable ASCII only. */
+int rp_metadata_text_valid(const void *value, size_t len);
+
+#endif /* RP_METADATA_H */
