@@ -699,6 +699,12 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
                  value);
         else
             cfg->gateway.max_connections = (int)n;
+    } else if (strcmp(key, "busy_poll_us") == 0) {
+        if (parse_int(value, 0, 1000, &n) < 0)
+            fail(ctx, ctx->line,
+                 "busy_poll_us: '%s' is not a whole number of microseconds in 0..1000", value);
+        else
+            cfg->gateway.busy_poll_us = (int)n;
     } else if (sw) {
         if (parse_bool(value, sw) < 0)
             fail(ctx, ctx->line, "%s: '%s' is not on or off", key, value);
@@ -743,9 +749,9 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         fail(ctx, ctx->line,
              "unknown key '%s' in [gateway] (known: listen, upstream, descriptors, services, "
              "auto_map, docs, timeout, max_timeout, max_body_bytes, threads, connection_timeout, "
-             "max_connections, ignore_unknown_query_parameters, json_ignore_unknown_fields, "
-             "json_emit_defaults, json_proto_names, metrics, access_log, access_log_format, "
-             "cert, key, upstream_ca, upstream_cert, upstream_key, upstream_name)", key);
+             "max_connections, busy_poll_us, ignore_unknown_query_parameters, "
+             "json_ignore_unknown_fields, json_emit_defaults, json_proto_names, metrics, "
+             "access_log, access_log_format, cert, key, upstream_ca, upstream_cert, upstream_key, upstream_name)", key);
     }
 }
 
@@ -1086,6 +1092,7 @@ static int set_defaults(rp_config *cfg)
     cfg->gateway.max_body_bytes = (size_t)4 << 20;
     cfg->gateway.connection_timeout = 30;
     cfg->gateway.max_connections = 2048;
+    cfg->gateway.busy_poll_us = 50;
     cfg->gateway.docs = -1; /* decided by validate() from listen */
     cfg->gateway.metrics = 1;
     return cfg->host.listen && cfg->gateway.listen ? 0 : -1;

@@ -113,6 +113,7 @@ typedef struct rp_config {
         int threads;           /* HTTP threads; 0 = one per CPU */
         int connection_timeout; /* seconds: a connection idle or stalled this long is closed */
         int max_connections;   /* HTTP connections at once; more are closed at accept */
+        int busy_poll_us;      /* with one connection open, poll this long before sleeping */
         int ignore_unknown_query_parameters;
         int json_ignore_unknown_fields;
         int json_emit_defaults;

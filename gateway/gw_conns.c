@@ -142,6 +142,11 @@ void gw_conns_free(gw_conns *c)
     free(c);
 }
 
+unsigned gw_conns_open(gw_conns *c)
+{
+    return atomic_load_explicit(&c->open, memory_order_relaxed);
+}
+
 enum MHD_Result gw_conns_admit(gw_conns *c)
 {
     if (atomic_load(&c->open) < c->max)

@@ -25,6 +25,9 @@ gw_conns *gw_conns_new(unsigned max_connections, unsigned header_timeout_s);
  * reported closed (MHD_stop_daemon does that). */
 void gw_conns_free(gw_conns *c);
 
+/* Connections open now (any thread: one atomic load). */
+unsigned gw_conns_open(gw_conns *c);
+
 /* MHD's accept policy: MHD_YES while fewer than max_connections are open. */
 enum MHD_Result gw_conns_admit(gw_conns *c);
 

@@ -1017,6 +1017,15 @@ static void fail_start(gw_http *h, const gw_http_config *cfg)
     free_http(h);
 }
 
+/* Busy polling applies while the gateway serves one connection: with more,
+ * events arrive while the threads work and they seldom sleep, and polling
+ * would take CPU time the other connections' work needs. */
+static int lone_connection(void *arg)
+{
+    gw_http *h = arg;
+    return gw_conns_open(h->conns) == 1;
+}
+
 gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, char *err,
                        size_t errlen)
 {
@@ -1110,7 +1119,8 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, 
         sources[n_sources++] = gw_accept_source(h->accept, t->index, t->mhd);
         if (t->h2)
             sources[n_sources++] = gw_h2_source(t->h2);
-        if (!(t->loop = gw_loop_start(t->mhd, sources, n_sources, err, errlen))) {
+        gw_loop_busy_poll busy_poll = {h->cfg.busy_poll_us, lone_connection, h};
+        if (!(t->loop = gw_loop_start(t->mhd, sources, n_sources, &busy_poll, err, errlen))) {
             h->n_threads++; /* its daemon is stopped with the others */
             break;
         }

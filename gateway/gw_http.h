@@ -28,6 +28,8 @@ typedef struct gw_http_config {
     int threads;            /* HTTP threads (one event loop and daemon each), >= 1 */
     unsigned connection_timeout_s; /* an idle or stalled connection is closed after this */
     unsigned max_connections; /* connections at once; more are closed when accepted */
+    unsigned busy_poll_us;  /* with one connection open, an HTTP thread polls this long
+                             * before it sleeps (gw_loop_busy_poll); 0: never */
     size_t max_body_bytes;  /* larger bodies get 413 */
     int64_t timeout_ms;     /* deadline of a call without Grpc-Timeout */
     int64_t max_timeout_ms; /* the most a Grpc-Timeout header may ask */

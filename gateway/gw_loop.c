@@ -4,7 +4,8 @@
  * MHD_run, for as long as the loop lives.  The wait ends at the earliest of
  * libmicrohttpd's next connection deadline and the sources' (and, once,
  * the rp_trim that gives memory back after a burst), so an idle gateway
- * sleeps.  It also watches the connections of suspended requests for the
+ * sleeps; with busy polling on, a loop that has just had events polls for a
+ * few microseconds before it sleeps (gw_loop_busy_poll).  It also watches the connections of suspended requests for the
  * client going away (gw_loop_watch), which libmicrohttpd does not.
  */
 #include "gw_loop.h"
@@ -41,6 +42,7 @@ struct gw_loop {
     int tick_again;
     gw_loop_watch *pending_head, *pending_tail; /* watches not begun yet, by due_ms */
     rp_trim trim;
+    gw_loop_busy_poll busy_poll;
     pthread_t thread;
 };
 
@@ -178,6 +180,32 @@ static void begin_due_watches(gw_loop *l, int64_t now)
     }
 }
 
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* epoll_wait that, when busy polling applies, first polls without sleeping
+ * for up to busy_poll.us; then sleeps until the deadline of wait_ms, taken
+ * again since polling may have used some of it. */
+static int wait_events(gw_loop *l, struct epoll_event *events, int64_t now_ms)
+{
+    int ms = wait_ms(l, now_ms);
+    const gw_loop_busy_poll *bp = &l->busy_poll;
+    if (ms != 0 && bp->us && bp->lone(bp->arg)) {
+        int64_t until = now_us() + bp->us;
+        do {
+            int n = epoll_wait(l->epoll_fd, events, MAX_EVENTS, 0);
+            if (n != 0)
+                return n;
+        } while (now_us() < until);
+        ms = wait_ms(l, gw_loop_now_ms());
+    }
+    return epoll_wait(l->epoll_fd, events, MAX_EVENTS, ms);
+}
+
 static void tick_all(gw_loop *l, const uint32_t *events)
 {
     for (size_t i = 0; i < l->n_sources; i++)
@@ -191,7 +219,7 @@ static void *loop_main(void *arg)
         struct epoll_event events[MAX_EVENTS];
         int64_t before = gw_loop_now_ms();
         begin_due_watches(l, before);
-        int n = epoll_wait(l->epoll_fd, events, MAX_EVENTS, wait_ms(l, before));
+        int n = wait_events(l, events, before);
         if (n < 0 && errno != EINTR) {
             rp_log("epoll_wait: %s", strerror(errno));
             break;
@@ -233,7 +261,8 @@ static int watch(int epoll_fd, int fd)
 }
 
 gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
-                       size_t n_sources, char *err, size_t errlen)
+                       size_t n_sources, const gw_loop_busy_poll *busy_poll, char *err,
+                       size_t errlen)
 {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
     gw_loop *l = calloc(1, sizeof(*l));
@@ -243,6 +272,8 @@ gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *const *sources
     }
     l->trim = (rp_trim)RP_TRIM_INIT;
     l->daemon = daemon;
+    if (busy_poll && busy_poll->us && busy_poll->lone)
+        l->busy_poll = *busy_poll;
     for (size_t i = 0; i < n_sources && i < GW_LOOP_MAX_SOURCES; i++) {
         l->sources[l->n_sources++] = sources[i];
         sources[i]->loop = l;

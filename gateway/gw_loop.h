@@ -60,12 +60,26 @@ typedef struct gw_loop_watch {
 int gw_loop_watch_start(struct gw_loop *loop, gw_loop_watch *w);
 void gw_loop_watch_stop(struct gw_loop *loop, gw_loop_watch *w);
 
+/* Busy polling: when `lone(arg)` says so, a loop about to sleep first
+ * polls its epoll set without sleeping for up to `us` microseconds.  A
+ * request that arrives, or a call's answer, then finds the thread running:
+ * on a VM each wake-up of a sleeping thread costs tens of microseconds.
+ * `lone` runs on the loop's thread before every sleep and must be cheap
+ * (an atomic load); us = 0 never polls. */
+typedef struct gw_loop_busy_poll {
+    unsigned us;
+    int (*lone)(void *arg);
+    void *arg;
+} gw_loop_busy_poll;
+
 /* Starts a thread that serves `daemon` (external-epoll mode, MHD_USE_ITC)
  * and sources[0 .. n_sources) (at most GW_LOOP_MAX_SOURCES; they live as
  * long as the loop, and are ticked in that order) until gw_loop_stop.
- * NULL with a reason in err[errlen]. */
+ * busy_poll (copied; NULL: none) says when to poll before sleeping.  NULL
+ * with a reason in err[errlen]. */
 gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
-                       size_t n_sources, char *err, size_t errlen);
+                       size_t n_sources, const gw_loop_busy_poll *busy_poll, char *err,
+                       size_t errlen);
 
 /* A source's fd or events changed (on the loop's thread).  NULL is
  * ignored. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <grpc/grpc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,6 +52,19 @@ static int cpu_count(int configured)
         return configured;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+/* [gateway] busy_poll_us, or 0 when this process may run on one CPU only:
+ * polling there would take the CPU the upstream needs for its answer. */
+static unsigned busy_poll_us(const rp_config *cfg)
+{
+    cpu_set_t allowed;
+    if (cfg->gateway.busy_poll_us > 0 && sched_getaffinity(0, sizeof(allowed), &allowed) == 0 &&
+        CPU_COUNT(&allowed) < 2) {
+        rp_log("busy_poll_us: off: this process may run on one CPU only");
+        return 0;
+    }
+    return (unsigned)cfg->gateway.busy_poll_us;
 }
 
 /* Descriptor files from the INI ([gateway] descriptors, and each
@@ -347,6 +361,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     }
     gw_signals_set_access(sg, access);
     gw_http_config hc = http_config(cfg, threads, st, metrics, access);
+    hc.busy_poll_us = busy_poll_us(cfg);
     if (gw_h2_supports(target, tls != NULL)) {
         /* unary calls go over the HTTP threads' own connections; the channel
          * still carries the rest, and connects now so that its state (the

@@ -30,6 +30,9 @@ and some need processes of their own:
   ScaleOut     [gateway] upstream with two hosts: round robin, and calls keep
                answering when one host is killed
   Conflicts    two bindings that match the same requests: exit 78 at start
+  BusyPoll     [gateway] busy_poll_us: a lone connection is served, its
+               polling ends (no CPU while it idles or waits for a long call),
+               and it is off when the gateway may use one CPU only
 
 Only 127.0.0.1; every process is stopped by PID.
 """
@@ -1014,6 +1017,81 @@ class Conflicts(ProcessCase):
         self.assertEqual(code, 78, log)
         self.assertIn("/conflict.Clash/GetById", log)
         self.assertIn("/conflict.Clash/GetByName", log)
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class BusyPoll(ProcessCase):
+    """[gateway] busy_poll_us: with one connection open, an HTTP thread polls
+    for that long before it sleeps.  The polling must end: a process that
+    polled on would use a whole CPU (100 ticks a second)."""
+
+    def start(self, gateway_extra):
+        host_port, self.port = harness.free_port(), harness.free_port()
+        ini = os.path.join(self.dir, "rpcrest.ini")
+        write_ini(ini, host_port, self.port,
+                  [("echo", os.path.join(BUILD, "services", "echo.pb")),
+                   ("testkit", os.path.join(BUILD, "services", "testkit.pb"))],
+                  gateway_extra)
+        self.program("rpcrest-host", ini, "host.log")
+        gateway = self.program("rpcrest-gateway", ini, "gateway.log")
+        self.assertTrue(harness.wait_until(
+            lambda: harness.port_open(self.port) and self.http("GET", "/healthz")[0] == 200,
+            10, 0.05), self.logs())
+        return gateway
+
+    def test_lone_connection_served_and_idle_without_cpu(self):
+        gateway = self.start("busy_poll_us = 1000")
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self.addCleanup(conn.close)
+        for i in range(200):  # one keep-alive connection: polled between requests
+            conn.request("POST", "/v1/example/echo", body=json.dumps({"value": "v%d" % i}),
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, json.loads(resp.read())), (200, {"value": "v%d" % i}))
+        time.sleep(0.2)
+        before = cpu_ticks(gateway.proc.pid)
+        time.sleep(2)  # the connection stays open, with nothing on it
+        used = cpu_ticks(gateway.proc.pid) - before
+        self.assertLessEqual(used, 10, "the gateway used %d ticks in 2 s idle" % used)
+        conn.request("POST", "/v1/example/echo", body=b'{"value":"after"}')
+        self.assertEqual(json.loads(conn.getresponse().read()), {"value": "after"})
+
+    def test_no_cpu_while_a_long_call_waits(self):
+        gateway = self.start("busy_poll_us = 1000")
+        before = cpu_ticks(gateway.proc.pid)
+        t0 = time.monotonic()
+        self.ok("POST", "/v1/testkit/sleep", {"duration": "1.5s"})
+        self.assertGreaterEqual(time.monotonic() - t0, 1.5)
+        used = cpu_ticks(gateway.proc.pid) - before
+        self.assertLessEqual(used, 15, "the gateway used %d ticks during a 1.5 s call" % used)
+
+    def test_off_when_one_cpu_is_allowed(self):
+        allowed = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(allowed)})  # inherited by the programs started now
+        try:
+            self.start("")
+        finally:
+            os.sched_setaffinity(0, allowed)
+        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "one"}), {"value": "one"})
+        self.assertIn("busy_poll_us: off: this process may run on one CPU only",
+                      self.programs[-1].log())
+
+    def test_on_with_more_cpus_and_off_when_zero(self):
+        if len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("one CPU only")
+        self.start("")
+        self.assertNotIn("busy_poll_us", self.programs[-1].log())
+        self.stop_programs()
+        self.programs = []
+        self.start("busy_poll_us = 0")
+        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "0"}), {"value": "0"})
+        self.assertNotIn("busy_poll_us", self.programs[-1].log())
 
 
 if __name__ == "__main__":

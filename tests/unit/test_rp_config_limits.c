@@ -1,7 +1,7 @@
 /*
  * test_rp_config_limits.c -- common/rp_config.c: the gateway's connection
- * limits, [gateway] connection_timeout and max_connections: their
- * defaults, the values they take, and the "FILE:LINE: what is wrong" of
+ * limits, [gateway] connection_timeout and max_connections, and its
+ * busy_poll_us: their defaults, the values they take, and the "FILE:LINE: what is wrong" of
  * every value they refuse.
  *
  * Each test writes its INI into its own mkdtemp folder, removed after.
@@ -48,6 +48,7 @@ static void test_defaults(void **state)
     assert_non_null(cfg);
     assert_int_equal(cfg->gateway.connection_timeout, 30);
     assert_int_equal(cfg->gateway.max_connections, 2048);
+    assert_int_equal(cfg->gateway.busy_poll_us, 50);
     rp_config_free(cfg);
 }
 
@@ -70,6 +71,14 @@ static void test_values_taken(void **state)
     assert_non_null(cfg);
     assert_int_equal(cfg->gateway.connection_timeout, 86400);
     assert_int_equal(cfg->gateway.max_connections, 1000000);
+    rp_config_free(cfg);
+    cfg = load(f, "[gateway]\nbusy_poll_us = 0\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.busy_poll_us, 0);
+    rp_config_free(cfg);
+    cfg = load(f, "[gateway]\nbusy_poll_us = 1000\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.busy_poll_us, 1000);
     rp_config_free(cfg);
 }
 
@@ -94,6 +103,18 @@ static void test_max_connections_refused(void **state)
         snprintf(want, sizeof(want), "max_connections: '%s' is not a whole number in 1..1000000",
                  bad[i]);
         refused(f, "max_connections", bad[i], want);
+    }
+}
+
+static void test_busy_poll_us_refused(void **state)
+{
+    fixture *f = *state;
+    static const char *const bad[] = {"-1", "1001", "50us", "0.5", "", "off", "1e3"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[200];
+        snprintf(want, sizeof(want),
+                 "busy_poll_us: '%s' is not a whole number of microseconds in 0..1000", bad[i]);
+        refused(f, "busy_poll_us", bad[i], want);
     }
 }
 
@@ -134,6 +155,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_values_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_timeout_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_connections_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_poll_us_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_twice_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_only_in_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_lists_them, setup, teardown),
