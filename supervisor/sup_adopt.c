@@ -542,12 +542,17 @@ void sup_adopt_free(sup_adopted *a)
 
 void sup_adopt_note(sup_adopted *a, pid_t pid)
 {
-    if (find(a, pid))
-        return;
     proc_stat st;
-    if (read_stat(pid, &st) < 0)
+    int have_stat = read_stat(pid, &st) == 0;
+    sup_adoptee *rec = find(a, pid);
+    if (rec) { /* seen by a look: its name then may be from before an exec */
+        if (have_stat)
+            memcpy(rec->comm, st.comm, sizeof(rec->comm));
+        return;
+    }
+    if (!have_stat)
         st = (proc_stat){.comm = "?", .ppid = 0, .pgrp = 0};
-    sup_adoptee *rec = insert(a, pid);
+    rec = insert(a, pid);
     if (!rec)
         return;
     rec->kind = SUP_ADOPTEE_KEPT;

@@ -111,7 +111,8 @@ void sup_adopt_free(sup_adopted *a);
 int sup_adopt_look(sup_adopted *a, const sup_endings *endings, int stopping, int64_t now);
 
 /* pid, not a process rpcrestd started, has ended: takes note of its name
- * while /proc still shows it (an adoptee that ended before any look).
+ * while /proc still shows it (an adoptee that ended before any look; one
+ * a look saw may have exec'd since, and gets the name it ended with).
  * Call before reaping it. */
 void sup_adopt_note(sup_adopted *a, pid_t pid);
 
