@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <ini.h>
 #include <limits.h>
@@ -20,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #define SERVICE_PREFIX "service."
 
@@ -1098,14 +1101,10 @@ static int set_defaults(rp_config *cfg)
     return cfg->host.listen && cfg->gateway.listen ? 0 : -1;
 }
 
-/* Absolute path of the INI and of its folder. */
+/* cfg->path = path (absolute) and cfg->dir its folder. */
 static int set_paths(rp_config *cfg, const char *path)
 {
-    cfg->path = realpath(path, NULL);
-    if (!cfg->path)
-        return -1;
-    cfg->dir = strdup(cfg->path);
-    if (!cfg->dir)
+    if (!(cfg->path = strdup(path)) || !(cfg->dir = strdup(path)))
         return -1;
     char *slash = strrchr(cfg->dir, '/');
     if (slash == cfg->dir)
@@ -1115,33 +1114,62 @@ static int set_paths(rp_config *cfg, const char *path)
     return 0;
 }
 
-rp_config *rp_config_load(const char *path, char *err, size_t errlen)
+static const char too_large[] = "larger than 4 MiB: not a configuration file";
+_Static_assert(RP_CONFIG_MAX_BYTES == 4u << 20, "too_large names the limit");
+
+/* Reads all of fd (a regular file or memfd) from offset 0 into cfg->text,
+ * NUL-terminated.  NULL, or what is wrong. */
+static const char *read_text(rp_config *cfg, int fd)
 {
-    rp_config *cfg = calloc(1, sizeof(*cfg));
-    if (!cfg || set_defaults(cfg) < 0) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        rp_config_free(cfg);
-        return NULL;
-    }
-    FILE *file = NULL;
-    if (set_paths(cfg, path) < 0 || !(file = fopen(cfg->path, "r"))) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        rp_config_free(cfg);
-        return NULL;
-    }
-    /* fopen() opens a folder too, and fgets() then fails as if at the end of
-     * an empty file: that would be a config of defaults */
     struct stat st;
-    const char *why = NULL;
-    if (fstat(fileno(file), &st) < 0)
-        why = strerror(errno);
-    else if (!S_ISREG(st.st_mode))
-        why = "not a regular file";
-    if (why) {
-        snprintf(err, errlen, "%s: %s", path, why);
-        fclose(file);
-        rp_config_free(cfg);
-        return NULL;
+    if (fstat(fd, &st) < 0)
+        return strerror(errno);
+    /* a folder opens too, and reading it looks like the end of an empty
+     * file: that would be a config of defaults */
+    if (!S_ISREG(st.st_mode))
+        return "not a regular file";
+    if (st.st_size > (off_t)RP_CONFIG_MAX_BYTES)
+        return too_large;
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    if (!(cfg->text = malloc(cap)))
+        return "out of memory";
+    for (;;) {
+        ssize_t n;
+        if (len + 1 == cap) { /* full: at the end, or the file grew since fstat */
+            char probe;
+            if ((n = pread(fd, &probe, 1, (off_t)len)) == 0)
+                break;
+            if (n > 0) {
+                char *bigger = cap > RP_CONFIG_MAX_BYTES ? NULL : realloc(cfg->text, cap * 2);
+                if (!bigger)
+                    return cap > RP_CONFIG_MAX_BYTES ? too_large : "out of memory";
+                cfg->text = bigger, cap *= 2;
+                continue;
+            }
+        } else if ((n = pread(fd, cfg->text + len, cap - 1 - len, (off_t)len)) > 0) {
+            len += (size_t)n;
+            continue;
+        } else if (n == 0) {
+            break;
+        }
+        if (errno != EINTR)
+            return strerror(errno);
+    }
+    if (len > RP_CONFIG_MAX_BYTES)
+        return too_large;
+    cfg->text[len] = '\0';
+    cfg->text_len = len;
+    return NULL;
+}
+
+/* Parses and checks cfg->text; cfg->path and dir are set.  0, or -1 with
+ * the reason in err[errlen]. */
+static int parse_text(rp_config *cfg, char *err, size_t errlen)
+{
+    FILE *file = fmemopen(cfg->text, cfg->text_len, "r");
+    if (!file) {
+        snprintf(err, errlen, "%s: %s", cfg->path, strerror(errno));
+        return -1;
     }
     parse_ctx ctx = {.cfg = cfg, .file = file, .in_service = -1, .err = err, .errlen = errlen};
     for (int i = 0; i < 3; i++)
@@ -1156,11 +1184,97 @@ rp_config *rp_config_load(const char *path, char *err, size_t errlen)
     }
     if (!ctx.failed)
         validate(&ctx);
-    if (ctx.failed) {
+    return ctx.failed ? -1 : 0;
+}
+
+/* Reads the text from fd (-1: opens `path`) and parses it; `path` names
+ * the file in errors and gives relative paths their folder. */
+static rp_config *load(const char *path, int fd, char *err, size_t errlen)
+{
+    rp_config *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg || set_defaults(cfg) < 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        rp_config_free(cfg);
+        return NULL;
+    }
+    const char *why = NULL;
+    int own_fd = -1;
+    if (fd < 0) {
+        char *abs = realpath(path, NULL);
+        if (!abs || set_paths(cfg, abs) < 0 || (own_fd = open(abs, O_RDONLY | O_CLOEXEC)) < 0)
+            why = strerror(errno);
+        free(abs);
+        fd = own_fd;
+    } else if (path[0] != '/') {
+        why = "not an absolute path (the configuration came from " RP_CONFIG_FD_ENV ")";
+    } else if (set_paths(cfg, path) < 0) {
+        why = "out of memory";
+    }
+    if (!why)
+        why = read_text(cfg, fd);
+    if (own_fd >= 0)
+        close(own_fd);
+    if (why) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        rp_config_free(cfg);
+        return NULL;
+    }
+    if (parse_text(cfg, err, errlen) < 0) {
         rp_config_free(cfg);
         return NULL;
     }
     return cfg;
+}
+
+rp_config *rp_config_load(const char *path, char *err, size_t errlen)
+{
+    return load(path, -1, err, errlen);
+}
+
+rp_config *rp_config_load_given(const char *path, char *err, size_t errlen)
+{
+    const char *given = getenv(RP_CONFIG_FD_ENV);
+    if (!given)
+        return rp_config_load(path, err, errlen);
+    char *end;
+    errno = 0;
+    long fd = strtol(given, &end, 10);
+    int bad = errno || end == given || *end || fd < 3 || fd > INT_MAX;
+    unsetenv(RP_CONFIG_FD_ENV); /* not for the plugins' own children */
+    if (bad) {
+        snprintf(err, errlen, "%s: %s=%s is not a file descriptor", path, RP_CONFIG_FD_ENV,
+                 given);
+        return NULL;
+    }
+    rp_config *cfg = load(path, (int)fd, err, errlen);
+    close((int)fd);
+    return cfg;
+}
+
+int rp_config_memfd(const rp_config *cfg)
+{
+    int fd = memfd_create("rpcrest.ini", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -1;
+    for (size_t off = 0; off < cfg->text_len;) {
+        ssize_t n = write(fd, cfg->text + off, cfg->text_len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 static void tls_free(rp_tls_conf *tls)
@@ -1210,5 +1324,6 @@ void rp_config_free(rp_config *cfg)
     free_list(cfg->gateway.services, cfg->gateway.n_services);
     free(cfg->path);
     free(cfg->dir);
+    free(cfg->text);
     free(cfg);
 }

@@ -77,6 +77,8 @@ typedef struct rp_raw_key {
 typedef struct rp_config {
     char *path; /* the INI file, absolute */
     char *dir;  /* its folder, absolute */
+    char *text; /* the bytes this config was read from (text_len of them) */
+    size_t text_len;
 
     struct {
         double stop_timeout; /* seconds: SIGTERM to SIGKILL ([supervisor]'s own value) */
@@ -151,6 +153,29 @@ typedef struct rp_config {
  * into err[errlen].
  */
 rp_config *rp_config_load(const char *path, char *err, size_t errlen);
+
+/* The longest INI file read: a larger one is refused. */
+#define RP_CONFIG_MAX_BYTES (4u << 20)
+
+/*
+ * rpcrestd starts its children on the text of the configuration it runs
+ * (rp_config_memfd), not on the file, which may have been edited since:
+ * after a reload it refused, a child that restarts still gets the
+ * configuration in force.  The child finds the fd in this variable.
+ */
+#define RP_CONFIG_FD_ENV "RPCREST_CONFIG_FD"
+
+/* A sealed memfd holding cfg->text, for a child; the caller closes it.
+ * -1 with errno set on failure. */
+int rp_config_memfd(const rp_config *cfg);
+
+/*
+ * A child's configuration: the text rpcrestd gave in RP_CONFIG_FD_ENV (the
+ * fd is closed and the variable cleared), read as the file at `path`,
+ * which must be absolute (relative paths in it are taken from path's
+ * folder, and errors name path); without the variable, rp_config_load.
+ */
+rp_config *rp_config_load_given(const char *path, char *err, size_t errlen);
 
 void rp_config_free(rp_config *cfg);
 

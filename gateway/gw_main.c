@@ -478,7 +478,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     char err[1024];
-    rp_config *cfg = rp_config_load(conf, err, sizeof(err));
+    rp_config *cfg = rp_config_load_given(conf, err, sizeof(err));
     if (!cfg) {
         fprintf(stderr, "%s\n", err);
         return RP_EX_CONFIG;

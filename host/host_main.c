@@ -354,7 +354,7 @@ int main(int argc, char **argv)
         return status;
     rp_log_route_grpc();
     char err[1024];
-    rp_config *cfg = rp_config_load(conf, err, sizeof(err));
+    rp_config *cfg = rp_config_load_given(conf, err, sizeof(err));
     if (!cfg) {
         rp_log("%s", err);
         return RP_EX_CONFIG;

@@ -105,10 +105,10 @@ int sup_reload(sup_state *s, rp_text *reply);
  * answer.  A no-op while the new host is getting ready. */
 void sup_reload_progress(sup_state *s, int64_t now);
 
-/* The configuration file a new process of child `which` is to read: a
+/* The configuration a new process of child `which` is to get: a
  * waiting reload's for the host, else the running one's (no gateway starts
  * while a reload waits). */
-const char *sup_config_for(const sup_state *s, int which);
+const rp_config *sup_config_for(const sup_state *s, int which);
 
 /* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format
  * (sup_metrics.c). */

@@ -202,7 +202,8 @@ static int child_place_fds(const int *fds, int n)
 }
 
 static void __attribute__((noreturn)) child_exec(const sup_child *c, const char *cfg_path,
-                                                 pid_t supervisor, int log_w, int notify_w)
+                                                 int cfg_fd, pid_t supervisor, int log_w,
+                                                 int notify_w)
 {
     /* from here on, whatever goes wrong is said through the log pipe */
     if (dup2(log_w, STDOUT_FILENO) < 0 || dup2(log_w, STDERR_FILENO) < 0)
@@ -219,17 +220,21 @@ static void __attribute__((noreturn)) child_exec(const sup_child *c, const char 
     if (null < 0 || dup2(null, STDIN_FILENO) < 0)
         child_fail(c->path, "/dev/null", errno);
 
-    int fds[2], n = 0;
+    int fds[3], n = 0;
     if (c->listen_fd >= 0)
         fds[n++] = c->listen_fd;
     int notify_at = 3 + n;
     fds[n++] = notify_w;
+    int cfg_at = 3 + n;
+    fds[n++] = cfg_fd;
     if (child_place_fds(fds, n) < 0)
         child_fail(c->path, "placing fds", errno);
 
     char num[16];
     snprintf(num, sizeof(num), "%d", notify_at);
     setenv(RP_NOTIFY_FD_ENV, num, 1);
+    snprintf(num, sizeof(num), "%d", cfg_at);
+    setenv(RP_CONFIG_FD_ENV, num, 1);
     if (c->listen_fd >= 0) {
         snprintf(num, sizeof(num), "%d", (int)getpid());
         setenv("LISTEN_FDS", "1", 1);
@@ -285,12 +290,17 @@ static void schedule_retry(sup_child *c, sup_ctx *ctx, int64_t now)
 
 int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now)
 {
-    int notify[2] = {-1, -1}, logp[2] = {-1, -1};
+    int notify[2] = {-1, -1}, logp[2] = {-1, -1}, cfg_fd = -1;
     sup_proc *p = calloc(1, sizeof(*p));
     int err = ENOMEM;
     const char *step = "malloc";
     if (!p)
         goto fail;
+    step = "memfd_create"; /* the configuration's text, which the file may no longer be */
+    if ((cfg_fd = rp_config_memfd(ctx->cfg)) < 0) {
+        err = errno;
+        goto fail;
+    }
     step = "pipe";
     if (pipe2(notify, O_CLOEXEC) < 0 || pipe2(logp, O_CLOEXEC) < 0) {
         err = errno;
@@ -304,7 +314,8 @@ int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now)
         goto fail;
     }
     if (pid == 0)
-        child_exec(c, ctx->cfg_path, self, logp[1], notify[1]);
+        child_exec(c, ctx->cfg->path, cfg_fd, self, logp[1], notify[1]);
+    close(cfg_fd);
 
     /* The child does this too; doing it on both sides means the group exists
      * before either side relies on it.  EACCES: the child has exec'd
@@ -338,6 +349,8 @@ int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now)
     return 0;
 
 fail:
+    if (cfg_fd >= 0)
+        close(cfg_fd);
     for (int i = 0; i < 2; i++) {
         if (notify[i] >= 0)
             close(notify[i]);

@@ -56,7 +56,8 @@ typedef struct sup_proc {
 typedef struct sup_ctx {
     sup_logger *log;
     sup_guard *guard;
-    const char *cfg_path; /* given to the child as -c */
+    const rp_config *cfg; /* the child's: its path is -c, its text the fd it reads
+                           * (RP_CONFIG_FD_ENV) */
     uint64_t *rng;        /* jitter */
 } sup_ctx;
 

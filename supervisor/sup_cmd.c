@@ -167,7 +167,7 @@ static void apply(sup_state *s, rp_config *n, sup_reload_prep *prep,
     int64_t now = sup_now_ms();
     rp_config *o = s->cfg;
     s->cfg = n;
-    s->ctx.cfg_path = n->path;
+    s->ctx.cfg = n;
     for (int i = 0; i < RP_N_CHILDREN; i++)
         sup_child_set_policy(&s->children[i], &n->supervisor.child[i], &s->log, now);
     s->children[RP_CHILD_HOST].handover = sup_can_handover(s, RP_CHILD_HOST);
@@ -270,11 +270,11 @@ int sup_reload(sup_state *s, rp_text *reply)
     return SUP_CTL_LATER;
 }
 
-const char *sup_config_for(const sup_state *s, int which)
+const rp_config *sup_config_for(const sup_state *s, int which)
 {
     if (which == RP_CHILD_HOST && s->reload.cfg)
-        return s->reload.cfg->path;
-    return s->cfg->path;
+        return s->reload.cfg;
+    return s->cfg;
 }
 
 /* Why the waiting reload's new host p (NULL once it has ended) did not

@@ -350,7 +350,7 @@ static int64_t start_due(sup_state *s, int64_t now)
             c->handover_pending = 0;
             if (sup_can_handover(s, i)) {
                 sup_ctx ctx = s->ctx;
-                ctx.cfg_path = sup_config_for(s, i); /* a waiting reload's, for the host */
+                ctx.cfg = sup_config_for(s, i); /* a waiting reload's, for the host */
                 sup_child_spawn(c, SUP_ROLE_NEXT, &ctx, now);
                 /* known from the start: its READY may come before the loop
                  * goes round again */
@@ -785,7 +785,7 @@ int main(int argc, char **argv)
         free(s.cfg_arg);
         return RP_EX_CONFIG;
     }
-    s.ctx = (sup_ctx){.log = &s.log, .guard = &s.guard, .cfg_path = s.cfg->path, .rng = &s.rng};
+    s.ctx = (sup_ctx){.log = &s.log, .guard = &s.guard, .cfg = s.cfg, .rng = &s.rng};
     rc = open_log_file(&s);
     if (!rc)
         rc = sup_init(&s);

@@ -835,46 +835,6 @@ class Options(SystemCase):
 # ---- discovery through reflection ---------------------------------------------------------------
 
 
-class Discovery(RestCase):
-    """No `descriptors` key: the gateway asks the host's reflection service."""
-
-    def setUp(self):
-        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
-        self.system = harness.Rpcrest(services=("echo",), descriptors=False)
-        self.addCleanup(self.system.cleanup)
-        self.system.start()
-        self.port = self.system.http_port
-
-    def test_service_added_by_host_restart(self):
-        with open(self.system.ini) as f:
-            self.assertNotIn("descriptors", f.read())
-        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "via reflection"}),
-                         {"value": "via reflection"})
-        self.error("GET", "/v1/whoami", status=404, code=5)
-        kids = self.system.children()
-        host_pid, gateway_pid = kids["rpcrest-host"], kids["rpcrest-gateway"]
-        with open(self.system.ini, "a") as f:
-            f.write("\n[service.bindings]\nplugin = %s/services/bindings.so\n" % BUILD)
-        os.kill(host_pid, signal.SIGKILL)  # rpcrestd starts it again with the new INI
-        answers = []
-
-        def routed():
-            status, _, data = self.http("GET", "/v1/whoami")
-            answers.append((status, data))
-            return status == 200
-        self.assertTrue(harness.wait_until(routed, 5, 0.05),
-                        "no /v1/whoami route within 5 s; last answers %s; log:\n%s"
-                        % (answers[-3:], self.system.log()))
-        kids = self.system.children()
-        self.assertEqual(kids.get("rpcrest-gateway"), gateway_pid, "the gateway restarted")
-        self.assertNotEqual(kids.get("rpcrest-host"), host_pid)
-        self.assertEqual(int(json.loads(answers[-1][1])["pid"]), kids["rpcrest-host"])
-        self.assertEqual(self.ok("GET", "/v1/shelves/s1/books/b1?limit=2"),
-                         echoed("GetBook", shelf="s1", book={"id": "b1"}, limit=2))
-        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "still"}),
-                         {"value": "still"})
-
-
 # ---- processes started here ---------------------------------------------------------------------
 
 
@@ -919,6 +879,42 @@ class HostDown(ProcessCase):
         self.error("GET", "/healthz", status=503, code=14)
         self.error("GET", "/healthz?service=example.MyService", status=503, code=14)
         self.error("POST", "/v1/example/echo", {"value": "x"}, status=503, code=14)
+
+
+class Discovery(ProcessCase):
+    """No `descriptors` key: the gateway asks the host's reflection service,
+    and again when the host comes back, with no gateway restart."""
+
+    def test_service_added_by_host_restart(self):
+        host_port, self.port = harness.free_port(), harness.free_port()
+        ini = os.path.join(self.dir, "rpcrest.ini")
+        write_ini(ini, host_port, self.port, [("echo", None)])
+        host = self.program("rpcrest-host", ini, "host.log")
+        gateway = self.program("rpcrest-gateway", ini, "gateway.log")
+        self.assertTrue(harness.wait_until(
+            lambda: harness.port_open(self.port) and self.http("GET", "/healthz")[0] == 200,
+            10, 0.05), self.logs())
+        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "via reflection"}),
+                         {"value": "via reflection"})
+        self.error("GET", "/v1/whoami", status=404, code=5)
+        host.kill()
+        write_ini(ini, host_port, self.port, [("echo", None), ("bindings", None)])
+        host = self.program("rpcrest-host", ini, "host2.log")  # the gateway reads no INI now
+        answers = []
+
+        def routed():
+            status, _, data = self.http("GET", "/v1/whoami")
+            answers.append((status, data))
+            return status == 200
+        self.assertTrue(harness.wait_until(routed, 5, 0.05),
+                        "no /v1/whoami route within 5 s; last answers %s; logs:\n%s"
+                        % (answers[-3:], self.logs()))
+        self.assertIsNone(gateway.proc.poll(), "the gateway ended")
+        self.assertEqual(int(json.loads(answers[-1][1])["pid"]), host.proc.pid)
+        self.assertEqual(self.ok("GET", "/v1/shelves/s1/books/b1?limit=2"),
+                         echoed("GetBook", shelf="s1", book={"id": "b1"}, limit=2))
+        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "still"}),
+                         {"value": "still"})
 
 
 class ScaleOut(ProcessCase):

@@ -89,6 +89,41 @@ class ReloadTest(SupervisorCase):
         time.sleep(0.3)
         self.assertEqual(children(r), kids, r.log())
 
+    def test_children_started_after_a_refused_reload_run_the_configuration_in_force(self):
+        """rpcrestd hands each child the text of the running configuration,
+        not the file: a crash after a refused reload restarts both children
+        on what runs, though the file on disk would stop them (exit 78)."""
+        r = self.rpcrest()
+        kids = children(r)
+        rewrite(r, "[host]\n", "[host]\nthreads = many\n")
+        rewrite(r, "[gateway]\n", "[gateway]\ntimeout = never\n")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("reload refused", ctl.stderr)
+        for name in (HOST, GATEWAY):
+            os.kill(kids[name], signal.SIGKILL)
+            pid = self.wait_for_child(r, name, kids[name], 10)
+            self.assertTrue(wait_until(lambda: self.echo_works(r, 1), 10), r.log())
+            self.assertEqual(children(r)[name], pid, r.log())
+        self.assertNotRegex(r.log(), r"rpcrest-(host|gateway)\[\d+\]: .*'(many|never)'")
+        ctl = self.ctl(r, "restart", "host")  # a hand-over on the same text
+        self.assertEqual(ctl.returncode, 0, (ctl, r.log()))
+        self.assertTrue(wait_until(lambda: self.echo_works(r, 1), 10), r.log())
+
+    def test_host_restarted_after_a_failed_reload_runs_the_configuration_in_force(self):
+        r = self.rpcrest()
+        kids = children(r)
+        append(r, "\n[service.refuses]\nplugin = %s/tests/plugins/bad_init.so\n"
+               "reason = not today\n" % BUILD)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("reload failed", ctl.stderr)
+        refusals = r.log().count("refusing to start: not today")
+        os.kill(kids[HOST], signal.SIGKILL)
+        self.wait_for_child(r, HOST, kids[HOST], 10)
+        self.assertTrue(wait_until(lambda: self.echo_works(r, 1), 10), r.log())
+        self.assertEqual(r.log().count("refusing to start: not today"), refusals, r.log())
+
     def someone_listening(self, reuseport=False):
         """A port another process listens on (this test's socket, closed at
         cleanup), with SO_REUSEPORT if asked; returns the port."""
