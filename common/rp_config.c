@@ -754,7 +754,8 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
              "auto_map, docs, timeout, max_timeout, max_body_bytes, threads, connection_timeout, "
              "max_connections, busy_poll_us, ignore_unknown_query_parameters, "
              "json_ignore_unknown_fields, json_emit_defaults, json_proto_names, metrics, "
-             "access_log, access_log_format, cert, key, upstream_ca, upstream_cert, upstream_key, upstream_name)", key);
+             "access_log, access_log_format, cert, key, upstream_ca, upstream_cert, "
+             "upstream_key, upstream_name)", key);
     }
 }
 
