@@ -1202,7 +1202,10 @@ static rp_config *load(const char *path, int fd, char *err, size_t errlen)
     int own_fd = -1;
     if (fd < 0) {
         char *abs = realpath(path, NULL);
-        if (!abs || set_paths(cfg, abs) < 0 || (own_fd = open(abs, O_RDONLY | O_CLOEXEC)) < 0)
+        /* O_NONBLOCK: a FIFO opens without waiting for a writer (and is
+         * then refused), O_NOCTTY: a terminal does not become ours */
+        if (!abs || set_paths(cfg, abs) < 0 ||
+            (own_fd = open(abs, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
             why = strerror(errno);
         free(abs);
         fd = own_fd;

@@ -840,6 +840,21 @@ static void test_config_path_is_a_folder(void **state)
     assert_string_equal(f->err, expected);
 }
 
+/* A FIFO (or a device) is refused at once: opening it must not wait for a
+ * writer, or rpcrestd would hang in a reload.  SIGALRM fails the test if
+ * it does. */
+static void test_config_path_is_a_fifo(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(mkfifo(f->ini, 0600), 0);
+    char expected[PATH_MAX + 64];
+    bprintf(expected, sizeof(expected), "%s: not a regular file", f->ini);
+    alarm(5);
+    assert_null(rp_config_load(f->ini, f->err, sizeof(f->err)));
+    alarm(0);
+    assert_string_equal(f->err, expected);
+}
+
 /* A small err buffer truncates the message but never overflows. */
 static void test_small_error_buffer(void **state)
 {
@@ -940,6 +955,7 @@ int main(void)
         T(test_first_error_wins),
         T(test_file_that_does_not_exist),
         T(test_config_path_is_a_folder),
+        T(test_config_path_is_a_fifo),
         T(test_small_error_buffer),
         T(test_split_hostport),
         T(test_grpc_target),
