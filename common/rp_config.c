@@ -1214,12 +1214,14 @@ static rp_config *load(const char *path, int fd, char *err, size_t errlen)
     } else if (set_paths(cfg, path) < 0) {
         why = "out of memory";
     }
-    if (!why)
-        why = read_text(cfg, fd);
+    /* what is wrong with a given fd is the variable's fault, not the file's */
+    char given[sizeof(RP_CONFIG_FD_ENV) + 16] = "";
+    if (!why && (why = read_text(cfg, fd)) && own_fd < 0)
+        snprintf(given, sizeof(given), "%s=%d: ", RP_CONFIG_FD_ENV, fd);
     if (own_fd >= 0)
         close(own_fd);
     if (why) {
-        snprintf(err, errlen, "%s: %s", path, why);
+        snprintf(err, errlen, "%s: %s%s", path, given, why);
         rp_config_free(cfg);
         return NULL;
     }

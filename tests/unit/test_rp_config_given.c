@@ -131,12 +131,23 @@ static void test_a_bad_variable_is_refused(void **state)
         assert_string_equal(f->err, want);
         assert_null(getenv(RP_CONFIG_FD_ENV));
     }
-    /* a number that is no open fd */
+    /* a number that is no open fd, or an fd that is no file (a stale
+     * variable in a shell's environment): the variable is named, not the
+     * file, which is fine */
     setenv(RP_CONFIG_FD_ENV, "999", 1);
     assert_null(rp_config_load_given(f->ini, f->err, sizeof(f->err)));
     char want[PATH_MAX + 100];
-    bprintf(want, sizeof(want), "%s: Bad file descriptor", f->ini);
+    bprintf(want, sizeof(want), "%s: " RP_CONFIG_FD_ENV "=999: Bad file descriptor", f->ini);
     assert_string_equal(f->err, want);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    char num[16];
+    snprintf(num, sizeof(num), "%d", p[0]);
+    setenv(RP_CONFIG_FD_ENV, num, 1);
+    assert_null(rp_config_load_given(f->ini, f->err, sizeof(f->err)));
+    bprintf(want, sizeof(want), "%s: " RP_CONFIG_FD_ENV "=%d: not a regular file", f->ini, p[0]);
+    assert_string_equal(f->err, want);
+    close(p[1]);
     /* a relative path cannot say where relative paths start */
     give(f);
     assert_null(rp_config_load_given("rpcrest.ini", f->err, sizeof(f->err)));
