@@ -1246,12 +1246,12 @@ rp_config *rp_config_load_given(const char *path, char *err, size_t errlen)
     errno = 0;
     long fd = strtol(given, &end, 10);
     int bad = errno || end == given || *end || fd < 3 || fd > INT_MAX;
-    unsetenv(RP_CONFIG_FD_ENV); /* not for the plugins' own children */
-    if (bad) {
+    if (bad)
         snprintf(err, errlen, "%s: %s=%s is not a file descriptor", path, RP_CONFIG_FD_ENV,
                  given);
+    unsetenv(RP_CONFIG_FD_ENV); /* not for the plugins' own children; `given` is gone */
+    if (bad)
         return NULL;
-    }
     rp_config *cfg = load(path, (int)fd, err, errlen);
     close((int)fd);
     return cfg;

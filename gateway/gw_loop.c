@@ -4,8 +4,8 @@
  * MHD_run, for as long as the loop lives.  The wait ends at the earliest of
  * libmicrohttpd's next connection deadline and the sources' (and, once,
  * the rp_trim that gives memory back after a burst), so an idle gateway
- * sleeps; with busy polling on, a loop that has just had events polls for a
- * few microseconds before it sleeps (gw_loop_busy_poll).  It also watches
+ * sleeps; with busy polling on (one connection open), a loop polls for a
+ * few microseconds before each sleep (gw_loop_busy_poll).  It also watches
  * the connections of suspended requests for the client going away
  * (gw_loop_watch), which libmicrohttpd does not.
  */

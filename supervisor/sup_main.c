@@ -345,7 +345,7 @@ static int64_t start_due(sup_state *s, int64_t now)
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         sup_child *c = &s->children[i];
         if (!c->cur)
-            c->handover_pending = 0; /* its next start reads the new configuration anyway */
+            c->handover_pending = 0; /* its next start gets the new configuration anyway */
         if (handover_may_begin(s, i)) {
             c->handover_pending = 0;
             if (sup_can_handover(s, i)) {
@@ -368,10 +368,10 @@ static int64_t start_due(sup_state *s, int64_t now)
             continue;
         if (i == RP_CHILD_GATEWAY && !host_ready(s))
             continue; /* started once the host says it is ready */
-        /* A new gateway reads the file, which a waiting reload has changed
-         * but not applied yet (its new host may still fail): it starts once
-         * the reload is done, and meanwhile rpcrestd's socket holds its
-         * connections. */
+        /* A new gateway would get the running configuration, which a
+         * waiting reload may replace (its new host may still fail): it
+         * starts once the reload is done, on the configuration then in
+         * force, and meanwhile rpcrestd's socket holds its connections. */
         if (i == RP_CHILD_GATEWAY && s->reload.cfg)
             continue;
         if (c->start_after_retired && c->retiring)
