@@ -255,17 +255,19 @@ static grpc_arg int_arg(const char *key, int value)
  * before any plugin sees it.  Compressed requests reach the host as they
  * were sent: gRPC core would inflate them whole, however large, before
  * comparing them with the limit; host_message_read inflates them with a
- * bound. */
+ * bound.  Channelz is off: nothing reads its per-call and per-message
+ * counters here, and keeping them costs every call a few atomic updates. */
 static grpc_server *create_grpc_server(const host_server_conf *conf)
 {
-    grpc_arg args[4];
+    grpc_arg args[5];
     args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, conf->reuseport);
     args[1] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                       conf->max_message_bytes > INT_MAX ? INT_MAX
                                                         : (int)conf->max_message_bytes);
     args[2] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, conf->max_concurrent_streams);
     args[3] = int_arg(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
-    grpc_channel_args list = {4, args};
+    args[4] = int_arg(GRPC_ARG_ENABLE_CHANNELZ, 0);
+    grpc_channel_args list = {5, args};
     return grpc_server_create(&list, NULL);
 }
 
