@@ -291,7 +291,7 @@ $(B)/tests/test_host_message: $(O)/host/host_message.o
 $(B)/tests/test_host_message: LIBS_GW += $(shell $(PKG_CONFIG) --libs zlib)
 
 # test_gw_h2 makes the gateway's reallocs fail on cue.
-$(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc
+$(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=nghttp2_session_client_new
 
 # Special-purpose plugins for the host's tests (broken on purpose, or slow).
 TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)

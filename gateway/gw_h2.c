@@ -9,7 +9,8 @@
  * nghttp2 itself holds back streams beyond the upstream's
  * MAX_CONCURRENT_STREAMS.  After a GOAWAY the connection takes no new call:
  * new ones queue until it has finished its streams and a new connection
- * (to whichever host listens on the path now) takes them; streams the
+ * (to whichever host listens on the path now) takes them.  A connection
+ * that has used all of its 2^30 stream ids goes the same way.  Streams the
  * upstream refused are queued again, a call three times at most (then it
  * fails with UNAVAILABLE).  Every call is in `live`, ordered by
  * deadline, whatever its state.
@@ -86,7 +87,8 @@ struct gw_h2 {
     h2_state state;
     int fd;
     nghttp2_session *session;
-    int goaway;              /* the upstream said GOAWAY: no new streams here */
+    int goaway;              /* the upstream said GOAWAY, or the stream ids ran
+                              * out: no new streams here */
     int request_id_indexed;  /* a call on this session sent x-request-id indexed */
     size_t n_streams;        /* calls submitted on the connection and not finished */
     int64_t retry_at_ms;     /* H2_FAILED: calls fail fast until then */
@@ -140,6 +142,15 @@ static void queue_push(gw_h2 *c, h2_call *k)
     else
         c->queue_head = k;
     c->queue_tail = k;
+}
+
+static void queue_push_front(gw_h2 *c, h2_call *k)
+{
+    k->queued = 1;
+    k->queue_next = c->queue_head;
+    c->queue_head = k;
+    if (!c->queue_tail)
+        c->queue_tail = k;
 }
 
 static h2_call *queue_pop(gw_h2 *c)
@@ -679,7 +690,10 @@ static size_t format_timeout(char out[24], int64_t ms)
     return n + 1;
 }
 
-/* Submits k on the connection (which is up and not going away). */
+/* Submits k on the connection (which is up and not going away).  When the
+ * connection has no stream id left (2^30 streams in, about 10 hours at 30k
+ * calls/s), k goes back to the head of the queue and the connection goes
+ * away as after a GOAWAY: a new one takes the queue once its streams end. */
 static void submit(gw_h2 *c, h2_call *k)
 {
     int64_t left = k->deadline_ms - gw_loop_now_ms();
@@ -698,6 +712,11 @@ static void submit(gw_h2 *c, h2_call *k)
     }
     nghttp2_data_provider body = {.source.ptr = k, .read_callback = read_body};
     int32_t id = nghttp2_submit_request(c->session, NULL, k->nv, k->n_nv, &body, k);
+    if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
+        c->goaway = 1;
+        queue_push_front(c, k);
+        return;
+    }
     if (id < 0) {
         call_finish(k, GRPC_STATUS_UNAVAILABLE, "the call to the upstream could not start");
         return;
@@ -722,7 +741,7 @@ static void start_queued(gw_h2 *c)
         connect_failed(c, errno);
         return;
     }
-    for (h2_call *k; (k = queue_pop(c));)
+    for (h2_call *k; !c->goaway && (k = queue_pop(c));)
         submit(c, k);
 }
 
@@ -797,9 +816,11 @@ static void tick(gw_loop_source *src, uint32_t events)
     if (c->state == H2_UP && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         read_available(c);
     expire(c, gw_loop_now_ms());
-    if (c->session && c->goaway && c->n_streams == 0)
-        close_connection(c); /* drained: the queue goes to a new connection */
     start_queued(c);
+    if (c->session && c->goaway && c->n_streams == 0) {
+        close_connection(c); /* drained: the queue goes to a new connection */
+        start_queued(c);
+    }
     if (c->state == H2_UP && flush(c) < 0)
         close_connection(c);
     if (c->state == H2_UP && !nghttp2_session_want_read(c->session) && !want_write(c))

@@ -10,6 +10,10 @@
  * realloc is wrapped (-Wl,--wrap=realloc) so that the client's reallocs of
  * at least `fail_from` bytes fail while the request is on its way; the reply
  * arrives with them working again.
+ *
+ * nghttp2_session_client_new is wrapped too, so that a test can start a
+ * connection's stream ids near their end (2^31 - 1) and see the client
+ * move to a new connection when they run out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +51,28 @@ void *__wrap_realloc(void *p, size_t size)
     return __real_realloc(p, size);
 }
 
-/* ---- the upstream: one connection, one answer per request ------------------------ */
+/* ---- stream ids near their end ---------------------------------------------------- */
+
+int __real_nghttp2_session_client_new(nghttp2_session **s, const nghttp2_session_callbacks *cb,
+                                      void *user);
+static uint32_t first_stream_id; /* odd; 0: nghttp2's own (1) */
+static unsigned sessions_made;
+
+int __wrap_nghttp2_session_client_new(nghttp2_session **s, const nghttp2_session_callbacks *cb,
+                                      void *user);
+int __wrap_nghttp2_session_client_new(nghttp2_session **s, const nghttp2_session_callbacks *cb,
+                                      void *user)
+{
+    int rc = __real_nghttp2_session_client_new(s, cb, user);
+    if (rc == 0) {
+        sessions_made++;
+        if (first_stream_id)
+            assert_int_equal(nghttp2_session_set_next_stream_id(*s, (int32_t)first_stream_id), 0);
+    }
+    return rc;
+}
+
+/* ---- the upstream: one connection at a time, one answer per request ------------- */
 
 static const uint8_t REPLY[] = {0, 0, 0, 0, 3, 0x0a, 0x01, 'k'}; /* field 1 = "k" */
 
@@ -55,6 +80,7 @@ typedef struct upstream {
     char dir[64];
     char target[128];
     int listen_fd, fd;
+    unsigned connections; /* accepted so far */
     nghttp2_session *session;
     uint8_t *got; /* the DATA bytes of the request */
     size_t got_len, got_cap;
@@ -163,6 +189,7 @@ static void upstream_accept(upstream *u)
     u->fd = accept4(u->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (u->fd < 0)
         return;
+    u->connections++;
     nghttp2_session_callbacks *cb;
     assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
     nghttp2_session_callbacks_set_send_callback(cb, up_send);
@@ -175,13 +202,21 @@ static void upstream_accept(upstream *u)
     assert_int_equal(nghttp2_submit_settings(u->session, NGHTTP2_FLAG_NONE, NULL, 0), 0);
 }
 
-/* Reads what the client sent and writes what the session has to send. */
+/* Reads what the client sent and writes what the session has to send; a
+ * connection the client closed is dropped (the next one is accepted). */
 static void upstream_serve(upstream *u)
 {
     uint8_t buf[65536];
     ssize_t n;
     while ((n = recv(u->fd, buf, sizeof(buf), 0)) > 0)
         assert_int_equal(nghttp2_session_mem_recv(u->session, buf, (size_t)n), n);
+    if (n == 0) {
+        nghttp2_session_del(u->session);
+        u->session = NULL;
+        close(u->fd);
+        u->fd = -1;
+        return;
+    }
     assert_int_equal(nghttp2_session_send(u->session), 0);
 }
 
@@ -370,6 +405,27 @@ static void test_gathered_frames_go_first_then_the_rest(void **state)
     assert_true(call_while_failing(1 << 20, 1024) > 0);
 }
 
+/* The last stream id (2^31 - 1) is used; the call after it goes out on a
+ * new connection, once the old one has finished its streams, and so do the
+ * calls after that; none fails. */
+static void test_new_connection_when_stream_ids_run_out(void **state)
+{
+    (void)state;
+    upstream u;
+    upstream_start(&u);
+    first_stream_id = 0x7fffffffu - 4; /* three streams left: ...fb, ...fd, ...ff */
+    sessions_made = 0;
+    gw_h2 *c = gw_h2_new(u.target);
+    assert_non_null(c);
+    for (int i = 0; i < 5; i++)
+        one_call(c, &u, 10, SIZE_MAX);
+    assert_int_equal(sessions_made, 2);
+    assert_int_equal(u.connections, 2);
+    first_stream_id = 0;
+    gw_h2_free(c);
+    upstream_stop(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_request_id_indexed_once_per_connection),
         cmocka_unit_test(test_frames_written_from_nghttp2_when_nothing_can_be_gathered),
         cmocka_unit_test(test_gathered_frames_go_first_then_the_rest),
+        cmocka_unit_test(test_new_connection_when_stream_ids_run_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
