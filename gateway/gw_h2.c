@@ -97,7 +97,7 @@ struct gw_h2 {
     h2_call *queue_head, *queue_tail;
     atomic_int cancel_all;
     gw_buf out;              /* frames to write, gathered so that one send takes them all */
-    size_t out_off;          /* written of out */
+    size_t out_off;          /* written of out (dropped from its front before it grows) */
     uint8_t read_buf[READ_CHUNK];
 };
 
@@ -534,7 +534,9 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
  * the calls started in one round go out in one send, and the host wakes
  * once for them).  When out cannot grow, nothing is lost: nghttp2 keeps a
  * frame it was told would block, so out is written first, and then the
- * frame straight from nghttp2's buffer. */
+ * frame straight from nghttp2's buffer.  While the socket stays full, out
+ * never drains: what was written is dropped from its front before it
+ * grows, so that it stays one send's worth instead of everything sent. */
 static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags,
                        void *user)
 {
@@ -543,6 +545,11 @@ static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int 
     size_t pending = c->out.len - c->out_off;
     if (pending >= READ_CHUNK)
         return NGHTTP2_ERR_WOULDBLOCK; /* enough for one send: flush writes it first */
+    if (c->out_off && c->out.cap - c->out.len < len) {
+        memmove(c->out.data, c->out.data + c->out_off, pending);
+        c->out.len = pending;
+        c->out_off = 0;
+    }
     if (gw_buf_reserve(&c->out, len) == 0) {
         memcpy(c->out.data + c->out.len, data, len);
         c->out.len += len;

@@ -14,6 +14,9 @@
  * nghttp2_session_client_new is wrapped too, so that a test can start a
  * connection's stream ids near their end (2^31 - 1) and see the client
  * move to a new connection when they run out.
+ *
+ * The wrapped realloc also records the largest size the client asked for,
+ * so that a test can see how far its buffers grew.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,10 +43,13 @@ void *__real_realloc(void *p, size_t size);
 static int failing;           /* reallocs of >= fail_from bytes fail while set */
 static size_t fail_from;
 static unsigned failed_count; /* how many did */
+static size_t largest_realloc; /* the largest size asked for */
 
 void *__wrap_realloc(void *p, size_t size);
 void *__wrap_realloc(void *p, size_t size)
 {
+    if (size > largest_realloc)
+        largest_realloc = size;
     if (failing && size >= fail_from) {
         failed_count++;
         return NULL;
@@ -85,7 +91,8 @@ typedef struct upstream {
     uint8_t *got; /* the DATA bytes of the request */
     size_t got_len, got_cap;
     int request_ended;
-    size_t reply_off;
+    size_t read_limit; /* bytes read per round (0: all there are) */
+    int big_windows;   /* 16 MiB flow-control windows instead of HTTP/2's 64 KiB */
     char headers[1024]; /* "name: value\n" of each request header, in order
                            (" (never indexed)" after the value, when sent so) */
 } upstream;
@@ -128,22 +135,18 @@ static int up_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     return 0;
 }
 
+/* The reply in one piece (nghttp2 offers a frame's room, far more than 8
+ * bytes), so that any number of streams can be answered at once. */
 static ssize_t up_reply_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
                              uint32_t *flags, nghttp2_data_source *src, void *arg)
 {
-    (void)src;
-    upstream *u = arg;
-    size_t n = sizeof(REPLY) - u->reply_off;
-    if (n > len)
-        n = len;
-    memcpy(buf, REPLY + u->reply_off, n);
-    u->reply_off += n;
-    if (u->reply_off == sizeof(REPLY)) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        nghttp2_nv trailer[] = {{(uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1, 0}};
-        assert_int_equal(nghttp2_submit_trailer(s, id, trailer, 1), 0);
-    }
-    return (ssize_t)n;
+    (void)src, (void)arg;
+    assert_true(len >= sizeof(REPLY));
+    memcpy(buf, REPLY, sizeof(REPLY));
+    *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    nghttp2_nv trailer[] = {{(uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1, 0}};
+    assert_int_equal(nghttp2_submit_trailer(s, id, trailer, 1), 0);
+    return (ssize_t)sizeof(REPLY);
 }
 
 static int up_frame(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
@@ -199,7 +202,12 @@ static void upstream_accept(upstream *u)
     nghttp2_session_callbacks_set_error_callback2(cb, up_error);
     assert_int_equal(nghttp2_session_server_new(&u->session, cb, u), 0);
     nghttp2_session_callbacks_del(cb);
-    assert_int_equal(nghttp2_submit_settings(u->session, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+    nghttp2_settings_entry window = {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 16 << 20};
+    assert_int_equal(nghttp2_submit_settings(u->session, NGHTTP2_FLAG_NONE, &window,
+                                             u->big_windows ? 1 : 0), 0);
+    if (u->big_windows)
+        assert_int_equal(nghttp2_session_set_local_window_size(u->session, NGHTTP2_FLAG_NONE, 0,
+                                                               16 << 20), 0);
 }
 
 /* Reads what the client sent and writes what the session has to send; a
@@ -207,9 +215,13 @@ static void upstream_accept(upstream *u)
 static void upstream_serve(upstream *u)
 {
     uint8_t buf[65536];
+    size_t want = u->read_limit && u->read_limit < sizeof(buf) ? u->read_limit : sizeof(buf);
     ssize_t n;
-    while ((n = recv(u->fd, buf, sizeof(buf), 0)) > 0)
+    while ((n = recv(u->fd, buf, want, 0)) > 0) {
         assert_int_equal(nghttp2_session_mem_recv(u->session, buf, (size_t)n), n);
+        if (u->read_limit)
+            break; /* the rest waits for the next round */
+    }
     if (n == 0) {
         nghttp2_session_del(u->session);
         u->session = NULL;
@@ -295,7 +307,7 @@ static const gw_metadata METADATA[] = {
  * and the answer.  Returns how many reallocs failed. */
 static unsigned one_call(gw_h2 *c, upstream *u, size_t msg_len, size_t fail_at)
 {
-    u->got_len = 0, u->request_ended = 0, u->reply_off = 0, u->headers[0] = '\0';
+    u->got_len = 0, u->request_ended = 0, u->headers[0] = '\0';
     gw_buf wire = {0};
     assert_int_equal(gw_buf_reserve(&wire, msg_len), 0);
     for (size_t i = 0; i < msg_len; i++)
@@ -426,6 +438,51 @@ static void test_new_connection_when_stream_ids_run_out(void **state)
     upstream_stop(&u);
 }
 
+/* An upstream that reads slower than the calls come (8 MiB of requests,
+ * its windows wide open): the socket stays full, and what the client
+ * gathers for it never drains completely.  The buffer that gathers the
+ * frames stays about one send's worth (what was written is dropped before
+ * it grows), instead of growing by everything sent meanwhile, and holding
+ * that memory for as long as the connection lives. */
+static void test_gathered_frames_stay_bounded_when_the_upstream_reads_slowly(void **state)
+{
+    (void)state;
+    enum { CALLS = 32, MSG = 256 << 10 };
+    upstream u;
+    upstream_start(&u);
+    u.big_windows = 1;
+    u.read_limit = 16 << 10;
+    gw_h2 *c = gw_h2_new(u.target);
+    assert_non_null(c);
+    static outcome o[CALLS];
+    memset(o, 0, sizeof(o));
+    for (int i = 0; i < CALLS; i++) {
+        gw_buf wire = {0};
+        assert_int_equal(gw_buf_reserve(&wire, MSG), 0);
+        memset(wire.data, 'x', MSG);
+        wire.len = MSG;
+        assert_int_equal(gw_h2_unary(c, "/t.S/M", &wire, METADATA, 1, 60000, on_done, &o[i]), 0);
+    }
+    largest_realloc = 0;
+    int done = 0;
+    for (int round = 0; round < 20000 && done < CALLS; round++) {
+        round_trip(c, &u);
+        done = 0;
+        for (int i = 0; i < CALLS; i++)
+            done += o[i].done;
+    }
+    assert_int_equal(done, CALLS);
+    for (int i = 0; i < CALLS; i++)
+        if (o[i].status != GRPC_STATUS_OK)
+            fail_msg("call %d: status %d: %s", i, (int)o[i].status, o[i].message);
+    assert_int_equal(u.got_len, (size_t)CALLS * (5 + MSG));
+    if (largest_realloc > (256u << 10))
+        fail_msg("the client asked realloc for %zu bytes while sending %d calls of %d bytes",
+                 largest_realloc, CALLS, MSG);
+    gw_h2_free(c);
+    upstream_stop(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_frames_written_from_nghttp2_when_nothing_can_be_gathered),
         cmocka_unit_test(test_gathered_frames_go_first_then_the_rest),
         cmocka_unit_test(test_new_connection_when_stream_ids_run_out),
+        cmocka_unit_test(test_gathered_frames_stay_bounded_when_the_upstream_reads_slowly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
