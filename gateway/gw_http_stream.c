@@ -30,6 +30,7 @@ typedef struct gw_http_stream {
     int suspended;              /* the connection waits for an event */
     int final_written;
     int sse;                    /* text/event-stream framing */
+    int extra_replies;          /* one reply expected, more came (each freed) */
     gw_buf chunk;               /* text being written */
     size_t chunk_off;
     const char *oom_line;       /* no memory for a line: this one ends the stream */
@@ -41,17 +42,24 @@ typedef struct gw_http_stream {
 static const char OOM_LINE[] = "{\"error\":" GW_OOM_BODY "}\n";
 static const char OOM_SSE[] = "event: error\ndata: " GW_OOM_BODY "\n\n";
 
-/* An upstream event arrived: store it and wake the connection. */
+/* An upstream event arrived: store it and wake the connection.  A method
+ * with one reply is answered when the call ends; a message after its reply
+ * is freed and fails the call (gw_http_stream_respond). */
 static void deliver(gw_request *req, gw_upstream_result *r, int is_final)
 {
     gw_http_stream *st = req->stream;
+    int one_reply = !req->route->method->server_streaming;
     pthread_mutex_lock(&st->lock);
-    if (is_final)
+    if (is_final) {
         st->final = r;
-    else
+    } else if (one_reply && st->pending) {
+        gw_upstream_result_free(r);
+        st->extra_replies = 1;
+    } else {
         st->pending = r;
-    if (!is_final && !req->route->method->server_streaming) {
-        pthread_mutex_unlock(&st->lock); /* one reply: answered when the call ends */
+    }
+    if (!is_final && one_reply) {
+        pthread_mutex_unlock(&st->lock);
         return;
     }
     int wake = st->suspended;
@@ -302,6 +310,13 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
         return gw_http_send_status(req, req->result);
     }
     if (!req->route->method->server_streaming) { /* client streaming: one reply */
+        pthread_mutex_lock(&st->lock);
+        int extra = st->extra_replies;
+        pthread_mutex_unlock(&st->lock);
+        if (extra) /* as gRPC's own clients fail such a call */
+            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL,
+                                      "the upstream answered a client-streaming call with more "
+                                      "than one message");
         pthread_mutex_lock(&st->lock);
         req->result = st->pending;
         st->pending = NULL;

@@ -18,7 +18,9 @@ grpc_tools generates at test time, and it serves:
                              and Stats
   calc.Calculator            tests/e2e/protos/calc.proto: client streaming,
                              bidi streaming, PATCH with a FieldMask and
-                             unannotated methods
+                             unannotated methods (x-replies: N makes Add,
+                             client streaming, answer N messages: a server
+                             that breaks the method's contract)
   grpc.health.v1.Health      Check
   grpc.reflection.v1 / v1alpha ServerReflection, with --reflection
 
@@ -375,7 +377,7 @@ class Server:
             "Sleep": self.sleep, "Fail": self.fail, "Async": self.do_async,
             "Stream": ("unary_stream", self.stream), "Stats": self.get_stats})
         self.add_service(calc_pb2, "Calculator", {
-            "Add": ("stream_unary", self.add), "Double": ("stream_stream", self.double),
+            "Add": ("stream_stream", self.add_replies), "Double": ("stream_stream", self.double),
             "UpdateCounter": self.update_counter, "ReplaceCounter": self.update_counter,
             "Plain": self.plain, "Count": ("stream_unary", self.count)})
         self.add_service(rpcrest_health_v1_pb2, "Health", {"Check": self.health_check})
@@ -571,6 +573,12 @@ class Server:
         ctx.send_initial_metadata((("x-count", str(count)),))
         ctx.set_trailing_metadata((("x-total", str(total)),))
         return self.calc_pb2.Sum(total=total, count=count)
+
+    def add_replies(self, requests, ctx, method):
+        """Add, as many times as x-replies says (once by default)."""
+        reply = self.add(requests, ctx, method)
+        for _ in range(self.int_metadata(ctx, "x-replies", 1)):
+            yield reply
 
     def count(self, requests, ctx, method):
         total = count = 0

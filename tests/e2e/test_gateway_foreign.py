@@ -383,6 +383,20 @@ class CalcChecks:
                 self.assertEqual(headers.get("content-type"), "application/json")
                 self.assertEqual(json.loads(data), calc_error(code, 2))
 
+    def test_client_streaming_more_than_one_reply(self):
+        """A server that answers a client-streaming call with more than one
+        message breaks the method's contract: the call fails as gRPC's own
+        clients fail it (INTERNAL), whatever the count.  (The gateway used to
+        answer with the last reply and leak the ones before it.)"""
+        for replies in (2, 3, 50):
+            with self.subTest(replies=replies):
+                got = self.error("POST", self.ADD, ndjson({"value": 1}, {"value": 2}),
+                                 {"Grpc-Metadata-X-Replies": str(replies)}, status=500,
+                                 code=13)
+                self.assertIn("more than one message", got["message"])
+        self.assertEqual(self.ok("POST", self.ADD, ndjson({"value": 1}),
+                                 {"Grpc-Metadata-X-Replies": "1"}), {"total": "1", "count": 1})
+
     def test_client_streaming_unauthenticated(self):
         status, headers, data = self.http("POST", self.ADD, ndjson({"fail": 16}))
         self.assertEqual(status, 401, data)
