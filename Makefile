@@ -290,8 +290,10 @@ $(B)/tests/test_host_status: $(O)/host/host_status.o
 $(B)/tests/test_host_message: $(O)/host/host_message.o
 $(B)/tests/test_host_message: LIBS_GW += $(shell $(PKG_CONFIG) --libs zlib)
 
-# test_gw_h2 makes the gateway's reallocs fail on cue.
-$(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=nghttp2_session_client_new
+# test_gw_h2 makes the gateway's reallocs fail on cue, starts stream ids near their
+# end and shortens TCP_USER_TIMEOUT.
+$(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=nghttp2_session_client_new \
+	-Wl,--wrap=setsockopt
 
 # Special-purpose plugins for the host's tests (broken on purpose, or slow).
 TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)

@@ -45,6 +45,9 @@
 #define BACKOFF_MAX_MS 1000
 #define READ_CHUNK 65536
 #define MAX_TRIES 3 /* a call refused (REFUSED_STREAM, GOAWAY) this often fails */
+#define TCP_DEAD_AFTER_MS 20000 /* a TCP upstream that acknowledges nothing this long is gone */
+#define TCP_KEEPALIVE_IDLE_S 20 /* an idle TCP connection is probed after this, */
+#define TCP_KEEPALIVE_INTERVAL_S 5 /* and then this often */
 #define FROM_REPLY ((grpc_status_code)-1) /* call_finish: the status the upstream sent */
 
 typedef struct h2_call {
@@ -596,6 +599,25 @@ static void close_connection(gw_h2 *c)
     c->out.len = c->out_off = 0;
 }
 
+/* A TCP upstream whose machine went away without a reset (powered off,
+ * cut off) would otherwise hold the connection, and fail every call sent on
+ * it at its deadline, until TCP gives up retransmitting (about 15 minutes):
+ * the kernel closes it once what was sent stays unacknowledged for
+ * TCP_DEAD_AFTER_MS, and probes it while idle so that an idle one goes the
+ * same way.  Calls then fail with UNAVAILABLE and the next one reconnects.
+ * Kernel-level probes, not HTTP/2 PINGs: servers count PINGs against a
+ * client (gRPC's GOAWAY "too_many_pings"); they never see these. */
+static void set_tcp_options(int fd)
+{
+    int one = 1, dead_after = TCP_DEAD_AFTER_MS, idle = TCP_KEEPALIVE_IDLE_S,
+        interval = TCP_KEEPALIVE_INTERVAL_S;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &dead_after, sizeof(dead_after));
+}
+
 /* Starts connecting (a TCP connect may finish later: H2_CONNECTING until
  * the socket is writable); the session exists from the start, so calls can
  * be submitted at once and go out once connected. */
@@ -604,9 +626,8 @@ static int open_connection(gw_h2 *c)
     c->fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (c->fd < 0)
         return -1;
-    int one = 1;
     if (c->addr.ss_family != AF_UNIX)
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        set_tcp_options(c->fd);
     int pending = 0;
     if (connect(c->fd, (struct sockaddr *)&c->addr, c->addr_len) < 0) {
         if (errno != EINPROGRESS) {

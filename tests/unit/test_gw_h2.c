@@ -16,7 +16,9 @@
  * move to a new connection when they run out.
  *
  * The wrapped realloc also records the largest size the client asked for,
- * so that a test can see how far its buffers grew.
+ * so that a test can see how far its buffers grew.  setsockopt is wrapped
+ * so that a test can see what the client asks of a TCP socket and shorten
+ * how long the kernel waits for a dead upstream.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <setjmp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -76,6 +80,23 @@ int __wrap_nghttp2_session_client_new(nghttp2_session **s, const nghttp2_session
             assert_int_equal(nghttp2_session_set_next_stream_id(*s, (int32_t)first_stream_id), 0);
     }
     return rc;
+}
+
+/* ---- TCP_USER_TIMEOUT, seen and shortened ----------------------------------------- */
+
+int __real_setsockopt(int fd, int level, int name, const void *value, socklen_t len);
+static int user_timeout_asked; /* the client's TCP_USER_TIMEOUT, in ms */
+static int user_timeout_given; /* what the kernel gets instead, when set */
+
+int __wrap_setsockopt(int fd, int level, int name, const void *value, socklen_t len);
+int __wrap_setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+{
+    if (level == IPPROTO_TCP && name == TCP_USER_TIMEOUT && len == sizeof(int)) {
+        user_timeout_asked = *(const int *)value;
+        if (user_timeout_given)
+            value = &user_timeout_given;
+    }
+    return __real_setsockopt(fd, level, name, value, len);
 }
 
 /* ---- the upstream: one connection at a time, one answer per request ------------- */
@@ -483,6 +504,72 @@ static void test_gathered_frames_stay_bounded_when_the_upstream_reads_slowly(voi
     upstream_stop(&u);
 }
 
+/* A TCP upstream that takes the connection and then reads nothing (a
+ * machine gone without a reset looks the same to the client: nothing it
+ * sends is taken): the connection is closed once the kernel's wait (20 s,
+ * shortened to 300 ms here) has passed, and the call fails with UNAVAILABLE
+ * long before its 30 s deadline.  The connection is probed while idle. */
+static void test_tcp_upstream_that_takes_nothing_is_dropped(void **state)
+{
+    (void)state;
+    int listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(listen_fd >= 0);
+    int small = 4096; /* the accepted socket's window closes after a few KiB */
+    assert_int_equal(setsockopt(listen_fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    assert_int_equal(bind(listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(listen_fd, 1), 0);
+    assert_int_equal(getsockname(listen_fd, (struct sockaddr *)&a, &alen), 0);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%d", ntohs(a.sin_port));
+
+    user_timeout_asked = 0;
+    user_timeout_given = 300;
+    gw_h2 *c = gw_h2_new(target);
+    assert_non_null(c);
+    gw_buf wire = {0};
+    assert_int_equal(gw_buf_reserve(&wire, 1 << 20), 0);
+    memset(wire.data, 'x', 1 << 20);
+    wire.len = 1 << 20;
+    outcome o = {0};
+    assert_int_equal(gw_h2_unary(c, "/t.S/M", &wire, NULL, 0, 30000, on_done, &o), 0);
+    int accepted = -1, keepalive = 0;
+    int64_t start = gw_loop_now_ms();
+    gw_loop_source *src = gw_h2_source(c);
+    while (!o.done && gw_loop_now_ms() - start < 10000) {
+        struct pollfd p = {.fd = src->fd, .events = 0};
+        if (src->events & EPOLLIN)
+            p.events |= POLLIN;
+        if (src->events & EPOLLOUT)
+            p.events |= POLLOUT;
+        assert_true(poll(&p, 1, 10) >= 0);
+        uint32_t events = (p.revents & POLLIN ? EPOLLIN : 0) |
+                          (p.revents & POLLOUT ? EPOLLOUT : 0) |
+                          (p.revents & POLLERR ? EPOLLERR : 0) |
+                          (p.revents & POLLHUP ? EPOLLHUP : 0);
+        if (src->fd >= 0 && !keepalive) {
+            socklen_t len = sizeof(keepalive);
+            assert_int_equal(getsockopt(src->fd, SOL_SOCKET, SO_KEEPALIVE, &keepalive, &len), 0);
+        }
+        src->tick(src, src->fd >= 0 ? events : 0);
+        if (accepted < 0)
+            accepted = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    }
+    int64_t took = gw_loop_now_ms() - start;
+    user_timeout_given = 0;
+    assert_true(accepted >= 0);
+    assert_true(o.done);
+    if (o.status != GRPC_STATUS_UNAVAILABLE)
+        fail_msg("status %d after %lld ms: %s", (int)o.status, (long long)took, o.message);
+    assert_true(took < 10000);
+    assert_int_equal(user_timeout_asked, 20000);
+    assert_int_equal(keepalive, 1);
+    gw_h2_free(c);
+    close(accepted);
+    close(listen_fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_frames_written_from_nghttp2_when_nothing_can_be_gathered),
         cmocka_unit_test(test_gathered_frames_go_first_then_the_rest),
         cmocka_unit_test(test_new_connection_when_stream_ids_run_out),
+        cmocka_unit_test(test_tcp_upstream_that_takes_nothing_is_dropped),
         cmocka_unit_test(test_gathered_frames_stay_bounded_when_the_upstream_reads_slowly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
