@@ -724,9 +724,29 @@ static int64_t earliest(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/* Once c's current process has made a good start (ready, and up for
+ * start_seconds), the failures before it are forgiven: the backoff and the
+ * count start over then, not only when it ends, since a serving process
+ * may never end on its own (a hand-over replaces it).  Returns ms until
+ * that is due, or -1. */
+static int64_t good_start(sup_child *c, int64_t now)
+{
+    const sup_proc *p = c->cur;
+    int64_t first = sup_backoff_first(&c->policy);
+    if (!p || p->ready_ms < 0 || p->term_ms >= 0 || p->failed ||
+        (c->fast_failures == 0 && c->delay_ms == first))
+        return -1;
+    int64_t due = p->started_ms + sup_seconds_ms(c->policy.start_seconds);
+    if (now < due)
+        return due - now;
+    c->fast_failures = 0;
+    c->delay_ms = first;
+    return -1;
+}
+
 int64_t sup_child_deadlines(sup_child *c, sup_logger *lg, int64_t now)
 {
-    int64_t next = -1;
+    int64_t next = good_start(c, now);
     if (c->cur)
         next = earliest(next, proc_deadlines(c, c->cur, lg, now));
     if (c->next)

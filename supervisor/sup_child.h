@@ -152,8 +152,10 @@ void sup_child_terminate_all(sup_child *c, int64_t now);
 void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64_t now,
                       int stopping);
 
-/* Enforces ready_timeout and stop_timeout.  Returns ms until the next
- * deadline, or -1 if none. */
+/* Enforces ready_timeout and stop_timeout, and starts the backoff and the
+ * failure count over once the current process has made a good start
+ * (ready, and up for start_seconds).  Returns ms until the next deadline,
+ * or -1 if none. */
 int64_t sup_child_deadlines(sup_child *c, sup_logger *lg, int64_t now);
 
 /* Gives c the policy of a reloaded configuration.  A restart that waits

@@ -380,6 +380,33 @@ class SupervisorTest(SupervisorCase):
             self.assertAlmostEqual(got, said / 1000.0, delta=0.25)
         self.assertEqual(restart_delays(log, GATEWAY), [], log)
 
+    def test_a_good_start_replaced_by_a_hand_over_still_starts_the_count_over(self):
+        """Two fast failures, then a gateway that runs well past
+        start_seconds and is handed over (a restart, as a reload does) rather
+        than ending on its own.  Its good start forgave the failures before
+        it: a new process that fails once is restarted after backoff_initial,
+        not declared FATAL for a third failure "in a row" from long ago."""
+        sup = {"backoff_initial": "0.05", "backoff_multiplier": "2", "backoff_jitter": "0",
+               "start_seconds": "1", "start_retries": "3"}
+        r = self.stand_ins(IDLE, IDLE, supervisor=sup).start()
+        pid = self.wait_for_child(r, GATEWAY)
+        for _ in range(2):
+            self.wait_for_log(r, r"%s pid %d is ready" % (GATEWAY, pid))
+            os.kill(pid, signal.SIGKILL)
+            pid = self.wait_for_child(r, GATEWAY, pid)
+        self.wait_for_log(r, r"%s pid %d is ready" % (GATEWAY, pid))
+        time.sleep(1.3)  # a good start: ready and up for start_seconds
+        self.assertEqual(self.ctl(r, "restart", GATEWAY).returncode, 0)
+        self.wait_for_log(r, r"%s pid \d+ took over from pid %d" % (GATEWAY, pid))
+        new = children(r)[GATEWAY]
+        os.kill(new, signal.SIGKILL)  # within start_seconds of its start
+        self.wait_for_log(r, r"%s pid %d killed by signal SIGKILL" % (GATEWAY, new))
+        self.assertTrue(wait_until(lambda: children(r).get(GATEWAY) not in (None, new), 3),
+                        r.log())
+        log = r.log()
+        self.assertNotIn("FATAL", log)
+        self.assertEqual(restart_delays(log, GATEWAY), [50, 100, 50], log)
+
     def test_zero_initial_backoff_still_backs_off(self):
         """backoff_initial = 0 and start_retries = 0, a gateway that exits at
         once: the first restart is immediate, the later ones wait at least
