@@ -283,7 +283,8 @@ static void on_new(host_bidi *b, int ok)
         bidi_free(b, 0);
         return;
     }
-    host_bidi_request(b->q, b->m); /* the replacement; failure is logged */
+    if (host_bidi_request(b->q, b->m) < 0) /* the replacement; failure is logged */
+        host_queue_owe(b->q, HOST_OWED_BIDI, b->m, NULL);
     grpc_op op;
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;

@@ -903,7 +903,8 @@ static void on_new(rpcrest_call *c, int ok)
     c->start_us = monotonic_us();
     host_metrics_call_begin(c->method->stats);
     host_live_call_begin(c->q->live);
-    host_call_request(c->q, c->method, c->registered); /* failure is logged */
+    if (host_call_request(c->q, c->method, c->registered) < 0) /* logged */
+        host_queue_owe(c->q, HOST_OWED_CALL, (void *)c->method, c->registered);
     atomic_init(&c->refs, N_REFS);
     c->in_handler = 1; /* before anyone else can see c */
     if (c->method->kind == RPCREST_SERVER_STREAMING && start_recv_close(c) < 0)

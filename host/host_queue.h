@@ -45,7 +45,33 @@ typedef struct host_live {
     atomic_size_t calls;
     pthread_mutex_t lock;
     pthread_cond_t idle;
+    pthread_mutex_t posts_lock; /* held while a worker posts an owed request */
+    int posts_closed;           /* shutdown has begun: no more of those */
 } host_live;
+
+/* A request that could not be posted again when its call arrived (out of
+ * memory): its method would wait on this queue for calls that never match.
+ * The worker posts it again later (host_server.c). */
+typedef enum host_owed_kind {
+    HOST_OWED_CALL,   /* host_call_request(q, method, registered) */
+    HOST_OWED_BIDI,   /* host_bidi_request(q, method) */
+    HOST_OWED_UNKNOWN /* host_unknown_request(q) */
+} host_owed_kind;
+
+typedef struct host_owed {
+    host_owed_kind kind;
+    void *method;     /* host_method or host_bidi_method; NULL for unknown */
+    void *registered; /* HOST_OWED_CALL: the method's registration */
+} host_owed;
+
+/* What one queue owes: at most one entry per method, so `cap` (every
+ * method, the built-in ones and the unknown-method catcher) is allocated
+ * with the queue and an entry never needs memory.  Only the queue's worker
+ * touches it. */
+typedef struct host_owed_list {
+    host_owed *items;
+    size_t n, cap;
+} host_owed_list;
 
 /* One worker's queue.  Records keep a pointer to it; it outlives them. */
 typedef struct host_queue {
@@ -53,7 +79,12 @@ typedef struct host_queue {
     grpc_completion_queue *cq; /* bound to the calls and notified of them */
     host_live *live;
     size_t max_message_bytes;  /* [host] max_message_bytes, for host_message_read */
+    host_owed_list *owed;      /* requests to post again (host_queue_owe) */
 } host_queue;
+
+/* Notes that the request for `method` could not be posted again on q (on
+ * q's worker thread, after the post failed and was logged). */
+void host_queue_owe(const host_queue *q, host_owed_kind kind, void *method, void *registered);
 
 /* 0, or a positive errno from pthread. */
 int host_live_init(host_live *live);
@@ -65,6 +96,14 @@ void host_live_release(host_live *live);
 
 /* Blocks until no record is live. */
 void host_live_wait_idle(host_live *live);
+
+/* A worker posts the requests its queue owes between begin (which returns
+ * 0, and needs no end, once shutdown has begun) and end; after
+ * host_live_close_posts returns, none is posted any more, so that shutdown
+ * never meets a request posted behind its back. */
+int host_live_begin_posts(host_live *live);
+void host_live_end_posts(host_live *live);
+void host_live_close_posts(host_live *live);
 
 /* A plugin call arrived (begin) or its record was freed (end); the number
  * in between.  Thread-safe. */

@@ -30,9 +30,12 @@
 #include "host_unknown.h"
 
 #define MAX_BUILTIN 8 /* methods of the built-in services */
+#define OWED_RETRY_MS 1000 /* how often a worker tries to post what its queue owes */
 
 typedef struct host_worker {
     host_queue q;
+    host_owed_list owed;  /* q.owed */
+    int64_t owed_try_ms;  /* when to post it next */
     pthread_t thread;
     int running;
 } host_worker;
@@ -90,8 +93,40 @@ static int64_t monotonic_ms(void)
     return now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* One worker: its queue's events, and (rp_trim) the memory a burst of them
- * left behind given back once the queue has been quiet for a while. */
+/* The requests w's queue owes (host_queue_owe), posted again once
+ * OWED_RETRY_MS has passed since the last try; those that fail again (and
+ * are logged again) stay owed.  Not once shutdown has begun. */
+static void post_owed(host_worker *w, int64_t now)
+{
+    if (!w->owed.n || now < w->owed_try_ms)
+        return;
+    w->owed_try_ms = now + OWED_RETRY_MS;
+    if (!host_live_begin_posts(w->q.live))
+        return;
+    size_t kept = 0;
+    for (size_t i = 0; i < w->owed.n; i++) {
+        host_owed o = w->owed.items[i];
+        int rc = o.kind == HOST_OWED_CALL   ? host_call_request(&w->q, o.method, o.registered)
+                 : o.kind == HOST_OWED_BIDI ? host_bidi_request(&w->q, o.method)
+                                            : host_unknown_request(&w->q);
+        if (rc < 0)
+            w->owed.items[kept++] = o;
+    }
+    w->owed.n = kept;
+    host_live_end_posts(w->q.live);
+}
+
+/* ms until w should try its owed requests again, or -1: nothing owed. */
+static int64_t owed_wait_ms(const host_worker *w, int64_t now)
+{
+    if (!w->owed.n)
+        return -1;
+    return w->owed_try_ms > now ? w->owed_try_ms - now : 0;
+}
+
+/* One worker: its queue's events, the requests it owes, and (rp_trim) the
+ * memory a burst of events left behind given back once the queue has been
+ * quiet for a while. */
 static void *worker_main(void *arg)
 {
     host_worker *w = arg;
@@ -99,6 +134,9 @@ static void *worker_main(void *arg)
     int64_t now = monotonic_ms();
     for (;;) {
         int64_t wait = rp_trim_wait_ms(&trim, now); /* a relative deadline, or none */
+        int64_t owed = owed_wait_ms(w, now);
+        if (owed >= 0 && (wait < 0 || owed < wait))
+            wait = owed;
         gpr_timespec deadline = wait < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
                                          : gpr_time_from_millis(wait, GPR_TIMESPAN);
         grpc_event ev = grpc_completion_queue_next(w->q.cq, deadline, NULL);
@@ -107,11 +145,12 @@ static void *worker_main(void *arg)
             return NULL;
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
             rp_trim_idle(&trim, now);
-            continue;
+        } else {
+            rp_trim_busy(&trim, now);
+            if (ev.type == GRPC_OP_COMPLETE)
+                dispatch(ev.tag, ev.success);
         }
-        rp_trim_busy(&trim, now);
-        if (ev.type == GRPC_OP_COMPLETE)
-            dispatch(ev.tag, ev.success);
+        post_owed(w, now);
     }
 }
 
@@ -200,8 +239,16 @@ static int create_queues(host_server *s)
         rp_log("out of memory");
         return -1;
     }
+    size_t n_requests = s->ps->n_methods + s->n_builtin + 1; /* + the unknown catcher */
     for (size_t i = 0; i < s->n_workers; i++) {
         host_worker *w = &s->workers[i];
+        w->owed.items = calloc(n_requests, sizeof(*w->owed.items));
+        if (!w->owed.items) {
+            rp_log("out of memory");
+            return -1;
+        }
+        w->owed.cap = n_requests;
+        w->q.owed = &w->owed;
         w->q.server = s->server;
         w->q.live = &s->live;
         w->q.max_message_bytes = s->max_message_bytes;
@@ -382,6 +429,7 @@ void host_server_drain(host_server *s, double seconds)
     /* Health first, so that health checkers hear NOT_SERVING while the
      * calls in flight finish. */
     host_health_set_draining(s->health);
+    host_live_close_posts(&s->live);
     s->shutdown_started = 1;
     grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
     if (seconds <= 0)
@@ -425,6 +473,7 @@ void host_server_stop(host_server *s)
             host_health_flush(s->health, 1000);
         }
         if (!s->shutdown_started) {
+            host_live_close_posts(&s->live);
             s->shutdown_started = 1;
             grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
         }
@@ -442,6 +491,8 @@ void host_server_stop(host_server *s)
     host_live_destroy(&s->live);
     host_reflection_destroy(s->reflection);
     host_health_destroy(s->health);
+    for (size_t i = 0; s->workers && i < s->n_workers; i++)
+        free(s->workers[i].owed.items);
     free(s->workers);
     free(s->registered);
     free(s);

@@ -89,7 +89,8 @@ void host_unknown_on_event(host_tag *tag, int ok)
             unknown_free(u);
             return;
         }
-        host_unknown_request(u->q); /* failure is logged */
+        if (host_unknown_request(u->q) < 0) /* logged */
+            host_queue_owe(u->q, HOST_OWED_UNKNOWN, NULL, NULL);
         answer(u);
         break;
     case HOST_TAG_UNKNOWN_DONE:

@@ -9,6 +9,10 @@ a message that could not be converted).  Never a 4xx that blames a
 valid request, a hang or a crash; and once allocations succeed again every
 request is answered as before, by the same process.
 
+HostOutOfMemory does the same to rpcrest-host's own code: each call is
+answered (504 when it waited out its deadline), and once allocations
+succeed again every method answers as before, from the same process.
+
 Skipped under SAN=1 and memcheck, whose runtimes own malloc.
 """
 import http.client
@@ -69,6 +73,17 @@ class FailmallocGateway(unittest.TestCase):
             os.environ.update(saved)
 
     @classmethod
+    def ask(cls, req):
+        """(status, content-type, body) for one request on a new connection."""
+        method, path, body, headers = req
+        status, hdrs, data = cls.r.http(method, path, body, headers=headers, timeout=10)
+        if b'"deadlineMs"' in data:  # the time left when the host saw the call varies
+            doc = json.loads(data)
+            doc.pop("deadlineMs", None)
+            data = json.dumps(doc).encode()
+        return status, hdrs.get("content-type"), data
+
+    @classmethod
     def tearDownClass(cls):
         if os.path.exists(cls.switch):
             os.unlink(cls.switch)
@@ -82,17 +97,6 @@ class GatewayOutOfMemory(FailmallocGateway):
         super().setUpClass()
         cls.gateway_pid = cls.r.children()["rpcrest-gateway"]
         cls.baseline = [cls.ask(req) for req in REQUESTS]
-
-    @classmethod
-    def ask(cls, req):
-        """(status, content-type, body) for one request on a new connection."""
-        method, path, body, headers = req
-        status, hdrs, data = cls.r.http(method, path, body, headers=headers, timeout=10)
-        if b'"deadlineMs"' in data:  # the time left when the host saw the call varies
-            doc = json.loads(data)
-            doc.pop("deadlineMs", None)
-            data = json.dumps(doc).encode()
-        return status, hdrs.get("content-type"), data
 
     def set_failing(self, every):
         with open(self.switch, "w") as f:  # its size is the shim's N
@@ -184,6 +188,43 @@ class GatewayOutOfMemoryForLargeBuffers(FailmallocGateway):
                                                     "details": []}}])
         self.assertEqual(self.lines(), whole)
         self.assertEqual(self.r.http("GET", "/healthz")[0], 200)
+
+
+# Requests for the host's methods: unary (echo, testkit), metadata, an error
+# from the plugin, a server stream.
+HOST_REQUESTS = [req for req in REQUESTS if req[1].startswith(("/v1/example", "/v1/testkit"))]
+
+
+class HostOutOfMemory(FailmallocGateway):
+    """rpcrest-host's own allocations fail (the shim in the host only):
+    each call still gets an answer, and once allocations succeed again
+    every method answers as before, from the same process, even those
+    whose next request could not be posted while memory was short."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.shim_env = {"RPCREST_FAILMALLOC_PROGRAM": "rpcrest-host"}
+        super().setUpClass()
+        cls.host_pid = cls.r.children()["rpcrest-host"]
+        cls.baseline = [cls.ask(req) for req in HOST_REQUESTS]
+
+    def test_every_method_answers_again_once_memory_is_back(self):
+        for every in (1, 2, 3):
+            with self.subTest(fail_every=every):
+                with open(self.switch, "w") as f:
+                    f.write("x" * every)
+                try:
+                    for req in HOST_REQUESTS * 2:
+                        try:
+                            self.ask(req)  # whatever it is, it is an answer
+                        except (http.client.HTTPException, ConnectionError) as e:
+                            self.fail("%s %s: no answer (%r)" % (req[0], req[1], e))
+                finally:
+                    os.unlink(self.switch)
+                for req, want in zip(HOST_REQUESTS, self.baseline):
+                    self.assertEqual(self.ask(req), want, req[:2])
+                self.assertEqual(self.r.children().get("rpcrest-host"), self.host_pid,
+                                 "the host restarted; log:\n" + self.r.log())
 
 
 if __name__ == "__main__":
