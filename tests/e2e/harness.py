@@ -161,6 +161,7 @@ class Rpcrest:
         self.log_path = os.path.join(self.dir, "rpcrestd.log")
         self.proc = None
         self._log = None
+        self._cleanup_at_exit = False
         sup = {"stop_timeout": "3"}
         sup.update(supervisor or {})
         hst = {"listen": "127.0.0.1:%d" % self.host_port, "threads": "2"}
@@ -182,6 +183,9 @@ class Rpcrest:
 
     # ---- lifecycle -------------------------------------------------------
     def start(self, wait=True, timeout=10, env=None):
+        if not self._cleanup_at_exit:  # in case a setUpClass fails and skips tearDownClass
+            atexit.register(self.cleanup)
+            self._cleanup_at_exit = True
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([os.path.join(BUILD, "rpcrestd"), "-c", self.ini],
                                      stdin=subprocess.DEVNULL, stdout=self._log,

@@ -61,12 +61,15 @@ class FailmallocGateway(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="rpcrest-oom-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
         cls.switch = os.path.join(cls.dir, "fail-now")
         saved = dict(os.environ)
         os.environ.update({"LD_PRELOAD": SHIM, "RPCREST_FAILMALLOC_PROGRAM": "rpcrest-gateway",
                            "RPCREST_FAILMALLOC_SWITCH": cls.switch, **cls.shim_env})
         try:  # rpcrestd passes its environment on to its children
             cls.r = harness.Rpcrest(services=("echo", "testkit"), gateway={"timeout": "5"})
+            # also when a subclass's setUpClass fails after this, which skips tearDownClass
+            cls.addClassCleanup(cls.r.cleanup)
             cls.r.start()
         finally:
             os.environ.clear()
@@ -87,8 +90,6 @@ class FailmallocGateway(unittest.TestCase):
     def tearDownClass(cls):
         if os.path.exists(cls.switch):
             os.unlink(cls.switch)
-        cls.r.cleanup()
-        shutil.rmtree(cls.dir, True)
 
 
 class GatewayOutOfMemory(FailmallocGateway):
