@@ -44,7 +44,8 @@ static const char OOM_SSE[] = "event: error\ndata: " GW_OOM_BODY "\n\n";
 
 /* An upstream event arrived: store it and wake the connection.  A method
  * with one reply is answered when the call ends; a message after its reply
- * is freed and fails the call (gw_http_stream_respond). */
+ * is freed, cancels the call (nothing more is worth reading) and fails it
+ * (gw_http_stream_respond). */
 static void deliver(gw_request *req, gw_upstream_result *r, int is_final)
 {
     gw_http_stream *st = req->stream;
@@ -54,6 +55,8 @@ static void deliver(gw_request *req, gw_upstream_result *r, int is_final)
         st->final = r;
     } else if (one_reply && st->pending) {
         gw_upstream_result_free(r);
+        if (!st->extra_replies && st->call)
+            gw_stream_cancel(st->call); /* done still arrives */
         st->extra_replies = 1;
     } else {
         st->pending = r;
