@@ -2,8 +2,9 @@
  * host_queue.c -- the count of live records that shutdown waits for, and
  * of the plugin calls among them; the requests a queue owes.
  *
- * The count only drops to zero once the server is shut down (until then
- * each worker always has requests posted), so the mutex is taken only then.
+ * The count drops to zero once the server is shut down (until then each
+ * worker has requests posted, unless it owes all of them), so the mutex is
+ * taken only then, or in that rare case, for a broadcast nobody waits for.
  */
 #include "host_queue.h"
 

@@ -35,7 +35,7 @@
 typedef struct host_worker {
     host_queue q;
     host_owed_list owed;  /* q.owed */
-    int64_t owed_try_ms;  /* when to post it next */
+    int64_t owed_try_ms;  /* when to post it next; 0: not scheduled */
     pthread_t thread;
     int running;
 } host_worker;
@@ -93,12 +93,22 @@ static int64_t monotonic_ms(void)
     return now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* The requests w's queue owes (host_queue_owe), posted again once
- * OWED_RETRY_MS has passed since the last try; those that fail again (and
- * are logged again) stay owed.  Not once shutdown has begun. */
+/* The requests w's queue owes (host_queue_owe): posted again OWED_RETRY_MS
+ * after they were first owed, and every OWED_RETRY_MS while posts fail
+ * (each failure logged by the request's module: a line a second per method
+ * at most, while memory is short; a method is back within a second of
+ * memory being back).  Not once shutdown has begun. */
 static void post_owed(host_worker *w, int64_t now)
 {
-    if (!w->owed.n || now < w->owed_try_ms)
+    if (!w->owed.n) {
+        w->owed_try_ms = 0;
+        return;
+    }
+    if (!w->owed_try_ms) { /* newly owed: the failure was just logged */
+        w->owed_try_ms = now + OWED_RETRY_MS;
+        return;
+    }
+    if (now < w->owed_try_ms)
         return;
     w->owed_try_ms = now + OWED_RETRY_MS;
     if (!host_live_begin_posts(w->q.live))
@@ -113,11 +123,13 @@ static void post_owed(host_worker *w, int64_t now)
             w->owed.items[kept++] = o;
     }
     w->owed.n = kept;
+    if (!kept)
+        w->owed_try_ms = 0;
     host_live_end_posts(w->q.live);
 }
 
 /* ms until w should try its owed requests again, or -1: nothing owed. */
-static int64_t owed_wait_ms(const host_worker *w, int64_t now)
+static int64_t owed_due_in_ms(const host_worker *w, int64_t now)
 {
     if (!w->owed.n)
         return -1;
@@ -134,7 +146,7 @@ static void *worker_main(void *arg)
     int64_t now = monotonic_ms();
     for (;;) {
         int64_t wait = rp_trim_wait_ms(&trim, now); /* a relative deadline, or none */
-        int64_t owed = owed_wait_ms(w, now);
+        int64_t owed = owed_due_in_ms(w, now);
         if (owed >= 0 && (wait < 0 || owed < wait))
             wait = owed;
         gpr_timespec deadline = wait < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
