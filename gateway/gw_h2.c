@@ -45,7 +45,7 @@
 #define BACKOFF_MAX_MS 1000
 #define READ_CHUNK 65536
 #define MAX_TRIES 3 /* a call refused (REFUSED_STREAM, GOAWAY) this often fails */
-#define TCP_DEAD_AFTER_MS 20000 /* a TCP upstream that acknowledges nothing this long is gone */
+#define TCP_DEAD_AFTER_MS 20000 /* a TCP upstream that takes nothing this long is gone */
 #define TCP_KEEPALIVE_IDLE_S 20 /* an idle TCP connection is probed after this, */
 #define TCP_KEEPALIVE_INTERVAL_S 5 /* and then this often */
 #define FROM_REPLY ((grpc_status_code)-1) /* call_finish: the status the upstream sent */
@@ -602,9 +602,11 @@ static void close_connection(gw_h2 *c)
 /* A TCP upstream whose machine went away without a reset (powered off,
  * cut off) would otherwise hold the connection, and fail every call sent on
  * it at its deadline, until TCP gives up retransmitting (about 15 minutes):
- * the kernel closes it once what was sent stays unacknowledged for
- * TCP_DEAD_AFTER_MS, and probes it while idle so that an idle one goes the
- * same way.  Calls then fail with UNAVAILABLE and the next one reconnects.
+ * the kernel closes it once what was sent stays unacknowledged, or unsent
+ * behind a window the upstream keeps closed (a process that stopped
+ * reading: stopped, stuck), for TCP_DEAD_AFTER_MS, and probes it while idle
+ * so that an idle one goes the same way.  Calls then fail with UNAVAILABLE
+ * and the next one reconnects.
  * Kernel-level probes, not HTTP/2 PINGs: servers count PINGs against a
  * client (gRPC's GOAWAY "too_many_pings"); they never see these. */
 static void set_tcp_options(int fd)

@@ -504,11 +504,13 @@ static void test_gathered_frames_stay_bounded_when_the_upstream_reads_slowly(voi
     upstream_stop(&u);
 }
 
-/* A TCP upstream that takes the connection and then reads nothing (a
- * machine gone without a reset looks the same to the client: nothing it
- * sends is taken): the connection is closed once the kernel's wait (20 s,
- * shortened to 300 ms here) has passed, and the call fails with UNAVAILABLE
- * long before its 30 s deadline.  The connection is probed while idle. */
+/* A TCP upstream that takes the connection and then reads nothing: its
+ * window closes and the request stays unsent behind it, which the kernel
+ * times out as it times out data a vanished machine never acknowledges
+ * (that case needs packets dropped, which a test cannot do on loopback).
+ * The connection is closed once the kernel's wait (20 s, shortened to
+ * 300 ms here) has passed, and the call fails with UNAVAILABLE long before
+ * its 30 s deadline.  The connection is probed while idle. */
 static void test_tcp_upstream_that_takes_nothing_is_dropped(void **state)
 {
     (void)state;
