@@ -210,8 +210,9 @@ class Rpcrest:
         return wait_until(ready, timeout, 0.05)
 
     def children(self):
-        """{"rpcrest-host": pid, "rpcrest-gateway": pid} as seen in /proc."""
-        return children_of(self.proc.pid) if self.proc else {}
+        """{"rpcrest-host": pid, "rpcrest-gateway": pid} as seen in /proc;
+        none once rpcrestd has exited (its pid may belong to another process)."""
+        return children_of(self.proc.pid) if self.proc and self.proc.poll() is None else {}
 
     def stop(self):
         """SIGTERM rpcrestd, wait; then make sure every process it started is

@@ -57,6 +57,7 @@ class FailmallocGateway(unittest.TestCase):
     """rpcrestd with echo and testkit, its gateway under the shim, which
     fails allocations while cls.switch exists."""
     shim_env = {}  # more RPCREST_FAILMALLOC_* settings
+    gateway_conf = {"timeout": "5"}
 
     @classmethod
     def setUpClass(cls):
@@ -67,7 +68,7 @@ class FailmallocGateway(unittest.TestCase):
         os.environ.update({"LD_PRELOAD": SHIM, "RPCREST_FAILMALLOC_PROGRAM": "rpcrest-gateway",
                            "RPCREST_FAILMALLOC_SWITCH": cls.switch, **cls.shim_env})
         try:  # rpcrestd passes its environment on to its children
-            cls.r = harness.Rpcrest(services=("echo", "testkit"), gateway={"timeout": "5"})
+            cls.r = harness.Rpcrest(services=("echo", "testkit"), gateway=cls.gateway_conf)
             # also when a subclass's setUpClass fails after this, which skips tearDownClass
             cls.addClassCleanup(cls.r.cleanup)
             cls.r.start()
@@ -202,9 +203,12 @@ class HostOutOfMemory(FailmallocGateway):
     every method answers as before, from the same process, even those
     whose next request could not be posted while memory was short."""
 
+    shim_env = {"RPCREST_FAILMALLOC_PROGRAM": "rpcrest-host"}
+    # streams too wait no longer than 5 s for a method whose request is owed
+    gateway_conf = {"timeout": "5", "max_timeout": "5"}
+
     @classmethod
     def setUpClass(cls):
-        cls.shim_env = {"RPCREST_FAILMALLOC_PROGRAM": "rpcrest-host"}
         super().setUpClass()
         cls.host_pid = cls.r.children()["rpcrest-host"]
         cls.baseline = [cls.ask(req) for req in HOST_REQUESTS]
@@ -218,7 +222,7 @@ class HostOutOfMemory(FailmallocGateway):
                     for req in HOST_REQUESTS * 2:
                         try:
                             self.ask(req)  # whatever it is, it is an answer
-                        except (http.client.HTTPException, ConnectionError) as e:
+                        except (http.client.HTTPException, OSError) as e:
                             self.fail("%s %s: no answer (%r)" % (req[0], req[1], e))
                 finally:
                     os.unlink(self.switch)

@@ -387,7 +387,7 @@ class SupervisorTest(SupervisorCase):
         it: a new process that fails once is restarted after backoff_initial,
         not declared FATAL for a third failure "in a row" from long ago."""
         sup = {"backoff_initial": "0.05", "backoff_multiplier": "2", "backoff_jitter": "0",
-               "start_seconds": "1", "start_retries": "3"}
+               "start_seconds": "3", "start_retries": "3"}  # kills land well within 3 s
         r = self.stand_ins(IDLE, IDLE, supervisor=sup).start()
         pid = self.wait_for_child(r, GATEWAY)
         for _ in range(2):
@@ -395,7 +395,7 @@ class SupervisorTest(SupervisorCase):
             os.kill(pid, signal.SIGKILL)
             pid = self.wait_for_child(r, GATEWAY, pid)
         self.wait_for_log(r, r"%s pid %d is ready" % (GATEWAY, pid))
-        time.sleep(1.3)  # a good start: ready and up for start_seconds
+        time.sleep(3.3)  # a good start: ready and up for start_seconds
         self.assertEqual(self.ctl(r, "restart", GATEWAY).returncode, 0)
         self.wait_for_log(r, r"%s pid \d+ took over from pid %d" % (GATEWAY, pid))
         new = children(r)[GATEWAY]
