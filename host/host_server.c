@@ -30,6 +30,8 @@
 #include "host_unknown.h"
 
 #define MAX_BUILTIN 8 /* methods of the built-in services */
+#define MIN_BUFFERED_BYTES ((size_t)64 << 20) /* what gRPC core may hold of requests */
+#define BUFFERED_MESSAGES 8 /* ... or this many messages of max_message_bytes, if more */
 #define OWED_RETRY_MS 1000 /* how often a worker tries to post what its queue owes */
 
 typedef struct host_worker {
@@ -315,10 +317,22 @@ static grpc_arg int_arg(const char *key, int value)
  * were sent: gRPC core would inflate them whole, however large, before
  * comparing them with the limit; host_message_read inflates them with a
  * bound.  Channelz is off: nothing reads its per-call and per-message
- * counters here, and keeping them costs every call a few atomic updates. */
+ * counters here, and keeping them costs every call a few atomic updates.
+ *
+ * gRPC core also reads a request message whole, as long as the client says
+ * it is, before it compares it with max_message_bytes: one client that
+ * declares a gigabyte and sends it would make the host hold a gigabyte.  A
+ * memory quota bounds what it may hold across all calls (64 MiB, or eight
+ * messages of max_message_bytes if more); beyond it, gRPC core resets
+ * streams (ENHANCE_YOUR_CALM) instead of reading on. */
 static grpc_server *create_grpc_server(const host_server_conf *conf)
 {
-    grpc_arg args[5];
+    size_t quota_bytes = conf->max_message_bytes > MIN_BUFFERED_BYTES / BUFFERED_MESSAGES
+                             ? conf->max_message_bytes * BUFFERED_MESSAGES
+                             : MIN_BUFFERED_BYTES;
+    grpc_resource_quota *quota = grpc_resource_quota_create("rpcrest-host");
+    grpc_resource_quota_resize(quota, quota_bytes);
+    grpc_arg args[6];
     args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, conf->reuseport);
     args[1] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                       conf->max_message_bytes > INT_MAX ? INT_MAX
@@ -326,8 +340,15 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
     args[2] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, conf->max_concurrent_streams);
     args[3] = int_arg(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
     args[4] = int_arg(GRPC_ARG_ENABLE_CHANNELZ, 0);
-    grpc_channel_args list = {5, args};
-    return grpc_server_create(&list, NULL);
+    memset(&args[5], 0, sizeof(args[5]));
+    args[5].type = GRPC_ARG_POINTER;
+    args[5].key = (char *)GRPC_ARG_RESOURCE_QUOTA;
+    args[5].value.pointer.p = quota;
+    args[5].value.pointer.vtable = grpc_resource_quota_arg_vtable();
+    grpc_channel_args list = {6, args};
+    grpc_server *server = grpc_server_create(&list, NULL);
+    grpc_resource_quota_unref(quota); /* the server holds its own reference */
+    return server;
 }
 
 static int is_unix(const char *listen)

@@ -505,6 +505,72 @@ class HostHostile(unittest.TestCase):
         fits = self.pb2.AllTypes(bytes_value=b"x" * 60000)
         self.assertEqual(self.stub.Echo(fits, timeout=5), fits)
 
+    def send_declared(self, declared, limit):
+        """Starts an Echo call whose message prefix declares `declared` bytes
+        and sends them as fast as the host's flow-control windows allow,
+        until the stream is reset, `limit` bytes went out, or the windows
+        stay shut for 3 s.  Returns (bytes sent, RST_STREAM error or None)."""
+        s = h2raw.start(self.r.host_port)
+        s.setblocking(False)
+        s.sendall(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1,
+                              h2raw.grpc_request_headers("/rpcrest.testkit.TestKit/Echo")))
+        conn_window = stream_window = 65535
+        sent, buf, reset, chunk = 0, b"", None, b"x" * 16384
+        last_update = time.monotonic()
+        try:
+            while sent < limit and reset is None:
+                try:
+                    buf += s.recv(65536)
+                except BlockingIOError:
+                    pass
+                while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                    n = int.from_bytes(buf[:3], "big")
+                    ftype, flags, stream, payload = buf[3], buf[4], \
+                        int.from_bytes(buf[5:9], "big") & 0x7fffffff, buf[9:9 + n]
+                    buf = buf[9 + n:]
+                    if ftype == h2raw.WINDOW_UPDATE:
+                        grant = int.from_bytes(payload, "big") & 0x7fffffff
+                        if stream == 0:
+                            conn_window += grant
+                        else:
+                            stream_window += grant
+                        last_update = time.monotonic()
+                    elif ftype == h2raw.RST_STREAM and stream == 1:
+                        reset = int.from_bytes(payload, "big")
+                    elif ftype == h2raw.SETTINGS and not flags & 1:
+                        s.sendall(h2raw.frame(h2raw.SETTINGS, 1, 0))
+                room = min(conn_window, stream_window)
+                if room <= 0:
+                    if time.monotonic() - last_update > 3:
+                        break
+                    time.sleep(0.001)
+                    continue
+                payload = chunk[:room]
+                if sent == 0:
+                    payload = bytes([0]) + declared.to_bytes(4, "big") + payload[5:]
+                try:
+                    s.sendall(h2raw.frame(h2raw.DATA, 0, 1, payload))
+                except BlockingIOError:
+                    time.sleep(0.001)
+                    continue
+                sent += len(payload)
+                conn_window -= len(payload)
+                stream_window -= len(payload)
+        finally:
+            s.close()
+        return sent, reset
+
+    def test_a_message_declared_huge_is_reset_before_the_host_holds_it(self):
+        # gRPC core reads a message whole, as long as its prefix says, before
+        # it compares it with max_message_bytes: the host's memory quota
+        # (64 MiB here) makes it reset the stream instead of holding 1 GiB
+        harness.reset_peak_rss(self.host_pid)
+        rss_before = harness.rss_kib(self.host_pid)
+        sent, reset = self.send_declared((1 << 32) - 1, 512 << 20)
+        self.assertEqual(reset, 0xb, "sent %d bytes, not reset (ENHANCE_YOUR_CALM)" % sent)
+        self.assertLess(sent, 128 << 20)
+        self.assertLess(harness.peak_rss_kib(self.host_pid) - rss_before, 128 * 1024)
+
     def curl_grpc(self, method, message, encoding, body=None):
         """A gRPC call made with curl (HTTP/2 without TLS) so that the
         grpc-encoding header and the compressed flag are ours (or the whole
