@@ -259,6 +259,16 @@ class SupervisorCase(unittest.TestCase):
         self.assertTrue(found, "log has no /%s/ after %ss:\n%s" % (pattern, timeout, r.log()))
         return found
 
+    def kill_when_ready(self, r, name, pid, times):
+        """Kills `name` (pid first) each time it is ready, `times` times;
+        returns the pid of the one started after the last kill, once ready."""
+        for _ in range(times):
+            self.wait_for_log(r, r"%s pid %d is ready" % (name, pid))
+            os.kill(pid, signal.SIGKILL)
+            pid = self.wait_for_child(r, name, pid)
+        self.wait_for_log(r, r"%s pid %d is ready" % (name, pid))
+        return pid
+
     def echo_works(self, r, timeout=0.5, port=None):
         saved = r.http_port
         try:
@@ -351,12 +361,7 @@ class SupervisorTest(SupervisorCase):
         sup = {"backoff_initial": "0.2", "backoff_multiplier": "2", "backoff_max": "5",
                "backoff_jitter": "0.1", "start_seconds": "1", "start_retries": "0"}
         r = self.stand_ins(IDLE, IDLE, supervisor=sup).start()
-        pid = self.wait_for_child(r, HOST)
-        for _ in range(4):
-            self.wait_for_log(r, r"%s pid %d is ready" % (HOST, pid))
-            os.kill(pid, signal.SIGKILL)
-            pid = self.wait_for_child(r, HOST, pid)
-        self.wait_for_log(r, r"%s pid %d is ready" % (HOST, pid))
+        pid = self.kill_when_ready(r, HOST, self.wait_for_child(r, HOST), 4)
         time.sleep(1.3)  # a good start: ready and up for start_seconds
         self.assertEqual(children(r).get(HOST), pid, r.log())
         os.kill(pid, signal.SIGKILL)
@@ -389,12 +394,7 @@ class SupervisorTest(SupervisorCase):
         sup = {"backoff_initial": "0.05", "backoff_multiplier": "2", "backoff_jitter": "0",
                "start_seconds": "3", "start_retries": "3"}  # kills land well within 3 s
         r = self.stand_ins(IDLE, IDLE, supervisor=sup).start()
-        pid = self.wait_for_child(r, GATEWAY)
-        for _ in range(2):
-            self.wait_for_log(r, r"%s pid %d is ready" % (GATEWAY, pid))
-            os.kill(pid, signal.SIGKILL)
-            pid = self.wait_for_child(r, GATEWAY, pid)
-        self.wait_for_log(r, r"%s pid %d is ready" % (GATEWAY, pid))
+        pid = self.kill_when_ready(r, GATEWAY, self.wait_for_child(r, GATEWAY), 2)
         time.sleep(3.3)  # a good start: ready and up for start_seconds
         self.assertEqual(self.ctl(r, "restart", GATEWAY).returncode, 0)
         self.wait_for_log(r, r"%s pid \d+ took over from pid %d" % (GATEWAY, pid))
