@@ -58,8 +58,30 @@ LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih libcrypto)
 # GnuTLS, which only libmicrohttpd needs (2.4 MB less RSS).  The host
 # inflates compressed requests itself with zlib (host/host_message.c), which
 # gRPC core maps already.
-LIBS_HOST   = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c inih libcrypto zlib) -ldl -lpthread
-LIBS_GW     = $(shell $(PKG_CONFIG) --libs grpc libprotobuf-c libmicrohttpd inih jansson libcrypto libnghttp2) -lpthread
+LIBS_HOST   = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c inih libcrypto zlib) -ldl -lpthread
+LIBS_GW     = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd inih jansson libcrypto libnghttp2) -lpthread
+LIBS_GRPC   = $(shell $(PKG_CONFIG) --libs grpc)
+LIBS_GRPC_LINK = $(LIBS_GRPC)
+
+# The two programs link gRPC core statically: Debian's libgrpc.a and the
+# archives that only gRPC core uses (GRPC_STATIC); absl, libssl, libcrypto,
+# zlib and libstdc++ stay shared libraries.  Calls inside gRPC core then go
+# straight to their target instead of through the PLT, and the loader has no
+# 7 MB library to relocate: 8% fewer instructions per gRPC echo call in the
+# host (41.7k -> 38.2k, callgrind) and 1.7 MB less RSS per program.  (With
+# absl static as well a call took 43.0k, so absl stays shared.)
+# The archives are prerequisites of the programs, so a Debian update of
+# gRPC relinks them at the next make.  GRPC_LINK=shared links everything
+# as shared libraries, as the test programs are.
+GRPC_LINK   ?= static
+GRPC_STATIC := grpc address_sorting upb gpr re2 cares
+ifeq ($(GRPC_LINK),static)
+  GRPC_ARCHIVES = $(wildcard $(GRPC_STATIC:%=$(shell $(PKG_CONFIG) --variable=libdir grpc 2>/dev/null)/lib%.a))
+  LIBS_GRPC_PROG = -Wl,-Bstatic $(GRPC_STATIC:%=-l%) -Wl,-Bdynamic \
+                   $(filter-out $(GRPC_STATIC:%=-l%),$(LIBS_GRPC)) -lstdc++ -lm
+else
+  LIBS_GRPC_PROG = $(LIBS_GRPC)
+endif
 LIBS_CMOCKA = $(shell $(PKG_CONFIG) --libs cmocka)
 
 OPT ?= -O2
@@ -176,14 +198,26 @@ $(B)/rpcrestd: $(SUP_OBJ) $(COMMON_LIB)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_SUP) -o $@
 
-$(B)/rpcrest-host: $(HOST_OBJ) $(COMMON_LIB) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) host/exports.list
-	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--dynamic-list=host/exports.list \
-	    $(HOST_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB) $(LIBS_HOST) -o $@
+HOST_LINK := $(HOST_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB)
+GW_LINK   := $(GW_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB)
 
-$(B)/rpcrest-gateway: $(GW_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB)
+# The test programs' copies of these two (below) link gRPC core shared.
+$(B)/rpcrest-host $(B)/rpcrest-gateway: LIBS_GRPC_LINK = $(LIBS_GRPC_PROG)
+$(B)/rpcrest-host $(B)/rpcrest-gateway: $(GRPC_ARCHIVES) $(B)/grpc-link.$(GRPC_LINK)
+
+# Which GRPC_LINK the programs were linked with: another one relinks them.
+$(B)/grpc-link.$(GRPC_LINK):
+	@mkdir -p $(B) && rm -f $(B)/grpc-link.* && touch $@
+
+$(B)/rpcrest-host $(B)/tests/oom/rpcrest-host: $(HOST_LINK) host/exports.list
+	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--dynamic-list=host/exports.list $(HOST_LINK) $(LIBS_HOST) -o $@
+
+$(B)/rpcrest-gateway $(B)/tests/oom/rpcrest-gateway: $(GW_LINK)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(GW_LINK) $(LIBS_GW) -o $@
 
 # rpcrestctl: rpcrestd's control client (supervisor/ctl/).
 CTL_OBJ := $(call obj,$(wildcard supervisor/ctl/*.c))
@@ -316,6 +350,14 @@ $(B)/tests/failmalloc.so: tests/faults/failmalloc.c
 	$(call say,LINK,$@)
 	$(Q)$(CC) -std=gnu11 $(CFLAGS) $(WARN) -fPIC -D_GNU_SOURCE -shared $< -o $@
 
+# It fails only the program's own allocations, which it tells by the
+# caller's address, so those tests run copies of the programs with gRPC core
+# in a shared library (rpcrestd runs the children next to itself).
+OOM_PROGRAMS := $(B)/tests/oom/rpcrestd $(B)/tests/oom/rpcrest-host $(B)/tests/oom/rpcrest-gateway
+$(B)/tests/oom/rpcrestd: $(B)/rpcrestd
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@
+
 # Descriptor sets for unit tests: tests/unit/NAME.proto -> build/tests/NAME.pb
 TEST_PROTO := $(wildcard tests/unit/*.proto)
 TEST_PB := $(patsubst tests/unit/%.proto,$(B)/tests/%.pb,$(TEST_PROTO))
@@ -367,7 +409,7 @@ $(BROWSER_NPM)/.installed: tests/browser/package.json tests/browser/package-lock
 	$(Q)scripts/npm-ci.sh tests/browser $(BROWSER_NPM)
 
 tests: all $(BROWSER_NPM)/.installed $(TEST_BIN) $(TEST_PLUGINS) $(TEST_PB) $(B)/tests/discovery_tool $(B)/tests/json_tool \
-       $(B)/tests/failmalloc.so $(FUZZ_REPLAY)
+       $(B)/tests/failmalloc.so $(OOM_PROGRAMS) $(FUZZ_REPLAY)
 
 deps:
 	@scripts/deps.sh

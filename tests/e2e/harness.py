@@ -151,7 +151,8 @@ class Rpcrest:
     """
 
     def __init__(self, services=("echo",), host=None, gateway=None, supervisor=None,
-                 ini_extra="", descriptors=True):
+                 ini_extra="", descriptors=True, programs=BUILD):
+        self.programs = programs  # the folder of rpcrestd, which runs its children from there
         self.dir = tempfile.mkdtemp(prefix="rpcrest-test-")
         self.host_port = free_port()
         self.http_port = free_port()
@@ -187,7 +188,7 @@ class Rpcrest:
             atexit.register(self.cleanup)
             self._cleanup_at_exit = True
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([os.path.join(BUILD, "rpcrestd"), "-c", self.ini],
+        self.proc = subprocess.Popen([os.path.join(self.programs, "rpcrestd"), "-c", self.ini],
                                      stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, env=env)
         if wait and not self.wait_ready(timeout):

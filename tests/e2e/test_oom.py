@@ -25,6 +25,9 @@ import unittest
 import harness
 
 SHIM = os.path.join(harness.BUILD, "tests", "failmalloc.so")
+# The programs with gRPC core as a shared library, whose allocations the
+# shim then never fails (the build's own programs have it linked in).
+PROGRAMS = os.path.join(harness.BUILD, "tests", "oom")
 
 # (method, path, body, extra headers): valid requests along every path of
 # the gateway that allocates: JSON and query binding, path variables with
@@ -68,7 +71,8 @@ class FailmallocGateway(unittest.TestCase):
         os.environ.update({"LD_PRELOAD": SHIM, "RPCREST_FAILMALLOC_PROGRAM": "rpcrest-gateway",
                            "RPCREST_FAILMALLOC_SWITCH": cls.switch, **cls.shim_env})
         try:  # rpcrestd passes its environment on to its children
-            cls.r = harness.Rpcrest(services=("echo", "testkit"), gateway=cls.gateway_conf)
+            cls.r = harness.Rpcrest(services=("echo", "testkit"), gateway=cls.gateway_conf,
+                                    programs=PROGRAMS)
             # also when a subclass's setUpClass fails after this, which skips tearDownClass
             cls.addClassCleanup(cls.r.cleanup)
             cls.r.start()

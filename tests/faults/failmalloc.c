@@ -17,7 +17,9 @@
  *
  * The program's code is the executable segment of the main program, found
  * once at load; a call counts as the program's when its return address
- * lies there.  Counting is per process, across threads.
+ * lies there.  So the programs under test must load gRPC core as a shared
+ * library (the build's own link it in; the tests run copies that do not,
+ * build/tests/oom/).  Counting is per process, across threads.
  */
 #include <errno.h>
 #include <link.h>
