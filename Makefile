@@ -324,6 +324,10 @@ $(B)/tests/test_host_status: $(O)/host/host_status.o
 $(B)/tests/test_host_message: $(O)/host/host_message.o
 $(B)/tests/test_host_message: LIBS_GW += $(shell $(PKG_CONFIG) --libs zlib)
 
+# test_gw_accept plays libmicrohttpd's answers to a new connection.
+$(B)/tests/test_gw_accept: ALL_LDFLAGS += -Wl,--wrap=MHD_add_connection \
+	-Wl,--wrap=gw_loop_update -Wl,--wrap=gw_loop_wake
+
 # test_gw_h2 makes the gateway's reallocs fail on cue, starts stream ids near their
 # end and shortens TCP_USER_TIMEOUT.
 $(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=nghttp2_session_client_new \

@@ -32,7 +32,8 @@ typedef struct slot {
     gw_loop_source src; /* first: the loop hands it back to tick */
     struct gw_accept *a;
     struct MHD_Daemon *daemon;
-    atomic_uint open;   /* given to this loop and not yet closed */
+    atomic_uint handed; /* given to this loop, not yet added to its daemon */
+    atomic_uint open;   /* libmicrohttpd's: reported started, not yet closed */
     pthread_mutex_t lock; /* guards the inbox */
     pending *inbox;
     size_t n_inbox, cap_inbox;
@@ -47,11 +48,14 @@ struct gw_accept {
     slot slots[];
 };
 
-/* MHD closes the socket when it refuses it (max_connections, memory). */
+/* MHD closes the socket when it refuses it (max_connections, memory).  It
+ * may refuse after reporting the connection started and then closed (when
+ * epoll_ctl fails), so `open` follows its reports alone and this only ends
+ * the hand-over, whatever the answer. */
 static void add(slot *s, int fd, const struct sockaddr *addr, socklen_t addr_len)
 {
-    if (MHD_add_connection(s->daemon, fd, addr, addr_len) != MHD_YES)
-        atomic_fetch_sub(&s->open, 1);
+    MHD_add_connection(s->daemon, fd, addr, addr_len);
+    atomic_fetch_sub(&s->handed, 1);
 }
 
 /* The connections other loops gave this one. */
@@ -95,16 +99,21 @@ static int post(slot *to, int fd, const struct sockaddr_storage *addr, socklen_t
     return 0;
 }
 
-/* The loop with the fewest open connections; `self` among equals. */
+static unsigned load_of(slot *s)
+{
+    return atomic_load(&s->handed) + atomic_load(&s->open);
+}
+
+/* The loop with the fewest connections; `self` among equals. */
 static slot *least_busy(gw_accept *a, slot *self)
 {
     slot *best = self;
-    unsigned fewest = atomic_load(&self->open);
+    unsigned fewest = load_of(self);
     for (size_t i = 0; i < a->n; i++) {
-        unsigned open = atomic_load(&a->slots[i].open);
-        if (open < fewest) {
+        unsigned load = load_of(&a->slots[i]);
+        if (load < fewest) {
             best = &a->slots[i];
-            fewest = open;
+            fewest = load;
         }
     }
     return best;
@@ -113,12 +122,12 @@ static slot *least_busy(gw_accept *a, slot *self)
 static void hand_out(slot *self, int fd, const struct sockaddr_storage *addr, socklen_t addr_len)
 {
     slot *to = least_busy(self->a, self);
-    atomic_fetch_add(&to->open, 1);
+    atomic_fetch_add(&to->handed, 1);
     if (to != self) {
         if (post(to, fd, addr, addr_len) == 0)
             return;
-        atomic_fetch_sub(&to->open, 1); /* out of memory: served here after all */
-        atomic_fetch_add(&self->open, 1);
+        atomic_fetch_sub(&to->handed, 1); /* out of memory: served here after all */
+        atomic_fetch_add(&self->handed, 1);
     }
     add(self, fd, (const struct sockaddr *)addr, addr_len);
 }
@@ -201,9 +210,19 @@ gw_loop_source *gw_accept_source(gw_accept *a, size_t i, struct MHD_Daemon *daem
     return &a->slots[i].src;
 }
 
+void gw_accept_opened(gw_accept *a, size_t i)
+{
+    atomic_fetch_add(&a->slots[i].open, 1);
+}
+
 void gw_accept_closed(gw_accept *a, size_t i)
 {
     atomic_fetch_sub(&a->slots[i].open, 1);
+}
+
+unsigned gw_accept_load(gw_accept *a, size_t i)
+{
+    return load_of(&a->slots[i]);
 }
 
 void gw_accept_stop(gw_accept *a)

@@ -31,8 +31,14 @@ gw_accept *gw_accept_new(int listen_fd, size_t n_loops);
  * connections to (started with MHD_USE_NO_LISTEN_SOCKET). */
 gw_loop_source *gw_accept_source(gw_accept *a, size_t i, struct MHD_Daemon *daemon);
 
-/* One of loop i's connections closed (MHD's NOTIFY_CONNECTION, CLOSED). */
+/* Loop i's daemon reports a connection started or closed (MHD's
+ * NOTIFY_CONNECTION, which pairs them). */
+void gw_accept_opened(gw_accept *a, size_t i);
 void gw_accept_closed(gw_accept *a, size_t i);
+
+/* Loop i's connections: those its daemon has open and those given to it
+ * and not yet added.  Any thread. */
+unsigned gw_accept_load(gw_accept *a, size_t i);
 
 /* No loop accepts any more once it has woken (each is woken here): for a
  * graceful stop or a hand-over.  Any thread.  NULL is ignored. */

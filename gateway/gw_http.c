@@ -879,6 +879,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     gw_http *h = t->http;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         gw_conns_opened(h->conns, conn, socket_context);
+        gw_accept_opened(h->accept, t->index);
     } else {
         gw_conns_closed(h->conns, socket_context);
         gw_accept_closed(h->accept, t->index);
