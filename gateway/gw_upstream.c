@@ -25,6 +25,13 @@
  * it does for the unary calls on gw_h2, and not gRPC core's default of
  * 8 KiB, which fails the call with RESOURCE_EXHAUSTED (429). */
 #define MAX_RECEIVE_METADATA_BYTES (1 << 20)
+/* What the channel may hold at once, all calls together.  gRPC core reads a
+ * reply message whole, as long as its prefix says (up to 4 GiB), before it
+ * compares it with MAX_RECEIVE_BYTES: an upstream declaring a huge message
+ * would make the gateway hold all it sends.  Beyond the quota gRPC core
+ * resets streams (ENHANCE_YOUR_CALM) instead of reading on.  Twice the
+ * largest reply, so that one of those still fits beside the others. */
+#define QUOTA_BYTES (2 * (size_t)MAX_RECEIVE_BYTES)
 
 typedef struct up_call {
     gw_up_tag tag;            /* first: the CQ thread dispatches on it */
@@ -197,7 +204,11 @@ static grpc_channel_credentials *channel_credentials(const rp_tls_pem *tls)
 static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
                                     const char *tls_name)
 {
+    grpc_resource_quota *quota = grpc_resource_quota_create("rpcrest-gateway");
+    grpc_resource_quota_resize(quota, QUOTA_BYTES);
     grpc_arg args[] = {
+        {GRPC_ARG_POINTER, GRPC_ARG_RESOURCE_QUOTA,
+         {.pointer = {quota, grpc_resource_quota_arg_vtable()}}},
         {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = MAX_RECEIVE_BYTES}},
@@ -216,10 +227,10 @@ static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
         n_args--;
     grpc_channel_args channel_args = {n_args, args};
     grpc_channel_credentials *creds = channel_credentials(tls);
-    if (!creds)
-        return NULL;
-    grpc_channel *ch = grpc_channel_create(target, creds, &channel_args);
-    grpc_channel_credentials_release(creds);
+    grpc_channel *ch = creds ? grpc_channel_create(target, creds, &channel_args) : NULL;
+    if (creds)
+        grpc_channel_credentials_release(creds);
+    grpc_resource_quota_unref(quota); /* the channel holds its own reference */
     return ch;
 }
 

@@ -5,8 +5,10 @@ enough to start a gRPC call by hand.  Only frame headers are parsed back.
 
 Loopback only; every socket has a timeout.
 """
+import select
 import socket
 import struct
+import time
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = \
@@ -102,3 +104,78 @@ def goaway_error(frames):
         if ftype == GOAWAY and len(payload) >= 8:
             return int.from_bytes(payload[4:8], "big")
     return None
+
+
+def send_declared(s, declared, limit, stream=1, reply_headers=None, stall=3.0, wait=30.0):
+    """Sends one gRPC message whose prefix declares `declared` bytes, as fast
+    as the peer's flow-control windows allow, until the stream is reset (or
+    the connection goes away), `limit` bytes went out, or the windows stay
+    shut for `stall` seconds.  `s` is past the preface; SETTINGS and PING
+    are answered on the way.  As a client: on `stream`, whose HEADERS went
+    out already.  As a server (reply_headers, an HPACK block): on the first
+    stream the peer half-closes (within `wait` seconds), after
+    reply_headers.  Returns (bytes sent,
+    the RST_STREAM or GOAWAY error code, or None)."""
+    conn_window = stream_window = initial = 65535
+    if reply_headers is not None:
+        stream = None
+    sent, buf, reset, chunk = 0, b"", None, b"x" * 16384
+    last_update = time.monotonic()
+    give_up = last_update + wait
+    while sent < limit and reset is None:
+        try:
+            if select.select([s], [], [], 0)[0]:
+                got = s.recv(65536)
+                if not got:
+                    break
+                buf += got
+        except OSError:
+            break
+        while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+            n = int.from_bytes(buf[:3], "big")
+            ftype, flags, sid, payload = buf[3], buf[4], \
+                int.from_bytes(buf[5:9], "big") & 0x7fffffff, buf[9:9 + n]
+            buf = buf[9 + n:]
+            if ftype == WINDOW_UPDATE:
+                grant = int.from_bytes(payload, "big") & 0x7fffffff
+                if sid == 0:
+                    conn_window += grant
+                elif sid == stream:
+                    stream_window += grant
+                last_update = time.monotonic()
+            elif ftype == RST_STREAM and sid == stream:
+                reset = int.from_bytes(payload, "big")
+            elif ftype == GOAWAY:
+                reset = int.from_bytes(payload[4:8], "big")
+            elif ftype == SETTINGS and not flags & 1:
+                for i in range(0, len(payload) - 5, 6):
+                    key, value = struct.unpack(">HI", payload[i:i + 6])
+                    if key == 0x4:  # INITIAL_WINDOW_SIZE
+                        stream_window += value - initial
+                        initial = value
+                s.sendall(frame(SETTINGS, 1, 0))
+            elif ftype == PING and not flags & 1:
+                s.sendall(frame(PING, 1, 0, payload))
+            elif stream is None and ftype in (HEADERS, DATA) and flags & END_STREAM:
+                stream = sid
+                s.sendall(frame(HEADERS, END_HEADERS, stream, reply_headers))
+        room = min(conn_window, stream_window)
+        if stream is None or room <= 0:
+            now = time.monotonic()
+            if stream is None and now > give_up:
+                break  # no call came
+            if stream is not None and now - last_update > stall:
+                break  # the windows stayed shut
+            time.sleep(0.001)
+            continue
+        payload = chunk[:room]
+        if sent == 0:
+            payload = bytes([0]) + declared.to_bytes(4, "big") + payload[5:]
+        try:
+            s.sendall(frame(DATA, 0, stream, payload))  # the window has room: it is read
+        except OSError:
+            break
+        sent += len(payload)
+        conn_window -= len(payload)
+        stream_window -= len(payload)
+    return sent, reset

@@ -100,6 +100,19 @@ def peak_rss_kib(pid):
     raise AssertionError("no VmHWM for %d" % pid)
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM to a process this test started, then SIGKILL by PID if it is
+    still there after `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.2):

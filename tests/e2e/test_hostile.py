@@ -30,6 +30,12 @@ max_body_bytes 1 MiB, connection_timeout 2 s, max_connections 16):
 
 After each test the gateway answers /healthz and an echo, with the same pid.
 
+The gateway alone, in front of an upstream that misbehaves:
+
+  a reply message declared 4 GiB, sent    the stream is reset (ENHANCE_YOUR_CALM) once the
+  as fast as the windows allow            gateway's channel holds 128 MiB: 429, code 8; gRPC
+                                          core 1.51 would read the whole message first
+
 The host (gRPC, [host] max_message_bytes 64 KiB):
 
   garbage bytes, HTTP/1.1, broken HTTP/2  the connection is closed (GOAWAY first when the
@@ -53,6 +59,7 @@ The host (gRPC, [host] max_message_bytes 64 KiB):
 
 After each test the host serves an echo call with the same pid.
 """
+import http.client
 import os
 import random
 import resource
@@ -60,6 +67,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -416,6 +424,85 @@ class GatewayOutOfDescriptors(unittest.TestCase):
         self.assertTrue(harness.wait_until(served, 10, 0.1), self.r.log())
 
 
+class GatewayUpstreamHostile(unittest.TestCase):
+    """rpcrest-gateway alone in front of an upstream written here, on a unix
+    socket, that answers every call with a message declared huge."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="rpcrest-upstream-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        path = os.path.join(self.dir, "upstream.sock")
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(path)
+        self.listener.listen(16)
+        self.addCleanup(self.listener.close)
+        self.results = []  # (bytes sent, reset code) per call answered
+        self.stopping = threading.Event()
+        self.addCleanup(self.stopping.set)
+        threading.Thread(target=self.serve, daemon=True).start()
+        self.port = harness.free_port()
+        ini = os.path.join(self.dir, "gateway.ini")
+        with open(ini, "w") as f:
+            f.write("[gateway]\nlisten = 127.0.0.1:%d\nupstream = unix:%s\ntimeout = 20\nthreads = 1\n"
+                    "descriptors = %s/services/testkit.pb\n" % (self.port, path, harness.BUILD))
+        log = open(os.path.join(self.dir, "gateway.log"), "ab")
+        self.addCleanup(log.close)
+        self.gateway = subprocess.Popen([os.path.join(harness.BUILD, "rpcrest-gateway"), "-c", ini],
+                                        stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=subprocess.STDOUT)
+        self.addCleanup(harness.stop_process, self.gateway)
+        self.assertTrue(harness.wait_until(lambda: harness.port_open(self.port), 10))
+
+    def serve(self):
+        self.listener.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
+
+    def answer(self, conn):
+        conn.settimeout(5)
+        try:
+            if conn.recv(len(h2raw.PREFACE), socket.MSG_WAITALL) != h2raw.PREFACE:
+                return
+            conn.sendall(h2raw.frame(h2raw.SETTINGS, 0, 0))
+            headers = b"".join(h2raw.hpack_literal(k, v) for k, v in (
+                (":status", "200"), ("content-type", "application/grpc")))
+            sent, reset = h2raw.send_declared(conn, (1 << 32) - 1, 512 << 20,
+                                              reply_headers=headers, wait=20)
+            if sent:
+                self.results.append((sent, reset))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def test_a_reply_declared_huge_is_reset_before_the_gateway_holds_it(self):
+        # gRPC core reads a reply message whole, as long as its prefix says,
+        # before it compares it with the 64 MiB limit: the memory quota on
+        # the gateway's channel makes it reset the stream instead
+        harness.reset_peak_rss(self.gateway.pid)
+        rss_before = harness.rss_kib(self.gateway.pid)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request("GET", "/v1/testkit/stream?count=1&size=8")
+            resp = conn.getresponse()
+            body = resp.read()
+        finally:
+            conn.close()
+        self.assertTrue(harness.wait_until(lambda: self.results, 10))
+        sent, reset = self.results[0]
+        self.assertEqual(reset, 0xb, "sent %d bytes, not reset (ENHANCE_YOUR_CALM)" % sent)
+        self.assertLess(sent, 192 << 20)
+        self.assertLess(harness.peak_rss_kib(self.gateway.pid) - rss_before, 192 * 1024)
+        self.assertEqual((resp.status, harness.json.loads(body)["code"]), (429, 8), body)
+        self.assertEqual(self.gateway.poll(), None)
+
+
 class HostHostile(unittest.TestCase):
     """The host's gRPC port, with the gateway next to it."""
 
@@ -506,59 +593,16 @@ class HostHostile(unittest.TestCase):
         self.assertEqual(self.stub.Echo(fits, timeout=5), fits)
 
     def send_declared(self, declared, limit):
-        """Starts an Echo call whose message prefix declares `declared` bytes
-        and sends them as fast as the host's flow-control windows allow,
-        until the stream is reset, `limit` bytes went out, or the windows
-        stay shut for 3 s.  Returns (bytes sent, RST_STREAM error or None)."""
+        """An Echo call whose message prefix declares `declared` bytes, sent
+        as the host's windows allow (h2raw.send_declared): (bytes sent,
+        RST_STREAM error or None)."""
         s = h2raw.start(self.r.host_port)
-        s.setblocking(False)
-        s.sendall(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1,
-                              h2raw.grpc_request_headers("/rpcrest.testkit.TestKit/Echo")))
-        conn_window = stream_window = 65535
-        sent, buf, reset, chunk = 0, b"", None, b"x" * 16384
-        last_update = time.monotonic()
         try:
-            while sent < limit and reset is None:
-                try:
-                    buf += s.recv(65536)
-                except BlockingIOError:
-                    pass
-                while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
-                    n = int.from_bytes(buf[:3], "big")
-                    ftype, flags, stream, payload = buf[3], buf[4], \
-                        int.from_bytes(buf[5:9], "big") & 0x7fffffff, buf[9:9 + n]
-                    buf = buf[9 + n:]
-                    if ftype == h2raw.WINDOW_UPDATE:
-                        grant = int.from_bytes(payload, "big") & 0x7fffffff
-                        if stream == 0:
-                            conn_window += grant
-                        else:
-                            stream_window += grant
-                        last_update = time.monotonic()
-                    elif ftype == h2raw.RST_STREAM and stream == 1:
-                        reset = int.from_bytes(payload, "big")
-                    elif ftype == h2raw.SETTINGS and not flags & 1:
-                        s.sendall(h2raw.frame(h2raw.SETTINGS, 1, 0))
-                room = min(conn_window, stream_window)
-                if room <= 0:
-                    if time.monotonic() - last_update > 3:
-                        break
-                    time.sleep(0.001)
-                    continue
-                payload = chunk[:room]
-                if sent == 0:
-                    payload = bytes([0]) + declared.to_bytes(4, "big") + payload[5:]
-                try:
-                    s.sendall(h2raw.frame(h2raw.DATA, 0, 1, payload))
-                except BlockingIOError:
-                    time.sleep(0.001)
-                    continue
-                sent += len(payload)
-                conn_window -= len(payload)
-                stream_window -= len(payload)
+            s.sendall(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1,
+                                  h2raw.grpc_request_headers("/rpcrest.testkit.TestKit/Echo")))
+            return h2raw.send_declared(s, declared, limit)
         finally:
             s.close()
-        return sent, reset
 
     def test_a_message_declared_huge_is_reset_before_the_host_holds_it(self):
         # gRPC core reads a message whole, as long as its prefix says, before
