@@ -204,6 +204,9 @@ static grpc_channel_credentials *channel_credentials(const rp_tls_pem *tls)
 static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
                                     const char *tls_name)
 {
+    grpc_channel_credentials *creds = channel_credentials(tls);
+    if (!creds)
+        return NULL;
     grpc_resource_quota *quota = grpc_resource_quota_create("rpcrest-gateway");
     grpc_resource_quota_resize(quota, QUOTA_BYTES);
     grpc_arg args[] = {
@@ -226,10 +229,8 @@ static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
     else
         n_args--;
     grpc_channel_args channel_args = {n_args, args};
-    grpc_channel_credentials *creds = channel_credentials(tls);
-    grpc_channel *ch = creds ? grpc_channel_create(target, creds, &channel_args) : NULL;
-    if (creds)
-        grpc_channel_credentials_release(creds);
+    grpc_channel *ch = grpc_channel_create(target, creds, &channel_args);
+    grpc_channel_credentials_release(creds);
     grpc_resource_quota_unref(quota); /* the channel holds its own reference */
     return ch;
 }

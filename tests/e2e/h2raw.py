@@ -114,8 +114,8 @@ def send_declared(s, declared, limit, stream=1, reply_headers=None, stall=3.0, w
     are answered on the way.  As a client: on `stream`, whose HEADERS went
     out already.  As a server (reply_headers, an HPACK block): on the first
     stream the peer half-closes (within `wait` seconds), after
-    reply_headers.  Returns (bytes sent,
-    the RST_STREAM or GOAWAY error code, or None)."""
+    reply_headers.  Returns (bytes sent, the RST_STREAM or GOAWAY error
+    code, or None)."""
     conn_window = stream_window = initial = 65535
     if reply_headers is not None:
         stream = None
