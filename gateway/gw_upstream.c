@@ -32,6 +32,17 @@
  * resets streams (ENHANCE_YOUR_CALM) instead of reading on.  Twice the
  * largest reply, so that one of those still fits beside the others. */
 #define QUOTA_BYTES (2 * (size_t)MAX_RECEIVE_BYTES)
+/* A TCP upstream that takes nothing sent to it for this long is gone: with
+ * keepalive on, gRPC core sets TCP_USER_TIMEOUT to the keepalive timeout on
+ * the channel's sockets, so that a server whose machine vanished, or whose
+ * process stopped reading, fails its calls (UNAVAILABLE) and the channel
+ * reconnects, instead of each call waiting out its deadline for the quarter
+ * of an hour TCP would keep retrying (the limit gw_h2 sets for its own
+ * connections). */
+#define DEAD_AFTER_MS 20000
+/* A connection with calls on it and nothing read for this long is pinged:
+ * the least often that servers (gRPC core's, grpc-go's) accept by default. */
+#define KEEPALIVE_PING_MS (5 * 60 * 1000)
 
 typedef struct up_call {
     gw_up_tag tag;            /* first: the CQ thread dispatches on it */
@@ -217,6 +228,8 @@ static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = MAX_RECEIVE_BYTES}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = -1}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_METADATA_SIZE, {.integer = MAX_RECEIVE_METADATA_BYTES}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = KEEPALIVE_PING_MS}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = DEAD_AFTER_MS}},
         /* every address the target resolves to takes calls in turn */
         {GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG,
          {.string = "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}"}},

@@ -35,6 +35,9 @@ The gateway alone, in front of an upstream that misbehaves:
   a reply message declared 4 GiB, sent    the stream is reset (ENHANCE_YOUR_CALM) once the
   as fast as the windows allow            gateway's channel holds 128 MiB: 429, code 8; gRPC
                                           core 1.51 would read the whole message first
+  a TCP upstream that stops reading (its   the connection is given up after 20 s: 503, code 14;
+  window open, its socket buffer full)    with gRPC core's defaults the call was not answered
+                                          even at its 60 s deadline
 
 The host (gRPC, [host] max_message_bytes 64 KiB):
 
@@ -65,6 +68,7 @@ import random
 import resource
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -425,26 +429,30 @@ class GatewayOutOfDescriptors(unittest.TestCase):
 
 
 class GatewayUpstreamHostile(unittest.TestCase):
-    """rpcrest-gateway alone in front of an upstream written here, on a unix
-    socket, that answers every call with a message declared huge."""
+    """rpcrest-gateway alone in front of an upstream written here that
+    misbehaves: each test gives it a listening socket and what to do with
+    each connection."""
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="rpcrest-upstream-")
         self.addCleanup(shutil.rmtree, self.dir, True)
-        path = os.path.join(self.dir, "upstream.sock")
-        self.listener = socket.socket(socket.AF_UNIX)
-        self.listener.bind(path)
-        self.listener.listen(16)
-        self.addCleanup(self.listener.close)
-        self.results = []  # (bytes sent, reset code) per call answered
+        self.results = []  # what answer() returned, per connection that had a call
         self.stopping = threading.Event()
         self.addCleanup(self.stopping.set)
-        threading.Thread(target=self.serve, daemon=True).start()
+
+    def start(self, listener, answer, upstream, descriptors, gateway_conf=""):
+        """Serves `listener` (each connection: answer(conn) on a thread of its
+        own, after the preface), then starts the gateway in front of it."""
+        self.addCleanup(listener.close)
+        listener.listen(16)
+        listener.settimeout(0.2)
+        threading.Thread(target=self.serve, args=(listener, answer), daemon=True).start()
         self.port = harness.free_port()
         ini = os.path.join(self.dir, "gateway.ini")
         with open(ini, "w") as f:
-            f.write("[gateway]\nlisten = 127.0.0.1:%d\nupstream = unix:%s\ntimeout = 20\nthreads = 1\n"
-                    "descriptors = %s/services/testkit.pb\n" % (self.port, path, harness.BUILD))
+            f.write("[gateway]\nlisten = 127.0.0.1:%d\nupstream = %s\nthreads = 1\n"
+                    "descriptors = %s/services/%s.pb\n%s"
+                    % (self.port, upstream, harness.BUILD, descriptors, gateway_conf))
         log = open(os.path.join(self.dir, "gateway.log"), "ab")
         self.addCleanup(log.close)
         self.gateway = subprocess.Popen([os.path.join(harness.BUILD, "rpcrest-gateway"), "-c", ini],
@@ -453,53 +461,89 @@ class GatewayUpstreamHostile(unittest.TestCase):
         self.addCleanup(harness.stop_process, self.gateway)
         self.assertTrue(harness.wait_until(lambda: harness.port_open(self.port), 10))
 
-    def serve(self):
-        self.listener.settimeout(0.2)
+    def serve(self, listener, answer):
         while not self.stopping.is_set():
             try:
-                conn, _ = self.listener.accept()
+                conn, _ = listener.accept()
             except socket.timeout:
                 continue
             except OSError:
                 return
-            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
+            threading.Thread(target=self.handle, args=(conn, answer), daemon=True).start()
 
-    def answer(self, conn):
+    def handle(self, conn, answer):
         conn.settimeout(5)
         try:
-            if conn.recv(len(h2raw.PREFACE), socket.MSG_WAITALL) != h2raw.PREFACE:
-                return
-            conn.sendall(h2raw.frame(h2raw.SETTINGS, 0, 0))
-            headers = b"".join(h2raw.hpack_literal(k, v) for k, v in (
-                (":status", "200"), ("content-type", "application/grpc")))
-            sent, reset = h2raw.send_declared(conn, (1 << 32) - 1, 512 << 20,
-                                              reply_headers=headers, wait=20)
-            if sent:
-                self.results.append((sent, reset))
+            if conn.recv(len(h2raw.PREFACE), socket.MSG_WAITALL) == h2raw.PREFACE:
+                result = answer(conn)
+                if result is not None:
+                    self.results.append(result)
         except OSError:
             pass
         finally:
             conn.close()
 
+    def request(self, method, path, body=None, timeout=30):
+        """(status, body, seconds taken) of one request to the gateway."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        started = time.monotonic()
+        try:
+            conn.request(method, path, body=body)
+            resp = conn.getresponse()
+            return resp.status, resp.read(), time.monotonic() - started
+        finally:
+            conn.close()
+
+    @staticmethod
+    def declare_huge(conn):
+        """Answers the first call with a message declared 4 GiB, sent as the
+        gateway's windows allow: (bytes sent, reset code), or None."""
+        conn.sendall(h2raw.frame(h2raw.SETTINGS, 0, 0))
+        headers = b"".join(h2raw.hpack_literal(k, v) for k, v in (
+            (":status", "200"), ("content-type", "application/grpc")))
+        sent, reset = h2raw.send_declared(conn, (1 << 32) - 1, 512 << 20,
+                                          reply_headers=headers, wait=20)
+        return (sent, reset) if sent else None
+
     def test_a_reply_declared_huge_is_reset_before_the_gateway_holds_it(self):
         # gRPC core reads a reply message whole, as long as its prefix says,
         # before it compares it with the 64 MiB limit: the memory quota on
         # the gateway's channel makes it reset the stream instead
+        listener = socket.socket(socket.AF_UNIX)
+        path = os.path.join(self.dir, "upstream.sock")
+        listener.bind(path)
+        self.start(listener, self.declare_huge, "unix:" + path, "testkit", "timeout = 20\n")
         harness.reset_peak_rss(self.gateway.pid)
         rss_before = harness.rss_kib(self.gateway.pid)
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("GET", "/v1/testkit/stream?count=1&size=8")
-            resp = conn.getresponse()
-            body = resp.read()
-        finally:
-            conn.close()
+        status, body, _ = self.request("GET", "/v1/testkit/stream?count=1&size=8")
         self.assertTrue(harness.wait_until(lambda: self.results, 10))
         sent, reset = self.results[0]
         self.assertEqual(reset, 0xb, "sent %d bytes, not reset (ENHANCE_YOUR_CALM)" % sent)
         self.assertLess(sent, 192 << 20)
         self.assertLess(harness.peak_rss_kib(self.gateway.pid) - rss_before, 192 * 1024)
-        self.assertEqual((resp.status, harness.json.loads(body)["code"]), (429, 8), body)
+        self.assertEqual((status, harness.json.loads(body)["code"]), (429, 8), body)
+        self.assertEqual(self.gateway.poll(), None)
+
+    def test_an_upstream_that_stops_reading_fails_the_call_in_20_s(self):
+        # a server process that is stuck (or a machine gone) takes nothing
+        # more: the kernel gives up on the connection after 20 s
+        # (TCP_USER_TIMEOUT, which gRPC core sets with keepalive on), the
+        # call fails UNAVAILABLE instead of waiting out its 60 s deadline
+        def take_then_stop_reading(conn):
+            conn.sendall(h2raw.frame(h2raw.SETTINGS, 0, 0, struct.pack(">HI", 0x4, (1 << 31) - 1))
+                         + h2raw.frame(h2raw.WINDOW_UPDATE, 0, 0, struct.pack(">I", 1 << 30)))
+            self.stopping.wait(90)  # reads nothing more
+        listener = socket.socket(socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        listener.bind(("127.0.0.1", 0))
+        # a name: calls go through gRPC core's channel
+        upstream = "localhost:%d" % listener.getsockname()[1]
+        self.start(listener, take_then_stop_reading, upstream, "echo",
+                   "timeout = 60\nmax_body_bytes = 16M\n")
+        body = ('{"value":"%s"}' % ("x" * (8 << 20))).encode()
+        status, answer, took = self.request("POST", "/v1/example/echo", body, timeout=90)
+        self.assertEqual((status, harness.json.loads(answer)["code"]), (503, 14), answer)
+        self.assertLess(took, 40)
         self.assertEqual(self.gateway.poll(), None)
 
 
