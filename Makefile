@@ -68,7 +68,7 @@ LIBS_GRPC_LINK = $(LIBS_GRPC)
 # zlib and libstdc++ stay shared libraries.  Calls inside gRPC core then go
 # straight to their target instead of through the PLT, and the loader has no
 # 7 MB library to relocate: 8% fewer instructions per gRPC echo call in the
-# host (41.7k -> 38.2k, callgrind).  The pair's RSS is 3 MB lower, but its
+# host (41.7k -> 38.2k, callgrind).  The pair's RSS is 3-4 MB lower, but its
 # PSS 2 MB higher: the two no longer share gRPC core's pages.  (With absl
 # static as well a call took 43.0k, so absl stays shared.)
 # The archives are prerequisites of the programs, so a Debian update of
