@@ -204,11 +204,13 @@ GW_LINK   := $(GW_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB)
 
 # The test programs' copies of these two (below) link gRPC core shared.
 $(B)/rpcrest-host $(B)/rpcrest-gateway: LIBS_GRPC_LINK = $(LIBS_GRPC_PROG)
-$(B)/rpcrest-host $(B)/rpcrest-gateway: $(GRPC_ARCHIVES) $(B)/grpc-link.$(GRPC_LINK)
+$(B)/rpcrest-host $(B)/rpcrest-gateway: $(GRPC_ARCHIVES) $(B)/grpc-link
 
-# Which GRPC_LINK the programs were linked with: another one relinks them.
-$(B)/grpc-link.$(GRPC_LINK):
-	@mkdir -p $(B) && rm -f $(B)/grpc-link.* && touch $@
+# Which GRPC_LINK the programs were linked with; rewritten (so newer than
+# them) only when it changes.  Every target is .SECONDARY below, so a
+# missing stamp would not be made: this one is checked each time.
+$(B)/grpc-link: FORCE
+	@mkdir -p $(B) && echo '$(GRPC_LINK)' | cmp -s - $@ || echo '$(GRPC_LINK)' > $@
 
 $(B)/rpcrest-host $(B)/tests/oom/rpcrest-host: $(HOST_LINK) host/exports.list
 	@mkdir -p $(dir $@)
@@ -466,7 +468,9 @@ bench:
 clean:
 	rm -rf $(B)
 
-.PHONY: all tests deps run test clean memcheck fuzz fuzzers chaos bench
+FORCE:
+
+.PHONY: all tests deps run test clean memcheck fuzz fuzzers chaos bench FORCE
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
