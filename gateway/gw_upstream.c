@@ -41,7 +41,8 @@
  * connections). */
 #define DEAD_AFTER_MS 20000
 /* A connection with calls on it and nothing read for this long is pinged:
- * the least often that servers (gRPC core's, grpc-go's) accept by default. */
+ * the shortest interval servers (gRPC core's, grpc-go's) accept by default;
+ * pings more often than that count against the client. */
 #define KEEPALIVE_PING_MS (5 * 60 * 1000)
 
 typedef struct up_call {
