@@ -99,9 +99,16 @@ ifeq ($(FUZZ),1)
   WARN := $(filter-out -Werror,$(WARN))
 endif
 CFLAGS ?= -g $(OPT)
+# Relative relocations packed (DT_RELR; binutils >= 2.38 and glibc >= 2.36,
+# as in Debian 12), when the linker takes the option without a warning: the
+# loader then reads 2.5 KB instead of 265 KB of relocation records for each
+# program, all of which stayed resident (the pair's RSS 0.6 MB lower, README).
+RELR_LDFLAGS := $(shell printf 'int main(void){return 0;}\n' | \
+                  $(CC) -Wl,-z,pack-relative-relocs -x c - -o /dev/null 2>&1 >/dev/null | \
+                  grep -q . || echo -Wl,-z,pack-relative-relocs)
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SANFLAGS) -fPIC -D_GNU_SOURCE \
              -Iinclude -Icommon -I$(G) $(PKGS_CFLAGS)
-ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+ALL_LDFLAGS = $(RELR_LDFLAGS) $(LDFLAGS) $(SANFLAGS)
 
 # ---- generated code ---------------------------------------------------------
 # google/api/*.proto and descriptor.proto, compiled once with protoc-c.
@@ -204,13 +211,14 @@ GW_LINK   := $(GW_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB)
 
 # The test programs' copies of these two (below) link gRPC core shared.
 $(B)/rpcrest-host $(B)/rpcrest-gateway: LIBS_GRPC_LINK = $(LIBS_GRPC_PROG)
-$(B)/rpcrest-host $(B)/rpcrest-gateway: $(GRPC_ARCHIVES) $(B)/grpc-link
+$(B)/rpcrest-host $(B)/rpcrest-gateway: $(GRPC_ARCHIVES) $(B)/link-settings
 
-# Which GRPC_LINK the programs were linked with; rewritten (so newer than
-# them) only when it changes.  Every target is .SECONDARY below, so a
-# missing stamp would not be made: this one is checked each time.
-$(B)/grpc-link: FORCE
-	@mkdir -p $(B) && echo '$(GRPC_LINK)' | cmp -s - $@ || echo '$(GRPC_LINK)' > $@
+# Which GRPC_LINK and linker flags the programs were linked with; rewritten
+# (so newer than them) only when they change.  Every target is .SECONDARY
+# below, so a missing stamp would not be made: this one is checked each time.
+LINK_SETTINGS = $(GRPC_LINK) $(ALL_LDFLAGS)
+$(B)/link-settings: FORCE
+	@mkdir -p $(B) && echo '$(LINK_SETTINGS)' | cmp -s - $@ || echo '$(LINK_SETTINGS)' > $@
 
 $(B)/rpcrest-host $(B)/tests/oom/rpcrest-host: $(HOST_LINK) host/exports.list
 	@mkdir -p $(dir $@)
