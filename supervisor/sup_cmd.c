@@ -93,7 +93,7 @@ static int prepare(sup_state *s, const rp_config *n, sup_reload_prep *prep, char
         (prep->log_fd = sup_log_open(n->supervisor.log_file)) < 0) {
         sup_reload_where(n, "supervisor", "log_file", where, sizeof(where));
         snprintf(err, errlen, "%s: [supervisor] log_file: cannot open %s: %s", where,
-                 n->supervisor.log_file, strerror(-prep->log_fd));
+                 n->supervisor.log_file, sup_log_open_error(prep->log_fd));
         prep->log_fd = -1;
         return -1;
     }

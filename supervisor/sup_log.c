@@ -223,10 +223,18 @@ void sup_log_drain(sup_logger *lg, int timeout_ms)
     }
 }
 
+/* Non-blocking, so that a FIFO with no reader is an error (ENXIO) rather
+ * than an open that waits for one with the supervisor stopped in it; writes
+ * are non-blocking anyway (poll before each). */
 int sup_log_open(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
     return fd < 0 ? -errno : fd;
+}
+
+const char *sup_log_open_error(int rc)
+{
+    return rc == -ENXIO ? "it is a FIFO that no process reads" : strerror(-rc);
 }
 
 int sup_log_use(sup_logger *lg, int fd, const char *path)

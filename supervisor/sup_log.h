@@ -34,6 +34,10 @@ void sup_log_init(sup_logger *lg);
  * or a negative errno. */
 int sup_log_open(const char *path);
 
+/* What went wrong, for sup_log_open's (or sup_log_set_file's) negative
+ * return rc. */
+const char *sup_log_open_error(int rc);
+
 /* Sends the log to fd, the file `path` opened by sup_log_open (fd is the
  * logger's from now on, closed on failure too), or to stderr for -1 and
  * NULL.  Returns 0, or -ENOMEM with the old output kept. */

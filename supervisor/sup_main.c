@@ -278,7 +278,7 @@ static void on_signal(sup_state *s, int sig)
             int rc = path ? sup_log_set_file(&s->log, path) : -ENOMEM;
             if (rc < 0)
                 sup_log(&s->log, "received SIGUSR1; cannot reopen %s: %s; still writing the old "
-                        "file", s->log.path, strerror(-rc));
+                        "file", s->log.path, sup_log_open_error(rc));
             else
                 sup_log(&s->log, "received SIGUSR1; reopened %s", path);
             free(path);
@@ -642,7 +642,7 @@ static int open_log_file(sup_state *s)
         char where[PATH_MAX + 32];
         sup_reload_where(s->cfg, "supervisor", "log_file", where, sizeof(where));
         sup_log(&s->log, "%s: [supervisor] log_file: cannot open %s: %s", where, path,
-                strerror(-rc));
+                sup_log_open_error(rc));
         return RP_EX_CONFIG;
     }
     return 0;

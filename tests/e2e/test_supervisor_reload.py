@@ -164,6 +164,22 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(children(r), kids)
         self.assertTrue(self.echo_works(r, 5))
 
+    def test_reload_with_a_log_file_that_is_a_fifo_nobody_reads_is_refused(self):
+        """Opening a FIFO for writing waits for a reader: rpcrestd must not
+        wait in it (it would stop answering, reaping and restarting)."""
+        r = self.rpcrest()
+        kids = children(r)
+        fifo = os.path.join(r.dir, "log.fifo")
+        os.mkfifo(fifo)
+        rewrite(r, "[supervisor]\n", "[supervisor]\nlog_file = %s\n" % fifo)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("reload refused: %s:2: [supervisor] log_file: cannot open %s: it is a "
+                      "FIFO that no process reads" % (os.path.realpath(r.ini), fifo), ctl.stderr)
+        self.assertEqual(self.ctl(r, "status").returncode, 0)
+        self.assertEqual(children(r), kids)
+        self.assertTrue(self.echo_works(r, 5))
+
     def test_reload_that_would_restart_a_child_in_a_tight_loop_is_refused(self):
         """[gateway] backoff_max = 0 with start_retries = 0: a reload is
         refused like a start, and the running policy still backs off."""
