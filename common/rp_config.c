@@ -209,7 +209,32 @@ void rp_config_grpc_target(const char *listen, char *out, size_t outlen)
         snprintf(out, outlen, "ipv4:%s", listen);
 }
 
-/* Absolute path for `value` relative to the INI's folder; NULL on ENOMEM. */
+/* `path` (absolute; freed) with its folder's symlinks, "." and ".."
+ * resolved, for a file that does not exist (yet): the same string realpath
+ * gives once it does.  Left as it is when the folder cannot be resolved
+ * either; NULL on ENOMEM. */
+static char *resolve_missing(char *path)
+{
+    char *slash = strrchr(path, '/');
+    const char *base = slash + 1;
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        return path;
+    *slash = '\0';
+    char *dir = realpath(slash == path ? "/" : path, NULL);
+    *slash = '/';
+    if (!dir)
+        return path;
+    char *joined;
+    int n = asprintf(&joined, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, base);
+    free(dir);
+    free(path);
+    return n < 0 ? NULL : joined;
+}
+
+/* Absolute path for `value` relative to the INI's folder, with no symlink,
+ * "." or ".." in it, whether the file exists yet or not (a control socket
+ * or log file created at start must compare equal when a reload reads the
+ * same INI); NULL on ENOMEM. */
 static char *resolve_path(const rp_config *cfg, const char *value)
 {
     char *joined;
@@ -224,7 +249,7 @@ static char *resolve_path(const rp_config *cfg, const char *value)
         free(joined);
         return real;
     }
-    return joined; /* does not exist (yet): the caller reports it */
+    return resolve_missing(joined); /* the caller reports a missing file it needs */
 }
 
 /* Sets *slot to the resolved path of `value`, which must name a readable

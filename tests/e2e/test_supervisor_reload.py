@@ -180,6 +180,20 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(children(r), kids)
         self.assertTrue(self.echo_works(r, 5))
 
+    def test_reload_of_the_same_ini_with_a_control_socket_path_not_canonical(self):
+        """control_socket = ./ctl.sock (or a path through a symlink): the
+        socket rpcrestd made at start is the one the reload names, not
+        "another rpcrestd"."""
+        r = self.rpcrest(supervisor={"control_socket": "./ctl.sock"})
+        kids = children(r)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.assertIn("reloaded; no child is affected", ctl.stdout)
+        os.kill(r.proc.pid, signal.SIGHUP)
+        self.wait_for_log(r, r"event=reload result=ok(.|\n)*event=reload result=ok")
+        self.assertNotIn("result=refused", r.log())
+        self.assertEqual(children(r), kids)
+
     def test_reload_that_would_restart_a_child_in_a_tight_loop_is_refused(self):
         """[gateway] backoff_max = 0 with start_retries = 0: a reload is
         refused like a start, and the running policy still backs off."""

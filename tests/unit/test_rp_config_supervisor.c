@@ -264,6 +264,30 @@ static void test_paths_resolve_against_the_ini(void **state)
     rp_config_free(cfg);
 }
 
+/* A path whose file does not exist yet reads the same as once it does:
+ * no ".", "..", or symlinked folder left in it. */
+static void test_paths_of_missing_files_are_canonical(void **state)
+{
+    fixture *f = *state;
+    char link[PATH_MAX + 16], text[2 * PATH_MAX + 64], want[PATH_MAX + 32];
+    snprintf(link, sizeof(link), "%s/via", f->dir);
+    assert_int_equal(symlink(f->dir, link), 0);
+    snprintf(text, sizeof(text),
+             "[supervisor]\ncontrol_socket = ./ctl.sock\nlog_file = %s/../%s/via/x.log\n",
+             link, strrchr(f->dir, '/') + 1);
+    rp_config *cfg = load_ok(f, text);
+    snprintf(want, sizeof(want), "%s/ctl.sock", f->dir);
+    assert_string_equal(cfg->supervisor.control_socket, want);
+    snprintf(want, sizeof(want), "%s/x.log", f->dir);
+    assert_string_equal(cfg->supervisor.log_file, want);
+    rp_config_free(cfg);
+
+    /* a folder that does not exist either: left as written */
+    cfg = load_ok(f, "[supervisor]\ncontrol_socket = /nonexistent/./ctl.sock\n");
+    assert_string_equal(cfg->supervisor.control_socket, "/nonexistent/./ctl.sock");
+    rp_config_free(cfg);
+}
+
 static void test_control_socket_errors(void **state)
 {
     fixture *f = *state;
@@ -318,7 +342,8 @@ int main(void)
         T(test_restart_loop_bounded_is_fine),
         T(test_unknown_supervisor_key_lists_the_known),
         T(test_paths_resolve_against_the_ini),
-        T(test_control_socket_errors),
+        T(test_paths_of_missing_files_are_canonical),
+    T(test_control_socket_errors),
         T(test_raw_keys_in_file_order),
     };
 #undef T
