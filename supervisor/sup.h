@@ -14,6 +14,7 @@
 #include "sup_guard.h"
 #include "sup_listen.h"
 #include "sup_log.h"
+#include "sup_reload.h"
 
 /* The resources a new configuration needs before it may take effect,
  * acquired while the reload is prepared (sup_cmd.c). */
@@ -33,6 +34,7 @@ typedef struct sup_reload_wait {
     sup_reload_prep prep; /* owned */
     pid_t old_pid;        /* the host serving when the reload began */
     pid_t host_pid;       /* the new host, once started (start_due), or 0 */
+    sup_reload_view *views[RP_N_CHILDREN]; /* cfg's, per child; owned */
     int changed[RP_N_CHILDREN];
     char why[RP_N_CHILDREN][512];
     double ready_timeout; /* the host's running one, put back if the reload fails */
@@ -40,6 +42,8 @@ typedef struct sup_reload_wait {
 
 typedef struct sup_state {
     rp_config *cfg;     /* the running configuration; owned */
+    sup_reload_view *running[RP_N_CHILDREN]; /* what each child's part of cfg was, files
+                                              * as they were when it was loaded; owned */
     char *cfg_arg;      /* -c as given, made absolute (what a reload reads); owned */
     sup_logger log;
     sup_guard guard;

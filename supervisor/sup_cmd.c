@@ -160,14 +160,19 @@ static int host_hands_over(const sup_state *s, const rp_config *n)
 /* Makes n the running configuration: the prepared resources, the policies,
  * and the replacement of each changed child (but the host when host_done:
  * its new process runs already).  Frees the old configuration. */
-static void apply(sup_state *s, rp_config *n, sup_reload_prep *prep,
-                  const int changed[RP_N_CHILDREN], char why[RP_N_CHILDREN][512], int host_done,
-                  rp_text *reply)
+static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDREN],
+                  sup_reload_prep *prep, const int changed[RP_N_CHILDREN],
+                  char why[RP_N_CHILDREN][512], int host_done, rp_text *reply)
 {
     int64_t now = sup_now_ms();
     rp_config *o = s->cfg;
     s->cfg = n;
     s->ctx.cfg = n;
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
+        sup_reload_view_free(s->running[i]);
+        s->running[i] = views[i];
+        views[i] = NULL;
+    }
     for (int i = 0; i < RP_N_CHILDREN; i++)
         sup_child_set_policy(&s->children[i], &n->supervisor.child[i], &s->log, now);
     s->children[RP_CHILD_HOST].handover = sup_can_handover(s, RP_CHILD_HOST);
@@ -247,14 +252,18 @@ int sup_reload(sup_state *s, rp_text *reply)
     }
     char why[RP_N_CHILDREN][512];
     int changed[RP_N_CHILDREN];
-    for (int i = 0; i < RP_N_CHILDREN; i++)
-        changed[i] = sup_reload_changed(s->cfg, n, i, why[i], sizeof(why[i]));
+    sup_reload_view *views[RP_N_CHILDREN];
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
+        views[i] = sup_reload_view_of(n, i);
+        changed[i] = sup_reload_changed(s->running[i], views[i], why[i], sizeof(why[i]));
+    }
     if (!changed[RP_CHILD_HOST] || !host_hands_over(s, n)) {
-        apply(s, n, &prep, changed, why, 0, reply);
+        apply(s, n, views, &prep, changed, why, 0, reply);
         return 0;
     }
     sup_reload_wait *w = &s->reload;
     w->cfg = n;
+    memcpy(w->views, views, sizeof(views));
     w->prep = prep;
     sup_child *h = &s->children[RP_CHILD_HOST];
     w->old_pid = h->cur->pid; /* host_hands_over: there is one */
@@ -336,6 +345,10 @@ static void reload_failed(sup_state *s, sup_proc *p, rp_config *n, int64_t now)
                  "during the hand-over: no %s serves now", why, (int)w->old_pid, h->name);
     unprepare(&w->prep);
     rp_config_free(n);
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
+        sup_reload_view_free(w->views[i]);
+        w->views[i] = NULL;
+    }
     s->reloads_failed++;
     reload_not_done(s, "failed", err, &reply);
     sup_ctl_answer_waiting(&s->ctl, 1, reply.s ? reply.s : "", now);
@@ -359,7 +372,7 @@ void sup_reload_progress(sup_state *s, int64_t now)
         return;
     }
     rp_text reply = {0};
-    apply(s, n, &w->prep, w->changed, w->why, 1, &reply);
+    apply(s, n, w->views, &w->prep, w->changed, w->why, 1, &reply);
     sup_ctl_answer_waiting(&s->ctl, 0, reply.s ? reply.s : "", now);
     rp_text_free(&reply);
 }

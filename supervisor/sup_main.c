@@ -685,6 +685,12 @@ static int sup_init(sup_state *s)
             return EXIT_FAILURE;
         }
     }
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
+        if (!(s->running[i] = sup_reload_view_of(s->cfg, i))) {
+            sup_log(&s->log, "out of memory");
+            return EXIT_FAILURE;
+        }
+    }
     s->children[RP_CHILD_HOST].handover = sup_can_handover(s, RP_CHILD_HOST);
     if (sup_gateway_only(s->cfg)) {
         char target[PATH_MAX + 64];
@@ -744,8 +750,11 @@ static void sup_free(sup_state *s)
     sup_ctl_close(&s->ctl);
     sup_ctl_close(&s->ctl_next);
     sup_lock_release(&s->host_lock);
-    for (int i = 0; i < RP_N_CHILDREN; i++)
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
         sup_child_free(&s->children[i]);
+        sup_reload_view_free(s->running[i]);
+        sup_reload_view_free(s->reload.views[i]);
+    }
     rp_config_free(s->cfg);
     free(s->cfg_arg);
 }

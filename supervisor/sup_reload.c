@@ -4,7 +4,9 @@
  * Each child's view of a configuration is a sorted list of
  * "[section] key" = value entries (the keys it depends on, policy keys left
  * out) plus "[service.NAME] plugin file" = dev:inode:size:mtime for the
- * files it loads.  Two views differ if the lists do.
+ * files it loads.  Two views differ if the lists do.  A view is taken when
+ * its configuration is loaded, so that the running one keeps the files'
+ * identities from then: a file rebuilt in place since is a change.
  */
 #include "sup_reload.h"
 
@@ -18,7 +20,7 @@ typedef struct entry {
     char *value;
 } entry;
 
-typedef struct view {
+typedef struct sup_reload_view {
     entry *items;
     size_t n;
     int oom;
@@ -107,6 +109,8 @@ static void build(const rp_config *cfg, int which, view *v)
             add_file(v, section, "plugin", svc->plugin);
         add_file(v, section, "descriptors", svc->descriptors);
     }
+    for (size_t i = 0; which == RP_CHILD_GATEWAY && i < cfg->gateway.n_descriptors; i++)
+        add_file(v, "gateway", "descriptors", cfg->gateway.descriptors[i]);
     if (v->items)
         qsort(v->items, v->n, sizeof(*v->items), by_label);
 }
@@ -140,43 +144,53 @@ static void describe_lonely(const entry *e, const view *other, const char *verb,
         snprintf(why, whylen, "%.*s %s", (int)(strcspn(e->label, "]") + 1), e->label, verb);
 }
 
-int sup_reload_changed(const rp_config *before, const rp_config *after, int which, char *why,
+sup_reload_view *sup_reload_view_of(const rp_config *cfg, int which)
+{
+    view *v = calloc(1, sizeof(*v));
+    if (!v)
+        return NULL;
+    build(cfg, which, v);
+    if (v->oom) {
+        sup_reload_view_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void sup_reload_view_free(sup_reload_view *v)
+{
+    if (!v)
+        return;
+    free_view(v);
+    free(v);
+}
+
+int sup_reload_changed(const sup_reload_view *a, const sup_reload_view *b, char *why,
                        size_t whylen)
 {
-    view a = {0}, b = {0};
-    build(before, which, &a);
-    build(after, which, &b);
-    int changed = 0;
-    if (a.oom || b.oom) {
+    if (!a || !b) {
         snprintf(why, whylen, "out of memory comparing the configurations");
-        changed = 1;
-        goto out;
+        return 1;
     }
     size_t i = 0, j = 0;
-    while (i < a.n || j < b.n) {
-        int d = i == a.n ? 1 : j == b.n ? -1 : strcmp(a.items[i].label, b.items[j].label);
+    while (i < a->n || j < b->n) {
+        int d = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->items[i].label, b->items[j].label);
         if (d < 0) {
-            describe_lonely(&a.items[i], &b, "removed", why, whylen);
-            changed = 1;
-            break;
+            describe_lonely(&a->items[i], b, "removed", why, whylen);
+            return 1;
         }
         if (d > 0) {
-            describe_lonely(&b.items[j], &a, "added", why, whylen);
-            changed = 1;
-            break;
+            describe_lonely(&b->items[j], a, "added", why, whylen);
+            return 1;
         }
-        if (strcmp(a.items[i].value, b.items[j].value) != 0) {
-            snprintf(why, whylen, "%s changed", a.items[i].label);
-            changed = 1;
-            break;
+        if (strcmp(a->items[i].value, b->items[j].value) != 0) {
+            snprintf(why, whylen, "%s changed", a->items[i].label);
+            return 1;
         }
         i++;
         j++;
     }
-out:
-    free_view(&a);
-    free_view(&b);
-    return changed;
+    return 0;
 }
 
 int sup_reload_line(const rp_config *cfg, const char *section, const char *key)

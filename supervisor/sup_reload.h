@@ -2,8 +2,8 @@
  * sup_reload.h -- what a new version of the INI changes for each child.
  *
  * Compares two loaded configurations key by key (rp_config's raw keys) plus
- * the identity of the files they name, so that a rebuilt plugin counts as a
- * change too.  Decides nothing else: sup_main.c applies the reload.
+ * the identity of the files they name when each was loaded, so that a
+ * rebuilt plugin counts as a change too.  Decides nothing else: sup_main.c applies the reload.
  */
 #ifndef SUP_RELOAD_H
 #define SUP_RELOAD_H
@@ -12,15 +12,24 @@
 
 #include "rp_config.h"
 
+/* What child `which` (RP_CHILD_*) of a configuration depends on: the host
+ * on [host] and every [service.*] with its plugin and descriptor files; the
+ * gateway on [gateway] with its descriptor files, the [host] listen address
+ * and every [service.*] with its descriptor file.  Restart-policy keys never
+ * count: they apply at once.  Files are recorded by identity (device, inode,
+ * size, mtime) as they are now, so take the view when the configuration is
+ * loaded.  NULL on ENOMEM. */
+typedef struct sup_reload_view sup_reload_view;
+sup_reload_view *sup_reload_view_of(const rp_config *cfg, int which);
+void sup_reload_view_free(sup_reload_view *v);
+
 /*
- * 1 if child `which` (RP_CHILD_*) must be replaced to run `after` rather
- * than `before`, with the first difference ("[service.b] added",
- * "[gateway] listen") in why[whylen]; 0 if not.  The host depends on [host]
- * and every [service.*] with its plugin and descriptor files; the gateway on
- * [gateway], the [host] listen address and every [service.*] with its
- * descriptor file.  Restart-policy keys never count: they apply at once.
+ * 1 if a child must be replaced to run the configuration of view `after`
+ * rather than that of `before`, with the first difference ("[service.b]
+ * added", "[gateway] listen changed", "[service.a] plugin file changed") in
+ * why[whylen]; 0 if not.  A NULL view (out of memory) counts as a change.
  */
-int sup_reload_changed(const rp_config *before, const rp_config *after, int which, char *why,
+int sup_reload_changed(const sup_reload_view *before, const sup_reload_view *after, char *why,
                        size_t whylen);
 
 /* The line of [section] key in cfg, or 0 if the key is not in the file. */

@@ -194,6 +194,47 @@ class ReloadTest(SupervisorCase):
         self.assertNotIn("result=refused", r.log())
         self.assertEqual(children(r), kids)
 
+    def test_rebuilt_gateway_descriptors_file_replaces_the_gateway(self):
+        folder = tempfile.mkdtemp(prefix="rpcrest-test-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        pb = os.path.join(folder, "api.pb")
+        shutil.copy(os.path.join(BUILD, "services", "echo.pb"), pb)
+        r = self.rpcrest(descriptors=False, gateway={"descriptors": pb})
+        kids = children(r)
+        shutil.copy(os.path.join(BUILD, "services", "echo.pb"), pb + ".new")
+        os.utime(pb + ".new", ns=(0, 10**9))  # a different mtime whatever the clock does
+        os.rename(pb + ".new", pb)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.assertRegex(ctl.stdout, r"rpcrest-gateway: .*descriptors file.*; restarting")
+        self.assertNotIn("rpcrest-host", ctl.stdout)
+        self.wait_handed_over(r, "rpcrest-gateway", kids["rpcrest-gateway"])
+        self.assertEqual(children(r)["rpcrest-host"], kids["rpcrest-host"])
+        self.assertTrue(self.echo_works(r, 5))
+
+    def test_rebuilt_plugin_replaces_the_host(self):
+        """A plugin rebuilt in place (same path, new file) since rpcrestd
+        loaded the configuration: the host is handed over (and the gateway
+        follows it, as for any new host)."""
+        folder = tempfile.mkdtemp(prefix="rpcrest-test-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        so = os.path.join(folder, "echo.so")
+        shutil.copy(os.path.join(BUILD, "services", "echo.so"), so)
+        r = Rpcrest()
+        self.addCleanup(r.cleanup)
+        rewrite(r, "plugin = %s/services/echo.so" % BUILD, "plugin = %s" % so)
+        r.start()
+        kids = children(r)
+        shutil.copy(so, so + ".new")
+        os.rename(so + ".new", so)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.assertIn("rpcrest-host: [service.echo] plugin file changed; handed over", ctl.stdout)
+        self.assertNotIn("rpcrest-gateway", ctl.stdout)
+        self.wait_handed_over(r, "rpcrest-host", kids["rpcrest-host"])
+        self.wait_handed_over(r, "rpcrest-gateway", kids["rpcrest-gateway"])
+        self.assertTrue(self.echo_works(r, 5))
+
     def test_reload_that_would_restart_a_child_in_a_tight_loop_is_refused(self):
         """[gateway] backoff_max = 0 with start_retries = 0: a reload is
         refused like a start, and the running policy still backs off."""
