@@ -241,12 +241,13 @@ int rp_notify_listen_tcp(const char *addr, char *err, size_t errlen)
     socklen_t len;
     if (rp_notify_tcp_address(addr, &ss, &len) < 0) {
         snprintf(err, errlen, "'%s' is not IP:PORT, [IPV6]:PORT or localhost:PORT", addr);
-        return -1;
+        return -EINVAL;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(err, errlen, "socket: %s", strerror(e));
+        return -e;
     }
     int one = 1;
     const char *step = "setsockopt(SO_REUSEADDR)";
@@ -259,8 +260,15 @@ int rp_notify_listen_tcp(const char *addr, char *err, size_t errlen)
     if (listen(fd, SOMAXCONN) < 0)
         goto fail;
     return fd;
-fail:
-    snprintf(err, errlen, "%s %s: %s", step, addr, strerror(errno));
+fail:;
+    int e = errno;
+    snprintf(err, errlen, "%s %s: %s", step, addr, strerror(e));
     close(fd);
-    return -1;
+    return -e;
+}
+
+int rp_notify_listen_error_is_config(int rc)
+{
+    return rc == -EINVAL || rc == -EADDRINUSE || rc == -EADDRNOTAVAIL || rc == -EACCES ||
+           rc == -EAFNOSUPPORT;
 }

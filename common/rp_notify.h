@@ -54,9 +54,16 @@ int rp_notify_tcp_address(const char *listen, struct sockaddr_storage *ss, sockl
  * A listening TCP socket on `addr` ("127.0.0.1:8080", "[::1]:8080",
  * "localhost:8080"), SO_REUSEADDR, close-on-exec: what rpcrestd passes to
  * the gateway, and what a gateway started by hand binds before it gives up
- * root.  Returns the fd, or -1 with the reason in err[errlen].
+ * root.  Returns the fd, or a negative errno with the reason in
+ * err[errlen] (-EINVAL: addr is not an address).
  */
 int rp_notify_listen_tcp(const char *addr, char *err, size_t errlen);
+
+/* 1 if rp_notify_listen_tcp's (or bind's) error rc comes from the address
+ * itself: not an address, in use, not one of this machine's, a port that
+ * needs root, a family the kernel lacks; an error in the configuration,
+ * unlike running out of descriptors or memory. */
+int rp_notify_listen_error_is_config(int rc);
 
 /* 1 if $RPCREST_HANDOVER is "1" (see RP_HANDOVER_ENV), else 0. */
 int rp_notify_handover(void);

@@ -174,24 +174,48 @@ void sup_lock_release(sup_lock *lock)
 
 /* ---- the host's ports ------------------------------------------------------ */
 
-/* 1 if something listens on TCP address `addr`: a bind without
- * SO_REUSEPORT fails with EADDRINUSE then, even when the listener has
- * SO_REUSEPORT.  SO_REUSEADDR, so that connections of an earlier host in
- * TIME_WAIT do not count. */
-static int port_taken(const char *addr)
+/* Why the host could not bind TCP address `addr`, as a negative errno from
+ * a trial bind, or 0.  Something listening there makes a bind without
+ * SO_REUSEPORT fail with EADDRINUSE, even when the listener has
+ * SO_REUSEPORT; SO_REUSEADDR, so that connections of an earlier host in
+ * TIME_WAIT do not count.  Only errors of the address itself count
+ * (rp_notify_listen_error_is_config): a machine out of descriptors is not
+ * the INI's fault. */
+static int tcp_bind_error(const char *addr)
 {
     struct sockaddr_storage ss;
     socklen_t len;
     if (rp_notify_tcp_address(addr, &ss, &len) < 0)
-        return 0; /* unix: the lock alone */
+        return 0; /* not TCP */
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return 0;
-    int one = 1;
-    int taken = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
-                bind(fd, (struct sockaddr *)&ss, len) < 0 && errno == EADDRINUSE;
+        return rp_notify_listen_error_is_config(-errno) ? -errno : 0;
+    int one = 1, rc = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+        bind(fd, (struct sockaddr *)&ss, len) < 0 && rp_notify_listen_error_is_config(-errno))
+        rc = -errno;
     close(fd);
-    return taken;
+    return rc;
+}
+
+/* The folder a unix socket address ("unix:PATH") needs, or 0: a negative
+ * errno when it is missing or not a folder.  (Abstract names need none.) */
+static int unix_folder_error(const char *addr, char *folder, size_t size)
+{
+    if (strncmp(addr, "unix:", 5) != 0 || addr[5] == '@')
+        return 0;
+    snprintf(folder, size, "%s", addr + 5);
+    char *slash = strrchr(folder, '/');
+    if (!slash)
+        snprintf(folder, size, ".");
+    else if (slash == folder)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(folder, &st) < 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 /* The check for one address of cfg's host, [host] key. */
@@ -201,14 +225,27 @@ static int host_port_free(const rp_config *cfg, const rp_config *running, const 
     if (!addr || (running && (sup_same_address(addr, running->host.listen) ||
                               sup_same_address(addr, running->host.metrics_listen))))
         return 0;
-    if (!port_taken(addr))
+    char where[PATH_MAX + 32], numeric[INET6_ADDRSTRLEN + 16], folder[PATH_MAX];
+    int rc = unix_folder_error(addr, folder, sizeof(folder));
+    if (rc < 0) {
+        sup_reload_where(cfg, "host", key, where, sizeof(where));
+        snprintf(err, errlen, "%s: [host] %s: %s: folder %s: %s", where, key, addr, folder,
+                 strerror(-rc));
+        return rc;
+    }
+    rc = tcp_bind_error(addr);
+    if (rc == 0)
         return 0;
-    char where[PATH_MAX + 32], numeric[INET6_ADDRSTRLEN + 16];
     sup_reload_where(cfg, "host", key, where, sizeof(where));
     if (numeric_address(addr, numeric, sizeof(numeric)) < 0)
         snprintf(numeric, sizeof(numeric), "%s", addr);
-    snprintf(err, errlen, "%s: [host] %s: %s is in use by another process", where, key, numeric);
-    return -EADDRINUSE;
+    if (rc == -EADDRINUSE)
+        snprintf(err, errlen, "%s: [host] %s: %s is in use by another process", where, key,
+                 numeric);
+    else
+        snprintf(err, errlen, "%s: [host] %s: cannot bind %s: %s", where, key, numeric,
+                 strerror(-rc));
+    return rc;
 }
 
 int sup_host_ports_free(const rp_config *cfg, const rp_config *running, char *err,

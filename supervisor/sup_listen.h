@@ -30,13 +30,15 @@ int sup_lock_take(sup_lock *lock, const char *addr, char *err, size_t errlen);
  * however spelled), else 0. */
 int sup_same_address(const char *a, const char *b);
 
-/* Checks that no other process listens on the TCP addresses cfg's host is
- * to bind ([host] listen and metrics_listen), by binding each without
- * SO_REUSEPORT for a moment.  Addresses of `running`'s host (the
- * configuration whose host runs now, or NULL) are ours and skipped.
- * Returns 0, or -EADDRINUSE with "FILE:LINE: [host] KEY: ADDR is in use by
- * another process" in err[errlen].  Other bind errors are left to the
- * host, which reports them itself. */
+/* Checks that cfg's host can bind its addresses ([host] listen and
+ * metrics_listen): each TCP one by binding it without SO_REUSEPORT for a
+ * moment (another process listening there, an address that is not this
+ * machine's, a port that needs root), the folder of a unix one.
+ * Addresses of `running`'s host (the configuration whose host runs now, or
+ * NULL) are ours and skipped.  Returns 0, or a negative errno with
+ * "FILE:LINE: [host] KEY: ADDR is in use by another process" (or "cannot
+ * bind ADDR: WHY", or "ADDR: folder F: WHY") in err[errlen].  Errors that
+ * are not the address's (out of descriptors) are left to the host. */
 int sup_host_ports_free(const rp_config *cfg, const rp_config *running, char *err,
                         size_t errlen);
 

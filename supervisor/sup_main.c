@@ -722,7 +722,7 @@ static int sup_init(sup_state *s)
         char where[PATH_MAX + 32];
         sup_reload_where(s->cfg, "gateway", "listen", where, sizeof(where));
         sup_log(&s->log, "%s: [gateway] listen: %s", where, err);
-        return EXIT_FAILURE;
+        return rp_notify_listen_error_is_config(fd) ? RP_EX_CONFIG : EXIT_FAILURE;
     }
     s->children[RP_CHILD_GATEWAY].listen_fd = fd;
     rc = open_control_socket(s);

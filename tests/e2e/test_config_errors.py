@@ -4,6 +4,7 @@ three read the file through common/rp_config.c."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -88,7 +89,10 @@ class ConfigErrors(unittest.TestCase):
             ("log_file = /nonexistent/x.log",
              "[supervisor] log_file: cannot open /nonexistent/x.log: No such file or directory"),
             ("log_file = /tmp", "[supervisor] log_file: cannot open /tmp: Is a directory"),
+            ("log_file = log.fifo", "[supervisor] log_file: cannot open %s/log.fifo: it is a "
+             "FIFO that no process reads" % self.dir),
         ]
+        os.mkfifo(os.path.join(self.dir, "log.fifo"))
         problems = []
         for key, what in cases:
             with open(self.ini, "w") as f:
@@ -101,6 +105,39 @@ class ConfigErrors(unittest.TestCase):
                                                                           expected))
         self.assertEqual(problems, [], "\n".join(problems))
 
+
+    def test_rpcrestd_reports_addresses_that_cannot_be_bound(self):
+        """An address the host or the gateway could never bind is the INI's
+        error, said at once, not a child failing until it is given up on.
+        192.0.2.1 is a documentation address, no interface's: bind fails at
+        once, and nothing is sent."""
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        self.addCleanup(busy.close)
+        in_use = busy.getsockname()[1]
+        port = free_port()
+        cases = [
+            ("listen = 192.0.2.1:%d" % port, "listen = 127.0.0.1:%d" % free_port(), 2,
+             "[host] listen: cannot bind 192.0.2.1:%d: Cannot assign requested address" % port),
+            ("listen = unix:/nonexistent/dir/h.sock", "listen = 127.0.0.1:%d" % free_port(), 2,
+             "[host] listen: unix:/nonexistent/dir/h.sock: folder /nonexistent/dir: No such "
+             "file or directory"),
+            ("listen = 127.0.0.1:%d" % free_port(), "listen = 127.0.0.1:%d" % in_use, 4,
+             "[gateway] listen: bind 127.0.0.1:%d: Address already in use" % in_use),
+            ("listen = 127.0.0.1:%d" % free_port(), "listen = 192.0.2.1:%d" % port, 4,
+             "[gateway] listen: bind 192.0.2.1:%d: Cannot assign requested address" % port),
+        ]
+        problems = []
+        for host, gateway, line, what in cases:
+            with open(self.ini, "w") as f:
+                f.write("[host]\n%s\n[gateway]\n%s\n" % (host, gateway))
+            status, err = self.run_program("rpcrestd", self.ini)
+            expected = "%s:%d: %s" % (self.ini, line, what)
+            if status != EX_CONFIG or expected not in err:
+                problems.append("%r / %r: exit %s, stderr %r (expected %r)"
+                                % (host, gateway, status, err, expected))
+        self.assertEqual(problems, [], "\n".join(problems))
 
 if __name__ == "__main__":
     unittest.main()
