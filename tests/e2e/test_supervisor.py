@@ -1256,7 +1256,7 @@ while True:
         self.addCleanup(taken.close)
         r = self.stand_ins(IDLE, IDLE, gateway={"listen": "127.0.0.1:%d" % taken.getsockname()[1]})
         r.start()
-        self.assertEqual(r.proc.wait(5), 1, r.log())
+        self.assertEqual(r.proc.wait(5), 78, r.log())  # EX_CONFIG: the INI's address
         self.assertRegex(r.log(), r"%s:\d+: \[gateway\] listen: bind 127.0.0.1:%d: Address "
                          r"already in use" % (re.escape(os.path.realpath(r.ini)),
                                               taken.getsockname()[1]))
