@@ -759,8 +759,22 @@ static void sup_free(sup_state *s)
     free(s->cfg_arg);
 }
 
+/* SIGHUP and SIGUSR1 (reload, reopen the log) kill a process that does not
+ * handle them: from here on they wait, blocked, until open_signals takes
+ * them over, so that one sent while rpcrestd starts is acted on once it
+ * runs instead of ending it.  The children start with no signal blocked. */
+static void hold_early_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    (void)sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 int main(int argc, char **argv)
 {
+    hold_early_signals();
     const char *cfg_path;
     int rc = parse_args(argc, argv, &cfg_path);
     if (rc >= 0)

@@ -235,6 +235,26 @@ class ReloadTest(SupervisorCase):
         self.wait_handed_over(r, "rpcrest-gateway", kids["rpcrest-gateway"])
         self.assertTrue(self.echo_works(r, 5))
 
+    def test_sighup_and_sigusr1_while_rpcrestd_starts_do_not_end_it(self):
+        """Sent as soon as rpcrestd runs its own code (it blocks them first
+        thing), before it has read the INI or started a child: acted on once
+        its loop runs."""
+        r = Rpcrest()
+        self.addCleanup(r.cleanup)
+        r.start(wait=False)
+
+        def hup_blocked():
+            with open("/proc/%d/status" % r.proc.pid) as f:
+                mask = [l for l in f if l.startswith("SigBlk:")][0].split()[1]
+            return int(mask, 16) & (1 << (signal.SIGHUP - 1))
+        self.assertTrue(wait_until(hup_blocked, 5))
+        r.proc.send_signal(signal.SIGHUP)
+        r.proc.send_signal(signal.SIGUSR1)
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+        self.assertIsNone(r.proc.poll(), r.log())
+        self.wait_for_log(r, r"received SIGHUP; reloading")
+        self.wait_for_log(r, r"received SIGUSR1")
+
     def test_reload_that_would_restart_a_child_in_a_tight_loop_is_refused(self):
         """[gateway] backoff_max = 0 with start_retries = 0: a reload is
         refused like a start, and the running policy still backs off."""
