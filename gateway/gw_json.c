@@ -99,11 +99,16 @@ static void conv_init(conv *c, const gw_json_options *opt, char *err, size_t err
  * JSON_DECODE_INT_AS_REAL would round every such integer through a double,
  * and quoting the literal before parsing would make a number a string (a
  * google.protobuf.Value would become string_value, a string field would
- * take a number).  So gw_json_loadb keeps them as text:
+ * take a number).  A literal with a fraction or an exponent becomes a
+ * double, which for an integer field may be another integer
+ * (9007199254740993.0 reads as ...992, 1.0000000000000001 as 1).  So
+ * gw_json_loadb keeps such literals as text:
  *
  *   1. a scan of the text finds each integer literal out of int64 range
  *      (and "-0", which jansson would read as the integer 0, losing the
- *      sign a double field keeps) and blanks it to "0" padded with spaces,
+ *      sign a double field keeps), and each literal with a fraction or an
+ *      exponent that a double may not hold exactly enough
+ *      (real_needs_keeping), and blanks it to "0" padded with spaces,
  *      so the text keeps its length and error columns stay right;
  *   2. jansson parses the blanked copy;
  *   3. a walk of the tree in document order replaces the n-th number node
@@ -133,18 +138,24 @@ static int is_number_char(char ch)
            ch == 'E';
 }
 
-/* 1 if s[0..len) is an integer literal jansson would not hold exactly. */
+static int real_needs_keeping(const char *s, size_t len); /* with the decimals, below */
+
+/* 1 if s[0..len) is a number literal jansson would not hold exactly: an
+ * integer out of int64 range, "-0", or a literal with a fraction or an
+ * exponent that a double could turn into another integer
+ * (real_needs_keeping). */
 static int needs_keeping(const char *s, size_t len)
 {
     static const char max[] = "9223372036854775807", min[] = "9223372036854775808";
     int neg = s[0] == '-';
     const char *d = s + neg;
-    size_t n = len - (size_t)neg;
-    for (size_t i = 0; i < n; i++)
-        if (d[i] < '0' || d[i] > '9')
-            return 0; /* a real, or not a number at all */
-    if (n == 0 || (n > 1 && d[0] == '0'))
+    size_t n = len - (size_t)neg, digits = 0;
+    while (digits < n && d[digits] >= '0' && d[digits] <= '9')
+        digits++;
+    if (digits == 0 || (digits > 1 && d[0] == '0'))
         return 0; /* not JSON: jansson reports it */
+    if (digits < n)
+        return real_needs_keeping(s, len);
     if (neg && n == 1 && d[0] == '0')
         return 1;
     if (n != 19)
@@ -418,6 +429,30 @@ static unsigned digit_at(const decimal *d, size_t k)
     return (unsigned)((k < d->n_int ? d->int_digits[k] : d->frac_digits[k - d->n_int]) - '0');
 }
 
+/* 1 if the JSON literal s[0..len), which has a fraction or an exponent,
+ * is not safe as a double for an integer field: read as a double, a value
+ * with more than 15 significant digits, or of 2^53 or more (16 digits
+ * before the point), can land on an integer it is not ("1.0000000000000001"
+ * on 1, 9007199254740993.0 on ...992).  Such literals are kept as text, and
+ * integer fields read them exactly (integer_text), double fields with
+ * strtod, as jansson would.  A literal that is not JSON (1., 1e) is left
+ * to jansson to report. */
+static int real_needs_keeping(const char *s, size_t len)
+{
+    decimal d;
+    if (scan_decimal(s, len, &d) < 0 || (d.frac_digits && d.n_frac == 0))
+        return 0;
+    size_t n = d.n_int + d.n_frac, first = 0, last = n;
+    while (first < n && digit_at(&d, first) == 0)
+        first++;
+    if (first == n)
+        return 0; /* zero: exact */
+    while (digit_at(&d, last - 1) == 0)
+        last--;
+    long before_point = (long)d.n_int - (long)first + d.exp;
+    return last - first > 15 || before_point >= 16;
+}
+
 /* |value| of d, exactly.  Returns 0, -1 if d has a fractional part, or -2
  * if it is 2^64 or more. */
 static int decimal_magnitude(const decimal *d, uint64_t *mag)
@@ -487,7 +522,8 @@ static int integer_parts(conv *c, const json_t *v, intval *iv)
         iv->huge = fabs(d) >= 18446744073709551616.0;
         iv->mag = iv->huge ? 0 : (uint64_t)fabs(d);
     } else if (lit) {
-        integer_text(lit, strlen(lit), iv);
+        if (integer_text(lit, strlen(lit), iv) < 0)
+            return gw_conv_fail(c, "%.100s is not an integer", lit);
     } else if (json_is_string(v)) {
         const char *s = plain_text(v);
         if (!s || integer_text(s, strlen(s), iv) < 0)

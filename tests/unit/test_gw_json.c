@@ -155,6 +155,14 @@ static void test_integers(void **state)
     RT(ALL, "{'fInt32':1.0}", "{'fInt32':1}");
     RT(ALL, "{'fInt64':1e2}", "{'fInt64':'100'}");
     RT(ALL, "{'fUint32':-0.0}", "{}");
+    /* exactly, whatever a double would make of them */
+    RT(ALL, "{'fInt64':9007199254740993.0}", "{'fInt64':'9007199254740993'}");
+    RT(ALL, "{'fInt64':1.234567890123456789e18}", "{'fInt64':'1234567890123456789'}");
+    RT(ALL, "{'fUint64':12345678901234567891e0}", "{'fUint64':'12345678901234567891'}");
+    RT(ALL, "{'fInt64':9223372036854775807.0}", "{'fInt64':'9223372036854775807'}");
+    RT(ALL, "{'fSint64':-9223372036854775808e0}", "{'fSint64':'-9223372036854775808'}");
+    RT(ALL, "{'fFixed64':123456789012345e4}", "{'fFixed64':'1234567890123450000'}");
+    RT(ALL, "{'fInt32':2147483647.000000000000}", "{'fInt32':2147483647}");
     RT_SAME(ALL, "{'fBool':true}");
     RT(ALL, "{'fBool':false}", "{}");
 }
@@ -183,6 +191,11 @@ static void test_integer_errors(void **state)
     ENC_ERR(ALL, "{'fInt32':1.5}", "field 'fInt32': 1.5 is not an integer");
     ENC_ERR(ALL, "{'fInt64':-0.5}", "field 'fInt64': -0.5 is not an integer");
     ENC_ERR(ALL, "{'fUint64':2.5}", "2.5 is not an integer");
+    ENC_ERR(ALL, "{'fInt64':1.0000000000000001}",
+            "field 'fInt64': 1.0000000000000001 is not an integer"); /* 1.0 as a double */
+    ENC_ERR(ALL, "{'fInt64':9007199254740993.5}", "9007199254740993.5 is not an integer");
+    ENC_ERR(ALL, "{'fInt64':9223372036854775808.0}",
+            "9223372036854775808.0 is out of range for a 64-bit integer");
     ENC_ERR(ALL, "{'fInt32':'1.5'}", "field 'fInt32': '1.5' is not a valid integer");
     ENC_ERR(ALL, "{'fInt32':''}", "'' is not a valid integer");
     ENC_ERR(ALL, "{'fInt32':' 1'}", "' 1' is not a valid integer");
@@ -211,6 +224,11 @@ static void test_float_double(void **state)
     RT(ALL, "{'fDouble':7}", "{'fDouble':7}");
     RT(ALL, "{'fDouble':0}", "{}");
     RT(ALL, "{'fDouble':-0.0}", "{'fDouble':-0}"); /* -0 is not the default */
+    /* literals kept as text for integer fields read as jansson reads them */
+    RT(ALL, "{'fDouble':9007199254740993.0}", "{'fDouble':9007199254740992}");
+    RT(ALL, "{'fDouble':0.10000000000000000555}", "{'fDouble':0.1}");
+    RT(ALL, "{'fFloat':1.00000000000000000001}", "{'fFloat':1}");
+    ENC_ERR(ALL, "{'fDouble':1.5e400}", "1.5e400 is out of range for a double");
     /* a float prints as the shortest text that reads back as that float */
     RT(ALL, "{'fFloat':16777217}", "{'fFloat':16777216}");
     RT(ALL, "{'fFloat':3.4028234663852886e38}", "{'fFloat':3.4028235e+38}");

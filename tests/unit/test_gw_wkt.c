@@ -339,6 +339,8 @@ static void test_value(void **state)
     RT(EV, "{'value':7}", "{'value':7}");
     RT(EV, "{'value':1e21}", "{'value':1e+21}");
     RT(EV, "{'value':123456789012345678}", "{'value':1.2345678901234568e+17}");
+    RT(EV, "{'value':1.0000000000000001}", "{'value':1}");
+    RT(EV, "{'value':[12345678901234567.5]}", "{'value':[12345678901234568]}");
     RT_SAME(EV, "{'rValue':[null,1,null]}");
     RT_SAME(EV, "{'mValue':{'a':null,'b':{'c':null}}}");
     RT_SAME(EV, "{'cValue':null}");
