@@ -25,19 +25,24 @@ typedef struct sup_reload_prep {
     int log_fd;    /* the new log_file, or -1 (unchanged, or stderr) */
 } sup_reload_prep;
 
-/* A reload that replaces a serving host waits for the new host to be ready
- * before it takes effect: until then the old configuration runs (the old
- * host serves, the gateway is neither handed over nor started), and if the
- * new host fails, the reload has failed and is undone. */
+/* A reload that replaces a serving child waits for the new process to be
+ * ready before it takes effect: the host when the host's part changed (and
+ * it is on TCP), else the gateway when only the gateway's did.  Until then
+ * the old configuration runs (the old process serves; while a new host gets
+ * ready the gateway is neither handed over nor started), and if the new
+ * process fails, the reload has failed and is undone. */
 typedef struct sup_reload_wait {
     rp_config *cfg;       /* the new configuration, or NULL: no reload waits; owned */
+    int which;            /* RP_CHILD_HOST or RP_CHILD_GATEWAY: the child it waits for */
     sup_reload_prep prep; /* owned */
-    pid_t old_pid;        /* the host serving when the reload began */
-    pid_t host_pid;       /* the new host, once started (start_due), or 0 */
     sup_reload_view *views[RP_N_CHILDREN]; /* cfg's, per child; owned */
+    pid_t old_pid;        /* the process serving when the reload began */
+    pid_t new_pid;        /* its replacement, once started (start_due), or 0 */
+    int old_listen_fd;    /* the gateway's socket, when the new gateway got a new one
+                           * (prep's); put back if the reload fails; owned; or -1 */
     int changed[RP_N_CHILDREN];
     char why[RP_N_CHILDREN][512];
-    double ready_timeout; /* the host's running one, put back if the reload fails */
+    double ready_timeout; /* the child's running one, put back if the reload fails */
 } sup_reload_wait;
 
 typedef struct sup_state {
@@ -50,7 +55,7 @@ typedef struct sup_state {
     sup_adopted adopt;  /* orphans rpcrestd adopted as a child subreaper */
     sup_ctl ctl;
     sup_ctl ctl_next;   /* a reload's new control socket, swapped in by the loop */
-    sup_reload_wait reload; /* a reload waiting for its new host */
+    sup_reload_wait reload; /* a reload waiting for a new host or gateway */
     sup_lock host_lock; /* this rpcrestd serves [host] listen */
     sup_child children[RP_N_CHILDREN];
     sup_ctx ctx;
@@ -98,20 +103,21 @@ void sup_restart_child(sup_state *s, int which, int64_t now);
 
 /* Re-reads and applies the INI.  Returns 0, or 1 if it was refused (the
  * running configuration stays); what happened goes to the log and reply.
- * Returns SUP_CTL_LATER when it replaces a serving host: the reload then
- * takes effect once the new host is ready (sup_reload_progress). */
+ * Returns SUP_CTL_LATER when it replaces a serving host, or a serving
+ * gateway alone: the reload then takes effect once the new process is
+ * ready (sup_reload_progress). */
 int sup_reload(sup_state *s, rp_text *reply);
 
-/* Carries a waiting reload on: applies it once its new host has taken
- * over (or taken the place of an old host that ended meanwhile) and is
- * ready, or undoes it (result=failed) if that host ended or was stopped
+/* Carries a waiting reload on: applies it once its new process has taken
+ * over (or taken the place of an old one that ended meanwhile) and is
+ * ready, or undoes it (result=failed) if that process ended or was stopped
  * before, or rpcrestd is stopping; waiting rpcrestctl clients get the
- * answer.  A no-op while the new host is getting ready. */
+ * answer.  A no-op while the new process is getting ready. */
 void sup_reload_progress(sup_state *s, int64_t now);
 
-/* The configuration a new process of child `which` is to get: a
- * waiting reload's for the host, else the running one's (no gateway starts
- * while a reload waits). */
+/* The configuration a new process of child `which` is to get: a waiting
+ * reload's for the child it waits for, else the running one's (no other
+ * gateway starts while a reload waits). */
 const rp_config *sup_config_for(const sup_state *s, int which);
 
 /* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format

@@ -4,8 +4,9 @@
  *
  * Decides and records; the loop in sup_main.c carries hand-overs out and
  * reaps.  Every request is answered at once (a hand-over in progress shows
- * in `status`) but a reload that replaces a serving host: it takes effect,
- * and is answered, once the new host is ready, or fails if it is not.
+ * in `status`) but a reload that replaces a serving host (or a serving
+ * gateway alone): it takes effect, and is answered, once the new process is
+ * ready, or fails if it is not.
  */
 #include <errno.h>
 #include <limits.h>
@@ -147,22 +148,24 @@ static rp_config *load_new(sup_state *s, sup_reload_prep *prep, char *err, size_
     return n;
 }
 
-/* 1 if the host's replacement for `n` is a hand-over the reload can wait
- * for: the host serves, and both configurations have it on TCP. */
-static int host_hands_over(const sup_state *s, const rp_config *n)
+/* 1 if child `which`'s replacement for `n` is a hand-over the reload can
+ * wait for: the child serves, and (the host) both configurations have it on
+ * TCP. */
+static int hands_over(const sup_state *s, int which, const rp_config *n)
 {
-    const sup_child *h = &s->children[RP_CHILD_HOST];
-    return h->wanted && h->cur && h->cur->ready_ms >= 0 && h->cur->term_ms < 0 &&
-           strncmp(s->cfg->host.listen, "unix:", 5) != 0 &&
-           strncmp(n->host.listen, "unix:", 5) != 0;
+    const sup_child *c = &s->children[which];
+    if (!c->wanted || !c->cur || c->cur->ready_ms < 0 || c->cur->term_ms >= 0)
+        return 0;
+    return which == RP_CHILD_GATEWAY || (strncmp(s->cfg->host.listen, "unix:", 5) != 0 &&
+                                         strncmp(n->host.listen, "unix:", 5) != 0);
 }
 
 /* Makes n the running configuration: the prepared resources, the policies,
- * and the replacement of each changed child (but the host when host_done:
- * its new process runs already).  Frees the old configuration. */
+ * and the replacement of each changed child (but child `done`, RP_CHILD_*
+ * or -1, whose new process runs already).  Frees the old configuration. */
 static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDREN],
                   sup_reload_prep *prep, const int changed[RP_N_CHILDREN],
-                  char why[RP_N_CHILDREN][512], int host_done, rp_text *reply)
+                  char why[RP_N_CHILDREN][512], int done, rp_text *reply)
 {
     int64_t now = sup_now_ms();
     rp_config *o = s->cfg;
@@ -181,6 +184,7 @@ static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDR
         if (gw->listen_fd >= 0)
             close(gw->listen_fd); /* serving gateways keep their own copies */
         gw->listen_fd = prep->listen_fd;
+        prep->listen_fd = -1;
     }
     if (prep->lock.fd >= 0) {
         sup_lock_release(&s->host_lock);
@@ -202,7 +206,7 @@ static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDR
         if (!changed[i])
             continue;
         any = 1;
-        if (i == RP_CHILD_HOST && host_done) {
+        if (i == done) {
             rp_text_printf(reply, "%s: %s; handed over\n", c->name, why[i]);
             continue;
         }
@@ -233,12 +237,57 @@ static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDR
     rp_config_free(o);
 }
 
+/* The child a reload to n must wait for (RP_CHILD_*), or -1: the host when
+ * its part changed and it hands over, else the gateway when only its part
+ * changed and it hands over.  (When both changed, the reload waits for the
+ * host; the gateway then follows as after any new host.) */
+static int child_to_wait_for(const sup_state *s, const rp_config *n,
+                             const int changed[RP_N_CHILDREN])
+{
+    if (changed[RP_CHILD_HOST])
+        return hands_over(s, RP_CHILD_HOST, n) ? RP_CHILD_HOST : -1;
+    if (changed[RP_CHILD_GATEWAY] && hands_over(s, RP_CHILD_GATEWAY, n))
+        return RP_CHILD_GATEWAY;
+    return -1;
+}
+
+/* Begins the wait for child `which`'s new process under n. */
+static void wait_for_child(sup_state *s, int which, rp_config *n, sup_reload_prep *prep,
+                           sup_reload_view *views[RP_N_CHILDREN], const int changed[RP_N_CHILDREN],
+                           char why[RP_N_CHILDREN][512])
+{
+    sup_reload_wait *w = &s->reload;
+    sup_child *c = &s->children[which];
+    w->cfg = n;
+    w->which = which;
+    memcpy(w->views, views, sizeof(w->views));
+    w->prep = *prep;
+    w->old_pid = c->cur->pid; /* hands_over: there is one */
+    w->new_pid = 0;
+    w->old_listen_fd = -1;
+    if (which == RP_CHILD_GATEWAY && w->prep.listen_fd >= 0) {
+        /* the new gateway gets the new socket; the old one serves on its
+         * own copy of the old, which rpcrestd keeps until the reload ends */
+        w->old_listen_fd = c->listen_fd;
+        c->listen_fd = w->prep.listen_fd;
+        w->prep.listen_fd = -1;
+    }
+    memcpy(w->changed, changed, sizeof(w->changed));
+    memcpy(w->why, why, sizeof(w->why));
+    /* the new process gets the new ready_timeout, the one rpcrestctl waits for */
+    w->ready_timeout = c->policy.ready_timeout;
+    c->policy.ready_timeout = n->supervisor.child[which].ready_timeout;
+    sup_log(&s->log, "reload: %s: %s; handing over to a new process; the reload takes effect "
+            "once it is ready", c->name, why[which]);
+    sup_restart_child(s, which, sup_now_ms());
+}
+
 int sup_reload(sup_state *s, rp_text *reply)
 {
     char err[2 * PATH_MAX + 512];
     if (s->reload.cfg) {
         snprintf(err, sizeof(err), "the previous reload is under way (its new %s is getting "
-                 "ready); try again once it is done", s->children[RP_CHILD_HOST].name);
+                 "ready); try again once it is done", s->children[s->reload.which].name);
         s->reloads_refused++;
         reload_not_done(s, "refused", err, reply);
         return 1;
@@ -257,92 +306,94 @@ int sup_reload(sup_state *s, rp_text *reply)
         views[i] = sup_reload_view_of(n, i);
         changed[i] = sup_reload_changed(s->running[i], views[i], why[i], sizeof(why[i]));
     }
-    if (!changed[RP_CHILD_HOST] || !host_hands_over(s, n)) {
-        apply(s, n, views, &prep, changed, why, 0, reply);
+    int which = child_to_wait_for(s, n, changed);
+    if (which < 0) {
+        apply(s, n, views, &prep, changed, why, -1, reply);
         return 0;
     }
-    sup_reload_wait *w = &s->reload;
-    w->cfg = n;
-    memcpy(w->views, views, sizeof(views));
-    w->prep = prep;
-    sup_child *h = &s->children[RP_CHILD_HOST];
-    w->old_pid = h->cur->pid; /* host_hands_over: there is one */
-    w->host_pid = 0;
-    memcpy(w->changed, changed, sizeof(changed));
-    memcpy(w->why, why, sizeof(why));
-    /* the new host gets the new ready_timeout, the one rpcrestctl waits for */
-    w->ready_timeout = h->policy.ready_timeout;
-    h->policy.ready_timeout = n->supervisor.child[RP_CHILD_HOST].ready_timeout;
-    sup_log(&s->log, "reload: %s: %s; handing over to a new process; the reload takes effect "
-            "once it is ready", h->name, why[RP_CHILD_HOST]);
-    sup_restart_child(s, RP_CHILD_HOST, sup_now_ms());
+    wait_for_child(s, which, n, &prep, views, changed, why);
     return SUP_CTL_LATER;
 }
 
 const rp_config *sup_config_for(const sup_state *s, int which)
 {
-    if (which == RP_CHILD_HOST && s->reload.cfg)
+    if (s->reload.cfg && which == s->reload.which)
         return s->reload.cfg;
     return s->cfg;
 }
 
-/* Why the waiting reload's new host p (NULL once it has ended) did not
+/* Why the waiting reload's new process p (NULL once it has ended) did not
  * take over, into why[size]. */
-static void host_failure(const sup_state *s, const sup_proc *p, char *why, size_t size)
+static void wait_failure(const sup_state *s, const sup_proc *p, char *why, size_t size)
 {
-    const sup_child *h = &s->children[RP_CHILD_HOST];
     const sup_reload_wait *w = &s->reload;
+    const sup_child *c = &s->children[w->which];
     char how[128];
     if (sup_stopping(s)) {
         snprintf(why, size, "rpcrestd is stopping");
-    } else if (!w->host_pid) {
-        snprintf(why, size, "%s: the hand-over to a new process did not begin", h->name);
-    } else if (strncmp(h->note, "hand-over", 9) == 0) { /* it ended, or timed out, as next */
-        snprintf(why, size, "%s: %s", h->name, h->note);
-    } else if (p && p->failed) { /* it had taken an ended old host's place */
+    } else if (!w->new_pid) {
+        snprintf(why, size, "%s: the hand-over to a new process did not begin", c->name);
+    } else if (strncmp(c->note, "hand-over", 9) == 0) { /* it ended, or timed out, as next */
+        snprintf(why, size, "%s: %s", c->name, c->note);
+    } else if (p && p->failed) { /* it had taken an ended old process's place */
         snprintf(why, size, "%s: the new pid %d was not ready within %g s (ready_timeout)",
-                 h->name, (int)w->host_pid, h->policy.ready_timeout);
-    } else if (!p && h->last_pid == w->host_pid) {
-        sup_describe_status(h->last_status, how, sizeof(how));
-        snprintf(why, size, "%s: the new pid %d %s before it was ready", h->name,
-                 (int)w->host_pid, how);
+                 c->name, (int)w->new_pid, c->policy.ready_timeout);
+    } else if (!p && c->last_pid == w->new_pid) {
+        sup_describe_status(c->last_status, how, sizeof(how));
+        snprintf(why, size, "%s: the new pid %d %s before it was ready", c->name,
+                 (int)w->new_pid, how);
     } else {
-        snprintf(why, size, "%s: the new pid %d was stopped before it was ready", h->name,
-                 (int)w->host_pid);
+        snprintf(why, size, "%s: the new pid %d was stopped before it was ready", c->name,
+                 (int)w->new_pid);
     }
 }
 
-/* 1 while the waiting reload's new host p may still take over: it is
+/* 1 while the waiting reload's new process p may still take over: it is
  * about to start, it is the next process, or it has taken the place of an
- * old host that ended and is not ready yet. */
-static int host_getting_ready(const sup_child *h, const sup_proc *p)
+ * old one that ended and is not ready yet. */
+static int new_getting_ready(const sup_child *c, const sup_proc *p)
 {
-    if (h->handover_pending)
+    if (c->handover_pending)
         return 1;
     if (!p)
         return 0;
-    return p == h->next || (p == h->cur && p->ready_ms < 0 && p->term_ms < 0);
+    return p == c->next || (p == c->cur && p->ready_ms < 0 && p->term_ms < 0);
+}
+
+/* Puts back the gateway's socket of the running configuration, if the
+ * waiting reload had given the new gateway a new one. */
+static void restore_listen_fd(sup_state *s)
+{
+    sup_reload_wait *w = &s->reload;
+    sup_child *gw = &s->children[RP_CHILD_GATEWAY];
+    if (w->old_listen_fd < 0)
+        return;
+    if (gw->listen_fd >= 0)
+        close(gw->listen_fd);
+    gw->listen_fd = w->old_listen_fd;
+    w->old_listen_fd = -1;
 }
 
 /* The waiting reload has failed: what failed, and what serves now. */
 static void reload_failed(sup_state *s, sup_proc *p, rp_config *n, int64_t now)
 {
     sup_reload_wait *w = &s->reload;
-    sup_child *h = &s->children[RP_CHILD_HOST];
+    sup_child *c = &s->children[w->which];
     char why[1024], err[2048];
     rp_text reply = {0};
-    host_failure(s, p, why, sizeof(why));
-    if (p && p == h->next)
-        sup_child_retire(h, p, now); /* stopping: it is not wanted any more */
-    h->handover_pending = 0;
-    h->policy.ready_timeout = w->ready_timeout;
-    if (h->cur && h->cur->pid == w->old_pid)
-        snprintf(err, sizeof(err), "%s; %s pid %d keeps serving the running configuration, "
-                 "and %s is not handed over", why, h->name, (int)w->old_pid,
-                 s->children[RP_CHILD_GATEWAY].name);
+    wait_failure(s, p, why, sizeof(why));
+    if (p && p == c->next)
+        sup_child_retire(c, p, now); /* stopping: it is not wanted any more */
+    c->handover_pending = 0;
+    c->policy.ready_timeout = w->ready_timeout;
+    restore_listen_fd(s);
+    if (c->cur && c->cur->pid == w->old_pid)
+        snprintf(err, sizeof(err), "%s; %s pid %d keeps serving the running configuration%s",
+                 why, c->name, (int)w->old_pid,
+                 w->which == RP_CHILD_HOST ? ", and rpcrest-gateway is not handed over" : "");
     else
         snprintf(err, sizeof(err), "%s; pid %d, which ran the running configuration, ended "
-                 "during the hand-over: no %s serves now", why, (int)w->old_pid, h->name);
+                 "during the hand-over: no %s serves now", why, (int)w->old_pid, c->name);
     unprepare(&w->prep);
     rp_config_free(n);
     for (int i = 0; i < RP_N_CHILDREN; i++) {
@@ -358,12 +409,12 @@ static void reload_failed(sup_state *s, sup_proc *p, rp_config *n, int64_t now)
 void sup_reload_progress(sup_state *s, int64_t now)
 {
     sup_reload_wait *w = &s->reload;
-    sup_child *h = &s->children[RP_CHILD_HOST];
     if (!w->cfg)
         return;
-    sup_proc *p = w->host_pid ? sup_child_find(h, w->host_pid) : NULL;
-    int serving = p && p == h->cur && p->ready_ms >= 0 && p->term_ms < 0;
-    if (!serving && host_getting_ready(h, p) && !sup_stopping(s))
+    sup_child *c = &s->children[w->which];
+    sup_proc *p = w->new_pid ? sup_child_find(c, w->new_pid) : NULL;
+    int serving = p && p == c->cur && p->ready_ms >= 0 && p->term_ms < 0;
+    if (!serving && new_getting_ready(c, p) && !sup_stopping(s))
         return;
     rp_config *n = w->cfg;
     w->cfg = NULL;
@@ -371,8 +422,12 @@ void sup_reload_progress(sup_state *s, int64_t now)
         reload_failed(s, p, n, now);
         return;
     }
+    if (w->old_listen_fd >= 0) { /* the new gateway took over: the old socket is done */
+        close(w->old_listen_fd);
+        w->old_listen_fd = -1;
+    }
     rp_text reply = {0};
-    apply(s, n, w->views, &w->prep, w->changed, w->why, 1, &reply);
+    apply(s, n, w->views, &w->prep, w->changed, w->why, w->which, &reply);
     sup_ctl_answer_waiting(&s->ctl, 0, reply.s ? reply.s : "", now);
     rp_text_free(&reply);
 }
@@ -426,8 +481,9 @@ static void child_note(const sup_state *s, const sup_child *c, sup_phase st, int
     if (st == SUP_BACKOFF)
         NOTE("restarting in %.1f s", (double)(c->next_start_ms - now) / 1000.0);
     if (st == SUP_STARTING && !c->cur && c != &s->children[RP_CHILD_HOST])
-        NOTE(s->reload.cfg ? "waiting for the reload under way"
-                           : "waiting for rpcrest-host to be ready");
+        NOTE(s->reload.cfg && s->reload.which == RP_CHILD_HOST
+                 ? "waiting for the reload under way"
+                 : "waiting for rpcrest-host to be ready");
     if (c->note[0])
         NOTE("%s", c->note);
 #undef NOTE
@@ -524,7 +580,8 @@ static int child_index(const char *name)
  * for the answer: "" when none waits. */
 static const char *after_reload(const sup_state *s)
 {
-    return s->reload.cfg ? " once the reload under way is done" : "";
+    return s->reload.cfg && s->reload.which == RP_CHILD_HOST ? " once the reload under way is done"
+                                                             : "";
 }
 
 static int start_child(sup_state *s, sup_child *c, rp_text *reply)
@@ -623,8 +680,8 @@ int sup_command(void *arg, const char *request, rp_text *reply)
                                "rpcrest-host\n");
         return 1;
     }
-    if (named && which == RP_CHILD_HOST && s->reload.cfg) {
-        /* the reload's new host is starting: another would outrun it */
+    if (named && s->reload.cfg && which == s->reload.which) {
+        /* the reload's new process is starting: another would outrun it */
         rp_text_printf(reply, "rpcrestd: a reload is waiting for its new %s to get ready; try "
                               "again once it is done\n", c->name);
         return 1;

@@ -331,7 +331,8 @@ static int handover_may_begin(const sup_state *s, int which)
         return 0;
     if (which == RP_CHILD_GATEWAY) {
         const sup_child *h = &s->children[RP_CHILD_HOST];
-        return host_ready(s) && !h->next && !h->handover_pending && !s->reload.cfg;
+        return host_ready(s) && !h->next && !h->handover_pending &&
+               !(s->reload.cfg && s->reload.which == RP_CHILD_HOST);
     }
     return 1;
 }
@@ -350,12 +351,12 @@ static int64_t start_due(sup_state *s, int64_t now)
             c->handover_pending = 0;
             if (sup_can_handover(s, i)) {
                 sup_ctx ctx = s->ctx;
-                ctx.cfg = sup_config_for(s, i); /* a waiting reload's, for the host */
+                ctx.cfg = sup_config_for(s, i); /* a waiting reload's, for its child */
                 sup_child_spawn(c, SUP_ROLE_NEXT, &ctx, now);
                 /* known from the start: its READY may come before the loop
                  * goes round again */
-                if (i == RP_CHILD_HOST && s->reload.cfg && c->next)
-                    s->reload.host_pid = c->next->pid;
+                if (s->reload.cfg && i == s->reload.which && c->next)
+                    s->reload.new_pid = c->next->pid;
             } else {
                 sup_log(&s->log, "%s listens on a unix socket: stopping pid %d before starting "
                         "its replacement", c->name, (int)c->cur->pid);
@@ -369,9 +370,10 @@ static int64_t start_due(sup_state *s, int64_t now)
         if (i == RP_CHILD_GATEWAY && !host_ready(s))
             continue; /* started once the host says it is ready */
         /* A new gateway would get the running configuration, which a
-         * waiting reload may replace (its new host may still fail): it
-         * starts once the reload is done, on the configuration then in
-         * force, and meanwhile rpcrestd's socket holds its connections. */
+         * waiting reload may replace (its new host or gateway may still
+         * fail): it starts once the reload is done, on the configuration
+         * then in force, and meanwhile rpcrestd's socket holds its
+         * connections. */
         if (i == RP_CHILD_GATEWAY && s->reload.cfg)
             continue;
         if (c->start_after_retired && c->retiring)
@@ -793,6 +795,7 @@ int main(int argc, char **argv)
     sup_adopt_init(&s.adopt);
     for (int i = 0; i < RP_N_CHILDREN; i++)
         s.children[i].listen_fd = -1;
+    s.reload.old_listen_fd = -1;
     s.rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
     s.cfg_arg = absolute(cfg_path);
     s.cfg = s.cfg_arg ? rp_config_load(s.cfg_arg, err, sizeof(err)) : NULL;

@@ -216,7 +216,8 @@ class CtlTest(SupervisorCase):
             f.write(text.replace("timeout = 2", "timeout = 3"))
         rl = self.ctl(r, "reload")
         self.assertEqual(rl.returncode, 0, rl)
-        self.assertEqual(rl.stdout, "%s: [gateway] timeout changed; restarting\n" % GATEWAY)
+        # answered once the new gateway has taken over
+        self.assertEqual(rl.stdout, "%s: [gateway] timeout changed; handed over\n" % GATEWAY)
         self.wait_for_log(r, r"rpcrestctl: reload")
 
     def test_usage_and_bad_requests(self):

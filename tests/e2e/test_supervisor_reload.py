@@ -206,7 +206,7 @@ class ReloadTest(SupervisorCase):
         os.rename(pb + ".new", pb)
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 0, ctl)
-        self.assertRegex(ctl.stdout, r"rpcrest-gateway: .*descriptors file.*; restarting")
+        self.assertRegex(ctl.stdout, r"rpcrest-gateway: .*descriptors file.*; handed over")
         self.assertNotIn("rpcrest-host", ctl.stdout)
         self.wait_handed_over(r, "rpcrest-gateway", kids["rpcrest-gateway"])
         self.assertEqual(children(r)["rpcrest-host"], kids["rpcrest-host"])
@@ -361,6 +361,48 @@ class ReloadTest(SupervisorCase):
         ctl = self.ctl(r, "reload")
         self.assertEqual((ctl.returncode, ctl.stdout), (0, "reloaded; no child is affected\n"))
         self.assertEqual(children(r), kids, r.log())
+
+    def test_reload_whose_new_gateway_refuses_it_is_reported_and_undone(self):
+        """Only [gateway] changed, and the new gateway exits 78 on it: the
+        reload fails (exit 1, the reason), the old gateway serves on, and a
+        gateway started later (after a crash) runs the configuration in
+        force, not the refused one."""
+        r = self.rpcrest()
+        kids = children(r)
+        rewrite(r, "timeout = 2", "timeout = 2\nservices = nope.Svc")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertRegex(ctl.stderr, r"reload failed: %s: hand-over to pid \d+ failed: exited "
+                         r"with status 78; %s pid %d keeps serving the running "
+                         r"configuration\n$" % (GATEWAY, GATEWAY, kids[GATEWAY]))
+        self.assertIn("event=reload result=failed", r.log())
+        self.assertEqual(children(r), kids)
+        self.assertTrue(self.echo_works(r, 5))
+        os.kill(kids[GATEWAY], signal.SIGKILL)
+        self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+
+    def test_reload_moving_the_gateway_to_a_new_port_whose_gateway_fails_keeps_the_old(self):
+        """The new port is rpcrestd's until the reload ends: a failed one
+        closes it and the old port still serves."""
+        r = self.rpcrest()
+        kids = children(r)
+        new_port = free_port()
+        rewrite(r, "listen = 127.0.0.1:%d" % r.http_port,
+                "listen = 127.0.0.1:%d\nservices = nope.Svc" % new_port)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("keeps serving the running configuration", ctl.stderr)
+        self.assertFalse(port_open(new_port))
+        self.assertTrue(self.echo_works(r, 5))
+        # the same move without the refused key works, on the new port
+        rewrite(r, "\nservices = nope.Svc", "")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.assertIn("%s: [gateway] listen changed; handed over" % GATEWAY, ctl.stdout)
+        self.assertTrue(self.echo_works(r, 5, port=new_port))
+        self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
+        self.assertFalse(port_open(r.http_port))
 
     def test_while_a_reload_waits_the_host_is_left_to_it(self):
         """While a reload waits for its new host, another reload and
