@@ -480,10 +480,19 @@ static void child_note(const sup_state *s, const sup_child *c, sup_phase st, int
              (int)p->pid);
     if (st == SUP_BACKOFF)
         NOTE("restarting in %.1f s", (double)(c->next_start_ms - now) / 1000.0);
-    if (st == SUP_STARTING && !c->cur && c != &s->children[RP_CHILD_HOST])
-        NOTE(s->reload.cfg && s->reload.which == RP_CHILD_HOST
-                 ? "waiting for the reload under way"
-                 : "waiting for rpcrest-host to be ready");
+    if (st == SUP_STARTING && !c->cur && c != &s->children[RP_CHILD_HOST] &&
+        !sup_gateway_only(s->cfg)) {
+        const sup_child *h = &s->children[RP_CHILD_HOST];
+        if (s->reload.cfg && s->reload.which == RP_CHILD_HOST)
+            NOTE("waiting for the reload under way");
+        else if (h->fatal && !h->cur)
+            NOTE("waiting for rpcrest-host, which has failed: 'rpcrestctl start host' tries "
+                 "again");
+        else if (!h->wanted && !h->cur)
+            NOTE("waiting for rpcrest-host, which is stopped");
+        else
+            NOTE("waiting for rpcrest-host to be ready");
+    }
     if (c->note[0])
         NOTE("%s", c->note);
 #undef NOTE

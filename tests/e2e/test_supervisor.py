@@ -625,6 +625,18 @@ class SupervisorTest(SupervisorCase):
         self.assertRegex(st.stdout, r"%s\s+FATAL\s+-\s+-\s+1\s+status 78  refused the "
                          r"configuration \(exit status 78\) before it was ready" % HOST)
 
+    def test_status_says_the_gateway_waits_for_a_failed_host(self):
+        """A gateway that never started because the host is FATAL is not
+        "waiting for rpcrest-host to be ready": status says the host failed
+        and what tries again."""
+        r = self.stand_ins("exit 1\n", IDLE, supervisor={"start_retries": "1",
+                                                          "backoff_initial": "0.05"}).start()
+        self.wait_for_log(r, r"%s is FATAL" % HOST)
+        st = self.ctl(r, "status")
+        self.assertRegex(st.stdout, r"%s\s+STARTING.*waiting for rpcrest-host, which has failed: "
+                         r"'rpcrestctl start host' tries again" % GATEWAY)
+        self.assertEqual(starts(r.log(), GATEWAY), 0, r.log())
+
     def test_child_exiting_78_after_it_was_ready_is_restarted(self):
         """Not a configuration error: a crash, restarted after backoff_max."""
         r = self.stand_ins(NOTIFY + "sleep 0.2\nexit 78\n", IDLE,
