@@ -387,16 +387,6 @@ static json_t *text_schema(oa_ctx *c, const gw_field *f)
     return value_schema(c, f); /* Timestamp, Duration, FieldMask: their string components */
 }
 
-static int is_text_field(const gw_field *f)
-{
-    if (f->type != GW_TYPE_MESSAGE && f->type != GW_TYPE_GROUP)
-        return 1;
-    int wkt = f->message ? f->message->wkt : GW_WKT_NONE;
-    return !f->message->map_entry &&
-           (wkt == GW_WKT_WRAPPER || wkt == GW_WKT_TIMESTAMP || wkt == GW_WKT_DURATION ||
-            wkt == GW_WKT_FIELD_MASK);
-}
-
 /* Whether dotted path `fpath` (by JSON or proto names) is the path of a
  * path variable or the body field, or lies below one of them. */
 static int bound_elsewhere(const gw_route *r, const gw_message *in, const char *fpath)
@@ -441,7 +431,7 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth)
             q->prefix[plen] = '\0';
             continue;
         }
-        if (is_text_field(f)) {
+        if (gw_field_takes_text(f)) {
             json_t *schema = text_schema(q->c, f);
             if (f->repeated) {
                 json_t *arr = json_pack("{s:s}", "type", "array");

@@ -279,7 +279,8 @@ int gw_route_decode_var(const char *text, size_t len, gw_buf *out)
 /* ---- the route table --------------------------------------------------------------- */
 
 /* A path variable's field path must lead through singular messages to a
- * field that text can set. */
+ * field that text can set (a scalar, or a wrapper, Timestamp, Duration or
+ * FieldMask, as for query parameters). */
 static int check_field_path(const gw_message *m, const char *fpath, char *why, size_t n)
 {
     const char *comp = fpath;
@@ -293,7 +294,7 @@ static int check_field_path(const gw_message *m, const char *fpath, char *why, s
             return -1;
         }
         if (!dot) {
-            if (f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP) {
+            if (!gw_field_takes_text(f)) {
                 snprintf(why, n, "path variable '%s' names a message field", fpath);
                 return -1;
             }

@@ -815,6 +815,15 @@ const gw_message *gw_schema_message(const gw_schema *s, const char *full_name)
     return t ? t->message : NULL;
 }
 
+int gw_field_takes_text(const gw_field *f)
+{
+    if (f->type != GW_TYPE_MESSAGE && f->type != GW_TYPE_GROUP)
+        return 1;
+    int wkt = f->message ? f->message->wkt : GW_WKT_NONE;
+    return wkt == GW_WKT_WRAPPER || wkt == GW_WKT_TIMESTAMP || wkt == GW_WKT_DURATION ||
+           wkt == GW_WKT_FIELD_MASK;
+}
+
 const gw_field *gw_message_field_by_number(const gw_message *m, uint32_t number)
 {
     size_t lo = 0, hi = m->n_fields;

@@ -149,6 +149,11 @@ const gw_field *gw_message_field_by_number(const gw_message *m, uint32_t number)
  * or NULL. */
 const gw_field *gw_message_field_by_name(const gw_message *m, const char *name, size_t len);
 
+/* 1 if a path variable or query parameter can set field f from text: a
+ * scalar or enum, or a message whose JSON form is a string or scalar (a
+ * wrapper, Timestamp, Duration, FieldMask). */
+int gw_field_takes_text(const gw_field *f);
+
 /* Enum value by name, or NULL; by number, or NULL. */
 const gw_enum_value *gw_enum_by_name(const gw_enum *e, const char *name);
 const gw_enum_value *gw_enum_by_number(const gw_enum *e, int32_t number);

@@ -543,7 +543,7 @@ static void test_router_build_errors(void **state)
         fail_msg("cannot load %s: %s", BADROUTE_PB, err);
     size_t n;
     const gw_method *methods = gw_schema_methods(s, &n);
-    assert_int_equal(n, 11);
+    assert_int_equal(n, 12);
 
     static const struct {
         const char *method, *err;
@@ -564,6 +564,7 @@ static void test_router_build_errors(void **state)
         {"/badroute.Broken/MessageVar",
          "GET /v1/msg/{sub} (/badroute.Broken/MessageVar): path variable 'sub' names a message "
          "field"},
+        {"/badroute.Broken/WktVars", NULL},
         {"/badroute.Broken/RepeatedPath",
          "GET /v1/rep/{subs.id} (/badroute.Broken/RepeatedPath): 'subs' in 'subs.id' is not a "
          "singular message field"},
