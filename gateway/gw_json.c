@@ -844,6 +844,9 @@ static int encode_map_key(conv *c, const gw_field *kf, const char *key, gw_buf *
         gw_buf_varint(out, key[0] == 't');
         return 0;
     }
+    size_t i = key[0] == '-' || key[0] == '+';
+    if (!key[i] || strspn(key + i, "0123456789") != strlen(key + i))
+        return gw_conv_fail(c, "'%.100s' is not a valid integer", key); /* no 1e2, 1.0 */
     json_t *text = json_string(key);
     if (!text)
         return gw_conv_fail(c, "map key is not valid UTF-8");
@@ -875,6 +878,69 @@ static int encode_map_entry(conv *c, const gw_field *f, const char *key, const j
     return 0;
 }
 
+/* The integer map key `key` (checked: [+-]digits) as its shortest text
+ * in buf[size] ("+007" -> "7", "-0" -> "0"); 1 if that differs from key,
+ * 0 if not (or if it is too long to be in range anyway). */
+static int map_key_canonical(const char *key, char *buf, size_t size)
+{
+    int neg = key[0] == '-';
+    const char *d = key + (key[0] == '-' || key[0] == '+');
+    while (d[0] == '0' && d[1])
+        d++;
+    if (d[0] == '0')
+        neg = 0;
+    if (strlen(d) + 2 > size)
+        return 0;
+    snprintf(buf, size, "%s%s", neg ? "-" : "", d);
+    return strcmp(buf, key) != 0;
+}
+
+typedef struct canon_key {
+    char text[32];
+} canon_key;
+
+static int by_canon_text(const void *a, const void *b)
+{
+    return strcmp(((const canon_key *)a)->text, ((const canon_key *)b)->text);
+}
+
+/* Integer keys in other forms than the shortest ("01", "+1") may name the
+ * same key twice, which JSON's duplicate-key check cannot see: refused, as
+ * protojson does, rather than one entry silently replacing the other.
+ * Sorted, so that a map of many such keys costs n log n. */
+static int refuse_duplicate_int_keys(conv *c, const json_t *obj)
+{
+    size_t n = json_object_size(obj), i = 0, odd = 0;
+    canon_key one;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+        odd += (size_t)map_key_canonical(key, one.text, sizeof(one.text));
+    if (!odd)
+        return 0;
+    canon_key *keys = malloc(n * sizeof(*keys));
+    if (!keys)
+        return gw_conv_fail(c, "out of memory");
+    json_object_foreach((json_t *)obj, key, v) {
+        if (!map_key_canonical(key, keys[i].text, sizeof(keys[i].text)))
+            snprintf(keys[i].text, sizeof(keys[i].text), "%s", key);
+        i++;
+    }
+    qsort(keys, n, sizeof(*keys), by_canon_text);
+    int rc = 0;
+    for (i = 1; i < n && rc == 0; i++)
+        if (strcmp(keys[i - 1].text, keys[i].text) == 0)
+            rc = gw_conv_fail(c, "map key %s is given twice, in different forms", keys[i].text);
+    free(keys);
+    return rc;
+}
+
+static int is_integer_key(const gw_field *f)
+{
+    const gw_field *kf = gw_message_field_by_number(f->message, 1);
+    return kf && kf->type != GW_TYPE_STRING && kf->type != GW_TYPE_BOOL;
+}
+
 static int encode_map(conv *c, const gw_field *f, const json_t *obj, gw_buf *out)
 {
     if (!json_is_object(obj))
@@ -887,7 +953,7 @@ static int encode_map(conv *c, const gw_field *f, const json_t *obj, gw_buf *out
             return -1;
         gw_conv_pop(c, saved);
     }
-    return 0;
+    return is_integer_key(f) ? refuse_duplicate_int_keys(c, obj) : 0;
 }
 
 int gw_json_encode_field(gw_conv *c, const gw_field *f, const json_t *v, gw_buf *out)

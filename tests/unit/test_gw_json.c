@@ -385,6 +385,18 @@ static void test_maps(void **state)
     ENC_ERR(ALL, "{'mInt32':{'2147483648':'x'}}", "out of range for a 32-bit integer");
     ENC_ERR(ALL, "{'mUint32':{'-1':'x'}}", "'-1' is not a valid integer");
     ENC_ERR(ALL, "{'mInt64Nested':{'1.5':{}}}", "'1.5' is not a valid integer");
+    /* keys are integers as text, like protojson's strconv.ParseInt: no
+     * exponent, fraction or spaces, and one key in two forms is refused */
+    ENC_ERR(ALL, "{'mInt64Nested':{'1e2':{}}}", "field 'mInt64Nested.1e2': '1e2' is not a valid "
+                                                 "integer");
+    ENC_ERR(ALL, "{'mInt32':{'1.0':'x'}}", "'1.0' is not a valid integer");
+    ENC_ERR(ALL, "{'mInt32':{' 1':'x'}}", "' 1' is not a valid integer");
+    ENC_ERR(ALL, "{'mInt32':{'-':'x'}}", "'-' is not a valid integer");
+    RT(ALL, "{'mInt32':{'007':'x','-0':'y'}}", "{'mInt32':{'7':'x','0':'y'}}");
+    ENC_ERR(ALL, "{'mInt64Nested':{'1':{},'01':{'name':'b'}}}",
+            "field 'mInt64Nested': map key 1 is given twice, in different forms");
+    ENC_ERR(ALL, "{'mSint32':{'+5':'a','005':'b'}}", "map key 5 is given twice");
+    ENC_ERR(ALL, "{'mUint64':{'0':'a','-0':'b'}}", "map key 0 is given twice");
     ENC_ERR(ALL, "{'mStrInt':{'a':null}}", "field 'mStrInt.a': null is not allowed as a map value");
     ENC_ERR(ALL, "{'mStrInt':[]}", "field 'mStrInt': expected an object (a map), got an array");
     ENC_ERR(ALL, "{'mStrInt':{'a':'x'}}", "field 'mStrInt.a': 'x' is not a valid integer");
