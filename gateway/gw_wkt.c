@@ -320,6 +320,27 @@ static int decode_duration(gw_conv *c, const gw_message *m, const uint8_t *data,
 /* ======================= FieldMask ======================================== */
 
 /* A JSON path ("fooBar.baz") to its proto form ("foo_bar.baz") in *path. */
+/* 1 if p[0..n) is dotted field names ("a.b_c"), each a letter or '_' and
+ * then letters, digits and '_'. */
+static int is_dotted_name(const uint8_t *p, size_t n)
+{
+    int at_start = 1;
+    for (size_t i = 0; i < n; i++) {
+        int alpha = (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') || p[i] == '_';
+        if (p[i] == '.' && !at_start) {
+            at_start = 1;
+        } else if (alpha || (!at_start && p[i] >= '0' && p[i] <= '9')) {
+            at_start = 0;
+        } else {
+            return 0;
+        }
+    }
+    return !at_start;
+}
+
+/* A JSON FieldMask path (lowerCamelCase) as its proto path, into path;
+ * like protojson, refused unless it is dotted field names ("a,,b", "a.",
+ * "1a" and "a b" are not). */
 static int snake_path(gw_conv *c, const char *s, size_t n, gw_buf *path)
 {
     path->len = 0;
@@ -331,6 +352,11 @@ static int snake_path(gw_conv *c, const char *s, size_t n, gw_buf *path)
             gw_buf_putc(path, '_');
         gw_buf_putc(path, (uint8_t)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]));
     }
+    if (path->oom)
+        return gw_conv_fail(c, "out of memory");
+    if (!is_dotted_name(path->data, path->len))
+        return gw_conv_fail(c, "'%.*s' is not a field path (names separated by dots)",
+                            (int)(n > 64 ? 64 : n), s);
     return 0;
 }
 
