@@ -77,6 +77,10 @@ static void write_any(gw_buf *out, const uint8_t *any, size_t len, const gw_sche
     p = any;
     if (next_bytes_field(&p, end, 2, &value, &value_len) < 0)
         value = NULL;
+    if (!url_len && !value_len) { /* an empty Any: {} in proto3 JSON */
+        gw_buf_puts(out, "{}");
+        return;
+    }
     gw_buf_puts(out, "{\"@type\":");
     gw_json_write_text(out, url ? (const char *)url : "", url_len);
     char name[256] = "";

@@ -576,6 +576,16 @@ static const gw_message *any_type_of(gw_conv *c, const gw_message *m, const json
     return packed;
 }
 
+/* 1 if an Any of `packed` carries its JSON under "value": a well-known
+ * type, or google.protobuf.Empty when the client put it there, as Go's
+ * protojson writes it ({"@type":…Empty,"value":{}}; without "value", as
+ * C++ and Python write it and rpcrest answers, it is read too). */
+static int any_value_member(const gw_message *packed, const json_t *obj)
+{
+    return packed->wkt || (packed->n_fields == 0 && json_object_get(obj, "value") &&
+                           strcmp(packed->full_name, "google.protobuf.Empty") == 0);
+}
+
 static int encode_any(gw_conv *c, const gw_message *m, const json_t *v, gw_buf *out)
 {
     if (!json_is_object(v))
@@ -593,8 +603,8 @@ static int encode_any(gw_conv *c, const gw_message *m, const json_t *v, gw_buf *
     size_t tag_at = out->len;
     gw_wire_tag(out, 2, GW_WIRE_LEN);
     size_t body = out->len;
-    int rc = packed->wkt ? encode_any_value(c, packed, v, out)
-                         : gw_json_encode_fields(c, packed, v, "@type", out);
+    int rc = any_value_member(packed, v) ? encode_any_value(c, packed, v, out)
+                                         : gw_json_encode_fields(c, packed, v, "@type", out);
     if (rc < 0)
         return -1;
     if (out->len == body)

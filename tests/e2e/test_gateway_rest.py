@@ -481,7 +481,8 @@ class Errors(SystemCase):
         details = [{"@type": "type.googleapis.com/google.protobuf.StringValue", "value": "hello"},
                    {"@type": "type.googleapis.com/google.protobuf.Duration", "value": "1.5s"},
                    {"@type": "type.googleapis.com/rpcrest.testkit.Nested", "name": "n",
-                    "value": 3, "colors": ["RED", "BLUE"]}]
+                    "value": 3, "colors": ["RED", "BLUE"]},
+                   {}]
         body = self.error("POST", "/v1/testkit/fail",
                           {"code": 9, "message": "no", "details": details, "withInfo": True},
                           status=400, code=9, message="no")
@@ -490,6 +491,7 @@ class Errors(SystemCase):
             {"@type": "type.googleapis.com/google.protobuf.Duration", "value": "1.500s"},
             {"@type": "type.googleapis.com/rpcrest.testkit.Nested", "name": "n", "value": 3,
              "colors": ["RED", "BLUE"]},
+            {},  # an empty Any, as proto3 JSON writes it
             {"@type": "type.googleapis.com/rpcrest.testkit.FailInfo", "reason": "TESTKIT_FAIL",
              "domain": "rpcrest.testkit", "metadata": {"code": "9"}}])
 

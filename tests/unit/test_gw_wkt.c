@@ -490,6 +490,11 @@ static void test_any(void **state)
     RT_SAME(EV, "{'any':{'@type':'type.googleapis.com/google.protobuf.FieldMask','value':'aB'}}");
     /* Empty is an ordinary message; an Any in an Any */
     RT_SAME(EV, "{'any':{'@type':'type.googleapis.com/google.protobuf.Empty'}}");
+    /* ... though Go's protojson writes it with "value":{}, read as well */
+    RT(EV, "{'any':{'@type':'type.googleapis.com/google.protobuf.Empty','value':{}}}",
+       "{'any':{'@type':'type.googleapis.com/google.protobuf.Empty'}}");
+    ENC_ERR(EV, "{'any':{'@type':'type.googleapis.com/google.protobuf.Empty','value':{'a':1}}}",
+            "field 'any.value.a': no such field in google.protobuf.Empty");
     RT_SAME(EV, "{'any':{'@type':'type.googleapis.com/google.protobuf.Any',"
                 "'value':{'@type':'type.googleapis.com/wkt.Inner','label':'deep'}}}");
     /* the empty Any; a type URL without a host */
