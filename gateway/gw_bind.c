@@ -203,10 +203,15 @@ static json_t *parse_body(const gw_route *route, const char *body, size_t len, c
                  jerr.line, jerr.column);
         return NULL;
     }
-    if (strcmp(route->binding->body, "*") == 0 && !json_is_object(json)) {
+    /* body "*" is the whole request: an object, unless the request is a
+     * well-known type whose JSON form is not (a StringValue is "text", a
+     * Timestamp a string, a ListValue an array), and no path variable has
+     * to join it */
+    const gw_message *in = route->method->input;
+    if (strcmp(route->binding->body, "*") == 0 && !json_is_object(json) &&
+        (in->wkt == GW_WKT_NONE || route->tmpl.n_vars > 0)) {
         json_decref(json);
-        snprintf(err, errlen, "the body must be a JSON object (%s)",
-                 route->method->input->full_name);
+        snprintf(err, errlen, "the body must be a JSON object (%s)", in->full_name);
         return NULL;
     }
     return json;

@@ -658,6 +658,14 @@ static void test_malformed_body(void **state)
     BIND_ERR("POST /v1/things", "42", "the body must be a JSON object");
     BIND_ERR("POST /v1/things", "null", "the body must be a JSON object");
     BIND_ERR("POST /v1/things/abc:activate", "[]", "the body must be a JSON object");
+    /* ... unless the request is a well-known type whose JSON form is not
+     * one, and no path variable joins it */
+    TRANSCODE("PUT /v1/label", "\"hello\"", "'hello'");
+    TRANSCODE("PUT /v1/label", "\"\"", "''");
+    TRANSCODE_ERR("PUT /v1/label", "{\"value\":\"hello\"}", "expected a string");
+    TRANSCODE_ERR("PUT /v1/label", "7", "expected a string");
+    BIND_ERR("PUT /v1/clock/5", "\"2020-01-01T00:00:00Z\"",
+             "the body must be a JSON object (google.protobuf.Timestamp)");
     /* a body cut short after a valid prefix is not taken as that prefix */
     char err[256];
     assert_null(bind("POST /v1/things", "{\"id\":\"a\"}", 5, err, sizeof(err), __LINE__));
