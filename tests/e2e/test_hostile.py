@@ -216,8 +216,11 @@ class GatewayHostile(unittest.TestCase):
         self.assertEqual(self.post(TK_ECHO, ok)[0], 200)
 
     def test_huge_numbers(self):
-        for body, why in ((b'{"int32Value":1e400}', "real number overflow"),
-                          (b'{"doubleValue":1e309}', "real number overflow"),
+        for body, why in ((b'{"int32Value":1e400}',
+                           "field 'int32Value': 1e400 is out of range for a 32-bit integer"),
+                          (b'{"doubleValue":1e309}',
+                           "field 'doubleValue': 1e309 is out of range for a double"),
+                          (b'{"listValue":[1e309]}', "1e309 is out of range for a double"),
                           (b'{"int32Value":2147483648}', "out of range for a 32-bit integer"),
                           (b'{"int32Value":-2147483649}', "out of range for a 32-bit integer"),
                           (b'{"uint32Value":-1}', "out of range"),
