@@ -92,6 +92,8 @@ static const char **api_source(const rp_config *cfg, gw_gen_source *src)
     src->routes.services = (const char *const *)cfg->gateway.services;
     src->routes.n_services = cfg->gateway.n_services;
     src->routes.auto_map = cfg->gateway.auto_map;
+    src->routes.config_path = cfg->path;
+    src->routes.services_line = cfg->gateway.services_line;
     return files;
 }
 

@@ -4,6 +4,7 @@
  */
 #include "gw_route.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,7 +407,10 @@ static int check_services(const gw_method *methods, size_t n, const gw_router_op
         while (j < n && !method_in_service(&methods[j], opt->services[i]))
             j++;
         if (j == n) {
-            snprintf(err, errlen, "[gateway] services: %s is not a service of the API",
+            char where[PATH_MAX + 32] = "";
+            if (opt->config_path)
+                snprintf(where, sizeof(where), "%s:%d: ", opt->config_path, opt->services_line);
+            snprintf(err, errlen, "%s[gateway] services: %s is not a service of the API", where,
                      opt->services[i]);
             return -1;
         }
@@ -484,7 +488,7 @@ int gw_router_build_with(gw_router *r, const gw_method *methods, size_t n,
 
 int gw_router_build(gw_router *r, const gw_method *methods, size_t n, char *err, size_t errlen)
 {
-    static const gw_router_options all = {NULL, 0, 0, 0};
+    static const gw_router_options all = {0};
     return gw_router_build_with(r, methods, n, &all, err, errlen);
 }
 

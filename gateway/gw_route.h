@@ -86,6 +86,8 @@ typedef struct gw_router_options {
     size_t n_services;
     int auto_map;                /* unannotated methods: POST /pkg.Service/Method, body "*" */
     int allow_missing;           /* a listed service may be absent (API not complete yet) */
+    const char *config_path;     /* the INI and the line of its [gateway] services, for */
+    int services_line;           /* "FILE:LINE: " before an error about it; or NULL, 0 */
 } gw_router_options;
 
 /* gw_router_build with options; a listed service that no method belongs to

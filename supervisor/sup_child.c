@@ -404,6 +404,11 @@ int sup_child_read_notify(sup_child *c, sup_proc *p, sup_logger *lg, int64_t now
 static void emit_line(sup_child *c, sup_proc *p, sup_logger *lg, size_t len, size_t skip)
 {
     sup_log_child(lg, c->name, p->pid, p->log_line, len);
+    if (len > 0) {
+        size_t keep = len < sizeof(p->last_line) ? len : sizeof(p->last_line) - 1;
+        memcpy(p->last_line, p->log_line, keep);
+        p->last_line[keep] = '\0';
+    }
     p->log_len -= len + skip;
     memmove(p->log_line, p->log_line + len + skip, p->log_len);
 }
@@ -535,6 +540,14 @@ static void kill_leftovers(sup_child *c, sup_proc *p, sup_logger *lg)
                 (int)p->pid);
 }
 
+/* Adds what p said last to c's note, when it exited 78 (its reason). */
+static void append_last_line(sup_child *c, const sup_proc *p)
+{
+    size_t n = strlen(c->note);
+    if (p->last_line[0] && n < sizeof(c->note))
+        snprintf(c->note + n, sizeof(c->note) - n, "; it said: %s", p->last_line);
+}
+
 /* p exited 78 before it was ready: left down, as FATAL, until rpcrestctl
  * start (or a reload that changes c). */
 static void refused_configuration(sup_child *c, sup_proc *p, sup_ctx *ctx, int64_t uptime)
@@ -551,6 +564,7 @@ static void refused_configuration(sup_child *c, sup_proc *p, sup_ctx *ctx, int64
             c->name, c->fast_failures, c->policy.start_retries);
     snprintf(c->note, sizeof(c->note), "refused the configuration (exit status %d) before it "
              "was ready", RP_EX_CONFIG);
+    append_last_line(c, p);
 }
 
 /* c's current process p ended on its own: a good start (ready, and up for
@@ -671,6 +685,8 @@ void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64
                     c->cur ? (int)c->cur->pid : 0);
             snprintf(c->note, sizeof(c->note), "hand-over to pid %d failed: %s", (int)p->pid,
                      how);
+            if (WIFEXITED(status) && WEXITSTATUS(status) == RP_EX_CONFIG)
+                append_last_line(c, p);
         }
     } else {
         c->cur = NULL;

@@ -50,6 +50,8 @@ typedef struct sup_proc {
     int log_fd;         /* read end of its stdout+stderr pipe, or -1 */
     size_t log_len;     /* bytes of an unfinished line in log_line */
     char log_line[SUP_LOG_LINE_MAX];
+    char last_line[200]; /* the last non-empty line it wrote, cut short: why it refused
+                          * its configuration, for the note */
 } sup_proc;
 
 /* What starting a process needs from rpcrestd. */
@@ -95,7 +97,7 @@ typedef struct sup_child {
     sup_proc *cur;
     sup_proc *next;
     sup_proc *retiring;     /* list */
-    char note[256];         /* for status: why it is in its state */
+    char note[512];         /* for status: why it is in its state */
 } sup_child;
 
 /* Sets up c for the program `name` in folder `dir`, wanted and due now.

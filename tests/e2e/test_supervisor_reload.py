@@ -341,9 +341,12 @@ class ReloadTest(SupervisorCase):
                "reason = not today\n" % BUILD)
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 1, ctl)
+        # with what the new host said last: why it refused
         self.assertRegex(ctl.stderr, r"^reload failed: %s: hand-over to pid \d+ failed: exited "
-                         r"with status 78; %s pid %d keeps serving the running configuration, "
-                         r"and %s is not handed over\n$" % (HOST, HOST, kids[HOST], GATEWAY))
+                         r"with status 78; it said: %s: \S+bad_init.so \(\[service.refuses\]\): "
+                         r"init failed: refusing to start: not today; %s pid %d keeps serving "
+                         r"the running configuration, and %s is not handed over\n$"
+                         % (HOST, HOST, HOST, kids[HOST], GATEWAY))
         log = r.log()
         self.assertRegex(log, r"%s\[\d+\]: .*refusing to start: not today" % HOST)
         self.assertRegex(log, r"rpcrestd: event=reload result=failed error=\"%s: hand-over to "
@@ -373,8 +376,9 @@ class ReloadTest(SupervisorCase):
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 1, ctl)
         self.assertRegex(ctl.stderr, r"reload failed: %s: hand-over to pid \d+ failed: exited "
-                         r"with status 78; %s pid %d keeps serving the running "
-                         r"configuration\n$" % (GATEWAY, GATEWAY, kids[GATEWAY]))
+                         r"with status 78; it said: .*%s:\d+: .*nope\.Svc.*; %s pid %d keeps "
+                         r"serving the running configuration\n$"
+                         % (GATEWAY, re.escape(os.path.realpath(r.ini)), GATEWAY, kids[GATEWAY]))
         self.assertIn("event=reload result=failed", r.log())
         self.assertEqual(children(r), kids)
         self.assertTrue(self.echo_works(r, 5))
