@@ -125,15 +125,57 @@ static const char *field_key(const json_t *obj, const gw_field *f)
     return f->json_name;
 }
 
+/* Stores text as the value of map field f under map_key, in obj. */
+static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
+                          const char *map_key, const char *text, size_t len, int once, char *err,
+                          size_t errlen)
+{
+    const gw_field *vf = f->repeated && f->message && f->message->map_entry
+                             ? gw_message_field_by_number(f->message, 2)
+                             : NULL;
+    if (!vf) {
+        snprintf(err, errlen, "'%s[%.100s]': field '%s' is not a map", fpath, map_key, f->name);
+        return -1;
+    }
+    gw_field as_field = *vf; /* errors name the map, not its entry's "value" */
+    as_field.name = f->name;
+    as_field.json_name = f->json_name;
+    json_t *v = text_value(&as_field, text, len, err, errlen);
+    if (!v)
+        return -1;
+    const char *key = field_key(obj, f);
+    json_t *map = json_object_get(obj, key);
+    if (!json_is_object(map)) {
+        map = json_object();
+        if (!map || json_object_set_new(obj, key, map) < 0) {
+            json_decref(v);
+            snprintf(err, errlen, "%s", GW_ERR_OOM);
+            return -1;
+        }
+    }
+    if (once && json_object_get(map, map_key)) {
+        json_decref(v);
+        snprintf(err, errlen, "'%s[%.100s]': given more than once", fpath, map_key);
+        return -1;
+    }
+    if (json_object_set_new(map, map_key, v) < 0) {
+        snprintf(err, errlen, "'%s[%.100s]': the key is not valid UTF-8", fpath, map_key);
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * Stores text at dotted field path `fpath` below obj (of type m), creating
- * the objects on the way.  Repeated fields collect values in an array.
+ * the objects on the way; with map_key (not NULL), as that key's value in
+ * the map field fpath names ("labels[env]=prod", as grpc-gateway reads
+ * query parameters).  Repeated fields collect values in an array.
  * once: a field that is not repeated and already has a value is refused (a
  * query parameter given twice); else the value replaces it (a path
  * variable over the body's field).
  */
-static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const char *text,
-                     size_t len, int once, char *err, size_t errlen)
+static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const char *map_key,
+                     const char *text, size_t len, int once, char *err, size_t errlen)
 {
     const char *comp = fpath;
     for (;;) {
@@ -146,6 +188,8 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
             return -1;
         }
         const char *key = field_key(obj, f);
+        if (!dot && map_key)
+            return bind_map_entry(obj, f, fpath, map_key, text, len, once, err, errlen);
         if (!dot) {
             json_t *v = text_value(f, text, len, err, errlen);
             if (!v)
@@ -229,8 +273,8 @@ static int bind_path(json_t *obj, const gw_route *route, const char *path,
             snprintf(err, errlen, "path variable '%s': %s", fpath,
                      rc == -2 ? GW_ERR_OOM : "malformed percent-encoding");
         else
-            rc = bind_text(obj, route->method->input, fpath, text.data ? (char *)text.data : "",
-                           text.len, 0, err, errlen);
+            rc = bind_text(obj, route->method->input, fpath, NULL,
+                           text.data ? (char *)text.data : "", text.len, 0, err, errlen);
         gw_buf_free(&text);
         if (rc < 0)
             return -1;
@@ -300,6 +344,22 @@ static int names_no_field(const gw_message *m, const char *fpath)
     }
 }
 
+/* A query parameter's name "labels[env]" (decoded, len bytes) cut into
+ * the field path "labels" and the map key, which it returns ("env"; it may
+ * hold dots and brackets: what lies between the first '[' and the final
+ * ']'); NULL, and the name left whole, when it is not of that form. */
+static const char *split_map_key(char *name, size_t len)
+{
+    if (len < 3 || name[len - 1] != ']')
+        return NULL;
+    char *open = strchr(name, '[');
+    if (!open || open == name)
+        return NULL;
+    *open = '\0';
+    name[len - 1] = '\0';
+    return open + 1;
+}
+
 static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *query,
                       size_t n_query, int ignore_unknown, char *err, size_t errlen)
 {
@@ -320,12 +380,14 @@ static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *
             snprintf(err, errlen, "query parameter '%.100s': the name has a NUL byte",
                      query[i].key);
             rc = -1;
-        } else if (ignore_unknown && names_no_field(route->method->input, (char *)key.data)) {
-            rc = 0;
-        } else if (!is_path_variable(route, (char *)key.data) &&
-                   !in_body_field(route, (char *)key.data)) {
-            rc = bind_text(obj, route->method->input, (char *)key.data, (char *)value.data,
-                           value.len - 1, 1, err, errlen);
+        } else {
+            char *fpath = (char *)key.data;
+            const char *map_key = split_map_key(fpath, key.len - 1);
+            if (ignore_unknown && names_no_field(route->method->input, fpath))
+                rc = 0;
+            else if (!is_path_variable(route, fpath) && !in_body_field(route, fpath))
+                rc = bind_text(obj, route->method->input, fpath, map_key, (char *)value.data,
+                               value.len - 1, 1, err, errlen);
             if (rc < 0) {
                 char why[256];
                 snprintf(why, sizeof(why), "%s", err);

@@ -425,6 +425,21 @@ static void test_query_parameters(void **state)
 {
     (void)state;
     BIND("GET /v1/things/t1?name=n&flag=true", NULL, "{'flag':true,'id':'t1','name':'n'}");
+    /* map fields, as grpc-gateway reads them: name[key]=value */
+    BIND("GET /v1/things/t1?labels[env]=prod&labels[app.k8s.io/name]=x", NULL,
+         "{'id':'t1','labels':{'app.k8s.io/name':'x','env':'prod'}}");
+    BIND("GET /v1/things/t1?labels%5Benv%5D=prod&labels[]=empty", NULL,
+         "{'id':'t1','labels':{'':'empty','env':'prod'}}");
+    TRANSCODE("GET /v1/things/t1?levels[3]=RED&levels[-1]=2", NULL,
+              "{'id':'t1','levels':{'3':'RED','-1':'GREEN'}}"); /* map order as sent */
+    BIND_ERR("GET /v1/things/t1?labels[env]=a&labels[env]=b", NULL,
+             "query parameter 'labels[env]': given more than once");
+    BIND_ERR("GET /v1/things/t1?name[x]=1", NULL,
+             "query parameter 'name[x]': field 'name' is not a map");
+    BIND_ERR("GET /v1/things/t1?thing.tags[0]=x", NULL, "field 'tags' is not a map");
+    BIND_ERR("GET /v1/things/t1?nope[x]=1", NULL, "has no field 'nope'");
+    TRANSCODE_ERR("GET /v1/things/t1?levels[abc]=RED", NULL, "'abc' is not a valid integer");
+    TRANSCODE_ERR("GET /v1/things/t1?levels[1]=PINK", NULL, "'PINK' is not a value of enum");
     /* dotted paths into nested messages; proto or JSON names */
     BIND("GET /v1/things/t1?filter.id=5&filter.name=f", NULL,
          "{'filter':{'id':'5','name':'f'},'id':'t1'}");
