@@ -1358,3 +1358,21 @@ void rp_config_free(rp_config *cfg)
     free(cfg->text);
     free(cfg);
 }
+
+int rp_config_key_line(const rp_config *cfg, const char *section, const char *key)
+{
+    for (size_t i = 0; i < cfg->n_raw; i++)
+        if (strcmp(cfg->raw[i].section, section) == 0 && strcmp(cfg->raw[i].key, key) == 0)
+            return cfg->raw[i].line;
+    return 0;
+}
+
+void rp_config_where(const rp_config *cfg, const char *section, const char *key, char *out,
+                     size_t outlen)
+{
+    int line = rp_config_key_line(cfg, section, key);
+    if (line > 0)
+        snprintf(out, outlen, "%s:%d", cfg->path, line);
+    else
+        snprintf(out, outlen, "%s", cfg->path);
+}

@@ -179,6 +179,14 @@ rp_config *rp_config_load_given(const char *path, char *err, size_t errlen);
 
 void rp_config_free(rp_config *cfg);
 
+/* The line of [section] key in cfg's file, or 0 if the key is not in it. */
+int rp_config_key_line(const rp_config *cfg, const char *section, const char *key);
+
+/* Where an error about [section] key points, in out[outlen]: "FILE:LINE",
+ * or "FILE" for a key left at its default. */
+void rp_config_where(const rp_config *cfg, const char *section, const char *key, char *out,
+                     size_t outlen);
+
 /*
  * Splits "HOST:PORT", "[V6]:PORT" into host[hostlen] (brackets removed) and
  * *port.  Returns 0, or -1 if the address has no valid port.

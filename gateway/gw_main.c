@@ -5,6 +5,7 @@
  * step with the upstream, and runs until SIGTERM/SIGINT.
  */
 #include <errno.h>
+#include <limits.h>
 #include <grpc/grpc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -356,7 +357,9 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     if (cfg->gateway.access_log &&
         !(access = gw_access_open(cfg->gateway.access_log, cfg->gateway.access_log_json, err,
                                   sizeof(err)))) {
-        rp_log("%s", err);
+        char where[PATH_MAX + 32];
+        rp_config_where(cfg, "gateway", "access_log", where, sizeof(where));
+        rp_log("%s: [gateway] %s", where, err);
         gw_metrics_free(metrics);
         gw_upstream_stop(up);
         return RP_EX_CONFIG;

@@ -71,14 +71,14 @@ static int prepare(sup_state *s, const rp_config *n, sup_reload_prep *prep, char
     if (strcmp(o->gateway.listen, n->gateway.listen) != 0) {
         prep->listen_fd = rp_notify_listen_tcp(n->gateway.listen, why, sizeof(why));
         if (prep->listen_fd < 0) {
-            sup_reload_where(n, "gateway", "listen", where, sizeof(where));
+            rp_config_where(n, "gateway", "listen", where, sizeof(where));
             snprintf(err, errlen, "%s: [gateway] listen: %s", where, why);
             return -1;
         }
     }
     if (!sup_gateway_only(n) && !sup_same_address(o->host.listen, n->host.listen) &&
         sup_lock_take(&prep->lock, n->host.listen, why, sizeof(why)) < 0) {
-        sup_reload_where(n, "host", "listen", where, sizeof(where));
+        rp_config_where(n, "host", "listen", where, sizeof(where));
         snprintf(err, errlen, "%s: [host] listen: %s", where, why);
         return -1;
     }
@@ -86,13 +86,13 @@ static int prepare(sup_state *s, const rp_config *n, sup_reload_prep *prep, char
         return -1;
     if (!same_path(o->supervisor.control_socket, n->supervisor.control_socket) &&
         sup_ctl_open(&prep->ctl, n->supervisor.control_socket, why, sizeof(why)) < 0) {
-        sup_reload_where(n, "supervisor", "control_socket", where, sizeof(where));
+        rp_config_where(n, "supervisor", "control_socket", where, sizeof(where));
         snprintf(err, errlen, "%s: [supervisor] control_socket: %s", where, why);
         return -1;
     }
     if (n->supervisor.log_file && !same_path(o->supervisor.log_file, n->supervisor.log_file) &&
         (prep->log_fd = sup_log_open(n->supervisor.log_file)) < 0) {
-        sup_reload_where(n, "supervisor", "log_file", where, sizeof(where));
+        rp_config_where(n, "supervisor", "log_file", where, sizeof(where));
         snprintf(err, errlen, "%s: [supervisor] log_file: cannot open %s: %s", where,
                  n->supervisor.log_file, sup_log_open_error(prep->log_fd));
         prep->log_fd = -1;

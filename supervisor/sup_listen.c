@@ -228,7 +228,7 @@ static int host_port_free(const rp_config *cfg, const rp_config *running, const 
     char where[PATH_MAX + 32], numeric[INET6_ADDRSTRLEN + 16], folder[PATH_MAX];
     int rc = unix_folder_error(addr, folder, sizeof(folder));
     if (rc < 0) {
-        sup_reload_where(cfg, "host", key, where, sizeof(where));
+        rp_config_where(cfg, "host", key, where, sizeof(where));
         snprintf(err, errlen, "%s: [host] %s: %s: folder %s: %s", where, key, addr, folder,
                  strerror(-rc));
         return rc;
@@ -236,7 +236,7 @@ static int host_port_free(const rp_config *cfg, const rp_config *running, const 
     rc = tcp_bind_error(addr);
     if (rc == 0)
         return 0;
-    sup_reload_where(cfg, "host", key, where, sizeof(where));
+    rp_config_where(cfg, "host", key, where, sizeof(where));
     if (numeric_address(addr, numeric, sizeof(numeric)) < 0)
         snprintf(numeric, sizeof(numeric), "%s", addr);
     if (rc == -EADDRINUSE)

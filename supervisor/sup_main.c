@@ -642,7 +642,7 @@ static int open_log_file(sup_state *s)
     int rc = fd < 0 ? fd : sup_log_use(&s->log, fd, path);
     if (rc < 0) {
         char where[PATH_MAX + 32];
-        sup_reload_where(s->cfg, "supervisor", "log_file", where, sizeof(where));
+        rp_config_where(s->cfg, "supervisor", "log_file", where, sizeof(where));
         sup_log(&s->log, "%s: [supervisor] log_file: cannot open %s: %s", where, path,
                 sup_log_open_error(rc));
         return RP_EX_CONFIG;
@@ -663,7 +663,7 @@ static int open_control_socket(sup_state *s)
                 "a control socket", err);
         return 0;
     }
-    sup_reload_where(s->cfg, "supervisor", "control_socket", where, sizeof(where));
+    rp_config_where(s->cfg, "supervisor", "control_socket", where, sizeof(where));
     sup_log(&s->log, "%s: [supervisor] control_socket: %s", where, err);
     return RP_EX_CONFIG;
 }
@@ -710,7 +710,7 @@ static int sup_init(sup_state *s)
                  : sup_lock_take(&s->host_lock, s->cfg->host.listen, err, sizeof(err));
     if (rc < 0) {
         char where[PATH_MAX + 32];
-        sup_reload_where(s->cfg, "host", "listen", where, sizeof(where));
+        rp_config_where(s->cfg, "host", "listen", where, sizeof(where));
         sup_log(&s->log, "%s: [host] listen: %s", where, err);
         return rc == -EWOULDBLOCK ? RP_EX_CONFIG : EXIT_FAILURE;
     }
@@ -722,7 +722,7 @@ static int sup_init(sup_state *s)
     int fd = rp_notify_listen_tcp(s->cfg->gateway.listen, err, sizeof(err));
     if (fd < 0) {
         char where[PATH_MAX + 32];
-        sup_reload_where(s->cfg, "gateway", "listen", where, sizeof(where));
+        rp_config_where(s->cfg, "gateway", "listen", where, sizeof(where));
         sup_log(&s->log, "%s: [gateway] listen: %s", where, err);
         return rp_notify_listen_error_is_config(fd) ? RP_EX_CONFIG : EXIT_FAILURE;
     }

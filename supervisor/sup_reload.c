@@ -192,21 +192,3 @@ int sup_reload_changed(const sup_reload_view *a, const sup_reload_view *b, char 
     }
     return 0;
 }
-
-int sup_reload_line(const rp_config *cfg, const char *section, const char *key)
-{
-    for (size_t i = 0; i < cfg->n_raw; i++)
-        if (strcmp(cfg->raw[i].section, section) == 0 && strcmp(cfg->raw[i].key, key) == 0)
-            return cfg->raw[i].line;
-    return 0;
-}
-
-void sup_reload_where(const rp_config *cfg, const char *section, const char *key, char *out,
-                      size_t outlen)
-{
-    int line = sup_reload_line(cfg, section, key);
-    if (line > 0)
-        snprintf(out, outlen, "%s:%d", cfg->path, line);
-    else
-        snprintf(out, outlen, "%s", cfg->path);
-}

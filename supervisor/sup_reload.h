@@ -32,12 +32,4 @@ void sup_reload_view_free(sup_reload_view *v);
 int sup_reload_changed(const sup_reload_view *before, const sup_reload_view *after, char *why,
                        size_t whylen);
 
-/* The line of [section] key in cfg, or 0 if the key is not in the file. */
-int sup_reload_line(const rp_config *cfg, const char *section, const char *key);
-
-/* Where an error about [section] key points, in out[outlen]: "FILE:LINE",
- * or "FILE" for a key left at its default. */
-void sup_reload_where(const rp_config *cfg, const char *section, const char *key, char *out,
-                      size_t outlen);
-
 #endif /* SUP_RELOAD_H */

@@ -474,8 +474,9 @@ class AccessLogTest(unittest.TestCase):
         try:
             r.start(wait=False)
             self.assertTrue(wait_until(lambda: re.search(
-                r"rpcrest-gateway\[\d+\]: access_log /nonexistent-dir/access.log: "
-                r"No such file or directory", r.log()), 10), r.log())
+                r"rpcrest-gateway\[\d+\]: %s:\d+: \[gateway\] access_log "
+                r"/nonexistent-dir/access.log: No such file or directory"
+                % re.escape(os.path.realpath(r.ini)), r.log()), 10), r.log())
         finally:
             r.cleanup()
 
