@@ -159,8 +159,13 @@ static int add_forwarded(const forwarded *f, const char *peer, gw_metadata_list 
         return 0;
     if (!f->x_for)
         return add(out, "", "x-forwarded-for", peer, err, errlen);
-    char value[1024];
-    snprintf(value, sizeof(value), "%s, %s", f->x_for, peer);
+    /* the client's list and then its peer, whole: a list cut short would
+     * lose the hop that the gateway itself saw (in the request's arena) */
+    size_t len = strlen(f->x_for) + 2 + strlen(peer) + 1;
+    char *value = gw_arena_alloc(out->arena, len);
+    if (!value)
+        return out_of_memory(err, errlen);
+    snprintf(value, len, "%s, %s", f->x_for, peer);
     return add(out, "", "x-forwarded-for", value, err, errlen);
 }
 

@@ -554,6 +554,11 @@ class Metadata(SystemCase):
         pairs = dict(metadata_pairs(reply))
         self.assertEqual(pairs.get("x-forwarded-for"), "10.1.2.3, 127.0.0.1", reply)
         self.assertEqual(pairs.get("x-forwarded-host"), "api.example.com", reply)
+        # a long chain is kept whole, and the gateway's own hop last
+        chain = ", ".join("10.0.%d.%d" % (i // 250, i % 250) for i in range(300))
+        reply = self.ok("POST", self.PATH, {"noEcho": True}, {"X-Forwarded-For": chain})
+        self.assertEqual(dict(metadata_pairs(reply)).get("x-forwarded-for"),
+                         chain + ", 127.0.0.1")
 
     def test_response_headers(self):
         status, headers, data = self.http("POST", self.PATH, {
