@@ -455,6 +455,29 @@ static int wait_shutdown_until(host_server *s, gpr_timespec deadline)
     }
 }
 
+/* Calls that have arrived but are not matched with a requested call yet
+ * (each queue keeps one request per method: the others wait inside gRPC
+ * core for the next) are cancelled by grpc_server_shutdown_and_notify, and
+ * their clients see CANCELLED, which they do not retry.  Requested now, so
+ * many more per method and queue, they are matched at once (gRPC core
+ * matches a new request with a waiting call when it is made) and served
+ * like the calls in flight; the requests left over fail at the shutdown and
+ * are freed. */
+#define DRAIN_REQUESTS_PER_METHOD 128 /* at most, */
+#define DRAIN_REQUESTS_PER_QUEUE 1024 /* and at least 4 per method */
+
+static void request_waiting_calls(host_server *s)
+{
+    size_t n = s->ps->n_methods ? DRAIN_REQUESTS_PER_QUEUE / s->ps->n_methods : 0;
+    n = n > DRAIN_REQUESTS_PER_METHOD ? DRAIN_REQUESTS_PER_METHOD : n < 4 ? 4 : n;
+    for (size_t w = 0; w < s->n_workers; w++)
+        for (size_t i = 0; i < s->ps->n_methods; i++)
+            for (size_t k = 0; k < n; k++)
+                if (host_call_request(&s->workers[w].q, &s->ps->methods[i], s->registered[i]) <
+                    0)
+                    return; /* logged; the rest is what it would have been */
+}
+
 void host_server_drain(host_server *s, double seconds)
 {
     if (!s->started || s->shutdown_started)
@@ -462,6 +485,7 @@ void host_server_drain(host_server *s, double seconds)
     /* Health first, so that health checkers hear NOT_SERVING while the
      * calls in flight finish. */
     host_health_set_draining(s->health);
+    request_waiting_calls(s);
     host_live_close_posts(&s->live);
     s->shutdown_started = 1;
     grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
