@@ -57,6 +57,10 @@
  * body arrives (beyond it, it grows as the body comes) */
 #define BODY_PRESIZE_MAX ((size_t)64 * 1024)
 #define DRAIN_LINGER_MS 1000 /* stopping: how long idle keep-alive connections get to close */
+/* A refused request's body is read and dropped, so that the client sees
+ * the answer rather than a reset, up to max_body_bytes and this much more
+ * (Go's net/http drops 256 KiB); beyond it the gateway answers and closes */
+#define DROP_MORE ((size_t)256 * 1024)
 #define METRICS_PATH "/metrics"
 
 /* ---- responses ------------------------------------------------------------------ */
@@ -644,8 +648,61 @@ static head_size request_head_size(struct MHD_Connection *conn, const char *meth
     return hs;
 }
 
+typedef struct framing_headers {
+    int n_length, lengths_differ, n_coding;
+    const char *length, *coding, *host;
+} framing_headers;
+
+static enum MHD_Result collect_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    framing_headers *f = cls;
+    if (!value)
+        value = "";
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        f->lengths_differ |= f->n_length++ > 0 && strcmp(value, f->length) != 0;
+        f->length = value;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->n_coding++;
+        f->coding = value;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        f->host = value;
+    }
+    return MHD_YES;
+}
+
+/* What makes the request's body impossible to delimit safely (RFC 9112
+ * 6.1, 6.3), as an HTTP status (*why says it), or 0: a Transfer-Encoding
+ * other than chunked (501: libmicrohttpd would read to the end of the
+ * connection), Transfer-Encoding with Content-Length or two different
+ * Content-Lengths (400: a proxy in front may have framed it otherwise,
+ * which is how requests are smuggled), or HTTP/1.1 without Host (400). */
+static int framing_status(struct MHD_Connection *conn, const char *version, const char **why)
+{
+    framing_headers f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_framing, &f);
+    if (f.n_coding > 1 || (f.coding && strcasecmp(f.coding, "chunked") != 0)) {
+        *why = "a Transfer-Encoding other than chunked is not supported";
+        return 501;
+    }
+    if (f.coding && f.n_length) {
+        *why = "Transfer-Encoding and Content-Length together";
+        return 400;
+    }
+    if (f.lengths_differ) {
+        *why = "Content-Length given twice with different values";
+        return 400;
+    }
+    if (!f.host && version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
+        *why = "an HTTP/1.1 request without Host";
+        return 400;
+    }
+    return 0;
+}
+
 static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, const char *url,
-                               const char *method)
+                               const char *method, const char *version)
 {
     gw_http *h = t->http;
     gw_request *req = malloc(sizeof(*req));
@@ -682,6 +739,8 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
         req->early_status = 431; /* rather than forward some and drop the rest */
         return req;
     }
+    if ((req->early_status = framing_status(conn, version, &req->framing)))
+        return req;
     if (h->metrics && strcmp(url, METRICS_PATH) == 0) {
         req->is_metrics = 1;
         req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
@@ -736,6 +795,13 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
     case 503:
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,
                                   "the gateway has not loaded the upstream's API yet");
+    case 400:
+    case 501:
+        snprintf(msg, sizeof(msg), "malformed request: %s", req->framing);
+        return gw_http_send_error(req, req->early_status, req->early_status == 400
+                                                              ? GRPC_STATUS_INVALID_ARGUMENT
+                                                              : GRPC_STATUS_UNIMPLEMENTED,
+                                  msg);
     case 431:
         if (req->head_bytes > REQUEST_HEAD_MAX)
             snprintf(msg, sizeof(msg),
@@ -751,42 +817,64 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
     }
 }
 
+/* How much of a refused request's body the gateway reads and drops. */
+static size_t drop_budget(const gw_http *h)
+{
+    return h->cfg.max_body_bytes + DROP_MORE;
+}
+
+/* 1 if a request refused before its body (early_status) is answered at
+ * once, without reading the body: the body cannot be delimited (400, 501),
+ * the client waits for the answer (Expect: 100-continue), or the body it
+ * announces is more than the gateway drops.  Otherwise the body is read
+ * and dropped first (up to drop_budget): answering while the client still
+ * sends closes the connection on it, and it may see a reset instead of the
+ * answer. */
+static int answers_at_once(const gw_request *req)
+{
+    if (!req->early_status)
+        return 0;
+    if (req->early_status == 400 || req->early_status == 501)
+        return 1;
+    const char *expect = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_EXPECT);
+    if (expect && strcasecmp(expect, "100-continue") == 0)
+        return 1;
+    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl && strtoull(cl, NULL, 10) > drop_budget(req->http);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    (void)version;
     gw_http_thread *t = cls; /* the thread whose daemon took conn */
     gw_http *h = t->http;
     gw_request *req = *con_cls;
     if (!req) { /* 1: headers are in */
         gw_conns_header_done(conn);
-        req = new_request(t, conn, url, method);
+        req = new_request(t, conn, url, method, version);
         if (!req)
             return send_out_of_memory(h, NULL, conn);
         *con_cls = req;
-        /* A body known to be too large is refused before it is read only
-         * when the client waits for that answer (Expect: 100-continue).
-         * Otherwise it is read and dropped (see below): answering first
-         * would close the connection on a client still sending, which then
-         * sees a reset instead of the 413. */
-        const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_EXPECT);
-        return req->early_status == 413 && expect && strcasecmp(expect, "100-continue") == 0
-                   ? send_early_error(req, method, url)
-                   : MHD_YES;
+        return answers_at_once(req) ? send_early_error(req, method, url) : MHD_YES;
     }
     if (*upload_data_size) { /* 2: a piece of the body */
-        req->bytes_in += *upload_data_size;
-        if (!req->early_status) {
-            if (req->body.len + *upload_data_size > h->cfg.max_body_bytes)
-                req->early_status = 413;
-            else
-                gw_buf_append(&req->body, upload_data, *upload_data_size);
-        }
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
-        return MHD_YES;
+        req->bytes_in += n;
+        if (req->http_status) /* answered already: MHD closes after the answer */
+            return MHD_YES;
+        if (!req->early_status && req->body.len + n > h->cfg.max_body_bytes)
+            req->early_status = 413;
+        if (!req->early_status) {
+            gw_buf_append(&req->body, upload_data, n);
+            return MHD_YES;
+        }
+        req->dropped += n;
+        return req->dropped > drop_budget(h) ? send_early_error(req, method, url) : MHD_YES;
     }
     switch (atomic_load(&req->state)) {
     case REQ_READING: /* 3: the body is complete */

@@ -71,7 +71,11 @@ typedef struct gw_request {
     struct MHD_Connection *conn;
     gw_http_thread *thread;  /* the HTTP thread serving conn */
     _Atomic req_state state;
-    int early_status;        /* 404/405/413/431 known before the body: answer after it */
+    int early_status;        /* 404/405/413/431 known before the body: answer after it
+                              * (or at once: see on_request); 400/501: the body cannot
+                              * be delimited safely, answered at once */
+    const char *framing;     /* for 400/501: what is wrong with the request's framing */
+    size_t dropped;          /* body bytes read and dropped after an early_status */
     size_t head_bytes;       /* of the pool the request line and headers take */
     const gw_route *route;
     gw_path_span spans[GW_ROUTE_MAX_VARS];

@@ -260,6 +260,91 @@ class GatewayHostile(unittest.TestCase):
         self.assertTrue(out.startswith(b"HTTP/1.1 413"), out[:200])
         self.assertIn(b'"code":8', out)
 
+    def test_body_declared_far_over_max_body_bytes_is_answered_at_once(self):
+        """10 GB announced: 413 at once, not after reading what comes (the
+        gateway drops at most max_body_bytes + 256 KiB of a refused body)."""
+        t0 = time.monotonic()
+        out = self.raw(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                       b"Content-Length: 10000000000\r\n\r\n", timeout=5)
+        self.assertTrue(out.startswith(b"HTTP/1.1 413"), out[:200])
+        self.assertLess(time.monotonic() - t0, 2)
+        # chunked, no length to go by: once the budget is read the gateway
+        # answers and closes (the client, still sending, may see the reset
+        # rather than the 413), and takes no more
+        sent = [0]
+
+        def send_forever(s):
+            piece = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
+            try:
+                while sent[0] < (64 << 20):
+                    s.sendall(piece)
+                    sent[0] += len(piece)
+            except OSError:
+                pass
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", self.r.http_port), timeout=10) as s:
+            s.sendall(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+            t = threading.Thread(target=send_forever, args=(s,))
+            t.start()
+            out = b""
+            try:
+                while not out.endswith(b"}"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+            except (ConnectionResetError, socket.timeout):
+                pass
+            try:
+                s.shutdown(socket.SHUT_RDWR)  # ends the sender if it still sends
+            except OSError:
+                pass  # closed by the gateway already
+            t.join(10)
+        self.assertTrue(out == b"" or out.startswith(b"HTTP/1.1 413"), out[:200])
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertLess(sent[0], 16 << 20)  # 1 MiB + 256 KiB read, and the socket buffers
+
+    def test_bodies_that_cannot_be_delimited_are_refused_at_once(self):
+        """RFC 9112 6.1, 6.3: an unknown transfer coding (501), or lengths a
+        proxy in front could read otherwise (400), answered at once and the
+        connection closed; an HTTP/1.1 request without Host (400)."""
+        head = b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        for extra, status, why in (
+                (b"Transfer-Encoding: gzip, chunked\r\n", b"501",
+                 b"a Transfer-Encoding other than chunked is not supported"),
+                (b"Transfer-Encoding: identity\r\nContent-Length: 2\r\n", b"501",
+                 b"a Transfer-Encoding other than chunked"),
+                (b"Content-Length: 2\r\nContent-Length: 5\r\n", b"400",
+                 b"Content-Length given twice with different values"),
+                (b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n", b"400",
+                 b"Transfer-Encoding and Content-Length together")):
+            with self.subTest(extra=extra):
+                t0 = time.monotonic()
+                out = self.raw(head + extra + b"\r\n{}", timeout=5)
+                self.assertTrue(out.startswith(b"HTTP/1.1 " + status), out[:300])
+                self.assertIn(b"malformed request: " + why, out)
+                self.assertLess(time.monotonic() - t0, 2)
+        out = self.raw(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:300])
+        self.assertIn(b"an HTTP/1.1 request without Host", out)
+        out = self.raw(b"GET /healthz HTTP/1.0\r\n\r\n")  # 1.0 needs none
+        self.assertTrue(out.startswith(b"HTTP/1.0 200") or out.startswith(b"HTTP/1.1 200"),
+                        out[:300])
+        # the same Content-Length twice is one length
+        out = self.raw(head + b"Content-Length: 2\r\nContent-Length: 2\r\n"
+                       b"Connection: close\r\n\r\n{}")
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:300])
+
+    def test_expect_100_continue_gets_the_refusal_instead(self):
+        for path, status in ((b"/no/such/route", b"404"), (b"/v1/example/echo", b"413")):
+            with self.subTest(path=path):
+                length = b"1000" if status == b"404" else b"99999999"
+                out = self.raw(b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                               length + b"\r\nExpect: 100-continue\r\n\r\n", timeout=5)
+                self.assertTrue(out.startswith(b"HTTP/1.1 " + status), out[:300])
+                self.assertNotIn(b"100 Continue", out)
+
     def test_oversized_header(self):
         out = self.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n")
         self.assertTrue(out.startswith(b"HTTP/1.1 431"), out[:200])
