@@ -2,8 +2,11 @@
  * gw_conns.c -- connection limits of the HTTP front end (see gw_conns.h).
  *
  * Every open connection has a record (MHD's socket context) on one list.
- * A record's header deadline is set when the connection opens and when a
- * request on it ends, and cleared when a request's header is complete; a
+ * A record's deadline is set when the connection opens and when a request
+ * on it ends (for the next header); when a header is complete it starts
+ * again for the body, and each piece of the body moves it on by what that
+ * piece is worth at GW_CONNS_BODY_MIN_RATE; it is cleared once the body is
+ * complete (the call's time is the call's deadline's); a
  * thread walks the list a few times a second and shuts down (shutdown(2),
  * not close: the fd stays MHD's) each connection whose deadline passed.
  * MHD then sees the connection end and closes it in its own thread.  A
@@ -64,9 +67,10 @@ static void sweep(gw_conns *c)
         r->shut = 1;
         (void)shutdown(r->fd, SHUT_RDWR);
         if (++c->timed_out % 1000 == 1)
-            rp_log("closed a connection that sent no complete request header within "
-                   "connection_timeout (%lld s) (%lu so far)",
-                   (long long)(c->header_timeout_ms / 1000), c->timed_out);
+            rp_log("closed a connection that did not send a complete request header within "
+                   "connection_timeout (%lld s), or its body at %d bytes/s after that (%lu "
+                   "so far)", (long long)(c->header_timeout_ms / 1000), GW_CONNS_BODY_MIN_RATE,
+                   c->timed_out);
     }
 }
 
@@ -203,6 +207,21 @@ static conn_rec *record_of(struct MHD_Connection *conn)
 }
 
 void gw_conns_header_done(struct MHD_Connection *conn)
+{
+    conn_rec *r = record_of(conn);
+    if (r) /* the body's turn: the same time to begin, more as it comes */
+        atomic_store(&r->deadline_ms, now_ms() + r->owner->header_timeout_ms);
+}
+
+void gw_conns_body_read(struct MHD_Connection *conn, size_t bytes)
+{
+    conn_rec *r = record_of(conn);
+    if (r)
+        atomic_fetch_add(&r->deadline_ms,
+                         (long long)(bytes * 1000 / GW_CONNS_BODY_MIN_RATE) + 1);
+}
+
+void gw_conns_body_done(struct MHD_Connection *conn)
 {
     conn_rec *r = record_of(conn);
     if (r)

@@ -36,10 +36,20 @@ enum MHD_Result gw_conns_admit(gw_conns *c);
 void gw_conns_opened(gw_conns *c, struct MHD_Connection *conn, void **socket_context);
 void gw_conns_closed(gw_conns *c, void **socket_context);
 
-/* A request's header is complete (the access handler's first call), and
- * its answer is done (the completion callback): the connection's header
- * deadline stops, and starts again for the next request. */
+/* The slowest a request body may come once it has begun (bytes/s): a body
+ * gets connection_timeout to begin and 1 s more for each this many bytes,
+ * so that a client cannot hold a connection for ever by sending a byte
+ * now and then (each byte restarts libmicrohttpd's idle timeout). */
+#define GW_CONNS_BODY_MIN_RATE 1024
+
+/* A request's header is complete (the access handler's first call): the
+ * connection's deadline is now the body's.  body_read: a piece of the body
+ * came; body_done: all of it (the call starts: no deadline of ours).
+ * request_done: its answer is done (the completion callback): the
+ * deadline starts again for the next request's header. */
 void gw_conns_header_done(struct MHD_Connection *conn);
+void gw_conns_body_read(struct MHD_Connection *conn, size_t bytes);
+void gw_conns_body_done(struct MHD_Connection *conn);
 void gw_conns_request_done(struct MHD_Connection *conn);
 
 #endif /* GW_CONNS_H */

@@ -865,6 +865,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         req->bytes_in += n;
+        gw_conns_body_read(conn, n);
         if (req->http_status) /* answered already: MHD closes after the answer */
             return MHD_YES;
         if (!req->early_status && req->body.len + n > h->cfg.max_body_bytes)
@@ -878,6 +879,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     switch (atomic_load(&req->state)) {
     case REQ_READING: /* 3: the body is complete */
+        gw_conns_body_done(conn);
         if (req->early_status)
             return send_early_error(req, method, url);
         if (req->body.oom)

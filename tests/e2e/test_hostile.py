@@ -305,6 +305,31 @@ class GatewayHostile(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 5)
         self.assertLess(sent[0], 16 << 20)  # 1 MiB + 256 KiB read, and the socket buffers
 
+    def test_a_body_sent_a_byte_at_a_time_is_cut_off(self):
+        """Each byte restarts libmicrohttpd's idle timeout, so a client that
+        sends one every half second could hold a connection for ever (and
+        max_connections of them every connection): a body gets
+        connection_timeout (2 s here) to come, and 1 s more per KiB."""
+        t0 = time.monotonic()
+        closed = False
+        with socket.create_connection(("127.0.0.1", self.r.http_port), timeout=10) as s:
+            s.sendall(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 1000\r\n\r\n")
+            for _ in range(40):  # 20 s at most
+                try:
+                    s.sendall(b"x")
+                    s.settimeout(0.5)
+                    if s.recv(1024) == b"":
+                        closed = True
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    closed = True
+                    break
+        self.assertTrue(closed, "still open after 20 s")
+        self.assertLess(time.monotonic() - t0, 6)
+
     def test_bodies_that_cannot_be_delimited_are_refused_at_once(self):
         """RFC 9112 6.1, 6.3: an unknown transfer coding (501), or lengths a
         proxy in front could read otherwise (400), answered at once and the
@@ -423,7 +448,7 @@ class GatewayHostile(unittest.TestCase):
         self.assertLess(time.monotonic() - start, 4.0)
         idle.close()
         kept.close()
-        self.assertIn("sent no complete request header within connection_timeout (2 s)",
+        self.assertIn("did not send a complete request header within connection_timeout (2 s)",
                       self.r.log())
 
     def test_more_connections_than_max_connections(self):
