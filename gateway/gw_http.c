@@ -210,6 +210,8 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
     add_metadata(req, resp);
     if (status == MHD_HTTP_UNAUTHORIZED && req->result && req->result->message)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->result->message);
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
     return gw_http_queue(req, resp, status, content_type, len);
 }
 
@@ -701,6 +703,31 @@ static int framing_status(struct MHD_Connection *conn, const char *version, cons
     return 0;
 }
 
+/* The path of an absolute-form request target ("http://host/v1/x" ->
+ * "/v1/x"), which a server must accept (RFC 9112 3.2.2); url itself
+ * otherwise. */
+static const char *origin_form(const char *url)
+{
+    size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
+                    : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                           : 0;
+    if (!scheme)
+        return url;
+    const char *path = strchr(url + scheme, '/');
+    return path ? path : "/";
+}
+
+/* The Allow header of a 405 for url, in req's arena (NULL if out of it). */
+static const char *allowed_methods(gw_request *req, const char *url)
+{
+    char allow[128];
+    gw_router_allowed(&req->gen->router, url, allow, sizeof(allow));
+    char *copy = gw_arena_alloc(&req->arena, strlen(allow) + 1);
+    if (copy)
+        memcpy(copy, allow, strlen(allow) + 1);
+    return copy;
+}
+
 static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version)
 {
@@ -713,6 +740,7 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     req->http = h;
     req->conn = conn;
     req->thread = t;
+    url = origin_form(url);
     req->path = url;
     req->grpc_code = -1;
     req->start_us = monotonic_us();
@@ -744,10 +772,12 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     if (h->metrics && strcmp(url, METRICS_PATH) == 0) {
         req->is_metrics = 1;
         req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
+        req->allow = "GET, HEAD";
         return req;
     }
     if (strcmp(url, GW_HEALTH_PATH) == 0) {
         req->early_status = strcmp(method, "GET") == 0 ? 0 : 405;
+        req->allow = "GET";
         req->health_service = NULL;
         req->route = NULL;
         return req;
@@ -759,6 +789,7 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
         req->console = 1;
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
             req->early_status = 405;
+        req->allow = "GET, HEAD";
         return req;
     }
     if (!req->gen) {
@@ -768,7 +799,10 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     switch (gw_router_match(&req->gen->router, method, url, &req->route, req->spans)) {
     case GW_ROUTE_FOUND: break;
     case GW_ROUTE_NOT_FOUND: req->early_status = 404; break;
-    case GW_ROUTE_BAD_METHOD: req->early_status = 405; break;
+    case GW_ROUTE_BAD_METHOD:
+        req->early_status = 405;
+        req->allow = allowed_methods(req, url);
+        break;
     }
     const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TE);
     req->wants_trailers = te && strcasestr(te, "trailers") != NULL;

@@ -75,6 +75,7 @@ typedef struct gw_request {
                               * (or at once: see on_request); 400/501: the body cannot
                               * be delimited safely, answered at once */
     const char *framing;     /* for 400/501: what is wrong with the request's framing */
+    const char *allow;       /* for 405: the methods the path takes (Allow), or NULL */
     size_t dropped;          /* body bytes read and dropped after an early_status */
     size_t head_bytes;       /* of the pool the request line and headers take */
     const gw_route *route;

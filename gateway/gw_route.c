@@ -520,3 +520,23 @@ gw_route_result gw_router_match(const gw_router *r, const char *verb, const char
     }
     return path_matched ? GW_ROUTE_BAD_METHOD : GW_ROUTE_NOT_FOUND;
 }
+
+void gw_router_allowed(const gw_router *r, const char *path, char *out, size_t outlen)
+{
+    gw_path_span spans[GW_ROUTE_MAX_VARS];
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < r->n_routes && len < outlen; i++) {
+        const char *verb = r->routes[i].binding->verb;
+        if (!gw_template_match(&r->routes[i].tmpl, path, spans))
+            continue;
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(r->routes[j].binding->verb, verb) == 0 &&
+                   gw_template_match(&r->routes[j].tmpl, path, spans);
+        if (!seen) {
+            int n = snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", verb);
+            len += n > 0 ? (size_t)n : 0;
+        }
+    }
+}

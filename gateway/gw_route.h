@@ -113,4 +113,8 @@ typedef enum gw_route_result {
 gw_route_result gw_router_match(const gw_router *r, const char *verb, const char *path,
                                 const gw_route **route, gw_path_span *spans);
 
+/* The verbs that raw `path` takes, "GET, POST" (each once, in route order),
+ * into out[outlen]: the Allow header of a 405. */
+void gw_router_allowed(const gw_router *r, const char *path, char *out, size_t outlen);
+
 #endif /* GW_ROUTE_H */

@@ -322,6 +322,10 @@ class Bindings(SystemCase):
     def test_custom_method(self):
         self.assertEqual(self.ok("PURGE", "/v1/shelves/s1"), echoed("PurgeShelf", shelf="s1"))
         self.error("PURGE", "/v1/shelves/s1/books", status=405, code=12)
+        # a 405 says which methods the path takes (RFC 9110 15.5.6)
+        self.assertEqual(self.http("PURGE", "/v1/shelves/s1/books")[1].get("allow"), "POST")
+        allow = self.http("POST", "/v1/shelves/s1/books/b1")[1].get("allow")
+        self.assertEqual(sorted(allow.split(", ")), ["DELETE", "GET", "PATCH", "PUT"])
         # and with curl, as a user would call it
         if shutil.which("curl"):
             out = subprocess.run(["curl", "-s", "-X", "PURGE",
@@ -802,6 +806,7 @@ class Health(SystemCase):
 
     def test_not_get(self):
         self.error("POST", "/healthz", b"{}", status=405, code=12)
+        self.assertEqual(self.http("POST", "/healthz", b"{}")[1].get("allow"), "GET")
 
 
 # ---- [gateway] options ----------------------------------------------------------------------

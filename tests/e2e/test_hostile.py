@@ -361,6 +361,13 @@ class GatewayHostile(unittest.TestCase):
                        b"Connection: close\r\n\r\n{}")
         self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:300])
 
+    def test_absolute_form_request_target(self):
+        """RFC 9112 3.2.2: a server must accept "POST http://host/path"."""
+        out = self.raw(b"POST http://127.0.0.1" + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                       b"Connection: close\r\nContent-Length: 13\r\n\r\n{\"value\":\"a\"}")
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:300])
+        self.assertTrue(out.endswith(b'{"value":"a"}'), out[-100:])
+
     def test_expect_100_continue_gets_the_refusal_instead(self):
         for path, status in ((b"/no/such/route", b"404"), (b"/v1/example/echo", b"413")):
             with self.subTest(path=path):
