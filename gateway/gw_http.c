@@ -37,6 +37,7 @@
 #include "gw_status.h"
 #include "rp_config.h"
 #include "rp_notify.h"
+#include "rp_utf8.h"
 
 #define MAX_QUERY_PARAMS 256
 #define MAX_HEADERS 256
@@ -531,7 +532,7 @@ static enum MHD_Result start_health_check(gw_request *req)
                                                   "service: malformed percent-encoding");
     }
     size_t n = name.len - 1; /* gw_query_decode ends it with a NUL */
-    if (memchr(name.data, '\0', n) || !gw_utf8_valid(name.data, n)) {
+    if (memchr(name.data, '\0', n) || !rp_utf8_valid(name.data, n)) {
         gw_buf_free(&name);
         return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT,
                                   "service: not a valid UTF-8 name");

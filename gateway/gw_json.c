@@ -21,6 +21,7 @@
 
 #include "gw_base64.h"
 #include "gw_wkt.h"
+#include "rp_utf8.h"
 
 #define MAX_DEPTH 100 /* nested messages, as protobuf's own parsers allow */
 
@@ -1260,52 +1261,19 @@ static int scan_message(conv *c, const gw_message *m, const uint8_t *data, size_
     return 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..len) (len > 0), or 0 if
- * it is not one (no surrogates, no overlongs). */
-static size_t utf8_sequence(const uint8_t *s, size_t len)
-{
-    uint8_t b = s[0];
-    if (b < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp, min;
-    if ((b & 0xe0) == 0xc0) { n = 1; cp = b & 0x1f; min = 0x80; }
-    else if ((b & 0xf0) == 0xe0) { n = 2; cp = b & 0x0f; min = 0x800; }
-    else if ((b & 0xf8) == 0xf0) { n = 3; cp = b & 0x07; min = 0x10000; }
-    else return 0;
-    if (len <= n)
-        return 0;
-    for (size_t k = 1; k <= n; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n + 1;
-}
-
-int gw_utf8_valid(const uint8_t *s, size_t len)
-{
-    for (size_t i = 0, n; i < len; i += n)
-        if (!(n = utf8_sequence(s + i, len - i)))
-            return 0;
-    return 1;
-}
-
 void gw_json_write_text(gw_buf *out, const char *s, size_t len)
 {
     const uint8_t *u = (const uint8_t *)(s ? s : "");
-    if (gw_utf8_valid(u, len)) {
+    if (rp_utf8_valid(u, len)) {
         gw_json_write_string(out, s, len);
         return;
     }
     gw_buf fixed = GW_BUF_INIT;
-    for (size_t i = 0, n; i < len; i += n) {
-        if ((n = utf8_sequence(u + i, len - i)))
+    for (size_t i = 0, n, bad; i < len; i += n ? n : bad) {
+        if ((n = rp_utf8_char(u + i, len - i, &bad)))
             gw_buf_append(&fixed, u + i, n);
-        else
-            gw_buf_append(&fixed, "\xef\xbf\xbd", 3), n = 1; /* U+FFFD for each bad byte */
+        else /* U+FFFD for each maximal part of a character */
+            gw_buf_append(&fixed, "\xef\xbf\xbd", 3);
     }
     if (fixed.oom) /* out's own failure shows in out->oom as usual */
         gw_json_write_string(out, "", 0), out->oom = 1;
@@ -1421,7 +1389,7 @@ static int write_scalar(conv *c, const gw_field *f, uint64_t v, const uint8_t *d
 {
     switch (f->type) {
     case GW_TYPE_STRING:
-        if (!gw_utf8_valid(data, len))
+        if (!rp_utf8_valid(data, len))
             return gw_conv_fail(c, "string is not valid UTF-8");
         gw_json_write_string(out, (const char *)data, len);
         return 0;

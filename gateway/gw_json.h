@@ -68,9 +68,6 @@ int gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t
  * must be valid UTF-8 (JSON text is). */
 void gw_json_write_string(gw_buf *out, const char *s, size_t len);
 
-/* 1 if s[0..len) is well-formed UTF-8 (no surrogates, no overlongs). */
-int gw_utf8_valid(const uint8_t *s, size_t len);
-
 /* gw_json_write_string for text from elsewhere (status messages, names
  * from a request or an upstream): each byte that is not part of well-formed
  * UTF-8 becomes U+FFFD, so that the JSON stays valid. */

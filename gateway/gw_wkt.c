@@ -7,6 +7,7 @@
  * the general codec in gw_json.c; Empty needs nothing of its own.
  */
 #include "gw_wkt.h"
+#include "rp_utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -423,7 +424,7 @@ static int decode_field_mask(gw_conv *c, const gw_message *m, const uint8_t *dat
         if (gw_wire_next(&p, end, &f, c->depth) < 0 ||
             (f.number == 1 && f.wire != GW_WIRE_LEN)) {
             rc = malformed(c, m);
-        } else if (f.number == 1 && !gw_utf8_valid(f.data, f.len)) {
+        } else if (f.number == 1 && !rp_utf8_valid(f.data, f.len)) {
             rc = gw_conv_fail(c, "path is not valid UTF-8");
         } else if (f.number == 1) {
             if (n++)
@@ -643,7 +644,7 @@ static int decode_any(gw_conv *c, const gw_message *m, const uint8_t *data, size
     }
     if (got[1].wire == ABSENT || got[1].len == 0)
         return gw_conv_fail(c, "an Any with a value has no type URL");
-    if (!gw_utf8_valid(got[1].data, got[1].len) || memchr(got[1].data, 0, got[1].len))
+    if (!rp_utf8_valid(got[1].data, got[1].len) || memchr(got[1].data, 0, got[1].len))
         return gw_conv_fail(c, "an Any's type URL is not valid UTF-8");
     char *url = strndup((const char *)got[1].data, got[1].len);
     if (!url)

@@ -37,6 +37,7 @@
 #include "host_message.h"
 #include "host_metrics.h"
 #include "host_status.h"
+#include "host_strings.h"
 #include "rp_metadata.h"
 #include "rp_log.h"
 
@@ -860,10 +861,12 @@ static grpc_status_code decode(rpcrest_call *c, char *why, size_t whylen)
     c->request = protobuf_c_message_unpack(c->method->input, NULL, GRPC_SLICE_LENGTH(all),
                                            GRPC_SLICE_START_PTR(all));
     grpc_slice_unref(all);
-    if (c->request)
-        return GRPC_STATUS_OK;
-    snprintf(why, whylen, "cannot decode request as %s", c->method->input->name);
-    return GRPC_STATUS_INVALID_ARGUMENT;
+    if (!c->request) {
+        snprintf(why, whylen, "cannot decode request as %s", c->method->input->name);
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    }
+    return host_strings_valid(c->request, why, whylen) ? GRPC_STATUS_OK
+                                                       : GRPC_STATUS_INVALID_ARGUMENT;
 }
 
 /* The handler returned: the final batch it left waiting (finished in the

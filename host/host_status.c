@@ -13,47 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rp_utf8.h"
+
 static const unsigned char replacement[3] = {0xEF, 0xBF, 0xBD}; /* U+FFFD */
 
 static size_t byte_wire_len(unsigned char c)
 {
     return c >= 0x20 && c <= 0x7E && c != '%' ? 1 : 3;
-}
-
-/*
- * The length of the UTF-8 character at s[0..n) (n >= 1), or 0 when the
- * bytes there are not one; then *bad is the length of the maximal part of a
- * character they start (1-3), which is replaced as a whole.
- */
-static size_t utf8_char(const unsigned char *s, size_t n, size_t *bad)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        lo = c == 0xE0 ? 0xA0 : lo; /* no overlong forms */
-        hi = c == 0xED ? 0x9F : hi; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        lo = c == 0xF0 ? 0x90 : lo;
-        hi = c == 0xF4 ? 0x8F : hi; /* nothing past U+10FFFF */
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    size_t i = 1;
-    if (n > 1 && s[1] >= lo && s[1] <= hi) {
-        for (i = 2; i < need && i < n && s[i] >= 0x80 && s[i] <= 0xBF; i++)
-            ;
-    }
-    if (i == need)
-        return need;
-    *bad = i;
-    return 0;
 }
 
 char *host_status_message(const char *message)
@@ -70,7 +36,7 @@ char *host_status_message(const char *message)
     const unsigned char *s = (const unsigned char *)message;
     size_t o = 0, wire = 0, cut = 0; /* cut: where "..." would still fit */
     for (size_t i = 0; i < len;) {
-        size_t bad = 0, n = utf8_char(s + i, len - i, &bad);
+        size_t bad = 0, n = rp_utf8_char(s + i, len - i, &bad);
         const unsigned char *ch = n ? s + i : replacement;
         size_t chlen = n ? n : sizeof(replacement), cost = 0;
         for (size_t k = 0; k < chlen; k++)

@@ -191,6 +191,39 @@ class EchoTest(unittest.TestCase):
         self.assertEqual(cm.exception.details(),
                          "cannot decode request as example.StringMessage")
 
+    def test_string_that_is_not_utf8_is_invalid_argument(self):
+        """proto3 strings are UTF-8: a Go or C++ server refuses the message,
+        and echoed back it would fail the client's own parser."""
+        raw = self.ch.unary_unary(ECHO_METHOD)
+        for data in (b"\x0a\x02\xff\xfe", b"\x0a\x02\xc3\x28", b"\x0a\x03\xed\xa0\x80"):
+            with self.subTest(data=data):
+                with self.assertRaises(grpc.RpcError) as cm:
+                    raw(data, timeout=5)
+                self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                self.assertEqual(cm.exception.details(),
+                                 "field 'value' of example.StringMessage is not UTF-8")
+        self.assertEqual(raw(b"\x0a\x05caf\xc3\xa9", timeout=5),
+                         b"\x0a\x05caf\xc3\xa9")
+
+    def test_strings_deep_in_a_request_are_checked_too(self):
+        h = Host(services=(("testkit", os.path.join(harness.BUILD, "services", "testkit.so"),
+                            {}),))
+        self.addCleanup(h.cleanup)
+        h.start()
+        ch = h.channel()
+        self.addCleanup(ch.close)
+        raw = ch.unary_unary("/rpcrest.testkit.TestKit/Echo")
+        for data, field in (
+                (b"\x8a\x01\x06\x1a\x04\x0a\x02\xff\xfe", "'name' of rpcrest.testkit.Nested"),  # nested.child
+                (b"\x9a\x01\x02\xff\xfe", "'repeated_string' of"),
+                (b"\xba\x01\x07\x0a\x01k\x12\x02\xff\xfe", "'value' of")):  # a map value
+            with self.subTest(field=field):
+                with self.assertRaises(grpc.RpcError) as cm:
+                    raw(data, timeout=5)
+                self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                self.assertIn("field %s" % field, cm.exception.details())
+                self.assertIn("is not UTF-8", cm.exception.details())
+
     def test_raw_bytes_round_trip(self):
         raw = self.ch.unary_unary(ECHO_METHOD)
         self.assertEqual(raw(b"\x0a\x02hi", timeout=5), b"\x0a\x02hi")

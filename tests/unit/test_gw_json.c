@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "json_check.h"
+#include "rp_utf8.h"
 
 #ifndef BUILD_DIR /* the Makefile passes its build folder */
 #define BUILD_DIR "build"
@@ -1017,7 +1018,7 @@ static void test_write_text(void **state)
         {IN("no route for GET /caf\xc3\xa9"), "\"no route for GET /caf\xc3\xa9\""},
         {IN("/\xff\xfe"), "\"/" FFFD FFFD "\""},
         {IN("cut \xc3"), "\"cut " FFFD "\""},           /* a character cut short */
-        {IN("\xe2\x82"), "\"" FFFD FFFD "\""},
+        {IN("\xe2\x82"), "\"" FFFD "\""},              /* one character cut short: one */
         {IN("\xc0\xaf"), "\"" FFFD FFFD "\""},           /* overlong '/' */
         {IN("\xed\xa0\x80"), "\"" FFFD FFFD FFFD "\""}, /* a surrogate */
         {IN("\xf4\x90\x80\x80"), "\"" FFFD FFFD FFFD FFFD "\""}, /* past U+10FFFF */
@@ -1029,7 +1030,7 @@ static void test_write_text(void **state)
         gw_buf out = GW_BUF_INIT;
         gw_json_write_text(&out, cases[i].in, cases[i].len);
         text_is(&out, cases[i].out, "gw_json_write_text", __LINE__);
-        assert_true(gw_utf8_valid(out.data, out.len));
+        assert_true(rp_utf8_valid(out.data, out.len));
         gw_buf_free(&out);
         settle();
     }
