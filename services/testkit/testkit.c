@@ -318,12 +318,12 @@ static void do_async(rpcrest_call *call, const ProtobufCMessage *request, void *
     add_job(tk, j);
 }
 
-static void do_fail(rpcrest_call *call, const ProtobufCMessage *request, void *data)
+static void fail_with(rpcrest_call *call, const Rpcrest__Testkit__FailRequest *in,
+                      const char *message, void *data)
 {
-    const Rpcrest__Testkit__FailRequest *in = (const void *)request;
     size_t n = in->n_details + (in->with_info ? 1 : 0);
     if (n == 0) {
-        rpcrest_call_fail(call, (rpcrest_code)in->code, in->message);
+        rpcrest_call_fail(call, (rpcrest_code)in->code, message);
         return;
     }
     rpcrest_detail *details = calloc(n, sizeof(*details));
@@ -350,9 +350,21 @@ static void do_fail(rpcrest_call *call, const ProtobufCMessage *request, void *d
     info.metadata = entries;
     if (in->with_info)
         details[n - 1].message = &info.base;
-    if (rpcrest_call_fail_details(call, (rpcrest_code)in->code, in->message, details, n) != 0)
+    if (rpcrest_call_fail_details(call, (rpcrest_code)in->code, message, details, n) != 0)
         atomic_fetch_add(&((testkit *)data)->fail_details_refused, 1);
     free(details);
+}
+
+static void do_fail(rpcrest_call *call, const ProtobufCMessage *request, void *data)
+{
+    const Rpcrest__Testkit__FailRequest *in = (const void *)request;
+    char *raw = NULL;
+    if (in->raw_message.len && (raw = malloc(in->raw_message.len + 1))) {
+        memcpy(raw, in->raw_message.data, in->raw_message.len);
+        raw[in->raw_message.len] = '\0';
+    }
+    fail_with(call, in, raw ? raw : in->message, data);
+    free(raw);
 }
 
 static void stream_free(stream_job *j)

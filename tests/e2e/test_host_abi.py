@@ -279,14 +279,14 @@ class UnaryTest(TestkitCase):
                          ("TESTKIT_FAIL", "rpcrest.testkit", {"code": "9"}))
 
     def fail_raw(self, code, message, with_info=False):
-        """Calls Fail with a FailRequest serialized by hand, so that its
-        message may hold any bytes (protobuf-c does not check a string's
-        UTF-8, and testkit puts the request's message in its status, as a
-        plugin quoting its input would).  Returns the RpcError."""
+        """Calls Fail with a FailRequest serialized by hand, its message in
+        raw_message (bytes: the host refuses a string that is not UTF-8),
+        which testkit puts in its status, as a plugin quoting its input
+        would.  Returns the RpcError."""
         fail = self.ch.unary_unary("/rpcrest.testkit.TestKit/Fail",
                                    request_serializer=lambda b: b,
                                    response_deserializer=lambda b: b)
-        raw = (b"\x08" + bytes([code]) + b"\x12" + _varint(len(message)) + message +
+        raw = (b"\x08" + bytes([code]) + b"\x2a" + _varint(len(message)) + message +
                (b"\x20\x01" if with_info else b""))
         with self.assertRaises(grpc.RpcError) as cm:
             fail(raw, timeout=5)
