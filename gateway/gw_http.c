@@ -59,9 +59,11 @@
 #define BODY_PRESIZE_MAX ((size_t)64 * 1024)
 #define DRAIN_LINGER_MS 1000 /* stopping: how long idle keep-alive connections get to close */
 /* A refused request's body is read and dropped, so that the client sees
- * the answer rather than a reset, up to max_body_bytes and this much more
- * (Go's net/http drops 256 KiB); beyond it the gateway answers and closes */
-#define DROP_MORE ((size_t)256 * 1024)
+ * the answer rather than a reset (a client that sends its whole body before
+ * it reads, as most do, fails on a connection closed under it), up to
+ * max_body_bytes and this much more; beyond it the gateway answers and
+ * closes.  It bounds what one request can make the gateway read in vain. */
+#define DROP_MORE ((size_t)64 * 1024 * 1024)
 #define METRICS_PATH "/metrics"
 
 /* ---- responses ------------------------------------------------------------------ */

@@ -262,7 +262,7 @@ class GatewayHostile(unittest.TestCase):
 
     def test_body_declared_far_over_max_body_bytes_is_answered_at_once(self):
         """10 GB announced: 413 at once, not after reading what comes (the
-        gateway drops at most max_body_bytes + 256 KiB of a refused body)."""
+        gateway drops at most max_body_bytes + 64 MiB of a refused body)."""
         t0 = time.monotonic()
         out = self.raw(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
                        b"Content-Length: 10000000000\r\n\r\n", timeout=5)
@@ -276,7 +276,7 @@ class GatewayHostile(unittest.TestCase):
         def send_forever(s):
             piece = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
             try:
-                while sent[0] < (64 << 20):
+                while sent[0] < (256 << 20):
                     s.sendall(piece)
                     sent[0] += len(piece)
             except OSError:
@@ -302,8 +302,8 @@ class GatewayHostile(unittest.TestCase):
                 pass  # closed by the gateway already
             t.join(10)
         self.assertTrue(out == b"" or out.startswith(b"HTTP/1.1 413"), out[:200])
-        self.assertLess(time.monotonic() - t0, 5)
-        self.assertLess(sent[0], 16 << 20)  # 1 MiB + 256 KiB read, and the socket buffers
+        self.assertLess(time.monotonic() - t0, 8)
+        self.assertLess(sent[0], 100 << 20)  # 1 + 64 MiB read, and the socket buffers
 
     def test_a_body_sent_a_byte_at_a_time_is_cut_off(self):
         """Each byte restarts libmicrohttpd's idle timeout, so a client that
