@@ -178,8 +178,14 @@ typedef struct host_run {
 
 static void host_run_free(host_run *run)
 {
-    if (run->srv)
-        host_server_stop(run->srv); /* cancels what is left */
+    if (run->srv && host_server_stop(run->srv) < 0) { /* cancels what is left */
+        /* a plugin holds calls it never finished: unloading it, or freeing
+         * gRPC core under them, could crash; the process ends as it is */
+        if (run->have_private)
+            rp_private_withdraw(run->private_path, run->private_addr);
+        rp_log("stopped without unloading the plugins");
+        _exit(EX_FAILURE);
+    }
     if (run->have_private)
         rp_private_withdraw(run->private_path, run->private_addr);
     rp_metrics_http_stop(run->metrics_http);

@@ -8,6 +8,9 @@
  */
 #include "host_queue.h"
 
+#include <errno.h>
+#include <time.h>
+
 #include "rp_log.h"
 
 int host_live_init(host_live *live)
@@ -53,12 +56,25 @@ void host_live_release(host_live *live)
     pthread_mutex_unlock(&live->lock);
 }
 
-void host_live_wait_idle(host_live *live)
+int host_live_wait_idle(host_live *live, long ms)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* the condition's clock */
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int idle = 1;
     pthread_mutex_lock(&live->lock);
-    while (atomic_load_explicit(&live->n, memory_order_acquire) > 0)
-        pthread_cond_wait(&live->idle, &live->lock);
+    while (idle && atomic_load_explicit(&live->n, memory_order_acquire) > 0)
+        idle = ms < 0 ? pthread_cond_wait(&live->idle, &live->lock) == 0
+                      : pthread_cond_timedwait(&live->idle, &live->lock, &until) != ETIMEDOUT;
+    if (!idle && atomic_load_explicit(&live->n, memory_order_acquire) == 0)
+        idle = 1; /* it went idle as the time ran out */
     pthread_mutex_unlock(&live->lock);
+    return idle;
 }
 
 int host_live_begin_posts(host_live *live)

@@ -94,8 +94,9 @@ void host_live_destroy(host_live *live);
 void host_live_hold(host_live *live);
 void host_live_release(host_live *live);
 
-/* Blocks until no record is live. */
-void host_live_wait_idle(host_live *live);
+/* Blocks until no record is live, or for `ms` at most (ms < 0: no limit).
+ * Returns 1 once none is, 0 when the time is up. */
+int host_live_wait_idle(host_live *live, long ms);
 
 /* A worker posts the requests its queue owes between begin (which returns
  * 0, and needs no end, once shutdown has begun) and end; after

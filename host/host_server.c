@@ -389,7 +389,7 @@ host_server *host_server_create(const host_server_conf *conf)
     }
     return s;
 fail:
-    host_server_stop(s);
+    (void)host_server_stop(s); /* no call has begun */
     return NULL;
 }
 
@@ -520,7 +520,22 @@ static void close_queue(grpc_completion_queue *cq, host_worker *w)
     grpc_completion_queue_destroy(cq);
 }
 
-void host_server_stop(host_server *s)
+/* Once a drain's calls are cancelled, how long their handlers get to
+ * finish them before the host gives up on them. */
+#define CANCELLED_GRACE_MS 5000
+
+/* A plugin holds calls that it never finished although they were
+ * cancelled CANCELLED_GRACE_MS ago: nothing can be freed under them. */
+static int calls_never_finished(host_server *s)
+{
+    size_t left = host_live_calls(&s->live);
+    rp_log("stop: %zu call%s never finished, %d s after %s cancelled: a plugin's handler "
+           "must finish every call (include/rpcrest/rpcrest.h)", left, left == 1 ? "" : "s",
+           CANCELLED_GRACE_MS / 1000, left == 1 ? "it was" : "they were");
+    return -1;
+}
+
+int host_server_stop(host_server *s)
 {
     if (s->started || s->bound) {
         /* Health Watch calls hear NOT_SERVING and end before the rest is
@@ -536,9 +551,14 @@ void host_server_stop(host_server *s)
         }
         if (!s->shutdown_done) {
             grpc_server_cancel_all_calls(s->server);
-            wait_for_tag(s->shutdown_cq, &s->shutdown_tag);
+            gpr_timespec grace = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                              gpr_time_from_millis(CANCELLED_GRACE_MS,
+                                                                   GPR_TIMESPAN));
+            if (!wait_shutdown_until(s, grace)) /* a call still holds its connection */
+                return calls_never_finished(s);
         }
-        host_live_wait_idle(&s->live);
+        if (!host_live_wait_idle(&s->live, CANCELLED_GRACE_MS))
+            return calls_never_finished(s);
     }
     if (s->server)
         grpc_server_destroy(s->server);
@@ -553,4 +573,5 @@ void host_server_stop(host_server *s)
     free(s->workers);
     free(s->registered);
     free(s);
+    return 0;
 }

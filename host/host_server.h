@@ -72,8 +72,10 @@ void host_server_drain(host_server *s, double seconds);
  * Stops accepting calls (if draining did not already), cancels those in
  * flight, waits until every call record is freed (so every handler has
  * returned and every call was finished), then closes the queues, joins the
- * workers and frees s.
+ * workers, frees s and returns 0.  When a plugin has not finished some
+ * calls 5 s after they were cancelled, returns -1 (logged) and frees
+ * nothing: the process can only exit without unloading its plugins.
  */
-void host_server_stop(host_server *s);
+int host_server_stop(host_server *s);
 
 #endif /* HOST_SERVER_H */

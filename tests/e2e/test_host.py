@@ -387,6 +387,28 @@ class SignalTest(HostCase):
         with open(fini_file) as f:
             self.assertEqual(f.read(), "fini\n")
 
+    def test_sigterm_with_a_call_the_plugin_never_finishes(self):
+        """A plugin that breaks the rule and never finishes a call: the
+        host does not wait for ever; 5 s after the call was cancelled it
+        says so and exits 1 without unloading the plugin."""
+        pb2, pb2_grpc = echo_modules()
+        h = self.host(services=[("inspect", plugin("inspect"), {})],
+                      host_keys={"drain_timeout": "1"}).start()
+        ch = h.channel()
+        self.addCleanup(ch.close)
+        future = pb2_grpc.MyServiceStub(ch).Echo.future(pb2.StringMessage(value="forget"),
+                                                         timeout=30)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        h.signal(signal.SIGTERM)
+        self.assertEqual(h.wait_exit(15), 1, h.stderr())
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertIn("rpcrest-host: stop: 1 call never finished, 5 s after it was cancelled",
+                      h.stderr())
+        self.assertIn("rpcrest-host: stopped without unloading the plugins\n", h.stderr())
+        with self.assertRaises(grpc.RpcError):
+            future.result(timeout=10)
+
     def test_port_in_use_exits_1(self):
         first = self.host().start()
         second = self.host(listen=first.listen)

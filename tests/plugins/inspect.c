@@ -8,6 +8,7 @@
  *   "fail"      fails with NOT_FOUND "nothing here"
  *   "twice"     replies "first", then tries to finish the call twice more
  *   "hold"      finishes (CANCELLED) only once the call is cancelled
+ *   "forget"    never finishes the call (what a plugin must not do)
  *   "stats"     replies "second=… third=… cancels=…" ("twice" and "hold")
  *   "settings"  replies with the settings init() received, "k=v;…"
  *   otherwise   echoes the request
@@ -128,6 +129,8 @@ static void handle(rpcrest_call *call, const ProtobufCMessage *request, void *se
         twice(st, call);
     } else if (strcmp(cmd, "hold") == 0) {
         spawn(st, call, hold_until_cancelled);
+    } else if (strcmp(cmd, "forget") == 0) {
+        return; /* the call is left unfinished for ever */
     } else if (strcmp(cmd, "stats") == 0) {
         snprintf(text, sizeof(text), "second=%d third=%d cancels=%d", atomic_load(&st->second),
                  atomic_load(&st->third), atomic_load(&st->cancels));
