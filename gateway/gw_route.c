@@ -521,6 +521,16 @@ gw_route_result gw_router_match(const gw_router *r, const char *verb, const char
     return path_matched ? GW_ROUTE_BAD_METHOD : GW_ROUTE_NOT_FOUND;
 }
 
+/* 1 if "GET, POST"-style list `list` names verb. */
+static int verb_listed(const char *list, const char *verb)
+{
+    size_t n = strlen(verb);
+    for (const char *p = list; (p = strstr(p, verb)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
 void gw_router_allowed(const gw_router *r, const char *path, char *out, size_t outlen)
 {
     gw_path_span spans[GW_ROUTE_MAX_VARS];
@@ -528,13 +538,7 @@ void gw_router_allowed(const gw_router *r, const char *path, char *out, size_t o
     out[0] = '\0';
     for (size_t i = 0; i < r->n_routes && len < outlen; i++) {
         const char *verb = r->routes[i].binding->verb;
-        if (!gw_template_match(&r->routes[i].tmpl, path, spans))
-            continue;
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(r->routes[j].binding->verb, verb) == 0 &&
-                   gw_template_match(&r->routes[j].tmpl, path, spans);
-        if (!seen) {
+        if (gw_template_match(&r->routes[i].tmpl, path, spans) && !verb_listed(out, verb)) {
             int n = snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", verb);
             len += n > 0 ? (size_t)n : 0;
         }

@@ -69,8 +69,7 @@ int host_live_wait_idle(host_live *live, long ms)
     int idle = 1;
     pthread_mutex_lock(&live->lock);
     while (idle && atomic_load_explicit(&live->n, memory_order_acquire) > 0)
-        idle = ms < 0 ? pthread_cond_wait(&live->idle, &live->lock) == 0
-                      : pthread_cond_timedwait(&live->idle, &live->lock, &until) != ETIMEDOUT;
+        idle = pthread_cond_timedwait(&live->idle, &live->lock, &until) != ETIMEDOUT;
     if (!idle && atomic_load_explicit(&live->n, memory_order_acquire) == 0)
         idle = 1; /* it went idle as the time ran out */
     pthread_mutex_unlock(&live->lock);

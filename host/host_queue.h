@@ -94,8 +94,8 @@ void host_live_destroy(host_live *live);
 void host_live_hold(host_live *live);
 void host_live_release(host_live *live);
 
-/* Blocks until no record is live, or for `ms` at most (ms < 0: no limit).
- * Returns 1 once none is, 0 when the time is up. */
+/* Blocks until no record is live, or for `ms` at most.  Returns 1 once
+ * none is, 0 when the time is up. */
 int host_live_wait_idle(host_live *live, long ms);
 
 /* A worker posts the requests its queue owes between begin (which returns

@@ -549,15 +549,17 @@ int host_server_stop(host_server *s)
             s->shutdown_started = 1;
             grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
         }
+        gpr_timespec grace = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                          gpr_time_from_millis(CANCELLED_GRACE_MS,
+                                                               GPR_TIMESPAN));
         if (!s->shutdown_done) {
             grpc_server_cancel_all_calls(s->server);
-            gpr_timespec grace = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                              gpr_time_from_millis(CANCELLED_GRACE_MS,
-                                                                   GPR_TIMESPAN));
             if (!wait_shutdown_until(s, grace)) /* a call still holds its connection */
                 return calls_never_finished(s);
         }
-        if (!host_live_wait_idle(&s->live, CANCELLED_GRACE_MS))
+        gpr_timespec left = gpr_time_sub(grace, gpr_now(GPR_CLOCK_MONOTONIC));
+        long left_ms = left.tv_sec < 0 ? 0 : (long)gpr_time_to_millis(left);
+        if (!host_live_wait_idle(&s->live, left_ms)) /* within the same grace */
             return calls_never_finished(s);
     }
     if (s->server)
