@@ -10,7 +10,9 @@
 
 #include "rp_utf8.h"
 
-#define MAX_DEPTH 100 /* protobuf-c nests no deeper than this by default */
+/* The walk's own bound on nesting (the depth protobuf's own parsers allow;
+ * protobuf-c sets none): strings deeper than this go unchecked. */
+#define MAX_DEPTH 100
 
 static int message_valid(const ProtobufCMessage *m, int depth, char *why, size_t whylen);
 
@@ -33,7 +35,7 @@ static int value_valid(const ProtobufCMessage *owner, const ProtobufCFieldDescri
 static int message_valid(const ProtobufCMessage *m, int depth, char *why, size_t whylen)
 {
     if (depth > MAX_DEPTH)
-        return 1; /* protobuf-c refused deeper messages already */
+        return 1; /* see MAX_DEPTH */
     const ProtobufCMessageDescriptor *d = m->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
