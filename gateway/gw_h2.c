@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -63,6 +64,8 @@ typedef struct h2_call {
     size_t sent;
     gw_buf reply;            /* DATA bytes received */
     int http_status;
+    char content_type[48];   /* the reply's, cut short; "" until received */
+    int not_grpc;            /* the reply's content-type is not application/grpc* */
     int grpc_status;         /* -1 until received */
     char *grpc_message;      /* gpr_malloc'ed, or NULL */
     gw_metadata *md[2];      /* [0] initial, [1] trailing (gpr_malloc'ed strings) */
@@ -268,12 +271,18 @@ static void call_finish(h2_call *k, grpc_status_code code, const char *message)
             set_status(r, code, message);
         } else if (k->failed_alloc) {
             set_status(r, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
-        } else if (k->grpc_status < 0) {
+        } else if (k->http_status != 200) { /* whatever else it said, as gRPC reads it */
             char text[80];
-            snprintf(text, sizeof(text), "the upstream answered HTTP %d without a gRPC status",
-                     k->http_status);
-            set_status(r, k->http_status == 200 ? GRPC_STATUS_INTERNAL
-                                                : status_from_http(k->http_status), text);
+            snprintf(text, sizeof(text), "the upstream answered HTTP %d", k->http_status);
+            set_status(r, status_from_http(k->http_status), text);
+        } else if (k->not_grpc) {
+            char text[120];
+            snprintf(text, sizeof(text), "the upstream's reply is not gRPC (content-type %s)",
+                     k->content_type);
+            set_status(r, GRPC_STATUS_INTERNAL, text);
+        } else if (k->grpc_status < 0) {
+            set_status(r, GRPC_STATUS_INTERNAL,
+                       "the upstream answered HTTP 200 without a gRPC status");
         } else {
             r->status = (grpc_status_code)k->grpc_status;
             r->message = k->grpc_message ? k->grpc_message : gpr_strdup("");
@@ -331,8 +340,8 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const u
 {
     (void)flags, (void)user;
     h2_call *k = stream_call(s, stream_id);
-    if (!k)
-        return 0;
+    if (!k || k->http_status != 200 || k->not_grpc)
+        return 0; /* an error page or the like: its body says nothing gRPC reads */
     if (k->reply.len + len > MAX_REPLY_BYTES + 5) {
         refuse_large_reply(s, k);
         return 0;
@@ -340,8 +349,12 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const u
     gw_buf_append(&k->reply, data, len);
     k->failed_alloc |= k->reply.oom;
     int prefix_complete = !k->reply.oom && k->reply.len >= 5 && k->reply.len - len < 5;
-    if (prefix_complete && declared_length(&k->reply) > MAX_REPLY_BYTES)
+    if (prefix_complete && k->reply.data[0] > 1) { /* the flag byte is 0 or 1 */
+        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, k->stream_id, NGHTTP2_CANCEL);
+        call_finish(k, GRPC_STATUS_INTERNAL, "the upstream's reply is not a gRPC message");
+    } else if (prefix_complete && declared_length(&k->reply) > MAX_REPLY_BYTES) {
         refuse_large_reply(s, k); /* its prefix says so: no need to wait for it all */
+    }
     return 0;
 }
 
@@ -449,6 +462,19 @@ static void refuse_large_metadata(nghttp2_session *s, h2_call *k)
     call_finish(k, GRPC_STATUS_RESOURCE_EXHAUSTED, "the upstream's metadata is larger than 1 MiB");
 }
 
+/* application/grpc, application/grpc+proto, application/grpc;... are gRPC. */
+static void note_content_type(h2_call *k, const uint8_t *value, size_t len)
+{
+    static const char grpc[] = "application/grpc";
+    size_t glen = sizeof(grpc) - 1;
+    k->not_grpc = !(len >= glen && strncasecmp((const char *)value, grpc, glen) == 0 &&
+                    (len == glen || value[glen] == '+' || value[glen] == ';'));
+    size_t n = len < sizeof(k->content_type) - 1 ? len : sizeof(k->content_type) - 1;
+    for (size_t i = 0; i < n; i++) /* for a message: printable ASCII only */
+        k->content_type[i] = value[i] >= 0x20 && value[i] < 0x7f ? (char)value[i] : '?';
+    k->content_type[n] = '\0';
+}
+
 static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
                      size_t name_len, const uint8_t *value, size_t value_len, uint8_t flags,
                      void *user)
@@ -465,14 +491,17 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
         return 0;
     }
     if (name_is(name, name_len, ":status")) {
-        k->http_status = atoi((const char *)value);
-    } else if (name_is(name, name_len, "grpc-status")) {
-        k->grpc_status = parse_status(value, value_len);
-    } else if (name_is(name, name_len, "grpc-message")) {
-        gpr_free(k->grpc_message);
-        k->grpc_message = percent_decode(value, value_len);
-    } else if (name[0] == ':' || name_is(name, name_len, "content-type") ||
-               name_is(name, name_len, "grpc-encoding") ||
+        k->http_status = atoi((const char *)value); /* a 1xx block's is replaced */
+    } else if (name_is(name, name_len, "grpc-status") || name_is(name, name_len, "grpc-message")) {
+        if (trailing && name_len == strlen("grpc-status")) { /* only the last block's count */
+            k->grpc_status = parse_status(value, value_len);
+        } else if (trailing) {
+            gpr_free(k->grpc_message);
+            k->grpc_message = percent_decode(value, value_len);
+        }
+    } else if (name_is(name, name_len, "content-type")) {
+        note_content_type(k, value, value_len);
+    } else if (name[0] == ':' || name_is(name, name_len, "grpc-encoding") ||
                name_is(name, name_len, "grpc-accept-encoding")) {
         /* the transport's, not the application's */
     } else if (add_metadata(k, trailing, name, name_len, value, value_len) < 0) {

@@ -231,6 +231,10 @@ static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_METADATA_SIZE, {.integer = MAX_RECEIVE_METADATA_BYTES}},
         {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = KEEPALIVE_PING_MS}},
         {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = DEAD_AFTER_MS}},
+        /* gRPC core 1.51's retry filter aborts the process when an
+         * upstream's trailers lack grpc-status; without it such a call ends
+         * UNKNOWN ("No status received") */
+        {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}},
         /* every address the target resolves to takes calls in turn */
         {GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG,
          {.string = "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}"}},

@@ -226,6 +226,65 @@ class GatewayH2Client(unittest.TestCase):
         self.start(lambda _, stream: headers_frame(stream, [(":status", "503")], True))
         self.assert_error(self.echo(), 503, 14)
 
+    def test_error_page_is_not_read_as_grpc(self):
+        """A proxy's error page (any HTTP status but 200, or a 200 that is
+        not application/grpc) is mapped from its HTTP status, its body never
+        read as a gRPC message (its first bytes made a length of 1 GB)."""
+        page = b"<html><body>502 Bad Gateway</body></html>"
+        cases = [("502", "text/html", 503, 14), ("404", "text/html", 501, 12),
+                 ("200", "text/html", 500, 13), ("503", "application/grpc", 503, 14)]
+        def behave(_, stream):
+            return (headers_frame(stream, [(":status", self.http), ("content-type", self.ctype)]) +
+                    h2raw.frame(h2raw.DATA, h2raw.END_STREAM, stream, page))
+        self.start(behave)
+        for http, ctype, status, code in cases:
+            with self.subTest(http=http, ctype=ctype):
+                self.http, self.ctype = http, ctype
+                self.assert_error(self.echo(), status, code)
+
+    def test_http_status_wins_over_grpc_status(self):
+        """A 503 carrying grpc-status 0 is UNAVAILABLE, as gRPC reads it."""
+        self.start(lambda _, stream: headers_frame(stream, [
+            (":status", "503"), ("content-type", "application/grpc"), ("grpc-status", "0")], True))
+        self.assert_error(self.echo(), 503, 14, "the upstream answered HTTP 503")
+
+    def test_status_only_from_the_last_header_block(self):
+        """grpc-status in the reply's first headers (not Trailers-Only) does
+        not count: trailers without one fail the call."""
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS + [("grpc-status", "0")]) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("hi"))) +
+                    headers_frame(stream, [("x-trail", "t")], True))
+        self.start(behave)
+        self.assert_error(self.echo(), 500, 13,
+                          "the upstream answered HTTP 200 without a gRPC status")
+
+    def test_bad_flag_byte(self):
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, b"<html>" + b"x" * 20) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+        self.start(behave)
+        self.assert_error(self.echo(), 500, 13, "the upstream's reply is not a gRPC message")
+
+    def test_trailers_without_status_on_grpc_cores_channel(self):
+        """/healthz goes through gRPC core's channel, whose retry filter
+        (1.51) aborted the process on trailers without grpc-status."""
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(b"")) +
+                    headers_frame(stream, [("x-trail", "t")], True))
+        self.start(behave)
+        for _ in range(3):
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            conn.request("GET", "/healthz")
+            resp = conn.getresponse()
+            resp.read()
+            conn.close()
+            self.assertEqual(resp.status, 503, self.log())
+        self.assertIsNone(self.gateway.poll(), self.log())
+        self.assert_error(self.echo(), 500, 13)
+
     def test_compressed_message_refused(self):
         def behave(_, stream):
             return (headers_frame(stream, RESPONSE_HEADERS) +
