@@ -24,6 +24,7 @@
 
 #include "google/protobuf/descriptor.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
+#include "rp_pb_depth.h"
 
 typedef Grpc__Reflection__V1__ServerReflectionRequest Request;
 typedef Grpc__Reflection__V1__ServerReflectionResponse Response;
@@ -361,6 +362,9 @@ static void note_services(disc *d, const FileProto *fp)
  * already kept.  Returns 0 or -1 (err set). */
 static int add_file(disc *d, const uint8_t *data, size_t len)
 {
+    if (!rp_pb_depth_ok(&google__protobuf__file_descriptor_proto__descriptor, data, len))
+        return fail(d, "%s: the upstream sent a FileDescriptorProto nesting messages more "
+                       "than %d deep", d->protocol->method, RP_PB_MAX_DEPTH);
     FileProto *fp = google__protobuf__file_descriptor_proto__unpack(NULL, len, data);
     if (!fp)
         return fail(d, "%s: the upstream sent an undecodable FileDescriptorProto",

@@ -17,6 +17,7 @@
 
 #include "google/api/http.pb-c.h"
 #include "google/protobuf/descriptor.pb-c.h"
+#include "rp_pb_depth.h"
 
 #define HTTP_RULE_EXTENSION 72295728u /* google.api.http on MethodOptions */
 
@@ -405,6 +406,9 @@ static int extract_http_rules(gw_schema *s, gw_method *m,
         uint64_t len;
         if (gw_read_varint(&p, end, &len) < 0 || len != (uint64_t)(end - p))
             return fail(s, "%s: malformed google.api.http option", m->path);
+        if (!rp_pb_depth_ok(&google__api__http_rule__descriptor, p, len))
+            return fail(s, "%s: google.api.http option nested more than %d deep", m->path,
+                        RP_PB_MAX_DEPTH);
         Google__Api__HttpRule *rule = google__api__http_rule__unpack(NULL, len, p);
         if (!rule)
             return fail(s, "%s: malformed google.api.http option", m->path);
@@ -642,6 +646,8 @@ static const char *unnamed_in_file(const FileProto *f)
 
 static int add_set(gw_schema *s, const uint8_t *data, size_t len, const char *origin)
 {
+    if (!rp_pb_depth_ok(&google__protobuf__file_descriptor_set__descriptor, data, len))
+        return fail(s, "%s: messages nested more than %d deep", origin, RP_PB_MAX_DEPTH);
     Google__Protobuf__FileDescriptorSet *set =
         google__protobuf__file_descriptor_set__unpack(NULL, len, data);
     if (!set)

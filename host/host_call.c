@@ -40,6 +40,7 @@
 #include "host_strings.h"
 #include "rp_metadata.h"
 #include "rp_log.h"
+#include "rp_pb_depth.h"
 
 /* The per-call send queue of a server-streaming call: messages waiting plus
  * the one in flight.  The writable callback runs at half of both. */
@@ -858,6 +859,12 @@ static grpc_status_code decode(rpcrest_call *c, char *why, size_t whylen)
     c->payload = NULL;
     if (st != GRPC_STATUS_OK)
         return st;
+    if (!rp_pb_depth_ok(c->method->input, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all))) {
+        grpc_slice_unref(all);
+        snprintf(why, whylen, "request %s nests messages more than %d deep",
+                 c->method->input->name, RP_PB_MAX_DEPTH);
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    }
     c->request = protobuf_c_message_unpack(c->method->input, NULL, GRPC_SLICE_LENGTH(all),
                                            GRPC_SLICE_START_PTR(all));
     grpc_slice_unref(all);

@@ -35,6 +35,16 @@ def echo_modules():
     return harness.grpc_modules("echo.proto", os.path.join(harness.ROOT, "services/echo"))
 
 
+def varint(n):
+    """n as a protobuf varint."""
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
 class Host:
     """One rpcrest-host with its own INI in a temp folder.
 
@@ -223,6 +233,35 @@ class EchoTest(unittest.TestCase):
                 self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
                 self.assertIn("field %s" % field, cm.exception.details())
                 self.assertIn("is not UTF-8", cm.exception.details())
+
+    def test_nesting_deeper_than_100_is_refused(self):
+        """protobuf-c's unpacker recurses once per level with no bound: 200,000
+        levels of a recursive type (800 KB) overflowed the host's stack."""
+        h = Host(services=(("testkit", os.path.join(harness.BUILD, "services", "testkit.so"),
+                            {}),))
+        self.addCleanup(h.cleanup)
+        h.start()
+        ch = h.channel()
+        self.addCleanup(ch.close)
+        raw = ch.unary_unary("/rpcrest.testkit.TestKit/Echo")
+
+        def nested(levels):  # AllTypes.nested (17), then Nested.child (3) levels - 1 times
+            sizes = [0]  # of each level's body, from the innermost out
+            for _ in range(levels - 1):
+                sizes.append(1 + len(varint(sizes[-1])) + sizes[-1])
+            out = [b"\x8a\x01" + varint(sizes[-1])]
+            out += [b"\x1a" + varint(size) for size in reversed(sizes[:-1])]
+            return b"".join(out)
+
+        for levels in (101, 200000):
+            with self.subTest(levels=levels):
+                with self.assertRaises(grpc.RpcError) as cm:
+                    raw(nested(levels), timeout=20)
+                self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                self.assertEqual(cm.exception.details(), "request rpcrest.testkit.AllTypes "
+                                 "nests messages more than 100 deep")
+        self.assertEqual(raw(nested(100), timeout=5), nested(100))
+        self.assertIsNone(h.proc.poll())
 
     def test_raw_bytes_round_trip(self):
         raw = self.ch.unary_unary(ECHO_METHOD)

@@ -113,6 +113,35 @@ static void test_schema_names(void **state)
     size_t lens[] = {sizeof(junk)};
     assert_null(gw_schema_load_buffers(bufs, lens, 1, "junk", err, sizeof(err)));
     assert_non_null(strstr(err, "junk: not a FileDescriptorSet"));
+
+    /* set.file (1) > file.message_type (4) > nested_type (3) × 200,000:
+     * protobuf-c's unpacker would recurse 200,000 times */
+    size_t levels = 200000, len = 0;
+    uint8_t *deep = malloc(levels * 4 + 16);
+    assert_non_null(deep);
+    size_t *inner = malloc((levels + 3) * sizeof(*inner)); /* each level's body size */
+    assert_non_null(inner);
+    inner[levels + 2] = 0;
+    for (size_t i = levels + 2; i > 0; i--) {
+        size_t v = inner[i], n = 1;
+        while (v >= 0x80)
+            v >>= 7, n++;
+        inner[i - 1] = 1 + n + inner[i];
+    }
+    for (size_t i = 1; i <= levels + 2; i++) {
+        deep[len++] = i == 1 ? 0x0a : i == 2 ? 0x22 : 0x1a;
+        for (size_t v = inner[i]; ; v >>= 7) {
+            deep[len++] = (uint8_t)(v < 0x80 ? v : (v & 0x7f) | 0x80);
+            if (v < 0x80)
+                break;
+        }
+    }
+    free(inner);
+    bufs[0] = deep;
+    lens[0] = len;
+    assert_null(gw_schema_load_buffers(bufs, lens, 1, "deep.pb", err, sizeof(err)));
+    assert_string_equal(err, "deep.pb: messages nested more than 100 deep");
+    free(deep);
 }
 
 /* ---- scalars ------------------------------------------------------------ */
