@@ -31,8 +31,11 @@
  * Finishing: every call must be finished exactly once, with
  * rpcrest_call_reply, rpcrest_call_fail, rpcrest_call_fail_details or
  * rpcrest_call_finish -- also after the client cancelled (the host frees the
- * call only then, and waits for it when stopping).  A second finish returns
- * RPCREST_EFINISHED and does nothing.
+ * call only then, and waits for it when stopping).  A second finish made
+ * while the call is still held -- inside its handler or its writable
+ * callback -- returns RPCREST_EFINISHED and does nothing; anywhere else the
+ * first finish may already have freed the call, and a second one is a
+ * use after free.
  *
  * Threads: handlers run on host threads and must not block for long; a
  * handler that waits on I/O, a timer or another service returns at once and
@@ -176,9 +179,16 @@ typedef struct rpcrest_plugin {
 extern const uint8_t rpcrest_descriptor_set_start[] __attribute__((weak));
 extern const uint8_t rpcrest_descriptor_set_end[] __attribute__((weak));
 
-/* Declares the entry symbol: RPCREST_PLUGIN("echo", services, n, init, fini); */
+/* Declares the entry symbol: RPCREST_PLUGIN("echo", services, n, init, fini);
+ * (in C++ too: a const there would otherwise be internal, and unnamed) */
+#ifdef __cplusplus
+#define RPCREST_ENTRY_LINKAGE extern "C"
+#else
+#define RPCREST_ENTRY_LINKAGE
+#endif
 #define RPCREST_PLUGIN(NAME, SERVICES, N_SERVICES, INIT, FINI)                        \
-    __attribute__((visibility("default"))) const rpcrest_plugin RPCREST_ENTRY = {     \
+    RPCREST_ENTRY_LINKAGE __attribute__((visibility("default")))                      \
+    const rpcrest_plugin RPCREST_ENTRY = {                                             \
         RPCREST_MAGIC, RPCREST_ABI_VERSION, sizeof(rpcrest_plugin), (NAME), (SERVICES),   \
         (N_SERVICES), (INIT), (FINI), rpcrest_descriptor_set_start,                      \
         rpcrest_descriptor_set_end}

@@ -9,7 +9,10 @@ in the last class, which runs the whole system through rpcrestd.
 """
 import concurrent.futures
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -604,6 +607,33 @@ class PluginBuildTest(unittest.TestCase):
                 self.assertEqual(len(replies), 100)
             status, _, _ = r.http("POST", "/v1/example/echo", b'{"value":"x"}')
             self.assertEqual(status, 200)
+
+
+class CxxPluginTest(unittest.TestCase):
+    """RPCREST_PLUGIN in a C++ file exports the entry symbol too (a const
+    there is internal unless declared extern "C")."""
+
+    def test_echo_built_as_cxx(self):
+        h = None
+        tmp = tempfile.mkdtemp(prefix="rpcrest-cxx-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        so = os.path.join(tmp, "echo_cxx.so")
+        objs = os.path.join(harness.BUILD, "obj", "services", "echo")
+        subprocess.run(["g++", "-x", "c++", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared",
+                        "-I", os.path.join(harness.ROOT, "include"),
+                        "-I", os.path.join(harness.BUILD, "gen", "services", "echo"),
+                        "-I", os.path.join(harness.BUILD, "gen"),
+                        "-o", so, os.path.join(harness.ROOT, "services", "echo", "echo.c"),
+                        "-x", "none", os.path.join(objs, "echo.pb-c.o"),
+                        os.path.join(objs, "echo.desc.o"), "-lprotobuf-c"],
+                       check=True, capture_output=True, timeout=120)
+        h = Host(services=(("echo", so, {}),))
+        self.addCleanup(h.cleanup)
+        h.start()
+        ch = h.channel()
+        self.addCleanup(ch.close)
+        self.assertEqual(ch.unary_unary("/example.MyService/Echo")(b"\x0a\x02hi", timeout=5),
+                         b"\x0a\x02hi")
 
 
 if __name__ == "__main__":
