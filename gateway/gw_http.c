@@ -779,8 +779,8 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
         return req;
     }
     if (strcmp(url, GW_HEALTH_PATH) == 0) {
-        req->early_status = strcmp(method, "GET") == 0 ? 0 : 405;
-        req->allow = "GET";
+        req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
+        req->allow = "GET, HEAD";
         req->health_service = NULL;
         req->route = NULL;
         return req;
@@ -952,8 +952,10 @@ static void account(gw_http *h, gw_request *req, enum MHD_RequestTerminationCode
     uint64_t duration = monotonic_us() - req->start_us;
     const gw_method *m = req->route ? req->route->method : NULL;
     if (h->metrics && !req->is_metrics) {
-        gw_method_stats *st = m ? m->stats : req->health_service ? h->health_stats
-                                                                : h->no_method_stats;
+        gw_method_stats *st = m                     ? m->stats
+                              : req->health_service ? h->health_stats
+                              : req->console        ? h->console_stats
+                                                    : h->no_method_stats;
         gw_metrics_request(st, req->http_status, req->grpc_code, duration);
     }
     if (h->access) {
@@ -1194,6 +1196,7 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, 
     h->access = cfg->access;
     h->no_method_stats = gw_metrics_method(h->metrics, GW_METRICS_NO_METHOD);
     h->health_stats = gw_metrics_method(h->metrics, "healthz");
+    h->console_stats = gw_metrics_method(h->metrics, "console");
     h->oom_response = MHD_create_response_from_buffer(
         sizeof(GW_OOM_BODY) - 1, (void *)GW_OOM_BODY, MHD_RESPMEM_PERSISTENT);
     h->threads = calloc((size_t)cfg->threads, sizeof(*h->threads));

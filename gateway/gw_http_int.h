@@ -53,7 +53,7 @@ struct gw_http {
     atomic_int stopping;
     gw_metrics *metrics;   /* cfg.metrics: GET /metrics and the counting, or NULL */
     gw_access *access;     /* cfg.access: the access log, or NULL */
-    gw_method_stats *no_method_stats, *health_stats;
+    gw_method_stats *no_method_stats, *health_stats, *console_stats;
     /* 500 {"code":13,"message":"out of memory"}, made at start and shared by
      * every thread: the answer when there is no memory left to make one */
     struct MHD_Response *oom_response;

@@ -806,7 +806,14 @@ class Health(SystemCase):
 
     def test_not_get(self):
         self.error("POST", "/healthz", b"{}", status=405, code=12)
-        self.assertEqual(self.http("POST", "/healthz", b"{}")[1].get("allow"), "GET")
+        self.assertEqual(self.http("POST", "/healthz", b"{}")[1].get("allow"), "GET, HEAD")
+
+    def test_head(self):
+        """HEAD as GET without the body (load balancers' `HEAD /healthz`)."""
+        status, headers, body = self.http("HEAD", "/healthz")
+        self.assertEqual((status, body), (200, b""))
+        self.assertEqual(headers.get("content-type"), "application/json")
+        self.assertEqual(self.http("HEAD", "/healthz?service=no.Such")[0], 404)
 
 
 # ---- [gateway] options ----------------------------------------------------------------------

@@ -91,6 +91,8 @@ class GatewayMetricsTest(unittest.TestCase):
         ok = dict(method=ECHO, code="200", grpc_code="OK")
         nf = dict(method="none", code="404", grpc_code="NOT_FOUND")
         fail = dict(method=TK + "Fail", code="400", grpc_code="FAILED_PRECONDITION")
+        console = dict(method="console", code="200", grpc_code="none")
+        self.assertEqual(self.r.http("GET", "/openapi.json")[0], 200)
         for _ in range(3):
             self.assertEqual(self.r.http("POST", "/v1/example/echo", b'{"value":"x"}')[0], 200)
         self.assertEqual(self.r.http("GET", "/no/such/path")[0], 404)
@@ -98,7 +100,7 @@ class GatewayMetricsTest(unittest.TestCase):
                                           {"code": 9, "message": "no"})[0], 400)
         after = self.scrape()
         name = "rpcrest_gateway_requests"  # the parser drops the _total suffix
-        for labels, n in ((ok, 3), (nf, 1), (fail, 1)):
+        for labels, n in ((ok, 3), (nf, 1), (fail, 1), (console, 1)):
             was = sample(before, name, "rpcrest_gateway_requests_total", **labels) or 0
             now = sample(after, name, "rpcrest_gateway_requests_total", **labels)
             self.assertEqual(now, was + n, labels)
