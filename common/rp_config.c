@@ -174,6 +174,58 @@ static int valid_tcp_listen(const char *addr)
     return inet_pton(AF_INET, host, buf) == 1;
 }
 
+/* NAME:PORT or [IPV6]:PORT (NAME a host name or IP address), port 1-65535,
+ * at s[0..len). */
+static int valid_target_address(const char *s, size_t len)
+{
+    char addr[300], host[256];
+    int port;
+    if (len == 0 || len >= sizeof(addr))
+        return 0;
+    memcpy(addr, s, len);
+    addr[len] = '\0';
+    return rp_config_split_hostport(addr, host, sizeof(host), &port) == 0;
+}
+
+/* A gRPC target rpcrest can dial: ipv4:/ipv6: address lists, unix: and
+ * unix-abstract: paths, dns:[//AUTHORITY/]NAME:PORT, or NAME:PORT.  gRPC
+ * core takes more (and a port past 65535 modulo 65536): these are the
+ * forms the README gives, each with a port it would dial as written. */
+static int valid_upstream(const char *value)
+{
+    if (value[0] == '\0' || strpbrk(value, " \t"))
+        return 0;
+    if (strncmp(value, "unix:", 5) == 0)
+        return value[5] != '\0';
+    if (strncmp(value, "unix-abstract:", 14) == 0)
+        return value[14] != '\0';
+    if (strncmp(value, "ipv4:", 5) == 0 || strncmp(value, "ipv6:", 5) == 0) {
+        const char *p = value + 5;
+        for (;;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            if (!valid_target_address(p, len))
+                return 0;
+            if (!comma)
+                return 1;
+            p = comma + 1;
+        }
+    }
+    const char *name = value;
+    if (strncmp(value, "dns:", 4) == 0) {
+        name = value + 4;
+        if (strncmp(name, "//", 2) == 0) { /* an authority (the DNS server), then / */
+            const char *slash = strchr(name + 2, '/');
+            if (!slash)
+                return 0;
+            name = slash + 1;
+        }
+    } else if (strstr(value, "://") || strchr(value, ',')) {
+        return 0; /* a URL, or a list without ipv4:/ipv6: */
+    }
+    return valid_target_address(name, strlen(name));
+}
+
 int rp_config_is_loopback(const char *listen)
 {
     char host[INET6_ADDRSTRLEN + 1];
@@ -694,9 +746,10 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
                  "listen: '%s' is not HOST:PORT or [IPV6]:PORT "
                  "(HOST an IP address or localhost, PORT 1-65535)", value);
     } else if (strcmp(key, "upstream") == 0) {
-        if (value[0] == '\0' || strchr(value, ' '))
-            fail(ctx, ctx->line, "upstream: '%s' is not a gRPC target (ipv4:ADDR:PORT, "
-                                 "unix:PATH, dns:///NAME:PORT, …)", value);
+        if (!valid_upstream(value))
+            fail(ctx, ctx->line, "upstream: '%s' is not a gRPC target: HOST:PORT, "
+                                 "ipv4:ADDR:PORT[,ADDR:PORT…], ipv6:[ADDR]:PORT[,…], unix:PATH "
+                                 "or dns:///NAME:PORT (PORT 1-65535)", value);
         else
             set_string(ctx, &cfg->gateway.upstream, value);
     } else if (strcmp(key, "timeout") == 0 || strcmp(key, "max_timeout") == 0) {

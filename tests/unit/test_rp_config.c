@@ -543,8 +543,11 @@ static void test_gateway_switches(void **state)
 static void test_upstream(void **state)
 {
     fixture *f = *state;
-    static const char *const good[] = {"dns:///rpc.internal:5505", "ipv4:127.0.0.1:6000",
-                                       "unix:/run/rpcrest/host.sock", "localhost:5505"};
+    static const char *const good[] = {
+        "dns:///rpc.internal:5505", "ipv4:127.0.0.1:6000", "unix:/run/rpcrest/host.sock",
+        "localhost:5505", "ipv4:127.0.0.1:1,10.0.0.2:65535", "ipv6:[::1]:7000,[fe80::1]:7001",
+        "dns://8.8.8.8:53/rpc.internal:443", "dns:rpc.internal:80", "[::1]:5505",
+        "unix-abstract:rpcrest", "10.1.2.3:5505"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         rp_config *cfg = load_value(f, "gateway", "upstream", good[i]);
         assert_string_equal(cfg->gateway.upstream, good[i]);
@@ -556,6 +559,16 @@ static void test_upstream(void **state)
     expect_value_error(f, "gateway", "upstream", "", "upstream: '' is not a gRPC target");
     expect_value_error(f, "gateway", "upstream", "ipv4:1.2.3.4:5 ipv4:1.2.3.4:6",
                        "upstream: 'ipv4:1.2.3.4:5 ipv4:1.2.3.4:6' is not a gRPC target");
+    /* gRPC core would dial 99999 as 34463, a missing port as 443 or 0 */
+    static const char *const bad[] = {
+        "127.0.0.1:99999", "127.0.0.1", "127.0.0.1:0", "http://127.0.0.1:5505",
+        "dns:///rpc.internal", "dns://8.8.8.8/", "ipv4:127.0.0.1:1,", "ipv4:", "unix:",
+        "127.0.0.1:1,127.0.0.1:2", "ipv6:[::1]", "host:port", "[::1:5505"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[128];
+        snprintf(want, sizeof(want), "upstream: '%s' is not a gRPC target: HOST:PORT", bad[i]);
+        expect_value_error(f, "gateway", "upstream", bad[i], want);
+    }
 }
 
 /* Without upstream the gateway calls the host's listen address. */
