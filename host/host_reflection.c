@@ -10,7 +10,9 @@
  *
  * v1 and v1alpha differ only in their package name: their messages are the
  * same on the wire, so both methods decode and encode with the v1 types.
- * A stream sends each file at most once, as gRPC's own servers do.
+ * A stream sends a file's imports at most once, as gRPC's own servers do;
+ * the file asked for is in every answer (grpc-go's rule), so a client that
+ * reads each answer alone finds it.
  */
 #include "host_reflection.h"
 
@@ -502,7 +504,13 @@ static void send_files(host_bidi *b, refl_response *resp, size_t file)
     }
     Grpc__Reflection__V1__FileDescriptorResponse fdr =
         GRPC__REFLECTION__V1__FILE_DESCRIPTOR_RESPONSE__INIT;
-    collect(r, file, *sent, files, &fdr.n_file_descriptor_proto);
+    if (((unsigned char *)*sent)[file]) { /* asked for again: the file itself, not its imports again */
+        files[0].data = (uint8_t *)r->files[file].data;
+        files[0].len = r->files[file].len;
+        fdr.n_file_descriptor_proto = 1;
+    } else {
+        collect(r, file, *sent, files, &fdr.n_file_descriptor_proto);
+    }
     fdr.file_descriptor_proto = files;
     resp->message_response_case =
         GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE;
