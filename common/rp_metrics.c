@@ -371,7 +371,7 @@ static double boot_time(void)
 
 static void process_collector(void *arg, rp_text *out)
 {
-    (void)arg;
+    const char *prefix = arg ? arg : "";
     FILE *f = fopen("/proc/self/stat", "re");
     char buf[1024];
     size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
@@ -386,30 +386,31 @@ static void process_collector(void *arg, rp_text *out)
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
                       "%*d %*d %llu %*u %llu", &utime, &stime, &start, &rss) != 4)
         return;
-    rp_metrics_header(out, "process_cpu_seconds_total",
-                      "User and system CPU time spent, in seconds.", "counter");
-    rp_metrics_sample(out, "process_cpu_seconds_total", NULL, NULL,
-                      (double)(utime + stime) / (double)tck);
-    rp_metrics_header(out, "process_resident_memory_bytes", "Resident memory size in bytes.",
-                      "gauge");
-    rp_metrics_sample(out, "process_resident_memory_bytes", NULL, NULL, (double)rss * (double)page);
+    char name[96];
+    snprintf(name, sizeof(name), "%sprocess_cpu_seconds_total", prefix);
+    rp_metrics_header(out, name, "User and system CPU time spent, in seconds.", "counter");
+    rp_metrics_sample(out, name, NULL, NULL, (double)(utime + stime) / (double)tck);
+    snprintf(name, sizeof(name), "%sprocess_resident_memory_bytes", prefix);
+    rp_metrics_header(out, name, "Resident memory size in bytes.", "gauge");
+    rp_metrics_sample(out, name, NULL, NULL, (double)rss * (double)page);
     int fds = open_fds();
     if (fds >= 0) {
-        rp_metrics_header(out, "process_open_fds", "Number of open file descriptors.", "gauge");
-        rp_metrics_sample(out, "process_open_fds", NULL, NULL, fds);
+        snprintf(name, sizeof(name), "%sprocess_open_fds", prefix);
+        rp_metrics_header(out, name, "Number of open file descriptors.", "gauge");
+        rp_metrics_sample(out, name, NULL, NULL, fds);
     }
     double btime = boot_time();
     if (btime > 0) {
-        rp_metrics_header(out, "process_start_time_seconds",
-                          "Start time of the process since the Unix epoch, in seconds.", "gauge");
-        rp_metrics_sample(out, "process_start_time_seconds", NULL, NULL,
-                          btime + (double)start / (double)tck);
+        snprintf(name, sizeof(name), "%sprocess_start_time_seconds", prefix);
+        rp_metrics_header(out, name, "Start time of the process since the Unix epoch, in seconds.",
+                          "gauge");
+        rp_metrics_sample(out, name, NULL, NULL, btime + (double)start / (double)tck);
     }
 }
 
-void rp_metrics_render_process(rp_text *out)
+void rp_metrics_render_process(rp_text *out, const char *prefix)
 {
-    process_collector(NULL, out);
+    process_collector((void *)prefix, out);
 }
 
 int rp_metrics_add_process(rp_metrics *m)

@@ -96,8 +96,10 @@ void rp_metrics_label_value(rp_text *out, const char *value);
  * a collector.  0 or -1. */
 int rp_metrics_add_process(rp_metrics *m);
 
-/* The same figures, appended to out now. */
-void rp_metrics_render_process(rp_text *out);
+/* The same figures, appended to out now, each name after `prefix`
+ * ("rpcrest_supervisor_": node_exporter's textfile collector, which takes
+ * rpcrestd's figures, has process_* of its own). */
+void rp_metrics_render_process(rp_text *out, const char *prefix);
 
 /* The name of gRPC status code `code` ("OK", "NOT_FOUND", …), "UNKNOWN"
  * outside 0..16. */

@@ -88,5 +88,5 @@ void sup_metrics(const sup_state *s, rp_text *reply)
                       s->reloads_refused);
     rp_metrics_sample(reply, "rpcrest_supervisor_reloads_total", result_label, failed,
                       s->reloads_failed);
-    rp_metrics_render_process(reply);
+    rp_metrics_render_process(reply, "rpcrest_supervisor_");
 }

@@ -517,7 +517,8 @@ class SupervisorMetricsTest(unittest.TestCase):
             state = "rpcrest_supervisor_child_state"
             self.assertEqual(sample(m, state, child=host, state="RUNNING"), 1)
             self.assertEqual(sample(m, state, child=host, state="FATAL"), 0)
-            self.assertGreater(sample(m, "process_resident_memory_bytes"), 0)
+            self.assertGreater(sample(m, "rpcrest_supervisor_process_resident_memory_bytes"), 0)
+            self.assertNotIn("process_resident_memory_bytes", m)  # node_exporter's own name
             log = r.log()
             self.assertRegex(log, r"%s rpcrestd: event=exit child=rpcrest-host pid=%d "
                                   r"signal=SIGKILL uptime_ms=\d+ ready=1 expected=0\n"
