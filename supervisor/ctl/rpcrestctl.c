@@ -58,8 +58,10 @@ static int find_socket(void *user, const char *section, const char *key, const c
 }
 
 /* The control socket path of the INI at `path`, or NULL (reported), and
- * the host's ready_timeout in *ready_s (the longest a reload waits for its
- * new host): the INI's, or the most it may be when the INI has an error. */
+ * in *ready_s the longest a reload waits for a new child to be ready (the
+ * host's ready_timeout, or the gateway's when only the gateway changes):
+ * the longer of the INI's two, or the most either may be when the INI has
+ * an error. */
 static char *socket_path(const char *path, double *ready_s)
 {
     char err[PATH_MAX + 256];
@@ -67,7 +69,9 @@ static char *socket_path(const char *path, double *ready_s)
     rp_config *cfg = rp_config_load(path, err, sizeof(err));
     if (cfg) {
         char *out = strdup(cfg->supervisor.control_socket);
-        *ready_s = cfg->supervisor.child[RP_CHILD_HOST].ready_timeout;
+        double host = cfg->supervisor.child[RP_CHILD_HOST].ready_timeout;
+        double gateway = cfg->supervisor.child[RP_CHILD_GATEWAY].ready_timeout;
+        *ready_s = host > gateway ? host : gateway;
         rp_config_free(cfg);
         return out;
     }
@@ -232,7 +236,7 @@ int main(int argc, char **argv)
     char *path = socket_path(conf, &ready_s);
     if (!path)
         return EX_FAILURE;
-    /* a reload that replaces the host answers once the new host is ready */
+    /* a reload that replaces a child answers once the new one is ready */
     int timeout_s = ANSWER_TIMEOUT_S + (strcmp(cmd, "reload") == 0 ? (int)ready_s + 1 : 0);
     int status = ask(path, request, timeout_s);
     free(path);
