@@ -57,7 +57,8 @@ typedef struct file_rec {
 
 typedef struct service_rec {
     char *name;
-    int found; /* a received file declares it */
+    int found;         /* a received file declares it */
+    char *undescribed; /* "NAME (why)": the upstream has no file for it */
 } service_rec;
 
 typedef struct disc {
@@ -406,9 +407,12 @@ out:
     return rc;
 }
 
+#define NOT_DESCRIBED (-2) /* request_files: the upstream answered NOT_FOUND */
+
 /*
  * Sends a file request (file_containing_symbol or file_by_filename, per
- * `kind`) for `what` and keeps the files of the answer.  Returns 0 or -1.
+ * `kind`) for `what` and keeps the files of the answer.  Returns 0, -1, or
+ * NOT_DESCRIBED (err says why).
  */
 static int request_files(disc *d, int kind, const char *what)
 {
@@ -432,6 +436,8 @@ static int request_files(disc *d, int kind, const char *what)
         const Grpc__Reflection__V1__ErrorResponse *e = resp->error_response;
         rc = fail(d, "%s: %s: %s", what, status_name(e->error_code),
                   e->error_message && *e->error_message ? e->error_message : "(no message)");
+        if (e->error_code == GRPC_STATUS_NOT_FOUND)
+            rc = NOT_DESCRIBED;
     } else if (resp->message_response_case != RESPONSE(FILE_DESCRIPTOR_RESPONSE)) {
         rc = fail(d, "%s: the upstream answered with something else than a "
                      "file_descriptor_response (case %d)",
@@ -520,7 +526,17 @@ static int fetch_files(disc *d)
         service_rec *s = &d->services[i];
         if (s->found) /* declared in a file we already have */
             continue;
-        if (request_files(d, REQUEST(FILE_CONTAINING_SYMBOL), s->name) < 0)
+        int rc = request_files(d, REQUEST(FILE_CONTAINING_SYMBOL), s->name);
+        if (rc == NOT_DESCRIBED) { /* e.g. a plugin without its descriptors: serve the rest */
+            size_t skip = strlen("reflection: ") + strlen(s->name) + 2; /* fail()'s "NAME: " */
+            const char *why = strlen(d->err) > skip ? d->err + skip : "NOT_FOUND";
+            size_t len = strlen(s->name) + strlen(why) + 4;
+            if (!(s->undescribed = malloc(len)))
+                return fail(d, "out of memory");
+            snprintf(s->undescribed, len, "%s (%s)", s->name, why);
+            continue;
+        }
+        if (rc < 0)
             return -1;
         if (!s->found)
             return fail(d, "%s: the files the upstream sent for it do not declare it",
@@ -575,13 +591,19 @@ static int build_result(disc *d, gw_discovery_result *res)
     res->n_files = d->n_files;
     res->protocol = d->protocol->name;
     res->services = calloc(d->n_services ? d->n_services : 1, sizeof(*res->services));
-    if (res->set.oom || !res->services)
+    res->undescribed = calloc(d->n_services ? d->n_services : 1, sizeof(*res->undescribed));
+    if (res->set.oom || !res->services || !res->undescribed)
         return fail(d, "out of memory");
     for (size_t i = 0; i < d->n_services; i++) { /* hand the names over */
-        res->services[i] = d->services[i].name;
-        d->services[i].name = NULL;
+        service_rec *s = &d->services[i];
+        if (s->undescribed) {
+            res->undescribed[res->n_undescribed++] = s->undescribed;
+            s->undescribed = NULL;
+        } else {
+            res->services[res->n_services++] = s->name;
+            s->name = NULL;
+        }
     }
-    res->n_services = d->n_services;
     return 0;
 }
 
@@ -624,8 +646,10 @@ int gw_discovery_fetch(grpc_channel *channel, int64_t timeout_ms, unsigned flags
     for (size_t i = 0; i < d.n_files; i++)
         file_free(&d.files[i]);
     free(d.files);
-    for (size_t i = 0; i < d.n_services; i++)
+    for (size_t i = 0; i < d.n_services; i++) {
         free(d.services[i].name);
+        free(d.services[i].undescribed);
+    }
     free(d.services);
     if (rc < 0)
         gw_discovery_result_free(res);
@@ -668,5 +692,8 @@ void gw_discovery_result_free(gw_discovery_result *res)
     for (size_t i = 0; i < res->n_services; i++)
         free(res->services[i]);
     free(res->services);
+    for (size_t i = 0; i < res->n_undescribed; i++)
+        free(res->undescribed[i]);
+    free(res->undescribed);
     memset(res, 0, sizeof(*res));
 }

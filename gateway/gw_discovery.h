@@ -35,6 +35,10 @@ typedef struct gw_discovery_result {
     char **services;      /* full names of the services described, in the
                            * order the upstream listed them */
     size_t n_services;
+    char **undescribed;   /* "NAME (why)" of each service the upstream lists
+                           * but whose file it says it does not have
+                           * (NOT_FOUND): left out, the others served */
+    size_t n_undescribed;
     const char *protocol; /* "grpc.reflection.v1" or "grpc.reflection.v1alpha"
                            * (static) */
 } gw_discovery_result;

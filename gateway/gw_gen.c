@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gw_discovery.h"
+#include "rp_log.h"
 
 /* Every descriptor set the source names, as buffers (files, then reflection). */
 static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
@@ -31,6 +32,9 @@ static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
     sets[src->n_files].len = len;
     snprintf(origin + strlen(origin), origin_len - strlen(origin),
              " + %s (%zu services, %zu files)", res.protocol, res.n_services, res.n_files);
+    for (size_t i = 0; i < res.n_undescribed; i++)
+        rp_log("reflection: the upstream serves %s but does not describe it: no routes for it",
+               res.undescribed[i]);
     gw_discovery_result_free(&res);
     return 0;
 }

@@ -21,6 +21,9 @@ typedef struct gw_gen {
     gw_schema *schema;
     gw_router router;
     char origin[256];  /* where the schema came from, for logs */
+    int incomplete;    /* reflection was wanted and has not answered: a
+                        * request no route matches may be for the API still
+                        * to come (503, not 404) */
     atomic_int refs;
     pthread_mutex_t openapi_lock; /* guards the two below (gw_openapi_get) */
     uint8_t *openapi;             /* its OpenAPI document, once asked for */

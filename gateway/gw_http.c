@@ -801,7 +801,7 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     }
     switch (gw_router_match(&req->gen->router, method, url, &req->route, req->spans)) {
     case GW_ROUTE_FOUND: break;
-    case GW_ROUTE_NOT_FOUND: req->early_status = 404; break;
+    case GW_ROUTE_NOT_FOUND: req->early_status = req->gen->incomplete ? 503 : 404; break;
     case GW_ROUTE_BAD_METHOD:
         req->early_status = 405;
         req->allow = allowed_methods(req, url);
@@ -1044,7 +1044,8 @@ void gw_http_publish(gw_http *h, gw_gen *gen)
         const gw_method *methods = gw_schema_methods(gen->schema, &n);
         for (size_t i = 0; i < n; i++)
             ((gw_method *)methods)[i].stats = gw_metrics_method(h->metrics, methods[i].path);
-        gw_metrics_api_loaded(h->metrics, 1, gen->router.n_routes);
+        gw_metrics_api_loaded(h->metrics, !gen->incomplete); /* reflection failed */
+        gw_metrics_routes(h->metrics, gen->router.n_routes);
     }
     pthread_mutex_lock(&h->gen_lock);
     gw_gen *old = h->gen;
@@ -1055,7 +1056,7 @@ void gw_http_publish(gw_http *h, gw_gen *gen)
 
 void gw_http_api_failed(gw_http *h)
 {
-    gw_metrics_api_loaded(h->metrics, 0, 0);
+    gw_metrics_api_loaded(h->metrics, 0);
 }
 
 /* One HTTP thread's daemon, in external-epoll mode for its gw_loop, with

@@ -299,10 +299,12 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_metrics *metri
         files_only.use_reflection = 0;
         files_only.routes.allow_missing = 1;
         g = gw_gen_build(&files_only, up, err, sizeof(err));
+        if (g)
+            g->incomplete = 1;
     }
     if (!g) {
         rp_log("%s", err);
-        gw_metrics_api_loaded(metrics, 0, 0);
+        gw_metrics_api_loaded(metrics, 0);
         return -1;
     }
     log_routes(g);

@@ -182,12 +182,15 @@ void gw_metrics_in_flight(gw_metrics *m, int delta)
         rp_series_add(m->in_flight, delta);
 }
 
-void gw_metrics_api_loaded(gw_metrics *m, int ok, size_t n_routes)
+void gw_metrics_api_loaded(gw_metrics *m, int ok)
 {
-    if (!m)
-        return;
-    rp_series_add(ok ? m->reloads_ok : m->reloads_error, 1);
-    if (ok)
+    if (m)
+        rp_series_add(ok ? m->reloads_ok : m->reloads_error, 1);
+}
+
+void gw_metrics_routes(gw_metrics *m, size_t n_routes)
+{
+    if (m)
         rp_series_set(m->routes, (int64_t)n_routes);
 }
 

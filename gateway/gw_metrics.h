@@ -38,8 +38,11 @@ void gw_metrics_request(gw_method_stats *st, unsigned status, int grpc_code,
 /* A request started (+1) or ended (-1). m may be NULL. */
 void gw_metrics_in_flight(gw_metrics *m, int delta);
 
-/* An API load (the first or a reload) succeeded with n_routes, or failed. */
-void gw_metrics_api_loaded(gw_metrics *m, int ok, size_t n_routes);
+/* An API load (the first or a reload) succeeded, or failed. */
+void gw_metrics_api_loaded(gw_metrics *m, int ok);
+
+/* The routes of the API now served. */
+void gw_metrics_routes(gw_metrics *m, size_t n_routes);
 
 /* The whole exposition. */
 void gw_metrics_render(gw_metrics *m, rp_text *out);

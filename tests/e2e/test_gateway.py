@@ -642,6 +642,62 @@ class GatewayAlone(GatewayAssertions):
         self.assertEqual(len(seen), 1)
 
 
+class UpstreamDownAtStart(unittest.TestCase):
+    """Reflection that does not answer within [gateway] timeout: the gateway
+    starts with the descriptor files alone (here none); a path they do not
+    route is 503 (retryable: the API is still to come), not 404, and the
+    failed load is counted as an error."""
+
+    def test_unknown_paths_are_503_until_the_api_is_loaded(self):
+        need_programs("rpcrest-gateway")
+        tmp = tempfile.mkdtemp(prefix="rpcrest-gw-test-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        port = harness.free_port()
+        ini = os.path.join(tmp, "gateway.ini")
+        with open(ini, "w") as f:
+            f.write("[gateway]\nlisten = 127.0.0.1:%d\nupstream = 127.0.0.1:%d\ntimeout = 0.3\n"
+                    "threads = 1\n" % (port, harness.free_port()))
+        with open(os.path.join(tmp, "log"), "ab") as log:
+            gw = subprocess.Popen([GATEWAY_BIN, "-c", ini], stdin=subprocess.DEVNULL,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: gw.poll() is None and (gw.kill(), gw.wait()))
+        self.assertTrue(harness.wait_until(lambda: harness.port_open(port), 10))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.addCleanup(conn.close)
+        conn.request("POST", ECHO_PATH, body=b'{"value":"x"}')
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        self.assertEqual((resp.status, body["code"]), (503, 14), body)
+        conn.request("GET", "/metrics")
+        metrics = conn.getresponse().read().decode()
+        self.assertIn('rpcrest_gateway_schema_reloads_total{result="error"} 1', metrics)
+        self.assertIn('rpcrest_gateway_schema_reloads_total{result="ok"} 0', metrics)
+
+
+class UndescribedService(unittest.TestCase):
+    """A plugin built without its embedded descriptor set (reflection
+    answers NOT_FOUND for its service) costs its own routes only."""
+
+    def test_the_other_services_are_served(self):
+        inspect = os.path.join(harness.BUILD, "tests", "plugins", "inspect.so")
+        r = harness.Rpcrest(services=("testkit",), descriptors=False,
+                            ini_extra="[service.inspect]\nplugin = %s\n" % inspect)
+        self.addCleanup(r.cleanup)
+        r.start(wait=False)  # its readiness check calls echo
+
+        def echoed():
+            try:
+                return r.http("POST", "/v1/testkit/echo", b'{"stringValue":"hi"}')
+            except OSError:
+                return None
+        self.assertTrue(harness.wait_until(lambda: (echoed() or [0])[0] == 200, 10), r.log())
+        self.assertEqual(json.loads(echoed()[2]).get("stringValue"), "hi")
+        self.assertIn("reflection: the upstream serves example.MyService (NOT_FOUND: ",
+                      r.log())
+        self.assertIn("but does not describe it: no routes for it", r.log())
+        self.assertEqual(r.http("POST", ECHO_PATH, b'{"value":"x"}')[0], 404)
+
+
 class StopWhileStarting(unittest.TestCase):
     """A stop signal is taken at any point of the start, also while the
     gateway waits (up to [gateway] timeout) for the reflection of an

@@ -68,6 +68,8 @@ static void print_schema(const gw_discovery_result *res, const gw_schema *schema
     printf("files %zu\n", res->n_files);
     for (size_t i = 0; i < res->n_services; i++)
         printf("service %s\n", res->services[i]);
+    for (size_t i = 0; i < res->n_undescribed; i++)
+        printf("undescribed %s\n", res->undescribed[i]);
     size_t n;
     const gw_method *m = gw_schema_methods(schema, &n);
     for (size_t i = 0; i < n; i++) {
