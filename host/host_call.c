@@ -491,10 +491,22 @@ static int finish(rpcrest_call *c, grpc_status_code code, const char *message,
     return 0;
 }
 
+/* Logs the plugin's first misuse of a call of c's method (the client only
+ * sees INTERNAL, or the plugin an error code it may ignore); later ones go
+ * unlogged, so a plugin that errs on every call cannot flood the log. */
+static void log_mistake(rpcrest_call *c, const char *why)
+{
+    host_method *m = (host_method *)c->method;
+    if (atomic_exchange(&m->mistake_logged, 1) == 0)
+        rp_log("%s: %s (the plugin's first such mistake on this method; later ones are not "
+               "logged)", m->path, why);
+}
+
 /* Fails c with INTERNAL `why` because of the plugin's mistake; returns `rc`
  * (or RPCREST_EFINISHED if c was already finished). */
 static int failed_instead(rpcrest_call *c, const char *why, int rc)
 {
+    log_mistake(c, why);
     return finish(c, GRPC_STATUS_INTERNAL, why, NULL, 0) == 0 ? rc : RPCREST_EFINISHED;
 }
 
@@ -503,11 +515,14 @@ int rpcrest_call_reply(rpcrest_call *c, const ProtobufCMessage *reply)
     const ProtobufCMessageDescriptor *out = c->method->output;
     if (!same_type(reply, out)) {
         char why[512];
-        snprintf(why, sizeof(why), "%s: the handler replied with %s instead of %s",
-                 c->method->path, reply && reply->descriptor ? reply->descriptor->name : "NULL",
-                 out->name);
+        snprintf(why, sizeof(why), "the handler replied with %s instead of %s",
+                 reply && reply->descriptor ? reply->descriptor->name : "NULL", out->name);
         return failed_instead(c, why, RPCREST_ETYPE);
     }
+    char why[300] = "the handler's reply: ";
+    size_t at = strlen(why);
+    if (!host_strings_valid(reply, why + at, sizeof(why) - at)) /* as a Go server refuses */
+        return failed_instead(c, why, RPCREST_ETYPE);
     size_t size = protobuf_c_message_get_packed_size(reply);
     grpc_byte_buffer *bb = pack(reply, size);
     if (!bb)
@@ -581,8 +596,9 @@ static int detail_sizes(const rpcrest_detail *d, size_t *url_len, size_t *value_
         *value_len = protobuf_c_message_get_packed_size(d->message);
         return 0;
     }
-    if (!d->type_url || (!d->value && d->value_len))
-        return RPCREST_EINVAL;
+    const char *slash = d->type_url ? strrchr(d->type_url, '/') : NULL;
+    if (!slash || slash[1] == '\0' || (!d->value && d->value_len))
+        return RPCREST_EINVAL; /* an Any's type URL ends in "/TYPE.NAME" */
     *url_len = strlen(d->type_url);
     *value_len = d->value_len;
     return 0;
@@ -689,6 +705,12 @@ int rpcrest_call_send(rpcrest_call *c, const ProtobufCMessage *msg)
         return RPCREST_ESTATE;
     if (!same_type(msg, c->method->output))
         return RPCREST_ETYPE;
+    char why[300] = "rpcrest_call_send: ";
+    size_t at = strlen(why);
+    if (!host_strings_valid(msg, why + at, sizeof(why) - at)) {
+        log_mistake(c, why);
+        return RPCREST_ETYPE;
+    }
     size_t size = protobuf_c_message_get_packed_size(msg);
     pthread_mutex_lock(&c->lock);
     int rc = 0;

@@ -9,6 +9,7 @@
 #define HOST_PLUGIN_H
 
 #include <rpcrest/rpcrest.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,8 @@ typedef struct host_method {
     rpcrest_method_kind kind;  /* RPCREST_UNARY or RPCREST_SERVER_STREAMING */
     const host_plugin *plugin; /* for its service_data */
     struct host_method_stats *stats; /* its metrics (host_metrics.h), or NULL */
+    atomic_int mistake_logged;  /* the plugin's first misuse of a call of this
+                                 * method was logged (host_call.c) */
 } host_method;
 
 /* One plugin's embedded FileDescriptorSet: the serialized bytes of its

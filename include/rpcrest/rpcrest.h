@@ -96,7 +96,8 @@ enum {
     RPCREST_ESTATE = -5,     /* not now, or not for this method: initial metadata
                               * after the first message, send on a unary method,
                               * finish without a reply on a unary method */
-    RPCREST_ETYPE = -6,      /* not the method's output type, or not serializable */
+    RPCREST_ETYPE = -6,      /* not the method's output type, not serializable, or
+                              * a string field that is not UTF-8 */
     RPCREST_ENOMEM = -7      /* out of memory */
 };
 
@@ -202,8 +203,9 @@ extern const uint8_t rpcrest_descriptor_set_end[] __attribute__((weak));
  * Server-streaming: queues `reply` as the last message (even when the queue
  * is full) and finishes with OK once every message is out.
  * Returns 0; RPCREST_EFINISHED; or RPCREST_ETYPE if reply is NULL, not of
- * the method's output type, or cannot be serialized -- the call is then
- * failed with INTERNAL.
+ * the method's output type, cannot be serialized, or has a string field
+ * that is not UTF-8 (proto3 requires it; clients refuse to parse such a
+ * message) -- the call is then failed with INTERNAL, naming the field.
  */
 int rpcrest_call_reply(rpcrest_call *call, const ProtobufCMessage *reply);
 
@@ -241,8 +243,8 @@ typedef struct rpcrest_detail {
  * clients (grpc-status / status.FromError / StatusProto) and
  * rpcrest-gateway's JSON error body find it.  Everything is copied before
  * return.  Returns 0, RPCREST_EFINISHED, or RPCREST_EINVAL / RPCREST_ETYPE /
- * RPCREST_ENOMEM if a detail is malformed (NULL type_url with NULL message)
- * or cannot be packed, or (RPCREST_EINVAL) if the serialized Status, in
+ * RPCREST_ENOMEM if a detail is malformed (with NULL message, a type_url
+ * that does not end in "/TYPE.NAME") or cannot be packed, or (RPCREST_EINVAL) if the serialized Status, in
  * base64, and the message would take more than 6 KiB (gRPC clients would
  * refuse the whole status): the call is then failed with the code and
  * message, without details.
@@ -273,7 +275,8 @@ int rpcrest_call_finish(rpcrest_call *call);
  *                       finish the call (its status will not be delivered).
  *   RPCREST_EFINISHED   the call was already finished.
  *   RPCREST_ESTATE      the method is not server-streaming.
- *   RPCREST_ETYPE       msg is NULL, not of the output type, or unserializable.
+ *   RPCREST_ETYPE       msg is NULL, not of the output type, unserializable,
+ *                       or has a string field that is not UTF-8.
  *   RPCREST_ENOMEM
  * So a slow client never makes the host buffer without bound: the plugin
  * produces the next message only when there is room for it.

@@ -323,6 +323,20 @@ class InspectTest(unittest.TestCase):
         self.assertTrue(4000 <= ms <= 5100, ms)
         self.assertEqual(self.info(timeout=None)["deadline"], "-1")
 
+    def test_reply_strings_must_be_utf8(self):
+        """A reply whose string is not UTF-8 would fail the client's parser
+        (the host would be blamed for nothing): INTERNAL from the host,
+        naming the field, and one log line per method however often."""
+        for _ in range(3):
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.cmd("latin1")
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.INTERNAL)
+            self.assertEqual(cm.exception.details(), "the handler's reply: field 'value' of "
+                             "example.StringMessage is not UTF-8")
+        self.assertEqual(self.h.stderr().count("%s: the handler's reply: field 'value'"
+                                               % ECHO_METHOD), 1, self.h.stderr())
+        self.assertNotIn("inspect: latin1 reply returned", self.h.stderr())
+
     def test_metadata(self):
         self.assertEqual(self.info(metadata=[("x-test", "v1"), ("x-test", "v2")])["md"], "v1")
         self.assertEqual(self.info(metadata=[("x-test", "")])["md"], "")

@@ -354,6 +354,19 @@ class UnaryTest(TestkitCase):
                          [(fits.type_url, fits.value)])
         self.assertEqual(self.stats().fail_details_refused, before + 2)
 
+    def test_detail_type_url_must_name_a_type(self):
+        """An Any's type URL ends in "/TYPE.NAME": "" or "x" is refused
+        (RPCREST_EINVAL) and the call fails without details."""
+        before = self.stats().fail_details_refused
+        for url in ("", "x", "type.googleapis.com/"):
+            with self.subTest(url=url):
+                with self.assertRaises(grpc.RpcError) as cm:
+                    self.stub.Fail(self.pb2.FailRequest(code=5, message="gone", details=[
+                        any_pb2.Any(type_url=url, value=b"v")]), timeout=5)
+                self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+                self.assertNotIn(DETAILS_KEY, [k for k, v in cm.exception.trailing_metadata()])
+        self.assertEqual(self.stats().fail_details_refused, before + 3)
+
     def test_fail_with_a_code_that_is_not_a_failure(self):
         with self.assertRaises(grpc.RpcError) as cm:
             self.stub.Fail(self.pb2.FailRequest(code=0, message="ok?"), timeout=5)

@@ -11,6 +11,7 @@
  *   "forget"    never finishes the call (what a plugin must not do)
  *   "stats"     replies "second=… third=… cancels=…" ("twice" and "hold")
  *   "settings"  replies with the settings init() received, "k=v;…"
+ *   "latin1"    replies "caf\xe9" (not UTF-8: the host must refuse it)
  *   otherwise   echoes the request
  *
  * fini() joins its threads and, if the `fini_file` setting names a file,
@@ -137,6 +138,10 @@ static void handle(rpcrest_call *call, const ProtobufCMessage *request, void *se
         reply_text(call, text);
     } else if (strcmp(cmd, "settings") == 0) {
         reply_text(call, st->settings);
+    } else if (strcmp(cmd, "latin1") == 0) {
+        int rc = reply_text(call, "caf\xe9");
+        if (rc != RPCREST_ETYPE) /* the host failed the call; say if it did not */
+            fprintf(stderr, "inspect: latin1 reply returned %d\n", rc);
     } else {
         rpcrest_call_reply(call, request);
     }
