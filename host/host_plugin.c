@@ -335,8 +335,10 @@ const host_descriptor_set *host_plugins_descriptor_sets(const host_plugins *ps, 
     return ps->sets;
 }
 
-/* Calls the plugin's init() with the other keys of its section. */
-static int plugin_init(host_plugin *p, const rp_service_conf *conf)
+/* Calls the plugin's init() with the other keys of its section (a refusal
+ * is reported at the section's line of the INI at ini_path: most are about
+ * those keys). */
+static int plugin_init(host_plugin *p, const rp_service_conf *conf, const char *ini_path)
 {
     if (!p->entry->init) {
         p->inited = 1;
@@ -356,8 +358,8 @@ static int plugin_init(host_plugin *p, const rp_service_conf *conf)
     free(settings);
     if (rc != 0) {
         err[sizeof(err) - 1] = '\0';
-        rp_log("%s ([service.%s]): init failed: %s", p->path, p->section,
-                 err[0] ? err : "(no reason given)");
+        rp_log("%s:%d: [service.%s] plugin %s: init failed: %s", ini_path, conf->line,
+               p->section, p->path, err[0] ? err : "(no reason given)");
         return -1;
     }
     p->inited = 1;
@@ -399,7 +401,7 @@ int host_plugins_load(host_plugins *ps, const rp_config *cfg)
     if (collect_sets(ps) < 0)
         goto fail;
     for (size_t i = 0; i < ps->n_plugins; i++) {
-        if (plugin_init(&ps->plugins[i], &cfg->services[i]) < 0)
+        if (plugin_init(&ps->plugins[i], &cfg->services[i], cfg->path) < 0)
             goto fail;
     }
     return 0;

@@ -8,6 +8,7 @@ concurrency, what a plugin sees through the rpcrest_call_* functions
 """
 import concurrent.futures
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -574,8 +575,8 @@ class PluginRefusedTest(HostCase):
     def test_init_failure(self):
         path = plugin("bad_init")
         err = self.refuse_one(path, {"reason": "the disk is full"})
-        self.assertIn("rpcrest-host: %s ([service.x]): init failed: refusing to start: "
-                      "the disk is full\n" % path, err)
+        self.assertRegex(err, r"rpcrest-host: \S+\.ini:\d+: \[service\.x\] plugin %s: init "
+                         r"failed: refusing to start: the disk is full\n" % re.escape(path))
 
     def test_same_service_twice(self):
         h = self.host(services=[("one", ECHO_SO, {}), ("two", ECHO_SO, {})])

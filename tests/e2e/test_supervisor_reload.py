@@ -343,8 +343,8 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(ctl.returncode, 1, ctl)
         # with what the new host said last: why it refused
         self.assertRegex(ctl.stderr, r"^reload failed: %s: hand-over to pid \d+ failed: exited "
-                         r"with status 78; it said: %s: \S+bad_init.so \(\[service.refuses\]\): "
-                         r"init failed: refusing to start: not today; %s pid %d keeps serving "
+                         r"with status 78; it said: %s: \S+\.ini:\d+: \[service.refuses\] plugin "
+                         r"\S+bad_init.so: init failed: refusing to start: not today; %s pid %d keeps serving "
                          r"the running configuration, and %s is not handed over\n$"
                          % (HOST, HOST, HOST, kids[HOST], GATEWAY))
         log = r.log()
