@@ -42,6 +42,7 @@
 #define MAX_REPLY_BYTES (64u << 20) /* as gw_upstream's channel */
 #define MAX_METADATA_BYTES (1u << 20) /* a header block, counted as HPACK does; as
                                        * gw_upstream's channel */
+#define MAX_HEADER_LIST_BYTES 65536 /* advertised: nghttp2 decodes no longer field */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000
 #define READ_CHUNK 65536
@@ -684,7 +685,15 @@ static int open_connection(gw_h2 *c)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
     c->request_id_indexed = 0;
-    int rc = nghttp2_session_client_new(&c->session, cb, c);
+    /* a header block up to MAX_METADATA_BYTES in 16 KiB frames (nghttp2's
+     * default allows 8: a block of 144 KB ended the whole connection) */
+    nghttp2_option *opt = NULL;
+    int rc = nghttp2_option_new(&opt);
+    if (rc == 0) {
+        nghttp2_option_set_max_continuations(opt, MAX_METADATA_BYTES / 16384 + 8);
+        rc = nghttp2_session_client_new2(&c->session, cb, c, opt);
+        nghttp2_option_del(opt);
+    }
     nghttp2_session_callbacks_del(cb);
     if (rc != 0) {
         close(c->fd);
@@ -692,11 +701,16 @@ static int open_connection(gw_h2 *c)
         errno = ENOMEM;
         return -1;
     }
+    /* nghttp2 ends the whole connection, every call on it, at a header
+     * field it cannot decode (over 64 KiB): say so, and the upstream's
+     * transport fails just the call that would send one */
     nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4 << 20},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES},
     };
-    nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings, 2);
+    nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings,
+                            sizeof(settings) / sizeof(settings[0]));
     nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, 16 << 20);
     c->state = pending ? H2_CONNECTING : H2_UP;
     if (!pending)

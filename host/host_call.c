@@ -56,7 +56,15 @@ enum { REF_HANDLER, REF_CLOSE, REF_SEND, N_REFS };
 typedef struct md_list {
     grpc_metadata *v;
     size_t n, cap;
+    size_t plugin_bytes; /* of the plugin's entries, as HPACK counts a block */
 } md_list;
+
+/* What a plugin may add: an entry whose key and value take more than 64 KiB
+ * on the wire is more than HTTP/2 libraries decode (nghttp2, the gateway's
+ * client, closes the connection with every call on it), and a block over
+ * 1 MiB more than the gateway takes. */
+#define MD_ENTRY_WIRE_MAX 65536
+#define MD_BLOCK_MAX (1u << 20)
 
 /* One streamed message, serialized. */
 typedef struct send_item {
@@ -812,13 +820,21 @@ static int add_metadata(rpcrest_call *c, int initial, const char *key, const voi
     int rc = check_metadata(key, value, len);
     if (rc)
         return rc;
+    size_t klen = strlen(key);
+    int bin = klen > 4 && strcmp(key + klen - 4, "-bin") == 0;
+    size_t wire = klen + (bin ? (len * 4 + 2) / 3 : len); /* -bin: unpadded base64 */
+    if (wire > MD_ENTRY_WIRE_MAX)
+        return RPCREST_EINVAL;
+    md_list *l = initial ? &c->initial : &c->trailing;
     pthread_mutex_lock(&c->lock);
     if (c->finished)
         rc = RPCREST_EFINISHED;
     else if (initial && c->initial_sent)
         rc = RPCREST_ESTATE;
-    else
-        rc = md_add(initial ? &c->initial : &c->trailing, key, strlen(key), value, len);
+    else if (l->plugin_bytes + wire + 32 > MD_BLOCK_MAX)
+        rc = RPCREST_EINVAL;
+    else if ((rc = md_add(l, key, klen, value, len)) == 0)
+        l->plugin_bytes += wire + 32;
     pthread_mutex_unlock(&c->lock);
     return rc;
 }

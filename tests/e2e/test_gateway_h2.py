@@ -388,6 +388,35 @@ class GatewayH2Client(unittest.TestCase):
         self.assertTrue(harness.wait_until(lambda: any(
             t == h2raw.RST_STREAM for _, t, _ in self.upstream.received), 2), self.upstream.received)
 
+    def test_header_block_in_many_frames(self):
+        """A 150 KB header block in HEADERS and 9 CONTINUATION frames (nghttp2
+        takes 8 by default and then closed the connection, failing every
+        call on it): the call gets the gateway's own answer (502: more than
+        its response can carry) and the connection stays up."""
+        fields = RESPONSE_HEADERS + [("x-big-%d" % i, "v" * 3000) for i in range(50)]
+        block = b"".join(h2raw.hpack_literal(n, v) for n, v in fields)
+        chunks = [block[i:i + 16000] for i in range(0, len(block), 16000)]
+        self.assertEqual(len(chunks), 10)
+
+        def behave(_, stream):
+            if self.small:
+                return (headers_frame(stream, RESPONSE_HEADERS) +
+                        h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("s"))) +
+                        headers_frame(stream, [("grpc-status", "0")], True))
+            out = h2raw.frame(h2raw.HEADERS, 0, stream, chunks[0])
+            for i, chunk in enumerate(chunks[1:], 1):
+                out += h2raw.frame(h2raw.CONTINUATION,
+                                   h2raw.END_HEADERS if i == len(chunks) - 1 else 0, stream, chunk)
+            return (out + h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("x")))
+                    + headers_frame(stream, [("grpc-status", "0")], True))
+        self.small = False
+        self.start(behave)
+        got = self.echo()
+        self.assertEqual(got[0], 502, (got, self.log()))
+        self.small = True
+        self.assertEqual(self.echo()[0], 200)
+        self.assertEqual(self.upstream.connections, 1)
+
     def test_no_upstream(self):
         self.start(None)
         started = time.monotonic()

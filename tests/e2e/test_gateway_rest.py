@@ -44,6 +44,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -645,6 +646,32 @@ class Metadata(SystemCase):
         self.assertIn("the upstream's response metadata takes", json.loads(body)["message"])
         self.ok("POST", self.PATH, {"noEcho": True,  # without TE: trailers, none is sent
                                     "addTrailing": [{"key": "x-big", "text": "v" * 20000}]})
+
+
+class LargePluginMetadata(SystemCase):
+    """The host refuses (RPCREST_EINVAL) an entry larger than HTTP/2
+    libraries decode (64 KiB: nghttp2, the gateway's client, would close
+    the connection and fail every call sharing it) and a block over 1 MiB;
+    other calls on the HTTP thread's connection are not touched."""
+    gateway_keys = {"threads": "1"}
+
+    def test_too_large_entries_are_refused(self):
+        slow = {}
+
+        def sleep():
+            slow["got"] = self.http("POST", "/v1/testkit/sleep", b'{"duration":"1s"}')
+        t = threading.Thread(target=sleep)
+        t.start()
+        time.sleep(0.3)
+        reply = self.ok("POST", "/v1/testkit/metadata", {"noEcho": True, "addInitial": [
+            {"key": "x-big", "text": "v" * 70000}, {"key": "x-fits", "text": "v" * 6000}]})
+        t.join(10)
+        self.assertEqual(slow["got"][0], 200, slow["got"])
+        self.assertEqual(reply["addResults"], [-4, 0])
+        # the 18th entry of 60 KB would make the trailing block more than 1 MiB
+        reply = self.ok("POST", "/v1/testkit/metadata", {"noEcho": True, "addTrailing": [
+            {"key": "x-t%d" % i, "text": "t" * 60000} for i in range(18)]})
+        self.assertEqual(reply["addResults"], [0] * 17 + [-4])
 
 
 # ---- deadlines ---------------------------------------------------------------------------------
