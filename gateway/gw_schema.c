@@ -696,7 +696,9 @@ static int build(gw_schema *s)
         qsort(s->types, s->n_types, sizeof(*s->types), compare_types);
     for (size_t i = 1; i < s->n_types; i++)
         if (strcmp(s->types[i - 1].name, s->types[i].name) == 0)
-            return fail(s, "type %s is defined twice", s->types[i].name);
+            return fail(s, "type %s is defined twice (in %s and in %s)", s->types[i].name,
+                        s->types[i - 1].file->name ? s->types[i - 1].file->name : "?",
+                        s->types[i].file->name ? s->types[i].file->name : "?");
     for (size_t i = 0; i < s->n_types; i++)
         if (s->types[i].message && fill_message(s, &s->types[i]) < 0)
             return -1;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "google/protobuf/descriptor.pb-c.h"
+#include "host_type_names.h"
 #include "rp_log.h"
 #include "rp_priv.h"
 
@@ -398,7 +399,7 @@ int host_plugins_load(host_plugins *ps, const rp_config *cfg)
         if (plugin_load(ps, i) < 0)
             goto fail;
     }
-    if (collect_sets(ps) < 0)
+    if (collect_sets(ps) < 0 || host_type_names_check(ps, cfg) < 0)
         goto fail;
     for (size_t i = 0; i < ps->n_plugins; i++) {
         if (plugin_init(&ps->plugins[i], &cfg->services[i], cfg->path) < 0)

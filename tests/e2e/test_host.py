@@ -584,6 +584,48 @@ class PluginRefusedTest(HostCase):
         self.assertIn("rpcrest-host: %s ([service.two]): service example.MyService is already "
                       "provided by %s ([service.one])\n" % (ECHO_SO, ECHO_SO), err)
 
+    def test_one_type_defined_by_two_files(self):
+        """A copy of echo.proto with its package kept and the service renamed
+        defines example.StringMessage a second time: the host refuses it,
+        naming both plugins, rather than the gateway stopping on it."""
+        tmp = tempfile.mkdtemp(prefix="rpcrest-dup-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with open(os.path.join(harness.ROOT, "services", "echo", "echo.proto")) as f:
+            proto = f.read().replace("service MyService", "service MyService2").replace(
+                "/v1/example/echo", "/v1/example/echo2")
+        with open(os.path.join(tmp, "echo2.proto"), "w") as f:
+            f.write(proto)
+        includes = ["-I" + tmp, "-I" + os.path.join(harness.ROOT, "proto"), "-I/usr/include"]
+        run = lambda *argv: subprocess.run(list(argv), check=True, capture_output=True,
+                                           timeout=120, cwd=tmp)
+        run("protoc-c", "--c_out=" + tmp, *includes, "echo2.proto")
+        run("protoc", "--include_imports", "--descriptor_set_out=echo2.pb", *includes,
+            "echo2.proto")
+        with open(os.path.join(tmp, "desc.S"), "w") as f:
+            f.write(".section .rodata\n.global rpcrest_descriptor_set_start\n"
+                    ".hidden rpcrest_descriptor_set_start\nrpcrest_descriptor_set_start:\n"
+                    ".incbin \"echo2.pb\"\n.global rpcrest_descriptor_set_end\n"
+                    ".hidden rpcrest_descriptor_set_end\nrpcrest_descriptor_set_end:\n"
+                    ".section .note.GNU-stack,\"\",@progbits\n")
+        with open(os.path.join(tmp, "echo2.c"), "w") as f:
+            f.write('#include <rpcrest/rpcrest.h>\n#include "echo2.pb-c.h"\n'
+                    "static void echo(rpcrest_call *c, const ProtobufCMessage *r, void *d)\n"
+                    "{ (void)d; rpcrest_call_reply(c, r); }\n"
+                    'static const rpcrest_method m[] = {{"Echo", RPCREST_UNARY, echo}};\n'
+                    "static const rpcrest_service s[] = {{&example__my_service2__descriptor,"
+                    " m, 1}};\n"
+                    'RPCREST_PLUGIN("echo2", s, 1, NULL, NULL);\n')
+        so = os.path.join(tmp, "echo2.so")
+        run("gcc", "-shared", "-fPIC", "-I" + os.path.join(harness.ROOT, "include"),
+            "-I" + os.path.join(harness.BUILD, "gen"), "-I" + tmp, "-o", so, "echo2.c",
+            "echo2.pb-c.c", "desc.S", "-lprotobuf-c")
+        h = self.host(services=[("echo", ECHO_SO, {}), ("copy", so, {})])
+        err = self.refused(h)
+        self.assertRegex(err, r"rpcrest-host: \S+\.ini:\d+: \[service\.copy\] plugin %s: type "
+                         r"example\.StringMessage \(in echo2\.proto\) is also defined by "
+                         r"\[service\.echo\] plugin %s \(in echo\.proto\)"
+                         % (re.escape(so), re.escape(ECHO_SO)))
+
     def test_later_failure_finalizes_earlier_plugins(self):
         """init ran for the first plugin; the second fails: fini runs, exit 78."""
         h = self.host(services=[("inspect", plugin("inspect"), {}),

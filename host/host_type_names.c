@@ -1,0 +1,133 @@
+/*
+ * host_type_names.c -- the full names of the messages and enums every
+ * plugin's descriptor set defines, sorted, and clashes between files; see
+ * host_type_names.h.
+ */
+#include "host_type_names.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "google/protobuf/descriptor.pb-c.h"
+#include "rp_log.h"
+#include "rp_pb_depth.h"
+
+typedef Google__Protobuf__FileDescriptorSet file_set;
+typedef Google__Protobuf__DescriptorProto message_proto;
+
+typedef struct type_name {
+    char *name;       /* "package.Outer.Inner" (malloc'ed) */
+    const char *file; /* the .proto that defines it (in sets[plugin]) */
+    size_t plugin;    /* index in ps->plugins */
+} type_name;
+
+typedef struct names {
+    type_name *v;
+    size_t n, cap;
+    int oom;
+} names;
+
+static void add(names *ns, const char *scope, const char *name, const char *file, size_t plugin)
+{
+    if (ns->oom || !name)
+        return;
+    if (ns->n == ns->cap) {
+        size_t cap = ns->cap ? ns->cap * 2 : 64;
+        type_name *grown = realloc(ns->v, cap * sizeof(*grown));
+        if (!grown) {
+            ns->oom = 1;
+            return;
+        }
+        ns->v = grown, ns->cap = cap;
+    }
+    size_t len = strlen(scope) + strlen(name) + 2;
+    char *full = malloc(len);
+    if (!full) {
+        ns->oom = 1;
+        return;
+    }
+    snprintf(full, len, "%s%s%s", scope, *scope ? "." : "", name);
+    ns->v[ns->n++] = (type_name){full, file, plugin};
+}
+
+/* m and what it nests (descriptor sets are at most RP_PB_MAX_DEPTH deep:
+ * the host only loads sets it could unpack). */
+static void add_message(names *ns, const char *scope, const message_proto *m, const char *file,
+                        size_t plugin)
+{
+    add(ns, scope, m->name, file, plugin);
+    if (ns->oom || !m->name)
+        return;
+    const char *full = ns->v[ns->n - 1].name;
+    for (size_t i = 0; i < m->n_enum_type; i++)
+        add(ns, full, m->enum_type[i]->name, file, plugin);
+    for (size_t i = 0; i < m->n_nested_type; i++)
+        add_message(ns, full, m->nested_type[i], file, plugin);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const type_name *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->plugin > y->plugin) - (x->plugin < y->plugin);
+}
+
+/* Logs the first clash in the sorted ns; 1 if there is one. */
+static int report_clash(const names *ns, const host_plugins *ps, const rp_config *cfg)
+{
+    for (size_t i = 1; i < ns->n; i++) {
+        const type_name *a = &ns->v[i - 1], *b = &ns->v[i];
+        if (strcmp(a->name, b->name) != 0 || strcmp(a->file, b->file) == 0)
+            continue;
+        const host_plugin *pa = &ps->plugins[a->plugin], *pb = &ps->plugins[b->plugin];
+        rp_log("%s:%d: [service.%s] plugin %s: type %s (in %s) is also defined by "
+               "[service.%s] plugin %s (in %s): two .proto files may not define one full "
+               "name (give the copy a package of its own)", cfg->path,
+               cfg->services[b->plugin].line, pb->section, pb->path, b->name, b->file,
+               pa->section, pa->path, a->file);
+        return 1;
+    }
+    return 0;
+}
+
+int host_type_names_check(const host_plugins *ps, const rp_config *cfg)
+{
+    names ns = {0};
+    file_set **sets = calloc(ps->n_plugins + 1, sizeof(*sets));
+    ns.oom = !sets;
+    for (size_t pi = 0; pi < ps->n_plugins && !ns.oom; pi++) {
+        const host_plugin *p = &ps->plugins[pi];
+        if (!p->descriptor_set ||
+            !rp_pb_depth_ok(&google__protobuf__file_descriptor_set__descriptor,
+                            p->descriptor_set, p->descriptor_set_len))
+            continue; /* none, or refused by the plugin's own checks */
+        sets[pi] = google__protobuf__file_descriptor_set__unpack(NULL, p->descriptor_set_len,
+                                                                p->descriptor_set);
+        for (size_t fi = 0; sets[pi] && fi < sets[pi]->n_file; fi++) {
+            const Google__Protobuf__FileDescriptorProto *f = sets[pi]->file[fi];
+            const char *pkg = f->package ? f->package : "";
+            const char *file = f->name ? f->name : "(unnamed)";
+            for (size_t i = 0; i < f->n_message_type; i++)
+                add_message(&ns, pkg, f->message_type[i], file, pi);
+            for (size_t i = 0; i < f->n_enum_type; i++)
+                add(&ns, pkg, f->enum_type[i]->name, file, pi);
+        }
+    }
+    int rc = 0;
+    if (ns.oom) {
+        rp_log("out of memory");
+        rc = -1;
+    } else {
+        qsort(ns.v, ns.n, sizeof(*ns.v), by_name);
+        rc = report_clash(&ns, ps, cfg) ? -1 : 0;
+    }
+    for (size_t i = 0; i < ns.n; i++)
+        free(ns.v[i].name);
+    free(ns.v);
+    for (size_t pi = 0; sets && pi < ps->n_plugins; pi++)
+        if (sets[pi])
+            google__protobuf__file_descriptor_set__free_unpacked(sets[pi], NULL);
+    free(sets);
+    return rc;
+}
