@@ -321,6 +321,16 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
                                       "the upstream answered a client-streaming call with more "
                                       "than one message");
         pthread_mutex_lock(&st->lock);
+        if (st->final && st->final->status != GRPC_STATUS_OK) {
+            /* a reply, then a failure: the call failed (as gRPC clients and
+             * grpc-gateway's CloseAndRecv see it), its reply is dropped */
+            gw_upstream_result_free(st->pending);
+            st->pending = NULL;
+            req->result = st->final;
+            st->final = NULL;
+            pthread_mutex_unlock(&st->lock);
+            return gw_http_send_status(req, req->result);
+        }
         req->result = st->pending;
         st->pending = NULL;
         if (req->result && st->final) { /* the trailers came with the status */

@@ -20,7 +20,9 @@ grpc_tools generates at test time, and it serves:
                              bidi streaming, PATCH with a FieldMask and
                              unannotated methods (x-replies: N makes Add,
                              client streaming, answer N messages: a server
-                             that breaks the method's contract)
+                             that breaks the method's contract; x-fail-after:
+                             CODE makes it fail after its reply, as grpc-go's
+                             SendAndClose followed by an error does)
   grpc.health.v1.Health      Check
   grpc.reflection.v1 / v1alpha ServerReflection, with --reflection
 
@@ -579,6 +581,9 @@ class Server:
         reply = self.add(requests, ctx, method)
         for _ in range(self.int_metadata(ctx, "x-replies", 1)):
             yield reply
+        fail = self.int_metadata(ctx, "x-fail-after", 0)
+        if fail:
+            self.abort(ctx, fail, "failed after its reply")
 
     def count(self, requests, ctx, method):
         total = count = 0

@@ -397,6 +397,13 @@ class CalcChecks:
         self.assertEqual(self.ok("POST", self.ADD, ndjson({"value": 1}),
                                  {"Grpc-Metadata-X-Replies": "1"}), {"total": "1", "count": 1})
 
+    def test_client_streaming_failure_after_the_reply(self):
+        """The call's status decides, not the reply that came before it
+        (grpc-gateway's CloseAndRecv and gRPC's own clients fail the call)."""
+        got = self.error("POST", self.ADD, ndjson({"value": 1}, {"value": 2}),
+                         {"Grpc-Metadata-X-Fail-After": "9"}, status=400, code=9)
+        self.assertEqual(got["message"], "failed after its reply")
+
     def test_client_streaming_unauthenticated(self):
         status, headers, data = self.http("POST", self.ADD, ndjson({"fail": 16}))
         self.assertEqual(status, 401, data)
