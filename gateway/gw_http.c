@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #include "gw_health.h"
 #include "gw_status.h"
 #include "rp_config.h"
+#include "rp_log.h"
 #include "rp_notify.h"
 #include "rp_utf8.h"
 
@@ -1059,6 +1061,22 @@ void gw_http_api_failed(gw_http *h)
     gw_metrics_api_loaded(h->metrics, 0);
 }
 
+/* libmicrohttpd's error lines, through the gateway's log; a client that
+ * closed its connection while an answer was being written (a stream it
+ * stopped following, most often) is the access log's 499, not an error. */
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[1024];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t len = strlen(line);
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    if (strstr(line, "forcibly closed by remote peer"))
+        return;
+    rp_log("libmicrohttpd: %s", line);
+}
+
 /* One HTTP thread's daemon, in external-epoll mode for its gw_loop, with
  * no listening socket: gw_accept gives it its connections. */
 static struct MHD_Daemon *start_daemon(gw_http *h, gw_http_thread *t)
@@ -1078,7 +1096,8 @@ static struct MHD_Daemon *start_daemon(gw_http *h, gw_http_thread *t)
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, t, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + CONNECTION_SLACK,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, MHD_OPTION_UNESCAPE_CALLBACK,
-        keep_escaped, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
 }
 
 /* No loop accepts any more (once each has woken); returns the listening
