@@ -32,6 +32,13 @@
  * resets streams (ENHANCE_YOUR_CALM) instead of reading on.  Twice the
  * largest reply, so that one of those still fits beside the others. */
 #define QUOTA_BYTES (2 * (size_t)MAX_RECEIVE_BYTES)
+/* What the channel reads ahead of each stream, with BDP probing off: gRPC
+ * core otherwise widened the window of a stream whose REST client had
+ * stopped reading to megabytes, and held them (3 MB a paused client; past
+ * the quota it reset other clients' streams, "Buffers full").  A message
+ * the gateway asks for still comes whole: the transport opens the window
+ * to its size. */
+#define STREAM_WINDOW_BYTES (64 << 10)
 /* A TCP upstream that takes nothing sent to it for this long is gone: with
  * keepalive on, gRPC core sets TCP_USER_TIMEOUT to the keepalive timeout on
  * the channel's sockets, so that a server whose machine vanished, or whose
@@ -235,6 +242,8 @@ static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
          * upstream's trailers lack grpc-status; without it such a call ends
          * UNKNOWN ("No status received") */
         {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, {.integer = 0}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, {.integer = STREAM_WINDOW_BYTES}},
         /* every address the target resolves to takes calls in turn */
         {GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG,
          {.string = "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}"}},
