@@ -466,52 +466,59 @@ static enum MHD_Result send_transcode_error(gw_request *req, const char *err)
     return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
 }
 
+/* The request's messages, encoded: a client-streaming body's lines, or
+ * the one message of the body, path and query.  0, or -1 with the reason. */
+static int encode_requests(gw_request *req, gw_request_messages *out, char *err, size_t errlen)
+{
+    if (req->route->method->client_streaming) /* newline-delimited JSON, one message a line */
+        return gw_http_stream_encode_lines(req, out, err, errlen);
+    if (encode_request(req, &out->data, err, errlen) < 0)
+        return -1;
+    if (gw_request_messages_end(out) < 0)
+        return snprintf(err, errlen, "%s", GW_ERR_OOM), -1;
+    return 0;
+}
+
 /* Body complete: transcode and start the call, or answer an error. */
 static enum MHD_Result start_call(gw_request *req)
 {
     gw_http *h = req->http;
     const gw_method *m = req->route->method;
     char err[400];
-    gw_buf *wires = NULL;
-    size_t n_wires = 0;
-    int rc;
-    if (m->client_streaming) { /* newline-delimited JSON, one message a line */
-        rc = gw_http_stream_encode_lines(req, &wires, &n_wires, err, sizeof(err));
-    } else if (!(wires = gw_arena_alloc(&req->arena, sizeof(*wires)))) {
-        snprintf(err, sizeof(err), "%s", GW_ERR_OOM);
-        rc = -1;
-    } else {
-        n_wires = 1;
-        wires[0] = (gw_buf)GW_BUF_INIT;
-        rc = encode_request(req, &wires[0], err, sizeof(err));
-    }
+    int streaming = m->server_streaming || m->client_streaming;
+    gw_request_messages requests = GW_REQUEST_MESSAGES_INIT; /* streaming */
+    gw_buf wire = GW_BUF_INIT;                                /* unary */
+    int rc = streaming ? encode_requests(req, &requests, err, sizeof(err))
+                       : encode_request(req, &wire, err, sizeof(err));
     gw_buf_free(&req->body); /* no longer needed */
     if (rc < 0) {
-        gw_buf_free_all(wires, n_wires); /* the array is in the arena */
+        gw_request_messages_free(&requests);
+        gw_buf_free(&wire);
         return send_transcode_error(req, err);
     }
     if (atomic_load(&h->stopping) > 1) { /* 1: draining, still served (Connection: close) */
-        gw_buf_free_all(wires, n_wires);
+        gw_request_messages_free(&requests);
+        gw_buf_free(&wire);
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "the gateway is shutting down");
     }
     gw_metadata_list md = {.arena = &req->arena};
     int64_t timeout_ms;
     int mrc = request_metadata(req, &md, &timeout_ms, err, sizeof(err));
     if (mrc < 0) {
-        gw_buf_free_all(wires, n_wires);
+        gw_request_messages_free(&requests);
+        gw_buf_free(&wire);
         return mrc == -2 ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
                          : send_transcode_error(req, err);
     }
-    if (m->server_streaming || m->client_streaming) {
-        return gw_http_stream_start(req, wires, n_wires, md.items, md.n, timeout_ms);
-    }
+    if (streaming)
+        return gw_http_stream_start(req, &requests, md.items, md.n, timeout_ms);
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
     if (req->thread->h2)
-        rc = gw_h2_unary(req->thread->h2, m->path, &wires[0], md.items, md.n, timeout_ms,
+        rc = gw_h2_unary(req->thread->h2, m->path, &wire, md.items, md.n, timeout_ms,
                          on_upstream_done, req);
     else
-        rc = gw_upstream_unary(h->upstream, m, &wires[0], md.items, md.n, timeout_ms,
+        rc = gw_upstream_unary(h->upstream, m, &wire, md.items, md.n, timeout_ms,
                                on_upstream_done, req);
     if (rc < 0) {
         req->result = NULL;

@@ -145,17 +145,17 @@ void gw_http_add_metadata_headers(gw_request *req, struct MHD_Response *resp,
                                   const char *prefix, const gw_metadata *md, size_t n);
 
 /* Streaming methods (gw_http_stream.c): starts the call with the encoded
- * request messages (their memory taken over, wires[] emptied); the
- * connection is suspended until its first event (for a method that answers
- * one message: until the call ends). */
-enum MHD_Result gw_http_stream_start(gw_request *req, gw_buf *wires, size_t n_wires,
+ * request messages (taken over, *requests left empty); the connection is
+ * suspended until its first event (for a method that answers one message:
+ * until the call ends). */
+enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *requests,
                                      const gw_metadata *md, size_t n_md, int64_t timeout_ms);
 
 /* A client-streaming request body: one JSON object per line (blank lines
- * skipped), each encoded into (*wires)[i]; the array is in the request's
- * arena, each buffer's memory the caller's to free (also after an error).
- * 0, or -1 with a reason naming the line. */
-int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char *err,
+ * skipped), each encoded and appended to *out as a message; *out stays the
+ * caller's to free (also after an error).  0, or -1 with a reason naming
+ * the line. */
+int gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
                                 size_t errlen);
 
 /* Called when resumed by the first event: queues the streaming response (or

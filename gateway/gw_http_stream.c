@@ -96,13 +96,11 @@ static int is_blank(const char *text, size_t len)
     return 1;
 }
 
-int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char *err,
+int gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
                                 size_t errlen)
 {
     const char *p = (const char *)req->body.data, *end = p + req->body.len;
-    size_t cap = 0, line = 0;
-    *wires = NULL;
-    *n = 0;
+    size_t line = 0;
     for (const char *next; p && p < end; p = next) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         next = nl ? nl + 1 : end;
@@ -120,33 +118,24 @@ int gw_http_stream_encode_lines(gw_request *req, gw_buf **wires, size_t *n, char
             json_decref(json);
             return -1;
         }
-        if (*n == cap) { /* the old array stays in the arena until the request ends */
-            gw_buf *grown = gw_arena_alloc(&req->arena, (cap = cap ? cap * 2 : 8) * sizeof(*grown));
-            if (!grown) {
-                json_decref(json);
-                return snprintf(err, errlen, "%s", GW_ERR_OOM), -1;
-            }
-            if (*n)
-                memcpy(grown, *wires, *n * sizeof(*grown));
-            *wires = grown;
-        }
-        (*wires)[*n] = (gw_buf)GW_BUF_INIT;
         char why[300];
         int rc = gw_json_to_proto(req->route->method->input, json, &req->http->cfg.json,
-                                  &(*wires)[(*n)++], why, sizeof(why));
+                                  &out->data, why, sizeof(why));
         json_decref(json);
         if (rc < 0)
             return snprintf(err, errlen, "line %zu: %s", line, why), -1;
+        if (gw_request_messages_end(out) < 0)
+            return snprintf(err, errlen, "%s", GW_ERR_OOM), -1;
     }
     return 0;
 }
 
-enum MHD_Result gw_http_stream_start(gw_request *req, gw_buf *wires, size_t n_wires,
+enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *requests,
                                      const gw_metadata *md, size_t n_md, int64_t timeout_ms)
 {
     gw_http_stream *st = calloc(1, sizeof(*st));
     if (!st) {
-        gw_buf_free_all(wires, n_wires);
+        gw_request_messages_free(requests);
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
     }
     pthread_mutex_init(&st->lock, NULL);
@@ -162,8 +151,8 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_buf *wires, size_t n_wi
     st->suspended = 1;
     MHD_suspend_connection(req->conn);
     /* Events may arrive before this returns; they need only st and req. */
-    gw_stream *call = gw_upstream_stream(req->http->upstream, req->route->method, wires,
-                                         n_wires, md, n_md, timeout_ms, handler, req);
+    gw_stream *call = gw_upstream_stream(req->http->upstream, req->route->method, requests,
+                                         md, n_md, timeout_ms, handler, req);
     pthread_mutex_lock(&st->lock);
     st->call = call;
     pthread_mutex_unlock(&st->lock);

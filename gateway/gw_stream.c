@@ -36,9 +36,9 @@ struct gw_stream {
     int done_sent;
     grpc_metadata *send_md;
     size_t n_send_md;
-    grpc_byte_buffer **sends;   /* the request messages; each freed once sent */
-    size_t n_sends;
+    gw_request_messages requests; /* freed once the last is sent */
     size_t next_send;
+    grpc_byte_buffer *sending;  /* the message on its way; freed once sent */
     grpc_byte_buffer *recv;
     grpc_metadata_array initial_md, trailing_md;
     grpc_status_code status;
@@ -49,10 +49,9 @@ struct gw_stream {
 static void stream_free(gw_stream *s)
 {
     gw_up_free_send_metadata(s->send_md, s->n_send_md);
-    for (size_t i = 0; i < s->n_sends; i++)
-        if (s->sends[i])
-            grpc_byte_buffer_destroy(s->sends[i]);
-    free(s->sends);
+    gw_request_messages_free(&s->requests);
+    if (s->sending)
+        grpc_byte_buffer_destroy(s->sending);
     if (s->recv)
         grpc_byte_buffer_destroy(s->recv);
     grpc_metadata_array_destroy(&s->initial_md);
@@ -177,6 +176,20 @@ static void start_complete(gw_up_tag *tag, int success)
     unref_unlock(s);
 }
 
+/* Request message i as a byte buffer: the buffer itself, moved, when it
+ * holds the one message; else a copy of its bytes.  NULL when out of memory. */
+static grpc_byte_buffer *request_message(gw_request_messages *r, size_t i)
+{
+    if (r->n == 1)
+        return gw_up_byte_buffer_take(&r->data);
+    size_t start = i ? r->ends[i - 1] : 0;
+    grpc_slice slice = grpc_slice_from_copied_buffer((const char *)r->data.data + start,
+                                                     r->ends[i] - start);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice); /* the buffer holds its own reference */
+    return bb;
+}
+
 /* Sends the next request message (the last one with the half-close).
  * Called with the lock held. */
 static void send_next(gw_stream *s)
@@ -184,12 +197,18 @@ static void send_next(gw_stream *s)
     grpc_op ops[2];
     memset(ops, 0, sizeof(ops));
     size_t n = 0;
-    if (s->next_send < s->n_sends) {
+    if (s->next_send < s->requests.n) {
+        if (!(s->sending = request_message(&s->requests, s->next_send++))) {
+            grpc_call_cancel(s->call, NULL);
+            return;
+        }
         ops[n].op = GRPC_OP_SEND_MESSAGE;
-        ops[n++].data.send_message.send_message = s->sends[s->next_send++];
+        ops[n++].data.send_message.send_message = s->sending;
     }
-    if (s->next_send == s->n_sends)
+    if (s->next_send == s->requests.n) {
+        gw_request_messages_free(&s->requests); /* all in byte buffers now */
         ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    }
     s->refs++;
     if (grpc_call_start_batch(s->call, ops, n, &s->send_tag, NULL) != GRPC_CALL_OK) {
         s->refs--;
@@ -201,12 +220,11 @@ static void send_complete(gw_up_tag *tag, int success)
 {
     gw_stream *s = (gw_stream *)((char *)tag - offsetof(gw_stream, send_tag));
     pthread_mutex_lock(&s->lock);
-    size_t sent = s->next_send;
-    if (sent > 0 && s->sends[sent - 1]) { /* free what is on the wire now */
-        grpc_byte_buffer_destroy(s->sends[sent - 1]);
-        s->sends[sent - 1] = NULL;
+    if (s->sending) { /* free what is on the wire now */
+        grpc_byte_buffer_destroy(s->sending);
+        s->sending = NULL;
     }
-    if (success && sent < s->n_sends)
+    if (success && s->next_send < s->requests.n)
         send_next(s); /* the half-close travels with the last message */
     unref_unlock(s);
 }
@@ -241,30 +259,40 @@ static int start_batches(gw_stream *s)
     return 0;
 }
 
-/* Moves the request messages into byte buffers (every wires[i] is left
- * empty); 0, or -1. */
-static int take_requests(gw_stream *s, gw_buf *wires, size_t n)
+int gw_request_messages_end(gw_request_messages *m)
 {
-    s->sends = calloc(n ? n : 1, sizeof(*s->sends));
-    int rc = s->sends ? 0 : -1;
-    if (s->sends)
-        s->n_sends = n;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        if (!(s->sends[i] = gw_up_byte_buffer_take(&wires[i])))
-            rc = -1;
-    gw_buf_free_all(wires, n); /* what was not taken */
-    return rc;
+    if (m->data.oom)
+        return -1;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 8;
+        size_t *grown = realloc(m->ends, cap * sizeof(*grown));
+        if (!grown)
+            return -1;
+        m->ends = grown;
+        m->cap = cap;
+    }
+    m->ends[m->n++] = m->data.len;
+    return 0;
 }
 
-gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, gw_buf *wires,
-                              size_t n_wires, const gw_metadata *md, size_t n_md,
+void gw_request_messages_free(gw_request_messages *m)
+{
+    gw_buf_free(&m->data);
+    free(m->ends);
+    *m = (gw_request_messages)GW_REQUEST_MESSAGES_INIT;
+}
+
+gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method,
+                              gw_request_messages *requests, const gw_metadata *md, size_t n_md,
                               int64_t timeout_ms, const gw_stream_handler *handler, void *arg)
 {
     gw_stream *s = calloc(1, sizeof(*s));
     if (!s) {
-        gw_buf_free_all(wires, n_wires);
+        gw_request_messages_free(requests);
         return NULL;
     }
+    s->requests = *requests; /* taken over */
+    *requests = (gw_request_messages)GW_REQUEST_MESSAGES_INIT;
     s->start_tag.complete = start_complete;
     s->message_tag.complete = message_complete;
     s->status_tag.complete = status_complete;
@@ -277,12 +305,11 @@ gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, gw_buf *
     grpc_metadata_array_init(&s->initial_md);
     grpc_metadata_array_init(&s->trailing_md);
     s->call = gw_up_create_call(up, method, timeout_ms);
-    int taken = take_requests(s, wires, n_wires);
     s->send_md = gw_up_send_metadata(md, n_md);
     s->n_send_md = s->send_md ? n_md : 0;
     s->refs = 1; /* the receiver's */
     pthread_mutex_lock(&s->lock);
-    if (!s->call || taken < 0 || !s->send_md || start_batches(s) < 0) {
+    if (!s->call || !s->send_md || start_batches(s) < 0) {
         s->released = 1; /* nobody is told anything */
         unref_unlock(s);
         return NULL;

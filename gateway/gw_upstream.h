@@ -109,13 +109,31 @@ typedef struct gw_stream_handler {
     int read_ahead; /* read on without gw_stream_next (a method with one reply) */
 } gw_stream_handler;
 
-/* Starts a streaming call of any kind: sends the serialized messages
- * wires[0..n_wires) one after another, then half-closes, while the replies
- * arrive as events.  Each message's bytes are moved into the call (every
- * wires[i] is left empty).  Other arguments as for gw_upstream_unary.
- * Returns the stream, or NULL if it could not be started (no event then). */
-gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method, gw_buf *wires,
-                              size_t n_wires, const gw_metadata *md, size_t n_md,
+/* A streaming call's request messages, serialized back to back in one
+ * buffer (a client-streaming body may hold a million small ones: a buffer
+ * each cost hundreds of bytes a message): message i is
+ * data[ends[i - 1] (0 for the first) .. ends[i]). */
+typedef struct gw_request_messages {
+    gw_buf data;
+    size_t *ends; /* malloc'ed */
+    size_t n, cap;
+} gw_request_messages;
+
+#define GW_REQUEST_MESSAGES_INIT {GW_BUF_INIT, NULL, 0, 0}
+
+/* Ends the message being appended to m->data where data ends now; 0, or -1
+ * when out of memory. */
+int gw_request_messages_end(gw_request_messages *m);
+
+void gw_request_messages_free(gw_request_messages *m);
+
+/* Starts a streaming call of any kind: sends the messages of `requests` one
+ * after another, then half-closes, while the replies arrive as events.
+ * The messages are taken over (*requests is left empty), also when NULL is
+ * returned.  Other arguments as for gw_upstream_unary.  Returns the stream,
+ * or NULL if it could not be started (no event then). */
+gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method,
+                              gw_request_messages *requests, const gw_metadata *md, size_t n_md,
                               int64_t timeout_ms, const gw_stream_handler *handler, void *arg);
 
 /* Asks for the event after the last message delivered. */

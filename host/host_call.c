@@ -604,9 +604,12 @@ static int detail_sizes(const rpcrest_detail *d, size_t *url_len, size_t *value_
         *value_len = protobuf_c_message_get_packed_size(d->message);
         return 0;
     }
-    const char *slash = d->type_url ? strrchr(d->type_url, '/') : NULL;
-    if (!slash || slash[1] == '\0' || (!d->value && d->value_len))
-        return RPCREST_EINVAL; /* an Any's type URL ends in "/TYPE.NAME" */
+    if (!d->type_url || (!d->value && d->value_len))
+        return RPCREST_EINVAL;
+    /* an Any's type URL ends in "/TYPE.NAME"; only the empty Any has none */
+    const char *slash = strrchr(d->type_url, '/');
+    if (d->type_url[0] ? !slash || slash[1] == '\0' : d->value_len != 0)
+        return RPCREST_EINVAL;
     *url_len = strlen(d->type_url);
     *value_len = d->value_len;
     return 0;

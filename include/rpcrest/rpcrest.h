@@ -244,7 +244,8 @@ typedef struct rpcrest_detail {
  * rpcrest-gateway's JSON error body find it.  Everything is copied before
  * return.  Returns 0, RPCREST_EFINISHED, or RPCREST_EINVAL / RPCREST_ETYPE /
  * RPCREST_ENOMEM if a detail is malformed (with NULL message, a type_url
- * that does not end in "/TYPE.NAME") or cannot be packed, or (RPCREST_EINVAL) if the serialized Status, in
+ * that does not end in "/TYPE.NAME", except "" for the empty Any with no
+ * value) or cannot be packed, or (RPCREST_EINVAL) if the serialized Status, in
  * base64, and the message would take more than 6 KiB (gRPC clients would
  * refuse the whole status): the call is then failed with the code and
  * message, without details.

@@ -813,7 +813,8 @@ class Streaming(SystemCase):
         self.assertEqual(after.get("streamsCompleted", 0), before.get("streamsCompleted", 0))
         self.assertLess(after["messagesSent"] - before.get("messagesSent", 0), 1000000)
         # a client leaving is the access log's 499, not an error line of libmicrohttpd's
-        self.assertNotIn("forcibly closed", self.system.log())
+        if hasattr(self, "system"):  # (the foreign-upstream variant keeps its log elsewhere)
+            self.assertNotIn("forcibly closed", self.system.log())
 
 
 # ---- health ---------------------------------------------------------------------------------------

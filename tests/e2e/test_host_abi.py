@@ -355,8 +355,9 @@ class UnaryTest(TestkitCase):
         self.assertEqual(self.stats().fail_details_refused, before + 2)
 
     def test_detail_type_url_must_name_a_type(self):
-        """An Any's type URL ends in "/TYPE.NAME": "" or "x" is refused
-        (RPCREST_EINVAL) and the call fails without details."""
+        """An Any's type URL ends in "/TYPE.NAME": "" (with a value) or "x"
+        is refused (RPCREST_EINVAL) and the call fails without details; the
+        empty Any (no URL, no value) is taken."""
         before = self.stats().fail_details_refused
         for url in ("", "x", "type.googleapis.com/"):
             with self.subTest(url=url):
