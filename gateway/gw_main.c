@@ -343,7 +343,10 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
      * resumes the connection; the HTTP threads do the JSON.  One per four
      * HTTP threads: on 2 CPUs one instead of two gave 14% more requests/s
      * at 64 connections and 21% at 1 (docs/benchmarks.md). */
-    gw_upstream *up = gw_upstream_start(target, (threads + 3) / 4, tls,
+    /* the host takes [host] max_concurrent_streams calls on one connection;
+     * another upstream is assumed to take 100 (gRPC's own servers' usual) */
+    int per_connection = cfg->gateway.upstream ? 100 : cfg->host.max_concurrent_streams;
+    gw_upstream *up = gw_upstream_start(target, (threads + 3) / 4, per_connection, tls,
                                         cfg->gateway.upstream_name, err, sizeof(err));
     if (!up) {
         rp_log("%s", err);

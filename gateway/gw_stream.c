@@ -36,6 +36,7 @@ struct gw_stream {
     int done_sent;
     grpc_metadata *send_md;
     size_t n_send_md;
+    int slot;                   /* its channel in up->calls, or -1 */
     gw_request_messages requests; /* freed once the last is sent */
     size_t next_send;
     grpc_byte_buffer *sending;  /* the message on its way; freed once sent */
@@ -58,6 +59,8 @@ static void stream_free(gw_stream *s)
     grpc_metadata_array_destroy(&s->trailing_md);
     grpc_slice_unref(s->details);
     gpr_free((void *)s->error_string);
+    if (s->slot >= 0)
+        gw_up_release_channel(s->up, s->slot);
     if (s->call)
         grpc_call_unref(s->call);
     pthread_mutex_destroy(&s->lock);
@@ -304,7 +307,9 @@ gw_stream *gw_upstream_stream(gw_upstream *up, const gw_method *method,
     pthread_mutex_init(&s->lock, NULL);
     grpc_metadata_array_init(&s->initial_md);
     grpc_metadata_array_init(&s->trailing_md);
-    s->call = gw_up_create_call(up, method, timeout_ms);
+    s->call = gw_up_create_call(up, method, timeout_ms, &s->slot);
+    if (!s->call)
+        s->slot = -1;
     s->send_md = gw_up_send_metadata(md, n_md);
     s->n_send_md = s->send_md ? n_md : 0;
     s->refs = 1; /* the receiver's */

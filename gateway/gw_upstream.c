@@ -69,6 +69,7 @@ typedef struct up_call {
     gw_upstream_done done;
     void *arg;
     gw_up_flight flight;
+    int slot; /* of its channel in up->calls, or -1 */
 } up_call;
 
 void gw_up_track(gw_upstream *up, gw_up_flight *f, grpc_call *call)
@@ -108,6 +109,8 @@ static void call_free(up_call *c)
     gpr_free((void *)c->error_string);
     if (c->call)
         grpc_call_unref(c->call);
+    if (c->slot >= 0)
+        gw_up_release_channel(c->up, c->slot);
     free(c);
 }
 
@@ -220,12 +223,10 @@ static grpc_channel_credentials *channel_credentials(const rp_tls_pem *tls)
     return grpc_ssl_credentials_create(tls->ca, tls->cert ? &pair : NULL, NULL, NULL);
 }
 
-static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
-                                    const char *tls_name)
+/* A channel with its own connections (not shared through gRPC core's
+ * global subchannel pool with the gateway's other channels). */
+static grpc_channel *create_channel(gw_upstream *up)
 {
-    grpc_channel_credentials *creds = channel_credentials(tls);
-    if (!creds)
-        return NULL;
     grpc_resource_quota *quota = grpc_resource_quota_create("rpcrest-gateway");
     grpc_resource_quota_resize(quota, QUOTA_BYTES);
     grpc_arg args[] = {
@@ -247,23 +248,37 @@ static grpc_channel *create_channel(const char *target, const rp_tls_pem *tls,
         /* every address the target resolves to takes calls in turn */
         {GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG,
          {.string = "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}"}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}},
         {GRPC_ARG_STRING, NULL, {.string = NULL}}, /* the TLS name, if any */
     };
     size_t n_args = sizeof(args) / sizeof(args[0]);
-    if (tls && tls->ca && tls_name) /* the last slot */
+    if (up->tls_name) /* the last slot */
         args[n_args - 1] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
-                                      {.string = (char *)tls_name}};
+                                      {.string = up->tls_name}};
     else
         n_args--;
     grpc_channel_args channel_args = {n_args, args};
-    grpc_channel *ch = grpc_channel_create(target, creds, &channel_args);
-    grpc_channel_credentials_release(creds);
+    grpc_channel *ch = grpc_channel_create(up->target, up->creds, &channel_args);
     grpc_resource_quota_unref(quota); /* the channel holds its own reference */
     return ch;
 }
 
-gw_upstream *gw_upstream_start(const char *target, int threads, const rp_tls_pem *tls,
-                               const char *tls_name, char *err, size_t errlen)
+/* Frees what gw_upstream_start made, channels and threads excepted. */
+static void upstream_free(gw_upstream *up)
+{
+    if (up->creds)
+        grpc_channel_credentials_release(up->creds);
+    pthread_mutex_destroy(&up->lock);
+    pthread_mutex_destroy(&up->calls_lock);
+    free(up->target);
+    free(up->tls_name);
+    free(up->threads);
+    free(up);
+}
+
+gw_upstream *gw_upstream_start(const char *target, int threads, int per_channel,
+                               const rp_tls_pem *tls, const char *tls_name, char *err,
+                               size_t errlen)
 {
     gw_upstream *up = calloc(1, sizeof(*up));
     if (!up || !(up->threads = calloc((size_t)threads, sizeof(*up->threads)))) {
@@ -272,12 +287,18 @@ gw_upstream *gw_upstream_start(const char *target, int threads, const rp_tls_pem
         return NULL;
     }
     pthread_mutex_init(&up->lock, NULL);
-    up->channel = create_channel(target, tls, tls_name);
-    if (!up->channel) {
-        snprintf(err, errlen, "upstream %s: cannot create the TLS credentials", target);
-        pthread_mutex_destroy(&up->lock);
-        free(up->threads);
-        free(up);
+    pthread_mutex_init(&up->calls_lock, NULL);
+    up->per_channel = per_channel > 0 ? per_channel : 100;
+    up->target = strdup(target);
+    up->tls_name = tls && tls->ca && tls_name ? strdup(tls_name) : NULL;
+    up->creds = channel_credentials(tls);
+    if (!up->target || (tls && tls->ca && tls_name && !up->tls_name) || !up->creds ||
+        !(up->channel = create_channel(up)) || !(up->calls[0] = create_channel(up))) {
+        snprintf(err, errlen, "upstream %s: cannot create the channel or its TLS credentials",
+                 target);
+        if (up->channel)
+            grpc_channel_destroy(up->channel);
+        upstream_free(up);
         return NULL;
     }
     up->cq = grpc_completion_queue_create_for_next(NULL);
@@ -293,9 +314,44 @@ gw_upstream *gw_upstream_start(const char *target, int threads, const rp_tls_pem
 
 void gw_upstream_prepare(gw_upstream *up, const gw_method *methods, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        ((gw_method *)methods)[i].call_handle =
-            grpc_channel_register_call(up->channel, methods[i].path, NULL, NULL);
+    pthread_mutex_lock(&up->calls_lock);
+    for (int c = 0; c < GW_CALL_CHANNELS && up->calls[c]; c++)
+        for (size_t i = 0; i < n; i++)
+            ((gw_method *)methods)[i].call_handle[c] =
+                grpc_channel_register_call(up->calls[c], methods[i].path, NULL, NULL);
+    pthread_mutex_unlock(&up->calls_lock);
+}
+
+/* The channel a new call goes on: the first with room, made when the ones
+ * before it are full; the least busy when all GW_CALL_CHANNELS are.  -1 if
+ * a channel cannot be made. */
+static int pick_channel(gw_upstream *up)
+{
+    pthread_mutex_lock(&up->calls_lock);
+    int pick = 0;
+    for (int c = 0; c < GW_CALL_CHANNELS; c++) {
+        if (!up->calls[c] && !(up->calls[c] = create_channel(up))) {
+            pick = -1;
+            break;
+        }
+        if (up->active[c] < up->per_channel) {
+            pick = c;
+            break;
+        }
+        if (up->active[c] < up->active[pick])
+            pick = c;
+    }
+    if (pick >= 0)
+        up->active[pick]++;
+    pthread_mutex_unlock(&up->calls_lock);
+    return pick;
+}
+
+void gw_up_release_channel(gw_upstream *up, int slot)
+{
+    pthread_mutex_lock(&up->calls_lock);
+    up->active[slot]--;
+    pthread_mutex_unlock(&up->calls_lock);
 }
 
 grpc_channel *gw_upstream_channel(gw_upstream *up)
@@ -324,25 +380,37 @@ void gw_up_free_send_metadata(grpc_metadata *md, size_t n)
     free(md);
 }
 
-static grpc_call *create_call_by_path(gw_upstream *up, const char *path, int64_t timeout_ms)
+static grpc_call *create_call_by_path(gw_upstream *up, grpc_channel *channel, const char *path,
+                                      int64_t timeout_ms)
 {
     gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                          gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
     grpc_slice method = grpc_slice_from_copied_string(path);
-    grpc_call *call = grpc_channel_create_call(up->channel, NULL, GRPC_PROPAGATE_DEFAULTS, up->cq,
+    grpc_call *call = grpc_channel_create_call(channel, NULL, GRPC_PROPAGATE_DEFAULTS, up->cq,
                                                method, NULL, deadline, NULL);
     grpc_slice_unref(method); /* needed only during the call above */
     return call;
 }
 
-grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t timeout_ms)
+grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t timeout_ms,
+                             int *slot)
 {
-    if (!method->call_handle)
-        return create_call_by_path(up, method->path, timeout_ms);
-    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                         gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
-    return grpc_channel_create_registered_call(up->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
-                                               up->cq, method->call_handle, deadline, NULL);
+    if ((*slot = pick_channel(up)) < 0)
+        return NULL;
+    grpc_channel *channel = up->calls[*slot]; /* never changes once made */
+    void *handle = method->call_handle[*slot];
+    grpc_call *call;
+    if (!handle) {
+        call = create_call_by_path(up, channel, method->path, timeout_ms);
+    } else {
+        gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                             gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+        call = grpc_channel_create_registered_call(channel, NULL, GRPC_PROPAGATE_DEFAULTS,
+                                                   up->cq, handle, deadline, NULL);
+    }
+    if (!call)
+        gw_up_release_channel(up, *slot);
+    return call;
 }
 
 /* Up to this many bytes, copying into an inlined slice costs less than the
@@ -365,17 +433,21 @@ grpc_byte_buffer *gw_up_byte_buffer_take(gw_buf *wire)
     return bb;
 }
 
-/* Starts the single batch of a unary call on `call` (taken over). */
-static int start_unary(gw_upstream *up, grpc_call *call, gw_buf *wire, const gw_metadata *md,
-                       size_t n_md, gw_upstream_done done, void *arg)
+/* Starts the single batch of a unary call on `call` (taken over, with its
+ * channel slot: -1 for none). */
+static int start_unary(gw_upstream *up, grpc_call *call, int slot, gw_buf *wire,
+                       const gw_metadata *md, size_t n_md, gw_upstream_done done, void *arg)
 {
     up_call *c = calloc(1, sizeof(*c));
     if (!c) {
         gw_buf_free(wire);
         if (call)
             grpc_call_unref(call);
+        if (slot >= 0)
+            gw_up_release_channel(up, slot);
         return -1;
     }
+    c->slot = slot;
     c->tag.complete = unary_complete;
     c->up = up;
     c->done = done;
@@ -429,13 +501,16 @@ int gw_upstream_unary(gw_upstream *up, const gw_method *method, gw_buf *wire,
                       const gw_metadata *md, size_t n_md, int64_t timeout_ms,
                       gw_upstream_done done, void *arg)
 {
-    return start_unary(up, gw_up_create_call(up, method, timeout_ms), wire, md, n_md, done, arg);
+    int slot;
+    grpc_call *call = gw_up_create_call(up, method, timeout_ms, &slot);
+    return start_unary(up, call, call ? slot : -1, wire, md, n_md, done, arg);
 }
 
 int gw_upstream_unary_path(gw_upstream *up, const char *path, gw_buf *wire, int64_t timeout_ms,
                            gw_upstream_done done, void *arg)
 {
-    return start_unary(up, create_call_by_path(up, path, timeout_ms), wire, NULL, 0, done, arg);
+    grpc_call *call = create_call_by_path(up, up->channel, path, timeout_ms);
+    return start_unary(up, call, -1, wire, NULL, 0, done, arg);
 }
 
 void gw_upstream_cancel_unary(gw_upstream *up, void *arg)
@@ -472,11 +547,11 @@ void gw_upstream_stop(gw_upstream *up)
                                      gpr_time_from_millis(5, GPR_TIMESPAN)));
     }
     grpc_channel_destroy(up->channel);
+    for (int c = 0; c < GW_CALL_CHANNELS && up->calls[c]; c++)
+        grpc_channel_destroy(up->calls[c]);
     grpc_completion_queue_shutdown(up->cq);
     for (int i = 0; i < up->n_threads; i++)
         pthread_join(up->threads[i], NULL);
     grpc_completion_queue_destroy(up->cq);
-    pthread_mutex_destroy(&up->lock);
-    free(up->threads);
-    free(up);
+    upstream_free(up);
 }

@@ -56,19 +56,26 @@ typedef void (*gw_upstream_done)(void *arg, gw_upstream_result *result);
  * "ipv4:…", "localhost" for "unix:…"), and tls->cert/key, if set, are the
  * client certificate (mutual TLS), and tls_name, if not NULL, is the name
  * checked in the upstream's certificate instead of the target's host (and
- * sent as SNI); NULL: plaintext.  Calls, discovery and
- * health checks all use this one channel.  tls is read during the call only.
- * Returns NULL with a reason in err[errlen].
+ * sent as SNI); NULL: plaintext.  Discovery and health checks use one
+ * channel; the API's calls go on channels (connections) of their own, a
+ * new one each time those before it carry `per_channel` calls (the most
+ * the upstream takes at once on one connection; 0: 100), up to
+ * GW_CALL_CHANNELS, so that a hundred long REST streams neither hold up
+ * the next call nor /healthz.  tls is read during the call only.  Returns
+ * NULL with a reason in err[errlen].
  */
-gw_upstream *gw_upstream_start(const char *target, int threads, const rp_tls_pem *tls,
-                               const char *tls_name, char *err, size_t errlen);
+gw_upstream *gw_upstream_start(const char *target, int threads, int per_channel,
+                               const rp_tls_pem *tls, const char *tls_name, char *err,
+                               size_t errlen);
 
-/* Registers each method's path with the channel once (method->call_handle),
- * so that no call looks a method up by name.  Done on a fresh schema before
- * any request can see it: the one write into a schema after it is loaded. */
+/* Registers each method's path with the channels for calls made so far
+ * (method->call_handle[]), so that no call looks a method up by name.
+ * Done on a fresh schema before any request can see it: the one write into
+ * a schema after it is loaded. */
 void gw_upstream_prepare(gw_upstream *up, const gw_method *methods, size_t n);
 
-/* The channel, for watching its connectivity. */
+/* The channel of discovery and health checks, for watching its
+ * connectivity. */
 grpc_channel *gw_upstream_channel(gw_upstream *up);
 
 /*

@@ -24,7 +24,15 @@ typedef struct gw_up_flight {
 } gw_up_flight;
 
 struct gw_upstream {
-    grpc_channel *channel;
+    grpc_channel *channel; /* discovery, health checks, connectivity */
+    /* the API's calls (streams, and unary calls gw_h2 does not make), on
+     * connections of their own: created when the ones before are full */
+    grpc_channel *calls[GW_CALL_CHANNELS];
+    int active[GW_CALL_CHANNELS]; /* calls on each */
+    int per_channel;              /* calls one connection takes at once */
+    pthread_mutex_t calls_lock;   /* guards calls[] and active[] */
+    char *target, *tls_name;      /* for channels made later */
+    grpc_channel_credentials *creds;
     grpc_completion_queue *cq;
     pthread_t *threads;
     int n_threads;
@@ -35,9 +43,13 @@ struct gw_upstream {
 void gw_up_track(gw_upstream *up, gw_up_flight *f, grpc_call *call);
 void gw_up_untrack(gw_upstream *up, gw_up_flight *f);
 
-/* A call of `method` with a deadline: its registered call when prepared,
- * else one made from its path. */
-grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t timeout_ms);
+/* A call of `method` with a deadline, on the first channel for calls with
+ * room (*slot says which; give it back with gw_up_release_channel once the
+ * call is freed): its registered call when prepared, else one made from
+ * its path.  NULL (nothing to give back) when it cannot be made. */
+grpc_call *gw_up_create_call(gw_upstream *up, const gw_method *method, int64_t timeout_ms,
+                             int *slot);
+void gw_up_release_channel(gw_upstream *up, int slot);
 
 /* A byte buffer holding wire's bytes, moved (not copied) into a slice
  * unless they are few enough to sit inside it; wire is left empty.  NULL

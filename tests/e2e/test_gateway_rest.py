@@ -674,6 +674,33 @@ class LargePluginMetadata(SystemCase):
         self.assertEqual(reply["addResults"], [0] * 17 + [-4])
 
 
+class ManyLongStreams(SystemCase):
+    """150 REST streams that last (their clients read nothing): the host
+    takes 100 calls at once on one connection ([host]
+    max_concurrent_streams), so the gateway opens another for the rest;
+    /healthz, on a connection of its own, and a new stream answer at once."""
+
+    def test_more_streams_than_one_connection_takes(self):
+        before = self.stats().get("streamsStarted", 0)
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for _ in range(150):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(b"GET /v1/testkit/stream?count=1000000&size=1000 HTTP/1.1\r\n"
+                      b"Host: x\r\n\r\n")
+            socks.append(s)
+        self.assertTrue(self.wait_stat("streamsStarted", before + 150, 10),
+                        "%d of 150 streams reached the host"
+                        % (self.stats().get("streamsStarted", 0) - before))
+        started = time.monotonic()
+        self.assertEqual(self.ok("GET", "/healthz"), {"service": "", "status": "SERVING"})
+        status, _, data = self.http("GET", "/v1/testkit/stream?count=1")
+        self.assertEqual(status, 200, data)
+        self.assertLess(time.monotonic() - started, 2)
+
+
 # ---- deadlines ---------------------------------------------------------------------------------
 
 
