@@ -341,7 +341,7 @@ $(B)/tests/test_gw_accept: ALL_LDFLAGS += -Wl,--wrap=MHD_add_connection \
 
 # test_gw_h2 makes the gateway's reallocs fail on cue, starts stream ids near their
 # end and shortens TCP_USER_TIMEOUT.
-$(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=nghttp2_session_client_new \
+$(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=nghttp2_session_client_new2 \
 	-Wl,--wrap=setsockopt
 
 # Special-purpose plugins for the host's tests (broken on purpose, or slow).

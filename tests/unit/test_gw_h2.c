@@ -11,7 +11,7 @@
  * at least `fail_from` bytes fail while the request is on its way; the reply
  * arrives with them working again.
  *
- * nghttp2_session_client_new is wrapped too, so that a test can start a
+ * nghttp2_session_client_new2 is wrapped too, so that a test can start a
  * connection's stream ids near their end (2^31 - 1) and see the client
  * move to a new connection when they run out.
  *
@@ -63,17 +63,17 @@ void *__wrap_realloc(void *p, size_t size)
 
 /* ---- stream ids near their end ---------------------------------------------------- */
 
-int __real_nghttp2_session_client_new(nghttp2_session **s, const nghttp2_session_callbacks *cb,
-                                      void *user);
+int __real_nghttp2_session_client_new2(nghttp2_session **s, const nghttp2_session_callbacks *cb,
+                                       void *user, const nghttp2_option *opt);
 static uint32_t first_stream_id; /* odd; 0: nghttp2's own (1) */
 static unsigned sessions_made;
 
-int __wrap_nghttp2_session_client_new(nghttp2_session **s, const nghttp2_session_callbacks *cb,
-                                      void *user);
-int __wrap_nghttp2_session_client_new(nghttp2_session **s, const nghttp2_session_callbacks *cb,
-                                      void *user)
+int __wrap_nghttp2_session_client_new2(nghttp2_session **s, const nghttp2_session_callbacks *cb,
+                                       void *user, const nghttp2_option *opt);
+int __wrap_nghttp2_session_client_new2(nghttp2_session **s, const nghttp2_session_callbacks *cb,
+                                       void *user, const nghttp2_option *opt)
 {
-    int rc = __real_nghttp2_session_client_new(s, cb, user);
+    int rc = __real_nghttp2_session_client_new2(s, cb, user, opt);
     if (rc == 0) {
         sessions_made++;
         if (first_stream_id)
