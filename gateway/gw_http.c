@@ -1099,12 +1099,12 @@ static struct MHD_Daemon *start_daemon(gw_http *h, gw_http_thread *t)
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
                      MHD_USE_NO_LISTEN_SOCKET | (cfg->cert ? MHD_USE_TLS : 0);
     return MHD_start_daemon(
-        flags, 0, accept_policy, h, on_request, t, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        flags, 0, accept_policy, h, on_request, t, /* the logger first: libmicrohttpd asks it */
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, t, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + CONNECTION_SLACK,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, MHD_OPTION_UNESCAPE_CALLBACK,
-        keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_ARRAY, tls_opts,
-        MHD_OPTION_END);
+        keep_escaped, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 }
 
 /* No loop accepts any more (once each has woken); returns the listening
