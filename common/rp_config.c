@@ -175,16 +175,25 @@ static int valid_tcp_listen(const char *addr)
 }
 
 /* NAME:PORT or [IPV6]:PORT (NAME a host name or IP address), port 1-65535,
- * at s[0..len). */
-static int valid_target_address(const char *s, size_t len)
+ * at s[0..len); with `family` AF_INET, an IPv4 address and a port; with
+ * AF_INET6, [an IPv6 address] and a port (what gRPC's ipv4: and ipv6:
+ * schemes take). */
+static int valid_target_address(const char *s, size_t len, int family)
 {
     char addr[300], host[256];
+    unsigned char buf[sizeof(struct in6_addr)];
     int port;
     if (len == 0 || len >= sizeof(addr))
         return 0;
     memcpy(addr, s, len);
     addr[len] = '\0';
-    return rp_config_split_hostport(addr, host, sizeof(host), &port) == 0;
+    if (rp_config_split_hostport(addr, host, sizeof(host), &port) < 0)
+        return 0;
+    if (family == AF_INET6)
+        return addr[0] == '[' && inet_pton(AF_INET6, host, buf) == 1;
+    if (family == AF_INET)
+        return addr[0] != '[' && inet_pton(AF_INET, host, buf) == 1;
+    return 1;
 }
 
 /* A gRPC target rpcrest can dial: ipv4:/ipv6: address lists, unix: and
@@ -200,11 +209,12 @@ static int valid_upstream(const char *value)
     if (strncmp(value, "unix-abstract:", 14) == 0)
         return value[14] != '\0';
     if (strncmp(value, "ipv4:", 5) == 0 || strncmp(value, "ipv6:", 5) == 0) {
+        int family = value[3] == '4' ? AF_INET : AF_INET6;
         const char *p = value + 5;
         for (;;) {
             const char *comma = strchr(p, ',');
             size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            if (!valid_target_address(p, len))
+            if (!valid_target_address(p, len, family))
                 return 0;
             if (!comma)
                 return 1;
@@ -223,7 +233,7 @@ static int valid_upstream(const char *value)
     } else if (strstr(value, "://") || strchr(value, ',')) {
         return 0; /* a URL, or a list without ipv4:/ipv6: */
     }
-    return valid_target_address(name, strlen(name));
+    return valid_target_address(name, strlen(name), AF_UNSPEC);
 }
 
 int rp_config_is_loopback(const char *listen)

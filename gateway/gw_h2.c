@@ -42,7 +42,6 @@
 #define MAX_REPLY_BYTES (64u << 20) /* as gw_upstream's channel */
 #define MAX_METADATA_BYTES (1u << 20) /* a header block, counted as HPACK does; as
                                        * gw_upstream's channel */
-#define MAX_HEADER_LIST_BYTES 65536 /* advertised: nghttp2 decodes no longer field */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000
 #define READ_CHUNK 65536
@@ -72,7 +71,9 @@ typedef struct h2_call {
     gw_metadata *md[2];      /* [0] initial, [1] trailing (gpr_malloc'ed strings) */
     size_t n_md[2], cap_md[2];
     size_t md_bytes[2];      /* of each header block, as HPACK counts them */
-    int in_trailers;         /* headers after the first block */
+    int in_trailers;         /* headers after the final response's (200) block */
+    int interim;             /* the block being read is a 1xx response's */
+    int trailers_only;       /* the response's block ended the stream */
     int failed_alloc;
     int tries;               /* times submitted */
     int64_t deadline_ms;
@@ -272,7 +273,9 @@ static void call_finish(h2_call *k, grpc_status_code code, const char *message)
             set_status(r, code, message);
         } else if (k->failed_alloc) {
             set_status(r, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
-        } else if (k->http_status != 200) { /* whatever else it said, as gRPC reads it */
+        } else if (k->http_status != 200 && !(k->trailers_only && k->grpc_status >= 0)) {
+            /* gRPC's rule: a grpc-status beside the HTTP status (Trailers-Only)
+             * wins; otherwise the HTTP status says what went wrong */
             char text[80];
             snprintf(text, sizeof(text), "the upstream answered HTTP %d", k->http_status);
             set_status(r, status_from_http(k->http_status), text);
@@ -363,7 +366,11 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void
 {
     (void)user;
     h2_call *k = stream_call(s, frame->hd.stream_id);
-    if (k && frame->headers.cat == NGHTTP2_HCAT_HEADERS)
+    if (!k)
+        return 0;
+    k->interim = 0;
+    /* nghttp2 files a final response after a 1xx under HEADERS too */
+    if (frame->headers.cat == NGHTTP2_HCAT_HEADERS && k->http_status >= 200)
         k->in_trailers = 1;
     return 0;
 }
@@ -493,6 +500,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     }
     if (name_is(name, name_len, ":status")) {
         k->http_status = atoi((const char *)value); /* a 1xx block's is replaced */
+        k->interim = k->http_status < 200;
+        k->trailers_only = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    } else if (k->interim) {
+        /* a 1xx response's fields are not the reply's metadata */
     } else if (name_is(name, name_len, "grpc-status") || name_is(name, name_len, "grpc-message")) {
         if (trailing && name_len == strlen("grpc-status")) { /* only the last block's count */
             k->grpc_status = parse_status(value, value_len);
@@ -701,13 +712,13 @@ static int open_connection(gw_h2 *c)
         errno = ENOMEM;
         return -1;
     }
-    /* nghttp2 ends the whole connection, every call on it, at a header
-     * field it cannot decode (over 64 KiB): say so, and the upstream's
-     * transport fails just the call that would send one */
+    /* the header list a call may carry (its metadata limit); one field
+     * over 64 KiB is more than nghttp2 decodes, and ends the connection:
+     * the host refuses a plugin's, other upstreams are asked not to */
     nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4 << 20},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MAX_METADATA_BYTES},
     };
     nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings,
                             sizeof(settings) / sizeof(settings[0]));

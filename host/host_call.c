@@ -825,7 +825,9 @@ static int add_metadata(rpcrest_call *c, int initial, const char *key, const voi
         return rc;
     size_t klen = strlen(key);
     int bin = klen > 4 && strcmp(key + klen - 4, "-bin") == 0;
-    size_t wire = klen + (bin ? (len * 4 + 2) / 3 : len); /* -bin: unpadded base64 */
+    /* -bin: unpadded base64, which gRPC core Huffman-codes; '+' takes 11
+     * bits there, so at worst 11/8 of it (other values go out as they are) */
+    size_t wire = klen + (bin ? ((len * 4 + 2) / 3 * 11 + 7) / 8 : len);
     if (wire > MD_ENTRY_WIRE_MAX)
         return RPCREST_EINVAL;
     md_list *l = initial ? &c->initial : &c->trailing;

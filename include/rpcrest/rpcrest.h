@@ -366,7 +366,8 @@ const char *rpcrest_call_request_id(const rpcrest_call *call);
  * ASCII (0x20-0x7e).  Both are copied.  A key may be added more than once.
  * gRPC clients refuse metadata blocks larger than their limit (8 KiB by
  * default): keep them small.  RPCREST_EINVAL for an entry whose key and
- * value take more than 64 KiB on the wire (a -bin value as base64), or one
+ * value take more than 64 KiB on the wire (a -bin value as base64, and that
+ * Huffman-coded at worst: 11/6 of its bytes, so up to about 35 KiB), or one
  * that would make its block (initial or trailing) more than 1 MiB, counted
  * as HTTP/2 does (key + value + 32 bytes an entry).
  * Returns 0, RPCREST_EINVAL, RPCREST_EFINISHED, RPCREST_ENOMEM, or (initial

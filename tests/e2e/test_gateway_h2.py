@@ -242,10 +242,23 @@ class GatewayH2Client(unittest.TestCase):
                 self.http, self.ctype = http, ctype
                 self.assert_error(self.echo(), status, code)
 
-    def test_http_status_wins_over_grpc_status(self):
-        """A 503 carrying grpc-status 0 is UNAVAILABLE, as gRPC reads it."""
-        self.start(lambda _, stream: headers_frame(stream, [
-            (":status", "503"), ("content-type", "application/grpc"), ("grpc-status", "0")], True))
+    def test_http_status_and_grpc_status(self):
+        """gRPC's rule (and gRPC core's, the gateway's other client): a
+        grpc-status in the same block as a non-200 HTTP status (Trailers-
+        Only) wins; a 503 whose headers have none is UNAVAILABLE, whatever
+        trailers follow."""
+        def behave(_, stream):
+            if self.trailers_only:
+                return headers_frame(stream, [
+                    (":status", "503"), ("content-type", "application/grpc"),
+                    ("grpc-status", "5"), ("grpc-message", "nope")], True)
+            return (headers_frame(stream, [(":status", "503"),
+                                           ("content-type", "application/grpc")]) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+        self.trailers_only = True
+        self.start(behave)
+        self.assert_error(self.echo(), 404, 5, "nope")
+        self.trailers_only = False
         self.assert_error(self.echo(), 503, 14, "the upstream answered HTTP 503")
 
     def test_status_only_from_the_last_header_block(self):
@@ -256,6 +269,26 @@ class GatewayH2Client(unittest.TestCase):
                     h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("hi"))) +
                     headers_frame(stream, [("x-trail", "t")], True))
         self.start(behave)
+        self.assert_error(self.echo(), 500, 13,
+                          "the upstream answered HTTP 200 without a gRPC status")
+
+    def test_interim_response_first(self):
+        """A 100 before the reply: the reply's own headers are its metadata
+        (nghttp2 files them like trailers), and the status still counts
+        only from the last block."""
+        def behave(_, stream):
+            return (headers_frame(stream, [(":status", "100"), ("x-interim", "i")]) +
+                    headers_frame(stream, RESPONSE_HEADERS + [("x-color", "blue")] +
+                                  self.extra) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("hi"))) +
+                    headers_frame(stream, self.trailers, True))
+        self.extra, self.trailers = [], [("grpc-status", "0")]
+        self.start(behave)
+        status, headers, body = self.echo()
+        self.assertEqual((status, json.loads(body)), (200, {"value": "hi"}), self.log())
+        self.assertEqual(headers.get("grpc-metadata-x-color"), "blue")
+        self.assertNotIn("grpc-metadata-x-interim", headers)
+        self.extra, self.trailers = [("grpc-status", "0")], [("x-trail", "t")]
         self.assert_error(self.echo(), 500, 13,
                           "the upstream answered HTTP 200 without a gRPC status")
 

@@ -36,6 +36,7 @@ and some need processes of their own:
 
 Only 127.0.0.1; every process is stopped by PID.
 """
+import base64
 import http.client
 import json
 import os
@@ -663,11 +664,15 @@ class LargePluginMetadata(SystemCase):
         t = threading.Thread(target=sleep)
         t.start()
         time.sleep(0.3)
+        # 48,000 bytes whose base64 is all '+', 11 bits each once Huffman-coded:
+        # 88,000 bytes on the wire
+        plus = base64.b64encode(b"\xfb\xef\xbe" * 16000).decode()
         reply = self.ok("POST", "/v1/testkit/metadata", {"noEcho": True, "addInitial": [
-            {"key": "x-big", "text": "v" * 70000}, {"key": "x-fits", "text": "v" * 6000}]})
+            {"key": "x-big", "text": "v" * 70000}, {"key": "x-fits", "text": "v" * 6000},
+            {"key": "x-plus-bin", "binary": plus}]})
         t.join(10)
         self.assertEqual(slow["got"][0], 200, slow["got"])
-        self.assertEqual(reply["addResults"], [-4, 0])
+        self.assertEqual(reply["addResults"], [-4, 0, -4])
         # the 18th entry of 60 KB would make the trailing block more than 1 MiB
         reply = self.ok("POST", "/v1/testkit/metadata", {"noEcho": True, "addTrailing": [
             {"key": "x-t%d" % i, "text": "t" * 60000} for i in range(18)]})

@@ -563,7 +563,9 @@ static void test_upstream(void **state)
     static const char *const bad[] = {
         "127.0.0.1:99999", "127.0.0.1", "127.0.0.1:0", "http://127.0.0.1:5505",
         "dns:///rpc.internal", "dns://8.8.8.8/", "ipv4:127.0.0.1:1,", "ipv4:", "unix:",
-        "127.0.0.1:1,127.0.0.1:2", "ipv6:[::1]", "host:port", "[::1:5505"};
+        "127.0.0.1:1,127.0.0.1:2", "ipv6:[::1]", "host:port", "[::1:5505",
+        /* gRPC's ipv4: takes IPv4 addresses only, ipv6: [IPv6] ones only */
+        "ipv6:127.0.0.1:5505", "ipv4:localhost:5505", "ipv6:::1:5505", "ipv4:[::1]:5505"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char want[128];
         snprintf(want, sizeof(want), "upstream: '%s' is not a gRPC target: HOST:PORT", bad[i]);
