@@ -1,6 +1,6 @@
 /*
- * rp_metrics_http.c -- GET /metrics on a socket of its own, one connection
- * at a time, each within one deadline.  Owns its socket, wake pipe and
+ * rp_metrics_http.c -- GET /metrics on a socket of its own, up to
+ * MAX_CLIENTS connections at once, each within one deadline.  Owns its socket, wake pipe and
  * thread; the registry it renders is the caller's.
  */
 #include "rp_metrics_http.h"
@@ -22,6 +22,7 @@
 
 #define REQUEST_MAX 8192
 #define CLIENT_TIMEOUT_MS 2000 /* to read the request and write the answer, in all */
+#define MAX_CLIENTS 16         /* served at once; more wait in the listen queue */
 #define ACCEPT_BACKOFF_MS 100  /* after accept4 ran out of fds or memory */
 
 struct rp_metrics_http {
@@ -40,109 +41,93 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits until fd has one of `events`, or the deadline passes, or the
- * endpoint is being stopped.  Returns 1 for the first (errors and hang-ups
- * count: the next recv or send reports them), 0 otherwise. */
-static int wait_fd(const rp_metrics_http *h, int fd, short events, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p[2] = {{.fd = fd, .events = events},
-                              {.fd = h->wake[0], .events = POLLIN}};
-        int n = poll(p, 2, (int)left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || p[1].revents)
-            return 0;
-        if (p[0].revents)
-            return 1;
-    }
-}
-
-/* Writes all n bytes to the non-blocking fd before the deadline.  Returns 0
- * or -1 (the client went, was too slow, or the endpoint is stopping). */
-static int send_all(const rp_metrics_http *h, int fd, const char *p, size_t n, int64_t deadline)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!wait_fd(h, fd, POLLOUT, deadline))
-                return -1;
-            continue;
-        }
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Sends the head, with Content-Length len, and the body unless the request
- * was HEAD (which gets the same head as GET). */
-static void respond(const rp_metrics_http *h, int fd, int64_t deadline, const char *status,
-                    const char *extra, const char *type, const char *body, size_t len,
-                    int head_only)
-{
-    char head[320];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n", status, extra, type, len);
-    if (n < 0 || (size_t)n >= sizeof(head))
-        return;
-    if (send_all(h, fd, head, (size_t)n, deadline) == 0 && !head_only)
-        send_all(h, fd, body, len, deadline);
-}
-
-/* Reads the request head (up to the blank line) from the non-blocking fd
- * and answers it, all before one deadline. */
-static void serve_one(rp_metrics_http *h, int fd)
-{
-    int64_t deadline = now_ms() + CLIENT_TIMEOUT_MS;
+/* One connection: its request head as it arrives, then its answer as it
+ * goes out, all before its deadline. */
+typedef struct client {
+    int fd; /* -1: a free slot */
+    int64_t deadline;
     char req[REQUEST_MAX + 1];
-    size_t len = 0;
-    while (len < REQUEST_MAX) {
-        ssize_t r = recv(fd, req + len, REQUEST_MAX - len, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!wait_fd(h, fd, POLLIN, deadline))
-                return;
-            continue;
-        }
-        if (r <= 0)
-            return;
-        len += (size_t)r;
-        req[len] = '\0';
-        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-            break;
-    }
-    req[len] = '\0';
-    const char *text = "text/plain; charset=utf-8";
+    size_t req_len;
+    rp_text out; /* the answer, once the request is read */
+    size_t out_off;
+    int answering;
+} client;
+
+static void client_close(client *c)
+{
+    close(c->fd);
+    rp_text_free(&c->out);
+    c->fd = -1;
+    c->req_len = c->out_off = 0;
+    c->answering = 0;
+}
+
+/* The answer: the head, with Content-Length len, and the body unless the
+ * request was HEAD (which gets the same head as GET). */
+static void answer(client *c, const char *status, const char *extra, const char *type,
+                   const char *body, size_t len, int head_only)
+{
+    rp_text_printf(&c->out,
+                   "HTTP/1.1 %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n"
+                   "Connection: close\r\n\r\n", status, extra, type, len);
+    if (!head_only)
+        rp_text_puts(&c->out, body); /* body holds len bytes and a NUL */
+    c->answering = 1;
+}
+
+/* The whole request head is in c->req: makes its answer. */
+static void answer_request(const rp_metrics_http *h, client *c)
+{
+    const char *req = c->req, *text = "text/plain; charset=utf-8";
     int get = strncmp(req, "GET ", 4) == 0, head = strncmp(req, "HEAD ", 5) == 0;
     if (!get && !head) {
-        respond(h, fd, deadline, "405 Method Not Allowed", "Allow: GET, HEAD\r\n", text,
-                "only GET and HEAD\n", 18, 0);
+        answer(c, "405 Method Not Allowed", "Allow: GET, HEAD\r\n", text, "only GET and HEAD\n",
+               18, 0);
         return;
     }
     const char *path = req + (get ? 4 : 5);
     size_t plen = strcspn(path, " ?\r\n");
     if (plen != 8 || strncmp(path, "/metrics", 8) != 0) {
-        respond(h, fd, deadline, "404 Not Found", "", text, "GET /metrics\n", 13, head);
+        answer(c, "404 Not Found", "", text, "GET /metrics\n", 13, head);
         return;
     }
-    rp_text out = {0};
-    rp_metrics_render(h->metrics, &out); /* for HEAD too: its Content-Length is GET's */
-    if (out.oom)
-        respond(h, fd, deadline, "500 Internal Server Error", "", text, "out of memory\n", 14,
-                head);
+    rp_text body = {0};
+    rp_metrics_render(h->metrics, &body); /* for HEAD too: its Content-Length is GET's */
+    if (body.oom)
+        answer(c, "500 Internal Server Error", "", text, "out of memory\n", 14, head);
     else
-        respond(h, fd, deadline, "200 OK", "", RP_METRICS_CONTENT_TYPE, out.s, out.len, head);
-    rp_text_free(&out);
+        answer(c, "200 OK", "", RP_METRICS_CONTENT_TYPE, body.s, body.len, head);
+    rp_text_free(&body);
+}
+
+/* Reads what c's client sent; answers once the head is complete (or
+ * REQUEST_MAX bytes came).  Returns -1 when c is done with (closed). */
+static int client_read(const rp_metrics_http *h, client *c)
+{
+    ssize_t r = recv(c->fd, c->req + c->req_len, REQUEST_MAX - c->req_len, 0);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (r <= 0)
+        return -1;
+    c->req_len += (size_t)r;
+    c->req[c->req_len] = '\0';
+    if (c->req_len == REQUEST_MAX || strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
+        answer_request(h, c);
+    return 0;
+}
+
+/* Writes what the socket takes of c's answer.  -1 when done (or failed). */
+static int client_write(client *c)
+{
+    if (c->out.oom)
+        return -1;
+    ssize_t w = send(c->fd, c->out.s + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+    if (w < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (w <= 0)
+        return -1;
+    c->out_off += (size_t)w;
+    return c->out_off == c->out.len ? -1 : 0;
 }
 
 /* After accept4 ran out of fds or memory: the listening socket stays
@@ -156,29 +141,83 @@ static void accept_backoff(rp_metrics_http *h, int err)
     (void)poll(&w, 1, ACCEPT_BACKOFF_MS); /* EINTR: the loop retries sooner */
 }
 
+/* Takes a waiting connection into a free slot of clients[]. */
+static void accept_client(rp_metrics_http *h, client *clients)
+{
+    int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            accept_backoff(h, errno);
+        return; /* EAGAIN, ECONNABORTED, EINTR: try again on the next event */
+    }
+    h->starved = 0;
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        if (clients[i].fd < 0) {
+            clients[i].fd = fd;
+            clients[i].deadline = now_ms() + CLIENT_TIMEOUT_MS;
+            return;
+        }
+    }
+    close(fd); /* not reached: the listener is polled only with a slot free */
+}
+
 static void *run(void *arg)
 {
     rp_metrics_http *h = arg;
-    for (;;) {
-        struct pollfd p[2] = {{.fd = h->fd, .events = POLLIN}, {.fd = h->wake[0], .events = POLLIN}};
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            rp_log("metrics: poll: %s", strerror(errno));
-            return NULL;
-        }
-        if (p[1].revents)
-            return NULL;
-        int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                accept_backoff(h, errno);
-            continue; /* EAGAIN, ECONNABORTED, EINTR: try again on the next event */
-        }
-        h->starved = 0;
-        serve_one(h, fd);
-        close(fd);
+    client clients[MAX_CLIENTS]; /* request buffers untouched until used */
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        clients[i].fd = -1;
+        clients[i].req_len = clients[i].out_off = 0;
+        clients[i].out = (rp_text){0};
+        clients[i].answering = 0;
     }
+    for (;;) {
+        struct pollfd p[MAX_CLIENTS + 2];
+        int slot_of[MAX_CLIENTS + 2], n = 0, free_slots = 0;
+        int64_t now = now_ms(), wait = -1;
+        for (int i = 0; i < MAX_CLIENTS; i++) {
+            client *c = &clients[i];
+            if (c->fd >= 0 && c->deadline <= now)
+                client_close(c); /* too slow: reading its request and the answer, in all */
+            if (c->fd < 0) {
+                free_slots++;
+                continue;
+            }
+            int64_t left = c->deadline - now;
+            wait = wait < 0 || left < wait ? left : wait;
+            slot_of[n] = i;
+            p[n++] = (struct pollfd){.fd = c->fd, .events = c->answering ? POLLOUT : POLLIN};
+        }
+        int first_extra = n;
+        p[n++] = (struct pollfd){.fd = h->wake[0], .events = POLLIN};
+        if (free_slots) /* else connections wait in the listen queue */
+            p[n++] = (struct pollfd){.fd = h->fd, .events = POLLIN};
+        int ready = poll(p, (nfds_t)n, (int)wait);
+        if (ready < 0 && errno != EINTR) {
+            rp_log("metrics: poll: %s", strerror(errno));
+            break;
+        }
+        if (ready <= 0)
+            continue;
+        if (p[first_extra].revents)
+            break; /* stopping */
+        for (int j = 0; j < first_extra; j++) {
+            client *c = &clients[slot_of[j]];
+            if (!p[j].revents)
+                continue;
+            int rc = c->answering ? client_write(c) : client_read(h, c);
+            if (rc == 0 && c->answering && !(p[j].events & POLLOUT))
+                rc = client_write(c); /* the answer was just made: try at once */
+            if (rc < 0)
+                client_close(c);
+        }
+        if (free_slots && p[first_extra + 1].revents)
+            accept_client(h, clients);
+    }
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (clients[i].fd >= 0)
+            client_close(&clients[i]);
+    return NULL;
 }
 
 rp_metrics_http *rp_metrics_http_bind(const char *addr, rp_metrics *m, int reuseport,

@@ -3,10 +3,10 @@
  * registry at GET /metrics, for programs that have no HTTP server of their
  * own (rpcrest-host's [host] metrics_listen).
  *
- * One thread accepts and answers one connection at a time, each with
- * "Connection: close" and one deadline for the whole exchange, so a slow
- * or silent client cannot hold it long.  Scrapes are rare; nothing here is
- * on a call's path.
+ * One thread serves up to 16 connections at once, each answered with
+ * "Connection: close" within one deadline for the whole exchange (2 s), so
+ * a few slow or silent clients cannot keep a scrape waiting.  Scrapes are
+ * rare; nothing here is on a call's path.
  */
 #ifndef RP_METRICS_HTTP_H
 #define RP_METRICS_HTTP_H
