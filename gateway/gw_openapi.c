@@ -459,6 +459,7 @@ static int openapi_path(oa_ctx *c, const gw_route *r, gw_buf *path, json_t *para
 {
     const gw_template *t = &r->tmpl;
     const gw_message *in = r->method->input;
+    size_t unbound = 0;
     for (size_t i = 0; i < t->n_segs;) {
         const gw_template_var *var = NULL;
         for (size_t v = 0; v < t->n_vars && !var; v++)
@@ -466,8 +467,22 @@ static int openapi_path(oa_ctx *c, const gw_route *r, gw_buf *path, json_t *para
                 var = &t->vars[v];
         if (!var) {
             const gw_segment *s = &t->segs[i++];
-            gw_buf_printf(path, "/%s", s->kind == GW_SEG_LITERAL ? s->literal
-                                       : s->kind == GW_SEG_STAR ? "*" : "**");
+            if (s->kind == GW_SEG_LITERAL) {
+                gw_buf_printf(path, "/%s", s->literal);
+                continue;
+            }
+            /* a wildcard bound to no field: a parameter all the same, or
+             * no client could fill the path in */
+            char name[32];
+            snprintf(name, sizeof(name), "_%zu", ++unbound);
+            gw_buf_printf(path, "/{%s}", name);
+            json_t *p = json_pack("{s:s,s:s,s:b}", "name", name, "in", "path", "required", 1);
+            put(p, "schema", json_pack("{s:s}", "type", "string"));
+            put_str(p, "description", s->kind == GW_SEG_STAR
+                                          ? "any one segment; not part of the request"
+                                          : "any segments, '/' sent as is; not part of the "
+                                            "request");
+            json_array_append_new(params, p);
             continue;
         }
         const gw_field *f = field_at(in, var->field_path);
@@ -487,7 +502,17 @@ static int openapi_path(oa_ctx *c, const gw_route *r, gw_buf *path, json_t *para
             json_t *p = json_pack("{s:s,s:s,s:b}", "name", name, "in", "path", "required", 1);
             put(p, "schema", single && f ? text_schema(c, f) : json_pack("{s:s}", "type",
                                                                          "string"));
-            if (single && f) {
+            if (single && f && s->kind == GW_SEG_STARSTAR) {
+                /* several segments: a '/' escaped (%2F) stays escaped in the
+                 * value, as google.api.http has it for such variables */
+                gw_buf d = GW_BUF_INIT;
+                gw_buf_printf(&d, "%s%ssegments: send '/' as is (a %%2F stays %%2F in the value)",
+                              f->doc ? f->doc : "", f->doc ? "\n\n" : "");
+                gw_buf_putc(&d, '\0');
+                if (!d.oom)
+                    put_str(p, "description", (const char *)d.data);
+                gw_buf_free(&d);
+            } else if (single && f) {
                 put_doc(p, "description", f->doc);
             } else {
                 gw_buf d = GW_BUF_INIT;
@@ -497,7 +522,8 @@ static int openapi_path(oa_ctx *c, const gw_route *r, gw_buf *path, json_t *para
                                   t->segs[j].kind == GW_SEG_LITERAL ? t->segs[j].literal
                                   : t->segs[j].kind == GW_SEG_STAR ? "*" : "**");
                 gw_buf_printf(&d, ")%s", s->kind == GW_SEG_STARSTAR
-                                             ? "; '/' may be sent as is" : "");
+                                             ? "; send '/' as is (a %2F stays %2F in the value)"
+                                             : "");
                 gw_buf_putc(&d, '\0');
                 if (!d.oom)
                     put_str(p, "description", (const char *)d.data);

@@ -172,6 +172,27 @@ static void test_multi_segment_variable_and_query(void **state)
     assert_null(json_object_get(op, "requestBody"));
 }
 
+/* A variable over any segments says how to send a '/'; a wildcard bound to
+ * no field is a parameter too, or no client could fill the path in. */
+static void test_wildcards(void **state)
+{
+    (void)state;
+    json_t *walk = at(doc, "paths", "/v1/walk/{name}:walk", "get", "parameters", "0", NULL);
+    assert_string_equal(str(at(walk, "name", NULL)), "name");
+    assert_non_null(strstr(str(at(walk, "description", NULL)), "send '/' as is"));
+    json_t *params = at(doc, "paths", "/v1/any/{_1}/walk/{name}/{_2}", "get", "parameters",
+                        NULL);
+    assert_non_null(params);
+    const char *want[] = {"_1", "name", "_2"};
+    for (size_t i = 0; i < 3; i++) {
+        char index[8];
+        snprintf(index, sizeof(index), "%zu", i);
+        assert_string_equal(str(at(params, index, "name", NULL)), want[i]);
+        assert_string_equal(str(at(params, index, "in", NULL)), "path");
+    }
+    assert_non_null(strstr(str(at(params, "2", "description", NULL)), "'/' sent as is"));
+}
+
 static void test_bodies_and_replies(void **state)
 {
     (void)state;
@@ -230,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_recursive_message_is_one_component),
         cmocka_unit_test(test_field_types_and_comments),
         cmocka_unit_test(test_multi_segment_variable_and_query),
+        cmocka_unit_test(test_wildcards),
         cmocka_unit_test(test_bodies_and_replies),
         cmocka_unit_test(test_kept_with_the_generation),
     };
