@@ -857,7 +857,8 @@ class Health(SystemCase):
     def test_overall(self):
         self.assertEqual(self.ok("GET", "/healthz"), {"service": "", "status": "SERVING"})
         # nothing from libmicrohttpd at start (its logger must be its first option)
-        self.assertNotIn("libmicrohttpd", self.system.log())
+        if hasattr(self, "system"):  # (the foreign-upstream variant keeps its log elsewhere)
+            self.assertNotIn("libmicrohttpd", self.system.log())
 
     def test_service(self):
         for name in ("example.MyService", "rpcrest.testkit.TestKit", "rpcrest.bindings.Bindings"):
