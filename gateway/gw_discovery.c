@@ -669,6 +669,7 @@ int gw_discovery_fetch_target(const char *target, int64_t timeout_ms, unsigned f
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = MAX_RECEIVE_BYTES}},
         {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}}, /* as gw_upstream's */
+        {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_HTTP_PROXY, {.integer = 0}},
     };
     grpc_channel_args channel_args = {sizeof(args) / sizeof(args[0]), args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();

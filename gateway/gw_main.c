@@ -27,6 +27,7 @@
 #include "rp_absl.h"
 #include "rp_config.h"
 #include "rp_log.h"
+#include "rp_nofile.h"
 #include "rp_notify.h"
 #include "rp_priv.h"
 #include "rp_private.h"
@@ -487,6 +488,7 @@ int main(int argc, char **argv)
     handled_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    rp_nofile_raise(); /* connections, and gRPC core's listeners (rp_nofile.h) */
     char err[1024];
     rp_config *cfg = rp_config_load_given(conf, err, sizeof(err));
     if (!cfg) {

@@ -243,6 +243,9 @@ static grpc_channel *create_channel(gw_upstream *up)
          * upstream's trailers lack grpc-status; without it such a call ends
          * UNKNOWN ("No status received") */
         {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}},
+        /* straight to the upstream, whatever http_proxy / https_proxy the
+         * environment has (gRPC core would send even 127.0.0.1 through it) */
+        {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_HTTP_PROXY, {.integer = 0}},
         {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, {.integer = 0}},
         {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, {.integer = STREAM_WINDOW_BYTES}},
         /* every address the target resolves to takes calls in turn */

@@ -22,6 +22,7 @@
 #include "rp_metrics_http.h"
 #include "rp_absl.h"
 #include "rp_config.h"
+#include "rp_nofile.h"
 #include "rp_notify.h"
 #include "rp_priv.h"
 #include "rp_private.h"
@@ -359,6 +360,7 @@ int main(int argc, char **argv)
     if (!conf)
         return status;
     rp_log_route_grpc();
+    rp_nofile_raise(); /* gRPC core stops accepting for good at EMFILE */
     char err[1024];
     rp_config *cfg = rp_config_load_given(conf, err, sizeof(err));
     if (!cfg) {

@@ -325,6 +325,8 @@ static grpc_arg int_arg(const char *key, int value)
  * memory quota bounds what it may hold across all calls (64 MiB, or eight
  * messages of max_message_bytes if more); beyond it, gRPC core resets
  * streams (ENHANCE_YOUR_CALM) instead of reading on. */
+#define HANDSHAKE_TIMEOUT_MS 10000
+
 static grpc_server *create_grpc_server(const host_server_conf *conf)
 {
     size_t quota_bytes = conf->max_message_bytes > MIN_BUFFERED_BYTES / BUFFERED_MESSAGES
@@ -332,7 +334,7 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
                              : MIN_BUFFERED_BYTES;
     grpc_resource_quota *quota = grpc_resource_quota_create("rpcrest-host");
     grpc_resource_quota_resize(quota, quota_bytes);
-    grpc_arg args[6];
+    grpc_arg args[7];
     args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, conf->reuseport);
     args[1] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                       conf->max_message_bytes > INT_MAX ? INT_MAX
@@ -340,12 +342,16 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
     args[2] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, conf->max_concurrent_streams);
     args[3] = int_arg(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
     args[4] = int_arg(GRPC_ARG_ENABLE_CHANNELZ, 0);
-    memset(&args[5], 0, sizeof(args[5]));
-    args[5].type = GRPC_ARG_POINTER;
-    args[5].key = (char *)GRPC_ARG_RESOURCE_QUOTA;
-    args[5].value.pointer.p = quota;
-    args[5].value.pointer.vtable = grpc_resource_quota_arg_vtable();
-    grpc_channel_args list = {6, args};
+    /* a connection that has not finished its handshake (TLS, then the
+     * HTTP/2 preface and SETTINGS) in this long is closed: 120 s by
+     * default, while each holds a file descriptor */
+    args[5] = int_arg(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS);
+    memset(&args[6], 0, sizeof(args[6]));
+    args[6].type = GRPC_ARG_POINTER;
+    args[6].key = (char *)GRPC_ARG_RESOURCE_QUOTA;
+    args[6].value.pointer.p = quota;
+    args[6].value.pointer.vtable = grpc_resource_quota_arg_vtable();
+    grpc_channel_args list = {7, args};
     grpc_server *server = grpc_server_create(&list, NULL);
     grpc_resource_quota_unref(quota); /* the server holds its own reference */
     return server;

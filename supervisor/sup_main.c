@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rp_nofile.h"
 #include "rp_notify.h"
 #include "rp_priv.h"
 #include "rp_tls.h"
@@ -782,6 +783,7 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     ensure_stdio();
+    rp_nofile_raise(); /* for control clients; the children inherit it */
 
     char err[2 * PATH_MAX + 512];
     sup_state s;

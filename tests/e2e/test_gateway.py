@@ -674,6 +674,26 @@ class UpstreamDownAtStart(unittest.TestCase):
         self.assertIn('rpcrest_gateway_schema_reloads_total{result="ok"} 0', metrics)
 
 
+class ProxyEnvironment(unittest.TestCase):
+    """http_proxy in the environment (a shell's, a container's) does not
+    send the gateway's gRPC core calls through a proxy."""
+
+    def test_upstream_reached_directly(self):
+        proxy = socket.socket()
+        proxy.bind(("127.0.0.1", 0))
+        proxy.listen(8)
+        proxy.settimeout(0.2)
+        self.addCleanup(proxy.close)
+        url = "http://127.0.0.1:%d" % proxy.getsockname()[1]
+        r = harness.Rpcrest(host={"private_listen": "off"})
+        self.addCleanup(r.cleanup)
+        r.start(env=dict(os.environ, http_proxy=url, https_proxy=url, grpc_proxy=url))
+        status, _, body = r.http("GET", "/healthz")
+        self.assertEqual(status, 200, body)
+        with self.assertRaises(socket.timeout):
+            proxy.accept()
+
+
 class UndescribedService(unittest.TestCase):
     """A plugin built without its embedded descriptor set (reflection
     answers NOT_FOUND for its service) costs its own routes only."""

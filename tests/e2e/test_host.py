@@ -9,8 +9,10 @@ concurrency, what a plugin sees through the rpcrest_call_* functions
 import concurrent.futures
 import os
 import re
+import resource
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -72,10 +74,11 @@ class Host:
         with open(self.ini, "w") as f:
             f.write("\n".join(lines))
 
-    def start(self, wait=True, timeout=10):
+    def start(self, wait=True, timeout=10, preexec_fn=None):
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen([HOST_BIN, "-c", self.ini], stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err)
+                                         stdout=subprocess.DEVNULL, stderr=err,
+                                         preexec_fn=preexec_fn)
         if wait and not harness.wait_until(self.ready, timeout, 0.02):
             raise AssertionError("rpcrest-host did not start in %ss; stderr:\n%s"
                                  % (timeout, self.stderr()))
@@ -263,6 +266,25 @@ class EchoTest(unittest.TestCase):
                                  "nests messages more than 100 deep")
         self.assertEqual(raw(nested(100), timeout=5), nested(100))
         self.assertIsNone(h.proc.poll())
+
+    def test_idle_connections_past_the_soft_file_limit(self):
+        """Started with a soft limit of 256 open files (hard 4096): the host
+        raises it, and 300 connections that send nothing do not close its
+        port (gRPC core 1.51 stops accepting on a listener for good once
+        accept4 fails with EMFILE)."""
+        h = Host()
+        self.addCleanup(h.cleanup)
+        h.start(preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096)))
+        with open("/proc/%d/limits" % h.proc.pid) as f:
+            self.assertRegex(f.read(), r"Max open files\s+4096\s+4096")
+        idle = []
+        self.addCleanup(lambda: [s.close() for s in idle])
+        for _ in range(300):
+            idle.append(socket.create_connection(("127.0.0.1", h.port)))
+        ch = h.channel()
+        self.addCleanup(ch.close)
+        self.assertEqual(ch.unary_unary(ECHO_METHOD)(b"\x0a\x02hi", timeout=5), b"\x0a\x02hi")
+        self.assertNotIn("Too many open files", h.stderr())
 
     def test_raw_bytes_round_trip(self):
         raw = self.ch.unary_unary(ECHO_METHOD)
