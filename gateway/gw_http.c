@@ -1068,6 +1068,10 @@ void gw_http_api_failed(gw_http *h)
     gw_metrics_api_loaded(h->metrics, 0);
 }
 
+/* TLS 1.2 and 1.3 only, forward secrecy only, no SHA-1 MAC: what Go's and
+ * Envoy's servers allow by default. */
+#define HTTPS_PRIORITIES "NORMAL:-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1:-RSA:-SHA1"
+
 /* libmicrohttpd's error lines, through the gateway's log; a client that
  * closed its connection while an answer was being written (a stream it
  * stopped following, most often) is the access log's 499, not an error. */
@@ -1094,6 +1098,9 @@ static struct MHD_Daemon *start_daemon(gw_http *h, gw_http_thread *t)
     struct MHD_OptionItem tls_opts[] = {
         {cfg->cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->key},
         {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->cert},
+        /* libmicrohttpd's default is GnuTLS's NORMAL: TLS 1.0 and 1.1, RSA key
+         * exchange (no forward secrecy) and SHA-1 MACs too */
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTPS_PRIORITIES},
         {MHD_OPTION_END, 0, NULL},
     };
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |

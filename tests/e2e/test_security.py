@@ -216,6 +216,20 @@ class GatewayHttps(Case):
         self.assertIn("listening on https://127.0.0.1:%d" % r.http_port, r.log())
         # the gateway is still serving
         self.assertEqual(https(r.http_port, "GET", "/healthz")[0], 200)
+        # TLS 1.2 and 1.3 only, with forward secrecy (openssl offers the rest
+        # at security level 0)
+        for args, takes in ((["-tls1"], False), (["-tls1_1"], False),
+                            (["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"], False),
+                            (["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"], False),
+                            (["-tls1_2"], True), (["-tls1_3"], True)):
+            with self.subTest(args=args):
+                extra = [] if "-cipher" in args else ["-cipher", "ALL:@SECLEVEL=0"]
+                p = subprocess.run(["openssl", "s_client", "-connect",
+                                    "127.0.0.1:%d" % r.http_port] + args + extra,
+                                   input=b"", capture_output=True, timeout=10)
+                out = p.stdout.decode("utf-8", "replace")
+                self.assertEqual("Cipher is (NONE)" not in out and p.returncode == 0, takes,
+                                 out[-600:] + p.stderr.decode("utf-8", "replace")[-600:])
 
     def test_https_on_a_socket_the_gateway_binds(self):
         r = self.rpcrest()
