@@ -338,6 +338,13 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
 {
     char target[600], err[512];
     int private = upstream_target(cfg, target, sizeof(target));
+    if (!private && !cfg->gateway.upstream && cfg->host.tls.cert && !st->upstream.ca) {
+        /* plaintext to a TLS port would fail every call, looking healthy */
+        rp_log("the host's port speaks TLS ([host] cert) and [gateway] upstream_ca is not "
+               "set: the gateway can reach the host only over its private socket, which "
+               "it cannot use");
+        return 1;
+    }
     const rp_tls_pem *tls = !private && st->upstream.ca ? &st->upstream : NULL;
     int threads = cpu_count(cfg->gateway.threads);
     /* A completion-queue thread only turns a finished call into a result and

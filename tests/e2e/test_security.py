@@ -246,6 +246,20 @@ class GatewayHttps(Case):
 
 
 class HostTls(Case):
+    def test_private_socket_unusable_and_no_upstream_ca(self):
+        """The gateway cannot fall back to the host's TLS port without
+        upstream_ca: it says so and exits (plaintext there failed every call
+        while the gateway looked ready)."""
+        folder = tempfile.mkdtemp(prefix="rpcrest-open-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        os.chmod(folder, 0o755)  # others may enter: not a folder for the private socket
+        r = self.rpcrest(host={"cert": cert("server.pem"), "key": cert("server.key"),
+                               "private_listen": "unix:%s/host.sock" % folder})
+        r.start(wait=False)
+        self.assertTrue(harness.wait_until(
+            lambda: "the gateway can reach the host only over its private socket" in r.log(),
+            15), r.log())
+
     def test_tls_port_and_the_gateway_on_the_private_socket(self):
         r = self.rpcrest(host={"cert": cert("server.pem"), "key": cert("server.key")})
         r.start()  # the REST echo works: the gateway uses the plaintext private socket
