@@ -1190,9 +1190,10 @@ static int lone_connection(void *arg)
     return gw_conns_open(h->conns) == 1;
 }
 
-gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, char *err,
-                       size_t errlen)
+gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen,
+                       int *tls_refused, char *err, size_t errlen)
 {
+    *tls_refused = 0;
     struct sockaddr_storage addr;
     socklen_t addr_len;
     if (rp_notify_tcp_address(cfg->listen, &addr, &addr_len) < 0) {
@@ -1267,10 +1268,11 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, 
         t->http = h;
         t->index = (size_t)h->n_threads;
         if (!(t->mhd = start_daemon(h, t))) {
-            if (cfg->cert)
-                snprintf(err, errlen, "listen %s: cannot start the HTTPS server (the certificate "
-                         "and key were refused by GnuTLS)", cfg->listen);
-            else
+            if (cfg->cert) {
+                snprintf(err, errlen, "GnuTLS, which serves HTTPS, refused the certificate "
+                         "and key (a curve or algorithm it does not take?)");
+                *tls_refused = 1;
+            } else
                 snprintf(err, errlen, "listen %s: cannot start the HTTP server", cfg->listen);
             break;
         }

@@ -397,10 +397,16 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     int loaded = load_first_api(src, up, metrics, sg, &gen, &have_api);
     gw_http *http = NULL;
     if (loaded == 0) {
-        http = gw_http_start(&hc, up, gen, err, sizeof(err)); /* serving gen from the start */
-        gen = NULL;
-        if (!http)
+        int tls_refused;
+        http = gw_http_start(&hc, up, gen, &tls_refused, err, sizeof(err));
+        gen = NULL; /* served from the start, or freed */
+        if (!http && tls_refused) { /* the configuration's to change: FILE:LINE, 78 */
+            rp_log("%s:%d: cert: %s: %s", cfg->path, cfg->gateway.tls.cert_line,
+                   cfg->gateway.tls.cert, err);
+            loaded = -1;
+        } else if (!http) {
             rp_log("%s", err);
+        }
     }
     if (!http) {
         if (loaded > 0)

@@ -231,6 +231,23 @@ class GatewayHttps(Case):
                 self.assertEqual("Cipher is (NONE)" not in out and p.returncode == 0, takes,
                                  out[-600:] + p.stderr.decode("utf-8", "replace")[-600:])
 
+    def test_certificate_gnutls_refuses(self):
+        """A brainpoolP256r1 key passes OpenSSL's check, but GnuTLS (which
+        serves HTTPS) takes no such curve: FILE:LINE and exit 78, as for any
+        other unusable certificate, not exit 1 and restarts."""
+        tmp = tempfile.mkdtemp(prefix="rpcrest-brainpool-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        key, crt = os.path.join(tmp, "k.pem"), os.path.join(tmp, "c.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:brainpoolP256r1", "-nodes", "-keyout", key, "-out",
+                        crt, "-subj", "/CN=127.0.0.1", "-days", "2"],
+                       check=True, capture_output=True, timeout=30)
+        p = self.process(GATEWAY_BIN, "[gateway]\nlisten = 127.0.0.1:%d\nupstream = 127.0.0.1:1\n"
+                         "descriptors = %s\ntimeout = 0.2\ncert = %s\nkey = %s\n"
+                         % (harness.free_port(), ECHO_PB, crt, key))
+        log = self.refused(p, ": cert: %s: GnuTLS, which serves HTTPS, refused" % crt)
+        self.assertRegex(log, r"\S+\.ini:\d+: cert: ")
+
     def test_https_on_a_socket_the_gateway_binds(self):
         r = self.rpcrest()
         r.start()
