@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void write_all(const char *p, size_t n)
@@ -39,6 +40,36 @@ void rp_vlog(const char *fmt, va_list ap)
 
 void rp_log(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    rp_vlog(fmt, ap);
+    va_end(ap);
+}
+
+void rp_log_limited(rp_log_limit *lim, const char *fmt, ...)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    pthread_mutex_lock(&lim->lock);
+    if (ts.tv_sec != lim->second) {
+        lim->second = ts.tv_sec;
+        lim->lines = 0;
+    }
+    int write_it = lim->lines < RP_LOG_BURST;
+    unsigned long dropped = 0;
+    if (write_it) {
+        lim->lines++;
+        dropped = lim->dropped;
+        lim->dropped = 0;
+    } else {
+        lim->dropped++;
+    }
+    pthread_mutex_unlock(&lim->lock);
+    if (!write_it)
+        return;
+    if (dropped)
+        rp_log("(%lu more lines like the next were dropped: at most %d a second)", dropped,
+               RP_LOG_BURST);
     va_list ap;
     va_start(ap, fmt);
     rp_vlog(fmt, ap);

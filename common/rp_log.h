@@ -7,7 +7,9 @@
 #ifndef RP_LOG_H
 #define RP_LOG_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 /* Writes "PROGRAM: MESSAGE\n" (PROGRAM: the running program's name).
  * Newlines inside MESSAGE become spaces; a line longer than RP_LOG_LINE_MAX
@@ -16,6 +18,22 @@ void rp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rp_vlog(const char *fmt, va_list ap);
 
 #define RP_LOG_LINE_MAX 2048
+
+/* A source of lines that outside events can repeat without end (a client
+ * failing its TLS handshake a thousand times a second): at most
+ * RP_LOG_BURST of its lines a second are written; the next one written
+ * says how many were dropped. */
+typedef struct rp_log_limit {
+    pthread_mutex_t lock;
+    int64_t second;        /* of CLOCK_MONOTONIC, the lines were counted in */
+    unsigned lines;        /* written in that second */
+    unsigned long dropped; /* since the last line written */
+} rp_log_limit;
+
+#define RP_LOG_LIMIT_INIT {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0}
+#define RP_LOG_BURST 10
+
+void rp_log_limited(rp_log_limit *lim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Sends gRPC core's own log through rp_log ("grpc E file:line: …").  Only
  * for programs linked with gRPC. */

@@ -6,10 +6,13 @@
 
 #include "rp_log.h"
 
+/* a line per failed handshake, for one: limited (rp_log.h) */
+static rp_log_limit grpc_lines = RP_LOG_LIMIT_INIT;
+
 static void log_from_grpc(gpr_log_func_args *args)
 {
-    rp_log("grpc %s %s:%d: %s", gpr_log_severity_string(args->severity), args->file,
-           args->line, args->message);
+    rp_log_limited(&grpc_lines, "grpc %s %s:%d: %s", gpr_log_severity_string(args->severity),
+                   args->file, args->line, args->message);
 }
 
 void rp_log_route_grpc(void)

@@ -1085,7 +1085,8 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
         line[--len] = '\0';
     if (strstr(line, "forcibly closed by remote peer"))
         return;
-    rp_log("libmicrohttpd: %s", line);
+    static rp_log_limit lines = RP_LOG_LIMIT_INIT; /* a line per failed handshake, for one */
+    rp_log_limited(&lines, "libmicrohttpd: %s", line);
 }
 
 /* One HTTP thread's daemon, in external-epoll mode for its gw_loop, with

@@ -23,6 +23,7 @@ import ssl
 import stat
 import subprocess
 import tempfile
+import time
 import unittest
 
 import grpc
@@ -260,6 +261,19 @@ class GatewayHttps(Case):
         rc, out = curl("--cacert", cert("ca.pem"), "-d", '{"value":"alone"}',
                        "https://127.0.0.1:%d/v1/example/echo" % port)
         self.assertEqual((rc, out), (0, b'{"value":"alone"}'))
+        # 300 plaintext requests, each a failed handshake: at most 10 lines a
+        # second in the log (it wrote one each, 4,000 a second from one loop)
+        for _ in range(300):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                try:
+                    s.recv(100)
+                except OSError:
+                    pass
+        time.sleep(0.3)
+        lines = [l for l in p.log().splitlines() if "libmicrohttpd" in l]
+        self.assertLessEqual(len(lines), 40, lines[:5])
+        self.assertGreaterEqual(len(lines), 1)
 
 
 class HostTls(Case):
@@ -291,6 +305,18 @@ class HostTls(Case):
             with self.assertRaises(grpc.RpcError) as cm:
                 echo_call(ch, timeout=3)
             self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        # 300 failed handshakes (plain HTTP): gRPC core's line for each is
+        # limited to 10 a second in the log
+        for _ in range(300):
+            with socket.create_connection(("127.0.0.1", r.host_port), timeout=5) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                try:
+                    s.recv(100)
+                except OSError:
+                    pass
+        time.sleep(0.3)
+        failed = [l for l in r.log().splitlines() if "Handshake failed" in l]
+        self.assertLessEqual(len(failed), 40, failed[:3])
 
     def test_client_ca_requires_a_client_certificate(self):
         r = self.rpcrest(host={"cert": cert("server.pem"), "key": cert("server.key"),
