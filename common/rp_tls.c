@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "rp_log.h"
 
 char *rp_tls_read(const char *path, char *err, size_t errlen)
 {
@@ -165,6 +168,48 @@ static int check_pair(const char *cert, const char *key, char *why, size_t whyle
     EVP_PKEY_free(pkey);
     X509_free(crt);
     return rc;
+}
+
+/* t as "2026-11-27 06:58:33 UTC" (OpenSSL's own form otherwise). */
+static void asn1_time_text(const ASN1_TIME *t, char *out, size_t outlen)
+{
+    struct tm tm;
+    if (ASN1_TIME_to_tm(t, &tm) == 1)
+        strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    else
+        snprintf(out, outlen, "(an unreadable date)");
+}
+
+int rp_tls_dates(const char *pem, char *why, size_t whylen)
+{
+    BIO *bio = pem_bio(pem);
+    X509 *crt = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    ERR_clear_error();
+    if (!crt)
+        return 0; /* rp_tls_check says what is wrong with it */
+    int rc = 0;
+    char when[64];
+    if (X509_cmp_current_time(X509_get0_notAfter(crt)) < 0) {
+        asn1_time_text(X509_get0_notAfter(crt), when, sizeof(when));
+        snprintf(why, whylen, "expired on %s", when);
+        rc = -1;
+    } else if (X509_cmp_current_time(X509_get0_notBefore(crt)) > 0) {
+        asn1_time_text(X509_get0_notBefore(crt), when, sizeof(when));
+        snprintf(why, whylen, "not valid before %s", when);
+        rc = -1;
+    }
+    X509_free(crt);
+    return rc;
+}
+
+void rp_tls_warn_dates(const rp_config *cfg, const rp_tls_conf *conf, const rp_tls_pem *pem,
+                       const char *key)
+{
+    char why[128];
+    if (pem->cert && rp_tls_dates(pem->cert, why, sizeof(why)) < 0)
+        rp_log("%s:%d: %s: %s: %s: peers that check it will refuse it", cfg->path,
+               conf->cert_line, key, conf->cert, why);
 }
 
 int rp_tls_pem_load(const rp_config *cfg, const rp_tls_conf *conf, rp_tls_pem *pem, char *err,

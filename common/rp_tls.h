@@ -34,6 +34,14 @@ enum { RP_TLS_HOST = 1, RP_TLS_GATEWAY = 2, RP_TLS_ALL = 3 };
  */
 int rp_tls_check(const rp_config *cfg, int which, char *err, size_t errlen);
 
+/*
+ * 0 if the first certificate in `pem` is valid now; else -1 with "expired
+ * on DATE" or "not valid before DATE" in why[whylen] (a warning to log:
+ * clocks differ, and a renewed file may be on its way).
+ */
+int rp_tls_dates(const char *pem, char *why, size_t whylen);
+
+
 /* The PEM text of one endpoint's files (NULL where not set); free with
  * rp_tls_pem_free. */
 typedef struct rp_tls_pem {
@@ -49,5 +57,10 @@ int rp_tls_pem_load(const rp_config *cfg, const rp_tls_conf *conf, rp_tls_pem *p
 
 /* Frees the texts (the key is wiped first). */
 void rp_tls_pem_free(rp_tls_pem *pem);
+
+/* Logs "FILE:LINE: KEY: PATH: expired on DATE ..." when pem's certificate
+ * (the file conf->cert names, at key `key` of the INI) is not valid now. */
+void rp_tls_warn_dates(const rp_config *cfg, const rp_tls_conf *conf, const rp_tls_pem *pem,
+                       const char *key);
 
 #endif /* RP_TLS_H */

@@ -458,6 +458,8 @@ static int prepare(const rp_config *cfg, gw_start *st)
         rp_log("%s", err);
         return RP_EX_CONFIG;
     }
+    rp_tls_warn_dates(cfg, &cfg->gateway.tls, &st->https, "cert");
+    rp_tls_warn_dates(cfg, &cfg->gateway.upstream_tls, &st->upstream, "upstream_cert");
     st->listen_fd = rp_notify_listener(cfg->gateway.listen);
     /* Started by hand and about to give up root: bind now (a port below
      * 1024 needs root).  Otherwise the HTTP server binds it when the gateway

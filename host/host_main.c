@@ -223,6 +223,7 @@ static int bind_port(const rp_config *cfg, host_server_conf *conf, host_run *run
         rp_log("%s", err);
         return RP_EX_CONFIG;
     }
+    rp_tls_warn_dates(cfg, &cfg->host.tls, &pem, "cert");
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
     int dropped = 0;

@@ -326,6 +326,39 @@ static void test_drop_switches_for_good(void **state)
         fail_msg("the child failed at step %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
+/* Self-signed certificates for 2020-01-01..2020-02-01 and 2040-01-01..2040-02-01. */
+static const char EXPIRED_PEM[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBCzCBs6ADAgECAgEBMAoGCCqGSM49BAMCMBAxDjAMBgNVBAMMBWRhdGVzMB4X\n"
+    "DTIwMDEwMTAwMDAwMFoXDTIwMDIwMTAwMDAwMFowEDEOMAwGA1UEAwwFZGF0ZXMw\n"
+    "WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARGVsfBEu9dMYRMW8dc9OMOqdGJFo70\n"
+    "ECGKFAhpW3N/Yaj2ud+gEZSXIpG6UXlkchRFvHN4Ra0Hie6ezwtqwhWrMAoGCCqG\n"
+    "SM49BAMCA0cAMEQCIHppZNheJEzj/5N/G65MrhPHhVBX3fQLl3dO8kn6FB3FAiB+\n"
+    "Hj2EIbDvSoGNFTPut9N7y1U4U1CFJo7gl8QrxqMv2A==\n"
+    "-----END CERTIFICATE-----\n";
+static const char FUTURE_PEM[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBDDCBs6ADAgECAgEBMAoGCCqGSM49BAMCMBAxDjAMBgNVBAMMBWRhdGVzMB4X\n"
+    "DTQwMDEwMTAwMDAwMFoXDTQwMDIwMTAwMDAwMFowEDEOMAwGA1UEAwwFZGF0ZXMw\n"
+    "WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARGVsfBEu9dMYRMW8dc9OMOqdGJFo70\n"
+    "ECGKFAhpW3N/Yaj2ud+gEZSXIpG6UXlkchRFvHN4Ra0Hie6ezwtqwhWrMAoGCCqG\n"
+    "SM49BAMCA0gAMEUCIQD1tdtew7jjjC+4QbvvHxfdiUEceauUmEcyff0szb0z6wIg\n"
+    "Ri1TxsQlfGZ0Svj0JkXSdbPVxbAdq2vRT3/UBCh2JzY=\n"
+    "-----END CERTIFICATE-----\n";
+
+/* A certificate out of its dates is loaded all the same (clocks differ, a
+ * renewed file may be on its way), with a warning that says which date. */
+static void test_tls_dates(void **state)
+{
+    (void)state;
+    char why[128];
+    assert_int_equal(rp_tls_dates(EXPIRED_PEM, why, sizeof(why)), -1);
+    assert_string_equal(why, "expired on 2020-02-01 00:00:00 UTC");
+    assert_int_equal(rp_tls_dates(FUTURE_PEM, why, sizeof(why)), -1);
+    assert_string_equal(why, "not valid before 2040-01-01 00:00:00 UTC");
+    assert_int_equal(rp_tls_dates("not a certificate", why, sizeof(why)), 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_security, teardown_security)
@@ -335,6 +368,7 @@ int main(void)
         T(test_tls_keys_need_their_pair),
         T(test_tls_keys_load_as_absolute_paths),
         T(test_tls_check_names_the_bad_file),
+        T(test_tls_dates),
         T(test_strict_modes),
         T(test_drop_switches_for_good),
     };
