@@ -84,6 +84,21 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
+def paused_stream_clients(port, n, count, size):
+    """n connections, each asking the gateway on `port` for testkit's
+    stream of `count` messages of `size` bytes and reading none of it (a
+    4 KiB receive buffer); the caller closes them."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"GET /v1/testkit/stream?count=%d&size=%d HTTP/1.1\r\nHost: x\r\n\r\n"
+                  % (count, size))
+        socks.append(s)
+    return socks
+
+
 def reset_peak_rss(pid):
     """Sets VmHWM of a process (of this user) back to its VmRSS."""
     with open("/proc/%d/clear_refs" % pid, "w") as f:

@@ -687,15 +687,8 @@ class ManyLongStreams(SystemCase):
 
     def test_more_streams_than_one_connection_takes(self):
         before = self.stats().get("streamsStarted", 0)
-        socks = []
+        socks = harness.paused_stream_clients(self.port, 150, 1000000, 1000)
         self.addCleanup(lambda: [s.close() for s in socks])
-        for _ in range(150):
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.connect(("127.0.0.1", self.port))
-            s.sendall(b"GET /v1/testkit/stream?count=1000000&size=1000 HTTP/1.1\r\n"
-                      b"Host: x\r\n\r\n")
-            socks.append(s)
         self.assertTrue(self.wait_stat("streamsStarted", before + 150, 10),
                         "%d of 150 streams reached the host"
                         % (self.stats().get("streamsStarted", 0) - before))

@@ -18,7 +18,6 @@ can give it back.
 import concurrent.futures
 import json
 import os
-import socket
 import time
 import unittest
 
@@ -102,15 +101,8 @@ class PausedStreamClients(unittest.TestCase):
         r.start()
         gateway = r.children()["rpcrest-gateway"]
         before = harness.rss_kib(gateway)
-        socks = []
+        socks = harness.paused_stream_clients(r.http_port, 40, 100000, 100000)
         self.addCleanup(lambda: [s.close() for s in socks])
-        for _ in range(40):
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.connect(("127.0.0.1", r.http_port))
-            s.sendall(b"GET /v1/testkit/stream?count=100000&size=100000 HTTP/1.1\r\n"
-                      b"Host: x\r\n\r\n")
-            socks.append(s)
         time.sleep(3)
         grown = harness.rss_kib(gateway) - before
         self.assertLess(grown, 40 * 1024, "%d KiB for 40 paused clients" % grown)

@@ -113,6 +113,18 @@ def https_ready(port):
         return False
 
 
+def failed_handshakes(port, n):
+    """n plain HTTP requests to a TLS port, each a failed handshake."""
+    for _ in range(n):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                s.recv(100)
+            except OSError:
+                pass
+    time.sleep(0.3)  # for the last lines to reach the log
+
+
 def curl(*args):
     """curl's (exit status, stdout)."""
     p = subprocess.run(["curl", "-sS", "--max-time", "10"] + list(args),
@@ -263,14 +275,7 @@ class GatewayHttps(Case):
         self.assertEqual((rc, out), (0, b'{"value":"alone"}'))
         # 300 plaintext requests, each a failed handshake: at most 10 lines a
         # second in the log (it wrote one each, 4,000 a second from one loop)
-        for _ in range(300):
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                try:
-                    s.recv(100)
-                except OSError:
-                    pass
-        time.sleep(0.3)
+        failed_handshakes(port, 300)
         lines = [l for l in p.log().splitlines() if "libmicrohttpd" in l]
         self.assertLessEqual(len(lines), 40, lines[:5])
         self.assertGreaterEqual(len(lines), 1)
@@ -307,14 +312,7 @@ class HostTls(Case):
             self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
         # 300 failed handshakes (plain HTTP): gRPC core's line for each is
         # limited to 10 a second in the log
-        for _ in range(300):
-            with socket.create_connection(("127.0.0.1", r.host_port), timeout=5) as s:
-                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                try:
-                    s.recv(100)
-                except OSError:
-                    pass
-        time.sleep(0.3)
+        failed_handshakes(r.host_port, 300)
         failed = [l for l in r.log().splitlines() if "Handshake failed" in l]
         self.assertLessEqual(len(failed), 40, failed[:3])
 
