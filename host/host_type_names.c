@@ -119,7 +119,8 @@ int host_type_names_check(const host_plugins *ps, const rp_config *cfg)
         rp_log("out of memory");
         rc = -1;
     } else {
-        qsort(ns.v, ns.n, sizeof(*ns.v), by_name);
+        if (ns.n) /* v is NULL for none, which qsort must not get */
+            qsort(ns.v, ns.n, sizeof(*ns.v), by_name);
         rc = report_clash(&ns, ps, cfg) ? -1 : 0;
     }
     for (size_t i = 0; i < ns.n; i++)
