@@ -202,6 +202,7 @@ static int add_methods(host_plugins *ps, const host_plugin *p, const rpcrest_ser
         const ProtobufCMethodDescriptor *md =
             protobuf_c_service_descriptor_get_method_by_name(d, svc->methods[i].name);
         host_method *m = &ps->methods[ps->n_methods];
+        memset(m, 0, sizeof(*m)); /* realloc leaves it as it was: stats, mistake_logged */
         if (asprintf(&m->path, "/%s/%s", d->name, md->name) < 0) {
             rp_log("%s: out of memory", p->path);
             return -1;
