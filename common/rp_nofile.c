@@ -5,15 +5,11 @@
 
 #include <sys/resource.h>
 
-long rp_nofile_raise(void)
+void rp_nofile_raise(void)
 {
     struct rlimit lim;
-    if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
-        return -1;
-    if (lim.rlim_cur < lim.rlim_max) {
-        struct rlimit raised = {lim.rlim_max, lim.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-            lim = raised;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &lim);
     }
-    return lim.rlim_cur == RLIM_INFINITY ? -1 : (long)lim.rlim_cur;
 }

@@ -9,8 +9,8 @@
 #ifndef RP_NOFILE_H
 #define RP_NOFILE_H
 
-/* Raises the soft RLIMIT_NOFILE to the hard limit.  Returns the soft limit
- * now in force, or -1 (errno set) if it cannot be read. */
-long rp_nofile_raise(void);
+/* Raises the soft RLIMIT_NOFILE to the hard limit (nothing happens when
+ * the limits cannot be read or set: the program runs with what it has). */
+void rp_nofile_raise(void);
 
 #endif /* RP_NOFILE_H */
