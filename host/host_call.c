@@ -168,6 +168,7 @@ static uint64_t monotonic_us(void)
 static void call_free(rpcrest_call *c)
 {
     host_live *live = c->q->live;
+    host_method *method = (host_method *)c->method; /* for its counter */
     int arrived = c->arrived;
     if (arrived) /* no lock: this is the last reference */
         host_metrics_call_end(c->method->stats,
@@ -195,8 +196,10 @@ static void call_free(rpcrest_call *c)
         grpc_call_unref(c->call);
     pthread_mutex_destroy(&c->lock);
     free(c);
-    if (arrived)
+    if (arrived) {
+        atomic_fetch_sub_explicit(&method->open_calls, 1, memory_order_relaxed);
         host_live_call_end(live);
+    }
     host_live_release(live);
 }
 
@@ -956,6 +959,7 @@ static void on_new(rpcrest_call *c, int ok)
     c->start_us = monotonic_us();
     host_metrics_call_begin(c->method->stats);
     host_live_call_begin(c->q->live);
+    atomic_fetch_add_explicit(&((host_method *)c->method)->open_calls, 1, memory_order_relaxed);
     if (host_call_request(c->q, c->method, c->registered) < 0) /* logged */
         host_queue_owe(c->q, HOST_OWED_CALL, (void *)c->method, c->registered);
     atomic_init(&c->refs, N_REFS);

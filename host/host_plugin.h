@@ -38,6 +38,8 @@ typedef struct host_method {
     struct host_method_stats *stats; /* its metrics (host_metrics.h), or NULL */
     atomic_int mistake_logged;  /* the plugin's first misuse of a call of this
                                  * method was logged (host_call.c) */
+    atomic_size_t open_calls;   /* calls that arrived and are not freed yet,
+                                 * named when a stop finds some (host_server.c) */
 } host_method;
 
 /* One plugin's embedded FileDescriptorSet: the serialized bytes of its

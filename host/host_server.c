@@ -538,6 +538,13 @@ static int calls_never_finished(host_server *s)
     rp_log("stop: %zu call%s never finished, %d s after %s cancelled: a plugin's handler "
            "must finish every call (include/rpcrest/rpcrest.h)", left, left == 1 ? "" : "s",
            CANCELLED_GRACE_MS / 1000, left == 1 ? "it was" : "they were");
+    for (size_t i = 0; i < s->ps->n_methods; i++) {
+        host_method *m = &s->ps->methods[i];
+        size_t open = atomic_load_explicit(&m->open_calls, memory_order_relaxed);
+        if (open)
+            rp_log("stop: %s: %zu call%s never finished (plugin %s)", m->path, open,
+                   open == 1 ? "" : "s", m->plugin->path);
+    }
     return -1;
 }
 

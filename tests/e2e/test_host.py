@@ -479,6 +479,9 @@ class SignalTest(HostCase):
         self.assertLess(time.monotonic() - t0, 10)
         self.assertIn("rpcrest-host: stop: 1 call never finished, 5 s after it was cancelled",
                       h.stderr())
+        # the method is named, so the author knows which handler to look at
+        self.assertIn("rpcrest-host: stop: /example.MyService/Echo: 1 call never finished "
+                      "(plugin %s)\n" % plugin("inspect"), h.stderr())
         self.assertIn("rpcrest-host: stopped without unloading the plugins\n", h.stderr())
         with self.assertRaises(grpc.RpcError):
             future.result(timeout=10)
