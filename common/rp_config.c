@@ -626,6 +626,13 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
         if (parse_seconds(value, 0, 3600, &cfg->host.drain_timeout) < 0)
             fail(ctx, ctx->line, "drain_timeout: '%s' is not a number of seconds in 0..3600",
                  value);
+    } else if (strcmp(key, "min_ping_interval") == 0) {
+        if (parse_seconds(value, 1, 7200, &cfg->host.min_ping_interval) < 0)
+            fail(ctx, ctx->line,
+                 "min_ping_interval: '%s' is not a number of seconds in 1..7200", value);
+    } else if (strcmp(key, "ping_without_calls") == 0) {
+        if (parse_bool(value, &cfg->host.ping_without_calls) < 0)
+            fail(ctx, ctx->line, "ping_without_calls: '%s' is not on or off", value);
     } else if (strcmp(key, "private_listen") == 0) {
         char *addr = NULL;
         if (strcmp(value, "off") == 0) {
@@ -662,8 +669,8 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
     } else if (!policy_key(ctx, 1, key, value)) {
         fail(ctx, ctx->line,
              "unknown key '%s' in [host] (known: listen, threads, max_message_bytes, "
-             "max_concurrent_streams, drain_timeout, private_listen, metrics_listen, cert, key, "
-             "client_ca)", key);
+             "max_concurrent_streams, drain_timeout, min_ping_interval, ping_without_calls, "
+             "private_listen, metrics_listen, cert, key, client_ca)", key);
     }
 }
 
@@ -1178,6 +1185,7 @@ static int set_defaults(rp_config *cfg)
     cfg->host.max_message_bytes = (size_t)4 << 20;
     cfg->host.max_concurrent_streams = 100;
     cfg->host.drain_timeout = 5.0;
+    cfg->host.min_ping_interval = 300.0; /* gRPC core's own default, and grpc-go's */
     cfg->gateway.listen = strdup("127.0.0.1:8080");
     cfg->gateway.timeout = 10.0;
     cfg->gateway.max_timeout = 300.0;

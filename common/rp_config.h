@@ -100,6 +100,11 @@ typedef struct rp_config {
         size_t max_message_bytes;   /* larger requests get RESOURCE_EXHAUSTED */
         int max_concurrent_streams; /* per HTTP/2 connection */
         double drain_timeout;       /* seconds in-flight calls get after SIGTERM */
+        double min_ping_interval;   /* seconds: a client's HTTP/2 PINGs closer together
+                                     * than this are strikes; the third ends the
+                                     * connection (gRPC core's policy) */
+        int ping_without_calls;     /* that interval holds on a connection without
+                                     * calls too (else 2 hours) */
         char *private_listen; /* the gateway's own unix socket: NULL = the default path
                                * (rp_private.h), "off", or "unix:/abs/path" */
         rp_tls_conf tls;      /* TLS on listen: cert, key, and ca = client_ca (mTLS) */

@@ -326,6 +326,8 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         .threads = thread_count(cfg),
         .max_message_bytes = cfg->host.max_message_bytes,
         .max_concurrent_streams = cfg->host.max_concurrent_streams,
+        .min_ping_interval_ms = (int)(cfg->host.min_ping_interval * 1000),
+        .ping_without_calls = cfg->host.ping_without_calls,
         .reuseport = rp_notify_handover(), /* rpcrestd runs two during a hand-over */
     };
     host_run run;

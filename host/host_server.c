@@ -324,7 +324,13 @@ static grpc_arg int_arg(const char *key, int value)
  * declares a gigabyte and sends it would make the host hold a gigabyte.  A
  * memory quota bounds what it may hold across all calls (64 MiB, or eight
  * messages of max_message_bytes if more); beyond it, gRPC core resets
- * streams (ENHANCE_YOUR_CALM) instead of reading on. */
+ * streams (ENHANCE_YOUR_CALM) instead of reading on.
+ *
+ * Keepalive PINGs from clients: one that comes sooner than
+ * min_ping_interval_ms after the last (2 hours on a connection without
+ * calls, unless ping_without_calls) is a strike, and the third strike ends
+ * the connection with GOAWAY ENHANCE_YOUR_CALM "too_many_pings" (gRPC
+ * core's policy; strikes are forgotten whenever the host sends data). */
 #define HANDSHAKE_TIMEOUT_MS 10000
 
 static grpc_server *create_grpc_server(const host_server_conf *conf)
@@ -334,7 +340,7 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
                              : MIN_BUFFERED_BYTES;
     grpc_resource_quota *quota = grpc_resource_quota_create("rpcrest-host");
     grpc_resource_quota_resize(quota, quota_bytes);
-    grpc_arg args[7];
+    grpc_arg args[9];
     args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, conf->reuseport);
     args[1] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                       conf->max_message_bytes > INT_MAX ? INT_MAX
@@ -346,12 +352,15 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
      * HTTP/2 preface and SETTINGS) in this long is closed: 120 s by
      * default, while each holds a file descriptor */
     args[5] = int_arg(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS);
-    memset(&args[6], 0, sizeof(args[6]));
-    args[6].type = GRPC_ARG_POINTER;
-    args[6].key = (char *)GRPC_ARG_RESOURCE_QUOTA;
-    args[6].value.pointer.p = quota;
-    args[6].value.pointer.vtable = grpc_resource_quota_arg_vtable();
-    grpc_channel_args list = {7, args};
+    args[6] = int_arg(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                      conf->min_ping_interval_ms);
+    args[7] = int_arg(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, conf->ping_without_calls);
+    memset(&args[8], 0, sizeof(args[8]));
+    args[8].type = GRPC_ARG_POINTER;
+    args[8].key = (char *)GRPC_ARG_RESOURCE_QUOTA;
+    args[8].value.pointer.p = quota;
+    args[8].value.pointer.vtable = grpc_resource_quota_arg_vtable();
+    grpc_channel_args list = {9, args};
     grpc_server *server = grpc_server_create(&list, NULL);
     grpc_resource_quota_unref(quota); /* the server holds its own reference */
     return server;

@@ -20,6 +20,8 @@ typedef struct host_server_conf {
     size_t threads;           /* workers, one completion queue each; >= 1 */
     size_t max_message_bytes; /* larger requests get RESOURCE_EXHAUSTED */
     int max_concurrent_streams; /* per HTTP/2 connection */
+    int min_ping_interval_ms;   /* clients' PINGs closer than this are strikes */
+    int ping_without_calls;     /* ... on connections without calls too (else 2 h) */
     int reuseport;            /* SO_REUSEPORT: a second host may bind the port (hand-over) */
     const char *cert;         /* PEM certificate chain for TLS on listen, or NULL */
     const char *key;          /* its PEM private key (with cert) */

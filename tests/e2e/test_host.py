@@ -506,6 +506,46 @@ class SignalTest(HostCase):
         self.assertEqual(h.wait_exit(5), 0, h.stderr())
 
 
+class PingPolicyTest(HostCase):
+    """Keepalive PINGs from clients: gRPC core's policy, set by [host]
+    min_ping_interval and ping_without_calls."""
+
+    def pings(self, h, n, gap):
+        """Sends n PINGs `gap` seconds apart on a connection without calls;
+        the GOAWAY's debug data, or None when the connection stayed up."""
+        import h2raw
+        s = h2raw.start(h.port)
+        try:
+            for i in range(n):
+                try:
+                    s.sendall(h2raw.frame(h2raw.PING, 0, 0, i.to_bytes(8, "big")))
+                except OSError:  # closed after its GOAWAY
+                    break
+                time.sleep(gap)
+            s.settimeout(0.5)
+            frames, _ = h2raw.read_frames(s, until_closed=False)
+        finally:
+            s.close()
+        for ftype, _, _, payload in frames:
+            if ftype == h2raw.GOAWAY:
+                return payload[8:]
+        return None
+
+    def test_default_refuses_frequent_pings(self):
+        h = self.host().start()
+        self.assertEqual(self.pings(h, 6, 0.05), b"too_many_pings")
+
+    def test_configured_interval_allows_them(self):
+        h = self.host(host_keys={"min_ping_interval": "1", "ping_without_calls": "on"}).start()
+        self.assertIsNone(self.pings(h, 6, 1.2))
+        # closer than the interval: strikes again
+        self.assertEqual(self.pings(h, 6, 0.05), b"too_many_pings")
+
+    def test_without_calls_off_keeps_two_hours(self):
+        h = self.host(host_keys={"min_ping_interval": "1"}).start()
+        self.assertEqual(self.pings(h, 6, 1.2), b"too_many_pings")
+
+
 class DefaultThreadsTest(HostCase):
     """[host] threads = 0: one per CPU alone; half (rounded up) under rpcrestd,
     which runs the gateway on the same CPUs."""

@@ -811,7 +811,7 @@ class HostHostile(unittest.TestCase):
         status, code, err = self.curl_grpc("/rpcrest.testkit.TestKit/Echo", None, "identity",
                                            body=b"")
         self.assertEqual(status, grpc.StatusCode.INTERNAL.value[0], err)
-        self.assertIn("the call carried no request message", urllib.parse.unquote(err))
+        self.assertIn("the call carried no complete request message", urllib.parse.unquote(err))
         self.assertEqual(self.stub.Echo(self.pb2.AllTypes(string_value="x"), timeout=5).string_value,
                          "x")
 

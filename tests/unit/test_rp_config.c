@@ -505,6 +505,28 @@ static void test_host_limits(void **state)
     }
 }
 
+static void test_host_ping_policy(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_ok(f, "[host]\n");
+    assert_true(cfg->host.min_ping_interval == 300.0);
+    assert_int_equal(cfg->host.ping_without_calls, 0);
+    rp_config_free(cfg);
+    cfg = load_ok(f, "[host]\nmin_ping_interval = 10\nping_without_calls = on\n");
+    assert_true(cfg->host.min_ping_interval == 10.0);
+    assert_int_equal(cfg->host.ping_without_calls, 1);
+    rp_config_free(cfg);
+    static const char *const bad_interval[] = {"0", "0.5", "7201", "-1", "often", ""};
+    for (size_t i = 0; i < sizeof(bad_interval) / sizeof(bad_interval[0]); i++) {
+        char what[128];
+        bprintf(what, sizeof(what),
+                "min_ping_interval: '%s' is not a number of seconds in 1..7200", bad_interval[i]);
+        expect_value_error(f, "host", "min_ping_interval", bad_interval[i], what);
+    }
+    expect_value_error(f, "host", "ping_without_calls", "sometimes",
+                       "ping_without_calls: 'sometimes' is not on or off");
+}
+
 static void test_gateway_switches(void **state)
 {
     fixture *f = *state;
@@ -948,6 +970,7 @@ int main(void)
         T(test_stop_timeout),
         T(test_max_body_bytes),
         T(test_host_limits),
+        T(test_host_ping_policy),
         T(test_gateway_switches),
         T(test_upstream),
         T(test_gateway_target_defaults_to_the_host),
