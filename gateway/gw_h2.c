@@ -522,6 +522,20 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     return 0;
 }
 
+/* A field nghttp2 finds invalid (a name with upper case or a control
+ * character, a value with NUL, CR or LF): left out, as gRPC core and
+ * grpc-go leave out metadata they cannot use, instead of nghttp2's default
+ * of resetting the stream, which failed the call as if the upstream had
+ * reset it. */
+static int on_invalid_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
+                             size_t name_len, const uint8_t *value, size_t value_len,
+                             uint8_t flags, void *user)
+{
+    (void)s, (void)frame, (void)name, (void)name_len, (void)value, (void)value_len;
+    (void)flags, (void)user;
+    return 0;
+}
+
 /* The status gRPC gives a stream its peer reset with `error` (gRPC's
  * PROTOCOL-HTTP2 mapping, as gRPC core's transport applies it). */
 static grpc_status_code status_from_reset(uint32_t error)
@@ -692,6 +706,7 @@ static int open_connection(gw_h2 *c)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_invalid_header_callback(cb, on_invalid_header);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
@@ -702,6 +717,10 @@ static int open_connection(gw_h2 *c)
     int rc = nghttp2_option_new(&opt);
     if (rc == 0) {
         nghttp2_option_set_max_continuations(opt, MAX_METADATA_BYTES / 16384 + 8);
+        /* gRPC allows spaces at either end of a value (" lead", and a
+         * grpc-message "not found "); RFC 9113's check would reset the
+         * stream or drop the field */
+        nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(opt, 1);
         rc = nghttp2_session_client_new2(&c->session, cb, c, opt);
         nghttp2_option_del(opt);
     }

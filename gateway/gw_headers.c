@@ -222,10 +222,34 @@ static int is_bin_key(const char *key, size_t len)
     return len > 4 && strcmp(key + len - 4, "-bin") == 0;
 }
 
+/* RFC 9110's tchar */
+static int is_token_char(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+int gw_headers_value_ok(const char *value, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
 int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metadata *md,
                              char **name, char **value)
 {
     size_t plen = strlen(prefix), klen = strlen(md->key);
+    if (klen == 0)
+        return 1;
+    for (size_t i = 0; i < klen; i++)
+        if (!is_token_char((unsigned char)md->key[i]))
+            return 1;
+    if (!is_bin_key(md->key, klen) && !gw_headers_value_ok(md->value, md->value_len))
+        return 1;
     *name = gw_arena_alloc(arena, plen + klen + 1);
     if (!*name)
         return -1;

@@ -49,10 +49,16 @@ int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *va
 /* Parses a gRPC timeout ("100m", "5S", "1H"); returns milliseconds or -1. */
 int64_t gw_headers_parse_grpc_timeout(const char *text);
 
+/* 1 if the bytes value[0..len) may be an HTTP field value: no control
+ * characters but tab (NUL, CR and LF included), no DEL. */
+int gw_headers_value_ok(const char *value, size_t len);
+
 /* The HTTP header for response metadata md: *name is `prefix`
  * ("Grpc-Metadata-" or "Grpc-Trailer-") + the key, *value the value
  * (base64 for "-bin" keys), both NUL-terminated strings in arena.
- * 0, or -1 when out of memory. */
+ * 0; 1 when the key is not an HTTP token or the value not an HTTP field
+ * value (an upstream that breaks gRPC's rules: the field is left out, as
+ * grpc-gateway's Go server does); -1 when out of memory. */
 int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metadata *md,
                              char **name, char **value);
 

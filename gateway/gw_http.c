@@ -213,7 +213,8 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
     if (!resp)
         return MHD_NO;
     add_metadata(req, resp);
-    if (status == MHD_HTTP_UNAUTHORIZED && req->result && req->result->message)
+    if (status == MHD_HTTP_UNAUTHORIZED && req->result && req->result->message &&
+        gw_headers_value_ok(req->result->message, strlen(req->result->message)))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->result->message);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);

@@ -214,6 +214,22 @@ class GatewayH2Client(unittest.TestCase):
         self.assertEqual(headers.get("grpc-metadata-x-color"), "blue")
         self.assertEqual(headers.get("grpc-metadata-x-blob-bin"), "AAEC")
 
+    def test_invalid_metadata_fields_are_left_out(self):
+        """A field whose value HTTP/2 forbids (a control character) is
+        dropped; the call and the other fields go through."""
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS + [
+                        ("x-ctl", "a\x01b"), ("x-ok", "fine"),
+                        ("x-sp", " lead ")]) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("hi"))) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+        self.start(behave)
+        status, headers, body = self.echo()
+        self.assertEqual((status, json.loads(body)), (200, {"value": "hi"}), self.log())
+        self.assertEqual(headers.get("grpc-metadata-x-ok"), "fine")
+        self.assertEqual(headers.get("grpc-metadata-x-sp").strip(), "lead")
+        self.assertNotIn("grpc-metadata-x-ctl", headers)
+
     def test_trailers_only_with_an_encoded_message(self):
         message = "no such thing: \u2713"
         def behave(_, stream):

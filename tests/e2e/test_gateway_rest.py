@@ -581,6 +581,18 @@ class Metadata(SystemCase):
         self.assertNotIn("trailer", headers)
         self.assertEqual(int(headers["content-length"]), len(data))
 
+    def test_values_with_spaces_at_the_ends(self):
+        """gRPC allows them (RFC 9113's whitespace rule is not gRPC's)."""
+        status, headers, data = self.http("POST", self.PATH, {
+            "noEcho": True, "addInitial": [{"key": "x-sp", "text": " lead"}]})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(json.loads(data)["addResults"], [0])
+        self.assertIn("x-sp", [k[len("grpc-metadata-"):] for k in headers
+                               if k.startswith("grpc-metadata-")])
+        body = self.error("POST", "/v1/testkit/fail", {"code": 5, "message": "not found "},
+                          status=404, code=5)
+        self.assertEqual(body["message"], "not found ")
+
     def test_trailers(self):
         body = json.dumps({"noEcho": True, "addTrailing": [
             {"key": "x-cost", "text": "12"}, {"key": "x-sig-bin", "binary": "AAH/"}]}).encode()

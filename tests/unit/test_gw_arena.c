@@ -117,6 +117,22 @@ static void test_metadata_in_arena(void **state)
     assert_int_equal(gw_headers_from_metadata(&f.arena, "Grpc-Trailer-", &bin, &name, &value), 0);
     assert_string_equal(name, "Grpc-Trailer-x-b-bin");
     assert_string_equal(value, "/wA=");
+    /* what an upstream that breaks gRPC's rules may send is left out, never
+     * written into the answer's head: control characters, NUL, CR, LF, DEL
+     * in a value; a key that is not an HTTP token */
+    static const gw_metadata bad[] = {
+        {"x-ctl", "a\x01b", 3}, {"x-nul", "a\0b", 3},       {"x-crlf", "a\r\nX-Evil: 1", 13},
+        {"x-del", "a\x7f", 2},   {"x:a", "v", 1},            {"x a", "v", 1},
+        {"", "v", 1},            {"x-\xc3\xa9", "v", 1},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(
+            gw_headers_from_metadata(&f.arena, "Grpc-Metadata-", &bad[i], &name, &value), 1);
+    gw_metadata tab = {"x-tab", "a\tb", 3}, high = {"X-Up", "caf\xc3\xa9", 5};
+    assert_int_equal(gw_headers_from_metadata(&f.arena, "Grpc-Metadata-", &tab, &name, &value),
+                     0);
+    assert_int_equal(gw_headers_from_metadata(&f.arena, "Grpc-Metadata-", &high, &name, &value),
+                     0); /* obs-text is an HTTP field value; upper case an HTTP name */
     gw_arena_release(&f.arena);
 }
 
