@@ -229,6 +229,16 @@ static int is_token_char(unsigned char ch)
            (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
+int gw_headers_token_ok(const char *s, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!is_token_char((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
 int gw_headers_value_ok(const char *value, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
@@ -243,11 +253,8 @@ int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metad
                              char **name, char **value)
 {
     size_t plen = strlen(prefix), klen = strlen(md->key);
-    if (klen == 0)
+    if (!gw_headers_token_ok(md->key, klen))
         return 1;
-    for (size_t i = 0; i < klen; i++)
-        if (!is_token_char((unsigned char)md->key[i]))
-            return 1;
     if (!is_bin_key(md->key, klen) && !gw_headers_value_ok(md->value, md->value_len))
         return 1;
     *name = gw_arena_alloc(arena, plen + klen + 1);

@@ -49,6 +49,10 @@ int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *va
 /* Parses a gRPC timeout ("100m", "5S", "1H"); returns milliseconds or -1. */
 int64_t gw_headers_parse_grpc_timeout(const char *text);
 
+/* 1 if s[0..len) is an HTTP token (a field name): not empty, RFC 9110's
+ * tchar only. */
+int gw_headers_token_ok(const char *s, size_t len);
+
 /* 1 if the bytes value[0..len) may be an HTTP field value: no control
  * characters but tab (NUL, CR and LF included), no DEL. */
 int gw_headers_value_ok(const char *value, size_t len);

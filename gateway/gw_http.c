@@ -14,6 +14,7 @@
 #include "gw_http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -235,7 +236,9 @@ enum MHD_Result gw_http_queue(gw_request *req, struct MHD_Response *resp, unsign
     req->bytes_out = len;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, GW_REQUEST_ID_HEADER, req->request_id);
-    if (atomic_load(&req->http->stopping))
+    /* after a request whose framing was wrong, what follows on the
+     * connection cannot be trusted to start a request */
+    if (atomic_load(&req->http->stopping) || req->framing)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
@@ -664,17 +667,50 @@ static head_size request_head_size(struct MHD_Connection *conn, const char *meth
 }
 
 typedef struct framing_headers {
-    int n_length, lengths_differ, n_coding;
+    int n_length, lengths_differ, n_coding, n_host;
     const char *length, *coding, *host;
+    const char *bad; /* the first field that breaks RFC 9110's syntax, and how */
 } framing_headers;
 
+/* What is wrong with one header field as libmicrohttpd parsed it, or NULL.
+ * Its parser keeps what RFC 9110 forbids: a space before the colon stays
+ * in the name ("Content-Length " is not Content-Length to anyone who
+ * compares names), a NUL cuts the value short where a proxy may not, a
+ * lone CR stays in it. */
+static const char *field_syntax_error(const char *key, size_t key_size, const char *value,
+                                      size_t value_size)
+{
+    if (!gw_headers_token_ok(key, key_size))
+        return "a header field name that is empty or has a character HTTP does not allow (a "
+               "space before the colon, a control character)";
+    if (!gw_headers_value_ok(value, value_size))
+        return "a header field value with a control character (NUL, CR)";
+    return NULL;
+}
+
+/* A Host value RFC 3986 allows: a reg-name or IPv4 address, or an IPv6
+ * literal in brackets, and an optional port. */
+static int valid_host(const char *host)
+{
+    if (*host == '\0')
+        return 1; /* "Host:" is allowed when the target has no authority */
+    for (const char *p = host; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (!isalnum(ch) && !strchr("-._~%!$&'()*+,;=:[]", ch))
+            return 0;
+    }
+    return 1;
+}
+
 static enum MHD_Result collect_framing(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value)
+                                       size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
     framing_headers *f = cls;
     if (!value)
         value = "";
+    if (!f->bad)
+        f->bad = field_syntax_error(key, key_size, value, value_size);
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         f->lengths_differ |= f->n_length++ > 0 && strcmp(value, f->length) != 0;
         f->length = value;
@@ -682,6 +718,7 @@ static enum MHD_Result collect_framing(void *cls, enum MHD_ValueKind kind, const
         f->n_coding++;
         f->coding = value;
     } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        f->n_host++;
         f->host = value;
     }
     return MHD_YES;
@@ -692,11 +729,21 @@ static enum MHD_Result collect_framing(void *cls, enum MHD_ValueKind kind, const
  * other than chunked (501: libmicrohttpd would read to the end of the
  * connection), Transfer-Encoding with Content-Length or two different
  * Content-Lengths (400: a proxy in front may have framed it otherwise,
- * which is how requests are smuggled), or HTTP/1.1 without Host (400). */
+ * which is how requests are smuggled), Transfer-Encoding in an HTTP/1.0
+ * request, a header field RFC 9110 does not allow, or HTTP/1.1 without
+ * exactly one valid Host (400: RFC 9112 3.2). */
 static int framing_status(struct MHD_Connection *conn, const char *version, const char **why)
 {
     framing_headers f = {0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_framing, &f);
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_framing, &f);
+    if (f.bad) {
+        *why = f.bad;
+        return 400;
+    }
+    if (f.coding && version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0) {
+        *why = "Transfer-Encoding in an HTTP/1.0 request";
+        return 400;
+    }
     if (f.n_coding > 1 || (f.coding && strcasecmp(f.coding, "chunked") != 0)) {
         *why = "a Transfer-Encoding other than chunked is not supported";
         return 501;
@@ -711,6 +758,14 @@ static int framing_status(struct MHD_Connection *conn, const char *version, cons
     }
     if (!f.host && version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
         *why = "an HTTP/1.1 request without Host";
+        return 400;
+    }
+    if (f.n_host > 1) {
+        *why = "Host given more than once";
+        return 400;
+    }
+    if (f.host && !valid_host(f.host)) {
+        *why = "a Host that is not a host name or address and port";
         return 400;
     }
     return 0;
@@ -776,12 +831,14 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     gw_metrics_in_flight(h->metrics, 1);
     head_size head = request_head_size(conn, method, url);
     req->head_bytes = head.bytes;
+    /* framing first: a request whose body cannot be delimited is answered
+     * at once and its connection closed, whatever else is wrong with it */
+    if ((req->early_status = framing_status(conn, version, &req->framing)))
+        return req;
     if (head.n_headers > MAX_HEADERS || head.bytes > REQUEST_HEAD_MAX) {
         req->early_status = 431; /* rather than forward some and drop the rest */
         return req;
     }
-    if ((req->early_status = framing_status(conn, version, &req->framing)))
-        return req;
     if (h->metrics && strcmp(url, METRICS_PATH) == 0) {
         req->is_metrics = 1;
         req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;

@@ -65,6 +65,7 @@ After each test the host serves an echo call with the same pid.
 import http.client
 import os
 import random
+import re
 import resource
 import shutil
 import socket
@@ -359,6 +360,41 @@ class GatewayHostile(unittest.TestCase):
         # the same Content-Length twice is one length
         out = self.raw(head + b"Content-Length: 2\r\nContent-Length: 2\r\n"
                        b"Connection: close\r\n\r\n{}")
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:300])
+
+    def test_smuggling_shapes_are_refused_and_close(self):
+        """Header fields a proxy in front may read otherwise than
+        libmicrohttpd does (RFC 9110 5, 9112 3.2, 5.1, 6.1): 400 at once,
+        the connection closed, so the bytes after them never run as a
+        second request."""
+        smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        head = b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        many = b"".join(b"X-H%d: v\r\n" % i for i in range(300))
+        for request, why in (
+                (head + b"Content-Length : 39\r\n\r\n" + smuggled,
+                 b"a header field name that is empty or has a character"),
+                (head + b"Transfer-Encoding : chunked\r\nContent-Length: 2\r\n\r\n{}",
+                 b"a header field name that is empty or has a character"),
+                (head + b"X-A: a\rb\r\nContent-Length: 2\r\n\r\n{}",
+                 b"a header field value with a control character"),
+                (b"POST " + ECHO.encode() + b" HTTP/1.0\r\nConnection: keep-alive\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" + smuggled,
+                 b"Transfer-Encoding in an HTTP/1.0 request"),
+                (b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" + smuggled,
+                 b"Host given more than once"),
+                (b"GET /healthz HTTP/1.1\r\nHost: a b/c\r\n\r\n" + smuggled,
+                 b"a Host that is not a host name"),
+                # more header fields than allowed do not hide the framing
+                (head + many + b"Content-Length: 56\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"0\r\n\r\n" + smuggled, b"Transfer-Encoding and Content-Length together")):
+            with self.subTest(request=request[:60]):
+                out = self.raw(request, timeout=5)
+                self.assertTrue(out.startswith(b"HTTP/1.1 400") or out.startswith(b"HTTP/1.0 400"),
+                                out[:300])
+                self.assertIn(why, out)
+                self.assertEqual(len(re.findall(rb"HTTP/1\.[01] \d\d\d ", out)), 1,
+                                 out)  # nothing after it
+        out = self.raw(b"GET /healthz HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n")
         self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:300])
 
     def test_absolute_form_request_target(self):
