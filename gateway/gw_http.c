@@ -350,6 +350,8 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 {
     (void)kind;
     query_list *q = cls;
+    if (!key[0] && (!value || !value[0]))
+        return MHD_YES; /* an empty component ("a=1&&b=2", "?&"), which gw_bind skips */
     if (q->n == MAX_QUERY_PARAMS) {
         q->overflow = 1;
         return MHD_NO;

@@ -387,6 +387,9 @@ class Bindings(SystemCase):
         self.assertEqual(self.ok("GET", "/v1/search?tags=a&&tags=b&"),
                          echoed("Search", tags=["a", "b"]))
         self.assertEqual(self.ok("GET", "/v1/search?&"), echoed("Search"))
+        # nor do they count against the limit of 256 parameters
+        self.assertEqual(self.ok("GET", "/v1/search?" + "&" * 300 + "tags=a"),
+                         echoed("Search", tags=["a"]))
 
     def test_query_singular_field_given_twice(self):
         for query, name in (("force=true&force=false", "force"), ("limit=1&limit=2", "limit"),
