@@ -749,12 +749,16 @@ static int open_connection(gw_h2 *c)
 }
 
 /* The connection could not be made: calls fail fast until the backoff
- * passes (as a gRPC channel in TRANSIENT_FAILURE does). */
+ * passes (as a gRPC channel in TRANSIENT_FAILURE does).  The first failure
+ * of a run is logged with the target; clients are not told the target (a
+ * private socket's path names the user and the folder). */
 static void connect_failed(gw_h2 *c, int error)
 {
-    char text[300];
-    snprintf(text, sizeof(text), "cannot connect to the upstream %s: %s", c->target,
-             strerror(error));
+    char text[160];
+    snprintf(text, sizeof(text), "cannot connect to the upstream: %s", strerror(error));
+    if (!c->backoff_ms)
+        rp_log("upstream %s: cannot connect: %s (its calls fail with UNAVAILABLE until it "
+               "answers)", c->target, strerror(error));
     close_connection(c);
     c->state = H2_FAILED;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;

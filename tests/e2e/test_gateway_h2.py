@@ -469,8 +469,12 @@ class GatewayH2Client(unittest.TestCase):
     def test_no_upstream(self):
         self.start(None)
         started = time.monotonic()
-        self.assert_error(self.echo(), 503, 14)
+        got = self.echo()
+        self.assert_error(got, 503, 14)
         self.assertLess(time.monotonic() - started, 1)
+        # the client is not told where the upstream is; the log is
+        self.assertNotIn(self.path.encode(), got[2])
+        self.assertIn("upstream unix:%s: cannot connect" % self.path, self.log())
 
     def test_upstream_appears_later(self):
         """Calls fail fast while nothing listens; once the upstream does, the
