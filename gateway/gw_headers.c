@@ -152,13 +152,15 @@ typedef struct forwarded {
 static int add_forwarded(const forwarded *f, const char *peer, gw_metadata_list *out,
                          char *err, size_t errlen)
 {
-    const char *host = f->x_host ? f->x_host : f->host;
+    const char *host = f->x_host && rp_metadata_text_valid(f->x_host, strlen(f->x_host))
+                           ? f->x_host
+                           : f->host; /* one gRPC cannot carry is left out */
     if (host && add(out, "", "x-forwarded-host", host, err, errlen) < 0)
         return -1;
     if (!peer)
         return 0;
-    if (!f->x_for)
-        return add(out, "", "x-forwarded-for", peer, err, errlen);
+    if (!f->x_for || !rp_metadata_text_valid(f->x_for, strlen(f->x_for)))
+        return add(out, "", "x-forwarded-for", peer, err, errlen); /* the hop it saw */
     /* the client's list and then its peer, whole: a list cut short would
      * lose the hop that the gateway itself saw (in the request's arena) */
     size_t len = strlen(f->x_for) + 2 + strlen(peer) + 1;
@@ -195,8 +197,15 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
             if (strcasecmp(key, "x-request-id") != 0)
                 rc = add(out, "", key, value, err, errlen);
         } else if (in_list(permanent_headers, COUNT(permanent_headers), name, len)) {
+            /* a standard header gRPC cannot carry (a cookie in UTF-8, a tab
+             * in User-Agent) is left out, as grpc-gateway leaves it out:
+             * the client did not ask for it to be sent; Authorization
+             * still fails the request (400) rather than vanish */
+            int is_auth = len == 13 && strcasecmp(name, "authorization") == 0;
+            if (!is_auth && !rp_metadata_text_valid(value, strlen(value)))
+                continue;
             rc = add(out, PERMANENT_PREFIX, name, value, err, errlen);
-            if (rc == 0 && len == 13 && strcasecmp(name, "authorization") == 0)
+            if (rc == 0 && is_auth)
                 rc = add(out, "", "authorization", value, err, errlen);
             if (len == 4 && strcasecmp(name, "host") == 0 && !f.host)
                 f.host = value;

@@ -617,6 +617,28 @@ class Metadata(SystemCase):
         self.error("POST", self.PATH, {}, {"Grpc-Metadata-X-Data-Bin": "not base64!"},
                    status=400, code=3)
 
+    def test_standard_headers_gRPC_cannot_carry_are_left_out(self):
+        """A cookie or Referer in UTF-8, a tab in User-Agent: left out, and
+        the call goes on (grpc-gateway does the same); Authorization and an
+        explicit Grpc-Metadata-* header still fail the request."""
+        def request(headers):
+            head = b"".join(b"%s: %s\r\n" % (k, v) for k, v in headers)
+            return raw_exchange(self.port, b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                b"Content-Length: 16\r\n%s\r\n{\"noEcho\": true}"
+                                % (self.PATH.encode(), head))
+        status, _, body = request([(b"Cookie", "n=caf\u00e9".encode()),
+                                   (b"User-Agent", b"Mozilla\t5"), (b"Accept", b"text/plain"),
+                                   (b"X-Forwarded-Host", "h\u00e9".encode())])
+        self.assertEqual(status, 200, body)
+        pairs = dict(metadata_pairs(json.loads(body)))
+        self.assertNotIn("grpcgateway-cookie", pairs)
+        self.assertNotIn("grpcgateway-user-agent", pairs)
+        self.assertEqual(pairs.get("grpcgateway-accept"), "text/plain")
+        self.assertEqual(pairs.get("x-forwarded-host"), "x")  # from Host instead
+        for name in (b"Authorization", b"Grpc-Metadata-X-A"):
+            status, _, body = request([(name, "caf\u00e9".encode())])
+            self.assertEqual(status, 400, body)
+
     def test_metadata_the_transport_owns_is_refused(self):
         # sent on, te broke the call in gRPC core ("Bad :te header") and
         # grpc-encoding made a Go server read the message as gzip
