@@ -229,6 +229,17 @@ void gw_http_resume(gw_request *req)
     gw_loop_wake(loop);
 }
 
+int gw_http_reply_json(const gw_request *req, const uint8_t *reply, size_t len, gw_buf *out,
+                       char *err, size_t errlen)
+{
+    const gw_message *output = req->route->method->output;
+    const char *rb = req->route->binding->response_body;
+    if (!*rb)
+        return gw_proto_to_json(output, reply, len, &req->http->cfg.json, out, err, errlen);
+    return gw_proto_field_to_json(output, gw_message_field_by_name(output, rb, strlen(rb)), reply,
+                                  len, &req->http->cfg.json, out, err, errlen);
+}
+
 enum MHD_Result gw_http_queue(gw_request *req, struct MHD_Response *resp, unsigned status,
                               const char *content_type, size_t len)
 {
@@ -282,17 +293,9 @@ enum MHD_Result gw_http_send_result(gw_request *req)
     if (r->status != GRPC_STATUS_OK)
         return gw_http_send_status(req, r);
     const gw_method *m = req->route->method;
-    const char *rb = req->route->binding->response_body;
     gw_buf body = GW_BUF_INIT;
     char err[256];
-    int rc;
-    if (*rb)
-        rc = gw_proto_field_to_json(m->output, gw_message_field_by_name(m->output, rb, strlen(rb)),
-                                    r->reply, r->reply_len, &req->http->cfg.json, &body, err,
-                                    sizeof(err));
-    else
-        rc = gw_proto_to_json(m->output, r->reply, r->reply_len, &req->http->cfg.json, &body,
-                              err, sizeof(err));
+    int rc = gw_http_reply_json(req, r->reply, r->reply_len, &body, err, sizeof(err));
     if (rc < 0) {
         gw_buf_free(&body);
         char msg[320];

@@ -141,6 +141,11 @@ enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r
 
 /* Adds resp's headers for response metadata md[0..n) with `prefix`
  * (names and values made in the request's arena). */
+/* A reply message of req's route as JSON, whole or the field its rule's
+ * response_body names; 0, or -1 with err set. */
+int gw_http_reply_json(const gw_request *req, const uint8_t *reply, size_t len, gw_buf *out,
+                       char *err, size_t errlen);
+
 void gw_http_add_metadata_headers(gw_request *req, struct MHD_Response *resp,
                                   const char *prefix, const gw_metadata *md, size_t n);
 

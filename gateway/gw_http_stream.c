@@ -171,10 +171,8 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
 static int format_message(gw_request *req, gw_http_stream *st, const gw_upstream_result *r,
                           char *err, size_t errlen)
 {
-    const gw_message *out = req->route->method->output;
     gw_buf json = GW_BUF_INIT;
-    int rc = gw_proto_to_json(out, r->reply, r->reply_len, &req->http->cfg.json, &json, err,
-                              errlen);
+    int rc = gw_http_reply_json(req, r->reply, r->reply_len, &json, err, errlen);
     if (rc == 0) {
         gw_buf_puts(&st->chunk, st->sse ? "data: " : "{\"result\":");
         gw_buf_append(&st->chunk, json.data, json.len);

@@ -806,6 +806,13 @@ class Streaming(SystemCase):
                                b'{"result":{"index":1,"payload":"YWI="}}\n'
                                b'{"result":{"index":2,"payload":"YWI="}}\n')
 
+    def test_response_body(self):
+        """A stream's binding may name a field of its messages, as a unary
+        one may (grpc-gateway does the same)."""
+        status, _, data = self.http("GET", "/v1/testkit/stream/index?count=3&size=2")
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data, b'{"result":0}\n{"result":1}\n{"result":2}\n')
+
     def test_many_messages(self):
         status, _, data = self.http("GET", "/v1/testkit/stream?count=500&size=100")
         self.assertEqual(status, 200)

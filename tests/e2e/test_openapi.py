@@ -116,7 +116,8 @@ class OpenApiDocumentTest(DocumentCheck):
             ("POST", "/v1/testkit/echo"), ("GET", "/v1/testkit/echo/{string_value}"),
             ("POST", "/v1/testkit/metadata"), ("POST", "/v1/testkit/sleep"),
             ("POST", "/v1/testkit/fail"), ("POST", "/v1/testkit/async"),
-            ("GET", "/v1/testkit/stream"), ("GET", "/v1/testkit/stats"),
+            ("GET", "/v1/testkit/stream"), ("GET", "/v1/testkit/stream/index"),
+            ("GET", "/v1/testkit/stats"),
             ("GET", "/v1/shelves/{shelf}/books/{book.id}"),
             ("PUT", "/v1/shelves/{shelf}/books/{book.id}"),
             ("PATCH", "/v1/shelves/{shelf}/books/{book.id}"),
@@ -197,6 +198,10 @@ class OpenApiDocumentTest(DocumentCheck):
         self.assertEqual(line["result"], {"$ref": SCHEMAS + "rpcrest.testkit.StreamReply"})
         self.assertEqual(line["error"], {"$ref": SCHEMAS + "google.rpc.Status"})
         self.assertIn("text/event-stream", content)
+        # ... whose messages' response_body field is the result
+        op = self.ops[("GET", "/v1/testkit/stream/index")]
+        line = op["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+        self.assertEqual(line["result"]["type"], "integer")
 
     def test_error_schema(self):
         for op in self.ops.values():
