@@ -313,7 +313,9 @@ static int check_field_path(const gw_message *m, const char *fpath, char *why, s
 static int check_binding(const gw_method *m, const gw_http_binding *b, const gw_template *t,
                          char *why, size_t n)
 {
-    if (*b->body && (strcmp(b->verb, "GET") == 0 || strcmp(b->verb, "DELETE") == 0)) {
+    /* a DELETE may have one (Envoy takes it; grpc-gateway with
+     * allow_delete_body) */
+    if (*b->body && strcmp(b->verb, "GET") == 0) {
         snprintf(why, n, "a %s binding cannot have a body", b->verb);
         return -1;
     }

@@ -543,7 +543,7 @@ static void test_router_build_errors(void **state)
         fail_msg("cannot load %s: %s", BADROUTE_PB, err);
     size_t n;
     const gw_method *methods = gw_schema_methods(s, &n);
-    assert_int_equal(n, 12);
+    assert_int_equal(n, 13);
 
     static const struct {
         const char *method, *err;
@@ -557,6 +557,7 @@ static void test_router_build_errors(void **state)
         {"/badroute.Broken/BadResponseBody",
          "GET /v1/badresponse (/badroute.Broken/BadResponseBody): response_body: badroute.Req "
          "has no field 'nope'"},
+        {"/badroute.Broken/DeleteWithBody", NULL},
         {"/badroute.Broken/GetWithBody",
          "GET /v1/getbody (/badroute.Broken/GetWithBody): a GET binding cannot have a body"},
         {"/badroute.Broken/BadTemplate",
