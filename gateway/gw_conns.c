@@ -13,6 +13,15 @@
  * record leaves the list in MHD's CLOSED notification, which MHD sends
  * before it closes the fd, under the list's lock: the thread never shuts
  * down an fd that has been closed (and maybe reused).
+ *
+ * The same thread looks, once a second, whether the client of a
+ * connection still sending its request has closed it: a client's last
+ * bytes and its FIN that arrive together leave MHD (in edge-triggered
+ * epoll) without the edge that would show it the end, and the connection
+ * would wait out connection_timeout.  It is shut down when two looks a
+ * second apart find the client gone and the request no further: a client
+ * that closes its side after a complete request is answered (MHD may not
+ * have reached the request at the first look).
  */
 #include "gw_conns.h"
 
@@ -28,12 +37,15 @@
 #include "rp_log.h"
 
 #define SWEEP_MS 200 /* how often deadlines are checked */
+#define PEEK_MS 1000 /* how often a waiting connection is checked for its client's close */
 
 typedef struct conn_rec {
     struct conn_rec *prev, *next;
     gw_conns *owner;
     int fd;
     atomic_llong deadline_ms; /* CLOCK_MONOTONIC; 0 = none (a request is in) */
+    int64_t next_peek_ms;     /* when to look for the client's close (under lock) */
+    int64_t closed_at_deadline; /* the deadline when the last look found it closed */
     int shut;                 /* shut down already */
 } conn_rec;
 
@@ -57,13 +69,35 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* 1 when the client has closed its side and every byte it sent has been
+ * read: it will send no more of the request. */
+static int client_closed(int fd)
+{
+    char byte;
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 static void sweep(gw_conns *c)
 {
     int64_t now = now_ms();
     for (conn_rec *r = c->head; r; r = r->next) {
         int64_t deadline = atomic_load(&r->deadline_ms);
-        if (r->shut || !deadline || now < deadline || r->fd < 0)
+        if (r->shut || !deadline || r->fd < 0)
             continue;
+        if (now < deadline) {
+            if (now >= r->next_peek_ms) {
+                r->next_peek_ms = now + PEEK_MS;
+                if (!client_closed(r->fd)) {
+                    r->closed_at_deadline = 0;
+                } else if (r->closed_at_deadline != deadline) {
+                    r->closed_at_deadline = deadline; /* look again: no progress since? */
+                } else {
+                    r->shut = 1;
+                    (void)shutdown(r->fd, SHUT_RDWR);
+                }
+            }
+            continue;
+        }
         r->shut = 1;
         (void)shutdown(r->fd, SHUT_RDWR);
         if (++c->timed_out % 1000 == 1)

@@ -530,6 +530,34 @@ class GatewayHostile(unittest.TestCase):
         self.assertTrue(harness.wait_until(served, 5, 0.1))
 
 
+class GatewayClientCloses(unittest.TestCase):
+    """A client's last bytes and its close arriving together: the
+    connection is freed within seconds, not after connection_timeout."""
+
+    def setUp(self):
+        self.r = harness.Rpcrest(services=("echo",), gateway={"connection_timeout": "60"})
+        self.addCleanup(self.r.cleanup)
+        self.r.start()
+
+    def test_partial_requests_then_close(self):
+        gateway = self.r.children()["rpcrest-gateway"]
+        def fds():
+            return len(os.listdir("/proc/%d/fd" % gateway))
+        self.r.http("POST", ECHO, b'{"value":"x"}', timeout=5)  # its connection to the host
+        before = fds()
+        for request in (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b",           # half a header
+                        b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"  # half a body
+                        b"Content-Length: 100\r\n\r\n{\"value\""):
+            for _ in range(20):
+                s = socket.create_connection(("127.0.0.1", self.r.http_port))
+                s.sendall(request)
+                s.close()
+            self.assertTrue(harness.wait_until(lambda: fds() <= before, 5),
+                            "%d descriptors more than before" % (fds() - before))
+            status, _, body = self.r.http("POST", ECHO, b'{"value":"x"}', timeout=5)
+            self.assertEqual((status, body), (200, b'{"value":"x"}'), self.r.log())
+
+
 class GatewayOutOfDescriptors(unittest.TestCase):
     """The gateway's open-file limit lowered (prlimit) to a few above what it
     has open, then 40 connections held open: accept fails with EMFILE."""
