@@ -456,6 +456,15 @@ static void unlock_and_notify(rpcrest_call *c, int fire, int release)
 static int finish(rpcrest_call *c, grpc_status_code code, const char *message,
                   grpc_byte_buffer *last, size_t last_bytes)
 {
+    /* A handler that saw rpcrest_call_is_cancelled after the deadline and
+     * gave up with CANCELLED: the client is owed DEADLINE_EXCEEDED, which
+     * gRPC core would have sent had it ended the call first. */
+    if (code == GRPC_STATUS_CANCELLED && !atomic_load(&c->cancelled) &&
+        !no_deadline(c->deadline) &&
+        gpr_time_cmp(gpr_now(c->deadline.clock_type), c->deadline) >= 0) {
+        code = GRPC_STATUS_DEADLINE_EXCEEDED;
+        message = "Deadline Exceeded";
+    }
     char *copy = host_status_message(message); /* NULL on ENOMEM: no message */
     call_hold(c);
     pthread_mutex_lock(&c->lock);
