@@ -1146,7 +1146,11 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
     size_t len = strlen(line);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = '\0';
-    if (strstr(line, "forcibly closed by remote peer"))
+    /* a client that left (mid-request, mid-answer, mid-stream): the access
+     * log and the metrics have it as 499 or CANCELLED, with its request id */
+    if (strstr(line, "forcibly closed by remote peer") ||
+        strstr(line, "no longer available for sending") ||
+        strstr(line, "closed by remote side with incomplete request"))
         return;
     static rp_log_limit lines = RP_LOG_LIMIT_INIT; /* a line per failed handshake, for one */
     rp_log_limited(&lines, "libmicrohttpd: %s", line);
