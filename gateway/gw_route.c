@@ -170,6 +170,10 @@ int gw_template_parse(const char *text, gw_template *t, char *err, size_t errlen
     int rc = 0;
     while (rc == 0 && ps.p < ps.end && *ps.p == '/') {
         ps.p++;
+        if (ps.p == ps.end && t->n_segs == 0) { /* "/": the root, one empty segment */
+            rc = add_segment(&ps, GW_SEG_LITERAL, "", 0);
+            break;
+        }
         rc = *ps.p == '{' ? parse_variable(&ps) : parse_plain_segment(&ps);
     }
     if (rc == 0 && ps.p != ps.end)

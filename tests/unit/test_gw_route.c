@@ -112,6 +112,9 @@ static void test_parse_valid(void **state)
     PARSES_AS("/a:b:c", "/a:b :c");
     PARSES_AS("/v1/with-dash_under.dot~", "/v1/with-dash_under.dot~");
     PARSES_AS("/_x/{A9_b}", "/_x/* {A9_b:1-2}");
+    /* the root (Envoy and grpc-gateway take it) */
+    PARSES_AS("/", "/");
+    PARSES_AS("/:ping", "/ :ping");
 }
 
 static void test_parse_invalid(void **state)
@@ -120,7 +123,6 @@ static void test_parse_invalid(void **state)
     PARSE_FAILS("", "a path template starts with '/'");
     PARSE_FAILS("no leading slash", "a path template starts with '/'");
     PARSE_FAILS("v1/things", "a path template starts with '/'");
-    PARSE_FAILS("/", "expected a path segment");
     PARSE_FAILS("/a//b", "expected a path segment");
     PARSE_FAILS("/a/", "expected a path segment");
     PARSE_FAILS("/a/**/b", "'**' must be the last segment");
@@ -219,6 +221,12 @@ static void test_match_literals_and_stars(void **state)
     MATCHES("/v1/**", "/v1", "");
     MATCHES("/v1/*/x/**", "/v1/a/x/b/c", "");
     NO_MATCH("/v1/*/x/**", "/v1/a/y/b");
+    MATCHES("/", "/", "");
+    NO_MATCH("/", "/x");
+    NO_MATCH("/", "//");
+    NO_MATCH("/", "");
+    MATCHES("/:ping", "/:ping", "");
+    NO_MATCH("/:ping", "/");
 }
 
 static void test_match_variables(void **state)
