@@ -159,8 +159,9 @@ static void test_unknown_host_key_lists_the_new_ones(void **state)
     fixture *f = *state;
     expect_host_error(f, "max_message_size", "4M",
                       "unknown key 'max_message_size' in [host] (known: listen, threads, "
-                      "max_message_bytes, max_concurrent_streams, drain_timeout, private_listen, "
-                      "metrics_listen, cert, key, client_ca)");
+                      "max_message_bytes, max_concurrent_streams, drain_timeout, "
+                      "min_ping_interval, ping_without_calls, private_listen, metrics_listen, "
+                      "cert, key, client_ca)");
 }
 
 static void test_duplicate_key_is_refused(void **state)
