@@ -74,6 +74,7 @@ typedef struct h2_call {
     int in_trailers;         /* headers after the final response's (200) block */
     int interim;             /* the block being read is a 1xx response's */
     int trailers_only;       /* the response's block ended the stream */
+    int reset_here;          /* nghttp2 reset the stream for what the upstream sent */
     int failed_alloc;
     int tries;               /* times submitted */
     int64_t deadline_ms;
@@ -567,6 +568,9 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
         char text[80];
         if (error == NGHTTP2_REFUSED_STREAM)
             snprintf(text, sizeof(text), "the upstream refused the call %d times", k->tries);
+        else if (k->reset_here)
+            snprintf(text, sizeof(text), "the upstream's reply broke HTTP/2 (%s)",
+                     nghttp2_http2_strerror(error));
         else
             snprintf(text, sizeof(text), "the upstream reset the stream (%s)",
                      nghttp2_http2_strerror(error));
@@ -574,6 +578,19 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
         return 0;
     }
     call_finish(k, FROM_REPLY, NULL);
+    return 0;
+}
+
+/* A RST_STREAM the gateway did not ask for (its own are CANCEL): nghttp2
+ * found the upstream's frames on that stream malformed. */
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *user)
+{
+    (void)user;
+    if (frame->hd.type != NGHTTP2_RST_STREAM || frame->rst_stream.error_code == NGHTTP2_CANCEL)
+        return 0;
+    h2_call *k = stream_call(s, frame->hd.stream_id);
+    if (k)
+        k->reset_here = 1;
     return 0;
 }
 
@@ -709,6 +726,7 @@ static int open_connection(gw_h2 *c)
     nghttp2_session_callbacks_set_on_invalid_header_callback(cb, on_invalid_header);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
     c->request_id_indexed = 0;
     /* a header block up to MAX_METADATA_BYTES in 16 KiB frames (nghttp2's

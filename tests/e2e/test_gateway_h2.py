@@ -230,6 +230,17 @@ class GatewayH2Client(unittest.TestCase):
         self.assertEqual(headers.get("grpc-metadata-x-sp").strip(), "lead")
         self.assertNotIn("grpc-metadata-x-ctl", headers)
 
+    def test_reply_that_breaks_http2_is_not_called_a_reset(self):
+        """A field name in upper case breaks HTTP/2: nghttp2 resets the stream
+        itself, and the error says so rather than blame a reset."""
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS + [("X-Up", "u")]) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("hi"))) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+        self.start(behave)
+        self.assert_error(self.echo(), 500, 13,
+                          "the upstream's reply broke HTTP/2 (PROTOCOL_ERROR)")
+
     def test_trailers_only_with_an_encoded_message(self):
         message = "no such thing: \u2713"
         def behave(_, stream):
