@@ -979,7 +979,8 @@ static void on_new(rpcrest_call *c, int ok)
     grpc_status_code st;
     if (!c->payload) { /* the client half-closed without sending one */
         finish(c, GRPC_STATUS_INTERNAL,
-               "the call carried no complete request message (this method takes exactly one)", NULL, 0);
+               "the call carried no complete request message (this method takes exactly one)",
+               NULL, 0);
     } else if ((st = check_request_metadata(&c->md, why, sizeof(why))) == GRPC_STATUS_OK &&
                (st = decode(c, why, sizeof(why))) == GRPC_STATUS_OK) {
         c->method->handler(c, c->request, c->method->plugin->service_data);
