@@ -689,18 +689,21 @@ static const char *field_syntax_error(const char *key, size_t key_size, const ch
         return "a header field name that is empty or has a character HTTP does not allow (a "
                "space before the colon, a control character)";
     if (!gw_headers_value_ok(value, value_size))
-        return "a header field value with a control character (NUL, CR)";
+        return "a header field value with a control character (CR, DEL)";
     return NULL;
 }
 
 /* A Host value RFC 3986 allows: a reg-name or IPv4 address, or an IPv6
- * literal in brackets, and an optional port. */
+ * literal in brackets, and an optional port; the blanks around it are not
+ * part of it (libmicrohttpd keeps those at the end). */
 static int valid_host(const char *host)
 {
-    if (*host == '\0')
-        return 1; /* "Host:" is allowed when the target has no authority */
-    for (const char *p = host; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
+    host += strspn(host, " \t");
+    size_t len = strlen(host);
+    while (len && (host[len - 1] == ' ' || host[len - 1] == '\t'))
+        len--;
+    for (size_t i = 0; i < len; i++) { /* "Host:" is allowed when the target has no authority */
+        unsigned char ch = (unsigned char)host[i];
         if (!isalnum(ch) && !strchr("-._~%!$&'()*+,;=:[]", ch))
             return 0;
     }
@@ -1150,7 +1153,8 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
      * log and the metrics have it as 499 or CANCELLED, with its request id */
     if (strstr(line, "forcibly closed by remote peer") ||
         strstr(line, "no longer available for sending") ||
-        strstr(line, "closed by remote side with incomplete request"))
+        strstr(line, "closed by remote side with incomplete request") ||
+        strstr(line, "detected connection closure"))
         return;
     static rp_log_limit lines = RP_LOG_LIMIT_INIT; /* a line per failed handshake, for one */
     rp_log_limited(&lines, "libmicrohttpd: %s", line);

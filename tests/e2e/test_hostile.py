@@ -394,8 +394,10 @@ class GatewayHostile(unittest.TestCase):
                 self.assertIn(why, out)
                 self.assertEqual(len(re.findall(rb"HTTP/1\.[01] \d\d\d ", out)), 1,
                                  out)  # nothing after it
-        out = self.raw(b"GET /healthz HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n")
-        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:300])
+        for host in (b"[::1]:8080", b"x ", b"127.0.0.1:80\t", b""):  # blanks around are not in it
+            out = self.raw(b"GET /healthz HTTP/1.1\r\nHost: " + host +
+                           b"\r\nConnection: close\r\n\r\n")
+            self.assertTrue(out.startswith(b"HTTP/1.1 200"), (host, out[:300]))
 
     def test_absolute_form_request_target(self):
         """RFC 9112 3.2.2: a server must accept "POST http://host/path"."""
@@ -557,7 +559,7 @@ class GatewayClientCloses(unittest.TestCase):
             status, _, body = self.r.http("POST", ECHO, b'{"value":"x"}', timeout=5)
             self.assertEqual((status, body), (200, b'{"value":"x"}'), self.r.log())
         # clients leaving are the access log's, not error lines of libmicrohttpd's
-        self.assertNotIn("incomplete request", self.r.log())
+        self.assertNotIn("libmicrohttpd:", self.r.log())
 
 
 class GatewayOutOfDescriptors(unittest.TestCase):
