@@ -327,6 +327,7 @@ static void on_client_hangup(gw_loop_watch *w)
     }
     if (atomic_load(&req->state) != REQ_WAITING)
         return; /* answered already */
+    req->client_left = 1;
     if (req->route && req->thread->h2)
         gw_h2_cancel(req->thread->h2, req);
     else
@@ -1024,6 +1025,11 @@ static void account(gw_http *h, gw_request *req, enum MHD_RequestTerminationCode
     } else if (req->grpc_code < 0 && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
         req->grpc_code = GRPC_STATUS_CANCELLED;
     }
+    /* an answer to a client that had left, or that did not go out in full:
+     * libmicrohttpd does not say how much reached the socket, so none is
+     * counted; a stream counts the chunks it wrote */
+    if (!req->stream && (req->client_left || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK))
+        req->bytes_out = 0;
     uint64_t duration = monotonic_us() - req->start_us;
     const gw_method *m = req->route ? req->route->method : NULL;
     if (h->metrics && !req->is_metrics) {

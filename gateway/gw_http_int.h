@@ -89,6 +89,7 @@ typedef struct gw_request {
     gw_loop_watch hangup;    /* its connection, watched while its call runs (gw_loop.h) */
     int console;             /* GET /openapi.json or /docs… (gw_http_console.c) */
     int is_metrics;          /* GET /metrics */
+    int client_left;         /* its client closed the connection while the call ran */
     /* for the access log and the metrics */
     struct timespec start_real; /* CLOCK_REALTIME at the headers */
     uint64_t start_us;          /* CLOCK_MONOTONIC at the headers */

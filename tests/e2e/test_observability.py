@@ -406,7 +406,13 @@ class AccessLogTest(unittest.TestCase):
                 except FileNotFoundError:
                     return []
             self.requests(r)
-            lines = self.wait_lines(read, 5)
+            # a client that leaves while its call runs: 499, and no body sent
+            body = b'{"duration":"3s"}'
+            with socket.create_connection(("127.0.0.1", r.http_port)) as s:
+                s.sendall(b"POST /v1/testkit/sleep HTTP/1.1\r\nHost: x\r\nX-Request-Id: al-7\r\n"
+                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                time.sleep(0.3)
+            lines = self.wait_lines(read, 6)
             pattern = re.compile(r'^(%s) client=(\S+) method=(\S+) path="((?:[^"\\]|\\.)*)" '
                                  r'grpc_method=(\S+) status=(\d+) grpc_status=(\S+) '
                                  r'bytes_in=(\d+) bytes_out=(\d+) duration_us=(\d+) '
@@ -433,6 +439,8 @@ class AccessLogTest(unittest.TestCase):
             _, _, method, p, gm, st, gs, _, bo, _, _ = parsed["al-6"]
             self.assertEqual((method, p, gm, st, gs), ("GET", "/openapi.json", "-", "200", "-"))
             self.assertGreater(int(bo), 1000)  # the document
+            _, _, _, _, gm, st, gs, _, bo, _, _ = parsed["al-7"]
+            self.assertEqual((gm, st, gs, bo), (TK + "Sleep", "499", "CANCELLED", "0"))
 
             # logrotate: rename, SIGUSR1 to the gateway, the next line lands in a new file
             os.rename(path, path + ".1")
