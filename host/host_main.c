@@ -72,7 +72,9 @@ static const char *parse_args(int argc, char **argv, int *status)
 }
 
 /* The signals main waits for; blocked in every thread (gRPC's too, since
- * they inherit the mask).  SIGPIPE stays blocked for good. */
+ * they inherit the mask).  SIGPIPE stays blocked for good.  SIGHUP and
+ * SIGUSR1 are taken and do nothing (the host has no file of its own to
+ * reopen): `systemctl kill -s USR1` signals every process of the unit. */
 static int block_signals(sigset_t *wait_set)
 {
     sigset_t all;
@@ -80,6 +82,7 @@ static int block_signals(sigset_t *wait_set)
     sigaddset(&all, SIGTERM);
     sigaddset(&all, SIGINT);
     sigaddset(&all, SIGHUP);
+    sigaddset(&all, SIGUSR1);
     sigaddset(&all, SIGPIPE);
     int rc = pthread_sigmask(SIG_BLOCK, &all, NULL);
     if (rc) {
@@ -90,6 +93,7 @@ static int block_signals(sigset_t *wait_set)
     sigaddset(wait_set, SIGTERM);
     sigaddset(wait_set, SIGINT);
     sigaddset(wait_set, SIGHUP);
+    sigaddset(wait_set, SIGUSR1);
     return 0;
 }
 
@@ -105,7 +109,7 @@ static int wait_for_stop(const sigset_t *set)
         }
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
-        /* SIGHUP: nothing to reload yet */
+        /* SIGHUP, SIGUSR1: nothing to reload or reopen */
     }
 }
 

@@ -243,6 +243,20 @@ static void reap(sup_state *s)
         ;
 }
 
+/* Passes sig on to the gateway's processes that have said READY (before
+ * that, one may not handle it yet, and it would end them). */
+static void forward_to_gateway(sup_state *s, int sig, const char *sig_name)
+{
+    sup_child *gw = &s->children[RP_CHILD_GATEWAY];
+    sup_proc *procs[] = {gw->cur, gw->next};
+    for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
+        sup_proc *p = procs[i];
+        if (p && p->ready_ms >= 0 && p->term_ms < 0 && kill(p->pid, sig) == 0)
+            sup_log(&s->log, "received %s; passed on to %s pid %d", sig_name, gw->name,
+                    (int)p->pid);
+    }
+}
+
 static void on_signal(sup_state *s, int sig)
 {
     rp_text reply = {0};
@@ -270,6 +284,7 @@ static void on_signal(sup_state *s, int sig)
         sup_reload(s, &reply);
         break;
     case SIGUSR1:
+        forward_to_gateway(s, SIGUSR1, "SIGUSR1"); /* its access log, when it writes one */
         if (!s->log.path) {
             sup_log(&s->log, "received SIGUSR1; logging to stderr, nothing to reopen");
             break;

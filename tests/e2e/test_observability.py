@@ -453,6 +453,20 @@ class AccessLogTest(unittest.TestCase):
             self.assertIn("request_id=al-5", lines[0])
             self.assertEqual(r.children()["rpcrest-gateway"], gw)  # SIGUSR1 did not kill it
 
+            # the same through rpcrestd, which passes SIGUSR1 on to the gateway
+            # (and one signal to every process of the unit ends none of them)
+            os.rename(path, path + ".2")
+            host = r.children()["rpcrest-host"]
+            os.kill(host, signal.SIGUSR1)
+            r.proc.send_signal(signal.SIGUSR1)
+            self.assertTrue(wait_until(lambda: os.path.exists(path), 5), r.log())
+            r.http("POST", "/v1/example/echo", b'{"value":"again"}',
+                   headers={"X-Request-Id": "al-8"})
+            self.assertIn("request_id=al-8", self.wait_lines(read, 1)[0])
+            self.assertEqual((r.children()["rpcrest-host"], r.children()["rpcrest-gateway"]),
+                             (host, gw))
+            self.assertIn("received SIGUSR1; passed on to rpcrest-gateway pid %d" % gw, r.log())
+
     def test_json_to_stderr(self):
         with Rpcrest(services=("echo", "testkit"),
                      gateway={"access_log": "stderr", "access_log_format": "json"}) as r:
