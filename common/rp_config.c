@@ -515,6 +515,7 @@ static int tls_key(parse_ctx *ctx, rp_tls_conf *tls, const char *cert, const cha
     else
         return 0;
     *line = ctx->line;
+    tls->names[0] = cert, tls->names[1] = keyname, tls->names[2] = ca;
     if (value[0] == '\0')
         fail(ctx, ctx->line, "%s: a PEM file is needed", key);
     else

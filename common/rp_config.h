@@ -40,6 +40,7 @@ typedef struct rp_tls_conf {
     int key_line;
     char *ca;
     int ca_line;
+    const char *names[3]; /* the INI keys of cert, key and ca, for messages (static) */
 } rp_tls_conf;
 
 /* When rpcrestd starts a child again after its process ended. */

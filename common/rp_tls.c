@@ -225,7 +225,8 @@ int rp_tls_pem_load(const rp_config *cfg, const rp_tls_conf *conf, rp_tls_pem *p
         char why[512];
         *slots[i] = rp_tls_read(paths[i], why, sizeof(why));
         if (!*slots[i]) {
-            snprintf(err, errlen, "%s:%d: %s", cfg->path, lines[i], why);
+            snprintf(err, errlen, "%s:%d: %s%s%s", cfg->path, lines[i],
+                     conf->names[i] ? conf->names[i] : "", conf->names[i] ? ": " : "", why);
             rp_tls_pem_free(pem);
             return -1;
         }

@@ -220,6 +220,10 @@ static void test_tls_check_names_the_bad_file(void **state)
                      "client_ca: ");
     expect_tls_error(f, "[gateway]\nupstream_ca = srv.key\n", 2,
                      "upstream_ca: ");
+    /* a file too large to be read is named with its key too */
+    sh(f, "head -c 1048577 /dev/zero > big.pem");
+    expect_tls_error(f, "[host]\ncert = srv.pem\nkey = big.pem\n", 3, ": key: ");
+    assert_non_null(strstr(f->err, "big.pem: larger than 1048576 bytes"));
     /* unreadable (for a user other than root: mode 000 stops only them) */
     if (geteuid() != 0) {
         sh(f, "chmod 000 srv.key");
