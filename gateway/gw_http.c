@@ -681,8 +681,8 @@ typedef struct framing_headers {
 /* What is wrong with one header field as libmicrohttpd parsed it, or NULL.
  * Its parser keeps what RFC 9110 forbids: a space before the colon stays
  * in the name ("Content-Length " is not Content-Length to anyone who
- * compares names), a NUL cuts the value short where a proxy may not, a
- * lone CR stays in it. */
+ * compares names), a lone CR stays in the value.  (A NUL ends the value
+ * before anyone here can see it: SECURITY.md.) */
 static const char *field_syntax_error(const char *key, size_t key_size, const char *value,
                                       size_t value_size)
 {
@@ -703,7 +703,7 @@ static int valid_host(const char *host)
     size_t len = strlen(host);
     while (len && (host[len - 1] == ' ' || host[len - 1] == '\t'))
         len--;
-    for (size_t i = 0; i < len; i++) { /* "Host:" is allowed when the target has no authority */
+    for (size_t i = 0; i < len; i++) { /* an empty one is allowed (no authority) */
         unsigned char ch = (unsigned char)host[i];
         if (!isalnum(ch) && !strchr("-._~%!$&'()*+,;=:[]", ch))
             return 0;

@@ -328,9 +328,9 @@ static grpc_arg int_arg(const char *key, int value)
  *
  * Keepalive PINGs from clients: one that comes sooner than
  * min_ping_interval_ms after the last (2 hours on a connection without
- * calls, unless ping_without_calls) is a strike, and the third strike ends
- * the connection with GOAWAY ENHANCE_YOUR_CALM "too_many_pings" (gRPC
- * core's policy; strikes are forgotten whenever the host sends data). */
+ * calls, unless ping_without_calls) is a strike, and after about the
+ * third the connection ends with GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
+ * (gRPC core's policy). */
 #define HANDSHAKE_TIMEOUT_MS 10000
 
 static grpc_server *create_grpc_server(const host_server_conf *conf)
