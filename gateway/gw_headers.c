@@ -57,10 +57,26 @@ static const header_name transport_keys[] = {
 };
 
 /* gRPC allows [0-9a-z-_.] in keys and printable ASCII in text values. */
-static int valid_metadata(const char *key, const char *value, int binary)
+/* strlen(value) without the blanks at its end, which are not part of a
+ * field value (RFC 9110 5.5) but which libmicrohttpd keeps. */
+static size_t value_len(const char *value)
+{
+    size_t len = strlen(value);
+    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    return len;
+}
+
+/* 1 if gRPC can carry value as text metadata. */
+static int text_ok(const char *value)
+{
+    return rp_metadata_text_valid(value, value_len(value));
+}
+
+static int valid_metadata(const char *key, const char *value, size_t vlen, int binary)
 {
     return rp_metadata_key_valid(key, strlen(key)) &&
-           (binary || rp_metadata_text_valid(value, strlen(value)));
+           (binary || rp_metadata_text_valid(value, vlen));
 }
 
 static int out_of_memory(char *err, size_t errlen)
@@ -70,7 +86,8 @@ static int out_of_memory(char *err, size_t errlen)
 }
 
 /* Appends (prefix + lower-cased name, value) in out's arena; -bin values
- * are base64-decoded. */
+ * are base64-decoded.  Blanks at the end of value are not part of it
+ * (RFC 9110 5.5; libmicrohttpd keeps them). */
 static int add(gw_metadata_list *out, const char *prefix, const char *name, const char *value,
                char *err, size_t errlen)
 {
@@ -92,16 +109,16 @@ static int add(gw_metadata_list *out, const char *prefix, const char *name, cons
     for (size_t i = 0; i <= nlen; i++)
         key[plen + i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
     int binary = klen > 4 && strcmp(key + klen - 4, "-bin") == 0;
-    if (!valid_metadata(key, value, binary)) {
+    size_t vlen = value_len(value);
+    if (!valid_metadata(key, value, vlen, binary)) {
         snprintf(err, errlen, "header %s cannot be sent as gRPC metadata (key characters "
                               "[0-9a-z-_.], printable ASCII values)", name);
         return -1;
     }
     char *copy;
-    size_t vlen;
     if (binary) {
         gw_buf v = GW_BUF_INIT;
-        int decoded = gw_base64_decode(&v, value, strlen(value));
+        int decoded = gw_base64_decode(&v, value, vlen);
         if (decoded < 0) {
             gw_buf_free(&v);
             return snprintf(err, errlen, "header %s: %s", name,
@@ -111,7 +128,6 @@ static int add(gw_metadata_list *out, const char *prefix, const char *name, cons
         copy = v.oom ? NULL : gw_arena_strndup(out->arena, v.data ? (char *)v.data : "", vlen);
         gw_buf_free(&v);
     } else {
-        vlen = strlen(value);
         copy = gw_arena_strndup(out->arena, value, vlen);
     }
     if (!copy)
@@ -152,22 +168,22 @@ typedef struct forwarded {
 static int add_forwarded(const forwarded *f, const char *peer, gw_metadata_list *out,
                          char *err, size_t errlen)
 {
-    const char *host = f->x_host && rp_metadata_text_valid(f->x_host, strlen(f->x_host))
+    const char *host = f->x_host && text_ok(f->x_host)
                            ? f->x_host
                            : f->host; /* one gRPC cannot carry is left out */
     if (host && add(out, "", "x-forwarded-host", host, err, errlen) < 0)
         return -1;
     if (!peer)
         return 0;
-    if (!f->x_for || !rp_metadata_text_valid(f->x_for, strlen(f->x_for)))
+    if (!f->x_for || !text_ok(f->x_for))
         return add(out, "", "x-forwarded-for", peer, err, errlen); /* the hop it saw */
     /* the client's list and then its peer, whole: a list cut short would
      * lose the hop that the gateway itself saw (in the request's arena) */
-    size_t len = strlen(f->x_for) + 2 + strlen(peer) + 1;
+    size_t x_len = value_len(f->x_for), len = x_len + 2 + strlen(peer) + 1;
     char *value = gw_arena_alloc(out->arena, len);
     if (!value)
         return out_of_memory(err, errlen);
-    snprintf(value, len, "%s, %s", f->x_for, peer);
+    snprintf(value, len, "%.*s, %s", (int)x_len, f->x_for, peer);
     return add(out, "", "x-forwarded-for", value, err, errlen);
 }
 
@@ -202,7 +218,7 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
              * the client did not ask for it to be sent; Authorization
              * still fails the request (400) rather than vanish */
             int is_auth = len == 13 && strcasecmp(name, "authorization") == 0;
-            if (!is_auth && !rp_metadata_text_valid(value, strlen(value)))
+            if (!is_auth && !text_ok(value))
                 continue;
             rc = add(out, PERMANENT_PREFIX, name, value, err, errlen);
             if (rc == 0 && is_auth)

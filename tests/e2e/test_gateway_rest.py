@@ -639,6 +639,22 @@ class Metadata(SystemCase):
             status, _, body = request([(name, "caf\u00e9".encode())])
             self.assertEqual(status, 400, body)
 
+    def test_blanks_at_the_end_of_a_value_are_not_part_of_it(self):
+        """libmicrohttpd keeps them; RFC 9110 does not count them (a -bin value
+        with one was "not base64", a text value carried it on)."""
+        body = b'{"noEcho": true}'
+        head = (b"Grpc-Metadata-X-A: v \t\r\nGrpc-Metadata-X-Data-Bin: AAH/ \r\n"
+                b"X-Forwarded-For: 10.1.2.3 \r\nUser-Agent: ua/1\t\r\n")
+        status, _, data = raw_exchange(self.port, b"POST %s HTTP/1.1\r\nHost: x\r\n"
+                                       b"Connection: close\r\nContent-Length: %d\r\n%s\r\n%s"
+                                       % (self.PATH.encode(), len(body), head, body))
+        self.assertEqual(status, 200, data)
+        pairs = dict(metadata_pairs(json.loads(data)))
+        self.assertEqual(pairs.get("x-a"), "v")
+        self.assertEqual(pairs.get("x-data-bin"), "bin:AAH/")
+        self.assertEqual(pairs.get("x-forwarded-for"), "10.1.2.3, 127.0.0.1")
+        self.assertEqual(pairs.get("grpcgateway-user-agent"), "ua/1")
+
     def test_metadata_the_transport_owns_is_refused(self):
         # sent on, te broke the call in gRPC core ("Bad :te header") and
         # grpc-encoding made a Go server read the message as gzip
