@@ -523,11 +523,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     return 0;
 }
 
-/* A field nghttp2 finds invalid (a name with upper case or a control
- * character, a value with NUL, CR or LF): left out, as gRPC core and
- * grpc-go leave out metadata they cannot use, instead of nghttp2's default
- * of resetting the stream, which failed the call as if the upstream had
- * reset it. */
+/* A field nghttp2 finds invalid but can skip (a value with a control
+ * character, a name with one): left out, and the call goes on, instead of
+ * nghttp2's default of resetting the stream for one bad metadata entry.
+ * (A name with upper case still resets it: nghttp2 allows no callback.) */
 static int on_invalid_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
                              size_t name_len, const uint8_t *value, size_t value_len,
                              uint8_t flags, void *user)

@@ -57,9 +57,7 @@ static const header_name transport_keys[] = {
 };
 
 /* gRPC allows [0-9a-z-_.] in keys and printable ASCII in text values. */
-/* strlen(value) without the blanks at its end, which are not part of a
- * field value (RFC 9110 5.5) but which libmicrohttpd keeps. */
-static size_t value_len(const char *value)
+size_t gw_headers_value_len(const char *value)
 {
     size_t len = strlen(value);
     while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
@@ -70,7 +68,7 @@ static size_t value_len(const char *value)
 /* 1 if gRPC can carry value as text metadata. */
 static int text_ok(const char *value)
 {
-    return rp_metadata_text_valid(value, value_len(value));
+    return rp_metadata_text_valid(value, gw_headers_value_len(value));
 }
 
 static int valid_metadata(const char *key, const char *value, size_t vlen, int binary)
@@ -109,7 +107,7 @@ static int add(gw_metadata_list *out, const char *prefix, const char *name, cons
     for (size_t i = 0; i <= nlen; i++)
         key[plen + i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
     int binary = klen > 4 && strcmp(key + klen - 4, "-bin") == 0;
-    size_t vlen = value_len(value);
+    size_t vlen = gw_headers_value_len(value);
     if (!valid_metadata(key, value, vlen, binary)) {
         snprintf(err, errlen, "header %s cannot be sent as gRPC metadata (key characters "
                               "[0-9a-z-_.], printable ASCII values)", name);
@@ -179,7 +177,7 @@ static int add_forwarded(const forwarded *f, const char *peer, gw_metadata_list 
         return add(out, "", "x-forwarded-for", peer, err, errlen); /* the hop it saw */
     /* the client's list and then its peer, whole: a list cut short would
      * lose the hop that the gateway itself saw (in the request's arena) */
-    size_t x_len = value_len(f->x_for), len = x_len + 2 + strlen(peer) + 1;
+    size_t x_len = gw_headers_value_len(f->x_for), len = x_len + 2 + strlen(peer) + 1;
     char *value = gw_arena_alloc(out->arena, len);
     if (!value)
         return out_of_memory(err, errlen);

@@ -49,6 +49,10 @@ int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *va
 /* Parses a gRPC timeout ("100m", "5S", "1H"); returns milliseconds or -1. */
 int64_t gw_headers_parse_grpc_timeout(const char *text);
 
+/* strlen(value) without the blanks (space, tab) at its end, which are not
+ * part of a field value (RFC 9110 5.5) but which libmicrohttpd keeps. */
+size_t gw_headers_value_len(const char *value);
+
 /* 1 if s[0..len) is an HTTP token (a field name): not empty, RFC 9110's
  * tchar only. */
 int gw_headers_token_ok(const char *s, size_t len);
@@ -61,8 +65,8 @@ int gw_headers_value_ok(const char *value, size_t len);
  * ("Grpc-Metadata-" or "Grpc-Trailer-") + the key, *value the value
  * (base64 for "-bin" keys), both NUL-terminated strings in arena.
  * 0; 1 when the key is not an HTTP token or the value not an HTTP field
- * value (an upstream that breaks gRPC's rules: the field is left out, as
- * grpc-gateway's Go server does); -1 when out of memory. */
+ * value (an upstream that breaks gRPC's rules: the caller leaves the field
+ * out); -1 when out of memory. */
 int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metadata *md,
                              char **name, char **value);
 

@@ -700,9 +700,7 @@ static const char *field_syntax_error(const char *key, size_t key_size, const ch
 static int valid_host(const char *host)
 {
     host += strspn(host, " \t");
-    size_t len = strlen(host);
-    while (len && (host[len - 1] == ' ' || host[len - 1] == '\t'))
-        len--;
+    size_t len = gw_headers_value_len(host);
     for (size_t i = 0; i < len; i++) { /* an empty one is allowed (no authority) */
         unsigned char ch = (unsigned char)host[i];
         if (!isalnum(ch) && !strchr("-._~%!$&'()*+,;=:[]", ch))
