@@ -30,7 +30,12 @@ typedef struct sup_reload_prep {
  * it is on TCP), else the gateway when only the gateway's did.  Until then
  * the old configuration runs (the old process serves; while a new host gets
  * ready the gateway is neither handed over nor started), and if the new
- * process fails, the reload has failed and is undone. */
+ * process fails, the reload has failed and is undone.  When both parts
+ * changed, the wait has two stages: once the new host has taken over, the
+ * configuration is applied (the host runs it) and the reload waits for the
+ * gateway's new process; if that one fails, the gateway keeps its part of
+ * the previous configuration (sup_state.gw_cfg) and the reload has failed
+ * for it. */
 typedef struct sup_reload_wait {
     rp_config *cfg;       /* the new configuration, or NULL: no reload waits; owned */
     int which;            /* RP_CHILD_HOST or RP_CHILD_GATEWAY: the child it waits for */
@@ -43,12 +48,21 @@ typedef struct sup_reload_wait {
     int changed[RP_N_CHILDREN];
     char why[RP_N_CHILDREN][512];
     double ready_timeout; /* the child's running one, put back if the reload fails */
+    rp_config *gw_prev;   /* the second stage (which is the gateway, cfg NULL): the
+                           * configuration the gateway keeps if its new process fails;
+                           * owned; else NULL */
+    sup_reload_view *gw_prev_view; /* gw_prev's view for the gateway; owned */
+    rp_text done;         /* the second stage: what the first one did, for the answer */
 } sup_reload_wait;
 
 typedef struct sup_state {
     rp_config *cfg;     /* the running configuration; owned */
-    sup_reload_view *running[RP_N_CHILDREN]; /* what each child's part of cfg was, files
-                                              * as they were when it was loaded; owned */
+    rp_config *gw_cfg;  /* the gateway's, when it is not cfg: a reload that changed both
+                         * parts whose new gateway failed left it the previous one;
+                         * owned, or NULL */
+    sup_reload_view *running[RP_N_CHILDREN]; /* what each child's part of its configuration
+                                              * was, files as they were when it was loaded;
+                                              * owned */
     char *cfg_arg;      /* -c as given, made absolute (what a reload reads); owned */
     sup_logger log;
     sup_guard guard;
@@ -70,6 +84,12 @@ typedef struct sup_state {
 } sup_state;
 
 int64_t sup_now_ms(void);
+
+/* 1 while a reload waits for a new process (either stage). */
+static inline int sup_reload_waits(const sup_state *s)
+{
+    return s->reload.cfg != NULL || s->reload.gw_prev != NULL;
+}
 
 /* 1 once rpcrestd is stopping: a signal asked it to, or start-up failed. */
 static inline int sup_stopping(const sup_state *s)
@@ -116,8 +136,8 @@ int sup_reload(sup_state *s, rp_text *reply);
 void sup_reload_progress(sup_state *s, int64_t now);
 
 /* The configuration a new process of child `which` is to get: a waiting
- * reload's for the child it waits for, else the running one's (no other
- * gateway starts while a reload waits). */
+ * reload's for the child it waits for, else the one in force for it (no
+ * other gateway starts while a reload waits). */
 const rp_config *sup_config_for(const sup_state *s, int which);
 
 /* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format

@@ -4,9 +4,10 @@
  *
  * Decides and records; the loop in sup_main.c carries hand-overs out and
  * reaps.  Every request is answered at once (a hand-over in progress shows
- * in `status`) but a reload that replaces a serving host (or a serving
- * gateway alone): it takes effect, and is answered, once the new process is
- * ready, or fails if it is not.
+ * in `status`) but a reload that replaces a serving host or gateway: it
+ * takes effect, and is answered, once the new process is ready (the new
+ * host, then the new gateway, when both parts changed), or fails if it is
+ * not.
  */
 #include <errno.h>
 #include <limits.h>
@@ -160,12 +161,11 @@ static int hands_over(const sup_state *s, int which, const rp_config *n)
                                          strncmp(n->host.listen, "unix:", 5) != 0);
 }
 
-/* Makes n the running configuration: the prepared resources, the policies,
- * and the replacement of each changed child (but child `done`, RP_CHILD_*
- * or -1, whose new process runs already).  Frees the old configuration. */
-static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDREN],
-                  sup_reload_prep *prep, const int changed[RP_N_CHILDREN],
-                  char why[RP_N_CHILDREN][512], int done, rp_text *reply)
+/* Makes n the running configuration: its views, the policies and the
+ * prepared resources.  Returns the configuration it replaces (the caller's
+ * to free or keep). */
+static rp_config *switch_config(sup_state *s, rp_config *n,
+                                sup_reload_view *views[RP_N_CHILDREN], sup_reload_prep *prep)
 {
     int64_t now = sup_now_ms();
     rp_config *o = s->cfg;
@@ -198,9 +198,17 @@ static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDR
         sup_log_use(&s->log, prep->log_fd, n->supervisor.log_file) < 0)
         sup_log(&s->log, "reload: log_file %s: out of memory; logging where it did before",
                 n->supervisor.log_file);
-
-    int any = 0;
     sup_log(&s->log, "reloaded %s", n->path);
+    return o;
+}
+
+/* Replaces each changed child but `done` (RP_CHILD_* or -1), whose new
+ * process runs already, and says so in reply. */
+static void replace_changed(sup_state *s, const int changed[RP_N_CHILDREN],
+                            char why[RP_N_CHILDREN][512], int done, rp_text *reply)
+{
+    int64_t now = sup_now_ms();
+    int any = 0;
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         sup_child *c = &s->children[i];
         if (!changed[i])
@@ -227,6 +235,11 @@ static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDR
         sup_log(&s->log, "reload: no child is affected");
         rp_text_printf(reply, "reloaded; no child is affected\n");
     }
+}
+
+/* Counts and logs a reload that has taken effect. */
+static void reload_ok(sup_state *s, const int changed[RP_N_CHILDREN])
+{
     s->reloads_ok++;
     char names[64] = "none";
     for (int i = 0, len = 0; i < RP_N_CHILDREN; i++)
@@ -234,13 +247,26 @@ static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDR
             len += snprintf(names + len, sizeof(names) - (size_t)len, "%s%s", len ? "," : "",
                             s->children[i].name);
     sup_log(&s->log, "event=reload result=ok changed=%s", names);
-    rp_config_free(o);
 }
 
-/* The child a reload to n must wait for (RP_CHILD_*), or -1: the host when
- * its part changed and it hands over, else the gateway when only its part
- * changed and it hands over.  (When both changed, the reload waits for the
- * host; the gateway then follows as after any new host.) */
+/* Makes n the running configuration, for both children, and replaces each
+ * changed child but `done` (see replace_changed).  Frees the old one. */
+static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDREN],
+                  sup_reload_prep *prep, const int changed[RP_N_CHILDREN],
+                  char why[RP_N_CHILDREN][512], int done, rp_text *reply)
+{
+    rp_config_free(switch_config(s, n, views, prep));
+    /* the gateway runs n from now on, or n's part for it is the one it runs */
+    rp_config_free(s->gw_cfg);
+    s->gw_cfg = NULL;
+    replace_changed(s, changed, why, done, reply);
+    reload_ok(s, changed);
+}
+
+/* The child a reload to n must wait for first (RP_CHILD_*), or -1: the
+ * host when its part changed and it hands over, else the gateway when only
+ * its part changed and it hands over.  (When both changed, the wait for the
+ * gateway follows: begin_gateway_stage.) */
 static int child_to_wait_for(const sup_state *s, const rp_config *n,
                              const int changed[RP_N_CHILDREN])
 {
@@ -285,7 +311,7 @@ static void wait_for_child(sup_state *s, int which, rp_config *n, sup_reload_pre
 int sup_reload(sup_state *s, rp_text *reply)
 {
     char err[2 * PATH_MAX + 512];
-    if (s->reload.cfg) {
+    if (sup_reload_waits(s)) {
         snprintf(err, sizeof(err), "the previous reload is under way (its new %s is getting "
                  "ready); try again once it is done", s->children[s->reload.which].name);
         s->reloads_refused++;
@@ -319,6 +345,8 @@ const rp_config *sup_config_for(const sup_state *s, int which)
 {
     if (s->reload.cfg && which == s->reload.which)
         return s->reload.cfg;
+    if (which == RP_CHILD_GATEWAY && s->gw_cfg)
+        return s->gw_cfg;
     return s->cfg;
 }
 
@@ -406,16 +434,104 @@ static void reload_failed(sup_state *s, sup_proc *p, rp_config *n, int64_t now)
     rp_text_free(&reply);
 }
 
+/* The first stage of a reload that changed both parts is done: the new
+ * host has taken over.  n becomes the running configuration and the reload
+ * waits for the gateway's new process, keeping the configuration in force
+ * for the gateway until then. */
+static void begin_gateway_stage(sup_state *s, rp_config *n, int64_t now)
+{
+    sup_reload_wait *w = &s->reload;
+    sup_child *gw = &s->children[RP_CHILD_GATEWAY];
+    w->gw_prev_view = s->running[RP_CHILD_GATEWAY];
+    s->running[RP_CHILD_GATEWAY] = NULL;
+    if (w->prep.listen_fd >= 0) { /* as wait_for_child: the old one is put back on failure */
+        w->old_listen_fd = gw->listen_fd;
+        gw->listen_fd = w->prep.listen_fd;
+        w->prep.listen_fd = -1;
+    }
+    rp_config *kept = s->gw_cfg;
+    s->gw_cfg = NULL;
+    rp_config *o = switch_config(s, n, w->views, &w->prep);
+    if (kept)
+        rp_config_free(o);
+    else
+        kept = o;
+    w->gw_prev = kept;
+    w->which = RP_CHILD_GATEWAY;
+    w->old_pid = gw->cur->pid; /* hands_over: there is one */
+    w->new_pid = 0;
+    rp_text_printf(&w->done, "%s: %s; handed over\n", s->children[RP_CHILD_HOST].name,
+                   w->why[RP_CHILD_HOST]);
+    sup_log(&s->log, "reload: %s: %s; handing over to a new process; the reload takes effect "
+            "for it once it is ready", gw->name, w->why[RP_CHILD_GATEWAY]);
+    sup_restart_child(s, RP_CHILD_GATEWAY, now);
+}
+
+/* The second stage has ended: the gateway's new process serves (`serving`)
+ * and the reload is done, or it failed and the gateway keeps its part of
+ * the previous configuration (the host runs the new one). */
+static void end_gateway_stage(sup_state *s, sup_proc *p, int serving, int64_t now)
+{
+    sup_reload_wait *w = &s->reload;
+    sup_child *gw = &s->children[RP_CHILD_GATEWAY];
+    rp_text reply = w->done;
+    w->done = (rp_text){0};
+    if (serving) {
+        if (w->old_listen_fd >= 0) {
+            close(w->old_listen_fd);
+            w->old_listen_fd = -1;
+        }
+        rp_config_free(w->gw_prev);
+        sup_reload_view_free(w->gw_prev_view);
+        w->gw_prev = NULL;
+        w->gw_prev_view = NULL;
+        rp_text_printf(&reply, "%s: %s; handed over\n", gw->name, w->why[RP_CHILD_GATEWAY]);
+        reload_ok(s, w->changed);
+        sup_ctl_answer_waiting(&s->ctl, 0, reply.s ? reply.s : "", now);
+        rp_text_free(&reply);
+        return;
+    }
+    char why[1024], err[2048];
+    wait_failure(s, p, why, sizeof(why));
+    if (p && p == gw->next)
+        sup_child_retire(gw, p, now);
+    gw->handover_pending = 0;
+    restore_listen_fd(s);
+    s->gw_cfg = w->gw_prev;
+    sup_reload_view_free(s->running[RP_CHILD_GATEWAY]);
+    s->running[RP_CHILD_GATEWAY] = w->gw_prev_view;
+    w->gw_prev = NULL;
+    w->gw_prev_view = NULL;
+    if (gw->cur && gw->cur->pid == w->old_pid)
+        snprintf(err, sizeof(err), "%s; %s runs the new configuration, %s pid %d keeps serving "
+                 "its part of the previous one, which stays in force for it", why,
+                 s->children[RP_CHILD_HOST].name, gw->name, (int)w->old_pid);
+    else
+        snprintf(err, sizeof(err), "%s; %s runs the new configuration; pid %d, which ran the "
+                 "previous one, ended during the hand-over: no %s serves now (the next runs "
+                 "the previous configuration)", why, s->children[RP_CHILD_HOST].name,
+                 (int)w->old_pid, gw->name);
+    rp_text_free(&reply);
+    s->reloads_failed++;
+    reload_not_done(s, "failed", err, &reply);
+    sup_ctl_answer_waiting(&s->ctl, 1, reply.s ? reply.s : "", now);
+    rp_text_free(&reply);
+}
+
 void sup_reload_progress(sup_state *s, int64_t now)
 {
     sup_reload_wait *w = &s->reload;
-    if (!w->cfg)
+    if (!sup_reload_waits(s))
         return;
     sup_child *c = &s->children[w->which];
     sup_proc *p = w->new_pid ? sup_child_find(c, w->new_pid) : NULL;
     int serving = p && p == c->cur && p->ready_ms >= 0 && p->term_ms < 0;
     if (!serving && new_getting_ready(c, p) && !sup_stopping(s))
         return;
+    if (w->gw_prev) {
+        end_gateway_stage(s, p, serving, now);
+        return;
+    }
     rp_config *n = w->cfg;
     w->cfg = NULL;
     if (!serving) {
@@ -425,6 +541,11 @@ void sup_reload_progress(sup_state *s, int64_t now)
     if (w->old_listen_fd >= 0) { /* the new gateway took over: the old socket is done */
         close(w->old_listen_fd);
         w->old_listen_fd = -1;
+    }
+    if (w->which == RP_CHILD_HOST && w->changed[RP_CHILD_GATEWAY] && !sup_stopping(s) &&
+        hands_over(s, RP_CHILD_GATEWAY, n)) {
+        begin_gateway_stage(s, n, now);
+        return;
     }
     rp_text reply = {0};
     apply(s, n, w->views, &w->prep, w->changed, w->why, w->which, &reply);
@@ -483,7 +604,7 @@ static void child_note(const sup_state *s, const sup_child *c, sup_phase st, int
     if (st == SUP_STARTING && !c->cur && c != &s->children[RP_CHILD_HOST] &&
         !sup_gateway_only(s->cfg)) {
         const sup_child *h = &s->children[RP_CHILD_HOST];
-        if (s->reload.cfg && s->reload.which == RP_CHILD_HOST)
+        if (sup_reload_waits(s))
             NOTE("waiting for the reload under way");
         else if (h->fatal && !h->cur)
             NOTE("waiting for rpcrest-host, which has failed: 'rpcrestctl start host' tries "
@@ -589,8 +710,9 @@ static int child_index(const char *name)
  * for the answer: "" when none waits. */
 static const char *after_reload(const sup_state *s)
 {
-    return s->reload.cfg && s->reload.which == RP_CHILD_HOST ? " once the reload under way is done"
-                                                             : "";
+    return sup_reload_waits(s) && s->reload.which == RP_CHILD_HOST
+               ? " once the reload under way is done"
+               : "";
 }
 
 static int start_child(sup_state *s, sup_child *c, rp_text *reply)
@@ -689,7 +811,7 @@ int sup_command(void *arg, const char *request, rp_text *reply)
                                "rpcrest-host\n");
         return 1;
     }
-    if (named && s->reload.cfg && which == s->reload.which) {
+    if (named && sup_reload_waits(s) && which == s->reload.which) {
         /* the reload's new process is starting: another would outrun it */
         rp_text_printf(reply, "rpcrestd: a reload is waiting for its new %s to get ready; try "
                               "again once it is done\n", c->name);

@@ -348,7 +348,7 @@ static int handover_may_begin(const sup_state *s, int which)
     if (which == RP_CHILD_GATEWAY) {
         const sup_child *h = &s->children[RP_CHILD_HOST];
         return host_ready(s) && !h->next && !h->handover_pending &&
-               !(s->reload.cfg && s->reload.which == RP_CHILD_HOST);
+               !(sup_reload_waits(s) && s->reload.which == RP_CHILD_HOST);
     }
     return 1;
 }
@@ -371,7 +371,7 @@ static int64_t start_due(sup_state *s, int64_t now)
                 sup_child_spawn(c, SUP_ROLE_NEXT, &ctx, now);
                 /* known from the start: its READY may come before the loop
                  * goes round again */
-                if (s->reload.cfg && i == s->reload.which && c->next)
+                if (sup_reload_waits(s) && i == s->reload.which && c->next)
                     s->reload.new_pid = c->next->pid;
             } else {
                 sup_log(&s->log, "%s listens on a unix socket: stopping pid %d before starting "
@@ -390,7 +390,7 @@ static int64_t start_due(sup_state *s, int64_t now)
          * fail): it starts once the reload is done, on the configuration
          * then in force, and meanwhile rpcrestd's socket holds its
          * connections. */
-        if (i == RP_CHILD_GATEWAY && s->reload.cfg)
+        if (i == RP_CHILD_GATEWAY && sup_reload_waits(s))
             continue;
         if (c->start_after_retired && c->retiring)
             continue;
@@ -399,7 +399,9 @@ static int64_t start_due(sup_state *s, int64_t now)
             continue;
         }
         c->start_after_retired = 0;
-        sup_child_spawn(c, SUP_ROLE_CURRENT, &s->ctx, now);
+        sup_ctx ctx = s->ctx;
+        ctx.cfg = sup_config_for(s, i); /* the gateway's may be its own (sup_state.gw_cfg) */
+        sup_child_spawn(c, SUP_ROLE_CURRENT, &ctx, now);
         if (!c->cur && c->next_start_ms >= 0) /* a failed fork retries later */
             next = earliest(next, c->next_start_ms > now ? c->next_start_ms - now : 0);
     }
@@ -773,6 +775,10 @@ static void sup_free(sup_state *s)
         sup_reload_view_free(s->running[i]);
         sup_reload_view_free(s->reload.views[i]);
     }
+    sup_reload_view_free(s->reload.gw_prev_view);
+    rp_config_free(s->reload.gw_prev);
+    rp_text_free(&s->reload.done);
+    rp_config_free(s->gw_cfg);
     rp_config_free(s->cfg);
     free(s->cfg_arg);
 }

@@ -408,6 +408,69 @@ class ReloadTest(SupervisorCase):
         self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
         self.assertFalse(port_open(r.http_port))
 
+    def test_reload_changing_both_parts_answers_once_the_new_gateway_is_ready(self):
+        """Both parts changed: the reload waits for the new host, then for
+        the new gateway, and says both were handed over."""
+        r = self.rpcrest()
+        kids = children(r)
+        rewrite(r, "threads = 2", "threads = 1")
+        rewrite(r, "timeout = 2", "timeout = 3")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual((ctl.returncode, ctl.stderr), (0, ""), ctl)
+        self.assertRegex(ctl.stdout, r"^%s: \[host\] threads changed; handed over\n"
+                         r"%s: \[gateway\] timeout changed; handed over\n$" % (HOST, GATEWAY))
+        log = r.log()
+        gateway = int(re.search(r"%s pid (\d+) took over from pid %d" % (GATEWAY, kids[GATEWAY]),
+                                log).group(1))
+        self.assertLess(log.index("%s pid %d is ready" % (GATEWAY, gateway)),
+                        log.index("event=reload result=ok changed=%s,%s" % (HOST, GATEWAY)), log)
+        self.assertTrue(self.echo_works(r, 5))
+
+    def test_reload_changing_both_parts_whose_new_gateway_refuses_keeps_its_part(self):
+        """Both parts changed and the new host took over, but the new
+        gateway refuses its part (exit 78): the reload has failed for the
+        gateway, which keeps serving with its part of the previous
+        configuration; a gateway started after a crash runs that part too,
+        not the refused one, and a reload of a mended file applies it."""
+        r = self.rpcrest()
+        kids = children(r)
+        rewrite(r, "threads = 2", "threads = 1")
+        rewrite(r, "timeout = 2", "timeout = 2\nservices = nope.Svc")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertRegex(ctl.stderr, r"^reload failed: %s: hand-over to pid \d+ failed: exited "
+                         r"with status 78; it said: .*nope\.Svc.*; %s runs the new "
+                         r"configuration, %s pid %d keeps serving its part of the previous "
+                         r"one, which stays in force for it\n$"
+                         % (GATEWAY, HOST, GATEWAY, kids[GATEWAY]))
+        self.assertEqual(ctl.stdout, "")
+        host = self.wait_handed_over(r, HOST, kids[HOST])
+        self.assertEqual(children(r)[GATEWAY], kids[GATEWAY])
+        log = r.log()
+        self.assertIn("event=reload result=failed", log)
+        self.assertNotIn("event=reload result=ok", log)
+        self.assertTrue(self.echo_works(r, 5))
+        metrics = self.ctl(r, "metrics").stdout
+        self.assertIn('rpcrest_supervisor_reloads_total{result="failed"} 1', metrics)
+        # a crash: the gateway comes back on its part in force, not the refused one
+        os.kill(kids[GATEWAY], signal.SIGKILL)
+        gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+        self.assertNotIn("FATAL", r.log())
+        # the mended file: the gateway's part equals what it runs, the host's too
+        rewrite(r, "\nservices = nope.Svc", "")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual((ctl.returncode, ctl.stdout), (0, "reloaded; no child is affected\n"),
+                         r.log())
+        # a new gateway gets the file's configuration now: a timeout it did not have
+        rewrite(r, "timeout = 2", "timeout = 4")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual((ctl.returncode, ctl.stdout),
+                         (0, "%s: [gateway] timeout changed; handed over\n" % GATEWAY), r.log())
+        self.wait_handed_over(r, GATEWAY, gateway)
+        self.assertEqual(children(r)[HOST], host)
+        self.assertTrue(self.echo_works(r, 5))
+
     def test_while_a_reload_waits_the_host_is_left_to_it(self):
         """While a reload waits for its new host, another reload and
         start/stop/restart of the host are refused: a third host would
@@ -455,6 +518,41 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(waiting.returncode, 1, (out, err))
         self.assertTrue(err.startswith("reload failed: rpcrestd is stopping; "), err)
         for pid in pids:
+            self.assertEqual(group_members(pid), [], r.log())
+
+    def test_while_a_reload_waits_for_its_new_gateway_after_the_host(self):
+        """Both parts changed and the new host has taken over: while the
+        new gateway gets ready, another reload and start/stop/restart of
+        the gateway are refused; SIGTERM then fails the reload and stops
+        everything."""
+        r, kids = self.serving_stand_ins(IDLE, HELD)
+        self.hold_next(r, "ready")
+        rewrite(r, "threads = 2", "threads = 1")
+        rewrite(r, "timeout = 2", "timeout = 3")
+        waiting = subprocess.Popen([os.path.join(BUILD, "rpcrestctl"), "-c", r.ini, "reload"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(waiting.stdout.close)
+        self.addCleanup(waiting.stderr.close)
+        self.addCleanup(waiting.wait)
+        self.addCleanup(lambda: os.path.isdir(r.dir) and self.release_held(r))
+        new = int(self.wait_for_log(r, r"started %s pid (\d+) to take over" % GATEWAY).group(1))
+        self.assertRegex(r.log(), r"%s pid \d+ took over from pid %d" % (HOST, kids[HOST]))
+        for request in ("restart gateway", "stop gateway", "start gateway"):
+            ctl = self.ctl(r, *request.split())
+            self.assertEqual(ctl.returncode, 1, (request, ctl))
+            self.assertIn("a reload is waiting for its new %s" % GATEWAY, ctl.stderr)
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("the previous reload is under way (its new %s is getting ready)" % GATEWAY,
+                      ctl.stderr)
+        self.assertIsNone(waiting.poll())
+        r.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(r.proc.wait(10), 0, r.log())
+        out, err = waiting.communicate(timeout=10)
+        self.assertEqual(waiting.returncode, 1, (out, err))
+        self.assertRegex(err, r"^reload failed: rpcrestd is stopping; %s runs the new "
+                         r"configuration, %s pid %d keeps serving" % (HOST, GATEWAY, kids[GATEWAY]))
+        for pid in list(kids.values()) + [new]:
             self.assertEqual(group_members(pid), [], r.log())
 
     def test_reload_while_rpcrestd_stops_is_refused(self):
