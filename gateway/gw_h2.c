@@ -101,6 +101,7 @@ struct gw_h2 {
     int request_id_indexed;  /* a call on this session sent x-request-id indexed */
     size_t n_streams;        /* calls submitted on the connection and not finished */
     int64_t retry_at_ms;     /* H2_FAILED: calls fail fast until then */
+    int connect_error;       /* H2_FAILED: why (an errno) */
     int64_t backoff_ms;
     h2_call *live_head, *live_tail;
     h2_call *queue_head, *queue_tail;
@@ -776,13 +777,16 @@ static void connect_failed(gw_h2 *c, int error)
     if (!c->backoff_ms)
         rp_log("upstream %s: cannot connect: %s (its calls fail with UNAVAILABLE until it "
                "answers)", c->target, strerror(error));
+    /* first: the calls submitted to the session never left, and closing
+     * would tell them only that the connection closed */
+    fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, text);
     close_connection(c);
     c->state = H2_FAILED;
+    c->connect_error = error;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (c->backoff_ms > BACKOFF_MAX_MS)
         c->backoff_ms = BACKOFF_MAX_MS;
     c->retry_at_ms = gw_loop_now_ms() + c->backoff_ms;
-    fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, text);
 }
 
 /* H2_CONNECTING and the socket says how it went. */
@@ -858,7 +862,10 @@ static void start_queued(gw_h2 *c)
         return;
     int64_t now = gw_loop_now_ms();
     if (c->state == H2_FAILED && now < c->retry_at_ms) {
-        fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, "the upstream is not reachable");
+        char text[160];
+        snprintf(text, sizeof(text), "cannot connect to the upstream: %s",
+                 strerror(c->connect_error));
+        fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, text);
         return;
     }
     if ((c->state == H2_DOWN || c->state == H2_FAILED) && open_connection(c) < 0) {

@@ -7,10 +7,53 @@
  */
 #include "gw_status.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "gw_base64.h"
 #include "gw_json.h"
+
+/* The start of a text that names an address: "unix:PATH: …". */
+static int starts_with_address(const char *s)
+{
+    static const char *const schemes[] = {"unix:", "unix-abstract:", "ipv4:", "ipv6:"};
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+        if (strncmp(s, schemes[i], strlen(schemes[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* The start of a text that is a status code's name: "UNKNOWN: …". */
+static int starts_with_code_name(const char *s)
+{
+    const char *p = s;
+    while ((*p >= 'A' && *p <= 'Z') || *p == '_')
+        p++;
+    return p > s && p[0] == ':' && p[1] == ' ';
+}
+
+int gw_status_connect_failure(const char *message, char *out, size_t size)
+{
+    /* gRPC core 1.51's pick_first and round_robin, and its older texts */
+    static const char *const heads[] = {"failed to connect to all addresses",
+                                        "connections to all backends failing"};
+    const char *rest = NULL;
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]) && !rest; i++)
+        if (strncmp(message, heads[i], strlen(heads[i])) == 0)
+            rest = message + strlen(heads[i]);
+    if (!rest)
+        return 0;
+    static const char last[] = "; last error: ";
+    rest = strncmp(rest, last, sizeof(last) - 1) == 0 ? rest + sizeof(last) - 1 : "";
+    if (starts_with_code_name(rest))
+        rest = strchr(rest, ':') + 2;
+    if (starts_with_address(rest)) {
+        const char *end = strstr(rest, ": ");
+        rest = end ? end + 2 : "";
+    }
+    snprintf(out, size, "cannot connect to the upstream%s%s", *rest ? ": " : "", rest);
+    return 1;
+}
 
 int gw_status_http_code(int code)
 {

@@ -18,6 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "gw_status.h"
+#include "rp_log.h"
 
 #define MAX_RECEIVE_BYTES (64 << 20)
 /* A reply's metadata, initial and trailing each: far above what an answer
@@ -114,6 +118,25 @@ static void call_free(up_call *c)
     free(c);
 }
 
+char *gw_up_status_message(gw_upstream *up, grpc_status_code status, grpc_slice details)
+{
+    char *text = grpc_slice_to_c_string(details);
+    char safe[512];
+    if (status != GRPC_STATUS_UNAVAILABLE || !text ||
+        !gw_status_connect_failure(text, safe, sizeof(safe)))
+        return text;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t last = atomic_load_explicit(&up->connect_failure_logged_ms, memory_order_relaxed);
+    if ((!last || now - last >= 10000) &&
+        atomic_compare_exchange_strong(&up->connect_failure_logged_ms, &last, now))
+        rp_log("upstream %s: %s (its calls through gRPC core fail with UNAVAILABLE until it "
+               "answers)", up->target, text);
+    gpr_free(text);
+    return gpr_strdup(safe);
+}
+
 /* Copies received metadata into gw_metadata entries (NULL on ENOMEM). */
 gw_metadata *gw_up_copy_metadata(const grpc_metadata_array *arr, size_t *n)
 {
@@ -151,7 +174,7 @@ static gw_upstream_result *make_result(up_call *c)
     r->initial = gw_up_copy_metadata(&c->initial_md, &r->n_initial);
     r->trailing = gw_up_copy_metadata(&c->trailing_md, &r->n_trailing);
     r->status = c->status;
-    r->message = grpc_slice_to_c_string(c->details);
+    r->message = gw_up_status_message(c->up, c->status, c->details);
     r->reply_slice = grpc_empty_slice();
     if (c->status == GRPC_STATUS_OK && c->recv) {
         grpc_byte_buffer_reader reader;

@@ -7,6 +7,8 @@
 
 #include <grpc/grpc.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #include "gw_upstream.h"
 
@@ -38,6 +40,7 @@ struct gw_upstream {
     int n_threads;
     pthread_mutex_t lock; /* guards the in-flight list */
     gw_up_flight *in_flight;
+    _Atomic int64_t connect_failure_logged_ms; /* gw_up_status_message's last line, or 0 */
 };
 
 void gw_up_track(gw_upstream *up, gw_up_flight *f, grpc_call *call);
@@ -59,6 +62,12 @@ grpc_byte_buffer *gw_up_byte_buffer_take(gw_buf *wire);
 /* Request metadata as gRPC slices (copied); free with gw_up_free_send_metadata. */
 grpc_metadata *gw_up_send_metadata(const gw_metadata *md, size_t n);
 void gw_up_free_send_metadata(grpc_metadata *md, size_t n);
+
+/* A finished call's status message for the client (gpr_malloc'd, or NULL
+ * on ENOMEM): details as received, but gRPC core's own text for a call it
+ * could not connect, which names the upstream's address, is replaced by
+ * gw_status_connect_failure's and logged whole (at most once in 10 s). */
+char *gw_up_status_message(gw_upstream *up, grpc_status_code status, grpc_slice details);
 
 /* Received metadata copied out of the call; free with gw_metadata_free. */
 gw_metadata *gw_up_copy_metadata(const grpc_metadata_array *arr, size_t *n);

@@ -481,11 +481,21 @@ class GatewayAlone(GatewayAssertions):
     def test_host_down_then_up(self):
         gw = self.start(timeout="2")
         # nothing listens on the upstream port: 503 / UNAVAILABLE, within the
-        # deadline, every time
+        # deadline, every time, saying why without the upstream's address
+        # (the first call too, whose connect was under way when it failed,
+        # and /healthz, which goes through gRPC core)
         for _ in range(3):
             status, headers, data, took = self.timed_echo()
-            self.assert_error(status, headers, data, 503, UNAVAILABLE)
+            body = self.assert_error(status, headers, data, 503, UNAVAILABLE)
+            self.assertEqual(body["message"], "cannot connect to the upstream: Connection refused")
             self.assertLess(took, gw.timeout, "503 took %.2f s" % took)
+        status, headers, data = self.http("GET", "/healthz")
+        body = self.assert_error(status, headers, data, 503, UNAVAILABLE)
+        self.assertRegex(body["message"], r"^cannot connect to the upstream: [^:]*: Connection "
+                         r"refused$")
+        self.assertNotIn(str(gw.host_port), body["message"])
+        self.assertRegex(gw.log(), r"upstream ipv4:127.0.0.1:%d: connections to all backends "
+                         r"failing; last error: .*Connection refused" % gw.host_port)
         # the upstream appears: the gateway reconnects by itself
         self.stand_in(echo_handler)
         t0 = time.monotonic()
