@@ -402,25 +402,22 @@ static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *
     return 0;
 }
 
-/* A field's proto name in lowerCamelCase ("display_name" -> "displayName"):
- * the JSON form of a FieldMask path, which the codec turns back into the
- * proto name.  Not f->json_name, which a [json_name = "…"] option may set
- * to anything. */
-static void put_camel_name(gw_buf *b, const char *name)
+/* Appends one FieldMask path (field 1, `repeated string paths`) to wire. */
+static void put_mask_path(gw_buf *wire, const gw_buf *path)
 {
-    for (const char *p = name; *p; p++) {
-        if (*p != '_')
-            gw_buf_putc(b, (uint8_t)*p);
-        else if (p[1] >= 'a' && p[1] <= 'z')
-            gw_buf_putc(b, (uint8_t)(*++p - 'a' + 'A'));
-    }
+    gw_buf_varint(wire, (1u << 3) | 2u);
+    gw_buf_varint(wire, path->len);
+    gw_buf_append(wire, path->data, path->len);
 }
 
-/* Appends the lowerCamel paths of every leaf of body (of type m) to mask,
- * comma-separated: nested messages give dotted paths; maps, repeated fields
- * and well-known types are leaves. */
-static void collect_paths(const json_t *body, const gw_message *m, const char *prefix,
-                          gw_buf *mask)
+/* Appends a FieldMask path for every leaf of body (of type m) to wire, as
+ * proto names: nested messages give dotted paths; maps, repeated fields
+ * and well-known types are leaves.  Proto names, not their lowerCamel JSON
+ * form: that form does not always turn back into the name (line_1 ->
+ * line1, fooBar -> foo_bar), so the mask goes to the wire, not through the
+ * codec.  `prefix` is the dotted path so far (NULL at the top). */
+static void collect_paths(const json_t *body, const gw_message *m, const gw_buf *prefix,
+                          gw_buf *wire)
 {
     const char *key;
     json_t *v;
@@ -429,20 +426,17 @@ static void collect_paths(const json_t *body, const gw_message *m, const char *p
         if (!f)
             continue; /* the codec reports it */
         gw_buf path = GW_BUF_INIT;
-        if (*prefix) {
-            gw_buf_puts(&path, prefix);
+        if (prefix) {
+            gw_buf_append(&path, prefix->data, prefix->len);
             gw_buf_putc(&path, '.');
         }
-        put_camel_name(&path, f->name);
-        gw_buf_putc(&path, '\0');
+        gw_buf_puts(&path, f->name);
         if (json_is_object(v) && f->type == GW_TYPE_MESSAGE && !f->repeated &&
-            f->message->wkt == GW_WKT_NONE && json_object_size(v) > 0) {
-            collect_paths(v, f->message, (char *)path.data, mask);
-        } else {
-            if (mask->len)
-                gw_buf_putc(mask, ',');
-            gw_buf_puts(mask, (char *)path.data);
-        }
+            f->message->wkt == GW_WKT_NONE && json_object_size(v) > 0)
+            collect_paths(v, f->message, &path, wire);
+        else
+            put_mask_path(wire, &path);
+        wire->oom |= path.oom;
         gw_buf_free(&path);
     }
 }
@@ -466,19 +460,28 @@ static const gw_field *patch_mask_field(const gw_route *route)
     return NULL;
 }
 
-/* Sets the mask field to `paths` unless the client set it. */
-static int set_patch_mask(json_t *obj, const gw_field *f, const char *paths)
+/* The mask field f, holding the FieldMask `paths` (its encoded paths), as
+ * bytes to append to the request's encoding, unless the client set it:
+ * then it is dropped, as is an empty mask the client sent (grpc-gateway
+ * counts that as none). */
+static void patch_mask_tail(json_t *obj, const gw_field *f, const gw_buf *paths, gw_buf *tail)
 {
-    const json_t *given = json_object_get(obj, field_key(obj, f));
+    const char *key = field_key(obj, f);
+    const json_t *given = json_object_get(obj, key);
     if (given && !json_is_null(given) &&
         !(json_is_string(given) && json_string_length(given) == 0))
-        return 0; /* the client said which fields */
-    return json_object_set_new(obj, f->json_name, json_string(paths));
+        return; /* the client said which fields */
+    if (given)
+        json_object_del(obj, key);
+    gw_buf_varint(tail, ((uint64_t)f->number << 3) | 2u);
+    gw_buf_varint(tail, paths->len);
+    gw_buf_append(tail, paths->data, paths->len);
 }
 
 json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
                         const char *body, size_t body_len, const gw_query_param *query,
-                        size_t n_query, int ignore_unknown_query, char *err, size_t errlen)
+                        size_t n_query, int ignore_unknown_query, gw_buf *tail, char *err,
+                        size_t errlen)
 {
     const char *body_field = route->binding->body;
     json_t *parsed = NULL;
@@ -490,8 +493,7 @@ json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_s
     if (mask_field) {
         const gw_field *bf = gw_message_field_by_name(route->method->input, body_field,
                                                       strlen(body_field));
-        collect_paths(parsed, bf->message, "", &mask);
-        gw_buf_putc(&mask, '\0');
+        collect_paths(parsed, bf->message, NULL, &mask);
     }
     json_t *obj;
     if (strcmp(body_field, "*") == 0) {
@@ -517,11 +519,13 @@ json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_s
         gw_buf_free(&mask);
         return NULL;
     }
-    if (mask_field && set_patch_mask(obj, mask_field, (char *)mask.data) < 0) {
+    if (mask_field)
+        patch_mask_tail(obj, mask_field, &mask, tail);
+    gw_buf_free(&mask);
+    if (tail->oom) {
         snprintf(err, errlen, "%s", GW_ERR_OOM);
         json_decref(obj);
-        obj = NULL;
+        return NULL;
     }
-    gw_buf_free(&mask);
     return obj;
 }

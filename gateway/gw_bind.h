@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "gw_buf.h"
 #include "gw_route.h"
 
 /* One raw (still percent-encoded) query parameter. */
@@ -22,10 +23,14 @@ typedef struct gw_query_param {
  * Returns a new JSON object (caller json_decref's it), or NULL after writing
  * a one-line reason for a 400 into err[errlen].  With ignore_unknown_query,
  * query parameters that name no field are dropped instead of refused.  `path` is the raw request
- * path that matched `route` with variable spans `spans`.
+ * path that matched `route` with variable spans `spans`.  `tail` (empty, the
+ * caller's) receives protobuf bytes to append to the object's encoding: the
+ * FieldMask a PATCH fills from its body, whose paths (proto names) JSON
+ * cannot always carry; nothing for other requests.
  */
 json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
                         const char *body, size_t body_len, const gw_query_param *query,
-                        size_t n_query, int ignore_unknown_query, char *err, size_t errlen);
+                        size_t n_query, int ignore_unknown_query, gw_buf *tail, char *err,
+                        size_t errlen);
 
 #endif /* GW_BIND_H */

@@ -454,16 +454,25 @@ static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errle
     q->overflow = 0;
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, q);
     json_t *json = NULL;
+    gw_buf tail = GW_BUF_INIT; /* a PATCH's FieldMask, in wire form */
     if (q->overflow)
         snprintf(err, errlen, "more than %d query parameters", MAX_QUERY_PARAMS);
     else
         json = gw_bind_request(req->route, req->path, req->spans, (const char *)req->body.data,
                                req->body.len, q->params, q->n,
-                               h->cfg.ignore_unknown_query_parameters, err, errlen);
-    if (!json)
+                               h->cfg.ignore_unknown_query_parameters, &tail, err, errlen);
+    if (!json) {
+        gw_buf_free(&tail);
         return -1;
+    }
     int rc = gw_json_to_proto(req->route->method->input, json, &h->cfg.json, wire, err, errlen);
     json_decref(json);
+    if (rc == 0 && tail.len) {
+        gw_buf_append(wire, tail.data, tail.len);
+        if (wire->oom)
+            rc = -1, snprintf(err, errlen, "%s", GW_ERR_OOM);
+    }
+    gw_buf_free(&tail);
     return rc;
 }
 

@@ -652,6 +652,16 @@ class PatchChecks:
         self.assertEqual(sorted(paths), ["display_name", "tags"])
         self.assertEqual(got["counter"], {"id": "c3"})
 
+    def test_mask_of_fields_whose_json_names_do_not_turn_back(self):
+        """line_1 is "line1" in JSON, which a FieldMask's JSON form turns
+        back into "line1"; fooBar would come back as "foo_bar": the mask
+        the server gets names the fields themselves."""
+        got, paths = self.patch("/v1/counters/c10", {"limits": {"line_1": 1, "fooBar": 2}})
+        self.assertEqual(sorted(paths), ["limits.fooBar", "limits.line_1"])
+        self.assertEqual(got["counter"], {"id": "c10", "limits": {"line1": 1, "fooBar": 2}})
+        _, paths = self.patch("/v1/counters/c11", {"limits": {"line1": 1}})
+        self.assertEqual(paths, ["limits.line_1"])
+
     def test_mask_of_a_field_with_a_json_name(self):
         """`string nick = 4 [json_name = "alias"]`: the body says "alias"
         (or "nick"); the mask names the field, "nick", as grpc-gateway's
