@@ -645,7 +645,8 @@ static int wire_type_of(int type)
 }
 
 /* An enum value by name: the name as text, or its number as text or as a
- * JSON number (proto3 enums are open).  *skip is set when an unknown name
+ * JSON number (any number for a proto3 enum, which is open; one it
+ * declares for a proto2 enum, which is closed).  *skip is set when an unknown name
  * is ignored (ignore_unknown_fields). */
 static int encode_enum(conv *c, const gw_field *f, const json_t *v, gw_buf *out, int *skip)
 {
@@ -676,6 +677,14 @@ static int encode_enum(conv *c, const gw_field *f, const json_t *v, gw_buf *out,
     }
     if (integer_value(c, GW_TYPE_ENUM, v, &sv, &uv) < 0)
         return -1;
+    if (f->enumeration->closed && !gw_enum_by_number(f->enumeration, (int32_t)sv)) {
+        if (c->opt->ignore_unknown_fields) {
+            *skip = 1;
+            return 0;
+        }
+        return gw_conv_fail(c, "%" PRId64 " is not a value of enum %s (a proto2 enum takes "
+                            "only the numbers it declares)", sv, f->enumeration->full_name);
+    }
     gw_buf_varint(out, (uint64_t)sv);
     return 0;
 }
@@ -760,8 +769,13 @@ static int encode_scalar(conv *c, const gw_field *f, const json_t *v, gw_buf *ou
 static int encode_one(conv *c, const gw_field *f, const json_t *v, gw_buf *out, int *skip)
 {
     size_t at = out->len;
-    if (f->type == GW_TYPE_GROUP)
-        return gw_conv_fail(c, "proto2 groups are not supported");
+    if (f->type == GW_TYPE_GROUP) { /* its fields between a start and an end tag */
+        gw_wire_tag(out, f->number, GW_WIRE_SGROUP);
+        if (gw_json_encode_message(c, f->message, v, out) < 0)
+            return -1;
+        gw_wire_tag(out, f->number, GW_WIRE_EGROUP);
+        return 0;
+    }
     gw_wire_tag(out, f->number, wire_type_of(f->type));
     if (f->type == GW_TYPE_MESSAGE) {
         size_t body = out->len;
@@ -1068,7 +1082,10 @@ static int read_fixed(const uint8_t **p, const uint8_t *end, int size, uint64_t 
 }
 
 /* Skips a group whose start tag for `number` was just read. */
-static int skip_group(const uint8_t **p, const uint8_t *end, uint32_t number, int depth)
+/* Reads past the group `number` begun before *p, up to and with its end
+ * tag; *body_end is where that tag starts. */
+static int skip_group(const uint8_t **p, const uint8_t *end, uint32_t number, int depth,
+                      const uint8_t **body_end)
 {
     if (depth > MAX_DEPTH)
         return -1;
@@ -1078,8 +1095,10 @@ static int skip_group(const uint8_t **p, const uint8_t *end, uint32_t number, in
         const uint8_t *at = *p;
         if (gw_read_varint(p, end, &tag) < 0)
             return -1;
-        if ((tag & 7) == GW_WIRE_EGROUP)
+        if ((tag & 7) == GW_WIRE_EGROUP) {
+            *body_end = at;
             return (tag >> 3) == number ? 0 : -1;
+        }
         *p = at;
         if (gw_wire_next(p, end, &f, depth + 1) < 0)
             return -1;
@@ -1107,7 +1126,14 @@ int gw_wire_next(const uint8_t **p, const uint8_t *end, gw_wire_field *f, int de
         f->len = (size_t)f->value;
         *p += f->len;
         return 0;
-    case GW_WIRE_SGROUP: return skip_group(p, end, f->number, depth) < 0 ? -2 : 0;
+    case GW_WIRE_SGROUP: {
+        const uint8_t *body = *p, *body_end = NULL;
+        if (skip_group(p, end, f->number, depth, &body_end) < 0)
+            return -2;
+        f->data = body;
+        f->len = (size_t)(body_end - body);
+        return 0;
+    }
     default: return -2;
     }
 }
@@ -1139,6 +1165,22 @@ static void scanned_free(scanned *s)
     s->lo = s->hi = NULL;
 }
 
+/* 1 if wf is a value of field f as protobuf parsers take it: of f's wire
+ * type (or packed, for repeated scalars), and for a closed enum one of its
+ * numbers.  Parsers keep anything else with the unknown fields, which JSON
+ * leaves out: a field whose type changed since the descriptors were made
+ * does not fail the whole message. */
+static int is_known_value(const gw_field *f, const gw_wire_field *wf)
+{
+    int want = wire_type_of(f->type);
+    if (wf->wire != want)
+        return f->repeated && wf->wire == GW_WIRE_LEN && want != GW_WIRE_LEN &&
+               want != GW_WIRE_SGROUP;
+    if (f->type == GW_TYPE_ENUM && f->enumeration->closed)
+        return gw_enum_by_number(f->enumeration, (int32_t)wf->value) != NULL;
+    return 1;
+}
+
 /* Reads one occurrence.  occ->field is UINT32_MAX for unknown fields. */
 static int scan_one(conv *c, const gw_message *m, const uint8_t **p, const uint8_t *end,
                     occurrence *occ)
@@ -1155,17 +1197,7 @@ static int scan_one(conv *c, const gw_message *m, const uint8_t **p, const uint8
     occ->data = wf.data;
     occ->len = wf.len;
     const gw_field *f = gw_message_field_by_number(m, wf.number);
-    occ->field = f && wf.wire != GW_WIRE_SGROUP ? (uint32_t)(f - m->fields) : UINT32_MAX;
-    if (occ->field == UINT32_MAX)
-        return 0;
-    int want = wire_type_of(f->type);
-    /* packed: repeated scalars only (a group is not one, and has no number
-     * to print) */
-    int packed_ok = f->repeated && wf.wire == GW_WIRE_LEN && want != GW_WIRE_LEN &&
-                    want != GW_WIRE_SGROUP;
-    if (wf.wire != want && !packed_ok)
-        return gw_conv_fail(c, "malformed %s message (field %s has wire type %d)", m->full_name,
-                            f->name, wf.wire);
+    occ->field = f && is_known_value(f, &wf) ? (uint32_t)(f - m->fields) : UINT32_MAX;
     return 0;
 }
 
@@ -1398,10 +1430,8 @@ static int write_scalar(conv *c, const gw_field *f, uint64_t v, const uint8_t *d
         gw_base64_encode(out, data, len);
         gw_buf_putc(out, '"');
         return 0;
-    case GW_TYPE_MESSAGE:
+    case GW_TYPE_MESSAGE: case GW_TYPE_GROUP:
         return gw_json_decode_message(c, f->message, data, len, out);
-    case GW_TYPE_GROUP:
-        return gw_conv_fail(c, "unsupported field type %d", f->type);
     default:
         write_number(f, v, out);
         return 0;
@@ -1412,7 +1442,7 @@ static int is_default(const gw_field *f, const occurrence *o)
 {
     switch (f->type) {
     case GW_TYPE_STRING: case GW_TYPE_BYTES: return o->len == 0;
-    case GW_TYPE_MESSAGE: return 0;
+    case GW_TYPE_MESSAGE: case GW_TYPE_GROUP: return 0;
     default: return o->value == 0; /* also +0.0; -0.0 has its sign bit set */
     }
 }
@@ -1429,6 +1459,9 @@ static int write_packed(conv *c, const gw_field *f, const occurrence *o, gw_buf 
                   : read_fixed(&p, end, wire == GW_WIRE_FIXED32 ? 4 : 8, &v);
         if (bad)
             return gw_conv_fail(c, "malformed packed field");
+        if (f->type == GW_TYPE_ENUM && f->enumeration->closed &&
+            !gw_enum_by_number(f->enumeration, (int32_t)v))
+            continue; /* a parser keeps it with the unknown fields */
         if (!*first)
             gw_buf_putc(out, ',');
         *first = 0;
@@ -1625,7 +1658,7 @@ static int write_field(conv *c, const gw_field *f, const occurrence *o, size_t n
     if (f->repeated)
         return f->message && f->message->map_entry ? write_map(c, f, o, n, out)
                                                    : write_repeated(c, f, o, n, out);
-    if (f->type == GW_TYPE_MESSAGE && n > 1)
+    if ((f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP) && n > 1)
         return write_merged_message(c, f, o, n, out);
     if (n == 0)
         return write_scalar(c, f, 0, (const uint8_t *)"", 0, out);

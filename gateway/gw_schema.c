@@ -107,6 +107,8 @@ static int declare_enum(gw_schema *s, const FileProto *file, const char *scope,
     }
     e->n_values = ep->n_value;
     e->null_value = strcmp(e->full_name, "google.protobuf.NullValue") == 0;
+    /* proto2's enums are closed; proto3's and editions' (by default) open */
+    e->closed = !file->syntax || !*file->syntax || strcmp(file->syntax, "proto2") == 0;
     return add_type(s, (type_entry){e->full_name, NULL, e, NULL, file});
 }
 

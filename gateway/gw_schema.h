@@ -67,6 +67,7 @@ typedef struct gw_enum {
     gw_enum_value *values; /* declaration order */
     size_t n_values;
     int null_value;        /* google.protobuf.NullValue: JSON null */
+    int closed;            /* proto2: only the numbers it declares are its values */
     const char *doc;
 } gw_enum;
 

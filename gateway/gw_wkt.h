@@ -58,11 +58,12 @@ typedef struct gw_wire_field {
     uint32_t number;
     uint8_t wire;
     uint64_t value;       /* varint / fixed bits; the length for GW_WIRE_LEN */
-    const uint8_t *data;  /* GW_WIRE_LEN payload */
+    const uint8_t *data;  /* GW_WIRE_LEN payload; a group's fields (GW_WIRE_SGROUP) */
     size_t len;
 } gw_wire_field;
 
-/* Reads the field at *p (a group is skipped whole) and advances *p.
+/* Reads the field at *p (a group is read whole: data and len are what lies
+ * between its start and end tags) and advances *p.
  * Returns 0, -1 for a bad tag, -2 for a truncated value or bad wire type. */
 int gw_wire_next(const uint8_t **p, const uint8_t *end, gw_wire_field *f, int depth);
 
