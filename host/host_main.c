@@ -74,7 +74,8 @@ static const char *parse_args(int argc, char **argv, int *status)
 /* The signals main waits for; blocked in every thread (gRPC's too, since
  * they inherit the mask).  SIGPIPE stays blocked for good.  SIGHUP and
  * SIGUSR1 are taken and do nothing (the host has no file of its own to
- * reopen): `systemctl kill -s USR1` signals every process of the unit. */
+ * reopen): `systemctl kill -s USR1` signals every process of the unit.
+ * SIGUSR2, from rpcrestd, publishes the private socket again. */
 static int block_signals(sigset_t *wait_set)
 {
     sigset_t all;
@@ -83,6 +84,7 @@ static int block_signals(sigset_t *wait_set)
     sigaddset(&all, SIGINT);
     sigaddset(&all, SIGHUP);
     sigaddset(&all, SIGUSR1);
+    sigaddset(&all, SIGUSR2);
     sigaddset(&all, SIGPIPE);
     int rc = pthread_sigmask(SIG_BLOCK, &all, NULL);
     if (rc) {
@@ -94,14 +96,19 @@ static int block_signals(sigset_t *wait_set)
     sigaddset(wait_set, SIGINT);
     sigaddset(wait_set, SIGHUP);
     sigaddset(wait_set, SIGUSR1);
+    sigaddset(wait_set, SIGUSR2);
     return 0;
 }
 
-/* Returns the signal that asks us to stop. */
-static int wait_for_stop(const sigset_t *set)
+/* Returns the signal that asks us to stop.  On SIGUSR2, points the private
+ * socket's path (when there is one: path not NULL) at addr again: rpcrestd
+ * sends it when another host process has ended, which removes the path if
+ * it had pointed at that one's socket (a hand-over undone). */
+static int wait_for_stop(const sigset_t *set, const char *path, const char *addr)
 {
     for (;;) {
         int sig;
+        char err[512];
         int rc = sigwait(set, &sig);
         if (rc) {
             rp_log("sigwait: %s", strerror(rc));
@@ -109,6 +116,8 @@ static int wait_for_stop(const sigset_t *set)
         }
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
+        if (sig == SIGUSR2 && path && rp_private_publish(path, addr, err, sizeof(err)) < 0)
+            rp_log("private_listen: %s", err);
         /* SIGHUP, SIGUSR1: nothing to reload or reopen */
     }
 }
@@ -348,7 +357,8 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         return status;
     }
     announce(cfg, &conf, &run);
-    int sig = wait_for_stop(stop_set);
+    int sig = wait_for_stop(stop_set, run.have_private ? run.private_path : NULL,
+                            run.private_addr);
     rp_log("%s: stopping (draining calls for up to %g s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
              cfg->host.drain_timeout);
     host_server_drain(run.srv, cfg->host.drain_timeout); /* health NOT_SERVING, no new calls */

@@ -31,11 +31,10 @@ typedef struct sup_reload_prep {
  * the old configuration runs (the old process serves; while a new host gets
  * ready the gateway is neither handed over nor started), and if the new
  * process fails, the reload has failed and is undone.  When both parts
- * changed, the wait has two stages: once the new host has taken over, the
- * configuration is applied (the host runs it) and the reload waits for the
- * gateway's new process; if that one fails, the gateway keeps its part of
- * the previous configuration (sup_state.gw_cfg) and the reload has failed
- * for it. */
+ * changed, the wait has two stages: once the new host has taken over (the
+ * old one parked, serving the old gateway), the reload waits for the
+ * gateway's new process; if that one fails, the old host takes over again
+ * and nothing has changed. */
 typedef struct sup_reload_wait {
     rp_config *cfg;       /* the new configuration, or NULL: no reload waits; owned */
     int which;            /* RP_CHILD_HOST or RP_CHILD_GATEWAY: the child it waits for */
@@ -48,21 +47,15 @@ typedef struct sup_reload_wait {
     int changed[RP_N_CHILDREN];
     char why[RP_N_CHILDREN][512];
     double ready_timeout; /* the child's running one, put back if the reload fails */
-    rp_config *gw_prev;   /* the second stage (which is the gateway, cfg NULL): the
-                           * configuration the gateway keeps if its new process fails;
-                           * owned; else NULL */
-    sup_reload_view *gw_prev_view; /* gw_prev's view for the gateway; owned */
-    rp_text done;         /* the second stage: what the first one did, for the answer */
+    pid_t host_old_pid;   /* the second stage (which is the gateway): the host that the
+                           * new one, host_new_pid, took over from, parked; else 0 */
+    pid_t host_new_pid;
 } sup_reload_wait;
 
 typedef struct sup_state {
     rp_config *cfg;     /* the running configuration; owned */
-    rp_config *gw_cfg;  /* the gateway's, when it is not cfg: a reload that changed both
-                         * parts whose new gateway failed left it the previous one;
-                         * owned, or NULL */
-    sup_reload_view *running[RP_N_CHILDREN]; /* what each child's part of its configuration
-                                              * was, files as they were when it was loaded;
-                                              * owned */
+    sup_reload_view *running[RP_N_CHILDREN]; /* what each child's part of cfg was, files
+                                              * as they were when it was loaded; owned */
     char *cfg_arg;      /* -c as given, made absolute (what a reload reads); owned */
     sup_logger log;
     sup_guard guard;
@@ -81,6 +74,10 @@ typedef struct sup_state {
     int told_systemd;   /* both children have run: READY=1 sent (or there is no
                          * systemd to tell) */
     unsigned reloads_ok, reloads_refused, reloads_failed;
+    pid_t host_given_back; /* a host that had taken over and stops because a failed
+                            * reload gave the place back to the one before, or 0: its end
+                            * removes the private socket's path, which the serving host
+                            * then publishes again (SIGUSR2) */
 } sup_state;
 
 int64_t sup_now_ms(void);
@@ -88,7 +85,15 @@ int64_t sup_now_ms(void);
 /* 1 while a reload waits for a new process (either stage). */
 static inline int sup_reload_waits(const sup_state *s)
 {
-    return s->reload.cfg != NULL || s->reload.gw_prev != NULL;
+    return s->reload.cfg != NULL;
+}
+
+/* 1 if a waiting reload leaves child `which` alone for now: the child it
+ * waits for, and the host too in the second stage. */
+static inline int sup_reload_holds(const sup_state *s, int which)
+{
+    return s->reload.cfg &&
+           (which == s->reload.which || (which == RP_CHILD_HOST && s->reload.host_old_pid));
 }
 
 /* 1 once rpcrestd is stopping: a signal asked it to, or start-up failed. */
@@ -136,8 +141,8 @@ int sup_reload(sup_state *s, rp_text *reply);
 void sup_reload_progress(sup_state *s, int64_t now);
 
 /* The configuration a new process of child `which` is to get: a waiting
- * reload's for the child it waits for, else the one in force for it (no
- * other gateway starts while a reload waits). */
+ * reload's for the children it holds (sup_reload_holds), else the running
+ * one's (no other gateway starts while a reload waits). */
 const rp_config *sup_config_for(const sup_state *s, int which);
 
 /* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format

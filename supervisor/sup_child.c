@@ -484,6 +484,29 @@ void sup_child_take_over(sup_child *c, sup_proc *p, int park, sup_logger *lg, in
     }
 }
 
+int sup_child_take_back(sup_child *c, pid_t pid, sup_logger *lg, int64_t now)
+{
+    sup_proc **link = &c->retiring;
+    while (*link && (*link)->pid != pid)
+        link = &(*link)->next_retiring;
+    sup_proc *old = *link;
+    if (!old || old->term_ms >= 0)
+        return -1;
+    *link = old->next_retiring;
+    old->next_retiring = NULL;
+    if (c->next)
+        sup_child_retire(c, c->next, now);
+    sup_proc *cur = c->cur;
+    c->cur = old;
+    old->role = SUP_ROLE_CURRENT;
+    if (cur) {
+        sup_log(lg, "%s pid %d serves again; pid %d, which had taken over from it, now stops",
+                c->name, (int)old->pid, (int)cur->pid);
+        sup_child_retire(c, cur, now);
+    }
+    return 0;
+}
+
 int sup_child_release(sup_child *c, sup_logger *lg, int64_t now)
 {
     int n = 0;

@@ -138,6 +138,11 @@ void sup_child_retire(sup_child *c, sup_proc *p, int64_t now);
  * hand-over. */
 void sup_child_take_over(sup_child *c, sup_proc *p, int park, sup_logger *lg, int64_t now);
 
+/* The parked retiring process `pid` (taken over from, not told to stop)
+ * becomes c's current process again, and the current and next ones retire:
+ * a hand-over undone.  Returns 0, or -1 when no such process is parked. */
+int sup_child_take_back(sup_child *c, pid_t pid, sup_logger *lg, int64_t now);
+
 /* Tells the parked retiring processes to stop.  Returns how many. */
 int sup_child_release(sup_child *c, sup_logger *lg, int64_t now);
 

@@ -202,10 +202,10 @@ static rp_config *switch_config(sup_state *s, rp_config *n,
     return o;
 }
 
-/* Replaces each changed child but `done` (RP_CHILD_* or -1), whose new
- * process runs already, and says so in reply. */
+/* Replaces each changed child but those in `done` (a mask of 1 << RP_CHILD_*),
+ * whose new processes run already, and says so in reply. */
 static void replace_changed(sup_state *s, const int changed[RP_N_CHILDREN],
-                            char why[RP_N_CHILDREN][512], int done, rp_text *reply)
+                            char why[RP_N_CHILDREN][512], unsigned done, rp_text *reply)
 {
     int64_t now = sup_now_ms();
     int any = 0;
@@ -214,7 +214,7 @@ static void replace_changed(sup_state *s, const int changed[RP_N_CHILDREN],
         if (!changed[i])
             continue;
         any = 1;
-        if (i == done) {
+        if (done & (1u << i)) {
             rp_text_printf(reply, "%s: %s; handed over\n", c->name, why[i]);
             continue;
         }
@@ -249,16 +249,13 @@ static void reload_ok(sup_state *s, const int changed[RP_N_CHILDREN])
     sup_log(&s->log, "event=reload result=ok changed=%s", names);
 }
 
-/* Makes n the running configuration, for both children, and replaces each
- * changed child but `done` (see replace_changed).  Frees the old one. */
+/* Makes n the running configuration and replaces each changed child but
+ * those in `done` (see replace_changed).  Frees the old one. */
 static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDREN],
                   sup_reload_prep *prep, const int changed[RP_N_CHILDREN],
-                  char why[RP_N_CHILDREN][512], int done, rp_text *reply)
+                  char why[RP_N_CHILDREN][512], unsigned done, rp_text *reply)
 {
     rp_config_free(switch_config(s, n, views, prep));
-    /* the gateway runs n from now on, or n's part for it is the one it runs */
-    rp_config_free(s->gw_cfg);
-    s->gw_cfg = NULL;
     replace_changed(s, changed, why, done, reply);
     reload_ok(s, changed);
 }
@@ -266,7 +263,7 @@ static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDR
 /* The child a reload to n must wait for first (RP_CHILD_*), or -1: the
  * host when its part changed and it hands over, else the gateway when only
  * its part changed and it hands over.  (When both changed, the wait for the
- * gateway follows: begin_gateway_stage.) */
+ * gateway follows the host's: begin_gateway_stage.) */
 static int child_to_wait_for(const sup_state *s, const rp_config *n,
                              const int changed[RP_N_CHILDREN])
 {
@@ -334,7 +331,7 @@ int sup_reload(sup_state *s, rp_text *reply)
     }
     int which = child_to_wait_for(s, n, changed);
     if (which < 0) {
-        apply(s, n, views, &prep, changed, why, -1, reply);
+        apply(s, n, views, &prep, changed, why, 0, reply);
         return 0;
     }
     wait_for_child(s, which, n, &prep, views, changed, why);
@@ -343,11 +340,7 @@ int sup_reload(sup_state *s, rp_text *reply)
 
 const rp_config *sup_config_for(const sup_state *s, int which)
 {
-    if (s->reload.cfg && which == s->reload.which)
-        return s->reload.cfg;
-    if (which == RP_CHILD_GATEWAY && s->gw_cfg)
-        return s->gw_cfg;
-    return s->cfg;
+    return sup_reload_holds(s, which) ? s->reload.cfg : s->cfg;
 }
 
 /* Why the waiting reload's new process p (NULL once it has ended) did not
@@ -402,28 +395,15 @@ static void restore_listen_fd(sup_state *s)
     w->old_listen_fd = -1;
 }
 
-/* The waiting reload has failed: what failed, and what serves now. */
-static void reload_failed(sup_state *s, sup_proc *p, rp_config *n, int64_t now)
+/* Ends a waiting reload that failed with `err`: its resources are given
+ * back and waiting rpcrestctl clients told. */
+static void reload_undone(sup_state *s, char *err, int64_t now)
 {
     sup_reload_wait *w = &s->reload;
-    sup_child *c = &s->children[w->which];
-    char why[1024], err[2048];
     rp_text reply = {0};
-    wait_failure(s, p, why, sizeof(why));
-    if (p && p == c->next)
-        sup_child_retire(c, p, now); /* stopping: it is not wanted any more */
-    c->handover_pending = 0;
-    c->policy.ready_timeout = w->ready_timeout;
-    restore_listen_fd(s);
-    if (c->cur && c->cur->pid == w->old_pid)
-        snprintf(err, sizeof(err), "%s; %s pid %d keeps serving the running configuration%s",
-                 why, c->name, (int)w->old_pid,
-                 w->which == RP_CHILD_HOST ? ", and rpcrest-gateway is not handed over" : "");
-    else
-        snprintf(err, sizeof(err), "%s; pid %d, which ran the running configuration, ended "
-                 "during the hand-over: no %s serves now", why, (int)w->old_pid, c->name);
     unprepare(&w->prep);
-    rp_config_free(n);
+    rp_config_free(w->cfg);
+    w->cfg = NULL;
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         sup_reload_view_free(w->views[i]);
         w->views[i] = NULL;
@@ -434,121 +414,128 @@ static void reload_failed(sup_state *s, sup_proc *p, rp_config *n, int64_t now)
     rp_text_free(&reply);
 }
 
-/* The first stage of a reload that changed both parts is done: the new
- * host has taken over.  n becomes the running configuration and the reload
- * waits for the gateway's new process, keeping the configuration in force
- * for the gateway until then. */
-static void begin_gateway_stage(sup_state *s, rp_config *n, int64_t now)
+/* The waiting reload's new process p (NULL once ended) failed: it goes,
+ * and the child is left as it was.  Writes what failed, and what serves
+ * now, into err[size].  Returns 1 if the old process serves on. */
+static int new_process_failed(sup_state *s, sup_proc *p, char *err, size_t size, int64_t now)
 {
     sup_reload_wait *w = &s->reload;
+    sup_child *c = &s->children[w->which];
+    char why[1024];
+    wait_failure(s, p, why, sizeof(why));
+    if (p && p == c->next)
+        sup_child_retire(c, p, now); /* stopping: it is not wanted any more */
+    c->handover_pending = 0;
+    c->policy.ready_timeout = w->ready_timeout;
+    restore_listen_fd(s);
+    if (c->cur && c->cur->pid == w->old_pid) {
+        snprintf(err, size, "%s; %s pid %d keeps serving the running configuration", why,
+                 c->name, (int)w->old_pid);
+        return 1;
+    }
+    snprintf(err, size, "%s; pid %d, which ran the running configuration, ended during the "
+             "hand-over: no %s serves now", why, (int)w->old_pid, c->name);
+    return 0;
+}
+
+/* The second stage failed: the host the new one took over from, parked
+ * since, serves again (or, if it has ended, the host is handed over to a
+ * new process on the running configuration).  Says which into note[size]. */
+static void give_host_back(sup_state *s, char *note, size_t size, int64_t now)
+{
+    sup_reload_wait *w = &s->reload;
+    sup_child *h = &s->children[RP_CHILD_HOST];
+    pid_t old = w->host_old_pid, new = w->host_new_pid;
+    w->host_old_pid = w->host_new_pid = 0; /* from here on the host gets the running one */
+    if (sup_stopping(s)) {
+        note[0] = '\0';
+    } else if (sup_child_take_back(h, old, &s->log, now) == 0) {
+        s->host_given_back = new;
+        snprintf(note, size, "; %s pid %d serves again (pid %d, which had taken over from it, "
+                 "stops)", h->name, (int)old, (int)new);
+    } else {
+        sup_log(&s->log, "%s pid %d has ended since pid %d took over from it: handing over "
+                "to a new process on the running configuration", h->name, (int)old, (int)new);
+        sup_restart_child(s, RP_CHILD_HOST, now);
+        snprintf(note, size, "; %s is handed over to a new process on the running "
+                 "configuration (pid %d, which ran it, has ended)", h->name, (int)old);
+    }
+}
+
+/* The waiting reload has failed: its new process did not take over. */
+static void reload_failed(sup_state *s, sup_proc *p, int64_t now)
+{
+    char err[2048], host[256] = "";
+    int second_stage = s->reload.host_old_pid != 0;
+    int old_serves = new_process_failed(s, p, err, sizeof(err), now);
+    if (second_stage)
+        give_host_back(s, host, sizeof(host), now);
+    else if (s->reload.which == RP_CHILD_HOST && old_serves)
+        snprintf(host, sizeof(host), ", and rpcrest-gateway is not handed over");
+    size_t len = strlen(err);
+    snprintf(err + len, sizeof(err) - len, "%s", host);
+    reload_undone(s, err, now);
+}
+
+/* The first stage of a reload that changed both parts is done: the new
+ * host has taken over (the old one is parked, serving the old gateway).
+ * The reload now waits for the gateway's new process, as wait_for_child
+ * does; the new configuration takes effect once it is ready. */
+static void begin_gateway_stage(sup_state *s, int64_t now)
+{
+    sup_reload_wait *w = &s->reload;
+    sup_child *h = &s->children[RP_CHILD_HOST];
     sup_child *gw = &s->children[RP_CHILD_GATEWAY];
-    w->gw_prev_view = s->running[RP_CHILD_GATEWAY];
-    s->running[RP_CHILD_GATEWAY] = NULL;
-    if (w->prep.listen_fd >= 0) { /* as wait_for_child: the old one is put back on failure */
+    h->policy.ready_timeout = w->ready_timeout; /* the running one, until applied */
+    w->host_old_pid = w->old_pid;
+    w->host_new_pid = w->new_pid;
+    w->which = RP_CHILD_GATEWAY;
+    w->old_pid = gw->cur->pid; /* hands_over: there is one */
+    w->new_pid = 0;
+    if (w->prep.listen_fd >= 0) {
         w->old_listen_fd = gw->listen_fd;
         gw->listen_fd = w->prep.listen_fd;
         w->prep.listen_fd = -1;
     }
-    rp_config *kept = s->gw_cfg;
-    s->gw_cfg = NULL;
-    rp_config *o = switch_config(s, n, w->views, &w->prep);
-    if (kept)
-        rp_config_free(o);
-    else
-        kept = o;
-    w->gw_prev = kept;
-    w->which = RP_CHILD_GATEWAY;
-    w->old_pid = gw->cur->pid; /* hands_over: there is one */
-    w->new_pid = 0;
-    rp_text_printf(&w->done, "%s: %s; handed over\n", s->children[RP_CHILD_HOST].name,
-                   w->why[RP_CHILD_HOST]);
+    w->ready_timeout = gw->policy.ready_timeout;
+    gw->policy.ready_timeout = w->cfg->supervisor.child[RP_CHILD_GATEWAY].ready_timeout;
     sup_log(&s->log, "reload: %s: %s; handing over to a new process; the reload takes effect "
-            "for it once it is ready", gw->name, w->why[RP_CHILD_GATEWAY]);
+            "once it is ready (if it fails, %s pid %d serves again)", gw->name,
+            w->why[RP_CHILD_GATEWAY], h->name, (int)w->host_old_pid);
     sup_restart_child(s, RP_CHILD_GATEWAY, now);
-}
-
-/* The second stage has ended: the gateway's new process serves (`serving`)
- * and the reload is done, or it failed and the gateway keeps its part of
- * the previous configuration (the host runs the new one). */
-static void end_gateway_stage(sup_state *s, sup_proc *p, int serving, int64_t now)
-{
-    sup_reload_wait *w = &s->reload;
-    sup_child *gw = &s->children[RP_CHILD_GATEWAY];
-    rp_text reply = w->done;
-    w->done = (rp_text){0};
-    if (serving) {
-        if (w->old_listen_fd >= 0) {
-            close(w->old_listen_fd);
-            w->old_listen_fd = -1;
-        }
-        rp_config_free(w->gw_prev);
-        sup_reload_view_free(w->gw_prev_view);
-        w->gw_prev = NULL;
-        w->gw_prev_view = NULL;
-        rp_text_printf(&reply, "%s: %s; handed over\n", gw->name, w->why[RP_CHILD_GATEWAY]);
-        reload_ok(s, w->changed);
-        sup_ctl_answer_waiting(&s->ctl, 0, reply.s ? reply.s : "", now);
-        rp_text_free(&reply);
-        return;
-    }
-    char why[1024], err[2048];
-    wait_failure(s, p, why, sizeof(why));
-    if (p && p == gw->next)
-        sup_child_retire(gw, p, now);
-    gw->handover_pending = 0;
-    restore_listen_fd(s);
-    s->gw_cfg = w->gw_prev;
-    sup_reload_view_free(s->running[RP_CHILD_GATEWAY]);
-    s->running[RP_CHILD_GATEWAY] = w->gw_prev_view;
-    w->gw_prev = NULL;
-    w->gw_prev_view = NULL;
-    if (gw->cur && gw->cur->pid == w->old_pid)
-        snprintf(err, sizeof(err), "%s; %s runs the new configuration, %s pid %d keeps serving "
-                 "its part of the previous one, which stays in force for it", why,
-                 s->children[RP_CHILD_HOST].name, gw->name, (int)w->old_pid);
-    else
-        snprintf(err, sizeof(err), "%s; %s runs the new configuration; pid %d, which ran the "
-                 "previous one, ended during the hand-over: no %s serves now (the next runs "
-                 "the previous configuration)", why, s->children[RP_CHILD_HOST].name,
-                 (int)w->old_pid, gw->name);
-    rp_text_free(&reply);
-    s->reloads_failed++;
-    reload_not_done(s, "failed", err, &reply);
-    sup_ctl_answer_waiting(&s->ctl, 1, reply.s ? reply.s : "", now);
-    rp_text_free(&reply);
 }
 
 void sup_reload_progress(sup_state *s, int64_t now)
 {
     sup_reload_wait *w = &s->reload;
-    if (!sup_reload_waits(s))
+    if (!w->cfg)
         return;
     sup_child *c = &s->children[w->which];
     sup_proc *p = w->new_pid ? sup_child_find(c, w->new_pid) : NULL;
     int serving = p && p == c->cur && p->ready_ms >= 0 && p->term_ms < 0;
     if (!serving && new_getting_ready(c, p) && !sup_stopping(s))
         return;
-    if (w->gw_prev) {
-        end_gateway_stage(s, p, serving, now);
+    if (!serving) {
+        reload_failed(s, p, now);
         return;
     }
-    rp_config *n = w->cfg;
-    w->cfg = NULL;
-    if (!serving) {
-        reload_failed(s, p, n, now);
+    if (w->which == RP_CHILD_HOST && w->changed[RP_CHILD_GATEWAY] && !sup_stopping(s) &&
+        hands_over(s, RP_CHILD_GATEWAY, w->cfg)) {
+        begin_gateway_stage(s, now);
         return;
     }
     if (w->old_listen_fd >= 0) { /* the new gateway took over: the old socket is done */
         close(w->old_listen_fd);
         w->old_listen_fd = -1;
     }
-    if (w->which == RP_CHILD_HOST && w->changed[RP_CHILD_GATEWAY] && !sup_stopping(s) &&
-        hands_over(s, RP_CHILD_GATEWAY, n)) {
-        begin_gateway_stage(s, n, now);
-        return;
-    }
+    unsigned done = 1u << w->which;
+    if (w->host_old_pid)
+        done |= 1u << RP_CHILD_HOST;
+    w->host_old_pid = w->host_new_pid = 0;
+    rp_config *n = w->cfg;
+    w->cfg = NULL;
     rp_text reply = {0};
-    apply(s, n, w->views, &w->prep, w->changed, w->why, w->which, &reply);
+    apply(s, n, w->views, &w->prep, w->changed, w->why, done, &reply);
     sup_ctl_answer_waiting(&s->ctl, 0, reply.s ? reply.s : "", now);
     rp_text_free(&reply);
 }
@@ -811,10 +798,11 @@ int sup_command(void *arg, const char *request, rp_text *reply)
                                "rpcrest-host\n");
         return 1;
     }
-    if (named && sup_reload_waits(s) && which == s->reload.which) {
-        /* the reload's new process is starting: another would outrun it */
+    if (named && sup_reload_holds(s, which)) {
+        /* the reload's new process is starting (or, in its second stage,
+         * the host it may give back): another would outrun it */
         rp_text_printf(reply, "rpcrestd: a reload is waiting for its new %s to get ready; try "
-                              "again once it is done\n", c->name);
+                              "again once it is done\n", s->children[s->reload.which].name);
         return 1;
     }
     if (strcmp(cmd, "start") == 0)

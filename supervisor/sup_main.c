@@ -178,6 +178,20 @@ static int started_by_us(void *arg, pid_t pid)
     return 0;
 }
 
+/* The host that a failed reload's give-back stopped has ended: its end
+ * removed the private socket's path, which pointed at its own socket; the
+ * serving host points the path at its socket again (SIGUSR2). */
+static void republish_host_socket(sup_state *s, pid_t ended)
+{
+    if (ended != s->host_given_back)
+        return;
+    s->host_given_back = 0;
+    const sup_proc *cur = s->children[RP_CHILD_HOST].cur;
+    if (cur && cur->ready_ms >= 0 && cur->term_ms < 0 && kill(cur->pid, SIGUSR2) < 0)
+        sup_log(&s->log, "SIGUSR2 to rpcrest-host pid %d: %s", (int)cur->pid,
+                strerror(errno));
+}
+
 /* pid has been reaped: the guard is started again, a child's process goes
  * to its child (and into endings), anything else is an adoptee. */
 static void reaped(sup_state *s, pid_t pid, int status, sup_endings *endings)
@@ -199,6 +213,8 @@ static void reaped(sup_state *s, pid_t pid, int status, sup_endings *endings)
         sup_endings_add(endings, c->name, pid);
         sup_child_exited(c, p, status, &s->ctx, now, sup_stopping(s));
         refused_at_start(s, c);
+        if (i == RP_CHILD_HOST)
+            republish_host_socket(s, pid);
         return;
     }
     sup_adopt_reaped(&s->adopt, pid, status, endings, now);
@@ -400,7 +416,7 @@ static int64_t start_due(sup_state *s, int64_t now)
         }
         c->start_after_retired = 0;
         sup_ctx ctx = s->ctx;
-        ctx.cfg = sup_config_for(s, i); /* the gateway's may be its own (sup_state.gw_cfg) */
+        ctx.cfg = sup_config_for(s, i); /* a new host's crash in a reload's second stage */
         sup_child_spawn(c, SUP_ROLE_CURRENT, &ctx, now);
         if (!c->cur && c->next_start_ms >= 0) /* a failed fork retries later */
             next = earliest(next, c->next_start_ms > now ? c->next_start_ms - now : 0);
@@ -775,10 +791,7 @@ static void sup_free(sup_state *s)
         sup_reload_view_free(s->running[i]);
         sup_reload_view_free(s->reload.views[i]);
     }
-    sup_reload_view_free(s->reload.gw_prev_view);
-    rp_config_free(s->reload.gw_prev);
-    rp_text_free(&s->reload.done);
-    rp_config_free(s->gw_cfg);
+    rp_config_free(s->reload.cfg);
     rp_config_free(s->cfg);
     free(s->cfg_arg);
 }

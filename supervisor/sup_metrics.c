@@ -80,8 +80,9 @@ void sup_metrics(const sup_state *s, rp_text *reply)
     }
     rp_metrics_header(reply, "rpcrest_supervisor_reloads_total",
                       "Reloads (SIGHUP, rpcrestctl reload), by result: ok (applied), refused "
-                      "(an error in the file) or failed (the new host was not ready); the "
-                      "running configuration stays unless ok.", "counter");
+                      "(an error in the file, or a reload under way) or failed (a new host "
+                      "or gateway was not ready); the running configuration stays unless ok.",
+                      "counter");
     const char *ok[] = {"ok"}, *refused[] = {"refused"}, *failed[] = {"failed"};
     rp_metrics_sample(reply, "rpcrest_supervisor_reloads_total", result_label, ok, s->reloads_ok);
     rp_metrics_sample(reply, "rpcrest_supervisor_reloads_total", result_label, refused,

@@ -58,20 +58,19 @@ static int find_socket(void *user, const char *section, const char *key, const c
 }
 
 /* The control socket path of the INI at `path`, or NULL (reported), and
- * in *ready_s the longest a reload waits for a new child to be ready (the
- * host's ready_timeout, or the gateway's when only the gateway changes):
- * the longer of the INI's two, or the most either may be when the INI has
- * an error. */
+ * in *ready_s the longest a reload waits for new children to be ready: the
+ * host's ready_timeout and then the gateway's when both parts change (the
+ * sum of the INI's two), or the most they may be when the INI has an
+ * error. */
 static char *socket_path(const char *path, double *ready_s)
 {
     char err[PATH_MAX + 256];
-    *ready_s = READY_TIMEOUT_MAX_S;
+    *ready_s = 2 * READY_TIMEOUT_MAX_S;
     rp_config *cfg = rp_config_load(path, err, sizeof(err));
     if (cfg) {
         char *out = strdup(cfg->supervisor.control_socket);
-        double host = cfg->supervisor.child[RP_CHILD_HOST].ready_timeout;
-        double gateway = cfg->supervisor.child[RP_CHILD_GATEWAY].ready_timeout;
-        *ready_s = host > gateway ? host : gateway;
+        *ready_s = cfg->supervisor.child[RP_CHILD_HOST].ready_timeout +
+                   cfg->supervisor.child[RP_CHILD_GATEWAY].ready_timeout;
         rp_config_free(cfg);
         return out;
     }

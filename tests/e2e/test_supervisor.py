@@ -282,6 +282,20 @@ class SupervisorCase(unittest.TestCase):
             r.http_port = saved
         return status == 200 and body == {"value": "x"}
 
+    def grpc_echo_works(self, r, timeout=2):
+        """A gRPC client (grpcio) on a fresh connection to [host] listen."""
+        import grpc
+        import harness
+        pb2, pb2_grpc = harness.grpc_modules("echo.proto",
+                                             os.path.join(harness.ROOT, "services/echo"))
+        with grpc.insecure_channel(r.grpc_target()) as ch:
+            try:
+                reply = pb2_grpc.MyServiceStub(ch).Echo(pb2.StringMessage(value="g"),
+                                                        timeout=timeout)
+            except grpc.RpcError:
+                return False
+        return reply.value == "g"
+
     def ctl(self, r, *args, **kw):
         """rpcrestctl -c INI args... -> CompletedProcess (text)."""
         return subprocess.run([RPCRESTCTL, "-c", r.ini] + list(args), capture_output=True,

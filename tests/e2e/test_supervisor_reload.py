@@ -426,50 +426,72 @@ class ReloadTest(SupervisorCase):
                         log.index("event=reload result=ok changed=%s,%s" % (HOST, GATEWAY)), log)
         self.assertTrue(self.echo_works(r, 5))
 
-    def test_reload_changing_both_parts_whose_new_gateway_refuses_keeps_its_part(self):
+    def test_reload_changing_both_parts_whose_new_gateway_refuses_is_undone(self):
         """Both parts changed and the new host took over, but the new
-        gateway refuses its part (exit 78): the reload has failed for the
-        gateway, which keeps serving with its part of the previous
-        configuration; a gateway started after a crash runs that part too,
-        not the refused one, and a reload of a mended file applies it."""
+        gateway refuses its part (exit 78): the reload has failed, the old
+        host (parked until then) serves again and the new one stops, so
+        nothing has changed: the old gateway serves on, a gateway started
+        after a crash runs the running configuration and reaches the old
+        host through the private socket, gRPC clients reach it too."""
         r = self.rpcrest()
         kids = children(r)
         rewrite(r, "threads = 2", "threads = 1")
         rewrite(r, "timeout = 2", "timeout = 2\nservices = nope.Svc")
         ctl = self.ctl(r, "reload")
-        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertEqual((ctl.returncode, ctl.stdout), (1, ""), ctl)
         self.assertRegex(ctl.stderr, r"^reload failed: %s: hand-over to pid \d+ failed: exited "
-                         r"with status 78; it said: .*nope\.Svc.*; %s runs the new "
-                         r"configuration, %s pid %d keeps serving its part of the previous "
-                         r"one, which stays in force for it\n$"
-                         % (GATEWAY, HOST, GATEWAY, kids[GATEWAY]))
-        self.assertEqual(ctl.stdout, "")
-        host = self.wait_handed_over(r, HOST, kids[HOST])
-        self.assertEqual(children(r)[GATEWAY], kids[GATEWAY])
+                         r"with status 78; it said: .*nope\.Svc.*; %s pid %d keeps serving the "
+                         r"running configuration; %s pid %d serves again \(pid (\d+), which had "
+                         r"taken over from it, stops\)\n$"
+                         % (GATEWAY, GATEWAY, kids[GATEWAY], HOST, kids[HOST]))
+        new_host = int(re.search(r"\(pid (\d+), which", ctl.stderr).group(1))
+        self.assertTrue(wait_until(lambda: not pid_alive(new_host), 10), r.log())
+        self.assertEqual(children(r), kids, r.log())
         log = r.log()
         self.assertIn("event=reload result=failed", log)
         self.assertNotIn("event=reload result=ok", log)
         self.assertTrue(self.echo_works(r, 5))
+        self.assertTrue(wait_until(lambda: self.grpc_echo_works(r), 5), r.log())
         metrics = self.ctl(r, "metrics").stdout
         self.assertIn('rpcrest_supervisor_reloads_total{result="failed"} 1', metrics)
-        # a crash: the gateway comes back on its part in force, not the refused one
+        # a crash: the gateway comes back on the running configuration and
+        # finds the old host's private socket (the new host's end removed
+        # the path; the old host published it again)
         os.kill(kids[GATEWAY], signal.SIGKILL)
         gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+        self.assertRegex(r.log(), r"%s\[%d\]: listening on http://\S+ with \d+ threads?, "
+                         r"upstream unix:" % (GATEWAY, gateway))
         self.assertNotIn("FATAL", r.log())
-        # the mended file: the gateway's part equals what it runs, the host's too
+        # the mended file: the host's part is what changes
         rewrite(r, "\nservices = nope.Svc", "")
         ctl = self.ctl(r, "reload")
-        self.assertEqual((ctl.returncode, ctl.stdout), (0, "reloaded; no child is affected\n"),
-                         r.log())
-        # a new gateway gets the file's configuration now: a timeout it did not have
-        rewrite(r, "timeout = 2", "timeout = 4")
-        ctl = self.ctl(r, "reload")
         self.assertEqual((ctl.returncode, ctl.stdout),
-                         (0, "%s: [gateway] timeout changed; handed over\n" % GATEWAY), r.log())
-        self.wait_handed_over(r, GATEWAY, gateway)
-        self.assertEqual(children(r)[HOST], host)
+                         (0, "%s: [host] threads changed; handed over\n" % HOST), r.log())
+        self.wait_handed_over(r, HOST, kids[HOST])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+
+    def test_reload_moving_the_host_whose_new_gateway_refuses_is_undone(self):
+        """[host] listen moves (both parts change: the gateway finds the
+        host by it) and the new gateway refuses: the old host, on the old
+        port, serves again, and the new port is closed."""
+        r = self.rpcrest()
+        kids = children(r)
+        new_port = free_port()
+        rewrite(r, "listen = 127.0.0.1:%d" % r.host_port, "listen = 127.0.0.1:%d" % new_port)
+        rewrite(r, "timeout = 2", "timeout = 2\nservices = nope.Svc")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("%s pid %d serves again" % (HOST, kids[HOST]), ctl.stderr)
+        new_host = int(re.search(r"\(pid (\d+), which", ctl.stderr).group(1))
+        self.assertTrue(wait_until(lambda: not pid_alive(new_host), 10), r.log())
+        self.assertFalse(port_open(new_port))
+        self.assertEqual(children(r), kids, r.log())
         self.assertTrue(self.echo_works(r, 5))
+        self.assertTrue(wait_until(lambda: self.grpc_echo_works(r), 5), r.log())
+        os.kill(kids[GATEWAY], signal.SIGKILL)
+        self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
 
     def test_while_a_reload_waits_the_host_is_left_to_it(self):
         """While a reload waits for its new host, another reload and
@@ -537,7 +559,8 @@ class ReloadTest(SupervisorCase):
         self.addCleanup(lambda: os.path.isdir(r.dir) and self.release_held(r))
         new = int(self.wait_for_log(r, r"started %s pid (\d+) to take over" % GATEWAY).group(1))
         self.assertRegex(r.log(), r"%s pid \d+ took over from pid %d" % (HOST, kids[HOST]))
-        for request in ("restart gateway", "stop gateway", "start gateway"):
+        for request in ("restart gateway", "stop gateway", "start gateway", "restart host",
+                        "stop host", "start host"):
             ctl = self.ctl(r, *request.split())
             self.assertEqual(ctl.returncode, 1, (request, ctl))
             self.assertIn("a reload is waiting for its new %s" % GATEWAY, ctl.stderr)
@@ -550,8 +573,8 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(r.proc.wait(10), 0, r.log())
         out, err = waiting.communicate(timeout=10)
         self.assertEqual(waiting.returncode, 1, (out, err))
-        self.assertRegex(err, r"^reload failed: rpcrestd is stopping; %s runs the new "
-                         r"configuration, %s pid %d keeps serving" % (HOST, GATEWAY, kids[GATEWAY]))
+        self.assertEqual(err, "reload failed: rpcrestd is stopping; %s pid %d keeps serving "
+                         "the running configuration\n" % (GATEWAY, kids[GATEWAY]))
         for pid in list(kids.values()) + [new]:
             self.assertEqual(group_members(pid), [], r.log())
 
