@@ -83,6 +83,8 @@ typedef struct disc {
     size_t n_files;
     service_rec *services;
     size_t n_services;
+    char **listed; /* gw_discovery_result.listed */
+    size_t n_listed;
     char *err;
     size_t errlen;
 } disc;
@@ -464,10 +466,13 @@ static int take_services(disc *d, const Response *resp)
                     (int)resp->message_response_case);
     const Grpc__Reflection__V1__ListServiceResponse *ls = resp->list_services_response;
     d->services = calloc(ls->n_service ? ls->n_service : 1, sizeof(*d->services));
-    if (!d->services)
+    d->listed = calloc(ls->n_service ? ls->n_service : 1, sizeof(*d->listed));
+    if (!d->services || !d->listed)
         return fail(d, "out of memory");
     for (size_t i = 0; i < ls->n_service; i++) {
         const char *name = ls->service[i]->name;
+        if (name && *name && !(d->listed[d->n_listed++] = strdup(name)))
+            return fail(d, "out of memory");
         if (!name || !*name || (!(d->flags & GW_DISCOVERY_INTERNAL) && is_internal(name)))
             continue;
         int dup = 0;
@@ -594,6 +599,10 @@ static int build_result(disc *d, gw_discovery_result *res)
     res->undescribed = calloc(d->n_services ? d->n_services : 1, sizeof(*res->undescribed));
     if (res->set.oom || !res->services || !res->undescribed)
         return fail(d, "out of memory");
+    res->listed = d->listed; /* handed over */
+    res->n_listed = d->n_listed;
+    d->listed = NULL;
+    d->n_listed = 0;
     for (size_t i = 0; i < d->n_services; i++) { /* hand the names over */
         service_rec *s = &d->services[i];
         if (s->undescribed) {
@@ -651,6 +660,9 @@ int gw_discovery_fetch(grpc_channel *channel, int64_t timeout_ms, unsigned flags
         free(d.services[i].undescribed);
     }
     free(d.services);
+    for (size_t i = 0; i < d.n_listed; i++)
+        free(d.listed[i]);
+    free(d.listed);
     if (rc < 0)
         gw_discovery_result_free(res);
     return rc;
@@ -696,5 +708,8 @@ void gw_discovery_result_free(gw_discovery_result *res)
     for (size_t i = 0; i < res->n_undescribed; i++)
         free(res->undescribed[i]);
     free(res->undescribed);
+    for (size_t i = 0; i < res->n_listed; i++)
+        free(res->listed[i]);
+    free(res->listed);
     memset(res, 0, sizeof(*res));
 }

@@ -39,6 +39,10 @@ typedef struct gw_discovery_result {
                            * but whose file it says it does not have
                            * (NOT_FOUND): left out, the others served */
     size_t n_undescribed;
+    char **listed;        /* every service the upstream listed, the internal ones (which
+                           * `services` leaves out unless asked for) and the
+                           * undescribed ones too: what it serves */
+    size_t n_listed;
     const char *protocol; /* "grpc.reflection.v1" or "grpc.reflection.v1alpha"
                            * (static) */
 } gw_discovery_result;

@@ -11,9 +11,12 @@
 #include "gw_discovery.h"
 #include "rp_log.h"
 
-/* Every descriptor set the source names, as buffers (files, then reflection). */
+/* Every descriptor set the source names, as buffers (files, then
+ * reflection), and with reflection the services the upstream lists
+ * (*listed: the caller frees it with gw_discovery_result_free). */
 static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
-                        char *origin, size_t origin_len, char *err, size_t errlen)
+                        gw_discovery_result *listed, char *origin, size_t origin_len,
+                        char *err, size_t errlen)
 {
     for (size_t i = 0; i < src->n_files; i++) {
         if (gw_buf_read_file(&sets[i], src->files[i]) < 0)
@@ -35,8 +38,28 @@ static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
     for (size_t i = 0; i < res.n_undescribed; i++)
         rp_log("reflection: the upstream serves %s but does not describe it: no routes for it",
                res.undescribed[i]);
+    listed->listed = res.listed; /* handed over */
+    listed->n_listed = res.n_listed;
+    res.listed = NULL;
+    res.n_listed = 0;
     gw_discovery_result_free(&res);
     return 0;
+}
+
+/* Logs each service the API's files declare that the upstream does not
+ * list (a .proto with a service no plugin registers): it gets no routes,
+ * where it would only answer 501. */
+static void log_unserved(const gw_method *methods, size_t n, const gw_router_options *opt)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *slash = strrchr(methods[i].path, '/');
+        size_t len = slash ? (size_t)(slash - methods[i].path) : 0;
+        if (gw_router_served(&methods[i], opt) ||
+            (i > 0 && strncmp(methods[i - 1].path, methods[i].path, len + 1) == 0))
+            continue; /* served, or its service logged already */
+        rp_log("the API declares %.*s, which the upstream does not serve: no routes for it",
+               (int)(len ? len - 1 : 0), methods[i].path + 1);
+    }
 }
 
 static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin,
@@ -59,6 +82,7 @@ static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin,
         goto fail;
     size_t n_methods;
     const gw_method *methods = gw_schema_methods(g->schema, &n_methods);
+    log_unserved(methods, n_methods, routes);
     if (gw_router_build_with(&g->router, methods, n_methods, routes, err, errlen) < 0)
         goto fail;
     gw_upstream_prepare(up, methods, n_methods);
@@ -87,8 +111,16 @@ gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, char *err, size_
     }
     char origin[256];
     gw_gen *g = NULL;
-    if (collect_sets(src, up, sets, origin, sizeof(origin), err, errlen) == 0)
-        g = build_from_sets(sets, n, origin, &src->routes, up, err, errlen);
+    gw_discovery_result listed = {0};
+    if (collect_sets(src, up, sets, &listed, origin, sizeof(origin), err, errlen) == 0) {
+        gw_router_options routes = src->routes;
+        if (src->use_reflection) {
+            routes.served = (const char *const *)listed.listed;
+            routes.n_served = listed.n_listed;
+        }
+        g = build_from_sets(sets, n, origin, &routes, up, err, errlen);
+    }
+    gw_discovery_result_free(&listed);
     for (size_t i = 0; i < n; i++)
         gw_buf_free(&sets[i]);
     free(sets);

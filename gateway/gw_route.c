@@ -395,14 +395,23 @@ static int method_in_service(const gw_method *m, const char *name)
     return strlen(name) == len && strncmp(m->path + 1, name, len) == 0;
 }
 
-static int exposed(const gw_method *m, const gw_router_options *opt)
+static int in_list(const gw_method *m, const char *const *names, size_t n)
 {
-    if (!opt->services)
-        return 1;
-    for (size_t i = 0; i < opt->n_services; i++)
-        if (method_in_service(m, opt->services[i]))
+    for (size_t i = 0; i < n; i++)
+        if (method_in_service(m, names[i]))
             return 1;
     return 0;
+}
+
+static int exposed(const gw_method *m, const gw_router_options *opt)
+{
+    return (!opt->services || in_list(m, opt->services, opt->n_services)) &&
+           (!opt->served || in_list(m, opt->served, opt->n_served));
+}
+
+int gw_router_served(const gw_method *m, const gw_router_options *opt)
+{
+    return !opt->served || in_list(m, opt->served, opt->n_served);
 }
 
 static int check_services(const gw_method *methods, size_t n, const gw_router_options *opt,

@@ -84,11 +84,17 @@ typedef struct gw_router {
 typedef struct gw_router_options {
     const char *const *services; /* only these services ("pkg.Service"); NULL: all */
     size_t n_services;
+    const char *const *served;   /* the services the upstream serves (its reflection
+                                  * list): no routes for others; NULL: not known */
+    size_t n_served;
     int auto_map;                /* unannotated methods: POST /pkg.Service/Method, body "*" */
     int allow_missing;           /* a listed service may be absent (API not complete yet) */
     const char *config_path;     /* the INI and the line of its [gateway] services, for */
     int services_line;           /* "FILE:LINE: " before an error about it; or NULL, 0 */
 } gw_router_options;
+
+/* 0 if opt says the upstream does not serve m's service (opt->served). */
+int gw_router_served(const gw_method *m, const gw_router_options *opt);
 
 /* gw_router_build with options; a listed service that no method belongs to
  * is an error naming it. */

@@ -23,6 +23,7 @@ Only 127.0.0.1; every server is stopped in tearDown (the host by PID).
 """
 import atexit
 import concurrent.futures
+import http.client
 import os
 import shutil
 import signal
@@ -545,6 +546,45 @@ class HostTest(DiscoveryCase):
         err = proc.stderr.decode("utf-8", "replace")
         self.assertEqual(proc.returncode, 0, err)
         self.assertNotIn("==", err, err)
+
+
+class GatewayServedTest(DiscoveryCase):
+    """rpcrest-gateway in front of a reflection server that lists only
+    some of the services its files declare (a .proto with a service no
+    plugin registers): routes only for the services it serves."""
+
+    def test_routes_only_for_listed_services(self):
+        s = self.server(listed=("other.Third", "example.MyService"))
+        port = harness.free_port()
+        ini = os.path.join(self.tmp, "gateway.ini")
+        with open(ini, "w") as f:
+            f.write("[gateway]\nlisten = 127.0.0.1:%d\nupstream = %s\ntimeout = 2\n"
+                    % (port, s.target()))
+        log_path = os.path.join(self.tmp, "gateway.log")
+        with open(log_path, "wb") as log:
+            gw = subprocess.Popen([os.path.join(harness.BUILD, "rpcrest-gateway"), "-c", ini],
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: gw.poll() is None and (gw.kill(), gw.wait()))
+
+        def log():
+            with open(log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        self.assertTrue(harness.wait_until(lambda: "listening on http://" in log(), 10), log())
+
+        def call(method, path, body=None):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                c.request(method, path, body=body, headers={"Content-Type": "application/json"})
+                resp = c.getresponse()
+                return resp.status, resp.read()
+            finally:
+                c.close()
+        self.assertEqual(call("POST", "/v1/example/echo", b'{"value":"x"}'),
+                         (200, b'{"value":"x"}'))
+        self.assertEqual(call("GET", "/v1/shout/x")[0], 404, log())
+        self.assertIn("the API declares other.Second, which the upstream does not serve: no "
+                      "routes for it", log())
+        self.assertNotIn("route GET /v1/shout/{value}", log())
 
 
 if __name__ == "__main__":
