@@ -389,7 +389,7 @@ static void policy_defaults(rp_child_policy *p)
     p->start_seconds = 10.0;
     p->start_retries = 5;
     p->ready_timeout = 30.0;
-    p->stop_timeout = 5.0;
+    p->stop_timeout = 10.0;
 }
 
 static int policy_index(const char *key)
@@ -1181,7 +1181,7 @@ static void validate(parse_ctx *ctx)
 
 static int set_defaults(rp_config *cfg)
 {
-    cfg->supervisor.stop_timeout = 5.0;
+    cfg->supervisor.stop_timeout = 10.0;
     cfg->host.listen = strdup("127.0.0.1:5505");
     cfg->host.max_message_bytes = (size_t)4 << 20;
     cfg->host.max_concurrent_streams = 100;

@@ -143,6 +143,37 @@ static size_t thread_count(const rp_config *cfg)
     return (size_t)n;
 }
 
+/* A stop's time: drain_timeout for the calls in flight, then up to 5 s for
+ * the handlers of the calls cancelled then to finish them, before the host
+ * names the methods that did not (host_server_stop).  Under rpcrestd both
+ * must end half a second before the host's stop_timeout does (the time to
+ * say so and exit, before SIGKILL): the grace shrinks to fit, down to 1 s,
+ * and then the drain does (logged once, at start). */
+typedef struct stop_plan {
+    double drain_s;
+    int grace_ms;
+} stop_plan;
+
+static stop_plan plan_stop(const rp_config *cfg)
+{
+    stop_plan p = {cfg->host.drain_timeout, 5000};
+    if (!rp_notify_supervised())
+        return p;
+    double stop = cfg->supervisor.child[RP_CHILD_HOST].stop_timeout;
+    double room = stop - 0.5 - p.drain_s; /* for the grace */
+    if (room < 1.0) {
+        double drain = stop - 1.5 > 0 ? stop - 1.5 : 0;
+        rp_log("drain_timeout %g s shortened to %g s: the host's stop_timeout (%g s) must "
+               "leave 1.5 s after it, to cancel the calls left and exit before SIGKILL",
+               p.drain_s, drain, stop);
+        p.drain_s = drain;
+        room = stop - 0.5 - drain;
+    }
+    if (room < 5.0)
+        p.grace_ms = room > 0.1 ? (int)(room * 1000) : 100;
+    return p;
+}
+
 /* "serving a.S (/p/a.so), b.T (/p/b.so) on ADDR with N threads" */
 static void log_serving(const host_plugins *ps, const char *listen, size_t threads)
 {
@@ -343,6 +374,8 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         .ping_without_calls = cfg->host.ping_without_calls,
         .reuseport = rp_notify_handover(), /* rpcrestd runs two during a hand-over */
     };
+    stop_plan plan = plan_stop(cfg);
+    conf.cancel_grace_ms = plan.grace_ms;
     host_run run;
     memset(&run, 0, sizeof(run));
     int status = bind_port(cfg, &conf, &run);
@@ -360,8 +393,8 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
     int sig = wait_for_stop(stop_set, run.have_private ? run.private_path : NULL,
                             run.private_addr);
     rp_log("%s: stopping (draining calls for up to %g s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-             cfg->host.drain_timeout);
-    host_server_drain(run.srv, cfg->host.drain_timeout); /* health NOT_SERVING, no new calls */
+             plan.drain_s);
+    host_server_drain(run.srv, plan.drain_s); /* health NOT_SERVING, no new calls */
     host_run_free(&run);
     rp_log("stopped");
     return 0;

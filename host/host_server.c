@@ -51,6 +51,7 @@ struct host_server {
     size_t n_workers;
     host_live live;
     size_t max_message_bytes;
+    int cancel_grace_ms;    /* host_server_conf's */
     int bound;              /* a port was added: gRPC wants a shutdown before destroy */
     int started;
     host_tag shutdown_tag;  /* HOST_TAG_SERVER_SHUTDOWN, on shutdown_cq */
@@ -386,6 +387,7 @@ host_server *host_server_create(const host_server_conf *conf)
     }
     s->n_workers = conf->threads;
     s->max_message_bytes = conf->max_message_bytes;
+    s->cancel_grace_ms = conf->cancel_grace_ms;
     s->shutdown_tag.kind = HOST_TAG_SERVER_SHUTDOWN;
     s->server = create_grpc_server(conf);
     if (!s->server) {
@@ -535,18 +537,14 @@ static void close_queue(grpc_completion_queue *cq, host_worker *w)
     grpc_completion_queue_destroy(cq);
 }
 
-/* Once a drain's calls are cancelled, how long their handlers get to
- * finish them before the host gives up on them. */
-#define CANCELLED_GRACE_MS 5000
-
 /* A plugin holds calls that it never finished although they were
- * cancelled CANCELLED_GRACE_MS ago: nothing can be freed under them. */
+ * cancelled cancel_grace_ms ago: nothing can be freed under them. */
 static int calls_never_finished(host_server *s)
 {
     size_t left = host_live_calls(&s->live);
-    rp_log("stop: %zu call%s never finished, %d s after %s cancelled: a plugin's handler "
+    rp_log("stop: %zu call%s never finished, %g s after %s cancelled: a plugin's handler "
            "must finish every call (include/rpcrest/rpcrest.h)", left, left == 1 ? "" : "s",
-           CANCELLED_GRACE_MS / 1000, left == 1 ? "it was" : "they were");
+           s->cancel_grace_ms / 1000.0, left == 1 ? "it was" : "they were");
     for (size_t i = 0; i < s->ps->n_methods; i++) {
         host_method *m = &s->ps->methods[i];
         size_t open = atomic_load_explicit(&m->open_calls, memory_order_relaxed);
@@ -572,7 +570,7 @@ int host_server_stop(host_server *s)
             grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
         }
         gpr_timespec grace = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                          gpr_time_from_millis(CANCELLED_GRACE_MS,
+                                          gpr_time_from_millis(s->cancel_grace_ms,
                                                                GPR_TIMESPAN));
         if (!s->shutdown_done) {
             grpc_server_cancel_all_calls(s->server);

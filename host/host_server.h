@@ -23,6 +23,7 @@ typedef struct host_server_conf {
     int min_ping_interval_ms;   /* clients' PINGs closer than this are strikes */
     int ping_without_calls;     /* ... on connections without calls too (else 2 h) */
     int reuseport;            /* SO_REUSEPORT: a second host may bind the port (hand-over) */
+    int cancel_grace_ms;      /* a stop's cancelled calls get this long to be finished */
     const char *cert;         /* PEM certificate chain for TLS on listen, or NULL */
     const char *key;          /* its PEM private key (with cert) */
     const char *client_ca;    /* PEM CAs: clients must show a certificate they signed */

@@ -729,6 +729,39 @@ class SupervisorTest(SupervisorCase):
         self.assertLess(log.index("%s pid %d exited" % (GATEWAY, kids[GATEWAY])),
                         log.index("%s[%d]: SIGTERM" % (HOST, kids[HOST])), log)
 
+    def test_host_stop_fits_in_its_stop_timeout(self):
+        """A handler that never finishes its call, the default drain_timeout
+        (5 s) and stop_timeout = 3: the host shortens its drain (and says
+        so at start), cancels the call, names the method and exits 1, all
+        before rpcrestd's SIGKILL."""
+        import grpc
+        import harness
+        r = Rpcrest(services=(), ini_extra="\n[service.inspect]\nplugin = %s\ndescriptors = "
+                    "%s/services/echo.pb\n" % (os.path.join(BUILD, "tests", "plugins",
+                                                              "inspect.so"), BUILD))
+        self.addCleanup(r.cleanup)
+        r.start()
+        self.assertRegex(r.log(), r"rpcrest-host\[\d+\]: drain_timeout 5 s shortened to 1.5 s: "
+                         r"the host's stop_timeout \(3 s\) must leave 1.5 s after it")
+        pb2, pb2_grpc = harness.grpc_modules("echo.proto",
+                                             os.path.join(harness.ROOT, "services/echo"))
+        ch = grpc.insecure_channel(r.grpc_target())
+        self.addCleanup(ch.close)
+        future = pb2_grpc.MyServiceStub(ch).Echo.future(pb2.StringMessage(value="forget"),
+                                                         timeout=30)
+        time.sleep(0.3)
+        r.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(r.proc.wait(10), 0, r.log())
+        log = r.log()
+        self.assertRegex(log, r"rpcrest-host\[\d+\]: drain: 1 call still running after 1.5 s: "
+                         r"cancelling it")
+        self.assertRegex(log, r"rpcrest-host\[\d+\]: stop: /example.MyService/Echo: 1 call "
+                         r"never finished \(plugin \S+inspect.so\)")
+        self.assertRegex(log, r"event=exit child=rpcrest-host pid=\d+ status=1 ")
+        self.assertNotIn("sending SIGKILL", log)
+        with self.assertRaises(grpc.RpcError):
+            future.result(timeout=10)
+
     def test_sigint_stops_too(self):
         r = self.stand_ins(IDLE, IDLE).start()
         kids = [self.wait_for_child(r, HOST), self.wait_for_child(r, GATEWAY)]

@@ -67,7 +67,7 @@ static void test_defaults_for_an_empty_file(void **state)
     rp_config *cfg = load_ok(f, "");
     assert_string_equal(cfg->path, f->ini);
     assert_string_equal(cfg->dir, f->dir);
-    assert_true(cfg->supervisor.stop_timeout == 5.0);
+    assert_true(cfg->supervisor.stop_timeout == 10.0);
     assert_string_equal(cfg->host.listen, "127.0.0.1:5505");
     assert_int_equal(cfg->host.threads, 0);
     assert_int_equal(cfg->host.max_message_bytes, 4 * 1024 * 1024);
@@ -92,7 +92,7 @@ static void test_defaults_for_empty_sections_and_comments(void **state)
 {
     fixture *f = *state;
     rp_config *cfg = load_ok(f, "; comment\n# another\n\n[supervisor]\n[host]\n  \n[gateway]\n");
-    assert_true(cfg->supervisor.stop_timeout == 5.0);
+    assert_true(cfg->supervisor.stop_timeout == 10.0);
     assert_string_equal(cfg->host.listen, "127.0.0.1:5505");
     assert_string_equal(cfg->gateway.listen, "127.0.0.1:8080");
     assert_true(cfg->gateway.timeout == 10.0);

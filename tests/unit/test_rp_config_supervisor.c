@@ -33,7 +33,7 @@ static void expect_policy_defaults(const rp_child_policy *p)
     assert_true(p->start_seconds == 10.0);
     assert_int_equal(p->start_retries, 5);
     assert_true(p->ready_timeout == 30.0);
-    assert_true(p->stop_timeout == 5.0);
+    assert_true(p->stop_timeout == 10.0);
 }
 
 /* ---- defaults ------------------------------------------------------------ */
@@ -44,7 +44,7 @@ static void test_defaults(void **state)
     rp_config *cfg = load_ok(f, "");
     for (int i = 0; i < RP_N_CHILDREN; i++)
         expect_policy_defaults(&cfg->supervisor.child[i]);
-    assert_true(cfg->supervisor.stop_timeout == 5.0);
+    assert_true(cfg->supervisor.stop_timeout == 10.0);
     char want[PATH_MAX + 32];
     snprintf(want, sizeof(want), "%s/rpcrestd.sock", f->dir);
     assert_string_equal(cfg->supervisor.control_socket, want);
@@ -104,13 +104,13 @@ static void test_child_sections_override_their_child_only(void **state)
     assert_int_equal(h->restart, RP_RESTART_NEVER);
     assert_int_equal(h->start_retries, 2);
     assert_true(h->ready_timeout == 3.0);   /* from [supervisor] */
-    assert_true(h->stop_timeout == 5.0);    /* the default */
+    assert_true(h->stop_timeout == 10.0);    /* the default */
     assert_int_equal(g->restart, RP_RESTART_ON_FAILURE);
     assert_int_equal(g->start_retries, 9);
     assert_true(g->stop_timeout == 1.5);
     assert_true(g->backoff_max == 60.0);
     assert_true(h->backoff_max == 5.0);
-    assert_true(cfg->supervisor.stop_timeout == 5.0); /* [supervisor]'s own */
+    assert_true(cfg->supervisor.stop_timeout == 10.0); /* [supervisor]'s own */
     rp_config_free(cfg);
 }
 
