@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "google/protobuf/descriptor.pb-c.h"
+#include "host_health.h"
+#include "host_reflection.h"
 #include "host_type_names.h"
 #include "rp_log.h"
 #include "rp_priv.h"
@@ -107,12 +109,19 @@ static int plugin_open(host_plugin *p)
     return 0;
 }
 
-/* Refuses a service full name that an earlier service (of this plugin or of
- * an earlier one) already provides. */
+/* Refuses a service full name that the host serves itself, or that an
+ * earlier service (of this plugin or of an earlier one) already provides. */
 static int check_service_unique(const host_plugins *ps, size_t pi, size_t si)
 {
     const host_plugin *p = &ps->plugins[pi];
     const char *name = p->entry->services[si].descriptor->name;
+    if (strcmp(name, HOST_HEALTH_SERVICE) == 0 || strcmp(name, HOST_REFLECTION_V1_SERVICE) == 0 ||
+        strcmp(name, HOST_REFLECTION_V1ALPHA_SERVICE) == 0) {
+        rp_log("%s ([service.%s]): service %s is the host's own (it serves %s, %s and %s "
+               "itself)", p->path, p->section, name, HOST_HEALTH_SERVICE,
+               HOST_REFLECTION_V1_SERVICE, HOST_REFLECTION_V1ALPHA_SERVICE);
+        return -1;
+    }
     for (size_t i = 0; i <= pi; i++) {
         const host_plugin *q = &ps->plugins[i];
         size_t n = i == pi ? si : q->entry->n_services;

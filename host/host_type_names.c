@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "google/protobuf/descriptor.pb-c.h"
+#include "host_protos.h"
 #include "rp_log.h"
 #include "rp_pb_depth.h"
 
@@ -73,14 +74,24 @@ static int by_name(const void *a, const void *b)
     return c ? c : (x->plugin > y->plugin) - (x->plugin < y->plugin);
 }
 
-/* Logs the first clash in the sorted ns; 1 if there is one. */
+/* Logs the first clash in the sorted ns; 1 if there is one.  Names from
+ * plugin index ps->n_plugins are the host's own (host_protos), which sort
+ * after every plugin's. */
 static int report_clash(const names *ns, const host_plugins *ps, const rp_config *cfg)
 {
     for (size_t i = 1; i < ns->n; i++) {
         const type_name *a = &ns->v[i - 1], *b = &ns->v[i];
         if (strcmp(a->name, b->name) != 0 || strcmp(a->file, b->file) == 0)
             continue;
-        const host_plugin *pa = &ps->plugins[a->plugin], *pb = &ps->plugins[b->plugin];
+        const host_plugin *pa = &ps->plugins[a->plugin];
+        if (b->plugin == ps->n_plugins) {
+            rp_log("%s:%d: [service.%s] plugin %s: type %s (in %s) is also defined by the "
+                   "host's own %s, which it serves (reflection, health): give your .proto a "
+                   "package of its own", cfg->path, cfg->services[a->plugin].line,
+                   pa->section, pa->path, a->name, a->file, b->file);
+            return 1;
+        }
+        const host_plugin *pb = &ps->plugins[b->plugin];
         rp_log("%s:%d: [service.%s] plugin %s: type %s (in %s) is also defined by "
                "[service.%s] plugin %s (in %s): two .proto files may not define one full "
                "name (give the copy a package of its own)", cfg->path,
@@ -89,6 +100,20 @@ static int report_clash(const names *ns, const host_plugins *ps, const rp_config
         return 1;
     }
     return 0;
+}
+
+/* The names of every file in set (NULL: none) as plugin index pi's. */
+static void add_set(names *ns, const file_set *set, size_t pi)
+{
+    for (size_t fi = 0; set && fi < set->n_file; fi++) {
+        const Google__Protobuf__FileDescriptorProto *f = set->file[fi];
+        const char *pkg = f->package ? f->package : "";
+        const char *file = f->name ? f->name : "(unnamed)";
+        for (size_t i = 0; i < f->n_message_type; i++)
+            add_message(ns, pkg, f->message_type[i], file, pi);
+        for (size_t i = 0; i < f->n_enum_type; i++)
+            add(ns, pkg, f->enum_type[i]->name, file, pi);
+    }
 }
 
 int host_type_names_check(const host_plugins *ps, const rp_config *cfg)
@@ -104,15 +129,13 @@ int host_type_names_check(const host_plugins *ps, const rp_config *cfg)
             continue; /* none, or refused by the plugin's own checks */
         sets[pi] = google__protobuf__file_descriptor_set__unpack(NULL, p->descriptor_set_len,
                                                                 p->descriptor_set);
-        for (size_t fi = 0; sets[pi] && fi < sets[pi]->n_file; fi++) {
-            const Google__Protobuf__FileDescriptorProto *f = sets[pi]->file[fi];
-            const char *pkg = f->package ? f->package : "";
-            const char *file = f->name ? f->name : "(unnamed)";
-            for (size_t i = 0; i < f->n_message_type; i++)
-                add_message(&ns, pkg, f->message_type[i], file, pi);
-            for (size_t i = 0; i < f->n_enum_type; i++)
-                add(&ns, pkg, f->enum_type[i]->name, file, pi);
-        }
+        add_set(&ns, sets[pi], pi);
+    }
+    if (!ns.oom) { /* the host's own, as plugin index n_plugins */
+        const uint8_t *data;
+        size_t len = host_protos_descriptor_set(&data);
+        sets[ps->n_plugins] = google__protobuf__file_descriptor_set__unpack(NULL, len, data);
+        add_set(&ns, sets[ps->n_plugins], ps->n_plugins);
     }
     int rc = 0;
     if (ns.oom) {
@@ -126,7 +149,7 @@ int host_type_names_check(const host_plugins *ps, const rp_config *cfg)
     for (size_t i = 0; i < ns.n; i++)
         free(ns.v[i].name);
     free(ns.v);
-    for (size_t pi = 0; sets && pi < ps->n_plugins; pi++)
+    for (size_t pi = 0; sets && pi <= ps->n_plugins; pi++)
         if (sets[pi])
             google__protobuf__file_descriptor_set__free_unpacked(sets[pi], NULL);
     free(sets);

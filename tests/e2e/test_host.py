@@ -647,47 +647,84 @@ class PluginRefusedTest(HostCase):
         self.assertIn("rpcrest-host: %s ([service.two]): service example.MyService is already "
                       "provided by %s ([service.one])\n" % (ECHO_SO, ECHO_SO), err)
 
-    def test_one_type_defined_by_two_files(self):
-        """A copy of echo.proto with its package kept and the service renamed
-        defines example.StringMessage a second time: the host refuses it,
-        naming both plugins, rather than the gateway stopping on it."""
-        tmp = tempfile.mkdtemp(prefix="rpcrest-dup-")
+    def custom_plugin(self, name, proto, service_symbol, method):
+        """A plugin built here from the .proto text `proto` (file NAME.proto,
+        embedded as its descriptor set), providing the protoc-c service
+        `service_symbol` with one unary `method` that echoes the request."""
+        tmp = tempfile.mkdtemp(prefix="rpcrest-custom-")
         self.addCleanup(shutil.rmtree, tmp, True)
-        with open(os.path.join(harness.ROOT, "services", "echo", "echo.proto")) as f:
-            proto = f.read().replace("service MyService", "service MyService2").replace(
-                "/v1/example/echo", "/v1/example/echo2")
-        with open(os.path.join(tmp, "echo2.proto"), "w") as f:
+        with open(os.path.join(tmp, name + ".proto"), "w") as f:
             f.write(proto)
         includes = ["-I" + tmp, "-I" + os.path.join(harness.ROOT, "proto"), "-I/usr/include"]
         run = lambda *argv: subprocess.run(list(argv), check=True, capture_output=True,
                                            timeout=120, cwd=tmp)
-        run("protoc-c", "--c_out=" + tmp, *includes, "echo2.proto")
-        run("protoc", "--include_imports", "--descriptor_set_out=echo2.pb", *includes,
-            "echo2.proto")
+        run("protoc-c", "--c_out=" + tmp, *includes, name + ".proto")
+        run("protoc", "--include_imports", "--descriptor_set_out=%s.pb" % name, *includes,
+            name + ".proto")
         with open(os.path.join(tmp, "desc.S"), "w") as f:
             f.write(".section .rodata\n.global rpcrest_descriptor_set_start\n"
                     ".hidden rpcrest_descriptor_set_start\nrpcrest_descriptor_set_start:\n"
-                    ".incbin \"echo2.pb\"\n.global rpcrest_descriptor_set_end\n"
+                    ".incbin \"%s.pb\"\n.global rpcrest_descriptor_set_end\n"
                     ".hidden rpcrest_descriptor_set_end\nrpcrest_descriptor_set_end:\n"
-                    ".section .note.GNU-stack,\"\",@progbits\n")
-        with open(os.path.join(tmp, "echo2.c"), "w") as f:
-            f.write('#include <rpcrest/rpcrest.h>\n#include "echo2.pb-c.h"\n'
+                    ".section .note.GNU-stack,\"\",@progbits\n" % name)
+        with open(os.path.join(tmp, name + ".c"), "w") as f:
+            f.write('#include <rpcrest/rpcrest.h>\n#include "%s.pb-c.h"\n'
                     "static void echo(rpcrest_call *c, const ProtobufCMessage *r, void *d)\n"
                     "{ (void)d; rpcrest_call_reply(c, r); }\n"
-                    'static const rpcrest_method m[] = {{"Echo", RPCREST_UNARY, echo}};\n'
-                    "static const rpcrest_service s[] = {{&example__my_service2__descriptor,"
-                    " m, 1}};\n"
-                    'RPCREST_PLUGIN("echo2", s, 1, NULL, NULL);\n')
-        so = os.path.join(tmp, "echo2.so")
+                    'static const rpcrest_method m[] = {{"%s", RPCREST_UNARY, echo}};\n'
+                    "static const rpcrest_service s[] = {{&%s, m, 1}};\n"
+                    'RPCREST_PLUGIN("%s", s, 1, NULL, NULL);\n'
+                    % (name, method, service_symbol, name))
+        so = os.path.join(tmp, name + ".so")
         run("gcc", "-shared", "-fPIC", "-I" + os.path.join(harness.ROOT, "include"),
-            "-I" + os.path.join(harness.BUILD, "gen"), "-I" + tmp, "-o", so, "echo2.c",
-            "echo2.pb-c.c", "desc.S", "-lprotobuf-c")
+            "-I" + os.path.join(harness.BUILD, "gen"), "-I" + tmp, "-o", so, name + ".c",
+            name + ".pb-c.c", "desc.S", "-lprotobuf-c")
+        return so
+
+    def test_one_type_defined_by_two_files(self):
+        """A copy of echo.proto with its package kept and the service renamed
+        defines example.StringMessage a second time: the host refuses it,
+        naming both plugins, rather than the gateway stopping on it."""
+        with open(os.path.join(harness.ROOT, "services", "echo", "echo.proto")) as f:
+            proto = f.read().replace("service MyService", "service MyService2").replace(
+                "/v1/example/echo", "/v1/example/echo2")
+        so = self.custom_plugin("echo2", proto, "example__my_service2__descriptor", "Echo")
         h = self.host(services=[("echo", ECHO_SO, {}), ("copy", so, {})])
         err = self.refused(h)
         self.assertRegex(err, r"rpcrest-host: \S+\.ini:\d+: \[service\.copy\] plugin %s: type "
                          r"example\.StringMessage \(in echo2\.proto\) is also defined by "
                          r"\[service\.echo\] plugin %s \(in echo\.proto\)"
                          % (re.escape(so), re.escape(ECHO_SO)))
+
+    HEALTH_COPY = """syntax = "proto3";
+package grpc.health.v1;
+message HealthCheckRequest { string service = 1; }
+service %s { rpc Check(HealthCheckRequest) returns (HealthCheckRequest); }
+"""
+
+    def test_a_service_the_host_serves_itself(self):
+        """A plugin providing grpc.health.v1.Health: refused at load (exit
+        78), not left to gRPC core's duplicate registration (exit 1, a
+        restart loop to FATAL under rpcrestd)."""
+        so = self.custom_plugin("myhealth", self.HEALTH_COPY % "Health",
+                                "grpc__health__v1__health__descriptor", "Check")
+        err = self.refused(self.host(services=[("myhealth", so, {})]))
+        self.assertIn("(%s): service grpc.health.v1.Health is the host's own (it serves "
+                      "grpc.health.v1.Health, grpc.reflection.v1.ServerReflection and "
+                      "grpc.reflection.v1alpha.ServerReflection itself)" % "[service.myhealth]",
+                      err)
+
+    def test_a_type_the_host_defines_itself(self):
+        """Another service in package grpc.health.v1 whose .proto defines
+        HealthCheckRequest again: its type clashes with the host's own
+        health.proto (which reflection serves): refused, exit 78."""
+        so = self.custom_plugin("myhealth2", self.HEALTH_COPY % "Health2",
+                                "grpc__health__v1__health2__descriptor", "Check")
+        err = self.refused(self.host(services=[("myhealth2", so, {})]))
+        self.assertRegex(err, r"rpcrest-host: \S+\.ini:\d+: \[service\.myhealth2\] plugin %s: "
+                         r"type grpc\.health\.v1\.HealthCheckRequest \(in myhealth2\.proto\) "
+                         r"is also defined by the host's own grpc/health/v1/health\.proto"
+                         % re.escape(so))
 
     def test_later_failure_finalizes_earlier_plugins(self):
         """init ran for the first plugin; the second fails: fini runs, exit 78."""
