@@ -76,8 +76,8 @@ typedef struct sup_state {
     unsigned reloads_ok, reloads_refused, reloads_failed;
     pid_t host_given_back; /* a host that had taken over and stops because a failed
                             * reload gave the place back to the one before, or 0: its end
-                            * removes the private socket's path, which the serving host
-                            * then publishes again (SIGUSR2) */
+                            * may remove the private socket's path, which the serving
+                            * host then publishes again (sup_host_republish) */
 } sup_state;
 
 int64_t sup_now_ms(void);
@@ -144,6 +144,10 @@ void sup_reload_progress(sup_state *s, int64_t now);
  * reload's for the children it holds (sup_reload_holds), else the running
  * one's (no other gateway starts while a reload waits). */
 const rp_config *sup_config_for(const sup_state *s, int which);
+
+/* SIGUSR2 to the serving host: it points the private socket's path at its
+ * own socket again (after a failed reload gave it the place back). */
+void sup_host_republish(sup_state *s);
 
 /* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format
  * (sup_metrics.c). */

@@ -433,8 +433,14 @@ static int new_process_failed(sup_state *s, sup_proc *p, char *err, size_t size,
                  c->name, (int)w->old_pid);
         return 1;
     }
+    /* the new process had taken an ended old one's place: if it refused the
+     * new configuration (FATAL), that says nothing of the running one */
+    int again = !c->cur && c->fatal && c->config_refused && c->last_pid == w->new_pid;
+    if (again)
+        sup_child_forgive(c, now);
     snprintf(err, size, "%s; pid %d, which ran the running configuration, ended during the "
-             "hand-over: no %s serves now", why, (int)w->old_pid, c->name);
+             "hand-over: no %s serves now%s", why, (int)w->old_pid, c->name,
+             again ? " (a new one starts on the running configuration)" : "");
     return 0;
 }
 
@@ -447,12 +453,22 @@ static void give_host_back(sup_state *s, char *note, size_t size, int64_t now)
     sup_child *h = &s->children[RP_CHILD_HOST];
     pid_t old = w->host_old_pid, new = w->host_new_pid;
     w->host_old_pid = w->host_new_pid = 0; /* from here on the host gets the running one */
+    /* the new host, or its restart after a crash, or none (in backoff) */
+    pid_t serving = h->cur ? h->cur->pid : 0;
     if (sup_stopping(s)) {
         note[0] = '\0';
     } else if (sup_child_take_back(h, old, &s->log, now) == 0) {
-        s->host_given_back = new;
-        snprintf(note, size, "; %s pid %d serves again (pid %d, which had taken over from it, "
-                 "stops)", h->name, (int)old, (int)new);
+        /* the path may point at the new host's socket, which the new host
+         * removes as it ends, or at a dead one's: publish the old one's now
+         * and again once the new one has ended */
+        s->host_given_back = serving;
+        sup_host_republish(s);
+        if (serving)
+            snprintf(note, size, "; %s pid %d serves again (pid %d, which had taken over from "
+                     "it, stops)", h->name, (int)old, (int)serving);
+        else
+            snprintf(note, size, "; %s pid %d serves again (pid %d, which had taken over from "
+                     "it, has ended)", h->name, (int)old, (int)new);
     } else {
         sup_log(&s->log, "%s pid %d has ended since pid %d took over from it: handing over "
                 "to a new process on the running configuration", h->name, (int)old, (int)new);

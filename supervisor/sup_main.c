@@ -178,18 +178,22 @@ static int started_by_us(void *arg, pid_t pid)
     return 0;
 }
 
-/* The host that a failed reload's give-back stopped has ended: its end
- * removed the private socket's path, which pointed at its own socket; the
- * serving host points the path at its socket again (SIGUSR2). */
-static void republish_host_socket(sup_state *s, pid_t ended)
+void sup_host_republish(sup_state *s)
 {
-    if (ended != s->host_given_back)
-        return;
-    s->host_given_back = 0;
     const sup_proc *cur = s->children[RP_CHILD_HOST].cur;
     if (cur && cur->ready_ms >= 0 && cur->term_ms < 0 && kill(cur->pid, SIGUSR2) < 0)
-        sup_log(&s->log, "SIGUSR2 to rpcrest-host pid %d: %s", (int)cur->pid,
-                strerror(errno));
+        sup_log(&s->log, "SIGUSR2 to rpcrest-host pid %d: %s", (int)cur->pid, strerror(errno));
+}
+
+/* The host that a failed reload's give-back stopped has ended: its end
+ * removed the private socket's path if it pointed at its own socket; the
+ * serving host publishes its own again. */
+static void republish_host_socket(sup_state *s, pid_t ended)
+{
+    if (!s->host_given_back || ended != s->host_given_back)
+        return;
+    s->host_given_back = 0;
+    sup_host_republish(s);
 }
 
 /* pid has been reaped: the guard is started again, a child's process goes
@@ -496,12 +500,14 @@ static void take_over(sup_state *s, sup_child *c, sup_proc *p, int64_t now)
         sup_child_take_over(c, p, 0, &s->log, now);
 }
 
-/* Parked old hosts stop once no gateway hand-over is under way. */
+/* Parked old hosts stop once no gateway hand-over is under way, and no
+ * reload may still give the place back to one (its second stage). */
 static void release_parked_hosts(sup_state *s, int64_t now)
 {
     const sup_child *gw = &s->children[RP_CHILD_GATEWAY];
     int gw_serving = gw->cur && gw->cur->ready_ms >= 0 && gw->cur->term_ms < 0;
-    if (gw->next || gw->retiring || (gw->handover_pending && gw_serving))
+    if (gw->next || gw->retiring || (gw->handover_pending && gw_serving) ||
+        s->reload.host_old_pid)
         return;
     sup_child_release(&s->children[RP_CHILD_HOST], &s->log, now);
 }

@@ -493,6 +493,98 @@ class ReloadTest(SupervisorCase):
         self.wait_for_child(r, GATEWAY, kids[GATEWAY])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
 
+    def held_gateway_rpcrest(self):
+        """The real programs, but a new gateway started while the file
+        `hold` exists next to them waits for the file `go` before it runs:
+        a reload's second stage held open."""
+        bindir = tempfile.mkdtemp(prefix="rpcrest-held-")
+        self.addCleanup(shutil.rmtree, bindir, True)
+        shutil.copy(os.path.join(BUILD, "rpcrestd"), bindir)
+        os.symlink(os.path.join(BUILD, "rpcrest-host"), os.path.join(bindir, "rpcrest-host"))
+        wrapper = os.path.join(bindir, "rpcrest-gateway")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\nd="$(dirname "$0")"\n'
+                    'if mv "$d/hold" "$d/held.$$" 2>/dev/null; then\n'
+                    '    while [ ! -e "$d/go" ]; do sleep 0.02; done\nfi\n'
+                    'exec %s "$@"\n' % os.path.join(BUILD, "rpcrest-gateway"))
+        os.chmod(wrapper, 0o755)
+        r = Rpcrest(programs=bindir)
+        self.addCleanup(r.cleanup)
+        r.start()
+        r.bindir = bindir
+        return r
+
+    def reload_with_held_gateway(self, r):
+        """Changes both parts (the new gateway refuses its part) and starts
+        `rpcrestctl reload` with the new gateway held; returns the waiting
+        rpcrestctl, the new host's pid and the held gateway's."""
+        kids = children(r)
+        open(os.path.join(r.bindir, "hold"), "w").close()
+        self.addCleanup(lambda: open(os.path.join(r.bindir, "go"), "w").close())
+        rewrite(r, "threads = 2", "threads = 1")
+        rewrite(r, "timeout = 2", "timeout = 2\nservices = nope.Svc")
+        waiting = subprocess.Popen([os.path.join(BUILD, "rpcrestctl"), "-c", r.ini, "reload"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(waiting.stdout.close)
+        self.addCleanup(waiting.stderr.close)
+        self.addCleanup(waiting.wait)
+        host = int(self.wait_for_log(r, r"%s pid (\d+) took over from pid %d"
+                                     % (HOST, kids[HOST])).group(1))
+        gateway = int(self.wait_for_log(r, r"started %s pid (\d+) to take over"
+                                        % GATEWAY).group(1))
+        return waiting, host, gateway
+
+    def test_undo_after_the_new_host_restarted_puts_the_private_socket_back(self):
+        """In the second stage the new host crashes and is restarted; the
+        new gateway then refuses: the old host serves again, the reload
+        names the restarted host as the one that stops, and the private
+        socket's path points at the old host once it has gone (a gateway
+        started then uses it, not TCP)."""
+        r = self.held_gateway_rpcrest()
+        kids = children(r)
+        waiting, host, _ = self.reload_with_held_gateway(r)
+        os.kill(host, signal.SIGKILL)
+        def restarted():
+            pids = [int(p) for p in re.findall(r"started %s pid (\d+)" % HOST, r.log())]
+            return next((p for p in pids if p not in (kids[HOST], host)), None)
+        again = wait_until(restarted, 10)
+        self.assertTrue(again, r.log())
+        self.wait_for_log(r, r"%s pid %d is ready" % (HOST, again))
+        open(os.path.join(r.bindir, "go"), "w").close()
+        out, err = waiting.communicate(timeout=30)
+        self.assertEqual(waiting.returncode, 1, (out, err))
+        self.assertIn("%s pid %d serves again (pid %d, which had taken over from it, stops)"
+                      % (HOST, kids[HOST], again), err)
+        self.assertTrue(wait_until(lambda: not pid_alive(again), 10), r.log())
+        self.assertTrue(self.echo_works(r, 5))
+        os.kill(kids[GATEWAY], signal.SIGKILL)
+        gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+        self.assertRegex(r.log(), r"%s\[%d\]: listening on http://\S+ with \d+ threads?, "
+                         r"upstream unix:" % (GATEWAY, gateway))
+
+    def test_undo_after_the_old_gateway_ended_starts_one_on_the_running_configuration(self):
+        """In the second stage the old gateway crashes, so the held new one
+        takes its place; it then refuses the new configuration: the reload
+        is undone, the old host (kept parked meanwhile) serves again, and a
+        gateway starts on the running configuration instead of the child
+        being left FATAL."""
+        r = self.held_gateway_rpcrest()
+        kids = children(r)
+        waiting, _, _ = self.reload_with_held_gateway(r)
+        os.kill(kids[GATEWAY], signal.SIGKILL)
+        self.wait_for_log(r, r"%s pid %d killed by signal SIGKILL" % (GATEWAY, kids[GATEWAY]))
+        time.sleep(0.2)
+        self.assertTrue(pid_alive(kids[HOST]), r.log())  # parked, not stopped
+        open(os.path.join(r.bindir, "go"), "w").close()
+        out, err = waiting.communicate(timeout=30)
+        self.assertEqual(waiting.returncode, 1, (out, err))
+        self.assertIn("no %s serves now (a new one starts on the running configuration); %s "
+                      "pid %d serves again" % (GATEWAY, HOST, kids[HOST]), err)
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
+        self.assertEqual(children(r)[HOST], kids[HOST])
+        self.assertEqual(self.ctl(r, "status").returncode, 0, r.log())
+
     def test_while_a_reload_waits_the_host_is_left_to_it(self):
         """While a reload waits for its new host, another reload and
         start/stop/restart of the host are refused: a third host would
