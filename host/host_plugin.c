@@ -352,6 +352,11 @@ const host_descriptor_set *host_plugins_descriptor_sets(const host_plugins *ps, 
 static int plugin_init(host_plugin *p, const rp_service_conf *conf, const char *ini_path)
 {
     if (!p->entry->init) {
+        /* nothing reads them: a key meant for it (or mistyped) says so */
+        for (size_t i = 0; i < conf->n_settings; i++)
+            rp_log("%s:%d: [service.%s] %s: plugin %s has no init(), so this key is not "
+                   "used", ini_path, conf->settings[i].line, p->section,
+                   conf->settings[i].key, p->path);
         p->inited = 1;
         return 0;
     }

@@ -702,6 +702,14 @@ message HealthCheckRequest { string service = 1; }
 service %s { rpc Check(HealthCheckRequest) returns (HealthCheckRequest); }
 """
 
+    def test_keys_for_a_plugin_without_init_are_reported(self):
+        """echo.so has no init(): a key in its section reaches nobody, and
+        the host says so (INI:LINE), then serves as usual."""
+        h = self.host(services=[("echo", ECHO_SO, {"greting": "Hello"})]).start()
+        self.assertRegex(h.stderr(), r"rpcrest-host: \S+\.ini:\d+: \[service\.echo\] greting: "
+                         r"plugin %s has no init\(\), so this key is not used\n"
+                         % re.escape(ECHO_SO))
+
     def test_a_service_the_host_serves_itself(self):
         """A plugin providing grpc.health.v1.Health: refused at load (exit
         78), not left to gRPC core's duplicate registration (exit 1, a
