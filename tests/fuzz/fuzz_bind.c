@@ -71,8 +71,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gw_path_span spans[GW_ROUTE_MAX_VARS];
     if (gw_router_match(router, verb, text, &route, spans) == GW_ROUTE_FOUND) {
         char err[400];
+        gw_buf tail = GW_BUF_INIT;
         json_t *json = gw_bind_request(route, text, spans, body, body_len, params, n_params,
-                                       ignore_unknown, err, sizeof(err));
+                                       ignore_unknown, &tail, err, sizeof(err));
         if (json) {
             gw_json_options opt = {0, 0, 0};
             gw_buf wire = GW_BUF_INIT;
@@ -80,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             gw_buf_free(&wire);
             json_decref(json);
         }
+        gw_buf_free(&tail);
     }
     free(text);
     return 0;
