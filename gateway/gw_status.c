@@ -32,11 +32,35 @@ static int starts_with_code_name(const char *s)
     return p > s && p[0] == ':' && p[1] == ' ';
 }
 
-int gw_status_connect_failure(const char *message, char *out, size_t size)
+/* rest past the address it starts with and the ": " after it: the target
+ * itself when rest names it (a path may hold ": "), else up to the first
+ * ": ". */
+static const char *past_address(const char *rest, const char *target)
+{
+    if (target) {
+        const char *at = strncmp(rest, "ipv4:", 5) == 0 || strncmp(rest, "ipv6:", 5) == 0
+                             ? rest + 5
+                             : rest;
+        size_t n = strlen(target);
+        if (strncmp(at, target, n) == 0 && strncmp(at + n, ": ", 2) == 0)
+            return at + n + 2;
+    }
+    const char *end = strstr(rest, ": ");
+    return end ? end + 2 : "";
+}
+
+int gw_status_connect_failure(const char *message, const char *target, char *out, size_t size)
 {
     /* gRPC core 1.51's pick_first and round_robin, and its older texts */
     static const char *const heads[] = {"failed to connect to all addresses",
                                         "connections to all backends failing"};
+    static const char dns[] = "DNS resolution failed for ";
+    if (strncmp(message, dns, sizeof(dns) - 1) == 0) {
+        const char *why = strrchr(message, ':'); /* "…: Domain name not found" */
+        snprintf(out, size, "cannot connect to the upstream: its name does not resolve%s%s",
+                 why && why[1] == ' ' ? ": " : "", why && why[1] == ' ' ? why + 2 : "");
+        return 1;
+    }
     const char *rest = NULL;
     for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]) && !rest; i++)
         if (strncmp(message, heads[i], strlen(heads[i])) == 0)
@@ -47,10 +71,8 @@ int gw_status_connect_failure(const char *message, char *out, size_t size)
     rest = strncmp(rest, last, sizeof(last) - 1) == 0 ? rest + sizeof(last) - 1 : "";
     if (starts_with_code_name(rest))
         rest = strchr(rest, ':') + 2;
-    if (starts_with_address(rest)) {
-        const char *end = strstr(rest, ": ");
-        rest = end ? end + 2 : "";
-    }
+    if (starts_with_address(rest))
+        rest = past_address(rest, target);
     snprintf(out, size, "cannot connect to the upstream%s%s", *rest ? ": " : "", rest);
     return 1;
 }

@@ -103,7 +103,7 @@ static void maybe_done(gw_stream *s)
     gw_upstream_result *r = new_result(s);
     if (r) {
         r->status = s->status;
-        r->message = gw_up_status_message(s->up, s->status, s->details);
+        r->message = gw_up_status_message(s->up, s->status, s->details, s->error_string);
         r->trailing = gw_up_copy_metadata(&s->trailing_md, &r->n_trailing);
     }
     s->handler.on_done(s->arg, r);

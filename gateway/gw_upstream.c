@@ -118,12 +118,15 @@ static void call_free(up_call *c)
     free(c);
 }
 
-char *gw_up_status_message(gw_upstream *up, grpc_status_code status, grpc_slice details)
+char *gw_up_status_message(gw_upstream *up, grpc_status_code status, grpc_slice details,
+                           const char *error_string)
 {
     char *text = grpc_slice_to_c_string(details);
     char safe[512];
-    if (status != GRPC_STATUS_UNAVAILABLE || !text ||
-        !gw_status_connect_failure(text, safe, sizeof(safe)))
+    /* gRPC core says "Error received from peer" of a status the upstream sent */
+    if (status != GRPC_STATUS_UNAVAILABLE || !text || !error_string ||
+        strstr(error_string, "Error received from peer") ||
+        !gw_status_connect_failure(text, up->target, safe, sizeof(safe)))
         return text;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -174,7 +177,7 @@ static gw_upstream_result *make_result(up_call *c)
     r->initial = gw_up_copy_metadata(&c->initial_md, &r->n_initial);
     r->trailing = gw_up_copy_metadata(&c->trailing_md, &r->n_trailing);
     r->status = c->status;
-    r->message = gw_up_status_message(c->up, c->status, c->details);
+    r->message = gw_up_status_message(c->up, c->status, c->details, c->error_string);
     r->reply_slice = grpc_empty_slice();
     if (c->status == GRPC_STATUS_OK && c->recv) {
         grpc_byte_buffer_reader reader;

@@ -65,9 +65,11 @@ void gw_up_free_send_metadata(grpc_metadata *md, size_t n);
 
 /* A finished call's status message for the client (gpr_malloc'd, or NULL
  * on ENOMEM): details as received, but gRPC core's own text for a call it
- * could not connect, which names the upstream's address, is replaced by
+ * could not connect (error_string, gRPC core's, does not say the upstream
+ * sent it), which names the upstream's address, is replaced by
  * gw_status_connect_failure's and logged whole (at most once in 10 s). */
-char *gw_up_status_message(gw_upstream *up, grpc_status_code status, grpc_slice details);
+char *gw_up_status_message(gw_upstream *up, grpc_status_code status, grpc_slice details,
+                           const char *error_string);
 
 /* Received metadata copied out of the call; free with gw_metadata_free. */
 gw_metadata *gw_up_copy_metadata(const grpc_metadata_array *arr, size_t *n);

@@ -512,6 +512,35 @@ class GatewayAlone(GatewayAssertions):
         self.assertLess(time.monotonic() - t0, 3)
         self.assertEqual(answers[-1], (200, b'{"value":"back"}'))
 
+    def test_upstream_status_passes_through_on_the_grpc_core_path(self):
+        """A dns: target sends unary calls through gRPC core.  The
+        gateway's own failure to connect is told without the address; an
+        UNAVAILABLE the upstream itself sends, in the same words (its own
+        upstream failing), reaches the client as sent."""
+        self.gateway = Gateway("2")
+        with open(self.gateway.ini) as f:
+            text = f.read()
+        with open(self.gateway.ini, "w") as f:
+            f.write(text.replace("timeout = 2", "timeout = 2\nupstream = dns:///127.0.0.1:%d"
+                                 % self.gateway.host_port))
+        self.gateway.start()
+        status, headers, data, _ = self.timed_echo()
+        body = self.assert_error(status, headers, data, 503, UNAVAILABLE)
+        self.assertEqual(body["message"], "cannot connect to the upstream: Failed to connect to "
+                         "remote host: Connection refused")
+        theirs = ("failed to connect to all addresses; last error: UNKNOWN: "
+                  "ipv4:10.1.2.3:443: Connection refused")
+        self.stand_in(lambda request, context: context.abort(grpc.StatusCode.UNAVAILABLE,
+                                                             theirs))
+        answers = []
+
+        def passed_through():
+            status, _, data, _ = self.timed_echo()
+            answers.append((status, data))
+            return status == 503 and json.loads(data)["message"] == theirs
+        self.assertTrue(harness.wait_until(passed_through, 10, 0.1),
+                        "%s; log:\n%s" % (answers[-3:], self.gateway.log()))
+
     def test_upstream_goes_away(self):
         gw = self.start(timeout="2")
         s = self.stand_in(echo_handler)
