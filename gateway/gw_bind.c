@@ -209,7 +209,7 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
             }
             return json_array_append_new(arr, v);
         }
-        if (f->type != GW_TYPE_MESSAGE || f->repeated) {
+        if ((f->type != GW_TYPE_MESSAGE && f->type != GW_TYPE_GROUP) || f->repeated) {
             snprintf(err, errlen, "'%s': '%s' is not a singular message field", fpath, f->name);
             return -1;
         }
@@ -431,8 +431,8 @@ static void collect_paths(const json_t *body, const gw_message *m, const gw_buf 
             gw_buf_putc(&path, '.');
         }
         gw_buf_puts(&path, f->name);
-        if (json_is_object(v) && f->type == GW_TYPE_MESSAGE && !f->repeated &&
-            f->message->wkt == GW_WKT_NONE && json_object_size(v) > 0)
+        if (json_is_object(v) && (f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP) &&
+            !f->repeated && f->message->wkt == GW_WKT_NONE && json_object_size(v) > 0)
             collect_paths(v, f->message, &path, wire);
         else
             put_mask_path(wire, &path);

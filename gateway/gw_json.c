@@ -1667,10 +1667,26 @@ static int write_field(conv *c, const gw_field *f, const occurrence *o, size_t n
 }
 
 /* 1 unless every occurrence is an empty packed run. */
+/* 1 if a packed run holds a value that write_packed prints: any, but for a
+ * closed enum one of its numbers. */
+static int packed_has_value(const gw_field *f, const occurrence *o)
+{
+    if (f->type != GW_TYPE_ENUM || !f->enumeration->closed)
+        return o->len > 0;
+    const uint8_t *p = o->data, *end = o->data + o->len;
+    uint64_t v;
+    while (p < end && gw_read_varint(&p, end, &v) == 0)
+        if (gw_enum_by_number(f->enumeration, (int32_t)v))
+            return 1;
+    return 0;
+}
+
+/* 1 unless every occurrence is a packed run with nothing to print. */
 static int has_elements(const gw_field *f, const occurrence *o, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (o[i].len > 0 || o[i].wire != GW_WIRE_LEN || wire_type_of(f->type) == GW_WIRE_LEN)
+        if (o[i].wire != GW_WIRE_LEN || wire_type_of(f->type) == GW_WIRE_LEN ||
+            packed_has_value(f, &o[i]))
             return 1;
     return 0;
 }

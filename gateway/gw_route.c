@@ -305,7 +305,7 @@ static int check_field_path(const gw_message *m, const char *fpath, char *why, s
             }
             return 0;
         }
-        if (f->type != GW_TYPE_MESSAGE || f->repeated) {
+        if ((f->type != GW_TYPE_MESSAGE && f->type != GW_TYPE_GROUP) || f->repeated) {
             snprintf(why, n, "'%s' in '%s' is not a singular message field", f->name, fpath);
             return -1;
         }

@@ -163,11 +163,12 @@ static stop_plan plan_stop(const rp_config *cfg)
     double room = stop - 0.5 - p.drain_s; /* for the grace */
     if (room < 1.0) {
         double drain = stop - 1.5 > 0 ? stop - 1.5 : 0;
-        rp_log("drain_timeout %g s shortened to %g s: the host's stop_timeout (%g s) must "
-               "leave 1.5 s after it, to cancel the calls left and exit before SIGKILL",
-               p.drain_s, drain, stop);
-        p.drain_s = drain;
-        room = stop - 0.5 - drain;
+        if (drain < p.drain_s)
+            rp_log("drain_timeout %g s shortened to %g s: the host's stop_timeout (%g s) must "
+                   "leave 1.5 s after it, to cancel the calls left and exit before SIGKILL",
+                   p.drain_s, drain, stop);
+        p.drain_s = drain < p.drain_s ? drain : p.drain_s;
+        room = stop - 0.5 - p.drain_s;
     }
     if (room < 5.0)
         p.grace_ms = room > 0.1 ? (int)(room * 1000) : 100;

@@ -250,8 +250,8 @@ static int load(void **state)
 {
     (void)state;
     char err[512];
-    const char *paths[] = {TYPES_PB};
-    schema = gw_schema_load(paths, 1, err, sizeof(err));
+    const char *paths[] = {TYPES_PB, BUILD_DIR "/tests/proto2.pb"};
+    schema = gw_schema_load(paths, 2, err, sizeof(err));
     if (!schema) {
         fprintf(stderr, "cannot load %s (run from the repository root after make tests): %s\n",
                 TYPES_PB, err);
@@ -273,6 +273,18 @@ static int unload(void **state)
     gw_buf_free(&tail);
     gw_schema_free(schema);
     return 0;
+}
+
+/* proto2: a group is a message to dotted query parameters and to a PATCH's
+ * mask; a closed enum takes only its own numbers there too. */
+static void test_proto2_groups_and_closed_enums(void **state)
+{
+    (void)state;
+    BIND("GET /v2/p2?mygroup.g=3", NULL, "{'mygroup':{'g':'3'}}");
+    TRANSCODE("GET /v2/p2?mygroup.g=3&c=GREEN", NULL, "{'c':'GREEN','mygroup':{'g':3}}");
+    TRANSCODE_ERR("GET /v2/p2?c=99", NULL, "99 is not a value of enum unit2.P2.Color");
+    TRANSCODE("PATCH /v2/p2", "{\"mygroup\":{\"g\":1},\"req\":2}",
+              "{'p2':{'req':2,'mygroup':{'g':1}},'mask':'mygroup.g,req'}");
 }
 
 /* ---- body "*" ----------------------------------------------------------------- */
@@ -713,6 +725,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_body_star),
         cmocka_unit_test(test_body_star_path_overrides),
         cmocka_unit_test(test_body_field),
+        cmocka_unit_test(test_proto2_groups_and_closed_enums),
         cmocka_unit_test(test_body_field_not_object),
         cmocka_unit_test(test_path_variables),
         cmocka_unit_test(test_enum_path_number),

@@ -809,6 +809,8 @@ static void test_proto2(void **state)
     DEC(P2, "\x10\x01\x10\x63", "{'c':'RED'}"); /* the last value it knows */
     DEC(P2, "\x1a\x03\x01\x63\x02", "{'rc':['RED','GREEN']}");
     DEC(P2, "\x20\x63\x20\x02", "{'ru':['GREEN']}");
+    DEC(P2, "\x1a\x01\x63", "{}"); /* a packed run of undeclared numbers only */
+    DEC(P2, "\x1a\x01\x63\x20\x63", "{}");
     gw_schema_free(schema);
 }
 
