@@ -497,7 +497,11 @@ json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_s
     }
     json_t *obj;
     if (strcmp(body_field, "*") == 0) {
-        obj = parsed ? parsed : json_object();
+        /* no body: the default message, which for a request that is a
+         * well-known type with a JSON form of its own (a Timestamp's string)
+         * only null says, when no path variable needs an object */
+        int own_form = route->method->input->wkt != GW_WKT_NONE && route->tmpl.n_vars == 0;
+        obj = parsed ? parsed : own_form ? json_null() : json_object();
     } else {
         obj = json_object();
         if (obj && parsed) {

@@ -703,6 +703,8 @@ static void test_malformed_body(void **state)
     TRANSCODE_ERR("PUT /v1/label", "7", "expected a string");
     BIND_ERR("PUT /v1/clock/5", "\"2020-01-01T00:00:00Z\"",
              "the body must be a JSON object (google.protobuf.Timestamp)");
+    /* no body: the default message, also for such a request */
+    TRANSCODE("PUT /v1/label", NULL, "''");
     /* a body cut short after a valid prefix is not taken as that prefix */
     char err[256];
     assert_null(bind("POST /v1/things", "{\"id\":\"a\"}", 5, err, sizeof(err), __LINE__));
