@@ -648,25 +648,14 @@ class PluginRefusedTest(HostCase):
                       "provided by %s ([service.one])\n" % (ECHO_SO, ECHO_SO), err)
 
     def custom_plugin(self, name, proto, service_symbol, method):
-        """A plugin built here from the .proto text `proto` (file NAME.proto,
-        embedded as its descriptor set), providing the protoc-c service
-        `service_symbol` with one unary `method` that echoes the request."""
+        """A plugin built here, outside the tree, by scripts/build-plugin.sh,
+        from the .proto text `proto` (file NAME.proto), providing the
+        protoc-c service `service_symbol` with one unary `method` that
+        echoes the request."""
         tmp = tempfile.mkdtemp(prefix="rpcrest-custom-")
         self.addCleanup(shutil.rmtree, tmp, True)
         with open(os.path.join(tmp, name + ".proto"), "w") as f:
             f.write(proto)
-        includes = ["-I" + tmp, "-I" + os.path.join(harness.ROOT, "proto"), "-I/usr/include"]
-        run = lambda *argv: subprocess.run(list(argv), check=True, capture_output=True,
-                                           timeout=120, cwd=tmp)
-        run("protoc-c", "--c_out=" + tmp, *includes, name + ".proto")
-        run("protoc", "--include_imports", "--descriptor_set_out=%s.pb" % name, *includes,
-            name + ".proto")
-        with open(os.path.join(tmp, "desc.S"), "w") as f:
-            f.write(".section .rodata\n.global rpcrest_descriptor_set_start\n"
-                    ".hidden rpcrest_descriptor_set_start\nrpcrest_descriptor_set_start:\n"
-                    ".incbin \"%s.pb\"\n.global rpcrest_descriptor_set_end\n"
-                    ".hidden rpcrest_descriptor_set_end\nrpcrest_descriptor_set_end:\n"
-                    ".section .note.GNU-stack,\"\",@progbits\n" % name)
         with open(os.path.join(tmp, name + ".c"), "w") as f:
             f.write('#include <rpcrest/rpcrest.h>\n#include "%s.pb-c.h"\n'
                     "static void echo(rpcrest_call *c, const ProtobufCMessage *r, void *d)\n"
@@ -676,10 +665,31 @@ class PluginRefusedTest(HostCase):
                     'RPCREST_PLUGIN("%s", s, 1, NULL, NULL);\n'
                     % (name, method, service_symbol, name))
         so = os.path.join(tmp, name + ".so")
-        run("gcc", "-shared", "-fPIC", "-I" + os.path.join(harness.ROOT, "include"),
-            "-I" + os.path.join(harness.BUILD, "gen"), "-I" + tmp, "-o", so, name + ".c",
-            name + ".pb-c.c", "desc.S", "-lprotobuf-c")
+        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-plugin.sh"), "-o", so,
+                        os.path.join(tmp, name + ".proto"), os.path.join(tmp, name + ".c")],
+                       check=True, capture_output=True, timeout=120, cwd=tmp,
+                       env=dict(os.environ, RPCREST_BUILD=harness.BUILD))
         return so
+
+    def test_plugin_built_outside_the_tree_serves(self):
+        """scripts/build-plugin.sh: a .proto importing google/api and a
+        well-known type, and a handler file, give a .so the host serves."""
+        proto = """syntax = "proto3";
+package outside.v1;
+import "google/api/annotations.proto";
+import "google/protobuf/timestamp.proto";
+message Stamp { string name = 1; google.protobuf.Timestamp at = 2; }
+service Clock {
+  rpc Echo(Stamp) returns (Stamp) { option (google.api.http) = { post: "/v1/stamp" body: "*" }; }
+}
+"""
+        so = self.custom_plugin("outside", proto, "outside__v1__clock__descriptor", "Echo")
+        h = self.host(services=[("outside", so, {})]).start()
+        self.assertIn("outside.v1.Clock (%s)" % so, h.stderr())
+        ch = h.channel()
+        self.addCleanup(ch.close)
+        stamp = b"\x0a\x01x\x12\x02\x08\x05"  # name "x", at {seconds: 5}
+        self.assertEqual(ch.unary_unary("/outside.v1.Clock/Echo")(stamp, timeout=10), stamp)
 
     def test_one_type_defined_by_two_files(self):
         """A copy of echo.proto with its package kept and the service renamed
