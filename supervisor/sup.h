@@ -42,6 +42,8 @@ typedef struct sup_reload_wait {
     sup_reload_view *views[RP_N_CHILDREN]; /* cfg's, per child; owned */
     pid_t old_pid;        /* the process serving when the reload began */
     pid_t new_pid;        /* its replacement, once started (start_due), or 0 */
+    int superseded;       /* a restart of the child was under way, which the reload's
+                           * replacement took the place of: redone if the reload fails */
     int old_listen_fd;    /* the gateway's socket, when the new gateway got a new one
                            * (prep's); put back if the reload fails; owned; or -1 */
     int changed[RP_N_CHILDREN];

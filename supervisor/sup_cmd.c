@@ -38,8 +38,12 @@ void sup_restart_child(sup_state *s, int which, int64_t now)
     sup_child *c = &s->children[which];
     sup_proc *cur = c->cur;
     if (cur && cur->ready_ms >= 0 && cur->term_ms < 0) {
-        if (c->next) /* a replacement for an older version: start over */
+        if (c->next) { /* a replacement for an older request: start over */
+            sup_log(&s->log, "%s: pid %d, getting ready to take over for an earlier request "
+                    "(restart or reload), gives way to a new process", c->name,
+                    (int)c->next->pid);
             sup_child_retire(c, c->next, now);
+        }
         c->handover_pending = 1;
         c->wanted = 1;
         return;
@@ -287,6 +291,7 @@ static void wait_for_child(sup_state *s, int which, rp_config *n, sup_reload_pre
     w->prep = *prep;
     w->old_pid = c->cur->pid; /* hands_over: there is one */
     w->new_pid = 0;
+    w->superseded = c->next != NULL || c->handover_pending; /* a restart under way */
     w->old_listen_fd = -1;
     if (which == RP_CHILD_GATEWAY && w->prep.listen_fd >= 0) {
         /* the new gateway gets the new socket; the old one serves on its
@@ -429,13 +434,19 @@ static int new_process_failed(sup_state *s, sup_proc *p, char *err, size_t size,
     c->policy.ready_timeout = w->ready_timeout;
     restore_listen_fd(s);
     if (c->cur && c->cur->pid == w->old_pid) {
-        snprintf(err, size, "%s; %s pid %d keeps serving the running configuration", why,
-                 c->name, (int)w->old_pid);
+        int again = w->superseded && !sup_stopping(s);
+        if (again) /* the restart asked for before the reload, which took its place */
+            sup_restart_child(s, w->which, now);
+        snprintf(err, size, "%s; %s pid %d keeps serving the running configuration%s", why,
+                 c->name, (int)w->old_pid,
+                 again ? " (the restart asked for before the reload starts again)" : "");
         return 1;
     }
-    /* the new process had taken an ended old one's place: if it refused the
-     * new configuration (FATAL), that says nothing of the running one */
-    int again = !c->cur && c->fatal && c->config_refused && c->last_pid == w->new_pid;
+    /* the new process had taken an ended old one's place and then refused
+     * the new configuration (sup_child_exited left the child waiting): that
+     * says nothing of the running one */
+    int again = !c->cur && !c->fatal && c->next_start_ms < 0 && c->last_pid == w->new_pid &&
+                c->wanted && !sup_stopping(s);
     if (again)
         sup_child_forgive(c, now);
     snprintf(err, size, "%s; pid %d, which ran the running configuration, ended during the "
@@ -505,6 +516,7 @@ static void begin_gateway_stage(sup_state *s, int64_t now)
     h->policy.ready_timeout = w->ready_timeout; /* the running one, until applied */
     w->host_old_pid = w->old_pid;
     w->host_new_pid = w->new_pid;
+    w->superseded = 0; /* the gateway's hand-over pending is the new host's, not a restart */
     w->which = RP_CHILD_GATEWAY;
     w->old_pid = gw->cur->pid; /* hands_over: there is one */
     w->new_pid = 0;

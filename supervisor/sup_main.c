@@ -389,6 +389,8 @@ static int64_t start_due(sup_state *s, int64_t now)
                 sup_ctx ctx = s->ctx;
                 ctx.cfg = sup_config_for(s, i); /* a waiting reload's, for its child */
                 sup_child_spawn(c, SUP_ROLE_NEXT, &ctx, now);
+                if (c->next)
+                    c->next->trial = ctx.cfg != s->cfg;
                 /* known from the start: its READY may come before the loop
                  * goes round again */
                 if (sup_reload_waits(s) && i == s->reload.which && c->next)
@@ -422,6 +424,8 @@ static int64_t start_due(sup_state *s, int64_t now)
         sup_ctx ctx = s->ctx;
         ctx.cfg = sup_config_for(s, i); /* a new host's crash in a reload's second stage */
         sup_child_spawn(c, SUP_ROLE_CURRENT, &ctx, now);
+        if (c->cur)
+            c->cur->trial = ctx.cfg != s->cfg;
         if (!c->cur && c->next_start_ms >= 0) /* a failed fork retries later */
             next = earliest(next, c->next_start_ms > now ? c->next_start_ms - now : 0);
     }

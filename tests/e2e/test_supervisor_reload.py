@@ -584,6 +584,35 @@ class ReloadTest(SupervisorCase):
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
         self.assertEqual(children(r)[HOST], kids[HOST])
         self.assertEqual(self.ctl(r, "status").returncode, 0, r.log())
+        # refusing the reload's configuration is the reload's failure, not the child's
+        log = r.log()
+        self.assertRegex(log, r"%s pid \d+ exited with status 78 after \d+ ms, before it was "
+                         r"ready: it refused the reload's configuration" % GATEWAY)
+        self.assertNotIn("FATAL", log)
+        self.assertNotIn("event=fatal", log)
+        self.assertIn('rpcrest_supervisor_fatal_total{child="%s"} 0' % GATEWAY,
+                      self.ctl(r, "metrics").stdout)
+
+    def test_restart_under_way_is_redone_after_a_failed_reload(self):
+        """rpcrestctl restart gateway, and before its new process is ready a
+        reload whose new gateway refuses its part: the reload's process
+        took the restart's place, so once the reload has failed the
+        restart starts again, on the running configuration."""
+        r = self.held_gateway_rpcrest()
+        kids = children(r)
+        open(os.path.join(r.bindir, "hold"), "w").close()
+        self.addCleanup(lambda: open(os.path.join(r.bindir, "go"), "w").close())
+        self.assertEqual(self.ctl(r, "restart", "gateway").returncode, 0)
+        held = int(self.wait_for_log(r, r"started %s pid (\d+) to take over" % GATEWAY).group(1))
+        rewrite(r, "timeout = 2", "timeout = 2\nservices = nope.Svc")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("%s pid %d keeps serving the running configuration (the restart asked for "
+                      "before the reload starts again)" % (GATEWAY, kids[GATEWAY]), ctl.stderr)
+        self.assertIn("%s: pid %d, getting ready to take over for an earlier request (restart "
+                      "or reload), gives way to a new process" % (GATEWAY, held), r.log())
+        self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
 
     def test_while_a_reload_waits_the_host_is_left_to_it(self):
         """While a reload waits for its new host, another reload and
