@@ -613,17 +613,6 @@ static void after_failure(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, i
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0 && !p->failed;
     int config_error = WIFEXITED(status) && WEXITSTATUS(status) == RP_EX_CONFIG;
     count_failure(c, p, now);
-    if (config_error && p->ready_ms < 0 && p->trial) {
-        /* the reload fails, and starts c again on the configuration in force */
-        c->next_start_ms = -1;
-        sup_log(ctx->log, "%s pid %d exited with status %d after %lld ms, before it was ready: "
-                "it refused the reload's configuration", c->name, (int)p->pid, RP_EX_CONFIG,
-                (long long)uptime);
-        snprintf(c->note, sizeof(c->note), "refused the reload's configuration (exit status %d)",
-                 RP_EX_CONFIG);
-        append_last_line(c, p);
-        return;
-    }
     if (config_error && p->ready_ms < 0) {
         refused_configuration(c, p, ctx, uptime);
         return;

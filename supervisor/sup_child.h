@@ -46,8 +46,6 @@ typedef struct sup_proc {
     int64_t kill_ms;    /* when SIGKILL is due (term_ms + stop_timeout), or -1 */
     int killed;         /* SIGKILL sent */
     int failed;         /* stopped by rpcrestd for not being ready in time */
-    int trial;          /* runs a waiting reload's configuration, not the one in force:
-                         * refusing it fails the reload, not the child (no FATAL) */
     int notify_fd;      /* read end of its notification pipe, or -1 */
     int log_fd;         /* read end of its stdout+stderr pipe, or -1 */
     size_t log_len;     /* bytes of an unfinished line in log_line */

@@ -443,10 +443,9 @@ static int new_process_failed(sup_state *s, sup_proc *p, char *err, size_t size,
         return 1;
     }
     /* the new process had taken an ended old one's place and then refused
-     * the new configuration (sup_child_exited left the child waiting): that
-     * says nothing of the running one */
-    int again = !c->cur && !c->fatal && c->next_start_ms < 0 && c->last_pid == w->new_pid &&
-                c->wanted && !sup_stopping(s);
+     * the new configuration (FATAL): that says nothing of the running one */
+    int again = !c->cur && c->fatal && c->config_refused && c->last_pid == w->new_pid &&
+                !sup_stopping(s);
     if (again)
         sup_child_forgive(c, now);
     snprintf(err, size, "%s; pid %d, which ran the running configuration, ended during the "

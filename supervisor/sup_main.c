@@ -389,8 +389,6 @@ static int64_t start_due(sup_state *s, int64_t now)
                 sup_ctx ctx = s->ctx;
                 ctx.cfg = sup_config_for(s, i); /* a waiting reload's, for its child */
                 sup_child_spawn(c, SUP_ROLE_NEXT, &ctx, now);
-                if (c->next)
-                    c->next->trial = ctx.cfg != s->cfg;
                 /* known from the start: its READY may come before the loop
                  * goes round again */
                 if (sup_reload_waits(s) && i == s->reload.which && c->next)
@@ -421,11 +419,12 @@ static int64_t start_due(sup_state *s, int64_t now)
             continue;
         }
         c->start_after_retired = 0;
+        /* the running configuration, but for a new host that crashed in a
+         * reload's second stage (the new gateway waits for one like it) */
         sup_ctx ctx = s->ctx;
-        ctx.cfg = sup_config_for(s, i); /* a new host's crash in a reload's second stage */
+        if (sup_reload_holds(s, i) && i != s->reload.which)
+            ctx.cfg = s->reload.cfg;
         sup_child_spawn(c, SUP_ROLE_CURRENT, &ctx, now);
-        if (c->cur)
-            c->cur->trial = ctx.cfg != s->cfg;
         if (!c->cur && c->next_start_ms >= 0) /* a failed fork retries later */
             next = earliest(next, c->next_start_ms > now ? c->next_start_ms - now : 0);
     }
