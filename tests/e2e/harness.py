@@ -146,10 +146,13 @@ def pid_alive(pid):
         return False
 
 
-def children_of(pid):
+def children_of(pid, leaders_only=False):
     """{comm: pid} of the live direct children of pid; of several with one
     name (a host and the one it hands over to), the one started last, which
-    after pids wrap around need not have the highest pid."""
+    after pids wrap around need not have the highest pid.  leaders_only:
+    process group leaders only, as rpcrestd starts its children (a forked
+    copy of a child's shell that rpcrestd adopted, with the child's name,
+    is not one)."""
     found, started = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -162,6 +165,8 @@ def children_of(pid):
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
         if int(fields[1]) != pid or fields[0] == "Z":
+            continue
+        if leaders_only and int(fields[2]) != int(entry):
             continue
         start = int(fields[19])  # starttime, field 22 of /proc/PID/stat
         if comm not in found or start >= started[comm]:
@@ -241,7 +246,9 @@ class Rpcrest:
     def children(self):
         """{"rpcrest-host": pid, "rpcrest-gateway": pid} as seen in /proc;
         none once rpcrestd has exited (its pid may belong to another process)."""
-        return children_of(self.proc.pid) if self.proc and self.proc.poll() is None else {}
+        if not self.proc or self.proc.poll() is not None:
+            return {}
+        return children_of(self.proc.pid, leaders_only=True)
 
     def stop(self):
         """SIGTERM rpcrestd, wait; then make sure every process it started is
