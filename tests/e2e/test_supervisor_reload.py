@@ -532,6 +532,8 @@ class ReloadTest(SupervisorCase):
                                      % (HOST, kids[HOST])).group(1))
         gateway = int(self.wait_for_log(r, r"started %s pid (\d+) to take over"
                                         % GATEWAY).group(1))
+        self.assertTrue(wait_until(lambda: not os.path.exists(os.path.join(r.bindir, "hold")),
+                                   5), r.log())  # it is the one held
         return waiting, host, gateway
 
     def test_undo_after_the_new_host_restarted_puts_the_private_socket_back(self):
@@ -596,6 +598,9 @@ class ReloadTest(SupervisorCase):
         self.addCleanup(lambda: open(os.path.join(r.bindir, "go"), "w").close())
         self.assertEqual(self.ctl(r, "restart", "gateway").returncode, 0)
         held = int(self.wait_for_log(r, r"started %s pid (\d+) to take over" % GATEWAY).group(1))
+        # held once it has taken the file (else the reload's gateway would take it)
+        self.assertTrue(wait_until(lambda: not os.path.exists(os.path.join(r.bindir, "hold")),
+                                   5), r.log())
         rewrite(r, "timeout = 2", "timeout = 2\nservices = nope.Svc")
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 1, ctl)
