@@ -403,15 +403,15 @@ static int in_list(const gw_method *m, const char *const *names, size_t n)
     return 0;
 }
 
-static int exposed(const gw_method *m, const gw_router_options *opt)
-{
-    return (!opt->services || in_list(m, opt->services, opt->n_services)) &&
-           (!opt->served || in_list(m, opt->served, opt->n_served));
-}
-
 int gw_router_served(const gw_method *m, const gw_router_options *opt)
 {
     return !opt->served || in_list(m, opt->served, opt->n_served);
+}
+
+static int exposed(const gw_method *m, const gw_router_options *opt)
+{
+    return (!opt->services || in_list(m, opt->services, opt->n_services)) &&
+           gw_router_served(m, opt);
 }
 
 static int check_services(const gw_method *methods, size_t n, const gw_router_options *opt,
