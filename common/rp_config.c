@@ -379,6 +379,73 @@ const char *rp_config_restart_name(rp_restart restart)
     return (unsigned)restart < 3 ? restart_names[restart] : "?";
 }
 
+/* The edit distance between two key names (insertions, deletions,
+ * substitutions, swaps of neighbours), or 3 if it is 3 or more. */
+static int key_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 32 || lb > 32)
+        return 3;
+    int d[33][33];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb] < 3 ? d[la][lb] : 3;
+}
+
+static void note_nearest(const char *key, const char *name, const char **nearest, int *distance)
+{
+    int d = key_distance(key, name);
+    if (d < *distance) {
+        *distance = d;
+        *nearest = name;
+    }
+}
+
+/* Reports `key` as unknown in [section], whose keys are its `own`
+ * (NULL-terminated) and the restart-policy keys.  A known name one or two
+ * edits away is offered first. */
+static void unknown_key(parse_ctx *ctx, const char *section, const char *key,
+                        const char *const *own)
+{
+    char known[1024];
+    size_t used = 0;
+    const char *nearest = NULL;
+    int distance = 3;
+    const char *names[64];
+    size_t n = 0;
+    for (size_t i = 0; own[i] && n < 64; i++)
+        names[n++] = own[i];
+    for (size_t i = 0; i < N_POLICY_KEYS && n < 64; i++)
+        names[n++] = policy_keys[i].name;
+    for (size_t i = 0; i < n; i++) {
+        note_nearest(key, names[i], &nearest, &distance);
+        int w = snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0 || (size_t)w >= sizeof(known) - used)
+            break;
+        used += (size_t)w;
+    }
+    if (nearest)
+        fail(ctx, ctx->line, "unknown key '%s' in [%s]: did you mean '%s'? (known: %s)", key,
+             section, nearest, known);
+    else
+        fail(ctx, ctx->line, "unknown key '%s' in [%s] (known: %s)", key, section, known);
+}
+
 static void policy_defaults(rp_child_policy *p)
 {
     p->restart = RP_RESTART_ALWAYS;
@@ -571,10 +638,8 @@ static void key_supervisor(parse_ctx *ctx, const char *key, const char *value)
     } else if (strcmp(key, "group") == 0) {
         set_group(ctx, value);
     } else {
-        fail(ctx, ctx->line,
-             "unknown key '%s' in [supervisor] (known: stop_timeout, restart, backoff_initial, "
-             "backoff_max, backoff_multiplier, backoff_jitter, start_seconds, start_retries, "
-             "ready_timeout, control_socket, log_file, user, group)", key);
+        static const char *const own[] = {"control_socket", "log_file", "user", "group", NULL};
+        unknown_key(ctx, "supervisor", key, own);
     }
 }
 
@@ -668,10 +733,11 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
         else
             set_string(ctx, &cfg->host.metrics_listen, value);
     } else if (!policy_key(ctx, 1, key, value)) {
-        fail(ctx, ctx->line,
-             "unknown key '%s' in [host] (known: listen, threads, max_message_bytes, "
-             "max_concurrent_streams, drain_timeout, min_ping_interval, ping_without_calls, "
-             "private_listen, metrics_listen, cert, key, client_ca)", key);
+        static const char *const own[] = {
+            "listen", "threads", "max_message_bytes", "max_concurrent_streams", "drain_timeout",
+            "min_ping_interval", "ping_without_calls", "private_listen", "metrics_listen", "cert",
+            "key", "client_ca", NULL};
+        unknown_key(ctx, "host", key, own);
     }
 }
 
@@ -845,13 +911,14 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         else
             fail(ctx, ctx->line, "access_log_format: '%s' is not text or json", value);
     } else if (!policy_key(ctx, 2, key, value)) {
-        fail(ctx, ctx->line,
-             "unknown key '%s' in [gateway] (known: listen, upstream, descriptors, services, "
-             "auto_map, docs, timeout, max_timeout, max_body_bytes, threads, connection_timeout, "
-             "max_connections, busy_poll_us, ignore_unknown_query_parameters, "
-             "json_ignore_unknown_fields, json_emit_defaults, json_proto_names, metrics, "
-             "access_log, access_log_format, cert, key, upstream_ca, upstream_cert, "
-             "upstream_key, upstream_name)", key);
+        static const char *const own[] = {
+            "listen", "upstream", "descriptors", "services", "auto_map", "docs", "timeout",
+            "max_timeout", "max_body_bytes", "threads", "connection_timeout", "max_connections",
+            "busy_poll_us", "ignore_unknown_query_parameters", "json_ignore_unknown_fields",
+            "json_emit_defaults", "json_proto_names", "metrics", "access_log",
+            "access_log_format", "cert", "key", "upstream_ca", "upstream_cert", "upstream_key",
+            "upstream_name", NULL};
+        unknown_key(ctx, "gateway", key, own);
     }
 }
 

@@ -632,7 +632,7 @@ static void test_unknown_key_in_each_fixed_section(void **state)
 {
     fixture *f = *state;
     expect_error_at(f, "[supervisor]\nstop_timeout = 1\ntimeout = 2\n", 3,
-                    "unknown key 'timeout' in [supervisor] (known: stop_timeout, restart");
+                    "unknown key 'timeout' in [supervisor] (known: control_socket, log_file");
     expect_error_at(f, "[host]\nlisten = 127.0.0.1:1\n\nmax_body_bytes = 1\n", 4,
                     "unknown key 'max_body_bytes' in [host] (known: listen, threads");
     expect_error_at(f, "[gateway]\ndrain_timeout = 1\n", 2,

@@ -161,7 +161,9 @@ static void test_unknown_host_key_lists_the_new_ones(void **state)
                       "unknown key 'max_message_size' in [host] (known: listen, threads, "
                       "max_message_bytes, max_concurrent_streams, drain_timeout, "
                       "min_ping_interval, ping_without_calls, private_listen, metrics_listen, "
-                      "cert, key, client_ca)");
+                      "cert, key, client_ca, restart, backoff_initial, backoff_max, "
+                      "backoff_multiplier, backoff_jitter, start_seconds, start_retries, "
+                      "ready_timeout, stop_timeout)");
 }
 
 static void test_duplicate_key_is_refused(void **state)

@@ -233,10 +233,15 @@ static void test_unknown_supervisor_key_lists_the_known(void **state)
 {
     fixture *f = *state;
     expect_error_at(f, "[supervisor]\nrestarts = always\n", 2,
-                    "unknown key 'restarts' in [supervisor] (known: stop_timeout, restart, "
-                    "backoff_initial, backoff_max, backoff_multiplier, backoff_jitter, "
-                    "start_seconds, start_retries, ready_timeout, control_socket, log_file, user, "
-                    "group)");
+                    "unknown key 'restarts' in [supervisor]: did you mean 'restart'? (known: "
+                    "control_socket, log_file, user, group, restart, backoff_initial, "
+                    "backoff_max, backoff_multiplier, backoff_jitter, start_seconds, "
+                    "start_retries, ready_timeout, stop_timeout)");
+    /* the restart-policy keys are named for the children's sections too */
+    expect_error_at(f, "[host]\nrestrat = always\n", 2,
+                    "unknown key 'restrat' in [host]: did you mean 'restart'? (known: listen, ");
+    expect_error_at(f, "[gateway]\nstart_retrys = 3\n", 2,
+                    "unknown key 'start_retrys' in [gateway]: did you mean 'start_retries'?");
     /* supervisor-only keys are not per-child */
     expect_error_at(f, "[host]\ncontrol_socket = x.sock\n", 2,
                     "unknown key 'control_socket' in [host]");
