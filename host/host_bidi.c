@@ -216,6 +216,7 @@ int host_bidi_send(host_bidi *b, const uint8_t *msg, size_t len)
     bidi_msg *node = malloc(sizeof(*node));
     if (!node) {
         rp_log("%s: cannot send a reply: out of memory", b->m->path);
+        host_bidi_finish(b, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return -1;
     }
     grpc_slice slice = grpc_slice_from_copied_buffer((const char *)msg, len);

@@ -62,7 +62,9 @@ void host_bidi_on_event(host_tag *tag, int ok);
  * metadata.  From inside a callback of this call, sending starts when the
  * callback returns (so a reply and the status can share one batch); from
  * any other thread it starts at once.  Returns 0, or -1 if the call is over,
- * being finished or broken (the message is dropped).  Thread-safe.
+ * being finished or broken, or if there was no memory for the message, in
+ * which case the call is finished with RESOURCE_EXHAUSTED (either way the
+ * message is dropped).  Thread-safe.
  */
 int host_bidi_send(host_bidi *b, const uint8_t *msg, size_t len);
 

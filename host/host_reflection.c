@@ -467,7 +467,7 @@ static void send_response(host_bidi *b, const refl_response *resp)
         return;
     }
     grpc__reflection__v1__server_reflection_response__pack(resp, buf);
-    host_bidi_send(b, buf, size);
+    (void)host_bidi_send(b, buf, size); /* on failure the call is over */
     free(buf);
 }
 

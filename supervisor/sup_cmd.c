@@ -246,10 +246,16 @@ static void reload_ok(sup_state *s, const int changed[RP_N_CHILDREN])
 {
     s->reloads_ok++;
     char names[64] = "none";
-    for (int i = 0, len = 0; i < RP_N_CHILDREN; i++)
-        if (changed[i])
-            len += snprintf(names + len, sizeof(names) - (size_t)len, "%s%s", len ? "," : "",
-                            s->children[i].name);
+    size_t len = 0;
+    for (int i = 0; i < RP_N_CHILDREN; i++) {
+        if (!changed[i])
+            continue;
+        int n = snprintf(names + len, sizeof(names) - len, "%s%s", len ? "," : "",
+                         s->children[i].name);
+        if (n < 0 || (size_t)n >= sizeof(names) - len)
+            break; /* cut short; the names are known and short */
+        len += (size_t)n;
+    }
     sup_log(&s->log, "event=reload result=ok changed=%s", names);
 }
 
