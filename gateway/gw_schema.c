@@ -46,7 +46,7 @@ struct gw_schema {
     size_t n_methods;
     Google__Api__HttpRule **rules; /* unpacked rules, owned */
     size_t n_rules;
-    char *err;
+    char *err;     /* the loader's caller's buffer, only while loading */
     size_t errlen;
 };
 
@@ -54,6 +54,8 @@ static int fail(gw_schema *s, const char *fmt, ...) __attribute__((format(printf
 
 static int fail(gw_schema *s, const char *fmt, ...)
 {
+    if (!s->err)
+        return -1; /* loaded: nothing reports through fail() any more */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(s->err, s->errlen, fmt, ap);
@@ -723,6 +725,19 @@ static int build(gw_schema *s)
     return 0;
 }
 
+/* Builds the indexes of a schema whose sets are all added, and forgets the
+ * caller's error buffer.  Frees s and returns NULL on failure. */
+static gw_schema *finish_load(gw_schema *s)
+{
+    if (build(s) < 0) {
+        gw_schema_free(s);
+        return NULL;
+    }
+    s->err = NULL;
+    s->errlen = 0;
+    return s;
+}
+
 gw_schema *gw_schema_load_buffers(const uint8_t *const *bufs, const size_t *lens, size_t n,
                                   const char *origin, char *err, size_t errlen)
 {
@@ -739,11 +754,7 @@ gw_schema *gw_schema_load_buffers(const uint8_t *const *bufs, const size_t *lens
             return NULL;
         }
     }
-    if (build(s) < 0) {
-        gw_schema_free(s);
-        return NULL;
-    }
-    return s;
+    return finish_load(s);
 }
 
 gw_schema *gw_schema_load(const char *const *paths, size_t n, char *err, size_t errlen)
@@ -770,11 +781,7 @@ gw_schema *gw_schema_load(const char *const *paths, size_t n, char *err, size_t 
             return NULL;
         }
     }
-    if (build(s) < 0) {
-        gw_schema_free(s);
-        return NULL;
-    }
-    return s;
+    return finish_load(s);
 }
 
 void gw_schema_free(gw_schema *s)
