@@ -10,8 +10,15 @@
 #include "gw_json.h"
 #include "gw_status.h"
 
-static const char *const status_names[] = {"UNKNOWN", "SERVING", "NOT_SERVING",
-                                           "SERVICE_UNKNOWN"};
+/* HealthCheckResponse.ServingStatus */
+enum { HEALTH_UNKNOWN, HEALTH_SERVING, HEALTH_NOT_SERVING, HEALTH_SERVICE_UNKNOWN, N_HEALTH };
+
+static const char *const status_names[N_HEALTH] = {
+    [HEALTH_UNKNOWN] = "UNKNOWN",
+    [HEALTH_SERVING] = "SERVING",
+    [HEALTH_NOT_SERVING] = "NOT_SERVING",
+    [HEALTH_SERVICE_UNKNOWN] = "SERVICE_UNKNOWN",
+};
 
 void gw_health_request(const char *service, gw_buf *out)
 {
@@ -51,11 +58,12 @@ static uint64_t serving_status(const uint8_t *p, size_t len)
 unsigned gw_health_response(const gw_upstream_result *r, const char *service, gw_buf *body)
 {
     if (!r) {
-        gw_status_error_body(body, 13, "out of memory", NULL, 0, NULL);
+        gw_status_error_body(body, GRPC_STATUS_INTERNAL, GW_ERR_OOM, NULL, 0, NULL);
         return 500;
     }
-    if (r->status != 0) {
-        unsigned http = r->status == 5 ? 404 : 503;
+    if (r->status != GRPC_STATUS_OK) {
+        /* NOT_FOUND: the server does not know the service */
+        unsigned http = r->status == GRPC_STATUS_NOT_FOUND ? 404 : 503;
         gw_status_error_body(body, r->status, r->message ? r->message : "", NULL, 0, NULL);
         return http;
     }
@@ -63,7 +71,7 @@ unsigned gw_health_response(const gw_upstream_result *r, const char *service, gw
     gw_buf_puts(body, "{\"service\":");
     gw_json_write_text(body, service, strlen(service));
     gw_buf_puts(body, ",\"status\":\"");
-    gw_buf_puts(body, status < 4 ? status_names[status] : "UNKNOWN");
+    gw_buf_puts(body, status < N_HEALTH ? status_names[status] : "UNKNOWN");
     gw_buf_puts(body, "\"}");
-    return status == 1 ? 200 : status == 3 ? 404 : 503;
+    return status == HEALTH_SERVING ? 200 : status == HEALTH_SERVICE_UNKNOWN ? 404 : 503;
 }

@@ -1,6 +1,6 @@
 /*
  * gw_http_int.h -- the HTTP front end's request record and the helpers
- * gw_http.c (unary calls) shares with gw_http_stream.c (server streaming).
+ * gw_http.c (unary calls) shares with gw_http_stream.c (streaming methods).
  * Not for other modules.
  */
 #ifndef GW_HTTP_INT_H
@@ -84,7 +84,7 @@ typedef struct gw_request {
     gw_buf body;
     int wants_trailers;      /* TE: trailers */
     gw_upstream_result *result; /* unary: the answer; stream: its first event */
-    struct gw_http_stream *stream; /* server streaming only */
+    struct gw_http_stream *stream; /* streaming methods only */
     char *health_service;    /* GET /healthz: the service asked about */
     gw_loop_watch hangup;    /* its connection, watched while its call runs (gw_loop.h) */
     int console;             /* GET /openapi.json or /docs… (gw_http_console.c) */
@@ -140,13 +140,13 @@ enum MHD_Result gw_http_send_result(gw_request *req);
 /* Queues the error response for a failed upstream result. */
 enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r);
 
-/* Adds resp's headers for response metadata md[0..n) with `prefix`
- * (names and values made in the request's arena). */
 /* A reply message of req's route as JSON, whole or the field its rule's
  * response_body names; 0, or -1 with err set. */
 int gw_http_reply_json(const gw_request *req, const uint8_t *reply, size_t len, gw_buf *out,
                        char *err, size_t errlen);
 
+/* Adds resp's headers for response metadata md[0..n) with `prefix`
+ * (names and values made in the request's arena). */
 void gw_http_add_metadata_headers(gw_request *req, struct MHD_Response *resp,
                                   const char *prefix, const gw_metadata *md, size_t n);
 

@@ -1,7 +1,9 @@
 /*
- * gw_http_stream.c -- server-streaming methods over HTTP/1.1.
+ * gw_http_stream.c -- streaming methods over HTTP/1.1: client streaming
+ * (the request body's newline-delimited JSON messages, one reply) and
+ * server and bidirectional streaming (the replies as a stream).
  *
- * The response is chunked: one JSON object per line, {"result":…} for each
+ * A streamed response is chunked: one JSON object per line, {"result":…} for each
  * message and {"error":{…}} if the stream fails midway, or Server-Sent
  * Events (data: … frames) when the client accepts text/event-stream.  Each
  * message is written before the next one is asked for (gw_stream_next), so

@@ -98,12 +98,12 @@ int gw_upstream_unary_path(gw_upstream *up, const char *path, gw_buf *wire, int6
  * arrives, with CANCELLED.  Nothing happens if it has completed. */
 void gw_upstream_cancel_unary(gw_upstream *up, void *arg);
 
-/* ---- server streaming ------------------------------------------------------ */
+/* ---- streaming calls (client, server, bidirectional) ------------------------ */
 
 typedef struct gw_stream gw_stream;
 
 /*
- * Events of one server-streaming call, delivered on upstream threads, one at
+ * Events of one streaming call, delivered on upstream threads, one at
  * a time, in order: zero or more messages, then done.  The first event's
  * result carries the response headers (initial metadata).  Each result is
  * the receiver's, to free with gw_upstream_result_free.

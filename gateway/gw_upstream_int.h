@@ -1,6 +1,6 @@
 /*
  * gw_upstream_int.h -- what gw_upstream.c (channel, threads, unary calls)
- * shares with gw_stream.c (server-streaming calls).  Not for other modules.
+ * shares with gw_stream.c (streaming calls).  Not for other modules.
  */
 #ifndef GW_UPSTREAM_INT_H
 #define GW_UPSTREAM_INT_H
