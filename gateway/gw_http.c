@@ -1156,7 +1156,6 @@ void gw_http_api_failed(gw_http *h)
  * stopped following, most often) is the access log's 499, not an error. */
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
     char line[1024];
     vsnprintf(line, sizeof(line), fmt, ap);
     size_t len = strlen(line);
@@ -1169,8 +1168,8 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
         strstr(line, "closed by remote side with incomplete request") ||
         strstr(line, "detected connection closure"))
         return;
-    static rp_log_limit lines = RP_LOG_LIMIT_INIT; /* a line per failed handshake, for one */
-    rp_log_limited(&lines, "libmicrohttpd: %s", line);
+    gw_http *h = cls;
+    rp_log_limited(&h->mhd_lines, "libmicrohttpd: %s", line);
 }
 
 /* One HTTP thread's daemon, in external-epoll mode for its gw_loop, with
@@ -1192,7 +1191,7 @@ static struct MHD_Daemon *start_daemon(gw_http *h, gw_http_thread *t)
                      MHD_USE_NO_LISTEN_SOCKET | (cfg->cert ? MHD_USE_TLS : 0);
     return MHD_start_daemon(
         flags, 0, accept_policy, h, on_request, t, /* the logger first: libmicrohttpd asks it */
-        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, t, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + CONNECTION_SLACK,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, MHD_OPTION_UNESCAPE_CALLBACK,
@@ -1240,6 +1239,7 @@ static void free_http(gw_http *h)
         MHD_destroy_response(h->oom_response);
     gw_conns_free(h->conns);
     pthread_mutex_destroy(&h->gen_lock);
+    pthread_mutex_destroy(&h->mhd_lines.lock);
     free(h->threads);
     free(h);
 }
@@ -1310,6 +1310,7 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen,
         return NULL;
     }
     pthread_mutex_init(&h->gen_lock, NULL);
+    pthread_mutex_init(&h->mhd_lines.lock, NULL); /* the counts are calloc's zeros */
     h->upstream = up;
     h->metrics = cfg->metrics;
     gw_http_publish(h, gen); /* before the first connection is taken */

@@ -19,6 +19,7 @@
 #include "gw_http.h"
 #include "gw_loop.h"
 #include "gw_metrics.h"
+#include "rp_log.h"
 
 #define GW_REQUEST_ID_HEADER "X-Request-Id"
 #define GW_REQUEST_ID_MAX 128 /* a longer (or unprintable) incoming id is replaced */
@@ -57,6 +58,8 @@ struct gw_http {
     /* 500 {"code":13,"message":"out of memory"}, made at start and shared by
      * every thread: the answer when there is no memory left to make one */
     struct MHD_Response *oom_response;
+    rp_log_limit mhd_lines; /* libmicrohttpd's own lines: a flood (failed
+                             * handshakes, say) is cut down to a few a second */
 };
 
 typedef enum req_state {
