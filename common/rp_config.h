@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #define RP_EX_CONFIG 78 /* sysexits.h EX_CONFIG: exit status for a bad config */
+#define RP_EX_USAGE 64  /* sysexits.h EX_USAGE: exit status for bad arguments */
 
 /* A key of a plugin's own: passed to its init() untouched. */
 typedef struct rp_setting {

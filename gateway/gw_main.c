@@ -489,12 +489,12 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'c': conf = optarg; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 64;
+        default: usage(stderr); return RP_EX_USAGE;
         }
     }
     if (!conf || optind != argc) {
         usage(stderr);
-        return 64;
+        return RP_EX_USAGE;
     }
     /* Blocked from the start (a SIGUSR1 for the access log must not kill a
      * gateway still starting); every thread inherits this mask, and the

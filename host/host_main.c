@@ -28,7 +28,6 @@
 #include "rp_private.h"
 #include "rp_tls.h"
 
-#define EX_USAGE 64
 #define EX_FAILURE 1
 
 static void usage(FILE *out)
@@ -59,13 +58,13 @@ static const char *parse_args(int argc, char **argv, int *status)
             return NULL;
         default:
             usage(stderr);
-            *status = EX_USAGE;
+            *status = RP_EX_USAGE;
             return NULL;
         }
     }
     if (!conf || optind != argc) {
         usage(stderr);
-        *status = EX_USAGE;
+        *status = RP_EX_USAGE;
         return NULL;
     }
     return conf;

@@ -32,7 +32,6 @@
 #include "sup_reload.h"
 
 #define SUP_DEFAULT_CONFIG "conf/rpcrest.ini"
-#define SUP_EX_USAGE 64 /* sysexits.h EX_USAGE */
 #define MAX_POLL 64 /* signals, log, control socket (1 + 8), then 2 per process */
 
 /* Started in this order, stopped in the reverse one. */
@@ -82,13 +81,13 @@ static int parse_args(int argc, char **argv, const char **cfg_path)
             return 0;
         default:
             usage(stderr);
-            return SUP_EX_USAGE;
+            return RP_EX_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "rpcrestd: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
-        return SUP_EX_USAGE;
+        return RP_EX_USAGE;
     }
     return -1;
 }

@@ -22,7 +22,6 @@
 #include "rp_config.h"
 
 #define DEFAULT_CONFIG "conf/rpcrest.ini"
-#define EX_USAGE 64
 #define EX_FAILURE 1
 #define ANSWER_TIMEOUT_S 10
 #define READY_TIMEOUT_MAX_S 3600 /* the most [host] ready_timeout may be */
@@ -207,7 +206,7 @@ int main(int argc, char **argv)
             return 0;
         default:
             usage(stderr);
-            return EX_USAGE;
+            return RP_EX_USAGE;
         }
     }
     int n = argc - optind;
@@ -222,14 +221,14 @@ int main(int argc, char **argv)
         if (n > 0)
             fprintf(stderr, "rpcrestctl: unknown or incomplete command\n");
         usage(stderr);
-        return EX_USAGE;
+        return RP_EX_USAGE;
     }
     char request[512];
     snprintf(request, sizeof(request), "%s%s%s%s", cmd, n == 2 ? " " : "", n == 2 ? args[1] : "",
              json ? " --json" : "");
     if (strchr(request, '\n')) {
         fprintf(stderr, "rpcrestctl: a name has no newline\n");
-        return EX_USAGE;
+        return RP_EX_USAGE;
     }
     double ready_s;
     char *path = socket_path(conf, &ready_s);
