@@ -58,13 +58,13 @@ static uint64_t serving_status(const uint8_t *p, size_t len)
 unsigned gw_health_response(const gw_upstream_result *r, const char *service, gw_buf *body)
 {
     if (!r) {
-        gw_status_error_body(body, GRPC_STATUS_INTERNAL, GW_ERR_OOM, NULL, 0, NULL);
+        gw_status_error_body(body, GRPC_STATUS_INTERNAL, GW_ERR_OOM, NULL, 0, NULL, NULL);
         return 500;
     }
     if (r->status != GRPC_STATUS_OK) {
         /* NOT_FOUND: the server does not know the service */
         unsigned http = r->status == GRPC_STATUS_NOT_FOUND ? 404 : 503;
-        gw_status_error_body(body, r->status, r->message ? r->message : "", NULL, 0, NULL);
+        gw_status_error_body(body, r->status, r->message ? r->message : "", NULL, 0, NULL, NULL);
         return http;
     }
     uint64_t status = serving_status(r->reply, r->reply_len);

@@ -184,7 +184,7 @@ enum MHD_Result gw_http_send_metadata_too_large(gw_request *req, size_t bytes)
              gw_http_metadata_room(req));
     req->grpc_code = GRPC_STATUS_INTERNAL;
     gw_buf body = GW_BUF_INIT;
-    gw_status_error_body(&body, GRPC_STATUS_INTERNAL, msg, NULL, 0, NULL);
+    gw_status_error_body(&body, GRPC_STATUS_INTERNAL, msg, NULL, 0, NULL, NULL);
     if (body.oom) {
         gw_buf_free(&body);
         return send_out_of_memory(req->http, req, req->conn);
@@ -266,7 +266,7 @@ enum MHD_Result gw_http_send_error(gw_request *req, unsigned status, int code, c
 {
     req->grpc_code = code;
     gw_buf body = GW_BUF_INIT;
-    gw_status_error_body(&body, code, msg, NULL, 0, NULL);
+    gw_status_error_body(&body, code, msg, NULL, 0, NULL, NULL);
     return gw_http_send_json(req, status, &body);
 }
 
@@ -275,7 +275,8 @@ enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r
     gw_buf body = GW_BUF_INIT;
     req->grpc_code = (int)r->status;
     gw_status_error_body(&body, r->status, r->message ? r->message : "", r->trailing,
-                         r->n_trailing, req->gen ? req->gen->schema : NULL);
+                         r->n_trailing, req->gen ? req->gen->schema : NULL,
+                         &req->http->cfg.json);
     return gw_http_send_json(req, (unsigned)gw_status_http_code(r->status), &body);
 }
 

@@ -187,10 +187,10 @@ static int format_message(gw_request *req, gw_http_stream *st, const gw_upstream
 /* The error line that ends a stream. */
 static void format_error(gw_http_stream *st, int code, const char *message,
                          const gw_metadata *trailing, size_t n_trailing,
-                         const gw_schema *schema)
+                         const gw_schema *schema, const gw_json_options *opt)
 {
     gw_buf json = GW_BUF_INIT;
-    gw_status_error_body(&json, code, message, trailing, n_trailing, schema);
+    gw_status_error_body(&json, code, message, trailing, n_trailing, schema, opt);
     gw_buf_puts(&st->chunk, st->sse ? "event: error\ndata: " : "{\"error\":");
     gw_buf_append(&st->chunk, json.data, json.len);
     gw_buf_puts(&st->chunk, st->sse ? "\n\n" : "}\n");
@@ -202,10 +202,10 @@ static void format_final(gw_request *req, gw_http_stream *st, const gw_upstream_
 {
     req->grpc_code = r ? (int)r->status : GRPC_STATUS_INTERNAL; /* for the access log */
     if (!r)
-        format_error(st, GRPC_STATUS_INTERNAL, GW_ERR_OOM, NULL, 0, NULL);
+        format_error(st, GRPC_STATUS_INTERNAL, GW_ERR_OOM, NULL, 0, NULL, NULL);
     else if (r->status != GRPC_STATUS_OK)
         format_error(st, r->status, r->message ? r->message : "", r->trailing, r->n_trailing,
-                     req->gen ? req->gen->schema : NULL);
+                     req->gen ? req->gen->schema : NULL, &req->http->cfg.json);
 }
 
 /* A message that cannot be turned into JSON ends the stream with an error
@@ -213,7 +213,7 @@ static void format_final(gw_request *req, gw_http_stream *st, const gw_upstream_
  * ends, as grpc-gateway does. */
 static void end_with_bad_message(gw_request *req, gw_http_stream *st, const char *why)
 {
-    format_error(st, GRPC_STATUS_INTERNAL, why, NULL, 0, NULL);
+    format_error(st, GRPC_STATUS_INTERNAL, why, NULL, 0, NULL, NULL);
     req->grpc_code = GRPC_STATUS_INTERNAL; /* for the access log */
     pthread_mutex_lock(&st->lock);
     st->final_written = 1;

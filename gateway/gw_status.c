@@ -133,7 +133,8 @@ static int next_bytes_field(const uint8_t **p, const uint8_t *end, uint32_t want
     return 0;
 }
 
-static void write_any(gw_buf *out, const uint8_t *any, size_t len, const gw_schema *schema)
+static void write_any(gw_buf *out, const uint8_t *any, size_t len, const gw_schema *schema,
+                      const gw_json_options *opt)
 {
     const uint8_t *p = any, *end = any + len, *url = NULL, *value = NULL;
     size_t url_len = 0, value_len = 0;
@@ -158,7 +159,7 @@ static void write_any(gw_buf *out, const uint8_t *any, size_t len, const gw_sche
     const gw_message *m = schema && name[0] ? gw_schema_message(schema, name) : NULL;
     gw_buf fields = GW_BUF_INIT;
     char err[128];
-    if (m && gw_proto_to_json(m, value ? value : (const uint8_t *)"", value_len, NULL, &fields,
+    if (m && gw_proto_to_json(m, value ? value : (const uint8_t *)"", value_len, opt, &fields,
                               err, sizeof(err)) == 0) {
         if (m->wkt != GW_WKT_NONE) { /* a JSON form of its own: under "value" */
             gw_buf_puts(out, ",\"value\":");
@@ -177,7 +178,7 @@ static void write_any(gw_buf *out, const uint8_t *any, size_t len, const gw_sche
 }
 
 static void write_details(gw_buf *out, const gw_metadata *trailing, size_t n,
-                          const gw_schema *schema)
+                          const gw_schema *schema, const gw_json_options *opt)
 {
     const gw_metadata *status = NULL;
     for (size_t i = 0; i < n; i++)
@@ -193,7 +194,7 @@ static void write_details(gw_buf *out, const gw_metadata *trailing, size_t n,
             if (!first)
                 gw_buf_putc(out, ',');
             first = 0;
-            write_any(out, any, len, schema);
+            write_any(out, any, len, schema, opt);
         }
     }
     gw_buf_putc(out, ']');
@@ -201,11 +202,11 @@ static void write_details(gw_buf *out, const gw_metadata *trailing, size_t n,
 
 void gw_status_error_body(gw_buf *out, int code, const char *message,
                           const gw_metadata *trailing, size_t n_trailing,
-                          const gw_schema *schema)
+                          const gw_schema *schema, const gw_json_options *opt)
 {
     gw_buf_printf(out, "{\"code\":%d,\"message\":", code);
     gw_json_write_text(out, message, strlen(message));
     gw_buf_puts(out, ",\"details\":");
-    write_details(out, trailing, n_trailing, schema);
+    write_details(out, trailing, n_trailing, schema, opt);
     gw_buf_putc(out, '}');
 }

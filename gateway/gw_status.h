@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "gw_buf.h"
+#include "gw_json.h"
 #include "gw_schema.h"
 #include "gw_upstream.h"
 
@@ -20,11 +21,12 @@ int gw_status_http_code(int grpc_code);
  * Appends the error body for (code, message) to out.  When trailing
  * metadata holds grpc-status-details-bin, its details become the "details"
  * array: each Any whose type the schema knows as {"@type": URL, fields…},
- * others as {"@type": URL, "value": "<base64>"}.  `schema` may be NULL.
+ * others as {"@type": URL, "value": "<base64>"}, their fields printed with
+ * `opt` (the replies' JSON options).  `schema` and `opt` may be NULL.
  */
 void gw_status_error_body(gw_buf *out, int code, const char *message,
                           const gw_metadata *trailing, size_t n_trailing,
-                          const gw_schema *schema);
+                          const gw_schema *schema, const gw_json_options *opt);
 
 /*
  * gRPC core's text for a call its channel could place on no connection

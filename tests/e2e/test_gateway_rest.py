@@ -969,6 +969,28 @@ class Options(SystemCase):
         self.assertTrue(500 < ms <= 1000 + SLACK_MS, ms)
 
 
+class ReplyNames(SystemCase):
+    gateway_keys = {"json_proto_names": "on", "json_emit_defaults": "on"}
+
+    def test_error_details_printed_as_replies_are(self):
+        """An error's details are JSON of the same kind as the replies
+        (grpc-gateway prints both with one marshaler): proto names and, here,
+        the fields left at their defaults."""
+        detail = {"@type": "type.googleapis.com/rpcrest.testkit.Nested", "name": "n",
+                  "colors": ["RED"]}
+        body = self.error("POST", "/v1/testkit/fail",
+                          {"code": 9, "message": "no", "details": [
+                              detail, {"@type": "type.googleapis.com/rpcrest.testkit.AllTypes",
+                                       "int32Value": 7}]},
+                          status=400, code=9, message="no")
+        self.assertEqual(body["details"][0], {
+            "@type": "type.googleapis.com/rpcrest.testkit.Nested", "name": "n", "value": 0,
+            "colors": ["RED"]})
+        self.assertEqual(body["details"][1]["int32_value"], 7)
+        self.assertEqual(body["details"][1]["repeated_string"], [])
+        self.assertNotIn("int32Value", body["details"][1])
+
+
 # ---- discovery through reflection ---------------------------------------------------------------
 
 
