@@ -61,6 +61,45 @@ static json_t *mask_value(const gw_field *f, const char *text, size_t len, char 
     return v;
 }
 
+/* Text -> JSON value for enum field f: a name it declares, or a number
+ * (any for a proto3 enum, one it declares for a proto2 enum).  Checked
+ * here, not left to the body's encoder: json_ignore_unknown_fields is about
+ * a body's keys, and a path or query value the enum lacks is refused, as
+ * grpc-gateway does. */
+static json_t *enum_value(const gw_field *f, const char *text, size_t len, char *err,
+                          size_t errlen)
+{
+    char copy[128]; /* text is not NUL-terminated */
+    int shown = (int)(len > 64 ? 64 : len);
+    if (len >= sizeof(copy) || memchr(text, '\0', len)) {
+        snprintf(err, errlen, "field '%s': '%.*s' is not a value of enum %s", f->name, shown,
+                 text, f->enumeration->full_name);
+        return NULL;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    size_t i = copy[0] == '-' ? 1 : 0;
+    while (i < len && copy[i] >= '0' && copy[i] <= '9')
+        i++;
+    if (len > (copy[0] == '-' ? 1u : 0u) && i == len && len < 12) {
+        long long number = strtoll(copy, NULL, 10); /* the encoder checks the range */
+        if (f->enumeration->closed && number >= INT32_MIN && number <= INT32_MAX &&
+            !gw_enum_by_number(f->enumeration, (int32_t)number)) {
+            snprintf(err, errlen, "field '%s': %lld is not a value of enum %s (a proto2 enum "
+                     "takes only the numbers it declares)", f->name, number,
+                     f->enumeration->full_name);
+            return NULL;
+        }
+        return json_integer(number);
+    }
+    if (gw_enum_by_name(f->enumeration, copy)) {
+        return json_stringn(text, len);
+    }
+    snprintf(err, errlen, "field '%s': '%.*s' is not a value of enum %s", f->name, shown, text,
+             f->enumeration->full_name);
+    return NULL;
+}
+
 /* Text -> JSON value for field f (a path variable or query parameter). */
 static json_t *text_value(const gw_field *f, const char *text, size_t len, char *err,
                           size_t errlen)
@@ -75,18 +114,8 @@ static json_t *text_value(const gw_field *f, const char *text, size_t len, char 
         else snprintf(err, errlen, "field '%s': '%.*s' is not true or false", f->name,
                       (int)(len > 64 ? 64 : len), text);
         return v;
-    case GW_TYPE_ENUM: {
-        size_t i = text[0] == '-' ? 1 : 0;
-        while (i < len && text[i] >= '0' && text[i] <= '9')
-            i++;
-        if (len > (text[0] == '-' ? 1u : 0u) && i == len && len < 12) {
-            char number[12]; /* text is not NUL-terminated */
-            memcpy(number, text, len);
-            number[len] = '\0';
-            return json_integer(strtoll(number, NULL, 10));
-        }
-        break;
-    }
+    case GW_TYPE_ENUM:
+        return enum_value(f, text, len, err, errlen);
     case GW_TYPE_MESSAGE:
     case GW_TYPE_GROUP: {
         /* the well-known types whose JSON form is a scalar: a wrapper

@@ -373,6 +373,23 @@ static void test_path_variables(void **state)
     TRANSCODE_ERR("GET /v1/users/x1/things", NULL, "field 'userId': 'x1' is not a valid integer");
 }
 
+/* A path or query value that the enum lacks is refused while binding, so
+ * that the body's json_ignore_unknown_fields, which drops unknown names in
+ * the body, does not drop them here. */
+static void test_enum_text_refused_while_binding(void **state)
+{
+    (void)state;
+    BIND_ERR("GET /v1/colors/PURPLE", NULL,
+             "field 'color': 'PURPLE' is not a value of enum unit.Color");
+    BIND_ERR("GET /v1/things/t1?color=purple", NULL,
+             "field 'color': 'purple' is not a value of enum unit.Color");
+    BIND_ERR("GET /v1/things/t1?colors=RED&colors=NOPE", NULL,
+             "field 'colors': 'NOPE' is not a value of enum unit.Color");
+    BIND_ERR("GET /v1/things/t1?levels[1]=NOPE", NULL, "'NOPE' is not a value of enum unit.Color");
+    BIND_ERR("GET /v1/things/t1?color=%00RED", NULL, "is not a value of enum unit.Color");
+    BIND("GET /v1/things/t1?colors=RED&colors=7", NULL, "{'colors':['RED',7],'id':'t1'}");
+}
+
 /* A numeric enum in a path variable is read from the variable's text alone.
  * (Run under valgrind, this also shows any read past the decoded text.) */
 static void test_enum_path_number(void **state)
@@ -731,6 +748,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_body_field_not_object),
         cmocka_unit_test(test_path_variables),
         cmocka_unit_test(test_enum_path_number),
+        cmocka_unit_test(test_enum_text_refused_while_binding),
         cmocka_unit_test(test_enum_path_number_poisoned_heap),
         cmocka_unit_test(test_query_parameters),
         cmocka_unit_test(test_query_bool_and_enum),
