@@ -296,7 +296,7 @@ static int bind_path(json_t *obj, const gw_route *route, const char *path,
     for (size_t i = 0; i < route->tmpl.n_vars; i++) {
         gw_buf text = GW_BUF_INIT;
         const char *fpath = route->tmpl.vars[i].field_path;
-        int rc = gw_route_decode_var(path + spans[i].start, spans[i].len,
+        int rc = gw_route_decode_var(&route->tmpl, i, path + spans[i].start, spans[i].len,
                                      &text);
         if (rc < 0)
             snprintf(err, errlen, "path variable '%s': %s", fpath,

@@ -259,8 +259,11 @@ int gw_template_match(const gw_template *t, const char *path, gw_path_span *span
     return 1;
 }
 
-int gw_route_decode_var(const char *text, size_t len, gw_buf *out)
+int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size_t len,
+                        gw_buf *out)
 {
+    const gw_template_var *v = &t->vars[var];
+    int keep_slash = v->end - v->first != 1 || t->segs[v->first].kind == GW_SEG_STARSTAR;
     for (size_t i = 0; i < len; i++) {
         if (text[i] != '%') {
             gw_buf_putc(out, (uint8_t)text[i]);
@@ -272,8 +275,8 @@ int gw_route_decode_var(const char *text, size_t len, gw_buf *out)
         if (hi < 0 || lo < 0)
             return -1;
         int c = hi << 4 | lo;
-        if (c == '/')
-            gw_buf_append(out, text + i, 3); /* a '/' inside a value stays escaped */
+        if (c == '/' && keep_slash)
+            gw_buf_append(out, text + i, 3); /* not a segment boundary: stays escaped */
         else
             gw_buf_putc(out, (uint8_t)c);
         i += 2;

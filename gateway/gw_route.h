@@ -57,14 +57,15 @@ typedef struct gw_path_span {
 int gw_template_match(const gw_template *t, const char *path, gw_path_span *spans);
 
 /*
- * Percent-decodes one variable's text into out, except "%2F"/"%2f", which
- * stay as they are whether the variable spans one segment or several, so a
- * value can hold an escaped '/' that is not a segment boundary (http.proto
- * asks this of multi-segment variables; grpc-gateway and Envoy do it for
- * every variable by default).  Returns 0, -1 for a malformed escape, or -2
- * when out of memory.
+ * Percent-decodes the text of variable `var` of t into out, as http.proto
+ * asks: a variable of one segment ("{id}", "{id=*}") is decoded whole, so
+ * "a%2Fb" is "a/b"; one that may span several ("{name=shelves/N}",
+ * "{path=**}") keeps "%2F"/"%2f" as they are, so that an escaped '/' is
+ * told from a segment boundary.  Returns 0, -1 for a malformed escape, or
+ * -2 when out of memory.
  */
-int gw_route_decode_var(const char *text, size_t len, gw_buf *out);
+int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size_t len,
+                        gw_buf *out);
 
 typedef struct gw_route {
     const gw_method *method;

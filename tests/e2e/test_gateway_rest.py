@@ -430,9 +430,13 @@ class Bindings(SystemCase):
                          echoed("Search", updateMask="pageSize,filter.author"))
         self.error("POST", "/v1/search", {"updateMask": "page_size"}, status=400, code=3)
 
-    def test_single_segment_variable_keeps_escaped_slash(self):
+    def test_single_segment_variable_is_decoded_whole(self):
+        """http.proto: the server decodes a one-segment variable whole, an
+        escaped '/' too, so that "a/b" and "a%2Fb" stay two values."""
         self.assertEqual(self.ok("GET", "/v1/shelves/a%2Fb/books/b%20c%3A%25"),
-                         echoed("GetBook", shelf="a%2Fb", book={"id": "b c:%"}))
+                         echoed("GetBook", shelf="a/b", book={"id": "b c:%"}))
+        self.assertEqual(self.ok("GET", "/v1/shelves/a%252Fb/books/b"),
+                         echoed("GetBook", shelf="a%2Fb", book={"id": "b"}))
 
     def test_multi_segment_variable_keeps_escaped_slash(self):
         self.assertEqual(self.ok("GET", "/v1/publishers/p%2Fq/books/b%20c"),

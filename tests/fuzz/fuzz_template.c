@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 }
                 gw_buf out = GW_BUF_INIT;
-                gw_route_decode_var(path + spans[i].start, spans[i].len, &out);
+                gw_route_decode_var(&t, i, path + spans[i].start, spans[i].len, &out);
                 gw_buf_free(&out);
             }
         }
