@@ -194,6 +194,25 @@ static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
     return 0;
 }
 
+/* A body's value that a path variable replaces must still be a valid value
+ * of its field: grpc-gateway decodes the body before it binds the path, so
+ * {"id": 5} for a string id is a 400 there whatever the path says. */
+static int check_replaced(const gw_message *m, const char *key, json_t *old, char *err,
+                          size_t errlen)
+{
+    json_t *probe = json_object();
+    if (!probe || json_object_set(probe, key, old) < 0) {
+        json_decref(probe);
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
+        return -1;
+    }
+    gw_buf scratch = GW_BUF_INIT;
+    int rc = gw_json_to_proto(m, probe, NULL, &scratch, err, errlen);
+    gw_buf_free(&scratch);
+    json_decref(probe);
+    return rc;
+}
+
 /*
  * Stores text at dotted field path `fpath` below obj (of type m), creating
  * the objects on the way; with map_key (not NULL), as that key's value in
@@ -227,6 +246,12 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
                 json_decref(v);
                 snprintf(err, errlen, "'%s': given more than once, and field '%s' is not "
                          "repeated", fpath, f->name);
+                return -1;
+            }
+            json_t *old = json_object_get(obj, key);
+            if (!f->repeated && old && !json_is_null(old) &&
+                check_replaced(m, key, old, err, errlen) < 0) {
+                json_decref(v);
                 return -1;
             }
             if (!f->repeated)

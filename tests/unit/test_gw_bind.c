@@ -313,6 +313,11 @@ static void test_body_star_path_overrides(void **state)
     BIND("POST /v1/things/a%2Fb:activate", "{}", "{'id':'a/b'}");
     TRANSCODE("POST /v1/things/abc:activate", "{\"id\":\"body\",\"flag\":true}",
               "{'id':'abc','flag':true}");
+    /* the body's value must still be valid for its field (grpc-gateway
+     * decodes the body first) */
+    BIND_ERR("POST /v1/things/abc:activate", "{\"id\":5}", "expected a string");
+    BIND_ERR("POST /v1/things/abc:activate", "{\"id\":{\"a\":1}}", "expected a string");
+    BIND("POST /v1/things/abc:activate", "{\"id\":null}", "{'id':'abc'}");
 }
 
 static void test_body_field(void **state)
