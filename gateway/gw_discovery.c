@@ -413,10 +413,12 @@ out:
 
 /*
  * Sends a file request (file_containing_symbol or file_by_filename, per
- * `kind`) for `what` and keeps the files of the answer.  Returns 0, -1, or
- * NOT_DESCRIBED (err says why).
+ * `kind`) for `what` and keeps the files of the answer.  Returns 0, or -1
+ * with d->err set.  When `why` is not NULL, a NOT_FOUND answer is not a
+ * failure: NOT_DESCRIBED is returned with the upstream's reason in
+ * why[whylen].
  */
-static int request_files(disc *d, int kind, const char *what)
+static int request_files(disc *d, int kind, const char *what, char *why, size_t whylen)
 {
     Request req = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__INIT;
     req.message_request_case = kind;
@@ -436,10 +438,14 @@ static int request_files(disc *d, int kind, const char *what)
         return -1;
     if (resp->message_response_case == RESPONSE(ERROR_RESPONSE)) {
         const Grpc__Reflection__V1__ErrorResponse *e = resp->error_response;
-        rc = fail(d, "%s: %s: %s", what, status_name(e->error_code),
-                  e->error_message && *e->error_message ? e->error_message : "(no message)");
-        if (e->error_code == GRPC_STATUS_NOT_FOUND)
+        const char *message =
+            e->error_message && *e->error_message ? e->error_message : "(no message)";
+        if (e->error_code == GRPC_STATUS_NOT_FOUND && why) {
+            snprintf(why, whylen, "%s: %s", status_name(e->error_code), message);
             rc = NOT_DESCRIBED;
+        } else {
+            rc = fail(d, "%s: %s: %s", what, status_name(e->error_code), message);
+        }
     } else if (resp->message_response_case != RESPONSE(FILE_DESCRIPTOR_RESPONSE)) {
         rc = fail(d, "%s: the upstream answered with something else than a "
                      "file_descriptor_response (case %d)",
@@ -531,10 +537,9 @@ static int fetch_files(disc *d)
         service_rec *s = &d->services[i];
         if (s->found) /* declared in a file we already have */
             continue;
-        int rc = request_files(d, REQUEST(FILE_CONTAINING_SYMBOL), s->name);
+        char why[512];
+        int rc = request_files(d, REQUEST(FILE_CONTAINING_SYMBOL), s->name, why, sizeof(why));
         if (rc == NOT_DESCRIBED) { /* e.g. a plugin without its descriptors: serve the rest */
-            size_t skip = strlen("reflection: ") + strlen(s->name) + 2; /* fail()'s "NAME: " */
-            const char *why = strlen(d->err) > skip ? d->err + skip : "NOT_FOUND";
             size_t len = strlen(s->name) + strlen(why) + 4;
             if (!(s->undescribed = malloc(len)))
                 return fail(d, "out of memory");
@@ -556,7 +561,7 @@ static int fetch_files(disc *d)
             char *dep = strdup(d->files[i].deps[j]); /* d->files may move */
             char *importer = strdup(d->files[i].name);
             int rc = !dep || !importer ? fail(d, "out of memory")
-                                       : request_files(d, REQUEST(FILE_BY_FILENAME), dep);
+                                       : request_files(d, REQUEST(FILE_BY_FILENAME), dep, NULL, 0);
             if (rc == 0 && !find_file(d, dep))
                 rc = fail(d, "%s (imported by %s): the upstream did not send it", dep,
                           importer);

@@ -16,7 +16,7 @@
  * (*listed: the caller frees it with gw_discovery_result_free). */
 static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
                         gw_discovery_result *listed, char *origin, size_t origin_len,
-                        char *err, size_t errlen)
+                        int *reflection_failed, char *err, size_t errlen)
 {
     for (size_t i = 0; i < src->n_files; i++) {
         if (gw_buf_read_file(&sets[i], src->files[i]) < 0)
@@ -28,8 +28,10 @@ static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
         return 0;
     gw_discovery_result res = {0};
     if (gw_discovery_fetch(gw_upstream_channel(up), src->reflection_timeout_ms,
-                           src->reflection_flags, src->cancel, &res, err, errlen) < 0)
+                           src->reflection_flags, src->cancel, &res, err, errlen) < 0) {
+        *reflection_failed = 1;
         return -1;
+    }
     size_t len;
     sets[src->n_files].data = gw_buf_steal(&res.set, &len);
     sets[src->n_files].len = len;
@@ -101,8 +103,13 @@ fail:
     return NULL;
 }
 
-gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, char *err, size_t errlen)
+gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_failed,
+                     char *err, size_t errlen)
 {
+    int ignored;
+    if (!reflection_failed)
+        reflection_failed = &ignored;
+    *reflection_failed = 0;
     size_t n = src->n_files + (src->use_reflection ? 1 : 0);
     gw_buf *sets = calloc(n ? n : 1, sizeof(*sets));
     if (!sets) {
@@ -112,7 +119,8 @@ gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, char *err, size_
     char origin[256];
     gw_gen *g = NULL;
     gw_discovery_result listed = {0};
-    if (collect_sets(src, up, sets, &listed, origin, sizeof(origin), err, errlen) == 0) {
+    if (collect_sets(src, up, sets, &listed, origin, sizeof(origin), reflection_failed, err,
+                     errlen) == 0) {
         gw_router_options routes = src->routes;
         if (src->use_reflection) {
             routes.served = (const char *const *)listed.listed;

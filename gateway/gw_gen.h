@@ -44,9 +44,12 @@ typedef struct gw_gen_source {
 /*
  * Loads the schema, builds the routes and prepares the upstream calls.
  * Returns a generation with one reference, or NULL with a reason in
- * err[errlen] ("FILE: …", "reflection: …" or a route error).
+ * err[errlen] ("FILE: …", "reflection: …" or a route error); then, if
+ * reflection_failed is not NULL, *reflection_failed says whether asking the
+ * upstream was what failed (the files alone may still make an API).
  */
-gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, char *err, size_t errlen);
+gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_failed,
+                     char *err, size_t errlen);
 
 gw_gen *gw_gen_ref(gw_gen *g);
 void gw_gen_unref(gw_gen *g);

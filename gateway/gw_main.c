@@ -284,7 +284,8 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_metrics *metri
     char err[512];
     src->reflection_flags = GW_DISCOVERY_WAIT_FOR_READY;
     src->cancel = &sg->stopping;
-    gw_gen *g = gw_gen_build(src, up, err, sizeof(err));
+    int reflection_failed;
+    gw_gen *g = gw_gen_build(src, up, &reflection_failed, err, sizeof(err));
     src->reflection_flags = 0;
     src->cancel = NULL;
     if (atomic_load(&sg->stopping)) {
@@ -292,14 +293,14 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_metrics *metri
         return 1;
     }
     *have_api = g != NULL;
-    if (!g && src->use_reflection && strncmp(err, "reflection:", 11) == 0) {
+    if (!g && reflection_failed) {
         /* start with the files alone (a listed service may not be there yet:
          * the API is not complete); the watcher retries reflection */
         rp_log("%s; will retry when the upstream is reachable", err);
         gw_gen_source files_only = *src;
         files_only.use_reflection = 0;
         files_only.routes.allow_missing = 1;
-        g = gw_gen_build(&files_only, up, err, sizeof(err));
+        g = gw_gen_build(&files_only, up, NULL, err, sizeof(err));
         if (g)
             g->incomplete = 1;
     }

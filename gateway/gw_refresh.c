@@ -29,7 +29,7 @@ static void rebuild(gw_refresh *r)
     char err[512];
     gw_gen_source src = *r->src;
     src.cancel = &r->stop; /* a stop does not wait for a slow upstream's reflection */
-    gw_gen *g = gw_gen_build(&src, r->up, err, sizeof(err));
+    gw_gen *g = gw_gen_build(&src, r->up, NULL, err, sizeof(err));
     if (!g && atomic_load(&r->stop))
         return;
     if (!g) {

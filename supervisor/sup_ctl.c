@@ -69,7 +69,7 @@ int sup_ctl_open(sup_ctl *ctl, const char *path, char *err, size_t errlen)
     if (fill_address(&sun, path) < 0) {
         snprintf(err, errlen, "%s: longer than a unix socket path may be (%zu bytes)", path,
                  sizeof(sun.sun_path) - 1);
-        return -1;
+        return -ENAMETOOLONG;
     }
     if (clear_stale(path, &sun, err, errlen) < 0)
         return -1;

@@ -56,8 +56,9 @@ void sup_ctl_init(sup_ctl *ctl);
 
 /* Listens on `path`.  A stale socket file left by a killed rpcrestd is
  * replaced; one that another rpcrestd answers on, or a file that is not a
- * socket, is an error.  Returns 0, or -1 with the reason, which starts with
- * the path, in err[errlen]. */
+ * socket, is an error.  Returns 0, or -ENAMETOOLONG (a path longer than a
+ * unix socket's) or -1, with the reason, which starts with the path, in
+ * err[errlen]. */
 int sup_ctl_open(sup_ctl *ctl, const char *path, char *err, size_t errlen);
 
 /* Closes the socket and its connections and removes the file. */

@@ -698,9 +698,10 @@ static int open_log_file(sup_state *s)
 static int open_control_socket(sup_state *s)
 {
     char err[PATH_MAX + 512], where[PATH_MAX + 32];
-    if (sup_ctl_open(&s->ctl, s->cfg->supervisor.control_socket, err, sizeof(err)) == 0)
+    int rc = sup_ctl_open(&s->ctl, s->cfg->supervisor.control_socket, err, sizeof(err));
+    if (rc == 0)
         return 0;
-    if (!s->cfg->supervisor.control_socket_line && strstr(err, "longer than")) {
+    if (!s->cfg->supervisor.control_socket_line && rc == -ENAMETOOLONG) {
         sup_log(&s->log, "control socket %s; set [supervisor] control_socket; running without "
                 "a control socket", err);
         return 0;
