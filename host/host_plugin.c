@@ -20,6 +20,7 @@
 #include "host_reflection.h"
 #include "host_type_names.h"
 #include "rp_log.h"
+#include "rp_pb_depth.h"
 #include "rp_priv.h"
 
 #define INIT_ERR_MAX 512
@@ -260,18 +261,35 @@ static rpcrest_method_kind proto_kind(const method_proto *m)
     return m->server_streaming ? RPCREST_SERVER_STREAMING : RPCREST_UNARY;
 }
 
-/* Each method's declared kind against the .proto's, as the embedded set
- * says.  A plugin built without a set (two NULLs) is taken at its word. */
-static int check_kinds(const host_plugin *p)
+/* Parses the plugin's embedded set, once, into p->parsed_set.  A plugin
+ * built without a set (two NULLs) has none. */
+static int parse_set(host_plugin *p)
 {
     if (!p->descriptor_set)
         return 0;
+    if (!rp_pb_depth_ok(&google__protobuf__file_descriptor_set__descriptor, p->descriptor_set,
+                        p->descriptor_set_len)) {
+        rp_log("%s: the embedded descriptor set nests messages more than %d deep", p->path,
+               RP_PB_MAX_DEPTH);
+        return -1;
+    }
     file_set *set = google__protobuf__file_descriptor_set__unpack(
         NULL, p->descriptor_set_len, p->descriptor_set);
     if (!set) {
         rp_log("%s: the embedded descriptor set is not a valid FileDescriptorSet", p->path);
         return -1;
     }
+    p->parsed_set = &set->base;
+    return 0;
+}
+
+/* Each method's declared kind against the .proto's, as the embedded set
+ * says.  A plugin built without a set is taken at its word. */
+static int check_kinds(const host_plugin *p)
+{
+    if (!p->parsed_set)
+        return 0;
+    const file_set *set = (const file_set *)p->parsed_set;
     int rc = 0;
     for (size_t si = 0; si < p->entry->n_services && rc == 0; si++) {
         const rpcrest_service *svc = &p->entry->services[si];
@@ -296,7 +314,6 @@ static int check_kinds(const host_plugin *p)
             }
         }
     }
-    google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
     return rc;
 }
 
@@ -311,7 +328,7 @@ static int plugin_load(host_plugins *ps, size_t pi)
         if (check_service(p, svc) < 0 || check_service_unique(ps, pi, si) < 0)
             return -1;
     }
-    if (check_kinds(p) < 0)
+    if (parse_set(p) < 0 || check_kinds(p) < 0)
         return -1;
     for (size_t si = 0; si < p->entry->n_services; si++) {
         if (add_methods(ps, p, &p->entry->services[si]) < 0)
@@ -336,6 +353,7 @@ static int collect_sets(host_plugins *ps)
         d->plugin = p->path;
         d->data = p->descriptor_set;
         d->len = p->descriptor_set_len;
+        d->parsed = p->parsed_set;
     }
     return 0;
 }
@@ -436,6 +454,9 @@ void host_plugins_unload(host_plugins *ps)
     }
     for (size_t i = ps->n_plugins; i-- > 0;) {
         host_plugin *p = &ps->plugins[i];
+        if (p->parsed_set)
+            google__protobuf__file_descriptor_set__free_unpacked((file_set *)p->parsed_set,
+                                                                 NULL);
         if (p->dl && dlclose(p->dl) != 0)
             rp_log("%s: dlclose: %s", p->path, dlerror());
         p->dl = NULL;

@@ -25,6 +25,9 @@ typedef struct host_plugin {
     int inited;                  /* init() succeeded: fini() is due */
     const uint8_t *descriptor_set; /* embedded FileDescriptorSet, or NULL */
     size_t descriptor_set_len;
+    struct ProtobufCMessage *parsed_set; /* descriptor_set unpacked once at load (a
+                                          * Google__Protobuf__FileDescriptorSet,
+                                          * owned), or NULL */
 } host_plugin;
 
 /* One method the host serves. */
@@ -48,6 +51,7 @@ typedef struct host_descriptor_set {
     const char *plugin;  /* path of the .so, for logs */
     const uint8_t *data; /* in the plugin's memory: valid until unload */
     size_t len;
+    const struct ProtobufCMessage *parsed; /* the plugin's parsed_set */
 } host_descriptor_set;
 
 typedef struct host_plugins {
@@ -78,8 +82,9 @@ void host_plugins_unload(host_plugins *ps);
  * order, one per plugin that has one (every plugin built by rpcrest's
  * Makefile has); *n gets their number.  The array and the bytes belong to ps
  * and stay valid until host_plugins_unload.  Each set was parsed once at
- * load time (the method kinds were checked against it), so it is a valid
- * FileDescriptorSet that names every service of its plugin.
+ * load time (its nesting checked, the method kinds checked against it), so
+ * it is a valid FileDescriptorSet that names every service of its plugin;
+ * `parsed` is that parse, for readers that need the messages.
  */
 const host_descriptor_set *host_plugins_descriptor_sets(const host_plugins *ps, size_t *n);
 

@@ -293,10 +293,12 @@ static ssize_t scan_set(const uint8_t *data, size_t len, const uint8_t **spans, 
 }
 
 /*
- * Adds the files of one serialized FileDescriptorSet (copied).  A set that
- * does not parse is logged and skipped.  -1 only when out of memory.
+ * Adds the files of one serialized FileDescriptorSet (copied), whose parse
+ * is `parsed` (a plugin's, from its load) or, if NULL, made here.  A set
+ * that does not parse is logged and skipped.  -1 only when out of memory.
  */
-static int add_set(host_reflection *r, const uint8_t *data, size_t len, const char *origin)
+static int add_set(host_reflection *r, const uint8_t *data, size_t len,
+                   const Google__Protobuf__FileDescriptorSet *parsed, const char *origin)
 {
     uint8_t *blob = malloc(len ? len : 1);
     if (!blob)
@@ -304,8 +306,9 @@ static int add_set(host_reflection *r, const uint8_t *data, size_t len, const ch
     memcpy(blob, data, len);
     GROW(r->blobs, r->n_blobs, oom_blob);
     r->blobs[r->n_blobs++] = blob;
-    Google__Protobuf__FileDescriptorSet *set =
-        google__protobuf__file_descriptor_set__unpack(NULL, len, blob);
+    Google__Protobuf__FileDescriptorSet *own =
+        parsed ? NULL : google__protobuf__file_descriptor_set__unpack(NULL, len, blob);
+    const Google__Protobuf__FileDescriptorSet *set = parsed ? parsed : own;
     if (!set) {
         rp_log("%s: its embedded descriptor set does not parse; reflection ignores it",
                  origin);
@@ -329,7 +332,8 @@ static int add_set(host_reflection *r, const uint8_t *data, size_t len, const ch
     }
     free(spans);
     free(lens);
-    google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
+    if (own)
+        google__protobuf__file_descriptor_set__free_unpacked(own, NULL);
     return rc;
 oom_blob:
     free(blob);
@@ -418,7 +422,8 @@ static int index_plugins(host_reflection *r, const host_plugins *ps)
                      "services", p->path);
             continue;
         }
-        if (add_set(r, set->data, set->len, p->path) < 0)
+        if (add_set(r, set->data, set->len,
+                    (const Google__Protobuf__FileDescriptorSet *)set->parsed, p->path) < 0)
             return -1;
     }
     return 0;
@@ -661,7 +666,7 @@ host_reflection *host_reflection_create(const host_plugins *ps)
         goto oom;
     const uint8_t *own;
     size_t own_len = host_protos_descriptor_set(&own);
-    if (add_set(r, own, own_len, "rpcrest-host") < 0 ||
+    if (add_set(r, own, own_len, NULL, "rpcrest-host") < 0 ||
         add_service_name(r, HOST_REFLECTION_V1_SERVICE) < 0 ||
         add_service_name(r, HOST_REFLECTION_V1ALPHA_SERVICE) < 0 ||
         add_service_name(r, HOST_HEALTH_SERVICE) < 0 || resolve_deps(r) < 0)

@@ -12,7 +12,6 @@
 #include "google/protobuf/descriptor.pb-c.h"
 #include "host_protos.h"
 #include "rp_log.h"
-#include "rp_pb_depth.h"
 
 typedef Google__Protobuf__FileDescriptorSet file_set;
 typedef Google__Protobuf__DescriptorProto message_proto;
@@ -119,24 +118,15 @@ static void add_set(names *ns, const file_set *set, size_t pi)
 int host_type_names_check(const host_plugins *ps, const rp_config *cfg)
 {
     names ns = {0};
-    file_set **sets = calloc(ps->n_plugins + 1, sizeof(*sets));
-    ns.oom = !sets;
-    for (size_t pi = 0; pi < ps->n_plugins && !ns.oom; pi++) {
-        const host_plugin *p = &ps->plugins[pi];
-        if (!p->descriptor_set ||
-            !rp_pb_depth_ok(&google__protobuf__file_descriptor_set__descriptor,
-                            p->descriptor_set, p->descriptor_set_len))
-            continue; /* none, or refused by the plugin's own checks */
-        sets[pi] = google__protobuf__file_descriptor_set__unpack(NULL, p->descriptor_set_len,
-                                                                p->descriptor_set);
-        add_set(&ns, sets[pi], pi);
-    }
-    if (!ns.oom) { /* the host's own, as plugin index n_plugins */
-        const uint8_t *data;
-        size_t len = host_protos_descriptor_set(&data);
-        sets[ps->n_plugins] = google__protobuf__file_descriptor_set__unpack(NULL, len, data);
-        add_set(&ns, sets[ps->n_plugins], ps->n_plugins);
-    }
+    for (size_t pi = 0; pi < ps->n_plugins && !ns.oom; pi++) /* parsed at load, if any */
+        add_set(&ns, (const file_set *)ps->plugins[pi].parsed_set, pi);
+    /* the host's own, as plugin index n_plugins */
+    const uint8_t *data;
+    size_t len = host_protos_descriptor_set(&data);
+    file_set *own = google__protobuf__file_descriptor_set__unpack(NULL, len, data);
+    if (!own)
+        ns.oom = 1; /* it is built in: nothing but memory can fail it */
+    add_set(&ns, own, ps->n_plugins);
     int rc = 0;
     if (ns.oom) {
         rp_log("out of memory");
@@ -149,9 +139,7 @@ int host_type_names_check(const host_plugins *ps, const rp_config *cfg)
     for (size_t i = 0; i < ns.n; i++)
         free(ns.v[i].name);
     free(ns.v);
-    for (size_t pi = 0; sets && pi <= ps->n_plugins; pi++)
-        if (sets[pi])
-            google__protobuf__file_descriptor_set__free_unpacked(sets[pi], NULL);
-    free(sets);
+    if (own)
+        google__protobuf__file_descriptor_set__free_unpacked(own, NULL);
     return rc;
 }
