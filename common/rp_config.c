@@ -1188,7 +1188,7 @@ static void resolve_policies(parse_ctx *ctx)
         check_restart_loop(ctx, c, eff, from);
     }
     if (!cfg->supervisor.control_socket &&
-        asprintf(&cfg->supervisor.control_socket, "%s/rpcrestd.sock",
+        asprintf(&cfg->supervisor.control_socket, "%s/" RP_CONTROL_SOCKET_NAME,
                  strcmp(cfg->dir, "/") == 0 ? "" : cfg->dir) < 0) {
         cfg->supervisor.control_socket = NULL;
         fail(ctx, 0, "out of memory");

@@ -14,6 +14,9 @@
 #define RP_EX_CONFIG 78 /* sysexits.h EX_CONFIG: exit status for a bad config */
 #define RP_EX_USAGE 64  /* sysexits.h EX_USAGE: exit status for bad arguments */
 
+/* [supervisor] control_socket when the INI has none: this name, next to the INI. */
+#define RP_CONTROL_SOCKET_NAME "rpcrestd.sock"
+
 /* A key of a plugin's own: passed to its init() untouched. */
 typedef struct rp_setting {
     char *key;

@@ -1,7 +1,8 @@
 /*
- * rp_metrics_http.c -- GET /metrics on a socket of its own, up to
- * MAX_CLIENTS connections at once, each within one deadline.  Owns its socket, wake pipe and
- * thread; the registry it renders is the caller's.
+ * rp_metrics_http.c -- GET /metrics on a socket of its own, up to 16
+ * connections at once (MAX_CLIENTS), each read and answered within 2 s in
+ * all (CLIENT_TIMEOUT_MS).  Owns its socket, wake pipe and thread; the
+ * registry it renders is the caller's.
  */
 #include "rp_metrics_http.h"
 

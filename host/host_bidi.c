@@ -8,6 +8,9 @@
  * the last one completes, which is after RECV_CLOSE_ON_SERVER, so the call
  * is over by then.  `lock` guards the state and serializes
  * grpc_call_start_batch, since host_bidi_send may come from any thread.
+ * Plugins' calls have their own state machine (host_call.c), which answers
+ * the same gRPC events for another API: a fix to cancellation or batching
+ * in one is likely due in the other.
  */
 #include "host_bidi.h"
 

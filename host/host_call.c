@@ -20,6 +20,9 @@
  * one on another thread before they unlock.  `lock` guards the send side and
  * serializes grpc_call_start_batch, since plugins call in from any thread.
  * It is never held while plugin code runs, nor when a reference is dropped.
+ * The host's own streaming services (health, reflection) have their own
+ * state machine (host_bidi.c) over the same gRPC events: a fix to
+ * cancellation or batching here is likely due there too.
  */
 #include "host_call.h"
 

@@ -85,7 +85,7 @@ static char *socket_path(const char *path, double *ready_s)
     char *out = NULL;
     if (value && value[0] == '/')
         out = strdup(value);
-    else if (asprintf(&out, "%s/%s", real, value ? value : "rpcrestd.sock") < 0)
+    else if (asprintf(&out, "%s/%s", real, value ? value : RP_CONTROL_SOCKET_NAME) < 0)
         out = NULL;
     free(value);
     free(real);
