@@ -242,6 +242,10 @@ PROGRAMS := $(B)/rpcrestd $(B)/rpcrest-host $(B)/rpcrest-gateway $(B)/rpcrestctl
 SERVICES := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/*.proto))))
 SERVICE_SO := $(SERVICES:%=$(B)/services/%.so)
 SERVICE_PB := $(SERVICES:%=$(B)/services/%.pb)
+# A plugin exports its entry symbol only (RPCREST_PLUGIN marks it; and
+# --exclude-libs for the google/api and well-known types' code it links):
+# the generated code's names stay its own, and the loader resolves fewer.
+PLUGIN_CFLAGS := -fvisibility=hidden
 
 define service_rules
 $(G)/services/$(1)/$(1).pb-c.c $(G)/services/$(1)/$(1).pb-c.h &: services/$(1)/$(1).proto $(GEN_API_H) $(GEN_WKT_H)
@@ -258,12 +262,13 @@ $(B)/services/$(1).pb: services/$(1)/$(1).proto $(wildcard proto/google/api/*.pr
 $(O)/services/$(1)/%.o: services/$(1)/%.c $(G)/services/$(1)/$(1).pb-c.h
 	@mkdir -p $$(dir $$@)
 	$$(call say,CC,$$<)
-	$(Q)$$(CC) $$(ALL_CFLAGS) -I$(G)/services/$(1) -MMD -MP -c $$< -o $$@
+	$(Q)$$(CC) $$(ALL_CFLAGS) $$(PLUGIN_CFLAGS) -I$(G)/services/$(1) -MMD -MP -c $$< -o $$@
 
 $(O)/services/$(1)/$(1).pb-c.o: $(G)/services/$(1)/$(1).pb-c.c
 	@mkdir -p $$(dir $$@)
 	$$(call say,CC,$$<)
-	$(Q)$$(CC) $$(ALL_CFLAGS) -I$(G)/services/$(1) -Wno-unused-parameter -Wno-missing-prototypes \
+	$(Q)$$(CC) $$(ALL_CFLAGS) $$(PLUGIN_CFLAGS) -I$(G)/services/$(1) -Wno-unused-parameter \
+	    -Wno-missing-prototypes \
 	    -c $$< -o $$@
 
 # The descriptor set is embedded in the .so (rpcrest_descriptor_set_start/_end).
@@ -284,7 +289,8 @@ $(B)/services/$(1).so: $(patsubst services/$(1)/%.c,$(O)/services/$(1)/%.o,$(wil
 		$(O)/services/$(1)/$(1).pb-c.o $(O)/services/$(1)/$(1).desc.o $(SERVICE_LIB)
 	@mkdir -p $(B)/services
 	$$(call say,LINK,$$@)
-	$(Q)$$(CC) $$(ALL_LDFLAGS) -shared $$^ $$(shell $$(PKG_CONFIG) --libs libprotobuf-c) -o $$@
+	$(Q)$$(CC) $$(ALL_LDFLAGS) -shared -Wl,--exclude-libs,ALL $$^ \
+	    $$(shell $$(PKG_CONFIG) --libs libprotobuf-c) -o $$@
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
 

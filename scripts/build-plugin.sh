@@ -70,7 +70,8 @@ rpcrest_descriptor_set_end:
 EOF
 
 # shellcheck disable=SC2086,SC2046 # word lists: flags, files, pkg-config's libraries
-${CC:-cc} -std=gnu11 ${CFLAGS:--O2 -g} -fPIC -shared -I"$repo/include" -I"$build/gen" -I"$tmp" \
+${CC:-cc} -std=gnu11 ${CFLAGS:--O2 -g} -fPIC -fvisibility=hidden -shared -I"$repo/include" -I"$build/gen" -I"$tmp" \
     "$@" "$tmp/$name.pb-c.c" $extra "$tmp/desc.S" "$lib" \
-    $(pkg-config --libs libprotobuf-c) -Wl,-z,relro,-z,now ${LDFLAGS:-} -o "$out"
+    $(pkg-config --libs libprotobuf-c) -Wl,--exclude-libs,ALL -Wl,-z,relro,-z,now ${LDFLAGS:-} \
+    -o "$out"
 echo "built $out"

@@ -12,6 +12,16 @@
  * Methods: unary and server-streaming.  Client-streaming and bidirectional
  * methods are refused when the plugin is loaded (the host names the method).
  *
+ * How the ABI changes: RPCREST_ABI_VERSION goes up only when a layout below
+ * or the meaning of a function changes, and a host refuses a plugin built
+ * for another version.  Within a version, functions may be added (a plugin
+ * that calls one an older host lacks fails to load there, the missing
+ * symbol named), rpcrest_plugin may grow at its end only (the host reads
+ * what struct_size covers), and rpcrest_service, rpcrest_method and
+ * rpcrest_detail, which are passed in arrays, never change.  Messages cross
+ * between plugin and host as protoc-c structs, so both use the system's
+ * libprotobuf-c (libprotobuf-c1), never a copy linked into the plugin.
+ *
  * Ownership, in one place:
  *  - The request message passed to a handler belongs to the host.  It stays
  *    valid until the handler has returned AND the call has been finished,
@@ -179,6 +189,10 @@ typedef struct rpcrest_plugin {
  * (rpcrest's Makefile does for every services/NAME/); NULL otherwise. */
 extern const uint8_t rpcrest_descriptor_set_start[] __attribute__((weak));
 extern const uint8_t rpcrest_descriptor_set_end[] __attribute__((weak));
+
+/* The number of elements of an array (for RPCREST_PLUGIN's N_SERVICES and a
+ * service's n_methods). */
+#define RPCREST_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Declares the entry symbol: RPCREST_PLUGIN("echo", services, n, init, fini);
  * (in C++ too: a const there would otherwise be internal, and unnamed) */

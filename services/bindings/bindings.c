@@ -49,7 +49,7 @@ static const rpcrest_method bindings_methods[] = {
 
 static const rpcrest_service bindings_services[] = {
     {&rpcrest__bindings__bindings__descriptor, bindings_methods,
-     sizeof(bindings_methods) / sizeof(bindings_methods[0])},
+     RPCREST_COUNTOF(bindings_methods)},
 };
 
-RPCREST_PLUGIN("bindings", bindings_services, 1, NULL, NULL);
+RPCREST_PLUGIN("bindings", bindings_services, RPCREST_COUNTOF(bindings_services), NULL, NULL);

@@ -13,6 +13,8 @@ static void echo(rpcrest_call *call, const ProtobufCMessage *request, void *serv
     const Example__StringMessage *in = (const Example__StringMessage *)request;
     Example__StringMessage out = EXAMPLE__STRING_MESSAGE__INIT;
     out.value = in->value;
+    /* its result needs no check: a reply that cannot be sent fails the call
+     * with a status the host sets, and the call is finished either way */
     rpcrest_call_reply(call, &out.base);
 }
 
@@ -21,7 +23,7 @@ static const rpcrest_method my_service_methods[] = {
 };
 
 static const rpcrest_service echo_services[] = {
-    {&example__my_service__descriptor, my_service_methods, 1},
+    {&example__my_service__descriptor, my_service_methods, RPCREST_COUNTOF(my_service_methods)},
 };
 
-RPCREST_PLUGIN("echo", echo_services, 1, NULL, NULL);
+RPCREST_PLUGIN("echo", echo_services, RPCREST_COUNTOF(echo_services), NULL, NULL);

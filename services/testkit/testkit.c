@@ -540,7 +540,8 @@ static const rpcrest_method testkit_methods[] = {
 
 static const rpcrest_service testkit_services[] = {
     {&rpcrest__testkit__test_kit__descriptor, testkit_methods,
-     sizeof(testkit_methods) / sizeof(testkit_methods[0])},
+     RPCREST_COUNTOF(testkit_methods)},
 };
 
-RPCREST_PLUGIN("testkit", testkit_services, 1, testkit_init, testkit_fini);
+RPCREST_PLUGIN("testkit", testkit_services, RPCREST_COUNTOF(testkit_services), testkit_init,
+               testkit_fini);
