@@ -24,6 +24,7 @@
 
 #include "google/protobuf/descriptor.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
+#include "gw_limits.h"
 #include "rp_pb_depth.h"
 
 typedef Grpc__Reflection__V1__ServerReflectionRequest Request;
@@ -682,8 +683,10 @@ int gw_discovery_fetch_target(const char *target, int64_t timeout_ms, unsigned f
      * GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is left alone on purpose: the core
      * uses it as the connect timeout, handshake included. */
     grpc_arg args[] = {
-        {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+         {.integer = GW_RECONNECT_BACKOFF_MIN_MS}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+         {.integer = GW_RECONNECT_BACKOFF_MAX_MS}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = MAX_RECEIVE_BYTES}},
         {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}}, /* as gw_upstream's */
         {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_HTTP_PROXY, {.integer = 0}},

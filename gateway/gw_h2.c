@@ -37,16 +37,11 @@
 #include <unistd.h>
 
 #include "gw_base64.h"
+#include "gw_limits.h"
 #include "rp_log.h"
 
-#define MAX_REPLY_BYTES (64u << 20) /* as gw_upstream's channel */
-#define MAX_METADATA_BYTES (1u << 20) /* a header block, counted as HPACK does; as
-                                       * gw_upstream's channel */
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 1000
 #define READ_CHUNK 65536
 #define MAX_TRIES 3 /* a call refused (REFUSED_STREAM, GOAWAY) this often fails */
-#define TCP_DEAD_AFTER_MS 20000 /* a TCP upstream that takes nothing this long is gone */
 #define TCP_KEEPALIVE_IDLE_S 20 /* an idle TCP connection is probed after this, */
 #define TCP_KEEPALIVE_INTERVAL_S 5 /* and then this often */
 #define FROM_REPLY ((grpc_status_code)-1) /* call_finish: the status the upstream sent */
@@ -348,7 +343,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const u
     h2_call *k = stream_call(s, stream_id);
     if (!k || k->http_status != 200 || k->not_grpc)
         return 0; /* an error page or the like: its body says nothing gRPC reads */
-    if (k->reply.len + len > MAX_REPLY_BYTES + 5) {
+    if (k->reply.len + len > GW_REPLY_MAX_BYTES + 5) {
         refuse_large_reply(s, k);
         return 0;
     }
@@ -358,7 +353,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const u
     if (prefix_complete && k->reply.data[0] > 1) { /* the flag byte is 0 or 1 */
         nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, k->stream_id, NGHTTP2_CANCEL);
         call_finish(k, GRPC_STATUS_INTERNAL, "the upstream's reply is not a gRPC message");
-    } else if (prefix_complete && declared_length(&k->reply) > MAX_REPLY_BYTES) {
+    } else if (prefix_complete && declared_length(&k->reply) > GW_REPLY_MAX_BYTES) {
         refuse_large_reply(s, k); /* its prefix says so: no need to wait for it all */
     }
     return 0;
@@ -496,7 +491,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     /* Trailers-Only: the first block ends the stream and carries the status */
     int trailing = k->in_trailers || (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
     k->md_bytes[trailing] += name_len + value_len + 32;
-    if (k->md_bytes[trailing] > MAX_METADATA_BYTES) {
+    if (k->md_bytes[trailing] > GW_REPLY_METADATA_MAX_BYTES) {
         refuse_large_metadata(s, k);
         return 0;
     }
@@ -676,14 +671,14 @@ static void close_connection(gw_h2 *c)
  * it at its deadline, until TCP gives up retransmitting (about 15 minutes):
  * the kernel closes it once what was sent stays unacknowledged, or unsent
  * behind a window the upstream keeps closed (a process that stopped
- * reading: stopped, stuck), for TCP_DEAD_AFTER_MS, and probes it while idle
+ * reading: stopped, stuck), for GW_UPSTREAM_DEAD_AFTER_MS, and probes it while idle
  * so that an idle one goes the same way.  Calls then fail with UNAVAILABLE
  * and the next one reconnects.
  * Kernel-level probes, not HTTP/2 PINGs: servers count PINGs against a
  * client (gRPC's GOAWAY "too_many_pings"); they never see these. */
 static void set_tcp_options(int fd)
 {
-    int one = 1, dead_after = TCP_DEAD_AFTER_MS, idle = TCP_KEEPALIVE_IDLE_S,
+    int one = 1, dead_after = GW_UPSTREAM_DEAD_AFTER_MS, idle = TCP_KEEPALIVE_IDLE_S,
         interval = TCP_KEEPALIVE_INTERVAL_S;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
@@ -729,12 +724,12 @@ static int open_connection(gw_h2 *c)
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
     c->request_id_indexed = 0;
-    /* a header block up to MAX_METADATA_BYTES in 16 KiB frames (nghttp2's
+    /* a header block up to GW_REPLY_METADATA_MAX_BYTES in 16 KiB frames (nghttp2's
      * default allows 8: a block of 144 KB ended the whole connection) */
     nghttp2_option *opt = NULL;
     int rc = nghttp2_option_new(&opt);
     if (rc == 0) {
-        nghttp2_option_set_max_continuations(opt, MAX_METADATA_BYTES / 16384 + 8);
+        nghttp2_option_set_max_continuations(opt, GW_REPLY_METADATA_MAX_BYTES / 16384 + 8);
         /* gRPC allows spaces at either end of a value (" lead", and a
          * grpc-message "not found "); RFC 9113's check would reset the
          * stream or drop the field */
@@ -755,7 +750,7 @@ static int open_connection(gw_h2 *c)
     nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4 << 20},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MAX_METADATA_BYTES},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, GW_REPLY_METADATA_MAX_BYTES},
     };
     nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings,
                             sizeof(settings) / sizeof(settings[0]));
@@ -783,9 +778,9 @@ static void connect_failed(gw_h2 *c, int error)
     close_connection(c);
     c->state = H2_FAILED;
     c->connect_error = error;
-    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (c->backoff_ms > BACKOFF_MAX_MS)
-        c->backoff_ms = BACKOFF_MAX_MS;
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : GW_RECONNECT_BACKOFF_MIN_MS;
+    if (c->backoff_ms > GW_RECONNECT_BACKOFF_MAX_MS)
+        c->backoff_ms = GW_RECONNECT_BACKOFF_MAX_MS;
     c->retry_at_ms = gw_loop_now_ms() + c->backoff_ms;
 }
 

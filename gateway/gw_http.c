@@ -404,7 +404,7 @@ static const char *peer_address(gw_request *req)
  * content-type, user-agent, grpc-timeout).  gRPC core answers a larger block
  * by closing the whole connection, failing every other call on it, so the
  * gateway refuses such a request itself. */
-#define MAX_METADATA_BYTES (8192 - 1024)
+#define REQUEST_METADATA_MAX_BYTES (8192 - 1024)
 
 static size_t metadata_size(const gw_metadata_list *md)
 {
@@ -437,9 +437,9 @@ static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *time
     if (*timeout_ms > req->http->cfg.max_timeout_ms)
         *timeout_ms = req->http->cfg.max_timeout_ms;
     size_t size = rc == 0 ? metadata_size(md) : 0;
-    if (size > MAX_METADATA_BYTES) {
+    if (size > REQUEST_METADATA_MAX_BYTES) {
         snprintf(err, errlen, "the headers sent on as gRPC metadata take %zu bytes, more than %d",
-                 size, MAX_METADATA_BYTES);
+                 size, REQUEST_METADATA_MAX_BYTES);
         return -2;
     }
     return rc;

@@ -21,21 +21,16 @@
 #include <time.h>
 
 #include "gw_status.h"
+#include "gw_limits.h"
 #include "rp_log.h"
 
-#define MAX_RECEIVE_BYTES (64 << 20)
-/* A reply's metadata, initial and trailing each: far above what an answer
- * has room for (gw_http_metadata_room), so that the room decides (502), as
- * it does for the unary calls on gw_h2, and not gRPC core's default of
- * 8 KiB, which fails the call with RESOURCE_EXHAUSTED (429). */
-#define MAX_RECEIVE_METADATA_BYTES (1 << 20)
 /* What the channel may hold at once, all calls together.  gRPC core reads a
  * reply message whole, as long as its prefix says (up to 4 GiB), before it
- * compares it with MAX_RECEIVE_BYTES: an upstream declaring a huge message
+ * compares it with GW_REPLY_MAX_BYTES: an upstream declaring a huge message
  * would make the gateway hold all it sends.  Beyond the quota gRPC core
  * resets streams (ENHANCE_YOUR_CALM) instead of reading on.  Twice the
  * largest reply, so that one of those still fits beside the others. */
-#define QUOTA_BYTES (2 * (size_t)MAX_RECEIVE_BYTES)
+#define QUOTA_BYTES (2 * (size_t)GW_REPLY_MAX_BYTES)
 /* What the channel reads ahead of each stream, with BDP probing off: gRPC
  * core otherwise widened the window of a stream whose REST client had
  * stopped reading to megabytes, and held them (3 MB a paused client; past
@@ -43,14 +38,6 @@
  * the gateway asks for still comes whole: the transport opens the window
  * to its size. */
 #define STREAM_WINDOW_BYTES (64 << 10)
-/* A TCP upstream that takes nothing sent to it for this long is gone: with
- * keepalive on, gRPC core sets TCP_USER_TIMEOUT to the keepalive timeout on
- * the channel's sockets, so that a server whose machine vanished, or whose
- * process stopped reading, fails its calls (UNAVAILABLE) and the channel
- * reconnects, instead of each call waiting out its deadline for the quarter
- * of an hour TCP would keep retrying (the limit gw_h2 sets for its own
- * connections). */
-#define DEAD_AFTER_MS 20000
 /* A connection with calls on it and nothing read for this long is pinged:
  * the shortest interval servers (gRPC core's, grpc-go's) accept by default;
  * pings more often than that count against the client. */
@@ -258,13 +245,18 @@ static grpc_channel *create_channel(gw_upstream *up)
     grpc_arg args[] = {
         {GRPC_ARG_POINTER, GRPC_ARG_RESOURCE_QUOTA,
          {.pointer = {quota, grpc_resource_quota_arg_vtable()}}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = MAX_RECEIVE_BYTES}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+         {.integer = GW_RECONNECT_BACKOFF_MIN_MS}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+         {.integer = GW_RECONNECT_BACKOFF_MAX_MS}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = GW_REPLY_MAX_BYTES}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = -1}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_METADATA_SIZE, {.integer = MAX_RECEIVE_METADATA_BYTES}},
+        /* not gRPC core's default of 8 KiB, which fails the call with
+         * RESOURCE_EXHAUSTED (429) */
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_METADATA_SIZE, {.integer = GW_REPLY_METADATA_MAX_BYTES}},
         {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = KEEPALIVE_PING_MS}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = DEAD_AFTER_MS}},
+        /* with keepalive on, gRPC core sets TCP_USER_TIMEOUT to this */
+        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = GW_UPSTREAM_DEAD_AFTER_MS}},
         /* gRPC core 1.51's retry filter aborts the process when an
          * upstream's trailers lack grpc-status; without it such a call ends
          * UNKNOWN ("No status received") */

@@ -1,0 +1,29 @@
+/*
+ * gw_limits.h -- the limits the gateway's two ways of calling the upstream
+ * share: its own HTTP/2 client for unary calls (gw_h2.c) and gRPC core's
+ * channel for streams, discovery and health (gw_upstream.c,
+ * gw_discovery.c).  A client sees the same answer whichever one served
+ * it, so a limit changes here, for both.
+ */
+#ifndef GW_LIMITS_H
+#define GW_LIMITS_H
+
+/* The largest reply message taken from the upstream. */
+#define GW_REPLY_MAX_BYTES (64 << 20)
+
+/* A reply's metadata, initial and trailing each, counted as HPACK counts
+ * (name + value + 32 per entry): far above what an HTTP answer has room
+ * for (gw_http_metadata_room), so that the room decides (502). */
+#define GW_REPLY_METADATA_MAX_BYTES (1 << 20)
+
+/* A TCP upstream that takes nothing sent to it for this long is gone: its
+ * calls fail (UNAVAILABLE) and the connection is made again, instead of
+ * each call waiting out its deadline while TCP retries. */
+#define GW_UPSTREAM_DEAD_AFTER_MS 20000
+
+/* Reconnecting to an upstream that refused or dropped the connection: the
+ * first wait, doubled after each failure up to the second. */
+#define GW_RECONNECT_BACKOFF_MIN_MS 100
+#define GW_RECONNECT_BACKOFF_MAX_MS 1000
+
+#endif /* GW_LIMITS_H */
