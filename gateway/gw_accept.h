@@ -27,7 +27,7 @@ typedef struct gw_accept gw_accept;
  * memory. */
 gw_accept *gw_accept_new(int listen_fd, size_t n_loops);
 
-/* Loop i's share, to pass to gw_loop_start with the daemon it adds
+/* Loop i's share, to pass to gw_loop_new with the daemon it adds
  * connections to (started with MHD_USE_NO_LISTEN_SOCKET). */
 gw_loop_source *gw_accept_source(gw_accept *a, size_t i, struct MHD_Daemon *daemon);
 

@@ -1216,11 +1216,14 @@ static void close_listener(int listener)
         close(listener);
 }
 
-/* Ends the loops, then stops their daemons. */
+/* Ends the loops (all of them before freeing any: a running loop may hand
+ * a connection to another's inbox and wake it), then stops their daemons. */
 static void stop_threads(gw_http *h)
 {
-    for (int i = 0; i < h->n_threads; i++) {
+    for (int i = 0; i < h->n_threads; i++)
         gw_loop_stop(h->threads[i].loop);
+    for (int i = 0; i < h->n_threads; i++) {
+        gw_loop_free(h->threads[i].loop);
         h->threads[i].loop = NULL;
         gw_h2_free(h->threads[i].h2);
         h->threads[i].h2 = NULL;
@@ -1274,6 +1277,40 @@ static int lone_connection(void *arg)
 {
     gw_http *h = arg;
     return gw_conns_open(h->conns) == 1;
+}
+
+/* Sets up HTTP thread t, the next of h's: its daemon, its HTTP/2 client to
+ * the upstream and its loop, not running yet.  0, or -1 with the reason in
+ * err[errlen] (and *tls_refused when GnuTLS refused the certificate);
+ * what it set up is undone by stop_threads. */
+static int prepare_thread(gw_http *h, gw_http_thread *t, int *tls_refused, char *err,
+                          size_t errlen)
+{
+    const gw_http_config *cfg = &h->cfg;
+    t->http = h;
+    t->index = (size_t)(t - h->threads);
+    if (!(t->mhd = start_daemon(h, t))) {
+        if (cfg->cert) {
+            snprintf(err, errlen, "GnuTLS, which serves HTTPS, refused the certificate "
+                     "and key (a curve or algorithm it does not take?)");
+            *tls_refused = 1;
+        } else {
+            snprintf(err, errlen, "listen %s: cannot start the HTTP server", cfg->listen);
+        }
+        return -1;
+    }
+    if (cfg->loop_upstream && !(t->h2 = gw_h2_new(cfg->loop_upstream))) {
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
+        return -1;
+    }
+    gw_loop_source *sources[GW_LOOP_MAX_SOURCES];
+    size_t n_sources = 0;
+    sources[n_sources++] = gw_accept_source(h->accept, t->index, t->mhd);
+    if (t->h2)
+        sources[n_sources++] = gw_h2_source(t->h2);
+    gw_loop_busy_poll busy_poll = {cfg->busy_poll_us, lone_connection, h};
+    t->loop = gw_loop_new(t->mhd, sources, n_sources, &busy_poll, err, errlen);
+    return t->loop ? 0 : -1;
 }
 
 gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen,
@@ -1350,38 +1387,20 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen,
         fail_start(h, cfg);
         return NULL;
     }
+    /* every loop is whole, and t->loop stored, before any runs: a running
+     * loop takes connections at once and hands some to the others */
     for (; h->n_threads < cfg->threads; h->n_threads++) {
-        gw_http_thread *t = &h->threads[h->n_threads];
-        t->http = h;
-        t->index = (size_t)h->n_threads;
-        if (!(t->mhd = start_daemon(h, t))) {
-            if (cfg->cert) {
-                snprintf(err, errlen, "GnuTLS, which serves HTTPS, refused the certificate "
-                         "and key (a curve or algorithm it does not take?)");
-                *tls_refused = 1;
-            } else
-                snprintf(err, errlen, "listen %s: cannot start the HTTP server", cfg->listen);
-            break;
-        }
-        if (cfg->loop_upstream && !(t->h2 = gw_h2_new(cfg->loop_upstream))) {
-            snprintf(err, errlen, "%s", GW_ERR_OOM);
-            h->n_threads++;
-            break;
-        }
-        gw_loop_source *sources[GW_LOOP_MAX_SOURCES];
-        size_t n_sources = 0;
-        sources[n_sources++] = gw_accept_source(h->accept, t->index, t->mhd);
-        if (t->h2)
-            sources[n_sources++] = gw_h2_source(t->h2);
-        gw_loop_busy_poll busy_poll = {h->cfg.busy_poll_us, lone_connection, h};
-        if (!(t->loop = gw_loop_start(t->mhd, sources, n_sources, &busy_poll, err, errlen))) {
-            h->n_threads++; /* its daemon is stopped with the others */
-            break;
+        if (prepare_thread(h, &h->threads[h->n_threads], tls_refused, err, errlen) < 0) {
+            h->n_threads++; /* what it set up is undone with the others */
+            fail_start(h, cfg);
+            return NULL;
         }
     }
-    if (h->n_threads < cfg->threads || !h->threads[h->n_threads - 1].loop) {
-        fail_start(h, cfg);
-        return NULL;
+    for (int i = 0; i < h->n_threads; i++) {
+        if (gw_loop_run(h->threads[i].loop, err, errlen) < 0) {
+            fail_start(h, cfg);
+            return NULL;
+        }
     }
     return h;
 }

@@ -44,7 +44,8 @@ struct gw_loop {
     gw_loop_watch *pending_head, *pending_tail; /* watches not begun yet, by due_ms */
     rp_trim trim;
     gw_loop_busy_poll busy_poll;
-    pthread_t thread;
+    pthread_t thread; /* once `running` */
+    int running;      /* gw_loop_run started the thread */
 };
 
 int64_t gw_loop_now_ms(void)
@@ -213,9 +214,14 @@ static void tick_all(gw_loop *l, const uint32_t *events)
         l->sources[i]->tick(l->sources[i], events ? events[i] : 0);
 }
 
+/* The loop whose thread this is, if any: gw_loop_wake tells its own thread
+ * by it, without reading another thread's `thread` field. */
+static __thread const gw_loop *this_thread_loop;
+
 static void *loop_main(void *arg)
 {
     gw_loop *l = arg;
+    this_thread_loop = l;
     while (!atomic_load(&l->ending)) {
         struct epoll_event events[MAX_EVENTS];
         int64_t before = gw_loop_now_ms();
@@ -261,9 +267,9 @@ static int watch(int epoll_fd, int fd)
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
-                       size_t n_sources, const gw_loop_busy_poll *busy_poll, char *err,
-                       size_t errlen)
+gw_loop *gw_loop_new(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
+                     size_t n_sources, const gw_loop_busy_poll *busy_poll, char *err,
+                     size_t errlen)
 {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
     gw_loop *l = calloc(1, sizeof(*l));
@@ -275,40 +281,43 @@ gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *const *sources
     l->daemon = daemon;
     if (busy_poll && busy_poll->us && busy_poll->lone)
         l->busy_poll = *busy_poll;
-    for (size_t i = 0; i < n_sources && i < GW_LOOP_MAX_SOURCES; i++) {
-        l->sources[l->n_sources++] = sources[i];
-        sources[i]->loop = l;
-        sources[i]->registered_fd = -1;
-    }
     l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!info || l->epoll_fd < 0 || l->wake_fd < 0 || watch(l->epoll_fd, info->epoll_fd) < 0 ||
         watch(l->epoll_fd, l->wake_fd) < 0) {
         snprintf(err, errlen, "cannot set up an HTTP thread's event loop: %s", strerror(errno));
-        goto fail;
+        if (l->epoll_fd >= 0)
+            close(l->epoll_fd);
+        if (l->wake_fd >= 0)
+            close(l->wake_fd);
+        free(l);
+        return NULL;
     }
+    /* the sources point at a loop that is whole */
+    for (size_t i = 0; i < n_sources && i < GW_LOOP_MAX_SOURCES; i++) {
+        l->sources[l->n_sources++] = sources[i];
+        sources[i]->loop = l;
+        sources[i]->registered_fd = -1;
+    }
+    return l;
+}
+
+int gw_loop_run(gw_loop *l, char *err, size_t errlen)
+{
     int rc = pthread_create(&l->thread, NULL, loop_main, l);
     if (rc) {
         snprintf(err, errlen, "cannot start an HTTP thread: %s", strerror(rc));
-        goto fail;
+        return -1;
     }
-    return l;
-fail:
-    for (size_t i = 0; i < l->n_sources; i++)
-        l->sources[i]->loop = NULL;
-    if (l->epoll_fd >= 0)
-        close(l->epoll_fd);
-    if (l->wake_fd >= 0)
-        close(l->wake_fd);
-    free(l);
-    return NULL;
+    l->running = 1;
+    return 0;
 }
 
 void gw_loop_wake(gw_loop *l)
 {
     if (!l)
         return; /* the loop has ended (a call failed while stopping) */
-    if (pthread_equal(pthread_self(), l->thread)) {
+    if (this_thread_loop == l) {
         l->run_again = 1; /* no need to write: the loop looks before it sleeps */
         return;
     }
@@ -327,9 +336,21 @@ void gw_loop_stop(gw_loop *l)
 {
     if (!l)
         return;
-    atomic_store(&l->ending, 1);
-    gw_loop_wake(l);
-    pthread_join(l->thread, NULL);
+    if (l->running) {
+        atomic_store(&l->ending, 1);
+        gw_loop_wake(l);
+        pthread_join(l->thread, NULL);
+        l->running = 0;
+    }
+}
+
+void gw_loop_free(gw_loop *l)
+{
+    if (!l)
+        return;
+    gw_loop_stop(l);
+    for (size_t i = 0; i < l->n_sources; i++)
+        l->sources[i]->loop = NULL;
     close(l->epoll_fd);
     close(l->wake_fd);
     free(l);

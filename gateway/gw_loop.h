@@ -32,7 +32,7 @@ typedef struct gw_loop_source {
      * the loop was woken (gw_loop_wake): the source looks at what it
      * needs, each time the loop wakes up */
     void (*tick)(struct gw_loop_source *s, uint32_t events);
-    struct gw_loop *loop; /* set by gw_loop_start */
+    struct gw_loop *loop; /* set by gw_loop_new, cleared by gw_loop_stop */
     int registered_fd;   /* the loop's own record of what epoll watches */
     uint32_t registered_events;
 } gw_loop_source;
@@ -72,14 +72,21 @@ typedef struct gw_loop_busy_poll {
     void *arg;
 } gw_loop_busy_poll;
 
-/* Starts a thread that serves `daemon` (external-epoll mode, MHD_USE_ITC)
- * and sources[0 .. n_sources) (at most GW_LOOP_MAX_SOURCES; they live as
- * long as the loop, and are ticked in that order) until gw_loop_stop.
- * busy_poll (copied; NULL: none) says when to poll before sleeping.  NULL
+/* A loop that will serve `daemon` (external-epoll mode, MHD_USE_ITC) and
+ * sources[0 .. n_sources) (at most GW_LOOP_MAX_SOURCES; they live as long
+ * as the loop, and are ticked in that order) once gw_loop_run starts its
+ * thread.  busy_poll (copied; NULL: none) says when to poll before
+ * sleeping.  It may be woken before it runs (it then runs at once).  NULL
  * with a reason in err[errlen]. */
-gw_loop *gw_loop_start(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
-                       size_t n_sources, const gw_loop_busy_poll *busy_poll, char *err,
-                       size_t errlen);
+gw_loop *gw_loop_new(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
+                     size_t n_sources, const gw_loop_busy_poll *busy_poll, char *err,
+                     size_t errlen);
+
+/* Starts the loop's thread, which runs until gw_loop_stop.  Everything
+ * written before this call is seen by that thread: make every loop (and
+ * whatever a loop's thread may read of the others) before running any.
+ * 0, or -1 with a reason in err[errlen]. */
+int gw_loop_run(gw_loop *loop, char *err, size_t errlen);
 
 /* A source's fd or events changed (on the loop's thread).  NULL is
  * ignored. */
@@ -99,8 +106,14 @@ void gw_loop_tick_soon(gw_loop *loop);
 /* Milliseconds on CLOCK_MONOTONIC, the clock of deadline_ms. */
 int64_t gw_loop_now_ms(void);
 
-/* Ends the loop and joins its thread; the daemon is the caller's to stop
- * afterwards.  NULL is ignored. */
+/* Ends the loop and joins its thread, if it ran.  Loops that post to one
+ * another (gw_accept) are all stopped before any is freed.  NULL is
+ * ignored. */
 void gw_loop_stop(gw_loop *loop);
+
+/* Stops the loop if it still runs and frees it; its sources' `loop` is
+ * cleared, and the daemon is the caller's to stop afterwards.  NULL is
+ * ignored. */
+void gw_loop_free(gw_loop *loop);
 
 #endif /* GW_LOOP_H */

@@ -387,13 +387,16 @@ static int start_final(rpcrest_call *c)
         ops[n].data.send_status_from_server.status_details = &details;
     }
     n++;
+    /* set before the batch starts: its completion (on_sent, on a worker
+     * thread) reads them */
+    c->close_in_final = with_close;
+    c->close_started = 1;
     grpc_call_error err = grpc_call_start_batch(c->call, ops, n, &c->on_sent, NULL);
     grpc_slice_unref(details); /* the call took its own reference */
-    if (err == GRPC_CALL_OK) {
-        c->close_in_final = with_close;
-        c->close_started = 1;
+    if (err == GRPC_CALL_OK)
         return 0;
-    }
+    c->close_in_final = 0;
+    c->close_started = !with_close; /* as it was */
     rp_log("%s request_id=%s: cannot send the reply: grpc_call_start_batch: error %d",
            c->method->path, request_id_or_dash(c), (int)err);
     break_call(c);
