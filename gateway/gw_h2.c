@@ -935,7 +935,7 @@ static void tick(gw_loop_source *src, uint32_t events)
             if (k->stream_id > 0 && c->session)
                 nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, k->stream_id,
                                           NGHTTP2_CANCEL);
-        fail_calls(c, 0, GRPC_STATUS_CANCELLED, "cancelled: the gateway is stopping");
+        fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
     }
     if (c->state == H2_CONNECTING && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         connect_finished(c);
@@ -1160,7 +1160,7 @@ void gw_h2_free(gw_h2 *c)
     if (!c)
         return;
     c->src.loop = NULL; /* ended */
-    fail_calls(c, 0, GRPC_STATUS_CANCELLED, "cancelled: the gateway is stopping");
+    fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
     close_connection(c);
     gw_buf_free(&c->out);
     free(c);

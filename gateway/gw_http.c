@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -34,6 +35,7 @@
 #include "gw_http_int.h"
 #include "gw_h2.h"
 #include "gw_headers.h"
+#include "gw_limits.h"
 #include "gw_loop.h"
 #include "gw_health.h"
 #include "gw_status.h"
@@ -1433,11 +1435,15 @@ void gw_http_stop(gw_http *h, int64_t grace_ms)
     atomic_store(&h->stopping, 2);
     /* MHD must not be stopped with suspended connections: cancel what is
      * still running, so every call completes and resumes its connection. */
+    long left = atomic_load(&h->in_flight);
+    if (left > 0)
+        rp_log("stopping: %ld request%s still running after %" PRId64 " ms: cancelled (%s)",
+               left, left == 1 ? "" : "s", grace_ms, GW_STOPPING_MESSAGE);
     gw_upstream_cancel_all(h->upstream);
     for (int i = 0; i < h->n_threads; i++)
         if (h->threads[i].h2)
             gw_h2_cancel_all(h->threads[i].h2);
-    for (int i = 0; i < 200 && atomic_load(&h->in_flight) > 0; i++)
+    for (int i = 0; i < GW_HTTP_CANCEL_WAIT_MS / 10 && atomic_load(&h->in_flight) > 0; i++)
         sleep_ms(10);
     stop_threads(h);
     close_listener(listener);

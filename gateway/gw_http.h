@@ -61,7 +61,10 @@ void gw_http_publish(gw_http *h, gw_gen *gen);
 void gw_http_api_failed(gw_http *h);
 
 /* Stops accepting, lets requests in flight finish for up to grace_ms, then
+ * cancels those left (UNAVAILABLE, GW_STOPPING_MESSAGE; a stream gets its
+ * error line) and waits up to GW_HTTP_CANCEL_WAIT_MS for them to end;
  * stops the daemon and frees everything, the current generation included. */
+#define GW_HTTP_CANCEL_WAIT_MS 2000
 void gw_http_stop(gw_http *h, int64_t grace_ms);
 
 #endif /* GW_HTTP_H */

@@ -26,4 +26,9 @@
 #define GW_RECONNECT_BACKOFF_MIN_MS 100
 #define GW_RECONNECT_BACKOFF_MAX_MS 1000
 
+/* The status of the calls a stopping gateway still has when its grace is
+ * over: UNAVAILABLE, which clients retry (elsewhere), not CANCELLED, which
+ * says the client gave up. */
+#define GW_STOPPING_MESSAGE "the gateway is stopping"
+
 #endif /* GW_LIMITS_H */

@@ -334,10 +334,28 @@ static int upstream_target(const rp_config *cfg, char *out, size_t outlen)
     return 0;
 }
 
+/* How long a stop serves what is in flight before it cancels the rest:
+ * [gateway] timeout, or under rpcrestd less if need be, so that cancelling
+ * (up to GW_HTTP_CANCEL_WAIT_MS) and exiting fit in the gateway's
+ * stop_timeout with 0.5 s to spare: a SIGKILL would cut streams without an
+ * error line and lose their access log lines. */
+static int64_t stop_grace_ms(const rp_config *cfg)
+{
+    int64_t grace = (int64_t)(cfg->gateway.timeout * 1000);
+    if (!rp_notify_supervised())
+        return grace;
+    double stop_s = cfg->supervisor.child[RP_CHILD_GATEWAY].stop_timeout;
+    int64_t room = (int64_t)(stop_s * 1000) - GW_HTTP_CANCEL_WAIT_MS - 500;
+    if (room < 100)
+        room = 100;
+    return room < grace ? room : grace;
+}
+
 /* Runs the gateway; returns the process exit status. */
 static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_signals *sg)
 {
     char target[600], err[512];
+    int64_t stop_grace = stop_grace_ms(cfg); /* before rp_notify_ready forgets rpcrestd */
     int private = upstream_target(cfg, target, sizeof(target));
     if (!private && !cfg->gateway.upstream && cfg->host.tls.cert && !st->upstream.ca) {
         /* plaintext to a TLS port would fail every call, looking healthy */
@@ -434,7 +452,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
         rp_log("cannot tell rpcrestd it is ready: %s", strerror(-ready));
     log_stop(gw_signals_wait(sg));
     gw_refresh_stop(refresh);
-    gw_http_stop(http, hc.timeout_ms);
+    gw_http_stop(http, stop_grace);
     gw_signals_set_access(sg, NULL);
     gw_access_close(access); /* after the last request's line */
     gw_metrics_free(metrics);
@@ -504,6 +522,7 @@ int main(int argc, char **argv)
     handled_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* an access log at ulimit -f: EFBIG, not the end */
     rp_nofile_raise(); /* connections, and gRPC core's listeners (rp_nofile.h) */
     char err[1024];
     rp_config *cfg = rp_config_load_given(conf, err, sizeof(err));

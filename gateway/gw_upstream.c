@@ -547,7 +547,7 @@ void gw_upstream_cancel_all(gw_upstream *up)
 {
     pthread_mutex_lock(&up->lock);
     for (gw_up_flight *f = up->in_flight; f; f = f->next)
-        grpc_call_cancel(f->call, NULL);
+        grpc_call_cancel_with_status(f->call, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE, NULL);
     pthread_mutex_unlock(&up->lock);
 }
 

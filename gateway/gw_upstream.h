@@ -153,7 +153,8 @@ void gw_stream_cancel(gw_stream *s);
  * (which cancels it).  No event arrives after this returns. */
 void gw_stream_release(gw_stream *s);
 
-/* Cancels every call in flight; each callback still runs, with CANCELLED. */
+/* Cancels every call in flight (the gateway is stopping); each callback
+ * still runs, with UNAVAILABLE and GW_STOPPING_MESSAGE. */
 void gw_upstream_cancel_all(gw_upstream *up);
 
 /* Cancels what is in flight, waits for the callbacks, then destroys the

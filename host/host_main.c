@@ -405,6 +405,7 @@ int main(int argc, char **argv)
     sigset_t stop_set;
     if (block_signals(&stop_set) < 0)
         return EX_FAILURE;
+    signal(SIGXFSZ, SIG_IGN); /* a plugin's file at ulimit -f: EFBIG, not the end */
     int status = 0;
     const char *conf = parse_args(argc, argv, &status);
     if (!conf)

@@ -122,7 +122,9 @@ static int exe_dir(sup_logger *lg, char *dir, size_t size)
  * -1 (reported).  Their dispositions go back to the default: a SIGCHLD
  * ignored by whoever started rpcrestd would have the kernel reap the
  * children behind our back.  SIGPIPE is ignored so a closed log pipe or
- * control connection is an EPIPE, not the end of rpcrestd. */
+ * control connection is an EPIPE, not the end of rpcrestd, and SIGXFSZ so
+ * that a log file at the file size limit (ulimit -f) is an EFBIG, whose
+ * lines are counted as lost, not the end of rpcrestd and of the service. */
 static int open_signals(sup_logger *lg)
 {
     static const int handled[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
@@ -140,8 +142,8 @@ static int open_signals(sup_logger *lg)
             return -1;
         }
     }
-    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-        sup_log(lg, "signal(SIGPIPE): %s", strerror(errno));
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR) {
+        sup_log(lg, "signal: %s", strerror(errno));
         return -1;
     }
     int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -337,6 +337,48 @@ class HostRestart(GatewayAssertions):
         self.assertEqual(kids.get("rpcrest-gateway"), gateway_pid)  # the gateway stayed up
 
 
+class StopWithALongStream(GatewayAssertions):
+    """A REST stream longer than the stop allows: under rpcrestd the
+    gateway's grace ([gateway] timeout, 10 s) is cut to fit its
+    stop_timeout, and the stream ends with an UNAVAILABLE error line and the
+    last chunk, the gateway with status 0 and no SIGKILL."""
+
+    def setUp(self):
+        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+        self.system = harness.Rpcrest(services=("echo", "testkit"),
+                                      supervisor={"stop_timeout": "4"},
+                                      gateway={"timeout": "10"})
+        self.addCleanup(self.system.cleanup)
+        self.system.start()
+
+    def test_stream_cut_by_a_stop_gets_an_error_line(self):
+        gateway_pid = self.system.children()["rpcrest-gateway"]
+        conn = http.client.HTTPConnection("127.0.0.1", self.system.http_port, timeout=10)
+        self.addCleanup(conn.close)
+        conn.request("GET", "/v1/testkit/stream/index?count=1000000000")
+        response = conn.getresponse()
+        self.assertEqual(response.status, 200)
+        first = response.readline()
+        self.assertTrue(first.startswith(b'{"result":'), first)
+        t0 = time.monotonic()
+        stop = subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c",
+                               self.system.ini, "restart", "gateway"], capture_output=True,
+                              text=True, timeout=15, stdin=subprocess.DEVNULL)
+        self.assertEqual(stop.returncode, 0, stop)
+        try:
+            body = response.read()  # to the last chunk: http.client raises if it is cut
+        except http.client.IncompleteRead as e:
+            self.fail("the stream was cut: ...%r; log:\n%s" % (e.partial[-200:], self.system.log()))
+        self.assertLess(time.monotonic() - t0, 4, self.system.log())
+        last = body.rstrip(b"\n").split(b"\n")[-1]
+        self.assertEqual(json.loads(last)["error"]["code"], UNAVAILABLE, last)
+        self.assertTrue(harness.wait_until(lambda: not harness.pid_alive(gateway_pid), 5))
+        log = self.system.log()
+        self.assertNotIn("sending SIGKILL", log)
+        self.assertRegex(log, r"rpcrest-gateway pid %d exited with status 0" % gateway_pid)
+        self.assertIn("1 request still running after 1500 ms: cancelled", log)
+
+
 # ---- the gateway alone, in front of an upstream the test controls ------------------
 
 
