@@ -2,9 +2,13 @@
  * sup_log.c -- rpcrestd's log: timestamped whole lines, queued in front of
  * stderr or the log file and written without ever blocking the supervisor.
  *
- * A pipe or terminal is written PIPE_BUF bytes at a time, and only when poll
- * says it has room, so each write is whole and quick; a regular file takes
- * everything at once.  Not async-signal-safe: call it from the loop only.
+ * A pipe is written PIPE_BUF bytes at a time, and only when poll says it
+ * has room, so each write is whole and quick; a terminal, which poll calls
+ * writable while it has any room, is opened again non-blocking (a file
+ * description of rpcrestd's own, so the shell's is left as it was); a
+ * regular file takes everything at once.  A line cut short by a failed write
+ * is ended by a newline before the next one.  Not async-signal-safe: call it
+ * from the loop only.
  */
 #include "sup_log.h"
 
@@ -41,11 +45,35 @@ static int output_is_file(int fd)
     return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A terminal at fd, opened again with O_NONBLOCK, or -1 (not a terminal, or
+ * it cannot be: the writes then may wait while the terminal is not read). */
+static int nonblocking_terminal(int fd)
+{
+    if (!isatty(fd))
+        return -1;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    int nfd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (nfd < 0) {
+        const char *name = ttyname(fd);
+        nfd = name ? open(name, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) : -1;
+    }
+    return nfd;
+}
+
+/* Writes to stderr: the terminal again, non-blocking, if it is one. */
+static void use_stderr(sup_logger *lg)
+{
+    int tty = nonblocking_terminal(STDERR_FILENO);
+    lg->fd = tty >= 0 ? tty : STDERR_FILENO;
+    lg->own_fd = tty >= 0;
+    lg->is_file = output_is_file(lg->fd);
+}
+
 void sup_log_init(sup_logger *lg)
 {
     memset(lg, 0, sizeof(*lg));
-    lg->fd = STDERR_FILENO;
-    lg->is_file = output_is_file(lg->fd);
+    use_stderr(lg);
 }
 
 static size_t queued(const sup_logger *lg)
@@ -80,12 +108,15 @@ static void enqueue(sup_logger *lg, size_t limit, const char *who, const char *t
     char stamp[STAMP_MAX];
     size_t slen = format_timestamp(stamp, sizeof(stamp));
     size_t wlen = strlen(who);
-    size_t total = slen + 1 + wlen + 2 + len + 1;
+    int end_torn = lg->mid_line && queued(lg) == 0; /* a newline first */
+    size_t total = (size_t)end_torn + slen + 1 + wlen + 2 + len + 1;
     if (queued(lg) + total > limit || reserve(lg, total) < 0) {
         lg->dropped++;
         return;
     }
     char *p = lg->buf + lg->len;
+    if (end_torn)
+        *p++ = '\n';
     memcpy(p, stamp, slen);
     p += slen;
     *p++ = ' ';
@@ -108,6 +139,13 @@ static void vlog_own(sup_logger *lg, const char *fmt, va_list ap)
     if ((size_t)n >= sizeof(text))
         n = (int)sizeof(text) - 1;
     enqueue(lg, OWN_QUEUE_MAX, "rpcrestd", text, (size_t)n);
+    if (lg->echo_stderr && lg->path) { /* best effort: only while starting */
+        char line[SUP_LOG_LINE_MAX + 16];
+        int m = snprintf(line, sizeof(line), "rpcrestd: %.*s\n", n, text);
+        if (m > 0)
+            (void)!write(STDERR_FILENO, line, (size_t)m < sizeof(line) ? (size_t)m
+                                                                         : sizeof(line) - 1);
+    }
 }
 
 static void log_own(sup_logger *lg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -185,13 +223,15 @@ void sup_log_flush(sup_logger *lg)
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (w <= 0) {
-            /* a broken output: lose what is queued, say so when it works again */
+            /* a broken output (EIO, ENOSPC, EFBIG …): lose what is queued,
+             * say so when it works again */
             lg->write_lost += queued(lg);
             lg->write_errno = w < 0 ? errno : EIO;
             lg->off = lg->len = 0;
             return;
         }
         lg->off += (size_t)w;
+        lg->mid_line = lg->buf[lg->off - 1] != '\n';
         wrote = 1;
     }
     if (queued(lg) == 0)
@@ -247,12 +287,18 @@ int sup_log_use(sup_logger *lg, int fd, const char *path)
         return -ENOMEM;
     }
     sup_log_flush(lg); /* what is queued belongs to the old output */
-    if (lg->fd != STDERR_FILENO)
+    if (lg->own_fd)
         close(lg->fd);
     free(lg->path);
-    lg->fd = fd;
     lg->path = copy;
-    lg->is_file = output_is_file(fd);
+    lg->mid_line = 0; /* a new output */
+    if (copy) {
+        lg->fd = fd;
+        lg->own_fd = 1;
+        lg->is_file = output_is_file(fd);
+    } else {
+        use_stderr(lg);
+    }
     return 0;
 }
 
@@ -266,7 +312,7 @@ int sup_log_set_file(sup_logger *lg, const char *path)
 
 void sup_log_free(sup_logger *lg)
 {
-    if (lg->fd != STDERR_FILENO)
+    if (lg->own_fd)
         close(lg->fd);
     free(lg->path);
     free(lg->buf);

@@ -20,6 +20,12 @@ typedef struct sup_logger {
     int fd;             /* where lines go: STDERR_FILENO or the log file */
     char *path;         /* the log file, or NULL for stderr; owned */
     int is_file;        /* fd is a regular file: writes never wait */
+    int own_fd;         /* fd is ours to close (the log file, or a terminal
+                         * opened again non-blocking) */
+    int mid_line;       /* the output's last byte written is not a newline:
+                         * the rest of that line was lost */
+    int echo_stderr;    /* rpcrestd's own lines also go to stderr (while it
+                         * starts, with a log file: a refusal is seen there) */
     char *buf;          /* queued output: buf[off..len) */
     size_t off, len, cap;
     unsigned long dropped;     /* lines dropped since the last report */

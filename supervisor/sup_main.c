@@ -860,8 +860,11 @@ int main(int argc, char **argv)
     }
     s.ctx = (sup_ctx){.log = &s.log, .guard = &s.guard, .cfg = s.cfg, .rng = &s.rng};
     rc = open_log_file(&s);
+    /* what refuses the start is seen where rpcrestd was started, too */
+    s.log.echo_stderr = 1;
     if (!rc)
         rc = sup_init(&s);
+    s.log.echo_stderr = 0;
     if (rc)
         goto out;
     sup_log(&s.log, "starting with %s", s.cfg->path);

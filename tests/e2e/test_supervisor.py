@@ -1261,6 +1261,69 @@ while True:
         time.sleep(0.3)
         self.assertEqual(read(path + ".1").count("tick"), before)
 
+    def test_start_refusal_reaches_stderr_with_a_log_file(self):
+        """A second rpcrestd on the same INI is refused (exit 78): with a
+        log_file too, the reason is on its stderr, where it was started."""
+        r = self.stand_ins(IDLE, IDLE, supervisor={"log_file": "supervised.log"}).start()
+        self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 10), r.log())
+        second = subprocess.run([os.path.join(r.bin, "rpcrestd"), "-c", r.ini],
+                                stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                timeout=15)
+        self.assertEqual(second.returncode, EX_CONFIG, second)
+        self.assertRegex(second.stderr, r"rpcrestd: .*another rpcrestd pid %d" % r.proc.pid)
+        self.assertNotIn("starting with", second.stderr)
+
+    def test_log_file_at_the_file_size_limit(self):
+        """A log file that reaches RLIMIT_FSIZE (ulimit -f) loses lines, and
+        says how much once it may grow again; rpcrestd is not killed by
+        SIGXFSZ, and the line a failed write cut short is ended before the
+        next one."""
+        import resource
+        talker = NOTIFY + 'while :; do echo tick-tick-tick-tick; sleep 0.01; done\n'
+        r = self.stand_ins(talker, IDLE, supervisor={"log_file": "supervised.log"})
+        # Python ignores SIGXFSZ, and rpcrestd would inherit that
+        r.start(preexec_fn=lambda: signal.signal(signal.SIGXFSZ, signal.SIG_DFL))
+        path = os.path.join(r.dir, "supervised.log")
+        self.assertTrue(wait_until(lambda: os.path.exists(path) and
+                                   os.path.getsize(path) > 1000, 5), r.log())
+        limit = os.path.getsize(path) + 1000
+        resource.prlimit(r.proc.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+        self.assertTrue(wait_until(lambda: os.path.getsize(path) == limit, 5))
+        time.sleep(0.3)
+        self.assertIsNone(r.proc.poll(), r.log())
+        resource.prlimit(r.proc.pid, resource.RLIMIT_FSIZE,
+                         (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+        def text():
+            with open(path) as f:
+                return f.read()
+        self.assertTrue(wait_until(lambda: "bytes of log could not be written" in text(), 5))
+        time.sleep(0.2)
+        with open(path) as f:
+            lines = f.read().splitlines()
+        whole = re.compile(r"^%s (rpcrestd|%s\[\d+\]|%s\[\d+\]): " % (STAMP, HOST, GATEWAY))
+        cut = [line for line in lines if not whole.match(line)]
+        self.assertLessEqual(len(cut), 1, cut)  # the one at the limit, alone on its line
+        for line in lines:  # no line goes on after a cut one
+            self.assertFalse(re.search(".%s" % STAMP, line), line)
+
+    def test_a_terminal_nobody_reads_does_not_stop_rpcrestd(self):
+        """stderr on a terminal that is not read (an ssh session that
+        stalled): lines are dropped, rpcrestd goes on answering."""
+        import pty
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        talker = NOTIFY + 'while :; do echo tick-tick-tick-tick-tick-tick; sleep 0.002; done\n'
+        r = self.stand_ins(talker, IDLE)
+        r.start(stdout=slave)
+        os.close(slave)
+        time.sleep(1.5)  # far more than the terminal holds
+        for _ in range(5):
+            status = self.ctl(r, "status")
+            self.assertEqual(status.returncode, 0, status)
+        r.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(r.proc.wait(10), 0)
+
     def test_log_lines_have_a_utc_timestamp(self):
         r = self.stand_ins(IDLE, IDLE).start()
         self.wait_for_child(r, GATEWAY)
