@@ -121,15 +121,22 @@ static int ask(const char *path, const char *request, int timeout_s)
         fprintf(stderr, "rpcrestctl: socket: %s\n", strerror(errno));
         return EX_FAILURE;
     }
+    /* a unix socket's connect waits while rpcrestd's backlog is full (its
+     * loop stopped or busy), as long as the send timeout allows */
+    struct timeval tv = {.tv_sec = timeout_s};
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
         int e = errno;
-        fprintf(stderr, "rpcrestctl: cannot connect to %s: %s%s\n", path, strerror(e),
-                e == ENOENT || e == ECONNREFUSED ? " (is rpcrestd running?)" : "");
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            fprintf(stderr, "rpcrestctl: cannot connect to %s: rpcrestd did not accept within "
+                    "%d s\n", path, timeout_s);
+        else
+            fprintf(stderr, "rpcrestctl: cannot connect to %s: %s%s\n", path, strerror(e),
+                    e == ENOENT || e == ECONNREFUSED ? " (is rpcrestd running?)" : "");
         close(fd);
         return EX_FAILURE;
     }
-    struct timeval tv = {.tv_sec = timeout_s};
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (send_all(fd, request, strlen(request)) < 0 || send_all(fd, "\n", 1) < 0) {
         fprintf(stderr, "rpcrestctl: %s: %s\n", path, strerror(errno));
         close(fd);

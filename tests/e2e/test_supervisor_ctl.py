@@ -5,6 +5,7 @@ import json
 import os
 import pwd
 import re
+import signal
 import socket
 import stat
 import subprocess
@@ -293,6 +294,33 @@ class CtlTest(SupervisorCase):
             s.settimeout(10)
             self.assertEqual(s.recv(100), b"")
         self.assertIsNone(r.proc.poll(), r.log())
+
+    def test_a_stopped_rpcrestd_with_a_full_queue_times_out(self):
+        """rpcrestd stopped (SIGSTOP) and its listen queue full: rpcrestctl
+        gives up after its answer timeout instead of waiting in connect for
+        as long as rpcrestd stays stopped."""
+        r = self.stand_ins(IDLE, IDLE).start()
+        self.wait_for_child(r, GATEWAY)
+        path = os.path.join(os.path.realpath(r.dir), "rpcrestd.sock")
+        os.kill(r.proc.pid, signal.SIGSTOP)
+        self.addCleanup(lambda: pid_alive(r.proc.pid) and os.kill(r.proc.pid, signal.SIGCONT))
+        queued = []
+        while True:  # until the queue is full (the backlog, and one more)
+            s = socket.socket(socket.AF_UNIX)
+            self.addCleanup(s.close)
+            s.setblocking(False)
+            try:
+                s.connect(path)
+            except BlockingIOError:
+                break
+            queued.append(s)
+        self.assertGreater(len(queued), 10)
+        started = time.monotonic()
+        ctl = self.ctl(r, "status")
+        self.assertEqual(ctl.returncode, 1, ctl)
+        self.assertIn("rpcrestd did not accept within 10 s", ctl.stderr)
+        self.assertLess(time.monotonic() - started, 13)
+        os.kill(r.proc.pid, signal.SIGCONT)
 
     def test_out_of_files_pauses_accepting_instead_of_spinning(self):
         """When accept fails for want of file descriptors, the connection
