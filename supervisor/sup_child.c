@@ -447,8 +447,14 @@ void sup_child_terminate(sup_child *c, sup_proc *p, int64_t now)
 {
     if (p->term_ms >= 0)
         return;
-    if (kill(-p->pid, SIGTERM) < 0 && errno == ESRCH)
+    if (kill(-p->pid, SIGTERM) < 0 && errno == ESRCH) {
         (void)kill(p->pid, SIGTERM); /* it left its group */
+        (void)kill(p->pid, SIGCONT);
+    } else {
+        /* a stopped process (SIGSTOP, a debugger let go) handles its
+         * SIGTERM only once it runs, as systemd and s6 do it */
+        (void)kill(-p->pid, SIGCONT);
+    }
     p->term_ms = now;
     p->kill_ms = now + sup_seconds_ms(c->policy.stop_timeout);
 }

@@ -784,6 +784,21 @@ class SupervisorTest(SupervisorCase):
                          % (GATEWAY, gateway))
         self.assertRegex(r.log(), r"%s pid %d killed by signal SIGKILL" % (GATEWAY, gateway))
 
+    def test_stopped_child_is_continued_to_stop_gracefully(self):
+        """A child stopped by SIGSTOP gets SIGCONT after its SIGTERM, and so
+        stops on SIGTERM, not after stop_timeout on SIGKILL."""
+        r = self.stand_ins(IDLE, IDLE, supervisor={"stop_timeout": "5"}).start()
+        gateway = self.wait_for_child(r, GATEWAY)
+        self.wait_for_child(r, HOST)
+        os.kill(gateway, signal.SIGSTOP)
+        started = time.monotonic()
+        stop = self.ctl(r, "stop", "gateway")
+        self.assertEqual(stop.returncode, 0, stop)
+        self.assertTrue(wait_until(lambda: not pid_alive(gateway), 4), r.log())
+        self.assertLess(time.monotonic() - started, 4)
+        self.wait_for_log(r, r"%s pid %d killed by signal SIGTERM" % (GATEWAY, gateway))
+        self.assertNotIn("SIGKILL", r.log())
+
     def test_killed_supervisor_takes_its_children_along(self):
         r = self.rpcrest()
         kids = list(r.children().values())  # the guard too
