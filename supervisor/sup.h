@@ -119,6 +119,14 @@ static inline int sup_child_runs(const sup_state *s, int which)
     return !(which == RP_CHILD_HOST && sup_gateway_only(s->cfg));
 }
 
+/* 1 if the gateway may start: the host serves and is ready (or there is
+ * none to wait for). */
+static inline int sup_host_ready(const sup_state *s)
+{
+    const sup_proc *p = s->children[RP_CHILD_HOST].cur;
+    return sup_gateway_only(s->cfg) || (p && p->ready_ms >= 0 && p->term_ms < 0);
+}
+
 /* 1 if c may hand over (run two generations side by side): the gateway
  * always (its listener is inherited), the host unless it listens on a unix
  * socket (gRPC removes the socket file when the old one stops). */

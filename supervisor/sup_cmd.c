@@ -621,6 +621,9 @@ static void child_note(const sup_state *s, const sup_child *c, sup_phase st, int
              (int)p->pid);
     if (st == SUP_BACKOFF)
         NOTE("restarting in %.1f s", (double)(c->next_start_ms - now) / 1000.0);
+    if (c->handover_pending && c->cur && c == &s->children[RP_CHILD_GATEWAY] &&
+        !sup_host_ready(s))
+        NOTE("restarts once rpcrest-host is ready");
     if (st == SUP_STARTING && !c->cur && c != &s->children[RP_CHILD_HOST] &&
         !sup_gateway_only(s->cfg)) {
         const sup_child *h = &s->children[RP_CHILD_HOST];
@@ -843,9 +846,13 @@ int sup_command(void *arg, const char *request, rp_text *reply)
     if (strcmp(cmd, "stop") == 0)
         return stop_child(s, c, reply);
     if (strcmp(cmd, "restart") == 0) {
-        sup_log(&s->log, "rpcrestctl: restarting %s%s", c->name, after_reload(s));
         sup_restart_child(s, which, sup_now_ms());
-        rp_text_printf(reply, "restarting %s%s\n", c->name, after_reload(s));
+        char when[160] = "";
+        if (which == RP_CHILD_GATEWAY && c->handover_pending && !sup_host_ready(s))
+            snprintf(when, sizeof(when), " once %s is ready (pid %d serves until then)",
+                     s->children[RP_CHILD_HOST].name, (int)c->cur->pid);
+        sup_log(&s->log, "rpcrestctl: restarting %s%s%s", c->name, when, after_reload(s));
+        rp_text_printf(reply, "restarting %s%s%s\n", c->name, when, after_reload(s));
         return 0;
     }
     rp_text_printf(reply, "rpcrestd: unknown request '%s' (known: status [--json], start NAME, "

@@ -351,12 +351,6 @@ static int read_signals(sup_state *s)
 
 /* ---- what is due ------------------------------------------------------------ */
 
-static int host_ready(const sup_state *s)
-{
-    const sup_proc *p = s->children[RP_CHILD_HOST].cur;
-    return sup_gateway_only(s->cfg) || (p && p->ready_ms >= 0 && p->term_ms < 0);
-}
-
 /* A hand-over of child c may begin: c serves, no other is under way, and
  * the gateway goes only after the host has finished its own (and after a
  * reload waiting for its new host is done: see start_due). */
@@ -368,7 +362,7 @@ static int handover_may_begin(const sup_state *s, int which)
         return 0;
     if (which == RP_CHILD_GATEWAY) {
         const sup_child *h = &s->children[RP_CHILD_HOST];
-        return host_ready(s) && !h->next && !h->handover_pending &&
+        return sup_host_ready(s) && !h->next && !h->handover_pending &&
                !(sup_reload_waits(s) && s->reload.which == RP_CHILD_HOST);
     }
     return 1;
@@ -404,7 +398,7 @@ static int64_t start_due(sup_state *s, int64_t now)
         }
         if (c->cur || !c->wanted || c->fatal || c->next_start_ms < 0)
             continue;
-        if (i == RP_CHILD_GATEWAY && !host_ready(s))
+        if (i == RP_CHILD_GATEWAY && !sup_host_ready(s))
             continue; /* started once the host says it is ready */
         /* A new gateway would get the running configuration, which a
          * waiting reload may replace (its new host or gateway may still

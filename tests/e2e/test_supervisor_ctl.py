@@ -90,6 +90,23 @@ class CtlTest(SupervisorCase):
         self.assertEqual(c[HOST]["restarts"], 1)
         self.assertEqual(c[HOST]["pid"], host)
 
+    def test_restart_of_the_gateway_while_the_host_is_stopped_says_when(self):
+        """The gateway's replacement starts only once the host is ready:
+        the answer, the log and the status say so, and it happens then."""
+        r, kids = self.serving_stand_ins(IDLE, IDLE)
+        self.assertEqual(self.ctl(r, "stop", HOST).returncode, 0)
+        self.assertTrue(wait_until(lambda: not pid_alive(kids[HOST]), 5), r.log())
+        restart = self.ctl(r, "restart", GATEWAY)
+        self.assertEqual((restart.returncode, restart.stdout),
+                         (0, "restarting %s once %s is ready (pid %d serves until then)\n"
+                          % (GATEWAY, HOST, kids[GATEWAY])))
+        self.assertIn("restarts once %s is ready" % HOST, self.ctl(r, "status").stdout)
+        time.sleep(0.3)
+        self.assertEqual(children(r).get(GATEWAY), kids[GATEWAY])
+        self.assertEqual(self.ctl(r, "start", HOST).returncode, 0)
+        self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        self.assertTrue(wait_until(lambda: not pid_alive(kids[GATEWAY]), 5), r.log())
+
     def test_many_draining_hosts_do_not_hide_the_gateway(self):
         """Seventy host hand-overs in a row whose old hosts take their time
         to stop: rpcrestd still reads the gateway's readiness and output,
