@@ -20,6 +20,7 @@
 
 #include "rp_log.h"
 #include "rp_notify.h"
+#include "rp_time.h"
 
 #define REQUEST_MAX 8192
 #define CLIENT_TIMEOUT_MS 2000 /* to read the request and write the answer, in all */
@@ -34,13 +35,6 @@ struct rp_metrics_http {
     rp_metrics *metrics;
     pthread_t thread;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* One connection: its request head as it arrives, then its answer as it
  * goes out, all before its deadline. */
@@ -155,7 +149,7 @@ static void accept_client(rp_metrics_http *h, client *clients)
     for (int i = 0; i < MAX_CLIENTS; i++) {
         if (clients[i].fd < 0) {
             clients[i].fd = fd;
-            clients[i].deadline = now_ms() + CLIENT_TIMEOUT_MS;
+            clients[i].deadline = rp_monotonic_ms() + CLIENT_TIMEOUT_MS;
             return;
         }
     }
@@ -175,7 +169,7 @@ static void *run(void *arg)
     for (;;) {
         struct pollfd p[MAX_CLIENTS + 2];
         int slot_of[MAX_CLIENTS + 2], n = 0, free_slots = 0;
-        int64_t now = now_ms(), wait = -1;
+        int64_t now = rp_monotonic_ms(), wait = -1;
         for (int i = 0; i < MAX_CLIENTS; i++) {
             client *c = &clients[i];
             if (c->fd >= 0 && c->deadline <= now)

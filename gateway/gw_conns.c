@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "rp_log.h"
+#include "rp_time.h"
 
 #define SWEEP_MS 200 /* how often deadlines are checked */
 #define PEEK_MS 1000 /* how often a waiting connection is checked for its client's close */
@@ -62,13 +63,6 @@ struct gw_conns {
     pthread_t thread;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 1 when the client has closed its side and every byte it sent has been
  * read: it will send no more of the request. */
 static int client_closed(int fd)
@@ -79,7 +73,7 @@ static int client_closed(int fd)
 
 static void sweep(gw_conns *c)
 {
-    int64_t now = now_ms();
+    int64_t now = rp_monotonic_ms();
     for (conn_rec *r = c->head; r; r = r->next) {
         int64_t deadline = atomic_load(&r->deadline_ms);
         if (r->shut || !deadline || r->fd < 0)
@@ -206,7 +200,7 @@ void gw_conns_opened(gw_conns *c, struct MHD_Connection *conn, void **socket_con
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->owner = c;
     r->fd = info ? info->connect_fd : -1;
-    atomic_init(&r->deadline_ms, now_ms() + c->header_timeout_ms);
+    atomic_init(&r->deadline_ms, rp_monotonic_ms() + c->header_timeout_ms);
     pthread_mutex_lock(&c->lock);
     r->next = c->head;
     if (c->head)
@@ -244,7 +238,7 @@ void gw_conns_header_done(struct MHD_Connection *conn)
 {
     conn_rec *r = record_of(conn);
     if (r) /* the body's turn: the same time to begin, more as it comes */
-        atomic_store(&r->deadline_ms, now_ms() + r->owner->header_timeout_ms);
+        atomic_store(&r->deadline_ms, rp_monotonic_ms() + r->owner->header_timeout_ms);
 }
 
 void gw_conns_body_read(struct MHD_Connection *conn, size_t bytes)
@@ -266,5 +260,5 @@ void gw_conns_request_done(struct MHD_Connection *conn)
 {
     conn_rec *r = record_of(conn);
     if (r)
-        atomic_store(&r->deadline_ms, now_ms() + r->owner->header_timeout_ms);
+        atomic_store(&r->deadline_ms, rp_monotonic_ms() + r->owner->header_timeout_ms);
 }

@@ -42,6 +42,7 @@
 #include "rp_config.h"
 #include "rp_log.h"
 #include "rp_notify.h"
+#include "rp_time.h"
 #include "rp_utf8.h"
 
 #define MAX_QUERY_PARAMS 256
@@ -629,13 +630,6 @@ static int valid_request_id(const char *id)
     return n > 0;
 }
 
-static uint64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* GET /metrics: the exposition, rendered now. */
 static enum MHD_Result send_metrics(gw_request *req)
 {
@@ -830,7 +824,7 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     url = origin_form(url);
     req->path = url;
     req->grpc_code = -1;
-    req->start_us = monotonic_us();
+    req->start_us = (uint64_t)rp_monotonic_us();
     if (h->access)
         clock_gettime(CLOCK_REALTIME, &req->start_real);
     size_t verb_len = strnlen(method, sizeof(req->verb) - 1);
@@ -1040,7 +1034,7 @@ static void account(gw_http *h, gw_request *req, enum MHD_RequestTerminationCode
      * counted; a stream counts the chunks it wrote */
     if (!req->stream && (req->client_left || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK))
         req->bytes_out = 0;
-    uint64_t duration = monotonic_us() - req->start_us;
+    uint64_t duration = (uint64_t)rp_monotonic_us() - req->start_us;
     const gw_method *m = req->route ? req->route->method : NULL;
     if (h->metrics && !req->is_metrics) {
         gw_method_stats *st = m                     ? m->stats

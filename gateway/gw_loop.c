@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "rp_log.h"
+#include "rp_time.h"
 #include "rp_trim.h"
 
 struct gw_loop {
@@ -50,9 +51,7 @@ struct gw_loop {
 
 int64_t gw_loop_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return rp_monotonic_ms();
 }
 
 /* The earlier of two waits in ms (-1: forever). */
@@ -182,13 +181,6 @@ static void begin_due_watches(gw_loop *l, int64_t now)
     }
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* epoll_wait that, when busy polling applies, first polls without sleeping
  * for up to busy_poll.us; then sleeps until the deadline of wait_ms, taken
  * again since polling may have used some of it. */
@@ -197,12 +189,12 @@ static int wait_events(gw_loop *l, struct epoll_event *events, int64_t now_ms)
     int ms = wait_ms(l, now_ms);
     const gw_loop_busy_poll *bp = &l->busy_poll;
     if (ms != 0 && bp->us && bp->lone(bp->arg)) {
-        int64_t until = now_us() + bp->us;
+        int64_t until = rp_monotonic_us() + bp->us;
         do {
             int n = epoll_wait(l->epoll_fd, events, MAX_EVENTS, 0);
             if (n != 0)
                 return n;
-        } while (now_us() < until);
+        } while (rp_monotonic_us() < until);
         ms = wait_ms(l, gw_loop_now_ms());
     }
     return epoll_wait(l->epoll_fd, events, MAX_EVENTS, ms);

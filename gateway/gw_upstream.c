@@ -20,9 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "gw_status.h"
 #include "gw_limits.h"
+#include "gw_status.h"
 #include "rp_log.h"
+#include "rp_time.h"
 
 /* What the channel may hold at once, all calls together.  gRPC core reads a
  * reply message whole, as long as its prefix says (up to 4 GiB), before it
@@ -115,9 +116,7 @@ char *gw_up_status_message(gw_upstream *up, grpc_status_code status, grpc_slice 
         strstr(error_string, "Error received from peer") ||
         !gw_status_connect_failure(text, up->target, safe, sizeof(safe)))
         return text;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = rp_monotonic_ms();
     int64_t last = atomic_load_explicit(&up->connect_failure_logged_ms, memory_order_relaxed);
     if ((!last || now - last >= 10000) &&
         atomic_compare_exchange_strong(&up->connect_failure_logged_ms, &last, now))

@@ -41,9 +41,10 @@
 #include "host_metrics.h"
 #include "host_status.h"
 #include "host_strings.h"
-#include "rp_metadata.h"
 #include "rp_log.h"
+#include "rp_metadata.h"
 #include "rp_pb_depth.h"
+#include "rp_time.h"
 
 /* The per-call send queue of a server-streaming call: messages waiting plus
  * the one in flight.  The writable callback runs at half of both. */
@@ -161,13 +162,6 @@ static void drop_waiting(rpcrest_call *c)
     c->tail = NULL;
 }
 
-static uint64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void call_free(rpcrest_call *c)
 {
     host_live *live = c->q->live;
@@ -177,7 +171,7 @@ static void call_free(rpcrest_call *c)
         host_metrics_call_end(c->method->stats,
                               atomic_load(&c->cancelled) || !c->finished ? GRPC_STATUS_CANCELLED
                                                                          : (int)c->status,
-                              monotonic_us() - c->start_us);
+                              (uint64_t)rp_monotonic_us() - c->start_us);
     if (c->request)
         protobuf_c_message_free_unpacked(c->request, NULL);
     if (c->payload)
@@ -971,7 +965,7 @@ static void on_new(rpcrest_call *c, int ok)
         return;
     }
     c->arrived = 1;
-    c->start_us = monotonic_us();
+    c->start_us = (uint64_t)rp_monotonic_us();
     host_metrics_call_begin(c->method->stats);
     host_live_call_begin(c->q->live);
     atomic_fetch_add_explicit(&((host_method *)c->method)->open_calls, 1, memory_order_relaxed);

@@ -27,6 +27,7 @@
 #include "rp_nofile.h"
 #include "rp_notify.h"
 #include "rp_priv.h"
+#include "rp_time.h"
 #include "rp_tls.h"
 #include "sup.h"
 #include "sup_reload.h"
@@ -42,9 +43,7 @@ static const char *const child_names[RP_N_CHILDREN] = {
 
 int64_t sup_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return rp_monotonic_ms();
 }
 
 static int64_t earliest(int64_t a, int64_t b)
