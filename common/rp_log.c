@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static void write_all(const char *p, size_t n)
+void rp_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, p, n);
+        ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -35,7 +35,7 @@ void rp_vlog(const char *fmt, va_list ap)
         if (line[i] == '\n' || line[i] == '\r')
             line[i] = ' ';
     line[n++] = '\n';
-    write_all(line, n);
+    rp_write_all(STDERR_FILENO, line, n);
 }
 
 void rp_log(const char *fmt, ...)

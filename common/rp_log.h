@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Writes "PROGRAM: MESSAGE\n" (PROGRAM: the running program's name).
@@ -18,6 +19,11 @@ void rp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rp_vlog(const char *fmt, va_list ap);
 
 #define RP_LOG_LINE_MAX 2048
+
+/* Writes p[0..n) to fd, again after EINTR and short writes; gives up
+ * silently at the first failure (for a log, whose failures have nowhere to
+ * be reported). */
+void rp_write_all(int fd, const char *p, size_t n);
 
 /* A source of lines that outside events can repeat without end (a client
  * failing its TLS handshake a thousand times a second): at most

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gw_buf.h"
+#include "rp_log.h"
 #include "rp_metrics.h"
 
 /* Each free-form field is kept to a bounded number of output bytes (the
@@ -244,19 +245,6 @@ size_t gw_access_format(const gw_access_entry *e, int json, char *out, size_t ou
 
 /* ---- output -------------------------------------------------------------------------- */
 
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return; /* nowhere to report it: the log is the report */
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 /* Writes a batch of whole lines.  To a pipe or terminal, in pieces of at
  * most PIPE_BUF ending at a newline, so that other writers' lines (the
  * gateway's own log on stderr) never land inside one. */
@@ -270,10 +258,10 @@ static void write_batch(gw_access *a, const char *p, size_t len)
             n--;
         if (n == 0)
             n = PIPE_BUF; /* one line longer than PIPE_BUF: written as it is */
-        write_all(a->fd, p + off, n);
+        rp_write_all(a->fd, p + off, n);
         off += n;
     }
-    write_all(a->fd, p + off, len - off);
+    rp_write_all(a->fd, p + off, len - off);
     pthread_mutex_unlock(&a->write_lock);
 }
 
