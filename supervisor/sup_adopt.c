@@ -53,6 +53,7 @@
 /* What /proc/PID/stat says of a process. */
 typedef struct proc_stat {
     char comm[16];
+    char state; /* R, S, D, Z … */
     pid_t ppid;
     pid_t pgrp;
     unsigned flags;
@@ -106,9 +107,26 @@ static int read_stat(pid_t pid, proc_stat *st)
     if (sscanf(close_paren + 1, " %c %d %d %d %d %d %u", &state, &ppid, &pgrp, &session, &tty,
                &tpgid, &st->flags) != 7)
         return -1;
+    st->state = state;
     st->ppid = (pid_t)ppid;
     st->pgrp = (pid_t)pgrp;
     return 0;
+}
+
+int sup_group_has_live_members(pid_t pgid)
+{
+    DIR *dir = opendir("/proc");
+    if (!dir)
+        return 1; /* cannot tell: as if it had */
+    int live = 0;
+    struct dirent *de;
+    while (!live && (de = readdir(dir))) {
+        proc_stat st;
+        if (isdigit((unsigned char)de->d_name[0]) && read_stat((pid_t)atoi(de->d_name), &st) == 0)
+            live = st.pgrp == pgid && st.state != 'Z' && st.state != 'X';
+    }
+    closedir(dir);
+    return live;
 }
 
 /* 1 if pid is on its way out: exiting, or SIGKILL pending (a member of a

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "rp_notify.h"
+#include "sup_adopt.h"
 #include "sup_backoff.h"
 
 #define SUP_EXEC_FAILED 127    /* the child's exit status when it cannot exec */
@@ -564,7 +565,10 @@ void sup_child_forgive(sup_child *c, int64_t now)
 /* What is left of p's process group once p itself has ended. */
 static void kill_leftovers(sup_child *c, sup_proc *p, sup_logger *lg)
 {
-    if (kill(-p->pid, SIGKILL) == 0)
+    /* members that have ended and wait to be reaped (rpcrestd adopts
+     * them) take a signal too, but are nothing to report */
+    int live = sup_group_has_live_members(p->pid);
+    if (kill(-p->pid, SIGKILL) == 0 && live)
         sup_log(lg, "%s pid %d left processes behind in its group; killed them", c->name,
                 (int)p->pid);
 }

@@ -843,6 +843,18 @@ class SupervisorTest(SupervisorCase):
                           % HOST)
         self.assertTrue(wait_until(lambda: not pid_alive(grandchild), 1), r.log())
 
+    def test_ended_members_of_a_child_s_group_are_not_called_leftovers(self):
+        """A helper that ended before its parent, not reaped yet (a zombie,
+        adopted by rpcrestd), is no process left behind."""
+        host = "trap '' TERM\nsleep 1000 &\n" + IDLE  # both outlive SIGTERM
+        r = self.stand_ins(host, IDLE, supervisor={"stop_timeout": "0.5"}).start()
+        self.wait_for_child(r, HOST)
+        self.wait_for_child(r, GATEWAY)
+        time.sleep(0.2)  # the trap is set
+        self.assertEqual(self.ctl(r, "stop", "host").returncode, 0)
+        self.wait_for_log(r, r"%s pid \d+ killed by signal SIGKILL" % HOST)
+        self.assertNotIn("left processes behind", r.log())
+
     # ---- processes that leave their group ------------------------------------
     def test_orphans_become_rpcrestd_s_children_and_are_reaped(self):
         """A process whose parent ended (a helper a plugin daemonized)
