@@ -1,6 +1,6 @@
 /*
- * sup.h -- rpcrestd's state, shared by the loop (sup_main.c) and the
- * commands it obeys (sup_cmd.c: rpcrestctl's requests and reload).
+ * sup.h -- rpcrestd's state, shared by the loop (sup_main.c), the commands
+ * it obeys (sup_cmd.c: rpcrestctl's requests) and the reload (sup_reload.c).
  */
 #ifndef SUP_H
 #define SUP_H
@@ -14,10 +14,10 @@
 #include "sup_guard.h"
 #include "sup_listen.h"
 #include "sup_log.h"
-#include "sup_reload.h"
+#include "sup_reload_view.h"
 
 /* The resources a new configuration needs before it may take effect,
- * acquired while the reload is prepared (sup_cmd.c). */
+ * acquired while the reload is prepared (sup_reload.c). */
 typedef struct sup_reload_prep {
     int listen_fd; /* the new [gateway] listen socket, or -1 */
     sup_lock lock; /* the lock for a new [host] listen */
@@ -127,14 +127,21 @@ static inline int sup_host_ready(const sup_state *s)
     return sup_gateway_only(s->cfg) || (p && p->ready_ms >= 0 && p->term_ms < 0);
 }
 
+/* ---- sup_cmd.c ---- */
+
 /* 1 if c may hand over (run two generations side by side): the gateway
  * always (its listener is inherited), the host unless it listens on a unix
  * socket (gRPC removes the socket file when the old one stops). */
 int sup_can_handover(const sup_state *s, int which);
 
+/* rpcrestctl's requests (a sup_ctl_handler; arg is the sup_state). */
+int sup_command(void *arg, const char *request, rp_text *reply);
+
 /* Replaces child `which` with a new process: a hand-over if it is serving,
  * a fresh start otherwise (also out of FATAL). */
 void sup_restart_child(sup_state *s, int which, int64_t now);
+
+/* ---- sup_reload.c ---- */
 
 /* Re-reads and applies the INI.  Returns 0, or 1 if it was refused (the
  * running configuration stays); what happened goes to the log and reply.
@@ -155,15 +162,15 @@ void sup_reload_progress(sup_state *s, int64_t now);
  * one's (no other gateway starts while a reload waits). */
 const rp_config *sup_config_for(const sup_state *s, int which);
 
+/* ---- sup_main.c ---- */
+
 /* SIGUSR2 to the serving host: it points the private socket's path at its
  * own socket again (after a failed reload gave it the place back). */
 void sup_host_republish(sup_state *s);
 
-/* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format
- * (sup_metrics.c). */
-void sup_metrics(const sup_state *s, rp_text *reply);
+/* ---- sup_metrics.c ---- */
 
-/* rpcrestctl's requests (a sup_ctl_handler; arg is the sup_state). */
-int sup_command(void *arg, const char *request, rp_text *reply);
+/* `rpcrestctl metrics`: rpcrestd's figures in the Prometheus text format. */
+void sup_metrics(const sup_state *s, rp_text *reply);
 
 #endif /* SUP_H */

@@ -4,7 +4,7 @@
  *
  * Opens sockets and lock files; never accepts a connection (the gateway
  * does) and never decides when to open or drop them (sup_main.c and
- * sup_cmd.c do).
+ * sup_reload.c do).
  */
 #include "sup_listen.h"
 
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "rp_notify.h"
-#include "sup_reload.h"
+#include "sup_reload_view.h"
 
 /* "127.0.0.1:5505", "[::1]:5505": a TCP listen address by its numbers into
  * out[size].  Returns 0, or -1 if addr is not a TCP address. */

@@ -7,7 +7,7 @@
  * Owns the command line, the signals (blocked, read from one signalfd),
  * reaping, the order of the two children and the event loop.  What happens
  * to one child is sup_child.c's; to the processes rpcrestd adopts,
- * sup_adopt.c's; requests and reload are sup_cmd.c's.
+ * sup_adopt.c's; requests are sup_cmd.c's, and the reload sup_reload.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +30,7 @@
 #include "rp_time.h"
 #include "rp_tls.h"
 #include "sup.h"
-#include "sup_reload.h"
+#include "sup_reload_view.h"
 
 #define SUP_DEFAULT_CONFIG "conf/rpcrest.ini"
 #define MAX_POLL 64 /* signals, log, control socket (1 + 8), then 2 per process */

@@ -1,12 +1,13 @@
 /*
- * sup_reload.h -- what a new version of the INI changes for each child.
+ * sup_reload_view.h -- what a new version of the INI changes for each child.
  *
  * Compares two loaded configurations key by key (rp_config's raw keys) plus
  * the identity of the files they name when each was loaded, so that a
- * rebuilt plugin counts as a change too.  Decides nothing else: sup_main.c applies the reload.
+ * rebuilt plugin counts as a change too.  Decides nothing else:
+ * sup_reload.c carries the reload out.
  */
-#ifndef SUP_RELOAD_H
-#define SUP_RELOAD_H
+#ifndef SUP_RELOAD_VIEW_H
+#define SUP_RELOAD_VIEW_H
 
 #include <stddef.h>
 
@@ -32,4 +33,4 @@ void sup_reload_view_free(sup_reload_view *v);
 int sup_reload_changed(const sup_reload_view *before, const sup_reload_view *after, char *why,
                        size_t whylen);
 
-#endif /* SUP_RELOAD_H */
+#endif /* SUP_RELOAD_VIEW_H */
