@@ -20,7 +20,11 @@
 typedef struct gw_upstream gw_upstream;
 
 /* One metadata entry: a lower-case key and a value of value_len bytes
- * (binary for keys ending in "-bin"). */
+ * (binary for keys ending in "-bin").  Who owns the strings depends on the
+ * array they are in: a result's (initial, trailing) owns them, from
+ * gpr_malloc, freed with gw_metadata_free; a request's gw_metadata_list
+ * (gw_headers.h) keeps them in the request's arena, never freed one by
+ * one. */
 typedef struct gw_metadata {
     char *key;
     char *value;
