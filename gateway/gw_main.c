@@ -351,6 +351,76 @@ static int64_t stop_grace_ms(const rp_config *cfg)
     return room < grace ? room : grace;
 }
 
+/* What serve() opens before the HTTP server; close_run closes it. */
+typedef struct gw_run {
+    gw_upstream *up;
+    gw_metrics *metrics; /* or NULL */
+    gw_access *access;   /* or NULL */
+} gw_run;
+
+static void close_run(gw_run *r, gw_signals *sg)
+{
+    gw_signals_set_access(sg, NULL);
+    gw_access_close(r->access); /* after the last request's line */
+    gw_metrics_free(r->metrics);
+    gw_upstream_stop(r->up);
+}
+
+/* The metrics and the access log the INI asks for.  0, or the exit status
+ * (reported). */
+static int open_outputs(const rp_config *cfg, gw_run *r, gw_signals *sg)
+{
+    char err[512];
+    if (cfg->gateway.metrics && !(r->metrics = gw_metrics_new(r->up))) {
+        rp_log("out of memory");
+        return 1;
+    }
+    if (cfg->gateway.access_log &&
+        !(r->access = gw_access_open(cfg->gateway.access_log, cfg->gateway.access_log_json, err,
+                                     sizeof(err)))) {
+        char where[PATH_MAX + 32];
+        rp_config_where(cfg, "gateway", "access_log", where, sizeof(where));
+        rp_log("%s: [gateway] %s", where, err);
+        return RP_EX_CONFIG;
+    }
+    gw_signals_set_access(sg, r->access);
+    return 0;
+}
+
+/* The API first, then the port: rpcrestd's socket is shared with the
+ * gateway being replaced (hand-over) and holds what came while no gateway
+ * ran, so this one takes connections only once it can answer them (after a
+ * wait for reflection that did not answer, with what it has).  Returns the
+ * HTTP server, or NULL with *status the exit status (0: stopped while
+ * starting; reported). */
+static gw_http *start_http(const rp_config *cfg, gw_gen_source *src, const gw_http_config *hc,
+                           gw_run *r, gw_signals *sg, int *have_api, int *status)
+{
+    char err[512];
+    gw_gen *gen = NULL;
+    int loaded = load_first_api(src, r->up, r->metrics, sg, &gen, have_api);
+    gw_http *http = NULL;
+    if (loaded == 0) {
+        int tls_refused;
+        http = gw_http_start(hc, r->up, gen, &tls_refused, err, sizeof(err));
+        gen = NULL; /* served from the start, or freed */
+        if (!http && tls_refused) { /* the configuration's to change: FILE:LINE, 78 */
+            rp_log("%s:%d: cert: %s: %s", cfg->path, cfg->gateway.tls.cert_line,
+                   cfg->gateway.tls.cert, err);
+            loaded = -1;
+        } else if (!http) {
+            rp_log("%s", err);
+        }
+    }
+    if (!http) {
+        if (loaded > 0)
+            log_stop(gw_signals_wait(sg));
+        gw_gen_unref(gen);
+        *status = loaded > 0 ? 0 : loaded < 0 ? RP_EX_CONFIG : 1;
+    }
+    return http;
+}
+
 /* Runs the gateway; returns the process exit status. */
 static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_signals *sg)
 {
@@ -373,75 +443,37 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     /* the host takes [host] max_concurrent_streams calls on one connection;
      * another upstream is assumed to take 100 (gRPC's own servers' usual) */
     int per_connection = cfg->gateway.upstream ? 100 : cfg->host.max_concurrent_streams;
-    gw_upstream *up = gw_upstream_start(target, (threads + 3) / 4, per_connection, tls,
-                                        cfg->gateway.upstream_name, err, sizeof(err));
-    if (!up) {
+    gw_run run = {0};
+    run.up = gw_upstream_start(target, (threads + 3) / 4, per_connection, tls,
+                               cfg->gateway.upstream_name, err, sizeof(err));
+    if (!run.up) {
         rp_log("%s", err);
         return 1;
     }
-    gw_metrics *metrics = NULL;
-    gw_access *access = NULL;
-    if (cfg->gateway.metrics && !(metrics = gw_metrics_new(up))) {
-        rp_log("out of memory");
-        gw_upstream_stop(up);
-        return 1;
+    int status = open_outputs(cfg, &run, sg);
+    if (status) {
+        close_run(&run, sg);
+        return status;
     }
-    if (cfg->gateway.access_log &&
-        !(access = gw_access_open(cfg->gateway.access_log, cfg->gateway.access_log_json, err,
-                                  sizeof(err)))) {
-        char where[PATH_MAX + 32];
-        rp_config_where(cfg, "gateway", "access_log", where, sizeof(where));
-        rp_log("%s: [gateway] %s", where, err);
-        gw_metrics_free(metrics);
-        gw_upstream_stop(up);
-        return RP_EX_CONFIG;
-    }
-    gw_signals_set_access(sg, access);
-    gw_http_config hc = http_config(cfg, threads, st, metrics, access);
+    gw_http_config hc = http_config(cfg, threads, st, run.metrics, run.access);
     hc.busy_poll_us = busy_poll_us(cfg);
     if (gw_h2_supports(target, tls != NULL)) {
         /* unary calls go over the HTTP threads' own connections; the channel
          * still carries the rest, and connects now so that its state (the
          * metrics' upstream_ready) says whether the upstream is there */
         hc.loop_upstream = target;
-        grpc_channel_check_connectivity_state(gw_upstream_channel(up), 1);
+        grpc_channel_check_connectivity_state(gw_upstream_channel(run.up), 1);
     }
-    /* The API first, then the port: rpcrestd's socket is shared with the
-     * gateway being replaced (hand-over) and holds what came while no
-     * gateway ran, so this one takes connections only once it can answer
-     * them (after a wait for reflection that did not answer, with what it
-     * has). */
     int have_api;
-    gw_gen *gen = NULL;
-    int loaded = load_first_api(src, up, metrics, sg, &gen, &have_api);
-    gw_http *http = NULL;
-    if (loaded == 0) {
-        int tls_refused;
-        http = gw_http_start(&hc, up, gen, &tls_refused, err, sizeof(err));
-        gen = NULL; /* served from the start, or freed */
-        if (!http && tls_refused) { /* the configuration's to change: FILE:LINE, 78 */
-            rp_log("%s:%d: cert: %s: %s", cfg->path, cfg->gateway.tls.cert_line,
-                   cfg->gateway.tls.cert, err);
-            loaded = -1;
-        } else if (!http) {
-            rp_log("%s", err);
-        }
-    }
+    gw_http *http = start_http(cfg, src, &hc, &run, sg, &have_api, &status);
     if (!http) {
-        if (loaded > 0)
-            log_stop(gw_signals_wait(sg));
-        gw_gen_unref(gen);
-        gw_signals_set_access(sg, NULL);
-        gw_access_close(access);
-        gw_metrics_free(metrics);
-        gw_upstream_stop(up);
-        return loaded > 0 ? 0 : loaded < 0 ? RP_EX_CONFIG : 1;
+        close_run(&run, sg);
+        return status;
     }
     if (st->listen_fd >= 0)
         st->listen_fd = -1; /* the HTTP server's now */
-    gw_refresh *refresh = NULL;
-    if (src->use_reflection)
-        refresh = gw_refresh_start(src, up, http, have_api);
+    gw_refresh *refresh = src->use_reflection ? gw_refresh_start(src, run.up, http, have_api)
+                                              : NULL;
     rp_log("listening on %s://%s with %d threads, upstream %s%s", hc.cert ? "https" : "http",
            cfg->gateway.listen, threads, target, tls ? " (TLS)" : "");
     if (hc.loop_upstream)
@@ -453,10 +485,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     log_stop(gw_signals_wait(sg));
     gw_refresh_stop(refresh);
     gw_http_stop(http, stop_grace);
-    gw_signals_set_access(sg, NULL);
-    gw_access_close(access); /* after the last request's line */
-    gw_metrics_free(metrics);
-    gw_upstream_stop(up);
+    close_run(&run, sg);
     return 0;
 }
 
