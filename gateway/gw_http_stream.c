@@ -281,61 +281,49 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
     }
 }
 
-enum MHD_Result gw_http_stream_respond(gw_request *req)
+/* A client-streaming call's one reply (or its failure), answered like a
+ * unary call's. */
+static enum MHD_Result respond_single_reply(gw_request *req, gw_http_stream *st)
 {
-    gw_http_stream *st = req->stream;
     pthread_mutex_lock(&st->lock);
-    gw_upstream_result *first = st->pending ? st->pending : st->final;
-    int failed_early = !st->pending && (!st->final || st->final->status != GRPC_STATUS_OK);
-    pthread_mutex_unlock(&st->lock);
-    if (!st->call)
-        return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,
-                                  "cannot start the upstream call");
-    if (failed_early) { /* nothing streamed yet: answer like a unary call */
-        if (!first)
-            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
-        /* as req->result, its headers, trailers and WWW-Authenticate go out too */
-        pthread_mutex_lock(&st->lock);
+    if (st->extra_replies) {
+        pthread_mutex_unlock(&st->lock);
+        /* as gRPC's own clients fail such a call */
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL,
+                                  "the upstream answered a client-streaming call with more "
+                                  "than one message");
+    }
+    if (st->final && st->final->status != GRPC_STATUS_OK) {
+        /* a reply, then a failure: the call failed (as gRPC clients and
+         * grpc-gateway's CloseAndRecv see it), its reply is dropped */
+        gw_upstream_result_free(st->pending);
+        st->pending = NULL;
         req->result = st->final;
         st->final = NULL;
         pthread_mutex_unlock(&st->lock);
         return gw_http_send_status(req, req->result);
     }
-    if (!req->route->method->server_streaming) { /* client streaming: one reply */
-        pthread_mutex_lock(&st->lock);
-        int extra = st->extra_replies;
-        pthread_mutex_unlock(&st->lock);
-        if (extra) /* as gRPC's own clients fail such a call */
-            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL,
-                                      "the upstream answered a client-streaming call with more "
-                                      "than one message");
-        pthread_mutex_lock(&st->lock);
-        if (st->final && st->final->status != GRPC_STATUS_OK) {
-            /* a reply, then a failure: the call failed (as gRPC clients and
-             * grpc-gateway's CloseAndRecv see it), its reply is dropped */
-            gw_upstream_result_free(st->pending);
-            st->pending = NULL;
-            req->result = st->final;
-            st->final = NULL;
-            pthread_mutex_unlock(&st->lock);
-            return gw_http_send_status(req, req->result);
-        }
-        req->result = st->pending;
-        st->pending = NULL;
-        if (req->result && st->final) { /* the trailers came with the status */
-            req->result->trailing = st->final->trailing;
-            req->result->n_trailing = st->final->n_trailing;
-            st->final->trailing = NULL;
-            st->final->n_trailing = 0;
-        }
-        pthread_mutex_unlock(&st->lock);
-        if (!req->result)
-            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL,
-                                      "the upstream answered OK without a message");
-        return gw_http_send_result(req);
+    req->result = st->pending;
+    st->pending = NULL;
+    if (req->result && st->final) { /* the trailers came with the status */
+        req->result->trailing = st->final->trailing;
+        req->result->n_trailing = st->final->n_trailing;
+        st->final->trailing = NULL;
+        st->final->n_trailing = 0;
     }
-    /* The first message is made into its line now: if it is not valid JSON,
-     * the answer is still an ordinary error instead of a stream. */
+    pthread_mutex_unlock(&st->lock);
+    if (!req->result)
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL,
+                                  "the upstream answered OK without a message");
+    return gw_http_send_result(req);
+}
+
+/* The start of a streamed answer: the headers (the first event's metadata)
+ * and the first message's line, made now so that a message that is not
+ * valid JSON is still an ordinary error instead of a stream. */
+static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
+                                            const gw_upstream_result *first)
+{
     pthread_mutex_lock(&st->lock);
     gw_upstream_result *msg = st->pending;
     st->pending = NULL;
@@ -374,6 +362,31 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
     /* the length is counted as the stream is read */
     return gw_http_queue(req, resp, MHD_HTTP_OK,
                          st->sse ? "text/event-stream" : "application/json", 0);
+}
+
+enum MHD_Result gw_http_stream_respond(gw_request *req)
+{
+    gw_http_stream *st = req->stream;
+    pthread_mutex_lock(&st->lock);
+    gw_upstream_result *first = st->pending ? st->pending : st->final;
+    int failed_early = !st->pending && (!st->final || st->final->status != GRPC_STATUS_OK);
+    pthread_mutex_unlock(&st->lock);
+    if (!st->call)
+        return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,
+                                  "cannot start the upstream call");
+    if (failed_early) { /* nothing streamed yet: answer like a unary call */
+        if (!first)
+            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
+        /* as req->result, its headers, trailers and WWW-Authenticate go out too */
+        pthread_mutex_lock(&st->lock);
+        req->result = st->final;
+        st->final = NULL;
+        pthread_mutex_unlock(&st->lock);
+        return gw_http_send_status(req, req->result);
+    }
+    if (!req->route->method->server_streaming)
+        return respond_single_reply(req, st);
+    return respond_stream_start(req, st, first);
 }
 
 void gw_http_stream_cancel(gw_request *req)
