@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "rp_addr.h"
 #define SERVICE_PREFIX "service."
 
 typedef struct parse_ctx {
@@ -130,42 +131,13 @@ static int parse_size(const char *s, size_t min, size_t max, size_t *out)
     return 0;
 }
 
-int rp_config_split_hostport(const char *addr, char *host, size_t hostlen, int *port)
-{
-    const char *colon;
-    const char *hstart = addr;
-    size_t hlen;
-    if (addr[0] == '[') {
-        const char *close = strchr(addr, ']');
-        if (!close || close[1] != ':')
-            return -1;
-        hstart = addr + 1;
-        hlen = (size_t)(close - hstart);
-        colon = close + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (!colon)
-            return -1;
-        hlen = (size_t)(colon - addr);
-    }
-    if (hlen == 0 || hlen >= hostlen)
-        return -1;
-    long p;
-    if (parse_int(colon + 1, 1, 65535, &p) < 0)
-        return -1;
-    memcpy(host, hstart, hlen);
-    host[hlen] = '\0';
-    *port = (int)p;
-    return 0;
-}
-
 /* A TCP listen address: an IP literal (or "localhost") and a port 1-65535. */
 static int valid_tcp_listen(const char *addr)
 {
     char host[INET6_ADDRSTRLEN + 1];
     int port;
     unsigned char buf[sizeof(struct in6_addr)];
-    if (rp_config_split_hostport(addr, host, sizeof(host), &port) < 0)
+    if (rp_addr_split(addr, host, sizeof(host), &port) < 0)
         return 0;
     if (strcmp(host, "localhost") == 0)
         return 1;
@@ -187,7 +159,7 @@ static int valid_target_address(const char *s, size_t len, int family)
         return 0;
     memcpy(addr, s, len);
     addr[len] = '\0';
-    if (rp_config_split_hostport(addr, host, sizeof(host), &port) < 0)
+    if (rp_addr_split(addr, host, sizeof(host), &port) < 0)
         return 0;
     if (family == AF_INET6)
         return addr[0] == '[' && inet_pton(AF_INET6, host, buf) == 1;
@@ -241,7 +213,7 @@ int rp_config_is_loopback(const char *listen)
     char host[INET6_ADDRSTRLEN + 1];
     int port;
     unsigned char buf[sizeof(struct in6_addr)];
-    if (rp_config_split_hostport(listen, host, sizeof(host), &port) < 0)
+    if (rp_addr_split(listen, host, sizeof(host), &port) < 0)
         return 0;
     if (strcmp(host, "localhost") == 0)
         return 1;

@@ -197,12 +197,6 @@ int rp_config_key_line(const rp_config *cfg, const char *section, const char *ke
 void rp_config_where(const rp_config *cfg, const char *section, const char *key, char *out,
                      size_t outlen);
 
-/*
- * Splits "HOST:PORT", "[V6]:PORT" into host[hostlen] (brackets removed) and
- * *port.  Returns 0, or -1 if the address has no valid port.
- */
-int rp_config_split_hostport(const char *addr, char *host, size_t hostlen, int *port);
-
 /* 1 if a TCP listen address is on the loopback interface (127.0.0.0/8,
  * ::1, localhost), else 0. */
 int rp_config_is_loopback(const char *listen);

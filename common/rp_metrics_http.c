@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rp_addr.h"
 #include "rp_log.h"
 #include "rp_notify.h"
 #include "rp_time.h"
@@ -220,7 +221,7 @@ rp_metrics_http *rp_metrics_http_bind(const char *addr, rp_metrics *m, int reuse
 {
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (rp_notify_tcp_address(addr, &ss, &sl) < 0) {
+    if (rp_addr_tcp(addr, 1, &ss, &sl) < 0) {
         snprintf(err, errlen, "metrics_listen %s: not an IP address and port", addr);
         return NULL;
     }

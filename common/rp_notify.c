@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "rp_addr.h"
 #include "rp_config.h"
 
 /* A non-negative int from the environment variable, or -1. */
@@ -58,32 +59,6 @@ int rp_notify_ready(void)
     return err ? -err : 0;
 }
 
-int rp_notify_tcp_address(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[INET6_ADDRSTRLEN + 1];
-    int port;
-    if (rp_config_split_hostport(listen, host, sizeof(host), &port) < 0)
-        return -1;
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
-    if (listen[0] != '[' && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        *len = sizeof(*sin);
-        return 0;
-    }
-    if (listen[0] == '[' && inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*sin6);
-        return 0;
-    }
-    return -1;
-}
-
 /* 1 if fd is a listening TCP socket bound to want. */
 static int listens_on(int fd, const struct sockaddr_storage *want)
 {
@@ -114,7 +89,7 @@ int rp_notify_listener(const char *listen)
         return -1;
     struct sockaddr_storage want;
     socklen_t len;
-    if (rp_notify_tcp_address(listen, &want, &len) < 0)
+    if (rp_addr_tcp(listen, 1, &want, &len) < 0)
         return -1;
     for (int fd = RP_LISTEN_FDS_START; fd < RP_LISTEN_FDS_START + n; fd++) {
         if (listens_on(fd, &want)) {
@@ -239,7 +214,7 @@ int rp_notify_listen_tcp(const char *addr, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    if (rp_notify_tcp_address(addr, &ss, &len) < 0) {
+    if (rp_addr_tcp(addr, 1, &ss, &len) < 0) {
         snprintf(err, errlen, "'%s' is not IP:PORT, [IPV6]:PORT or localhost:PORT", addr);
         return -EINVAL;
     }

@@ -45,12 +45,6 @@ int rp_notify_ready(void);
 int rp_notify_listener(const char *listen);
 
 /*
- * The socket address of a TCP listen address "IP:PORT", "[IPV6]:PORT" or
- * "localhost:PORT" (as 127.0.0.1).  Returns 0, or -1 if it is none of those.
- */
-int rp_notify_tcp_address(const char *listen, struct sockaddr_storage *ss, socklen_t *len);
-
-/*
  * A listening TCP socket on `addr` ("127.0.0.1:8080", "[::1]:8080",
  * "localhost:8080"), SO_REUSEADDR, close-on-exec: what rpcrestd passes to
  * the gateway, and what a gateway started by hand binds before it gives up

@@ -38,6 +38,7 @@
 
 #include "gw_base64.h"
 #include "gw_limits.h"
+#include "rp_addr.h"
 #include "rp_log.h"
 
 #define READ_CHUNK 65536
@@ -979,31 +980,8 @@ static int parse_target(const char *target, struct sockaddr_storage *addr, sockl
     }
     const char *host = strncmp(target, "ipv4:", 5) == 0 || strncmp(target, "ipv6:", 5) == 0
                            ? target + 5 : target;
-    char text[64];
-    const char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
-    if (!colon || strchr(host, ','))
-        return -1;
-    size_t n = (size_t)(colon - host) - (host[0] == '[');
-    const char *port_text = colon + (host[0] == '[' ? 2 : 1);
-    char *end;
-    long port = strtol(port_text, &end, 10);
-    if (n == 0 || n >= sizeof(text) || *end || port < 1 || port > 65535)
-        return -1;
-    memcpy(text, host + (host[0] == '['), n);
-    text[n] = '\0';
-    struct sockaddr_in *in4 = (struct sockaddr_in *)addr;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
-    if (host[0] != '[' && inet_pton(AF_INET, text, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)port);
-        *len = sizeof(*in4);
-    } else if (host[0] == '[' && inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*in6);
-    } else {
-        return -1;
-    }
+    if (strchr(host, ',') || rp_addr_tcp(host, 0, addr, len) < 0)
+        return -1; /* several addresses, or a name: gRPC core's channel resolves those */
     snprintf(authority, authority_len, "%s", host);
     return 0;
 }

@@ -39,6 +39,7 @@
 #include "gw_loop.h"
 #include "gw_health.h"
 #include "gw_status.h"
+#include "rp_addr.h"
 #include "rp_config.h"
 #include "rp_log.h"
 #include "rp_notify.h"
@@ -1315,7 +1316,7 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen,
     *tls_refused = 0;
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    if (rp_notify_tcp_address(cfg->listen, &addr, &addr_len) < 0) {
+    if (rp_addr_tcp(cfg->listen, 1, &addr, &addr_len) < 0) {
         snprintf(err, errlen, "listen %s: not an IP address and port", cfg->listen);
         gw_gen_unref(gen);
         return NULL;

@@ -15,13 +15,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "rp_log.h"
 #include "host_metrics.h"
 #include "host_plugin.h"
 #include "host_server.h"
-#include "rp_metrics_http.h"
 #include "rp_absl.h"
+#include "rp_addr.h"
 #include "rp_config.h"
+#include "rp_log.h"
+#include "rp_metrics_http.h"
 #include "rp_nofile.h"
 #include "rp_notify.h"
 #include "rp_priv.h"
@@ -245,7 +246,7 @@ static int privileged_port(const char *listen)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    if (!listen || rp_notify_tcp_address(listen, &ss, &len) < 0)
+    if (!listen || rp_addr_tcp(listen, 1, &ss, &len) < 0)
         return 0;
     in_port_t port = ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                               : ((struct sockaddr_in *)&ss)->sin_port;

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rp_addr.h"
 #include "rp_notify.h"
 #include "sup_reload_view.h"
 
@@ -32,7 +33,7 @@ static int numeric_address(const char *addr, char *out, size_t size)
     struct sockaddr_storage ss;
     socklen_t len;
     char ip[INET6_ADDRSTRLEN];
-    if (rp_notify_tcp_address(addr, &ss, &len) < 0)
+    if (rp_addr_tcp(addr, 1, &ss, &len) < 0)
         return -1;
     if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
@@ -185,7 +186,7 @@ static int tcp_bind_error(const char *addr)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    if (rp_notify_tcp_address(addr, &ss, &len) < 0)
+    if (rp_addr_tcp(addr, 1, &ss, &len) < 0)
         return 0; /* not TCP */
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)

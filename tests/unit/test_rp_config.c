@@ -23,6 +23,7 @@
 #include "rp_config.h"
 
 #include "ini_fixture.h"
+#include "rp_addr.h"
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -911,13 +912,13 @@ static void test_split_hostport(void **state)
     (void)state;
     char host[64];
     int port = 0;
-    assert_int_equal(rp_config_split_hostport("127.0.0.1:5505", host, sizeof(host), &port), 0);
+    assert_int_equal(rp_addr_split("127.0.0.1:5505", host, sizeof(host), &port), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 5505);
-    assert_int_equal(rp_config_split_hostport("[::1]:443", host, sizeof(host), &port), 0);
+    assert_int_equal(rp_addr_split("[::1]:443", host, sizeof(host), &port), 0);
     assert_string_equal(host, "::1");
     assert_int_equal(port, 443);
-    assert_int_equal(rp_config_split_hostport("localhost:65535", host, sizeof(host), &port), 0);
+    assert_int_equal(rp_addr_split("localhost:65535", host, sizeof(host), &port), 0);
     assert_string_equal(host, "localhost");
     assert_int_equal(port, 65535);
 
@@ -925,14 +926,14 @@ static void test_split_hostport(void **state)
                                       "h:1x", "[::1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         port = -7;
-        if (rp_config_split_hostport(bad[i], host, sizeof(host), &port) != -1)
+        if (rp_addr_split(bad[i], host, sizeof(host), &port) != -1)
             fail_msg("'%s' was accepted", bad[i]);
         assert_int_equal(port, -7); /* untouched */
     }
     /* a host that does not fit the buffer */
     char small[4];
-    assert_int_equal(rp_config_split_hostport("1.2.3.4:80", small, sizeof(small), &port), -1);
-    assert_int_equal(rp_config_split_hostport("1.2:80", small, sizeof(small), &port), 0);
+    assert_int_equal(rp_addr_split("1.2.3.4:80", small, sizeof(small), &port), -1);
+    assert_int_equal(rp_addr_split("1.2:80", small, sizeof(small), &port), 0);
     assert_string_equal(small, "1.2");
 }
 

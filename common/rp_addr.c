@@ -1,0 +1,68 @@
+/*
+ * rp_addr.c -- "HOST:PORT" and "[IPV6]:PORT" into their parts and socket
+ * addresses.
+ */
+#include "rp_addr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rp_addr_split(const char *addr, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    const char *hstart = addr;
+    size_t hlen;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        hstart = addr + 1;
+        hlen = (size_t)(close - hstart);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon)
+            return -1;
+        hlen = (size_t)(colon - addr);
+    }
+    if (hlen == 0 || hlen >= hostlen)
+        return -1;
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end != '\0' || p < 1 || p > 65535)
+        return -1;
+    memcpy(host, hstart, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+int rp_addr_tcp(const char *addr, int localhost, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    int port;
+    if (rp_addr_split(addr, host, sizeof(host), &port) < 0)
+        return -1;
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    if (localhost && strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (addr[0] != '[' && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        *len = sizeof(*sin);
+        return 0;
+    }
+    if (addr[0] == '[' && inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*sin6);
+        return 0;
+    }
+    return -1;
+}

@@ -1,0 +1,26 @@
+/*
+ * rp_addr.h -- TCP addresses as the INI writes them: "HOST:PORT" and
+ * "[IPV6]:PORT", parsed in one place for every program (listen addresses,
+ * upstream targets, the metrics endpoints).
+ */
+#ifndef RP_ADDR_H
+#define RP_ADDR_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/*
+ * Splits "HOST:PORT", "[V6]:PORT" into host[hostlen] (brackets removed) and
+ * *port (1-65535).  Returns 0, or -1 if the address has no valid port or
+ * the host does not fit.
+ */
+int rp_addr_split(const char *addr, char *host, size_t hostlen, int *port);
+
+/*
+ * The socket address of "IP:PORT", "[IPV6]:PORT" or, if `localhost` is 1,
+ * "localhost:PORT" (as 127.0.0.1).  Returns 0, or -1 if it is none of
+ * those (a name to resolve included).
+ */
+int rp_addr_tcp(const char *addr, int localhost, struct sockaddr_storage *ss, socklen_t *len);
+
+#endif /* RP_ADDR_H */
