@@ -32,7 +32,7 @@ typedef struct gw_loop_source {
      * the loop was woken (gw_loop_wake): the source looks at what it
      * needs, each time the loop wakes up */
     void (*tick)(struct gw_loop_source *s, uint32_t events);
-    struct gw_loop *loop; /* set by gw_loop_new, cleared by gw_loop_stop */
+    struct gw_loop *loop; /* set by gw_loop_new, cleared by gw_loop_free */
     int registered_fd;   /* the loop's own record of what epoll watches */
     uint32_t registered_events;
 } gw_loop_source;

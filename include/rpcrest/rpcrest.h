@@ -12,13 +12,12 @@
  * Methods: unary and server-streaming.  Client-streaming and bidirectional
  * methods are refused when the plugin is loaded (the host names the method).
  *
- * How the ABI changes: RPCREST_ABI_VERSION goes up only when a layout below
- * or the meaning of a function changes, and a host refuses a plugin built
- * for another version.  Within a version, functions may be added (a plugin
- * that calls one an older host lacks fails to load there, the missing
- * symbol named), rpcrest_plugin may grow at its end only (the host reads
- * what struct_size covers), and rpcrest_service, rpcrest_method and
- * rpcrest_detail, which are passed in arrays, never change.  Messages cross
+ * How the ABI changes: RPCREST_ABI_VERSION goes up when a layout below or
+ * the meaning of a function changes, and a host refuses a plugin built for
+ * another version (or whose rpcrest_plugin is smaller than its own:
+ * struct_size).  Within a version the structs never change; functions may
+ * be added (a plugin that calls one an older host lacks fails to load
+ * there, the missing symbol named).  Messages cross
  * between plugin and host as protoc-c structs, so both use the system's
  * libprotobuf-c (libprotobuf-c1), never a copy linked into the plugin.
  *
