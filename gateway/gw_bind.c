@@ -69,35 +69,36 @@ static json_t *mask_value(const gw_field *f, const char *text, size_t len, char 
 static json_t *enum_value(const gw_field *f, const char *text, size_t len, char *err,
                           size_t errlen)
 {
-    char copy[128]; /* text is not NUL-terminated */
-    int shown = (int)(len > 64 ? 64 : len);
-    if (len >= sizeof(copy) || memchr(text, '\0', len)) {
-        snprintf(err, errlen, "field '%s': '%.*s' is not a value of enum %s", f->name, shown,
-                 text, f->enumeration->full_name);
+    int shown = (int)(len > 100 ? 100 : len);
+    char small[128], *name = small; /* text is not NUL-terminated */
+    if (len >= sizeof(small) && !(name = malloc(len + 1))) {
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
         return NULL;
     }
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    size_t i = copy[0] == '-' ? 1 : 0;
-    while (i < len && copy[i] >= '0' && copy[i] <= '9')
+    memcpy(name, text, len);
+    name[len] = '\0';
+    json_t *v = NULL;
+    size_t i = name[0] == '-' ? 1 : 0;
+    while (i < len && name[i] >= '0' && name[i] <= '9')
         i++;
-    if (len > (copy[0] == '-' ? 1u : 0u) && i == len && len < 12) {
-        long long number = strtoll(copy, NULL, 10); /* the encoder checks the range */
+    if (len > (name[0] == '-' ? 1u : 0u) && i == len && len < 12) {
+        long long number = strtoll(name, NULL, 10); /* the encoder checks the range */
         if (f->enumeration->closed && number >= INT32_MIN && number <= INT32_MAX &&
-            !gw_enum_by_number(f->enumeration, (int32_t)number)) {
+            !gw_enum_by_number(f->enumeration, (int32_t)number))
             snprintf(err, errlen, "field '%s': %lld is not a value of enum %s (a proto2 enum "
                      "takes only the numbers it declares)", f->name, number,
                      f->enumeration->full_name);
-            return NULL;
-        }
-        return json_integer(number);
+        else
+            v = json_integer(number);
+    } else if (!memchr(text, '\0', len) && gw_enum_by_name(f->enumeration, name)) {
+        v = json_stringn(text, len);
+    } else {
+        snprintf(err, errlen, "field '%s': '%.*s%s' is not a value of enum %s", f->name, shown,
+                 text, len > (size_t)shown ? "..." : "", f->enumeration->full_name);
     }
-    if (gw_enum_by_name(f->enumeration, copy)) {
-        return json_stringn(text, len);
-    }
-    snprintf(err, errlen, "field '%s': '%.*s' is not a value of enum %s", f->name, shown, text,
-             f->enumeration->full_name);
-    return NULL;
+    if (name != small)
+        free(name);
+    return v;
 }
 
 /* Text -> JSON value for field f (a path variable or query parameter). */
@@ -166,8 +167,10 @@ static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
         snprintf(err, errlen, "'%s[%.100s]': field '%s' is not a map", fpath, map_key, f->name);
         return -1;
     }
-    gw_field as_field = *vf; /* errors name the map, not its entry's "value" */
-    as_field.name = f->name;
+    gw_field as_field = *vf; /* errors name the parameter ("a.m[k]"), not "value" */
+    char name[256];
+    snprintf(name, sizeof(name), "%s[%.100s]", fpath, map_key);
+    as_field.name = name;
     as_field.json_name = f->json_name;
     json_t *v = text_value(&as_field, text, len, err, errlen);
     if (!v)
@@ -192,25 +195,6 @@ static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
         return -1;
     }
     return 0;
-}
-
-/* A body's value that a path variable replaces must still be a valid value
- * of its field: grpc-gateway decodes the body before it binds the path, so
- * {"id": 5} for a string id is a 400 there whatever the path says. */
-static int check_replaced(const gw_message *m, const char *key, json_t *old, char *err,
-                          size_t errlen)
-{
-    json_t *probe = json_object();
-    if (!probe || json_object_set(probe, key, old) < 0) {
-        json_decref(probe);
-        snprintf(err, errlen, "%s", GW_ERR_OOM);
-        return -1;
-    }
-    gw_buf scratch = GW_BUF_INIT;
-    int rc = gw_json_to_proto(m, probe, NULL, &scratch, err, errlen);
-    gw_buf_free(&scratch);
-    json_decref(probe);
-    return rc;
 }
 
 /*
@@ -239,19 +223,15 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
         if (!dot && map_key)
             return bind_map_entry(obj, f, fpath, map_key, text, len, once, err, errlen);
         if (!dot) {
-            json_t *v = text_value(f, text, len, err, errlen);
+            gw_field named = *f; /* errors name the parameter as written ("a.b") */
+            named.name = fpath;
+            json_t *v = text_value(&named, text, len, err, errlen);
             if (!v)
                 return -1;
             if (!f->repeated && once && json_object_get(obj, key)) {
                 json_decref(v);
                 snprintf(err, errlen, "'%s': given more than once, and field '%s' is not "
                          "repeated", fpath, f->name);
-                return -1;
-            }
-            json_t *old = json_object_get(obj, key);
-            if (!f->repeated && old && !json_is_null(old) &&
-                check_replaced(m, key, old, err, errlen) < 0) {
-                json_decref(v);
                 return -1;
             }
             if (!f->repeated)
@@ -315,9 +295,53 @@ static json_t *parse_body(const gw_route *route, const char *body, size_t len, c
     return json;
 }
 
-static int bind_path(json_t *obj, const gw_route *route, const char *path,
-                     const gw_path_span *spans, char *err, size_t errlen)
+/* 1 if obj (the body, where path variables go next) holds a value, not
+ * null, at the field path fpath of message m. */
+static int body_has(const json_t *obj, const gw_message *m, const char *fpath)
 {
+    for (const char *comp = fpath;;) {
+        const char *dot = strchr(comp, '.');
+        size_t clen = dot ? (size_t)(dot - comp) : strlen(comp);
+        const gw_field *f = gw_message_field_by_name(m, comp, clen);
+        const json_t *v = f && json_is_object(obj) ? json_object_get(obj, field_key(obj, f)) : NULL;
+        if (!v || json_is_null(v))
+            return 0;
+        if (!dot)
+            return 1;
+        obj = v;
+        m = f->message;
+        comp = dot + 1;
+        if (!m)
+            return 0;
+    }
+}
+
+/* A body value that a path variable is about to replace must still be
+ * valid where it is: grpc-gateway decodes the body before it binds the
+ * path, so {"id": 5} for a string id is a 400 there whatever the path
+ * says.  The whole body is checked, with the body's options, and only
+ * when a variable replaces something (seldom). */
+static int check_replaced_values(const json_t *obj, const gw_route *route,
+                                 const gw_json_options *json_opt, char *err, size_t errlen)
+{
+    size_t i = 0;
+    while (i < route->tmpl.n_vars &&
+           !body_has(obj, route->method->input, route->tmpl.vars[i].field_path))
+        i++;
+    if (i == route->tmpl.n_vars)
+        return 0;
+    gw_buf scratch = GW_BUF_INIT;
+    int rc = gw_json_to_proto(route->method->input, obj, json_opt, &scratch, err, errlen);
+    gw_buf_free(&scratch);
+    return rc;
+}
+
+static int bind_path(json_t *obj, const gw_route *route, const char *path,
+                     const gw_path_span *spans, const gw_json_options *json_opt, char *err,
+                     size_t errlen)
+{
+    if (check_replaced_values(obj, route, json_opt, err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < route->tmpl.n_vars; i++) {
         gw_buf text = GW_BUF_INIT;
         const char *fpath = route->tmpl.vars[i].field_path;
@@ -534,7 +558,7 @@ static void patch_mask_tail(json_t *obj, const gw_field *f, const gw_buf *paths,
 
 json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
                         const char *body, size_t body_len, const gw_query_param *query,
-                        size_t n_query, int ignore_unknown_query, gw_buf *tail, char *err,
+                        size_t n_query, const gw_bind_options *opt, gw_buf *tail, char *err,
                         size_t errlen)
 {
     const char *body_field = route->binding->body;
@@ -570,9 +594,9 @@ json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_s
         gw_buf_free(&mask);
         return NULL;
     }
-    if (bind_path(obj, route, path, spans, err, errlen) < 0 ||
+    if (bind_path(obj, route, path, spans, opt->json, err, errlen) < 0 ||
         (strcmp(body_field, "*") != 0 &&
-         bind_query(obj, route, query, n_query, ignore_unknown_query, err, errlen) < 0)) {
+         bind_query(obj, route, query, n_query, opt->ignore_unknown_query, err, errlen) < 0)) {
         json_decref(obj);
         gw_buf_free(&mask);
         return NULL;

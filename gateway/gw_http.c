@@ -463,9 +463,11 @@ static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errle
     if (q->overflow)
         snprintf(err, errlen, "more than %d query parameters", MAX_QUERY_PARAMS);
     else
+    {
+        gw_bind_options bind = {h->cfg.ignore_unknown_query_parameters, &h->cfg.json};
         json = gw_bind_request(req->route, req->path, req->spans, (const char *)req->body.data,
-                               req->body.len, q->params, q->n,
-                               h->cfg.ignore_unknown_query_parameters, &tail, err, errlen);
+                               req->body.len, q->params, q->n, &bind, &tail, err, errlen);
+    }
     if (!json) {
         gw_buf_free(&tail);
         return -1;

@@ -72,8 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (gw_router_match(router, verb, text, &route, spans) == GW_ROUTE_FOUND) {
         char err[400];
         gw_buf tail = GW_BUF_INIT;
+        gw_bind_options bind = {ignore_unknown, NULL};
         json_t *json = gw_bind_request(route, text, spans, body, body_len, params, n_params,
-                                       ignore_unknown, &tail, err, sizeof(err));
+                                       &bind, &tail, err, sizeof(err));
         if (json) {
             gw_json_options opt = {0, 0, 0};
             gw_buf wire = GW_BUF_INIT;

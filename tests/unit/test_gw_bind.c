@@ -36,6 +36,7 @@
 static gw_schema *schema;
 static gw_router router;
 static int ignore_unknown_query; /* passed to gw_bind_request; set by one test */
+static gw_json_options json_options; /* the body's: set by one test */
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -105,8 +106,9 @@ static json_t *bind(const char *line_text, const char *body, size_t body_len, ch
     err[0] = '\0';
     gw_buf_free(&tail);
     tail = (gw_buf)GW_BUF_INIT;
+    gw_bind_options opt = {ignore_unknown_query, &json_options};
     json_t *json = gw_bind_request(route, r.path, spans, copy, body_len, r.params, r.n_params,
-                                   ignore_unknown_query, &tail, err, errlen);
+                                   &opt, &tail, err, errlen);
     free(copy);
     return json;
 }
@@ -393,6 +395,26 @@ static void test_enum_text_refused_while_binding(void **state)
     BIND_ERR("GET /v1/things/t1?levels[1]=NOPE", NULL, "'NOPE' is not a value of enum unit.Color");
     BIND_ERR("GET /v1/things/t1?color=%00RED", NULL, "is not a value of enum unit.Color");
     BIND("GET /v1/things/t1?colors=RED&colors=7", NULL, "{'colors':['RED',7],'id':'t1'}");
+    /* errors name the parameter as written */
+    BIND_ERR("GET /v1/things/t1?thing.color=NOPE", NULL,
+             "field 'thing.color': 'NOPE' is not a value of enum unit.Color");
+    BIND_ERR("GET /v1/things/t1?levels[7]=NOPE", NULL,
+             "field 'levels[7]': 'NOPE' is not a value of enum unit.Color");
+}
+
+/* A body value that a path variable replaces is checked with the body's
+ * options: with ignore_unknown_fields an unknown enum name is dropped, as
+ * the rest of the body's are (then the path sets the field). */
+static void test_replaced_body_value_checked_with_the_body_options(void **state)
+{
+    (void)state;
+    BIND_ERR("PUT /v1/colors/RED", "{\"color\":\"NOPE\"}", "'NOPE' is not a value of enum");
+    BIND_ERR("PUT /v1/colors/RED", "{\"thing\":{\"count\":\"x\"},\"color\":1}",
+             "field 'thing.count'");
+    json_options.ignore_unknown_fields = 1;
+    BIND("PUT /v1/colors/RED", "{\"color\":\"NOPE\"}", "{'color':'RED'}");
+    BIND_ERR("PUT /v1/colors/RED", "{\"color\":{}}", "color");
+    json_options.ignore_unknown_fields = 0;
 }
 
 /* A numeric enum in a path variable is read from the variable's text alone.
@@ -621,7 +643,7 @@ static void test_query_nul_byte(void **state)
     TRANSCODE_ERR("GET /v1/things/t1?page_size=1%00", NULL, "is not a valid integer");
     TRANSCODE_ERR("GET /v1/things/t1?color=RED%00", NULL, "is not a value of enum unit.Color");
     BIND_ERR("GET /v1/things/t1?flag=1%00", NULL, "is not true or false");
-    BIND_ERR("GET /v1/things/t1?filter.mask=name%00", NULL, "field 'mask': path 'name");
+    BIND_ERR("GET /v1/things/t1?filter.mask=name%00", NULL, "field 'filter.mask': path 'name");
 }
 
 /* A FieldMask in the query string holds proto field paths, comma-separated
@@ -640,11 +662,11 @@ static void test_query_field_mask(void **state)
               "{'id':'t1','filter':{'mask':'filter.id,userId'}}");
     TRANSCODE("GET /v1/things/t1?filter.mask=", NULL, "{'id':'t1','filter':{'mask':''}}");
     BIND_ERR("GET /v1/things/t1?filter.mask=name,,flag", NULL,
-             "field 'mask': an empty path in the mask 'name,,flag'");
+             "field 'filter.mask': an empty path in the mask 'name,,flag'");
     BIND_ERR("GET /v1/things/t1?filter.mask=name,", NULL, "an empty path in the mask");
     BIND_ERR("GET /v1/things/t1?filter.mask=,name", NULL, "an empty path in the mask");
     BIND_ERR("GET /v1/things/t1?filter.mask=line_1", NULL,
-             "field 'mask': path 'line_1' has a '_' not followed by a lowercase letter");
+             "field 'filter.mask': path 'line_1' has a '_' not followed by a lowercase letter");
     BIND_ERR("GET /v1/things/t1?filter.mask=a_", NULL, "path 'a_' has a '_'");
     /* the proto3 JSON form in a body: lowerCamelCase, as before */
     TRANSCODE("POST /v1/things", "{\"filter\":{\"mask\":\"pageSize,thing.nested.name\"}}",
@@ -754,6 +776,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_path_variables),
         cmocka_unit_test(test_enum_path_number),
         cmocka_unit_test(test_enum_text_refused_while_binding),
+        cmocka_unit_test(test_replaced_body_value_checked_with_the_body_options),
         cmocka_unit_test(test_enum_path_number_poisoned_heap),
         cmocka_unit_test(test_query_parameters),
         cmocka_unit_test(test_query_bool_and_enum),
