@@ -91,6 +91,13 @@ static void build(const rp_config *cfg, int which, view *v)
         if (take)
             add(v, r->section, r->key, r->value);
     }
+    /* the one restart-policy key a child reads: it plans its own stop to
+     * end before the SIGKILL stop_timeout brings (from [supervisor] or its
+     * own section), so a new value needs a new process, as supervisord's
+     * stopwaitsecs does */
+    char stop[32];
+    snprintf(stop, sizeof(stop), "%g", cfg->supervisor.child[which].stop_timeout);
+    add(v, own, "stop_timeout", stop);
     /* renewed certificates (same paths, new files) replace the child too */
     const rp_tls_conf *tls[2] = {which == RP_CHILD_HOST ? &cfg->host.tls : &cfg->gateway.tls,
                                  which == RP_CHILD_HOST ? NULL : &cfg->gateway.upstream_tls};

@@ -16,8 +16,9 @@
 /* What child `which` (RP_CHILD_*) of a configuration depends on: the host
  * on [host] and every [service.*] with its plugin and descriptor files; the
  * gateway on [gateway] with its descriptor files, the [host] listen address
- * and every [service.*] with its descriptor file.  Restart-policy keys never
- * count: they apply at once.  Files are recorded by identity (device, inode,
+ * and every [service.*] with its descriptor file.  Restart-policy keys do
+ * not count (they apply at once) but stop_timeout, by which the child plans
+ * its own stop: the one in force for it, wherever it is set.  Files are recorded by identity (device, inode,
  * size, mtime) as they are now, so take the view when the configuration is
  * loaded.  NULL on ENOMEM. */
 typedef struct sup_reload_view sup_reload_view;

@@ -194,6 +194,28 @@ class ReloadTest(SupervisorCase):
         self.assertNotIn("result=refused", r.log())
         self.assertEqual(children(r), kids)
 
+    def test_a_new_stop_timeout_replaces_the_children_it_applies_to(self):
+        """Each child plans its stop by its stop_timeout (the gateway's
+        grace, the host's drain): a new value replaces it, as supervisord's
+        stopwaitsecs does; [gateway] stop_timeout, the gateway alone."""
+        r = self.rpcrest(supervisor={"stop_timeout": "10"})
+        kids = children(r)
+        rewrite(r, "[gateway]\n", "[gateway]\nstop_timeout = 4\n")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.assertIn("%s: [gateway] stop_timeout changed" % GATEWAY, ctl.stdout)
+        self.assertNotIn(HOST, ctl.stdout)
+        self.wait_for_child(r, GATEWAY, kids[GATEWAY])
+        self.assertEqual(children(r)[HOST], kids[HOST])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 5), r.log())
+        rewrite(r, "stop_timeout = 10\n", "stop_timeout = 8\n")  # [supervisor]: the host's
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.assertIn("%s: [host] stop_timeout changed" % HOST, ctl.stdout)
+        self.assertNotIn(GATEWAY + ":", ctl.stdout)
+        self.wait_for_child(r, HOST, kids[HOST])
+        self.assertTrue(wait_until(lambda: self.echo_works(r), 5), r.log())
+
     def test_rebuilt_gateway_descriptors_file_replaces_the_gateway(self):
         folder = tempfile.mkdtemp(prefix="rpcrest-test-")
         self.addCleanup(shutil.rmtree, folder, True)
