@@ -62,10 +62,11 @@ const char *sup_phase_name(sup_phase st)
     return state_names[st];
 }
 
-int sup_child_init(sup_child *c, const char *name, const char *dir,
+int sup_child_init(sup_child *c, int which, const char *name, const char *dir,
                    const rp_child_policy *policy, sup_logger *lg, int64_t now)
 {
     memset(c, 0, sizeof(*c));
+    c->which = which;
     c->name = name;
     c->policy = *policy;
     c->wanted = 1;
@@ -330,6 +331,7 @@ int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now)
     p->role = role;
     p->started_ms = now;
     p->ready_ms = p->term_ms = p->kill_ms = -1;
+    p->stop_timeout = ctx->cfg->supervisor.child[c->which].stop_timeout;
     p->notify_fd = notify[0];
     p->log_fd = logp[0];
     sup_guard_add(ctx->guard, ctx->log, pid);
@@ -444,7 +446,7 @@ void sup_child_read_log(sup_child *c, sup_proc *p, sup_logger *lg)
     }
 }
 
-void sup_child_terminate(sup_child *c, sup_proc *p, int64_t now)
+void sup_child_terminate(sup_proc *p, int64_t now)
 {
     if (p->term_ms >= 0)
         return;
@@ -457,7 +459,7 @@ void sup_child_terminate(sup_child *c, sup_proc *p, int64_t now)
         (void)kill(-p->pid, SIGCONT);
     }
     p->term_ms = now;
-    p->kill_ms = now + sup_seconds_ms(c->policy.stop_timeout);
+    p->kill_ms = now + sup_seconds_ms(p->stop_timeout);
 }
 
 void sup_child_retire(sup_child *c, sup_proc *p, int64_t now)
@@ -469,7 +471,7 @@ void sup_child_retire(sup_child *c, sup_proc *p, int64_t now)
     p->role = SUP_ROLE_RETIRING;
     p->next_retiring = c->retiring;
     c->retiring = p;
-    sup_child_terminate(c, p, now);
+    sup_child_terminate(p, now);
 }
 
 void sup_child_take_over(sup_child *c, sup_proc *p, int park, sup_logger *lg, int64_t now)
@@ -521,7 +523,7 @@ int sup_child_release(sup_child *c, sup_logger *lg, int64_t now)
         if (p->term_ms >= 0)
             continue;
         sup_log(lg, "stopping %s pid %d", c->name, (int)p->pid);
-        sup_child_terminate(c, p, now);
+        sup_child_terminate(p, now);
         n++;
     }
     return n;
@@ -530,11 +532,11 @@ int sup_child_release(sup_child *c, sup_logger *lg, int64_t now)
 void sup_child_terminate_all(sup_child *c, int64_t now)
 {
     if (c->cur)
-        sup_child_terminate(c, c->cur, now);
+        sup_child_terminate(c->cur, now);
     if (c->next)
-        sup_child_terminate(c, c->next, now);
+        sup_child_terminate(c->next, now);
     for (sup_proc *p = c->retiring; p; p = p->next_retiring)
-        sup_child_terminate(c, p, now);
+        sup_child_terminate(p, now);
 }
 
 void sup_child_set_policy(sup_child *c, const rp_child_policy *policy, sup_logger *lg,
@@ -745,7 +747,7 @@ static int64_t proc_deadlines(sup_child *c, sup_proc *p, sup_logger *lg, int64_t
         sup_log(lg, "%s pid %d was not ready within %g s (ready_timeout); stopping it", c->name,
                 (int)p->pid, c->policy.ready_timeout);
         p->failed = 1;
-        sup_child_terminate(c, p, now);
+        sup_child_terminate(p, now);
         if (p->role == SUP_ROLE_NEXT) {
             snprintf(c->note, sizeof(c->note), "hand-over to pid %d failed: not ready within "
                      "%g s", (int)p->pid, c->policy.ready_timeout);
@@ -756,7 +758,7 @@ static int64_t proc_deadlines(sup_child *c, sup_proc *p, sup_logger *lg, int64_t
         if (now < p->kill_ms)
             return p->kill_ms - now;
         sup_log(lg, "%s pid %d did not stop within %g s; sending SIGKILL", c->name, (int)p->pid,
-                c->policy.stop_timeout);
+                p->stop_timeout);
         if (kill(-p->pid, SIGKILL) < 0 && errno == ESRCH)
             (void)kill(p->pid, SIGKILL);
         p->killed = 1;

@@ -44,6 +44,8 @@ typedef struct sup_proc {
     int64_t ready_ms;   /* when it said READY, or -1 */
     int64_t term_ms;    /* when SIGTERM was sent, or -1 */
     int64_t kill_ms;    /* when SIGKILL is due (term_ms + stop_timeout), or -1 */
+    double stop_timeout; /* its configuration's, by which it plans its own stop
+                          * (a reload may change the child's since) */
     int killed;         /* SIGKILL sent */
     int failed;         /* stopped by rpcrestd for not being ready in time */
     int notify_fd;      /* read end of its notification pipe, or -1 */
@@ -76,6 +78,7 @@ extern const char *const sup_exit_kind_names[SUP_N_EXITS];
 
 typedef struct sup_child {
     const char *name;       /* "rpcrest-host"; a string constant */
+    int which;              /* RP_CHILD_HOST or RP_CHILD_GATEWAY */
     char *path;             /* the program; owned */
     rp_child_policy policy;
     int wanted;             /* 0: stopped on purpose (rpcrestctl stop, restart = never) */
@@ -102,7 +105,7 @@ typedef struct sup_child {
 
 /* Sets up c for the program `name` in folder `dir`, wanted and due now.
  * Returns 0, or -ENOMEM (logged).  Free with sup_child_free. */
-int sup_child_init(sup_child *c, const char *name, const char *dir,
+int sup_child_init(sup_child *c, int which, const char *name, const char *dir,
                    const rp_child_policy *policy, sup_logger *lg, int64_t now);
 
 /* Frees c's records (its processes must be gone: this does not signal). */
@@ -124,9 +127,10 @@ int sup_child_read_notify(sup_child *c, sup_proc *p, sup_logger *lg, int64_t now
 /* Reads what p wrote and logs each whole line. */
 void sup_child_read_log(sup_child *c, sup_proc *p, sup_logger *lg);
 
-/* SIGTERM to p's group (once) and SIGKILL due after stop_timeout.  A
- * CURRENT or NEXT process stays in its role until it ends; see retire. */
-void sup_child_terminate(sup_child *c, sup_proc *p, int64_t now);
+/* SIGTERM to p's group (once) and SIGKILL due after p's stop_timeout (the
+ * one it was started with).  A CURRENT or NEXT process stays in its role
+ * until it ends; see retire. */
+void sup_child_terminate(sup_proc *p, int64_t now);
 
 /* Moves p (c's current or next process) to the retiring list and
  * terminates it.  Its end is then just logged. */

@@ -251,7 +251,7 @@ static int stop_child(sup_state *s, sup_child *c, rp_text *reply)
     }
     sup_log(&s->log, "rpcrestctl: stopping %s pid %d", c->name, (int)c->cur->pid);
     rp_text_printf(reply, "stopping %s (pid %d)\n", c->name, (int)c->cur->pid);
-    sup_child_terminate(c, c->cur, now);
+    sup_child_terminate(c->cur, now);
     return 0;
 }
 

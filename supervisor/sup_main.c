@@ -717,7 +717,8 @@ static int sup_init(sup_state *s)
     int64_t now = sup_now_ms();
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         sup_child *c = &s->children[i];
-        if (sup_child_init(c, child_names[i], dir, &s->cfg->supervisor.child[i], &s->log, now) <
+        if (sup_child_init(c, i, child_names[i], dir, &s->cfg->supervisor.child[i], &s->log,
+                           now) <
             0)
             return EXIT_FAILURE;
         if (access(c->path, X_OK) < 0) {

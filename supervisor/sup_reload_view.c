@@ -95,9 +95,11 @@ static void build(const rp_config *cfg, int which, view *v)
      * end before the SIGKILL stop_timeout brings (from [supervisor] or its
      * own section), so a new value needs a new process, as supervisord's
      * stopwaitsecs does */
+    int runs = !(which == RP_CHILD_HOST && cfg->n_services == 0 && cfg->gateway.upstream);
     char stop[32];
     snprintf(stop, sizeof(stop), "%g", cfg->supervisor.child[which].stop_timeout);
-    add(v, own, "stop_timeout", stop);
+    if (runs) /* no host runs in front of another upstream: nothing to replace */
+        add(v, own, "stop_timeout", stop);
     /* renewed certificates (same paths, new files) replace the child too */
     const rp_tls_conf *tls[2] = {which == RP_CHILD_HOST ? &cfg->host.tls : &cfg->gateway.tls,
                                  which == RP_CHILD_HOST ? NULL : &cfg->gateway.upstream_tls};

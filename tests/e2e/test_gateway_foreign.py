@@ -928,6 +928,33 @@ class Supervised(ForeignCase):
         self.assertIn('rpcrest_supervisor_child_up{child="rpcrest-gateway"} 1', metrics.stdout)
         self.assertNotIn('child="rpcrest-host"', metrics.stdout)
 
+    def test_a_new_stop_timeout_replaces_the_gateway_alone(self):
+        """[supervisor] stop_timeout changed with the gateway alone: the
+        gateway is replaced (it plans its stop by it), and there is no
+        rpcrest-host to speak of."""
+        g = World.new_gateway(self.mode)
+        with open(g.ini, "a") as f:  # the INIs share a folder, where the default would be
+            f.write("\n[supervisor]\nstop_timeout = 10\ncontrol_socket = %s\n"
+                    % os.path.join(World.dir, "rpcrestd-%d.sock" % g.port))
+        proc, _ = self.supervise(g)
+        before = harness.children_of(proc.pid)["rpcrest-gateway"]
+        with open(g.ini) as f:
+            text = f.read()
+        with open(g.ini, "w") as f:
+            f.write(text.replace("stop_timeout = 10\n", "stop_timeout = 8\n"))
+        reload = subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c", g.ini,
+                                 "reload"], capture_output=True, text=True, timeout=30,
+                                stdin=subprocess.DEVNULL)
+        self.assertEqual(reload.returncode, 0, reload)
+        self.assertIn("rpcrest-gateway: [gateway] stop_timeout changed", reload.stdout)
+        self.assertNotIn("rpcrest-host", reload.stdout)
+        status = subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c", g.ini,
+                                 "status", "--json"], capture_output=True, text=True,
+                                timeout=15, stdin=subprocess.DEVNULL)
+        children = json.loads(status.stdout)["children"]
+        self.assertEqual([c["name"] for c in children], ["rpcrest-gateway"])
+        self.assertNotEqual(children[0]["pid"], before)
+
     def test_two_gateways_alone_side_by_side(self):
         """A gateway alone has no host address of its own: a second one
         (same default [host] listen, its own port) was refused with

@@ -216,6 +216,22 @@ class ReloadTest(SupervisorCase):
         self.wait_for_child(r, HOST, kids[HOST])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 5), r.log())
 
+    def test_a_replaced_process_stops_with_its_own_stop_timeout(self):
+        """A reload lowers the host's stop_timeout: the old host, which
+        planned its stop by the old one (here a 1.5 s drain), gets that
+        long, not the new value, before SIGKILL."""
+        draining = "trap 'sleep 1.5; exit 0' TERM\n" + IDLE
+        r = self.stand_ins(draining, IDLE, supervisor={"stop_timeout": "10"}).start()
+        host = self.wait_for_child(r, HOST)
+        self.wait_for_log(r, r"%s pid %d is ready" % (GATEWAY, self.wait_for_child(r, GATEWAY)))
+        time.sleep(0.2)  # the trap is set
+        rewrite(r, "stop_timeout = 10\n", "stop_timeout = 0.5\n")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual(ctl.returncode, 0, ctl)
+        self.assertIn("%s: [host] stop_timeout changed" % HOST, ctl.stdout)
+        self.wait_for_log(r, r"%s pid %d exited with status 0" % (HOST, host), timeout=8)
+        self.assertNotIn("did not stop within", r.log())
+
     def test_rebuilt_gateway_descriptors_file_replaces_the_gateway(self):
         folder = tempfile.mkdtemp(prefix="rpcrest-test-")
         self.addCleanup(shutil.rmtree, folder, True)
