@@ -96,10 +96,14 @@ static void build(const rp_config *cfg, int which, view *v)
      * own section), so a new value needs a new process, as supervisord's
      * stopwaitsecs does */
     int runs = !(which == RP_CHILD_HOST && cfg->n_services == 0 && cfg->gateway.upstream);
+    const char *from = "supervisor"; /* where the value in force is set, for the reason */
+    for (size_t i = 0; i < cfg->n_raw; i++)
+        if (strcmp(cfg->raw[i].section, own) == 0 && strcmp(cfg->raw[i].key, "stop_timeout") == 0)
+            from = own;
     char stop[32];
     snprintf(stop, sizeof(stop), "%g", cfg->supervisor.child[which].stop_timeout);
     if (runs) /* no host runs in front of another upstream: nothing to replace */
-        add(v, own, "stop_timeout", stop);
+        add(v, from, "stop_timeout", stop);
     /* renewed certificates (same paths, new files) replace the child too */
     const rp_tls_conf *tls[2] = {which == RP_CHILD_HOST ? &cfg->host.tls : &cfg->gateway.tls,
                                  which == RP_CHILD_HOST ? NULL : &cfg->gateway.upstream_tls};

@@ -946,7 +946,7 @@ class Supervised(ForeignCase):
                                  "reload"], capture_output=True, text=True, timeout=30,
                                 stdin=subprocess.DEVNULL)
         self.assertEqual(reload.returncode, 0, reload)
-        self.assertIn("rpcrest-gateway: [gateway] stop_timeout changed", reload.stdout)
+        self.assertIn("rpcrest-gateway: [supervisor] stop_timeout changed", reload.stdout)
         self.assertNotIn("rpcrest-host", reload.stdout)
         status = subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c", g.ini,
                                  "status", "--json"], capture_output=True, text=True,
