@@ -72,6 +72,11 @@
  * closes.  It bounds what one request can make the gateway read in vain. */
 #define DROP_MORE ((size_t)64 * 1024 * 1024)
 #define METRICS_PATH "/metrics"
+/* GET /healthz asks the upstream within [gateway] timeout, at most this:
+ * a probe wants a quick answer, not the API's deadline */
+#define HEALTH_TIMEOUT_MAX_MS 5000
+/* The block libmicrohttpd writes a large body through */
+#define BODY_BLOCK_BYTES (64 * 1024)
 
 /* ---- responses ------------------------------------------------------------------ */
 
@@ -111,7 +116,7 @@ static struct MHD_Response *make_response(gw_request *req, gw_buf *body, int chu
     *owned = *body;
     memset(body, 0, sizeof(*body));
     struct MHD_Response *resp = MHD_create_response_from_callback(
-        MHD_SIZE_UNKNOWN, 64 * 1024, read_buffer, owned, free_buffer);
+        MHD_SIZE_UNKNOWN, BODY_BLOCK_BYTES, read_buffer, owned, free_buffer);
     if (!resp)
         free_buffer(owned);
     return resp;
@@ -579,7 +584,8 @@ static enum MHD_Result start_health_check(gw_request *req)
     gw_health_request(req->health_service, &msg);
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
-    int64_t timeout = req->http->cfg.timeout_ms < 5000 ? req->http->cfg.timeout_ms : 5000;
+    int64_t timeout = req->http->cfg.timeout_ms < HEALTH_TIMEOUT_MAX_MS ? req->http->cfg.timeout_ms
+                                                                        : HEALTH_TIMEOUT_MAX_MS;
     int rc = gw_upstream_unary_path(req->http->upstream, GW_HEALTH_METHOD, &msg, timeout,
                                     on_upstream_done, req);
     if (rc < 0) {

@@ -24,6 +24,10 @@
 #include "gw_json.h"
 #include "gw_status.h"
 
+/* The block libmicrohttpd writes a stream's lines through: small, so that
+ * a line goes out as soon as it is made */
+#define STREAM_BLOCK_BYTES (16 * 1024)
+
 typedef struct gw_http_stream {
     gw_stream *call;
     pthread_mutex_t lock;       /* guards everything below */
@@ -344,7 +348,8 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
         return gw_http_send_metadata_too_large(req, metadata_bytes);
     }
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_stream, req, NULL);
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK_BYTES, read_stream, req,
+                                          NULL);
     if (!resp) {
         gw_upstream_result_free(msg);
         return MHD_NO;
