@@ -75,7 +75,7 @@
 /* GET /healthz asks the upstream within [gateway] timeout, at most this:
  * a probe wants a quick answer, not the API's deadline */
 #define HEALTH_TIMEOUT_MAX_MS 5000
-/* The block libmicrohttpd writes a large body through */
+/* The most one read of an answer's body (read_buffer) hands libmicrohttpd */
 #define BODY_BLOCK_BYTES (64 * 1024)
 
 /* ---- responses ------------------------------------------------------------------ */

@@ -24,8 +24,7 @@
 #include "gw_json.h"
 #include "gw_status.h"
 
-/* The block libmicrohttpd writes a stream's lines through: small, so that
- * a line goes out as soon as it is made */
+/* The most one read of a stream (read_stream) hands libmicrohttpd */
 #define STREAM_BLOCK_BYTES (16 * 1024)
 
 typedef struct gw_http_stream {
