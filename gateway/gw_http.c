@@ -818,6 +818,69 @@ static const char *allowed_methods(gw_request *req, const char *url)
     return copy;
 }
 
+/* What req is, before its body: a route of the API (req->route), /metrics,
+ * /healthz or the console, or an answer known already (early_status: a
+ * framing or header error, 404, 405, 413, 503). */
+static void classify_request(gw_request *req, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version)
+{
+    gw_http *h = req->http;
+    head_size head = request_head_size(conn, method, url);
+    req->head_bytes = head.bytes;
+    /* framing first: a request whose body cannot be delimited is answered
+     * at once and its connection closed, whatever else is wrong with it */
+    if ((req->early_status = framing_status(conn, version, &req->framing)))
+        return;
+    if (head.n_headers > MAX_HEADERS || head.bytes > REQUEST_HEAD_MAX) {
+        req->early_status = 431; /* rather than forward some and drop the rest */
+        return;
+    }
+    if (h->metrics && strcmp(url, METRICS_PATH) == 0) {
+        req->is_metrics = 1;
+        req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
+        req->allow = "GET, HEAD";
+        return;
+    }
+    if (strcmp(url, GW_HEALTH_PATH) == 0) {
+        req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
+        req->allow = "GET, HEAD";
+        req->health_service = NULL;
+        req->route = NULL;
+        return;
+    }
+    pthread_mutex_lock(&h->gen_lock);
+    req->gen = gw_gen_ref(h->gen);
+    pthread_mutex_unlock(&h->gen_lock);
+    if (h->cfg.docs && gw_http_console_owns(url)) { /* before the API's own routes */
+        req->console = 1;
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            req->early_status = 405;
+        req->allow = "GET, HEAD";
+        return;
+    }
+    if (!req->gen) {
+        req->early_status = 503;
+        return;
+    }
+    switch (gw_router_match(&req->gen->router, method, url, &req->route, req->spans)) {
+    case GW_ROUTE_FOUND: break;
+    case GW_ROUTE_NOT_FOUND: req->early_status = req->gen->incomplete ? 503 : 404; break;
+    case GW_ROUTE_BAD_METHOD:
+        req->early_status = 405;
+        req->allow = allowed_methods(req, url);
+        break;
+    }
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TE);
+    req->wants_trailers = te && strcasestr(te, "trailers") != NULL;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    if (!req->early_status && declared > h->cfg.max_body_bytes)
+        req->early_status = 413;
+    else if (!req->early_status && declared) /* read into one buffer, not a doubling chain */
+        gw_buf_reserve(&req->body, declared < BODY_PRESIZE_MAX ? declared : BODY_PRESIZE_MAX);
+}
+
 static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version)
 {
@@ -851,60 +914,7 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     atomic_init(&req->state, REQ_READING);
     atomic_fetch_add(&h->in_flight, 1);
     gw_metrics_in_flight(h->metrics, 1);
-    head_size head = request_head_size(conn, method, url);
-    req->head_bytes = head.bytes;
-    /* framing first: a request whose body cannot be delimited is answered
-     * at once and its connection closed, whatever else is wrong with it */
-    if ((req->early_status = framing_status(conn, version, &req->framing)))
-        return req;
-    if (head.n_headers > MAX_HEADERS || head.bytes > REQUEST_HEAD_MAX) {
-        req->early_status = 431; /* rather than forward some and drop the rest */
-        return req;
-    }
-    if (h->metrics && strcmp(url, METRICS_PATH) == 0) {
-        req->is_metrics = 1;
-        req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
-        req->allow = "GET, HEAD";
-        return req;
-    }
-    if (strcmp(url, GW_HEALTH_PATH) == 0) {
-        req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
-        req->allow = "GET, HEAD";
-        req->health_service = NULL;
-        req->route = NULL;
-        return req;
-    }
-    pthread_mutex_lock(&h->gen_lock);
-    req->gen = gw_gen_ref(h->gen);
-    pthread_mutex_unlock(&h->gen_lock);
-    if (h->cfg.docs && gw_http_console_owns(url)) { /* before the API's own routes */
-        req->console = 1;
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-            req->early_status = 405;
-        req->allow = "GET, HEAD";
-        return req;
-    }
-    if (!req->gen) {
-        req->early_status = 503;
-        return req;
-    }
-    switch (gw_router_match(&req->gen->router, method, url, &req->route, req->spans)) {
-    case GW_ROUTE_FOUND: break;
-    case GW_ROUTE_NOT_FOUND: req->early_status = req->gen->incomplete ? 503 : 404; break;
-    case GW_ROUTE_BAD_METHOD:
-        req->early_status = 405;
-        req->allow = allowed_methods(req, url);
-        break;
-    }
-    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TE);
-    req->wants_trailers = te && strcasestr(te, "trailers") != NULL;
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-    if (!req->early_status && declared > h->cfg.max_body_bytes)
-        req->early_status = 413;
-    else if (!req->early_status && declared) /* read into one buffer, not a doubling chain */
-        gw_buf_reserve(&req->body, declared < BODY_PRESIZE_MAX ? declared : BODY_PRESIZE_MAX);
+    classify_request(req, conn, url, method, version);
     return req;
 }
 
