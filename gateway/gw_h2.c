@@ -79,6 +79,9 @@ typedef struct h2_call {
     struct h2_call *prev, *next;   /* `live`, by deadline */
     struct h2_call *queue_next;    /* `queue` */
     int queued;
+    int32_t held_stream;           /* held: the stream its CANCELLED came on */
+    int held_reset;                /* held: an RST_STREAM(NO_ERROR) followed */
+    struct h2_call *held_next;     /* `held` */
 } h2_call;
 
 typedef enum h2_state { H2_DOWN, H2_CONNECTING, H2_UP, H2_FAILED } h2_state;
@@ -102,6 +105,9 @@ struct gw_h2 {
     h2_call *live_head, *live_tail;
     h2_call *queue_head, *queue_tail;
     atomic_int cancel_all;
+    int retry_shutdown_cancels; /* gw_h2_retry_shutdown_cancels */
+    h2_call *held;           /* CANCELLED replies held until the read that brought
+                              * them ends (resolve_held) */
     gw_buf out;              /* frames to write, gathered so that one send takes them all */
     size_t out_off;          /* written of out (dropped from its front before it grows) */
     uint8_t read_buf[READ_CHUNK];
@@ -560,6 +566,17 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
         queue_push(c, k);
         return 0;
     }
+    if (c->retry_shutdown_cancels && error == NGHTTP2_NO_ERROR && k->trailers_only &&
+        k->http_status == 200 && k->grpc_status == GRPC_STATUS_CANCELLED &&
+        k->reply.len == 0 && k->tries < MAX_TRIES) {
+        k->held_stream = stream_id; /* answered or sent again once the read ends */
+        k->held_reset = 0;
+        k->stream_id = 0;
+        c->n_streams--;
+        k->held_next = c->held;
+        c->held = k;
+        return 0;
+    }
     if (error != NGHTTP2_NO_ERROR && k->grpc_status < 0) {
         char text[80];
         if (error == NGHTTP2_REFUSED_STREAM)
@@ -596,6 +613,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     gw_h2 *c = user;
     if (frame->hd.type == NGHTTP2_GOAWAY)
         c->goaway = 1;
+    if (frame->hd.type == NGHTTP2_RST_STREAM && frame->rst_stream.error_code == NGHTTP2_NO_ERROR)
+        for (h2_call *k = c->held; k; k = k->held_next)
+            if (k->held_stream == frame->hd.stream_id)
+                k->held_reset = 1;
     return 0;
 }
 
@@ -872,12 +893,57 @@ static void start_queued(gw_h2 *c)
         submit(c, k);
 }
 
+/* A held call goes out again as it first did: its reply so far dropped. */
+static void reset_for_retry(h2_call *k)
+{
+    k->sent = 0;
+    gw_buf_free(&k->reply);
+    gpr_free(k->grpc_message);
+    k->grpc_message = NULL;
+    k->grpc_status = -1;
+    k->http_status = 0;
+    k->trailers_only = 0;
+    k->in_trailers = 0;
+    k->content_type[0] = '\0';
+    k->not_grpc = 0;
+    for (int i = 0; i < 2; i++) {
+        gw_metadata_free(k->md[i], k->n_md[i]);
+        k->md[i] = NULL;
+        k->n_md[i] = k->cap_md[i] = 0;
+        k->md_bytes[i] = 0;
+    }
+}
+
+/* After a read: each CANCELLED held by on_stream_close that an
+ * RST_STREAM(NO_ERROR) followed is sent again, on another connection (this
+ * one's server is going: no new stream here); the others are answered as
+ * they came. */
+static void resolve_held(gw_h2 *c)
+{
+    h2_call *k = c->held;
+    c->held = NULL;
+    while (k) {
+        h2_call *next = k->held_next;
+        k->held_next = NULL;
+        if (k->held_reset) {
+            c->goaway = 1;
+            reset_for_retry(k);
+            queue_push(c, k);
+        } else {
+            call_finish(k, FROM_REPLY, NULL);
+        }
+        k = next;
+    }
+}
+
 static void read_available(gw_h2 *c)
 {
     for (;;) {
         ssize_t n = recv(c->fd, c->read_buf, sizeof(c->read_buf), 0);
         if (n > 0) {
-            if (nghttp2_session_mem_recv(c->session, c->read_buf, (size_t)n) < 0) {
+            ssize_t rc = nghttp2_session_mem_recv(c->session, c->read_buf, (size_t)n);
+            resolve_held(c);
+            if (rc < 0) {
                 close_connection(c);
                 return;
             }
@@ -1009,6 +1075,11 @@ gw_h2 *gw_h2_new(const char *target)
     c->src.deadline_ms = -1;
     c->src.tick = tick;
     return c;
+}
+
+void gw_h2_retry_shutdown_cancels(gw_h2 *c, int on)
+{
+    c->retry_shutdown_cancels = on;
 }
 
 gw_loop_source *gw_h2_source(gw_h2 *c)

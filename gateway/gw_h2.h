@@ -30,6 +30,19 @@ int gw_h2_supports(const char *target, int tls);
 gw_h2 *gw_h2_new(const char *target);
 gw_loop_source *gw_h2_source(gw_h2 *c);
 
+/*
+ * For an upstream that is rpcrest-host (gRPC core 1.51): a call that ends
+ * CANCELLED in a headers-only reply followed, in the same read, by
+ * RST_STREAM(NO_ERROR) is sent again, on a new connection.  That pair is
+ * what gRPC core writes for a call it cancels itself, here when the server
+ * shuts down before the call was handed to a handler (one that finishes a
+ * call CANCELLED sends no RST_STREAM, and rpcrest-host never cancels a call
+ * it gave to a plugin with CANCELLED); without it a stopping host's last
+ * calls reach REST clients as 499.  Off by default: another server may
+ * cancel a call after it has run it.
+ */
+void gw_h2_retry_shutdown_cancels(gw_h2 *c, int on);
+
 /* Starts a unary call of `path` as gw_upstream_unary does (wire moved in,
  * md copied, done called exactly once on this thread unless -1). */
 int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md, size_t n_md,

@@ -1318,6 +1318,8 @@ static int prepare_thread(gw_http *h, gw_http_thread *t, int *tls_refused, char 
         snprintf(err, errlen, "%s", GW_ERR_OOM);
         return -1;
     }
+    if (t->h2)
+        gw_h2_retry_shutdown_cancels(t->h2, cfg->loop_upstream_is_host);
     gw_loop_source *sources[GW_LOOP_MAX_SOURCES];
     size_t n_sources = 0;
     sources[n_sources++] = gw_accept_source(h->accept, t->index, t->mhd);

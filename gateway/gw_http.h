@@ -42,6 +42,7 @@ typedef struct gw_http_config {
     const char *loop_upstream; /* a target gw_h2 serves: each HTTP thread also makes the
                              * unary calls itself, on its own connection to it; NULL: all
                              * calls go through the gw_upstream given to gw_http_start */
+    int loop_upstream_is_host; /* it is rpcrest-host: gw_h2_retry_shutdown_cancels */
 } gw_http_config;
 
 typedef struct gw_http gw_http;

@@ -462,6 +462,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
          * still carries the rest, and connects now so that its state (the
          * metrics' upstream_ready) says whether the upstream is there */
         hc.loop_upstream = target;
+        hc.loop_upstream_is_host = !cfg->gateway.upstream;
         grpc_channel_check_connectivity_state(gw_upstream_channel(run.up), 1);
     }
     int have_api;

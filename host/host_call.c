@@ -308,12 +308,15 @@ int rpcrest_call_is_cancelled(const rpcrest_call *c)
 /* ---- batches (lock held) ------------------------------------------------------ */
 
 /* The call cannot send any more: fail what waits, let RECV_CLOSE_ON_SERVER
- * complete.  Lock held. */
+ * complete.  Lock held.  INTERNAL, not CANCELLED: the gateway takes a
+ * CANCELLED that gRPC core writes itself for a call no plugin saw
+ * (gw_h2_retry_shutdown_cancels), and a plugin has seen this one. */
 static void break_call(rpcrest_call *c)
 {
     atomic_store(&c->cancelled, 1);
     drop_waiting(c);
-    grpc_call_cancel(c->call, NULL);
+    grpc_call_cancel_with_status(c->call, GRPC_STATUS_INTERNAL, "the host could not send the "
+                                 "reply", NULL);
 }
 
 /* Fills ops[0] with the initial metadata if it has not gone out yet; returns

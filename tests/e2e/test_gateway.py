@@ -337,6 +337,65 @@ class HostRestart(GatewayAssertions):
         self.assertEqual(kids.get("rpcrest-gateway"), gateway_pid)  # the gateway stayed up
 
 
+class HostStoppedUnderLoad(GatewayAssertions):
+    """`rpcrestctl stop host` under load: the calls gRPC core cancels as the
+    host shuts down, before any plugin saw them, are sent again (and fail
+    503 with no host to take them) instead of reaching clients as 499."""
+
+    def setUp(self):
+        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+        self.system = harness.Rpcrest()
+        self.addCleanup(self.system.cleanup)
+        self.system.start()
+
+    def load(self, stop, statuses):
+        def client():
+            conn = http.client.HTTPConnection("127.0.0.1", self.system.http_port, timeout=10)
+            try:
+                while not stop.is_set():
+                    try:
+                        conn.request("POST", ECHO_PATH, b'{"value":"x"}')
+                        response = conn.getresponse()
+                        response.read()
+                        statuses.append(response.status)
+                    except (OSError, http.client.HTTPException):
+                        conn.close()
+                        conn = http.client.HTTPConnection("127.0.0.1", self.system.http_port,
+                                                          timeout=10)
+            finally:
+                conn.close()
+        return [threading.Thread(target=client) for _ in range(16)]
+
+    def ctl(self, *args):
+        return subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c", self.system.ini]
+                              + list(args), capture_output=True, text=True, timeout=15,
+                              stdin=subprocess.DEVNULL)
+
+    def test_no_499_when_the_host_stops(self):
+        statuses = []
+        for _ in range(3):
+            stop = threading.Event()
+            threads = self.load(stop, statuses)
+            for t in threads:
+                t.start()
+            time.sleep(0.5)
+            self.assertEqual(self.ctl("stop", "host").returncode, 0)
+            time.sleep(0.5)
+            stop.set()
+            for t in threads:
+                t.join(15)
+            self.assertEqual(self.ctl("start", "host").returncode, 0)
+            self.assertTrue(harness.wait_until(
+                lambda: self.system.http("POST", ECHO_PATH, b'{"value":"x"}')[0] == 200, 10),
+                self.system.log())
+        self.assertGreater(statuses.count(200), 100)
+        self.assertGreater(statuses.count(503), 0)
+        print("host stopped under load: %d answers, %d x 200, %d x 503, %d x 499"
+              % (len(statuses), statuses.count(200), statuses.count(503), statuses.count(499)))
+        self.assertLessEqual(statuses.count(499), 1, sorted(set(statuses)))
+        self.assertEqual(set(statuses) - {200, 499, 503}, set())
+
+
 class StopWithALongStream(GatewayAssertions):
     """A REST stream longer than the stop allows: under rpcrestd the
     gateway's grace ([gateway] timeout, 10 s) is cut to fit its
