@@ -80,13 +80,18 @@ static int is_service(const char *section)
 static void build(const rp_config *cfg, int which, view *v)
 {
     const char *own = which == RP_CHILD_HOST ? "host" : "gateway";
+    /* the gateway alone in front of another upstream: no host runs, and
+     * the gateway does not use [host] listen */
+    int alone = cfg->n_services == 0 && cfg->gateway.upstream;
+    if (alone && which == RP_CHILD_HOST)
+        return;
     for (size_t i = 0; i < cfg->n_raw; i++) {
         const rp_raw_key *r = &cfg->raw[i];
         int take = is_service(r->section) ||
                    (strcmp(r->section, own) == 0 && !rp_config_is_policy_key(r->key)) ||
                    (strcmp(r->section, "supervisor") == 0 &&
                     (strcmp(r->key, "user") == 0 || strcmp(r->key, "group") == 0)) ||
-                   (which == RP_CHILD_GATEWAY && strcmp(r->section, "host") == 0 &&
+                   (which == RP_CHILD_GATEWAY && !alone && strcmp(r->section, "host") == 0 &&
                     strcmp(r->key, "listen") == 0);
         if (take)
             add(v, r->section, r->key, r->value);
@@ -95,15 +100,11 @@ static void build(const rp_config *cfg, int which, view *v)
      * end before the SIGKILL stop_timeout brings (from [supervisor] or its
      * own section), so a new value needs a new process, as supervisord's
      * stopwaitsecs does */
-    int runs = !(which == RP_CHILD_HOST && cfg->n_services == 0 && cfg->gateway.upstream);
-    const char *from = "supervisor"; /* where the value in force is set, for the reason */
-    for (size_t i = 0; i < cfg->n_raw; i++)
-        if (strcmp(cfg->raw[i].section, own) == 0 && strcmp(cfg->raw[i].key, "stop_timeout") == 0)
-            from = own;
+    /* labelled with the child's section wherever it is set: a value moved
+     * from [supervisor] to the child's section unchanged is no change */
     char stop[32];
     snprintf(stop, sizeof(stop), "%g", cfg->supervisor.child[which].stop_timeout);
-    if (runs) /* no host runs in front of another upstream: nothing to replace */
-        add(v, from, "stop_timeout", stop);
+    add(v, own, "stop_timeout", stop);
     /* renewed certificates (same paths, new files) replace the child too */
     const rp_tls_conf *tls[2] = {which == RP_CHILD_HOST ? &cfg->host.tls : &cfg->gateway.tls,
                                  which == RP_CHILD_HOST ? NULL : &cfg->gateway.upstream_tls};

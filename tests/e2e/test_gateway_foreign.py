@@ -946,7 +946,7 @@ class Supervised(ForeignCase):
                                  "reload"], capture_output=True, text=True, timeout=30,
                                 stdin=subprocess.DEVNULL)
         self.assertEqual(reload.returncode, 0, reload)
-        self.assertIn("rpcrest-gateway: [supervisor] stop_timeout changed", reload.stdout)
+        self.assertIn("rpcrest-gateway: [gateway] stop_timeout changed", reload.stdout)
         self.assertNotIn("rpcrest-host", reload.stdout)
         status = subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c", g.ini,
                                  "status", "--json"], capture_output=True, text=True,
@@ -954,6 +954,15 @@ class Supervised(ForeignCase):
         children = json.loads(status.stdout)["children"]
         self.assertEqual([c["name"] for c in children], ["rpcrest-gateway"])
         self.assertNotEqual(children[0]["pid"], before)
+        # [host] keys mean nothing here: no rpcrest-host runs, and the
+        # gateway does not use [host] listen
+        with open(g.ini, "a") as f:
+            f.write("\n[host]\ndrain_timeout = 2\nlisten = 127.0.0.1:1\n")
+        reload = subprocess.run([os.path.join(harness.BUILD, "rpcrestctl"), "-c", g.ini,
+                                 "reload"], capture_output=True, text=True, timeout=30,
+                                stdin=subprocess.DEVNULL)
+        self.assertEqual((reload.returncode, reload.stdout),
+                         (0, "reloaded; no child is affected\n"), reload)
 
     def test_two_gateways_alone_side_by_side(self):
         """A gateway alone has no host address of its own: a second one

@@ -203,7 +203,7 @@ class ReloadTest(SupervisorCase):
         rewrite(r, "[gateway]\n", "[gateway]\nstop_timeout = 4\n")
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 0, ctl)
-        self.assertIn("%s: [gateway] stop_timeout added" % GATEWAY, ctl.stdout)
+        self.assertIn("%s: [gateway] stop_timeout changed" % GATEWAY, ctl.stdout)
         self.assertNotIn(HOST, ctl.stdout)
         self.wait_for_child(r, GATEWAY, kids[GATEWAY])
         self.assertEqual(children(r)[HOST], kids[HOST])
@@ -211,8 +211,14 @@ class ReloadTest(SupervisorCase):
         rewrite(r, "stop_timeout = 10\n", "stop_timeout = 8\n")  # [supervisor]: the host's
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 0, ctl)
-        self.assertIn("%s: [supervisor] stop_timeout changed" % HOST, ctl.stdout)
+        self.assertIn("%s: [host] stop_timeout changed" % HOST, ctl.stdout)
         self.assertNotIn(GATEWAY + ":", ctl.stdout)
+        self.wait_for_child(r, HOST, kids[HOST])
+        # the same value moved to the host's own section: no change
+        rewrite(r, "stop_timeout = 8\n", "")
+        rewrite(r, "[host]\n", "[host]\nstop_timeout = 8\n")
+        ctl = self.ctl(r, "reload")
+        self.assertEqual((ctl.returncode, ctl.stdout), (0, "reloaded; no child is affected\n"))
         self.wait_for_child(r, HOST, kids[HOST])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 5), r.log())
 
@@ -228,7 +234,7 @@ class ReloadTest(SupervisorCase):
         rewrite(r, "stop_timeout = 10\n", "stop_timeout = 0.5\n")
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 0, ctl)
-        self.assertIn("%s: [supervisor] stop_timeout changed" % HOST, ctl.stdout)
+        self.assertIn("%s: [host] stop_timeout changed" % HOST, ctl.stdout)
         self.wait_for_log(r, r"%s pid %d exited with status 0" % (HOST, host), timeout=8)
         self.assertNotIn("did not stop within", r.log())
 
