@@ -318,6 +318,31 @@ static void call_finish(h2_call *k, grpc_status_code code, const char *message)
 
 /* ---- nghttp2 callbacks ------------------------------------------------------ */
 
+/* A call goes out again as it first did (refused, or cancelled by a stopping
+ * host before any plugin had it): what came of it so far is dropped. */
+static void reset_for_retry(h2_call *k)
+{
+    k->sent = 0;
+    gw_buf_free(&k->reply);
+    gpr_free(k->grpc_message);
+    k->grpc_message = NULL;
+    k->grpc_status = -1;
+    k->http_status = 0;
+    k->trailers_only = 0;
+    k->in_trailers = 0;
+    k->content_type[0] = '\0';
+    k->not_grpc = 0;
+    k->interim = 0;
+    k->reset_here = 0;
+    k->failed_alloc = 0;
+    for (int i = 0; i < 2; i++) {
+        gw_metadata_free(k->md[i], k->n_md[i]);
+        k->md[i] = NULL;
+        k->n_md[i] = k->cap_md[i] = 0;
+        k->md_bytes[i] = 0;
+    }
+}
+
 static h2_call *stream_call(nghttp2_session *s, int32_t stream_id)
 {
     return nghttp2_session_get_stream_user_data(s, stream_id);
@@ -561,8 +586,7 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
     if (error == NGHTTP2_REFUSED_STREAM && k->tries < MAX_TRIES) {
         k->stream_id = 0; /* never processed: send it again */
         c->n_streams--;
-        k->sent = 0;
-        gw_buf_free(&k->reply);
+        reset_for_retry(k);
         queue_push(c, k);
         return 0;
     }
@@ -891,27 +915,6 @@ static void start_queued(gw_h2 *c)
     }
     for (h2_call *k; !c->goaway && (k = queue_pop(c));)
         submit(c, k);
-}
-
-/* A held call goes out again as it first did: its reply so far dropped. */
-static void reset_for_retry(h2_call *k)
-{
-    k->sent = 0;
-    gw_buf_free(&k->reply);
-    gpr_free(k->grpc_message);
-    k->grpc_message = NULL;
-    k->grpc_status = -1;
-    k->http_status = 0;
-    k->trailers_only = 0;
-    k->in_trailers = 0;
-    k->content_type[0] = '\0';
-    k->not_grpc = 0;
-    for (int i = 0; i < 2; i++) {
-        gw_metadata_free(k->md[i], k->n_md[i]);
-        k->md[i] = NULL;
-        k->n_md[i] = k->cap_md[i] = 0;
-        k->md_bytes[i] = 0;
-    }
 }
 
 /* After a read: each CANCELLED held by on_stream_close that an
