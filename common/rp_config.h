@@ -156,6 +156,13 @@ typedef struct rp_config {
     size_t n_raw;
 } rp_config;
 
+/* 1 if the configuration runs the gateway alone, in front of another
+ * upstream ([gateway] upstream and no [service.*]): there is no host. */
+static inline int rp_config_gateway_alone(const rp_config *cfg)
+{
+    return cfg->n_services == 0 && cfg->gateway.upstream != NULL;
+}
+
 /*
  * Reads and validates `path`.  On success returns a config the caller frees
  * with rp_config_free.  On failure returns NULL and writes one line,

@@ -104,19 +104,12 @@ static inline int sup_stopping(const sup_state *s)
     return s->stop_signal || s->exit_status;
 }
 
-/* A configuration with [gateway] upstream and no [service.*] section runs
- * the gateway alone, in front of that upstream: there is no host to start. */
-static inline int sup_gateway_only(const rp_config *cfg)
-{
-    return cfg->n_services == 0 && cfg->gateway.upstream != NULL;
-}
-
 /* 1 if child `which` (RP_CHILD_*) is one this configuration runs: both,
  * except the host when the gateway runs alone.  Status, metrics and
  * readiness cover only these. */
 static inline int sup_child_runs(const sup_state *s, int which)
 {
-    return !(which == RP_CHILD_HOST && sup_gateway_only(s->cfg));
+    return !(which == RP_CHILD_HOST && rp_config_gateway_alone(s->cfg));
 }
 
 /* 1 if the gateway may start: the host serves and is ready (or there is
@@ -124,7 +117,7 @@ static inline int sup_child_runs(const sup_state *s, int which)
 static inline int sup_host_ready(const sup_state *s)
 {
     const sup_proc *p = s->children[RP_CHILD_HOST].cur;
-    return sup_gateway_only(s->cfg) || (p && p->ready_ms >= 0 && p->term_ms < 0);
+    return rp_config_gateway_alone(s->cfg) || (p && p->ready_ms >= 0 && p->term_ms < 0);
 }
 
 /* ---- sup_cmd.c ---- */

@@ -100,7 +100,7 @@ static void child_note(const sup_state *s, const sup_child *c, sup_phase st, int
         !sup_host_ready(s))
         NOTE("restarts once rpcrest-host is ready");
     if (st == SUP_STARTING && !c->cur && c != &s->children[RP_CHILD_HOST] &&
-        !sup_gateway_only(s->cfg)) {
+        !rp_config_gateway_alone(s->cfg)) {
         const sup_child *h = &s->children[RP_CHILD_HOST];
         if (sup_reload_waits(s))
             NOTE("waiting for the reload under way");
@@ -303,7 +303,7 @@ int sup_command(void *arg, const char *request, rp_text *reply)
         return 1;
     }
     sup_child *c = which >= 0 ? &s->children[which] : NULL;
-    if (named && which == RP_CHILD_HOST && sup_gateway_only(s->cfg)) {
+    if (named && which == RP_CHILD_HOST && rp_config_gateway_alone(s->cfg)) {
         rp_text_printf(reply, "rpcrestd: the configuration has [gateway] upstream and no "
                                "[service.*] section: the gateway runs alone, there is no "
                                "rpcrest-host\n");

@@ -733,7 +733,7 @@ static int sup_init(sup_state *s)
         }
     }
     s->children[RP_CHILD_HOST].handover = sup_can_handover(s, RP_CHILD_HOST);
-    if (sup_gateway_only(s->cfg)) {
+    if (rp_config_gateway_alone(s->cfg)) {
         char target[PATH_MAX + 64];
         rp_config_gateway_target(s->cfg, target, sizeof(target));
         sup_log(&s->log, "[gateway] upstream and no [service.*]: running %s alone, in front of %s",
@@ -744,7 +744,7 @@ static int sup_init(sup_state *s)
     /* the host's address is this rpcrestd's (a gateway alone has none: two
      * of them in front of different upstreams must not collide on the
      * default [host] listen) */
-    int rc = sup_gateway_only(s->cfg)
+    int rc = rp_config_gateway_alone(s->cfg)
                  ? 0
                  : sup_lock_take(&s->host_lock, s->cfg->host.listen, err, sizeof(err));
     if (rc < 0) {
@@ -754,7 +754,7 @@ static int sup_init(sup_state *s)
         return rc == -EWOULDBLOCK ? RP_EX_CONFIG : EXIT_FAILURE;
     }
     /* no host of ours runs yet: whoever listens there is someone else */
-    if (!sup_gateway_only(s->cfg) && sup_host_ports_free(s->cfg, NULL, err, sizeof(err)) < 0) {
+    if (!rp_config_gateway_alone(s->cfg) && sup_host_ports_free(s->cfg, NULL, err, sizeof(err)) < 0) {
         sup_log(&s->log, "%s", err);
         return RP_EX_CONFIG;
     }

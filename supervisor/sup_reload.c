@@ -44,13 +44,13 @@ static int prepare(sup_state *s, const rp_config *n, sup_reload_prep *prep, char
             return -1;
         }
     }
-    if (!sup_gateway_only(n) && !sup_same_address(o->host.listen, n->host.listen) &&
+    if (!rp_config_gateway_alone(n) && !sup_same_address(o->host.listen, n->host.listen) &&
         sup_lock_take(&prep->lock, n->host.listen, why, sizeof(why)) < 0) {
         rp_config_where(n, "host", "listen", where, sizeof(where));
         snprintf(err, errlen, "%s: [host] listen: %s", where, why);
         return -1;
     }
-    if (!sup_gateway_only(n) && sup_host_ports_free(n, o, err, errlen) < 0)
+    if (!rp_config_gateway_alone(n) && sup_host_ports_free(n, o, err, errlen) < 0)
         return -1;
     if (!same_path(o->supervisor.control_socket, n->supervisor.control_socket) &&
         sup_ctl_open(&prep->ctl, n->supervisor.control_socket, why, sizeof(why)) < 0) {
@@ -100,9 +100,9 @@ static rp_config *load_new(sup_state *s, sup_reload_prep *prep, char *err, size_
         rp_config_free(n);
         return NULL;
     }
-    if (n && sup_gateway_only(s->cfg) != sup_gateway_only(n)) {
+    if (n && rp_config_gateway_alone(s->cfg) != rp_config_gateway_alone(n)) {
         snprintf(err, errlen, "%s: %s; restart rpcrestd for that", n->path,
-                 sup_gateway_only(n) ? "it makes the gateway run alone (upstream, no "
+                 rp_config_gateway_alone(n) ? "it makes the gateway run alone (upstream, no "
                                        "[service.*])"
                                      : "it ends a gateway-only configuration");
         rp_config_free(n);

@@ -82,7 +82,7 @@ static void build(const rp_config *cfg, int which, view *v)
     const char *own = which == RP_CHILD_HOST ? "host" : "gateway";
     /* the gateway alone in front of another upstream: no host runs, and
      * the gateway does not use [host] listen */
-    int alone = cfg->n_services == 0 && cfg->gateway.upstream;
+    int alone = rp_config_gateway_alone(cfg);
     if (alone && which == RP_CHILD_HOST)
         return;
     for (size_t i = 0; i < cfg->n_raw; i++) {
