@@ -254,6 +254,15 @@ class SupervisorCase(unittest.TestCase):
                         % (name, old_pid, timeout, r.log()))
         return pid
 
+    def wait_for_ready(self, r, name, old_pid=None, timeout=5):
+        """The pid of `name` (other than old_pid) once rpcrestd has its
+        READY: a stand-in's script has run every line before its NOTIFY,
+        a trap it sets among them, which a fixed wait may not see done on a
+        loaded machine."""
+        pid = self.wait_for_child(r, name, old_pid, timeout)
+        self.wait_for_log(r, r"%s pid %d is ready" % (name, pid), timeout)
+        return pid
+
     def wait_for_log(self, r, pattern, timeout=5):
         found = wait_until(lambda: re.search(pattern, r.log()), timeout)
         self.assertTrue(found, "log has no /%s/ after %ss:\n%s" % (pattern, timeout, r.log()))
@@ -774,9 +783,8 @@ class SupervisorTest(SupervisorCase):
     def test_child_ignoring_sigterm_gets_sigkill_after_stop_timeout(self):
         stubborn = "trap '' TERM\n" + IDLE
         r = self.stand_ins(IDLE, stubborn, supervisor={"stop_timeout": "0.5"}).start()
-        gateway = self.wait_for_child(r, GATEWAY)
+        gateway = self.wait_for_ready(r, GATEWAY)
         self.wait_for_child(r, HOST)
-        time.sleep(0.2)  # let the script set its trap
         r.proc.send_signal(signal.SIGTERM)
         self.assertEqual(r.proc.wait(5), 0, r.log())
         self.assertEqual(group_members(gateway), [], r.log())
@@ -848,9 +856,8 @@ class SupervisorTest(SupervisorCase):
         adopted by rpcrestd), is no process left behind."""
         host = "trap '' TERM\nsleep 1000 &\n" + IDLE  # both outlive SIGTERM
         r = self.stand_ins(host, IDLE, supervisor={"stop_timeout": "0.5"}).start()
-        self.wait_for_child(r, HOST)
+        self.wait_for_ready(r, HOST)
         self.wait_for_child(r, GATEWAY)
-        time.sleep(0.2)  # the trap is set
         self.assertEqual(self.ctl(r, "stop", "host").returncode, 0)
         self.wait_for_log(r, r"%s pid \d+ killed by signal SIGKILL" % HOST)
         self.assertNotIn("left processes behind", r.log())
@@ -940,14 +947,18 @@ class SupervisorTest(SupervisorCase):
         adopted gets SIGTERM (the host's helper too, orphaned as the host
         stopped), SIGKILL after [supervisor] stop_timeout if it ignores
         that, and rpcrestd waits for them before it exits."""
-        stubborn = "sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'"
+        # it says when its trap is set ($0 names the file): under load a fixed
+        # wait may end before, and SIGTERM would then kill it
+        stubborn = ("sh -c 'trap \"\" TERM; : > \"$0\"; while :; do sleep 0.1; done' "
+                    "\"$d/stubborn.trapped\"")
         host = (HERE + spawn("helper") + spawn("daemon", daemon=True) +
                 spawn("stubborn", stubborn, daemon=True) + IDLE)
         r = self.stand_ins(host, IDLE, supervisor={"stop_timeout": "0.5"}).start()
         self.wait_for_child(r, GATEWAY)
         host_pid = self.wait_for_child(r, HOST)
         pids = {name: self.wait_for_spawned(r, name) for name in ("helper", "daemon", "stubborn")}
-        time.sleep(0.2)  # let the stubborn one set its trap
+        self.assertTrue(wait_until(lambda: os.path.exists(os.path.join(r.dir, "stubborn.trapped")),
+                                   5), r.log())
         r.proc.send_signal(signal.SIGTERM)
         self.assertEqual(r.proc.wait(5), 0, r.log())
         for name, pid in pids.items():

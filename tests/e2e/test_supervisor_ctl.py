@@ -114,15 +114,22 @@ class CtlTest(SupervisorCase):
         stubborn = "trap 'sleep 20; exit 0' TERM\n" + IDLE
         gateway = NOTIFY + 'echo "gateway $$ says hello"\n' + LOOP
         r = self.stand_ins(stubborn, gateway, supervisor={"stop_timeout": "30"}).start()
-        old_gateway = self.wait_for_child(r, GATEWAY)
-        host = self.wait_for_child(r, HOST)
+        self.wait_for_child(r, GATEWAY)
+        host = self.wait_for_ready(r, HOST)
         for _ in range(70):
-            time.sleep(0.1)  # let the new host's script set its trap
             self.assertEqual(self.ctl(r, "restart", HOST).returncode, 0, r.log())
-            host = self.wait_for_child(r, HOST, host)
+            host = self.wait_for_ready(r, HOST, host)
+
+        def gateway_moved_to_last_host():  # the gateway hands over after each host
+            log = r.log()
+            took_over = log.rfind("%s pid %d took over" % (HOST, host))
+            m = re.compile(r"%s pid (\d+) took over" % GATEWAY).search(log, took_over)
+            return int(m.group(1)) if took_over >= 0 and m else None
+        gateway = wait_until(gateway_moved_to_last_host, 5)
+        self.assertTrue(gateway, r.log())
         restart = self.ctl(r, "restart", GATEWAY)
         self.assertEqual(restart.returncode, 0, restart)
-        new_gateway = self.wait_for_child(r, GATEWAY, old_gateway)
+        new_gateway = self.wait_for_child(r, GATEWAY, gateway)
         self.assertTrue(wait_until(lambda: "gateway %d says hello" % new_gateway in r.log(), 5),
                         r.log())
         self.assertTrue(wait_until(lambda: re.search(
@@ -182,8 +189,7 @@ class CtlTest(SupervisorCase):
         the start is not lost."""
         slow = "trap 'sleep 1; exit 0' TERM\n" + IDLE
         r = self.stand_ins(IDLE, slow).start()
-        old = self.wait_for_child(r, GATEWAY)
-        time.sleep(0.3)  # let the script set its trap
+        old = self.wait_for_ready(r, GATEWAY)
         self.assertEqual(self.ctl(r, "stop", GATEWAY).returncode, 0)
         start = self.ctl(r, "start", GATEWAY)
         self.assertEqual((start.returncode, start.stdout),

@@ -228,9 +228,8 @@ class ReloadTest(SupervisorCase):
         long, not the new value, before SIGKILL."""
         draining = "trap 'sleep 1.5; exit 0' TERM\n" + IDLE
         r = self.stand_ins(draining, IDLE, supervisor={"stop_timeout": "10"}).start()
-        host = self.wait_for_child(r, HOST)
-        self.wait_for_log(r, r"%s pid %d is ready" % (GATEWAY, self.wait_for_child(r, GATEWAY)))
-        time.sleep(0.2)  # the trap is set
+        host = self.wait_for_ready(r, HOST)
+        self.wait_for_ready(r, GATEWAY)
         rewrite(r, "stop_timeout = 10\n", "stop_timeout = 0.5\n")
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 0, ctl)
@@ -746,8 +745,7 @@ class ReloadTest(SupervisorCase):
         stubborn = "trap '' TERM\n" + IDLE
         r = self.stand_ins(IDLE, stubborn, supervisor={"stop_timeout": "3"}).start()
         self.wait_for_child(r, HOST)
-        self.wait_for_child(r, GATEWAY)
-        time.sleep(0.2)  # let the script set its trap
+        self.wait_for_ready(r, GATEWAY)
         r.proc.send_signal(signal.SIGTERM)
         self.wait_for_log(r, "received SIGTERM; stopping")
         rewrite(r, "timeout = 2", "timeout = 7")
