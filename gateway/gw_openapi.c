@@ -26,6 +26,7 @@
 typedef struct oa_ctx {
     const gw_openapi_options *opt;
     json_t *schemas;           /* components/schemas: also the set of messages seen */
+    json_t *shapes;            /* path_shape() of each path written -> that path */
     const gw_message **todo;   /* messages referred to and not yet described */
     size_t n_todo, cap_todo;
     int oom;
@@ -196,7 +197,7 @@ static json_t *value_schema(oa_ctx *c, const gw_field *f)
     case GW_TYPE_BYTES: return json_pack("{s:s,s:s}", "type", "string", "format", "byte");
     case GW_TYPE_ENUM:
         if (f->enumeration->null_value)
-            return json_pack("{s:b,s:s}", "nullable", 1, "description", "null");
+            return json_pack("{s:s}", "description", "null");
         return enum_ref(c, f->enumeration);
     default: return message_ref(c, f->message);
     }
@@ -305,7 +306,8 @@ static json_t *well_known_schema(oa_ctx *c, const gw_message *m)
         return json_pack("{s:s,s:b,s:s}", "type", "object", "additionalProperties", 1,
                          "description", "any JSON object");
     case GW_WKT_VALUE:
-        return json_pack("{s:b,s:s}", "nullable", 1, "description", "any JSON value");
+        /* no type: OpenAPI 3.0 gives nullable meaning only beside one */
+        return json_pack("{s:s}", "description", "any JSON value, null too");
     case GW_WKT_LIST_VALUE:
         return json_pack("{s:s,s:{},s:s}", "type", "array", "items", "description",
                          "any JSON array");
@@ -692,6 +694,87 @@ static void service_tag(json_t *tags, const gw_method *m, const char *full, char
         json_object_set_new(tags, out, t);
 }
 
+/* path with the names of its parameters taken out (/v1/shelves/{}/books/{}),
+ * malloc'd; NULL without memory.  Two paths of one shape match the same
+ * URLs, and OpenAPI forbids them as identical (GetBook's
+ * /v1/{name=shelves/x/books/x} beside UpdateBook's
+ * /v1/{book.name=shelves/x/books/x}): the second route's operation goes
+ * under the first's path, with its names. */
+static char *path_shape(const char *path)
+{
+    char *shape = malloc(strlen(path) + 1), *o = shape;
+    if (!shape)
+        return NULL;
+    for (const char *p = path; *p; p++) {
+        *o++ = *p;
+        if (*p == '{')
+            while (p[1] && p[1] != '}')
+                p++;
+    }
+    *o = '\0';
+    return shape;
+}
+
+/* Renames the path parameters in params (all of them, in path order) to the
+ * names in path, in order; each says in its description which field it
+ * stands for in this operation.  -1 when the counts differ (then nothing is
+ * renamed). */
+static int take_path_names(json_t *params, const char *path)
+{
+    size_t n = 0;
+    for (const char *p = strchr(path, '{'); p; p = strchr(p + 1, '{'))
+        n++;
+    if (n != json_array_size(params))
+        return -1;
+    const char *p = path;
+    for (size_t i = 0; i < n; i++) {
+        const char *open = strchr(p, '{'), *close = strchr(open, '}');
+        if (!close)
+            return -1;
+        json_t *param = json_array_get(params, i);
+        const char *own = json_string_value(json_object_get(param, "name"));
+        const char *doc = json_string_value(json_object_get(param, "description"));
+        gw_buf d = GW_BUF_INIT;
+        gw_buf_printf(&d, "%s%s%s", own ? own : "", doc ? ": " : "", doc ? doc : "");
+        gw_buf_putc(&d, '\0');
+        if (!d.oom)
+            put_str(param, "description", (const char *)d.data);
+        gw_buf_free(&d);
+        put(param, "name", json_stringn(open + 1, (size_t)(close - open - 1)));
+        p = close;
+    }
+    return 0;
+}
+
+/* The path item the operation of route r goes under, found or added; its
+ * path parameters in params, named as that path has them.  NULL without
+ * memory or for text jansson refuses. */
+static json_t *path_item(oa_ctx *c, const gw_route *r, json_t *paths, json_t *params)
+{
+    gw_buf path = GW_BUF_INIT;
+    char *shape = NULL;
+    json_t *item = NULL;
+    if (openapi_path(c, r, &path, params) < 0 || !(shape = path_shape((char *)path.data))) {
+        c->oom = 1;
+        goto out;
+    }
+    const char *key = (const char *)path.data;
+    const char *first = json_string_value(json_object_get(c->shapes, shape));
+    if (first && strcmp(first, key) != 0 && take_path_names(params, first) == 0)
+        key = first;
+    item = json_object_get(paths, key);
+    if (!item) {
+        item = json_object();
+        if (json_object_set_new(paths, key, item) < 0 ||
+            json_object_set_new(c->shapes, shape, json_string(key)) < 0)
+            item = NULL;
+    }
+out:
+    free(shape);
+    gw_buf_free(&path);
+    return item;
+}
+
 static void add_operation(oa_ctx *c, const gw_route *r, json_t *paths,
                           json_t *tags, json_t *op_ids)
 {
@@ -699,25 +782,11 @@ static void add_operation(oa_ctx *c, const gw_route *r, json_t *paths,
     if (!verb)
         return;
     json_t *params = json_array();
-    gw_buf path = GW_BUF_INIT;
-    if (openapi_path(c, r, &path, params) < 0) {
-        c->oom = 1;
-        json_decref(params);
-        gw_buf_free(&path);
-        return;
-    }
-    json_t *item = json_object_get(paths, (const char *)path.data);
-    if (!item) {
-        item = json_object();
-        if (json_object_set_new(paths, (const char *)path.data, item) < 0)
-            item = NULL;
-    }
+    json_t *item = path_item(c, r, paths, params);
     if (!item || json_object_get(item, verb)) { /* bad text, or described already */
         json_decref(params);
-        gw_buf_free(&path);
         return;
     }
-    gw_buf_free(&path);
 
     const gw_method *m = r->method;
     char service[MAX_NAME], tag[MAX_NAME];
@@ -781,6 +850,7 @@ static json_t *document(const gw_gen *g, const gw_openapi_options *opt, oa_ctx *
     json_t *doc = json_object(), *paths = json_object(), *tags = json_object();
     json_t *op_ids = json_object();
     c->schemas = json_object();
+    c->shapes = json_object();
     c->opt = opt;
     put_str(doc, "openapi", "3.0.3");
     json_t *info = json_pack("{s:s,s:s}", "title", "rpcrest", "version", "1");
@@ -824,6 +894,7 @@ static json_t *document(const gw_gen *g, const gw_openapi_options *opt, oa_ctx *
     put(doc, "components", components);
     json_decref(tags);
     json_decref(op_ids);
+    json_decref(c->shapes);
     return doc;
 }
 

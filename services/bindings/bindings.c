@@ -33,6 +33,7 @@ static void whoami(rpcrest_call *call, const ProtobufCMessage *request, void *da
 static const rpcrest_method bindings_methods[] = {
     {"GetBook", RPCREST_UNARY, echo_request},
     {"GetByName", RPCREST_UNARY, echo_request},
+    {"UpdateByName", RPCREST_UNARY, echo_request},
     {"GetFile", RPCREST_UNARY, echo_request},
     {"Undelete", RPCREST_UNARY, echo_request},
     {"Echo", RPCREST_UNARY, echo_request},

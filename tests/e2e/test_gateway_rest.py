@@ -253,6 +253,10 @@ class Bindings(SystemCase):
         self.error("GET", "/v1/publishers/p1/shelves/b1", status=404, code=5)
         self.error("GET", "/v1/publishers/p1/books/b1/", status=404, code=5)
         self.error("GET", "/v1/publishers/p1/books", status=404, code=5)
+        # the same URLs, another verb: the variable fills a field of the body's message
+        self.assertEqual(self.ok("PATCH", "/v1/publishers/p1/books/b1", {"title": "T"}),
+                         echoed("UpdateByName", book={"id": "publishers/p1/books/b1",
+                                                      "title": "T"}, updateMask="title"))
 
     def test_double_star(self):
         self.assertEqual(self.ok("GET", "/v1/files/a/b/c.txt"),
