@@ -5,6 +5,8 @@
  */
 #include "rp_metrics.h"
 
+#include "rp_utf8.h"
+
 #include <dirent.h>
 #include <math.h> /* isnan, isinf: macros, no libm */
 #include <pthread.h>
@@ -42,11 +44,25 @@ struct rp_metrics {
 
 void rp_metrics_label_value(rp_text *out, const char *value)
 {
+    size_t len = strlen(value);
     for (const char *p = value; *p; p++) {
-        if (rp_text_reserve(out, 2) < 0)
+        if (rp_text_reserve(out, 4) < 0) /* a character */
             return;
         char c = *p;
-        if (c == '\\' || c == '"') {
+        size_t bad = 0;
+        if ((unsigned char)c >= 0x80) {
+            /* a label value is UTF-8, or the scraper drops the whole page */
+            size_t n = rp_utf8_char((const uint8_t *)p, len - (size_t)(p - value), &bad);
+            if (n) {
+                memcpy(out->s + out->len, p, n);
+                out->len += n;
+                p += n - 1;
+            } else {
+                memcpy(out->s + out->len, "\xef\xbf\xbd", 3); /* U+FFFD */
+                out->len += 3;
+                p += bad - 1;
+            }
+        } else if (c == '\\' || c == '"') {
             out->s[out->len++] = '\\';
             out->s[out->len++] = c;
         } else if (c == '\n') {

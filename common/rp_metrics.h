@@ -88,7 +88,8 @@ void rp_metrics_header(rp_text *out, const char *name, const char *help, const c
 void rp_metrics_sample(rp_text *out, const char *name, const char *const *labels,
                       const char *const *values, double value);
 
-/* A label value escaped as the format wants (\\, \", \n). */
+/* A label value escaped as the format wants (\\, \", \n), and UTF-8 as it
+ * must be: a byte that is not part of a UTF-8 character becomes U+FFFD. */
 void rp_metrics_label_value(rp_text *out, const char *value);
 
 /* process_cpu_seconds_total, process_resident_memory_bytes,

@@ -76,6 +76,13 @@ static void test_escaping(void **state)
     char *text = render(m);
     assert_contains(text, "# HELP x_total Help with \\\\ and\\nnewline.\n");
     assert_contains(text, "x_total{v=\"a\\\"b\\\\c\\nd\"} 1\n");
+    /* UTF-8 kept, bytes that are not UTF-8 (a hostile descriptor's name)
+     * replaced: Prometheus drops a page with one of them whole */
+    const char *u[] = {"caf\xc3\xa9 \xf0\x9f\x98\x88 x\xff\xfey \xe2\x82 z \xed\xa0\x80"};
+    rp_series_add(rp_family_series(c, u), 1);
+    text = render(m);
+    assert_contains(text, "x_total{v=\"caf\xc3\xa9 \xf0\x9f\x98\x88 x\xef\xbf\xbd\xef\xbf\xbdy "
+                          "\xef\xbf\xbd z \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"} 1\n");
     rp_metrics_free(m);
 }
 
