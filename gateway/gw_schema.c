@@ -9,6 +9,7 @@
 
 #include "gw_buf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "google/api/http.pb-c.h"
 #include "google/protobuf/descriptor.pb-c.h"
 #include "rp_pb_depth.h"
+#include "rp_utf8.h"
 
 #define HTTP_RULE_EXTENSION 72295728u /* google.api.http on MethodOptions */
 
@@ -597,53 +599,111 @@ static void doc_file(gw_schema *s, const FileProto *f, size_t *method)
 
 /* ---- loading ---------------------------------------------------------------- */
 
-/* The first thing in a message (and its nested types) that has no name, as
- * "a field of M" (protoc always names everything; a hostile or broken
- * reflection answer may not), or NULL. */
-static const char *unnamed_in_message(const MessageProto *mp)
+/* 1 if name is a protobuf identifier: a letter or '_', then letters, digits
+ * and '_', as protoc accepts.  Whatever made a descriptor set (a reflection
+ * answer above all) may put anything there, and names reach logs, metric
+ * labels, documents and JSON. */
+static int is_identifier(const char *name)
 {
-    if (!mp->name)
-        return "a message";
-    for (size_t i = 0; i < mp->n_field; i++)
-        if (!mp->field[i]->name)
-            return "a field";
+    if (!name || !(isalpha((unsigned char)*name) || *name == '_'))
+        return 0;
+    for (const char *p = name + 1; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_') || (unsigned char)*p > 0x7f)
+            return 0;
+    return 1;
+}
+
+/* 1 if name is empty or identifiers joined by single dots (a package). */
+static int is_package_name(const char *name)
+{
+    if (!name || !*name)
+        return 1;
+    for (const char *p = name;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        char part[256];
+        if (n == 0 || n >= sizeof(part))
+            return 0;
+        memcpy(part, p, n);
+        part[n] = '\0';
+        if (!is_identifier(part))
+            return 0;
+        if (!dot)
+            return 1;
+        p = dot + 1;
+    }
+}
+
+/* 1 if text is UTF-8 with no control characters (a file name, a json_name). */
+static int is_clean_text(const char *text)
+{
+    if (!text)
+        return 0;
+    for (const char *p = text; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return 0;
+    return rp_utf8_valid((const uint8_t *)text, strlen(text));
+}
+
+static const char *misnamed_in_enum(const EnumProto *ep)
+{
+    if (!is_identifier(ep->name))
+        return "an enum's name";
+    for (size_t j = 0; j < ep->n_value; j++)
+        if (!is_identifier(ep->value[j]->name))
+            return "an enum value's name";
+    return NULL;
+}
+
+/* The first name in a message (and its nested types) that is missing or
+ * not an identifier, or a json_name that is not clean text, as "a field's
+ * name", or NULL. */
+static const char *misnamed_in_message(const MessageProto *mp)
+{
+    if (!is_identifier(mp->name))
+        return "a message's name";
+    for (size_t i = 0; i < mp->n_field; i++) {
+        if (!is_identifier(mp->field[i]->name))
+            return "a field's name";
+        if (mp->field[i]->json_name && !is_clean_text(mp->field[i]->json_name))
+            return "a field's json_name";
+    }
+    for (size_t i = 0; i < mp->n_oneof_decl; i++)
+        if (!is_identifier(mp->oneof_decl[i]->name))
+            return "a oneof's name";
     for (size_t i = 0; i < mp->n_enum_type; i++) {
-        if (!mp->enum_type[i]->name)
-            return "an enum";
-        for (size_t j = 0; j < mp->enum_type[i]->n_value; j++)
-            if (!mp->enum_type[i]->value[j]->name)
-                return "an enum value";
+        const char *what = misnamed_in_enum(mp->enum_type[i]);
+        if (what)
+            return what;
     }
     for (size_t i = 0; i < mp->n_nested_type; i++) {
-        const char *what = unnamed_in_message(mp->nested_type[i]);
+        const char *what = misnamed_in_message(mp->nested_type[i]);
         if (what)
             return what;
     }
     return NULL;
 }
 
-static const char *unnamed_in_file(const FileProto *f)
+static const char *misnamed_in_file(const FileProto *f)
 {
-    if (!f->name)
-        return "a file";
+    if (!is_package_name(f->package))
+        return "the package's name";
     for (size_t i = 0; i < f->n_message_type; i++) {
-        const char *what = unnamed_in_message(f->message_type[i]);
+        const char *what = misnamed_in_message(f->message_type[i]);
         if (what)
             return what;
     }
     for (size_t i = 0; i < f->n_enum_type; i++) {
-        if (!f->enum_type[i]->name)
-            return "an enum";
-        for (size_t j = 0; j < f->enum_type[i]->n_value; j++)
-            if (!f->enum_type[i]->value[j]->name)
-                return "an enum value";
+        const char *what = misnamed_in_enum(f->enum_type[i]);
+        if (what)
+            return what;
     }
     for (size_t i = 0; i < f->n_service; i++) {
-        if (!f->service[i]->name)
-            return "a service";
+        if (!is_identifier(f->service[i]->name))
+            return "a service's name";
         for (size_t j = 0; j < f->service[i]->n_method; j++)
-            if (!f->service[i]->method[j]->name)
-                return "a method";
+            if (!is_identifier(f->service[i]->method[j]->name))
+                return "a method's name";
     }
     return NULL;
 }
@@ -667,10 +727,14 @@ static int add_set(gw_schema *s, const uint8_t *data, size_t len, const char *or
     s->sets[s->n_sets++] = set;
     for (size_t i = 0; i < set->n_file; i++) {
         const FileProto *f = set->file[i];
-        const char *unnamed = unnamed_in_file(f);
-        if (unnamed)
-            return fail(s, "%s: %s without a name in %s", origin, unnamed,
-                        f->name ? f->name : "a file");
+        if (!is_clean_text(f->name))
+            return fail(s, "%s: a file %s", origin,
+                        f->name ? "whose name is not UTF-8 text" : "without a name");
+        const char *misnamed = misnamed_in_file(f);
+        if (misnamed)
+            return fail(s, "%s: %s in %s is missing or not valid (a name is a letter or '_', "
+                           "then letters, digits and '_'; a json_name is UTF-8 text)",
+                        origin, misnamed, f->name);
         int seen = 0;
         for (size_t j = 0; j < s->n_files && !seen; j++)
             seen = strcmp(s->files[j]->name, f->name) == 0;

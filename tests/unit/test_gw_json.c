@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "google/protobuf/descriptor.pb-c.h"
 #include "json_check.h"
 #include "rp_utf8.h"
 
@@ -142,6 +143,116 @@ static void test_schema_names(void **state)
     assert_null(gw_schema_load_buffers(bufs, lens, 1, "deep.pb", err, sizeof(err)));
     assert_string_equal(err, "deep.pb: messages nested more than 100 deep");
     free(deep);
+}
+
+/* A descriptor set of one file (package p, message M with field f, service S
+ * with method Get(M) returns (M)), with one name replaced: what names
+ * which ("file", "package", "message", "field", "json_name", "enum value",
+ * "service", "method").  Loaded; the error text in err, or "" when it
+ * loaded. */
+static void load_named(const char *what, const char *name, char *err, size_t errlen)
+{
+    Google__Protobuf__FieldDescriptorProto field = GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__INIT;
+    field.name = "f";
+    field.number = 1;
+    field.has_number = 1;
+    field.type = GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_STRING;
+    field.has_type = 1;
+    Google__Protobuf__FieldDescriptorProto *fields[] = {&field};
+    Google__Protobuf__DescriptorProto msg = GOOGLE__PROTOBUF__DESCRIPTOR_PROTO__INIT;
+    msg.name = "M";
+    msg.n_field = 1;
+    msg.field = fields;
+    Google__Protobuf__DescriptorProto *msgs[] = {&msg};
+    Google__Protobuf__EnumValueDescriptorProto value =
+        GOOGLE__PROTOBUF__ENUM_VALUE_DESCRIPTOR_PROTO__INIT;
+    value.name = "E_UNSPECIFIED";
+    Google__Protobuf__EnumValueDescriptorProto *values[] = {&value};
+    Google__Protobuf__EnumDescriptorProto enumeration = GOOGLE__PROTOBUF__ENUM_DESCRIPTOR_PROTO__INIT;
+    enumeration.name = "E";
+    enumeration.n_value = 1;
+    enumeration.value = values;
+    Google__Protobuf__EnumDescriptorProto *enums[] = {&enumeration};
+    Google__Protobuf__MethodDescriptorProto method = GOOGLE__PROTOBUF__METHOD_DESCRIPTOR_PROTO__INIT;
+    method.name = "Get";
+    method.input_type = ".p.M";
+    method.output_type = ".p.M";
+    Google__Protobuf__MethodDescriptorProto *methods[] = {&method};
+    Google__Protobuf__ServiceDescriptorProto service =
+        GOOGLE__PROTOBUF__SERVICE_DESCRIPTOR_PROTO__INIT;
+    service.name = "S";
+    service.n_method = 1;
+    service.method = methods;
+    Google__Protobuf__ServiceDescriptorProto *services[] = {&service};
+    Google__Protobuf__FileDescriptorProto file = GOOGLE__PROTOBUF__FILE_DESCRIPTOR_PROTO__INIT;
+    file.name = "named.proto";
+    file.package = "p";
+    file.syntax = "proto3";
+    file.n_message_type = 1;
+    file.message_type = msgs;
+    file.n_enum_type = 1;
+    file.enum_type = enums;
+    file.n_service = 1;
+    file.service = services;
+    Google__Protobuf__FileDescriptorProto *files[] = {&file};
+    Google__Protobuf__FileDescriptorSet set = GOOGLE__PROTOBUF__FILE_DESCRIPTOR_SET__INIT;
+    set.n_file = 1;
+    set.file = files;
+
+    char **slot = !strcmp(what, "file") ? &file.name
+                  : !strcmp(what, "package") ? &file.package
+                  : !strcmp(what, "message") ? &msg.name
+                  : !strcmp(what, "field") ? &field.name
+                  : !strcmp(what, "json_name") ? &field.json_name
+                  : !strcmp(what, "enum value") ? &value.name
+                  : !strcmp(what, "service") ? &service.name
+                  : &method.name;
+    *slot = (char *)name;
+    uint8_t buf[1024];
+    assert_true(google__protobuf__file_descriptor_set__get_packed_size(&set) <= sizeof(buf));
+    size_t len = google__protobuf__file_descriptor_set__pack(&set, buf);
+    const uint8_t *bufs[] = {buf};
+    gw_schema *schema = gw_schema_load_buffers(bufs, &len, 1, "named.pb", err, errlen);
+    if (schema)
+        err[0] = '\0';
+    gw_schema_free(schema);
+}
+
+/* Names are protobuf identifiers, as protoc makes them: a reflection answer
+ * may hold anything, and names reach logs, metric labels and the OpenAPI
+ * document. */
+static void test_schema_refuses_names_protoc_would_not_make(void **state)
+{
+    (void)state;
+    char err[512];
+    load_named("package", "p", err, sizeof(err));
+    assert_string_equal(err, "");
+    load_named("json_name", "weird name ☺", err, sizeof(err));
+    assert_string_equal(err, "");
+    static const struct {
+        const char *what, *name, *error;
+    } bad[] = {
+        {"service", "S\xff\xfe", "a service's name in named.proto is missing or not valid"},
+        {"method", "Get\"</script>\x1b[31m", "a method's name in named.proto"},
+        {"message", "1M", "a message's name in named.proto"},
+        {"field", "a-b", "a field's name in named.proto"},
+        {"field", "", "a field's name in named.proto"},
+        {"json_name", "f\xff", "a field's json_name in named.proto"},
+        {"json_name", "f\n", "a field's json_name in named.proto"},
+        {"enum value", "E\xc3\xa9", "an enum value's name in named.proto"},
+        {"package", "p..q", "the package's name in named.proto"},
+        {"package", ".p", "the package's name in named.proto"},
+        {"file", "named\x1b.proto", "named.pb: a file whose name is not UTF-8 text"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        load_named(bad[i].what, bad[i].name, err, sizeof(err));
+        if (!strstr(err, bad[i].error))
+            fail_msg("%s \"%s\": got \"%s\"", bad[i].what, bad[i].name, err);
+    }
+    load_named("method", "Get.", err, sizeof(err));
+    assert_string_equal(err, "named.pb: a method's name in named.proto is missing or not valid (a "
+                             "name is a letter or '_', then letters, digits and '_'; a json_name "
+                             "is UTF-8 text)");
 }
 
 /* ---- scalars ------------------------------------------------------------ */
@@ -1104,6 +1215,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_names),
+        cmocka_unit_test(test_schema_refuses_names_protoc_would_not_make),
         cmocka_unit_test(test_every_scalar_roundtrip),
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_integer_errors),
