@@ -1,5 +1,6 @@
 /*
- * rp_log.c -- one log line, one write(2).
+ * rp_log.c -- one log line, one write(2); control characters in it made
+ * harmless (a line break becomes a blank, any other '?').
  */
 #include "rp_log.h"
 
@@ -31,9 +32,13 @@ void rp_vlog(const char *fmt, va_list ap)
     n += m > 0 ? (size_t)m : 0;
     if (n > sizeof(line) - 2) /* cut: keep room for the newline */
         n = sizeof(line) - 2;
-    for (size_t i = 0; i < n; i++)
-        if (line[i] == '\n' || line[i] == '\r')
+    for (size_t i = 0; i < n; i++) { /* one line, and nothing a terminal acts on */
+        unsigned char c = (unsigned char)line[i];
+        if (c == '\n' || c == '\r')
             line[i] = ' ';
+        else if ((c < 0x20 && c != '\t') || c == 0x7f)
+            line[i] = '?';
+    }
     line[n++] = '\n';
     rp_write_all(STDERR_FILENO, line, n);
 }

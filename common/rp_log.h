@@ -13,8 +13,9 @@
 #include <stdint.h>
 
 /* Writes "PROGRAM: MESSAGE\n" (PROGRAM: the running program's name).
- * Newlines inside MESSAGE become spaces; a line longer than RP_LOG_LINE_MAX
- * is cut.  Thread-safe; not async-signal-safe. */
+ * Newlines inside MESSAGE become spaces, other control characters (but tab)
+ * '?'; a line longer than RP_LOG_LINE_MAX is cut.  Thread-safe; not
+ * async-signal-safe. */
 void rp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rp_vlog(const char *fmt, va_list ap);
 
