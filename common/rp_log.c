@@ -23,6 +23,17 @@ void rp_write_all(int fd, const char *p, size_t n)
     }
 }
 
+void rp_log_clean(char *text, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n' || c == '\r')
+            text[i] = ' ';
+        else if ((c < 0x20 && c != '\t') || c == 0x7f)
+            text[i] = '?';
+    }
+}
+
 void rp_vlog(const char *fmt, va_list ap)
 {
     char line[RP_LOG_LINE_MAX];
@@ -32,13 +43,7 @@ void rp_vlog(const char *fmt, va_list ap)
     n += m > 0 ? (size_t)m : 0;
     if (n > sizeof(line) - 2) /* cut: keep room for the newline */
         n = sizeof(line) - 2;
-    for (size_t i = 0; i < n; i++) { /* one line, and nothing a terminal acts on */
-        unsigned char c = (unsigned char)line[i];
-        if (c == '\n' || c == '\r')
-            line[i] = ' ';
-        else if ((c < 0x20 && c != '\t') || c == 0x7f)
-            line[i] = '?';
-    }
+    rp_log_clean(line, n);
     line[n++] = '\n';
     rp_write_all(STDERR_FILENO, line, n);
 }

@@ -19,6 +19,11 @@
 void rp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rp_vlog(const char *fmt, va_list ap);
 
+/* Makes text[0..n) one line that no terminal acts on: line breaks become
+ * blanks, other control characters but tab '?' (rpcrestd's own lines are
+ * cleaned the same way). */
+void rp_log_clean(char *text, size_t n);
+
 #define RP_LOG_LINE_MAX 2048
 
 /* Writes p[0..n) to fd, again after EINTR and short writes; gives up

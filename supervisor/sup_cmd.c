@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sup.h"
+#include "rp_utf8.h"
 
 #define MAX_WORDS 4
 
@@ -117,17 +118,25 @@ static void child_note(const sup_state *s, const sup_child *c, sup_phase st, int
 #undef NOTE
 }
 
+/* s as a JSON string; a byte that is not part of a UTF-8 character (a path
+ * may hold any) as \u00XX, as the gateway's access log writes it, so that
+ * the answer stays JSON. */
 static void json_string(rp_text *t, const char *s)
 {
+    size_t len = strlen(s);
     rp_text_printf(t, "\"");
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
+    for (const char *p = s; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        size_t n = 1, bad = 0;
+        if (ch >= 0x80)
+            n = rp_utf8_char((const uint8_t *)p, len - (size_t)(p - s), &bad);
         if (ch == '"' || ch == '\\')
             rp_text_printf(t, "\\%c", ch);
-        else if (ch < 0x20)
+        else if (ch < 0x20 || ch == 0x7f || n == 0)
             rp_text_printf(t, "\\u%04x", ch);
         else
-            rp_text_printf(t, "%c", ch);
+            rp_text_printf(t, "%.*s", (int)n, p);
+        p += n ? n - 1 : 0;
     }
     rp_text_printf(t, "\"");
 }

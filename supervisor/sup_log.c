@@ -12,6 +12,8 @@
  */
 #include "sup_log.h"
 
+#include "rp_log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -138,6 +140,7 @@ static void vlog_own(sup_logger *lg, const char *fmt, va_list ap)
         n = 0;
     if ((size_t)n >= sizeof(text))
         n = (int)sizeof(text) - 1;
+    rp_log_clean(text, (size_t)n); /* paths and error texts from outside */
     enqueue(lg, OWN_QUEUE_MAX, "rpcrestd", text, (size_t)n);
     if (lg->echo_stderr && lg->path) { /* best effort: only while starting */
         char line[SUP_LOG_LINE_MAX + 16];

@@ -5,6 +5,7 @@ import json
 import os
 import pwd
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -56,6 +57,24 @@ class CtlTest(SupervisorCase):
         self.assertEqual(c[GATEWAY]["last_exit"], {"signal": "SIGKILL", "signal_number": 9})
         self.assertRegex(self.ctl(r, "status").stdout,
                          r"%s\s+RUNNING\s+\d+\s+%s\s+1\s+SIGKILL" % (GATEWAY, UPTIME))
+
+    def test_status_json_of_a_config_path_that_is_not_utf8(self):
+        """A path may hold any byte: --json still answers JSON, each byte that
+        is not UTF-8 as \\u00XX; rpcrestd's log gets no terminal escape."""
+        r = self.stand_ins(IDLE, IDLE)
+        odd = os.path.join(r.dir, "caf\u00e9 \x1b[31m\udcff")  # \udcff: the byte 0xff
+        os.mkdir(odd)
+        ini = os.path.join(odd, "rpcrest.ini")
+        shutil.copy(r.ini, ini)
+        r.ini = ini
+        r.start()
+        self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 10), r.log())
+        out = subprocess.run([RPCRESTCTL, "-c", ini, "status", "--json"], capture_output=True,
+                             timeout=15, stdin=subprocess.DEVNULL).stdout
+        self.assertEqual(json.loads(out.decode("utf-8"))["config"],
+                         os.path.realpath(ini).replace("\udcff", "\u00ff"))
+        with open(r.log_path, "rb") as f:
+            self.assertIn(b"caf\xc3\xa9 ?[31m\xff/rpcrest.ini", f.read())
 
     def test_stop_start_restart(self):
         r = self.rpcrest()
