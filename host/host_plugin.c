@@ -166,6 +166,9 @@ static int check_method(const host_plugin *p, const rpcrest_service *svc, size_t
     return 0;
 }
 
+static int declared_kind(const host_plugin *p, const char *service, const char *method,
+                         rpcrest_method_kind *kind);
+
 /* Every entry names a method of the descriptor with a kind the host serves,
  * and every method of the descriptor has exactly one handler. */
 static int check_service(const host_plugin *p, const rpcrest_service *svc)
@@ -188,11 +191,18 @@ static int check_service(const host_plugin *p, const rpcrest_service *svc)
     for (size_t i = 0; i < svc->n_methods && rc == 0; i++)
         rc = check_method(p, svc, i, handlers);
     for (unsigned i = 0; i < d->n_methods && rc == 0; i++) {
-        if (handlers[i] == 0) {
-            rp_log("%s: method /%s/%s has no handler", p->path, d->name,
-                     d->methods[i].name);
-            rc = -1;
-        }
+        if (handlers[i] != 0)
+            continue;
+        rpcrest_method_kind kind;
+        if (declared_kind(p, d->name, d->methods[i].name, &kind) == 0 &&
+            kind != RPCREST_UNARY && kind != RPCREST_SERVER_STREAMING)
+            rp_log("%s: method /%s/%s is %s in its .proto; this host serves unary and "
+                   "server-streaming methods only, so it cannot serve service %s (a handler "
+                   "would not help: move the method to a service of its own)",
+                   p->path, d->name, d->methods[i].name, kind_name(kind), d->name);
+        else
+            rp_log("%s: method /%s/%s has no handler", p->path, d->name, d->methods[i].name);
+        rc = -1;
     }
     free(handlers);
     return rc;
@@ -261,6 +271,22 @@ static rpcrest_method_kind proto_kind(const method_proto *m)
     return m->server_streaming ? RPCREST_SERVER_STREAMING : RPCREST_UNARY;
 }
 
+/* The kind the plugin's embedded set gives method of service (full name) in
+ * *kind: 0, or -1 when there is no set or it lacks the method. */
+static int declared_kind(const host_plugin *p, const char *service, const char *method,
+                         rpcrest_method_kind *kind)
+{
+    const service_proto *sp =
+        p->parsed_set ? find_service((const file_set *)p->parsed_set, service) : NULL;
+    for (size_t j = 0; sp && j < sp->n_method; j++) {
+        if (sp->method[j]->name && strcmp(sp->method[j]->name, method) == 0) {
+            *kind = proto_kind(sp->method[j]);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* Parses the plugin's embedded set, once, into p->parsed_set.  A plugin
  * built without a set (two NULLs) has none. */
 static int parse_set(host_plugin *p)
@@ -321,14 +347,14 @@ static int check_kinds(const host_plugin *p)
 static int plugin_load(host_plugins *ps, size_t pi)
 {
     host_plugin *p = &ps->plugins[pi];
-    if (plugin_open(p) < 0)
+    if (plugin_open(p) < 0 || parse_set(p) < 0) /* the set first: the checks consult it */
         return -1;
     for (size_t si = 0; si < p->entry->n_services; si++) {
         const rpcrest_service *svc = &p->entry->services[si];
         if (check_service(p, svc) < 0 || check_service_unique(ps, pi, si) < 0)
             return -1;
     }
-    if (parse_set(p) < 0 || check_kinds(p) < 0)
+    if (check_kinds(p) < 0)
         return -1;
     for (size_t si = 0; si < p->entry->n_services; si++) {
         if (add_methods(ps, p, &p->entry->services[si]) < 0)

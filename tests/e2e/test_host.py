@@ -706,6 +706,26 @@ service Clock {
                          r"\[service\.echo\] plugin %s \(in echo\.proto\)"
                          % (re.escape(so), re.escape(ECHO_SO)))
 
+    def test_a_bidi_method_without_a_handler_says_the_service_cannot_be_served(self):
+        """A .proto that declares a bidirectional method beside the unary
+        one the plugin serves: a handler would not help (the host serves no
+        client streams), and the refusal says so."""
+        proto = """syntax = "proto3";
+package mixed.v1;
+message Msg { string text = 1; }
+service Chat {
+  rpc Say(Msg) returns (Msg);
+  rpc Talk(stream Msg) returns (stream Msg);
+}
+"""
+        so = self.custom_plugin("mixed", proto, "mixed__v1__chat__descriptor", "Say")
+        err = self.refused(self.host(services=[("mixed", so, {})]))
+        self.assertIn("%s: method /mixed.v1.Chat/Talk is bidirectional-streaming in its .proto; "
+                      "this host serves unary and server-streaming methods only, so it cannot "
+                      "serve service mixed.v1.Chat (a handler would not help: move the method "
+                      "to a service of its own)" % so, err)
+        self.assertNotIn("has no handler", err)
+
     HEALTH_COPY = """syntax = "proto3";
 package grpc.health.v1;
 message HealthCheckRequest { string service = 1; }
