@@ -348,7 +348,9 @@ typedef struct rpcrest_metadata {
 /* The number of request metadata entries: the client's own entries, in the
  * order sent (a key may repeat), plus "user-agent".  Pseudo-headers,
  * content-type, te and grpc-timeout are not entries (see
- * rpcrest_call_deadline_ms). */
+ * rpcrest_call_deadline_ms), nor the keys gRPC core keeps for itself:
+ * grpc-encoding and grpc-accept-encoding (a compressed request reaches the
+ * handler inflated), grpc-trace-bin and grpc-tags-bin. */
 size_t rpcrest_call_metadata_count(const rpcrest_call *call);
 
 /* Entry i (0 <= i < count) into *out.  Returns 0, or RPCREST_EINVAL if i is
