@@ -174,6 +174,30 @@ def children_of(pid, leaders_only=False):
     return found
 
 
+
+_BUILD_FOR_ANYONE = []
+
+
+def build_for_anyone():
+    """A folder with copies of the programs and services/ that any user may
+    read, for tests whose processes run as another user (nobody): the build
+    folder itself may be in a home only its owner enters (a clone in /root,
+    mode 700).  Made once, removed at exit."""
+    if not _BUILD_FOR_ANYONE:
+        folder = tempfile.mkdtemp(prefix="rpcrest-build-")
+        atexit.register(shutil.rmtree, folder, True)
+        os.chmod(folder, 0o755)
+        for name in ("rpcrestd", "rpcrest-host", "rpcrest-gateway", "rpcrestctl"):
+            shutil.copy2(os.path.join(BUILD, name), folder)
+        shutil.copytree(os.path.join(BUILD, "services"), os.path.join(folder, "services"))
+        for path, dirs, files in os.walk(folder):  # whatever the umask of the build
+            for name in dirs + files:
+                entry = os.path.join(path, name)
+                mode = os.stat(entry).st_mode
+                os.chmod(entry, mode | 0o444 | (0o111 if mode & 0o100 else 0))
+        _BUILD_FOR_ANYONE.append(folder)
+    return _BUILD_FOR_ANYONE[0]
+
 class Rpcrest:
     """One rpcrestd (and its children) with its own INI in a temp folder.
 
@@ -185,7 +209,9 @@ class Rpcrest:
 
     def __init__(self, services=("echo",), host=None, gateway=None, supervisor=None,
                  ini_extra="", descriptors=True, programs=BUILD):
-        self.programs = programs  # the folder of rpcrestd, which runs its children from there
+        # the folder of rpcrestd, which runs its children from there, and of
+        # the services/ the INI names
+        self.programs = programs
         self.dir = tempfile.mkdtemp(prefix="rpcrest-test-")
         self.host_port = free_port()
         self.http_port = free_port()
@@ -208,9 +234,9 @@ class Rpcrest:
             lines += ["%s = %s" % kv for kv in keys.items()]
             lines.append("")
         for svc in services:
-            lines += ["[service.%s]" % svc, "plugin = %s/services/%s.so" % (BUILD, svc)]
+            lines += ["[service.%s]" % svc, "plugin = %s/services/%s.so" % (programs, svc)]
             if descriptors:
-                lines.append("descriptors = %s/services/%s.pb" % (BUILD, svc))
+                lines.append("descriptors = %s/services/%s.pb" % (programs, svc))
             lines.append("")
         with open(self.ini, "w") as f:
             f.write("\n".join(lines) + ini_extra)

@@ -33,7 +33,6 @@ import harness
 EX_CONFIG = 78
 HOST_BIN = os.path.join(harness.BUILD, "rpcrest-host")
 GATEWAY_BIN = os.path.join(harness.BUILD, "rpcrest-gateway")
-RPCRESTD = os.path.join(harness.BUILD, "rpcrestd")
 ECHO_SO = os.path.join(harness.BUILD, "services", "echo.so")
 ECHO_PB = os.path.join(harness.BUILD, "services", "echo.pb")
 ECHO = "/example.MyService/Echo"
@@ -466,7 +465,8 @@ class RunAsNobody(Case):
         http_port = free_low_port((host_port,))
         r = self.rpcrest(supervisor={"user": "nobody", "group": "nogroup"},
                          host={"listen": "127.0.0.1:%d" % host_port},
-                         gateway={"listen": "127.0.0.1:%d" % http_port})
+                         gateway={"listen": "127.0.0.1:%d" % http_port},
+                         programs=harness.build_for_anyone())
         r.host_port, r.http_port = host_port, http_port
         r.start(timeout=15)
         kids = {k: v for k, v in r.children().items() if k.startswith("rpcrest-")}
@@ -494,7 +494,7 @@ class RunAsNobody(Case):
         self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (NOBODY, 0o600), sock)
         # a hand-over (reload with a change) starts new children as nobody too
         with open(r.ini, "a") as f:
-            f.write("\n[service.testkit]\nplugin = %s/services/testkit.so\n" % harness.BUILD)
+            f.write("\n[service.testkit]\nplugin = %s/services/testkit.so\n" % r.programs)
         os.kill(r.proc.pid, signal.SIGHUP)
         def new_host_serving():
             pid = r.children().get("rpcrest-host")
@@ -508,7 +508,8 @@ class RunAsNobody(Case):
                       "after starting the server (a port below 1024)" % pid, r.log())
 
     def test_with_ports_above_1023_the_host_switches_before_loading_plugins(self):
-        r = self.rpcrest(supervisor={"user": "nobody", "group": "nogroup"})
+        r = self.rpcrest(supervisor={"user": "nobody", "group": "nogroup"},
+                         programs=harness.build_for_anyone())
         r.start(timeout=15)
         pid = r.children()["rpcrest-host"]
         self.assertEqual(proc_ids(pid)[0], [NOBODY] * 4)
@@ -519,7 +520,7 @@ class RunAsNobody(Case):
         # a hand-over: the new host binds the same port beside the old one,
         # both as nobody, and new connections are steered to it
         with open(r.ini, "a") as f:
-            f.write("\n[service.testkit]\nplugin = %s/services/testkit.so\n" % harness.BUILD)
+            f.write("\n[service.testkit]\nplugin = %s/services/testkit.so\n" % r.programs)
         os.kill(r.proc.pid, signal.SIGHUP)
 
         def new_host_serving():
@@ -536,9 +537,12 @@ class RunAsNobody(Case):
         r = self.rpcrest()
         r.start()
         port = free_low_port()
-        p = self.process(GATEWAY_BIN, "[supervisor]\nuser = nobody\n[gateway]\n"
+        anyone = harness.build_for_anyone()
+        p = self.process(os.path.join(anyone, "rpcrest-gateway"),
+                         "[supervisor]\nuser = nobody\n[gateway]\n"
                          "listen = 127.0.0.1:%d\nupstream = %s\ndescriptors = %s\n"
-                         % (port, r.grpc_target(), ECHO_PB)).start()
+                         % (port, r.grpc_target(), os.path.join(anyone, "services", "echo.pb"))
+                         ).start()
         self.assertTrue(harness.wait_until(lambda: "listening on http://" in p.log(), 10),
                         p.log())
         self.assertEqual(proc_ids(p.proc.pid)[0], [NOBODY] * 4)
@@ -557,13 +561,14 @@ class RunAsNobody(Case):
 
     def test_not_root_is_a_clear_error(self):
         # rpcrestd started as nobody, asked to run its children as root
-        r = self.rpcrest(supervisor={"user": "root"})
+        r = self.rpcrest(supervisor={"user": "root"}, programs=harness.build_for_anyone())
         os.chmod(r.dir, 0o755)
         os.chmod(r.ini, 0o644)
         os.chmod(r.log_path, 0o666) if os.path.exists(r.log_path) else None
         log = open(r.log_path, "ab")
         self.addCleanup(log.close)
-        r.proc = subprocess.Popen([RPCRESTD, "-c", r.ini], stdin=subprocess.DEVNULL, stdout=log,
+        r.proc = subprocess.Popen([os.path.join(r.programs, "rpcrestd"), "-c", r.ini],
+                                  stdin=subprocess.DEVNULL, stdout=log,
                                   stderr=subprocess.STDOUT, user=NOBODY, group=65534,
                                   extra_groups=[])
         r.proc.wait(10)

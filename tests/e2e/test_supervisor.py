@@ -305,9 +305,9 @@ class SupervisorCase(unittest.TestCase):
                 return False
         return reply.value == "g"
 
-    def ctl(self, r, *args, **kw):
+    def ctl(self, r, *args, program=RPCRESTCTL, **kw):
         """rpcrestctl -c INI args... -> CompletedProcess (text)."""
-        return subprocess.run([RPCRESTCTL, "-c", r.ini] + list(args), capture_output=True,
+        return subprocess.run([program, "-c", r.ini] + list(args), capture_output=True,
                               text=True, timeout=15, stdin=subprocess.DEVNULL, **kw)
 
     def serving_stand_ins(self, host_script, gateway_script, **kw):

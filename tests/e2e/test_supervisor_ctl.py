@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import Rpcrest, pid_alive, wait_until
+from harness import Rpcrest, build_for_anyone, pid_alive, wait_until
 from test_supervisor import (GATEWAY, HELD, HOST, IDLE, LOOP, NOTIFY, RPCRESTCTL,
                              SupervisorCase, children, starts)
 
@@ -462,12 +462,13 @@ class CtlTest(SupervisorCase):
                 os.setgroups([])
                 os.setgid(nobody.pw_gid)
                 os.setuid(nobody.pw_uid)
-            proc = self.ctl(r, "status", preexec_fn=as_nobody)
+            ctl = os.path.join(build_for_anyone(), "rpcrestctl")  # nobody may run it
+            proc = self.ctl(r, "status", preexec_fn=as_nobody, program=ctl)
             self.assertEqual(proc.returncode, 1, proc)
             self.assertIn("cannot connect to %s: Permission denied" % path, proc.stderr)
             # and rpcrestd checks who is asking, even if the file were opened up
             os.chmod(path, 0o666)
-            proc = self.ctl(r, "stop", HOST, preexec_fn=as_nobody)
+            proc = self.ctl(r, "stop", HOST, preexec_fn=as_nobody, program=ctl)
             self.assertEqual(proc.returncode, 1, proc)
             self.assertIn("rpcrestd: permission denied", proc.stderr)
             self.wait_for_log(r, r"control socket: refused a connection from uid %d"
