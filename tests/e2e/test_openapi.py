@@ -328,6 +328,11 @@ class OpenApiDocumentTest(DocumentCheck):
             self.assertEqual(headers["content-type"], "text/html; charset=utf-8")
             self.assertIn(b'url: "/openapi.json"', body)
             self.assertIn(b"/docs/swagger-ui-bundle.js", body)
+            # a comment in a descriptor cannot make the console load or call
+            # another site, nor can another site frame it
+            self.assertEqual(headers["content-security-policy"],
+                             "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+            self.assertEqual(headers["x-frame-options"], "DENY")
         for name, ctype in (("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
                             ("swagger-ui.css", "text/css; charset=utf-8"),
                             ("favicon-32x32.png", "image/png")):
