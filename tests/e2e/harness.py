@@ -208,10 +208,9 @@ class Rpcrest:
     """
 
     def __init__(self, services=("echo",), host=None, gateway=None, supervisor=None,
-                 ini_extra="", descriptors=True, programs=BUILD):
-        # the folder of rpcrestd, which runs its children from there, and of
-        # the services/ the INI names
-        self.programs = programs
+                 ini_extra="", descriptors=True, programs=BUILD, services_from=BUILD):
+        self.programs = programs  # the folder of rpcrestd, which runs its children from there
+        self.services_from = services_from  # the folder whose services/ the INI names
         self.dir = tempfile.mkdtemp(prefix="rpcrest-test-")
         self.host_port = free_port()
         self.http_port = free_port()
@@ -234,9 +233,10 @@ class Rpcrest:
             lines += ["%s = %s" % kv for kv in keys.items()]
             lines.append("")
         for svc in services:
-            lines += ["[service.%s]" % svc, "plugin = %s/services/%s.so" % (programs, svc)]
+            lines += ["[service.%s]" % svc,
+                      "plugin = %s/services/%s.so" % (services_from, svc)]
             if descriptors:
-                lines.append("descriptors = %s/services/%s.pb" % (programs, svc))
+                lines.append("descriptors = %s/services/%s.pb" % (services_from, svc))
             lines.append("")
         with open(self.ini, "w") as f:
             f.write("\n".join(lines) + ini_extra)

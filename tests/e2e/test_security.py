@@ -466,7 +466,8 @@ class RunAsNobody(Case):
         r = self.rpcrest(supervisor={"user": "nobody", "group": "nogroup"},
                          host={"listen": "127.0.0.1:%d" % host_port},
                          gateway={"listen": "127.0.0.1:%d" % http_port},
-                         programs=harness.build_for_anyone())
+                         programs=harness.build_for_anyone(),
+                         services_from=harness.build_for_anyone())
         r.host_port, r.http_port = host_port, http_port
         r.start(timeout=15)
         kids = {k: v for k, v in r.children().items() if k.startswith("rpcrest-")}
@@ -494,7 +495,7 @@ class RunAsNobody(Case):
         self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (NOBODY, 0o600), sock)
         # a hand-over (reload with a change) starts new children as nobody too
         with open(r.ini, "a") as f:
-            f.write("\n[service.testkit]\nplugin = %s/services/testkit.so\n" % r.programs)
+            f.write("\n[service.testkit]\nplugin = %s/services/testkit.so\n" % r.services_from)
         os.kill(r.proc.pid, signal.SIGHUP)
         def new_host_serving():
             pid = r.children().get("rpcrest-host")
@@ -509,7 +510,8 @@ class RunAsNobody(Case):
 
     def test_with_ports_above_1023_the_host_switches_before_loading_plugins(self):
         r = self.rpcrest(supervisor={"user": "nobody", "group": "nogroup"},
-                         programs=harness.build_for_anyone())
+                         programs=harness.build_for_anyone(),
+                         services_from=harness.build_for_anyone())
         r.start(timeout=15)
         pid = r.children()["rpcrest-host"]
         self.assertEqual(proc_ids(pid)[0], [NOBODY] * 4)
@@ -520,7 +522,7 @@ class RunAsNobody(Case):
         # a hand-over: the new host binds the same port beside the old one,
         # both as nobody, and new connections are steered to it
         with open(r.ini, "a") as f:
-            f.write("\n[service.testkit]\nplugin = %s/services/testkit.so\n" % r.programs)
+            f.write("\n[service.testkit]\nplugin = %s/services/testkit.so\n" % r.services_from)
         os.kill(r.proc.pid, signal.SIGHUP)
 
         def new_host_serving():
@@ -561,7 +563,8 @@ class RunAsNobody(Case):
 
     def test_not_root_is_a_clear_error(self):
         # rpcrestd started as nobody, asked to run its children as root
-        r = self.rpcrest(supervisor={"user": "root"}, programs=harness.build_for_anyone())
+        anyone = harness.build_for_anyone()
+        r = self.rpcrest(supervisor={"user": "root"}, programs=anyone, services_from=anyone)
         os.chmod(r.dir, 0o755)
         os.chmod(r.ini, 0o644)
         os.chmod(r.log_path, 0o666) if os.path.exists(r.log_path) else None
