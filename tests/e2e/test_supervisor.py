@@ -215,6 +215,19 @@ while True:
 """
 
 
+class EchoFailed:
+    """A failed echo: false, and says why."""
+
+    def __init__(self, what):
+        self.what = what
+
+    def __bool__(self):
+        return False
+
+    def __repr__(self):
+        return "echo failed: " + self.what
+
+
 class SupervisorCase(unittest.TestCase):
     """Helpers shared by the supervisor suites (no tests of its own)."""
 
@@ -279,17 +292,21 @@ class SupervisorCase(unittest.TestCase):
         return pid
 
     def echo_works(self, r, timeout=0.5, port=None):
+        """Whether a REST echo works: true, or false with what happened
+        instead in its repr (which assertTrue prints)."""
         saved = r.http_port
         try:
             if port:
                 r.http_port = port
             status, body = r.http_json("POST", "/v1/example/echo", {"value": "x"},
                                        timeout=timeout)
-        except (OSError, ValueError):
-            return False
+        except (OSError, ValueError) as e:
+            return EchoFailed(repr(e))
         finally:
             r.http_port = saved
-        return status == 200 and body == {"value": "x"}
+        if status == 200 and body == {"value": "x"}:
+            return True
+        return EchoFailed("%s %s" % (status, body))
 
     def grpc_echo_works(self, r, timeout=2):
         """A gRPC client (grpcio) on a fresh connection to [host] listen."""
