@@ -10,6 +10,8 @@
  */
 #include "gw_openapi.h"
 
+#include "rp_log.h"
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -695,11 +697,12 @@ static void service_tag(json_t *tags, const gw_method *m, const char *full, char
 }
 
 /* path with the names of its parameters taken out (/v1/shelves/{}/books/{}),
- * malloc'd; NULL without memory.  Two paths of one shape match the same
- * URLs, and OpenAPI forbids them as identical (GetBook's
- * /v1/{name=shelves/x/books/x} beside UpdateBook's
- * /v1/{book.name=shelves/x/books/x}): the second route's operation goes
- * under the first's path, with its names. */
+ * malloc'd; NULL without memory.  OpenAPI calls two paths of one shape
+ * identical and forbids them: GetBook's /v1/{name=shelves/x/books/x}
+ * beside UpdateBook's /v1/{book.name=shelves/x/books/x}, which match the
+ * same URLs, but also /v1/{path=**} beside /v1/{name}, which do not (a
+ * path parameter is one segment to OpenAPI).  The second route's operation
+ * goes under the first's path, with its names. */
 static char *path_shape(const char *path)
 {
     char *shape = malloc(strlen(path) + 1), *o = shape;
@@ -721,16 +724,14 @@ static char *path_shape(const char *path)
  * renamed). */
 static int take_path_names(json_t *params, const char *path)
 {
-    size_t n = 0;
-    for (const char *p = strchr(path, '{'); p; p = strchr(p + 1, '{'))
+    size_t n = 0; /* parameters: a '{' with a '}' after it */
+    for (const char *p = strchr(path, '{'); p && strchr(p, '}'); p = strchr(p + 1, '{'))
         n++;
     if (n != json_array_size(params))
         return -1;
     const char *p = path;
     for (size_t i = 0; i < n; i++) {
         const char *open = strchr(p, '{'), *close = strchr(open, '}');
-        if (!close)
-            return -1;
         json_t *param = json_array_get(params, i);
         const char *own = json_string_value(json_object_get(param, "name"));
         const char *doc = json_string_value(json_object_get(param, "description"));
@@ -783,7 +784,13 @@ static void add_operation(oa_ctx *c, const gw_route *r, json_t *paths,
         return;
     json_t *params = json_array();
     json_t *item = path_item(c, r, paths, params);
-    if (!item || json_object_get(item, verb)) { /* bad text, or described already */
+    json_t *taken = item ? json_object_get(item, verb) : NULL;
+    if (taken) /* a path OpenAPI cannot tell from this one's, with the same verb */
+        rp_log("OpenAPI: %s %s (%s) is left out of the document: OpenAPI cannot tell its "
+               "path from that of operation %s (to OpenAPI, a path parameter is one segment)",
+               r->binding->verb, r->binding->path_template, r->method->path,
+               json_string_value(json_object_get(taken, "operationId")));
+    if (!item || taken) { /* bad text, or a path taken */
         json_decref(params);
         return;
     }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../gateway/gw_gen.h"
 #include "../../gateway/gw_openapi.h"
@@ -26,6 +27,7 @@
 
 static gw_gen gen;
 static json_t *doc;
+static char built_log[4096]; /* what the gateway logged while building doc */
 
 static int setup(void **state)
 {
@@ -48,7 +50,17 @@ static int setup(void **state)
     gw_openapi_options opt = {0};
     const uint8_t *text;
     size_t len;
-    if (gw_openapi_get(&gen, &opt, &text, &len) != 0)
+    FILE *log = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    if (!log || saved < 0 || dup2(fileno(log), STDERR_FILENO) < 0)
+        return -1;
+    int rc = gw_openapi_get(&gen, &opt, &text, &len);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(log);
+    built_log[fread(built_log, 1, sizeof(built_log) - 1, log)] = '\0';
+    fclose(log);
+    if (rc != 0)
         return -1;
     json_error_t error;
     doc = json_loadb((const char *)text, len, 0, &error);
@@ -193,6 +205,25 @@ static void test_wildcards(void **state)
     assert_non_null(strstr(str(at(params, "2", "description", NULL)), "'/' sent as is"));
 }
 
+/* OpenAPI forbids two paths that differ only in their parameters' names:
+ * a route whose path is another's for OpenAPI goes under the first path,
+ * with its names; one that would take a verb already there is left out,
+ * and the log says so. */
+static void test_paths_openapi_cannot_tell_apart(void **state)
+{
+    (void)state;
+    json_t *item = at(doc, "paths", "/v1/files/{name}", NULL);
+    assert_string_equal(str(at(item, "get", "operationId", NULL)), "Trees_Find");
+    assert_null(json_object_get(at(doc, "paths", NULL), "/v1/files/{inner.back.name}"));
+    json_t *param = at(item, "delete", "parameters", "0", NULL);
+    assert_string_equal(str(at(param, "name", NULL)), "name");
+    assert_string_equal(str(at(param, "in", NULL)), "path");
+    assert_non_null(strstr(str(at(param, "description", NULL)), "inner.back.name"));
+    assert_non_null(strstr(built_log, "OpenAPI: GET /v1/files/{inner.back.name} (/oa.Trees/Find) "
+                                      "is left out of the document: OpenAPI cannot tell its "
+                                      "path from that of operation Trees_Find ("));
+}
+
 static void test_bodies_and_replies(void **state)
 {
     (void)state;
@@ -252,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_field_types_and_comments),
         cmocka_unit_test(test_multi_segment_variable_and_query),
         cmocka_unit_test(test_wildcards),
+        cmocka_unit_test(test_paths_openapi_cannot_tell_apart),
         cmocka_unit_test(test_bodies_and_replies),
         cmocka_unit_test(test_kept_with_the_generation),
     };
