@@ -599,18 +599,25 @@ static void doc_file(gw_schema *s, const FileProto *f, size_t *method)
 
 /* ---- loading ---------------------------------------------------------------- */
 
-/* 1 if name is a protobuf identifier: a letter or '_', then letters, digits
- * and '_', as protoc accepts.  Whatever made a descriptor set (a reflection
- * answer above all) may put anything there, and names reach logs, metric
- * labels, documents and JSON. */
+/* The length of the protobuf identifier at name (a letter or '_', then
+ * letters, digits and '_', as protoc accepts), 0 if none starts there. */
+static size_t identifier_len(const char *name)
+{
+    if (!(isalpha((unsigned char)*name) || *name == '_') || (unsigned char)*name > 0x7f)
+        return 0;
+    size_t n = 1;
+    while ((isalnum((unsigned char)name[n]) || name[n] == '_') && (unsigned char)name[n] <= 0x7f)
+        n++;
+    return n;
+}
+
+/* 1 if name is a protobuf identifier.  Whatever made a descriptor set (a
+ * reflection answer above all) may put anything there, and names reach
+ * logs, metric labels, documents and JSON. */
 static int is_identifier(const char *name)
 {
-    if (!name || !(isalpha((unsigned char)*name) || *name == '_'))
-        return 0;
-    for (const char *p = name + 1; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '_') || (unsigned char)*p > 0x7f)
-            return 0;
-    return 1;
+    size_t n = name ? identifier_len(name) : 0;
+    return n > 0 && name[n] == '\0';
 }
 
 /* 1 if name is empty or identifiers joined by single dots (a package). */
@@ -618,19 +625,15 @@ static int is_package_name(const char *name)
 {
     if (!name || !*name)
         return 1;
-    for (const char *p = name;;) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        char part[256];
-        if (n == 0 || n >= sizeof(part))
+    for (const char *p = name;; p++) {
+        size_t n = identifier_len(p);
+        if (n == 0)
             return 0;
-        memcpy(part, p, n);
-        part[n] = '\0';
-        if (!is_identifier(part))
-            return 0;
-        if (!dot)
+        p += n;
+        if (*p == '\0')
             return 1;
-        p = dot + 1;
+        if (*p != '.')
+            return 0;
     }
 }
 
@@ -729,11 +732,13 @@ static int add_set(gw_schema *s, const uint8_t *data, size_t len, const char *or
         const FileProto *f = set->file[i];
         if (!is_clean_text(f->name))
             return fail(s, "%s: a file %s", origin,
-                        f->name ? "whose name is not UTF-8 text" : "without a name");
+                        f->name ? "whose name is not UTF-8 text without control characters"
+                                : "without a name");
         const char *misnamed = misnamed_in_file(f);
         if (misnamed)
             return fail(s, "%s: %s in %s is missing or not valid (a name is a letter or '_', "
-                           "then letters, digits and '_'; a json_name is UTF-8 text)",
+                           "then letters, digits and '_'; a json_name is UTF-8 text without "
+                           "control characters)",
                         origin, misnamed, f->name);
         int seen = 0;
         for (size_t j = 0; j < s->n_files && !seen; j++)

@@ -242,7 +242,11 @@ static void test_schema_refuses_names_protoc_would_not_make(void **state)
         {"enum value", "E\xc3\xa9", "an enum value's name in named.proto"},
         {"package", "p..q", "the package's name in named.proto"},
         {"package", ".p", "the package's name in named.proto"},
-        {"file", "named\x1b.proto", "named.pb: a file whose name is not UTF-8 text"},
+        {"package", "p.", "the package's name in named.proto"},
+        {"package", "p.1q", "the package's name in named.proto"},
+        {"file", "named\x1b.proto", "named.pb: a file whose name is not UTF-8 text without "
+                                    "control characters"},
+        {"file", "named\xff.proto", "named.pb: a file whose name is not UTF-8 text"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         load_named(bad[i].what, bad[i].name, err, sizeof(err));
@@ -252,7 +256,16 @@ static void test_schema_refuses_names_protoc_would_not_make(void **state)
     load_named("method", "Get.", err, sizeof(err));
     assert_string_equal(err, "named.pb: a method's name in named.proto is missing or not valid (a "
                              "name is a letter or '_', then letters, digits and '_'; a json_name "
-                             "is UTF-8 text)");
+                             "is UTF-8 text without control characters)");
+    /* names as long as protoc takes them, in a package too */
+    char longest[400], package[420];
+    memset(longest, 'x', sizeof(longest) - 1);
+    longest[sizeof(longest) - 1] = '\0';
+    snprintf(package, sizeof(package), "a.%s._b2", longest);
+    load_named("package", package, err, sizeof(err));
+    assert_null(strstr(err, "not valid")); /* (its types are then not .p.M) */
+    load_named("field", longest, err, sizeof(err));
+    assert_string_equal(err, "");
 }
 
 /* ---- scalars ------------------------------------------------------------ */
