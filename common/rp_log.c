@@ -27,10 +27,15 @@ void rp_log_clean(char *text, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)text[i];
-        if (c == '\n' || c == '\r')
+        if (c == '\n' || c == '\r') {
             text[i] = ' ';
-        else if ((c < 0x20 && c != '\t') || c == 0x7f)
+        } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
             text[i] = '?';
+        } else if (c == 0xc2 && i + 1 < n && (unsigned char)text[i + 1] >= 0x80 &&
+                   (unsigned char)text[i + 1] <= 0x9f) {
+            text[i] = text[i + 1] = '?'; /* U+0080..U+009F: C1 controls (CSI among them) */
+            i++;
+        }
     }
 }
 

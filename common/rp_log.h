@@ -14,14 +14,14 @@
 
 /* Writes "PROGRAM: MESSAGE\n" (PROGRAM: the running program's name).
  * Newlines inside MESSAGE become spaces, other control characters (but tab)
- * '?'; a line longer than RP_LOG_LINE_MAX is cut.  Thread-safe; not
+ * '?' (see rp_log_clean); a line longer than RP_LOG_LINE_MAX is cut.  Thread-safe; not
  * async-signal-safe. */
 void rp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rp_vlog(const char *fmt, va_list ap);
 
 /* Makes text[0..n) one line that no terminal acts on: line breaks become
- * blanks, other control characters but tab '?' (rpcrestd's own lines are
- * cleaned the same way). */
+ * blanks, other control characters but tab '?', C1 controls in UTF-8
+ * (U+0080..U+009F) "??" (rpcrestd's own lines are cleaned the same way). */
 void rp_log_clean(char *text, size_t n);
 
 #define RP_LOG_LINE_MAX 2048

@@ -174,7 +174,6 @@ def children_of(pid, leaders_only=False):
     return found
 
 
-
 _BUILD_FOR_ANYONE = []
 
 
@@ -197,6 +196,7 @@ def build_for_anyone():
                 os.chmod(entry, mode | 0o444 | (0o111 if mode & 0o100 else 0))
         _BUILD_FOR_ANYONE.append(folder)
     return _BUILD_FOR_ANYONE[0]
+
 
 class Rpcrest:
     """One rpcrestd (and its children) with its own INI in a temp folder.

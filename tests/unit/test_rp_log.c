@@ -36,8 +36,9 @@ static void test_one_line_without_control_characters(void **state)
 {
     (void)state;
     char out[256], want[256];
-    logged(out, sizeof(out), "route %s", "a\r\nb\x1b[31mc\td\x7f\x01" "caf\xc3\xa9");
-    snprintf(want, sizeof(want), "%s: route a  b?[31mc\td??caf\xc3\xa9\n",
+    logged(out, sizeof(out), "route %s",
+           "a\r\nb\x1b[31mc\td\x7f\x01" "caf\xc3\xa9 \xc2\x9b" "31m \xc2\xa0x\xc2");
+    snprintf(want, sizeof(want), "%s: route a  b?[31mc\td??caf\xc3\xa9 ??31m \xc2\xa0x\xc2\n",
              program_invocation_short_name);
     assert_string_equal(out, want);
 }
