@@ -39,11 +39,13 @@ typedef struct slot {
     size_t n_inbox, cap_inbox;
     atomic_int inbox_full; /* n_inbox > 0, for a look without the lock */
     int failing;           /* accept failed last time (logged once per episode) */
+    int quiet;             /* has seen `stopping` and accepts no more (its loop's) */
 } slot;
 
 struct gw_accept {
     int listen_fd;
     atomic_int stopping;
+    atomic_size_t n_quiet; /* slots whose loop has seen `stopping` */
     size_t n;
     slot slots[];
 };
@@ -171,6 +173,10 @@ static void tick(gw_loop_source *src, uint32_t events)
     if (atomic_load(&s->a->stopping)) {
         if (src->fd >= 0 || src->deadline_ms >= 0)
             unwatch(s, -1);
+        if (!s->quiet) {
+            s->quiet = 1;
+            atomic_fetch_add(&s->a->n_quiet, 1);
+        }
         return;
     }
     if (src->fd < 0) { /* not watched yet, or paused */
@@ -196,7 +202,7 @@ gw_accept *gw_accept_new(int listen_fd, size_t n_loops)
         slot *s = &a->slots[i];
         s->a = a;
         s->src.fd = -1;
-        s->src.events = EPOLLIN | EPOLLEXCLUSIVE;
+        s->src.events = EPOLLIN; /* not EPOLLEXCLUSIVE: see gw_accept.h */
         s->src.deadline_ms = 0; /* the first tick starts watching */
         s->src.tick = tick;
         pthread_mutex_init(&s->lock, NULL);
@@ -232,6 +238,18 @@ void gw_accept_stop(gw_accept *a)
     atomic_store(&a->stopping, 1);
     for (size_t i = 0; i < a->n; i++)
         gw_loop_wake(a->slots[i].src.loop);
+}
+
+int gw_accept_quiet(gw_accept *a)
+{
+    if (!a)
+        return 1;
+    if (atomic_load(&a->n_quiet) < a->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (atomic_load(&a->slots[i].handed) > 0)
+            return 0;
+    return 1;
 }
 
 void gw_accept_free(gw_accept *a)

@@ -1,14 +1,20 @@
 /*
  * gw_accept.h -- the gateway's listening socket, shared by its HTTP threads.
  *
- * Each loop watches the socket (EPOLLEXCLUSIVE: one waiting loop wakes per
- * arrival), accepts what waits and gives each connection to the loop with
- * the fewest open connections, itself when it is among them.  So
- * connections spread evenly over the threads, instead of piling onto
- * whichever loop woke first, which matters when requests cost CPU (large
- * JSON bodies).  A connection given to another loop waits in that loop's
- * inbox until the loop wakes and adds it to its libmicrohttpd daemon
+ * Each loop watches the socket, accepts what waits and gives each connection
+ * to the loop with the fewest open connections, itself when it is among
+ * them.  So connections spread evenly over the threads, instead of piling
+ * onto whichever loop woke first, which matters when requests cost CPU
+ * (large JSON bodies).  A connection given to another loop waits in that
+ * loop's inbox until the loop wakes and adds it to its libmicrohttpd daemon
  * (MHD_add_connection, on the daemon's own thread).
+ *
+ * Every watching loop wakes for an arrival, not one (no EPOLLEXCLUSIVE):
+ * during a hand-over the old gateway's loops and the new one's watch the
+ * same socket, and an exclusive wake-up could go to an old loop that was
+ * stopping, which then stopped watching without accepting; the connection
+ * waited, accepted by nobody, until another arrived (5 s and more for 1 in
+ * 12 requests sent alone right after a reload).
  *
  * Owns the inboxes and the per-loop counts; not the socket (the caller
  * keeps it open until the loops have stopped) nor the daemons.
@@ -43,6 +49,11 @@ unsigned gw_accept_load(gw_accept *a, size_t i);
 /* No loop accepts any more once it has woken (each is woken here): for a
  * graceful stop or a hand-over.  Any thread.  NULL is ignored. */
 void gw_accept_stop(gw_accept *a);
+
+/* 1 once, after gw_accept_stop, every loop has stopped accepting and every
+ * connection accepted is in a daemon (none waits in an inbox): from then
+ * on the daemons' connections are all there is to serve.  NULL: 1. */
+int gw_accept_quiet(gw_accept *a);
 
 /* After every loop has stopped: closes the connections still waiting in an
  * inbox and frees a.  NULL is ignored. */

@@ -1436,12 +1436,14 @@ void gw_http_stop(gw_http *h, int64_t grace_ms)
     int listener = stop_accepting(h);
     /* Serve what is in flight and what comes on connections already open
      * (answered with Connection: close, so clients reconnect to whoever
-     * accepts now) until they have closed, idle ones for DRAIN_LINGER_MS. */
+     * accepts now) until they have closed, idle ones for DRAIN_LINGER_MS.
+     * A loop may be accepting as the stop begins: until every loop has
+     * stopped and what they accepted is in a daemon, no count is the last. */
     for (int64_t waited = 0, idle_at = -1; waited < grace_ms; waited += 10) {
         int lingered = idle_at >= 0 && waited - idle_at >= DRAIN_LINGER_MS;
         if (atomic_load(&h->in_flight) > 0)
             idle_at = -1;
-        else if (current_connections(h) == 0 || lingered)
+        else if ((gw_accept_quiet(h->accept) && current_connections(h) == 0) || lingered)
             break;
         else if (idle_at < 0)
             idle_at = waited;
