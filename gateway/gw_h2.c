@@ -8,12 +8,15 @@
  * A call is queued until the connection can take it, then submitted;
  * nghttp2 itself holds back streams beyond the upstream's
  * MAX_CONCURRENT_STREAMS.  After a GOAWAY the connection takes no new call:
- * new ones queue until it has finished its streams and a new connection
- * (to whichever host listens on the path now) takes them.  A connection
- * that has used all of its 2^30 stream ids goes the same way.  Streams the
+ * a new connection (to whichever server listens there now) takes them at
+ * once while the old one finishes its streams, as gRPC's and Envoy's
+ * clients do (a server rotating its connections, Go's MaxConnectionAge,
+ * must not hold new calls up behind a long one); only a GOAWAY on the new
+ * one before the old has finished makes calls queue.  A connection that
+ * has used all of its 2^30 stream ids goes the same way.  Streams the
  * upstream refused are queued again, a call three times at most (then it
- * fails with UNAVAILABLE).  Every call is in `live`, ordered by
- * deadline, whatever its state.
+ * fails with UNAVAILABLE).  Every call is in `live`, ordered by deadline,
+ * whatever its state.
  */
 #include "gw_h2.h"
 
@@ -49,6 +52,7 @@
 
 typedef struct h2_call {
     struct gw_h2 *c;
+    struct h2_conn *conn;    /* the connection it was submitted on (stream_id > 0) */
     int32_t stream_id;       /* 0: not submitted */
     nghttp2_nv *nv;          /* request headers, built at the start (strings in nv_text) */
     size_t n_nv;
@@ -86,21 +90,32 @@ typedef struct h2_call {
 
 typedef enum h2_state { H2_DOWN, H2_CONNECTING, H2_UP, H2_FAILED } h2_state;
 
-struct gw_h2 {
+/* One connection to the upstream: the client's newest, which takes new
+ * calls, or one finishing its streams after a GOAWAY. */
+typedef struct h2_conn {
     gw_loop_source src;      /* first: the loop hands it back to tick */
-    char target[160];        /* for messages */
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    char authority[80];      /* host:port, or "localhost" for a unix socket */
-    h2_state state;
+    struct gw_h2 *c;
+    h2_state state;          /* H2_FAILED: the last connect failed (the newest only) */
     int fd;
     nghttp2_session *session;
     int goaway;              /* the upstream said GOAWAY, or the stream ids ran
                               * out: no new streams here */
     int request_id_indexed;  /* a call on this session sent x-request-id indexed */
     size_t n_streams;        /* calls submitted on the connection and not finished */
-    int64_t retry_at_ms;     /* H2_FAILED: calls fail fast until then */
-    int connect_error;       /* H2_FAILED: why (an errno) */
+    gw_buf out;              /* frames to write, gathered so that one send takes them all */
+    size_t out_off;          /* written of out (dropped from its front before it grows) */
+} h2_conn;
+
+struct gw_h2 {
+    char target[160];        /* for messages */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char authority[80];      /* host:port, or "localhost" for a unix socket */
+    h2_conn conns[2];        /* conns[active] takes new calls; the other, while it
+                              * has a session, finishes its streams */
+    int active;
+    int64_t retry_at_ms;     /* the newest H2_FAILED: calls fail fast until then */
+    int connect_error;       /* the newest H2_FAILED: why (an errno) */
     int64_t backoff_ms;
     h2_call *live_head, *live_tail;
     h2_call *queue_head, *queue_tail;
@@ -108,8 +123,6 @@ struct gw_h2 {
     int retry_shutdown_cancels; /* gw_h2_retry_shutdown_cancels */
     h2_call *held;           /* CANCELLED replies held until the read that brought
                               * them ends (resolve_held) */
-    gw_buf out;              /* frames to write, gathered so that one send takes them all */
-    size_t out_off;          /* written of out (dropped from its front before it grows) */
     uint8_t read_buf[READ_CHUNK];
 };
 
@@ -259,9 +272,10 @@ static void call_finish(h2_call *k, grpc_status_code code, const char *message)
     if (k->queued)
         queue_remove(c, k);
     if (k->stream_id > 0) {
-        c->n_streams--;
-        if (c->session)
-            nghttp2_session_set_stream_user_data(c->session, k->stream_id, NULL);
+        h2_conn *n = k->conn;
+        n->n_streams--;
+        if (n->session)
+            nghttp2_session_set_stream_user_data(n->session, k->stream_id, NULL);
     }
     gw_upstream_result *r = calloc(1, sizeof(*r));
     if (r) {
@@ -579,13 +593,15 @@ static grpc_status_code status_from_reset(uint32_t error)
 
 static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error, void *user)
 {
-    gw_h2 *c = user;
+    h2_conn *n = user;
+    gw_h2 *c = n->c;
     h2_call *k = stream_call(s, stream_id);
     if (!k)
         return 0;
     if (error == NGHTTP2_REFUSED_STREAM && k->tries < MAX_TRIES) {
         k->stream_id = 0; /* never processed: send it again */
-        c->n_streams--;
+        k->conn = NULL;
+        n->n_streams--;
         reset_for_retry(k);
         queue_push(c, k);
         return 0;
@@ -596,7 +612,8 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
         k->held_stream = stream_id; /* answered or sent again once the read ends */
         k->held_reset = 0;
         k->stream_id = 0;
-        c->n_streams--;
+        k->conn = NULL;
+        n->n_streams--;
         k->held_next = c->held;
         c->held = k;
         return 0;
@@ -634,11 +651,11 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *u
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *user)
 {
     (void)s;
-    gw_h2 *c = user;
+    h2_conn *n = user;
     if (frame->hd.type == NGHTTP2_GOAWAY)
-        c->goaway = 1;
+        n->goaway = 1;
     if (frame->hd.type == NGHTTP2_RST_STREAM && frame->rst_stream.error_code == NGHTTP2_NO_ERROR)
-        for (h2_call *k = c->held; k; k = k->held_next)
+        for (h2_call *k = n->c->held; k; k = k->held_next)
             if (k->held_stream == frame->hd.stream_id)
                 k->held_reset = 1;
     return 0;
@@ -646,7 +663,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 
 /* ---- the connection ----------------------------------------------------------- */
 
-/* nghttp2's frames, gathered in c->out for flush (the HEADERS and DATA of
+/* nghttp2's frames, gathered in n->out for flush (the HEADERS and DATA of
  * the calls started in one round go out in one send, and the host wakes
  * once for them).  When out cannot grow, nothing is lost: nghttp2 keeps a
  * frame it was told would block, so out is written first, and then the
@@ -657,24 +674,24 @@ static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int 
                        void *user)
 {
     (void)s, (void)flags;
-    gw_h2 *c = user;
-    size_t pending = c->out.len - c->out_off;
+    h2_conn *n = user;
+    size_t pending = n->out.len - n->out_off;
     if (pending >= READ_CHUNK)
         return NGHTTP2_ERR_WOULDBLOCK; /* enough for one send: flush writes it first */
-    if (c->out_off && c->out.cap - c->out.len < len) {
-        memmove(c->out.data, c->out.data + c->out_off, pending);
-        c->out.len = pending;
-        c->out_off = 0;
+    if (n->out_off && n->out.cap - n->out.len < len) {
+        memmove(n->out.data, n->out.data + n->out_off, pending);
+        n->out.len = pending;
+        n->out_off = 0;
     }
-    if (gw_buf_reserve(&c->out, len) == 0) {
-        memcpy(c->out.data + c->out.len, data, len);
-        c->out.len += len;
+    if (gw_buf_reserve(&n->out, len) == 0) {
+        memcpy(n->out.data + n->out.len, data, len);
+        n->out.len += len;
         return (ssize_t)len;
     }
-    c->out.oom = 0; /* out of memory: out is intact, and may grow later */
+    n->out.oom = 0; /* out of memory: out is intact, and may grow later */
     if (pending)
         return NGHTTP2_ERR_WOULDBLOCK;
-    ssize_t w = send(c->fd, data, len, MSG_NOSIGNAL);
+    ssize_t w = send(n->fd, data, len, MSG_NOSIGNAL);
     if (w >= 0)
         return w; /* nghttp2 offers the rest again */
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
@@ -682,34 +699,37 @@ static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int 
                : NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
-static void fail_calls(gw_h2 *c, int only_sent, grpc_status_code code, const char *message)
+/* Fails the calls submitted on connection `on` (NULL: on either), and with
+ * `queued` those waiting for one too. */
+static void fail_calls(gw_h2 *c, const h2_conn *on, int queued, grpc_status_code code,
+                       const char *message)
 {
     for (h2_call *k = c->live_head, *next; k; k = next) {
         next = k->next;
-        if (!only_sent || k->stream_id > 0)
+        if (k->stream_id > 0 ? !on || k->conn == on : queued)
             call_finish(k, code, message);
     }
 }
 
-static void close_connection(gw_h2 *c)
+static void close_connection(h2_conn *n)
 {
-    if (c->fd >= 0 && c->src.loop) { /* out of the loop's epoll set before the number is reused */
-        c->src.fd = -1;
-        gw_loop_update(c->src.loop);
+    if (n->fd >= 0 && n->src.loop) { /* out of the loop's epoll set before the number is reused */
+        n->src.fd = -1;
+        gw_loop_update(n->src.loop);
     }
-    if (c->session) {
-        nghttp2_session *s = c->session;
+    if (n->session) {
+        nghttp2_session *s = n->session;
         /* streams it had: never answered now */
-        fail_calls(c, 1, GRPC_STATUS_UNAVAILABLE, "the connection to the upstream closed");
-        c->session = NULL;
+        fail_calls(n->c, n, 0, GRPC_STATUS_UNAVAILABLE, "the connection to the upstream closed");
+        n->session = NULL;
         nghttp2_session_del(s);
     }
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    c->goaway = 0;
-    c->state = H2_DOWN;
-    c->out.len = c->out_off = 0;
+    if (n->fd >= 0)
+        close(n->fd);
+    n->fd = -1;
+    n->goaway = 0;
+    n->state = H2_DOWN;
+    n->out.len = n->out_off = 0;
 }
 
 /* A TCP upstream whose machine went away without a reset (powered off,
@@ -736,19 +756,20 @@ static void set_tcp_options(int fd)
 /* Starts connecting (a TCP connect may finish later: H2_CONNECTING until
  * the socket is writable); the session exists from the start, so calls can
  * be submitted at once and go out once connected. */
-static int open_connection(gw_h2 *c)
+static int open_connection(h2_conn *n)
 {
-    c->fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (c->fd < 0)
+    gw_h2 *c = n->c;
+    n->fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (n->fd < 0)
         return -1;
     if (c->addr.ss_family != AF_UNIX)
-        set_tcp_options(c->fd);
+        set_tcp_options(n->fd);
     int pending = 0;
-    if (connect(c->fd, (struct sockaddr *)&c->addr, c->addr_len) < 0) {
+    if (connect(n->fd, (struct sockaddr *)&c->addr, c->addr_len) < 0) {
         if (errno != EINPROGRESS) {
             int e = errno;
-            close(c->fd);
-            c->fd = -1;
+            close(n->fd);
+            n->fd = -1;
             errno = e;
             return -1;
         }
@@ -756,8 +777,8 @@ static int open_connection(gw_h2 *c)
     }
     nghttp2_session_callbacks *cb;
     if (nghttp2_session_callbacks_new(&cb) != 0) {
-        close(c->fd);
-        c->fd = -1;
+        close(n->fd);
+        n->fd = -1;
         errno = ENOMEM;
         return -1;
     }
@@ -769,7 +790,7 @@ static int open_connection(gw_h2 *c)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
-    c->request_id_indexed = 0;
+    n->request_id_indexed = 0;
     /* a header block up to GW_REPLY_METADATA_MAX_BYTES in 16 KiB frames (nghttp2's
      * default allows 8: a block of 144 KB ended the whole connection) */
     nghttp2_option *opt = NULL;
@@ -780,13 +801,13 @@ static int open_connection(gw_h2 *c)
          * grpc-message "not found "); RFC 9113's check would reset the
          * stream or drop the field */
         nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(opt, 1);
-        rc = nghttp2_session_client_new2(&c->session, cb, c, opt);
+        rc = nghttp2_session_client_new2(&n->session, cb, n, opt);
         nghttp2_option_del(opt);
     }
     nghttp2_session_callbacks_del(cb);
     if (rc != 0) {
-        close(c->fd);
-        c->fd = -1;
+        close(n->fd);
+        n->fd = -1;
         errno = ENOMEM;
         return -1;
     }
@@ -798,10 +819,10 @@ static int open_connection(gw_h2 *c)
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4 << 20},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, GW_REPLY_METADATA_MAX_BYTES},
     };
-    nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings,
+    nghttp2_submit_settings(n->session, NGHTTP2_FLAG_NONE, settings,
                             sizeof(settings) / sizeof(settings[0]));
-    nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, 16 << 20);
-    c->state = pending ? H2_CONNECTING : H2_UP;
+    nghttp2_session_set_local_window_size(n->session, NGHTTP2_FLAG_NONE, 0, 16 << 20);
+    n->state = pending ? H2_CONNECTING : H2_UP;
     if (!pending)
         c->backoff_ms = 0;
     return 0;
@@ -811,8 +832,9 @@ static int open_connection(gw_h2 *c)
  * passes (as a gRPC channel in TRANSIENT_FAILURE does).  The first failure
  * of a run is logged with the target; clients are not told the target (a
  * private socket's path names the user and the folder). */
-static void connect_failed(gw_h2 *c, int error)
+static void connect_failed(h2_conn *n, int error)
 {
+    gw_h2 *c = n->c;
     char text[160];
     snprintf(text, sizeof(text), "cannot connect to the upstream: %s", strerror(error));
     if (!c->backoff_ms)
@@ -820,9 +842,9 @@ static void connect_failed(gw_h2 *c, int error)
                "answers)", c->target, strerror(error));
     /* first: the calls submitted to the session never left, and closing
      * would tell them only that the connection closed */
-    fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, text);
-    close_connection(c);
-    c->state = H2_FAILED;
+    fail_calls(c, n, 1, GRPC_STATUS_UNAVAILABLE, text);
+    close_connection(n);
+    n->state = H2_FAILED;
     c->connect_error = error;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : GW_RECONNECT_BACKOFF_MIN_MS;
     if (c->backoff_ms > GW_RECONNECT_BACKOFF_MAX_MS)
@@ -831,18 +853,18 @@ static void connect_failed(gw_h2 *c, int error)
 }
 
 /* H2_CONNECTING and the socket says how it went. */
-static void connect_finished(gw_h2 *c)
+static void connect_finished(h2_conn *n)
 {
     int error = 0;
     socklen_t len = sizeof(error);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+    if (getsockopt(n->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
         error = errno;
     if (error) {
-        connect_failed(c, error);
+        connect_failed(n, error);
         return;
     }
-    c->state = H2_UP;
-    c->backoff_ms = 0;
+    n->state = H2_UP;
+    n->c->backoff_ms = 0;
 }
 
 /* grpc-timeout for ms (>= 1) into out[24]: milliseconds, or seconds past
@@ -863,7 +885,7 @@ static size_t format_timeout(char out[24], int64_t ms)
  * connection has no stream id left (2^30 streams in, about 10 hours at 30k
  * calls/s), k goes back to the head of the queue and the connection goes
  * away as after a GOAWAY: a new one takes the queue once its streams end. */
-static void submit(gw_h2 *c, h2_call *k)
+static void submit(h2_conn *n, h2_call *k)
 {
     int64_t left = k->deadline_ms - gw_loop_now_ms();
     if (left < 1)
@@ -876,14 +898,14 @@ static void submit(gw_h2 *c, h2_call *k)
      * name and send the value as a never-indexed literal. */
     if (k->request_id_slot) {
         k->nv[k->request_id_slot].flags =
-            c->request_id_indexed ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
-        c->request_id_indexed = 1;
+            n->request_id_indexed ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
+        n->request_id_indexed = 1;
     }
     nghttp2_data_provider body = {.source.ptr = k, .read_callback = read_body};
-    int32_t id = nghttp2_submit_request(c->session, NULL, k->nv, k->n_nv, &body, k);
+    int32_t id = nghttp2_submit_request(n->session, NULL, k->nv, k->n_nv, &body, k);
     if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
-        c->goaway = 1;
-        queue_push_front(c, k);
+        n->goaway = 1;
+        queue_push_front(n->c, k);
         return;
     }
     if (id < 0) {
@@ -891,37 +913,46 @@ static void submit(gw_h2 *c, h2_call *k)
         return;
     }
     k->stream_id = id;
+    k->conn = n;
     k->tries++;
-    c->n_streams++;
+    n->n_streams++;
 }
 
 /* Queued calls go out when the connection can take them; connects when
  * needed; a failed connect fails them (fail fast, as gRPC's channels do). */
 static void start_queued(gw_h2 *c)
 {
-    if (!c->queue_head || c->goaway)
+    h2_conn *n = &c->conns[c->active];
+    if (!c->queue_head)
         return;
+    if (n->goaway) { /* it finishes its streams; a new one takes the calls */
+        h2_conn *other = &c->conns[!c->active];
+        if (other->session)
+            return; /* still finishing an older one's: they wait for it */
+        c->active = !c->active;
+        n = other;
+    }
     int64_t now = gw_loop_now_ms();
-    if (c->state == H2_FAILED && now < c->retry_at_ms) {
+    if (n->state == H2_FAILED && now < c->retry_at_ms) {
         char text[160];
         snprintf(text, sizeof(text), "cannot connect to the upstream: %s",
                  strerror(c->connect_error));
-        fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, text);
+        fail_calls(c, n, 1, GRPC_STATUS_UNAVAILABLE, text); /* n has none: the queue's */
         return;
     }
-    if ((c->state == H2_DOWN || c->state == H2_FAILED) && open_connection(c) < 0) {
-        connect_failed(c, errno);
+    if ((n->state == H2_DOWN || n->state == H2_FAILED) && open_connection(n) < 0) {
+        connect_failed(n, errno);
         return;
     }
-    for (h2_call *k; !c->goaway && (k = queue_pop(c));)
-        submit(c, k);
+    for (h2_call *k; !n->goaway && (k = queue_pop(c));)
+        submit(n, k);
 }
 
 /* After a read: each CANCELLED held by on_stream_close that an
  * RST_STREAM(NO_ERROR) followed is sent again, on another connection (this
  * one's server is going: no new stream here); the others are answered as
  * they came. */
-static void resolve_held(gw_h2 *c)
+static void resolve_held(gw_h2 *c, h2_conn *n)
 {
     h2_call *k = c->held;
     c->held = NULL;
@@ -929,7 +960,7 @@ static void resolve_held(gw_h2 *c)
         h2_call *next = k->held_next;
         k->held_next = NULL;
         if (k->held_reset) {
-            c->goaway = 1;
+            n->goaway = 1;
             reset_for_retry(k);
             queue_push(c, k);
         } else {
@@ -939,26 +970,27 @@ static void resolve_held(gw_h2 *c)
     }
 }
 
-static void read_available(gw_h2 *c)
+static void read_available(h2_conn *n)
 {
+    gw_h2 *c = n->c;
     for (;;) {
-        ssize_t n = recv(c->fd, c->read_buf, sizeof(c->read_buf), 0);
-        if (n > 0) {
-            ssize_t rc = nghttp2_session_mem_recv(c->session, c->read_buf, (size_t)n);
-            resolve_held(c);
+        ssize_t got = recv(n->fd, c->read_buf, sizeof(c->read_buf), 0);
+        if (got > 0) {
+            ssize_t rc = nghttp2_session_mem_recv(n->session, c->read_buf, (size_t)got);
+            resolve_held(c, n);
             if (rc < 0) {
-                close_connection(c);
+                close_connection(n);
                 return;
             }
-            if ((size_t)n < sizeof(c->read_buf))
+            if ((size_t)got < sizeof(c->read_buf))
                 return;
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
-        if (n < 0 && errno == EINTR)
+        if (got < 0 && errno == EINTR)
             continue;
-        close_connection(c); /* closed or broken */
+        close_connection(n); /* closed or broken */
         return;
     }
 }
@@ -967,8 +999,8 @@ static void expire(gw_h2 *c, int64_t now)
 {
     while (c->live_head && c->live_head->deadline_ms <= now) {
         h2_call *k = c->live_head;
-        if (k->stream_id > 0 && c->session)
-            nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, k->stream_id,
+        if (k->stream_id > 0 && k->conn->session)
+            nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
                                       NGHTTP2_CANCEL);
         call_finish(k, GRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
     }
@@ -976,56 +1008,70 @@ static void expire(gw_h2 *c, int64_t now)
 
 /* Writes what nghttp2 has to send (on_send gathers it).  0, or -1 when the
  * connection is broken. */
-static int flush(gw_h2 *c)
+static int flush(h2_conn *n)
 {
     for (;;) {
-        if (nghttp2_session_send(c->session) != 0)
+        if (nghttp2_session_send(n->session) != 0)
             return -1;
-        if (c->out_off == c->out.len)
+        if (n->out_off == n->out.len)
             return 0; /* all written, or waiting for the socket (want_write) */
-        ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        ssize_t w = send(n->fd, n->out.data + n->out_off, n->out.len - n->out_off, MSG_NOSIGNAL);
         if (w < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-        c->out_off += (size_t)w;
-        if (c->out_off == c->out.len)
-            c->out.len = c->out_off = 0;
+        n->out_off += (size_t)w;
+        if (n->out_off == n->out.len)
+            n->out.len = n->out_off = 0;
     }
 }
 
-static int want_write(const gw_h2 *c)
+static int want_write(const h2_conn *n)
 {
-    return c->out_off < c->out.len || nghttp2_session_want_write(c->session);
+    return n->out_off < n->out.len || nghttp2_session_want_write(n->session);
 }
 
+/* Writes what n has for the upstream, closes it once neither side has
+ * anything more for the other, and sets what the loop is to watch (tick
+ * tells the loop). */
+static void update(h2_conn *n)
+{
+    if (n->state == H2_UP && flush(n) < 0)
+        close_connection(n);
+    if (n->state == H2_UP && !nghttp2_session_want_read(n->session) && !want_write(n))
+        close_connection(n);
+    n->src.fd = n->fd;
+    n->src.events = n->state == H2_CONNECTING ? EPOLLOUT
+                    : EPOLLIN | (n->state == H2_UP && want_write(n) ? EPOLLOUT : 0);
+}
+
+/* Each connection's own tick; the calls' deadlines are conns[0]'s. */
 static void tick(gw_loop_source *src, uint32_t events)
 {
-    gw_h2 *c = (gw_h2 *)src;
+    h2_conn *n = (h2_conn *)src;
+    gw_h2 *c = n->c;
+    if (n != &c->conns[0] && !n->session)
+        return; /* no connection here: conns[0]'s tick does the rest */
     if (atomic_exchange(&c->cancel_all, 0)) {
         for (h2_call *k = c->live_head; k; k = k->next)
-            if (k->stream_id > 0 && c->session)
-                nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, k->stream_id,
+            if (k->stream_id > 0 && k->conn->session)
+                nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
                                           NGHTTP2_CANCEL);
-        fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
+        fail_calls(c, NULL, 1, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
     }
-    if (c->state == H2_CONNECTING && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-        connect_finished(c);
-    if (c->state == H2_UP && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-        read_available(c);
+    if (n->state == H2_CONNECTING && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+        connect_finished(n);
+    if (n->state == H2_UP && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        read_available(n);
     expire(c, gw_loop_now_ms());
-    start_queued(c);
-    if (c->session && c->goaway && c->n_streams == 0) {
-        close_connection(c); /* drained: the queue goes to a new connection */
-        start_queued(c);
+    for (int i = 0; i < 2; i++) {
+        h2_conn *m = &c->conns[i];
+        if (m->session && m->goaway && m->n_streams == 0)
+            close_connection(m); /* drained */
     }
-    if (c->state == H2_UP && flush(c) < 0)
-        close_connection(c);
-    if (c->state == H2_UP && !nghttp2_session_want_read(c->session) && !want_write(c))
-        close_connection(c);
-    src->fd = c->fd;
-    src->events = c->state == H2_CONNECTING ? EPOLLOUT
-                  : EPOLLIN | (c->state == H2_UP && want_write(c) ? EPOLLOUT : 0);
-    src->deadline_ms = c->live_head ? c->live_head->deadline_ms : -1;
-    gw_loop_update(src->loop);
+    start_queued(c);
+    update(&c->conns[0]);
+    update(&c->conns[1]);
+    c->conns[0].src.deadline_ms = c->live_head ? c->live_head->deadline_ms : -1;
+    gw_loop_update(c->conns[0].src.loop);
 }
 
 /* ---- the API ------------------------------------------------------------------ */
@@ -1073,10 +1119,14 @@ gw_h2 *gw_h2_new(const char *target)
         return NULL;
     }
     snprintf(c->target, sizeof(c->target), "%s", target);
-    c->fd = -1;
-    c->src.fd = -1;
-    c->src.deadline_ms = -1;
-    c->src.tick = tick;
+    for (int i = 0; i < 2; i++) {
+        h2_conn *n = &c->conns[i];
+        n->c = c;
+        n->fd = -1;
+        n->src.fd = -1;
+        n->src.deadline_ms = -1;
+        n->src.tick = tick;
+    }
     return c;
 }
 
@@ -1085,9 +1135,10 @@ void gw_h2_retry_shutdown_cancels(gw_h2 *c, int on)
     c->retry_shutdown_cancels = on;
 }
 
-gw_loop_source *gw_h2_source(gw_h2 *c)
+void gw_h2_sources(gw_h2 *c, gw_loop_source *out[GW_H2_SOURCES])
 {
-    return &c->src;
+    for (int i = 0; i < GW_H2_SOURCES; i++)
+        out[i] = &c->conns[i].src;
 }
 
 /* The request headers, pointing into k->nv_text (grpc-timeout filled at
@@ -1184,7 +1235,7 @@ int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md,
     }
     live_insert(c, k);
     queue_push(c, k); /* submitted by the loop's next tick, with the others of this round */
-    gw_loop_tick_soon(c->src.loop);
+    gw_loop_tick_soon(c->conns[0].src.loop);
     return 0;
 }
 
@@ -1195,25 +1246,29 @@ void gw_h2_cancel(gw_h2 *c, void *arg)
         k = k->next;
     if (!k)
         return;
-    if (k->stream_id > 0 && c->session)
-        nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, k->stream_id, NGHTTP2_CANCEL);
+    if (k->stream_id > 0 && k->conn->session)
+        nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
+                                  NGHTTP2_CANCEL);
     call_finish(k, GRPC_STATUS_CANCELLED, "cancelled: the client went away");
-    gw_loop_tick_soon(c->src.loop); /* the RST_STREAM goes out before the loop sleeps */
+    gw_loop_tick_soon(c->conns[0].src.loop); /* the RST_STREAM goes out before the loop sleeps */
 }
 
 void gw_h2_cancel_all(gw_h2 *c)
 {
     atomic_store(&c->cancel_all, 1);
-    gw_loop_wake(c->src.loop);
+    gw_loop_wake(c->conns[0].src.loop);
 }
 
 void gw_h2_free(gw_h2 *c)
 {
     if (!c)
         return;
-    c->src.loop = NULL; /* ended */
-    fail_calls(c, 0, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
-    close_connection(c);
-    gw_buf_free(&c->out);
+    for (int i = 0; i < 2; i++)
+        c->conns[i].src.loop = NULL; /* ended */
+    fail_calls(c, NULL, 1, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
+    for (int i = 0; i < 2; i++) {
+        close_connection(&c->conns[i]);
+        gw_buf_free(&c->conns[i].out);
+    }
     free(c);
 }

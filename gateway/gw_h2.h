@@ -25,10 +25,14 @@ typedef struct gw_h2 gw_h2;
  * address and port ("ipv4:A.B.C.D:PORT", "A.B.C.D:PORT", "ipv6:[ADDR]:PORT"). */
 int gw_h2_supports(const char *target, int tls);
 
-/* A client for `target`, to be given to its loop as the source
- * (gw_h2_source) when the loop starts; connects on the first call. */
+/* A client for `target`, to be given to its loop as sources (gw_h2_sources)
+ * when the loop starts; connects on the first call. */
 gw_h2 *gw_h2_new(const char *target);
-gw_loop_source *gw_h2_source(gw_h2 *c);
+
+/* The client's sources, one per connection it may have at once (the
+ * newest, and one finishing its streams after a GOAWAY), into out. */
+#define GW_H2_SOURCES 2
+void gw_h2_sources(gw_h2 *c, gw_loop_source *out[GW_H2_SOURCES]);
 
 /*
  * For an upstream that is rpcrest-host (gRPC core 1.51): a call that ends

@@ -1323,8 +1323,10 @@ static int prepare_thread(gw_http *h, gw_http_thread *t, int *tls_refused, char 
     gw_loop_source *sources[GW_LOOP_MAX_SOURCES];
     size_t n_sources = 0;
     sources[n_sources++] = gw_accept_source(h->accept, t->index, t->mhd);
-    if (t->h2)
-        sources[n_sources++] = gw_h2_source(t->h2);
+    if (t->h2) {
+        gw_h2_sources(t->h2, sources + n_sources);
+        n_sources += GW_H2_SOURCES;
+    }
     gw_loop_busy_poll busy_poll = {cfg->busy_poll_us, lone_connection, h};
     t->loop = gw_loop_new(t->mhd, sources, n_sources, &busy_poll, err, errlen);
     return t->loop ? 0 : -1;

@@ -2,7 +2,7 @@
  * gw_loop.h -- one HTTP thread of the gateway: a thread running an event
  * loop (epoll) around one libmicrohttpd daemon in external-epoll mode, and
  * up to GW_LOOP_MAX_SOURCES other sources on the same thread (the
- * listening socket's share of gw_accept, the upstream connection of gw_h2),
+ * listening socket's share of gw_accept, the upstream connections of gw_h2),
  * so that a connection, its requests and their upstream calls never change
  * threads.
  *
@@ -19,7 +19,7 @@
 struct MHD_Daemon;
 typedef struct gw_loop gw_loop;
 
-#define GW_LOOP_MAX_SOURCES 2
+#define GW_LOOP_MAX_SOURCES 3
 
 /* Something else the loop watches.  Every callback runs on the loop's
  * thread; the source changes its own fields from there only and then

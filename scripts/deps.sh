@@ -1,9 +1,14 @@
 #!/bin/sh
-# Installs the Debian packages rpcrest needs to build, run and test.
-# Idempotent: a fast no-op when everything is present. As non-root it prints
-# the apt-get command it would run and fails.
+# Installs the Debian packages rpcrest needs: to build and run it (no
+# argument: `make run`), to test it too (`scripts/deps.sh test`: `make test`,
+# memcheck, chaos), and to fuzz it (`scripts/deps.sh fuzz`, which includes
+# test).  Idempotent: a fast no-op when everything is present. As non-root it
+# prints the apt-get command it would run and fails.
 set -eu
 
+# Building and running: the compiler, the libraries and code generators,
+# grpc-proto's health and reflection .proto files, curl for the README's
+# first call.
 PACKAGES="
 build-essential
 pkg-config
@@ -18,14 +23,18 @@ libssl-dev
 libnghttp2-dev
 libinih-dev
 libjansson-dev
+grpc-proto
+curl
+"
+# Testing: cmocka, an independent gRPC client (Python's grpcio), openssl for
+# the TLS tests' certificates, wrk, valgrind and Chromium for the console.
+TEST_PACKAGES="
 libcmocka-dev
 python3
 python3-grpcio
 python3-grpc-tools
 python3-protobuf
 python3-prometheus-client
-grpc-proto
-curl
 openssl
 wrk
 valgrind
@@ -34,10 +43,14 @@ chromium
 # npm installs the API console (Swagger UI) and the browser tests' tools at
 # build time; Node.js and npm from Debian only where npm is missing.
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
-# `scripts/deps.sh fuzz` (make fuzz): clang and its libFuzzer runtime too.
-if [ "${1:-}" = fuzz ]; then
-    PACKAGES="$PACKAGES clang libclang-rt-14-dev"
-fi
+for word in "$@"; do
+    case $word in
+    test) PACKAGES="$PACKAGES $TEST_PACKAGES" ;;
+    fuzz) PACKAGES="$PACKAGES $TEST_PACKAGES clang libclang-rt-14-dev" ;;
+    *) echo "usage: scripts/deps.sh [test] [fuzz]" >&2; exit 2 ;;
+    esac
+done
+PACKAGES=$(printf '%s\n' $PACKAGES | sort -u)
 
 missing=""
 for pkg in $PACKAGES; do

@@ -67,7 +67,7 @@ RESPONSE_HEADERS = [(":status", "200"), ("content-type", "application/grpc")]
 class FakeUpstream:
     """Accepts connections on a unix socket; answers each call (a request's
     END_STREAM) with behave(connection_number, stream_id) -> bytes to send,
-    or None to close the connection.  Connections are numbered 1, 2, … in
+    or None to close the connection, or (bytes now, seconds, bytes then).  Connections are numbered 1, 2, … in
     the order of their first call (the gateway's gRPC channel also connects,
     and makes none here).  Records the frame types it got."""
 
@@ -118,6 +118,9 @@ class FakeUpstream:
                     out = self.behave(number, stream)
                     if out is None:
                         return
+                    if isinstance(out, tuple):
+                        out, delay, later = out
+                        threading.Timer(delay, conn.sendall, (later,)).start()
                     conn.sendall(out)
         except (OSError, ValueError):
             pass
@@ -385,6 +388,37 @@ class GatewayH2Client(unittest.TestCase):
         self.start(behave)
         status, _, body = self.echo("again")
         self.assertEqual((status, json.loads(body)), (200, {"value": "again"}), self.log())
+        self.assertEqual(self.upstream.connections, 2)
+
+    def test_goaway_with_a_call_in_flight_new_calls_go_to_a_new_connection(self):
+        """A server rotating its connections (Go's MaxConnectionAge, a
+        GracefulStop) says GOAWAY while a call runs: new calls go to a new
+        connection at once, not after the running call, which finishes on
+        the old one.  (They waited for it before.)"""
+        def answer(stream, text):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message(text))) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+
+        def behave(number, stream):
+            if number == 1:  # goes away, and answers the call it has later
+                return (h2raw.frame(h2raw.GOAWAY, 0, 0, struct.pack(">II", stream, 0)), 1.2,
+                        answer(stream, "slow"))
+            return answer(stream, "quick")
+        self.start(behave)
+        slow = {}
+        first = threading.Thread(target=lambda: slow.update(got=self.echo("slow")))
+        first.start()
+        self.assertTrue(harness.wait_until(lambda: self.upstream.connections == 1, 2), self.log())
+        time.sleep(0.2)  # the GOAWAY is read
+        started = time.monotonic()
+        status, _, body = self.echo("quick")
+        took = time.monotonic() - started
+        self.assertEqual((status, json.loads(body)), (200, {"value": "quick"}), self.log())
+        self.assertLess(took, 0.6)
+        self.assertFalse(slow, "the call in flight was answered before the new one")
+        first.join(5)
+        self.assertEqual((slow["got"][0], json.loads(slow["got"][2])), (200, {"value": "slow"}))
         self.assertEqual(self.upstream.connections, 2)
 
     def assert_refused_a_few_times(self):

@@ -289,25 +289,33 @@ static void on_done(void *arg, gw_upstream_result *r)
     gw_upstream_result_free(r);
 }
 
+/* What poll said of a source's fd, as epoll would say it. */
+static uint32_t epoll_events(const struct pollfd *p)
+{
+    return (p->revents & POLLIN ? EPOLLIN : 0) | (p->revents & POLLOUT ? EPOLLOUT : 0) |
+           (p->revents & POLLERR ? EPOLLERR : 0) | (p->revents & POLLHUP ? EPOLLHUP : 0);
+}
+
+static short poll_events(const gw_loop_source *src)
+{
+    return (short)((src->events & EPOLLIN ? POLLIN : 0) | (src->events & EPOLLOUT ? POLLOUT : 0));
+}
+
 /* One round: wait up to 10 ms for the client's and the upstream's fds,
- * then tick the client and serve the upstream. */
+ * then tick the client's connections and serve the upstream. */
 static void round_trip(gw_h2 *c, upstream *u)
 {
-    gw_loop_source *src = gw_h2_source(c);
-    struct pollfd p[2] = {{.fd = src->fd, .events = 0}, {.fd = u->fd >= 0 ? u->fd : u->listen_fd,
-                                                          .events = POLLIN}};
-    if (src->events & EPOLLIN)
-        p[0].events |= POLLIN;
-    if (src->events & EPOLLOUT)
-        p[0].events |= POLLOUT;
+    gw_loop_source *src[GW_H2_SOURCES];
+    gw_h2_sources(c, src);
+    struct pollfd p[GW_H2_SOURCES + 1];
+    for (int i = 0; i < GW_H2_SOURCES; i++)
+        p[i] = (struct pollfd){.fd = src[i]->fd, .events = poll_events(src[i])};
+    p[GW_H2_SOURCES] = (struct pollfd){.fd = u->fd >= 0 ? u->fd : u->listen_fd, .events = POLLIN};
     if (u->session && nghttp2_session_want_write(u->session))
-        p[1].events |= POLLOUT;
-    assert_true(poll(p, 2, 10) >= 0);
-    uint32_t events = (p[0].revents & POLLIN ? EPOLLIN : 0) |
-                      (p[0].revents & POLLOUT ? EPOLLOUT : 0) |
-                      (p[0].revents & POLLERR ? EPOLLERR : 0) |
-                      (p[0].revents & POLLHUP ? EPOLLHUP : 0);
-    src->tick(src, src->fd >= 0 ? events : 0);
+        p[GW_H2_SOURCES].events |= POLLOUT;
+    assert_true(poll(p, GW_H2_SOURCES + 1, 10) >= 0);
+    for (int i = 0; i < GW_H2_SOURCES; i++)
+        src[i]->tick(src[i], src[i]->fd >= 0 && p[i].fd >= 0 ? epoll_events(&p[i]) : 0);
     if (u->fd < 0)
         upstream_accept(u);
     if (u->fd >= 0)
@@ -538,18 +546,13 @@ static void test_tcp_upstream_that_takes_nothing_is_dropped(void **state)
     assert_int_equal(gw_h2_unary(c, "/t.S/M", &wire, NULL, 0, 30000, on_done, &o), 0);
     int accepted = -1, keepalive = 0;
     int64_t start = gw_loop_now_ms();
-    gw_loop_source *src = gw_h2_source(c);
+    gw_loop_source *srcs[GW_H2_SOURCES];
+    gw_h2_sources(c, srcs);
+    gw_loop_source *src = srcs[0]; /* the first connection */
     while (!o.done && gw_loop_now_ms() - start < 10000) {
-        struct pollfd p = {.fd = src->fd, .events = 0};
-        if (src->events & EPOLLIN)
-            p.events |= POLLIN;
-        if (src->events & EPOLLOUT)
-            p.events |= POLLOUT;
+        struct pollfd p = {.fd = src->fd, .events = poll_events(src)};
         assert_true(poll(&p, 1, 10) >= 0);
-        uint32_t events = (p.revents & POLLIN ? EPOLLIN : 0) |
-                          (p.revents & POLLOUT ? EPOLLOUT : 0) |
-                          (p.revents & POLLERR ? EPOLLERR : 0) |
-                          (p.revents & POLLHUP ? EPOLLHUP : 0);
+        uint32_t events = epoll_events(&p);
         if (src->fd >= 0 && !keepalive) {
             socklen_t len = sizeof(keepalive);
             assert_int_equal(getsockopt(src->fd, SOL_SOCKET, SO_KEEPALIVE, &keepalive, &len), 0);
