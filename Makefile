@@ -444,14 +444,14 @@ run:
 # run; RPCREST_SAN=1 makes them run it with sanitizer options and fail a
 # suite on any sanitizer report (tests/run.py).
 test:
-	@scripts/deps.sh
+	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory tests
 	@RPCREST_BUILD=$(B) RPCREST_SAN=$(SAN) /usr/bin/python3 tests/run.py $(TEST_BIN) $(FUZZ_REPLAY)
 
 # The gateway and the host under valgrind memcheck through a representative
 # workload (tests/e2e/test_memcheck.py, skipped by make test).  Slow.
 memcheck:
-	@scripts/deps.sh
+	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory tests
 	@RPCREST_BUILD=$(B) RPCREST_SAN=$(SAN) RPCREST_MEMCHECK=1 TESTS=test_memcheck \
 	    /usr/bin/python3 tests/run.py
@@ -466,7 +466,7 @@ fuzz:
 # (tests/chaos/chaos.py); make test runs a short version (test_chaos.py).
 CHAOS_SECONDS ?= 60
 chaos:
-	@scripts/deps.sh
+	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all
 	@RPCREST_BUILD=$(B) RPCREST_SAN=$(SAN) /usr/bin/python3 tests/chaos/chaos.py \
 	    --seconds $(CHAOS_SECONDS)
