@@ -68,9 +68,12 @@ class CtlTest(SupervisorCase):
         shutil.copy(r.ini, ini)
         r.ini = ini
         r.start()
-        self.assertTrue(wait_until(lambda: self.ctl(r, "status").returncode == 0, 10), r.log())
-        out = subprocess.run([RPCRESTCTL, "-c", ini, "status", "--json"], capture_output=True,
-                             timeout=15, stdin=subprocess.DEVNULL).stdout
+
+        def status(*args):  # bytes: rpcrestctl's errors name the path as it is
+            return subprocess.run([RPCRESTCTL, "-c", ini, "status"] + list(args),
+                                  capture_output=True, timeout=15, stdin=subprocess.DEVNULL)
+        self.assertTrue(wait_until(lambda: status().returncode == 0, 10), r.log())
+        out = status("--json").stdout
         self.assertEqual(json.loads(out.decode("utf-8"))["config"],
                          os.path.realpath(ini).replace("\udcff", "\u00ff"))
         with open(r.log_path, "rb") as f:
