@@ -11,9 +11,11 @@
  * a new connection (to whichever server listens there now) takes them at
  * once while the old one finishes its streams, as gRPC's and Envoy's
  * clients do (a server rotating its connections, Go's MaxConnectionAge,
- * must not hold new calls up behind a long one); only a GOAWAY on the new
- * one before the old has finished makes calls queue.  A connection that
- * has used all of its 2^30 stream ids goes the same way.  Streams the
+ * must not hold new calls up behind a long one), and so do the calls
+ * submitted there that nghttp2 had not sent yet (held back by the
+ * upstream's stream limit); calls queue only while GW_H2_SOURCES - 1 older
+ * connections are all finishing theirs.  A connection that has used all
+ * of its 2^30 stream ids goes the same way.  Streams the
  * upstream refused are queued again, a call three times at most (then it
  * fails with UNAVAILABLE).  Every call is in `live`, ordered by deadline,
  * whatever its state.
@@ -75,6 +77,7 @@ typedef struct h2_call {
     int interim;             /* the block being read is a 1xx response's */
     int trailers_only;       /* the response's block ended the stream */
     int reset_here;          /* nghttp2 reset the stream for what the upstream sent */
+    int headers_sent;        /* its HEADERS left (nghttp2 may hold a stream back) */
     int failed_alloc;
     int tries;               /* times submitted */
     int64_t deadline_ms;
@@ -97,6 +100,8 @@ typedef struct h2_conn {
     struct gw_h2 *c;
     h2_state state;          /* H2_FAILED: the last connect failed (the newest only) */
     int fd;
+    int stale_events;        /* opened by another connection's tick: the loop's
+                              * events of this round are the old fd's */
     nghttp2_session *session;
     int goaway;              /* the upstream said GOAWAY, or the stream ids ran
                               * out: no new streams here */
@@ -111,8 +116,8 @@ struct gw_h2 {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     char authority[80];      /* host:port, or "localhost" for a unix socket */
-    h2_conn conns[2];        /* conns[active] takes new calls; the other, while it
-                              * has a session, finishes its streams */
+    h2_conn conns[GW_H2_SOURCES]; /* conns[active] takes new calls; the others,
+                              * while they have a session, finish their streams */
     int active;
     int64_t retry_at_ms;     /* the newest H2_FAILED: calls fail fast until then */
     int connect_error;       /* the newest H2_FAILED: why (an errno) */
@@ -348,6 +353,7 @@ static void reset_for_retry(h2_call *k)
     k->not_grpc = 0;
     k->interim = 0;
     k->reset_here = 0;
+    k->headers_sent = 0;
     k->failed_alloc = 0;
     for (int i = 0; i < 2; i++) {
         gw_metadata_free(k->md[i], k->n_md[i]);
@@ -635,15 +641,18 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
     return 0;
 }
 
-/* A RST_STREAM the gateway did not ask for (its own are CANCEL): nghttp2
- * found the upstream's frames on that stream malformed. */
+/* A call's HEADERS went out; or a RST_STREAM the gateway did not ask for
+ * (its own are CANCEL, or REFUSED_STREAM for a call it takes back):
+ * nghttp2 found the upstream's frames on that stream malformed. */
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *user)
 {
     (void)user;
-    if (frame->hd.type != NGHTTP2_RST_STREAM || frame->rst_stream.error_code == NGHTTP2_CANCEL)
-        return 0;
     h2_call *k = stream_call(s, frame->hd.stream_id);
-    if (k)
+    if (k && frame->hd.type == NGHTTP2_HEADERS)
+        k->headers_sent = 1;
+    else if (k && frame->hd.type == NGHTTP2_RST_STREAM &&
+             frame->rst_stream.error_code != NGHTTP2_CANCEL &&
+             frame->rst_stream.error_code != NGHTTP2_REFUSED_STREAM)
         k->reset_here = 1;
     return 0;
 }
@@ -920,17 +929,20 @@ static void submit(h2_conn *n, h2_call *k)
 
 /* Queued calls go out when the connection can take them; connects when
  * needed; a failed connect fails them (fail fast, as gRPC's channels do). */
-static void start_queued(gw_h2 *c)
+static void start_queued(gw_h2 *c, const h2_conn *ticking)
 {
     h2_conn *n = &c->conns[c->active];
     if (!c->queue_head)
         return;
     if (n->goaway) { /* it finishes its streams; a new one takes the calls */
-        h2_conn *other = &c->conns[!c->active];
-        if (other->session)
-            return; /* still finishing an older one's: they wait for it */
-        c->active = !c->active;
-        n = other;
+        int free_slot = -1;
+        for (int i = 0; i < GW_H2_SOURCES && free_slot < 0; i++)
+            if (!c->conns[i].session)
+                free_slot = i;
+        if (free_slot < 0)
+            return; /* all finishing theirs: the calls wait for one */
+        c->active = free_slot;
+        n = &c->conns[free_slot];
     }
     int64_t now = gw_loop_now_ms();
     if (n->state == H2_FAILED && now < c->retry_at_ms) {
@@ -940,9 +952,12 @@ static void start_queued(gw_h2 *c)
         fail_calls(c, n, 1, GRPC_STATUS_UNAVAILABLE, text); /* n has none: the queue's */
         return;
     }
-    if ((n->state == H2_DOWN || n->state == H2_FAILED) && open_connection(n) < 0) {
-        connect_failed(n, errno);
-        return;
+    if (n->state == H2_DOWN || n->state == H2_FAILED) {
+        if (open_connection(n) < 0) {
+            connect_failed(n, errno);
+            return;
+        }
+        n->stale_events = n != ticking;
     }
     for (h2_call *k; !n->goaway && (k = queue_pop(c));)
         submit(n, k);
@@ -970,14 +985,38 @@ static void resolve_held(gw_h2 *c, h2_conn *n)
     }
 }
 
+/* After a GOAWAY on n: the calls nghttp2 holds back there (the upstream's
+ * stream limit), which the upstream never saw, are taken back, their
+ * HEADERS cancelled, and queued for a new connection. */
+static void take_back_unsent(h2_conn *n)
+{
+    gw_h2 *c = n->c;
+    for (h2_call *k = c->live_head; k; k = k->next) {
+        if (k->conn != n || k->stream_id <= 0 || k->headers_sent)
+            continue;
+        nghttp2_session_set_stream_user_data(n->session, k->stream_id, NULL);
+        nghttp2_submit_rst_stream(n->session, NGHTTP2_FLAG_NONE, k->stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        k->stream_id = 0;
+        k->conn = NULL;
+        k->tries--; /* not a refusal: it never left */
+        n->n_streams--;
+        reset_for_retry(k);
+        queue_push(c, k);
+    }
+}
+
 static void read_available(h2_conn *n)
 {
     gw_h2 *c = n->c;
     for (;;) {
         ssize_t got = recv(n->fd, c->read_buf, sizeof(c->read_buf), 0);
         if (got > 0) {
+            int had_goaway = n->goaway;
             ssize_t rc = nghttp2_session_mem_recv(n->session, c->read_buf, (size_t)got);
             resolve_held(c, n);
+            if (n->goaway && !had_goaway && rc >= 0)
+                take_back_unsent(n);
             if (rc < 0) {
                 close_connection(n);
                 return;
@@ -1050,6 +1089,10 @@ static void tick(gw_loop_source *src, uint32_t events)
     gw_h2 *c = n->c;
     if (n != &c->conns[0] && !n->session)
         return; /* no connection here: conns[0]'s tick does the rest */
+    if (n->stale_events) {
+        n->stale_events = 0;
+        events = 0;
+    }
     if (atomic_exchange(&c->cancel_all, 0)) {
         for (h2_call *k = c->live_head; k; k = k->next)
             if (k->stream_id > 0 && k->conn->session)
@@ -1062,14 +1105,14 @@ static void tick(gw_loop_source *src, uint32_t events)
     if (n->state == H2_UP && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         read_available(n);
     expire(c, gw_loop_now_ms());
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < GW_H2_SOURCES; i++) {
         h2_conn *m = &c->conns[i];
         if (m->session && m->goaway && m->n_streams == 0)
             close_connection(m); /* drained */
     }
-    start_queued(c);
-    update(&c->conns[0]);
-    update(&c->conns[1]);
+    start_queued(c, n);
+    for (int i = 0; i < GW_H2_SOURCES; i++)
+        update(&c->conns[i]);
     c->conns[0].src.deadline_ms = c->live_head ? c->live_head->deadline_ms : -1;
     gw_loop_update(c->conns[0].src.loop);
 }
@@ -1119,7 +1162,7 @@ gw_h2 *gw_h2_new(const char *target)
         return NULL;
     }
     snprintf(c->target, sizeof(c->target), "%s", target);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < GW_H2_SOURCES; i++) {
         h2_conn *n = &c->conns[i];
         n->c = c;
         n->fd = -1;
@@ -1263,10 +1306,10 @@ void gw_h2_free(gw_h2 *c)
 {
     if (!c)
         return;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < GW_H2_SOURCES; i++)
         c->conns[i].src.loop = NULL; /* ended */
     fail_calls(c, NULL, 1, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < GW_H2_SOURCES; i++) {
         close_connection(&c->conns[i]);
         gw_buf_free(&c->conns[i].out);
     }

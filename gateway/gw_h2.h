@@ -30,8 +30,9 @@ int gw_h2_supports(const char *target, int tls);
 gw_h2 *gw_h2_new(const char *target);
 
 /* The client's sources, one per connection it may have at once (the
- * newest, and one finishing its streams after a GOAWAY), into out. */
-#define GW_H2_SOURCES 2
+ * newest, and up to three finishing their streams after a GOAWAY), into
+ * out. */
+#define GW_H2_SOURCES 4
 void gw_h2_sources(gw_h2 *c, gw_loop_source *out[GW_H2_SOURCES]);
 
 /*

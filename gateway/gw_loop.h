@@ -19,7 +19,7 @@
 struct MHD_Daemon;
 typedef struct gw_loop gw_loop;
 
-#define GW_LOOP_MAX_SOURCES 3
+#define GW_LOOP_MAX_SOURCES 5
 
 /* Something else the loop watches.  Every callback runs on the loop's
  * thread; the source changes its own fields from there only and then

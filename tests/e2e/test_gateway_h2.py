@@ -67,12 +67,14 @@ RESPONSE_HEADERS = [(":status", "200"), ("content-type", "application/grpc")]
 class FakeUpstream:
     """Accepts connections on a unix socket; answers each call (a request's
     END_STREAM) with behave(connection_number, stream_id) -> bytes to send,
-    or None to close the connection, or (bytes now, seconds, bytes then).  Connections are numbered 1, 2, … in
+    or None to close the connection, or (bytes now, seconds, bytes then), or
+    [(seconds, bytes), ...] to send later.  `settings`: the payload of its
+    SETTINGS frame.  Connections are numbered 1, 2, … in
     the order of their first call (the gateway's gRPC channel also connects,
     and makes none here).  Records the frame types it got."""
 
-    def __init__(self, path, behave):
-        self.path, self.behave = path, behave
+    def __init__(self, path, behave, settings=b""):
+        self.path, self.behave, self.settings = path, behave, settings
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.bind(path)
         self.sock.listen(16)
@@ -98,7 +100,7 @@ class FakeUpstream:
         try:
             if self.read_exact(conn, len(h2raw.PREFACE)) != h2raw.PREFACE:
                 return
-            conn.sendall(h2raw.frame(h2raw.SETTINGS, 0, 0))
+            conn.sendall(h2raw.frame(h2raw.SETTINGS, 0, 0, self.settings))
             while True:
                 head = self.read_exact(conn, 9)
                 length = struct.unpack(">I", b"\0" + head[:3])[0]
@@ -121,6 +123,10 @@ class FakeUpstream:
                     if isinstance(out, tuple):
                         out, delay, later = out
                         threading.Timer(delay, conn.sendall, (later,)).start()
+                    elif isinstance(out, list):
+                        for delay, later in out:
+                            threading.Timer(delay, conn.sendall, (later,)).start()
+                        out = b""
                     conn.sendall(out)
         except (OSError, ValueError):
             pass
@@ -170,9 +176,9 @@ class GatewayH2Client(unittest.TestCase):
         if self.upstream:
             self.upstream.stop()
 
-    def start(self, behave):
+    def start(self, behave, settings=b""):
         if behave:
-            self.upstream = FakeUpstream(self.path, behave)
+            self.upstream = FakeUpstream(self.path, behave, settings)
         self.gateway_log = open(os.path.join(self.dir, "gateway.log"), "ab")
         self.gateway = subprocess.Popen([GATEWAY, "-c", self.ini], stdin=subprocess.DEVNULL,
                                         stdout=self.gateway_log, stderr=subprocess.STDOUT)
@@ -420,6 +426,66 @@ class GatewayH2Client(unittest.TestCase):
         first.join(5)
         self.assertEqual((slow["got"][0], json.loads(slow["got"][2])), (200, {"value": "slow"}))
         self.assertEqual(self.upstream.connections, 2)
+
+    def test_goaway_takes_back_calls_the_stream_limit_held(self):
+        """The upstream allows one stream at a time; a second call waits in
+        nghttp2 behind the first when the upstream says GOAWAY: it never
+        left, so it goes to a new connection at once instead of waiting for
+        the first call to end."""
+        def answer(stream, text):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message(text))) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+
+        def behave(number, stream):
+            if number == 1:
+                return [(0.5, h2raw.frame(h2raw.GOAWAY, 0, 0, struct.pack(">II", stream, 0))),
+                        (1.5, answer(stream, "first"))]
+            return answer(stream, "held")
+        self.start(behave, settings=struct.pack(">HI", 3, 1))  # MAX_CONCURRENT_STREAMS 1
+        got = {}
+        first = threading.Thread(target=lambda: got.update(first=self.echo("first")))
+        first.start()
+        self.assertTrue(harness.wait_until(lambda: self.upstream.connections == 1, 2), self.log())
+        time.sleep(0.1)
+        started = time.monotonic()
+        status, _, body = self.echo("held")
+        took = time.monotonic() - started
+        self.assertEqual((status, json.loads(body)), (200, {"value": "held"}), self.log())
+        self.assertLess(took, 0.9)  # the GOAWAY came 0.4 s after it; the first ends at 1.5 s
+        first.join(5)
+        self.assertEqual((got["first"][0], json.loads(got["first"][2])), (200, {"value": "first"}))
+        self.assertEqual(self.upstream.connections, 2)
+
+    def test_goaway_on_three_connections_in_a_row(self):
+        """Three GOAWAYs while each connection's call runs: a fourth call goes
+        to a fourth connection at once."""
+        def answer(stream, text):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message(text))) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+
+        def behave(number, stream):
+            if number <= 3:
+                return (h2raw.frame(h2raw.GOAWAY, 0, 0, struct.pack(">II", stream, 0)), 1.5,
+                        answer(stream, "long"))
+            return answer(stream, "quick")
+        self.start(behave)
+        got = []
+        threads = []
+        for i in range(3):
+            threads.append(threading.Thread(target=lambda: got.append(self.echo("long"))))
+            threads[-1].start()
+            self.assertTrue(harness.wait_until(lambda: self.upstream.connections == i + 1, 2),
+                            self.log())
+            time.sleep(0.1)
+        started = time.monotonic()
+        status, _, body = self.echo("quick")
+        self.assertEqual((status, json.loads(body)), (200, {"value": "quick"}), self.log())
+        self.assertLess(time.monotonic() - started, 0.6)
+        for t in threads:
+            t.join(5)
+        self.assertEqual([g[0] for g in got], [200, 200, 200])
 
     def assert_refused_a_few_times(self):
         started = time.monotonic()
