@@ -223,7 +223,8 @@ $(B)/link-settings: FORCE
 $(B)/rpcrest-host $(B)/tests/oom/rpcrest-host: $(HOST_LINK) host/exports.list
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--dynamic-list=host/exports.list $(HOST_LINK) $(LIBS_HOST) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--dynamic-list=host/exports.list -Wl,--wrap=accept4 \
+	    $(HOST_LINK) $(LIBS_HOST) -o $@
 
 $(B)/rpcrest-gateway $(B)/tests/oom/rpcrest-gateway: $(GW_LINK)
 	@mkdir -p $(dir $@)

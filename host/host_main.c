@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "host_accept.h"
 #include "host_metrics.h"
 #include "host_plugin.h"
 #include "host_server.h"
@@ -412,7 +413,8 @@ int main(int argc, char **argv)
     if (!conf)
         return status;
     rp_log_route_grpc();
-    rp_nofile_raise(); /* gRPC core stops accepting for good at EMFILE */
+    rp_nofile_raise(); /* gRPC core stops accepting for good at EMFILE, */
+    host_accept_keep_reserve(); /* unless a descriptor can be freed then */
     char err[1024];
     rp_config *cfg = rp_config_load_given(conf, err, sizeof(err));
     if (!cfg) {

@@ -506,6 +506,32 @@ class SignalTest(HostCase):
         self.assertEqual(h.wait_exit(5), 0, h.stderr())
 
 
+class FileLimitTest(HostCase):
+    def test_the_port_stays_open_after_the_host_ran_out_of_file_descriptors(self):
+        """gRPC core 1.51 stops accepting on a listener for good once accept4
+        fails with EMFILE: with 64 descriptors and 200 connections held
+        open, the port used to take nobody again, even after they closed.
+        The connections it cannot take are closed at once, and once they
+        are gone a new client is served."""
+        def at_64():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        h = self.host().start(preexec_fn=at_64)
+        held = []
+        try:
+            for _ in range(200):
+                held.append(socket.create_connection(("127.0.0.1", h.port), timeout=5))
+            time.sleep(1)  # the host takes what it can
+        finally:
+            for s in held:
+                s.close()
+        ch = h.channel()
+        self.addCleanup(ch.close)
+        self.assertEqual(ch.unary_unary(ECHO_METHOD)(b"\x0a\x02hi", timeout=5), b"\x0a\x02hi",
+                         h.stderr())
+        self.assertIn("out of file descriptors (Too many open files): ", h.stderr())
+        self.assertRegex(h.stderr(), r"new connections? closed at once, and the port stays open")
+
+
 class PingPolicyTest(HostCase):
     """Keepalive PINGs from clients: gRPC core's policy, set by [host]
     min_ping_interval and ping_without_calls."""
