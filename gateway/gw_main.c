@@ -25,6 +25,7 @@
 #include "gw_refresh.h"
 #include "gw_upstream.h"
 #include "rp_absl.h"
+#include "rp_bound_exit.h"
 #include "rp_config.h"
 #include "rp_log.h"
 #include "rp_nofile.h"
@@ -444,14 +445,17 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
      * another upstream is assumed to take 100 (gRPC's own servers' usual) */
     int per_connection = cfg->gateway.upstream ? 100 : cfg->host.max_concurrent_streams;
     gw_run run = {0};
+    rp_bound_exit_arm(1); /* a failed start tears gRPC core down, which may wait for good */
     run.up = gw_upstream_start(target, (threads + 3) / 4, per_connection, tls,
                                cfg->gateway.upstream_name, err, sizeof(err));
     if (!run.up) {
         rp_log("%s", err);
         return 1;
     }
+    rp_bound_exit_disarm();
     int status = open_outputs(cfg, &run, sg);
     if (status) {
+        rp_bound_exit_arm(status);
         close_run(&run, sg);
         return status;
     }
@@ -468,6 +472,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     int have_api;
     gw_http *http = start_http(cfg, src, &hc, &run, sg, &have_api, &status);
     if (!http) {
+        rp_bound_exit_arm(status);
         close_run(&run, sg);
         return status;
     }

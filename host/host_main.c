@@ -20,6 +20,7 @@
 #include "host_plugin.h"
 #include "host_server.h"
 #include "rp_absl.h"
+#include "rp_bound_exit.h"
 #include "rp_addr.h"
 #include "rp_config.h"
 #include "rp_log.h"
@@ -382,12 +383,15 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
     memset(&run, 0, sizeof(run));
     int status = bind_port(cfg, &conf, &run);
     if (status) {
-        if (status != RP_EX_CONFIG) /* grpc_init ran */
+        if (status != RP_EX_CONFIG) { /* grpc_init ran */
+            rp_bound_exit_arm(status);
             host_run_free(&run);
+        }
         return status;
     }
     status = load_and_start(cfg, &conf, &run);
     if (status) {
+        rp_bound_exit_arm(status); /* gRPC core may wait for a thread it never had */
         host_run_free(&run);
         return status;
     }

@@ -16,6 +16,7 @@ that is not root, and plugins other users could replace (StrictModes).
 import atexit
 import http.client
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -553,6 +554,42 @@ class RunAsNobody(Case):
         resp = conn.getresponse()
         self.assertEqual((resp.status, resp.read()), (200, b'{"value":"low port"}'))
         conn.close()
+
+    def test_a_start_without_threads_ends_in_bounded_time(self):
+        """The kernel refuses threads (RLIMIT_NPROC of 4, as nobody: root is
+        not held to it): the host and the gateway end with status 1 and say
+        so, instead of waiting for good in gRPC core's teardown for a thread
+        that never started, deaf to SIGTERM."""
+        anyone = harness.build_for_anyone()
+        folder = tempfile.mkdtemp(prefix="rpcrest-nproc-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        os.chmod(folder, 0o755)
+        port, http_port = harness.free_port(), harness.free_port()
+        inis = {
+            "rpcrest-host": "[host]\nlisten = 127.0.0.1:%d\nthreads = 2\nprivate_listen = off\n"
+                            "[service.echo]\nplugin = %s/services/echo.so\n" % (port, anyone),
+            "rpcrest-gateway": "[gateway]\nlisten = 127.0.0.1:%d\nupstream = 127.0.0.1:%d\n"
+                               "threads = 2\ndescriptors = %s/services/echo.pb\n"
+                               % (http_port, port, anyone),
+        }
+
+        def as_nobody_with_4_threads():
+            resource.setrlimit(resource.RLIMIT_NPROC, (4, 4))
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(NOBODY)
+        for program, text in inis.items():
+            ini = os.path.join(folder, program + ".ini")
+            with open(ini, "w") as f:
+                f.write(text)
+            os.chmod(ini, 0o644)
+            started = time.monotonic()
+            proc = subprocess.run([os.path.join(anyone, program), "-c", ini], capture_output=True,
+                                  text=True, timeout=30, stdin=subprocess.DEVNULL,
+                                  preexec_fn=as_nobody_with_4_threads)
+            self.assertEqual(proc.returncode, 1, (program, proc.stderr))
+            self.assertLess(time.monotonic() - started, 15, program)
+            self.assertIn("stopping after a failed start took over 5 s", proc.stderr, program)
 
     def test_unknown_user_is_a_config_error(self):
         r = self.rpcrest(supervisor={"user": "rpcrest-no-such-user"})
