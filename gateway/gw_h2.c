@@ -708,7 +708,7 @@ static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int 
                : NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
-/* Fails the calls submitted on connection `on` (NULL: on either), and with
+/* Fails the calls submitted on connection `on` (NULL: on any), and with
  * `queued` those waiting for one too. */
 static void fail_calls(gw_h2 *c, const h2_conn *on, int queued, grpc_status_code code,
                        const char *message)
