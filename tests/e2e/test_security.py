@@ -16,7 +16,6 @@ that is not root, and plugins other users could replace (StrictModes).
 import atexit
 import http.client
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -556,8 +555,8 @@ class RunAsNobody(Case):
         conn.close()
 
     def test_a_start_without_threads_ends_in_bounded_time(self):
-        """The kernel refuses threads (RLIMIT_NPROC of 4, as nobody: root is
-        not held to it): the host and the gateway end with status 1 and say
+        """The kernel refuses threads (RLIMIT_NPROC of 4, as a user of its
+        own: root is not held to it): the host and the gateway end with status 1 and say
         so, instead of waiting for good in gRPC core's teardown for a thread
         that never started, deaf to SIGTERM."""
         anyone = harness.build_for_anyone()
@@ -573,32 +572,31 @@ class RunAsNobody(Case):
                                % (http_port, port, anyone),
         }
 
-        def tasks_of_nobody():
-            """Threads of nobody's processes now: RLIMIT_NPROC counts them all."""
-            count = 0
-            for pid in os.listdir("/proc"):
-                try:
-                    if pid.isdigit() and os.stat("/proc/" + pid).st_uid == NOBODY:
-                        count += len(os.listdir("/proc/%s/task" % pid))
-                except OSError:
-                    pass
-            return count
+        # a user of its own, with no process anywhere: RLIMIT_NPROC counts
+        # every task of the user (nobody's may run elsewhere, even unseen)
+        busy = set()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                busy.add(os.stat("/proc/" + pid).st_uid)
+            except OSError:
+                pass
+        uid = next(u for u in range(61000, 62000) if u not in busy)
 
-        def as_nobody_with_4_threads():  # 4 beyond what nobody runs already
-            limit = tasks_of_nobody() + 4
-            resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(NOBODY)
+        # util-linux's prlimit and setpriv, not a preexec_fn: in a child this
+        # process forks, gRPC's fork handlers may start threads, which the
+        # switch of user would count against the limit before the exec
+        as_a_new_user_with_4_threads = ["prlimit", "--nproc=4:4", "setpriv", "--reuid=%d" % uid,
+                                        "--regid=%d" % uid, "--clear-groups"]
         for program, text in inis.items():
             ini = os.path.join(folder, program + ".ini")
             with open(ini, "w") as f:
                 f.write(text)
             os.chmod(ini, 0o644)
             started = time.monotonic()
-            proc = subprocess.run([os.path.join(anyone, program), "-c", ini], capture_output=True,
-                                  text=True, timeout=30, stdin=subprocess.DEVNULL,
-                                  preexec_fn=as_nobody_with_4_threads)
+            proc = subprocess.run(as_a_new_user_with_4_threads +
+                                  [os.path.join(anyone, program), "-c", ini],
+                                  capture_output=True, text=True, timeout=30,
+                                  stdin=subprocess.DEVNULL)
             self.assertEqual(proc.returncode, 1, (program, proc.stderr))
             self.assertLess(time.monotonic() - started, 15, program)
             self.assertIn("stopping after a failed start took over 5 s", proc.stderr, program)
