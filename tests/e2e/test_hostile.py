@@ -536,8 +536,9 @@ class GatewayClientCloses(unittest.TestCase):
     """A client's last bytes and its close arriving together: the
     connection is freed within seconds, not after connection_timeout."""
 
-    def setUp(self):
-        self.r = harness.Rpcrest(services=("echo",), gateway={"connection_timeout": "60"})
+    def setUp(self):  # one HTTP thread: one upstream connection, made by the first echo
+        self.r = harness.Rpcrest(services=("echo",),
+                                 gateway={"connection_timeout": "60", "threads": "1"})
         self.addCleanup(self.r.cleanup)
         self.r.start()
 
