@@ -170,6 +170,26 @@ static void test_a_connection_given_to_another_loop_counts_there_until_it_closes
     assert_int_equal(fake.added_to[1], 2);
 }
 
+/* The graceful stop's question: is every connection accepted in a daemon? */
+static void test_the_accept_is_quiet_only_once_every_loop_stopped_and_no_inbox_waits(void **state)
+{
+    fixture *f = *state;
+    arrive(f); /* loop 0 keeps the first */
+    arrive(f); /* and gives the second to loop 1's inbox */
+    gw_accept_stop(f->accept);
+    assert_false(gw_accept_quiet(f->accept)); /* no loop has seen the stop */
+    f->src[0]->tick(f->src[0], 0);
+    assert_int_equal(f->src[0]->fd, -1); /* loop 0 no longer watches the socket */
+    assert_false(gw_accept_quiet(f->accept)); /* loop 1 might still accept */
+    f->src[1]->tick(f->src[1], 0); /* takes its inbox, then sees the stop */
+    assert_int_equal(fake.added_to[1], 1);
+    assert_int_equal(f->src[1]->fd, -1);
+    assert_true(gw_accept_quiet(f->accept));
+    f->src[0]->tick(f->src[0], EPOLLIN); /* a late wake-up accepts nothing */
+    assert_int_equal(fake.added_to[0], 1);
+    assert_true(gw_accept_quiet(f->accept));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +199,9 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_connection_given_to_another_loop_counts_there_until_it_closes, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_the_accept_is_quiet_only_once_every_loop_stopped_and_no_inbox_waits, setup,
             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
