@@ -989,6 +989,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     gw_http_thread *t = cls; /* the thread whose daemon took conn */
     gw_http *h = t->http;
     gw_request *req = *con_cls;
+    gw_loop_progress(t->loop);
     if (!req) { /* 1: headers are in */
         gw_conns_header_done(conn);
         req = new_request(t, conn, url, method, version);

@@ -29,6 +29,9 @@
 #include "rp_time.h"
 #include "rp_trim.h"
 
+#define SPIN_ROUNDS 64   /* see mhd_asks_now */
+#define SPIN_PAUSE_MS 10
+
 struct gw_loop {
     struct MHD_Daemon *daemon;
     gw_loop_source *sources[GW_LOOP_MAX_SOURCES];
@@ -45,6 +48,15 @@ struct gw_loop {
     gw_loop_watch *pending_head, *pending_tail; /* watches not begun yet, by due_ms */
     rp_trim trim;
     gw_loop_busy_poll busy_poll;
+    /* libmicrohttpd asks to run again at once while a connection waits on
+     * the application, and also, for good, for a connection that can
+     * never go on (libmicrohttpd 0.9.75 with a chunk-size line longer than
+     * the connection's buffer: neither read further nor refused): after
+     * SPIN_ROUNDS rounds in a row that it asked for and that brought no
+     * event and no request progress, its "at once" is SPIN_PAUSE_MS */
+    int mhd_asks_now;     /* the last wait_ms: libmicrohttpd's timeout was 0 */
+    int progressed;       /* gw_loop_progress since the last wait */
+    unsigned spin_rounds;
     pthread_t thread; /* once `running` */
     int running;      /* gw_loop_run started the thread */
 };
@@ -62,14 +74,20 @@ static int64_t earlier(int64_t a, int64_t b)
 
 /* How long the loop may sleep: until libmicrohttpd's or the source's next
  * deadline, or the trim's. */
-static int wait_ms(const gw_loop *l, int64_t now)
+static int wait_ms(gw_loop *l, int64_t now)
 {
+    l->mhd_asks_now = 0;
     if (l->run_again || l->tick_again)
         return 0;
     MHD_UNSIGNED_LONG_LONG timeout;
     int64_t ms = MHD_get_timeout(l->daemon, &timeout) == MHD_YES
                      ? (timeout > INT_MAX ? INT_MAX : (int64_t)timeout)
                      : -1;
+    if (ms == 0) {
+        l->mhd_asks_now = 1;
+        if (l->spin_rounds >= SPIN_ROUNDS)
+            ms = SPIN_PAUSE_MS;
+    }
     if (l->pending_head) {
         int64_t left = l->pending_head->due_ms - now;
         ms = earlier(ms, left < 0 ? 0 : left);
@@ -108,6 +126,11 @@ static void update_source(gw_loop *l, size_t i)
         else
             rp_log("epoll_ctl MOD: %s", strerror(errno));
     }
+}
+
+void gw_loop_progress(gw_loop *l)
+{
+    l->progressed = 1;
 }
 
 void gw_loop_update(gw_loop *l)
@@ -224,6 +247,8 @@ static void *loop_main(void *arg)
             break;
         }
         int64_t now = gw_loop_now_ms();
+        l->spin_rounds = l->mhd_asks_now && !l->progressed ? l->spin_rounds + 1 : 0;
+        l->progressed = 0;
         if (n > 0 || l->run_again || l->tick_again)
             rp_trim_busy(&l->trim, now);
         else /* a deadline: libmicrohttpd's, the source's, or the trim's */

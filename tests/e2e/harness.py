@@ -75,6 +75,13 @@ def wait_until(predicate, timeout, interval=0.02):
         time.sleep(interval)
 
 
+def cpu_ticks(pid):
+    """utime + stime of a process (all its threads), in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def rss_kib(pid):
     """VmRSS of a running process, in KiB."""
     with open("/proc/%d/status" % pid) as f:

@@ -1182,13 +1182,6 @@ class Conflicts(ProcessCase):
         self.assertIn("/conflict.Clash/GetByName", log)
 
 
-def cpu_ticks(pid):
-    """utime + stime of a process, in clock ticks."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
 class BusyPoll(ProcessCase):
     """[gateway] busy_poll_us: with one connection open, an HTTP thread polls
     for that long before it sleeps.  The polling must end: a process that
@@ -1218,20 +1211,20 @@ class BusyPoll(ProcessCase):
             resp = conn.getresponse()
             self.assertEqual((resp.status, json.loads(resp.read())), (200, {"value": "v%d" % i}))
         time.sleep(0.2)
-        before = cpu_ticks(gateway.proc.pid)
+        before = harness.cpu_ticks(gateway.proc.pid)
         time.sleep(2)  # the connection stays open, with nothing on it
-        used = cpu_ticks(gateway.proc.pid) - before
+        used = harness.cpu_ticks(gateway.proc.pid) - before
         self.assertLessEqual(used, 10, "the gateway used %d ticks in 2 s idle" % used)
         conn.request("POST", "/v1/example/echo", body=b'{"value":"after"}')
         self.assertEqual(json.loads(conn.getresponse().read()), {"value": "after"})
 
     def test_no_cpu_while_a_long_call_waits(self):
         gateway = self.start("busy_poll_us = 1000")
-        before = cpu_ticks(gateway.proc.pid)
+        before = harness.cpu_ticks(gateway.proc.pid)
         t0 = time.monotonic()
         self.ok("POST", "/v1/testkit/sleep", {"duration": "1.5s"})
         self.assertGreaterEqual(time.monotonic() - t0, 1.5)
-        used = cpu_ticks(gateway.proc.pid) - before
+        used = harness.cpu_ticks(gateway.proc.pid) - before
         self.assertLessEqual(used, 15, "the gateway used %d ticks during a 1.5 s call" % used)
 
     def test_off_when_one_cpu_is_allowed(self):

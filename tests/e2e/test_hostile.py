@@ -14,6 +14,9 @@ max_body_bytes 1 MiB, connection_timeout 2 s, max_connections 16):
   duplicate keys (also in maps), two      400: duplicate object key / set twice / the same
   members of a oneof, name + JSON name    oneof is already set
   a body over max_body_bytes              413, code 8, by Content-Length or chunked
+  a chunk-size line longer than the       not answered (libmicrohttpd 0.9.75 can neither read
+  connection's buffer (~30 KB)            on nor refuse it): closed at the body's deadline, and
+                                          no CPU spent on it meanwhile
   a header over the connection's memory   431 (libmicrohttpd's own, HTML, connection closed)
   more than 256 header fields             431, code 8, JSON
   more Grpc-Metadata-* than gRPC takes    431, code 8, JSON (gRPC core would drop the whole
@@ -330,6 +333,29 @@ class GatewayHostile(unittest.TestCase):
                     break
         self.assertTrue(closed, "still open after 20 s")
         self.assertLess(time.monotonic() - t0, 6)
+
+    def test_a_chunk_size_line_longer_than_the_buffer_costs_no_cpu(self):
+        """libmicrohttpd 0.9.75 asks to be run again at once, for as long as
+        the connection lives, while a chunk-size line fills the connection's
+        buffer: the HTTP thread spun a CPU until connection_timeout (150
+        clock ticks in 1.5 s).  The connection is closed at its body's
+        deadline."""
+        s = socket.create_connection(("127.0.0.1", self.r.http_port))
+        try:
+            s.sendall(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n2;" + b"a" * 40000)
+            time.sleep(0.2)
+            before = harness.cpu_ticks(self.gateway_pid)
+            time.sleep(1.5)
+            used = harness.cpu_ticks(self.gateway_pid) - before
+            self.assertLess(used, 30, "the gateway spent %d clock ticks in 1.5 s" % used)
+            s.settimeout(10)
+            try:
+                self.assertEqual(s.recv(100), b"")
+            except ConnectionResetError:
+                pass  # closed with the rest of the line unread
+        finally:
+            s.close()
 
     def test_bodies_that_cannot_be_delimited_are_refused_at_once(self):
         """RFC 9112 6.1, 6.3: an unknown transfer coding (501), or lengths a
