@@ -626,17 +626,18 @@ static void new_request_id(char out[33])
     out[32] = '\0';
 }
 
-/* An incoming X-Request-Id is kept when it is 1..GW_REQUEST_ID_MAX bytes of
- * printable ASCII without space, '"' or '\\' (it goes into log lines and
- * metadata as it is). */
-static int valid_request_id(const char *id)
+/* The length of an incoming X-Request-Id to keep (its trailing spaces and
+ * tabs are not part of it, RFC 9110 5.5), or 0: it is kept when it is
+ * 1..GW_REQUEST_ID_MAX bytes of printable ASCII without space, '"' or
+ * '\\' (it goes into log lines and metadata as it is). */
+static size_t valid_request_id(const char *id)
 {
-    size_t n = 0;
-    for (; id[n]; n++)
+    size_t len = gw_headers_value_len(id);
+    for (size_t n = 0; n < len; n++)
         if (n == GW_REQUEST_ID_MAX || id[n] <= 0x20 || id[n] >= 0x7f || id[n] == '"' ||
             id[n] == '\\')
             return 0;
-    return n > 0;
+    return len;
 }
 
 /* GET /metrics: the exposition, rendered now. */
@@ -746,6 +747,41 @@ static enum MHD_Result collect_framing(void *cls, enum MHD_ValueKind kind, const
     return MHD_YES;
 }
 
+/* 1 if s has a byte no request target may carry as it is (RFC 9112 3.2,
+ * RFC 3986: a space, a control character, DEL); a percent-escape of one
+ * is the path's or the query's business. */
+static int has_raw_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+static enum MHD_Result check_query_text(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    (void)kind;
+    int *bad = cls;
+    *bad = has_raw_control(key) || (value && has_raw_control(value));
+    return *bad ? MHD_NO : MHD_YES;
+}
+
+/* What is wrong with the request line as libmicrohttpd split it, or NULL:
+ * a method that is not a token (RFC 9110 9.1), a target with a raw space
+ * or control character in its path or query (libmicrohttpd takes the last
+ * space as the end of the target and keeps the rest). */
+static const char *request_line_error(struct MHD_Connection *conn, const char *method,
+                                      const char *url)
+{
+    if (!gw_headers_token_ok(method, strlen(method)))
+        return "a method that is not an HTTP token";
+    int bad = has_raw_control(url);
+    if (!bad)
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, check_query_text, &bad);
+    return bad ? "a request target with a space or a control character" : NULL;
+}
+
 /* What makes the request's body impossible to delimit safely (RFC 9112
  * 6.1, 6.3), as an HTTP status (*why says it), or 0: a Transfer-Encoding
  * other than chunked (501: libmicrohttpd would read to the end of the
@@ -778,7 +814,8 @@ static int framing_status(struct MHD_Connection *conn, const char *version, cons
         *why = "Content-Length given twice with different values";
         return 400;
     }
-    if (!f.host && version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
+    /* libmicrohttpd takes HTTP/1.2 and on as 1.1 */
+    if (!f.host && version && strcmp(version, MHD_HTTP_VERSION_1_0) != 0) {
         *why = "an HTTP/1.1 request without Host";
         return 400;
     }
@@ -829,6 +866,10 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
     req->head_bytes = head.bytes;
     /* framing first: a request whose body cannot be delimited is answered
      * at once and its connection closed, whatever else is wrong with it */
+    if ((req->framing = request_line_error(conn, method, url))) {
+        req->early_status = 400;
+        return;
+    }
     if ((req->early_status = framing_status(conn, version, &req->framing)))
         return;
     if (head.n_headers > MAX_HEADERS || head.bytes > REQUEST_HEAD_MAX) {
@@ -871,7 +912,9 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
         break;
     }
     const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TE);
-    req->wants_trailers = te && strcasestr(te, "trailers") != NULL;
+    /* trailers need a chunked response, which HTTP/1.0 has not */
+    req->wants_trailers = te && strcasestr(te, "trailers") != NULL && version &&
+                          strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
@@ -904,12 +947,16 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     req->verb[verb_len] = '\0';
     /* X-Request-Id, else the same as grpc-gateway clients send metadata */
     const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, GW_REQUEST_ID_HEADER);
-    if (!id || !valid_request_id(id))
+    size_t id_len = id ? valid_request_id(id) : 0;
+    if (!id_len) {
         id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                          "Grpc-Metadata-" GW_REQUEST_ID_HEADER);
-    if (id && valid_request_id(id))
-        memcpy(req->request_id, id, strlen(id) + 1);
-    else
+        id_len = id ? valid_request_id(id) : 0;
+    }
+    if (id_len) {
+        memcpy(req->request_id, id, id_len);
+        req->request_id[id_len] = '\0';
+    } else
         new_request_id(req->request_id);
     atomic_init(&req->state, REQ_READING);
     atomic_fetch_add(&h->in_flight, 1);

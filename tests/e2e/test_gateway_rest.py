@@ -621,6 +621,21 @@ class Metadata(SystemCase):
         self.assertEqual(sorted(trailers), [("grpc-trailer-x-cost", "12"),
                                             ("grpc-trailer-x-sig-bin", "AAH/")])
 
+    def test_no_trailers_for_http_1_0(self):
+        """HTTP/1.0 has no chunked responses to carry trailers: TE: trailers
+        from such a client announced some and sent none.  As for a client
+        that does not ask for trailers, the trailing metadata is left out
+        (grpc-gateway's rule)."""
+        body = json.dumps({"noEcho": True, "addTrailing": [{"key": "x-cost", "text": "12"}]})
+        request = (b"POST " + self.PATH.encode() + b" HTTP/1.0\r\nTE: trailers\r\n"
+                   b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                   % (len(body), body.encode()))
+        status, headers, raw = raw_exchange(self.port, request)
+        self.assertEqual(status, 200, raw)
+        self.assertNotIn("trailer", [k for k, _ in headers])
+        self.assertNotIn(("transfer-encoding", "chunked"), headers)
+        self.assertFalse([k for k, _ in headers if k.startswith("grpc-trailer-")], headers)
+
     def test_bad_metadata_header(self):
         self.error("POST", self.PATH, {}, {"Grpc-Metadata-X-Data-Bin": "not base64!"},
                    status=400, code=3)

@@ -357,6 +357,24 @@ class GatewayHostile(unittest.TestCase):
         finally:
             s.close()
 
+    def test_a_malformed_request_line_is_refused(self):
+        """RFC 9110 9.1 and RFC 9112 3.2: a method that is not a token, a
+        raw space or control character in the target (libmicrohttpd ends the
+        target at the last space and keeps the rest): 400, where they were
+        routed (a space or \\x01 in a path variable or query value went to
+        the plugin) or refused as a method not allowed."""
+        for line in (b"GET /v1/who ami HTTP/1.1", b"{}GET /healthz HTTP/1.1",
+                     b"G\x01T /healthz HTTP/1.1", b"GET /healthz?tags=a b HTTP/1.1",
+                     b"POST " + ECHO.encode() + b"\x7f HTTP/1.1",
+                     b"GET /v1/testkit/x\x01y HTTP/1.1", b"GET /healthz?a\x01=1 HTTP/1.1"):
+            with self.subTest(line=line):
+                out = self.raw(line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+                self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:300])
+                self.assertIn(b'"code":3', out)
+        # escaped, the same bytes are the path's and the query's business
+        out = self.raw(b"GET /healthz?x=a%20b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:300])
+
     def test_bodies_that_cannot_be_delimited_are_refused_at_once(self):
         """RFC 9112 6.1, 6.3: an unknown transfer coding (501), or lengths a
         proxy in front could read otherwise (400), answered at once and the
@@ -378,6 +396,10 @@ class GatewayHostile(unittest.TestCase):
                 self.assertIn(b"malformed request: " + why, out)
                 self.assertLess(time.monotonic() - t0, 2)
         out = self.raw(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:300])
+        self.assertIn(b"an HTTP/1.1 request without Host", out)
+        # libmicrohttpd serves HTTP/1.2 as 1.1: it needs a Host as much
+        out = self.raw(b"GET /healthz HTTP/1.2\r\nConnection: close\r\n\r\n")
         self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:300])
         self.assertIn(b"an HTTP/1.1 request without Host", out)
         out = self.raw(b"GET /healthz HTTP/1.0\r\n\r\n")  # 1.0 needs none

@@ -352,6 +352,9 @@ class RequestIdTest(unittest.TestCase):
             self.assertEqual(reply["requestId"], hdrs["x-request-id"])
         hdrs, _, _ = self.metadata_call({"X-Request-Id": "y" * 128})
         self.assertEqual(hdrs["x-request-id"], "y" * 128)
+        # the spaces and tabs after a value are not part of it (RFC 9110 5.5)
+        hdrs, reply, md = self.metadata_call({"X-Request-Id": "abc \t "})
+        self.assertEqual((hdrs["x-request-id"], md, reply["requestId"]), ("abc", ["abc"], "abc"))
 
     def test_metadata_header_gives_the_id_when_there_is_no_other(self):
         # grpc-gateway clients send metadata as Grpc-Metadata-*: taken as the id
