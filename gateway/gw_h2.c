@@ -296,6 +296,9 @@ static void call_finish(h2_call *k, grpc_status_code code, const char *message)
             set_status(r, code, message);
         } else if (k->failed_alloc) {
             set_status(r, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
+        } else if (k->http_status == 0) { /* RST_STREAM(NO_ERROR), as gRPC core reads it */
+            set_status(r, GRPC_STATUS_INTERNAL, "the upstream reset the stream (NO_ERROR) "
+                                                "before answering");
         } else if (k->http_status != 200 && !(k->trailers_only && k->grpc_status >= 0)) {
             /* gRPC's rule: a grpc-status beside the HTTP status (Trailers-Only)
              * wins; otherwise the HTTP status says what went wrong */
@@ -468,14 +471,16 @@ static int hex_value(uint8_t ch)
     return -1;
 }
 
-/* grpc-message is percent-encoded; a malformed escape stays as it is. */
+/* grpc-message is percent-encoded; a malformed escape stays as it is, and
+ * so does %00, which would end the message where it is read as a C
+ * string. */
 static char *percent_decode(const uint8_t *s, size_t len)
 {
     char *out = gpr_malloc(len + 1), *o = out;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
         if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
-            (lo = hex_value(s[i + 2])) >= 0) {
+            (lo = hex_value(s[i + 2])) >= 0 && (hi | lo) != 0) {
             *o++ = (char)(hi << 4 | lo);
             i += 2;
         } else {
@@ -604,7 +609,10 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
     h2_call *k = stream_call(s, stream_id);
     if (!k)
         return 0;
-    if (error == NGHTTP2_REFUSED_STREAM && k->tries < MAX_TRIES) {
+    /* REFUSED_STREAM says the upstream did nothing with the call; once it
+     * has begun to answer, the call is not sent again (gRPC core's rule) */
+    int refused_unanswered = error == NGHTTP2_REFUSED_STREAM && k->http_status == 0;
+    if (refused_unanswered && k->tries < MAX_TRIES) {
         k->stream_id = 0; /* never processed: send it again */
         k->conn = NULL;
         n->n_streams--;
@@ -626,7 +634,7 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
     }
     if (error != NGHTTP2_NO_ERROR && k->grpc_status < 0) {
         char text[80];
-        if (error == NGHTTP2_REFUSED_STREAM)
+        if (refused_unanswered)
             snprintf(text, sizeof(text), "the upstream refused the call %d times", k->tries);
         else if (k->reset_here)
             snprintf(text, sizeof(text), "the upstream's reply broke HTTP/2 (%s)",
@@ -646,7 +654,14 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
  * nghttp2 found the upstream's frames on that stream malformed. */
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *user)
 {
-    (void)user;
+    h2_conn *n = user;
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR)
+        rp_log("upstream %s: the gateway ends the connection: it broke HTTP/2 (%s%s); the "
+               "calls on it fail with UNAVAILABLE", n->c->target,
+               nghttp2_http2_strerror(frame->goaway.error_code),
+               frame->goaway.error_code == NGHTTP2_COMPRESSION_ERROR
+                   ? ", or sent a header field over 64 KiB, more than the gateway decodes"
+                   : "");
     h2_call *k = stream_call(s, frame->hd.stream_id);
     if (k && frame->hd.type == NGHTTP2_HEADERS)
         k->headers_sent = 1;
@@ -657,10 +672,26 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *u
     return 0;
 }
 
+/* The upstream's answer is complete (END_STREAM) while the request's body
+ * is not all sent: the answer stands (RFC 9113 8.1, a Trailers-Only error
+ * for a body too large, a proxy's 503), and the rest of the body is not
+ * sent: the stream is reset with NO_ERROR, which closes it at once and
+ * finishes the call as answered.  (The stream would otherwise stay open
+ * until the body was sent, behind a window the upstream need not open.) */
+static void end_request_early(nghttp2_session *s, const nghttp2_frame *frame)
+{
+    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return;
+    h2_call *k = stream_call(s, frame->hd.stream_id);
+    if (k && k->sent < k->body.len)
+        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, k->stream_id, NGHTTP2_NO_ERROR);
+}
+
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *user)
 {
-    (void)s;
     h2_conn *n = user;
+    end_request_early(s, frame);
     if (frame->hd.type == NGHTTP2_GOAWAY)
         n->goaway = 1;
     if (frame->hd.type == NGHTTP2_RST_STREAM && frame->rst_stream.error_code == NGHTTP2_NO_ERROR)
@@ -820,9 +851,11 @@ static int open_connection(h2_conn *n)
         errno = ENOMEM;
         return -1;
     }
-    /* the header list a call may carry (its metadata limit); one field
-     * over 64 KiB is more than nghttp2 decodes, and ends the connection:
-     * the host refuses a plugin's, other upstreams are asked not to */
+    /* the header list a call may carry (its metadata limit).  One field
+     * over 64 KiB is more than nghttp2 decodes, and ends the connection
+     * (HTTP/2 has no setting to ask for less): the host refuses a
+     * plugin's; another upstream's fails every call on the connection
+     * (read_available logs it) */
     nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4 << 20},
@@ -1018,6 +1051,8 @@ static void read_available(h2_conn *n)
             if (n->goaway && !had_goaway && rc >= 0)
                 take_back_unsent(n);
             if (rc < 0) {
+                rp_log("upstream %s: %s; the calls on the connection fail with UNAVAILABLE",
+                       c->target, nghttp2_strerror((int)rc));
                 close_connection(n);
                 return;
             }

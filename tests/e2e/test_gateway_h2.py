@@ -15,9 +15,14 @@ with frames written here, as no gRPC library would send all of them:
   GOAWAY before the call is processed      the call is sent again on a new connection: 200
   refuses every stream (RST_STREAM          503, code 14, after three tries
     REFUSED_STREAM, or GOAWAY each time)
-  RST_STREAM with another error code       its gRPC status, as gRPC maps it (INTERNAL_ERROR
-                                             500 code 13, CANCEL 499 code 1,
+  RST_STREAM with another error code       its gRPC status, as gRPC maps it (NO_ERROR and
+                                             INTERNAL_ERROR 500 code 13, CANCEL 499 code 1,
                                              ENHANCE_YOUR_CALM 429 code 8, …)
+  REFUSED_STREAM after it began to answer  503, code 14; not sent again (it may have run)
+  a whole answer before the whole body     the answer, at once; the stream is reset (NO_ERROR)
+  grpc-message with %00                    kept as %00 (it cut the message short)
+  a header field over 64 KiB               503, code 14 for the calls on the connection
+                                             (nghttp2 decodes none), and a log line saying so
   no upstream listening                    503, code 14, at once; once it listens,
                                              calls work again within the backoff (1 s)
   a message whose prefix says 64 MiB + 1   429, code 8 at once; the stream is reset
@@ -73,8 +78,9 @@ class FakeUpstream:
     the order of their first call (the gateway's gRPC channel also connects,
     and makes none here).  Records the frame types it got."""
 
-    def __init__(self, path, behave, settings=b""):
+    def __init__(self, path, behave, settings=b"", on_headers=False):
         self.path, self.behave, self.settings = path, behave, settings
+        self.on_headers = on_headers  # answer on a request's HEADERS, not its end
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.bind(path)
         self.sock.listen(16)
@@ -112,7 +118,9 @@ class FakeUpstream:
                     conn.sendall(h2raw.frame(h2raw.SETTINGS, 1, 0))
                 elif ftype == h2raw.PING and not flags & 1:
                     conn.sendall(h2raw.frame(h2raw.PING, 1, 0, payload))
-                elif ftype in (h2raw.HEADERS, h2raw.DATA) and flags & h2raw.END_STREAM:
+                elif ((ftype in (h2raw.HEADERS, h2raw.DATA) and flags & h2raw.END_STREAM
+                       and not self.on_headers)
+                      or (ftype == h2raw.HEADERS and self.on_headers)):
                     if not number:
                         with self.lock:
                             self.connections += 1
@@ -176,9 +184,9 @@ class GatewayH2Client(unittest.TestCase):
         if self.upstream:
             self.upstream.stop()
 
-    def start(self, behave, settings=b""):
+    def start(self, behave, settings=b"", on_headers=False):
         if behave:
-            self.upstream = FakeUpstream(self.path, behave, settings)
+            self.upstream = FakeUpstream(self.path, behave, settings, on_headers)
         self.gateway_log = open(os.path.join(self.dir, "gateway.log"), "ab")
         self.gateway = subprocess.Popen([GATEWAY, "-c", self.ini], stdin=subprocess.DEVNULL,
                                         stdout=self.gateway_log, stderr=subprocess.STDOUT)
@@ -510,14 +518,78 @@ class GatewayH2Client(unittest.TestCase):
     def test_reset_codes_as_grpc_maps_them(self):
         """RST_STREAM's error code becomes the gRPC status gRPC's HTTP/2
         transports give it (and the streaming routes, on gRPC core, give)."""
-        expected = {0x1: (500, 13), 0x2: (500, 13), 0x8: (499, 1), 0xb: (429, 8),
-                    0xc: (403, 7)}
+        expected = {0x0: (500, 13), 0x1: (500, 13), 0x2: (500, 13), 0x8: (499, 1),
+                    0xb: (429, 8), 0xc: (403, 7)}
         self.start(lambda _, stream: h2raw.frame(
             h2raw.RST_STREAM, 0, stream, struct.pack(">I", self.reset_code)))
         for code, (status, grpc_code) in expected.items():
             with self.subTest(code=code):
                 self.reset_code = code
                 self.assert_error(self.echo(), status, grpc_code)
+
+    def test_reset_with_no_error_before_any_answer(self):
+        """RST_STREAM(NO_ERROR) and nothing else: INTERNAL, as gRPC core
+        gives it (it was UNKNOWN, "the upstream answered HTTP 0")."""
+        self.start(lambda _, stream: h2raw.frame(h2raw.RST_STREAM, 0, stream,
+                                                 struct.pack(">I", 0)))
+        self.assert_error(self.echo(), 500, 13,
+                          "the upstream reset the stream (NO_ERROR) before answering")
+
+    def test_refused_after_the_answer_began_is_not_sent_again(self):
+        """REFUSED_STREAM after the upstream began to answer: the call may
+        have run, so it is not sent again (it was, and ran twice): 503, code
+        14, as gRPC core answers."""
+        def behave(number, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message("x"))) +
+                    h2raw.frame(h2raw.RST_STREAM, 0, stream, struct.pack(">I", 7)))
+        self.start(behave)
+        self.assert_error(self.echo(), 503, 14)
+        calls = [f for f in self.upstream.received if f[1] == h2raw.HEADERS]
+        self.assertEqual(len(calls), 1, self.upstream.received)
+
+    def test_an_answer_before_the_whole_body_is_the_answer(self):
+        """The upstream answers (Trailers-Only, RESOURCE_EXHAUSTED) before the
+        body is all sent, and never opens a window for the rest: the answer
+        stands at once, and the stream is reset with NO_ERROR (the call
+        waited for the body to go out, and got 504 at its deadline)."""
+        def behave(_, stream):
+            return headers_frame(stream, RESPONSE_HEADERS + [
+                ("grpc-status", "8"), ("grpc-message", "too big")], True)
+        self.start(behave, on_headers=True)
+        started = time.monotonic()
+        self.assert_error(self.echo("x" * 200000), 429, 8, "too big")
+        self.assertLess(time.monotonic() - started, 1.5)
+        self.assertTrue(harness.wait_until(lambda: any(
+            t == h2raw.RST_STREAM for _, t, _ in self.upstream.received), 2), self.upstream.received)
+        # a small one, whose body went out whole, gets the same answer
+        self.assert_error(self.echo("small"), 429, 8, "too big")
+
+    def test_an_escaped_nul_in_grpc_message_stays_escaped(self):
+        """%00 would end the message where it is read as a C string ("a")."""
+        self.start(lambda _, stream: headers_frame(stream, RESPONSE_HEADERS + [
+            ("grpc-status", "5"), ("grpc-message", "a%00b%0Ac")], True))
+        self.assert_error(self.echo(), 404, 5, "a%00b\nc")
+
+    def test_a_header_field_over_64_KiB_is_logged(self):
+        """nghttp2 decodes no header field over 64 KiB and ends the whole
+        connection (COMPRESSION_ERROR): the calls on it fail with 503, and
+        the log says why (it said nothing)."""
+        value = "v" * 70000
+        block = b"".join(h2raw.hpack_literal(n, v) for n, v in
+                         RESPONSE_HEADERS + [("grpc-status", "3"), ("x-huge", value)])
+        chunks = [block[i:i + 16000] for i in range(0, len(block), 16000)]
+
+        def behave(_, stream):
+            out = h2raw.frame(h2raw.HEADERS, h2raw.END_STREAM, stream, chunks[0])
+            for i, chunk in enumerate(chunks[1:], 1):
+                out += h2raw.frame(h2raw.CONTINUATION,
+                                   h2raw.END_HEADERS if i == len(chunks) - 1 else 0, stream, chunk)
+            return out
+        self.start(behave)
+        self.assert_error(self.echo(), 503, 14)
+        self.assertTrue(harness.wait_until(
+            lambda: "a header field over 64 KiB" in self.log(), 2), self.log())
 
     def test_malformed_grpc_status(self):
         """A grpc-status that is not a decimal number is UNKNOWN, as gRPC
