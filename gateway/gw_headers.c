@@ -51,6 +51,10 @@ static const header_name permanent_headers[] = {
 static const header_name transport_keys[] = {
     NAME("connection"), NAME("keep-alive"), NAME("proxy-connection"),
     NAME("transfer-encoding"), NAME("upgrade"), NAME("te"), NAME("content-type"),
+    /* RFC 9113 8.1.1, 8.3.1: a length the DATA does not match, a Host that
+     * is not :authority, make the request malformed: a strict upstream
+     * resets it (python-h2) or the whole connection */
+    NAME("content-length"), NAME("host"),
     NAME("grpc-timeout"), NAME("grpc-encoding"), NAME("grpc-accept-encoding"),
     NAME("grpc-message"), NAME("grpc-status"), NAME("grpc-status-details-bin"),
     NAME("grpc-message-type"),

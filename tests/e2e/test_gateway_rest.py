@@ -681,8 +681,11 @@ class Metadata(SystemCase):
     def test_metadata_the_transport_owns_is_refused(self):
         # sent on, te broke the call in gRPC core ("Bad :te header") and
         # grpc-encoding made a Go server read the message as gzip
+        # content-length and host made the request malformed to a strict
+        # HTTP/2 upstream (a length the DATA does not match, a Host that is
+        # not :authority), which reset the connection: 503
         for name in ("Te", "Connection", "Transfer-Encoding", "Content-Type", "Grpc-Encoding",
-                     "Grpc-Status", "Grpc-Timeout"):
+                     "Grpc-Status", "Grpc-Timeout", "Content-Length", "Host"):
             body = self.error("POST", self.PATH, {}, {"Grpc-Metadata-" + name: "x"},
                               status=400, code=3)
             self.assertEqual(body["message"],
