@@ -857,7 +857,7 @@ static const char *allowed_methods(gw_request *req, const char *url)
 
 /* What req is, before its body: a route of the API (req->route), /metrics,
  * /healthz or the console, or an answer known already (early_status: a
- * framing or header error, 404, 405, 413, 503). */
+ * framing or header error, 404, 405, 413, 415, 503). */
 static void classify_request(gw_request *req, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version)
 {
@@ -915,6 +915,13 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
     /* trailers need a chunked response, which HTTP/1.0 has not */
     req->wants_trailers = te && strcasestr(te, "trailers") != NULL && version &&
                           strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
+    /* a body in a coding the gateway does not decode (gzip) would be read
+     * as malformed JSON, or another coding's bytes as JSON: RFC 9110 15.5.16 */
+    const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (!req->early_status && ce &&
+        !(gw_headers_value_len(ce) == 8 && strncasecmp(ce, "identity", 8) == 0))
+        req->early_status = 415;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
@@ -985,6 +992,10 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
                                                               ? GRPC_STATUS_INVALID_ARGUMENT
                                                               : GRPC_STATUS_UNIMPLEMENTED,
                                   msg);
+    case 415:
+        return gw_http_send_error(req, 415, GRPC_STATUS_INVALID_ARGUMENT,
+                                  "a request body with a Content-Encoding is not supported "
+                                  "(the gateway reads JSON as it is sent)");
     case 431:
         if (req->head_bytes > REQUEST_HEAD_MAX)
             snprintf(msg, sizeof(msg),

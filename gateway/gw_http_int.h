@@ -74,7 +74,7 @@ typedef struct gw_request {
     struct MHD_Connection *conn;
     gw_http_thread *thread;  /* the HTTP thread serving conn */
     _Atomic req_state state;
-    int early_status;        /* 404/405/413/431 known before the body: answer after it
+    int early_status;        /* 404/405/413/415/431 known before the body: answer after it
                               * (or at once: see on_request); 400/501: the body cannot
                               * be delimited safely, answered at once */
     const char *framing;     /* for 400/501: what is wrong with the request's framing */

@@ -14,6 +14,10 @@ max_body_bytes 1 MiB, connection_timeout 2 s, max_connections 16):
   duplicate keys (also in maps), two      400: duplicate object key / set twice / the same
   members of a oneof, name + JSON name    oneof is already set
   a body over max_body_bytes              413, code 8, by Content-Length or chunked
+  a body with a Content-Encoding (gzip)   415, code 3 (the gateway decodes none)
+  a method that is not a token, a raw     400, code 3, connection closed
+  space or control character in the
+  request target
   a chunk-size line longer than the       not answered (libmicrohttpd 0.9.75 can neither read
   connection's buffer (~30 KB)            on nor refuse it): closed at the body's deadline, and
                                           no CPU spent on it meanwhile
@@ -356,6 +360,19 @@ class GatewayHostile(unittest.TestCase):
                 pass  # closed with the rest of the line unread
         finally:
             s.close()
+
+    def test_a_body_with_a_content_encoding_is_415(self):
+        """A gzip body was read as malformed JSON (400 'invalid token near
+        \\u001f'), and JSON labelled br was taken as it was.  `identity` is
+        no coding."""
+        import gzip
+        for coding, body in (("gzip", gzip.compress(b'{"value":"x"}')),
+                             ("br", b'{"value":"x"}'), ("gzip, identity", b"{}")):
+            with self.subTest(coding=coding):
+                self.assert_error(415, 3, "Content-Encoding", ECHO, body,
+                                  {"Content-Encoding": coding})
+        status, _, data = self.post(ECHO, b'{"value":"x"}', {"Content-Encoding": "Identity "})
+        self.assertEqual((status, data), (200, b'{"value":"x"}'))
 
     def test_a_malformed_request_line_is_refused(self):
         """RFC 9110 9.1 and RFC 9112 3.2: a method that is not a token, a
