@@ -22,6 +22,10 @@
  * second apart find the client gone and the request no further: a client
  * that closes its side after a complete request is answered (MHD may not
  * have reached the request at the first look).
+ *
+ * And it looks, at each sweep, for a body that libmicrohttpd has stopped
+ * reading for good (body_stalled): such a connection is shut down within a
+ * second instead of at its deadline.
  */
 #include "gw_conns.h"
 
@@ -31,22 +35,31 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include "gw_loop.h"
 #include "rp_log.h"
 #include "rp_time.h"
 
 #define SWEEP_MS 200 /* how often deadlines are checked */
 #define PEEK_MS 1000 /* how often a waiting connection is checked for its client's close */
+#define STALLED_LOOKS 4 /* looks in a row that find a body unread while its loop goes round */
 
 typedef struct conn_rec {
     struct conn_rec *prev, *next;
     gw_conns *owner;
+    const struct gw_loop *loop; /* runs the connection's daemon */
     int fd;
     atomic_llong deadline_ms; /* CLOCK_MONOTONIC; 0 = none (a request is in) */
     int64_t next_peek_ms;     /* when to look for the client's close (under lock) */
     int64_t closed_at_deadline; /* the deadline when the last look found it closed */
+    atomic_int in_body;       /* its request's header is in, its body is not */
+    atomic_ulong body_bytes;  /* of the body read so far */
+    /* the last look for a body libmicrohttpd has stopped reading (under lock) */
+    unsigned long seen_rounds, seen_bytes;
+    int stalled_looks;
     int shut;                 /* shut down already */
 } conn_rec;
 
@@ -56,6 +69,7 @@ struct gw_conns {
     atomic_uint open;        /* connections now */
     atomic_ulong refused;    /* closed at accept: max reached */
     unsigned long timed_out; /* shut down by the deadline (under lock) */
+    unsigned long stalled;   /* shut down with a body stalled inside MHD (under lock) */
     pthread_mutex_t lock;    /* the list, timed_out, stop */
     pthread_cond_t wake;
     conn_rec *head;
@@ -71,6 +85,29 @@ static int client_closed(int fd)
     return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+/* 1 when r's body has stopped for good inside libmicrohttpd: bytes wait in
+ * the socket, and its loop went round again and again without reading
+ * them or passing on any of the body (libmicrohttpd 0.9.75 with a
+ * chunk-size line longer than the connection's buffer: it neither reads
+ * on nor refuses it, and has its loop run again at once for as long as
+ * the connection lives).  A loop busy elsewhere does not go round, and a
+ * connection that can take bytes takes them in the round they arrive, so
+ * neither looks stalled. */
+static int body_stalled(conn_rec *r)
+{
+    unsigned long rounds = r->loop ? gw_loop_rounds(r->loop) : 0,
+                  bytes = atomic_load(&r->body_bytes);
+    int unread = 0;
+    int waiting = atomic_load(&r->in_body) && ioctl(r->fd, FIONREAD, &unread) == 0 && unread > 0;
+    if (waiting && rounds > r->seen_rounds + 1 && bytes == r->seen_bytes)
+        r->stalled_looks++;
+    else
+        r->stalled_looks = 0;
+    r->seen_rounds = rounds;
+    r->seen_bytes = bytes;
+    return r->stalled_looks >= STALLED_LOOKS;
+}
+
 static void sweep(gw_conns *c)
 {
     int64_t now = rp_monotonic_ms();
@@ -78,6 +115,15 @@ static void sweep(gw_conns *c)
         int64_t deadline = atomic_load(&r->deadline_ms);
         if (r->shut || !deadline || r->fd < 0)
             continue;
+        if (body_stalled(r)) {
+            r->shut = 1;
+            (void)shutdown(r->fd, SHUT_RDWR);
+            if (++c->stalled % 1000 == 1)
+                rp_log("closed a connection whose request body libmicrohttpd stopped reading "
+                       "(a chunk-size line longer than the connection's buffer) (%lu so far)",
+                       c->stalled);
+            continue;
+        }
         if (now < deadline) {
             if (now >= r->next_peek_ms) {
                 r->next_peek_ms = now + PEEK_MS;
@@ -189,7 +235,8 @@ enum MHD_Result gw_conns_admit(gw_conns *c)
     return MHD_NO;
 }
 
-void gw_conns_opened(gw_conns *c, struct MHD_Connection *conn, void **socket_context)
+void gw_conns_opened(gw_conns *c, struct MHD_Connection *conn, void **socket_context,
+                     const struct gw_loop *loop)
 {
     atomic_fetch_add(&c->open, 1);
     conn_rec *r = calloc(1, sizeof(*r));
@@ -199,6 +246,7 @@ void gw_conns_opened(gw_conns *c, struct MHD_Connection *conn, void **socket_con
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->owner = c;
+    r->loop = loop;
     r->fd = info ? info->connect_fd : -1;
     atomic_init(&r->deadline_ms, rp_monotonic_ms() + c->header_timeout_ms);
     pthread_mutex_lock(&c->lock);
@@ -237,28 +285,36 @@ static conn_rec *record_of(struct MHD_Connection *conn)
 void gw_conns_header_done(struct MHD_Connection *conn)
 {
     conn_rec *r = record_of(conn);
-    if (r) /* the body's turn: the same time to begin, more as it comes */
-        atomic_store(&r->deadline_ms, rp_monotonic_ms() + r->owner->header_timeout_ms);
+    if (!r)
+        return;
+    /* the body's turn: the same time to begin, more as it comes */
+    atomic_store(&r->deadline_ms, rp_monotonic_ms() + r->owner->header_timeout_ms);
+    atomic_store(&r->in_body, 1);
 }
 
 void gw_conns_body_read(struct MHD_Connection *conn, size_t bytes)
 {
     conn_rec *r = record_of(conn);
-    if (r)
-        atomic_fetch_add(&r->deadline_ms,
-                         (long long)(bytes * 1000 / GW_CONNS_BODY_MIN_RATE) + 1);
+    if (!r)
+        return;
+    atomic_fetch_add(&r->deadline_ms, (long long)(bytes * 1000 / GW_CONNS_BODY_MIN_RATE) + 1);
+    atomic_fetch_add(&r->body_bytes, bytes);
 }
 
 void gw_conns_body_done(struct MHD_Connection *conn)
 {
     conn_rec *r = record_of(conn);
-    if (r)
-        atomic_store(&r->deadline_ms, 0);
+    if (!r)
+        return;
+    atomic_store(&r->in_body, 0);
+    atomic_store(&r->deadline_ms, 0);
 }
 
 void gw_conns_request_done(struct MHD_Connection *conn)
 {
     conn_rec *r = record_of(conn);
-    if (r)
-        atomic_store(&r->deadline_ms, rp_monotonic_ms() + r->owner->header_timeout_ms);
+    if (!r)
+        return;
+    atomic_store(&r->in_body, 0);
+    atomic_store(&r->deadline_ms, rp_monotonic_ms() + r->owner->header_timeout_ms);
 }

@@ -7,13 +7,18 @@
  * header within that many seconds of opening, or of its previous request's
  * end, is shut down: slowloris clients that trickle bytes to dodge an idle
  * timeout).  Idle and stalled connections are libmicrohttpd's own connection
- * timeout, set to the same value by gw_http.c.  Knows nothing of requests
- * beyond those points.
+ * timeout, set to the same value by gw_http.c.  And a connection whose
+ * body libmicrohttpd has stopped reading for good (a chunk-size line longer
+ * than its buffer: bytes wait in the socket while its loop goes round) is
+ * shut down within a second.  Knows nothing of requests beyond those
+ * points.
  */
 #ifndef GW_CONNS_H
 #define GW_CONNS_H
 
 #include <microhttpd.h>
+
+struct gw_loop;
 
 typedef struct gw_conns gw_conns;
 
@@ -32,8 +37,10 @@ unsigned gw_conns_open(gw_conns *c);
 enum MHD_Result gw_conns_admit(gw_conns *c);
 
 /* MHD's connection notifications (MHD_OPTION_NOTIFY_CONNECTION):
- * *socket_context holds the connection's record between the two. */
-void gw_conns_opened(gw_conns *c, struct MHD_Connection *conn, void **socket_context);
+ * *socket_context holds the connection's record between the two.  `loop`
+ * runs the connection's daemon (for gw_loop_rounds). */
+void gw_conns_opened(gw_conns *c, struct MHD_Connection *conn, void **socket_context,
+                     const struct gw_loop *loop);
 void gw_conns_closed(gw_conns *c, void **socket_context);
 
 /* The slowest a request body may come once it has begun (bytes/s): a body

@@ -80,22 +80,29 @@
 
 /* ---- responses ------------------------------------------------------------------ */
 
-/* Serves a finished body from memory as a chunked response, which is what
+/* A finished body served from memory as a chunked response, which is what
  * lets MHD send trailers (footers) after it. */
+typedef struct body_reader {
+    gw_buf body;
+    struct gw_loop *loop; /* the request's, told of each piece (gw_loop_progress) */
+} body_reader;
+
 static ssize_t read_buffer(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    gw_buf *body = cls;
-    if (pos >= body->len)
+    body_reader *r = cls;
+    gw_loop_progress(r->loop);
+    if (pos >= r->body.len)
         return MHD_CONTENT_READER_END_OF_STREAM;
-    size_t n = body->len - (size_t)pos < max ? body->len - (size_t)pos : max;
-    memcpy(buf, body->data + pos, n);
+    size_t n = r->body.len - (size_t)pos < max ? r->body.len - (size_t)pos : max;
+    memcpy(buf, r->body.data + pos, n);
     return (ssize_t)n;
 }
 
 static void free_buffer(void *cls)
 {
-    gw_buf_free(cls);
-    free(cls);
+    body_reader *r = cls;
+    gw_buf_free(&r->body);
+    free(r);
 }
 
 static struct MHD_Response *make_response(gw_request *req, gw_buf *body, int chunked)
@@ -109,11 +116,11 @@ static struct MHD_Response *make_response(gw_request *req, gw_buf *body, int chu
             free(data);
         return resp;
     }
-    (void)req;
-    gw_buf *owned = malloc(sizeof(*owned));
+    body_reader *owned = malloc(sizeof(*owned));
     if (!owned)
         return NULL;
-    *owned = *body;
+    owned->body = *body;
+    owned->loop = req->thread->loop;
     memset(body, 0, sizeof(*body));
     struct MHD_Response *resp = MHD_create_response_from_callback(
         MHD_SIZE_UNKNOWN, BODY_BLOCK_BYTES, read_buffer, owned, free_buffer);
@@ -748,35 +755,37 @@ static enum MHD_Result collect_framing(void *cls, enum MHD_ValueKind kind, const
 }
 
 /* 1 if s has a byte no request target may carry as it is (RFC 9112 3.2,
- * RFC 3986: a space, a control character, DEL); a percent-escape of one
- * is the path's or the query's business. */
-static int has_raw_control(const char *s)
+ * RFC 3986: a control character, DEL, and with `space` a space); a
+ * percent-escape of one is the path's or the query's business. */
+static int has_raw_control(const char *s, int space)
 {
     for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || (space && *s == ' '))
             return 1;
     return 0;
 }
 
+/* libmicrohttpd has made each '+' of the query a space already: a raw
+ * space there cannot be told from one. */
 static enum MHD_Result check_query_text(void *cls, enum MHD_ValueKind kind, const char *key,
                                         const char *value)
 {
     (void)kind;
     int *bad = cls;
-    *bad = has_raw_control(key) || (value && has_raw_control(value));
+    *bad = has_raw_control(key, 0) || (value && has_raw_control(value, 0));
     return *bad ? MHD_NO : MHD_YES;
 }
 
 /* What is wrong with the request line as libmicrohttpd split it, or NULL:
  * a method that is not a token (RFC 9110 9.1), a target with a raw space
- * or control character in its path or query (libmicrohttpd takes the last
- * space as the end of the target and keeps the rest). */
+ * in its path or a control character (libmicrohttpd takes the last space
+ * as the end of the target and keeps the rest). */
 static const char *request_line_error(struct MHD_Connection *conn, const char *method,
                                       const char *url)
 {
     if (!gw_headers_token_ok(method, strlen(method)))
         return "a method that is not an HTTP token";
-    int bad = has_raw_control(url);
+    int bad = has_raw_control(url, 1);
     if (!bad)
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, check_query_text, &bad);
     return bad ? "a request target with a space or a control character" : NULL;
@@ -1147,6 +1156,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     gw_conns_request_done(conn); /* the next request's header deadline starts */
     if (!req)
         return;
+    gw_loop_progress(req->thread->loop);
     gw_loop_watch_stop(req->thread->loop, &req->hangup);
     account(h, req, toe);
     if (req->stream)
@@ -1170,7 +1180,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     gw_http_thread *t = cls;
     gw_http *h = t->http;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        gw_conns_opened(h->conns, conn, socket_context);
+        gw_conns_opened(h->conns, conn, socket_context, t->loop);
         gw_accept_opened(h->accept, t->index);
     } else {
         gw_conns_closed(h->conns, socket_context);

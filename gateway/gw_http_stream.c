@@ -228,6 +228,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
     (void)pos;
     gw_request *req = cls;
     gw_http_stream *st = req->stream;
+    gw_loop_progress(req->thread->loop);
     for (;;) {
         pthread_mutex_lock(&st->lock);
         if (st->oom_line) {

@@ -57,6 +57,7 @@ struct gw_loop {
     int mhd_asks_now;     /* the last wait_ms: libmicrohttpd's timeout was 0 */
     int progressed;       /* gw_loop_progress since the last wait */
     unsigned spin_rounds;
+    atomic_ulong rounds;  /* times round the loop (gw_loop_rounds) */
     pthread_t thread; /* once `running` */
     int running;      /* gw_loop_run started the thread */
 };
@@ -131,6 +132,11 @@ static void update_source(gw_loop *l, size_t i)
 void gw_loop_progress(gw_loop *l)
 {
     l->progressed = 1;
+}
+
+unsigned long gw_loop_rounds(const gw_loop *l)
+{
+    return atomic_load_explicit(&l->rounds, memory_order_relaxed);
 }
 
 void gw_loop_update(gw_loop *l)
@@ -274,6 +280,7 @@ static void *loop_main(void *arg)
             rp_log("MHD_run failed");
         l->tick_again = 0; /* queued by the requests: this tick sends them */
         tick_all(l, NULL);
+        atomic_fetch_add_explicit(&l->rounds, 1, memory_order_relaxed);
     }
     return NULL;
 }

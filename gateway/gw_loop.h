@@ -82,11 +82,15 @@ gw_loop *gw_loop_new(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
                      size_t n_sources, const gw_loop_busy_poll *busy_poll, char *err,
                      size_t errlen);
 
-/* A request on the loop's daemon went on (its access handler ran): from
- * the loop's own thread.  Without any, a loop stops taking
- * libmicrohttpd's "run again at once" at its word after a few rounds
- * (see gw_loop.c). */
+/* A request on the loop's daemon went on (libmicrohttpd called its access
+ * handler, a response's reader or its completion): from the loop's own
+ * thread.  Without any, a loop stops taking libmicrohttpd's "run again at
+ * once" at its word after a few rounds (see gw_loop.c). */
 void gw_loop_progress(gw_loop *loop);
+
+/* How many times the loop has gone round (any thread): a loop that goes
+ * round and still leaves a connection's bytes unread cannot read them. */
+unsigned long gw_loop_rounds(const gw_loop *loop);
 
 /* Starts the loop's thread, which runs until gw_loop_stop.  Everything
  * written before this call is seen by that thread: make every loop (and

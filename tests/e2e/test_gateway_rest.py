@@ -839,6 +839,17 @@ class Deadlines(SystemCase):
 
 class Streaming(SystemCase):
 
+    def test_a_large_line_is_not_paced(self):
+        """A 16 MiB message (a 22 MB line) goes out as fast as the client
+        reads: libmicrohttpd sends it 36 KB a round with no event in between,
+        which the loop once took for libmicrohttpd spinning on a connection
+        that cannot go on, and ran it every 10 ms (5.8 s for this line)."""
+        started = time.monotonic()
+        status, _, data = self.http("GET", "/v1/testkit/stream?count=1&size=16777216",
+                                    timeout=30)
+        self.assertEqual((status, len(data)), (200, 22369650))
+        self.assertLess(time.monotonic() - started, 3)
+
     def test_ndjson(self):
         status, headers, data = self.http("GET", "/v1/testkit/stream?count=3&size=2")
         self.assertEqual(status, 200, data)

@@ -16,11 +16,11 @@ max_body_bytes 1 MiB, connection_timeout 2 s, max_connections 16):
   a body over max_body_bytes              413, code 8, by Content-Length or chunked
   a body with a Content-Encoding (gzip)   415, code 3 (the gateway decodes none)
   a method that is not a token, a raw     400, code 3, connection closed
-  space or control character in the
-  request target
+  space in the path, a control
+  character in the request target
   a chunk-size line longer than the       not answered (libmicrohttpd 0.9.75 can neither read
-  connection's buffer (~30 KB)            on nor refuse it): closed at the body's deadline, and
-                                          no CPU spent on it meanwhile
+  connection's buffer (~30 KB)            on nor refuse it): closed within a second, and no
+                                          CPU spent on it meanwhile
   a header over the connection's memory   431 (libmicrohttpd's own, HTML, connection closed)
   more than 256 header fields             431, code 8, JSON
   more Grpc-Metadata-* than gRPC takes    431, code 8, JSON (gRPC core would drop the whole
@@ -338,29 +338,6 @@ class GatewayHostile(unittest.TestCase):
         self.assertTrue(closed, "still open after 20 s")
         self.assertLess(time.monotonic() - t0, 6)
 
-    def test_a_chunk_size_line_longer_than_the_buffer_costs_no_cpu(self):
-        """libmicrohttpd 0.9.75 asks to be run again at once, for as long as
-        the connection lives, while a chunk-size line fills the connection's
-        buffer: the HTTP thread spun a CPU until connection_timeout (150
-        clock ticks in 1.5 s).  The connection is closed at its body's
-        deadline."""
-        s = socket.create_connection(("127.0.0.1", self.r.http_port))
-        try:
-            s.sendall(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
-                      b"Transfer-Encoding: chunked\r\n\r\n2;" + b"a" * 40000)
-            time.sleep(0.2)
-            before = harness.cpu_ticks(self.gateway_pid)
-            time.sleep(1.5)
-            used = harness.cpu_ticks(self.gateway_pid) - before
-            self.assertLess(used, 30, "the gateway spent %d clock ticks in 1.5 s" % used)
-            s.settimeout(10)
-            try:
-                self.assertEqual(s.recv(100), b"")
-            except ConnectionResetError:
-                pass  # closed with the rest of the line unread
-        finally:
-            s.close()
-
     def test_a_body_with_a_content_encoding_is_415(self):
         """A gzip body was read as malformed JSON (400 'invalid token near
         \\u001f'), and JSON labelled br was taken as it was.  `identity` is
@@ -376,12 +353,14 @@ class GatewayHostile(unittest.TestCase):
 
     def test_a_malformed_request_line_is_refused(self):
         """RFC 9110 9.1 and RFC 9112 3.2: a method that is not a token, a
-        raw space or control character in the target (libmicrohttpd ends the
-        target at the last space and keeps the rest): 400, where they were
-        routed (a space or \\x01 in a path variable or query value went to
-        the plugin) or refused as a method not allowed."""
+        raw space in the path or a control character in the target
+        (libmicrohttpd ends the target at the last space and keeps the
+        rest): 400, where they were routed (a space or \\x01 in a path
+        variable or query value went to the plugin) or refused as a method
+        not allowed.  (In the query libmicrohttpd has made '+' a space
+        before anyone sees it: a raw space there cannot be told from '+'.)"""
         for line in (b"GET /v1/who ami HTTP/1.1", b"{}GET /healthz HTTP/1.1",
-                     b"G\x01T /healthz HTTP/1.1", b"GET /healthz?tags=a b HTTP/1.1",
+                     b"G\x01T /healthz HTTP/1.1", b"GET /healthz?tags=a\tb HTTP/1.1",
                      b"POST " + ECHO.encode() + b"\x7f HTTP/1.1",
                      b"GET /v1/testkit/x\x01y HTTP/1.1", b"GET /healthz?a\x01=1 HTTP/1.1"):
             with self.subTest(line=line):
@@ -595,6 +574,36 @@ class GatewayHostile(unittest.TestCase):
             except OSError:
                 return False
         self.assertTrue(harness.wait_until(served, 5, 0.1))
+
+
+class GatewayStalledBody(unittest.TestCase):
+    """libmicrohttpd 0.9.75 neither reads on nor refuses a chunk-size line
+    longer than the connection's buffer, and asks to be run again at once
+    for as long as the connection lives: the HTTP thread spun a CPU until
+    connection_timeout (30 s here).  Now the loop runs libmicrohttpd every
+    10 ms once nothing goes on, and the connection is shut down once its
+    bytes have waited unread while its loop went round."""
+
+    def test_a_chunk_size_line_longer_than_the_buffer(self):
+        with harness.Rpcrest(gateway={"threads": "1"}) as r:
+            gateway = r.children()["rpcrest-gateway"]
+            before = harness.cpu_ticks(gateway)
+            started = time.monotonic()
+            with socket.create_connection(("127.0.0.1", r.http_port)) as s:
+                s.sendall(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                          b"Transfer-Encoding: chunked\r\n\r\n2;" + b"a" * 40000)
+                s.settimeout(20)
+                try:
+                    self.assertEqual(s.recv(100), b"")
+                except ConnectionResetError:
+                    pass  # closed with the rest of the line unread
+            self.assertLess(time.monotonic() - started, 10)  # 30 s before
+            used = harness.cpu_ticks(gateway) - before
+            self.assertLess(used, 30, "the gateway spent %d clock ticks" % used)
+            self.assertTrue(harness.wait_until(lambda: "closed a connection whose request "
+                                               "body libmicrohttpd stopped reading" in r.log(),
+                                               5), r.log())
+            self.assertEqual(r.http("POST", ECHO, b'{"value":"x"}')[2], b'{"value":"x"}')
 
 
 class GatewayClientCloses(unittest.TestCase):
