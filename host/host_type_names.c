@@ -115,6 +115,93 @@ static void add_set(names *ns, const file_set *set, size_t pi)
     }
 }
 
+/* One plugin's copy of a .proto file. */
+typedef struct file_copy {
+    const Google__Protobuf__FileDescriptorProto *f;
+    size_t plugin; /* index in ps->plugins; ps->n_plugins: the host's own */
+} file_copy;
+
+static int by_file_name(const void *a, const void *b)
+{
+    const file_copy *x = a, *y = b;
+    int c = strcmp(x->f->name, y->f->name);
+    return c ? c : (x->plugin > y->plugin) - (x->plugin < y->plugin);
+}
+
+/* f as protoc wrote it, without its comments and their places (two builds
+ * of one file may differ there and nowhere else); malloc'ed, NULL if out
+ * of memory. */
+static uint8_t *packed_definitions(const Google__Protobuf__FileDescriptorProto *f, size_t *len)
+{
+    Google__Protobuf__FileDescriptorProto copy = *f;
+    copy.source_code_info = NULL;
+    *len = google__protobuf__file_descriptor_proto__get_packed_size(&copy);
+    uint8_t *out = malloc(*len ? *len : 1);
+    if (out)
+        google__protobuf__file_descriptor_proto__pack(&copy, out);
+    return out;
+}
+
+/* 1 if a and b define different things; -1 if out of memory. */
+static int files_differ(const file_copy *a, const file_copy *b)
+{
+    size_t la, lb;
+    uint8_t *pa = packed_definitions(a->f, &la), *pb = packed_definitions(b->f, &lb);
+    int rc = !pa || !pb ? -1 : la != lb || memcmp(pa, pb, la) != 0;
+    free(pa);
+    free(pb);
+    return rc;
+}
+
+static void log_file_clash(const file_copy *a, const file_copy *b, const host_plugins *ps,
+                           const rp_config *cfg)
+{
+    const host_plugin *pb = &ps->plugins[b->plugin];
+    if (b->plugin == ps->n_plugins) { /* the host's own sort last */
+        rp_log("%s:%d: [service.%s] plugin %s: its %s is not the host's own %s, which it "
+               "serves (reflection, health): name your file otherwise",
+               cfg->path, cfg->services[a->plugin].line, ps->plugins[a->plugin].section,
+               ps->plugins[a->plugin].path, a->f->name, b->f->name);
+        return;
+    }
+    const host_plugin *pa = &ps->plugins[a->plugin];
+    rp_log("%s:%d: [service.%s] plugin %s: its %s is not the %s of [service.%s] plugin %s: "
+           "plugins may share a .proto file only when it is the same file (reflection serves "
+           "one file of a name, and the gateway reads one); give one of them another name",
+           cfg->path, cfg->services[b->plugin].line, pb->section, pb->path, b->f->name,
+           a->f->name, pa->section, pa->path);
+}
+
+/* Logs the first file name two plugins (or a plugin and the host) use for
+ * different files; 1 if there is one, -1 if out of memory. */
+static int check_files(const file_set *const *sets, size_t n_sets, const host_plugins *ps,
+                       const rp_config *cfg)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < n_sets; i++)
+        n += sets[i] ? sets[i]->n_file : 0;
+    file_copy *v = malloc((n ? n : 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < n_sets; i++)
+        for (size_t fi = 0; sets[i] && fi < sets[i]->n_file; fi++)
+            if (sets[i]->file[fi]->name)
+                v[k++] = (file_copy){sets[i]->file[fi], i};
+    if (k)
+        qsort(v, k, sizeof(*v), by_file_name);
+    int rc = 0;
+    for (size_t i = 1; i < k && !rc; i++) {
+        if (strcmp(v[i - 1].f->name, v[i].f->name) != 0 || v[i - 1].plugin == v[i].plugin)
+            continue;
+        rc = files_differ(&v[i - 1], &v[i]);
+        if (rc == 1)
+            log_file_clash(&v[i - 1], &v[i], ps, cfg);
+    }
+    free(v);
+    return rc;
+}
+
 int host_type_names_check(const host_plugins *ps, const rp_config *cfg)
 {
     names ns = {0};
@@ -135,6 +222,20 @@ int host_type_names_check(const host_plugins *ps, const rp_config *cfg)
         if (ns.n) /* v is NULL for none, which qsort must not get */
             qsort(ns.v, ns.n, sizeof(*ns.v), by_name);
         rc = report_clash(&ns, ps, cfg) ? -1 : 0;
+    }
+    if (rc == 0) {
+        const file_set **sets = malloc((ps->n_plugins + 1) * sizeof(*sets));
+        int files = -1;
+        if (sets) {
+            for (size_t pi = 0; pi < ps->n_plugins; pi++)
+                sets[pi] = (const file_set *)ps->plugins[pi].parsed_set;
+            sets[ps->n_plugins] = own;
+            files = check_files(sets, ps->n_plugins + 1, ps, cfg);
+            free(sets);
+        }
+        if (files < 0)
+            rp_log("out of memory");
+        rc = files ? -1 : 0;
     }
     for (size_t i = 0; i < ns.n; i++)
         free(ns.v[i].name);

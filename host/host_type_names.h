@@ -6,7 +6,10 @@
  * a common.proto of their own), but two different files may not define the
  * same full name: a service copied with its package kept defines
  * example.StringMessage a second time, and the gateway, which reads every
- * set into one schema, could not tell which one a request means.
+ * set into one schema, could not tell which one a request means.  Nor may
+ * two plugins carry different files under one file name (two teams' own
+ * common.proto): reflection serves one file of a name, the gateway reads
+ * one, and the other plugin's messages would be read with its definitions.
  */
 #ifndef HOST_TYPE_NAMES_H
 #define HOST_TYPE_NAMES_H
@@ -15,8 +18,9 @@
 #include "rp_config.h"
 
 /* 0, or -1 after logging "FILE:LINE: [service.B] plugin PATH: type NAME
- * (in FILE.proto) is also defined by [service.A] ..." for the first clash
- * (or "out of memory"). */
+ * (in FILE.proto) is also defined by [service.A] ..." or "...: its
+ * FILE.proto is not the FILE.proto of [service.A] ..." for the first
+ * clash (or "out of memory"). */
 int host_type_names_check(const host_plugins *ps, const rp_config *cfg);
 
 #endif /* HOST_TYPE_NAMES_H */

@@ -673,13 +673,21 @@ class PluginRefusedTest(HostCase):
         self.assertIn("rpcrest-host: %s ([service.two]): service example.MyService is already "
                       "provided by %s ([service.one])\n" % (ECHO_SO, ECHO_SO), err)
 
-    def custom_plugin(self, name, proto, service_symbol, method):
+    def custom_plugin(self, name, proto, service_symbol, method, imports=None):
         """A plugin built here, outside the tree, by scripts/build-plugin.sh,
         from the .proto text `proto` (file NAME.proto), providing the
         protoc-c service `service_symbol` with one unary `method` that
-        echoes the request."""
+        echoes the request.  imports: {file name: .proto text} in a folder
+        given with -I."""
         tmp = tempfile.mkdtemp(prefix="rpcrest-custom-")
         self.addCleanup(shutil.rmtree, tmp, True)
+        include = []
+        if imports:
+            os.mkdir(os.path.join(tmp, "inc"))
+            include = ["-I", os.path.join(tmp, "inc")]
+            for file_name, text in imports.items():
+                with open(os.path.join(tmp, "inc", file_name), "w") as f:
+                    f.write(text)
         with open(os.path.join(tmp, name + ".proto"), "w") as f:
             f.write(proto)
         with open(os.path.join(tmp, name + ".c"), "w") as f:
@@ -691,8 +699,9 @@ class PluginRefusedTest(HostCase):
                     'RPCREST_PLUGIN("%s", s, 1, NULL, NULL);\n'
                     % (name, method, service_symbol, name))
         so = os.path.join(tmp, name + ".so")
-        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-plugin.sh"), "-o", so,
-                        os.path.join(tmp, name + ".proto"), os.path.join(tmp, name + ".c")],
+        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-plugin.sh"), "-o", so]
+                       + include + [os.path.join(tmp, name + ".proto"),
+                                    os.path.join(tmp, name + ".c")],
                        check=True, capture_output=True, timeout=120, cwd=tmp,
                        env=dict(os.environ, RPCREST_BUILD=harness.BUILD))
         return so
@@ -731,6 +740,39 @@ service Clock {
                          r"example\.StringMessage \(in echo2\.proto\) is also defined by "
                          r"\[service\.echo\] plugin %s \(in echo\.proto\)"
                          % (re.escape(so), re.escape(ECHO_SO)))
+
+    SHARED_USER = """syntax = "proto3";
+package %s.v1;
+import "common.proto";
+service Svc { rpc Get(shared.v1.Money) returns (shared.v1.Money); }
+"""
+
+    def test_two_files_of_one_name(self):
+        """Two plugins, each with its own common.proto (package shared.v1,
+        message Money with other fields): the host served both, and
+        reflection and the gateway read the second plugin's messages with
+        the first one's definitions (200 with the wrong fields).  Refused
+        now, naming both; the same file in both is fine."""
+        money_a = ('syntax = "proto3";\npackage shared.v1;\n'
+                   "message Money { string currency = 1; int64 units = 2; }\n")
+        money_b = ('syntax = "proto3";\npackage shared.v1;\n'
+                   "message Money { int64 units = 1; string currency = 2; }\n")
+        a = self.custom_plugin("alpha", self.SHARED_USER % "alpha", "alpha__v1__svc__descriptor",
+                               "Get", {"common.proto": money_a})
+        b = self.custom_plugin("beta", self.SHARED_USER % "beta", "beta__v1__svc__descriptor",
+                               "Get", {"common.proto": money_b})
+        same = self.custom_plugin("gamma", self.SHARED_USER % "gamma",
+                                  "gamma__v1__svc__descriptor", "Get", {"common.proto": money_a})
+        err = self.refused(self.host(services=[("alpha", a, {}), ("beta", b, {})]))
+        self.assertRegex(err, r"rpcrest-host: \S+\.ini:\d+: \[service\.beta\] plugin %s: its "
+                         r"common\.proto is not the common\.proto of \[service\.alpha\] plugin "
+                         r"%s: plugins may share a \.proto file only when it is the same file"
+                         % (re.escape(b), re.escape(a)))
+        h = self.host(services=[("alpha", a, {}), ("gamma", same, {})]).start()
+        ch = h.channel()
+        self.addCleanup(ch.close)
+        money = b"\x0a\x03EUR\x10\x05"
+        self.assertEqual(ch.unary_unary("/gamma.v1.Svc/Get")(money, timeout=10), money)
 
     def test_a_bidi_method_without_a_handler_says_the_service_cannot_be_served(self):
         """A .proto that declares a bidirectional method beside the unary
