@@ -1121,6 +1121,8 @@ static void account(gw_http *h, gw_request *req, enum MHD_RequestTerminationCode
      * counted; a stream counts the chunks it wrote */
     if (!req->stream && (req->client_left || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK))
         req->bytes_out = 0;
+    if (strcmp(req->verb, "HEAD") == 0) /* libmicrohttpd sends the headers alone */
+        req->bytes_out = 0;
     uint64_t duration = (uint64_t)rp_monotonic_us() - req->start_us;
     const gw_method *m = req->route ? req->route->method : NULL;
     if (h->metrics && !req->is_metrics) {

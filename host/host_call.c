@@ -521,8 +521,8 @@ static void log_mistake(rpcrest_call *c, const char *why)
 {
     host_method *m = (host_method *)c->method;
     if (atomic_exchange(&m->mistake_logged, 1) == 0)
-        rp_log("%s: %s (the plugin's first such mistake on this method; later ones are not "
-               "logged)", m->path, why);
+        rp_log("%s request_id=%s: %s (the plugin's first such mistake on this method; later "
+               "ones are not logged)", m->path, request_id_or_dash(c), why);
 }
 
 /* Fails c with INTERNAL `why` because of the plugin's mistake; returns `rc`

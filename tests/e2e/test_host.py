@@ -350,12 +350,13 @@ class InspectTest(unittest.TestCase):
         naming the field, and one log line per method however often."""
         for _ in range(3):
             with self.assertRaises(grpc.RpcError) as cm:
-                self.cmd("latin1")
+                self.cmd("latin1", metadata=[("x-request-id", "rid-utf8")])
             self.assertEqual(cm.exception.code(), grpc.StatusCode.INTERNAL)
             self.assertEqual(cm.exception.details(), "the handler's reply: field 'value' of "
                              "example.StringMessage is not UTF-8")
-        self.assertEqual(self.h.stderr().count("%s: the handler's reply: field 'value'"
-                                               % ECHO_METHOD), 1, self.h.stderr())
+        # the line names the call (operations.md: the request id in the host's lines)
+        self.assertEqual(self.h.stderr().count("%s request_id=rid-utf8: the handler's reply: "
+                                               "field 'value'" % ECHO_METHOD), 1, self.h.stderr())
         self.assertNotIn("inspect: latin1 reply returned", self.h.stderr())
 
     def test_metadata(self):

@@ -444,6 +444,13 @@ class AccessLogTest(unittest.TestCase):
             self.assertGreater(int(bo), 1000)  # the document
             _, _, _, _, gm, st, gs, _, bo, _, _ = parsed["al-7"]
             self.assertEqual((gm, st, gs, bo), (TK + "Sleep", "499", "CANCELLED", "0"))
+            # HEAD: the headers alone go out (bytes_out was the 33 of GET's body)
+            self.assertEqual(r.http("HEAD", "/healthz", headers={"X-Request-Id": "al-8"})[0],
+                             200)
+            self.assertTrue(wait_until(lambda: any("request_id=al-8" in l for l in read()), 5))
+            line = [l for l in read() if "request_id=al-8" in l][0]
+            self.assertIn(" method=HEAD ", line)
+            self.assertIn(" bytes_out=0 ", line)
 
             # logrotate: rename, SIGUSR1 to the gateway, the next line lands in a new file
             os.rename(path, path + ".1")
