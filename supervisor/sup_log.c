@@ -132,6 +132,50 @@ static void enqueue(sup_logger *lg, size_t limit, const char *who, const char *t
     lg->len += total;
 }
 
+/* Keeps "who: text" for stderr while rpcrestd starts with a log_file;
+ * made harmless to a terminal (a child's line comes as the child wrote
+ * it). */
+static void keep_for_stderr(sup_logger *lg, const char *who, const char *text, size_t len)
+{
+    size_t wlen = strlen(who), n = wlen + 2 + len + 1;
+    if (!lg->start_text || lg->start_len + n > SUP_LOG_START_MAX) {
+        lg->start_left_out++;
+        return;
+    }
+    char *p = lg->start_text + lg->start_len;
+    memcpy(p, who, wlen);
+    memcpy(p + wlen, ": ", 2);
+    memcpy(p + wlen + 2, text, len);
+    rp_log_clean(p, n - 1);
+    p[n - 1] = '\n';
+    lg->start_len += n;
+}
+
+void sup_log_start_begin(sup_logger *lg)
+{
+    if (!lg->path || lg->echo_stderr)
+        return; /* the log is stderr already */
+    lg->start_text = malloc(SUP_LOG_START_MAX);
+    lg->start_len = 0;
+    lg->start_left_out = 0;
+    lg->echo_stderr = 1;
+}
+
+void sup_log_start_done(sup_logger *lg, int failed)
+{
+    if (!lg->echo_stderr)
+        return;
+    lg->echo_stderr = 0;
+    if (failed) { /* best effort: rpcrestd is about to exit */
+        rp_write_all(STDERR_FILENO, lg->start_text, lg->start_text ? lg->start_len : 0);
+        if (lg->start_left_out)
+            dprintf(STDERR_FILENO, "rpcrestd: %lu more lines in %s\n", lg->start_left_out,
+                    lg->path);
+    }
+    free(lg->start_text);
+    lg->start_text = NULL;
+}
+
 static void vlog_own(sup_logger *lg, const char *fmt, va_list ap)
 {
     char text[SUP_LOG_LINE_MAX];
@@ -142,13 +186,8 @@ static void vlog_own(sup_logger *lg, const char *fmt, va_list ap)
         n = (int)sizeof(text) - 1;
     rp_log_clean(text, (size_t)n); /* paths and error texts from outside */
     enqueue(lg, OWN_QUEUE_MAX, "rpcrestd", text, (size_t)n);
-    if (lg->echo_stderr && lg->path) { /* best effort: only while starting */
-        char line[SUP_LOG_LINE_MAX + 16];
-        int m = snprintf(line, sizeof(line), "rpcrestd: %.*s\n", n, text);
-        if (m > 0)
-            (void)!write(STDERR_FILENO, line, (size_t)m < sizeof(line) ? (size_t)m
-                                                                         : sizeof(line) - 1);
-    }
+    if (lg->echo_stderr)
+        keep_for_stderr(lg, "rpcrestd", text, (size_t)n);
 }
 
 static void log_own(sup_logger *lg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -183,6 +222,8 @@ void sup_log_child(sup_logger *lg, const char *name, pid_t pid, const char *line
     char who[64];
     snprintf(who, sizeof(who), "%s[%d]", name, (int)pid);
     enqueue(lg, SUP_LOG_QUEUE_MAX, who, line, len);
+    if (lg->echo_stderr)
+        keep_for_stderr(lg, who, line, len);
     sup_log_flush(lg);
 }
 
@@ -319,6 +360,7 @@ void sup_log_free(sup_logger *lg)
         close(lg->fd);
     free(lg->path);
     free(lg->buf);
+    free(lg->start_text);
     memset(lg, 0, sizeof(*lg));
     lg->fd = STDERR_FILENO;
 }

@@ -15,6 +15,7 @@
 
 #define SUP_LOG_LINE_MAX 16384      /* a longer child line is split */
 #define SUP_LOG_QUEUE_MAX (1u << 20) /* queued bytes beyond which child lines are dropped */
+#define SUP_LOG_START_MAX (64u << 10) /* the start's lines kept for stderr */
 
 typedef struct sup_logger {
     int fd;             /* where lines go: STDERR_FILENO or the log file */
@@ -24,8 +25,11 @@ typedef struct sup_logger {
                          * opened again non-blocking) */
     int mid_line;       /* the output's last byte written is not a newline:
                          * the rest of that line was lost */
-    int echo_stderr;    /* rpcrestd's own lines also go to stderr (while it
-                         * starts, with a log file: a refusal is seen there) */
+    int echo_stderr;    /* every line is also kept for stderr (while rpcrestd
+                         * starts, with a log file: sup_log_start_done) */
+    char *start_text;   /* those lines, up to SUP_LOG_START_MAX */
+    size_t start_len;
+    unsigned long start_left_out; /* lines beyond it */
     char *buf;          /* queued output: buf[off..len) */
     size_t off, len, cap;
     unsigned long dropped;     /* lines dropped since the last report */
@@ -53,6 +57,16 @@ int sup_log_use(sup_logger *lg, int fd, const char *path);
  * Returns 0, or a negative errno with the old output kept (the caller logs
  * it). */
 int sup_log_set_file(sup_logger *lg, const char *path);
+
+/* Begins keeping every line for stderr (when the log goes to a file): the
+ * start's story, which sup_log_start_done tells if the start fails. */
+void sup_log_start_begin(sup_logger *lg);
+
+/* The start is over: with `failed`, the lines kept since
+ * sup_log_start_begin go to stderr, where rpcrestd was started (what
+ * refused the start: its own reason, or a child's before it exited 78);
+ * then no more are kept.  Again: nothing. */
+void sup_log_start_done(sup_logger *lg, int failed);
 
 /* One line of rpcrestd's own, timestamped; a newline is added.  Queued and
  * written as soon as the output takes it; never blocks. */

@@ -518,6 +518,7 @@ static void tell_systemd(sup_state *s, int64_t now)
         if (sup_child_runs(s, i) && sup_child_state(&s->children[i], now) != SUP_RUNNING)
             return;
     s->told_systemd = 1;
+    sup_log_start_done(&s->log, 0); /* started: the log file alone from now on */
     int alone = !sup_child_runs(s, RP_CHILD_HOST);
     int rc = rp_notify_systemd(alone ? "READY=1\nSTATUS=rpcrest-gateway is running"
                                      : "READY=1\nSTATUS=rpcrest-host and rpcrest-gateway are "
@@ -854,11 +855,12 @@ int main(int argc, char **argv)
     }
     s.ctx = (sup_ctx){.log = &s.log, .guard = &s.guard, .cfg = s.cfg, .rng = &s.rng};
     rc = open_log_file(&s);
-    /* what refuses the start is seen where rpcrestd was started, too */
-    s.log.echo_stderr = 1;
+    /* what refuses the start (rpcrestd's own reasons, and a child's before
+     * it exits 78) is seen where rpcrestd was started, too: the lines until
+     * both children run (tell_systemd) go to stderr if the start fails */
+    sup_log_start_begin(&s.log);
     if (!rc)
         rc = sup_init(&s);
-    s.log.echo_stderr = 0;
     if (rc)
         goto out;
     sup_log(&s.log, "starting with %s", s.cfg->path);
@@ -880,6 +882,7 @@ int main(int argc, char **argv)
     sup_log(&s.log, "stopped");
 out:
     sup_log_drain(&s.log, 2000);
+    sup_log_start_done(&s.log, rc != 0); /* still starting: it failed */
     sup_free(&s);
     sup_log_free(&s.log);
     return rc;

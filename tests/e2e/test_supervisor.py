@@ -1328,6 +1328,24 @@ while True:
         self.assertRegex(second.stderr, r"rpcrestd: .*another rpcrestd pid %d" % r.proc.pid)
         self.assertNotIn("starting with", second.stderr)
 
+    def test_a_childs_refusal_reaches_stderr_with_a_log_file(self):
+        """The host refuses the configuration (a plugin's init fails: exit
+        78) while rpcrestd starts with a log_file: the start's lines, the
+        host's reason among them, reach rpcrestd's stderr (it said nothing
+        there, only exit 78); a start that succeeds leaves stderr quiet."""
+        bad = os.path.join(BUILD, "tests", "plugins", "bad_init.so")
+        r = Rpcrest(services=(), supervisor={"log_file": "supervised.log"},
+                    ini_extra="[service.bad]\nplugin = %s\nreason = the disk is full\n" % bad)
+        self.addCleanup(r.cleanup)
+        r.start(wait=False)
+        self.assertEqual(r.proc.wait(20), EX_CONFIG, r.log())
+        self.assertIn("init failed: refusing to start: the disk is full", r.log())
+        self.assertRegex(r.log(), r"rpcrestd: rpcrest-host refused the configuration")
+        ok = Rpcrest(supervisor={"log_file": "supervised.log"})
+        self.addCleanup(ok.cleanup)
+        ok.start()
+        self.assertEqual(ok.log(), "")
+
     def test_log_file_at_the_file_size_limit(self):
         """A log file that reaches RLIMIT_FSIZE (ulimit -f) loses lines, and
         says how much once it may grow again; rpcrestd is not killed by
