@@ -4,8 +4,9 @@
  * replaced, and the answer waits for the replacements.
  *
  * A reload that replaces a serving host or gateway takes effect, and is
- * answered, once the new process is ready; when both parts changed, in two
- * stages: the new host, then the new gateway.  If a new process fails, the
+ * answered, once the new process is ready; when the host's part changed, in
+ * two stages: the new host, then the new gateway (which talks to it, and
+ * may have a part of its own that changed).  If a new process fails, the
  * reload is undone: the old configuration is in force again and, in the
  * second stage, the old host (parked until then) serves again.  The loop in
  * sup_main.c calls sup_reload_progress as processes get ready or end.
@@ -515,8 +516,16 @@ void sup_reload_progress(sup_state *s, int64_t now)
         reload_failed(s, p, now);
         return;
     }
-    if (w->which == RP_CHILD_HOST && w->changed[RP_CHILD_GATEWAY] && !sup_stopping(s) &&
-        hands_over(s, RP_CHILD_GATEWAY, w->cfg)) {
+    /* the gateway is handed over when its part changed, and when only the
+     * host's did too (host_took_over: its new process talks to the new
+     * host); either way the reload waits for it, so that once it is
+     * answered, REST requests reach the new host as gRPC ones do */
+    sup_child *gw = &s->children[RP_CHILD_GATEWAY];
+    if (w->which == RP_CHILD_HOST && (w->changed[RP_CHILD_GATEWAY] || gw->handover_pending) &&
+        !sup_stopping(s) && hands_over(s, RP_CHILD_GATEWAY, w->cfg)) {
+        if (!w->changed[RP_CHILD_GATEWAY])
+            snprintf(w->why[RP_CHILD_GATEWAY], sizeof(w->why[RP_CHILD_GATEWAY]),
+                     "the host it calls was handed over");
         begin_gateway_stage(s, now);
         return;
     }
