@@ -28,3 +28,9 @@ void rp_trim_idle(rp_trim *t, int64_t now_ms)
     if (glibc_malloc_in_use())
         malloc_trim(0);
 }
+
+void rp_trim_setup(void)
+{
+    if (glibc_malloc_in_use())
+        mallopt(M_MMAP_THRESHOLD, RP_TRIM_MMAP_BYTES);
+}

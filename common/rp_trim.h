@@ -41,4 +41,15 @@ static inline int64_t rp_trim_wait_ms(const rp_trim *t, int64_t now_ms)
 /* The loop woke with nothing to do at now_ms: trims if it is due. */
 void rp_trim_idle(rp_trim *t, int64_t now_ms);
 
+/* Once, at start, before any thread: blocks of RP_TRIM_MMAP_BYTES or more
+ * (a message of megabytes, its JSON) get pages of their own, given back as
+ * they are freed.  glibc's default raises its mmap threshold to the largest
+ * block freed so far (up to 32 MiB), after which such blocks come from a
+ * thread's arena, whose top malloc_trim cannot give back: 4 × 16 MiB
+ * messages streamed left the pair 85–90 MB instead of 31.  Bodies below it
+ * (64 KiB, 1 MiB) are served as before. */
+void rp_trim_setup(void);
+
+#define RP_TRIM_MMAP_BYTES (4 << 20)
+
 #endif /* RP_TRIM_H */

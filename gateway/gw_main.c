@@ -33,6 +33,7 @@
 #include "rp_priv.h"
 #include "rp_private.h"
 #include "rp_tls.h"
+#include "rp_trim.h"
 
 #define PROG "rpcrest-gateway"
 
@@ -558,6 +559,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* an access log at ulimit -f: EFBIG, not the end */
+    rp_trim_setup(); /* large bodies' memory goes back as they are freed */
     rp_nofile_raise(); /* connections, and gRPC core's listeners (rp_nofile.h) */
     char err[1024];
     rp_config *cfg = rp_config_load_given(conf, err, sizeof(err));

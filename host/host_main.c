@@ -30,6 +30,7 @@
 #include "rp_priv.h"
 #include "rp_private.h"
 #include "rp_tls.h"
+#include "rp_trim.h"
 
 #define EX_FAILURE 1
 
@@ -417,6 +418,7 @@ int main(int argc, char **argv)
     if (!conf)
         return status;
     rp_log_route_grpc();
+    rp_trim_setup(); /* large messages' memory goes back as they are freed */
     rp_nofile_raise(); /* gRPC core stops accepting for good at EMFILE, */
     host_accept_keep_reserve(); /* unless a descriptor can be freed then */
     char err[1024];
