@@ -397,6 +397,19 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+/* Host in h becomes `host` (one is added when there was none). */
+static void replace_host(header_list *h, const char *host)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        if (strcasecmp(h->items[i].name, MHD_HTTP_HEADER_HOST) == 0) {
+            h->items[i].value = host;
+            return;
+        }
+    }
+    if (h->n < MAX_HEADERS)
+        h->items[h->n++] = (gw_header){MHD_HTTP_HEADER_HOST, host};
+}
+
 /* The client's IP address as text, or NULL; worked out once per request
  * (the metadata and the access log both want it). */
 static const char *peer_address(gw_request *req)
@@ -443,6 +456,8 @@ static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *time
     header_list *h = &headers;
     h->n = 0;
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, h);
+    if (req->authority) /* an absolute-form target's host is the Host */
+        replace_host(h, req->authority);
     /* a stream may run long: without Grpc-Timeout it gets the cap */
     *timeout_ms = req->route->method->server_streaming ? req->http->cfg.max_timeout_ms
                                                        : req->http->cfg.timeout_ms;
@@ -853,6 +868,32 @@ static const char *origin_form(const char *url)
     return path ? path : "/";
 }
 
+/* The host (and port) of an absolute-form request target, which stands
+ * for the Host header (RFC 9112 3.2.2: a server ignores Host then), in
+ * req's arena; NULL for an origin-form target (or out of arena).  Any
+ * user information before '@' is not part of it. */
+static const char *target_authority(gw_request *req, const char *url)
+{
+    size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
+                    : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                           : 0;
+    if (!scheme)
+        return NULL;
+    const char *start = url + scheme;
+    size_t len = strcspn(start, "/?#");
+    const char *at = memchr(start, '@', len);
+    if (at) {
+        len -= (size_t)(at + 1 - start);
+        start = at + 1;
+    }
+    char *copy = gw_arena_alloc(&req->arena, len + 1);
+    if (copy) {
+        memcpy(copy, start, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
 /* The Allow header of a 405 for url, in req's arena (NULL if out of it). */
 static const char *allowed_methods(gw_request *req, const char *url)
 {
@@ -876,6 +917,11 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
     /* framing first: a request whose body cannot be delimited is answered
      * at once and its connection closed, whatever else is wrong with it */
     if ((req->framing = request_line_error(conn, method, url))) {
+        req->early_status = 400;
+        return;
+    }
+    if (req->authority && !valid_host(req->authority)) {
+        req->framing = "a request target whose host is not a host name or address and port";
         req->early_status = 400;
         return;
     }
@@ -952,6 +998,7 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     req->http = h;
     req->conn = conn;
     req->thread = t;
+    req->authority = target_authority(req, url);
     url = origin_form(url);
     req->path = url;
     req->grpc_code = -1;

@@ -84,6 +84,7 @@ typedef struct gw_request {
     const gw_route *route;
     gw_path_span spans[GW_ROUTE_MAX_VARS];
     const char *path;        /* MHD's copy of the raw path, valid for the request */
+    const char *authority;   /* an absolute-form target's host[:port] (arena), or NULL */
     gw_buf body;
     int wants_trailers;      /* TE: trailers */
     gw_upstream_result *result; /* unary: the answer; stream: its first event */

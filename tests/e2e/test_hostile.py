@@ -449,6 +449,19 @@ class GatewayHostile(unittest.TestCase):
                        b"Connection: close\r\nContent-Length: 13\r\n\r\n{\"value\":\"a\"}")
         self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:300])
         self.assertTrue(out.endswith(b'{"value":"a"}'), out[-100:])
+        # and its host is the Host (which a server then ignores): sent on as
+        # grpcgateway-host and x-forwarded-host, as Go's server does
+        out = self.raw(b"POST http://user@real.example:8080/v1/testkit/metadata HTTP/1.1\r\n"
+                       b"Host: other\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}")
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:300])
+        md = {e["key"]: e.get("text") for e in
+              harness.json.loads(out.split(b"\r\n\r\n", 1)[1])["metadata"]}
+        self.assertEqual((md.get("grpcgateway-host"), md.get("x-forwarded-host")),
+                         ("real.example:8080", "real.example:8080"), md)
+        out = self.raw(b"GET http://bad\"host/healthz HTTP/1.1\r\nHost: x\r\n"
+                       b"Connection: close\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:300])
+        self.assertIn(b"a request target whose host is not a host name", out)
 
     def test_expect_100_continue_gets_the_refusal_instead(self):
         for path, status in ((b"/no/such/route", b"404"), (b"/v1/example/echo", b"413")):
