@@ -231,7 +231,10 @@ static int decode_timestamp(gw_conv *c, const gw_message *m, const uint8_t *data
         return -1;
     int64_t seconds = got[1].wire == ABSENT ? 0 : (int64_t)got[1].value;
     int32_t nanos = got[2].wire == ABSENT ? 0 : (int32_t)got[2].value;
-    if (seconds < MIN_SECONDS || seconds > MAX_SECONDS || nanos < 0 || nanos >= NANOS)
+    if (nanos < 0 || nanos >= NANOS)
+        return gw_conv_fail(c, "Timestamp of %" PRId64 " s %" PRId32 " ns: nanos must be in "
+                               "0 .. 999999999", seconds, nanos);
+    if (seconds < MIN_SECONDS || seconds > MAX_SECONDS)
         return gw_conv_fail(c, "Timestamp of %" PRId64 " s %" PRId32 " ns is outside "
                                "0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z",
                             seconds, nanos);

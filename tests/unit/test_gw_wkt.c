@@ -169,9 +169,9 @@ static void test_timestamp_errors(void **state)
     ENC_ERR(EV, "{'rTimestamp':[null]}", "field 'rTimestamp[0]': null is not allowed");
     /* out of range on the wire */
     DEC_ERR(TS, "\x08\xff\x82\xd1\xff\xaf\x07\x10\x80\x94\xeb\xdc\x03",
-            "Timestamp of 253402300799 s 1000000000 ns is outside");
+            "Timestamp of 253402300799 s 1000000000 ns: nanos must be in 0 .. 999999999");
     DEC_ERR(TS, "\x08\x80\x83\xd1\xff\xaf\x07", "Timestamp of 253402300800 s 0 ns is outside");
-    DEC_ERR(TS, "\x10\xff\xff\xff\xff\x0f", "Timestamp of 0 s -1 ns is outside");
+    DEC_ERR(TS, "\x10\xff\xff\xff\xff\x0f", "Timestamp of 0 s -1 ns: nanos must be in");
     DEC_ERR(EV, "\x82\x07\x02\x10\x80", "field 'timestamp': malformed google.protobuf.Timestamp");
     DEC_ERR(EV, "\x82\x07\x02\x0a\x00", "malformed google.protobuf.Timestamp message");
 }
