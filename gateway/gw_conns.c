@@ -59,7 +59,7 @@ typedef struct conn_rec {
     atomic_ulong body_bytes;  /* of the body read so far */
     /* the last look for a body libmicrohttpd has stopped reading (under lock) */
     unsigned long seen_rounds, seen_bytes;
-    int stalled_looks;
+    int stalled_looks;        /* > 0: counted in the owner's `suspects` */
     int shut;                 /* shut down already */
 } conn_rec;
 
@@ -70,6 +70,7 @@ struct gw_conns {
     atomic_ulong refused;    /* closed at accept: max reached */
     unsigned long timed_out; /* shut down by the deadline (under lock) */
     unsigned long stalled;   /* shut down with a body stalled inside MHD (under lock) */
+    atomic_uint suspects;    /* connections with a stalled look or more (gw_conns_suspects) */
     pthread_mutex_t lock;    /* the list, timed_out, stop */
     pthread_cond_t wake;
     conn_rec *head;
@@ -99,10 +100,13 @@ static int body_stalled(conn_rec *r)
                   bytes = atomic_load(&r->body_bytes);
     int unread = 0;
     int waiting = atomic_load(&r->in_body) && ioctl(r->fd, FIONREAD, &unread) == 0 && unread > 0;
+    int was = r->stalled_looks;
     if (waiting && rounds > r->seen_rounds + 1 && bytes == r->seen_bytes)
         r->stalled_looks++;
     else
         r->stalled_looks = 0;
+    if (!was != !r->stalled_looks)
+        atomic_fetch_add(&r->owner->suspects, r->stalled_looks ? 1u : (unsigned)-1);
     r->seen_rounds = rounds;
     r->seen_bytes = bytes;
     return r->stalled_looks >= STALLED_LOOKS;
@@ -220,6 +224,11 @@ void gw_conns_free(gw_conns *c)
     free(c);
 }
 
+unsigned gw_conns_suspects(gw_conns *c)
+{
+    return atomic_load_explicit(&c->suspects, memory_order_relaxed);
+}
+
 unsigned gw_conns_open(gw_conns *c)
 {
     return atomic_load_explicit(&c->open, memory_order_relaxed);
@@ -264,6 +273,8 @@ void gw_conns_closed(gw_conns *c, void **socket_context)
     if (!r)
         return;
     pthread_mutex_lock(&c->lock);
+    if (r->stalled_looks)
+        atomic_fetch_sub(&c->suspects, 1);
     if (r->prev)
         r->prev->next = r->next;
     else

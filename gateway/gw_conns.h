@@ -33,6 +33,11 @@ void gw_conns_free(gw_conns *c);
 /* Connections open now (any thread: one atomic load). */
 unsigned gw_conns_open(gw_conns *c);
 
+/* Connections whose body looks stalled inside libmicrohttpd now (shut
+ * down if it stays so): any thread, one atomic load.  While there is one,
+ * libmicrohttpd asks to be run again at once (gw_loop). */
+unsigned gw_conns_suspects(gw_conns *c);
+
 /* MHD's accept policy: MHD_YES while fewer than max_connections are open. */
 enum MHD_Result gw_conns_admit(gw_conns *c);
 

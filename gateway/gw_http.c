@@ -905,6 +905,19 @@ static const char *allowed_methods(gw_request *req, const char *url)
     return copy;
 }
 
+/* 1 if the Content-Encoding list `ce` names a coding other than identity
+ * (empty members are not codings). */
+static int has_content_coding(const char *ce)
+{
+    while (*ce) {
+        size_t skip = strspn(ce, " \t,"), len = strcspn(ce + skip, " \t,");
+        if (len && !(len == 8 && strncasecmp(ce + skip, "identity", 8) == 0))
+            return 1;
+        ce += skip + len;
+    }
+    return 0;
+}
+
 /* What req is, before its body: a route of the API (req->route), /metrics,
  * /healthz or the console, or an answer known already (early_status: a
  * framing or header error, 404, 405, 413, 415, 503). */
@@ -970,16 +983,17 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
     /* trailers need a chunked response, which HTTP/1.0 has not */
     req->wants_trailers = te && strcasestr(te, "trailers") != NULL && version &&
                           strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
-    /* a body in a coding the gateway does not decode (gzip) would be read
-     * as malformed JSON, or another coding's bytes as JSON: RFC 9110 15.5.16 */
-    const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_ENCODING);
-    if (!req->early_status && ce &&
-        !(gw_headers_value_len(ce) == 8 && strncasecmp(ce, "identity", 8) == 0))
-        req->early_status = 415;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    /* a body in a coding the gateway does not decode (gzip) would be read
+     * as malformed JSON, or another coding's bytes as JSON: RFC 9110 15.5.16 */
+    int has_body = declared > 0 || MHD_lookup_connection_value(
+                                       conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (!req->early_status && has_body && ce && has_content_coding(ce))
+        req->early_status = 415;
     if (!req->early_status && declared > h->cfg.max_body_bytes)
         req->early_status = 413;
     else if (!req->early_status && declared) /* read into one buffer, not a doubling chain */
@@ -1406,6 +1420,12 @@ static void fail_start(gw_http *h, const gw_http_config *cfg)
 /* Busy polling applies while the gateway serves one connection: with more,
  * events arrive while the threads work and they seldom sleep, and polling
  * would take CPU time the other connections' work needs. */
+static int body_stalled_somewhere(void *arg)
+{
+    gw_http *h = arg;
+    return gw_conns_suspects(h->conns) > 0;
+}
+
 static int lone_connection(void *arg)
 {
     gw_http *h = arg;
@@ -1447,7 +1467,10 @@ static int prepare_thread(gw_http *h, gw_http_thread *t, int *tls_refused, char 
     }
     gw_loop_busy_poll busy_poll = {cfg->busy_poll_us, lone_connection, h};
     t->loop = gw_loop_new(t->mhd, sources, n_sources, &busy_poll, err, errlen);
-    return t->loop ? 0 : -1;
+    if (!t->loop)
+        return -1;
+    gw_loop_set_stall_check(t->loop, body_stalled_somewhere, h);
+    return 0;
 }
 
 gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen,

@@ -48,15 +48,20 @@ struct gw_loop {
     gw_loop_watch *pending_head, *pending_tail; /* watches not begun yet, by due_ms */
     rp_trim trim;
     gw_loop_busy_poll busy_poll;
-    /* libmicrohttpd asks to run again at once while a connection waits on
-     * the application, and also, for good, for a connection that can
-     * never go on (libmicrohttpd 0.9.75 with a chunk-size line longer than
-     * the connection's buffer: neither read further nor refused): after
+    /* libmicrohttpd asks to run again at once while it has work (a
+     * response it sends piece by piece: over TLS a record a round, or from
+     * a file), and also, for good, for a connection that can never go on
+     * (libmicrohttpd 0.9.75 with a chunk-size line longer than the
+     * connection's buffer: neither read further nor refused).  After
      * SPIN_ROUNDS rounds in a row that it asked for and that brought no
-     * event and no request progress, its "at once" is SPIN_PAUSE_MS */
+     * request progress, while `stalled` says a connection looks stuck that
+     * way (gw_conns, which shuts it down within a second), its "at once"
+     * is SPIN_PAUSE_MS */
     int mhd_asks_now;     /* the last wait_ms: libmicrohttpd's timeout was 0 */
     int progressed;       /* gw_loop_progress since the last wait */
     unsigned spin_rounds;
+    int (*stalled)(void *arg);
+    void *stalled_arg;
     atomic_ulong rounds;  /* times round the loop (gw_loop_rounds) */
     pthread_t thread; /* once `running` */
     int running;      /* gw_loop_run started the thread */
@@ -86,7 +91,7 @@ static int wait_ms(gw_loop *l, int64_t now)
                      : -1;
     if (ms == 0) {
         l->mhd_asks_now = 1;
-        if (l->spin_rounds >= SPIN_ROUNDS)
+        if (l->spin_rounds >= SPIN_ROUNDS && l->stalled && l->stalled(l->stalled_arg))
             ms = SPIN_PAUSE_MS;
     }
     if (l->pending_head) {
@@ -131,7 +136,14 @@ static void update_source(gw_loop *l, size_t i)
 
 void gw_loop_progress(gw_loop *l)
 {
-    l->progressed = 1;
+    if (l) /* none: the daemon is stopping after its loop */
+        l->progressed = 1;
+}
+
+void gw_loop_set_stall_check(gw_loop *l, int (*stalled)(void *arg), void *arg)
+{
+    l->stalled = stalled;
+    l->stalled_arg = arg;
 }
 
 unsigned long gw_loop_rounds(const gw_loop *l)

@@ -84,9 +84,13 @@ gw_loop *gw_loop_new(struct MHD_Daemon *daemon, gw_loop_source *const *sources,
 
 /* A request on the loop's daemon went on (libmicrohttpd called its access
  * handler, a response's reader or its completion): from the loop's own
- * thread.  Without any, a loop stops taking libmicrohttpd's "run again at
- * once" at its word after a few rounds (see gw_loop.c). */
+ * thread (NULL is ignored).  Without any for a few rounds, while
+ * stalled(arg) says a connection looks stuck inside libmicrohttpd, a loop
+ * stops taking libmicrohttpd's "run again at once" at its word (see
+ * gw_loop.c).  `stalled` runs on the loop's thread and must be cheap;
+ * set it before gw_loop_run. */
 void gw_loop_progress(gw_loop *loop);
+void gw_loop_set_stall_check(gw_loop *loop, int (*stalled)(void *arg), void *arg);
 
 /* How many times the loop has gone round (any thread): a loop that goes
  * round and still leaves a connection's bytes unread cannot read them. */
