@@ -78,6 +78,7 @@ typedef struct h2_call {
     int trailers_only;       /* the response's block ended the stream */
     int reset_here;          /* nghttp2 reset the stream for what the upstream sent */
     int headers_sent;        /* its HEADERS left (nghttp2 may hold a stream back) */
+    int ended_early;         /* answered before its body was sent: end_request_early */
     int failed_alloc;
     int tries;               /* times submitted */
     int64_t deadline_ms;
@@ -357,6 +358,7 @@ static void reset_for_retry(h2_call *k)
     k->interim = 0;
     k->reset_here = 0;
     k->headers_sent = 0;
+    k->ended_early = 0;
     k->failed_alloc = 0;
     for (int i = 0; i < 2; i++) {
         gw_metadata_free(k->md[i], k->n_md[i]);
@@ -620,7 +622,10 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
         queue_push(c, k);
         return 0;
     }
-    if (c->retry_shutdown_cancels && error == NGHTTP2_NO_ERROR && k->trailers_only &&
+    /* (not one closed by end_request_early's reset, which closes it as the
+     * reset is sent, after the read whose end resolve_held waits for) */
+    if (c->retry_shutdown_cancels && error == NGHTTP2_NO_ERROR && !k->ended_early &&
+        k->trailers_only &&
         k->http_status == 200 && k->grpc_status == GRPC_STATUS_CANCELLED &&
         k->reply.len == 0 && k->tries < MAX_TRIES) {
         k->held_stream = stream_id; /* answered or sent again once the read ends */
@@ -684,8 +689,10 @@ static void end_request_early(nghttp2_session *s, const nghttp2_frame *frame)
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return;
     h2_call *k = stream_call(s, frame->hd.stream_id);
-    if (k && k->sent < k->body.len)
+    if (k && k->sent < k->body.len && !k->ended_early) {
+        k->ended_early = 1;
         nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, k->stream_id, NGHTTP2_NO_ERROR);
+    }
 }
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *user)
