@@ -128,18 +128,33 @@ static int by_file_name(const void *a, const void *b)
     return c ? c : (x->plugin > y->plugin) - (x->plugin < y->plugin);
 }
 
-/* f as protoc wrote it, without its comments and their places (two builds
- * of one file may differ there and nowhere else); malloc'ed, NULL if out
- * of memory. */
+/* f as protoc wrote it, without its comments and their places and without
+ * its file options (go_package, java_package …): two builds of one file
+ * may differ there and serve alike; malloc'ed, NULL if out of memory. */
 static uint8_t *packed_definitions(const Google__Protobuf__FileDescriptorProto *f, size_t *len)
 {
     Google__Protobuf__FileDescriptorProto copy = *f;
     copy.source_code_info = NULL;
+    copy.options = NULL;
     *len = google__protobuf__file_descriptor_proto__get_packed_size(&copy);
     uint8_t *out = malloc(*len ? *len : 1);
     if (out)
         google__protobuf__file_descriptor_proto__pack(&copy, out);
     return out;
+}
+
+/* Files published with protobuf, googleapis and gRPC, which every plugin
+ * may carry in its own release: they change only compatibly (fields added
+ * to descriptor.proto, options), so two releases serve alike, and no
+ * plugin could rename them. */
+static int is_published_file(const char *name)
+{
+    static const char *const prefixes[] = {"google/protobuf/", "google/api/", "google/rpc/",
+                                           "google/type/", "grpc/"};
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
 }
 
 /* 1 if a and b define different things; -1 if out of memory. */
@@ -192,7 +207,8 @@ static int check_files(const file_set *const *sets, size_t n_sets, const host_pl
         qsort(v, k, sizeof(*v), by_file_name);
     int rc = 0;
     for (size_t i = 1; i < k && !rc; i++) {
-        if (strcmp(v[i - 1].f->name, v[i].f->name) != 0 || v[i - 1].plugin == v[i].plugin)
+        if (strcmp(v[i - 1].f->name, v[i].f->name) != 0 || v[i - 1].plugin == v[i].plugin ||
+            is_published_file(v[i].f->name))
             continue;
         rc = files_differ(&v[i - 1], &v[i]);
         if (rc == 1)

@@ -138,9 +138,20 @@ static void enqueue(sup_logger *lg, size_t limit, const char *who, const char *t
 static void keep_for_stderr(sup_logger *lg, const char *who, const char *text, size_t len)
 {
     size_t wlen = strlen(who), n = wlen + 2 + len + 1;
-    if (!lg->start_text || lg->start_len + n > SUP_LOG_START_MAX) {
+    if (!lg->start_text || n > SUP_LOG_START_MAX) {
         lg->start_left_out++;
         return;
+    }
+    /* the last lines say why the start failed: the first go to make room */
+    size_t drop = 0;
+    while (lg->start_len - drop + n > SUP_LOG_START_MAX) {
+        const char *nl = memchr(lg->start_text + drop, '\n', lg->start_len - drop);
+        drop = (size_t)(nl - lg->start_text) + 1; /* every kept line ends with one */
+        lg->start_left_out++;
+    }
+    if (drop) {
+        memmove(lg->start_text, lg->start_text + drop, lg->start_len - drop);
+        lg->start_len -= drop;
     }
     char *p = lg->start_text + lg->start_len;
     memcpy(p, who, wlen);
@@ -167,10 +178,10 @@ void sup_log_start_done(sup_logger *lg, int failed)
         return;
     lg->echo_stderr = 0;
     if (failed) { /* best effort: rpcrestd is about to exit */
-        rp_write_all(STDERR_FILENO, lg->start_text, lg->start_text ? lg->start_len : 0);
         if (lg->start_left_out)
-            dprintf(STDERR_FILENO, "rpcrestd: %lu more lines in %s\n", lg->start_left_out,
-                    lg->path);
+            dprintf(STDERR_FILENO, "rpcrestd: %lu earlier lines of the start are in %s\n",
+                    lg->start_left_out, lg->path);
+        rp_write_all(STDERR_FILENO, lg->start_text, lg->start_text ? lg->start_len : 0);
     }
     free(lg->start_text);
     lg->start_text = NULL;

@@ -27,9 +27,9 @@ typedef struct sup_logger {
                          * the rest of that line was lost */
     int echo_stderr;    /* every line is also kept for stderr (while rpcrestd
                          * starts, with a log file: sup_log_start_done) */
-    char *start_text;   /* those lines, up to SUP_LOG_START_MAX */
+    char *start_text;   /* the last of those lines, up to SUP_LOG_START_MAX */
     size_t start_len;
-    unsigned long start_left_out; /* lines beyond it */
+    unsigned long start_left_out; /* lines dropped before them */
     char *buf;          /* queued output: buf[off..len) */
     size_t off, len, cap;
     unsigned long dropped;     /* lines dropped since the last report */

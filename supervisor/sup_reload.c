@@ -521,6 +521,9 @@ void sup_reload_progress(sup_state *s, int64_t now)
      * host); either way the reload waits for it, so that once it is
      * answered, REST requests reach the new host as gRPC ones do */
     sup_child *gw = &s->children[RP_CHILD_GATEWAY];
+    if (w->which == RP_CHILD_HOST && gw->next && !w->changed[RP_CHILD_GATEWAY] &&
+        !sup_stopping(s))
+        return; /* a hand-over under way (a restart): its new process takes the new host */
     if (w->which == RP_CHILD_HOST && (w->changed[RP_CHILD_GATEWAY] || gw->handover_pending) &&
         !sup_stopping(s) && hands_over(s, RP_CHILD_GATEWAY, w->cfg)) {
         if (!w->changed[RP_CHILD_GATEWAY])

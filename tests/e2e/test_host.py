@@ -687,6 +687,7 @@ class PluginRefusedTest(HostCase):
             os.mkdir(os.path.join(tmp, "inc"))
             include = ["-I", os.path.join(tmp, "inc")]
             for file_name, text in imports.items():
+                os.makedirs(os.path.dirname(os.path.join(tmp, "inc", file_name)), exist_ok=True)
                 with open(os.path.join(tmp, "inc", file_name), "w") as f:
                     f.write(text)
         with open(os.path.join(tmp, name + ".proto"), "w") as f:
@@ -758,18 +759,31 @@ service Svc { rpc Get(shared.v1.Money) returns (shared.v1.Money); }
                    "message Money { string currency = 1; int64 units = 2; }\n")
         money_b = ('syntax = "proto3";\npackage shared.v1;\n'
                    "message Money { int64 units = 1; string currency = 2; }\n")
-        a = self.custom_plugin("alpha", self.SHARED_USER % "alpha", "alpha__v1__svc__descriptor",
+        user = self.SHARED_USER.replace('import "common.proto";',
+                                        'import "common.proto";\n'
+                                        'import "google/protobuf/timestamp.proto";')
+        a = self.custom_plugin("alpha", user % "alpha", "alpha__v1__svc__descriptor",
                                "Get", {"common.proto": money_a})
         b = self.custom_plugin("beta", self.SHARED_USER % "beta", "beta__v1__svc__descriptor",
                                "Get", {"common.proto": money_b})
-        same = self.custom_plugin("gamma", self.SHARED_USER % "gamma",
-                                  "gamma__v1__svc__descriptor", "Get", {"common.proto": money_a})
+        # the same definitions, with a file option of its own (its build
+        # for another language), and its own copy of a published file (as
+        # descriptor.proto of a later protobuf release has fields added):
+        # both are the same file to serve
+        money_opt = money_a.replace("package shared.v1;",
+                                    'package shared.v1;\noption go_package = "example.com/m";')
+        with open("/usr/include/google/protobuf/timestamp.proto") as f:
+            stamp = f.read().replace("int32 nanos = 2;", "int32 nanos = 2;\n  int32 later = 3;", 1)
+        same = self.custom_plugin("gamma", user % "gamma", "gamma__v1__svc__descriptor", "Get",
+                                  {"common.proto": money_opt,
+                                   "google/protobuf/timestamp.proto": stamp})
         err = self.refused(self.host(services=[("alpha", a, {}), ("beta", b, {})]))
         self.assertRegex(err, r"rpcrest-host: \S+\.ini:\d+: \[service\.beta\] plugin %s: its "
                          r"common\.proto is not the common\.proto of \[service\.alpha\] plugin "
                          r"%s: plugins may share a \.proto file only when it is the same file"
                          % (re.escape(b), re.escape(a)))
-        h = self.host(services=[("alpha", a, {}), ("gamma", same, {})]).start()
+        h = self.host(services=[("alpha", a, {}), ("echo", ECHO_SO, {}),
+                                ("gamma", same, {})]).start()
         ch = h.channel()
         self.addCleanup(ch.close)
         money = b"\x0a\x03EUR\x10\x05"

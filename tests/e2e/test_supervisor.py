@@ -1346,6 +1346,22 @@ while True:
         ok.start()
         self.assertEqual(ok.log(), "")
 
+    def test_a_long_start_keeps_its_end_for_stderr(self):
+        """A start whose lines pass 64 KiB before a child refuses it: what
+        reaches stderr is its end, the reason last (the first 64 KiB were
+        kept, and the reason was lost)."""
+        noisy = ('i=0; while [ $i -lt 2000 ]; do echo "warming entry $i of 2000 .........'
+                 '....................................."; i=$((i+1)); done >&2\n'
+                 'echo "THE REAL REASON: the database refused the password" >&2\nexit 78\n')
+        r = self.stand_ins(noisy, IDLE, supervisor={"log_file": "supervised.log"})
+        r.start(wait=False)
+        self.assertEqual(r.proc.wait(20), EX_CONFIG, r.log())
+        err = r.log()
+        self.assertIn("THE REAL REASON: the database refused the password", err)
+        self.assertRegex(err, r"rpcrestd: rpcrest-host refused the configuration")
+        self.assertRegex(err, r"^rpcrestd: \d+ earlier lines of the start are in ")
+        self.assertLess(len(err), 70 * 1024)
+
     def test_log_file_at_the_file_size_limit(self):
         """A log file that reaches RLIMIT_FSIZE (ulimit -f) loses lines, and
         says how much once it may grow again; rpcrestd is not killed by
