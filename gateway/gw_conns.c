@@ -71,6 +71,7 @@ struct gw_conns {
     unsigned long timed_out; /* shut down by the deadline (under lock) */
     unsigned long stalled;   /* shut down with a body stalled inside MHD (under lock) */
     atomic_uint suspects;    /* connections with a stalled look or more (gw_conns_suspects) */
+    int loops_gone;          /* gw_conns_forget_loops (under lock) */
     pthread_mutex_t lock;    /* the list, timed_out, stop */
     pthread_cond_t wake;
     conn_rec *head;
@@ -224,6 +225,15 @@ void gw_conns_free(gw_conns *c)
     free(c);
 }
 
+void gw_conns_forget_loops(gw_conns *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->loops_gone = 1;
+    for (conn_rec *r = c->head; r; r = r->next)
+        r->loop = NULL;
+    pthread_mutex_unlock(&c->lock);
+}
+
 unsigned gw_conns_suspects(gw_conns *c)
 {
     return atomic_load_explicit(&c->suspects, memory_order_relaxed);
@@ -255,10 +265,10 @@ void gw_conns_opened(gw_conns *c, struct MHD_Connection *conn, void **socket_con
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->owner = c;
-    r->loop = loop;
     r->fd = info ? info->connect_fd : -1;
     atomic_init(&r->deadline_ms, rp_monotonic_ms() + c->header_timeout_ms);
     pthread_mutex_lock(&c->lock);
+    r->loop = c->loops_gone ? NULL : loop;
     r->next = c->head;
     if (c->head)
         c->head->prev = r;

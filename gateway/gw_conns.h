@@ -33,6 +33,10 @@ void gw_conns_free(gw_conns *c);
 /* Connections open now (any thread: one atomic load). */
 unsigned gw_conns_open(gw_conns *c);
 
+/* The loops are about to be freed (their daemons, and connections, outlive
+ * them a moment): no record looks at a loop any more. */
+void gw_conns_forget_loops(gw_conns *c);
+
 /* Connections whose body looks stalled inside libmicrohttpd now (shut
  * down if it stays so): any thread, one atomic load.  While there is one,
  * libmicrohttpd asks to be run again at once (gw_loop). */

@@ -1369,6 +1369,8 @@ static void stop_threads(gw_http *h)
 {
     for (int i = 0; i < h->n_threads; i++)
         gw_loop_stop(h->threads[i].loop);
+    if (h->conns) /* its thread reads the loops' round counts */
+        gw_conns_forget_loops(h->conns);
     for (int i = 0; i < h->n_threads; i++) {
         gw_loop_free(h->threads[i].loop);
         h->threads[i].loop = NULL;
