@@ -862,7 +862,7 @@ static int open_connection(h2_conn *n)
      * over 64 KiB is more than nghttp2 decodes, and ends the connection
      * (HTTP/2 has no setting to ask for less): the host refuses a
      * plugin's; another upstream's fails every call on the connection
-     * (read_available logs it) */
+     * (on_frame_send logs the GOAWAY that ends it) */
     nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4 << 20},

@@ -854,14 +854,21 @@ static int framing_status(struct MHD_Connection *conn, const char *version, cons
     return 0;
 }
 
+/* The length of "http://" or "https://" at the start of an absolute-form
+ * request target, or 0 for an origin-form one. */
+static size_t absolute_form_prefix(const char *url)
+{
+    return strncasecmp(url, "http://", 7) == 0    ? 7
+           : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                  : 0;
+}
+
 /* The path of an absolute-form request target ("http://host/v1/x" ->
  * "/v1/x"), which a server must accept (RFC 9112 3.2.2); url itself
  * otherwise. */
 static const char *origin_form(const char *url)
 {
-    size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
-                    : strncasecmp(url, "https://", 8) == 0 ? 8
-                                                           : 0;
+    size_t scheme = absolute_form_prefix(url);
     if (!scheme)
         return url;
     const char *path = strchr(url + scheme, '/');
@@ -874,9 +881,7 @@ static const char *origin_form(const char *url)
  * user information before '@' is not part of it. */
 static const char *target_authority(gw_request *req, const char *url)
 {
-    size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
-                    : strncasecmp(url, "https://", 8) == 0 ? 8
-                                                           : 0;
+    size_t scheme = absolute_form_prefix(url);
     if (!scheme)
         return NULL;
     const char *start = url + scheme;
@@ -927,8 +932,9 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
     gw_http *h = req->http;
     head_size head = request_head_size(conn, method, url);
     req->head_bytes = head.bytes;
-    /* framing first: a request whose body cannot be delimited is answered
-     * at once and its connection closed, whatever else is wrong with it */
+    /* the request line and framing first: a request that cannot be read
+     * safely (its target, its body's length) is answered at once and its
+     * connection closed, whatever else is wrong with it */
     if ((req->framing = request_line_error(conn, method, url))) {
         req->early_status = 400;
         return;
@@ -1419,15 +1425,17 @@ static void fail_start(gw_http *h, const gw_http_config *cfg)
     free_http(h);
 }
 
-/* Busy polling applies while the gateway serves one connection: with more,
- * events arrive while the threads work and they seldom sleep, and polling
- * would take CPU time the other connections' work needs. */
+/* A loop's stall check (gw_loop_set_stall_check): a connection's body
+ * looks stuck inside libmicrohttpd. */
 static int body_stalled_somewhere(void *arg)
 {
     gw_http *h = arg;
     return gw_conns_suspects(h->conns) > 0;
 }
 
+/* Busy polling applies while the gateway serves one connection: with more,
+ * events arrive while the threads work and they seldom sleep, and polling
+ * would take CPU time the other connections' work needs. */
 static int lone_connection(void *arg)
 {
     gw_http *h = arg;

@@ -164,19 +164,19 @@ static void keep_for_stderr(sup_logger *lg, const char *who, const char *text, s
 
 void sup_log_start_begin(sup_logger *lg)
 {
-    if (!lg->path || lg->echo_stderr)
+    if (!lg->path || lg->keeping_start)
         return; /* the log is stderr already */
     lg->start_text = malloc(SUP_LOG_START_MAX);
     lg->start_len = 0;
     lg->start_left_out = 0;
-    lg->echo_stderr = 1;
+    lg->keeping_start = 1;
 }
 
 void sup_log_start_done(sup_logger *lg, int failed)
 {
-    if (!lg->echo_stderr)
+    if (!lg->keeping_start)
         return;
-    lg->echo_stderr = 0;
+    lg->keeping_start = 0;
     if (failed) { /* best effort: rpcrestd is about to exit */
         if (lg->start_left_out)
             dprintf(STDERR_FILENO, "rpcrestd: %lu earlier lines of the start are in %s\n",
@@ -197,7 +197,7 @@ static void vlog_own(sup_logger *lg, const char *fmt, va_list ap)
         n = (int)sizeof(text) - 1;
     rp_log_clean(text, (size_t)n); /* paths and error texts from outside */
     enqueue(lg, OWN_QUEUE_MAX, "rpcrestd", text, (size_t)n);
-    if (lg->echo_stderr)
+    if (lg->keeping_start)
         keep_for_stderr(lg, "rpcrestd", text, (size_t)n);
 }
 
@@ -233,7 +233,7 @@ void sup_log_child(sup_logger *lg, const char *name, pid_t pid, const char *line
     char who[64];
     snprintf(who, sizeof(who), "%s[%d]", name, (int)pid);
     enqueue(lg, SUP_LOG_QUEUE_MAX, who, line, len);
-    if (lg->echo_stderr)
+    if (lg->keeping_start)
         keep_for_stderr(lg, who, line, len);
     sup_log_flush(lg);
 }

@@ -25,7 +25,7 @@ typedef struct sup_logger {
                          * opened again non-blocking) */
     int mid_line;       /* the output's last byte written is not a newline:
                          * the rest of that line was lost */
-    int echo_stderr;    /* every line is also kept for stderr (while rpcrestd
+    int keeping_start;  /* every line is also kept for stderr (while rpcrestd
                          * starts, with a log file: sup_log_start_done) */
     char *start_text;   /* the last of those lines, up to SUP_LOG_START_MAX */
     size_t start_len;
