@@ -113,7 +113,13 @@ static int declare_enum(gw_schema *s, const FileProto *file, const char *scope,
     e->null_value = strcmp(e->full_name, "google.protobuf.NullValue") == 0;
     /* proto2's enums are closed; proto3's and editions' (by default) open */
     e->closed = !file->syntax || !*file->syntax || strcmp(file->syntax, "proto2") == 0;
-    return add_type(s, (type_entry){e->full_name, NULL, e, NULL, file});
+    if (add_type(s, (type_entry){e->full_name, NULL, e, NULL, file}) < 0) {
+        free(e->values);
+        free(e->full_name);
+        free(e);
+        return -1;
+    }
+    return 0;
 }
 
 static int declare_message(gw_schema *s, const FileProto *file, const char *scope,
@@ -397,6 +403,27 @@ static int add_binding(gw_schema *s, gw_method *m, const Google__Api__HttpRule *
     return 0;
 }
 
+/* A rule's own pattern may be left out when it has additional bindings
+ * (grpc-gateway serves those alone); the bindings nest one level only, as
+ * http.proto says. */
+static int add_rule_bindings(gw_schema *s, gw_method *m, const Google__Api__HttpRule *rule)
+{
+    if (rule->pattern_case != GOOGLE__API__HTTP_RULE__PATTERN__NOT_SET ||
+        rule->n_additional_bindings == 0)
+        if (add_binding(s, m, rule) < 0)
+            return -1;
+    for (size_t j = 0; j < rule->n_additional_bindings; j++) {
+        const Google__Api__HttpRule *extra = rule->additional_bindings[j];
+        if (extra->n_additional_bindings)
+            return fail(s, "%s: google.api.http additional_bindings may not have "
+                           "additional_bindings of their own",
+                        m->path);
+        if (add_binding(s, m, extra) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* protobuf-c keeps the google.api.http extension among MethodOptions'
  * unknown fields, length prefix included. */
 static int extract_http_rules(gw_schema *s, gw_method *m,
@@ -425,11 +452,8 @@ static int extract_http_rules(gw_schema *s, gw_method *m,
         }
         s->rules = grown;
         s->rules[s->n_rules++] = rule;
-        if (add_binding(s, m, rule) < 0)
+        if (add_rule_bindings(s, m, rule) < 0)
             return -1;
-        for (size_t j = 0; j < rule->n_additional_bindings; j++)
-            if (add_binding(s, m, rule->additional_bindings[j]) < 0)
-                return -1;
     }
     return 0;
 }

@@ -2,7 +2,8 @@
  * test_gw_route.c -- gateway/gw_route.c: path template parsing and matching,
  * the percent-decoding of path variables, and the route table built from
  * the HTTP bindings of build/tests/types.pb (and the broken bindings of
- * build/tests/badroute.pb, which the router must refuse by method).
+ * build/tests/badroute.pb, which the router must refuse by method, and
+ * build/tests/nested_bindings.pb, which the schema must refuse).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #endif
 #define TYPES_PB BUILD_DIR "/tests/types.pb"
 #define BADROUTE_PB BUILD_DIR "/tests/badroute.pb"
+#define NESTED_PB BUILD_DIR "/tests/nested_bindings.pb"
 
 /* ---- template parsing ------------------------------------------------------- */
 
@@ -451,7 +453,7 @@ static void test_router_table(void **state)
     router_fixture *f = *state;
     /* every binding of every method, streaming ones included; Internal has
      * no binding (and auto_map is off) */
-    assert_int_equal(f->router.n_routes, 21);
+    assert_int_equal(f->router.n_routes, 22);
     for (size_t i = 0; i < f->router.n_routes; i++)
         assert_string_not_equal(f->router.routes[i].method->path, SVC "Internal");
     /* the response_body of a binding comes along */
@@ -476,6 +478,9 @@ static void test_router_match(void **state)
     ROUTE("GET", "/v1/shelves/s/books/b", SVC "GetBook", "/v1/{name=shelves/*/books/*}",
           "name=shelves/s/books/b");
     ROUTE("POST", "/v1/things", SVC "CreateThing", "/v1/things", "");
+    /* a rule with additional bindings and no pattern of its own */
+    ROUTE("POST", "/v1/things/t1:archive", SVC "ArchiveThing", "/v1/things/{id}:archive",
+          "id=t1");
     ROUTE("SEARCH", "/v1/things", SVC "Search", "/v1/things", "");                    /* custom */
     ROUTE("POST", "/v1/things/t1:activate", SVC "ActivateThing", "/v1/things/{id}:activate",
           "id=t1");
@@ -633,6 +638,17 @@ static void test_router_build_errors(void **state)
     gw_schema_free(s);
 }
 
+/* http.proto: additional bindings nest one level only */
+static void test_schema_refuses_nested_additional_bindings(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *paths[] = {NESTED_PB};
+    assert_null(gw_schema_load(paths, 1, err, sizeof(err)));
+    assert_non_null(strstr(err, "/nested.Nested/Get: google.api.http additional_bindings may "
+                                "not have additional_bindings of their own"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +667,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_router_most_specific_first, router_setup,
                                         router_teardown),
         cmocka_unit_test(test_router_build_errors),
+        cmocka_unit_test(test_schema_refuses_nested_additional_bindings),
     };
     return cmocka_run_group_tests_name("gw_route", tests, NULL, NULL);
 }
