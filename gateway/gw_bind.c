@@ -61,11 +61,11 @@ static json_t *mask_value(const gw_field *f, const char *text, size_t len, char 
     return v;
 }
 
-/* Text -> JSON value for enum field f: a name it declares, or a number
- * (any for a proto3 enum, one it declares for a proto2 enum).  Checked
- * here, not left to the body's encoder: json_ignore_unknown_fields is about
- * a body's keys, and a path or query value the enum lacks is refused, as
- * grpc-gateway does. */
+/* Text -> JSON value for enum field f: a name or a number it declares.
+ * Checked here, not left to the body's encoder: json_ignore_unknown_fields
+ * is about a body's keys, and a path or query value the enum lacks is
+ * refused, as grpc-gateway does (even for a proto3 enum, which takes any
+ * number in a body). */
 static json_t *enum_value(const gw_field *f, const char *text, size_t len, char *err,
                           size_t errlen)
 {
@@ -83,10 +83,9 @@ static json_t *enum_value(const gw_field *f, const char *text, size_t len, char 
         i++;
     if (len > (name[0] == '-' ? 1u : 0u) && i == len && len < 12) {
         long long number = strtoll(name, NULL, 10); /* the encoder checks the range */
-        if (f->enumeration->closed && number >= INT32_MIN && number <= INT32_MAX &&
+        if (number >= INT32_MIN && number <= INT32_MAX &&
             !gw_enum_by_number(f->enumeration, (int32_t)number))
-            snprintf(err, errlen, "field '%s': %lld is not a value of enum %s (a proto2 enum "
-                     "takes only the numbers it declares)", f->name, number,
+            snprintf(err, errlen, "field '%s': %lld is not a value of enum %s", f->name, number,
                      f->enumeration->full_name);
         else
             v = json_integer(number);
