@@ -64,6 +64,24 @@ static void log_unserved(const gw_method *methods, size_t n, const gw_router_opt
     }
 }
 
+/* Logs each route that also matches a path the gateway answers itself:
+ * those requests never reach the upstream. */
+static void log_shadowed(const gw_router *r, const gw_router_options *opt)
+{
+    for (size_t i = 0; i < r->n_routes; i++)
+        for (size_t j = 0; j < opt->n_own_paths; j++) {
+            const char *own = opt->own_paths[j];
+            const gw_route *route = &r->routes[i];
+            if (!gw_template_may_match(&route->tmpl, own))
+                continue;
+            size_t len = strlen(own);
+            rp_log("route %s %s -> %s also matches %s%s, which the gateway answers itself: "
+                   "those requests do not reach it",
+                   route->binding->verb, route->binding->path_template, route->method->path,
+                   own, len > 1 && own[len - 1] == '/' ? "*" : "");
+        }
+}
+
 static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin,
                                const gw_router_options *routes, gw_upstream *up, char *err,
                                size_t errlen)
@@ -87,6 +105,7 @@ static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin,
     log_unserved(methods, n_methods, routes);
     if (gw_router_build_with(&g->router, methods, n_methods, routes, err, errlen) < 0)
         goto fail;
+    log_shadowed(&g->router, routes);
     gw_upstream_prepare(up, methods, n_methods);
     snprintf(g->origin, sizeof(g->origin), "%s", origin);
     atomic_init(&g->refs, 1);

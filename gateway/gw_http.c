@@ -923,6 +923,17 @@ static int has_content_coding(const char *ce)
     return 0;
 }
 
+size_t gw_http_own_paths(int metrics, int docs, const char *out[GW_ROUTER_MAX_OWN_PATHS])
+{
+    size_t n = 0;
+    out[n++] = GW_HEALTH_PATH;
+    if (metrics)
+        out[n++] = METRICS_PATH;
+    if (docs)
+        n += gw_http_console_paths(out + n);
+    return n;
+}
+
 /* What req is, before its body: a route of the API (req->route), /metrics,
  * /healthz or the console, or an answer known already (early_status: a
  * framing or header error, 404, 405, 413, 415, 503). */

@@ -47,6 +47,12 @@ typedef struct gw_http_config {
 
 typedef struct gw_http gw_http;
 
+/* The paths the HTTP listener answers itself, before the API's routes,
+ * with /metrics on (metrics) and the console on (docs): /healthz always;
+ * a path ending in '/' stands for everything below that folder.  Fills
+ * out and returns how many. */
+size_t gw_http_own_paths(int metrics, int docs, const char *out[GW_ROUTER_MAX_OWN_PATHS]);
+
 /* Starts listening, serving `gen` (the caller's reference, taken also on
  * failure; NULL: no API yet) from the first connection on.  Returns NULL
  * with a reason in err[errlen], and *tls_refused set when GnuTLS refused

@@ -29,6 +29,14 @@ int gw_http_console_owns(const char *path)
     return strncmp(path, CONSOLE_PATH, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+size_t gw_http_console_paths(const char *out[3])
+{
+    out[0] = OPENAPI_PATH;
+    out[1] = CONSOLE_PATH;
+    out[2] = CONSOLE_PATH "/";
+    return 3;
+}
+
 /* The console file a path names: "index.html" for /docs and /docs/, NAME
  * for /docs/NAME when NAME is a plain file name ([A-Za-z0-9._-], not
  * starting with a dot); NULL for anything else. */

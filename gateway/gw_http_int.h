@@ -187,6 +187,10 @@ void gw_http_watch_client(gw_request *req);
  * is /openapi.json, /docs, or under /docs/. */
 int gw_http_console_owns(const char *path);
 
+/* The paths gw_http_console_owns takes, in gw_http_own_paths' form: the
+ * two files and the folder ("/docs/").  Returns 3. */
+size_t gw_http_console_paths(const char *out[3]);
+
 /* Answers a console request (GET or HEAD): the OpenAPI document of
  * req->gen (503 before the first API), or a file of the console's folder
  * (404 for any other name, or when it is not installed). */

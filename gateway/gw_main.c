@@ -98,6 +98,8 @@ static const char **api_source(const rp_config *cfg, gw_gen_source *src)
     src->routes.auto_map = cfg->gateway.auto_map;
     src->routes.config_path = cfg->path;
     src->routes.services_line = cfg->gateway.services_line;
+    src->routes.n_own_paths =
+        gw_http_own_paths(cfg->gateway.metrics, cfg->gateway.docs, src->routes.own_paths);
     return files;
 }
 

@@ -206,6 +206,23 @@ void gw_template_free(gw_template *t)
 
 /* ---- matching ------------------------------------------------------------------- */
 
+int gw_template_may_match(const gw_template *t, const char *path)
+{
+    size_t len = strlen(path);
+    if (len < 3 || path[len - 1] != '/') {
+        gw_path_span spans[GW_ROUTE_MAX_VARS];
+        return gw_template_match(t, path, spans);
+    }
+    /* below "/NAME/": the first segment takes NAME, and another follows */
+    if (t->n_segs == 0)
+        return 0;
+    const gw_segment *first = &t->segs[0];
+    if (first->kind == GW_SEG_LITERAL &&
+        (strlen(first->literal) != len - 2 || memcmp(first->literal, path + 1, len - 2) != 0))
+        return 0;
+    return t->n_segs >= 2 || first->kind == GW_SEG_STARSTAR;
+}
+
 #define MAX_PATH_SEGMENTS 128
 
 int gw_template_match(const gw_template *t, const char *path, gw_path_span *spans)

@@ -20,6 +20,7 @@
 #include "gw_schema.h"
 
 #define GW_ROUTE_MAX_VARS 16
+#define GW_ROUTER_MAX_OWN_PATHS 8
 
 typedef enum gw_seg_kind { GW_SEG_LITERAL, GW_SEG_STAR, GW_SEG_STARSTAR } gw_seg_kind;
 
@@ -55,6 +56,10 @@ typedef struct gw_path_span {
 /* Matches the raw path (no query string); on success fills spans[0..n_vars)
  * and returns 1, else 0. */
 int gw_template_match(const gw_template *t, const char *path, gw_path_span *spans);
+
+/* 1 if t matches path, or, for a folder one level deep ("/docs/"), some
+ * path below it; else 0. */
+int gw_template_may_match(const gw_template *t, const char *path);
 
 /*
  * Percent-decodes the text of variable `var` of t into out, as http.proto
@@ -92,6 +97,11 @@ typedef struct gw_router_options {
     int allow_missing;           /* a listed service may be absent (API not complete yet) */
     const char *config_path;     /* the INI and the line of its [gateway] services, for */
     int services_line;           /* "FILE:LINE: " before an error about it; or NULL, 0 */
+    const char *own_paths[GW_ROUTER_MAX_OWN_PATHS]; /* the paths the gateway answers itself,
+                                  * before routing ("/healthz"; "/docs/" for everything
+                                  * below that folder): a route that also matches one is
+                                  * logged (gw_gen.c), as those requests never reach it */
+    size_t n_own_paths;
 } gw_router_options;
 
 /* 0 if opt says the upstream does not serve m's service (opt->served). */

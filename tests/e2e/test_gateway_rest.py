@@ -1186,18 +1186,64 @@ service Clash {
 """
 
 
+SHADOWED_PROTO = """\
+syntax = "proto3";
+package shadowed;
+import "google/api/annotations.proto";
+message Thing { string id = 1; }
+service Paths {
+  rpc Health(Thing) returns (Thing) {
+    option (google.api.http) = { post: "/healthz" body: "*" };
+  }
+  rpc Doc(Thing) returns (Thing) {
+    option (google.api.http) = { get: "/docs/{id}" };
+  }
+  rpc Any(Thing) returns (Thing) {
+    option (google.api.http) = { get: "/{id}/x" };
+  }
+  rpc Fine(Thing) returns (Thing) {
+    option (google.api.http) = { get: "/v1/docs/{id}" };
+  }
+}
+"""
+
+
 class Conflicts(ProcessCase):
 
-    def test_two_bindings_for_the_same_requests(self):
+    def descriptor_set(self, name, text):
+        """Compiles text (name.proto) into name.pb in the test's folder."""
         import grpc_tools
         well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-        with open(os.path.join(self.dir, "clash.proto"), "w") as f:
-            f.write(CONFLICT_PROTO)
-        pb = os.path.join(self.dir, "clash.pb")
+        with open(os.path.join(self.dir, name + ".proto"), "w") as f:
+            f.write(text)
+        pb = os.path.join(self.dir, name + ".pb")
         subprocess.run([harness.PYTHON, "-m", "grpc_tools.protoc", "-I" + self.dir,
                         "-I" + os.path.join(harness.ROOT, "proto"), "-I/usr/include",
                         "-I" + well_known, "--include_imports", "--descriptor_set_out=" + pb,
-                        "clash.proto"], check=True, cwd=self.dir)
+                        name + ".proto"], check=True, cwd=self.dir)
+        return pb
+
+    def test_routes_the_gateway_answers_itself_are_logged(self):
+        """/healthz and the console's paths are answered before routing: a
+        route that also matches one is said to be shadowed."""
+        pb = self.descriptor_set("shadowed", SHADOWED_PROTO)
+        ini = os.path.join(self.dir, "rpcrest.ini")
+        write_ini(ini, harness.free_port(), harness.free_port(), [("echo", pb)], "docs = on")
+        gateway = self.program("rpcrest-gateway", ini, "gateway.log")
+        self.assertTrue(harness.wait_until(lambda: "serving 4 routes" in gateway.log(), 10,
+                                           0.05), gateway.log())
+        shadowed = [line.split("route ", 1)[1] for line in gateway.log().splitlines()
+                    if "which the gateway answers itself" in line]
+        self.assertEqual(sorted(shadowed), sorted([
+            "POST /healthz -> /shadowed.Paths/Health also matches /healthz, which the gateway "
+            "answers itself: those requests do not reach it",
+            "GET /docs/{id} -> /shadowed.Paths/Doc also matches /docs/*, which the gateway "
+            "answers itself: those requests do not reach it",
+            "GET /{id}/x -> /shadowed.Paths/Any also matches /docs/*, which the gateway "
+            "answers itself: those requests do not reach it"]), gateway.log())
+
+    def test_two_bindings_for_the_same_requests(self):
+        pb = self.descriptor_set("clash", CONFLICT_PROTO)
         ini = os.path.join(self.dir, "rpcrest.ini")
         write_ini(ini, harness.free_port(), harness.free_port(), [("echo", pb)])
         gateway = self.program("rpcrest-gateway", ini, "gateway.log")
