@@ -488,11 +488,37 @@ static void put_mask_path(gw_buf *wire, const gw_buf *path)
 }
 
 /* Appends a FieldMask path for every leaf of body (of type m) to wire, as
- * proto names: nested messages give dotted paths; maps, repeated fields
- * and well-known types are leaves.  Proto names, not their lowerCamel JSON
+ * proto names: nested messages give dotted paths, and so do the keys of a
+ * Struct's or Value's object; maps, repeated fields and the other
+ * well-known types are leaves.  Proto names, not their lowerCamel JSON
  * form: that form does not always turn back into the name (line_1 ->
  * line1, fooBar -> foo_bar), so the mask goes to the wire, not through the
  * codec.  `prefix` is the dotted path so far (NULL at the top). */
+static void collect_paths(const json_t *body, const gw_message *m, const gw_buf *prefix,
+                          gw_buf *wire);
+
+/* A Struct's or Value's object v at `path`: one path per key, through
+ * nested objects, for the keys are the fields such a message has
+ * (grpc-gateway's rule); an empty object is a leaf. */
+static void collect_dynamic_paths(const json_t *v, const gw_buf *path, gw_buf *wire)
+{
+    if (!json_is_object(v) || json_object_size(v) == 0) {
+        put_mask_path(wire, path);
+        return;
+    }
+    const char *key;
+    json_t *inner;
+    json_object_foreach((json_t *)v, key, inner) {
+        gw_buf deeper = GW_BUF_INIT;
+        gw_buf_append(&deeper, path->data, path->len);
+        gw_buf_putc(&deeper, '.');
+        gw_buf_puts(&deeper, key);
+        collect_dynamic_paths(inner, &deeper, wire);
+        wire->oom |= deeper.oom;
+        gw_buf_free(&deeper);
+    }
+}
+
 static void collect_paths(const json_t *body, const gw_message *m, const gw_buf *prefix,
                           gw_buf *wire)
 {
@@ -508,9 +534,13 @@ static void collect_paths(const json_t *body, const gw_message *m, const gw_buf 
             gw_buf_putc(&path, '.');
         }
         gw_buf_puts(&path, f->name);
-        if (json_is_object(v) && (f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP) &&
-            !f->repeated && f->message->wkt == GW_WKT_NONE && json_object_size(v) > 0)
+        int message = (f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP) && !f->repeated;
+        if (message && json_is_object(v) && f->message->wkt == GW_WKT_NONE &&
+            json_object_size(v) > 0)
             collect_paths(v, f->message, &path, wire);
+        else if (message &&
+                 (f->message->wkt == GW_WKT_STRUCT || f->message->wkt == GW_WKT_VALUE))
+            collect_dynamic_paths(v, &path, wire);
         else
             put_mask_path(wire, &path);
         wire->oom |= path.oom;

@@ -287,6 +287,14 @@ static void test_proto2_groups_and_closed_enums(void **state)
     TRANSCODE_ERR("GET /v2/p2?c=99", NULL, "99 is not a value of enum unit2.P2.Color");
     TRANSCODE("PATCH /v2/p2", "{\"mygroup\":{\"g\":1},\"req\":2}",
               "{'p2':{'req':2,'mygroup':{'g':1}},'mask':'mygroup.g,req'}");
+    /* a Struct's (or Value's) keys are its fields: one path each, as
+     * grpc-gateway makes them; an empty object or another value is a leaf */
+    TRANSCODE("PATCH /v2/p2", "{\"attrs\":{\"a\":1,\"b\":{\"c\":2,\"d\":{}}},\"req\":2}",
+              "{'p2':{'req':2,'attrs':{'a':1,'b':{'c':2,'d':{}}}},"
+              "'mask':'attrs.a,attrs.b.c,attrs.b.d,req'}");
+    TRANSCODE("PATCH /v2/p2", "{\"extra\":{\"k\":[1]},\"attrs\":{}}",
+              "{'p2':{'attrs':{},'extra':{'k':[1]}},'mask':'extra.k,attrs'}");
+    TRANSCODE("PATCH /v2/p2", "{\"extra\":5}", "{'p2':{'extra':5},'mask':'extra'}");
 }
 
 /* ---- body "*" ----------------------------------------------------------------- */
