@@ -733,8 +733,16 @@ static int *gateway_switch(rp_config *cfg, const char *key)
     return NULL;
 }
 
+static void free_list(char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}
+
 /* Splits a comma-separated list into trimmed, non-empty items (*items is
- * NULL-free and freed with free_list).  Returns the count, or -1. */
+ * NULL-free and freed with free_list).  Returns the count, or -1 when out
+ * of memory (then *items is NULL). */
 static long split_list(const char *value, char ***items)
 {
     char *copy = strdup(value);
@@ -752,23 +760,18 @@ static long split_list(const char *value, char ***items)
         if (!len)
             continue;
         char **grown = realloc(*items, (size_t)(n + 1) * sizeof(*grown));
+        if (grown)
+            *items = grown;
         if (!grown || !(grown[n] = strdup(tok))) {
-            *items = grown ? grown : *items;
+            free_list(*items, (size_t)n);
+            *items = NULL;
             free(copy);
-            return n; /* what was kept is freed by the caller */
+            return -1;
         }
-        *items = grown;
         n++;
     }
     free(copy);
     return n;
-}
-
-static void free_list(char **items, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(items[i]);
-    free(items);
 }
 
 /* [gateway] descriptors = FILE[, FILE…]: each resolved and checked. */
@@ -780,10 +783,12 @@ static void gateway_descriptors(parse_ctx *ctx, const char *value)
     free_list(cfg->gateway.descriptors, cfg->gateway.n_descriptors);
     cfg->gateway.descriptors = calloc(n > 0 ? (size_t)n : 1, sizeof(char *));
     cfg->gateway.n_descriptors = 0;
+    if (n < 0 || !cfg->gateway.descriptors)
+        fail(ctx, ctx->line, "descriptors: out of memory");
     for (long i = 0; i < n && cfg->gateway.descriptors && !ctx->failed; i++)
         set_file_path(ctx, "descriptors", items[i],
                       &cfg->gateway.descriptors[cfg->gateway.n_descriptors++]);
-    if (n <= 0 && !ctx->failed)
+    if (n == 0 && !ctx->failed)
         fail(ctx, ctx->line, "descriptors: expected FILE[, FILE…]");
     free_list(items, n > 0 ? (size_t)n : 0);
 }
@@ -852,7 +857,9 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         long count = split_list(value, &cfg->gateway.services);
         cfg->gateway.n_services = count > 0 ? (size_t)count : 0;
         cfg->gateway.services_line = ctx->line;
-        if (count <= 0)
+        if (count < 0)
+            fail(ctx, ctx->line, "services: out of memory");
+        else if (count == 0)
             fail(ctx, ctx->line, "services: expected NAME[, NAME…] (package.Service)");
     } else if (strcmp(key, "upstream_name") == 0) {
         cfg->gateway.upstream_name_line = ctx->line;
