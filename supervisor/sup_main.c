@@ -413,12 +413,9 @@ static int64_t start_due(sup_state *s, int64_t now)
             continue;
         }
         c->start_after_retired = 0;
-        /* the running configuration, but for a new host that crashed in a
-         * reload's second stage (the new gateway waits for one like it) */
-        sup_ctx ctx = s->ctx;
-        if (sup_reload_holds(s, i) && i != s->reload.which)
-            ctx.cfg = s->reload.cfg;
-        sup_child_spawn(c, SUP_ROLE_CURRENT, &ctx, now);
+        /* the running configuration: a new host that ends in a reload's
+         * second stage fails the reload (sup_reload_progress) */
+        sup_child_spawn(c, SUP_ROLE_CURRENT, &s->ctx, now);
         if (!c->cur && c->next_start_ms >= 0) /* a failed fork retries later */
             next = earliest(next, c->next_start_ms > now ? c->next_start_ms - now : 0);
     }

@@ -171,7 +171,8 @@ static rp_config *switch_config(sup_state *s, rp_config *n,
 }
 
 /* Replaces each changed child but those in `done` (a mask of 1 << RP_CHILD_*),
- * whose new processes run already, and says so in reply. */
+ * whose new processes run already (a gateway handed over to talk to a new
+ * host, its own part unchanged, among them), and says so in reply. */
 static void replace_changed(sup_state *s, const int changed[RP_N_CHILDREN],
                             char why[RP_N_CHILDREN][512], unsigned done, rp_text *reply)
 {
@@ -179,7 +180,7 @@ static void replace_changed(sup_state *s, const int changed[RP_N_CHILDREN],
     int any = 0;
     for (int i = 0; i < RP_N_CHILDREN; i++) {
         sup_child *c = &s->children[i];
-        if (!changed[i])
+        if (!changed[i] && !(done & (1u << i)))
             continue;
         any = 1;
         if (done & (1u << i)) {
@@ -205,14 +206,15 @@ static void replace_changed(sup_state *s, const int changed[RP_N_CHILDREN],
     }
 }
 
-/* Counts and logs a reload that has taken effect. */
-static void reload_ok(sup_state *s, const int changed[RP_N_CHILDREN])
+/* Counts and logs a reload that has taken effect: changed= names the
+ * children it replaced. */
+static void reload_ok(sup_state *s, const int changed[RP_N_CHILDREN], unsigned done)
 {
     s->reloads_ok++;
     char names[64] = "none";
     size_t len = 0;
     for (int i = 0; i < RP_N_CHILDREN; i++) {
-        if (!changed[i])
+        if (!changed[i] && !(done & (1u << i)))
             continue;
         int n = snprintf(names + len, sizeof(names) - len, "%s%s", len ? "," : "",
                          s->children[i].name);
@@ -231,7 +233,7 @@ static void apply(sup_state *s, rp_config *n, sup_reload_view *views[RP_N_CHILDR
 {
     rp_config_free(switch_config(s, n, views, prep));
     replace_changed(s, changed, why, done, reply);
-    reload_ok(s, changed);
+    reload_ok(s, changed, done);
 }
 
 /* The child a reload to n must wait for first (RP_CHILD_*), or -1: the
@@ -473,6 +475,50 @@ static void reload_failed(sup_state *s, sup_proc *p, int64_t now)
     reload_undone(s, err, now);
 }
 
+/* In the second stage, 1 while the new host, which the new gateway is to
+ * talk to, serves. */
+static int new_host_serves(const sup_state *s)
+{
+    const sup_proc *p = s->children[RP_CHILD_HOST].cur;
+    return p && p->pid == s->reload.host_new_pid && p->ready_ms >= 0 && p->term_ms < 0;
+}
+
+/* The new host ended (or is ending) in the second stage: the reload has
+ * failed as if the new gateway had, for the gateway's new process would
+ * talk to a host that runs the new configuration and does not hold.  The
+ * gateway's new process (gw_new, or NULL) goes, the parked host serves
+ * again, and the running configuration stays. */
+static void host_lost_in_gateway_stage(sup_state *s, sup_proc *gw_new, int64_t now)
+{
+    sup_reload_wait *w = &s->reload;
+    sup_child *h = &s->children[RP_CHILD_HOST];
+    sup_child *gw = &s->children[RP_CHILD_GATEWAY];
+    char err[2048], how[128], host[256] = "";
+    if (h->last_pid == w->host_new_pid)
+        sup_describe_status(h->last_status, how, sizeof(how));
+    else
+        snprintf(how, sizeof(how), "was stopped");
+    snprintf(err, sizeof(err), "%s: the new pid %d %s before %s was handed over to it",
+             h->name, (int)w->host_new_pid, how, gw->name);
+    int took_over = gw_new && gw_new == gw->cur && gw_new->pid != w->old_pid;
+    if (gw_new && gw_new == gw->next)
+        sup_child_retire(gw, gw_new, now);
+    gw->handover_pending = 0;
+    gw->policy.ready_timeout = w->ready_timeout;
+    restore_listen_fd(s);
+    give_host_back(s, host, sizeof(host), now);
+    if (took_over) /* in the same turn: a gateway on the running configuration replaces it */
+        sup_restart_child(s, RP_CHILD_GATEWAY, now);
+    size_t len = strlen(err);
+    if (took_over)
+        snprintf(err + len, sizeof(err) - len, "; %s is handed over to a new process on the "
+                 "running configuration%s", gw->name, host);
+    else
+        snprintf(err + len, sizeof(err) - len, "; %s pid %d keeps serving the running "
+                 "configuration%s", gw->name, (int)w->old_pid, host);
+    reload_undone(s, err, now);
+}
+
 /* The first stage of a reload that changed both parts is done: the new
  * host has taken over (the old one is parked, serving the old gateway).
  * The reload now waits for the gateway's new process, as wait_for_child
@@ -509,6 +555,10 @@ void sup_reload_progress(sup_state *s, int64_t now)
         return;
     sup_child *c = &s->children[w->which];
     sup_proc *p = w->new_pid ? sup_child_find(c, w->new_pid) : NULL;
+    if (w->host_new_pid && !new_host_serves(s) && !sup_stopping(s)) {
+        host_lost_in_gateway_stage(s, p, now);
+        return;
+    }
     int serving = p && p == c->cur && p->ready_ms >= 0 && p->term_ms < 0;
     if (!serving && new_getting_ready(c, p) && !sup_stopping(s))
         return;

@@ -212,7 +212,10 @@ class ReloadTest(SupervisorCase):
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 0, ctl)
         self.assertIn("%s: [host] stop_timeout changed" % HOST, ctl.stdout)
-        self.assertNotIn(GATEWAY + ":", ctl.stdout)
+        # the gateway only follows the new host
+        self.assertIn("%s: the host it calls was handed over; handed over" % GATEWAY,
+                      ctl.stdout)
+        self.assertNotIn("[gateway]", ctl.stdout)
         self.wait_for_child(r, HOST, kids[HOST])
         # the same value moved to the host's own section: no change
         rewrite(r, "stop_timeout = 8\n", "")
@@ -272,8 +275,9 @@ class ReloadTest(SupervisorCase):
         os.rename(so + ".new", so)
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 0, ctl)
-        self.assertIn("rpcrest-host: [service.echo] plugin file changed; handed over", ctl.stdout)
-        self.assertNotIn("rpcrest-gateway", ctl.stdout)
+        self.assertEqual(ctl.stdout, "rpcrest-host: [service.echo] plugin file changed; handed "
+                         "over\nrpcrest-gateway: the host it calls was handed over; handed "
+                         "over\n")
         # answered once the gateway too has moved to the new host: REST
         # requests right after the reload reach the new code (they went to
         # the old host in about half of the tries)
@@ -542,7 +546,8 @@ class ReloadTest(SupervisorCase):
         rewrite(r, "\nservices = nope.Svc", "")
         ctl = self.ctl(r, "reload")
         self.assertEqual((ctl.returncode, ctl.stdout),
-                         (0, "%s: [host] threads changed; handed over\n" % HOST), r.log())
+                         (0, "%s: [host] threads changed; handed over\n%s: the host it calls "
+                          "was handed over; handed over\n" % (HOST, GATEWAY)), r.log())
         self.wait_handed_over(r, HOST, kids[HOST])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
 
@@ -611,29 +616,29 @@ class ReloadTest(SupervisorCase):
                                    5), r.log())  # it is the one held
         return waiting, host, gateway
 
-    def test_undo_after_the_new_host_restarted_puts_the_private_socket_back(self):
-        """In the second stage the new host crashes and is restarted; the
-        new gateway then refuses: the old host serves again, the reload
-        names the restarted host as the one that stops, and the private
-        socket's path points at the old host once it has gone (a gateway
-        started then uses it, not TCP)."""
+    def test_new_host_ending_in_the_second_stage_fails_the_reload(self):
+        """In the second stage the new host crashes: the reload fails at
+        once (it had gone on, and then stopped the old host, which served),
+        the new gateway goes, the old host serves again with the old
+        gateway, nothing runs the new file, and the private socket's path
+        points at the old host (a gateway started then uses it, not TCP)."""
         r = self.held_gateway_rpcrest()
         kids = children(r)
-        waiting, host, _ = self.reload_with_held_gateway(r)
+        waiting, host, held = self.reload_with_held_gateway(r)
         os.kill(host, signal.SIGKILL)
-        def restarted():
-            pids = [int(p) for p in re.findall(r"started %s pid (\d+)" % HOST, r.log())]
-            return next((p for p in pids if p not in (kids[HOST], host)), None)
-        again = wait_until(restarted, 10)
-        self.assertTrue(again, r.log())
-        self.wait_for_log(r, r"%s pid %d is ready" % (HOST, again))
-        open(os.path.join(r.bindir, "go"), "w").close()
         out, err = waiting.communicate(timeout=30)
         self.assertEqual(waiting.returncode, 1, (out, err))
-        self.assertIn("%s pid %d serves again (pid %d, which had taken over from it, stops)"
-                      % (HOST, kids[HOST], again), err)
-        self.assertTrue(wait_until(lambda: not pid_alive(again), 10), r.log())
+        self.assertIn("reload failed: %s: the new pid %d killed by signal SIGKILL (Killed) before %s was "
+                      "handed over to it; %s pid %d keeps serving the running configuration; "
+                      "%s pid %d serves again (pid %d, which had taken over from it, has ended)"
+                      % (HOST, host, GATEWAY, GATEWAY, kids[GATEWAY], HOST, kids[HOST], host),
+                      err)
+        self.assertTrue(wait_until(lambda: not pid_alive(held), 10), r.log())
         self.assertTrue(self.echo_works(r, 5))
+        self.assertTrue(wait_until(lambda: self.grpc_echo_works(r), 5), r.log())
+        time.sleep(0.5)  # no restart of the host on the new file, and the old one stays
+        self.assertEqual(children(r), kids, r.log())
+        self.assertNotIn("stopping %s pid %d" % (HOST, kids[HOST]), r.log())
         os.kill(kids[GATEWAY], signal.SIGKILL)
         gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
@@ -793,10 +798,13 @@ class ReloadTest(SupervisorCase):
         rewrite(r, "threads = 2", "threads = 1")
         ctl = self.ctl(r, "reload")
         self.assertEqual(ctl.returncode, 0, ctl)
-        self.assertEqual(ctl.stdout, "%s: [host] threads changed; handed over\n" % HOST)
+        # the gateway is handed over too, to talk to the new host: said so
+        self.assertEqual(ctl.stdout, "%s: [host] threads changed; handed over\n"
+                         "%s: the host it calls was handed over; handed over\n"
+                         % (HOST, GATEWAY))
         log = r.log()
         self.assertRegex(log, r"%s pid \d+ took over from pid %d" % (HOST, kids[HOST]))
-        self.assertIn("event=reload result=ok changed=%s" % HOST, log)
+        self.assertIn("event=reload result=ok changed=%s,%s" % (HOST, GATEWAY), log)
         self.assertLess(log.index("took over from pid %d" % kids[HOST]),
                         log.index("event=reload result=ok"), log)
         self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
@@ -829,9 +837,10 @@ class ReloadTest(SupervisorCase):
         rewrite(r, "threads = 2", "threads = 1")
         ctl = self.ctl(r, "reload")
         self.assertEqual((ctl.returncode, ctl.stdout, ctl.stderr),
-                         (0, "%s: [host] threads changed; handed over\n" % HOST, ""), r.log())
+                         (0, "%s: [host] threads changed; handed over\n%s: the host it calls "
+                          "was handed over; handed over\n" % (HOST, GATEWAY), ""), r.log())
         log = r.log()
-        self.assertIn("event=reload result=ok changed=%s" % HOST, log)
+        self.assertIn("event=reload result=ok changed=%s,%s" % (HOST, GATEWAY), log)
         self.assertNotIn("result=failed", log)
         self.wait_handed_over(r, HOST, kids[HOST])
         self.wait_handed_over(r, GATEWAY, kids[GATEWAY])
