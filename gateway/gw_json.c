@@ -102,15 +102,16 @@ static void conv_init(conv *c, const gw_json_options *opt, char *err, size_t err
  * google.protobuf.Value would become string_value, a string field would
  * take a number).  A literal with a fraction or an exponent becomes a
  * double, which for an integer field may be another integer
- * (9007199254740993.0 reads as ...992, 1.0000000000000001 as 1).  So
- * gw_json_loadb keeps such literals as text:
+ * (9007199254740993.0 reads as ...992, 1.0000000000000001 as 1, 1e-400
+ * as 0).  So gw_json_loadb keeps such literals as text:
  *
  *   1. a scan of the text finds each integer literal out of int64 range
  *      (and "-0", which jansson would read as the integer 0, losing the
  *      sign a double field keeps), and each literal with a fraction or an
- *      exponent that a double may not hold exactly enough
- *      (real_needs_keeping), and blanks it to "0" padded with spaces,
- *      so the text keeps its length and error columns stay right;
+ *      exponent that a double may not hold exactly enough, or that may
+ *      underflow to 0 (real_needs_keeping), and blanks it to "0" padded
+ *      with spaces, so the text keeps its length and error columns stay
+ *      right;
  *   2. jansson parses the blanked copy;
  *   3. a walk of the tree in document order replaces the n-th number node
  *      for each blanked n-th literal by a "kept literal": a string node
@@ -434,8 +435,9 @@ static unsigned digit_at(const decimal *d, size_t k)
  * is not safe as a double for an integer field: read as a double, a value
  * with more than 15 significant digits, or of 2^53 or more (16 digits
  * before the point), can land on an integer it is not ("1.0000000000000001"
- * on 1, 9007199254740993.0 on ...992).  Such literals are kept as text, and
- * integer fields read them exactly (integer_text), double fields with
+ * on 1, 9007199254740993.0 on ...992), and a value other than zero below
+ * 1e-300 can underflow to 0 ("1e-400").  Such literals are kept as text,
+ * and integer fields read them exactly (integer_text), double fields with
  * strtod, as jansson would.  A literal that is not JSON (1., 1e) is left
  * to jansson to report. */
 static int real_needs_keeping(const char *s, size_t len)
@@ -451,7 +453,7 @@ static int real_needs_keeping(const char *s, size_t len)
     while (digit_at(&d, last - 1) == 0)
         last--;
     long before_point = (long)d.n_int - (long)first + d.exp;
-    return last - first > 15 || before_point >= 16;
+    return last - first > 15 || before_point >= 16 || before_point < -300;
 }
 
 /* |value| of d, exactly.  Returns 0, -1 if d has a fractional part, or -2

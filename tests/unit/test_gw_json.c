@@ -350,6 +350,15 @@ static void test_integer_errors(void **state)
     ENC_ERR(ALL, "{'fInt64':9007199254740993.5}", "9007199254740993.5 is not an integer");
     ENC_ERR(ALL, "{'fInt64':9223372036854775808.0}",
             "9223372036854775808.0 is out of range for a 64-bit integer");
+    /* a value too small for a double is not 0 */
+    ENC_ERR(ALL, "{'fInt32':1e-400}", "field 'fInt32': 1e-400 is not an integer");
+    ENC_ERR(ALL, "{'fInt64':-2e-324}", "field 'fInt64': -2e-324 is not an integer");
+    ENC_ERR(ALL, "{'fUint64':0.5e-320}", "0.5e-320 is not an integer");
+    ENC_ERR(ALL, "{'rInt32':[1,3e-999]}", "field 'rInt32[1]': 3e-999 is not an integer");
+    ENC_ERR(ALL, "{'color':1e-400}", "field 'color': 1e-400 is not an integer");
+    RT(ALL, "{'fInt32':0e-400,'fInt64':-0.000e5,'fUint32':0.0,'color':-0}", "{}");
+    RT(ALL, "{'fDouble':1e-400}", "{}");
+    RT(ALL, "{'fDouble':-2e-324}", "{'fDouble':-0}");
     ENC_ERR(ALL, "{'fInt32':'1.5'}", "field 'fInt32': '1.5' is not a valid integer");
     ENC_ERR(ALL, "{'fInt32':''}", "'' is not a valid integer");
     ENC_ERR(ALL, "{'fInt32':' 1'}", "' 1' is not a valid integer");

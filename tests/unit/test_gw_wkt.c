@@ -279,6 +279,7 @@ static void test_wrapper_errors(void **state)
     ENC_ERR(EV, "{'int32Value':'x'}", "field 'int32Value': 'x' is not a valid integer");
     ENC_ERR(EV, "{'int32Value':true}", "field 'int32Value': expected an integer, got a boolean");
     ENC_ERR(EV, "{'int32Value':2147483648}", "2147483648 is out of range for a 32-bit integer");
+    ENC_ERR(EV, "{'int32Value':1e-400}", "field 'int32Value': 1e-400 is not an integer");
     ENC_ERR(EV, "{'uint32Value':-1}", "-1 is out of range for an unsigned integer");
     ENC_ERR(EV, "{'int64Value':{}}", "field 'int64Value': expected an integer, got an object");
     ENC_ERR(EV, "{'uint64Value':[1]}", "expected an integer, got an array");
@@ -341,6 +342,7 @@ static void test_value(void **state)
     RT(EV, "{'value':123456789012345678}", "{'value':1.2345678901234568e+17}");
     RT(EV, "{'value':1.0000000000000001}", "{'value':1}");
     RT(EV, "{'value':[12345678901234567.5]}", "{'value':[12345678901234568]}");
+    RT(EV, "{'value':[1e-400,-1e-400]}", "{'value':[0,-0]}");
     RT_SAME(EV, "{'rValue':[null,1,null]}");
     RT_SAME(EV, "{'mValue':{'a':null,'b':{'c':null}}}");
     RT_SAME(EV, "{'cValue':null}");
