@@ -323,7 +323,6 @@ static int decode_duration(gw_conv *c, const gw_message *m, const uint8_t *data,
 
 /* ======================= FieldMask ======================================== */
 
-/* A JSON path ("fooBar.baz") to its proto form ("foo_bar.baz") in *path. */
 /* 1 if p[0..n) is dotted field names ("a.b_c"), each a letter or '_' and
  * then letters, digits and '_'. */
 static int is_dotted_name(const uint8_t *p, size_t n)
@@ -408,10 +407,16 @@ const char *gw_wkt_camel_path(const uint8_t *s, size_t n, int keep_upper, gw_buf
     return NULL;
 }
 
-/* A proto path ("foo_bar.baz") to its JSON form ("fooBar.baz"), appended. */
+/* A proto path ("foo_bar.baz") to its JSON form ("fooBar.baz"), appended.
+ * Refused unless snake_path reads the JSON form back as the same path: an
+ * empty path, an empty name, a name starting with a digit and any byte
+ * but letters, digits, '_' and '.' ("a,b" would read back as two paths,
+ * "" as none). */
 static int camel_path(gw_conv *c, const uint8_t *s, size_t n, gw_buf *out)
 {
     const char *why = gw_wkt_camel_path(s, n, 0, out);
+    if (!why && !is_dotted_name(s, n))
+        why = "is not a field path (names separated by dots)";
     return why ? gw_conv_fail(c, "path '%.*s' %s", (int)(n > 64 ? 64 : n), (const char *)s, why)
                : 0;
 }
