@@ -346,17 +346,43 @@ static const char *plain_text(const json_t *v)
     return s && strlen(s) == json_string_length(v) ? s : NULL;
 }
 
+void gw_json_quote(const char *s, size_t len, size_t max, char *buf, size_t n)
+{
+    size_t w = 0;
+    buf[w++] = '\'';
+    for (size_t i = 0; i < len && i < max; i++) {
+        size_t width = s[i] ? 1 : 6;
+        if (w + width + 2 > n)
+            break;
+        if (s[i])
+            buf[w] = s[i];
+        else
+            memcpy(buf + w, "\\u0000", 6);
+        w += width;
+    }
+    buf[w++] = '\'';
+    buf[w] = '\0';
+}
+
+/* A JSON string's text as error messages show it (gw_json_quote). */
+static void string_shown(const json_t *v, char *buf, size_t n)
+{
+    gw_json_quote(json_string_value(v), json_string_length(v), 100, buf, n);
+}
+
+static void shortest_text(double d, int is_float, char *text, size_t n);
+
 /* v as shown in error messages: 12, 1.5, '12a'. */
 static void value_text(const json_t *v, char *buf, size_t n)
 {
     if (json_is_integer(v))
         snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else if (json_is_real(v))
-        snprintf(buf, n, "%g", json_real_value(v));
+        shortest_text(json_real_value(v), 0, buf, n);
     else if (gw_json_literal(v))
         snprintf(buf, n, "%.100s", gw_json_literal(v));
     else if (json_is_string(v))
-        snprintf(buf, n, "'%.100s'", json_string_value(v));
+        string_shown(v, buf, n);
     else
         snprintf(buf, n, "%s", gw_json_kind(v));
 }
@@ -512,6 +538,7 @@ static int integer_text(const char *s, size_t len, intval *iv)
 static int integer_parts(conv *c, const json_t *v, intval *iv)
 {
     const char *lit = gw_json_literal(v);
+    char shown[160];
     memset(iv, 0, sizeof(*iv));
     if (json_is_integer(v)) {
         json_int_t i = json_integer_value(v);
@@ -519,8 +546,10 @@ static int integer_parts(conv *c, const json_t *v, intval *iv)
         iv->mag = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
     } else if (json_is_real(v)) {
         double d = json_real_value(v);
-        if (d != floor(d))
-            return gw_conv_fail(c, "%g is not an integer", d);
+        if (d != floor(d)) {
+            value_text(v, shown, sizeof(shown));
+            return gw_conv_fail(c, "%s is not an integer", shown);
+        }
         iv->neg = d < 0;
         iv->huge = fabs(d) >= 18446744073709551616.0;
         iv->mag = iv->huge ? 0 : (uint64_t)fabs(d);
@@ -529,8 +558,10 @@ static int integer_parts(conv *c, const json_t *v, intval *iv)
             return gw_conv_fail(c, "%.100s is not an integer", lit);
     } else if (json_is_string(v)) {
         const char *s = plain_text(v);
-        if (!s || integer_text(s, strlen(s), iv) < 0)
-            return gw_conv_fail(c, "'%.100s' is not a valid integer", json_string_value(v));
+        if (!s || integer_text(s, strlen(s), iv) < 0) {
+            string_shown(v, shown, sizeof(shown));
+            return gw_conv_fail(c, "%s is not a valid integer", shown);
+        }
         iv->from_text = 1;
     } else {
         return gw_conv_fail(c, "expected an integer, got %s", gw_json_kind(v));
@@ -566,7 +597,7 @@ static int fits(const intval *iv, int is_signed, int is_32)
 static int range_error(conv *c, int type, const json_t *v, const intval *iv)
 {
     int is_signed = is_signed_type(type), is_32 = is_32bit_type(type);
-    char shown[128];
+    char shown[160];
     value_text(v, shown, sizeof(shown));
     if (iv->from_text && !fits(iv, is_signed, 0))
         return gw_conv_fail(c, "%s is not a valid integer", shown);
@@ -612,19 +643,24 @@ static int float_text(const json_t *v, double *out)
 static int float_value(conv *c, int type, const json_t *v, double *out)
 {
     const char *lit = gw_json_literal(v);
+    char shown[160];
     if (json_is_number(v)) {
         *out = json_number_value(v);
     } else if (lit) {
         if (isinf(*out = strtod(lit, NULL)))
             return gw_conv_fail(c, "%.100s is out of range for a double", lit);
     } else if (json_is_string(v)) {
-        if (float_text(v, out) < 0)
-            return gw_conv_fail(c, "'%.100s' is not a number", json_string_value(v));
+        if (float_text(v, out) < 0) {
+            string_shown(v, shown, sizeof(shown));
+            return gw_conv_fail(c, "%s is not a number", shown);
+        }
     } else {
         return gw_conv_fail(c, "expected a number, got %s", gw_json_kind(v));
     }
-    if (type == GW_TYPE_FLOAT && isfinite(*out) && fabs(*out) >= FLOAT_OVERFLOW)
-        return gw_conv_fail(c, "%g is out of range for a float", *out);
+    if (type == GW_TYPE_FLOAT && isfinite(*out) && fabs(*out) >= FLOAT_OVERFLOW) {
+        value_text(v, shown, sizeof(shown));
+        return gw_conv_fail(c, "%s is out of range for a float", shown);
+    }
     return 0;
 }
 
@@ -671,7 +707,9 @@ static int encode_enum(conv *c, const gw_field *f, const json_t *v, gw_buf *out,
                 *skip = 1;
                 return 0;
             }
-            return gw_conv_fail(c, "'%.100s' is not a value of enum %s", json_string_value(v),
+            char shown[160];
+            string_shown(v, shown, sizeof(shown));
+            return gw_conv_fail(c, "%s is not a value of enum %s", shown,
                                 f->enumeration->full_name);
         }
     } else if (!json_is_number(v) && !gw_json_literal(v)) {
@@ -1350,6 +1388,17 @@ void gw_json_write_string(gw_buf *out, const char *s, size_t len)
     gw_buf_putc(out, '"');
 }
 
+/* The shortest text that reads back as the finite double d (or, if
+ * is_float, as the float d holds), into text[0..n). */
+static void shortest_text(double d, int is_float, char *text, size_t n)
+{
+    for (int prec = is_float ? 6 : 15; prec <= 17; prec++) {
+        snprintf(text, n, "%.*g", prec, d);
+        if (is_float ? strtof(text, NULL) == (float)d : strtod(text, NULL) == d)
+            break;
+    }
+}
+
 /* Shortest text that reads back as the same double (or float); NaN and
  * the infinities as the strings the mapping names them by. */
 static void write_float(gw_buf *out, double d, int is_float)
@@ -1363,11 +1412,7 @@ static void write_float(gw_buf *out, double d, int is_float)
         return;
     }
     char text[40];
-    for (int prec = is_float ? 6 : 15; prec <= 17; prec++) {
-        snprintf(text, sizeof(text), "%.*g", prec, d);
-        if (is_float ? strtof(text, NULL) == (float)d : strtod(text, NULL) == d)
-            break;
-    }
+    shortest_text(d, is_float, text, sizeof(text));
     gw_buf_puts(out, text);
 }
 

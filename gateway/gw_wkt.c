@@ -195,6 +195,12 @@ static void put_seconds_nanos(gw_buf *out, int64_t seconds, int32_t nanos)
     }
 }
 
+/* A JSON string's first 64 bytes as error messages show them. */
+static void string_shown(const json_t *v, char *buf, size_t n)
+{
+    gw_json_quote(json_string_value(v), json_string_length(v), 64, buf, n);
+}
+
 /* A JSON string without NUL bytes inside, or NULL. */
 static const char *plain_string(const json_t *v)
 {
@@ -212,13 +218,15 @@ static int encode_timestamp(gw_conv *c, const json_t *v, gw_buf *out)
         return gw_conv_fail(c, "expected an RFC 3339 timestamp string, got %s", gw_json_kind(v));
     const char *s = plain_string(v);
     int rc = s ? parse_timestamp(s, strlen(s), &seconds, &nanos) : -1;
+    char shown[100];
+    string_shown(v, shown, sizeof(shown));
     if (rc == -1)
-        return gw_conv_fail(c, "'%.64s' is not an RFC 3339 timestamp "
+        return gw_conv_fail(c, "%s is not an RFC 3339 timestamp "
                                "(like 1972-01-01T10:00:20.021Z or with an offset, +01:00)",
-                            json_string_value(v));
+                            shown);
     if (rc == -2)
-        return gw_conv_fail(c, "'%.64s' is outside 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z",
-                            s);
+        return gw_conv_fail(c, "%s is outside 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z",
+                            shown);
     put_seconds_nanos(out, seconds, nanos);
     return 0;
 }
@@ -286,12 +294,14 @@ static int encode_duration(gw_conv *c, const json_t *v, gw_buf *out)
                             gw_json_kind(v));
     const char *s = plain_string(v);
     int rc = s ? parse_duration(s, strlen(s), &seconds, &nanos) : -1;
+    char shown[100];
+    string_shown(v, shown, sizeof(shown));
     if (rc == -1)
-        return gw_conv_fail(c, "'%.64s' is not a duration (seconds with up to 9 decimals and "
+        return gw_conv_fail(c, "%s is not a duration (seconds with up to 9 decimals and "
                                "an 's', like \"1.000340012s\" or \"-3s\")",
-                            json_string_value(v));
+                            shown);
     if (rc == -2)
-        return gw_conv_fail(c, "'%.64s' is beyond +-315576000000 seconds", s);
+        return gw_conv_fail(c, "%s is beyond +-315576000000 seconds", shown);
     put_seconds_nanos(out, seconds, nanos);
     return 0;
 }
@@ -346,20 +356,23 @@ static int is_dotted_name(const uint8_t *p, size_t n)
  * "1a" and "a b" are not). */
 static int snake_path(gw_conv *c, const char *s, size_t n, gw_buf *path)
 {
+    char shown[100];
     path->len = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '_')
-            return gw_conv_fail(c, "path '%.*s' has a '_' (JSON paths are lowerCamelCase)",
-                                (int)(n > 64 ? 64 : n), s);
+        if (s[i] == '_') {
+            gw_json_quote(s, n, 64, shown, sizeof(shown));
+            return gw_conv_fail(c, "path %s has a '_' (JSON paths are lowerCamelCase)", shown);
+        }
         if (s[i] >= 'A' && s[i] <= 'Z')
             gw_buf_putc(path, '_');
         gw_buf_putc(path, (uint8_t)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]));
     }
     if (path->oom)
         return gw_conv_fail(c, "out of memory");
-    if (!is_dotted_name(path->data, path->len))
-        return gw_conv_fail(c, "'%.*s' is not a field path (names separated by dots)",
-                            (int)(n > 64 ? 64 : n), s);
+    if (!is_dotted_name(path->data, path->len)) {
+        gw_json_quote(s, n, 64, shown, sizeof(shown));
+        return gw_conv_fail(c, "%s is not a field path (names separated by dots)", shown);
+    }
     return 0;
 }
 
@@ -415,10 +428,13 @@ const char *gw_wkt_camel_path(const uint8_t *s, size_t n, int keep_upper, gw_buf
 static int camel_path(gw_conv *c, const uint8_t *s, size_t n, gw_buf *out)
 {
     const char *why = gw_wkt_camel_path(s, n, 0, out);
+    char shown[100];
     if (!why && !is_dotted_name(s, n))
         why = "is not a field path (names separated by dots)";
-    return why ? gw_conv_fail(c, "path '%.*s' %s", (int)(n > 64 ? 64 : n), (const char *)s, why)
-               : 0;
+    if (!why)
+        return 0;
+    gw_json_quote((const char *)s, n, 64, shown, sizeof(shown));
+    return gw_conv_fail(c, "path %s %s", shown, why);
 }
 
 static int decode_field_mask(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,
@@ -564,6 +580,13 @@ static int encode_any_value(gw_conv *c, const gw_message *packed, const json_t *
     return 0;
 }
 
+static void any_type_unknown(gw_conv *c, const json_t *url)
+{
+    char shown[160];
+    gw_json_quote(json_string_value(url), json_string_length(url), 100, shown, sizeof(shown));
+    gw_conv_fail(c, "unknown type %s (no such message in the descriptor sets)", shown);
+}
+
 /* Reads "@type"; returns the packed type or NULL after an error. */
 static const gw_message *any_type_of(gw_conv *c, const gw_message *m, const json_t *obj)
 {
@@ -578,8 +601,7 @@ static const gw_message *any_type_of(gw_conv *c, const gw_message *m, const json
     if (!gw_json_is_text(url))
         gw_conv_fail(c, "expected a type URL string, got %s", gw_json_kind(url));
     else if (!packed)
-        gw_conv_fail(c, "unknown type '%.100s' (no such message in the descriptor sets)",
-                     json_string_value(url));
+        any_type_unknown(c, url);
     else
         gw_conv_pop(c, saved);
     return packed;

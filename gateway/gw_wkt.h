@@ -48,6 +48,11 @@ int gw_json_is_text(const json_t *v);
 /* "an object", "a string", "an integer", … for error messages. */
 const char *gw_json_kind(const json_t *v);
 
+/* s[0..len) as error messages show a string, into buf[0..n) (n >= 3): in
+ * single quotes, at most its first `max` bytes and as many as buf holds,
+ * a NUL byte as \u0000 so that the text is not cut there. */
+void gw_json_quote(const char *s, size_t len, size_t max, char *buf, size_t n);
+
 /* ---- wire format (gw_json.c) ---------------------------------------------- */
 
 enum { GW_WIRE_VARINT = 0, GW_WIRE_FIXED64 = 1, GW_WIRE_LEN = 2, GW_WIRE_SGROUP = 3,

@@ -359,6 +359,12 @@ static void test_integer_errors(void **state)
     RT(ALL, "{'fInt32':0e-400,'fInt64':-0.000e5,'fUint32':0.0,'color':-0}", "{}");
     RT(ALL, "{'fDouble':1e-400}", "{}");
     RT(ALL, "{'fDouble':-2e-324}", "{'fDouble':-0}");
+    /* a number as the shortest text that reads back as it */
+    ENC_ERR(ALL, "{'fUint32':1.0000001}", "field 'fUint32': 1.0000001 is not an integer");
+    ENC_ERR(ALL, "{'fInt32':2147483648.5}", "field 'fInt32': 2147483648.5 is not an integer");
+    ENC_ERR(ALL, "{'fInt32':123456.789e-3}", "field 'fInt32': 123.456789 is not an integer");
+    /* a string whole, a NUL in it escaped */
+    ENC_ERR(ALL, "{'fInt32':'1\\u00002'}", "field 'fInt32': '1\\u00002' is not a valid integer");
     ENC_ERR(ALL, "{'fInt32':'1.5'}", "field 'fInt32': '1.5' is not a valid integer");
     ENC_ERR(ALL, "{'fInt32':''}", "'' is not a valid integer");
     ENC_ERR(ALL, "{'fInt32':' 1'}", "' 1' is not a valid integer");
@@ -396,7 +402,9 @@ static void test_float_double(void **state)
     RT(ALL, "{'fFloat':16777217}", "{'fFloat':16777216}");
     RT(ALL, "{'fFloat':3.4028234663852886e38}", "{'fFloat':3.4028235e+38}");
     /* errors */
-    ENC_ERR(ALL, "{'fFloat':1e39}", "field 'fFloat': 1e+39 is out of range for a float");
+    ENC_ERR(ALL, "{'fFloat':1e39}", "field 'fFloat': 1e39 is out of range for a float");
+    ENC_ERR(ALL, "{'fFloat':3.4028236e38}", "3.4028236e38 is out of range for a float");
+    ENC_ERR(ALL, "{'fFloat':'3.4028236e38'}", "'3.4028236e38' is out of range for a float");
     ENC_ERR(ALL, "{'fFloat':'-1e39'}", "out of range for a float");
     ENC_ERR(ALL, "{'fDouble':'abc'}", "field 'fDouble': 'abc' is not a number");
     ENC_ERR(ALL, "{'fDouble':'nan'}", "'nan' is not a number");
@@ -406,6 +414,7 @@ static void test_float_double(void **state)
     ENC_ERR(ALL, "{'fDouble':' 1'}", "' 1' is not a number");
     ENC_ERR(ALL, "{'fDouble':'1 '}", "'1 ' is not a number");
     ENC_ERR(ALL, "{'fDouble':''}", "'' is not a number");
+    ENC_ERR(ALL, "{'fDouble':'1\\u00002'}", "field 'fDouble': '1\\u00002' is not a number");
     ENC_ERR(ALL, "{'fDouble':true}", "field 'fDouble': expected a number, got a boolean");
     ENC_ERR(ALL, "{'fFloat':[1]}", "field 'fFloat': expected a number, got an array");
 }
@@ -463,6 +472,8 @@ static void test_enums(void **state)
     WIRE(ALL, "{'color':'BLUE'}", "\x80\x01\x03");
     ENC_ERR(ALL, "{'color':'PURPLE'}", "field 'color': 'PURPLE' is not a value of enum unit.Color");
     ENC_ERR(ALL, "{'color':'green'}", "'green' is not a value of enum unit.Color");
+    ENC_ERR(ALL, "{'color':'RED\\u0000x'}",
+            "field 'color': 'RED\\u0000x' is not a value of enum unit.Color");
     ENC_ERR(ALL, "{'color':true}", "field 'color': expected an enum name or number, got a boolean");
     ENC_ERR(ALL, "{'color':{}}", "expected an enum name or number, got an object");
     ENC_ERR(ALL, "{'color':1.5}", "1.5 is not an integer");

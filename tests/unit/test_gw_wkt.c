@@ -157,7 +157,8 @@ static void test_timestamp_errors(void **state)
     ENC_ERR(EV, "{'timestamp':'72-01-01T10:00:20Z'}", bad);
     ENC_ERR(EV, "{'timestamp':'0000-12-31T23:59:59Z'}", bad);
     ENC_ERR(EV, "{'timestamp':''}", bad);
-    ENC_ERR(EV, "{'timestamp':'1972-01-01T10:00:20\\u0000Z'}", bad);
+    ENC_ERR(EV, "{'timestamp':'1972-01-01T10:00:20\\u0000Z'}",
+            "field 'timestamp': '1972-01-01T10:00:20\\u0000Z' is not an RFC 3339 timestamp");
     ENC_ERR(EV, "{'timestamp':'0001-01-01T00:00:00+00:01'}",
             "field 'timestamp': '0001-01-01T00:00:00+00:01' is outside "
             "0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z");
@@ -208,6 +209,7 @@ static void test_duration_errors(void **state)
     const char *bad = "is not a duration";
     ENC_ERR(EV, "{'duration':'1.5'}", "field 'duration': '1.5' is not a duration");
     ENC_ERR(EV, "{'duration':'s'}", bad);
+    ENC_ERR(EV, "{'duration':'1\\u0000s'}", "field 'duration': '1\\u0000s' is not a duration");
     ENC_ERR(EV, "{'duration':'-s'}", bad);
     ENC_ERR(EV, "{'duration':'.5s'}", bad);
     ENC_ERR(EV, "{'duration':'1.s'}", bad);
@@ -290,7 +292,7 @@ static void test_wrapper_errors(void **state)
     ENC_ERR(EV, "{'bytesValue':5}", "field 'bytesValue': expected a base64 string, got an integer");
     ENC_ERR(EV, "{'bytesValue':'A'}", "field 'bytesValue': not valid base64");
     ENC_ERR(EV, "{'doubleValue':'abc'}", "field 'doubleValue': 'abc' is not a number");
-    ENC_ERR(EV, "{'floatValue':1e39}", "1e+39 is out of range for a float");
+    ENC_ERR(EV, "{'floatValue':1e39}", "1e39 is out of range for a float");
     ENC_ERR(EV, "{'rInt32Value':[1,null]}", "field 'rInt32Value[1]': null is not allowed");
     ENC_ERR(I64, "{'value':'5'}", "expected an integer, got an object");
 }
@@ -436,6 +438,7 @@ static void test_field_mask(void **state)
     ENC_ERR(EV, "{'fieldMask':'a b'}", "'a b' is not a field path");
     ENC_ERR(EV, "{'fieldMask':'1a'}", "'1a' is not a field path");
     ENC_ERR(EV, "{'fieldMask':'a.2'}", "'a.2' is not a field path");
+    ENC_ERR(EV, "{'fieldMask':'a\\u0000b'}", "'a\\u0000b' is not a field path");
     RT_SAME(EV, "{'rFieldMask':['','a.b']}");
     DEC(EV, "\x92\x07\x0b\x0a\x09\x66\x6f\x6f\x5f\x62\x61\x72\x2e\x78", "{'fieldMask':'fooBar.x'}");
     ENC_ERR(EV, "{'fieldMask':'a_b'}",
@@ -461,6 +464,7 @@ static void test_field_mask(void **state)
     DEC_ERR(EV, "\x92\x07\x06\x0a\x04\x61\x2e\x2e\x62", "path 'a..b' is not a field path");
     DEC_ERR(EV, "\x92\x07\x04\x0a\x02\x61\x2e", "path 'a.' is not a field path");
     DEC_ERR(EV, "\x92\x07\x04\x0a\x02\x31\x61", "path '1a' is not a field path");
+    DEC_ERR(EV, "\x92\x07\x05\x0a\x03\x61\x00\x62", "path 'a\\u0000b' is not a field path");
     DEC_ERR(EV, "\x92\x07\x07\x0a\x05\x40\x74\x79\x70\x65",
             "path '@type' is not a field path");
     DEC(EV, "\x92\x07\x0b\x0a\x04\x5f\x61\x2e\x62\x0a\x03\x63\x5f\x64",
@@ -526,6 +530,9 @@ static void test_any(void **state)
 static void test_any_errors(void **state)
 {
     (void)state;
+    ENC_ERR(EV, "{'any':{'@type':'type.googleapis.com/google.protobuf.Duration\\u0000junk'}}",
+            "field 'any.@type': unknown type "
+            "'type.googleapis.com/google.protobuf.Duration\\u0000junk' (no such");
     ENC_ERR(EV, "{'any':{'@type':'type.googleapis.com/nope.Missing'}}",
             "field 'any.@type': unknown type 'type.googleapis.com/nope.Missing' (no such "
             "message in the descriptor sets)");
