@@ -1389,10 +1389,15 @@ void gw_json_write_string(gw_buf *out, const char *s, size_t len)
 }
 
 /* The shortest text that reads back as the finite double d (or, if
- * is_float, as the float d holds), into text[0..n). */
+ * is_float, as the float d holds), into text[0..n).  A normal double
+ * holds 15 significant digits (a float 6), so a shorter text that reads
+ * back is that many digits with the zeros %g drops; a subnormal holds
+ * fewer, and the search starts at 1 digit for it alone (5e-324, not
+ * 4.94065645841247e-324). */
 static void shortest_text(double d, int is_float, char *text, size_t n)
 {
-    for (int prec = is_float ? 6 : 15; prec <= 17; prec++) {
+    int subnormal = fabs(d) < (is_float ? FLT_MIN : DBL_MIN);
+    for (int prec = subnormal ? 1 : is_float ? 6 : 15; prec <= 17; prec++) {
         snprintf(text, n, "%.*g", prec, d);
         if (is_float ? strtof(text, NULL) == (float)d : strtod(text, NULL) == d)
             break;

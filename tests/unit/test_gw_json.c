@@ -401,6 +401,16 @@ static void test_float_double(void **state)
     /* a float prints as the shortest text that reads back as that float */
     RT(ALL, "{'fFloat':16777217}", "{'fFloat':16777216}");
     RT(ALL, "{'fFloat':3.4028234663852886e38}", "{'fFloat':3.4028235e+38}");
+    /* subnormals too, though they hold fewer digits than 15 (6 for a float) */
+    RT_SAME(ALL, "{'fDouble':5e-324}");
+    RT_SAME(ALL, "{'fDouble':-2.225073858507201e-308}");
+    RT_SAME(ALL, "{'fDouble':1e-310}");
+    RT(ALL, "{'fDouble':2.4703282292062328e-324}", "{'fDouble':5e-324}");
+    RT_SAME(ALL, "{'fFloat':1e-45}");
+    RT_SAME(ALL, "{'fFloat':1.1754942e-38}");
+    RT_SAME(ALL, "{'fFloat':-1.04488e-40}");
+    RT_SAME(ALL, "{'fFloat':1.1754944e-38}"); /* FLT_MIN, a normal float */
+    RT_SAME(ALL, "{'fDouble':2.2250738585072014e-308}"); /* DBL_MIN */
     /* errors */
     ENC_ERR(ALL, "{'fFloat':1e39}", "field 'fFloat': 1e39 is out of range for a float");
     ENC_ERR(ALL, "{'fFloat':3.4028236e38}", "3.4028236e38 is out of range for a float");

@@ -345,6 +345,8 @@ static void test_value(void **state)
     RT(EV, "{'value':1.0000000000000001}", "{'value':1}");
     RT(EV, "{'value':[12345678901234567.5]}", "{'value':[12345678901234568]}");
     RT(EV, "{'value':[1e-400,-1e-400]}", "{'value':[0,-0]}");
+    RT_SAME(EV, "{'value':[5e-324,-1e-310]}");
+    RT_SAME(EV, "{'doubleValue':5e-324,'floatValue':1e-45}");
     RT_SAME(EV, "{'rValue':[null,1,null]}");
     RT_SAME(EV, "{'mValue':{'a':null,'b':{'c':null}}}");
     RT_SAME(EV, "{'cValue':null}");
