@@ -615,6 +615,28 @@ static void key_supervisor(parse_ctx *ctx, const char *key, const char *value)
     }
 }
 
+/* The longest connection limit: 24 days, which gRPC core's int milliseconds
+ * hold. */
+#define MAX_CONNECTION_LIMIT_SECONDS 2073600.0
+
+/* [host] max_connection_idle, max_connection_age, max_connection_age_grace:
+ * off, or seconds (1 and up; the grace from 0).  Off is stored as 0 for the
+ * first two and -1 for the grace, which may be 0. */
+static void connection_limit_key(parse_ctx *ctx, const char *key, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    int grace = strcmp(key, "max_connection_age_grace") == 0;
+    double *out = grace ? &cfg->host.max_connection_age_grace
+                  : strcmp(key, "max_connection_idle") == 0 ? &cfg->host.max_connection_idle
+                                                             : &cfg->host.max_connection_age;
+    double min = grace ? 0 : 1;
+    if (strcmp(value, "off") == 0)
+        *out = grace ? -1 : 0;
+    else if (parse_seconds(value, min, MAX_CONNECTION_LIMIT_SECONDS, out) < 0)
+        fail(ctx, ctx->line, "%s: '%s' is not off or a number of seconds in %d..%.0f", key,
+             value, (int)min, MAX_CONNECTION_LIMIT_SECONDS);
+}
+
 static void key_host(parse_ctx *ctx, const char *key, const char *value)
 {
     rp_config *cfg = ctx->cfg;
@@ -671,6 +693,10 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
     } else if (strcmp(key, "ping_without_calls") == 0) {
         if (parse_bool(value, &cfg->host.ping_without_calls) < 0)
             fail(ctx, ctx->line, "ping_without_calls: '%s' is not on or off", value);
+    } else if (strcmp(key, "max_connection_idle") == 0 ||
+               strcmp(key, "max_connection_age") == 0 ||
+               strcmp(key, "max_connection_age_grace") == 0) {
+        connection_limit_key(ctx, key, value);
     } else if (strcmp(key, "private_listen") == 0) {
         char *addr = NULL;
         if (strcmp(value, "off") == 0) {
@@ -707,8 +733,9 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
     } else if (!policy_key(ctx, 1, key, value)) {
         static const char *const own[] = {
             "listen", "threads", "max_message_bytes", "max_concurrent_streams", "drain_timeout",
-            "min_ping_interval", "ping_without_calls", "private_listen", "metrics_listen", "cert",
-            "key", "client_ca", NULL};
+            "min_ping_interval", "ping_without_calls", "max_connection_idle",
+            "max_connection_age", "max_connection_age_grace", "private_listen", "metrics_listen",
+            "cert", "key", "client_ca", NULL};
         unknown_key(ctx, "host", key, own);
     }
 }
@@ -1233,6 +1260,9 @@ static int set_defaults(rp_config *cfg)
     cfg->host.max_concurrent_streams = 100;
     cfg->host.drain_timeout = 5.0;
     cfg->host.min_ping_interval = 300.0; /* gRPC core's own default, and grpc-go's */
+    cfg->host.max_connection_idle = 0;   /* off: an idle connection costs little */
+    cfg->host.max_connection_age = 7200.0;
+    cfg->host.max_connection_age_grace = 300.0; /* [gateway] max_timeout's default */
     cfg->gateway.listen = strdup("127.0.0.1:8080");
     cfg->gateway.timeout = 10.0;
     cfg->gateway.max_timeout = 300.0;

@@ -110,6 +110,12 @@ typedef struct rp_config {
                                      * connection (gRPC core's policy) */
         int ping_without_calls;     /* that interval holds on a connection without
                                      * calls too (else 2 hours) */
+        double max_connection_idle; /* seconds a connection may go without calls
+                                     * before GOAWAY; 0 = off (no limit) */
+        double max_connection_age;  /* seconds after which a connection gets GOAWAY;
+                                     * 0 = off (no limit) */
+        double max_connection_age_grace; /* seconds its calls then get before it is
+                                          * closed; -1 = off (no limit) */
         char *private_listen; /* the gateway's own unix socket: NULL = the default path
                                * (rp_private.h), "off", or "unix:/abs/path" */
         rp_tls_conf tls;      /* TLS on listen: cert, key, and ca = client_ca (mTLS) */

@@ -376,6 +376,11 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
         .max_concurrent_streams = cfg->host.max_concurrent_streams,
         .min_ping_interval_ms = (int)(cfg->host.min_ping_interval * 1000),
         .ping_without_calls = cfg->host.ping_without_calls,
+        .max_connection_idle_ms = (int)(cfg->host.max_connection_idle * 1000),
+        .max_connection_age_ms = (int)(cfg->host.max_connection_age * 1000),
+        .max_connection_age_grace_ms = cfg->host.max_connection_age_grace < 0
+                                           ? -1
+                                           : (int)(cfg->host.max_connection_age_grace * 1000),
         .reuseport = rp_notify_handover(), /* rpcrestd runs two during a hand-over */
     };
     stop_plan plan = plan_stop(cfg);

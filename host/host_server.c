@@ -331,7 +331,15 @@ static grpc_arg int_arg(const char *key, int value)
  * min_ping_interval_ms after the last (2 hours on a connection without
  * calls, unless ping_without_calls) is a strike, and after about the
  * third the connection ends with GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
- * (gRPC core's policy). */
+ * (gRPC core's policy).
+ *
+ * Connection limits: one without calls for max_connection_idle_ms, or older
+ * than max_connection_age_ms (gRPC core adds up to 10% either way, so that
+ * connections opened together do not all end together), gets GOAWAY; its
+ * calls then have max_connection_age_grace_ms to finish before gRPC core
+ * closes it.  No other limit here ends a connection stuck inside a header
+ * block (no call exists until the block ends, so the connection is idle),
+ * or one whose zero-window streams have no deadline (only the age ends it). */
 #define HANDSHAKE_TIMEOUT_MS 10000
 
 static grpc_server *create_grpc_server(const host_server_conf *conf)
@@ -341,7 +349,7 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
                              : MIN_BUFFERED_BYTES;
     grpc_resource_quota *quota = grpc_resource_quota_create("rpcrest-host");
     grpc_resource_quota_resize(quota, quota_bytes);
-    grpc_arg args[9];
+    grpc_arg args[12];
     args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, conf->reuseport);
     args[1] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                       conf->max_message_bytes > INT_MAX ? INT_MAX
@@ -361,7 +369,16 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
     args[8].key = (char *)GRPC_ARG_RESOURCE_QUOTA;
     args[8].value.pointer.p = quota;
     args[8].value.pointer.vtable = grpc_resource_quota_arg_vtable();
-    grpc_channel_args list = {9, args};
+    size_t n = 9;
+    /* off: left out, so gRPC core keeps its own "never" */
+    if (conf->max_connection_idle_ms > 0)
+        args[n++] = int_arg(GRPC_ARG_MAX_CONNECTION_IDLE_MS, conf->max_connection_idle_ms);
+    if (conf->max_connection_age_ms > 0)
+        args[n++] = int_arg(GRPC_ARG_MAX_CONNECTION_AGE_MS, conf->max_connection_age_ms);
+    if (conf->max_connection_age_grace_ms >= 0)
+        args[n++] = int_arg(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                            conf->max_connection_age_grace_ms);
+    grpc_channel_args list = {n, args};
     grpc_server *server = grpc_server_create(&list, NULL);
     grpc_resource_quota_unref(quota); /* the server holds its own reference */
     return server;

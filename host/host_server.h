@@ -22,6 +22,9 @@ typedef struct host_server_conf {
     int max_concurrent_streams; /* per HTTP/2 connection */
     int min_ping_interval_ms;   /* clients' PINGs closer than this are strikes */
     int ping_without_calls;     /* ... on connections without calls too (else 2 h) */
+    int max_connection_idle_ms; /* GOAWAY after this long without calls; 0 = never */
+    int max_connection_age_ms;  /* GOAWAY after this long; 0 = never */
+    int max_connection_age_grace_ms; /* then closed after this long; -1 = never */
     int reuseport;            /* SO_REUSEPORT: a second host may bind the port (hand-over) */
     int cancel_grace_ms;      /* a stop's cancelled calls get this long to be finished */
     const char *cert;         /* PEM certificate chain for TLS on listen, or NULL */

@@ -337,6 +337,36 @@ class HostRestart(GatewayAssertions):
         self.assertEqual(kids.get("rpcrest-gateway"), gateway_pid)  # the gateway stayed up
 
 
+class HostConnectionAge(GatewayAssertions):
+    """The host ends its connection from the gateway when it reaches [host]
+    max_connection_age: a call in flight then finishes within the grace,
+    and the calls after it go over a new connection, all without an error."""
+
+    def setUp(self):
+        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+        self.system = harness.Rpcrest(services=("echo", "testkit"),
+                                      host={"max_connection_age": "1",
+                                            "max_connection_age_grace": "3"},
+                                      gateway={"timeout": "5"})
+        self.addCleanup(self.system.cleanup)  # runs even if start() fails
+        self.system.start()
+
+    def test_calls_across_goaways(self):
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(self.system.http, "POST", "/v1/testkit/sleep",
+                               b'{"duration":"2s"}')
+            t0 = time.monotonic()
+            answers = []
+            while time.monotonic() - t0 < 3.5:  # three connections' lifetimes
+                status, _, data = self.system.http("POST", ECHO_PATH, b'{"value":"x"}')
+                answers.append((status, data))
+                time.sleep(0.1)
+            status, _, data = slow.result(10)
+        self.assertEqual(status, 200, data)
+        self.assertEqual([a for a in answers if a != (200, b'{"value":"x"}')], [],
+                         self.system.log())
+
+
 class HostStoppedUnderLoad(GatewayAssertions):
     """`rpcrestctl stop host` under load: the calls gRPC core cancels as the
     host shuts down, before any plugin saw them, are sent again (and fail

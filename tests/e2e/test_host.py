@@ -10,6 +10,7 @@ import concurrent.futures
 import os
 import re
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -21,6 +22,7 @@ import unittest
 
 import grpc
 
+import h2raw
 import harness
 
 HOST_BIN = os.path.join(harness.BUILD, "rpcrest-host")
@@ -531,6 +533,125 @@ class FileLimitTest(HostCase):
                          h.stderr())
         self.assertIn("out of file descriptors (Too many open files): ", h.stderr())
         self.assertRegex(h.stderr(), r"new connections? closed at once, and the port stays open")
+
+
+class ConnectionLimitTest(HostCase):
+    """[host] max_connection_idle, max_connection_age and
+    max_connection_age_grace: GOAWAY, then the connection is closed."""
+
+    TESTKIT_SO = os.path.join(harness.BUILD, "services", "testkit.so")
+
+    def first_goaway(self, frames):
+        """(index in frames, last stream id, error code) of the first GOAWAY."""
+        for i, (ftype, _, _, payload) in enumerate(frames):
+            if ftype == h2raw.GOAWAY:
+                return (i, int.from_bytes(payload[:4], "big") & 0x7fffffff,
+                        int.from_bytes(payload[4:8], "big"))
+        self.fail("no GOAWAY in %r" % frames)
+
+    def test_idle_connection_is_closed(self):
+        h = self.host(host_keys={"max_connection_idle": "1"}).start()
+        s = h2raw.start(h.port, timeout=4)
+        try:
+            t0 = time.monotonic()
+            frames, closed = h2raw.read_frames(s)
+            took = time.monotonic() - t0
+        finally:
+            s.close()
+        self.first_goaway(frames)
+        self.assertTrue(closed, frames)
+        self.assertGreater(took, 0.8)
+        self.assertLess(took, 4)
+
+    def test_old_connection_ends_after_its_calls_finish(self):
+        h = self.host(services=(("testkit", self.TESTKIT_SO, {}),),
+                      host_keys={"max_connection_age": "1",
+                                 "max_connection_age_grace": "3"}).start()
+        duration = b"\x08\x02\x10" + varint(500000000)  # 2.5 s
+        sleep_request = b"\x0a" + bytes([len(duration)]) + duration
+        s = h2raw.start(h.port, timeout=6)
+        try:
+            t0 = time.monotonic()
+            # Sleep 2.5 s: still running when the connection turns 1 s old
+            s.sendall(h2raw.frame(h2raw.SETTINGS, 1, 0) +
+                      h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1, h2raw.grpc_request_headers(
+                          "/rpcrest.testkit.TestKit/Sleep")) +
+                      h2raw.frame(h2raw.DATA, h2raw.END_STREAM, 1,
+                                  h2raw.grpc_message(sleep_request)))
+            frames, closed = h2raw.read_frames(s)
+            took = time.monotonic() - t0
+        finally:
+            s.close()
+        goaway_at, last_stream, code = self.first_goaway(frames)
+        self.assertEqual(code, 0, frames)  # NO_ERROR: a graceful end
+        self.assertGreaterEqual(last_stream, 1, frames)
+        # the reply came after the GOAWAY, whole: a message, then trailers
+        reply = [(ftype, flags) for ftype, flags, sid, _ in frames[goaway_at:] if sid == 1]
+        self.assertIn((h2raw.DATA, 0), reply, frames)
+        self.assertTrue(any(ftype == h2raw.HEADERS and flags & h2raw.END_STREAM
+                            for ftype, flags in reply), frames)
+        self.assertNotIn(h2raw.RST_STREAM, [ftype for ftype, _, _, _ in frames], frames)
+        self.assertTrue(closed, frames)
+        self.assertLess(took, 1.1 + 3 + 2)  # age (and its 10% jitter) + grace, and slack
+
+    def test_grace_ends_calls_that_outlast_it(self):
+        h = self.host(services=(("testkit", self.TESTKIT_SO, {}),),
+                      host_keys={"max_connection_age": "1",
+                                 "max_connection_age_grace": "1"}).start()
+        ch = grpc.insecure_channel(h.target())
+        sleep = ch.unary_unary("/rpcrest.testkit.TestKit/Sleep")
+        echo = ch.unary_unary("/rpcrest.testkit.TestKit/Echo")
+        try:
+            t0 = time.monotonic()
+            with self.assertRaises(grpc.RpcError) as cm:
+                sleep(b"\x0a\x02\x08\x0a", timeout=8)  # 10 s
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
+            self.assertLess(time.monotonic() - t0, 1.1 + 1 + 2)
+            # the client reconnects for the next call
+            self.assertEqual(echo(b"", timeout=5), b"")
+        finally:
+            ch.close()
+
+    def header_block_without_end(self, h, seconds):
+        """Opens a header block whose literal field declares a 1 GiB value
+        and sends CONTINUATION frames of it, never END_HEADERS; returns the
+        seconds until the host closed the connection, or None."""
+        s = h2raw.start(h.port, timeout=2)
+        t0 = time.monotonic()
+        try:
+            s.sendall(h2raw.frame(h2raw.SETTINGS, 1, 0) + h2raw.frame(
+                h2raw.HEADERS, 0, 1, h2raw.grpc_request_headers(ECHO_METHOD) +
+                b"\x00\x03x-a" + h2raw._hpack_int(1 << 30, 7, 0)))
+            piece = h2raw.frame(h2raw.CONTINUATION, 0, 1, b"a" * 16384)
+            while time.monotonic() - t0 < seconds:
+                try:
+                    s.sendall(piece)
+                    if select.select([s], [], [], 0)[0] and s.recv(65536) == b"":
+                        return time.monotonic() - t0
+                except socket.timeout:
+                    return None  # the host stopped reading
+                except OSError:  # reset
+                    return time.monotonic() - t0
+                time.sleep(0.002)
+            return None
+        finally:
+            s.close()
+
+    def test_age_ends_a_header_block_that_never_ends(self):
+        h = self.host(host_keys={"max_connection_age": "1",
+                                 "max_connection_age_grace": "1"}).start()
+        took = self.header_block_without_end(h, 8)
+        self.assertIsNotNone(took, "the connection outlived max_connection_age")
+        # age (and its 10% jitter) + grace, and late timers: the host is
+        # busy with the block (4.0 s seen on a loaded machine)
+        self.assertLess(took, 1.1 + 1 + 3)
+
+    def test_idle_ends_a_header_block_that_never_ends(self):
+        # no call begins until the block ends, so the connection is idle
+        h = self.host(host_keys={"max_connection_idle": "1"}).start()
+        took = self.header_block_without_end(h, 6)
+        self.assertIsNotNone(took, "the connection outlived max_connection_idle")
+        self.assertLess(took, 1 + 3)  # as above
 
 
 class PingPolicyTest(HostCase):

@@ -1,6 +1,8 @@
 /*
  * test_rp_config_host.c -- common/rp_config.c: the [host] limits
- * (max_message_bytes, max_concurrent_streams, drain_timeout): defaults,
+ * (max_message_bytes, max_concurrent_streams, drain_timeout, and the
+ * connection limits max_connection_idle, max_connection_age and
+ * max_connection_age_grace): defaults,
  * accepted forms, ranges, and the "FILE:LINE: what is wrong" of each error.
  *
  * Each test writes its INI into its own mkdtemp folder, removed after.
@@ -59,6 +61,9 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->host.max_concurrent_streams, 100);
     assert_true(cfg->host.drain_timeout == 5.0);
     assert_int_equal(cfg->host.threads, 0);
+    assert_true(cfg->host.max_connection_idle == 0); /* off */
+    assert_true(cfg->host.max_connection_age == 7200.0);
+    assert_true(cfg->host.max_connection_age_grace == 300.0);
     rp_config_free(cfg);
 }
 
@@ -152,6 +157,45 @@ static void test_drain_timeout_range(void **state)
     }
 }
 
+/* ---- max_connection_idle, max_connection_age, max_connection_age_grace ------- */
+
+static void test_connection_limits_range(void **state)
+{
+    fixture *f = *state;
+    static const char *const keys[] = {"max_connection_idle", "max_connection_age",
+                                       "max_connection_age_grace"};
+    static const double off[] = {0, 0, -1}; /* how each stores off */
+    static const char *const good[] = {"1", "2.5", "86400", "2073600"};
+    static const double values[] = {1, 2.5, 86400, 2073600};
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t i = 0; i < 5; i++) {
+            rp_config *cfg = load_host(f, keys[k], i < 4 ? good[i] : "off");
+            double *got = k == 0   ? &cfg->host.max_connection_idle
+                          : k == 1 ? &cfg->host.max_connection_age
+                                   : &cfg->host.max_connection_age_grace;
+            assert_true(*got == (i < 4 ? values[i] : off[k]));
+            rp_config_free(cfg);
+        }
+        static const char *const bad[] = {"-1", "2073601", "soon", "5s", "", "nan", "inf",
+                                          "never"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            char what[256];
+            snprintf(what, sizeof(what),
+                     "%s: '%s' is not off or a number of seconds in %d..2073600", keys[k],
+                     bad[i], k == 2 ? 0 : 1);
+            expect_host_error(f, keys[k], bad[i], what);
+        }
+    }
+    /* 0: refused for the idle time and the age (off says it), a grace */
+    expect_host_error(f, "max_connection_idle", "0",
+                      "max_connection_idle: '0' is not off or a number of seconds in 1..2073600");
+    expect_host_error(f, "max_connection_age", "0.5",
+                      "max_connection_age: '0.5' is not off or a number of seconds in 1..2073600");
+    rp_config *cfg = load_host(f, "max_connection_age_grace", "0");
+    assert_true(cfg->host.max_connection_age_grace == 0);
+    rp_config_free(cfg);
+}
+
 /* ---- the section as a whole ------------------------------------------------- */
 
 static void test_unknown_host_key_lists_the_new_ones(void **state)
@@ -160,10 +204,11 @@ static void test_unknown_host_key_lists_the_new_ones(void **state)
     expect_host_error(f, "max_message_size", "4M",
                       "unknown key 'max_message_size' in [host] (known: listen, threads, "
                       "max_message_bytes, max_concurrent_streams, drain_timeout, "
-                      "min_ping_interval, ping_without_calls, private_listen, metrics_listen, "
-                      "cert, key, client_ca, restart, backoff_initial, backoff_max, "
-                      "backoff_multiplier, backoff_jitter, start_seconds, start_retries, "
-                      "ready_timeout, stop_timeout)");
+                      "min_ping_interval, ping_without_calls, max_connection_idle, "
+                      "max_connection_age, max_connection_age_grace, private_listen, "
+                      "metrics_listen, cert, key, client_ca, restart, backoff_initial, "
+                      "backoff_max, backoff_multiplier, backoff_jitter, start_seconds, "
+                      "start_retries, ready_timeout, stop_timeout)");
 }
 
 static void test_duplicate_key_is_refused(void **state)
@@ -198,6 +243,7 @@ int main(void)
         T(test_max_message_bytes_refused),
         T(test_max_concurrent_streams_range),
         T(test_drain_timeout_range),
+        T(test_connection_limits_range),
         T(test_unknown_host_key_lists_the_new_ones),
         T(test_duplicate_key_is_refused),
         T(test_error_names_the_right_line),
