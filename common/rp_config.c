@@ -1261,7 +1261,7 @@ static int set_defaults(rp_config *cfg)
     cfg->host.drain_timeout = 5.0;
     cfg->host.min_ping_interval = 300.0; /* gRPC core's own default, and grpc-go's */
     cfg->host.max_connection_idle = 0;   /* off: an idle connection costs little */
-    cfg->host.max_connection_age = 7200.0;
+    cfg->host.max_connection_age = 0;    /* off, as in gRPC core, grpc-go and Envoy */
     cfg->host.max_connection_age_grace = 300.0; /* [gateway] max_timeout's default */
     cfg->gateway.listen = strdup("127.0.0.1:8080");
     cfg->gateway.timeout = 10.0;

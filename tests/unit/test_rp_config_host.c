@@ -62,7 +62,7 @@ static void test_defaults(void **state)
     assert_true(cfg->host.drain_timeout == 5.0);
     assert_int_equal(cfg->host.threads, 0);
     assert_true(cfg->host.max_connection_idle == 0); /* off */
-    assert_true(cfg->host.max_connection_age == 7200.0);
+    assert_true(cfg->host.max_connection_age == 0);
     assert_true(cfg->host.max_connection_age_grace == 300.0);
     rp_config_free(cfg);
 }
