@@ -551,7 +551,7 @@ class ConnectionLimitTest(HostCase):
 
     def test_idle_connection_is_closed(self):
         h = self.host(host_keys={"max_connection_idle": "1"}).start()
-        s = h2raw.start(h.port, timeout=4)
+        s = h2raw.start(h.port, timeout=8)
         try:
             t0 = time.monotonic()
             frames, closed = h2raw.read_frames(s)
@@ -561,7 +561,7 @@ class ConnectionLimitTest(HostCase):
         self.first_goaway(frames)
         self.assertTrue(closed, frames)
         self.assertGreater(took, 0.8)
-        self.assertLess(took, 4)
+        self.assertLess(took, 8)
 
     def test_old_connection_ends_after_its_calls_finish(self):
         h = self.host(services=(("testkit", self.TESTKIT_SO, {}),),
@@ -569,7 +569,7 @@ class ConnectionLimitTest(HostCase):
                                  "max_connection_age_grace": "3"}).start()
         duration = b"\x08\x02\x10" + varint(500000000)  # 2.5 s
         sleep_request = b"\x0a" + bytes([len(duration)]) + duration
-        s = h2raw.start(h.port, timeout=6)
+        s = h2raw.start(h.port, timeout=10)
         try:
             t0 = time.monotonic()
             # Sleep 2.5 s: still running when the connection turns 1 s old
@@ -592,7 +592,7 @@ class ConnectionLimitTest(HostCase):
                             for ftype, flags in reply), frames)
         self.assertNotIn(h2raw.RST_STREAM, [ftype for ftype, _, _, _ in frames], frames)
         self.assertTrue(closed, frames)
-        self.assertLess(took, 1.1 + 3 + 2)  # age (and its 10% jitter) + grace, and slack
+        self.assertLess(took, 1.1 + 3 + 5)  # age (and its 10% jitter) + grace, and slack
 
     def test_grace_ends_calls_that_outlast_it(self):
         h = self.host(services=(("testkit", self.TESTKIT_SO, {}),),
@@ -606,7 +606,7 @@ class ConnectionLimitTest(HostCase):
             with self.assertRaises(grpc.RpcError) as cm:
                 sleep(b"\x0a\x02\x08\x0a", timeout=8)  # 10 s
             self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
-            self.assertLess(time.monotonic() - t0, 1.1 + 1 + 2)
+            self.assertLess(time.monotonic() - t0, 1.1 + 1 + 5)
             # the client reconnects for the next call
             self.assertEqual(echo(b"", timeout=5), b"")
         finally:
@@ -615,24 +615,29 @@ class ConnectionLimitTest(HostCase):
     def header_block_without_end(self, h, seconds):
         """Opens a header block whose literal field declares a 1 GiB value
         and sends CONTINUATION frames of it, never END_HEADERS; returns the
-        seconds until the host closed the connection, or None."""
+        seconds until the host closed the connection, or None.  About
+        400 KB/s, which a loaded host parses as it comes; a frame the host
+        has not taken yet waits, whole (a cut frame would end the
+        connection for another reason)."""
         s = h2raw.start(h.port, timeout=2)
         t0 = time.monotonic()
         try:
             s.sendall(h2raw.frame(h2raw.SETTINGS, 1, 0) + h2raw.frame(
                 h2raw.HEADERS, 0, 1, h2raw.grpc_request_headers(ECHO_METHOD) +
                 b"\x00\x03x-a" + h2raw._hpack_int(1 << 30, 7, 0)))
-            piece = h2raw.frame(h2raw.CONTINUATION, 0, 1, b"a" * 16384)
+            s.setblocking(False)
+            piece = h2raw.frame(h2raw.CONTINUATION, 0, 1, b"a" * 4096)
+            pending = b""
             while time.monotonic() - t0 < seconds:
                 try:
-                    s.sendall(piece)
-                    if select.select([s], [], [], 0)[0] and s.recv(65536) == b"":
+                    pending = pending or piece
+                    pending = pending[s.send(pending):]
+                    if select.select([s], [], [], 0.01)[0] and s.recv(65536) == b"":
                         return time.monotonic() - t0
-                except socket.timeout:
-                    return None  # the host stopped reading
+                except BlockingIOError:
+                    time.sleep(0.01)  # the host is behind: its socket buffer is full
                 except OSError:  # reset
                     return time.monotonic() - t0
-                time.sleep(0.002)
             return None
         finally:
             s.close()
@@ -640,18 +645,18 @@ class ConnectionLimitTest(HostCase):
     def test_age_ends_a_header_block_that_never_ends(self):
         h = self.host(host_keys={"max_connection_age": "1",
                                  "max_connection_age_grace": "1"}).start()
-        took = self.header_block_without_end(h, 8)
+        took = self.header_block_without_end(h, 12)
         self.assertIsNotNone(took, "the connection outlived max_connection_age")
         # age (and its 10% jitter) + grace, and late timers: the host is
         # busy with the block (4.0 s seen on a loaded machine)
-        self.assertLess(took, 1.1 + 1 + 3)
+        self.assertLess(took, 1.1 + 1 + 8)
 
     def test_idle_ends_a_header_block_that_never_ends(self):
         # no call begins until the block ends, so the connection is idle
         h = self.host(host_keys={"max_connection_idle": "1"}).start()
-        took = self.header_block_without_end(h, 6)
+        took = self.header_block_without_end(h, 10)
         self.assertIsNotNone(took, "the connection outlived max_connection_idle")
-        self.assertLess(took, 1 + 3)  # as above
+        self.assertLess(took, 1 + 8)  # as above
 
 
 class PingPolicyTest(HostCase):
