@@ -325,8 +325,9 @@ int gw_json_is_text(const json_t *v)
 
 const char *gw_json_kind(const json_t *v)
 {
-    if (gw_json_literal(v))
-        return "an integer";
+    const char *lit = gw_json_literal(v);
+    if (lit) /* "-0" and integers beyond 64 bits, or a number no double holds exactly */
+        return strpbrk(lit, ".eE") ? "a number" : "an integer";
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
     case JSON_ARRAY: return "an array";

@@ -720,6 +720,11 @@ static void test_wrong_types(void **state)
         {"{'fBool':1}", "field 'fBool': expected true or false, got an integer"},
         {"{'fString':5}", "field 'fString': expected a string, got an integer"},
         {"{'fString':1.5}", "field 'fString': expected a string, got a number"},
+        /* literals kept as text: by what they are */
+        {"{'fString':1e-400}", "field 'fString': expected a string, got a number"},
+        {"{'fString':1.0000000000000001}", "field 'fString': expected a string, got a number"},
+        {"{'fString':18446744073709551616}",
+         "field 'fString': expected a string, got an integer"},
         {"{'fString':{}}", "field 'fString': expected a string, got an object"},
         {"{'fBytes':[]}", "field 'fBytes': expected a base64 string, got an array"},
         {"{'color':[]}", "field 'color': expected an enum name or number, got an array"},
