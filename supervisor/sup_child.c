@@ -728,6 +728,10 @@ void sup_child_exited(sup_child *c, sup_proc *p, int status, sup_ctx *ctx, int64
         if (stopping || !c->wanted || (p->term_ms >= 0 && !p->failed)) {
             c->next_start_ms = stopping || !c->wanted ? -1 : now;
             sup_log(ctx->log, "%s pid %d %s after %lld ms", c->name, (int)p->pid, how, uptime);
+        } else if (p->on_trial) {
+            c->next_start_ms = -1; /* the reload gives back the process it took over from */
+            sup_log(ctx->log, "%s pid %d %s after %lld ms, before the reload that started it "
+                    "took effect", c->name, (int)p->pid, how, uptime);
         } else if (c->next && c->next->term_ms < 0) {
             next_takes_the_place(c, p, ctx, now, how);
         } else {

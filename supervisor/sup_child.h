@@ -48,6 +48,8 @@ typedef struct sup_proc {
                           * (a reload may change the child's since) */
     int killed;         /* SIGKILL sent */
     int failed;         /* stopped by rpcrestd for not being ready in time */
+    int on_trial;       /* took over in a reload not applied yet: its end fails the
+                         * reload (sup_reload.c), and is no failure of the child */
     int notify_fd;      /* read end of its notification pipe, or -1 */
     int log_fd;         /* read end of its stdout+stderr pipe, or -1 */
     size_t log_len;     /* bytes of an unfinished line in log_line */

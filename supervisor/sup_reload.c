@@ -426,6 +426,15 @@ static int new_process_failed(sup_state *s, sup_proc *p, char *err, size_t size,
     return 0;
 }
 
+/* The new host of a reload's second stage: on trial (sup_proc.on_trial)
+ * from the stage's start to its end. */
+static void set_host_on_trial(sup_state *s, int on_trial)
+{
+    sup_proc *p = sup_child_find(&s->children[RP_CHILD_HOST], s->reload.host_new_pid);
+    if (p)
+        p->on_trial = on_trial;
+}
+
 /* The second stage failed: the host the new one took over from, parked
  * since, serves again (or, if it has ended, the host is handed over to a
  * new process on the running configuration).  Says which into note[size]. */
@@ -434,6 +443,7 @@ static void give_host_back(sup_state *s, char *note, size_t size, int64_t now)
     sup_reload_wait *w = &s->reload;
     sup_child *h = &s->children[RP_CHILD_HOST];
     pid_t old = w->host_old_pid, new = w->host_new_pid;
+    set_host_on_trial(s, 0);
     w->host_old_pid = w->host_new_pid = 0; /* from here on the host gets the running one */
     /* the new host, or its restart after a crash, or none (in backoff) */
     pid_t serving = h->cur ? h->cur->pid : 0;
@@ -531,6 +541,7 @@ static void begin_gateway_stage(sup_state *s, int64_t now)
     h->policy.ready_timeout = w->ready_timeout; /* the running one, until applied */
     w->host_old_pid = w->old_pid;
     w->host_new_pid = w->new_pid;
+    set_host_on_trial(s, 1);
     w->superseded = 0; /* the gateway's hand-over pending is the new host's, not a restart */
     w->which = RP_CHILD_GATEWAY;
     w->old_pid = gw->cur->pid; /* hands_over: there is one */
@@ -589,6 +600,7 @@ void sup_reload_progress(sup_state *s, int64_t now)
     unsigned done = 1u << w->which;
     if (w->host_old_pid)
         done |= 1u << RP_CHILD_HOST;
+    set_host_on_trial(s, 0);
     w->host_old_pid = w->host_new_pid = 0;
     rp_config *n = w->cfg;
     w->cfg = NULL;

@@ -4,6 +4,7 @@ changed are replaced; a replacement is a hand-over, so a reload that adds a
 service under a steady wrk load fails no request; READY=1 reaches a
 NOTIFY_SOCKET once both children are ready.
 """
+import json
 import os
 import re
 import shutil
@@ -639,6 +640,16 @@ class ReloadTest(SupervisorCase):
         time.sleep(0.5)  # no restart of the host on the new file, and the old one stays
         self.assertEqual(children(r), kids, r.log())
         self.assertNotIn("stopping %s pid %d" % (HOST, kids[HOST]), r.log())
+        # the end of the reload's host is no failure of the host: nothing
+        # restarted, and no fast failure counted (five would have made the
+        # serving host FATAL)
+        self.assertIn("%s pid %d killed by signal SIGKILL (Killed) after" % (HOST, host), r.log())
+        self.assertIn("before the reload that started it took effect", r.log())
+        self.assertNotIn("event=restart child=%s" % HOST, r.log())
+        status = json.loads(self.ctl(r, "status", "--json").stdout)
+        host_status = [c for c in status["children"] if c["name"] == HOST][0]
+        self.assertEqual((host_status["state"], host_status["fast_failures"]), ("RUNNING", 0),
+                         host_status)
         os.kill(kids[GATEWAY], signal.SIGKILL)
         gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
