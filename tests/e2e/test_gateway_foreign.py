@@ -639,10 +639,11 @@ class PatchChecks:
             "labels": {"a": "b"}, "tags": ["x"], "ttl": "3s", "extra": {"k": 1, "l": [2]}})
         self.assertTrue(got["hasMask"])
         # the paths the server received: proto field names, dotted into
-        # nested messages; maps, lists and well-known types (a Struct too)
-        # are leaves; the path variable counter.id is not in it
-        self.assertEqual(sorted(paths), ["display_name", "extra", "labels", "limits.max_value",
-                                         "limits.min_value", "tags", "ttl"])
+        # nested messages and into a Struct's keys (grpc-gateway's rule);
+        # maps, lists and other well-known types are leaves; the path
+        # variable counter.id is not in it
+        self.assertEqual(sorted(paths), ["display_name", "extra.k", "extra.l", "labels",
+                                         "limits.max_value", "limits.min_value", "tags", "ttl"])
 
     def test_mask_from_proto_names_and_nulls(self):
         _, paths = self.patch("/v1/counters/c2", {"display_name": "D",
