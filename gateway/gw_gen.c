@@ -37,15 +37,31 @@ static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
     sets[src->n_files].len = len;
     snprintf(origin + strlen(origin), origin_len - strlen(origin),
              " + %s (%zu services, %zu files)", res.protocol, res.n_services, res.n_files);
-    for (size_t i = 0; i < res.n_undescribed; i++)
-        rp_log("reflection: the upstream serves %s but does not describe it: no routes for it",
-               res.undescribed[i]);
-    listed->listed = res.listed; /* handed over */
-    listed->n_listed = res.n_listed;
-    res.listed = NULL;
-    res.n_listed = 0;
-    gw_discovery_result_free(&res);
+    *listed = res; /* handed over, the set taken out */
     return 0;
+}
+
+/* h, FNV-1a, on through p[0..len). */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211u;
+    return h;
+}
+
+/* A hash of what a generation is built from: the sets (each with its
+ * length) and the services the upstream listed.  Never 0. */
+static uint64_t source_id(const gw_buf *sets, size_t n, const gw_discovery_result *listed)
+{
+    uint64_t h = 14695981039346656037u;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t len = sets[i].len;
+        h = fnv1a(h, &len, sizeof(len));
+        h = fnv1a(h, sets[i].data, sets[i].len);
+    }
+    for (size_t i = 0; i < listed->n_listed; i++)
+        h = fnv1a(h, listed->listed[i], strlen(listed->listed[i]) + 1);
+    return h ? h : 1;
 }
 
 /* Logs each service the API's files declare that the upstream does not
@@ -129,6 +145,7 @@ gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_
     if (!reflection_failed)
         reflection_failed = &ignored;
     *reflection_failed = 0;
+    err[0] = '\0';
     size_t n = src->n_files + (src->use_reflection ? 1 : 0);
     gw_buf *sets = calloc(n ? n : 1, sizeof(*sets));
     if (!sets) {
@@ -140,12 +157,22 @@ gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_
     gw_discovery_result listed = {0};
     if (collect_sets(src, up, sets, &listed, origin, sizeof(origin), reflection_failed, err,
                      errlen) == 0) {
-        gw_router_options routes = src->routes;
-        if (src->use_reflection) {
-            routes.served = (const char *const *)listed.listed;
-            routes.n_served = listed.n_listed;
+        uint64_t id = source_id(sets, n, &listed);
+        if (id == src->unless_source) {
+            err[0] = '\0'; /* the API has not changed: nothing to build, or to log */
+        } else {
+            for (size_t i = 0; i < listed.n_undescribed; i++)
+                rp_log("reflection: the upstream serves %s but does not describe it: no routes "
+                       "for it", listed.undescribed[i]);
+            gw_router_options routes = src->routes;
+            if (src->use_reflection) {
+                routes.served = (const char *const *)listed.listed;
+                routes.n_served = listed.n_listed;
+            }
+            g = build_from_sets(sets, n, origin, &routes, up, err, errlen);
+            if (g)
+                g->source_id = id;
         }
-        g = build_from_sets(sets, n, origin, &routes, up, err, errlen);
     }
     gw_discovery_result_free(&listed);
     for (size_t i = 0; i < n; i++)

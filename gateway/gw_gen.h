@@ -21,6 +21,8 @@ typedef struct gw_gen {
     gw_schema *schema;
     gw_router router;
     char origin[256];  /* where the schema came from, for logs */
+    uint64_t source_id; /* a hash of what it was built from (the files, reflection's
+                         * answer); never 0 */
     int incomplete;    /* reflection was wanted and has not answered: a
                         * request no route matches may be for the API still
                         * to come (503, not 404) */
@@ -39,12 +41,15 @@ typedef struct gw_gen_source {
     unsigned reflection_flags; /* GW_DISCOVERY_* */
     const atomic_int *cancel;  /* nonzero: stop waiting for reflection; may be NULL */
     gw_router_options routes;  /* which methods get routes */
+    uint64_t unless_source;    /* not 0: when the sources are what gave this
+                                * source_id, build nothing (the API has not changed) */
 } gw_gen_source;
 
 /*
  * Loads the schema, builds the routes and prepares the upstream calls.
  * Returns a generation with one reference, or NULL with a reason in
- * err[errlen] ("FILE: …", "reflection: …" or a route error); then, if
+ * err[errlen] ("FILE: …", "reflection: …" or a route error), or NULL with
+ * err[0] == '\0' when the sources are src->unless_source's; then, if
  * reflection_failed is not NULL, *reflection_failed says whether asking the
  * upstream was what failed (the files alone may still make an API).
  */

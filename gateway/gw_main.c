@@ -278,12 +278,13 @@ static void log_docs(const gw_http_config *hc)
  * to the call timeout (the upstream may be starting too), and if it does not
  * answer the gateway starts with what it has and the watcher retries.  A
  * stop signal (sg->stopping) ends the wait.  Returns 0 with the generation
- * in *gen (*have_api: reflection answered or was not needed), 1 when a stop
+ * in *gen (*api_source: its source_id when reflection answered or was not
+ * needed, else 0), 1 when a stop
  * signal came, or -1 when the configured files are wrong (a configuration
  * error).
  */
 static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_metrics *metrics,
-                          gw_signals *sg, gw_gen **gen, int *have_api)
+                          gw_signals *sg, gw_gen **gen, uint64_t *api_source)
 {
     char err[512];
     src->reflection_flags = GW_DISCOVERY_WAIT_FOR_READY;
@@ -296,7 +297,7 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_metrics *metri
         gw_gen_unref(g);
         return 1;
     }
-    *have_api = g != NULL;
+    *api_source = g ? g->source_id : 0;
     if (!g && reflection_failed) {
         /* start with the files alone (a listed service may not be there yet:
          * the API is not complete); the watcher retries reflection */
@@ -398,11 +399,11 @@ static int open_outputs(const rp_config *cfg, gw_run *r, gw_signals *sg)
  * HTTP server, or NULL with *status the exit status (0: stopped while
  * starting; reported). */
 static gw_http *start_http(const rp_config *cfg, gw_gen_source *src, const gw_http_config *hc,
-                           gw_run *r, gw_signals *sg, int *have_api, int *status)
+                           gw_run *r, gw_signals *sg, uint64_t *api_source, int *status)
 {
     char err[512];
     gw_gen *gen = NULL;
-    int loaded = load_first_api(src, r->up, r->metrics, sg, &gen, have_api);
+    int loaded = load_first_api(src, r->up, r->metrics, sg, &gen, api_source);
     gw_http *http = NULL;
     if (loaded == 0) {
         int tls_refused;
@@ -472,8 +473,8 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
         hc.loop_upstream_is_host = !cfg->gateway.upstream;
         grpc_channel_check_connectivity_state(gw_upstream_channel(run.up), 1);
     }
-    int have_api;
-    gw_http *http = start_http(cfg, src, &hc, &run, sg, &have_api, &status);
+    uint64_t api_source;
+    gw_http *http = start_http(cfg, src, &hc, &run, sg, &api_source, &status);
     if (!http) {
         rp_bound_exit_arm(status);
         close_run(&run, sg);
@@ -481,7 +482,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     }
     if (st->listen_fd >= 0)
         st->listen_fd = -1; /* the HTTP server's now */
-    gw_refresh *refresh = src->use_reflection ? gw_refresh_start(src, run.up, http, have_api)
+    gw_refresh *refresh = src->use_reflection ? gw_refresh_start(src, run.up, http, api_source)
                                               : NULL;
     rp_log("listening on %s://%s with %d threads, upstream %s%s", hc.cert ? "https" : "http",
            cfg->gateway.listen, threads, target, tls ? " (TLS)" : "");

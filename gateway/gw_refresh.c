@@ -20,7 +20,7 @@ struct gw_refresh {
     gw_http *http;
     grpc_completion_queue *cq;
     pthread_t thread;
-    int have_api;
+    uint64_t published; /* the source_id of the API published last, or 0 */
     atomic_int stop;
 };
 
@@ -29,9 +29,10 @@ static void rebuild(gw_refresh *r)
     char err[512];
     gw_gen_source src = *r->src;
     src.cancel = &r->stop; /* a stop does not wait for a slow upstream's reflection */
+    src.unless_source = r->published;
     gw_gen *g = gw_gen_build(&src, r->up, NULL, err, sizeof(err));
-    if (!g && atomic_load(&r->stop))
-        return;
+    if (!g && (atomic_load(&r->stop) || !err[0]))
+        return; /* stopping, or the same API */
     if (!g) {
         rp_log("keeping the current API: %s", err);
         gw_http_api_failed(r->http);
@@ -39,6 +40,7 @@ static void rebuild(gw_refresh *r)
     }
     rp_log("serving %zu routes from %s", g->router.n_routes,
             g->origin);
+    r->published = g->source_id;
     gw_http_publish(r->http, g);
 }
 
@@ -58,7 +60,7 @@ static void *watch(void *arg)
     gw_refresh *r = arg;
     grpc_channel *ch = gw_upstream_channel(r->up);
     grpc_connectivity_state state = grpc_channel_check_connectivity_state(ch, 1);
-    int need_rebuild = !r->have_api; /* until a READY channel gave us an API */
+    int need_rebuild = !r->published; /* until a READY channel gave us an API */
     while (!atomic_load(&r->stop)) {
         if (state == GRPC_CHANNEL_READY && need_rebuild) {
             rebuild(r);
@@ -73,7 +75,7 @@ static void *watch(void *arg)
 }
 
 gw_refresh *gw_refresh_start(const gw_gen_source *src, gw_upstream *up, gw_http *http,
-                             int have_api)
+                             uint64_t api_source)
 {
     gw_refresh *r = calloc(1, sizeof(*r));
     if (!r)
@@ -81,7 +83,7 @@ gw_refresh *gw_refresh_start(const gw_gen_source *src, gw_upstream *up, gw_http 
     r->src = src;
     r->up = up;
     r->http = http;
-    r->have_api = have_api;
+    r->published = api_source;
     r->cq = grpc_completion_queue_create_for_pluck(NULL);
     if (pthread_create(&r->thread, NULL, watch, r) != 0) {
         grpc_completion_queue_shutdown(r->cq);

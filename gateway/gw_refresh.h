@@ -14,11 +14,13 @@
 
 typedef struct gw_refresh gw_refresh;
 
-/* Starts the watcher; `src` must outlive it.  have_api: the API published
- * already came from a READY upstream (no rebuild until it reconnects).
- * NULL if the thread cannot start. */
+/* Starts the watcher; `src` must outlive it.  api_source: the source_id of
+ * the API published already if it came from a READY upstream (no rebuild
+ * until it reconnects), else 0.  A rebuild whose sources are those of the
+ * API published last (the upstream only closed an idle or old connection)
+ * publishes and logs nothing.  NULL if the thread cannot start. */
 gw_refresh *gw_refresh_start(const gw_gen_source *src, gw_upstream *up, gw_http *http,
-                             int have_api);
+                             uint64_t api_source);
 
 /* Stops the watcher and waits for it (at most about half a second, plus a
  * rebuild in progress). */

@@ -1112,6 +1112,31 @@ class Discovery(ProcessCase):
         self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "still"}),
                          {"value": "still"})
 
+    def test_reconnect_to_the_same_api_reloads_nothing(self):
+        """The host closes the gateway's idle channel every second
+        (max_connection_idle): the gateway asks reflection again each time
+        it reconnects, and since the API is the same, publishes, counts
+        and logs nothing."""
+        host_port, self.port = harness.free_port(), harness.free_port()
+        ini = os.path.join(self.dir, "rpcrest.ini")
+        write_ini(ini, host_port, self.port, [("echo", None)])
+        with open(ini) as f:
+            text = f.read()
+        with open(ini, "w") as f:
+            f.write(text.replace("[host]\n", "[host]\nmax_connection_idle = 1\n", 1))
+        self.program("rpcrest-host", ini, "host.log")
+        gateway = self.program("rpcrest-gateway", ini, "gateway.log")
+        self.assertTrue(harness.wait_until(
+            lambda: harness.port_open(self.port) and self.http("GET", "/healthz")[0] == 200,
+            10, 0.05), self.logs())
+        deadline = time.monotonic() + 4.5  # the channel closed and reconnected about 4 times
+        while time.monotonic() < deadline:
+            self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "x"}), {"value": "x"})
+            time.sleep(1.2)
+        self.assertEqual(gateway.log().count("routes from"), 1, self.logs())
+        status, _, metrics = self.http("GET", "/metrics")
+        self.assertIn(b'rpcrest_gateway_schema_reloads_total{result="ok"} 1\n', metrics)
+
 
 class ScaleOut(ProcessCase):
     """A supervised system and a standalone rpcrest-host behind one gateway."""
