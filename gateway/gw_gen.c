@@ -139,8 +139,12 @@ fail:
 }
 
 gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_failed,
-                     char *err, size_t errlen)
+                     uint64_t *source, char *err, size_t errlen)
 {
+    uint64_t ignored_source;
+    if (!source)
+        source = &ignored_source;
+    *source = 0;
     int ignored;
     if (!reflection_failed)
         reflection_failed = &ignored;
@@ -158,8 +162,9 @@ gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_
     if (collect_sets(src, up, sets, &listed, origin, sizeof(origin), reflection_failed, err,
                      errlen) == 0) {
         uint64_t id = source_id(sets, n, &listed);
-        if (id == src->unless_source) {
-            err[0] = '\0'; /* the API has not changed: nothing to build, or to log */
+        *source = id;
+        if (id == src->unless_source || id == src->unless_refused) {
+            err[0] = '\0'; /* as before: nothing to build, or to log */
         } else {
             for (size_t i = 0; i < listed.n_undescribed; i++)
                 rp_log("reflection: the upstream serves %s but does not describe it: no routes "

@@ -43,18 +43,21 @@ typedef struct gw_gen_source {
     gw_router_options routes;  /* which methods get routes */
     uint64_t unless_source;    /* not 0: when the sources are what gave this
                                 * source_id, build nothing (the API has not changed) */
+    uint64_t unless_refused;   /* likewise, for sources refused before */
 } gw_gen_source;
 
 /*
  * Loads the schema, builds the routes and prepares the upstream calls.
  * Returns a generation with one reference, or NULL with a reason in
  * err[errlen] ("FILE: …", "reflection: …" or a route error), or NULL with
- * err[0] == '\0' when the sources are src->unless_source's; then, if
- * reflection_failed is not NULL, *reflection_failed says whether asking the
- * upstream was what failed (the files alone may still make an API).
+ * err[0] == '\0' when the sources are src->unless_source's or
+ * src->unless_refused's; then, if reflection_failed is not NULL,
+ * *reflection_failed says whether asking the upstream was what failed (the
+ * files alone may still make an API).  *source (if not NULL) is set to the
+ * source_id of the sources read, or 0 when they could not be read.
  */
 gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_failed,
-                     char *err, size_t errlen);
+                     uint64_t *source, char *err, size_t errlen);
 
 gw_gen *gw_gen_ref(gw_gen *g);
 void gw_gen_unref(gw_gen *g);

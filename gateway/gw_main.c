@@ -290,7 +290,7 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_metrics *metri
     src->reflection_flags = GW_DISCOVERY_WAIT_FOR_READY;
     src->cancel = &sg->stopping;
     int reflection_failed;
-    gw_gen *g = gw_gen_build(src, up, &reflection_failed, err, sizeof(err));
+    gw_gen *g = gw_gen_build(src, up, &reflection_failed, NULL, err, sizeof(err));
     src->reflection_flags = 0;
     src->cancel = NULL;
     if (atomic_load(&sg->stopping)) {
@@ -305,7 +305,7 @@ static int load_first_api(gw_gen_source *src, gw_upstream *up, gw_metrics *metri
         gw_gen_source files_only = *src;
         files_only.use_reflection = 0;
         files_only.routes.allow_missing = 1;
-        g = gw_gen_build(&files_only, up, NULL, err, sizeof(err));
+        g = gw_gen_build(&files_only, up, NULL, NULL, err, sizeof(err));
         if (g)
             g->incomplete = 1;
     }

@@ -21,6 +21,7 @@ struct gw_refresh {
     grpc_completion_queue *cq;
     pthread_t thread;
     uint64_t published; /* the source_id of the API published last, or 0 */
+    uint64_t refused;   /* that of the last sources refused since, or 0 */
     atomic_int stop;
 };
 
@@ -30,17 +31,21 @@ static void rebuild(gw_refresh *r)
     gw_gen_source src = *r->src;
     src.cancel = &r->stop; /* a stop does not wait for a slow upstream's reflection */
     src.unless_source = r->published;
-    gw_gen *g = gw_gen_build(&src, r->up, NULL, err, sizeof(err));
+    src.unless_refused = r->refused;
+    uint64_t source;
+    gw_gen *g = gw_gen_build(&src, r->up, NULL, &source, err, sizeof(err));
     if (!g && (atomic_load(&r->stop) || !err[0]))
-        return; /* stopping, or the same API */
+        return; /* stopping, or the same API as last time */
     if (!g) {
         rp_log("keeping the current API: %s", err);
         gw_http_api_failed(r->http);
+        r->refused = source; /* reported once: not again while the upstream says the same */
         return;
     }
     rp_log("serving %zu routes from %s", g->router.n_routes,
             g->origin);
     r->published = g->source_id;
+    r->refused = 0;
     gw_http_publish(r->http, g);
 }
 

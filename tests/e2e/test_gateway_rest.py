@@ -1137,6 +1137,37 @@ class Discovery(ProcessCase):
         status, _, metrics = self.http("GET", "/metrics")
         self.assertIn(b'rpcrest_gateway_schema_reloads_total{result="ok"} 1\n', metrics)
 
+    def test_api_refused_once_however_often_it_reconnects(self):
+        """The host comes back without the service [gateway] services
+        names: the gateway keeps its API and says so once, not again at
+        each reconnect (max_connection_idle = 1) while the host serves the
+        same."""
+        host_port, self.port = harness.free_port(), harness.free_port()
+        ini = os.path.join(self.dir, "rpcrest.ini")
+        idle = "max_connection_idle = 1\n[gateway]"
+        write_ini(ini, host_port, self.port, [("echo", None)],
+                  "services = example.MyService")
+        with open(ini) as f:
+            text = f.read().replace("[gateway]", idle, 1)
+        with open(ini, "w") as f:
+            f.write(text)
+        host = self.program("rpcrest-host", ini, "host.log")
+        gateway = self.program("rpcrest-gateway", ini, "gateway.log")
+        self.assertTrue(harness.wait_until(
+            lambda: harness.port_open(self.port) and self.http("GET", "/healthz")[0] == 200,
+            10, 0.05), self.logs())
+        host.kill()
+        with open(ini, "w") as f:
+            f.write(text.replace("[service.echo]\nplugin = %s/services/echo.so" % BUILD,
+                                 "[service.bindings]\nplugin = %s/services/bindings.so" % BUILD))
+        self.program("rpcrest-host", ini, "host2.log")
+        self.assertTrue(harness.wait_until(lambda: "keeping the current API" in gateway.log(),
+                                           10, 0.05), self.logs())
+        time.sleep(4.5)  # about 4 reconnects to the same host
+        self.assertEqual(gateway.log().count("keeping the current API"), 1, self.logs())
+        status, _, metrics = self.http("GET", "/metrics")
+        self.assertIn(b'rpcrest_gateway_schema_reloads_total{result="error"} 1\n', metrics)
+
 
 class ScaleOut(ProcessCase):
     """A supervised system and a standalone rpcrest-host behind one gateway."""
