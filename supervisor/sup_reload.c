@@ -405,6 +405,10 @@ static int new_process_failed(sup_state *s, sup_proc *p, char *err, size_t size,
     c->handover_pending = 0;
     c->policy.ready_timeout = w->ready_timeout;
     restore_listen_fd(s);
+    if (sup_stopping(s)) { /* everything stops: nothing serves on */
+        snprintf(err, size, "%s", why);
+        return 1;
+    }
     if (c->cur && c->cur->pid == w->old_pid) {
         int again = w->superseded && !sup_stopping(s);
         if (again) /* the restart asked for before the reload, which took its place */
@@ -478,7 +482,7 @@ static void reload_failed(sup_state *s, sup_proc *p, int64_t now)
     int old_serves = new_process_failed(s, p, err, sizeof(err), now);
     if (second_stage)
         give_host_back(s, host, sizeof(host), now);
-    else if (s->reload.which == RP_CHILD_HOST && old_serves)
+    else if (s->reload.which == RP_CHILD_HOST && old_serves && !sup_stopping(s))
         snprintf(host, sizeof(host), ", and rpcrest-gateway is not handed over");
     size_t len = strlen(err);
     snprintf(err + len, sizeof(err) - len, "%s", host);

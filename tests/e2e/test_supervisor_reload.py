@@ -747,7 +747,8 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(r.proc.wait(10), 0, r.log())
         out, err = waiting.communicate(timeout=10)
         self.assertEqual(waiting.returncode, 1, (out, err))
-        self.assertTrue(err.startswith("reload failed: rpcrestd is stopping; "), err)
+        # not that anything serves on: everything stops
+        self.assertEqual(err, "reload failed: rpcrestd is stopping\n")
         for pid in pids:
             self.assertEqual(group_members(pid), [], r.log())
 
@@ -782,8 +783,7 @@ class ReloadTest(SupervisorCase):
         self.assertEqual(r.proc.wait(10), 0, r.log())
         out, err = waiting.communicate(timeout=10)
         self.assertEqual(waiting.returncode, 1, (out, err))
-        self.assertEqual(err, "reload failed: rpcrestd is stopping; %s pid %d keeps serving "
-                         "the running configuration\n" % (GATEWAY, kids[GATEWAY]))
+        self.assertEqual(err, "reload failed: rpcrestd is stopping\n")
         for pid in list(kids.values()) + [new]:
             self.assertEqual(group_members(pid), [], r.log())
 
