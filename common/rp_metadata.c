@@ -32,3 +32,13 @@ int rp_metadata_text_valid(const void *value, size_t len)
             return 0;
     return 1;
 }
+
+int rp_request_id_valid(const char *id, size_t len)
+{
+    if (len == 0 || len > RP_REQUEST_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (id[i] <= 0x20 || id[i] >= 0x7f || id[i] == '"' || id[i] == '\\')
+            return 0;
+    return 1;
+}

@@ -18,4 +18,11 @@ int rp_metadata_key_binary(const char *key, size_t len);
 /* 1 if value[len] may be a text value: printable ASCII only. */
 int rp_metadata_text_valid(const void *value, size_t len);
 
+/* A request id (x-request-id, X-Request-Id) that may go into log lines and
+ * metadata as it is: 1..RP_REQUEST_ID_MAX bytes of printable ASCII without
+ * space, '"' or '\\', so that it is one word that cannot pass for another
+ * field of a line.  1 if id[len] is one. */
+#define RP_REQUEST_ID_MAX 128
+int rp_request_id_valid(const char *id, size_t len);
+
 #endif /* RP_METADATA_H */

@@ -649,17 +649,12 @@ static void new_request_id(char out[33])
 }
 
 /* The length of an incoming X-Request-Id to keep (its trailing spaces and
- * tabs are not part of it, RFC 9110 5.5), or 0: it is kept when it is
- * 1..GW_REQUEST_ID_MAX bytes of printable ASCII without space, '"' or
- * '\\' (it goes into log lines and metadata as it is). */
+ * tabs are not part of it, RFC 9110 5.5), or 0: it is kept when
+ * rp_request_id_valid (it goes into log lines and metadata as it is). */
 static size_t valid_request_id(const char *id)
 {
     size_t len = gw_headers_value_len(id);
-    for (size_t n = 0; n < len; n++)
-        if (n == GW_REQUEST_ID_MAX || id[n] <= 0x20 || id[n] >= 0x7f || id[n] == '"' ||
-            id[n] == '\\')
-            return 0;
-    return len;
+    return rp_request_id_valid(id, len) ? len : 0;
 }
 
 /* GET /metrics: the exposition, rendered now. */

@@ -20,9 +20,11 @@
 #include "gw_loop.h"
 #include "gw_metrics.h"
 #include "rp_log.h"
+#include "rp_metadata.h"
 
 #define GW_REQUEST_ID_HEADER "X-Request-Id"
-#define GW_REQUEST_ID_MAX 128 /* a longer (or unprintable) incoming id is replaced */
+#define GW_REQUEST_ID_MAX RP_REQUEST_ID_MAX /* a longer (or unprintable) incoming id is
+                                             * replaced (rp_request_id_valid) */
 /* The error body for want of memory, static so that sending it needs none
  * (the prepared 500 answer; the line that ends a stream) */
 #define GW_OOM_BODY "{\"code\":13,\"message\":\"" GW_ERR_OOM "\",\"details\":[]}"

@@ -1134,19 +1134,22 @@ const char *rpcrest_call_metadata(const rpcrest_call *c, const char *key, size_t
 
 const char *rpcrest_call_request_id(const rpcrest_call *c)
 {
-    /* the metadata values are not NUL-terminated: the first id that fits,
-     * copied once into the call (printable, as gRPC checks text values) */
+    /* the metadata values are not NUL-terminated: the first id, copied once
+     * into the call, if it is one word fit for log lines (the gateway's
+     * rule: a client could otherwise write `x rpcrestd: event=…` into the
+     * host's lines and the plugins') */
     char *id = atomic_load_explicit(&((rpcrest_call *)c)->request_id, memory_order_acquire);
     if (id)
         return *id ? id : NULL;
     size_t len = 0;
     const char *v = rpcrest_call_metadata(c, "x-request-id", &len);
-    char *mine = malloc(v && len <= 256 ? len + 1 : 1);
+    int valid = v && rp_request_id_valid(v, len);
+    char *mine = malloc(valid ? len + 1 : 1);
     if (!mine)
         return NULL;
-    if (v && len <= 256)
+    if (valid)
         memcpy(mine, v, len);
-    mine[v && len <= 256 ? len : 0] = '\0';
+    mine[valid ? len : 0] = '\0';
     char *expected = NULL;
     if (!atomic_compare_exchange_strong(&((rpcrest_call *)c)->request_id, &expected, mine)) {
         free(mine);

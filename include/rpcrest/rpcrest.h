@@ -363,9 +363,11 @@ const char *rpcrest_call_metadata(const rpcrest_call *call, const char *key, siz
 
 /* The call's request id: its "x-request-id" metadata value (rpcrest-gateway
  * sends one with every call: the client's X-Request-Id header, or one it
- * made up), NUL-terminated, or NULL when the call has none (or one longer
- * than 256 bytes).  Valid until the call is finished; use it in log lines
- * so they can be matched with the gateway's access log.  Added after ABI
+ * made up), NUL-terminated, or NULL when the call has none (or one that is
+ * not 1..128 bytes of printable ASCII without space, '"' or '\\', which a
+ * log line could not show as one word).  Valid until the call is finished;
+ * use it in log lines so they can be matched with the gateway's access
+ * log.  Added after ABI
  * version 1 shipped, without changing it: a plugin that calls it needs a
  * host that has it (an older one refuses to load it, naming the symbol). */
 const char *rpcrest_call_request_id(const rpcrest_call *call);

@@ -160,6 +160,21 @@ class MetadataTest(TestkitCase):
         trailing = [(k, v) for k, v in call.trailing_metadata() if k.startswith("x-")]
         self.assertEqual(trailing, [("x-trailer", "t")])
 
+    def test_request_id_is_one_word_or_none(self):
+        """rpcrest_call_request_id gives an id only when it is one word a log
+        line can hold (the gateway's rule): a client cannot make a plugin's
+        or the host's line read `… rpcrestd: event=exit …`."""
+        ok = "req-42.abc_DEF:1/2"
+        self.assertEqual(self.call([("x-request-id", ok)])[0].request_id, ok)
+        self.assertEqual(self.call([("x-request-id", "r" * 128)])[0].request_id, "r" * 128)
+        for bad in ("x rpcrestd: event=exit child=rpcrest-host pid=1", 'a"b', "a\\b",
+                    "r" * 129, ""):
+            reply, _ = self.call([("x-request-id", bad)])
+            self.assertEqual(reply.request_id, "", bad)
+            # the entry itself still reaches the handler as it came
+            self.assertIn(("x-request-id", bad),
+                          [(e.key, e.text) for e in reply.metadata], bad)
+
     def test_method_peer_and_deadline(self):
         reply, _ = self.call([], timeout=5)
         self.assertEqual(reply.method, "/rpcrest.testkit.TestKit/EchoMetadata")
