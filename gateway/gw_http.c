@@ -1031,9 +1031,11 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     req->start_us = (uint64_t)rp_monotonic_us();
     if (h->access)
         clock_gettime(CLOCK_REALTIME, &req->start_real);
-    size_t verb_len = strnlen(method, sizeof(req->verb) - 1);
-    memcpy(req->verb, method, verb_len);
-    req->verb[verb_len] = '\0';
+    size_t verb_len = strnlen(method, sizeof(req->verb));
+    if (verb_len == sizeof(req->verb)) /* cut, and says so, as the access log cuts paths */
+        snprintf(req->verb, sizeof(req->verb), "%.*s...", (int)sizeof(req->verb) - 4, method);
+    else
+        memcpy(req->verb, method, verb_len + 1);
     /* X-Request-Id, else the same as grpc-gateway clients send metadata */
     const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, GW_REQUEST_ID_HEADER);
     size_t id_len = id ? valid_request_id(id) : 0;

@@ -102,7 +102,7 @@ typedef struct gw_request {
     uint64_t bytes_in, bytes_out;
     unsigned http_status;    /* of the response queued, 0 before */
     int grpc_code;           /* of the call or the error body, -1 before */
-    char verb[16];           /* the HTTP method (cut) */
+    char verb[16];           /* the HTTP method; one longer ends in "..." */
     char peer[48];           /* the client's address as text, once known (INET6_ADDRSTRLEN) */
     char request_id[GW_REQUEST_ID_MAX + 1];
     /* what the request allocates for its own lifetime (metadata, header

@@ -451,6 +451,12 @@ class AccessLogTest(unittest.TestCase):
             line = [l for l in read() if "request_id=al-8" in l][0]
             self.assertIn(" method=HEAD ", line)
             self.assertIn(" bytes_out=0 ", line)
+            # a method too long to keep whole is cut, and says so
+            self.assertEqual(r.http("PROPFINDEVERYTHINGNOW", "/v1/example/echo",
+                                    headers={"X-Request-Id": "al-9"})[0], 405)
+            self.assertTrue(wait_until(lambda: any("request_id=al-9" in l for l in read()), 5))
+            line = [l for l in read() if "request_id=al-9" in l][0]
+            self.assertIn(" method=PROPFINDEVER... ", line)
 
             # logrotate: rename, SIGUSR1 to the gateway, the next line lands in a new file
             os.rename(path, path + ".1")
