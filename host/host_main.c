@@ -30,6 +30,7 @@
 #include "rp_priv.h"
 #include "rp_private.h"
 #include "rp_tls.h"
+#include "rp_tls_ssl.h"
 #include "rp_trim.h"
 
 #define EX_FAILURE 1
@@ -272,6 +273,13 @@ static int bind_port(const rp_config *cfg, host_server_conf *conf, host_run *run
         return RP_EX_CONFIG;
     }
     rp_tls_warn_dates(cfg, &cfg->host.tls, &pem, "cert");
+    if (pem.cert && rp_tls_ssl_accepts(pem.cert, pem.key, err, sizeof(err)) < 0) {
+        /* gRPC core would refuse them and only say that the port cannot be added */
+        rp_log("%s:%d: cert: %s: OpenSSL, which serves the host's TLS, refuses %s", cfg->path,
+               cfg->host.tls.cert_line, cfg->host.tls.cert, err);
+        rp_tls_pem_free(&pem);
+        return RP_EX_CONFIG;
+    }
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
     int dropped = 0;

@@ -57,8 +57,8 @@ def make_certs():
         subprocess.run(args, cwd=folder, check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
 
-    def signed(name, ca, ext):
-        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
+    def signed(name, ca, ext, bits=2048):
+        run("openssl", "req", "-newkey", "rsa:%d" % bits, "-nodes", "-keyout", name + ".key",
             "-out", name + ".csr", "-subj", "/CN=" + name)
         with open(os.path.join(folder, name + ".ext"), "w") as f:
             f.write(ext + "\n")
@@ -73,6 +73,7 @@ def make_certs():
                            "extendedKeyUsage=serverAuth")
     signed("client", "ca", "extendedKeyUsage=clientAuth")
     signed("rogue", "rogue-ca", "extendedKeyUsage=clientAuth")
+    signed("weak", "ca", "subjectAltName=IP:127.0.0.1", bits=1024)  # too weak for OpenSSL
     with open(os.path.join(folder, "junk.pem"), "w") as f:
         f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
     return folder
@@ -81,7 +82,7 @@ def make_certs():
 def cert(name):
     """The path of a file made by make_certs: ca.pem, server.pem/.key,
     client.pem/.key, rogue-ca.pem, rogue.pem/.key (signed by rogue-ca),
-    junk.pem."""
+    weak.pem/.key (RSA 1024), junk.pem."""
     if not _certs:
         _certs.append(make_certs())
     return os.path.join(_certs[0], name)
@@ -429,6 +430,23 @@ class BadTlsFiles(Case):
                          "127.0.0.1:1\ncert = %s\nkey = %s\n"
                          % (harness.free_port(), cert("junk.pem"), cert("server.key")))
         self.refused(p, p.ini + ":4: cert: %s: not a PEM certificate" % cert("junk.pem"))
+
+    def test_a_key_too_weak_for_openssl_is_a_config_error_of_the_host(self):
+        """An RSA-1024 certificate passes the PEM checks, but the TLS library
+        gRPC core serves the host's port with refuses it: said so, as a
+        configuration error, not 'cannot bind' (exit 1, restarted 5 times,
+        then FATAL), also through rpcrestd."""
+        p = self.process(HOST_BIN, "[host]\nlisten = 127.0.0.1:%d\ncert = %s\nkey = %s\n"
+                         "[service.echo]\nplugin = %s\n"
+                         % (harness.free_port(), cert("weak.pem"), cert("weak.key"), ECHO_SO))
+        log = self.refused(p, p.ini + ":3: cert: %s: OpenSSL, which serves the host's TLS, "
+                           "refuses the certificate: ee key too small" % cert("weak.pem"))
+        self.assertNotIn("cannot bind", log)
+        r = self.rpcrest(host={"cert": cert("weak.pem"), "key": cert("weak.key")})
+        r.start(wait=False)
+        r.proc.wait(20)
+        self.assertEqual(r.proc.returncode, EX_CONFIG, r.log())
+        self.assertIn("refuses the certificate: ee key too small", r.log())
 
 
 # ---- least privilege ---------------------------------------------------------------
