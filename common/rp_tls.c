@@ -60,7 +60,7 @@ char *rp_tls_read(const char *path, char *err, size_t errlen)
 
 /* The reason for OpenSSL's most recent error ("unknown" without one);
  * empties its error queue. */
-static const char *openssl_reason(void)
+const char *rp_tls_openssl_reason(void)
 {
     unsigned long e = ERR_peek_last_error();
     const char *r = e ? ERR_reason_error_string(e) : NULL;
@@ -102,7 +102,7 @@ static int check_certs(const char *pem, char *why, size_t whylen)
     int none = n == 0 && (!e || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
                                  ERR_GET_REASON(e) == PEM_R_NO_START_LINE));
     snprintf(why, whylen, "not a PEM certificate (%s)",
-             none ? "no BEGIN CERTIFICATE block" : openssl_reason());
+             none ? "no BEGIN CERTIFICATE block" : rp_tls_openssl_reason());
     ERR_clear_error();
     return -1;
 }
@@ -132,7 +132,7 @@ static EVP_PKEY *read_key(const char *pem, char *why, size_t whylen)
         snprintf(why, whylen, "not an unencrypted PEM private key (%s)",
                  asked                              ? "it is encrypted"
                  : !strstr(pem, "PRIVATE KEY-----") ? "no BEGIN PRIVATE KEY block"
-                                                    : openssl_reason());
+                                                    : rp_tls_openssl_reason());
     ERR_clear_error();
     return key;
 }
@@ -159,7 +159,7 @@ static int check_pair(const char *cert, const char *key, char *why, size_t whyle
     EVP_PKEY *pkey = crt ? read_key(key, why, whylen) : NULL;
     int rc = -1;
     if (!crt)
-        snprintf(why, whylen, "not a PEM certificate (%s)", openssl_reason());
+        snprintf(why, whylen, "not a PEM certificate (%s)", rp_tls_openssl_reason());
     else if (pkey && X509_check_private_key(crt, pkey) == 1)
         rc = 0;
     else if (pkey)

@@ -23,6 +23,10 @@
  */
 char *rp_tls_read(const char *path, char *err, size_t errlen);
 
+/* OpenSSL's reason for its last error ("ee key too small", "unknown" when
+ * it has none); the error queue is cleared. */
+const char *rp_tls_openssl_reason(void);
+
 /* Whose TLS files rp_tls_check reads: each program only its own keys. */
 enum { RP_TLS_HOST = 1, RP_TLS_GATEWAY = 2, RP_TLS_ALL = 3 };
 

@@ -14,14 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* OpenSSL's reason for the last error ("ee key too small"), cleared. */
-static const char *ssl_reason(void)
-{
-    unsigned long e = ERR_peek_last_error();
-    const char *r = e ? ERR_reason_error_string(e) : NULL;
-    ERR_clear_error();
-    return r ? r : "unknown";
-}
+#include "rp_tls.h"
 
 /* Puts pem's certificates into ctx: the first as the server's, the rest as
  * its chain.  Returns 0, or -1 with the reason in why[whylen]. */
@@ -36,7 +29,7 @@ static int use_chain(SSL_CTX *ctx, const char *pem, char *why, size_t whylen)
         int ok = i == 0 ? SSL_CTX_use_certificate(ctx, crt) : SSL_CTX_add1_chain_cert(ctx, crt);
         if (ok != 1) {
             snprintf(why, whylen, "%s certificate: %s", i == 0 ? "the" : "a chain",
-                     ssl_reason());
+                     rp_tls_openssl_reason());
             rc = -1;
         }
         X509_free(crt);
@@ -52,7 +45,7 @@ int rp_tls_ssl_accepts(const char *cert, const char *key, char *why, size_t whyl
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
-        snprintf(why, whylen, "cannot make a TLS context (%s)", ssl_reason());
+        snprintf(why, whylen, "cannot make a TLS context (%s)", rp_tls_openssl_reason());
         return -1;
     }
     int rc = use_chain(ctx, cert, why, whylen);
@@ -60,7 +53,7 @@ int rp_tls_ssl_accepts(const char *cert, const char *key, char *why, size_t whyl
         BIO *bio = BIO_new_mem_buf(key, (int)strlen(key));
         EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
         if (!pkey || SSL_CTX_use_PrivateKey(ctx, pkey) != 1) {
-            snprintf(why, whylen, "the key: %s", ssl_reason());
+            snprintf(why, whylen, "the key: %s", rp_tls_openssl_reason());
             rc = -1;
         }
         EVP_PKEY_free(pkey);
