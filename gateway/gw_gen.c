@@ -163,9 +163,9 @@ gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_
                      errlen) == 0) {
         uint64_t id = source_id(sets, n, &listed);
         *source = id;
-        if (id == src->unless_source || id == src->unless_refused) {
-            err[0] = '\0'; /* as before: nothing to build, or to log */
-        } else {
+        /* the sources of the API served, or of one refused: nothing to build or log, and
+         * err stays "" */
+        if (id != src->unless_source && id != src->unless_refused) {
             for (size_t i = 0; i < listed.n_undescribed; i++)
                 rp_log("reflection: the upstream serves %s but does not describe it: no routes "
                        "for it", listed.undescribed[i]);

@@ -410,7 +410,7 @@ static int new_process_failed(sup_state *s, sup_proc *p, char *err, size_t size,
         return 1;
     }
     if (c->cur && c->cur->pid == w->old_pid) {
-        int again = w->superseded && !sup_stopping(s);
+        int again = w->superseded;
         if (again) /* the restart asked for before the reload, which took its place */
             sup_restart_child(s, w->which, now);
         snprintf(err, size, "%s; %s pid %d keeps serving the running configuration%s", why,
@@ -420,8 +420,7 @@ static int new_process_failed(sup_state *s, sup_proc *p, char *err, size_t size,
     }
     /* the new process had taken an ended old one's place and then refused
      * the new configuration (FATAL): that says nothing of the running one */
-    int again = !c->cur && c->fatal && c->config_refused && c->last_pid == w->new_pid &&
-                !sup_stopping(s);
+    int again = !c->cur && c->fatal && c->config_refused && c->last_pid == w->new_pid;
     if (again)
         sup_child_forgive(c, now);
     snprintf(err, size, "%s; pid %d, which ran the running configuration, ended during the "
