@@ -122,17 +122,83 @@ static int fail(disc *d, const char *fmt, ...)
     return -1;
 }
 
+#define PROBE_MS 1000 /* how long why_unreachable waits for its answer */
+
+/*
+ * Why the channel cannot reach the upstream, when it says it cannot:
+ * a call that waits for the channel to be ready (GW_DISCOVERY_WAIT_FOR_READY)
+ * only ever learns that its deadline passed, while the reason (a refused
+ * connection, a TLS handshake that failed and why) is in the channel.  In
+ * TRANSIENT_FAILURE a call that does not wait fails at once with it.
+ * Writes "; cannot connect: REASON" into buf, or "" when the channel is
+ * not failing or says nothing.
+ */
+static void why_unreachable(disc *d, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (d->cancel && atomic_load(d->cancel))
+        return;
+    if (grpc_channel_check_connectivity_state(d->channel, 0) != GRPC_CHANNEL_TRANSIENT_FAILURE)
+        return;
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_millis(PROBE_MS, GPR_TIMESPAN));
+    grpc_call *call = grpc_channel_create_call(
+        d->channel, NULL, GRPC_PROPAGATE_DEFAULTS, d->cq,
+        grpc_slice_from_static_string(d->protocol->method), NULL, deadline, NULL);
+    if (!call)
+        return;
+    grpc_metadata_array trailing;
+    grpc_metadata_array_init(&trailing);
+    grpc_status_code status = GRPC_STATUS_OK;
+    grpc_slice details = grpc_empty_slice();
+    grpc_op ops[3];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[2].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[2].data.recv_status_on_client.status = &status;
+    ops[2].data.recv_status_on_client.status_details = &details;
+    ops[2].data.recv_status_on_client.trailing_metadata = &trailing;
+    void *tag = &status;
+    if (grpc_call_start_batch(call, ops, 3, tag, NULL) == GRPC_CALL_OK) {
+        /* the call's deadline ends it; the slack only bounds the wait */
+        gpr_timespec until = gpr_time_add(deadline, gpr_time_from_millis(PROBE_MS, GPR_TIMESPAN));
+        grpc_event ev = grpc_completion_queue_pluck(d->cq, tag, until, NULL);
+        if (ev.type != GRPC_OP_COMPLETE) {
+            grpc_call_cancel(call, NULL);
+            (void)grpc_completion_queue_pluck(d->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                              NULL);
+        } else if (status == GRPC_STATUS_UNAVAILABLE && GRPC_SLICE_LENGTH(details) > 0) {
+            snprintf(buf, len, "; cannot connect: %.*s", (int)GRPC_SLICE_LENGTH(details),
+                     (const char *)GRPC_SLICE_START_PTR(details));
+        }
+    }
+    grpc_slice_unref(details);
+    grpc_metadata_array_destroy(&trailing);
+    grpc_call_unref(call);
+}
+
+/* Fails with "no answer from the upstream within T ms (detail)" and, when
+ * the channel knows, why it cannot connect. */
+static int fail_no_answer(disc *d, const char *detail)
+{
+    char why[512];
+    why_unreachable(d, why, sizeof(why));
+    return fail(d, "no answer from the upstream within %" PRId64 " ms (%s)%s", d->timeout_ms,
+                detail, why);
+}
+
 /* Fails with `what` and the received status: "what (CODE: details)".  A
  * deadline is reported as such, whichever request it cut short. */
 static int fail_status(disc *d, const char *what)
 {
-    char late[100];
-    if (d->status == GRPC_STATUS_DEADLINE_EXCEEDED) {
-        snprintf(late, sizeof(late), "no answer from the upstream within %" PRId64 " ms",
-                 d->timeout_ms);
-        what = late;
-    }
     int len = (int)GRPC_SLICE_LENGTH(d->details);
+    if (d->status == GRPC_STATUS_DEADLINE_EXCEEDED) {
+        char detail[160];
+        snprintf(detail, sizeof(detail), "DEADLINE_EXCEEDED%s%.*s", len ? ": " : "", len,
+                 (const char *)GRPC_SLICE_START_PTR(d->details));
+        return fail_no_answer(d, detail);
+    }
     if (len == 0)
         return fail(d, "%s (%s)", what, status_name(d->status));
     return fail(d, "%s (%s: %.*s)", what, status_name(d->status), len,
@@ -218,8 +284,7 @@ static int run_batch(disc *d, const grpc_op *ops, size_t n)
     grpc_call_cancel_with_status(d->call, GRPC_STATUS_DEADLINE_EXCEEDED,
                                  "reflection deadline", NULL);
     (void)grpc_completion_queue_pluck(d->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    return fail(d, "no answer from the upstream within %" PRId64 " ms (DEADLINE_EXCEEDED)",
-                d->timeout_ms);
+    return fail_no_answer(d, "DEADLINE_EXCEEDED");
 }
 
 /* Receives the call's status into d.  Returns 0 or -1 (err set). */

@@ -384,6 +384,21 @@ class GatewayToHostMutualTls(Case):
             conn.close()
             self.assertEqual(resp.status, want, (name, body))
 
+    def test_reflection_says_why_it_cannot_connect(self):
+        """Discovery waits for the channel to be ready, so its deadline is
+        all it learns; the log line names the handshake's failure too."""
+        r = self.host()
+        port, p = self.gateway(r, {"upstream_ca": cert("ca.pem"),
+                                   "upstream_cert": cert("client.pem"),
+                                   "upstream_key": cert("client.key"),
+                                   "upstream_name": "elsewhere.example"})
+        self.assertTrue(harness.wait_until(lambda: "listening on http://" in p.log(), 15),
+                        p.log())
+        line = [l for l in p.log().splitlines() if "reflection: no answer" in l]
+        self.assertEqual(len(line), 1, p.log())
+        self.assertIn("; cannot connect: ", line[0])
+        self.assertIn("Peer name elsewhere.example is not in peer certificate", line[0])
+
     def test_without_a_client_certificate_the_host_refuses(self):
         r = self.host()
         port, p = self.gateway(r, {"upstream_ca": cert("ca.pem"), "descriptors": ECHO_PB})
