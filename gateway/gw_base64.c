@@ -8,7 +8,8 @@ static const char ALPHABET[] =
 
 void gw_base64_encode(gw_buf *out, const uint8_t *data, size_t len)
 {
-    if (gw_buf_reserve(out, (len + 2) / 3 * 4) < 0)
+    /* nothing to write, and an empty buffer may have no memory yet */
+    if (len == 0 || gw_buf_reserve(out, (len + 2) / 3 * 4) < 0)
         return;
     char *w = (char *)out->data + out->len;
     size_t i = 0;
