@@ -46,7 +46,7 @@ endif
 
 # Recursively expanded on purpose: pkg-config runs when a recipe needs the
 # flags, after scripts/deps.sh has had its chance to install the packages.
-PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd inih jansson libcrypto libnghttp2)
+PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd gnutls inih jansson libcrypto libnghttp2)
 LIBS_COMMON = $(shell $(PKG_CONFIG) --libs inih)
 # rpcrestd checks the TLS files of a new configuration (common/rp_tls.c).
 LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih libcrypto)
@@ -57,9 +57,10 @@ LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih libcrypto)
 # core loads anyway) checks the PEM files at start; the host does not map
 # GnuTLS, which only libmicrohttpd needs (2.4 MB less RSS).  The host
 # inflates compressed requests itself with zlib (host/host_message.c), which
-# gRPC core maps already.
+# gRPC core maps already.  The gateway also calls GnuTLS, which libmicrohttpd
+# maps anyway, to check its HTTPS certificate (gateway/gw_https.c).
 LIBS_HOST   = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c inih libcrypto zlib) -ldl -lpthread
-LIBS_GW     = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd inih jansson libcrypto libnghttp2) -lpthread
+LIBS_GW     = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libcrypto libnghttp2) -lpthread
 LIBS_GRPC   = $(shell $(PKG_CONFIG) --libs grpc)
 LIBS_GRPC_LINK = $(LIBS_GRPC)
 

@@ -1331,6 +1331,12 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
         strstr(line, "detected connection closure"))
         return;
     gw_http *h = cls;
+    if (h->starting_daemon) {
+        size_t used = strlen(h->start_lines);
+        snprintf(h->start_lines + used, sizeof(h->start_lines) - used, "%s%s",
+                 used ? "; " : "", line);
+        return;
+    }
     rp_log_limited(&h->mhd_lines, "libmicrohttpd: %s", line);
 }
 
@@ -1358,6 +1364,23 @@ static struct MHD_Daemon *start_daemon(gw_http *h, gw_http_thread *t)
         on_connection, t, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + CONNECTION_SLACK,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, MHD_OPTION_UNESCAPE_CALLBACK,
         keep_escaped, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+}
+
+/* start_daemon, with libmicrohttpd's lines meanwhile: logged if it
+ * starts, the reason in err[errlen] if not (NULL then). */
+static struct MHD_Daemon *start_daemon_saying_why(gw_http *h, gw_http_thread *t, char *err,
+                                                  size_t errlen)
+{
+    h->start_lines[0] = '\0';
+    h->starting_daemon = 1;
+    struct MHD_Daemon *mhd = start_daemon(h, t);
+    h->starting_daemon = 0;
+    if (!mhd)
+        snprintf(err, errlen, "listen %s: cannot start the HTTP server: libmicrohttpd: %s",
+                 h->cfg.listen, h->start_lines[0] ? h->start_lines : "no reason given");
+    else if (h->start_lines[0])
+        rp_log_limited(&h->mhd_lines, "libmicrohttpd: %s", h->start_lines);
+    return mhd;
 }
 
 /* No loop accepts any more (once each has woken); returns the listening
@@ -1452,24 +1475,14 @@ static int lone_connection(void *arg)
 
 /* Sets up HTTP thread t, the next of h's: its daemon, its HTTP/2 client to
  * the upstream and its loop, not running yet.  0, or -1 with the reason in
- * err[errlen] (and *tls_refused when GnuTLS refused the certificate);
- * what it set up is undone by stop_threads. */
-static int prepare_thread(gw_http *h, gw_http_thread *t, int *tls_refused, char *err,
-                          size_t errlen)
+ * err[errlen]; what it set up is undone by stop_threads. */
+static int prepare_thread(gw_http *h, gw_http_thread *t, char *err, size_t errlen)
 {
     const gw_http_config *cfg = &h->cfg;
     t->http = h;
     t->index = (size_t)(t - h->threads);
-    if (!(t->mhd = start_daemon(h, t))) {
-        if (cfg->cert) {
-            snprintf(err, errlen, "GnuTLS, which serves HTTPS, refused the certificate "
-                     "and key (a curve or algorithm it does not take?)");
-            *tls_refused = 1;
-        } else {
-            snprintf(err, errlen, "listen %s: cannot start the HTTP server", cfg->listen);
-        }
+    if (!(t->mhd = start_daemon_saying_why(h, t, err, errlen)))
         return -1;
-    }
     if (cfg->loop_upstream && !(t->h2 = gw_h2_new(cfg->loop_upstream))) {
         snprintf(err, errlen, "%s", GW_ERR_OOM);
         return -1;
@@ -1491,10 +1504,9 @@ static int prepare_thread(gw_http *h, gw_http_thread *t, int *tls_refused, char 
     return 0;
 }
 
-gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen,
-                       int *tls_refused, char *err, size_t errlen)
+gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, char *err,
+                       size_t errlen)
 {
-    *tls_refused = 0;
     struct sockaddr_storage addr;
     socklen_t addr_len;
     if (rp_addr_tcp(cfg->listen, 1, &addr, &addr_len) < 0) {
@@ -1568,7 +1580,7 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen,
     /* every loop is whole, and t->loop stored, before any runs: a running
      * loop takes connections at once and hands some to the others */
     for (; h->n_threads < cfg->threads; h->n_threads++) {
-        if (prepare_thread(h, &h->threads[h->n_threads], tls_refused, err, errlen) < 0) {
+        if (prepare_thread(h, &h->threads[h->n_threads], err, errlen) < 0) {
             h->n_threads++; /* what it set up is undone with the others */
             fail_start(h, cfg);
             return NULL;

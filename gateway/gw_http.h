@@ -55,10 +55,10 @@ size_t gw_http_own_paths(int metrics, int docs, const char *out[GW_ROUTER_MAX_OW
 
 /* Starts listening, serving `gen` (the caller's reference, taken also on
  * failure; NULL: no API yet) from the first connection on.  Returns NULL
- * with a reason in err[errlen], and *tls_refused set when GnuTLS refused
- * the certificate and key (which OpenSSL, rp_tls's check, took). */
-gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen,
-                       int *tls_refused, char *err, size_t errlen);
+ * with a reason in err[errlen].  cfg->cert and key must be ones GnuTLS
+ * takes (gw_https_check): a failure here is not theirs. */
+gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, char *err,
+                       size_t errlen);
 
 /* Serves `gen` from now on (takes the caller's reference); requests already
  * routed keep the generation they started with.  Counted in the metrics. */

@@ -62,6 +62,10 @@ struct gw_http {
     struct MHD_Response *oom_response;
     rp_log_limit mhd_lines; /* libmicrohttpd's own lines: a flood (failed
                              * handshakes, say) is cut down to a few a second */
+    /* While a daemon starts (on the starting thread, before any loop runs),
+     * libmicrohttpd's lines are kept here instead: the reason if it fails. */
+    int starting_daemon;
+    char start_lines[512];
 };
 
 typedef enum req_state {

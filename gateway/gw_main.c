@@ -21,6 +21,7 @@
 #include "gw_gen.h"
 #include "gw_h2.h"
 #include "gw_http.h"
+#include "gw_https.h"
 #include "gw_metrics.h"
 #include "gw_refresh.h"
 #include "gw_upstream.h"
@@ -398,24 +399,18 @@ static int open_outputs(const rp_config *cfg, gw_run *r, gw_signals *sg)
  * wait for reflection that did not answer, with what it has).  Returns the
  * HTTP server, or NULL with *status the exit status (0: stopped while
  * starting; reported). */
-static gw_http *start_http(const rp_config *cfg, gw_gen_source *src, const gw_http_config *hc,
-                           gw_run *r, gw_signals *sg, uint64_t *api_source, int *status)
+static gw_http *start_http(gw_gen_source *src, const gw_http_config *hc, gw_run *r,
+                           gw_signals *sg, uint64_t *api_source, int *status)
 {
     char err[512];
     gw_gen *gen = NULL;
     int loaded = load_first_api(src, r->up, r->metrics, sg, &gen, api_source);
     gw_http *http = NULL;
     if (loaded == 0) {
-        int tls_refused;
-        http = gw_http_start(hc, r->up, gen, &tls_refused, err, sizeof(err));
+        http = gw_http_start(hc, r->up, gen, err, sizeof(err));
         gen = NULL; /* served from the start, or freed */
-        if (!http && tls_refused) { /* the configuration's to change: FILE:LINE, 78 */
-            rp_log("%s:%d: cert: %s: %s", cfg->path, cfg->gateway.tls.cert_line,
-                   cfg->gateway.tls.cert, err);
-            loaded = -1;
-        } else if (!http) {
+        if (!http) /* not the certificate's fault: load_tls checked it */
             rp_log("%s", err);
-        }
     }
     if (!http) {
         if (loaded > 0)
@@ -474,7 +469,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
         grpc_channel_check_connectivity_state(gw_upstream_channel(run.up), 1);
     }
     uint64_t api_source;
-    gw_http *http = start_http(cfg, src, &hc, &run, sg, &api_source, &status);
+    gw_http *http = start_http(src, &hc, &run, sg, &api_source, &status);
     if (!http) {
         rp_bound_exit_arm(status);
         close_run(&run, sg);
@@ -499,25 +494,51 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     return 0;
 }
 
-/*
- * What needs root, if any: the TLS files (often readable by root only) and
- * the listening socket (rpcrestd's, else bound here: a port below 1024
- * needs root).  Then the [supervisor] user for good.  Returns 0, or the
- * exit status after logging why.
- */
-static int prepare(const rp_config *cfg, gw_start *st)
+/* The TLS files, read (often readable by root only) and checked, the
+ * HTTPS ones with GnuTLS too, which serves them.  Returns 0, or the exit
+ * status after logging why. */
+static int load_tls(const rp_config *cfg, gw_start *st)
 {
     char err[1024];
-    st->listen_fd = -1;
-    if (rp_priv_check(cfg, err, sizeof(err)) < 0 ||
-        rp_tls_check(cfg, RP_TLS_GATEWAY, err, sizeof(err)) < 0 ||
+    if (rp_tls_check(cfg, RP_TLS_GATEWAY, err, sizeof(err)) < 0 ||
         rp_tls_pem_load(cfg, &cfg->gateway.tls, &st->https, err, sizeof(err)) < 0 ||
         rp_tls_pem_load(cfg, &cfg->gateway.upstream_tls, &st->upstream, err, sizeof(err)) < 0) {
         rp_log("%s", err);
         return RP_EX_CONFIG;
     }
+    int rc = st->https.cert ? gw_https_check(st->https.cert, st->https.key, err, sizeof(err))
+                            : 0;
+    if (rc == -EINVAL) { /* refused: the configuration's to change */
+        rp_log("%s:%d: cert: %s: %s", cfg->path, cfg->gateway.tls.cert_line,
+               cfg->gateway.tls.cert, err);
+        return RP_EX_CONFIG;
+    }
+    if (rc < 0) {
+        rp_log("%s", err);
+        return 1;
+    }
     rp_tls_warn_dates(cfg, &cfg->gateway.tls, &st->https, "cert");
     rp_tls_warn_dates(cfg, &cfg->gateway.upstream_tls, &st->upstream, "upstream_cert");
+    return 0;
+}
+
+/*
+ * What needs root, if any: the TLS files (load_tls) and the listening
+ * socket (rpcrestd's, else bound here: a port below 1024 needs root).
+ * Then the [supervisor] user for good.  Returns 0, or the exit status
+ * after logging why.
+ */
+static int prepare(const rp_config *cfg, gw_start *st)
+{
+    char err[1024];
+    st->listen_fd = -1;
+    if (rp_priv_check(cfg, err, sizeof(err)) < 0) {
+        rp_log("%s", err);
+        return RP_EX_CONFIG;
+    }
+    int status = load_tls(cfg, st);
+    if (status)
+        return status;
     st->listen_fd = rp_notify_listener(cfg->gateway.listen);
     /* Started by hand and about to give up root: bind now (a port below
      * 1024 needs root).  Otherwise the HTTP server binds it when the gateway

@@ -19,6 +19,7 @@ protobuf-c-compiler
 protobuf-compiler
 libprotobuf-dev
 libmicrohttpd-dev
+libgnutls28-dev
 libssl-dev
 libnghttp2-dev
 libinih-dev

@@ -16,6 +16,7 @@ that is not root, and plugins other users could replace (StrictModes).
 import atexit
 import http.client
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -260,6 +261,41 @@ class GatewayHttps(Case):
                          % (harness.free_port(), ECHO_PB, crt, key))
         log = self.refused(p, ": cert: %s: GnuTLS, which serves HTTPS, refused" % crt)
         self.assertRegex(log, r"\S+\.ini:\d+: cert: ")
+        # checked on its own at start, before the API is loaded
+        self.assertNotIn("serving", log)
+
+    def test_start_failure_is_not_blamed_on_the_certificate(self):
+        """With a certificate GnuTLS takes, libmicrohttpd failing to start
+        (out of descriptors here) is exit 1 and one line with its reason,
+        not the certificate's FILE:LINE and exit 78, which rpcrestd takes
+        for a configuration error and does not restart.  Where the
+        descriptors run out moves with the build, so the limit goes up one
+        at a time until the gateway serves; four threads start four daemons,
+        so several limits fall on one."""
+        text = ("[gateway]\nlisten = 127.0.0.1:%d\nupstream = 127.0.0.1:1\ndescriptors = %s\n"
+                "timeout = 0.2\nthreads = 4\nmetrics = off\ncert = %s\nkey = %s\n"
+                % (harness.free_port(), ECHO_PB, cert("server.pem"), cert("server.key")))
+        daemon_failures = []
+        for limit in range(4, 100):
+            p = self.process(GATEWAY_BIN, text)
+            p.start(preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                          (limit, limit)))
+            self.assertTrue(harness.wait_until(
+                lambda: p.proc.poll() is not None or "listening on" in p.log(), 10), p.log())
+            log = p.log()
+            if p.proc.poll() is None:
+                break  # enough descriptors: serving
+            self.assertNotIn("cert:", log)
+            if "cannot start the HTTP server" in log:
+                daemon_failures.append((p.proc.returncode, log))
+        self.assertIn("listening on", log)
+        self.assertTrue(daemon_failures, "libmicrohttpd never failed to start")
+        for status, log in daemon_failures:
+            self.assertEqual(status, 1, log)
+            self.assertRegex(log, r"rpcrest-gateway: listen 127\.0\.0\.1:\d+: cannot start the "
+                             r"HTTP server: libmicrohttpd: [^\n]*Too many open files\n")
+            self.assertNotIn("GnuTLS", log)
+            self.assertEqual(log.count("libmicrohttpd"), 1, log)
 
     def test_https_on_a_socket_the_gateway_binds(self):
         r = self.rpcrest()
