@@ -347,6 +347,10 @@ $(B)/tests/test_host_message: LIBS_GW += $(shell $(PKG_CONFIG) --libs zlib)
 $(B)/tests/test_gw_accept: ALL_LDFLAGS += -Wl,--wrap=MHD_add_connection \
 	-Wl,--wrap=gw_loop_update -Wl,--wrap=gw_loop_wake
 
+# test_gw_conns makes gw_conns_new's calloc and pthread calls fail on cue.
+$(B)/tests/test_gw_conns: ALL_LDFLAGS += -Wl,--wrap=calloc -Wl,--wrap=pthread_cond_init \
+	-Wl,--wrap=pthread_create
+
 # test_gw_h2 makes the gateway's reallocs fail on cue, starts stream ids near their
 # end and shortens TCP_USER_TIMEOUT.
 $(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=nghttp2_session_client_new2 \

@@ -33,12 +33,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include "gw_buf.h"
 #include "gw_loop.h"
 #include "rp_log.h"
 #include "rp_time.h"
@@ -173,24 +175,37 @@ static void *deadline_main(void *arg)
     return NULL;
 }
 
-gw_conns *gw_conns_new(unsigned max_connections, unsigned header_timeout_s)
+gw_conns *gw_conns_new(unsigned max_connections, unsigned header_timeout_s, char *err,
+                       size_t errlen)
 {
     gw_conns *c = calloc(1, sizeof(*c));
-    if (!c)
+    if (!c) {
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
         return NULL;
+    }
     c->max = max_connections;
     c->header_timeout_ms = (int64_t)header_timeout_s * 1000;
+    const char *call; /* the one that failed */
     pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0)
+    int rc = pthread_condattr_init(&attr);
+    if (rc != 0) {
+        call = "pthread_condattr_init";
         goto fail_attr;
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (pthread_cond_init(&c->wake, &attr) != 0)
+    }
+    if ((rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) != 0) {
+        call = "pthread_condattr_setclock";
         goto fail_cond;
-    if (pthread_mutex_init(&c->lock, NULL) != 0)
+    }
+    if ((rc = pthread_cond_init(&c->wake, &attr)) != 0) {
+        call = "pthread_cond_init";
+        goto fail_cond;
+    }
+    if ((rc = pthread_mutex_init(&c->lock, NULL)) != 0) {
+        call = "pthread_mutex_init";
         goto fail_mutex;
-    int rc = pthread_create(&c->thread, NULL, deadline_main, c);
-    if (rc) {
-        rp_log("pthread_create: %s", strerror(rc));
+    }
+    if ((rc = pthread_create(&c->thread, NULL, deadline_main, c)) != 0) {
+        call = "pthread_create";
         goto fail_thread;
     }
     pthread_condattr_destroy(&attr);
@@ -203,6 +218,8 @@ fail_cond:
     pthread_condattr_destroy(&attr);
 fail_attr:
     free(c);
+    snprintf(err, errlen, "cannot start the connection deadline thread: %s: %s", call,
+             strerror(rc));
     return NULL;
 }
 

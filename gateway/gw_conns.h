@@ -17,14 +17,17 @@
 #define GW_CONNS_H
 
 #include <microhttpd.h>
+#include <stddef.h>
 
 struct gw_loop;
 
 typedef struct gw_conns gw_conns;
 
-/* Starts the deadline thread.  Returns NULL if out of memory or the
- * thread cannot start. */
-gw_conns *gw_conns_new(unsigned max_connections, unsigned header_timeout_s);
+/* Starts the deadline thread.  Returns the limits (free with
+ * gw_conns_free), or NULL with the reason in err[errlen]: GW_ERR_OOM, or
+ * the pthread call that failed and its error; nothing is logged. */
+gw_conns *gw_conns_new(unsigned max_connections, unsigned header_timeout_s, char *err,
+                       size_t errlen);
 
 /* Stops the thread and frees everything; every connection must have been
  * reported closed (MHD_stop_daemon does that). */

@@ -1530,9 +1530,8 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, 
         h->cfg.connection_timeout_s = CONNECTION_TIMEOUT_S;
     if (!h->cfg.max_connections)
         h->cfg.max_connections = MAX_CONNECTIONS;
-    h->conns = gw_conns_new(h->cfg.max_connections, h->cfg.connection_timeout_s);
+    h->conns = gw_conns_new(h->cfg.max_connections, h->cfg.connection_timeout_s, err, errlen);
     if (!h->conns) {
-        snprintf(err, errlen, "cannot start the connection deadline thread");
         gw_gen_unref(gen);
         free(h);
         return NULL;
