@@ -351,10 +351,10 @@ $(B)/tests/test_gw_accept: ALL_LDFLAGS += -Wl,--wrap=MHD_add_connection \
 $(B)/tests/test_gw_conns: ALL_LDFLAGS += -Wl,--wrap=calloc -Wl,--wrap=pthread_cond_init \
 	-Wl,--wrap=pthread_create
 
-# test_gw_h2 makes the gateway's reallocs fail on cue, starts stream ids near their
-# end and shortens TCP_USER_TIMEOUT.
-$(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=nghttp2_session_client_new2 \
-	-Wl,--wrap=setsockopt
+# test_gw_h2 makes the gateway's reallocs (and a calloc) fail on cue, starts stream ids
+# near their end and shortens TCP_USER_TIMEOUT.
+$(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=calloc \
+	-Wl,--wrap=nghttp2_session_client_new2 -Wl,--wrap=setsockopt
 
 # Special-purpose plugins for the host's tests (broken on purpose, or slow).
 TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)

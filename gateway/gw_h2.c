@@ -1194,12 +1194,16 @@ int gw_h2_supports(const char *target, int tls)
     return !tls && parse_target(target, &addr, &len, authority, sizeof(authority)) == 0;
 }
 
-gw_h2 *gw_h2_new(const char *target)
+gw_h2 *gw_h2_new(const char *target, char *err, size_t errlen)
 {
     gw_h2 *c = calloc(1, sizeof(*c));
-    if (!c)
+    if (!c) {
+        snprintf(err, errlen, "%s", GW_ERR_OOM);
         return NULL;
+    }
     if (parse_target(target, &c->addr, &c->addr_len, c->authority, sizeof(c->authority)) < 0) {
+        snprintf(err, errlen, "upstream %s: the HTTP threads' own connections need "
+                 "unix:/PATH or one IP address and port", target);
         free(c);
         return NULL;
     }

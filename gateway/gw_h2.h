@@ -26,8 +26,10 @@ typedef struct gw_h2 gw_h2;
 int gw_h2_supports(const char *target, int tls);
 
 /* A client for `target`, to be given to its loop as sources (gw_h2_sources)
- * when the loop starts; connects on the first call. */
-gw_h2 *gw_h2_new(const char *target);
+ * when the loop starts; connects on the first call.  Returns it (free with
+ * gw_h2_free), or NULL with the reason in err[errlen]: `target` is not one
+ * gw_h2_supports, or memory ran out (GW_ERR_OOM). */
+gw_h2 *gw_h2_new(const char *target, char *err, size_t errlen);
 
 /* The client's sources, one per connection it may have at once (the
  * newest, and up to three finishing their streams after a GOAWAY), into

@@ -1483,10 +1483,8 @@ static int prepare_thread(gw_http *h, gw_http_thread *t, char *err, size_t errle
     t->index = (size_t)(t - h->threads);
     if (!(t->mhd = start_daemon_saying_why(h, t, err, errlen)))
         return -1;
-    if (cfg->loop_upstream && !(t->h2 = gw_h2_new(cfg->loop_upstream))) {
-        snprintf(err, errlen, "%s", GW_ERR_OOM);
+    if (cfg->loop_upstream && !(t->h2 = gw_h2_new(cfg->loop_upstream, err, errlen)))
         return -1;
-    }
     if (t->h2)
         gw_h2_retry_shutdown_cancels(t->h2, cfg->loop_upstream_is_host);
     gw_loop_source *sources[GW_LOOP_MAX_SOURCES];

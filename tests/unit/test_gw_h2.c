@@ -18,7 +18,8 @@
  * The wrapped realloc also records the largest size the client asked for,
  * so that a test can see how far its buffers grew.  setsockopt is wrapped
  * so that a test can see what the client asks of a TCP socket and shorten
- * how long the kernel waits for a dead upstream.
+ * how long the kernel waits for a dead upstream.  calloc is wrapped so
+ * that a test can see what gw_h2_new says when memory runs out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,16 @@ void *__wrap_realloc(void *p, size_t size)
         return NULL;
     }
     return __real_realloc(p, size);
+}
+
+/* calloc fails while this is set (gw_h2_new's, to see what it says). */
+void *__real_calloc(size_t n, size_t size);
+static int failing_calloc;
+
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return failing_calloc ? NULL : __real_calloc(n, size);
 }
 
 /* ---- stream ids near their end ---------------------------------------------------- */
@@ -385,17 +396,44 @@ static unsigned one_call(gw_h2 *c, upstream *u, size_t msg_len, size_t fail_at)
     return failed_count;
 }
 
+static gw_h2 *new_client(const char *target)
+{
+    char err[256];
+    gw_h2 *c = gw_h2_new(target, err, sizeof(err));
+    if (!c)
+        fail_msg("gw_h2_new: %s", err);
+    return c;
+}
+
 /* one_call on a connection of its own. */
 static unsigned call_while_failing(size_t msg_len, size_t fail_at)
 {
     upstream u;
     upstream_start(&u);
-    gw_h2 *c = gw_h2_new(u.target);
+    gw_h2 *c = new_client(u.target);
     assert_non_null(c);
     unsigned failed = one_call(c, &u, msg_len, fail_at);
     gw_h2_free(c);
     upstream_stop(&u);
     return failed;
+}
+
+/* gw_h2_new says why it made no client: a target it cannot serve is not
+ * out of memory. */
+static void test_new_says_why_it_failed(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_null(gw_h2_new("dns:///upstream.example:50051", err, sizeof(err)));
+    assert_string_equal(err, "upstream dns:///upstream.example:50051: the HTTP threads' own "
+                             "connections need unix:/PATH or one IP address and port");
+    failing_calloc = 1;
+    gw_h2 *c = gw_h2_new("unix:/tmp/x.sock", err, sizeof(err));
+    failing_calloc = 0;
+    assert_null(c);
+    assert_string_equal(err, "out of memory");
+    c = new_client("127.0.0.1:1");
+    gw_h2_free(c);
 }
 
 /* Also: the headers pass nghttp2's checks, which are HTTP/2's. */
@@ -413,7 +451,7 @@ static void test_request_id_indexed_once_per_connection(void **state)
     (void)state;
     upstream u;
     upstream_start(&u);
-    gw_h2 *c = gw_h2_new(u.target);
+    gw_h2 *c = new_client(u.target);
     assert_non_null(c);
     const char *id = "\nx-request-id: 0123456789abcdef0123456789abcdef";
     char never[128];
@@ -456,7 +494,7 @@ static void test_new_connection_when_stream_ids_run_out(void **state)
     upstream_start(&u);
     first_stream_id = 0x7fffffffu - 4; /* three streams left: ...fb, ...fd, ...ff */
     sessions_made = 0;
-    gw_h2 *c = gw_h2_new(u.target);
+    gw_h2 *c = new_client(u.target);
     assert_non_null(c);
     for (int i = 0; i < 5; i++)
         one_call(c, &u, 10, SIZE_MAX);
@@ -481,7 +519,7 @@ static void test_gathered_frames_stay_bounded_when_the_upstream_reads_slowly(voi
     upstream_start(&u);
     u.big_windows = 1;
     u.read_limit = 16 << 10;
-    gw_h2 *c = gw_h2_new(u.target);
+    gw_h2 *c = new_client(u.target);
     assert_non_null(c);
     static outcome o[CALLS];
     memset(o, 0, sizeof(o));
@@ -536,7 +574,7 @@ static void test_tcp_upstream_that_takes_nothing_is_dropped(void **state)
 
     user_timeout_asked = 0;
     user_timeout_given = 300;
-    gw_h2 *c = gw_h2_new(target);
+    gw_h2 *c = new_client(target);
     assert_non_null(c);
     gw_buf wire = {0};
     assert_int_equal(gw_buf_reserve(&wire, 1 << 20), 0);
@@ -578,6 +616,7 @@ static void test_tcp_upstream_that_takes_nothing_is_dropped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_says_why_it_failed),
         cmocka_unit_test(test_call_without_failures),
         cmocka_unit_test(test_request_id_indexed_once_per_connection),
         cmocka_unit_test(test_frames_written_from_nghttp2_when_nothing_can_be_gathered),
