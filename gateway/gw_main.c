@@ -560,27 +560,51 @@ static int prepare(const rp_config *cfg, gw_start *st)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The INI's path from the command line, or NULL with *status the exit
+ * status (usage printed). */
+static const char *parse_args(int argc, char **argv, int *status)
 {
     const char *conf = NULL;
     int opt;
     while ((opt = getopt(argc, argv, "c:h")) != -1) {
         switch (opt) {
         case 'c': conf = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return RP_EX_USAGE;
+        case 'h': usage(stdout); *status = 0; return NULL;
+        default: usage(stderr); *status = RP_EX_USAGE; return NULL;
         }
     }
     if (!conf || optind != argc) {
         usage(stderr);
-        return RP_EX_USAGE;
+        *status = RP_EX_USAGE;
+        return NULL;
     }
-    /* Blocked from the start (a SIGUSR1 for the access log must not kill a
-     * gateway still starting); every thread inherits this mask, and the
-     * signal thread (gw_signals) takes them once it runs. */
+    return conf;
+}
+
+/* Blocks the signals gw_signals takes, from the start (a SIGUSR1 for the
+ * access log must not kill a gateway still starting): every thread
+ * inherits this mask, and the signal thread takes them once it runs.
+ * Returns 0, or -1 after logging why. */
+static int block_signals(void)
+{
     sigset_t set;
     handled_signals(&set);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    int rc = pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (rc != 0) {
+        rp_log("pthread_sigmask: %s", strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int status = 0;
+    const char *conf = parse_args(argc, argv, &status);
+    if (!conf)
+        return status;
+    if (block_signals() < 0)
+        return 1;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* an access log at ulimit -f: EFBIG, not the end */
     rp_trim_setup(); /* large bodies' memory goes back as they are freed */
@@ -588,33 +612,25 @@ int main(int argc, char **argv)
     char err[1024];
     rp_config *cfg = rp_config_load_given(conf, err, sizeof(err));
     if (!cfg) {
-        fprintf(stderr, "%s\n", err);
+        rp_log("%s", err);
         return RP_EX_CONFIG;
     }
     gw_start st;
-    memset(&st, 0, sizeof(st));
-    int status = prepare(cfg, &st);
-    if (status) {
-        if (st.listen_fd >= 0)
-            close(st.listen_fd);
-        rp_tls_pem_free(&st.https);
-        rp_tls_pem_free(&st.upstream);
-        rp_config_free(cfg);
-        return status;
-    }
     gw_gen_source src;
-    const char **files = api_source(cfg, &src);
     gw_signals sg;
-    int rc = files ? gw_signals_start(&sg) : -ENOMEM;
+    const char **files = NULL;
+    memset(&st, 0, sizeof(st));
+    if ((status = prepare(cfg, &st)) != 0)
+        goto out_start;
+    status = 1;
+    if (!(files = api_source(cfg, &src))) {
+        rp_log("cannot start: %s", GW_ERR_OOM);
+        goto out_start;
+    }
+    int rc = gw_signals_start(&sg);
     if (rc < 0) {
-        rp_log("cannot start: %s", strerror(-rc));
-        if (st.listen_fd >= 0)
-            close(st.listen_fd);
-        rp_tls_pem_free(&st.https);
-        rp_tls_pem_free(&st.upstream);
-        free(files);
-        rp_config_free(cfg);
-        return 1;
+        rp_log("cannot start the signal thread: %s", strerror(-rc));
+        goto out_files;
     }
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
@@ -622,11 +638,13 @@ int main(int argc, char **argv)
     status = serve(cfg, &src, &st, &sg);
     gw_signals_stop(&sg);
     grpc_shutdown();
+out_files:
+    free(files);
+out_start:
     if (st.listen_fd >= 0)
         close(st.listen_fd);
     rp_tls_pem_free(&st.https);
     rp_tls_pem_free(&st.upstream);
-    free(files);
     rp_config_free(cfg);
     return status;
 }

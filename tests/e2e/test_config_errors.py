@@ -76,6 +76,22 @@ class ConfigErrors(unittest.TestCase):
             self.assertEqual(status, EX_CONFIG, "%s: %s" % (program, err))
             self.assertIn("%s: No such file or directory" % missing, err, program)
 
+    def test_each_program_writes_one_clean_line_under_its_name(self):
+        """The error is one line of the program's log: its name first
+        (rpcrestd's after the time), no control character from the path
+        reaching the terminal."""
+        for name, text in (("no\x1bpe.ini", None), ("b\x1bad.ini", "[bogus]\n")):
+            path = os.path.join(self.dir, name)
+            if text:
+                with open(path, "w") as f:
+                    f.write(text)
+            shown = re.escape(path.replace("\x1b", "?"))
+            for program in PROGRAMS:
+                status, err = self.run_program(program, path)
+                self.assertEqual(status, EX_CONFIG, "%s: %r" % (program, err))
+                self.assertRegex(err, r"\A(\S+ )?%s: %s(:1: unknown section|: No such file)[^\n]*"
+                                 r"\n\Z" % (re.escape(program), shown), program)
+
     def test_rpcrestd_reports_its_own_files_with_file_and_line(self):
         """[supervisor] control_socket and log_file are rpcrestd's alone: a
         path it cannot use is a configuration error like the others."""
