@@ -1445,13 +1445,13 @@ static unsigned current_connections(gw_http *h)
     return n;
 }
 
-/* Undoes a start that failed after the listening socket was there: the
+/* Undoes a start that failed after new_http, at any step: the listening
  * socket is closed only if it was bound here (the caller's otherwise). */
-static void fail_start(gw_http *h, const gw_http_config *cfg)
+static void fail_start(gw_http *h)
 {
     int listener = stop_accepting(h);
     stop_threads(h);
-    if (listener != cfg->listen_fd)
+    if (listener != h->cfg.listen_fd)
         close_listener(listener);
     free_http(h);
 }
@@ -1502,35 +1502,42 @@ static int prepare_thread(gw_http *h, gw_http_thread *t, char *err, size_t errle
     return 0;
 }
 
-gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, char *err,
-                       size_t errlen)
+/* What gw_http_start refuses before it allocates anything: 0, or -1 with
+ * the reason in err[errlen]. */
+static int check_config(const gw_http_config *cfg, char *err, size_t errlen)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     if (rp_addr_tcp(cfg->listen, 1, &addr, &addr_len) < 0) {
         snprintf(err, errlen, "listen %s: not an IP address and port", cfg->listen);
-        gw_gen_unref(gen);
-        return NULL;
+        return -1;
     }
     if (cfg->cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
         snprintf(err, errlen, "[gateway] cert: this libmicrohttpd was built without TLS");
-        gw_gen_unref(gen);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+/* A gw_http for cfg with what it needs before it listens: its connection
+ * limits, the prepared out-of-memory answer, a record for each thread; no
+ * API yet.  NULL with the reason in err[errlen]; else undone by
+ * fail_start. */
+static gw_http *new_http(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen)
+{
     gw_http *h = calloc(1, sizeof(*h));
     if (!h) {
         snprintf(err, errlen, "%s", GW_ERR_OOM);
-        gw_gen_unref(gen);
         return NULL;
     }
     h->cfg = *cfg;
+    h->listen_fd = -1;
     if (!h->cfg.connection_timeout_s)
         h->cfg.connection_timeout_s = CONNECTION_TIMEOUT_S;
     if (!h->cfg.max_connections)
         h->cfg.max_connections = MAX_CONNECTIONS;
     h->conns = gw_conns_new(h->cfg.max_connections, h->cfg.connection_timeout_s, err, errlen);
     if (!h->conns) {
-        gw_gen_unref(gen);
         free(h);
         return NULL;
     }
@@ -1538,7 +1545,6 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, 
     pthread_mutex_init(&h->mhd_lines.lock, NULL); /* the counts are calloc's zeros */
     h->upstream = up;
     h->metrics = cfg->metrics;
-    gw_http_publish(h, gen); /* before the first connection is taken */
     h->access = cfg->access;
     h->no_method_stats = gw_metrics_method(h->metrics, GW_METRICS_NO_METHOD);
     h->health_stats = gw_metrics_method(h->metrics, "healthz");
@@ -1553,43 +1559,63 @@ gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, 
         free_http(h);
         return NULL;
     }
-    /* rpcrestd's socket, or one bound by gw_main before it gave up root, or
-     * bound now; ours from here on if the start succeeds */
-    h->listen_fd = cfg->listen_fd;
+    return h;
+}
+
+/* h's listening socket: rpcrestd's, or one bound by gw_main before it gave
+ * up root, or bound now (ours from here on if the start succeeds); made
+ * non-blocking, and shared among the loops (gw_accept).  0, or -1 with the
+ * reason in err[errlen]. */
+static int start_listening(gw_http *h, char *err, size_t errlen)
+{
+    const gw_http_config *cfg = &h->cfg;
     char why[512];
-    if (h->listen_fd < 0 &&
-        (h->listen_fd = rp_notify_listen_tcp(cfg->listen, why, sizeof(why))) < 0) {
+    h->listen_fd = cfg->listen_fd >= 0 ? cfg->listen_fd
+                                       : rp_notify_listen_tcp(cfg->listen, why, sizeof(why));
+    if (h->listen_fd < 0) {
         snprintf(err, errlen, "listen %s: cannot start the HTTP server: %s", cfg->listen, why);
-        free_http(h);
-        return NULL;
+        return -1;
     }
     int flags = fcntl(h->listen_fd, F_GETFL);
     if (flags < 0 || fcntl(h->listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
         snprintf(err, errlen, "listen %s: fcntl(O_NONBLOCK): %s", cfg->listen, strerror(errno));
-        fail_start(h, cfg);
-        return NULL;
+        return -1;
     }
     if (!(h->accept = gw_accept_new(h->listen_fd, (size_t)cfg->threads))) {
         snprintf(err, errlen, "%s", GW_ERR_OOM);
-        fail_start(h, cfg);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, char *err,
+                       size_t errlen)
+{
+    gw_http *h = check_config(cfg, err, errlen) == 0 ? new_http(cfg, up, err, errlen) : NULL;
+    if (!h)
+        goto fail;
+    if (start_listening(h, err, errlen) < 0)
+        goto fail_http;
     /* every loop is whole, and t->loop stored, before any runs: a running
      * loop takes connections at once and hands some to the others */
     for (; h->n_threads < cfg->threads; h->n_threads++) {
         if (prepare_thread(h, &h->threads[h->n_threads], err, errlen) < 0) {
             h->n_threads++; /* what it set up is undone with the others */
-            fail_start(h, cfg);
-            return NULL;
+            goto fail_http;
         }
     }
+    gw_http_publish(h, gen); /* before the first connection is taken */
+    gen = NULL;
     for (int i = 0; i < h->n_threads; i++) {
-        if (gw_loop_run(h->threads[i].loop, err, errlen) < 0) {
-            fail_start(h, cfg);
-            return NULL;
-        }
+        if (gw_loop_run(h->threads[i].loop, err, errlen) < 0)
+            goto fail_http;
     }
     return h;
+fail_http:
+    fail_start(h); /* and the API, once published */
+fail:
+    gw_gen_unref(gen);
+    return NULL;
 }
 
 static void sleep_ms(long ms)
