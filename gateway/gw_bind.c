@@ -16,6 +16,38 @@
 #include "gw_buf.h"
 #include "gw_json.h"
 #include "gw_wkt.h"
+#include "rp_utf8.h"
+
+/* Reasons show text the client chose (a query parameter's name, a map
+ * key, a value) up to SHOWN_MAX bytes, and "..." in place of any more. */
+#define SHOWN_MAX 100
+#define SHOWN_SIZE (SHOWN_MAX + sizeof("..."))
+
+/* s[0..len) as a reason shows it (up to a NUL byte), in buf[SHOWN_SIZE];
+ * returns buf. */
+static const char *shown(const char *s, size_t len, char *buf)
+{
+    snprintf(buf, SHOWN_SIZE, "%.*s%s", (int)(len > SHOWN_MAX ? SHOWN_MAX : len), s,
+             len > SHOWN_MAX ? "..." : "");
+    return buf;
+}
+
+static int out_of_memory(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", GW_ERR_OOM);
+    return -2;
+}
+
+/* Why jansson made no string of text[0..len) for field f: it is not
+ * UTF-8 (-1), or there was no memory for it (-2). */
+static int string_failed(const gw_field *f, const char *text, size_t len, char *err,
+                         size_t errlen)
+{
+    if (rp_utf8_valid((const uint8_t *)text, len))
+        return out_of_memory(err, errlen);
+    snprintf(err, errlen, "field '%s': value is not valid UTF-8", f->name);
+    return -1;
+}
 
 /*
  * A FieldMask's text in a query parameter or path variable, as grpc-gateway
@@ -25,40 +57,42 @@
  * empty path is refused, and so is a '_' not followed by a lowercase letter
  * ("line_1"), which the JSON form cannot carry.  "" is a mask with no paths.
  */
-static json_t *mask_value(const gw_field *f, const char *text, size_t len, char *err,
-                          size_t errlen)
+static int mask_value(const gw_field *f, const char *text, size_t len, json_t **v, char *err,
+                      size_t errlen)
 {
     gw_buf b = GW_BUF_INIT;
+    char text_shown[SHOWN_SIZE];
     for (size_t start = 0, i = 0; len > 0 && i <= len; i++) {
         if (i < len && text[i] != ',')
             continue;
         const char *path = text + start;
-        int plen = (int)(i - start > 64 ? 64 : i - start);
         if (i == start) {
-            snprintf(err, errlen, "field '%s': an empty path in the mask '%.*s'", f->name,
-                     (int)(len > 64 ? 64 : len), text);
+            snprintf(err, errlen, "field '%s': an empty path in the mask '%s'", f->name,
+                     shown(text, len, text_shown));
             gw_buf_free(&b);
-            return NULL;
+            return -1;
         }
         const char *why = memchr(path, '\0', i - start)
                               ? "has a NUL byte"
                               : gw_wkt_camel_path((const uint8_t *)path, i - start, 1, &b);
         if (why) {
-            snprintf(err, errlen, "field '%s': path '%.*s' %s", f->name, plen, path, why);
+            snprintf(err, errlen, "field '%s': path '%s' %s", f->name,
+                     shown(path, i - start, text_shown), why);
             gw_buf_free(&b);
-            return NULL;
+            return -1;
         }
         if (i < len)
             gw_buf_putc(&b, ',');
         start = i + 1;
     }
-    json_t *v = b.oom ? NULL : json_stringn(b.data ? (char *)b.data : "", b.len);
-    if (!v && b.oom)
-        snprintf(err, errlen, "%s", GW_ERR_OOM);
-    else if (!v)
-        snprintf(err, errlen, "field '%s': value is not valid UTF-8", f->name);
+    const char *joined = b.data ? (char *)b.data : "";
+    int rc = 0;
+    if (b.oom)
+        rc = out_of_memory(err, errlen);
+    else if (!(*v = json_stringn(joined, b.len)))
+        rc = string_failed(f, joined, b.len, err, errlen);
     gw_buf_free(&b);
-    return v;
+    return rc;
 }
 
 /* Text -> JSON value for enum field f: a name or a number it declares.
@@ -66,18 +100,15 @@ static json_t *mask_value(const gw_field *f, const char *text, size_t len, char 
  * is about a body's keys, and a path or query value the enum lacks is
  * refused, as grpc-gateway does (even for a proto3 enum, which takes any
  * number in a body). */
-static json_t *enum_value(const gw_field *f, const char *text, size_t len, char *err,
-                          size_t errlen)
+static int enum_value(const gw_field *f, const char *text, size_t len, json_t **v, char *err,
+                      size_t errlen)
 {
-    int shown = (int)(len > 100 ? 100 : len);
     char small[128], *name = small; /* text is not NUL-terminated */
-    if (len >= sizeof(small) && !(name = malloc(len + 1))) {
-        snprintf(err, errlen, "%s", GW_ERR_OOM);
-        return NULL;
-    }
+    if (len >= sizeof(small) && !(name = malloc(len + 1)))
+        return out_of_memory(err, errlen);
     memcpy(name, text, len);
     name[len] = '\0';
-    json_t *v = NULL;
+    int rc = -1;
     size_t i = name[0] == '-' ? 1 : 0;
     while (i < len && name[i] >= '0' && name[i] <= '9')
         i++;
@@ -88,34 +119,48 @@ static json_t *enum_value(const gw_field *f, const char *text, size_t len, char 
             snprintf(err, errlen, "field '%s': %lld is not a value of enum %s", f->name, number,
                      f->enumeration->full_name);
         else
-            v = json_integer(number);
+            rc = (*v = json_integer(number)) ? 0 : out_of_memory(err, errlen);
     } else if (!memchr(text, '\0', len) && gw_enum_by_name(f->enumeration, name)) {
-        v = json_stringn(text, len);
+        rc = (*v = json_stringn(text, len)) ? 0 : out_of_memory(err, errlen); /* a name: ASCII */
     } else {
-        snprintf(err, errlen, "field '%s': '%.*s%s' is not a value of enum %s", f->name, shown,
-                 text, len > (size_t)shown ? "..." : "", f->enumeration->full_name);
+        char text_shown[SHOWN_SIZE];
+        snprintf(err, errlen, "field '%s': '%s' is not a value of enum %s", f->name,
+                 shown(text, len, text_shown), f->enumeration->full_name);
     }
     if (name != small)
         free(name);
-    return v;
+    return rc;
 }
 
-/* Text -> JSON value for field f (a path variable or query parameter). */
-static json_t *text_value(const gw_field *f, const char *text, size_t len, char *err,
-                          size_t errlen)
+/* Text -> true or false (which allocate nothing), or NULL when it is
+ * neither. */
+static json_t *bool_value(const char *text, size_t len)
 {
-    json_t *v = NULL;
+    if ((len == 4 && strncasecmp(text, "true", 4) == 0) ||
+        (len == 1 && (text[0] == '1' || text[0] == 't' || text[0] == 'T')))
+        return json_true();
+    if ((len == 5 && strncasecmp(text, "false", 5) == 0) ||
+        (len == 1 && (text[0] == '0' || text[0] == 'f' || text[0] == 'F')))
+        return json_false();
+    return NULL;
+}
+
+/* Text -> JSON value *v for field f (a path variable or query parameter).
+ * 0, or -1 (the text is no value of f) or -2 (out of memory) with the
+ * reason in err. */
+static int text_value(const gw_field *f, const char *text, size_t len, json_t **v, char *err,
+                      size_t errlen)
+{
+    char text_shown[SHOWN_SIZE];
     switch (f->type) {
     case GW_TYPE_BOOL:
-        if (len == 4 && strncasecmp(text, "true", 4) == 0) v = json_true();
-        else if (len == 5 && strncasecmp(text, "false", 5) == 0) v = json_false();
-        else if (len == 1 && (text[0] == '1' || text[0] == 't' || text[0] == 'T')) v = json_true();
-        else if (len == 1 && (text[0] == '0' || text[0] == 'f' || text[0] == 'F')) v = json_false();
-        else snprintf(err, errlen, "field '%s': '%.*s' is not true or false", f->name,
-                      (int)(len > 64 ? 64 : len), text);
-        return v;
+        if ((*v = bool_value(text, len)))
+            return 0;
+        snprintf(err, errlen, "field '%s': '%s' is not true or false", f->name,
+                 shown(text, len, text_shown));
+        return -1;
     case GW_TYPE_ENUM:
-        return enum_value(f, text, len, err, errlen);
+        return enum_value(f, text, len, v, err, errlen);
     case GW_TYPE_MESSAGE:
     case GW_TYPE_GROUP: {
         /* the well-known types whose JSON form is a scalar: a wrapper
@@ -128,22 +173,20 @@ static json_t *text_value(const gw_field *f, const char *text, size_t len, char 
             gw_field as_outer = *inner;
             as_outer.name = f->name;
             as_outer.json_name = f->json_name;
-            return text_value(&as_outer, text, len, err, errlen);
+            return text_value(&as_outer, text, len, v, err, errlen);
         }
         if (m && m->wkt == GW_WKT_FIELD_MASK)
-            return mask_value(f, text, len, err, errlen);
+            return mask_value(f, text, len, v, err, errlen);
         if (m && (m->wkt == GW_WKT_TIMESTAMP || m->wkt == GW_WKT_DURATION))
             break;
         snprintf(err, errlen, "field '%s' is a message and cannot be set from text", f->name);
-        return NULL;
+        return -1;
     }
     default:
         break;
     }
-    v = json_stringn(text, len);
-    if (!v)
-        snprintf(err, errlen, "field '%s': value is not valid UTF-8", f->name);
-    return v;
+    *v = json_stringn(text, len);
+    return *v ? 0 : string_failed(f, text, len, err, errlen);
 }
 
 /* The key under which `obj` holds field f, preferring what is there. */
@@ -154,7 +197,8 @@ static const char *field_key(const json_t *obj, const gw_field *f)
     return f->json_name;
 }
 
-/* Stores text as the value of map field f under map_key, in obj. */
+/* Stores text as the value of map field f under map_key, in obj.  fpath
+ * is the parameter's field path as a reason shows it (see shown()). */
 static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
                           const char *map_key, const char *text, size_t len, int once, char *err,
                           size_t errlen)
@@ -162,38 +206,66 @@ static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
     const gw_field *vf = f->repeated && f->message && f->message->map_entry
                              ? gw_message_field_by_number(f->message, 2)
                              : NULL;
+    char key_shown[SHOWN_SIZE];
+    shown(map_key, strlen(map_key), key_shown);
     if (!vf) {
-        snprintf(err, errlen, "'%s[%.100s]': field '%s' is not a map", fpath, map_key, f->name);
+        snprintf(err, errlen, "'%s[%s]': field '%s' is not a map", fpath, key_shown, f->name);
         return -1;
     }
     gw_field as_field = *vf; /* errors name the parameter ("a.m[k]"), not "value" */
-    char name[256];
-    snprintf(name, sizeof(name), "%s[%.100s]", fpath, map_key);
+    char name[2 * SHOWN_SIZE + 2];
+    snprintf(name, sizeof(name), "%s[%s]", fpath, key_shown);
     as_field.name = name;
     as_field.json_name = f->json_name;
-    json_t *v = text_value(&as_field, text, len, err, errlen);
-    if (!v)
-        return -1;
+    json_t *v = NULL;
+    int rc = text_value(&as_field, text, len, &v, err, errlen);
+    if (rc < 0)
+        return rc;
     const char *key = field_key(obj, f);
     json_t *map = json_object_get(obj, key);
     if (!json_is_object(map)) {
         map = json_object();
         if (!map || json_object_set_new(obj, key, map) < 0) {
             json_decref(v);
-            snprintf(err, errlen, "%s", GW_ERR_OOM);
-            return -1;
+            return out_of_memory(err, errlen);
         }
     }
     if (once && json_object_get(map, map_key)) {
         json_decref(v);
-        snprintf(err, errlen, "'%s[%.100s]': given more than once", fpath, map_key);
+        snprintf(err, errlen, "'%s': given more than once", name);
         return -1;
     }
     if (json_object_set_new(map, map_key, v) < 0) {
-        snprintf(err, errlen, "'%s[%.100s]': the key is not valid UTF-8", fpath, map_key);
+        if (rp_utf8_valid((const uint8_t *)map_key, strlen(map_key)))
+            return out_of_memory(err, errlen);
+        snprintf(err, errlen, "'%s': the key is not valid UTF-8", name);
         return -1;
     }
     return 0;
+}
+
+/* Stores v (which it takes) as the value of field f, under key in obj: an
+ * element more when f is repeated.  once: see bind_text. */
+static int bind_value(json_t *obj, const gw_field *f, const char *key, json_t *v, int once,
+                      const char *fpath, char *err, size_t errlen)
+{
+    if (!f->repeated && once && json_object_get(obj, key)) {
+        json_decref(v);
+        snprintf(err, errlen, "'%s': given more than once, and field '%s' is not repeated",
+                 fpath, f->name);
+        return -1;
+    }
+    if (!f->repeated) /* key is a field's name, UTF-8: only memory can fail */
+        return json_object_set_new(obj, key, v) < 0 ? out_of_memory(err, errlen) : 0;
+    json_t *arr = json_object_get(obj, key);
+    if (!json_is_array(arr)) {
+        arr = json_array();
+        if (json_object_set_new(obj, key, arr) < 0) { /* refuses a NULL arr too */
+            json_decref(v);
+            return out_of_memory(err, errlen);
+        }
+    }
+    return json_array_append_new(arr, v) < 0 ? out_of_memory(err, errlen) : 0;
 }
 
 /*
@@ -203,47 +275,38 @@ static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
  * query parameters).  Repeated fields collect values in an array.
  * once: a field that is not repeated and already has a value is refused (a
  * query parameter given twice); else the value replaces it (a path
- * variable over the body's field).
+ * variable over the body's field).  0, or -1 (refused) or -2 (out of
+ * memory) with the reason in err.
  */
 static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const char *map_key,
                      const char *text, size_t len, int once, char *err, size_t errlen)
 {
+    char path_shown[SHOWN_SIZE];
+    shown(fpath, strlen(fpath), path_shown);
     const char *comp = fpath;
     for (;;) {
         const char *dot = strchr(comp, '.');
         size_t clen = dot ? (size_t)(dot - comp) : strlen(comp);
         const gw_field *f = gw_message_field_by_name(m, comp, clen);
         if (!f) {
-            snprintf(err, errlen, "'%s': %s has no field '%.*s'", fpath, m->full_name,
-                     (int)clen, comp);
+            char comp_shown[SHOWN_SIZE];
+            snprintf(err, errlen, "'%s': %s has no field '%s'", path_shown, m->full_name,
+                     shown(comp, clen, comp_shown));
             return -1;
         }
         const char *key = field_key(obj, f);
         if (!dot && map_key)
-            return bind_map_entry(obj, f, fpath, map_key, text, len, once, err, errlen);
+            return bind_map_entry(obj, f, path_shown, map_key, text, len, once, err, errlen);
         if (!dot) {
             gw_field named = *f; /* errors name the parameter as written ("a.b") */
-            named.name = fpath;
-            json_t *v = text_value(&named, text, len, err, errlen);
-            if (!v)
-                return -1;
-            if (!f->repeated && once && json_object_get(obj, key)) {
-                json_decref(v);
-                snprintf(err, errlen, "'%s': given more than once, and field '%s' is not "
-                         "repeated", fpath, f->name);
-                return -1;
-            }
-            if (!f->repeated)
-                return json_object_set_new(obj, key, v);
-            json_t *arr = json_object_get(obj, key);
-            if (!json_is_array(arr)) {
-                arr = json_array();
-                json_object_set_new(obj, key, arr);
-            }
-            return json_array_append_new(arr, v);
+            named.name = path_shown;
+            json_t *v = NULL;
+            int rc = text_value(&named, text, len, &v, err, errlen);
+            return rc < 0 ? rc : bind_value(obj, f, key, v, once, path_shown, err, errlen);
         }
         if ((f->type != GW_TYPE_MESSAGE && f->type != GW_TYPE_GROUP) || f->repeated) {
-            snprintf(err, errlen, "'%s': '%s' is not a singular message field", fpath, f->name);
+            snprintf(err, errlen, "'%s': '%s' is not a singular message field", path_shown,
+                     f->name);
             return -1;
         }
         json_t *sub = json_object_get(obj, key);
@@ -254,10 +317,8 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
         }
         if (!json_is_object(sub)) {
             sub = json_object();
-            if (!sub || json_object_set_new(obj, key, sub) < 0) {
-                snprintf(err, errlen, "%s", GW_ERR_OOM);
-                return -1;
-            }
+            if (!sub || json_object_set_new(obj, key, sub) < 0)
+                return out_of_memory(err, errlen);
         }
         obj = sub;
         m = f->message;
@@ -265,20 +326,19 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
     }
 }
 
-static json_t *parse_body(const gw_route *route, const char *body, size_t len, char *err,
-                          size_t errlen)
+/* The body's JSON into *out; 0, -1 or -2 as gw_bind_request. */
+static int parse_body(const gw_route *route, const char *body, size_t len, json_t **out,
+                      char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *json = gw_json_loadb(body, len,
                                  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!json && gw_json_error_is_oom(&jerr)) {
-        snprintf(err, errlen, "%s", GW_ERR_OOM);
-        return NULL;
-    }
+    if (!json && gw_json_error_is_oom(&jerr))
+        return out_of_memory(err, errlen);
     if (!json) {
         snprintf(err, errlen, "malformed JSON body: %s (line %d, column %d)", jerr.text,
                  jerr.line, jerr.column);
-        return NULL;
+        return -1;
     }
     /* body "*" is the whole request: an object, unless the request is a
      * well-known type whose JSON form is not (a StringValue is "text", a
@@ -289,9 +349,10 @@ static json_t *parse_body(const gw_route *route, const char *body, size_t len, c
         (in->wkt == GW_WKT_NONE || route->tmpl.n_vars > 0)) {
         json_decref(json);
         snprintf(err, errlen, "the body must be a JSON object (%s)", in->full_name);
-        return NULL;
+        return -1;
     }
-    return json;
+    *out = json;
+    return 0;
 }
 
 /* 1 if obj (the body, where path variables go next) holds a value, not
@@ -339,13 +400,11 @@ static int bind_path(json_t *obj, const gw_route *route, const char *path,
                      const gw_path_span *spans, const gw_json_options *json_opt, char *err,
                      size_t errlen)
 {
-    if (check_replaced_values(obj, route, json_opt, err, errlen) < 0)
-        return -1;
-    for (size_t i = 0; i < route->tmpl.n_vars; i++) {
+    int rc = check_replaced_values(obj, route, json_opt, err, errlen);
+    for (size_t i = 0; rc == 0 && i < route->tmpl.n_vars; i++) {
         gw_buf text = GW_BUF_INIT;
         const char *fpath = route->tmpl.vars[i].field_path;
-        int rc = gw_route_decode_var(&route->tmpl, i, path + spans[i].start, spans[i].len,
-                                     &text);
+        rc = gw_route_decode_var(&route->tmpl, i, path + spans[i].start, spans[i].len, &text);
         if (rc < 0)
             snprintf(err, errlen, "path variable '%s': %s", fpath,
                      rc == -2 ? GW_ERR_OOM : "malformed percent-encoding");
@@ -353,10 +412,8 @@ static int bind_path(json_t *obj, const gw_route *route, const char *path,
             rc = bind_text(obj, route->method->input, fpath, NULL,
                            text.data ? (char *)text.data : "", text.len, 0, err, errlen);
         gw_buf_free(&text);
-        if (rc < 0)
-            return -1;
     }
-    return 0;
+    return rc;
 }
 
 /* Whether dotted field paths a and b name the same field of m, each
@@ -437,46 +494,57 @@ static const char *split_map_key(char *name, size_t len)
     return open + 1;
 }
 
+/* A query parameter's reason: "query parameter " and then bind_text's
+ * (which names the parameter), written in place so that nothing cuts it. */
+#define QUERY_PREFIX "query parameter "
+
+/* Binds one query parameter whose name and value are decoded (NUL-ended). */
+static int bind_query_param(json_t *obj, const gw_route *route, char *name, size_t name_len,
+                            const gw_buf *value, int ignore_unknown, char *err, size_t errlen)
+{
+    const char *map_key = split_map_key(name, name_len);
+    if ((ignore_unknown && names_no_field(route->method->input, name)) ||
+        is_path_variable(route, name) || in_body_field(route, name))
+        return 0;
+    size_t skip = errlen > sizeof(QUERY_PREFIX) ? sizeof(QUERY_PREFIX) - 1 : 0;
+    int rc = bind_text(obj, route->method->input, name, map_key, (char *)value->data,
+                       value->len - 1, 1, err + skip, errlen - skip);
+    if (rc == -1)
+        memcpy(err, QUERY_PREFIX, skip);
+    else if (rc == -2)
+        out_of_memory(err, errlen);
+    return rc;
+}
+
 static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *query,
                       size_t n_query, int ignore_unknown, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < n_query; i++) {
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n_query; i++) {
         if (!query[i].key[0] && (!query[i].value || !query[i].value[0]))
             continue; /* "a=1&&b=2", "?&a=1": nothing, as Go's url.ParseQuery has it */
         gw_buf key = GW_BUF_INIT, value = GW_BUF_INIT;
-        int rc = 0;
-        int decoded = gw_query_decode(query[i].key, &key);
-        if (decoded == 0)
-            decoded = gw_query_decode(query[i].value ? query[i].value : "", &value);
-        if (decoded < 0) {
-            snprintf(err, errlen, "query parameter '%.100s': %s", query[i].key,
-                     decoded == -2 ? GW_ERR_OOM : "malformed percent-encoding");
-            rc = -1;
+        const char *raw = query[i].key;
+        char raw_shown[SHOWN_SIZE];
+        rc = gw_query_decode(raw, &key);
+        if (rc == 0)
+            rc = gw_query_decode(query[i].value ? query[i].value : "", &value);
+        if (rc < 0) {
+            snprintf(err, errlen, QUERY_PREFIX "'%s': %s", shown(raw, strlen(raw), raw_shown),
+                     rc == -2 ? GW_ERR_OOM : "malformed percent-encoding");
         } else if (strlen((char *)key.data) != key.len - 1) {
             /* field paths are C strings from here on: "tags%00x" is not "tags" */
-            snprintf(err, errlen, "query parameter '%.100s': the name has a NUL byte",
-                     query[i].key);
+            snprintf(err, errlen, QUERY_PREFIX "'%s': the name has a NUL byte",
+                     shown(raw, strlen(raw), raw_shown));
             rc = -1;
         } else {
-            char *fpath = (char *)key.data;
-            const char *map_key = split_map_key(fpath, key.len - 1);
-            if (ignore_unknown && names_no_field(route->method->input, fpath))
-                rc = 0;
-            else if (!is_path_variable(route, fpath) && !in_body_field(route, fpath))
-                rc = bind_text(obj, route->method->input, fpath, map_key, (char *)value.data,
-                               value.len - 1, 1, err, errlen);
-            if (rc < 0) {
-                char why[256];
-                snprintf(why, sizeof(why), "%s", err);
-                snprintf(err, errlen, "query parameter %s", why);
-            }
+            rc = bind_query_param(obj, route, (char *)key.data, key.len - 1, &value,
+                                  ignore_unknown, err, errlen);
         }
         gw_buf_free(&key);
         gw_buf_free(&value);
-        if (rc < 0)
-            return -1;
     }
-    return 0;
+    return rc;
 }
 
 /* Appends one FieldMask path (field 1, `repeated string paths`) to wire. */
@@ -585,15 +653,18 @@ static void patch_mask_tail(json_t *obj, const gw_field *f, const gw_buf *paths,
     gw_buf_append(tail, paths->data, paths->len);
 }
 
-json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
-                        const char *body, size_t body_len, const gw_query_param *query,
-                        size_t n_query, const gw_bind_options *opt, gw_buf *tail, char *err,
-                        size_t errlen)
+int gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
+                    const char *body, size_t body_len, const gw_query_param *query,
+                    size_t n_query, const gw_bind_options *opt, json_t **out, gw_buf *tail,
+                    char *err, size_t errlen)
 {
     const char *body_field = route->binding->body;
     json_t *parsed = NULL;
-    if (*body_field && body_len > 0 && !(parsed = parse_body(route, body, body_len, err, errlen)))
-        return NULL;
+    int rc = *body_field && body_len > 0
+                 ? parse_body(route, body, body_len, &parsed, err, errlen)
+                 : 0;
+    if (rc < 0)
+        return rc;
     /* the mask lists what the body holds before path variables join it */
     const gw_field *mask_field = json_is_object(parsed) ? patch_mask_field(route) : NULL;
     gw_buf mask = GW_BUF_INIT;
@@ -611,32 +682,29 @@ json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_s
         obj = parsed ? parsed : own_form ? json_null() : json_object();
     } else {
         obj = json_object();
-        if (obj && parsed) {
-            const gw_field *f = gw_message_field_by_name(route->method->input, body_field,
-                                                         strlen(body_field));
-            json_object_set_new(obj, f ? f->json_name : body_field, parsed);
+        const gw_field *f = gw_message_field_by_name(route->method->input, body_field,
+                                                     strlen(body_field));
+        if (!obj) {
+            json_decref(parsed);
+        } else if (parsed && json_object_set_new(obj, f ? f->json_name : body_field, parsed) < 0) {
+            json_decref(obj); /* a field's name is UTF-8: only memory fails */
+            obj = NULL;
         }
     }
-    if (!obj || mask.oom) {
-        snprintf(err, errlen, "%s", GW_ERR_OOM);
-        json_decref(obj);
-        gw_buf_free(&mask);
-        return NULL;
-    }
-    if (bind_path(obj, route, path, spans, opt->json, err, errlen) < 0 ||
-        (strcmp(body_field, "*") != 0 &&
-         bind_query(obj, route, query, n_query, opt->ignore_unknown_query, err, errlen) < 0)) {
-        json_decref(obj);
-        gw_buf_free(&mask);
-        return NULL;
-    }
-    if (mask_field)
+    if (!obj || mask.oom)
+        rc = out_of_memory(err, errlen);
+    if (rc == 0)
+        rc = bind_path(obj, route, path, spans, opt->json, err, errlen);
+    if (rc == 0 && strcmp(body_field, "*") != 0)
+        rc = bind_query(obj, route, query, n_query, opt->ignore_unknown_query, err, errlen);
+    if (rc == 0 && mask_field)
         patch_mask_tail(obj, mask_field, &mask, tail);
     gw_buf_free(&mask);
-    if (tail->oom) {
-        snprintf(err, errlen, "%s", GW_ERR_OOM);
+    if (rc == 0 && tail->oom)
+        rc = out_of_memory(err, errlen);
+    if (rc < 0)
         json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    else
+        *out = obj;
+    return rc;
 }

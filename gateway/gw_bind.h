@@ -28,17 +28,26 @@ typedef struct gw_bind_options {
                                    * variable replaces is checked */
 } gw_bind_options;
 
+/* Room for any reason gw_bind_request writes, whole (see there). */
+#define GW_BIND_ERR_SIZE 512
+
 /*
- * Returns a new JSON object (caller json_decref's it), or NULL after writing
- * a one-line reason for a 400 into err[errlen].  `path` is the raw request
- * path that matched `route` with variable spans `spans`.  `tail` (empty, the
- * caller's) receives protobuf bytes to append to the object's encoding: the
- * FieldMask a PATCH fills from its body, whose paths (proto names) JSON
- * cannot always carry; nothing for other requests.
+ * Sets *out to a new JSON object (caller json_decref's it) and returns 0;
+ * or writes a one-line reason into err[errlen] and returns -1 when the
+ * request is refused (a 400), -2 when out of memory (the reason is
+ * GW_ERR_OOM).  A reason shows a name from the request (a query
+ * parameter's, a map key) up to 100 bytes and "..." in place of the rest,
+ * so that GW_BIND_ERR_SIZE bytes hold it whole unless the schema's own
+ * names run long.
+ * `path` is the raw request path that matched `route` with variable spans
+ * `spans`.  `tail` (empty, the caller's) receives protobuf bytes to append
+ * to the object's encoding: the FieldMask a PATCH fills from its body,
+ * whose paths (proto names) JSON cannot always carry; nothing for other
+ * requests.
  */
-json_t *gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
-                        const char *body, size_t body_len, const gw_query_param *query,
-                        size_t n_query, const gw_bind_options *opt, gw_buf *tail, char *err,
-                        size_t errlen);
+int gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
+                    const char *body, size_t body_len, const gw_query_param *query,
+                    size_t n_query, const gw_bind_options *opt, json_t **out, gw_buf *tail,
+                    char *err, size_t errlen);
 
 #endif /* GW_BIND_H */

@@ -101,12 +101,6 @@ int gw_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
     return -1;
 }
 
-int gw_error_is_oom(const char *err)
-{
-    size_t len = strlen(err), tail = sizeof(GW_ERR_OOM) - 1;
-    return len >= tail && memcmp(err + len - tail, GW_ERR_OOM, tail) == 0;
-}
-
 int gw_query_decode(const char *s, gw_buf *out)
 {
     for (; *s; s++) {

@@ -58,14 +58,14 @@ void gw_buf_fixed64(gw_buf *b, uint64_t v);
 int gw_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out);
 
 /*
- * Every step of a request that fails to allocate ends its error message
- * with GW_ERR_OOM ("field 'x': out of memory"), so that the HTTP layer can
- * tell the gateway's own failure (500) from a request it must refuse (4xx).
+ * A step of a request that fails writes a reason and returns -1 when the
+ * request is refused (the client's fault: 4xx), or -2 when the gateway ran
+ * out of memory on the way (500), with GW_ERR_OOM as the reason's end
+ * ("field 'x': out of memory").  The HTTP layer goes by the value: the
+ * reason's text may hold what the client sent, and says nothing about
+ * which failure it was.
  */
 #define GW_ERR_OOM "out of memory"
-
-/* Whether an error message says the gateway ran out of memory. */
-int gw_error_is_oom(const char *err);
 
 /* The value of a hex digit, or -1. */
 static inline int gw_hex_digit(char c)

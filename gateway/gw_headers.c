@@ -84,7 +84,7 @@ static int valid_metadata(const char *key, const char *value, size_t vlen, int b
 static int out_of_memory(char *err, size_t errlen)
 {
     snprintf(err, errlen, "%s", GW_ERR_OOM);
-    return -1;
+    return -2;
 }
 
 /* Appends (prefix + lower-cased name, value) in out's arena; -bin values
@@ -124,7 +124,7 @@ static int add(gw_metadata_list *out, const char *prefix, const char *name, cons
         if (decoded < 0) {
             gw_buf_free(&v);
             return snprintf(err, errlen, "header %s: %s", name,
-                            decoded == -2 ? GW_ERR_OOM : "not base64"), -1;
+                            decoded == -2 ? GW_ERR_OOM : "not base64"), decoded;
         }
         vlen = v.len;
         copy = v.oom ? NULL : gw_arena_strndup(out->arena, v.data ? (char *)v.data : "", vlen);
@@ -173,10 +173,9 @@ static int add_forwarded(const forwarded *f, const char *peer, gw_metadata_list 
     const char *host = f->x_host && text_ok(f->x_host)
                            ? f->x_host
                            : f->host; /* one gRPC cannot carry is left out */
-    if (host && add(out, "", "x-forwarded-host", host, err, errlen) < 0)
-        return -1;
-    if (!peer)
-        return 0;
+    int rc = host ? add(out, "", "x-forwarded-host", host, err, errlen) : 0;
+    if (rc < 0 || !peer)
+        return rc;
     if (!f->x_for || !text_ok(f->x_for))
         return add(out, "", "x-forwarded-for", peer, err, errlen); /* the hop it saw */
     /* the client's list and then its peer, whole: a list cut short would
@@ -233,7 +232,7 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
             f.x_for = value;
         }
         if (rc < 0)
-            return -1;
+            return rc;
     }
     return add_forwarded(&f, peer, out, err, errlen);
 }

@@ -447,8 +447,9 @@ static size_t metadata_size(const gw_metadata_list *md)
     return size;
 }
 
-/* Request headers -> metadata and deadline; 0, or -1 with err for a 400, or
- * -2 with err for a 431 (more metadata than the upstream takes). */
+/* Request headers -> metadata and deadline; 0, or -1 with err for a 400,
+ * -2 when out of memory (err: GW_ERR_OOM), or -3 with err for a 431 (more
+ * metadata than the upstream takes). */
 static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *timeout_ms,
                             char *err, size_t errlen)
 {
@@ -471,12 +472,13 @@ static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *time
     if (size > REQUEST_METADATA_MAX_BYTES) {
         snprintf(err, errlen, "the headers sent on as gRPC metadata take %zu bytes, more than %d",
                  size, REQUEST_METADATA_MAX_BYTES);
-        return -2;
+        return -3;
     }
     return rc;
 }
 
-/* The request message in wire form, from the body, path and query. */
+/* The request message in wire form, from the body, path and query.  0, or
+ * -1 with err for a 400, or -2 when out of memory. */
 static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errlen)
 {
     gw_http *h = req->http;
@@ -485,50 +487,49 @@ static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errle
     q->n = 0;
     q->overflow = 0;
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, q);
+    if (q->overflow)
+        return snprintf(err, errlen, "more than %d query parameters", MAX_QUERY_PARAMS), -1;
     json_t *json = NULL;
     gw_buf tail = GW_BUF_INIT; /* a PATCH's FieldMask, in wire form */
-    if (q->overflow)
-        snprintf(err, errlen, "more than %d query parameters", MAX_QUERY_PARAMS);
-    else
-    {
-        gw_bind_options bind = {h->cfg.ignore_unknown_query_parameters, &h->cfg.json};
-        json = gw_bind_request(req->route, req->path, req->spans, (const char *)req->body.data,
-                               req->body.len, q->params, q->n, &bind, &tail, err, errlen);
+    gw_bind_options bind = {h->cfg.ignore_unknown_query_parameters, &h->cfg.json};
+    int rc = gw_bind_request(req->route, req->path, req->spans, (const char *)req->body.data,
+                             req->body.len, q->params, q->n, &bind, &json, &tail, err, errlen);
+    if (rc == 0) {
+        rc = gw_json_to_proto(req->route->method->input, json, &h->cfg.json, wire, err, errlen);
+        json_decref(json);
     }
-    if (!json) {
-        gw_buf_free(&tail);
-        return -1;
-    }
-    int rc = gw_json_to_proto(req->route->method->input, json, &h->cfg.json, wire, err, errlen);
-    json_decref(json);
     if (rc == 0 && tail.len) {
         gw_buf_append(wire, tail.data, tail.len);
         if (wire->oom)
-            rc = -1, snprintf(err, errlen, "%s", GW_ERR_OOM);
+            rc = -2, snprintf(err, errlen, "%s", GW_ERR_OOM);
     }
     gw_buf_free(&tail);
     return rc;
 }
 
-/* A request that could not be transcoded: the client's fault (400), unless
- * the gateway ran out of memory on the way (500). */
-static enum MHD_Result send_transcode_error(gw_request *req, const char *err)
+/* A request that could not be transcoded (rc from encode_request and the
+ * like): the client's fault (400), unless the gateway ran out of memory on
+ * the way (-2: 500).  By the value, never err's text, which may hold what
+ * the client sent. */
+static enum MHD_Result send_transcode_error(gw_request *req, int rc, const char *err)
 {
-    if (gw_error_is_oom(err))
+    if (rc == -2)
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, err);
     return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
 }
 
 /* The request's messages, encoded: a client-streaming body's lines, or
- * the one message of the body, path and query.  0, or -1 with the reason. */
+ * the one message of the body, path and query.  0, or -1 or -2 with the
+ * reason, as encode_request. */
 static int encode_requests(gw_request *req, gw_request_messages *out, char *err, size_t errlen)
 {
     if (req->route->method->client_streaming) /* newline-delimited JSON, one message a line */
         return gw_http_stream_encode_lines(req, out, err, errlen);
-    if (encode_request(req, &out->data, err, errlen) < 0)
-        return -1;
+    int rc = encode_request(req, &out->data, err, errlen);
+    if (rc < 0)
+        return rc;
     if (gw_request_messages_end(out) < 0)
-        return snprintf(err, errlen, "%s", GW_ERR_OOM), -1;
+        return snprintf(err, errlen, "%s", GW_ERR_OOM), -2;
     return 0;
 }
 
@@ -537,7 +538,7 @@ static enum MHD_Result start_call(gw_request *req)
 {
     gw_http *h = req->http;
     const gw_method *m = req->route->method;
-    char err[400];
+    char err[GW_BIND_ERR_SIZE];
     int streaming = m->server_streaming || m->client_streaming;
     gw_request_messages requests = GW_REQUEST_MESSAGES_INIT; /* streaming */
     gw_buf wire = GW_BUF_INIT;                                /* unary */
@@ -547,7 +548,7 @@ static enum MHD_Result start_call(gw_request *req)
     if (rc < 0) {
         gw_request_messages_free(&requests);
         gw_buf_free(&wire);
-        return send_transcode_error(req, err);
+        return send_transcode_error(req, rc, err);
     }
     if (atomic_load(&h->stopping) > 1) { /* 1: draining, still served (Connection: close) */
         gw_request_messages_free(&requests);
@@ -560,8 +561,8 @@ static enum MHD_Result start_call(gw_request *req)
     if (mrc < 0) {
         gw_request_messages_free(&requests);
         gw_buf_free(&wire);
-        return mrc == -2 ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
-                         : send_transcode_error(req, err);
+        return mrc == -3 ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
+                         : send_transcode_error(req, mrc, err);
     }
     if (streaming)
         return gw_http_stream_start(req, &requests, md.items, md.n, timeout_ms);

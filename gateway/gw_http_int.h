@@ -170,7 +170,7 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
 /* A client-streaming request body: one JSON object per line (blank lines
  * skipped), each encoded and appended to *out as a message; *out stays the
  * caller's to free (also after an error).  0, or -1 with a reason naming
- * the line. */
+ * the line, or -2 when out of memory. */
 int gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
                                 size_t errlen);
 

@@ -115,11 +115,11 @@ int gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char 
             continue;
         json_error_t jerr;
         json_t *json = gw_json_loadb(p, len, 0, &jerr);
+        if (!json && gw_json_error_is_oom(&jerr))
+            return snprintf(err, errlen, "line %zu: %s", line, GW_ERR_OOM), -2;
         if (!json || !json_is_object(json)) {
             snprintf(err, errlen, "line %zu: %s", line,
-                     json                          ? "each line must be a JSON object"
-                     : gw_json_error_is_oom(&jerr) ? GW_ERR_OOM
-                                                   : jerr.text);
+                     json ? "each line must be a JSON object" : jerr.text);
             json_decref(json);
             return -1;
         }
@@ -128,9 +128,9 @@ int gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char 
                                   &out->data, why, sizeof(why));
         json_decref(json);
         if (rc < 0)
-            return snprintf(err, errlen, "line %zu: %s", line, why), -1;
+            return snprintf(err, errlen, "line %zu: %s", line, why), rc;
         if (gw_request_messages_end(out) < 0)
-            return snprintf(err, errlen, "%s", GW_ERR_OOM), -1;
+            return snprintf(err, errlen, "%s", GW_ERR_OOM), -2;
     }
     return 0;
 }

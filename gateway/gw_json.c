@@ -44,7 +44,22 @@ int gw_conv_fail(gw_conv *c, const char *fmt, ...)
         snprintf(c->err, c->errlen, "field '%s': %s", c->path, what);
     else
         snprintf(c->err, c->errlen, "%s", what);
+    c->oom = 0;
     return -1;
+}
+
+int gw_conv_oom(gw_conv *c)
+{
+    gw_conv_fail(c, "%s", GW_ERR_OOM);
+    c->oom = 1;
+    return -1;
+}
+
+/* What an entry point returns for the conversion's result rc: 0, -1 (the
+ * input is refused), or -2 (out of memory). */
+static int conv_result(const gw_conv *c, int rc)
+{
+    return rc == 0 ? 0 : c->oom ? -2 : -1;
 }
 
 /* Appends text[0..n) to the field path, cut at its end (the path only
@@ -255,13 +270,25 @@ static void restore_literals(json_t *v, literal_walk *w)
     }
 }
 
+/* Fills *error as jansson does when it runs out of memory, code included:
+ * jansson keeps the code in the text's last byte, where json_error_code
+ * (and so gw_json_error_is_oom) reads it. */
+static void fail_out_of_memory(json_error_t *error)
+{
+    error->line = error->column = -1;
+    error->position = 0;
+    error->source[0] = '\0';
+    snprintf(error->text, sizeof(error->text) - 1, "%s", GW_ERR_OOM);
+    error->text[sizeof(error->text) - 1] = (char)json_error_out_of_memory;
+}
+
 /* Steps 2 and 3, for a text with literals to keep. */
 static json_t *load_keeping(const char *text, size_t len, const literal_list *list,
                             size_t flags, json_error_t *error)
 {
     char *blanked = malloc(len ? len : 1);
     if (!blanked) {
-        snprintf(error->text, sizeof(error->text), "%s", GW_ERR_OOM);
+        fail_out_of_memory(error);
         return NULL;
     }
     memcpy(blanked, text, len);
@@ -281,7 +308,7 @@ static json_t *load_keeping(const char *text, size_t len, const literal_list *li
     }
     if (w.oom) {
         json_decref(root);
-        snprintf(error->text, sizeof(error->text), "%s", GW_ERR_OOM);
+        fail_out_of_memory(error);
         return NULL;
     }
     return root;
@@ -289,8 +316,7 @@ static json_t *load_keeping(const char *text, size_t len, const literal_list *li
 
 int gw_json_error_is_oom(const json_error_t *error)
 {
-    return json_error_code(error) == json_error_out_of_memory ||
-           strcmp(error->text, GW_ERR_OOM) == 0;
+    return json_error_code(error) == json_error_out_of_memory;
 }
 
 json_t *gw_json_loadb(const char *text, size_t len, size_t flags, json_error_t *error)
@@ -299,7 +325,7 @@ json_t *gw_json_loadb(const char *text, size_t len, size_t flags, json_error_t *
     literal_list list = {NULL, 0, 0};
     if (find_kept_literals(text, len, &list) < 0) {
         free(list.items);
-        snprintf(error->text, sizeof(error->text), "%s", GW_ERR_OOM);
+        fail_out_of_memory(error);
         return NULL;
     }
     json_t *root = list.n ? load_keeping(text, len, &list, flags, error)
@@ -794,7 +820,7 @@ static int encode_scalar(conv *c, const gw_field *f, const json_t *v, gw_buf *ou
         size_t at = out->len;
         int decoded = gw_base64_decode(out, json_string_value(v), json_string_length(v));
         if (decoded < 0)
-            return gw_conv_fail(c, "%s", decoded == -2 ? GW_ERR_OOM : "not valid base64");
+            return decoded == -2 ? gw_conv_oom(c) : gw_conv_fail(c, "not valid base64");
         gw_buf_insert_varint(out, at, out->len - at);
         return 0;
     }
@@ -904,6 +930,8 @@ static int encode_map_key(conv *c, const gw_field *kf, const char *key, gw_buf *
     if (!key[i] || strspn(key + i, "0123456789") != strlen(key + i))
         return gw_conv_fail(c, "'%.100s' is not a valid integer", key); /* no 1e2, 1.0 */
     json_t *text = json_string(key);
+    if (!text && rp_utf8_valid((const uint8_t *)key, strlen(key)))
+        return gw_conv_oom(c);
     if (!text)
         return gw_conv_fail(c, "map key is not valid UTF-8");
     int skip = 0;
@@ -976,7 +1004,7 @@ static int refuse_duplicate_int_keys(conv *c, const json_t *obj)
         return 0;
     canon_key *keys = malloc(n * sizeof(*keys));
     if (!keys)
-        return gw_conv_fail(c, "out of memory");
+        return gw_conv_oom(c);
     json_object_foreach((json_t *)obj, key, v) {
         if (!map_key_canonical(key, keys[i].text, sizeof(keys[i].text)))
             snprintf(keys[i].text, sizeof(keys[i].text), "%s", key);
@@ -1062,7 +1090,7 @@ int gw_json_encode_fields(gw_conv *c, const gw_message *m, const json_t *obj, co
     unsigned char *seen = m->n_fields <= sizeof(seen_small) ? seen_small
                                                             : calloc(m->n_fields, 1);
     if (!seen)
-        return gw_conv_fail(c, "%s", GW_ERR_OOM);
+        return gw_conv_oom(c);
     memset(seen, 0, m->n_fields <= sizeof(seen_small) ? m->n_fields : 0);
     int rc = 0;
     const char *key;
@@ -1096,7 +1124,7 @@ int gw_json_encode_message(gw_conv *c, const gw_message *m, const json_t *v, gw_
         rc = gw_json_encode_fields(c, m, v, NULL, out);
     c->depth--;
     if (rc == 0 && out->oom)
-        return gw_conv_fail(c, "%s", GW_ERR_OOM);
+        return gw_conv_oom(c);
     return rc;
 }
 
@@ -1105,7 +1133,7 @@ int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_opti
 {
     conv c;
     conv_init(&c, opt, err, errlen);
-    return gw_json_encode_message(&c, m, json, out);
+    return conv_result(&c, gw_json_encode_message(&c, m, json, out));
 }
 
 /* ======================= reading the wire ================================= */
@@ -1269,7 +1297,7 @@ static occurrence *scan_all(conv *c, const gw_message *m, const uint8_t *data, s
     }
     if (!all || p < end) {
         free(all);
-        gw_conv_fail(c, "%s", GW_ERR_OOM);
+        gw_conv_oom(c);
         return NULL;
     }
     *n_out = n;
@@ -1317,7 +1345,7 @@ static int scan_message(conv *c, const gw_message *m, const uint8_t *data, size_
     if (!s->occ || !s->lo) {
         free(all);
         scanned_free(s);
-        return gw_conv_fail(c, "%s", GW_ERR_OOM);
+        return gw_conv_oom(c);
     }
     s->hi = s->lo + m->n_fields + 1;
     for (size_t i = 0; i < n; i++)
@@ -1660,7 +1688,7 @@ static int collect_keys(conv *c, const gw_message *entry, const occurrence *o, s
             return -1;
         in_order[i].len = keys->len - in_order[i].at;
     }
-    return keys->oom ? gw_conv_fail(c, "%s", GW_ERR_OOM) : 0;
+    return keys->oom ? gw_conv_oom(c) : 0;
 }
 
 /* A map: its entries in wire order, each key once (the last entry wins). */
@@ -1676,7 +1704,7 @@ static int write_map(conv *c, const gw_field *f, const occurrence *o, size_t n, 
     gw_buf keys = GW_BUF_INIT;
     map_key *in_order = malloc(n * sizeof(*in_order)), *sorted = malloc(n * sizeof(*sorted));
     unsigned char *shadowed = calloc(n, 1);
-    int rc = in_order && sorted && shadowed ? 0 : gw_conv_fail(c, "%s", GW_ERR_OOM);
+    int rc = in_order && sorted && shadowed ? 0 : gw_conv_oom(c);
     if (rc == 0)
         rc = collect_keys(c, entry, o, n, &keys, in_order);
     if (rc == 0) {
@@ -1699,7 +1727,7 @@ static int write_merged_message(conv *c, const gw_field *f, const occurrence *o,
     gw_buf joined = GW_BUF_INIT;
     for (size_t i = 0; i < n; i++)
         gw_buf_append(&joined, o[i].data, o[i].len);
-    int rc = joined.oom ? gw_conv_fail(c, "%s", GW_ERR_OOM)
+    int rc = joined.oom ? gw_conv_oom(c)
                         : gw_json_decode_message(c, f->message, joined.data, joined.len, out);
     gw_buf_free(&joined);
     return rc;
@@ -1809,7 +1837,7 @@ int gw_json_decode_message(gw_conv *c, const gw_message *m, const uint8_t *data,
     }
     c->depth--;
     if (rc == 0 && out->oom)
-        return gw_conv_fail(c, "%s", GW_ERR_OOM);
+        return gw_conv_oom(c);
     return rc;
 }
 
@@ -1830,7 +1858,7 @@ int gw_proto_to_json(const gw_message *m, const uint8_t *data, size_t len,
 {
     conv c;
     conv_init(&c, opt, err, errlen);
-    return gw_json_decode_message(&c, m, data, len, out);
+    return conv_result(&c, gw_json_decode_message(&c, m, data, len, out));
 }
 
 int gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t *data,
@@ -1841,6 +1869,6 @@ int gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t
     conv_init(&c, opt, err, errlen);
     int rc = gw_json_decode_field(&c, m, f, data, len, out);
     if (rc == 0 && out->oom)
-        return gw_conv_fail(&c, "%s", GW_ERR_OOM);
-    return rc;
+        rc = gw_conv_oom(&c);
+    return conv_result(&c, rc);
 }

@@ -33,7 +33,8 @@ typedef struct gw_json_options {
  */
 json_t *gw_json_loadb(const char *text, size_t len, size_t flags, json_error_t *error);
 
-/* Whether gw_json_loadb failed for want of memory (jansson's or its own). */
+/* Whether gw_json_loadb failed for want of memory (jansson's or its own),
+ * by the error's code (json_error_code), not its text. */
 int gw_json_error_is_oom(const json_error_t *error);
 
 /*
@@ -41,7 +42,8 @@ int gw_json_error_is_oom(const json_error_t *error);
  * object, or null for an empty message; for the well-known types their own
  * JSON forms (a string for a Timestamp, any value for a Value…).  Returns
  * 0, or -1 after writing a one-line reason that names the offending field
- * into err[errlen].
+ * into err[errlen], or -2 when out of memory (the reason then ends in
+ * GW_ERR_OOM).
  */
 int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_options *opt,
                      gw_buf *out, char *err, size_t errlen);
@@ -49,7 +51,7 @@ int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_opti
 /*
  * Appends the JSON text of the wire bytes data[0..len) of type `m` to `out`.
  * Returns 0, or -1 after writing a reason into err[errlen] (bytes that are
- * not a valid encoding of `m`).
+ * not a valid encoding of `m`), or -2 when out of memory (likewise).
  */
 int gw_proto_to_json(const gw_message *m, const uint8_t *data, size_t len,
                      const gw_json_options *opt, gw_buf *out, char *err, size_t errlen);

@@ -368,7 +368,7 @@ static int snake_path(gw_conv *c, const char *s, size_t n, gw_buf *path)
         gw_buf_putc(path, (uint8_t)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]));
     }
     if (path->oom)
-        return gw_conv_fail(c, "out of memory");
+        return gw_conv_oom(c);
     if (!is_dotted_name(path->data, path->len)) {
         gw_json_quote(s, n, 64, shown, sizeof(shown));
         return gw_conv_fail(c, "%s is not a field path (names separated by dots)", shown);
@@ -678,7 +678,7 @@ static int decode_any(gw_conv *c, const gw_message *m, const uint8_t *data, size
         return gw_conv_fail(c, "an Any's type URL is not valid UTF-8");
     char *url = strndup((const char *)got[1].data, got[1].len);
     if (!url)
-        return gw_conv_fail(c, "%s", GW_ERR_OOM);
+        return gw_conv_oom(c);
     const gw_message *packed = any_type(m, url);
     int rc = packed ? 0 : gw_conv_fail(c, "unknown type '%.100s' in an Any (no such message "
                                           "in the descriptor sets)", url);

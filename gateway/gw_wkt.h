@@ -23,6 +23,7 @@ typedef struct gw_conv {
     const gw_json_options *opt;
     char *err;
     size_t errlen;
+    int oom; /* the error written last is the want of memory (gw_conv_oom) */
     int depth;
     char path[256];
     size_t path_len;
@@ -30,6 +31,10 @@ typedef struct gw_conv {
 
 /* Writes "field 'PATH': WHAT" into the error text; returns -1. */
 int gw_conv_fail(gw_conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes "field 'PATH': out of memory" (GW_ERR_OOM) into the error text
+ * and sets c->oom, by which the entry points return -2; returns -1. */
+int gw_conv_oom(gw_conv *c);
 
 /* Appends ".name" (index < 0) or "[index]" to the path; returns the length
  * to give back to gw_conv_pop. */

@@ -48,6 +48,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 import harness
 
@@ -383,6 +384,23 @@ class Bindings(SystemCase):
         body = self.error("GET", "/v1/search?filter.nope=1", status=400, code=3)
         self.assertIn("nope", body["message"])
         self.error("DELETE", "/v1/shelves/s1/books/b1?forse=true", status=400, code=3)
+
+    def test_query_parameter_names_are_no_kind_of_failure(self):
+        """A parameter's name is the client's, whatever it says: one that
+        names no field is a 400 even when the reason would end in "out of
+        memory", and the reason is whole, the name shown up to 100 bytes and
+        then "..."."""
+        x100 = "x" * 100
+        for name, shown in (("x" * 241 + "out of memory", x100 + "..."),
+                            ("bogus out of memory", "bogus out of memory")):
+            query = urllib.parse.quote(name) + "=1"
+            self.error("GET", "/v1/search?" + query, status=400, code=3,
+                       message="query parameter '%s': rpcrest.bindings.BindRequest has no "
+                               "field '%s'" % (shown, shown))
+        query = "filter." + urllib.parse.quote(x100 + "out of memory") + "=1"
+        self.error("GET", "/v1/search?" + query, status=400, code=3,
+                   message="query parameter 'filter.%s...': rpcrest.bindings.Filter has no "
+                           "field '%s...'" % (x100[:93], x100))
 
     def test_query_empty_components(self):
         """Empty components of the query string are skipped, as Go's

@@ -70,18 +70,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const gw_route *route;
     gw_path_span spans[GW_ROUTE_MAX_VARS];
     if (gw_router_match(router, verb, text, &route, spans) == GW_ROUTE_FOUND) {
-        char err[400];
+        char err[GW_BIND_ERR_SIZE];
         gw_buf tail = GW_BUF_INIT;
         gw_bind_options bind = {ignore_unknown, NULL};
-        json_t *json = gw_bind_request(route, text, spans, body, body_len, params, n_params,
-                                       &bind, &tail, err, sizeof(err));
-        if (json) {
+        json_t *json = NULL;
+        int rc = gw_bind_request(route, text, spans, body, body_len, params, n_params, &bind,
+                                 &json, &tail, err, sizeof(err));
+        if (rc == 0) {
             gw_json_options opt = {0, 0, 0};
             gw_buf wire = GW_BUF_INIT;
-            gw_json_to_proto(route->method->input, json, &opt, &wire, err, sizeof(err));
+            rc = gw_json_to_proto(route->method->input, json, &opt, &wire, err, sizeof(err));
             gw_buf_free(&wire);
             json_decref(json);
         }
+        if (rc == -2) /* no allocation fails here: a refused request is no "out of memory" */
+            abort();
         gw_buf_free(&tail);
     }
     free(text);

@@ -86,8 +86,9 @@ static void split_request(const char *line_text, request *r)
 }
 
 /* The bytes the last bind() gave to append to the encoding (a PATCH's
- * FieldMask). */
+ * FieldMask), and what gw_bind_request returned. */
 static gw_buf tail = GW_BUF_INIT;
+static int bind_rc;
 
 /* Routes and binds; returns the object or NULL with err set. */
 static json_t *bind(const char *line_text, const char *body, size_t body_len, char *err,
@@ -107,8 +108,9 @@ static json_t *bind(const char *line_text, const char *body, size_t body_len, ch
     gw_buf_free(&tail);
     tail = (gw_buf)GW_BUF_INIT;
     gw_bind_options opt = {ignore_unknown_query, &json_options};
-    json_t *json = gw_bind_request(route, r.path, spans, copy, body_len, r.params, r.n_params,
-                                   &opt, &tail, err, errlen);
+    json_t *json = NULL;
+    bind_rc = gw_bind_request(route, r.path, spans, copy, body_len, r.params, r.n_params, &opt,
+                              &json, &tail, err, errlen);
     free(copy);
     return json;
 }
@@ -197,10 +199,11 @@ static void transcodes_to(const char *line_text, const char *body, const char *w
 
 #define TRANSCODE(req, body, want) transcodes_to(req, body, want, __LINE__)
 
-/* Binding must fail with a reason containing `want`. */
+/* Binding must refuse the request (-1, not out of memory) with a reason
+ * containing `want`. */
 static void bind_fails(const char *line_text, const char *body, const char *want, int line)
 {
-    char err[512];
+    char err[GW_BIND_ERR_SIZE];
     why[0] = '\0';
     json_t *json = bind(line_text, body, body ? strlen(body) : 0, err, sizeof(err), line);
     if (json) {
@@ -208,6 +211,8 @@ static void bind_fails(const char *line_text, const char *body, const char *want
         note("line %d: %s: bound to %s; want an error (%s)", line, line_text, got, want);
         free(got);
         json_decref(json);
+    } else if (bind_rc != -1) {
+        note("line %d: %s: returned %d (%s); want -1 (%s)", line, line_text, bind_rc, err, want);
     } else if (!strstr(err, want)) {
         note("line %d: %s\n   error: %s\n  want: %s", line, line_text, err, want);
     }
@@ -610,6 +615,50 @@ static void test_query_errors(void **state)
     BIND_ERR("GET /v1/things/t1?tags.x=1", NULL, "'tags' is not a singular message field");
 }
 
+/* Binds `query` (on GET /v1/things/t1), which must be refused (-1) with
+ * exactly the reason `want`. */
+static void query_refused_whole(const char *query, const char *want, int line)
+{
+    char line_text[1024], err[GW_BIND_ERR_SIZE];
+    snprintf(line_text, sizeof(line_text), "GET /v1/things/t1?%s", query);
+    json_t *json = bind(line_text, NULL, 0, err, sizeof(err), line);
+    json_decref(json);
+    if (json || bind_rc != -1 || strcmp(err, want) != 0)
+        fail_msg("line %d: returned %d\n   error: %s\n  want: %s", line, bind_rc,
+                 json ? "(none)" : err, want);
+}
+
+/* A query parameter's name is the client's, however it reads: one that
+ * names no field is refused (-1), not taken for the gateway running out of
+ * memory for ending in "out of memory".  The reason is whole: it shows the
+ * name (or value) up to 100 bytes and then "...", and is not cut. */
+static void test_query_long_names(void **state)
+{
+    (void)state;
+    char x100[101], query[512], want[GW_BIND_ERR_SIZE];
+    memset(x100, 'x', 100);
+    x100[100] = '\0';
+    snprintf(query, sizeof(query), "%s%sout+of+memory=1", x100, x100);
+    snprintf(want, sizeof(want), "query parameter '%s...': unit.ThingRequest has no field "
+             "'%s...'", x100, x100);
+    query_refused_whole(query, want, __LINE__);
+    query_refused_whole("bogus%20out%20of%20memory=1",
+                        "query parameter 'bogus out of memory': unit.ThingRequest has no field "
+                        "'bogus out of memory'", __LINE__);
+    snprintf(query, sizeof(query), "filter.%s%s=1", x100, x100);
+    snprintf(want, sizeof(want), "query parameter 'filter.%.93s...': unit.Nested has no field "
+             "'%s...'", x100, x100);
+    query_refused_whole(query, want, __LINE__);
+    snprintf(query, sizeof(query), "labels[%sout+of+memory]=a&labels[%sout+of+memory]=b", x100,
+             x100);
+    snprintf(want, sizeof(want), "query parameter 'labels[%s...]': given more than once", x100);
+    query_refused_whole(query, want, __LINE__);
+    snprintf(query, sizeof(query), "flag=%s%sout+of+memory", x100, x100); /* values too */
+    snprintf(want, sizeof(want), "query parameter field 'flag': '%s...' is not true or false",
+             x100);
+    query_refused_whole(query, want, __LINE__);
+}
+
 /* Empty components of the query string are nothing (Go's url.ParseQuery);
  * an empty name with a value still names no field. */
 static void test_query_empty_components(void **state)
@@ -797,6 +846,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_query_bool_and_enum),
         cmocka_unit_test(test_query_decoding),
         cmocka_unit_test(test_query_errors),
+        cmocka_unit_test(test_query_long_names),
         cmocka_unit_test(test_query_empty_components),
         cmocka_unit_test(test_query_singular_field_twice),
         cmocka_unit_test(test_query_nul_byte),
