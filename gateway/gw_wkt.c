@@ -456,6 +456,8 @@ static int decode_field_mask(gw_conv *c, const gw_message *m, const uint8_t *dat
             rc = camel_path(c, f.data, f.len, &joined);
         }
     }
+    if (rc == 0 && joined.oom)
+        rc = gw_conv_oom(c); /* not a mask cut short */
     if (rc == 0)
         gw_json_write_string(out, (const char *)joined.data, joined.len);
     gw_buf_free(&joined);
