@@ -16,6 +16,7 @@
 #include "gw_buf.h"
 #include "rp_log.h"
 #include "rp_metrics.h"
+#include "rp_text.h"
 
 /* Each free-form field is kept to a bounded number of output bytes (the
  * path to PATH_FIELD_MAX, marked "..." when cut), so a line always fits
@@ -80,62 +81,59 @@ static void putu(line *l, unsigned long long v)
 static const char hex[] = "0123456789abcdef";
 
 /* Text: printable ASCII but '"' and '\' kept, those two backslashed,
- * anything else as \xHH: a hostile path cannot end the line or the field. */
+ * anything else (a space too, so a field never splits a line's words) as
+ * \xHH: a hostile path cannot end the line or the field. */
 static int plain_text(unsigned char c)
 {
     return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
-static int plain_json(unsigned char c)
-{
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
-
 /* The longest run of plain bytes at p, up to `room` bytes. */
-static size_t plain_run(const unsigned char *p, size_t room, int (*plain)(unsigned char))
+static size_t plain_run(const unsigned char *p, size_t room)
 {
     size_t n = 0;
-    while (n < room && p[n] && plain(p[n]))
+    while (n < room && p[n] && plain_text(p[n]))
         n++;
     return n;
 }
 
-/*
- * A quoted field's body, at most `max` bytes of it (then "..."): '"' and
- * '\\' escaped with a backslash; other bytes that are not printable ASCII
- * as \xXX in text (a space too, so a field never splits a line's words)
- * or \u00XX in JSON, so that the line is well-formed whatever the client
- * sent.
- */
-static void put_escaped(line *l, const char *s, size_t max, int json)
+/* A text field's body, at most `max` bytes of it (then "..."), escaped as
+ * plain_text says, so that the line is well-formed whatever the client
+ * sent. */
+static void put_text(line *l, const char *s, size_t max)
 {
-    int (*plain)(unsigned char) = json ? plain_json : plain_text;
-    unsigned char lowest = json ? 0x20 : 0x21;
     size_t start = l->len;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (l->len - start >= max) {
             put(l, "...", 3);
             return;
         }
-        size_t run = plain_run(p, max - (l->len - start), plain);
+        size_t run = plain_run(p, max - (l->len - start));
         if (run) {
             put(l, (const char *)p, run);
             p += run - 1;
             continue;
         }
-        char esc[6] = {'\\', (char)*p};
+        char esc[4] = {'\\', (char)*p};
         if (*p == '"' || *p == '\\') {
             put(l, esc, 2);
-        } else if (*p >= lowest && *p < 0x7f) {
-            put(l, (const char *)p, 1);
         } else {
-            size_t n = json ? 4 : 2;
-            memcpy(esc, json ? "\\u00" : "\\x", n);
-            esc[n] = hex[*p >> 4];
-            esc[n + 1] = hex[*p & 15];
-            put(l, esc, n + 2);
+            esc[1] = 'x';
+            esc[2] = hex[*p >> 4];
+            esc[3] = hex[*p & 15];
+            put(l, esc, 4);
         }
     }
+}
+
+/* A JSON string's body (rp_json_escape: UTF-8 as it is), at most `max`
+ * bytes of it (then "..."). */
+static void put_json(line *l, const char *s, size_t max)
+{
+    size_t room = l->cap - l->len < max ? l->cap - l->len : max, taken;
+    l->len += rp_json_escape(l->p + l->len, room, s, &taken);
+    if (s[taken])
+        put(l, "...", 3);
 }
 
 /* "2026-11-25T20:50:55.123Z"; the part up to the seconds is cached per
@@ -168,15 +166,15 @@ static void format_json(line *l, const gw_access_entry *e)
     puts_(l, "{\"time\":\"");
     put_time(l, &e->start);
     puts_(l, "\",\"client\":\"");
-    put_escaped(l, or_dash(e->client), 64, 1);
+    put_json(l, or_dash(e->client), 64);
     puts_(l, "\",\"method\":\"");
-    put_escaped(l, or_dash(e->method), 32, 1);
+    put_json(l, or_dash(e->method), 32);
     puts_(l, "\",\"path\":\"");
-    put_escaped(l, or_dash(e->path), PATH_FIELD_MAX, 1);
+    put_json(l, or_dash(e->path), PATH_FIELD_MAX);
     puts_(l, "\",\"grpc_method\":");
     if (e->grpc_method) {
         puts_(l, "\"");
-        put_escaped(l, e->grpc_method, 256, 1);
+        put_json(l, e->grpc_method, 256);
         puts_(l, "\"");
     } else {
         puts_(l, "null");
@@ -199,7 +197,7 @@ static void format_json(line *l, const gw_access_entry *e)
     puts_(l, ",\"duration_us\":");
     putu(l, e->duration_us);
     puts_(l, ",\"request_id\":\"");
-    put_escaped(l, or_dash(e->request_id), 128, 1);
+    put_json(l, or_dash(e->request_id), 128);
     puts_(l, "\"}");
 }
 
@@ -208,13 +206,13 @@ static void format_text(line *l, const gw_access_entry *e)
 {
     put_time(l, &e->start);
     puts_(l, " client=");
-    put_escaped(l, or_dash(e->client), 64, 0);
+    put_text(l, or_dash(e->client), 64);
     puts_(l, " method=");
-    put_escaped(l, or_dash(e->method), 32, 0);
+    put_text(l, or_dash(e->method), 32);
     puts_(l, " path=\"");
-    put_escaped(l, or_dash(e->path), PATH_FIELD_MAX, 0);
+    put_text(l, or_dash(e->path), PATH_FIELD_MAX);
     puts_(l, "\" grpc_method=");
-    put_escaped(l, or_dash(e->grpc_method), 256, 0);
+    put_text(l, or_dash(e->grpc_method), 256);
     puts_(l, " status=");
     putu(l, e->status);
     puts_(l, " grpc_status=");
@@ -226,7 +224,7 @@ static void format_text(line *l, const gw_access_entry *e)
     puts_(l, " duration_us=");
     putu(l, e->duration_us);
     puts_(l, " request_id=");
-    put_escaped(l, or_dash(e->request_id), 128, 0);
+    put_text(l, or_dash(e->request_id), 128);
 }
 
 size_t gw_access_format(const gw_access_entry *e, int json, char *out, size_t outlen)

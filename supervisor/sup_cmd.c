@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "sup.h"
-#include "rp_utf8.h"
 
 #define MAX_WORDS 4
 
@@ -118,29 +117,6 @@ static void child_note(const sup_state *s, const sup_child *c, sup_phase st, int
 #undef NOTE
 }
 
-/* s as a JSON string; a byte that is not part of a UTF-8 character (a path
- * may hold any) as \u00XX, as the gateway's access log writes it, so that
- * the answer stays JSON. */
-static void json_string(rp_text *t, const char *s)
-{
-    size_t len = strlen(s);
-    rp_text_printf(t, "\"");
-    for (const char *p = s; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        size_t n = 1, bad = 0;
-        if (ch >= 0x80)
-            n = rp_utf8_char((const uint8_t *)p, len - (size_t)(p - s), &bad);
-        if (ch == '"' || ch == '\\')
-            rp_text_printf(t, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f || n == 0)
-            rp_text_printf(t, "\\u%04x", ch);
-        else
-            rp_text_printf(t, "%.*s", (int)n, p);
-        p += n ? n - 1 : 0;
-    }
-    rp_text_printf(t, "\"");
-}
-
 static int status(sup_state *s, int json, rp_text *reply)
 {
     int64_t now = sup_now_ms();
@@ -148,7 +124,7 @@ static int status(sup_state *s, int json, rp_text *reply)
     if (json)
         rp_text_printf(reply, "{\"pid\":%d,\"config\":", (int)getpid());
     if (json)
-        json_string(reply, s->cfg->path);
+        rp_text_json_string(reply, s->cfg->path);
     if (json)
         rp_text_printf(reply, ",\"children\":[");
     else
@@ -193,7 +169,7 @@ static int status(sup_state *s, int json, rp_text *reply)
                                : "?",
                            WTERMSIG(c->last_status));
         rp_text_printf(reply, ",\"fast_failures\":%d,\"note\":", c->fast_failures);
-        json_string(reply, note);
+        rp_text_json_string(reply, note);
         rp_text_printf(reply, "}");
     }
     if (json)

@@ -509,6 +509,30 @@ class AccessLogTest(unittest.TestCase):
             self.assertEqual(entries["al-3"]["grpc_method"], TK + "Stream")
             self.assertEqual(entries["al-4"]["status"], 404)
 
+    def test_json_gives_back_a_utf8_path(self):
+        """A path sent in raw UTF-8 is read back as sent by any JSON reader;
+        bytes that are not UTF-8 become U+FFFD, escaped in the line."""
+        with Rpcrest(gateway={"access_log": "access.log", "access_log_format": "json"}) as r:
+            path = os.path.join(r.dir, "access.log")
+
+            def read():
+                try:
+                    with open(path, "rb") as f:
+                        return [l for l in f.read().splitlines() if b'"request_id":"u8-' in l]
+                except FileNotFoundError:
+                    return []
+            for rid, raw in (("u8-1", b"/v1/files/caf\xc3\xa9/\xe4\xb8\x96/\xf0\x9f\x98\x80"),
+                             ("u8-2", b"/v1/files/\xff\xc3(")):
+                with socket.create_connection(("127.0.0.1", r.http_port)) as s:
+                    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nX-Request-Id: %s\r\n"
+                              b"Connection: close\r\n\r\n" % (raw, rid.encode()))
+                    self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 404 "))
+            lines = {json.loads(l)["request_id"]: l for l in self.wait_lines(read, 2)}
+            self.assertEqual(json.loads(lines["u8-1"])["path"], "/v1/files/café/世/😀")
+            self.assertIn(b'"path":"/v1/files/caf\xc3\xa9/', lines["u8-1"])  # as sent
+            self.assertEqual(json.loads(lines["u8-2"])["path"], "/v1/files/\ufffd\ufffd(")
+            self.assertIn(b'"path":"/v1/files/\\ufffd\\ufffd("', lines["u8-2"])
+
     def test_unwritable_access_log_stops_the_gateway(self):
         r = Rpcrest(gateway={"access_log": "/nonexistent-dir/access.log"})
         try:

@@ -59,8 +59,10 @@ class CtlTest(SupervisorCase):
                          r"%s\s+RUNNING\s+\d+\s+%s\s+1\s+SIGKILL" % (GATEWAY, UPTIME))
 
     def test_status_json_of_a_config_path_that_is_not_utf8(self):
-        """A path may hold any byte: --json still answers JSON, each byte that
-        is not UTF-8 as \\u00XX; rpcrestd's log gets no terminal escape."""
+        """A path may hold any byte: --json still answers JSON, UTF-8 as it is,
+        a control character as \\u00XX and a byte that is not UTF-8 as \\ufffd
+        (as the access log writes them); rpcrestd's log gets no terminal
+        escape."""
         r = self.stand_ins(IDLE, IDLE)
         odd = os.path.join(r.dir, "caf\u00e9 \x1b[31m\udcff")  # \udcff: the byte 0xff
         os.mkdir(odd)
@@ -75,7 +77,8 @@ class CtlTest(SupervisorCase):
         self.assertTrue(wait_until(lambda: status().returncode == 0, 10), r.log())
         out = status("--json").stdout
         self.assertEqual(json.loads(out.decode("utf-8"))["config"],
-                         os.path.realpath(ini).replace("\udcff", "\u00ff"))
+                         os.path.realpath(ini).replace("\udcff", "\ufffd"))
+        self.assertIn(b"caf\xc3\xa9 \\u001b[31m\\ufffd/rpcrest.ini", out)
         with open(r.log_path, "rb") as f:
             self.assertIn(b"caf\xc3\xa9 ?[31m\xff/rpcrest.ini", f.read())
 

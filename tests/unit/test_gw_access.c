@@ -87,7 +87,7 @@ static void test_json(void **state)
     assert_string_equal(json_string_value(json_object_get(o, "client")), "127.0.0.1");
     assert_string_equal(json_string_value(json_object_get(o, "method")), "POST");
     assert_string_equal(json_string_value(json_object_get(o, "path")),
-                        "/p\"q\\r\n\xc3\x83\xc2\xa9"); /* bytes >= 0x80 as \u00XX */
+                        "/p\"q\\r\n\xc3\xa9"); /* UTF-8 read back as sent */
     assert_string_equal(json_string_value(json_object_get(o, "grpc_method")),
                         "/example.MyService/Echo");
     assert_int_equal(json_integer_value(json_object_get(o, "status")), 200);
@@ -98,6 +98,10 @@ static void test_json(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "duration_us")), 763);
     assert_string_equal(json_string_value(json_object_get(o, "request_id")), "abc-123");
     json_decref(o);
+    /* bytes that are not UTF-8: \ufffd, once per maximal part of a character */
+    e.path = "/caf\xc3\xa9/\xff/\xe2\x82/\xc2\x9b";
+    gw_access_format(&e, 1, line, sizeof(line));
+    assert_non_null(strstr(line, "\"path\":\"/caf\xc3\xa9/\\ufffd/\\ufffd/\\u009b\","));
     e.grpc_method = NULL;
     e.grpc_code = -1;
     gw_access_format(&e, 1, line, sizeof(line));
