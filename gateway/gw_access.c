@@ -4,7 +4,6 @@
 #include "gw_access.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 
 #include "gw_buf.h"
 #include "rp_log.h"
+#include "rp_logfile.h"
 #include "rp_metrics.h"
 #include "rp_text.h"
 
@@ -136,23 +136,11 @@ static void put_json(line *l, const char *s, size_t max)
         put(l, "...", 3);
 }
 
-/* "2026-11-25T20:50:55.123Z"; the part up to the seconds is cached per
- * thread (gmtime_r once a second). */
+/* The request's time (rp_logfile_stamp). */
 static void put_time(line *l, const struct timespec *ts)
 {
-    static __thread time_t cached_sec = -1;
-    static __thread char cached[32];
-    if (ts->tv_sec != cached_sec) {
-        struct tm tm;
-        gmtime_r(&ts->tv_sec, &tm);
-        strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
-        cached_sec = ts->tv_sec;
-    }
-    long ms = ts->tv_nsec / 1000000 % 1000;
-    char tail[5] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10),
-                    (char)('0' + ms % 10), 'Z'};
-    puts_(l, cached);
-    put(l, tail, sizeof(tail));
+    char stamp[RP_LOGFILE_STAMP_MAX];
+    put(l, stamp, rp_logfile_stamp(ts, stamp));
 }
 
 static const char *or_dash(const char *s)
@@ -305,9 +293,9 @@ static void *flusher(void *arg)
 
 static int open_file(const char *path, int *pipe_like)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    int fd = rp_logfile_open(path, 0);
     if (fd < 0)
-        return -errno;
+        return fd;
     struct stat st;
     *pipe_like = fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
     return fd;

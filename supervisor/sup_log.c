@@ -13,6 +13,7 @@
 #include "sup_log.h"
 
 #include "rp_log.h"
+#include "rp_logfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,19 +28,6 @@
 #include <unistd.h>
 
 #define OWN_QUEUE_MAX (2 * SUP_LOG_QUEUE_MAX) /* rpcrestd's own lines may go further */
-#define STAMP_MAX 32
-
-/* "2026-11-25T20:50:55.123Z" into buf; returns its length. */
-static size_t format_timestamp(char *buf, size_t size)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    int m = snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
-    return m > 0 ? n + (size_t)m : n;
-}
 
 static int output_is_file(int fd)
 {
@@ -107,8 +95,10 @@ static int reserve(sup_logger *lg, size_t n)
 /* Queues "STAMP who: text\n" unless the queue is past `limit`. */
 static void enqueue(sup_logger *lg, size_t limit, const char *who, const char *text, size_t len)
 {
-    char stamp[STAMP_MAX];
-    size_t slen = format_timestamp(stamp, sizeof(stamp));
+    char stamp[RP_LOGFILE_STAMP_MAX];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    size_t slen = rp_logfile_stamp(&now, stamp);
     size_t wlen = strlen(who);
     int end_torn = lg->mid_line && queued(lg) == 0; /* a newline first */
     size_t total = (size_t)end_torn + slen + 1 + wlen + 2 + len + 1;
@@ -323,8 +313,7 @@ void sup_log_drain(sup_logger *lg, int timeout_ms)
  * are non-blocking anyway (poll before each). */
 int sup_log_open(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
-    return fd < 0 ? -errno : fd;
+    return rp_logfile_open(path, 1);
 }
 
 const char *sup_log_open_error(int rc)
