@@ -1,12 +1,13 @@
 /*
  * rp_addr.c -- "HOST:PORT" and "[IPV6]:PORT" into their parts and socket
- * addresses.
+ * addresses; unix socket paths into theirs.
  */
 #include "rp_addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,4 +66,19 @@ int rp_addr_tcp(const char *addr, int localhost, struct sockaddr_storage *ss, so
         return 0;
     }
     return -1;
+}
+
+int rp_addr_unix(const char *path, int abstract_at, struct sockaddr_un *sun, socklen_t *len)
+{
+    size_t plen = strlen(path);
+    if (plen == 0 || plen > RP_ADDR_UNIX_PATH_MAX)
+        return -1;
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, plen);
+    int abstract = abstract_at && path[0] == '@';
+    if (abstract)
+        sun->sun_path[0] = '\0'; /* the name is every byte after it: no NUL counted */
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + (abstract ? 0 : 1));
+    return 0;
 }

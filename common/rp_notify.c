@@ -12,7 +12,6 @@
 #include <limits.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,14 +192,12 @@ int rp_notify_systemd(const char *state)
     const char *path = getenv("NOTIFY_SOCKET");
     if (!path || !*path)
         return 0;
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    size_t plen = strlen(path);
-    if ((path[0] != '/' && path[0] != '@') || plen >= sizeof(sun.sun_path))
+    struct sockaddr_un sun;
+    socklen_t slen;
+    if (path[0] != '/' && path[0] != '@')
         return -EINVAL;
-    memcpy(sun.sun_path, path, plen);
-    if (path[0] == '@')
-        sun.sun_path[0] = '\0'; /* abstract namespace */
-    socklen_t slen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+    if (rp_addr_unix(path, 1, &sun, &slen) < 0)
+        return -ENAMETOOLONG;
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;

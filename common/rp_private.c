@@ -17,7 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#include "rp_addr.h"
+
 #define PID_SUFFIX_MAX 12 /* ".4194304" and room to spare */
 
 /* $XDG_RUNTIME_DIR when it is a folder, else /tmp/rpcrest-UID. */
@@ -47,7 +48,7 @@ int rp_private_path(const rp_config *cfg, char *out, size_t outlen)
         runtime_dir(dir, sizeof(dir));
         n = snprintf(out, outlen, "%s/host-%016llx.sock", dir, (unsigned long long)h);
     }
-    if (n < 0 || (size_t)n >= outlen || (size_t)n + PID_SUFFIX_MAX > SUN_PATH_MAX)
+    if (n < 0 || (size_t)n >= outlen || (size_t)n + PID_SUFFIX_MAX > RP_ADDR_UNIX_PATH_MAX)
         return -1;
     return 1;
 }
@@ -96,7 +97,7 @@ int rp_private_prepare(const char *path, pid_t pid, char *addr, size_t addrlen, 
     if (check_folder(dir, err, errlen) < 0)
         return -1;
     int n = snprintf(addr, addrlen, "unix:%s.%ld", path, (long)pid);
-    if (n < 0 || (size_t)n >= addrlen || (size_t)n - 5 > SUN_PATH_MAX) {
+    if (n < 0 || (size_t)n >= addrlen || (size_t)n - 5 > RP_ADDR_UNIX_PATH_MAX) {
         snprintf(err, errlen, "%s: too long for a unix socket", path);
         return -1;
     }
@@ -135,17 +136,15 @@ int rp_private_reachable(const char *path, char *why, size_t whylen)
 {
     why[0] = '\0';
     struct sockaddr_un sun;
-    if (strlen(path) > SUN_PATH_MAX)
+    socklen_t slen;
+    if (rp_addr_unix(path, 0, &sun, &slen) < 0)
         return 0;
     char dir[256];
     parent_of(path, dir, sizeof(dir));
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return 0;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, path, strlen(path));
-    int ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    int ok = connect(fd, (struct sockaddr *)&sun, slen) == 0;
     /* plaintext and trusted: only a host of this user, in a folder nobody
      * else can enter (else another local user could plant the socket) */
     struct ucred peer;
@@ -192,16 +191,18 @@ static int pid_suffixed(const char *name, size_t stable_len)
  * accepts on it. */
 static int dead_socket(const char *dir, const char *name)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, name);
+    char path[RP_ADDR_UNIX_PATH_MAX + 2]; /* a path too long is cut to one still too long */
+    struct sockaddr_un sun;
+    socklen_t slen;
     struct stat st;
-    if (n < 0 || (size_t)n > SUN_PATH_MAX || lstat(sun.sun_path, &st) < 0 ||
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (n < 0 || rp_addr_unix(path, 0, &sun, &slen) < 0 || lstat(path, &st) < 0 ||
         !S_ISSOCK(st.st_mode) || time(NULL) - st.st_mtime < SWEEP_MIN_AGE_S)
         return 0;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return 0;
-    int dead = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 && errno == ECONNREFUSED;
+    int dead = connect(fd, (struct sockaddr *)&sun, slen) < 0 && errno == ECONNREFUSED;
     close(fd);
     return dead;
 }

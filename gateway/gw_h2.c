@@ -1169,12 +1169,8 @@ static int parse_target(const char *target, struct sockaddr_storage *addr, sockl
 {
     memset(addr, 0, sizeof(*addr));
     if (strncmp(target, "unix:/", 6) == 0) {
-        struct sockaddr_un *un = (struct sockaddr_un *)addr;
-        if (strlen(target + 5) >= sizeof(un->sun_path))
+        if (rp_addr_unix(target + 5, 0, (struct sockaddr_un *)addr, len) < 0)
             return -1;
-        un->sun_family = AF_UNIX;
-        strcpy(un->sun_path, target + 5);
-        *len = sizeof(*un);
         snprintf(authority, authority_len, "localhost");
         return 0;
     }

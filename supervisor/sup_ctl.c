@@ -14,6 +14,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "rp_addr.h"
+
 void sup_ctl_init(sup_ctl *ctl)
 {
     memset(ctl, 0, sizeof(*ctl));
@@ -22,19 +24,10 @@ void sup_ctl_init(sup_ctl *ctl)
         ctl->clients[i].fd = -1;
 }
 
-static int fill_address(struct sockaddr_un *sun, const char *path)
-{
-    memset(sun, 0, sizeof(*sun));
-    sun->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun->sun_path))
-        return -1;
-    strcpy(sun->sun_path, path);
-    return 0;
-}
-
-/* A socket file already at path: 0 if it is stale (removed), -1 if it is
- * in use or not a socket (err set). */
-static int clear_stale(const char *path, const struct sockaddr_un *sun, char *err, size_t errlen)
+/* A socket file already at path (whose address is sun, slen): 0 if it is
+ * stale (removed), -1 if it is in use or not a socket (err set). */
+static int clear_stale(const char *path, const struct sockaddr_un *sun, socklen_t slen,
+                       char *err, size_t errlen)
 {
     struct stat st;
     if (lstat(path, &st) < 0)
@@ -48,7 +41,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sun, char *er
         snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
         return -1;
     }
-    int rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+    int rc = connect(fd, (const struct sockaddr *)sun, slen);
     int e = errno;
     close(fd);
     if (rc == 0) {
@@ -66,12 +59,13 @@ static int clear_stale(const char *path, const struct sockaddr_un *sun, char *er
 int sup_ctl_open(sup_ctl *ctl, const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un sun;
-    if (fill_address(&sun, path) < 0) {
+    socklen_t slen;
+    if (rp_addr_unix(path, 0, &sun, &slen) < 0) {
         snprintf(err, errlen, "%s: longer than a unix socket path may be (%zu bytes)", path,
-                 sizeof(sun.sun_path) - 1);
+                 RP_ADDR_UNIX_PATH_MAX);
         return -ENAMETOOLONG;
     }
-    if (clear_stale(path, &sun, err, errlen) < 0)
+    if (clear_stale(path, &sun, slen, err, errlen) < 0)
         return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
@@ -79,7 +73,7 @@ int sup_ctl_open(sup_ctl *ctl, const char *path, char *err, size_t errlen)
         return -1;
     }
     mode_t old = umask(077); /* never reachable by others, not even for a moment */
-    int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    int rc = bind(fd, (struct sockaddr *)&sun, slen);
     int e = errno;
     umask(old);
     const char *step = "bind";

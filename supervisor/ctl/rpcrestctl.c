@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "rp_addr.h"
 #include "rp_config.h"
 
 #define DEFAULT_CONFIG "conf/rpcrest.ini"
@@ -110,12 +111,12 @@ static int send_all(int fd, const char *p, size_t n)
  * returns the exit status. */
 static int ask(const char *path, const char *request, int timeout_s)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sun.sun_path)) {
+    struct sockaddr_un sun;
+    socklen_t slen;
+    if (rp_addr_unix(path, 0, &sun, &slen) < 0) {
         fprintf(stderr, "rpcrestctl: %s: path too long for a unix socket\n", path);
         return EX_FAILURE;
     }
-    strcpy(sun.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fprintf(stderr, "rpcrestctl: socket: %s\n", strerror(errno));
@@ -126,7 +127,7 @@ static int ask(const char *path, const char *request, int timeout_s)
     struct timeval tv = {.tv_sec = timeout_s};
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+    if (connect(fd, (struct sockaddr *)&sun, slen) < 0) {
         int e = errno;
         if (e == EAGAIN || e == EWOULDBLOCK)
             fprintf(stderr, "rpcrestctl: cannot connect to %s: rpcrestd did not accept within "
