@@ -16,13 +16,18 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "host_bidi.h"
 #include "host_call.h"
 #include "host_health.h"
+#include "rp_addr.h"
 #include "rp_log.h"
 #include "rp_trim.h"
 #include "host_queue.h"
@@ -273,10 +278,56 @@ static int create_queues(host_server *s)
     return 0;
 }
 
-/* Binds `listen`: TLS when conf gives a certificate and this is the public
- * address, plaintext otherwise (the private unix socket). */
-static int bind_listen(host_server *s, const char *listen, const host_server_conf *tls)
+static int is_unix(const char *listen)
 {
+    return strncmp(listen, "unix:", 5) == 0;
+}
+
+/* Whether the unix socket at `path` can be bound, tried with a bind(2) of
+ * our own, undone at once: gRPC core says no more than that it cannot, in
+ * lines of its own.  0 when it can, or when a socket file is there (gRPC
+ * core replaces one); else -1 with the reason in why[whylen]. */
+static int unix_bind_check(const char *path, char *why, size_t whylen)
+{
+    struct sockaddr_un sun;
+    socklen_t slen;
+    struct stat st;
+    if (rp_addr_unix(path, 0, &sun, &slen) < 0) {
+        snprintf(why, whylen, "longer than a unix socket path may be (%zu bytes)",
+                 RP_ADDR_UNIX_PATH_MAX);
+        return -1;
+    }
+    int exists = lstat(path, &st) == 0;
+    if (exists && S_ISSOCK(st.st_mode))
+        return 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0; /* gRPC core tries, and says why itself */
+    int rc = bind(fd, (struct sockaddr *)&sun, slen);
+    int e = errno;
+    close(fd);
+    if (rc == 0) {
+        unlink(path);
+        return 0;
+    }
+    if (exists && e == EADDRINUSE)
+        snprintf(why, whylen, "the path exists and is not a socket");
+    else
+        snprintf(why, whylen, "%s", strerror(e));
+    return -1;
+}
+
+/* Binds `listen`, the setting [host] `key`: TLS when conf gives a
+ * certificate and this is the public address, plaintext otherwise (the
+ * private unix socket).  Returns 0, or -1 with the reason in err[errlen]. */
+static int bind_listen(host_server *s, const char *key, const char *listen,
+                       const host_server_conf *tls, char *err, size_t errlen)
+{
+    char why[128];
+    if (is_unix(listen) && unix_bind_check(listen + 5, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "[host] %s: cannot bind %s: %s", key, listen, why);
+        return -1;
+    }
     grpc_server_credentials *creds;
     if (tls && tls->cert) {
         grpc_ssl_pem_key_cert_pair pair = {tls->key, tls->cert};
@@ -289,13 +340,14 @@ static int bind_listen(host_server *s, const char *listen, const host_server_con
         creds = grpc_insecure_server_credentials_create();
     }
     if (!creds) {
-        rp_log("listen %s: cannot create the TLS credentials", listen);
+        snprintf(err, errlen, "[host] %s: %s: cannot create the TLS credentials", key, listen);
         return -1;
     }
     int port = grpc_server_add_http2_port(s->server, listen, creds);
     grpc_server_credentials_release(creds);
     if (port == 0) {
-        rp_log("listen %s: cannot bind", listen);
+        snprintf(err, errlen, "[host] %s: cannot bind %s; gRPC core's line above says why",
+                 key, listen);
         return -1;
     }
     return 0;
@@ -384,11 +436,6 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
     return server;
 }
 
-static int is_unix(const char *listen)
-{
-    return strncmp(listen, "unix:", 5) == 0;
-}
-
 host_server *host_server_create(const host_server_conf *conf)
 {
     host_server *s = calloc(1, sizeof(*s));
@@ -417,8 +464,11 @@ host_server *host_server_create(const host_server_conf *conf)
     grpc_server_register_completion_queue(s->server, s->shutdown_cq, NULL);
     /* gRPC binds (and listens) here; accepting waits for grpc_server_start */
     if (!is_unix(conf->listen)) {
-        if (bind_listen(s, conf->listen, conf) < 0)
+        char err[512];
+        if (bind_listen(s, "listen", conf->listen, conf, err, sizeof(err)) < 0) {
+            rp_log("%s", err);
             goto fail;
+        }
         s->bound = 1;
     }
     return s;
@@ -435,16 +485,19 @@ int host_server_prepare(host_server *s, const host_plugins *ps, const host_serve
         return -1;
     /* unix sockets are bound by the user that serves them, so that they are
      * its own (a gateway running as that user can connect) */
+    char err[512];
     if (is_unix(conf->listen)) {
-        if (bind_listen(s, conf->listen, NULL) < 0)
+        if (bind_listen(s, "listen", conf->listen, NULL, err, sizeof(err)) < 0) {
+            rp_log("%s", err);
             return -1;
+        }
         s->bound = 1;
     }
     /* the gateway's way in; without it the gateway uses conf->listen */
     if (!private_listen)
         return 0;
-    if (bind_listen(s, private_listen, NULL) < 0) {
-        rp_log("%s: serving on %s only", private_listen, conf->listen);
+    if (bind_listen(s, "private_listen", private_listen, NULL, err, sizeof(err)) < 0) {
+        rp_log("%s; the gateway will use %s", err, conf->listen);
         return 0;
     }
     if (chmod(private_listen + 5, 0600) < 0)

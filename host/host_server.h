@@ -35,19 +35,20 @@ typedef struct host_server_conf {
 /*
  * Creates the server and, when conf->listen is a TCP address, binds it
  * (with TLS when conf->cert is set): the part that may need root, for a
- * port below 1024.  Returns the server, or NULL after logging why ("listen
- * ADDRESS: cannot bind" when the address is taken).  Call after grpc_init;
- * conf is read during the call only (the PEM texts are copied by gRPC).
+ * port below 1024.  Returns the server, or NULL after logging why ("[host]
+ * listen: cannot bind ADDRESS" when the address is taken).  Call after
+ * grpc_init; conf is read during the call only (the PEM texts are copied by
+ * gRPC).
  */
 host_server *host_server_create(const host_server_conf *conf);
 
 /*
  * Binds a unix conf->listen and `private_listen` ("unix:/path" for the
  * gateway, plaintext, made mode 0600; NULL for none; if it cannot be bound
- * that is logged and it is left out) as the current effective user, and
- * registers every method of ps.  Returns 1 when private_listen is bound, 0
- * when it is not, or -1 after logging why; either way host_server_stop
- * frees s.  ps must outlive the server.
+ * that is logged, with why, and it is left out) as the current effective
+ * user, and registers every method of ps.  Returns 1 when private_listen is
+ * bound, 0 when it is not, or -1 after logging why; either way
+ * host_server_stop frees s.  ps must outlive the server.
  */
 int host_server_prepare(host_server *s, const host_plugins *ps, const host_server_conf *conf,
                         const char *private_listen);

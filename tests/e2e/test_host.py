@@ -494,7 +494,8 @@ class SignalTest(HostCase):
         second = self.host(listen=first.listen)
         second.start(wait=False)
         self.assertEqual(second.wait_exit(5), 1, second.stderr())
-        self.assertIn("rpcrest-host: listen %s: cannot bind\n" % first.listen, second.stderr())
+        self.assertIn("rpcrest-host: [host] listen: cannot bind %s; gRPC core's line above says "
+                      "why\n" % first.listen, second.stderr())
         self.assertIsNone(first.proc.poll())
 
     def test_unix_socket(self):

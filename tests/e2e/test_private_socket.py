@@ -1,11 +1,13 @@
 """End-to-end tests of the host's private unix socket ([host] private_listen,
 common/rp_private.c): by default the gateway reaches the host over it; the
 host publishes it as a symlink to its own socket and removes both on a
-clean stop; `off`, or a [gateway] upstream, keeps the gateway on TCP.
+clean stop; `off`, or a [gateway] upstream, keeps the gateway on TCP; a
+socket that cannot be bound is said once.
 """
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import time
 import unittest
@@ -89,6 +91,44 @@ class PrivateSocket(unittest.TestCase):
         # and the host's own
         host_pid = r.children()["rpcrest-host"]
         self.assertTrue(any(n.endswith(".sock.%d" % host_pid) for n in left), left)
+
+    def test_a_socket_that_cannot_be_bound_is_said_once(self):
+        """When the host cannot bind its own socket PATH.PID, one line says
+        so, naming the setting, the path and why (not gRPC core's error as
+        well, nor a second line of the host's), and the host serves on its
+        public address alone."""
+        d = tempfile.mkdtemp(prefix="rpcrest-private-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o700)
+        path = os.path.join(d, "host.sock")
+        port = harness.free_port()
+        ini = os.path.join(d, "host.ini")
+        with open(ini, "w") as f:
+            f.write("[host]\nlisten = 127.0.0.1:%d\nprivate_listen = unix:%s\n"
+                    "[service.echo]\nplugin = %s/services/echo.so\n"
+                    % (port, path, harness.BUILD))
+        log_path = os.path.join(d, "host.log")
+        with open(log_path, "wb") as log:
+            # the shell's pid is the host's (exec): a folder where its socket goes
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", 'mkdir "$0.$$" && exec "$1" -c "$2"', path,
+                 os.path.join(harness.BUILD, "rpcrest-host"), ini],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(harness.stop_process, proc)
+
+        def lines():
+            with open(log_path) as f:
+                return f.read().splitlines()
+        self.assertTrue(harness.wait_until(
+            lambda: any(" serving example.MyService " in l for l in lines()), 10), lines())
+        self.assertTrue(harness.port_open(port))
+        harness.stop_process(proc)
+        lines = lines()
+        about = [l for l in lines if "private_listen" in l or "bind" in l or "grpc " in l]
+        self.assertEqual(about, [
+            "rpcrest-host: [host] private_listen: cannot bind unix:%s.%d: the path exists and "
+            "is not a socket; the gateway will use 127.0.0.1:%d" % (path, proc.pid, port)],
+            lines)
 
     def test_off_keeps_the_gateway_on_tcp(self):
         with harness.Rpcrest(host={"private_listen": "off"}) as r:
