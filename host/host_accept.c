@@ -17,8 +17,11 @@
 
 #define SHED_MAX 256 /* connections closed per failed accept, at most */
 
+/* guards reserve_fd: gRPC core may accept on several threads at once */
 static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
 static int reserve_fd = -1; /* /dev/null, held to be closed when accept4 finds no fd */
+/* the line about connections shed, which a flood of them would repeat
+ * without end: at most RP_LOG_BURST a second (rp_log.h) */
 static rp_log_limit shed_log = RP_LOG_LIMIT_INIT;
 
 int __real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);

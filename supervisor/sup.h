@@ -1,6 +1,7 @@
 /*
  * sup.h -- rpcrestd's state, shared by the loop (sup_main.c), the commands
- * it obeys (sup_cmd.c: rpcrestctl's requests) and the reload (sup_reload.c).
+ * it obeys (sup_cmd.c: rpcrestctl's requests), the reload (sup_reload.c)
+ * and the figures of `rpcrestctl metrics` (sup_metrics.c).
  */
 #ifndef SUP_H
 #define SUP_H
