@@ -25,6 +25,7 @@
 #include "google/protobuf/descriptor.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "gw_limits.h"
+#include "gw_names.h"
 #include "rp_pb_depth.h"
 
 typedef Grpc__Reflection__V1__ServerReflectionRequest Request;
@@ -82,6 +83,8 @@ typedef struct disc {
     /* what was found */
     file_rec *files;
     size_t n_files;
+    size_t cap_files;
+    gw_names file_index; /* positions in files, by name */
     service_rec *services;
     size_t n_services;
     char **listed; /* gw_discovery_result.listed */
@@ -395,10 +398,21 @@ static int is_internal(const char *service)
 
 static file_rec *find_file(disc *d, const char *name)
 {
-    for (size_t i = 0; i < d->n_files; i++)
-        if (strcmp(d->files[i].name, name) == 0)
-            return &d->files[i];
-    return NULL;
+    size_t i = gw_names_find(&d->file_index, name);
+    return i == GW_NAMES_NONE ? NULL : &d->files[i];
+}
+
+/* Fails when the fetch is cancelled or out of time: what the loops that
+ * take a large answer apart look at, since no wait on the upstream
+ * interrupts them.  Returns 0 or -1 (err set). */
+static int check_time(disc *d)
+{
+    if (d->cancel && atomic_load(d->cancel))
+        return fail(d, "cancelled while reading the upstream's files");
+    if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), d->deadline) >= 0)
+        return fail(d, "not done within %" PRId64 " ms (DEADLINE_EXCEEDED) reading the "
+                       "upstream's files (%zu so far)", d->timeout_ms, d->n_files);
+    return 0;
 }
 
 static void file_free(file_rec *f)
@@ -446,12 +460,20 @@ static int add_file(disc *d, const uint8_t *data, size_t len)
     }
     if (find_file(d, fp->name))
         goto out;
-    file_rec *grown = realloc(d->files, (d->n_files + 1) * sizeof(*grown));
-    if (!grown) {
-        rc = fail(d, "out of memory");
+    if (d->n_files == GW_DISCOVERY_MAX_FILES) {
+        rc = fail(d, "the upstream sent more than %d files", GW_DISCOVERY_MAX_FILES);
         goto out;
     }
-    d->files = grown;
+    if (d->n_files == d->cap_files) {
+        size_t cap = d->cap_files ? d->cap_files * 2 : 16;
+        file_rec *grown = realloc(d->files, cap * sizeof(*grown));
+        if (!grown) {
+            rc = fail(d, "out of memory");
+            goto out;
+        }
+        d->files = grown;
+        d->cap_files = cap;
+    }
     file_rec *f = &d->files[d->n_files];
     memset(f, 0, sizeof(*f));
     f->name = strdup(fp->name);
@@ -464,6 +486,8 @@ static int add_file(disc *d, const uint8_t *data, size_t len)
     for (; f->n_deps < fp->n_dependency; f->n_deps++)
         if (!(f->deps[f->n_deps] = strdup(fp->dependency[f->n_deps])))
             goto oom;
+    if (gw_names_add(&d->file_index, f->name, d->n_files) < 0)
+        goto oom;
     d->n_files++;
     note_services(d, fp);
     goto out;
@@ -518,8 +542,12 @@ static int request_files(disc *d, int kind, const char *what, char *why, size_t 
                   what, (int)resp->message_response_case);
     } else {
         const Grpc__Reflection__V1__FileDescriptorResponse *fr = resp->file_descriptor_response;
-        for (size_t i = 0; i < fr->n_file_descriptor_proto && rc == 0; i++)
-            rc = add_file(d, fr->file_descriptor_proto[i].data, fr->file_descriptor_proto[i].len);
+        for (size_t i = 0; i < fr->n_file_descriptor_proto && rc == 0; i++) {
+            rc = check_time(d);
+            if (rc == 0)
+                rc = add_file(d, fr->file_descriptor_proto[i].data,
+                              fr->file_descriptor_proto[i].len);
+        }
     }
     grpc__reflection__v1__server_reflection_response__free_unpacked(resp, NULL);
     return rc;
@@ -642,28 +670,58 @@ static int fetch_files(disc *d)
 
 /* ---- the FileDescriptorSet ----------------------------------------------- */
 
-/* Appends f after its imports (depth first; an import cycle, which protoc
- * refuses anyway, is cut where it closes). */
-static void emit(disc *d, file_rec *f, gw_buf *out)
+/* One file being written: its imports from `next` on are still to look at. */
+typedef struct emit_frame {
+    file_rec *f;
+    size_t next;
+} emit_frame;
+
+/*
+ * Appends every file after its imports, depth first, with a stack of its
+ * own (an import chain may be as long as there are files); an import
+ * cycle, which protoc refuses anyway, is cut where it closes.  Returns 0
+ * or -1 (err set).
+ */
+static int emit_files(disc *d, gw_buf *out)
 {
-    if (f->mark)
-        return;
-    f->mark = 1;
-    for (size_t i = 0; i < f->n_deps; i++) {
-        file_rec *dep = find_file(d, f->deps[i]);
-        if (dep)
-            emit(d, dep, out);
+    emit_frame *stack = malloc((d->n_files ? d->n_files : 1) * sizeof(*stack));
+    if (!stack)
+        return fail(d, "out of memory");
+    for (size_t i = 0; i < d->n_files; i++) {
+        if (d->files[i].mark)
+            continue;
+        if (check_time(d) < 0) {
+            free(stack);
+            return -1;
+        }
+        size_t depth = 0; /* each file is pushed once: depth <= n_files */
+        stack[depth++] = (emit_frame){&d->files[i], 0};
+        d->files[i].mark = 1;
+        while (depth > 0) {
+            emit_frame *top = &stack[depth - 1];
+            if (top->next < top->f->n_deps) {
+                file_rec *dep = find_file(d, top->f->deps[top->next++]);
+                if (dep && !dep->mark) {
+                    dep->mark = 1;
+                    stack[depth++] = (emit_frame){dep, 0};
+                }
+                continue;
+            }
+            gw_buf_putc(out, FILE_SET_FILE_TAG);
+            gw_buf_varint(out, top->f->len);
+            gw_buf_append(out, top->f->data, top->f->len);
+            top->f->mark = 2;
+            depth--;
+        }
     }
-    gw_buf_putc(out, FILE_SET_FILE_TAG);
-    gw_buf_varint(out, f->len);
-    gw_buf_append(out, f->data, f->len);
-    f->mark = 2;
+    free(stack);
+    return 0;
 }
 
 static int build_result(disc *d, gw_discovery_result *res)
 {
-    for (size_t i = 0; i < d->n_files; i++)
-        emit(d, &d->files[i], &res->set);
+    if (emit_files(d, &res->set) < 0)
+        return -1;
     res->n_files = d->n_files;
     res->protocol = d->protocol->name;
     res->services = calloc(d->n_services ? d->n_services : 1, sizeof(*res->services));
@@ -726,6 +784,7 @@ int gw_discovery_fetch(grpc_channel *channel, int64_t timeout_ms, unsigned flags
     for (size_t i = 0; i < d.n_files; i++)
         file_free(&d.files[i]);
     free(d.files);
+    gw_names_free(&d.file_index);
     for (size_t i = 0; i < d.n_services; i++) {
         free(d.services[i].name);
         free(d.services[i].undescribed);

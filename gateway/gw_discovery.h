@@ -27,6 +27,11 @@ enum {
     GW_DISCOVERY_WAIT_FOR_READY = 1u << 1,
 };
 
+/* The most files one fetch takes (each counted once, imports included):
+ * far more than an API has, and the bound on the work an upstream's answers
+ * can ask of the gateway.  An upstream that sends more fails the fetch. */
+#define GW_DISCOVERY_MAX_FILES 10000
+
 /* What a fetch found.  The caller owns it and releases it with
  * gw_discovery_result_free. */
 typedef struct gw_discovery_result {
@@ -61,6 +66,10 @@ typedef struct gw_discovery_result {
  * for about timeout_ms at most (timeout_ms <= 0: no limit).  When `cancel`
  * (may be NULL) becomes nonzero, the call is cancelled within about 50 ms
  * and the fetch fails ("reflection: cancelled …").
+ *
+ * The timeout and `cancel` also hold while the files received are taken
+ * apart; more than GW_DISCOVERY_MAX_FILES files fail the fetch ("reflection:
+ * the upstream sent more than 10000 files").
  *
  * Returns 0 with *res filled (an upstream with no service of its own gives
  * an empty set), or -1 with *res empty and "reflection: …" in err[errlen]

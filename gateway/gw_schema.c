@@ -8,6 +8,7 @@
 #include "gw_schema.h"
 
 #include "gw_buf.h"
+#include "gw_names.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -41,6 +42,8 @@ struct gw_schema {
     size_t n_sets;
     const FileProto **files; /* deduplicated by name */
     size_t n_files;
+    size_t cap_files;
+    gw_names file_index;     /* positions in files, by name, while loading */
     type_entry *types;       /* sorted by name once loaded */
     size_t n_types;
     size_t cap_types;
@@ -764,15 +767,18 @@ static int add_set(gw_schema *s, const uint8_t *data, size_t len, const char *or
                            "then letters, digits and '_'; a json_name is UTF-8 text without "
                            "control characters)",
                         origin, misnamed, f->name);
-        int seen = 0;
-        for (size_t j = 0; j < s->n_files && !seen; j++)
-            seen = strcmp(s->files[j]->name, f->name) == 0;
-        if (seen)
+        if (gw_names_find(&s->file_index, f->name) != GW_NAMES_NONE)
             continue;
-        const FileProto **files = realloc(s->files, (s->n_files + 1) * sizeof(*files));
-        if (!files)
+        if (s->n_files == s->cap_files) {
+            size_t cap = s->cap_files ? s->cap_files * 2 : 16;
+            const FileProto **files = realloc(s->files, cap * sizeof(*files));
+            if (!files)
+                return fail(s, "out of memory");
+            s->files = files;
+            s->cap_files = cap;
+        }
+        if (gw_names_add(&s->file_index, f->name, s->n_files) < 0)
             return fail(s, "out of memory");
-        s->files = files;
         s->files[s->n_files++] = f;
     }
     return 0;
@@ -828,6 +834,7 @@ static gw_schema *finish_load(gw_schema *s)
     }
     s->err = NULL;
     s->errlen = 0;
+    gw_names_free(&s->file_index);
     return s;
 }
 
@@ -910,6 +917,7 @@ void gw_schema_free(gw_schema *s)
         google__protobuf__file_descriptor_set__free_unpacked(s->sets[i], NULL);
     free(s->sets);
     free(s->files);
+    gw_names_free(&s->file_index);
     free(s);
 }
 

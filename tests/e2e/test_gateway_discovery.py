@@ -25,6 +25,7 @@ import atexit
 import concurrent.futures
 import http.client
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -44,6 +45,12 @@ GRPC_PROTO = "/usr/share/grpc-proto"
 ECHO_METHOD = "/example.MyService/Echo"
 V1 = "grpc.reflection.v1"
 V1ALPHA = "grpc.reflection.v1alpha"
+
+
+def max_files():
+    """GW_DISCOVERY_MAX_FILES, as gateway/gw_discovery.h defines it."""
+    with open(os.path.join(harness.ROOT, "gateway", "gw_discovery.h")) as f:
+        return int(re.search(r"#define GW_DISCOVERY_MAX_FILES (\d+)", f.read()).group(1))
 
 # A second service file that imports echo.proto: its files overlap the
 # echo service's, and it declares two services (one request must do).
@@ -170,6 +177,60 @@ class ReflectionServer:
         return self.reflection.kinds(kind)
 
 
+class ManyFilesServer:
+    """A grpcio server on 127.0.0.1 whose reflection lists one service,
+    many.Service, and answers the request for it with `files` (serialized
+    FileDescriptorProtos, the first declaring it) in one message, as a
+    server sends a file with all its imports."""
+
+    def __init__(self, files):
+        pb2, pb2_grpc = Fixtures.stubs[V1]
+
+        class Servicer(pb2_grpc.ServerReflectionServicer):
+            def ServerReflectionInfo(self, requests, context):
+                for req in requests:
+                    resp = pb2.ServerReflectionResponse()
+                    kind = req.WhichOneof("message_request")
+                    if kind == "list_services":
+                        resp.list_services_response.service.add(name="many.Service")
+                    elif kind == "file_containing_symbol":
+                        resp.file_descriptor_response.file_descriptor_proto.extend(files)
+                    else:
+                        resp.error_response.error_code = grpc.StatusCode.NOT_FOUND.value[0]
+                        resp.error_response.error_message = "not here"
+                    yield resp
+        self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=2))
+        pb2_grpc.add_ServerReflectionServicer_to_server(Servicer(), self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+
+    def start(self):
+        self.server.start()
+        return self
+
+    def stop(self):
+        self.server.stop(0).wait(5)
+
+    def target(self):
+        return "127.0.0.1:%d" % self.port
+
+    @staticmethod
+    def chain(n):
+        """f0.proto … f{n-1}.proto, each importing the next; f0 declares
+        many.Service with one method."""
+        files = []
+        for i in range(n):
+            f = descriptor_pb2.FileDescriptorProto(name="f%d.proto" % i, package="many",
+                                                   syntax="proto3")
+            if i + 1 < n:
+                f.dependency.append("f%d.proto" % (i + 1))
+            if i == 0:
+                f.message_type.add(name="M")
+                f.service.add(name="Service").method.add(name="Call", input_type=".many.M",
+                                                         output_type=".many.M")
+            files.append(f.SerializeToString())
+        return files
+
+
 class Result:
     def __init__(self, proc, elapsed, set_path):
         self.code = proc.returncode
@@ -238,9 +299,11 @@ class DiscoveryCase(unittest.TestCase):
         """Every file once, every import present and before its importer."""
         names = [f.name for f in r.files]
         self.assertEqual(len(names), len(set(names)), names)
-        for i, f in enumerate(r.files):
+        before = set()
+        for f in r.files:
             for dep in f.dependency:
-                self.assertIn(dep, names[:i], "%s imports %s: %s" % (f.name, dep, names))
+                self.assertIn(dep, before, "%s imports %s: %s" % (f.name, dep, names))
+            before.add(f.name)
 
 
 class V1Test(DiscoveryCase):
@@ -367,6 +430,42 @@ class BrokenServerTest(DiscoveryCase):
         r = self.tool(s.target())
         self.assert_failed(r, "example.MyService: the files the upstream sent for it do not "
                               "declare it")
+
+
+class ManyFilesTest(DiscoveryCase):
+    """An answer with as many files as the gateway takes, and with more:
+    the files past GW_DISCOVERY_MAX_FILES are refused, however many they
+    are, and a chain of imports as long as the limit loads."""
+
+    def many_files_server(self, files):
+        s = ManyFilesServer(files)
+        self.servers.append(s)
+        return s.start()
+
+    def test_import_chain_as_long_as_the_limit(self):
+        n = max_files()
+        r = self.tool(self.many_files_server(ManyFilesServer.chain(n)).target())
+        self.assert_ok(r)
+        self.assertIn("files %d" % n, r.lines)
+        self.assertEqual(r.methods, ["/many.Service/Call -"])
+        self.assertEqual(len(r.files), n)
+        self.assertEqual(r.files[0].name, "f%d.proto" % (n - 1))  # imports first
+        self.assert_set_well_formed(r)
+
+    def test_one_file_more_than_the_limit(self):
+        n = max_files()
+        r = self.tool(self.many_files_server(ManyFilesServer.chain(n + 1)).target())
+        self.assert_failed(r, "reflection: the upstream sent more than %d files" % n)
+
+    def test_many_times_the_limit_in_one_answer(self):
+        """20 times the limit (a few MB; 64 MiB would hold 1.7 million):
+        refused as soon as the limit is passed, within the timeout."""
+        n = max_files()
+        files = ManyFilesServer.chain(1)
+        files += [descriptor_pb2.FileDescriptorProto(name="g%d.proto" % i).SerializeToString()
+                  for i in range(20 * n)]
+        r = self.tool(self.many_files_server(files).target(), timeout_ms=10000)
+        self.assert_failed(r, "reflection: the upstream sent more than %d files" % n)
 
 
 class FallbackTest(DiscoveryCase):

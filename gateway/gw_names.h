@@ -1,0 +1,38 @@
+/*
+ * gw_names.h -- an index of names: the position of a name among those
+ * added, found without comparing it with every other, for the loaders that
+ * take many descriptor files at once (reflection's answers, descriptor
+ * sets).  It does not own the names: each must stay where it is, unchanged,
+ * for as long as the index is used.
+ */
+#ifndef GW_NAMES_H
+#define GW_NAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gw_name_slot gw_name_slot;
+
+typedef struct gw_names {
+    gw_name_slot *slots;
+    size_t cap; /* slots: 0, or a power of two at least twice n */
+    size_t n;   /* names added */
+} gw_names;
+
+#define GW_NAMES_INIT {NULL, 0, 0}
+
+/* What gw_names_find returns for a name that was not added. */
+#define GW_NAMES_NONE SIZE_MAX
+
+/* The position `name` was added with, or GW_NAMES_NONE. */
+size_t gw_names_find(const gw_names *x, const char *name);
+
+/* Adds `name` (not copied) at position `pos`, which must not be
+ * GW_NAMES_NONE; a name already added keeps its position.  Returns 0, or
+ * -1 when out of memory (x is unchanged). */
+int gw_names_add(gw_names *x, const char *name, size_t pos);
+
+/* Releases the index (not the names) and leaves it empty. */
+void gw_names_free(gw_names *x);
+
+#endif /* GW_NAMES_H */
