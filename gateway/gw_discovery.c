@@ -87,6 +87,7 @@ typedef struct disc {
     gw_names file_index; /* positions in files, by name */
     service_rec *services;
     size_t n_services;
+    gw_names service_index; /* positions in services, by name */
     char **listed; /* gw_discovery_result.listed */
     size_t n_listed;
     char *err;
@@ -424,21 +425,22 @@ static void file_free(file_rec *f)
     free(f->deps);
 }
 
-/* Marks the services that fp declares as found. */
-static void note_services(disc *d, const FileProto *fp)
+/* Marks the services that fp declares as found.  Returns 0 or -1 (err
+ * set). */
+static int note_services(disc *d, const FileProto *fp)
 {
     const char *pkg = fp->package ? fp->package : "";
-    size_t pkg_len = strlen(pkg);
     for (size_t i = 0; i < fp->n_service; i++) {
         const char *svc = fp->service[i]->name ? fp->service[i]->name : "";
-        for (size_t j = 0; j < d->n_services; j++) {
-            const char *want = d->services[j].name;
-            if (pkg_len == 0 ? strcmp(want, svc) == 0
-                             : strncmp(want, pkg, pkg_len) == 0 && want[pkg_len] == '.' &&
-                                   strcmp(want + pkg_len + 1, svc) == 0)
-                d->services[j].found = 1;
-        }
+        char *full = NULL;
+        if (*pkg && asprintf(&full, "%s.%s", pkg, svc) < 0)
+            return fail(d, "out of memory");
+        size_t j = gw_names_find(&d->service_index, full ? full : svc);
+        free(full);
+        if (j != GW_NAMES_NONE)
+            d->services[j].found = 1;
     }
+    return 0;
 }
 
 /* Keeps one serialized FileDescriptorProto unless a file of that name is
@@ -489,7 +491,7 @@ static int add_file(disc *d, const uint8_t *data, size_t len)
     if (gw_names_add(&d->file_index, f->name, d->n_files) < 0)
         goto oom;
     d->n_files++;
-    note_services(d, fp);
+    rc = note_services(d, fp);
     goto out;
 oom:
     file_free(f);
@@ -575,14 +577,14 @@ static int take_services(disc *d, const Response *resp)
             return fail(d, "out of memory");
         if (!name || !*name || (!(d->flags & GW_DISCOVERY_INTERNAL) && is_internal(name)))
             continue;
-        int dup = 0;
-        for (size_t j = 0; j < d->n_services && !dup; j++)
-            dup = strcmp(d->services[j].name, name) == 0;
-        if (dup)
-            continue;
-        if (!(d->services[d->n_services].name = strdup(name)))
+        if (gw_names_find(&d->service_index, name) != GW_NAMES_NONE)
+            continue; /* listed twice */
+        service_rec *s = &d->services[d->n_services];
+        if (!(s->name = strdup(name)))
             return fail(d, "out of memory");
         d->n_services++;
+        if (gw_names_add(&d->service_index, s->name, d->n_services - 1) < 0)
+            return fail(d, "out of memory");
     }
     return 0;
 }
@@ -790,6 +792,7 @@ int gw_discovery_fetch(grpc_channel *channel, int64_t timeout_ms, unsigned flags
         free(d.services[i].undescribed);
     }
     free(d.services);
+    gw_names_free(&d.service_index);
     for (size_t i = 0; i < d.n_listed; i++)
         free(d.listed[i]);
     free(d.listed);

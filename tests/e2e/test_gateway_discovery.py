@@ -178,12 +178,12 @@ class ReflectionServer:
 
 
 class ManyFilesServer:
-    """A grpcio server on 127.0.0.1 whose reflection lists one service,
-    many.Service, and answers the request for it with `files` (serialized
+    """A grpcio server on 127.0.0.1 whose reflection lists `listed` and
+    answers a request for a service with `files` (serialized
     FileDescriptorProtos, the first declaring it) in one message, as a
     server sends a file with all its imports."""
 
-    def __init__(self, files):
+    def __init__(self, files, listed=("many.Service",)):
         pb2, pb2_grpc = Fixtures.stubs[V1]
 
         class Servicer(pb2_grpc.ServerReflectionServicer):
@@ -192,7 +192,8 @@ class ManyFilesServer:
                     resp = pb2.ServerReflectionResponse()
                     kind = req.WhichOneof("message_request")
                     if kind == "list_services":
-                        resp.list_services_response.service.add(name="many.Service")
+                        for name in listed:
+                            resp.list_services_response.service.add(name=name)
                     elif kind == "file_containing_symbol":
                         resp.file_descriptor_response.file_descriptor_proto.extend(files)
                     else:
@@ -435,10 +436,11 @@ class BrokenServerTest(DiscoveryCase):
 class ManyFilesTest(DiscoveryCase):
     """An answer with as many files as the gateway takes, and with more:
     the files past GW_DISCOVERY_MAX_FILES are refused, however many they
-    are, and a chain of imports as long as the limit loads."""
+    are, and a chain of imports as long as the limit loads.  Many services
+    in one file, each listed twice, are each found once."""
 
-    def many_files_server(self, files):
-        s = ManyFilesServer(files)
+    def many_files_server(self, files, **kw):
+        s = ManyFilesServer(files, **kw)
         self.servers.append(s)
         return s.start()
 
@@ -466,6 +468,19 @@ class ManyFilesTest(DiscoveryCase):
                   for i in range(20 * n)]
         r = self.tool(self.many_files_server(files).target(), timeout_ms=10000)
         self.assert_failed(r, "reflection: the upstream sent more than %d files" % n)
+
+    def test_many_services_listed_twice(self):
+        n = 50000
+        f = descriptor_pb2.FileDescriptorProto(name="s.proto", package="many", syntax="proto3")
+        names = ["many.S%d" % i for i in range(n)]
+        for i in range(n):
+            f.service.add(name="S%d" % i)
+        r = self.tool(self.many_files_server([f.SerializeToString()],
+                                             listed=names + names).target(),
+                      timeout_ms=10000)
+        self.assert_ok(r)
+        self.assertIn("files 1", r.lines)
+        self.assertEqual(r.services, names)
 
 
 class FallbackTest(DiscoveryCase):
