@@ -113,22 +113,6 @@ static int read_stat(pid_t pid, proc_stat *st)
     return 0;
 }
 
-int sup_group_has_live_members(pid_t pgid)
-{
-    DIR *dir = opendir("/proc");
-    if (!dir)
-        return 1; /* cannot tell: as if it had */
-    int live = 0;
-    struct dirent *de;
-    while (!live && (de = readdir(dir))) {
-        proc_stat st;
-        if (isdigit((unsigned char)de->d_name[0]) && read_stat((pid_t)atoi(de->d_name), &st) == 0)
-            live = st.pgrp == pgid && st.state != 'Z' && st.state != 'X';
-    }
-    closedir(dir);
-    return live;
-}
-
 /* 1 if pid is on its way out: exiting, or SIGKILL pending (a member of a
  * group rpcrestd has just killed, handed to rpcrestd before it acted on
  * the signal).  Killing or stopping it again would only say so twice.
@@ -155,6 +139,23 @@ static int is_dying(pid_t pid, const proc_stat *st)
             return 1;
     }
     return 0;
+}
+
+int sup_group_has_live_members(pid_t pgid)
+{
+    DIR *dir = opendir("/proc");
+    if (!dir)
+        return 1; /* cannot tell: as if it had */
+    int live = 0;
+    struct dirent *de;
+    while (!live && (de = readdir(dir))) {
+        proc_stat st;
+        pid_t pid = isdigit((unsigned char)de->d_name[0]) ? (pid_t)atoi(de->d_name) : 0;
+        if (pid > 0 && read_stat(pid, &st) == 0)
+            live = st.pgrp == pgid && st.state != 'Z' && st.state != 'X' && !is_dying(pid, &st);
+    }
+    closedir(dir);
+    return live;
 }
 
 /* ---- the records ------------------------------------------------------------ */

@@ -137,8 +137,10 @@ int64_t sup_adopt_tick(sup_adopted *a, int stopping, int64_t now);
  * the first (sup_adopt_tick).  Returns 1 once none is left. */
 int sup_adopt_stop(sup_adopted *a, double stop_timeout, int64_t now);
 
-/* 1 if a process that has not ended yet (not a zombie) is in process
- * group pgid; 1 too when /proc cannot be read. */
+/* 1 if a process that has not ended yet is in process group pgid: not a
+ * zombie, not exiting, no SIGKILL pending (a member killed with the group
+ * a moment ago, which has not acted on it yet, is no process left behind);
+ * 1 too when /proc cannot be read. */
 int sup_group_has_live_members(pid_t pgid);
 
 #endif /* SUP_ADOPT_H */
