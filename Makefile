@@ -357,8 +357,12 @@ $(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=calloc \
 	-Wl,--wrap=nghttp2_session_client_new2 -Wl,--wrap=setsockopt
 
 # Special-purpose plugins for the host's tests (broken on purpose, or slow).
-TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)
-TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(TEST_PLUGIN_SRC))
+# bad_descriptor.c is built once per case it lists, as bad_descriptor_CASE.so.
+BAD_DESCRIPTOR_CASES := no_name no_methods no_index unsorted_index no_method_name no_input \
+                        output_not_a_message
+TEST_PLUGIN_SRC := $(filter-out tests/plugins/bad_descriptor.c,$(wildcard tests/plugins/*.c))
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(TEST_PLUGIN_SRC)) \
+                $(BAD_DESCRIPTOR_CASES:%=$(B)/tests/plugins/bad_descriptor_%.so)
 
 $(B)/tests/plugins/%.so: tests/plugins/%.c $(O)/services/echo/echo.pb-c.o
 	@mkdir -p $(dir $@)
@@ -368,6 +372,13 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c $(O)/services/echo/echo.pb-c.o
 
 # This one embeds echo.proto's descriptor set, which contradicts it.
 $(B)/tests/plugins/kind_mismatch.so: $(O)/services/echo/echo.desc.o
+
+$(B)/tests/plugins/bad_descriptor_%.so: tests/plugins/bad_descriptor.c \
+		$(O)/services/echo/echo.pb-c.o $(O)/services/echo/echo.desc.o
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -DCASE_$* -I$(G)/services/echo -shared $^ \
+	    $(shell $(PKG_CONFIG) --libs libprotobuf-c) -o $@
 
 # The out-of-memory tests' LD_PRELOAD library (tests/faults/failmalloc.c).
 # Never sanitized: it replaces malloc, which a sanitizer runtime must own;

@@ -169,13 +169,67 @@ static int check_method(const host_plugin *p, const rpcrest_service *svc, size_t
 static int declared_kind(const host_plugin *p, const char *service, const char *method,
                          rpcrest_method_kind *kind);
 
+static int message_descriptor_ok(const ProtobufCMessageDescriptor *m)
+{
+    return m && m->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC && m->name;
+}
+
+/* Whether everything of a (perhaps hand-built) protoc-c service descriptor
+ * that the host reads is there: its name, its methods with their names and
+ * message descriptors, and the by-name index that
+ * protobuf_c_service_descriptor_get_method_by_name searches (each method
+ * once, in name order).  If not, says what is wrong in why[whylen]. */
+static int descriptor_ok(const ProtobufCServiceDescriptor *d, size_t si, char *why,
+                         size_t whylen)
+{
+    if (!d || d->magic != PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC) {
+        snprintf(why, whylen, "service entry %zu: %s", si,
+                 d ? "wrong magic" : "the descriptor is NULL");
+        return 0;
+    }
+    if (!d->name) {
+        snprintf(why, whylen, "service entry %zu: its name is NULL", si);
+        return 0;
+    }
+    if (d->n_methods > 0 && (!d->methods || !d->method_indices_by_name)) {
+        snprintf(why, whylen, "service %s: %s is NULL", d->name,
+                 d->methods ? "method_indices_by_name" : "methods");
+        return 0;
+    }
+    for (unsigned i = 0; i < d->n_methods; i++) {
+        const ProtobufCMethodDescriptor *md = &d->methods[i];
+        if (!md->name) {
+            snprintf(why, whylen, "service %s: method %u has no name", d->name, i);
+            return 0;
+        }
+        if (!message_descriptor_ok(md->input) || !message_descriptor_ok(md->output)) {
+            snprintf(why, whylen, "service %s: method %s: its %s is not a protoc-c message "
+                     "descriptor", d->name, md->name,
+                     message_descriptor_ok(md->input) ? "output" : "input");
+            return 0;
+        }
+    }
+    for (unsigned i = 0; i < d->n_methods; i++) {
+        unsigned at = d->method_indices_by_name[i];
+        if (at >= d->n_methods ||
+            (i > 0 && strcmp(d->methods[d->method_indices_by_name[i - 1]].name,
+                             d->methods[at].name) >= 0)) {
+            snprintf(why, whylen, "service %s: method_indices_by_name does not list its "
+                     "methods in name order", d->name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Every entry names a method of the descriptor with a kind the host serves,
  * and every method of the descriptor has exactly one handler. */
-static int check_service(const host_plugin *p, const rpcrest_service *svc)
+static int check_service(const host_plugin *p, size_t si, const rpcrest_service *svc)
 {
     const ProtobufCServiceDescriptor *d = svc->descriptor;
-    if (!d || d->magic != PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC) {
-        rp_log("%s: a service has no valid protoc-c service descriptor", p->path);
+    char why[256];
+    if (!descriptor_ok(d, si, why, sizeof(why))) {
+        rp_log("%s: a service has no valid protoc-c service descriptor: %s", p->path, why);
         return -1;
     }
     if (svc->n_methods > 0 && !svc->methods) {
@@ -351,7 +405,7 @@ static int plugin_load(host_plugins *ps, size_t pi)
         return -1;
     for (size_t si = 0; si < p->entry->n_services; si++) {
         const rpcrest_service *svc = &p->entry->services[si];
-        if (check_service(p, svc) < 0 || check_service_unique(ps, pi, si) < 0)
+        if (check_service(p, si, svc) < 0 || check_service_unique(ps, pi, si) < 0)
             return -1;
     }
     if (check_kinds(p) < 0)

@@ -789,6 +789,29 @@ class PluginRefusedTest(HostCase):
         self.assertIn("rpcrest-host: %s: method /example.MyService/Echo is unary in its "
                       ".proto, but the plugin declares it server-streaming\n" % path, err)
 
+    def test_malformed_service_descriptor(self):
+        """A hand-built protoc-c service descriptor missing what the host
+        reads is refused, where the host crashed on it (at load, or at the
+        first call), or named the wrong fault (tests/plugins/bad_descriptor.c)."""
+        cases = {
+            "no_name": "service entry 0: its name is NULL",
+            "no_methods": "service example.MyService: methods is NULL",
+            "no_index": "service example.MyService: method_indices_by_name is NULL",
+            "unsorted_index": "service example.MyService: method_indices_by_name does not "
+                              "list its methods in name order",
+            "no_method_name": "service example.MyService: method 0 has no name",
+            "no_input": "service example.MyService: method Echo: its input is not a "
+                        "protoc-c message descriptor",
+            "output_not_a_message": "service example.MyService: method Echo: its output is "
+                                    "not a protoc-c message descriptor",
+        }
+        for case, why in cases.items():
+            with self.subTest(case=case):
+                path = plugin("bad_descriptor_" + case)
+                err = self.refuse_one(path)
+                self.assertEqual(err, "rpcrest-host: %s: a service has no valid protoc-c "
+                                 "service descriptor: %s\n" % (path, why))
+
     def test_init_failure(self):
         path = plugin("bad_init")
         err = self.refuse_one(path, {"reason": "the disk is full"})
