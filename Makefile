@@ -359,7 +359,7 @@ $(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=calloc \
 # Special-purpose plugins for the host's tests (broken on purpose, or slow).
 # bad_descriptor.c is built once per case it lists, as bad_descriptor_CASE.so.
 BAD_DESCRIPTOR_CASES := no_name no_methods no_index unsorted_index no_method_name no_input \
-                        output_not_a_message
+                        output_not_a_message other_input extra_method
 TEST_PLUGIN_SRC := $(filter-out tests/plugins/bad_descriptor.c,$(wildcard tests/plugins/*.c))
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(TEST_PLUGIN_SRC)) \
                 $(BAD_DESCRIPTOR_CASES:%=$(B)/tests/plugins/bad_descriptor_%.so)
@@ -374,7 +374,7 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c $(O)/services/echo/echo.pb-c.o
 $(B)/tests/plugins/kind_mismatch.so: $(O)/services/echo/echo.desc.o
 
 $(B)/tests/plugins/bad_descriptor_%.so: tests/plugins/bad_descriptor.c \
-		$(O)/services/echo/echo.pb-c.o $(O)/services/echo/echo.desc.o
+		$(O)/services/echo/echo.pb-c.o $(O)/services/echo/echo.desc.o $(SERVICE_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -DCASE_$* -I$(G)/services/echo -shared $^ \

@@ -1,7 +1,8 @@
 /*
  * host_plugin.c -- service plugins: dlopen, the ABI check, validation
  * against the protoc-c service descriptors and the embedded descriptor set
- * (method streaming kinds), init and fini.
+ * (each method's request and response types and streaming kind), init and
+ * fini.
  *
  * Every error is logged here, once, with the plugin's path: this is where
  * the context is known.  The caller only learns that loading failed.
@@ -325,6 +326,16 @@ static rpcrest_method_kind proto_kind(const method_proto *m)
     return m->server_streaming ? RPCREST_SERVER_STREAMING : RPCREST_UNARY;
 }
 
+/* The method called `name` of service sp in the set, or NULL. */
+static const method_proto *find_method(const service_proto *sp, const char *name)
+{
+    for (size_t j = 0; j < sp->n_method; j++) {
+        if (sp->method[j]->name && strcmp(sp->method[j]->name, name) == 0)
+            return sp->method[j];
+    }
+    return NULL;
+}
+
 /* The kind the plugin's embedded set gives method of service (full name) in
  * *kind: 0, or -1 when there is no set or it lacks the method. */
 static int declared_kind(const host_plugin *p, const char *service, const char *method,
@@ -332,13 +343,11 @@ static int declared_kind(const host_plugin *p, const char *service, const char *
 {
     const service_proto *sp =
         p->parsed_set ? find_service((const file_set *)p->parsed_set, service) : NULL;
-    for (size_t j = 0; sp && j < sp->n_method; j++) {
-        if (sp->method[j]->name && strcmp(sp->method[j]->name, method) == 0) {
-            *kind = proto_kind(sp->method[j]);
-            return 0;
-        }
-    }
-    return -1;
+    const method_proto *mp = sp ? find_method(sp, method) : NULL;
+    if (!mp)
+        return -1;
+    *kind = proto_kind(mp);
+    return 0;
 }
 
 /* Parses the plugin's embedded set, once, into p->parsed_set.  A plugin
@@ -363,38 +372,64 @@ static int parse_set(host_plugin *p)
     return 0;
 }
 
-/* Each method's declared kind against the .proto's, as the embedded set
- * says.  A plugin built without a set is taken at its word. */
-static int check_kinds(const host_plugin *p)
+/* Whether a type name of the set (".package.Message") names message d. */
+static int same_message(const char *set_type, const ProtobufCMessageDescriptor *d)
+{
+    return set_type && set_type[0] == '.' && strcmp(set_type + 1, d->name) == 0;
+}
+
+/* One method of service d against the .proto's, as the embedded set's
+ * service sp says: the set has it, with the same request and response
+ * types and the kind the plugin declares. */
+static int check_method_in_set(const host_plugin *p, const ProtobufCServiceDescriptor *d,
+                               const service_proto *sp, const rpcrest_method *m)
+{
+    const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(d,
+                                                                                  m->name);
+    const method_proto *mp = find_method(sp, m->name);
+    if (!mp) {
+        rp_log("%s: method /%s/%s is not in the plugin's embedded descriptor set", p->path,
+               d->name, m->name);
+        return -1;
+    }
+    int input_ok = same_message(mp->input_type, md->input);
+    if (!input_ok || !same_message(mp->output_type, md->output)) {
+        const char *verb = input_ok ? "returns" : "takes";
+        const char *in_set = input_ok ? mp->output_type : mp->input_type;
+        rp_log("%s: method /%s/%s %s %s in its .proto, but the plugin's code %s %s", p->path,
+               d->name, m->name, verb, in_set ? in_set + (in_set[0] == '.') : "?", verb,
+               input_ok ? md->output->name : md->input->name);
+        return -1;
+    }
+    if (proto_kind(mp) != m->kind) {
+        rp_log("%s: method /%s/%s is %s in its .proto, but the plugin declares it %s", p->path,
+               d->name, m->name, kind_name(proto_kind(mp)), kind_name(m->kind));
+        return -1;
+    }
+    return 0;
+}
+
+/* Each service and method of the plugin against the .proto's, as the
+ * embedded set says.  A plugin built without a set is taken at its word. */
+static int check_against_set(const host_plugin *p)
 {
     if (!p->parsed_set)
         return 0;
     const file_set *set = (const file_set *)p->parsed_set;
-    int rc = 0;
-    for (size_t si = 0; si < p->entry->n_services && rc == 0; si++) {
+    for (size_t si = 0; si < p->entry->n_services; si++) {
         const rpcrest_service *svc = &p->entry->services[si];
         const service_proto *sp = find_service(set, svc->descriptor->name);
         if (!sp) {
             rp_log("%s: service %s is not in the plugin's embedded descriptor set", p->path,
-                     svc->descriptor->name);
-            rc = -1;
-            break;
+                   svc->descriptor->name);
+            return -1;
         }
-        for (size_t i = 0; i < svc->n_methods && rc == 0; i++) {
-            const rpcrest_method *m = &svc->methods[i];
-            for (size_t j = 0; j < sp->n_method; j++) {
-                const method_proto *mp = sp->method[j];
-                if (!mp->name || strcmp(mp->name, m->name) != 0 || proto_kind(mp) == m->kind)
-                    continue;
-                rp_log("%s: method /%s/%s is %s in its .proto, but the plugin declares "
-                         "it %s", p->path, svc->descriptor->name, m->name,
-                         kind_name(proto_kind(mp)), kind_name(m->kind));
-                rc = -1;
-                break;
-            }
+        for (size_t i = 0; i < svc->n_methods; i++) {
+            if (check_method_in_set(p, svc->descriptor, sp, &svc->methods[i]) < 0)
+                return -1;
         }
     }
-    return rc;
+    return 0;
 }
 
 /* Opens and validates plugin pi, and adds its methods to the table. */
@@ -408,7 +443,7 @@ static int plugin_load(host_plugins *ps, size_t pi)
         if (check_service(p, si, svc) < 0 || check_service_unique(ps, pi, si) < 0)
             return -1;
     }
-    if (check_kinds(p) < 0)
+    if (check_against_set(p) < 0)
         return -1;
     for (size_t si = 0; si < p->entry->n_services; si++) {
         if (add_methods(ps, p, &p->entry->services[si]) < 0)

@@ -812,6 +812,22 @@ class PluginRefusedTest(HostCase):
                 self.assertEqual(err, "rpcrest-host: %s: a service has no valid protoc-c "
                                  "service descriptor: %s\n" % (path, why))
 
+    def test_types_contradict_descriptor_set(self):
+        """The handler would decode requests as the code's type, while
+        reflection and the gateway describe the .proto's."""
+        path = plugin("bad_descriptor_other_input")
+        err = self.refuse_one(path)
+        self.assertEqual(err, "rpcrest-host: %s: method /example.MyService/Echo takes "
+                         "example.StringMessage in its .proto, but the plugin's code takes "
+                         "google.protobuf.Empty\n" % path)
+
+    def test_method_missing_from_descriptor_set(self):
+        """Served, it would be a method reflection does not describe."""
+        path = plugin("bad_descriptor_extra_method")
+        err = self.refuse_one(path)
+        self.assertEqual(err, "rpcrest-host: %s: method /example.MyService/Extra is not in "
+                         "the plugin's embedded descriptor set\n" % path)
+
     def test_init_failure(self):
         path = plugin("bad_init")
         err = self.refuse_one(path, {"reason": "the disk is full"})

@@ -6,10 +6,14 @@
  *
  * Malformed (the host would crash on it): no_name, no_methods, no_index,
  * unsorted_index, no_method_name, no_input, output_not_a_message.
+ * Contradicting the embedded set: other_input (Echo takes
+ * google.protobuf.Empty, the set says example.StringMessage), extra_method
+ * (a method Extra the set does not have).
  */
 #include <rpcrest/rpcrest.h>
 
 #include "echo.pb-c.h"
+#include "google/protobuf/empty.pb-c.h"
 
 #define STRING_MESSAGE (&example__string_message__descriptor)
 
@@ -24,10 +28,12 @@ static const ProtobufCMethodDescriptor method_descriptors[] = {
     {"Echo", NULL, STRING_MESSAGE},
 #elif defined(CASE_output_not_a_message)
     {"Echo", STRING_MESSAGE, &not_a_message},
+#elif defined(CASE_other_input)
+    {"Echo", &google__protobuf__empty__descriptor, STRING_MESSAGE},
 #else
     {"Echo", STRING_MESSAGE, STRING_MESSAGE},
 #endif
-#if defined(CASE_unsorted_index)
+#if defined(CASE_extra_method) || defined(CASE_unsorted_index)
     {"Extra", STRING_MESSAGE, STRING_MESSAGE},
 #endif
 };
@@ -67,7 +73,7 @@ static void echo(rpcrest_call *call, const ProtobufCMessage *request, void *serv
 
 static const rpcrest_method methods[] = {
     {"Echo", RPCREST_UNARY, echo},
-#if defined(CASE_unsorted_index)
+#if defined(CASE_extra_method) || defined(CASE_unsorted_index)
     {"Extra", RPCREST_UNARY, echo},
 #endif
 };
