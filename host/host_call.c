@@ -793,11 +793,18 @@ int rpcrest_call_on_writable(rpcrest_call *c, rpcrest_writable_cb cb, void *arg)
 
 /* ---- response metadata ------------------------------------------------------- */
 
+/* Keys a plugin may not send: grpc-*, every other key that gRPC core 1.51
+ * parses into a field of its own (the traits of its metadata batch,
+ * src/core/lib/transport/metadata_batch.h: such a value goes out rewritten,
+ * or not at all, and grpclb_client_stats resets the connection) or drops
+ * (content-length), and HTTP/2's connection-specific headers.  Pseudo-headers
+ * (":path") are no valid key. */
 static int reserved_key(const char *key)
 {
     static const char *const reserved[] = {
-        "content-type", "te", "user-agent", "host", "connection", "keep-alive",
-        "proxy-connection", "transfer-encoding", "upgrade",
+        "content-type", "te", "user-agent", "host", "endpoint-load-metrics-bin",
+        "lb-cost-bin", "lb-token", "grpclb_client_stats", "content-length",
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
     };
     if (strncmp(key, "grpc-", 5) == 0)
         return 1;

@@ -160,6 +160,26 @@ class MetadataTest(TestkitCase):
         trailing = [(k, v) for k, v in call.trailing_metadata() if k.startswith("x-")]
         self.assertEqual(trailing, [("x-trailer", "t")])
 
+    def test_keys_grpc_core_sends_its_own_way_are_refused(self):
+        """Every key gRPC core 1.51 parses into a field of its own, or drops,
+        is RPCREST_EINVAL: content-length never went out, lb-cost-bin "zz"
+        went out as eight zero bytes, and grpclb_client_stats closed the
+        client's connection, failing its other calls too."""
+        E = self.pb2.MetadataEntry
+        keys = ["content-length", "lb-token", "lb-cost-bin", "endpoint-load-metrics-bin",
+                "grpclb_client_stats", "content-type", "te", "user-agent", "host",
+                "grpc-trace-bin", "grpc-tags-bin", "grpc-server-stats-bin",
+                "grpc-previous-rpc-attempts", "grpc-retry-pushback-ms", "connection"]
+
+        def entry(key):
+            return E(key=key, binary=b"zz") if key.endswith("-bin") else E(key=key, text="5")
+        req = self.pb2.MetadataRequest(no_echo=True, add_initial=[entry(k) for k in keys],
+                                       add_trailing=[entry(k) for k in keys])
+        reply, call = self.call([], req)
+        self.assertEqual(list(reply.add_results), [EINVAL] * (2 * len(keys)))
+        sent = [k for k, _ in call.initial_metadata() + call.trailing_metadata()]
+        self.assertEqual([k for k in keys if k in sent], [])
+
     def test_request_id_is_one_word_or_none(self):
         """rpcrest_call_request_id gives an id only when it is one word a log
         line can hold (the gateway's rule): a client cannot make a plugin's
