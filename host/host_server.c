@@ -552,6 +552,7 @@ static int wait_shutdown_until(host_server *s, gpr_timespec deadline)
  * are freed. */
 #define DRAIN_REQUESTS_PER_METHOD 128 /* at most, */
 #define DRAIN_REQUESTS_PER_QUEUE 1024 /* and at least 4 per method */
+#define DRAIN_CLOSE_MS 250 /* for connections to close, once their calls are done */
 
 static void request_waiting_calls(host_server *s)
 {
@@ -578,16 +579,30 @@ void host_server_drain(host_server *s, double seconds)
     grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
     if (seconds <= 0)
         return;
-    gpr_timespec deadline = gpr_time_add(
-        gpr_now(GPR_CLOCK_MONOTONIC),
-        gpr_time_from_millis((int64_t)(seconds * 1000.0 + 0.5), GPR_TIMESPAN));
-    if (wait_shutdown_until(s, deadline)) {
-        s->shutdown_done = 1;
+    /* Done once no call or request of the server is left.  gRPC core's
+     * shutdown tag also waits for every client connection to close: one
+     * whose client reads closes within a round trip of its last call, but
+     * a client that reads nothing while it has no call (grpcio) leaves its
+     * connection open, the GOAWAY's PING unanswered, until
+     * host_server_stop closes it. */
+    int64_t ms = (int64_t)(seconds * 1000.0 + 0.5);
+    int64_t deadline_ms = monotonic_ms() + ms;
+    if (host_live_wait_idle(&s->live, (long)ms)) {
+        int64_t close_ms = deadline_ms - monotonic_ms();
+        if (close_ms > DRAIN_CLOSE_MS)
+            close_ms = DRAIN_CLOSE_MS;
+        gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                          gpr_time_from_millis(close_ms, GPR_TIMESPAN));
+        s->shutdown_done = wait_shutdown_until(s, until);
         return;
     }
     size_t left = host_live_calls(&s->live);
-    rp_log("drain: %zu call%s still running after %g s: cancelling %s", left,
-             left == 1 ? "" : "s", seconds, left == 1 ? "it" : "them");
+    if (left)
+        rp_log("drain: %zu call%s still running after %g s: cancelling %s", left,
+               left == 1 ? "" : "s", seconds, left == 1 ? "it" : "them");
+    else
+        rp_log("drain: no plugin call still running after %g s, but others are (reflection "
+               "streams, or calls not yet handed to a plugin): cancelling them", seconds);
 }
 
 /* Shuts cq down, waits until it is drained (by its worker, or here), and

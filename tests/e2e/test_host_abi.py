@@ -623,6 +623,19 @@ class DrainTest(unittest.TestCase):
         self.assertIn("reply", result, result)
         self.assertNotIn("still running", h.stderr())
 
+    def test_an_idle_connection_does_not_hold_the_drain(self):
+        """grpcio reads nothing on a connection without calls, so it never
+        answers the PING of the host's GOAWAY and never closes: the drain
+        waited all of drain_timeout for it, and said "0 calls still
+        running".  It ends once the calls are done."""
+        h, stub = self.start(drain=5)
+        stub.Sleep(seconds(self.pb2, 0), timeout=5)  # the connection stays open, idle
+        t0 = time.monotonic()
+        h.signal(signal.SIGTERM)
+        self.assertEqual(h.wait_exit(10), 0, h.stderr())
+        self.assertLess(time.monotonic() - t0, 1.5)
+        self.assertNotIn("drain:", h.stderr())
+
 
 class PluginBuildTest(unittest.TestCase):
     """A service is a folder; its .so carries its descriptor set."""
