@@ -165,7 +165,7 @@ static void drop_waiting(rpcrest_call *c)
 static void call_free(rpcrest_call *c)
 {
     host_live *live = c->q->live;
-    host_method *method = (host_method *)c->method; /* for its counter */
+    atomic_size_t *open = &c->q->calls->open[c->method->index]; /* its counter */
     int arrived = c->arrived;
     if (arrived) /* no lock: this is the last reference */
         host_metrics_call_end(c->method->stats,
@@ -194,7 +194,7 @@ static void call_free(rpcrest_call *c)
     pthread_mutex_destroy(&c->lock);
     free(c);
     if (arrived) {
-        atomic_fetch_sub_explicit(&method->open_calls, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(open, 1, memory_order_relaxed);
         host_live_call_end(live);
     }
     host_live_release(live);
@@ -431,6 +431,22 @@ static int take_writable(rpcrest_call *c)
     return 1;
 }
 
+/* Plugin code of c's method runs on c's queue's worker from now
+ * (callback: a writable callback, else the handler) until plugin_returned:
+ * named if it never returns (host_queue_calls). */
+static void plugin_runs(const rpcrest_call *c, int callback, int64_t since_us)
+{
+    host_queue_calls *qc = c->q->calls;
+    atomic_store_explicit(&qc->running_callback, callback, memory_order_relaxed);
+    atomic_store_explicit(&qc->running_since_us, since_us, memory_order_relaxed);
+    atomic_store_explicit(&qc->running, c->method, memory_order_release);
+}
+
+static void plugin_returned(const rpcrest_call *c)
+{
+    atomic_store_explicit(&c->q->calls->running, NULL, memory_order_release);
+}
+
 /* Unlocks c, then runs the writable callback if `fire` (holding a reference
  * meanwhile) and drops REF_SEND if `release`. */
 static void unlock_and_notify(rpcrest_call *c, int fire, int release)
@@ -440,8 +456,10 @@ static void unlock_and_notify(rpcrest_call *c, int fire, int release)
     if (fire)
         call_hold(c);
     pthread_mutex_unlock(&c->lock);
-    if (fire) {
+    if (fire) { /* on c's worker: completions fire it, never a plugin's send */
+        plugin_runs(c, 1, rp_monotonic_us());
         cb(c, arg);
+        plugin_returned(c);
         call_release(c);
     }
     if (release)
@@ -978,7 +996,7 @@ static void on_new(rpcrest_call *c, int ok)
     c->start_us = (uint64_t)rp_monotonic_us();
     host_metrics_call_begin(c->method->stats);
     host_live_call_begin(c->q->live);
-    atomic_fetch_add_explicit(&((host_method *)c->method)->open_calls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->q->calls->open[c->method->index], 1, memory_order_relaxed);
     if (host_call_request(c->q, c->method, c->registered) < 0) /* logged */
         host_queue_owe(c->q, HOST_OWED_CALL, (void *)c->method, c->registered);
     atomic_init(&c->refs, N_REFS);
@@ -993,7 +1011,9 @@ static void on_new(rpcrest_call *c, int ok)
                NULL, 0);
     } else if ((st = check_request_metadata(&c->md, why, sizeof(why))) == GRPC_STATUS_OK &&
                (st = decode(c, why, sizeof(why))) == GRPC_STATUS_OK) {
+        plugin_runs(c, 0, (int64_t)c->start_us);
         c->method->handler(c, c->request, c->method->plugin->service_data);
+        plugin_returned(c);
     } else {
         finish(c, st, why, NULL, 0);
     }

@@ -287,7 +287,7 @@ static int add_methods(host_plugins *ps, const host_plugin *p, const rpcrest_ser
         m->handler = svc->methods[i].handler;
         m->kind = svc->methods[i].kind;
         m->plugin = p;
-        ps->n_methods++;
+        m->index = ps->n_methods++;
     }
     return 0;
 }

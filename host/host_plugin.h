@@ -41,8 +41,8 @@ typedef struct host_method {
     struct host_method_stats *stats; /* its metrics (host_metrics.h), or NULL */
     atomic_int mistake_logged;  /* the plugin's first misuse of a call of this
                                  * method was logged (host_call.c) */
-    atomic_size_t open_calls;   /* calls that arrived and are not freed yet,
-                                 * named when a stop finds some (host_server.c) */
+    size_t index;               /* in host_plugins.methods: its slot in per-method
+                                 * tables (host_queue_calls.open) */
 } host_method;
 
 /* One plugin's embedded FileDescriptorSet: the serialized bytes of its

@@ -1,8 +1,10 @@
 /*
  * host_queue.h -- what every record that waits on a completion queue shares:
  * the tag that says which handler an event goes to, the queue a worker
- * thread drains, and the count of live records that shutdown waits for.
- * The worker loop and the dispatch itself live in host_server.c.
+ * thread drains, the count of live records that shutdown waits for, and
+ * the plugin calls of each queue with the plugin code running on it (which
+ * a stop that cannot end names).  The worker loop and the dispatch itself
+ * live in host_server.c.
  */
 #ifndef HOST_QUEUE_H
 #define HOST_QUEUE_H
@@ -11,6 +13,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
+
+struct host_method; /* host_plugin.h */
 
 /* Which handler a completion-queue event goes to.  Every tag passed to gRPC
  * points at a host_tag embedded in its record (see HOST_RECORD_OF). */
@@ -73,6 +78,20 @@ typedef struct host_owed_list {
     size_t n, cap;
 } host_owed_list;
 
+/* The plugin calls of one queue, for a stop that finds calls never finished
+ * (host_server.c): a handler or writable callback that never returns holds
+ * the queue's worker, and every other call of the queue with it (their
+ * cancellations and final batches complete on that queue).  `running` is
+ * written by the worker only; `open` by whichever thread frees a call. */
+typedef struct host_queue_calls {
+    _Atomic(const struct host_method *) running; /* whose handler or writable
+                                                  * callback runs now, or NULL */
+    atomic_int running_callback;     /* it is a writable callback */
+    _Atomic int64_t running_since_us; /* since when (rp_monotonic_us) */
+    atomic_size_t *open; /* per method (host_method.index): calls that arrived
+                          * on this queue and are not freed yet */
+} host_queue_calls;
+
 /* One worker's queue.  Records keep a pointer to it; it outlives them. */
 typedef struct host_queue {
     grpc_server *server;
@@ -80,6 +99,7 @@ typedef struct host_queue {
     host_live *live;
     size_t max_message_bytes;  /* [host] max_message_bytes, for host_message_read */
     host_owed_list *owed;      /* requests to post again (host_queue_owe) */
+    host_queue_calls *calls;   /* its plugin calls */
 } host_queue;
 
 /* Notes that the request for `method` could not be posted again on q (on

@@ -29,6 +29,7 @@
 #include "host_health.h"
 #include "rp_addr.h"
 #include "rp_log.h"
+#include "rp_time.h"
 #include "rp_trim.h"
 #include "host_queue.h"
 #include "host_reflection.h"
@@ -42,6 +43,7 @@
 typedef struct host_worker {
     host_queue q;
     host_owed_list owed;  /* q.owed */
+    host_queue_calls calls; /* q.calls */
     int64_t owed_try_ms;  /* when to post it next; 0: not scheduled */
     pthread_t thread;
     int running;
@@ -269,6 +271,12 @@ static int create_queues(host_server *s)
         }
         w->owed.cap = n_requests;
         w->q.owed = &w->owed;
+        w->calls.open = calloc(s->ps->n_methods + 1, sizeof(*w->calls.open));
+        if (!w->calls.open) {
+            rp_log("out of memory");
+            return -1;
+        }
+        w->q.calls = &w->calls;
         w->q.server = s->server;
         w->q.live = &s->live;
         w->q.max_message_bytes = s->max_message_bytes;
@@ -622,21 +630,78 @@ static void close_queue(grpc_completion_queue *cq, host_worker *w)
     grpc_completion_queue_destroy(cq);
 }
 
+/* Names the handler (or writable callback) of method m that has not
+ * returned on worker w: it holds w's thread, and the `others` calls of w's
+ * queue with it. */
+static void name_held_thread(const host_server *s, size_t w, const host_method *m,
+                             size_t others)
+{
+    const host_queue_calls *qc = &s->workers[w].calls;
+    double secs = (double)(rp_monotonic_us() - atomic_load(&qc->running_since_us)) / 1e6;
+    char held[64] = "";
+    if (others)
+        snprintf(held, sizeof(held), " and the %zu other call%s on it", others,
+                 others == 1 ? "" : "s");
+    rp_log("stop: %s: a %s never returned: it has run for %.1f s (plugin %s), holding "
+           "completion-queue thread %zu of %zu ([host] threads)%s", m->path,
+           atomic_load(&qc->running_callback) ? "writable callback" : "handler", secs,
+           m->plugin->path, w + 1, s->n_workers, held);
+}
+
+/* Adds the calls of worker w's queue to returned[] (their handler returned)
+ * or, if plugin code that never returned holds w, to held[] (per method),
+ * and names that code. */
+static void count_open_calls(const host_server *s, size_t w, size_t *returned, size_t *held)
+{
+    const host_queue_calls *qc = &s->workers[w].calls;
+    const host_method *running = atomic_load_explicit(&qc->running, memory_order_acquire);
+    size_t others = 0;
+    for (size_t i = 0; i < s->ps->n_methods; i++) {
+        size_t open = atomic_load_explicit(&qc->open[i], memory_order_relaxed);
+        if (running && i == running->index && open)
+            open--; /* the call whose code runs */
+        if (running)
+            held[i] += open;
+        else
+            returned[i] += open;
+        others += open;
+    }
+    if (running)
+        name_held_thread(s, w, running, others);
+}
+
 /* A plugin holds calls that it never finished although they were
- * cancelled cancel_grace_ms ago: nothing can be freed under them. */
+ * cancelled cancel_grace_ms ago, or plugin code that never returned holds
+ * a thread, and every call of that thread with it: nothing can be freed
+ * under them.  Names that code, then per method the calls never finished
+ * after their handler returned apart from those held behind it. */
 static int calls_never_finished(host_server *s)
 {
-    size_t left = host_live_calls(&s->live);
+    size_t left = host_live_calls(&s->live), n = s->ps->n_methods;
     rp_log("stop: %zu call%s never finished, %g s after %s cancelled: a plugin's handler "
-           "must finish every call (include/rpcrest/rpcrest.h)", left, left == 1 ? "" : "s",
-           s->cancel_grace_ms / 1000.0, left == 1 ? "it was" : "they were");
-    for (size_t i = 0; i < s->ps->n_methods; i++) {
-        host_method *m = &s->ps->methods[i];
-        size_t open = atomic_load_explicit(&m->open_calls, memory_order_relaxed);
-        if (open)
-            rp_log("stop: %s: %zu call%s never finished (plugin %s)", m->path, open,
-                   open == 1 ? "" : "s", m->plugin->path);
+           "must return, and finish every call (include/rpcrest/rpcrest.h)", left,
+           left == 1 ? "" : "s", s->cancel_grace_ms / 1000.0, left == 1 ? "it was" : "they were");
+    size_t *returned = calloc(2 * n + 1, sizeof(*returned)); /* and held[n] */
+    if (!returned) {
+        rp_log("out of memory");
+        return -1;
     }
+    size_t *held = returned + n;
+    for (size_t w = 0; w < s->n_workers; w++)
+        count_open_calls(s, w, returned, held);
+    for (size_t i = 0; i < n; i++) {
+        const host_method *m = &s->ps->methods[i];
+        if (returned[i])
+            rp_log("stop: %s: %zu call%s never finished after %s handler returned (plugin %s)",
+                   m->path, returned[i], returned[i] == 1 ? "" : "s",
+                   returned[i] == 1 ? "its" : "their", m->plugin->path);
+        if (held[i])
+            rp_log("stop: %s: %zu call%s stuck on a thread held by the code named above: %s "
+                   "cancellation could not reach %s (plugin %s)", m->path, held[i],
+                   held[i] == 1 ? "" : "s", held[i] == 1 ? "its" : "their",
+                   held[i] == 1 ? "it" : "them", m->plugin->path);
+    }
+    free(returned);
     return -1;
 }
 
@@ -675,8 +740,10 @@ int host_server_stop(host_server *s)
     host_live_destroy(&s->live);
     host_reflection_destroy(s->reflection);
     host_health_destroy(s->health);
-    for (size_t i = 0; s->workers && i < s->n_workers; i++)
+    for (size_t i = 0; s->workers && i < s->n_workers; i++) {
         free(s->workers[i].owed.items);
+        free(s->workers[i].calls.open);
+    }
     free(s->workers);
     free(s->registered);
     free(s);

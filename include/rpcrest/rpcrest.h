@@ -46,9 +46,11 @@
  * first finish may already have freed the call, and a second one is a
  * use after free.
  *
- * Threads: handlers run on host threads and must not block for long; a
- * handler that waits on I/O, a timer or another service returns at once and
- * finishes the call later, from any thread.  Every rpcrest_call_* function is
+ * Threads: handlers run on host threads and must not block for long (one
+ * that does holds every other call of its thread, of any plugin, until it
+ * returns: docs/writing-a-service.md section 6); a handler that waits on
+ * I/O, a timer or another service returns at once and finishes the call
+ * later, from any thread.  Every rpcrest_call_* function is
  * thread-safe, but a call's messages go out in the order the calls to
  * rpcrest_call_send return, so send from one thread at a time.
  */

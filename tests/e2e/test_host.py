@@ -484,10 +484,48 @@ class SignalTest(HostCase):
                       h.stderr())
         # the method is named, so the author knows which handler to look at
         self.assertIn("rpcrest-host: stop: /example.MyService/Echo: 1 call never finished "
-                      "(plugin %s)\n" % plugin("inspect"), h.stderr())
+                      "after its handler returned (plugin %s)\n" % plugin("inspect"),
+                      h.stderr())
         self.assertIn("rpcrest-host: stopped without unloading the plugins\n", h.stderr())
         with self.assertRaises(grpc.RpcError):
             future.result(timeout=10)
+
+    def test_sigterm_with_a_handler_that_never_returns(self):
+        """A handler that blocks holds its thread, and every call of that
+        thread with it, whatever its plugin: their cancellations never
+        reach them.  The stop names the handler, and says that the others
+        were held behind it, where it blamed their plugin."""
+        testkit = os.path.join(harness.BUILD, "services", "testkit.so")
+        tk_pb2, tk_grpc = harness.grpc_modules("testkit.proto",
+                                               os.path.join(harness.ROOT, "services/testkit"))
+        pb2, pb2_grpc = echo_modules()
+        h = self.host(services=[("inspect", plugin("inspect"), {}), ("testkit", testkit, {})],
+                      threads=1, host_keys={"drain_timeout": "1"}).start()
+        ch = h.channel()
+        self.addCleanup(ch.close)
+        sleep = tk_pb2.SleepRequest()
+        sleep.duration.FromSeconds(60)
+        sleeps = [tk_grpc.TestKitStub(ch).Sleep.future(sleep, timeout=90) for _ in range(2)]
+        time.sleep(0.3)
+        blocked = pb2_grpc.MyServiceStub(ch).Echo.future(pb2.StringMessage(value="block"),
+                                                          timeout=90)
+        time.sleep(0.3)
+        h.signal(signal.SIGTERM)
+        self.assertEqual(h.wait_exit(15), 1, h.stderr())
+        err = h.stderr()
+        self.assertIn("rpcrest-host: stop: 3 calls never finished, 5 s after they were "
+                      "cancelled", err)
+        self.assertRegex(err, r"rpcrest-host: stop: /example\.MyService/Echo: a handler never "
+                         r"returned: it has run for \d+\.\d s \(plugin %s\), holding "
+                         r"completion-queue thread 1 of 1 \(\[host\] threads\) and the 2 "
+                         r"other calls on it\n" % re.escape(plugin("inspect")))
+        self.assertIn("rpcrest-host: stop: /rpcrest.testkit.TestKit/Sleep: 2 calls stuck on a "
+                      "thread held by the code named above: their cancellation could not "
+                      "reach them (plugin %s)\n" % testkit, err)
+        self.assertNotIn("never finished after", err)
+        for f in sleeps + [blocked]:
+            with self.assertRaises(grpc.RpcError):
+                f.result(timeout=10)
 
     def test_port_in_use_exits_1(self):
         first = self.host().start()

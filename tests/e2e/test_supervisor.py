@@ -782,7 +782,7 @@ class SupervisorTest(SupervisorCase):
         self.assertRegex(log, r"rpcrest-host\[\d+\]: drain: 1 call still running after 1.5 s: "
                          r"cancelling it")
         self.assertRegex(log, r"rpcrest-host\[\d+\]: stop: /example.MyService/Echo: 1 call "
-                         r"never finished \(plugin \S+inspect.so\)")
+                         r"never finished after its handler returned \(plugin \S+inspect.so\)")
         self.assertRegex(log, r"event=exit child=rpcrest-host pid=\d+ status=1 ")
         self.assertNotIn("sending SIGKILL", log)
         with self.assertRaises(grpc.RpcError):

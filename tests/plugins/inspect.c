@@ -9,6 +9,8 @@
  *   "twice"     replies "first", then tries to finish the call twice more
  *   "hold"      finishes (CANCELLED) only once the call is cancelled
  *   "forget"    never finishes the call (what a plugin must not do)
+ *   "block"     sleeps 60 s in the handler, holding the host's thread (what
+ *               a plugin must not do either), then echoes
  *   "stats"     replies "second=… third=… cancels=…" ("twice" and "hold")
  *   "settings"  replies with the settings init() received, "k=v;…"
  *   "latin1"    replies "caf\xe9" (not UTF-8: the host must refuse it)
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "echo.pb-c.h"
@@ -132,6 +135,11 @@ static void handle(rpcrest_call *call, const ProtobufCMessage *request, void *se
         spawn(st, call, hold_until_cancelled);
     } else if (strcmp(cmd, "forget") == 0) {
         return; /* the call is left unfinished for ever */
+    } else if (strcmp(cmd, "block") == 0) {
+        struct timespec left = {60, 0};
+        while (nanosleep(&left, &left) != 0) {
+        }
+        rpcrest_call_reply(call, request);
     } else if (strcmp(cmd, "stats") == 0) {
         snprintf(text, sizeof(text), "second=%d third=%d cancels=%d", atomic_load(&st->second),
                  atomic_load(&st->third), atomic_load(&st->cancels));
