@@ -9,6 +9,7 @@
 
 #include "gw_json.h"
 #include "gw_status.h"
+#include "rp_pb_wire.h"
 
 /* HealthCheckResponse.ServingStatus */
 enum { HEALTH_UNKNOWN, HEALTH_SERVING, HEALTH_NOT_SERVING, HEALTH_SERVICE_UNKNOWN, N_HEALTH };
@@ -30,27 +31,19 @@ void gw_health_request(const char *service, gw_buf *out)
     gw_buf_append(out, service, len);
 }
 
-/* The status field of a HealthCheckResponse (0 when absent). */
+/* The status field of a HealthCheckResponse (0 when absent, or when the
+ * bytes are not a message).  Other fields, which a newer server may add,
+ * are skipped whatever their wire type (groups aside). */
 static uint64_t serving_status(const uint8_t *p, size_t len)
 {
     const uint8_t *end = p + len;
     uint64_t status = 0;
     while (p < end) {
-        uint64_t tag, v;
-        if (gw_read_varint(&p, end, &tag) < 0)
+        rp_pb_field f;
+        if (rp_pb_next_field(&p, end, &f) != RP_PB_FIELD)
             return 0;
-        if ((tag & 7) == 0) {
-            if (gw_read_varint(&p, end, &v) < 0)
-                return 0;
-            if (tag >> 3 == 1)
-                status = v;
-        } else if ((tag & 7) == 2) {
-            if (gw_read_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
-                return 0;
-            p += v;
-        } else {
-            return 0;
-        }
+        if (f.number == 1 && f.wire == RP_PB_WIRE_VARINT)
+            status = f.value;
     }
     return status;
 }

@@ -23,7 +23,8 @@ grpc_tools generates at test time, and it serves:
                              that breaks the method's contract; x-fail-after:
                              CODE makes it fail after its reply, as grpc-go's
                              SendAndClose followed by an error does)
-  grpc.health.v1.Health      Check
+  grpc.health.v1.Health      Check (for the service NEWER_HEALTH_SERVICE, SERVING
+                             plus fields a newer health.proto might add)
   grpc.reflection.v1 / v1alpha ServerReflection, with --reflection
 
 Used two ways:
@@ -57,6 +58,9 @@ GRPC_PROTO = "/usr/share/grpc-proto"
 V1 = "grpc.reflection.v1"
 V1ALPHA = "grpc.reflection.v1alpha"
 HEALTH = "grpc.health.v1.Health"
+# Health/Check for this service answers SERVING among fields the generated
+# HealthCheckResponse does not have, one of each wire type but groups.
+NEWER_HEALTH_SERVICE = "rpcrest.test.NewerHealth"
 
 # generate() writes these into its folder
 APP_SET = "app.pb"            # bindings, testkit and calc, with their imports
@@ -612,6 +616,13 @@ class Server:
 
     def health_check(self, req, ctx, method):
         pb2 = self.health_pb2
+        if req.service == NEWER_HEALTH_SERVICE:  # by hand: pb2 has no such fields
+            return b"".join((
+                _varint(99 << 3 | 5) + b"\x01\x02\x03\x04",             # fixed32
+                _varint(100 << 3 | 1) + b"\x01\x02\x03\x04\x05\x06\x07\x08",  # fixed64
+                _varint(1 << 3 | 0) + _varint(pb2.HealthCheckResponse.SERVING),  # status
+                _varint(101 << 3 | 0) + _varint(300),                    # varint
+                _varint(102 << 3 | 2) + _varint(2) + b"hi"))             # length-delimited
         if req.service and req.service not in self.listed:
             self.abort(ctx, 5, "unknown service %s" % req.service)
         return pb2.HealthCheckResponse(status=pb2.HealthCheckResponse.SERVING)

@@ -273,6 +273,13 @@ class HealthOverrides:
             self.assertEqual(self.ok("GET", "/healthz?service=" + name),
                              {"service": name, "status": "SERVING"})
 
+    def test_fields_of_a_newer_server(self):
+        """Fields HealthCheckResponse does not have (fixed32, fixed64,
+        varint, length-delimited) are skipped, not taken for a bad answer."""
+        name = pyupstream.NEWER_HEALTH_SERVICE
+        self.assertEqual(self.ok("GET", "/healthz?service=" + name),
+                         {"service": name, "status": "SERVING"})
+
 
 FilesBindings, ReflectionBindings = in_both_modes("Bindings", BindingsOverrides, rest.Bindings)
 FilesErrors, ReflectionErrors = in_both_modes("Errors", rest.Errors)
