@@ -4,73 +4,39 @@
  */
 #include "rp_pb_depth.h"
 
-/* A varint at data[*pos..end) into *value; 0 if there is none. */
-static int read_varint(const uint8_t *data, size_t end, size_t *pos, uint64_t *value)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64 && *pos < end; shift += 7) {
-        uint8_t b = data[(*pos)++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *value = v;
-            return 1;
-        }
-    }
-    return 0;
-}
+#include "rp_pb_wire.h"
 
 int rp_pb_depth_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len)
 {
     struct {
         const ProtobufCMessageDescriptor *desc;
-        size_t end;
+        const uint8_t *end;
     } open[RP_PB_MAX_DEPTH + 1]; /* the messages the walk is inside; [0] the whole */
     int depth = 0;
-    size_t pos = 0;
+    if (!data) /* no bytes (len 0) may come as NULL: data + 0 would be UB */
+        data = (const uint8_t *)"";
+    const uint8_t *p = data, *end = data + len;
     open[0].desc = desc;
-    open[0].end = len;
+    open[0].end = end;
     for (;;) {
-        while (depth > 0 && pos >= open[depth].end)
+        while (depth > 0 && p >= open[depth].end)
             depth--;
-        if (pos >= len)
+        if (p >= end)
             return 1;
-        size_t end = open[depth].end;
-        uint64_t tag, n;
-        if (!read_varint(data, end, &pos, &tag))
-            return 1;
-        switch (tag & 7) {
-        case 0:
-            if (!read_varint(data, end, &pos, &n))
-                return 1;
-            break;
-        case 1:
-            pos += 8;
-            break;
-        case 5:
-            pos += 4;
-            break;
-        case 2: {
-            if (!read_varint(data, end, &pos, &n) || n > end - pos)
-                return 1;
-            const ProtobufCFieldDescriptor *f =
-                tag >> 3 <= UINT32_MAX
-                    ? protobuf_c_message_descriptor_get_field(open[depth].desc, (unsigned)(tag >> 3))
-                    : NULL;
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
-                if (depth == RP_PB_MAX_DEPTH)
-                    return 0;
-                depth++;
-                open[depth].desc = f->descriptor;
-                open[depth].end = pos + (size_t)n;
-            } else {
-                pos += (size_t)n;
-            }
-            break;
+        rp_pb_field f;
+        if (rp_pb_next_field(&p, open[depth].end, &f) != RP_PB_FIELD)
+            return 1; /* groups too: protobuf-c refuses them */
+        if (f.wire != RP_PB_WIRE_LEN)
+            continue;
+        const ProtobufCFieldDescriptor *fd =
+            protobuf_c_message_descriptor_get_field(open[depth].desc, f.number);
+        if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE) {
+            if (depth == RP_PB_MAX_DEPTH)
+                return 0;
+            depth++;
+            open[depth].desc = fd->descriptor;
+            open[depth].end = f.data + f.len;
+            p = f.data;
         }
-        default: /* groups: protobuf-c refuses them */
-            return 1;
-        }
-        if (pos > end)
-            return 1;
     }
 }

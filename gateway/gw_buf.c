@@ -1,5 +1,6 @@
 /*
- * gw_buf.c -- growable byte buffer and protobuf wire primitives.
+ * gw_buf.c -- growable byte buffer, and protobuf wire values appended to
+ * one (the varint encoding itself is rp_pb_wire.h's).
  */
 #include "gw_buf.h"
 
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rp_pb_wire.h"
 
 int gw_buf_reserve(gw_buf *b, size_t extra)
 {
@@ -58,21 +61,10 @@ size_t gw_decimal(char *out, uint64_t v)
     return sizeof(tmp) - at;
 }
 
-static size_t varint_encode(uint8_t out[10], uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (uint8_t)v;
-    return n;
-}
-
 void gw_buf_varint(gw_buf *b, uint64_t v)
 {
-    uint8_t tmp[10];
-    gw_buf_append(b, tmp, varint_encode(tmp, v));
+    uint8_t tmp[RP_PB_VARINT_MAX];
+    gw_buf_append(b, tmp, rp_pb_put_varint(tmp, v));
 }
 
 void gw_buf_fixed32(gw_buf *b, uint32_t v)
@@ -85,20 +77,6 @@ void gw_buf_fixed64(gw_buf *b, uint64_t v)
 {
     gw_buf_fixed32(b, (uint32_t)v);
     gw_buf_fixed32(b, (uint32_t)(v >> 32));
-}
-
-int gw_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t byte = *(*p)++;
-        v |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
 }
 
 int gw_query_decode(const char *s, gw_buf *out)
@@ -122,8 +100,8 @@ int gw_query_decode(const char *s, gw_buf *out)
 
 void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v)
 {
-    uint8_t tmp[10];
-    size_t n = varint_encode(tmp, v);
+    uint8_t tmp[RP_PB_VARINT_MAX];
+    size_t n = rp_pb_put_varint(tmp, v);
     if (gw_buf_reserve(b, n) < 0)
         return;
     memmove(b->data + at + n, b->data + at, b->len - at);

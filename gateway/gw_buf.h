@@ -48,14 +48,10 @@ void gw_buf_printf(gw_buf *b, const char *fmt, ...) __attribute__((format(printf
 #define GW_DECIMAL_MAX 20
 size_t gw_decimal(char *out, uint64_t v);
 
-/* Protobuf wire primitives. */
+/* Protobuf wire values appended (reading them: rp_pb_wire.h). */
 void gw_buf_varint(gw_buf *b, uint64_t v);
 void gw_buf_fixed32(gw_buf *b, uint32_t v);
 void gw_buf_fixed64(gw_buf *b, uint64_t v);
-
-/* Reads the varint at *p (not past end) into *out and advances *p.
- * Returns 0, or -1 if it is truncated or longer than 10 bytes. */
-int gw_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out);
 
 /*
  * A step of a request that fails writes a reason and returns -1 when the

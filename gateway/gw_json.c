@@ -21,6 +21,7 @@
 
 #include "gw_base64.h"
 #include "gw_wkt.h"
+#include "rp_pb_wire.h"
 #include "rp_utf8.h"
 
 #define MAX_DEPTH 100 /* nested messages, as protobuf's own parsers allow */
@@ -701,11 +702,11 @@ void gw_wire_tag(gw_buf *out, uint32_t number, int wire)
 static int wire_type_of(int type)
 {
     switch (type) {
-    case GW_TYPE_DOUBLE: case GW_TYPE_FIXED64: case GW_TYPE_SFIXED64: return GW_WIRE_FIXED64;
-    case GW_TYPE_FLOAT: case GW_TYPE_FIXED32: case GW_TYPE_SFIXED32: return GW_WIRE_FIXED32;
-    case GW_TYPE_STRING: case GW_TYPE_BYTES: case GW_TYPE_MESSAGE: return GW_WIRE_LEN;
-    case GW_TYPE_GROUP: return GW_WIRE_SGROUP;
-    default: return GW_WIRE_VARINT;
+    case GW_TYPE_DOUBLE: case GW_TYPE_FIXED64: case GW_TYPE_SFIXED64: return RP_PB_WIRE_FIXED64;
+    case GW_TYPE_FLOAT: case GW_TYPE_FIXED32: case GW_TYPE_SFIXED32: return RP_PB_WIRE_FIXED32;
+    case GW_TYPE_STRING: case GW_TYPE_BYTES: case GW_TYPE_MESSAGE: return RP_PB_WIRE_LEN;
+    case GW_TYPE_GROUP: return RP_PB_WIRE_SGROUP;
+    default: return RP_PB_WIRE_VARINT;
     }
 }
 
@@ -837,10 +838,10 @@ static int encode_one(conv *c, const gw_field *f, const json_t *v, gw_buf *out, 
 {
     size_t at = out->len;
     if (f->type == GW_TYPE_GROUP) { /* its fields between a start and an end tag */
-        gw_wire_tag(out, f->number, GW_WIRE_SGROUP);
+        gw_wire_tag(out, f->number, RP_PB_WIRE_SGROUP);
         if (gw_json_encode_message(c, f->message, v, out) < 0)
             return -1;
-        gw_wire_tag(out, f->number, GW_WIRE_EGROUP);
+        gw_wire_tag(out, f->number, RP_PB_WIRE_EGROUP);
         return 0;
     }
     gw_wire_tag(out, f->number, wire_type_of(f->type));
@@ -872,7 +873,7 @@ static int refuse_null(conv *c, const gw_field *f, const json_t *v, const char *
 static int encode_packed(conv *c, const gw_field *f, const json_t *arr, gw_buf *out)
 {
     size_t tag_at = out->len;
-    gw_wire_tag(out, f->number, GW_WIRE_LEN);
+    gw_wire_tag(out, f->number, RP_PB_WIRE_LEN);
     size_t at = out->len;
     size_t i;
     json_t *v;
@@ -949,7 +950,7 @@ static int encode_map_entry(conv *c, const gw_field *f, const char *key, const j
     if (!kf || !vf)
         return gw_conv_fail(c, "map entry type %s has no key or value", f->message->full_name);
     size_t start = out->len;
-    gw_wire_tag(out, f->number, GW_WIRE_LEN);
+    gw_wire_tag(out, f->number, RP_PB_WIRE_LEN);
     size_t at = out->len;
     int skip = 0;
     if (refuse_null(c, vf, v, "as a map value") < 0 || encode_map_key(c, kf, key, out) < 0 ||
@@ -1138,19 +1139,6 @@ int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_opti
 
 /* ======================= reading the wire ================================= */
 
-static int read_fixed(const uint8_t **p, const uint8_t *end, int size, uint64_t *out)
-{
-    if (end - *p < size)
-        return -1;
-    uint64_t v = 0;
-    for (int i = size - 1; i >= 0; i--)
-        v = v << 8 | (*p)[i];
-    *p += size;
-    *out = v;
-    return 0;
-}
-
-/* Skips a group whose start tag for `number` was just read. */
 /* Reads past the group `number` begun before *p, up to and with its end
  * tag; *body_end is where that tag starts. */
 static int skip_group(const uint8_t **p, const uint8_t *end, uint32_t number, int depth,
@@ -1159,12 +1147,12 @@ static int skip_group(const uint8_t **p, const uint8_t *end, uint32_t number, in
     if (depth > MAX_DEPTH)
         return -1;
     while (*p < end) {
-        gw_wire_field f;
+        rp_pb_field f;
         uint64_t tag;
         const uint8_t *at = *p;
-        if (gw_read_varint(p, end, &tag) < 0)
+        if (rp_pb_read_varint(p, end, &tag) < 0)
             return -1;
-        if ((tag & 7) == GW_WIRE_EGROUP) {
+        if ((tag & 7) == RP_PB_WIRE_EGROUP) {
             *body_end = at;
             return (tag >> 3) == number ? 0 : -1;
         }
@@ -1175,36 +1163,21 @@ static int skip_group(const uint8_t **p, const uint8_t *end, uint32_t number, in
     return -1;
 }
 
-int gw_wire_next(const uint8_t **p, const uint8_t *end, gw_wire_field *f, int depth)
+int gw_wire_next(const uint8_t **p, const uint8_t *end, rp_pb_field *f, int depth)
 {
-    uint64_t tag;
-    if (gw_read_varint(p, end, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
+    int rc = rp_pb_next_field(p, end, f);
+    if (rc == RP_PB_BAD_TAG || !rp_pb_field_number_ok(f->number))
         return -1;
-    f->number = (uint32_t)(tag >> 3);
-    f->wire = (uint8_t)(tag & 7);
-    f->data = NULL;
-    f->len = 0;
-    switch (f->wire) {
-    case GW_WIRE_VARINT: return gw_read_varint(p, end, &f->value) < 0 ? -2 : 0;
-    case GW_WIRE_FIXED64: return read_fixed(p, end, 8, &f->value) < 0 ? -2 : 0;
-    case GW_WIRE_FIXED32: return read_fixed(p, end, 4, &f->value) < 0 ? -2 : 0;
-    case GW_WIRE_LEN:
-        if (gw_read_varint(p, end, &f->value) < 0 || f->value > (uint64_t)(end - *p))
-            return -2;
-        f->data = *p;
-        f->len = (size_t)f->value;
-        *p += f->len;
+    if (rc == RP_PB_FIELD)
         return 0;
-    case GW_WIRE_SGROUP: {
-        const uint8_t *body = *p, *body_end = NULL;
-        if (skip_group(p, end, f->number, depth, &body_end) < 0)
-            return -2;
-        f->data = body;
-        f->len = (size_t)(body_end - body);
-        return 0;
-    }
-    default: return -2;
-    }
+    if (rc != RP_PB_GROUP || f->wire != RP_PB_WIRE_SGROUP)
+        return -2;
+    const uint8_t *body = *p, *body_end = NULL;
+    if (skip_group(p, end, f->number, depth, &body_end) < 0)
+        return -2;
+    f->data = body;
+    f->len = (size_t)(body_end - body);
+    return 0;
 }
 
 /* A field occurrence in a scanned message. */
@@ -1213,7 +1186,7 @@ typedef struct occurrence {
     uint8_t wire;
     size_t seq;     /* position among the message's occurrences */
     uint64_t value; /* varint / fixed value */
-    const uint8_t *data; /* GW_WIRE_LEN payload */
+    const uint8_t *data; /* RP_PB_WIRE_LEN payload */
     size_t len;
 } occurrence;
 
@@ -1239,12 +1212,12 @@ static void scanned_free(scanned *s)
  * numbers.  Parsers keep anything else with the unknown fields, which JSON
  * leaves out: a field whose type changed since the descriptors were made
  * does not fail the whole message. */
-static int is_known_value(const gw_field *f, const gw_wire_field *wf)
+static int is_known_value(const gw_field *f, const rp_pb_field *wf)
 {
     int want = wire_type_of(f->type);
     if (wf->wire != want)
-        return f->repeated && wf->wire == GW_WIRE_LEN && want != GW_WIRE_LEN &&
-               want != GW_WIRE_SGROUP;
+        return f->repeated && wf->wire == RP_PB_WIRE_LEN && want != RP_PB_WIRE_LEN &&
+               want != RP_PB_WIRE_SGROUP;
     if (f->type == GW_TYPE_ENUM && f->enumeration->closed)
         return gw_enum_by_number(f->enumeration, (int32_t)wf->value) != NULL;
     return 1;
@@ -1254,7 +1227,7 @@ static int is_known_value(const gw_field *f, const gw_wire_field *wf)
 static int scan_one(conv *c, const gw_message *m, const uint8_t **p, const uint8_t *end,
                     occurrence *occ)
 {
-    gw_wire_field wf;
+    rp_pb_field wf;
     int rc = gw_wire_next(p, end, &wf, c->depth);
     if (rc == -1)
         return gw_conv_fail(c, "malformed %s message (bad tag)", m->full_name);
@@ -1528,7 +1501,7 @@ static int is_default(const gw_field *f, const occurrence *o)
     }
 }
 
-/* The packed values inside one GW_WIRE_LEN occurrence of a packable field. */
+/* The packed values inside one RP_PB_WIRE_LEN occurrence of a packable field. */
 static int write_packed(conv *c, const gw_field *f, const occurrence *o, gw_buf *out,
                         int *first)
 {
@@ -1536,8 +1509,8 @@ static int write_packed(conv *c, const gw_field *f, const occurrence *o, gw_buf 
     int wire = wire_type_of(f->type);
     while (p < end) {
         uint64_t v;
-        int bad = wire == GW_WIRE_VARINT ? gw_read_varint(&p, end, &v)
-                  : read_fixed(&p, end, wire == GW_WIRE_FIXED32 ? 4 : 8, &v);
+        int bad = wire == RP_PB_WIRE_VARINT ? rp_pb_read_varint(&p, end, &v)
+                  : rp_pb_read_fixed(&p, end, wire == RP_PB_WIRE_FIXED32 ? 4 : 8, &v);
         if (bad)
             return gw_conv_fail(c, "malformed packed field");
         if (f->type == GW_TYPE_ENUM && f->enumeration->closed &&
@@ -1557,7 +1530,7 @@ static int write_repeated(conv *c, const gw_field *f, const occurrence *o, size_
     gw_buf_putc(out, '[');
     int first = 1;
     for (size_t i = 0; i < n; i++) {
-        if (o[i].wire == GW_WIRE_LEN && wire_type_of(f->type) != GW_WIRE_LEN) {
+        if (o[i].wire == RP_PB_WIRE_LEN && wire_type_of(f->type) != RP_PB_WIRE_LEN) {
             if (write_packed(c, f, &o[i], out, &first) < 0)
                 return -1;
             continue;
@@ -1756,7 +1729,7 @@ static int packed_has_value(const gw_field *f, const occurrence *o)
         return o->len > 0;
     const uint8_t *p = o->data, *end = o->data + o->len;
     uint64_t v;
-    while (p < end && gw_read_varint(&p, end, &v) == 0)
+    while (p < end && rp_pb_read_varint(&p, end, &v) == 0)
         if (gw_enum_by_number(f->enumeration, (int32_t)v))
             return 1;
     return 0;
@@ -1766,7 +1739,7 @@ static int packed_has_value(const gw_field *f, const occurrence *o)
 static int has_elements(const gw_field *f, const occurrence *o, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (o[i].wire != GW_WIRE_LEN || wire_type_of(f->type) == GW_WIRE_LEN ||
+        if (o[i].wire != RP_PB_WIRE_LEN || wire_type_of(f->type) == RP_PB_WIRE_LEN ||
             packed_has_value(f, &o[i]))
             return 1;
     return 0;

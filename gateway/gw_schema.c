@@ -20,6 +20,7 @@
 #include "google/api/http.pb-c.h"
 #include "google/protobuf/descriptor.pb-c.h"
 #include "rp_pb_depth.h"
+#include "rp_pb_wire.h"
 #include "rp_utf8.h"
 
 #define HTTP_RULE_EXTENSION 72295728u /* google.api.http on MethodOptions */
@@ -440,7 +441,7 @@ static int extract_http_rules(gw_schema *s, gw_method *m,
             continue;
         const uint8_t *p = u->data, *end = u->data + u->len;
         uint64_t len;
-        if (gw_read_varint(&p, end, &len) < 0 || len != (uint64_t)(end - p))
+        if (rp_pb_read_varint(&p, end, &len) < 0 || len != (uint64_t)(end - p))
             return fail(s, "%s: malformed google.api.http option", m->path);
         if (!rp_pb_depth_ok(&google__api__http_rule__descriptor, p, len))
             return fail(s, "%s: google.api.http option nested more than %d deep", m->path,

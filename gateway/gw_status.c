@@ -12,6 +12,7 @@
 
 #include "gw_base64.h"
 #include "gw_json.h"
+#include "rp_pb_wire.h"
 
 /* The start of a text that names an address: "unix:PATH: …". */
 static int starts_with_address(const char *s)
@@ -109,25 +110,13 @@ static int next_bytes_field(const uint8_t **p, const uint8_t *end, uint32_t want
                             const uint8_t **data, size_t *len)
 {
     while (*p < end) {
-        uint64_t tag, v;
-        if (gw_read_varint(p, end, &tag) < 0)
+        rp_pb_field f;
+        if (rp_pb_next_field(p, end, &f) != RP_PB_FIELD)
             return -1;
-        switch (tag & 7) {
-        case 0: if (gw_read_varint(p, end, &v) < 0) return -1; break;
-        case 1: if (end - *p < 8) return -1; *p += 8; break;
-        case 5: if (end - *p < 4) return -1; *p += 4; break;
-        case 2:
-            if (gw_read_varint(p, end, &v) < 0 || v > (uint64_t)(end - *p))
-                return -1;
-            if ((tag >> 3) == want) {
-                *data = *p;
-                *len = (size_t)v;
-                *p += v;
-                return 1;
-            }
-            *p += v;
-            break;
-        default: return -1;
+        if (f.number == want && f.wire == RP_PB_WIRE_LEN) {
+            *data = f.data;
+            *len = f.len;
+            return 1;
         }
     }
     return 0;

@@ -20,7 +20,7 @@
 #define MAX_DURATION 315576000000LL  /* 10000 years, in seconds */
 #define NANOS 1000000000
 
-#define ABSENT 0xff /* gw_wire_field.wire of a field not on the wire */
+#define ABSENT 0xff /* rp_pb_field.wire of a field not on the wire */
 
 static int malformed(gw_conv *c, const gw_message *m)
 {
@@ -30,12 +30,12 @@ static int malformed(gw_conv *c, const gw_message *m)
 /* Reads a message with fields 1 and 2 of wire type `wire` (Timestamp,
  * Duration, Any), keeping the last occurrence of each in got[1], got[2]. */
 static int read_pair(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len, int wire,
-                     gw_wire_field got[3])
+                     rp_pb_field got[3])
 {
     const uint8_t *p = data, *end = data + len;
     got[1].wire = got[2].wire = ABSENT;
     while (p < end) {
-        gw_wire_field f;
+        rp_pb_field f;
         if (gw_wire_next(&p, end, &f, c->depth) < 0)
             return malformed(c, m);
         if (f.number > 2)
@@ -186,11 +186,11 @@ static int parse_timestamp(const char *s, size_t len, int64_t *seconds, int32_t 
 static void put_seconds_nanos(gw_buf *out, int64_t seconds, int32_t nanos)
 {
     if (seconds) {
-        gw_wire_tag(out, 1, GW_WIRE_VARINT);
+        gw_wire_tag(out, 1, RP_PB_WIRE_VARINT);
         gw_buf_varint(out, (uint64_t)seconds);
     }
     if (nanos) {
-        gw_wire_tag(out, 2, GW_WIRE_VARINT);
+        gw_wire_tag(out, 2, RP_PB_WIRE_VARINT);
         gw_buf_varint(out, (uint64_t)(int64_t)nanos);
     }
 }
@@ -234,8 +234,8 @@ static int encode_timestamp(gw_conv *c, const json_t *v, gw_buf *out)
 static int decode_timestamp(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,
                             gw_buf *out)
 {
-    gw_wire_field got[3];
-    if (read_pair(c, m, data, len, GW_WIRE_VARINT, got) < 0)
+    rp_pb_field got[3];
+    if (read_pair(c, m, data, len, RP_PB_WIRE_VARINT, got) < 0)
         return -1;
     int64_t seconds = got[1].wire == ABSENT ? 0 : (int64_t)got[1].value;
     int32_t nanos = got[2].wire == ABSENT ? 0 : (int32_t)got[2].value;
@@ -315,8 +315,8 @@ static int duration_valid(int64_t seconds, int32_t nanos)
 static int decode_duration(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,
                            gw_buf *out)
 {
-    gw_wire_field got[3];
-    if (read_pair(c, m, data, len, GW_WIRE_VARINT, got) < 0)
+    rp_pb_field got[3];
+    if (read_pair(c, m, data, len, RP_PB_WIRE_VARINT, got) < 0)
         return -1;
     int64_t seconds = got[1].wire == ABSENT ? 0 : (int64_t)got[1].value;
     int32_t nanos = got[2].wire == ABSENT ? 0 : (int32_t)got[2].value;
@@ -389,7 +389,7 @@ static int encode_field_mask(gw_conv *c, const json_t *v, gw_buf *out)
         const char *comma = memchr(s + start, ',', len - start);
         size_t n = comma ? (size_t)(comma - (s + start)) : len - start;
         if ((rc = snake_path(c, s + start, n, &path)) == 0) {
-            gw_wire_tag(out, 1, GW_WIRE_LEN);
+            gw_wire_tag(out, 1, RP_PB_WIRE_LEN);
             gw_buf_varint(out, path.len);
             gw_buf_append(out, path.data, path.len);
         }
@@ -444,9 +444,9 @@ static int decode_field_mask(gw_conv *c, const gw_message *m, const uint8_t *dat
     gw_buf joined = GW_BUF_INIT;
     int rc = 0, n = 0;
     while (p < end && rc == 0) {
-        gw_wire_field f;
+        rp_pb_field f;
         if (gw_wire_next(&p, end, &f, c->depth) < 0 ||
-            (f.number == 1 && f.wire != GW_WIRE_LEN)) {
+            (f.number == 1 && f.wire != RP_PB_WIRE_LEN)) {
             rc = malformed(c, m);
         } else if (f.number == 1 && !rp_utf8_valid(f.data, f.len)) {
             rc = gw_conv_fail(c, "path is not valid UTF-8");
@@ -510,12 +510,12 @@ static int encode_value(gw_conv *c, const gw_message *m, const json_t *v, gw_buf
 static int read_value_kind(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,
                            uint32_t *kind, uint64_t *number)
 {
-    static const uint8_t wire[7] = {0, GW_WIRE_VARINT, GW_WIRE_FIXED64, GW_WIRE_LEN,
-                                    GW_WIRE_VARINT, GW_WIRE_LEN, GW_WIRE_LEN};
+    static const uint8_t wire[7] = {0, RP_PB_WIRE_VARINT, RP_PB_WIRE_FIXED64, RP_PB_WIRE_LEN,
+                                    RP_PB_WIRE_VARINT, RP_PB_WIRE_LEN, RP_PB_WIRE_LEN};
     const uint8_t *p = data, *end = data + len;
     *kind = 0;
     while (p < end) {
-        gw_wire_field f;
+        rp_pb_field f;
         if (gw_wire_next(&p, end, &f, c->depth) < 0)
             return malformed(c, m);
         if (f.number > 6)
@@ -630,11 +630,11 @@ static int encode_any(gw_conv *c, const gw_message *m, const json_t *v, gw_buf *
     if (!packed)
         return -1;
     const json_t *url = json_object_get(v, "@type");
-    gw_wire_tag(out, 1, GW_WIRE_LEN);
+    gw_wire_tag(out, 1, RP_PB_WIRE_LEN);
     gw_buf_varint(out, json_string_length(url));
     gw_buf_append(out, json_string_value(url), json_string_length(url));
     size_t tag_at = out->len;
-    gw_wire_tag(out, 2, GW_WIRE_LEN);
+    gw_wire_tag(out, 2, RP_PB_WIRE_LEN);
     size_t body = out->len;
     int rc = any_value_member(packed, v) ? encode_any_value(c, packed, v, out)
                                          : gw_json_encode_fields(c, packed, v, "@type", out);
@@ -648,7 +648,7 @@ static int encode_any(gw_conv *c, const gw_message *m, const json_t *v, gw_buf *
 }
 
 /* The packed message's JSON after "@type": its fields, or "value". */
-static int decode_packed(gw_conv *c, const gw_message *packed, const gw_wire_field *value,
+static int decode_packed(gw_conv *c, const gw_message *packed, const rp_pb_field *value,
                          gw_buf *out)
 {
     const uint8_t *data = value->wire == ABSENT ? (const uint8_t *)"" : value->data;
@@ -667,8 +667,8 @@ static int decode_packed(gw_conv *c, const gw_message *packed, const gw_wire_fie
 static int decode_any(gw_conv *c, const gw_message *m, const uint8_t *data, size_t len,
                       gw_buf *out)
 {
-    gw_wire_field got[3];
-    if (read_pair(c, m, data, len, GW_WIRE_LEN, got) < 0)
+    rp_pb_field got[3];
+    if (read_pair(c, m, data, len, RP_PB_WIRE_LEN, got) < 0)
         return -1;
     if (got[1].wire == ABSENT && got[2].wire == ABSENT) {
         gw_buf_puts(out, "{}");

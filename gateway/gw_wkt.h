@@ -14,6 +14,7 @@
 #include "gw_buf.h"
 #include "gw_json.h"
 #include "gw_schema.h"
+#include "rp_pb_wire.h"
 
 /* ---- a conversion in progress (gw_json.c) -------------------------------- */
 
@@ -60,22 +61,12 @@ void gw_json_quote(const char *s, size_t len, size_t max, char *buf, size_t n);
 
 /* ---- wire format (gw_json.c) ---------------------------------------------- */
 
-enum { GW_WIRE_VARINT = 0, GW_WIRE_FIXED64 = 1, GW_WIRE_LEN = 2, GW_WIRE_SGROUP = 3,
-       GW_WIRE_EGROUP = 4, GW_WIRE_FIXED32 = 5 };
-
-/* One field occurrence as read off the wire. */
-typedef struct gw_wire_field {
-    uint32_t number;
-    uint8_t wire;
-    uint64_t value;       /* varint / fixed bits; the length for GW_WIRE_LEN */
-    const uint8_t *data;  /* GW_WIRE_LEN payload; a group's fields (GW_WIRE_SGROUP) */
-    size_t len;
-} gw_wire_field;
-
-/* Reads the field at *p (a group is read whole: data and len are what lies
- * between its start and end tags) and advances *p.
- * Returns 0, -1 for a bad tag, -2 for a truncated value or bad wire type. */
-int gw_wire_next(const uint8_t **p, const uint8_t *end, gw_wire_field *f, int depth);
+/* Reads the field at *p as rp_pb_next_field does, and a group whole too
+ * (data and len are what lies between its start and end tags), and
+ * advances *p.  Returns 0, -1 for a bad tag (field number 0 or past
+ * RP_PB_FIELD_NUMBER_MAX included), -2 for a truncated value or bad wire
+ * type. */
+int gw_wire_next(const uint8_t **p, const uint8_t *end, rp_pb_field *f, int depth);
 
 void gw_wire_tag(gw_buf *out, uint32_t number, int wire);
 

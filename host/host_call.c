@@ -44,6 +44,7 @@
 #include "rp_log.h"
 #include "rp_metadata.h"
 #include "rp_pb_depth.h"
+#include "rp_pb_wire.h"
 #include "rp_time.h"
 
 /* The per-call send queue of a server-streaming call: messages waiting plus
@@ -592,36 +593,16 @@ int rpcrest_call_finish(rpcrest_call *c)
 
 /* ---- google.rpc.Status ---------------------------------------------------- */
 
-static size_t varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
 /* A length-delimited field's size on the wire (one-byte tag). */
 static size_t ld_size(size_t len)
 {
-    return 1 + varint_size(len) + len;
+    return 1 + rp_pb_varint_size(len) + len;
 }
 
 static uint8_t *put_ld(uint8_t *p, unsigned field, const void *data, size_t len)
 {
     *p++ = (uint8_t)(field << 3 | 2);
-    p = put_varint(p, len);
+    p += rp_pb_put_varint(p, len);
     if (len)
         memcpy(p, data, len);
     return p + len;
@@ -652,16 +633,16 @@ static int detail_sizes(const rpcrest_detail *d, size_t *url_len, size_t *value_
 static uint8_t *put_any(uint8_t *p, const rpcrest_detail *d, size_t url_len, size_t value_len)
 {
     *p++ = 3 << 3 | 2; /* Status.details */
-    p = put_varint(p, ld_size(url_len) + ld_size(value_len));
+    p += rp_pb_put_varint(p, ld_size(url_len) + ld_size(value_len));
     *p++ = 1 << 3 | 2;
-    p = put_varint(p, url_len);
+    p += rp_pb_put_varint(p, url_len);
     if (d->message) {
         size_t prefix = strlen(ANY_URL_PREFIX);
         memcpy(p, ANY_URL_PREFIX, prefix);
         memcpy(p + prefix, d->message->descriptor->name, url_len - prefix);
         p += url_len;
         *p++ = 2 << 3 | 2;
-        p = put_varint(p, value_len);
+        p += rp_pb_put_varint(p, value_len);
         return p + protobuf_c_message_pack(d->message, p);
     }
     memcpy(p, d->type_url, url_len);
@@ -677,7 +658,7 @@ static int pack_status(grpc_status_code code, const char *message, const rpcrest
                        size_t n, uint8_t **out, size_t *out_len)
 {
     size_t mlen = message ? strlen(message) : 0;
-    size_t total = (code ? 1 + varint_size((uint64_t)code) : 0) + (mlen ? ld_size(mlen) : 0);
+    size_t total = (code ? 1 + rp_pb_varint_size((uint64_t)code) : 0) + (mlen ? ld_size(mlen) : 0);
     for (size_t i = 0; i < n; i++) {
         size_t url_len, value_len;
         int rc = detail_sizes(&details[i], &url_len, &value_len);
@@ -691,7 +672,7 @@ static int pack_status(grpc_status_code code, const char *message, const rpcrest
     uint8_t *p = buf;
     if (code) {
         *p++ = 1 << 3 | 0;
-        p = put_varint(p, (uint64_t)code);
+        p += rp_pb_put_varint(p, (uint64_t)code);
     }
     if (mlen)
         p = put_ld(p, 2, message, mlen);

@@ -27,6 +27,7 @@
 #include "host_health.h"
 #include "rp_log.h"
 #include "host_protos.h"
+#include "rp_pb_wire.h"
 
 typedef Grpc__Reflection__V1__ServerReflectionRequest refl_request;
 typedef Grpc__Reflection__V1__ServerReflectionResponse refl_response;
@@ -236,57 +237,23 @@ oom:
     return -1;
 }
 
-/* Reads a varint at data[*pos]; 0, or -1 if it runs past len. */
-static int read_varint(const uint8_t *data, size_t len, size_t *pos, uint64_t *v)
-{
-    *v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*pos >= len)
-            return -1;
-        uint8_t byte = data[(*pos)++];
-        *v |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80))
-            return 0;
-    }
-    return -1;
-}
-
 /* The FileDescriptorSet's `file` fields (1, length-delimited) as spans of
  * data, in order, into spans[max] and lens[max]; returns how many, or -1 if
  * the wire format is malformed. */
 static ssize_t scan_set(const uint8_t *data, size_t len, const uint8_t **spans, size_t *lens,
                         size_t max)
 {
-    size_t pos = 0, n = 0;
-    while (pos < len) {
-        uint64_t tag, v;
-        if (read_varint(data, len, &pos, &tag) < 0)
+    const uint8_t *p = data, *end = data + len;
+    size_t n = 0;
+    while (p < end) {
+        rp_pb_field f;
+        if (rp_pb_next_field(&p, end, &f) != RP_PB_FIELD)
             return -1;
-        switch (tag & 7) {
-        case 0: /* varint */
-            if (read_varint(data, len, &pos, &v) < 0)
+        if (f.number == 1 && f.wire == RP_PB_WIRE_LEN) {
+            if (n == max)
                 return -1;
-            break;
-        case 1: /* 64-bit */
-        case 5: /* 32-bit */
-            v = (tag & 7) == 1 ? 8 : 4;
-            if (v > len - pos)
-                return -1;
-            pos += v;
-            break;
-        case 2: /* length-delimited */
-            if (read_varint(data, len, &pos, &v) < 0 || v > len - pos)
-                return -1;
-            if (tag >> 3 == 1) {
-                if (n == max)
-                    return -1;
-                spans[n] = data + pos;
-                lens[n++] = (size_t)v;
-            }
-            pos += v;
-            break;
-        default:
-            return -1;
+            spans[n] = f.data;
+            lens[n++] = f.len;
         }
     }
     return (ssize_t)n;

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "../../common/rp_pb_depth.h"
+#include "../../common/rp_pb_wire.h"
 #include "google/protobuf/descriptor.pb-c.h"
 
 #define DESC (&google__protobuf__descriptor_proto__descriptor)
@@ -22,33 +23,16 @@ typedef struct {
     size_t len;
 } bytes;
 
-static size_t put_varint(uint8_t *out, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (uint8_t)v;
-    return n;
-}
-
 /* tag + length + inner, built in place (inner is freed). */
 static bytes wrap(uint8_t tag, bytes inner)
 {
     bytes b = {malloc(inner.len + 11), 0};
     b.data[b.len++] = tag;
-    b.len += put_varint(b.data + b.len, inner.len);
+    b.len += rp_pb_put_varint(b.data + b.len, inner.len);
     memcpy(b.data + b.len, inner.data, inner.len);
     b.len += inner.len;
     free(inner.data);
     return b;
-}
-
-static size_t varint_len(uint64_t v)
-{
-    uint8_t scratch[10];
-    return put_varint(scratch, v);
 }
 
 /* A DescriptorProto holding `levels` nested types, one inside the other,
@@ -59,11 +43,11 @@ static bytes nested(size_t levels, uint8_t tag)
     size_t *inner = malloc((levels + 1) * sizeof(*inner)); /* inner[i]: level i's body */
     inner[levels] = 0;
     for (size_t i = levels; i > 0; i--)
-        inner[i - 1] = 1 + varint_len(inner[i]) + inner[i];
+        inner[i - 1] = 1 + rp_pb_varint_size(inner[i]) + inner[i];
     bytes b = {calloc(1, inner[0] + 1), 0};
     for (size_t i = 1; i <= levels; i++) {
         b.data[b.len++] = tag;
-        b.len += put_varint(b.data + b.len, inner[i]);
+        b.len += rp_pb_put_varint(b.data + b.len, inner[i]);
     }
     free(inner);
     return b;
@@ -119,6 +103,31 @@ static void test_siblings_do_not_add_up(void **state)
     assert_int_equal(depth_ok(all), 1);
 }
 
+/* Prepends the field tag[0..n) holding nothing (a varint 0) to b. */
+static bytes after_field(const uint8_t *tag, size_t n, bytes b)
+{
+    bytes out = {malloc(n + 1 + b.len), 0};
+    memcpy(out.data, tag, n);
+    out.data[n] = 0;
+    memcpy(out.data + n + 1, b.data, b.len);
+    out.len = n + 1 + b.len;
+    free(b.data);
+    return out;
+}
+
+static void test_fields_protobuf_c_keeps_as_unknown_are_walked_past(void **state)
+{
+    (void)state;
+    /* field 0 written in two bytes, and field 2^32 - 1: protobuf-c unpacks
+     * what follows them, so the walk must reach it too */
+    static const uint8_t zero[] = {0x80, 0x00};
+    static const uint8_t largest[] = {0xf8, 0xff, 0xff, 0xff, 0x7f};
+    assert_int_equal(depth_ok(after_field(zero, sizeof(zero), nested(RP_PB_MAX_DEPTH + 1, 0x1a))),
+                     0);
+    assert_int_equal(
+        depth_ok(after_field(largest, sizeof(largest), nested(RP_PB_MAX_DEPTH + 1, 0x1a))), 0);
+}
+
 static void test_malformed_bytes_are_left_to_the_unpacker(void **state)
 {
     (void)state;
@@ -142,6 +151,7 @@ int main(void)
         cmocka_unit_test(test_a_million_deep_without_recursion),
         cmocka_unit_test(test_strings_and_unknown_fields_are_not_entered),
         cmocka_unit_test(test_siblings_do_not_add_up),
+        cmocka_unit_test(test_fields_protobuf_c_keeps_as_unknown_are_walked_past),
         cmocka_unit_test(test_malformed_bytes_are_left_to_the_unpacker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
