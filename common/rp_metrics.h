@@ -102,10 +102,6 @@ int rp_metrics_add_process(rp_metrics *m);
  * rpcrestd's figures, has process_* of its own). */
 void rp_metrics_render_process(rp_text *out, const char *prefix);
 
-/* The name of gRPC status code `code` ("OK", "NOT_FOUND", …), "UNKNOWN"
- * outside 0..16. */
-const char *rp_grpc_code_name(int code);
-
 /* ---- inline updates ------------------------------------------------------------------ */
 
 struct rp_series {

@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "gw_buf.h"
+#include "rp_grpc_status.h"
 #include "rp_log.h"
 #include "rp_logfile.h"
-#include "rp_metrics.h"
 #include "rp_text.h"
 
 /* Each free-form field is kept to a bounded number of output bytes (the

@@ -26,6 +26,7 @@
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "gw_limits.h"
 #include "gw_names.h"
+#include "rp_grpc_status.h"
 #include "rp_pb_depth.h"
 
 typedef Grpc__Reflection__V1__ServerReflectionRequest Request;
@@ -96,20 +97,6 @@ typedef struct disc {
 
 /* Outcomes of exchange() besides 0 and -1. */
 #define STREAM_ENDED 1
-
-static const char *const STATUS_NAMES[] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
-
-static const char *status_name(int code)
-{
-    if (code >= 0 && (size_t)code < sizeof(STATUS_NAMES) / sizeof(STATUS_NAMES[0]))
-        return STATUS_NAMES[code];
-    return "UNKNOWN_STATUS";
-}
 
 /* Writes "reflection: …" into the error buffer; returns -1. */
 static int fail(disc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -204,8 +191,8 @@ static int fail_status(disc *d, const char *what)
         return fail_no_answer(d, detail);
     }
     if (len == 0)
-        return fail(d, "%s (%s)", what, status_name(d->status));
-    return fail(d, "%s (%s: %.*s)", what, status_name(d->status), len,
+        return fail(d, "%s (%s)", what, rp_grpc_code_name(d->status));
+    return fail(d, "%s (%s: %.*s)", what, rp_grpc_code_name(d->status), len,
                 (const char *)GRPC_SLICE_START_PTR(d->details));
 }
 
@@ -533,10 +520,10 @@ static int request_files(disc *d, int kind, const char *what, char *why, size_t 
         const char *message =
             e->error_message && *e->error_message ? e->error_message : "(no message)";
         if (e->error_code == GRPC_STATUS_NOT_FOUND && why) {
-            snprintf(why, whylen, "%s: %s", status_name(e->error_code), message);
+            snprintf(why, whylen, "%s: %s", rp_grpc_code_name(e->error_code), message);
             rc = NOT_DESCRIBED;
         } else {
-            rc = fail(d, "%s: %s: %s", what, status_name(e->error_code), message);
+            rc = fail(d, "%s: %s: %s", what, rp_grpc_code_name(e->error_code), message);
         }
     } else if (resp->message_response_case != RESPONSE(FILE_DESCRIPTOR_RESPONSE)) {
         rc = fail(d, "%s: the upstream answered with something else than a "
@@ -560,7 +547,8 @@ static int request_files(disc *d, int kind, const char *what, char *why, size_t 
 static int take_services(disc *d, const Response *resp)
 {
     if (resp->message_response_case == RESPONSE(ERROR_RESPONSE))
-        return fail(d, "list_services: %s: %s", status_name(resp->error_response->error_code),
+        return fail(d, "list_services: %s: %s",
+                    rp_grpc_code_name(resp->error_response->error_code),
                     resp->error_response->error_message);
     if (resp->message_response_case != RESPONSE(LIST_SERVICES_RESPONSE))
         return fail(d, "list_services: the upstream answered with something else than a "

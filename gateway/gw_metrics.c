@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rp_grpc_status.h"
+
 /* The HTTP statuses the gateway answers with, each with a slot of its own;
  * another status takes the slow path (a lookup under a lock). */
 static const unsigned known_status[] = {200, 400, 401, 403, 404, 405, 408, 409, 412, 413,

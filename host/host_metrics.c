@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "rp_grpc_status.h"
+
 #define N_CODES 17
 
 struct host_method_stats {

@@ -188,16 +188,6 @@ static void test_threads(void **state)
     rp_metrics_free(m);
 }
 
-static void test_grpc_code_names(void **state)
-{
-    (void)state;
-    assert_string_equal(rp_grpc_code_name(0), "OK");
-    assert_string_equal(rp_grpc_code_name(5), "NOT_FOUND");
-    assert_string_equal(rp_grpc_code_name(16), "UNAUTHENTICATED");
-    assert_string_equal(rp_grpc_code_name(17), "UNKNOWN");
-    assert_string_equal(rp_grpc_code_name(-1), "UNKNOWN");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,7 +197,6 @@ int main(void)
         cmocka_unit_test(test_bad_families),
         cmocka_unit_test(test_collector_and_process),
         cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_grpc_code_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
