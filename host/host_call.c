@@ -792,17 +792,17 @@ int rpcrest_call_on_writable(rpcrest_call *c, rpcrest_writable_cb cb, void *arg)
 
 /* ---- response metadata ------------------------------------------------------- */
 
-/* Keys a plugin may not send: grpc-*, every other key that gRPC core 1.51
- * parses into a field of its own (the traits of its metadata batch,
- * src/core/lib/transport/metadata_batch.h: such a value goes out rewritten,
- * or not at all, and grpclb_client_stats resets the connection) or drops
- * (content-length), and HTTP/2's connection-specific headers.  Pseudo-headers
- * (":path") are no valid key. */
+/* Keys a plugin may not send: grpc-*, the other keys gRPC core 1.51 sends
+ * its own way (content-type, te, user-agent, host) or not at all
+ * (content-length), or that break the connection (grpclb_client_stats), and
+ * HTTP/2's connection-specific headers.  Pseudo-headers (":path") are no
+ * valid key.  The load-balancing keys gRPC core parses but sends as given
+ * (lb-token, endpoint-load-metrics-bin, lb-cost-bin) are a server's to
+ * send; see check_metadata for lb-cost-bin. */
 static int reserved_key(const char *key)
 {
     static const char *const reserved[] = {
-        "content-type", "te", "user-agent", "host", "endpoint-load-metrics-bin",
-        "lb-cost-bin", "lb-token", "grpclb_client_stats", "content-length",
+        "content-type", "te", "user-agent", "host", "grpclb_client_stats", "content-length",
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
     };
     if (strncmp(key, "grpc-", 5) == 0)
@@ -834,6 +834,10 @@ static int check_metadata(const char *key, const void *value, size_t len)
     int why_key;
     if (klen > 255 || reserved_key(key) ||
         !metadata_valid(key, klen, value ? value : (const void *)"", len, &why_key))
+        return RPCREST_EINVAL;
+    /* gRPC core reads lb-cost-bin as a double (8 bytes) and a name, and
+     * sends a shorter value as eight zero bytes */
+    if (strcmp(key, "lb-cost-bin") == 0 && len < 8)
         return RPCREST_EINVAL;
     return 0;
 }

@@ -380,9 +380,10 @@ const char *rpcrest_call_request_id(const rpcrest_call *call);
  * metadata (sent with the status).  `key`: NUL-terminated, 1-255 characters
  * of a-z 0-9 - _ . ; not "grpc-..." (reserved by gRPC), nor the other keys
  * gRPC core sends its own way or not at all (content-type, te, user-agent,
- * host, content-length, lb-token, lb-cost-bin, endpoint-load-metrics-bin,
- * grpclb_client_stats), nor HTTP/2's connection headers (connection,
- * keep-alive, proxy-connection, transfer-encoding, upgrade): RPCREST_EINVAL.
+ * host, content-length, grpclb_client_stats), nor HTTP/2's connection
+ * headers (connection, keep-alive, proxy-connection, transfer-encoding,
+ * upgrade): RPCREST_EINVAL; nor an "lb-cost-bin" value shorter than the
+ * 8-byte double gRPC core reads from it.
  * `value[value_len]`: any bytes when the key
  * ends in "-bin" (gRPC base64-encodes them on the wire), else printable
  * ASCII (0x20-0x7e).  Both are copied.  A key may be added more than once.

@@ -11,6 +11,7 @@ import concurrent.futures
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
 import threading
@@ -161,12 +162,12 @@ class MetadataTest(TestkitCase):
         self.assertEqual(trailing, [("x-trailer", "t")])
 
     def test_keys_grpc_core_sends_its_own_way_are_refused(self):
-        """Every key gRPC core 1.51 parses into a field of its own, or drops,
-        is RPCREST_EINVAL: content-length never went out, lb-cost-bin "zz"
+        """Every key gRPC core 1.51 sends its own way, drops or chokes on is
+        RPCREST_EINVAL: content-length never went out, an lb-cost-bin "zz"
         went out as eight zero bytes, and grpclb_client_stats closed the
         client's connection, failing its other calls too."""
         E = self.pb2.MetadataEntry
-        keys = ["content-length", "lb-token", "lb-cost-bin", "endpoint-load-metrics-bin",
+        keys = ["content-length", "lb-cost-bin",
                 "grpclb_client_stats", "content-type", "te", "user-agent", "host",
                 "grpc-trace-bin", "grpc-tags-bin", "grpc-server-stats-bin",
                 "grpc-previous-rpc-attempts", "grpc-retry-pushback-ms", "connection"]
@@ -179,6 +180,24 @@ class MetadataTest(TestkitCase):
         self.assertEqual(list(reply.add_results), [EINVAL] * (2 * len(keys)))
         sent = [k for k, _ in call.initial_metadata() + call.trailing_metadata()]
         self.assertEqual([k for k in keys if k in sent], [])
+
+    def test_load_balancing_keys_go_out_as_given(self):
+        """lb-token, endpoint-load-metrics-bin (ORCA) and an lb-cost-bin of a
+        double and a name are a server's to send: accepted, and lb-token
+        reaches the client (grpcio, itself gRPC core, keeps the two -bin
+        keys for its balancer; other clients get them as sent)."""
+        E = self.pb2.MetadataEntry
+        cost = struct.pack("<d", 1.5) + b"disk"
+        sent = [E(key="lb-token", text="abc"),
+                E(key="endpoint-load-metrics-bin", binary=b"\x09\x00\x00\x00\x00\x00\x00\xe0?"),
+                E(key="lb-cost-bin", binary=cost)]
+        req = self.pb2.MetadataRequest(no_echo=True, add_trailing=sent)
+        reply, call = self.call([], req)
+        self.assertEqual(list(reply.add_results), [0, 0, 0])
+        self.assertEqual(dict(call.trailing_metadata()).get("lb-token"), "abc")
+        short = self.pb2.MetadataRequest(no_echo=True, add_trailing=[
+            E(key="lb-cost-bin", binary=cost[:7])])
+        self.assertEqual(list(self.call([], short)[0].add_results), [EINVAL])
 
     def test_request_id_is_one_word_or_none(self):
         """rpcrest_call_request_id gives an id only when it is one word a log
