@@ -1,24 +1,42 @@
 /*
- * gw_h2.c -- unary gRPC calls over one HTTP/2 connection (nghttp2) driven
- * by a gw_loop: connection state and reconnection, the calls' lives
- * (queued, sent, answered, expired), and the gRPC mapping of a reply
- * (length-prefixed message, grpc-status / grpc-message, Trailers-Only,
+ * gw_h2.c -- unary gRPC calls over a pool of HTTP/2 connections (nghttp2)
+ * driven by a gw_loop: the connections' state, opening and closing, the
+ * calls' lives (queued, sent, answered, expired), and the gRPC mapping of a
+ * reply (length-prefixed message, grpc-status / grpc-message, Trailers-Only,
  * -bin metadata) into a gw_upstream_result.
  *
- * A call is queued until the connection can take it, then submitted;
- * nghttp2 itself holds back streams beyond the upstream's
- * MAX_CONCURRENT_STREAMS.  After a GOAWAY the connection takes no new call:
- * a new connection (to whichever server listens there now) takes them at
- * once while the old one finishes its streams, as gRPC's and Envoy's
- * clients do (a server rotating its connections, Go's MaxConnectionAge,
- * must not hold new calls up behind a long one), and so do the calls
- * submitted there that nghttp2 had not sent yet (held back by the
- * upstream's stream limit); calls queue only while GW_H2_SOURCES - 1 older
- * connections are all finishing theirs.  A connection that has used all
- * of its 2^30 stream ids goes the same way.  Streams the
- * upstream refused are queued again, a call three times at most (then it
- * fails with UNAVAILABLE).  Every call is in `live`, ordered by deadline,
- * whatever its state.
+ * A call is queued, then submitted on the first connection taking calls
+ * that has room: fewer calls open there than the upstream's
+ * SETTINGS_MAX_CONCURRENT_STREAMS (until its SETTINGS come, what the
+ * upstream's last ones said on another connection, or 100 as nghttp2
+ * assumes).  When every one is full, a new connection opens in a free slot,
+ * up to GW_H2_CONNECTIONS taking calls, as gRPC core's channels and Envoy's
+ * pool do; beyond that calls wait in the queue.  nghttp2 holds no call back
+ * (a fast call would wait there behind slow ones, first in first out, while
+ * another connection could take it), unless SETTINGS that lower the limit
+ * come while a full socket keeps calls submitted before them unsent.  A
+ * call whose deadline passes in the queue fails there: it never reaches the
+ * upstream.  Calls go to the first connections with room, so after a burst
+ * the later ones fall idle: a connection taking calls, other than the first
+ * of them, that has carried none for IDLE_CLOSE_MS is closed (GOAWAY, then
+ * the socket).
+ *
+ * After a GOAWAY the connection takes no new call: new ones go to the
+ * others, or to a new connection, at once while it finishes its streams, as
+ * gRPC's and Envoy's clients do (a server rotating its connections, Go's
+ * MaxConnectionAge, must not hold new calls up behind a long one), and so
+ * do the calls submitted there that nghttp2 had not sent yet; the slots
+ * beyond GW_H2_CONNECTIONS leave room for connections finishing theirs so.
+ * A connection that has used all of its 2^30 stream ids goes the same way.
+ * Streams the upstream refused are queued again, a call three times at most
+ * (then it fails with UNAVAILABLE).  A connect that fails sends its calls
+ * back to the queue while another connection takes calls, and fails them
+ * and the queue (fail fast, as gRPC's channels do) when none does; no
+ * connection opens until its backoff has passed.  Every call is in `live`,
+ * ordered by deadline, whatever its state.
+ *
+ * conns[0]'s tick does the client's work (deadlines, the queue, closing and
+ * writing); the other connections' ticks read their own.
  */
 #include "gw_h2.h"
 
@@ -51,6 +69,7 @@
 #define TCP_KEEPALIVE_IDLE_S 20 /* an idle TCP connection is probed after this, */
 #define TCP_KEEPALIVE_INTERVAL_S 5 /* and then this often */
 #define FROM_REPLY ((grpc_status_code)-1) /* call_finish: the status the upstream sent */
+#define IDLE_CLOSE_MS 2000 /* a connection beyond the first idle this long closes */
 
 typedef struct h2_call {
     struct gw_h2 *c;
@@ -92,22 +111,24 @@ typedef struct h2_call {
     struct h2_call *held_next;     /* `held` */
 } h2_call;
 
-typedef enum h2_state { H2_DOWN, H2_CONNECTING, H2_UP, H2_FAILED } h2_state;
+typedef enum h2_state { H2_DOWN, H2_CONNECTING, H2_UP } h2_state;
 
-/* One connection to the upstream: the client's newest, which takes new
- * calls, or one finishing its streams after a GOAWAY. */
+/* One connection to the upstream: one taking calls, or one finishing its
+ * streams after a GOAWAY; a free slot has no session. */
 typedef struct h2_conn {
     gw_loop_source src;      /* first: the loop hands it back to tick */
     struct gw_h2 *c;
-    h2_state state;          /* H2_FAILED: the last connect failed (the newest only) */
+    h2_state state;
     int fd;
-    int stale_events;        /* opened by another connection's tick: the loop's
-                              * events of this round are the old fd's */
+    int stale_events;        /* opened in conns[0]'s tick: the loop's events of
+                              * this round are the old fd's */
     nghttp2_session *session;
     int goaway;              /* the upstream said GOAWAY, or the stream ids ran
                               * out: no new streams here */
     int request_id_indexed;  /* a call on this session sent x-request-id indexed */
     size_t n_streams;        /* calls submitted on the connection and not finished */
+    int64_t idle_since_ms;   /* -1, or since when it has carried no call (a
+                              * connection beyond the first taking calls) */
     gw_buf out;              /* frames to write, gathered so that one send takes them all */
     size_t out_off;          /* written of out (dropped from its front before it grows) */
 } h2_conn;
@@ -117,12 +138,13 @@ struct gw_h2 {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     char authority[80];      /* host:port, or "localhost" for a unix socket */
-    h2_conn conns[GW_H2_SOURCES]; /* conns[active] takes new calls; the others,
-                              * while they have a session, finish their streams */
-    int active;
-    int64_t retry_at_ms;     /* the newest H2_FAILED: calls fail fast until then */
-    int connect_error;       /* the newest H2_FAILED: why (an errno) */
-    int64_t backoff_ms;
+    h2_conn conns[GW_H2_SOURCES]; /* the connections, in the order they take calls */
+    int n_slots;             /* conns[n_slots ..] have no session */
+    uint32_t peer_streams;   /* the upstream's stream limit in its last SETTINGS
+                              * (0: none came yet) */
+    int64_t retry_at_ms;     /* after a failed connect: none opens until then */
+    int connect_error;       /* the last failed connect's errno */
+    int64_t backoff_ms;      /* 0 once a connect succeeds */
     h2_call *live_head, *live_tail;
     h2_call *queue_head, *queue_tail;
     atomic_int cancel_all;
@@ -701,6 +723,9 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     end_request_early(s, frame);
     if (frame->hd.type == NGHTTP2_GOAWAY)
         n->goaway = 1;
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+        n->c->peer_streams =
+            nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
     if (frame->hd.type == NGHTTP2_RST_STREAM && frame->rst_stream.error_code == NGHTTP2_NO_ERROR)
         for (h2_call *k = n->c->held; k; k = k->held_next)
             if (k->held_stream == frame->hd.stream_id)
@@ -760,10 +785,9 @@ static void fail_calls(gw_h2 *c, const h2_conn *on, int queued, grpc_status_code
 
 static void close_connection(h2_conn *n)
 {
-    if (n->fd >= 0 && n->src.loop) { /* out of the loop's epoll set before the number is reused */
-        n->src.fd = -1;
+    n->src.fd = -1;
+    if (n->fd >= 0) /* out of the loop's epoll set before the number is reused */
         gw_loop_update(n->src.loop);
-    }
     if (n->session) {
         nghttp2_session *s = n->session;
         /* streams it had: never answered now */
@@ -776,7 +800,11 @@ static void close_connection(h2_conn *n)
     n->fd = -1;
     n->goaway = 0;
     n->state = H2_DOWN;
-    n->out.len = n->out_off = 0;
+    gw_buf_free(&n->out); /* a slot may stay free for long */
+    n->out_off = 0;
+    gw_h2 *c = n->c;
+    while (c->n_slots > 0 && !c->conns[c->n_slots - 1].session)
+        c->n_slots--;
 }
 
 /* A TCP upstream whose machine went away without a reset (powered off,
@@ -838,6 +866,7 @@ static int open_connection(h2_conn *n)
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
     n->request_id_indexed = 0;
+    n->idle_since_ms = -1;
     /* a header block up to GW_REPLY_METADATA_MAX_BYTES in 16 KiB frames (nghttp2's
      * default allows 8: a block of 144 KB ended the whole connection) */
     nghttp2_option *opt = NULL;
@@ -848,6 +877,11 @@ static int open_connection(h2_conn *n)
          * grpc-message "not found "); RFC 9113's check would reset the
          * stream or drop the field */
         nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(opt, 1);
+        /* until its own SETTINGS come, what the others' said (a burst
+         * would put up to 100 calls on a new connection to an upstream
+         * that takes 4) */
+        if (c->peer_streams)
+            nghttp2_option_set_peer_max_concurrent_streams(opt, c->peer_streams);
         rc = nghttp2_session_client_new2(&n->session, cb, n, opt);
         nghttp2_option_del(opt);
     }
@@ -874,26 +908,67 @@ static int open_connection(h2_conn *n)
     n->state = pending ? H2_CONNECTING : H2_UP;
     if (!pending)
         c->backoff_ms = 0;
+    if (c->n_slots <= n - c->conns)
+        c->n_slots = (int)(n - c->conns) + 1;
     return 0;
 }
 
-/* The connection could not be made: calls fail fast until the backoff
- * passes (as a gRPC channel in TRANSIENT_FAILURE does).  The first failure
- * of a run is logged with the target; clients are not told the target (a
- * private socket's path names the user and the folder). */
+/* The calls submitted on n that nghttp2 has not sent (after a GOAWAY, or a
+ * connect that failed), which the upstream never saw, are taken back, their
+ * HEADERS cancelled, and queued again ahead of the others, in deadline
+ * order. */
+static void take_back_unsent(h2_conn *n)
+{
+    gw_h2 *c = n->c;
+    for (h2_call *k = c->live_tail, *prev; k; k = prev) {
+        prev = k->prev;
+        if (k->conn != n || k->stream_id <= 0 || k->headers_sent)
+            continue;
+        nghttp2_session_set_stream_user_data(n->session, k->stream_id, NULL);
+        nghttp2_submit_rst_stream(n->session, NGHTTP2_FLAG_NONE, k->stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        k->stream_id = 0;
+        k->conn = NULL;
+        k->tries--; /* not a refusal: it never left */
+        n->n_streams--;
+        reset_for_retry(k);
+        queue_push_front(c, k);
+    }
+}
+
+/* Whether a connection other than `n` takes calls. */
+static int others_take_calls(const gw_h2 *c, const h2_conn *n)
+{
+    for (int i = 0; i < c->n_slots; i++)
+        if (&c->conns[i] != n && c->conns[i].session && !c->conns[i].goaway)
+            return 1;
+    return 0;
+}
+
+/* The connection could not be made: no other opens until the backoff
+ * passes.  Its calls never left: while another connection takes calls
+ * they wait for room there; otherwise they fail, and so do the queued ones
+ * and those that come until then (fail fast, as a gRPC channel in
+ * TRANSIENT_FAILURE does).  The first failure of a run is logged with the
+ * target; clients are not told the target (a private socket's path names
+ * the user and the folder). */
 static void connect_failed(h2_conn *n, int error)
 {
     gw_h2 *c = n->c;
-    char text[160];
-    snprintf(text, sizeof(text), "cannot connect to the upstream: %s", strerror(error));
+    int others = others_take_calls(c, n);
     if (!c->backoff_ms)
-        rp_log("upstream %s: cannot connect: %s (its calls fail with UNAVAILABLE until it "
-               "answers)", c->target, strerror(error));
-    /* first: the calls submitted to the session never left, and closing
-     * would tell them only that the connection closed */
-    fail_calls(c, n, 1, GRPC_STATUS_UNAVAILABLE, text);
+        rp_log("upstream %s: cannot connect: %s (%s)", c->target, strerror(error),
+               others ? "calls wait for the connections open" : "its calls fail with "
+                                                                "UNAVAILABLE until it answers");
+    if (others) {
+        take_back_unsent(n);
+    } else {
+        /* first: closing would tell them only that the connection closed */
+        char text[160];
+        snprintf(text, sizeof(text), "cannot connect to the upstream: %s", strerror(error));
+        fail_calls(c, n, 1, GRPC_STATUS_UNAVAILABLE, text);
+    }
     close_connection(n);
-    n->state = H2_FAILED;
     c->connect_error = error;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : GW_RECONNECT_BACKOFF_MIN_MS;
     if (c->backoff_ms > GW_RECONNECT_BACKOFF_MAX_MS)
@@ -930,15 +1005,33 @@ static size_t format_timeout(char out[24], int64_t ms)
     return n + 1;
 }
 
-/* Submits k on the connection (which is up and not going away).  When the
- * connection has no stream id left (2^30 streams in, about 10 hours at 30k
- * calls/s), k goes back to the head of the queue and the connection goes
- * away as after a GOAWAY: a new one takes the queue once its streams end. */
-static void submit(h2_conn *n, h2_call *k)
+/* How many calls n takes at once: the upstream's
+ * SETTINGS_MAX_CONCURRENT_STREAMS (see open_connection until they come). */
+static uint32_t stream_limit(const h2_conn *n)
 {
-    int64_t left = k->deadline_ms - gw_loop_now_ms();
-    if (left < 1)
-        left = 1;
+    return nghttp2_session_get_remote_settings(n->session,
+                                               NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+}
+
+/* Whether n takes a new call now, one that nghttp2 sends at once instead
+ * of holding it back until a stream there ends. */
+static int has_room(const h2_conn *n)
+{
+    return n->session && !n->goaway && n->n_streams < stream_limit(n);
+}
+
+/* Submits k on n (which has room), unless k's deadline has passed at
+ * `now`: it then fails without reaching the upstream.  When the connection
+ * has no stream id left (2^30 streams in, about 10 hours at 30k calls/s),
+ * k goes back to the head of the queue and the connection goes away as
+ * after a GOAWAY. */
+static void submit(h2_conn *n, h2_call *k, int64_t now)
+{
+    int64_t left = k->deadline_ms - now;
+    if (left < 1) {
+        call_finish(k, GRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
+        return;
+    }
     k->nv[k->timeout_slot].value = (uint8_t *)k->timeout_text;
     k->nv[k->timeout_slot].valuelen = format_timeout(k->timeout_text, left);
     /* x-request-id is new on every call: indexed each time, it would
@@ -967,40 +1060,57 @@ static void submit(h2_conn *n, h2_call *k)
     n->n_streams++;
 }
 
-/* Queued calls go out when the connection can take them; connects when
- * needed; a failed connect fails them (fail fast, as gRPC's channels do). */
-static void start_queued(gw_h2 *c, const h2_conn *ticking)
+/* Fails the calls waiting in the queue. */
+static void fail_queued(gw_h2 *c, grpc_status_code code, const char *message)
 {
-    h2_conn *n = &c->conns[c->active];
-    if (!c->queue_head)
-        return;
-    if (n->goaway) { /* it finishes its streams; a new one takes the calls */
-        int free_slot = -1;
-        for (int i = 0; i < GW_H2_SOURCES && free_slot < 0; i++)
-            if (!c->conns[i].session)
-                free_slot = i;
-        if (free_slot < 0)
-            return; /* all finishing theirs: the calls wait for one */
-        c->active = free_slot;
-        n = &c->conns[free_slot];
+    while (c->queue_head)
+        call_finish(c->queue_head, code, message);
+}
+
+/* A new connection for the queued calls, in a free slot, while fewer than
+ * GW_H2_CONNECTIONS take calls and no backoff holds it back; else NULL,
+ * and the calls wait for room (or fail, in a backoff with no connection
+ * taking calls). */
+static h2_conn *open_another(gw_h2 *c, int64_t now)
+{
+    h2_conn *free_slot = c->n_slots < GW_H2_SOURCES ? &c->conns[c->n_slots] : NULL;
+    int taking = 0;
+    for (int i = c->n_slots - 1; i >= 0; i--) {
+        h2_conn *m = &c->conns[i];
+        if (!m->session)
+            free_slot = m;
+        taking += m->session && !m->goaway;
     }
-    int64_t now = gw_loop_now_ms();
-    if (n->state == H2_FAILED && now < c->retry_at_ms) {
-        char text[160];
-        snprintf(text, sizeof(text), "cannot connect to the upstream: %s",
-                 strerror(c->connect_error));
-        fail_calls(c, n, 1, GRPC_STATUS_UNAVAILABLE, text); /* n has none: the queue's */
-        return;
-    }
-    if (n->state == H2_DOWN || n->state == H2_FAILED) {
-        if (open_connection(n) < 0) {
-            connect_failed(n, errno);
-            return;
+    if (!free_slot || taking >= GW_H2_CONNECTIONS)
+        return NULL;
+    if (c->backoff_ms && now < c->retry_at_ms) {
+        if (!taking) {
+            char text[160];
+            snprintf(text, sizeof(text), "cannot connect to the upstream: %s",
+                     strerror(c->connect_error));
+            fail_queued(c, GRPC_STATUS_UNAVAILABLE, text);
         }
-        n->stale_events = n != ticking;
+        return NULL;
     }
-    for (h2_call *k; !n->goaway && (k = queue_pop(c));)
-        submit(n, k);
+    if (open_connection(free_slot) < 0) {
+        connect_failed(free_slot, errno);
+        return NULL;
+    }
+    free_slot->stale_events = free_slot != &c->conns[0];
+    return free_slot;
+}
+
+/* Queued calls go out, in order, on the first connections with room, and
+ * then on new ones; the rest wait. */
+static void start_queued(gw_h2 *c, int64_t now)
+{
+    for (int i = 0; c->queue_head && i < c->n_slots; i++)
+        while (c->queue_head && has_room(&c->conns[i]))
+            submit(&c->conns[i], queue_pop(c), now);
+    h2_conn *n;
+    while (c->queue_head && (n = open_another(c, now)))
+        while (c->queue_head && has_room(n))
+            submit(n, queue_pop(c), now);
 }
 
 /* After a read: each CANCELLED held by on_stream_close that an
@@ -1022,27 +1132,6 @@ static void resolve_held(gw_h2 *c, h2_conn *n)
             call_finish(k, FROM_REPLY, NULL);
         }
         k = next;
-    }
-}
-
-/* After a GOAWAY on n: the calls nghttp2 holds back there (the upstream's
- * stream limit), which the upstream never saw, are taken back, their
- * HEADERS cancelled, and queued for a new connection. */
-static void take_back_unsent(h2_conn *n)
-{
-    gw_h2 *c = n->c;
-    for (h2_call *k = c->live_head; k; k = k->next) {
-        if (k->conn != n || k->stream_id <= 0 || k->headers_sent)
-            continue;
-        nghttp2_session_set_stream_user_data(n->session, k->stream_id, NULL);
-        nghttp2_submit_rst_stream(n->session, NGHTTP2_FLAG_NONE, k->stream_id,
-                                  NGHTTP2_REFUSED_STREAM);
-        k->stream_id = 0;
-        k->conn = NULL;
-        k->tries--; /* not a refusal: it never left */
-        n->n_streams--;
-        reset_for_retry(k);
-        queue_push(c, k);
     }
 }
 
@@ -1111,30 +1200,96 @@ static int want_write(const h2_conn *n)
 }
 
 /* Writes what n has for the upstream, closes it once neither side has
- * anything more for the other, and sets what the loop is to watch (tick
- * tells the loop). */
-static void update(h2_conn *n)
+ * anything more for the other, and sets what the loop is to watch.
+ * Returns whether that changed (the caller tells the loop). */
+static int update(h2_conn *n)
 {
     if (n->state == H2_UP && flush(n) < 0)
         close_connection(n);
     if (n->state == H2_UP && !nghttp2_session_want_read(n->session) && !want_write(n))
         close_connection(n);
+    uint32_t events = n->state == H2_CONNECTING ? EPOLLOUT
+                      : EPOLLIN | (n->state == H2_UP && want_write(n) ? EPOLLOUT : 0);
+    int changed = n->src.fd != n->fd || n->src.events != events;
     n->src.fd = n->fd;
-    n->src.events = n->state == H2_CONNECTING ? EPOLLOUT
-                    : EPOLLIN | (n->state == H2_UP && want_write(n) ? EPOLLOUT : 0);
+    n->src.events = events;
+    return changed;
 }
 
-/* Each connection's own tick; the calls' deadlines are conns[0]'s. */
+/* The earlier of two times in ms (-1: none). */
+static int64_t earlier(int64_t a, int64_t b)
+{
+    return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
+/* A connection's own events: its connect finished, or frames came.
+ * Whether there were any (none just after it opened: see stale_events). */
+static int serve_events(h2_conn *n, uint32_t events)
+{
+    if (n->stale_events) {
+        n->stale_events = 0;
+        return 0;
+    }
+    if (n->state == H2_CONNECTING && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+        connect_finished(n);
+    if (n->state == H2_UP && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        read_available(n);
+    return events != 0;
+}
+
+/* Closes the connections that have finished their streams after a GOAWAY,
+ * and those beyond the first taking calls that have carried none for
+ * IDLE_CLOSE_MS (telling the upstream with a GOAWAY), unless calls wait in
+ * the queue (one of those is about to take them).  Returns when the next
+ * of the idle ones is due, or -1. */
+static int64_t close_unneeded(gw_h2 *c, int64_t now)
+{
+    int64_t due = -1;
+    int first = 1;
+    for (int i = 0; i < c->n_slots; i++) {
+        h2_conn *m = &c->conns[i];
+        if (!m->session)
+            continue;
+        if (m->goaway) {
+            if (m->n_streams == 0)
+                close_connection(m); /* drained */
+            continue;
+        }
+        if (first || m->n_streams > 0 || c->queue_head) {
+            first = 0;
+            m->idle_since_ms = -1;
+            continue;
+        }
+        if (m->idle_since_ms < 0)
+            m->idle_since_ms = now;
+        if (now - m->idle_since_ms < IDLE_CLOSE_MS) {
+            due = earlier(due, m->idle_since_ms + IDLE_CLOSE_MS);
+            continue;
+        }
+        if (m->state == H2_UP) {
+            nghttp2_session_terminate_session(m->session, NGHTTP2_NO_ERROR);
+            flush(m);
+        }
+        close_connection(m);
+    }
+    return due;
+}
+
+/* A connection's tick serves its own events; conns[0]'s, every time (the
+ * loop ticks every source each time it wakes), also the client's work:
+ * deadlines, the queue, closing the connections no longer needed, and
+ * writing to each what nghttp2 has for it. */
 static void tick(gw_loop_source *src, uint32_t events)
 {
     h2_conn *n = (h2_conn *)src;
     gw_h2 *c = n->c;
-    if (n != &c->conns[0] && !n->session)
-        return; /* no connection here: conns[0]'s tick does the rest */
-    if (n->stale_events) {
-        n->stale_events = 0;
-        events = 0;
+    if (n != &c->conns[0]) {
+        if (n->session && serve_events(n, events) && update(n))
+            gw_loop_update(src->loop);
+        return;
     }
+    if (n->session)
+        serve_events(n, events);
     if (atomic_exchange(&c->cancel_all, 0)) {
         for (h2_call *k = c->live_head; k; k = k->next)
             if (k->stream_id > 0 && k->conn->session)
@@ -1142,21 +1297,22 @@ static void tick(gw_loop_source *src, uint32_t events)
                                           NGHTTP2_CANCEL);
         fail_calls(c, NULL, 1, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
     }
-    if (n->state == H2_CONNECTING && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-        connect_finished(n);
-    if (n->state == H2_UP && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-        read_available(n);
-    expire(c, gw_loop_now_ms());
-    for (int i = 0; i < GW_H2_SOURCES; i++) {
-        h2_conn *m = &c->conns[i];
-        if (m->session && m->goaway && m->n_streams == 0)
-            close_connection(m); /* drained */
-    }
-    start_queued(c, n);
-    for (int i = 0; i < GW_H2_SOURCES; i++)
-        update(&c->conns[i]);
-    c->conns[0].src.deadline_ms = c->live_head ? c->live_head->deadline_ms : -1;
-    gw_loop_update(c->conns[0].src.loop);
+    int64_t now = gw_loop_now_ms();
+    expire(c, now);
+    int64_t idle_due = close_unneeded(c, now);
+    start_queued(c, now);
+    int changed = 0;
+    for (int i = 0; i < c->n_slots; i++)
+        if (c->conns[i].session)
+            changed |= update(&c->conns[i]);
+    if (changed)
+        gw_loop_update(n->src.loop);
+    /* next: a call's deadline, an idle connection's close, or the end of a
+     * backoff that queued calls wait for (the loop reads it before it sleeps) */
+    int64_t due = earlier(c->live_head ? c->live_head->deadline_ms : -1, idle_due);
+    if (c->queue_head && c->backoff_ms && c->retry_at_ms > now)
+        due = earlier(due, c->retry_at_ms);
+    n->src.deadline_ms = due;
 }
 
 /* ---- the API ------------------------------------------------------------------ */
@@ -1351,9 +1507,7 @@ void gw_h2_free(gw_h2 *c)
     for (int i = 0; i < GW_H2_SOURCES; i++)
         c->conns[i].src.loop = NULL; /* ended */
     fail_calls(c, NULL, 1, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
-    for (int i = 0; i < GW_H2_SOURCES; i++) {
+    for (int i = 0; i < GW_H2_SOURCES; i++)
         close_connection(&c->conns[i]);
-        gw_buf_free(&c->conns[i].out);
-    }
     free(c);
 }

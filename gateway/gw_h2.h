@@ -1,10 +1,11 @@
 /*
- * gw_h2.h -- unary gRPC calls on an HTTP thread's own loop: one HTTP/2
- * connection (nghttp2) per gw_loop to a plaintext upstream at one address
- * (a unix socket, or an IP address and port), so a request's call is sent,
- * its reply read and the request answered on one thread, without gRPC
- * core.  Everything else (TLS upstreams, names to resolve, streaming,
- * health checks, discovery) stays on gw_upstream.
+ * gw_h2.h -- unary gRPC calls on an HTTP thread's own loop, over HTTP/2
+ * connections (nghttp2) of that loop alone to a plaintext upstream at one
+ * address (a unix socket, or an IP address and port), as many as its calls
+ * in flight need (up to GW_H2_CONNECTIONS), so a request's call is sent, its
+ * reply read and the request answered on one thread, without gRPC core.
+ * Everything else (TLS upstreams, names to resolve, streaming, health
+ * checks, discovery) stays on gw_upstream.
  *
  * Not thread-safe: a gw_h2 belongs to its loop; every function but
  * gw_h2_cancel_all runs on that loop's thread.
@@ -31,10 +32,17 @@ int gw_h2_supports(const char *target, int tls);
  * gw_h2_supports, or memory ran out (GW_ERR_OOM). */
 gw_h2 *gw_h2_new(const char *target, char *err, size_t errlen);
 
-/* The client's sources, one per connection it may have at once (the
- * newest, and up to three finishing their streams after a GOAWAY), into
- * out. */
-#define GW_H2_SOURCES 4
+/* The most connections that take new calls at once: a new one opens when
+ * those open carry as many calls as the upstream takes on one (its
+ * SETTINGS_MAX_CONCURRENT_STREAMS), as gw_upstream's channels do
+ * (GW_CALL_CHANNELS); beyond that, calls wait in the client. */
+#define GW_H2_CONNECTIONS 16
+
+/* The client's sources, one per connection it may have at once (those
+ * taking calls, and up to three more finishing their streams after a
+ * GOAWAY), into out.  The first one's tick does the client's work
+ * (deadlines, the queue, writing); the others' read their own connection. */
+#define GW_H2_SOURCES (GW_H2_CONNECTIONS + 3)
 void gw_h2_sources(gw_h2 *c, gw_loop_source *out[GW_H2_SOURCES]);
 
 /*

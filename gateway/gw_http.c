@@ -1488,6 +1488,7 @@ static int prepare_thread(gw_http *h, gw_http_thread *t, char *err, size_t errle
         return -1;
     if (t->h2)
         gw_h2_retry_shutdown_cancels(t->h2, cfg->loop_upstream_is_host);
+    _Static_assert(1 + GW_H2_SOURCES <= GW_LOOP_MAX_SOURCES, "a loop takes gw_h2's sources");
     gw_loop_source *sources[GW_LOOP_MAX_SOURCES];
     size_t n_sources = 0;
     sources[n_sources++] = gw_accept_source(h->accept, t->index, t->mhd);

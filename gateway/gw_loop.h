@@ -19,7 +19,7 @@
 struct MHD_Daemon;
 typedef struct gw_loop gw_loop;
 
-#define GW_LOOP_MAX_SOURCES 5
+#define GW_LOOP_MAX_SOURCES 20 /* gw_accept's one and gw_h2's GW_H2_SOURCES */
 
 /* Something else the loop watches.  Every callback runs on the loop's
  * thread; the source changes its own fields from there only and then

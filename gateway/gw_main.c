@@ -482,7 +482,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     rp_log("listening on %s://%s with %d threads, upstream %s%s", hc.cert ? "https" : "http",
            cfg->gateway.listen, threads, target, tls ? " (TLS)" : "");
     if (hc.loop_upstream)
-        rp_log("unary calls: on each HTTP thread's own HTTP/2 connection to %s", target);
+        rp_log("unary calls: on each HTTP thread's own HTTP/2 connections to %s", target);
     log_docs(&hc);
     int ready = rp_notify_ready(); /* to rpcrestd: listening, API loaded */
     if (ready < 0)

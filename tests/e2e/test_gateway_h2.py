@@ -28,6 +28,11 @@ with frames written here, as no gRPC library would send all of them:
   a message whose prefix says 64 MiB + 1   429, code 8 at once; the stream is reset
   a header block over 1 MiB (HPACK         429, code 8 at once; the stream is reset
     references to a large value)
+  a stream limit (MAX_CONCURRENT_STREAMS)   a call beyond it goes on another connection at
+    that calls in flight fill                once; beyond 16 connections it waits in the
+                                             gateway, and one whose deadline passes there
+                                             fails (504) without reaching the upstream; the
+                                             extra connections close once idle for 2 s
 
 rpcrest-gateway runs alone ([gateway] upstream = unix:PATH, the echo
 descriptors); the upstream is a thread of this test on a unix socket.
@@ -67,6 +72,14 @@ def headers_frame(stream, fields, end_stream=False):
 
 
 RESPONSE_HEADERS = [(":status", "200"), ("content-type", "application/grpc")]
+MAX_CONCURRENT_STREAMS = 3  # the SETTINGS parameter
+
+
+def answer(stream, text):
+    """A whole reply: headers, the message {value: text}, OK trailers."""
+    return (headers_frame(stream, RESPONSE_HEADERS) +
+            h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message(text))) +
+            headers_frame(stream, [("grpc-status", "0")], True))
 
 
 class FakeUpstream:
@@ -76,7 +89,8 @@ class FakeUpstream:
     [(seconds, bytes), ...] to send later.  `settings`: the payload of its
     SETTINGS frame.  Connections are numbered 1, 2, … in
     the order of their first call (the gateway's gRPC channel also connects,
-    and makes none here).  Records the frame types it got."""
+    and makes none here).  Records the frame types it got, and the numbers
+    of the connections that closed."""
 
     def __init__(self, path, behave, settings=b"", on_headers=False):
         self.path, self.behave, self.settings = path, behave, settings
@@ -88,6 +102,7 @@ class FakeUpstream:
         self.connections = 0
         self.lock = threading.Lock()
         self.received = []  # (connection, frame type, stream)
+        self.closed = []  # connection numbers
         self.stopping = False
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
@@ -140,6 +155,7 @@ class FakeUpstream:
             pass
         finally:
             conn.close()
+            self.closed.append(number)
 
     @staticmethod
     def read_exact(conn, n):
@@ -193,19 +209,19 @@ class GatewayH2Client(unittest.TestCase):
         self.assertTrue(harness.wait_until(lambda: harness.port_open(self.port), 10),
                         self.log())
         self.assertTrue(harness.wait_until(lambda: "unary calls: on each HTTP thread's own "
-                                           "HTTP/2 connection to unix:" in self.log(), 5),
+                                           "HTTP/2 connections to unix:" in self.log(), 5),
                         self.log())
 
     def log(self):
         with open(os.path.join(self.dir, "gateway.log"), "rb") as f:
             return f.read().decode("utf-8", "replace")
 
-    def echo(self, value="hi"):
+    def echo(self, value="hi", headers=None):
         """(status, {lower-case header: value}, body) of POST /v1/example/echo."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
             conn.request("POST", ECHO, body=json.dumps({"value": value}).encode(),
-                         headers={"Content-Type": "application/json"})
+                         headers=dict({"Content-Type": "application/json"}, **(headers or {})))
             resp = conn.getresponse()
             return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
         finally:
@@ -435,35 +451,127 @@ class GatewayH2Client(unittest.TestCase):
         self.assertEqual((slow["got"][0], json.loads(slow["got"][2])), (200, {"value": "slow"}))
         self.assertEqual(self.upstream.connections, 2)
 
-    def test_goaway_takes_back_calls_the_stream_limit_held(self):
-        """The upstream allows one stream at a time; a second call waits in
-        nghttp2 behind the first when the upstream says GOAWAY: it never
-        left, so it goes to a new connection at once instead of waiting for
-        the first call to end."""
-        def answer(stream, text):
-            return (headers_frame(stream, RESPONSE_HEADERS) +
-                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(string_message(text))) +
-                    headers_frame(stream, [("grpc-status", "0")], True))
+    def calls_received(self):
+        return sum(1 for _, ftype, _ in self.upstream.received if ftype == h2raw.HEADERS)
 
+    def start_calls(self, n, value, headers=None):
+        """n calls, one after another, each once the upstream has the one
+        before it (and the gateway its SETTINGS); returns the threads and
+        the list their answers go to."""
+        got, threads = [], []
+        for i in range(n):
+            threads.append(threading.Thread(
+                target=lambda: got.append(self.echo(value, headers))))
+            threads[-1].start()
+            self.assertTrue(harness.wait_until(lambda: self.calls_received() == i + 1, 2),
+                            "the upstream got %d calls of %d\n%s"
+                            % (self.calls_received(), i + 1, self.log()))
+            time.sleep(0.05)
+        return threads, got
+
+    def test_a_full_connection_does_not_hold_up_a_call(self):
+        """The upstream takes two calls at once on a connection
+        (MAX_CONCURRENT_STREAMS 2) and answers those of the first one after
+        1.5 s.  With two in flight there, a third call goes on a second
+        connection at once, instead of waiting in nghttp2 behind them until
+        one ends (it got 504 at its 2 s deadline)."""
         def behave(number, stream):
-            if number == 1:
-                return [(0.5, h2raw.frame(h2raw.GOAWAY, 0, 0, struct.pack(">II", stream, 0))),
-                        (1.5, answer(stream, "first"))]
-            return answer(stream, "held")
-        self.start(behave, settings=struct.pack(">HI", 3, 1))  # MAX_CONCURRENT_STREAMS 1
-        got = {}
-        first = threading.Thread(target=lambda: got.update(first=self.echo("first")))
-        first.start()
-        self.assertTrue(harness.wait_until(lambda: self.upstream.connections == 1, 2), self.log())
-        time.sleep(0.1)
+            return (b"", 1.5, answer(stream, "slow")) if number == 1 else answer(stream, "quick")
+        self.start(behave, settings=struct.pack(">HI", MAX_CONCURRENT_STREAMS, 2))
+        threads, slow = self.start_calls(2, "slow")
         started = time.monotonic()
-        status, _, body = self.echo("held")
+        status, _, body = self.echo("quick")
         took = time.monotonic() - started
-        self.assertEqual((status, json.loads(body)), (200, {"value": "held"}), self.log())
-        self.assertLess(took, 0.9)  # the GOAWAY came 0.4 s after it; the first ends at 1.5 s
-        first.join(5)
-        self.assertEqual((got["first"][0], json.loads(got["first"][2])), (200, {"value": "first"}))
+        self.assertEqual((status, json.loads(body)), (200, {"value": "quick"}), self.log())
+        self.assertLess(took, 0.5)
+        self.assertFalse(slow, "the calls in flight were answered before the new one")
+        for t in threads:
+            t.join(5)
+        self.assertEqual([(g[0], json.loads(g[2])) for g in slow], [(200, {"value": "slow"})] * 2)
         self.assertEqual(self.upstream.connections, 2)
+
+    def test_a_new_connection_takes_what_the_upstream_allows(self):
+        """A burst beyond what one connection takes (MAX_CONCURRENT_STREAMS
+        2, known from the first connection's SETTINGS): a new connection
+        takes two calls at most before its own SETTINGS come, not nghttp2's
+        100, and a third connection takes the rest."""
+        self.start(lambda _, stream: (b"", 1, answer(stream, "x")),
+                   settings=struct.pack(">HI", MAX_CONCURRENT_STREAMS, 2))
+        threads, got = self.start_calls(1, "x")
+        start = threading.Barrier(5)
+
+        def burst():
+            start.wait()
+            got.append(self.echo("x"))
+        threads += [threading.Thread(target=burst) for _ in range(5)]
+        for t in threads[1:]:
+            t.start()
+        for t in threads:
+            t.join(5)
+        self.assertEqual([g[0] for g in got], [200] * 6)
+        self.assertEqual(self.upstream.connections, 3)
+        streams = [s for _, ftype, s in self.upstream.received if ftype == h2raw.HEADERS]
+        self.assertEqual(max(streams), 3, self.upstream.received)  # two calls a connection
+
+    def test_a_call_that_expires_waiting_never_reaches_the_upstream(self):
+        """One call at a time per connection (MAX_CONCURRENT_STREAMS 1),
+        answered after 3 s: 16 calls fill the 16 connections a thread may
+        have; a 17th waits in the gateway, and when its deadline (300 ms)
+        passes there it fails with 504 without ever reaching the upstream."""
+        self.start(lambda _, stream: (b"", 3, answer(stream, "slow")),
+                   settings=struct.pack(">HI", MAX_CONCURRENT_STREAMS, 1))
+        threads, slow = self.start_calls(16, "slow", {"Grpc-Timeout": "10S"})
+        started = time.monotonic()
+        self.assert_error(self.echo("late", {"Grpc-Timeout": "300m"}), 504, 4)
+        self.assertLess(time.monotonic() - started, 1)
+        for t in threads:
+            t.join(10)
+        self.assertEqual([g[0] for g in slow], [200] * 16)
+        self.assertEqual(self.calls_received(), 16, self.upstream.received)
+        self.assertEqual(self.upstream.connections, 16)
+
+    def test_extra_connections_close_once_idle(self):
+        """Calls that needed three connections (MAX_CONCURRENT_STREAMS 1,
+        answers after 0.5 s): once idle for 2 s, the second and the third
+        close (GOAWAY, then the socket); the first stays open and takes the
+        next call."""
+        self.start(lambda _, stream: (b"", 0.5, answer(stream, "x")),
+                   settings=struct.pack(">HI", MAX_CONCURRENT_STREAMS, 1))
+        threads, got = self.start_calls(3, "x")
+        for t in threads:
+            t.join(5)
+        ended = time.monotonic()
+        self.assertEqual([g[0] for g in got], [200] * 3)
+        self.assertEqual(self.upstream.connections, 3)
+        closed = lambda: sorted(n for n in self.upstream.closed if n)
+        self.assertTrue(harness.wait_until(lambda: closed() == [2, 3], 4), closed())
+        self.assertGreater(time.monotonic() - ended, 1.5)
+        goaways = sorted(n for n, ftype, _ in self.upstream.received if ftype == h2raw.GOAWAY)
+        self.assertEqual(goaways, [2, 3])
+        status, _, body = self.echo("after")
+        self.assertEqual((status, json.loads(body)), (200, {"value": "x"}), self.log())
+        self.assertEqual(self.upstream.connections, 3)
+        self.assertEqual(closed(), [2, 3])
+
+    def test_a_call_waits_for_room_when_no_other_connection_opens(self):
+        """The upstream stops listening while a call fills the one
+        connection it allows (MAX_CONCURRENT_STREAMS 1): the next call
+        cannot have a connection of its own, and waits for room on the one
+        open (as all did before connections were added) instead of failing
+        at once, as it does when no connection is open."""
+        self.start(lambda _, stream: (b"", 0.6, answer(stream, "x")),
+                   settings=struct.pack(">HI", MAX_CONCURRENT_STREAMS, 1))
+        threads, first = self.start_calls(1, "x")
+        self.upstream.stopping = True
+        self.upstream.thread.join(2)
+        self.upstream.sock.close()
+        status, _, body = self.echo("x")
+        self.assertEqual((status, json.loads(body)), (200, {"value": "x"}), self.log())
+        threads[0].join(5)
+        self.assertEqual(first[0][0], 200)
+        self.assertEqual(self.upstream.connections, 1)
+        self.assertIn("upstream unix:%s: cannot connect: Connection refused (calls wait for the "
+                      "connections open)" % self.path, self.log())
 
     def test_goaway_on_three_connections_in_a_row(self):
         """Three GOAWAYs while each connection's call runs: a fourth call goes

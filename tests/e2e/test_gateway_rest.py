@@ -220,12 +220,13 @@ class RestCase(unittest.TestCase):
 class SystemCase(RestCase):
     """One rpcrestd with echo, testkit and bindings for the whole class."""
     gateway_keys = None
+    host_keys = None
 
     @classmethod
     def setUpClass(cls):
         need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
         cls.system = harness.Rpcrest(services=("echo", "testkit", "bindings"),
-                                     gateway=cls.gateway_keys)
+                                     host=cls.host_keys, gateway=cls.gateway_keys)
         try:
             cls.system.start()
         except BaseException:
@@ -794,6 +795,34 @@ class ManyLongStreams(SystemCase):
         status, _, data = self.http("GET", "/v1/testkit/stream?count=1")
         self.assertEqual(status, 200, data)
         self.assertLess(time.monotonic() - started, 2)
+
+
+class FullConnection(SystemCase):
+    """The host takes four calls at once on a connection ([host]
+    max_concurrent_streams = 4) and the gateway has one HTTP thread: with
+    four long calls on its connection to the host, a quick one goes on
+    another connection at once, instead of waiting behind them (it waited
+    for one to end, and got 504 when they outlasted its deadline)."""
+    host_keys = {"max_concurrent_streams": "4"}
+    gateway_keys = {"threads": "1"}
+
+    def test_a_quick_call_beside_long_ones(self):
+        before = self.stats().get("sleepsStarted", 0)
+        slow = []
+        threads = [threading.Thread(target=lambda: slow.append(self.http(
+            "POST", "/v1/testkit/sleep", {"duration": "1.5s"}))) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)  # they reach the host (a stats call to see it would wait behind them)
+        started = time.monotonic()
+        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "quick"}),
+                         {"value": "quick"})
+        self.assertLess(time.monotonic() - started, 0.5)
+        self.assertFalse(slow, "the long calls ended before the quick one")
+        for t in threads:
+            t.join(10)
+        self.assertEqual([s[0] for s in slow], [200] * 4)
+        self.assertEqual(self.stats().get("sleepsStarted", 0), before + 4)
 
 
 # ---- deadlines ---------------------------------------------------------------------------------
