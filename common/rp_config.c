@@ -1117,17 +1117,48 @@ static int on_key(void *user, const char *section, const char *key, const char *
 
 static const char *const policy_section[3] = {"supervisor", "host", "gateway"};
 
-/* Of policy keys a and b, which clash in one child's policy, the one set
- * later in the file (the line that made the clash): its line, and in *in
- * (unless NULL) its section, an index into policy_section.  from[k]: the
- * section key k's value came from. */
-static int later_key(const parse_ctx *ctx, const int *from, int a, int b, int *in)
+/* Of policy keys a and b, which clash in one child's policy, the line of
+ * the one set later in the file (the line that made the clash).  from[k]:
+ * the section key k's value came from. */
+static int later_key(const parse_ctx *ctx, const int *from, int a, int b)
 {
     int line_a = ctx->policy_line[from[a]][a];
     int line_b = ctx->policy_line[from[b]][b];
-    if (in)
-        *in = line_a > line_b ? from[a] : from[b];
     return line_a > line_b ? line_a : line_b;
+}
+
+/* Policy key k of a child's policy, worth `seconds`, as a message names
+ * it, in out[outlen]: "[SECTION] KEY (N s)", without "[SECTION] " when
+ * SECTION is `named` (an index into policy_section, named already), or
+ * "KEY (N s, the default)" when no section set it.  Returns the section
+ * named, or `named` if none was. */
+static int name_seconds_key(const parse_ctx *ctx, const int *from, int k, double seconds,
+                            int named, char *out, size_t outlen)
+{
+    const char *key = policy_keys[k].name;
+    if (!(ctx->policy_set[from[k]] & (1u << k))) {
+        snprintf(out, outlen, "%s (%g s, the default)", key, seconds);
+        return named;
+    }
+    if (from[k] == named)
+        snprintf(out, outlen, "%s (%g s)", key, seconds);
+    else
+        snprintf(out, outlen, "[%s] %s (%g s)", policy_section[from[k]], key, seconds);
+    return from[k];
+}
+
+/* Refuses a child's policy whose first delay is above its longest one, at
+ * the later of the two lines, naming each key's section. */
+static void check_backoff(parse_ctx *ctx, const rp_child_policy *eff, const int *from)
+{
+    if (eff->backoff_initial <= eff->backoff_max)
+        return;
+    char initial[64], max[64];
+    int named = name_seconds_key(ctx, from, PK_BACKOFF_INITIAL, eff->backoff_initial, -1,
+                                 initial, sizeof(initial));
+    name_seconds_key(ctx, from, PK_BACKOFF_MAX, eff->backoff_max, named, max, sizeof(max));
+    fail(ctx, later_key(ctx, from, PK_BACKOFF_INITIAL, PK_BACKOFF_MAX), "%s is above %s",
+         initial, max);
 }
 
 /* Refuses the policy of child c (RP_CHILD_*) if a child that keeps failing
@@ -1158,7 +1189,7 @@ static void check_restart_loop(parse_ctx *ctx, int c, const rp_child_policy *eff
     const char *who = from[a] == 0 && from[b] == 0 ? "a child"
                       : c == RP_CHILD_HOST         ? "the host"
                                                    : "the gateway";
-    fail(ctx, later_key(ctx, from, a, b, NULL),
+    fail(ctx, later_key(ctx, from, a, b),
          "[%s] %s = 0 with %s%s = 0 (%s) would restart %s at once, for ever, while it keeps "
          "failing%s: set one of them above 0", policy_section[from[a]], policy_keys[a].name,
          b_section, policy_keys[b].name, meaning, who, when);
@@ -1185,12 +1216,7 @@ static void resolve_policies(parse_ctx *ctx)
                 from[i] = c + 1;
             }
         }
-        if (eff->backoff_initial > eff->backoff_max) {
-            int in;
-            int line = later_key(ctx, from, PK_BACKOFF_INITIAL, PK_BACKOFF_MAX, &in);
-            fail(ctx, line, "[%s] backoff_initial (%g s) is above backoff_max (%g s)",
-                 policy_section[in], eff->backoff_initial, eff->backoff_max);
-        }
+        check_backoff(ctx, eff, from);
         check_restart_loop(ctx, c, eff, from);
     }
     if (!cfg->supervisor.control_socket &&

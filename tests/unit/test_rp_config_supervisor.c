@@ -162,11 +162,19 @@ static void test_backoff_initial_above_max(void **state)
     /* in one section: the later of the two lines */
     expect_error_at(f, "[supervisor]\nbackoff_max = 1\nbackoff_initial = 2\n", 3,
                     "[supervisor] backoff_initial (2 s) is above backoff_max (1 s)");
-    /* an override that clashes with the default: its own line, its section */
+    /* an override that clashes with the default: its own line, its section,
+     * and the other key's value as no section's */
     expect_error_at(f, "[supervisor]\n[gateway]\n\nbackoff_initial = 6\n", 4,
-                    "[gateway] backoff_initial (6 s) is above backoff_max (5 s)");
+                    "[gateway] backoff_initial (6 s) is above backoff_max (5 s, the default)");
     expect_error_at(f, "[host]\nbackoff_max = 0.05\n", 2,
-                    "[host] backoff_initial (0.1 s) is above backoff_max (0.05 s)");
+                    "backoff_initial (0.1 s, the default) is above [host] backoff_max (0.05 s)");
+    /* in two sections: each key's own */
+    expect_error_at(f, "[host]\nbackoff_initial = 10\n[supervisor]\nbackoff_max = 5\n", 4,
+                    "[host] backoff_initial (10 s) is above [supervisor] backoff_max (5 s)");
+    expect_error_at(f, "[supervisor]\nbackoff_initial = 2\n[gateway]\nbackoff_max = 1\n", 4,
+                    "[supervisor] backoff_initial (2 s) is above [gateway] backoff_max (1 s)");
+    expect_error_at(f, "[gateway]\nbackoff_max = 1\n[supervisor]\nbackoff_initial = 2\n", 4,
+                    "[supervisor] backoff_initial (2 s) is above [gateway] backoff_max (1 s)");
     /* fine for the child whose section fixes it */
     rp_config *cfg = load_ok(f, "[supervisor]\nbackoff_initial = 1\nbackoff_max = 2\n"
                                 "[gateway]\nbackoff_max = 1\n");
