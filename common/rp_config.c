@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <ini.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,7 +32,7 @@
 
 typedef struct parse_ctx {
     rp_config *cfg;
-    FILE *file;
+    const char *at, *end;   /* the rest of cfg->text, for read_line */
     int line;               /* line the reader returned last */
     int err_line;           /* line of the reported error */
     int section_line;       /* line of the last section header */
@@ -1016,45 +1017,42 @@ static void begin_section(parse_ctx *ctx, const char *name)
     ctx->in_service = (int)cfg->n_services++;
 }
 
-/* inih line reader: fgets that counts lines, spots section headers and
- * hands every line to inih flush left (inih would read an indented line as
- * the continuation of the previous value, and a section header after a
- * UTF-8 BOM would go unseen here). */
+/* inih line reader: hands inih the next line of cfg->text (up to
+ * RP_CONFIG_MAX_LINE bytes, see use_long_lines), counting lines and
+ * spotting section headers, flush left (inih would read an indented line
+ * as the continuation of the previous value, and a section header after a
+ * UTF-8 BOM would go unseen here).  A line it refuses goes to inih blank. */
 static char *read_line(char *buf, int size, void *stream)
 {
     parse_ctx *ctx = stream;
-    if (!fgets(buf, size, ctx->file)) {
-        if (ferror(ctx->file))
-            fail(ctx, ctx->line + 1, "read error: %s", strerror(errno));
+    if (ctx->at >= ctx->end)
         return NULL;
-    }
+    const char *line = ctx->at;
+    const char *eol = memchr(line, '\n', (size_t)(ctx->end - line));
+    size_t len = (size_t)((eol ? eol : ctx->end) - line); /* without the newline */
+    ctx->at = eol ? eol + 1 : ctx->end;
     ctx->line++;
-    size_t len = strlen(buf);
-    if (len == (size_t)size - 1 && buf[len - 1] != '\n' && !feof(ctx->file)) {
-        fail(ctx, ctx->line, "line longer than %d characters", size - 2);
-        int c;
-        while ((c = fgetc(ctx->file)) != EOF && c != '\n')
-            ; /* skip the rest of the line */
-        buf[0] = '\0';
+    buf[0] = '\0';
+    if (len > RP_CONFIG_MAX_LINE || len + 2 > (size_t)size) {
+        fail(ctx, ctx->line, "line longer than %u bytes", RP_CONFIG_MAX_LINE);
         return buf;
     }
-    char *p = buf;
-    if (ctx->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
-        p += 3;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (p != buf) {
-        memmove(buf, p, strlen(p) + 1);
-        p = buf;
-    }
-    if (*p == '[') {
-        const char *end = strchr(p, ']');
+    if (ctx->line == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+        line += 3, len -= 3;
+    while (len && (*line == ' ' || *line == '\t'))
+        line++, len--;
+    if (eol)
+        len++; /* the newline too */
+    memcpy(buf, line, len);
+    buf[len] = '\0';
+    if (buf[0] == '[') {
+        const char *end = strchr(buf, ']');
         if (end) {
             char name[256];
-            size_t n = (size_t)(end - p - 1);
+            size_t n = (size_t)(end - buf - 1);
             if (n >= sizeof(name))
                 n = sizeof(name) - 1;
-            memcpy(name, p + 1, n);
+            memcpy(name, buf + 1, n);
             name[n] = '\0';
             begin_section(ctx, name);
         }
@@ -1362,20 +1360,36 @@ static const char *read_text(rp_config *cfg, int fd)
     return NULL;
 }
 
+/*
+ * How long a line inih hands read_line: inih's settings are variables of
+ * the library, process-wide, read by every ini_parse_stream, and built
+ * for lines of 198 bytes.  Set once (long_lines_once) before rp_config's
+ * first parse, and nothing else in rpcrest calls inih, so every program
+ * that reads the INI (rpcrestd, rpcrest-host, rpcrest-gateway, rpcrestctl)
+ * reads lines of up to RP_CONFIG_MAX_LINE bytes.  One buffer from the heap
+ * (not 64 KiB of stack, not grown by realloc: that would call read_line
+ * again in the middle of a line), with room for "\r\n" and the NUL.
+ */
+static pthread_once_t long_lines_once = PTHREAD_ONCE_INIT;
+
+static void use_long_lines(void)
+{
+    ini_use_stack = false;
+    ini_allow_realloc = false;
+    ini_initial_alloc = RP_CONFIG_MAX_LINE + 3;
+    ini_max_line = RP_CONFIG_MAX_LINE + 3;
+}
+
 /* Parses and checks cfg->text; cfg->path and dir are set.  0, or -1 with
  * the reason in err[errlen]. */
 static int parse_text(rp_config *cfg, char *err, size_t errlen)
 {
-    FILE *file = fmemopen(cfg->text, cfg->text_len, "r");
-    if (!file) {
-        snprintf(err, errlen, "%s: %s", cfg->path, strerror(errno));
-        return -1;
-    }
-    parse_ctx ctx = {.cfg = cfg, .file = file, .in_service = -1, .err = err, .errlen = errlen};
+    parse_ctx ctx = {.cfg = cfg, .at = cfg->text, .end = cfg->text + cfg->text_len,
+                     .in_service = -1, .err = err, .errlen = errlen};
     for (int i = 0; i < 3; i++)
         policy_defaults(&ctx.policy[i]);
+    pthread_once(&long_lines_once, use_long_lines);
     int rc = ini_parse_stream(read_line, &ctx, on_key, &ctx);
-    fclose(file);
     if (rc > 0 && (!ctx.failed || rc < ctx.err_line)) {
         ctx.failed = 0; /* inih reports its first syntax error only at the end */
         fail(&ctx, rc, "syntax error: expected [section], key = value, or a ; comment");

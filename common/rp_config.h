@@ -180,6 +180,10 @@ rp_config *rp_config_load(const char *path, char *err, size_t errlen);
 /* The longest INI file read: a larger one is refused. */
 #define RP_CONFIG_MAX_BYTES (4u << 20)
 
+/* The longest line of an INI file, in bytes without its newline: a longer
+ * one is a FILE:LINE error. */
+#define RP_CONFIG_MAX_LINE (64u << 10)
+
 /*
  * rpcrestd starts its children on the text of the configuration it runs
  * (rp_config_memfd), not on the file, which may have been edited since:

@@ -659,35 +659,78 @@ static void test_syntax_errors(void **state)
     expect_error_at(f, "[gateway]\ntimeout = 1\njust some words\n", 3, what);
 }
 
+/* A line of INI text: `head` and then `fill` up to `len` bytes, newline
+ * and NUL added; the caller frees it. */
+static char *long_line(const char *head, char fill, size_t len)
+{
+    char *line = malloc(len + 2);
+    assert_non_null(line);
+    memset(line, fill, len);
+    memcpy(line, head, strlen(head));
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    return line;
+}
+
+/* Lines up to RP_CONFIG_MAX_LINE bytes are read whole: a list of long
+ * paths fits on one line. */
+static void test_long_lines(void **state)
+{
+    fixture *f = *state;
+    make_dir(f, "descriptors-for-the-production-deployment");
+    const char *names[] = {"users.pb", "orders.pb", "payments.pb"};
+    char paths[3][PATH_MAX + 64], text[4 * PATH_MAX + 256];
+    for (int i = 0; i < 3; i++) {
+        bprintf(paths[i], sizeof(paths[i]), "descriptors-for-the-production-deployment/%s",
+                names[i]);
+        put_file(f, paths[i], "");
+        bprintf(paths[i], sizeof(paths[i]), "%s", in_dir(f, paths[i]));
+    }
+    bprintf(text, sizeof(text), "[gateway]\ndescriptors = %s, %s, %s\nthreads = 2\n", paths[0],
+            paths[1], paths[2]);
+    assert_true(strlen(strchr(text, '\n') + 1) > 200);
+    rp_config *cfg = load_ok(f, text);
+    assert_int_equal(cfg->gateway.n_descriptors, 3);
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(cfg->gateway.descriptors[i], paths[i]);
+    assert_int_equal(cfg->gateway.threads, 2);
+    rp_config_free(cfg);
+
+    /* the longest line there may be: a comment, and a value */
+    char *longest = long_line(";", 'x', RP_CONFIG_MAX_LINE);
+    char *value = long_line("[service.a]\nplugin = svc.so\ncolor = ", 'r', RP_CONFIG_MAX_LINE + 28);
+    char *both = malloc(strlen(longest) + strlen(value) + 16);
+    assert_non_null(both);
+    sprintf(both, "%s%s", longest, value);
+    cfg = load_ok(f, both);
+    assert_int_equal(cfg->services[0].n_settings, 1);
+    assert_int_equal(strlen(cfg->services[0].settings[0].value), RP_CONFIG_MAX_LINE - 8);
+    assert_int_equal(cfg->services[0].settings[0].line, 4);
+    rp_config_free(cfg);
+    free(both);
+    free(value);
+    free(longest);
+}
+
+/* A line over RP_CONFIG_MAX_LINE bytes is refused at its line. */
 static void test_over_long_line(void **state)
 {
     fixture *f = *state;
-    char text[1024];
-    /* 198 characters is the longest line there is room for */
-    char fits[200], too_long[300];
-    memset(fits, 'x', sizeof(fits));
-    fits[0] = ';';
-    fits[198] = '\0';
-    memset(too_long, 'x', sizeof(too_long));
-    too_long[0] = ';';
-    too_long[199] = '\0';
-
-    bprintf(text, sizeof(text), "[host]\n%s\nthreads = 2\n", fits);
-    rp_config *cfg = load_ok(f, text);
-    assert_int_equal(cfg->host.threads, 2);
-    rp_config_free(cfg);
-
-    bprintf(text, sizeof(text), "[host]\nthreads = 2\n%s\nthreads = 3\n", too_long);
-    expect_error_at(f, text, 3, "line longer than 198 characters");
+    char what[64];
+    bprintf(what, sizeof(what), "line longer than %u bytes", RP_CONFIG_MAX_LINE);
+    char *comment = long_line(";", 'x', RP_CONFIG_MAX_LINE + 1);
+    char *text = malloc(strlen(comment) + 64);
+    assert_non_null(text);
+    sprintf(text, "[host]\nthreads = 2\n%sthreads = 3\n", comment);
+    expect_error_at(f, text, 3, what);
 
     /* a value is not cut short to something that would pass */
-    char value[260];
-    memset(value, ' ', sizeof(value));
-    memcpy(value, "threads = 1", 11);
-    value[sizeof(value) - 2] = '2';
-    value[sizeof(value) - 1] = '\0';
-    bprintf(text, sizeof(text), "[host]\n%s\n", value);
-    expect_error_at(f, text, 2, "line longer than 198 characters");
+    char *value = long_line("[host]\nthreads = 1", ' ', RP_CONFIG_MAX_LINE + 8);
+    value[RP_CONFIG_MAX_LINE + 6] = '2';
+    expect_error_at(f, value, 2, what);
+    free(value);
+    free(text);
+    free(comment);
 }
 
 static void test_duplicate_sections(void **state)
@@ -979,6 +1022,7 @@ int main(void)
         T(test_unknown_key_in_each_fixed_section),
         T(test_key_outside_any_section),
         T(test_syntax_errors),
+        T(test_long_lines),
         T(test_over_long_line),
         T(test_duplicate_sections),
         T(test_duplicate_keys),
