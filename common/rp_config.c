@@ -9,6 +9,7 @@
 #include "rp_config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -1017,6 +1018,34 @@ static void begin_section(parse_ctx *ctx, const char *name)
     ctx->in_service = (int)cfg->n_services++;
 }
 
+/* A "[NAME]" line (flush left): begins section NAME, unless something
+ * other than white space and a ';' or '#' comment follows the ']' (inih
+ * would drop it without a word). */
+static void spot_section(parse_ctx *ctx, const char *line)
+{
+    const char *end = strchr(line, ']');
+    if (!end)
+        return; /* inih reports it */
+    char name[256];
+    size_t n = (size_t)(end - line - 1);
+    if (n >= sizeof(name))
+        n = sizeof(name) - 1;
+    memcpy(name, line + 1, n);
+    name[n] = '\0';
+    const char *rest = end + 1;
+    while (isspace((unsigned char)*rest))
+        rest++;
+    if (*rest && *rest != ';' && *rest != '#') {
+        size_t len = strlen(rest);
+        while (isspace((unsigned char)rest[len - 1]))
+            len--;
+        fail(ctx, ctx->line, "'%.*s' after [%s]: only a ; or # comment may follow a section "
+             "header", (int)len, rest, name);
+        return;
+    }
+    begin_section(ctx, name);
+}
+
 /* inih line reader: hands inih the next line of cfg->text (up to
  * RP_CONFIG_MAX_LINE bytes, see use_long_lines), counting lines and
  * spotting section headers, flush left (inih would read an indented line
@@ -1045,18 +1074,8 @@ static char *read_line(char *buf, int size, void *stream)
         len++; /* the newline too */
     memcpy(buf, line, len);
     buf[len] = '\0';
-    if (buf[0] == '[') {
-        const char *end = strchr(buf, ']');
-        if (end) {
-            char name[256];
-            size_t n = (size_t)(end - buf - 1);
-            if (n >= sizeof(name))
-                n = sizeof(name) - 1;
-            memcpy(name, buf + 1, n);
-            name[n] = '\0';
-            begin_section(ctx, name);
-        }
-    }
+    if (buf[0] == '[')
+        spot_section(ctx, buf);
     return buf;
 }
 

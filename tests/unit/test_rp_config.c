@@ -733,6 +733,36 @@ static void test_over_long_line(void **state)
     free(comment);
 }
 
+/* Nothing but a comment may follow a section header's ']'. */
+static void test_text_after_a_section_header(void **state)
+{
+    fixture *f = *state;
+    expect_error_at(f,
+                    "[gateway] [host]\n"
+                    "listen = 127.0.0.1:15598\n"
+                    "[host] listen = 127.0.0.1:15597\n",
+                    1, "'[host]' after [gateway]: only a ; or # comment may follow a section "
+                       "header");
+    expect_error_at(f, "[gateway]\nthreads = 2\n[host] listen = 127.0.0.1:15597\n", 3,
+                    "'listen = 127.0.0.1:15597' after [host]");
+    expect_error_at(f, "[host]x\n", 1, "'x' after [host]");
+    expect_error_at(f, "[service.a]]\nplugin = svc.so\n", 1, "']' after [service.a]");
+    rp_config *cfg = load_ok(f,
+                             "[host]  \t\n"
+                             "threads = 1\n"
+                             "[gateway] ; the REST side\n"
+                             "threads = 2\n"
+                             "[supervisor]# the parent\n"
+                             "stop_timeout = 3\n"
+                             "[service.a];\n"
+                             "plugin = svc.so\n");
+    assert_int_equal(cfg->host.threads, 1);
+    assert_int_equal(cfg->gateway.threads, 2);
+    assert_true(cfg->supervisor.stop_timeout == 3.0);
+    assert_int_equal(cfg->n_services, 1);
+    rp_config_free(cfg);
+}
+
 static void test_duplicate_sections(void **state)
 {
     fixture *f = *state;
@@ -1024,6 +1054,7 @@ int main(void)
         T(test_syntax_errors),
         T(test_long_lines),
         T(test_over_long_line),
+        T(test_text_after_a_section_header),
         T(test_duplicate_sections),
         T(test_duplicate_keys),
         T(test_missing_plugin_file),
