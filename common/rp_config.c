@@ -1066,6 +1066,10 @@ static char *read_line(char *buf, int size, void *stream)
         fail(ctx, ctx->line, "line longer than %u bytes", RP_CONFIG_MAX_LINE);
         return buf;
     }
+    if (memchr(line, '\0', len)) { /* it would end the line there */
+        fail(ctx, ctx->line, "NUL byte in the line");
+        return buf;
+    }
     if (ctx->line == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
         line += 3, len -= 3;
     while (len && (*line == ' ' || *line == '\t'))

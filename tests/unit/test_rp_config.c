@@ -763,6 +763,39 @@ static void test_text_after_a_section_header(void **state)
     rp_config_free(cfg);
 }
 
+/* Refused at `line` with `what`: the INI text[len], NUL bytes and all. */
+static void expect_bytes_error_at(fixture *f, const char *text, size_t len, int line,
+                                  const char *what)
+{
+    FILE *file = fopen(f->ini, "w");
+    assert_non_null(file);
+    assert_int_equal(fwrite(text, 1, len, file), len);
+    assert_int_equal(fclose(file), 0);
+    f->err[0] = '\0';
+    rp_config *cfg = rp_config_load(f->ini, f->err, sizeof(f->err));
+    if (cfg) {
+        rp_config_free(cfg);
+        fail_msg("expected an error at line %d (%s), but it loaded", line, what);
+    }
+    char expected[PATH_MAX + 128];
+    bprintf(expected, sizeof(expected), "%s:%d: %s", f->ini, line, what);
+    assert_string_equal(f->err, expected);
+}
+
+/* A NUL byte does not end a line early: the line is refused. */
+static void test_nul_byte(void **state)
+{
+    fixture *f = *state;
+    static const char value[] = "[supervisor]\nstop_timeout = 5\0 garbage\n";
+    expect_bytes_error_at(f, value, sizeof(value) - 1, 2, "NUL byte in the line");
+    static const char later[] = "; a\n\n[host]\nlisten = 127.0.0.1:15596\0junk\n";
+    expect_bytes_error_at(f, later, sizeof(later) - 1, 4, "NUL byte in the line");
+    static const char comment[] = "[host]\n; a comment \0 [gateway]\nthreads = 1";
+    expect_bytes_error_at(f, comment, sizeof(comment) - 1, 2, "NUL byte in the line");
+    static const char last[] = "[host]\nthreads = 1\n\0";
+    expect_bytes_error_at(f, last, sizeof(last) - 1, 3, "NUL byte in the line");
+}
+
 static void test_duplicate_sections(void **state)
 {
     fixture *f = *state;
@@ -1055,6 +1088,7 @@ int main(void)
         T(test_long_lines),
         T(test_over_long_line),
         T(test_text_after_a_section_header),
+        T(test_nul_byte),
         T(test_duplicate_sections),
         T(test_duplicate_keys),
         T(test_missing_plugin_file),
