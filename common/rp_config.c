@@ -44,6 +44,7 @@ typedef struct parse_ctx {
     char *err;
     size_t errlen;
     int failed;
+    int lines_only;         /* rp_config_raw_value: sections are not checked */
     /* which fixed sections and keys were already seen (duplicates) */
     char seen_sections[3];
     char seen_keys[64][48];
@@ -1078,7 +1079,7 @@ static char *read_line(char *buf, int size, void *stream)
         len++; /* the newline too */
     memcpy(buf, line, len);
     buf[len] = '\0';
-    if (buf[0] == '[')
+    if (buf[0] == '[' && !ctx->lines_only)
         spot_section(ctx, buf);
     return buf;
 }
@@ -1403,6 +1404,15 @@ static void use_long_lines(void)
     ini_max_line = RP_CONFIG_MAX_LINE + 3;
 }
 
+/* inih's parse of ctx's text (read_line), calling handler(user, ...) for
+ * each key: the one way rp_config calls inih.  inih's result: 0, the
+ * first line with a syntax error, or -2 when out of memory. */
+static int parse_lines(parse_ctx *ctx, ini_handler handler, void *user)
+{
+    pthread_once(&long_lines_once, use_long_lines);
+    return ini_parse_stream(read_line, ctx, handler, user);
+}
+
 /* Parses and checks cfg->text; cfg->path and dir are set.  0, or -1 with
  * the reason in err[errlen]. */
 static int parse_text(rp_config *cfg, char *err, size_t errlen)
@@ -1411,8 +1421,7 @@ static int parse_text(rp_config *cfg, char *err, size_t errlen)
                      .in_service = -1, .err = err, .errlen = errlen};
     for (int i = 0; i < 3; i++)
         policy_defaults(&ctx.policy[i]);
-    pthread_once(&long_lines_once, use_long_lines);
-    int rc = ini_parse_stream(read_line, &ctx, on_key, &ctx);
+    int rc = parse_lines(&ctx, on_key, &ctx);
     if (rc > 0 && (!ctx.failed || rc < ctx.err_line)) {
         ctx.failed = 0; /* inih reports its first syntax error only at the end */
         fail(&ctx, rc, "syntax error: expected [section], key = value, or a ; comment");
@@ -1424,14 +1433,15 @@ static int parse_text(rp_config *cfg, char *err, size_t errlen)
     return ctx.failed ? -1 : 0;
 }
 
-/* Reads the text from fd (-1: opens `path`) and parses it; `path` names
- * the file in errors and gives relative paths their folder. */
-static rp_config *load(const char *path, int fd, char *err, size_t errlen)
+/* A config holding only its path, folder and text, read from fd (-1:
+ * opens `path`), for the caller to parse and free; `path` names the file
+ * in errors and gives relative paths their folder.  NULL with the reason
+ * in err[errlen]. */
+static rp_config *read_file(const char *path, int fd, char *err, size_t errlen)
 {
     rp_config *cfg = calloc(1, sizeof(*cfg));
-    if (!cfg || set_defaults(cfg) < 0) {
+    if (!cfg) {
         snprintf(err, errlen, "%s: out of memory", path);
-        rp_config_free(cfg);
         return NULL;
     }
     const char *why = NULL;
@@ -1458,6 +1468,20 @@ static rp_config *load(const char *path, int fd, char *err, size_t errlen)
         close(own_fd);
     if (why) {
         snprintf(err, errlen, "%s: %s%s", path, given, why);
+        rp_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* Reads the text from fd (-1: opens `path`) and parses it (read_file). */
+static rp_config *load(const char *path, int fd, char *err, size_t errlen)
+{
+    rp_config *cfg = read_file(path, fd, err, errlen);
+    if (!cfg)
+        return NULL;
+    if (set_defaults(cfg) < 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
         rp_config_free(cfg);
         return NULL;
     }
@@ -1491,6 +1515,47 @@ rp_config *rp_config_load_given(const char *path, char *err, size_t errlen)
     rp_config *cfg = load(path, (int)fd, err, errlen);
     close((int)fd);
     return cfg;
+}
+
+/* What rp_config_raw_value looks for, and the last value it found. */
+typedef struct raw_query {
+    const char *section, *key;
+    char *value;
+    int out_of_memory;
+} raw_query;
+
+static int on_raw_key(void *user, const char *section, const char *key, const char *value)
+{
+    raw_query *q = user;
+    if (strcmp(section, q->section) == 0 && strcmp(key, q->key) == 0) {
+        free(q->value);
+        if (!(q->value = strdup(value)))
+            q->out_of_memory = 1;
+    }
+    return 1;
+}
+
+int rp_config_raw_value(const char *path, const char *section, const char *key, char **value,
+                        char *err, size_t errlen)
+{
+    *value = NULL;
+    rp_config *cfg = read_file(path, -1, err, errlen);
+    if (!cfg)
+        return -1;
+    /* read_line skips the lines rp_config_load refuses; what is wrong with
+     * them is not reported here (no err buffer) */
+    parse_ctx ctx = {.cfg = cfg, .at = cfg->text, .end = cfg->text + cfg->text_len,
+                     .in_service = -1, .lines_only = 1};
+    raw_query q = {.section = section, .key = key};
+    int rc = parse_lines(&ctx, on_raw_key, &q);
+    rp_config_free(cfg);
+    if (rc == -2 || q.out_of_memory) {
+        free(q.value);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    *value = q.value;
+    return 0;
 }
 
 int rp_config_memfd(const rp_config *cfg)

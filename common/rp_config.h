@@ -177,6 +177,17 @@ static inline int rp_config_gateway_alone(const rp_config *cfg)
  */
 rp_config *rp_config_load(const char *path, char *err, size_t errlen);
 
+/*
+ * The value of [section] key in the INI at `path` (the last, if the key is
+ * there more than once), read as rp_config_load reads the file but not
+ * checked: for a file that may have an error elsewhere.  Returns 0 with a
+ * copy in *value that the caller frees, NULL when the key is not there;
+ * -1 with "FILE: what is wrong" in err[errlen] when the file cannot be
+ * read (not a regular file, a FIFO among them; unreadable; too large).
+ */
+int rp_config_raw_value(const char *path, const char *section, const char *key, char **value,
+                        char *err, size_t errlen);
+
 /* The longest INI file read: a larger one is refused. */
 #define RP_CONFIG_MAX_BYTES (4u << 20)
 

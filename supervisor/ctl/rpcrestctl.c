@@ -9,7 +9,6 @@
  * Owns nothing but the command line; what a request does is rpcrestd's.
  */
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,23 +44,13 @@ static void usage(FILE *out)
           out);
 }
 
-/* [supervisor] control_socket, read leniently: for when FILE has an error
- * that rpcrestd's running configuration does not have. */
-static int find_socket(void *user, const char *section, const char *key, const char *value)
-{
-    char **out = user;
-    if (strcmp(section, "supervisor") == 0 && strcmp(key, "control_socket") == 0 && value[0]) {
-        free(*out);
-        *out = strdup(value);
-    }
-    return 1;
-}
-
 /* The control socket path of the INI at `path`, or NULL (reported), and
  * in *ready_s the longest a reload waits for new children to be ready: the
  * host's ready_timeout and then the gateway's when both parts change (the
  * sum of the INI's two), or the most they may be when the INI has an
- * error. */
+ * error.  An INI with an error rpcrestd's running configuration may not
+ * have still gives its [supervisor] control_socket; one that cannot be
+ * read at all (a folder, a FIFO) gives nothing. */
 static char *socket_path(const char *path, double *ready_s)
 {
     char err[PATH_MAX + 256];
@@ -74,19 +63,25 @@ static char *socket_path(const char *path, double *ready_s)
         rp_config_free(cfg);
         return out;
     }
+    char *value;
+    if (rp_config_raw_value(path, "supervisor", "control_socket", &value, err,
+                            sizeof(err)) < 0) {
+        fprintf(stderr, "rpcrestctl: %s\n", err);
+        return NULL;
+    }
     char *real = realpath(path, NULL);
     if (!real) {
         fprintf(stderr, "rpcrestctl: %s: %s\n", path, strerror(errno));
+        free(value);
         return NULL;
     }
-    char *value = NULL;
-    (void)ini_parse(real, find_socket, &value);
     char *slash = strrchr(real, '/');
     *slash = '\0';
     char *out = NULL;
     if (value && value[0] == '/')
         out = strdup(value);
-    else if (asprintf(&out, "%s/%s", real, value ? value : RP_CONTROL_SOCKET_NAME) < 0)
+    else if (asprintf(&out, "%s/%s", real,
+                      value && value[0] ? value : RP_CONTROL_SOCKET_NAME) < 0)
         out = NULL;
     free(value);
     free(real);

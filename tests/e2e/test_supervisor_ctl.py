@@ -423,6 +423,31 @@ class CtlTest(SupervisorCase):
         self.assertIn("cannot connect to %s/rpcrestd.sock: No such file or directory (is "
                       "rpcrestd running?)" % os.path.realpath(r.dir), proc.stderr)
 
+    def test_a_config_that_is_not_a_regular_file(self):
+        """A FIFO (which rpcrestd refuses at once) or a folder as the INI:
+        rpcrestctl says so at once, rather than wait for a writer or look
+        for rpcrestd's socket next to it."""
+        r = Rpcrest()
+        self.addCleanup(r.cleanup)
+        fifo = os.path.join(r.dir, "fifo.ini")
+        os.mkfifo(fifo)
+        for path in (fifo, r.dir):
+            proc = subprocess.run([RPCRESTCTL, "-c", path, "status"], capture_output=True,
+                                  text=True, timeout=5, stdin=subprocess.DEVNULL)
+            self.assertEqual(proc.returncode, 1, proc)
+            self.assertEqual(proc.stderr, "rpcrestctl: %s: not a regular file\n" % path)
+            self.assertEqual(proc.stdout, "")
+
+    def test_a_config_with_an_error_still_names_the_socket(self):
+        """An INI edited since rpcrestd read it, with an error in it: its
+        control_socket still leads to rpcrestd."""
+        r = self.rpcrest(supervisor={"control_socket": "ctl.sock"})
+        with open(r.ini, "a") as ini:
+            ini.write("[host]\nthreads = many\n" + "; " + "x" * 300 + "\n")
+        proc = self.ctl(r, "status")
+        self.assertEqual(proc.returncode, 0, proc)
+        self.assertIn(GATEWAY, proc.stdout)
+
     def test_socket_from_the_ini_and_a_stale_one_is_replaced(self):
         r = Rpcrest(supervisor={"control_socket": "ctl/control.sock"})
         self.addCleanup(r.cleanup)

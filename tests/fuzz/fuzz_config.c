@@ -4,6 +4,7 @@
  *
  * Input: the file's bytes, written to rpcrest.ini in a private temporary
  * folder (removed at exit).  On success the derived values are read too.
+ * rp_config_raw_value, what rpcrestctl falls back on, reads it first.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
         abort();
     char err[1024] = "";
+    char *value;
+    if (rp_config_raw_value(ini, "supervisor", "control_socket", &value, err, sizeof(err)) == 0)
+        free(value);
     rp_config *cfg = rp_config_load(ini, err, sizeof(err));
     if (!cfg)
         return 0;

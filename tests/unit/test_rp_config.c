@@ -999,6 +999,75 @@ static void test_config_path_is_a_fifo(void **state)
     assert_string_equal(f->err, expected);
 }
 
+/* rp_config_raw_value: one key as written, from a file with errors
+ * elsewhere; NULL when it is not there. */
+static void test_raw_value(void **state)
+{
+    fixture *f = *state;
+    put_file(f, "rpcrest.ini",
+             "\xEF\xBB\xBF; rpcrestd\n"
+             "[gateway]\n"
+             "control_socket = not-this-one.sock\n"
+             "[supervisor]\n"
+             "  control_socket = first.sock\n"
+             "control_socket = ctl/the.sock  ; the last one\n"
+             "bogus key\n"
+             "[host]\n"
+             "threads = many\n");
+    char *value = NULL;
+    assert_int_equal(rp_config_raw_value(f->ini, "supervisor", "control_socket", &value, f->err,
+                                         sizeof(f->err)), 0);
+    assert_string_equal(value, "ctl/the.sock");
+    free(value);
+    assert_int_equal(rp_config_raw_value(f->ini, "host", "threads", &value, f->err,
+                                         sizeof(f->err)), 0);
+    assert_string_equal(value, "many");
+    free(value);
+    assert_int_equal(rp_config_raw_value(f->ini, "host", "listen", &value, f->err,
+                                         sizeof(f->err)), 0);
+    assert_null(value);
+    /* a line rp_config_load refuses is not taken */
+    static const char nul[] = "[supervisor]\ncontrol_socket = a.sock\0b.sock\n";
+    FILE *file = fopen(f->ini, "w");
+    assert_non_null(file);
+    assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, file), sizeof(nul) - 1);
+    assert_int_equal(fclose(file), 0);
+    assert_int_equal(rp_config_raw_value(f->ini, "supervisor", "control_socket", &value, f->err,
+                                         sizeof(f->err)), 0);
+    assert_null(value);
+}
+
+/* A file rp_config_raw_value cannot read is an error, as for
+ * rp_config_load, and a FIFO is refused at once (SIGALRM fails the test if
+ * it waits for a writer). */
+static void test_raw_value_of_a_file_that_cannot_be_read(void **state)
+{
+    fixture *f = *state;
+    char *value = (char *)"unset";
+    char expected[PATH_MAX + 64];
+    bprintf(expected, sizeof(expected), "%s: not a regular file", f->dir);
+    assert_int_equal(rp_config_raw_value(f->dir, "supervisor", "control_socket", &value, f->err,
+                                         sizeof(f->err)), -1);
+    assert_null(value);
+    assert_string_equal(f->err, expected);
+
+    assert_int_equal(mkfifo(f->ini, 0600), 0);
+    bprintf(expected, sizeof(expected), "%s: not a regular file", f->ini);
+    alarm(5);
+    assert_int_equal(rp_config_raw_value(f->ini, "supervisor", "control_socket", &value, f->err,
+                                         sizeof(f->err)), -1);
+    alarm(0);
+    assert_null(value);
+    assert_string_equal(f->err, expected);
+
+    char path[PATH_MAX + 16];
+    bprintf(path, sizeof(path), "%s/nope.ini", f->dir);
+    bprintf(expected, sizeof(expected), "%s: No such file or directory", path);
+    assert_int_equal(rp_config_raw_value(path, "supervisor", "control_socket", &value, f->err,
+                                         sizeof(f->err)), -1);
+    assert_string_equal(f->err, expected);
+}
+
 /* A small err buffer truncates the message but never overflows. */
 static void test_small_error_buffer(void **state)
 {
@@ -1103,6 +1172,8 @@ int main(void)
         T(test_first_error_wins),
         T(test_file_that_does_not_exist),
         T(test_config_path_is_a_folder),
+        T(test_raw_value),
+        T(test_raw_value_of_a_file_that_cannot_be_read),
         T(test_config_path_is_a_fifo),
         T(test_small_error_buffer),
         T(test_split_hostport),
