@@ -1063,7 +1063,8 @@ static char *read_line(char *buf, int size, void *stream)
     ctx->at = eol ? eol + 1 : ctx->end;
     ctx->line++;
     buf[0] = '\0';
-    if (len > RP_CONFIG_MAX_LINE || len + 2 > (size_t)size) {
+    size_t content = len - (len && line[len - 1] == '\r'); /* CRLF: the CR is no content */
+    if (content > RP_CONFIG_MAX_LINE || len + 2 > (size_t)size) {
         fail(ctx, ctx->line, "line longer than %u bytes", RP_CONFIG_MAX_LINE);
         return buf;
     }

@@ -708,6 +708,16 @@ static void test_long_lines(void **state)
     assert_int_equal(cfg->services[0].settings[0].line, 4);
     rp_config_free(cfg);
     free(both);
+
+    /* the same with CRLF line ends: the CR does not count */
+    char *crlf = malloc(strlen(value) + 2);
+    assert_non_null(crlf);
+    strcpy(crlf, value);
+    strcpy(crlf + strlen(crlf) - 1, "\r\n");
+    cfg = load_ok(f, crlf);
+    assert_int_equal(strlen(cfg->services[0].settings[0].value), RP_CONFIG_MAX_LINE - 8);
+    rp_config_free(cfg);
+    free(crlf);
     free(value);
     free(longest);
 }
