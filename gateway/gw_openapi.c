@@ -175,9 +175,10 @@ static json_t *enum_ref(oa_ctx *c, const gw_enum *e)
 
 /* ---- schemas ------------------------------------------------------------------- */
 
-/* The JSON schema of one value of field f (not the array of a repeated
- * field, not the object of a map). */
-static json_t *value_schema(oa_ctx *c, const gw_field *f)
+/* The schema of one value of field f by its type alone, as a path or
+ * query parameter takes it (not the array of a repeated field, not the
+ * object of a map): a number for a double, a string enum for an enum. */
+static json_t *plain_schema(oa_ctx *c, const gw_field *f)
 {
     switch (f->type) {
     case GW_TYPE_DOUBLE: return json_pack("{s:s,s:s}", "type", "number", "format", "double");
@@ -203,6 +204,32 @@ static json_t *value_schema(oa_ctx *c, const gw_field *f)
         return enum_ref(c, f->enumeration);
     default: return message_ref(c, f->message);
     }
+}
+
+/* The JSON schema of one value of field f in a body or a reply: its
+ * plain_schema, and also what proto3 JSON writes besides: "NaN",
+ * "Infinity" and "-Infinity" for a double or float, and an integer for a
+ * number an open (proto3) enum does not declare, which the gateway prints
+ * as such (an upstream built from a newer .proto). */
+static json_t *value_schema(oa_ctx *c, const gw_field *f)
+{
+    json_t *plain = plain_schema(c, f);
+    if (f->type == GW_TYPE_DOUBLE || f->type == GW_TYPE_FLOAT)
+        return json_pack("{s:[o,{s:s,s:[s,s,s]}]}", "oneOf", plain, "type", "string", "enum",
+                         "NaN", "Infinity", "-Infinity");
+    if (f->type == GW_TYPE_ENUM && !f->enumeration->closed && !f->enumeration->null_value)
+        return json_pack("{s:[o,{s:s,s:s}]}", "anyOf", plain, "type", "integer", "format",
+                         "int32");
+    return plain;
+}
+
+/* s taking null too: nullable beside its type, which OpenAPI 3.0 requires,
+ * so for a oneOf (a double's) on its first alternative, the number. */
+static json_t *nullable(json_t *s)
+{
+    json_t *first = json_array_get(json_object_get(s, "oneOf"), 0);
+    put(first ? first : s, "nullable", json_true());
+    return s;
 }
 
 /* The schema of field f as it appears in its message's JSON: arrays for
@@ -315,9 +342,7 @@ static json_t *well_known_schema(oa_ctx *c, const gw_message *m)
                          "any JSON array");
     case GW_WKT_WRAPPER: {
         const gw_field *inner = gw_message_field_by_number(m, 1);
-        json_t *s = inner ? value_schema(c, inner) : json_object();
-        put(s, "nullable", json_true());
-        return s;
+        return nullable(inner ? value_schema(c, inner) : json_object());
     }
     default: return NULL;
     }
@@ -386,9 +411,9 @@ static json_t *text_schema(oa_ctx *c, const gw_field *f)
 {
     if (f->type == GW_TYPE_MESSAGE && f->message && f->message->wkt == GW_WKT_WRAPPER) {
         const gw_field *inner = gw_message_field_by_number(f->message, 1);
-        return inner ? value_schema(c, inner) : json_pack("{s:s}", "type", "string");
+        return inner ? plain_schema(c, inner) : json_pack("{s:s}", "type", "string");
     }
-    return value_schema(c, f); /* Timestamp, Duration, FieldMask: their string components */
+    return plain_schema(c, f); /* Timestamp, Duration, FieldMask: their string components */
 }
 
 /* Whether dotted path `fpath` (by JSON or proto names) is the path of a

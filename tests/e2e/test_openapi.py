@@ -6,7 +6,8 @@ path and query parameters, bodies and replies built from the descriptors
 types as their JSON forms, repeated fields, maps), the error body, and the
 .proto comments, whether the API came from descriptor files or from the
 host's reflection.  It is checked by an OpenAPI validator from npm
-(tests/browser/validate.cjs), and changes when a reload adds a service.
+(tests/browser/validate.cjs), real replies are checked against it
+(tests/browser/conforms.cjs), and it changes when a reload adds a service.
 The console is driven in headless Chromium (tests/browser/console.cjs):
 Try it out -> Execute on MyService.Echo shows the echoed value; the
 screenshot is saved as build/tests/console.png.
@@ -26,6 +27,7 @@ from test_supervisor import SupervisorCase
 NODE = shutil.which("node") or "/usr/bin/node"
 NODE_MODULES = os.path.join(BUILD, "npm", "browser", "node_modules")
 VALIDATE = os.path.join(ROOT, "tests", "browser", "validate.cjs")
+CONFORMS = os.path.join(ROOT, "tests", "browser", "conforms.cjs")
 CONSOLE = os.path.join(ROOT, "tests", "browser", "console.cjs")
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = os.path.join(BUILD, "tests", "console.png")
@@ -180,7 +182,9 @@ class OpenApiDocumentTest(DocumentCheck):
         self.assertEqual(p["int64Value"]["schema"], {"type": "string", "format": "int64"})
         self.assertEqual(p["repeatedInt32"]["schema"],
                          {"type": "array", "items": {"type": "integer", "format": "int32"}})
+        # a parameter takes the enum's names and numbers, no other number
         self.assertEqual(p["color"]["schema"], {"$ref": SCHEMAS + "rpcrest.testkit.Color"})
+        self.assertEqual(p["doubleValue"]["schema"], {"type": "number", "format": "double"})
         self.assertEqual(p["nested.name"]["schema"], {"type": "string"})
         self.assertEqual(p["int32Wrapper"]["schema"]["format"], "int32")
         self.assertEqual(self.schema(p["timestamp"]["schema"])["format"], "date-time")
@@ -255,10 +259,14 @@ class OpenApiDocumentTest(DocumentCheck):
             self.assertEqual(p[name], {"type": "string", "format": "uint64"}, name)
         self.assertEqual(p["int32Value"], {"type": "integer", "format": "int32"})
         self.assertEqual(p["uint32Value"]["maximum"], 4294967295)
-        self.assertEqual(p["doubleValue"], {"type": "number", "format": "double"})
+        self.assertEqual(p["doubleValue"], {"oneOf": [
+            {"type": "number", "format": "double"},
+            {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]})
         self.assertEqual(p["boolValue"], {"type": "boolean"})
         self.assertEqual(p["bytesValue"], {"type": "string", "format": "byte"})
-        self.assertEqual(self.schema(p["color"]),
+        # an open enum: a name, or a number the descriptor does not know
+        self.assertEqual(p["color"]["anyOf"][1], {"type": "integer", "format": "int32"})
+        self.assertEqual(self.schema(p["color"]["anyOf"][0]),
                          {"type": "string", "enum": ["COLOR_UNSPECIFIED", "RED", "GREEN", "BLUE"]})
         self.assertEqual(p["repeatedString"], {"type": "array", "items": {"type": "string"}})
         self.assertEqual(p["repeatedNested"]["items"],
@@ -276,7 +284,7 @@ class OpenApiDocumentTest(DocumentCheck):
     def test_well_known_types(self):
         p = self.schemas["rpcrest.testkit.AllTypes"]["properties"]
         shape = {name: self.schema(p[name]) for name in (
-            "timestamp", "duration", "int64Wrapper", "int32Wrapper", "boolWrapper",
+            "timestamp", "duration", "int64Wrapper", "int32Wrapper", "doubleWrapper", "boolWrapper",
             "bytesWrapper", "structValue", "value", "listValue", "fieldMask", "empty", "any")}
         self.assertEqual((shape["timestamp"]["type"], shape["timestamp"]["format"]),
                          ("string", "date-time"))
@@ -286,6 +294,8 @@ class OpenApiDocumentTest(DocumentCheck):
                          {"type": "string", "format": "int64", "nullable": True})
         self.assertEqual(shape["int32Wrapper"],
                          {"type": "integer", "format": "int32", "nullable": True})
+        self.assertEqual(shape["doubleWrapper"]["oneOf"][0],
+                         {"type": "number", "format": "double", "nullable": True})
         self.assertEqual(shape["boolWrapper"], {"type": "boolean", "nullable": True})
         self.assertEqual(shape["bytesWrapper"]["format"], "byte")
         self.assertEqual(shape["structValue"]["type"], "object")
@@ -297,6 +307,38 @@ class OpenApiDocumentTest(DocumentCheck):
         self.assertEqual((shape["empty"]["type"], shape["empty"]["properties"]), ("object", {}))
         self.assertEqual(shape["any"]["properties"]["@type"]["type"], "string")
         self.assertTrue(shape["any"]["additionalProperties"])
+
+    def conforms(self, component, value):
+        """Runs conforms.cjs: whether value, a reply's JSON, is what
+        #/components/schemas/component says (checked with ajv)."""
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(self.doc, f)
+        self.addCleanup(os.unlink, f.name)
+        return node(CONFORMS, f.name, component, json.dumps(value))
+
+    def test_replies_conform(self):
+        """What the gateway sends besides the type's own values: "NaN" and
+        the infinities for a double or float, and a number the enum does
+        not declare (an upstream built from a newer .proto) as an integer."""
+        sent = {"doubleValue": "NaN", "floatValue": "-Infinity", "doubleWrapper": "Infinity",
+                "floatWrapper": "NaN", "color": 7, "repeatedColor": [9, "RED"],
+                "nested": {"colors": [12]}, "int64Value": "-9007199254740993",
+                "uint64Value": "18446744073709551615", "int32Value": -2147483648,
+                "timestamp": "1972-01-01T10:00:20.021Z", "bytesValue": "+/8=",
+                "int32Wrapper": 5, "value": None}
+        status, reply = self.r.http_json("POST", "/v1/testkit/echo", sent)
+        self.assertEqual(status, 200, reply)
+        self.assertEqual((reply["doubleValue"], reply["floatValue"], reply["doubleWrapper"]),
+                         ("NaN", "-Infinity", "Infinity"))
+        self.assertEqual((reply["color"], reply["repeatedColor"], reply["nested"]["colors"]),
+                         (7, [9, "RED"], [12]))
+        out = self.conforms("rpcrest.testkit.AllTypes", reply)
+        self.assertEqual(out.returncode, 0, "%s\n%s%s" % (reply, out.stdout, out.stderr))
+        # and the check is one: a value the document does not allow fails it
+        for field, bad in (("doubleValue", "nan"), ("color", "PURPLE"), ("color", 1.5)):
+            out = self.conforms("rpcrest.testkit.AllTypes", dict(reply, **{field: bad}))
+            self.assertEqual(out.returncode, 1, (field, bad, out.stdout, out.stderr))
+            self.assertIn("/" + field, out.stdout)
 
     def test_descriptions_from_comments(self):
         """Through reflection too: the host serves the descriptor sets made

@@ -2,8 +2,9 @@
  * test_gw_openapi.c -- gateway/gw_openapi.c on tests/unit/openapi.proto: a
  * message that refers to itself (directly, through a map, a oneof and a
  * nested message), an enum, comments, multi-segment path variables, a body
- * field, a response_body and a server stream.  Checks the document's
- * structure; tests/e2e/test_openapi.py checks it with an OpenAPI validator.
+ * field, a response_body and a server stream, and on the proto2 shapes of
+ * tests/unit/proto2.proto.  Checks the document's structure;
+ * tests/e2e/test_openapi.py checks it with an OpenAPI validator.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #define BUILD_DIR "build"
 #endif
 #define OPENAPI_PB BUILD_DIR "/tests/openapi.pb"
+#define PROTO2_PB BUILD_DIR "/tests/proto2.pb"
 
 static gw_gen gen;
 static json_t *doc;
@@ -33,8 +35,8 @@ static int setup(void **state)
 {
     (void)state;
     char err[512];
-    const char *paths[] = {OPENAPI_PB};
-    gen.schema = gw_schema_load(paths, 1, err, sizeof(err));
+    const char *paths[] = {OPENAPI_PB, PROTO2_PB};
+    gen.schema = gw_schema_load(paths, 2, err, sizeof(err));
     if (!gen.schema) {
         fprintf(stderr, "gw_schema_load: %s\n", err);
         return -1;
@@ -254,6 +256,59 @@ static void test_bodies_and_replies(void **state)
                         "#/components/schemas/google.protobuf.Any");
 }
 
+/* What proto3 JSON writes besides a value of the type: "NaN", "Infinity"
+ * and "-Infinity" for a double or float, an integer for a number an open
+ * enum does not declare (the gateway prints it).  A path or query
+ * parameter keeps the plain type, and a proto2 enum, which is closed,
+ * stays its list of names. */
+static void test_non_finite_floats_and_unknown_enum_numbers(void **state)
+{
+    (void)state;
+    json_t *props = at(doc, "components", "schemas", "oa.Measure", "properties", NULL);
+    json_t *value = at(props, "value", "oneOf", NULL);
+    assert_int_equal(json_array_size(value), 2);
+    assert_string_equal(str(at(value, "0", "type", NULL)), "number");
+    assert_string_equal(str(at(value, "0", "format", NULL)), "double");
+    assert_string_equal(str(at(value, "1", "type", NULL)), "string");
+    const char *special[] = {"NaN", "Infinity", "-Infinity"};
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(json_string_value(json_array_get(at(value, "1", "enum", NULL), i)),
+                            special[i]);
+    assert_string_equal(str(at(props, "samples", "items", "oneOf", "0", "format", NULL)), "float");
+    assert_string_equal(str(at(props, "samples", "items", "oneOf", "1", "enum", "1", NULL)),
+                        "Infinity");
+    /* a DoubleValue: null too, beside the number's type (OpenAPI 3.0) */
+    json_t *limit = at(doc, "components", "schemas", "google.protobuf.DoubleValue", NULL);
+    assert_true(json_is_true(at(limit, "oneOf", "0", "nullable", NULL)));
+    assert_string_equal(str(at(limit, "oneOf", "1", "enum", "0", NULL)), "NaN");
+    assert_null(json_object_get(limit, "nullable"));
+    /* an open enum: its names, or any int32 */
+    const char *kinds[] = {"kind", "kinds", "kindByName"};
+    json_t *where[] = {at(props, "kind", NULL), at(props, "kinds", "items", NULL),
+                       at(props, "kindByName", "additionalProperties", NULL)};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *any = json_object_get(where[i], "anyOf");
+        if (!any)
+            fail_msg("oa.Measure.%s: no anyOf", kinds[i]);
+        assert_string_equal(str(at(any, "0", "$ref", NULL)), "#/components/schemas/oa.Kind");
+        assert_string_equal(str(at(any, "1", "type", NULL)), "integer");
+        assert_string_equal(str(at(any, "1", "format", NULL)), "int32");
+    }
+    /* a query parameter takes what the type says: a number, a declared
+     * enum name or number */
+    json_t *params = at(doc, "paths", "/v1/measures", "get", "parameters", NULL);
+    assert_string_equal(str(at(params, "0", "name", NULL)), "value");
+    assert_string_equal(str(at(params, "0", "schema", "type", NULL)), "number");
+    assert_string_equal(str(at(params, "2", "name", NULL)), "limit");
+    assert_string_equal(str(at(params, "2", "schema", "type", NULL)), "number");
+    assert_string_equal(str(at(params, "3", "name", NULL)), "kind");
+    assert_string_equal(str(at(params, "3", "schema", "$ref", NULL)),
+                        "#/components/schemas/oa.Kind");
+    /* a closed enum prints only the numbers it declares */
+    assert_string_equal(str(at(doc, "components", "schemas", "unit2.P2", "properties", "c", "$ref",
+                               NULL)), "#/components/schemas/unit2.P2.Color");
+}
+
 static void test_kept_with_the_generation(void **state)
 {
     (void)state;
@@ -285,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_wildcards),
         cmocka_unit_test(test_paths_openapi_cannot_tell_apart),
         cmocka_unit_test(test_bodies_and_replies),
+        cmocka_unit_test(test_non_finite_floats_and_unknown_enum_numbers),
         cmocka_unit_test(test_kept_with_the_generation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
