@@ -4,7 +4,10 @@
  * Path variables and query parameters arrive as text; each is converted by
  * the type of the field it names (bool, enum number, string…) and stored at
  * its dotted field path, so the JSON codec sees one ordinary object.  Path
- * variables override body fields of the same name, as in grpc-gateway.
+ * variables override body fields of the same name, as in grpc-gateway.  A
+ * request that is a well-known type (a Timestamp, a StringValue) is such an
+ * object of its own fields (seconds, value) unless the body alone is the
+ * whole request, in the type's JSON form (gw_bind_by_fields).
  */
 #include "gw_bind.h"
 
@@ -326,6 +329,21 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
     }
 }
 
+int gw_bind_by_fields(const gw_route *route)
+{
+    return route->method->input->wkt != GW_WKT_NONE &&
+           (strcmp(route->binding->body, "*") != 0 || route->tmpl.n_vars > 0);
+}
+
+int gw_bind_encode(const gw_route *route, const json_t *request, const gw_json_options *opt,
+                   gw_buf *out, char *err, size_t errlen)
+{
+    const gw_message *in = route->method->input;
+    if (gw_bind_by_fields(route))
+        return gw_json_fields_to_proto(in, request, opt, out, err, errlen);
+    return gw_json_to_proto(in, request, opt, out, err, errlen);
+}
+
 /* The body's JSON into *out; 0, -1 or -2 as gw_bind_request. */
 static int parse_body(const gw_route *route, const char *body, size_t len, json_t **out,
                       char *err, size_t errlen)
@@ -343,10 +361,10 @@ static int parse_body(const gw_route *route, const char *body, size_t len, json_
     /* body "*" is the whole request: an object, unless the request is a
      * well-known type whose JSON form is not (a StringValue is "text", a
      * Timestamp a string, a ListValue an array), and no path variable has
-     * to join it */
+     * to join it (then the body is an object of its fields) */
     const gw_message *in = route->method->input;
     if (strcmp(route->binding->body, "*") == 0 && !json_is_object(json) &&
-        (in->wkt == GW_WKT_NONE || route->tmpl.n_vars > 0)) {
+        (in->wkt == GW_WKT_NONE || gw_bind_by_fields(route))) {
         json_decref(json);
         snprintf(err, errlen, "the body must be a JSON object (%s)", in->full_name);
         return -1;
@@ -391,7 +409,7 @@ static int check_replaced_values(const json_t *obj, const gw_route *route,
     if (i == route->tmpl.n_vars)
         return 0;
     gw_buf scratch = GW_BUF_INIT;
-    int rc = gw_json_to_proto(route->method->input, obj, json_opt, &scratch, err, errlen);
+    int rc = gw_bind_encode(route, obj, json_opt, &scratch, err, errlen);
     gw_buf_free(&scratch);
     return rc;
 }

@@ -495,7 +495,7 @@ static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errle
     int rc = gw_bind_request(req->route, req->path, req->spans, (const char *)req->body.data,
                              req->body.len, q->params, q->n, &bind, &json, &tail, err, errlen);
     if (rc == 0) {
-        rc = gw_json_to_proto(req->route->method->input, json, &h->cfg.json, wire, err, errlen);
+        rc = gw_bind_encode(req->route, json, &h->cfg.json, wire, err, errlen);
         json_decref(json);
     }
     if (rc == 0 && tail.len) {

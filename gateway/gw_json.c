@@ -1137,6 +1137,21 @@ int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_opti
     return conv_result(&c, gw_json_encode_message(&c, m, json, out));
 }
 
+int gw_json_fields_to_proto(const gw_message *m, const json_t *json,
+                            const gw_json_options *opt, gw_buf *out, char *err, size_t errlen)
+{
+    conv c;
+    conv_init(&c, opt, err, errlen);
+    if (!json_is_object(json))
+        return conv_result(&c, gw_conv_fail(&c, "expected an object of the fields of %s, got %s",
+                                            m->full_name, gw_json_kind(json)));
+    c.depth++;
+    int rc = gw_json_encode_fields(&c, m, json, NULL, out);
+    if (rc == 0 && out->oom)
+        rc = gw_conv_oom(&c);
+    return conv_result(&c, rc);
+}
+
 /* ======================= reading the wire ================================= */
 
 /* Reads past the group `number` begun before *p, up to and with its end

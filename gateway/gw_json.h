@@ -49,6 +49,15 @@ int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_opti
                      gw_buf *out, char *err, size_t errlen);
 
 /*
+ * Like gw_json_to_proto, but `json` is always an object of m's fields by
+ * name, also when m is a well-known type (a Timestamp's "seconds" and
+ * "nanos", a StringValue's "value"), as path variables and query
+ * parameters set them; the fields' values are in their JSON forms.
+ */
+int gw_json_fields_to_proto(const gw_message *m, const json_t *json,
+                            const gw_json_options *opt, gw_buf *out, char *err, size_t errlen);
+
+/*
  * Appends the JSON text of the wire bytes data[0..len) of type `m` to `out`.
  * Returns 0, or -1 after writing a reason into err[errlen] (bytes that are
  * not a valid encoding of `m`), or -2 when out of memory (likewise).

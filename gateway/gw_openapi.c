@@ -10,6 +10,7 @@
  */
 #include "gw_openapi.h"
 
+#include "gw_bind.h"
 #include "rp_log.h"
 
 #include <jansson.h>
@@ -348,21 +349,12 @@ static json_t *well_known_schema(oa_ctx *c, const gw_message *m)
     }
 }
 
-/* Fills the component of message m (queued by message_ref). */
-static void describe_message(oa_ctx *c, const gw_message *m)
+/* The schema of message m as an object of its fields, whatever its JSON
+ * form: an ordinary message's, and a well-known type's where the request
+ * is taken as its fields (gw_bind_by_fields). */
+static json_t *fields_schema(oa_ctx *c, const gw_message *m)
 {
-    char name[MAX_NAME];
-    component_name(m->full_name, name, sizeof(name));
-    json_t *s = json_object_get(c->schemas, name);
-    if (!s || json_object_size(s)) /* a name taken by another (sanitised) type */
-        return;
-    json_t *wk = well_known_schema(c, m);
-    if (wk) {
-        json_object_update(s, wk);
-        json_decref(wk);
-        return;
-    }
-    put_str(s, "type", "object");
+    json_t *s = json_pack("{s:s}", "type", "object");
     put_doc(s, "description", m->doc);
     json_t *props = json_object();
     for (size_t i = 0; i < m->n_fields; i++) {
@@ -373,6 +365,21 @@ static void describe_message(oa_ctx *c, const gw_message *m)
         put(props, c->opt->proto_names ? f->name : f->json_name, fs);
     }
     put(s, "properties", props);
+    return s;
+}
+
+/* Fills the component of message m (queued by message_ref). */
+static void describe_message(oa_ctx *c, const gw_message *m)
+{
+    char name[MAX_NAME];
+    component_name(m->full_name, name, sizeof(name));
+    json_t *s = json_object_get(c->schemas, name);
+    if (!s || json_object_size(s)) /* a name taken by another (sanitised) type */
+        return;
+    json_t *wk = well_known_schema(c, m);
+    json_t *described = wk ? wk : fields_schema(c, m);
+    json_object_update(s, described);
+    json_decref(described);
 }
 
 static json_t *error_schema(void)
@@ -663,7 +670,8 @@ static json_t *request_body(oa_ctx *c, const gw_route *r)
     const gw_method *m = r->method;
     json_t *schema;
     if (strcmp(body, "*") == 0) {
-        schema = message_ref(c, m->input);
+        /* a well-known type beside path variables: an object of its fields */
+        schema = gw_bind_by_fields(r) ? fields_schema(c, m->input) : message_ref(c, m->input);
     } else {
         const gw_field *f = gw_message_field_by_name(m->input, body, strlen(body));
         if (!f)

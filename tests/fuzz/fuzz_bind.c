@@ -1,7 +1,7 @@
 /*
  * fuzz_bind.c -- libFuzzer target: the query-string (and path and body)
  * mapping of a request to its message (gw_router_match, gw_bind_request)
- * and on to wire bytes (gw_json_to_proto), as the gateway does it.
+ * and on to wire bytes (gw_bind_encode), as the gateway does it.
  *
  * Input: [flags byte: router, verb, ignore unknown query parameters]
  * PATH['?'QUERY] '\n' BODY.  The query is split on '&' and the first '='
@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == 0) {
             gw_json_options opt = {0, 0, 0};
             gw_buf wire = GW_BUF_INIT;
-            rc = gw_json_to_proto(route->method->input, json, &opt, &wire, err, sizeof(err));
+            rc = gw_bind_encode(route, json, &opt, &wire, err, sizeof(err));
             gw_buf_free(&wire);
             json_decref(json);
         }

@@ -168,8 +168,8 @@ static void binds_to(const char *line_text, const char *body, const char *want, 
 
 #define BIND(req, body, want) binds_to(req, body, want, __LINE__)
 
-/* The whole request path: bind, encode as the method's input, print back
- * as canonical proto3 JSON. */
+/* The whole request path: bind, encode as the method's input
+ * (gw_bind_encode), print back as canonical proto3 JSON. */
 static void transcodes_to(const char *line_text, const char *body, const char *want, int line)
 {
     char err[512];
@@ -177,14 +177,15 @@ static void transcodes_to(const char *line_text, const char *body, const char *w
     json_t *json = bind(line_text, body, body ? strlen(body) : 0, err, sizeof(err), line);
     if (!json)
         fail_msg("line %d: %s: gw_bind_request failed: %s", line, line_text, err);
-    const gw_message *input = route_of(line_text)->method->input;
+    const gw_route *route = route_of(line_text);
+    const gw_message *input = route->method->input;
     gw_buf wire = GW_BUF_INIT, text = GW_BUF_INIT;
     char *expected = q(want);
-    int rc = gw_json_to_proto(input, json, NULL, &wire, err, sizeof(err));
+    int rc = gw_bind_encode(route, json, NULL, &wire, err, sizeof(err));
     if (rc == 0)
         gw_buf_append(&wire, tail.data, tail.len); /* a PATCH's FieldMask */
     if (rc != 0)
-        note("line %d: %s: gw_json_to_proto failed: %s", line, line_text, err);
+        note("line %d: %s: gw_bind_encode failed: %s", line, line_text, err);
     else if (gw_proto_to_json(input, wire.data, wire.len, NULL, &text, err, sizeof(err)) != 0)
         note("line %d: %s: gw_proto_to_json failed: %s", line, line_text, err);
     else if (text.len != strlen(expected) || memcmp(text.data, expected, text.len) != 0)
@@ -236,8 +237,7 @@ static void transcode_fails(const char *line_text, const char *body, const char 
     }
     gw_buf wire = GW_BUF_INIT;
     err[0] = '\0';
-    int rc = gw_json_to_proto(route_of(line_text)->method->input, json, NULL, &wire, err,
-                              sizeof(err));
+    int rc = gw_bind_encode(route_of(line_text), json, NULL, &wire, err, sizeof(err));
     char *got = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
     if (rc != -1)
         note("line %d: %s: transcoded (as %s); want an error (%s)", line, line_text, got, want);
@@ -818,6 +818,36 @@ static void test_malformed_body(void **state)
     assert_null(bind("POST /v1/things", "{\"id\":\"a\"}", 5, err, sizeof(err), __LINE__));
 }
 
+/* A request that is a well-known type, bound without body "*", is an
+ * object of its own fields, which the path and the query set (as
+ * grpc-gateway sets them); with none given, it is the default message. */
+static void test_well_known_request_without_body(void **state)
+{
+    (void)state;
+    TRANSCODE("GET /v1/clock", NULL, "'1970-01-01T00:00:00Z'");
+    TRANSCODE("GET /v1/clock?seconds=1&nanos=500000000", NULL, "'1970-01-01T00:00:01.500Z'");
+    TRANSCODE_ERR("GET /v1/clock?seconds=x", NULL, "field 'seconds'");
+    BIND_ERR("GET /v1/clock?nope=1", NULL, "google.protobuf.Timestamp has no field 'nope'");
+    TRANSCODE("GET /v1/label", NULL, "''");
+    TRANSCODE("GET /v1/label?value=x", NULL, "'x'");
+    TRANSCODE("GET /v1/label/abc", NULL, "'abc'");
+    TRANSCODE("GET /v1/label/abc?value=x", NULL, "'abc'"); /* the path wins */
+    TRANSCODE("POST /v1/label:set", "\"hello\"", "'hello'");
+    TRANSCODE("POST /v1/label:set", NULL, "''");
+    TRANSCODE("GET /v1/mask", NULL, "''");
+    TRANSCODE("GET /v1/mask?paths=a.b&paths=c_d", NULL, "'a.b,cD'");
+    TRANSCODE("GET /v1/any?typeUrl=type.googleapis.com/google.protobuf.StringValue"
+              "&value=CgJoaQ%3D%3D", NULL,
+              "{'@type':'type.googleapis.com/google.protobuf.StringValue','value':'hi'}");
+    TRANSCODE("GET /v1/value?numberValue=1.5", NULL, "1.5");
+    TRANSCODE("GET /v1/value?nullValue=NULL_VALUE", NULL, "null");
+    TRANSCODE_ERR("GET /v1/value?numberValue=1&stringValue=x", NULL, "oneof");
+    /* body "*" beside a path variable: an object of the fields too */
+    TRANSCODE("PUT /v1/clock/5", "{\"nanos\":3}", "'1970-01-01T00:00:05.000000003Z'");
+    TRANSCODE("PUT /v1/clock/5", NULL, "'1970-01-01T00:00:05Z'");
+    TRANSCODE_ERR("PUT /v1/clock/5", "{\"nope\":3}", "nope");
+}
+
 /* JSON strings may hold U+0000 (RFC 8259), and so may proto3 strings. */
 static void test_body_with_nul_escape(void **state)
 {
@@ -856,6 +886,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_query_cannot_override_path),
         cmocka_unit_test(test_malformed_body),
         cmocka_unit_test(test_body_with_nul_escape),
+        cmocka_unit_test(test_well_known_request_without_body),
     };
     return cmocka_run_group_tests_name("gw_bind", tests, load, unload);
 }

@@ -309,6 +309,32 @@ static void test_non_finite_floats_and_unknown_enum_numbers(void **state)
                                NULL)), "#/components/schemas/unit2.P2.Color");
 }
 
+/* A request that is a well-known type, bound without body "*" or beside
+ * path variables, is taken as an object of its fields: the parameters are
+ * those fields, and such a body is an object of them.  Alone, body "*" is
+ * the type's JSON form. */
+static void test_well_known_request_as_its_fields(void **state)
+{
+    (void)state;
+    json_t *params = at(doc, "paths", "/v1/clock", "get", "parameters", NULL);
+    assert_int_equal(json_array_size(params), 2);
+    assert_string_equal(str(at(params, "0", "name", NULL)), "seconds");
+    assert_string_equal(str(at(params, "0", "in", NULL)), "query");
+    assert_string_equal(str(at(params, "0", "schema", "format", NULL)), "int64");
+    assert_string_equal(str(at(params, "1", "name", NULL)), "nanos");
+    json_t *put = at(doc, "paths", "/v1/clock/{seconds}", "put", NULL);
+    assert_string_equal(str(at(put, "parameters", "0", "in", NULL)), "path");
+    json_t *body = at(put, "requestBody", "content", "application/json", "schema", NULL);
+    assert_string_equal(str(at(body, "type", NULL)), "object");
+    assert_string_equal(str(at(body, "properties", "nanos", "format", NULL)), "int32");
+    assert_string_equal(str(at(doc, "paths", "/v1/clock", "post", "requestBody", "content",
+                               "application/json", "schema", "$ref", NULL)),
+                        "#/components/schemas/google.protobuf.Timestamp");
+    json_t *label = at(doc, "paths", "/v1/labels/{value}", "get", "parameters", NULL);
+    assert_int_equal(json_array_size(label), 1);
+    assert_string_equal(str(at(label, "0", "schema", "type", NULL)), "string");
+}
+
 static void test_kept_with_the_generation(void **state)
 {
     (void)state;
@@ -341,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_paths_openapi_cannot_tell_apart),
         cmocka_unit_test(test_bodies_and_replies),
         cmocka_unit_test(test_non_finite_floats_and_unknown_enum_numbers),
+        cmocka_unit_test(test_well_known_request_as_its_fields),
         cmocka_unit_test(test_kept_with_the_generation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

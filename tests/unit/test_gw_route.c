@@ -453,7 +453,7 @@ static void test_router_table(void **state)
     router_fixture *f = *state;
     /* every binding of every method, streaming ones included; Internal has
      * no binding (and auto_map is off) */
-    assert_int_equal(f->router.n_routes, 22);
+    assert_int_equal(f->router.n_routes, 29);
     for (size_t i = 0; i < f->router.n_routes; i++)
         assert_string_not_equal(f->router.routes[i].method->path, SVC "Internal");
     /* the response_body of a binding comes along */
