@@ -254,15 +254,32 @@ static json_t *field_schema(oa_ctx *c, const gw_field *f)
     return s;
 }
 
+/* obj's description: doc (a .proto comment), then the note (either may
+ * be NULL); none when both are. */
+static void describe(json_t *obj, const char *doc, const char *note)
+{
+    char *text = clean_doc(doc);
+    gw_buf d = GW_BUF_INIT;
+    if (text)
+        gw_buf_puts(&d, text);
+    if (note)
+        gw_buf_printf(&d, "%s%s", text ? "\n\n" : "", note);
+    gw_buf_putc(&d, '\0');
+    if (!d.oom && (text || note))
+        put_str(obj, "description", (const char *)d.data);
+    gw_buf_free(&d);
+    free(text);
+}
+
 /* Field f's schema with its comment: a $ref takes no sibling keys in
  * OpenAPI 3.0, so a commented reference is wrapped in allOf. */
 static json_t *documented(json_t *schema, const char *doc, const char *extra)
 {
     char *text = clean_doc(doc);
-    if (!schema || (!text && !extra)) {
-        free(text);
+    int bare = !text && !extra;
+    free(text);
+    if (!schema || bare)
         return schema;
-    }
     if (json_object_get(schema, "$ref")) {
         json_t *wrapped = json_object();
         json_t *all = json_array();
@@ -270,23 +287,16 @@ static json_t *documented(json_t *schema, const char *doc, const char *extra)
         put(wrapped, "allOf", all);
         schema = wrapped;
     }
-    gw_buf d = GW_BUF_INIT;
-    if (text)
-        gw_buf_puts(&d, text);
-    if (extra)
-        gw_buf_printf(&d, "%s%s", text ? "\n\n" : "", extra);
-    gw_buf_putc(&d, '\0');
-    if (!d.oom)
-        put_str(schema, "description", (const char *)d.data);
-    gw_buf_free(&d);
-    free(text);
+    describe(schema, doc, extra);
     return schema;
 }
 
-/* "Only one of a, b, c is set (a oneof)." for a field in a oneof, in
- * out[outlen]; NULL otherwise. */
-static const char *oneof_note(const gw_message *m, const gw_field *f, const gw_openapi_options *o,
-                              char *out, size_t outlen)
+/* "Only one of a, b, c can be set (a oneof)." for field f of m when it is
+ * in a oneof, in out[outlen]; NULL otherwise.  The members are named as
+ * the document names them: `prefix` (a query parameter's path to m, with
+ * its '.', or "") and their proto names or JSON names. */
+static const char *oneof_note(const gw_message *m, const gw_field *f, const char *prefix,
+                              int proto_names, char *out, size_t outlen)
 {
     if (f->oneof_index < 0)
         return NULL;
@@ -296,8 +306,8 @@ static const char *oneof_note(const gw_message *m, const gw_field *f, const gw_o
     for (size_t i = 0; i < m->n_fields; i++) {
         if (m->fields[i].oneof_index != f->oneof_index)
             continue;
-        gw_buf_printf(&b, "%s%s", n++ ? ", " : "",
-                      o->proto_names ? m->fields[i].name : m->fields[i].json_name);
+        gw_buf_printf(&b, "%s%s%s", n++ ? ", " : "", prefix,
+                      proto_names ? m->fields[i].name : m->fields[i].json_name);
     }
     gw_buf_puts(&b, " can be set (a oneof).");
     gw_buf_putc(&b, '\0');
@@ -361,7 +371,7 @@ static json_t *fields_schema(oa_ctx *c, const gw_message *m)
         const gw_field *f = &m->fields[i];
         char note[1024];
         json_t *fs = documented(field_schema(c, f), f->doc,
-                                oneof_note(m, f, c->opt, note, sizeof(note)));
+                                oneof_note(m, f, "", c->opt->proto_names, note, sizeof(note)));
         put(props, c->opt->proto_names ? f->name : f->json_name, fs);
     }
     put(s, "properties", props);
@@ -447,14 +457,19 @@ typedef struct query_walk {
     char prefix[MAX_NAME];
 } query_walk;
 
-/* The query parameters of message m's fields below `prefix`. */
-static void query_params(query_walk *q, const gw_message *m, size_t depth)
+/* The query parameters of message m's fields below `prefix`.  outer_notes:
+ * the oneof notes of the fields on the way to m, which its parameters
+ * carry too (NULL if none). */
+static void query_params(query_walk *q, const gw_message *m, size_t depth,
+                         const char *outer_notes)
 {
     for (size_t i = 0; i < depth; i++)
         if (q->stack[i] == m) /* a recursive message: once is enough */
             return;
     q->stack[depth] = m;
     size_t plen = strlen(q->prefix);
+    char parent[MAX_NAME + 1]; /* the prefix as a oneof note names members with it */
+    snprintf(parent, sizeof(parent), "%s%s", q->prefix, plen ? "." : "");
     for (size_t i = 0; i < m->n_fields; i++) {
         if (json_array_size(q->params) >= MAX_QUERY_PARAMS || ++q->visits > MAX_QUERY_VISITS)
             return;
@@ -467,6 +482,11 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth)
             q->prefix[plen] = '\0';
             continue;
         }
+        char note[1024], notes[2048];
+        const char *own = oneof_note(m, f, parent, 0, note, sizeof(note));
+        if (own && outer_notes)
+            snprintf(notes, sizeof(notes), "%s %s", own, outer_notes);
+        const char *all = own && outer_notes ? notes : own ? own : outer_notes;
         if (gw_field_takes_text(f)) {
             json_t *schema = text_schema(q->c, f);
             if (f->repeated) {
@@ -475,12 +495,12 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth)
                 schema = arr;
             }
             json_t *p = json_pack("{s:s,s:s}", "name", q->prefix, "in", "query");
-            put_doc(p, "description", f->doc);
+            describe(p, f->doc, all);
             put(p, "schema", schema);
             json_array_append_new(q->params, p);
         } else if (f->type == GW_TYPE_MESSAGE && !f->repeated && f->message &&
                    !f->message->wkt && depth + 1 < MAX_QUERY_DEPTH) {
-            query_params(q, f->message, depth + 1);
+            query_params(q, f->message, depth + 1, all);
         }
         q->prefix[plen] = '\0';
     }
@@ -860,7 +880,7 @@ static void add_operation(oa_ctx *c, const gw_route *r, json_t *paths,
 
     if (strcmp(r->binding->body, "*") != 0 && !m->client_streaming) {
         query_walk q = {.c = c, .route = r, .params = params};
-        query_params(&q, m->input, 0);
+        query_params(&q, m->input, 0, NULL);
     }
     if (json_array_size(params))
         put(op, "parameters", params);

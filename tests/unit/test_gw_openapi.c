@@ -183,6 +183,9 @@ static void test_multi_segment_variable_and_query(void **state)
     assert_true(json_is_true(at(params, "0", "required", NULL)));
     assert_string_equal(str(at(params, "4", "in", NULL)), "query");
     assert_string_equal(str(at(params, "4", "schema", "type", NULL)), "array");
+    /* a oneof's member says so, as the body's property does */
+    assert_string_equal(str(at(params, "3", "description", NULL)),
+                        "Only one of weight, twin can be set (a oneof).");
     assert_null(json_object_get(op, "requestBody"));
 }
 
@@ -313,6 +316,32 @@ static void test_non_finite_floats_and_unknown_enum_numbers(void **state)
  * path variables, is taken as an object of its fields: the parameters are
  * those fields, and such a body is an object of them.  Alone, body "*" is
  * the type's JSON form. */
+/* The query parameters of a oneof's members, and of the fields of a
+ * member that is a message, name the oneof's other members. */
+static void test_oneof_query_parameters(void **state)
+{
+    (void)state;
+    json_t *params = at(doc, "paths", "/v1/measures", "get", "parameters", NULL);
+    const char *note = "Only one of unitName, unitRef can be set (a oneof).";
+    int seen = 0;
+    for (size_t i = 0; i < json_array_size(params); i++) {
+        json_t *p = json_array_get(params, i);
+        const char *name = str(at(p, "name", NULL));
+        if (strcmp(name, "unitName") == 0) {
+            assert_string_equal(str(at(p, "description", NULL)),
+                                "a unit by name\n\nOnly one of unitName, unitRef can be set "
+                                "(a oneof).");
+            seen++;
+        } else if (strcmp(name, "unitRef.code") == 0) {
+            assert_string_equal(str(at(p, "description", NULL)), note);
+            seen++;
+        } else {
+            assert_null(json_object_get(p, "description"));
+        }
+    }
+    assert_int_equal(seen, 2);
+}
+
 static void test_well_known_request_as_its_fields(void **state)
 {
     (void)state;
@@ -367,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_paths_openapi_cannot_tell_apart),
         cmocka_unit_test(test_bodies_and_replies),
         cmocka_unit_test(test_non_finite_floats_and_unknown_enum_numbers),
+        cmocka_unit_test(test_oneof_query_parameters),
         cmocka_unit_test(test_well_known_request_as_its_fields),
         cmocka_unit_test(test_kept_with_the_generation),
     };
