@@ -291,12 +291,30 @@ static json_t *documented(json_t *schema, const char *doc, const char *extra)
     return schema;
 }
 
+/* How the document names a field: in a body or reply by its JSON name
+ * (or proto name, json_proto_names), as a query parameter by query_name. */
+enum naming { NAMES_JSON, NAMES_PROTO, NAMES_QUERY };
+
+/* The name of field f in a query parameter: its JSON name, unless that
+ * holds a '.' or a '[' (json_name = "x.y"), which the query syntax reads
+ * as a nested field or a map key: then its proto name, which the binder
+ * takes as well. */
+static const char *query_name(const gw_field *f)
+{
+    return strpbrk(f->json_name, ".[") ? f->name : f->json_name;
+}
+
+static const char *name_of(const gw_field *f, enum naming naming)
+{
+    return naming == NAMES_QUERY ? query_name(f) : naming == NAMES_PROTO ? f->name : f->json_name;
+}
+
 /* "Only one of a, b, c can be set (a oneof)." for field f of m when it is
  * in a oneof, in out[outlen]; NULL otherwise.  The members are named as
  * the document names them: `prefix` (a query parameter's path to m, with
- * its '.', or "") and their proto names or JSON names. */
+ * its '.', or "") and their names by `naming`. */
 static const char *oneof_note(const gw_message *m, const gw_field *f, const char *prefix,
-                              int proto_names, char *out, size_t outlen)
+                              enum naming naming, char *out, size_t outlen)
 {
     if (f->oneof_index < 0)
         return NULL;
@@ -306,8 +324,7 @@ static const char *oneof_note(const gw_message *m, const gw_field *f, const char
     for (size_t i = 0; i < m->n_fields; i++) {
         if (m->fields[i].oneof_index != f->oneof_index)
             continue;
-        gw_buf_printf(&b, "%s%s%s", n++ ? ", " : "", prefix,
-                      proto_names ? m->fields[i].name : m->fields[i].json_name);
+        gw_buf_printf(&b, "%s%s%s", n++ ? ", " : "", prefix, name_of(&m->fields[i], naming));
     }
     gw_buf_puts(&b, " can be set (a oneof).");
     gw_buf_putc(&b, '\0');
@@ -367,12 +384,13 @@ static json_t *fields_schema(oa_ctx *c, const gw_message *m)
     json_t *s = json_pack("{s:s}", "type", "object");
     put_doc(s, "description", m->doc);
     json_t *props = json_object();
+    enum naming naming = c->opt->proto_names ? NAMES_PROTO : NAMES_JSON;
     for (size_t i = 0; i < m->n_fields; i++) {
         const gw_field *f = &m->fields[i];
         char note[1024];
         json_t *fs = documented(field_schema(c, f), f->doc,
-                                oneof_note(m, f, "", c->opt->proto_names, note, sizeof(note)));
-        put(props, c->opt->proto_names ? f->name : f->json_name, fs);
+                                oneof_note(m, f, "", naming, note, sizeof(note)));
+        put(props, name_of(f, naming), fs);
     }
     put(s, "properties", props);
     return s;
@@ -475,7 +493,7 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth,
             return;
         const gw_field *f = &m->fields[i];
         int n = snprintf(q->prefix + plen, sizeof(q->prefix) - plen, "%s%s", plen ? "." : "",
-                         f->json_name);
+                         query_name(f));
         if (n < 0 || (size_t)n >= sizeof(q->prefix) - plen)
             continue;
         if (bound_elsewhere(q->route, q->route->method->input, q->prefix)) {
@@ -483,7 +501,7 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth,
             continue;
         }
         char note[1024], notes[2048];
-        const char *own = oneof_note(m, f, parent, 0, note, sizeof(note));
+        const char *own = oneof_note(m, f, parent, NAMES_QUERY, note, sizeof(note));
         if (own && outer_notes)
             snprintf(notes, sizeof(notes), "%s %s", own, outer_notes);
         const char *all = own && outer_notes ? notes : own ? own : outer_notes;

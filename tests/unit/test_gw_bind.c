@@ -769,6 +769,16 @@ static void test_query_ignore_unknown(void **state)
              "field 'thing' is a message and cannot be set from text");
 }
 
+/* A field whose json_name holds a '.' is a query parameter by its proto
+ * name: the dotted name is a path to a nested field. */
+static void test_query_dotted_json_name(void **state)
+{
+    (void)state;
+    BIND("GET /v1/things/t1?dotted=x", NULL, "{'a.b':'x','id':'t1'}");
+    TRANSCODE("GET /v1/things/t1?dotted=x", NULL, "{'id':'t1','a.b':'x'}");
+    BIND_ERR("GET /v1/things/t1?a.b=x", NULL, "unit.ThingRequest has no field 'a'");
+}
+
 /* A query parameter that names a path variable is ignored: the path wins. */
 static void test_query_cannot_override_path(void **state)
 {
@@ -883,6 +893,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_query_field_mask),
         cmocka_unit_test_setup_teardown(test_query_ignore_unknown, ignore_query_on,
                                         ignore_query_off),
+        cmocka_unit_test(test_query_dotted_json_name),
         cmocka_unit_test(test_query_cannot_override_path),
         cmocka_unit_test(test_malformed_body),
         cmocka_unit_test(test_body_with_nul_escape),

@@ -332,6 +332,12 @@ static void test_oneof_query_parameters(void **state)
                                 "a unit by name\n\nOnly one of unitName, unitRef can be set "
                                 "(a oneof).");
             seen++;
+        } else if (strcmp(name, "source") == 0 || strcmp(name, "sensor") == 0) {
+            assert_string_equal(str(at(p, "description", NULL)),
+                                "Only one of source, sensor can be set (a oneof).");
+            seen++;
+        } else if (strcmp(name, "note") == 0) {
+            seen++;
         } else if (strcmp(name, "unitRef.code") == 0) {
             assert_string_equal(str(at(p, "description", NULL)), note);
             seen++;
@@ -339,7 +345,25 @@ static void test_oneof_query_parameters(void **state)
             assert_null(json_object_get(p, "description"));
         }
     }
-    assert_int_equal(seen, 2);
+    assert_int_equal(seen, 5);
+}
+
+/* A json_name with a '.' or a '[', which the query syntax reads as a
+ * nested field or a map key, is a query parameter by its proto name (the
+ * binder takes both); the body keeps the JSON name. */
+static void test_query_names_the_binder_takes(void **state)
+{
+    (void)state;
+    json_t *params = at(doc, "paths", "/v1/measures", "get", "parameters", NULL);
+    for (size_t i = 0; i < json_array_size(params); i++) {
+        const char *name = str(at(json_array_get(params, i), "name", NULL));
+        if (strchr(name, '[') || strcmp(name, "note.text") == 0)
+            fail_msg("query parameter %s", name);
+    }
+    json_t *props = at(doc, "components", "schemas", "oa.Measure", "properties", NULL);
+    assert_non_null(at(props, "note.text", NULL));
+    assert_string_equal(str(at(props, "src[0]", "description", NULL)),
+                        "Only one of src[0], sensor can be set (a oneof).");
 }
 
 static void test_well_known_request_as_its_fields(void **state)
@@ -397,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_bodies_and_replies),
         cmocka_unit_test(test_non_finite_floats_and_unknown_enum_numbers),
         cmocka_unit_test(test_oneof_query_parameters),
+        cmocka_unit_test(test_query_names_the_binder_takes),
         cmocka_unit_test(test_well_known_request_as_its_fields),
         cmocka_unit_test(test_kept_with_the_generation),
     };
