@@ -200,8 +200,8 @@ static json_t *plain_schema(oa_ctx *c, const gw_field *f)
     case GW_TYPE_STRING: return json_pack("{s:s}", "type", "string");
     case GW_TYPE_BYTES: return json_pack("{s:s,s:s}", "type", "string", "format", "byte");
     case GW_TYPE_ENUM:
-        if (f->enumeration->null_value)
-            return json_pack("{s:s}", "description", "null");
+        if (f->enumeration->null_value) /* a parameter's text: its one name */
+            return json_pack("{s:s,s:[s]}", "type", "string", "enum", "NULL_VALUE");
         return enum_ref(c, f->enumeration);
     default: return message_ref(c, f->message);
     }
@@ -211,14 +211,19 @@ static json_t *plain_schema(oa_ctx *c, const gw_field *f)
  * plain_schema, and also what proto3 JSON writes besides: "NaN",
  * "Infinity" and "-Infinity" for a double or float, and an integer for a
  * number an open (proto3) enum does not declare, which the gateway prints
- * as such (an upstream built from a newer .proto). */
+ * as such (an upstream built from a newer .proto).  A NullValue is null
+ * alone: OpenAPI 3.0 says so with a type made nullable and an enum of
+ * null. */
 static json_t *value_schema(oa_ctx *c, const gw_field *f)
 {
+    if (f->type == GW_TYPE_ENUM && f->enumeration->null_value) /* JSON null and nothing else */
+        return json_pack("{s:s,s:b,s:[n],s:s}", "type", "string", "nullable", 1, "enum",
+                         "description", "null (google.protobuf.NullValue)");
     json_t *plain = plain_schema(c, f);
     if (f->type == GW_TYPE_DOUBLE || f->type == GW_TYPE_FLOAT)
         return json_pack("{s:[o,{s:s,s:[s,s,s]}]}", "oneOf", plain, "type", "string", "enum",
                          "NaN", "Infinity", "-Infinity");
-    if (f->type == GW_TYPE_ENUM && !f->enumeration->closed && !f->enumeration->null_value)
+    if (f->type == GW_TYPE_ENUM && !f->enumeration->closed)
         return json_pack("{s:[o,{s:s,s:s}]}", "anyOf", plain, "type", "integer", "format",
                          "int32");
     return plain;

@@ -366,6 +366,30 @@ static void test_query_names_the_binder_takes(void **state)
                         "Only one of src[0], sensor can be set (a oneof).");
 }
 
+/* A NullValue is JSON null in a body or reply, and its one name as a
+ * query parameter. */
+static void test_null_value(void **state)
+{
+    (void)state;
+    json_t *items = at(doc, "components", "schemas", "oa.Measure", "properties", "gaps", "items",
+                       NULL);
+    assert_string_equal(str(at(items, "type", NULL)), "string");
+    assert_true(json_is_true(at(items, "nullable", NULL)));
+    assert_int_equal(json_array_size(at(items, "enum", NULL)), 1);
+    assert_true(json_is_null(at(items, "enum", "0", NULL)));
+    json_t *params = at(doc, "paths", "/v1/measures", "get", "parameters", NULL);
+    json_t *gaps = NULL;
+    for (size_t i = 0; i < json_array_size(params); i++)
+        if (strcmp(str(at(json_array_get(params, i), "name", NULL)), "gaps") == 0)
+            gaps = json_array_get(params, i);
+    assert_non_null(gaps);
+    json_t *text = at(gaps, "schema", "items", NULL);
+    assert_string_equal(str(at(text, "type", NULL)), "string");
+    assert_int_equal(json_array_size(at(text, "enum", NULL)), 1);
+    assert_string_equal(str(at(text, "enum", "0", NULL)), "NULL_VALUE");
+    assert_null(json_object_get(text, "nullable"));
+}
+
 static void test_well_known_request_as_its_fields(void **state)
 {
     (void)state;
@@ -422,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_non_finite_floats_and_unknown_enum_numbers),
         cmocka_unit_test(test_oneof_query_parameters),
         cmocka_unit_test(test_query_names_the_binder_takes),
+        cmocka_unit_test(test_null_value),
         cmocka_unit_test(test_well_known_request_as_its_fields),
         cmocka_unit_test(test_kept_with_the_generation),
     };
