@@ -276,12 +276,13 @@ static void describe(json_t *obj, const char *doc, const char *note)
     free(text);
 }
 
-/* Field f's schema with its comment: a $ref takes no sibling keys in
- * OpenAPI 3.0, so a commented reference is wrapped in allOf. */
-static json_t *documented(json_t *schema, const char *doc, const char *extra)
+/* Field f's schema with its comment, a note (or NULL) and whether the
+ * field is deprecated: a $ref takes no sibling keys in OpenAPI 3.0, so
+ * such a reference is wrapped in allOf. */
+static json_t *documented(json_t *schema, const char *doc, const char *extra, int deprecated)
 {
     char *text = clean_doc(doc);
-    int bare = !text && !extra;
+    int bare = !text && !extra && !deprecated;
     free(text);
     if (!schema || bare)
         return schema;
@@ -293,6 +294,8 @@ static json_t *documented(json_t *schema, const char *doc, const char *extra)
         schema = wrapped;
     }
     describe(schema, doc, extra);
+    if (deprecated)
+        put(schema, "deprecated", json_true());
     return schema;
 }
 
@@ -394,7 +397,7 @@ static json_t *fields_schema(oa_ctx *c, const gw_message *m)
         const gw_field *f = &m->fields[i];
         char note[1024];
         json_t *fs = documented(field_schema(c, f), f->doc,
-                                oneof_note(m, f, "", naming, note, sizeof(note)));
+                                oneof_note(m, f, "", naming, note, sizeof(note)), f->deprecated);
         put(props, name_of(f, naming), fs);
     }
     put(s, "properties", props);
@@ -482,9 +485,10 @@ typedef struct query_walk {
 
 /* The query parameters of message m's fields below `prefix`.  outer_notes:
  * the oneof notes of the fields on the way to m, which its parameters
- * carry too (NULL if none). */
+ * carry too (NULL if none); in_deprecated: one of those fields is
+ * deprecated, and so are its parameters. */
 static void query_params(query_walk *q, const gw_message *m, size_t depth,
-                         const char *outer_notes)
+                         const char *outer_notes, int in_deprecated)
 {
     for (size_t i = 0; i < depth; i++)
         if (q->stack[i] == m) /* a recursive message: once is enough */
@@ -519,11 +523,13 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth,
             }
             json_t *p = json_pack("{s:s,s:s}", "name", q->prefix, "in", "query");
             describe(p, f->doc, all);
+            if (in_deprecated || f->deprecated)
+                put(p, "deprecated", json_true());
             put(p, "schema", schema);
             json_array_append_new(q->params, p);
         } else if (f->type == GW_TYPE_MESSAGE && !f->repeated && f->message &&
                    !f->message->wkt && depth + 1 < MAX_QUERY_DEPTH) {
-            query_params(q, f->message, depth + 1, all);
+            query_params(q, f->message, depth + 1, all, in_deprecated || f->deprecated);
         }
         q->prefix[plen] = '\0';
     }
@@ -719,7 +725,7 @@ static json_t *request_body(oa_ctx *c, const gw_route *r)
         const gw_field *f = gw_message_field_by_name(m->input, body, strlen(body));
         if (!f)
             return NULL;
-        schema = documented(field_schema(c, f), f->doc, NULL);
+        schema = documented(field_schema(c, f), f->doc, NULL, f->deprecated);
     }
     json_t *rb = json_object();
     if (m->client_streaming)
@@ -900,10 +906,12 @@ static void add_operation(oa_ctx *c, const gw_route *r, json_t *paths,
         snprintf(id + idlen, sizeof(id) - idlen, "%d", n);
     json_object_set_new(op_ids, id, json_true());
     put_str(op, "operationId", id);
+    if (m->deprecated)
+        put(op, "deprecated", json_true());
 
     if (strcmp(r->binding->body, "*") != 0 && !m->client_streaming) {
         query_walk q = {.c = c, .route = r, .params = params};
-        query_params(&q, m->input, 0, NULL);
+        query_params(&q, m->input, 0, NULL, 0);
     }
     if (json_array_size(params))
         put(op, "parameters", params);

@@ -208,6 +208,7 @@ static int fill_field(gw_schema *s, const type_entry *owner, const FieldProto *f
     f->type = (uint8_t)fp->type;
     f->repeated = fp->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
     f->oneof_index = fp->has_oneof_index ? fp->oneof_index : -1;
+    f->deprecated = fp->options && fp->options->has_deprecated && fp->options->deprecated;
     f->presence = !f->repeated && (!proto3 || f->oneof_index >= 0 || fp->proto3_optional ||
                                    f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP);
     if (f->repeated && is_packable(f->type)) {
@@ -484,6 +485,7 @@ static int add_method(gw_schema *s, const FileProto *file,
     m->output = out->message;
     m->client_streaming = md->has_client_streaming && md->client_streaming;
     m->server_streaming = md->has_server_streaming && md->server_streaming;
+    m->deprecated = md->options && md->options->has_deprecated && md->options->deprecated;
     return extract_http_rules(s, m, md->options);
 }
 

@@ -79,6 +79,7 @@ typedef struct gw_field {
     uint8_t repeated;
     uint8_t packed;        /* encode repeated scalars packed */
     uint8_t presence;      /* explicit presence: emitted even when default */
+    uint8_t deprecated;    /* [deprecated = true] (FieldOptions) */
     int32_t oneof_index;   /* -1 if not in a oneof */
     const gw_message *message; /* GW_TYPE_MESSAGE / GW_TYPE_GROUP */
     const gw_enum *enumeration; /* GW_TYPE_ENUM */
@@ -119,6 +120,7 @@ typedef struct gw_method {
     const gw_message *output;
     int client_streaming;
     int server_streaming;
+    int deprecated;            /* option deprecated = true (MethodOptions) */
     gw_http_binding *bindings;
     size_t n_bindings;
     /* the method registered with each of gw_upstream's channels for calls

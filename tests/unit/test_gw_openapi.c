@@ -390,6 +390,33 @@ static void test_null_value(void **state)
     assert_null(json_object_get(text, "nullable"));
 }
 
+/* deprecated = true on a method or a field: the operation, the property
+ * (a reference wrapped in allOf, as it takes no siblings) and the query
+ * parameters, those below a deprecated message field too, say so. */
+static void test_deprecated(void **state)
+{
+    (void)state;
+    assert_true(json_is_true(at(doc, "paths", "/v1/measures:old", "get", "deprecated", NULL)));
+    assert_null(json_object_get(at(doc, "paths", "/v1/measures", "get", NULL), "deprecated"));
+    json_t *props = at(doc, "components", "schemas", "oa.Measure", "properties", NULL);
+    assert_true(json_is_true(at(props, "oldUnit", "deprecated", NULL)));
+    assert_true(json_is_true(at(props, "legacy", "deprecated", NULL)));
+    assert_string_equal(str(at(props, "legacy", "allOf", "0", "$ref", NULL)),
+                        "#/components/schemas/oa.Unit");
+    assert_null(json_object_get(at(props, "unitRef", NULL), "deprecated"));
+    json_t *params = at(doc, "paths", "/v1/measures", "get", "parameters", NULL);
+    int seen = 0;
+    for (size_t i = 0; i < json_array_size(params); i++) {
+        json_t *p = json_array_get(params, i);
+        const char *name = str(at(p, "name", NULL));
+        int want = strcmp(name, "oldUnit") == 0 || strcmp(name, "legacy.code") == 0;
+        seen += want;
+        if (want != json_is_true(json_object_get(p, "deprecated")))
+            fail_msg("query parameter %s: deprecated is %s", name, want ? "missing" : "set");
+    }
+    assert_int_equal(seen, 2);
+}
+
 static void test_well_known_request_as_its_fields(void **state)
 {
     (void)state;
@@ -447,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_oneof_query_parameters),
         cmocka_unit_test(test_query_names_the_binder_takes),
         cmocka_unit_test(test_null_value),
+        cmocka_unit_test(test_deprecated),
         cmocka_unit_test(test_well_known_request_as_its_fields),
         cmocka_unit_test(test_kept_with_the_generation),
     };
