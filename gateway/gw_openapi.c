@@ -359,7 +359,10 @@ static json_t *well_known_schema(oa_ctx *c, const gw_message *m)
                          "fields (or \"value\" for a well-known type).");
     case GW_WKT_TIMESTAMP:
         return json_pack("{s:s,s:s,s:s}", "type", "string", "format", "date-time", "description",
-                         "RFC 3339, UTC: 1972-01-01T10:00:20.021Z");
+                         "RFC 3339: 1972-01-01T10:00:20.021Z, in UTC in replies; a request may "
+                         "give an offset (+01:00). Narrower than date-time, as protobuf's "
+                         "parsers are: T and Z in upper case, no leap second (:60), at most 9 "
+                         "fractional digits, years 0001 to 9999.");
     case GW_WKT_DURATION:
         return json_pack("{s:s,s:s,s:s}", "type", "string", "pattern",
                          "^-?[0-9]+(\\.[0-9]{1,9})?s$", "description",

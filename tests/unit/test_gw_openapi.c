@@ -439,6 +439,18 @@ static void test_well_known_request_as_its_fields(void **state)
     assert_string_equal(str(at(label, "0", "schema", "type", NULL)), "string");
 }
 
+/* A Timestamp is a date-time string, and says what of date-time the
+ * gateway refuses, as protobuf's parsers do. */
+static void test_timestamp_says_what_it_refuses(void **state)
+{
+    (void)state;
+    json_t *ts = at(doc, "components", "schemas", "google.protobuf.Timestamp", NULL);
+    assert_string_equal(str(at(ts, "format", NULL)), "date-time");
+    const char *text = str(at(ts, "description", NULL));
+    assert_non_null(strstr(text, "T and Z in upper case"));
+    assert_non_null(strstr(text, "no leap second (:60)"));
+}
+
 static void test_kept_with_the_generation(void **state)
 {
     (void)state;
@@ -476,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_null_value),
         cmocka_unit_test(test_deprecated),
         cmocka_unit_test(test_well_known_request_as_its_fields),
+        cmocka_unit_test(test_timestamp_says_what_it_refuses),
         cmocka_unit_test(test_kept_with_the_generation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
