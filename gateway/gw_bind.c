@@ -335,13 +335,37 @@ int gw_bind_by_fields(const gw_route *route)
            (strcmp(route->binding->body, "*") != 0 || route->tmpl.n_vars > 0);
 }
 
+/* Whether wire[0..len), well-known type m set field by field, is a value
+ * its JSON form can carry, as a body's must be (a Timestamp's nanos in
+ * 0..999999999, a FieldMask's paths field names, an Any's type one the
+ * descriptors declare): it is printed, as a reply would be.  0, or -1
+ * (-2: out of memory) with the reason. */
+static int check_well_known(const gw_message *m, const uint8_t *wire, size_t len,
+                            const gw_json_options *opt, char *err, size_t errlen)
+{
+    gw_buf text = GW_BUF_INIT;
+    char why[GW_BIND_ERR_SIZE];
+    int rc = gw_proto_to_json(m, wire, len, opt, &text, why, sizeof(why));
+    gw_buf_free(&text);
+    if (rc == -1)
+        snprintf(err, errlen, "not a valid %s: %s", m->full_name, why);
+    else if (rc == -2)
+        out_of_memory(err, errlen);
+    return rc;
+}
+
 int gw_bind_encode(const gw_route *route, const json_t *request, const gw_json_options *opt,
                    gw_buf *out, char *err, size_t errlen)
 {
     const gw_message *in = route->method->input;
-    if (gw_bind_by_fields(route))
-        return gw_json_fields_to_proto(in, request, opt, out, err, errlen);
-    return gw_json_to_proto(in, request, opt, out, err, errlen);
+    if (!gw_bind_by_fields(route))
+        return gw_json_to_proto(in, request, opt, out, err, errlen);
+    size_t start = out->len;
+    int rc = gw_json_fields_to_proto(in, request, opt, out, err, errlen);
+    if (rc == 0)
+        rc = check_well_known(in, out->data ? out->data + start : NULL, out->len - start, opt,
+                              err, errlen);
+    return rc;
 }
 
 /* The body's JSON into *out; 0, -1 or -2 as gw_bind_request. */

@@ -64,7 +64,10 @@ int gw_bind_by_fields(const gw_route *route);
 /*
  * Appends the wire encoding of `request`, the object gw_bind_request made
  * for route, to `out`: gw_json_to_proto, or gw_json_fields_to_proto when
- * gw_bind_by_fields.  Returns as gw_json_to_proto does.
+ * gw_bind_by_fields, which then also refuses fields that make no value of
+ * the type's JSON form (a Timestamp's nanos of -1, a FieldMask path "a b",
+ * an Any of an unknown type), as a body in that form cannot say them.
+ * Returns as gw_json_to_proto does.
  */
 int gw_bind_encode(const gw_route *route, const json_t *request, const gw_json_options *opt,
                    gw_buf *out, char *err, size_t errlen);

@@ -238,6 +238,52 @@ static json_t *nullable(json_t *s)
     return s;
 }
 
+/* The ranges of a Timestamp's and a Duration's fields that their JSON
+ * forms can say (gw_wkt.c holds requests and replies to them). */
+#define TIMESTAMP_MIN_SECONDS (-62135596800LL) /* 0001-01-01T00:00:00Z */
+#define TIMESTAMP_MAX_SECONDS 253402300799LL   /* 9999-12-31T23:59:59Z */
+#define DURATION_MAX_SECONDS 315576000000LL    /* 10000 years */
+#define MAX_NANOS 999999999
+
+static json_t *integer_range(const char *format, json_int_t min, json_int_t max,
+                             const char *description)
+{
+    return json_pack("{s:s,s:s,s:I,s:I,s:s}", "type", "integer", "format", format, "minimum",
+                     min, "maximum", max, "description", description);
+}
+
+/* The schema of one value of field f of well-known type m where a request
+ * is taken as the type's fields (gw_bind_by_fields): what of f's type the
+ * type's JSON form allows, to which gw_bind_encode holds such a request;
+ * NULL where the field's type says it all. */
+static json_t *own_field_schema(const gw_message *m, const gw_field *f)
+{
+    int first = f->number == 1;
+    switch (m->wkt) {
+    case GW_WKT_TIMESTAMP:
+        return first ? integer_range("int64", TIMESTAMP_MIN_SECONDS, TIMESTAMP_MAX_SECONDS,
+                                     "seconds since 1970-01-01T00:00:00Z, from 0001-01-01 "
+                                     "to 9999-12-31")
+                     : integer_range("int32", 0, MAX_NANOS, "nanoseconds after the second");
+    case GW_WKT_DURATION:
+        return first ? integer_range("int64", -DURATION_MAX_SECONDS, DURATION_MAX_SECONDS,
+                                     "seconds, at most 10000 years either way")
+                     : integer_range("int32", -MAX_NANOS, MAX_NANOS,
+                                     "nanoseconds more, of the sign of seconds");
+    case GW_WKT_FIELD_MASK:
+        return json_pack("{s:s,s:s}", "type", "string", "description",
+                         "one of the mask's field paths: proto field names separated by "
+                         "dots (author.display_name)");
+    case GW_WKT_ANY:
+        return first ? json_pack("{s:s,s:s}", "type", "string", "description",
+                                 "type.googleapis.com/ and the full name of a message the "
+                                 "API declares")
+                     : json_pack("{s:s,s:s,s:s}", "type", "string", "format", "byte",
+                                 "description", "that message's protobuf encoding");
+    default: return NULL;
+    }
+}
+
 /* The schema of field f as it appears in its message's JSON: arrays for
  * repeated fields, objects for maps. */
 static json_t *field_schema(oa_ctx *c, const gw_field *f)
@@ -257,6 +303,17 @@ static json_t *field_schema(oa_ctx *c, const gw_field *f)
     json_t *s = json_pack("{s:s}", "type", "array");
     put(s, "items", v);
     return s;
+}
+
+/* Field f of message m as m's JSON has it: field_schema, or for a field of
+ * a well-known type taken as its fields, own_field_schema (an array of
+ * them for a repeated field). */
+static json_t *member_schema(oa_ctx *c, const gw_message *m, const gw_field *f)
+{
+    json_t *own = m->wkt ? own_field_schema(m, f) : NULL;
+    if (!own)
+        return field_schema(c, f);
+    return f->repeated ? json_pack("{s:s,s:o}", "type", "array", "items", own) : own;
 }
 
 /* obj's description: doc (a .proto comment), then the note (either may
@@ -399,7 +456,7 @@ static json_t *fields_schema(oa_ctx *c, const gw_message *m)
     for (size_t i = 0; i < m->n_fields; i++) {
         const gw_field *f = &m->fields[i];
         char note[1024];
-        json_t *fs = documented(field_schema(c, f), f->doc,
+        json_t *fs = documented(member_schema(c, m, f), f->doc,
                                 oneof_note(m, f, "", naming, note, sizeof(note)), f->deprecated);
         put(props, name_of(f, naming), fs);
     }
@@ -435,14 +492,18 @@ static json_t *error_schema(void)
 
 /* ---- operations --------------------------------------------------------------- */
 
-/* The field at dotted path `fpath` of m, or NULL. */
-static const gw_field *field_at(const gw_message *m, const char *fpath)
+/* The field at dotted path `fpath` of m, or NULL; the message it is a
+ * field of in *owner (when owner is not NULL). */
+static const gw_field *field_at(const gw_message *m, const char *fpath,
+                                const gw_message **owner)
 {
     const gw_field *f = NULL;
     for (const char *p = fpath; m;) {
         const char *dot = strchr(p, '.');
         size_t len = dot ? (size_t)(dot - p) : strlen(p);
         f = gw_message_field_by_name(m, p, len);
+        if (owner)
+            *owner = m;
         if (!f || !dot)
             return f;
         m = f->type == GW_TYPE_MESSAGE && !f->repeated ? f->message : NULL;
@@ -452,9 +513,13 @@ static const gw_field *field_at(const gw_message *m, const char *fpath)
 }
 
 /* The schema of a value given as text (a path or query parameter) for
- * field f: its scalar type, or the scalar a well-known type takes. */
-static json_t *text_schema(oa_ctx *c, const gw_field *f)
+ * field f of message m: its scalar type, or the scalar a well-known type
+ * takes; for a field of a well-known type, what that type allows. */
+static json_t *text_schema(oa_ctx *c, const gw_message *m, const gw_field *f)
 {
+    json_t *own = m->wkt ? own_field_schema(m, f) : NULL;
+    if (own)
+        return own;
     if (f->type == GW_TYPE_MESSAGE && f->message && f->message->wkt == GW_WKT_WRAPPER) {
         const gw_field *inner = gw_message_field_by_number(f->message, 1);
         return inner ? plain_schema(c, inner) : json_pack("{s:s}", "type", "string");
@@ -466,12 +531,12 @@ static json_t *text_schema(oa_ctx *c, const gw_field *f)
  * path variable or the body field, or lies below one of them. */
 static int bound_elsewhere(const gw_route *r, const gw_message *in, const char *fpath)
 {
-    const gw_field *f = field_at(in, fpath);
+    const gw_field *f = field_at(in, fpath, NULL);
     for (size_t i = 0; i <= r->tmpl.n_vars; i++) {
         const char *bound = i < r->tmpl.n_vars ? r->tmpl.vars[i].field_path : r->binding->body;
         if (!*bound || strcmp(bound, "*") == 0)
             continue;
-        if (field_at(in, bound) == f)
+        if (field_at(in, bound, NULL) == f)
             return 1;
     }
     return 0;
@@ -518,7 +583,7 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth,
             snprintf(notes, sizeof(notes), "%s %s", own, outer_notes);
         const char *all = own && outer_notes ? notes : own ? own : outer_notes;
         if (gw_field_takes_text(f)) {
-            json_t *schema = text_schema(q->c, f);
+            json_t *schema = text_schema(q->c, m, f);
             if (f->repeated) {
                 json_t *arr = json_pack("{s:s}", "type", "array");
                 put(arr, "items", schema);
@@ -573,7 +638,8 @@ static int openapi_path(oa_ctx *c, const gw_route *r, gw_buf *path, json_t *para
             json_array_append_new(params, p);
             continue;
         }
-        const gw_field *f = field_at(in, var->field_path);
+        const gw_message *owner = in;
+        const gw_field *f = field_at(in, var->field_path, &owner);
         int single = var->end - var->first == 1 && t->segs[i].kind != GW_SEG_LITERAL;
         for (size_t k = var->first, wild = 0; k < var->end; k++) {
             const gw_segment *s = &t->segs[k];
@@ -588,8 +654,8 @@ static int openapi_path(oa_ctx *c, const gw_route *r, gw_buf *path, json_t *para
                 snprintf(name, sizeof(name), "%s-%zu", var->field_path, ++wild);
             gw_buf_printf(path, "/{%s}", name);
             json_t *p = json_pack("{s:s,s:s,s:b}", "name", name, "in", "path", "required", 1);
-            put(p, "schema", single && f ? text_schema(c, f) : json_pack("{s:s}", "type",
-                                                                         "string"));
+            put(p, "schema", single && f ? text_schema(c, owner, f)
+                                         : json_pack("{s:s}", "type", "string"));
             if (single && f && s->kind == GW_SEG_STARSTAR) {
                 /* several segments: a '/' escaped (%2F) stays escaped in the
                  * value, as google.api.http has it for such variables */
@@ -728,7 +794,7 @@ static json_t *request_body(oa_ctx *c, const gw_route *r)
         const gw_field *f = gw_message_field_by_name(m->input, body, strlen(body));
         if (!f)
             return NULL;
-        schema = documented(field_schema(c, f), f->doc, NULL, f->deprecated);
+        schema = documented(member_schema(c, m->input, f), f->doc, NULL, f->deprecated);
     }
     json_t *rb = json_object();
     if (m->client_streaming)

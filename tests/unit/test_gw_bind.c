@@ -852,6 +852,16 @@ static void test_well_known_request_without_body(void **state)
     TRANSCODE("GET /v1/value?numberValue=1.5", NULL, "1.5");
     TRANSCODE("GET /v1/value?nullValue=NULL_VALUE", NULL, "null");
     TRANSCODE_ERR("GET /v1/value?numberValue=1&stringValue=x", NULL, "oneof");
+    /* fields that make no value of the type's JSON form: refused, as a
+     * body cannot say them */
+    TRANSCODE_ERR("GET /v1/clock?nanos=-1", NULL,
+                  "not a valid google.protobuf.Timestamp: ");
+    TRANSCODE_ERR("GET /v1/clock?seconds=253402300800", NULL,
+                  "not a valid google.protobuf.Timestamp: ");
+    TRANSCODE_ERR("GET /v1/mask?paths=a%20b", NULL, "not a valid google.protobuf.FieldMask: ");
+    TRANSCODE_ERR("GET /v1/any?typeUrl=nope", NULL, "not a valid google.protobuf.Any: ");
+    TRANSCODE_ERR("GET /v1/value?numberValue=NaN", NULL, "not a valid google.protobuf.Value: ");
+    TRANSCODE("GET /v1/any", NULL, "{}");
     /* body "*" beside a path variable: an object of the fields too */
     TRANSCODE("PUT /v1/clock/5", "{\"nanos\":3}", "'1970-01-01T00:00:05.000000003Z'");
     TRANSCODE("PUT /v1/clock/5", NULL, "'1970-01-01T00:00:05Z'");

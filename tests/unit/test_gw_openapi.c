@@ -425,12 +425,22 @@ static void test_well_known_request_as_its_fields(void **state)
     assert_string_equal(str(at(params, "0", "name", NULL)), "seconds");
     assert_string_equal(str(at(params, "0", "in", NULL)), "query");
     assert_string_equal(str(at(params, "0", "schema", "format", NULL)), "int64");
+    /* what the Timestamp's JSON form can say, which the gateway holds such
+     * a request to */
+    assert_int_equal(json_integer_value(at(params, "0", "schema", "minimum", NULL)),
+                     -62135596800LL);
+    assert_int_equal(json_integer_value(at(params, "0", "schema", "maximum", NULL)),
+                     253402300799LL);
     assert_string_equal(str(at(params, "1", "name", NULL)), "nanos");
+    assert_int_equal(json_integer_value(at(params, "1", "schema", "minimum", NULL)), 0);
+    assert_int_equal(json_integer_value(at(params, "1", "schema", "maximum", NULL)), 999999999);
     json_t *put = at(doc, "paths", "/v1/clock/{seconds}", "put", NULL);
     assert_string_equal(str(at(put, "parameters", "0", "in", NULL)), "path");
     json_t *body = at(put, "requestBody", "content", "application/json", "schema", NULL);
     assert_string_equal(str(at(body, "type", NULL)), "object");
     assert_string_equal(str(at(body, "properties", "nanos", "format", NULL)), "int32");
+    assert_int_equal(json_integer_value(at(body, "properties", "nanos", "maximum", NULL)),
+                     999999999);
     assert_string_equal(str(at(doc, "paths", "/v1/clock", "post", "requestBody", "content",
                                "application/json", "schema", "$ref", NULL)),
                         "#/components/schemas/google.protobuf.Timestamp");
