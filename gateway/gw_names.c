@@ -1,57 +1,58 @@
 /*
  * gw_names.c -- the index of names: open addressing with linear probing in
  * a table kept at most half full and doubled as it fills, so that adding n
- * names and finding them costs O(n) on average.  The hash (FNV-1a) is not
- * keyed: names chosen to collide make lookups linear again, which is why a
- * caller taking names from a peer also bounds how many it takes.
+ * names and finding them costs O(n) on average.  The hash is keyed
+ * (rp_hash) with a key of the index's own, chosen at random: names an
+ * upstream picks to collide under a known hash spread like any others.
  */
 #include "gw_names.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct gw_name_slot {
-    const char *name; /* NULL: free */
-    size_t pos;
-};
-
 #define FIRST_CAP 64
 
-static size_t hash(const char *name)
-{
-    uint64_t h = 14695981039346656037u;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 1099511628211u;
-    return (size_t)(h ^ (h >> 32));
-}
-
-/* The slot holding `name`, or the free slot where it would go. */
-static gw_name_slot *slot_for(gw_name_slot *slots, size_t cap, const char *name)
+/* The slot holding the name name[0..len) of hash h, or the free slot where
+ * it would go. */
+static gw_name_slot *slot_for(gw_name_slot *slots, size_t cap, const char *name, size_t len,
+                              uint64_t h)
 {
     size_t mask = cap - 1;
-    for (size_t i = hash(name) & mask;; i = (i + 1) & mask)
-        if (!slots[i].name || strcmp(slots[i].name, name) == 0)
-            return &slots[i];
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        gw_name_slot *s = &slots[i];
+        if (!s->name || (s->hash == h && s->len == len && memcmp(s->name, name, len) == 0))
+            return s;
+    }
+}
+
+size_t gw_names_find_len(const gw_names *x, const char *name, size_t len)
+{
+    if (!x->cap)
+        return GW_NAMES_NONE;
+    const gw_name_slot *s = slot_for(x->slots, x->cap, name, len, rp_hash(&x->key, name, len));
+    return s->name ? s->pos : GW_NAMES_NONE;
 }
 
 size_t gw_names_find(const gw_names *x, const char *name)
 {
-    if (!x->cap)
-        return GW_NAMES_NONE;
-    const gw_name_slot *s = slot_for(x->slots, x->cap, name);
-    return s->name ? s->pos : GW_NAMES_NONE;
+    return gw_names_find_len(x, name, strlen(name));
 }
 
-/* Moves every name into a table of twice the size. */
+/* Moves every name into a table of twice the size (the first table: with
+ * a new key). */
 static int grow(gw_names *x)
 {
     size_t cap = x->cap ? x->cap * 2 : FIRST_CAP;
     gw_name_slot *slots = calloc(cap, sizeof(*slots));
     if (!slots)
         return -1;
-    for (size_t i = 0; i < x->cap; i++)
-        if (x->slots[i].name)
-            *slot_for(slots, cap, x->slots[i].name) = x->slots[i];
+    if (!x->cap)
+        rp_hash_key_new(&x->key);
+    for (size_t i = 0; i < x->cap; i++) {
+        const gw_name_slot *s = &x->slots[i];
+        if (s->name)
+            *slot_for(slots, cap, s->name, s->len, s->hash) = *s;
+    }
     free(x->slots);
     x->slots = slots;
     x->cap = cap;
@@ -62,10 +63,11 @@ int gw_names_add(gw_names *x, const char *name, size_t pos)
 {
     if ((x->n + 1) * 2 > x->cap && grow(x) < 0)
         return -1;
-    gw_name_slot *s = slot_for(x->slots, x->cap, name);
+    size_t len = strlen(name);
+    uint64_t h = rp_hash(&x->key, name, len);
+    gw_name_slot *s = slot_for(x->slots, x->cap, name, len, h);
     if (!s->name) {
-        s->name = name;
-        s->pos = pos;
+        *s = (gw_name_slot){name, len, h, pos};
         x->n++;
     }
     return 0;

@@ -2,7 +2,10 @@
  * test_gw_names.c -- gateway/gw_names.c, the index of names the loaders of
  * descriptor files deduplicate with: every name added is found at its
  * position, across the table's growth; a name added twice keeps its first
- * position; a name not added, or a prefix of one, is not found.
+ * position; a name not added, or a prefix of one, is not found; a part of
+ * a longer string is found by its length.  Names that an unkeyed FNV-1a
+ * would put in one slot spread like any others, and each index lays the
+ * same names out its own way (its key).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,12 +71,102 @@ static void test_many(void **state)
     free(names);
 }
 
+static void test_find_len(void **state)
+{
+    (void)state;
+    gw_names x = GW_NAMES_INIT;
+    assert_int_equal(gw_names_add(&x, "pkg.Svc", 7), 0);
+    const char *path = "/pkg.Svc/Method";
+    assert_int_equal(gw_names_find_len(&x, path + 1, 7), 7);
+    assert_true(gw_names_find_len(&x, path + 1, 6) == GW_NAMES_NONE);
+    assert_true(gw_names_find_len(&x, path + 1, 8) == GW_NAMES_NONE);
+    assert_true(gw_names_find_len(&x, path, 0) == GW_NAMES_NONE);
+    gw_names_free(&x);
+}
+
+/* The slot FNV-1a, unkeyed, gave a name in a table of `mask` + 1 slots. */
+static size_t fnv_slot(const char *name, size_t mask)
+{
+    uint64_t h = 14695981039346656037u;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return (size_t)(h ^ (h >> 32)) & mask;
+}
+
+/* The most slots in a row that hold a name: what a lookup may have to
+ * compare at worst. */
+static size_t longest_run(const gw_names *x)
+{
+    size_t longest = 0, run = 0;
+    for (size_t i = 0; i < 2 * x->cap; i++) { /* twice round: a run may wrap */
+        run = x->slots[i % x->cap].name ? run + 1 : 0;
+        if (run > longest)
+            longest = run;
+    }
+    return longest < x->cap ? longest : x->cap;
+}
+
+/* 2000 names FNV-1a puts in one slot of every table up to 4096 slots (the
+ * size 2000 names grow it to): with that hash they would make one run of
+ * 2000, and each lookup a walk along it. */
+static void test_colliding_names(void **state)
+{
+    (void)state;
+    enum { N = 2000, MASK = 4095, NAME = 16 };
+    char (*names)[NAME] = malloc(N * sizeof(*names));
+    assert_non_null(names);
+    size_t n = 0;
+    for (unsigned i = 0; n < N; i++) {
+        char name[NAME];
+        snprintf(name, sizeof(name), "x.S%u", i);
+        if (fnv_slot(name, MASK) == fnv_slot("x.S0", MASK))
+            memcpy(names[n++], name, NAME);
+    }
+    gw_names x = GW_NAMES_INIT;
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(gw_names_add(&x, names[i], i), 0);
+    assert_int_equal(x.cap, MASK + 1);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(gw_names_find(&x, names[i]), i);
+    size_t run = longest_run(&x);
+    if (run > 64) /* about 20 for random slots at half full */
+        fail_msg("%zu names in a row out of %d", run, N);
+    gw_names_free(&x);
+    free(names);
+}
+
+/* The same names in two indexes: in different slots (each its own key). */
+static void test_layout_per_index(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    char (*names)[16] = malloc(N * sizeof(*names));
+    assert_non_null(names);
+    gw_names a = GW_NAMES_INIT, b = GW_NAMES_INIT;
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "x.S%zu", i);
+        assert_int_equal(gw_names_add(&a, names[i], i), 0);
+        assert_int_equal(gw_names_add(&b, names[i], i), 0);
+    }
+    assert_int_equal(a.cap, b.cap);
+    size_t same = 0;
+    for (size_t i = 0; i < a.cap; i++)
+        same += a.slots[i].name && a.slots[i].name == b.slots[i].name;
+    assert_true(same < N / 2);
+    gw_names_free(&a);
+    gw_names_free(&b);
+    free(names);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_first_position_kept),
         cmocka_unit_test(test_many),
+        cmocka_unit_test(test_find_len),
+        cmocka_unit_test(test_colliding_names),
+        cmocka_unit_test(test_layout_per_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
