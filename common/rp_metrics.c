@@ -1,10 +1,12 @@
 /*
  * rp_metrics.c -- the metric registry and its Prometheus text rendering.
- * Series are linked lists appended under the family's lock; their values
- * are atomics, updated without it.
+ * Series are linked lists appended under the family's lock (rendered in
+ * that order), found by their label values in a hash table beside the
+ * list; their values are atomics, updated without it.
  */
 #include "rp_metrics.h"
 
+#include "rp_hash.h"
 #include "rp_utf8.h"
 
 #include <dirent.h>
@@ -24,8 +26,12 @@ struct rp_family {
     uint64_t bounds[RP_METRICS_MAX_BUCKETS];
     size_t n_bounds;
     double scale;
-    pthread_mutex_t lock; /* guards the list; values are atomics */
+    pthread_mutex_t lock; /* guards the list and the index; values are atomics */
     rp_series *head, *tail;
+    rp_hash_key key;      /* the registry's */
+    rp_series **index;    /* chains (index_next) by hash of the label values */
+    size_t index_cap;     /* buckets: 0, or a power of two */
+    size_t n_series;
 };
 
 typedef struct collector {
@@ -37,6 +43,7 @@ typedef struct collector {
 struct rp_metrics {
     pthread_mutex_t lock; /* guards the lists of families and collectors */
     rp_family *head, *tail;
+    rp_hash_key key;      /* for the families' indexes: label values may be a peer's */
     collector *collectors, *collectors_tail;
 };
 
@@ -147,8 +154,10 @@ void rp_metrics_sample(rp_text *out, const char *name, const char *const *labels
 rp_metrics *rp_metrics_new(void)
 {
     rp_metrics *m = calloc(1, sizeof(*m));
-    if (m)
+    if (m) {
         pthread_mutex_init(&m->lock, NULL);
+        rp_hash_key_new(&m->key);
+    }
     return m;
 }
 
@@ -171,6 +180,7 @@ void rp_metrics_free(rp_metrics *m)
             series_free(s);
         }
         pthread_mutex_destroy(&f->lock);
+        free(f->index);
         free(f);
     }
     for (collector *c = m->collectors, *next; c; c = next) {
@@ -211,6 +221,7 @@ rp_family *rp_metrics_family(rp_metrics *m, rp_metric_type type, const char *nam
         f->n_bounds = n_bounds;
     }
     f->scale = scale > 0 ? scale : 1;
+    f->key = m->key;
     pthread_mutex_init(&f->lock, NULL);
     pthread_mutex_lock(&m->lock);
     if (m->tail)
@@ -230,19 +241,83 @@ static int same_values(const rp_series *s, const char *const *values, size_t n)
     return 1;
 }
 
+/* The hash of a set of label values: each value's under a key that the
+ * ones before it changed, so that the same strings in another order hash
+ * apart. */
+static uint64_t values_hash(const rp_family *f, const char *const *values)
+{
+    rp_hash_key key = f->key;
+    uint64_t h = 0;
+    for (size_t i = 0; i < f->n_labels; i++) {
+        const char *v = values[i] ? values[i] : "";
+        key.k[0] ^= h;
+        h = rp_hash(&key, v, strlen(v));
+    }
+    return h;
+}
+
+/* A new index of f's series with room for twice as many: 0, or -1 without
+ * memory (the index is as it was). */
+static int reindex(rp_family *f)
+{
+    size_t cap = f->index_cap ? f->index_cap * 2 : 8;
+    rp_series **index = calloc(cap, sizeof(*index));
+    if (!index)
+        return -1;
+    for (rp_series *s = f->head; s; s = s->next) {
+        s->index_next = index[s->hash & (cap - 1)];
+        index[s->hash & (cap - 1)] = s;
+    }
+    free(f->index);
+    f->index = index;
+    f->index_cap = cap;
+    return 0;
+}
+
+/* Counts s, the last series of f's list, and puts it into f's index, which
+ * grows to keep chains one series long on average; when it cannot grow,
+ * chains get longer (with no index at all, lookups walk the list). */
+static void index_series(rp_family *f, rp_series *s)
+{
+    f->n_series++;
+    if (f->n_series > f->index_cap && reindex(f) == 0)
+        return; /* s included */
+    if (!f->index_cap)
+        return;
+    rp_series **bucket = &f->index[s->hash & (f->index_cap - 1)];
+    s->index_next = *bucket;
+    *bucket = s;
+}
+
+/* The series of f with these values, or NULL. */
+static rp_series *find_series(const rp_family *f, const char *const *values, uint64_t h)
+{
+    if (!f->index_cap) { /* no memory for an index yet */
+        for (rp_series *s = f->head; s; s = s->next)
+            if (same_values(s, values, f->n_labels))
+                return s;
+        return NULL;
+    }
+    for (rp_series *s = f->index[h & (f->index_cap - 1)]; s; s = s->index_next)
+        if (s->hash == h && same_values(s, values, f->n_labels))
+            return s;
+    return NULL;
+}
+
 rp_series *rp_family_series(rp_family *f, const char *const *values)
 {
     if (!f)
         return NULL;
+    uint64_t h = values_hash(f, values);
     pthread_mutex_lock(&f->lock);
-    rp_series *s;
-    for (s = f->head; s; s = s->next)
-        if (same_values(s, values, f->n_labels))
-            goto out;
+    rp_series *s = find_series(f, values, h);
+    if (s)
+        goto out;
     s = calloc(1, sizeof(*s));
     if (!s)
         goto out;
     s->family = f;
+    s->hash = h;
     int ok = 1;
     for (size_t i = 0; i < f->n_labels; i++)
         ok &= (s->values[i] = strdup(values[i] ? values[i] : "")) != NULL;
@@ -258,6 +333,7 @@ rp_series *rp_family_series(rp_family *f, const char *const *values)
     else
         f->head = s;
     f->tail = s;
+    index_series(f, s);
 out:
     pthread_mutex_unlock(&f->lock);
     return s;

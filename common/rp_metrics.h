@@ -53,8 +53,8 @@ rp_family *rp_metrics_family(rp_metrics *m, rp_metric_type type, const char *nam
 
 /* The series of `f` with these label values (as many as the family has
  * labels; NULL for none), created on first use.  Returns NULL on ENOMEM.
- * Takes a lock and compares strings: call it when preparing, not per
- * event. */
+ * Takes a lock and hashes strings (O(1) on average, however many series
+ * the family has): call it when preparing, not per event. */
 rp_series *rp_family_series(rp_family *f, const char *const *values);
 
 /*
@@ -105,7 +105,9 @@ void rp_metrics_render_process(rp_text *out, const char *prefix);
 /* ---- inline updates ------------------------------------------------------------------ */
 
 struct rp_series {
-    struct rp_series *next;
+    struct rp_series *next;       /* the family's list, in the order they came */
+    struct rp_series *index_next; /* the family's index: the same hash bucket */
+    uint64_t hash;                /* of the label values (the family's key) */
     rp_family *family;
     const char *values[RP_METRICS_MAX_LABELS]; /* owned copies */
     atomic_int_fast64_t value;                 /* counter, gauge; histogram: the sum */
