@@ -64,6 +64,16 @@ static uint64_t source_id(const gw_buf *sets, size_t n, const gw_discovery_resul
     return h ? h : 1;
 }
 
+/* The services the upstream listed, by name, into *index.  0, or -1
+ * without memory. */
+static int index_listed(const gw_discovery_result *listed, gw_names *index)
+{
+    for (size_t i = 0; i < listed->n_listed; i++)
+        if (gw_names_add(index, listed->listed[i], i) < 0)
+            return -1;
+    return 0;
+}
+
 /* Logs each service the API's files declare that the upstream does not
  * list (a .proto with a service no plugin registers): it gets no routes,
  * where it would only answer 501. */
@@ -170,11 +180,14 @@ gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_
                 rp_log("reflection: the upstream serves %s but does not describe it: no routes "
                        "for it", listed.undescribed[i]);
             gw_router_options routes = src->routes;
-            if (src->use_reflection) {
-                routes.served = (const char *const *)listed.listed;
-                routes.n_served = listed.n_listed;
-            }
-            g = build_from_sets(sets, n, origin, &routes, up, err, errlen);
+            gw_names served = GW_NAMES_INIT;
+            if (src->use_reflection)
+                routes.served = &served;
+            if (src->use_reflection && index_listed(&listed, &served) < 0)
+                snprintf(err, errlen, "out of memory");
+            else
+                g = build_from_sets(sets, n, origin, &routes, up, err, errlen);
+            gw_names_free(&served);
             if (g)
                 g->source_id = id;
         }

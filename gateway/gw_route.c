@@ -391,66 +391,124 @@ static int same_shape(const gw_route *x, const gw_route *y)
     return 1;
 }
 
+/* A total order of route shapes (verb, segments, custom verb) in which two
+ * routes compare equal exactly when same_shape says so; the order of the
+ * routes (their address in the table) after that. */
+static int compare_shapes(const void *pa, const void *pb)
+{
+    const gw_route *x = *(const gw_route *const *)pa, *y = *(const gw_route *const *)pb;
+    const gw_template *a = &x->tmpl, *b = &y->tmpl;
+    int c = strcmp(x->binding->verb, y->binding->verb);
+    if (c)
+        return c;
+    if (a->n_segs != b->n_segs)
+        return a->n_segs < b->n_segs ? -1 : 1;
+    if (!a->verb != !b->verb)
+        return a->verb ? 1 : -1;
+    if (a->verb && (c = strcmp(a->verb, b->verb)))
+        return c;
+    for (size_t i = 0; i < a->n_segs; i++) {
+        if (a->segs[i].kind != b->segs[i].kind)
+            return (int)a->segs[i].kind - (int)b->segs[i].kind;
+        if (a->segs[i].kind == GW_SEG_LITERAL &&
+            (c = strcmp(a->segs[i].literal, b->segs[i].literal)))
+            return c;
+    }
+    return x < y ? -1 : x > y;
+}
+
+/* Two routes that match the same requests are an error naming both: the
+ * first route that has such a twin, and the first of its twins.  Sorted by
+ * shape, twins are neighbours, so this takes n log n, not n * n. */
 static int check_conflicts(const gw_router *r, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < r->n_routes; i++) {
-        for (size_t j = i + 1; j < r->n_routes; j++) {
-            const gw_route *a = &r->routes[i], *b = &r->routes[j];
-            if (!same_shape(a, b))
-                continue;
-            snprintf(err, errlen, "%s %s (%s) and %s %s (%s) match the same requests",
-                     a->binding->verb, a->binding->path_template, a->method->path,
-                     b->binding->verb, b->binding->path_template, b->method->path);
-            return -1;
+    const gw_route **sorted = malloc((r->n_routes ? r->n_routes : 1) * sizeof(*sorted));
+    if (!sorted) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < r->n_routes; i++)
+        sorted[i] = &r->routes[i];
+    qsort(sorted, r->n_routes, sizeof(*sorted), compare_shapes);
+    const gw_route *a = NULL, *b = NULL;
+    for (size_t i = 1; i < r->n_routes; i++) {
+        const gw_route *first = sorted[i - 1]; /* the first of its shape, if i - 2 is not */
+        if ((!a || first < a) && same_shape(first, sorted[i]) &&
+            (i < 2 || !same_shape(sorted[i - 2], first))) {
+            a = first;
+            b = sorted[i];
         }
     }
-    return 0;
+    free(sorted);
+    if (!a)
+        return 0;
+    snprintf(err, errlen, "%s %s (%s) and %s %s (%s) match the same requests",
+             a->binding->verb, a->binding->path_template, a->method->path,
+             b->binding->verb, b->binding->path_template, b->method->path);
+    return -1;
 }
 
-/* 1 if the method's service ("/pkg.Svc/M" -> "pkg.Svc") is `name`. */
-static int method_in_service(const gw_method *m, const char *name)
+/* The length of the service in m->path ("/pkg.Svc/M": "pkg.Svc", which
+ * starts at m->path + 1). */
+static size_t service_len(const gw_method *m)
 {
     const char *slash = strrchr(m->path, '/');
-    size_t len = slash ? (size_t)(slash - m->path - 1) : 0;
-    return strlen(name) == len && strncmp(m->path + 1, name, len) == 0;
-}
-
-static int in_list(const gw_method *m, const char *const *names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (method_in_service(m, names[i]))
-            return 1;
-    return 0;
+    return slash && slash > m->path ? (size_t)(slash - m->path - 1) : 0;
 }
 
 int gw_router_served(const gw_method *m, const gw_router_options *opt)
 {
-    return !opt->served || in_list(m, opt->served, opt->n_served);
+    return !opt->served ||
+           gw_names_find_len(opt->served, m->path + 1, service_len(m)) != GW_NAMES_NONE;
 }
 
-static int exposed(const gw_method *m, const gw_router_options *opt)
+/* The services opt lists, by name (positions in opt->services).  0, or -1
+ * without memory. */
+static int index_services(const gw_router_options *opt, gw_names *index)
 {
-    return (!opt->services || in_list(m, opt->services, opt->n_services)) &&
+    for (size_t i = 0; opt->services && i < opt->n_services; i++)
+        if (gw_names_add(index, opt->services[i], i) < 0)
+            return -1;
+    return 0;
+}
+
+/* 1 if m gets routes: its service is listed (opt->services, indexed in
+ * `listed`) and served. */
+static int exposed(const gw_method *m, const gw_router_options *opt, const gw_names *listed)
+{
+    return (!opt->services ||
+            gw_names_find_len(listed, m->path + 1, service_len(m)) != GW_NAMES_NONE) &&
            gw_router_served(m, opt);
 }
 
 static int check_services(const gw_method *methods, size_t n, const gw_router_options *opt,
-                          char *err, size_t errlen)
+                          const gw_names *listed, char *err, size_t errlen)
 {
-    for (size_t i = 0; opt->services && !opt->allow_missing && i < opt->n_services; i++) {
-        size_t j = 0;
-        while (j < n && !method_in_service(&methods[j], opt->services[i]))
-            j++;
-        if (j == n) {
-            char where[PATH_MAX + 32] = "";
-            if (opt->config_path)
-                snprintf(where, sizeof(where), "%s:%d: ", opt->config_path, opt->services_line);
-            snprintf(err, errlen, "%s[gateway] services: %s is not a service of the API", where,
-                     opt->services[i]);
-            return -1;
-        }
+    if (!opt->services || opt->allow_missing)
+        return 0;
+    char *found = calloc(opt->n_services ? opt->n_services : 1, 1); /* by position */
+    if (!found) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    return 0;
+    for (size_t j = 0; j < n; j++) {
+        size_t pos = gw_names_find_len(listed, methods[j].path + 1, service_len(&methods[j]));
+        if (pos != GW_NAMES_NONE)
+            found[pos] = 1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < opt->n_services && rc == 0; i++) {
+        if (found[gw_names_find(listed, opt->services[i])]) /* listed twice: the first */
+            continue;
+        char where[PATH_MAX + 32] = "";
+        if (opt->config_path)
+            snprintf(where, sizeof(where), "%s:%d: ", opt->config_path, opt->services_line);
+        snprintf(err, errlen, "%s[gateway] services: %s is not a service of the API", where,
+                 opt->services[i]);
+        rc = -1;
+    }
+    free(found);
+    return rc;
 }
 
 /* Compiles binding b of method m into the next route. */
@@ -501,16 +559,22 @@ int gw_router_build_with(gw_router *r, const gw_method *methods, size_t n,
         gw_router_free(r);
         return -1;
     }
-    int rc = check_services(methods, n, opt, err, errlen);
+    gw_names listed = GW_NAMES_INIT;
+    int rc = index_services(opt, &listed);
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0)
+        rc = check_services(methods, n, opt, &listed, err, errlen);
     for (size_t i = 0; i < n && rc == 0; i++) {
         const gw_method *m = &methods[i];
-        if (!exposed(m, opt))
+        if (!exposed(m, opt, &listed))
             continue;
         for (size_t j = 0; j < m->n_bindings && rc == 0; j++)
             rc = add_route(r, m, &m->bindings[j], err, errlen);
         if (rc == 0 && m->n_bindings == 0 && opt->auto_map)
             rc = add_auto_route(r, m, err, errlen);
     }
+    gw_names_free(&listed);
     if (rc == 0)
         rc = check_conflicts(r, err, errlen);
     if (rc < 0) {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "gw_buf.h"
+#include "gw_names.h"
 #include "gw_schema.h"
 
 #define GW_ROUTE_MAX_VARS 16
@@ -90,9 +91,9 @@ typedef struct gw_router {
 typedef struct gw_router_options {
     const char *const *services; /* only these services ("pkg.Service"); NULL: all */
     size_t n_services;
-    const char *const *served;   /* the services the upstream serves (its reflection
-                                  * list): no routes for others; NULL: not known */
-    size_t n_served;
+    const gw_names *served;      /* the services the upstream serves (its reflection
+                                  * list), by name: no routes for others; NULL: not
+                                  * known */
     int auto_map;                /* unannotated methods: POST /pkg.Service/Method, body "*" */
     int allow_missing;           /* a listed service may be absent (API not complete yet) */
     const char *config_path;     /* the INI and the line of its [gateway] services, for */
@@ -104,11 +105,13 @@ typedef struct gw_router_options {
     size_t n_own_paths;
 } gw_router_options;
 
-/* 0 if opt says the upstream does not serve m's service (opt->served). */
+/* 0 if opt says the upstream does not serve m's service (opt->served).
+ * O(1): one lookup in the index. */
 int gw_router_served(const gw_method *m, const gw_router_options *opt);
 
 /* gw_router_build with options; a listed service that no method belongs to
- * is an error naming it. */
+ * is an error naming it.  Takes time in proportion to the methods, bindings
+ * and listed services (and n log n to order the routes). */
 int gw_router_build_with(gw_router *r, const gw_method *methods, size_t n,
                          const gw_router_options *opt, char *err, size_t errlen);
 

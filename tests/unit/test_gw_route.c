@@ -3,7 +3,10 @@
  * the percent-decoding of path variables, and the route table built from
  * the HTTP bindings of build/tests/types.pb (and the broken bindings of
  * build/tests/badroute.pb, which the router must refuse by method, and
- * build/tests/nested_bindings.pb, which the schema must refuse).
+ * build/tests/nested_bindings.pb, which the schema must refuse); and tables
+ * of methods made here: which services get routes ([gateway] services, the
+ * upstream's list), which pair of twins a conflict names, and 100,000
+ * methods with as many routes (the most an API may have).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../gateway/gw_route.h"
 #include "../../gateway/gw_schema.h"
@@ -649,6 +653,179 @@ static void test_schema_refuses_nested_additional_bindings(void **state)
                                 "not have additional_bindings of their own"));
 }
 
+/* ---- tables made here ---------------------------------------------------------- */
+
+static const gw_message EMPTY_MESSAGE = {.full_name = "x.Empty"};
+
+/* n methods; method i is paths[i] with one GET binding templates[i], or
+ * none when templates is NULL or templates[i] is.  The caller frees it with
+ * free_methods. */
+static gw_method *make_methods(const char *const *paths, const char *const *templates, size_t n)
+{
+    gw_method *m = calloc(n, sizeof(*m));
+    assert_non_null(m);
+    for (size_t i = 0; i < n; i++) {
+        m[i].path = strdup(paths[i]);
+        m[i].input = m[i].output = &EMPTY_MESSAGE;
+        if (templates && templates[i]) {
+            m[i].bindings = calloc(1, sizeof(*m[i].bindings));
+            m[i].bindings[0] = (gw_http_binding){"GET", templates[i], "", ""};
+            m[i].n_bindings = 1;
+        }
+    }
+    return m;
+}
+
+static void free_methods(gw_method *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].path);
+        free(m[i].bindings);
+    }
+    free(m);
+}
+
+/* The method paths of r's routes, sorted, joined by spaces. */
+static void routed(const gw_router *r, char *out, size_t n)
+{
+    const char *paths[16];
+    assert_true(r->n_routes <= 16);
+    for (size_t i = 0; i < r->n_routes; i++)
+        paths[i] = r->routes[i].method->path;
+    for (size_t i = 1; i < r->n_routes; i++)
+        for (size_t j = i; j > 0 && strcmp(paths[j - 1], paths[j]) > 0; j--) {
+            const char *t = paths[j];
+            paths[j] = paths[j - 1];
+            paths[j - 1] = t;
+        }
+    size_t w = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < r->n_routes && w < n; i++)
+        w += (size_t)snprintf(out + w, n - w, "%s%s", i ? " " : "", paths[i]);
+}
+
+/* Only the services [gateway] services lists (a name listed twice too),
+ * and of those only the ones the upstream serves; a service name is the
+ * whole of the path's first part, not a prefix of it. */
+static void test_router_services_and_served(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"/a.A/M", "/a.A/N", "/a.AB/M", "/a.B/M", "/b.A/M"};
+    gw_method *m = make_methods(paths, NULL, 5);
+    char err[512] = "", got[512];
+    gw_router r;
+
+    gw_router_options all = {.auto_map = 1};
+    assert_int_equal(gw_router_build_with(&r, m, 5, &all, err, sizeof(err)), 0);
+    routed(&r, got, sizeof(got));
+    assert_string_equal(got, "/a.A/M /a.A/N /a.AB/M /a.B/M /b.A/M");
+    gw_router_free(&r);
+
+    gw_names served = GW_NAMES_INIT;
+    assert_int_equal(gw_names_add(&served, "a.A", 0), 0);
+    assert_int_equal(gw_names_add(&served, "b.A", 1), 0);
+    assert_int_equal(gw_names_add(&served, "a.ABC", 2), 0);
+    gw_router_options opt = {.auto_map = 1, .served = &served};
+    assert_int_equal(gw_router_build_with(&r, m, 5, &opt, err, sizeof(err)), 0);
+    routed(&r, got, sizeof(got));
+    assert_string_equal(got, "/a.A/M /a.A/N /b.A/M");
+    assert_true(gw_router_served(&m[0], &opt));
+    assert_false(gw_router_served(&m[2], &opt));
+    assert_false(gw_router_served(&m[3], &opt));
+    gw_router_free(&r);
+
+    static const char *const listed[] = {"a.B", "a.A", "a.B"};
+    opt.services = listed;
+    opt.n_services = 3;
+    assert_int_equal(gw_router_build_with(&r, m, 5, &opt, err, sizeof(err)), 0);
+    routed(&r, got, sizeof(got));
+    assert_string_equal(got, "/a.A/M /a.A/N"); /* a.B is not served */
+    gw_router_free(&r);
+
+    static const char *const missing[] = {"a.A", "a", "c.C"};
+    opt.services = missing;
+    assert_int_equal(gw_router_build_with(&r, m, 5, &opt, err, sizeof(err)), -1);
+    assert_string_equal(err, "[gateway] services: a is not a service of the API");
+    opt.allow_missing = 1;
+    assert_int_equal(gw_router_build_with(&r, m, 5, &opt, err, sizeof(err)), 0);
+    routed(&r, got, sizeof(got));
+    assert_string_equal(got, "/a.A/M /a.A/N");
+    gw_router_free(&r);
+    gw_names_free(&served);
+    free_methods(m, 5);
+}
+
+/* Of several pairs of twins, the error names the first route that has a
+ * twin, and the first of its twins. */
+static void test_router_conflict_named_first(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"/x.S/A", "/x.S/B", "/x.S/C", "/x.S/D",
+                                        "/x.S/E", "/x.S/F"};
+    static const char *const templates[] = {"/only", "/b/*", "/c", "/b/*", "/c", "/b/*"};
+    gw_method *m = make_methods(paths, templates, 6);
+    char err[512] = "";
+    gw_router r;
+    assert_int_equal(gw_router_build(&r, m, 6, err, sizeof(err)), -1);
+    assert_string_equal(err, "GET /b/* (/x.S/B) and GET /b/* (/x.S/D) match the same requests");
+    assert_int_equal(gw_router_build(&r, m + 2, 4, err, sizeof(err)), -1);
+    assert_string_equal(err, "GET /c (/x.S/C) and GET /c (/x.S/E) match the same requests");
+    free_methods(m, 6);
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 100,000 methods auto-mapped, in 100,000
+ * services [gateway] services lists and the upstream serves: every one
+ * gets its route, and the last one's twin is found.  Comparing every
+ * route with every other took 47 s of CPU here. */
+static void test_router_many_methods(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    char **paths = calloc(N, sizeof(*paths)), **services = calloc(N, sizeof(*services));
+    assert_true(paths && services);
+    gw_names served = GW_NAMES_INIT;
+    for (size_t i = 0; i < N; i++) {
+        assert_true(asprintf(&paths[i], "/x.S%zu/M", i) > 0);
+        services[i] = strndup(paths[i] + 1, strlen(paths[i]) - 3);
+        assert_int_equal(gw_names_add(&served, services[i], i), 0);
+    }
+    gw_method *m = make_methods((const char *const *)paths, NULL, N);
+    gw_router_options opt = {.auto_map = 1, .served = &served,
+                             .services = (const char *const *)services, .n_services = N};
+    char err[512] = "";
+    gw_router r;
+    double start = cpu_seconds();
+    if (gw_router_build_with(&r, m, N, &opt, err, sizeof(err)) != 0)
+        fail_msg("gw_router_build_with: %s", err);
+    assert_int_equal(r.n_routes, N);
+    gw_router_free(&r);
+
+    free(m[N - 1].path); /* the last method's route: the first's twin */
+    m[N - 1].path = strdup(paths[0]);
+    opt.services = NULL;
+    assert_int_equal(gw_router_build_with(&r, m, N, &opt, err, sizeof(err)), -1);
+    assert_string_equal(err, "POST /x.S0/M (/x.S0/M) and POST /x.S0/M (/x.S0/M) match the "
+                             "same requests");
+    double spent = cpu_seconds() - start;
+    if (spent > 10)
+        fail_msg("%.1f s of CPU for two tables of %d methods", spent, N);
+    free_methods(m, N);
+    gw_names_free(&served);
+    for (size_t i = 0; i < N; i++) {
+        free(paths[i]);
+        free(services[i]);
+    }
+    free(paths);
+    free(services);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +845,9 @@ int main(void)
                                         router_teardown),
         cmocka_unit_test(test_router_build_errors),
         cmocka_unit_test(test_schema_refuses_nested_additional_bindings),
+        cmocka_unit_test(test_router_services_and_served),
+        cmocka_unit_test(test_router_conflict_named_first),
+        cmocka_unit_test(test_router_many_methods),
     };
     return cmocka_run_group_tests_name("gw_route", tests, NULL, NULL);
 }
