@@ -966,14 +966,25 @@ static void add_operation(oa_ctx *c, const gw_route *r, json_t *paths,
         put_str(op, "description", (const char *)d.data);
     gw_buf_free(&d);
 
-    /* operationId: Service_Method, numbered when taken (additional bindings) */
+    /* operationId: Service_Method, numbered when taken (additional bindings,
+     * services of one name in several packages); op_ids keeps with each id
+     * the number to try next when it is taken again, so that the numbers
+     * tried before are not tried again */
     char id[MAX_NAME * 2 + 16];
     const char *sdot = strrchr(service, '.');
     snprintf(id, sizeof(id), "%s_%s", sdot ? sdot + 1 : service, method_name);
     size_t idlen = strlen(id);
-    for (int n = 2; json_object_get(op_ids, id) && n < 100000; n++)
-        snprintf(id + idlen, sizeof(id) - idlen, "%d", n);
-    json_object_set_new(op_ids, id, json_true());
+    json_t *taken_id = json_object_get(op_ids, id);
+    if (taken_id) {
+        json_int_t n = json_integer_value(taken_id);
+        for (;; n++) { /* the first free of 2..99999, else 99999 */
+            snprintf(id + idlen, sizeof(id) - idlen, "%d", (int)n);
+            if (n == 99999 || !json_object_get(op_ids, id))
+                break;
+        }
+        json_integer_set(taken_id, n < 99999 ? n + 1 : n);
+    }
+    json_object_set_new(op_ids, id, json_integer(2));
     put_str(op, "operationId", id);
     if (m->deprecated)
         put(op, "deprecated", json_true());

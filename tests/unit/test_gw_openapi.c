@@ -4,7 +4,9 @@
  * nested message), an enum, comments, multi-segment path variables, a body
  * field, a response_body and a server stream, and on the proto2 shapes of
  * tests/unit/proto2.proto.  Checks the document's structure;
- * tests/e2e/test_openapi.py checks it with an OpenAPI validator.
+ * tests/e2e/test_openapi.py checks it with an OpenAPI validator.  And the
+ * operation ids of 30,000 methods of one name (one service name in as many
+ * packages), numbered in turn without trying each number taken.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../gateway/gw_gen.h"
@@ -482,6 +485,69 @@ static void test_kept_with_the_generation(void **state)
     gw_buf_free(&text);
 }
 
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Methods p0.S/Call … and, second, q.S/Call2, each with a POST binding:
+ * their ids are S_Call, S_Call2 (q's own), then S_Call3, S_Call4 … in
+ * method order.  Trying 2, 3, … again for each took n * n / 2 lookups:
+ * 88 s of CPU for these. */
+static void test_operation_ids_of_one_name(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    static const gw_message empty = {.full_name = "x.Empty"};
+    gw_method *m = calloc(N, sizeof(*m));
+    gw_http_binding *b = calloc(N, sizeof(*b));
+    char (*templates)[32] = calloc(N, sizeof(*templates));
+    assert_true(m && b && templates);
+    for (size_t i = 0; i < N; i++) {
+        assert_true(i == 1 ? asprintf(&m[i].path, "/q.S/Call2") > 0
+                           : asprintf(&m[i].path, "/p%zu.S/Call", i) > 0);
+        snprintf(templates[i], sizeof(templates[i]), "/p%zu/call", i);
+        b[i] = (gw_http_binding){"POST", templates[i], "*", ""};
+        m[i].input = m[i].output = &empty;
+        m[i].bindings = &b[i];
+        m[i].n_bindings = 1;
+    }
+    gw_gen g = {0};
+    char err[512];
+    assert_int_equal(gw_router_build(&g.router, m, N, err, sizeof(err)), 0);
+    snprintf(g.origin, sizeof(g.origin), "test");
+    gw_openapi_options opt = {0};
+    gw_buf text = GW_BUF_INIT;
+    double start = cpu_seconds();
+    assert_int_equal(gw_openapi_build(&g, &opt, &text), 0);
+    double spent = cpu_seconds() - start;
+    if (spent > 20)
+        fail_msg("%.1f s of CPU for the document of %d routes", spent, N);
+    json_t *d = json_loadb((const char *)text.data, text.len, 0, NULL);
+    assert_non_null(d);
+    char path[32], want[32];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(path, sizeof(path), "/p%zu/call", i);
+        if (i == 0)
+            snprintf(want, sizeof(want), "S_Call");
+        else
+            snprintf(want, sizeof(want), "S_Call%zu", i + 1);
+        const char *id = str(at(d, "paths", path, "post", "operationId", NULL));
+        if (!id || strcmp(id, want) != 0)
+            fail_msg("%s: operationId %s, want %s", path, id ? id : "(none)", want);
+    }
+    json_decref(d);
+    gw_buf_free(&text);
+    gw_router_free(&g.router);
+    for (size_t i = 0; i < N; i++)
+        free(m[i].path);
+    free(m);
+    free(b);
+    free(templates);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_well_known_request_as_its_fields),
         cmocka_unit_test(test_timestamp_says_what_it_refuses),
         cmocka_unit_test(test_kept_with_the_generation),
+        cmocka_unit_test(test_operation_ids_of_one_name),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
