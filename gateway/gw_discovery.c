@@ -26,6 +26,7 @@
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "gw_limits.h"
 #include "gw_names.h"
+#include "gw_schema.h"
 #include "rp_grpc_status.h"
 #include "rp_pb_depth.h"
 
@@ -555,6 +556,9 @@ static int take_services(disc *d, const Response *resp)
                        "list_services_response (case %d)",
                     (int)resp->message_response_case);
     const Grpc__Reflection__V1__ListServiceResponse *ls = resp->list_services_response;
+    if (ls->n_service > GW_SCHEMA_MAX_SERVICES)
+        return fail(d, "list_services: the upstream lists %zu services, more than the %d an "
+                       "API may have", ls->n_service, GW_SCHEMA_MAX_SERVICES);
     d->services = calloc(ls->n_service ? ls->n_service : 1, sizeof(*d->services));
     d->listed = calloc(ls->n_service ? ls->n_service : 1, sizeof(*d->listed));
     if (!d->services || !d->listed)

@@ -69,7 +69,8 @@ typedef struct gw_discovery_result {
  *
  * The timeout and `cancel` also hold while the files received are taken
  * apart; more than GW_DISCOVERY_MAX_FILES files fail the fetch ("reflection:
- * the upstream sent more than 10000 files").
+ * the upstream sent more than 10000 files"), and so does a list of more
+ * services than an API may have (GW_SCHEMA_MAX_SERVICES, gw_schema.h).
  *
  * Returns 0 with *res filled (an upstream with no service of its own gives
  * an empty set), or -1 with *res empty and "reflection: …" in err[errlen]

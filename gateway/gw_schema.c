@@ -48,10 +48,12 @@ struct gw_schema {
     type_entry *types;       /* sorted by name once loaded */
     size_t n_types;
     size_t cap_types;
-    gw_method *methods;
+    gw_method *methods;      /* allocated once: as many as the files declare */
     size_t n_methods;
+    size_t n_bindings;       /* of all methods */
     Google__Api__HttpRule **rules; /* unpacked rules, owned */
     size_t n_rules;
+    size_t cap_rules;
     char *err;     /* the loader's caller's buffer, only while loading */
     size_t errlen;
 };
@@ -399,10 +401,6 @@ static int add_binding(gw_schema *s, gw_method *m, const Google__Api__HttpRule *
     const char *verb = rule_verb(r, &path);
     if (!verb || !*verb || !path || !*path)
         return fail(s, "%s: google.api.http rule has no verb and path", m->path);
-    gw_http_binding *grown = realloc(m->bindings, (m->n_bindings + 1) * sizeof(*grown));
-    if (!grown)
-        return fail(s, "out of memory");
-    m->bindings = grown;
     m->bindings[m->n_bindings++] = (gw_http_binding){verb, path, r->body ? r->body : "",
                                                      r->response_body ? r->response_body : ""};
     return 0;
@@ -413,10 +411,21 @@ static int add_binding(gw_schema *s, gw_method *m, const Google__Api__HttpRule *
  * http.proto says. */
 static int add_rule_bindings(gw_schema *s, gw_method *m, const Google__Api__HttpRule *rule)
 {
-    if (rule->pattern_case != GOOGLE__API__HTTP_RULE__PATTERN__NOT_SET ||
-        rule->n_additional_bindings == 0)
-        if (add_binding(s, m, rule) < 0)
-            return -1;
+    int own = rule->pattern_case != GOOGLE__API__HTTP_RULE__PATTERN__NOT_SET ||
+              rule->n_additional_bindings == 0;
+    size_t more = (size_t)own + rule->n_additional_bindings;
+    if (more > GW_SCHEMA_MAX_BINDINGS - s->n_bindings)
+        return fail(s, "the API declares more than the %d HTTP bindings (google.api.http "
+                       "rules and their additional_bindings) an API may have",
+                    GW_SCHEMA_MAX_BINDINGS);
+    s->n_bindings += more;
+    size_t n = m->n_bindings + more;
+    gw_http_binding *grown = realloc(m->bindings, n * sizeof(*grown));
+    if (!grown)
+        return fail(s, "out of memory");
+    m->bindings = grown;
+    if (own && add_binding(s, m, rule) < 0)
+        return -1;
     for (size_t j = 0; j < rule->n_additional_bindings; j++) {
         const Google__Api__HttpRule *extra = rule->additional_bindings[j];
         if (extra->n_additional_bindings)
@@ -450,12 +459,16 @@ static int extract_http_rules(gw_schema *s, gw_method *m,
         Google__Api__HttpRule *rule = google__api__http_rule__unpack(NULL, len, p);
         if (!rule)
             return fail(s, "%s: malformed google.api.http option", m->path);
-        Google__Api__HttpRule **grown = realloc(s->rules, (s->n_rules + 1) * sizeof(*grown));
-        if (!grown) {
-            google__api__http_rule__free_unpacked(rule, NULL);
-            return fail(s, "out of memory");
+        if (s->n_rules == s->cap_rules) {
+            size_t cap = s->cap_rules ? s->cap_rules * 2 : 16;
+            Google__Api__HttpRule **grown = realloc(s->rules, cap * sizeof(*grown));
+            if (!grown) {
+                google__api__http_rule__free_unpacked(rule, NULL);
+                return fail(s, "out of memory");
+            }
+            s->rules = grown;
+            s->cap_rules = cap;
         }
-        s->rules = grown;
         s->rules[s->n_rules++] = rule;
         if (add_rule_bindings(s, m, rule) < 0)
             return -1;
@@ -467,12 +480,7 @@ static int add_method(gw_schema *s, const FileProto *file,
                       const Google__Protobuf__ServiceDescriptorProto *svc,
                       const Google__Protobuf__MethodDescriptorProto *md)
 {
-    gw_method *grown = realloc(s->methods, (s->n_methods + 1) * sizeof(*grown));
-    if (!grown)
-        return fail(s, "out of memory");
-    s->methods = grown;
-    gw_method *m = &s->methods[s->n_methods];
-    memset(m, 0, sizeof(*m));
+    gw_method *m = &s->methods[s->n_methods]; /* zeroed: see alloc_methods */
     const char *pkg = file->package ? file->package : "";
     if (asprintf(&m->path, "/%s%s%s/%s", pkg, *pkg ? "." : "", svc->name, md->name) < 0)
         return fail(s, "out of memory");
@@ -787,8 +795,32 @@ static int add_set(gw_schema *s, const uint8_t *data, size_t len, const char *or
     return 0;
 }
 
+/* Allocates s->methods for every method of the files, once the API is
+ * known not to declare more services and methods than it may. */
+static int alloc_methods(gw_schema *s)
+{
+    size_t n_services = 0, n_methods = 0;
+    for (size_t i = 0; i < s->n_files; i++) {
+        const FileProto *f = s->files[i];
+        n_services += f->n_service;
+        for (size_t j = 0; j < f->n_service; j++)
+            n_methods += f->service[j]->n_method;
+    }
+    if (n_services > GW_SCHEMA_MAX_SERVICES)
+        return fail(s, "the API declares %zu services, more than the %d an API may have",
+                    n_services, GW_SCHEMA_MAX_SERVICES);
+    if (n_methods > GW_SCHEMA_MAX_METHODS)
+        return fail(s, "the API declares %zu methods, more than the %d an API may have",
+                    n_methods, GW_SCHEMA_MAX_METHODS);
+    if (!(s->methods = calloc(n_methods ? n_methods : 1, sizeof(*s->methods))))
+        return fail(s, "out of memory");
+    return 0;
+}
+
 static int build(gw_schema *s)
 {
+    if (alloc_methods(s) < 0)
+        return -1;
     for (size_t i = 0; i < s->n_files; i++) {
         const FileProto *f = s->files[i];
         for (size_t j = 0; j < f->n_enum_type; j++)

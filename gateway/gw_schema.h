@@ -133,10 +133,23 @@ typedef struct gw_method {
 
 typedef struct gw_schema gw_schema;
 
+/* The most services, methods and HTTP bindings (google.api.http rules, each
+ * of their additional_bindings counted) that one API may declare, all its
+ * files together: far more than an API has, and the bound on the work an
+ * upstream's descriptors can ask of the gateway, which keeps a route, a
+ * metrics series and a registered gRPC call for each method.  An API past
+ * one is refused ("the API declares 100001 methods, more than the 100000
+ * an API may have"). */
+#define GW_SCHEMA_MAX_SERVICES 100000
+#define GW_SCHEMA_MAX_METHODS 100000
+#define GW_SCHEMA_MAX_BINDINGS 100000
+
 /*
  * Loads the FileDescriptorSet files in paths[0..n) (files that appear in
  * several sets are read once).  Returns a schema the caller frees with
- * gw_schema_free, or NULL after writing "PATH: what is wrong" into err.
+ * gw_schema_free, or NULL after writing "PATH: what is wrong" into err
+ * (or what is wrong with the API as a whole, such as more methods than
+ * GW_SCHEMA_MAX_METHODS).
  */
 gw_schema *gw_schema_load(const char *const *paths, size_t n, char *err, size_t errlen);
 

@@ -52,6 +52,29 @@ def max_files():
     with open(os.path.join(harness.ROOT, "gateway", "gw_discovery.h")) as f:
         return int(re.search(r"#define GW_DISCOVERY_MAX_FILES (\d+)", f.read()).group(1))
 
+
+HTTP_RULE_FIELD = 72295728  # google.api.http, an extension of MethodOptions
+
+
+def varint(n):
+    out = bytearray()
+    while n > 0x7f:
+        out.append(n & 0x7f | 0x80)
+        n >>= 7
+    return bytes(out) + bytes([n])
+
+
+def ld(field, data):
+    """A length-delimited protobuf field: its tag, its length, data."""
+    return varint(field << 3 | 2) + varint(len(data)) + data
+
+
+def schema_limit(what):
+    """GW_SCHEMA_MAX_<what> (SERVICES, METHODS, BINDINGS), as
+    gateway/gw_schema.h defines it."""
+    with open(os.path.join(harness.ROOT, "gateway", "gw_schema.h")) as f:
+        return int(re.search(r"#define GW_SCHEMA_MAX_%s (\d+)" % what, f.read()).group(1))
+
 # A second service file that imports echo.proto: its files overlap the
 # echo service's, and it declares two services (one request must do).
 SECOND_PROTO = """\
@@ -183,7 +206,7 @@ class ManyFilesServer:
     FileDescriptorProtos, the first declaring it) in one message, as a
     server sends a file with all its imports."""
 
-    def __init__(self, files, listed=("many.Service",)):
+    def __init__(self, files, listed=("many.Service",), port=0):
         pb2, pb2_grpc = Fixtures.stubs[V1]
 
         class Servicer(pb2_grpc.ServerReflectionServicer):
@@ -202,7 +225,7 @@ class ManyFilesServer:
                     yield resp
         self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=2))
         pb2_grpc.add_ServerReflectionServicer_to_server(Servicer(), self.server)
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.port = self.server.add_insecure_port("127.0.0.1:%d" % port)
 
     def start(self):
         self.server.start()
@@ -213,6 +236,25 @@ class ManyFilesServer:
 
     def target(self):
         return "127.0.0.1:%d" % self.port
+
+    @staticmethod
+    def api(methods=1, services=1, bindings=0):
+        """One file, many.proto: `services` services many.S0 …, the first
+        with `methods` methods C0 … (auto-mapped: POST /many.S0/C0), the
+        first method with `bindings` HTTP bindings (a google.api.http rule
+        whose additional_bindings hold all but one)."""
+        f = descriptor_pb2.FileDescriptorProto(name="many.proto", package="many",
+                                               syntax="proto3")
+        f.message_type.add(name="M")
+        for i in range(services):
+            f.service.add(name="S%d" % i)
+        for i in range(methods):
+            f.service[0].method.add(name="C%d" % i, input_type=".many.M", output_type=".many.M")
+        if bindings:
+            rule = ld(2, b"/v1/c/0") + b"".join(ld(11, ld(2, b"/v1/c/%d" % i))
+                                                for i in range(1, bindings))
+            f.service[0].method[0].options.MergeFromString(ld(HTTP_RULE_FIELD, rule))
+        return f.SerializeToString()
 
     @staticmethod
     def chain(n):
@@ -699,6 +741,144 @@ class GatewayServedTest(DiscoveryCase):
         self.assertIn("the API declares other.Second, which the upstream does not serve: no "
                       "routes for it", log())
         self.assertNotIn("route GET /v1/shout/{value}", log())
+
+
+class ApiLimitTest(DiscoveryCase):
+    """An API as large as the gateway takes (GW_SCHEMA_MAX_SERVICES,
+    _METHODS, _BINDINGS in gw_schema.h), and one past each limit: refused
+    with the limit named, by the tool (gw_schema_load_buffers) and by the
+    gateway (at start from a descriptor file: it exits; on a reload: it
+    keeps the API it serves).  An API of 20,000 methods loads and routes."""
+
+    def many_files_server(self, files, **kw):
+        s = ManyFilesServer(files, **kw)
+        self.servers.append(s)
+        return s.start()
+
+    def assert_refused(self, r, why):
+        self.assertEqual(r.code, 1, str(r))
+        self.assertEqual(r.out, "", str(r))
+        self.assertEqual(r.err.strip(), "discovery_tool: " + why, str(r))
+
+    def test_twenty_thousand_methods(self):
+        api = ManyFilesServer.api(methods=20000)
+        r = self.tool(self.many_files_server([api], listed=["many.S0"]).target(),
+                      timeout_ms=20000, limit=60)
+        self.assert_ok(r)
+        self.assertEqual(r.methods, ["/many.S0/C%d -" % i for i in range(20000)])
+
+    def test_one_method_more_than_the_limit(self):
+        n = schema_limit("METHODS")
+        api = ManyFilesServer.api(methods=n + 1)
+        r = self.tool(self.many_files_server([api], listed=["many.S0"]).target(),
+                      timeout_ms=20000, limit=60)
+        self.assert_refused(r, "the API declares %d methods, more than the %d an API may have"
+                            % (n + 1, n))
+
+    def test_one_service_more_than_the_limit(self):
+        n = schema_limit("SERVICES")
+        api = ManyFilesServer.api(services=n + 1)
+        r = self.tool(self.many_files_server([api], listed=["many.S0"]).target(),
+                      timeout_ms=20000, limit=60)
+        self.assert_refused(r, "the API declares %d services, more than the %d an API may have"
+                            % (n + 1, n))
+
+    def test_one_binding_more_than_the_limit(self):
+        n = schema_limit("BINDINGS")
+        r = self.tool(self.many_files_server([ManyFilesServer.api(bindings=n)],
+                                             listed=["many.S0"]).target(),
+                      timeout_ms=20000, limit=60)
+        self.assert_ok(r)
+        self.assertEqual(len(r.methods), n)
+        api = ManyFilesServer.api(bindings=n + 1)
+        r = self.tool(self.many_files_server([api], listed=["many.S0"]).target(),
+                      timeout_ms=20000, limit=60)
+        self.assert_refused(r, "the API declares more than the %d HTTP bindings "
+                            "(google.api.http rules and their additional_bindings) an API "
+                            "may have" % n)
+
+    def test_more_services_listed_than_the_limit(self):
+        n = schema_limit("SERVICES")
+        names = ["many.S%d" % i for i in range(n + 1)]
+        r = self.tool(self.many_files_server([ManyFilesServer.api()], listed=names).target(),
+                      timeout_ms=20000, limit=60)
+        self.assert_failed(r, "reflection: list_services: the upstream lists %d services, "
+                           "more than the %d an API may have" % (n + 1, n))
+
+    def gateway(self, ini_text):
+        port = harness.free_port()
+        ini = os.path.join(self.tmp, "gateway.ini")
+        with open(ini, "w") as f:
+            f.write("[gateway]\nlisten = 127.0.0.1:%d\n%s" % (port, ini_text))
+        log_path = os.path.join(self.tmp, "gateway.log")
+        with open(log_path, "wb") as log:
+            gw = subprocess.Popen([os.path.join(harness.BUILD, "rpcrest-gateway"), "-c", ini],
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: gw.poll() is None and (gw.kill(), gw.wait()))
+
+        def log():
+            with open(log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        return gw, port, log
+
+    @staticmethod
+    def post(port, path):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            c.request("POST", path, body=b"{}", headers={"Content-Type": "application/json"})
+            resp = c.getresponse()
+            resp.read()
+            return resp.status
+        finally:
+            c.close()
+
+    def test_gateway_routes_twenty_thousand_methods(self):
+        """Every method gets its route; the upstream (reflection only)
+        answers UNIMPLEMENTED for any of them: 501, not 404."""
+        s = self.many_files_server([ManyFilesServer.api(methods=20000)], listed=["many.S0"])
+        gw, port, log = self.gateway("upstream = %s\ntimeout = 20\nauto_map = on\n"
+                                     % s.target())
+        self.assertTrue(harness.wait_until(lambda: "listening on http://" in log(), 60), log())
+        self.assertIn("serving 20000 routes", log())
+        self.assertEqual(self.post(port, "/many.S0/C0"), 501, log())
+        self.assertEqual(self.post(port, "/many.S0/C19999"), 501, log())
+        self.assertEqual(self.post(port, "/many.S0/C20000"), 404, log())
+
+    def test_gateway_refuses_a_descriptor_file_over_the_limit(self):
+        n = schema_limit("METHODS")
+        path = os.path.join(self.tmp, "many.pb")
+        with open(path, "wb") as f:
+            f.write(descriptor_pb2.FileDescriptorSet(file=[descriptor_pb2.FileDescriptorProto
+                                                           .FromString(ManyFilesServer.api(
+                                                               methods=n + 1))])
+                    .SerializeToString())
+        gw, port, log = self.gateway("upstream = 127.0.0.1:%d\ndescriptors = %s\n"
+                                     % (harness.free_port(), path))
+        self.assertNotEqual(gw.wait(60), 0, log())
+        self.assertIn("the API declares %d methods, more than the %d an API may have"
+                      % (n + 1, n), log())
+        self.assertNotIn("listening on", log())
+
+    def test_gateway_keeps_its_api_when_the_next_is_over_the_limit(self):
+        """The upstream comes back (on the same port) with one method more
+        than an API may have: the gateway says why and serves the API it
+        has."""
+        n = schema_limit("METHODS")
+        first = self.many_files_server([ManyFilesServer.api(methods=2)], listed=["many.S0"])
+        gw, port, log = self.gateway("upstream = %s\ntimeout = 20\nauto_map = on\n"
+                                     % first.target())
+        self.assertTrue(harness.wait_until(lambda: "listening on http://" in log(), 20), log())
+        self.assertIn("serving 2 routes", log())
+        first.stop()
+        self.servers.remove(first)
+        self.many_files_server([ManyFilesServer.api(methods=n + 1)], listed=["many.S0"],
+                               port=first.port)
+        why = ("keeping the current API: the API declares %d methods, more than the %d an "
+               "API may have" % (n + 1, n))
+        self.assertTrue(harness.wait_until(lambda: why in log(), 60), log())
+        self.assertEqual(self.post(port, "/many.S0/C1"), 501, log())
+        self.assertEqual(self.post(port, "/many.S0/C2"), 404, log())
+        self.assertIsNone(gw.poll(), log())
 
 
 if __name__ == "__main__":
