@@ -483,7 +483,7 @@ class GatewayH2Client(unittest.TestCase):
         status, _, body = self.echo("quick")
         took = time.monotonic() - started
         self.assertEqual((status, json.loads(body)), (200, {"value": "quick"}), self.log())
-        self.assertLess(took, 0.5)
+        self.assertLess(took, 1.4, "it waited for the calls in flight")
         self.assertFalse(slow, "the calls in flight were answered before the new one")
         for t in threads:
             t.join(5)
