@@ -4,6 +4,8 @@
  * names and finding them costs O(n) on average.  The hash is keyed
  * (rp_hash) with a key of the index's own, chosen at random: names an
  * upstream picks to collide under a known hash spread like any others.
+ * A scope other than 0 is mixed into the key, so that one name in many
+ * scopes spreads too.
  */
 #include "gw_names.h"
 
@@ -12,25 +14,39 @@
 
 #define FIRST_CAP 64
 
-/* The slot holding the name name[0..len) of hash h, or the free slot where
- * it would go. */
-static gw_name_slot *slot_for(gw_name_slot *slots, size_t cap, const char *name, size_t len,
-                              uint64_t h)
+/* The slot holding the name name[0..len) of scope and hash h, or the free
+ * slot where it would go. */
+static gw_name_slot *slot_for(gw_name_slot *slots, size_t cap, size_t scope, const char *name,
+                              size_t len, uint64_t h)
 {
     size_t mask = cap - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         gw_name_slot *s = &slots[i];
-        if (!s->name || (s->hash == h && s->len == len && memcmp(s->name, name, len) == 0))
+        if (!s->name || (s->hash == h && s->len == len && s->scope == scope &&
+                         memcmp(s->name, name, len) == 0))
             return s;
     }
 }
 
-size_t gw_names_find_len(const gw_names *x, const char *name, size_t len)
+static uint64_t scoped_hash(const gw_names *x, size_t scope, const char *name, size_t len)
+{
+    rp_hash_key key = x->key;
+    key.k[0] ^= (uint64_t)scope;
+    return rp_hash(&key, name, len);
+}
+
+size_t gw_names_find_in(const gw_names *x, size_t scope, const char *name, size_t len)
 {
     if (!x->cap)
         return GW_NAMES_NONE;
-    const gw_name_slot *s = slot_for(x->slots, x->cap, name, len, rp_hash(&x->key, name, len));
+    const gw_name_slot *s =
+        slot_for(x->slots, x->cap, scope, name, len, scoped_hash(x, scope, name, len));
     return s->name ? s->pos : GW_NAMES_NONE;
+}
+
+size_t gw_names_find_len(const gw_names *x, const char *name, size_t len)
+{
+    return gw_names_find_in(x, 0, name, len);
 }
 
 size_t gw_names_find(const gw_names *x, const char *name)
@@ -51,7 +67,7 @@ static int grow(gw_names *x)
     for (size_t i = 0; i < x->cap; i++) {
         const gw_name_slot *s = &x->slots[i];
         if (s->name)
-            *slot_for(slots, cap, s->name, s->len, s->hash) = *s;
+            *slot_for(slots, cap, s->scope, s->name, s->len, s->hash) = *s;
     }
     free(x->slots);
     x->slots = slots;
@@ -59,18 +75,22 @@ static int grow(gw_names *x)
     return 0;
 }
 
-int gw_names_add(gw_names *x, const char *name, size_t pos)
+int gw_names_add_in(gw_names *x, size_t scope, const char *name, size_t len, size_t pos)
 {
     if ((x->n + 1) * 2 > x->cap && grow(x) < 0)
         return -1;
-    size_t len = strlen(name);
-    uint64_t h = rp_hash(&x->key, name, len);
-    gw_name_slot *s = slot_for(x->slots, x->cap, name, len, h);
+    uint64_t h = scoped_hash(x, scope, name, len);
+    gw_name_slot *s = slot_for(x->slots, x->cap, scope, name, len, h);
     if (!s->name) {
-        *s = (gw_name_slot){name, len, h, pos};
+        *s = (gw_name_slot){name, len, scope, h, pos};
         x->n++;
     }
     return 0;
+}
+
+int gw_names_add(gw_names *x, const char *name, size_t pos)
+{
+    return gw_names_add_in(x, 0, name, strlen(name), pos);
 }
 
 void gw_names_free(gw_names *x)

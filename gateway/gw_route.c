@@ -582,6 +582,11 @@ int gw_router_build_with(gw_router *r, const gw_method *methods, size_t n,
         return -1;
     }
     qsort(r->routes, r->n_routes, sizeof(*r->routes), compare_specificity);
+    if (gw_route_index_build(&r->index, r->routes, r->n_routes) < 0) {
+        snprintf(err, errlen, "out of memory");
+        gw_router_free(r);
+        return -1;
+    }
     return 0;
 }
 
@@ -600,15 +605,33 @@ void gw_router_free(gw_router *r)
     free(r->auto_paths);
     free(r->auto_bindings);
     free(r->routes);
+    gw_route_index_free(&r->index);
     memset(r, 0, sizeof(*r));
+}
+
+/* At most this many candidates are taken from the index; a path that more
+ * routes may match (an API of many templates of the same shape) is tried
+ * against every route. */
+#define ROUTE_CANDIDATES_MAX 64
+
+/* The routes the index names for path into cand; returns how many to try,
+ * with *all set when they are the whole table instead. */
+static size_t route_candidates(const gw_router *r, const char *path, size_t *cand, int *all)
+{
+    size_t n = gw_route_index_candidates(&r->index, path, cand, ROUTE_CANDIDATES_MAX);
+    *all = n == GW_ROUTE_INDEX_MANY;
+    return *all ? r->n_routes : n;
 }
 
 gw_route_result gw_router_match(const gw_router *r, const char *verb, const char *path,
                                 const gw_route **route, gw_path_span *spans)
 {
+    size_t cand[ROUTE_CANDIDATES_MAX];
+    int all;
+    size_t n = route_candidates(r, path, cand, &all);
     int path_matched = 0;
-    for (size_t i = 0; i < r->n_routes; i++) {
-        const gw_route *rt = &r->routes[i];
+    for (size_t i = 0; i < n; i++) {
+        const gw_route *rt = &r->routes[all ? i : cand[i]];
         if (!gw_template_match(&rt->tmpl, path, spans))
             continue;
         if (strcmp(rt->binding->verb, verb) == 0) {
@@ -633,13 +656,17 @@ static int verb_listed(const char *list, const char *verb)
 void gw_router_allowed(const gw_router *r, const char *path, char *out, size_t outlen)
 {
     gw_path_span spans[GW_ROUTE_MAX_VARS];
+    size_t cand[ROUTE_CANDIDATES_MAX];
+    int all;
+    size_t n = route_candidates(r, path, cand, &all);
     size_t len = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < r->n_routes && len < outlen; i++) {
-        const char *verb = r->routes[i].binding->verb;
-        if (gw_template_match(&r->routes[i].tmpl, path, spans) && !verb_listed(out, verb)) {
-            int n = snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", verb);
-            len += n > 0 ? (size_t)n : 0;
+    for (size_t i = 0; i < n && len < outlen; i++) {
+        const gw_route *rt = &r->routes[all ? i : cand[i]];
+        const char *verb = rt->binding->verb;
+        if (gw_template_match(&rt->tmpl, path, spans) && !verb_listed(out, verb)) {
+            int k = snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", verb);
+            len += k > 0 ? (size_t)k : 0;
         }
     }
 }

@@ -18,6 +18,7 @@
 
 #include "gw_buf.h"
 #include "gw_names.h"
+#include "gw_route_index.h"
 #include "gw_schema.h"
 
 #define GW_ROUTE_MAX_VARS 16
@@ -80,8 +81,9 @@ typedef struct gw_route {
 } gw_route;
 
 typedef struct gw_router {
-    gw_route *routes;
+    gw_route *routes;       /* most specific first */
     size_t n_routes;
+    gw_route_index index;   /* which routes a path may match */
     gw_http_binding *auto_bindings; /* owned: the auto-mapped POST bindings */
     char **auto_paths;
     size_t n_auto;
@@ -129,7 +131,9 @@ typedef enum gw_route_result {
     GW_ROUTE_BAD_METHOD     /* a template matches, but not with this verb: 405 */
 } gw_route_result;
 
-/* Finds the route for (verb, raw path); spans receives its variables. */
+/* Finds the route for (verb, raw path): the first in table order that
+ * matches both; spans receives its variables.  Only the routes the index
+ * names for the path are tried. */
 gw_route_result gw_router_match(const gw_router *r, const char *verb, const char *path,
                                 const gw_route **route, gw_path_span *spans);
 

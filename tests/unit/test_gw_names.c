@@ -5,7 +5,8 @@
  * position; a name not added, or a prefix of one, is not found; a part of
  * a longer string is found by its length.  Names that an unkeyed FNV-1a
  * would put in one slot spread like any others, and each index lays the
- * same names out its own way (its key).
+ * same names out its own way (its key).  A name added in many scopes is
+ * found in each, and only there.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,6 +159,30 @@ static void test_layout_per_index(void **state)
     free(names);
 }
 
+/* The same name in many scopes is as many entries, each found in its own
+ * scope only, across the table's growth; scope 0 is the plain calls'. */
+static void test_scopes(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    gw_names x = GW_NAMES_INIT;
+    static const char name[] = "v1/things";
+    for (size_t scope = 0; scope < N; scope++)
+        assert_int_equal(gw_names_add_in(&x, scope, name, 2, scope + 7), 0); /* "v1" */
+    assert_int_equal(x.n, N);
+    for (size_t scope = 0; scope < N; scope++)
+        assert_int_equal(gw_names_find_in(&x, scope, "v1", 2), scope + 7);
+    assert_true(gw_names_find_in(&x, N, "v1", 2) == GW_NAMES_NONE);
+    assert_true(gw_names_find_in(&x, 3, "v1/", 3) == GW_NAMES_NONE);
+    assert_int_equal(gw_names_find(&x, "v1"), 7);           /* scope 0 */
+    assert_int_equal(gw_names_add(&x, "v1", 99), 0);         /* already there */
+    assert_int_equal(gw_names_find_len(&x, "v1", 2), 7);
+    assert_int_equal(gw_names_add_in(&x, 1, "v1", 2, 99), 0); /* keeps its first */
+    assert_int_equal(gw_names_find_in(&x, 1, "v1", 2), 8);
+    assert_int_equal(x.n, N);
+    gw_names_free(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_find_len),
         cmocka_unit_test(test_colliding_names),
         cmocka_unit_test(test_layout_per_index),
+        cmocka_unit_test(test_scopes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

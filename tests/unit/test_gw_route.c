@@ -5,8 +5,10 @@
  * build/tests/badroute.pb, which the router must refuse by method, and
  * build/tests/nested_bindings.pb, which the schema must refuse); and tables
  * of methods made here: which services get routes ([gateway] services, the
- * upstream's list), which pair of twins a conflict names, and 100,000
- * methods with as many routes (the most an API may have).
+ * upstream's list), which pair of twins a conflict names, 100,000
+ * methods with as many routes (the most an API may have), and the route
+ * index, which must name every route that matches a path (checked against
+ * trying every route, on every short path over a small alphabet).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -814,6 +816,222 @@ static void test_router_many_methods(void **state)
     free(services);
 }
 
+/* ---- the route index ------------------------------------------------------------ */
+
+/* What gw_router_match answers when it tries every route in table order,
+ * as it did before the index: the reference the index must agree with. */
+static gw_route_result match_every_route(const gw_router *r, const char *verb, const char *path,
+                                         const gw_route **route, gw_path_span *spans)
+{
+    int path_matched = 0;
+    for (size_t i = 0; i < r->n_routes; i++) {
+        if (!gw_template_match(&r->routes[i].tmpl, path, spans))
+            continue;
+        if (strcmp(r->routes[i].binding->verb, verb) == 0) {
+            *route = &r->routes[i];
+            return GW_ROUTE_FOUND;
+        }
+        path_matched = 1;
+    }
+    return path_matched ? GW_ROUTE_BAD_METHOD : GW_ROUTE_NOT_FOUND;
+}
+
+/* 1 if the "A, B, C" list names verb. */
+static int in_list(const char *list, const char *verb)
+{
+    char copy[256];
+    snprintf(copy, sizeof(copy), "%s", list);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+        if (strcmp(tok, verb) == 0)
+            return 1;
+    return 0;
+}
+
+/* The index and the reference agree on (verb, path): the same result, the
+ * same route, the same variables, the same Allow list. */
+static void agrees(const gw_router *r, const char *verb, const char *path)
+{
+    const gw_route *got = NULL, *want = NULL;
+    gw_path_span got_spans[GW_ROUTE_MAX_VARS], want_spans[GW_ROUTE_MAX_VARS];
+    gw_route_result g = gw_router_match(r, verb, path, &got, got_spans);
+    gw_route_result w = match_every_route(r, verb, path, &want, want_spans);
+    if (g != w || got != want)
+        fail_msg("%s %s: the router answers %d (%s), trying every route %d (%s)", verb, path, g,
+                 got ? got->binding->path_template : "-", w,
+                 want ? want->binding->path_template : "-");
+    if (g == GW_ROUTE_FOUND)
+        assert_memory_equal(got_spans, want_spans, got->tmpl.n_vars * sizeof(gw_path_span));
+    char allowed[256];
+    gw_router_allowed(r, path, allowed, sizeof(allowed));
+    char want_allowed[256] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < r->n_routes && len < sizeof(want_allowed); i++) {
+        const char *v = r->routes[i].binding->verb;
+        if (gw_template_match(&r->routes[i].tmpl, path, want_spans) && !in_list(want_allowed, v))
+            len += (size_t)snprintf(want_allowed + len, sizeof(want_allowed) - len, "%s%s",
+                                    len ? ", " : "", v);
+    }
+    if (strcmp(allowed, want_allowed) != 0)
+        fail_msg("%s: Allow \"%s\", want \"%s\"", path, allowed, want_allowed);
+}
+
+/* Methods /x.S/M<i>, method i with one binding verbs[i] templates[i]. */
+static gw_method *make_bound_methods(const char *const *verbs, const char *const *templates,
+                                     size_t n)
+{
+    gw_method *m = calloc(n, sizeof(*m));
+    assert_non_null(m);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(asprintf(&m[i].path, "/x.S/M%zu", i) > 0);
+        m[i].input = m[i].output = &EMPTY_MESSAGE;
+        m[i].bindings = calloc(1, sizeof(*m[i].bindings));
+        m[i].bindings[0] = (gw_http_binding){verbs[i], templates[i], "", ""};
+        m[i].n_bindings = 1;
+    }
+    return m;
+}
+
+/* Every path of up to four segments over a small alphabet, with and
+ * without a custom verb, and each verb: the router, which tries only the
+ * routes its index names, answers as trying every route does. */
+static void test_router_index_agrees_with_every_route(void **state)
+{
+    (void)state;
+    static const char *const templates[] = {
+        "/", "/a", "/a/b", "/a/*", "/*/b", "/a/**", "/**", "/a/b:run", "/a/*:run",
+        "/*:go", "/a:b/c", "/x/*/y/**", "/a/b/c", "/*/*", "/*/*/*", "/b/**:run", "/a/b",
+        "/*", "/a/*/c", "/c"};
+    static const char *const verbs[] = {
+        "GET", "GET", "GET", "GET", "GET", "GET", "GET", "POST", "POST",
+        "POST", "GET", "GET", "PUT", "PUT", "GET", "POST", "DELETE",
+        "PATCH", "GET", "SEARCH"};
+    enum { N = sizeof(templates) / sizeof(templates[0]) };
+    gw_method *m = make_bound_methods(verbs, templates, N);
+    gw_router r;
+    char err[512] = "";
+    if (gw_router_build(&r, m, N, err, sizeof(err)) != 0)
+        fail_msg("gw_router_build: %s", err);
+    static const char *const segs[] = {"a", "b", "c", "x", "y", "", "a:b", "b:run", "q:go",
+                                       "a%2F", "a:b:run"};
+    enum { S = sizeof(segs) / sizeof(segs[0]) };
+    static const char *const tails[] = {"", ":run", ":go", ":"};
+    static const char *const try_verbs[] = {"GET", "POST", "PUT", "SEARCH", "HEAD"};
+    size_t tried = 0;
+    for (size_t depth = 1; depth <= 4; depth++) {
+        size_t count = 1;
+        for (size_t d = 0; d < depth; d++)
+            count *= S;
+        for (size_t k = 0; k < count; k++) {
+            char path[128] = "";
+            size_t len = 0;
+            for (size_t d = 0, c = k; d < depth; d++, c /= S)
+                len += (size_t)snprintf(path + len, sizeof(path) - len, "/%s", segs[c % S]);
+            for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+                char full[160];
+                snprintf(full, sizeof(full), "%s%s", path, tails[t]);
+                for (size_t v = 0; v < sizeof(try_verbs) / sizeof(try_verbs[0]); v++, tried++)
+                    agrees(&r, try_verbs[v], full);
+            }
+        }
+    }
+    assert_true(tried > 250000);
+    agrees(&r, "GET", "");
+    agrees(&r, "GET", "a/b");
+    gw_router_free(&r);
+    free_methods(m, N);
+}
+
+/* More routes than the router takes from its index may match one path
+ * (one template, 100 verbs): it tries every route, and still answers. */
+static void test_router_index_many_candidates(void **state)
+{
+    (void)state;
+    enum { N = 100 };
+    const char *verbs[N], *templates[N];
+    char names[N][16];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "VERB%zu", i);
+        verbs[i] = names[i];
+        templates[i] = i % 2 ? "/v1/*" : "/v1/**";
+    }
+    gw_method *m = make_bound_methods(verbs, templates, N);
+    gw_router r;
+    char err[512] = "";
+    if (gw_router_build(&r, m, N, err, sizeof(err)) != 0)
+        fail_msg("gw_router_build: %s", err);
+    size_t cand[8];
+    assert_true(gw_route_index_candidates(&r.index, "/v1/x", cand, 8) == GW_ROUTE_INDEX_MANY);
+    assert_int_equal(gw_route_index_candidates(&r.index, "/v2/x", cand, 8), 0);
+    const gw_route *route;
+    gw_path_span spans[GW_ROUTE_MAX_VARS];
+    assert_int_equal(gw_router_match(&r, "VERB99", "/v1/x", &route, spans), GW_ROUTE_FOUND);
+    assert_string_equal(route->method->path, "/x.S/M99");
+    assert_int_equal(gw_router_match(&r, "VERB98", "/v1/x/y", &route, spans), GW_ROUTE_FOUND);
+    assert_string_equal(route->method->path, "/x.S/M98");
+    assert_int_equal(gw_router_match(&r, "GET", "/v1/x", &route, spans), GW_ROUTE_BAD_METHOD);
+    agrees(&r, "VERB1", "/v1/x");
+    agrees(&r, "VERB1", "/v1");
+    gw_router_free(&r);
+    free_methods(m, N);
+}
+
+/* 100,000 routes of one shape but for a literal: a path is matched against
+ * the one route its index names, not the 100,000 (checked by count: the
+ * candidates, not the time). */
+static void test_router_index_narrows_a_large_table(void **state)
+{
+    (void)state;
+    enum { N = GW_SCHEMA_MAX_METHODS };
+    const char **verbs = calloc(N, sizeof(*verbs));
+    char **templates = calloc(N, sizeof(*templates));
+    assert_true(verbs && templates);
+    for (size_t i = 0; i < N; i++) {
+        verbs[i] = "GET";
+        assert_true(asprintf(&templates[i], "/v1/projects/*/things%zu/*", i) > 0);
+    }
+    gw_method *m = make_bound_methods(verbs, (const char *const *)templates, N);
+    gw_router r;
+    char err[512] = "";
+    if (gw_router_build(&r, m, N, err, sizeof(err)) != 0)
+        fail_msg("gw_router_build: %s", err);
+    size_t cand[8];
+    assert_int_equal(gw_route_index_candidates(&r.index, "/v1/projects/p/things77777/t", cand, 8),
+                     1);
+    assert_string_equal(r.routes[cand[0]].method->path, "/x.S/M77777");
+    assert_int_equal(gw_route_index_candidates(&r.index, "/v1/projects/p/other/t", cand, 8), 0);
+    const gw_route *route;
+    gw_path_span spans[GW_ROUTE_MAX_VARS];
+    assert_int_equal(gw_router_match(&r, "GET", "/v1/projects/p/things99999/t", &route, spans),
+                     GW_ROUTE_FOUND);
+    assert_string_equal(route->method->path, "/x.S/M99999");
+    gw_router_free(&r);
+    free_methods(m, N);
+    for (size_t i = 0; i < N; i++)
+        free(templates[i]);
+    free(templates);
+    free(verbs);
+}
+
+/* The table of types.proto: the index agrees with trying every route on
+ * the paths the other tests use. */
+static void test_router_index_agrees_on_the_types_table(void **state)
+{
+    router_fixture *f = *state;
+    static const char *const paths[] = {
+        "/v1/things/t1", "/v2/things/t1", "/v1/shelves/s/books/b", "/v1/things",
+        "/v1/things/t1:archive", "/v1/things/t1:activate", "/v1/files/a/b/c", "/v1/files",
+        "/v1/things/t1/name", "/v1/colors/RED", "/v1/users/42/things", "/v1/things/a%2Fb",
+        "/v1/things/search", "/v1/things/searches", "/v1/files/latest", "/v1/files/latest/x",
+        "/", "/nope", "/v1", "/v1/things/", "/v1/things/a/b/c", "/v1/shelves/s/books",
+        "/v1/upload", "/v1/chat", "/v1/things/t1:deactivate", "v1/things/t1", "/v1/files/"};
+    static const char *const verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "SEARCH",
+                                        "get"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
+            agrees(&f->router, verbs[v], paths[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -836,6 +1054,11 @@ int main(void)
         cmocka_unit_test(test_router_services_and_served),
         cmocka_unit_test(test_router_conflict_named_first),
         cmocka_unit_test(test_router_many_methods),
+        cmocka_unit_test(test_router_index_agrees_with_every_route),
+        cmocka_unit_test(test_router_index_many_candidates),
+        cmocka_unit_test(test_router_index_narrows_a_large_table),
+        cmocka_unit_test_setup_teardown(test_router_index_agrees_on_the_types_table,
+                                        router_setup, router_teardown),
     };
     return cmocka_run_group_tests_name("gw_route", tests, NULL, NULL);
 }

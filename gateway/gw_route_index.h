@@ -1,0 +1,59 @@
+/*
+ * gw_route_index.h -- which routes of a route table may match a request
+ * path, found without trying every route: a trie of the templates'
+ * segments (a literal segment is an edge named by its text, '*' one edge
+ * for any text, '**' a list of the routes that take the rest of the path),
+ * built once with the table.  The index only narrows the search: the
+ * router still matches each route it names (gw_template_match), in table
+ * order, so the most specific route wins exactly as when every route is
+ * tried.
+ */
+#ifndef GW_ROUTE_INDEX_H
+#define GW_ROUTE_INDEX_H
+
+#include <stddef.h>
+
+#include "gw_names.h"
+
+struct gw_route;
+
+typedef struct gw_route_node {
+    size_t star;        /* the child for '*', or 0: none (0 is the root) */
+    size_t ends;        /* routes[ends .. ends + n_ends): templates that end here */
+    size_t n_ends;
+    size_t rests;       /* routes[rests .. rests + n_rests): templates whose '**' */
+    size_t n_rests;     /* is this node's segment */
+} gw_route_node;
+
+typedef struct gw_route_index {
+    gw_route_node *nodes; /* nodes[0] is the root: before the first segment */
+    size_t n_nodes;
+    gw_names edges;       /* literal text in the scope of its parent node -> child */
+    size_t *routes;       /* table positions, grouped by node, ascending in each group */
+    size_t n_routes;
+} gw_route_index;
+
+#define GW_ROUTE_INDEX_INIT {NULL, 0, GW_NAMES_INIT, NULL, 0}
+
+/* Indexes routes[0..n); the templates' literal text must stay where it is
+ * for as long as the index is used.  Returns 0, or -1 when out of memory
+ * (x is then empty). */
+int gw_route_index_build(gw_route_index *x, const struct gw_route *routes, size_t n);
+void gw_route_index_free(gw_route_index *x);
+
+/* What gw_route_index_candidates returns when more than cap routes may
+ * match: the caller then tries every route. */
+#define GW_ROUTE_INDEX_MANY ((size_t)-1)
+
+/*
+ * The table positions of the routes whose templates may match the raw
+ * path (no query string), ascending, into out[0..cap): each of them has
+ * the path's number of segments (fewer with '**'), the path's text in each
+ * literal segment, and, with a custom verb, the last segment's text before
+ * its last ':' in that segment's place.  Returns how many, or
+ * GW_ROUTE_INDEX_MANY.  Every route that matches the path is among them.
+ */
+size_t gw_route_index_candidates(const gw_route_index *x, const char *path, size_t *out,
+                                 size_t cap);
+
+#endif /* GW_ROUTE_INDEX_H */
