@@ -640,36 +640,100 @@ static void connection_limit_key(parse_ctx *ctx, const char *key, const char *va
              value, (int)min, MAX_CONNECTION_LIMIT_SECONDS);
 }
 
-static void key_host(parse_ctx *ctx, const char *key, const char *value)
+/* [host] listen = HOST:PORT, [IPV6]:PORT or unix:PATH (PATH resolved
+ * against the INI's folder). */
+static void host_listen(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    ctx->listen_line[0] = ctx->line;
+    if (strncmp(value, "unix:", 5) == 0) {
+        if (value[5] == '\0') {
+            fail(ctx, ctx->line, "listen: 'unix:' needs a socket path");
+            return;
+        }
+        char *path = resolve_path(cfg, value + 5);
+        char *addr = NULL;
+        if (!path || asprintf(&addr, "unix:%s", path) < 0)
+            addr = NULL;
+        free(path);
+        if (!addr) {
+            fail(ctx, ctx->line, "out of memory");
+            return;
+        }
+        free(cfg->host.listen);
+        cfg->host.listen = addr;
+    } else if (valid_tcp_listen(value)) {
+        set_string(ctx, &cfg->host.listen, value);
+    } else {
+        fail(ctx, ctx->line,
+             "listen: '%s' is not HOST:PORT, [IPV6]:PORT or unix:PATH "
+             "(HOST an IP address or localhost, PORT 1-65535)", value);
+    }
+}
+
+/* [host] private_listen = off or unix:PATH. */
+static void host_private_listen(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    char *addr = NULL;
+    if (strcmp(value, "off") == 0) {
+        addr = strdup("off");
+    } else if (strncmp(value, "unix:", 5) == 0 && value[5] != '\0') {
+        /* joined, not resolved: PATH is a symlink the host re-points */
+        if (asprintf(&addr, "unix:%s%s%s", value[5] == '/' ? "" : cfg->dir,
+                     value[5] == '/' ? "" : "/", value + 5) < 0)
+            addr = NULL;
+    } else {
+        fail(ctx, ctx->line, "private_listen: '%s' is not off or unix:PATH", value);
+        return;
+    }
+    if (!addr) {
+        fail(ctx, ctx->line, "out of memory");
+        return;
+    }
+    free(cfg->host.private_listen);
+    cfg->host.private_listen = addr;
+}
+
+/* [host] metrics_listen = off, HOST:PORT or [IPV6]:PORT. */
+static void host_metrics_listen(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    ctx->metrics_line = ctx->line;
+    free(cfg->host.metrics_listen);
+    cfg->host.metrics_listen = NULL;
+    if (strcmp(value, "off") == 0)
+        return;
+    if (!valid_tcp_listen(value))
+        fail(ctx, ctx->line,
+             "metrics_listen: '%s' is not off, HOST:PORT or [IPV6]:PORT "
+             "(HOST an IP address or localhost, PORT 1-65535)", value);
+    else
+        set_string(ctx, &cfg->host.metrics_listen, value);
+}
+
+/* The [host] addresses: listen, private_listen, metrics_listen.  Returns 1
+ * if `key` was one (set or reported), 0 if not. */
+static int host_address_key(parse_ctx *ctx, const char *key, const char *value)
+{
+    if (strcmp(key, "listen") == 0)
+        host_listen(ctx, value);
+    else if (strcmp(key, "private_listen") == 0)
+        host_private_listen(ctx, value);
+    else if (strcmp(key, "metrics_listen") == 0)
+        host_metrics_listen(ctx, value);
+    else
+        return 0;
+    return 1;
+}
+
+/* The [host] server limits: threads, max_message_bytes,
+ * max_concurrent_streams, drain_timeout.  Returns 1 if `key` was one. */
+static int host_limit_key(parse_ctx *ctx, const char *key, const char *value)
 {
     rp_config *cfg = ctx->cfg;
     long n;
-    if (strcmp(key, "listen") == 0) {
-        ctx->listen_line[0] = ctx->line;
-        if (strncmp(value, "unix:", 5) == 0) {
-            if (value[5] == '\0') {
-                fail(ctx, ctx->line, "listen: 'unix:' needs a socket path");
-                return;
-            }
-            char *path = resolve_path(cfg, value + 5);
-            char *addr = NULL;
-            if (!path || asprintf(&addr, "unix:%s", path) < 0)
-                addr = NULL;
-            free(path);
-            if (!addr) {
-                fail(ctx, ctx->line, "out of memory");
-                return;
-            }
-            free(cfg->host.listen);
-            cfg->host.listen = addr;
-        } else if (valid_tcp_listen(value)) {
-            set_string(ctx, &cfg->host.listen, value);
-        } else {
-            fail(ctx, ctx->line,
-                 "listen: '%s' is not HOST:PORT, [IPV6]:PORT or unix:PATH "
-                 "(HOST an IP address or localhost, PORT 1-65535)", value);
-        }
-    } else if (strcmp(key, "threads") == 0) {
+    if (strcmp(key, "threads") == 0) {
         if (parse_int(value, 0, 256, &n) < 0)
             fail(ctx, ctx->line, "threads: '%s' is not a whole number in 0..256", value);
         else
@@ -689,7 +753,19 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
         if (parse_seconds(value, 0, 3600, &cfg->host.drain_timeout) < 0)
             fail(ctx, ctx->line, "drain_timeout: '%s' is not a number of seconds in 0..3600",
                  value);
-    } else if (strcmp(key, "min_ping_interval") == 0) {
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* The [host] keepalive and connection-lifetime keys: min_ping_interval,
+ * ping_without_calls, max_connection_idle, max_connection_age,
+ * max_connection_age_grace.  Returns 1 if `key` was one. */
+static int host_connection_key(parse_ctx *ctx, const char *key, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    if (strcmp(key, "min_ping_interval") == 0) {
         if (parse_seconds(value, 1, 7200, &cfg->host.min_ping_interval) < 0)
             fail(ctx, ctx->line,
                  "min_ping_interval: '%s' is not a number of seconds in 1..7200", value);
@@ -700,47 +776,28 @@ static void key_host(parse_ctx *ctx, const char *key, const char *value)
                strcmp(key, "max_connection_age") == 0 ||
                strcmp(key, "max_connection_age_grace") == 0) {
         connection_limit_key(ctx, key, value);
-    } else if (strcmp(key, "private_listen") == 0) {
-        char *addr = NULL;
-        if (strcmp(value, "off") == 0) {
-            addr = strdup("off");
-        } else if (strncmp(value, "unix:", 5) == 0 && value[5] != '\0') {
-            /* joined, not resolved: PATH is a symlink the host re-points */
-            if (asprintf(&addr, "unix:%s%s%s", value[5] == '/' ? "" : cfg->dir,
-                         value[5] == '/' ? "" : "/", value + 5) < 0)
-                addr = NULL;
-        } else {
-            fail(ctx, ctx->line, "private_listen: '%s' is not off or unix:PATH", value);
-            return;
-        }
-        if (!addr) {
-            fail(ctx, ctx->line, "out of memory");
-            return;
-        }
-        free(cfg->host.private_listen);
-        cfg->host.private_listen = addr;
-    } else if (tls_key(ctx, &cfg->host.tls, "cert", "key", "client_ca", key, value)) {
-        return;
-    } else if (strcmp(key, "metrics_listen") == 0) {
-        ctx->metrics_line = ctx->line;
-        free(cfg->host.metrics_listen);
-        cfg->host.metrics_listen = NULL;
-        if (strcmp(value, "off") == 0)
-            return;
-        if (!valid_tcp_listen(value))
-            fail(ctx, ctx->line,
-                 "metrics_listen: '%s' is not off, HOST:PORT or [IPV6]:PORT "
-                 "(HOST an IP address or localhost, PORT 1-65535)", value);
-        else
-            set_string(ctx, &cfg->host.metrics_listen, value);
-    } else if (!policy_key(ctx, 1, key, value)) {
-        static const char *const own[] = {
-            "listen", "threads", "max_message_bytes", "max_concurrent_streams", "drain_timeout",
-            "min_ping_interval", "ping_without_calls", "max_connection_idle",
-            "max_connection_age", "max_connection_age_grace", "private_listen", "metrics_listen",
-            "cert", "key", "client_ca", NULL};
-        unknown_key(ctx, "host", key, own);
+    } else {
+        return 0;
     }
+    return 1;
+}
+
+/* One [host] key: each group owns distinct names, so the order they are
+ * asked in does not matter. */
+static void key_host(parse_ctx *ctx, const char *key, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    if (host_address_key(ctx, key, value) || host_limit_key(ctx, key, value) ||
+        host_connection_key(ctx, key, value) ||
+        tls_key(ctx, &cfg->host.tls, "cert", "key", "client_ca", key, value) ||
+        policy_key(ctx, 1, key, value))
+        return;
+    static const char *const own[] = {
+        "listen", "threads", "max_message_bytes", "max_concurrent_streams", "drain_timeout",
+        "min_ping_interval", "ping_without_calls", "max_connection_idle",
+        "max_connection_age", "max_connection_age_grace", "private_listen", "metrics_listen",
+        "cert", "key", "client_ca", NULL};
+    unknown_key(ctx, "host", key, own);
 }
 
 /* The [gateway] keys that are on/off switches. */
@@ -823,11 +880,11 @@ static void gateway_descriptors(parse_ctx *ctx, const char *value)
     free_list(items, n > 0 ? (size_t)n : 0);
 }
 
-static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
+/* The [gateway] addresses: listen, upstream, upstream_name.  Returns 1 if
+ * `key` was one (set or reported), 0 if not. */
+static int gateway_address_key(parse_ctx *ctx, const char *key, const char *value)
 {
     rp_config *cfg = ctx->cfg;
-    long n;
-    int *sw = gateway_switch(cfg, key);
     if (strcmp(key, "listen") == 0) {
         ctx->listen_line[1] = ctx->line;
         if (valid_tcp_listen(value))
@@ -843,7 +900,26 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
                                  "or dns:///NAME:PORT (PORT 1-65535)", value);
         else
             set_string(ctx, &cfg->gateway.upstream, value);
-    } else if (strcmp(key, "timeout") == 0 || strcmp(key, "max_timeout") == 0) {
+    } else if (strcmp(key, "upstream_name") == 0) {
+        cfg->gateway.upstream_name_line = ctx->line;
+        if (value[0] == '\0' || strpbrk(value, " \t/:,"))
+            fail(ctx, ctx->line, "upstream_name: '%s' is not a host name or IP address", value);
+        else
+            set_string(ctx, &cfg->gateway.upstream_name, value);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* The [gateway] limits: timeout, max_timeout, max_body_bytes, threads,
+ * connection_timeout, max_connections, busy_poll_us.  Returns 1 if `key`
+ * was one. */
+static int gateway_limit_key(parse_ctx *ctx, const char *key, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    long n;
+    if (strcmp(key, "timeout") == 0 || strcmp(key, "max_timeout") == 0) {
         double *slot = key[0] == 't' ? &cfg->gateway.timeout : &cfg->gateway.max_timeout;
         ctx->timeout_line = ctx->line;
         if (parse_seconds(value, 0.001, 3600, slot) < 0)
@@ -877,38 +953,58 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
                  "busy_poll_us: '%s' is not a whole number of microseconds in 0..1000", value);
         else
             cfg->gateway.busy_poll_us = (int)n;
-    } else if (sw) {
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* [gateway] services = NAME[, NAME…]. */
+static void gateway_services(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    free_list(cfg->gateway.services, cfg->gateway.n_services);
+    long count = split_list(value, &cfg->gateway.services);
+    cfg->gateway.n_services = count > 0 ? (size_t)count : 0;
+    cfg->gateway.services_line = ctx->line;
+    if (count < 0)
+        fail(ctx, ctx->line, "services: out of memory");
+    else if (count == 0)
+        fail(ctx, ctx->line, "services: expected NAME[, NAME…] (package.Service)");
+}
+
+/* What the gateway serves: descriptors, services and the on/off switches
+ * (auto_map, docs, metrics, the JSON and query options).  Returns 1 if
+ * `key` was one. */
+static int gateway_api_key(parse_ctx *ctx, const char *key, const char *value)
+{
+    int *sw = gateway_switch(ctx->cfg, key);
+    if (sw) {
         if (parse_bool(value, sw) < 0)
             fail(ctx, ctx->line, "%s: '%s' is not on or off", key, value);
     } else if (strcmp(key, "descriptors") == 0) {
         gateway_descriptors(ctx, value);
     } else if (strcmp(key, "services") == 0) {
-        free_list(cfg->gateway.services, cfg->gateway.n_services);
-        long count = split_list(value, &cfg->gateway.services);
-        cfg->gateway.n_services = count > 0 ? (size_t)count : 0;
-        cfg->gateway.services_line = ctx->line;
-        if (count < 0)
-            fail(ctx, ctx->line, "services: out of memory");
-        else if (count == 0)
-            fail(ctx, ctx->line, "services: expected NAME[, NAME…] (package.Service)");
-    } else if (strcmp(key, "upstream_name") == 0) {
-        cfg->gateway.upstream_name_line = ctx->line;
-        if (value[0] == '\0' || strpbrk(value, " \t/:,"))
-            fail(ctx, ctx->line, "upstream_name: '%s' is not a host name or IP address", value);
-        else
-            set_string(ctx, &cfg->gateway.upstream_name, value);
-    } else if (tls_key(ctx, &cfg->gateway.tls, "cert", "key", NULL, key, value) ||
-               tls_key(ctx, &cfg->gateway.upstream_tls, "upstream_cert", "upstream_key",
-                       "upstream_ca", key, value)) {
-        return;
-    } else if (strcmp(key, "access_log") == 0) {
+        gateway_services(ctx, value);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* [gateway] access_log = off, stderr or FILE; access_log_format = text or
+ * json.  Returns 1 if `key` was one. */
+static int gateway_log_key(parse_ctx *ctx, const char *key, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    if (strcmp(key, "access_log") == 0) {
         free(cfg->gateway.access_log);
         cfg->gateway.access_log = NULL;
         if (strcmp(value, "off") == 0)
-            return;
+            return 1;
         if (value[0] == '\0') {
             fail(ctx, ctx->line, "access_log: expected off, stderr or a file path");
-            return;
+            return 1;
         }
         cfg->gateway.access_log = strcmp(value, "stderr") == 0 ? strdup("-")
                                                                : resolve_path(cfg, value);
@@ -919,16 +1015,32 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
             cfg->gateway.access_log_json = value[0] == 'j';
         else
             fail(ctx, ctx->line, "access_log_format: '%s' is not text or json", value);
-    } else if (!policy_key(ctx, 2, key, value)) {
-        static const char *const own[] = {
-            "listen", "upstream", "descriptors", "services", "auto_map", "docs", "timeout",
-            "max_timeout", "max_body_bytes", "threads", "connection_timeout", "max_connections",
-            "busy_poll_us", "ignore_unknown_query_parameters", "json_ignore_unknown_fields",
-            "json_emit_defaults", "json_proto_names", "metrics", "access_log",
-            "access_log_format", "cert", "key", "upstream_ca", "upstream_cert", "upstream_key",
-            "upstream_name", NULL};
-        unknown_key(ctx, "gateway", key, own);
+    } else {
+        return 0;
     }
+    return 1;
+}
+
+/* One [gateway] key: each group owns distinct names, so the order they are
+ * asked in does not matter. */
+static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    if (gateway_address_key(ctx, key, value) || gateway_limit_key(ctx, key, value) ||
+        gateway_api_key(ctx, key, value) || gateway_log_key(ctx, key, value) ||
+        tls_key(ctx, &cfg->gateway.tls, "cert", "key", NULL, key, value) ||
+        tls_key(ctx, &cfg->gateway.upstream_tls, "upstream_cert", "upstream_key",
+                "upstream_ca", key, value) ||
+        policy_key(ctx, 2, key, value))
+        return;
+    static const char *const own[] = {
+        "listen", "upstream", "descriptors", "services", "auto_map", "docs", "timeout",
+        "max_timeout", "max_body_bytes", "threads", "connection_timeout", "max_connections",
+        "busy_poll_us", "ignore_unknown_query_parameters", "json_ignore_unknown_fields",
+        "json_emit_defaults", "json_proto_names", "metrics", "access_log",
+        "access_log_format", "cert", "key", "upstream_ca", "upstream_cert", "upstream_key",
+        "upstream_name", NULL};
+    unknown_key(ctx, "gateway", key, own);
 }
 
 static void key_service(parse_ctx *ctx, rp_service_conf *svc, const char *key,
