@@ -603,6 +603,103 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth,
     }
 }
 
+/* The variable of template t that starts at segment i, or NULL. */
+static const gw_template_var *var_at(const gw_template *t, size_t i)
+{
+    for (size_t v = 0; v < t->n_vars; v++)
+        if (t->vars[v].first == i && t->vars[v].end > i)
+            return &t->vars[v];
+    return NULL;
+}
+
+/* Wildcard s, bound to no field, as path parameter _N (N = ++*unbound):
+ * a parameter all the same, or no client could fill the path in. */
+static void unbound_param(const gw_segment *s, size_t *unbound, gw_buf *path, json_t *params)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "_%zu", ++*unbound);
+    gw_buf_printf(path, "/{%s}", name);
+    json_t *p = json_pack("{s:s,s:s,s:b}", "name", name, "in", "path", "required", 1);
+    put(p, "schema", json_pack("{s:s}", "type", "string"));
+    put_str(p, "description", s->kind == GW_SEG_STAR
+                                  ? "any one segment; not part of the request"
+                                  : "any segments, '/' sent as is; not part of the "
+                                    "request");
+    json_array_append_new(params, p);
+}
+
+/* The description of p, path parameter number `wild` of variable var
+ * written out segment by segment (s its segment): which segment of the
+ * variable it is. */
+static void describe_var_segment(json_t *p, const gw_template *t, const gw_template_var *var,
+                                 size_t wild, const gw_segment *s)
+{
+    gw_buf d = GW_BUF_INIT;
+    gw_buf_printf(&d, "segment %zu of %s (", wild, var->field_path);
+    for (size_t j = var->first; j < var->end; j++)
+        gw_buf_printf(&d, "%s%s", j > var->first ? "/" : "",
+                      t->segs[j].kind == GW_SEG_LITERAL ? t->segs[j].literal
+                      : t->segs[j].kind == GW_SEG_STAR ? "*" : "**");
+    gw_buf_printf(&d, ")%s", s->kind == GW_SEG_STARSTAR
+                                 ? "; send '/' as is (a %2F stays %2F in the value)"
+                                 : "");
+    gw_buf_putc(&d, '\0');
+    if (!d.oom)
+        put_str(p, "description", (const char *)d.data);
+    gw_buf_free(&d);
+}
+
+/* The description of p, the one path parameter of a variable that is a
+ * wildcard alone (s), bound to field f: the field's. */
+static void describe_var_field(json_t *p, const gw_field *f, const gw_segment *s)
+{
+    if (s->kind == GW_SEG_STARSTAR) {
+        /* several segments: a '/' escaped (%2F) stays escaped in the
+         * value, as google.api.http has it for such variables */
+        gw_buf d = GW_BUF_INIT;
+        gw_buf_printf(&d, "%s%ssegments: send '/' as is (a %%2F stays %%2F in the value)",
+                      f->doc ? f->doc : "", f->doc ? "\n\n" : "");
+        gw_buf_putc(&d, '\0');
+        if (!d.oom)
+            put_str(p, "description", (const char *)d.data);
+        gw_buf_free(&d);
+    } else {
+        put_doc(p, "description", f->doc);
+    }
+}
+
+/* Variable var of template t in path: its literals as they are, and a
+ * parameter for each wildcard, named after the field when the variable is
+ * one wildcard alone, else FIELD-1, FIELD-2… */
+static void var_params(oa_ctx *c, const gw_template *t, const gw_template_var *var,
+                       const gw_message *in, gw_buf *path, json_t *params)
+{
+    const gw_message *owner = in;
+    const gw_field *f = field_at(in, var->field_path, &owner);
+    int single = var->end - var->first == 1 && t->segs[var->first].kind != GW_SEG_LITERAL;
+    for (size_t k = var->first, wild = 0; k < var->end; k++) {
+        const gw_segment *s = &t->segs[k];
+        if (s->kind == GW_SEG_LITERAL) {
+            gw_buf_printf(path, "/%s", s->literal);
+            continue;
+        }
+        char name[MAX_NAME];
+        if (single)
+            snprintf(name, sizeof(name), "%s", var->field_path);
+        else
+            snprintf(name, sizeof(name), "%s-%zu", var->field_path, ++wild);
+        gw_buf_printf(path, "/{%s}", name);
+        json_t *p = json_pack("{s:s,s:s,s:b}", "name", name, "in", "path", "required", 1);
+        put(p, "schema", single && f ? text_schema(c, owner, f)
+                                     : json_pack("{s:s}", "type", "string"));
+        if (single && f)
+            describe_var_field(p, f, s);
+        else
+            describe_var_segment(p, t, var, wild, s);
+        json_array_append_new(params, p);
+    }
+}
+
 /* The OpenAPI path of route r ("/v1/{name}"), its path parameters appended
  * to params.  A variable over several segments, or with literals in it
  * (name = "shelves/" then a wildcard), is written out segment by segment
@@ -611,81 +708,19 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth,
 static int openapi_path(oa_ctx *c, const gw_route *r, gw_buf *path, json_t *params)
 {
     const gw_template *t = &r->tmpl;
-    const gw_message *in = r->method->input;
     size_t unbound = 0;
     for (size_t i = 0; i < t->n_segs;) {
-        const gw_template_var *var = NULL;
-        for (size_t v = 0; v < t->n_vars && !var; v++)
-            if (t->vars[v].first == i && t->vars[v].end > i)
-                var = &t->vars[v];
-        if (!var) {
-            const gw_segment *s = &t->segs[i++];
-            if (s->kind == GW_SEG_LITERAL) {
-                gw_buf_printf(path, "/%s", s->literal);
-                continue;
-            }
-            /* a wildcard bound to no field: a parameter all the same, or
-             * no client could fill the path in */
-            char name[32];
-            snprintf(name, sizeof(name), "_%zu", ++unbound);
-            gw_buf_printf(path, "/{%s}", name);
-            json_t *p = json_pack("{s:s,s:s,s:b}", "name", name, "in", "path", "required", 1);
-            put(p, "schema", json_pack("{s:s}", "type", "string"));
-            put_str(p, "description", s->kind == GW_SEG_STAR
-                                          ? "any one segment; not part of the request"
-                                          : "any segments, '/' sent as is; not part of the "
-                                            "request");
-            json_array_append_new(params, p);
+        const gw_template_var *var = var_at(t, i);
+        if (var) {
+            var_params(c, t, var, r->method->input, path, params);
+            i = var->end;
             continue;
         }
-        const gw_message *owner = in;
-        const gw_field *f = field_at(in, var->field_path, &owner);
-        int single = var->end - var->first == 1 && t->segs[i].kind != GW_SEG_LITERAL;
-        for (size_t k = var->first, wild = 0; k < var->end; k++) {
-            const gw_segment *s = &t->segs[k];
-            if (s->kind == GW_SEG_LITERAL) {
-                gw_buf_printf(path, "/%s", s->literal);
-                continue;
-            }
-            char name[MAX_NAME];
-            if (single)
-                snprintf(name, sizeof(name), "%s", var->field_path);
-            else
-                snprintf(name, sizeof(name), "%s-%zu", var->field_path, ++wild);
-            gw_buf_printf(path, "/{%s}", name);
-            json_t *p = json_pack("{s:s,s:s,s:b}", "name", name, "in", "path", "required", 1);
-            put(p, "schema", single && f ? text_schema(c, owner, f)
-                                         : json_pack("{s:s}", "type", "string"));
-            if (single && f && s->kind == GW_SEG_STARSTAR) {
-                /* several segments: a '/' escaped (%2F) stays escaped in the
-                 * value, as google.api.http has it for such variables */
-                gw_buf d = GW_BUF_INIT;
-                gw_buf_printf(&d, "%s%ssegments: send '/' as is (a %%2F stays %%2F in the value)",
-                              f->doc ? f->doc : "", f->doc ? "\n\n" : "");
-                gw_buf_putc(&d, '\0');
-                if (!d.oom)
-                    put_str(p, "description", (const char *)d.data);
-                gw_buf_free(&d);
-            } else if (single && f) {
-                put_doc(p, "description", f->doc);
-            } else {
-                gw_buf d = GW_BUF_INIT;
-                gw_buf_printf(&d, "segment %zu of %s (", wild, var->field_path);
-                for (size_t j = var->first; j < var->end; j++)
-                    gw_buf_printf(&d, "%s%s", j > var->first ? "/" : "",
-                                  t->segs[j].kind == GW_SEG_LITERAL ? t->segs[j].literal
-                                  : t->segs[j].kind == GW_SEG_STAR ? "*" : "**");
-                gw_buf_printf(&d, ")%s", s->kind == GW_SEG_STARSTAR
-                                             ? "; send '/' as is (a %2F stays %2F in the value)"
-                                             : "");
-                gw_buf_putc(&d, '\0');
-                if (!d.oom)
-                    put_str(p, "description", (const char *)d.data);
-                gw_buf_free(&d);
-            }
-            json_array_append_new(params, p);
-        }
-        i = var->end;
+        const gw_segment *s = &t->segs[i++];
+        if (s->kind == GW_SEG_LITERAL)
+            gw_buf_printf(path, "/%s", s->literal);
+        else
+            unbound_param(s, &unbound, path, params);
     }
     if (!t->n_segs)
         gw_buf_putc(path, '/');
