@@ -290,35 +290,13 @@ static void schedule_retry(sup_child *c, sup_ctx *ctx, int64_t now)
     c->next_start_ms = now + sup_backoff_take_retry(&c->policy, &c->delay_ms, jitter_unit(ctx));
 }
 
-int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now)
+/* The parent's side of a start, after fork: pid's process group, the
+ * pipes' write ends closed and read ends made non-blocking (p owns them
+ * from here on), p filled in and put in c as its current or next process,
+ * and the start counted and logged. */
+static void track_started(sup_child *c, sup_role role, sup_ctx *ctx, sup_proc *p, pid_t pid,
+                          const int notify[2], const int logp[2], int64_t now)
 {
-    int notify[2] = {-1, -1}, logp[2] = {-1, -1}, cfg_fd = -1;
-    sup_proc *p = calloc(1, sizeof(*p));
-    int err = ENOMEM;
-    const char *step = "malloc";
-    if (!p)
-        goto fail;
-    step = "memfd_create"; /* the configuration's text, which the file may no longer be */
-    if ((cfg_fd = rp_config_memfd(ctx->cfg)) < 0) {
-        err = errno;
-        goto fail;
-    }
-    step = "pipe";
-    if (pipe2(notify, O_CLOEXEC) < 0 || pipe2(logp, O_CLOEXEC) < 0) {
-        err = errno;
-        goto fail;
-    }
-    pid_t self = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        err = errno;
-        step = "fork";
-        goto fail;
-    }
-    if (pid == 0)
-        child_exec(c, ctx->cfg->path, cfg_fd, self, logp[1], notify[1]);
-    close(cfg_fd);
-
     /* The child does this too; doing it on both sides means the group exists
      * before either side relies on it.  EACCES: the child has exec'd
      * already; ESRCH: it has exited already.  Both are fine. */
@@ -349,18 +327,14 @@ int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now)
         sup_log(ctx->log, "started %s pid %d", c->name, (int)pid);
         sup_log(ctx->log, "event=start child=%s pid=%d", c->name, (int)pid);
     }
-    return 0;
+}
 
-fail:
-    if (cfg_fd >= 0)
-        close(cfg_fd);
-    for (int i = 0; i < 2; i++) {
-        if (notify[i] >= 0)
-            close(notify[i]);
-        if (logp[i] >= 0)
-            close(logp[i]);
-    }
-    free(p);
+/* Reports a start that failed at `step` with errno `err` before there was
+ * a process; a current child is retried after the backoff, a next one
+ * leaves the current serving.  Returns -err. */
+static int start_failed(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now,
+                        const char *step, int err)
+{
     if (role == SUP_ROLE_CURRENT) {
         schedule_retry(c, ctx, now);
         sup_log(ctx->log, "cannot start %s: %s: %s; retrying in %lld ms", c->name, step,
@@ -373,6 +347,50 @@ fail:
             step, err,
             role == SUP_ROLE_CURRENT ? (long long)(c->next_start_ms - now) : -1LL);
     return -err;
+}
+
+int sup_child_spawn(sup_child *c, sup_role role, sup_ctx *ctx, int64_t now)
+{
+    int notify[2] = {-1, -1}, logp[2] = {-1, -1}, cfg_fd = -1;
+    sup_proc *p = calloc(1, sizeof(*p));
+    int err = ENOMEM;
+    const char *step = "malloc";
+    if (!p)
+        goto fail;
+    step = "memfd_create"; /* the configuration's text, which the file may no longer be */
+    if ((cfg_fd = rp_config_memfd(ctx->cfg)) < 0) {
+        err = errno;
+        goto fail;
+    }
+    step = "pipe";
+    if (pipe2(notify, O_CLOEXEC) < 0 || pipe2(logp, O_CLOEXEC) < 0) {
+        err = errno;
+        goto fail;
+    }
+    pid_t self = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        err = errno;
+        step = "fork";
+        goto fail;
+    }
+    if (pid == 0)
+        child_exec(c, ctx->cfg->path, cfg_fd, self, logp[1], notify[1]);
+    close(cfg_fd);
+    track_started(c, role, ctx, p, pid, notify, logp, now);
+    return 0;
+
+fail:
+    if (cfg_fd >= 0)
+        close(cfg_fd);
+    for (int i = 0; i < 2; i++) {
+        if (notify[i] >= 0)
+            close(notify[i]);
+        if (logp[i] >= 0)
+            close(logp[i]);
+    }
+    free(p);
+    return start_failed(c, role, ctx, now, step, err);
 }
 
 int sup_child_read_notify(sup_child *c, sup_proc *p, sup_logger *lg, int64_t now)
