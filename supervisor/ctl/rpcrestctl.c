@@ -102,20 +102,21 @@ static int send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Sends `request` and prints the answer, waiting up to timeout_s for it;
- * returns the exit status. */
-static int ask(const char *path, const char *request, int timeout_s)
+/* A socket connected to rpcrestd's control socket at `path`, waiting up
+ * to timeout_s to connect and then for each send and read; -1 (reported)
+ * if there is none. */
+static int connect_control(const char *path, int timeout_s)
 {
     struct sockaddr_un sun;
     socklen_t slen;
     if (rp_addr_unix(path, 0, &sun, &slen) < 0) {
         fprintf(stderr, "rpcrestctl: %s: path too long for a unix socket\n", path);
-        return EX_FAILURE;
+        return -1;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fprintf(stderr, "rpcrestctl: socket: %s\n", strerror(errno));
-        return EX_FAILURE;
+        return -1;
     }
     /* a unix socket's connect waits while rpcrestd's backlog is full (its
      * loop stopped or busy), as long as the send timeout allows */
@@ -131,13 +132,15 @@ static int ask(const char *path, const char *request, int timeout_s)
             fprintf(stderr, "rpcrestctl: cannot connect to %s: %s%s\n", path, strerror(e),
                     e == ENOENT || e == ECONNREFUSED ? " (is rpcrestd running?)" : "");
         close(fd);
-        return EX_FAILURE;
+        return -1;
     }
-    if (send_all(fd, request, strlen(request)) < 0 || send_all(fd, "\n", 1) < 0) {
-        fprintf(stderr, "rpcrestctl: %s: %s\n", path, strerror(errno));
-        close(fd);
-        return EX_FAILURE;
-    }
+    return fd;
+}
+
+/* Everything rpcrestd sends on fd until it closes it, NUL-terminated (the
+ * caller frees it), or NULL (reported) if reading fails. */
+static char *read_answer(int fd, const char *path)
+{
     char *answer = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
@@ -147,8 +150,7 @@ static int ask(const char *path, const char *request, int timeout_s)
             if (!grown) {
                 fprintf(stderr, "rpcrestctl: out of memory\n");
                 free(answer);
-                close(fd);
-                return EX_FAILURE;
+                return NULL;
             }
             answer = grown;
         }
@@ -159,18 +161,23 @@ static int ask(const char *path, const char *request, int timeout_s)
             fprintf(stderr, "rpcrestctl: no answer from %s: %s\n", path,
                     errno == EAGAIN ? "timed out" : strerror(errno));
             free(answer);
-            close(fd);
-            return EX_FAILURE;
+            return NULL;
         }
         if (n == 0)
             break;
         len += (size_t)n;
     }
-    close(fd);
     answer = answer ? answer : calloc(1, 1);
-    if (!answer)
-        return EX_FAILURE;
-    answer[len] = '\0';
+    if (answer)
+        answer[len] = '\0';
+    return answer;
+}
+
+/* Prints the body of rpcrestd's answer ("STATUS\nBODY") on stdout, or on
+ * stderr when STATUS says the request failed, and frees it.  Returns
+ * STATUS, the exit status. */
+static int print_answer(const char *path, char *answer)
+{
     char *body = strchr(answer, '\n');
     char *end;
     long status = strtol(answer, &end, 10);
@@ -184,6 +191,23 @@ static int ask(const char *path, const char *request, int timeout_s)
     fputs(body, status == 0 || status == 3 ? stdout : stderr);
     free(answer);
     return (int)status;
+}
+
+/* Sends `request` and prints the answer, waiting up to timeout_s for it;
+ * returns the exit status. */
+static int ask(const char *path, const char *request, int timeout_s)
+{
+    int fd = connect_control(path, timeout_s);
+    if (fd < 0)
+        return EX_FAILURE;
+    if (send_all(fd, request, strlen(request)) < 0 || send_all(fd, "\n", 1) < 0) {
+        fprintf(stderr, "rpcrestctl: %s: %s\n", path, strerror(errno));
+        close(fd);
+        return EX_FAILURE;
+    }
+    char *answer = read_answer(fd, path);
+    close(fd);
+    return answer ? print_answer(path, answer) : EX_FAILURE;
 }
 
 int main(int argc, char **argv)
