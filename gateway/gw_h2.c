@@ -828,10 +828,10 @@ static void set_tcp_options(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &dead_after, sizeof(dead_after));
 }
 
-/* Starts connecting (a TCP connect may finish later: H2_CONNECTING until
- * the socket is writable); the session exists from the start, so calls can
- * be submitted at once and go out once connected. */
-static int open_connection(h2_conn *n)
+/* n->fd: a new socket (non-blocking, with the TCP options) connecting to
+ * the upstream.  Returns 0 if it is connected, 1 if the connect is still in
+ * progress, or -1 (errno; n->fd stays -1) if it failed. */
+static int start_connect(h2_conn *n)
 {
     gw_h2 *c = n->c;
     n->fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -839,24 +839,26 @@ static int open_connection(h2_conn *n)
         return -1;
     if (c->addr.ss_family != AF_UNIX)
         set_tcp_options(n->fd);
-    int pending = 0;
-    if (connect(n->fd, (struct sockaddr *)&c->addr, c->addr_len) < 0) {
-        if (errno != EINPROGRESS) {
-            int e = errno;
-            close(n->fd);
-            n->fd = -1;
-            errno = e;
-            return -1;
-        }
-        pending = 1;
-    }
+    if (connect(n->fd, (struct sockaddr *)&c->addr, c->addr_len) == 0)
+        return 0;
+    if (errno == EINPROGRESS)
+        return 1;
+    int e = errno;
+    close(n->fd);
+    n->fd = -1;
+    errno = e;
+    return -1;
+}
+
+/* n->session: a new client session with this file's callbacks, and the
+ * per-session state of n reset.  Returns 0, or -1 if nghttp2 could not
+ * make one (out of memory). */
+static int new_session(h2_conn *n)
+{
+    gw_h2 *c = n->c;
     nghttp2_session_callbacks *cb;
-    if (nghttp2_session_callbacks_new(&cb) != 0) {
-        close(n->fd);
-        n->fd = -1;
-        errno = ENOMEM;
+    if (nghttp2_session_callbacks_new(&cb) != 0)
         return -1;
-    }
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -886,12 +888,13 @@ static int open_connection(h2_conn *n)
         nghttp2_option_del(opt);
     }
     nghttp2_session_callbacks_del(cb);
-    if (rc != 0) {
-        close(n->fd);
-        n->fd = -1;
-        errno = ENOMEM;
-        return -1;
-    }
+    return rc != 0 ? -1 : 0;
+}
+
+/* The gateway's SETTINGS and connection window, queued on n's session to
+ * go out first. */
+static void submit_settings(h2_conn *n)
+{
     /* the header list a call may carry (its metadata limit).  One field
      * over 64 KiB is more than nghttp2 decodes, and ends the connection
      * (HTTP/2 has no setting to ask for less): the host refuses a
@@ -905,6 +908,24 @@ static int open_connection(h2_conn *n)
     nghttp2_submit_settings(n->session, NGHTTP2_FLAG_NONE, settings,
                             sizeof(settings) / sizeof(settings[0]));
     nghttp2_session_set_local_window_size(n->session, NGHTTP2_FLAG_NONE, 0, 16 << 20);
+}
+
+/* Starts connecting (a TCP connect may finish later: H2_CONNECTING until
+ * the socket is writable); the session exists from the start, so calls can
+ * be submitted at once and go out once connected. */
+static int open_connection(h2_conn *n)
+{
+    gw_h2 *c = n->c;
+    int pending = start_connect(n);
+    if (pending < 0)
+        return -1;
+    if (new_session(n) < 0) {
+        close(n->fd);
+        n->fd = -1;
+        errno = ENOMEM;
+        return -1;
+    }
+    submit_settings(n);
     n->state = pending ? H2_CONNECTING : H2_UP;
     if (!pending)
         c->backoff_ms = 0;
