@@ -216,9 +216,14 @@ static void forget(sup_adopted *a, sup_adoptee *rec)
 /* Sends sig to rec and, if it leads a process group (the setsid() of a
  * daemon took it and its own children into one), to that group.  Returns 0,
  * or -1 if it was refused (an adoptee that runs as another user): logged,
- * and rec is left alone from then on. */
+ * and rec is left alone from then on.  rec's name is taken again first: a
+ * look may have seen it before an exec (a forked copy of its parent), and
+ * not reaped yet, its pid is still its own. */
 static int signal_adoptee(sup_adopted *a, sup_adoptee *rec, int sig)
 {
+    proc_stat st;
+    if (read_stat(rec->pid, &st) == 0)
+        memcpy(rec->comm, st.comm, sizeof(rec->comm));
     int rc = getpgid(rec->pid) == rec->pid ? kill(-rec->pid, sig) : kill(rec->pid, sig);
     if (rc == 0 || errno == ESRCH)
         return 0;

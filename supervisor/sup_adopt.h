@@ -62,7 +62,7 @@ typedef struct sup_adoptee {
     int noted;         /* known only from its end (sup_adopt_note), not from a look */
     pid_t pgrp;        /* its process group when rpcrestd first saw it */
     int seen;          /* in the last look */
-    char comm[16];     /* its name when rpcrestd first saw it */
+    char comm[16];     /* its name as rpcrestd last read it: seen, signalled, ended */
 } sup_adoptee;
 
 /* 1 if pid is a process rpcrestd started itself (a child's, the guard). */

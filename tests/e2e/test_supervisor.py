@@ -976,6 +976,11 @@ class SupervisorTest(SupervisorCase):
         pids = {name: self.wait_for_spawned(r, name) for name in ("helper", "daemon", "stubborn")}
         self.assertTrue(wait_until(lambda: os.path.exists(os.path.join(r.dir, "stubborn.trapped")),
                                    5), r.log())
+        # named as they are when signalled and when they end: sleep, once
+        # they have exec'd it (their pid is known from the fork before)
+        for name in ("helper", "daemon"):
+            self.assertTrue(wait_until(lambda: " (sleep) " in "".join(describe([pids[name]])), 5),
+                            describe([pids[name]]))
         r.proc.send_signal(signal.SIGTERM)
         self.assertEqual(r.proc.wait(5), 0, r.log())
         for name, pid in pids.items():
@@ -987,12 +992,33 @@ class SupervisorTest(SupervisorCase):
         for name in ("helper", "daemon"):
             self.assertRegex(log, r"adopted process pid %d \(sleep\) killed by signal SIGTERM"
                              % pids[name])
-        # named as rpcrestd first saw it: setsid, if it had not exec'd sh yet
         self.assertRegex(log, r"adopted process(es)? did not stop within 0.5 s; sending SIGKILL: "
-                         r"pid %d \((sh|setsid)\)" % pids["stubborn"])
-        self.assertRegex(log, r"adopted process pid %d \((sh|setsid)\) killed by signal SIGKILL"
+                         r"pid %d \(sh\)" % pids["stubborn"])
+        self.assertRegex(log, r"adopted process pid %d \(sh\) killed by signal SIGKILL"
                          % pids["stubborn"])
         self.assertRegex(log, r"rpcrestd: stopped\n$")
+
+    def test_an_adoptee_is_named_as_it_is_when_signalled(self):
+        """An adoptee that has exec'd since rpcrestd first saw it (as a
+        forked copy of its parent) is named as it is now in the stop's
+        SIGKILL line.  This one execs sleep when the stop's SIGTERM comes,
+        which is after the look the stop takes first (its stderr goes
+        nowhere: the shell says "Terminated" of its sleep 0.1, to a pipe
+        nobody reads any more)."""
+        stubborn = ("sh -c 'trap \"exec sleep 1000\" TERM; exec 2>/dev/null; : > \"$0\"; "
+                    "while :; do sleep 0.1; done' \"$d/stubborn.trapped\"")
+        host = HERE + spawn("stubborn", stubborn, daemon=True) + IDLE
+        r = self.stand_ins(host, IDLE, supervisor={"stop_timeout": "2"}).start()
+        pid = self.wait_for_spawned(r, "stubborn")
+        self.assertTrue(wait_until(lambda: os.path.exists(os.path.join(r.dir, "stubborn.trapped")),
+                                   5), r.log())
+        r.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(r.proc.wait(10), 0, r.log())
+        self.assertFalse(pid_alive(pid), r.log())
+        log = r.log()
+        self.assertRegex(log, r"1 adopted process did not stop within 2 s; sending SIGKILL: "
+                         r"pid %d \(sleep\)\n" % pid)
+        self.assertRegex(log, r"adopted process pid %d \(sleep\) killed by signal SIGKILL" % pid)
 
     def test_killed_supervisor_takes_adopted_processes_along(self):
         """kill -9 of rpcrestd: the guard kills what rpcrestd had adopted
