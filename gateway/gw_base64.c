@@ -40,20 +40,20 @@ static int sextet(char c)
     return -1;
 }
 
-int gw_base64_decode(gw_buf *out, const char *text, size_t len)
+gw_result gw_base64_decode(gw_buf *out, const char *text, size_t len)
 {
     while (len > 0 && text[len - 1] == '=')
         len--;
     if (len % 4 == 1)
-        return -1;
+        return GW_REFUSED;
     if (gw_buf_reserve(out, len / 4 * 3 + 3) < 0)
-        return -2;
+        return GW_NOMEM;
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {
         int s = sextet(text[i]);
         if (s < 0)
-            return -1;
+            return GW_REFUSED;
         acc = acc << 6 | (uint32_t)s;
         bits += 6;
         if (bits >= 8) {
@@ -61,5 +61,5 @@ int gw_base64_decode(gw_buf *out, const char *text, size_t len)
             out->data[out->len++] = (uint8_t)(acc >> bits);
         }
     }
-    return 0;
+    return GW_OK;
 }

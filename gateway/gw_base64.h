@@ -10,12 +10,13 @@
 #include <stdint.h>
 
 #include "gw_buf.h"
+#include "gw_result.h"
 
 /* Appends the padded standard-alphabet encoding of data[0..len). */
 void gw_base64_encode(gw_buf *out, const uint8_t *data, size_t len);
 
-/* Appends the decoding of text[0..len); returns 0, -1 if it is not
- * base64 (either alphabet, padding optional), -2 when out of memory. */
-int gw_base64_decode(gw_buf *out, const char *text, size_t len);
+/* Appends the decoding of text[0..len); returns GW_OK, GW_REFUSED if it
+ * is not base64 (either alphabet, padding optional), or GW_NOMEM. */
+gw_result gw_base64_decode(gw_buf *out, const char *text, size_t len);
 
 #endif /* GW_BASE64_H */

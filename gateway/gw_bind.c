@@ -35,21 +35,21 @@ static const char *shown(const char *s, size_t len, char *buf)
     return buf;
 }
 
-static int out_of_memory(char *err, size_t errlen)
+static gw_result out_of_memory(char *err, size_t errlen)
 {
     snprintf(err, errlen, "%s", GW_ERR_OOM);
-    return -2;
+    return GW_NOMEM;
 }
 
 /* Why jansson made no string of text[0..len) for field f: it is not
- * UTF-8 (-1), or there was no memory for it (-2). */
-static int string_failed(const gw_field *f, const char *text, size_t len, char *err,
-                         size_t errlen)
+ * UTF-8 (GW_REFUSED), or there was no memory for it (GW_NOMEM). */
+static gw_result string_failed(const gw_field *f, const char *text, size_t len, char *err,
+                               size_t errlen)
 {
     if (rp_utf8_valid((const uint8_t *)text, len))
         return out_of_memory(err, errlen);
     snprintf(err, errlen, "field '%s': value is not valid UTF-8", f->name);
-    return -1;
+    return GW_REFUSED;
 }
 
 /*
@@ -60,8 +60,8 @@ static int string_failed(const gw_field *f, const char *text, size_t len, char *
  * empty path is refused, and so is a '_' not followed by a lowercase letter
  * ("line_1"), which the JSON form cannot carry.  "" is a mask with no paths.
  */
-static int mask_value(const gw_field *f, const char *text, size_t len, json_t **v, char *err,
-                      size_t errlen)
+static gw_result mask_value(const gw_field *f, const char *text, size_t len, json_t **v,
+                            char *err, size_t errlen)
 {
     gw_buf b = GW_BUF_INIT;
     char text_shown[SHOWN_SIZE];
@@ -73,7 +73,7 @@ static int mask_value(const gw_field *f, const char *text, size_t len, json_t **
             snprintf(err, errlen, "field '%s': an empty path in the mask '%s'", f->name,
                      shown(text, len, text_shown));
             gw_buf_free(&b);
-            return -1;
+            return GW_REFUSED;
         }
         const char *why = memchr(path, '\0', i - start)
                               ? "has a NUL byte"
@@ -82,14 +82,14 @@ static int mask_value(const gw_field *f, const char *text, size_t len, json_t **
             snprintf(err, errlen, "field '%s': path '%s' %s", f->name,
                      shown(path, i - start, text_shown), why);
             gw_buf_free(&b);
-            return -1;
+            return GW_REFUSED;
         }
         if (i < len)
             gw_buf_putc(&b, ',');
         start = i + 1;
     }
     const char *joined = b.data ? (char *)b.data : "";
-    int rc = 0;
+    gw_result rc = GW_OK;
     if (b.oom)
         rc = out_of_memory(err, errlen);
     else if (!(*v = json_stringn(joined, b.len)))
@@ -103,15 +103,15 @@ static int mask_value(const gw_field *f, const char *text, size_t len, json_t **
  * is about a body's keys, and a path or query value the enum lacks is
  * refused, as grpc-gateway does (even for a proto3 enum, which takes any
  * number in a body). */
-static int enum_value(const gw_field *f, const char *text, size_t len, json_t **v, char *err,
-                      size_t errlen)
+static gw_result enum_value(const gw_field *f, const char *text, size_t len, json_t **v,
+                            char *err, size_t errlen)
 {
     char small[128], *name = small; /* text is not NUL-terminated */
     if (len >= sizeof(small) && !(name = malloc(len + 1)))
         return out_of_memory(err, errlen);
     memcpy(name, text, len);
     name[len] = '\0';
-    int rc = -1;
+    gw_result rc = GW_REFUSED;
     size_t i = name[0] == '-' ? 1 : 0;
     while (i < len && name[i] >= '0' && name[i] <= '9')
         i++;
@@ -122,9 +122,10 @@ static int enum_value(const gw_field *f, const char *text, size_t len, json_t **
             snprintf(err, errlen, "field '%s': %lld is not a value of enum %s", f->name, number,
                      f->enumeration->full_name);
         else
-            rc = (*v = json_integer(number)) ? 0 : out_of_memory(err, errlen);
+            rc = (*v = json_integer(number)) ? GW_OK : out_of_memory(err, errlen);
     } else if (!memchr(text, '\0', len) && gw_enum_by_name(f->enumeration, name)) {
-        rc = (*v = json_stringn(text, len)) ? 0 : out_of_memory(err, errlen); /* a name: ASCII */
+        /* a name: ASCII */
+        rc = (*v = json_stringn(text, len)) ? GW_OK : out_of_memory(err, errlen);
     } else {
         char text_shown[SHOWN_SIZE];
         snprintf(err, errlen, "field '%s': '%s' is not a value of enum %s", f->name,
@@ -149,19 +150,19 @@ static json_t *bool_value(const char *text, size_t len)
 }
 
 /* Text -> JSON value *v for field f (a path variable or query parameter).
- * 0, or -1 (the text is no value of f) or -2 (out of memory) with the
+ * GW_OK, or GW_REFUSED (the text is no value of f) or GW_NOMEM with the
  * reason in err. */
-static int text_value(const gw_field *f, const char *text, size_t len, json_t **v, char *err,
-                      size_t errlen)
+static gw_result text_value(const gw_field *f, const char *text, size_t len, json_t **v,
+                            char *err, size_t errlen)
 {
     char text_shown[SHOWN_SIZE];
     switch (f->type) {
     case GW_TYPE_BOOL:
         if ((*v = bool_value(text, len)))
-            return 0;
+            return GW_OK;
         snprintf(err, errlen, "field '%s': '%s' is not true or false", f->name,
                  shown(text, len, text_shown));
-        return -1;
+        return GW_REFUSED;
     case GW_TYPE_ENUM:
         return enum_value(f, text, len, v, err, errlen);
     case GW_TYPE_MESSAGE:
@@ -183,13 +184,13 @@ static int text_value(const gw_field *f, const char *text, size_t len, json_t **
         if (m && (m->wkt == GW_WKT_TIMESTAMP || m->wkt == GW_WKT_DURATION))
             break;
         snprintf(err, errlen, "field '%s' is a message and cannot be set from text", f->name);
-        return -1;
+        return GW_REFUSED;
     }
     default:
         break;
     }
     *v = json_stringn(text, len);
-    return *v ? 0 : string_failed(f, text, len, err, errlen);
+    return *v ? GW_OK : string_failed(f, text, len, err, errlen);
 }
 
 /* The key under which `obj` holds field f, preferring what is there. */
@@ -202,9 +203,9 @@ static const char *field_key(const json_t *obj, const gw_field *f)
 
 /* Stores text as the value of map field f under map_key, in obj.  fpath
  * is the parameter's field path as a reason shows it (see shown()). */
-static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
-                          const char *map_key, const char *text, size_t len, int once, char *err,
-                          size_t errlen)
+static gw_result bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
+                                const char *map_key, const char *text, size_t len, int once,
+                                char *err, size_t errlen)
 {
     const gw_field *vf = f->repeated && f->message && f->message->map_entry
                              ? gw_message_field_by_number(f->message, 2)
@@ -213,7 +214,7 @@ static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
     shown(map_key, strlen(map_key), key_shown);
     if (!vf) {
         snprintf(err, errlen, "'%s[%s]': field '%s' is not a map", fpath, key_shown, f->name);
-        return -1;
+        return GW_REFUSED;
     }
     gw_field as_field = *vf; /* errors name the parameter ("a.m[k]"), not "value" */
     char name[2 * SHOWN_SIZE + 2];
@@ -221,8 +222,8 @@ static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
     as_field.name = name;
     as_field.json_name = f->json_name;
     json_t *v = NULL;
-    int rc = text_value(&as_field, text, len, &v, err, errlen);
-    if (rc < 0)
+    gw_result rc = text_value(&as_field, text, len, &v, err, errlen);
+    if (rc != GW_OK)
         return rc;
     const char *key = field_key(obj, f);
     json_t *map = json_object_get(obj, key);
@@ -236,30 +237,30 @@ static int bind_map_entry(json_t *obj, const gw_field *f, const char *fpath,
     if (once && json_object_get(map, map_key)) {
         json_decref(v);
         snprintf(err, errlen, "'%s': given more than once", name);
-        return -1;
+        return GW_REFUSED;
     }
     if (json_object_set_new(map, map_key, v) < 0) {
         if (rp_utf8_valid((const uint8_t *)map_key, strlen(map_key)))
             return out_of_memory(err, errlen);
         snprintf(err, errlen, "'%s': the key is not valid UTF-8", name);
-        return -1;
+        return GW_REFUSED;
     }
-    return 0;
+    return GW_OK;
 }
 
 /* Stores v (which it takes) as the value of field f, under key in obj: an
  * element more when f is repeated.  once: see bind_text. */
-static int bind_value(json_t *obj, const gw_field *f, const char *key, json_t *v, int once,
-                      const char *fpath, char *err, size_t errlen)
+static gw_result bind_value(json_t *obj, const gw_field *f, const char *key, json_t *v,
+                            int once, const char *fpath, char *err, size_t errlen)
 {
     if (!f->repeated && once && json_object_get(obj, key)) {
         json_decref(v);
         snprintf(err, errlen, "'%s': given more than once, and field '%s' is not repeated",
                  fpath, f->name);
-        return -1;
+        return GW_REFUSED;
     }
     if (!f->repeated) /* key is a field's name, UTF-8: only memory can fail */
-        return json_object_set_new(obj, key, v) < 0 ? out_of_memory(err, errlen) : 0;
+        return json_object_set_new(obj, key, v) < 0 ? out_of_memory(err, errlen) : GW_OK;
     json_t *arr = json_object_get(obj, key);
     if (!json_is_array(arr)) {
         arr = json_array();
@@ -268,7 +269,7 @@ static int bind_value(json_t *obj, const gw_field *f, const char *key, json_t *v
             return out_of_memory(err, errlen);
         }
     }
-    return json_array_append_new(arr, v) < 0 ? out_of_memory(err, errlen) : 0;
+    return json_array_append_new(arr, v) < 0 ? out_of_memory(err, errlen) : GW_OK;
 }
 
 /*
@@ -278,11 +279,12 @@ static int bind_value(json_t *obj, const gw_field *f, const char *key, json_t *v
  * query parameters).  Repeated fields collect values in an array.
  * once: a field that is not repeated and already has a value is refused (a
  * query parameter given twice); else the value replaces it (a path
- * variable over the body's field).  0, or -1 (refused) or -2 (out of
- * memory) with the reason in err.
+ * variable over the body's field).  GW_OK, or GW_REFUSED or GW_NOMEM with
+ * the reason in err.
  */
-static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const char *map_key,
-                     const char *text, size_t len, int once, char *err, size_t errlen)
+static gw_result bind_text(json_t *obj, const gw_message *m, const char *fpath,
+                           const char *map_key, const char *text, size_t len, int once,
+                           char *err, size_t errlen)
 {
     char path_shown[SHOWN_SIZE];
     shown(fpath, strlen(fpath), path_shown);
@@ -295,7 +297,7 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
             char comp_shown[SHOWN_SIZE];
             snprintf(err, errlen, "'%s': %s has no field '%s'", path_shown, m->full_name,
                      shown(comp, clen, comp_shown));
-            return -1;
+            return GW_REFUSED;
         }
         const char *key = field_key(obj, f);
         if (!dot && map_key)
@@ -304,19 +306,19 @@ static int bind_text(json_t *obj, const gw_message *m, const char *fpath, const 
             gw_field named = *f; /* errors name the parameter as written ("a.b") */
             named.name = path_shown;
             json_t *v = NULL;
-            int rc = text_value(&named, text, len, &v, err, errlen);
-            return rc < 0 ? rc : bind_value(obj, f, key, v, once, path_shown, err, errlen);
+            gw_result rc = text_value(&named, text, len, &v, err, errlen);
+            return rc != GW_OK ? rc : bind_value(obj, f, key, v, once, path_shown, err, errlen);
         }
         if ((f->type != GW_TYPE_MESSAGE && f->type != GW_TYPE_GROUP) || f->repeated) {
             snprintf(err, errlen, "'%s': '%s' is not a singular message field", path_shown,
                      f->name);
-            return -1;
+            return GW_REFUSED;
         }
         json_t *sub = json_object_get(obj, key);
         if (sub && !json_is_object(sub) && !json_is_null(sub)) {
             snprintf(err, errlen, "field '%s': expected an object (%s)", key,
                      f->message->full_name);
-            return -1;
+            return GW_REFUSED;
         }
         if (!json_is_object(sub)) {
             sub = json_object();
@@ -338,39 +340,40 @@ int gw_bind_by_fields(const gw_route *route)
 /* Whether wire[0..len), well-known type m set field by field, is a value
  * its JSON form can carry, as a body's must be (a Timestamp's nanos in
  * 0..999999999, a FieldMask's paths field names, an Any's type one the
- * descriptors declare): it is printed, as a reply would be.  0, or -1
- * (-2: out of memory) with the reason. */
-static int check_well_known(const gw_message *m, const uint8_t *wire, size_t len,
-                            const gw_json_options *opt, char *err, size_t errlen)
+ * descriptors declare): it is printed, as a reply would be.  GW_OK, or
+ * GW_REFUSED or GW_NOMEM with the reason. */
+static gw_result check_well_known(const gw_message *m, const uint8_t *wire, size_t len,
+                                  const gw_json_options *opt, char *err, size_t errlen)
 {
     gw_buf text = GW_BUF_INIT;
     char why[GW_BIND_ERR_SIZE];
-    int rc = gw_proto_to_json(m, wire, len, opt, &text, why, sizeof(why));
+    gw_result rc = gw_proto_to_json(m, wire, len, opt, &text, why, sizeof(why));
     gw_buf_free(&text);
-    if (rc == -1)
+    if (rc == GW_REFUSED)
         snprintf(err, errlen, "not a valid %s: %s", m->full_name, why);
-    else if (rc == -2)
+    else if (rc == GW_NOMEM)
         out_of_memory(err, errlen);
     return rc;
 }
 
-int gw_bind_encode(const gw_route *route, const json_t *request, const gw_json_options *opt,
-                   gw_buf *out, char *err, size_t errlen)
+gw_result gw_bind_encode(const gw_route *route, const json_t *request,
+                         const gw_json_options *opt, gw_buf *out, char *err, size_t errlen)
 {
     const gw_message *in = route->method->input;
     if (!gw_bind_by_fields(route))
         return gw_json_to_proto(in, request, opt, out, err, errlen);
     size_t start = out->len;
-    int rc = gw_json_fields_to_proto(in, request, opt, out, err, errlen);
-    if (rc == 0)
+    gw_result rc = gw_json_fields_to_proto(in, request, opt, out, err, errlen);
+    if (rc == GW_OK)
         rc = check_well_known(in, out->data ? out->data + start : NULL, out->len - start, opt,
                               err, errlen);
     return rc;
 }
 
-/* The body's JSON into *out; 0, -1 or -2 as gw_bind_request. */
-static int parse_body(const gw_route *route, const char *body, size_t len, json_t **out,
-                      char *err, size_t errlen)
+/* The body's JSON into *out; GW_OK, GW_REFUSED or GW_NOMEM as
+ * gw_bind_request. */
+static gw_result parse_body(const gw_route *route, const char *body, size_t len, json_t **out,
+                            char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *json = gw_json_loadb(body, len,
@@ -380,7 +383,7 @@ static int parse_body(const gw_route *route, const char *body, size_t len, json_
     if (!json) {
         snprintf(err, errlen, "malformed JSON body: %s (line %d, column %d)", jerr.text,
                  jerr.line, jerr.column);
-        return -1;
+        return GW_REFUSED;
     }
     /* body "*" is the whole request: an object, unless the request is a
      * well-known type whose JSON form is not (a StringValue is "text", a
@@ -391,10 +394,10 @@ static int parse_body(const gw_route *route, const char *body, size_t len, json_
         (in->wkt == GW_WKT_NONE || gw_bind_by_fields(route))) {
         json_decref(json);
         snprintf(err, errlen, "the body must be a JSON object (%s)", in->full_name);
-        return -1;
+        return GW_REFUSED;
     }
     *out = json;
-    return 0;
+    return GW_OK;
 }
 
 /* 1 if obj (the body, where path variables go next) holds a value, not
@@ -423,33 +426,33 @@ static int body_has(const json_t *obj, const gw_message *m, const char *fpath)
  * path, so {"id": 5} for a string id is a 400 there whatever the path
  * says.  The whole body is checked, with the body's options, and only
  * when a variable replaces something (seldom). */
-static int check_replaced_values(const json_t *obj, const gw_route *route,
-                                 const gw_json_options *json_opt, char *err, size_t errlen)
+static gw_result check_replaced_values(const json_t *obj, const gw_route *route,
+                                       const gw_json_options *json_opt, char *err, size_t errlen)
 {
     size_t i = 0;
     while (i < route->tmpl.n_vars &&
            !body_has(obj, route->method->input, route->tmpl.vars[i].field_path))
         i++;
     if (i == route->tmpl.n_vars)
-        return 0;
+        return GW_OK;
     gw_buf scratch = GW_BUF_INIT;
-    int rc = gw_bind_encode(route, obj, json_opt, &scratch, err, errlen);
+    gw_result rc = gw_bind_encode(route, obj, json_opt, &scratch, err, errlen);
     gw_buf_free(&scratch);
     return rc;
 }
 
-static int bind_path(json_t *obj, const gw_route *route, const char *path,
-                     const gw_path_span *spans, const gw_json_options *json_opt, char *err,
-                     size_t errlen)
+static gw_result bind_path(json_t *obj, const gw_route *route, const char *path,
+                           const gw_path_span *spans, const gw_json_options *json_opt, char *err,
+                           size_t errlen)
 {
-    int rc = check_replaced_values(obj, route, json_opt, err, errlen);
-    for (size_t i = 0; rc == 0 && i < route->tmpl.n_vars; i++) {
+    gw_result rc = check_replaced_values(obj, route, json_opt, err, errlen);
+    for (size_t i = 0; rc == GW_OK && i < route->tmpl.n_vars; i++) {
         gw_buf text = GW_BUF_INIT;
         const char *fpath = route->tmpl.vars[i].field_path;
         rc = gw_route_decode_var(&route->tmpl, i, path + spans[i].start, spans[i].len, &text);
-        if (rc < 0)
+        if (rc != GW_OK)
             snprintf(err, errlen, "path variable '%s': %s", fpath,
-                     rc == -2 ? GW_ERR_OOM : "malformed percent-encoding");
+                     rc == GW_NOMEM ? GW_ERR_OOM : "malformed percent-encoding");
         else
             rc = bind_text(obj, route->method->input, fpath, NULL,
                            text.data ? (char *)text.data : "", text.len, 0, err, errlen);
@@ -541,44 +544,45 @@ static const char *split_map_key(char *name, size_t len)
 #define QUERY_PREFIX "query parameter "
 
 /* Binds one query parameter whose name and value are decoded (NUL-ended). */
-static int bind_query_param(json_t *obj, const gw_route *route, char *name, size_t name_len,
-                            const gw_buf *value, int ignore_unknown, char *err, size_t errlen)
+static gw_result bind_query_param(json_t *obj, const gw_route *route, char *name,
+                                  size_t name_len, const gw_buf *value, int ignore_unknown,
+                                  char *err, size_t errlen)
 {
     const char *map_key = split_map_key(name, name_len);
     if ((ignore_unknown && names_no_field(route->method->input, name)) ||
         is_path_variable(route, name) || in_body_field(route, name))
-        return 0;
+        return GW_OK;
     size_t skip = errlen > sizeof(QUERY_PREFIX) ? sizeof(QUERY_PREFIX) - 1 : 0;
-    int rc = bind_text(obj, route->method->input, name, map_key, (char *)value->data,
-                       value->len - 1, 1, err + skip, errlen - skip);
-    if (rc == -1)
+    gw_result rc = bind_text(obj, route->method->input, name, map_key, (char *)value->data,
+                             value->len - 1, 1, err + skip, errlen - skip);
+    if (rc == GW_REFUSED)
         memcpy(err, QUERY_PREFIX, skip);
-    else if (rc == -2)
+    else if (rc == GW_NOMEM)
         out_of_memory(err, errlen);
     return rc;
 }
 
-static int bind_query(json_t *obj, const gw_route *route, const gw_query_param *query,
-                      size_t n_query, int ignore_unknown, char *err, size_t errlen)
+static gw_result bind_query(json_t *obj, const gw_route *route, const gw_query_param *query,
+                            size_t n_query, int ignore_unknown, char *err, size_t errlen)
 {
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n_query; i++) {
+    gw_result rc = GW_OK;
+    for (size_t i = 0; rc == GW_OK && i < n_query; i++) {
         if (!query[i].key[0] && (!query[i].value || !query[i].value[0]))
             continue; /* "a=1&&b=2", "?&a=1": nothing, as Go's url.ParseQuery has it */
         gw_buf key = GW_BUF_INIT, value = GW_BUF_INIT;
         const char *raw = query[i].key;
         char raw_shown[SHOWN_SIZE];
         rc = gw_query_decode(raw, &key);
-        if (rc == 0)
+        if (rc == GW_OK)
             rc = gw_query_decode(query[i].value ? query[i].value : "", &value);
-        if (rc < 0) {
+        if (rc != GW_OK) {
             snprintf(err, errlen, QUERY_PREFIX "'%s': %s", shown(raw, strlen(raw), raw_shown),
-                     rc == -2 ? GW_ERR_OOM : "malformed percent-encoding");
+                     rc == GW_NOMEM ? GW_ERR_OOM : "malformed percent-encoding");
         } else if (strlen((char *)key.data) != key.len - 1) {
             /* field paths are C strings from here on: "tags%00x" is not "tags" */
             snprintf(err, errlen, QUERY_PREFIX "'%s': the name has a NUL byte",
                      shown(raw, strlen(raw), raw_shown));
-            rc = -1;
+            rc = GW_REFUSED;
         } else {
             rc = bind_query_param(obj, route, (char *)key.data, key.len - 1, &value,
                                   ignore_unknown, err, errlen);
@@ -695,17 +699,17 @@ static void patch_mask_tail(json_t *obj, const gw_field *f, const gw_buf *paths,
     gw_buf_append(tail, paths->data, paths->len);
 }
 
-int gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
-                    const char *body, size_t body_len, const gw_query_param *query,
-                    size_t n_query, const gw_bind_options *opt, json_t **out, gw_buf *tail,
-                    char *err, size_t errlen)
+gw_result gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
+                          const char *body, size_t body_len, const gw_query_param *query,
+                          size_t n_query, const gw_bind_options *opt, json_t **out,
+                          gw_buf *tail, char *err, size_t errlen)
 {
     const char *body_field = route->binding->body;
     json_t *parsed = NULL;
-    int rc = *body_field && body_len > 0
-                 ? parse_body(route, body, body_len, &parsed, err, errlen)
-                 : 0;
-    if (rc < 0)
+    gw_result rc = *body_field && body_len > 0
+                       ? parse_body(route, body, body_len, &parsed, err, errlen)
+                       : GW_OK;
+    if (rc != GW_OK)
         return rc;
     /* the mask lists what the body holds before path variables join it */
     const gw_field *mask_field = json_is_object(parsed) ? patch_mask_field(route) : NULL;
@@ -735,16 +739,16 @@ int gw_bind_request(const gw_route *route, const char *path, const gw_path_span 
     }
     if (!obj || mask.oom)
         rc = out_of_memory(err, errlen);
-    if (rc == 0)
+    if (rc == GW_OK)
         rc = bind_path(obj, route, path, spans, opt->json, err, errlen);
-    if (rc == 0 && strcmp(body_field, "*") != 0)
+    if (rc == GW_OK && strcmp(body_field, "*") != 0)
         rc = bind_query(obj, route, query, n_query, opt->ignore_unknown_query, err, errlen);
-    if (rc == 0 && mask_field)
+    if (rc == GW_OK && mask_field)
         patch_mask_tail(obj, mask_field, &mask, tail);
     gw_buf_free(&mask);
-    if (rc == 0 && tail->oom)
+    if (rc == GW_OK && tail->oom)
         rc = out_of_memory(err, errlen);
-    if (rc < 0)
+    if (rc != GW_OK)
         json_decref(obj);
     else
         *out = obj;

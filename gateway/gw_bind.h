@@ -12,6 +12,7 @@
 
 #include "gw_buf.h"
 #include "gw_json.h"
+#include "gw_result.h"
 #include "gw_route.h"
 
 /* One raw (still percent-encoded) query parameter. */
@@ -33,9 +34,9 @@ typedef struct gw_bind_options {
 
 /*
  * Sets *out to the request as a new JSON value for gw_bind_encode (the
- * caller json_decref's it) and returns 0; or writes a one-line reason into
- * err[errlen] and returns -1 when the request is refused (a 400), -2 when
- * out of memory (the reason is GW_ERR_OOM).  A reason shows a name from
+ * caller json_decref's it) and returns GW_OK; or writes a one-line reason
+ * into err[errlen] and returns GW_REFUSED (a 400), or GW_NOMEM (the reason
+ * is GW_ERR_OOM).  A reason shows a name from
  * the request (a query parameter's, a map key) up to 100 bytes and "..."
  * in place of the rest, so that GW_BIND_ERR_SIZE bytes hold it whole
  * unless the schema's own names run long.
@@ -45,10 +46,10 @@ typedef struct gw_bind_options {
  * whose paths (proto names) JSON cannot always carry; nothing for other
  * requests.
  */
-int gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
-                    const char *body, size_t body_len, const gw_query_param *query,
-                    size_t n_query, const gw_bind_options *opt, json_t **out, gw_buf *tail,
-                    char *err, size_t errlen);
+gw_result gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
+                          const char *body, size_t body_len, const gw_query_param *query,
+                          size_t n_query, const gw_bind_options *opt, json_t **out,
+                          gw_buf *tail, char *err, size_t errlen);
 
 /*
  * 1 when the request that route binds is a well-known type (a Timestamp, a
@@ -69,7 +70,7 @@ int gw_bind_by_fields(const gw_route *route);
  * an Any of an unknown type), as a body in that form cannot say them.
  * Returns as gw_json_to_proto does.
  */
-int gw_bind_encode(const gw_route *route, const json_t *request, const gw_json_options *opt,
-                   gw_buf *out, char *err, size_t errlen);
+gw_result gw_bind_encode(const gw_route *route, const json_t *request,
+                         const gw_json_options *opt, gw_buf *out, char *err, size_t errlen);
 
 #endif /* GW_BIND_H */

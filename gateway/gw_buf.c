@@ -79,7 +79,7 @@ void gw_buf_fixed64(gw_buf *b, uint64_t v)
     gw_buf_fixed32(b, (uint32_t)(v >> 32));
 }
 
-int gw_query_decode(const char *s, gw_buf *out)
+gw_result gw_query_decode(const char *s, gw_buf *out)
 {
     for (; *s; s++) {
         if (*s == '+') {
@@ -87,7 +87,7 @@ int gw_query_decode(const char *s, gw_buf *out)
         } else if (*s == '%') {
             int hi = gw_hex_digit(s[1]), lo = hi >= 0 ? gw_hex_digit(s[2]) : -1;
             if (lo < 0)
-                return -1;
+                return GW_REFUSED;
             gw_buf_putc(out, (uint8_t)(hi << 4 | lo));
             s += 2;
         } else {
@@ -95,7 +95,7 @@ int gw_query_decode(const char *s, gw_buf *out)
         }
     }
     gw_buf_putc(out, '\0');
-    return out->oom ? -2 : 0;
+    return out->oom ? GW_NOMEM : GW_OK;
 }
 
 void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v)

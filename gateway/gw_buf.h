@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "gw_result.h"
+
 typedef struct gw_buf {
     uint8_t *data;
     size_t len;
@@ -53,16 +55,6 @@ void gw_buf_varint(gw_buf *b, uint64_t v);
 void gw_buf_fixed32(gw_buf *b, uint32_t v);
 void gw_buf_fixed64(gw_buf *b, uint64_t v);
 
-/*
- * A step of a request that fails writes a reason and returns -1 when the
- * request is refused (the client's fault: 4xx), or -2 when the gateway ran
- * out of memory on the way (500), with GW_ERR_OOM as the reason's end
- * ("field 'x': out of memory").  The HTTP layer goes by the value: the
- * reason's text may hold what the client sent, and says nothing about
- * which failure it was.
- */
-#define GW_ERR_OOM "out of memory"
-
 /* The value of a hex digit, or -1. */
 static inline int gw_hex_digit(char c)
 {
@@ -73,8 +65,8 @@ static inline int gw_hex_digit(char c)
 }
 
 /* Appends the query-string decoding of s (%XX escapes, '+' for space) and
- * a NUL; returns 0, -1 for a malformed escape, -2 when out of memory. */
-int gw_query_decode(const char *s, gw_buf *out);
+ * a NUL; returns GW_OK, GW_REFUSED for a malformed escape, or GW_NOMEM. */
+gw_result gw_query_decode(const char *s, gw_buf *out);
 
 /* Inserts the varint `v` at offset `at`, shifting what follows. */
 void gw_buf_insert_varint(gw_buf *b, size_t at, uint64_t v);

@@ -467,7 +467,7 @@ static int add_metadata(h2_call *k, int which, const uint8_t *name, size_t name_
     m->key[name_len] = '\0';
     if (name_len > 4 && memcmp(name + name_len - 4, "-bin", 4) == 0) {
         gw_buf decoded = GW_BUF_INIT;
-        if (gw_base64_decode(&decoded, (const char *)value, value_len) < 0 || decoded.oom) {
+        if (gw_base64_decode(&decoded, (const char *)value, value_len) != GW_OK || decoded.oom) {
             gw_buf_free(&decoded);
             gpr_free(m->key);
             return 0; /* not base64: dropped, as gRPC core does */

@@ -81,17 +81,17 @@ static int valid_metadata(const char *key, const char *value, size_t vlen, int b
            (binary || rp_metadata_text_valid(value, vlen));
 }
 
-static int out_of_memory(char *err, size_t errlen)
+static gw_result out_of_memory(char *err, size_t errlen)
 {
     snprintf(err, errlen, "%s", GW_ERR_OOM);
-    return -2;
+    return GW_NOMEM;
 }
 
 /* Appends (prefix + lower-cased name, value) in out's arena; -bin values
  * are base64-decoded.  Blanks at the end of value are not part of it
  * (RFC 9110 5.5; libmicrohttpd keeps them). */
-static int add(gw_metadata_list *out, const char *prefix, const char *name, const char *value,
-               char *err, size_t errlen)
+static gw_result add(gw_metadata_list *out, const char *prefix, const char *name,
+                     const char *value, char *err, size_t errlen)
 {
     if (out->n == out->cap) { /* the old array stays in the arena until the request ends */
         size_t cap = out->cap ? out->cap * 2 : 8;
@@ -115,16 +115,16 @@ static int add(gw_metadata_list *out, const char *prefix, const char *name, cons
     if (!valid_metadata(key, value, vlen, binary)) {
         snprintf(err, errlen, "header %s cannot be sent as gRPC metadata (key characters "
                               "[0-9a-z-_.], printable ASCII values)", name);
-        return -1;
+        return GW_REFUSED;
     }
     char *copy;
     if (binary) {
         gw_buf v = GW_BUF_INIT;
-        int decoded = gw_base64_decode(&v, value, vlen);
-        if (decoded < 0) {
+        gw_result decoded = gw_base64_decode(&v, value, vlen);
+        if (decoded != GW_OK) {
             gw_buf_free(&v);
             return snprintf(err, errlen, "header %s: %s", name,
-                            decoded == -2 ? GW_ERR_OOM : "not base64"), decoded;
+                            decoded == GW_NOMEM ? GW_ERR_OOM : "not base64"), decoded;
         }
         vlen = v.len;
         copy = v.oom ? NULL : gw_arena_strndup(out->arena, v.data ? (char *)v.data : "", vlen);
@@ -135,7 +135,7 @@ static int add(gw_metadata_list *out, const char *prefix, const char *name, cons
     if (!copy)
         return out_of_memory(err, errlen);
     out->items[out->n++] = (gw_metadata){key, copy, vlen};
-    return 0;
+    return GW_OK;
 }
 
 int64_t gw_headers_parse_grpc_timeout(const char *text)
@@ -167,14 +167,14 @@ typedef struct forwarded {
 
 /* X-Forwarded-Host as the client sent it, else from Host; X-Forwarded-For
  * extended with the peer. */
-static int add_forwarded(const forwarded *f, const char *peer, gw_metadata_list *out,
-                         char *err, size_t errlen)
+static gw_result add_forwarded(const forwarded *f, const char *peer, gw_metadata_list *out,
+                               char *err, size_t errlen)
 {
     const char *host = f->x_host && text_ok(f->x_host)
                            ? f->x_host
                            : f->host; /* one gRPC cannot carry is left out */
-    int rc = host ? add(out, "", "x-forwarded-host", host, err, errlen) : 0;
-    if (rc < 0 || !peer)
+    gw_result rc = host ? add(out, "", "x-forwarded-host", host, err, errlen) : GW_OK;
+    if (rc != GW_OK || !peer)
         return rc;
     if (!f->x_for || !text_ok(f->x_for))
         return add(out, "", "x-forwarded-for", peer, err, errlen); /* the hop it saw */
@@ -188,27 +188,29 @@ static int add_forwarded(const forwarded *f, const char *peer, gw_metadata_list 
     return add(out, "", "x-forwarded-for", value, err, errlen);
 }
 
-int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
-                           gw_metadata_list *out, int64_t *timeout_ms, char *err,
-                           size_t errlen)
+gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
+                                 gw_metadata_list *out, int64_t *timeout_ms, char *err,
+                                 size_t errlen)
 {
     const size_t prefix_len = strlen(METADATA_PREFIX);
     forwarded f = {0};
     for (size_t i = 0; i < n; i++) {
         const char *name = headers[i].name, *value = headers[i].value;
         size_t len = strlen(name);
-        int rc = 0;
+        gw_result rc = GW_OK;
         if (len == 12 && strcasecmp(name, "grpc-timeout") == 0) {
             int64_t ms = gw_headers_parse_grpc_timeout(value);
             if (ms < 0)
                 return snprintf(err, errlen, "Grpc-Timeout '%.40s' is not a gRPC timeout "
-                                             "(e.g. 500m, 10S)", value), -1;
+                                             "(e.g. 500m, 10S)", value), GW_REFUSED;
             *timeout_ms = ms;
         } else if (len >= prefix_len && strncasecmp(name, METADATA_PREFIX, prefix_len) == 0) {
             const char *key = name + prefix_len;
-            if (in_list(transport_keys, COUNT(transport_keys), key, len - prefix_len))
-                return snprintf(err, errlen, "header %s cannot be sent as gRPC metadata: "
-                                             "HTTP/2 or the gRPC transport sets it", name), -1;
+            if (in_list(transport_keys, COUNT(transport_keys), key, len - prefix_len)) {
+                snprintf(err, errlen, "header %s cannot be sent as gRPC metadata: "
+                                      "HTTP/2 or the gRPC transport sets it", name);
+                return GW_REFUSED;
+            }
             /* x-request-id: gw_http.c sends the request's id, which this
              * header gave when there was no valid X-Request-Id */
             if (strcasecmp(key, "x-request-id") != 0)
@@ -222,7 +224,7 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
             if (!is_auth && !text_ok(value))
                 continue;
             rc = add(out, PERMANENT_PREFIX, name, value, err, errlen);
-            if (rc == 0 && is_auth)
+            if (rc == GW_OK && is_auth)
                 rc = add(out, "", "authorization", value, err, errlen);
             if (len == 4 && strcasecmp(name, "host") == 0 && !f.host)
                 f.host = value;
@@ -231,14 +233,14 @@ int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
         } else if (len == 15 && strcasecmp(name, "x-forwarded-for") == 0 && !f.x_for) {
             f.x_for = value;
         }
-        if (rc < 0)
+        if (rc != GW_OK)
             return rc;
     }
     return add_forwarded(&f, peer, out, err, errlen);
 }
 
-int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *value,
-                         char *err, size_t errlen)
+gw_result gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *value,
+                               char *err, size_t errlen)
 {
     return add(list, "", key, value, err, errlen);
 }

@@ -14,6 +14,7 @@
 
 #include "gw_arena.h"
 #include "gw_buf.h"
+#include "gw_result.h"
 #include "gw_upstream.h"
 
 /* One request header as received. */
@@ -34,18 +35,18 @@ typedef struct gw_metadata_list {
 /*
  * Maps headers[0..n) of a request from client address `peer` (an IP
  * address, or NULL) into `out`, and a Grpc-Timeout header into *timeout_ms
- * (left alone when absent).  Returns 0, or -1 with a reason for a 400 in
- * err[errlen] (a malformed Grpc-Timeout or -bin value), or -2 when out of
- * memory (the reason ends in GW_ERR_OOM).
+ * (left alone when absent).  Returns GW_OK, or GW_REFUSED with a reason
+ * for a 400 in err[errlen] (a malformed Grpc-Timeout or -bin value), or
+ * GW_NOMEM (the reason ends in GW_ERR_OOM).
  */
-int gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
-                           gw_metadata_list *out, int64_t *timeout_ms, char *err,
-                           size_t errlen);
+gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
+                                 gw_metadata_list *out, int64_t *timeout_ms, char *err,
+                                 size_t errlen);
 
-/* Appends key (lower case, [0-9a-z-_.]) = value (printable ASCII).  0, or
- * -1 with a reason in err[errlen], or -2 when out of memory. */
-int gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *value,
-                         char *err, size_t errlen);
+/* Appends key (lower case, [0-9a-z-_.]) = value (printable ASCII).
+ * GW_OK, or GW_REFUSED with a reason in err[errlen], or GW_NOMEM. */
+gw_result gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *value,
+                               char *err, size_t errlen);
 
 /* Parses a gRPC timeout ("100m", "5S", "1H"); returns milliseconds or -1. */
 int64_t gw_headers_parse_grpc_timeout(const char *text);

@@ -245,8 +245,8 @@ void gw_http_resume(gw_request *req)
     gw_loop_wake(loop);
 }
 
-int gw_http_reply_json(const gw_request *req, const uint8_t *reply, size_t len, gw_buf *out,
-                       char *err, size_t errlen)
+gw_result gw_http_reply_json(const gw_request *req, const uint8_t *reply, size_t len,
+                             gw_buf *out, char *err, size_t errlen)
 {
     const gw_message *output = req->route->method->output;
     const char *rb = req->route->binding->response_body;
@@ -312,8 +312,8 @@ enum MHD_Result gw_http_send_result(gw_request *req)
     const gw_method *m = req->route->method;
     gw_buf body = GW_BUF_INIT;
     char err[256];
-    int rc = gw_http_reply_json(req, r->reply, r->reply_len, &body, err, sizeof(err));
-    if (rc < 0) {
+    gw_result rc = gw_http_reply_json(req, r->reply, r->reply_len, &body, err, sizeof(err));
+    if (rc != GW_OK) {
         gw_buf_free(&body);
         char msg[320];
         snprintf(msg, sizeof(msg), "cannot convert the reply of %s to JSON: %s", m->path, err);
@@ -447,11 +447,11 @@ static size_t metadata_size(const gw_metadata_list *md)
     return size;
 }
 
-/* Request headers -> metadata and deadline; 0, or -1 with err for a 400,
- * -2 when out of memory (err: GW_ERR_OOM), or -3 with err for a 431 (more
- * metadata than the upstream takes). */
-static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *timeout_ms,
-                            char *err, size_t errlen)
+/* Request headers -> metadata and deadline; GW_OK, or GW_REFUSED with err
+ * for a 400, GW_NOMEM (err: GW_ERR_OOM), or GW_TOO_LARGE with err for a
+ * 431 (more metadata than the upstream takes). */
+static gw_result request_metadata(gw_request *req, gw_metadata_list *md, int64_t *timeout_ms,
+                                  char *err, size_t errlen)
 {
     header_list headers; /* on the stack and not zeroed: no malloc per request */
     header_list *h = &headers;
@@ -462,24 +462,24 @@ static int request_metadata(gw_request *req, gw_metadata_list *md, int64_t *time
     /* a stream may run long: without Grpc-Timeout it gets the cap */
     *timeout_ms = req->route->method->server_streaming ? req->http->cfg.max_timeout_ms
                                                        : req->http->cfg.timeout_ms;
-    int rc = gw_headers_to_metadata(h->items, h->n, peer_address(req), md, timeout_ms, err,
-                                    errlen);
-    if (rc == 0)
+    gw_result rc = gw_headers_to_metadata(h->items, h->n, peer_address(req), md, timeout_ms,
+                                          err, errlen);
+    if (rc == GW_OK)
         rc = gw_metadata_list_add(md, "x-request-id", req->request_id, err, errlen);
     if (*timeout_ms > req->http->cfg.max_timeout_ms)
         *timeout_ms = req->http->cfg.max_timeout_ms;
-    size_t size = rc == 0 ? metadata_size(md) : 0;
+    size_t size = rc == GW_OK ? metadata_size(md) : 0;
     if (size > REQUEST_METADATA_MAX_BYTES) {
         snprintf(err, errlen, "the headers sent on as gRPC metadata take %zu bytes, more than %d",
                  size, REQUEST_METADATA_MAX_BYTES);
-        return -3;
+        return GW_TOO_LARGE;
     }
     return rc;
 }
 
-/* The request message in wire form, from the body, path and query.  0, or
- * -1 with err for a 400, or -2 when out of memory. */
-static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errlen)
+/* The request message in wire form, from the body, path and query.  GW_OK,
+ * or GW_REFUSED with err for a 400, or GW_NOMEM. */
+static gw_result encode_request(gw_request *req, gw_buf *wire, char *err, size_t errlen)
 {
     gw_http *h = req->http;
     query_list query; /* on the stack and not zeroed: no malloc per request */
@@ -487,50 +487,54 @@ static int encode_request(gw_request *req, gw_buf *wire, char *err, size_t errle
     q->n = 0;
     q->overflow = 0;
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, q);
-    if (q->overflow)
-        return snprintf(err, errlen, "more than %d query parameters", MAX_QUERY_PARAMS), -1;
+    if (q->overflow) {
+        snprintf(err, errlen, "more than %d query parameters", MAX_QUERY_PARAMS);
+        return GW_REFUSED;
+    }
     json_t *json = NULL;
     gw_buf tail = GW_BUF_INIT; /* a PATCH's FieldMask, in wire form */
     gw_bind_options bind = {h->cfg.ignore_unknown_query_parameters, &h->cfg.json};
-    int rc = gw_bind_request(req->route, req->path, req->spans, (const char *)req->body.data,
-                             req->body.len, q->params, q->n, &bind, &json, &tail, err, errlen);
-    if (rc == 0) {
+    gw_result rc = gw_bind_request(req->route, req->path, req->spans,
+                                   (const char *)req->body.data, req->body.len, q->params, q->n,
+                                   &bind, &json, &tail, err, errlen);
+    if (rc == GW_OK) {
         rc = gw_bind_encode(req->route, json, &h->cfg.json, wire, err, errlen);
         json_decref(json);
     }
-    if (rc == 0 && tail.len) {
+    if (rc == GW_OK && tail.len) {
         gw_buf_append(wire, tail.data, tail.len);
         if (wire->oom)
-            rc = -2, snprintf(err, errlen, "%s", GW_ERR_OOM);
+            rc = GW_NOMEM, snprintf(err, errlen, "%s", GW_ERR_OOM);
     }
     gw_buf_free(&tail);
     return rc;
 }
 
 /* A request that could not be transcoded (rc from encode_request and the
- * like): the client's fault (400), unless the gateway ran out of memory on
- * the way (-2: 500).  By the value, never err's text, which may hold what
- * the client sent. */
-static enum MHD_Result send_transcode_error(gw_request *req, int rc, const char *err)
+ * like): the client's fault (GW_REFUSED: 400), unless the gateway ran out
+ * of memory on the way (GW_NOMEM: 500).  By the value, never err's text,
+ * which may hold what the client sent. */
+static enum MHD_Result send_transcode_error(gw_request *req, gw_result rc, const char *err)
 {
-    if (rc == -2)
+    if (rc == GW_NOMEM)
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, err);
     return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, err);
 }
 
 /* The request's messages, encoded: a client-streaming body's lines, or
- * the one message of the body, path and query.  0, or -1 or -2 with the
- * reason, as encode_request. */
-static int encode_requests(gw_request *req, gw_request_messages *out, char *err, size_t errlen)
+ * the one message of the body, path and query.  GW_OK, or GW_REFUSED or
+ * GW_NOMEM with the reason, as encode_request. */
+static gw_result encode_requests(gw_request *req, gw_request_messages *out, char *err,
+                                 size_t errlen)
 {
     if (req->route->method->client_streaming) /* newline-delimited JSON, one message a line */
         return gw_http_stream_encode_lines(req, out, err, errlen);
-    int rc = encode_request(req, &out->data, err, errlen);
-    if (rc < 0)
+    gw_result rc = encode_request(req, &out->data, err, errlen);
+    if (rc != GW_OK)
         return rc;
     if (gw_request_messages_end(out) < 0)
-        return snprintf(err, errlen, "%s", GW_ERR_OOM), -2;
-    return 0;
+        return snprintf(err, errlen, "%s", GW_ERR_OOM), GW_NOMEM;
+    return GW_OK;
 }
 
 /* Body complete: transcode and start the call, or answer an error. */
@@ -542,10 +546,10 @@ static enum MHD_Result start_call(gw_request *req)
     int streaming = m->server_streaming || m->client_streaming;
     gw_request_messages requests = GW_REQUEST_MESSAGES_INIT; /* streaming */
     gw_buf wire = GW_BUF_INIT;                                /* unary */
-    int rc = streaming ? encode_requests(req, &requests, err, sizeof(err))
-                       : encode_request(req, &wire, err, sizeof(err));
+    gw_result rc = streaming ? encode_requests(req, &requests, err, sizeof(err))
+                             : encode_request(req, &wire, err, sizeof(err));
     gw_buf_free(&req->body); /* no longer needed */
-    if (rc < 0) {
+    if (rc != GW_OK) {
         gw_request_messages_free(&requests);
         gw_buf_free(&wire);
         return send_transcode_error(req, rc, err);
@@ -557,24 +561,26 @@ static enum MHD_Result start_call(gw_request *req)
     }
     gw_metadata_list md = {.arena = &req->arena};
     int64_t timeout_ms;
-    int mrc = request_metadata(req, &md, &timeout_ms, err, sizeof(err));
-    if (mrc < 0) {
+    gw_result mrc = request_metadata(req, &md, &timeout_ms, err, sizeof(err));
+    if (mrc != GW_OK) {
         gw_request_messages_free(&requests);
         gw_buf_free(&wire);
-        return mrc == -3 ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
-                         : send_transcode_error(req, mrc, err);
+        return mrc == GW_TOO_LARGE
+                   ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
+                   : send_transcode_error(req, mrc, err);
     }
     if (streaming)
         return gw_http_stream_start(req, &requests, md.items, md.n, timeout_ms);
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
+    int started; /* -1: the call could not be started (no done) */
     if (req->thread->h2)
-        rc = gw_h2_unary(req->thread->h2, m->path, &wire, md.items, md.n, timeout_ms,
-                         on_upstream_done, req);
+        started = gw_h2_unary(req->thread->h2, m->path, &wire, md.items, md.n, timeout_ms,
+                              on_upstream_done, req);
     else
-        rc = gw_upstream_unary(h->upstream, m, &wire, md.items, md.n, timeout_ms,
-                               on_upstream_done, req);
-    if (rc < 0) {
+        started = gw_upstream_unary(h->upstream, m, &wire, md.items, md.n, timeout_ms,
+                                    on_upstream_done, req);
+    if (started < 0) {
         req->result = NULL;
         atomic_store(&req->state, REQ_DONE);
         gw_http_resume(req);
@@ -589,12 +595,13 @@ static enum MHD_Result start_health_check(gw_request *req)
 {
     const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "service");
     gw_buf name = GW_BUF_INIT, msg = GW_BUF_INIT;
-    int decoded = gw_query_decode(raw ? raw : "", &name);
-    if (decoded < 0) {
+    gw_result decoded = gw_query_decode(raw ? raw : "", &name);
+    if (decoded != GW_OK) {
         gw_buf_free(&name);
-        return decoded == -2 ? gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM)
-                             : gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT,
-                                                  "service: malformed percent-encoding");
+        return decoded == GW_NOMEM
+                   ? gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM)
+                   : gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT,
+                                        "service: malformed percent-encoding");
     }
     size_t n = name.len - 1; /* gw_query_decode ends it with a NUL */
     if (memchr(name.data, '\0', n) || !rp_utf8_valid(name.data, n)) {

@@ -19,6 +19,7 @@
 #include "gw_http.h"
 #include "gw_loop.h"
 #include "gw_metrics.h"
+#include "gw_result.h"
 #include "rp_log.h"
 #include "rp_metadata.h"
 
@@ -151,9 +152,10 @@ enum MHD_Result gw_http_send_result(gw_request *req);
 enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r);
 
 /* A reply message of req's route as JSON, whole or the field its rule's
- * response_body names; 0, or -1 with err set. */
-int gw_http_reply_json(const gw_request *req, const uint8_t *reply, size_t len, gw_buf *out,
-                       char *err, size_t errlen);
+ * response_body names; GW_OK, or GW_REFUSED (bytes that are not a valid
+ * reply) or GW_NOMEM with err set. */
+gw_result gw_http_reply_json(const gw_request *req, const uint8_t *reply, size_t len,
+                             gw_buf *out, char *err, size_t errlen);
 
 /* Adds resp's headers for response metadata md[0..n) with `prefix`
  * (names and values made in the request's arena). */
@@ -169,10 +171,10 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
 
 /* A client-streaming request body: one JSON object per line (blank lines
  * skipped), each encoded and appended to *out as a message; *out stays the
- * caller's to free (also after an error).  0, or -1 with a reason naming
- * the line, or -2 when out of memory. */
-int gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
-                                size_t errlen);
+ * caller's to free (also after an error).  GW_OK, or GW_REFUSED with a
+ * reason naming the line, or GW_NOMEM. */
+gw_result gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
+                                      size_t errlen);
 
 /* Called when resumed by the first event: queues the streaming response (or
  * an error response if the call failed before any message). */

@@ -101,8 +101,8 @@ static int is_blank(const char *text, size_t len)
     return 1;
 }
 
-int gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
-                                size_t errlen)
+gw_result gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
+                                      size_t errlen)
 {
     const char *p = (const char *)req->body.data, *end = p + req->body.len;
     size_t line = 0;
@@ -116,23 +116,23 @@ int gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char 
         json_error_t jerr;
         json_t *json = gw_json_loadb(p, len, 0, &jerr);
         if (!json && gw_json_error_is_oom(&jerr))
-            return snprintf(err, errlen, "line %zu: %s", line, GW_ERR_OOM), -2;
+            return snprintf(err, errlen, "line %zu: %s", line, GW_ERR_OOM), GW_NOMEM;
         if (!json || !json_is_object(json)) {
             snprintf(err, errlen, "line %zu: %s", line,
                      json ? "each line must be a JSON object" : jerr.text);
             json_decref(json);
-            return -1;
+            return GW_REFUSED;
         }
         char why[300];
-        int rc = gw_json_to_proto(req->route->method->input, json, &req->http->cfg.json,
-                                  &out->data, why, sizeof(why));
+        gw_result rc = gw_json_to_proto(req->route->method->input, json, &req->http->cfg.json,
+                                        &out->data, why, sizeof(why));
         json_decref(json);
-        if (rc < 0)
+        if (rc != GW_OK)
             return snprintf(err, errlen, "line %zu: %s", line, why), rc;
         if (gw_request_messages_end(out) < 0)
-            return snprintf(err, errlen, "%s", GW_ERR_OOM), -2;
+            return snprintf(err, errlen, "%s", GW_ERR_OOM), GW_NOMEM;
     }
-    return 0;
+    return GW_OK;
 }
 
 enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *requests,
@@ -171,14 +171,15 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
     return MHD_YES;
 }
 
-/* One message as a line (or an SSE frame) into st->chunk; -1 with the
- * reason in err if it cannot be turned into JSON (st->chunk unchanged). */
-static int format_message(gw_request *req, gw_http_stream *st, const gw_upstream_result *r,
-                          char *err, size_t errlen)
+/* One message as a line (or an SSE frame) into st->chunk; GW_OK, or
+ * GW_REFUSED or GW_NOMEM with the reason in err if it cannot be turned
+ * into JSON (st->chunk unchanged). */
+static gw_result format_message(gw_request *req, gw_http_stream *st,
+                                const gw_upstream_result *r, char *err, size_t errlen)
 {
     gw_buf json = GW_BUF_INIT;
-    int rc = gw_http_reply_json(req, r->reply, r->reply_len, &json, err, errlen);
-    if (rc == 0) {
+    gw_result rc = gw_http_reply_json(req, r->reply, r->reply_len, &json, err, errlen);
+    if (rc == GW_OK) {
         gw_buf_puts(&st->chunk, st->sse ? "data: " : "{\"result\":");
         gw_buf_append(&st->chunk, json.data, json.len);
         gw_buf_puts(&st->chunk, st->sse ? "\n\n" : "}\n");
@@ -265,9 +266,9 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
         pthread_mutex_unlock(&st->lock);
         if (msg) {
             char why[256];
-            int rc = format_message(req, st, msg, why, sizeof(why));
+            gw_result rc = format_message(req, st, msg, why, sizeof(why));
             gw_upstream_result_free(msg);
-            if (rc < 0)
+            if (rc != GW_OK)
                 end_with_bad_message(req, st, why);
             else
                 gw_stream_next(st->call); /* may deliver the final event right here */
@@ -333,7 +334,7 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
     st->pending = NULL;
     pthread_mutex_unlock(&st->lock);
     char why[256];
-    if (msg && format_message(req, st, msg, why, sizeof(why)) < 0) {
+    if (msg && format_message(req, st, msg, why, sizeof(why)) != GW_OK) {
         gw_upstream_result_free(msg);
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, why);
     }

@@ -56,11 +56,12 @@ int gw_conv_oom(gw_conv *c)
     return -1;
 }
 
-/* What an entry point returns for the conversion's result rc: 0, -1 (the
- * input is refused), or -2 (out of memory). */
-static int conv_result(const gw_conv *c, int rc)
+/* What an entry point returns for the conversion's result rc (0, or -1
+ * with the reason written and c->oom saying whether it is the want of
+ * memory). */
+static gw_result conv_result(const gw_conv *c, int rc)
 {
-    return rc == 0 ? 0 : c->oom ? -2 : -1;
+    return rc == 0 ? GW_OK : c->oom ? GW_NOMEM : GW_REFUSED;
 }
 
 /* Appends text[0..n) to the field path, cut at its end (the path only
@@ -819,9 +820,9 @@ static int encode_scalar(conv *c, const gw_field *f, const json_t *v, gw_buf *ou
         if (!gw_json_is_text(v))
             return gw_conv_fail(c, "expected a base64 string, got %s", gw_json_kind(v));
         size_t at = out->len;
-        int decoded = gw_base64_decode(out, json_string_value(v), json_string_length(v));
-        if (decoded < 0)
-            return decoded == -2 ? gw_conv_oom(c) : gw_conv_fail(c, "not valid base64");
+        gw_result decoded = gw_base64_decode(out, json_string_value(v), json_string_length(v));
+        if (decoded != GW_OK)
+            return decoded == GW_NOMEM ? gw_conv_oom(c) : gw_conv_fail(c, "not valid base64");
         gw_buf_insert_varint(out, at, out->len - at);
         return 0;
     }
@@ -1129,16 +1130,17 @@ int gw_json_encode_message(gw_conv *c, const gw_message *m, const json_t *v, gw_
     return rc;
 }
 
-int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_options *opt,
-                     gw_buf *out, char *err, size_t errlen)
+gw_result gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_options *opt,
+                           gw_buf *out, char *err, size_t errlen)
 {
     conv c;
     conv_init(&c, opt, err, errlen);
     return conv_result(&c, gw_json_encode_message(&c, m, json, out));
 }
 
-int gw_json_fields_to_proto(const gw_message *m, const json_t *json,
-                            const gw_json_options *opt, gw_buf *out, char *err, size_t errlen)
+gw_result gw_json_fields_to_proto(const gw_message *m, const json_t *json,
+                                  const gw_json_options *opt, gw_buf *out, char *err,
+                                  size_t errlen)
 {
     conv c;
     conv_init(&c, opt, err, errlen);
@@ -1841,17 +1843,17 @@ int gw_json_decode_field(gw_conv *c, const gw_message *m, const gw_field *f,
     return rc;
 }
 
-int gw_proto_to_json(const gw_message *m, const uint8_t *data, size_t len,
-                     const gw_json_options *opt, gw_buf *out, char *err, size_t errlen)
+gw_result gw_proto_to_json(const gw_message *m, const uint8_t *data, size_t len,
+                           const gw_json_options *opt, gw_buf *out, char *err, size_t errlen)
 {
     conv c;
     conv_init(&c, opt, err, errlen);
     return conv_result(&c, gw_json_decode_message(&c, m, data, len, out));
 }
 
-int gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t *data,
-                           size_t len, const gw_json_options *opt, gw_buf *out, char *err,
-                           size_t errlen)
+gw_result gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t *data,
+                                 size_t len, const gw_json_options *opt, gw_buf *out,
+                                 char *err, size_t errlen)
 {
     conv c;
     conv_init(&c, opt, err, errlen);

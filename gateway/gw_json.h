@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "gw_buf.h"
+#include "gw_result.h"
 #include "gw_schema.h"
 
 typedef struct gw_json_options {
@@ -41,12 +42,12 @@ int gw_json_error_is_oom(const json_error_t *error);
  * Appends the wire encoding of `json` as message type `m` to `out`: an
  * object, or null for an empty message; for the well-known types their own
  * JSON forms (a string for a Timestamp, any value for a Value…).  Returns
- * 0, or -1 after writing a one-line reason that names the offending field
- * into err[errlen], or -2 when out of memory (the reason then ends in
+ * GW_OK, or GW_REFUSED after writing a one-line reason that names the
+ * offending field into err[errlen], or GW_NOMEM (the reason then ends in
  * GW_ERR_OOM).
  */
-int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_options *opt,
-                     gw_buf *out, char *err, size_t errlen);
+gw_result gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_options *opt,
+                           gw_buf *out, char *err, size_t errlen);
 
 /*
  * Like gw_json_to_proto, but `json` is always an object of m's fields by
@@ -54,16 +55,17 @@ int gw_json_to_proto(const gw_message *m, const json_t *json, const gw_json_opti
  * "nanos", a StringValue's "value"), as path variables and query
  * parameters set them; the fields' values are in their JSON forms.
  */
-int gw_json_fields_to_proto(const gw_message *m, const json_t *json,
-                            const gw_json_options *opt, gw_buf *out, char *err, size_t errlen);
+gw_result gw_json_fields_to_proto(const gw_message *m, const json_t *json,
+                                  const gw_json_options *opt, gw_buf *out, char *err,
+                                  size_t errlen);
 
 /*
  * Appends the JSON text of the wire bytes data[0..len) of type `m` to `out`.
- * Returns 0, or -1 after writing a reason into err[errlen] (bytes that are
- * not a valid encoding of `m`), or -2 when out of memory (likewise).
+ * Returns GW_OK, or GW_REFUSED after writing a reason into err[errlen]
+ * (bytes that are not a valid encoding of `m`), or GW_NOMEM (likewise).
  */
-int gw_proto_to_json(const gw_message *m, const uint8_t *data, size_t len,
-                     const gw_json_options *opt, gw_buf *out, char *err, size_t errlen);
+gw_result gw_proto_to_json(const gw_message *m, const uint8_t *data, size_t len,
+                           const gw_json_options *opt, gw_buf *out, char *err, size_t errlen);
 
 /*
  * Like gw_proto_to_json, but prints only the value of field `f` of `m` (for
@@ -71,9 +73,9 @@ int gw_proto_to_json(const gw_message *m, const uint8_t *data, size_t len,
  * it is absent ("{}" for an ordinary message, "1970-01-01T00:00:00Z" for a
  * Timestamp…).
  */
-int gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t *data,
-                           size_t len, const gw_json_options *opt, gw_buf *out, char *err,
-                           size_t errlen);
+gw_result gw_proto_field_to_json(const gw_message *m, const gw_field *f, const uint8_t *data,
+                                 size_t len, const gw_json_options *opt, gw_buf *out,
+                                 char *err, size_t errlen);
 
 /* Appends `s` (len bytes) as a JSON string literal, quotes included.  s
  * must be valid UTF-8 (JSON text is). */

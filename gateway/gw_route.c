@@ -276,8 +276,8 @@ int gw_template_match(const gw_template *t, const char *path, gw_path_span *span
     return 1;
 }
 
-int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size_t len,
-                        gw_buf *out)
+gw_result gw_route_decode_var(const gw_template *t, size_t var, const char *text,
+                              size_t len, gw_buf *out)
 {
     const gw_template_var *v = &t->vars[var];
     int keep_slash = v->end - v->first != 1 || t->segs[v->first].kind == GW_SEG_STARSTAR;
@@ -287,10 +287,10 @@ int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size
             continue;
         }
         if (i + 2 >= len)
-            return -1;
+            return GW_REFUSED;
         int hi = gw_hex_digit(text[i + 1]), lo = gw_hex_digit(text[i + 2]);
         if (hi < 0 || lo < 0)
-            return -1;
+            return GW_REFUSED;
         int c = hi << 4 | lo;
         if (c == '/' && keep_slash)
             gw_buf_append(out, text + i, 3); /* not a segment boundary: stays escaped */
@@ -298,7 +298,7 @@ int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size
             gw_buf_putc(out, (uint8_t)c);
         i += 2;
     }
-    return out->oom ? -2 : 0;
+    return out->oom ? GW_NOMEM : GW_OK;
 }
 
 /* ---- the route table --------------------------------------------------------------- */

@@ -18,6 +18,7 @@
 
 #include "gw_buf.h"
 #include "gw_names.h"
+#include "gw_result.h"
 #include "gw_route_index.h"
 #include "gw_schema.h"
 
@@ -68,11 +69,11 @@ int gw_template_may_match(const gw_template *t, const char *path);
  * asks: a variable of one segment ("{id}", "{id=*}") is decoded whole, so
  * "a%2Fb" is "a/b"; one that may span several ("{name=shelves/N}",
  * "{path=**}") keeps "%2F"/"%2f" as they are, so that an escaped '/' is
- * told from a segment boundary.  Returns 0, -1 for a malformed escape, or
- * -2 when out of memory.
+ * told from a segment boundary.  Returns GW_OK, GW_REFUSED for a
+ * malformed escape, or GW_NOMEM.
  */
-int gw_route_decode_var(const gw_template *t, size_t var, const char *text, size_t len,
-                        gw_buf *out);
+gw_result gw_route_decode_var(const gw_template *t, size_t var, const char *text,
+                              size_t len, gw_buf *out);
 
 typedef struct gw_route {
     const gw_method *method;

@@ -149,7 +149,7 @@ static void write_any(gw_buf *out, const uint8_t *any, size_t len, const gw_sche
     gw_buf fields = GW_BUF_INIT;
     char err[128];
     if (m && gw_proto_to_json(m, value ? value : (const uint8_t *)"", value_len, opt, &fields,
-                              err, sizeof(err)) == 0) {
+                              err, sizeof(err)) == GW_OK) {
         if (m->wkt != GW_WKT_NONE) { /* a JSON form of its own: under "value" */
             gw_buf_puts(out, ",\"value\":");
             gw_buf_append(out, fields.data, fields.len);

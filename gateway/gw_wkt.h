@@ -34,7 +34,7 @@ typedef struct gw_conv {
 int gw_conv_fail(gw_conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Writes "field 'PATH': out of memory" (GW_ERR_OOM) into the error text
- * and sets c->oom, by which the entry points return -2; returns -1. */
+ * and sets c->oom, by which the entry points return GW_NOMEM; returns -1. */
 int gw_conv_oom(gw_conv *c);
 
 /* Appends ".name" (index < 0) or "[index]" to the path; returns the length
