@@ -74,16 +74,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gw_buf tail = GW_BUF_INIT;
         gw_bind_options bind = {ignore_unknown, NULL};
         json_t *json = NULL;
-        int rc = gw_bind_request(route, text, spans, body, body_len, params, n_params, &bind,
-                                 &json, &tail, err, sizeof(err));
-        if (rc == 0) {
+        gw_result rc = gw_bind_request(route, text, spans, body, body_len, params, n_params,
+                                       &bind, &json, &tail, err, sizeof(err));
+        if (rc == GW_OK) {
             gw_json_options opt = {0, 0, 0};
             gw_buf wire = GW_BUF_INIT;
             rc = gw_bind_encode(route, json, &opt, &wire, err, sizeof(err));
             gw_buf_free(&wire);
             json_decref(json);
         }
-        if (rc == -2) /* no allocation fails here: a refused request is no "out of memory" */
+        if (rc == GW_NOMEM) /* no allocation fails here: a refused request is no "out of memory" */
             abort();
         gw_buf_free(&tail);
     }

@@ -27,9 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (json) {
         gw_buf wire = GW_BUF_INIT, back = GW_BUF_INIT;
         char err[512];
-        if (gw_json_to_proto(m, json, &opt, &wire, err, sizeof(err)) == 0 &&
+        if (gw_json_to_proto(m, json, &opt, &wire, err, sizeof(err)) == GW_OK &&
             gw_proto_to_json(m, wire.data ? wire.data : (const uint8_t *)"", wire.len, &opt,
-                             &back, err, sizeof(err)) < 0) {
+                             &back, err, sizeof(err)) != GW_OK) {
             fprintf(stderr, "fuzz: %s: the encoder's own output does not decode: %s\n",
                     m->full_name, err);
             abort();

@@ -42,12 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *bytes = (const uint8_t *)wire;
     char err[512];
     gw_buf out = GW_BUF_INIT;
-    if (gw_proto_to_json(m, bytes, len, &opt, &out, err, sizeof(err)) == 0)
+    if (gw_proto_to_json(m, bytes, len, &opt, &out, err, sizeof(err)) == GW_OK)
         check_json(m, &out);
     gw_buf_free(&out);
     if (m->n_fields) {
         const gw_field *f = &m->fields[field_pick % m->n_fields];
-        if (gw_proto_field_to_json(m, f, bytes, len, &opt, &out, err, sizeof(err)) == 0)
+        if (gw_proto_field_to_json(m, f, bytes, len, &opt, &out, err, sizeof(err)) == GW_OK)
             check_json(m, &out);
         gw_buf_free(&out);
     }

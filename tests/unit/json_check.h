@@ -104,7 +104,7 @@ static inline void roundtrip(const gw_message *m, const char *in, const gw_json_
     gw_buf wire = GW_BUF_INIT, text = GW_BUF_INIT;
     if (encode(m, in, in_opt, &wire, err, sizeof(err)) != 0)
         note("line %d: encoding %s failed: %s", line, in, err);
-    else if (gw_proto_to_json(m, wire.data, wire.len, out_opt, &text, err, sizeof(err)) != 0)
+    else if (gw_proto_to_json(m, wire.data, wire.len, out_opt, &text, err, sizeof(err)) != GW_OK)
         note("line %d: decoding failed after encoding %s: %s", line, in, err);
     else
         text_is(&text, want, in, line);
@@ -169,7 +169,7 @@ static inline void decodes_to(const gw_message *m, const char *bytes, size_t n,
     char err[512] = "";
     gw_buf text = GW_BUF_INIT;
     uint8_t *data = dup_bytes(bytes, n);
-    if (gw_proto_to_json(m, data, n, opt, &text, err, sizeof(err)) != 0)
+    if (gw_proto_to_json(m, data, n, opt, &text, err, sizeof(err)) != GW_OK)
         note("line %d: decoding failed: %s", line, err);
     else
         text_is(&text, want, "decoding", line);
@@ -188,11 +188,11 @@ static inline void decode_fails(const gw_message *m, const char *bytes, size_t n
     char err[512] = "";
     gw_buf text = GW_BUF_INIT;
     uint8_t *data = dup_bytes(bytes, n);
-    int rc = gw_proto_to_json(m, data, n, NULL, &text, err, sizeof(err));
+    gw_result rc = gw_proto_to_json(m, data, n, NULL, &text, err, sizeof(err));
     free(data);
     gw_buf_free(&text);
-    if (rc != -1)
-        fail_msg("line %d: decoding returned %d, want -1 (\"%s\")", line, rc, want);
+    if (rc != GW_REFUSED)
+        fail_msg("line %d: decoding returned %d, want GW_REFUSED (\"%s\")", line, rc, want);
     if (!strstr(err, want))
         fail_msg("line %d: decoding\n   error: %s\n  want: %s", line, err, want);
 }

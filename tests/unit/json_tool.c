@@ -45,7 +45,7 @@ static void convert(const tool *t, const char *line, size_t len)
     gw_buf in = GW_BUF_INIT, out = GW_BUF_INIT, encoded = GW_BUF_INIT;
     char err[512] = "";
     int rc;
-    if (gw_base64_decode(&in, line, len) < 0)
+    if (gw_base64_decode(&in, line, len) != GW_OK)
         rc = (snprintf(err, sizeof(err), "input is not base64"), -1);
     else if (t->to_proto)
         rc = json2pb(t, &in, &out, err, sizeof(err));

@@ -89,9 +89,9 @@ static void test_metadata_in_arena(void **state)
     int64_t timeout = 0;
     char err[200];
     assert_int_equal(gw_headers_to_metadata(headers, 4, "127.0.0.1", &md, &timeout, err,
-                                            sizeof(err)), 0);
+                                            sizeof(err)), GW_OK);
     for (int i = 0; i < 20; i++) /* grows the item array past its first size */
-        assert_int_equal(gw_metadata_list_add(&md, "x-n", "v", err, sizeof(err)), 0);
+        assert_int_equal(gw_metadata_list_add(&md, "x-n", "v", err, sizeof(err)), GW_OK);
     assert_int_equal(timeout, 250);
     assert_true(md.n == 25);
     assert_string_equal(md.items[0].key, "grpcgateway-host");
@@ -104,7 +104,7 @@ static void test_metadata_in_arena(void **state)
     assert_string_equal(md.items[4].value, "127.0.0.1");
     assert_string_equal(md.items[24].key, "x-n");
     /* a refused header leaves the list as it was */
-    assert_int_equal(gw_metadata_list_add(&md, "Bad Key", "v", err, sizeof(err)), -1);
+    assert_int_equal(gw_metadata_list_add(&md, "Bad Key", "v", err, sizeof(err)), GW_REFUSED);
     assert_non_null(strstr(err, "cannot be sent"));
     assert_int_equal(md.n, 25);
 

@@ -88,7 +88,7 @@ static void split_request(const char *line_text, request *r)
 /* The bytes the last bind() gave to append to the encoding (a PATCH's
  * FieldMask), and what gw_bind_request returned. */
 static gw_buf tail = GW_BUF_INIT;
-static int bind_rc;
+static gw_result bind_rc;
 
 /* Routes and binds; returns the object or NULL with err set. */
 static json_t *bind(const char *line_text, const char *body, size_t body_len, char *err,
@@ -181,12 +181,12 @@ static void transcodes_to(const char *line_text, const char *body, const char *w
     const gw_message *input = route->method->input;
     gw_buf wire = GW_BUF_INIT, text = GW_BUF_INIT;
     char *expected = q(want);
-    int rc = gw_bind_encode(route, json, NULL, &wire, err, sizeof(err));
-    if (rc == 0)
+    gw_result rc = gw_bind_encode(route, json, NULL, &wire, err, sizeof(err));
+    if (rc == GW_OK)
         gw_buf_append(&wire, tail.data, tail.len); /* a PATCH's FieldMask */
-    if (rc != 0)
+    if (rc != GW_OK)
         note("line %d: %s: gw_bind_encode failed: %s", line, line_text, err);
-    else if (gw_proto_to_json(input, wire.data, wire.len, NULL, &text, err, sizeof(err)) != 0)
+    else if (gw_proto_to_json(input, wire.data, wire.len, NULL, &text, err, sizeof(err)) != GW_OK)
         note("line %d: %s: gw_proto_to_json failed: %s", line, line_text, err);
     else if (text.len != strlen(expected) || memcmp(text.data, expected, text.len) != 0)
         note("line %d: %s\n   got: %.*s\n  want: %s", line, line_text, (int)text.len,
@@ -200,8 +200,8 @@ static void transcodes_to(const char *line_text, const char *body, const char *w
 
 #define TRANSCODE(req, body, want) transcodes_to(req, body, want, __LINE__)
 
-/* Binding must refuse the request (-1, not out of memory) with a reason
- * containing `want`. */
+/* Binding must refuse the request (GW_REFUSED, not GW_NOMEM) with a
+ * reason containing `want`. */
 static void bind_fails(const char *line_text, const char *body, const char *want, int line)
 {
     char err[GW_BIND_ERR_SIZE];
@@ -212,8 +212,9 @@ static void bind_fails(const char *line_text, const char *body, const char *want
         note("line %d: %s: bound to %s; want an error (%s)", line, line_text, got, want);
         free(got);
         json_decref(json);
-    } else if (bind_rc != -1) {
-        note("line %d: %s: returned %d (%s); want -1 (%s)", line, line_text, bind_rc, err, want);
+    } else if (bind_rc != GW_REFUSED) {
+        note("line %d: %s: returned %d (%s); want GW_REFUSED (%s)", line, line_text, bind_rc, err,
+             want);
     } else if (!strstr(err, want)) {
         note("line %d: %s\n   error: %s\n  want: %s", line, line_text, err, want);
     }
@@ -237,9 +238,9 @@ static void transcode_fails(const char *line_text, const char *body, const char 
     }
     gw_buf wire = GW_BUF_INIT;
     err[0] = '\0';
-    int rc = gw_bind_encode(route_of(line_text), json, NULL, &wire, err, sizeof(err));
+    gw_result rc = gw_bind_encode(route_of(line_text), json, NULL, &wire, err, sizeof(err));
     char *got = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
-    if (rc != -1)
+    if (rc != GW_REFUSED)
         note("line %d: %s: transcoded (as %s); want an error (%s)", line, line_text, got, want);
     else if (!strstr(err, want))
         note("line %d: %s\n   error: %s\n  want: %s", line, line_text, err, want);
@@ -615,15 +616,15 @@ static void test_query_errors(void **state)
     BIND_ERR("GET /v1/things/t1?tags.x=1", NULL, "'tags' is not a singular message field");
 }
 
-/* Binds `query` (on GET /v1/things/t1), which must be refused (-1) with
- * exactly the reason `want`. */
+/* Binds `query` (on GET /v1/things/t1), which must be refused (GW_REFUSED)
+ * with exactly the reason `want`. */
 static void query_refused_whole(const char *query, const char *want, int line)
 {
     char line_text[1024], err[GW_BIND_ERR_SIZE];
     snprintf(line_text, sizeof(line_text), "GET /v1/things/t1?%s", query);
     json_t *json = bind(line_text, NULL, 0, err, sizeof(err), line);
     json_decref(json);
-    if (json || bind_rc != -1 || strcmp(err, want) != 0)
+    if (json || bind_rc != GW_REFUSED || strcmp(err, want) != 0)
         fail_msg("line %d: returned %d\n   error: %s\n  want: %s", line, bind_rc,
                  json ? "(none)" : err, want);
 }

@@ -610,7 +610,8 @@ static void test_oneof_and_optional(void **state)
     /* absent optional and oneof fields stay absent with emit_defaults */
     char err[256];
     gw_buf text = GW_BUF_INIT;
-    assert_int_equal(gw_proto_to_json(ALL, NULL, 0, &EMIT_DEFAULTS, &text, err, sizeof(err)), 0);
+    assert_int_equal(gw_proto_to_json(ALL, NULL, 0, &EMIT_DEFAULTS, &text, err, sizeof(err)),
+                     GW_OK);
     char *s = strndup((const char *)text.data, text.len);
     assert_null(strstr(s, "optInt32"));
     assert_null(strstr(s, "oString"));
@@ -687,7 +688,7 @@ static void test_top_level(void **state)
     char err[256];
     gw_buf wire = GW_BUF_INIT;
     /* null is the empty message */
-    assert_int_equal(gw_json_to_proto(ALL, json_null(), NULL, &wire, err, sizeof(err)), 0);
+    assert_int_equal(gw_json_to_proto(ALL, json_null(), NULL, &wire, err, sizeof(err)), GW_OK);
     assert_int_equal(wire.len, 0);
     gw_buf_free(&wire);
     RT(ALL, "{}", "{}");
@@ -772,13 +773,14 @@ static void test_depth_limit(void **state)
 
     /* 100 levels: the limit, accepted both ways */
     json_t *ok = nested_json(100);
-    assert_int_equal(gw_json_to_proto(NODE, ok, NULL, &wire, err, sizeof(err)), 0);
+    assert_int_equal(gw_json_to_proto(NODE, ok, NULL, &wire, err, sizeof(err)), GW_OK);
     json_decref(ok);
     gw_buf expect = GW_BUF_INIT;
     nested_wire(100, &expect);
     assert_int_equal(wire.len, expect.len);
     assert_memory_equal(wire.data, expect.data, wire.len);
-    assert_int_equal(gw_proto_to_json(NODE, wire.data, wire.len, NULL, &text, err, sizeof(err)), 0);
+    assert_int_equal(gw_proto_to_json(NODE, wire.data, wire.len, NULL, &text, err, sizeof(err)),
+                     GW_OK);
     gw_buf want = GW_BUF_INIT;
     for (int i = 1; i < 100; i++)
         gw_buf_puts(&want, "{\"child\":");
@@ -793,25 +795,25 @@ static void test_depth_limit(void **state)
 
     /* 101 levels: refused both ways, cleanly */
     json_t *deep = nested_json(101);
-    assert_int_equal(gw_json_to_proto(NODE, deep, NULL, &wire, err, sizeof(err)), -1);
+    assert_int_equal(gw_json_to_proto(NODE, deep, NULL, &wire, err, sizeof(err)), GW_REFUSED);
     assert_non_null(strstr(err, "messages nested more than 100 deep"));
     json_decref(deep);
     gw_buf_free(&wire);
     nested_wire(101, &expect);
     err[0] = '\0';
     assert_int_equal(gw_proto_to_json(NODE, expect.data, expect.len, NULL, &text, err, sizeof(err)),
-                     -1);
+                     GW_REFUSED);
     assert_non_null(strstr(err, "messages nested more than 100 deep"));
     gw_buf_free(&text);
 
     /* far deeper: no stack trouble either way */
     deep = nested_json(5000);
-    assert_int_equal(gw_json_to_proto(NODE, deep, NULL, &wire, err, sizeof(err)), -1);
+    assert_int_equal(gw_json_to_proto(NODE, deep, NULL, &wire, err, sizeof(err)), GW_REFUSED);
     json_decref(deep);
     gw_buf_free(&wire);
     nested_wire(5000, &expect);
     assert_int_equal(gw_proto_to_json(NODE, expect.data, expect.len, NULL, &text, err, sizeof(err)),
-                     -1);
+                     GW_REFUSED);
     gw_buf_free(&text);
     gw_buf_free(&expect);
 }
@@ -1036,9 +1038,9 @@ static void test_corrupt_wire_fails_cleanly(void **state)
         uint8_t *prefix = dup_bytes(wire.data, n);
         gw_buf text = GW_BUF_INIT;
         err[0] = '\0';
-        int rc = gw_proto_to_json(ALL, prefix, n, NULL, &text, err, sizeof(err));
-        assert_true(rc == 0 || (rc == -1 && err[0] != '\0'));
-        rc == 0 ? ok++ : failed++;
+        gw_result rc = gw_proto_to_json(ALL, prefix, n, NULL, &text, err, sizeof(err));
+        assert_true(rc == GW_OK || (rc == GW_REFUSED && err[0] != '\0'));
+        rc == GW_OK ? ok++ : failed++;
         gw_buf_free(&text);
         free(prefix);
     }
@@ -1050,9 +1052,9 @@ static void test_corrupt_wire_fails_cleanly(void **state)
             bad[i] ^= flips[k];
             gw_buf text = GW_BUF_INIT;
             err[0] = '\0';
-            int rc = gw_proto_to_json(ALL, bad, wire.len, &EMIT_DEFAULTS, &text, err,
-                                      sizeof(err));
-            assert_true(rc == 0 || (rc == -1 && err[0] != '\0'));
+            gw_result rc = gw_proto_to_json(ALL, bad, wire.len, &EMIT_DEFAULTS, &text, err,
+                                            sizeof(err));
+            assert_true(rc == GW_OK || (rc == GW_REFUSED && err[0] != '\0'));
             gw_buf_free(&text);
             free(bad);
         }
@@ -1114,12 +1116,12 @@ static void test_echo_one_mebibyte(void **state)
     assert_non_null(json);
     char err[256];
     gw_buf wire = GW_BUF_INIT, text = GW_BUF_INIT;
-    assert_int_equal(gw_json_to_proto(STRMSG, json, NULL, &wire, err, sizeof(err)), 0);
+    assert_int_equal(gw_json_to_proto(STRMSG, json, NULL, &wire, err, sizeof(err)), GW_OK);
     assert_int_equal(wire.len, 1 + 3 + n);
     assert_memory_equal(wire.data, "\x0a\x80\x80\x40", 4);
     assert_memory_equal(wire.data + 4, value, n);
     assert_int_equal(gw_proto_to_json(STRMSG, wire.data, wire.len, NULL, &text, err, sizeof(err)),
-                     0);
+                     GW_OK);
     assert_int_equal(text.len, n + strlen("{\"value\":\"\"}"));
     assert_memory_equal(text.data, "{\"value\":\"", 10);
     assert_memory_equal(text.data + 10, value, n);
@@ -1133,9 +1135,9 @@ static void test_echo_one_mebibyte(void **state)
         memcpy(value + i, i % 1024 == 0 ? "\"\\" : "\xc3\xa9", 2);
     json = json_pack("{s:s}", "value", value);
     assert_non_null(json);
-    assert_int_equal(gw_json_to_proto(STRMSG, json, NULL, &wire, err, sizeof(err)), 0);
+    assert_int_equal(gw_json_to_proto(STRMSG, json, NULL, &wire, err, sizeof(err)), GW_OK);
     assert_int_equal(gw_proto_to_json(STRMSG, wire.data, wire.len, NULL, &text, err, sizeof(err)),
-                     0);
+                     GW_OK);
     json_error_t jerr;
     json_t *back = json_loadb((const char *)text.data, text.len, 0, &jerr);
     assert_non_null(back);
@@ -1159,7 +1161,7 @@ static void field_json_is(const gw_message *m, const char *field, const char *by
     char err[256] = "";
     gw_buf text = GW_BUF_INIT;
     uint8_t *data = dup_bytes(bytes, n);
-    if (gw_proto_field_to_json(m, f, data, n, opt, &text, err, sizeof(err)) != 0)
+    if (gw_proto_field_to_json(m, f, data, n, opt, &text, err, sizeof(err)) != GW_OK)
         note("line %d: gw_proto_field_to_json(%s) failed: %s", line, field, err);
     else
         text_is(&text, want, field, line);
@@ -1191,12 +1193,12 @@ static void test_response_body_field(void **state)
     const gw_field *f = gw_message_field_by_name(THING, "name", 4);
     assert_int_equal(gw_proto_field_to_json(THING, f, (const uint8_t *)"\x12\x05x", 3, NULL, &text,
                                             err, sizeof(err)),
-                     -1);
+                     GW_REFUSED);
     assert_non_null(strstr(err, "malformed unit.Thing message"));
     gw_buf_free(&text);
     assert_int_equal(gw_proto_field_to_json(THING, f, (const uint8_t *)"\x12\x01\xff", 3, NULL,
                                             &text, err, sizeof(err)),
-                     -1);
+                     GW_REFUSED);
     assert_non_null(strstr(err, "not valid UTF-8"));
     gw_buf_free(&text);
 }

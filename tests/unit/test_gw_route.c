@@ -304,9 +304,9 @@ static void decodes(const char *tmpl, const char *text, const char *want, int li
     gw_template t;
     parse_ok(tmpl, &t, line);
     gw_buf out = GW_BUF_INIT;
-    int rc = gw_route_decode_var(&t, 0, text, strlen(text), &out);
+    gw_result rc = gw_route_decode_var(&t, 0, text, strlen(text), &out);
     gw_template_free(&t);
-    if (rc != 0)
+    if (rc != GW_OK)
         fail_msg("line %d: decoding \"%s\" for %s failed", line, text, tmpl);
     if (out.len != strlen(want) || (out.len && memcmp(out.data, want, out.len) != 0))
         fail_msg("line %d: decoding \"%s\" for %s\n   got: %.*s\n  want: %s", line, text, tmpl,
@@ -325,12 +325,12 @@ static void decode_fails(const char *tmpl, const char *text, int line)
     size_t n = strlen(text);
     char *copy = malloc(n ? n : 1);
     memcpy(copy, text, n);
-    int rc = gw_route_decode_var(&t, 0, copy, n, &out);
+    gw_result rc = gw_route_decode_var(&t, 0, copy, n, &out);
     free(copy);
     gw_template_free(&t);
     gw_buf_free(&out);
-    if (rc != -1)
-        fail_msg("line %d: decoding \"%s\" for %s succeeded; want -1", line, text, tmpl);
+    if (rc != GW_REFUSED)
+        fail_msg("line %d: decoding \"%s\" for %s succeeded; want GW_REFUSED", line, text, tmpl);
 }
 
 #define DECODE_FAILS(tmpl, text) decode_fails(tmpl, text, __LINE__)

@@ -397,7 +397,7 @@ static void test_emit_defaults(void **state)
     (void)state;
     char err[256];
     gw_buf text = GW_BUF_INIT;
-    assert_int_equal(gw_proto_to_json(EV, NULL, 0, &EMIT_DEFAULTS, &text, err, sizeof(err)), 0);
+    assert_int_equal(gw_proto_to_json(EV, NULL, 0, &EMIT_DEFAULTS, &text, err, sizeof(err)), GW_OK);
     char *s = strndup((const char *)text.data, text.len);
     assert_non_null(strstr(s, "\"nullValue\":null"));
     assert_non_null(strstr(s, "\"rNull\":[]"));
@@ -748,7 +748,8 @@ static void field_json_is(const char *field, const char *want, int line)
     gw_buf text = GW_BUF_INIT;
     const gw_field *f = gw_message_field_by_name(EV, field, strlen(field));
     assert_non_null(f);
-    if (gw_proto_field_to_json(EV, f, (const uint8_t *)"", 0, NULL, &text, err, sizeof(err)) < 0)
+    if (gw_proto_field_to_json(EV, f, (const uint8_t *)"", 0, NULL, &text, err, sizeof(err)) !=
+        GW_OK)
         note("line %d: %s: %s", line, field, err);
     else
         text_is(&text, want, field, line);
@@ -793,9 +794,9 @@ static void test_depth(void **state)
     nested_lists(49, &text); /* 49 ListValues + 50 Values: 99 deep */
     json_t *v = gw_json_loadb((char *)text.data, text.len - 1, JSON_DECODE_ANY, &jerr);
     assert_non_null(v);
-    assert_int_equal(gw_json_to_proto(VALUE, v, NULL, &wire, err, sizeof(err)), 0);
+    assert_int_equal(gw_json_to_proto(VALUE, v, NULL, &wire, err, sizeof(err)), GW_OK);
     assert_int_equal(gw_proto_to_json(VALUE, wire.data, wire.len, NULL, &back, err,
-                                      sizeof(err)), 0);
+                                      sizeof(err)), GW_OK);
     assert_int_equal(back.len, text.len - 1);
     assert_memory_equal(back.data, text.data, back.len);
     json_decref(v);
@@ -803,7 +804,7 @@ static void test_depth(void **state)
     gw_buf_free(&back);
     nested_lists(50, &text);
     v = gw_json_loadb((char *)text.data, text.len - 1, JSON_DECODE_ANY, &jerr);
-    assert_int_equal(gw_json_to_proto(VALUE, v, NULL, &back, err, sizeof(err)), -1);
+    assert_int_equal(gw_json_to_proto(VALUE, v, NULL, &back, err, sizeof(err)), GW_REFUSED);
     assert_non_null(strstr(err, "messages nested more than 100 deep"));
     json_decref(v);
     gw_buf_free(&back);
@@ -813,7 +814,7 @@ static void test_depth(void **state)
     gw_buf_insert_varint(&wire, 0, wire.len);
     gw_buf_insert_varint(&wire, 0, 0x32);
     assert_int_equal(gw_proto_to_json(VALUE, wire.data, wire.len, NULL, &back, err,
-                                      sizeof(err)), -1);
+                                      sizeof(err)), GW_REFUSED);
     assert_non_null(strstr(err, "messages nested more than 100 deep"));
     gw_buf_free(&text);
     gw_buf_free(&wire);
