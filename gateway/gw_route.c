@@ -223,8 +223,6 @@ int gw_template_may_match(const gw_template *t, const char *path)
     return t->n_segs >= 2 || first->kind == GW_SEG_STARSTAR;
 }
 
-#define MAX_PATH_SEGMENTS 128
-
 int gw_template_match(const gw_template *t, const char *path, gw_path_span *spans)
 {
     if (path[0] != '/')
@@ -238,11 +236,11 @@ int gw_template_match(const gw_template *t, const char *path, gw_path_span *span
         len -= vlen + 1;
     }
     /* segment boundaries: seg i is path[start[i] .. start[i+1]-1) */
-    size_t start[MAX_PATH_SEGMENTS + 1];
+    size_t start[GW_ROUTE_MAX_PATH_SEGMENTS + 1];
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if (path[i] == '/') {
-            if (n == MAX_PATH_SEGMENTS)
+            if (n == GW_ROUTE_MAX_PATH_SEGMENTS)
                 return 0;
             start[n++] = i + 1;
         }
@@ -251,7 +249,7 @@ int gw_template_match(const gw_template *t, const char *path, gw_path_span *span
     int tail = t->n_segs && t->segs[t->n_segs - 1].kind == GW_SEG_STARSTAR;
     if (tail ? n + 1 < t->n_segs : n != t->n_segs)
         return 0;
-    for (size_t i = 0; i < t->n_segs; i++) {
+    for (size_t i = 0; i < t->n_segs - tail; i++) { /* '**' takes what is left */
         const gw_segment *s = &t->segs[i];
         size_t slen = start[i + 1] - 1 - start[i];
         if (s->kind == GW_SEG_LITERAL &&

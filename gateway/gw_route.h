@@ -23,6 +23,8 @@
 #include "gw_schema.h"
 
 #define GW_ROUTE_MAX_VARS 16
+/* A request path of more segments matches no template (a 404). */
+#define GW_ROUTE_MAX_PATH_SEGMENTS 128
 #define GW_ROUTER_MAX_OWN_PATHS 8
 
 typedef enum gw_seg_kind { GW_SEG_LITERAL, GW_SEG_STAR, GW_SEG_STARSTAR } gw_seg_kind;

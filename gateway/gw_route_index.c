@@ -1,12 +1,10 @@
 /*
- * gw_route_index.c -- the route table's trie.  Building walks each
- * template's segments from the root, making the nodes it lacks, and files
- * the route's position under the node where its template ends (or where
- * its '**' stands); the positions are then laid out node by node, in table
- * order.  A lookup walks the request path's segments, following at each
- * node the edge named by the segment's text and the '*' edge, so it visits
- * each node at most once: its cost grows with the path and the routes
- * that share its shape, not with the table.
+ * gw_route_index.c -- the route table's trie.  A literal segment is an
+ * edge named by its text (in the keyed name index, scoped by the parent
+ * node), '*' one edge per node; a route is filed under the node where its
+ * template ends, or where its '**' stands.  A lookup walks the path's
+ * segments, following the literal and the '*' edge at each node, so it
+ * visits each node at most once.
  */
 #include "gw_route_index.h"
 
@@ -61,17 +59,30 @@ static size_t child_for(gw_route_index *x, size_t *cap, size_t node, const gw_se
     return child;
 }
 
-/* Walks t's segments from the root into *place; -1 when out of memory. */
-static int place_template(gw_route_index *x, size_t *cap, const gw_template *t,
-                          route_place *place)
+/* 1 if node has the edge for segment s. */
+static int has_child(const gw_route_index *x, size_t node, const gw_segment *s)
+{
+    if (s->kind == GW_SEG_STAR)
+        return x->nodes[node].star != 0;
+    return gw_names_find_in(&x->edges, node, s->literal, strlen(s->literal)) != GW_NAMES_NONE;
+}
+
+/* Walks t's segments from the root, making the nodes it lacks while there
+ * are fewer than max_nodes, into *place; -1 when out of memory.  Where the
+ * walk stops early (a '**', or no more nodes to make), t is filed as a rest:
+ * a candidate for every path that gets that far. */
+static int place_template(gw_route_index *x, size_t *cap, size_t max_nodes,
+                          const gw_template *t, route_place *place)
 {
     size_t node = 0;
     for (size_t i = 0; i < t->n_segs; i++) {
-        if (t->segs[i].kind == GW_SEG_STARSTAR) { /* always the last segment */
+        const gw_segment *s = &t->segs[i];
+        if (s->kind == GW_SEG_STARSTAR || /* always the last segment */
+            (x->n_nodes >= max_nodes && !has_child(x, node, s))) {
             *place = (route_place){node, 1};
             return 0;
         }
-        node = child_for(x, cap, node, &t->segs[i]);
+        node = child_for(x, cap, node, s);
         if (!node)
             return -1;
     }
@@ -118,8 +129,9 @@ int gw_route_index_build(gw_route_index *x, const gw_route *routes, size_t n)
     size_t cap = 0;
     route_place *place = malloc((n ? n : 1) * sizeof(*place));
     int rc = place && new_node(x, &cap) == 0 ? 0 : -1; /* the root */
+    size_t max_nodes = 2 * n + 1024; /* bounds the index whatever the templates */
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = place_template(x, &cap, &routes[i].tmpl, &place[i]);
+        rc = place_template(x, &cap, max_nodes, &routes[i].tmpl, &place[i]);
     if (rc == 0)
         rc = lay_out(x, place, n);
     free(place);
@@ -138,19 +150,19 @@ void gw_route_index_free(gw_route_index *x)
 
 /* ---- lookup ---------------------------------------------------------------------- */
 
-#define MAX_PATH_SEGMENTS 128 /* as gw_template_match: a longer path matches nothing */
-
 typedef struct route_walk {
     const gw_route_index *x;
     const char *path;
-    size_t start[MAX_PATH_SEGMENTS + 1]; /* segment i: path[start[i] .. start[i+1]-1) */
+    size_t start[GW_ROUTE_MAX_PATH_SEGMENTS + 1]; /* segment i: path[start[i] ..
+                                                   * start[i+1]-1), as gw_template_match */
     size_t n_segs;
     size_t verb_cut; /* the last segment's length before its last ':', or SIZE_MAX */
     size_t *out;
     size_t cap;
-    size_t count; /* GW_ROUTE_INDEX_MANY once out is full */
+    size_t count; /* GW_ROUTE_INDEX_MANY once more than cap were found */
 } route_walk;
 
+/* Adds the table positions routes[first .. first+n) to the walk's answer. */
 static void take(route_walk *w, size_t first, size_t n)
 {
     for (size_t i = 0; i < n && w->count != GW_ROUTE_INDEX_MANY; i++) {
@@ -161,8 +173,12 @@ static void take(route_walk *w, size_t first, size_t n)
     }
 }
 
+/* Takes the routes of node, reached by the path's first `depth` segments,
+ * and of the nodes below it that the rest of the path reaches. */
 static void visit(route_walk *w, size_t node, size_t depth)
 {
+    if (w->count == GW_ROUTE_INDEX_MANY)
+        return; /* the caller tries every route */
     const gw_route_node *nd = &w->x->nodes[node];
     take(w, nd->rests, nd->n_rests); /* '**' takes the rest, however short */
     if (depth == w->n_segs) {
@@ -179,11 +195,12 @@ static void visit(route_walk *w, size_t node, size_t depth)
         if (child != GW_NAMES_NONE)
             visit(w, child, depth + 1);
     }
-    if (nd->star && w->count != GW_ROUTE_INDEX_MANY)
+    if (nd->star)
         visit(w, nd->star, depth + 1);
 }
 
-/* Splits the path as gw_template_match does; 0 if no template can match it. */
+/* Splits w->path into segments as gw_template_match does; 0 if no
+ * template can match it (no leading '/', too many segments). */
 static int split_path(route_walk *w)
 {
     const char *p = w->path;
@@ -192,7 +209,7 @@ static int split_path(route_walk *w)
     size_t len = strlen(p), n = 0;
     for (size_t i = 0; i < len; i++)
         if (p[i] == '/') {
-            if (n == MAX_PATH_SEGMENTS)
+            if (n == GW_ROUTE_MAX_PATH_SEGMENTS)
                 return 0;
             w->start[n++] = i + 1;
         }

@@ -1,12 +1,9 @@
 /*
  * gw_route_index.h -- which routes of a route table may match a request
  * path, found without trying every route: a trie of the templates'
- * segments (a literal segment is an edge named by its text, '*' one edge
- * for any text, '**' a list of the routes that take the rest of the path),
- * built once with the table.  The index only narrows the search: the
- * router still matches each route it names (gw_template_match), in table
- * order, so the most specific route wins exactly as when every route is
- * tried.
+ * segments, built once with the table.  It only narrows the search: the
+ * router still matches the routes it names, in table order, so the most
+ * specific route wins exactly as when every route is tried.
  */
 #ifndef GW_ROUTE_INDEX_H
 #define GW_ROUTE_INDEX_H
@@ -21,8 +18,9 @@ typedef struct gw_route_node {
     size_t star;        /* the child for '*', or 0: none (0 is the root) */
     size_t ends;        /* routes[ends .. ends + n_ends): templates that end here */
     size_t n_ends;
-    size_t rests;       /* routes[rests .. rests + n_rests): templates whose '**' */
-    size_t n_rests;     /* is this node's segment */
+    size_t rests;       /* routes[rests .. rests + n_rests): templates that may */
+    size_t n_rests;     /* match any path that reaches here: a '**' next, or a
+                         * template the index did not follow further */
 } gw_route_node;
 
 typedef struct gw_route_index {
@@ -36,8 +34,10 @@ typedef struct gw_route_index {
 #define GW_ROUTE_INDEX_INIT {NULL, 0, GW_NAMES_INIT, NULL, 0}
 
 /* Indexes routes[0..n); the templates' literal text must stay where it is
- * for as long as the index is used.  Returns 0, or -1 when out of memory
- * (x is then empty). */
+ * for as long as the index is used.  The trie has at most 2n + 1024 nodes,
+ * whatever the templates: a template that would need more is filed where
+ * the index stops following it.  Returns 0, or -1 when out of memory (x
+ * is then empty). */
 int gw_route_index_build(gw_route_index *x, const struct gw_route *routes, size_t n);
 void gw_route_index_free(gw_route_index *x);
 

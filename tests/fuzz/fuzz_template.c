@@ -83,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             gw_path_span spans[GW_ROUTE_MAX_VARS], want_spans[GW_ROUTE_MAX_VARS];
             gw_route_result got = gw_router_match(&routers[r], verbs[v], path, &route, spans);
             if (got != match_every_route(&routers[r], verbs[v], path, &want, want_spans) ||
-                route != want) {
+                route != want ||
+                (route && memcmp(spans, want_spans, route->tmpl.n_vars * sizeof(*spans)))) {
                 fprintf(stderr, "fuzz: the route index and every route disagree\n");
                 abort();
             }

@@ -295,6 +295,22 @@ static void test_match_long_paths(void **state)
     assert_int_equal(spans[0].start, strlen("/v1/files/"));
     assert_int_equal(spans[0].len, 100 * 2 - 1);
     gw_template_free(&t);
+
+    /* a '**' that takes nothing after the most segments a path may have:
+     * the matcher reads no boundary past the path's (the sanitizer build
+     * saw a read past its array here) */
+    char full[1024] = "", tmpl[1024] = "";
+    for (int i = 0; i < GW_ROUTE_MAX_PATH_SEGMENTS; i++) {
+        strcat(full, "/s");
+        strcat(tmpl, "/s");
+    }
+    strcat(tmpl, "/**");
+    PARSE_OK(tmpl, &t);
+    assert_int_equal(gw_template_match(&t, full, spans), 1);
+    gw_template_free(&t);
+    PARSE_OK("/s/**", &t);
+    assert_int_equal(gw_template_match(&t, "/s", spans), 1);
+    gw_template_free(&t);
 }
 
 /* ---- percent-decoding of path variables ---------------------------------------- */
@@ -1013,6 +1029,48 @@ static void test_router_index_narrows_a_large_table(void **state)
     free(verbs);
 }
 
+/* Templates of many literal segments, none shared: the trie stops at
+ * 2n + 1024 nodes, and the routes it did not follow to their end are
+ * still found (and nothing else is). */
+static void test_router_index_is_bounded(void **state)
+{
+    (void)state;
+    enum { N = 2000, SEGS = 6 };
+    const char **verbs = calloc(N, sizeof(*verbs));
+    char **templates = calloc(N, sizeof(*templates));
+    assert_true(verbs && templates);
+    for (size_t i = 0; i < N; i++) {
+        verbs[i] = "GET";
+        assert_true(asprintf(&templates[i], "/a%zu/b%zu/c%zu/d%zu/e%zu/f%zu", i, i, i, i, i, i) >
+                    0);
+    }
+    gw_method *m = make_bound_methods(verbs, (const char *const *)templates, N);
+    gw_router r;
+    char err[512] = "";
+    if (gw_router_build(&r, m, N, err, sizeof(err)) != 0)
+        fail_msg("gw_router_build: %s", err);
+    assert_true(r.index.n_nodes <= 2 * N + 1024);
+    assert_true(r.index.n_nodes < N * SEGS);
+    for (size_t i = 0; i < N; i += 7) {
+        agrees(&r, "GET", templates[i]);
+        char miss[128];
+        snprintf(miss, sizeof(miss), "%.*s/x", (int)(strrchr(templates[i], '/') - templates[i]),
+                 templates[i]);
+        agrees(&r, "GET", miss);
+    }
+    const gw_route *route;
+    gw_path_span spans[GW_ROUTE_MAX_VARS];
+    assert_int_equal(gw_router_match(&r, "GET", templates[N - 1], &route, spans),
+                     GW_ROUTE_FOUND);
+    assert_string_equal(route->binding->path_template, templates[N - 1]);
+    gw_router_free(&r);
+    free_methods(m, N);
+    for (size_t i = 0; i < N; i++)
+        free(templates[i]);
+    free(templates);
+    free(verbs);
+}
+
 /* The table of types.proto: the index agrees with trying every route on
  * the paths the other tests use. */
 static void test_router_index_agrees_on_the_types_table(void **state)
@@ -1057,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_router_index_agrees_with_every_route),
         cmocka_unit_test(test_router_index_many_candidates),
         cmocka_unit_test(test_router_index_narrows_a_large_table),
+        cmocka_unit_test(test_router_index_is_bounded),
         cmocka_unit_test_setup_teardown(test_router_index_agrees_on_the_types_table,
                                         router_setup, router_teardown),
     };
