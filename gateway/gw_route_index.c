@@ -1,10 +1,11 @@
 /*
- * gw_route_index.c -- the route table's trie.  A literal segment is an
- * edge named by its text (in the keyed name index, scoped by the parent
- * node), '*' one edge per node; a route is filed under the node where its
- * template ends, or where its '**' stands.  A lookup walks the path's
- * segments, following the literal and the '*' edge at each node, so it
- * visits each node at most once.
+ * gw_route_index.c -- the route table's trie.  A node's literal segments
+ * are edges ordered by their text (found while building through the keyed
+ * name index, scoped by the parent node; then laid out node by node, for a
+ * binary search), '*' one edge per node; a route is filed under the node
+ * where its template ends, or where its '**' stands.  A lookup walks the
+ * path's segments, following the literal and the '*' edge at each node,
+ * so it visits each node at most once.
  */
 #include "gw_route_index.h"
 
@@ -12,77 +13,80 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_names.h"
 #include "gw_route.h"
 
 /* ---- building -------------------------------------------------------------------- */
 
-/* Where a route is filed: under node, as ending there or as its '**'. */
+/* What a build keeps until the trie is laid out. */
+typedef struct route_build {
+    gw_route_index *x;
+    size_t cap;       /* of x->nodes */
+    size_t max_nodes;
+    gw_names by_text; /* a literal's text in the scope of its parent -> the child */
+} route_build;
+
+/* Where a route is filed: under node, as ending there or as a rest. */
 typedef struct route_place {
     size_t node;
     int rest;
 } route_place;
 
 /* Appends a node; returns its number, or SIZE_MAX when out of memory. */
-static size_t new_node(gw_route_index *x, size_t *cap)
+static size_t new_node(route_build *b)
 {
-    if (x->n_nodes == *cap) {
-        size_t n = *cap ? *cap * 2 : 16;
+    gw_route_index *x = b->x;
+    if (x->n_nodes == b->cap) {
+        size_t n = b->cap ? b->cap * 2 : 16;
         gw_route_node *nodes = realloc(x->nodes, n * sizeof(*nodes));
         if (!nodes)
             return SIZE_MAX;
         x->nodes = nodes;
-        *cap = n;
+        b->cap = n;
     }
     x->nodes[x->n_nodes] = (gw_route_node){0};
     return x->n_nodes++;
 }
 
-/* The child of `node` for segment s, made if missing; 0 when out of memory. */
-static size_t child_for(gw_route_index *x, size_t *cap, size_t node, const gw_segment *s)
-{
-    if (s->kind == GW_SEG_STAR) {
-        if (!x->nodes[node].star) {
-            size_t child = new_node(x, cap);
-            if (child == SIZE_MAX)
-                return 0;
-            x->nodes[node].star = child;
-        }
-        return x->nodes[node].star;
-    }
-    size_t len = strlen(s->literal);
-    size_t child = gw_names_find_in(&x->edges, node, s->literal, len);
-    if (child != GW_NAMES_NONE)
-        return child;
-    child = new_node(x, cap);
-    if (child == SIZE_MAX || gw_names_add_in(&x->edges, node, s->literal, len, child) < 0)
-        return 0;
-    return child;
-}
-
-/* 1 if node has the edge for segment s. */
-static int has_child(const gw_route_index *x, size_t node, const gw_segment *s)
+/* The child of `node` for segment s, or GW_NAMES_NONE. */
+static size_t child_of(const route_build *b, size_t node, const gw_segment *s)
 {
     if (s->kind == GW_SEG_STAR)
-        return x->nodes[node].star != 0;
-    return gw_names_find_in(&x->edges, node, s->literal, strlen(s->literal)) != GW_NAMES_NONE;
+        return b->x->nodes[node].star ? b->x->nodes[node].star : GW_NAMES_NONE;
+    return gw_names_find_in(&b->by_text, node, s->literal, strlen(s->literal));
+}
+
+/* The child of `node` for segment s, made if missing; 0 when out of memory. */
+static size_t child_for(route_build *b, size_t node, const gw_segment *s)
+{
+    size_t child = child_of(b, node, s);
+    if (child != GW_NAMES_NONE)
+        return child;
+    child = new_node(b);
+    if (child == SIZE_MAX)
+        return 0;
+    if (s->kind == GW_SEG_STAR)
+        b->x->nodes[node].star = child;
+    else if (gw_names_add_in(&b->by_text, node, s->literal, strlen(s->literal), child) < 0)
+        return 0;
+    return child;
 }
 
 /* Walks t's segments from the root, making the nodes it lacks while there
  * are fewer than max_nodes, into *place; -1 when out of memory.  Where the
  * walk stops early (a '**', or no more nodes to make), t is filed as a rest:
  * a candidate for every path that gets that far. */
-static int place_template(gw_route_index *x, size_t *cap, size_t max_nodes,
-                          const gw_template *t, route_place *place)
+static int place_template(route_build *b, const gw_template *t, route_place *place)
 {
     size_t node = 0;
     for (size_t i = 0; i < t->n_segs; i++) {
         const gw_segment *s = &t->segs[i];
         if (s->kind == GW_SEG_STARSTAR || /* always the last segment */
-            (x->n_nodes >= max_nodes && !has_child(x, node, s))) {
+            (b->x->n_nodes >= b->max_nodes && child_of(b, node, s) == GW_NAMES_NONE)) {
             *place = (route_place){node, 1};
             return 0;
         }
-        node = child_for(x, cap, node, s);
+        node = child_for(b, node, s);
         if (!node)
             return -1;
     }
@@ -92,7 +96,7 @@ static int place_template(gw_route_index *x, size_t *cap, size_t max_nodes,
 
 /* Lays the routes' positions out node by node: each node's ends, then its
  * rests, each group in table order. */
-static int lay_out(gw_route_index *x, const route_place *place, size_t n)
+static int lay_out_routes(gw_route_index *x, const route_place *place, size_t n)
 {
     x->routes = malloc((n ? n : 1) * sizeof(*x->routes));
     if (!x->routes)
@@ -123,18 +127,66 @@ static int lay_out(gw_route_index *x, const route_place *place, size_t n)
     return 0;
 }
 
+/* Orders text a[0..alen) against b[0..blen): by length, then bytes. */
+static int compare_text(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen)
+        return alen < blen ? -1 : 1;
+    return memcmp(a, b, alen);
+}
+
+static int compare_edges(const void *pa, const void *pb)
+{
+    const gw_route_edge *a = pa, *b = pb;
+    return compare_text(a->text, a->len, b->text, b->len);
+}
+
+/* Lays the literal edges out node by node, each node's in order, from the
+ * build's name index. */
+static int lay_out_edges(route_build *b)
+{
+    gw_route_index *x = b->x;
+    const gw_names *by_text = &b->by_text;
+    x->edges = malloc((by_text->n ? by_text->n : 1) * sizeof(*x->edges));
+    if (!x->edges)
+        return -1;
+    for (size_t i = 0; i < by_text->cap; i++)
+        if (by_text->slots[i].name)
+            x->nodes[by_text->slots[i].scope].n_edges++;
+    size_t at = 0;
+    for (size_t k = 0; k < x->n_nodes; k++) {
+        x->nodes[k].edges = at;
+        at += x->nodes[k].n_edges;
+        x->nodes[k].n_edges = 0;
+    }
+    for (size_t i = 0; i < by_text->cap; i++) {
+        const gw_name_slot *sl = &by_text->slots[i];
+        if (sl->name) {
+            gw_route_node *nd = &x->nodes[sl->scope];
+            x->edges[nd->edges + nd->n_edges++] = (gw_route_edge){sl->name, sl->len, sl->pos};
+        }
+    }
+    x->n_edges = by_text->n;
+    for (size_t k = 0; k < x->n_nodes; k++)
+        qsort(x->edges + x->nodes[k].edges, x->nodes[k].n_edges, sizeof(*x->edges),
+              compare_edges);
+    return 0;
+}
+
 int gw_route_index_build(gw_route_index *x, const gw_route *routes, size_t n)
 {
     *x = (gw_route_index)GW_ROUTE_INDEX_INIT;
-    size_t cap = 0;
+    route_build b = {x, 0, 2 * n + 1024, GW_NAMES_INIT}; /* bounded whatever the templates */
     route_place *place = malloc((n ? n : 1) * sizeof(*place));
-    int rc = place && new_node(x, &cap) == 0 ? 0 : -1; /* the root */
-    size_t max_nodes = 2 * n + 1024; /* bounds the index whatever the templates */
+    int rc = place && new_node(&b) == 0 ? 0 : -1; /* the root */
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = place_template(x, &cap, max_nodes, &routes[i].tmpl, &place[i]);
+        rc = place_template(&b, &routes[i].tmpl, &place[i]);
     if (rc == 0)
-        rc = lay_out(x, place, n);
+        rc = lay_out_routes(x, place, n);
+    if (rc == 0)
+        rc = lay_out_edges(&b);
     free(place);
+    gw_names_free(&b.by_text);
     if (rc < 0)
         gw_route_index_free(x);
     return rc;
@@ -142,8 +194,8 @@ int gw_route_index_build(gw_route_index *x, const gw_route *routes, size_t n)
 
 void gw_route_index_free(gw_route_index *x)
 {
-    gw_names_free(&x->edges);
     free(x->nodes);
+    free(x->edges);
     free(x->routes);
     *x = (gw_route_index)GW_ROUTE_INDEX_INIT;
 }
@@ -173,6 +225,25 @@ static void take(route_walk *w, size_t first, size_t n)
     }
 }
 
+/* The child of nd for the literal text[0..len), or 0: none. */
+static size_t find_edge(const gw_route_index *x, const gw_route_node *nd, const char *text,
+                        size_t len)
+{
+    const gw_route_edge *e = x->edges + nd->edges;
+    size_t lo = 0, hi = nd->n_edges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = compare_text(e[mid].text, e[mid].len, text, len);
+        if (c == 0)
+            return e[mid].child;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
 /* Takes the routes of node, reached by the path's first `depth` segments,
  * and of the nodes below it that the rest of the path reaches. */
 static void visit(route_walk *w, size_t node, size_t depth)
@@ -187,12 +258,12 @@ static void visit(route_walk *w, size_t node, size_t depth)
     }
     const char *seg = w->path + w->start[depth];
     size_t len = w->start[depth + 1] - 1 - w->start[depth];
-    size_t child = gw_names_find_in(&w->x->edges, node, seg, len);
-    if (child != GW_NAMES_NONE)
+    size_t child = find_edge(w->x, nd, seg, len);
+    if (child)
         visit(w, child, depth + 1);
     if (depth + 1 == w->n_segs && w->verb_cut != SIZE_MAX) { /* "name:verb" */
-        child = gw_names_find_in(&w->x->edges, node, seg, w->verb_cut);
-        if (child != GW_NAMES_NONE)
+        child = find_edge(w->x, nd, seg, w->verb_cut);
+        if (child)
             visit(w, child, depth + 1);
     }
     if (nd->star)

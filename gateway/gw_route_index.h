@@ -10,11 +10,11 @@
 
 #include <stddef.h>
 
-#include "gw_names.h"
-
 struct gw_route;
 
 typedef struct gw_route_node {
+    size_t edges;       /* edges[edges .. edges + n_edges): its literal segments */
+    size_t n_edges;
     size_t star;        /* the child for '*', or 0: none (0 is the root) */
     size_t ends;        /* routes[ends .. ends + n_ends): templates that end here */
     size_t n_ends;
@@ -23,15 +23,23 @@ typedef struct gw_route_node {
                          * template the index did not follow further */
 } gw_route_node;
 
+/* A literal segment's edge; a node's are ordered by length, then bytes. */
+typedef struct gw_route_edge {
+    const char *text; /* the template's literal (not owned) */
+    size_t len;
+    size_t child;
+} gw_route_edge;
+
 typedef struct gw_route_index {
     gw_route_node *nodes; /* nodes[0] is the root: before the first segment */
     size_t n_nodes;
-    gw_names edges;       /* literal text in the scope of its parent node -> child */
+    gw_route_edge *edges;
+    size_t n_edges;
     size_t *routes;       /* table positions, grouped by node, ascending in each group */
     size_t n_routes;
 } gw_route_index;
 
-#define GW_ROUTE_INDEX_INIT {NULL, 0, GW_NAMES_INIT, NULL, 0}
+#define GW_ROUTE_INDEX_INIT {NULL, 0, NULL, 0, NULL, 0}
 
 /* Indexes routes[0..n); the templates' literal text must stay where it is
  * for as long as the index is used.  The trie has at most 2n + 1024 nodes,
