@@ -1,8 +1,9 @@
 /*
  * rp_metrics.c -- the metric registry and its Prometheus text rendering.
- * Series are linked lists appended under the family's lock (rendered in
- * that order), found by their label values in a hash table beside the
- * list; their values are atomics, updated without it.
+ * Series are linked lists appended (and unlinked when dropped) under the
+ * family's lock, rendered in that order, and found by their label values in
+ * a hash table beside the list; their values are atomics, updated without
+ * it.
  */
 #include "rp_metrics.h"
 
@@ -328,6 +329,7 @@ rp_series *rp_family_series(rp_family *f, const char *const *values)
         s = NULL;
         goto out;
     }
+    s->prev = f->tail;
     if (f->tail)
         f->tail->next = s;
     else
@@ -337,6 +339,46 @@ rp_series *rp_family_series(rp_family *f, const char *const *values)
 out:
     pthread_mutex_unlock(&f->lock);
     return s;
+}
+
+/* Takes s out of f's index (when f has one). */
+static void unindex_series(rp_family *f, const rp_series *s)
+{
+    if (!f->index_cap)
+        return;
+    rp_series **p = &f->index[s->hash & (f->index_cap - 1)];
+    while (*p && *p != s)
+        p = &(*p)->index_next;
+    if (*p)
+        *p = s->index_next;
+}
+
+void rp_series_drop(rp_series *s)
+{
+    if (!s)
+        return;
+    rp_family *f = s->family;
+    pthread_mutex_lock(&f->lock);
+    unindex_series(f, s);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        f->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        f->tail = s->prev;
+    f->n_series--;
+    pthread_mutex_unlock(&f->lock);
+    series_free(s);
+}
+
+size_t rp_family_size(rp_family *f)
+{
+    pthread_mutex_lock(&f->lock);
+    size_t n = f->n_series;
+    pthread_mutex_unlock(&f->lock);
+    return n;
 }
 
 rp_series *rp_series_cached(_Atomic(rp_series *) *slot, rp_family *f,

@@ -3,12 +3,13 @@
  * Prometheus text exposition format (version 0.0.4).
  *
  * A registry owns families (a name, a help text, a type, label names); a
- * family owns series, one per set of label values, created once and never
- * freed before the registry.  Updating a series is one relaxed atomic add:
- * callers look a series up when they prepare (per method, at load) and keep
- * the pointer, so nothing on a request's path compares strings.  Rendering
- * takes each family's lock and may run on any thread.  Shared by the three
- * programs; what they count is theirs.
+ * family owns series, one per set of label values, created on first use and
+ * kept until the registry is freed or the caller drops them (the series of
+ * a method that left the API).  Updating a series is one relaxed atomic
+ * add: callers look a series up when they prepare (per method, at load) and
+ * keep the pointer, so nothing on a request's path compares strings.
+ * Rendering takes each family's lock and may run on any thread.  Shared by
+ * the three programs; what they count is theirs.
  */
 #ifndef RP_METRICS_H
 #define RP_METRICS_H
@@ -67,6 +68,19 @@ rp_series *rp_family_series(rp_family *f, const char *const *values);
 rp_series *rp_series_cached(_Atomic(rp_series *) *slot, rp_family *f,
                             const char *const *values);
 
+/*
+ * Removes s from its family (the next render leaves it out; the others keep
+ * their order) and frees it.  The caller must know that no thread uses s
+ * any more nor will: every pointer to it (a prepared method's, a
+ * rp_series_cached slot) is gone, and no thread can find it again through
+ * rp_family_series before this returns (the caller serializes the two).
+ * s may be NULL.
+ */
+void rp_series_drop(rp_series *s);
+
+/* The series f has now. */
+size_t rp_family_size(rp_family *f);
+
 /* Counter or gauge: adds n (a gauge may go down: n < 0). */
 static inline void rp_series_add(rp_series *s, int64_t n);
 /* Gauge: sets the value. */
@@ -105,9 +119,9 @@ void rp_metrics_render_process(rp_text *out, const char *prefix);
 /* ---- inline updates ------------------------------------------------------------------ */
 
 struct rp_series {
-    struct rp_series *next;       /* the family's list, in the order they came */
-    struct rp_series *index_next; /* the family's index: the same hash bucket */
-    uint64_t hash;                /* of the label values (the family's key) */
+    struct rp_series *next, *prev; /* the family's list, in the order they came */
+    struct rp_series *index_next;  /* the family's index: the same hash bucket */
+    uint64_t hash;                 /* of the label values (the family's key) */
     rp_family *family;
     const char *values[RP_METRICS_MAX_LABELS]; /* owned copies */
     atomic_int_fast64_t value;                 /* counter, gauge; histogram: the sum */

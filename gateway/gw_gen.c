@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gw_discovery.h"
+#include "gw_metrics.h"
 #include "rp_log.h"
 
 /* Every descriptor set the source names, as buffers (files, then
@@ -210,6 +211,10 @@ void gw_gen_unref(gw_gen *g)
 {
     if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
         return;
+    size_t n;
+    const gw_method *methods = gw_schema_methods(g->schema, &n);
+    for (size_t i = 0; i < n; i++) /* the last request that could count on them is done */
+        gw_metrics_release(methods[i].stats);
     gw_router_free(&g->router);
     gw_schema_free(g->schema);
     pthread_mutex_destroy(&g->openapi_lock);

@@ -3,7 +3,9 @@
  * files given in the INI and/or what the upstream's server reflection
  * describes), its route table, and the upstream call handles of its
  * methods.  A generation is immutable once built; requests hold a
- * reference, so a new generation can replace it while they finish.
+ * reference, so a new generation can replace it while they finish.  Its
+ * methods' metrics (gw_method.stats, set when it is published) are
+ * released when it is freed.
  */
 #ifndef GW_GEN_H
 #define GW_GEN_H

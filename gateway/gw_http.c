@@ -1297,7 +1297,7 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
 
 void gw_http_publish(gw_http *h, gw_gen *gen)
 {
-    if (h->metrics && gen) { /* before any request can see gen */
+    if (h->metrics && gen) { /* before any request can see gen; held until it is freed */
         size_t n;
         const gw_method *methods = gw_schema_methods(gen->schema, &n);
         for (size_t i = 0; i < n; i++)

@@ -22,8 +22,12 @@ static const unsigned known_status[] = {200, 400, 401, 403, 404, 405, 408, 409, 
 struct gw_method_stats {
     gw_metrics *metrics;
     char *label;
+    size_t refs;  /* generations (and gw_http) holding it; guarded by metrics->lock */
+    size_t pos;   /* in metrics->stats; likewise */
     rp_series *duration;
     _Atomic(rp_series *) by_code[N_STATUS][N_GRPC]; /* filled on first use */
+    rp_series **others; /* the series of statuses with no slot; guarded by metrics->lock */
+    size_t n_others;
 };
 
 struct gw_metrics {
@@ -31,8 +35,8 @@ struct gw_metrics {
     gw_upstream *up;
     rp_family *requests, *duration, *reloads;
     rp_series *in_flight, *reloads_ok, *reloads_error, *routes;
-    pthread_mutex_t lock; /* guards the three below */
-    gw_method_stats **stats; /* every method's, kept for the registry's life */
+    pthread_mutex_t lock; /* guards the three below, and each stats' refs and others */
+    gw_method_stats **stats; /* the stats of every method held */
     size_t n_stats, cap_stats;
     gw_names stats_index;    /* positions in stats, by label */
 };
@@ -118,6 +122,7 @@ void gw_metrics_free(gw_metrics *m)
         return;
     for (size_t i = 0; i < m->n_stats; i++) {
         free(m->stats[i]->label);
+        free(m->stats[i]->others);
         free(m->stats[i]);
     }
     free(m->stats);
@@ -149,6 +154,7 @@ static gw_method_stats *add_stats(gw_metrics *m, const char *method)
         return NULL;
     }
     s->metrics = m;
+    s->pos = m->n_stats;
     m->stats[m->n_stats++] = s;
     return s;
 }
@@ -160,8 +166,70 @@ gw_method_stats *gw_metrics_method(gw_metrics *m, const char *method)
     pthread_mutex_lock(&m->lock);
     size_t i = gw_names_find(&m->stats_index, method);
     gw_method_stats *s = i != GW_NAMES_NONE ? m->stats[i] : add_stats(m, method);
+    if (s)
+        s->refs++;
     pthread_mutex_unlock(&m->lock);
     return s;
+}
+
+/* Takes st out of m's array, the last stats moving into its place, and out
+ * of the index.  Under m->lock. */
+static void forget_stats(gw_metrics *m, gw_method_stats *st)
+{
+    gw_names_remove(&m->stats_index, st->label);
+    gw_method_stats *last = m->stats[--m->n_stats];
+    if (last == st)
+        return;
+    last->pos = st->pos;
+    m->stats[last->pos] = last;
+    gw_names_remove(&m->stats_index, last->label);
+    /* cannot fail: the index holds one name fewer than before, in as many slots */
+    gw_names_add(&m->stats_index, last->label, last->pos);
+}
+
+void gw_metrics_release(gw_method_stats *st)
+{
+    if (!st)
+        return;
+    gw_metrics *m = st->metrics;
+    pthread_mutex_lock(&m->lock);
+    if (--st->refs > 0) {
+        pthread_mutex_unlock(&m->lock);
+        return;
+    }
+    forget_stats(m, st);
+    /* under m->lock: stats made anew for the same method (gw_metrics_method)
+     * must not find these series before they are gone */
+    rp_series_drop(st->duration);
+    for (size_t i = 0; i < N_STATUS; i++)
+        for (size_t j = 0; j < N_GRPC; j++)
+            rp_series_drop(atomic_load_explicit(&st->by_code[i][j], memory_order_acquire));
+    for (size_t i = 0; i < st->n_others; i++)
+        rp_series_drop(st->others[i]);
+    pthread_mutex_unlock(&m->lock);
+    free(st->others);
+    free(st->label);
+    free(st);
+}
+
+/* The series s of a status with no slot, noted in st so that releasing st
+ * drops it; without memory to note it, the series stays (and is found
+ * again next time). */
+static void note_other(gw_method_stats *st, rp_series *s)
+{
+    gw_metrics *m = st->metrics;
+    pthread_mutex_lock(&m->lock);
+    size_t i = 0;
+    while (i < st->n_others && st->others[i] != s)
+        i++;
+    if (i == st->n_others) {
+        rp_series **grown = realloc(st->others, (st->n_others + 1) * sizeof(*grown));
+        if (grown) {
+            grown[st->n_others++] = s;
+            st->others = grown;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
 }
 
 static int status_index(unsigned status)
@@ -187,8 +255,11 @@ void gw_metrics_request(gw_method_stats *st, unsigned status, int grpc_code,
         snprintf(code, sizeof(code), "%u", status);
         const char *v[] = {st->label, code,
                            grpc_code >= 0 ? rp_grpc_code_name(grpc_code) : "none"};
-        s = slot ? rp_series_cached(slot, st->metrics->requests, v)
-                 : rp_family_series(st->metrics->requests, v);
+        if (slot) {
+            s = rp_series_cached(slot, st->metrics->requests, v);
+        } else if ((s = rp_family_series(st->metrics->requests, v))) {
+            note_other(st, s);
+        }
     }
     rp_series_add(s, 1);
 }

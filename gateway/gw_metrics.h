@@ -4,8 +4,11 @@
  * the upstream channel's connectivity state; API loads.  Per-method
  * figures live in a gw_method_stats found once per method when an API
  * generation is published and reached from then on through the method
- * (gw_method.stats), so a request touches only atomics.  Stats outlive
- * generations: a method keeps its counters across API reloads.
+ * (gw_method.stats), so a request touches only atomics.  Each generation
+ * that has a method holds its stats, and releases them when it is freed
+ * (after the last request that used it): a method keeps its counters across
+ * the API reloads that keep it, and its series leave /metrics once no
+ * generation has it, so what is kept is bounded by the APIs in use.
  */
 #ifndef GW_METRICS_H
 #define GW_METRICS_H
@@ -26,10 +29,17 @@ gw_metrics *gw_metrics_new(gw_upstream *up);
 void gw_metrics_free(gw_metrics *m);
 
 /* The stats of method label `method` ("/pkg.Service/Method",
- * GW_METRICS_NO_METHOD, "healthz"), created on first use; NULL on ENOMEM.
- * Takes a lock and hashes the label (O(1) however many methods there are):
- * for publishing, not per request. */
+ * GW_METRICS_NO_METHOD, "healthz"), created on first use, with one more
+ * reference for the caller (gw_metrics_release); NULL on ENOMEM or when m
+ * is NULL.  Takes a lock and hashes the label (O(1) however many methods
+ * there are): for publishing, not per request. */
 gw_method_stats *gw_metrics_method(gw_metrics *m, const char *method);
+
+/* Gives back a reference gw_metrics_method took.  The last one frees the
+ * stats and drops the method's series from /metrics: no request may use st
+ * after it.  st may be NULL.  References still held when the registry is
+ * freed are freed with it. */
+void gw_metrics_release(gw_method_stats *st);
 
 /* One request done: its HTTP status, its gRPC status (-1: none) and how
  * long it took.  st may be NULL (metrics off). */

@@ -93,6 +93,29 @@ int gw_names_add(gw_names *x, const char *name, size_t pos)
     return gw_names_add_in(x, 0, name, strlen(name), pos);
 }
 
+/* The slot freed, each name after it in its run moves back into the hole
+ * when the hole lies between its home slot and it, so that every name
+ * stays reachable from its home without a gap (no tombstones). */
+void gw_names_remove(gw_names *x, const char *name)
+{
+    if (!x->cap)
+        return;
+    size_t len = strlen(name), mask = x->cap - 1;
+    gw_name_slot *s = slot_for(x->slots, x->cap, 0, name, len, scoped_hash(x, 0, name, len));
+    if (!s->name)
+        return;
+    size_t hole = (size_t)(s - x->slots);
+    for (size_t i = (hole + 1) & mask; x->slots[i].name; i = (i + 1) & mask) {
+        size_t home = (size_t)x->slots[i].hash & mask;
+        if (((i - home) & mask) >= ((i - hole) & mask)) { /* hole in [home, i) */
+            x->slots[hole] = x->slots[i];
+            hole = i;
+        }
+    }
+    x->slots[hole] = (gw_name_slot){0};
+    x->n--;
+}
+
 void gw_names_free(gw_names *x)
 {
     free(x->slots);

@@ -54,6 +54,9 @@ size_t gw_names_find_in(const gw_names *x, size_t scope, const char *name, size_
 /* gw_names_add for the len bytes at name, in `scope`. */
 int gw_names_add_in(gw_names *x, size_t scope, const char *name, size_t len, size_t pos);
 
+/* Takes `name` (of scope 0) out of the index (nothing if it is not there). */
+void gw_names_remove(gw_names *x, const char *name);
+
 /* Releases the index (not the names) and leaves it empty. */
 void gw_names_free(gw_names *x);
 

@@ -128,7 +128,8 @@ typedef struct gw_method {
     void *call_handle[GW_CALL_CHANNELS];
     const char *doc;
     const char *service_doc;   /* the comment of its service */
-    struct gw_method_stats *stats; /* its metrics (gw_http_publish), or NULL */
+    /* its metrics (gw_http_publish; released by gw_gen_unref), or NULL */
+    struct gw_method_stats *stats;
 } gw_method;
 
 typedef struct gw_schema gw_schema;

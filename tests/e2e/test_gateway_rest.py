@@ -1166,6 +1166,41 @@ class Discovery(ProcessCase):
         self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "still"}),
                          {"value": "still"})
 
+    def test_metrics_of_a_method_gone_from_the_api_are_dropped(self):
+        """The host comes back without the echo service: its method's
+        series leave /metrics (an upstream that renames its methods at each
+        reconnect would otherwise grow them without end), while a method
+        both APIs have keeps counting where it was."""
+        host_port, self.port = harness.free_port(), harness.free_port()
+        ini = os.path.join(self.dir, "rpcrest.ini")
+        write_ini(ini, host_port, self.port, [("echo", None), ("bindings", None)])
+        host = self.program("rpcrest-host", ini, "host.log")
+        gateway = self.program("rpcrest-gateway", ini, "gateway.log")
+        self.assertTrue(harness.wait_until(
+            lambda: harness.port_open(self.port) and self.http("GET", "/healthz")[0] == 200,
+            10, 0.05), self.logs())
+        self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "x"}), {"value": "x"})
+        self.assertEqual(self.http("GET", "/v1/whoami")[0], 200)
+        echo = b'method="/example.MyService/Echo"'
+        whoami = (b'rpcrest_gateway_requests_total{method="/rpcrest.bindings.Bindings/Whoami",'
+                  b'code="200",grpc_code="OK"} %d\n')
+        metrics = self.http("GET", "/metrics")[2]
+        self.assertIn(echo, metrics)
+        self.assertIn(whoami % 1, metrics)
+        host.kill()
+        write_ini(ini, host_port, self.port, [("bindings", None)])
+        self.program("rpcrest-host", ini, "host2.log")
+        self.assertTrue(harness.wait_until(
+            lambda: self.http("POST", "/v1/example/echo", {"value": "x"})[0] == 404, 10, 0.05),
+            self.logs())
+        self.assertEqual(self.http("GET", "/v1/whoami")[0], 200)
+        metrics = self.http("GET", "/metrics")[2]
+        self.assertEqual([line for line in metrics.split(b"\n") if echo in line], [])
+        self.assertIn(whoami % 2, metrics)
+        self.assertIn(b'method="/rpcrest.bindings.Bindings/GetBook"', metrics)
+        self.assertIn(b'rpcrest_gateway_schema_reloads_total{result="ok"} 2\n', metrics)
+        self.assertIsNone(gateway.proc.poll(), "the gateway ended")
+
     def test_reconnect_to_the_same_api_reloads_nothing(self):
         """The host closes the gateway's idle channel every second
         (max_connection_idle): the gateway asks reflection again each time

@@ -3,7 +3,8 @@
  * descriptor files deduplicate with: every name added is found at its
  * position, across the table's growth; a name added twice keeps its first
  * position; a name not added, or a prefix of one, is not found; a part of
- * a longer string is found by its length.  Names that an unkeyed FNV-1a
+ * a longer string is found by its length; names removed are not found and
+ * leave the others findable.  Names that an unkeyed FNV-1a
  * would put in one slot spread like any others, and each index lays the
  * same names out its own way (its key).  A name added in many scopes is
  * found in each, and only there.
@@ -183,6 +184,48 @@ static void test_scopes(void **state)
     gw_names_free(&x);
 }
 
+/* Names added and removed at random, as the gateway's metrics add and
+ * remove the methods of changing APIs: after each step every name present
+ * is found at its position and every name removed is not, and the table
+ * does not grow past what the names present need. */
+static void test_remove(void **state)
+{
+    (void)state;
+    enum { N = 4000, STEPS = 200000 };
+    char (*names)[16] = malloc(N * sizeof(*names));
+    unsigned char *present = calloc(N, 1);
+    assert_non_null(names);
+    assert_non_null(present);
+    gw_names x = GW_NAMES_INIT;
+    gw_names_remove(&x, "absent"); /* an empty index */
+    unsigned r = 12345;
+    size_t n = 0;
+    for (size_t i = 0; i < N; i++)
+        snprintf(names[i], sizeof(names[i]), "x.S%zu", i);
+    for (size_t step = 0; step < STEPS; step++) {
+        r = r * 1103515245u + 12345u;
+        size_t i = (r >> 8) % N;
+        if (present[i]) {
+            gw_names_remove(&x, names[i]);
+            n--;
+        } else {
+            assert_int_equal(gw_names_add(&x, names[i], i), 0);
+            n++;
+        }
+        present[i] ^= 1;
+        assert_int_equal(x.n, n);
+        if (step % 10000 == 0 || step == STEPS - 1)
+            for (size_t j = 0; j < N; j++)
+                assert_true(gw_names_find(&x, names[j]) == (present[j] ? j : GW_NAMES_NONE));
+    }
+    assert_true(x.cap <= 4 * N);
+    gw_names_remove(&x, "absent");
+    assert_int_equal(x.n, n);
+    gw_names_free(&x);
+    free(present);
+    free(names);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_colliding_names),
         cmocka_unit_test(test_layout_per_index),
         cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,9 +2,11 @@
  * test_rp_metrics.c -- common/rp_metrics.c: the Prometheus text exposition
  * of counters, gauges and histograms (HELP/TYPE lines, label escaping,
  * cumulative buckets, _sum and _count), series identity, bad families,
- * counting from several threads at once, and a family of 100,000 series
+ * counting from several threads at once, a family of 100,000 series
  * (one per method of the largest API the gateway loads), each found again
- * by its values in constant time and rendered in the order they came.
+ * by its values in constant time and rendered in the order they came, and
+ * series dropped as an API changes, leaving what is kept bounded by the API
+ * in use.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -229,6 +231,139 @@ static void test_many_series(void **state)
     rp_metrics_free(m);
 }
 
+/* The series of one API generation: a counter and a histogram per method. */
+enum { GENERATIONS = 200, METHODS = 500 };
+typedef struct generation {
+    rp_series *count[METHODS], *time[METHODS];
+} generation;
+
+static void make_generation(generation *g, rp_family *c, rp_family *h, int n)
+{
+    char method[32];
+    for (int i = 0; i < METHODS; i++) {
+        snprintf(method, sizeof(method), "/g%d.S/M%d", n, i);
+        const char *v[] = {method, "200"};
+        g->count[i] = rp_family_series(c, v);
+        g->time[i] = rp_family_series(h, v);
+        assert_non_null(g->count[i]);
+        assert_non_null(g->time[i]);
+        rp_series_add(g->count[i], 1);
+        rp_series_observe(g->time[i], 3);
+    }
+}
+
+static void drop_generation(generation *g)
+{
+    for (int i = 0; i < METHODS; i++) {
+        rp_series_drop(g->count[i]);
+        rp_series_drop(g->time[i]);
+    }
+}
+
+/* An upstream that renames its methods at each reconnect: 200 generations
+ * of 500 methods, each generation's series dropped once the next one's are
+ * made.  The families hold one generation's (and the series kept
+ * throughout), the rendering stays as long as one generation's, a series
+ * kept keeps its value and its place before the others, the series left
+ * are found by their values after their neighbours in the index went, and
+ * a dropped one asked for again starts from zero. */
+static void test_series_dropped_with_generations(void **state)
+{
+    (void)state;
+    rp_metrics *m = rp_metrics_new();
+    static const char *const labels[] = {"method", "code", NULL};
+    static const uint64_t bounds[] = {1, 10};
+    rp_family *c = rp_metrics_family(m, RP_COUNTER, "x_total", "Calls.", labels, NULL, 0, 1);
+    rp_family *h = rp_metrics_family(m, RP_HISTOGRAM, "x_seconds", "Time.", labels, bounds, 2,
+                                     1);
+    const char *kept_v[] = {"/k.S/Kept", "200"};
+    rp_series *kept = rp_family_series(c, kept_v);
+    rp_series_add(kept, 7);
+    generation *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    assert_non_null(a);
+    assert_non_null(b);
+    make_generation(a, c, h, 0);
+    size_t first_len = strlen(render(m));
+    for (int n = 1; n < GENERATIONS; n++) {
+        make_generation(b, c, h, n);
+        drop_generation(a);
+        generation *t = a;
+        a = b;
+        b = t;
+        assert_int_equal(rp_family_size(c), METHODS + 1);
+        assert_int_equal(rp_family_size(h), METHODS);
+    }
+    char *text = render(m);
+    size_t len = strlen(text);
+    if (len > first_len + first_len / 10) /* longer names: "g199" for "g0" */
+        fail_msg("%zu bytes rendered after %d generations, %zu after one", len, GENERATIONS,
+                 first_len);
+    assert_null(strstr(text, "/g0.S/"));
+    assert_null(strstr(text, "/g198.S/"));
+    const char *k = strstr(text, "x_total{method=\"/k.S/Kept\",code=\"200\"} 7\n");
+    const char *first = strstr(text, "x_total{method=\"/g199.S/M0\",code=\"200\"} 1\n");
+    const char *last = strstr(text, "x_total{method=\"/g199.S/M499\",code=\"200\"} 1\n");
+    assert_non_null(k);
+    assert_true(k < first && first < last);
+    assert_contains(text, "x_seconds_count{method=\"/g199.S/M499\",code=\"200\"} 1\n");
+    for (int i = 0; i < METHODS; i++) {
+        char method[32];
+        snprintf(method, sizeof(method), "/g199.S/M%d", i);
+        const char *v[] = {method, "200"};
+        assert_ptr_equal(rp_family_series(c, v), a->count[i]);
+        assert_ptr_equal(rp_family_series(h, v), a->time[i]);
+    }
+    assert_ptr_equal(rp_family_series(c, kept_v), kept);
+    const char *back[] = {"/g0.S/M0", "200"};
+    assert_int_equal(rp_series_value(rp_family_series(c, back)), 0);
+    assert_int_equal(rp_family_size(c), METHODS + 2);
+    free(a);
+    free(b);
+    rp_metrics_free(m);
+}
+
+typedef struct churner {
+    rp_family *c;
+    int seed;
+} churner;
+
+/* Makes and drops series of its own, as publishing and releasing APIs do. */
+static void *churn(void *arg)
+{
+    churner *w = arg;
+    char method[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(method, sizeof(method), "/t%d.S/M%d", w->seed, i);
+        const char *v[] = {method, "200"};
+        rp_series *s = rp_family_series(w->c, v);
+        rp_series_add(s, 1);
+        rp_series_drop(s);
+    }
+    return NULL;
+}
+
+/* Rendering while other threads make and drop series: each render sees a
+ * whole list (the sanitizer build checks that nothing freed is read). */
+static void test_drop_while_rendering(void **state)
+{
+    (void)state;
+    rp_metrics *m = rp_metrics_new();
+    static const char *const labels[] = {"method", "code", NULL};
+    rp_family *c = rp_metrics_family(m, RP_COUNTER, "x_total", "Calls.", labels, NULL, 0, 1);
+    const char *kept_v[] = {"/k.S/Kept", "200"};
+    rp_series_add(rp_family_series(c, kept_v), 1);
+    churner w[3] = {{c, 0}, {c, 1}, {c, 2}};
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, churn, &w[i]);
+    for (int i = 0; i < 200; i++)
+        assert_contains(render(m), "x_total{method=\"/k.S/Kept\",code=\"200\"} 1\n");
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(rp_family_size(c), 1);
+    rp_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +373,8 @@ int main(void)
         cmocka_unit_test(test_bad_families),
         cmocka_unit_test(test_collector_and_process),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_series_dropped_with_generations),
+        cmocka_unit_test(test_drop_while_rendering),
         cmocka_unit_test(test_many_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
