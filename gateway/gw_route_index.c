@@ -297,7 +297,12 @@ size_t gw_route_index_candidates(const gw_route_index *x, const char *path, size
 {
     if (!x->nodes)
         return GW_ROUTE_INDEX_MANY; /* not built: every route may match */
-    route_walk w = {.x = x, .path = path, .out = out, .cap = cap};
+    route_walk w; /* not zeroed: split_path sets the segments it uses */
+    w.x = x;
+    w.path = path;
+    w.out = out;
+    w.cap = cap;
+    w.count = 0;
     if (!split_path(&w))
         return 0;
     visit(&w, 0, 0);
