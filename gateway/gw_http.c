@@ -430,9 +430,11 @@ static const char *peer_address(gw_request *req)
 /* What a gRPC server takes in a request's metadata by default
  * (grpc.max_metadata_size: 8 KiB, counted as HPACK counts, name + value +
  * 32 per entry), less room for what gRPC adds (:path, :authority, te,
- * content-type, user-agent, grpc-timeout).  gRPC core answers a larger block
- * by closing the whole connection, failing every other call on it, so the
- * gateway refuses such a request itself. */
+ * content-type, user-agent, grpc-timeout).  gRPC core 1.51 answers a larger
+ * block with RESOURCE_EXHAUSTED and then mostly closes the whole connection,
+ * failing every other call on it (rpcrest-host raises that limit and
+ * refuses over 8 KiB per call itself; another upstream may not), so the
+ * gateway refuses such a request before sending it. */
 #define REQUEST_METADATA_MAX_BYTES (8192 - 1024)
 
 static size_t metadata_size(const gw_metadata_list *md)

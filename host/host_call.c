@@ -885,20 +885,24 @@ int rpcrest_call_add_trailing_metadata(rpcrest_call *c, const char *key, const v
 
 /*
  * GRPC_STATUS_OK if the request metadata keeps gRPC's rules, which the ABI
- * promises handlers; else INVALID_ARGUMENT, naming the entry in
- * why[whylen].  gRPC core 1.51 lets any bytes through: a newline in
- * x-request-id would have reached a plugin's log lines.
+ * promises handlers, and HOST_REQUEST_METADATA_MAX; else INVALID_ARGUMENT,
+ * naming the entry, or RESOURCE_EXHAUSTED, in why[whylen].  gRPC core 1.51
+ * lets any bytes through: a newline in x-request-id would have reached a
+ * plugin's log lines.
  */
 static grpc_status_code check_request_metadata(const grpc_metadata_array *md, char *why,
                                                size_t whylen)
 {
+    size_t size = 0;
     for (size_t i = 0; i < md->count; i++) {
         const grpc_metadata *m = &md->metadata[i];
         const unsigned char *key = GRPC_SLICE_START_PTR(m->key);
-        size_t klen = GRPC_SLICE_LENGTH(m->key);
+        size_t klen = GRPC_SLICE_LENGTH(m->key), vlen = GRPC_SLICE_LENGTH(m->value);
+        size += klen + 32 +
+                (rp_metadata_key_binary((const char *)key, klen) ? base64_size(vlen) : vlen);
         int why_key;
-        if (metadata_valid((const char *)key, klen, GRPC_SLICE_START_PTR(m->value),
-                           GRPC_SLICE_LENGTH(m->value), &why_key))
+        if (metadata_valid((const char *)key, klen, GRPC_SLICE_START_PTR(m->value), vlen,
+                           &why_key))
             continue;
         char shown[160] = ""; /* the key, its bytes outside printable ASCII as \xNN */
         size_t n = 0;
@@ -911,6 +915,11 @@ static grpc_status_code check_request_metadata(const grpc_metadata_array *md, ch
                          : "a text value takes only printable ASCII (other bytes go in a key "
                            "ending in -bin)");
         return GRPC_STATUS_INVALID_ARGUMENT;
+    }
+    if (size > HOST_REQUEST_METADATA_MAX) {
+        snprintf(why, whylen, "request metadata takes %zu bytes (name + value + 32 per entry), "
+                 "more than %d", size, HOST_REQUEST_METADATA_MAX);
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
     }
     return GRPC_STATUS_OK;
 }

@@ -14,6 +14,13 @@
 #include "host_plugin.h"
 #include "host_queue.h"
 
+/* The request metadata a plugin's call may carry, counted as HPACK counts it
+ * (name + value + 32 per entry, a -bin value as the base64 it was sent as):
+ * gRPC's usual 8 KiB.  A call with more fails with RESOURCE_EXHAUSTED
+ * before its handler runs.  gRPC core's own limit (host_server.c) is set
+ * well above it: core 1.51 enforcing it may close the whole connection. */
+#define HOST_REQUEST_METADATA_MAX 8192
+
 /*
  * Allocates a call record and posts grpc_server_request_registered_call for
  * method m (registered as `registered`) on q.  Returns 0, or -1 after

@@ -393,6 +393,17 @@ static grpc_arg int_arg(const char *key, int value)
  * third the connection ends with GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
  * (gRPC core's policy).
  *
+ * Request metadata: gRPC core 1.51 answers a header block over
+ * grpc.max_metadata_size (8 KiB by default) with RESOURCE_EXHAUSTED, but
+ * then fails the same stream again ("Missing :method header") and, in a
+ * good share of cases, closes the whole connection without GOAWAY, failing
+ * the client's other calls on it with UNAVAILABLE.  Its limit is set to
+ * GRPC_METADATA_MAX, far above the HOST_REQUEST_METADATA_MAX that
+ * host_call enforces per call, so that only a block over GRPC_METADATA_MAX
+ * takes that path.  It is also what the server advertises as
+ * SETTINGS_MAX_HEADER_LIST_SIZE, and what each of a connection's
+ * max_concurrent_streams header blocks may hold while it is parsed.
+ *
  * Connection limits: one without calls for max_connection_idle_ms, or older
  * than max_connection_age_ms (gRPC core adds up to 10% either way, so that
  * connections opened together do not all end together), gets GOAWAY; its
@@ -401,6 +412,8 @@ static grpc_arg int_arg(const char *key, int value)
  * block (no call exists until the block ends, so the connection is idle),
  * or one whose zero-window streams have no deadline (only the age ends it). */
 #define HANDSHAKE_TIMEOUT_MS 10000
+#define GRPC_METADATA_MAX (64 * 1024)
+_Static_assert(GRPC_METADATA_MAX > HOST_REQUEST_METADATA_MAX, "host_call refuses first");
 
 static grpc_server *create_grpc_server(const host_server_conf *conf)
 {
@@ -409,7 +422,7 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
                              : MIN_BUFFERED_BYTES;
     grpc_resource_quota *quota = grpc_resource_quota_create("rpcrest-host");
     grpc_resource_quota_resize(quota, quota_bytes);
-    grpc_arg args[12];
+    grpc_arg args[13];
     args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, conf->reuseport);
     args[1] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                       conf->max_message_bytes > INT_MAX ? INT_MAX
@@ -429,7 +442,8 @@ static grpc_server *create_grpc_server(const host_server_conf *conf)
     args[8].key = (char *)GRPC_ARG_RESOURCE_QUOTA;
     args[8].value.pointer.p = quota;
     args[8].value.pointer.vtable = grpc_resource_quota_arg_vtable();
-    size_t n = 9;
+    args[9] = int_arg(GRPC_ARG_MAX_METADATA_SIZE, GRPC_METADATA_MAX);
+    size_t n = 10;
     /* off: left out, so gRPC core keeps its own "never" */
     if (conf->max_connection_idle_ms > 0)
         args[n++] = int_arg(GRPC_ARG_MAX_CONNECTION_IDLE_MS, conf->max_connection_idle_ms);

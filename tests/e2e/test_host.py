@@ -2,9 +2,10 @@
 with its own INI on a free 127.0.0.1 port, called with Python grpcio.
 
 Covers the echo round trip, unknown methods, undecodable requests,
-concurrency, what a plugin sees through the rpcrest_call_* functions
-(tests/plugins/inspect.c), signals, and every way a plugin can be refused
-(tests/plugins/*.c broken on purpose).
+request metadata over the host's limit, concurrency, what a plugin sees
+through the rpcrest_call_* functions (tests/plugins/inspect.c), signals,
+and every way a plugin can be refused (tests/plugins/*.c broken on
+purpose).
 """
 import concurrent.futures
 import os
@@ -289,6 +290,47 @@ class EchoTest(unittest.TestCase):
     def test_raw_bytes_round_trip(self):
         raw = self.ch.unary_unary(ECHO_METHOD)
         self.assertEqual(raw(b"\x0a\x02hi", timeout=5), b"\x0a\x02hi")
+
+    def test_too_much_request_metadata_fails_that_call_alone(self):
+        """Over 8 KiB of request metadata (name + value + 32 per entry):
+        RESOURCE_EXHAUSTED for that call, and the connection carries on.
+        gRPC core 1.51 at its own limit (8 KiB by default) fails the stream
+        twice and then mostly closes the connection, failing the client's
+        next call with UNAVAILABLE "Socket closed"."""
+        ch = self.h.channel()  # its own connection, which must survive
+        try:
+            raw = ch.unary_unary(ECHO_METHOD)
+            fits = [("x-%d" % i, "v" * 500) for i in range(14)]
+            self.assertEqual(raw(b"\x0a\x01x", metadata=fits, timeout=5), b"\x0a\x01x")
+            for n in (16, 30, 100):
+                with self.assertRaises(grpc.RpcError) as cm:
+                    raw(b"\x0a\x01x", metadata=[("x-%d" % i, "v" * 500) for i in range(n)],
+                        timeout=5)
+                self.assertEqual(cm.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+                self.assertRegex(cm.exception.details(),
+                                 r"^request metadata takes \d+ bytes .*, more than 8192$")
+                self.assertEqual(raw(b"\x0a\x01x", timeout=5), b"\x0a\x01x")
+        finally:
+            ch.close()
+        # the same on the wire, where gRPC core 1.51 closed the connection
+        # nearly every time: the next stream is answered on the same one
+        big = tuple(("x-%d" % i, "v" * 500) for i in range(16))
+        msg = h2raw.grpc_message(b"\x0a\x01x")
+        for _ in range(3):
+            s = h2raw.start(self.h.port)
+            try:
+                s.sendall(h2raw.frame(h2raw.SETTINGS, 1, 0))  # ack theirs
+                for stream, extra in ((1, big), (3, ())):
+                    block = h2raw.grpc_request_headers(ECHO_METHOD, extra=extra)
+                    s.sendall(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, stream, block) +
+                              h2raw.frame(h2raw.DATA, h2raw.END_STREAM, stream, msg))
+                frames, closed = h2raw.read_frames(s, until=lambda fs: any(
+                    f[0] == h2raw.HEADERS and f[1] & h2raw.END_STREAM and f[2] == 3 for f in fs))
+                self.assertFalse(closed, "the host closed the connection")
+                self.assertIn(3, [f[2] for f in frames if f[0] == h2raw.HEADERS and
+                                  f[1] & h2raw.END_STREAM])
+            finally:
+                s.close()
 
     def test_concurrent_calls(self):
         """8 client threads, each with 200 calls in flight at once."""
