@@ -429,17 +429,20 @@ static const char *peer_address(gw_request *req)
 
 /* What a gRPC server takes in a request's metadata by default
  * (grpc.max_metadata_size: 8 KiB, counted as HPACK counts, name + value +
- * 32 per entry), less room for what gRPC adds (:path, :authority, te,
- * content-type, user-agent, grpc-timeout).  gRPC core 1.51 answers a larger
+ * 32 per entry), less room for the other fields of the call's header
+ * block (:method, :scheme, :authority, te, content-type, user-agent,
+ * grpc-timeout); its :path, which a method's name can make long, is
+ * counted with the metadata.  gRPC core 1.51 answers a larger
  * block with RESOURCE_EXHAUSTED and then mostly closes the whole connection,
  * failing every other call on it (rpcrest-host raises that limit and
  * refuses over 8 KiB per call itself; another upstream may not), so the
  * gateway refuses such a request before sending it. */
 #define REQUEST_METADATA_MAX_BYTES (8192 - 1024)
 
-static size_t metadata_size(const gw_metadata_list *md)
+/* md and the :path of a call to `path`, as HPACK counts them. */
+static size_t metadata_size(const gw_metadata_list *md, const char *path)
 {
-    size_t size = 0;
+    size_t size = strlen(":path") + strlen(path) + 32;
     for (size_t i = 0; i < md->n; i++) {
         size_t klen = strlen(md->items[i].key), vlen = md->items[i].value_len;
         if (klen > 4 && strcmp(md->items[i].key + klen - 4, "-bin") == 0)
@@ -470,9 +473,11 @@ static gw_result request_metadata(gw_request *req, gw_metadata_list *md, int64_t
         rc = gw_metadata_list_add(md, "x-request-id", req->request_id, err, errlen);
     if (*timeout_ms > req->http->cfg.max_timeout_ms)
         *timeout_ms = req->http->cfg.max_timeout_ms;
-    size_t size = rc == GW_OK ? metadata_size(md) : 0;
+    size_t size = rc == GW_OK ? metadata_size(md, req->route->method->path) : 0;
     if (size > REQUEST_METADATA_MAX_BYTES) {
-        snprintf(err, errlen, "the headers sent on as gRPC metadata take %zu bytes, more than %d",
+        snprintf(err, errlen,
+                 "the headers sent on as gRPC metadata take %zu bytes with the call's :path, "
+                 "more than %d",
                  size, REQUEST_METADATA_MAX_BYTES);
         return GW_TOO_LARGE;
     }

@@ -502,6 +502,23 @@ class GatewayHostile(unittest.TestCase):
         status, _, data = self.post(ECHO, b'{"value":"m"}', headers={"Grpc-Metadata-Fits": "a" * 6000})
         self.assertEqual(status, 200, data)
 
+    def test_metadata_limit_counts_the_calls_path(self):
+        # the call's :path is part of the header block the upstream counts:
+        # a method of a longer name leaves that much less room for metadata
+        def largest_accepted(route, body):
+            lo, hi = 5000, 7200  # accepted, refused
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                status, _, data = self.post(route, body,
+                                            headers={"Grpc-Metadata-Fits": "a" * mid})
+                self.assertIn(status, (200, 431), data)
+                lo, hi = (mid, hi) if status == 200 else (lo, mid)
+            return lo
+        echo = largest_accepted(ECHO, b'{"value":"m"}')
+        testkit = largest_accepted(TK_ECHO, b"{}")
+        self.assertEqual(echo - testkit,
+                         len("/rpcrest.testkit.TestKit/Echo") - len("/example.MyService/Echo"))
+
     def test_garbage_instead_of_http(self):
         rnd = random.Random(11)
         for data in (bytes(rnd.getrandbits(8) for _ in range(5000)),
