@@ -10,6 +10,7 @@
  * routes its index names) must be what trying every route gives.
  */
 #include "../../gateway/gw_route.h"
+#include "../unit/route_reference.h"
 #include "fuzz_common.h"
 
 static gw_router routers[2];
@@ -24,23 +25,6 @@ static void build_router(gw_router *r, const char *set)
         fprintf(stderr, "fuzz: %s: %s\n", set, err);
         abort();
     }
-}
-
-/* gw_router_match without the index: every route, in table order. */
-static gw_route_result match_every_route(const gw_router *r, const char *verb, const char *path,
-                                         const gw_route **route, gw_path_span *spans)
-{
-    int path_matched = 0;
-    for (size_t i = 0; i < r->n_routes; i++) {
-        if (!gw_template_match(&r->routes[i].tmpl, path, spans))
-            continue;
-        if (strcmp(r->routes[i].binding->verb, verb) == 0) {
-            *route = &r->routes[i];
-            return GW_ROUTE_FOUND;
-        }
-        path_matched = 1;
-    }
-    return path_matched ? GW_ROUTE_BAD_METHOD : GW_ROUTE_NOT_FOUND;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -22,6 +22,7 @@
 
 #include "../../gateway/gw_route.h"
 #include "../../gateway/gw_schema.h"
+#include "route_reference.h"
 
 #ifndef BUILD_DIR /* the Makefile passes its build folder */
 #define BUILD_DIR "build"
@@ -834,24 +835,6 @@ static void test_router_many_methods(void **state)
 
 /* ---- the route index ------------------------------------------------------------ */
 
-/* What gw_router_match answers when it tries every route in table order,
- * as it did before the index: the reference the index must agree with. */
-static gw_route_result match_every_route(const gw_router *r, const char *verb, const char *path,
-                                         const gw_route **route, gw_path_span *spans)
-{
-    int path_matched = 0;
-    for (size_t i = 0; i < r->n_routes; i++) {
-        if (!gw_template_match(&r->routes[i].tmpl, path, spans))
-            continue;
-        if (strcmp(r->routes[i].binding->verb, verb) == 0) {
-            *route = &r->routes[i];
-            return GW_ROUTE_FOUND;
-        }
-        path_matched = 1;
-    }
-    return path_matched ? GW_ROUTE_BAD_METHOD : GW_ROUTE_NOT_FOUND;
-}
-
 /* 1 if the "A, B, C" list names verb. */
 static int in_list(const char *list, const char *verb)
 {
@@ -992,41 +975,74 @@ static void test_router_index_many_candidates(void **state)
     free_methods(m, N);
 }
 
+/* A router of n GET routes, route i's template made by template_of(i). */
+typedef struct get_table {
+    size_t n;
+    char **templates;
+    gw_method *methods;
+    gw_router router;
+} get_table;
+
+static void get_table_build(get_table *t, size_t n, char *(*template_of)(size_t))
+{
+    t->n = n;
+    t->templates = calloc(n, sizeof(*t->templates));
+    const char **verbs = calloc(n, sizeof(*verbs));
+    assert_true(t->templates && verbs);
+    for (size_t i = 0; i < n; i++) {
+        verbs[i] = "GET";
+        t->templates[i] = template_of(i);
+    }
+    t->methods = make_bound_methods(verbs, (const char *const *)t->templates, n);
+    free(verbs);
+    char err[512] = "";
+    if (gw_router_build(&t->router, t->methods, n, err, sizeof(err)) != 0)
+        fail_msg("gw_router_build: %s", err);
+}
+
+static void get_table_free(get_table *t)
+{
+    gw_router_free(&t->router);
+    free_methods(t->methods, t->n);
+    for (size_t i = 0; i < t->n; i++)
+        free(t->templates[i]);
+    free(t->templates);
+}
+
+static char *project_things(size_t i)
+{
+    char *s;
+    assert_true(asprintf(&s, "/v1/projects/*/things%zu/*", i) > 0);
+    return s;
+}
+
 /* 100,000 routes of one shape but for a literal: a path is matched against
  * the one route its index names, not the 100,000 (checked by count: the
  * candidates, not the time). */
 static void test_router_index_narrows_a_large_table(void **state)
 {
     (void)state;
-    enum { N = GW_SCHEMA_MAX_METHODS };
-    const char **verbs = calloc(N, sizeof(*verbs));
-    char **templates = calloc(N, sizeof(*templates));
-    assert_true(verbs && templates);
-    for (size_t i = 0; i < N; i++) {
-        verbs[i] = "GET";
-        assert_true(asprintf(&templates[i], "/v1/projects/*/things%zu/*", i) > 0);
-    }
-    gw_method *m = make_bound_methods(verbs, (const char *const *)templates, N);
-    gw_router r;
-    char err[512] = "";
-    if (gw_router_build(&r, m, N, err, sizeof(err)) != 0)
-        fail_msg("gw_router_build: %s", err);
+    get_table t;
+    get_table_build(&t, GW_SCHEMA_MAX_METHODS, project_things);
+    const gw_router *r = &t.router;
     size_t cand[8];
-    assert_int_equal(gw_route_index_candidates(&r.index, "/v1/projects/p/things77777/t", cand, 8),
+    assert_int_equal(gw_route_index_candidates(&r->index, "/v1/projects/p/things77777/t", cand, 8),
                      1);
-    assert_string_equal(r.routes[cand[0]].method->path, "/x.S/M77777");
-    assert_int_equal(gw_route_index_candidates(&r.index, "/v1/projects/p/other/t", cand, 8), 0);
+    assert_string_equal(r->routes[cand[0]].method->path, "/x.S/M77777");
+    assert_int_equal(gw_route_index_candidates(&r->index, "/v1/projects/p/other/t", cand, 8), 0);
     const gw_route *route;
     gw_path_span spans[GW_ROUTE_MAX_VARS];
-    assert_int_equal(gw_router_match(&r, "GET", "/v1/projects/p/things99999/t", &route, spans),
+    assert_int_equal(gw_router_match(r, "GET", "/v1/projects/p/things99999/t", &route, spans),
                      GW_ROUTE_FOUND);
     assert_string_equal(route->method->path, "/x.S/M99999");
-    gw_router_free(&r);
-    free_methods(m, N);
-    for (size_t i = 0; i < N; i++)
-        free(templates[i]);
-    free(templates);
-    free(verbs);
+    get_table_free(&t);
+}
+
+static char *six_unshared(size_t i)
+{
+    char *s;
+    assert_true(asprintf(&s, "/a%zu/b%zu/c%zu/d%zu/e%zu/f%zu", i, i, i, i, i, i) > 0);
+    return s;
 }
 
 /* Templates of many literal segments, none shared: the trie stops at
@@ -1036,39 +1052,24 @@ static void test_router_index_is_bounded(void **state)
 {
     (void)state;
     enum { N = 2000, SEGS = 6 };
-    const char **verbs = calloc(N, sizeof(*verbs));
-    char **templates = calloc(N, sizeof(*templates));
-    assert_true(verbs && templates);
-    for (size_t i = 0; i < N; i++) {
-        verbs[i] = "GET";
-        assert_true(asprintf(&templates[i], "/a%zu/b%zu/c%zu/d%zu/e%zu/f%zu", i, i, i, i, i, i) >
-                    0);
-    }
-    gw_method *m = make_bound_methods(verbs, (const char *const *)templates, N);
-    gw_router r;
-    char err[512] = "";
-    if (gw_router_build(&r, m, N, err, sizeof(err)) != 0)
-        fail_msg("gw_router_build: %s", err);
-    assert_true(r.index.n_nodes <= 2 * N + 1024);
-    assert_true(r.index.n_nodes < N * SEGS);
+    get_table t;
+    get_table_build(&t, N, six_unshared);
+    const gw_router *r = &t.router;
+    assert_true(r->index.n_nodes <= 2 * N + 1024);
+    assert_true(r->index.n_nodes < N * SEGS);
     for (size_t i = 0; i < N; i += 7) {
-        agrees(&r, "GET", templates[i]);
+        agrees(r, "GET", t.templates[i]);
         char miss[128];
-        snprintf(miss, sizeof(miss), "%.*s/x", (int)(strrchr(templates[i], '/') - templates[i]),
-                 templates[i]);
-        agrees(&r, "GET", miss);
+        snprintf(miss, sizeof(miss), "%.*s/x",
+                 (int)(strrchr(t.templates[i], '/') - t.templates[i]), t.templates[i]);
+        agrees(r, "GET", miss);
     }
     const gw_route *route;
     gw_path_span spans[GW_ROUTE_MAX_VARS];
-    assert_int_equal(gw_router_match(&r, "GET", templates[N - 1], &route, spans),
+    assert_int_equal(gw_router_match(r, "GET", t.templates[N - 1], &route, spans),
                      GW_ROUTE_FOUND);
-    assert_string_equal(route->binding->path_template, templates[N - 1]);
-    gw_router_free(&r);
-    free_methods(m, N);
-    for (size_t i = 0; i < N; i++)
-        free(templates[i]);
-    free(templates);
-    free(verbs);
+    assert_string_equal(route->binding->path_template, t.templates[N - 1]);
+    get_table_free(&t);
 }
 
 /* The table of types.proto: the index agrees with trying every route on
