@@ -898,8 +898,8 @@ static grpc_status_code check_request_metadata(const grpc_metadata_array *md, ch
         const grpc_metadata *m = &md->metadata[i];
         const unsigned char *key = GRPC_SLICE_START_PTR(m->key);
         size_t klen = GRPC_SLICE_LENGTH(m->key), vlen = GRPC_SLICE_LENGTH(m->value);
-        size += klen + 32 +
-                (rp_metadata_key_binary((const char *)key, klen) ? base64_size(vlen) : vlen);
+        size += klen + 32 + /* a -bin value as unpadded base64, as grpc-go and grpc-java send it */
+                (rp_metadata_key_binary((const char *)key, klen) ? (4 * vlen + 2) / 3 : vlen);
         int why_key;
         if (metadata_valid((const char *)key, klen, GRPC_SLICE_START_PTR(m->value), vlen,
                            &why_key))
