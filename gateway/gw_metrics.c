@@ -246,9 +246,11 @@ void gw_metrics_request(gw_method_stats *st, unsigned status, int grpc_code,
     if (!st)
         return;
     rp_series_observe(st->duration, duration_us);
+    if (grpc_code > 16) /* an upstream's own code: named UNKNOWN, so counted as 2 */
+        grpc_code = 2;
     int si = status_index(status);
-    int gi = grpc_code >= 0 && grpc_code <= 16 ? grpc_code : N_GRPC - 1;
-    _Atomic(rp_series *) *slot = si >= 0 && grpc_code <= 16 ? &st->by_code[si][gi] : NULL;
+    int gi = grpc_code >= 0 ? grpc_code : N_GRPC - 1;
+    _Atomic(rp_series *) *slot = si >= 0 ? &st->by_code[si][gi] : NULL;
     rp_series *s = slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
     if (!s) { /* the first of its kind, or a rare one (not cached) */
         char code[16];
