@@ -15,10 +15,11 @@
 #include "host_queue.h"
 
 /* The request metadata a plugin's call may carry, counted as HPACK counts it
- * (name + value + 32 per entry, a -bin value as the base64 it was sent as):
- * gRPC's usual 8 KiB.  A call with more fails with RESOURCE_EXHAUSTED
- * before its handler runs.  gRPC core's own limit (host_server.c) is set
- * well above it: core 1.51 enforcing it may close the whole connection. */
+ * (name + value + 32 per entry, a -bin value as unpadded base64, as grpc-go
+ * and grpc-java send it): gRPC's usual 8 KiB.  A call with more fails with
+ * RESOURCE_EXHAUSTED before its handler runs.  gRPC core's own limit
+ * (host_server.c) is twice that: core 1.51 enforcing it may close the
+ * whole connection. */
 #define HOST_REQUEST_METADATA_MAX 8192
 
 /*
