@@ -446,7 +446,7 @@ static size_t metadata_size(const gw_metadata_list *md, const char *path)
     for (size_t i = 0; i < md->n; i++) {
         size_t klen = strlen(md->items[i].key), vlen = md->items[i].value_len;
         if (klen > 4 && strcmp(md->items[i].key + klen - 4, "-bin") == 0)
-            vlen = (4 * vlen + 2) / 3; /* sent as unpadded base64 */
+            vlen = (vlen + 2) / 3 * 4; /* base64: gw_h2 pads it, gRPC core does not */
         size += klen + vlen + 32;
     }
     return size;

@@ -136,7 +136,7 @@ typedef enum gw_route_result {
 
 /* Finds the route for (verb, raw path): the first in table order that
  * matches both; spans receives its variables.  Only the routes the index
- * names for the path are tried. */
+ * names for the path are tried, unless it names more than 64 (then all). */
 gw_route_result gw_router_match(const gw_router *r, const char *verb, const char *path,
                                 const gw_route **route, gw_path_span *spans);
 

@@ -55,11 +55,12 @@ void gw_route_index_free(gw_route_index *x);
 
 /*
  * The table positions of the routes whose templates may match the raw
- * path (no query string), ascending, into out[0..cap): each of them has
- * the path's number of segments (fewer with '**'), the path's text in each
- * literal segment, and, with a custom verb, the last segment's text before
- * its last ':' in that segment's place.  Returns how many, or
- * GW_ROUTE_INDEX_MANY.  Every route that matches the path is among them.
+ * path (no query string), ascending, into out[0..cap): as far as the trie
+ * follows a template, the path's segments fit it (a literal's text, with a
+ * custom verb the last segment's text before its last ':'); past that (a
+ * '**', or the node bound) it is a candidate for every path that gets
+ * there.  Returns how many, or GW_ROUTE_INDEX_MANY.  Every route that
+ * matches the path is among them.
  */
 size_t gw_route_index_candidates(const gw_route_index *x, const char *path, size_t *out,
                                  size_t cap);
