@@ -42,6 +42,7 @@
 #include "rp_addr.h"
 #include "rp_config.h"
 #include "rp_log.h"
+#include "rp_metadata.h"
 #include "rp_notify.h"
 #include "rp_time.h"
 #include "rp_utf8.h"
@@ -445,7 +446,7 @@ static size_t metadata_size(const gw_metadata_list *md, const char *path)
     size_t size = strlen(":path") + strlen(path) + 32;
     for (size_t i = 0; i < md->n; i++) {
         size_t klen = strlen(md->items[i].key), vlen = md->items[i].value_len;
-        if (klen > 4 && strcmp(md->items[i].key + klen - 4, "-bin") == 0)
+        if (rp_metadata_key_binary(md->items[i].key, klen))
             vlen = (vlen + 2) / 3 * 4; /* base64: gw_h2 pads it, gRPC core does not */
         size += klen + vlen + 32;
     }
