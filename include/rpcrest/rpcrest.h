@@ -339,7 +339,9 @@ int rpcrest_call_on_writable(rpcrest_call *call, rpcrest_writable_cb cb, void *a
  * value is the raw bytes (gRPC has already base64-decoded them); other
  * values are printable ASCII (0x20-0x7e).  The host refuses a call whose
  * metadata breaks these rules with INVALID_ARGUMENT before any handler runs
- * (gRPC core 1.51 does not check them). */
+ * (gRPC core 1.51 does not check them), and one whose entries take more than
+ * 8 KiB together (key + value + 32 bytes each, a "-bin" value counted as its
+ * unpadded base64) with RESOURCE_EXHAUSTED. */
 typedef struct rpcrest_metadata {
     const char *key;
     size_t key_len;
