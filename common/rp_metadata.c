@@ -24,6 +24,11 @@ int rp_metadata_key_binary(const char *key, size_t len)
     return len > 4 && memcmp(key + len - 4, "-bin", 4) == 0;
 }
 
+size_t rp_metadata_base64_len(size_t n, int padded)
+{
+    return padded ? (n + 2) / 3 * 4 : (4 * n + 2) / 3;
+}
+
 int rp_metadata_text_valid(const void *value, size_t len)
 {
     const unsigned char *v = value;

@@ -15,6 +15,12 @@ int rp_metadata_key_valid(const char *key, size_t len);
  * hold any bytes. */
 int rp_metadata_key_binary(const char *key, size_t len);
 
+/* The length of a -bin value of n bytes once base64-encoded: unpadded, as
+ * gRPC core, grpc-go and grpc-java send it and as HTTP/2 limits count it, or
+ * padded to a multiple of 4 (RP_BASE64_PADDED), as some clients send it. */
+enum { RP_BASE64_UNPADDED = 0, RP_BASE64_PADDED = 1 };
+size_t rp_metadata_base64_len(size_t n, int padded);
+
 /* 1 if value[len] may be a text value: printable ASCII only. */
 int rp_metadata_text_valid(const void *value, size_t len);
 

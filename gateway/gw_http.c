@@ -447,7 +447,7 @@ static size_t metadata_size(const gw_metadata_list *md, const char *path)
     for (size_t i = 0; i < md->n; i++) {
         size_t klen = strlen(md->items[i].key), vlen = md->items[i].value_len;
         if (rp_metadata_key_binary(md->items[i].key, klen))
-            vlen = (vlen + 2) / 3 * 4; /* base64: gw_h2 pads it, gRPC core does not */
+            vlen = rp_metadata_base64_len(vlen, RP_BASE64_PADDED); /* as gw_h2 sends it */
         size += klen + vlen + 32;
     }
     return size;

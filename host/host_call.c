@@ -690,12 +690,6 @@ static int pack_status(grpc_status_code code, const char *message, const rpcrest
     return 0;
 }
 
-/* The size of n bytes in base64, as gRPC sends a -bin metadata value. */
-static size_t base64_size(size_t n)
-{
-    return (n + 2) / 3 * 4;
-}
-
 int rpcrest_call_fail_details(rpcrest_call *c, rpcrest_code code, const char *message,
                               const rpcrest_detail *details, size_t n_details)
 {
@@ -706,7 +700,9 @@ int rpcrest_call_fail_details(rpcrest_call *c, rpcrest_code code, const char *me
     size_t len = 0;
     int rc = n_details && !details ? RPCREST_EINVAL
                                    : pack_status(status, text, details, n_details, &blob, &len);
-    if (rc == 0 && host_status_wire_len(text) + base64_size(len) > HOST_STATUS_BUDGET) {
+    /* padded: the most the details take, whichever way the base64 is sent */
+    if (rc == 0 && host_status_wire_len(text) + rp_metadata_base64_len(len, RP_BASE64_PADDED) >
+                       HOST_STATUS_BUDGET) {
         free(blob); /* a client would refuse the whole status: send it without */
         rc = RPCREST_EINVAL;
     }
@@ -898,8 +894,10 @@ static grpc_status_code check_request_metadata(const grpc_metadata_array *md, ch
         const grpc_metadata *m = &md->metadata[i];
         const unsigned char *key = GRPC_SLICE_START_PTR(m->key);
         size_t klen = GRPC_SLICE_LENGTH(m->key), vlen = GRPC_SLICE_LENGTH(m->value);
-        size += klen + 32 + /* a -bin value as unpadded base64, as grpc-go and grpc-java send it */
-                (rp_metadata_key_binary((const char *)key, klen) ? (4 * vlen + 2) / 3 : vlen);
+        size += klen + 32 + /* a -bin value as the unpadded base64 clients send */
+                (rp_metadata_key_binary((const char *)key, klen)
+                     ? rp_metadata_base64_len(vlen, RP_BASE64_UNPADDED)
+                     : vlen);
         int why_key;
         if (metadata_valid((const char *)key, klen, GRPC_SLICE_START_PTR(m->value), vlen,
                            &why_key))
