@@ -19,6 +19,13 @@ static const unsigned known_status[] = {200, 400, 401, 403, 404, 405, 408, 409, 
 #define N_STATUS (sizeof(known_status) / sizeof(known_status[0]))
 #define N_GRPC 18 /* 0..16, and 17 for none */
 
+/* A method's series for a status that has no slot. */
+typedef struct gw_other_series {
+    unsigned status;
+    int grpc_code; /* -1 for none */
+    rp_series *series;
+} gw_other_series;
+
 struct gw_method_stats {
     gw_metrics *metrics;
     char *label;
@@ -26,7 +33,7 @@ struct gw_method_stats {
     size_t pos;   /* in metrics->stats; likewise */
     rp_series *duration;
     _Atomic(rp_series *) by_code[N_STATUS][N_GRPC]; /* filled on first use */
-    rp_series **others; /* the series of statuses with no slot; guarded by metrics->lock */
+    gw_other_series *others; /* statuses with no slot; guarded by metrics->lock */
     size_t n_others;
 };
 
@@ -205,31 +212,35 @@ void gw_metrics_release(gw_method_stats *st)
         for (size_t j = 0; j < N_GRPC; j++)
             rp_series_drop(atomic_load_explicit(&st->by_code[i][j], memory_order_acquire));
     for (size_t i = 0; i < st->n_others; i++)
-        rp_series_drop(st->others[i]);
+        rp_series_drop(st->others[i].series);
     pthread_mutex_unlock(&m->lock);
     free(st->others);
     free(st->label);
     free(st);
 }
 
-/* The series s of a status with no slot, noted in st so that releasing st
- * drops it; without memory to note it, the series stays (and is found
- * again next time). */
-static void note_other(gw_method_stats *st, rp_series *s)
+/* The series of a status with no slot (status, grpc_code, label values v):
+ * found in st's short list, or made and noted there, so that releasing st
+ * drops it.  Without memory to note it, the series is counted all the same
+ * and stays (found again next time).  NULL on ENOMEM. */
+static rp_series *other_series(gw_method_stats *st, unsigned status, int grpc_code,
+                               const char *const *v)
 {
     gw_metrics *m = st->metrics;
     pthread_mutex_lock(&m->lock);
-    size_t i = 0;
-    while (i < st->n_others && st->others[i] != s)
-        i++;
-    if (i == st->n_others) {
-        rp_series **grown = realloc(st->others, (st->n_others + 1) * sizeof(*grown));
+    rp_series *s = NULL;
+    for (size_t i = 0; i < st->n_others && !s; i++)
+        if (st->others[i].status == status && st->others[i].grpc_code == grpc_code)
+            s = st->others[i].series;
+    if (!s && (s = rp_family_series(m->requests, v))) {
+        gw_other_series *grown = realloc(st->others, (st->n_others + 1) * sizeof(*grown));
         if (grown) {
-            grown[st->n_others++] = s;
+            grown[st->n_others++] = (gw_other_series){status, grpc_code, s};
             st->others = grown;
         }
     }
     pthread_mutex_unlock(&m->lock);
+    return s;
 }
 
 static int status_index(unsigned status)
@@ -257,11 +268,8 @@ void gw_metrics_request(gw_method_stats *st, unsigned status, int grpc_code,
         snprintf(code, sizeof(code), "%u", status);
         const char *v[] = {st->label, code,
                            grpc_code >= 0 ? rp_grpc_code_name(grpc_code) : "none"};
-        if (slot) {
-            s = rp_series_cached(slot, st->metrics->requests, v);
-        } else if ((s = rp_family_series(st->metrics->requests, v))) {
-            note_other(st, s);
-        }
+        s = slot ? rp_series_cached(slot, st->metrics->requests, v)
+                 : other_series(st, status, grpc_code, v);
     }
     rp_series_add(s, 1);
 }

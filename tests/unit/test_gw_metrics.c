@@ -180,12 +180,37 @@ static void test_code_past_16_is_unknown(void **state)
     gw_metrics_free(m);
 }
 
+/* Statuses with no slot of their own: each (status, gRPC code) its own
+ * series, counted as often as it occurs, all dropped with their method. */
+static void test_rare_statuses(void **state)
+{
+    (void)state;
+    gw_metrics *m = gw_metrics_new(up);
+    assert_non_null(m);
+    gw_method_stats *st = gw_metrics_method(m, "/x.S/M");
+    for (int i = 0; i < 3; i++) {
+        gw_metrics_request(st, 418, 2, 1);
+        gw_metrics_request(st, 418, -1, 1);
+        gw_metrics_request(st, 507, 13, 1);
+    }
+    gw_metrics_request(st, 418, 9, 1);
+    char *text = render(m);
+    assert_contains(text, "{method=\"/x.S/M\",code=\"418\",grpc_code=\"UNKNOWN\"} 3\n");
+    assert_contains(text, "{method=\"/x.S/M\",code=\"418\",grpc_code=\"none\"} 3\n");
+    assert_contains(text, "{method=\"/x.S/M\",code=\"507\",grpc_code=\"INTERNAL\"} 3\n");
+    assert_contains(text, "{method=\"/x.S/M\",code=\"418\",grpc_code=\"FAILED_PRECONDITION\"} 1\n");
+    gw_metrics_release(st);
+    assert_lacks(render(m), "method=\"/x.S/M\"");
+    gw_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generations),
         cmocka_unit_test(test_free_with_stats_held),
         cmocka_unit_test(test_code_past_16_is_unknown),
+        cmocka_unit_test(test_rare_statuses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
