@@ -60,7 +60,7 @@ LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih libcrypto)
 # gRPC core maps already.  The gateway also calls GnuTLS, which libmicrohttpd
 # maps anyway, to check its HTTPS certificate (gateway/gw_https.c).
 LIBS_HOST   = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c inih libcrypto zlib) -ldl -lpthread
-LIBS_GW     = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libcrypto libnghttp2) -lpthread
+LIBS_GW     = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libcrypto libnghttp2) -lm -lpthread
 LIBS_GRPC   = $(shell $(PKG_CONFIG) --libs grpc)
 LIBS_GRPC_LINK = $(LIBS_GRPC)
 
@@ -168,7 +168,7 @@ $(G)/grpc/builtin.pb: $(GRPC_PROTOS:%=$(GRPC_PROTO_DIR)/%)
 	$(Q)$(PROTOC) --include_source_info --descriptor_set_out=$@ -I$(GRPC_PROTO_DIR) \
 	    -I$(PROTO_INCLUDE) $(GRPC_PROTOS)
 $(O)/host/host_protos.o: $(G)/grpc/builtin.pb
-$(O)/host/host_protos.o: private ALL_CFLAGS += -Wa,-I$(G)
+$(O)/host/host_protos.o: private ALL_CFLAGS += -DHOST_PROTOS_PB='"$(abspath $(G)/grpc/builtin.pb)"'
 
 # ---- objects ----------------------------------------------------------------
 COMMON_SRC := $(wildcard common/*.c)

@@ -1,7 +1,8 @@
 /*
  * host_protos.c -- embeds $(G)/grpc/builtin.pb (see host_protos.h).  The
- * Makefile makes this object depend on that file and passes -Wa,-I$(G) so
- * that .incbin finds it.
+ * Makefile makes this object depend on that file and names it, with its
+ * absolute path, in HOST_PROTOS_PB (an assembler include path would be
+ * dropped by a link-time-optimised build, which assembles this again).
  */
 #include "host_protos.h"
 
@@ -10,7 +11,7 @@ __asm__("    .pushsection .rodata\n"
         "    .globl host_protos_start\n"
         "    .hidden host_protos_start\n"
         "host_protos_start:\n"
-        "    .incbin \"grpc/builtin.pb\"\n"
+        "    .incbin \"" HOST_PROTOS_PB "\"\n"
         "    .globl host_protos_end\n"
         "    .hidden host_protos_end\n"
         "host_protos_end:\n"

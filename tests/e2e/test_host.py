@@ -222,7 +222,7 @@ class EchoTest(unittest.TestCase):
         self.assertEqual(raw(b"\x0a\x05caf\xc3\xa9", timeout=5),
                          b"\x0a\x05caf\xc3\xa9")
 
-    def testkit_echo(self):
+    def _testkit_echo(self):
         """TestKit/Echo, raw bytes in and out, on a host of its own."""
         h = Host(services=(("testkit", os.path.join(harness.BUILD, "services", "testkit.so"),
                             {}),))
@@ -233,7 +233,7 @@ class EchoTest(unittest.TestCase):
         return h, ch.unary_unary("/rpcrest.testkit.TestKit/Echo")
 
     def test_strings_deep_in_a_request_are_checked_too(self):
-        _, raw = self.testkit_echo()
+        _, raw = self._testkit_echo()
         for data, field in (
                 (b"\x8a\x01\x06\x1a\x04\x0a\x02\xff\xfe", "'name' of rpcrest.testkit.Nested"),  # nested.child
                 (b"\x9a\x01\x02\xff\xfe", "'repeated_string' of"),
@@ -248,7 +248,7 @@ class EchoTest(unittest.TestCase):
     def test_nesting_deeper_than_100_is_refused(self):
         """protobuf-c's unpacker recurses once per level with no bound: 200,000
         levels of a recursive type (800 KB) overflowed the host's stack."""
-        h, raw = self.testkit_echo()
+        h, raw = self._testkit_echo()
 
         def nested(levels):  # AllTypes.nested (17), then Nested.child (3) levels - 1 times
             sizes = [0]  # of each level's body, from the innermost out

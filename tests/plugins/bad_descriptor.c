@@ -21,7 +21,8 @@
 static const ProtobufCMessageDescriptor not_a_message; /* magic 0 */
 #endif
 
-static const ProtobufCMethodDescriptor method_descriptors[] = {
+/* "used": in the no_methods case only sizeof reads it */
+static const ProtobufCMethodDescriptor method_descriptors[] __attribute__((used)) = {
 #if defined(CASE_no_method_name)
     {NULL, STRING_MESSAGE, STRING_MESSAGE},
 #elif defined(CASE_no_input)
