@@ -203,7 +203,8 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
             if (ms < 0)
                 return snprintf(err, errlen, "Grpc-Timeout '%.40s' is not a gRPC timeout "
                                              "(e.g. 500m, 10S)", value), GW_REFUSED;
-            *timeout_ms = ms;
+            if (ms > 0) /* a zero (no time at all) is no deadline asked, as grpc-gateway reads it */
+                *timeout_ms = ms;
         } else if (len >= prefix_len && strncasecmp(name, METADATA_PREFIX, prefix_len) == 0) {
             const char *key = name + prefix_len;
             if (in_list(transport_keys, COUNT(transport_keys), key, len - prefix_len)) {

@@ -35,7 +35,7 @@ typedef struct gw_metadata_list {
 /*
  * Maps headers[0..n) of a request from client address `peer` (an IP
  * address, or NULL) into `out`, and a Grpc-Timeout header into *timeout_ms
- * (left alone when absent).  Returns GW_OK, or GW_REFUSED with a reason
+ * (left alone when absent or zero, which asks for no deadline).  Returns GW_OK, or GW_REFUSED with a reason
  * for a 400 in err[errlen] (a malformed Grpc-Timeout or -bin value), or
  * GW_NOMEM (the reason ends in GW_ERR_OOM).
  */
