@@ -699,6 +699,17 @@ static void patch_mask_tail(json_t *obj, const gw_field *f, const gw_buf *paths,
     gw_buf_append(tail, paths->data, paths->len);
 }
 
+/* 1 if body[len] holds no JSON value: nothing, or JSON's whitespace only (a
+ * file of one newline sent with curl -d @FILE), which grpc-gateway also
+ * reads as no body. */
+static int body_blank(const char *body, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (body[i] != ' ' && body[i] != '\t' && body[i] != '\n' && body[i] != '\r')
+            return 0;
+    return 1;
+}
+
 gw_result gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
                           const char *body, size_t body_len, const gw_query_param *query,
                           size_t n_query, const gw_bind_options *opt, json_t **out,
@@ -706,7 +717,7 @@ gw_result gw_bind_request(const gw_route *route, const char *path, const gw_path
 {
     const char *body_field = route->binding->body;
     json_t *parsed = NULL;
-    gw_result rc = *body_field && body_len > 0
+    gw_result rc = *body_field && !body_blank(body, body_len)
                        ? parse_body(route, body, body_len, &parsed, err, errlen)
                        : GW_OK;
     if (rc != GW_OK)
