@@ -227,7 +227,8 @@ class GatewayHttps(Case):
         self.assertEqual(rc, 60, "curl: peer certificate cannot be authenticated")
         rc, out = curl("http://127.0.0.1:%d/v1/example/echo" % r.http_port)
         self.assertNotEqual(rc, 0)
-        self.assertIn("listening on https://127.0.0.1:%d" % r.http_port, r.log())
+        self.assertTrue(harness.wait_until(  # it may serve before it logs
+            lambda: "listening on https://127.0.0.1:%d" % r.http_port in r.log(), 5), r.log())
         # the gateway is still serving
         self.assertEqual(https(r.http_port, "GET", "/healthz")[0], 200)
         # TLS 1.2 and 1.3 only, with forward secrecy (openssl offers the rest

@@ -540,8 +540,9 @@ class ReloadTest(SupervisorCase):
         os.kill(kids[GATEWAY], signal.SIGKILL)
         gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
-        self.assertRegex(r.log(), r"%s\[%d\]: listening on http://\S+ with \d+ threads?, "
-                         r"upstream unix:" % (GATEWAY, gateway))
+        # (a gateway serves before it logs that it listens)
+        self.wait_for_log(r, r"%s\[%d\]: listening on http://\S+ with \d+ threads?, "
+                          r"upstream unix:" % (GATEWAY, gateway))
         self.assertNotIn("FATAL", r.log())
         # the mended file: the host's part is what changes
         rewrite(r, "\nservices = nope.Svc", "")
@@ -653,8 +654,9 @@ class ReloadTest(SupervisorCase):
         os.kill(kids[GATEWAY], signal.SIGKILL)
         gateway = self.wait_for_child(r, GATEWAY, kids[GATEWAY])
         self.assertTrue(wait_until(lambda: self.echo_works(r), 10), r.log())
-        self.assertRegex(r.log(), r"%s\[%d\]: listening on http://\S+ with \d+ threads?, "
-                         r"upstream unix:" % (GATEWAY, gateway))
+        # (a gateway serves before it logs that it listens)
+        self.wait_for_log(r, r"%s\[%d\]: listening on http://\S+ with \d+ threads?, "
+                          r"upstream unix:" % (GATEWAY, gateway))
 
     def test_undo_after_the_old_gateway_ended_starts_one_on_the_running_configuration(self):
         """In the second stage the old gateway crashes, so the held new one
