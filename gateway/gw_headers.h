@@ -35,9 +35,9 @@ typedef struct gw_metadata_list {
 /*
  * Maps headers[0..n) of a request from client address `peer` (an IP
  * address, or NULL) into `out`, and a Grpc-Timeout header into *timeout_ms
- * (left alone when absent or zero, which asks for no deadline).  Returns GW_OK, or GW_REFUSED with a reason
- * for a 400 in err[errlen] (a malformed Grpc-Timeout or -bin value), or
- * GW_NOMEM (the reason ends in GW_ERR_OOM).
+ * (left alone when absent, or zero, which asks for no deadline).  Returns
+ * GW_OK, or GW_REFUSED with a reason for a 400 in err[errlen] (a malformed
+ * Grpc-Timeout or -bin value), or GW_NOMEM (the reason ends in GW_ERR_OOM).
  */
 gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
                                  gw_metadata_list *out, int64_t *timeout_ms, char *err,
