@@ -116,7 +116,7 @@ static void log_routes(const gw_gen *g)
  * blocks them: main()) until the first SIGTERM or SIGINT, so that a stop
  * is seen at any point of the start too.  SIGUSR1 reopens the access log
  * file (logrotate), SIGHUP is ignored (rpcrestd replaces the process
- * instead).  A stop signal sets `stopping`, which cuts short the wait for
+ * instead), and so is SIGUSR2 (the host's, sent to a whole unit).  A stop signal sets `stopping`, which cuts short the wait for
  * the first API, and wakes gw_signals_wait.
  */
 typedef struct gw_signals {
@@ -135,6 +135,7 @@ static void handled_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     sigaddset(set, SIGHUP);
     sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
 }
 
 static void *take_signals(void *arg)
@@ -148,6 +149,10 @@ static void *take_signals(void *arg)
             sig = -1;
         if (sig == SIGHUP) {
             rp_log("SIGHUP ignored: this version does not reload");
+            continue;
+        }
+        if (sig == SIGUSR2) {
+            rp_log("SIGUSR2 ignored: the gateway has no use for it");
             continue;
         }
         if (sig == SIGUSR1) {

@@ -123,10 +123,12 @@ static int exe_dir(sup_logger *lg, char *dir, size_t size)
  * children behind our back.  SIGPIPE is ignored so a closed log pipe or
  * control connection is an EPIPE, not the end of rpcrestd, and SIGXFSZ so
  * that a log file at the file size limit (ulimit -f) is an EFBIG, whose
- * lines are counted as lost, not the end of rpcrestd and of the service. */
+ * lines are counted as lost, not the end of rpcrestd and of the service.
+ * SIGUSR2 is taken and only logged: rpcrestd has no use for it, and one
+ * sent to a whole unit (the host's signal) must not end the service. */
 static int open_signals(sup_logger *lg)
 {
-    static const int handled[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+    static const int handled[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
     sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
@@ -319,6 +321,9 @@ static void on_signal(sup_state *s, int sig)
                 sup_log(&s->log, "received SIGUSR1; reopened %s", path);
             free(path);
         }
+        break;
+    case SIGUSR2:
+        sup_log(&s->log, "received SIGUSR2; ignored (SIGHUP reloads, SIGUSR1 reopens the log)");
         break;
     default:
         sup_log(&s->log, "received unexpected signal %d", sig);
@@ -799,16 +804,17 @@ static void sup_free(sup_state *s)
     free(s->cfg_arg);
 }
 
-/* SIGHUP and SIGUSR1 (reload, reopen the log) kill a process that does not
- * handle them: from here on they wait, blocked, until open_signals takes
- * them over, so that one sent while rpcrestd starts is acted on once it
- * runs instead of ending it.  The children start with no signal blocked. */
+/* SIGHUP, SIGUSR1 and SIGUSR2 (reload, reopen the log, ignored) kill a
+ * process that does not handle them: from here on they wait, blocked,
+ * until open_signals takes them over, so that one sent while rpcrestd
+ * starts is acted on once it runs instead of ending it.  The children start with no signal blocked. */
 static void hold_early_signals(void)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     (void)sigprocmask(SIG_BLOCK, &set, NULL);
 }
 

@@ -1191,6 +1191,22 @@ class SupervisorTest(SupervisorCase):
         self.assertIn("received SIGINT; stopping", r.log())
 
     # ---- what a child gets -------------------------------------------------
+    def test_sigusr2_to_every_process_of_the_unit_ends_none(self):
+        """SIGUSR2 is the host's (rpcrestd's "publish the private socket
+        again"); sent to the whole unit (`systemctl kill -s USR2`) it is
+        logged and ignored by rpcrestd and the gateway, and everything
+        keeps serving with the same processes."""
+        r = self.rpcrest(services=("echo",))
+        kids = children(r)
+        for pid in [r.proc.pid] + list(kids.values()):
+            os.kill(pid, signal.SIGUSR2)
+        self.wait_for_log(r, r"rpcrestd: received SIGUSR2; ignored")
+        self.wait_for_log(r, r"%s\[%d\]: SIGUSR2 ignored" % (GATEWAY, kids[GATEWAY]))
+        status, _, body = r.http("POST", "/v1/example/echo", b'{"value":"still here"}')
+        self.assertEqual((status, body), (200, b'{"value":"still here"}'), r.log())
+        self.assertIsNone(r.proc.poll(), r.log())
+        self.assertEqual(children(r), kids, r.log())
+
     def test_child_starts_clean(self):
         """Own process group, rpcrestd as parent, `-c <absolute INI>`, no
         ignored or blocked signals, SIGKILL when rpcrestd dies, no fds from
