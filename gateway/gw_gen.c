@@ -12,6 +12,21 @@
 #include "gw_metrics.h"
 #include "rp_log.h"
 
+/* Names the services the upstream serves and does not describe (no routes
+ * for them), the first few one by one and the rest in one count: an
+ * upstream may list thousands. */
+#define UNDESCRIBED_NAMED 8
+static void log_undescribed(const gw_discovery_result *listed)
+{
+    size_t n = listed->n_undescribed;
+    for (size_t i = 0; i < n && i < UNDESCRIBED_NAMED; i++)
+        rp_log("reflection: the upstream serves %s but does not describe it: no routes for it",
+               listed->undescribed[i]);
+    if (n > UNDESCRIBED_NAMED)
+        rp_log("reflection: the upstream serves %zu more services it does not describe: no "
+               "routes for them", n - UNDESCRIBED_NAMED);
+}
+
 /* Every descriptor set the source names, as buffers (files, then
  * reflection), and with reflection the services the upstream lists
  * (*listed: the caller frees it with gw_discovery_result_free). */
@@ -177,9 +192,7 @@ gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_
         /* the sources of the API served, or of one refused: nothing to build or log, and
          * err stays "" */
         if (id != src->unless_source && id != src->unless_refused) {
-            for (size_t i = 0; i < listed.n_undescribed; i++)
-                rp_log("reflection: the upstream serves %s but does not describe it: no routes "
-                       "for it", listed.undescribed[i]);
+            log_undescribed(&listed);
             gw_router_options routes = src->routes;
             gw_names served = GW_NAMES_INIT;
             if (src->use_reflection)

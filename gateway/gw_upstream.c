@@ -2,9 +2,12 @@
  * gw_upstream.c -- gRPC C core client for the gateway: channel, registered
  * calls, completion-queue threads, in-flight bookkeeping for shutdown.
  *
- * A call is one batch (send metadata, message, half-close; receive
- * metadata, message, status) tagged with its up_call record; the CQ thread
- * that sees the tag turns it into a gw_upstream_result and hands it over.
+ * A unary call is two batches (send metadata, message, half-close, receive
+ * metadata and message; receive the status), and a third that reads past
+ * the one message: gRPC core holds the status behind a message nobody
+ * reads, so a reply of two messages would otherwise wait for its deadline.
+ * The CQ thread that completes the last batch turns the up_call record
+ * into a gw_upstream_result and hands it over.
  */
 #include "gw_upstream.h"
 #include "gw_upstream_int.h"
@@ -15,6 +18,7 @@
 #include <grpc/support/string_util.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,16 +49,22 @@
 #define KEEPALIVE_PING_MS (5 * 60 * 1000)
 
 typedef struct up_call {
-    gw_up_tag tag;            /* first: the CQ thread dispatches on it */
+    gw_up_tag tag;            /* the batch that sends and reads the message */
+    gw_up_tag status_tag;     /* the batch that receives the status */
+    gw_up_tag extra_tag;      /* the read past the message */
+    atomic_int batches;       /* started and not complete; the last one frees */
     gw_upstream *up;
     grpc_call *call;
     grpc_op ops[6];
+    grpc_op extra_op;
     grpc_metadata *send_md; /* request metadata; slices owned here */
     size_t n_send_md;
     grpc_metadata_array initial_md;
     grpc_metadata_array trailing_md;
     grpc_byte_buffer *send;
     grpc_byte_buffer *recv;
+    grpc_byte_buffer *extra;  /* a second message, which refuses the reply */
+    int status_lost;          /* the status batch failed: no status came */
     grpc_status_code status;
     grpc_slice details;
     const char *error_string;
@@ -97,6 +107,8 @@ static void call_free(up_call *c)
         grpc_byte_buffer_destroy(c->send);
     if (c->recv)
         grpc_byte_buffer_destroy(c->recv);
+    if (c->extra)
+        grpc_byte_buffer_destroy(c->extra);
     grpc_slice_unref(c->details);
     gpr_free((void *)c->error_string);
     if (c->call)
@@ -192,12 +204,20 @@ void gw_upstream_result_free(gw_upstream_result *r)
     free(r);
 }
 
-/* The unary call's single batch is complete. */
-static void unary_complete(gw_up_tag *tag, int success)
+#define UNARY_EXTRA_MESSAGE "the upstream answered a unary call with more than one message"
+
+/* One of the unary call's batches is complete; the last one hands the
+ * result over and frees the call. */
+static void unary_batch_done(up_call *c)
 {
-    up_call *c = (up_call *)tag;
+    if (atomic_fetch_sub(&c->batches, 1) != 1)
+        return;
     gw_up_untrack(c->up, &c->flight);
-    if (!success) { /* the batch itself failed: no status was received */
+    if (c->extra) { /* the status may have come before the cancel: it is OK */
+        c->status = GRPC_STATUS_INTERNAL;
+        grpc_slice_unref(c->details);
+        c->details = grpc_slice_from_static_string(UNARY_EXTRA_MESSAGE);
+    } else if (c->status_lost) {
         c->status = GRPC_STATUS_UNAVAILABLE;
         grpc_slice_unref(c->details);
         c->details = grpc_slice_from_static_string("the call to the upstream failed");
@@ -207,6 +227,35 @@ static void unary_complete(gw_up_tag *tag, int success)
     void *done_arg = c->arg;
     call_free(c);
     done(done_arg, r); /* r == NULL only when out of memory */
+}
+
+/* A message came: one more read says whether it was the only one. */
+static void unary_sent_and_read(gw_up_tag *tag, int success)
+{
+    up_call *c = (up_call *)((char *)tag - offsetof(up_call, tag));
+    if (success && c->recv) {
+        atomic_fetch_add(&c->batches, 1);
+        c->extra_op.op = GRPC_OP_RECV_MESSAGE;
+        c->extra_op.data.recv_message.recv_message = &c->extra;
+        if (grpc_call_start_batch(c->call, &c->extra_op, 1, &c->extra_tag, NULL) != GRPC_CALL_OK)
+            atomic_fetch_sub(&c->batches, 1);
+    }
+    unary_batch_done(c);
+}
+
+static void unary_read_past(gw_up_tag *tag, int success)
+{
+    up_call *c = (up_call *)((char *)tag - offsetof(up_call, extra_tag));
+    if (success && c->extra)
+        grpc_call_cancel_with_status(c->call, GRPC_STATUS_INTERNAL, UNARY_EXTRA_MESSAGE, NULL);
+    unary_batch_done(c);
+}
+
+static void unary_status(gw_up_tag *tag, int success)
+{
+    up_call *c = (up_call *)((char *)tag - offsetof(up_call, status_tag));
+    c->status_lost = !success;
+    unary_batch_done(c);
 }
 
 static void *cq_thread(void *arg)
@@ -468,7 +517,9 @@ static int start_unary(gw_upstream *up, grpc_call *call, int slot, gw_buf *wire,
         return -1;
     }
     c->slot = slot;
-    c->tag.complete = unary_complete;
+    c->tag.complete = unary_sent_and_read;
+    c->status_tag.complete = unary_status;
+    c->extra_tag.complete = unary_read_past;
     c->up = up;
     c->done = done;
     c->arg = arg;
@@ -500,19 +551,27 @@ static int start_unary(gw_upstream *up, grpc_call *call, int slot, gw_buf *wire,
     op->op = GRPC_OP_RECV_MESSAGE;
     op->data.recv_message.recv_message = &c->recv;
     op++;
+    grpc_op *status_op = op;
     op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
     op->data.recv_status_on_client.status = &c->status;
     op->data.recv_status_on_client.status_details = &c->details;
     op->data.recv_status_on_client.error_string = &c->error_string;
     op->data.recv_status_on_client.trailing_metadata = &c->trailing_md;
-    op++;
     c->flight.arg = arg;
     gw_up_track(up, &c->flight, c->call);
-    if (grpc_call_start_batch(c->call, c->ops, (size_t)(op - c->ops), &c->tag, NULL) !=
-        GRPC_CALL_OK) {
+    /* the status batch first: once it is started, the call always ends
+     * through the completion queue */
+    atomic_init(&c->batches, 2);
+    if (grpc_call_start_batch(c->call, status_op, 1, &c->status_tag, NULL) != GRPC_CALL_OK) {
         gw_up_untrack(up, &c->flight);
         call_free(c);
         return -1;
+    }
+    if (grpc_call_start_batch(c->call, c->ops, (size_t)(status_op - c->ops), &c->tag, NULL) !=
+        GRPC_CALL_OK) {
+        grpc_call_cancel_with_status(c->call, GRPC_STATUS_INTERNAL,
+                                     "the gateway could not start the call", NULL);
+        unary_batch_done(c);
     }
     return 0;
 }

@@ -742,6 +742,36 @@ class GatewayServedTest(DiscoveryCase):
                       "routes for it", log())
         self.assertNotIn("route GET /v1/shout/{value}", log())
 
+    def test_many_undescribed_services_are_counted_not_listed(self):
+        """Listed services the upstream has no file for (NOT_FOUND): the
+        first 8 are named, the rest counted in one line."""
+        missing = ["example.Missing%02d" % i for i in range(20)]
+        s = self.server(listed=tuple(missing) + ("example.MyService",))
+        port = harness.free_port()
+        ini = os.path.join(self.tmp, "gateway.ini")
+        with open(ini, "w") as f:
+            f.write("[gateway]\nlisten = 127.0.0.1:%d\nupstream = %s\ntimeout = 2\n"
+                    % (port, s.target()))
+        log_path = os.path.join(self.tmp, "gateway.log")
+        with open(log_path, "wb") as log:
+            gw = subprocess.Popen([os.path.join(harness.BUILD, "rpcrest-gateway"), "-c", ini],
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: gw.poll() is None and (gw.kill(), gw.wait()))
+
+        def log():
+            with open(log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        self.assertTrue(harness.wait_until(lambda: "listening on http://" in log(), 10), log())
+        named = re.findall(r"reflection: the upstream serves (example\.Missing\d+) \(NOT_FOUND: "
+                           r"[^\n]*\) but does not describe it: no routes for it\n", log())
+        self.assertEqual(named, missing[:8], log())
+        self.assertIn("reflection: the upstream serves 12 more services it does not describe: "
+                      "no routes for them\n", log())
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("POST", "/v1/example/echo", body=b'{"value":"x"}')
+        self.assertEqual(c.getresponse().status, 200, log())
+        c.close()
+
 
 class ApiLimitTest(DiscoveryCase):
     """An API as large as the gateway takes (GW_SCHEMA_MAX_SERVICES,

@@ -10,6 +10,9 @@ with frames written here, as no gRPC library would send all of them:
   HTTP 503 and no grpc-status              503, code 14
   a grpc-status that is not a number       500, code 2 (UNKNOWN), never 200
   a compressed message (none agreed)       500, code 13
+  two messages, then OK                    500, code 13 at once; through gRPC core too
+                                             (a dns: upstream), which held the status
+                                             behind the unread message until the deadline
   nothing (the call hangs)                 504, code 4 at the deadline; the stream is reset
   closes the connection                    503, code 14; the next call reconnects and works
   GOAWAY before the call is processed      the call is sent again on a new connection: 200
@@ -87,7 +90,8 @@ class FakeUpstream:
     END_STREAM) with behave(connection_number, stream_id) -> bytes to send,
     or None to close the connection, or (bytes now, seconds, bytes then), or
     [(seconds, bytes), ...] to send later.  `settings`: the payload of its
-    SETTINGS frame.  Connections are numbered 1, 2, … in
+    SETTINGS frame.  `path` may be a (host, port) pair instead, for a
+    TCP upstream.  Connections are numbered 1, 2, … in
     the order of their first call (the gateway's gRPC channel also connects,
     and makes none here).  Records the frame types it got, and the numbers
     of the connections that closed."""
@@ -95,7 +99,7 @@ class FakeUpstream:
     def __init__(self, path, behave, settings=b"", on_headers=False):
         self.path, self.behave, self.settings = path, behave, settings
         self.on_headers = on_headers  # answer on a request's HEADERS, not its end
-        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock = socket.socket(socket.AF_INET if isinstance(path, tuple) else socket.AF_UNIX)
         self.sock.bind(path)
         self.sock.listen(16)
         self.sock.settimeout(0.2)
@@ -386,6 +390,40 @@ class GatewayH2Client(unittest.TestCase):
                     headers_frame(stream, [("grpc-status", "0")], True))
         self.start(behave)
         self.assert_error(self.echo(), 500, 13)
+
+    def test_two_messages_to_a_unary_call(self):
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream,
+                                h2raw.grpc_message(string_message("one")) +
+                                h2raw.grpc_message(string_message("two"))) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+        self.start(behave)
+        started = time.monotonic()
+        self.assert_error(self.echo(), 500, 13,
+                          "the upstream answered OK without exactly one message")
+        self.assertLess(time.monotonic() - started, 1.5)  # not the 2 s deadline
+        # the same upstream on TCP, named dns:///…: the calls go through gRPC core
+        self.gateway.send_signal(signal.SIGTERM)
+        self.gateway.wait(10)
+        self.gateway_log.close()
+        self.upstream.stop()
+        port = harness.free_port()
+        self.upstream = FakeUpstream(("127.0.0.1", port), behave)
+        with open(self.ini) as f:
+            text = f.read()
+        with open(self.ini, "w") as f:
+            f.write(text.replace("unix:" + self.path, "dns:///127.0.0.1:%d" % port))
+        self.gateway_log = open(os.path.join(self.dir, "gateway.log"), "ab")
+        self.gateway = subprocess.Popen([GATEWAY, "-c", self.ini], stdin=subprocess.DEVNULL,
+                                        stdout=self.gateway_log, stderr=subprocess.STDOUT)
+        self.assertTrue(harness.wait_until(lambda: harness.port_open(self.port), 10),
+                        self.log())
+        for _ in range(2):
+            started = time.monotonic()
+            self.assert_error(self.echo(), 500, 13,
+                              "the upstream answered a unary call with more than one message")
+            self.assertLess(time.monotonic() - started, 1.5)
 
     def test_deadline_resets_the_stream(self):
         self.start(lambda _, stream: b"")  # never answers
