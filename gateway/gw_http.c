@@ -262,7 +262,8 @@ enum MHD_Result gw_http_queue(gw_request *req, struct MHD_Response *resp, unsign
 {
     req->http_status = status;
     req->bytes_out = len;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (content_type) /* NULL: no body */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, GW_REQUEST_ID_HEADER, req->request_id);
     /* after a request whose framing was wrong, what follows on the
      * connection cannot be trusted to start a request */
@@ -947,7 +948,7 @@ size_t gw_http_own_paths(int metrics, int docs, const char *out[GW_ROUTER_MAX_OW
 
 /* What req is, before its body: a route of the API (req->route), /metrics,
  * /healthz or the console, or an answer known already (early_status: a
- * framing or header error, 404, 405, 413, 415, 503). */
+ * framing or header error, 404, 405, 413, 415, 503, or OPTIONS *'s 200). */
 static void classify_request(gw_request *req, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version)
 {
@@ -970,6 +971,15 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
         return;
     if (head.n_headers > MAX_HEADERS || head.bytes > REQUEST_HEAD_MAX) {
         req->early_status = 431; /* rather than forward some and drop the rest */
+        return;
+    }
+    if (strcmp(url, "*") == 0) { /* asterisk-form: the server as a whole (RFC 9112 3.2.4) */
+        if (strcmp(method, "OPTIONS") == 0) {
+            req->early_status = 200;
+        } else {
+            req->framing = "a request target of * (for OPTIONS only)";
+            req->early_status = 400;
+        }
         return;
     }
     if (h->metrics && strcmp(url, METRICS_PATH) == 0) {
@@ -1072,10 +1082,24 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     return req;
 }
 
+/* OPTIONS *: 200 with no body, Allow naming the methods the gateway
+ * serves some resource with (RFC 9110 9.3.7). */
+static enum MHD_Result send_server_options(gw_request *req)
+{
+    gw_buf none = GW_BUF_INIT;
+    struct MHD_Response *resp = make_response(req, &none, 0);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST, PUT, PATCH, DELETE");
+    return gw_http_queue(req, resp, MHD_HTTP_OK, NULL, 0);
+}
+
 static enum MHD_Result send_early_error(gw_request *req, const char *method, const char *url)
 {
     char msg[300];
     switch (req->early_status) {
+    case 200:
+        return send_server_options(req);
     case 404:
         snprintf(msg, sizeof(msg), "no route for %s %.200s", method, url);
         return gw_http_send_error(req, 404, GRPC_STATUS_NOT_FOUND, msg);

@@ -472,6 +472,24 @@ class GatewayHostile(unittest.TestCase):
         self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:300])
         self.assertIn(b"a request target whose host is not a host name", out)
 
+    def test_asterisk_form_request_target(self):
+        """RFC 9112 3.2.4: `OPTIONS *` asks about the server as a whole: 200,
+        no body, Allow; the connection stays usable (a body it sends is
+        read and dropped).  Any other method with `*` is a malformed
+        request."""
+        out = self.raw(b"OPTIONS * HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                       b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        first, rest = out.split(b"\r\n\r\n", 1)
+        self.assertTrue(first.startswith(b"HTTP/1.1 200 OK\r\n"), out[:300])
+        self.assertIn(b"\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE\r\n", first)
+        self.assertIn(b"\r\nContent-Length: 0", first)
+        self.assertNotIn(b"Content-Type", first)
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200"), out[:600])  # then /healthz
+        for method in (b"GET", b"POST", b"DELETE"):
+            out = self.raw(method + b" * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:300])
+            self.assertIn(b"malformed request: a request target of * (for OPTIONS only)", out)
+
     def test_expect_100_continue_gets_the_refusal_instead(self):
         for path, status in ((b"/no/such/route", b"404"), (b"/v1/example/echo", b"413")):
             with self.subTest(path=path):
