@@ -366,6 +366,9 @@ class Bindings(SystemCase):
         # a field by its proto name or its JSON name
         self.assertEqual(self.ok("GET", "/v1/search?page_size=10"), echoed("Search", pageSize=10))
         self.assertEqual(self.ok("GET", "/v1/search?pageSize=11"), echoed("Search", pageSize=11))
+        # an integer as any number of integral value, as in a JSON body (README)
+        self.assertEqual(self.ok("GET", "/v1/search?page_size=1e2"), echoed("Search", pageSize=100))
+        self.assertEqual(self.ok("GET", "/v1/search?page_size=12.0"), echoed("Search", pageSize=12))
         # the path wins over the query for the same field
         self.assertEqual(self.ok("GET", "/v1/shelves/s1/books/b1?shelf=x&book.id=y&book.title=T"),
                          echoed("GetBook", shelf="s1", book={"id": "b1", "title": "T"}))
