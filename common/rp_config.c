@@ -811,6 +811,8 @@ static int *gateway_switch(rp_config *cfg, const char *key)
         return &cfg->gateway.json_emit_defaults;
     if (strcmp(key, "json_proto_names") == 0)
         return &cfg->gateway.json_proto_names;
+    if (strcmp(key, "json_enum_numbers") == 0)
+        return &cfg->gateway.json_enum_numbers;
     if (strcmp(key, "auto_map") == 0)
         return &cfg->gateway.auto_map;
     if (strcmp(key, "docs") == 0)
@@ -1037,7 +1039,7 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         "listen", "upstream", "descriptors", "services", "auto_map", "docs", "timeout",
         "max_timeout", "max_body_bytes", "threads", "connection_timeout", "max_connections",
         "busy_poll_us", "ignore_unknown_query_parameters", "json_ignore_unknown_fields",
-        "json_emit_defaults", "json_proto_names", "metrics", "access_log",
+        "json_emit_defaults", "json_proto_names", "json_enum_numbers", "metrics", "access_log",
         "access_log_format", "cert", "key", "upstream_ca", "upstream_cert", "upstream_key",
         "upstream_name", NULL};
     unknown_key(ctx, "gateway", key, own);

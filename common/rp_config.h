@@ -136,6 +136,7 @@ typedef struct rp_config {
         int json_ignore_unknown_fields;
         int json_emit_defaults;
         int json_proto_names;
+        int json_enum_numbers;
         int auto_map;          /* POST /pkg.Service/Method for unannotated methods */
         int docs;              /* GET /openapi.json and the console at /docs; by default
                                 * on for a loopback listen address, off otherwise */

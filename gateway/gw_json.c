@@ -101,7 +101,7 @@ void gw_conv_pop(gw_conv *c, size_t saved)
 
 static void conv_init(conv *c, const gw_json_options *opt, char *err, size_t errlen)
 {
-    static const gw_json_options defaults = {0, 0, 0};
+    static const gw_json_options defaults = {0};
     memset(c, 0, sizeof(*c));
     c->opt = opt ? opt : &defaults;
     c->err = err;
@@ -1450,18 +1450,20 @@ static int64_t zigzag64(uint64_t v)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
-static void write_enum(const gw_field *f, uint64_t v, gw_buf *out)
+static void write_enum(const gw_json_options *opt, const gw_field *f, uint64_t v, gw_buf *out)
 {
-    const gw_enum_value *ev = gw_enum_by_number(f->enumeration, (int32_t)v);
+    const gw_enum_value *ev = opt->enum_numbers ? NULL : gw_enum_by_number(f->enumeration,
+                                                                          (int32_t)v);
     if (f->enumeration->null_value)
         gw_buf_puts(out, "null");
     else if (ev)
         gw_json_write_string(out, ev->name, strlen(ev->name));
     else
-        gw_buf_printf(out, "%" PRId32, (int32_t)v); /* open enum: a number */
+        gw_buf_printf(out, "%" PRId32, (int32_t)v); /* asked for, or not declared */
 }
 
-static void write_number(const gw_field *f, uint64_t v, gw_buf *out)
+static void write_number(const gw_json_options *opt, const gw_field *f, uint64_t v,
+                         gw_buf *out)
 {
     switch (f->type) {
     case GW_TYPE_INT64: case GW_TYPE_SFIXED64:
@@ -1481,7 +1483,7 @@ static void write_number(const gw_field *f, uint64_t v, gw_buf *out)
         write_float(out, fl, 1);
         break;
     }
-    default: write_enum(f, v, out); break;
+    default: write_enum(opt, f, v, out); break;
     }
 }
 
@@ -1504,7 +1506,7 @@ static int write_scalar(conv *c, const gw_field *f, uint64_t v, const uint8_t *d
     case GW_TYPE_MESSAGE: case GW_TYPE_GROUP:
         return gw_json_decode_message(c, f->message, data, len, out);
     default:
-        write_number(f, v, out);
+        write_number(c->opt, f, v, out);
         return 0;
     }
 }
@@ -1536,7 +1538,7 @@ static int write_packed(conv *c, const gw_field *f, const occurrence *o, gw_buf 
         if (!*first)
             gw_buf_putc(out, ',');
         *first = 0;
-        write_number(f, v, out);
+        write_number(c->opt, f, v, out);
     }
     return 0;
 }
@@ -1574,7 +1576,7 @@ static int write_map_key(conv *c, const gw_field *kf, const occurrence *k, gw_bu
         return write_scalar(c, kf, k->value, k->data, k->len, out);
     gw_buf_putc(out, '"');
     size_t at = out->len;
-    write_number(kf, k->value, out);
+    write_number(c->opt, kf, k->value, out);
     /* 64-bit values print quoted already: drop the inner quotes */
     if (out->len > at && out->data[at] == '"') {
         memmove(out->data + at, out->data + at + 1, out->len - at - 2);

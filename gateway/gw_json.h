@@ -19,6 +19,7 @@ typedef struct gw_json_options {
     int ignore_unknown_fields; /* input: skip keys that name no field */
     int emit_defaults;         /* output: print fields that hold default values */
     int proto_names;           /* output: "user_id" instead of "userId" */
+    int enum_numbers;          /* output: enum values as their numbers, not names */
 } gw_json_options;
 
 /*

@@ -254,6 +254,7 @@ static gw_http_config http_config(const rp_config *cfg, int threads, const gw_st
             .ignore_unknown_fields = cfg->gateway.json_ignore_unknown_fields,
             .emit_defaults = cfg->gateway.json_emit_defaults,
             .proto_names = cfg->gateway.json_proto_names,
+            .enum_numbers = cfg->gateway.json_enum_numbers,
         },
         .docs = cfg->gateway.docs,
         .docs_dir = RPCREST_CONSOLE_DIR,

@@ -211,7 +211,8 @@ static json_t *plain_schema(oa_ctx *c, const gw_field *f)
  * plain_schema, and also what proto3 JSON writes besides: "NaN",
  * "Infinity" and "-Infinity" for a double or float, and an integer for a
  * number an open (proto3) enum does not declare, which the gateway prints
- * as such (an upstream built from a newer .proto).  A NullValue is null
+ * as such (an upstream built from a newer .proto), or any enum's number
+ * with json_enum_numbers.  A NullValue is null
  * alone: OpenAPI 3.0 says so with a type made nullable and an enum of
  * null. */
 static json_t *value_schema(oa_ctx *c, const gw_field *f)
@@ -223,7 +224,7 @@ static json_t *value_schema(oa_ctx *c, const gw_field *f)
     if (f->type == GW_TYPE_DOUBLE || f->type == GW_TYPE_FLOAT)
         return json_pack("{s:[o,{s:s,s:[s,s,s]}]}", "oneOf", plain, "type", "string", "enum",
                          "NaN", "Infinity", "-Infinity");
-    if (f->type == GW_TYPE_ENUM && !f->enumeration->closed)
+    if (f->type == GW_TYPE_ENUM && (!f->enumeration->closed || c->opt->enum_numbers))
         return json_pack("{s:[o,{s:s,s:s}]}", "anyOf", plain, "type", "integer", "format",
                          "int32");
     return plain;

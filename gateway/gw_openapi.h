@@ -15,7 +15,8 @@
 #include "gw_gen.h"
 
 typedef struct gw_openapi_options {
-    int proto_names; /* [gateway] json_proto_names: replies use "user_id" */
+    int proto_names;  /* [gateway] json_proto_names: replies use "user_id" */
+    int enum_numbers; /* [gateway] json_enum_numbers: replies print enums' numbers */
 } gw_openapi_options;
 
 /*

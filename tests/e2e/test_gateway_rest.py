@@ -1095,6 +1095,24 @@ class ReplyNames(SystemCase):
         self.assertNotIn("int32Value", body["details"][1])
 
 
+class EnumNumbers(SystemCase):
+    gateway_keys = {"json_enum_numbers": "on"}
+
+    def test_replies_and_details_print_numbers(self):
+        """json_enum_numbers: replies and error details give enums as
+        numbers; a request may still name them, in the body or the query."""
+        self.assertEqual(self.ok("POST", "/v1/search", {"tags": ["c"], "genre": "POETRY"}),
+                         echoed("Search", tags=["c"], genre=3))
+        self.assertEqual(self.ok("GET", "/v1/search?genre=ESSAY"), echoed("Search", genre=2))
+        self.assertEqual(self.ok("GET", "/v1/search?genre=1"), echoed("Search", genre=1))
+        body = self.error("POST", "/v1/testkit/fail",
+                          {"code": 9, "message": "no", "details": [
+                              {"@type": "type.googleapis.com/rpcrest.testkit.Nested",
+                               "name": "n", "colors": ["RED", "BLUE"]}]},
+                          status=400, code=9, message="no")
+        self.assertEqual(body["details"][0]["colors"], [1, 3])
+
+
 # ---- discovery through reflection ---------------------------------------------------------------
 
 

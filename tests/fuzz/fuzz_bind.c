@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gw_result rc = gw_bind_request(route, text, spans, body, body_len, params, n_params,
                                        &bind, &json, &tail, err, sizeof(err));
         if (rc == GW_OK) {
-            gw_json_options opt = {0, 0, 0};
+            gw_json_options opt = {0};
             gw_buf wire = GW_BUF_INIT;
             rc = gw_bind_encode(route, json, &opt, &wire, err, sizeof(err));
             gw_buf_free(&wire);

@@ -56,7 +56,8 @@ static inline char *fuzz_rest(fuzz_in *in, size_t *len)
 
 static inline gw_json_options fuzz_options(uint8_t bits)
 {
-    gw_json_options o = {bits & 1, (bits >> 1) & 1, (bits >> 2) & 1};
+    gw_json_options o = {.ignore_unknown_fields = bits & 1, .emit_defaults = (bits >> 1) & 1,
+                         .proto_names = (bits >> 2) & 1, .enum_numbers = (bits >> 3) & 1};
     return o;
 }
 

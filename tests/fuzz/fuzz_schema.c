@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         openapi(s, &router);
         gw_router_free(&router);
     }
-    gw_json_options opt = {0, 1, 0};
+    gw_json_options opt = {.emit_defaults = 1};
     for (size_t i = 0; i < n && i < 8; i++) {
         const gw_message *types[] = {methods[i].input, methods[i].output};
         for (int k = 0; k < 2; k++) {

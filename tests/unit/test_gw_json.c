@@ -40,6 +40,7 @@ static const gw_json_options IGNORE_UNKNOWN = {.ignore_unknown_fields = 1};
 static const gw_json_options EMIT_DEFAULTS = {.emit_defaults = 1};
 static const gw_json_options PROTO_NAMES = {.proto_names = 1};
 static const gw_json_options PROTO_NAMES_DEFAULTS = {.proto_names = 1, .emit_defaults = 1};
+static const gw_json_options ENUM_NUMBERS = {.enum_numbers = 1};
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -494,6 +495,15 @@ static void test_enums(void **state)
     RT_OPT(ALL, "{'color':'PURPLE','fInt32':1}", &IGNORE_UNKNOWN, NULL, "{'fInt32':1}");
     RT_OPT(ALL, "{'rColor':['RED','PURPLE',3]}", &IGNORE_UNKNOWN, NULL,
            "{'rColor':['RED','BLUE']}");
+    /* json_enum_numbers: every value printed as its number, singular, repeated
+     * (packed or not) and as a map's value; names are still read */
+    RT_OPT(ALL, "{'color':'GREEN'}", NULL, &ENUM_NUMBERS, "{'color':2}");
+    RT_OPT(ALL, "{'color':'INFRARED'}", NULL, &ENUM_NUMBERS, "{'color':-2}");
+    RT_OPT(ALL, "{'color':99}", NULL, &ENUM_NUMBERS, "{'color':99}");
+    RT_OPT(ALL, "{'rColor':['RED',2,7,0]}", NULL, &ENUM_NUMBERS, "{'rColor':[1,2,7,0]}");
+    DEC_OPT(ALL, "\xb0\x01\x01\xb0\x01\x03", &ENUM_NUMBERS, "{'rColor':[1,3]}"); /* unpacked */
+    RT_OPT(ALL, "{'mStrColor':{'x':'BLUE','y':0}}", NULL, &ENUM_NUMBERS,
+           "{'mStrColor':{'x':3,'y':0}}");
 }
 
 /* ---- messages, repeated, maps, oneofs ------------------------------------ */

@@ -482,6 +482,16 @@ static void test_kept_with_the_generation(void **state)
     assert_non_null(at(d, "components", "schemas", "oa.Node", "properties", "by_id", NULL));
     json_decref(d);
     gw_buf_free(&text);
+    /* with json_enum_numbers, a closed enum may be an integer too, as it is printed */
+    gw_openapi_options numbers = {.enum_numbers = 1};
+    assert_int_equal(gw_openapi_build(&gen, &numbers, &text), 0);
+    d = json_loadb((const char *)text.data, text.len, 0, NULL);
+    assert_non_null(d);
+    json_t *c = at(d, "components", "schemas", "unit2.P2", "properties", "c", "anyOf", NULL);
+    assert_string_equal(str(at(c, "0", "$ref", NULL)), "#/components/schemas/unit2.P2.Color");
+    assert_string_equal(str(at(c, "1", "type", NULL)), "integer");
+    json_decref(d);
+    gw_buf_free(&text);
 }
 
 /* Methods p0.S/Call … and, second, q.S/Call2, each with a POST binding:

@@ -39,6 +39,7 @@ static const gw_message *INNER;  /* wkt.Inner */
 
 static const gw_json_options IGNORE_UNKNOWN = {.ignore_unknown_fields = 1};
 static const gw_json_options EMIT_DEFAULTS = {.emit_defaults = 1};
+static const gw_json_options ENUM_NUMBERS = {.enum_numbers = 1};
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -387,6 +388,10 @@ static void test_null_value(void **state)
     RT_SAME(EV, "{'mNull':{'a':null}}");
     RT(EV, "{'rNull':['NULL_VALUE',0]}", "{'rNull':[null,null]}");
     DEC(EV, "\xda\x08\x01\x05", "{'rNull':[null]}"); /* an unknown number: still null */
+    /* json_enum_numbers leaves null as null: it is a NullValue's JSON form */
+    DEC_OPT(EV, "\xda\x08\x02\x00\x00", &ENUM_NUMBERS, "{'rNull':[null,null]}");
+    RT_OPT(EV, "{'oNull':null,'mNull':{'a':null}}", NULL, &ENUM_NUMBERS,
+           "{'oNull':null,'mNull':{'a':null}}");
     ENC_ERR(EV, "{'nullValue':'NULL'}",
             "field 'nullValue': 'NULL' is not a value of enum google.protobuf.NullValue");
     ENC_ERR(EV, "{'nullValue':{}}", "expected an enum name or number, got an object");

@@ -84,6 +84,7 @@ static void test_defaults_for_an_empty_file(void **state)
     assert_int_equal(cfg->gateway.json_ignore_unknown_fields, 0);
     assert_int_equal(cfg->gateway.json_emit_defaults, 0);
     assert_int_equal(cfg->gateway.json_proto_names, 0);
+    assert_int_equal(cfg->gateway.json_enum_numbers, 0);
     assert_int_equal(cfg->n_services, 0);
     assert_null(cfg->services);
     rp_config_free(cfg);
@@ -533,7 +534,7 @@ static void test_gateway_switches(void **state)
     fixture *f = *state;
     static const char *const keys[] = {"ignore_unknown_query_parameters",
                                        "json_ignore_unknown_fields", "json_emit_defaults",
-                                       "json_proto_names"};
+                                       "json_proto_names", "json_enum_numbers"};
     static const struct {
         const char *text;
         int value;
@@ -545,7 +546,8 @@ static void test_gateway_switches(void **state)
             int got = k == 0   ? cfg->gateway.ignore_unknown_query_parameters
                       : k == 1 ? cfg->gateway.json_ignore_unknown_fields
                       : k == 2 ? cfg->gateway.json_emit_defaults
-                               : cfg->gateway.json_proto_names;
+                      : k == 3 ? cfg->gateway.json_proto_names
+                               : cfg->gateway.json_enum_numbers;
             if (got != values[v].value)
                 fail_msg("%s = %s gave %d", keys[k], values[v].text, got);
             rp_config_free(cfg);
