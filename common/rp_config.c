@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include "rp_addr.h"
+#include "rp_metadata.h"
+
 #define SERVICE_PREFIX "service."
 
 typedef struct parse_ctx {
@@ -966,6 +968,7 @@ static void gateway_services(parse_ctx *ctx, const char *value)
 {
     rp_config *cfg = ctx->cfg;
     free_list(cfg->gateway.services, cfg->gateway.n_services);
+    free_list(cfg->gateway.forward_headers, cfg->gateway.n_forward_headers);
     long count = split_list(value, &cfg->gateway.services);
     cfg->gateway.n_services = count > 0 ? (size_t)count : 0;
     cfg->gateway.services_line = ctx->line;
@@ -973,6 +976,35 @@ static void gateway_services(parse_ctx *ctx, const char *value)
         fail(ctx, ctx->line, "services: out of memory");
     else if (count == 0)
         fail(ctx, ctx->line, "services: expected NAME[, NAME…] (package.Service)");
+}
+
+/* [gateway] forward_headers = NAME[, NAME…]: request headers sent on as
+ * metadata under their own names, in lower case. */
+static void gateway_forward_headers(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    free_list(cfg->gateway.forward_headers, cfg->gateway.n_forward_headers);
+    cfg->gateway.forward_headers = NULL;
+    cfg->gateway.n_forward_headers = 0;
+    char **names;
+    long count = split_list(value, &names);
+    if (count < 0) {
+        fail(ctx, ctx->line, "forward_headers: out of memory");
+        return;
+    }
+    cfg->gateway.forward_headers = names;
+    cfg->gateway.n_forward_headers = (size_t)count;
+    if (count == 0)
+        fail(ctx, ctx->line, "forward_headers: expected NAME[, NAME…] (X-User-Id)");
+    for (long i = 0; i < count; i++) {
+        const char *why = rp_metadata_forward_refusal(names[i]);
+        if (why) {
+            fail(ctx, ctx->line, "forward_headers: %s: %s", names[i], why);
+            return;
+        }
+        for (char *p = names[i]; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
 }
 
 /* What the gateway serves: descriptors, services and the on/off switches
@@ -988,6 +1020,8 @@ static int gateway_api_key(parse_ctx *ctx, const char *key, const char *value)
         gateway_descriptors(ctx, value);
     } else if (strcmp(key, "services") == 0) {
         gateway_services(ctx, value);
+    } else if (strcmp(key, "forward_headers") == 0) {
+        gateway_forward_headers(ctx, value);
     } else {
         return 0;
     }
@@ -1038,7 +1072,8 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
     static const char *const own[] = {
         "listen", "upstream", "descriptors", "services", "auto_map", "docs", "timeout",
         "max_timeout", "max_body_bytes", "threads", "connection_timeout", "max_connections",
-        "busy_poll_us", "ignore_unknown_query_parameters", "json_ignore_unknown_fields",
+        "busy_poll_us", "forward_headers", "ignore_unknown_query_parameters",
+        "json_ignore_unknown_fields",
         "json_emit_defaults", "json_proto_names", "json_enum_numbers", "metrics", "access_log",
         "access_log_format", "cert", "key", "upstream_ca", "upstream_cert", "upstream_key",
         "upstream_name", NULL};

@@ -142,6 +142,8 @@ typedef struct rp_config {
                                 * on for a loopback listen address, off otherwise */
         char **descriptors;    /* FileDescriptorSet files, absolute */
         size_t n_descriptors;
+        char **forward_headers; /* request headers sent on as metadata as they are */
+        size_t n_forward_headers;
         char **services;       /* expose only these services (NULL: all) */
         size_t n_services;
         int services_line;

@@ -5,6 +5,7 @@
 #include "rp_metadata.h"
 
 #include <string.h>
+#include <strings.h>
 
 int rp_metadata_key_valid(const char *key, size_t len)
 {
@@ -46,4 +47,84 @@ int rp_request_id_valid(const char *id, size_t len)
         if (id[i] <= 0x20 || id[i] >= 0x7f || id[i] == '"' || id[i] == '\\')
             return 0;
     return 1;
+}
+
+/* A header name and its length: the lists below are searched for every
+ * request header, and the length rules out most entries at once. */
+typedef struct header_name {
+    const char *name;
+    size_t len;
+} header_name;
+#define NAME(s) {s, sizeof(s) - 1}
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int in_list(const header_name *list, size_t n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i].len == len && strncasecmp(name, list[i].name, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* HTTP/2 forbids the connection-specific ones (and any te but "trailers"),
+ * and the gRPC transport sets the others itself.  Sent on, they broke
+ * calls in different ways per server (gRPC core: "Bad :te header"; Go: a
+ * message read as gzip). */
+static const header_name transport_keys[] = {
+    NAME("connection"), NAME("keep-alive"), NAME("proxy-connection"),
+    NAME("transfer-encoding"), NAME("upgrade"), NAME("te"), NAME("content-type"),
+    /* RFC 9113 8.1.1, 8.3.1: a length the DATA does not match, a Host that
+     * is not :authority, make the request malformed: a strict upstream
+     * resets it (python-h2) or the whole connection */
+    NAME("content-length"), NAME("host"),
+    NAME("grpc-timeout"), NAME("grpc-encoding"), NAME("grpc-accept-encoding"),
+    NAME("grpc-message"), NAME("grpc-status"), NAME("grpc-status-details-bin"),
+    NAME("grpc-message-type"),
+};
+
+/* grpc-gateway's list of the headers forwarded as grpcgateway-NAME. */
+static const header_name permanent_headers[] = {
+    NAME("accept"), NAME("accept-charset"), NAME("accept-language"), NAME("accept-ranges"),
+    NAME("authorization"), NAME("cache-control"), NAME("content-type"), NAME("cookie"),
+    NAME("date"), NAME("expect"), NAME("from"), NAME("host"), NAME("if-match"),
+    NAME("if-modified-since"), NAME("if-none-match"), NAME("if-schedule-tag-match"),
+    NAME("if-unmodified-since"), NAME("max-forwards"), NAME("origin"), NAME("pragma"),
+    NAME("referer"), NAME("user-agent"), NAME("via"), NAME("warning"),
+};
+
+/* Headers from which the gateway makes metadata of its own. */
+static const header_name gateway_sent[] = {
+    NAME("x-forwarded-for"), NAME("x-forwarded-host"), NAME("x-request-id"),
+};
+
+int rp_metadata_transport_key(const char *key, size_t len)
+{
+    return in_list(transport_keys, COUNT(transport_keys), key, len);
+}
+
+int rp_metadata_permanent_header(const char *name, size_t len)
+{
+    return in_list(permanent_headers, COUNT(permanent_headers), name, len);
+}
+
+const char *rp_metadata_forward_refusal(const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < len; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.'))
+            return "a header name forwarded as metadata takes only letters, digits and - _ .";
+    }
+    if (len == 0)
+        return "an empty header name";
+    if (len >= 5 && strncasecmp(name, "grpc-", 5) == 0)
+        return "gRPC reserves the grpc- keys (Grpc-Metadata-NAME headers are forwarded anyway)";
+    if (rp_metadata_transport_key(name, len))
+        return "HTTP/2 or the gRPC transport sets it";
+    if (rp_metadata_permanent_header(name, len))
+        return "the gateway forwards it already, as grpcgateway-NAME";
+    if (in_list(gateway_sent, COUNT(gateway_sent), name, len))
+        return "the gateway sends its own";
+    return NULL;
 }

@@ -31,4 +31,21 @@ int rp_metadata_text_valid(const void *value, size_t len);
 #define RP_REQUEST_ID_MAX 128
 int rp_request_id_valid(const char *id, size_t len);
 
+/* 1 if HTTP/2 or the gRPC transport sets key[len] (any case) itself, so
+ * that no client may send it as metadata: the connection-specific
+ * headers, te, content-type, content-length, host and the grpc- ones. */
+int rp_metadata_transport_key(const char *key, size_t len);
+
+/* 1 if name[len] (any case) is one of the HTTP headers with a meaning of
+ * their own that the gateway forwards as "grpcgateway-NAME" (grpc-gateway's
+ * list: Accept, Authorization, Cookie, User-Agent, ...). */
+int rp_metadata_permanent_header(const char *name, size_t len);
+
+/* Why the gateway cannot forward request header `name` as metadata under
+ * its own name ([gateway] forward_headers), or NULL if it can: the name
+ * must make a metadata key once in lower case, not one gRPC reserves
+ * (grpc-*) or the transport sets, nor one the gateway sends already (a
+ * permanent header, X-Forwarded-For, X-Forwarded-Host, X-Request-Id). */
+const char *rp_metadata_forward_refusal(const char *name);
+
 #endif /* RP_METADATA_H */

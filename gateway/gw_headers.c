@@ -15,51 +15,6 @@
 #define PERMANENT_PREFIX "grpcgateway-"
 #define MAX_GRPC_TIMEOUT_DIGITS 8
 
-/* A header name and its length: the lists below are searched for every
- * request header, and the length rules out most entries at once. */
-typedef struct header_name {
-    const char *name;
-    size_t len;
-} header_name;
-#define NAME(s) {s, sizeof(s) - 1}
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-static int in_list(const header_name *list, size_t n, const char *name, size_t len)
-{
-    for (size_t i = 0; i < n; i++)
-        if (list[i].len == len && strcasecmp(name, list[i].name) == 0)
-            return 1;
-    return 0;
-}
-
-/* HTTP headers with a meaning of their own, forwarded as grpcgateway-NAME
- * (grpc-gateway's list). */
-static const header_name permanent_headers[] = {
-    NAME("accept"), NAME("accept-charset"), NAME("accept-language"), NAME("accept-ranges"),
-    NAME("authorization"), NAME("cache-control"), NAME("content-type"), NAME("cookie"),
-    NAME("date"), NAME("expect"), NAME("from"), NAME("host"), NAME("if-match"),
-    NAME("if-modified-since"), NAME("if-none-match"), NAME("if-schedule-tag-match"),
-    NAME("if-unmodified-since"), NAME("max-forwards"), NAME("origin"), NAME("pragma"),
-    NAME("referer"), NAME("user-agent"), NAME("via"), NAME("warning"),
-};
-
-/* Keys a client may not set through Grpc-Metadata-*: HTTP/2 forbids the
- * connection-specific ones (and any te but "trailers"), and the gRPC
- * transport sets the others itself.  Sent on, they broke calls in
- * different ways per server (gRPC core: "Bad :te header"; Go: a message
- * read as gzip). */
-static const header_name transport_keys[] = {
-    NAME("connection"), NAME("keep-alive"), NAME("proxy-connection"),
-    NAME("transfer-encoding"), NAME("upgrade"), NAME("te"), NAME("content-type"),
-    /* RFC 9113 8.1.1, 8.3.1: a length the DATA does not match, a Host that
-     * is not :authority, make the request malformed: a strict upstream
-     * resets it (python-h2) or the whole connection */
-    NAME("content-length"), NAME("host"),
-    NAME("grpc-timeout"), NAME("grpc-encoding"), NAME("grpc-accept-encoding"),
-    NAME("grpc-message"), NAME("grpc-status"), NAME("grpc-status-details-bin"),
-    NAME("grpc-message-type"),
-};
-
 /* gRPC allows [0-9a-z-_.] in keys and printable ASCII in text values. */
 size_t gw_headers_value_len(const char *value)
 {
@@ -188,9 +143,18 @@ static gw_result add_forwarded(const forwarded *f, const char *peer, gw_metadata
     return add(out, "", "x-forwarded-for", value, err, errlen);
 }
 
+/* 1 if name[len] is one of forward[0..n) (any case). */
+static int forwarded_as_is(const gw_forward_headers *fwd, const char *name, size_t len)
+{
+    for (size_t i = 0; fwd && i < fwd->n; i++)
+        if (strlen(fwd->names[i]) == len && strcasecmp(fwd->names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
-                                 gw_metadata_list *out, int64_t *timeout_ms, char *err,
-                                 size_t errlen)
+                                 const gw_forward_headers *fwd, gw_metadata_list *out,
+                                 int64_t *timeout_ms, char *err, size_t errlen)
 {
     const size_t prefix_len = strlen(METADATA_PREFIX);
     forwarded f = {0};
@@ -207,7 +171,7 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
                 *timeout_ms = ms;
         } else if (len >= prefix_len && strncasecmp(name, METADATA_PREFIX, prefix_len) == 0) {
             const char *key = name + prefix_len;
-            if (in_list(transport_keys, COUNT(transport_keys), key, len - prefix_len)) {
+            if (rp_metadata_transport_key(key, len - prefix_len)) {
                 snprintf(err, errlen, "header %s cannot be sent as gRPC metadata: "
                                       "HTTP/2 or the gRPC transport sets it", name);
                 return GW_REFUSED;
@@ -216,7 +180,7 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
              * header gave when there was no valid X-Request-Id */
             if (strcasecmp(key, "x-request-id") != 0)
                 rc = add(out, "", key, value, err, errlen);
-        } else if (in_list(permanent_headers, COUNT(permanent_headers), name, len)) {
+        } else if (rp_metadata_permanent_header(name, len)) {
             /* a standard header gRPC cannot carry (a cookie in UTF-8, a tab
              * in User-Agent) is left out, as grpc-gateway leaves it out:
              * the client did not ask for it to be sent; Authorization
@@ -233,6 +197,8 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
             f.x_host = value;
         } else if (len == 15 && strcasecmp(name, "x-forwarded-for") == 0 && !f.x_for) {
             f.x_for = value;
+        } else if (forwarded_as_is(fwd, name, len)) { /* names checked by rp_config */
+            rc = add(out, "", name, value, err, errlen);
         }
         if (rc != GW_OK)
             return rc;

@@ -2,7 +2,8 @@
  * gw_headers.h -- HTTP headers <-> gRPC metadata, the way grpc-gateway maps
  * them: request headers become metadata ("Grpc-Metadata-" prefix stripped,
  * permanent HTTP headers as "grpcgateway-NAME", Authorization also as is,
- * X-Forwarded-For / X-Forwarded-Host added) and Grpc-Timeout becomes the
+ * X-Forwarded-For / X-Forwarded-Host added, and the headers the
+ * configuration names under their own names) and Grpc-Timeout becomes the
  * deadline; response metadata comes back as "Grpc-Metadata-" headers and
  * trailers as "Grpc-Trailer-" fields.
  */
@@ -32,16 +33,25 @@ typedef struct gw_metadata_list {
     size_t cap;
 } gw_metadata_list;
 
+/* Request headers sent on as metadata under their own names, in lower
+ * case ([gateway] forward_headers; rp_metadata_forward_refusal allowed
+ * each). */
+typedef struct gw_forward_headers {
+    char *const *names;
+    size_t n;
+} gw_forward_headers;
+
 /*
  * Maps headers[0..n) of a request from client address `peer` (an IP
- * address, or NULL) into `out`, and a Grpc-Timeout header into *timeout_ms
+ * address, or NULL) into `out`, with those `fwd` names (NULL: none) sent
+ * as they are, and a Grpc-Timeout header into *timeout_ms
  * (left alone when absent, or zero, which asks for no deadline).  Returns
  * GW_OK, or GW_REFUSED with a reason for a 400 in err[errlen] (a malformed
  * Grpc-Timeout or -bin value), or GW_NOMEM (the reason ends in GW_ERR_OOM).
  */
 gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
-                                 gw_metadata_list *out, int64_t *timeout_ms, char *err,
-                                 size_t errlen);
+                                 const gw_forward_headers *fwd, gw_metadata_list *out,
+                                 int64_t *timeout_ms, char *err, size_t errlen);
 
 /* Appends key (lower case, [0-9a-z-_.]) = value (printable ASCII).
  * GW_OK, or GW_REFUSED with a reason in err[errlen], or GW_NOMEM. */

@@ -469,8 +469,8 @@ static gw_result request_metadata(gw_request *req, gw_metadata_list *md, int64_t
     /* a stream may run long: without Grpc-Timeout it gets the cap */
     *timeout_ms = req->route->method->server_streaming ? req->http->cfg.max_timeout_ms
                                                        : req->http->cfg.timeout_ms;
-    gw_result rc = gw_headers_to_metadata(h->items, h->n, peer_address(req), md, timeout_ms,
-                                          err, errlen);
+    gw_result rc = gw_headers_to_metadata(h->items, h->n, peer_address(req),
+                                          &req->http->cfg.forward, md, timeout_ms, err, errlen);
     if (rc == GW_OK)
         rc = gw_metadata_list_add(md, "x-request-id", req->request_id, err, errlen);
     if (*timeout_ms > req->http->cfg.max_timeout_ms)

@@ -250,6 +250,7 @@ static gw_http_config http_config(const rp_config *cfg, int threads, const gw_st
         .timeout_ms = (int64_t)(cfg->gateway.timeout * 1000),
         .max_timeout_ms = (int64_t)(cfg->gateway.max_timeout * 1000),
         .ignore_unknown_query_parameters = cfg->gateway.ignore_unknown_query_parameters,
+        .forward = {cfg->gateway.forward_headers, cfg->gateway.n_forward_headers},
         .json = {
             .ignore_unknown_fields = cfg->gateway.json_ignore_unknown_fields,
             .emit_defaults = cfg->gateway.json_emit_defaults,

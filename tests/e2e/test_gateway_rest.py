@@ -1095,6 +1095,28 @@ class ReplyNames(SystemCase):
         self.assertNotIn("int32Value", body["details"][1])
 
 
+class ForwardHeaders(SystemCase):
+    gateway_keys = {"forward_headers": "X-User-Id, X-Tenant, X-Sig-Bin"}
+    PATH = "/v1/testkit/metadata"
+
+    def test_named_headers_are_sent_as_they_are(self):
+        """[gateway] forward_headers: those headers become metadata under
+        their own names in lower case (the case they arrive in does not
+        matter); the rest are mapped as before; a value gRPC cannot carry
+        is a 400."""
+        reply = self.ok("POST", self.PATH, {"noEcho": True}, {
+            "x-user-id": "alice", "X-TENANT": "t1", "X-Sig-Bin": "AAH/",
+            "X-Other": "not forwarded"})
+        pairs = dict(metadata_pairs(reply))
+        self.assertEqual((pairs.get("x-user-id"), pairs.get("x-tenant"), pairs.get("x-sig-bin")),
+                         ("alice", "t1", "bin:AAH/"), reply)
+        self.assertNotIn("x-other", pairs)
+        self.assertIn("grpcgateway-content-type", pairs)
+        body = self.error("POST", self.PATH, {"noEcho": True}, {"X-Sig-Bin": "!!"},
+                          status=400, code=3)
+        self.assertIn("X-Sig-Bin", body["message"])
+
+
 class EnumNumbers(SystemCase):
     gateway_keys = {"json_enum_numbers": "on"}
 

@@ -85,28 +85,36 @@ static void test_metadata_in_arena(void **state)
         {"Grpc-Metadata-Trace-Bin", "AAEC"}, /* base64 of 00 01 02 */
         {"User-Agent", "curl/7.88"},
         {"Grpc-Timeout", "250m"},
+        {"X-User-ID", "alice"}, /* forwarded as it is: named below */
+        {"X-Other", "no"},      /* not named: left out */
     };
+    char *names[] = {"x-user-id"};
+    gw_forward_headers fwd = {names, 1};
     int64_t timeout = 0;
     char err[200];
-    assert_int_equal(gw_headers_to_metadata(headers, 4, "127.0.0.1", &md, &timeout, err,
+    assert_int_equal(gw_headers_to_metadata(headers, 6, "127.0.0.1", &fwd, &md, &timeout, err,
                                             sizeof(err)), GW_OK);
     for (int i = 0; i < 20; i++) /* grows the item array past its first size */
         assert_int_equal(gw_metadata_list_add(&md, "x-n", "v", err, sizeof(err)), GW_OK);
     assert_int_equal(timeout, 250);
-    assert_true(md.n == 25);
+    assert_true(md.n == 26);
+    assert_string_equal(md.items[3].key, "x-user-id");
+    assert_string_equal(md.items[3].value, "alice");
+    for (size_t i = 0; i < md.n; i++)
+        assert_string_not_equal(md.items[i].key, "x-other");
     assert_string_equal(md.items[0].key, "grpcgateway-host");
     assert_string_equal(md.items[1].key, "trace-bin");
     assert_int_equal(md.items[1].value_len, 3);
     assert_memory_equal(md.items[1].value, "\0\1\2", 3);
     assert_string_equal(md.items[2].key, "grpcgateway-user-agent");
-    assert_string_equal(md.items[3].key, "x-forwarded-host");
-    assert_string_equal(md.items[4].key, "x-forwarded-for");
-    assert_string_equal(md.items[4].value, "127.0.0.1");
-    assert_string_equal(md.items[24].key, "x-n");
+    assert_string_equal(md.items[4].key, "x-forwarded-host");
+    assert_string_equal(md.items[5].key, "x-forwarded-for");
+    assert_string_equal(md.items[5].value, "127.0.0.1");
+    assert_string_equal(md.items[25].key, "x-n");
     /* a refused header leaves the list as it was */
     assert_int_equal(gw_metadata_list_add(&md, "Bad Key", "v", err, sizeof(err)), GW_REFUSED);
     assert_non_null(strstr(err, "cannot be sent"));
-    assert_int_equal(md.n, 25);
+    assert_int_equal(md.n, 26);
 
     char *name, *value;
     gw_metadata text = {"x-a", "b c", 3}, bin = {"x-b-bin", "\xff\0", 2};

@@ -529,6 +529,43 @@ static void test_host_ping_policy(void **state)
                        "ping_without_calls: 'sometimes' is not on or off");
 }
 
+/* [gateway] forward_headers: names kept in lower case; a name that cannot
+ * be a metadata key, or that gRPC, the transport or the gateway's own
+ * mapping already owns, is refused with the reason. */
+static void test_gateway_forward_headers(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_value(f, "gateway", "forward_headers", " X-User-Id ,x-tenant,, X_A.b ");
+    assert_int_equal(cfg->gateway.n_forward_headers, 3);
+    assert_string_equal(cfg->gateway.forward_headers[0], "x-user-id");
+    assert_string_equal(cfg->gateway.forward_headers[1], "x-tenant");
+    assert_string_equal(cfg->gateway.forward_headers[2], "x_a.b");
+    rp_config_free(cfg);
+    cfg = load_value(f, "gateway", "listen", "127.0.0.1:8080");
+    assert_int_equal(cfg->gateway.n_forward_headers, 0);
+    assert_null(cfg->gateway.forward_headers);
+    rp_config_free(cfg);
+    static const struct {
+        const char *value, *what;
+    } bad[] = {
+        {",", "forward_headers: expected NAME[, NAME…] (X-User-Id)"},
+        {"X User", "forward_headers: X User: a header name forwarded as metadata takes only "
+                   "letters, digits and - _ ."},
+        {"a, X:b", "forward_headers: X:b: a header name"},
+        {"Grpc-Trace", "forward_headers: Grpc-Trace: gRPC reserves the grpc- keys"},
+        {"grpc-metadata-x", "gRPC reserves the grpc- keys"},
+        {"TE", "forward_headers: TE: HTTP/2 or the gRPC transport sets it"},
+        {"Content-Length", "HTTP/2 or the gRPC transport sets it"},
+        {"Authorization", "forward_headers: Authorization: the gateway forwards it already, "
+                          "as grpcgateway-NAME"},
+        {"user-agent", "the gateway forwards it already"},
+        {"X-Forwarded-For", "forward_headers: X-Forwarded-For: the gateway sends its own"},
+        {"x-request-id", "the gateway sends its own"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_value_error(f, "gateway", "forward_headers", bad[i].value, bad[i].what);
+}
+
 static void test_gateway_switches(void **state)
 {
     fixture *f = *state;
@@ -1159,6 +1196,7 @@ int main(void)
         T(test_max_body_bytes),
         T(test_host_limits),
         T(test_host_ping_policy),
+        T(test_gateway_forward_headers),
         T(test_gateway_switches),
         T(test_upstream),
         T(test_gateway_target_defaults_to_the_host),
