@@ -815,6 +815,8 @@ static int *gateway_switch(rp_config *cfg, const char *key)
         return &cfg->gateway.json_proto_names;
     if (strcmp(key, "json_enum_numbers") == 0)
         return &cfg->gateway.json_enum_numbers;
+    if (strcmp(key, "cors_allow_credentials") == 0)
+        return &cfg->gateway.cors_allow_credentials;
     if (strcmp(key, "auto_map") == 0)
         return &cfg->gateway.auto_map;
     if (strcmp(key, "docs") == 0)
@@ -917,8 +919,8 @@ static int gateway_address_key(parse_ctx *ctx, const char *key, const char *valu
 }
 
 /* The [gateway] limits: timeout, max_timeout, max_body_bytes, threads,
- * connection_timeout, max_connections, busy_poll_us.  Returns 1 if `key`
- * was one. */
+ * connection_timeout, max_connections, busy_poll_us, cors_max_age.
+ * Returns 1 if `key` was one. */
 static int gateway_limit_key(parse_ctx *ctx, const char *key, const char *value)
 {
     rp_config *cfg = ctx->cfg;
@@ -957,6 +959,12 @@ static int gateway_limit_key(parse_ctx *ctx, const char *key, const char *value)
                  "busy_poll_us: '%s' is not a whole number of microseconds in 0..1000", value);
         else
             cfg->gateway.busy_poll_us = (int)n;
+    } else if (strcmp(key, "cors_max_age") == 0) {
+        if (parse_int(value, 0, 86400, &n) < 0)
+            fail(ctx, ctx->line,
+                 "cors_max_age: '%s' is not a whole number of seconds in 0..86400", value);
+        else
+            cfg->gateway.cors_max_age = (int)n;
     } else {
         return 0;
     }
@@ -969,6 +977,7 @@ static void gateway_services(parse_ctx *ctx, const char *value)
     rp_config *cfg = ctx->cfg;
     free_list(cfg->gateway.services, cfg->gateway.n_services);
     free_list(cfg->gateway.forward_headers, cfg->gateway.n_forward_headers);
+    free_list(cfg->gateway.cors_origins, cfg->gateway.n_cors_origins);
     long count = split_list(value, &cfg->gateway.services);
     cfg->gateway.n_services = count > 0 ? (size_t)count : 0;
     cfg->gateway.services_line = ctx->line;
@@ -1007,6 +1016,57 @@ static void gateway_forward_headers(parse_ctx *ctx, const char *value)
     }
 }
 
+/* 1 if s is an origin as a browser sends it in Origin: http:// or https://,
+ * then a host (and port) of printable characters, without a path. */
+static int origin_ok(const char *s)
+{
+    const char *rest = strncmp(s, "https://", 8) == 0  ? s + 8
+                       : strncmp(s, "http://", 7) == 0 ? s + 7
+                                                       : NULL;
+    if (!rest || !*rest)
+        return 0;
+    for (; *rest; rest++)
+        if (*rest <= ' ' || *rest > '~' || *rest == '/' || *rest == '?' || *rest == '#' ||
+            *rest == ',')
+            return 0;
+    return 1;
+}
+
+/* [gateway] cors_origins = * | ORIGIN[, ORIGIN…]. */
+static void gateway_cors_origins(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    free_list(cfg->gateway.cors_origins, cfg->gateway.n_cors_origins);
+    cfg->gateway.cors_origins = NULL;
+    cfg->gateway.n_cors_origins = 0;
+    cfg->gateway.cors_any = 0;
+    cfg->gateway.cors_origins_line = ctx->line;
+    if (strcmp(value, "off") == 0)
+        return;
+    char **origins;
+    long count = split_list(value, &origins);
+    if (count < 0) {
+        fail(ctx, ctx->line, "cors_origins: out of memory");
+        return;
+    }
+    cfg->gateway.cors_origins = origins;
+    cfg->gateway.n_cors_origins = (size_t)count;
+    if (count == 1 && strcmp(origins[0], "*") == 0) {
+        cfg->gateway.cors_any = 1;
+        return;
+    }
+    if (count == 0)
+        fail(ctx, ctx->line, "cors_origins: expected off, * or ORIGIN[, ORIGIN…] "
+             "(https://app.example.com)");
+    for (long i = 0; i < count; i++) {
+        if (!origin_ok(origins[i])) {
+            fail(ctx, ctx->line, "cors_origins: '%s' is not an origin (scheme://host[:port], "
+                 "no path; * alone for any)", origins[i]);
+            return;
+        }
+    }
+}
+
 /* What the gateway serves: descriptors, services and the on/off switches
  * (auto_map, docs, metrics, the JSON and query options).  Returns 1 if
  * `key` was one. */
@@ -1022,6 +1082,8 @@ static int gateway_api_key(parse_ctx *ctx, const char *key, const char *value)
         gateway_services(ctx, value);
     } else if (strcmp(key, "forward_headers") == 0) {
         gateway_forward_headers(ctx, value);
+    } else if (strcmp(key, "cors_origins") == 0) {
+        gateway_cors_origins(ctx, value);
     } else {
         return 0;
     }
@@ -1072,7 +1134,8 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
     static const char *const own[] = {
         "listen", "upstream", "descriptors", "services", "auto_map", "docs", "timeout",
         "max_timeout", "max_body_bytes", "threads", "connection_timeout", "max_connections",
-        "busy_poll_us", "forward_headers", "ignore_unknown_query_parameters",
+        "busy_poll_us", "cors_origins", "cors_allow_credentials", "cors_max_age",
+        "forward_headers", "ignore_unknown_query_parameters",
         "json_ignore_unknown_fields",
         "json_emit_defaults", "json_proto_names", "json_enum_numbers", "metrics", "access_log",
         "access_log_format", "cert", "key", "upstream_ca", "upstream_cert", "upstream_key",
@@ -1426,6 +1489,10 @@ static void validate(parse_ctx *ctx)
     check_tls(ctx, "gateway", &cfg->gateway.tls, "cert", "key", "(none)", 1);
     check_tls(ctx, "gateway", &cfg->gateway.upstream_tls, "upstream_cert", "upstream_key",
               "upstream_ca", 0);
+    if (!ctx->failed && cfg->gateway.cors_any && cfg->gateway.cors_allow_credentials)
+        fail(ctx, cfg->gateway.cors_origins_line, "[gateway] cors_origins = * with "
+             "cors_allow_credentials = on: browsers send no credentials to any origin; name the "
+             "origins");
     if (!ctx->failed && cfg->gateway.upstream_name && !cfg->gateway.upstream_tls.ca)
         fail(ctx, cfg->gateway.upstream_name_line, "[gateway] upstream_name needs upstream_ca "
              "(it is the name checked in the upstream's certificate)");
@@ -1468,6 +1535,7 @@ static int set_defaults(rp_config *cfg)
     cfg->gateway.connection_timeout = 30;
     cfg->gateway.max_connections = 2048;
     cfg->gateway.busy_poll_us = 50;
+    cfg->gateway.cors_max_age = 600;
     cfg->gateway.docs = -1; /* decided by validate() from listen */
     cfg->gateway.metrics = 1;
     return cfg->host.listen && cfg->gateway.listen ? 0 : -1;

@@ -142,6 +142,13 @@ typedef struct rp_config {
                                 * on for a loopback listen address, off otherwise */
         char **descriptors;    /* FileDescriptorSet files, absolute */
         size_t n_descriptors;
+        char **cors_origins;   /* origins whose browsers may call (CORS), exactly as sent in
+                                * Origin; NULL: none unless cors_any */
+        size_t n_cors_origins;
+        int cors_any;          /* cors_origins = *: any origin */
+        int cors_origins_line;
+        int cors_allow_credentials; /* Access-Control-Allow-Credentials: true */
+        int cors_max_age;      /* seconds a browser may keep a preflight's answer */
         char **forward_headers; /* request headers sent on as metadata as they are */
         size_t n_forward_headers;
         char **services;       /* expose only these services (NULL: all) */

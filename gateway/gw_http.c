@@ -269,6 +269,8 @@ enum MHD_Result gw_http_queue(gw_request *req, struct MHD_Response *resp, unsign
      * connection cannot be trusted to start a request */
     if (atomic_load(&req->http->stopping) || req->framing)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (gw_cors_enabled(&req->http->cfg.cors)) /* last: it names the headers above */
+        gw_cors_add_headers(&req->http->cfg.cors, req->cors_origin, resp);
     enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -946,9 +948,29 @@ size_t gw_http_own_paths(int metrics, int docs, const char *out[GW_ROUTER_MAX_OW
     return n;
 }
 
+static int get_or_head(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* Sets req->cors_origin from the Origin header; 1 if the request is a
+ * CORS preflight from an origin that may call: OPTIONS with
+ * Access-Control-Request-Method. */
+static int is_preflight(gw_request *req, struct MHD_Connection *conn, const char *method)
+{
+    const gw_cors *cors = &req->http->cfg.cors;
+    if (!gw_cors_enabled(cors))
+        return 0;
+    req->cors_origin = gw_cors_allow_origin(
+        cors, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"));
+    return req->cors_origin && strcmp(method, "OPTIONS") == 0 &&
+           MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method");
+}
+
 /* What req is, before its body: a route of the API (req->route), /metrics,
  * /healthz or the console, or an answer known already (early_status: a
- * framing or header error, 404, 405, 413, 415, 503, or OPTIONS *'s 200). */
+ * framing or header error, 404, 405, 413, 415, 503, OPTIONS *'s 200, or a
+ * CORS preflight's 204). */
 static void classify_request(gw_request *req, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version)
 {
@@ -982,14 +1004,15 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
         }
         return;
     }
+    int preflight = is_preflight(req, conn, method);
     if (h->metrics && strcmp(url, METRICS_PATH) == 0) {
         req->is_metrics = 1;
-        req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
+        req->early_status = preflight ? 204 : get_or_head(method) ? 0 : 405;
         req->allow = "GET, HEAD";
         return;
     }
     if (strcmp(url, GW_HEALTH_PATH) == 0) {
-        req->early_status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
+        req->early_status = preflight ? 204 : get_or_head(method) ? 0 : 405;
         req->allow = "GET, HEAD";
         req->health_service = NULL;
         req->route = NULL;
@@ -1000,8 +1023,7 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
     pthread_mutex_unlock(&h->gen_lock);
     if (h->cfg.docs && gw_http_console_owns(url)) { /* before the API's own routes */
         req->console = 1;
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-            req->early_status = 405;
+        req->early_status = preflight ? 204 : get_or_head(method) ? 0 : 405;
         req->allow = "GET, HEAD";
         return;
     }
@@ -1016,6 +1038,10 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
         req->early_status = 405;
         req->allow = allowed_methods(req, url);
         break;
+    }
+    if (preflight && req->early_status != 404 && req->early_status != 503) {
+        req->early_status = 204; /* before any OPTIONS route the API binds, as Envoy does */
+        req->allow = allowed_methods(req, url);
     }
     const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TE);
     /* trailers need a chunked response, which HTTP/1.0 has not */
@@ -1082,6 +1108,20 @@ static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, c
     return req;
 }
 
+/* A CORS preflight from an origin that may call: 204, and what the path
+ * takes (req->allow). */
+static enum MHD_Result send_preflight(gw_request *req)
+{
+    gw_buf none = GW_BUF_INIT;
+    struct MHD_Response *resp = make_response(req, &none, 0);
+    if (!resp)
+        return MHD_NO;
+    const char *requested = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                        "Access-Control-Request-Headers");
+    gw_cors_add_preflight(&req->http->cfg.cors, resp, req->allow ? req->allow : "", requested);
+    return gw_http_queue(req, resp, MHD_HTTP_NO_CONTENT, NULL, 0);
+}
+
 /* OPTIONS *: 200 with no body, Allow naming the methods the gateway
  * serves some resource with (RFC 9110 9.3.7). */
 static enum MHD_Result send_server_options(gw_request *req)
@@ -1100,6 +1140,8 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
     switch (req->early_status) {
     case 200:
         return send_server_options(req);
+    case 204:
+        return send_preflight(req);
     case 404:
         snprintf(msg, sizeof(msg), "no route for %s %.200s", method, url);
         return gw_http_send_error(req, 404, GRPC_STATUS_NOT_FOUND, msg);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "gw_access.h"
+#include "gw_cors.h"
 #include "gw_gen.h"
 #include "gw_headers.h"
 #include "gw_json.h"
@@ -36,6 +37,7 @@ typedef struct gw_http_config {
     int64_t max_timeout_ms; /* the most a Grpc-Timeout header may ask */
     int ignore_unknown_query_parameters;
     gw_forward_headers forward; /* request headers sent on as metadata as they are */
+    gw_cors cors;           /* which browsers' origins may call */
     gw_json_options json;
     int docs;               /* serve /openapi.json and the console at /docs */
     const char *docs_dir;   /* the console's files (Swagger UI and its index page) */

@@ -85,7 +85,9 @@ typedef struct gw_request {
                               * (or at once: see on_request); 400/501: the body cannot
                               * be delimited safely, answered at once */
     const char *framing;     /* for 400/501: what is wrong with the request's framing */
-    const char *allow;       /* for 405: the methods the path takes (Allow), or NULL */
+    const char *allow;       /* for 405: the methods the path takes (Allow), or NULL;
+                              * for a CORS preflight (204), its Allow-Methods */
+    const char *cors_origin; /* Access-Control-Allow-Origin of the answer (gw_cors), or NULL */
     size_t dropped;          /* body bytes read and dropped after an early_status */
     size_t head_bytes;       /* of the pool the request line and headers take */
     const gw_route *route;

@@ -251,6 +251,8 @@ static gw_http_config http_config(const rp_config *cfg, int threads, const gw_st
         .max_timeout_ms = (int64_t)(cfg->gateway.max_timeout * 1000),
         .ignore_unknown_query_parameters = cfg->gateway.ignore_unknown_query_parameters,
         .forward = {cfg->gateway.forward_headers, cfg->gateway.n_forward_headers},
+        .cors = {cfg->gateway.cors_origins, cfg->gateway.n_cors_origins, cfg->gateway.cors_any,
+                 cfg->gateway.cors_allow_credentials, cfg->gateway.cors_max_age},
         .json = {
             .ignore_unknown_fields = cfg->gateway.json_ignore_unknown_fields,
             .emit_defaults = cfg->gateway.json_emit_defaults,

@@ -1117,6 +1117,93 @@ class ForwardHeaders(SystemCase):
         self.assertIn("X-Sig-Bin", body["message"])
 
 
+class Cors(SystemCase):
+    ORIGIN = "https://app.example"
+    gateway_keys = {"cors_origins": ORIGIN + ", http://localhost:3000",
+                    "cors_allow_credentials": "on", "cors_max_age": "300"}
+
+    def preflight(self, path, origin=ORIGIN, method="POST", headers=None):
+        hdrs = {"Origin": origin, "Access-Control-Request-Method": method}
+        hdrs.update(headers or {})
+        return self.http("OPTIONS", path, None, hdrs)
+
+    def test_preflight_of_an_allowed_origin(self):
+        """204 with what the path takes, the headers asked for, the max
+        age and credentials; Vary: Origin."""
+        status, hdrs, data = self.preflight(
+            "/v1/example/echo", headers={"Access-Control-Request-Headers": "content-type, x-user-id"})
+        self.assertEqual((status, data), (204, b""))
+        self.assertEqual(hdrs.get("access-control-allow-origin"), self.ORIGIN)
+        self.assertEqual(hdrs.get("access-control-allow-methods"), "POST")
+        self.assertEqual(hdrs.get("access-control-allow-headers"), "content-type, x-user-id")
+        self.assertEqual(hdrs.get("access-control-max-age"), "300")
+        self.assertEqual(hdrs.get("access-control-allow-credentials"), "true")
+        self.assertEqual(hdrs.get("vary"), "Origin")
+        # a path of several methods, and the gateway's own paths
+        status, hdrs, _ = self.preflight("/v1/shelves/s1/books/b1", method="DELETE")
+        self.assertEqual(status, 204)
+        self.assertIn("DELETE", hdrs.get("access-control-allow-methods").split(", "))
+        status, hdrs, _ = self.preflight("/healthz", "http://localhost:3000", "GET")
+        self.assertEqual((status, hdrs.get("access-control-allow-methods")), (204, "GET, HEAD"))
+        self.assertEqual(hdrs.get("access-control-allow-origin"), "http://localhost:3000")
+        # a list that is not field names is not echoed
+        status, hdrs, _ = self.preflight("/v1/example/echo",
+                                         headers={"Access-Control-Request-Headers": "a b(c)"})
+        self.assertEqual(status, 204)
+        self.assertNotIn("access-control-allow-headers", hdrs)
+        # an unknown path stays a 404
+        self.assertEqual(self.preflight("/v1/no/such")[0], 404)
+
+    def test_answers_to_an_allowed_origin(self):
+        """Success and errors alike carry the CORS headers, so that a
+        script reads the JSON, and expose the headers a browser hides
+        otherwise (X-Request-Id, Grpc-Metadata-*)."""
+        status, hdrs, data = self.http("POST", "/v1/example/echo", b'{"value":"x"}',
+                                       {"Origin": self.ORIGIN})
+        self.assertEqual((status, data), (200, b'{"value":"x"}'))
+        self.assertEqual(hdrs.get("access-control-allow-origin"), self.ORIGIN)
+        self.assertEqual(hdrs.get("access-control-allow-credentials"), "true")
+        self.assertIn("X-Request-Id", hdrs.get("access-control-expose-headers").split(", "))
+        status, hdrs, _ = self.http("POST", "/v1/testkit/metadata", b'{}',
+                                    {"Origin": self.ORIGIN, "Grpc-Metadata-X-Echo": "e"})
+        self.assertEqual(status, 200)
+        exposed = hdrs.get("access-control-expose-headers").split(", ")
+        self.assertTrue([n for n in exposed if n.lower().startswith("grpc-metadata-")], exposed)
+        status, hdrs, _ = self.http("GET", "/v1/no/such", None, {"Origin": self.ORIGIN})
+        self.assertEqual((status, hdrs.get("access-control-allow-origin")), (404, self.ORIGIN))
+
+    def test_other_origins_get_no_cors_headers(self):
+        for origin in ("https://evil.example", "https://app.example/", "https://APP.example",
+                       "null"):
+            with self.subTest(origin=origin):
+                status, hdrs, _ = self.preflight("/v1/example/echo", origin)
+                self.assertEqual(status, 405)  # an OPTIONS like any other
+                self.assertNotIn("access-control-allow-origin", hdrs)
+                status, hdrs, _ = self.http("POST", "/v1/example/echo", b"{}", {"Origin": origin})
+                self.assertEqual(status, 200)
+                self.assertNotIn("access-control-allow-origin", hdrs)
+                self.assertEqual(hdrs.get("vary"), "Origin")
+        # no Origin at all (curl, a server): no CORS headers either
+        status, hdrs, _ = self.http("POST", "/v1/example/echo", b"{}")
+        self.assertNotIn("access-control-allow-origin", hdrs)
+
+
+class CorsAnyOrigin(SystemCase):
+    gateway_keys = {"cors_origins": "*"}
+
+    def test_any_origin(self):
+        status, hdrs, _ = self.http("OPTIONS", "/v1/example/echo", None, {
+            "Origin": "https://anywhere.example", "Access-Control-Request-Method": "POST"})
+        self.assertEqual(status, 204)
+        self.assertEqual(hdrs.get("access-control-allow-origin"), "*")
+        self.assertEqual(hdrs.get("access-control-max-age"), "600")
+        self.assertNotIn("access-control-allow-credentials", hdrs)
+        self.assertNotIn("vary", hdrs)
+        status, hdrs, _ = self.http("POST", "/v1/example/echo", b"{}",
+                                    {"Origin": "http://127.0.0.1:1"})
+        self.assertEqual((status, hdrs.get("access-control-allow-origin")), (200, "*"))
+
+
 class EnumNumbers(SystemCase):
     gateway_keys = {"json_enum_numbers": "on"}
 

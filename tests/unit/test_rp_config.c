@@ -566,6 +566,47 @@ static void test_gateway_forward_headers(void **state)
         expect_value_error(f, "gateway", "forward_headers", bad[i].value, bad[i].what);
 }
 
+/* [gateway] cors_origins, cors_allow_credentials, cors_max_age. */
+static void test_gateway_cors(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_value(f, "gateway", "listen", "127.0.0.1:8080");
+    assert_int_equal(cfg->gateway.n_cors_origins, 0);
+    assert_int_equal(cfg->gateway.cors_any, 0);
+    assert_int_equal(cfg->gateway.cors_allow_credentials, 0);
+    assert_int_equal(cfg->gateway.cors_max_age, 600);
+    rp_config_free(cfg);
+    cfg = load_value(f, "gateway", "cors_origins",
+                     "https://app.example.com, http://localhost:3000,http://[::1]:8000");
+    assert_int_equal(cfg->gateway.n_cors_origins, 3);
+    assert_string_equal(cfg->gateway.cors_origins[1], "http://localhost:3000");
+    assert_string_equal(cfg->gateway.cors_origins[2], "http://[::1]:8000");
+    assert_int_equal(cfg->gateway.cors_any, 0);
+    rp_config_free(cfg);
+    cfg = load_value(f, "gateway", "cors_origins", " * ");
+    assert_int_equal(cfg->gateway.cors_any, 1);
+    rp_config_free(cfg);
+    cfg = load_value(f, "gateway", "cors_origins", "off");
+    assert_int_equal(cfg->gateway.n_cors_origins + (size_t)cfg->gateway.cors_any, 0);
+    rp_config_free(cfg);
+    cfg = load_value(f, "gateway", "cors_max_age", "0");
+    assert_int_equal(cfg->gateway.cors_max_age, 0);
+    rp_config_free(cfg);
+    static const char *const bad_origins[] = {"app.example.com", "https://", "https://a.b/",
+                                              "https://a.b/path", "ftp://a.b", "*, https://a.b",
+                                              "https://a b"};
+    for (size_t i = 0; i < sizeof(bad_origins) / sizeof(bad_origins[0]); i++)
+        expect_value_error(f, "gateway", "cors_origins", bad_origins[i], "is not an origin");
+    expect_value_error(f, "gateway", "cors_origins", ",",
+                       "cors_origins: expected off, * or ORIGIN[, ORIGIN…]");
+    expect_value_error(f, "gateway", "cors_max_age", "86401",
+                       "cors_max_age: '86401' is not a whole number of seconds in 0..86400");
+    expect_value_error(f, "gateway", "cors_allow_credentials", "sure", "is not on or off");
+    expect_error_at(f, "[gateway]\ncors_origins = *\ncors_allow_credentials = on\n", 2,
+                    "[gateway] cors_origins = * with cors_allow_credentials = on: browsers send "
+                    "no credentials to any origin; name the origins");
+}
+
 static void test_gateway_switches(void **state)
 {
     fixture *f = *state;
@@ -1197,6 +1238,7 @@ int main(void)
         T(test_host_limits),
         T(test_host_ping_policy),
         T(test_gateway_forward_headers),
+        T(test_gateway_cors),
         T(test_gateway_switches),
         T(test_upstream),
         T(test_gateway_target_defaults_to_the_host),
