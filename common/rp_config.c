@@ -972,18 +972,26 @@ static int gateway_limit_key(parse_ctx *ctx, const char *key, const char *value)
 }
 
 /* [gateway] services = NAME[, NAME…]. */
+/* Replaces *items (n_items) with the comma-separated list `value` of key
+ * `key`.  Returns the count, or -1 when out of memory (reported). */
+static long set_list(parse_ctx *ctx, const char *key, const char *value, char ***items,
+                     size_t *n_items)
+{
+    free_list(*items, *n_items);
+    *n_items = 0;
+    long count = split_list(value, items);
+    if (count < 0)
+        fail(ctx, ctx->line, "%s: out of memory", key);
+    else
+        *n_items = (size_t)count;
+    return count;
+}
+
 static void gateway_services(parse_ctx *ctx, const char *value)
 {
     rp_config *cfg = ctx->cfg;
-    free_list(cfg->gateway.services, cfg->gateway.n_services);
-    free_list(cfg->gateway.forward_headers, cfg->gateway.n_forward_headers);
-    free_list(cfg->gateway.cors_origins, cfg->gateway.n_cors_origins);
-    long count = split_list(value, &cfg->gateway.services);
-    cfg->gateway.n_services = count > 0 ? (size_t)count : 0;
     cfg->gateway.services_line = ctx->line;
-    if (count < 0)
-        fail(ctx, ctx->line, "services: out of memory");
-    else if (count == 0)
+    if (set_list(ctx, "services", value, &cfg->gateway.services, &cfg->gateway.n_services) == 0)
         fail(ctx, ctx->line, "services: expected NAME[, NAME…] (package.Service)");
 }
 
@@ -992,17 +1000,11 @@ static void gateway_services(parse_ctx *ctx, const char *value)
 static void gateway_forward_headers(parse_ctx *ctx, const char *value)
 {
     rp_config *cfg = ctx->cfg;
-    free_list(cfg->gateway.forward_headers, cfg->gateway.n_forward_headers);
-    cfg->gateway.forward_headers = NULL;
-    cfg->gateway.n_forward_headers = 0;
-    char **names;
-    long count = split_list(value, &names);
-    if (count < 0) {
-        fail(ctx, ctx->line, "forward_headers: out of memory");
+    long count = set_list(ctx, "forward_headers", value, &cfg->gateway.forward_headers,
+                          &cfg->gateway.n_forward_headers);
+    char **names = cfg->gateway.forward_headers;
+    if (count < 0)
         return;
-    }
-    cfg->gateway.forward_headers = names;
-    cfg->gateway.n_forward_headers = (size_t)count;
     if (count == 0)
         fail(ctx, ctx->line, "forward_headers: expected NAME[, NAME…] (X-User-Id)");
     for (long i = 0; i < count; i++) {
@@ -1036,21 +1038,13 @@ static int origin_ok(const char *s)
 static void gateway_cors_origins(parse_ctx *ctx, const char *value)
 {
     rp_config *cfg = ctx->cfg;
-    free_list(cfg->gateway.cors_origins, cfg->gateway.n_cors_origins);
-    cfg->gateway.cors_origins = NULL;
-    cfg->gateway.n_cors_origins = 0;
     cfg->gateway.cors_any = 0;
     cfg->gateway.cors_origins_line = ctx->line;
-    if (strcmp(value, "off") == 0)
+    long count = set_list(ctx, "cors_origins", strcmp(value, "off") == 0 ? "" : value,
+                          &cfg->gateway.cors_origins, &cfg->gateway.n_cors_origins);
+    char **origins = cfg->gateway.cors_origins;
+    if (count < 0 || strcmp(value, "off") == 0)
         return;
-    char **origins;
-    long count = split_list(value, &origins);
-    if (count < 0) {
-        fail(ctx, ctx->line, "cors_origins: out of memory");
-        return;
-    }
-    cfg->gateway.cors_origins = origins;
-    cfg->gateway.n_cors_origins = (size_t)count;
     if (count == 1 && strcmp(origins[0], "*") == 0) {
         cfg->gateway.cors_any = 1;
         return;
@@ -1847,6 +1841,8 @@ void rp_config_free(rp_config *cfg)
     free(cfg->gateway.upstream_name);
     free_list(cfg->gateway.descriptors, cfg->gateway.n_descriptors);
     free_list(cfg->gateway.services, cfg->gateway.n_services);
+    free_list(cfg->gateway.forward_headers, cfg->gateway.n_forward_headers);
+    free_list(cfg->gateway.cors_origins, cfg->gateway.n_cors_origins);
     free(cfg->path);
     free(cfg->dir);
     free(cfg->text);

@@ -709,8 +709,9 @@ class GatewayServedTest(DiscoveryCase):
     some of the services its files declare (a .proto with a service no
     plugin registers): routes only for the services it serves."""
 
-    def test_routes_only_for_listed_services(self):
-        s = self.server(listed=("other.Third", "example.MyService"))
+    def serving_gateway(self, s):
+        """rpcrest-gateway in front of reflection server s, serving:
+        (its port, a function that reads its log)."""
         port = harness.free_port()
         ini = os.path.join(self.tmp, "gateway.ini")
         with open(ini, "w") as f:
@@ -722,10 +723,16 @@ class GatewayServedTest(DiscoveryCase):
                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         self.addCleanup(lambda: gw.poll() is None and (gw.kill(), gw.wait()))
 
-        def log():
+        def read_log():
             with open(log_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")
-        self.assertTrue(harness.wait_until(lambda: "listening on http://" in log(), 10), log())
+        self.assertTrue(harness.wait_until(lambda: "listening on http://" in read_log(), 10),
+                        read_log())
+        return port, read_log
+
+    def test_routes_only_for_listed_services(self):
+        s = self.server(listed=("other.Third", "example.MyService"))
+        port, log = self.serving_gateway(s)
 
         def call(method, path, body=None):
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -747,21 +754,7 @@ class GatewayServedTest(DiscoveryCase):
         first 8 are named, the rest counted in one line."""
         missing = ["example.Missing%02d" % i for i in range(20)]
         s = self.server(listed=tuple(missing) + ("example.MyService",))
-        port = harness.free_port()
-        ini = os.path.join(self.tmp, "gateway.ini")
-        with open(ini, "w") as f:
-            f.write("[gateway]\nlisten = 127.0.0.1:%d\nupstream = %s\ntimeout = 2\n"
-                    % (port, s.target()))
-        log_path = os.path.join(self.tmp, "gateway.log")
-        with open(log_path, "wb") as log:
-            gw = subprocess.Popen([os.path.join(harness.BUILD, "rpcrest-gateway"), "-c", ini],
-                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: gw.poll() is None and (gw.kill(), gw.wait()))
-
-        def log():
-            with open(log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        self.assertTrue(harness.wait_until(lambda: "listening on http://" in log(), 10), log())
+        port, log = self.serving_gateway(s)
         named = re.findall(r"reflection: the upstream serves (example\.Missing\d+) \(NOT_FOUND: "
                            r"[^\n]*\) but does not describe it: no routes for it\n", log())
         self.assertEqual(named, missing[:8], log())

@@ -592,6 +592,17 @@ static void test_gateway_cors(void **state)
     cfg = load_value(f, "gateway", "cors_max_age", "0");
     assert_int_equal(cfg->gateway.cors_max_age, 0);
     rp_config_free(cfg);
+    /* each list key keeps its own list, whatever comes after it (the
+     * sanitizer build checks that each is freed once) */
+    cfg = load_ok(f, "[gateway]\ncors_origins = https://b.example, https://c.example\n"
+                     "forward_headers = X-B\nservices = p.T, p.U\n");
+    assert_int_equal(cfg->gateway.n_cors_origins, 2);
+    assert_string_equal(cfg->gateway.cors_origins[0], "https://b.example");
+    assert_int_equal(cfg->gateway.n_forward_headers, 1);
+    assert_string_equal(cfg->gateway.forward_headers[0], "x-b");
+    assert_int_equal(cfg->gateway.n_services, 2);
+    assert_string_equal(cfg->gateway.services[1], "p.U");
+    rp_config_free(cfg);
     static const char *const bad_origins[] = {"app.example.com", "https://", "https://a.b/",
                                               "https://a.b/path", "ftp://a.b", "*, https://a.b",
                                               "https://a b"};
