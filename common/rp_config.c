@@ -971,7 +971,6 @@ static int gateway_limit_key(parse_ctx *ctx, const char *key, const char *value)
     return 1;
 }
 
-/* [gateway] services = NAME[, NAME…]. */
 /* Replaces *items (n_items) with the comma-separated list `value` of key
  * `key`.  Returns the count, or -1 when out of memory (reported). */
 static long set_list(parse_ctx *ctx, const char *key, const char *value, char ***items,
@@ -987,6 +986,7 @@ static long set_list(parse_ctx *ctx, const char *key, const char *value, char **
     return count;
 }
 
+/* [gateway] services = NAME[, NAME…]. */
 static void gateway_services(parse_ctx *ctx, const char *value)
 {
     rp_config *cfg = ctx->cfg;

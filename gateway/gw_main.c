@@ -116,8 +116,9 @@ static void log_routes(const gw_gen *g)
  * blocks them: main()) until the first SIGTERM or SIGINT, so that a stop
  * is seen at any point of the start too.  SIGUSR1 reopens the access log
  * file (logrotate), SIGHUP is ignored (rpcrestd replaces the process
- * instead), and so is SIGUSR2 (the host's, sent to a whole unit).  A stop signal sets `stopping`, which cuts short the wait for
- * the first API, and wakes gw_signals_wait.
+ * instead), and so is SIGUSR2 (the host's, sent to a whole unit).  A stop
+ * signal sets `stopping`, which cuts short the wait for the first API, and
+ * wakes gw_signals_wait.
  */
 typedef struct gw_signals {
     pthread_t thread;

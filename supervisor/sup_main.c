@@ -807,7 +807,8 @@ static void sup_free(sup_state *s)
 /* SIGHUP, SIGUSR1 and SIGUSR2 (reload, reopen the log, ignored) kill a
  * process that does not handle them: from here on they wait, blocked,
  * until open_signals takes them over, so that one sent while rpcrestd
- * starts is acted on once it runs instead of ending it.  The children start with no signal blocked. */
+ * starts is acted on once it runs instead of ending it.  The children
+ * start with no signal blocked. */
 static void hold_early_signals(void)
 {
     sigset_t set;
