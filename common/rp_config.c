@@ -1018,6 +1018,25 @@ static void gateway_forward_headers(parse_ctx *ctx, const char *value)
     }
 }
 
+/* [gateway] reply_headers = NAME[, NAME…]: response metadata with these
+ * keys sent as these plain headers, spelt as given, instead of
+ * Grpc-Metadata-NAME. */
+static void gateway_reply_headers(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    long count = set_list(ctx, "reply_headers", value, &cfg->gateway.reply_headers,
+                          &cfg->gateway.n_reply_headers);
+    if (count == 0)
+        fail(ctx, ctx->line, "reply_headers: expected NAME[, NAME…] (Location)");
+    for (long i = 0; i < count; i++) {
+        const char *why = rp_metadata_reply_refusal(cfg->gateway.reply_headers[i]);
+        if (why) {
+            fail(ctx, ctx->line, "reply_headers: %s: %s", cfg->gateway.reply_headers[i], why);
+            return;
+        }
+    }
+}
+
 /* 1 if s is an origin as a browser sends it in Origin: http:// or https://,
  * then a host (and port) of printable characters, without a path. */
 static int origin_ok(const char *s)
@@ -1076,6 +1095,8 @@ static int gateway_api_key(parse_ctx *ctx, const char *key, const char *value)
         gateway_services(ctx, value);
     } else if (strcmp(key, "forward_headers") == 0) {
         gateway_forward_headers(ctx, value);
+    } else if (strcmp(key, "reply_headers") == 0) {
+        gateway_reply_headers(ctx, value);
     } else if (strcmp(key, "cors_origins") == 0) {
         gateway_cors_origins(ctx, value);
     } else {
@@ -1129,7 +1150,7 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         "listen", "upstream", "descriptors", "services", "auto_map", "docs", "timeout",
         "max_timeout", "max_body_bytes", "threads", "connection_timeout", "max_connections",
         "busy_poll_us", "cors_origins", "cors_allow_credentials", "cors_max_age",
-        "forward_headers", "ignore_unknown_query_parameters",
+        "forward_headers", "reply_headers", "ignore_unknown_query_parameters",
         "json_ignore_unknown_fields",
         "json_emit_defaults", "json_proto_names", "json_enum_numbers", "metrics", "access_log",
         "access_log_format", "cert", "key", "upstream_ca", "upstream_cert", "upstream_key",
@@ -1842,6 +1863,7 @@ void rp_config_free(rp_config *cfg)
     free_list(cfg->gateway.descriptors, cfg->gateway.n_descriptors);
     free_list(cfg->gateway.services, cfg->gateway.n_services);
     free_list(cfg->gateway.forward_headers, cfg->gateway.n_forward_headers);
+    free_list(cfg->gateway.reply_headers, cfg->gateway.n_reply_headers);
     free_list(cfg->gateway.cors_origins, cfg->gateway.n_cors_origins);
     free(cfg->path);
     free(cfg->dir);

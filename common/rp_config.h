@@ -151,6 +151,8 @@ typedef struct rp_config {
         int cors_max_age;      /* seconds a browser may keep a preflight's answer */
         char **forward_headers; /* request headers sent on as metadata as they are */
         size_t n_forward_headers;
+        char **reply_headers;  /* response metadata sent as these plain headers (as spelt) */
+        size_t n_reply_headers;
         char **services;       /* expose only these services (NULL: all) */
         size_t n_services;
         int services_line;

@@ -107,19 +107,50 @@ int rp_metadata_permanent_header(const char *name, size_t len)
     return in_list(permanent_headers, COUNT(permanent_headers), name, len);
 }
 
-const char *rp_metadata_forward_refusal(const char *name)
+/* Why name cannot stand for a metadata key in a header of the same name
+ * (its characters, grpc-), or NULL. */
+static const char *key_name_refusal(const char *name, size_t len)
 {
-    size_t len = strlen(name);
     for (size_t i = 0; i < len; i++) {
         char ch = name[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
               ch == '-' || ch == '_' || ch == '.'))
-            return "a header name forwarded as metadata takes only letters, digits and - _ .";
+            return "a header name that stands for metadata takes only letters, digits and - _ .";
     }
     if (len == 0)
         return "an empty header name";
     if (len >= 5 && strncasecmp(name, "grpc-", 5) == 0)
-        return "gRPC reserves the grpc- keys (Grpc-Metadata-NAME headers are forwarded anyway)";
+        return "gRPC reserves the grpc- keys (Grpc-Metadata-NAME headers carry them anyway)";
+    return NULL;
+}
+
+/* Response headers that frame the answer or that the gateway writes. */
+static const header_name answer_headers[] = {
+    NAME("content-encoding"), NAME("trailer"), NAME("date"), NAME("vary"), NAME("allow"),
+    NAME("www-authenticate"), NAME("x-request-id"),
+};
+
+const char *rp_metadata_reply_refusal(const char *name)
+{
+    size_t len = strlen(name);
+    const char *why = key_name_refusal(name, len);
+    if (why)
+        return why;
+    if (len > 4 && strncasecmp(name + len - 4, "-bin", 4) == 0)
+        return "binary metadata goes out as Grpc-Metadata-NAME-bin, in base64";
+    if (rp_metadata_transport_key(name, len) || in_list(answer_headers, COUNT(answer_headers),
+                                                        name, len) ||
+        (len >= 15 && strncasecmp(name, "access-control-", 15) == 0))
+        return "it frames the answer or the gateway writes it";
+    return NULL;
+}
+
+const char *rp_metadata_forward_refusal(const char *name)
+{
+    size_t len = strlen(name);
+    const char *why = key_name_refusal(name, len);
+    if (why)
+        return why;
     if (rp_metadata_transport_key(name, len))
         return "HTTP/2 or the gRPC transport sets it";
     if (rp_metadata_permanent_header(name, len))

@@ -48,4 +48,12 @@ int rp_metadata_permanent_header(const char *name, size_t len);
  * permanent header, X-Forwarded-For, X-Forwarded-Host, X-Request-Id). */
 const char *rp_metadata_forward_refusal(const char *name);
 
+/* Why the gateway cannot send response metadata `name` as a plain HTTP
+ * header of that name ([gateway] reply_headers), or NULL if it can: a
+ * metadata key once in lower case, not -bin (binary), not grpc-*, and not
+ * a header that frames the answer or that the gateway writes itself
+ * (Content-Length, Content-Type, Content-Encoding, Connection, Date, Vary,
+ * Allow, WWW-Authenticate, X-Request-Id, Access-Control-*, ...). */
+const char *rp_metadata_reply_refusal(const char *name);
+
 #endif /* RP_METADATA_H */

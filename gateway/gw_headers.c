@@ -143,17 +143,16 @@ static gw_result add_forwarded(const forwarded *f, const char *peer, gw_metadata
     return add(out, "", "x-forwarded-for", value, err, errlen);
 }
 
-/* 1 if name[len] is one of forward[0..n) (any case). */
-static int forwarded_as_is(const gw_forward_headers *fwd, const char *name, size_t len)
+const char *gw_header_names_find(const gw_header_names *names, const char *name, size_t len)
 {
-    for (size_t i = 0; fwd && i < fwd->n; i++)
-        if (strlen(fwd->names[i]) == len && strcasecmp(fwd->names[i], name) == 0)
-            return 1;
-    return 0;
+    for (size_t i = 0; names && i < names->n; i++)
+        if (strlen(names->names[i]) == len && strncasecmp(names->names[i], name, len) == 0)
+            return names->names[i];
+    return NULL;
 }
 
 gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
-                                 const gw_forward_headers *fwd, gw_metadata_list *out,
+                                 const gw_header_names *fwd, gw_metadata_list *out,
                                  int64_t *timeout_ms, char *err, size_t errlen)
 {
     const size_t prefix_len = strlen(METADATA_PREFIX);
@@ -197,7 +196,7 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
             f.x_host = value;
         } else if (len == 15 && strcasecmp(name, "x-forwarded-for") == 0 && !f.x_for) {
             f.x_for = value;
-        } else if (forwarded_as_is(fwd, name, len)) { /* names checked by rp_config */
+        } else if (gw_header_names_find(fwd, name, len)) { /* names checked by rp_config */
             rc = add(out, "", name, value, err, errlen);
         }
         if (rc != GW_OK)

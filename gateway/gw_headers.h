@@ -33,13 +33,18 @@ typedef struct gw_metadata_list {
     size_t cap;
 } gw_metadata_list;
 
-/* Request headers sent on as metadata under their own names, in lower
- * case ([gateway] forward_headers; rp_metadata_forward_refusal allowed
- * each). */
-typedef struct gw_forward_headers {
+/* Header names taken as they are ([gateway] forward_headers: request
+ * headers sent on as metadata, in lower case; reply_headers: response
+ * metadata sent as plain headers, spelt as configured).  rp_config checked
+ * each (rp_metadata_forward_refusal, rp_metadata_reply_refusal). */
+typedef struct gw_header_names {
     char *const *names;
     size_t n;
-} gw_forward_headers;
+} gw_header_names;
+
+/* The entry of `names` (NULL: none) that is name[len] in any case, as
+ * spelt there, or NULL. */
+const char *gw_header_names_find(const gw_header_names *names, const char *name, size_t len);
 
 /*
  * Maps headers[0..n) of a request from client address `peer` (an IP
@@ -50,7 +55,7 @@ typedef struct gw_forward_headers {
  * Grpc-Timeout or -bin value), or GW_NOMEM (the reason ends in GW_ERR_OOM).
  */
 gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
-                                 const gw_forward_headers *fwd, gw_metadata_list *out,
+                                 const gw_header_names *fwd, gw_metadata_list *out,
                                  int64_t *timeout_ms, char *err, size_t errlen);
 
 /* Appends key (lower case, [0-9a-z-_.]) = value (printable ASCII).

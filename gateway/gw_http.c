@@ -131,12 +131,14 @@ static struct MHD_Response *make_response(gw_request *req, gw_buf *body, int chu
 }
 
 void gw_http_add_metadata_headers(gw_request *req, struct MHD_Response *resp,
-                                  const char *prefix, const gw_metadata *md, size_t n)
+                                  const char *prefix, const gw_header_names *plain,
+                                  const gw_metadata *md, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        const char *as = gw_header_names_find(plain, md[i].key, strlen(md[i].key));
         char *name, *value;
-        if (gw_headers_from_metadata(&req->arena, prefix, &md[i], &name, &value) == 0)
-            MHD_add_response_header(resp, name, value);
+        if (gw_headers_from_metadata(&req->arena, as ? "" : prefix, &md[i], &name, &value) == 0)
+            MHD_add_response_header(resp, as ? as : name, value);
     }
 }
 
@@ -147,7 +149,8 @@ static void add_metadata(gw_request *req, struct MHD_Response *resp)
     gw_upstream_result *r = req->result;
     if (!r)
         return;
-    gw_http_add_metadata_headers(req, resp, "Grpc-Metadata-", r->initial, r->n_initial);
+    gw_http_add_metadata_headers(req, resp, "Grpc-Metadata-", &req->http->cfg.reply, r->initial,
+                                 r->n_initial);
     if (!req->wants_trailers)
         return;
     for (size_t i = 0; i < r->n_trailing; i++) {

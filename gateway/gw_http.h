@@ -36,7 +36,8 @@ typedef struct gw_http_config {
     int64_t timeout_ms;     /* deadline of a call without Grpc-Timeout */
     int64_t max_timeout_ms; /* the most a Grpc-Timeout header may ask */
     int ignore_unknown_query_parameters;
-    gw_forward_headers forward; /* request headers sent on as metadata as they are */
+    gw_header_names forward; /* request headers sent on as metadata as they are */
+    gw_header_names reply;  /* response metadata sent as these plain headers */
     gw_cors cors;           /* which browsers' origins may call */
     gw_json_options json;
     int docs;               /* serve /openapi.json and the console at /docs */

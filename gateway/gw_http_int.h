@@ -159,10 +159,12 @@ enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r
 gw_result gw_http_reply_json(const gw_request *req, const uint8_t *reply, size_t len,
                              gw_buf *out, char *err, size_t errlen);
 
-/* Adds resp's headers for response metadata md[0..n) with `prefix`
- * (names and values made in the request's arena). */
+/* Adds resp's headers for response metadata md[0..n) with `prefix`, or
+ * as the plain header `plain` names for its key (NULL: none); names and
+ * values made in the request's arena. */
 void gw_http_add_metadata_headers(gw_request *req, struct MHD_Response *resp,
-                                  const char *prefix, const gw_metadata *md, size_t n);
+                                  const char *prefix, const gw_header_names *plain,
+                                  const gw_metadata *md, size_t n);
 
 /* Streaming methods (gw_http_stream.c): starts the call with the encoded
  * request messages (taken over, *requests left empty); the connection is

@@ -359,8 +359,8 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     req->grpc_code = GRPC_STATUS_CANCELLED; /* until the stream's end says otherwise */
     if (first)
-        gw_http_add_metadata_headers(req, resp, "Grpc-Metadata-", first->initial,
-                                     first->n_initial);
+        gw_http_add_metadata_headers(req, resp, "Grpc-Metadata-", &req->http->cfg.reply,
+                                     first->initial, first->n_initial);
     if (msg) { /* first: its headers are added, its line is made; ask for the next */
         gw_upstream_result_free(msg);
         gw_stream_next(st->call);

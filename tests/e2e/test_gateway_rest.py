@@ -1117,6 +1117,38 @@ class ForwardHeaders(SystemCase):
         self.assertIn("X-Sig-Bin", body["message"])
 
 
+class ReplyHeaders(SystemCase):
+    gateway_keys = {"reply_headers": "Location, X-RateLimit-Remaining",
+                    "cors_origins": "https://app.example"}
+
+    def test_named_metadata_as_plain_headers(self):
+        """[gateway] reply_headers: response metadata with those keys comes
+        back as those headers, spelt as configured, instead of
+        Grpc-Metadata-*; other keys as before; trailers are untouched; a
+        browser on an allowed origin may read them."""
+        status, hdrs, _ = self.http("POST", "/v1/testkit/metadata", json.dumps({
+            "noEcho": True,
+            "addInitial": [{"key": "location", "text": "/v1/things/7"},
+                           {"key": "x-ratelimit-remaining", "text": "41"},
+                           {"key": "x-other", "text": "o"}],
+            "addTrailing": [{"key": "location", "text": "/t"}]}).encode(),
+            {"TE": "trailers", "Origin": "https://app.example"})
+        self.assertEqual(status, 200)
+        self.assertEqual(hdrs.get("location"), "/v1/things/7")
+        self.assertEqual(hdrs.get("x-ratelimit-remaining"), "41")
+        self.assertNotIn("grpc-metadata-location", hdrs)
+        self.assertEqual(hdrs.get("grpc-metadata-x-other"), "o")
+        exposed = hdrs.get("access-control-expose-headers").split(", ")
+        self.assertIn("Location", exposed)
+        self.assertIn("X-RateLimit-Remaining", exposed)
+        body = b'{"noEcho":true,"addTrailing":[{"key":"location","text":"/t"}]}'
+        status, _, sent = raw_exchange(self.port, b"POST /v1/testkit/metadata HTTP/1.1\r\n"
+                                       b"Host: x\r\nTE: trailers\r\nConnection: close\r\n"
+                                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.assertEqual(status, 200, sent)
+        self.assertIn(b"Grpc-Trailer-location: /t\r\n", sent)
+
+
 class Cors(SystemCase):
     ORIGIN = "https://app.example"
     gateway_keys = {"cors_origins": ORIGIN + ", http://localhost:3000",

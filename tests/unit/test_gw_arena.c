@@ -89,7 +89,7 @@ static void test_metadata_in_arena(void **state)
         {"X-Other", "no"},      /* not named: left out */
     };
     char *names[] = {"x-user-id"};
-    gw_forward_headers fwd = {names, 1};
+    gw_header_names fwd = {names, 1};
     int64_t timeout = 0;
     char err[200];
     assert_int_equal(gw_headers_to_metadata(headers, 6, "127.0.0.1", &fwd, &md, &timeout, err,

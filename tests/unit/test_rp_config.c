@@ -549,8 +549,8 @@ static void test_gateway_forward_headers(void **state)
         const char *value, *what;
     } bad[] = {
         {",", "forward_headers: expected NAME[, NAME…] (X-User-Id)"},
-        {"X User", "forward_headers: X User: a header name forwarded as metadata takes only "
-                   "letters, digits and - _ ."},
+        {"X User", "forward_headers: X User: a header name that stands for metadata takes "
+                   "only letters, digits and - _ ."},
         {"a, X:b", "forward_headers: X:b: a header name"},
         {"Grpc-Trace", "forward_headers: Grpc-Trace: gRPC reserves the grpc- keys"},
         {"grpc-metadata-x", "gRPC reserves the grpc- keys"},
@@ -567,6 +567,36 @@ static void test_gateway_forward_headers(void **state)
 }
 
 /* [gateway] cors_origins, cors_allow_credentials, cors_max_age. */
+/* [gateway] reply_headers: kept as spelt; what cannot be a plain header
+ * for metadata, or frames the answer, is refused with the reason. */
+static void test_gateway_reply_headers(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_value(f, "gateway", "reply_headers", "Location, X-RateLimit-Remaining");
+    assert_int_equal(cfg->gateway.n_reply_headers, 2);
+    assert_string_equal(cfg->gateway.reply_headers[0], "Location");
+    assert_string_equal(cfg->gateway.reply_headers[1], "X-RateLimit-Remaining");
+    rp_config_free(cfg);
+    static const struct {
+        const char *value, *what;
+    } bad[] = {
+        {",", "reply_headers: expected NAME[, NAME…] (Location)"},
+        {"Set Cookie", "reply_headers: Set Cookie: a header name that stands for metadata"},
+        {"grpc-status", "gRPC reserves the grpc- keys"},
+        {"X-Sig-Bin", "reply_headers: X-Sig-Bin: binary metadata goes out as "
+                      "Grpc-Metadata-NAME-bin, in base64"},
+        {"Content-Length", "reply_headers: Content-Length: it frames the answer or the gateway "
+                           "writes it"},
+        {"Transfer-Encoding", "it frames the answer"},
+        {"Content-Encoding", "it frames the answer"},
+        {"Vary", "it frames the answer"},
+        {"X-Request-Id", "it frames the answer"},
+        {"Access-Control-Allow-Origin", "it frames the answer"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_value_error(f, "gateway", "reply_headers", bad[i].value, bad[i].what);
+}
+
 static void test_gateway_cors(void **state)
 {
     fixture *f = *state;
@@ -1250,6 +1280,7 @@ int main(void)
         T(test_host_ping_policy),
         T(test_gateway_forward_headers),
         T(test_gateway_cors),
+        T(test_gateway_reply_headers),
         T(test_gateway_switches),
         T(test_upstream),
         T(test_gateway_target_defaults_to_the_host),
