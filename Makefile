@@ -135,6 +135,10 @@ $(G)/google/protobuf/descriptor.pb-c.c $(G)/google/protobuf/descriptor.pb-c.h &:
 WKT_PROTOS := any api duration empty field_mask source_context struct timestamp type wrappers
 GEN_WKT_C := $(WKT_PROTOS:%=$(G)/google/protobuf/%.pb-c.c)
 GEN_WKT_H := $(GEN_WKT_C:.c=.h)
+# google.api.HttpBody, for services only (it imports any.proto, which the
+# programs do not link)
+GEN_HTTPBODY_C := $(G)/google/api/httpbody.pb-c.c
+GEN_HTTPBODY_H := $(GEN_HTTPBODY_C:.c=.h)
 SERVICE_LIB := $(B)/lib/librpcrest_types.a
 
 $(G)/google/protobuf/%.pb-c.c $(G)/google/protobuf/%.pb-c.h: $(PROTO_INCLUDE)/google/protobuf/%.proto
@@ -142,7 +146,7 @@ $(G)/google/protobuf/%.pb-c.c $(G)/google/protobuf/%.pb-c.h: $(PROTO_INCLUDE)/go
 	$(call say,PROTOC-C,$*.proto)
 	$(Q)$(PROTOC_C) --c_out=$(G) -I$(PROTO_INCLUDE) google/protobuf/$*.proto
 
-$(SERVICE_LIB): $(patsubst $(G)/%.c,$(O)/gen/%.o,$(GEN_WKT_C) $(GEN_API_C))
+$(SERVICE_LIB): $(patsubst $(G)/%.c,$(O)/gen/%.o,$(GEN_WKT_C) $(GEN_API_C) $(GEN_HTTPBODY_C))
 	@mkdir -p $(dir $@)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -250,7 +254,7 @@ SERVICE_PB := $(SERVICES:%=$(B)/services/%.pb)
 PLUGIN_CFLAGS := -fvisibility=hidden
 
 define service_rules
-$(G)/services/$(1)/$(1).pb-c.c $(G)/services/$(1)/$(1).pb-c.h &: services/$(1)/$(1).proto $(GEN_API_H) $(GEN_WKT_H)
+$(G)/services/$(1)/$(1).pb-c.c $(G)/services/$(1)/$(1).pb-c.h &: services/$(1)/$(1).proto $(GEN_API_H) $(GEN_WKT_H) $(GEN_HTTPBODY_H)
 	@mkdir -p $(G)/services/$(1)
 	$$(call say,PROTOC-C,$$<)
 	$(Q)$$(PROTOC_C) --c_out=$(G)/services/$(1) -Iservices/$(1) -Iproto -I$$(PROTO_INCLUDE) $(1).proto

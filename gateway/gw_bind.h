@@ -27,6 +27,8 @@ typedef struct gw_bind_options {
     const gw_json_options *json;  /* the body's (may be NULL: the defaults),
                                    * with which a body value that a path
                                    * variable replaces is checked */
+    const char *content_type;     /* the request's Content-Type, or NULL: what
+                                   * a google.api.HttpBody body records */
 } gw_bind_options;
 
 /* Room for any reason gw_bind_request writes, whole (see there). */

@@ -35,6 +35,7 @@
 #include "gw_http_int.h"
 #include "gw_h2.h"
 #include "gw_headers.h"
+#include "gw_httpbody.h"
 #include "gw_limits.h"
 #include "gw_loop.h"
 #include "gw_health.h"
@@ -303,6 +304,38 @@ enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r
     return gw_http_send_json(req, (unsigned)gw_status_http_code(r->status), &body);
 }
 
+/* A reply that is (or holds, in `field`) a google.api.HttpBody: its data
+ * as the body, its content_type as the Content-Type. */
+static enum MHD_Result send_http_body(gw_request *req, const gw_field *field)
+{
+    const gw_upstream_result *r = req->result;
+    gw_buf held = GW_BUF_INIT, body = GW_BUF_INIT;
+    gw_httpbody hb;
+    gw_result rc = gw_httpbody_of_reply(r->reply, r->reply_len, field, &held, &hb);
+    char *type = NULL;
+    if (rc == GW_OK) {
+        type = hb.content_type_len
+                   ? gw_arena_strndup(&req->arena, hb.content_type, hb.content_type_len)
+                   : gw_arena_strndup(&req->arena, GW_HTTPBODY_DEFAULT_TYPE,
+                                      strlen(GW_HTTPBODY_DEFAULT_TYPE));
+        gw_buf_append(&body, hb.data, hb.data_len); /* before held goes */
+        if (!type || body.oom)
+            rc = GW_NOMEM;
+    }
+    gw_buf_free(&held);
+    if (rc != GW_OK) {
+        gw_buf_free(&body);
+        if (rc == GW_NOMEM)
+            return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
+        char msg[320];
+        snprintf(msg, sizeof(msg), "the reply of %s is not a google.api.HttpBody whose "
+                 "content_type HTTP can carry", req->route->method->path);
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, msg);
+    }
+    req->grpc_code = GRPC_STATUS_OK;
+    return send_body(req, 200, &body, type);
+}
+
 enum MHD_Result gw_http_send_result(gw_request *req)
 {
     gw_upstream_result *r = req->result;
@@ -317,6 +350,9 @@ enum MHD_Result gw_http_send_result(gw_request *req)
     if (r->status != GRPC_STATUS_OK)
         return gw_http_send_status(req, r);
     const gw_method *m = req->route->method;
+    const gw_field *body_field;
+    if (gw_httpbody_answers(m->output, req->route->binding->response_body, &body_field))
+        return send_http_body(req, body_field);
     gw_buf body = GW_BUF_INIT;
     char err[256];
     gw_result rc = gw_http_reply_json(req, r->reply, r->reply_len, &body, err, sizeof(err));
@@ -507,7 +543,9 @@ static gw_result encode_request(gw_request *req, gw_buf *wire, char *err, size_t
     }
     json_t *json = NULL;
     gw_buf tail = GW_BUF_INIT; /* a PATCH's FieldMask, in wire form */
-    gw_bind_options bind = {h->cfg.ignore_unknown_query_parameters, &h->cfg.json};
+    gw_bind_options bind = {
+        h->cfg.ignore_unknown_query_parameters, &h->cfg.json,
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)};
     gw_result rc = gw_bind_request(req->route, req->path, req->spans,
                                    (const char *)req->body.data, req->body.len, q->params, q->n,
                                    &bind, &json, &tail, err, errlen);

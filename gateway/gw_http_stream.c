@@ -5,7 +5,9 @@
  *
  * A streamed response is chunked: one JSON object per line, {"result":…} for each
  * message and {"error":{…}} if the stream fails midway, or Server-Sent
- * Events (data: … frames) when the client accepts text/event-stream.  Each
+ * Events (data: … frames) when the client accepts text/event-stream; or,
+ * for messages that are google.api.HttpBody, their data one after the
+ * other, with the first one's content_type.  Each
  * message is written before the next one is asked for (gw_stream_next), so
  * a slow client slows the upstream instead of filling memory.  The content
  * reader suspends the connection when it has nothing to send; the upstream
@@ -15,12 +17,14 @@
  * last chunk), not with the connection cut.  Lock order: the stream's
  * lock, then this one.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "gw_headers.h"
 #include "gw_http_int.h"
+#include "gw_httpbody.h"
 #include "gw_json.h"
 #include "gw_status.h"
 
@@ -35,6 +39,9 @@ typedef struct gw_http_stream {
     int suspended;              /* the connection waits for an event */
     int final_written;
     int sse;                    /* text/event-stream framing */
+    int raw;                    /* HttpBody messages: their data as they are */
+    const gw_field *raw_field;  /* the response_body field that holds it, or NULL */
+    char *raw_type;             /* the first message's content_type (malloc'd), or NULL */
     int extra_replies;          /* one reply expected, more came (each freed) */
     gw_buf chunk;               /* text being written */
     size_t chunk_off;
@@ -146,7 +153,9 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
     pthread_mutex_init(&st->lock, NULL);
     const char *accept = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_ACCEPT);
-    st->sse = accept && strcasestr(accept, "text/event-stream") != NULL;
+    st->raw = gw_httpbody_answers(req->route->method->output, req->route->binding->response_body,
+                                  &st->raw_field);
+    st->sse = !st->raw && accept && strcasestr(accept, "text/event-stream") != NULL;
     req->stream = st;
     static const gw_stream_handler streamed = {on_message, on_done, 0};
     static const gw_stream_handler one_reply = {on_message, on_done, 1};
@@ -177,6 +186,26 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
 static gw_result format_message(gw_request *req, gw_http_stream *st,
                                 const gw_upstream_result *r, char *err, size_t errlen)
 {
+    if (st->raw) { /* the data alone; the first message's content_type heads the answer */
+        gw_buf held = GW_BUF_INIT;
+        gw_httpbody hb;
+        gw_result rc = gw_httpbody_of_reply(r->reply, r->reply_len, st->raw_field, &held, &hb);
+        if (rc == GW_OK && !st->raw_type && !(st->raw_type = strndup(
+                                                  hb.content_type_len ? hb.content_type
+                                                                      : GW_HTTPBODY_DEFAULT_TYPE,
+                                                  hb.content_type_len
+                                                      ? hb.content_type_len
+                                                      : strlen(GW_HTTPBODY_DEFAULT_TYPE))))
+            rc = GW_NOMEM;
+        if (rc == GW_OK)
+            gw_buf_append(&st->chunk, hb.data, hb.data_len);
+        gw_buf_free(&held);
+        if (rc != GW_OK)
+            snprintf(err, errlen, "%s", rc == GW_NOMEM ? GW_ERR_OOM
+                                        : "a message is not a google.api.HttpBody whose "
+                                          "content_type HTTP can carry");
+        return rc;
+    }
     gw_buf json = GW_BUF_INIT;
     gw_result rc = gw_http_reply_json(req, r->reply, r->reply_len, &json, err, errlen);
     if (rc == GW_OK) {
@@ -366,8 +395,10 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
         gw_stream_next(st->call);
     }
     /* the length is counted as the stream is read */
-    return gw_http_queue(req, resp, MHD_HTTP_OK,
-                         st->sse ? "text/event-stream" : "application/json", 0);
+    const char *type = st->raw ? (st->raw_type ? st->raw_type : GW_HTTPBODY_DEFAULT_TYPE)
+                     : st->sse ? "text/event-stream"
+                               : "application/json";
+    return gw_http_queue(req, resp, MHD_HTTP_OK, type, 0);
 }
 
 enum MHD_Result gw_http_stream_respond(gw_request *req)
@@ -411,6 +442,7 @@ void gw_http_stream_free(gw_request *req)
     gw_upstream_result_free(st->pending);
     gw_upstream_result_free(st->final);
     gw_buf_free(&st->chunk);
+    free(st->raw_type);
     pthread_mutex_destroy(&st->lock);
     free(st);
     req->stream = NULL;

@@ -11,6 +11,7 @@
 #include "gw_openapi.h"
 
 #include "gw_bind.h"
+#include "gw_httpbody.h"
 #include "rp_log.h"
 
 #include <jansson.h>
@@ -779,17 +780,37 @@ static json_t *content(json_t *schema)
     return c;
 }
 
+/* A body that a google.api.HttpBody stands for: any media type, bytes. */
+static json_t *raw_content(const char *description)
+{
+    json_t *c = json_object(), *media = json_object();
+    put(media, "schema", json_pack("{s:s,s:s,s:s}", "type", "string", "format", "binary",
+                                   "description", description));
+    put(c, "*/*", media);
+    return c;
+}
+
 /* The reply part of an operation: 200 (one message, or a stream of them)
  * and the error body. */
 static json_t *responses(oa_ctx *c, const gw_route *r)
 {
     const gw_method *m = r->method;
     const char *rb = r->binding->response_body;
+    const gw_field *raw_field;
+    int raw = gw_httpbody_answers(m->output, rb, &raw_field);
     json_t *reply;
     const gw_field *rf = *rb ? gw_message_field_by_name(m->output, rb, strlen(rb)) : NULL;
     reply = rf ? field_schema(c, rf) : message_ref(c, m->output);
     json_t *ok = json_object();
-    if (m->server_streaming) {
+    if (raw) { /* the google.api.HttpBody's data, typed by its content_type */
+        json_decref(reply);
+        put_str(ok, "description", m->server_streaming
+                                       ? "the data of each google.api.HttpBody message, one "
+                                         "after the other, typed by the first one's content_type"
+                                       : "the google.api.HttpBody's data, typed by its "
+                                         "content_type");
+        put(ok, "content", raw_content("the body's bytes"));
+    } else if (m->server_streaming) {
         json_t *line = json_pack("{s:s,s:s}", "type", "object", "description",
                                  "one line of the stream: a reply, or the error that ended it");
         json_t *props = json_object();
@@ -833,6 +854,19 @@ static json_t *request_body(oa_ctx *c, const gw_route *r)
         schema = documented(member_schema(c, m->input, f), f->doc, NULL, f->deprecated);
     }
     json_t *rb = json_object();
+    const gw_field *raw_field = strcmp(body, "*") == 0 ? NULL
+                                : gw_message_field_by_name(m->input, body, strlen(body));
+    if (!m->client_streaming &&
+        (raw_field ? raw_field->type == GW_TYPE_MESSAGE && !raw_field->repeated &&
+                         gw_httpbody_is(raw_field->message)
+                   : gw_httpbody_is(m->input))) {
+        json_decref(schema); /* a google.api.HttpBody: the bytes as they are */
+        put_str(rb, "description", "the body as it is, and its Content-Type: a "
+                                   "google.api.HttpBody");
+        put(rb, "content", raw_content("the body's bytes"));
+        put(rb, "required", json_false());
+        return rb;
+    }
     if (m->client_streaming)
         put_str(rb, "description", "newline-delimited JSON: one request message a line");
     else if (strcmp(body, "*") != 0)

@@ -1117,6 +1117,99 @@ class ForwardHeaders(SystemCase):
         self.assertIn("X-Sig-Bin", body["message"])
 
 
+class HttpBody(RestCase):
+    """google.api.HttpBody (services/files): the reply's data is the
+    answer's body with its content_type, a request's raw body and
+    Content-Type fill one; streamed, the data one after the other."""
+
+    @classmethod
+    def setUpClass(cls):
+        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
+        cls.system = harness.Rpcrest(services=("echo", "files"))
+        try:
+            cls.system.start()
+        except BaseException:
+            cls.system.cleanup()
+            raise
+        cls.port = cls.system.http_port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.system.cleanup()
+
+    def test_reply_is_the_body(self):
+        status, hdrs, data = self.http("GET", "/v1/files/abc?size=7&contentType=text/csv")
+        self.assertEqual((status, hdrs.get("content-type"), data), (200, "text/csv", b"abcabca"))
+        # no content_type: application/octet-stream; an empty body is a body
+        status, hdrs, data = self.http("GET", "/v1/files/abc?size=0")
+        self.assertEqual((status, hdrs.get("content-type"), data),
+                         (200, "application/octet-stream", b""))
+        # a MiB, bytes as they are
+        status, _, data = self.http("GET", "/v1/files/%C3%BF?size=1048576")
+        self.assertEqual((status, len(data), data[:4]), (200, 1 << 20, b"\xc3\xbf\xc3\xbf"))
+        # errors stay JSON
+        self.error("GET", "/v1/files/abc?size=-1", status=400, code=3,
+                   message="size: 0 to 16 MiB")
+
+    def test_reply_field_named_by_response_body(self):
+        status, hdrs, data = self.http("GET", "/v1/wrapped/zz?size=4&contentType=text/x")
+        self.assertEqual((status, hdrs.get("content-type"), data), (200, "text/x", b"zzzz"))
+
+    def test_content_type_http_cannot_carry_is_a_500(self):
+        """A content_type with a line break would end the header: refused."""
+        body = self.error("GET", "/v1/files/a?size=1&contentType=text/plain%0D%0AX-Evil:%201",
+                          status=500, code=13)
+        self.assertIn("content_type HTTP can carry", body["message"])
+        self.assertNotIn("x-evil", self.http("GET", "/v1/files/a?size=1&contentType="
+                                                    "text/plain%0D%0AX-Evil:%201")[1])
+
+    def test_request_body_field(self):
+        """body: "file": the raw bytes (any, NUL and non-UTF-8 too) and the
+        Content-Type; the path fills the rest."""
+        raw = b"\x00\x01\xffnot json"
+        reply = self.ok("PUT", "/v1/files/n1", raw, {"Content-Type": "image/png"})
+        self.assertEqual(reply, {"name": "n1", "contentType": "image/png",
+                                 "data": base64.b64encode(raw).decode()})
+        reply = self.ok("PUT", "/v1/files/n2", b"", {"Content-Type": "text/plain"})
+        self.assertEqual(reply, {"name": "n2", "contentType": "text/plain"})
+
+    def test_request_is_the_body(self):
+        """body "*" of an HttpBody: the request is the body; here answered
+        with itself."""
+        status, hdrs, data = self.http("POST", "/v1/echo-body", b"hello, raw\n",
+                                       {"Content-Type": "text/plain; charset=utf-8"})
+        self.assertEqual((status, hdrs.get("content-type"), data),
+                         (200, "text/plain; charset=utf-8", b"hello, raw\n"))
+        # a body JSON would refuse is taken as it is
+        status, _, data = self.http("POST", "/v1/echo-body", b"{not json",
+                                    {"Content-Type": "application/json"})
+        self.assertEqual((status, data), (200, b"{not json"))
+
+    def test_streamed_bodies(self):
+        status, hdrs, data = self.http("GET", "/v1/chunks/ab?size=3&count=4&contentType="
+                                              "text/plain")
+        self.assertEqual((status, hdrs.get("content-type"), hdrs.get("transfer-encoding"), data),
+                         (200, "text/plain", "chunked", b"abaabaabaaba"))
+        status, hdrs, data = self.http("GET", "/v1/chunks/ab?size=3&count=0")
+        self.assertEqual((status, hdrs.get("content-type"), data),
+                         (200, "application/octet-stream", b""))
+        status, _, data = self.http("GET", "/v1/chunks/xyz?size=100000&count=50")
+        self.assertEqual((status, len(data)), (200, 5000000))
+        # no Server-Sent Events framing for raw bodies
+        status, hdrs, data = self.http("GET", "/v1/chunks/ab?size=2&count=2",
+                                       headers={"Accept": "text/event-stream"})
+        self.assertEqual((status, hdrs.get("content-type"), data),
+                         (200, "application/octet-stream", b"abab"))
+
+    def test_openapi_says_bytes(self):
+        doc = self.ok("GET", "/openapi.json")
+        binary = {"type": "string", "format": "binary", "description": "the body's bytes"}
+        get = doc["paths"]["/v1/files/{name}"]["get"]["responses"]["200"]["content"]
+        self.assertEqual(get, {"*/*": {"schema": binary}})
+        put = doc["paths"]["/v1/files/{name}"]["put"]["requestBody"]["content"]
+        self.assertEqual(put, {"*/*": {"schema": binary}})
+
+
 class ReplyHeaders(SystemCase):
     gateway_keys = {"reply_headers": "Location, X-RateLimit-Remaining",
                     "cors_origins": "https://app.example"}

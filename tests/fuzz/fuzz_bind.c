@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (gw_router_match(router, verb, text, &route, spans) == GW_ROUTE_FOUND) {
         char err[GW_BIND_ERR_SIZE];
         gw_buf tail = GW_BUF_INIT;
-        gw_bind_options bind = {ignore_unknown, NULL};
+        gw_bind_options bind = {ignore_unknown, NULL, "application/octet-stream"};
         json_t *json = NULL;
         gw_result rc = gw_bind_request(route, text, spans, body, body_len, params, n_params,
                                        &bind, &json, &tail, err, sizeof(err));

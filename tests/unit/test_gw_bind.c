@@ -107,7 +107,7 @@ static json_t *bind(const char *line_text, const char *body, size_t body_len, ch
     err[0] = '\0';
     gw_buf_free(&tail);
     tail = (gw_buf)GW_BUF_INIT;
-    gw_bind_options opt = {ignore_unknown_query, &json_options};
+    gw_bind_options opt = {ignore_unknown_query, &json_options, NULL};
     json_t *json = NULL;
     bind_rc = gw_bind_request(route, r.path, spans, copy, body_len, r.params, r.n_params, &opt,
                               &json, &tail, err, errlen);
