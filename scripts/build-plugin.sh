@@ -7,9 +7,9 @@
 #
 #   usage: scripts/build-plugin.sh -o OUT.so [-I DIR]... NAME.proto FILE.c...
 #
-# NAME.proto may import google/api/annotations.proto, google/api/http.proto
-# and the well-known types, and files under the -I folders (whose C code is
-# then compiled in too).  RPCREST_BUILD names another build folder; CC,
+# NAME.proto may import google/api/annotations.proto, google/api/http.proto,
+# google/api/httpbody.proto and the well-known types, and files under the
+# -I folders (whose C code is then compiled in too).  RPCREST_BUILD names another build folder; CC,
 # CFLAGS and LDFLAGS are taken from the environment.
 set -eu
 repo="$(cd "$(dirname "$0")/.." && pwd)"
