@@ -314,10 +314,9 @@ static enum MHD_Result send_http_body(gw_request *req, const gw_field *field)
     gw_result rc = gw_httpbody_of_reply(r->reply, r->reply_len, field, &held, &hb);
     char *type = NULL;
     if (rc == GW_OK) {
-        type = hb.content_type_len
-                   ? gw_arena_strndup(&req->arena, hb.content_type, hb.content_type_len)
-                   : gw_arena_strndup(&req->arena, GW_HTTPBODY_DEFAULT_TYPE,
-                                      strlen(GW_HTTPBODY_DEFAULT_TYPE));
+        size_t len;
+        const char *t = gw_httpbody_type(&hb, &len);
+        type = gw_arena_strndup(&req->arena, t, len);
         gw_buf_append(&body, hb.data, hb.data_len); /* before held goes */
         if (!type || body.oom)
             rc = GW_NOMEM;

@@ -190,13 +190,12 @@ static gw_result format_message(gw_request *req, gw_http_stream *st,
         gw_buf held = GW_BUF_INIT;
         gw_httpbody hb;
         gw_result rc = gw_httpbody_of_reply(r->reply, r->reply_len, st->raw_field, &held, &hb);
-        if (rc == GW_OK && !st->raw_type && !(st->raw_type = strndup(
-                                                  hb.content_type_len ? hb.content_type
-                                                                      : GW_HTTPBODY_DEFAULT_TYPE,
-                                                  hb.content_type_len
-                                                      ? hb.content_type_len
-                                                      : strlen(GW_HTTPBODY_DEFAULT_TYPE))))
-            rc = GW_NOMEM;
+        if (rc == GW_OK && !st->raw_type) {
+            size_t len;
+            const char *type = gw_httpbody_type(&hb, &len);
+            if (!(st->raw_type = strndup(type, len)))
+                rc = GW_NOMEM;
+        }
         if (rc == GW_OK)
             gw_buf_append(&st->chunk, hb.data, hb.data_len);
         gw_buf_free(&held);

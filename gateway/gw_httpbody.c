@@ -66,6 +66,16 @@ gw_result gw_httpbody_of_reply(const uint8_t *wire, size_t len, const gw_field *
     return rc;
 }
 
+const char *gw_httpbody_type(const gw_httpbody *hb, size_t *len)
+{
+    if (hb->content_type_len) {
+        *len = hb->content_type_len;
+        return hb->content_type;
+    }
+    *len = strlen(GW_HTTPBODY_DEFAULT_TYPE);
+    return GW_HTTPBODY_DEFAULT_TYPE;
+}
+
 gw_result gw_httpbody_field_bytes(const uint8_t *wire, size_t len, uint32_t number, gw_buf *out)
 {
     const uint8_t *p = wire, *end = wire + len;

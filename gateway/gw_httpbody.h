@@ -47,6 +47,10 @@ int gw_httpbody_answers(const gw_message *output, const char *rb, const gw_field
 gw_result gw_httpbody_of_reply(const uint8_t *wire, size_t len, const gw_field *field,
                                gw_buf *held, gw_httpbody *out);
 
+/* The media type hb says: its content_type, or GW_HTTPBODY_DEFAULT_TYPE
+ * when it has none; *len bytes, not NUL-terminated. */
+const char *gw_httpbody_type(const gw_httpbody *hb, size_t *len);
+
 /* Appends to out the bytes of message field `number` of the message in
  * wire[len]: every occurrence's, in order, as parsers merge them.  GW_OK,
  * or GW_REFUSED when the bytes are not a message (out may hold a part),
