@@ -67,7 +67,8 @@ HTTP_STATUS = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9
 def need_programs(*names):
     missing = [os.path.join(BUILD, n) for n in names
                if not os.access(os.path.join(BUILD, n), os.X_OK)]
-    missing += [os.path.join(BUILD, "services", s + ".so") for s in ("echo", "testkit", "bindings")
+    missing += [os.path.join(BUILD, "services", s + ".so")
+                for s in ("echo", "testkit", "bindings", "files")
                 if not os.path.exists(os.path.join(BUILD, "services", s + ".so"))]
     if missing:
         raise AssertionError("not built: %s (run make first)" % ", ".join(missing))
@@ -218,14 +219,16 @@ class RestCase(unittest.TestCase):
 
 
 class SystemCase(RestCase):
-    """One rpcrestd with echo, testkit and bindings for the whole class."""
+    """One rpcrestd with echo, testkit and bindings (`services`) for the
+    whole class."""
     gateway_keys = None
     host_keys = None
+    services = ("echo", "testkit", "bindings")
 
     @classmethod
     def setUpClass(cls):
         need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
-        cls.system = harness.Rpcrest(services=("echo", "testkit", "bindings"),
+        cls.system = harness.Rpcrest(services=cls.services,
                                      host=cls.host_keys, gateway=cls.gateway_keys)
         try:
             cls.system.start()
@@ -1117,25 +1120,11 @@ class ForwardHeaders(SystemCase):
         self.assertIn("X-Sig-Bin", body["message"])
 
 
-class HttpBody(RestCase):
+class HttpBody(SystemCase):
     """google.api.HttpBody (services/files): the reply's data is the
     answer's body with its content_type, a request's raw body and
     Content-Type fill one; streamed, the data one after the other."""
-
-    @classmethod
-    def setUpClass(cls):
-        need_programs("rpcrestd", "rpcrest-host", "rpcrest-gateway")
-        cls.system = harness.Rpcrest(services=("echo", "files"))
-        try:
-            cls.system.start()
-        except BaseException:
-            cls.system.cleanup()
-            raise
-        cls.port = cls.system.http_port
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.system.cleanup()
+    services = ("echo", "files")
 
     def test_reply_is_the_body(self):
         status, hdrs, data = self.http("GET", "/v1/files/abc?size=7&contentType=text/csv")
