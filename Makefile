@@ -57,10 +57,11 @@ LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih libcrypto)
 # core loads anyway) checks the PEM files at start; the host does not map
 # GnuTLS, which only libmicrohttpd needs (2.4 MB less RSS).  The host
 # inflates compressed requests itself with zlib (host/host_message.c), which
-# gRPC core maps already.  The gateway also calls GnuTLS, which libmicrohttpd
+# gRPC core maps already, and the gateway gzips answers with it
+# (gateway/gw_gzip.c).  The gateway also calls GnuTLS, which libmicrohttpd
 # maps anyway, to check its HTTPS certificate (gateway/gw_https.c).
 LIBS_HOST   = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c inih libcrypto zlib) -ldl -lpthread
-LIBS_GW     = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libcrypto libnghttp2) -lm -lpthread
+LIBS_GW     = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libcrypto libnghttp2 zlib) -lm -lpthread
 LIBS_GRPC   = $(shell $(PKG_CONFIG) --libs grpc)
 LIBS_GRPC_LINK = $(LIBS_GRPC)
 

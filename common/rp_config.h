@@ -149,6 +149,7 @@ typedef struct rp_config {
         int cors_origins_line;
         int cors_allow_credentials; /* Access-Control-Allow-Credentials: true */
         int cors_max_age;      /* seconds a browser may keep a preflight's answer */
+        int gzip;              /* gzip answers for clients that take it */
         char **forward_headers; /* request headers sent on as metadata as they are */
         size_t n_forward_headers;
         char **reply_headers;  /* response metadata sent as these plain headers (as spelt) */

@@ -33,6 +33,7 @@
 #include "gw_accept.h"
 #include "gw_bind.h"
 #include "gw_http_int.h"
+#include "gw_gzip.h"
 #include "gw_h2.h"
 #include "gw_headers.h"
 #include "gw_httpbody.h"
@@ -230,10 +231,20 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
         return gw_http_send_metadata_too_large(req, metadata_bytes);
     }
     int chunked = req->wants_trailers && req->result && req->result->n_trailing > 0;
+    int gzip = req->http->cfg.gzip && body->len >= GW_GZIP_MIN_BYTES &&
+               gw_gzip_worth(content_type);
+    if (gzip) /* an answer that differs by Accept-Encoding, whichever this one is */
+        gzip = gw_gzip_accepted(MHD_lookup_connection_value(
+                   req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING)) &&
+               gw_gzip_body(body) ? 2 : 1;
     size_t len = body->len;
     struct MHD_Response *resp = make_response(req, body, chunked);
     if (!resp)
         return MHD_NO;
+    if (gzip)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (gzip == 2)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     add_metadata(req, resp);
     if (status == MHD_HTTP_UNAUTHORIZED && req->result && req->result->message &&
         gw_headers_value_ok(req->result->message, strlen(req->result->message)))

@@ -253,6 +253,7 @@ static gw_http_config http_config(const rp_config *cfg, int threads, const gw_st
         .ignore_unknown_query_parameters = cfg->gateway.ignore_unknown_query_parameters,
         .forward = {cfg->gateway.forward_headers, cfg->gateway.n_forward_headers},
         .reply = {cfg->gateway.reply_headers, cfg->gateway.n_reply_headers},
+        .gzip = cfg->gateway.gzip,
         .cors = {cfg->gateway.cors_origins, cfg->gateway.n_cors_origins, cfg->gateway.cors_any,
                  cfg->gateway.cors_allow_credentials, cfg->gateway.cors_max_age},
         .json = {

@@ -37,6 +37,7 @@ and some need processes of their own:
 Only 127.0.0.1; every process is stopped by PID.
 """
 import base64
+import gzip
 import http.client
 import json
 import os
@@ -1197,6 +1198,37 @@ class HttpBody(SystemCase):
         self.assertEqual(get, {"*/*": {"schema": binary}})
         put = doc["paths"]["/v1/files/{name}"]["put"]["requestBody"]["content"]
         self.assertEqual(put, {"*/*": {"schema": binary}})
+
+
+class Gzip(SystemCase):
+    gateway_keys = {"gzip": "on"}
+
+    def test_answers_of_a_kib_or_more_are_gzipped_for_clients_that_take_it(self):
+        body = json.dumps({"value": "a" * 5000}).encode()
+        plain = self.http("POST", "/v1/example/echo", body)[2]
+        status, hdrs, data = self.http("POST", "/v1/example/echo", body,
+                                       {"Accept-Encoding": "deflate, gzip"})
+        self.assertEqual((status, hdrs.get("content-encoding"), hdrs.get("vary")),
+                         (200, "gzip", "Accept-Encoding"))
+        self.assertEqual(int(hdrs.get("content-length")), len(data))
+        self.assertLess(len(data), len(plain) // 10)
+        self.assertEqual(gzip.decompress(data), plain)
+        # refused with q=0, or not asked for: as it is, still Vary
+        for accept in ({"Accept-Encoding": "gzip;q=0, br"}, {}):
+            status, hdrs, data = self.http("POST", "/v1/example/echo", body, accept)
+            self.assertEqual((status, hdrs.get("content-encoding"), hdrs.get("vary"), data),
+                             (200, None, "Accept-Encoding", plain))
+        # short answers go as they are
+        status, hdrs, data = self.http("POST", "/v1/example/echo", b'{"value":"s"}',
+                                       {"Accept-Encoding": "gzip"})
+        self.assertEqual((hdrs.get("content-encoding"), data), (None, b'{"value":"s"}'))
+        # errors and /metrics too; the stream of lines is not
+        status, hdrs, data = self.http("GET", "/metrics", None, {"Accept-Encoding": "*"})
+        self.assertEqual((status, hdrs.get("content-encoding")), (200, "gzip"))
+        self.assertIn(b"rpcrest_gateway_requests_total", gzip.decompress(data))
+        status, hdrs, data = self.http("GET", "/v1/testkit/stream?count=200&size=100",
+                                       headers={"Accept-Encoding": "gzip"})
+        self.assertEqual((status, hdrs.get("content-encoding")), (200, None))
 
 
 class ReplyHeaders(SystemCase):

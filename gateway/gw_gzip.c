@@ -1,0 +1,88 @@
+/*
+ * gw_gzip.c -- gzip for answers (gw_gzip.h).
+ */
+#include "gw_gzip.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zlib.h>
+
+/* zlib's fastest setting: answers go out at once; the text of JSON
+ * shrinks most at any level. */
+#define GZIP_LEVEL 1
+
+/* 1 if the parameters after a coding (";q=0", ";q=0.000") refuse it. */
+static int q_zero(const char *params, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if ((params[i] == 'q' || params[i] == 'Q') && params[i + 1] == '=') {
+            const char *v = params + i + 2;
+            size_t n = len - i - 2;
+            if (!n || v[0] != '0')
+                return 0;
+            for (size_t k = 1; k < n; k++)
+                if (v[k] != '.' && v[k] != '0' && v[k] != ' ' && v[k] != '\t')
+                    return 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int gw_gzip_accepted(const char *accept)
+{
+    while (accept && *accept) {
+        size_t skip = strspn(accept, " \t,");
+        accept += skip;
+        size_t len = strcspn(accept, ",");
+        size_t name = strcspn(accept, ";, \t");
+        if (name > len)
+            name = len;
+        int gzip = (name == 4 && strncasecmp(accept, "gzip", 4) == 0) ||
+                   (name == 6 && strncasecmp(accept, "x-gzip", 6) == 0) ||
+                   (name == 1 && accept[0] == '*');
+        if (gzip && !q_zero(accept + name, len - name))
+            return 1;
+        accept += len;
+    }
+    return 0;
+}
+
+int gw_gzip_worth(const char *type)
+{
+    return type && (strncasecmp(type, "application/json", 16) == 0 ||
+                    strncasecmp(type, "text/", 5) == 0);
+}
+
+int gw_gzip_body(gw_buf *body)
+{
+    if (body->oom || body->len == 0 || body->len > UINT32_MAX)
+        return 0;
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return 0;
+    /* no more room than the body takes: what does not fit is not worth it */
+    uint8_t *out = malloc(body->len);
+    int done = 0;
+    if (out) {
+        z.next_in = body->data;
+        z.avail_in = (uInt)body->len;
+        z.next_out = out;
+        z.avail_out = (uInt)body->len;
+        done = deflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out < body->len;
+    }
+    size_t len = z.total_out;
+    deflateEnd(&z);
+    if (!done) {
+        free(out);
+        return 0;
+    }
+    gw_buf_free(body); /* the buffer takes the compressed bytes over */
+    body->data = out;
+    body->len = len;
+    body->cap = body->len;
+    return 1;
+}
