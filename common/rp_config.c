@@ -1039,6 +1039,25 @@ static void gateway_reply_headers(parse_ctx *ctx, const char *value)
     }
 }
 
+/* [gateway] status_metadata = KEY: the reply metadata that sets the HTTP
+ * status of a successful answer; off (the default) for none. */
+static void gateway_status_metadata(parse_ctx *ctx, const char *value)
+{
+    rp_config *cfg = ctx->cfg;
+    free(cfg->gateway.status_metadata);
+    cfg->gateway.status_metadata = NULL;
+    if (strcmp(value, "off") == 0)
+        return;
+    const char *why = rp_metadata_status_refusal(value);
+    if (why) {
+        fail(ctx, ctx->line, "status_metadata: '%s': %s", value, why);
+        return;
+    }
+    set_string(ctx, &cfg->gateway.status_metadata, value);
+    for (char *p = cfg->gateway.status_metadata; p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
 /* 1 if s is an origin as a browser sends it in Origin: http:// or https://,
  * then a host (and port) of printable characters, without a path. */
 static int origin_ok(const char *s)
@@ -1099,6 +1118,8 @@ static int gateway_api_key(parse_ctx *ctx, const char *key, const char *value)
         gateway_forward_headers(ctx, value);
     } else if (strcmp(key, "reply_headers") == 0) {
         gateway_reply_headers(ctx, value);
+    } else if (strcmp(key, "status_metadata") == 0) {
+        gateway_status_metadata(ctx, value);
     } else if (strcmp(key, "cors_origins") == 0) {
         gateway_cors_origins(ctx, value);
     } else {
@@ -1152,7 +1173,8 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         "listen", "upstream", "descriptors", "services", "auto_map", "docs", "timeout",
         "max_timeout", "max_body_bytes", "threads", "connection_timeout", "max_connections",
         "busy_poll_us", "cors_origins", "cors_allow_credentials", "cors_max_age",
-        "forward_headers", "reply_headers", "gzip", "ignore_unknown_query_parameters",
+        "forward_headers", "reply_headers", "status_metadata", "gzip",
+        "ignore_unknown_query_parameters",
         "json_ignore_unknown_fields",
         "json_emit_defaults", "json_proto_names", "json_enum_numbers", "metrics", "access_log",
         "access_log_format", "cert", "key", "upstream_ca", "upstream_cert", "upstream_key",
@@ -1866,6 +1888,7 @@ void rp_config_free(rp_config *cfg)
     free_list(cfg->gateway.services, cfg->gateway.n_services);
     free_list(cfg->gateway.forward_headers, cfg->gateway.n_forward_headers);
     free_list(cfg->gateway.reply_headers, cfg->gateway.n_reply_headers);
+    free(cfg->gateway.status_metadata);
     free_list(cfg->gateway.cors_origins, cfg->gateway.n_cors_origins);
     free(cfg->path);
     free(cfg->dir);

@@ -130,6 +130,17 @@ static const header_name answer_headers[] = {
     NAME("www-authenticate"), NAME("x-request-id"),
 };
 
+const char *rp_metadata_status_refusal(const char *name)
+{
+    size_t len = strlen(name);
+    const char *why = key_name_refusal(name, len);
+    if (why)
+        return why;
+    if (len > 4 && strncasecmp(name + len - 4, "-bin", 4) == 0)
+        return "a -bin key holds bytes, not a status";
+    return NULL;
+}
+
 const char *rp_metadata_reply_refusal(const char *name)
 {
     size_t len = strlen(name);

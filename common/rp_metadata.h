@@ -48,6 +48,11 @@ int rp_metadata_permanent_header(const char *name, size_t len);
  * permanent header, X-Forwarded-For, X-Forwarded-Host, X-Request-Id). */
 const char *rp_metadata_forward_refusal(const char *name);
 
+/* Why response metadata `name` cannot carry a reply's HTTP status
+ * ([gateway] status_metadata), or NULL if it can: a text key (not -bin)
+ * that is no grpc- key. */
+const char *rp_metadata_status_refusal(const char *name);
+
 /* Why the gateway cannot send response metadata `name` as a plain HTTP
  * header of that name ([gateway] reply_headers), or NULL if it can: a
  * metadata key once in lower case, not -bin (binary), not grpc-*, and not

@@ -136,7 +136,10 @@ void gw_http_add_metadata_headers(gw_request *req, struct MHD_Response *resp,
                                   const char *prefix, const gw_header_names *plain,
                                   const gw_metadata *md, size_t n)
 {
+    const char *status_key = req->http->cfg.status_metadata;
     for (size_t i = 0; i < n; i++) {
+        if (status_key && strcmp(md[i].key, status_key) == 0)
+            continue; /* it is the answer's status (reply_status) */
         const char *as = gw_header_names_find(plain, md[i].key, strlen(md[i].key));
         char *name, *value;
         if (gw_headers_from_metadata(&req->arena, as ? "" : prefix, &md[i], &name, &value) == 0)
@@ -246,7 +249,8 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
     if (gzip == 2)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     add_metadata(req, resp);
-    if (status == MHD_HTTP_UNAUTHORIZED && req->result && req->result->message &&
+    if (status == MHD_HTTP_UNAUTHORIZED && req->result &&
+        req->result->status != GRPC_STATUS_OK && req->result->message &&
         gw_headers_value_ok(req->result->message, strlen(req->result->message)))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->result->message);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->allow)
@@ -315,6 +319,39 @@ enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r
     return gw_http_send_json(req, (unsigned)gw_status_http_code(r->status), &body);
 }
 
+/* The HTTP status a successful reply asks for in its initial metadata
+ * ([gateway] status_metadata): three digits, 200 to 599; else 200. */
+static unsigned reply_status(const gw_request *req)
+{
+    const char *key = req->http->cfg.status_metadata;
+    const gw_upstream_result *r = req->result;
+    for (size_t i = 0; key && i < r->n_initial; i++) {
+        const gw_metadata *md = &r->initial[i];
+        if (strcmp(md->key, key) != 0)
+            continue;
+        const char *v = md->value;
+        if (md->value_len != 3 || v[0] < '2' || v[0] > '5' || v[1] < '0' || v[1] > '9' ||
+            v[2] < '0' || v[2] > '9')
+            return 200;
+        return (unsigned)((v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0'));
+    }
+    return 200;
+}
+
+/* A successful reply's answer: body of type `type` with the status
+ * reply_status gives, without the body for a status that has none
+ * (204, 205, 304). */
+static enum MHD_Result send_reply(gw_request *req, gw_buf *body, const char *type)
+{
+    unsigned status = reply_status(req);
+    req->grpc_code = GRPC_STATUS_OK;
+    if (status == 204 || status == 205 || status == 304) {
+        gw_buf_free(body);
+        type = NULL;
+    }
+    return send_body(req, status, body, type);
+}
+
 /* A reply that is (or holds, in `field`) a google.api.HttpBody: its data
  * as the body, its content_type as the Content-Type. */
 static enum MHD_Result send_http_body(gw_request *req, const gw_field *field)
@@ -342,8 +379,7 @@ static enum MHD_Result send_http_body(gw_request *req, const gw_field *field)
                  "content_type HTTP can carry", req->route->method->path);
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, msg);
     }
-    req->grpc_code = GRPC_STATUS_OK;
-    return send_body(req, 200, &body, type);
+    return send_reply(req, &body, type);
 }
 
 enum MHD_Result gw_http_send_result(gw_request *req)
@@ -372,8 +408,7 @@ enum MHD_Result gw_http_send_result(gw_request *req)
         snprintf(msg, sizeof(msg), "cannot convert the reply of %s to JSON: %s", m->path, err);
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, msg);
     }
-    req->grpc_code = GRPC_STATUS_OK;
-    return gw_http_send_json(req, 200, &body);
+    return send_reply(req, &body, "application/json");
 }
 
 /* ---- the gRPC call ---------------------------------------------------------------- */

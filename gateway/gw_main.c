@@ -254,6 +254,7 @@ static gw_http_config http_config(const rp_config *cfg, int threads, const gw_st
         .forward = {cfg->gateway.forward_headers, cfg->gateway.n_forward_headers},
         .reply = {cfg->gateway.reply_headers, cfg->gateway.n_reply_headers},
         .gzip = cfg->gateway.gzip,
+        .status_metadata = cfg->gateway.status_metadata,
         .cors = {cfg->gateway.cors_origins, cfg->gateway.n_cors_origins, cfg->gateway.cors_any,
                  cfg->gateway.cors_allow_credentials, cfg->gateway.cors_max_age},
         .json = {

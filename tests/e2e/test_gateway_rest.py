@@ -1200,6 +1200,36 @@ class HttpBody(SystemCase):
         self.assertEqual(put, {"*/*": {"schema": binary}})
 
 
+class StatusMetadata(SystemCase):
+    gateway_keys = {"status_metadata": "X-HTTP-Code", "reply_headers": "Location"}
+    PATH = "/v1/testkit/metadata"
+
+    def call(self, code, *more):
+        entries = [{"key": "x-http-code", "text": code}] + list(more)
+        return self.http("POST", self.PATH, {"noEcho": True, "addInitial": entries})
+
+    def test_reply_metadata_sets_the_status(self):
+        """201 with Location, a 204 without a body, a redirect; the key
+        itself is not sent as a header; values that are no status 200-599
+        leave 200; errors keep their own status."""
+        status, hdrs, data = self.call("201", {"key": "location", "text": "/v1/things/1"})
+        self.assertEqual((status, hdrs.get("location")), (201, "/v1/things/1"))
+        self.assertEqual(json.loads(data)["method"], "/rpcrest.testkit.TestKit/EchoMetadata")
+        self.assertNotIn("grpc-metadata-x-http-code", hdrs)
+        status, hdrs, data = self.call("204")
+        self.assertEqual((status, data, hdrs.get("content-type")), (204, b"", None))
+        status, hdrs, _ = self.call("303", {"key": "location", "text": "/elsewhere"})
+        self.assertEqual((status, hdrs.get("location")), (303, "/elsewhere"))
+        for bad in ("20", "2010", "abc", "199", "600", " 201"):
+            with self.subTest(value=bad):
+                self.assertEqual(self.call(bad)[0], 200)
+        # the other replies are as before
+        self.assertEqual(self.http("POST", "/v1/example/echo", b'{"value":"x"}')[:3:2],
+                         (200, b'{"value":"x"}'))
+        self.error("POST", "/v1/testkit/fail", {"code": 5, "message": "gone"}, status=404,
+                   code=5)
+
+
 class Gzip(SystemCase):
     gateway_keys = {"gzip": "on"}
 

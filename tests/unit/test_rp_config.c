@@ -597,6 +597,24 @@ static void test_gateway_reply_headers(void **state)
         expect_value_error(f, "gateway", "reply_headers", bad[i].value, bad[i].what);
 }
 
+/* [gateway] status_metadata: one key, kept in lower case; off for none. */
+static void test_gateway_status_metadata(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_value(f, "gateway", "status_metadata", "X-HTTP-Code");
+    assert_string_equal(cfg->gateway.status_metadata, "x-http-code");
+    rp_config_free(cfg);
+    cfg = load_value(f, "gateway", "status_metadata", "off");
+    assert_null(cfg->gateway.status_metadata);
+    rp_config_free(cfg);
+    expect_value_error(f, "gateway", "status_metadata", "x code",
+                       "status_metadata: 'x code': a header name that stands for metadata");
+    expect_value_error(f, "gateway", "status_metadata", "grpc-status",
+                       "status_metadata: 'grpc-status': gRPC reserves the grpc- keys");
+    expect_value_error(f, "gateway", "status_metadata", "x-code-bin",
+                       "status_metadata: 'x-code-bin': a -bin key holds bytes, not a status");
+}
+
 static void test_gateway_cors(void **state)
 {
     fixture *f = *state;
@@ -1282,6 +1300,7 @@ int main(void)
         T(test_gateway_forward_headers),
         T(test_gateway_cors),
         T(test_gateway_reply_headers),
+        T(test_gateway_status_metadata),
         T(test_gateway_switches),
         T(test_upstream),
         T(test_gateway_target_defaults_to_the_host),
