@@ -60,8 +60,9 @@ gw_result gw_httpbody_of_reply(const uint8_t *wire, size_t len, const gw_field *
         len = held->len;
     }
     gw_result rc = gw_httpbody_read(wire ? wire : (const uint8_t *)"", len, out);
-    if (rc == GW_OK && (memchr(out->content_type, '\0', out->content_type_len) ||
-                        !gw_headers_value_ok(out->content_type, out->content_type_len)))
+    if (rc == GW_OK && out->content_type_len &&
+        (memchr(out->content_type, '\0', out->content_type_len) ||
+         !gw_headers_value_ok(out->content_type, out->content_type_len)))
         rc = GW_REFUSED;
     return rc;
 }
