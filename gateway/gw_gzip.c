@@ -33,6 +33,7 @@ static int q_zero(const char *params, size_t len)
 
 int gw_gzip_accepted(const char *accept)
 {
+    int named = -1, star = -1; /* gzip (or x-gzip) listed, * listed: taken or not */
     while (accept && *accept) {
         size_t skip = strspn(accept, " \t,");
         accept += skip;
@@ -40,14 +41,16 @@ int gw_gzip_accepted(const char *accept)
         size_t name = strcspn(accept, ";, \t");
         if (name > len)
             name = len;
-        int gzip = (name == 4 && strncasecmp(accept, "gzip", 4) == 0) ||
-                   (name == 6 && strncasecmp(accept, "x-gzip", 6) == 0) ||
-                   (name == 1 && accept[0] == '*');
-        if (gzip && !q_zero(accept + name, len - name))
-            return 1;
+        int taken = !q_zero(accept + name, len - name);
+        if ((name == 4 && strncasecmp(accept, "gzip", 4) == 0) ||
+            (name == 6 && strncasecmp(accept, "x-gzip", 6) == 0))
+            named = named > taken ? named : taken;
+        else if (name == 1 && accept[0] == '*')
+            star = star > taken ? star : taken;
         accept += len;
     }
-    return 0;
+    /* * stands only for the codings not listed (RFC 9110 12.5.3) */
+    return named >= 0 ? named : star > 0;
 }
 
 int gw_gzip_worth(const char *type)

@@ -11,8 +11,8 @@
  * would cost more than they save. */
 #define GW_GZIP_MIN_BYTES 1024
 
-/* 1 if the Accept-Encoding value `accept` (NULL: none) takes gzip: gzip,
- * x-gzip or *, without q=0. */
+/* 1 if the Accept-Encoding value `accept` (NULL: none) takes gzip: gzip
+ * or x-gzip without q=0, or, when neither is listed, * without q=0. */
 int gw_gzip_accepted(const char *accept);
 
 /* 1 if an answer of media type `type` is worth compressing: JSON or text. */

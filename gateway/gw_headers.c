@@ -269,6 +269,14 @@ int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metad
     return *value ? 0 : -1;
 }
 
+size_t gw_headers_metadata_names_size(const char *prefix, const gw_metadata *md, size_t n)
+{
+    size_t bytes = 0, plen = strlen(prefix);
+    for (size_t i = 0; i < n; i++)
+        bytes += plen + strlen(md[i].key) + 2;
+    return bytes;
+}
+
 size_t gw_headers_metadata_size(const char *prefix, const gw_metadata *md, size_t n)
 {
     size_t bytes = 0, plen = strlen(prefix);

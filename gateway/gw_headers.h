@@ -91,4 +91,7 @@ int gw_headers_from_metadata(gw_arena *arena, const char *prefix, const gw_metad
  * gw_headers_from_metadata writes them. */
 size_t gw_headers_metadata_size(const char *prefix, const gw_metadata *md, size_t n);
 
+/* Bytes the names of those lines take in a list ("PREFIXkey, "). */
+size_t gw_headers_metadata_names_size(const char *prefix, const gw_metadata *md, size_t n);
+
 #endif /* GW_HEADERS_H */

@@ -148,15 +148,16 @@ void gw_http_add_metadata_headers(gw_request *req, struct MHD_Response *resp,
 }
 
 /* Response metadata as Grpc-Metadata-* headers; trailers as Grpc-Trailer-*
- * footers when the client asked for them (TE: trailers). */
-static void add_metadata(gw_request *req, struct MHD_Response *resp)
+ * footers when the client asked for them (TE: trailers) and the answer has
+ * a body to end with them. */
+static void add_metadata(gw_request *req, struct MHD_Response *resp, int trailers)
 {
     gw_upstream_result *r = req->result;
     if (!r)
         return;
     gw_http_add_metadata_headers(req, resp, "Grpc-Metadata-", &req->http->cfg.reply, r->initial,
                                  r->n_initial);
-    if (!req->wants_trailers)
+    if (!trailers)
         return;
     for (size_t i = 0; i < r->n_trailing; i++) {
         char *name, *value;
@@ -179,6 +180,14 @@ static enum MHD_Result send_out_of_memory(gw_http *h, gw_request *req, struct MH
     return MHD_queue_response(conn, 500, h->oom_response);
 }
 
+size_t gw_http_initial_metadata_size(const gw_request *req, const gw_metadata *md, size_t n)
+{
+    size_t bytes = gw_headers_metadata_size("Grpc-Metadata-", md, n);
+    if (req->cors_origin) /* Access-Control-Expose-Headers names each header again */
+        bytes += gw_headers_metadata_names_size("Grpc-Metadata-", md, n);
+    return bytes;
+}
+
 /* Bytes the result's metadata takes in the answer's headers: trailers
  * twice (named in Trailer:, then sent), and WWW-Authenticate on a 401. */
 static size_t response_metadata_size(const gw_request *req, unsigned status)
@@ -186,7 +195,7 @@ static size_t response_metadata_size(const gw_request *req, unsigned status)
     const gw_upstream_result *r = req->result;
     if (!r)
         return 0;
-    size_t bytes = gw_headers_metadata_size("Grpc-Metadata-", r->initial, r->n_initial);
+    size_t bytes = gw_http_initial_metadata_size(req, r->initial, r->n_initial);
     if (req->wants_trailers)
         bytes += 2 * gw_headers_metadata_size("Grpc-Trailer-", r->trailing, r->n_trailing);
     if (status == MHD_HTTP_UNAUTHORIZED && r->message)
@@ -233,7 +242,9 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
         gw_buf_free(body);
         return gw_http_send_metadata_too_large(req, metadata_bytes);
     }
-    int chunked = req->wants_trailers && req->result && req->result->n_trailing > 0;
+    /* 204, 205 and 304 end at their headers (RFC 9110 15.3.5, 15.3.6, 15.4.5) */
+    int bodyless = status == 204 || status == 205 || status == 304;
+    int chunked = !bodyless && req->wants_trailers && req->result && req->result->n_trailing > 0;
     int gzip = req->http->cfg.gzip && body->len >= GW_GZIP_MIN_BYTES &&
                gw_gzip_worth(content_type);
     if (gzip) /* an answer that differs by Accept-Encoding, whichever this one is */
@@ -248,7 +259,7 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     if (gzip == 2)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-    add_metadata(req, resp);
+    add_metadata(req, resp, req->wants_trailers && !bodyless);
     if (status == MHD_HTTP_UNAUTHORIZED && req->result &&
         req->result->status != GRPC_STATUS_OK && req->result->message &&
         gw_headers_value_ok(req->result->message, strlen(req->result->message)))
@@ -1039,16 +1050,21 @@ static int get_or_head(const char *method)
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
-/* Sets req->cors_origin from the Origin header; 1 if the request is a
- * CORS preflight from an origin that may call: OPTIONS with
- * Access-Control-Request-Method. */
-static int is_preflight(gw_request *req, struct MHD_Connection *conn, const char *method)
+/* The Access-Control-Allow-Origin of every answer to req (gw_cors), or
+ * NULL: none, from its Origin header. */
+static const char *cors_origin_of(const gw_request *req, struct MHD_Connection *conn)
 {
     const gw_cors *cors = &req->http->cfg.cors;
     if (!gw_cors_enabled(cors))
-        return 0;
-    req->cors_origin = gw_cors_allow_origin(
-        cors, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"));
+        return NULL;
+    return gw_cors_allow_origin(cors, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                  "Origin"));
+}
+
+/* 1 if req is a CORS preflight from an origin that may call: OPTIONS with
+ * Access-Control-Request-Method. */
+static int is_preflight(const gw_request *req, struct MHD_Connection *conn, const char *method)
+{
     return req->cors_origin && strcmp(method, "OPTIONS") == 0 &&
            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method");
 }
@@ -1063,6 +1079,7 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
     gw_http *h = req->http;
     head_size head = request_head_size(conn, method, url);
     req->head_bytes = head.bytes;
+    req->cors_origin = cors_origin_of(req, conn); /* every answer, refusals too */
     /* the request line and framing first: a request that cannot be read
      * safely (its target, its body's length) is answered at once and its
      * connection closed, whatever else is wrong with it */

@@ -159,6 +159,11 @@ enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r
 gw_result gw_http_reply_json(const gw_request *req, const uint8_t *reply, size_t len,
                              gw_buf *out, char *err, size_t errlen);
 
+/* Bytes initial metadata md[0..n) takes in an answer's headers: as
+ * Grpc-Metadata-* fields, and named again in Access-Control-Expose-Headers
+ * for an allowed CORS origin. */
+size_t gw_http_initial_metadata_size(const gw_request *req, const gw_metadata *md, size_t n);
+
 /* Adds resp's headers for response metadata md[0..n) with `prefix`, or
  * as the plain header `plain` names for its key (NULL: none); names and
  * values made in the request's arena. */

@@ -371,7 +371,7 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
     }
     size_t metadata_bytes =
-        first ? gw_headers_metadata_size("Grpc-Metadata-", first->initial, first->n_initial) : 0;
+        first ? gw_http_initial_metadata_size(req, first->initial, first->n_initial) : 0;
     if (metadata_bytes > gw_http_metadata_room(req)) {
         gw_upstream_result_free(msg);
         return gw_http_send_metadata_too_large(req, metadata_bytes);

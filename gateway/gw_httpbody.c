@@ -61,7 +61,8 @@ gw_result gw_httpbody_of_reply(const uint8_t *wire, size_t len, const gw_field *
     }
     gw_result rc = gw_httpbody_read(wire ? wire : (const uint8_t *)"", len, out);
     if (rc == GW_OK && out->content_type_len &&
-        (memchr(out->content_type, '\0', out->content_type_len) ||
+        (out->content_type_len > GW_HTTPBODY_TYPE_MAX ||
+         memchr(out->content_type, '\0', out->content_type_len) ||
          !gw_headers_value_ok(out->content_type, out->content_type_len)))
         rc = GW_REFUSED;
     return rc;

@@ -15,6 +15,10 @@
 #include "gw_result.h"
 #include "gw_schema.h"
 
+/* The longest content_type an answer takes: a media type with its
+ * parameters is far shorter. */
+#define GW_HTTPBODY_TYPE_MAX 1024
+
 /* What an answer made of an HttpBody without content_type says it is. */
 #define GW_HTTPBODY_DEFAULT_TYPE "application/octet-stream"
 
@@ -42,8 +46,8 @@ int gw_httpbody_answers(const gw_message *output, const char *rb, const gw_field
 /* Reads the HttpBody of a reply in wire[len]: the reply itself, or its
  * `field` (gw_httpbody_answers); *out may point into wire or into `held`,
  * which the caller frees after using *out.  GW_OK, GW_REFUSED (not a
- * message, or its content_type holds what HTTP cannot carry), or
- * GW_NOMEM. */
+ * message, or its content_type holds what HTTP cannot carry or is longer
+ * than GW_HTTPBODY_TYPE_MAX), or GW_NOMEM. */
 gw_result gw_httpbody_of_reply(const uint8_t *wire, size_t len, const gw_field *field,
                                gw_buf *held, gw_httpbody *out);
 

@@ -1141,6 +1141,13 @@ class HttpBody(SystemCase):
         self.error("GET", "/v1/files/abc?size=-1", status=400, code=3,
                    message="size: 0 to 16 MiB")
 
+    def test_content_type_longer_than_a_kib_is_a_500(self):
+        body = self.error("GET", "/v1/files/a?size=1&contentType=text/" + "x" * 1100,
+                          status=500, code=13)
+        self.assertIn("content_type HTTP can carry", body["message"])
+        status, hdrs, _ = self.http("GET", "/v1/files/a?size=1&contentType=text/" + "x" * 1000)
+        self.assertEqual((status, len(hdrs.get("content-type"))), (200, 1005))
+
     def test_reply_field_named_by_response_body(self):
         status, hdrs, data = self.http("GET", "/v1/wrapped/zz?size=4&contentType=text/x")
         self.assertEqual((status, hdrs.get("content-type"), data), (200, "text/x", b"zzzz"))
@@ -1223,6 +1230,18 @@ class StatusMetadata(SystemCase):
         for bad in ("20", "2010", "abc", "199", "600", " 201"):
             with self.subTest(value=bad):
                 self.assertEqual(self.call(bad)[0], 200)
+        # a bodyless status ends at its headers, trailers asked for or not:
+        # the next answer on the connection starts right after them
+        body = json.dumps({"noEcho": True, "addInitial": [{"key": "x-http-code", "text": "304"}],
+                           "addTrailing": [{"key": "t1", "text": "v"}]}).encode()
+        one = (b"POST %s HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % (self.PATH.encode(), len(body)) + body)
+        last = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        status, hdrs, rest = raw_exchange(self.port, one + last)
+        self.assertEqual(status, 304)
+        self.assertNotIn("transfer-encoding", dict(hdrs))
+        self.assertNotIn("trailer", dict(hdrs))
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200 OK\r\n"), rest[:200])
         # the other replies are as before
         self.assertEqual(self.http("POST", "/v1/example/echo", b'{"value":"x"}')[:3:2],
                          (200, b'{"value":"x"}'))
@@ -1347,6 +1366,28 @@ class Cors(SystemCase):
         self.assertTrue([n for n in exposed if n.lower().startswith("grpc-metadata-")], exposed)
         status, hdrs, _ = self.http("GET", "/v1/no/such", None, {"Origin": self.ORIGIN})
         self.assertEqual((status, hdrs.get("access-control-allow-origin")), (404, self.ORIGIN))
+        # refusals before routing too (431: too many header fields)
+        many = dict(("X-H%d" % i, "v") for i in range(300))
+        many["Origin"] = self.ORIGIN
+        status, hdrs, _ = self.http("GET", "/v1/example/echo", None, many)
+        self.assertEqual((status, hdrs.get("access-control-allow-origin")), (431, self.ORIGIN))
+
+    def test_exposed_names_count_in_the_room_for_headers(self):
+        """Expose-Headers names each metadata header again: metadata that
+        fits without it but not with it is the documented 502, not a
+        connection closed without an answer."""
+        entries = [{"key": "x-k%03d-%s" % (i, "k" * 52), "text": "v"} for i in range(300)]
+        body = json.dumps({"noEcho": True, "addInitial": entries}).encode()
+
+        def post(extra):
+            return raw_exchange(self.port, b"POST /v1/testkit/metadata HTTP/1.1\r\nHost: x\r\n"
+                                b"Connection: close\r\nContent-Type: application/json\r\n" +
+                                extra + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.assertEqual(post(b"")[0], 200)  # 300 metadata headers (too many for http.client)
+        status, hdrs, data = post(b"Origin: " + self.ORIGIN.encode() + b"\r\n")
+        self.assertEqual(status, 502, data[:200])
+        self.assertIn(b"response metadata takes", data)
+        self.assertEqual(dict(hdrs).get("access-control-allow-origin"), self.ORIGIN)
 
     def test_other_origins_get_no_cors_headers(self):
         for origin in ("https://evil.example", "https://app.example/", "https://APP.example",

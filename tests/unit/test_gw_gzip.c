@@ -25,7 +25,9 @@ static void test_accepted(void **state)
         if (!gw_gzip_accepted(yes[i]))
             fail_msg("'%s' should take gzip", yes[i]);
     const char *no[] = {"", "identity", "deflate, br", "gzip;q=0", "gzip; q=0.000", "gzipx",
-                        "*;q=0", "xgzip", "gzi", ",,,"};
+                        "*;q=0", "xgzip", "gzi", ",,,",
+                        /* * stands only for codings not listed (RFC 9110 12.5.3) */
+                        "gzip;q=0, *", "*, gzip;q=0", "x-gzip;q=0, *;q=1"};
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
         if (gw_gzip_accepted(no[i]))
             fail_msg("'%s' should not take gzip", no[i]);
