@@ -130,25 +130,27 @@ static const header_name answer_headers[] = {
     NAME("www-authenticate"), NAME("x-request-id"),
 };
 
+/* key_name_refusal, or `bin_why` for a -bin name (binary metadata). */
+static const char *text_key_refusal(const char *name, size_t len, const char *bin_why)
+{
+    const char *why = key_name_refusal(name, len);
+    if (!why && len > 4 && strncasecmp(name + len - 4, "-bin", 4) == 0)
+        why = bin_why;
+    return why;
+}
+
 const char *rp_metadata_status_refusal(const char *name)
 {
-    size_t len = strlen(name);
-    const char *why = key_name_refusal(name, len);
-    if (why)
-        return why;
-    if (len > 4 && strncasecmp(name + len - 4, "-bin", 4) == 0)
-        return "a -bin key holds bytes, not a status";
-    return NULL;
+    return text_key_refusal(name, strlen(name), "a -bin key holds bytes, not a status");
 }
 
 const char *rp_metadata_reply_refusal(const char *name)
 {
     size_t len = strlen(name);
-    const char *why = key_name_refusal(name, len);
+    const char *why = text_key_refusal(name, len, "binary metadata goes out as "
+                                                  "Grpc-Metadata-NAME-bin, in base64");
     if (why)
         return why;
-    if (len > 4 && strncasecmp(name + len - 4, "-bin", 4) == 0)
-        return "binary metadata goes out as Grpc-Metadata-NAME-bin, in base64";
     if (rp_metadata_transport_key(name, len) || in_list(answer_headers, COUNT(answer_headers),
                                                         name, len) ||
         (len >= 15 && strncasecmp(name, "access-control-", 15) == 0))
