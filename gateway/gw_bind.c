@@ -711,32 +711,15 @@ static int body_blank(const char *body, size_t len)
     return 1;
 }
 
-/* The field number of route's body when it is a google.api.HttpBody (0
- * when the request itself is one, body "*"), or -1: the body is JSON. */
-static int64_t http_body_number(const gw_route *route)
-{
-    const char *body_field = route->binding->body;
-    const gw_message *in = route->method->input;
-    if (strcmp(body_field, "*") == 0)
-        return gw_httpbody_is(in) ? 0 : -1;
-    const gw_field *f = *body_field ? gw_message_field_by_name(in, body_field,
-                                                                strlen(body_field))
-                                    : NULL;
-    return f && !f->repeated && f->type == GW_TYPE_MESSAGE && gw_httpbody_is(f->message)
-               ? (int64_t)f->number
-               : -1;
-}
-
 gw_result gw_bind_request(const gw_route *route, const char *path, const gw_path_span *spans,
                           const char *body, size_t body_len, const gw_query_param *query,
                           size_t n_query, const gw_bind_options *opt, json_t **out,
                           gw_buf *tail, char *err, size_t errlen)
 {
     const char *body_field = route->binding->body;
-    int64_t raw = http_body_number(route);
-    if (raw >= 0) { /* the bytes as they came, with their Content-Type */
-        gw_httpbody_write(tail, (uint32_t)raw, opt->content_type, (const uint8_t *)body,
-                          body_len);
+    if (route->raw_request) { /* the bytes as they came, with their Content-Type */
+        gw_httpbody_write(tail, route->raw_request_field, opt->content_type,
+                          (const uint8_t *)body, body_len);
         body_len = 0;
     }
     json_t *parsed = NULL;

@@ -407,9 +407,8 @@ enum MHD_Result gw_http_send_result(gw_request *req)
     if (r->status != GRPC_STATUS_OK)
         return gw_http_send_status(req, r);
     const gw_method *m = req->route->method;
-    const gw_field *body_field;
-    if (gw_httpbody_answers(m->output, req->route->binding->response_body, &body_field))
-        return send_http_body(req, body_field);
+    if (req->route->raw_reply)
+        return send_http_body(req, req->route->raw_reply_field);
     gw_buf body = GW_BUF_INIT;
     char err[256];
     gw_result rc = gw_http_reply_json(req, r->reply, r->reply_len, &body, err, sizeof(err));

@@ -153,8 +153,8 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
     pthread_mutex_init(&st->lock, NULL);
     const char *accept = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_ACCEPT);
-    st->raw = gw_httpbody_answers(req->route->method->output, req->route->binding->response_body,
-                                  &st->raw_field);
+    st->raw = req->route->raw_reply;
+    st->raw_field = req->route->raw_reply_field;
     st->sse = !st->raw && accept && strcasestr(accept, "text/event-stream") != NULL;
     req->stream = st;
     static const gw_stream_handler streamed = {on_message, on_done, 0};

@@ -49,6 +49,18 @@ int gw_httpbody_answers(const gw_message *output, const char *rb, const gw_field
     return 1;
 }
 
+int gw_httpbody_taken(const gw_message *input, const char *body, uint32_t *number)
+{
+    *number = 0;
+    if (strcmp(body, "*") == 0)
+        return gw_httpbody_is(input);
+    const gw_field *f = *body ? gw_message_field_by_name(input, body, strlen(body)) : NULL;
+    if (!f || f->repeated || f->type != GW_TYPE_MESSAGE || !gw_httpbody_is(f->message))
+        return 0;
+    *number = f->number;
+    return 1;
+}
+
 gw_result gw_httpbody_of_reply(const uint8_t *wire, size_t len, const gw_field *field,
                                gw_buf *held, gw_httpbody *out)
 {

@@ -43,6 +43,11 @@ gw_result gw_httpbody_read(const uint8_t *wire, size_t len, gw_httpbody *out);
  * NULL), or its field rb (*field), singular and of that type. */
 int gw_httpbody_answers(const gw_message *output, const char *rb, const gw_field **field);
 
+/* 1 if a request of type `input` bound with body `body` ("*" or a field
+ * name; "": none) takes a google.api.HttpBody: the request itself
+ * (*number 0) or its field `body`, singular and of that type (*number). */
+int gw_httpbody_taken(const gw_message *input, const char *body, uint32_t *number);
+
 /* Reads the HttpBody of a reply in wire[len]: the reply itself, or its
  * `field` (gw_httpbody_answers); *out may point into wire or into `held`,
  * which the caller frees after using *out.  GW_OK, GW_REFUSED (not a

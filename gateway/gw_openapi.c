@@ -11,7 +11,6 @@
 #include "gw_openapi.h"
 
 #include "gw_bind.h"
-#include "gw_httpbody.h"
 #include "rp_log.h"
 
 #include <jansson.h>
@@ -796,8 +795,7 @@ static json_t *responses(oa_ctx *c, const gw_route *r)
 {
     const gw_method *m = r->method;
     const char *rb = r->binding->response_body;
-    const gw_field *raw_field;
-    int raw = gw_httpbody_answers(m->output, rb, &raw_field);
+    int raw = r->raw_reply;
     json_t *reply;
     const gw_field *rf = *rb ? gw_message_field_by_name(m->output, rb, strlen(rb)) : NULL;
     reply = rf ? field_schema(c, rf) : message_ref(c, m->output);
@@ -854,12 +852,7 @@ static json_t *request_body(oa_ctx *c, const gw_route *r)
         schema = documented(member_schema(c, m->input, f), f->doc, NULL, f->deprecated);
     }
     json_t *rb = json_object();
-    const gw_field *raw_field = strcmp(body, "*") == 0 ? NULL
-                                : gw_message_field_by_name(m->input, body, strlen(body));
-    if (!m->client_streaming &&
-        (raw_field ? raw_field->type == GW_TYPE_MESSAGE && !raw_field->repeated &&
-                         gw_httpbody_is(raw_field->message)
-                   : gw_httpbody_is(m->input))) {
+    if (!m->client_streaming && r->raw_request) {
         json_decref(schema); /* a google.api.HttpBody: the bytes as they are */
         put_str(rb, "description", "the body as it is, and its Content-Type: a "
                                    "google.api.HttpBody");

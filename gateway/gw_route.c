@@ -4,6 +4,8 @@
  */
 #include "gw_route.h"
 
+#include "gw_httpbody.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -521,6 +523,8 @@ static int add_route(gw_router *r, const gw_method *m, const gw_http_binding *b,
     }
     route->method = m;
     route->binding = b;
+    route->raw_reply = gw_httpbody_answers(m->output, b->response_body, &route->raw_reply_field);
+    route->raw_request = gw_httpbody_taken(m->input, b->body, &route->raw_request_field);
     r->n_routes++;
     if (check_binding(m, b, &route->tmpl, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s %s (%s): %s", b->verb, b->path_template, m->path, why);

@@ -81,6 +81,11 @@ typedef struct gw_route {
     const gw_method *method;
     const gw_http_binding *binding;
     gw_template tmpl;
+    /* google.api.HttpBody, decided when the route is built (gw_httpbody.h) */
+    int raw_reply;                   /* the reply is one, or its response_body field */
+    const gw_field *raw_reply_field; /* that field, or NULL */
+    int raw_request;                 /* the request is one (body "*"), or its body field */
+    uint32_t raw_request_field;      /* that field's number, or 0 for body "*" */
 } gw_route;
 
 typedef struct gw_router {
