@@ -819,6 +819,8 @@ static int *gateway_switch(rp_config *cfg, const char *key)
         return &cfg->gateway.cors_allow_credentials;
     if (strcmp(key, "gzip") == 0)
         return &cfg->gateway.gzip;
+    if (strcmp(key, "grpc_web") == 0)
+        return &cfg->gateway.grpc_web;
     if (strcmp(key, "auto_map") == 0)
         return &cfg->gateway.auto_map;
     if (strcmp(key, "docs") == 0)
@@ -1173,7 +1175,7 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         "listen", "upstream", "descriptors", "services", "auto_map", "docs", "timeout",
         "max_timeout", "max_body_bytes", "threads", "connection_timeout", "max_connections",
         "busy_poll_us", "cors_origins", "cors_allow_credentials", "cors_max_age",
-        "forward_headers", "reply_headers", "status_metadata", "gzip",
+        "forward_headers", "reply_headers", "status_metadata", "gzip", "grpc_web",
         "ignore_unknown_query_parameters",
         "json_ignore_unknown_fields",
         "json_emit_defaults", "json_proto_names", "json_enum_numbers", "metrics", "access_log",

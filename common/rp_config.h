@@ -150,6 +150,7 @@ typedef struct rp_config {
         int cors_allow_credentials; /* Access-Control-Allow-Credentials: true */
         int cors_max_age;      /* seconds a browser may keep a preflight's answer */
         int gzip;              /* gzip answers for clients that take it */
+        int grpc_web;          /* also serve gRPC-Web (browsers' gRPC) */
         char *status_metadata; /* the reply metadata key whose value is the HTTP status
                                 * of a successful answer (lower case), or NULL */
         char **forward_headers; /* request headers sent on as metadata as they are */

@@ -172,3 +172,32 @@ const char *rp_metadata_forward_refusal(const char *name)
         return "the gateway sends its own";
     return NULL;
 }
+
+/* Request headers of a gRPC-Web call that are the gateway's to answer, or
+ * the protocol's marker, rather than the call's metadata. */
+static const header_name web_request_own[] = {
+    NAME("x-grpc-web"), NAME("accept"), NAME("accept-encoding"),
+    NAME("user-agent"), /* the gateway's HTTP/2 client sends its own (X-User-Agent goes on) */
+};
+
+/* 1 if name[len] has only the characters of a metadata key, in any case. */
+static int key_chars(const char *name, size_t len)
+{
+    return len > 0 && key_name_refusal(name, len) == NULL;
+}
+
+int rp_metadata_web_request_key(const char *name, size_t len)
+{
+    return key_chars(name, len) && !rp_metadata_transport_key(name, len) &&
+           !in_list(web_request_own, COUNT(web_request_own), name, len) &&
+           !in_list(gateway_sent, COUNT(gateway_sent), name, len);
+}
+
+int rp_metadata_web_reply_key(const char *key, size_t len)
+{
+    if (len == 23 && strncasecmp(key, "grpc-status-details-bin", len) == 0)
+        return 1;
+    return key_chars(key, len) && !rp_metadata_transport_key(key, len) &&
+           !in_list(answer_headers, COUNT(answer_headers), key, len) &&
+           !(len >= 15 && strncasecmp(key, "access-control-", 15) == 0);
+}

@@ -61,4 +61,19 @@ const char *rp_metadata_status_refusal(const char *name);
  * Allow, WWW-Authenticate, X-Request-Id, Access-Control-*, ...). */
 const char *rp_metadata_reply_refusal(const char *name);
 
+/* gRPC-Web (the gateway passes a call's headers on as its metadata): 1 if
+ * request header name[len] goes on as metadata, under its name in lower
+ * case: one that makes a metadata key, not one the transport sets or gRPC
+ * reserves (grpc-*; grpc-timeout is the deadline), not the protocol's
+ * marker X-Grpc-Web, Accept or Accept-Encoding (which ask the gateway for
+ * its answer's form), nor one the gateway sends its own of
+ * (User-Agent, X-Forwarded-For, X-Forwarded-Host, X-Request-Id). */
+int rp_metadata_web_request_key(const char *name, size_t len);
+
+/* gRPC-Web: 1 if response metadata key[len] goes out as a header field (or
+ * a line of the trailer frame) of that name: a metadata key that is not
+ * grpc-* (but grpc-status-details-bin, the status's details) and not a
+ * field that frames the answer or that the gateway writes. */
+int rp_metadata_web_reply_key(const char *key, size_t len);
+
 #endif /* RP_METADATA_H */

@@ -37,12 +37,31 @@ static int exposed_anyway(const char *name)
     return strncasecmp(name, "Access-Control-", 15) == 0;
 }
 
+/* 1 if `name` is one of the ", "-separated names of list (NULL: none). */
+static int listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; p && *p; p += strspn(p, ", ")) {
+        size_t n = strcspn(p, ", ");
+        if (n == len && strncasecmp(p, name, len) == 0)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+typedef struct exposed_list {
+    gw_buf names;
+    const char *also; /* named first, whatever the answer holds */
+} exposed_list;
+
 static enum MHD_Result collect_exposed(void *cls, enum MHD_ValueKind kind, const char *name,
                                        const char *value)
 {
-    gw_buf *list = cls;
+    exposed_list *exposed = cls;
+    gw_buf *list = &exposed->names;
     (void)value;
-    if (kind == MHD_HEADER_KIND && !exposed_anyway(name)) {
+    if (kind == MHD_HEADER_KIND && !exposed_anyway(name) && !listed(exposed->also, name)) {
         if (list->len)
             gw_buf_puts(list, ", ");
         gw_buf_puts(list, name);
@@ -50,22 +69,25 @@ static enum MHD_Result collect_exposed(void *cls, enum MHD_ValueKind kind, const
     return MHD_YES;
 }
 
-void gw_cors_add_headers(const gw_cors *c, const char *allow_origin, struct MHD_Response *resp)
+void gw_cors_add_headers(const gw_cors *c, const char *allow_origin, struct MHD_Response *resp,
+                         const char *also)
 {
     if (!c->any)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
     if (!allow_origin)
         return;
-    gw_buf exposed = GW_BUF_INIT;
+    exposed_list exposed = {GW_BUF_INIT, also};
+    if (also)
+        gw_buf_puts(&exposed.names, also);
     MHD_get_response_headers(resp, collect_exposed, &exposed);
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", allow_origin);
     if (c->credentials)
         MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
-    gw_buf_putc(&exposed, '\0');
-    if (!exposed.oom && exposed.len > 1)
+    gw_buf_putc(&exposed.names, '\0');
+    if (!exposed.names.oom && exposed.names.len > 1)
         MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                                (const char *)exposed.data);
-    gw_buf_free(&exposed);
+                                (const char *)exposed.names.data);
+    gw_buf_free(&exposed.names);
 }
 
 /* 1 if s is a list of field names: tokens separated by commas and blanks. */

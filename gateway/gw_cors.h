@@ -34,9 +34,11 @@ const char *gw_cors_allow_origin(const gw_cors *c, const char *origin);
  * allow_origin is NULL: Vary: Origin when the answer depends on it, and
  * for an allowed origin Access-Control-Allow-Origin, -Allow-Credentials and
  * -Expose-Headers (the answer's own header fields that a browser hides
- * otherwise, such as Grpc-Metadata-* and X-Request-Id).  Call it last,
- * once every other header is in. */
-void gw_cors_add_headers(const gw_cors *c, const char *allow_origin, struct MHD_Response *resp);
+ * otherwise, such as Grpc-Metadata-* and X-Request-Id, and the names
+ * `also` lists, ", "-separated, whether the answer has them or not: NULL
+ * for none).  Call it last, once every other header is in. */
+void gw_cors_add_headers(const gw_cors *c, const char *allow_origin, struct MHD_Response *resp,
+                         const char *also);
 
 /* Adds a preflight answer's own headers: Access-Control-Allow-Methods
  * (`methods`, what the path takes), -Allow-Headers (the request's

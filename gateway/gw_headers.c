@@ -36,6 +36,8 @@ static int valid_metadata(const char *key, const char *value, size_t vlen, int b
            (binary || rp_metadata_text_valid(value, vlen));
 }
 
+static int is_bin_key(const char *key, size_t len);
+
 static gw_result out_of_memory(char *err, size_t errlen)
 {
     snprintf(err, errlen, "%s", GW_ERR_OOM);
@@ -198,6 +200,41 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
             f.x_for = value;
         } else if (gw_header_names_find(fwd, name, len)) { /* names checked by rp_config */
             rc = add(out, "", name, value, err, errlen);
+        }
+        if (rc != GW_OK)
+            return rc;
+    }
+    return add_forwarded(&f, peer, out, err, errlen);
+}
+
+gw_result gw_headers_web_to_metadata(const gw_header *headers, size_t n, const char *peer,
+                                     gw_metadata_list *out, int64_t *timeout_ms, char *err,
+                                     size_t errlen)
+{
+    forwarded f = {0};
+    for (size_t i = 0; i < n; i++) {
+        const char *name = headers[i].name, *value = headers[i].value;
+        size_t len = strlen(name);
+        gw_result rc = GW_OK;
+        if (len == 12 && strcasecmp(name, "grpc-timeout") == 0) {
+            int64_t ms = gw_headers_parse_grpc_timeout(value);
+            if (ms < 0)
+                return snprintf(err, errlen, "grpc-timeout '%.40s' is not a gRPC timeout "
+                                             "(e.g. 500m, 10S)", value), GW_REFUSED;
+            if (ms > 0)
+                *timeout_ms = ms;
+        } else if (len == 4 && strcasecmp(name, "host") == 0 && !f.host) {
+            f.host = value;
+        } else if (len == 16 && strcasecmp(name, "x-forwarded-host") == 0 && !f.x_host) {
+            f.x_host = value;
+        } else if (len == 15 && strcasecmp(name, "x-forwarded-for") == 0 && !f.x_for) {
+            f.x_for = value;
+        } else if (rp_metadata_web_request_key(name, len)) {
+            /* a value gRPC cannot carry is left out, as a browser's own
+             * headers may hold anything; a -bin one that is not base64
+             * was meant as metadata, and fails the call */
+            if (is_bin_key(name, len) || text_ok(value))
+                rc = add(out, "", name, value, err, errlen);
         }
         if (rc != GW_OK)
             return rc;

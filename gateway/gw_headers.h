@@ -58,6 +58,15 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
                                  const gw_header_names *fwd, gw_metadata_list *out,
                                  int64_t *timeout_ms, char *err, size_t errlen);
 
+/* The same for a gRPC-Web call, whose headers are its metadata: each one
+ * rp_metadata_web_request_key names, under its name in lower case (a text
+ * value gRPC cannot carry is left out; a -bin one is base64-decoded), then
+ * X-Forwarded-Host and X-Forwarded-For as above; grpc-timeout into
+ * *timeout_ms.  Returns as gw_headers_to_metadata. */
+gw_result gw_headers_web_to_metadata(const gw_header *headers, size_t n, const char *peer,
+                                     gw_metadata_list *out, int64_t *timeout_ms, char *err,
+                                     size_t errlen);
+
 /* Appends key (lower case, [0-9a-z-_.]) = value (printable ASCII).
  * GW_OK, or GW_REFUSED with a reason in err[errlen], or GW_NOMEM. */
 gw_result gw_metadata_list_add(gw_metadata_list *list, const char *key, const char *value,

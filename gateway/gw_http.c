@@ -182,6 +182,8 @@ static enum MHD_Result send_out_of_memory(gw_http *h, gw_request *req, struct MH
 
 size_t gw_http_initial_metadata_size(const gw_request *req, const gw_metadata *md, size_t n)
 {
+    if (gw_request_is_web(req))
+        return gw_http_web_metadata_size(req, md, n);
     size_t bytes = gw_headers_metadata_size("Grpc-Metadata-", md, n);
     if (req->cors_origin) /* Access-Control-Expose-Headers names each header again */
         bytes += gw_headers_metadata_names_size("Grpc-Metadata-", md, n);
@@ -216,6 +218,8 @@ enum MHD_Result gw_http_send_metadata_too_large(gw_request *req, size_t bytes)
              "the upstream's response metadata takes %zu bytes as HTTP headers; after this "
              "request's own headers the gateway has room for %zu", bytes,
              gw_http_metadata_room(req));
+    if (gw_request_is_web(req))
+        return gw_http_web_send_error(req, GRPC_STATUS_INTERNAL, msg);
     req->grpc_code = GRPC_STATUS_INTERNAL;
     gw_buf body = GW_BUF_INIT;
     gw_status_error_body(&body, GRPC_STATUS_INTERNAL, msg, NULL, 0, NULL, NULL);
@@ -300,7 +304,8 @@ enum MHD_Result gw_http_queue(gw_request *req, struct MHD_Response *resp, unsign
     if (atomic_load(&req->http->stopping) || req->framing)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (gw_cors_enabled(&req->http->cfg.cors)) /* last: it names the headers above */
-        gw_cors_add_headers(&req->http->cfg.cors, req->cors_origin, resp);
+        gw_cors_add_headers(&req->http->cfg.cors, req->cors_origin, resp,
+                            gw_request_is_web(req) ? "grpc-status, grpc-message" : NULL);
     enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -314,6 +319,8 @@ enum MHD_Result gw_http_send_json(gw_request *req, unsigned status, gw_buf *body
 /* An error the gateway itself decided (no upstream details). */
 enum MHD_Result gw_http_send_error(gw_request *req, unsigned status, int code, const char *msg)
 {
+    if (gw_request_is_web(req))
+        return gw_http_web_send_error(req, code, msg);
     req->grpc_code = code;
     gw_buf body = GW_BUF_INIT;
     gw_status_error_body(&body, code, msg, NULL, 0, NULL, NULL);
@@ -322,6 +329,8 @@ enum MHD_Result gw_http_send_error(gw_request *req, unsigned status, int code, c
 
 enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r)
 {
+    if (gw_request_is_web(req))
+        return gw_http_web_send_status(req, r);
     gw_buf body = GW_BUF_INIT;
     req->grpc_code = (int)r->status;
     gw_status_error_body(&body, r->status, r->message ? r->message : "", r->trailing,
@@ -402,6 +411,8 @@ enum MHD_Result gw_http_send_result(gw_request *req)
         unsigned status = gw_health_response(r, req->health_service, &body);
         return gw_http_send_json(req, status, &body);
     }
+    if (gw_request_is_web(req))
+        return gw_http_web_send_result(req);
     if (!r)
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "cannot start the upstream call");
     if (r->status != GRPC_STATUS_OK)
@@ -565,8 +576,12 @@ static gw_result request_metadata(gw_request *req, gw_metadata_list *md, int64_t
     /* a stream may run long: without Grpc-Timeout it gets the cap */
     *timeout_ms = req->route->method->server_streaming ? req->http->cfg.max_timeout_ms
                                                        : req->http->cfg.timeout_ms;
-    gw_result rc = gw_headers_to_metadata(h->items, h->n, peer_address(req),
-                                          &req->http->cfg.forward, md, timeout_ms, err, errlen);
+    gw_result rc = gw_request_is_web(req)
+                       ? gw_headers_web_to_metadata(h->items, h->n, peer_address(req), md,
+                                                    timeout_ms, err, errlen)
+                       : gw_headers_to_metadata(h->items, h->n, peer_address(req),
+                                                &req->http->cfg.forward, md, timeout_ms, err,
+                                                errlen);
     if (rc == GW_OK)
         rc = gw_metadata_list_add(md, "x-request-id", req->request_id, err, errlen);
     if (*timeout_ms > req->http->cfg.max_timeout_ms)
@@ -647,7 +662,6 @@ static gw_result encode_requests(gw_request *req, gw_request_messages *out, char
 /* Body complete: transcode and start the call, or answer an error. */
 static enum MHD_Result start_call(gw_request *req)
 {
-    gw_http *h = req->http;
     const gw_method *m = req->route->method;
     char err[GW_BIND_ERR_SIZE];
     int streaming = m->server_streaming || m->client_streaming;
@@ -661,31 +675,41 @@ static enum MHD_Result start_call(gw_request *req)
         gw_buf_free(&wire);
         return send_transcode_error(req, rc, err);
     }
+    return gw_http_start_upstream(req, &wire, &requests);
+}
+
+enum MHD_Result gw_http_start_upstream(gw_request *req, gw_buf *wire,
+                                       gw_request_messages *requests)
+{
+    gw_http *h = req->http;
+    const gw_method *m = req->route->method;
+    int streaming = m->server_streaming || m->client_streaming;
+    char err[GW_BIND_ERR_SIZE];
     if (atomic_load(&h->stopping) > 1) { /* 1: draining, still served (Connection: close) */
-        gw_request_messages_free(&requests);
-        gw_buf_free(&wire);
+        gw_request_messages_free(requests);
+        gw_buf_free(wire);
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE, "the gateway is shutting down");
     }
     gw_metadata_list md = {.arena = &req->arena};
     int64_t timeout_ms;
     gw_result mrc = request_metadata(req, &md, &timeout_ms, err, sizeof(err));
     if (mrc != GW_OK) {
-        gw_request_messages_free(&requests);
-        gw_buf_free(&wire);
+        gw_request_messages_free(requests);
+        gw_buf_free(wire);
         return mrc == GW_TOO_LARGE
                    ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
                    : send_transcode_error(req, mrc, err);
     }
     if (streaming)
-        return gw_http_stream_start(req, &requests, md.items, md.n, timeout_ms);
+        return gw_http_stream_start(req, requests, md.items, md.n, timeout_ms);
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
     int started; /* -1: the call could not be started (no done) */
     if (req->thread->h2)
-        started = gw_h2_unary(req->thread->h2, m->path, &wire, md.items, md.n, timeout_ms,
+        started = gw_h2_unary(req->thread->h2, m->path, wire, md.items, md.n, timeout_ms,
                               on_upstream_done, req);
     else
-        started = gw_upstream_unary(h->upstream, m, &wire, md.items, md.n, timeout_ms,
+        started = gw_upstream_unary(h->upstream, m, wire, md.items, md.n, timeout_ms,
                                     on_upstream_done, req);
     if (started < 0) {
         req->result = NULL;
@@ -1068,72 +1092,34 @@ static int is_preflight(const gw_request *req, struct MHD_Connection *conn, cons
            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method");
 }
 
-/* What req is, before its body: a route of the API (req->route), /metrics,
- * /healthz or the console, or an answer known already (early_status: a
- * framing or header error, 404, 405, 413, 415, 503, OPTIONS *'s 200, or a
- * CORS preflight's 204). */
-static void classify_request(gw_request *req, struct MHD_Connection *conn, const char *url,
-                             const char *method, const char *version)
+/* req's answer when url is one of the gateway's own paths (/metrics,
+ * /healthz): 1 with req set for it, or 0 for a path of the API. */
+static int classify_own_path(gw_request *req, const char *url, const char *method, int preflight)
 {
-    gw_http *h = req->http;
-    head_size head = request_head_size(conn, method, url);
-    req->head_bytes = head.bytes;
-    req->cors_origin = cors_origin_of(req, conn); /* every answer, refusals too */
-    /* the request line and framing first: a request that cannot be read
-     * safely (its target, its body's length) is answered at once and its
-     * connection closed, whatever else is wrong with it */
-    if ((req->framing = request_line_error(conn, method, url))) {
-        req->early_status = 400;
+    int metrics = req->http->metrics && strcmp(url, METRICS_PATH) == 0;
+    if (!metrics && strcmp(url, GW_HEALTH_PATH) != 0)
+        return 0;
+    req->is_metrics = metrics;
+    req->early_status = preflight ? 204 : get_or_head(method) ? 0 : 405;
+    req->allow = "GET, HEAD";
+    req->health_service = NULL;
+    req->route = NULL;
+    return 1;
+}
+
+/* The route of the API that serves (method, url) in req->gen: req->route,
+ * or the answer known already (404; 405 with Allow; 503 while the API is
+ * incomplete; a CORS preflight's 204).  A gRPC-Web call is routed by its
+ * gRPC path. */
+static void route_request(gw_request *req, const char *url, const char *method, int preflight)
+{
+    const gw_router *router = &req->gen->router;
+    if (gw_request_is_web(req)) {
+        if (!(req->route = gw_router_match_web(router, url)))
+            req->early_status = req->gen->incomplete ? 503 : 404;
         return;
     }
-    if (req->authority && !valid_host(req->authority)) {
-        req->framing = "a request target whose host is not a host name or address and port";
-        req->early_status = 400;
-        return;
-    }
-    if ((req->early_status = framing_status(conn, version, &req->framing)))
-        return;
-    if (head.n_headers > MAX_HEADERS || head.bytes > REQUEST_HEAD_MAX) {
-        req->early_status = 431; /* rather than forward some and drop the rest */
-        return;
-    }
-    if (strcmp(url, "*") == 0) { /* asterisk-form: the server as a whole (RFC 9112 3.2.4) */
-        if (strcmp(method, "OPTIONS") == 0) {
-            req->early_status = 200;
-        } else {
-            req->framing = "a request target of * (for OPTIONS only)";
-            req->early_status = 400;
-        }
-        return;
-    }
-    int preflight = is_preflight(req, conn, method);
-    if (h->metrics && strcmp(url, METRICS_PATH) == 0) {
-        req->is_metrics = 1;
-        req->early_status = preflight ? 204 : get_or_head(method) ? 0 : 405;
-        req->allow = "GET, HEAD";
-        return;
-    }
-    if (strcmp(url, GW_HEALTH_PATH) == 0) {
-        req->early_status = preflight ? 204 : get_or_head(method) ? 0 : 405;
-        req->allow = "GET, HEAD";
-        req->health_service = NULL;
-        req->route = NULL;
-        return;
-    }
-    pthread_mutex_lock(&h->gen_lock);
-    req->gen = gw_gen_ref(h->gen);
-    pthread_mutex_unlock(&h->gen_lock);
-    if (h->cfg.docs && gw_http_console_owns(url)) { /* before the API's own routes */
-        req->console = 1;
-        req->early_status = preflight ? 204 : get_or_head(method) ? 0 : 405;
-        req->allow = "GET, HEAD";
-        return;
-    }
-    if (!req->gen) {
-        req->early_status = 503;
-        return;
-    }
-    switch (gw_router_match(&req->gen->router, method, url, &req->route, req->spans)) {
+    switch (gw_router_match(router, method, url, &req->route, req->spans)) {
     case GW_ROUTE_FOUND: break;
     case GW_ROUTE_NOT_FOUND: req->early_status = req->gen->incomplete ? 503 : 404; break;
     case GW_ROUTE_BAD_METHOD:
@@ -1141,10 +1127,23 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
         req->allow = allowed_methods(req, url);
         break;
     }
-    if (preflight && req->early_status != 404 && req->early_status != 503) {
+    if (!preflight)
+        return;
+    if (req->early_status != 404 && req->early_status != 503) {
         req->early_status = 204; /* before any OPTIONS route the API binds, as Envoy does */
         req->allow = allowed_methods(req, url);
+    } else if (req->http->cfg.grpc_web && gw_router_match_web(router, url)) {
+        req->early_status = 204; /* a gRPC-Web method's path */
+        req->allow = "POST";
     }
+}
+
+/* What the headers say of req's body: whether the client takes trailers,
+ * and the early answer for a body the gateway does not take (415: a
+ * Content-Encoding; 413: more than max_body_bytes). */
+static void classify_body(gw_request *req, struct MHD_Connection *conn, const char *version)
+{
+    gw_http *h = req->http;
     const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TE);
     /* trailers need a chunked response, which HTTP/1.0 has not */
     req->wants_trailers = te && strcasestr(te, "trailers") != NULL && version &&
@@ -1164,6 +1163,80 @@ static void classify_request(gw_request *req, struct MHD_Connection *conn, const
         req->early_status = 413;
     else if (!req->early_status && declared) /* read into one buffer, not a doubling chain */
         gw_buf_reserve(&req->body, declared < BODY_PRESIZE_MAX ? declared : BODY_PRESIZE_MAX);
+}
+
+/* The request line and framing: a request that cannot be read safely (its
+ * target, its body's length) is answered at once and its connection
+ * closed, whatever else is wrong with it.  1 with req->early_status set
+ * (400, 431, 501, or OPTIONS *'s 200), or 0. */
+static int classify_framing(gw_request *req, struct MHD_Connection *conn, const char *url,
+                            const char *method, const char *version, const head_size *head)
+{
+    if ((req->framing = request_line_error(conn, method, url))) {
+        req->early_status = 400;
+        return 1;
+    }
+    if (req->authority && !valid_host(req->authority)) {
+        req->framing = "a request target whose host is not a host name or address and port";
+        req->early_status = 400;
+        return 1;
+    }
+    if ((req->early_status = framing_status(conn, version, &req->framing)))
+        return 1;
+    if (head->n_headers > MAX_HEADERS || head->bytes > REQUEST_HEAD_MAX) {
+        req->early_status = 431; /* rather than forward some and drop the rest */
+        return 1;
+    }
+    if (strcmp(url, "*") == 0) { /* asterisk-form: the server as a whole (RFC 9112 3.2.4) */
+        if (strcmp(method, "OPTIONS") == 0) {
+            req->early_status = 200;
+        } else {
+            req->framing = "a request target of * (for OPTIONS only)";
+            req->early_status = 400;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* What req is, before its body: a route of the API (req->route; a
+ * gRPC-Web call when req->web says so), /metrics, /healthz or the console,
+ * or an answer known already (early_status: a framing or header error,
+ * 404, 405, 413, 415, 503, OPTIONS *'s 200, or a CORS preflight's 204). */
+static void classify_request(gw_request *req, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version)
+{
+    gw_http *h = req->http;
+    head_size head = request_head_size(conn, method, url);
+    req->head_bytes = head.bytes;
+    req->cors_origin = cors_origin_of(req, conn); /* every answer, refusals too */
+    if (classify_framing(req, conn, url, method, version, &head))
+        return; /* HTTP's errors, gRPC-Web or not */
+    if (h->cfg.grpc_web && strcmp(method, "POST") == 0) /* from here its errors are gRPC-Web's */
+        req->web = gw_grpcweb_mode(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                               MHD_HTTP_HEADER_CONTENT_TYPE));
+    if (req->web == GW_WEB_OTHER) {
+        req->early_status = 415;
+        return;
+    }
+    int preflight = is_preflight(req, conn, method);
+    if (!gw_request_is_web(req) && classify_own_path(req, url, method, preflight))
+        return;
+    pthread_mutex_lock(&h->gen_lock);
+    req->gen = gw_gen_ref(h->gen);
+    pthread_mutex_unlock(&h->gen_lock);
+    if (!gw_request_is_web(req) && h->cfg.docs && gw_http_console_owns(url)) {
+        req->console = 1; /* before the API's own routes */
+        req->early_status = preflight ? 204 : get_or_head(method) ? 0 : 405;
+        req->allow = "GET, HEAD";
+        return;
+    }
+    if (!req->gen) {
+        req->early_status = 503;
+        return;
+    }
+    route_request(req, url, method, preflight);
+    classify_body(req, conn, version);
 }
 
 static gw_request *new_request(gw_http_thread *t, struct MHD_Connection *conn, const char *url,
@@ -1245,6 +1318,10 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
     case 204:
         return send_preflight(req);
     case 404:
+        if (gw_request_is_web(req)) { /* what a gRPC server answers */
+            snprintf(msg, sizeof(msg), "unknown method %.200s", url);
+            return gw_http_send_error(req, 404, GRPC_STATUS_UNIMPLEMENTED, msg);
+        }
         snprintf(msg, sizeof(msg), "no route for %s %.200s", method, url);
         return gw_http_send_error(req, 404, GRPC_STATUS_NOT_FOUND, msg);
     case 405:
@@ -1261,6 +1338,11 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
                                                               : GRPC_STATUS_UNIMPLEMENTED,
                                   msg);
     case 415:
+        if (req->web == GW_WEB_OTHER)
+            return gw_http_send_error(req, 415, GRPC_STATUS_INVALID_ARGUMENT,
+                                      "the gateway passes only protobuf messages through "
+                                      "gRPC-Web (application/grpc-web, application/grpc-web+proto, "
+                                      "application/grpc-web-text, application/grpc-web-text+proto)");
         return gw_http_send_error(req, 415, GRPC_STATUS_INVALID_ARGUMENT,
                                   "a request body with a Content-Encoding is not supported "
                                   "(the gateway reads JSON as it is sent)");
@@ -1353,7 +1435,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return send_metrics(req);
         if (!req->route)
             return start_health_check(req);
-        return start_call(req);
+        return gw_request_is_web(req) ? gw_http_web_start(req) : start_call(req);
     case REQ_DONE: /* 4: resumed with the result (or a stream's first event) */
         if (!req->stream) /* a stream's is watched until it completes */
             gw_loop_watch_stop(req->thread->loop, &req->hangup);

@@ -40,6 +40,7 @@ typedef struct gw_http_config {
     gw_header_names reply;  /* response metadata sent as these plain headers */
     gw_cors cors;           /* which browsers' origins may call */
     int gzip;               /* gzip JSON and text answers for clients that take it */
+    int grpc_web;           /* also serve gRPC-Web calls (gw_http_web.c) */
     const char *status_metadata; /* reply metadata setting a success's HTTP status, or NULL */
     gw_json_options json;
     int docs;               /* serve /openapi.json and the console at /docs */

@@ -16,6 +16,7 @@
 #include "gw_arena.h"
 #include "gw_conns.h"
 #include "gw_gen.h"
+#include "gw_grpcweb.h"
 #include "gw_http.h"
 #include "gw_loop.h"
 #include "gw_metrics.h"
@@ -91,6 +92,8 @@ typedef struct gw_request {
     size_t dropped;          /* body bytes read and dropped after an early_status */
     size_t head_bytes;       /* of the pool the request line and headers take */
     const gw_route *route;
+    gw_web_mode web;         /* a gRPC-Web call (BINARY, TEXT; gw_http_web.c), or NONE;
+                              * OTHER: a gRPC-Web type the gateway refuses (415) */
     gw_path_span spans[GW_ROUTE_MAX_VARS];
     const char *path;        /* MHD's copy of the raw path, valid for the request */
     const char *authority;   /* an absolute-form target's host[:port] (arena), or NULL */
@@ -212,5 +215,33 @@ size_t gw_http_console_paths(const char *out[3]);
  * req->gen (503 before the first API), or a file of the console's folder
  * (404 for any other name, or when it is not installed). */
 enum MHD_Result gw_http_console_respond(gw_request *req);
+
+/* Starts req's call with its request encoded: `wire` (a method with one
+ * request and one reply) or `requests` (streaming methods), both taken
+ * over; or answers why it cannot start (the gateway stopping, headers that
+ * cannot be metadata). */
+enum MHD_Result gw_http_start_upstream(gw_request *req, gw_buf *wire,
+                                       gw_request_messages *requests);
+
+/* 1 if req is a gRPC-Web call the gateway serves. */
+static inline int gw_request_is_web(const gw_request *req)
+{
+    return req->web == GW_WEB_BINARY || req->web == GW_WEB_TEXT;
+}
+
+/* gRPC-Web calls (gw_http_web.c), for a request whose `web` is BINARY or
+ * TEXT: starts the call once the body is in; answers an error as gRPC-Web
+ * does, trailers-only (gw_http_send_error and the others below come here
+ * for such a request); answers a call with one reply (req->result). */
+enum MHD_Result gw_http_web_start(gw_request *req);
+enum MHD_Result gw_http_web_send_error(gw_request *req, int code, const char *msg);
+enum MHD_Result gw_http_web_send_status(gw_request *req, const gw_upstream_result *r);
+enum MHD_Result gw_http_web_send_result(gw_request *req);
+
+/* Response metadata md[0..n) as the header fields of a gRPC-Web answer
+ * (those gw_grpcweb_metadata_ok takes), and the bytes they take there. */
+void gw_http_web_add_metadata(gw_request *req, struct MHD_Response *resp, const gw_metadata *md,
+                              size_t n);
+size_t gw_http_web_metadata_size(const gw_request *req, const gw_metadata *md, size_t n);
 
 #endif /* GW_HTTP_INT_H */

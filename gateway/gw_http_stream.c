@@ -7,7 +7,8 @@
  * message and {"error":{…}} if the stream fails midway, or Server-Sent
  * Events (data: … frames) when the client accepts text/event-stream; or,
  * for messages that are google.api.HttpBody, their data one after the
- * other, with the first one's content_type.  Each
+ * other, with the first one's content_type; or, for a gRPC-Web call, each
+ * message's frame and then the trailer frame (gw_grpcweb.h).  Each
  * message is written before the next one is asked for (gw_stream_next), so
  * a slow client slows the upstream instead of filling memory.  The content
  * reader suspends the connection when it has nothing to send; the upstream
@@ -39,6 +40,7 @@ typedef struct gw_http_stream {
     int suspended;              /* the connection waits for an event */
     int final_written;
     int sse;                    /* text/event-stream framing */
+    gw_web_mode web;            /* gRPC-Web framing (BINARY, TEXT), or NONE */
     int raw;                    /* HttpBody messages: their data as they are */
     const gw_field *raw_field;  /* the response_body field that holds it, or NULL */
     char *raw_type;             /* the first message's content_type (malloc'd), or NULL */
@@ -46,13 +48,18 @@ typedef struct gw_http_stream {
     gw_buf chunk;               /* text being written */
     size_t chunk_off;
     const char *oom_line;       /* no memory for a line: this one ends the stream */
-    size_t oom_off;
+    size_t oom_len, oom_off;
 } gw_http_stream;
 
 /* The line that ends a stream when a message's line cannot be made for
  * want of memory: static, so that writing it needs none. */
 static const char OOM_LINE[] = "{\"error\":" GW_OOM_BODY "}\n";
 static const char OOM_SSE[] = "event: error\ndata: " GW_OOM_BODY "\n\n";
+/* gRPC-Web's: the trailer frame of grpc-status 13, grpc-message GW_ERR_OOM */
+static const char OOM_WEB[] = "\x80\x00\x00\x00\x2c"
+                              "grpc-status:13\r\ngrpc-message:" GW_ERR_OOM "\r\n";
+static const char OOM_WEB_TEXT[] =
+    "gAAAACxncnBjLXN0YXR1czoxMw0KZ3JwYy1tZXNzYWdlOm91dCBvZiBtZW1vcnkNCg==";
 
 /* An upstream event arrived: store it and wake the connection.  A method
  * with one reply is answered when the call ends; a message after its reply
@@ -153,9 +160,10 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
     pthread_mutex_init(&st->lock, NULL);
     const char *accept = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_ACCEPT);
-    st->raw = req->route->raw_reply;
+    st->web = gw_request_is_web(req) ? req->web : GW_WEB_NONE;
+    st->raw = !st->web && req->route->raw_reply;
     st->raw_field = req->route->raw_reply_field;
-    st->sse = !st->raw && accept && strcasestr(accept, "text/event-stream") != NULL;
+    st->sse = !st->web && !st->raw && accept && strcasestr(accept, "text/event-stream") != NULL;
     req->stream = st;
     static const gw_stream_handler streamed = {on_message, on_done, 0};
     static const gw_stream_handler one_reply = {on_message, on_done, 1};
@@ -186,6 +194,10 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
 static gw_result format_message(gw_request *req, gw_http_stream *st,
                                 const gw_upstream_result *r, char *err, size_t errlen)
 {
+    if (st->web) { /* the message as it came */
+        gw_grpcweb_add_message(st->web, r->reply, r->reply_len, &st->chunk);
+        return GW_OK;
+    }
     if (st->raw) { /* the data alone; the first message's content_type heads the answer */
         gw_buf held = GW_BUF_INIT;
         gw_httpbody hb;
@@ -229,11 +241,17 @@ static void format_error(gw_http_stream *st, int code, const char *message,
     gw_buf_free(&json);
 }
 
-/* The end of the stream: nothing for OK, an error line otherwise. */
+/* The end of the stream: nothing for OK, an error line otherwise; for
+ * gRPC-Web, the trailer frame either way. */
 static void format_final(gw_request *req, gw_http_stream *st, const gw_upstream_result *r)
 {
     req->grpc_code = r ? (int)r->status : GRPC_STATUS_INTERNAL; /* for the access log */
-    if (!r)
+    if (st->web && r)
+        gw_grpcweb_add_trailers(st->web, (int)r->status, r->message, r->trailing, r->n_trailing,
+                                &st->chunk);
+    else if (st->web)
+        gw_grpcweb_add_trailers(st->web, GRPC_STATUS_INTERNAL, GW_ERR_OOM, NULL, 0, &st->chunk);
+    else if (!r)
         format_error(st, GRPC_STATUS_INTERNAL, GW_ERR_OOM, NULL, 0, NULL, NULL);
     else if (r->status != GRPC_STATUS_OK)
         format_error(st, r->status, r->message ? r->message : "", r->trailing, r->n_trailing,
@@ -261,7 +279,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
     for (;;) {
         pthread_mutex_lock(&st->lock);
         if (st->oom_line) {
-            size_t left = strlen(st->oom_line) - st->oom_off, n = left < max ? left : max;
+            size_t left = st->oom_len - st->oom_off, n = left < max ? left : max;
             memcpy(buf, st->oom_line + st->oom_off, n);
             st->oom_off += n;
             req->bytes_out += n;
@@ -307,7 +325,13 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
             pthread_mutex_lock(&st->lock);
             gw_buf_free(&st->chunk);
             st->chunk_off = 0;
-            st->oom_line = st->sse ? OOM_SSE : OOM_LINE;
+            st->oom_line = st->web == GW_WEB_TEXT ? OOM_WEB_TEXT
+                         : st->web                ? OOM_WEB
+                         : st->sse                ? OOM_SSE
+                                                  : OOM_LINE;
+            st->oom_len = st->web == GW_WEB_TEXT ? sizeof(OOM_WEB_TEXT) - 1
+                        : st->web                ? sizeof(OOM_WEB) - 1
+                                                 : strlen(st->oom_line);
             req->grpc_code = GRPC_STATUS_INTERNAL; /* for the access log */
             pthread_mutex_unlock(&st->lock);
         }
@@ -386,7 +410,9 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
     if (st->sse)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     req->grpc_code = GRPC_STATUS_CANCELLED; /* until the stream's end says otherwise */
-    if (first)
+    if (first && st->web)
+        gw_http_web_add_metadata(req, resp, first->initial, first->n_initial);
+    else if (first)
         gw_http_add_metadata_headers(req, resp, "Grpc-Metadata-", &req->http->cfg.reply,
                                      first->initial, first->n_initial);
     if (msg) { /* first: its headers are added, its line is made; ask for the next */
@@ -394,7 +420,8 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
         gw_stream_next(st->call);
     }
     /* the length is counted as the stream is read */
-    const char *type = st->raw ? (st->raw_type ? st->raw_type : GW_HTTPBODY_DEFAULT_TYPE)
+    const char *type = st->web ? gw_grpcweb_content_type(st->web)
+                     : st->raw ? (st->raw_type ? st->raw_type : GW_HTTPBODY_DEFAULT_TYPE)
                      : st->sse ? "text/event-stream"
                                : "application/json";
     return gw_http_queue(req, resp, MHD_HTTP_OK, type, 0);
@@ -405,7 +432,9 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
     gw_http_stream *st = req->stream;
     pthread_mutex_lock(&st->lock);
     gw_upstream_result *first = st->pending ? st->pending : st->final;
-    int failed_early = !st->pending && (!st->final || st->final->status != GRPC_STATUS_OK);
+    /* gRPC-Web answers a call that ends with no message trailers-only */
+    int failed_early = !st->pending && (!st->final || st->final->status != GRPC_STATUS_OK ||
+                                        st->web);
     pthread_mutex_unlock(&st->lock);
     if (!st->call)
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,

@@ -97,6 +97,7 @@ static const char **api_source(const rp_config *cfg, gw_gen_source *src)
     src->routes.services = (const char *const *)cfg->gateway.services;
     src->routes.n_services = cfg->gateway.n_services;
     src->routes.auto_map = cfg->gateway.auto_map;
+    src->routes.grpc_web = cfg->gateway.grpc_web;
     src->routes.config_path = cfg->path;
     src->routes.services_line = cfg->gateway.services_line;
     src->routes.n_own_paths =
@@ -109,6 +110,9 @@ static void log_routes(const gw_gen *g)
     for (size_t i = 0; i < g->router.n_routes; i++)
         rp_log("route %s %s -> %s", g->router.routes[i].binding->verb,
                 g->router.routes[i].binding->path_template, g->router.routes[i].method->path);
+    if (g->router.n_web_routes)
+        rp_log("gRPC-Web: %zu methods, at POST /package.Service/Method",
+               g->router.n_web_routes);
 }
 
 /*
@@ -254,6 +258,7 @@ static gw_http_config http_config(const rp_config *cfg, int threads, const gw_st
         .forward = {cfg->gateway.forward_headers, cfg->gateway.n_forward_headers},
         .reply = {cfg->gateway.reply_headers, cfg->gateway.n_reply_headers},
         .gzip = cfg->gateway.gzip,
+        .grpc_web = cfg->gateway.grpc_web,
         .status_metadata = cfg->gateway.status_metadata,
         .cors = {cfg->gateway.cors_origins, cfg->gateway.n_cors_origins, cfg->gateway.cors_any,
                  cfg->gateway.cors_allow_credentials, cfg->gateway.cors_max_age},

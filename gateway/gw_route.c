@@ -546,6 +546,46 @@ static int add_auto_route(gw_router *r, const gw_method *m, char *err, size_t er
     return add_route(r, m, b, err, errlen);
 }
 
+static int compare_web_routes(const void *pa, const void *pb)
+{
+    const gw_route *a = pa, *b = pb;
+    return strcmp(a->method->path, b->method->path);
+}
+
+/* gRPC-Web: a route for every method of the services exposed, found by
+ * its gRPC path; by path order, for gw_router_match_web. */
+static int add_web_routes(gw_router *r, const gw_method *methods, size_t n,
+                          const gw_router_options *opt, const gw_names *listed, char *err,
+                          size_t errlen)
+{
+    r->web_routes = calloc(n ? n : 1, sizeof(*r->web_routes));
+    if (!r->web_routes) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (exposed(&methods[i], opt, listed))
+            r->web_routes[r->n_web_routes++].method = &methods[i];
+    qsort(r->web_routes, r->n_web_routes, sizeof(*r->web_routes), compare_web_routes);
+    return 0;
+}
+
+const gw_route *gw_router_match_web(const gw_router *r, const char *path)
+{
+    size_t lo = 0, hi = r->n_web_routes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(path, r->web_routes[mid].method->path);
+        if (c == 0)
+            return &r->web_routes[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
 int gw_router_build_with(gw_router *r, const gw_method *methods, size_t n,
                          const gw_router_options *opt, char *err, size_t errlen)
 {
@@ -576,6 +616,8 @@ int gw_router_build_with(gw_router *r, const gw_method *methods, size_t n,
         if (rc == 0 && m->n_bindings == 0 && opt->auto_map)
             rc = add_auto_route(r, m, err, errlen);
     }
+    if (rc == 0 && opt->grpc_web)
+        rc = add_web_routes(r, methods, n, opt, &listed, err, errlen);
     gw_names_free(&listed);
     if (rc == 0)
         rc = check_conflicts(r, err, errlen);
@@ -607,6 +649,7 @@ void gw_router_free(gw_router *r)
     free(r->auto_paths);
     free(r->auto_bindings);
     free(r->routes);
+    free(r->web_routes);
     gw_route_index_free(&r->index);
     memset(r, 0, sizeof(*r));
 }

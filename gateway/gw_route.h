@@ -92,6 +92,8 @@ typedef struct gw_router {
     gw_route *routes;       /* most specific first */
     size_t n_routes;
     gw_route_index index;   /* which routes a path may match */
+    gw_route *web_routes;   /* gRPC-Web: one per method, no binding, by method path */
+    size_t n_web_routes;
     gw_http_binding *auto_bindings; /* owned: the auto-mapped POST bindings */
     char **auto_paths;
     size_t n_auto;
@@ -105,6 +107,7 @@ typedef struct gw_router_options {
                                   * list), by name: no routes for others; NULL: not
                                   * known */
     int auto_map;                /* unannotated methods: POST /pkg.Service/Method, body "*" */
+    int grpc_web;                /* gRPC-Web routes: every method, by its gRPC path */
     int allow_missing;           /* a listed service may be absent (API not complete yet) */
     const char *config_path;     /* the INI and the line of its [gateway] services, for */
     int services_line;           /* "FILE:LINE: " before an error about it; or NULL, 0 */
@@ -144,6 +147,10 @@ typedef enum gw_route_result {
  * names for the path are tried, unless it names more than 64 (then all). */
 gw_route_result gw_router_match(const gw_router *r, const char *verb, const char *path,
                                 const gw_route **route, gw_path_span *spans);
+
+/* gRPC-Web: the route of the method whose gRPC path ("/pkg.Service/Method")
+ * is `path`, or NULL.  O(log n). */
+const gw_route *gw_router_match_web(const gw_router *r, const char *path);
 
 /* The verbs that raw `path` takes, "GET, POST" (each once, in route order),
  * into out[outlen]: the Allow header of a 405. */

@@ -671,7 +671,8 @@ static void test_gateway_switches(void **state)
     fixture *f = *state;
     static const char *const keys[] = {"ignore_unknown_query_parameters",
                                        "json_ignore_unknown_fields", "json_emit_defaults",
-                                       "json_proto_names", "json_enum_numbers", "gzip"};
+                                       "json_proto_names", "json_enum_numbers", "gzip",
+                                       "grpc_web"};
     static const struct {
         const char *text;
         int value;
@@ -685,7 +686,8 @@ static void test_gateway_switches(void **state)
                       : k == 2 ? cfg->gateway.json_emit_defaults
                       : k == 3 ? cfg->gateway.json_proto_names
                       : k == 4 ? cfg->gateway.json_enum_numbers
-                               : cfg->gateway.gzip;
+                      : k == 5 ? cfg->gateway.gzip
+                               : cfg->gateway.grpc_web;
             if (got != values[v].value)
                 fail_msg("%s = %s gave %d", keys[k], values[v].text, got);
             rp_config_free(cfg);

@@ -82,6 +82,34 @@ static void test_base64_len(void **state)
     assert_int_equal(rp_metadata_base64_len(6145, RP_BASE64_PADDED), 8196);
 }
 
+/* gRPC-Web: which request headers go on as metadata, which response
+ * metadata goes out as header fields or trailer lines. */
+static void test_web_keys(void **state)
+{
+    (void)state;
+    const char *goes_on[] = {"x-custom", "Authorization", "Cookie", "X-User-Agent", "trace-bin",
+                             "Origin", "x.y_z"};
+    for (size_t i = 0; i < sizeof(goes_on) / sizeof(goes_on[0]); i++)
+        if (!rp_metadata_web_request_key(goes_on[i], strlen(goes_on[i])))
+            fail_msg("request header %s should go on", goes_on[i]);
+    const char *stays[] = {"Host", "Content-Type", "Content-Length", "Connection", "TE",
+                           "grpc-timeout", "Grpc-Foo", "X-Grpc-Web", "Accept", "Accept-Encoding",
+                           "User-Agent", "X-Forwarded-For", "X-Request-Id", "a b", "", "x:y"};
+    for (size_t i = 0; i < sizeof(stays) / sizeof(stays[0]); i++)
+        if (rp_metadata_web_request_key(stays[i], strlen(stays[i])))
+            fail_msg("request header '%s' should not go on", stays[i]);
+    const char *goes_out[] = {"x-one", "trace-bin", "grpc-status-details-bin", "location"};
+    for (size_t i = 0; i < sizeof(goes_out) / sizeof(goes_out[0]); i++)
+        if (!rp_metadata_web_reply_key(goes_out[i], strlen(goes_out[i])))
+            fail_msg("reply metadata %s should go out", goes_out[i]);
+    const char *held[] = {"grpc-status", "grpc-message", "grpc-foo", "content-type",
+                          "content-length", "x-request-id", "vary", "access-control-allow-origin",
+                          "transfer-encoding", ""};
+    for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++)
+        if (rp_metadata_web_reply_key(held[i], strlen(held[i])))
+            fail_msg("reply metadata '%s' should not go out", held[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_text_valid),
         cmocka_unit_test(test_request_id_valid),
         cmocka_unit_test(test_base64_len),
+        cmocka_unit_test(test_web_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
