@@ -188,6 +188,8 @@ static int key_chars(const char *name, size_t len)
 
 int rp_metadata_web_request_key(const char *name, size_t len)
 {
+    if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0)
+        return 0; /* Proxy-Authorization and the like: for a proxy on the way, not the call */
     return key_chars(name, len) && !rp_metadata_transport_key(name, len) &&
            !in_list(web_request_own, COUNT(web_request_own), name, len) &&
            !in_list(gateway_sent, COUNT(gateway_sent), name, len);

@@ -64,7 +64,7 @@ const char *rp_metadata_reply_refusal(const char *name);
 /* gRPC-Web (the gateway passes a call's headers on as its metadata): 1 if
  * request header name[len] goes on as metadata, under its name in lower
  * case: one that makes a metadata key, not one the transport sets or gRPC
- * reserves (grpc-*; grpc-timeout is the deadline), not the protocol's
+ * reserves (grpc-*; grpc-timeout is the deadline), not Proxy-*, not the protocol's
  * marker X-Grpc-Web, Accept or Accept-Encoding (which ask the gateway for
  * its answer's form), nor one the gateway sends its own of
  * (User-Agent, X-Forwarded-For, X-Forwarded-Host, X-Request-Id). */

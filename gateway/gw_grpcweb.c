@@ -47,10 +47,13 @@ const char *gw_grpcweb_content_type(gw_web_mode mode)
     return mode == GW_WEB_TEXT ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
 }
 
-/* Decodes base64 text[len] into out: padded pieces one after the other,
- * the last one maybe unpadded.  GW_OK, GW_REFUSED or GW_NOMEM. */
+/* Decodes base64 text[len] (the standard alphabet, as gRPC-Web has it)
+ * into out: padded pieces one after the other, the last one maybe
+ * unpadded.  GW_OK, GW_REFUSED or GW_NOMEM. */
 static gw_result decode_text(const char *text, size_t len, gw_buf *out)
 {
+    if (len && (memchr(text, '-', len) || memchr(text, '_', len)))
+        return GW_REFUSED; /* the URL-safe alphabet, which gw_base64_decode takes too */
     size_t start = 0;
     while (start < len) {
         const char *pad = memchr(text + start, '=', len - start);

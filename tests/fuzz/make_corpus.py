@@ -226,6 +226,21 @@ def main():
     for i, (router, verb, ignore, request, body) in enumerate(binds):
         write("bind", "b%02d" % i, bytes([router | verb << 2 | ignore << 5]) + (request + "\n" + body).encode())
 
+    frame = lambda flag, msg: bytes([flag]) + len(msg).to_bytes(4, "big") + msg
+    grpcweb = {
+        "echo": frame(0, b"\x0a\x0dthis is vlaue"),
+        "three": frame(0, b"a") + frame(0, b"") + frame(0, b"\x00\x01\x02"),
+        "compressed": frame(1, b"x"),
+        "trailers": frame(0x80, b"grpc-status:0\r\n"),
+        "cut": frame(0, b"abcdef")[:7],
+        "huge": b"\x00\xff\xff\xff\xff",
+        "b64-pieces": base64.b64encode(frame(0, b"hello")) + base64.b64encode(frame(0, b"x")),
+        "type": b"application/grpc-web-text+proto; charset=utf-8",
+        "message": "caf\u00e9 100% \r\n\t".encode(),
+    }
+    for i, (name, body) in enumerate(grpcweb.items()):
+        write("grpcweb", name, bytes([i & 1]) + body)
+
     configs = {
         "full": "[supervisor]\nstop_timeout = 5\n\n[host]\nlisten = 127.0.0.1:5505\nthreads = 2\n"
                 "max_message_bytes = 4194304\nmax_concurrent_streams = 100\ndrain_timeout = 4\n\n"

@@ -152,6 +152,8 @@ static void test_read_refused(void **state)
     assert_refused(GW_WEB_TEXT, "AAAAAAFh=", 9, 3, "not base64");   /* '=' after a full group */
     assert_refused(GW_WEB_TEXT, "AAAAAAE===", 10, 3, "not base64"); /* three '=' */
     assert_refused(GW_WEB_TEXT, "A", 1, 3, "not base64");
+    assert_refused(GW_WEB_TEXT, "AAAAAAH_", 8, 3, "not base64"); /* URL-safe alphabet */
+    assert_refused(GW_WEB_TEXT, "AAAAAAH-", 8, 3, "not base64");
     assert_refused(GW_WEB_TEXT, "AAAA", 4, 3, "5-byte prefix"); /* base64 of 3 bytes */
 }
 

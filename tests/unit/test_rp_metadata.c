@@ -94,7 +94,8 @@ static void test_web_keys(void **state)
             fail_msg("request header %s should go on", goes_on[i]);
     const char *stays[] = {"Host", "Content-Type", "Content-Length", "Connection", "TE",
                            "grpc-timeout", "Grpc-Foo", "X-Grpc-Web", "Accept", "Accept-Encoding",
-                           "User-Agent", "X-Forwarded-For", "X-Request-Id", "a b", "", "x:y"};
+                           "User-Agent", "X-Forwarded-For", "X-Request-Id", "a b", "", "x:y",
+                           "Proxy-Authorization", "proxy-foo"};
     for (size_t i = 0; i < sizeof(stays) / sizeof(stays[0]); i++)
         if (rp_metadata_web_request_key(stays[i], strlen(stays[i])))
             fail_msg("request header '%s' should not go on", stays[i]);
