@@ -153,6 +153,32 @@ const char *gw_header_names_find(const gw_header_names *names, const char *name,
     return NULL;
 }
 
+/* The headers both mappings read alike: Grpc-Timeout into *timeout_ms,
+ * X-Forwarded-Host and X-Forwarded-For (the first of each) into f.  1 if
+ * name[len] is one of them, with *rc GW_REFUSED and err set for a
+ * malformed Grpc-Timeout; else 0. */
+static int take_shared(const char *name, size_t len, const char *value, forwarded *f,
+                       int64_t *timeout_ms, gw_result *rc, char *err, size_t errlen)
+{
+    if (len == 12 && strcasecmp(name, "grpc-timeout") == 0) {
+        int64_t ms = gw_headers_parse_grpc_timeout(value);
+        if (ms < 0) {
+            snprintf(err, errlen, "Grpc-Timeout '%.40s' is not a gRPC timeout (e.g. 500m, 10S)",
+                     value);
+            *rc = GW_REFUSED;
+        } else if (ms > 0) { /* a zero (no time at all) is no deadline asked, as grpc-gateway reads it */
+            *timeout_ms = ms;
+        }
+    } else if (len == 16 && strcasecmp(name, "x-forwarded-host") == 0) {
+        f->x_host = f->x_host ? f->x_host : value;
+    } else if (len == 15 && strcasecmp(name, "x-forwarded-for") == 0) {
+        f->x_for = f->x_for ? f->x_for : value;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char *peer,
                                  const gw_header_names *fwd, gw_metadata_list *out,
                                  int64_t *timeout_ms, char *err, size_t errlen)
@@ -163,13 +189,8 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
         const char *name = headers[i].name, *value = headers[i].value;
         size_t len = strlen(name);
         gw_result rc = GW_OK;
-        if (len == 12 && strcasecmp(name, "grpc-timeout") == 0) {
-            int64_t ms = gw_headers_parse_grpc_timeout(value);
-            if (ms < 0)
-                return snprintf(err, errlen, "Grpc-Timeout '%.40s' is not a gRPC timeout "
-                                             "(e.g. 500m, 10S)", value), GW_REFUSED;
-            if (ms > 0) /* a zero (no time at all) is no deadline asked, as grpc-gateway reads it */
-                *timeout_ms = ms;
+        if (take_shared(name, len, value, &f, timeout_ms, &rc, err, errlen)) {
+            /* read */
         } else if (len >= prefix_len && strncasecmp(name, METADATA_PREFIX, prefix_len) == 0) {
             const char *key = name + prefix_len;
             if (rp_metadata_transport_key(key, len - prefix_len)) {
@@ -194,10 +215,6 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
                 rc = add(out, "", "authorization", value, err, errlen);
             if (len == 4 && strcasecmp(name, "host") == 0 && !f.host)
                 f.host = value;
-        } else if (len == 16 && strcasecmp(name, "x-forwarded-host") == 0 && !f.x_host) {
-            f.x_host = value;
-        } else if (len == 15 && strcasecmp(name, "x-forwarded-for") == 0 && !f.x_for) {
-            f.x_for = value;
         } else if (gw_header_names_find(fwd, name, len)) { /* names checked by rp_config */
             rc = add(out, "", name, value, err, errlen);
         }
@@ -216,19 +233,10 @@ gw_result gw_headers_web_to_metadata(const gw_header *headers, size_t n, const c
         const char *name = headers[i].name, *value = headers[i].value;
         size_t len = strlen(name);
         gw_result rc = GW_OK;
-        if (len == 12 && strcasecmp(name, "grpc-timeout") == 0) {
-            int64_t ms = gw_headers_parse_grpc_timeout(value);
-            if (ms < 0)
-                return snprintf(err, errlen, "grpc-timeout '%.40s' is not a gRPC timeout "
-                                             "(e.g. 500m, 10S)", value), GW_REFUSED;
-            if (ms > 0)
-                *timeout_ms = ms;
-        } else if (len == 4 && strcasecmp(name, "host") == 0 && !f.host) {
-            f.host = value;
-        } else if (len == 16 && strcasecmp(name, "x-forwarded-host") == 0 && !f.x_host) {
-            f.x_host = value;
-        } else if (len == 15 && strcasecmp(name, "x-forwarded-for") == 0 && !f.x_for) {
-            f.x_for = value;
+        if (take_shared(name, len, value, &f, timeout_ms, &rc, err, errlen)) {
+            /* read */
+        } else if (len == 4 && strcasecmp(name, "host") == 0) {
+            f.host = f.host ? f.host : value;
         } else if (rp_metadata_web_request_key(name, len)) {
             /* a value gRPC cannot carry is left out, as a browser's own
              * headers may hold anything; a -bin one that is not base64

@@ -53,6 +53,7 @@ import time
 import unittest
 
 import harness
+from pyupstream import _varint as varint
 import test_gateway_foreign as foreign
 import test_gateway_rest as rest
 
@@ -98,18 +99,6 @@ class Pb:
             import testkit_pb2
             cls.testkit, cls.calc = testkit_pb2, calc_pb2
         return cls
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def string_message(value):
