@@ -668,8 +668,9 @@ static size_t route_candidates(const gw_router *r, const char *path, size_t *can
     return *all ? r->n_routes : n;
 }
 
-gw_route_result gw_router_match(const gw_router *r, const char *verb, const char *path,
-                                const gw_route **route, gw_path_span *spans)
+/* gw_router_match for exactly `verb`. */
+static gw_route_result match_verb(const gw_router *r, const char *verb, const char *path,
+                                  const gw_route **route, gw_path_span *spans)
 {
     size_t cand[ROUTE_CANDIDATES_MAX];
     int all;
@@ -686,6 +687,16 @@ gw_route_result gw_router_match(const gw_router *r, const char *verb, const char
         path_matched = 1;
     }
     return path_matched ? GW_ROUTE_BAD_METHOD : GW_ROUTE_NOT_FOUND;
+}
+
+gw_route_result gw_router_match(const gw_router *r, const char *verb, const char *path,
+                                const gw_route **route, gw_path_span *spans)
+{
+    gw_route_result rc = match_verb(r, verb, path, route, spans);
+    if (rc == GW_ROUTE_BAD_METHOD && strcmp(verb, "HEAD") == 0 &&
+        match_verb(r, "GET", path, route, spans) == GW_ROUTE_FOUND)
+        return GW_ROUTE_FOUND;
+    return rc;
 }
 
 /* 1 if "GET, POST"-style list `list` names verb. */
@@ -709,8 +720,13 @@ void gw_router_allowed(const gw_router *r, const char *path, char *out, size_t o
     for (size_t i = 0; i < n && len < outlen; i++) {
         const gw_route *rt = &r->routes[all ? i : cand[i]];
         const char *verb = rt->binding->verb;
-        if (gw_template_match(&rt->tmpl, path, spans) && !verb_listed(out, verb)) {
-            int k = snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", verb);
+        if (!gw_template_match(&rt->tmpl, path, spans))
+            continue;
+        for (int head = 0; head < 2 && len < outlen; head++) { /* GET takes HEAD too */
+            const char *v = head ? "HEAD" : verb;
+            if ((head && strcmp(verb, "GET") != 0) || verb_listed(out, v))
+                continue;
+            int k = snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", v);
             len += k > 0 ? (size_t)k : 0;
         }
     }

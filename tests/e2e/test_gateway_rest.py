@@ -252,6 +252,28 @@ class Bindings(SystemCase):
         self.assertEqual(self.ok("GET", "/v1/shelves/s1/books/b1"),
                          echoed("GetBook", shelf="s1", book={"id": "b1"}))
 
+    def test_head_is_get_without_the_body(self):
+        """HEAD on a path the API serves with GET answers what GET would,
+        headers and Content-Length, without the body (RFC 9110 9.3.2); a
+        path without GET stays a 405, whose Allow names HEAD after GET."""
+        status, headers, body = self.http("GET", "/v1/shelves/s1/books/b1")
+        h_status, h_headers, h_body = self.http("HEAD", "/v1/shelves/s1/books/b1")
+        self.assertEqual((status, h_status, h_body), (200, 200, b""))
+        self.assertEqual(h_headers.get("content-length"), str(len(body)))
+        self.assertEqual(h_headers.get("content-type"), "application/json")
+        self.assertEqual(self.http("HEAD", "/v1/shelves/s1/books/b1?nope=1")[0], 400)
+        status, headers, body = self.http("HEAD", "/v1/shelves/s1")  # POST and PURGE only
+        self.assertEqual((status, body), (405, b""))
+        self.assertNotIn("HEAD", headers.get("allow"))
+        self.assertEqual(self.http("HEAD", "/v1/no/such")[0], 404)
+        # the connection goes on to the next request
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self.addCleanup(conn.close)
+        for method in ("HEAD", "GET", "HEAD"):
+            conn.request(method, "/v1/shelves/s1/books/b1")
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, len(resp.read()) > 0), (200, method == "GET"))
+
     def test_multi_segment_variable(self):
         self.assertEqual(self.ok("GET", "/v1/publishers/p1/books/b1"),
                          echoed("GetByName", name="publishers/p1/books/b1"))
@@ -337,7 +359,7 @@ class Bindings(SystemCase):
         # a 405 says which methods the path takes (RFC 9110 15.5.6)
         self.assertEqual(self.http("PURGE", "/v1/shelves/s1/books")[1].get("allow"), "POST")
         allow = self.http("POST", "/v1/shelves/s1/books/b1")[1].get("allow")
-        self.assertEqual(sorted(allow.split(", ")), ["DELETE", "GET", "PATCH", "PUT"])
+        self.assertEqual(sorted(allow.split(", ")), ["DELETE", "GET", "HEAD", "PATCH", "PUT"])
         # and with curl, as a user would call it
         if shutil.which("curl"):
             out = subprocess.run(["curl", "-s", "-X", "PURGE",
@@ -920,6 +942,19 @@ class Streaming(SystemCase):
         sending = time.monotonic() - started
         self.assertEqual((resp.status, len(data)), (200, 22369650))
         self.assertLess(sending, 3)
+
+    def test_head_of_a_stream(self):
+        """HEAD on a streaming GET route: the stream's headers, no body,
+        and the connection serves the next request."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self.addCleanup(conn.close)
+        conn.request("HEAD", "/v1/testkit/stream?count=3&size=2")
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, resp.read()), (200, b""))
+        self.assertEqual(resp.getheader("content-type"), "application/json")
+        conn.request("GET", "/v1/testkit/stream?count=2&size=1")
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, resp.read().count(b"\n")), (200, 2))
 
     def test_ndjson(self):
         status, headers, data = self.http("GET", "/v1/testkit/stream?count=3&size=2")

@@ -10,9 +10,9 @@
 
 #include "../../gateway/gw_route.h"
 
-static inline gw_route_result match_every_route(const gw_router *r, const char *verb,
-                                                const char *path, const gw_route **route,
-                                                gw_path_span *spans)
+static inline gw_route_result match_exactly(const gw_router *r, const char *verb,
+                                            const char *path, const gw_route **route,
+                                            gw_path_span *spans)
 {
     int path_matched = 0;
     for (size_t i = 0; i < r->n_routes; i++) {
@@ -25,6 +25,18 @@ static inline gw_route_result match_every_route(const gw_router *r, const char *
         path_matched = 1;
     }
     return path_matched ? GW_ROUTE_BAD_METHOD : GW_ROUTE_NOT_FOUND;
+}
+
+/* HEAD: GET's route when no HEAD route matches the path. */
+static inline gw_route_result match_every_route(const gw_router *r, const char *verb,
+                                                const char *path, const gw_route **route,
+                                                gw_path_span *spans)
+{
+    gw_route_result rc = match_exactly(r, verb, path, route, spans);
+    if (rc == GW_ROUTE_BAD_METHOD && strcmp(verb, "HEAD") == 0 &&
+        match_exactly(r, "GET", path, route, spans) == GW_ROUTE_FOUND)
+        return GW_ROUTE_FOUND;
+    return rc;
 }
 
 #endif /* ROUTE_REFERENCE_H */
