@@ -246,8 +246,10 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
         gw_buf_free(body);
         return gw_http_send_metadata_too_large(req, metadata_bytes);
     }
-    /* 204, 205 and 304 end at their headers (RFC 9110 15.3.5, 15.3.6, 15.4.5) */
-    int bodyless = status == 204 || status == 205 || status == 304;
+    /* 204, 205 and 304 end at their headers (RFC 9110 15.3.5, 15.3.6, 15.4.5),
+     * and so does any answer to HEAD: no chunks, so no trailers either */
+    int bodyless = status == 204 || status == 205 || status == 304 ||
+                   strcmp(req->verb, "HEAD") == 0;
     int chunked = !bodyless && req->wants_trailers && req->result && req->result->n_trailing > 0;
     int gzip = req->http->cfg.gzip && body->len >= GW_GZIP_MIN_BYTES &&
                gw_gzip_worth(content_type);

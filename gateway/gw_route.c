@@ -694,9 +694,17 @@ gw_route_result gw_router_match(const gw_router *r, const char *verb, const char
 {
     gw_route_result rc = match_verb(r, verb, path, route, spans);
     if (rc == GW_ROUTE_BAD_METHOD && strcmp(verb, "HEAD") == 0 &&
-        match_verb(r, "GET", path, route, spans) == GW_ROUTE_FOUND)
+        match_verb(r, "GET", path, route, spans) == GW_ROUTE_FOUND &&
+        gw_route_takes_head(*route))
         return GW_ROUTE_FOUND;
     return rc;
+}
+
+int gw_route_takes_head(const gw_route *route)
+{
+    /* a stream's answer has no length and ends when the stream does: its
+     * headers alone say nothing GET would not, at the price of a call */
+    return strcmp(route->binding->verb, "GET") == 0 && !route->method->server_streaming;
 }
 
 /* 1 if "GET, POST"-style list `list` names verb. */
@@ -722,9 +730,10 @@ void gw_router_allowed(const gw_router *r, const char *path, char *out, size_t o
         const char *verb = rt->binding->verb;
         if (!gw_template_match(&rt->tmpl, path, spans))
             continue;
+        int get_listed = verb_listed(out, "GET"); /* the first GET route is GET's */
         for (int head = 0; head < 2 && len < outlen; head++) { /* GET takes HEAD too */
             const char *v = head ? "HEAD" : verb;
-            if ((head && strcmp(verb, "GET") != 0) || verb_listed(out, v))
+            if ((head && (get_listed || !gw_route_takes_head(rt))) || verb_listed(out, v))
                 continue;
             int k = snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", v);
             len += k > 0 ? (size_t)k : 0;

@@ -144,8 +144,8 @@ typedef enum gw_route_result {
 
 /* Finds the route for (verb, raw path): the first in table order that
  * matches both; for HEAD, when no HEAD route matches the path, the one GET
- * would find (HEAD is GET without the body, RFC 9110 9.3.2; libmicrohttpd
- * leaves the body out); spans receives its variables.  Only the routes the index
+ * would find if gw_route_takes_head (HEAD is GET without the body, RFC 9110
+ * 9.3.2; libmicrohttpd leaves the body out); spans receives its variables.  Only the routes the index
  * names for the path are tried, unless it names more than 64 (then all). */
 gw_route_result gw_router_match(const gw_router *r, const char *verb, const char *path,
                                 const gw_route **route, gw_path_span *spans);
@@ -154,8 +154,13 @@ gw_route_result gw_router_match(const gw_router *r, const char *verb, const char
  * is `path`, or NULL.  O(log n). */
 const gw_route *gw_router_match_web(const gw_router *r, const char *path);
 
+/* 1 if a HEAD request may take `route` (found for GET): a GET route of a
+ * method that does not stream its replies. */
+int gw_route_takes_head(const gw_route *route);
+
 /* The verbs that raw `path` takes, "GET, HEAD, POST" (each once, in route
- * order, HEAD after GET), into out[outlen]: the Allow header of a 405. */
+ * order, HEAD after GET where the first GET route takes it), into
+ * out[outlen]: the Allow header of a 405. */
 void gw_router_allowed(const gw_router *r, const char *path, char *out, size_t outlen);
 
 #endif /* GW_ROUTE_H */

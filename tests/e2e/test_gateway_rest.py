@@ -944,17 +944,29 @@ class Streaming(SystemCase):
         self.assertLess(sending, 3)
 
     def test_head_of_a_stream(self):
-        """HEAD on a streaming GET route: the stream's headers, no body,
-        and the connection serves the next request."""
+        """HEAD on a streaming GET route is 405, Allow: GET (a stream's
+        answer has no length and ends with the stream: HEAD would make the
+        call for headers alone), and the connection serves the next
+        request; HEAD with TE: trailers on a unary route has no chunks."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         self.addCleanup(conn.close)
-        conn.request("HEAD", "/v1/testkit/stream?count=3&size=2")
-        resp = conn.getresponse()
-        self.assertEqual((resp.status, resp.read()), (200, b""))
-        self.assertEqual(resp.getheader("content-type"), "application/json")
+        for _ in range(3):
+            conn.request("HEAD", "/v1/testkit/stream?count=3&size=2")
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, resp.read()), (405, b""))
+            self.assertEqual(resp.getheader("allow"), "GET")
         conn.request("GET", "/v1/testkit/stream?count=2&size=1")
         resp = conn.getresponse()
         self.assertEqual((resp.status, resp.read().count(b"\n")), (200, 2))
+        for _ in range(3):
+            conn.request("HEAD", "/v1/testkit/echo/x", headers={"TE": "trailers"})
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, resp.read()), (200, b""))
+            self.assertIsNone(resp.getheader("trailer"))
+            self.assertEqual(resp.getheader("content-length"), str(len(b'{"stringValue":"x"}')))
+        conn.request("GET", "/v1/testkit/echo/y")
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, json.loads(resp.read())), (200, {"stringValue": "y"}))
 
     def test_ndjson(self):
         status, headers, data = self.http("GET", "/v1/testkit/stream?count=3&size=2")

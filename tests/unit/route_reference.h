@@ -27,14 +27,15 @@ static inline gw_route_result match_exactly(const gw_router *r, const char *verb
     return path_matched ? GW_ROUTE_BAD_METHOD : GW_ROUTE_NOT_FOUND;
 }
 
-/* HEAD: GET's route when no HEAD route matches the path. */
+/* HEAD: GET's route when no HEAD route matches the path, unless it streams. */
 static inline gw_route_result match_every_route(const gw_router *r, const char *verb,
                                                 const char *path, const gw_route **route,
                                                 gw_path_span *spans)
 {
     gw_route_result rc = match_exactly(r, verb, path, route, spans);
     if (rc == GW_ROUTE_BAD_METHOD && strcmp(verb, "HEAD") == 0 &&
-        match_exactly(r, "GET", path, route, spans) == GW_ROUTE_FOUND)
+        match_exactly(r, "GET", path, route, spans) == GW_ROUTE_FOUND &&
+        !(*route)->method->server_streaming)
         return GW_ROUTE_FOUND;
     return rc;
 }

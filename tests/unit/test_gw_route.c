@@ -869,12 +869,15 @@ static void agrees(const gw_router *r, const char *verb, const char *path)
     gw_router_allowed(r, path, allowed, sizeof(allowed));
     char want_allowed[256] = "";
     size_t len = 0;
+    int saw_get = 0; /* HEAD follows the first GET route, when that one takes it */
     for (size_t i = 0; i < r->n_routes && len < sizeof(want_allowed); i++) {
         const char *v = r->routes[i].binding->verb;
-        if (gw_template_match(&r->routes[i].tmpl, path, want_spans) && !in_list(want_allowed, v))
+        if (!gw_template_match(&r->routes[i].tmpl, path, want_spans))
+            continue;
+        if (!in_list(want_allowed, v))
             len += (size_t)snprintf(want_allowed + len, sizeof(want_allowed) - len, "%s%s",
                                     len ? ", " : "", v);
-        if (strcmp(v, "GET") == 0 && gw_template_match(&r->routes[i].tmpl, path, want_spans) &&
+        if (strcmp(v, "GET") == 0 && !saw_get++ && !r->routes[i].method->server_streaming &&
             !in_list(want_allowed, "HEAD"))
             len += (size_t)snprintf(want_allowed + len, sizeof(want_allowed) - len, ", HEAD");
     }

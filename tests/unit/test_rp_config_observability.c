@@ -130,7 +130,7 @@ static void test_unknown_gateway_key_lists_the_new_ones(void **state)
                  "listen, upstream, descriptors, services, auto_map, docs, timeout, "
                  "max_timeout, max_body_bytes, threads, connection_timeout, max_connections, "
                  "busy_poll_us, cors_origins, cors_allow_credentials, cors_max_age, "
-                 "forward_headers, reply_headers, status_metadata, gzip, "
+                 "forward_headers, reply_headers, status_metadata, gzip, grpc_web, "
                  "ignore_unknown_query_parameters, "
                  "json_ignore_unknown_fields, "
                  "json_emit_defaults, json_proto_names, json_enum_numbers, metrics, access_log, "
