@@ -89,3 +89,64 @@ int gw_gzip_body(gw_buf *body)
     body->cap = body->len;
     return 1;
 }
+
+/* A stream's window and memory: 2^11 bytes of history, memLevel 5 (zlib's
+ * deflate state is about 2^(11+2) + 2^(5+9) bytes, plus its own record). */
+#define STREAM_WINDOW_BITS 11
+#define STREAM_MEM_LEVEL 5
+
+struct gw_gzip_stream {
+    z_stream z;
+    int failed;
+};
+
+gw_gzip_stream *gw_gzip_stream_new(void)
+{
+    gw_gzip_stream *g = calloc(1, sizeof(*g));
+    if (g && deflateInit2(&g->z, GZIP_LEVEL, Z_DEFLATED, STREAM_WINDOW_BITS + 16,
+                          STREAM_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(g);
+        g = NULL;
+    }
+    return g;
+}
+
+int gw_gzip_stream_piece(gw_gzip_stream *g, gw_buf *piece, int last)
+{
+    if (g->failed || piece->oom || piece->len > UINT32_MAX) {
+        piece->oom = 1;
+        return -1;
+    }
+    gw_buf out = GW_BUF_INIT;
+    g->z.next_in = piece->data;
+    g->z.avail_in = (uInt)piece->len;
+    int rc;
+    do { /* deflateBound is for a whole input; a flush may need a little more */
+        if (gw_buf_reserve(&out, deflateBound(&g->z, g->z.avail_in) + 64) < 0) {
+            rc = Z_MEM_ERROR;
+            break;
+        }
+        size_t room = out.cap - out.len;
+        g->z.next_out = out.data + out.len;
+        g->z.avail_out = room > UINT32_MAX ? UINT32_MAX : (uInt)room;
+        rc = deflate(&g->z, last ? Z_FINISH : Z_SYNC_FLUSH);
+        out.len = (size_t)(g->z.next_out - out.data);
+    } while (rc == Z_OK && (g->z.avail_out == 0 || (last && rc != Z_STREAM_END)));
+    if (rc != (last ? Z_STREAM_END : Z_OK) && !(rc == Z_BUF_ERROR && !last)) {
+        gw_buf_free(&out);
+        g->failed = 1;
+        piece->oom = 1;
+        return -1;
+    }
+    gw_buf_free(piece);
+    *piece = out;
+    return 0;
+}
+
+void gw_gzip_stream_free(gw_gzip_stream *g)
+{
+    if (!g)
+        return;
+    deflateEnd(&g->z);
+    free(g);
+}

@@ -8,7 +8,9 @@
  * Events (data: … frames) when the client accepts text/event-stream; or,
  * for messages that are google.api.HttpBody, their data one after the
  * other, with the first one's content_type; or, for a gRPC-Web call, each
- * message's frame and then the trailer frame (gw_grpcweb.h).  Each
+ * message's frame and then the trailer frame (gw_grpcweb.h).  With
+ * [gateway] gzip, a JSON or text stream goes gzip-compressed to a client
+ * that takes it, each message flushed as it goes (gw_gzip.h).  Each
  * message is written before the next one is asked for (gw_stream_next), so
  * a slow client slows the upstream instead of filling memory.  The content
  * reader suspends the connection when it has nothing to send; the upstream
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gw_gzip.h"
 #include "gw_headers.h"
 #include "gw_http_int.h"
 #include "gw_httpbody.h"
@@ -45,7 +48,8 @@ typedef struct gw_http_stream {
     const gw_field *raw_field;  /* the response_body field that holds it, or NULL */
     char *raw_type;             /* the first message's content_type (malloc'd), or NULL */
     int extra_replies;          /* one reply expected, more came (each freed) */
-    gw_buf chunk;               /* text being written */
+    gw_gzip_stream *gz;         /* the answer's gzip, or NULL: none */
+    gw_buf chunk;               /* text being written (compressed, with gz) */
     size_t chunk_off;
     const char *oom_line;       /* no memory for a line: this one ends the stream */
     size_t oom_len, oom_off;
@@ -258,6 +262,14 @@ static void format_final(gw_request *req, gw_http_stream *st, const gw_upstream_
                      req->gen ? req->gen->schema : NULL, &req->http->cfg.json);
 }
 
+/* Compresses what was just made in st->chunk (a message's text, or the
+ * stream's `last` text), when the answer is gzip. */
+static void compress_chunk(gw_http_stream *st, int last)
+{
+    if (st->gz)
+        gw_gzip_stream_piece(st->gz, &st->chunk, last); /* sets chunk.oom when it fails */
+}
+
 /* A message that cannot be turned into JSON ends the stream with an error
  * line; the call is not asked for more and is cancelled when the request
  * ends, as grpc-gateway does. */
@@ -316,10 +328,12 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
             gw_upstream_result_free(msg);
             if (rc != GW_OK)
                 end_with_bad_message(req, st, why);
-            else
+            compress_chunk(st, rc != GW_OK);
+            if (rc == GW_OK)
                 gw_stream_next(st->call); /* may deliver the final event right here */
         } else {
             format_final(req, st, fin);
+            compress_chunk(st, 1);
         }
         if (st->chunk.oom) { /* what was made of the line is dropped: none of it went out */
             pthread_mutex_lock(&st->lock);
@@ -331,6 +345,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
                                                   : OOM_LINE;
             st->oom_len = st->web == GW_WEB_TEXT ? sizeof(OOM_WEB_TEXT) - 1
                         : st->web                ? sizeof(OOM_WEB) - 1
+                        : st->gz                 ? 0 /* no gzip of it: the stream ends short */
                                                  : strlen(st->oom_line);
             req->grpc_code = GRPC_STATUS_INTERNAL; /* for the access log */
             pthread_mutex_unlock(&st->lock);
@@ -375,6 +390,19 @@ static enum MHD_Result respond_single_reply(gw_request *req, gw_http_stream *st)
     return gw_http_send_result(req);
 }
 
+/* Whether the streamed answer of `type` is gzip ([gateway] gzip, JSON or
+ * text, a client that takes it: st->gz set).  1 if the answer differs by
+ * Accept-Encoding (Vary), 0 if not, -1 when out of memory. */
+static int choose_gzip(gw_request *req, gw_http_stream *st, const char *type)
+{
+    if (st->web || !req->http->cfg.gzip || !gw_gzip_worth(type))
+        return 0;
+    if (!gw_gzip_accepted(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_ACCEPT_ENCODING)))
+        return 1;
+    return (st->gz = gw_gzip_stream_new()) ? 1 : -1;
+}
+
 /* The start of a streamed answer: the headers (the first event's metadata)
  * and the first message's line, made now so that a message that is not
  * valid JSON is still an ordinary error instead of a stream. */
@@ -394,6 +422,16 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
         gw_upstream_result_free(msg);
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
     }
+    const char *type = st->web ? gw_grpcweb_content_type(st->web)
+                     : st->raw ? (st->raw_type ? st->raw_type : GW_HTTPBODY_DEFAULT_TYPE)
+                     : st->sse ? "text/event-stream"
+                               : "application/json";
+    int vary = choose_gzip(req, st, type);
+    compress_chunk(st, 0);
+    if (vary < 0 || st->chunk.oom) {
+        gw_upstream_result_free(msg);
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
+    }
     size_t metadata_bytes =
         first ? gw_http_initial_metadata_size(req, first->initial, first->n_initial) : 0;
     if (metadata_bytes > gw_http_metadata_room(req)) {
@@ -409,6 +447,10 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
     }
     if (st->sse)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    if (vary)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (st->gz)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     req->grpc_code = GRPC_STATUS_CANCELLED; /* until the stream's end says otherwise */
     if (first && st->web)
         gw_http_web_add_metadata(req, resp, first->initial, first->n_initial);
@@ -420,10 +462,6 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
         gw_stream_next(st->call);
     }
     /* the length is counted as the stream is read */
-    const char *type = st->web ? gw_grpcweb_content_type(st->web)
-                     : st->raw ? (st->raw_type ? st->raw_type : GW_HTTPBODY_DEFAULT_TYPE)
-                     : st->sse ? "text/event-stream"
-                               : "application/json";
     return gw_http_queue(req, resp, MHD_HTTP_OK, type, 0);
 }
 
@@ -470,6 +508,7 @@ void gw_http_stream_free(gw_request *req)
     gw_upstream_result_free(st->pending);
     gw_upstream_result_free(st->final);
     gw_buf_free(&st->chunk);
+    gw_gzip_stream_free(st->gz);
     free(st->raw_type);
     pthread_mutex_destroy(&st->lock);
     free(st);

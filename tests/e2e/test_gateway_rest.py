@@ -50,6 +50,7 @@ import threading
 import time
 import unittest
 import urllib.parse
+import zlib
 
 import harness
 
@@ -1318,13 +1319,47 @@ class Gzip(SystemCase):
         status, hdrs, data = self.http("POST", "/v1/example/echo", b'{"value":"s"}',
                                        {"Accept-Encoding": "gzip"})
         self.assertEqual((hdrs.get("content-encoding"), data), (None, b'{"value":"s"}'))
-        # errors and /metrics too; the stream of lines is not
+        # errors and /metrics too
         status, hdrs, data = self.http("GET", "/metrics", None, {"Accept-Encoding": "*"})
         self.assertEqual((status, hdrs.get("content-encoding")), (200, "gzip"))
         self.assertIn(b"rpcrest_gateway_requests_total", gzip.decompress(data))
-        status, hdrs, data = self.http("GET", "/v1/testkit/stream?count=200&size=100",
-                                       headers={"Accept-Encoding": "gzip"})
-        self.assertEqual((status, hdrs.get("content-encoding")), (200, None))
+
+    def test_streams_are_gzipped_message_by_message(self):
+        """A stream of lines or of Server-Sent Events goes gzip-compressed,
+        each message flushed as it goes, and its gzip data ends with the
+        stream, a failure's error line included; without Accept-Encoding it
+        goes as it is, still with Vary."""
+        path = "/v1/testkit/stream?count=200&size=100"
+        status, hdrs, plain = self.http("GET", path)
+        self.assertEqual((status, hdrs.get("content-encoding"), hdrs.get("vary")),
+                         (200, None, "Accept-Encoding"))
+        status, hdrs, data = self.http("GET", path, headers={"Accept-Encoding": "gzip"})
+        self.assertEqual((status, hdrs.get("content-encoding"), hdrs.get("vary")),
+                         (200, "gzip", "Accept-Encoding"))
+        self.assertLess(len(data), len(plain) // 4)
+        self.assertEqual(gzip.decompress(data), plain)  # whole: it checks the gzip trailer too
+        for query, accept in (("count=3&size=5&failCode=9", "application/json"),
+                              ("count=2&size=1", "text/event-stream")):
+            headers = {"Accept": accept}
+            plain = self.http("GET", "/v1/testkit/stream?" + query, headers=headers)[2]
+            headers["Accept-Encoding"] = "gzip"
+            status, hdrs, data = self.http("GET", "/v1/testkit/stream?" + query,
+                                           headers=headers)
+            self.assertEqual((status, hdrs.get("content-encoding")), (200, "gzip"))
+            self.assertEqual(gzip.decompress(data), plain)
+            if "failCode" in query:  # the stream's error line is inside the gzip data
+                self.assertTrue(plain.splitlines()[-1].startswith(b'{"error":{"code":9'))
+        # the first message can be read before the stream ends
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self.addCleanup(conn.close)
+        conn.request("GET", "/v1/testkit/stream?count=100000&size=10",
+                     headers={"Accept-Encoding": "gzip"})
+        resp = conn.getresponse()
+        z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        text = b""
+        while b"\n" not in text:
+            text += z.decompress(resp.read1(4096))
+        self.assertTrue(text.startswith(b'{"result":{'))
 
 
 class ReplyHeaders(SystemCase):
