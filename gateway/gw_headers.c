@@ -153,12 +153,15 @@ const char *gw_header_names_find(const gw_header_names *names, const char *name,
     return NULL;
 }
 
-/* The headers both mappings read alike: Grpc-Timeout into *timeout_ms,
- * X-Forwarded-Host and X-Forwarded-For (the first of each) into f.  1 if
- * name[len] is one of them, with *rc GW_REFUSED and err set for a
- * malformed Grpc-Timeout; else 0. */
-static int take_shared(const char *name, size_t len, const char *value, forwarded *f,
-                       int64_t *timeout_ms, gw_result *rc, char *err, size_t errlen)
+/* The headers both mappings read alike: Grpc-Timeout into *timeout_ms
+ * (a zero: no deadline asked, as grpc-gateway reads it, or, `zero_expires`,
+ * one passed already, as gRPC reads it: *timeout_ms 0), X-Forwarded-Host
+ * and X-Forwarded-For (the first of each) into f.  1 if name[len] is one
+ * of them, with *rc GW_REFUSED and err set for a malformed Grpc-Timeout;
+ * else 0. */
+static int take_shared(const char *name, size_t len, const char *value, int zero_expires,
+                       forwarded *f, int64_t *timeout_ms, gw_result *rc, char *err,
+                       size_t errlen)
 {
     if (len == 12 && strcasecmp(name, "grpc-timeout") == 0) {
         int64_t ms = gw_headers_parse_grpc_timeout(value);
@@ -166,7 +169,7 @@ static int take_shared(const char *name, size_t len, const char *value, forwarde
             snprintf(err, errlen, "Grpc-Timeout '%.40s' is not a gRPC timeout (e.g. 500m, 10S)",
                      value);
             *rc = GW_REFUSED;
-        } else if (ms > 0) { /* a zero (no time at all) is no deadline asked, as grpc-gateway reads it */
+        } else if (ms > 0 || zero_expires) {
             *timeout_ms = ms;
         }
     } else if (len == 16 && strcasecmp(name, "x-forwarded-host") == 0) {
@@ -189,7 +192,7 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
         const char *name = headers[i].name, *value = headers[i].value;
         size_t len = strlen(name);
         gw_result rc = GW_OK;
-        if (take_shared(name, len, value, &f, timeout_ms, &rc, err, errlen)) {
+        if (take_shared(name, len, value, 0, &f, timeout_ms, &rc, err, errlen)) {
             /* read */
         } else if (len >= prefix_len && strncasecmp(name, METADATA_PREFIX, prefix_len) == 0) {
             const char *key = name + prefix_len;
@@ -233,7 +236,7 @@ gw_result gw_headers_web_to_metadata(const gw_header *headers, size_t n, const c
         const char *name = headers[i].name, *value = headers[i].value;
         size_t len = strlen(name);
         gw_result rc = GW_OK;
-        if (take_shared(name, len, value, &f, timeout_ms, &rc, err, errlen)) {
+        if (take_shared(name, len, value, 1, &f, timeout_ms, &rc, err, errlen)) {
             /* read */
         } else if (len == 4 && strcasecmp(name, "host") == 0) {
             f.host = f.host ? f.host : value;

@@ -62,7 +62,8 @@ gw_result gw_headers_to_metadata(const gw_header *headers, size_t n, const char 
  * rp_metadata_web_request_key names, under its name in lower case (a text
  * value gRPC cannot carry is left out; a -bin one is base64-decoded), then
  * X-Forwarded-Host and X-Forwarded-For as above; grpc-timeout into
- * *timeout_ms.  Returns as gw_headers_to_metadata. */
+ * *timeout_ms, 0 for a zero (a deadline passed already, as gRPC reads it).
+ * Returns as gw_headers_to_metadata. */
 gw_result gw_headers_web_to_metadata(const gw_header *headers, size_t n, const char *peer,
                                      gw_metadata_list *out, int64_t *timeout_ms, char *err,
                                      size_t errlen);

@@ -702,6 +702,11 @@ enum MHD_Result gw_http_start_upstream(gw_request *req, gw_buf *wire,
                    ? gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, err)
                    : send_transcode_error(req, mrc, err);
     }
+    if (timeout_ms <= 0) { /* a gRPC-Web grpc-timeout of 0: passed before the call */
+        gw_request_messages_free(requests);
+        gw_buf_free(wire);
+        return gw_http_send_error(req, 504, GRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
+    }
     if (streaming)
         return gw_http_stream_start(req, requests, md.items, md.n, timeout_ms);
     atomic_store(&req->state, REQ_WAITING);

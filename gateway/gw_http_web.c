@@ -66,6 +66,48 @@ void gw_http_web_add_metadata(gw_request *req, struct MHD_Response *resp, const 
     }
 }
 
+/* What the grpc-status and grpc-message fields take besides the message,
+ * named in Access-Control-Expose-Headers too. */
+#define STATUS_FIELDS_BYTES 96
+
+/* The length of percent-encoded t[len] without the escapes of a UTF-8
+ * character that the end cuts short (a lead byte short of its %XX
+ * continuations). */
+static size_t whole_characters(const uint8_t *t, size_t len)
+{
+    size_t end = len, continuations = 0;
+    while (end >= 3 && t[end - 3] == '%') {
+        int b = gw_hex_digit((char)t[end - 2]) << 4 | gw_hex_digit((char)t[end - 1]);
+        end -= 3;
+        if ((b & 0xc0) == 0x80) {
+            continuations++;
+            continue;
+        }
+        size_t need = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0;
+        return need > continuations ? end : len;
+    }
+    return len;
+}
+
+/* message percent-encoded into text, cut at a character (never inside a
+ * %XX or a UTF-8 sequence) so that it takes at most `room` bytes: a status
+ * message of tens of kilobytes would not fit in the header fields the
+ * answer has room for, and a message cut short says more than none. */
+static void encode_message(const char *message, size_t room, gw_buf *text)
+{
+    gw_grpcweb_percent_encode(message, text);
+    if (text->oom || text->len <= room)
+        return;
+    size_t len = room;
+    if (len >= 1 && text->data[len - 1] == '%')
+        len -= 1;
+    else if (len >= 2 && text->data[len - 2] == '%')
+        len -= 2;
+    len = whole_characters(text->data, len);
+    text->len = len;
+    text->data[len] = '\0';
+}
+
 /* The trailers-only answer: no body; the status, and `initial` and
  * `trailing` metadata (NULL, 0: none), as header fields. */
 static enum MHD_Result send_trailers_only(gw_request *req, int code, const char *message,
@@ -73,9 +115,10 @@ static enum MHD_Result send_trailers_only(gw_request *req, int code, const char 
                                           const gw_metadata *trailing, size_t n_trailing)
 {
     req->grpc_code = code;
+    size_t room = gw_http_metadata_room(req);
     size_t bytes = gw_http_web_metadata_size(req, initial, n_initial) +
-                   gw_http_web_metadata_size(req, trailing, n_trailing);
-    if (bytes > gw_http_metadata_room(req)) /* the status alone, then */
+                   gw_http_web_metadata_size(req, trailing, n_trailing) + STATUS_FIELDS_BYTES;
+    if (bytes > room) /* the status alone, then */
         return gw_http_send_metadata_too_large(req, bytes);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!resp)
@@ -85,7 +128,7 @@ static enum MHD_Result send_trailers_only(gw_request *req, int code, const char 
     MHD_add_response_header(resp, "grpc-status", status);
     if (message && *message) {
         gw_buf text = GW_BUF_INIT;
-        gw_grpcweb_percent_encode(message, &text);
+        encode_message(message, room - bytes, &text);
         MHD_add_response_header(resp, "grpc-message",
                                 text.oom ? "out of memory" : (const char *)text.data);
         gw_buf_free(&text);

@@ -850,6 +850,15 @@ class GrpcWeb(GrpcWebChecks, SystemCase):
         ms = self.deadline_ms({})  # [gateway] timeout = 2 (harness)
         self.assertTrue(1000 < ms <= 2000 + SLACK_MS, ms)
 
+    def test_zero_grpc_timeout_has_passed_already(self):
+        """grpc-timeout 0 (in any unit) is a deadline passed already, as a
+        gRPC server reads it: 4 without calling the upstream."""
+        for value in ("0n", "0S", "00000000m"):
+            with self.subTest(value=value):
+                a = self.grpc_web(ECHO, frame(string_message("v")),
+                                  headers={"Grpc-Timeout": value})
+                self.assert_error(a, DEADLINE_EXCEEDED)
+
     def test_malformed_grpc_timeout(self):
         for value in ("2x", "-1S", "1.5S", "S", "123456789S", "1 S", "10"):
             for text in (False, True):
@@ -1101,6 +1110,25 @@ class GrpcWebStreamingUpstream(GrpcWebChecks, foreign.ForeignCase):
         self.assertEqual(self.sum_of(a), (1003, 2))
         self.assertEqual(a.headers.get("x-count"), "2", a.header_list)
         self.assertEqual(dict(a.trailing).get("x-total"), "1003", a.trailer_lines)
+
+    def test_a_long_grpc_message_is_cut_to_fit_the_header_fields(self):
+        """A status message too long for the answer's header fields
+        (trailers-only; rpcrest-host cuts its own plugins' at 16 KiB, a
+        foreign upstream need not) is cut at a character, never inside a %XX
+        or a UTF-8 sequence; the answer comes, and the connection goes on."""
+        tk = Pb.load().testkit
+        # (the upstream's own header block stays under the gateway's 64 KiB for it)
+        for message in ("x" * 20000, "x" * 40000, "\u00e9" * 5000, "\u00e9" * 6000,
+                        "a" + "\u20ac" * 3000, "ab" + "\u20ac" * 3500):
+            with self.subTest(length=len(message.encode())):
+                req = tk.FailRequest(code=5, message=message)
+                a = self.grpc_web(TK + "Fail", frame(req.SerializeToString()))
+                self.assert_error(a, 5)
+                self.assertTrue(message.startswith(a.message), a.raw_message[-20:])
+                self.assertNotIn("\ufffd", a.message)
+                self.assertGreaterEqual(len(a.raw_message), 20000)  # cut no shorter than need be
+        a = self.grpc_web(CALC + "Count", frames(*self.numbers(1)))
+        self.assert_ok(a)
 
     def test_client_streaming_error(self):
         calc = Pb.load().calc
