@@ -693,10 +693,12 @@ gw_route_result gw_router_match(const gw_router *r, const char *verb, const char
                                 const gw_route **route, gw_path_span *spans)
 {
     gw_route_result rc = match_verb(r, verb, path, route, spans);
+    const gw_route *get; /* *route is set only when HEAD takes it */
     if (rc == GW_ROUTE_BAD_METHOD && strcmp(verb, "HEAD") == 0 &&
-        match_verb(r, "GET", path, route, spans) == GW_ROUTE_FOUND &&
-        gw_route_takes_head(*route))
+        match_verb(r, "GET", path, &get, spans) == GW_ROUTE_FOUND && gw_route_takes_head(get)) {
+        *route = get;
         return GW_ROUTE_FOUND;
+    }
     return rc;
 }
 

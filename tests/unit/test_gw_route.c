@@ -435,6 +435,8 @@ static void routes_to(const gw_router *r, const char *verb, const char *path,
     const gw_route *route = NULL;
     gw_path_span spans[GW_ROUTE_MAX_VARS];
     gw_route_result res = gw_router_match(r, verb, path, &route, spans);
+    if (res != GW_ROUTE_FOUND && route) /* the request is counted as no method's */
+        fail_msg("line %d: %s %s: result %d with a route", line, verb, path, res);
     if (strcmp(want_method, "") == 0) {
         if (res != GW_ROUTE_NOT_FOUND)
             fail_msg("line %d: %s %s: result %d, want NOT_FOUND", line, verb, path, res);
