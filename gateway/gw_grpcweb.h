@@ -45,6 +45,15 @@ void gw_grpcweb_add_message(gw_web_mode mode, const uint8_t *msg, size_t len, gw
 void gw_grpcweb_add_trailers(gw_web_mode mode, int code, const char *message,
                              const gw_metadata *md, size_t n, gw_buf *out);
 
+/* The trailer frame of grpc-status 13, grpc-message GW_ERR_OOM, in binary
+ * (holding NUL bytes: its length is sizeof - 1) and in text mode, as
+ * gw_grpcweb_add_trailers writes it: what ends a stream when there is no
+ * memory left to write that (test_gw_grpcweb checks they agree). */
+#define GW_GRPCWEB_OOM_TRAILERS \
+    "\x80\x00\x00\x00\x2c" "grpc-status:13\r\ngrpc-message:" GW_ERR_OOM "\r\n"
+#define GW_GRPCWEB_OOM_TRAILERS_TEXT \
+    "gAAAACxncnBjLXN0YXR1czoxMw0KZ3JwYy1tZXNzYWdlOm91dCBvZiBtZW1vcnkNCg=="
+
 /* Appends message as grpc-message carries it: bytes outside 0x20-0x7E and
  * '%' as %XX.  NUL-terminated. */
 void gw_grpcweb_percent_encode(const char *message, gw_buf *out);

@@ -180,13 +180,12 @@ static enum MHD_Result send_out_of_memory(gw_http *h, gw_request *req, struct MH
     return MHD_queue_response(conn, 500, h->oom_response);
 }
 
-size_t gw_http_initial_metadata_size(const gw_request *req, const gw_metadata *md, size_t n)
+size_t gw_http_metadata_fields_size(const gw_request *req, const gw_metadata *md, size_t n)
 {
-    if (gw_request_is_web(req))
-        return gw_http_web_metadata_size(req, md, n);
-    size_t bytes = gw_headers_metadata_size("Grpc-Metadata-", md, n);
+    const char *prefix = gw_request_is_web(req) ? "" : "Grpc-Metadata-";
+    size_t bytes = gw_headers_metadata_size(prefix, md, n);
     if (req->cors_origin) /* Access-Control-Expose-Headers names each header again */
-        bytes += gw_headers_metadata_names_size("Grpc-Metadata-", md, n);
+        bytes += gw_headers_metadata_names_size(prefix, md, n);
     return bytes;
 }
 
@@ -197,7 +196,7 @@ static size_t response_metadata_size(const gw_request *req, unsigned status)
     const gw_upstream_result *r = req->result;
     if (!r)
         return 0;
-    size_t bytes = gw_http_initial_metadata_size(req, r->initial, r->n_initial);
+    size_t bytes = gw_http_metadata_fields_size(req, r->initial, r->n_initial);
     if (req->wants_trailers)
         bytes += 2 * gw_headers_metadata_size("Grpc-Trailer-", r->trailing, r->n_trailing);
     if (status == MHD_HTTP_UNAUTHORIZED && r->message)

@@ -162,10 +162,10 @@ enum MHD_Result gw_http_send_status(gw_request *req, const gw_upstream_result *r
 gw_result gw_http_reply_json(const gw_request *req, const uint8_t *reply, size_t len,
                              gw_buf *out, char *err, size_t errlen);
 
-/* Bytes initial metadata md[0..n) takes in an answer's headers: as
- * Grpc-Metadata-* fields, and named again in Access-Control-Expose-Headers
- * for an allowed CORS origin. */
-size_t gw_http_initial_metadata_size(const gw_request *req, const gw_metadata *md, size_t n);
+/* Bytes response metadata md[0..n) takes in an answer's headers: as
+ * Grpc-Metadata-* fields (a gRPC-Web answer's: under their own names), and
+ * named again in Access-Control-Expose-Headers for an allowed CORS origin. */
+size_t gw_http_metadata_fields_size(const gw_request *req, const gw_metadata *md, size_t n);
 
 /* Adds resp's headers for response metadata md[0..n) with `prefix`, or
  * as the plain header `plain` names for its key (NULL: none); names and
@@ -239,9 +239,8 @@ enum MHD_Result gw_http_web_send_status(gw_request *req, const gw_upstream_resul
 enum MHD_Result gw_http_web_send_result(gw_request *req);
 
 /* Response metadata md[0..n) as the header fields of a gRPC-Web answer
- * (those gw_grpcweb_metadata_ok takes), and the bytes they take there. */
+ * (those gw_grpcweb_metadata_ok takes). */
 void gw_http_web_add_metadata(gw_request *req, struct MHD_Response *resp, const gw_metadata *md,
                               size_t n);
-size_t gw_http_web_metadata_size(const gw_request *req, const gw_metadata *md, size_t n);
 
 #endif /* GW_HTTP_INT_H */

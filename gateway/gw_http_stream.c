@@ -59,11 +59,8 @@ typedef struct gw_http_stream {
  * want of memory: static, so that writing it needs none. */
 static const char OOM_LINE[] = "{\"error\":" GW_OOM_BODY "}\n";
 static const char OOM_SSE[] = "event: error\ndata: " GW_OOM_BODY "\n\n";
-/* gRPC-Web's: the trailer frame of grpc-status 13, grpc-message GW_ERR_OOM */
-static const char OOM_WEB[] = "\x80\x00\x00\x00\x2c"
-                              "grpc-status:13\r\ngrpc-message:" GW_ERR_OOM "\r\n";
-static const char OOM_WEB_TEXT[] =
-    "gAAAACxncnBjLXN0YXR1czoxMw0KZ3JwYy1tZXNzYWdlOm91dCBvZiBtZW1vcnkNCg==";
+static const char OOM_WEB[] = GW_GRPCWEB_OOM_TRAILERS;
+static const char OOM_WEB_TEXT[] = GW_GRPCWEB_OOM_TRAILERS_TEXT;
 
 /* An upstream event arrived: store it and wake the connection.  A method
  * with one reply is answered when the call ends; a message after its reply
@@ -433,7 +430,7 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
         return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
     }
     size_t metadata_bytes =
-        first ? gw_http_initial_metadata_size(req, first->initial, first->n_initial) : 0;
+        first ? gw_http_metadata_fields_size(req, first->initial, first->n_initial) : 0;
     if (metadata_bytes > gw_http_metadata_room(req)) {
         gw_upstream_result_free(msg);
         return gw_http_send_metadata_too_large(req, metadata_bytes);

@@ -47,14 +47,6 @@ enum MHD_Result gw_http_web_start(gw_request *req)
     return gw_http_start_upstream(req, &wire, &requests);
 }
 
-size_t gw_http_web_metadata_size(const gw_request *req, const gw_metadata *md, size_t n)
-{
-    size_t bytes = gw_headers_metadata_size("", md, n);
-    if (req->cors_origin) /* Access-Control-Expose-Headers names each again */
-        bytes += gw_headers_metadata_names_size("", md, n);
-    return bytes;
-}
-
 void gw_http_web_add_metadata(gw_request *req, struct MHD_Response *resp, const gw_metadata *md,
                               size_t n)
 {
@@ -116,8 +108,8 @@ static enum MHD_Result send_trailers_only(gw_request *req, int code, const char 
 {
     req->grpc_code = code;
     size_t room = gw_http_metadata_room(req);
-    size_t bytes = gw_http_web_metadata_size(req, initial, n_initial) +
-                   gw_http_web_metadata_size(req, trailing, n_trailing) + STATUS_FIELDS_BYTES;
+    size_t bytes = gw_http_metadata_fields_size(req, initial, n_initial) +
+                   gw_http_metadata_fields_size(req, trailing, n_trailing) + STATUS_FIELDS_BYTES;
     if (bytes > room) /* the status alone, then */
         return gw_http_send_metadata_too_large(req, bytes);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -156,7 +148,7 @@ enum MHD_Result gw_http_web_send_result(gw_request *req)
         return r ? gw_http_web_send_status(req, r)
                  : gw_http_web_send_error(req, GRPC_STATUS_UNAVAILABLE,
                                           "cannot start the upstream call");
-    size_t bytes = gw_http_web_metadata_size(req, r->initial, r->n_initial);
+    size_t bytes = gw_http_metadata_fields_size(req, r->initial, r->n_initial);
     if (bytes > gw_http_metadata_room(req))
         return gw_http_send_metadata_too_large(req, bytes);
     gw_buf body = GW_BUF_INIT;

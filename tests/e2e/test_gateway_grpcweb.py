@@ -805,6 +805,27 @@ class GrpcWeb(GrpcWebChecks, SystemCase):
                 self.assertNotIn("x-cost", a.headers)
                 self.assertNotIn("x-sig-bin", a.headers)
 
+    def test_metadata_beyond_the_header_room(self):
+        """Initial metadata the answer's header fields have no room for
+        (40 KB; the connection's memory holds ~31 KB of them) fails the call
+        with 13, trailers-only, instead of a connection closed unanswered;
+        as much trailing metadata goes in the trailer frame, which has no
+        such bound."""
+        big = [metadata_entry("x-big-%d" % i, "v" * 10000) for i in range(4)]
+        for text in (False, True):
+            with self.subTest(text=text):
+                a = self.grpc_web(TK + "EchoMetadata",
+                                  frame(metadata_request(no_echo=True, add_initial=big)),
+                                  text=text)
+                self.assert_error(a, 13, "room for")
+                a = self.grpc_web(TK + "EchoMetadata",
+                                  frame(metadata_request(no_echo=True, add_trailing=big)),
+                                  text=text)
+                self.assert_ok(a, 1)
+                self.assertEqual(sorted(k for k, _ in a.trailing),
+                                 ["x-big-%d" % i for i in range(4)])
+                self.assertTrue(all(v == "v" * 10000 for _, v in a.trailing))
+
     def test_echoed_metadata_both_ways(self):
         """The testkit echoes the request metadata as initial and trailing
         metadata: it comes back as headers and trailer lines; X-Request-Id,

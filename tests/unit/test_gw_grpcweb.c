@@ -190,6 +190,15 @@ static void test_frames_out(void **state)
     gw_grpcweb_add_trailers(GW_WEB_TEXT, 0, "", NULL, 0, &out);
     gw_buf_putc(&out, '\0');
     assert_string_equal((const char *)out.data, "gAAAAA9ncnBjLXN0YXR1czowDQo=");
+    /* the static frames that end a stream out of memory are what it writes */
+    out.len = 0;
+    gw_grpcweb_add_trailers(GW_WEB_BINARY, 13, GW_ERR_OOM, NULL, 0, &out);
+    assert_int_equal(out.len, sizeof(GW_GRPCWEB_OOM_TRAILERS) - 1);
+    assert_memory_equal(out.data, GW_GRPCWEB_OOM_TRAILERS, out.len);
+    out.len = 0;
+    gw_grpcweb_add_trailers(GW_WEB_TEXT, 13, GW_ERR_OOM, NULL, 0, &out);
+    assert_int_equal(out.len, sizeof(GW_GRPCWEB_OOM_TRAILERS_TEXT) - 1);
+    assert_memory_equal(out.data, GW_GRPCWEB_OOM_TRAILERS_TEXT, out.len);
     gw_buf_free(&out);
 }
 
