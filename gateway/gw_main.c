@@ -33,6 +33,7 @@
 #include "rp_notify.h"
 #include "rp_priv.h"
 #include "rp_private.h"
+#include "rp_thread_room.h"
 #include "rp_tls.h"
 #include "rp_trim.h"
 
@@ -599,6 +600,23 @@ static const char *parse_args(int argc, char **argv, int *status)
     return conf;
 }
 
+/* Whether the kernel gives the threads this start needs (rp_thread_room.h):
+ * the HTTP threads, the completion-queue threads, the connection deadline
+ * thread, the access log's and the API refresh's, and gRPC core's.  Returns
+ * 0, or -1 after logging why. */
+static int check_thread_room(const rp_config *cfg, const gw_gen_source *src)
+{
+    int http = cpu_count(cfg->gateway.threads);
+    int own = http + (http + 3) / 4 + 1 + (cfg->gateway.access_log != NULL) +
+              (src->use_reflection != 0);
+    char err[256];
+    if (rp_thread_room_check(own, err, sizeof(err)) < 0) {
+        rp_log("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Blocks the signals gw_signals takes, from the start (a SIGUSR1 for the
  * access log must not kill a gateway still starting): every thread
  * inherits this mask, and the signal thread takes them once it runs.
@@ -648,6 +666,10 @@ int main(int argc, char **argv)
     int rc = gw_signals_start(&sg);
     if (rc < 0) {
         rp_log("cannot start the signal thread: %s", strerror(-rc));
+        goto out_files;
+    }
+    if (check_thread_room(cfg, &src) < 0) {
+        gw_signals_stop(&sg);
         goto out_files;
     }
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */

@@ -29,6 +29,7 @@
 #include "rp_notify.h"
 #include "rp_priv.h"
 #include "rp_private.h"
+#include "rp_thread_room.h"
 #include "rp_tls.h"
 #include "rp_tls_ssl.h"
 #include "rp_trim.h"
@@ -223,6 +224,7 @@ typedef struct host_run {
     host_metrics *metrics;
     rp_metrics_http *metrics_http; /* [host] metrics_listen, or NULL */
     int have_private;              /* the private unix socket is served */
+    int grpc_started;              /* grpc_init ran */
     char private_path[256], private_addr[300];
 } host_run;
 
@@ -280,8 +282,14 @@ static int bind_port(const rp_config *cfg, host_server_conf *conf, host_run *run
         rp_tls_pem_free(&pem);
         return RP_EX_CONFIG;
     }
+    if (rp_thread_room_check((int)conf->threads, err, sizeof(err)) < 0) {
+        rp_log("%s", err);
+        rp_tls_pem_free(&pem);
+        return EX_FAILURE;
+    }
     rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
     grpc_init();
+    run->grpc_started = 1;
     int dropped = 0;
     if (!privileged_port(cfg->host.listen) && !privileged_port(cfg->host.metrics_listen) &&
         (dropped = rp_priv_drop(cfg, err, sizeof(err))) < 0) {
@@ -397,7 +405,7 @@ static int serve(const rp_config *cfg, const sigset_t *stop_set)
     memset(&run, 0, sizeof(run));
     int status = bind_port(cfg, &conf, &run);
     if (status) {
-        if (status != RP_EX_CONFIG) { /* grpc_init ran */
+        if (run.grpc_started) {
             rp_bound_exit_arm(status);
             host_run_free(&run);
         }
