@@ -33,6 +33,7 @@
 #include "gw_accept.h"
 #include "gw_bind.h"
 #include "gw_http_int.h"
+#include "gw_gunzip.h"
 #include "gw_gzip.h"
 #include "gw_h2.h"
 #include "gw_headers.h"
@@ -271,6 +272,8 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->result->message);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+    if (status == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE && req->coding == GW_CODING_OTHER) /* RFC 9110 12.5.3 */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_ENCODING, "gzip");
     return gw_http_queue(req, resp, status, content_type, len);
 }
 
@@ -1050,19 +1053,6 @@ static const char *allowed_methods(gw_request *req, const char *url)
     return copy;
 }
 
-/* 1 if the Content-Encoding list `ce` names a coding other than identity
- * (empty members are not codings). */
-static int has_content_coding(const char *ce)
-{
-    while (*ce) {
-        size_t skip = strspn(ce, " \t,"), len = strcspn(ce + skip, " \t,");
-        if (len && !(len == 8 && strncasecmp(ce + skip, "identity", 8) == 0))
-            return 1;
-        ce += skip + len;
-    }
-    return 0;
-}
-
 size_t gw_http_own_paths(int metrics, int docs, const char *out[GW_ROUTER_MAX_OWN_PATHS])
 {
     size_t n = 0;
@@ -1145,8 +1135,9 @@ static void route_request(gw_request *req, const char *url, const char *method, 
 }
 
 /* What the headers say of req's body: whether the client takes trailers,
- * and the early answer for a body the gateway does not take (415: a
- * Content-Encoding; 413: more than max_body_bytes). */
+ * its decoder if it comes gzip-compressed, and the early answer for a body
+ * the gateway does not take (415: a Content-Encoding other than gzip; 413:
+ * more than max_body_bytes). */
 static void classify_body(gw_request *req, struct MHD_Connection *conn, const char *version)
 {
     gw_http *h = req->http;
@@ -1157,14 +1148,18 @@ static void classify_body(gw_request *req, struct MHD_Connection *conn, const ch
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-    /* a body in a coding the gateway does not decode (gzip) would be read
-     * as malformed JSON, or another coding's bytes as JSON: RFC 9110 15.5.16 */
+    /* a body in a coding the gateway does not decode would be read as
+     * malformed JSON, or its bytes as JSON: RFC 9110 15.5.16 */
     int has_body = declared > 0 || MHD_lookup_connection_value(
                                        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_ENCODING);
-    if (!req->early_status && has_body && ce && has_content_coding(ce))
+    gw_coding coding = gw_gunzip_coding(MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING));
+    req->coding = has_body ? coding : GW_CODING_NONE;
+    if (!req->early_status && req->coding == GW_CODING_OTHER)
         req->early_status = 415;
+    if (!req->early_status && req->coding == GW_CODING_GZIP &&
+        !(req->gunzip = gw_gunzip_new()))
+        req->body.oom = 1; /* answered 500 once the body is in */
     if (!req->early_status && declared > h->cfg.max_body_bytes)
         req->early_status = 413;
     else if (!req->early_status && declared) /* read into one buffer, not a doubling chain */
@@ -1337,6 +1332,11 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,
                                   "the gateway has not loaded the upstream's API yet");
     case 400:
+        if (req->body_error) {
+            snprintf(msg, sizeof(msg), "malformed request body: gzip: %s", req->body_error);
+            return gw_http_send_error(req, 400, GRPC_STATUS_INVALID_ARGUMENT, msg);
+        }
+        /* fall through */
     case 501:
         snprintf(msg, sizeof(msg), "malformed request: %s", req->framing);
         return gw_http_send_error(req, req->early_status, req->early_status == 400
@@ -1350,8 +1350,8 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
                                       "gRPC-Web (application/grpc-web, application/grpc-web+proto, "
                                       "application/grpc-web-text, application/grpc-web-text+proto)");
         return gw_http_send_error(req, 415, GRPC_STATUS_INVALID_ARGUMENT,
-                                  "a request body with a Content-Encoding is not supported "
-                                  "(the gateway reads JSON as it is sent)");
+                                  "the gateway decodes request bodies sent with Content-Encoding "
+                                  "gzip (or x-gzip, or identity) and no other");
     case 431:
         if (req->head_bytes > REQUEST_HEAD_MAX)
             snprintf(msg, sizeof(msg),
@@ -1361,8 +1361,9 @@ static enum MHD_Result send_early_error(gw_request *req, const char *method, con
             snprintf(msg, sizeof(msg), "more than %d request header fields", MAX_HEADERS);
         return gw_http_send_error(req, 431, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
     default:
-        snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
-                 req->http->cfg.max_body_bytes);
+        snprintf(msg, sizeof(msg), "request body is larger than %zu bytes%s",
+                 req->http->cfg.max_body_bytes,
+                 req->coding == GW_CODING_GZIP ? ", compressed or once inflated" : "");
         return gw_http_send_error(req, 413, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
     }
 }
@@ -1395,6 +1396,52 @@ static int answers_at_once(const gw_request *req)
     return cl && strtoull(cl, NULL, 10) > drop_budget(req->http);
 }
 
+/* Adds a piece of req's body, inflated if it comes gzip-compressed; sets
+ * req->early_status past max_body_bytes (413: compressed or inflated) or
+ * for gzip data that is not (400). */
+static void take_body_piece(gw_request *req, const char *data, size_t n)
+{
+    size_t max = req->http->cfg.max_body_bytes;
+    if (!req->gunzip) {
+        if (req->body.len + n > max)
+            req->early_status = 413;
+        else
+            gw_buf_append(&req->body, data, n);
+        return;
+    }
+    switch (gw_gunzip_piece(req->gunzip, data, n, &req->body, max)) {
+    case GW_GUNZIP_OK:
+        return;
+    case GW_GUNZIP_TOO_LARGE:
+        req->early_status = 413;
+        break;
+    case GW_GUNZIP_MALFORMED:
+        req->early_status = 400;
+        req->body_error = gw_gunzip_error(req->gunzip); /* static text */
+        break;
+    case GW_GUNZIP_NOMEM:
+        req->body.oom = 1;
+        break;
+    }
+    gw_buf_free(&req->body); /* what was inflated goes unused */
+    gw_gunzip_free(req->gunzip);
+    req->gunzip = NULL;
+}
+
+/* The body is complete: its decoder, if any, says whether the gzip data
+ * ended whole (400 if not), and goes. */
+static void end_gunzip(gw_request *req)
+{
+    if (!req->gunzip)
+        return;
+    if (!req->early_status && gw_gunzip_end(req->gunzip) != GW_GUNZIP_OK) {
+        req->early_status = 400;
+        req->body_error = gw_gunzip_error(req->gunzip);
+    }
+    gw_gunzip_free(req->gunzip);
+    req->gunzip = NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -1419,18 +1466,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         gw_conns_body_read(conn, n);
         if (req->http_status) /* answered already: MHD closes after the answer */
             return MHD_YES;
-        if (!req->early_status && req->body.len + n > h->cfg.max_body_bytes)
-            req->early_status = 413;
-        if (!req->early_status) {
-            gw_buf_append(&req->body, upload_data, n);
+        if (!req->early_status)
+            take_body_piece(req, upload_data, n);
+        if (!req->early_status)
             return MHD_YES;
-        }
         req->dropped += n;
         return req->dropped > drop_budget(h) ? send_early_error(req, method, url) : MHD_YES;
     }
     switch (atomic_load(&req->state)) {
     case REQ_READING: /* 3: the body is complete */
         gw_conns_body_done(conn);
+        end_gunzip(req);
         if (req->early_status)
             return send_early_error(req, method, url);
         if (req->body.oom)
@@ -1512,6 +1558,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         gw_http_stream_free(req);
     gw_upstream_result_free(req->result);
     gw_buf_free(&req->body);
+    gw_gunzip_free(req->gunzip);
     free(req->health_service);
     gw_gen_unref(req->gen);
     gw_arena_release(&req->arena);

@@ -98,6 +98,9 @@ typedef struct gw_request {
     const char *path;        /* MHD's copy of the raw path, valid for the request */
     const char *authority;   /* an absolute-form target's host[:port] (arena), or NULL */
     gw_buf body;
+    struct gw_gunzip *gunzip;   /* Content-Encoding: gzip: the body's decoder while it arrives */
+    const char *body_error;  /* for 400: what is wrong with the body's gzip data */
+    int coding;              /* gw_coding: what its Content-Encoding asks of the body */
     int wants_trailers;      /* TE: trailers */
     gw_upstream_result *result; /* unary: the answer; stream: its first event */
     struct gw_http_stream *stream; /* streaming methods only */

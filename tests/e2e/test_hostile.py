@@ -14,7 +14,11 @@ max_body_bytes 1 MiB, connection_timeout 2 s, max_connections 16):
   duplicate keys (also in maps), two      400: duplicate object key / set twice / the same
   members of a oneof, name + JSON name    oneof is already set
   a body over max_body_bytes              413, code 8, by Content-Length or chunked
-  a body with a Content-Encoding (gzip)   415, code 3 (the gateway decodes none)
+  a body in a Content-Encoding other      415, code 3, Accept-Encoding: gzip
+  than gzip (br, gzip twice)
+  gzip that is not, cut short, or with    400, code 3, "malformed request body: gzip: …",
+  bytes after it                          the connection kept
+  gzip that inflates past max_body_bytes  413, code 8, having inflated at most that much
   a method that is not a token, a raw     400, code 3, connection closed
   space in the path, a control
   character in the request target
@@ -342,23 +346,84 @@ class GatewayHostile(unittest.TestCase):
         self.assertTrue(closed, "still open after 20 s")
         self.assertLess(time.monotonic() - t0, 6)
 
-    def test_a_body_with_a_content_encoding_is_415(self):
+    def test_request_body_codings(self):
         """A gzip body was read as malformed JSON (400 'invalid token near
-        \\u001f'), and JSON labelled br was taken as it was.  `identity` is
-        no coding."""
+        \\u001f'), and JSON labelled br was taken as it was.  gzip (x-gzip)
+        bodies are inflated; `identity` is no coding; any other coding, or
+        gzip twice, is 415 with Accept-Encoding: gzip (RFC 9110 12.5.3)."""
         import gzip
-        for coding, body in (("gzip", gzip.compress(b'{"value":"x"}')),
-                             ("br", b'{"value":"x"}'), ("gzip, identity", b"{}")):
+        for coding, body in (("br", b'{"value":"x"}'), ("gzip, gzip", b"{}"),
+                             ("deflate", b"{}"), ("gzip, br", b"{}")):
             with self.subTest(coding=coding):
-                self.assert_error(415, 3, "Content-Encoding", ECHO, body,
+                self.assert_error(415, 3, "Content-Encoding gzip", ECHO, body,
                                   {"Content-Encoding": coding})
+                _, hdrs, _ = self.post(ECHO, body, {"Content-Encoding": coding})
+                self.assertEqual(hdrs.get("accept-encoding"), "gzip")
+        packed = gzip.compress(b'{"value":"packed"}')
+        for coding in ("gzip", "X-GZIP", "identity, gzip"):
+            status, _, data = self.post(ECHO, packed, {"Content-Encoding": coding})
+            self.assertEqual((status, data), (200, b'{"value":"packed"}'), coding)
         for coding in ("Identity ", "", "identity, identity"):
             status, _, data = self.post(ECHO, b'{"value":"x"}', {"Content-Encoding": coding})
             self.assertEqual((status, data), (200, b'{"value":"x"}'), coding)
         # a request without a body has nothing the header could be about
         status, _, _ = self.r.http("GET", "/v1/testkit/echo/abc",
-                                   headers={"Content-Encoding": "gzip"})
+                                   headers={"Content-Encoding": "br"})
         self.assertEqual(status, 200)
+
+    def test_gzip_bodies_chunked_and_in_members(self):
+        import gzip
+        members = gzip.compress(b'{"value":"ab') + gzip.compress(b'cd"}')
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(members[i:i + 7]), members[i:i + 7])
+                          for i in range(0, len(members), 7))
+        out = self.raw(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                       b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+                       b"Connection: close\r\n\r\n" + chunks + b"0\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:300])
+        self.assertTrue(out.endswith(b'{"value":"abcd"}'), out[-300:])
+
+    def test_malformed_gzip_is_400_and_the_connection_stays(self):
+        import gzip
+        good = gzip.compress(b'{"value":"x"}')
+        conn = http.client.HTTPConnection("127.0.0.1", self.r.http_port, timeout=10)
+        self.addCleanup(conn.close)
+        for body, why in ((b'{"value":"x"}', "incorrect header check"),
+                          (good[:-3], "cut short"), (good[:10], "cut short"),
+                          (good + b"\n", "cut short"), (good + b"more", "incorrect header check"),
+                          (good[:-6] + bytes([good[-6] ^ 1]) + good[-5:], "incorrect data check")):
+            with self.subTest(body=body):
+                conn.request("POST", ECHO, body=body, headers={"Content-Encoding": "gzip"})
+                resp = conn.getresponse()
+                err = harness.json.loads(resp.read())
+                self.assertEqual((resp.status, err["code"]), (400, 3), err)
+                self.assertEqual(err["message"], "malformed request body: gzip: " + why
+                                 if why != "cut short"
+                                 else "malformed request body: gzip: the gzip data is cut short")
+                self.assertIsNone(resp.getheader("Connection"))
+                conn.request("POST", ECHO, body=b'{"value":"next"}')  # the same connection
+                resp = conn.getresponse()
+                self.assertEqual((resp.status, resp.read()), (200, b'{"value":"next"}'))
+
+    def test_gzip_past_max_body_bytes_is_413(self):
+        """A gzip bomb: 64 MiB of zeros in 64 KiB stops at max_body_bytes
+        (1 MiB) inflated; so does a body that is over it compressed."""
+        import gzip
+        bomb = gzip.compress(b"{" + b" " * (64 << 20) + b"}", 9)
+        self.assertLess(len(bomb), 1 << 20)
+        def rss():
+            with open("/proc/%d/status" % self.gateway_pid) as f:
+                return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+        before = rss()
+        err = self.assert_error(413, 8, "larger than 1048576 bytes, compressed or once inflated",
+                                ECHO, bomb, {"Content-Encoding": "gzip"})
+        self.assertLess(rss() - before, 16 << 10, "kB more RSS after the bomb")
+        self.assert_error(413, 8, "larger than 1048576 bytes", ECHO,
+                          os.urandom(1100000), {"Content-Encoding": "gzip"})
+        # at the limit it passes: 1 MiB of JSON exactly
+        body = b'{"value":"' + b"v" * ((1 << 20) - 12) + b'"}'
+        self.assertEqual(len(body), 1 << 20)
+        status, _, data = self.post(ECHO, gzip.compress(body), {"Content-Encoding": "gzip"})
+        self.assertEqual((status, data), (200, body))
 
     def test_a_malformed_request_line_is_refused(self):
         """RFC 9110 9.1 and RFC 9112 3.2: a method that is not a token, a

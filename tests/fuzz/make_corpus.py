@@ -10,6 +10,7 @@ Wire-format seeds are made from the JSON seeds with BUILD/tests/json_tool
 suite (build/tests/fuzz/TARGET, part of make test).
 """
 import base64
+import gzip
 import os
 import shutil
 import subprocess
@@ -240,6 +241,17 @@ def main():
     }
     for i, (name, body) in enumerate(grpcweb.items()):
         write("grpcweb", name, bytes([i & 1]) + body)
+
+    json_body = b'{"value":"this is vlaue"}'
+    gunzip = {
+        "json": gzip.compress(json_body, mtime=0),
+        "members": gzip.compress(b'{"value":"ab', mtime=0) + gzip.compress(b'cd"}', mtime=0),
+        "cut": gzip.compress(json_body, mtime=0)[:-5],
+        "zeros": gzip.compress(bytes(100000), 9, mtime=0),
+        "plain": json_body,
+    }
+    for i, (name, body) in enumerate(gunzip.items()):
+        write("gunzip", name, bytes([(i * 0x13) & 0xff]) + body)
 
     configs = {
         "full": "[supervisor]\nstop_timeout = 5\n\n[host]\nlisten = 127.0.0.1:5505\nthreads = 2\n"
