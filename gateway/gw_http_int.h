@@ -184,10 +184,13 @@ void gw_http_add_metadata_headers(gw_request *req, struct MHD_Response *resp,
 enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *requests,
                                      const gw_metadata *md, size_t n_md, int64_t timeout_ms);
 
-/* A client-streaming request body: one JSON object per line (blank lines
- * skipped), each encoded and appended to *out as a message; *out stays the
- * caller's to free (also after an error).  GW_OK, or GW_REFUSED with a
- * reason naming the line, or GW_NOMEM. */
+/* A client-streaming request body: JSON objects one after the other,
+ * separated by any whitespace or none (one a line, pretty-printed, or
+ * several on a line, as grpc-gateway reads them), or a body that is one
+ * JSON array of them (as Envoy's transcoder takes); each encoded and
+ * appended to *out as a message; *out stays the caller's to free (also
+ * after an error).  GW_OK, or GW_REFUSED with a reason naming the line on
+ * which the message starts (the element, for an array), or GW_NOMEM. */
 gw_result gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
                                       size_t errlen);
 

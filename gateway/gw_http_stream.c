@@ -106,46 +106,126 @@ static void on_done(void *arg, gw_upstream_result *status)
     deliver(arg, status, 1);
 }
 
-/* Whether text[0..len) holds nothing but spaces, tabs and CRs (the body is
- * not NUL-terminated, so no strspn). */
-static int is_blank(const char *text, size_t len)
+/* JSON's whitespace (RFC 8259 2). */
+static int is_json_space(char c)
 {
-    for (size_t i = 0; i < len; i++)
-        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
-            return 0;
-    return 1;
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Where the JSON value that starts at p (not whitespace) ends: after its
+ * closing brace or bracket, counting those inside strings out, or at the
+ * next whitespace or opening brace or bracket for anything else.  Only the
+ * extent: the parse that follows says whether the value is valid.  A value
+ * left open ends at `end`. */
+static const char *json_value_end(const char *p, const char *end)
+{
+    if (*p != '{' && *p != '[') {
+        while (p < end && !is_json_space(*p) && *p != '{' && *p != '[')
+            p++;
+        return p;
+    }
+    size_t depth = 0;
+    for (int in_string = 0; p < end; p++) {
+        if (in_string) {
+            if (*p == '\\' && p + 1 < end)
+                p++;
+            else if (*p == '"')
+                in_string = 0;
+        } else if (*p == '"') {
+            in_string = 1;
+        } else if (*p == '{' || *p == '[') {
+            depth++;
+        } else if ((*p == '}' || *p == ']') && --depth == 0) {
+            return p + 1;
+        }
+    }
+    return end;
+}
+
+/* Appends the message that the JSON object json is to out; the reason in
+ * err (after `where`) if it is not one. */
+static gw_result add_request_message(gw_request *req, json_t *json, const char *where,
+                                     gw_request_messages *out, char *err, size_t errlen)
+{
+    if (!json_is_object(json))
+        return snprintf(err, errlen, "%s: each message must be a JSON object", where),
+               GW_REFUSED;
+    char why[300];
+    gw_result rc = gw_json_to_proto(req->route->method->input, json, &req->http->cfg.json,
+                                    &out->data, why, sizeof(why));
+    if (rc != GW_OK)
+        return snprintf(err, errlen, "%s: %s", where, why), rc;
+    if (gw_request_messages_end(out) < 0)
+        return snprintf(err, errlen, "%s", GW_ERR_OOM), GW_NOMEM;
+    return GW_OK;
+}
+
+/* Parses text[0..len) as one JSON value; NULL with err (after `where`) set
+ * if it is none. */
+static json_t *load_value(const char *text, size_t len, const char *where, gw_result *rc,
+                          char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *json = gw_json_loadb(text, len, 0, &jerr);
+    if (!json) {
+        *rc = gw_json_error_is_oom(&jerr) ? GW_NOMEM : GW_REFUSED;
+        snprintf(err, errlen, "%s: %s", where, *rc == GW_NOMEM ? GW_ERR_OOM : jerr.text);
+    }
+    return json;
+}
+
+/* A body that is one JSON array: its elements are the messages. */
+static gw_result encode_array(gw_request *req, const char *text, size_t len,
+                              gw_request_messages *out, char *err, size_t errlen)
+{
+    gw_result rc = GW_OK;
+    json_t *array = load_value(text, len, "the JSON array", &rc, err, errlen);
+    if (!array)
+        return rc;
+    size_t i;
+    json_t *item;
+    json_array_foreach(array, i, item) {
+        char where[48];
+        snprintf(where, sizeof(where), "message %zu", i + 1);
+        if ((rc = add_request_message(req, item, where, out, err, errlen)) != GW_OK)
+            break;
+    }
+    json_decref(array);
+    return rc;
 }
 
 gw_result gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
                                       size_t errlen)
 {
     const char *p = (const char *)req->body.data, *end = p + req->body.len;
-    size_t line = 0;
-    for (const char *next; p && p < end; p = next) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        next = nl ? nl + 1 : end;
-        line++;
-        size_t len = (size_t)((nl ? nl : end) - p);
-        if (is_blank(p, len))
+    size_t line = 1;
+    int first = 1;
+    while (p && p < end) {
+        if (is_json_space(*p)) {
+            line += *p++ == '\n';
             continue;
-        json_error_t jerr;
-        json_t *json = gw_json_loadb(p, len, 0, &jerr);
-        if (!json && gw_json_error_is_oom(&jerr))
-            return snprintf(err, errlen, "line %zu: %s", line, GW_ERR_OOM), GW_NOMEM;
-        if (!json || !json_is_object(json)) {
-            snprintf(err, errlen, "line %zu: %s", line,
-                     json ? "each line must be a JSON object" : jerr.text);
-            json_decref(json);
-            return GW_REFUSED;
         }
-        char why[300];
-        gw_result rc = gw_json_to_proto(req->route->method->input, json, &req->http->cfg.json,
-                                        &out->data, why, sizeof(why));
+        const char *value_end = json_value_end(p, end);
+        if (first && *p == '[') { /* the whole body one array, as Envoy's transcoder takes */
+            const char *rest = value_end;
+            while (rest < end && is_json_space(*rest))
+                rest++;
+            if (rest == end)
+                return encode_array(req, p, (size_t)(end - p), out, err, errlen);
+        }
+        first = 0;
+        char where[48];
+        snprintf(where, sizeof(where), "line %zu", line);
+        gw_result rc = GW_OK;
+        json_t *json = load_value(p, (size_t)(value_end - p), where, &rc, err, errlen);
+        if (!json)
+            return rc;
+        rc = add_request_message(req, json, where, out, err, errlen);
         json_decref(json);
         if (rc != GW_OK)
-            return snprintf(err, errlen, "line %zu: %s", line, why), rc;
-        if (gw_request_messages_end(out) < 0)
-            return snprintf(err, errlen, "%s", GW_ERR_OOM), GW_NOMEM;
+            return rc;
+        for (; p < value_end; p++)
+            line += *p == '\n';
     }
     return GW_OK;
 }

@@ -396,10 +396,16 @@ class CalcChecks:
     def test_client_streaming_bad_line(self):
         cases = [
             (b'{"value":1}\n{"value":2}\nnope\n{"value":4}\n', "line 3: "),
-            (b'{"value":1}\n\n[1]\n', "line 3: each line must be a JSON object"),
+            (b'{"value":1}\n\n[1]\n', "line 3: each message must be a JSON object"),
             (b'{"value":1}\n{"value":"x"}\n', "line 2: "),
             (b'{"value":1}\n{"nope":1}\n', "line 2: "),
-            (b'{"value":1} {"value":2}\n', "line 1: "),
+            (b'{"value":1} nope\n', "line 1: "),
+            (b'{"value":1}\n{\n "value":\n}', "line 2: "),  # where the message starts
+            (b'{"value":1}\n{"value":2', "line 2: "),  # left open
+            (b'[{"value":1}, {"value":"x"}]', "message 2: "),
+            (b'[{"value":1}, 2]', "message 2: each message must be a JSON object"),
+            (b'[{"value":1}] {"value":2}', "line 1: each message must be a JSON object"),
+            (b'[{"value":1}', "the JSON array: "),
         ]
         for body, prefix in cases:
             with self.subTest(body=body):
@@ -408,6 +414,25 @@ class CalcChecks:
                 self.assertEqual(got["details"], [])
         got = self.error("POST", self.ADD, b'{"value":1}\n{"nope":1}\n', status=400, code=3)
         self.assertIn("nope", got["message"])
+
+    def test_client_streaming_messages_however_laid_out(self):
+        """Messages one after the other, whatever whitespace (or none) is
+        between them, pretty-printed or not, as grpc-gateway's decoder reads
+        them; or one JSON array of them, as Envoy's transcoder takes."""
+        for body in (b'{"value":1}\n{"value":2}\n{"value":3}\n',
+                     b'{"value":1} {"value":2}\t{"value":3}',
+                     b'{"value":1}{"value":2}{"value":3}',
+                     b'{\n  "value": 1\n}\n{\n  "value": 2\n}\r\n\r\n{ "value":\n3 }',
+                     b'[{"value":1},{"value":2},{"value":3}]',
+                     b'\n [\n {"value":1},\n {"value":2},\n {"value":3}\n ]\n'):
+            with self.subTest(body=body):
+                self.assertEqual(self.ok("POST", self.ADD, body), {"total": "6", "count": 3})
+        # braces, brackets and escaped quotes inside strings do not end a
+        # message: the second one is whole, and refused for its unknown key
+        got = self.error("POST", self.ADD, b'{"value":1}\n{"a\\"}{[":1}', status=400, code=3)
+        self.assertTrue(got["message"].startswith("line 2: "), got)
+        self.assertIn("field 'a\"}{['", got["message"])
+        self.assertEqual(self.ok("POST", self.ADD, b"[]"), {})
 
     def test_client_streaming_error_from_the_server(self):
         for code in range(1, 17):
