@@ -150,6 +150,23 @@ static json_t *bool_value(const char *text, size_t len)
     return NULL;
 }
 
+/* Struct, Value and ListValue from text: the text is their JSON, as
+ * grpc-gateway reads them ('{"a":1}', '[1,"x"]', '"x"', '1', 'null'); what
+ * the JSON must be for the type is the codec's to say. */
+static gw_result json_text_value(const gw_field *f, const char *text, size_t len, json_t **v,
+                                 char *err, size_t errlen)
+{
+    json_error_t jerr;
+    if ((*v = gw_json_loadb(text, len, JSON_DECODE_ANY, &jerr)))
+        return GW_OK;
+    if (gw_json_error_is_oom(&jerr))
+        return out_of_memory(err, errlen);
+    char text_shown[SHOWN_SIZE];
+    snprintf(err, errlen, "field '%s' (%s) takes JSON text: '%s': %s", f->name,
+             f->message->full_name, shown(text, len, text_shown), jerr.text);
+    return GW_REFUSED;
+}
+
 /* Text -> JSON value *v for field f (a path variable or query parameter).
  * GW_OK, or GW_REFUSED (the text is no value of f) or GW_NOMEM with the
  * reason in err. */
@@ -184,6 +201,9 @@ static gw_result text_value(const gw_field *f, const char *text, size_t len, jso
             return mask_value(f, text, len, v, err, errlen);
         if (m && (m->wkt == GW_WKT_TIMESTAMP || m->wkt == GW_WKT_DURATION))
             break;
+        if (m && (m->wkt == GW_WKT_STRUCT || m->wkt == GW_WKT_VALUE ||
+                  m->wkt == GW_WKT_LIST_VALUE))
+            return json_text_value(f, text, len, v, err, errlen);
         snprintf(err, errlen, "field '%s' is a message and cannot be set from text", f->name);
         return GW_REFUSED;
     }
@@ -301,6 +321,9 @@ static gw_result bind_text(json_t *obj, const gw_message *m, const char *fpath,
             return GW_REFUSED;
         }
         const char *key = field_key(obj, f);
+        if (dot && f->message && f->message->wkt == GW_WKT_WRAPPER && !f->repeated &&
+            strcmp(dot + 1, "value") == 0)
+            dot = NULL; /* "limit.value": the wrapper itself, as grpc-gateway takes it */
         if (!dot && map_key)
             return bind_map_entry(obj, f, path_shown, map_key, text, len, once, err, errlen);
         if (!dot) {

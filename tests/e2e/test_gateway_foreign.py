@@ -53,6 +53,7 @@ Only 127.0.0.1; every process is stopped by PID.
 """
 import atexit
 import json
+import urllib.parse
 import os
 import shutil
 import signal
@@ -321,6 +322,34 @@ class EchoChecks:
         self.assertEqual(self.ok("POST", "/v1/testkit/echo", ALL_TYPES), ALL_TYPES)
         self.assertEqual(self.ok("GET", "/v1/testkit/echo/a%20b?int64Value=5&color=RED"),
                          {"stringValue": "a b", "int64Value": "5", "color": "RED"})
+
+    def test_json_and_wrapper_value_query_parameters(self):
+        """Struct, Value and ListValue parameters are JSON text, and a
+        wrapper's inner field by name is the wrapper, as grpc-gateway reads
+        them."""
+        q = urllib.parse.urlencode({"structValue": '{"a":[1,"b",null,{"c":{}}]}',
+                                    "value": '"text"', "listValue": '[1, "x", false]',
+                                    "int32Wrapper.value": "7", "string_wrapper.value": "s",
+                                    "boolWrapper": "true"})
+        self.assertEqual(self.ok("GET", "/v1/testkit/echo/v?" + q), {
+            "stringValue": "v", "structValue": {"a": [1, "b", None, {"c": {}}]},
+            "value": "text", "listValue": [1, "x", False], "int32Wrapper": 7,
+            "stringWrapper": "s", "boolWrapper": True})
+        for value, want in (("1.5", 1.5), ("null", None), ("true", True), ("{}", {}),
+                            ("[]", []), ('{"k":"v"}', {"k": "v"})):
+            with self.subTest(value=value):
+                got = self.ok("GET", "/v1/testkit/echo/v?value=" + urllib.parse.quote(value))
+                self.assertEqual(got.get("value", "unset"), want)
+        for query, why in (("structValue=%5B1%5D", "structValue"),  # [1]: not an object
+                           ("listValue=%7B%7D", "listValue"),  # {}: not an array
+                           ("value=text", "takes JSON text: 'text'"),
+                           ("structValue=%7B", "takes JSON text"),
+                           ("int32Wrapper.value=x", "int32Wrapper"),
+                           ("int32Wrapper=1&int32Wrapper.value=2", "more than once"),
+                           ("int32Wrapper.other=1", "has no field 'other'")):
+            with self.subTest(query=query):
+                got = self.error("GET", "/v1/testkit/echo/v?" + query, status=400, code=3)
+                self.assertIn(why, got["message"])
 
 
 FilesEcho, ReflectionEcho = in_both_modes("Echo", EchoChecks)
