@@ -334,13 +334,23 @@ static void describe(json_t *obj, const char *doc, const char *note)
     free(text);
 }
 
-/* Field f's schema with its comment, a note (or NULL) and whether the
- * field is deprecated: a $ref takes no sibling keys in OpenAPI 3.0, so
- * such a reference is wrapped in allOf. */
-static json_t *documented(json_t *schema, const char *doc, const char *extra, int deprecated)
+/* A field's marks in its schema: its GW_BEHAVIOR_* bits and this one. */
+#define MARK_DEPRECATED 0x80
+
+static unsigned field_marks(const gw_field *f)
 {
+    return f->behavior | (f->deprecated ? MARK_DEPRECATED : 0);
+}
+
+/* Field f's schema with its comment, a note (or NULL) and its marks
+ * (field_marks: deprecated, readOnly for OUTPUT_ONLY, writeOnly for
+ * INPUT_ONLY): a $ref takes no sibling keys in OpenAPI 3.0, so such a
+ * reference is wrapped in allOf. */
+static json_t *documented(json_t *schema, const char *doc, const char *extra, unsigned marks)
+{
+    marks &= MARK_DEPRECATED | GW_BEHAVIOR_OUTPUT_ONLY | GW_BEHAVIOR_INPUT_ONLY;
     char *text = clean_doc(doc);
-    int bare = !text && !extra && !deprecated;
+    int bare = !text && !extra && !marks;
     free(text);
     if (!schema || bare)
         return schema;
@@ -352,8 +362,12 @@ static json_t *documented(json_t *schema, const char *doc, const char *extra, in
         schema = wrapped;
     }
     describe(schema, doc, extra);
-    if (deprecated)
+    if (marks & MARK_DEPRECATED)
         put(schema, "deprecated", json_true());
+    if (marks & GW_BEHAVIOR_OUTPUT_ONLY)
+        put(schema, "readOnly", json_true());
+    if (marks & GW_BEHAVIOR_INPUT_ONLY)
+        put(schema, "writeOnly", json_true());
     return schema;
 }
 
@@ -452,16 +466,22 @@ static json_t *fields_schema(oa_ctx *c, const gw_message *m)
 {
     json_t *s = json_pack("{s:s}", "type", "object");
     put_doc(s, "description", m->doc);
-    json_t *props = json_object();
+    json_t *props = json_object(), *required = json_array();
     enum naming naming = c->opt->proto_names ? NAMES_PROTO : NAMES_JSON;
     for (size_t i = 0; i < m->n_fields; i++) {
         const gw_field *f = &m->fields[i];
         char note[1024];
         json_t *fs = documented(member_schema(c, m, f), f->doc,
-                                oneof_note(m, f, "", naming, note, sizeof(note)), f->deprecated);
+                                oneof_note(m, f, "", naming, note, sizeof(note)), field_marks(f));
         put(props, name_of(f, naming), fs);
+        if (f->behavior & GW_BEHAVIOR_REQUIRED)
+            json_array_append_new(required, json_string(name_of(f, naming)));
     }
     put(s, "properties", props);
+    if (json_array_size(required))
+        put(s, "required", required);
+    else
+        json_decref(required);
     return s;
 }
 
@@ -594,6 +614,8 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth,
             describe(p, f->doc, all);
             if (in_deprecated || f->deprecated)
                 put(p, "deprecated", json_true());
+            if (depth == 0 && (f->behavior & GW_BEHAVIOR_REQUIRED))
+                put(p, "required", json_true());
             put(p, "schema", schema);
             json_array_append_new(q->params, p);
         } else if (f->type == GW_TYPE_MESSAGE && !f->repeated && f->message &&
@@ -849,7 +871,7 @@ static json_t *request_body(oa_ctx *c, const gw_route *r)
         const gw_field *f = gw_message_field_by_name(m->input, body, strlen(body));
         if (!f)
             return NULL;
-        schema = documented(member_schema(c, m->input, f), f->doc, NULL, f->deprecated);
+        schema = documented(member_schema(c, m->input, f), f->doc, NULL, field_marks(f));
     }
     json_t *rb = json_object();
     if (!m->client_streaming && r->raw_request) {

@@ -24,6 +24,7 @@
 #include "rp_utf8.h"
 
 #define HTTP_RULE_EXTENSION 72295728u /* google.api.http on MethodOptions */
+#define FIELD_BEHAVIOR_EXTENSION 1052u /* google.api.field_behavior on FieldOptions */
 
 typedef Google__Protobuf__FileDescriptorProto FileProto;
 typedef Google__Protobuf__DescriptorProto MessageProto;
@@ -201,6 +202,44 @@ static int compare_fields(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The GW_BEHAVIOR_* bit of a google.api.FieldBehavior value (0: one the
+ * document does not show). */
+static uint8_t behavior_bit(uint64_t value)
+{
+    switch (value) {
+    case 2: return GW_BEHAVIOR_REQUIRED;
+    case 3: return GW_BEHAVIOR_OUTPUT_ONLY;
+    case 4: return GW_BEHAVIOR_INPUT_ONLY;
+    case 5: return GW_BEHAVIOR_IMMUTABLE;
+    default: return 0;
+    }
+}
+
+/* protobuf-c keeps google.api.field_behavior among FieldOptions' unknown
+ * fields: one varint per value, or packed ones (as a proto3 file declaring
+ * it without [packed = false] encodes it).  Malformed values are skipped:
+ * the option only describes the field. */
+static uint8_t field_behavior(const Google__Protobuf__FieldOptions *opts)
+{
+    uint8_t bits = 0;
+    for (unsigned i = 0; opts && i < opts->base.n_unknown_fields; i++) {
+        const ProtobufCMessageUnknownField *u = &opts->base.unknown_fields[i];
+        if (u->tag != FIELD_BEHAVIOR_EXTENSION)
+            continue;
+        const uint8_t *p = u->data, *end = u->data + u->len;
+        uint64_t v;
+        if (u->wire_type == PROTOBUF_C_WIRE_TYPE_VARINT) {
+            if (rp_pb_read_varint(&p, end, &v) == 0)
+                bits |= behavior_bit(v);
+        } else if (u->wire_type == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED &&
+                   rp_pb_read_varint(&p, end, &v) == 0 && v == (uint64_t)(end - p)) {
+            while (p < end && rp_pb_read_varint(&p, end, &v) == 0)
+                bits |= behavior_bit(v);
+        }
+    }
+    return bits;
+}
+
 static int fill_field(gw_schema *s, const type_entry *owner, const FieldProto *fp, gw_field *f)
 {
     int proto3 = owner->file->syntax && strcmp(owner->file->syntax, "proto3") == 0;
@@ -211,6 +250,7 @@ static int fill_field(gw_schema *s, const type_entry *owner, const FieldProto *f
     f->repeated = fp->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
     f->oneof_index = fp->has_oneof_index ? fp->oneof_index : -1;
     f->deprecated = fp->options && fp->options->has_deprecated && fp->options->deprecated;
+    f->behavior = field_behavior(fp->options);
     f->presence = !f->repeated && (!proto3 || f->oneof_index >= 0 || fp->proto3_optional ||
                                    f->type == GW_TYPE_MESSAGE || f->type == GW_TYPE_GROUP);
     if (f->repeated && is_packable(f->type)) {

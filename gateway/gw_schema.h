@@ -71,6 +71,15 @@ typedef struct gw_enum {
     const char *doc;
 } gw_enum;
 
+/* What a field's google.api.field_behavior option says (bits of
+ * gw_field.behavior); the OpenAPI document shows them. */
+enum {
+    GW_BEHAVIOR_REQUIRED = 1,    /* REQUIRED */
+    GW_BEHAVIOR_OUTPUT_ONLY = 2, /* OUTPUT_ONLY */
+    GW_BEHAVIOR_INPUT_ONLY = 4,  /* INPUT_ONLY */
+    GW_BEHAVIOR_IMMUTABLE = 8,   /* IMMUTABLE */
+};
+
 typedef struct gw_field {
     const char *name;      /* as in the .proto: "user_id" */
     const char *json_name; /* lowerCamelCase: "userId" */
@@ -80,6 +89,7 @@ typedef struct gw_field {
     uint8_t packed;        /* encode repeated scalars packed */
     uint8_t presence;      /* explicit presence: emitted even when default */
     uint8_t deprecated;    /* [deprecated = true] (FieldOptions) */
+    uint8_t behavior;      /* GW_BEHAVIOR_* of its google.api.field_behavior option */
     int32_t oneof_index;   /* -1 if not in a oneof */
     const gw_message *message; /* GW_TYPE_MESSAGE / GW_TYPE_GROUP */
     const gw_enum *enumeration; /* GW_TYPE_ENUM */

@@ -22,12 +22,82 @@
 
 #include "../../gateway/gw_gen.h"
 #include "../../gateway/gw_openapi.h"
+#include "google/protobuf/descriptor.pb-c.h"
+#include "rp_pb_wire.h"
 
 #ifndef BUILD_DIR /* the Makefile passes its build folder */
 #define BUILD_DIR "build"
 #endif
 #define OPENAPI_PB BUILD_DIR "/tests/openapi.pb"
 #define PROTO2_PB BUILD_DIR "/tests/proto2.pb"
+#define PACKED_PB BUILD_DIR "/tests/behavior_packed.pb"
+
+#define FIELD_BEHAVIOR 1052u /* google.api.field_behavior on FieldOptions */
+
+/* The field_behavior values among opts' unknown fields made one packed
+ * field (protoc writes one varint field per value). */
+static void pack_behaviors(Google__Protobuf__FieldOptions *opts)
+{
+    uint8_t values[64];
+    size_t len = 0, kept = 0;
+    for (size_t i = 0; i < opts->base.n_unknown_fields; i++) {
+        ProtobufCMessageUnknownField *u = &opts->base.unknown_fields[i];
+        if (u->tag == FIELD_BEHAVIOR && u->wire_type == PROTOBUF_C_WIRE_TYPE_VARINT &&
+            len + u->len <= sizeof(values)) {
+            memcpy(values + len, u->data, u->len);
+            len += u->len;
+            free(u->data);
+        } else {
+            opts->base.unknown_fields[kept++] = *u;
+        }
+    }
+    if (!len)
+        return;
+    gw_buf packed = GW_BUF_INIT;
+    gw_buf_varint(&packed, len);
+    gw_buf_append(&packed, values, len);
+    assert_false(packed.oom);
+    opts->base.unknown_fields[kept] = (ProtobufCMessageUnknownField){
+        FIELD_BEHAVIOR, PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED, packed.len, packed.data};
+    opts->base.n_unknown_fields = kept + 1;
+}
+
+/* A copy of the descriptor set `from`, package bh's field options packed,
+ * written to `to` (a mkstemp template, filled in). */
+static int write_packed_copy(const char *from, char *to)
+{
+    gw_buf in = GW_BUF_INIT;
+    if (gw_buf_read_file(&in, from) < 0)
+        return -1;
+    Google__Protobuf__FileDescriptorSet *set =
+        google__protobuf__file_descriptor_set__unpack(NULL, in.len, in.data);
+    gw_buf_free(&in);
+    if (!set)
+        return -1;
+    for (size_t f = 0; f < set->n_file; f++) {
+        if (!set->file[f]->package || strcmp(set->file[f]->package, "bh") != 0)
+            continue;
+        for (size_t m = 0; m < set->file[f]->n_message_type; m++) {
+            Google__Protobuf__DescriptorProto *msg = set->file[f]->message_type[m];
+            for (size_t i = 0; i < msg->n_field; i++)
+                if (msg->field[i]->options)
+                    pack_behaviors(msg->field[i]->options);
+        }
+    }
+    size_t len = google__protobuf__file_descriptor_set__get_packed_size(set);
+    uint8_t *out = malloc(len);
+    int fd = mkstemps(to, 3);
+    int ok = out && fd >= 0;
+    if (ok) {
+        google__protobuf__file_descriptor_set__pack(set, out);
+        ok = write(fd, out, len) == (ssize_t)len;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(out);
+    google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
+    return ok ? 0 : -1;
+}
 
 static gw_gen gen;
 static json_t *doc;
@@ -37,8 +107,14 @@ static int setup(void **state)
 {
     (void)state;
     char err[512];
-    const char *paths[] = {OPENAPI_PB, PROTO2_PB};
-    gen.schema = gw_schema_load(paths, 2, err, sizeof(err));
+    char packed[] = "/tmp/rpcrest-packed-XXXXXX.pb";
+    if (write_packed_copy(PACKED_PB, packed) < 0) {
+        fprintf(stderr, "cannot write a packed copy of %s\n", PACKED_PB);
+        return -1;
+    }
+    const char *paths[] = {OPENAPI_PB, PROTO2_PB, packed};
+    gen.schema = gw_schema_load(paths, 3, err, sizeof(err));
+    unlink(packed);
     if (!gen.schema) {
         fprintf(stderr, "gw_schema_load: %s\n", err);
         return -1;
@@ -419,6 +495,53 @@ static void test_deprecated(void **state)
     assert_int_equal(seen, 2);
 }
 
+/* name is among the "required" names of schema s, or not */
+static int listed_required(json_t *s, const char *name)
+{
+    json_t *names = json_object_get(s, "required");
+    for (size_t i = 0; i < json_array_size(names); i++)
+        if (strcmp(str(json_array_get(names, i)), name) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_field_behavior(void **state)
+{
+    (void)state;
+    json_t *account = at(doc, "components", "schemas", "oa.Account", NULL);
+    json_t *props = at(account, "properties", NULL);
+    assert_int_equal(json_array_size(json_object_get(account, "required")), 2);
+    assert_true(listed_required(account, "owner") && listed_required(account, "password"));
+    assert_true(json_is_true(at(props, "createTime", "readOnly", NULL)));
+    assert_true(json_is_true(at(props, "password", "writeOnly", NULL)));
+    /* a $ref takes no siblings in OpenAPI 3.0: wrapped in allOf */
+    assert_true(json_is_true(at(props, "plan", "readOnly", NULL)));
+    assert_string_equal(str(at(props, "plan", "allOf", "0", "$ref", NULL)),
+                        "#/components/schemas/oa.Unit");
+    const char *plain[] = {"name", "owner", "region"};
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        json_t *p = at(props, plain[i], NULL);
+        if (json_object_get(p, "readOnly") || json_object_get(p, "writeOnly"))
+            fail_msg("%s: marked read- or write-only", plain[i]);
+    }
+    /* a required field's query parameter is required */
+    json_t *params = at(doc, "paths", "/v1/accounts", "get", "parameters", NULL);
+    for (size_t i = 0; i < json_array_size(params); i++) {
+        json_t *p = json_array_get(params, i);
+        const char *name = str(at(p, "name", NULL));
+        int want = strcmp(name, "owner") == 0 || strcmp(name, "password") == 0;
+        if (want != json_is_true(json_object_get(p, "required")))
+            fail_msg("query parameter %s: required is %s", name, want ? "missing" : "set");
+    }
+    /* the option's values packed into one field (write_packed_copy);
+     * values the document does not show (NON_EMPTY_DEFAULT) are skipped */
+    json_t *packed = at(doc, "components", "schemas", "bh.Packed", NULL);
+    assert_true(listed_required(packed, "id"));
+    assert_false(listed_required(packed, "note"));
+    assert_true(json_is_true(at(packed, "properties", "id", "readOnly", NULL)));
+    assert_true(json_is_true(at(packed, "properties", "note", "writeOnly", NULL)));
+}
+
 static void test_well_known_request_as_its_fields(void **state)
 {
     (void)state;
@@ -561,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_query_names_the_binder_takes),
         cmocka_unit_test(test_null_value),
         cmocka_unit_test(test_deprecated),
+        cmocka_unit_test(test_field_behavior),
         cmocka_unit_test(test_well_known_request_as_its_fields),
         cmocka_unit_test(test_timestamp_says_what_it_refuses),
         cmocka_unit_test(test_kept_with_the_generation),
