@@ -601,6 +601,57 @@ static gw_result request_metadata(gw_request *req, gw_metadata_list *md, int64_t
     return rc;
 }
 
+/* s[0..len) with its %XX escapes decoded and '+' a space, as the form's
+ * field names and values are written, NUL-terminated in req's arena;
+ * NULL with *bad set for a malformed escape, or for want of memory. */
+static char *form_decode(gw_request *req, const char *s, size_t len, int *bad)
+{
+    char *out = gw_arena_alloc(&req->arena, len + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '+') {
+            *o++ = ' ';
+        } else if (s[i] != '%') {
+            *o++ = s[i];
+        } else if (i + 2 < len && gw_hex_digit(s[i + 1]) >= 0 && gw_hex_digit(s[i + 2]) >= 0) {
+            *o++ = (char)(gw_hex_digit(s[i + 1]) * 16 + gw_hex_digit(s[i + 2]));
+            i += 2;
+        } else {
+            *bad = 1;
+            return NULL;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* A form POST's fields (form_fallback), after the query's in q.  GW_OK, or
+ * GW_REFUSED or GW_NOMEM with err. */
+static gw_result collect_form(gw_request *req, query_list *q, char *err, size_t errlen)
+{
+    const char *p = (const char *)req->body.data, *end = p + req->body.len;
+    while (p && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p)), *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        int bad = 0;
+        char *key = form_decode(req, p, (size_t)((eq ? eq : stop) - p), &bad);
+        char *value = key && eq ? form_decode(req, eq + 1, (size_t)(stop - eq - 1), &bad) : NULL;
+        if (!key || (eq && !value))
+            return bad ? (snprintf(err, errlen, "the form body: malformed percent-encoding"),
+                          GW_REFUSED)
+                       : (snprintf(err, errlen, "%s", GW_ERR_OOM), GW_NOMEM);
+        p = amp ? amp + 1 : end;
+        if (!key[0] && (!value || !value[0]))
+            continue; /* an empty field ("a=1&&b=2"), as in a query */
+        if (q->n == MAX_QUERY_PARAMS)
+            return snprintf(err, errlen, "more than %d query parameters and form fields",
+                            MAX_QUERY_PARAMS), GW_REFUSED;
+        q->params[q->n++] = (gw_query_param){key, value};
+    }
+    return GW_OK;
+}
+
 /* The request message in wire form, from the body, path and query.  GW_OK,
  * or GW_REFUSED with err for a 400, or GW_NOMEM. */
 static gw_result encode_request(gw_request *req, gw_buf *wire, char *err, size_t errlen)
@@ -615,13 +666,18 @@ static gw_result encode_request(gw_request *req, gw_buf *wire, char *err, size_t
         snprintf(err, errlen, "more than %d query parameters", MAX_QUERY_PARAMS);
         return GW_REFUSED;
     }
+    gw_result form = req->form_query ? collect_form(req, q, err, errlen) : GW_OK;
+    if (form != GW_OK)
+        return form;
     json_t *json = NULL;
     gw_buf tail = GW_BUF_INIT; /* a PATCH's FieldMask, in wire form */
     gw_bind_options bind = {
         h->cfg.ignore_unknown_query_parameters, &h->cfg.json,
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)};
+    /* a form's body is its fields, above; the route binds no body */
+    size_t body_len = req->form_query ? 0 : req->body.len;
     gw_result rc = gw_bind_request(req->route, req->path, req->spans,
-                                   (const char *)req->body.data, req->body.len, q->params, q->n,
+                                   (const char *)req->body.data, body_len, q->params, q->n,
                                    &bind, &json, &tail, err, errlen);
     if (rc == GW_OK) {
         rc = gw_bind_encode(req->route, json, &h->cfg.json, wire, err, errlen);
@@ -1107,6 +1163,46 @@ static int classify_own_path(gw_request *req, const char *url, const char *metho
  * or the answer known already (404; 405 with Allow; 503 while the API is
  * incomplete; a CORS preflight's 204).  A gRPC-Web call is routed by its
  * gRPC path. */
+/* 1 if the Content-Type value ct is an HTML form's (parameters aside). */
+static int is_form(const char *ct)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    size_t n = sizeof(form) - 1;
+    return ct && strncasecmp(ct, form, n) == 0 && (!ct[n] || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* grpc-gateway's path-length fallback: a POST of an HTML form to a path the
+ * API serves with other methods but not POST is the call of the method
+ * X-HTTP-Method-Override names, or GET's, the form's fields its query
+ * parameters after the URL's (a query too long for a URL goes in the
+ * body).  Only a route that binds no body is taken.  1 with req->route
+ * and req->form_query set, or 0. */
+static int form_fallback(gw_request *req, const char *method, const char *url)
+{
+    struct MHD_Connection *conn = req->conn;
+    if (strcmp(method, "POST") != 0 ||
+        !is_form(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                             MHD_HTTP_HEADER_CONTENT_TYPE)))
+        return 0;
+    const char *override =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-HTTP-Method-Override");
+    char as[16] = "GET";
+    if (override && *override) {
+        size_t n = strlen(override);
+        if (n >= sizeof(as))
+            return 0;
+        for (size_t i = 0; i <= n; i++)
+            as[i] = (char)toupper((unsigned char)override[i]);
+    }
+    const gw_route *route;
+    if (gw_router_match(&req->gen->router, as, url, &route, req->spans) != GW_ROUTE_FOUND ||
+        (route->binding->body && route->binding->body[0]))
+        return 0;
+    req->route = route;
+    req->form_query = 1;
+    return 1;
+}
+
 static void route_request(gw_request *req, const char *url, const char *method, int preflight)
 {
     const gw_router *router = &req->gen->router;
@@ -1119,6 +1215,8 @@ static void route_request(gw_request *req, const char *url, const char *method, 
     case GW_ROUTE_FOUND: break;
     case GW_ROUTE_NOT_FOUND: req->early_status = req->gen->incomplete ? 503 : 404; break;
     case GW_ROUTE_BAD_METHOD:
+        if (!preflight && form_fallback(req, method, url))
+            break;
         req->early_status = 405;
         req->allow = allowed_methods(req, url);
         break;

@@ -101,6 +101,8 @@ typedef struct gw_request {
     struct gw_gunzip *gunzip;   /* Content-Encoding: gzip: the body's decoder while it arrives */
     const char *body_error;  /* for 400: what is wrong with the body's gzip data */
     int coding;              /* gw_coding: what its Content-Encoding asks of the body */
+    int form_query;          /* a form POST served by another method's route: the body's
+                              * fields are query parameters (form_fallback) */
     int wants_trailers;      /* TE: trailers */
     gw_upstream_result *result; /* unary: the answer; stream: its first event */
     struct gw_http_stream *stream; /* streaming methods only */

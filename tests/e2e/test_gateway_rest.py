@@ -253,6 +253,33 @@ class Bindings(SystemCase):
         self.assertEqual(self.ok("GET", "/v1/shelves/s1/books/b1"),
                          echoed("GetBook", shelf="s1", book={"id": "b1"}))
 
+    def test_form_post_on_a_get_path(self):
+        """grpc-gateway's path-length fallback: an HTML form POSTed to a
+        path the API serves with GET (not POST) is the GET call, the form's
+        fields query parameters after the URL's; X-HTTP-Method-Override
+        names another method (case aside) whose route binds no body."""
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        got = self.ok("POST", "/v1/shelves/s1/search?tags=q",
+                      b"tags=a+b&tags=%C3%A9&filter.author=Le%20Guin&limit=3&&genre=ESSAY", form)
+        self.assertEqual(got, echoed("Search", shelf="s1", tags=["q", "a b", "\u00e9"],
+                                     filter={"author": "Le Guin"}, limit=3, genre="ESSAY"))
+        form_utf8 = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+        self.assertEqual(self.ok("POST", "/v1/shelves/s1/search", b"", form_utf8),
+                         echoed("Search", shelf="s1"))
+        got = self.ok("POST", "/v1/shelves/s1/books/b1", b"force=true",
+                      dict(form, **{"X-HTTP-Method-Override": "delete"}))
+        self.assertEqual(got, echoed("DeleteBook", shelf="s1", book={"id": "b1"}, force=True))
+        # refused: a malformed escape, a field the message has not, and the
+        # forms of it that are no fallback (JSON, or an override with no route)
+        self.error("POST", "/v1/shelves/s1/search", b"tags=%zz", form, status=400, code=3,
+                   message="the form body: malformed percent-encoding")
+        self.error("POST", "/v1/shelves/s1/search", b"nope=1", form, status=400, code=3)
+        self.assertEqual(self.http("POST", "/v1/shelves/s1/search", b"tags=a")[0], 405)
+        self.assertEqual(self.http("POST", "/v1/shelves/s1/search", b"tags=a",
+                                   dict(form, **{"X-HTTP-Method-Override": "PUT"}))[0], 405)
+        # a path with a POST route takes the POST, form or not (its body is JSON)
+        self.error("POST", "/v1/search", b"tags=a", form, status=400, code=3)
+
     def test_head_is_get_without_the_body(self):
         """HEAD on a path the API serves with GET answers what GET would,
         headers and Content-Length, without the body (RFC 9110 9.3.2); a
