@@ -176,9 +176,30 @@ def children_of(pid, leaders_only=False):
         if leaders_only and int(fields[2]) != int(entry):
             continue
         start = int(fields[19])  # starttime, field 22 of /proc/PID/stat
-        if comm not in found or start >= started[comm]:
+        if comm not in found or _started_after(start, int(entry), started[comm], found[comm]):
             found[comm], started[comm] = int(entry), start
     return found
+
+
+def _pid_max():
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 32768
+
+
+PID_MAX = _pid_max()
+
+
+def _started_after(start, pid, other_start, other_pid):
+    """Whether process pid (started at clock tick `start`) started after
+    other_pid.  Within one tick (10 ms) the pids tell, as the kernel hands
+    them out in turn: the one ahead of the other in that turn, which after
+    pids wrap around at pid_max is the lower one (32763, then 301)."""
+    if start != other_start:
+        return start > other_start
+    return (pid - other_pid) % PID_MAX < PID_MAX // 2
 
 
 _BUILD_FOR_ANYONE = []
