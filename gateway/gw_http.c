@@ -1232,6 +1232,23 @@ static void route_request(gw_request *req, const char *url, const char *method, 
     }
 }
 
+/* Folds one more Content-Encoding line into the gw_coding at cls: several
+ * lines are one list (RFC 9110 5.3), so gzip on two lines is gzip twice. */
+static enum MHD_Result fold_coding(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    gw_coding *coding = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_ENCODING) != 0)
+        return MHD_YES;
+    gw_coding line = gw_gunzip_coding(value);
+    if (line == GW_CODING_OTHER || (line == GW_CODING_GZIP && *coding != GW_CODING_NONE))
+        *coding = GW_CODING_OTHER;
+    else if (line == GW_CODING_GZIP)
+        *coding = GW_CODING_GZIP;
+    return MHD_YES;
+}
+
 /* What the headers say of req's body: whether the client takes trailers,
  * its decoder if it comes gzip-compressed, and the early answer for a body
  * the gateway does not take (415: a Content-Encoding other than gzip; 413:
@@ -1250,9 +1267,10 @@ static void classify_body(gw_request *req, struct MHD_Connection *conn, const ch
      * malformed JSON, or its bytes as JSON: RFC 9110 15.5.16 */
     int has_body = declared > 0 || MHD_lookup_connection_value(
                                        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    gw_coding coding = gw_gunzip_coding(MHD_lookup_connection_value(
-        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING));
-    req->coding = has_body ? coding : GW_CODING_NONE;
+    gw_coding coding = GW_CODING_NONE;
+    if (has_body)
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, fold_coding, &coding);
+    req->coding = coding;
     if (!req->early_status && req->coding == GW_CODING_OTHER)
         req->early_status = 415;
     if (!req->early_status && req->coding == GW_CODING_GZIP &&
@@ -1507,6 +1525,7 @@ static void take_body_piece(gw_request *req, const char *data, size_t n)
             gw_buf_append(&req->body, data, n);
         return;
     }
+    int oom = 0;
     switch (gw_gunzip_piece(req->gunzip, data, n, &req->body, max)) {
     case GW_GUNZIP_OK:
         return;
@@ -1518,10 +1537,11 @@ static void take_body_piece(gw_request *req, const char *data, size_t n)
         req->body_error = gw_gunzip_error(req->gunzip); /* static text */
         break;
     case GW_GUNZIP_NOMEM:
-        req->body.oom = 1;
+        oom = 1; /* answered 500 once the body is in */
         break;
     }
     gw_buf_free(&req->body); /* what was inflated goes unused */
+    req->body.oom = oom; /* and later pieces are dropped: gw_buf_append skips */
     gw_gunzip_free(req->gunzip);
     req->gunzip = NULL;
 }

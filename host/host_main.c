@@ -282,7 +282,9 @@ static int bind_port(const rp_config *cfg, host_server_conf *conf, host_run *run
         rp_tls_pem_free(&pem);
         return RP_EX_CONFIG;
     }
-    if (rp_thread_room_check((int)conf->threads, err, sizeof(err)) < 0) {
+    /* the completion-queue workers, and the metrics listener's thread */
+    int own = (int)conf->threads + (cfg->host.metrics_listen != NULL);
+    if (rp_thread_room_check(own, err, sizeof(err)) < 0) {
         rp_log("%s", err);
         rp_tls_pem_free(&pem);
         return EX_FAILURE;

@@ -370,6 +370,16 @@ class GatewayHostile(unittest.TestCase):
         status, _, _ = self.r.http("GET", "/v1/testkit/echo/abc",
                                    headers={"Content-Encoding": "br"})
         self.assertEqual(status, 200)
+        # several lines are one list (RFC 9110 5.3): gzip on two is gzip twice
+        for lines, want in (((b"gzip", b"gzip"), b"415"), ((b"gzip", b"br"), b"415"),
+                            ((b"br", b"identity"), b"415"), ((b"identity", b"gzip"), b"200"),
+                            ((b"gzip", b""), b"200")):
+            with self.subTest(lines=lines):
+                out = self.raw(b"POST " + ECHO.encode() + b" HTTP/1.1\r\nHost: x\r\n" +
+                               b"".join(b"Content-Encoding: %s\r\n" % v for v in lines) +
+                               b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(packed)
+                               + packed)
+                self.assertTrue(out.startswith(b"HTTP/1.1 " + want), out[:300])
 
     def test_gzip_bodies_chunked_and_in_members(self):
         import gzip

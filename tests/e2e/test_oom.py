@@ -15,6 +15,7 @@ succeed again every method answers as before, from the same process.
 
 Skipped under SAN=1 and memcheck, whose runtimes own malloc.
 """
+import gzip
 import http.client
 import json
 import os
@@ -40,6 +41,10 @@ REQUESTS = [
      b'{"stringValue":"s","int64Value":"-9007199254740993","doubleValue":1.5,'
      b'"repeatedInt32":[1,2,3],"bytesValue":"AAEC"}', {}),
     ("GET", "/v1/testkit/echo/a%20b%2Fc?int32Value=7&repeatedInt32=1&repeatedInt32=2", None, {}),
+    ("POST", "/v1/example/echo", gzip.compress(json.dumps({"value": "z" * 5000}).encode()),
+     {"Content-Encoding": "gzip"}),
+    ("POST", "/v1/testkit/echo/f?int32Value=7", b"repeatedInt32=1&repeatedInt32=2&boolValue=true",
+     {"Content-Type": "application/x-www-form-urlencoded"}),
     ("POST", "/v1/testkit/metadata", b'{}', {"Grpc-Metadata-Color": "blue",
                                              "Grpc-Metadata-Blob-Bin": "AAEC",
                                              "X-Request-Id": "oom-test"}),
