@@ -338,6 +338,13 @@ static gw_result bind_text(json_t *obj, const gw_message *m, const char *fpath,
                      f->name);
             return GW_REFUSED;
         }
+        if (f->message && f->message->wkt != GW_WKT_NONE) {
+            /* its JSON form is not its fields: "value.string_value" would be
+             * read as a Value holding {"stringValue": ...} */
+            snprintf(err, errlen, "'%s': field '%s' (%s) takes a value of its own, not its "
+                     "fields", path_shown, f->name, f->message->full_name);
+            return GW_REFUSED;
+        }
         json_t *sub = json_object_get(obj, key);
         if (sub && !json_is_object(sub) && !json_is_null(sub)) {
             snprintf(err, errlen, "field '%s': expected an object (%s)", key,

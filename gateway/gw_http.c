@@ -601,28 +601,16 @@ static gw_result request_metadata(gw_request *req, gw_metadata_list *md, int64_t
     return rc;
 }
 
-/* s[0..len) with its %XX escapes decoded and '+' a space, as the form's
- * field names and values are written, NUL-terminated in req's arena;
- * NULL with *bad set for a malformed escape, or for want of memory. */
-static char *form_decode(gw_request *req, const char *s, size_t len, int *bad)
+/* s[0..len) NUL-terminated in req's arena, as it is: a form's field names
+ * and values are escaped as a query's are, and gw_bind decodes them alike
+ * (once).  NULL for want of memory. */
+static char *form_copy(gw_request *req, const char *s, size_t len)
 {
-    char *out = gw_arena_alloc(&req->arena, len + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '+') {
-            *o++ = ' ';
-        } else if (s[i] != '%') {
-            *o++ = s[i];
-        } else if (i + 2 < len && gw_hex_digit(s[i + 1]) >= 0 && gw_hex_digit(s[i + 2]) >= 0) {
-            *o++ = (char)(gw_hex_digit(s[i + 1]) * 16 + gw_hex_digit(s[i + 2]));
-            i += 2;
-        } else {
-            *bad = 1;
-            return NULL;
-        }
+    char *out = gw_arena_alloc(&req->arena, len + 1);
+    if (out) {
+        memcpy(out, s, len);
+        out[len] = '\0';
     }
-    *o = '\0';
     return out;
 }
 
@@ -631,16 +619,17 @@ static char *form_decode(gw_request *req, const char *s, size_t len, int *bad)
 static gw_result collect_form(gw_request *req, query_list *q, char *err, size_t errlen)
 {
     const char *p = (const char *)req->body.data, *end = p + req->body.len;
+    for (const char *c = p; c && c < end; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) /* a NUL would cut a field short */
+            return snprintf(err, errlen, "the form body has a raw control character (0x%02x): "
+                            "escape it", (unsigned char)*c), GW_REFUSED;
     while (p && p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p)), *stop = amp ? amp : end;
         const char *eq = memchr(p, '=', (size_t)(stop - p));
-        int bad = 0;
-        char *key = form_decode(req, p, (size_t)((eq ? eq : stop) - p), &bad);
-        char *value = key && eq ? form_decode(req, eq + 1, (size_t)(stop - eq - 1), &bad) : NULL;
+        char *key = form_copy(req, p, (size_t)((eq ? eq : stop) - p));
+        char *value = key && eq ? form_copy(req, eq + 1, (size_t)(stop - eq - 1)) : NULL;
         if (!key || (eq && !value))
-            return bad ? (snprintf(err, errlen, "the form body: malformed percent-encoding"),
-                          GW_REFUSED)
-                       : (snprintf(err, errlen, "%s", GW_ERR_OOM), GW_NOMEM);
+            return snprintf(err, errlen, "%s", GW_ERR_OOM), GW_NOMEM;
         p = amp ? amp + 1 : end;
         if (!key[0] && (!value || !value[0]))
             continue; /* an empty field ("a=1&&b=2"), as in a query */
@@ -709,7 +698,7 @@ static enum MHD_Result send_transcode_error(gw_request *req, gw_result rc, const
 static gw_result encode_requests(gw_request *req, gw_request_messages *out, char *err,
                                  size_t errlen)
 {
-    if (req->route->method->client_streaming) /* newline-delimited JSON, one message a line */
+    if (req->route->method->client_streaming) /* JSON messages one after another, or an array */
         return gw_http_stream_encode_lines(req, out, err, errlen);
     gw_result rc = encode_request(req, &out->data, err, errlen);
     if (rc != GW_OK)

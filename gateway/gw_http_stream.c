@@ -1,6 +1,6 @@
 /*
  * gw_http_stream.c -- streaming methods over HTTP/1.1: client streaming
- * (the request body's newline-delimited JSON messages, one reply) and
+ * (the request body's JSON messages, one reply) and
  * server and bidirectional streaming (the replies as a stream).
  *
  * A streamed response is chunked: one JSON object per line, {"result":…} for each

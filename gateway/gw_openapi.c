@@ -603,20 +603,30 @@ static void query_params(query_walk *q, const gw_message *m, size_t depth,
         if (own && outer_notes)
             snprintf(notes, sizeof(notes), "%s %s", own, outer_notes);
         const char *all = own && outer_notes ? notes : own ? own : outer_notes;
-        if (gw_field_takes_text(f)) {
-            json_t *schema = text_schema(q->c, m, f);
-            if (f->repeated) {
-                json_t *arr = json_pack("{s:s}", "type", "array");
-                put(arr, "items", schema);
-                schema = arr;
-            }
+        int json_text = f->message && (f->message->wkt == GW_WKT_STRUCT ||
+                                       f->message->wkt == GW_WKT_VALUE ||
+                                       f->message->wkt == GW_WKT_LIST_VALUE);
+        if (gw_field_takes_text(f) || json_text) {
             json_t *p = json_pack("{s:s,s:s}", "name", q->prefix, "in", "query");
             describe(p, f->doc, all);
             if (in_deprecated || f->deprecated)
                 put(p, "deprecated", json_true());
             if (depth == 0 && (f->behavior & GW_BEHAVIOR_REQUIRED))
                 put(p, "required", json_true());
-            put(p, "schema", schema);
+            if (json_text) { /* the value is JSON text: a parameter with content */
+                json_t *media = json_object(), *content = json_object();
+                put(media, "schema", member_schema(q->c, m, f));
+                put(content, "application/json", media);
+                put(p, "content", content);
+            } else {
+                json_t *schema = text_schema(q->c, m, f);
+                if (f->repeated) {
+                    json_t *arr = json_pack("{s:s}", "type", "array");
+                    put(arr, "items", schema);
+                    schema = arr;
+                }
+                put(p, "schema", schema);
+            }
             json_array_append_new(q->params, p);
         } else if (f->type == GW_TYPE_MESSAGE && !f->repeated && f->message &&
                    !f->message->wkt && depth + 1 < MAX_QUERY_DEPTH) {
@@ -883,7 +893,9 @@ static json_t *request_body(oa_ctx *c, const gw_route *r)
         return rb;
     }
     if (m->client_streaming)
-        put_str(rb, "description", "newline-delimited JSON: one request message a line");
+        put_str(rb, "description", "the request messages as JSON objects one after the other "
+                                   "(newline-delimited, or any whitespace or none between "
+                                   "them), or one JSON array of them");
     else if (strcmp(body, "*") != 0)
         put_str(rb, "description", body); /* the field the body is */
     put(rb, "content", content(schema));

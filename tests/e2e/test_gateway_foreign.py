@@ -346,7 +346,11 @@ class EchoChecks:
                            ("structValue=%7B", "takes JSON text"),
                            ("int32Wrapper.value=x", "int32Wrapper"),
                            ("int32Wrapper=1&int32Wrapper.value=2", "more than once"),
-                           ("int32Wrapper.other=1", "has no field 'other'")):
+                           ("int32Wrapper.other=1", "not its fields"),
+                           ("structValue.fields%5Bk%5D=1", "not its fields"),
+                           ("value.list_value.values=1", "not its fields"),
+                           ("value.string_value=x", "not its fields"),
+                           ("timestamp.seconds=5", "not its fields")):
             with self.subTest(query=query):
                 got = self.error("GET", "/v1/testkit/echo/v?" + query, status=400, code=3)
                 self.assertIn(why, got["message"])

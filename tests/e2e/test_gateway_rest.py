@@ -272,7 +272,15 @@ class Bindings(SystemCase):
         # refused: a malformed escape, a field the message has not, and the
         # forms of it that are no fallback (JSON, or an override with no route)
         self.error("POST", "/v1/shelves/s1/search", b"tags=%zz", form, status=400, code=3,
-                   message="the form body: malformed percent-encoding")
+                   message="query parameter 'tags': malformed percent-encoding")
+        # decoded once, as a query is: %25 is '%', %2B '+'; an escaped NUL is
+        # refused as in a query, a raw one (or any control byte) as such
+        got = self.ok("POST", "/v1/shelves/s1/search", b"tags=100%25&tags=a%2Bb&tags=%2541", form)
+        self.assertEqual(got["request"]["tags"], ["100%", "a+b", "%41"])
+        self.error("POST", "/v1/shelves/s1/search", b"tags%00x=1", form, status=400, code=3)
+        self.error("POST", "/v1/shelves/s1/search", b"limit=3%00junk", form, status=400, code=3)
+        self.error("POST", "/v1/shelves/s1/search", b"tags=a\x00b", form, status=400, code=3,
+                   message="the form body has a raw control character (0x00): escape it")
         self.error("POST", "/v1/shelves/s1/search", b"nope=1", form, status=400, code=3)
         self.assertEqual(self.http("POST", "/v1/shelves/s1/search", b"tags=a")[0], 405)
         self.assertEqual(self.http("POST", "/v1/shelves/s1/search", b"tags=a",

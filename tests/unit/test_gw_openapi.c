@@ -524,15 +524,28 @@ static void test_field_behavior(void **state)
         if (json_object_get(p, "readOnly") || json_object_get(p, "writeOnly"))
             fail_msg("%s: marked read- or write-only", plain[i]);
     }
-    /* a required field's query parameter is required */
+    /* a required field's query parameter is required; Struct and Value
+     * parameters are JSON text: a parameter with content, not a schema */
     json_t *params = at(doc, "paths", "/v1/accounts", "get", "parameters", NULL);
+    int json_params = 0;
     for (size_t i = 0; i < json_array_size(params); i++) {
         json_t *p = json_array_get(params, i);
         const char *name = str(at(p, "name", NULL));
+        if (strcmp(name, "labels") == 0 || strcmp(name, "extras") == 0) {
+            json_t *schema = at(p, "content", "application/json", "schema", NULL);
+            assert_null(json_object_get(p, "schema"));
+            if (strcmp(name, "labels") == 0)
+                assert_string_equal(str(at(schema, "$ref", NULL)),
+                                    "#/components/schemas/google.protobuf.Struct");
+            else
+                assert_string_equal(str(at(schema, "type", NULL)), "array");
+            json_params++;
+        }
         int want = strcmp(name, "owner") == 0 || strcmp(name, "password") == 0;
         if (want != json_is_true(json_object_get(p, "required")))
             fail_msg("query parameter %s: required is %s", name, want ? "missing" : "set");
     }
+    assert_int_equal(json_params, 2);
     /* the option's values packed into one field (write_packed_copy);
      * values the document does not show (NON_EMPTY_DEFAULT) are skipped */
     json_t *packed = at(doc, "components", "schemas", "bh.Packed", NULL);
