@@ -272,7 +272,8 @@ static enum MHD_Result send_body(gw_request *req, unsigned status, gw_buf *body,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->result->message);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
-    if (status == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE && req->coding == GW_CODING_OTHER) /* RFC 9110 12.5.3 */
+    /* a 415 for the body's coding names the one taken (RFC 9110 12.5.3) */
+    if (status == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE && req->coding == GW_CODING_OTHER)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_ENCODING, "gzip");
     return gw_http_queue(req, resp, status, content_type, len);
 }
@@ -1148,10 +1149,6 @@ static int classify_own_path(gw_request *req, const char *url, const char *metho
     return 1;
 }
 
-/* The route of the API that serves (method, url) in req->gen: req->route,
- * or the answer known already (404; 405 with Allow; 503 while the API is
- * incomplete; a CORS preflight's 204).  A gRPC-Web call is routed by its
- * gRPC path. */
 /* 1 if the Content-Type value ct is an HTML form's (parameters aside). */
 static int is_form(const char *ct)
 {
@@ -1192,6 +1189,10 @@ static int form_fallback(gw_request *req, const char *method, const char *url)
     return 1;
 }
 
+/* The route of the API that serves (method, url) in req->gen: req->route,
+ * or the answer known already (404; 405 with Allow; 503 while the API is
+ * incomplete; a CORS preflight's 204).  A gRPC-Web call is routed by its
+ * gRPC path. */
 static void route_request(gw_request *req, const char *url, const char *method, int preflight)
 {
     const gw_router *router = &req->gen->router;
