@@ -700,7 +700,7 @@ static gw_result encode_requests(gw_request *req, gw_request_messages *out, char
                                  size_t errlen)
 {
     if (req->route->method->client_streaming) /* JSON messages one after another, or an array */
-        return gw_http_stream_encode_lines(req, out, err, errlen);
+        return gw_http_stream_encode_messages(req, out, err, errlen);
     gw_result rc = encode_request(req, &out->data, err, errlen);
     if (rc != GW_OK)
         return rc;

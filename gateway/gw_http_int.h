@@ -193,7 +193,7 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
  * appended to *out as a message; *out stays the caller's to free (also
  * after an error).  GW_OK, or GW_REFUSED with a reason naming the line on
  * which the message starts (the element, for an array), or GW_NOMEM. */
-gw_result gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
+gw_result gw_http_stream_encode_messages(gw_request *req, gw_request_messages *out, char *err,
                                       size_t errlen);
 
 /* Called when resumed by the first event: queues the streaming response (or

@@ -194,7 +194,7 @@ static gw_result encode_array(gw_request *req, const char *text, size_t len,
     return rc;
 }
 
-gw_result gw_http_stream_encode_lines(gw_request *req, gw_request_messages *out, char *err,
+gw_result gw_http_stream_encode_messages(gw_request *req, gw_request_messages *out, char *err,
                                       size_t errlen)
 {
     const char *p = (const char *)req->body.data, *end = p + req->body.len;
