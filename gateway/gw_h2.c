@@ -1,9 +1,10 @@
 /*
- * gw_h2.c -- unary gRPC calls over a pool of HTTP/2 connections (nghttp2)
- * driven by a gw_loop: the connections' state, opening and closing, the
- * calls' lives (queued, sent, answered, expired), and the gRPC mapping of a
- * reply (length-prefixed message, grpc-status / grpc-message, Trailers-Only,
- * -bin metadata) into a gw_upstream_result.
+ * gw_h2.c -- gRPC calls, unary and streaming, over a pool of HTTP/2
+ * connections (nghttp2) driven by a gw_loop: the connections' state,
+ * opening and closing, the calls' lives (queued, sent, answered, expired),
+ * the gRPC mapping of a reply (length-prefixed messages, grpc-status /
+ * grpc-message, Trailers-Only, -bin metadata) into gw_upstream_results, and
+ * a streaming call's pace (below, "streaming calls").
  *
  * A call is queued, then submitted on the first connection taking calls
  * that has room: fewer calls open there than the upstream's
@@ -70,8 +71,13 @@
 #define TCP_KEEPALIVE_INTERVAL_S 5 /* and then this often */
 #define FROM_REPLY ((grpc_status_code)-1) /* call_finish: the status the upstream sent */
 #define IDLE_CLOSE_MS 2000 /* a connection beyond the first idle this long closes */
+/* What the upstream may send on a stream before the gateway gives the
+ * window back (SETTINGS_INITIAL_WINDOW_SIZE): the most a streaming call
+ * whose client reads nothing holds here.  A unary reply's prefix that
+ * declares more widens its stream's window to the message at once. */
+#define STREAM_WINDOW (256 * 1024)
 
-typedef struct h2_call {
+typedef struct gw_h2_call {
     struct gw_h2 *c;
     struct h2_conn *conn;    /* the connection it was submitted on (stream_id > 0) */
     int32_t stream_id;       /* 0: not submitted */
@@ -101,14 +107,30 @@ typedef struct h2_call {
     int failed_alloc;
     int tries;               /* times submitted */
     int64_t deadline_ms;
-    gw_upstream_done done;
+    gw_upstream_done done;   /* a unary call's end */
     void *arg;
-    struct h2_call *prev, *next;   /* `live`, by deadline */
-    struct h2_call *queue_next;    /* `queue` */
+    struct gw_h2_call *prev, *next;   /* `live`, by deadline */
+    struct gw_h2_call *queue_next;    /* `queue` */
     int queued;
     int32_t held_stream;           /* held: the stream its CANCELLED came on */
     int held_reset;                /* held: an RST_STREAM(NO_ERROR) followed */
-    struct h2_call *held_next;     /* `held` */
+    struct gw_h2_call *held_next;  /* `held` */
+    /* a streaming call's (gw_h2_stream): */
+    int streaming;
+    gw_stream_handler events;
+    size_t reply_off;        /* reply bytes before it were handed over */
+    size_t scan_off;         /* reply bytes before it are whole messages, checked */
+    size_t n_whole;          /* whole messages in reply, not yet handed over */
+    size_t held_bytes;       /* DATA whose stream window is not given back yet */
+    int wants;               /* the receiver takes a message now */
+    int events_begun;        /* an event went: the response headers with it */
+    int ended;               /* out of the client's lists; `final` is its end */
+    int keeps_whole;         /* ended here for a message refused: those before it still go */
+    gw_upstream_result *final;
+    int done_sent;
+    int released;            /* the receiver let go */
+    int in_ending;
+    struct gw_h2_call *ending_next; /* `ending` */
 } h2_call;
 
 typedef enum h2_state { H2_DOWN, H2_CONNECTING, H2_UP } h2_state;
@@ -151,6 +173,7 @@ struct gw_h2 {
     int retry_shutdown_cancels; /* gw_h2_retry_shutdown_cancels */
     h2_call *held;           /* CANCELLED replies held until the read that brought
                               * them ends (resolve_held) */
+    h2_call *ending;         /* streaming calls ended since conns[0]'s last tick */
     uint8_t read_buf[READ_CHUNK];
 };
 
@@ -240,16 +263,22 @@ static void call_free(h2_call *k)
     gpr_free(k->grpc_message);
     gw_metadata_free(k->md[0], k->n_md[0]);
     gw_metadata_free(k->md[1], k->n_md[1]);
+    gw_upstream_result_free(k->final);
     free(k);
 }
 
 /* ---- results ---------------------------------------------------------------- */
 
+/* The length in the gRPC message prefix at p (5 bytes). */
+static size_t prefix_length(const uint8_t *p)
+{
+    return (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+}
+
 /* The length in the gRPC message prefix at the start of buf (5 bytes or more). */
 static size_t declared_length(const gw_buf *buf)
 {
-    const uint8_t *p = buf->data;
-    return (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+    return prefix_length(buf->data);
 }
 
 /* The reply's one message as a slice (the buffer moves into it). */
@@ -291,9 +320,9 @@ static void set_status(gw_upstream_result *r, grpc_status_code code, const char 
     r->message = gpr_strdup(message);
 }
 
-/* Builds k's result (with `code` and `message`, or FROM_REPLY), removes k
- * everywhere and hands the result over. */
-static void call_finish(h2_call *k, grpc_status_code code, const char *message)
+/* Takes k out of the client: its lists, its connection's count, its
+ * stream's record. */
+static void call_unlink(h2_call *k)
 {
     gw_h2 *c = k->c;
     live_remove(c, k);
@@ -304,61 +333,296 @@ static void call_finish(h2_call *k, grpc_status_code code, const char *message)
         n->n_streams--;
         if (n->session)
             nghttp2_session_set_stream_user_data(n->session, k->stream_id, NULL);
+        k->stream_id = 0;
+        k->conn = NULL;
     }
+}
+
+/* k's result, with `code` and `message`, or FROM_REPLY: what the upstream
+ * sent.  A unary call's holds its reply's one message and the response
+ * headers; a streaming call's none of its messages, and its headers stay
+ * for the first event (stream_deliver_end).  NULL when out of memory. */
+static gw_upstream_result *build_result(h2_call *k, grpc_status_code code, const char *message)
+{
     gw_upstream_result *r = calloc(1, sizeof(*r));
-    if (r) {
-        r->reply_slice = grpc_empty_slice();
+    if (!r)
+        return NULL;
+    r->reply_slice = grpc_empty_slice();
+    if (!k->streaming) {
         r->initial = k->md[0], r->n_initial = k->n_md[0];
-        r->trailing = k->md[1], r->n_trailing = k->n_md[1];
-        k->md[0] = k->md[1] = NULL, k->n_md[0] = k->n_md[1] = 0;
-        if (!r->initial)
-            r->initial = calloc(1, sizeof(*r->initial));
-        if (!r->trailing)
-            r->trailing = calloc(1, sizeof(*r->trailing));
-        if (code != FROM_REPLY) {
-            set_status(r, code, message);
-        } else if (k->failed_alloc) {
-            set_status(r, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
-        } else if (k->http_status == 0) { /* RST_STREAM(NO_ERROR), as gRPC core reads it */
-            set_status(r, GRPC_STATUS_INTERNAL, "the upstream reset the stream (NO_ERROR) "
-                                                "before answering");
-        } else if (k->http_status != 200 && !(k->trailers_only && k->grpc_status >= 0)) {
-            /* gRPC's rule: a grpc-status beside the HTTP status (Trailers-Only)
-             * wins; otherwise the HTTP status says what went wrong */
-            char text[80];
-            snprintf(text, sizeof(text), "the upstream answered HTTP %d", k->http_status);
-            set_status(r, status_from_http(k->http_status), text);
-        } else if (k->not_grpc) {
-            char text[120];
-            snprintf(text, sizeof(text), "the upstream's reply is not gRPC (content-type %s)",
-                     k->content_type);
-            set_status(r, GRPC_STATUS_INTERNAL, text);
-        } else if (k->grpc_status < 0) {
-            set_status(r, GRPC_STATUS_INTERNAL,
-                       "the upstream answered HTTP 200 without a gRPC status");
-        } else {
-            r->status = (grpc_status_code)k->grpc_status;
-            r->message = k->grpc_message ? k->grpc_message : gpr_strdup("");
-            k->grpc_message = NULL;
-            if (r->status == GRPC_STATUS_OK) {
-                int rc = take_message(k, r);
-                if (rc == -2)
-                    set_status(r, GRPC_STATUS_INTERNAL, "the upstream sent a compressed message "
-                                                        "without the encoding being agreed");
-                else if (rc < 0)
-                    set_status(r, GRPC_STATUS_INTERNAL,
-                               "the upstream answered OK without exactly one message");
-            }
+        k->md[0] = NULL, k->n_md[0] = 0;
+    }
+    r->trailing = k->md[1], r->n_trailing = k->n_md[1];
+    k->md[1] = NULL, k->n_md[1] = 0;
+    if (!r->initial)
+        r->initial = calloc(1, sizeof(*r->initial));
+    if (!r->trailing)
+        r->trailing = calloc(1, sizeof(*r->trailing));
+    if (code != FROM_REPLY) {
+        set_status(r, code, message);
+    } else if (k->failed_alloc) {
+        set_status(r, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
+    } else if (k->http_status == 0) { /* RST_STREAM(NO_ERROR), as gRPC core reads it */
+        set_status(r, GRPC_STATUS_INTERNAL, "the upstream reset the stream (NO_ERROR) "
+                                            "before answering");
+    } else if (k->http_status != 200 && !(k->trailers_only && k->grpc_status >= 0)) {
+        /* gRPC's rule: a grpc-status beside the HTTP status (Trailers-Only)
+         * wins; otherwise the HTTP status says what went wrong */
+        char text[80];
+        snprintf(text, sizeof(text), "the upstream answered HTTP %d", k->http_status);
+        set_status(r, status_from_http(k->http_status), text);
+    } else if (k->not_grpc) {
+        char text[120];
+        snprintf(text, sizeof(text), "the upstream's reply is not gRPC (content-type %s)",
+                 k->content_type);
+        set_status(r, GRPC_STATUS_INTERNAL, text);
+    } else if (k->grpc_status < 0) {
+        set_status(r, GRPC_STATUS_INTERNAL,
+                   "the upstream answered HTTP 200 without a gRPC status");
+    } else {
+        r->status = (grpc_status_code)k->grpc_status;
+        r->message = k->grpc_message ? k->grpc_message : gpr_strdup("");
+        k->grpc_message = NULL;
+        if (r->status == GRPC_STATUS_OK && k->streaming) {
+            if (k->reply.len > k->scan_off)
+                set_status(r, GRPC_STATUS_INTERNAL, "the upstream's reply ended inside a message");
+        } else if (r->status == GRPC_STATUS_OK) {
+            int rc = take_message(k, r);
+            if (rc == -2)
+                set_status(r, GRPC_STATUS_INTERNAL, "the upstream sent a compressed message "
+                                                    "without the encoding being agreed");
+            else if (rc < 0)
+                set_status(r, GRPC_STATUS_INTERNAL,
+                           "the upstream answered OK without exactly one message");
         }
-        if (!r->message || !r->initial || !r->trailing) {
-            gw_upstream_result_free(r);
-            r = NULL;
-        }
+    }
+    if (!r->message || !r->initial || !r->trailing) {
+        gw_upstream_result_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void stream_end(h2_call *k, gw_upstream_result *final, int ended_here);
+
+/* Removes k everywhere and hands its result over: a unary call's to its
+ * `done`, which the call does not outlive; a streaming call's to its
+ * receiver, after the messages before it (stream_end). */
+static void call_finish(h2_call *k, grpc_status_code code, const char *message)
+{
+    call_unlink(k);
+    gw_upstream_result *r = build_result(k, code, message);
+    if (k->streaming) {
+        stream_end(k, r, code != FROM_REPLY);
+        return;
     }
     gw_upstream_done done = k->done;
     void *arg = k->arg;
     call_free(k);
     done(arg, r); /* NULL only when out of memory */
+}
+
+/* ---- streaming calls: handing the messages over ---------------------------------
+ *
+ * A streaming call's DATA is kept in k->reply; scan_off walks the message
+ * prefixes as they come (each one checked: a compressed, malformed or too
+ * large message ends the call at once), and a message that has come whole
+ * is handed to the receiver when it wants one: at once for a call read
+ * ahead (one reply), else after gw_h2_stream_next.  The receiver's pace is
+ * the upstream's: the stream's window (SETTINGS_INITIAL_WINDOW_SIZE) is
+ * given back only while no whole message waits for the receiver, so a
+ * slow client holds at most a window of unread replies here, while the
+ * connection's window is given back at once (one slow stream must not
+ * hold up the calls beside it).  The end comes after the messages that
+ * came whole before it, unless the call ended here (cancelled, expired,
+ * stopped): those are dropped; a message refused ends it after those
+ * before it.  Ends reach the receiver from conns[0]'s
+ * tick or from gw_h2_stream_next, never from inside gw_h2_stream_cancel
+ * or gw_h2_stream_release, which the receiver may call holding its own
+ * lock. */
+
+static void stream_drop_messages(h2_call *k)
+{
+    gw_buf_free(&k->reply);
+    k->reply_off = k->scan_off = 0;
+    k->n_whole = 0;
+}
+
+/* The ended call's end waits in `ending` for the tick that hands it over
+ * (NULL: no memory for it). */
+static void stream_end(h2_call *k, gw_upstream_result *final, int ended_here)
+{
+    gw_h2 *c = k->c;
+    k->ended = 1;
+    k->final = final;
+    k->held_bytes = 0;
+    if ((ended_here && !k->keeps_whole) || !final)
+        stream_drop_messages(k);
+    if (!k->in_ending) {
+        k->in_ending = 1;
+        k->ending_next = c->ending;
+        c->ending = k;
+    }
+    gw_loop_tick_soon(c->conns[0].src.loop);
+}
+
+/* Out of memory for a message: the call fails (INTERNAL), with none of
+ * the messages that wait. */
+static void stream_out_of_memory(h2_call *k)
+{
+    if (!k->ended) {
+        if (k->stream_id > 0 && k->conn->session)
+            nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
+                                      NGHTTP2_CANCEL);
+        call_finish(k, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
+        return;
+    }
+    gw_upstream_result_free(k->final);
+    k->final = NULL; /* the receiver reads NULL as out of memory */
+    stream_drop_messages(k);
+}
+
+/* Checks the prefixes of the messages that came since the last scan and
+ * counts those that came whole.  -1 when one is refused: the call has
+ * ended. */
+static int stream_scan(h2_call *k)
+{
+    while (k->reply.len - k->scan_off >= 5) {
+        const uint8_t *p = k->reply.data + k->scan_off;
+        size_t len = prefix_length(p);
+        const char *refusal = NULL;
+        grpc_status_code code = GRPC_STATUS_INTERNAL;
+        if (p[0] == 1) {
+            refusal = "the upstream sent a compressed message without the encoding being agreed";
+        } else if (p[0] > 1) {
+            refusal = "the upstream's reply is not a gRPC message";
+        } else if (len > GW_REPLY_MAX_BYTES) {
+            refusal = "a message of the upstream's reply is larger than 64 MiB";
+            code = GRPC_STATUS_RESOURCE_EXHAUSTED;
+        }
+        if (refusal) {
+            nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
+                                      NGHTTP2_CANCEL);
+            k->keeps_whole = 1;
+            call_finish(k, code, refusal);
+            return -1;
+        }
+        if (k->reply.len - k->scan_off - 5 < len)
+            break;
+        k->scan_off += 5 + len;
+        k->n_whole++;
+    }
+    return 0;
+}
+
+/* The first event carries the response headers. */
+static void stream_give_headers(h2_call *k, gw_upstream_result *r)
+{
+    if (!k->events_begun && k->md[0]) {
+        gw_metadata_free(r->initial, r->n_initial);
+        r->initial = k->md[0], r->n_initial = k->n_md[0];
+        k->md[0] = NULL, k->n_md[0] = 0;
+    }
+    k->events_begun = 1;
+}
+
+/* Hands the next whole message over: the reply buffer itself when it holds
+ * that message alone (the common case: a message a read), else a copy. */
+static void stream_deliver_message(h2_call *k)
+{
+    const uint8_t *p = k->reply.data + k->reply_off;
+    size_t len = prefix_length(p), total;
+    gw_upstream_result *r = calloc(1, sizeof(*r));
+    uint8_t *data = NULL;
+    if (r && k->reply_off == 0 && 5 + len == k->reply.len) {
+        data = gw_buf_steal(&k->reply, &total);
+        k->scan_off = 0;
+    } else if (r && (data = malloc(5 + len))) {
+        memcpy(data, p, 5 + len);
+        k->reply_off += 5 + len;
+        if (k->reply_off == k->reply.len) {
+            k->reply.len = k->reply_off = k->scan_off = 0;
+        } else if (k->reply_off >= READ_CHUNK && k->reply_off * 2 >= k->reply.len) {
+            memmove(k->reply.data, k->reply.data + k->reply_off, k->reply.len - k->reply_off);
+            k->reply.len -= k->reply_off;
+            k->scan_off -= k->reply_off;
+            k->reply_off = 0;
+        }
+    }
+    if (!data) {
+        free(r);
+        stream_out_of_memory(k);
+        return;
+    }
+    r->reply_slice = grpc_slice_new_with_user_data(data + 5, len, free, data);
+    r->reply = GRPC_SLICE_START_PTR(r->reply_slice);
+    r->reply_len = len;
+    stream_give_headers(k, r);
+    k->n_whole--;
+    k->wants = k->events.read_ahead;
+    k->events.on_message(k->arg, r);
+}
+
+static void stream_deliver_end(h2_call *k)
+{
+    gw_upstream_result *r = k->final;
+    k->final = NULL;
+    k->done_sent = 1;
+    if (r)
+        stream_give_headers(k, r);
+    k->events.on_done(k->arg, r); /* last: the receiver may release k from within */
+}
+
+/* Gives the receiver what it is ready for, in order: the messages that
+ * came whole, while it wants them, then the end once none waits; gives the
+ * stream's window back once no whole message waits.  k may be freed when
+ * this returns. */
+static void stream_pump(h2_call *k)
+{
+    while (k->wants && k->n_whole > 0 && !k->released)
+        stream_deliver_message(k);
+    if (k->n_whole == 0 && k->held_bytes && k->stream_id > 0 && k->conn->session) {
+        nghttp2_session_consume_stream(k->conn->session, k->stream_id, k->held_bytes);
+        gw_loop_tick_soon(k->c->conns[0].src.loop); /* its WINDOW_UPDATE goes out */
+    }
+    if (k->n_whole == 0)
+        k->held_bytes = 0;
+    if (k->ended && k->n_whole == 0 && !k->done_sent && !k->released)
+        stream_deliver_end(k);
+}
+
+/* DATA for a streaming call (its connection's window is given back). */
+static void stream_data(nghttp2_session *s, h2_call *k, const uint8_t *data, size_t len)
+{
+    if (k->http_status != 200 || k->not_grpc) { /* an error page: nothing gRPC reads */
+        nghttp2_session_consume_stream(s, k->stream_id, len);
+        return;
+    }
+    gw_buf_append(&k->reply, data, len);
+    if (k->reply.oom) {
+        k->reply.oom = 0;
+        stream_out_of_memory(k);
+        return;
+    }
+    if (stream_scan(k) < 0)
+        return;
+    k->held_bytes += len;
+    stream_pump(k);
+}
+
+/* Hands over the ends of the streaming calls that ended since the last
+ * tick, and frees those the receiver has let go. */
+static void serve_endings(gw_h2 *c)
+{
+    h2_call *k;
+    while ((k = c->ending)) {
+        c->ending = k->ending_next;
+        k->in_ending = 0;
+        if (k->released)
+            call_free(k);
+        else
+            stream_pump(k);
+    }
 }
 
 /* ---- nghttp2 callbacks ------------------------------------------------------ */
@@ -382,6 +646,7 @@ static void reset_for_retry(h2_call *k)
     k->headers_sent = 0;
     k->ended_early = 0;
     k->failed_alloc = 0;
+    k->reply_off = k->scan_off = k->n_whole = k->held_bytes = 0;
     for (int i = 0; i < 2; i++) {
         gw_metadata_free(k->md[i], k->n_md[i]);
         k->md[i] = NULL;
@@ -401,7 +666,8 @@ static ssize_t read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
     (void)s, (void)stream_id, (void)user;
     h2_call *k = src->ptr;
     size_t n = k->body.len - k->sent < max ? k->body.len - k->sent : max;
-    memcpy(buf, k->body.data + k->sent, n);
+    if (n) /* (a client-streaming call may send no message) */
+        memcpy(buf, k->body.data + k->sent, n);
     k->sent += n;
     if (k->sent == k->body.len)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -420,6 +686,12 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const u
 {
     (void)flags, (void)user;
     h2_call *k = stream_call(s, stream_id);
+    if (k && k->streaming) {
+        nghttp2_session_consume_connection(s, len);
+        stream_data(s, k, data, len);
+        return 0;
+    }
+    nghttp2_session_consume(s, stream_id, len); /* read whole at once: the window goes back */
     if (!k || k->http_status != 200 || k->not_grpc)
         return 0; /* an error page or the like: its body says nothing gRPC reads */
     if (k->reply.len + len > GW_REPLY_MAX_BYTES + 5) {
@@ -434,6 +706,10 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const u
         call_finish(k, GRPC_STATUS_INTERNAL, "the upstream's reply is not a gRPC message");
     } else if (prefix_complete && declared_length(&k->reply) > GW_REPLY_MAX_BYTES) {
         refuse_large_reply(s, k); /* its prefix says so: no need to wait for it all */
+    } else if (prefix_complete && declared_length(&k->reply) + 5 > STREAM_WINDOW) {
+        /* read whole at once, as its window goes back: the rest may come */
+        nghttp2_session_set_local_window_size(s, NGHTTP2_FLAG_NONE, stream_id,
+                                              (int32_t)(declared_length(&k->reply) + 5));
     }
     return 0;
 }
@@ -879,6 +1155,9 @@ static int new_session(h2_conn *n)
          * grpc-message "not found "); RFC 9113's check would reset the
          * stream or drop the field */
         nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(opt, 1);
+        /* the windows go back as replies are read (on_data): a streaming
+         * call's at the receiver's pace */
+        nghttp2_option_set_no_auto_window_update(opt, 1);
         /* until its own SETTINGS come, what the others' said (a burst
          * would put up to 100 calls on a new connection to an upstream
          * that takes 4) */
@@ -902,7 +1181,7 @@ static void submit_settings(h2_conn *n)
      * (on_frame_send logs the GOAWAY that ends it) */
     nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4 << 20},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, GW_REPLY_METADATA_MAX_BYTES},
     };
     nghttp2_submit_settings(n->session, NGHTTP2_FLAG_NONE, settings,
@@ -1322,6 +1601,7 @@ static void tick(gw_loop_source *src, uint32_t events)
     expire(c, now);
     int64_t idle_due = close_unneeded(c, now);
     start_queued(c, now);
+    serve_endings(c);
     int changed = 0;
     for (int i = 0; i < c->n_slots; i++)
         if (c->conns[i].session)
@@ -1472,39 +1752,117 @@ static int build_headers(h2_call *k, const char *path, const gw_metadata *md, si
     return 0;
 }
 
+/* Appends one length-prefixed message of len bytes to body. */
+static void append_message(gw_buf *body, const uint8_t *data, size_t len)
+{
+    uint8_t prefix[5] = {0, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                         (uint8_t)len};
+    gw_buf_append(body, prefix, 5);
+    gw_buf_append(body, data, len);
+}
+
+/* A new call record for `arg`, its deadline timeout_ms from now. */
+static h2_call *call_new(gw_h2 *c, int64_t timeout_ms, void *arg)
+{
+    h2_call *k = calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    k->c = c;
+    k->grpc_status = -1;
+    k->arg = arg;
+    k->deadline_ms = gw_loop_now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+    return k;
+}
+
+/* Queues k, with its body and headers made, for the loop's next tick,
+ * which submits it with the others of this round. */
+static void call_start(h2_call *k)
+{
+    gw_h2 *c = k->c;
+    live_insert(c, k);
+    queue_push(c, k);
+    gw_loop_tick_soon(c->conns[0].src.loop);
+}
+
 int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md, size_t n_md,
                 int64_t timeout_ms, gw_upstream_done done, void *arg)
 {
-    h2_call *k = calloc(1, sizeof(*k));
+    h2_call *k = call_new(c, timeout_ms, arg);
     if (!k) {
         gw_buf_free(wire);
         return -1;
     }
-    k->c = c;
-    k->grpc_status = -1;
     k->done = done;
-    k->arg = arg;
-    k->deadline_ms = gw_loop_now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
-    uint8_t prefix[5] = {0, (uint8_t)(wire->len >> 24), (uint8_t)(wire->len >> 16),
-                         (uint8_t)(wire->len >> 8), (uint8_t)wire->len};
     gw_buf_reserve(&k->body, 5 + wire->len);
-    gw_buf_append(&k->body, prefix, 5);
-    gw_buf_append(&k->body, wire->data, wire->len);
+    append_message(&k->body, wire->data, wire->len);
     gw_buf_free(wire);
     if (k->body.oom || build_headers(k, path, md, n_md) < 0) {
         call_free(k);
         return -1;
     }
-    live_insert(c, k);
-    queue_push(c, k); /* submitted by the loop's next tick, with the others of this round */
-    gw_loop_tick_soon(c->conns[0].src.loop);
+    call_start(k);
     return 0;
+}
+
+gw_h2_call *gw_h2_stream(gw_h2 *c, const char *path, gw_request_messages *requests,
+                         const gw_metadata *md, size_t n_md, int64_t timeout_ms,
+                         const gw_stream_handler *handler, void *arg)
+{
+    h2_call *k = call_new(c, timeout_ms, arg);
+    if (!k) {
+        gw_request_messages_free(requests);
+        return NULL;
+    }
+    k->streaming = 1;
+    k->events = *handler;
+    k->wants = 1;
+    const uint8_t *messages = requests->data.data ? requests->data.data : (const uint8_t *)"";
+    gw_buf_reserve(&k->body, requests->data.len + 5 * requests->n);
+    for (size_t i = 0, start = 0; i < requests->n; start = requests->ends[i++])
+        append_message(&k->body, messages + start, requests->ends[i] - start);
+    gw_request_messages_free(requests);
+    if (k->body.oom || build_headers(k, path, md, n_md) < 0) {
+        call_free(k);
+        return NULL;
+    }
+    call_start(k);
+    return k;
+}
+
+void gw_h2_stream_next(gw_h2_call *k)
+{
+    if (k->released || k->done_sent)
+        return;
+    k->wants = 1;
+    stream_pump(k);
+}
+
+void gw_h2_stream_cancel(gw_h2_call *k)
+{
+    if (k->ended || k->released)
+        return;
+    if (k->stream_id > 0 && k->conn->session)
+        nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
+                                  NGHTTP2_CANCEL);
+    call_finish(k, GRPC_STATUS_CANCELLED, "cancelled: the client went away");
+}
+
+void gw_h2_stream_release(gw_h2_call *k)
+{
+    if (!k->ended) {
+        gw_h2_stream_cancel(k); /* its end waits in `ending`, which frees it */
+        k->released = 1;
+        return;
+    }
+    k->released = 1;
+    if (!k->in_ending)
+        call_free(k);
 }
 
 void gw_h2_cancel(gw_h2 *c, void *arg)
 {
     h2_call *k = c->live_head;
-    while (k && k->arg != arg)
+    while (k && (k->arg != arg || k->streaming))
         k = k->next;
     if (!k)
         return;
@@ -1530,5 +1888,6 @@ void gw_h2_free(gw_h2 *c)
     fail_calls(c, NULL, 1, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
     for (int i = 0; i < GW_H2_SOURCES; i++)
         close_connection(&c->conns[i]);
+    serve_endings(c);
     free(c);
 }

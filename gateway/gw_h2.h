@@ -4,8 +4,9 @@
  * address (a unix socket, or an IP address and port), as many as its calls
  * in flight need (up to GW_H2_CONNECTIONS), so a request's call is sent, its
  * reply read and the request answered on one thread, without gRPC core.
- * Everything else (TLS upstreams, names to resolve, streaming, health
- * checks, discovery) stays on gw_upstream.
+ * Streaming calls of any kind go the same way (gw_h2_stream).  Everything
+ * else (TLS upstreams, names to resolve, health checks, discovery) stays
+ * on gw_upstream.
  *
  * Not thread-safe: a gw_h2 belongs to its loop; every function but
  * gw_h2_cancel_all runs on that loop's thread.
@@ -63,12 +64,34 @@ void gw_h2_retry_shutdown_cancels(gw_h2 *c, int on);
 int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md, size_t n_md,
                 int64_t timeout_ms, gw_upstream_done done, void *arg);
 
-/* The call started with `arg` ends with CANCELLED now (done runs before
- * this returns) and its stream is reset; nothing happens if it has ended. */
+/* The unary call started with `arg` ends with CANCELLED now (done runs
+ * before this returns) and its stream is reset; nothing happens if it has
+ * ended. */
 void gw_h2_cancel(gw_h2 *c, void *arg);
 
-/* From any thread: every call in flight ends with CANCELLED (on the loop,
- * soon after). */
+/*
+ * Starts a streaming call (client, server or bidirectional) of `path`, as
+ * gw_upstream_stream does: the messages of `requests` are taken over (also
+ * when NULL is returned) and sent one after another, then the half-close;
+ * md is copied.  The handler's events come on this thread, as that
+ * describes them: from the loop's ticks, and from gw_h2_stream_next (a
+ * message that had come, or the end), never from inside the other
+ * functions below, so a receiver may call those holding its own lock.
+ * Returns the call, or NULL when out of memory (no event then).
+ */
+typedef struct gw_h2_call gw_h2_call;
+gw_h2_call *gw_h2_stream(gw_h2 *c, const char *path, gw_request_messages *requests,
+                         const gw_metadata *md, size_t n_md, int64_t timeout_ms,
+                         const gw_stream_handler *handler, void *arg);
+/* Asks for the event after the last message handed over. */
+void gw_h2_stream_next(gw_h2_call *k);
+/* Resets the stream (the client went away); done still comes, CANCELLED. */
+void gw_h2_stream_cancel(gw_h2_call *k);
+/* The receiver is finished with the call: after done, or to abandon it
+ * (which cancels it); no event comes after this. */
+void gw_h2_stream_release(gw_h2_call *k);
+/* From any thread: every call in flight ends with UNAVAILABLE (on the
+ * loop, soon after). */
 void gw_h2_cancel_all(gw_h2 *c);
 
 /* Closes the connection and frees the client; the loop has ended and no

@@ -11,10 +11,13 @@
  * message's frame and then the trailer frame (gw_grpcweb.h).  With
  * [gateway] gzip, a JSON or text stream goes gzip-compressed to a client
  * that takes it, each message flushed as it goes (gw_gzip.h).  Each
- * message is written before the next one is asked for (gw_stream_next), so
- * a slow client slows the upstream instead of filling memory.  The content
- * reader suspends the connection when it has nothing to send; the upstream
- * thread resumes it.  The loop watches the connection meanwhile, so that a
+ * message is written before the next one is asked for (call_next), so
+ * a slow client slows the upstream instead of filling memory.  The call
+ * goes on the HTTP thread's own HTTP/2 connections (gw_h2) when it has
+ * them, its events on this thread; else through gRPC core's client
+ * (gw_upstream), its events on that client's threads.  The content
+ * reader suspends the connection when it has nothing to send; the event
+ * that follows resumes it.  The loop watches the connection meanwhile, so that a
  * client that leaves a quiet stream cancels it.  When a line cannot be made for want of memory, a
  * static error line ends the stream, which still ends as HTTP says (the
  * last chunk), not with the connection cut.  Lock order: the stream's
@@ -26,6 +29,7 @@
 #include <strings.h>
 
 #include "gw_gzip.h"
+#include "gw_h2.h"
 #include "gw_headers.h"
 #include "gw_http_int.h"
 #include "gw_httpbody.h"
@@ -36,7 +40,8 @@
 #define STREAM_BLOCK_BYTES (16 * 1024)
 
 typedef struct gw_http_stream {
-    gw_stream *call;
+    gw_stream *call;            /* through gw_upstream, */
+    gw_h2_call *h2_call;        /* or through the thread's gw_h2 (then call is NULL) */
     pthread_mutex_t lock;       /* guards everything below */
     gw_upstream_result *pending; /* a message not yet written */
     gw_upstream_result *final;   /* the end of the stream */
@@ -62,6 +67,29 @@ static const char OOM_SSE[] = "event: error\ndata: " GW_OOM_BODY "\n\n";
 static const char OOM_WEB[] = GW_GRPCWEB_OOM_TRAILERS;
 static const char OOM_WEB_TEXT[] = GW_GRPCWEB_OOM_TRAILERS_TEXT;
 
+/* The call's operations, whichever client makes it (st->call or
+ * st->h2_call is set and released on the request's thread). */
+static int has_call(const gw_http_stream *st)
+{
+    return st->call || st->h2_call;
+}
+
+static void call_next(gw_http_stream *st)
+{
+    if (st->h2_call)
+        gw_h2_stream_next(st->h2_call);
+    else
+        gw_stream_next(st->call);
+}
+
+static void call_cancel(gw_http_stream *st)
+{
+    if (st->h2_call)
+        gw_h2_stream_cancel(st->h2_call);
+    else if (st->call)
+        gw_stream_cancel(st->call);
+}
+
 /* An upstream event arrived: store it and wake the connection.  A method
  * with one reply is answered when the call ends; a message after its reply
  * is freed, cancels the call (nothing more is worth reading) and fails it
@@ -75,8 +103,8 @@ static void deliver(gw_request *req, gw_upstream_result *r, int is_final)
         st->final = r;
     } else if (one_reply && st->pending) {
         gw_upstream_result_free(r);
-        if (!st->extra_replies && st->call)
-            gw_stream_cancel(st->call); /* done still arrives */
+        if (!st->extra_replies)
+            call_cancel(st); /* done still arrives */
         st->extra_replies = 1;
     } else {
         st->pending = r;
@@ -253,13 +281,21 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
     atomic_store(&req->state, REQ_WAITING);
     st->suspended = 1;
     MHD_suspend_connection(req->conn);
-    /* Events may arrive before this returns; they need only st and req. */
-    gw_stream *call = gw_upstream_stream(req->http->upstream, req->route->method, requests,
-                                         md, n_md, timeout_ms, handler, req);
-    pthread_mutex_lock(&st->lock);
-    st->call = call;
-    pthread_mutex_unlock(&st->lock);
-    if (!call) {
+    int started;
+    if (req->thread->h2) { /* no event before this returns */
+        st->h2_call = gw_h2_stream(req->thread->h2, req->route->method->path, requests, md,
+                                   n_md, timeout_ms, handler, req);
+        started = st->h2_call != NULL;
+    } else {
+        /* Events may arrive before this returns; they need only st and req. */
+        gw_stream *call = gw_upstream_stream(req->http->upstream, req->route->method, requests,
+                                             md, n_md, timeout_ms, handler, req);
+        pthread_mutex_lock(&st->lock);
+        st->call = call;
+        pthread_mutex_unlock(&st->lock);
+        started = call != NULL;
+    }
+    if (!started) {
         st->suspended = 0;
         atomic_store(&req->state, REQ_DONE);
         gw_http_resume(req);
@@ -407,7 +443,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
                 end_with_bad_message(req, st, why);
             compress_chunk(st, rc != GW_OK);
             if (rc == GW_OK)
-                gw_stream_next(st->call); /* may deliver the final event right here */
+                call_next(st); /* may deliver the next message or the end right here */
         } else {
             format_final(req, st, fin);
             compress_chunk(st, 1);
@@ -536,7 +572,7 @@ static enum MHD_Result respond_stream_start(gw_request *req, gw_http_stream *st,
                                      first->initial, first->n_initial);
     if (msg) { /* first: its headers are added, its line is made; ask for the next */
         gw_upstream_result_free(msg);
-        gw_stream_next(st->call);
+        call_next(st);
     }
     /* the length is counted as the stream is read */
     return gw_http_queue(req, resp, MHD_HTTP_OK, type, 0);
@@ -551,7 +587,7 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
     int failed_early = !st->pending && (!st->final || st->final->status != GRPC_STATUS_OK ||
                                         st->web);
     pthread_mutex_unlock(&st->lock);
-    if (!st->call)
+    if (!has_call(st))
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,
                                   "cannot start the upstream call");
     if (failed_early) { /* nothing streamed yet: answer like a unary call */
@@ -571,17 +607,18 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
 
 void gw_http_stream_cancel(gw_request *req)
 {
-    /* st->call is set and released on this thread: no lock (and none may
-     * be held here: gw_stream's lock comes before st->lock) */
-    if (req->stream->call)
-        gw_stream_cancel(req->stream->call);
+    /* no lock: none may be held here (gw_stream's lock comes before
+     * st->lock) */
+    call_cancel(req->stream);
 }
 
 void gw_http_stream_free(gw_request *req)
 {
     gw_http_stream *st = req->stream;
-    if (st->call)
-        gw_stream_release(st->call); /* cancels it if it is still running */
+    if (st->h2_call)
+        gw_h2_stream_release(st->h2_call); /* cancels it if it is still running */
+    else if (st->call)
+        gw_stream_release(st->call);
     gw_upstream_result_free(st->pending);
     gw_upstream_result_free(st->final);
     gw_buf_free(&st->chunk);

@@ -177,7 +177,10 @@ class FakeUpstream:
         self.sock.close()
 
 
-class GatewayH2Client(unittest.TestCase):
+class H2Fixture:
+    """A lone gateway in front of a FakeUpstream, serving DESCRIPTORS."""
+    DESCRIPTORS = "echo.pb"
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="rpcrest-h2-")
         self.addCleanup(shutil.rmtree, self.dir, True)
@@ -186,8 +189,8 @@ class GatewayH2Client(unittest.TestCase):
         self.ini = os.path.join(self.dir, "gateway.ini")
         with open(self.ini, "w") as f:
             f.write("[gateway]\nlisten = 127.0.0.1:%d\nupstream = unix:%s\ntimeout = 2\n"
-                    "threads = 1\ndescriptors = %s/services/echo.pb\n"
-                    % (self.port, self.path, harness.BUILD))
+                    "threads = 1\ndescriptors = %s/services/%s\n"
+                    % (self.port, self.path, harness.BUILD, self.DESCRIPTORS))
         self.upstream = None
         self.gateway = None
 
@@ -212,7 +215,7 @@ class GatewayH2Client(unittest.TestCase):
                                         stdout=self.gateway_log, stderr=subprocess.STDOUT)
         self.assertTrue(harness.wait_until(lambda: harness.port_open(self.port), 10),
                         self.log())
-        self.assertTrue(harness.wait_until(lambda: "unary calls: on each HTTP thread's own "
+        self.assertTrue(harness.wait_until(lambda: "calls: on each HTTP thread's own "
                                            "HTTP/2 connections to unix:" in self.log(), 5),
                         self.log())
 
@@ -238,6 +241,8 @@ class GatewayH2Client(unittest.TestCase):
         if message is not None:
             self.assertEqual(err["message"], message)
 
+
+class GatewayH2Client(H2Fixture, unittest.TestCase):
     def test_reply_with_metadata(self):
         def behave(_, stream):
             return (headers_frame(stream, RESPONSE_HEADERS + [
@@ -838,3 +843,172 @@ class GatewayH2Client(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def varint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([n & 0x7F | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def stream_reply(index, payload=b""):
+    """rpcrest.testkit.StreamReply{index, payload}, serialized."""
+    return ((b"\x08" + varint(index) if index else b"") +
+            (b"\x12" + varint(len(payload)) + payload if payload else b""))
+
+
+def result_lines(indexes):
+    return [{"result": {"index": i} if i else {}} for i in indexes]
+
+
+class GatewayH2Streams(H2Fixture, unittest.TestCase):
+    """Server streaming over the same connections (testkit's Stream route,
+    GET /v1/testkit/stream), its replies written here:
+
+      upstream answers                        the gateway's answer
+      messages cut anywhere by DATA frames,   a line each, in order, the
+        several in one frame                    response headers as Grpc-Metadata-*
+      messages, then an error status          their lines, then the error line
+      a message cut short, then OK            the lines before it, then code 13
+      a compressed message, or one whose      the lines before it, then code 13 (8),
+        prefix says 64 MiB + 1                  and the stream is reset at once
+      Trailers-Only with an error             that error, as a unary call's (404)
+      a message, then nothing                 its line, then code 4 at the deadline;
+                                                the stream is reset
+      REFUSED_STREAM before answering         the call is sent again: 200
+      (the client leaves mid-stream)          the stream is reset (CANCEL)
+    """
+
+    DESCRIPTORS = "testkit.pb"
+
+    def stream(self, headers=None):
+        """(status, headers, [JSON of each line]) of GET /v1/testkit/stream."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", "/v1/testkit/stream?count=1", headers=headers or {})
+            resp = conn.getresponse()
+            body = resp.read()
+            got = {k.lower(): v for k, v in resp.getheaders()}
+            if resp.status != 200:
+                return resp.status, got, json.loads(body)
+            return resp.status, got, [json.loads(l) for l in body.split(b"\n") if l]
+        finally:
+            conn.close()
+
+    def resets(self):
+        return [f for f in self.upstream.received if f[1] == h2raw.RST_STREAM]
+
+    def test_messages_however_the_frames_cut_them(self):
+        wire = b"".join(h2raw.grpc_message(stream_reply(i)) for i in range(6))
+        cuts = [0, 1, 4, 9, 10, 25, len(wire)]
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS + [("x-color", "blue")]) +
+                    b"".join(h2raw.frame(h2raw.DATA, 0, stream, wire[a:b])
+                             for a, b in zip(cuts, cuts[1:])) +
+                    headers_frame(stream, [("grpc-status", "0"), ("x-trail", "t")], True))
+        self.start(behave)
+        status, headers, lines = self.stream()
+        self.assertEqual((status, lines), (200, result_lines(range(6))), self.log())
+        self.assertEqual(headers.get("grpc-metadata-x-color"), "blue")
+
+    def test_error_status_after_the_messages_that_came(self):
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(stream_reply(0)) +
+                                h2raw.grpc_message(stream_reply(1))) +
+                    headers_frame(stream, [("grpc-status", "9"), ("grpc-message", "stop")], True))
+        self.start(behave)
+        status, _, lines = self.stream()
+        self.assertEqual((status, lines), (200, result_lines([0, 1]) + [
+            {"error": {"code": 9, "message": "stop", "details": []}}]), self.log())
+
+    def assert_ends_with_error(self, behave, code, message, reset):
+        self.start(behave)
+        started = time.monotonic()
+        status, _, lines = self.stream()
+        self.assertEqual((status, lines[:-1]), (200, result_lines([1])), self.log())
+        self.assertEqual(lines[-1]["error"]["code"], code, lines)
+        self.assertEqual(lines[-1]["error"]["message"], message, lines)
+        self.assertLess(time.monotonic() - started, 1.5)  # not the 2 s deadline
+        if reset:
+            self.assertTrue(harness.wait_until(self.resets, 2), self.upstream.received)
+
+    def test_reply_ending_inside_a_message(self):
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(stream_reply(1)) +
+                                b"\x00\x00\x00\x00\x05\x08") +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+        self.assert_ends_with_error(behave, 13, "the upstream's reply ended inside a message",
+                                    reset=False)
+
+    def test_compressed_message_midway(self):
+        def behave(_, stream):  # the trailers never come: the gateway resets the stream
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(stream_reply(1))) +
+                    h2raw.frame(h2raw.DATA, 0, stream,
+                                h2raw.grpc_message(stream_reply(2), compressed=True)))
+        self.assert_ends_with_error(
+            behave, 13, "the upstream sent a compressed message without the encoding being "
+            "agreed", reset=True)
+
+    def test_message_over_the_limit_midway(self):
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(stream_reply(1)) +
+                                b"\x00" + struct.pack(">I", 64 * 1024 * 1024 + 1) + b"\x08"))
+        self.assert_ends_with_error(
+            behave, 8, "a message of the upstream's reply is larger than 64 MiB", reset=True)
+
+    def test_trailers_only_error(self):
+        self.start(lambda _, stream: headers_frame(stream, RESPONSE_HEADERS + [
+            ("grpc-status", "5"), ("grpc-message", "none")], True))
+        status, _, body = self.stream()
+        self.assertEqual((status, body), (404, {"code": 5, "message": "none", "details": []}))
+
+    def test_deadline_midway(self):
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(stream_reply(1))))
+        self.start(behave)
+        started = time.monotonic()
+        status, _, lines = self.stream({"Grpc-Timeout": "500m"})
+        self.assertEqual((status, lines[:-1]), (200, result_lines([1])), self.log())
+        self.assertEqual(lines[-1]["error"]["code"], 4, lines)
+        self.assertLess(time.monotonic() - started, 1.5)
+        self.assertTrue(harness.wait_until(self.resets, 2), self.upstream.received)
+
+    def test_refused_stream_is_sent_again(self):
+        calls = []
+        def behave(_, stream):
+            calls.append(stream)
+            if len(calls) == 1:
+                return h2raw.frame(h2raw.RST_STREAM, 0, stream, struct.pack(">I", 7))
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(stream_reply(3))) +
+                    headers_frame(stream, [("grpc-status", "0")], True))
+        self.start(behave)
+        status, _, lines = self.stream()
+        self.assertEqual((status, lines), (200, result_lines([3])), self.log())
+        self.assertEqual(len(calls), 2)
+
+    def test_client_leaving_resets_the_stream(self):
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(stream_reply(1))))
+        self.start(behave)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(b"GET /v1/testkit/stream?count=1 HTTP/1.1\r\nHost: x\r\n"
+                      b"Grpc-Timeout: 10S\r\n\r\n")
+            got = b""
+            while b'{"result":{"index":1}}' not in got:
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, got)
+                got += chunk
+        self.assertTrue(harness.wait_until(self.resets, 2), self.upstream.received)
+        # the connection still serves (a stream's default deadline is max_timeout)
+        status, _, lines = self.stream({"Grpc-Timeout": "300m"})
+        self.assertEqual((status, lines[:1]), (200, result_lines([1])))
+        self.assertEqual(lines[1]["error"]["code"], 4, lines)

@@ -862,6 +862,38 @@ class ManyLongStreams(SystemCase):
         self.assertLess(time.monotonic() - started, 2)
 
 
+class PausedStreams(SystemCase):
+    """Twenty clients that read nothing of long streams: the upstream is
+    held back (the gateway gives a stream's HTTP/2 window back only as its
+    client takes the messages), and the gateway keeps little of each
+    (a 256 KiB window; at 4 MiB these twenty took it 82 MB up)."""
+
+    def test_clients_that_read_nothing_hold_the_upstream_back(self):
+        gateway = self.system.children()["rpcrest-gateway"]
+        before = self.stats().get("messagesSent", 0)
+        rss_before = harness.rss_kib(gateway)
+        socks = harness.paused_stream_clients(self.port, 20, 1000000, 1000)
+        self.addCleanup(lambda: [s.close() for s in socks])
+        sent = []
+        for _ in range(10):  # until the count stops growing
+            time.sleep(0.5)
+            sent.append(self.stats().get("messagesSent", 0) - before)
+            if len(sent) > 2 and sent[-1] == sent[-3]:
+                break
+        self.assertEqual(sent[-1], sent[-3], sent)
+        self.assertLess(sent[-1], 20 * 10000, sent)  # of 20 million
+        self.assertLess(harness.rss_kib(gateway) - rss_before, 40 * 1024)
+        # one client reading again gets the rest of its stream moving
+        socks[0].settimeout(10)
+        read = 0
+        while read < 8 << 20:  # more than the gateway and the sockets held
+            chunk = socks[0].recv(65536)
+            self.assertTrue(chunk)
+            read += len(chunk)
+        self.assertTrue(harness.wait_until(
+            lambda: self.stats().get("messagesSent", 0) - before > sent[-1], 5), sent)
+
+
 class FullConnection(SystemCase):
     """The host takes four calls at once on a connection ([host]
     max_concurrent_streams = 4) and the gateway has one HTTP thread: with
