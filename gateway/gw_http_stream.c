@@ -44,7 +44,8 @@ typedef struct gw_http_stream {
     gw_h2_call *h2_call;        /* or through the thread's gw_h2 (then call is NULL) */
     pthread_mutex_t lock;       /* guards everything below */
     gw_upstream_result *pending; /* a message not yet written */
-    gw_upstream_result *final;   /* the end of the stream */
+    gw_upstream_result *final;   /* the end of the stream (NULL with `ended`: no memory for it) */
+    int ended;                  /* the end came */
     int suspended;              /* the connection waits for an event */
     int final_written;
     int sse;                    /* text/event-stream framing */
@@ -101,6 +102,7 @@ static void deliver(gw_request *req, gw_upstream_result *r, int is_final)
     pthread_mutex_lock(&st->lock);
     if (is_final) {
         st->final = r;
+        st->ended = 1;
     } else if (one_reply && st->pending) {
         gw_upstream_result_free(r);
         if (!st->extra_replies)
@@ -422,7 +424,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
         st->chunk.len = st->chunk_off = 0;
         gw_upstream_result *msg = st->pending, *fin = NULL;
         st->pending = NULL;
-        if (!msg && st->final && !st->final_written) {
+        if (!msg && st->ended && !st->final_written) {
             fin = st->final;
             st->final_written = 1;
         } else if (!msg && st->final_written) {
@@ -478,7 +480,11 @@ static enum MHD_Result respond_single_reply(gw_request *req, gw_http_stream *st)
                                   "the upstream answered a client-streaming call with more "
                                   "than one message");
     }
-    if (st->final && st->final->status != GRPC_STATUS_OK) {
+    if (!st->final) { /* no memory for the end: what it said is not known */
+        pthread_mutex_unlock(&st->lock);
+        return gw_http_send_error(req, 500, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
+    }
+    if (st->final->status != GRPC_STATUS_OK) {
         /* a reply, then a failure: the call failed (as gRPC clients and
          * grpc-gateway's CloseAndRecv see it), its reply is dropped */
         gw_upstream_result_free(st->pending);
