@@ -42,6 +42,8 @@
 #include "gw_h2.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <grpc/slice.h>
 #include <grpc/status.h>
 #include <grpc/support/alloc.h>
@@ -133,7 +135,9 @@ typedef struct gw_h2_call {
     struct gw_h2_call *ending_next; /* `ending` */
 } h2_call;
 
-typedef enum h2_state { H2_DOWN, H2_CONNECTING, H2_UP } h2_state;
+/* A connection: down (a free slot), connecting (TCP), in its TLS handshake
+ * (an upstream over TLS), up. */
+typedef enum h2_state { H2_DOWN, H2_CONNECTING, H2_HANDSHAKE, H2_UP } h2_state;
 
 /* One connection to the upstream: one taking calls, or one finishing its
  * streams after a GOAWAY; a free slot has no session. */
@@ -153,6 +157,10 @@ typedef struct h2_conn {
                               * connection beyond the first taking calls) */
     gw_buf out;              /* frames to write, gathered so that one send takes them all */
     size_t out_off;          /* written of out (dropped from its front before it grows) */
+    gnutls_session_t tls;    /* over TLS: the connection's session, else NULL */
+    size_t tls_unsent;       /* bytes gnutls_record_send took and could not send yet (it
+                              * must be called again with as many) */
+    int handshake_writes;    /* H2_HANDSHAKE: the handshake waits to write, not to read */
 } h2_conn;
 
 struct gw_h2 {
@@ -165,7 +173,10 @@ struct gw_h2 {
     uint32_t peer_streams;   /* the upstream's stream limit in its last SETTINGS
                               * (0: none came yet) */
     int64_t retry_at_ms;     /* after a failed connect: none opens until then */
-    int connect_error;       /* the last failed connect's errno */
+    char connect_error[200]; /* why the last connect failed */
+    gnutls_certificate_credentials_t tls; /* TLS to the upstream, or NULL: plaintext */
+    char tls_name[256];      /* the name its certificate must carry */
+    int tls_sni;             /* tls_name is a DNS name: sent as SNI too */
     int64_t backoff_ms;      /* 0 once a connect succeeds */
     h2_call *live_head, *live_tail;
     h2_call *queue_head, *queue_tail;
@@ -1011,6 +1022,9 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 
 /* ---- the connection ----------------------------------------------------------- */
 
+static ssize_t conn_recv(h2_conn *n, void *buf, size_t len);
+static ssize_t conn_send(h2_conn *n, const void *data, size_t len);
+
 /* nghttp2's frames, gathered in n->out for flush (the HEADERS and DATA of
  * the calls started in one round go out in one send, and the host wakes
  * once for them).  When out cannot grow, nothing is lost: nghttp2 keeps a
@@ -1037,9 +1051,11 @@ static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int 
         return (ssize_t)len;
     }
     n->out.oom = 0; /* out of memory: out is intact, and may grow later */
-    if (pending)
+    if (pending || n->tls_unsent)
         return NGHTTP2_ERR_WOULDBLOCK;
-    ssize_t w = send(n->fd, data, len, MSG_NOSIGNAL);
+    ssize_t w = conn_send(n, data, len);
+    if (w < 0 && n->tls_unsent) /* GnuTLS holds part of nghttp2's buffer: too late to say no */
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
     if (w >= 0)
         return w; /* nghttp2 offers the rest again */
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
@@ -1071,6 +1087,10 @@ static void close_connection(h2_conn *n)
         n->session = NULL;
         nghttp2_session_del(s);
     }
+    if (n->tls)
+        gnutls_deinit(n->tls);
+    n->tls = NULL;
+    n->tls_unsent = 0;
     if (n->fd >= 0)
         close(n->fd);
     n->fd = -1;
@@ -1189,9 +1209,12 @@ static void submit_settings(h2_conn *n)
     nghttp2_session_set_local_window_size(n->session, NGHTTP2_FLAG_NONE, 0, 16 << 20);
 }
 
+static void connected(h2_conn *n);
+
 /* Starts connecting (a TCP connect may finish later: H2_CONNECTING until
- * the socket is writable); the session exists from the start, so calls can
- * be submitted at once and go out once connected. */
+ * the socket is writable; a TLS handshake follows: H2_HANDSHAKE); the
+ * session exists from the start, so calls can be submitted at once and go
+ * out once connected. */
 static int open_connection(h2_conn *n)
 {
     gw_h2 *c = n->c;
@@ -1205,11 +1228,11 @@ static int open_connection(h2_conn *n)
         return -1;
     }
     submit_settings(n);
-    n->state = pending ? H2_CONNECTING : H2_UP;
-    if (!pending)
-        c->backoff_ms = 0;
+    n->state = H2_CONNECTING;
     if (c->n_slots <= n - c->conns)
         c->n_slots = (int)(n - c->conns) + 1;
+    if (!pending)
+        connected(n);
     return 0;
 }
 
@@ -1252,28 +1275,168 @@ static int others_take_calls(const gw_h2 *c, const h2_conn *n)
  * TRANSIENT_FAILURE does).  The first failure of a run is logged with the
  * target; clients are not told the target (a private socket's path names
  * the user and the folder). */
-static void connect_failed(h2_conn *n, int error)
+static void connect_failed(h2_conn *n, const char *why)
 {
     gw_h2 *c = n->c;
     int others = others_take_calls(c, n);
+    snprintf(c->connect_error, sizeof(c->connect_error), "%s", why);
     if (!c->backoff_ms)
-        rp_log("upstream %s: cannot connect: %s (%s)", c->target, strerror(error),
+        rp_log("upstream %s: cannot connect: %s (%s)", c->target, c->connect_error,
                others ? "calls wait for the connections open" : "its calls fail with "
                                                                 "UNAVAILABLE until it answers");
     if (others) {
         take_back_unsent(n);
     } else {
         /* first: closing would tell them only that the connection closed */
-        char text[160];
-        snprintf(text, sizeof(text), "cannot connect to the upstream: %s", strerror(error));
+        char text[240];
+        snprintf(text, sizeof(text), "cannot connect to the upstream: %s", c->connect_error);
         fail_calls(c, n, 1, GRPC_STATUS_UNAVAILABLE, text);
     }
     close_connection(n);
-    c->connect_error = error;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : GW_RECONNECT_BACKOFF_MIN_MS;
     if (c->backoff_ms > GW_RECONNECT_BACKOFF_MAX_MS)
         c->backoff_ms = GW_RECONNECT_BACKOFF_MAX_MS;
     c->retry_at_ms = gw_loop_now_ms() + c->backoff_ms;
+}
+
+/* ---- TLS ------------------------------------------------------------------------
+ *
+ * An upstream over TLS ([gateway] upstream_ca) is reached the same way,
+ * with GnuTLS (which libmicrohttpd serves HTTPS with) between nghttp2 and
+ * the socket: the handshake runs on the loop like the connect (its
+ * failure is the connect's, with GnuTLS's reason: the certificate's
+ * verification, an alert of the upstream's), ALPN offers h2 alone, the
+ * upstream's certificate must be signed by upstream_ca and carry tls_name
+ * (a DNS name, also sent as SNI, or an IP address), and upstream_cert and
+ * upstream_key, when set, are the gateway's own certificate. */
+
+/* n's TLS session over its socket, ready for the handshake; NULL with the
+ * reason in why[whylen] if GnuTLS could not make one. */
+static gnutls_session_t tls_session(h2_conn *n, char *why, size_t whylen)
+{
+    gw_h2 *c = n->c;
+    gnutls_session_t s;
+    int rc = gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
+    if (rc < 0) {
+        snprintf(why, whylen, "TLS: %s", gnutls_strerror(rc));
+        return NULL;
+    }
+    static const gnutls_datum_t h2 = {(unsigned char *)"h2", 2};
+    if ((rc = gnutls_set_default_priority(s)) < 0 ||
+        (rc = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, c->tls)) < 0 ||
+        (c->tls_sni && (rc = gnutls_server_name_set(s, GNUTLS_NAME_DNS, c->tls_name,
+                                                    strlen(c->tls_name))) < 0) ||
+        (rc = gnutls_alpn_set_protocols(s, &h2, 1, 0)) < 0) {
+        snprintf(why, whylen, "TLS: %s", gnutls_strerror(rc));
+        gnutls_deinit(s);
+        return NULL;
+    }
+    gnutls_session_set_verify_cert(s, c->tls_name, 0);
+    gnutls_transport_set_int(s, n->fd);
+    return s;
+}
+
+/* Why the handshake failed: the certificate's verification, in GnuTLS's
+ * words, or its error. */
+static void handshake_failure(h2_conn *n, int rc, char *why, size_t whylen)
+{
+    gnutls_datum_t text = {NULL, 0};
+    if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
+        gnutls_certificate_verification_status_print(
+            gnutls_session_get_verify_cert_status(n->tls), GNUTLS_CRT_X509, &text, 0) == 0) {
+        snprintf(why, whylen, "TLS handshake: the upstream's certificate (for %.64s): %s",
+                 n->c->tls_name, (const char *)text.data);
+        gnutls_free(text.data);
+        return;
+    }
+    if (rc == GNUTLS_E_WARNING_ALERT_RECEIVED || rc == GNUTLS_E_FATAL_ALERT_RECEIVED)
+        snprintf(why, whylen, "TLS handshake: the upstream sent the alert \"%s\"",
+                 gnutls_alert_get_name(gnutls_alert_get(n->tls)));
+    else
+        snprintf(why, whylen, "TLS handshake: %s", gnutls_strerror(rc));
+}
+
+/* H2_HANDSHAKE and the socket is ready: the handshake goes on; once done,
+ * the connection is up. */
+static void handshake_step(h2_conn *n)
+{
+    int rc = gnutls_handshake(n->tls);
+    if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+        n->handshake_writes = gnutls_record_get_direction(n->tls);
+        return;
+    }
+    if (rc < 0) {
+        char why[200];
+        handshake_failure(n, rc, why, sizeof(why));
+        connect_failed(n, why);
+        return;
+    }
+    n->state = H2_UP;
+    n->c->backoff_ms = 0;
+}
+
+/* The socket is connected: up, or into the TLS handshake. */
+static void connected(h2_conn *n)
+{
+    if (!n->c->tls) {
+        n->state = H2_UP;
+        n->c->backoff_ms = 0;
+        return;
+    }
+    char why[200];
+    if (!(n->tls = tls_session(n, why, sizeof(why)))) {
+        connect_failed(n, why);
+        return;
+    }
+    n->state = H2_HANDSHAKE;
+    n->handshake_writes = 1; /* the ClientHello first */
+}
+
+/* recv on n, through its TLS when it has one: the bytes read, 0 at the end,
+ * or -1 with errno (EAGAIN, EINTR; EPROTO for TLS, whose error is logged). */
+static ssize_t conn_recv(h2_conn *n, void *buf, size_t len)
+{
+    if (!n->tls)
+        return recv(n->fd, buf, len, 0);
+    ssize_t got = gnutls_record_recv(n->tls, buf, len);
+    if (got >= 0 || got == GNUTLS_E_PREMATURE_TERMINATION)
+        return got >= 0 ? got : 0; /* closed without a close_notify: closed all the same */
+    if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED) {
+        errno = got == GNUTLS_E_AGAIN ? EAGAIN : EINTR;
+        return -1;
+    }
+    if (got == GNUTLS_E_FATAL_ALERT_RECEIVED)
+        rp_log("upstream %s: TLS: the upstream sent the alert \"%s\"; the calls on the "
+               "connection fail with UNAVAILABLE", n->c->target,
+               gnutls_alert_get_name(gnutls_alert_get(n->tls)));
+    else
+        rp_log("upstream %s: TLS: %s; the calls on the connection fail with UNAVAILABLE",
+               n->c->target, gnutls_strerror((int)got));
+    errno = EPROTO;
+    return -1;
+}
+
+/* send on n, through its TLS when it has one: the bytes sent, or -1 with
+ * errno (EAGAIN: none now).  GnuTLS keeps a record it could not send, and
+ * is then asked again for as many bytes (what follows data[0 .. len) is
+ * the same, whatever len is now). */
+static ssize_t conn_send(h2_conn *n, const void *data, size_t len)
+{
+    if (!n->tls)
+        return send(n->fd, data, len, MSG_NOSIGNAL);
+    size_t want = n->tls_unsent ? n->tls_unsent : len;
+    ssize_t sent = gnutls_record_send(n->tls, data, want);
+    if (sent >= 0) {
+        n->tls_unsent = 0;
+        return sent;
+    }
+    if (sent == GNUTLS_E_AGAIN || sent == GNUTLS_E_INTERRUPTED) {
+        n->tls_unsent = want;
+        errno = EAGAIN;
+        return -1;
+    }
+    errno = EPIPE;
+    return -1;
 }
 
 /* H2_CONNECTING and the socket says how it went. */
@@ -1284,11 +1447,10 @@ static void connect_finished(h2_conn *n)
     if (getsockopt(n->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
         error = errno;
     if (error) {
-        connect_failed(n, error);
+        connect_failed(n, strerror(error));
         return;
     }
-    n->state = H2_UP;
-    n->c->backoff_ms = 0;
+    connected(n);
 }
 
 /* grpc-timeout for ms (>= 1) into out[24]: milliseconds, or seconds past
@@ -1385,15 +1547,14 @@ static h2_conn *open_another(gw_h2 *c, int64_t now)
         return NULL;
     if (c->backoff_ms && now < c->retry_at_ms) {
         if (!taking) {
-            char text[160];
-            snprintf(text, sizeof(text), "cannot connect to the upstream: %s",
-                     strerror(c->connect_error));
+            char text[240];
+            snprintf(text, sizeof(text), "cannot connect to the upstream: %s", c->connect_error);
             fail_queued(c, GRPC_STATUS_UNAVAILABLE, text);
         }
         return NULL;
     }
     if (open_connection(free_slot) < 0) {
-        connect_failed(free_slot, errno);
+        connect_failed(free_slot, strerror(errno));
         return NULL;
     }
     free_slot->stale_events = free_slot != &c->conns[0];
@@ -1439,7 +1600,7 @@ static void read_available(h2_conn *n)
 {
     gw_h2 *c = n->c;
     for (;;) {
-        ssize_t got = recv(n->fd, c->read_buf, sizeof(c->read_buf), 0);
+        ssize_t got = conn_recv(n, c->read_buf, sizeof(c->read_buf));
         if (got > 0) {
             int had_goaway = n->goaway;
             ssize_t rc = nghttp2_session_mem_recv(n->session, c->read_buf, (size_t)got);
@@ -1452,8 +1613,8 @@ static void read_available(h2_conn *n)
                 close_connection(n);
                 return;
             }
-            if ((size_t)got < sizeof(c->read_buf))
-                return;
+            if ((size_t)got < sizeof(c->read_buf) && !n->tls)
+                return; /* (GnuTLS gives a record a time, and may hold more than the socket) */
             continue;
         }
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -1485,7 +1646,7 @@ static int flush(h2_conn *n)
             return -1;
         if (n->out_off == n->out.len)
             return 0; /* all written, or waiting for the socket (want_write) */
-        ssize_t w = send(n->fd, n->out.data + n->out_off, n->out.len - n->out_off, MSG_NOSIGNAL);
+        ssize_t w = conn_send(n, n->out.data + n->out_off, n->out.len - n->out_off);
         if (w < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
         n->out_off += (size_t)w;
@@ -1509,6 +1670,7 @@ static int update(h2_conn *n)
     if (n->state == H2_UP && !nghttp2_session_want_read(n->session) && !want_write(n))
         close_connection(n);
     uint32_t events = n->state == H2_CONNECTING ? EPOLLOUT
+                      : n->state == H2_HANDSHAKE ? (n->handshake_writes ? EPOLLOUT : EPOLLIN)
                       : EPOLLIN | (n->state == H2_UP && want_write(n) ? EPOLLOUT : 0);
     int changed = n->src.fd != n->fd || n->src.events != events;
     n->src.fd = n->fd;
@@ -1532,8 +1694,13 @@ static int serve_events(h2_conn *n, uint32_t events)
     }
     if (n->state == H2_CONNECTING && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         connect_finished(n);
-    if (n->state == H2_UP && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+    if (n->state == H2_HANDSHAKE && (events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        handshake_step(n);
+        if (n->state == H2_UP)
+            read_available(n); /* GnuTLS may hold what came after the handshake */
+    } else if (n->state == H2_UP && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
         read_available(n);
+    }
     return events != 0;
 }
 
@@ -1639,15 +1806,56 @@ static int parse_target(const char *target, struct sockaddr_storage *addr, sockl
     return 0;
 }
 
-int gw_h2_supports(const char *target, int tls)
+int gw_h2_supports(const char *target)
 {
     struct sockaddr_storage addr;
     socklen_t len;
     char authority[80];
-    return !tls && parse_target(target, &addr, &len, authority, sizeof(authority)) == 0;
+    return parse_target(target, &addr, &len, authority, sizeof(authority)) == 0;
 }
 
-gw_h2 *gw_h2_new(const char *target, char *err, size_t errlen)
+/* c's TLS credentials from the PEM text, and the name to check: tls_name,
+ * or the address's ("localhost" for a unix socket).  0, or -1 with the
+ * reason in err[errlen]. */
+static int tls_setup(gw_h2 *c, const rp_tls_pem *pem, const char *tls_name, char *err,
+                     size_t errlen)
+{
+    int rc = gnutls_certificate_allocate_credentials(&c->tls);
+    if (rc < 0) {
+        c->tls = NULL;
+        snprintf(err, errlen, "upstream TLS: %s", gnutls_strerror(rc));
+        return -1;
+    }
+    gnutls_datum_t ca = {(unsigned char *)pem->ca, (unsigned)strlen(pem->ca)};
+    rc = gnutls_certificate_set_x509_trust_mem(c->tls, &ca, GNUTLS_X509_FMT_PEM);
+    if (rc >= 0 && pem->cert && pem->key) {
+        gnutls_datum_t cert = {(unsigned char *)pem->cert, (unsigned)strlen(pem->cert)};
+        gnutls_datum_t key = {(unsigned char *)pem->key, (unsigned)strlen(pem->key)};
+        rc = gnutls_certificate_set_x509_key_mem(c->tls, &cert, &key, GNUTLS_X509_FMT_PEM);
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "upstream TLS: GnuTLS refuses upstream_ca, upstream_cert or "
+                 "upstream_key: %s", gnutls_strerror(rc));
+        return -1;
+    }
+    if (tls_name) {
+        snprintf(c->tls_name, sizeof(c->tls_name), "%s", tls_name);
+    } else if (c->addr.ss_family == AF_UNIX) {
+        snprintf(c->tls_name, sizeof(c->tls_name), "localhost");
+    } else { /* the address without its port: its certificate's IP SAN */
+        const void *ip = c->addr.ss_family == AF_INET
+                             ? (const void *)&((struct sockaddr_in *)&c->addr)->sin_addr
+                             : (const void *)&((struct sockaddr_in6 *)&c->addr)->sin6_addr;
+        inet_ntop(c->addr.ss_family, ip, c->tls_name, sizeof(c->tls_name));
+    }
+    struct in6_addr any;
+    c->tls_sni = inet_pton(AF_INET, c->tls_name, &any) != 1 &&
+                 inet_pton(AF_INET6, c->tls_name, &any) != 1;
+    return 0;
+}
+
+gw_h2 *gw_h2_new(const char *target, const rp_tls_pem *tls, const char *tls_name, char *err,
+                 size_t errlen)
 {
     gw_h2 *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -1657,6 +1865,12 @@ gw_h2 *gw_h2_new(const char *target, char *err, size_t errlen)
     if (parse_target(target, &c->addr, &c->addr_len, c->authority, sizeof(c->authority)) < 0) {
         snprintf(err, errlen, "upstream %s: the HTTP threads' own connections need "
                  "unix:/PATH or one IP address and port", target);
+        free(c);
+        return NULL;
+    }
+    if (tls && tls_setup(c, tls, tls_name, err, errlen) < 0) {
+        if (c->tls)
+            gnutls_certificate_free_credentials(c->tls);
         free(c);
         return NULL;
     }
@@ -1691,7 +1905,7 @@ static int build_headers(h2_call *k, const char *path, const gw_metadata *md, si
 {
     const char *fixed[][2] = {
         {":method", "POST"},
-        {":scheme", "http"},
+        {":scheme", k->c->tls ? "https" : "http"},
         {":authority", k->c->authority},
         {":path", path},
         {"content-type", "application/grpc"},
@@ -1889,5 +2103,7 @@ void gw_h2_free(gw_h2 *c)
     for (int i = 0; i < GW_H2_SOURCES; i++)
         close_connection(&c->conns[i]);
     serve_endings(c);
+    if (c->tls)
+        gnutls_certificate_free_credentials(c->tls);
     free(c);
 }

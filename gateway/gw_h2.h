@@ -1,12 +1,12 @@
 /*
- * gw_h2.h -- unary gRPC calls on an HTTP thread's own loop, over HTTP/2
- * connections (nghttp2) of that loop alone to a plaintext upstream at one
- * address (a unix socket, or an IP address and port), as many as its calls
+ * gw_h2.h -- gRPC calls on an HTTP thread's own loop, over HTTP/2
+ * connections (nghttp2) of that loop alone to an upstream at one address
+ * (a unix socket, or an IP address and port), as many as its calls
  * in flight need (up to GW_H2_CONNECTIONS), so a request's call is sent, its
  * reply read and the request answered on one thread, without gRPC core.
- * Streaming calls of any kind go the same way (gw_h2_stream).  Everything
- * else (TLS upstreams, names to resolve, health checks, discovery) stays
- * on gw_upstream.
+ * Streaming calls of any kind go the same way (gw_h2_stream), and so do
+ * /healthz's checks; over TLS too.  Names to resolve and discovery stay on
+ * gw_upstream.
  *
  * Not thread-safe: a gw_h2 belongs to its loop; every function but
  * gw_h2_cancel_all runs on that loop's thread.
@@ -20,18 +20,25 @@
 #include "gw_buf.h"
 #include "gw_loop.h"
 #include "gw_upstream.h"
+#include "rp_tls.h"
 
 typedef struct gw_h2 gw_h2;
 
-/* Whether gw_h2 can serve `target` with `tls` off: "unix:/PATH", or one IP
- * address and port ("ipv4:A.B.C.D:PORT", "A.B.C.D:PORT", "ipv6:[ADDR]:PORT"). */
-int gw_h2_supports(const char *target, int tls);
+/* Whether gw_h2 can serve `target`: "unix:/PATH", or one IP address and
+ * port ("ipv4:A.B.C.D:PORT", "A.B.C.D:PORT", "ipv6:[ADDR]:PORT"). */
+int gw_h2_supports(const char *target);
 
 /* A client for `target`, to be given to its loop as sources (gw_h2_sources)
- * when the loop starts; connects on the first call.  Returns it (free with
- * gw_h2_free), or NULL with the reason in err[errlen]: `target` is not one
- * gw_h2_supports, or memory ran out (GW_ERR_OOM). */
-gw_h2 *gw_h2_new(const char *target, char *err, size_t errlen);
+ * when the loop starts; connects on the first call.  With `tls` (its ca
+ * set; read during the call only), over TLS: the upstream's certificate
+ * must be signed by tls->ca and carry tls_name, or if NULL the target's
+ * address ("localhost" for a unix socket); tls->cert and tls->key, if set,
+ * are the gateway's own (mutual TLS).  Returns it (free with gw_h2_free),
+ * or NULL with the reason in err[errlen]: `target` is not one
+ * gw_h2_supports, GnuTLS refuses a PEM text, or memory ran out
+ * (GW_ERR_OOM). */
+gw_h2 *gw_h2_new(const char *target, const rp_tls_pem *tls, const char *tls_name, char *err,
+                 size_t errlen);
 
 /* The most connections that take new calls at once: a new one opens when
  * those open carry as many calls as the upstream takes on one (its

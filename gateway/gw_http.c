@@ -459,7 +459,7 @@ static void on_client_hangup(gw_loop_watch *w)
     if (atomic_load(&req->state) != REQ_WAITING)
         return; /* answered already */
     req->client_left = 1;
-    if (req->route && req->thread->h2)
+    if ((req->route || req->health_service) && req->thread->h2)
         gw_h2_cancel(req->thread->h2, req);
     else
         gw_upstream_cancel_unary(req->http->upstream, req);
@@ -802,8 +802,10 @@ static enum MHD_Result start_health_check(gw_request *req)
     MHD_suspend_connection(req->conn);
     int64_t timeout = req->http->cfg.timeout_ms < HEALTH_TIMEOUT_MAX_MS ? req->http->cfg.timeout_ms
                                                                         : HEALTH_TIMEOUT_MAX_MS;
-    int rc = gw_upstream_unary_path(req->http->upstream, GW_HEALTH_METHOD, &msg, timeout,
-                                    on_upstream_done, req);
+    int rc = req->thread->h2 ? gw_h2_unary(req->thread->h2, GW_HEALTH_METHOD, &msg, NULL, 0,
+                                           timeout, on_upstream_done, req)
+                             : gw_upstream_unary_path(req->http->upstream, GW_HEALTH_METHOD, &msg,
+                                                      timeout, on_upstream_done, req);
     if (rc < 0) {
         atomic_store(&req->state, REQ_DONE);
         gw_http_resume(req);
@@ -1910,7 +1912,8 @@ static int prepare_thread(gw_http *h, gw_http_thread *t, char *err, size_t errle
     t->index = (size_t)(t - h->threads);
     if (!(t->mhd = start_daemon_saying_why(h, t, err, errlen)))
         return -1;
-    if (cfg->loop_upstream && !(t->h2 = gw_h2_new(cfg->loop_upstream, err, errlen)))
+    if (cfg->loop_upstream && !(t->h2 = gw_h2_new(cfg->loop_upstream, cfg->loop_upstream_tls,
+                                                  cfg->loop_upstream_name, err, errlen)))
         return -1;
     if (t->h2)
         gw_h2_retry_shutdown_cancels(t->h2, cfg->loop_upstream_is_host);

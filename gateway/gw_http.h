@@ -48,8 +48,10 @@ typedef struct gw_http_config {
     gw_metrics *metrics;    /* borrowed: counts requests and answers GET /metrics; NULL: off */
     gw_access *access;      /* borrowed: the access log, or NULL */
     const char *loop_upstream; /* a target gw_h2 serves: each HTTP thread also makes the
-                             * unary calls itself, on its own connection to it; NULL: all
+                             * API's calls itself, on its own connections to it; NULL: all
                              * calls go through the gw_upstream given to gw_http_start */
+    const struct rp_tls_pem *loop_upstream_tls; /* its TLS files (gw_h2_new), or NULL */
+    const char *loop_upstream_name; /* the name its certificate must carry, or NULL */
     int loop_upstream_is_host; /* it is rpcrest-host: gw_h2_retry_shutdown_cancels */
 } gw_http_config;
 

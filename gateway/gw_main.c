@@ -479,11 +479,13 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     }
     gw_http_config hc = http_config(cfg, threads, st, run.metrics, run.access);
     hc.busy_poll_us = busy_poll_us(cfg);
-    if (gw_h2_supports(target, tls != NULL)) {
+    if (gw_h2_supports(target)) {
         /* the API's calls go over the HTTP threads' own connections; the channel
          * still carries the rest, and connects now so that its state (the
          * metrics' upstream_ready) says whether the upstream is there */
         hc.loop_upstream = target;
+        hc.loop_upstream_tls = tls;
+        hc.loop_upstream_name = tls ? cfg->gateway.upstream_name : NULL;
         hc.loop_upstream_is_host = !cfg->gateway.upstream;
         grpc_channel_check_connectivity_state(gw_upstream_channel(run.up), 1);
     }
@@ -501,7 +503,8 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     rp_log("listening on %s://%s with %d threads, upstream %s%s", hc.cert ? "https" : "http",
            cfg->gateway.listen, threads, target, tls ? " (TLS)" : "");
     if (hc.loop_upstream)
-        rp_log("calls: on each HTTP thread's own HTTP/2 connections to %s", target);
+        rp_log("calls: on each HTTP thread's own HTTP/2 connections to %s%s", target,
+               tls ? " (TLS)" : "");
     log_docs(&hc);
     int ready = rp_notify_ready(); /* to rpcrestd: listening, API loaded */
     if (ready < 0)

@@ -371,7 +371,8 @@ class GatewayToHostMutualTls(Case):
     whose port requires client certificates."""
 
     def host(self):
-        r = self.rpcrest(host={"cert": cert("server.pem"), "key": cert("server.key"),
+        r = self.rpcrest(services=("echo", "testkit"),
+                         host={"cert": cert("server.pem"), "key": cert("server.key"),
                                "client_ca": cert("ca.pem"), "private_listen": "off"},
                          gateway={"upstream_ca": cert("ca.pem"),
                                   "upstream_cert": cert("client.pem"),
@@ -395,10 +396,22 @@ class GatewayToHostMutualTls(Case):
         self.assertTrue(harness.wait_until(lambda: "listening on http://" in p.log(), 10),
                         p.log())
         self.assertIn("upstream ipv4:127.0.0.1:%d (TLS)" % r.host_port, p.log())
+        self.assertIn("calls: on each HTTP thread's own HTTP/2 connections to "
+                      "ipv4:127.0.0.1:%d (TLS)" % r.host_port, p.log())
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("POST", "/v1/example/echo", body=b'{"value":"mtls"}')
         resp = conn.getresponse()
         self.assertEqual((resp.status, resp.read()), (200, b'{"value":"mtls"}'))
+        big = b'{"value":"' + b"m" * (1 << 20) + b'"}'  # many TLS records each way
+        for _ in range(3):
+            conn.request("POST", "/v1/example/echo", body=big)
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, resp.read()), (200, big))
+        conn.request("GET", "/v1/testkit/stream?count=2000&size=1000")  # a stream too
+        resp = conn.getresponse()
+        lines = resp.read().split(b"\n")
+        self.assertEqual((resp.status, len(lines), lines[-1]), (200, 2001, b""))
+        self.assertIn(b'"index":1999', lines[-2])
         conn.request("GET", "/healthz")
         resp = conn.getresponse()
         body = resp.read()
@@ -407,11 +420,21 @@ class GatewayToHostMutualTls(Case):
         conn.close()
 
     def test_upstream_name_is_the_name_checked(self):
+        """The upstream's certificate must carry upstream_name and be signed
+        by upstream_ca; a handshake that fails is the connect's failure,
+        with GnuTLS's reason."""
         r = self.host()
         mtls = {"upstream_ca": cert("ca.pem"), "upstream_cert": cert("client.pem"),
                 "upstream_key": cert("client.key"), "descriptors": ECHO_PB}
-        for name, want in (("localhost", 200), ("elsewhere.example", 503)):
-            port, p = self.gateway(r, dict(mtls, upstream_name=name))
+        cases = (({"upstream_name": "localhost"}, 200, None),
+                 ({"upstream_name": "elsewhere.example"}, 503,
+                  "(for elsewhere.example): The certificate is NOT trusted. The name in the "
+                  "certificate does not match the expected."),
+                 ({"upstream_ca": cert("rogue-ca.pem")}, 503,
+                  "(for 127.0.0.1): The certificate is NOT trusted. The certificate issuer is "
+                  "unknown."))
+        for keys, want, why in cases:
+            port, p = self.gateway(r, dict(mtls, **keys))
             self.assertTrue(harness.wait_until(lambda: "listening on http://" in p.log(), 10),
                             p.log())
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -419,7 +442,10 @@ class GatewayToHostMutualTls(Case):
             resp = conn.getresponse()
             body = resp.read()
             conn.close()
-            self.assertEqual(resp.status, want, (name, body))
+            self.assertEqual(resp.status, want, (keys, body))
+            if why:
+                self.assertIn("cannot connect to the upstream: TLS handshake: the upstream's "
+                              "certificate " + why, body.decode())
 
     def test_reflection_says_why_it_cannot_connect(self):
         """Discovery waits for the channel to be ready, so its deadline is
