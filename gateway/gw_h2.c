@@ -1828,6 +1828,8 @@ static int tls_setup(gw_h2 *c, const rp_tls_pem *pem, const char *tls_name, char
     }
     gnutls_datum_t ca = {(unsigned char *)pem->ca, (unsigned)strlen(pem->ca)};
     rc = gnutls_certificate_set_x509_trust_mem(c->tls, &ca, GNUTLS_X509_FMT_PEM);
+    if (rc == 0)
+        rc = GNUTLS_E_NO_CERTIFICATE_FOUND; /* not one certificate it can read */
     if (rc >= 0 && pem->cert && pem->key) {
         gnutls_datum_t cert = {(unsigned char *)pem->cert, (unsigned)strlen(pem->cert)};
         gnutls_datum_t key = {(unsigned char *)pem->key, (unsigned)strlen(pem->key)};

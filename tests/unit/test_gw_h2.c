@@ -399,7 +399,7 @@ static unsigned one_call(gw_h2 *c, upstream *u, size_t msg_len, size_t fail_at)
 static gw_h2 *new_client(const char *target)
 {
     char err[256];
-    gw_h2 *c = gw_h2_new(target, err, sizeof(err));
+    gw_h2 *c = gw_h2_new(target, NULL, NULL, err, sizeof(err));
     if (!c)
         fail_msg("gw_h2_new: %s", err);
     return c;
@@ -424,14 +424,22 @@ static void test_new_says_why_it_failed(void **state)
 {
     (void)state;
     char err[256];
-    assert_null(gw_h2_new("dns:///upstream.example:50051", err, sizeof(err)));
+    assert_null(gw_h2_new("dns:///upstream.example:50051", NULL, NULL, err, sizeof(err)));
     assert_string_equal(err, "upstream dns:///upstream.example:50051: the HTTP threads' own "
                              "connections need unix:/PATH or one IP address and port");
     failing_calloc = 1;
-    gw_h2 *c = gw_h2_new("unix:/tmp/x.sock", err, sizeof(err));
+    gw_h2 *c = gw_h2_new("unix:/tmp/x.sock", NULL, NULL, err, sizeof(err));
     failing_calloc = 0;
     assert_null(c);
     assert_string_equal(err, "out of memory");
+    /* TLS files GnuTLS cannot read (OpenSSL checked them at start) */
+    rp_tls_pem junk = {.ca = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n"
+                             "-----END CERTIFICATE-----\n"};
+    assert_null(gw_h2_new("127.0.0.1:1", &junk, NULL, err, sizeof(err)));
+    assert_true(strncmp(err, "upstream TLS: GnuTLS refuses upstream_ca", 40) == 0);
+    rp_tls_pem none = {.ca = "no PEM at all\n"};
+    assert_null(gw_h2_new("127.0.0.1:1", &none, NULL, err, sizeof(err)));
+    assert_true(strncmp(err, "upstream TLS: GnuTLS refuses upstream_ca", 40) == 0);
     c = new_client("127.0.0.1:1");
     gw_h2_free(c);
 }
