@@ -615,7 +615,7 @@ class GatewayAlone(GatewayAssertions):
         # nothing listens on the upstream port: 503 / UNAVAILABLE, within the
         # deadline, every time, saying why without the upstream's address
         # (the first call too, whose connect was under way when it failed,
-        # and /healthz, which goes through gRPC core)
+        # and /healthz, which goes on the same connections)
         for _ in range(3):
             status, headers, data, took = self.timed_echo()
             body = self.assert_error(status, headers, data, 503, UNAVAILABLE)
@@ -623,11 +623,9 @@ class GatewayAlone(GatewayAssertions):
             self.assertLess(took, gw.timeout, "503 took %.2f s" % took)
         status, headers, data = self.http("GET", "/healthz")
         body = self.assert_error(status, headers, data, 503, UNAVAILABLE)
-        self.assertRegex(body["message"], r"^cannot connect to the upstream: [^:]*: Connection "
-                         r"refused$")
-        self.assertNotIn(str(gw.host_port), body["message"])
-        self.assertRegex(gw.log(), r"upstream ipv4:127.0.0.1:%d: connections to all backends "
-                         r"failing; last error: .*Connection refused" % gw.host_port)
+        self.assertEqual(body["message"], "cannot connect to the upstream: Connection refused")
+        self.assertIn("upstream ipv4:127.0.0.1:%d: cannot connect: Connection refused"
+                      % gw.host_port, gw.log())
         # the upstream appears: the gateway reconnects by itself
         self.stand_in(echo_handler)
         t0 = time.monotonic()

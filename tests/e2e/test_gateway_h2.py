@@ -1,4 +1,4 @@
-"""The gateway's own HTTP/2 client (gateway/gw_h2.c: unary calls on the HTTP
+"""The gateway's own HTTP/2 client (gateway/gw_h2.c: calls on the HTTP
 threads' loops, to a unix-socket upstream) against an upstream that answers
 with frames written here, as no gRPC library would send all of them:
 
@@ -369,9 +369,10 @@ class GatewayH2Client(H2Fixture, unittest.TestCase):
         self.start(behave)
         self.assert_error(self.echo(), 500, 13, "the upstream's reply is not a gRPC message")
 
-    def test_trailers_without_status_on_grpc_cores_channel(self):
-        """/healthz goes through gRPC core's channel, whose retry filter
-        (1.51) aborted the process on trailers without grpc-status."""
+    def test_trailers_without_status_on_healthz(self):
+        """Trailers without grpc-status to /healthz's check: 503 (when the
+        check went through gRPC core's channel, its retry filter (1.51)
+        aborted the process on them)."""
         def behave(_, stream):
             return (headers_frame(stream, RESPONSE_HEADERS) +
                     h2raw.frame(h2raw.DATA, 0, stream, h2raw.grpc_message(b"")) +
