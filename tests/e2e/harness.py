@@ -82,6 +82,16 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def varint(n):
+    """n (>= 0) as a protobuf varint."""
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
 def rss_kib(pid):
     """VmRSS of a running process, in KiB."""
     with open("/proc/%d/status" % pid) as f:

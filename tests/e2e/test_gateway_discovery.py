@@ -56,12 +56,7 @@ def max_files():
 HTTP_RULE_FIELD = 72295728  # google.api.http, an extension of MethodOptions
 
 
-def varint(n):
-    out = bytearray()
-    while n > 0x7f:
-        out.append(n & 0x7f | 0x80)
-        n >>= 7
-    return bytes(out) + bytes([n])
+varint = harness.varint
 
 
 def ld(field, data):

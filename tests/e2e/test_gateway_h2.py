@@ -842,22 +842,10 @@ class GatewayH2Client(H2Fixture, unittest.TestCase):
             t == h2raw.RST_STREAM for _, t, _ in self.upstream.received), 2), self.upstream.received)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
-def varint(n):
-    out = b""
-    while n >= 0x80:
-        out += bytes([n & 0x7F | 0x80])
-        n >>= 7
-    return out + bytes([n])
-
-
 def stream_reply(index, payload=b""):
     """rpcrest.testkit.StreamReply{index, payload}, serialized."""
-    return ((b"\x08" + varint(index) if index else b"") +
-            (b"\x12" + varint(len(payload)) + payload if payload else b""))
+    return ((b"\x08" + harness.varint(index) if index else b"") +
+            (b"\x12" + harness.varint(len(payload)) + payload if payload else b""))
 
 
 def result_lines(indexes):
@@ -1013,3 +1001,7 @@ class GatewayH2Streams(H2Fixture, unittest.TestCase):
         status, _, lines = self.stream({"Grpc-Timeout": "300m"})
         self.assertEqual((status, lines[:1]), (200, result_lines([1])))
         self.assertEqual(lines[1]["error"]["code"], 4, lines)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -41,14 +41,7 @@ def echo_modules():
     return harness.grpc_modules("echo.proto", os.path.join(harness.ROOT, "services/echo"))
 
 
-def varint(n):
-    """n as a protobuf varint."""
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+varint = harness.varint
 
 
 class Host:

@@ -41,12 +41,7 @@ def seconds(pb2, value):
     return req
 
 
-def _varint(n):
-    out = b""
-    while n >= 0x80:
-        out += bytes([n & 0x7F | 0x80])
-        n >>= 7
-    return out + bytes([n])
+_varint = harness.varint
 
 
 def read_varint(data, i):

@@ -1204,13 +1204,7 @@ class HostHostile(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
     def test_compressed_message_over_max_message_bytes(self):
-        def varint(n):
-            out = b""
-            while n >= 0x80:
-                out += bytes([n & 0x7F | 0x80])
-                n >>= 7
-            return out + bytes([n])
-
+        varint = harness.varint
         # AllTypes.bytes_value (field 15) of n bytes, so that what fits is
         # also a message the plugin can decode
         def bytes_field(n):
