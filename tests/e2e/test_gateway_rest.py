@@ -882,7 +882,8 @@ class PausedStreams(SystemCase):
                 break
         self.assertEqual(sent[-1], sent[-3], sent)
         self.assertLess(sent[-1], 20 * 10000, sent)  # of 20 million
-        self.assertLess(harness.rss_kib(gateway) - rss_before, 40 * 1024)
+        if not harness.SANITIZED:  # (a sanitizer's quarantine keeps what was freed)
+            self.assertLess(harness.rss_kib(gateway) - rss_before, 40 * 1024)
         # one client reading again gets the rest of its stream moving
         socks[0].settimeout(10)
         read = 0
