@@ -161,6 +161,9 @@ typedef struct h2_conn {
     size_t tls_unsent;       /* bytes gnutls_record_send took and could not send yet (it
                               * must be called again with as many) */
     int handshake_writes;    /* H2_HANDSHAKE: the handshake waits to write, not to read */
+    char tls_error[120];     /* why GnuTLS ended the connection (conn_recv) */
+    int settings_seen;       /* the upstream's first SETTINGS came: it is an HTTP/2 server */
+    int64_t answer_due_ms;   /* until then: when the connect has failed (GW_UPSTREAM_DEAD_AFTER_MS) */
 } h2_conn;
 
 struct gw_h2 {
@@ -1010,6 +1013,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     end_request_early(s, frame);
     if (frame->hd.type == NGHTTP2_GOAWAY)
         n->goaway = 1;
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+        n->settings_seen = 1; /* connected: the backoff starts again from its least */
+        n->c->backoff_ms = 0;
+    }
     if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
         n->c->peer_streams =
             nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
@@ -1165,6 +1172,8 @@ static int new_session(h2_conn *n)
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
     n->request_id_indexed = 0;
     n->idle_since_ms = -1;
+    n->settings_seen = 0;
+    n->answer_due_ms = gw_loop_now_ms() + GW_UPSTREAM_DEAD_AFTER_MS;
     /* a header block up to GW_REPLY_METADATA_MAX_BYTES in 16 KiB frames (nghttp2's
      * default allows 8: a block of 144 KB ended the whole connection) */
     nghttp2_option *opt = NULL;
@@ -1372,15 +1381,15 @@ static void handshake_step(h2_conn *n)
         return;
     }
     n->state = H2_UP;
-    n->c->backoff_ms = 0;
 }
 
-/* The socket is connected: up, or into the TLS handshake. */
+/* The socket is connected: up, or into the TLS handshake.  (The connect
+ * counts as made once the upstream's SETTINGS come: under TLS 1.3 a
+ * client certificate the upstream refuses is known only then.) */
 static void connected(h2_conn *n)
 {
     if (!n->c->tls) {
         n->state = H2_UP;
-        n->c->backoff_ms = 0;
         return;
     }
     char why[200];
@@ -1393,7 +1402,8 @@ static void connected(h2_conn *n)
 }
 
 /* recv on n, through its TLS when it has one: the bytes read, 0 at the end,
- * or -1 with errno (EAGAIN, EINTR; EPROTO for TLS, whose error is logged). */
+ * or -1 with errno (EAGAIN, EINTR; EPROTO for TLS, its reason in
+ * n->tls_error). */
 static ssize_t conn_recv(h2_conn *n, void *buf, size_t len)
 {
     if (!n->tls)
@@ -1406,12 +1416,10 @@ static ssize_t conn_recv(h2_conn *n, void *buf, size_t len)
         return -1;
     }
     if (got == GNUTLS_E_FATAL_ALERT_RECEIVED)
-        rp_log("upstream %s: TLS: the upstream sent the alert \"%s\"; the calls on the "
-               "connection fail with UNAVAILABLE", n->c->target,
-               gnutls_alert_get_name(gnutls_alert_get(n->tls)));
+        snprintf(n->tls_error, sizeof(n->tls_error), "TLS: the upstream sent the alert \"%s\"",
+                 gnutls_alert_get_name(gnutls_alert_get(n->tls)));
     else
-        rp_log("upstream %s: TLS: %s; the calls on the connection fail with UNAVAILABLE",
-               n->c->target, gnutls_strerror((int)got));
+        snprintf(n->tls_error, sizeof(n->tls_error), "TLS: %s", gnutls_strerror((int)got));
     errno = EPROTO;
     return -1;
 }
@@ -1596,6 +1604,21 @@ static void resolve_held(gw_h2 *c, h2_conn *n)
     }
 }
 
+/* The connection ended (closed, broken) for `why`.  Before the upstream's
+ * first SETTINGS it was never made: a connect that failed (backoff, the
+ * reason to its calls); after, its calls fail as it closes. */
+static void lost(h2_conn *n, const char *why)
+{
+    if (!n->settings_seen) {
+        connect_failed(n, why);
+        return;
+    }
+    if (n->tls)
+        rp_log("upstream %s: %s; the calls on the connection fail with UNAVAILABLE",
+               n->c->target, why);
+    close_connection(n);
+}
+
 static void read_available(h2_conn *n)
 {
     gw_h2 *c = n->c;
@@ -1621,7 +1644,8 @@ static void read_available(h2_conn *n)
             return;
         if (got < 0 && errno == EINTR)
             continue;
-        close_connection(n); /* closed or broken */
+        lost(n, got == 0 ? "the upstream closed the connection"
+                : errno == EPROTO ? n->tls_error : strerror(errno));
         return;
     }
 }
@@ -1704,6 +1728,33 @@ static int serve_events(h2_conn *n, uint32_t events)
     return events != 0;
 }
 
+/* Connections whose upstream has not answered (the connect, the TLS
+ * handshake, its SETTINGS) within GW_UPSTREAM_DEAD_AFTER_MS of their start
+ * have failed to connect: an upstream that accepts and says nothing
+ * (stopped, stuck, not HTTP/2) would otherwise take every call until it
+ * closes.  Returns when the next one is due, or -1. */
+static int64_t expire_connects(gw_h2 *c, int64_t now)
+{
+    int64_t due = -1;
+    for (int i = 0; i < c->n_slots; i++) {
+        h2_conn *m = &c->conns[i];
+        if (!m->session || m->settings_seen)
+            continue;
+        if (now < m->answer_due_ms) {
+            due = earlier(due, m->answer_due_ms);
+            continue;
+        }
+        char why[120];
+        snprintf(why, sizeof(why), "%s in %d s",
+                 m->state == H2_CONNECTING ? "the connect had no answer"
+                 : m->state == H2_HANDSHAKE ? "TLS handshake: no answer"
+                                            : "no HTTP/2 SETTINGS from the upstream",
+                 GW_UPSTREAM_DEAD_AFTER_MS / 1000);
+        connect_failed(m, why);
+    }
+    return due;
+}
+
 /* Closes the connections that have finished their streams after a GOAWAY,
  * and those beyond the first taking calls that have carried none for
  * IDLE_CLOSE_MS (telling the upstream with a GOAWAY), unless calls wait in
@@ -1766,7 +1817,7 @@ static void tick(gw_loop_source *src, uint32_t events)
     }
     int64_t now = gw_loop_now_ms();
     expire(c, now);
-    int64_t idle_due = close_unneeded(c, now);
+    int64_t idle_due = earlier(close_unneeded(c, now), expire_connects(c, now));
     start_queued(c, now);
     serve_endings(c);
     int changed = 0;

@@ -811,6 +811,41 @@ class GatewayH2Client(H2Fixture, unittest.TestCase):
         self.assertNotIn(self.path.encode(), got[2])
         self.assertIn("upstream unix:%s: cannot connect" % self.path, self.log())
 
+    def test_an_upstream_that_accepts_and_says_nothing(self):
+        """An upstream that accepts the connection and never answers (no
+        SETTINGS: stopped, stuck, not HTTP/2): its calls fail at their
+        deadline, and 20 s after the connection opened it counts as a
+        connect that failed, so that calls fail at once, saying why, and a
+        new connection is tried after the backoff (the connection took
+        every call until it closed)."""
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(self.path)
+        listener.listen(8)
+        held = []
+        stop = threading.Event()
+
+        def hold():
+            listener.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    held.append(listener.accept()[0])
+                except socket.timeout:
+                    continue
+        t = threading.Thread(target=hold, daemon=True)
+        t.start()
+        self.addCleanup(lambda: (stop.set(), t.join(2), [s.close() for s in held],
+                                 listener.close()))
+        self.start(None)
+        started = time.monotonic()
+        self.assert_error(self.echo(), 504, 4)
+        why = "no HTTP/2 SETTINGS from the upstream in 20 s"
+        self.assertTrue(harness.wait_until(lambda: why in self.log(), 25), self.log())
+        self.assertGreater(time.monotonic() - started, 19)
+        self.assert_error(self.echo(), 503, 14, "cannot connect to the upstream: " + why)
+        time.sleep(1.2)  # past the backoff: the next call tries a new connection
+        self.assert_error(self.echo(), 504, 4)
+        self.assertGreaterEqual(len(held), 2)
+
     def test_upstream_appears_later(self):
         """Calls fail fast while nothing listens; once the upstream does, the
         client's next connection attempt (at most 1 s of backoff later) works."""
