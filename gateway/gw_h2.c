@@ -127,7 +127,8 @@ typedef struct gw_h2_call {
     int wants;               /* the receiver takes a message now */
     int events_begun;        /* an event went: the response headers with it */
     int ended;               /* out of the client's lists; `final` is its end */
-    int keeps_whole;         /* ended here for a message refused: those before it still go */
+    int cut_here;            /* the gateway ends it (cancel, deadline, stop, no memory): the
+                              * messages waiting are dropped */
     gw_upstream_result *final;
     int done_sent;
     int released;            /* the receiver let go */
@@ -417,7 +418,7 @@ static gw_upstream_result *build_result(h2_call *k, grpc_status_code code, const
     return r;
 }
 
-static void stream_end(h2_call *k, gw_upstream_result *final, int ended_here);
+static void stream_end(h2_call *k, gw_upstream_result *final);
 
 /* Removes k everywhere and hands its result over: a unary call's to its
  * `done`, which the call does not outlive; a streaming call's to its
@@ -427,7 +428,7 @@ static void call_finish(h2_call *k, grpc_status_code code, const char *message)
     call_unlink(k);
     gw_upstream_result *r = build_result(k, code, message);
     if (k->streaming) {
-        stream_end(k, r, code != FROM_REPLY);
+        stream_end(k, r);
         return;
     }
     gw_upstream_done done = k->done;
@@ -448,9 +449,10 @@ static void call_finish(h2_call *k, grpc_status_code code, const char *message)
  * slow client holds at most a window of unread replies here, while the
  * connection's window is given back at once (one slow stream must not
  * hold up the calls beside it).  The end comes after the messages that
- * came whole before it, unless the call ended here (cancelled, expired,
- * stopped): those are dropped; a message refused ends it after those
- * before it.  Ends reach the receiver from conns[0]'s
+ * came whole before it, whatever ended it (a status, a reset, a refused
+ * message, the connection lost), unless the gateway cut the call itself
+ * (cut_here: cancelled, expired, stopped, out of memory): those are then
+ * dropped.  Ends reach the receiver from conns[0]'s
  * tick or from gw_h2_stream_next, never from inside gw_h2_stream_cancel
  * or gw_h2_stream_release, which the receiver may call holding its own
  * lock. */
@@ -464,13 +466,13 @@ static void stream_drop_messages(h2_call *k)
 
 /* The ended call's end waits in `ending` for the tick that hands it over
  * (NULL: no memory for it). */
-static void stream_end(h2_call *k, gw_upstream_result *final, int ended_here)
+static void stream_end(h2_call *k, gw_upstream_result *final)
 {
     gw_h2 *c = k->c;
     k->ended = 1;
     k->final = final;
     k->held_bytes = 0;
-    if ((ended_here && !k->keeps_whole) || !final)
+    if (k->cut_here || !final)
         stream_drop_messages(k);
     if (!k->in_ending) {
         k->in_ending = 1;
@@ -488,6 +490,7 @@ static void stream_out_of_memory(h2_call *k)
         if (k->stream_id > 0 && k->conn->session)
             nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
                                       NGHTTP2_CANCEL);
+        k->cut_here = 1;
         call_finish(k, GRPC_STATUS_INTERNAL, GW_ERR_OOM);
         return;
     }
@@ -517,7 +520,6 @@ static int stream_scan(h2_call *k)
         if (refusal) {
             nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
                                       NGHTTP2_CANCEL);
-            k->keeps_whole = 1;
             call_finish(k, code, refusal);
             return -1;
         }
@@ -1657,6 +1659,7 @@ static void expire(gw_h2 *c, int64_t now)
         if (k->stream_id > 0 && k->conn->session)
             nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
                                       NGHTTP2_CANCEL);
+        k->cut_here = 1;
         call_finish(k, GRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
     }
 }
@@ -1809,10 +1812,12 @@ static void tick(gw_loop_source *src, uint32_t events)
     if (n->session)
         serve_events(n, events);
     if (atomic_exchange(&c->cancel_all, 0)) {
-        for (h2_call *k = c->live_head; k; k = k->next)
+        for (h2_call *k = c->live_head; k; k = k->next) {
             if (k->stream_id > 0 && k->conn->session)
                 nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
                                           NGHTTP2_CANCEL);
+            k->cut_here = 1;
+        }
         fail_calls(c, NULL, 1, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
     }
     int64_t now = gw_loop_now_ms();
@@ -2111,6 +2116,7 @@ void gw_h2_stream_cancel(gw_h2_call *k)
     if (k->stream_id > 0 && k->conn->session)
         nghttp2_submit_rst_stream(k->conn->session, NGHTTP2_FLAG_NONE, k->stream_id,
                                   NGHTTP2_CANCEL);
+    k->cut_here = 1;
     call_finish(k, GRPC_STATUS_CANCELLED, "cancelled: the client went away");
 }
 
@@ -2152,6 +2158,8 @@ void gw_h2_free(gw_h2 *c)
         return;
     for (int i = 0; i < GW_H2_SOURCES; i++)
         c->conns[i].src.loop = NULL; /* ended */
+    for (h2_call *k = c->live_head; k; k = k->next)
+        k->cut_here = 1;
     fail_calls(c, NULL, 1, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
     for (int i = 0; i < GW_H2_SOURCES; i++)
         close_connection(&c->conns[i]);

@@ -894,7 +894,8 @@ class GatewayH2Streams(H2Fixture, unittest.TestCase):
       upstream answers                        the gateway's answer
       messages cut anywhere by DATA frames,   a line each, in order, the
         several in one frame                    response headers as Grpc-Metadata-*
-      messages, then an error status          their lines, then the error line
+      messages, then an error status, a       their lines, then the error line
+        reset, or a broken connection
       a message cut short, then OK            the lines before it, then code 13
       a compressed message, or one whose      the lines before it, then code 13 (8),
         prefix says 64 MiB + 1                  and the stream is reset at once
@@ -985,6 +986,32 @@ class GatewayH2Streams(H2Fixture, unittest.TestCase):
                                 b"\x00" + struct.pack(">I", 64 * 1024 * 1024 + 1) + b"\x08"))
         self.assert_ends_with_error(
             behave, 8, "a message of the upstream's reply is larger than 64 MiB", reset=True)
+
+    def test_messages_before_a_reset_or_a_broken_connection_still_go(self):
+        """Five messages, then in the same read RST_STREAM(INTERNAL_ERROR),
+        or a frame that breaks the connection: the five lines, then the
+        error (only the first went, the one the client had asked for)."""
+        wire = b"".join(h2raw.grpc_message(stream_reply(i)) for i in range(1, 6))
+        ends = {"reset": lambda stream: h2raw.frame(h2raw.RST_STREAM, 0, stream,
+                                                    struct.pack(">I", 2)),
+                "broken": lambda stream: h2raw.frame(h2raw.DATA, 0, 0, b"x")}
+        errors = {"reset": (13, "the upstream reset the stream (INTERNAL_ERROR)"),
+                  "broken": (14, "the connection to the upstream closed")}
+        self.end = "reset"
+
+        def behave(_, stream):
+            return (headers_frame(stream, RESPONSE_HEADERS) +
+                    h2raw.frame(h2raw.DATA, 0, stream, wire) + ends[self.end](stream))
+        self.start(behave)
+        for end in ("reset", "broken"):
+            with self.subTest(end=end):
+                self.end = end
+                status, _, lines = self.stream()
+                self.assertEqual((status, lines[:-1]), (200, result_lines(range(1, 6))),
+                                 self.log())
+                code, message = errors[end]
+                self.assertEqual(lines[-1], {"error": {"code": code, "message": message,
+                                                       "details": []}})
 
     def test_trailers_only_error(self):
         self.start(lambda _, stream: headers_frame(stream, RESPONSE_HEADERS + [
