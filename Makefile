@@ -357,9 +357,10 @@ $(B)/tests/test_gw_conns: ALL_LDFLAGS += -Wl,--wrap=calloc -Wl,--wrap=pthread_co
 	-Wl,--wrap=pthread_create
 
 # test_gw_h2 makes the gateway's reallocs (and a calloc) fail on cue, starts stream ids
-# near their end and shortens TCP_USER_TIMEOUT.
+# near their end, shortens TCP_USER_TIMEOUT and answers for a name.
 $(B)/tests/test_gw_h2: ALL_LDFLAGS += -Wl,--wrap=realloc -Wl,--wrap=calloc \
-	-Wl,--wrap=nghttp2_session_client_new2 -Wl,--wrap=setsockopt
+	-Wl,--wrap=nghttp2_session_client_new2 -Wl,--wrap=setsockopt \
+	-Wl,--wrap=getaddrinfo -Wl,--wrap=freeaddrinfo
 
 # Special-purpose plugins for the host's tests (broken on purpose, or slow).
 # bad_descriptor.c is built once per case it lists, as bad_descriptor_CASE.so.

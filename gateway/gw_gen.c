@@ -125,8 +125,7 @@ static void log_shadowed(const gw_router *r, const gw_router_options *opt)
 }
 
 static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin,
-                               const gw_router_options *routes, gw_upstream *up, char *err,
-                               size_t errlen)
+                               const gw_router_options *routes, char *err, size_t errlen)
 {
     const uint8_t **bufs = calloc(n ? n : 1, sizeof(*bufs));
     size_t *lens = calloc(n ? n : 1, sizeof(*lens));
@@ -148,7 +147,6 @@ static gw_gen *build_from_sets(gw_buf *sets, size_t n, const char *origin,
     if (gw_router_build_with(&g->router, methods, n_methods, routes, err, errlen) < 0)
         goto fail;
     log_shadowed(&g->router, routes);
-    gw_upstream_prepare(up, methods, n_methods);
     snprintf(g->origin, sizeof(g->origin), "%s", origin);
     atomic_init(&g->refs, 1);
     pthread_mutex_init(&g->openapi_lock, NULL);
@@ -200,7 +198,7 @@ gw_gen *gw_gen_build(const gw_gen_source *src, gw_upstream *up, int *reflection_
             if (src->use_reflection && index_listed(&listed, &served) < 0)
                 snprintf(err, errlen, "out of memory");
             else
-                g = build_from_sets(sets, n, origin, &routes, up, err, errlen);
+                g = build_from_sets(sets, n, origin, &routes, err, errlen);
             gw_names_free(&served);
             if (g)
                 g->source_id = id;

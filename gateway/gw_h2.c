@@ -165,23 +165,36 @@ typedef struct h2_conn {
     char tls_error[120];     /* why GnuTLS ended the connection (conn_recv) */
     int settings_seen;       /* the upstream's first SETTINGS came: it is an HTTP/2 server */
     int64_t answer_due_ms;   /* until then: when the connect has failed (GW_UPSTREAM_DEAD_AFTER_MS) */
+    int addr;                /* its address in c->addrs, or -1: one the resolver no longer gives */
+    gw_address peer;         /* that address */
 } h2_conn;
+
+/* One of the upstream's addresses, with its own backoff (a gRPC
+ * channel's subchannel). */
+typedef struct h2_addr {
+    gw_address a;
+    int64_t backoff_ms;      /* 0 once a connect to it succeeds */
+    int64_t retry_at_ms;     /* after a failed connect: none opens to it until then */
+} h2_addr;
 
 struct gw_h2 {
     char target[160];        /* for messages */
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    char authority[80];      /* host:port, or "localhost" for a unix socket */
+    gw_resolver *resolver;   /* the upstream's addresses (shared) */
+    unsigned addrs_generation; /* of the resolver's answer copied into addrs */
+    h2_addr addrs[GW_RESOLVE_MAX_ADDRS];
+    int n_addrs;             /* 0: no answer yet, or the name did not resolve */
+    int next_addr;           /* round robin: the address the next call tries first */
+    char resolve_error[200]; /* why the name gave no address, or "" */
+    gw_resolve_waiter waiter; /* listed while calls wait for the resolver's answer */
+    char authority[300];     /* gw_resolver_authority */
     h2_conn conns[GW_H2_SOURCES]; /* the connections, in the order they take calls */
     int n_slots;             /* conns[n_slots ..] have no session */
     uint32_t peer_streams;   /* the upstream's stream limit in its last SETTINGS
                               * (0: none came yet) */
-    int64_t retry_at_ms;     /* after a failed connect: none opens until then */
     char connect_error[200]; /* why the last connect failed */
     gnutls_certificate_credentials_t tls; /* TLS to the upstream, or NULL: plaintext */
-    char tls_name[256];      /* the name its certificate must carry */
+    char tls_name[256];      /* the name its certificate must carry; "": each address's own */
     int tls_sni;             /* tls_name is a DNS name: sent as SNI too */
-    int64_t backoff_ms;      /* 0 once a connect succeeds */
     h2_call *live_head, *live_tail;
     h2_call *queue_head, *queue_tail;
     atomic_int cancel_all;
@@ -1017,7 +1030,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
         n->goaway = 1;
     if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
         n->settings_seen = 1; /* connected: the backoff starts again from its least */
-        n->c->backoff_ms = 0;
+        if (n->addr >= 0)
+            n->c->addrs[n->addr].backoff_ms = 0;
     }
     if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
         n->c->peer_streams =
@@ -1134,17 +1148,16 @@ static void set_tcp_options(int fd)
 }
 
 /* n->fd: a new socket (non-blocking, with the TCP options) connecting to
- * the upstream.  Returns 0 if it is connected, 1 if the connect is still in
+ * its address.  Returns 0 if it is connected, 1 if the connect is still in
  * progress, or -1 (errno; n->fd stays -1) if it failed. */
 static int start_connect(h2_conn *n)
 {
-    gw_h2 *c = n->c;
-    n->fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    n->fd = socket(n->peer.sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (n->fd < 0)
         return -1;
-    if (c->addr.ss_family != AF_UNIX)
+    if (n->peer.sa.ss_family != AF_UNIX)
         set_tcp_options(n->fd);
-    if (connect(n->fd, (struct sockaddr *)&c->addr, c->addr_len) == 0)
+    if (connect(n->fd, (struct sockaddr *)&n->peer.sa, n->peer.len) == 0)
         return 0;
     if (errno == EINPROGRESS)
         return 1;
@@ -1270,44 +1283,66 @@ static void take_back_unsent(h2_conn *n)
     }
 }
 
-/* Whether a connection other than `n` takes calls. */
-static int others_take_calls(const gw_h2 *c, const h2_conn *n)
+/* Whether address a is in its backoff at `now`: no connection opens to it. */
+static int addr_waits(const h2_addr *a, int64_t now)
+{
+    return a->backoff_ms && now < a->retry_at_ms;
+}
+
+/* Whether a call can go elsewhere than `n`: another connection takes
+ * calls, or another address may be tried now. */
+static int others_take_calls(const gw_h2 *c, const h2_conn *n, int64_t now)
 {
     for (int i = 0; i < c->n_slots; i++)
         if (&c->conns[i] != n && c->conns[i].session && !c->conns[i].goaway)
             return 1;
+    for (int i = 0; i < c->n_addrs; i++)
+        if (i != n->addr && !addr_waits(&c->addrs[i], now))
+            return 1;
     return 0;
 }
 
-/* The connection could not be made: no other opens until the backoff
- * passes.  Its calls never left: while another connection takes calls
- * they wait for room there; otherwise they fail, and so do the queued ones
- * and those that come until then (fail fast, as a gRPC channel in
- * TRANSIENT_FAILURE does).  The first failure of a run is logged with the
- * target; clients are not told the target (a private socket's path names
- * the user and the folder). */
+/* The connection could not be made: no other opens to its address until
+ * that address's backoff passes.  Its calls never left: while another
+ * connection takes calls, or another address may be tried, they wait for
+ * room there; otherwise they fail, and so do the queued ones and those
+ * that come until then (fail fast, as a gRPC channel in TRANSIENT_FAILURE
+ * does), and a name is resolved again.  The first failure of a run is
+ * logged with the target; clients are not told the target (a private
+ * socket's path names the user and the folder). */
 static void connect_failed(h2_conn *n, const char *why)
 {
     gw_h2 *c = n->c;
-    int others = others_take_calls(c, n);
+    int64_t now = gw_loop_now_ms();
+    h2_addr *a = n->addr >= 0 ? &c->addrs[n->addr] : NULL;
+    int first = a && !a->backoff_ms;
+    if (a) {
+        a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : GW_RECONNECT_BACKOFF_MIN_MS;
+        if (a->backoff_ms > GW_RECONNECT_BACKOFF_MAX_MS)
+            a->backoff_ms = GW_RECONNECT_BACKOFF_MAX_MS;
+        a->retry_at_ms = now + a->backoff_ms;
+    }
+    int others = others_take_calls(c, n, now);
     snprintf(c->connect_error, sizeof(c->connect_error), "%s", why);
-    if (!c->backoff_ms)
+    if (first && c->n_addrs == 1 && !gw_resolver_name(c->resolver))
         rp_log("upstream %s: cannot connect: %s (%s)", c->target, c->connect_error,
                others ? "calls wait for the connections open" : "its calls fail with "
                                                                 "UNAVAILABLE until it answers");
+    else if (first)
+        rp_log("upstream %s: cannot connect to %s: %s (%s)", c->target, n->peer.text,
+               c->connect_error, others ? "calls go to the other connections and addresses"
+                                        : "its calls fail with UNAVAILABLE until one answers");
     if (others) {
         take_back_unsent(n);
+        gw_loop_tick_soon(c->conns[0].src.loop); /* to another address */
     } else {
         /* first: closing would tell them only that the connection closed */
         char text[240];
         snprintf(text, sizeof(text), "cannot connect to the upstream: %s", c->connect_error);
         fail_calls(c, n, 1, GRPC_STATUS_UNAVAILABLE, text);
+        gw_resolver_refresh(c->resolver, NULL); /* a name may have moved */
     }
     close_connection(n);
-    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : GW_RECONNECT_BACKOFF_MIN_MS;
-    if (c->backoff_ms > GW_RECONNECT_BACKOFF_MAX_MS)
-        c->backoff_ms = GW_RECONNECT_BACKOFF_MAX_MS;
-    c->retry_at_ms = gw_loop_now_ms() + c->backoff_ms;
 }
 
 /* ---- TLS ------------------------------------------------------------------------
@@ -1320,6 +1355,13 @@ static void connect_failed(h2_conn *n, const char *why)
  * upstream's certificate must be signed by upstream_ca and carry tls_name
  * (a DNS name, also sent as SNI, or an IP address), and upstream_cert and
  * upstream_key, when set, are the gateway's own certificate. */
+
+/* The name n's upstream certificate must carry: the one configured or
+ * resolved, else its address's. */
+static const char *tls_name_of(const h2_conn *n)
+{
+    return n->c->tls_name[0] ? n->c->tls_name : n->peer.host;
+}
 
 /* n's TLS session over its socket, ready for the handshake; NULL with the
  * reason in why[whylen] if GnuTLS could not make one. */
@@ -1342,7 +1384,7 @@ static gnutls_session_t tls_session(h2_conn *n, char *why, size_t whylen)
         gnutls_deinit(s);
         return NULL;
     }
-    gnutls_session_set_verify_cert(s, c->tls_name, 0);
+    gnutls_session_set_verify_cert(s, tls_name_of(n), 0);
     gnutls_transport_set_int(s, n->fd);
     return s;
 }
@@ -1356,7 +1398,7 @@ static void handshake_failure(h2_conn *n, int rc, char *why, size_t whylen)
         gnutls_certificate_verification_status_print(
             gnutls_session_get_verify_cert_status(n->tls), GNUTLS_CRT_X509, &text, 0) == 0) {
         snprintf(why, whylen, "TLS handshake: the upstream's certificate (for %.64s): %s",
-                 n->c->tls_name, (const char *)text.data);
+                 tls_name_of(n), (const char *)text.data);
         gnutls_free(text.data);
         return;
     }
@@ -1539,30 +1581,28 @@ static void fail_queued(gw_h2 *c, grpc_status_code code, const char *message)
         call_finish(c->queue_head, code, message);
 }
 
-/* A new connection for the queued calls, in a free slot, while fewer than
- * GW_H2_CONNECTIONS take calls and no backoff holds it back; else NULL,
- * and the calls wait for room (or fail, in a backoff with no connection
- * taking calls). */
-static h2_conn *open_another(gw_h2 *c, int64_t now)
+/* The number of connections taking calls. */
+static int connections_taking(const gw_h2 *c)
+{
+    int taking = 0;
+    for (int i = 0; i < c->n_slots; i++)
+        taking += c->conns[i].session && !c->conns[i].goaway;
+    return taking;
+}
+
+/* A new connection to address i, in a free slot, while fewer than
+ * GW_H2_CONNECTIONS take calls; else NULL (also when the connect failed at
+ * once: connect_failed has run), and the calls wait for room. */
+static h2_conn *open_another(gw_h2 *c, int i)
 {
     h2_conn *free_slot = c->n_slots < GW_H2_SOURCES ? &c->conns[c->n_slots] : NULL;
-    int taking = 0;
-    for (int i = c->n_slots - 1; i >= 0; i--) {
-        h2_conn *m = &c->conns[i];
-        if (!m->session)
-            free_slot = m;
-        taking += m->session && !m->goaway;
-    }
-    if (!free_slot || taking >= GW_H2_CONNECTIONS)
+    for (int s = c->n_slots - 1; s >= 0; s--)
+        if (!c->conns[s].session)
+            free_slot = &c->conns[s];
+    if (!free_slot || connections_taking(c) >= GW_H2_CONNECTIONS)
         return NULL;
-    if (c->backoff_ms && now < c->retry_at_ms) {
-        if (!taking) {
-            char text[240];
-            snprintf(text, sizeof(text), "cannot connect to the upstream: %s", c->connect_error);
-            fail_queued(c, GRPC_STATUS_UNAVAILABLE, text);
-        }
-        return NULL;
-    }
+    free_slot->addr = i;
+    free_slot->peer = c->addrs[i].a;
     if (open_connection(free_slot) < 0) {
         connect_failed(free_slot, strerror(errno));
         return NULL;
@@ -1571,17 +1611,62 @@ static h2_conn *open_another(gw_h2 *c, int64_t now)
     return free_slot;
 }
 
-/* Queued calls go out, in order, on the first connections with room, and
- * then on new ones; the rest wait. */
+/* A connection to address i that takes a call now: the first with room,
+ * else a new one unless the address is in its backoff; or NULL. */
+static h2_conn *connection_to(gw_h2 *c, int i, int64_t now)
+{
+    for (int s = 0; s < c->n_slots; s++)
+        if (c->conns[s].addr == i && has_room(&c->conns[s]))
+            return &c->conns[s];
+    return addr_waits(&c->addrs[i], now) ? NULL : open_another(c, i);
+}
+
+/* The connection the next call goes on: the addresses take calls in turn
+ * (round robin), each on its first connection with room, else a new one.
+ * NULL: none takes a call now. */
+static h2_conn *pick_connection(gw_h2 *c, int64_t now)
+{
+    for (int t = 0; t < c->n_addrs; t++) {
+        int i = (c->next_addr + t) % c->n_addrs;
+        h2_conn *n = connection_to(c, i, now);
+        if (n) {
+            c->next_addr = (i + 1) % c->n_addrs;
+            return n;
+        }
+    }
+    return NULL;
+}
+
+/* Whether a call that waits now will be taken: by a connection, or an
+ * address out of its backoff, or a name's first answer still to come. */
+static int calls_may_wait(gw_h2 *c, int64_t now)
+{
+    if (c->n_addrs == 0) {
+        c->waiter.loop = c->conns[0].src.loop; /* woken by the next answer */
+        gw_resolver_refresh(c->resolver, &c->waiter);
+        return !c->resolve_error[0];
+    }
+    if (connections_taking(c))
+        return 1;
+    for (int i = 0; i < c->n_addrs; i++)
+        if (!addr_waits(&c->addrs[i], now))
+            return 1;
+    return 0;
+}
+
+/* Queued calls go out, in order, as pick_connection says; the rest wait,
+ * or fail at once when nothing could take them (fail fast). */
 static void start_queued(gw_h2 *c, int64_t now)
 {
-    for (int i = 0; c->queue_head && i < c->n_slots; i++)
-        while (c->queue_head && has_room(&c->conns[i]))
-            submit(&c->conns[i], queue_pop(c), now);
     h2_conn *n;
-    while (c->queue_head && (n = open_another(c, now)))
-        while (c->queue_head && has_room(n))
-            submit(n, queue_pop(c), now);
+    while (c->queue_head && (n = pick_connection(c, now)))
+        submit(n, queue_pop(c), now);
+    if (!c->queue_head || calls_may_wait(c, now))
+        return;
+    char text[240];
+    snprintf(text, sizeof(text), "cannot connect to the upstream: %s",
+             c->n_addrs ? c->connect_error : c->resolve_error);
+    fail_queued(c, GRPC_STATUS_UNAVAILABLE, text);
 }
 
 /* After a read: each CANCELLED held by on_stream_close that an
@@ -1759,14 +1844,14 @@ static int64_t expire_connects(gw_h2 *c, int64_t now)
 }
 
 /* Closes the connections that have finished their streams after a GOAWAY,
- * and those beyond the first taking calls that have carried none for
- * IDLE_CLOSE_MS (telling the upstream with a GOAWAY), unless calls wait in
- * the queue (one of those is about to take them).  Returns when the next
- * of the idle ones is due, or -1. */
+ * and those beyond the first taking calls to their address that have
+ * carried none for IDLE_CLOSE_MS (telling the upstream with a GOAWAY),
+ * unless calls wait in the queue (one of those is about to take them).
+ * Returns when the next of the idle ones is due, or -1. */
 static int64_t close_unneeded(gw_h2 *c, int64_t now)
 {
     int64_t due = -1;
-    int first = 1;
+    uint32_t firsts = 0; /* the addresses whose first connection was seen */
     for (int i = 0; i < c->n_slots; i++) {
         h2_conn *m = &c->conns[i];
         if (!m->session)
@@ -1776,8 +1861,9 @@ static int64_t close_unneeded(gw_h2 *c, int64_t now)
                 close_connection(m); /* drained */
             continue;
         }
-        if (first || m->n_streams > 0 || c->queue_head) {
-            first = 0;
+        uint32_t bit = 1u << m->addr; /* addr >= 0: a connection without is in goaway */
+        if (!(firsts & bit) || m->n_streams > 0 || c->queue_head) {
+            firsts |= bit;
             m->idle_since_ms = -1;
             continue;
         }
@@ -1794,6 +1880,41 @@ static int64_t close_unneeded(gw_h2 *c, int64_t now)
         close_connection(m);
     }
     return due;
+}
+
+/* The resolver's answer, when it changed: the addresses that stay keep
+ * their backoff, and a connection to one no longer given takes no new call
+ * (it finishes those it has, as after a GOAWAY). */
+static void refresh_addresses(gw_h2 *c)
+{
+    if (gw_resolver_generation(c->resolver) == c->addrs_generation)
+        return;
+    h2_addr old[GW_RESOLVE_MAX_ADDRS];
+    int n_old = c->n_addrs;
+    memcpy(old, c->addrs, (size_t)n_old * sizeof(*old));
+    gw_address got[GW_RESOLVE_MAX_ADDRS];
+    size_t n = gw_resolver_get(c->resolver, got, &c->addrs_generation, c->resolve_error,
+                               sizeof(c->resolve_error));
+    for (size_t i = 0; i < n; i++) {
+        c->addrs[i] = (h2_addr){.a = got[i]};
+        for (int j = 0; j < n_old; j++)
+            if (old[j].a.len == got[i].len && memcmp(&old[j].a.sa, &got[i].sa, got[i].len) == 0)
+                c->addrs[i] = old[j];
+    }
+    c->n_addrs = (int)n;
+    c->next_addr = 0;
+    for (int s = 0; s < c->n_slots; s++) {
+        h2_conn *m = &c->conns[s];
+        if (!m->session)
+            continue;
+        m->addr = -1;
+        for (int i = 0; i < c->n_addrs; i++)
+            if (c->addrs[i].a.len == m->peer.len &&
+                memcmp(&c->addrs[i].a.sa, &m->peer.sa, m->peer.len) == 0)
+                m->addr = i;
+        if (m->addr < 0)
+            m->goaway = 1;
+    }
 }
 
 /* A connection's tick serves its own events; conns[0]'s, every time (the
@@ -1821,6 +1942,7 @@ static void tick(gw_loop_source *src, uint32_t events)
         fail_calls(c, NULL, 1, GRPC_STATUS_UNAVAILABLE, GW_STOPPING_MESSAGE);
     }
     int64_t now = gw_loop_now_ms();
+    refresh_addresses(c);
     expire(c, now);
     int64_t idle_due = earlier(close_unneeded(c, now), expire_connects(c, now));
     start_queued(c, now);
@@ -1834,44 +1956,17 @@ static void tick(gw_loop_source *src, uint32_t events)
     /* next: a call's deadline, an idle connection's close, or the end of a
      * backoff that queued calls wait for (the loop reads it before it sleeps) */
     int64_t due = earlier(c->live_head ? c->live_head->deadline_ms : -1, idle_due);
-    if (c->queue_head && c->backoff_ms && c->retry_at_ms > now)
-        due = earlier(due, c->retry_at_ms);
+    for (int i = 0; c->queue_head && i < c->n_addrs; i++)
+        if (addr_waits(&c->addrs[i], now))
+            due = earlier(due, c->addrs[i].retry_at_ms);
     n->src.deadline_ms = due;
 }
 
 /* ---- the API ------------------------------------------------------------------ */
 
-/* The address of "unix:/PATH", "ipv4:A.B.C.D:PORT", "A.B.C.D:PORT" or
- * "ipv6:[ADDR]:PORT", and the :authority to send; -1 for any other target
- * (names to resolve, lists of addresses: gRPC core's client takes those). */
-static int parse_target(const char *target, struct sockaddr_storage *addr, socklen_t *len,
-                        char *authority, size_t authority_len)
-{
-    memset(addr, 0, sizeof(*addr));
-    if (strncmp(target, "unix:/", 6) == 0) {
-        if (rp_addr_unix(target + 5, 0, (struct sockaddr_un *)addr, len) < 0)
-            return -1;
-        snprintf(authority, authority_len, "localhost");
-        return 0;
-    }
-    const char *host = strncmp(target, "ipv4:", 5) == 0 || strncmp(target, "ipv6:", 5) == 0
-                           ? target + 5 : target;
-    if (strchr(host, ',') || rp_addr_tcp(host, 0, addr, len) < 0)
-        return -1; /* several addresses, or a name: gRPC core's channel resolves those */
-    snprintf(authority, authority_len, "%s", host);
-    return 0;
-}
-
-int gw_h2_supports(const char *target)
-{
-    struct sockaddr_storage addr;
-    socklen_t len;
-    char authority[80];
-    return parse_target(target, &addr, &len, authority, sizeof(authority)) == 0;
-}
-
 /* c's TLS credentials from the PEM text, and the name to check: tls_name,
- * or the address's ("localhost" for a unix socket).  0, or -1 with the
+ * or the target's name, or each connection's address's ("localhost" for a
+ * unix socket: tls_name_of).  0, or -1 with the
  * reason in err[errlen]. */
 static int tls_setup(gw_h2 *c, const rp_tls_pem *pem, const char *tls_name, char *err,
                      size_t errlen)
@@ -1896,46 +1991,36 @@ static int tls_setup(gw_h2 *c, const rp_tls_pem *pem, const char *tls_name, char
                  "upstream_key: %s", gnutls_strerror(rc));
         return -1;
     }
-    if (tls_name) {
-        snprintf(c->tls_name, sizeof(c->tls_name), "%s", tls_name);
-    } else if (c->addr.ss_family == AF_UNIX) {
-        snprintf(c->tls_name, sizeof(c->tls_name), "localhost");
-    } else { /* the address without its port: its certificate's IP SAN */
-        const void *ip = c->addr.ss_family == AF_INET
-                             ? (const void *)&((struct sockaddr_in *)&c->addr)->sin_addr
-                             : (const void *)&((struct sockaddr_in6 *)&c->addr)->sin6_addr;
-        inet_ntop(c->addr.ss_family, ip, c->tls_name, sizeof(c->tls_name));
-    }
+    if (!tls_name)
+        tls_name = gw_resolver_name(c->resolver);
+    snprintf(c->tls_name, sizeof(c->tls_name), "%s", tls_name ? tls_name : "");
     struct in6_addr any;
-    c->tls_sni = inet_pton(AF_INET, c->tls_name, &any) != 1 &&
+    c->tls_sni = c->tls_name[0] && inet_pton(AF_INET, c->tls_name, &any) != 1 &&
                  inet_pton(AF_INET6, c->tls_name, &any) != 1;
     return 0;
 }
 
-gw_h2 *gw_h2_new(const char *target, const rp_tls_pem *tls, const char *tls_name, char *err,
-                 size_t errlen)
+gw_h2 *gw_h2_new(gw_resolver *resolver, const rp_tls_pem *tls, const char *tls_name,
+                 char *err, size_t errlen)
 {
     gw_h2 *c = calloc(1, sizeof(*c));
     if (!c) {
         snprintf(err, errlen, "%s", GW_ERR_OOM);
         return NULL;
     }
-    if (parse_target(target, &c->addr, &c->addr_len, c->authority, sizeof(c->authority)) < 0) {
-        snprintf(err, errlen, "upstream %s: the HTTP threads' own connections need "
-                 "unix:/PATH or one IP address and port", target);
-        free(c);
-        return NULL;
-    }
+    c->resolver = resolver;
+    snprintf(c->authority, sizeof(c->authority), "%s", gw_resolver_authority(resolver));
     if (tls && tls_setup(c, tls, tls_name, err, errlen) < 0) {
         if (c->tls)
             gnutls_certificate_free_credentials(c->tls);
         free(c);
         return NULL;
     }
-    snprintf(c->target, sizeof(c->target), "%s", target);
+    snprintf(c->target, sizeof(c->target), "%s", gw_resolver_target(resolver));
     for (int i = 0; i < GW_H2_SOURCES; i++) {
         h2_conn *n = &c->conns[i];
         n->c = c;
+        n->addr = -1;
         n->fd = -1;
         n->src.fd = -1;
         n->src.deadline_ms = -1;
@@ -2164,6 +2249,7 @@ void gw_h2_free(gw_h2 *c)
     for (int i = 0; i < GW_H2_SOURCES; i++)
         close_connection(&c->conns[i]);
     serve_endings(c);
+    gw_resolver_unwait(c->resolver, &c->waiter);
     if (c->tls)
         gnutls_certificate_free_credentials(c->tls);
     free(c);

@@ -1,12 +1,13 @@
 /*
  * gw_h2.h -- gRPC calls on an HTTP thread's own loop, over HTTP/2
- * connections (nghttp2) of that loop alone to an upstream at one address
- * (a unix socket, or an IP address and port), as many as its calls
- * in flight need (up to GW_H2_CONNECTIONS), so a request's call is sent, its
- * reply read and the request answered on one thread, without gRPC core.
- * Streaming calls of any kind go the same way (gw_h2_stream), and so do
- * /healthz's checks; over TLS too.  Names to resolve and discovery stay on
- * gw_upstream.
+ * connections (nghttp2) of that loop alone to the upstream's addresses
+ * (gw_resolver: a unix socket, IP addresses, or a name's), as many as its
+ * calls in flight need (up to GW_H2_CONNECTIONS), so a request's call is
+ * sent, its reply read and the request answered on one thread, without
+ * gRPC core.  Several addresses take calls in turn (round robin), each
+ * with its own backoff.  Streaming calls of any kind go the same way
+ * (gw_h2_stream), and so do /healthz's checks; over TLS too.  Discovery
+ * stays on gw_upstream.
  *
  * Not thread-safe: a gw_h2 belongs to its loop; every function but
  * gw_h2_cancel_all runs on that loop's thread.
@@ -19,31 +20,28 @@
 
 #include "gw_buf.h"
 #include "gw_loop.h"
+#include "gw_resolve.h"
 #include "gw_upstream.h"
 #include "rp_tls.h"
 
 typedef struct gw_h2 gw_h2;
 
-/* Whether gw_h2 can serve `target`: "unix:/PATH", or one IP address and
- * port ("ipv4:A.B.C.D:PORT", "A.B.C.D:PORT", "ipv6:[ADDR]:PORT"). */
-int gw_h2_supports(const char *target);
-
-/* A client for `target`, to be given to its loop as sources (gw_h2_sources)
+/* A client for the upstream `resolver` gives the addresses of (it must
+ * outlive the client), to be given to its loop as sources (gw_h2_sources)
  * when the loop starts; connects on the first call.  With `tls` (its ca
  * set; read during the call only), over TLS: the upstream's certificate
  * must be signed by tls->ca and carry tls_name, or if NULL the target's
- * address ("localhost" for a unix socket); tls->cert and tls->key, if set,
- * are the gateway's own (mutual TLS).  Returns it (free with gw_h2_free),
- * or NULL with the reason in err[errlen]: `target` is not one
- * gw_h2_supports, GnuTLS refuses a PEM text, or memory ran out
- * (GW_ERR_OOM). */
-gw_h2 *gw_h2_new(const char *target, const rp_tls_pem *tls, const char *tls_name, char *err,
-                 size_t errlen);
+ * name, or else the address connected to ("localhost" for a unix socket);
+ * tls->cert and tls->key, if set, are the gateway's own (mutual TLS).
+ * Returns it (free with gw_h2_free), or NULL with the reason in
+ * err[errlen]: GnuTLS refuses a PEM text, or memory ran out (GW_ERR_OOM). */
+gw_h2 *gw_h2_new(gw_resolver *resolver, const rp_tls_pem *tls, const char *tls_name,
+                 char *err, size_t errlen);
 
 /* The most connections that take new calls at once: a new one opens when
  * those open carry as many calls as the upstream takes on one (its
- * SETTINGS_MAX_CONCURRENT_STREAMS), as gw_upstream's channels do
- * (GW_CALL_CHANNELS); beyond that, calls wait in the client. */
+ * SETTINGS_MAX_CONCURRENT_STREAMS), as gRPC's channels and Envoy's pools
+ * do; beyond that, calls wait in the client. */
 #define GW_H2_CONNECTIONS 16
 
 /* The client's sources, one per connection it may have at once (those

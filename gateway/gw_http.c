@@ -459,10 +459,8 @@ static void on_client_hangup(gw_loop_watch *w)
     if (atomic_load(&req->state) != REQ_WAITING)
         return; /* answered already */
     req->client_left = 1;
-    if ((req->route || req->health_service) && req->thread->h2)
+    if (req->route || req->health_service)
         gw_h2_cancel(req->thread->h2, req);
-    else
-        gw_upstream_cancel_unary(req->http->upstream, req);
 }
 
 void gw_http_watch_client(gw_request *req)
@@ -759,13 +757,9 @@ enum MHD_Result gw_http_start_upstream(gw_request *req, gw_buf *wire,
         return gw_http_stream_start(req, requests, md.items, md.n, timeout_ms);
     atomic_store(&req->state, REQ_WAITING);
     MHD_suspend_connection(req->conn);
-    int started; /* -1: the call could not be started (no done) */
-    if (req->thread->h2)
-        started = gw_h2_unary(req->thread->h2, m->path, wire, md.items, md.n, timeout_ms,
+    /* -1: the call could not be started (no done) */
+    int started = gw_h2_unary(req->thread->h2, m->path, wire, md.items, md.n, timeout_ms,
                               on_upstream_done, req);
-    else
-        started = gw_upstream_unary(h->upstream, m, wire, md.items, md.n, timeout_ms,
-                                    on_upstream_done, req);
     if (started < 0) {
         req->result = NULL;
         atomic_store(&req->state, REQ_DONE);
@@ -802,10 +796,8 @@ static enum MHD_Result start_health_check(gw_request *req)
     MHD_suspend_connection(req->conn);
     int64_t timeout = req->http->cfg.timeout_ms < HEALTH_TIMEOUT_MAX_MS ? req->http->cfg.timeout_ms
                                                                         : HEALTH_TIMEOUT_MAX_MS;
-    int rc = req->thread->h2 ? gw_h2_unary(req->thread->h2, GW_HEALTH_METHOD, &msg, NULL, 0,
-                                           timeout, on_upstream_done, req)
-                             : gw_upstream_unary_path(req->http->upstream, GW_HEALTH_METHOD, &msg,
-                                                      timeout, on_upstream_done, req);
+    int rc = gw_h2_unary(req->thread->h2, GW_HEALTH_METHOD, &msg, NULL, 0, timeout,
+                         on_upstream_done, req);
     if (rc < 0) {
         atomic_store(&req->state, REQ_DONE);
         gw_http_resume(req);
@@ -1912,19 +1904,16 @@ static int prepare_thread(gw_http *h, gw_http_thread *t, char *err, size_t errle
     t->index = (size_t)(t - h->threads);
     if (!(t->mhd = start_daemon_saying_why(h, t, err, errlen)))
         return -1;
-    if (cfg->loop_upstream && !(t->h2 = gw_h2_new(cfg->loop_upstream, cfg->loop_upstream_tls,
-                                                  cfg->loop_upstream_name, err, errlen)))
+    if (!(t->h2 = gw_h2_new(cfg->loop_upstream, cfg->loop_upstream_tls, cfg->loop_upstream_name,
+                            err, errlen)))
         return -1;
-    if (t->h2)
-        gw_h2_retry_shutdown_cancels(t->h2, cfg->loop_upstream_is_host);
+    gw_h2_retry_shutdown_cancels(t->h2, cfg->loop_upstream_is_host);
     _Static_assert(1 + GW_H2_SOURCES <= GW_LOOP_MAX_SOURCES, "a loop takes gw_h2's sources");
     gw_loop_source *sources[GW_LOOP_MAX_SOURCES];
     size_t n_sources = 0;
     sources[n_sources++] = gw_accept_source(h->accept, t->index, t->mhd);
-    if (t->h2) {
-        gw_h2_sources(t->h2, sources + n_sources);
-        n_sources += GW_H2_SOURCES;
-    }
+    gw_h2_sources(t->h2, sources + n_sources);
+    n_sources += GW_H2_SOURCES;
     gw_loop_busy_poll busy_poll = {cfg->busy_poll_us, lone_connection, h};
     t->loop = gw_loop_new(t->mhd, sources, n_sources, &busy_poll, err, errlen);
     if (!t->loop)
@@ -1954,7 +1943,7 @@ static int check_config(const gw_http_config *cfg, char *err, size_t errlen)
  * limits, the prepared out-of-memory answer, a record for each thread; no
  * API yet.  NULL with the reason in err[errlen]; else undone by
  * fail_start. */
-static gw_http *new_http(const gw_http_config *cfg, gw_upstream *up, char *err, size_t errlen)
+static gw_http *new_http(const gw_http_config *cfg, char *err, size_t errlen)
 {
     gw_http *h = calloc(1, sizeof(*h));
     if (!h) {
@@ -1974,7 +1963,6 @@ static gw_http *new_http(const gw_http_config *cfg, gw_upstream *up, char *err, 
     }
     pthread_mutex_init(&h->gen_lock, NULL);
     pthread_mutex_init(&h->mhd_lines.lock, NULL); /* the counts are calloc's zeros */
-    h->upstream = up;
     h->metrics = cfg->metrics;
     h->access = cfg->access;
     h->no_method_stats = gw_metrics_method(h->metrics, GW_METRICS_NO_METHOD);
@@ -2019,10 +2007,9 @@ static int start_listening(gw_http *h, char *err, size_t errlen)
     return 0;
 }
 
-gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, char *err,
-                       size_t errlen)
+gw_http *gw_http_start(const gw_http_config *cfg, gw_gen *gen, char *err, size_t errlen)
 {
-    gw_http *h = check_config(cfg, err, errlen) == 0 ? new_http(cfg, up, err, errlen) : NULL;
+    gw_http *h = check_config(cfg, err, errlen) == 0 ? new_http(cfg, err, errlen) : NULL;
     if (!h)
         goto fail;
     if (start_listening(h, err, errlen) < 0)
@@ -2083,7 +2070,6 @@ void gw_http_stop(gw_http *h, int64_t grace_ms)
     if (left > 0)
         rp_log("stopping: %ld request%s still running after %" PRId64 " ms: cancelled (%s)",
                left, left == 1 ? "" : "s", grace_ms, GW_STOPPING_MESSAGE);
-    gw_upstream_cancel_all(h->upstream);
     for (int i = 0; i < h->n_threads; i++)
         if (h->threads[i].h2)
             gw_h2_cancel_all(h->threads[i].h2);

@@ -47,9 +47,9 @@ typedef struct gw_http_config {
     const char *docs_dir;   /* the console's files (Swagger UI and its index page) */
     gw_metrics *metrics;    /* borrowed: counts requests and answers GET /metrics; NULL: off */
     gw_access *access;      /* borrowed: the access log, or NULL */
-    const char *loop_upstream; /* a target gw_h2 serves: each HTTP thread also makes the
-                             * API's calls itself, on its own connections to it; NULL: all
-                             * calls go through the gw_upstream given to gw_http_start */
+    struct gw_resolver *loop_upstream; /* borrowed: the upstream's addresses; each HTTP
+                             * thread makes the API's calls itself, on its own connections
+                             * to them (gw_h2) */
     const struct rp_tls_pem *loop_upstream_tls; /* its TLS files (gw_h2_new), or NULL */
     const char *loop_upstream_name; /* the name its certificate must carry, or NULL */
     int loop_upstream_is_host; /* it is rpcrest-host: gw_h2_retry_shutdown_cancels */
@@ -67,8 +67,7 @@ size_t gw_http_own_paths(int metrics, int docs, const char *out[GW_ROUTER_MAX_OW
  * failure; NULL: no API yet) from the first connection on.  Returns NULL
  * with a reason in err[errlen].  cfg->cert and key must be ones GnuTLS
  * takes (gw_https_check): a failure here is not theirs. */
-gw_http *gw_http_start(const gw_http_config *cfg, gw_upstream *up, gw_gen *gen, char *err,
-                       size_t errlen);
+gw_http *gw_http_start(const gw_http_config *cfg, gw_gen *gen, char *err, size_t errlen);
 
 /* Serves `gen` from now on (takes the caller's reference); requests already
  * routed keep the generation they started with.  Counted in the metrics. */

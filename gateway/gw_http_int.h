@@ -50,7 +50,6 @@ struct gw_http {
     gw_http_config cfg;
     int listen_fd;           /* ours until stop_accepting hands it back */
     struct gw_accept *accept; /* the loops' shares of listen_fd */
-    gw_upstream *upstream;
     pthread_mutex_t gen_lock; /* guards gen: published by another thread */
     gw_gen *gen;              /* the API served now, or NULL before the first */
     atomic_long in_flight; /* requests created and not yet completed */

@@ -40,8 +40,8 @@
 #define STREAM_BLOCK_BYTES (16 * 1024)
 
 typedef struct gw_http_stream {
-    gw_stream *call;            /* through gw_upstream, */
-    gw_h2_call *h2_call;        /* or through the thread's gw_h2 (then call is NULL) */
+    gw_h2_call *h2_call;        /* the call, on the thread's gw_h2; NULL before and
+                                 * after it */
     pthread_mutex_t lock;       /* guards everything below */
     gw_upstream_result *pending; /* a message not yet written */
     gw_upstream_result *final;   /* the end of the stream (NULL with `ended`: no memory for it) */
@@ -68,27 +68,22 @@ static const char OOM_SSE[] = "event: error\ndata: " GW_OOM_BODY "\n\n";
 static const char OOM_WEB[] = GW_GRPCWEB_OOM_TRAILERS;
 static const char OOM_WEB_TEXT[] = GW_GRPCWEB_OOM_TRAILERS_TEXT;
 
-/* The call's operations, whichever client makes it (st->call or
- * st->h2_call is set and released on the request's thread). */
+/* The call's operations (st->h2_call is set and released on the request's
+ * thread). */
 static int has_call(const gw_http_stream *st)
 {
-    return st->call || st->h2_call;
+    return st->h2_call != NULL;
 }
 
 static void call_next(gw_http_stream *st)
 {
-    if (st->h2_call)
-        gw_h2_stream_next(st->h2_call);
-    else
-        gw_stream_next(st->call);
+    gw_h2_stream_next(st->h2_call);
 }
 
 static void call_cancel(gw_http_stream *st)
 {
     if (st->h2_call)
         gw_h2_stream_cancel(st->h2_call);
-    else if (st->call)
-        gw_stream_cancel(st->call);
 }
 
 /* An upstream event arrived: store it and wake the connection.  A method
@@ -283,21 +278,10 @@ enum MHD_Result gw_http_stream_start(gw_request *req, gw_request_messages *reque
     atomic_store(&req->state, REQ_WAITING);
     st->suspended = 1;
     MHD_suspend_connection(req->conn);
-    int started;
-    if (req->thread->h2) { /* no event before this returns */
-        st->h2_call = gw_h2_stream(req->thread->h2, req->route->method->path, requests, md,
-                                   n_md, timeout_ms, handler, req);
-        started = st->h2_call != NULL;
-    } else {
-        /* Events may arrive before this returns; they need only st and req. */
-        gw_stream *call = gw_upstream_stream(req->http->upstream, req->route->method, requests,
-                                             md, n_md, timeout_ms, handler, req);
-        pthread_mutex_lock(&st->lock);
-        st->call = call;
-        pthread_mutex_unlock(&st->lock);
-        started = call != NULL;
-    }
-    if (!started) {
+    /* no event before this returns */
+    st->h2_call = gw_h2_stream(req->thread->h2, req->route->method->path, requests, md, n_md,
+                               timeout_ms, handler, req);
+    if (!st->h2_call) {
         st->suspended = 0;
         atomic_store(&req->state, REQ_DONE);
         gw_http_resume(req);
@@ -613,8 +597,8 @@ enum MHD_Result gw_http_stream_respond(gw_request *req)
 
 void gw_http_stream_cancel(gw_request *req)
 {
-    /* no lock: none may be held here (gw_stream's lock comes before
-     * st->lock) */
+    /* no lock: the call's events come on this thread, never from inside
+     * gw_h2_stream_cancel */
     call_cancel(req->stream);
 }
 
@@ -623,8 +607,6 @@ void gw_http_stream_free(gw_request *req)
     gw_http_stream *st = req->stream;
     if (st->h2_call)
         gw_h2_stream_release(st->h2_call); /* cancels it if it is still running */
-    else if (st->call)
-        gw_stream_release(st->call);
     gw_upstream_result_free(st->pending);
     gw_upstream_result_free(st->final);
     gw_buf_free(&st->chunk);

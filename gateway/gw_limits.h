@@ -1,9 +1,8 @@
 /*
  * gw_limits.h -- the limits the gateway's two ways of calling the upstream
- * share: its own HTTP/2 client for unary calls (gw_h2.c) and gRPC core's
- * channel for streams, discovery and health (gw_upstream.c,
- * gw_discovery.c).  A client sees the same answer whichever one served
- * it, so a limit changes here, for both.
+ * share: its own HTTP/2 client for the API's calls and /healthz (gw_h2.c)
+ * and gRPC core's channel for discovery (gw_upstream.c, gw_discovery.c),
+ * so that a limit changes here, for both.
  */
 #ifndef GW_LIMITS_H
 #define GW_LIMITS_H

@@ -19,11 +19,11 @@
 #include "gw_access.h"
 #include "gw_discovery.h"
 #include "gw_gen.h"
-#include "gw_h2.h"
 #include "gw_http.h"
 #include "gw_https.h"
 #include "gw_metrics.h"
 #include "gw_refresh.h"
+#include "gw_resolve.h"
 #include "gw_upstream.h"
 #include "rp_absl.h"
 #include "rp_bound_exit.h"
@@ -426,7 +426,7 @@ static gw_http *start_http(gw_gen_source *src, const gw_http_config *hc, gw_run 
     int loaded = load_first_api(src, r->up, r->metrics, sg, &gen, api_source);
     gw_http *http = NULL;
     if (loaded == 0) {
-        http = gw_http_start(hc, r->up, gen, err, sizeof(err));
+        http = gw_http_start(hc, gen, err, sizeof(err));
         gen = NULL; /* served from the start, or freed */
         if (!http) /* not the certificate's fault: load_tls checked it */
             rp_log("%s", err);
@@ -455,17 +455,9 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     }
     const rp_tls_pem *tls = !private && st->upstream.ca ? &st->upstream : NULL;
     int threads = cpu_count(cfg->gateway.threads);
-    /* A completion-queue thread only turns a finished call into a result and
-     * resumes the connection; the HTTP threads do the JSON.  One per four
-     * HTTP threads: on 2 CPUs one instead of two gave 14% more requests/s
-     * at 64 connections and 21% at 1 (docs/benchmarks.md). */
-    /* the host takes [host] max_concurrent_streams calls on one connection;
-     * another upstream is assumed to take 100 (gRPC's own servers' usual) */
-    int per_connection = cfg->gateway.upstream ? 100 : cfg->host.max_concurrent_streams;
     gw_run run = {0};
     rp_bound_exit_arm(1); /* a failed start tears gRPC core down, which may wait for good */
-    run.up = gw_upstream_start(target, (threads + 3) / 4, per_connection, tls,
-                               cfg->gateway.upstream_name, err, sizeof(err));
+    run.up = gw_upstream_start(target, tls, cfg->gateway.upstream_name, err, sizeof(err));
     if (!run.up) {
         rp_log("%s", err);
         return 1;
@@ -479,21 +471,27 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     }
     gw_http_config hc = http_config(cfg, threads, st, run.metrics, run.access);
     hc.busy_poll_us = busy_poll_us(cfg);
-    if (gw_h2_supports(target)) {
-        /* the API's calls go over the HTTP threads' own connections; the channel
-         * still carries the rest, and connects now so that its state (the
-         * metrics' upstream_ready) says whether the upstream is there */
-        hc.loop_upstream = target;
-        hc.loop_upstream_tls = tls;
-        hc.loop_upstream_name = tls ? cfg->gateway.upstream_name : NULL;
-        hc.loop_upstream_is_host = !cfg->gateway.upstream;
-        grpc_channel_check_connectivity_state(gw_upstream_channel(run.up), 1);
+    /* the API's calls go over the HTTP threads' own connections; the channel
+     * still carries discovery, and connects now so that its state (the
+     * metrics' upstream_ready) says whether the upstream is there */
+    gw_resolver *resolver = gw_resolver_new(target, err, sizeof(err));
+    if (!resolver) {
+        rp_log("%s", err);
+        rp_bound_exit_arm(1);
+        close_run(&run, sg);
+        return 1;
     }
+    hc.loop_upstream = resolver;
+    hc.loop_upstream_tls = tls;
+    hc.loop_upstream_name = tls ? cfg->gateway.upstream_name : NULL;
+    hc.loop_upstream_is_host = !cfg->gateway.upstream;
+    grpc_channel_check_connectivity_state(gw_upstream_channel(run.up), 1);
     uint64_t api_source;
     gw_http *http = start_http(src, &hc, &run, sg, &api_source, &status);
     if (!http) {
         rp_bound_exit_arm(status);
         close_run(&run, sg);
+        gw_resolver_free(resolver);
         return status;
     }
     if (st->listen_fd >= 0)
@@ -502,9 +500,9 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
                                               : NULL;
     rp_log("listening on %s://%s with %d threads, upstream %s%s", hc.cert ? "https" : "http",
            cfg->gateway.listen, threads, target, tls ? " (TLS)" : "");
-    if (hc.loop_upstream)
-        rp_log("calls: on each HTTP thread's own HTTP/2 connections to %s%s", target,
-               tls ? " (TLS)" : "");
+    rp_log("calls: on each HTTP thread's own HTTP/2 connections to %s%s%s", target,
+           tls ? " (TLS)" : "", gw_resolver_name(resolver) ? ", its name resolved by the "
+                                                             "system's resolver" : "");
     log_docs(&hc);
     int ready = rp_notify_ready(); /* to rpcrestd: listening, API loaded */
     if (ready < 0)
@@ -513,6 +511,7 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     gw_refresh_stop(refresh);
     gw_http_stop(http, stop_grace);
     close_run(&run, sg);
+    gw_resolver_free(resolver);
     return 0;
 }
 
@@ -604,14 +603,13 @@ static const char *parse_args(int argc, char **argv, int *status)
 }
 
 /* Whether the kernel gives the threads this start needs (rp_thread_room.h):
- * the HTTP threads, the completion-queue threads, the connection deadline
- * thread, the access log's and the API refresh's, and gRPC core's.  Returns
- * 0, or -1 after logging why. */
+ * the HTTP threads, the connection deadline thread, the resolver's (for a
+ * name), the upstream channel's, the access log's and the API refresh's,
+ * and gRPC core's.  Returns 0, or -1 after logging why. */
 static int check_thread_room(const rp_config *cfg, const gw_gen_source *src)
 {
     int http = cpu_count(cfg->gateway.threads);
-    int own = http + (http + 3) / 4 + 1 + (cfg->gateway.access_log != NULL) +
-              (src->use_reflection != 0);
+    int own = http + 3 + (cfg->gateway.access_log != NULL) + (src->use_reflection != 0);
     char err[256];
     if (rp_thread_room_check(own, err, sizeof(err)) < 0) {
         rp_log("%s", err);

@@ -118,12 +118,6 @@ typedef struct gw_http_binding {
     const char *response_body; /* "" or a field name */
 } gw_http_binding;
 
-/* How many gRPC channels (connections) gw_upstream may open for the API's
- * calls: an upstream takes a limited number of calls at once on one
- * connection (the host: [host] max_concurrent_streams, 100), and REST
- * streams may last for minutes. */
-#define GW_CALL_CHANNELS 16
-
 typedef struct gw_method {
     char *path;                /* "/example.MyService/Echo" */
     const gw_message *input;
@@ -133,9 +127,6 @@ typedef struct gw_method {
     int deprecated;            /* option deprecated = true (MethodOptions) */
     gw_http_binding *bindings;
     size_t n_bindings;
-    /* the method registered with each of gw_upstream's channels for calls
-     * (gw_upstream_prepare); NULL for one made since: called by its path */
-    void *call_handle[GW_CALL_CHANNELS];
     const char *doc;
     const char *service_doc;   /* the comment of its service */
     /* its metrics (gw_http_publish; released by gw_gen_unref), or NULL */

@@ -28,18 +28,4 @@ void gw_status_error_body(gw_buf *out, int code, const char *message,
                           const gw_metadata *trailing, size_t n_trailing,
                           const gw_schema *schema, const gw_json_options *opt);
 
-/*
- * gRPC core's text for a call its channel could place on no connection
- * ("failed to connect to all addresses; last error: UNKNOWN:
- * unix:/run/user/1000/rpcrest/host.sock: Connection refused", "DNS
- * resolution failed for NAME:PORT: …") names the upstream, which clients
- * are not told (a private socket's path names the user and the folder).
- * For such a text, writes what the gateway's own HTTP/2 client says,
- * "cannot connect to the upstream: Connection refused", into out[size] and
- * returns 1; else returns 0.  `target` (the channel's, or NULL) tells
- * where the address ends when it holds ": ".  Only for gRPC core's own
- * statuses: an upstream's status may say the same of its own upstream.
- */
-int gw_status_connect_failure(const char *message, const char *target, char *out, size_t size);
-
 #endif /* GW_STATUS_H */

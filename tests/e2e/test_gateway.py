@@ -642,8 +642,8 @@ class GatewayAlone(GatewayAssertions):
         self.assertLess(time.monotonic() - t0, 3)
         self.assertEqual(answers[-1], (200, b'{"value":"back"}'))
 
-    def test_upstream_status_passes_through_on_the_grpc_core_path(self):
-        """A dns: target sends unary calls through gRPC core.  The
+    def test_upstream_status_passes_through_for_a_name(self):
+        """A dns: target (its name resolved by the system's resolver).  The
         gateway's own failure to connect is told without the address; an
         UNAVAILABLE the upstream itself sends, in the same words (its own
         upstream failing), reaches the client as sent."""
@@ -651,13 +651,13 @@ class GatewayAlone(GatewayAssertions):
         with open(self.gateway.ini) as f:
             text = f.read()
         with open(self.gateway.ini, "w") as f:
-            f.write(text.replace("timeout = 2", "timeout = 2\nupstream = dns:///127.0.0.1:%d"
+            f.write(text.replace("timeout = 2", "timeout = 2\nupstream = dns:///localhost:%d"
                                  % self.gateway.host_port))
         self.gateway.start()
         status, headers, data, _ = self.timed_echo()
         body = self.assert_error(status, headers, data, 503, UNAVAILABLE)
-        self.assertEqual(body["message"], "cannot connect to the upstream: Failed to connect to "
-                         "remote host: Connection refused")
+        self.assertEqual(body["message"], "cannot connect to the upstream: Connection refused")
+        self.assertIn("its name resolved by the system's resolver", self.gateway.log())
         theirs = ("failed to connect to all addresses; last error: UNKNOWN: "
                   "ipv4:10.1.2.3:443: Connection refused")
         self.stand_in(lambda request, context: context.abort(grpc.StatusCode.UNAVAILABLE,

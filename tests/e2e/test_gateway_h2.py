@@ -10,9 +10,7 @@ with frames written here, as no gRPC library would send all of them:
   HTTP 503 and no grpc-status              503, code 14
   a grpc-status that is not a number       500, code 2 (UNKNOWN), never 200
   a compressed message (none agreed)       500, code 13
-  two messages, then OK                    500, code 13 at once; through gRPC core too
-                                             (a dns: upstream), which held the status
-                                             behind the unread message until the deadline
+  two messages, then OK                    500, code 13 at once
   nothing (the call hangs)                 504, code 4 at the deadline; the stream is reset
   closes the connection                    503, code 14; the next call reconnects and works
   GOAWAY before the call is processed      the call is sent again on a new connection: 200
@@ -409,27 +407,6 @@ class GatewayH2Client(H2Fixture, unittest.TestCase):
         self.assert_error(self.echo(), 500, 13,
                           "the upstream answered OK without exactly one message")
         self.assertLess(time.monotonic() - started, 1.5)  # not the 2 s deadline
-        # the same upstream on TCP, named dns:///…: the calls go through gRPC core
-        self.gateway.send_signal(signal.SIGTERM)
-        self.gateway.wait(10)
-        self.gateway_log.close()
-        self.upstream.stop()
-        port = harness.free_port()
-        self.upstream = FakeUpstream(("127.0.0.1", port), behave)
-        with open(self.ini) as f:
-            text = f.read()
-        with open(self.ini, "w") as f:
-            f.write(text.replace("unix:" + self.path, "dns:///127.0.0.1:%d" % port))
-        self.gateway_log = open(os.path.join(self.dir, "gateway.log"), "ab")
-        self.gateway = subprocess.Popen([GATEWAY, "-c", self.ini], stdin=subprocess.DEVNULL,
-                                        stdout=self.gateway_log, stderr=subprocess.STDOUT)
-        self.assertTrue(harness.wait_until(lambda: harness.port_open(self.port), 10),
-                        self.log())
-        for _ in range(2):
-            started = time.monotonic()
-            self.assert_error(self.echo(), 500, 13,
-                              "the upstream answered a unary call with more than one message")
-            self.assertLess(time.monotonic() - started, 1.5)
 
     def test_deadline_resets_the_stream(self):
         self.start(lambda _, stream: b"")  # never answers

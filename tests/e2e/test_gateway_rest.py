@@ -29,6 +29,8 @@ and some need processes of their own:
   HostDown     /healthz is 503 while the host is gone
   ScaleOut     [gateway] upstream with two hosts: round robin, and calls keep
                answering when one host is killed
+  DeadAddress  [gateway] upstream lists a dead address first: every call is
+               answered by the other, the dead one logged once
   Conflicts    two bindings that match the same requests: exit 78 at start
   BusyPoll     [gateway] busy_poll_us: a lone connection is served, its
                polling ends (no CPU while it idles or waits for a long call),
@@ -1823,6 +1825,35 @@ class ScaleOut(ProcessCase):
         self.assertTrue(settled)
         self.assertEqual(set(settled), {supervised}, timeline[-5:])
         self.assertEqual(self.ok("POST", "/v1/example/echo", {"value": "x"}), {"value": "x"})
+
+
+class DeadAddress(ProcessCase):
+    """[gateway] upstream lists an address nothing listens on, first."""
+
+    def test_its_calls_go_to_the_other_address(self):
+        dead = harness.free_port()
+        system = harness.Rpcrest(services=("echo",))
+        self.addCleanup(system.cleanup)
+        with open(system.ini) as f:
+            text = f.read()
+        with open(system.ini, "w") as f:
+            f.write(text.replace("[gateway]\n", "[gateway]\nthreads = 1\nupstream = "
+                                 "ipv4:127.0.0.1:%d,127.0.0.1:%d\n" % (dead, system.host_port), 1))
+        system.start()
+        self.port = system.http_port
+        answers = [self.http("POST", "/v1/example/echo", body=b'{"value":"%d"}' % i)
+                   for i in range(40)]
+        self.assertEqual([(s, d) for s, _, d in answers],
+                         [(200, b'{"value":"%d"}' % i) for i in range(40)], system.log())
+        log = system.log()
+        self.assertEqual(log.count("cannot connect to 127.0.0.1:%d: Connection refused (calls go "
+                                   "to the other connections and addresses)" % dead), 1, log)
+        # tried again once its backoff is over, logged no more
+        time.sleep(1.2)
+        answers = [self.http("POST", "/v1/example/echo", body=b'{"value":"x"}')[0]
+                   for _ in range(20)]
+        self.assertEqual(set(answers), {200})
+        self.assertEqual(system.log().count("cannot connect to 127.0.0.1:%d" % dead), 1)
 
 
 CONFLICT_PROTO = """\

@@ -949,8 +949,8 @@ class GatewayUpstreamHostile(unittest.TestCase):
     def test_an_upstream_that_stops_reading_fails_the_call_in_20_s(self):
         # a server process that is stuck (or a machine gone) takes nothing
         # more: the kernel gives up on the connection after 20 s
-        # (TCP_USER_TIMEOUT, which gRPC core sets with keepalive on), the
-        # call fails UNAVAILABLE instead of waiting out its 60 s deadline
+        # (TCP_USER_TIMEOUT on the gateway's connections), the call fails
+        # UNAVAILABLE instead of waiting out its 60 s deadline
         def take_then_stop_reading(conn):
             conn.sendall(h2raw.frame(h2raw.SETTINGS, 0, 0, struct.pack(">HI", 0x4, (1 << 31) - 1))
                          + h2raw.frame(h2raw.WINDOW_UPDATE, 0, 0, struct.pack(">I", 1 << 30)))
@@ -958,7 +958,7 @@ class GatewayUpstreamHostile(unittest.TestCase):
         listener = socket.socket(socket.AF_INET)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         listener.bind(("127.0.0.1", 0))
-        # a name: calls go through gRPC core's channel
+        # a name, resolved by the system's resolver
         upstream = "localhost:%d" % listener.getsockname()[1]
         self.start(listener, take_then_stop_reading, upstream, "echo",
                    "timeout = 60\nmax_body_bytes = 16M\n")

@@ -22,6 +22,8 @@
  * that a test can see what gw_h2_new says when memory runs out.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -108,6 +110,43 @@ int __wrap_setsockopt(int fd, int level, int name, const void *value, socklen_t 
             value = &user_timeout_given;
     }
     return __real_setsockopt(fd, level, name, value, len);
+}
+
+/* ---- a name the resolver asks for, answered here --------------------------------- */
+
+int __real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res);
+void __real_freeaddrinfo(struct addrinfo *ai);
+static atomic_int name_port;   /* "name.test" resolves to 127.0.0.1:this; 0: it does not */
+static atomic_int name_asked;  /* how many times it was resolved */
+static struct addrinfo name_answer;
+static struct sockaddr_in name_addr;
+
+int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res);
+int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res)
+{
+    if (!node || strcmp(node, "name.test") != 0)
+        return __real_getaddrinfo(node, service, hints, res);
+    atomic_fetch_add(&name_asked, 1);
+    int port = atomic_load(&name_port);
+    if (!port)
+        return EAI_NONAME;
+    name_addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    name_answer = (struct addrinfo){.ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
+                                    .ai_addrlen = sizeof(name_addr),
+                                    .ai_addr = (struct sockaddr *)&name_addr};
+    *res = &name_answer;
+    return 0;
+}
+
+void __wrap_freeaddrinfo(struct addrinfo *ai);
+void __wrap_freeaddrinfo(struct addrinfo *ai)
+{
+    if (ai != &name_answer)
+        __real_freeaddrinfo(ai);
 }
 
 /* ---- the upstream: one connection at a time, one answer per request ------------- */
@@ -396,13 +435,41 @@ static unsigned one_call(gw_h2 *c, upstream *u, size_t msg_len, size_t fail_at)
     return failed_count;
 }
 
+/* The resolvers of the clients a test made, freed with them. */
+static struct {
+    gw_h2 *c;
+    gw_resolver *r;
+} clients[8];
+
 static gw_h2 *new_client(const char *target)
 {
     char err[256];
-    gw_h2 *c = gw_h2_new(target, NULL, NULL, err, sizeof(err));
+    gw_resolver *r = gw_resolver_new(target, err, sizeof(err));
+    if (!r)
+        fail_msg("gw_resolver_new: %s", err);
+    gw_h2 *c = gw_h2_new(r, NULL, NULL, err, sizeof(err));
     if (!c)
         fail_msg("gw_h2_new: %s", err);
-    return c;
+    for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
+        if (!clients[i].c) {
+            clients[i].c = c;
+            clients[i].r = r;
+            return c;
+        }
+    }
+    fail_msg("more than 8 clients at once");
+    return NULL;
+}
+
+static void free_client(gw_h2 *c)
+{
+    gw_h2_free(c);
+    for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
+        if (clients[i].c == c) {
+            gw_resolver_free(clients[i].r);
+            clients[i].c = NULL;
+        }
+    }
 }
 
 /* one_call on a connection of its own. */
@@ -413,35 +480,150 @@ static unsigned call_while_failing(size_t msg_len, size_t fail_at)
     gw_h2 *c = new_client(u.target);
     assert_non_null(c);
     unsigned failed = one_call(c, &u, msg_len, fail_at);
-    gw_h2_free(c);
+    free_client(c);
     upstream_stop(&u);
     return failed;
 }
 
-/* gw_h2_new says why it made no client: a target it cannot serve is not
- * out of memory. */
+/* gw_h2_new and gw_resolver_new say why they made nothing: a target the
+ * gateway cannot call is not out of memory. */
 static void test_new_says_why_it_failed(void **state)
 {
     (void)state;
     char err[256];
-    assert_null(gw_h2_new("dns:///upstream.example:50051", NULL, NULL, err, sizeof(err)));
-    assert_string_equal(err, "upstream dns:///upstream.example:50051: the HTTP threads' own "
-                             "connections need unix:/PATH or one IP address and port");
+    assert_null(gw_resolver_new("http://upstream.example:50051", err, sizeof(err)));
+    assert_string_equal(err, "upstream http://upstream.example:50051: not a target the gateway "
+                             "can call (unix:PATH, unix-abstract:NAME, ipv4:ADDR:PORT[,…], "
+                             "ipv6:[ADDR]:PORT[,…], [dns:[//SERVER/]]NAME:PORT)");
+    assert_null(gw_resolver_new("ipv4:127.0.0.1:1,", err, sizeof(err)));
+    assert_null(gw_resolver_new("upstream.example", err, sizeof(err)));
+    gw_resolver *r = gw_resolver_new("unix:/tmp/x.sock", err, sizeof(err));
+    assert_non_null(r);
     failing_calloc = 1;
-    gw_h2 *c = gw_h2_new("unix:/tmp/x.sock", NULL, NULL, err, sizeof(err));
+    gw_h2 *c = gw_h2_new(r, NULL, NULL, err, sizeof(err));
     failing_calloc = 0;
     assert_null(c);
     assert_string_equal(err, "out of memory");
     /* TLS files GnuTLS cannot read (OpenSSL checked them at start) */
     rp_tls_pem junk = {.ca = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n"
                              "-----END CERTIFICATE-----\n"};
-    assert_null(gw_h2_new("127.0.0.1:1", &junk, NULL, err, sizeof(err)));
+    assert_null(gw_h2_new(r, &junk, NULL, err, sizeof(err)));
     assert_true(strncmp(err, "upstream TLS: GnuTLS refuses upstream_ca", 40) == 0);
     rp_tls_pem none = {.ca = "no PEM at all\n"};
-    assert_null(gw_h2_new("127.0.0.1:1", &none, NULL, err, sizeof(err)));
+    assert_null(gw_h2_new(r, &none, NULL, err, sizeof(err)));
     assert_true(strncmp(err, "upstream TLS: GnuTLS refuses upstream_ca", 40) == 0);
+    gw_resolver_free(r);
     c = new_client("127.0.0.1:1");
-    gw_h2_free(c);
+    free_client(c);
+}
+
+/* A call to a name that does not resolve fails at once, saying so; once it
+ * resolves (asked again after the resolver's backoff), calls reach its
+ * address, with the name as their :authority. */
+static void test_a_name_that_resolves_later(void **state)
+{
+    (void)state;
+    upstream u;
+    upstream_start(&u);
+    close(u.listen_fd); /* a TCP upstream instead of the unix socket */
+    u.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    assert_int_equal(bind(u.listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(u.listen_fd, 4), 0);
+    assert_int_equal(getsockname(u.listen_fd, (struct sockaddr *)&a, &alen), 0);
+    char target[64];
+    snprintf(target, sizeof(target), "dns:///name.test:%d", ntohs(a.sin_port));
+    atomic_store(&name_port, 0);
+    atomic_store(&name_asked, 0);
+    gw_h2 *c = new_client(target);
+
+    outcome o = {0};
+    gw_buf wire = {0};
+    assert_int_equal(gw_h2_unary(c, "/t.S/M", &wire, NULL, 0, 5000, on_done, &o), 0);
+    for (int i = 0; i < 300 && !o.done; i++)
+        round_trip(c, &u);
+    assert_true(o.done);
+    assert_int_equal(o.status, GRPC_STATUS_UNAVAILABLE);
+    assert_string_equal(o.message, "cannot connect to the upstream: its name does not resolve: "
+                                   "Name or service not known");
+    assert_int_equal(atomic_load(&name_asked), 1);
+
+    atomic_store(&name_port, ntohs(a.sin_port));
+    int64_t start = gw_loop_now_ms();
+    int failed = 0;
+    do {
+        o = (outcome){0};
+        assert_int_equal(gw_h2_unary(c, "/t.S/M", &wire, NULL, 0, 5000, on_done, &o), 0);
+        for (int i = 0; i < 300 && !o.done; i++)
+            round_trip(c, &u);
+        assert_true(o.done);
+        failed += o.status != GRPC_STATUS_OK;
+    } while (o.status != GRPC_STATUS_OK && gw_loop_now_ms() - start < 5000);
+    assert_int_equal(o.status, GRPC_STATUS_OK);
+    assert_true(failed > 0); /* the resolver waited out its backoff (1 s) first */
+    assert_true(gw_loop_now_ms() - start >= GW_RESOLVE_BACKOFF_MIN_MS - 100);
+    assert_int_equal(atomic_load(&name_asked), 2);
+    char want[96];
+    snprintf(want, sizeof(want), "\n:authority: name.test:%d\n", ntohs(a.sin_port));
+    assert_non_null(strstr(u.headers, want));
+    free_client(c);
+    upstream_stop(&u);
+}
+
+/* What a target gives: addresses in order (at most GW_RESOLVE_MAX_ADDRS),
+ * the authority, the name for TLS; a name's first answer comes from its
+ * thread (localhost: /etc/hosts, no DNS server asked). */
+static void test_resolver_addresses(void **state)
+{
+    (void)state;
+    char err[256];
+    gw_address a[GW_RESOLVE_MAX_ADDRS];
+    unsigned gen;
+    gw_resolver *r = gw_resolver_new("ipv4:127.0.0.1:5,127.0.0.2:6", err, sizeof(err));
+    assert_non_null(r);
+    assert_int_equal(gw_resolver_get(r, a, &gen, err, sizeof(err)), 2);
+    assert_int_equal(gen, 1);
+    assert_string_equal(a[0].text, "127.0.0.1:5");
+    assert_string_equal(a[1].host, "127.0.0.2");
+    assert_string_equal(gw_resolver_authority(r), "127.0.0.1:5");
+    assert_null(gw_resolver_name(r));
+    gw_resolver_free(r);
+    r = gw_resolver_new("ipv6:[::1]:7", err, sizeof(err));
+    assert_int_equal(gw_resolver_get(r, a, &gen, err, sizeof(err)), 1);
+    assert_string_equal(a[0].text, "[::1]:7");
+    gw_resolver_free(r);
+    r = gw_resolver_new("dns:///10.0.0.1:8", err, sizeof(err)); /* an address: no thread */
+    assert_int_equal(gw_resolver_generation(r), 1);
+    assert_null(gw_resolver_name(r));
+    gw_resolver_free(r);
+    r = gw_resolver_new("unix-abstract:rpcrest-test", err, sizeof(err));
+    assert_int_equal(gw_resolver_get(r, a, &gen, err, sizeof(err)), 1);
+    assert_string_equal(a[0].text, "@rpcrest-test");
+    assert_string_equal(gw_resolver_authority(r), "localhost");
+    gw_resolver_free(r);
+    char many[400] = "ipv4:";
+    for (int i = 0; i < GW_RESOLVE_MAX_ADDRS + 2; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s127.0.0.%d:9",
+                 i ? "," : "", i + 1);
+    r = gw_resolver_new(many, err, sizeof(err));
+    assert_int_equal(gw_resolver_get(r, a, &gen, err, sizeof(err)), GW_RESOLVE_MAX_ADDRS);
+    gw_resolver_free(r);
+
+    r = gw_resolver_new("dns:///localhost:10", err, sizeof(err));
+    assert_non_null(r);
+    assert_string_equal(gw_resolver_name(r), "localhost");
+    assert_string_equal(gw_resolver_authority(r), "localhost:10");
+    for (int i = 0; i < 500 && gw_resolver_generation(r) == 0; i++)
+        usleep(10000);
+    size_t n = gw_resolver_get(r, a, &gen, err, sizeof(err));
+    assert_true(n >= 1);
+    assert_int_equal(gen, 1);
+    int loopback = 0;
+    for (size_t i = 0; i < n; i++)
+        loopback += strcmp(a[i].text, "127.0.0.1:10") == 0 || strcmp(a[i].text, "[::1]:10") == 0;
+    assert_int_equal(loopback, n);
+    gw_resolver_free(r);
 }
 
 /* Also: the headers pass nghttp2's checks, which are HTTP/2's. */
@@ -471,7 +653,7 @@ static void test_request_id_indexed_once_per_connection(void **state)
         one_call(c, &u, 10, SIZE_MAX);
         assert_non_null(strstr(u.headers, never));
     }
-    gw_h2_free(c);
+    free_client(c);
     upstream_stop(&u);
 }
 
@@ -509,7 +691,7 @@ static void test_new_connection_when_stream_ids_run_out(void **state)
     assert_int_equal(sessions_made, 2);
     assert_int_equal(u.connections, 2);
     first_stream_id = 0;
-    gw_h2_free(c);
+    free_client(c);
     upstream_stop(&u);
 }
 
@@ -554,7 +736,7 @@ static void test_gathered_frames_stay_bounded_when_the_upstream_reads_slowly(voi
     if (largest_realloc > (256u << 10))
         fail_msg("the client asked realloc for %zu bytes while sending %d calls of %d bytes",
                  largest_realloc, CALLS, MSG);
-    gw_h2_free(c);
+    free_client(c);
     upstream_stop(&u);
 }
 
@@ -616,7 +798,7 @@ static void test_tcp_upstream_that_takes_nothing_is_dropped(void **state)
     assert_true(took < 10000);
     assert_int_equal(user_timeout_asked, 20000);
     assert_int_equal(keepalive, 1);
-    gw_h2_free(c);
+    free_client(c);
     close(accepted);
     close(listen_fd);
 }
@@ -625,6 +807,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_says_why_it_failed),
+        cmocka_unit_test(test_resolver_addresses),
+        cmocka_unit_test(test_a_name_that_resolves_later),
         cmocka_unit_test(test_call_without_failures),
         cmocka_unit_test(test_request_id_indexed_once_per_connection),
         cmocka_unit_test(test_frames_written_from_nghttp2_when_nothing_can_be_gathered),

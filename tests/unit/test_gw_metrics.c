@@ -27,7 +27,7 @@ static int setup(void **state)
     (void)state;
     grpc_init();
     char err[256];
-    up = gw_upstream_start("127.0.0.1:1", 1, 0, NULL, NULL, err, sizeof(err));
+    up = gw_upstream_start("127.0.0.1:1", NULL, NULL, err, sizeof(err));
     if (!up)
         fprintf(stderr, "%s\n", err);
     return up ? 0 : -1;
