@@ -61,7 +61,7 @@ LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih libcrypto)
 # (gateway/gw_gzip.c).  The gateway also calls GnuTLS, which libmicrohttpd
 # maps anyway, to check its HTTPS certificate (gateway/gw_https.c).
 LIBS_HOST   = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c inih libcrypto zlib) -ldl -lpthread
-LIBS_GW     = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libcrypto libnghttp2 zlib) -lm -lpthread
+LIBS_GW     = $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libcrypto libnghttp2 zlib) -lm -lpthread
 LIBS_GRPC   = $(shell $(PKG_CONFIG) --libs grpc)
 LIBS_GRPC_LINK = $(LIBS_GRPC)
 
@@ -215,9 +215,11 @@ $(B)/rpcrestd: $(SUP_OBJ) $(COMMON_LIB)
 HOST_LINK := $(HOST_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB)
 GW_LINK   := $(GW_OBJ) $(GEN_API_OBJ) $(GEN_GRPC_OBJ) $(COMMON_LIB)
 
-# The test programs' copies of these two (below) link gRPC core shared.
-$(B)/rpcrest-host $(B)/rpcrest-gateway: LIBS_GRPC_LINK = $(LIBS_GRPC_PROG)
-$(B)/rpcrest-host $(B)/rpcrest-gateway: $(GRPC_ARCHIVES) $(B)/link-settings
+# The test programs' copy of the host (below) links gRPC core shared.  The
+# gateway does not link gRPC core at all (its HTTP/2 client is nghttp2's).
+$(B)/rpcrest-host: LIBS_GRPC_LINK = $(LIBS_GRPC_PROG)
+$(B)/rpcrest-host: $(GRPC_ARCHIVES)
+$(B)/rpcrest-host $(B)/rpcrest-gateway: $(B)/link-settings
 
 # Which GRPC_LINK and linker flags the programs were linked with; rewritten
 # (so newer than them) only when they change.  Every target is .SECONDARY
@@ -339,7 +341,7 @@ LIB_OBJ   := $(filter-out $(O)/gateway/gw_main.o,$(GW_OBJ)) $(GEN_API_OBJ) \
 $(B)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) $(LIBS_CMOCKA) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) $(LIBS_GRPC) $(LIBS_CMOCKA) -o $@
 
 # test_sup_backoff tests a module of rpcrestd's, which LIB_OBJ leaves out.
 $(B)/tests/test_sup_backoff: $(O)/supervisor/sup_backoff.o

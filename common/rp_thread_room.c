@@ -62,9 +62,9 @@ static void describe_nproc(char *buf, size_t len)
         snprintf(buf, len, "%llu", (unsigned long long)rl.rlim_cur);
 }
 
-int rp_thread_room_check(int own, char *err, size_t errlen)
+int rp_thread_room_check(int own, int grpc, char *err, size_t errlen)
 {
-    int grpc = rp_thread_room_grpc_core(), n = own + grpc;
+    int n = own + grpc;
     pthread_t *t = calloc((size_t)n, sizeof(*t));
     if (!t) {
         snprintf(err, errlen, "out of memory");
@@ -83,9 +83,12 @@ int rp_thread_room_check(int own, char *err, size_t errlen)
         return 0;
     char nproc[32];
     describe_nproc(nproc, sizeof(nproc));
+    char parts[64] = "";
+    if (grpc)
+        snprintf(parts, sizeof(parts), " (%d of its own, %d of gRPC core's)", own, grpc);
     snprintf(err, errlen,
-             "cannot start: the kernel gave %d of the %d threads a start needs (%d of its own, "
-             "%d of gRPC core's): pthread_create: %s (RLIMIT_NPROC of this user: %s)",
-             started, n, own, grpc, strerror(rc), nproc);
+             "cannot start: the kernel gave %d of the %d threads a start needs%s: "
+             "pthread_create: %s (RLIMIT_NPROC of this user: %s)",
+             started, n, parts, strerror(rc), nproc);
     return -1;
 }

@@ -5,10 +5,11 @@
  * runs as, a cgroup's pids.max), gRPC core 1.51 does not fail cleanly: a
  * thread it could not start is either waited for at teardown for good or,
  * depending on which of its threads was refused, ends the process with an
- * assertion.  So the host and the gateway check before grpc_init that they
- * can have, all at once, the threads they and gRPC core start: each starts
- * that many idle threads and ends them again.  A limit below what the start
- * needs is then one clear error instead of a race inside gRPC core.
+ * assertion.  So the host checks before grpc_init that it can have, all at
+ * once, the threads it and gRPC core start (and the gateway, the threads it
+ * starts): each starts that many idle threads and ends them again.  A
+ * limit below what the start needs is then one clear error instead of a
+ * race inside gRPC core, or a start that fails halfway.
  */
 #ifndef RP_THREAD_ROOM_H
 #define RP_THREAD_ROOM_H
@@ -21,9 +22,10 @@
  * and the resolver executors.  More may follow under load. */
 int rp_thread_room_grpc_core(void);
 
-/* Starts `own` + rp_thread_room_grpc_core() threads that wait, then ends
- * them.  Returns 0 when every one started; otherwise -1 with err saying how
- * many of how many the kernel gave, why, and the RLIMIT_NPROC in force. */
-int rp_thread_room_check(int own, char *err, size_t errlen);
+/* Starts `own` + `grpc` threads (rp_thread_room_grpc_core(), or 0 for a
+ * program without gRPC core) that wait, then ends them.  Returns 0 when
+ * every one started; otherwise -1 with err saying how many of how many the
+ * kernel gave, why, and the RLIMIT_NPROC in force. */
+int rp_thread_room_check(int own, int grpc, char *err, size_t errlen);
 
 #endif /* RP_THREAD_ROOM_H */

@@ -12,10 +12,6 @@
  */
 #include "gw_discovery.h"
 
-#include <grpc/byte_buffer_reader.h>
-#include <grpc/grpc_security.h>
-#include <grpc/support/alloc.h>
-#include <grpc/support/time.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +33,6 @@ typedef Google__Protobuf__FileDescriptorProto FileProto;
 #define RESPONSE(x) GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_##x
 #define REQUEST(x) GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_##x
 
-#define MAX_RECEIVE_BYTES (64 << 20)
 #define CANCEL_SLICE_MS 50 /* how often a cancellable fetch looks at its flag */
 #define FILE_SET_FILE_TAG 0x0a /* FileDescriptorSet.file: field 1, length-delimited */
 
@@ -66,22 +61,16 @@ typedef struct service_rec {
 } service_rec;
 
 typedef struct disc {
-    grpc_channel *channel;
-    grpc_completion_queue *cq;
-    gpr_timespec deadline;
+    gw_h2 *client;
+    int64_t deadline_ms;      /* CLOCK_MONOTONIC (gw_loop_now_ms); -1: none */
     int64_t timeout_ms;
     unsigned flags;
     const atomic_int *cancel; /* nonzero: give up at once; NULL: never */
     const struct protocol *protocol;
-    /* the call in progress */
-    grpc_call *call;
-    int metadata_sent;
-    int status_received;
-    grpc_metadata_array initial_md;
-    grpc_metadata_array trailing_md;
+    /* how the last stream that brought no answer ended */
     grpc_status_code status;
-    grpc_slice details;
-    const char *error_string;
+    char details[512];
+    char connect_error[256];  /* why the last connect failed, or "" */
     /* what was found */
     file_rec *files;
     size_t n_files;
@@ -114,263 +103,152 @@ static int fail(disc *d, const char *fmt, ...)
     return -1;
 }
 
-#define PROBE_MS 1000 /* how long why_unreachable waits for its answer */
-
-/*
- * Why the channel cannot reach the upstream, when it says it cannot:
- * a call that waits for the channel to be ready (GW_DISCOVERY_WAIT_FOR_READY)
- * only ever learns that its deadline passed, while the reason (a refused
- * connection, a TLS handshake that failed and why) is in the channel.  In
- * TRANSIENT_FAILURE a call that does not wait fails at once with it.
- * Writes "; cannot connect: REASON" into buf, or "" when the channel is
- * not failing or says nothing.
- */
-static void why_unreachable(disc *d, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    if (d->cancel && atomic_load(d->cancel))
-        return;
-    if (grpc_channel_check_connectivity_state(d->channel, 0) != GRPC_CHANNEL_TRANSIENT_FAILURE)
-        return;
-    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                         gpr_time_from_millis(PROBE_MS, GPR_TIMESPAN));
-    grpc_call *call = grpc_channel_create_call(
-        d->channel, NULL, GRPC_PROPAGATE_DEFAULTS, d->cq,
-        grpc_slice_from_static_string(d->protocol->method), NULL, deadline, NULL);
-    if (!call)
-        return;
-    grpc_metadata_array trailing;
-    grpc_metadata_array_init(&trailing);
-    grpc_status_code status = GRPC_STATUS_OK;
-    grpc_slice details = grpc_empty_slice();
-    grpc_op ops[3];
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[2].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[2].data.recv_status_on_client.status = &status;
-    ops[2].data.recv_status_on_client.status_details = &details;
-    ops[2].data.recv_status_on_client.trailing_metadata = &trailing;
-    void *tag = &status;
-    if (grpc_call_start_batch(call, ops, 3, tag, NULL) == GRPC_CALL_OK) {
-        /* the call's deadline ends it; the slack only bounds the wait */
-        gpr_timespec until = gpr_time_add(deadline, gpr_time_from_millis(PROBE_MS, GPR_TIMESPAN));
-        grpc_event ev = grpc_completion_queue_pluck(d->cq, tag, until, NULL);
-        if (ev.type != GRPC_OP_COMPLETE) {
-            grpc_call_cancel(call, NULL);
-            (void)grpc_completion_queue_pluck(d->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                              NULL);
-        } else if (status == GRPC_STATUS_UNAVAILABLE && GRPC_SLICE_LENGTH(details) > 0) {
-            snprintf(buf, len, "; cannot connect: %.*s", (int)GRPC_SLICE_LENGTH(details),
-                     (const char *)GRPC_SLICE_START_PTR(details));
-        }
-    }
-    grpc_slice_unref(details);
-    grpc_metadata_array_destroy(&trailing);
-    grpc_call_unref(call);
-}
-
 /* Fails with "no answer from the upstream within T ms (detail)" and, when
- * the channel knows, why it cannot connect. */
+ * a connect failed meanwhile, why. */
 static int fail_no_answer(disc *d, const char *detail)
 {
-    char why[512];
-    why_unreachable(d, why, sizeof(why));
-    return fail(d, "no answer from the upstream within %" PRId64 " ms (%s)%s", d->timeout_ms,
-                detail, why);
+    return fail(d, "no answer from the upstream within %" PRId64 " ms (%s)%s%s", d->timeout_ms,
+                detail, d->connect_error[0] ? "; cannot connect: " : "", d->connect_error);
 }
 
 /* Fails with `what` and the received status: "what (CODE: details)".  A
  * deadline is reported as such, whichever request it cut short. */
 static int fail_status(disc *d, const char *what)
 {
-    int len = (int)GRPC_SLICE_LENGTH(d->details);
     if (d->status == GRPC_STATUS_DEADLINE_EXCEEDED) {
-        char detail[160];
-        snprintf(detail, sizeof(detail), "DEADLINE_EXCEEDED%s%.*s", len ? ": " : "", len,
-                 (const char *)GRPC_SLICE_START_PTR(d->details));
+        char detail[600];
+        snprintf(detail, sizeof(detail), "DEADLINE_EXCEEDED%s%s", d->details[0] ? ": " : "",
+                 d->details);
         return fail_no_answer(d, detail);
     }
-    if (len == 0)
+    if (!d->details[0])
         return fail(d, "%s (%s)", what, rp_grpc_code_name(d->status));
-    return fail(d, "%s (%s: %.*s)", what, rp_grpc_code_name(d->status), len,
-                (const char *)GRPC_SLICE_START_PTR(d->details));
+    return fail(d, "%s (%s: %s)", what, rp_grpc_code_name(d->status), d->details);
 }
 
-/* ---- the call ------------------------------------------------------------ */
+/* ---- the calls ------------------------------------------------------------
+ *
+ * Each request goes on a ServerReflectionInfo stream of its own (one
+ * message, then the half-close), which the server answers with one
+ * message and OK: what a single stream would carry, without keeping one
+ * open across the requests. */
 
-static void call_reset(disc *d)
+/* One request's stream, as its events leave it. */
+typedef struct exchange_state {
+    gw_upstream_result *answer; /* the first message */
+    gw_upstream_result *end;    /* the status; NULL once ended: no memory for it */
+    int ended;
+} exchange_state;
+
+static void on_answer(void *arg, gw_upstream_result *message)
 {
-    d->call = NULL;
-    d->metadata_sent = 0;
-    d->status_received = 0;
-    grpc_metadata_array_init(&d->initial_md);
-    grpc_metadata_array_init(&d->trailing_md);
-    d->status = GRPC_STATUS_OK;
-    d->details = grpc_empty_slice();
-    d->error_string = NULL;
+    exchange_state *x = arg;
+    if (!x->answer)
+        x->answer = message;
+    else
+        gw_upstream_result_free(message); /* one answer a request */
 }
 
-/* Ends the current call (cancelling it if its status was not received)
- * and frees everything it received.  No batch may be pending. */
-static void call_close(disc *d)
+static void on_end(void *arg, gw_upstream_result *status)
 {
-    if (d->call) {
-        if (!d->status_received)
-            grpc_call_cancel(d->call, NULL);
-        grpc_call_unref(d->call);
+    exchange_state *x = arg;
+    x->end = status;
+    x->ended = 1;
+}
+
+static const gw_stream_handler EXCHANGE_EVENTS = {on_answer, on_end, 1};
+
+static int past_deadline(const disc *d)
+{
+    return d->deadline_ms >= 0 && gw_loop_now_ms() >= d->deadline_ms;
+}
+
+/* Runs one request's stream to its end on d->client.  0, or -1 with err
+ * set (out of memory, cancelled). */
+static int run_stream(disc *d, const Request *req, exchange_state *x)
+{
+    gw_request_messages msgs = GW_REQUEST_MESSAGES_INIT;
+    size_t len = grpc__reflection__v1__server_reflection_request__get_packed_size(req);
+    if (gw_buf_reserve(&msgs.data, len ? len : 1) < 0) {
+        gw_request_messages_free(&msgs);
+        return fail(d, "out of memory");
     }
-    grpc_metadata_array_destroy(&d->initial_md);
-    grpc_metadata_array_destroy(&d->trailing_md);
-    grpc_slice_unref(d->details);
-    gpr_free((void *)d->error_string);
-    call_reset(d);
-}
-
-static int call_open(disc *d, const struct protocol *p)
-{
-    d->protocol = p;
-    d->call = grpc_channel_create_call(d->channel, NULL, GRPC_PROPAGATE_DEFAULTS, d->cq,
-                                       grpc_slice_from_static_string(p->method), NULL,
-                                       d->deadline, NULL);
-    if (!d->call)
-        return fail(d, "%s: cannot create the call", p->method);
-    return 0;
-}
-
-/*
- * Runs one batch on the current call and waits for it.  Returns the
- * batch's success flag (1 or 0), or -1 with err set when it could not be
- * started or did not finish in time (the call is then cancelled; the batch
- * has completed either way).
- */
-static int run_batch(disc *d, const grpc_op *ops, size_t n)
-{
-    void *tag = d; /* one batch at a time */
-    grpc_call_error rc = grpc_call_start_batch(d->call, ops, n, tag, NULL);
-    if (rc != GRPC_CALL_OK)
-        return fail(d, "%s: cannot start a batch (grpc_call_error %d)", d->protocol->method,
-                    (int)rc);
-    for (;;) {
-        gpr_timespec until = d->deadline;
-        if (d->cancel) { /* wait in slices, to look at the flag */
-            gpr_timespec slice = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                              gpr_time_from_millis(CANCEL_SLICE_MS, GPR_TIMESPAN));
-            if (gpr_time_cmp(slice, until) < 0)
-                until = slice;
-        }
-        grpc_event ev = grpc_completion_queue_pluck(d->cq, tag, until, NULL);
-        if (ev.type == GRPC_OP_COMPLETE)
-            return ev.success ? 1 : 0;
-        if (d->cancel && atomic_load(d->cancel)) {
-            grpc_call_cancel_with_status(d->call, GRPC_STATUS_CANCELLED, "cancelled", NULL);
-            (void)grpc_completion_queue_pluck(d->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                              NULL);
-            return fail(d, "cancelled while waiting for the upstream");
-        }
-        if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), d->deadline) >= 0)
-            break;
+    grpc__reflection__v1__server_reflection_request__pack(req, msgs.data.data);
+    msgs.data.len = len;
+    if (gw_request_messages_end(&msgs) < 0) {
+        gw_request_messages_free(&msgs);
+        return fail(d, "out of memory");
     }
-    /* The call's own deadline is the same, so this is a backstop: cancel,
-     * which completes the batch at once, and collect it. */
-    grpc_call_cancel_with_status(d->call, GRPC_STATUS_DEADLINE_EXCEEDED,
-                                 "reflection deadline", NULL);
-    (void)grpc_completion_queue_pluck(d->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    return fail_no_answer(d, "DEADLINE_EXCEEDED");
-}
-
-/* Receives the call's status into d.  Returns 0 or -1 (err set). */
-static int receive_status(disc *d)
-{
-    grpc_op op;
-    memset(&op, 0, sizeof(op));
-    op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    op.data.recv_status_on_client.status = &d->status;
-    op.data.recv_status_on_client.status_details = &d->details;
-    op.data.recv_status_on_client.error_string = &d->error_string;
-    op.data.recv_status_on_client.trailing_metadata = &d->trailing_md;
-    if (run_batch(d, &op, 1) < 0)
-        return -1;
-    d->status_received = 1;
+    int64_t left = d->deadline_ms < 0 ? 24 * 3600 * 1000 : d->deadline_ms - gw_loop_now_ms();
+    memset(x, 0, sizeof(*x));
+    gw_h2_call *k = gw_h2_stream(d->client, d->protocol->method, &msgs, NULL, 0,
+                                 left > 0 ? left : 1, &EXCHANGE_EVENTS, x);
+    if (!k)
+        return fail(d, "out of memory");
+    int cancelled = 0;
+    while (!x->ended) {
+        gw_h2_poll(d->client, CANCEL_SLICE_MS, -1);
+        if (!x->ended && !cancelled && d->cancel && atomic_load(d->cancel)) {
+            gw_h2_stream_cancel(k);
+            cancelled = 1;
+        }
+    }
+    gw_h2_stream_release(k);
+    if (cancelled) {
+        gw_upstream_result_free(x->answer);
+        gw_upstream_result_free(x->end);
+        return fail(d, "cancelled while waiting for the upstream");
+    }
     return 0;
-}
-
-/* Half-closes the stream and checks that it ends with OK. */
-static int call_finish(disc *d)
-{
-    grpc_op op;
-    memset(&op, 0, sizeof(op));
-    op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    int ok = run_batch(d, &op, 1);
-    if (ok < 0 || receive_status(d) < 0)
-        return -1;
-    if (d->status != GRPC_STATUS_OK)
-        return fail_status(d, "the reflection stream ended with an error");
-    return 0;
-}
-
-/* The bytes of a received message as one slice (the caller unrefs it). */
-static grpc_slice read_message(grpc_byte_buffer *bb)
-{
-    grpc_byte_buffer_reader reader;
-    if (!grpc_byte_buffer_reader_init(&reader, bb))
-        return grpc_empty_slice();
-    grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
-    grpc_byte_buffer_reader_destroy(&reader);
-    return s;
 }
 
 /*
  * Sends one request and reads its answer.  Returns 0 with *resp set (free
  * it with ..._free_unpacked), STREAM_ENDED when the server ended the stream
- * instead (its status is then in d), or -1 with err set.
+ * instead (its status is then in d), or -1 with err set.  With
+ * GW_DISCOVERY_WAIT_FOR_READY, a request that could not reach the upstream
+ * is sent again once the client's backoff allows, until the deadline.
  */
 static int exchange(disc *d, const Request *req, Response **resp)
 {
+    static const char no_connect[] = "cannot connect to the upstream: ";
     *resp = NULL;
-    size_t len = grpc__reflection__v1__server_reflection_request__get_packed_size(req);
-    grpc_slice payload = grpc_slice_malloc(len);
-    grpc__reflection__v1__server_reflection_request__pack(req, GRPC_SLICE_START_PTR(payload));
-    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&payload, 1);
-    grpc_slice_unref(payload);
-    grpc_byte_buffer *recv = NULL;
-
-    grpc_op ops[4], *op = ops;
-    memset(ops, 0, sizeof(ops));
-    if (!d->metadata_sent) {
-        op->op = GRPC_OP_SEND_INITIAL_METADATA;
-        if (d->flags & GW_DISCOVERY_WAIT_FOR_READY)
-            op->flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY |
-                        GRPC_INITIAL_METADATA_WAIT_FOR_READY_EXPLICITLY_SET;
-        op++;
-        op->op = GRPC_OP_RECV_INITIAL_METADATA;
-        op->data.recv_initial_metadata.recv_initial_metadata = &d->initial_md;
-        op++;
+    exchange_state x;
+    for (;;) {
+        if (run_stream(d, req, &x) < 0)
+            return -1;
+        d->status = x.end ? x.end->status : GRPC_STATUS_INTERNAL;
+        snprintf(d->details, sizeof(d->details), "%s",
+                 !x.end ? "out of memory" : x.end->message ? x.end->message : "");
+        int unreachable = !x.answer && d->status == GRPC_STATUS_UNAVAILABLE &&
+                          strncmp(d->details, no_connect, sizeof(no_connect) - 1) == 0;
+        if (unreachable)
+            snprintf(d->connect_error, sizeof(d->connect_error), "%s",
+                     d->details + sizeof(no_connect) - 1);
+        if (!unreachable || !(d->flags & GW_DISCOVERY_WAIT_FOR_READY))
+            break;
+        gw_upstream_result_free(x.end);
+        while (!past_deadline(d) && gw_h2_connectivity(d->client, 1) == GW_H2_TRANSIENT_FAILURE) {
+            if (d->cancel && atomic_load(d->cancel))
+                return fail(d, "cancelled while waiting for the upstream");
+            gw_h2_poll(d->client, CANCEL_SLICE_MS, -1);
+        }
+        if (past_deadline(d))
+            return fail_no_answer(d, "DEADLINE_EXCEEDED");
     }
-    op->op = GRPC_OP_SEND_MESSAGE;
-    op->data.send_message.send_message = send;
-    op++;
-    op->op = GRPC_OP_RECV_MESSAGE;
-    op->data.recv_message.recv_message = &recv;
-    op++;
-    int ok = run_batch(d, ops, (size_t)(op - ops));
-    d->metadata_sent = 1;
-    grpc_byte_buffer_destroy(send);
-    if (ok < 0) {
-        if (recv)
-            grpc_byte_buffer_destroy(recv);
-        return -1;
+    if (!x.answer) {
+        gw_upstream_result_free(x.end);
+        return STREAM_ENDED;
     }
-    if (!ok || !recv) { /* the stream is over: find out why */
-        if (recv)
-            grpc_byte_buffer_destroy(recv);
-        return receive_status(d) < 0 ? -1 : STREAM_ENDED;
+    if (d->status != GRPC_STATUS_OK) {
+        gw_upstream_result_free(x.answer);
+        gw_upstream_result_free(x.end);
+        return fail_status(d, "the reflection stream ended with an error");
     }
-    grpc_slice bytes = read_message(recv);
-    grpc_byte_buffer_destroy(recv);
-    *resp = grpc__reflection__v1__server_reflection_response__unpack(
-        NULL, GRPC_SLICE_LENGTH(bytes), GRPC_SLICE_START_PTR(bytes));
-    grpc_slice_unref(bytes);
+    *resp = grpc__reflection__v1__server_reflection_response__unpack(NULL, x.answer->reply_len,
+                                                                      x.answer->reply);
+    gw_upstream_result_free(x.answer);
+    gw_upstream_result_free(x.end);
     if (!*resp)
         return fail(d, "%s: the upstream sent an undecodable ServerReflectionResponse",
                     d->protocol->method);
@@ -398,7 +276,7 @@ static int check_time(disc *d)
 {
     if (d->cancel && atomic_load(d->cancel))
         return fail(d, "cancelled while reading the upstream's files");
-    if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), d->deadline) >= 0)
+    if (past_deadline(d))
         return fail(d, "not done within %" PRId64 " ms (DEADLINE_EXCEEDED) reading the "
                        "upstream's files (%zu so far)", d->timeout_ms, d->n_files);
     return 0;
@@ -582,8 +460,9 @@ static int take_services(disc *d, const Response *resp)
 }
 
 /*
- * Opens the stream and asks for the list of services: over v1, then over
- * v1alpha if v1 is UNIMPLEMENTED.  Returns 0 (the call stays open) or -1.
+ * Asks for the list of services: over v1, then over v1alpha if v1 is
+ * UNIMPLEMENTED (d->protocol is then the one that answered).  Returns 0 or
+ * -1.
  */
 static int list_services(disc *d)
 {
@@ -593,13 +472,10 @@ static int list_services(disc *d)
     Response *resp = NULL;
     int rc = -1;
     for (size_t i = 0; i < sizeof(PROTOCOLS) / sizeof(PROTOCOLS[0]); i++) {
-        if (call_open(d, &PROTOCOLS[i]) < 0)
-            return -1;
+        d->protocol = &PROTOCOLS[i];
         rc = exchange(d, &req, &resp);
         if (rc != STREAM_ENDED || d->status != GRPC_STATUS_UNIMPLEMENTED)
-            break;
-        if (i + 1 < sizeof(PROTOCOLS) / sizeof(PROTOCOLS[0]))
-            call_close(d); /* try the next protocol */
+            break; /* else the next protocol */
     }
     if (rc == STREAM_ENDED) {
         if (d->status == GRPC_STATUS_UNIMPLEMENTED)
@@ -741,40 +617,26 @@ static int build_result(disc *d, gw_discovery_result *res)
 
 /* ---- entry points -------------------------------------------------------- */
 
-int gw_discovery_fetch(grpc_channel *channel, int64_t timeout_ms, unsigned flags,
+int gw_discovery_fetch(gw_h2 *client, int64_t timeout_ms, unsigned flags,
                        const atomic_int *cancel, gw_discovery_result *res, char *err,
                        size_t errlen)
 {
     memset(res, 0, sizeof(*res));
     disc d;
     memset(&d, 0, sizeof(d));
-    d.channel = channel;
+    d.client = client;
     d.timeout_ms = timeout_ms;
     d.flags = flags;
     d.cancel = cancel;
     d.err = err;
     d.errlen = errlen;
     d.protocol = &PROTOCOLS[0];
-    d.deadline = timeout_ms > 0
-                     ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                    gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
-                     : gpr_inf_future(GPR_CLOCK_MONOTONIC);
-    call_reset(&d);
-    d.cq = grpc_completion_queue_create_for_pluck(NULL);
+    d.deadline_ms = timeout_ms > 0 ? gw_loop_now_ms() + timeout_ms : -1;
 
     int rc = -1;
-    if (d.cq && list_services(&d) == 0 && fetch_files(&d) == 0 && call_finish(&d) == 0)
+    if (list_services(&d) == 0 && fetch_files(&d) == 0)
         rc = build_result(&d, res);
 
-    call_close(&d);
-    if (d.cq) {
-        grpc_completion_queue_shutdown(d.cq);
-        /* nothing is pending: this returns GRPC_QUEUE_SHUTDOWN at once */
-        grpc_completion_queue_pluck(d.cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        grpc_completion_queue_destroy(d.cq);
-    } else {
-        fail(&d, "cannot create a completion queue");
-    }
     for (size_t i = 0; i < d.n_files; i++)
         file_free(&d.files[i]);
     free(d.files);
@@ -797,32 +659,17 @@ int gw_discovery_fetch_target(const char *target, int64_t timeout_ms, unsigned f
                               gw_discovery_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
-    grpc_init();
-    /* Retry a refused connection soon (for GW_DISCOVERY_WAIT_FOR_READY).
-     * GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is left alone on purpose: the core
-     * uses it as the connect timeout, handshake included. */
-    grpc_arg args[] = {
-        {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-         {.integer = GW_RECONNECT_BACKOFF_MIN_MS}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-         {.integer = GW_RECONNECT_BACKOFF_MAX_MS}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = MAX_RECEIVE_BYTES}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}}, /* as gw_upstream's */
-        {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_HTTP_PROXY, {.integer = 0}},
-    };
-    grpc_channel_args channel_args = {sizeof(args) / sizeof(args[0]), args};
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    grpc_channel *ch = grpc_channel_create(target, creds, &channel_args);
-    grpc_channel_credentials_release(creds);
-    int rc;
-    if (!ch) {
-        snprintf(err, errlen, "reflection: %s: cannot create a gRPC channel", target);
-        rc = -1;
-    } else {
-        rc = gw_discovery_fetch(ch, timeout_ms, flags, NULL, res, err, errlen);
-        grpc_channel_destroy(ch);
+    gw_resolver *resolver = gw_resolver_new(target, err, errlen);
+    if (!resolver)
+        return -1;
+    gw_h2 *client = gw_h2_new(resolver, NULL, NULL, err, errlen);
+    int rc = -1;
+    if (client) {
+        gw_h2_quiet(client); /* the fetch's error says why */
+        rc = gw_discovery_fetch(client, timeout_ms, flags, NULL, res, err, errlen);
+        gw_h2_free(client);
     }
-    grpc_shutdown();
+    gw_resolver_free(resolver);
     return rc;
 }
 

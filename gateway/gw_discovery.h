@@ -12,9 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <grpc/grpc.h>
-
 #include "gw_buf.h"
+#include "gw_h2.h"
 
 /* Flags for gw_discovery_fetch. */
 enum {
@@ -61,9 +60,11 @@ typedef struct gw_discovery_result {
  * kept).  Speaks grpc.reflection.v1 and falls back to v1alpha when the
  * upstream answers UNIMPLEMENTED.
  *
- * Uses one bidi call on `channel` (not consumed; grpc_init must have been
- * called) and a private completion queue, and blocks the calling thread
- * for about timeout_ms at most (timeout_ms <= 0: no limit).  When `cancel`
+ * Makes its calls on `client` (a client no loop serves, which the calling
+ * thread drives with gw_h2_poll; not consumed), one stream a request, and
+ * blocks the calling thread for about timeout_ms at most (timeout_ms <= 0:
+ * no limit).  With GW_DISCOVERY_WAIT_FOR_READY a request that cannot
+ * connect is sent again as the client's backoff allows.  When `cancel`
  * (may be NULL) becomes nonzero, the call is cancelled within about 50 ms
  * and the fetch fails ("reflection: cancelled …").
  *
@@ -76,15 +77,13 @@ typedef struct gw_discovery_result {
  * an empty set), or -1 with *res empty and "reflection: …" in err[errlen]
  * (the gRPC status name and the server's message included).
  */
-int gw_discovery_fetch(grpc_channel *channel, int64_t timeout_ms, unsigned flags,
+int gw_discovery_fetch(gw_h2 *client, int64_t timeout_ms, unsigned flags,
                        const atomic_int *cancel, gw_discovery_result *res, char *err,
                        size_t errlen);
 
 /*
- * The same on a channel of its own to `target` (a gRPC target such as
- * "127.0.0.1:5505" or "unix:/path"; insecure credentials), destroyed before
- * returning.  Takes its own grpc_init/grpc_shutdown reference, so it may be
- * called before the gateway initializes gRPC.
+ * The same on a client of its own to `target` (a gRPC target such as
+ * "127.0.0.1:5505" or "unix:/path"; plaintext), closed before returning.
  */
 int gw_discovery_fetch_target(const char *target, int64_t timeout_ms, unsigned flags,
                               gw_discovery_result *res, char *err, size_t errlen);

@@ -43,8 +43,10 @@ static int collect_sets(const gw_gen_source *src, gw_upstream *up, gw_buf *sets,
     if (!src->use_reflection)
         return 0;
     gw_discovery_result res = {0};
-    if (gw_discovery_fetch(gw_upstream_channel(up), src->reflection_timeout_ms,
-                           src->reflection_flags, src->cancel, &res, err, errlen) < 0) {
+    int rc = gw_discovery_fetch(gw_upstream_hold(up), src->reflection_timeout_ms,
+                                src->reflection_flags, src->cancel, &res, err, errlen);
+    gw_upstream_release(up);
+    if (rc < 0) {
         *reflection_failed = 1;
         return -1;
     }

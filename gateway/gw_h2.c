@@ -44,16 +44,14 @@
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
-#include <grpc/slice.h>
 #include <grpc/status.h>
-#include <grpc/support/alloc.h>
-#include <grpc/support/string_util.h>
 #include <nghttp2/nghttp2.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -96,8 +94,8 @@ typedef struct gw_h2_call {
     char content_type[48];   /* the reply's, cut short; "" until received */
     int not_grpc;            /* the reply's content-type is not application/grpc* */
     int grpc_status;         /* -1 until received */
-    char *grpc_message;      /* gpr_malloc'ed, or NULL */
-    gw_metadata *md[2];      /* [0] initial, [1] trailing (gpr_malloc'ed strings) */
+    char *grpc_message;      /* malloc'ed, or NULL */
+    gw_metadata *md[2];      /* [0] initial, [1] trailing (malloc'ed strings) */
     size_t n_md[2], cap_md[2];
     size_t md_bytes[2];      /* of each header block, as HPACK counts them */
     int in_trailers;         /* headers after the final response's (200) block */
@@ -199,6 +197,7 @@ struct gw_h2 {
     h2_call *queue_head, *queue_tail;
     atomic_int cancel_all;
     int retry_shutdown_cancels; /* gw_h2_retry_shutdown_cancels */
+    int quiet;               /* gw_h2_quiet: connect failures not logged */
     h2_call *held;           /* CANCELLED replies held until the read that brought
                               * them ends (resolve_held) */
     h2_call *ending;         /* streaming calls ended since conns[0]'s last tick */
@@ -288,7 +287,7 @@ static void call_free(h2_call *k)
     gw_buf_free(&k->nv_text);
     gw_buf_free(&k->body);
     gw_buf_free(&k->reply);
-    gpr_free(k->grpc_message);
+    free(k->grpc_message);
     gw_metadata_free(k->md[0], k->n_md[0]);
     gw_metadata_free(k->md[1], k->n_md[1]);
     gw_upstream_result_free(k->final);
@@ -322,8 +321,8 @@ static int take_message(h2_call *k, gw_upstream_result *r)
         return -1;
     size_t total;
     uint8_t *data = gw_buf_steal(&k->reply, &total);
-    r->reply_slice = grpc_slice_new_with_user_data(data + 5, len, free, data);
-    r->reply = GRPC_SLICE_START_PTR(r->reply_slice);
+    r->reply_block = data;
+    r->reply = data + 5;
     r->reply_len = len;
     return 0;
 }
@@ -341,11 +340,12 @@ static grpc_status_code status_from_http(int http)
     }
 }
 
+/* (The message is NULL when there was no memory for it.) */
 static void set_status(gw_upstream_result *r, grpc_status_code code, const char *message)
 {
     r->status = code;
-    gpr_free(r->message);
-    r->message = gpr_strdup(message);
+    free(r->message);
+    r->message = strdup(message);
 }
 
 /* Takes k out of the client: its lists, its connection's count, its
@@ -375,7 +375,6 @@ static gw_upstream_result *build_result(h2_call *k, grpc_status_code code, const
     gw_upstream_result *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    r->reply_slice = grpc_empty_slice();
     if (!k->streaming) {
         r->initial = k->md[0], r->n_initial = k->n_md[0];
         k->md[0] = NULL, k->n_md[0] = 0;
@@ -409,7 +408,7 @@ static gw_upstream_result *build_result(h2_call *k, grpc_status_code code, const
                    "the upstream answered HTTP 200 without a gRPC status");
     } else {
         r->status = (grpc_status_code)k->grpc_status;
-        r->message = k->grpc_message ? k->grpc_message : gpr_strdup("");
+        r->message = k->grpc_message ? k->grpc_message : strdup("");
         k->grpc_message = NULL;
         if (r->status == GRPC_STATUS_OK && k->streaming) {
             if (k->reply.len > k->scan_off)
@@ -583,8 +582,8 @@ static void stream_deliver_message(h2_call *k)
         stream_out_of_memory(k);
         return;
     }
-    r->reply_slice = grpc_slice_new_with_user_data(data + 5, len, free, data);
-    r->reply = GRPC_SLICE_START_PTR(r->reply_slice);
+    r->reply_block = data;
+    r->reply = data + 5;
     r->reply_len = len;
     stream_give_headers(k, r);
     k->n_whole--;
@@ -662,7 +661,7 @@ static void reset_for_retry(h2_call *k)
 {
     k->sent = 0;
     gw_buf_free(&k->reply);
-    gpr_free(k->grpc_message);
+    free(k->grpc_message);
     k->grpc_message = NULL;
     k->grpc_status = -1;
     k->http_status = 0;
@@ -767,25 +766,32 @@ static int add_metadata(h2_call *k, int which, const uint8_t *name, size_t name_
         k->md[which] = grown, k->cap_md[which] = cap;
     }
     gw_metadata *m = &k->md[which][k->n_md[which]];
-    m->key = gpr_malloc(name_len + 1);
+    m->key = malloc(name_len + 1);
+    if (!m->key)
+        return -1;
     memcpy(m->key, name, name_len);
     m->key[name_len] = '\0';
     if (name_len > 4 && memcmp(name + name_len - 4, "-bin", 4) == 0) {
         gw_buf decoded = GW_BUF_INIT;
         if (gw_base64_decode(&decoded, (const char *)value, value_len) != GW_OK || decoded.oom) {
             gw_buf_free(&decoded);
-            gpr_free(m->key);
+            free(m->key);
             return 0; /* not base64: dropped, as gRPC core does */
         }
         m->value_len = decoded.len;
-        m->value = gpr_malloc(decoded.len + 1);
-        if (decoded.len)
+        m->value = malloc(decoded.len + 1);
+        if (m->value && decoded.len)
             memcpy(m->value, decoded.data, decoded.len);
         gw_buf_free(&decoded);
     } else {
         m->value_len = value_len;
-        m->value = gpr_malloc(value_len + 1);
-        memcpy(m->value, value, value_len);
+        m->value = malloc(value_len + 1);
+        if (m->value)
+            memcpy(m->value, value, value_len);
+    }
+    if (!m->value) {
+        free(m->key);
+        return -1;
     }
     m->value[m->value_len] = '\0';
     k->n_md[which]++;
@@ -805,7 +811,9 @@ static int hex_value(uint8_t ch)
  * string. */
 static char *percent_decode(const uint8_t *s, size_t len)
 {
-    char *out = gpr_malloc(len + 1), *o = out;
+    char *out = malloc(len + 1), *o = out;
+    if (!out)
+        return NULL;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
         if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
@@ -891,8 +899,9 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
         if (trailing && name_len == strlen("grpc-status")) { /* only the last block's count */
             k->grpc_status = parse_status(value, value_len);
         } else if (trailing) {
-            gpr_free(k->grpc_message);
-            k->grpc_message = percent_decode(value, value_len);
+            free(k->grpc_message);
+            if (!(k->grpc_message = percent_decode(value, value_len)))
+                k->failed_alloc = 1;
         }
     } else if (name_is(name, name_len, "content-type")) {
         note_content_type(k, value, value_len);
@@ -1324,7 +1333,9 @@ static void connect_failed(h2_conn *n, const char *why)
     }
     int others = others_take_calls(c, n, now);
     snprintf(c->connect_error, sizeof(c->connect_error), "%s", why);
-    if (first && c->n_addrs == 1 && !gw_resolver_name(c->resolver))
+    if (c->quiet)
+        ; /* the owner says why it could not reach the upstream */
+    else if (first && c->n_addrs == 1 && !gw_resolver_name(c->resolver))
         rp_log("upstream %s: cannot connect: %s (%s)", c->target, c->connect_error,
                others ? "calls wait for the connections open" : "its calls fail with "
                                                                 "UNAVAILABLE until it answers");
@@ -2034,10 +2045,82 @@ void gw_h2_retry_shutdown_cancels(gw_h2 *c, int on)
     c->retry_shutdown_cancels = on;
 }
 
+void gw_h2_quiet(gw_h2 *c)
+{
+    c->quiet = 1;
+}
+
 void gw_h2_sources(gw_h2 *c, gw_loop_source *out[GW_H2_SOURCES])
 {
     for (int i = 0; i < GW_H2_SOURCES; i++)
         out[i] = &c->conns[i].src;
+}
+
+/* poll's events for a source's, and back. */
+static short poll_events(uint32_t events)
+{
+    return (short)((events & EPOLLIN ? POLLIN : 0) | (events & EPOLLOUT ? POLLOUT : 0));
+}
+
+static uint32_t epoll_events(short revents)
+{
+    return (revents & POLLIN ? EPOLLIN : 0) | (revents & POLLOUT ? EPOLLOUT : 0) |
+           (revents & POLLERR ? EPOLLERR : 0) | (revents & POLLHUP ? EPOLLHUP : 0);
+}
+
+void gw_h2_poll(gw_h2 *c, int64_t timeout_ms, int wake_fd)
+{
+    /* the client's work first, as a loop does after a call was queued
+     * (gw_loop_tick_soon): calls go out, connections open, each source's
+     * fd and events are up to date */
+    c->conns[0].src.tick(&c->conns[0].src, 0);
+    struct pollfd p[GW_H2_SOURCES + 1];
+    int64_t now = gw_loop_now_ms(), due = timeout_ms < 0 ? -1 : now + timeout_ms;
+    for (int i = 0; i < GW_H2_SOURCES; i++) {
+        const gw_loop_source *s = &c->conns[i].src;
+        p[i] = (struct pollfd){.fd = s->fd, .events = poll_events(s->events)};
+        if (s->deadline_ms >= 0 && (due < 0 || s->deadline_ms < due))
+            due = s->deadline_ms;
+    }
+    p[GW_H2_SOURCES] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
+    int wait = due < 0 ? -1 : due > now ? (int)(due - now) : 0;
+    if (poll(p, GW_H2_SOURCES + 1, wait) < 0)
+        memset(p, 0, sizeof(p)); /* EINTR: a round without events */
+    for (int i = 0; i < GW_H2_SOURCES; i++) {
+        gw_loop_source *s = &c->conns[i].src;
+        s->tick(s, p[i].fd >= 0 && s->fd == p[i].fd ? epoll_events(p[i].revents) : 0);
+    }
+}
+
+gw_h2_state gw_h2_connectivity(gw_h2 *c, int connect)
+{
+    int64_t now = gw_loop_now_ms();
+    refresh_addresses(c);
+    int coming = 0;
+    for (int i = 0; i < c->n_slots; i++) {
+        const h2_conn *m = &c->conns[i];
+        if (m->session && !m->goaway && m->settings_seen && m->state == H2_UP)
+            return GW_H2_READY;
+        coming |= m->session && !m->goaway;
+    }
+    if (coming)
+        return GW_H2_CONNECTING;
+    int waiting = 0;
+    for (int i = 0; i < c->n_addrs; i++)
+        waiting += addr_waits(&c->addrs[i], now);
+    if (c->n_addrs == 0 && c->resolve_error[0])
+        return GW_H2_TRANSIENT_FAILURE;
+    if (c->n_addrs > 0 && waiting == c->n_addrs)
+        return GW_H2_TRANSIENT_FAILURE;
+    if (!connect)
+        return GW_H2_IDLE;
+    if (c->n_addrs == 0) {
+        c->waiter.loop = c->conns[0].src.loop;
+        gw_resolver_refresh(c->resolver, &c->waiter);
+        return GW_H2_CONNECTING;
+    }
+    h2_conn *n = pick_connection(c, now);
+    return n ? GW_H2_CONNECTING : GW_H2_TRANSIENT_FAILURE;
 }
 
 /* The request headers, pointing into k->nv_text (grpc-timeout filled at

@@ -6,11 +6,12 @@
  * sent, its reply read and the request answered on one thread, without
  * gRPC core.  Several addresses take calls in turn (round robin), each
  * with its own backoff.  Streaming calls of any kind go the same way
- * (gw_h2_stream), and so do /healthz's checks; over TLS too.  Discovery
- * stays on gw_upstream.
+ * (gw_h2_stream), and so do /healthz's checks; over TLS too.  A client
+ * that no loop serves (the control connection, gw_upstream.h) is driven
+ * by the thread that holds it (gw_h2_poll).
  *
- * Not thread-safe: a gw_h2 belongs to its loop; every function but
- * gw_h2_cancel_all runs on that loop's thread.
+ * Not thread-safe: a gw_h2 belongs to its loop (or its holder); every
+ * function but gw_h2_cancel_all runs on that loop's thread.
  */
 #ifndef GW_H2_H
 #define GW_H2_H
@@ -20,8 +21,8 @@
 
 #include "gw_buf.h"
 #include "gw_loop.h"
+#include "gw_call.h"
 #include "gw_resolve.h"
-#include "gw_upstream.h"
 #include "rp_tls.h"
 
 typedef struct gw_h2 gw_h2;
@@ -64,6 +65,10 @@ void gw_h2_sources(gw_h2 *c, gw_loop_source *out[GW_H2_SOURCES]);
  */
 void gw_h2_retry_shutdown_cancels(gw_h2 *c, int on);
 
+/* The client's connect failures are not logged (they are, once a run, by
+ * default): its owner reports them with what it was doing. */
+void gw_h2_quiet(gw_h2 *c);
+
 /* Starts a unary call of `path` as gw_upstream_unary does (wire moved in,
  * md copied, done called exactly once on this thread unless -1). */
 int gw_h2_unary(gw_h2 *c, const char *path, gw_buf *wire, const gw_metadata *md, size_t n_md,
@@ -98,6 +103,28 @@ void gw_h2_stream_release(gw_h2_call *k);
 /* From any thread: every call in flight ends with UNAVAILABLE (on the
  * loop, soon after). */
 void gw_h2_cancel_all(gw_h2 *c);
+
+/*
+ * A client that no loop serves is driven by the thread that holds it:
+ * gw_h2_poll waits up to timeout_ms (< 0: no limit; less when a deadline
+ * of the client's comes sooner), or until wake_fd (-1: none) is readable,
+ * for its connections, then does their work and the client's, as a loop's
+ * round would.  Its calls' events come from inside it.  (gw_h2_cancel_all
+ * then takes effect at the next round.)
+ */
+void gw_h2_poll(gw_h2 *c, int64_t timeout_ms, int wake_fd);
+
+/* The client's state, as a gRPC channel's: a connection up (its SETTINGS
+ * came), one coming, every address in its backoff (or a name that does
+ * not resolve), or none.  With `connect`, an idle client opens a
+ * connection (CONNECTING), as a call would. */
+typedef enum gw_h2_state {
+    GW_H2_IDLE,
+    GW_H2_CONNECTING,
+    GW_H2_READY,
+    GW_H2_TRANSIENT_FAILURE,
+} gw_h2_state;
+gw_h2_state gw_h2_connectivity(gw_h2 *c, int connect);
 
 /* Closes the connection and frees the client; the loop has ended and no
  * call is in flight. */

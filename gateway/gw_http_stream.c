@@ -13,9 +13,8 @@
  * that takes it, each message flushed as it goes (gw_gzip.h).  Each
  * message is written before the next one is asked for (call_next), so
  * a slow client slows the upstream instead of filling memory.  The call
- * goes on the HTTP thread's own HTTP/2 connections (gw_h2) when it has
- * them, its events on this thread; else through gRPC core's client
- * (gw_upstream), its events on that client's threads.  The content
+ * goes on the HTTP thread's own HTTP/2 connections (gw_h2), its events on
+ * this thread.  The content
  * reader suspends the connection when it has nothing to send; the event
  * that follows resumes it.  The loop watches the connection meanwhile, so that a
  * client that leaves a quiet stream cancels it.  When a line cannot be made for want of memory, a

@@ -1,8 +1,6 @@
 /*
- * gw_limits.h -- the limits the gateway's two ways of calling the upstream
- * share: its own HTTP/2 client for the API's calls and /healthz (gw_h2.c)
- * and gRPC core's channel for discovery (gw_upstream.c, gw_discovery.c),
- * so that a limit changes here, for both.
+ * gw_limits.h -- the limits of the gateway's calls to the upstream
+ * (gw_h2.c: the API's, /healthz's, discovery's) and of its connections.
  */
 #ifndef GW_LIMITS_H
 #define GW_LIMITS_H

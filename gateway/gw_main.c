@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <grpc/grpc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -25,8 +24,6 @@
 #include "gw_refresh.h"
 #include "gw_resolve.h"
 #include "gw_upstream.h"
-#include "rp_absl.h"
-#include "rp_bound_exit.h"
 #include "rp_config.h"
 #include "rp_log.h"
 #include "rp_nofile.h"
@@ -454,42 +451,38 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
         return 1;
     }
     const rp_tls_pem *tls = !private && st->upstream.ca ? &st->upstream : NULL;
+    const char *tls_name = tls ? cfg->gateway.upstream_name : NULL;
     int threads = cpu_count(cfg->gateway.threads);
-    gw_run run = {0};
-    rp_bound_exit_arm(1); /* a failed start tears gRPC core down, which may wait for good */
-    run.up = gw_upstream_start(target, tls, cfg->gateway.upstream_name, err, sizeof(err));
-    if (!run.up) {
+    gw_resolver *resolver = gw_resolver_new(target, err, sizeof(err));
+    if (!resolver) {
         rp_log("%s", err);
         return 1;
     }
-    rp_bound_exit_disarm();
+    /* the API's calls go over the HTTP threads' own connections; discovery
+     * over the control connection, which connects now so that its state
+     * (the metrics' upstream_ready) says whether the upstream is there */
+    gw_run run = {0};
+    run.up = gw_upstream_start(resolver, tls, tls_name, err, sizeof(err));
+    if (!run.up) {
+        rp_log("%s", err);
+        gw_resolver_free(resolver);
+        return 1;
+    }
     int status = open_outputs(cfg, &run, sg);
     if (status) {
-        rp_bound_exit_arm(status);
         close_run(&run, sg);
+        gw_resolver_free(resolver);
         return status;
     }
     gw_http_config hc = http_config(cfg, threads, st, run.metrics, run.access);
     hc.busy_poll_us = busy_poll_us(cfg);
-    /* the API's calls go over the HTTP threads' own connections; the channel
-     * still carries discovery, and connects now so that its state (the
-     * metrics' upstream_ready) says whether the upstream is there */
-    gw_resolver *resolver = gw_resolver_new(target, err, sizeof(err));
-    if (!resolver) {
-        rp_log("%s", err);
-        rp_bound_exit_arm(1);
-        close_run(&run, sg);
-        return 1;
-    }
     hc.loop_upstream = resolver;
     hc.loop_upstream_tls = tls;
-    hc.loop_upstream_name = tls ? cfg->gateway.upstream_name : NULL;
+    hc.loop_upstream_name = tls_name;
     hc.loop_upstream_is_host = !cfg->gateway.upstream;
-    grpc_channel_check_connectivity_state(gw_upstream_channel(run.up), 1);
     uint64_t api_source;
     gw_http *http = start_http(src, &hc, &run, sg, &api_source, &status);
     if (!http) {
-        rp_bound_exit_arm(status);
         close_run(&run, sg);
         gw_resolver_free(resolver);
         return status;
@@ -604,14 +597,14 @@ static const char *parse_args(int argc, char **argv, int *status)
 
 /* Whether the kernel gives the threads this start needs (rp_thread_room.h):
  * the HTTP threads, the connection deadline thread, the resolver's (for a
- * name), the upstream channel's, the access log's and the API refresh's,
- * and gRPC core's.  Returns 0, or -1 after logging why. */
+ * name), the control connection's, the access log's and the API
+ * refresh's.  Returns 0, or -1 after logging why. */
 static int check_thread_room(const rp_config *cfg, const gw_gen_source *src)
 {
     int http = cpu_count(cfg->gateway.threads);
     int own = http + 3 + (cfg->gateway.access_log != NULL) + (src->use_reflection != 0);
     char err[256];
-    if (rp_thread_room_check(own, err, sizeof(err)) < 0) {
+    if (rp_thread_room_check(own, 0, err, sizeof(err)) < 0) {
         rp_log("%s", err);
         return -1;
     }
@@ -645,7 +638,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* an access log at ulimit -f: EFBIG, not the end */
     rp_trim_setup(); /* large bodies' memory goes back as they are freed */
-    rp_nofile_raise(); /* connections, and gRPC core's listeners (rp_nofile.h) */
+    rp_nofile_raise(); /* connections (rp_nofile.h) */
     char err[1024];
     rp_config *cfg = rp_config_load_given(conf, err, sizeof(err));
     if (!cfg) {
@@ -673,12 +666,8 @@ int main(int argc, char **argv)
         gw_signals_stop(&sg);
         goto out_files;
     }
-    rp_absl_no_deadlock_detection(); /* a debugging aid every gRPC lock pays for */
-    grpc_init();
-    rp_log_route_grpc();
     status = serve(cfg, &src, &st, &sg);
     gw_signals_stop(&sg);
-    grpc_shutdown();
 out_files:
     free(files);
 out_start:

@@ -53,30 +53,28 @@ static const uint64_t duration_bounds_us[] = {500,    1000,   2500,   5000,    1
                                               25000,  50000,  100000, 250000,  500000,
                                               1000000, 2500000, 5000000, 10000000};
 
+/* A gRPC channel's states, as the control connection has them (never
+ * "shutdown" while the gateway serves). */
 static const char *const connectivity_names[] = {"idle", "connecting", "ready",
                                                  "transient_failure", "shutdown"};
 
 static void upstream_collector(void *arg, rp_text *out)
 {
     gw_metrics *m = arg;
-    /* The REST routes' unary calls may go over the HTTP threads' own
-     * connections, leaving this channel without traffic: a scrape asks an
-     * idle one to connect, so that it says whether the upstream is there. */
-    grpc_connectivity_state st =
-        grpc_channel_check_connectivity_state(gw_upstream_channel(m->up), 1);
+    gw_h2_state st = gw_upstream_state(m->up);
     static const char *const state_label[] = {"state", NULL};
     rp_metrics_header(out, "rpcrest_gateway_upstream_state",
-                      "Connectivity state of the channel to the upstream: 1 for the current "
-                      "state, 0 for the others.", "gauge");
+                      "Connectivity state of the gateway's control connection to the upstream: "
+                      "1 for the current state, 0 for the others.", "gauge");
     for (int i = 0; i < 5; i++) {
         const char *v[] = {connectivity_names[i]};
         rp_metrics_sample(out, "rpcrest_gateway_upstream_state", state_label, v,
                           (int)st == i ? 1 : 0);
     }
     rp_metrics_header(out, "rpcrest_gateway_upstream_ready",
-                      "1 while the channel to the upstream is READY, else 0.", "gauge");
-    rp_metrics_sample(out, "rpcrest_gateway_upstream_ready", NULL, NULL,
-                      st == GRPC_CHANNEL_READY ? 1 : 0);
+                      "1 while the control connection to the upstream is READY, else 0.",
+                      "gauge");
+    rp_metrics_sample(out, "rpcrest_gateway_upstream_ready", NULL, NULL, st == GW_H2_READY);
 }
 
 gw_metrics *gw_metrics_new(gw_upstream *up)

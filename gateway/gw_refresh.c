@@ -1,10 +1,10 @@
 /*
- * gw_refresh.c -- the reflection watcher: connectivity changes on the
- * upstream channel, observed on a private completion queue.
+ * gw_refresh.c -- the reflection watcher: the control connection's state
+ * changes (gw_upstream_wait_change), looked at every half second for the
+ * stop flag.
  */
 #include "gw_refresh.h"
 
-#include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,7 +18,6 @@ struct gw_refresh {
     const gw_gen_source *src;
     gw_upstream *up;
     gw_http *http;
-    grpc_completion_queue *cq;
     pthread_t thread;
     uint64_t published; /* the source_id of the API published last, or 0 */
     uint64_t refused;   /* that of the last sources refused since, or 0 */
@@ -49,30 +48,18 @@ static void rebuild(gw_refresh *r)
     gw_http_publish(r->http, g);
 }
 
-/* Waits up to WATCH_SLICE_MS for the channel to leave `state`. */
-static grpc_connectivity_state wait_change(gw_refresh *r, grpc_connectivity_state state)
-{
-    grpc_channel *ch = gw_upstream_channel(r->up);
-    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                         gpr_time_from_millis(WATCH_SLICE_MS, GPR_TIMESPAN));
-    grpc_channel_watch_connectivity_state(ch, state, deadline, r->cq, r);
-    grpc_completion_queue_pluck(r->cq, r, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    return grpc_channel_check_connectivity_state(ch, 1);
-}
-
 static void *watch(void *arg)
 {
     gw_refresh *r = arg;
-    grpc_channel *ch = gw_upstream_channel(r->up);
-    grpc_connectivity_state state = grpc_channel_check_connectivity_state(ch, 1);
-    int need_rebuild = !r->published; /* until a READY channel gave us an API */
+    gw_h2_state state = gw_upstream_state(r->up);
+    int need_rebuild = !r->published; /* until a READY upstream gave us an API */
     while (!atomic_load(&r->stop)) {
-        if (state == GRPC_CHANNEL_READY && need_rebuild) {
+        if (state == GW_H2_READY && need_rebuild) {
             rebuild(r);
             need_rebuild = 0;
         }
-        grpc_connectivity_state next = wait_change(r, state);
-        if (next != GRPC_CHANNEL_READY && state == GRPC_CHANNEL_READY)
+        gw_h2_state next = gw_upstream_wait_change(r->up, state, WATCH_SLICE_MS);
+        if (next != GW_H2_READY && state == GW_H2_READY)
             need_rebuild = 1; /* the upstream went away: it may come back different */
         state = next;
     }
@@ -89,10 +76,7 @@ gw_refresh *gw_refresh_start(const gw_gen_source *src, gw_upstream *up, gw_http 
     r->up = up;
     r->http = http;
     r->published = api_source;
-    r->cq = grpc_completion_queue_create_for_pluck(NULL);
     if (pthread_create(&r->thread, NULL, watch, r) != 0) {
-        grpc_completion_queue_shutdown(r->cq);
-        grpc_completion_queue_destroy(r->cq);
         free(r);
         return NULL;
     }
@@ -105,7 +89,5 @@ void gw_refresh_stop(gw_refresh *r)
         return;
     atomic_store(&r->stop, 1);
     pthread_join(r->thread, NULL);
-    grpc_completion_queue_shutdown(r->cq);
-    grpc_completion_queue_destroy(r->cq);
     free(r);
 }

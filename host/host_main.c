@@ -284,7 +284,7 @@ static int bind_port(const rp_config *cfg, host_server_conf *conf, host_run *run
     }
     /* the completion-queue workers, and the metrics listener's thread */
     int own = (int)conf->threads + (cfg->host.metrics_listen != NULL);
-    if (rp_thread_room_check(own, err, sizeof(err)) < 0) {
+    if (rp_thread_room_check(own, rp_thread_room_grpc_core(), err, sizeof(err)) < 0) {
         rp_log("%s", err);
         rp_tls_pem_free(&pem);
         return EX_FAILURE;

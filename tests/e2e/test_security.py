@@ -449,8 +449,8 @@ class GatewayToHostMutualTls(Case):
                               "certificate " + why, body.decode())
 
     def test_reflection_says_why_it_cannot_connect(self):
-        """Discovery waits for the channel to be ready, so its deadline is
-        all it learns; the log line names the handshake's failure too."""
+        """Discovery waits for the upstream to be reachable, so its deadline
+        is all it learns; the log line names the handshake's failure too."""
         r = self.host()
         port, p = self.gateway(r, {"upstream_ca": cert("ca.pem"),
                                    "upstream_cert": cert("client.pem"),
@@ -461,7 +461,9 @@ class GatewayToHostMutualTls(Case):
         line = [l for l in p.log().splitlines() if "reflection: no answer" in l]
         self.assertEqual(len(line), 1, p.log())
         self.assertIn("; cannot connect: ", line[0])
-        self.assertIn("Peer name elsewhere.example is not in peer certificate", line[0])
+        self.assertIn("TLS handshake: the upstream's certificate (for elsewhere.example): "
+                      "The certificate is NOT trusted. The name in the certificate does not "
+                      "match the expected.", line[0])
 
     def test_without_a_client_certificate_the_host_refuses(self):
         """Under TLS 1.3 the host refuses the missing certificate after the
@@ -661,9 +663,10 @@ class RunAsNobody(Case):
     def test_a_start_without_threads_ends_in_bounded_time(self):
         """The kernel refuses threads (RLIMIT_NPROC of 4, as a user of its
         own: root is not held to it): the host and the gateway end at once
-        with status 1 and say so, before gRPC core starts a thread (gRPC core
-        1.51 either waits for good in its teardown for a thread that never
-        started, deaf to SIGTERM, or ends the process with an assertion)."""
+        with status 1 and say so, the host before gRPC core starts a thread
+        (gRPC core 1.51 either waits for good in its teardown for a thread
+        that never started, deaf to SIGTERM, or ends the process with an
+        assertion)."""
         anyone = harness.build_for_anyone()
         folder = tempfile.mkdtemp(prefix="rpcrest-nproc-")
         self.addCleanup(shutil.rmtree, folder, True)
@@ -705,7 +708,7 @@ class RunAsNobody(Case):
             self.assertEqual(proc.returncode, 1, (program, proc.stderr))
             self.assertLess(time.monotonic() - started, 4, program)
             self.assertRegex(proc.stderr, r"cannot start: the kernel gave \d+ of the \d+ threads "
-                             r"a start needs .*pthread_create: Resource temporarily "
+                             r"a start needs.*pthread_create: Resource temporarily "
                              r"unavailable \(RLIMIT_NPROC of this user: 4\)", program)
             self.assertNotIn("gRPC core waits", proc.stderr, program)
 

@@ -7,8 +7,8 @@
  *   discovery_tool [-t TIMEOUT_MS] [-i] [-w] [-c] [-o FILE] TARGET
  *
  *   -t  the timeout (default 5000 ms)     -i  GW_DISCOVERY_INTERNAL
- *   -w  GW_DISCOVERY_WAIT_FOR_READY       -c  use a channel of our own and
- *   -o  write the FileDescriptorSet to FILE   gw_discovery_fetch on it
+ *   -w  GW_DISCOVERY_WAIT_FOR_READY       -c  gw_discovery_fetch on a control
+ *   -o  write the FileDescriptorSet to FILE   connection (gw_upstream.h)
  *
  * Output, on success (exit 0):
  *   protocol grpc.reflection.v1
@@ -18,8 +18,6 @@
  * (a method without HTTP binding prints "-" instead of verb and path).
  * On failure: "discovery_tool: reflection: …" on stderr, exit 1.
  */
-#include <grpc/grpc.h>
-#include <grpc/grpc_security.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +25,7 @@
 
 #include "../../gateway/gw_discovery.h"
 #include "../../gateway/gw_schema.h"
+#include "../../gateway/gw_upstream.h"
 
 #define PROG "discovery_tool"
 
@@ -48,17 +47,22 @@ static int write_file(const char *path, const gw_buf *b)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-/* Discovery with a channel the tool creates and destroys itself. */
+/* Discovery on a control connection, as the gateway makes it. */
 static int fetch_on_own_channel(const char *target, int64_t timeout_ms, unsigned flags,
                                 gw_discovery_result *res, char *err, size_t errlen)
 {
-    grpc_init();
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    grpc_channel *ch = grpc_channel_create(target, creds, NULL);
-    grpc_channel_credentials_release(creds);
-    int rc = gw_discovery_fetch(ch, timeout_ms, flags, NULL, res, err, errlen);
-    grpc_channel_destroy(ch);
-    grpc_shutdown();
+    memset(res, 0, sizeof(*res));
+    gw_resolver *resolver = gw_resolver_new(target, err, errlen);
+    if (!resolver)
+        return -1;
+    gw_upstream *up = gw_upstream_start(resolver, NULL, NULL, err, errlen);
+    int rc = -1;
+    if (up) {
+        rc = gw_discovery_fetch(gw_upstream_hold(up), timeout_ms, flags, NULL, res, err, errlen);
+        gw_upstream_release(up);
+        gw_upstream_stop(up);
+    }
+    gw_resolver_free(resolver);
     return rc;
 }
 

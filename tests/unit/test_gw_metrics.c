@@ -13,21 +13,21 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <grpc/grpc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../gateway/gw_metrics.h"
 
+static gw_resolver *resolver;
 static gw_upstream *up;
 
 static int setup(void **state)
 {
     (void)state;
-    grpc_init();
     char err[256];
-    up = gw_upstream_start("127.0.0.1:1", NULL, NULL, err, sizeof(err));
+    resolver = gw_resolver_new("127.0.0.1:1", err, sizeof(err));
+    up = resolver ? gw_upstream_start(resolver, NULL, NULL, err, sizeof(err)) : NULL;
     if (!up)
         fprintf(stderr, "%s\n", err);
     return up ? 0 : -1;
@@ -37,7 +37,7 @@ static int teardown(void **state)
 {
     (void)state;
     gw_upstream_stop(up);
-    grpc_shutdown();
+    gw_resolver_free(resolver);
     return 0;
 }
 
