@@ -48,20 +48,23 @@ endif
 # flags, after scripts/deps.sh has had its chance to install the packages.
 PKGS_CFLAGS = $(shell $(PKG_CONFIG) --cflags grpc libprotobuf-c libmicrohttpd gnutls inih jansson libcrypto libnghttp2)
 LIBS_COMMON = $(shell $(PKG_CONFIG) --libs inih)
-# rpcrestd checks the TLS files of a new configuration (common/rp_tls.c).
+# rpcrestd checks the TLS files of a new configuration (common/rp_tls.c,
+# with common/rp_tls_openssl.c).
 LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih libcrypto)
-# grpc, not grpc_unsecure: TLS on the host's port and to the gateway's
-# upstream needs gRPC's SSL credentials.  The price is libssl, libcrypto and
-# re2 mapped in both programs, about 7 MB more RSS for the pair when
-# measured with grpc_unsecure (docs/benchmarks.md).  libcrypto (which gRPC
-# core loads anyway) checks the PEM files at start; the host does not map
-# GnuTLS, which only libmicrohttpd needs (2.4 MB less RSS).  The host
-# inflates compressed requests itself with zlib (host/host_message.c), which
-# gRPC core maps already, and the gateway gzips answers with it
-# (gateway/gw_gzip.c).  The gateway also calls GnuTLS, which libmicrohttpd
-# maps anyway, to check its HTTPS certificate (gateway/gw_https.c).
+# grpc, not grpc_unsecure: TLS on the host's port needs gRPC's SSL
+# credentials.  libcrypto (which gRPC core loads anyway) checks the host's
+# PEM files at start; the host does not map GnuTLS, which only
+# libmicrohttpd needs (2.4 MB less RSS).  The host inflates compressed
+# requests itself with zlib (host/host_message.c), which gRPC core maps
+# already, and the gateway gzips answers with it (gateway/gw_gzip.c).  The
+# gateway links neither gRPC core nor OpenSSL: its HTTP/2 client is
+# nghttp2, and GnuTLS, which libmicrohttpd maps anyway, does its TLS and
+# checks its PEM files (gateway/gw_tls_pem.c, gateway/gw_https.c).
 LIBS_HOST   = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c inih libcrypto zlib) -ldl -lpthread
-LIBS_GW     = $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libcrypto libnghttp2 zlib) -lm -lpthread
+LIBS_GW     = $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libnghttp2 zlib) -lm -lpthread
+# The test programs link the library's PEM checks (OpenSSL's), which the
+# gateway replaces with its own (gateway/gw_tls_pem.c, GnuTLS).
+LIBS_TEST   = $(LIBS_GW) $(shell $(PKG_CONFIG) --libs libcrypto)
 LIBS_GRPC   = $(shell $(PKG_CONFIG) --libs grpc)
 LIBS_GRPC_LINK = $(LIBS_GRPC)
 
@@ -335,13 +338,23 @@ all: $(PROGRAMS) $(SERVICE_SO) $(SERVICE_PB) $(CONSOLE)
 # tests/unit/test_X.c links against the objects of the modules it tests.
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TEST_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
-LIB_OBJ   := $(filter-out $(O)/gateway/gw_main.o,$(GW_OBJ)) $(GEN_API_OBJ) \
+LIB_OBJ   := $(filter-out $(O)/gateway/gw_main.o $(O)/gateway/gw_tls_pem.o,$(GW_OBJ)) $(GEN_API_OBJ) \
              $(GEN_GRPC_OBJ) $(COMMON_LIB)
 
 $(B)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) $(LIBS_GRPC) $(LIBS_CMOCKA) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_TEST) $(LIBS_GRPC) $(LIBS_CMOCKA) -o $@
+
+# The PEM checks are OpenSSL's (common/rp_tls_openssl.c, from the library) in the
+# tests, as in rpcrestd and the host; test_rp_security runs once more with the
+# gateway's (gateway/gw_tls_pem.c, GnuTLS), linked ahead of the library.
+TEST_BIN += $(B)/tests/test_rp_security_gnutls
+$(B)/tests/test_rp_security_gnutls: $(O)/tests/unit/test_rp_security.o \
+                                    $(O)/gateway/gw_tls_pem.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_TEST) $(LIBS_GRPC) $(LIBS_CMOCKA) -o $@
 
 # test_sup_backoff tests a module of rpcrestd's, which LIB_OBJ leaves out.
 $(B)/tests/test_sup_backoff: $(O)/supervisor/sup_backoff.o
@@ -419,7 +432,7 @@ $(B)/tests/%.pb: tests/unit/%.proto
 $(B)/tests/discovery_tool: $(O)/tests/unit/discovery_tool.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_TEST) -o $@
 
 # Tests find the build folder's files (descriptor sets…) under BUILD_DIR.
 $(O)/tests/%.o: private ALL_CFLAGS += -DBUILD_DIR='"$(B)"'
@@ -437,12 +450,12 @@ FUZZ_SECONDS ?= 60
 $(B)/tests/fuzz/%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_GW) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LIBS_TEST) -o $@
 
 $(B)/fuzz/%: $(O)/tests/fuzz/fuzz_%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(LIBS_GW) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(LIBS_TEST) -o $@
 
 fuzzers: $(FUZZERS) $(TEST_PB) $(SERVICE_PB)
 

@@ -4,9 +4,13 @@
  * and checking, before anything listens, that each is what its key says
  * (a certificate, a private key that matches it, a CA bundle).
  *
- * Uses OpenSSL's libcrypto for the checks only (gRPC core, which the host
- * and the gateway load anyway, is built on it); the programs hand the PEM
- * text to libmicrohttpd and gRPC, which do the TLS.  Owns no state.
+ * The checks are a TLS library's, the one of the program that serves the
+ * files: OpenSSL's libcrypto for rpcrestd and the host (gRPC core, which
+ * the host loads anyway, is built on it; common/rp_tls_openssl.c), GnuTLS
+ * for the gateway (libmicrohttpd's and its HTTP/2 client's TLS, so the
+ * gateway loads no OpenSSL; gateway/gw_tls_pem.c, linked into the gateway
+ * before this library).  The programs hand the PEM text to the library
+ * that does the TLS.  Owns no state.
  */
 #ifndef RP_TLS_H
 #define RP_TLS_H
@@ -24,8 +28,17 @@
 char *rp_tls_read(const char *path, char *err, size_t errlen);
 
 /* OpenSSL's reason for its last error ("ee key too small", "unknown" when
- * it has none); the error queue is cleared. */
+ * it has none); the error queue is cleared.  (rp_tls_openssl.c) */
 const char *rp_tls_openssl_reason(void);
+
+/* The checks, each 0 or -1 with the reason in why[whylen]: pem holds at
+ * least one certificate ("not a PEM certificate (…)"); an unencrypted
+ * private key ("not an unencrypted PEM private key (…)"); key is the
+ * private key of cert's first certificate ("the key does not match the
+ * certificate"). */
+int rp_tls_check_certs(const char *pem, char *why, size_t whylen);
+int rp_tls_check_key(const char *pem, char *why, size_t whylen);
+int rp_tls_check_pair(const char *cert, const char *key, char *why, size_t whylen);
 
 /* Whose TLS files rp_tls_check reads: each program only its own keys. */
 enum { RP_TLS_HOST = 1, RP_TLS_GATEWAY = 2, RP_TLS_ALL = 3 };

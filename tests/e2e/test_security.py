@@ -249,8 +249,9 @@ class GatewayHttps(Case):
 
     def test_certificate_gnutls_refuses(self):
         """A brainpoolP256r1 key passes OpenSSL's check, but GnuTLS (which
-        serves HTTPS) takes no such curve: FILE:LINE and exit 78, as for any
-        other unusable certificate, not exit 1 and restarts."""
+        serves HTTPS, and checks the gateway's PEM files) takes no such
+        curve: FILE:LINE and exit 78, as for any other unusable key, not
+        exit 1 and restarts."""
         tmp = tempfile.mkdtemp(prefix="rpcrest-brainpool-")
         self.addCleanup(shutil.rmtree, tmp, True)
         key, crt = os.path.join(tmp, "k.pem"), os.path.join(tmp, "c.pem")
@@ -261,14 +262,15 @@ class GatewayHttps(Case):
         p = self.process(GATEWAY_BIN, "[gateway]\nlisten = 127.0.0.1:%d\nupstream = 127.0.0.1:1\n"
                          "descriptors = %s\ntimeout = 0.2\ncert = %s\nkey = %s\n"
                          % (harness.free_port(), ECHO_PB, crt, key))
-        log = self.refused(p, ": cert: %s: GnuTLS, which serves HTTPS, refused" % crt)
-        self.assertRegex(log, r"\S+\.ini:\d+: cert: ")
+        log = self.refused(p, ": key: %s: not an unencrypted PEM private key (" % key)
+        self.assertRegex(log, r"\S+\.ini:\d+: key: ")
         # checked on its own at start, before the API is loaded
         self.assertNotIn("serving", log)
 
     def test_start_failure_is_not_blamed_on_the_certificate(self):
-        """With a certificate GnuTLS takes, libmicrohttpd failing to start
-        (out of descriptors here) is exit 1 and one line with its reason,
+        """With a certificate GnuTLS takes, the HTTP server failing to start
+        (libmicrohttpd or the gateway's own sockets out of descriptors
+        here) is exit 1 and one line with its reason,
         not the certificate's FILE:LINE and exit 78, which rpcrestd takes
         for a configuration error and does not restart.  Where the
         descriptors run out moves with the build, so the limit goes up one
@@ -295,9 +297,9 @@ class GatewayHttps(Case):
         for status, log in daemon_failures:
             self.assertEqual(status, 1, log)
             self.assertRegex(log, r"rpcrest-gateway: listen 127\.0\.0\.1:\d+: cannot start the "
-                             r"HTTP server: libmicrohttpd: [^\n]*Too many open files\n")
+                             r"HTTP server: [^\n]*Too many open files\n")
             self.assertNotIn("GnuTLS", log)
-            self.assertEqual(log.count("libmicrohttpd"), 1, log)
+            self.assertLessEqual(log.count("libmicrohttpd"), 1, log)
 
     def test_https_on_a_socket_the_gateway_binds(self):
         r = self.rpcrest()
