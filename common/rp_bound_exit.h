@@ -3,9 +3,10 @@
  *
  * Tearing gRPC core down after a start that failed can wait for good: when
  * the kernel refused threads (RLIMIT_NPROC), gRPC core's own timer thread
- * may never have started, and its shutdown waits for it (the host and the
- * gateway hung there, deaf to SIGTERM; under rpcrestd each try cost
- * ready_timeout and stop_timeout, then SIGKILL).  Before such a teardown a
+ * may never have started, and its shutdown waits for it (the host hung
+ * there, deaf to SIGTERM, as the gateway did while it linked gRPC core;
+ * under rpcrestd each try cost ready_timeout and stop_timeout, then
+ * SIGKILL).  Before such a teardown a
  * program arms an alarm; if it fires, the handler says so and _exits with
  * the status the program meant to end with.
  */
