@@ -17,6 +17,7 @@
 #include "rp_log.h"
 #include "rp_logfile.h"
 #include "rp_text.h"
+#include "rp_time.h"
 
 /* Each free-form field is kept to a bounded number of output bytes (the
  * path to PATH_FIELD_MAX, marked "..." when cut), so a line always fits
@@ -277,13 +278,7 @@ static void *flusher(void *arg)
     gw_access *a = arg;
     pthread_mutex_lock(&a->lock);
     while (!a->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += FLUSH_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = rp_monotonic_timespec(rp_monotonic_ms() + FLUSH_MS);
         pthread_cond_timedwait(&a->wake, &a->lock, &until);
         flush_queued(a, 0);
     }

@@ -160,13 +160,7 @@ static void *deadline_main(void *arg)
     gw_conns *c = arg;
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += SWEEP_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = rp_monotonic_timespec(rp_monotonic_ms() + SWEEP_MS);
         (void)pthread_cond_timedwait(&c->wake, &c->lock, &until);
         if (!c->stop)
             sweep(c);

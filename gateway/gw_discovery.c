@@ -1,6 +1,6 @@
 /*
- * gw_discovery.c -- server-reflection client: one ServerReflectionInfo
- * stream, driven request by request on a private completion queue
+ * gw_discovery.c -- server-reflection client: a ServerReflectionInfo
+ * stream per request, on a gw_h2 client the calling thread drives
  * (list_services, then file_containing_symbol per service, then
  * file_by_filename per missing import), and the FileDescriptorSet built
  * from the files it returned.  Parses the files only for their name,

@@ -1648,13 +1648,19 @@ static h2_conn *pick_connection(gw_h2 *c, int64_t now)
     return NULL;
 }
 
+/* Asks the resolver for an answer, the loop to be woken when it comes. */
+static void await_addresses(gw_h2 *c)
+{
+    c->waiter.loop = c->conns[0].src.loop;
+    gw_resolver_refresh(c->resolver, &c->waiter);
+}
+
 /* Whether a call that waits now will be taken: by a connection, or an
  * address out of its backoff, or a name's first answer still to come. */
 static int calls_may_wait(gw_h2 *c, int64_t now)
 {
     if (c->n_addrs == 0) {
-        c->waiter.loop = c->conns[0].src.loop; /* woken by the next answer */
-        gw_resolver_refresh(c->resolver, &c->waiter);
+        await_addresses(c);
         return !c->resolve_error[0];
     }
     if (connections_taking(c))
@@ -2115,8 +2121,7 @@ gw_h2_state gw_h2_connectivity(gw_h2 *c, int connect)
     if (!connect)
         return GW_H2_IDLE;
     if (c->n_addrs == 0) {
-        c->waiter.loop = c->conns[0].src.loop;
-        gw_resolver_refresh(c->resolver, &c->waiter);
+        await_addresses(c);
         return GW_H2_CONNECTING;
     }
     h2_conn *n = pick_connection(c, now);

@@ -1,7 +1,7 @@
 /*
  * gw_metrics.h -- what the gateway counts for GET /metrics: requests by gRPC
  * method, HTTP status and gRPC status; their duration; requests in flight;
- * the upstream channel's connectivity state; API loads.  Per-method
+ * the control connection's state (gw_upstream.h); API loads.  Per-method
  * figures live in a gw_method_stats found once per method when an API
  * generation is published and reached from then on through the method
  * (gw_method.stats), so a request touches only atomics.  Each generation

@@ -1,9 +1,9 @@
 /*
  * gw_refresh.h -- keeps the gateway's API in step with the upstream: a
- * thread that watches the upstream channel and, each time it becomes READY
- * (at start, and after the upstream restarted), builds a new generation
- * from the configured descriptor files and server reflection and publishes
- * it.  A failed rebuild keeps the current generation and is logged.
+ * thread that watches the control connection (gw_upstream.h) and, each
+ * time it becomes READY (at start, and after the upstream restarted),
+ * builds a new generation from the configured descriptor files and server
+ * reflection and publishes it.  A failed rebuild keeps the current generation and is logged.
  */
 #ifndef GW_REFRESH_H
 #define GW_REFRESH_H

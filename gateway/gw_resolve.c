@@ -25,6 +25,7 @@
 
 #include "rp_addr.h"
 #include "rp_log.h"
+#include "rp_time.h"
 
 struct gw_resolver {
     char target[300];
@@ -46,13 +47,6 @@ struct gw_resolver {
     int stop;
     int refs;                  /* the owner's, and the thread's while it runs */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* a->text and a->host from its socket address. */
 static void describe(gw_address *a)
@@ -220,7 +214,7 @@ static void back_off(gw_resolver *r)
     r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : GW_RESOLVE_BACKOFF_MIN_MS;
     if (r->backoff_ms > GW_RESOLVE_BACKOFF_MAX_MS)
         r->backoff_ms = GW_RESOLVE_BACKOFF_MAX_MS;
-    r->not_before_ms = now_ms() + r->backoff_ms;
+    r->not_before_ms = rp_monotonic_ms() + r->backoff_ms;
 }
 
 /* Under r->lock: the answer (n addresses, or none for err) is r's now, and
@@ -251,7 +245,7 @@ static void publish(gw_resolver *r, const gw_address *addrs, size_t n, const cha
     r->error[0] = '\0';
     r->logged[0] = '\0';
     r->backoff_ms = 0;
-    r->not_before_ms = now_ms() + GW_RESOLVE_MIN_INTERVAL_MS;
+    r->not_before_ms = rp_monotonic_ms() + GW_RESOLVE_MIN_INTERVAL_MS;
     if (changed)
         atomic_fetch_add(&r->generation, 1);
     wake_waiters(r);
@@ -275,14 +269,13 @@ static void *resolve_thread(void *arg)
     gw_resolver *r = arg;
     pthread_mutex_lock(&r->lock);
     for (;;) {
-        while (!r->stop && !(r->requested && now_ms() >= r->not_before_ms)) {
+        while (!r->stop && !(r->requested && rp_monotonic_ms() >= r->not_before_ms)) {
             if (!r->requested) {
                 pthread_cond_wait(&r->wake, &r->lock);
                 continue;
             }
-            int64_t due = r->not_before_ms;
-            struct timespec ts = {(time_t)(due / 1000), (long)(due % 1000) * 1000000};
-            pthread_cond_timedwait(&r->wake, &r->lock, &ts); /* CLOCK_MONOTONIC (new) */
+            struct timespec due = rp_monotonic_timespec(r->not_before_ms);
+            pthread_cond_timedwait(&r->wake, &r->lock, &due); /* CLOCK_MONOTONIC (start_thread) */
         }
         if (r->stop)
             break;

@@ -12,6 +12,8 @@
  */
 #include "gw_upstream.h"
 
+#include "rp_time.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -61,8 +63,7 @@ static void *drive(void *arg)
         pthread_mutex_unlock(&up->lock);
         gw_h2_poll(up->client, state == GW_H2_READY ? -1 : NOT_READY_POLL_MS, up->wake_fd);
         uint64_t n;
-        if (read(up->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-            break; /* cannot be: an eventfd of its own */
+        (void)!read(up->wake_fd, &n, sizeof(n)); /* drained: EAGAIN when not woken */
         pthread_mutex_lock(&up->lock);
         up->polling = 0;
         note_state(up);
@@ -151,14 +152,7 @@ gw_h2_state gw_upstream_state(gw_upstream *up)
 
 gw_h2_state gw_upstream_wait_change(gw_upstream *up, gw_h2_state from, int64_t timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(timeout_ms / 1000);
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = rp_monotonic_timespec(rp_monotonic_ms() + timeout_ms);
     pthread_mutex_lock(&up->lock);
     while (atomic_load(&up->state) == (int)from && !up->stop)
         if (pthread_cond_timedwait(&up->changed, &up->lock, &until) == ETIMEDOUT)
