@@ -890,7 +890,8 @@ static void gateway_descriptors(parse_ctx *ctx, const char *value)
     free_list(items, n > 0 ? (size_t)n : 0);
 }
 
-/* The [gateway] addresses: listen, upstream, upstream_name.  Returns 1 if
+/* The [gateway] addresses: listen, upstream, upstream_name,
+ * upstream_dns_interval.  Returns 1 if
  * `key` was one (set or reported), 0 if not. */
 static int gateway_address_key(parse_ctx *ctx, const char *key, const char *value)
 {
@@ -916,6 +917,10 @@ static int gateway_address_key(parse_ctx *ctx, const char *key, const char *valu
             fail(ctx, ctx->line, "upstream_name: '%s' is not a host name or IP address", value);
         else
             set_string(ctx, &cfg->gateway.upstream_name, value);
+    } else if (strcmp(key, "upstream_dns_interval") == 0) {
+        if (parse_seconds(value, 0.1, 86400, &cfg->gateway.upstream_dns_interval) < 0)
+            fail(ctx, ctx->line, "upstream_dns_interval: '%s' is not a number of seconds in "
+                                 "0.1..86400", value);
     } else {
         return 0;
     }
@@ -1180,7 +1185,7 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         "json_ignore_unknown_fields",
         "json_emit_defaults", "json_proto_names", "json_enum_numbers", "metrics", "access_log",
         "access_log_format", "cert", "key", "upstream_ca", "upstream_cert", "upstream_key",
-        "upstream_name", NULL};
+        "upstream_name", "upstream_dns_interval", NULL};
     unknown_key(ctx, "gateway", key, own);
 }
 
@@ -1576,6 +1581,7 @@ static int set_defaults(rp_config *cfg)
     cfg->gateway.connection_timeout = 30;
     cfg->gateway.max_connections = 2048;
     cfg->gateway.busy_poll_us = 50;
+    cfg->gateway.upstream_dns_interval = 30.0; /* gRPC's DNS resolver's own */
     cfg->gateway.cors_max_age = 600;
     cfg->gateway.docs = -1; /* decided by validate() from listen */
     cfg->gateway.metrics = 1;

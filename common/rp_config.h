@@ -166,6 +166,8 @@ typedef struct rp_config {
         char *upstream_name;  /* the name the upstream's certificate must carry, instead
                                * of the target's host; NULL: the target's */
         int upstream_name_line;
+        double upstream_dns_interval; /* seconds: the least time between two resolutions
+                                       * of an upstream named by DNS */
         int metrics;           /* GET /metrics on the HTTP listener */
         char *access_log;      /* NULL: off; "-": stderr; else an absolute path */
         int access_log_json;   /* access_log_format = json */

@@ -659,7 +659,7 @@ int gw_discovery_fetch_target(const char *target, int64_t timeout_ms, unsigned f
                               gw_discovery_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
-    gw_resolver *resolver = gw_resolver_new(target, err, errlen);
+    gw_resolver *resolver = gw_resolver_new(target, GW_RESOLVE_INTERVAL_DEFAULT_MS, err, errlen);
     if (!resolver)
         return -1;
     gw_h2 *client = gw_h2_new(resolver, NULL, NULL, err, errlen);

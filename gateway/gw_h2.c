@@ -1351,8 +1351,11 @@ static void connect_failed(h2_conn *n, const char *why)
         char text[240];
         snprintf(text, sizeof(text), "cannot connect to the upstream: %s", c->connect_error);
         fail_calls(c, n, 1, GRPC_STATUS_UNAVAILABLE, text);
-        gw_resolver_refresh(c->resolver, NULL); /* a name may have moved */
     }
+    /* a name's server may have moved: its answer is asked again (no sooner
+     * than the resolver's interval after the last), as gRPC's channels do
+     * when a connection to one of a name's addresses fails */
+    gw_resolver_refresh(c->resolver, NULL);
     close_connection(n);
 }
 

@@ -453,7 +453,8 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
     const rp_tls_pem *tls = !private && st->upstream.ca ? &st->upstream : NULL;
     const char *tls_name = tls ? cfg->gateway.upstream_name : NULL;
     int threads = cpu_count(cfg->gateway.threads);
-    gw_resolver *resolver = gw_resolver_new(target, err, sizeof(err));
+    gw_resolver *resolver = gw_resolver_new(target, (int64_t)(cfg->gateway.upstream_dns_interval * 1000), err,
+                                             sizeof(err));
     if (!resolver) {
         rp_log("%s", err);
         return 1;

@@ -41,6 +41,7 @@ struct gw_resolver {
     char error[200];           /* the answer's failure (no address), or "" */
     char logged[200];          /* the failure logged last, "" after an answer */
     int requested;             /* a client asked for an answer */
+    int64_t interval_ms;       /* the least time from an answer to the next resolution */
     int64_t not_before_ms;     /* no resolution starts before this */
     int64_t backoff_ms;        /* 0 after an answer with addresses */
     gw_resolve_waiter *waiters;
@@ -245,7 +246,7 @@ static void publish(gw_resolver *r, const gw_address *addrs, size_t n, const cha
     r->error[0] = '\0';
     r->logged[0] = '\0';
     r->backoff_ms = 0;
-    r->not_before_ms = rp_monotonic_ms() + GW_RESOLVE_MIN_INTERVAL_MS;
+    r->not_before_ms = rp_monotonic_ms() + r->interval_ms;
     if (changed)
         atomic_fetch_add(&r->generation, 1);
     wake_waiters(r);
@@ -318,13 +319,14 @@ static int start_thread(gw_resolver *r)
     return 0;
 }
 
-gw_resolver *gw_resolver_new(const char *target, char *err, size_t errlen)
+gw_resolver *gw_resolver_new(const char *target, int64_t interval_ms, char *err, size_t errlen)
 {
     gw_resolver *r = calloc(1, sizeof(*r));
     if (!r) {
         snprintf(err, errlen, "upstream %s: out of memory", target);
         return NULL;
     }
+    r->interval_ms = interval_ms;
     snprintf(r->target, sizeof(r->target), "%s", target);
     if (strlen(target) >= sizeof(r->target) || parse_target(r) < 0) {
         snprintf(err, errlen, "upstream %s: not a target the gateway can call (unix:PATH, "

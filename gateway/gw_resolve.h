@@ -4,9 +4,9 @@
  * unix-abstract:NAME, ipv4:/ipv6: lists, IP:PORT), or a name
  * (dns:[//SERVER/]NAME:PORT, NAME:PORT) resolved by the system's resolver
  * (getaddrinfo, /etc/hosts and resolv.conf) on a thread of its own: at
- * once, and again when a client asks (every address failed), no sooner
- * than GW_RESOLVE_MIN_INTERVAL_MS after the last answer, or after a
- * backoff when the name did not resolve.  One resolver serves every HTTP
+ * once, and again when a client asks (a connection to one of its
+ * addresses failed), no sooner than the resolver's interval after the
+ * last answer, or after a backoff when the name did not resolve.  One resolver serves every HTTP
  * thread; each copies the list when its generation changes.
  *
  * Thread-safe, except gw_resolver_new and gw_resolver_free.
@@ -15,6 +15,7 @@
 #define GW_RESOLVE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "gw_loop.h"
@@ -24,9 +25,10 @@
  * GW_H2_CONNECTIONS connections taking calls, one per address at least. */
 #define GW_RESOLVE_MAX_ADDRS 16
 
-/* A name's answer is asked again no sooner than this after the last one
- * (gRPC's own DNS resolver waits as long between two). */
-#define GW_RESOLVE_MIN_INTERVAL_MS 30000
+/* By default a name's answer is asked again no sooner than this after the
+ * last one (gRPC's own DNS resolver waits as long between two); [gateway]
+ * upstream_dns_interval sets it. */
+#define GW_RESOLVE_INTERVAL_DEFAULT_MS 30000
 
 /* A name that did not resolve is tried again, when asked, after this,
  * doubled after each failure up to the second. */
@@ -51,9 +53,10 @@ typedef struct gw_resolve_waiter {
 typedef struct gw_resolver gw_resolver;
 
 /* The resolver of `target`: its addresses now, or for a name its thread
- * started on the first answer.  NULL with the reason in err[errlen]: not a
+ * started on the first answer; a name is resolved again no sooner than
+ * interval_ms after an answer.  NULL with the reason in err[errlen]: not a
  * target it takes, no thread, out of memory. */
-gw_resolver *gw_resolver_new(const char *target, char *err, size_t errlen);
+gw_resolver *gw_resolver_new(const char *target, int64_t interval_ms, char *err, size_t errlen);
 
 /* The target as given, for messages. */
 const char *gw_resolver_target(const gw_resolver *r);

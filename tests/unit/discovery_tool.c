@@ -52,7 +52,7 @@ static int fetch_on_own_channel(const char *target, int64_t timeout_ms, unsigned
                                 gw_discovery_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
-    gw_resolver *resolver = gw_resolver_new(target, err, errlen);
+    gw_resolver *resolver = gw_resolver_new(target, GW_RESOLVE_INTERVAL_DEFAULT_MS, err, errlen);
     if (!resolver)
         return -1;
     gw_upstream *up = gw_upstream_start(resolver, NULL, NULL, err, errlen);

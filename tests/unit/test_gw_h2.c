@@ -44,6 +44,9 @@
 
 #include "../../gateway/gw_h2.h"
 
+/* The resolvers' interval between two answers, unless a test sets its own. */
+#define INTERVAL GW_RESOLVE_INTERVAL_DEFAULT_MS
+
 /* ---- failing realloc -------------------------------------------------------------- */
 
 void *__real_realloc(void *p, size_t size);
@@ -118,9 +121,10 @@ int __real_getaddrinfo(const char *node, const char *service, const struct addri
                        struct addrinfo **res);
 void __real_freeaddrinfo(struct addrinfo *ai);
 static atomic_int name_port;   /* "name.test" resolves to 127.0.0.1:this; 0: it does not */
+static atomic_int name_port2;  /* and then to 127.0.0.1:this too, unless 0 */
 static atomic_int name_asked;  /* how many times it was resolved */
-static struct addrinfo name_answer;
-static struct sockaddr_in name_addr;
+static struct addrinfo name_answer[2];
+static struct sockaddr_in name_addr[2];
 
 int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res);
@@ -130,22 +134,26 @@ int __wrap_getaddrinfo(const char *node, const char *service, const struct addri
     if (!node || strcmp(node, "name.test") != 0)
         return __real_getaddrinfo(node, service, hints, res);
     atomic_fetch_add(&name_asked, 1);
-    int port = atomic_load(&name_port);
-    if (!port)
+    int ports[2] = {atomic_load(&name_port), atomic_load(&name_port2)};
+    if (!ports[0])
         return EAI_NONAME;
-    name_addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    name_answer = (struct addrinfo){.ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
-                                    .ai_addrlen = sizeof(name_addr),
-                                    .ai_addr = (struct sockaddr *)&name_addr};
-    *res = &name_answer;
+    for (int i = 0; i < 2; i++) {
+        name_addr[i] = (struct sockaddr_in){.sin_family = AF_INET,
+                                            .sin_port = htons((uint16_t)ports[i]),
+                                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        name_answer[i] = (struct addrinfo){.ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
+                                           .ai_addrlen = sizeof(name_addr[i]),
+                                           .ai_addr = (struct sockaddr *)&name_addr[i]};
+    }
+    name_answer[0].ai_next = ports[1] ? &name_answer[1] : NULL;
+    *res = &name_answer[0];
     return 0;
 }
 
 void __wrap_freeaddrinfo(struct addrinfo *ai);
 void __wrap_freeaddrinfo(struct addrinfo *ai)
 {
-    if (ai != &name_answer)
+    if (ai != &name_answer[0])
         __real_freeaddrinfo(ai);
 }
 
@@ -247,6 +255,32 @@ static void upstream_start(upstream *u)
     assert_true(u->listen_fd >= 0);
     assert_int_equal(bind(u->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
     assert_int_equal(listen(u->listen_fd, 4), 0);
+}
+
+/* The upstream on a TCP port of 127.0.0.1 instead of its unix socket;
+ * returns the port. */
+static int upstream_listen_tcp(upstream *u)
+{
+    close(u->listen_fd);
+    u->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    assert_int_equal(bind(u->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(u->listen_fd, 4), 0);
+    assert_int_equal(getsockname(u->listen_fd, (struct sockaddr *)&a, &alen), 0);
+    return ntohs(a.sin_port);
+}
+
+/* A TCP port of 127.0.0.1 that nothing listens on (a connect is refused). */
+static int dead_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    close(fd);
+    return ntohs(a.sin_port);
 }
 
 /* What nghttp2 found wrong with what the client sent (the test then fails
@@ -351,25 +385,37 @@ static short poll_events(const gw_loop_source *src)
     return (short)((src->events & EPOLLIN ? POLLIN : 0) | (src->events & EPOLLOUT ? POLLOUT : 0));
 }
 
-/* One round: wait up to 10 ms for the client's and the upstream's fds,
- * then tick the client's connections and serve the upstream. */
-static void round_trip(gw_h2 *c, upstream *u)
+/* One round: wait up to 10 ms for the client's and the upstreams' fds,
+ * then tick the client's connections and serve the upstreams. */
+static void round_trip_all(gw_h2 *c, upstream *const *us, int n_us)
 {
     gw_loop_source *src[GW_H2_SOURCES];
     gw_h2_sources(c, src);
-    struct pollfd p[GW_H2_SOURCES + 1];
+    struct pollfd p[GW_H2_SOURCES + 2];
+    assert_true(n_us <= 2);
     for (int i = 0; i < GW_H2_SOURCES; i++)
         p[i] = (struct pollfd){.fd = src[i]->fd, .events = poll_events(src[i])};
-    p[GW_H2_SOURCES] = (struct pollfd){.fd = u->fd >= 0 ? u->fd : u->listen_fd, .events = POLLIN};
-    if (u->session && nghttp2_session_want_write(u->session))
-        p[GW_H2_SOURCES].events |= POLLOUT;
-    assert_true(poll(p, GW_H2_SOURCES + 1, 10) >= 0);
+    for (int k = 0; k < n_us; k++) {
+        upstream *u = us[k];
+        p[GW_H2_SOURCES + k] = (struct pollfd){.fd = u->fd >= 0 ? u->fd : u->listen_fd,
+                                               .events = POLLIN};
+        if (u->session && nghttp2_session_want_write(u->session))
+            p[GW_H2_SOURCES + k].events |= POLLOUT;
+    }
+    assert_true(poll(p, (nfds_t)(GW_H2_SOURCES + n_us), 10) >= 0);
     for (int i = 0; i < GW_H2_SOURCES; i++)
         src[i]->tick(src[i], src[i]->fd >= 0 && p[i].fd >= 0 ? epoll_events(&p[i]) : 0);
-    if (u->fd < 0)
-        upstream_accept(u);
-    if (u->fd >= 0)
-        upstream_serve(u);
+    for (int k = 0; k < n_us; k++) {
+        if (us[k]->fd < 0)
+            upstream_accept(us[k]);
+        if (us[k]->fd >= 0)
+            upstream_serve(us[k]);
+    }
+}
+
+static void round_trip(gw_h2 *c, upstream *u)
+{
+    round_trip_all(c, &u, 1);
 }
 
 /* Metadata as the gateway sends it: what it adds to every call, a -bin
@@ -441,10 +487,10 @@ static struct {
     gw_resolver *r;
 } clients[8];
 
-static gw_h2 *new_client(const char *target)
+static gw_h2 *new_client_every(const char *target, int64_t interval_ms)
 {
     char err[256];
-    gw_resolver *r = gw_resolver_new(target, err, sizeof(err));
+    gw_resolver *r = gw_resolver_new(target, interval_ms, err, sizeof(err));
     if (!r)
         fail_msg("gw_resolver_new: %s", err);
     gw_h2 *c = gw_h2_new(r, NULL, NULL, err, sizeof(err));
@@ -458,6 +504,20 @@ static gw_h2 *new_client(const char *target)
         }
     }
     fail_msg("more than 8 clients at once");
+    return NULL;
+}
+
+static gw_h2 *new_client(const char *target)
+{
+    return new_client_every(target, INTERVAL);
+}
+
+static gw_resolver *resolver_of(gw_h2 *c)
+{
+    for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++)
+        if (clients[i].c == c)
+            return clients[i].r;
+    fail_msg("not a client of new_client");
     return NULL;
 }
 
@@ -491,13 +551,13 @@ static void test_new_says_why_it_failed(void **state)
 {
     (void)state;
     char err[256];
-    assert_null(gw_resolver_new("http://upstream.example:50051", err, sizeof(err)));
+    assert_null(gw_resolver_new("http://upstream.example:50051", INTERVAL, err, sizeof(err)));
     assert_string_equal(err, "upstream http://upstream.example:50051: not a target the gateway "
                              "can call (unix:PATH, unix-abstract:NAME, ipv4:ADDR:PORT[,…], "
                              "ipv6:[ADDR]:PORT[,…], [dns:[//SERVER/]]NAME:PORT)");
-    assert_null(gw_resolver_new("ipv4:127.0.0.1:1,", err, sizeof(err)));
-    assert_null(gw_resolver_new("upstream.example", err, sizeof(err)));
-    gw_resolver *r = gw_resolver_new("unix:/tmp/x.sock", err, sizeof(err));
+    assert_null(gw_resolver_new("ipv4:127.0.0.1:1,", INTERVAL, err, sizeof(err)));
+    assert_null(gw_resolver_new("upstream.example", INTERVAL, err, sizeof(err)));
+    gw_resolver *r = gw_resolver_new("unix:/tmp/x.sock", INTERVAL, err, sizeof(err));
     assert_non_null(r);
     failing_calloc = 1;
     gw_h2 *c = gw_h2_new(r, NULL, NULL, err, sizeof(err));
@@ -525,16 +585,11 @@ static void test_a_name_that_resolves_later(void **state)
     (void)state;
     upstream u;
     upstream_start(&u);
-    close(u.listen_fd); /* a TCP upstream instead of the unix socket */
-    u.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    assert_int_equal(bind(u.listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(u.listen_fd, 4), 0);
-    assert_int_equal(getsockname(u.listen_fd, (struct sockaddr *)&a, &alen), 0);
+    int port = upstream_listen_tcp(&u);
     char target[64];
-    snprintf(target, sizeof(target), "dns:///name.test:%d", ntohs(a.sin_port));
+    snprintf(target, sizeof(target), "dns:///name.test:%d", port);
     atomic_store(&name_port, 0);
+    atomic_store(&name_port2, 0);
     atomic_store(&name_asked, 0);
     gw_h2 *c = new_client(target);
 
@@ -549,7 +604,7 @@ static void test_a_name_that_resolves_later(void **state)
                                    "Name or service not known");
     assert_int_equal(atomic_load(&name_asked), 1);
 
-    atomic_store(&name_port, ntohs(a.sin_port));
+    atomic_store(&name_port, port);
     int64_t start = gw_loop_now_ms();
     int failed = 0;
     do {
@@ -565,10 +620,111 @@ static void test_a_name_that_resolves_later(void **state)
     assert_true(gw_loop_now_ms() - start >= GW_RESOLVE_BACKOFF_MIN_MS - 100);
     assert_int_equal(atomic_load(&name_asked), 2);
     char want[96];
-    snprintf(want, sizeof(want), "\n:authority: name.test:%d\n", ntohs(a.sin_port));
+    snprintf(want, sizeof(want), "\n:authority: name.test:%d\n", port);
     assert_non_null(strstr(u.headers, want));
     free_client(c);
     upstream_stop(&u);
+}
+
+/* One call to /t.S/M while both upstreams are served; its status. */
+static grpc_status_code call_both(gw_h2 *c, upstream *u1, upstream *u2)
+{
+    upstream *const us[2] = {u1, u2};
+    outcome o = {0};
+    gw_buf wire = {0};
+    assert_int_equal(gw_h2_unary(c, "/t.S/M", &wire, NULL, 0, 5000, on_done, &o), 0);
+    for (int i = 0; i < 500 && !o.done; i++)
+        round_trip_all(c, us, 2);
+    assert_true(o.done);
+    if (o.status != GRPC_STATUS_OK)
+        fail_msg("status %d: %s", (int)o.status, o.message);
+    return o.status;
+}
+
+/* Serves both upstreams until the resolver's generation is no longer gen
+ * (at most 5 s). */
+static void await_generation_after(gw_h2 *c, upstream *u1, upstream *u2, unsigned gen)
+{
+    upstream *const us[2] = {u1, u2};
+    int64_t start = gw_loop_now_ms();
+    while (gw_resolver_generation(resolver_of(c)) == gen && gw_loop_now_ms() - start < 5000)
+        round_trip_all(c, us, 2);
+    assert_int_not_equal(gw_resolver_generation(resolver_of(c)), gen);
+}
+
+/* A name is resolved again when a connection to one of its addresses
+ * fails (no sooner than the interval after the last answer), not only once
+ * all have: a dead address in the first answer has the name asked again,
+ * and calls reach the upstream the next answer adds while the other still
+ * serves.  A name that stops resolving keeps its addresses; a connection to
+ * an address the answer no longer gives takes no new call and is closed. */
+static void test_a_name_whose_answer_changes(void **state)
+{
+    (void)state;
+    upstream u1, u2;
+    upstream_start(&u1);
+    upstream_start(&u2);
+    int p1 = upstream_listen_tcp(&u1), p2 = upstream_listen_tcp(&u2);
+    atomic_store(&name_port, dead_port());
+    atomic_store(&name_port2, p1);
+    atomic_store(&name_asked, 0);
+    gw_h2 *c = new_client_every("dns:///name.test:1", 200);
+    gw_resolver *r = resolver_of(c);
+
+    /* the dead address first: refused, the call goes to u1 */
+    call_both(c, &u1, &u2);
+    assert_true(u1.request_ended);
+    assert_int_equal(atomic_load(&name_asked), 1);
+    unsigned gen = gw_resolver_generation(r);
+    atomic_store(&name_port, p1);
+    atomic_store(&name_port2, p2);
+    await_generation_after(c, &u1, &u2, gen); /* asked again: the dead address failed */
+    u1.request_ended = u2.request_ended = 0;
+    for (int i = 0; i < 4; i++)
+        call_both(c, &u1, &u2);
+    assert_true(u1.request_ended && u2.request_ended); /* in turn */
+
+    /* the name stops resolving: both addresses stay */
+    atomic_store(&name_port, 0);
+    int asked = atomic_load(&name_asked);
+    gw_resolver_refresh(r, NULL);
+    upstream *const us[2] = {&u1, &u2};
+    int64_t start = gw_loop_now_ms();
+    while (atomic_load(&name_asked) == asked && gw_loop_now_ms() - start < 5000)
+        round_trip_all(c, us, 2);
+    assert_int_equal(atomic_load(&name_asked), asked + 1);
+    for (int i = 0; i < 50; i++)
+        round_trip_all(c, us, 2); /* the failed answer published */
+    gw_address a[GW_RESOLVE_MAX_ADDRS];
+    char err[256];
+    assert_int_equal(gw_resolver_get(r, a, &gen, err, sizeof(err)), 2);
+    assert_string_equal(err, "");
+    u1.request_ended = u2.request_ended = 0;
+    for (int i = 0; i < 4; i++)
+        call_both(c, &u1, &u2);
+    assert_true(u1.request_ended && u2.request_ended);
+
+    /* an answer without u1 (after the resolver's 1 s backoff) */
+    atomic_store(&name_port, p2);
+    atomic_store(&name_port2, 0);
+    gw_resolver_refresh(r, NULL);
+    await_generation_after(c, &u1, &u2, gen);
+    unsigned u1_connections = u1.connections;
+    u1.request_ended = u2.request_ended = 0;
+    for (int i = 0; i < 4; i++)
+        call_both(c, &u1, &u2);
+    assert_false(u1.request_ended);
+    assert_true(u2.request_ended);
+    start = gw_loop_now_ms();
+    while (u1.fd >= 0 && gw_loop_now_ms() - start < 5000)
+        round_trip_all(c, us, 2);
+    assert_true(u1.fd < 0); /* the client closed it */
+    assert_int_equal(u1.connections, u1_connections);
+
+    free_client(c);
+    atomic_store(&name_port, 0);
+    upstream_stop(&u1);
+    upstream_stop(&u2);
 }
 
 /* What a target gives: addresses in order (at most GW_RESOLVE_MAX_ADDRS),
@@ -580,7 +736,7 @@ static void test_resolver_addresses(void **state)
     char err[256];
     gw_address a[GW_RESOLVE_MAX_ADDRS];
     unsigned gen;
-    gw_resolver *r = gw_resolver_new("ipv4:127.0.0.1:5,127.0.0.2:6", err, sizeof(err));
+    gw_resolver *r = gw_resolver_new("ipv4:127.0.0.1:5,127.0.0.2:6", INTERVAL, err, sizeof(err));
     assert_non_null(r);
     assert_int_equal(gw_resolver_get(r, a, &gen, err, sizeof(err)), 2);
     assert_int_equal(gen, 1);
@@ -589,15 +745,16 @@ static void test_resolver_addresses(void **state)
     assert_string_equal(gw_resolver_authority(r), "127.0.0.1:5");
     assert_null(gw_resolver_name(r));
     gw_resolver_free(r);
-    r = gw_resolver_new("ipv6:[::1]:7", err, sizeof(err));
+    r = gw_resolver_new("ipv6:[::1]:7", INTERVAL, err, sizeof(err));
     assert_int_equal(gw_resolver_get(r, a, &gen, err, sizeof(err)), 1);
     assert_string_equal(a[0].text, "[::1]:7");
     gw_resolver_free(r);
-    r = gw_resolver_new("dns:///10.0.0.1:8", err, sizeof(err)); /* an address: no thread */
+    /* an address: no thread */
+    r = gw_resolver_new("dns:///10.0.0.1:8", INTERVAL, err, sizeof(err));
     assert_int_equal(gw_resolver_generation(r), 1);
     assert_null(gw_resolver_name(r));
     gw_resolver_free(r);
-    r = gw_resolver_new("unix-abstract:rpcrest-test", err, sizeof(err));
+    r = gw_resolver_new("unix-abstract:rpcrest-test", INTERVAL, err, sizeof(err));
     assert_int_equal(gw_resolver_get(r, a, &gen, err, sizeof(err)), 1);
     assert_string_equal(a[0].text, "@rpcrest-test");
     assert_string_equal(gw_resolver_authority(r), "localhost");
@@ -606,11 +763,11 @@ static void test_resolver_addresses(void **state)
     for (int i = 0; i < GW_RESOLVE_MAX_ADDRS + 2; i++)
         snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s127.0.0.%d:9",
                  i ? "," : "", i + 1);
-    r = gw_resolver_new(many, err, sizeof(err));
+    r = gw_resolver_new(many, INTERVAL, err, sizeof(err));
     assert_int_equal(gw_resolver_get(r, a, &gen, err, sizeof(err)), GW_RESOLVE_MAX_ADDRS);
     gw_resolver_free(r);
 
-    r = gw_resolver_new("dns:///localhost:10", err, sizeof(err));
+    r = gw_resolver_new("dns:///localhost:10", INTERVAL, err, sizeof(err));
     assert_non_null(r);
     assert_string_equal(gw_resolver_name(r), "localhost");
     assert_string_equal(gw_resolver_authority(r), "localhost:10");
@@ -809,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_new_says_why_it_failed),
         cmocka_unit_test(test_resolver_addresses),
         cmocka_unit_test(test_a_name_that_resolves_later),
+        cmocka_unit_test(test_a_name_whose_answer_changes),
         cmocka_unit_test(test_call_without_failures),
         cmocka_unit_test(test_request_id_indexed_once_per_connection),
         cmocka_unit_test(test_frames_written_from_nghttp2_when_nothing_can_be_gathered),

@@ -26,7 +26,7 @@ static int setup(void **state)
 {
     (void)state;
     char err[256];
-    resolver = gw_resolver_new("127.0.0.1:1", err, sizeof(err));
+    resolver = gw_resolver_new("127.0.0.1:1", GW_RESOLVE_INTERVAL_DEFAULT_MS, err, sizeof(err));
     up = resolver ? gw_upstream_start(resolver, NULL, NULL, err, sizeof(err)) : NULL;
     if (!up)
         fprintf(stderr, "%s\n", err);

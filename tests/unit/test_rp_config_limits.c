@@ -1,7 +1,7 @@
 /*
  * test_rp_config_limits.c -- common/rp_config.c: the gateway's connection
- * limits, [gateway] connection_timeout and max_connections, and its
- * busy_poll_us: their defaults, the values they take, and the "FILE:LINE: what is wrong" of
+ * limits, [gateway] connection_timeout and max_connections, its
+ * busy_poll_us and upstream_dns_interval: their defaults, the values they take, and the "FILE:LINE: what is wrong" of
  * every value they refuse.
  *
  * Each test writes its INI into its own mkdtemp folder, removed after.
@@ -49,6 +49,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->gateway.connection_timeout, 30);
     assert_int_equal(cfg->gateway.max_connections, 2048);
     assert_int_equal(cfg->gateway.busy_poll_us, 50);
+    assert_true(cfg->gateway.upstream_dns_interval == 30.0);
     rp_config_free(cfg);
 }
 
@@ -79,6 +80,14 @@ static void test_values_taken(void **state)
     cfg = load(f, "[gateway]\nbusy_poll_us = 1000\n");
     assert_non_null(cfg);
     assert_int_equal(cfg->gateway.busy_poll_us, 1000);
+    rp_config_free(cfg);
+    cfg = load(f, "[gateway]\nupstream_dns_interval = 0.1\n");
+    assert_non_null(cfg);
+    assert_true(cfg->gateway.upstream_dns_interval == 0.1);
+    rp_config_free(cfg);
+    cfg = load(f, "[gateway]\nupstream_dns_interval = 86400\n");
+    assert_non_null(cfg);
+    assert_true(cfg->gateway.upstream_dns_interval == 86400.0);
     rp_config_free(cfg);
 }
 
@@ -115,6 +124,18 @@ static void test_busy_poll_us_refused(void **state)
         snprintf(want, sizeof(want),
                  "busy_poll_us: '%s' is not a whole number of microseconds in 0..1000", bad[i]);
         refused(f, "busy_poll_us", bad[i], want);
+    }
+}
+
+static void test_upstream_dns_interval_refused(void **state)
+{
+    fixture *f = *state;
+    static const char *const bad[] = {"0", "0.05", "-1", "86401", "30s", "", "never"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[200];
+        snprintf(want, sizeof(want),
+                 "upstream_dns_interval: '%s' is not a number of seconds in 0.1..86400", bad[i]);
+        refused(f, "upstream_dns_interval", bad[i], want);
     }
 }
 
@@ -156,6 +177,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_timeout_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_connections_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_poll_us_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_dns_interval_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_twice_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_only_in_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_lists_them, setup, teardown),
