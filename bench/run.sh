@@ -433,7 +433,7 @@ mode="$ROUNDS rounds × ${DUR} s per side and setting"
   echo "| CPU used in 5 s idle (utime+stime) | ${idle_gw} ms + ${idle_host} ms | ${idle_pgw} ms + ${idle_psrv} ms |"
   echo
   echo "VmRSS, the target's measure, counts every page a process has mapped, shared or not, so the"
-  echo "library pages both rpcrest programs map (gRPC core, libstdc++, libcrypto, libc) count"
+  echo "library pages both rpcrest programs map (libc, zlib, libprotobuf-c, inih) count"
   echo "twice in rpcrest's sum; the peer's programs are static. PSS divides each shared page among"
   echo "the processes that map it (\`/proc/PID/smaps_rollup\`); private counts only the pages no"
   echo "other process maps."
