@@ -86,11 +86,12 @@ LIBS_GRPC_LINK = $(LIBS_GRPC)
 GRPC_LINK   ?= static
 GRPC_STATIC := grpc address_sorting upb gpr re2 cares
 ifeq ($(GRPC_LINK),static)
-  GRPC_LIBDIR = $(shell $(PKG_CONFIG) --variable=libdir grpc 2>/dev/null)
+  # The archives where the linker finds them (grpc.pc's libdir says /usr/lib;
+  # Debian's archives are in the multiarch folder next to libgrpc.a).
   ABSL_LIBS   = $(sort $(filter -labsl_%,$(LIBS_GRPC)))
-  GRPC_ARCHIVES = $(wildcard $(GRPC_STATIC:%=$(GRPC_LIBDIR)/lib%.a) \
-                             $(ABSL_LIBS:-l%=$(GRPC_LIBDIR)/lib%.a)) \
-                  $(shell $(CC) -print-file-name=libstdc++.a)
+  ARCHIVE_DIR = $(dir $(shell $(CC) -print-file-name=libgrpc.a))
+  GRPC_ARCHIVES = $(wildcard $(patsubst %,$(ARCHIVE_DIR)lib%.a,$(GRPC_STATIC) $(ABSL_LIBS:-l%=%)) \
+                             $(shell $(CC) -print-file-name=libstdc++.a))
   LIBS_GRPC_PROG = -Wl,-Bstatic $(GRPC_STATIC:%=-l%) \
                    -Wl,--start-group $(ABSL_LIBS) -Wl,--end-group -lstdc++ -Wl,-Bdynamic \
                    $(filter-out $(GRPC_STATIC:%=-l%) -labsl_%,$(LIBS_GRPC)) -lm -static-libgcc

@@ -668,10 +668,12 @@ static void test_a_name_whose_answer_changes(void **state)
     atomic_store(&name_port, dead_port());
     atomic_store(&name_port2, p1);
     atomic_store(&name_asked, 0);
-    gw_h2 *c = new_client_every("dns:///name.test:1", 200);
+    gw_h2 *c = new_client_every("dns:///name.test:1", 1000);
     gw_resolver *r = resolver_of(c);
+    await_generation_after(c, &u1, &u2, 0); /* the first answer, before any call asks */
 
-    /* the dead address first: refused, the call goes to u1 */
+    /* the dead address first: refused, the call goes to u1; the next
+     * resolution, 1 s after the first, is asked for by that failure alone */
     call_both(c, &u1, &u2);
     assert_true(u1.request_ended);
     assert_int_equal(atomic_load(&name_asked), 1);
