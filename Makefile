@@ -61,7 +61,8 @@ LIBS_SUP    = $(shell $(PKG_CONFIG) --libs inih libcrypto)
 # nghttp2, and GnuTLS, which libmicrohttpd maps anyway, does its TLS and
 # checks its PEM files (gateway/gw_tls_pem.c, gateway/gw_https.c).
 LIBS_HOST   = $(LIBS_GRPC_LINK) $(shell $(PKG_CONFIG) --libs libprotobuf-c inih libcrypto zlib) -ldl -lpthread
-LIBS_GW     = $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libnghttp2 zlib) -lm -lpthread
+LIBS_GW     = $(shell $(PKG_CONFIG) --libs libprotobuf-c libmicrohttpd gnutls inih jansson libnghttp2 zlib) -lm -lpthread \
+              -lresolv
 # The test programs link the library's PEM checks (OpenSSL's), which the
 # gateway replaces with its own (gateway/gw_tls_pem.c, GnuTLS).
 LIBS_TEST   = $(LIBS_GW) $(shell $(PKG_CONFIG) --libs libcrypto)

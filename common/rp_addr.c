@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,19 @@ int rp_addr_tcp(const char *addr, int localhost, struct sockaddr_storage *ss, so
         return 0;
     }
     return -1;
+}
+
+int rp_addr_dns_server(const char *server, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char with_port[INET6_ADDRSTRLEN + 16];
+    size_t n = strlen(server);
+    if (n == 0 || n > INET6_ADDRSTRLEN + 8)
+        return -1;
+    if (rp_addr_tcp(server, 0, ss, len) == 0)
+        return 0;
+    int bare_v6 = server[0] != '[' && strchr(server, ':');
+    snprintf(with_port, sizeof(with_port), bare_v6 ? "[%s]:53" : "%s:53", server);
+    return rp_addr_tcp(with_port, 0, ss, len);
 }
 
 int rp_addr_unix(const char *path, int abstract_at, struct sockaddr_un *sun, socklen_t *len)

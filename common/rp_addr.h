@@ -29,6 +29,14 @@ int rp_addr_split(const char *addr, char *host, size_t hostlen, int *port);
 int rp_addr_tcp(const char *addr, int localhost, struct sockaddr_storage *ss, socklen_t *len);
 
 /*
+ * The socket address of a DNS server as a gRPC target's authority writes
+ * it (dns://SERVER/NAME:PORT): "IP", "IP:PORT", "[IPV6]", "[IPV6]:PORT",
+ * or a bare IPv6 address; port 53 unless given.  Returns 0, or -1 if
+ * `server` is none of those (a name included).
+ */
+int rp_addr_dns_server(const char *server, struct sockaddr_storage *ss, socklen_t *len);
+
+/*
  * The socket address of the unix socket at `path`, and its length for
  * bind(2) or connect(2).  With `abstract_at`, "@NAME" is NAME in the
  * abstract namespace (as systemd's NOTIFY_SOCKET writes it).  Returns 0,

@@ -174,7 +174,7 @@ static int valid_target_address(const char *s, size_t len, int family)
 }
 
 /* A gRPC target rpcrest can dial: ipv4:/ipv6: address lists, unix: and
- * unix-abstract: paths, dns:[//AUTHORITY/]NAME:PORT, or NAME:PORT.  gRPC
+ * unix-abstract: paths, dns:[//SERVER/]NAME:PORT, or NAME:PORT.  gRPC
  * core takes more (and a port past 65535 modulo 65536): these are the
  * forms the README gives, each with a port it would dial as written. */
 static int valid_upstream(const char *value)
@@ -203,8 +203,15 @@ static int valid_upstream(const char *value)
         name = value + 4;
         if (strncmp(name, "//", 2) == 0) { /* an authority (the DNS server), then / */
             const char *slash = strchr(name + 2, '/');
-            if (!slash)
+            char server[80];
+            struct sockaddr_storage ss;
+            socklen_t sslen;
+            if (!slash || (size_t)(slash - name - 2) >= sizeof(server))
                 return 0;
+            memcpy(server, name + 2, (size_t)(slash - name - 2));
+            server[slash - name - 2] = '\0';
+            if (server[0] && rp_addr_dns_server(server, &ss, &sslen) < 0)
+                return 0; /* the server is an IP address, as gRPC's resolver takes it */
             name = slash + 1;
         }
     } else if (strstr(value, "://") || strchr(value, ',')) {
@@ -908,7 +915,8 @@ static int gateway_address_key(parse_ctx *ctx, const char *key, const char *valu
         if (!valid_upstream(value))
             fail(ctx, ctx->line, "upstream: '%s' is not a gRPC target: HOST:PORT, "
                                  "ipv4:ADDR:PORT[,ADDR:PORT…], ipv6:[ADDR]:PORT[,…], unix:PATH "
-                                 "or dns:///NAME:PORT (PORT 1-65535)", value);
+                                 "dns:///NAME:PORT or dns://DNS_SERVER_IP[:PORT]/NAME:PORT "
+                                 "(PORT 1-65535)", value);
         else
             set_string(ctx, &cfg->gateway.upstream, value);
     } else if (strcmp(key, "upstream_name") == 0) {

@@ -494,9 +494,13 @@ static int serve(const rp_config *cfg, gw_gen_source *src, gw_start *st, gw_sign
                                               : NULL;
     rp_log("listening on %s://%s with %d threads, upstream %s%s", hc.cert ? "https" : "http",
            cfg->gateway.listen, threads, target, tls ? " (TLS)" : "");
-    rp_log("calls: on each HTTP thread's own HTTP/2 connections to %s%s%s", target,
-           tls ? " (TLS)" : "", gw_resolver_name(resolver) ? ", its name resolved by the "
-                                                             "system's resolver" : "");
+    const char *dns_server = gw_resolver_dns_server(resolver);
+    rp_log("calls: on each HTTP thread's own HTTP/2 connections to %s%s%s%s", target,
+           tls ? " (TLS)" : "",
+           !gw_resolver_name(resolver) ? ""
+           : dns_server                ? ", its name resolved by the DNS server "
+                                       : ", its name resolved by the system's resolver",
+           gw_resolver_name(resolver) && dns_server ? dns_server : "");
     log_docs(&hc);
     int ready = rp_notify_ready(); /* to rpcrestd: listening, API loaded */
     if (ready < 0)

@@ -12,16 +12,20 @@
 #include "gw_resolve.h"
 
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <resolv.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rp_addr.h"
 #include "rp_log.h"
@@ -33,6 +37,9 @@ struct gw_resolver {
     char name[256];            /* a name's host part; "" for addresses */
     char port[8];
     int is_name;
+    char dns_server_text[80];  /* dns://SERVER/…: the server asked, "" for the system's */
+    struct sockaddr_storage dns_server;
+    socklen_t dns_server_len;  /* 0: the system's resolver (getaddrinfo) */
     atomic_uint generation;
     pthread_mutex_t lock;      /* the fields below */
     pthread_cond_t wake;
@@ -122,12 +129,14 @@ static int parse_target(gw_resolver *r)
             name = t + 4;
             if (strncmp(name, "//", 2) == 0) {
                 const char *slash = strchr(name + 2, '/');
-                if (!slash)
+                size_t len = slash ? (size_t)(slash - name - 2) : 0;
+                if (!slash || len >= sizeof(r->dns_server_text))
                     return -1;
-                if (slash > name + 2)
-                    rp_log("upstream %s: the DNS server %.*s is not asked: names resolve "
-                           "through the system's resolver (/etc/resolv.conf)", t,
-                           (int)(slash - name - 2), name + 2);
+                memcpy(r->dns_server_text, name + 2, len);
+                r->dns_server_text[len] = '\0';
+                if (len && rp_addr_dns_server(r->dns_server_text, &r->dns_server,
+                                              &r->dns_server_len) < 0)
+                    return -1;
                 name = slash + 1;
             }
         }
@@ -153,10 +162,139 @@ static int parse_target(gw_resolver *r)
     return 0;
 }
 
+/* ---- dns://SERVER/: the target's own DNS server, asked over UDP ------------------ */
+
+#define DNS_SERVER_TIMEOUT_MS 2000 /* per try */
+#define DNS_SERVER_TRIES 2
+
+/* Sends the query q[qlen] to r's server and waits for the answer with its
+ * id: its length in ans[anslen], or -1 with the reason in err. */
+static int ask_dns_server(const gw_resolver *r, const unsigned char *q, int qlen,
+                          unsigned char *ans, size_t anslen, char *err, size_t errlen)
+{
+    int fd = socket(r->dns_server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (const struct sockaddr *)&r->dns_server, r->dns_server_len) < 0) {
+        snprintf(err, errlen, "cannot ask the DNS server %s: %s", r->dns_server_text,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int got = -1, why = ETIMEDOUT;
+    for (int t = 0; t < DNS_SERVER_TRIES && got < 0 && why == ETIMEDOUT; t++) {
+        if (send(fd, q, (size_t)qlen, 0) < 0) {
+            why = errno;
+            break;
+        }
+        int64_t deadline = rp_monotonic_ms() + DNS_SERVER_TIMEOUT_MS;
+        for (int64_t left; got < 0 && (left = deadline - rp_monotonic_ms()) > 0;) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            if (poll(&p, 1, (int)left) <= 0)
+                continue;
+            ssize_t n = recv(fd, ans, anslen, 0);
+            if (n < 0 && errno != EINTR && errno != EAGAIN) {
+                why = errno; /* ECONNREFUSED: nothing listens there */
+                break;
+            }
+            if (n >= 12 && ans[0] == q[0] && ans[1] == q[1])
+                got = (int)n; /* else a stray or late datagram: wait on */
+        }
+    }
+    close(fd);
+    if (got < 0)
+        snprintf(err, errlen, "the DNS server %s does not answer: %s", r->dns_server_text,
+                 strerror(why));
+    return got;
+}
+
+/* Appends the addresses of r's name of `type` (ns_t_a or ns_t_aaaa) from
+ * its DNS server to addrs[*n].  0 (none is not an error: the server may
+ * have only the other type); -1 when the server cannot be asked or does not
+ * answer, -2 when its answer says no, each with the reason in err. */
+static int query_dns_server(const gw_resolver *r, int type, gw_address *addrs, size_t *n,
+                            char *err, size_t errlen)
+{
+    unsigned char q[NS_PACKETSZ], ans[4096];
+    int qlen = res_mkquery(ns_o_query, r->name, ns_c_in, type, NULL, 0, NULL, q, sizeof(q));
+    if (qlen < 12) {
+        snprintf(err, errlen, "its name does not resolve: not a DNS name");
+        return -2;
+    }
+    int len = ask_dns_server(r, q, qlen, ans, sizeof(ans), err, errlen);
+    if (len < 0)
+        return -1;
+    ns_msg msg;
+    if (ns_initparse(ans, len, &msg) < 0) {
+        snprintf(err, errlen, "the DNS server %s's answer cannot be read", r->dns_server_text);
+        return -2;
+    }
+    int rcode = ns_msg_getflag(msg, ns_f_rcode);
+    if (rcode != ns_r_noerror) {
+        snprintf(err, errlen, "its name does not resolve: the DNS server %s answers %s",
+                 r->dns_server_text, rcode == ns_r_nxdomain ? "that there is no such name"
+                                     : rcode == ns_r_servfail ? "SERVFAIL" : "an error");
+        return -2;
+    }
+    uint16_t port = (uint16_t)atoi(r->port);
+    for (int i = 0; i < ns_msg_count(msg, ns_s_an) && *n < GW_RESOLVE_MAX_ADDRS; i++) {
+        ns_rr rr;
+        if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+            break;
+        if (ns_rr_class(rr) != ns_c_in || (int)ns_rr_type(rr) != type) /* a CNAME, say */
+            continue;
+        gw_address a = {0};
+        if (type == ns_t_a && ns_rr_rdlen(rr) == 4) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&a.sa;
+            sin->sin_family = AF_INET;
+            sin->sin_port = htons(port);
+            memcpy(&sin->sin_addr, ns_rr_rdata(rr), 4);
+            a.len = sizeof(*sin);
+        } else if (type == ns_t_aaaa && ns_rr_rdlen(rr) == 16) {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.sa;
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons(port);
+            memcpy(&sin6->sin6_addr, ns_rr_rdata(rr), 16);
+            a.len = sizeof(*sin6);
+        } else {
+            continue;
+        }
+        int seen = 0;
+        for (size_t k = 0; k < *n && !seen; k++)
+            seen = addrs[k].len == a.len && memcmp(&addrs[k].sa, &a.sa, a.len) == 0;
+        if (!seen) {
+            describe(&a);
+            addrs[(*n)++] = a;
+        }
+    }
+    return 0;
+}
+
+/* r's name from its own DNS server: its IPv4 addresses, then its IPv6 ones
+ * (not asked for when the server did not answer the first question). */
+static size_t resolve_with_server(const gw_resolver *r, gw_address *addrs, char *err,
+                                  size_t errlen)
+{
+    size_t n = 0;
+    char err6[200] = "";
+    int rc4 = query_dns_server(r, ns_t_a, addrs, &n, err, errlen);
+    int rc6 = rc4 == -1 ? -1 : query_dns_server(r, ns_t_aaaa, addrs, &n, err6, sizeof(err6));
+    if (n > 0)
+        return n;
+    if (rc4 == 0 && rc6 < 0)
+        snprintf(err, errlen, "%s", err6);
+    else if (rc4 == 0)
+        snprintf(err, errlen, "its name does not resolve: the DNS server %s has no IPv4 or "
+                 "IPv6 address for it", r->dns_server_text);
+    return 0;
+}
+
 /* One resolution of r's name into addrs (each once, in getaddrinfo's
- * order).  Returns how many, or 0 with the reason in err[errlen]. */
+ * order, or the server's).  Returns how many, or 0 with the reason in
+ * err[errlen]. */
 static size_t resolve_name(const gw_resolver *r, gw_address *addrs, char *err, size_t errlen)
 {
+    if (r->dns_server_len)
+        return resolve_with_server(r, addrs, err, errlen);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
     struct addrinfo *list = NULL;
@@ -365,6 +503,11 @@ const char *gw_resolver_authority(const gw_resolver *r)
 const char *gw_resolver_name(const gw_resolver *r)
 {
     return r->is_name ? r->name : NULL;
+}
+
+const char *gw_resolver_dns_server(const gw_resolver *r)
+{
+    return r->is_name && r->dns_server_len ? r->dns_server_text : NULL;
 }
 
 unsigned gw_resolver_generation(const gw_resolver *r)

@@ -2,12 +2,14 @@
  * gw_resolve.h -- the upstream's addresses, for the HTTP threads' own
  * connections (gw_h2): a gRPC target taken apart once (unix:PATH,
  * unix-abstract:NAME, ipv4:/ipv6: lists, IP:PORT), or a name
- * (dns:[//SERVER/]NAME:PORT, NAME:PORT) resolved by the system's resolver
- * (getaddrinfo, /etc/hosts and resolv.conf) on a thread of its own: at
- * once, and again when a client asks (a connection to one of its
- * addresses failed), no sooner than the resolver's interval after the
- * last answer, or after a backoff when the name did not resolve.  One resolver serves every HTTP
- * thread; each copies the list when its generation changes.
+ * (dns:///NAME:PORT, NAME:PORT) resolved by the system's resolver
+ * (getaddrinfo, /etc/hosts and resolv.conf), or by SERVER alone for
+ * dns://SERVER/NAME:PORT (A and AAAA queries over UDP), on a thread of
+ * its own: at once, and again when a client asks (a connection to one of
+ * its addresses failed), no sooner than the resolver's interval after the
+ * last answer, or after a backoff when the name did not resolve.  One
+ * resolver serves every HTTP thread; each copies the list when its
+ * generation changes.
  *
  * Thread-safe, except gw_resolver_new and gw_resolver_free.
  */
@@ -68,6 +70,10 @@ const char *gw_resolver_authority(const gw_resolver *r);
 /* The name a certificate must carry for a name's target (also its SNI), or
  * NULL: each address its own (gw_address.host). */
 const char *gw_resolver_name(const gw_resolver *r);
+
+/* The DNS server a dns://SERVER/ target names (as written), or NULL: the
+ * system's resolver (or no name at all). */
+const char *gw_resolver_dns_server(const gw_resolver *r);
 
 /* The generation of the current answer: 0 while the first one is awaited,
  * then one more each time the addresses change or a name fails to

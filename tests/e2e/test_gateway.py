@@ -505,6 +505,50 @@ def echo_handler(request, context):
     return request
 
 
+class DnsServer:
+    """A DNS server on a UDP port of 127.0.0.1 that answers `name`'s A
+    question with 127.0.0.1, its AAAA question with no record, and any
+    other name with NXDOMAIN; `questions` lists (name, type) as asked."""
+
+    def __init__(self, name):
+        self.name = name
+        self.questions = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def reply(self, q):
+        at, labels = 12, []
+        while at < len(q) and q[at]:
+            labels.append(q[at + 1:at + 1 + q[at]].decode("ascii", "replace"))
+            at += 1 + q[at]
+        qtype = int.from_bytes(q[at + 1:at + 3], "big")
+        name = ".".join(labels)
+        self.questions.append((name, qtype))
+        known = name == self.name
+        answers = 1 if known and qtype == 1 else 0
+        head = q[:2] + bytes([0x81, 0x80 if known else 0x83, 0, 1, 0, answers, 0, 0, 0, 0])
+        rr = bytes([0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 127, 0, 0, 1]) if answers else b""
+        return head + q[12:at + 5] + rr
+
+    def serve(self):
+        while not self.stopping.is_set():
+            try:
+                q, peer = self.sock.recvfrom(512)
+            except socket.timeout:
+                continue
+            self.sock.sendto(self.reply(q), peer)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
 class Gateway:
     """rpcrest-gateway alone, with an INI of its own in a temp folder: its
     upstream is 127.0.0.1:host_port, where the test may or may not run
@@ -670,6 +714,28 @@ class GatewayAlone(GatewayAssertions):
             return status == 503 and json.loads(data)["message"] == theirs
         self.assertTrue(harness.wait_until(passed_through, 10, 0.1),
                         "%s; log:\n%s" % (answers[-3:], self.gateway.log()))
+
+    def test_upstream_named_through_its_own_dns_server(self):
+        """upstream = dns://SERVER/NAME:PORT: SERVER alone resolves NAME (a
+        Consul agent's DNS interface, say), not /etc/hosts or resolv.conf."""
+        dns = DnsServer("echo.rpcrest.test")
+        self.addCleanup(dns.stop)
+        self.gateway = Gateway("2")
+        with open(self.gateway.ini) as f:
+            text = f.read()
+        with open(self.gateway.ini, "w") as f:
+            f.write(text.replace("timeout = 2", "timeout = 2\nupstream = dns://127.0.0.1:%d/"
+                                 "echo.rpcrest.test:%d" % (dns.port, self.gateway.host_port)))
+        self.gateway.start()
+        self.stand_in(echo_handler)
+        self.assertTrue(harness.wait_until(lambda: self.timed_echo("named")[0] == 200, 10, 0.05),
+                        self.gateway.log())
+        status, _, data, _ = self.timed_echo("named")
+        self.assertEqual((status, json.loads(data)), (200, {"value": "named"}))
+        self.assertIn("its name resolved by the DNS server 127.0.0.1:%d" % dns.port,
+                      self.gateway.log())
+        self.assertIn(("echo.rpcrest.test", 1), dns.questions)   # A
+        self.assertIn(("echo.rpcrest.test", 28), dns.questions)  # AAAA
 
     def test_upstream_goes_away(self):
         gw = self.start(timeout="2")

@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -729,6 +730,152 @@ static void test_a_name_whose_answer_changes(void **state)
     upstream_stop(&u2);
 }
 
+/* ---- a DNS server of the test's own (dns://SERVER/NAME:PORT) ---------------------- */
+
+/* Answers "svc.test" A with 127.0.0.1 and AAAA with nothing, any other
+ * name with NXDOMAIN; counts the questions. */
+typedef struct dns_server {
+    int fd, port;
+    pthread_t thread;
+    atomic_int stop, asked_a, asked_aaaa;
+} dns_server;
+
+/* The reply to the query q[n] in r (n_r bytes), or 0 to ignore it. */
+static size_t dns_reply(dns_server *d, const uint8_t *q, size_t n, uint8_t *r)
+{
+    char name[256];
+    size_t at = 12, used = 0;
+    if (n < 12)
+        return 0;
+    while (at < n && q[at] && q[at] < 64 && at + 1 + q[at] < n && used + q[at] + 1 < sizeof(name)) {
+        if (used)
+            name[used++] = '.';
+        memcpy(name + used, q + at + 1, q[at]);
+        used += q[at];
+        at += 1u + q[at];
+    }
+    if (at + 5 > n || q[at] != 0)
+        return 0;
+    name[used] = '\0';
+    int type = (q[at + 1] << 8) | q[at + 2];
+    size_t qend = at + 5;
+    atomic_fetch_add(type == 1 ? &d->asked_a : &d->asked_aaaa, 1);
+    memcpy(r, q, qend);
+    int known = strcmp(name, "svc.test") == 0, answers = known && type == 1;
+    r[2] = 0x81;                  /* QR, RD */
+    r[3] = known ? 0x80 : 0x83;   /* RA; NXDOMAIN */
+    r[6] = 0, r[7] = (uint8_t)answers;
+    r[8] = r[9] = r[10] = r[11] = 0;
+    if (!answers)
+        return qend;
+    static const uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 127, 0, 0, 1};
+    memcpy(r + qend, rr, sizeof(rr));
+    return qend + sizeof(rr);
+}
+
+static void *dns_serve(void *arg)
+{
+    dns_server *d = arg;
+    while (!atomic_load(&d->stop)) {
+        struct pollfd p = {.fd = d->fd, .events = POLLIN};
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        uint8_t q[512], r[600];
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof(from);
+        ssize_t n = recvfrom(d->fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fromlen);
+        size_t len = n > 0 ? dns_reply(d, q, (size_t)n, r) : 0;
+        if (len)
+            sendto(d->fd, r, len, 0, (struct sockaddr *)&from, fromlen);
+    }
+    return NULL;
+}
+
+static void dns_server_start(dns_server *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    assert_int_equal(bind(d->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(d->fd, (struct sockaddr *)&a, &alen), 0);
+    d->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&d->thread, NULL, dns_serve, d), 0);
+}
+
+static void dns_server_stop(dns_server *d)
+{
+    atomic_store(&d->stop, 1);
+    pthread_join(d->thread, NULL);
+    close(d->fd);
+}
+
+/* One call to /t.S/M on c, served by u; the outcome. */
+static outcome call_once(gw_h2 *c, upstream *u)
+{
+    outcome o = {0};
+    gw_buf wire = {0};
+    assert_int_equal(gw_h2_unary(c, "/t.S/M", &wire, NULL, 0, 5000, on_done, &o), 0);
+    for (int i = 0; i < 500 && !o.done; i++)
+        round_trip(c, u);
+    assert_true(o.done);
+    return o;
+}
+
+/* dns://SERVER/NAME:PORT asks SERVER (A, then AAAA), not the system's
+ * resolver; a name it does not know, and a server that does not answer,
+ * fail the calls saying so. */
+static void test_a_name_from_its_own_dns_server(void **state)
+{
+    (void)state;
+    dns_server d;
+    dns_server_start(&d);
+    upstream u;
+    upstream_start(&u);
+    int port = upstream_listen_tcp(&u);
+    atomic_store(&name_asked, 0);
+    char target[96];
+    snprintf(target, sizeof(target), "dns://127.0.0.1:%d/svc.test:%d", d.port, port);
+    gw_h2 *c = new_client(target);
+    outcome o = call_once(c, &u);
+    assert_int_equal(o.status, GRPC_STATUS_OK);
+    char want[96];
+    snprintf(want, sizeof(want), "\n:authority: svc.test:%d\n", port);
+    assert_non_null(strstr(u.headers, want));
+    assert_int_equal(atomic_load(&d.asked_a), 1);
+    assert_int_equal(atomic_load(&d.asked_aaaa), 1);
+    assert_int_equal(atomic_load(&name_asked), 0); /* not getaddrinfo */
+    free_client(c);
+
+    snprintf(target, sizeof(target), "dns://127.0.0.1:%d/nosuch.test:%d", d.port, port);
+    c = new_client(target);
+    o = call_once(c, &u);
+    assert_int_equal(o.status, GRPC_STATUS_UNAVAILABLE);
+    char expect[200];
+    snprintf(expect, sizeof(expect), "cannot connect to the upstream: its name does not resolve: "
+             "the DNS server 127.0.0.1:%d answers that there is no such name", d.port);
+    assert_string_equal(o.message, expect);
+    free_client(c);
+
+    int dead = dead_port(); /* no UDP socket there either, as likely as not: refused */
+    snprintf(target, sizeof(target), "dns://[::1]:%d/svc.test:%d", dead, port);
+    c = new_client(target);
+    o = call_once(c, &u);
+    assert_int_equal(o.status, GRPC_STATUS_UNAVAILABLE);
+    snprintf(expect, sizeof(expect), "cannot connect to the upstream: the DNS server [::1]:%d "
+             "does not answer: ", dead);
+    assert_memory_equal(o.message, expect, strlen(expect));
+    free_client(c);
+
+    char err[256];
+    assert_null(gw_resolver_new("dns://dns.example/svc.test:1", INTERVAL, err, sizeof(err)));
+    gw_resolver *r = gw_resolver_new("dns://::1/svc.test:1", INTERVAL, err, sizeof(err));
+    assert_non_null(r); /* a bare IPv6 server, port 53 */
+    gw_resolver_free(r);
+    upstream_stop(&u);
+    dns_server_stop(&d);
+}
+
 /* What a target gives: addresses in order (at most GW_RESOLVE_MAX_ADDRS),
  * the authority, the name for TLS; a name's first answer comes from its
  * thread (localhost: /etc/hosts, no DNS server asked). */
@@ -969,6 +1116,7 @@ int main(void)
         cmocka_unit_test(test_resolver_addresses),
         cmocka_unit_test(test_a_name_that_resolves_later),
         cmocka_unit_test(test_a_name_whose_answer_changes),
+        cmocka_unit_test(test_a_name_from_its_own_dns_server),
         cmocka_unit_test(test_call_without_failures),
         cmocka_unit_test(test_request_id_indexed_once_per_connection),
         cmocka_unit_test(test_frames_written_from_nghttp2_when_nothing_can_be_gathered),

@@ -2,7 +2,7 @@
  * test_rp_addr.c -- common/rp_addr.c's unix socket addresses: a path that
  * fits, one byte too many, an abstract name; each one bound and connected
  * to with the length given; and systemd's NOTIFY_SOCKET reached through
- * them (common/rp_notify.c).
+ * them (common/rp_notify.c); a target's DNS server (dns://SERVER/).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +130,47 @@ static void test_notify_socket(void **state)
     assert_int_equal(rp_notify_systemd("READY=1"), 0);
 }
 
+/* dns://SERVER/: an IP address, with port 53 unless given. */
+static void test_dns_server(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *server;
+        int family, port;
+        const char *ip;
+    } good[] = {{"8.8.8.8", AF_INET, 53, "8.8.8.8"},
+                {"127.0.0.1:8600", AF_INET, 8600, "127.0.0.1"},
+                {"[::1]", AF_INET6, 53, "::1"},
+                {"[::1]:5353", AF_INET6, 5353, "::1"},
+                {"fe80::1", AF_INET6, 53, "fe80::1"}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = 0;
+        assert_int_equal(rp_addr_dns_server(good[i].server, &ss, &len), 0);
+        assert_int_equal(ss.ss_family, good[i].family);
+        char ip[64];
+        const void *a = good[i].family == AF_INET
+                            ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
+                            : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+        in_port_t port = good[i].family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                   : ((struct sockaddr_in6 *)&ss)->sin6_port;
+        assert_non_null(inet_ntop(good[i].family, a, ip, sizeof(ip)));
+        assert_string_equal(ip, good[i].ip);
+        assert_int_equal(ntohs(port), good[i].port);
+        assert_int_equal(len, good[i].family == AF_INET ? sizeof(struct sockaddr_in)
+                                                        : sizeof(struct sockaddr_in6));
+    }
+    static const char *const bad[] = {"", "ns.example", "8.8.8.8:", "8.8.8.8:0",
+                                      "8.8.8.8:65536", "[::1", "::1]:53", "1.2.3.4.5",
+                                      "localhost"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        if (rp_addr_dns_server(bad[i], &ss, &len) == 0)
+            fail_msg("'%s' was taken", bad[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +178,7 @@ int main(void)
         cmocka_unit_test(test_longest_path_and_one_byte_more),
         cmocka_unit_test(test_abstract_name),
         cmocka_unit_test(test_notify_socket),
+        cmocka_unit_test(test_dns_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -712,7 +712,8 @@ static void test_upstream(void **state)
         "dns:///rpc.internal:5505", "ipv4:127.0.0.1:6000", "unix:/run/rpcrest/host.sock",
         "localhost:5505", "ipv4:127.0.0.1:1,10.0.0.2:65535", "ipv6:[::1]:7000,[fe80::1]:7001",
         "dns://8.8.8.8:53/rpc.internal:443", "dns:rpc.internal:80", "[::1]:5505",
-        "unix-abstract:rpcrest", "10.1.2.3:5505"};
+        "unix-abstract:rpcrest", "10.1.2.3:5505", "dns://127.0.0.1/svc.consul:50051",
+        "dns://[::1]:8600/svc.consul:50051", "dns://::1/svc.consul:50051"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         rp_config *cfg = load_value(f, "gateway", "upstream", good[i]);
         assert_string_equal(cfg->gateway.upstream, good[i]);
@@ -728,6 +729,8 @@ static void test_upstream(void **state)
     static const char *const bad[] = {
         "127.0.0.1:99999", "127.0.0.1", "127.0.0.1:0", "http://127.0.0.1:5505",
         "dns:///rpc.internal", "dns://8.8.8.8/", "ipv4:127.0.0.1:1,", "ipv4:", "unix:",
+        /* the DNS server is an IP address, as gRPC's resolver takes it */
+        "dns://ns.example/rpc.internal:443", "dns://8.8.8.8:99999/rpc.internal:443",
         "127.0.0.1:1,127.0.0.1:2", "ipv6:[::1]", "host:port", "[::1:5505",
         /* gRPC's ipv4: takes IPv4 addresses only, ipv6: [IPv6] ones only */
         "ipv6:127.0.0.1:5505", "ipv4:localhost:5505", "ipv6:::1:5505", "ipv4:[::1]:5505"};
