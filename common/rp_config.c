@@ -30,6 +30,7 @@
 
 #include "rp_addr.h"
 #include "rp_metadata.h"
+#include "rp_utf8.h"
 
 #define SERVICE_PREFIX "service."
 
@@ -1073,6 +1074,22 @@ static void gateway_status_metadata(parse_ctx *ctx, const char *value)
         *p = (char)tolower((unsigned char)*p);
 }
 
+/* [gateway] openapi_title, openapi_version: the OpenAPI document's
+ * info.title and info.version, UTF-8 text without control characters. */
+static void gateway_openapi_info(parse_ctx *ctx, const char *key, char **slot,
+                                 const char *value)
+{
+    size_t n = strlen(value);
+    int ok = n > 0 && n <= 200 && rp_utf8_valid((const uint8_t *)value, n);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)value[i] >= 0x20 && value[i] != 0x7f;
+    if (ok)
+        set_string(ctx, slot, value);
+    else
+        fail(ctx, ctx->line, "%s: '%s' is not 1 to 200 bytes of UTF-8 text without control "
+                             "characters", key, value);
+}
+
 /* 1 if s is an origin as a browser sends it in Origin: http:// or https://,
  * then a host (and port) of printable characters, without a path. */
 static int origin_ok(const char *s)
@@ -1135,6 +1152,10 @@ static int gateway_api_key(parse_ctx *ctx, const char *key, const char *value)
         gateway_reply_headers(ctx, value);
     } else if (strcmp(key, "status_metadata") == 0) {
         gateway_status_metadata(ctx, value);
+    } else if (strcmp(key, "openapi_title") == 0) {
+        gateway_openapi_info(ctx, key, &ctx->cfg->gateway.openapi_title, value);
+    } else if (strcmp(key, "openapi_version") == 0) {
+        gateway_openapi_info(ctx, key, &ctx->cfg->gateway.openapi_version, value);
     } else if (strcmp(key, "cors_origins") == 0) {
         gateway_cors_origins(ctx, value);
     } else {
@@ -1193,7 +1214,7 @@ static void key_gateway(parse_ctx *ctx, const char *key, const char *value)
         "json_ignore_unknown_fields",
         "json_emit_defaults", "json_proto_names", "json_enum_numbers", "metrics", "access_log",
         "access_log_format", "cert", "key", "upstream_ca", "upstream_cert", "upstream_key",
-        "upstream_name", "upstream_dns_interval", NULL};
+        "upstream_name", "upstream_dns_interval", "openapi_title", "openapi_version", NULL};
     unknown_key(ctx, "gateway", key, own);
 }
 
@@ -1900,6 +1921,8 @@ void rp_config_free(rp_config *cfg)
     free(cfg->gateway.listen);
     free(cfg->gateway.upstream);
     free(cfg->gateway.upstream_name);
+    free(cfg->gateway.openapi_title);
+    free(cfg->gateway.openapi_version);
     free_list(cfg->gateway.descriptors, cfg->gateway.n_descriptors);
     free_list(cfg->gateway.services, cfg->gateway.n_services);
     free_list(cfg->gateway.forward_headers, cfg->gateway.n_forward_headers);

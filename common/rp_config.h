@@ -140,6 +140,8 @@ typedef struct rp_config {
         int auto_map;          /* POST /pkg.Service/Method for unannotated methods */
         int docs;              /* GET /openapi.json and the console at /docs; by default
                                 * on for a loopback listen address, off otherwise */
+        char *openapi_title;   /* the OpenAPI document's info.title; NULL: "rpcrest" */
+        char *openapi_version; /* its info.version; NULL: "1" */
         char **descriptors;    /* FileDescriptorSet files, absolute */
         size_t n_descriptors;
         char **cors_origins;   /* origins whose browsers may call (CORS), exactly as sent in

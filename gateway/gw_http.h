@@ -45,6 +45,8 @@ typedef struct gw_http_config {
     gw_json_options json;
     int docs;               /* serve /openapi.json and the console at /docs */
     const char *docs_dir;   /* the console's files (Swagger UI and its index page) */
+    const char *openapi_title;   /* the document's info.title, or NULL: "rpcrest" */
+    const char *openapi_version; /* its info.version, or NULL: "1" */
     gw_metrics *metrics;    /* borrowed: counts requests and answers GET /metrics; NULL: off */
     gw_access *access;      /* borrowed: the access log, or NULL */
     struct gw_resolver *loop_upstream; /* borrowed: the upstream's addresses; each HTTP

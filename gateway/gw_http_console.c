@@ -102,7 +102,9 @@ static enum MHD_Result send_openapi(gw_request *req)
         return gw_http_send_error(req, 503, GRPC_STATUS_UNAVAILABLE,
                                   "the gateway has not loaded the upstream's API yet");
     gw_openapi_options opt = {.proto_names = req->http->cfg.json.proto_names,
-                              .enum_numbers = req->http->cfg.json.enum_numbers};
+                              .enum_numbers = req->http->cfg.json.enum_numbers,
+                              .title = req->http->cfg.openapi_title,
+                              .version = req->http->cfg.openapi_version};
     const uint8_t *doc;
     size_t len;
     if (gw_openapi_get(req->gen, &opt, &doc, &len) < 0)

@@ -268,6 +268,8 @@ static gw_http_config http_config(const rp_config *cfg, int threads, const gw_st
         },
         .docs = cfg->gateway.docs,
         .docs_dir = RPCREST_CONSOLE_DIR,
+        .openapi_title = cfg->gateway.openapi_title,
+        .openapi_version = cfg->gateway.openapi_version,
         .metrics = metrics,
         .access = access,
     };

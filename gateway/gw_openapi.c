@@ -1121,7 +1121,8 @@ static json_t *document(const gw_gen *g, const gw_openapi_options *opt, oa_ctx *
     c->shapes = json_object();
     c->opt = opt;
     put_str(doc, "openapi", "3.0.3");
-    json_t *info = json_pack("{s:s,s:s}", "title", "rpcrest", "version", "1");
+    json_t *info = json_pack("{s:s,s:s}", "title", opt->title ? opt->title : "rpcrest",
+                             "version", opt->version ? opt->version : "1");
     gw_buf d = GW_BUF_INIT;
     gw_buf_printf(&d, "The REST/JSON API that rpcrest-gateway serves now, described from the "
                       "API it loaded (%s).  Errors answer with an HTTP status that follows the "

@@ -17,6 +17,8 @@
 typedef struct gw_openapi_options {
     int proto_names;  /* [gateway] json_proto_names: replies use "user_id" */
     int enum_numbers; /* [gateway] json_enum_numbers: replies print enums' numbers */
+    const char *title;   /* info.title ([gateway] openapi_title); NULL: "rpcrest" */
+    const char *version; /* info.version ([gateway] openapi_version); NULL: "1" */
 } gw_openapi_options;
 
 /*

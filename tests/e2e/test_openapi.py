@@ -421,6 +421,14 @@ class DocsKeyTest(SupervisorCase):
         self.assertNotIn("int64Value", p)
         self.assertRegex(r.log(), r"API console on http://127\.0\.0\.1:%d/docs" % r.http_port)
 
+    def test_title_and_version(self):
+        """openapi_title and openapi_version: the document's info; rpcrest's
+        own ("rpcrest", "1") otherwise."""
+        r = self.rpcrest(gateway={"openapi_title": "Bücher-API", "openapi_version": "2.1.0"})
+        info = fetch_document(r)["info"]
+        self.assertEqual((info["title"], info["version"]), ("Bücher-API", "2.1.0"))
+        self.assertIn("description", info)
+
 
 class ReloadTest(SupervisorCase, DocumentCheck):
     def test_reload_adding_a_service_changes_the_document(self):

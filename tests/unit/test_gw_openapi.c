@@ -628,6 +628,21 @@ static void test_kept_with_the_generation(void **state)
     assert_string_equal(str(at(c, "1", "type", NULL)), "integer");
     json_decref(d);
     gw_buf_free(&text);
+    /* info: rpcrest's own title and version, or [gateway] openapi_title/_version's */
+    assert_int_equal(gw_openapi_build(&gen, &opt, &text), 0);
+    d = json_loadb((const char *)text.data, text.len, 0, NULL);
+    assert_string_equal(str(at(d, "info", "title", NULL)), "rpcrest");
+    assert_string_equal(str(at(d, "info", "version", NULL)), "1");
+    json_decref(d);
+    gw_buf_free(&text);
+    gw_openapi_options named = {.title = "Bücher \"API\"", .version = "2.1.0"};
+    assert_int_equal(gw_openapi_build(&gen, &named, &text), 0);
+    d = json_loadb((const char *)text.data, text.len, 0, NULL);
+    assert_non_null(d);
+    assert_string_equal(str(at(d, "info", "title", NULL)), "Bücher \"API\"");
+    assert_string_equal(str(at(d, "info", "version", NULL)), "2.1.0");
+    json_decref(d);
+    gw_buf_free(&text);
 }
 
 /* Methods p0.S/Call … and, second, q.S/Call2, each with a POST binding:

@@ -615,6 +615,35 @@ static void test_gateway_status_metadata(void **state)
                        "status_metadata: 'x-code-bin': a -bin key holds bytes, not a status");
 }
 
+/* [gateway] openapi_title, openapi_version: UTF-8 text for the OpenAPI
+ * document's info; NULL (rpcrest's own) unless set. */
+static void test_gateway_openapi_info(void **state)
+{
+    fixture *f = *state;
+    rp_config *cfg = load_value(f, "gateway", "openapi_title", "Bücher-API (intern)");
+    assert_string_equal(cfg->gateway.openapi_title, "Bücher-API (intern)");
+    assert_null(cfg->gateway.openapi_version);
+    rp_config_free(cfg);
+    cfg = load_value(f, "gateway", "openapi_version", "2.1.0");
+    assert_string_equal(cfg->gateway.openapi_version, "2.1.0");
+    assert_null(cfg->gateway.openapi_title);
+    rp_config_free(cfg);
+    static const char *const bad[] = {"", "a\x01b", "caf\xe9", "x\x7f"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[200];
+        snprintf(want, sizeof(want), "openapi_title: '%s' is not 1 to 200 bytes of UTF-8 text "
+                 "without control characters", bad[i]);
+        expect_value_error(f, "gateway", "openapi_title", bad[i], want);
+    }
+    char longest[202];
+    memset(longest, 'v', 201);
+    longest[201] = '\0';
+    char want[400];
+    snprintf(want, sizeof(want), "openapi_version: '%s' is not 1 to 200 bytes of UTF-8 text "
+             "without control characters", longest);
+    expect_value_error(f, "gateway", "openapi_version", longest, want);
+}
+
 static void test_gateway_cors(void **state)
 {
     fixture *f = *state;
@@ -1306,6 +1335,7 @@ int main(void)
         T(test_gateway_cors),
         T(test_gateway_reply_headers),
         T(test_gateway_status_metadata),
+        T(test_gateway_openapi_info),
         T(test_gateway_switches),
         T(test_upstream),
         T(test_gateway_target_defaults_to_the_host),

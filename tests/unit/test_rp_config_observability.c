@@ -136,7 +136,7 @@ static void test_unknown_gateway_key_lists_the_new_ones(void **state)
                  "json_emit_defaults, json_proto_names, json_enum_numbers, metrics, access_log, "
                  "access_log_format, "
                  "cert, key, upstream_ca, upstream_cert, upstream_key, upstream_name, "
-                 "upstream_dns_interval, restart, "
+                 "upstream_dns_interval, openapi_title, openapi_version, restart, "
                  "backoff_initial, backoff_max, backoff_multiplier, backoff_jitter, "
                  "start_seconds, start_retries, ready_timeout, stop_timeout)");
 }
