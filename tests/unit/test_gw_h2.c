@@ -732,8 +732,10 @@ static void test_a_name_whose_answer_changes(void **state)
 
 /* ---- a DNS server of the test's own (dns://SERVER/NAME:PORT) ---------------------- */
 
-/* Answers "svc.test" A with 127.0.0.1 and AAAA with nothing, any other
- * name with NXDOMAIN; counts the questions. */
+/* Answers "svc.test" A with 127.0.0.1 and AAAA with nothing, "bare.test"
+ * with no record at all, "broken.test" with SERVFAIL, "garbled.test" with
+ * an answer record cut short, any other name with NXDOMAIN; counts the
+ * questions. */
 typedef struct dns_server {
     int fd, port;
     pthread_t thread;
@@ -761,13 +763,19 @@ static size_t dns_reply(dns_server *d, const uint8_t *q, size_t n, uint8_t *r)
     size_t qend = at + 5;
     atomic_fetch_add(type == 1 ? &d->asked_a : &d->asked_aaaa, 1);
     memcpy(r, q, qend);
-    int known = strcmp(name, "svc.test") == 0, answers = known && type == 1;
-    r[2] = 0x81;                  /* QR, RD */
-    r[3] = known ? 0x80 : 0x83;   /* RA; NXDOMAIN */
+    int known = strcmp(name, "svc.test") == 0 || strcmp(name, "bare.test") == 0 ||
+                strcmp(name, "garbled.test") == 0;
+    int answers = (strcmp(name, "svc.test") == 0 && type == 1) || strcmp(name, "garbled.test") == 0;
+    r[2] = 0x81; /* QR, RD */
+    r[3] = strcmp(name, "broken.test") == 0 ? 0x82 /* RA; SERVFAIL */
+           : known                          ? 0x80 /* RA */
+                                            : 0x83; /* RA; NXDOMAIN */
     r[6] = 0, r[7] = (uint8_t)answers;
     r[8] = r[9] = r[10] = r[11] = 0;
     if (!answers)
         return qend;
+    if (strcmp(name, "garbled.test") == 0)
+        return qend + 3; /* the record's name and half its type */
     static const uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 127, 0, 0, 1};
     memcpy(r + qend, rr, sizeof(rr));
     return qend + sizeof(rr);
@@ -856,6 +864,27 @@ static void test_a_name_from_its_own_dns_server(void **state)
              "the DNS server 127.0.0.1:%d answers that there is no such name", d.port);
     assert_string_equal(o.message, expect);
     free_client(c);
+
+    static const struct {
+        const char *name, *says;
+    } refusals[] = {
+        {"bare.test", "its name does not resolve: the DNS server %s has no IPv4 or IPv6 "
+                      "address for it"},
+        {"broken.test", "its name does not resolve: the DNS server %s answers SERVFAIL"},
+        {"garbled.test", "the DNS server %s's answer cannot be read"},
+    };
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        char server[32], says[160];
+        snprintf(server, sizeof(server), "127.0.0.1:%d", d.port);
+        snprintf(target, sizeof(target), "dns://%s/%s:%d", server, refusals[i].name, port);
+        c = new_client(target);
+        o = call_once(c, &u);
+        assert_int_equal(o.status, GRPC_STATUS_UNAVAILABLE);
+        snprintf(says, sizeof(says), refusals[i].says, server);
+        snprintf(expect, sizeof(expect), "cannot connect to the upstream: %s", says);
+        assert_string_equal(o.message, expect);
+        free_client(c);
+    }
 
     int dead = dead_port(); /* no UDP socket there either, as likely as not: refused */
     snprintf(target, sizeof(target), "dns://[::1]:%d/svc.test:%d", dead, port);
