@@ -198,12 +198,25 @@ done > "$raw/rest-1024-vs-64.txt"
 
 say "gRPC echo via h2load: rpcrest-host and the peer's server, alternating rounds"
 h2r=$ROUNDS; [[ $h2r -gt 3 ]] && h2r=3
-: > "$raw/h2load-host.txt"
-: > "$raw/h2load-peer.txt"
+cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
+# h2load_round SIDE PORT SERVER_PID C:M: one h2load-grpc.sh round, its output to
+# h2load-SIDE.txt, and to h2load-cpu-SIDE.txt "C M SERVER_TICKS CLIENT_TICKS CALLS": the CPU
+# the server and the client (h2load, reaped through this shell: cutime + cstime) spent on it.
+h2load_round() {
+  local s0 c0 out calls
+  s0=$(cpu_ticks "$3") c0=$(awk '{print $16 + $17}' /proc/$$/stat)
+  out=$("$BENCH_DIR/h2load-grpc.sh" -u "http://127.0.0.1:$2" -d "$DUR" -r 1 -x "$4")
+  printf '%s\n' "$out" >> "$raw/h2load-$1.txt"
+  calls=$(sed -n 's/.* \([0-9]*\) done,.*/\1/p' <<<"$out" | head -1)
+  echo "${4%%:*} ${4##*:} $(( $(cpu_ticks "$3") - s0 )) $(( $(awk '{print $16 + $17}' /proc/$$/stat) - c0 )) ${calls:-0}" \
+    >> "$raw/h2load-cpu-$1.txt"
+}
+: > "$raw/h2load-host.txt"; : > "$raw/h2load-cpu-host.txt"
+: > "$raw/h2load-peer.txt"; : > "$raw/h2load-cpu-peer.txt"
 for r in $(seq "$h2r"); do
   for x in 1:64 64:1 4:16; do
-    "$BENCH_DIR/h2load-grpc.sh" -u "http://127.0.0.1:$host_port" -d "$DUR" -r 1 -x "$x" >> "$raw/h2load-host.txt"
-    "$BENCH_DIR/h2load-grpc.sh" -u "http://127.0.0.1:$peer_grpc" -d "$DUR" -r 1 -x "$x" >> "$raw/h2load-peer.txt"
+    h2load_round host "$host_port" "$host_pid" "$x"
+    h2load_round peer "$peer_grpc" "$peer_srv_pid" "$x"
   done
 done
 rss_end_a=$(rss_kb "$gw_pid" "$host_pid") rss_end_b=$(rss_kb "$peer_gw_pid" "$peer_srv_pid")
@@ -211,7 +224,6 @@ read -r pss_end_a priv_end_a < <(pss_private_kb "$gw_pid" "$host_pid")
 read -r pss_end_b priv_end_b < <(pss_private_kb "$peer_gw_pid" "$peer_srv_pid")
 
 say "idle CPU over 5 s"
-cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 sleep 2
 rss_end2_a=$(rss_kb "$gw_pid" "$host_pid") rss_end2_b=$(rss_kb "$peer_gw_pid" "$peer_srv_pid")
 declare -A t0
@@ -255,6 +267,12 @@ h2med() {  # FILE C M -> median req/s over the rounds
 h2ratio() {  # C M -> median over rounds of host/peer (same round)
   paste <(h2rounds "$raw/h2load-host.txt" "$1" "$2") <(h2rounds "$raw/h2load-peer.txt" "$1" "$2") |
     awk '{ printf "%.4f\n", ($2 > 0) ? $1 / $2 : 0 }' | median | awk '{ printf "%.2f", $1 }'
+}
+
+h2cpu() {  # SIDE C M -> server µs/call, client µs/call, server CPUs, client CPUs (all rounds)
+  awk -v c="$2" -v m="$3" -v hz="$hz" -v d="$DUR" '$1 == c && $2 == m { s += $3; k += $4; n += $5; r++ }
+      END { if (n > 0 && r > 0) printf "%.1f %.1f %.2f %.2f", s * 1e6 / hz / n, k * 1e6 / hz / n, s / hz / (r * d), k / hz / (r * d)
+            else print "- - - -" }' "$raw/h2load-cpu-$1.txt"
 }
 
 table="$run/table.md"
@@ -409,6 +427,18 @@ mode="$ROUNDS rounds × ${DUR} s per side and setting"
   echo "| 64 × 1 | $h2a_64_1 | $h2b_64_1 | $h2_r2 |"
   echo "| 4 × 16 | $h2a_4_16 | $h2b_4_16 | $h2_r3 |"
   echo
+  echo "CPU per call over the same rounds (utime + stime of the server process from \`/proc/PID/stat\`,"
+  echo "and of h2load, which runs on the same $(nproc) CPUs; µs per completed call):"
+  echo
+  echo "| clients × streams | rpcrest-host | peer's server | peer/host | h2load against the host / the peer | CPUs used: host + h2load / peer + h2load |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  for s in "1 64" "64 1" "4 16"; do
+    set -- $s
+    read -r hs hk hsc hkc <<<"$(h2cpu host "$1" "$2")"
+    read -r ps pk psc pkc <<<"$(h2cpu peer "$1" "$2")"
+    echo "| $1 × $2 | $hs | $ps | $(ratio "$ps" "$hs") | $hk / $pk | $hsc + $hkc / $psc + $pkc |"
+  done
+  echo
   echo "## Access log"
   echo
   echo "\`bench/access_log.sh\`: two rpcrest instances, one with \`[gateway] access_log = FILE\`"
@@ -471,5 +501,7 @@ echo
 cat "$table"
 echo
 echo "h2load req/s (host vs peer): 1x64 $h2a_1_64 vs $h2b_1_64; 64x1 $h2a_64_1 vs $h2b_64_1; 4x16 $h2a_4_16 vs $h2b_4_16"
+echo "h2load server CPU µs per call (host vs peer): $(for s in "1 64" "64 1" "4 16"; do set -- $s
+  printf '%sx%s %s vs %s; ' "$1" "$2" "$(h2cpu host "$1" "$2" | cut -d' ' -f1)" "$(h2cpu peer "$1" "$2" | cut -d' ' -f1)"; done)"
 echo "$access_line"
 echo "written: $DOC, $png; raw outputs in $raw; $(( t_end - t_start )) s"
