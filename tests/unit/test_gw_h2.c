@@ -734,8 +734,8 @@ static void test_a_name_whose_answer_changes(void **state)
 
 /* Answers "svc.test" A with 127.0.0.1 and AAAA with nothing, "bare.test"
  * with no record at all, "broken.test" with SERVFAIL, "garbled.test" with
- * an answer record cut short, any other name with NXDOMAIN; counts the
- * questions. */
+ * an answer record cut short, "silent.test" not at all, any other name
+ * with NXDOMAIN; counts the questions. */
 typedef struct dns_server {
     int fd, port;
     pthread_t thread;
@@ -762,6 +762,8 @@ static size_t dns_reply(dns_server *d, const uint8_t *q, size_t n, uint8_t *r)
     int type = (q[at + 1] << 8) | q[at + 2];
     size_t qend = at + 5;
     atomic_fetch_add(type == 1 ? &d->asked_a : &d->asked_aaaa, 1);
+    if (strcmp(name, "silent.test") == 0)
+        return 0;
     memcpy(r, q, qend);
     int known = strcmp(name, "svc.test") == 0 || strcmp(name, "bare.test") == 0 ||
                 strcmp(name, "garbled.test") == 0;
@@ -885,6 +887,26 @@ static void test_a_name_from_its_own_dns_server(void **state)
         assert_string_equal(o.message, expect);
         free_client(c);
     }
+
+    /* A server that drops the questions: the first asked twice, 2 s each,
+     * the second not at all, and the call fails (within its 5 s deadline). */
+    atomic_store(&d.asked_a, 0);
+    atomic_store(&d.asked_aaaa, 0);
+    snprintf(target, sizeof(target), "dns://127.0.0.1:%d/silent.test:%d", d.port, port);
+    c = new_client(target);
+    outcome silent = {0};
+    gw_buf none = {0};
+    assert_int_equal(gw_h2_unary(c, "/t.S/M", &none, NULL, 0, 5000, on_done, &silent), 0);
+    for (int i = 0; i < 1000 && !silent.done; i++)
+        round_trip(c, &u);
+    assert_true(silent.done);
+    assert_int_equal(silent.status, GRPC_STATUS_UNAVAILABLE);
+    snprintf(expect, sizeof(expect), "cannot connect to the upstream: the DNS server "
+             "127.0.0.1:%d does not answer: Connection timed out", d.port);
+    assert_string_equal(silent.message, expect);
+    assert_int_equal(atomic_load(&d.asked_a), 2);
+    assert_int_equal(atomic_load(&d.asked_aaaa), 0);
+    free_client(c);
 
     int dead = dead_port(); /* no UDP socket there either, as likely as not: refused */
     snprintf(target, sizeof(target), "dns://[::1]:%d/svc.test:%d", dead, port);
