@@ -39,6 +39,17 @@ static void refused(fixture *f, const char *key, const char *value, const char *
         fail_msg("%s = '%s':\n  got:  %s\n  want: %s", key, value, f->err, expected);
 }
 
+/* Each of bad[n] as KEY's value is refused with "KEY: 'VALUE' RULE". */
+static void refused_each(fixture *f, const char *key, const char *const *bad, size_t n,
+                         const char *rule)
+{
+    for (size_t i = 0; i < n; i++) {
+        char want[300];
+        snprintf(want, sizeof(want), "%s: '%s' %s", key, bad[i], rule);
+        refused(f, key, bad[i], want);
+    }
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 static void test_defaults(void **state)
@@ -95,48 +106,32 @@ static void test_connection_timeout_refused(void **state)
 {
     fixture *f = *state;
     static const char *const bad[] = {"0", "-1", "86401", "1.5", "30s", "", "ten", "99999999999999999999"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char want[200];
-        snprintf(want, sizeof(want),
-                 "connection_timeout: '%s' is not a whole number of seconds in 1..86400", bad[i]);
-        refused(f, "connection_timeout", bad[i], want);
-    }
+    refused_each(f, "connection_timeout", bad, sizeof(bad) / sizeof(bad[0]),
+                 "is not a whole number of seconds in 1..86400");
 }
 
 static void test_max_connections_refused(void **state)
 {
     fixture *f = *state;
     static const char *const bad[] = {"0", "-5", "1000001", "2.0", "1k", "", "lots", "0x10"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char want[200];
-        snprintf(want, sizeof(want), "max_connections: '%s' is not a whole number in 1..1000000",
-                 bad[i]);
-        refused(f, "max_connections", bad[i], want);
-    }
+    refused_each(f, "max_connections", bad, sizeof(bad) / sizeof(bad[0]),
+                 "is not a whole number in 1..1000000");
 }
 
 static void test_busy_poll_us_refused(void **state)
 {
     fixture *f = *state;
     static const char *const bad[] = {"-1", "1001", "50us", "0.5", "", "off", "1e3"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char want[200];
-        snprintf(want, sizeof(want),
-                 "busy_poll_us: '%s' is not a whole number of microseconds in 0..1000", bad[i]);
-        refused(f, "busy_poll_us", bad[i], want);
-    }
+    refused_each(f, "busy_poll_us", bad, sizeof(bad) / sizeof(bad[0]),
+                 "is not a whole number of microseconds in 0..1000");
 }
 
 static void test_upstream_dns_interval_refused(void **state)
 {
     fixture *f = *state;
     static const char *const bad[] = {"0", "0.05", "-1", "86401", "30s", "", "never"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char want[200];
-        snprintf(want, sizeof(want),
-                 "upstream_dns_interval: '%s' is not a number of seconds in 0.1..86400", bad[i]);
-        refused(f, "upstream_dns_interval", bad[i], want);
-    }
+    refused_each(f, "upstream_dns_interval", bad, sizeof(bad) / sizeof(bad[0]),
+                 "is not a number of seconds in 0.1..86400");
 }
 
 static void test_set_twice_is_an_error(void **state)
